@@ -1,0 +1,1 @@
+"""Intake: takes concerns from frontends, owns their record and lifecycle."""

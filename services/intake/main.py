@@ -1,0 +1,46 @@
+"""Wiring: the one place intake's parts are built and connected."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.intake import api, handlers
+from services.intake.handlers import IntakeContext
+from services.intake.repository import CONCERNS, ConcernRepository
+from services.intake.settings import IntakeSettings
+from shared.clock import Clock, SystemClock
+from shared.district import load_district
+from shared.http import create_service_app
+from shared.runtime import Runtime
+
+
+def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the intake app; connections open in its lifespan, not at import."""
+    clock = clock or SystemClock()
+    district = load_district(settings.district_config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.open(settings, clock=clock, outbox_collections=[CONCERNS])
+        repo = ConcernRepository(runtime.db)
+        await repo.ensure_indexes()
+        ctx = IntakeContext(repo=repo, clock=clock, district=district, source=settings.source,
+                            published=runtime.wake_relay)
+        await runtime.start_consuming({
+            "concern.triaged": functools.partial(handlers.on_triaged, ctx=ctx),
+            "concern.escalated": functools.partial(handlers.on_escalated, ctx=ctx),
+        })
+        app.state.ctx = ctx
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = create_service_app(title="Bureau intake", lifespan=lifespan)
+    app.include_router(api.router)
+    return app

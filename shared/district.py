@@ -1,0 +1,138 @@
+"""The schema of the district configuration file (`deploy/district.yaml`).
+
+Only the file's shape lives here; what each part means is decided by the service that owns it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.events import Priority
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LocalizedName(_Config):
+    en: str
+    es: str
+
+    def get(self, language: str) -> str:
+        return self.es if language == "es" else self.en
+
+
+class DistrictInfo(_Config):
+    name: str
+    timezone: str = "UTC"
+    guarantee_hours: int = Field(default=72, gt=0)
+
+
+StaffRole = Literal["principal", "assistant_superintendent", "ombudsperson", "specialist"]
+
+
+class StaffMember(_Config):
+    id: str
+    name: str
+    role: StaffRole
+
+
+class School(_Config):
+    id: str
+    name: LocalizedName
+    principal: str
+    assistant_superintendent: str
+    team: str
+
+
+class Team(_Config):
+    id: str
+    name: str
+    lead: str
+
+
+class Category(_Config):
+    id: str
+    name: LocalizedName
+    team: str = Field(description="a team id, or `school` for the school's own team")
+    priority: Priority = Priority.NORMAL
+
+
+class SlaPolicyConfig(_Config):
+    id: str
+    category: str | None = None
+    priority: Priority | None = None
+    first_response_s: int = Field(gt=0)
+    resolution_s: int = Field(gt=0)
+
+
+class LadderStepConfig(_Config):
+    level: int = Field(ge=1)
+    role: Literal["principal", "assistant_superintendent", "ombudsperson"]
+    after_s: int = Field(ge=0)
+
+
+class SlaConfig(_Config):
+    policies: list[SlaPolicyConfig] = Field(min_length=1)
+    ladder: list[LadderStepConfig] = Field(min_length=1)
+
+
+class DistrictConfig(_Config):
+    district: DistrictInfo
+    staff: list[StaffMember]
+    schools: list[School]
+    teams: list[Team]
+    categories: list[Category]
+    fallback_team: str
+    sla: SlaConfig
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> DistrictConfig:
+        staff = {s.id for s in self.staff}
+        teams = {t.id for t in self.teams}
+        problems = [f"team {t.id}: unknown lead {t.lead}" for t in self.teams if t.lead not in staff]
+        for s in self.schools:
+            problems += [f"school {s.id}: unknown staff {who}"
+                         for who in (s.principal, s.assistant_superintendent) if who not in staff]
+            if s.team not in teams:
+                problems.append(f"school {s.id}: unknown team {s.team}")
+        problems += [f"category {c.id}: unknown team {c.team}"
+                     for c in self.categories if c.team != "school" and c.team not in teams]
+        if self.fallback_team not in teams:
+            problems.append(f"fallback_team: unknown team {self.fallback_team}")
+        if not any(s.role == "ombudsperson" for s in self.staff):
+            problems.append("staff: no ombudsperson")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def school(self, school_id: str | None) -> School | None:
+        return next((s for s in self.schools if s.id == school_id), None)
+
+    def category(self, category_id: str) -> Category | None:
+        return next((c for c in self.categories if c.id == category_id), None)
+
+    def team(self, team_id: str) -> Team | None:
+        return next((t for t in self.teams if t.id == team_id), None)
+
+    def staff_member(self, staff_id: str) -> StaffMember | None:
+        return next((s for s in self.staff if s.id == staff_id), None)
+
+
+class DistrictConfigError(ValueError):
+    """The district configuration file is missing or invalid."""
+
+
+def load_district(path: Path) -> DistrictConfig:
+    """Read and validate the district configuration; fail fast with a readable message."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return DistrictConfig.model_validate(raw)
+    except FileNotFoundError as exc:
+        raise DistrictConfigError(f"district configuration not found: {path}") from exc
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise DistrictConfigError(f"invalid district configuration {path}: {exc}") from exc

@@ -1,0 +1,292 @@
+"""The event contract: the CloudEvents 1.0 envelope and the data of every bureau event.
+
+This module is the only definition of what travels on the broker. Public events go to the
+`bureau.events` exchange, which other district systems may read: their data never carries
+student information or requester contact details. Private events go to `bureau.private`,
+which only bureau services may read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+
+SPEC_VERSION = "1.0"
+TYPE_PREFIX = "org.bureau."
+CONTENT_TYPE = "application/json"
+
+
+class Exchange(StrEnum):
+    """Which exchange an event travels on."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class EventData(BaseModel):
+    """Base of every event's `data`: frozen, and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    PHONE = "phone"
+    EMAIL = "email"
+    SMS = "sms"
+    WALK_IN = "walk_in"
+
+
+# --- public events (bureau.events) -------------------------------------------------------
+
+
+class ConcernSubmitted(EventData):
+    """A concern was received and given a tracking number."""
+
+    concern_id: str
+    tracking_number: str
+    channel: Channel
+    category: str
+    school_id: str | None = None
+    submitted_at: datetime
+    resolution_due_at: datetime
+    has_student_information: bool = False
+
+
+class ConcernTriaged(EventData):
+    """Triage decided the owning team and the priority of a concern."""
+
+    concern_id: str
+    category: str
+    school_id: str | None = None
+    team_id: str
+    team_name: str
+    priority: Priority
+    rule: str
+    triaged_at: datetime
+
+
+class ConcernStatusChanged(EventData):
+    """A concern moved from one lifecycle status to another."""
+
+    concern_id: str
+    from_status: str
+    to_status: str
+    changed_at: datetime
+
+
+class ConcernResolved(EventData):
+    """A concern was resolved; its SLA clock stops."""
+
+    concern_id: str
+    resolved_at: datetime
+
+
+class ConcernReopened(EventData):
+    """A resolved concern was reopened; a new SLA cycle starts."""
+
+    concern_id: str
+    reopened_at: datetime
+
+
+class SlaTarget(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
+class SlaBreached(EventData):
+    """A concern missed an SLA target."""
+
+    concern_id: str
+    target: SlaTarget
+    due_at: datetime
+    breached_at: datetime
+    policy: str
+
+
+class ConcernEscalated(EventData):
+    """A concern that missed its target was escalated one level up the ladder."""
+
+    concern_id: str
+    level: int = Field(ge=1)
+    role: str
+    escalated_to: str
+    escalated_to_name: str
+    escalated_at: datetime
+    school_id: str | None = None
+
+
+class NotificationSent(EventData):
+    """A notification reached its channel's provider. Carries no address."""
+
+    concern_id: str
+    delivery_id: str
+    kind: str
+    channel: str
+    sent_at: datetime
+
+
+class NotificationFailed(EventData):
+    """A notification could not be delivered; a person may need to call back."""
+
+    concern_id: str
+    delivery_id: str
+    kind: str
+    channel: str
+    failed_at: datetime
+    error: str
+
+
+# --- private events (bureau.private) -----------------------------------------------------
+
+
+class RequesterContact(BaseModel):
+    """How to reach a requester. Travels only on the private exchange."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    email: EmailStr | None = None
+    phone: str | None = None
+    language: str = "en"
+
+
+class ConcernContactShared(EventData):
+    """What notify needs to answer the requester of a new concern (private)."""
+
+    concern_id: str
+    tracking_number: str
+    category: str
+    submitted_at: datetime
+    resolution_due_at: datetime
+    requester: RequesterContact
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One entry of the catalogue: the routing key, its data model and its exchange."""
+
+    name: str
+    data_model: type[EventData]
+    exchange: Exchange = Exchange.PUBLIC
+    version: int = 1
+
+    @property
+    def type(self) -> str:
+        """The CloudEvents `type` attribute, e.g. `org.bureau.concern.submitted.v1`."""
+        return f"{TYPE_PREFIX}{self.name}.v{self.version}"
+
+
+CATALOGUE: dict[str, EventSpec] = {
+    spec.name: spec
+    for spec in (
+        EventSpec(name="concern.submitted", data_model=ConcernSubmitted),
+        EventSpec(name="concern.triaged", data_model=ConcernTriaged),
+        EventSpec(name="concern.status_changed", data_model=ConcernStatusChanged),
+        EventSpec(name="concern.resolved", data_model=ConcernResolved),
+        EventSpec(name="concern.reopened", data_model=ConcernReopened),
+        EventSpec(name="sla.breached", data_model=SlaBreached),
+        EventSpec(name="concern.escalated", data_model=ConcernEscalated),
+        EventSpec(name="notification.sent", data_model=NotificationSent),
+        EventSpec(name="notification.failed", data_model=NotificationFailed),
+        EventSpec(
+            name="concern.contact_shared",
+            data_model=ConcernContactShared,
+            exchange=Exchange.PRIVATE,
+        ),
+    )
+}
+_BY_TYPE = {spec.type: spec for spec in CATALOGUE.values()}
+_BY_MODEL = {spec.data_model: spec for spec in CATALOGUE.values()}
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 envelope in JSON structured mode."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str | None = None
+    datacontenttype: str = CONTENT_TYPE
+    data: dict[str, Any]
+
+    @property
+    def spec(self) -> EventSpec:
+        """The catalogue entry of this event; raises `UnknownEvent` when it has none."""
+        try:
+            return _BY_TYPE[self.type]
+        except KeyError:
+            raise UnknownEvent(self.type) from None
+
+    @property
+    def name(self) -> str:
+        """The event name, which is also its routing key."""
+        return self.spec.name
+
+    def parsed(self) -> EventData:
+        """The `data` validated against the contract of this event's type."""
+        return self.spec.data_model.model_validate(self.data)
+
+
+class UnknownEvent(LookupError):
+    """An envelope whose `type` is not in the catalogue."""
+
+
+class MalformedEvent(ValueError):
+    """A message body that is not a valid CloudEvent of the bureau."""
+
+
+def spec_of(data: EventData) -> EventSpec:
+    """The catalogue entry for a data model instance."""
+    return _BY_MODEL[type(data)]
+
+
+def new_event(data: EventData, *, source: str, subject: str | None, time: datetime | None = None,
+              event_id: str | None = None) -> CloudEvent:
+    """Wrap event data in an envelope with a fresh id."""
+    spec = spec_of(data)
+    return CloudEvent(
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=spec.type,
+        time=time or datetime.now(UTC),
+        subject=subject,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def decode(body: bytes) -> CloudEvent:
+    """Parse a message body into an envelope whose data matches the contract."""
+    try:
+        event = CloudEvent.model_validate_json(body)
+        event.parsed()
+    except (ValidationError, UnknownEvent) as exc:
+        raise MalformedEvent(str(exc)) from exc
+    return event
+
+
+def encode(event: CloudEvent) -> bytes:
+    """Serialise an envelope for the wire."""
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def envelopes(items: list[EventData], *, source: str, time: datetime) -> list[CloudEvent]:
+    """Envelopes for events about concerns: the subject is the concern id."""
+    return [new_event(d, source=source, subject=getattr(d, "concern_id", None), time=time)
+            for d in items]

@@ -1,0 +1,1 @@
+"""RabbitMQ plumbing: topology, a publisher with confirms, a reliable consumer."""

@@ -1,0 +1,145 @@
+"""A reliable consumer of `<service>.events`.
+
+- acks a message only after its handler returned (its writes are durable by then);
+- skips an event whose id the inbox already holds (redelivery, or a duplicate publish);
+- on failure sends the message to the next retry queue (TTL, then back to the main queue);
+  after the last retry, or at once for a message that is not a valid CloudEvent, parks it in
+  `<service>.dlq` with the error, so a poison message never blocks its queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from shared.clock import Clock
+from shared.events import CloudEvent, EventData, MalformedEvent, decode
+from shared.inbox import Inbox
+from shared.messaging.topology import ServiceQueues
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[CloudEvent, Any], Awaitable[None]]
+"""An event handler: takes the envelope and its parsed data; raises to ask for a retry."""
+
+ATTEMPT_HEADER = "x-bureau-attempt"
+ERROR_HEADER = "x-bureau-error"
+MAX_ERROR_CHARS = 1_000
+
+
+class EventConsumer:
+    """Consumes the service queue and dispatches each event to its handler by name."""
+
+    def __init__(self, *, channel: AbstractChannel, queues: ServiceQueues,
+                 handlers: Mapping[str, Handler], inbox: Inbox, clock: Clock,
+                 handler_timeout_s: float, publish_timeout_s: float) -> None:
+        self._channel = channel
+        self._queues = queues
+        self._handlers = dict(handlers)
+        self._inbox = inbox
+        self._clock = clock
+        self._handler_timeout_s = handler_timeout_s
+        self._publish_timeout_s = publish_timeout_s
+        self._tag: str | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.handled = 0
+        self.failed = 0
+        self.parked = 0
+
+    async def start(self) -> None:
+        queue = self._queues.main
+        self._tag = await queue.consume(self._on_message, no_ack=False)
+        log.info("consuming", extra={"queue": queue.name, "events": sorted(self._handlers)})
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop taking messages, then wait for those in flight (unacked ones are redelivered)."""
+        queue = self._queues.main
+        if self._tag is not None:
+            try:
+                await queue.cancel(self._tag, timeout=grace_s)
+            except Exception:  # broker gone: unacked messages return to the queue anyway
+                log.warning("could not cancel consumer", exc_info=True)
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=grace_s)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await self._process(message)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = decode(message.body)
+        except MalformedEvent as exc:
+            await self._park(message, f"malformed event: {exc}")
+            return
+        handler = self._handlers.get(event.name)
+        fields = {"event_id": event.id, "event": event.name, "concern_id": event.subject}
+        if handler is None:
+            log.warning("no handler for event; dropped", extra=fields)
+            await message.ack()
+            return
+        if await self._inbox.seen(event.id):
+            log.info("duplicate event skipped", extra=fields)
+            await message.ack()
+            return
+        data: EventData = event.parsed()
+        try:
+            await asyncio.wait_for(handler(event, data), timeout=self._handler_timeout_s)
+            await self._inbox.record(event.id, event.name, self._clock.now())
+        except Exception as exc:
+            self.failed += 1
+            await self._retry_or_park(message, exc, fields)
+            return
+        await message.ack()
+        self.handled += 1
+        log.info("event handled", extra=fields)
+
+    async def _retry_or_park(self, message: AbstractIncomingMessage, exc: Exception,
+                             fields: dict[str, Any]) -> None:
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)  # type: ignore[call-overload]
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        retries = self._queues.retry
+        if attempt >= len(retries):
+            log.error("event failed every retry; parked", extra={**fields, "error": error})
+            await self._park(message, error, attempt)
+            return
+        log.warning("event failed; will retry",
+                    extra={**fields, "attempt": attempt + 1, "error": error})
+        await self._send_to(retries[attempt], message, {ATTEMPT_HEADER: attempt + 1,
+                                                        ERROR_HEADER: error})
+        await message.ack()
+
+    async def _park(self, message: AbstractIncomingMessage, error: str, attempts: int = 0) -> None:
+        await self._send_to(self._queues.dead_letter, message, {
+            ERROR_HEADER: error[:MAX_ERROR_CHARS],
+            ATTEMPT_HEADER: attempts,
+            "x-bureau-original-routing-key": message.routing_key or "",
+            "x-bureau-original-exchange": message.exchange or "",
+        })
+        await message.ack()
+        self.parked += 1
+
+    async def _send_to(self, queue_name: str, message: AbstractIncomingMessage,
+                       headers: dict[str, Any]) -> None:
+        copy = aio_pika.Message(
+            body=message.body,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            type=message.type,
+            headers={**(message.headers or {}), **headers},
+        )
+        await self._channel.default_exchange.publish(
+            copy, routing_key=queue_name, timeout=self._publish_timeout_s
+        )

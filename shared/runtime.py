@@ -1,0 +1,161 @@
+"""The I/O a service runs on: its store, the broker, the outbox relay, the consumer.
+
+`Runtime.open` waits (with progress in the log) until the store and the broker answer, so a
+service started before them comes up when they do. `close` drains in-flight work first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import aio_pika
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.clock import Clock
+from shared.inbox import Inbox
+from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.publisher import Publisher
+from shared.messaging.topology import declare_exchanges, declare_service_queues
+from shared.outbox import OutboxRelay, ensure_outbox_index
+from shared.settings import ServiceSettings
+from shared.store import Document, connect_store, ping
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+STARTUP_WAIT_S = 120.0
+
+
+async def wait_until_up(what: str, attempt: Callable[[], Awaitable[T]],
+                        deadline_s: float = STARTUP_WAIT_S) -> T:
+    """Retry `attempt` with backoff until it succeeds or the deadline passes."""
+    started = time.monotonic()
+    delay = 0.25
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            waited = time.monotonic() - started
+            if waited > deadline_s:
+                raise RuntimeError(f"{what} unreachable after {waited:.0f}s: {exc}") from exc
+            log.warning("waiting for %s", what, extra={"waited_s": round(waited, 1),
+                                                        "error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+class Runtime:
+    """Connections and background work of one service process."""
+
+    def __init__(self, settings: ServiceSettings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.mongo: AsyncMongoClient[Document] = connect_store(settings)
+        self.db: AsyncDatabase[Document] = self.mongo[settings.database]
+        self.inbox = Inbox(self.db)
+        self.connection: AbstractRobustConnection | None = None
+        self.channel: AbstractRobustChannel | None = None
+        self.consume_channel: AbstractRobustChannel | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    @classmethod
+    async def open(cls, settings: ServiceSettings, *, clock: Clock,
+                   outbox_collections: Sequence[str]) -> Runtime:
+        """Connect to store and broker, declare the topology, start the outbox relay."""
+        runtime = cls(settings, clock)
+        await wait_until_up("store", lambda: ping(runtime.db))
+        await runtime.inbox.ensure_indexes()
+        collections = [runtime.db[name] for name in outbox_collections]
+        for collection in collections:
+            await ensure_outbox_index(collection)
+        runtime.connection = await wait_until_up(
+            "broker", lambda: aio_pika.connect_robust(settings.amqp_url,
+                                                     timeout=settings.io_timeout_s,
+                                                     client_properties={
+                                                         "connection_name": settings.source}))
+        runtime.channel = await runtime.connection.channel(publisher_confirms=True)  # type: ignore[assignment]
+        runtime.consume_channel = await runtime.connection.channel(publisher_confirms=True)  # type: ignore[assignment]
+        assert runtime.channel is not None and runtime.consume_channel is not None
+        await runtime.consume_channel.set_qos(prefetch_count=settings.prefetch)
+        exchanges = await declare_exchanges(runtime.channel, settings)
+        publisher = Publisher(exchanges, timeout_s=settings.io_timeout_s)
+        runtime.relay = OutboxRelay(collections=collections, sink=publisher, clock=clock,
+                                    lease_s=settings.outbox_lease_s, poll_s=settings.outbox_poll_s)
+        runtime.spawn(runtime.relay.run(), "outbox-relay")
+        log.info("runtime open", extra={"database": settings.database,
+                                        "queue": settings.queue("events")})
+        return runtime
+
+    def spawn(self, work: Awaitable[Any], name: str) -> None:
+        """Run background work until `close`."""
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task crashed", extra={"task": name})
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def start_consuming(self, handlers: Mapping[str, Handler]) -> None:
+        """Declare this service's queues, bound to the handled events, and consume them."""
+        assert self.consume_channel is not None
+        queues = await declare_service_queues(self.consume_channel, self.settings, handlers)
+        self.consumer = EventConsumer(
+            channel=self.consume_channel, queues=queues, handlers=handlers,
+            inbox=self.inbox, clock=self.clock,
+            handler_timeout_s=self.settings.handler_timeout_s,
+            publish_timeout_s=self.settings.io_timeout_s,
+        )
+        await self.consumer.start()
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    async def check_ready(self) -> dict[str, str]:
+        """What `/readyz` reports; raises `NotReady` when store or broker is unreachable."""
+        problems: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping(self.db), timeout=self.settings.io_timeout_s)
+        except Exception as exc:
+            problems["store"] = type(exc).__name__
+        if self.connection is None or self.connection.is_closed or not self.connection.connected.is_set():
+            problems["broker"] = "disconnected"
+        if problems:
+            raise NotReady(problems)
+        return {"store": "ok", "broker": "ok"}
+
+    async def close(self) -> None:
+        """Drain in-flight events, stop background work, publish what is pending, disconnect."""
+        grace = self.settings.shutdown_grace_s
+        if self.consumer is not None:
+            await self.consumer.stop(grace)
+        relay_task = self._tasks[0] if self._tasks else None
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        if self.relay is not None:
+            await self.relay.stop()
+        if relay_task is not None:
+            relay_task.cancel()
+            await asyncio.gather(relay_task, return_exceptions=True)
+        if self.connection is not None:
+            await self.connection.close()
+        await self.mongo.close()
+        log.info("runtime closed")
+
+
+class NotReady(RuntimeError):
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(", ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = problems

@@ -1,0 +1,63 @@
+"""Settings every service reads from the environment (12-factor)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DISTRICT_CONFIG = REPO_ROOT / "deploy" / "district.yaml"
+
+
+class ServiceSettings(BaseSettings):
+    """Plumbing settings shared by the four services; each service extends it."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    service_name: str = "bureau"
+    environment: str = Field(default="development", description="development or production")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_db: str = ""
+
+    events_exchange: str = "bureau.events"
+    private_exchange: str = "bureau.private"
+    queue_prefix: str = Field(default="", description="prefix of this service's queue names")
+    quorum_queues: bool = True
+    prefetch: int = Field(default=32, ge=1)
+    retry_delays_ms: list[int] = Field(default=[1_000, 10_000, 60_000])
+    handler_timeout_s: float = Field(default=30.0, gt=0)
+
+    outbox_poll_s: float = Field(default=0.5, gt=0)
+    outbox_lease_s: float = Field(default=30.0, gt=0)
+    io_timeout_s: float = Field(default=10.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, gt=0)
+
+    district_config: Path = DEFAULT_DISTRICT_CONFIG
+
+    @field_validator("retry_delays_ms")
+    @classmethod
+    def _positive_delays(cls, delays: list[int]) -> list[int]:
+        if not delays or any(d <= 0 for d in delays):
+            raise ValueError("retry delays must be a non-empty list of positive milliseconds")
+        return delays
+
+    @property
+    def database(self) -> str:
+        """The MongoDB database this service owns."""
+        return self.mongo_db or self.service_name
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents `source` of events this service publishes."""
+        return f"/bureau/{self.service_name}"
+
+    def queue(self, suffix: str) -> str:
+        """Name of one of this service's queues, e.g. `intake.events`."""
+        return f"{self.queue_prefix}{self.service_name}.{suffix}"

@@ -1,0 +1,107 @@
+"""Fixtures shared by every test tier.
+
+The one place that decides which store and broker the tests use: `MONGO_URL` / `AMQP_URL`
+when set (a real MongoDB, a remote broker), else a SecantusDB server started here over TCP
+and the local RabbitMQ. Each test gets its own database names and queue/exchange names.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import aio_pika
+import pytest
+from pymongo import AsyncMongoClient
+
+from devtools.launcher import free_port, start_secantus, stop_process
+
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> Iterator[str]:
+    """A MongoDB-protocol server reached over TCP for the whole session."""
+    if os.environ.get("MONGO_URL"):
+        yield os.environ["MONGO_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix="bureau-test-store-") as storage:
+        port = free_port()
+        process = start_secantus(port=port, storage_path=storage,
+                                 log_path=os.path.join(storage, "secantus.log"))
+        try:
+            yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        finally:
+            stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    return AMQP_URL
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """Names no other test uses: databases, queue prefix, exchanges."""
+
+    tag: str
+
+    def db(self, service: str) -> str:
+        return f"t_{self.tag}_{service}"
+
+    @property
+    def queue_prefix(self) -> str:
+        return f"t.{self.tag}."
+
+    @property
+    def events_exchange(self) -> str:
+        return f"t.{self.tag}.bureau.events"
+
+    @property
+    def private_exchange(self) -> str:
+        return f"t.{self.tag}.bureau.private"
+
+    def env(self, service: str, *, mongo_url: str, amqp_url: str) -> dict[str, str]:
+        """Environment variables that point a service at this test's store and broker names."""
+        return {
+            "MONGO_URL": mongo_url,
+            "MONGO_DB": self.db(service),
+            "AMQP_URL": amqp_url,
+            "QUEUE_PREFIX": self.queue_prefix,
+            "EVENTS_EXCHANGE": self.events_exchange,
+            "PRIVATE_EXCHANGE": self.private_exchange,
+        }
+
+
+@pytest.fixture
+def isolation() -> Isolation:
+    return Isolation(uuid.uuid4().hex[:10])
+
+
+@pytest.fixture
+async def mongo(mongo_url: str, isolation: Isolation) -> AsyncIterator[AsyncMongoClient]:
+    """A client to the test store; drops this test's databases afterwards."""
+    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
+                                                serverSelectionTimeoutMS=5000)
+    yield client
+    for name in await client.list_database_names():
+        if name.startswith(f"t_{isolation.tag}_"):
+            await client.drop_database(name)
+    await client.close()
+
+
+@pytest.fixture
+async def amqp(amqp_url: str, isolation: Isolation) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
+    """A broker connection; deletes this test's queues and exchanges afterwards."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    yield connection
+    channel = await connection.channel()
+    for service in ("intake", "triage", "escalation", "notify", "probe", "svc"):
+        for suffix in ("events", "dlq", "retry.0", "retry.1", "retry.2", "retry.3"):
+            await channel.queue_delete(f"{isolation.queue_prefix}{service}.{suffix}")
+    await channel.exchange_delete(isolation.events_exchange)
+    await channel.exchange_delete(isolation.private_exchange)
+    await connection.close()
