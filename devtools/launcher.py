@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +27,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout_s: float = 30.0, process: subprocess.Popen[bytes] | None = None,
-                  what: str = "server") -> None:
+def wait_for_port(port: int, timeout_s: float = 30.0,
+                  process: subprocess.Popen[bytes] | None = None, what: str = "server") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -48,12 +48,12 @@ def _executable(name: str) -> str:
 
 def start_secantus(*, port: int, storage_path: str, log_path: str) -> subprocess.Popen[bytes]:
     """A SecantusDB server (MongoDB protocol) for development and tests."""
-    log = open(log_path, "ab")  # noqa: SIM115 - the child process owns it
-    process = subprocess.Popen(
-        [_executable("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", storage_path, "--log-level", "WARNING"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    with open(log_path, "ab") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [_executable("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
+             "--storage-path", storage_path, "--log-level", "WARNING"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     wait_for_port(port, timeout_s=60, process=process, what="SecantusDB")
     return process
 
@@ -84,20 +84,19 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
-    _log: object = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
         env = {**os.environ, **self.env, "PORT": str(self.port),
                "PYTHONPATH": str(REPO_ROOT)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"], cwd=REPO_ROOT, env=env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}"], cwd=REPO_ROOT, env=env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         return self
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:

@@ -94,7 +94,8 @@ class DistrictConfig(_Config):
     def _references_resolve(self) -> DistrictConfig:
         staff = {s.id for s in self.staff}
         teams = {t.id for t in self.teams}
-        problems = [f"team {t.id}: unknown lead {t.lead}" for t in self.teams if t.lead not in staff]
+        problems = [f"team {t.id}: unknown lead {t.lead}"
+                    for t in self.teams if t.lead not in staff]
         for s in self.schools:
             problems += [f"school {s.id}: unknown staff {who}"
                          for who in (s.principal, s.assistant_superintendent) if who not in staff]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +13,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.clock import Clock
+from shared.messaging.consumer import Handler
 from shared.runtime import NotReady, Runtime
+from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,38 @@ class _TooLarge(Exception):
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+Wiring = Callable[[Runtime], Awaitable[tuple[Any, Mapping[str, Handler]]]]
+
+
+def runtime_lifespan(settings: ServiceSettings, *, clock: Clock,
+                     outbox_collections: Sequence[str], wire: Wiring) -> Lifespan:
+    """Open the runtime, let the service wire its context and handlers, close on shutdown.
+
+    `wire(runtime)` returns the service's context (kept in `app.state.ctx` for the routes)
+    and its event handlers by event name.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.open(settings, clock=clock, outbox_collections=outbox_collections)
+        try:
+            ctx, handlers = await wire(runtime)
+            await runtime.start_consuming(handlers)
+            app.state.ctx = ctx
+            app.state.runtime = runtime
+            yield
+        finally:
+            await runtime.close()
+
+    return lifespan
+
+
+def service_context(request: Request) -> Any:
+    """The service context the lifespan wired (a dependency for routes)."""
+    ctx = getattr(request.app.state, "ctx", None)
+    if ctx is None:
+        raise Problem(503, "Starting", "The service is still starting; try again shortly.")
+    return ctx
 
 
 def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterator[None]] | Lifespan,

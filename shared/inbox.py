@@ -26,6 +26,7 @@ class Inbox:
 
     async def record(self, event_id: str, name: str, handled_at: datetime) -> None:
         try:
-            await self._handled.insert_one({"_id": event_id, "name": name, "handled_at": handled_at})
+            await self._handled.insert_one(
+                {"_id": event_id, "name": name, "handled_at": handled_at})
         except DuplicateKeyError:
             pass  # another replica handled the same delivery first; both writes were idempotent

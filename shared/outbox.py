@@ -1,7 +1,8 @@
 """The transactional outbox, kept inside each aggregate's own document.
 
-A state change and the events it causes are one MongoDB write: the handler pushes (`outbox_push`) the
-encoded events into the document's `outbox` array in the same update that changes its state.
+A state change and the events it causes are one MongoDB write: the handler pushes the
+encoded events (`outbox_push`) into the document's `outbox` array in the same update that
+changes its state.
 The relay claims documents with pending events (a lease, so replicas do not publish the same
 events at once), publishes them with confirms and pulls what the broker confirmed. A crash
 between the write and the publish loses nothing: the events wait in the document. A crash
@@ -140,7 +141,8 @@ class OutboxRelay:
         sent_ids = [event_id for ids_of_doc in results for event_id in ids_of_doc]
         await collection.update_many(
             {CLAIM_BY: token},
-            {"$pull": {FIELD: {"id": {"$in": sent_ids}}}, "$unset": {CLAIM_BY: "", CLAIM_UNTIL: ""}},
+            {"$pull": {FIELD: {"id": {"$in": sent_ids}}},
+             "$unset": {CLAIM_BY: "", CLAIM_UNTIL: ""}},
         )
         self.published += len(sent_ids)
         failed = sum(len(d.get(FIELD, [])) for d in claimed) - len(sent_ids)

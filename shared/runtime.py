@@ -129,7 +129,8 @@ class Runtime:
             await asyncio.wait_for(ping(self.db), timeout=self.settings.io_timeout_s)
         except Exception as exc:
             problems["store"] = type(exc).__name__
-        if self.connection is None or self.connection.is_closed or not self.connection.connected.is_set():
+        connection = self.connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
             problems["broker"] = "disconnected"
         if problems:
             raise NotReady(problems)

@@ -94,7 +94,8 @@ async def mongo(mongo_url: str, isolation: Isolation) -> AsyncIterator[AsyncMong
 
 
 @pytest.fixture
-async def amqp(amqp_url: str, isolation: Isolation) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
+async def amqp(amqp_url: str,
+               isolation: Isolation) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
     """A broker connection; deletes this test's queues and exchanges afterwards."""
     connection = await aio_pika.connect_robust(amqp_url)
     yield connection

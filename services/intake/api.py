@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.intake import handlers
@@ -13,7 +13,7 @@ from services.intake.domain import NewConcern, Requester, Status, Student, Trans
 from services.intake.handlers import IntakeContext
 from services.intake.repository import to_document
 from shared.events import Channel, Priority
-from shared.http import Problem
+from shared.http import Problem, service_context
 
 router = APIRouter(prefix="/v1", tags=["concerns"])
 
@@ -89,14 +89,7 @@ class StatusChangeCreate(_Strict):
     reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
-def get_ctx(request: Request) -> IntakeContext:
-    ctx: IntakeContext | None = getattr(request.app.state, "ctx", None)
-    if ctx is None:
-        raise Problem(503, "Starting", "The service is still starting; try again shortly.")
-    return ctx
-
-
-Ctx = Annotated[IntakeContext, Depends(get_ctx)]
+Ctx = Annotated[IntakeContext, Depends(service_context)]
 
 
 def _read(doc: dict[str, Any]) -> ConcernRead:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 
 from fastapi import FastAPI
 
@@ -14,7 +13,8 @@ from services.intake.repository import CONCERNS, ConcernRepository
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
 from shared.district import load_district
-from shared.http import create_service_app
+from shared.http import create_service_app, runtime_lifespan
+from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
 
 
@@ -23,24 +23,17 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await Runtime.open(settings, clock=clock, outbox_collections=[CONCERNS])
+    async def wire(runtime: Runtime) -> tuple[IntakeContext, Mapping[str, Handler]]:
         repo = ConcernRepository(runtime.db)
         await repo.ensure_indexes()
-        ctx = IntakeContext(repo=repo, clock=clock, district=district, source=settings.source,
-                            published=runtime.wake_relay)
-        await runtime.start_consuming({
+        ctx = IntakeContext(repo=repo, clock=runtime.clock, district=district,
+                            source=settings.source, published=runtime.wake_relay)
+        return ctx, {
             "concern.triaged": functools.partial(handlers.on_triaged, ctx=ctx),
             "concern.escalated": functools.partial(handlers.on_escalated, ctx=ctx),
-        })
-        app.state.ctx = ctx
-        app.state.runtime = runtime
-        try:
-            yield
-        finally:
-            await runtime.close()
+        }
 
-    app = create_service_app(title="Bureau intake", lifespan=lifespan)
+    app = create_service_app(title="Bureau intake", lifespan=runtime_lifespan(
+        settings, clock=clock, outbox_collections=[CONCERNS], wire=wire))
     app.include_router(api.router)
     return app

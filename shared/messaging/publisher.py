@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aio_pika
+
 from shared.messaging.topology import Exchanges
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"

@@ -1,0 +1,79 @@
+"""A whole bureau on one machine: the four services as processes, an SMTP sink, a store.
+
+Shared by `python -m devtools.run_local`, the end-to-end tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devtools.launcher import (
+    DEFAULT_PORTS,
+    SERVICES,
+    ServiceProcess,
+    free_port,
+    start_secantus,
+    stop_process,
+)
+from devtools.smtp_sink import SmtpSink
+
+
+@dataclass
+class LocalBureau:
+    """Starts and stops the bureau's processes; `env` is given to every service."""
+
+    workdir: Path
+    env: dict[str, str]
+    ports: dict[str, int] = field(default_factory=dict)
+    smtp: SmtpSink | None = None
+    store: subprocess.Popen[bytes] | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start_store(self, port: int | None = None) -> str:
+        """A SecantusDB server on `port` keeping its data under workdir; returns its URL."""
+        port = port or free_port()
+        storage = self.workdir / "store"
+        storage.mkdir(parents=True, exist_ok=True)
+        self.store = start_secantus(port=port, storage_path=str(storage),
+                                    log_path=str(self.workdir / "store.log"))
+        url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        self.env["MONGO_URL"] = url
+        return url
+
+    def start_smtp(self, port: int = 0, keep_in: Path | None = None) -> SmtpSink:
+        self.smtp = SmtpSink(port, keep_in).start()
+        self.env["SMTP_HOST"] = "127.0.0.1"
+        self.env["SMTP_PORT"] = str(self.smtp.port)
+        return self.smtp
+
+    def start_services(self, names: tuple[str, ...] = SERVICES, *, fixed_ports: bool = False,
+                       per_service_env: dict[str, dict[str, str]] | None = None) -> None:
+        """Start the services and wait until each answers `/readyz`."""
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            port = self.ports.get(name) or (DEFAULT_PORTS[name] if fixed_ports else free_port())
+            self.ports[name] = port
+            env = {**self.env, **(per_service_env or {}).get(name, {})}
+            self.services[name] = ServiceProcess(name, port, env, logs / f"{name}.log").start()
+        with ThreadPoolExecutor(len(names)) as pool:
+            list(pool.map(lambda n: self.services[n].wait_ready(), names))
+
+    def restart(self, name: str) -> None:
+        service = self.services[name]
+        service.start()
+        service.wait_ready()
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+    def stop(self) -> None:
+        with ThreadPoolExecutor(max(len(self.services), 1)) as pool:
+            list(pool.map(lambda s: s.stop(), self.services.values()))
+        if self.smtp is not None:
+            self.smtp.stop()
+        if self.store is not None:
+            stop_process(self.store)

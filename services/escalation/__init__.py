@@ -1,0 +1,1 @@
+"""Escalation: one SLA clock per concern; breaches and the escalation ladder."""

@@ -1,0 +1,1 @@
+"""Notify: tells requesters what happens to their concern, and records every delivery."""

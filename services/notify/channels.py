@@ -1,0 +1,154 @@
+"""Outside channels behind one small interface: `send(message) -> DeliveryResult`.
+
+A channel reports a refusal or an outage as a failed result; it raises only on a bug.
+Provider answers are redacted here, because they often quote the address back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Protocol
+
+import aiosmtplib
+
+from services.notify.domain import message_id, redact
+from services.notify.settings import NotifySettings
+
+MAX_ANSWER_CHARS = 500
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One attempt of one delivery, addressed to one person."""
+
+    delivery_id: str
+    to: str
+    to_name: str | None
+    subject: str
+    text: str
+    language: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What the provider answered: accepted, or refused (`permanent` when retrying is futile)."""
+
+    ok: bool
+    answer: str
+    permanent: bool = False
+    reference: str | None = None
+
+    @classmethod
+    def accepted(cls, answer: str, reference: str | None = None) -> DeliveryResult:
+        return cls(ok=True, answer=answer[:MAX_ANSWER_CHARS], reference=reference)
+
+    @classmethod
+    def refused(cls, answer: str, *, permanent: bool = False) -> DeliveryResult:
+        return cls(ok=False, answer=answer[:MAX_ANSWER_CHARS], permanent=permanent)
+
+
+class OutboundChannel(Protocol):
+    name: str
+
+    async def send(self, message: OutgoingMessage) -> DeliveryResult:
+        """Hand the message to the provider; never raises for a provider's refusal."""
+        ...
+
+
+class SmtpEmailChannel:
+    """Email over an SMTP relay (implicit TLS, STARTTLS or plain; optional auth)."""
+
+    name = "email"
+
+    def __init__(self, *, host: str, port: int, mail_from: str, timeout_s: float,
+                 username: str | None = None, password: str | None = None,
+                 use_tls: bool = False, start_tls: bool = False) -> None:
+        sender = parseaddr(mail_from)[1]
+        if "@" not in sender:
+            raise ValueError(f"MAIL_FROM needs an address with a domain, got {mail_from!r}")
+        self._host = host
+        self._port = port
+        self._mail_from = mail_from
+        self._sender = sender
+        self._domain = sender.rpartition("@")[2]
+        self._timeout_s = timeout_s
+        self._username = username
+        self._password = password
+        self._use_tls = use_tls
+        self._start_tls = start_tls
+
+    @classmethod
+    def from_settings(cls, settings: NotifySettings) -> SmtpEmailChannel:
+        """The relay the settings name; the SMTP timeout is the service's I/O timeout."""
+        return cls(host=settings.smtp_host, port=settings.smtp_port,
+                   mail_from=settings.mail_from, timeout_s=settings.io_timeout_s,
+                   username=settings.smtp_username, password=settings.smtp_password,
+                   use_tls=settings.smtp_tls, start_tls=settings.smtp_starttls)
+
+    def build(self, message: OutgoingMessage) -> EmailMessage:
+        """The MIME message for one attempt; the same delivery always gets the same Message-ID."""
+        mail = EmailMessage()
+        mail["From"] = self._mail_from
+        # Collapsing whitespace keeps a name with a line break from forging headers.
+        name = " ".join((message.to_name or "").split())
+        mail["To"] = formataddr((name, message.to)) if name else message.to
+        mail["Subject"] = message.subject
+        mail["Date"] = format_datetime(message.created_at)
+        mail["Message-ID"] = message_id(message.delivery_id, self._domain)
+        mail["Content-Language"] = message.language
+        # RFC 3834: out-of-office robots must not answer an automatic message.
+        mail["Auto-Submitted"] = "auto-generated"
+        mail.set_content(message.text)
+        return mail
+
+    async def send(self, message: OutgoingMessage) -> DeliveryResult:
+        """Send through the relay within the timeout; a refusal or outage is a failed result."""
+        mail = self.build(message)
+        try:
+            # One deadline for the whole exchange: aiosmtplib's own timeout is per command.
+            async with asyncio.timeout(self._timeout_s):
+                _, answer = await aiosmtplib.send(
+                    mail, sender=self._sender, recipients=[message.to],
+                    hostname=self._host, port=self._port,
+                    username=self._username, password=self._password,
+                    use_tls=self._use_tls, start_tls=self._start_tls,
+                    timeout=self._timeout_s,
+                )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            answer = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+            return DeliveryResult.refused(redact(f"recipient refused: {answer}", message.to),
+                                          permanent=bool(codes) and all(c >= 500 for c in codes))
+        except aiosmtplib.SMTPResponseException as exc:
+            return DeliveryResult.refused(redact(f"{type(exc).__name__}: {exc.code} {exc.message}",
+                                                 message.to))
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return DeliveryResult.refused(redact(f"{type(exc).__name__}: {exc}", message.to))
+        return DeliveryResult.accepted(redact(answer, message.to), reference=mail["Message-ID"])
+
+
+class RecordingChannel:
+    """A fake channel for tests: records what it is asked to send; can be told to refuse."""
+
+    def __init__(self, name: str = "email") -> None:
+        self.name = name
+        self.sent: list[OutgoingMessage] = []
+        self.refused: list[OutgoingMessage] = []
+        self._refusals: list[DeliveryResult] = []
+
+    def refuse_next(self, answer: str = "451 try again later", *, times: int = 1,
+                    permanent: bool = False) -> None:
+        """The next `times` sends fail with this answer."""
+        self._refusals += [DeliveryResult.refused(answer, permanent=permanent)] * times
+
+    async def send(self, message: OutgoingMessage) -> DeliveryResult:
+        if self._refusals:
+            self.refused.append(message)
+            return self._refusals.pop(0)
+        self.sent.append(message)
+        return DeliveryResult.accepted("250 recorded", reference=message.delivery_id)

@@ -1,0 +1,1 @@
+"""Triage: decides which team owns each concern, and its priority."""

@@ -1,0 +1,130 @@
+"""The bureau as four separate processes, on the real broker and store, for each test."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aio_pika
+import httpx
+import pytest
+import yaml
+
+from devtools.bureau import LocalBureau
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.conftest import Isolation
+
+T = TypeVar("T")
+
+# A test policy in seconds, so that breaches and escalations happen during the test.
+SLA_RESOLUTION_S = 3
+
+
+def short_sla_district(path: Path) -> Path:
+    """The example district with every SLA target shortened to seconds."""
+    config = yaml.safe_load(DEFAULT_DISTRICT_CONFIG.read_text())
+    for policy in config["sla"]["policies"]:
+        policy["first_response_s"] = SLA_RESOLUTION_S
+        policy["resolution_s"] = SLA_RESOLUTION_S
+    for step in config["sla"]["ladder"]:
+        step["after_s"] = 2 * (step["level"] - 1)
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+@pytest.fixture
+def bureau(tmp_path: Path, isolation: Isolation, mongo_url: str,
+           amqp_url: str) -> Iterator[LocalBureau]:
+    """The four services started as processes with this test's names; stopped afterwards."""
+    district = short_sla_district(tmp_path / "district.yaml")
+    env = {
+        "MONGO_URL": mongo_url, "AMQP_URL": amqp_url,
+        "QUEUE_PREFIX": isolation.queue_prefix,
+        "EVENTS_EXCHANGE": isolation.events_exchange,
+        "PRIVATE_EXCHANGE": isolation.private_exchange,
+        "DISTRICT_CONFIG": str(district),
+        "RETRY_DELAYS_MS": "[200, 500, 1000]",
+        "OUTBOX_POLL_S": "0.2",
+        "SCHEDULER_TICK_S": "0.2",
+        "LOG_LEVEL": "INFO",
+    }
+    local = LocalBureau(workdir=tmp_path, env=env)
+    local.start_smtp()
+    per_service = {name: {"MONGO_DB": isolation.db(name)}
+                   for name in ("intake", "triage", "escalation", "notify")}
+    try:
+        local.start_services(per_service_env=per_service)
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+async def public_events(amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation,
+                        bureau: LocalBureau) -> AsyncIterator[EventTap]:
+    """A queue bound to every event on the (isolated) `bureau.events`, as a district system would."""
+    channel = await amqp.channel()
+    exchange = await channel.declare_exchange(isolation.events_exchange, "topic", durable=True)
+    queue = await channel.declare_queue(f"{isolation.queue_prefix}probe.events", durable=False,
+                                        auto_delete=True)
+    await queue.bind(exchange, routing_key="#")
+    yield EventTap(queue)
+    await channel.close()
+
+
+class EventTap:
+    """Collects messages from a bound queue and waits for the ones a test expects."""
+
+    def __init__(self, queue: aio_pika.abc.AbstractQueue) -> None:
+        self.queue = queue
+        self.messages: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def wait_for(self, predicate: Callable[[aio_pika.abc.AbstractIncomingMessage], bool],
+                       timeout_s: float = 20.0) -> aio_pika.abc.AbstractIncomingMessage:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if predicate(message):
+                    return message
+            message = await self.queue.get(fail=False, no_ack=True)
+            if message is None:
+                await asyncio.sleep(0.1)
+            else:
+                self.messages.append(message)
+        raise TimeoutError("expected event did not arrive")
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0,
+                     what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout_s}s")
+        await asyncio.sleep(0.2)
+
+
+def concern_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "channel": "web",
+        "category": "transportation",
+        "school_id": "lincoln-es",
+        "description": "The school bus skipped our stop three mornings this week.",
+        "requester": {"name": "Maria Gonzalez", "email": "maria.gonzalez@example.org",
+                      "phone": "+15555550123", "language": "en"},
+        "student": {"name": "Lucia Gonzalez", "student_id": "S-778812", "grade": "4"},
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        yield client

@@ -1,0 +1,56 @@
+"""Killing a service for a while loses no concern and sends no acknowledgement twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+
+from devtools.bureau import LocalBureau
+from tests.e2e.conftest import concern_body, eventually
+
+pytestmark = pytest.mark.e2e
+
+CONCERNS_WHILE_DOWN = 4
+
+
+@pytest.mark.parametrize("victim", ["triage", "escalation", "notify"])
+async def test_killed_service_catches_up_without_loss_or_duplicate(
+        victim: str, bureau: LocalBureau, http: httpx.AsyncClient) -> None:
+    intake = bureau.url("intake")
+    bureau.services[victim].kill()  # SIGKILL: no graceful shutdown
+    ids: dict[str, str] = {}
+    for i in range(CONCERNS_WHILE_DOWN):
+        body = concern_body(requester={"name": f"Parent {i}", "email": f"parent{i}@example.org",
+                                       "language": "en"})
+        answer = await http.post(f"{intake}/v1/concerns", json=body)
+        assert answer.status_code == 201, answer.text
+        ids[answer.json()["id"]] = answer.json()["tracking_number"]
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(bureau.restart, victim)
+
+    async def all_triaged() -> bool:
+        cases = [(await http.get(f"{intake}/v1/concerns/{cid}")).json() for cid in ids]
+        return all(case.get("team") for case in cases)
+
+    await eventually(all_triaged, timeout_s=30, what="every concern triaged")
+
+    async def all_clocks() -> bool:
+        answers = [await http.get(f"{bureau.url('escalation')}/v1/clocks/{cid}") for cid in ids]
+        return all(a.status_code == 200 for a in answers)
+
+    await eventually(all_clocks, timeout_s=30, what="an SLA clock for every concern")
+
+    assert bureau.smtp is not None
+    tracking_numbers = set(ids.values())
+    await asyncio.to_thread(
+        bureau.smtp.wait_for,
+        lambda m: len({t for t in tracking_numbers
+                       if any(t in mail.text for mail in bureau.smtp.mails)}) == len(ids),
+        30,
+    )
+    await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
+    sent = Counter(t for mail in bureau.smtp.mails for t in tracking_numbers if t in mail.text)
+    assert sent == Counter({t: 1 for t in tracking_numbers})
