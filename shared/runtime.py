@@ -21,7 +21,11 @@ from shared.clock import Clock
 from shared.inbox import Inbox
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.publisher import Publisher
-from shared.messaging.topology import declare_exchanges, declare_service_queues
+from shared.messaging.topology import (
+    declare_bureau_queues,
+    declare_exchanges,
+    declare_service_queues,
+)
 from shared.outbox import OutboxRelay, ensure_outbox_index
 from shared.settings import ServiceSettings
 from shared.store import Document, connect_store, ping
@@ -86,6 +90,7 @@ class Runtime:
         assert runtime.channel is not None and runtime.consume_channel is not None
         await runtime.consume_channel.set_qos(prefetch_count=settings.prefetch)
         exchanges = await declare_exchanges(runtime.channel, settings)
+        await declare_bureau_queues(runtime.channel, settings, exchanges)
         publisher = Publisher(exchanges, timeout_s=settings.io_timeout_s)
         runtime.relay = OutboxRelay(collections=collections, sink=publisher, clock=clock,
                                     lease_s=settings.outbox_lease_s, poll_s=settings.outbox_poll_s)

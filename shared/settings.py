@@ -58,6 +58,6 @@ class ServiceSettings(BaseSettings):
         """The CloudEvents `source` of events this service publishes."""
         return f"/bureau/{self.service_name}"
 
-    def queue(self, suffix: str) -> str:
-        """Name of one of this service's queues, e.g. `intake.events`."""
-        return f"{self.queue_prefix}{self.service_name}.{suffix}"
+    def queue(self, suffix: str, service: str | None = None) -> str:
+        """Name of one of this (or another) service's queues, e.g. `intake.events`."""
+        return f"{self.queue_prefix}{service or self.service_name}.{suffix}"

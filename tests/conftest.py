@@ -17,6 +17,7 @@ import aio_pika
 import pytest
 from pymongo import AsyncMongoClient
 
+from devtools.broker import delete_prefixed_topology
 from devtools.launcher import free_port, start_secantus, stop_process
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -99,10 +100,6 @@ async def amqp(amqp_url: str,
     """A broker connection; deletes this test's queues and exchanges afterwards."""
     connection = await aio_pika.connect_robust(amqp_url)
     yield connection
-    channel = await connection.channel()
-    for service in ("intake", "triage", "escalation", "notify", "probe", "svc"):
-        for suffix in ("events", "dlq", "retry.0", "retry.1", "retry.2", "retry.3"):
-            await channel.queue_delete(f"{isolation.queue_prefix}{service}.{suffix}")
-    await channel.exchange_delete(isolation.events_exchange)
-    await channel.exchange_delete(isolation.private_exchange)
     await connection.close()
+    await delete_prefixed_topology(amqp_url, isolation.queue_prefix,
+                                   (isolation.events_exchange, isolation.private_exchange))

@@ -8,6 +8,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain import Concern, Requester, Status, StatusChange, Student
 from shared.clock import as_utc
@@ -73,11 +74,18 @@ class ConcernRepository:
         await self._concerns.create_index([("status", 1), ("resolution_due_at", 1)])
 
     async def next_tracking_sequence(self, year: int) -> int:
-        counter = await self._counters.find_one_and_update(
-            {"_id": f"tracking-{year}"}, {"$inc": {"seq": 1}},
-            upsert=True, return_document=ReturnDocument.AFTER,
-        )
-        return int(counter["seq"])
+        """The next number of the year, atomically; safe across intake replicas."""
+        for _ in range(5):
+            try:
+                counter = await self._counters.find_one_and_update(
+                    {"_id": f"tracking-{year}"}, {"$inc": {"seq": 1}},
+                    upsert=True, return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                counter = None  # two first-of-the-year upserts raced; the loser retries
+            if counter is not None:
+                return int(counter["seq"])
+        raise RuntimeError(f"could not allocate a tracking number for {year}")
 
     async def add(self, concern: Concern, events: list[CloudEvent]) -> None:
         """Insert the concern with its pending events: one write."""

@@ -93,6 +93,8 @@ class SmtpEmailChannel:
     def build(self, message: OutgoingMessage) -> EmailMessage:
         """The MIME message for one attempt; the same delivery always gets the same Message-ID."""
         mail = EmailMessage()
+        # Content first: set_content drops every Content-* header set before it.
+        mail.set_content(message.text)
         mail["From"] = self._mail_from
         # Collapsing whitespace keeps a name with a line break from forging headers.
         name = " ".join((message.to_name or "").split())
@@ -103,7 +105,6 @@ class SmtpEmailChannel:
         mail["Content-Language"] = message.language
         # RFC 3834: out-of-office robots must not answer an automatic message.
         mail["Auto-Submitted"] = "auto-generated"
-        mail.set_content(message.text)
         return mail
 
     async def send(self, message: OutgoingMessage) -> DeliveryResult:

@@ -1,7 +1,7 @@
 """Notify's rules: what the acknowledgement says, in which language, and the life of a delivery.
 
 Pure: no I/O, no framework. The requester's address never leaves notify's own database: events
-carry a delivery id, and what is shown or stored elsewhere uses `mask_address` / `redact`.
+carry a delivery id, provider answers pass through `redact`, the API shows `mask_address`.
 """
 
 from __future__ import annotations
@@ -79,11 +79,14 @@ def mask_address(address: str) -> str:
     return f"{local[0]}***@{domain}"
 
 
+REDACTED_ADDRESS = "<recipient>"
+
+
 def redact(text: str, address: str | None) -> str:
-    """`text` (e.g. a provider's answer) with the address masked wherever it appears."""
+    """`text` (e.g. a provider's answer) with the address removed wherever it appears."""
     if not address:
         return text
-    return re.sub(re.escape(address), mask_address(address), text, flags=re.IGNORECASE)
+    return re.sub(re.escape(address), REDACTED_ADDRESS, text, flags=re.IGNORECASE)
 
 
 def language_for(requested: str | None) -> str:
@@ -112,7 +115,7 @@ _MONTHS = {
 
 
 def format_local_time(moment: datetime, timezone: str, language: str) -> str:
-    """A moment as a reader in the district says it, e.g. `Thursday, March 5, 2026 at 9:30 AM CST`."""
+    """A moment in the district's words: `Thursday, March 5, 2026 at 9:30 AM CST`."""
     if moment.tzinfo is None:
         raise ValueError("a naive datetime has no place in the bureau")
     local = moment.astimezone(ZoneInfo(timezone))

@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from services.notify.domain import ChannelName, DeliveryStatus, Kind
 from shared.clock import as_utc
 from shared.events import CloudEvent
-from shared.outbox import outbox_push, with_outbox
+from shared.outbox import outbox_push
 from shared.store import Document
 
 DELIVERIES = "deliveries"
@@ -94,7 +94,7 @@ class DeliveryRepository:
 
     async def claim(self, delivery_id: str, *, token: str, now: datetime,
                     lease_until: datetime) -> Delivery | None:
-        """Take the delivery for one attempt; None when it is done or another holder's lease lives."""
+        """Take the delivery for one attempt; None when it is settled or a live lease holds it."""
         doc = await self._deliveries.find_one_and_update(
             {"_id": delivery_id, "$or": [
                 {"status": DeliveryStatus.QUEUED.value},
@@ -156,5 +156,3 @@ class DeliveryRepository:
         )
         return result.modified_count == 1
 
-
-__all__ = ["DELIVERIES", "Delivery", "DeliveryRepository", "from_document", "with_outbox"]

@@ -11,7 +11,7 @@ Topology of one service `svc`:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import aio_pika
@@ -19,6 +19,18 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 from shared.events import CATALOGUE, Exchange
 from shared.settings import ServiceSettings
+
+# Which events each bureau service consumes. Every service declares all four queues with
+# these bindings at startup, so an event published before its consumer first started (a fresh
+# deployment, services started in any order) waits in the consumer's queue instead of being
+# dropped as unroutable.
+SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
+    "intake": frozenset({"concern.triaged", "concern.escalated"}),
+    "triage": frozenset({"concern.submitted"}),
+    "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.resolved",
+                             "concern.reopened"}),
+    "notify": frozenset({"concern.contact_shared"}),
+}
 
 
 @dataclass(frozen=True)
@@ -52,15 +64,38 @@ async def declare_exchanges(channel: AbstractChannel, settings: ServiceSettings)
     return Exchanges(events, private)
 
 
+def _durable_args(settings: ServiceSettings) -> dict[str, str]:
+    return {"x-queue-type": "quorum"} if settings.quorum_queues else {}
+
+
+async def _declare_main_queue(channel: AbstractChannel, settings: ServiceSettings,
+                              exchanges: Exchanges, service: str,
+                              handled: Iterable[str]) -> AbstractQueue:
+    queue = await channel.declare_queue(settings.queue("events", service), durable=True,
+                                        arguments=_durable_args(settings))
+    for name in sorted(set(handled)):
+        await queue.bind(exchanges.for_event(name), routing_key=name)
+    return queue
+
+
+async def declare_bureau_queues(channel: AbstractChannel, settings: ServiceSettings,
+                                exchanges: Exchanges) -> None:
+    """Declare every bureau service's main queue with its bindings (idempotent)."""
+    for service, handled in SUBSCRIPTIONS.items():
+        await _declare_main_queue(channel, settings, exchanges, service, handled)
+
+
 async def declare_service_queues(channel: AbstractChannel, settings: ServiceSettings,
                                  handled: Iterable[str]) -> ServiceQueues:
     """Declare this service's queues and bind the events it handles (idempotent)."""
+    handled = set(handled)
+    expected = SUBSCRIPTIONS.get(settings.service_name)
+    if expected is not None and handled != expected:
+        raise ValueError(f"{settings.service_name} handles {sorted(handled)} but the topology "
+                         f"table says {sorted(expected)}; update SUBSCRIPTIONS")
     exchanges = await declare_exchanges(channel, settings)
-    durable_args: dict[str, str] = {"x-queue-type": "quorum"} if settings.quorum_queues else {}
-    main = await channel.declare_queue(settings.queue("events"), durable=True,
-                                       arguments=durable_args)
-    for name in sorted(set(handled)):
-        await main.bind(exchanges.for_event(name), routing_key=name)
+    main = await _declare_main_queue(channel, settings, exchanges, settings.service_name,
+                                     handled)
     retry_names = retry_queue_names(settings)
     for name, delay in zip(retry_names, settings.retry_delays_ms, strict=True):
         await channel.declare_queue(name, durable=True, arguments={
@@ -69,5 +104,5 @@ async def declare_service_queues(channel: AbstractChannel, settings: ServiceSett
             "x-dead-letter-routing-key": settings.queue("events"),
         })
     dead_letter = settings.queue("dlq")
-    await channel.declare_queue(dead_letter, durable=True, arguments=durable_args)
+    await channel.declare_queue(dead_letter, durable=True, arguments=_durable_args(settings))
     return ServiceQueues(main, retry_names, dead_letter)

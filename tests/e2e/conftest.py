@@ -36,9 +36,10 @@ def short_sla_district(path: Path) -> Path:
 
 
 @pytest.fixture
-def bureau(tmp_path: Path, isolation: Isolation, mongo_url: str,
-           amqp_url: str) -> Iterator[LocalBureau]:
-    """The four services started as processes with this test's names; stopped afterwards."""
+def bureau(tmp_path: Path, isolation: Isolation, mongo_url: str, amqp_url: str,
+           amqp: aio_pika.abc.AbstractRobustConnection) -> Iterator[LocalBureau]:
+    """The four services as processes with this test's names; stopped (and their queues
+    deleted, through the `amqp` fixture) afterwards."""
     district = short_sla_district(tmp_path / "district.yaml")
     env = {
         "MONGO_URL": mongo_url, "AMQP_URL": amqp_url,

@@ -1,0 +1,263 @@
+"""The consumer on the real broker and store: retries, parking, duplicates, ack after handling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from pymongo import AsyncMongoClient
+
+from shared.clock import SystemClock
+from shared.events import CloudEvent, ConcernSubmitted, encode, new_event
+from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER
+from shared.runtime import Runtime
+from shared.settings import ServiceSettings
+from tests.conftest import Isolation
+
+pytestmark = pytest.mark.integration
+
+EVENT = "concern.submitted"
+RETRY_DELAYS_MS = [100, 200]
+# Longer than every retry delay together, with room for the broker's TTL sweep.
+SETTLE_S = 0.8
+
+
+def settings_for(isolation: Isolation, mongo_url: str, amqp_url: str,
+                 **overrides: Any) -> ServiceSettings:
+    """Settings of a throwaway service `svc` on this test's own names."""
+    values: dict[str, Any] = {
+        "service_name": "svc", "mongo_url": mongo_url, "mongo_db": isolation.db("svc"),
+        "amqp_url": amqp_url, "queue_prefix": isolation.queue_prefix,
+        "events_exchange": isolation.events_exchange,
+        "private_exchange": isolation.private_exchange,
+        "retry_delays_ms": RETRY_DELAYS_MS, "outbox_poll_s": 0.05, "shutdown_grace_s": 0.5,
+        "io_timeout_s": 5.0,
+    }
+    return ServiceSettings(**{**values, **overrides})
+
+
+def submitted_event(concern_id: str) -> CloudEvent:
+    at = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    data = ConcernSubmitted(concern_id=concern_id, tracking_number=f"CS-2026-{concern_id}",
+                            channel="web", category="transportation", submitted_at=at,
+                            resolution_due_at=at + timedelta(hours=72))
+    return new_event(data, source="/bureau/test", subject=concern_id)
+
+
+async def eventually(check: Callable[[], bool], *, timeout_s: float = 5.0,
+                     what: str = "condition") -> None:
+    """Wait until `check()` holds; fail the test after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class Recorder:
+    """A handler that records every attempt and fails as told."""
+
+    def __init__(self, *, fail: Callable[[str, int], bool] = lambda concern_id, n: False) -> None:
+        self._fail = fail
+        self.attempts: dict[str, int] = {}
+        self.handled: list[str] = []
+
+    async def __call__(self, event: CloudEvent, data: ConcernSubmitted) -> None:
+        attempt = self.attempts.get(data.concern_id, 0) + 1
+        self.attempts[data.concern_id] = attempt
+        if self._fail(data.concern_id, attempt):
+            raise RuntimeError(f"boom for {data.concern_id} (attempt {attempt})")
+        self.handled.append(event.id)
+
+
+class Broker:
+    """What the test does on the broker outside the runtime: publish, read the dead letters."""
+
+    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange,
+                 settings: ServiceSettings) -> None:
+        self.channel = channel
+        self.exchange = exchange
+        self.settings = settings
+
+    async def publish(self, body: bytes, routing_key: str = EVENT) -> None:
+        await self.exchange.publish(
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=routing_key,
+        )
+
+    async def dead_letter(self, timeout_s: float = 5.0) -> AbstractIncomingMessage:
+        """The next message parked in `svc.dlq` (fails the test if none arrives)."""
+        queue = await self.channel.declare_queue(self.settings.queue("dlq"), passive=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = await queue.get(no_ack=True, fail=False)
+            if message is not None:
+                return message
+            await asyncio.sleep(0.05)
+        pytest.fail(f"nothing reached {self.settings.queue('dlq')} within {timeout_s}s")
+
+    async def dead_letter_count(self) -> int:
+        queue = await self.channel.declare_queue(self.settings.queue("dlq"), passive=True)
+        return queue.declaration_result.message_count or 0
+
+
+@pytest.fixture
+async def broker(amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation,
+                 mongo_url: str, amqp_url: str) -> AsyncIterator[Broker]:
+    channel = await amqp.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange(isolation.events_exchange,
+                                              aio_pika.ExchangeType.TOPIC, durable=True)
+    yield Broker(channel, exchange, settings_for(isolation, mongo_url, amqp_url))
+    await channel.close()
+
+
+async def open_runtime(settings: ServiceSettings,
+                       handler: Callable[[CloudEvent, Any], Awaitable[None]]) -> Runtime:
+    runtime = await Runtime.open(settings, clock=SystemClock(), outbox_collections=[])
+    try:
+        await runtime.start_consuming({EVENT: handler})
+    except BaseException:
+        await runtime.close()
+        raise
+    return runtime
+
+
+async def test_handler_that_fails_twice_is_retried_and_the_event_handled_once(
+        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    recorder = Recorder(fail=lambda concern_id, attempt: attempt <= 2)
+    runtime = await open_runtime(broker.settings, recorder)
+    try:
+        event = submitted_event("c-flaky")
+        await broker.publish(encode(event))
+
+        await eventually(lambda: bool(recorder.handled), what="the third attempt to succeed")
+        await asyncio.sleep(SETTLE_S)  # a wrongly repeated delivery would show up by now
+
+        assert recorder.attempts == {"c-flaky": 3}
+        assert recorder.handled == [event.id]
+        assert await broker.dead_letter_count() == 0
+        inbox = mongo[isolation.db("svc")]["inbox"]
+        assert await inbox.count_documents({"_id": event.id}) == 1
+    finally:
+        await runtime.close()
+
+
+async def test_always_failing_message_is_parked_with_its_error_and_does_not_block_others(
+        broker: Broker, mongo: AsyncMongoClient) -> None:
+    recorder = Recorder(fail=lambda concern_id, attempt: concern_id == "c-poison")
+    runtime = await open_runtime(broker.settings, recorder)
+    try:
+        poison, first, later = (submitted_event(c) for c in ("c-poison", "c-first", "c-later"))
+        await broker.publish(encode(poison))
+        await broker.publish(encode(first))
+
+        # handled while the poison message is still going round its retries
+        await eventually(lambda: first.id in recorder.handled, what="the event behind poison")
+        parked = await broker.dead_letter()
+
+        assert parked.body == encode(poison)
+        headers = parked.headers or {}
+        assert "RuntimeError: boom for c-poison (attempt 3)" in str(headers[ERROR_HEADER])
+        assert headers[ATTEMPT_HEADER] == len(RETRY_DELAYS_MS)
+        assert headers["x-bureau-original-routing-key"] == EVENT
+        assert recorder.attempts["c-poison"] == 1 + len(RETRY_DELAYS_MS)
+
+        await broker.publish(encode(later))
+        await eventually(lambda: later.id in recorder.handled, what="an event after the parking")
+        assert poison.id not in recorder.handled
+        assert runtime.consumer is not None and runtime.consumer.parked == 1
+    finally:
+        await runtime.close()
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(b"{this is not json", id="not-json"),
+    pytest.param(encode(submitted_event("c-bad")).replace(b'"channel":"web"',
+                                                          b'"channel":"pigeon"'),
+                 id="data-breaks-the-contract"),
+])
+async def test_malformed_body_is_parked_at_once_without_retries(
+        broker: Broker, mongo: AsyncMongoClient, body: bytes) -> None:
+    assert body != encode(submitted_event("c-bad"))  # the replace above did change something
+    recorder = Recorder()
+    runtime = await open_runtime(broker.settings, recorder)
+    try:
+        await broker.publish(body)
+
+        parked = await broker.dead_letter(timeout_s=2.0)
+
+        assert parked.body == body
+        headers = parked.headers or {}
+        assert str(headers[ERROR_HEADER]).startswith("malformed event")
+        assert headers[ATTEMPT_HEADER] == 0
+        assert recorder.attempts == {}
+
+        good = submitted_event("c-good")
+        await broker.publish(encode(good))
+        await eventually(lambda: good.id in recorder.handled, what="a good event after it")
+    finally:
+        await runtime.close()
+
+
+async def test_same_event_delivered_twice_is_handled_once(
+        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation,
+        mongo_url: str, amqp_url: str) -> None:
+    # prefetch 1: the duplicate is settled before the marker behind it is delivered
+    settings = settings_for(isolation, mongo_url, amqp_url, prefetch=1)
+    recorder = Recorder()
+    runtime = await open_runtime(settings, recorder)
+    try:
+        event, marker = submitted_event("c-once"), submitted_event("c-marker")
+        await broker.publish(encode(event))
+        await eventually(lambda: event.id in recorder.handled, what="the first delivery")
+
+        await broker.publish(encode(event))
+        await broker.publish(encode(marker))
+        await eventually(lambda: marker.id in recorder.handled, what="the marker event")
+
+        assert recorder.handled == [event.id, marker.id]
+        assert recorder.attempts == {"c-once": 1, "c-marker": 1}
+        assert await broker.dead_letter_count() == 0
+    finally:
+        await runtime.close()
+
+
+async def test_message_is_not_acked_until_the_handler_returns(
+        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def blocked(event: CloudEvent, data: ConcernSubmitted) -> None:
+        started.set()
+        await release.wait()  # stands for a write that never completes before shutdown
+        finished.append(event.id)
+
+    event = submitted_event("c-in-flight")
+    first = await open_runtime(broker.settings, blocked)
+    second: Runtime | None = None
+    try:
+        await broker.publish(encode(event))
+        await asyncio.wait_for(started.wait(), timeout=5)
+
+        await first.close()  # the handler is still blocked: its message must not be acked
+
+        recorder = Recorder()
+        second = await open_runtime(broker.settings, recorder)
+        await eventually(lambda: event.id in recorder.handled, what="the redelivery")
+
+        assert finished == []
+        assert recorder.attempts == {"c-in-flight": 1}
+        inbox = mongo[isolation.db("svc")]["inbox"]
+        assert await inbox.count_documents({"_id": event.id}) == 1
+    finally:
+        release.set()
+        await first.close()
+        if second is not None:
+            await second.close()

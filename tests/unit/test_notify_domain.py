@@ -1,0 +1,202 @@
+"""Notify's pure rules: the acknowledgement's words and the life of a delivery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from services.notify import domain
+from services.notify.channels import OutgoingMessage, SmtpEmailChannel
+from services.notify.domain import ChannelName, DeliveryStatus, Kind
+from services.notify.settings import NotifySettings
+from shared.district import DistrictInfo, LocalizedName
+from shared.events import ConcernContactShared, RequesterContact
+
+pytestmark = pytest.mark.unit
+
+DISTRICT = DistrictInfo(name="Example Unified School District", timezone="America/Chicago")
+CATEGORY = LocalizedName(en="Transportation", es="Transporte")
+SUBMITTED = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
+
+
+def contact(language: str = "en", *, name: str | None = "Ana Pérez",
+            email: str | None = "ana.perez@example.org",
+            due: datetime = SUBMITTED + timedelta(hours=72)) -> ConcernContactShared:
+    return ConcernContactShared(
+        concern_id="c-1", tracking_number="CS-2026-000123", category="transportation",
+        submitted_at=SUBMITTED, resolution_due_at=due,
+        requester=RequesterContact(name=name, email=email, language=language),
+    )
+
+
+def test_english_acknowledgement_names_tracking_number_and_due_time_in_district_zone() -> None:
+    message = domain.render_acknowledgement(contact("en"), district=DISTRICT, category=CATEGORY)
+
+    assert message.language == "en"
+    assert "CS-2026-000123" in message.subject
+    assert "Your tracking number is CS-2026-000123." in message.text
+    # 15:30 UTC on 5 March is 9:30 in Chicago (CST, UTC-6)
+    assert "by Thursday, March 5, 2026 at 9:30 AM CST." in message.text
+    assert "Example Unified School District" in message.text
+    assert "(category: Transportation)" in message.text
+    assert message.text.startswith("Hello Ana Pérez,")
+
+
+def test_spanish_acknowledgement_is_written_in_spanish_with_24_hour_local_time() -> None:
+    message = domain.render_acknowledgement(contact("es"), district=DISTRICT, category=CATEGORY)
+
+    assert message.language == "es"
+    assert message.subject == ("Hemos recibido su inquietud - número de seguimiento "
+                               "CS-2026-000123")
+    assert "Su número de seguimiento es CS-2026-000123." in message.text
+    assert "a más tardar el jueves 5 de marzo de 2026 a las 09:30 (CST)." in message.text
+    assert "(categoría: Transporte)" in message.text
+    assert "Example Unified School District" in message.text
+
+
+def test_regional_spanish_is_answered_in_spanish() -> None:
+    message = domain.render_acknowledgement(contact("es-MX"), district=DISTRICT)
+
+    assert message.language == "es"
+    assert "Hola, Ana Pérez:" in message.text
+
+
+def test_unsupported_language_falls_back_to_english() -> None:
+    message = domain.render_acknowledgement(contact("fr"), district=DISTRICT)
+
+    assert message.language == "en"
+    assert message.subject == "We received your concern - tracking number CS-2026-000123"
+
+
+def test_due_time_follows_daylight_saving_in_the_district_zone() -> None:
+    summer = contact("en", due=datetime(2026, 7, 1, 6, 5, tzinfo=UTC))
+
+    text = domain.render_acknowledgement(summer, district=DISTRICT).text
+
+    assert "by Wednesday, July 1, 2026 at 1:05 AM CDT." in text
+
+
+def test_spanish_says_a_la_for_one_o_clock() -> None:
+    early = contact("es", due=datetime(2026, 3, 6, 7, 15, tzinfo=UTC))
+
+    assert "el viernes 6 de marzo de 2026 a la 01:15 (CST)" in domain.render_acknowledgement(
+        early, district=DISTRICT).text
+
+
+def test_anonymous_requester_gets_a_plain_greeting_and_no_category_line_without_one() -> None:
+    message = domain.render_acknowledgement(contact("en", name=None), district=DISTRICT)
+
+    assert message.text.startswith("Hello,\n")
+    assert "(category" not in message.text
+
+
+def test_acknowledgement_carries_no_student_information() -> None:
+    for language in ("en", "es"):
+        text = domain.render_acknowledgement(contact(language), district=DISTRICT,
+                                             category=CATEGORY).text.lower()
+        assert not any(word in text for word in ("student", "estudiante", "alumno", "grade"))
+
+
+def test_contact_event_refuses_student_fields() -> None:
+    fields = contact().model_dump()
+    with pytest.raises(ValidationError):
+        ConcernContactShared.model_validate({**fields, "student": {"name": "Sam"}})
+
+
+@pytest.mark.parametrize(("attempts", "expected"), [
+    (1, DeliveryStatus.QUEUED),
+    (4, DeliveryStatus.QUEUED),
+    (5, DeliveryStatus.FAILED),
+    (6, DeliveryStatus.FAILED),
+])
+def test_failed_attempt_requeues_until_the_last_allowed_attempt(
+        attempts: int, expected: DeliveryStatus) -> None:
+    assert domain.after_failure(attempts=attempts, max_attempts=5, permanent=False) is expected
+
+
+def test_permanent_refusal_fails_at_once() -> None:
+    assert domain.after_failure(attempts=1, max_attempts=5, permanent=True) \
+        is DeliveryStatus.FAILED
+
+
+def test_failure_rule_rejects_an_attempt_that_never_started() -> None:
+    with pytest.raises(ValueError):
+        domain.after_failure(attempts=0, max_attempts=5, permanent=False)
+
+
+def test_only_sent_failed_and_skipped_are_final() -> None:
+    assert domain.FINAL == {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}
+    assert DeliveryStatus.SENDING in domain.TRANSITIONS[DeliveryStatus.QUEUED]
+    assert DeliveryStatus.QUEUED in domain.TRANSITIONS[DeliveryStatus.SENDING]
+
+
+def test_one_delivery_id_per_concern_kind_and_channel() -> None:
+    assert domain.delivery_id("c-1", Kind.ACKNOWLEDGEMENT, ChannelName.EMAIL) \
+        == "c-1:acknowledgement:email"
+
+
+def test_message_id_is_stable_per_delivery_and_distinct_between_deliveries() -> None:
+    first = domain.message_id("c-1:acknowledgement:email", "district.example")
+
+    assert first == domain.message_id("c-1:acknowledgement:email", "district.example")
+    assert first != domain.message_id("c-2:acknowledgement:email", "district.example")
+    assert first.startswith("<") and first.endswith("@district.example>")
+
+
+@pytest.mark.parametrize(("address", "masked"), [
+    ("ana.perez@example.org", "a***@example.org"),
+    ("b@example.org", "b***@example.org"),
+    ("not-an-address", "***"),
+])
+def test_address_is_masked_to_first_letter_and_domain(address: str, masked: str) -> None:
+    assert domain.mask_address(address) == masked
+
+
+def test_redact_removes_the_address_in_any_case() -> None:
+    answer = "550 5.1.1 <Ana.Perez@Example.org>: mailbox unavailable"
+
+    redacted = domain.redact(answer, "ana.perez@example.org")
+
+    assert "example.org" not in redacted.lower()
+    assert redacted == "550 5.1.1 <<recipient>>: mailbox unavailable"
+
+
+def _outgoing(name: str | None = "Ana Pérez") -> OutgoingMessage:
+    return OutgoingMessage(delivery_id="c-1:acknowledgement:email", to="ana@example.org",
+                           to_name=name, subject="Subject", text="Body\n", language="es",
+                           created_at=SUBMITTED)
+
+
+def test_email_attempts_of_one_delivery_share_a_message_id() -> None:
+    channel = SmtpEmailChannel(host="127.0.0.1", port=1, timeout_s=1,
+                               mail_from="Bureau <bureau@district.example>")
+
+    first, second = channel.build(_outgoing()), channel.build(_outgoing())
+
+    assert first["Message-ID"] == second["Message-ID"]
+    assert first["Message-ID"] == domain.message_id("c-1:acknowledgement:email",
+                                                    "district.example")
+    assert first["Content-Language"] == "es"
+    assert first["Auto-Submitted"] == "auto-generated"
+
+
+def test_requester_name_with_line_break_cannot_add_headers() -> None:
+    channel = SmtpEmailChannel(host="127.0.0.1", port=1, timeout_s=1,
+                               mail_from="Bureau <bureau@district.example>")
+
+    mail = channel.build(_outgoing("Ana\r\nBcc: victim@example.net"))
+
+    assert mail["Bcc"] is None
+    assert "\n" not in str(mail["To"])
+
+
+def test_settings_refuse_tls_and_starttls_together() -> None:
+    with pytest.raises(ValidationError):
+        NotifySettings(smtp_tls=True, smtp_starttls=True)
+
+
+def test_settings_refuse_a_lease_shorter_than_the_smtp_timeout() -> None:
+    with pytest.raises(ValidationError):
+        NotifySettings(delivery_lease_s=5, io_timeout_s=10)
