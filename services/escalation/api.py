@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from services.escalation.domain import ClockStatus
 from services.escalation.handlers import EscalationContext
 from services.escalation.repository import from_document
 from shared.events import Priority
-from shared.http import Problem
+from shared.http import Problem, service_context
 
 router = APIRouter(prefix="/v1", tags=["clocks"])
 
@@ -33,14 +33,7 @@ class ClockRead(BaseModel):
     stopped_at: datetime | None
 
 
-def get_ctx(request: Request) -> EscalationContext:
-    ctx: EscalationContext | None = getattr(request.app.state, "ctx", None)
-    if ctx is None:
-        raise Problem(503, "Starting", "The service is still starting; try again shortly.")
-    return ctx
-
-
-Ctx = Annotated[EscalationContext, Depends(get_ctx)]
+Ctx = Annotated[EscalationContext, Depends(service_context)]
 
 
 @router.get("/clocks/{concern_id}", response_model=ClockRead)

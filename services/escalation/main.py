@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -16,7 +15,8 @@ from services.escalation.scheduler import Scheduler
 from services.escalation.settings import EscalationSettings
 from shared.clock import Clock, SystemClock
 from shared.district import load_district
-from shared.http import create_service_app
+from shared.http import create_service_app, runtime_lifespan
+from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
 
 
@@ -25,31 +25,22 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await Runtime.open(settings, clock=clock, outbox_collections=[CLOCKS])
+    async def wire(runtime: Runtime) -> tuple[EscalationContext, Mapping[str, Handler]]:
         repo = ClockRepository(runtime.db)
         await repo.ensure_indexes()
-        ctx = EscalationContext(repo=repo, clock=clock, district=district,
+        ctx = EscalationContext(repo=repo, clock=runtime.clock, district=district,
                                 source=settings.source, published=runtime.wake_relay,
                                 lease=timedelta(seconds=settings.clock_lease_s))
-        await runtime.start_consuming({
+        # The scheduler stops (cancelled between passes) when the runtime closes.
+        runtime.spawn(Scheduler(ctx=ctx, tick_s=settings.scheduler_tick_s).run(), "sla-scheduler")
+        return ctx, {
             "concern.submitted": functools.partial(handlers.on_submitted, ctx=ctx),
             "concern.triaged": functools.partial(handlers.on_triaged, ctx=ctx),
             "concern.resolved": functools.partial(handlers.on_resolved, ctx=ctx),
             "concern.reopened": functools.partial(handlers.on_reopened, ctx=ctx),
-        })
-        scheduler = Scheduler(ctx=ctx, tick_s=settings.scheduler_tick_s)
-        runtime.spawn(scheduler.run(), "sla-scheduler")
-        app.state.ctx = ctx
-        app.state.runtime = runtime
-        app.state.scheduler = scheduler
-        try:
-            yield
-        finally:
-            scheduler.stop()
-            await runtime.close()
+        }
 
-    app = create_service_app(title="Bureau escalation", lifespan=lifespan)
+    app = create_service_app(title="Bureau escalation", lifespan=runtime_lifespan(
+        settings, clock=clock, outbox_collections=[CLOCKS], wire=wire))
     app.include_router(api.router)
     return app

@@ -129,7 +129,7 @@ class ClockRepository:
         token = uuid.uuid4().hex
         doc: Document | None = await self._clocks.find_one_and_update(
             {"next_due_at": {"$lte": now},
-             },
+             "$or": [{LEASE_UNTIL: None}, {LEASE_UNTIL: {"$lte": now}}]},
             {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}},
             projection={"outbox": 0},
             sort=[("next_due_at", ASCENDING)],

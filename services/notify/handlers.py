@@ -52,7 +52,8 @@ async def on_contact_shared(event: CloudEvent, data: ConcernContactShared, *,
     """Acknowledge a new concern to its requester by email, exactly once per concern."""
     kind, channel = Kind.ACKNOWLEDGEMENT, ChannelName.EMAIL
     delivery_id = domain.delivery_id(data.concern_id, kind, channel)
-    fields = {"concern_id": data.concern_id, "delivery_id": delivery_id, "event_id": event.id}
+    fields: dict[str, object] = {"concern_id": data.concern_id, "delivery_id": delivery_id,
+                                 "event_id": event.id}
     now = ctx.clock.now()
     address = data.requester.email
     language = domain.language_for(data.requester.language)
@@ -88,7 +89,8 @@ async def on_contact_shared(event: CloudEvent, data: ConcernContactShared, *,
     try:
         result = await ctx.email.send(message)
     except Exception as exc:  # a bug in a channel counts as a failed attempt, not a lost lease
-        log.exception("channel raised", extra=fields)
+        # no traceback: its frames and message may hold the address
+        log.error("channel raised", extra={**fields, "error": type(exc).__name__})
         result = DeliveryResult.refused(f"{type(exc).__name__}: {exc}")
     # Providers quote addresses back; the answer goes into logs and events, the address may not.
     answer = domain.redact(result.answer, address)

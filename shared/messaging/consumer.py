@@ -107,7 +107,8 @@ class EventConsumer:
 
     async def _retry_or_park(self, message: AbstractIncomingMessage, exc: Exception,
                              fields: dict[str, Any]) -> None:
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)  # type: ignore[call-overload]
+        raw_attempt = (message.headers or {}).get(ATTEMPT_HEADER, 0)
+        attempt = raw_attempt if isinstance(raw_attempt, int) else 0
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         retries = self._queues.retry
         if attempt >= len(retries):

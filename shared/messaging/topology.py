@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aiormq.abc import FieldTable
 
 from shared.events import CATALOGUE, Exchange
 from shared.settings import ServiceSettings
@@ -64,7 +65,7 @@ async def declare_exchanges(channel: AbstractChannel, settings: ServiceSettings)
     return Exchanges(events, private)
 
 
-def _durable_args(settings: ServiceSettings) -> dict[str, str]:
+def _durable_args(settings: ServiceSettings) -> FieldTable:
     return {"x-queue-type": "quorum"} if settings.quorum_queues else {}
 
 
