@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from services.notify.domain import ChannelName, DeliveryStatus, Kind, mask_address
 from services.notify.handlers import NotifyContext
 from services.notify.repository import Delivery
-from shared.http import Problem
+from shared.http import service_context
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
 
@@ -33,14 +33,7 @@ class DeliveryRead(BaseModel):
     last_error: str | None = None
 
 
-def get_ctx(request: Request) -> NotifyContext:
-    ctx: NotifyContext | None = getattr(request.app.state, "ctx", None)
-    if ctx is None:
-        raise Problem(503, "Starting", "The service is still starting; try again shortly.")
-    return ctx
-
-
-Ctx = Annotated[NotifyContext, Depends(get_ctx)]
+Ctx = Annotated[NotifyContext, Depends(service_context)]
 
 
 def _read(delivery: Delivery) -> DeliveryRead:

@@ -17,7 +17,8 @@ class NotifySettings(ServiceSettings):
     smtp_tls: bool = Field(default=False, description="TLS from the first byte (port 465)")
     mail_from: str = "Customer Service Bureau <bureau@district.example>"
 
-    delivery_attempts: int = Field(default=5, ge=1)
+    # One attempt per delivery of the event: the first plus one per retry queue.
+    delivery_attempts: int = Field(default=4, ge=1)
     delivery_lease_s: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
@@ -30,4 +31,9 @@ class NotifySettings(ServiceSettings):
         # first is still talking to the relay: the acknowledgement would go out twice.
         if self.delivery_lease_s <= self.io_timeout_s:
             raise ValueError("DELIVERY_LEASE_S must be longer than IO_TIMEOUT_S (the SMTP timeout)")
+        # Attempts are made when the consumer delivers the event; with more attempts than
+        # deliveries the event would park in the dead-letter queue before the delivery is
+        # marked failed, and `notification.failed` would never be published.
+        if self.delivery_attempts > len(self.retry_delays_ms) + 1:
+            raise ValueError("DELIVERY_ATTEMPTS must not exceed the number of RETRY_DELAYS_MS + 1")
         return self

@@ -276,7 +276,7 @@ async def notify_app(mongo: AsyncMongoClient[Any], amqp_url: str, mongo_url: str
         mongo_url=env["MONGO_URL"], mongo_db=env["MONGO_DB"], amqp_url=env["AMQP_URL"],
         queue_prefix=env["QUEUE_PREFIX"], events_exchange=env["EVENTS_EXCHANGE"],
         private_exchange=env["PRIVATE_EXCHANGE"], smtp_port=sink.port, mail_from=MAIL_FROM,
-        retry_delays_ms=[200], outbox_poll_s=0.1,
+        retry_delays_ms=[200], delivery_attempts=2, outbox_poll_s=0.1,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
