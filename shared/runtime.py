@@ -69,6 +69,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._closed = False
 
     @classmethod
     async def open(cls, settings: ServiceSettings, *, clock: Clock,
@@ -143,6 +144,9 @@ class Runtime:
 
     async def close(self) -> None:
         """Drain in-flight events, stop background work, publish what is pending, disconnect."""
+        if self._closed:
+            return
+        self._closed = True
         grace = self.settings.shutdown_grace_s
         if self.consumer is not None:
             await self.consumer.stop(grace)

@@ -29,6 +29,8 @@ Handler = Callable[[CloudEvent, Any], Awaitable[None]]
 
 ATTEMPT_HEADER = "x-bureau-attempt"
 ERROR_HEADER = "x-bureau-error"
+ORIGINAL_ROUTING_KEY = "x-bureau-original-routing-key"
+ORIGINAL_EXCHANGE = "x-bureau-original-exchange"
 MAX_ERROR_CHARS = 1_000
 
 
@@ -59,9 +61,10 @@ class EventConsumer:
     async def stop(self, grace_s: float) -> None:
         """Stop taking messages, then wait for those in flight (unacked ones are redelivered)."""
         queue = self._queues.main
-        if self._tag is not None:
-            try:
-                await queue.cancel(self._tag, timeout=grace_s)
+        tag, self._tag = self._tag, None
+        if tag is not None:
+            try:  # a robust channel would wait for the broker to return before cancelling
+                await asyncio.wait_for(queue.cancel(tag), timeout=grace_s)
             except Exception:  # broker gone: unacked messages return to the queue anyway
                 log.warning("could not cancel consumer", exc_info=True)
         if self._in_flight:
@@ -118,15 +121,14 @@ class EventConsumer:
         log.warning("event failed; will retry",
                     extra={**fields, "attempt": attempt + 1, "error": error})
         await self._send_to(retries[attempt], message, {ATTEMPT_HEADER: attempt + 1,
-                                                        ERROR_HEADER: error})
+                                                        ERROR_HEADER: error, **_origin(message)})
         await message.ack()
 
     async def _park(self, message: AbstractIncomingMessage, error: str, attempts: int = 0) -> None:
         await self._send_to(self._queues.dead_letter, message, {
             ERROR_HEADER: error[:MAX_ERROR_CHARS],
             ATTEMPT_HEADER: attempts,
-            "x-bureau-original-routing-key": message.routing_key or "",
-            "x-bureau-original-exchange": message.exchange or "",
+            **_origin(message),
         })
         await message.ack()
         self.parked += 1
@@ -144,3 +146,12 @@ class EventConsumer:
         await self._channel.default_exchange.publish(
             copy, routing_key=queue_name, timeout=self._publish_timeout_s
         )
+
+
+def _origin(message: AbstractIncomingMessage) -> dict[str, str]:
+    """Where the event was first published; a retried copy arrives via the default exchange."""
+    headers = message.headers or {}
+    return {
+        ORIGINAL_ROUTING_KEY: str(headers.get(ORIGINAL_ROUTING_KEY) or message.routing_key or ""),
+        ORIGINAL_EXCHANGE: str(headers.get(ORIGINAL_EXCHANGE) or message.exchange or ""),
+    }

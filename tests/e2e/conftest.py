@@ -66,7 +66,7 @@ def bureau(tmp_path: Path, isolation: Isolation, mongo_url: str, amqp_url: str,
 @pytest.fixture
 async def public_events(amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation,
                         bureau: LocalBureau) -> AsyncIterator[EventTap]:
-    """A queue bound to every event on the (isolated) `bureau.events`, as a district system would."""
+    """A queue bound to every event on the (isolated) `bureau.events`, like a district system."""
     channel = await amqp.channel()
     exchange = await channel.declare_exchange(isolation.events_exchange, "topic", durable=True)
     queue = await channel.declare_queue(f"{isolation.queue_prefix}probe.events", durable=False,

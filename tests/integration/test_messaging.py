@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 import aio_pika
 import pytest
@@ -14,7 +15,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from pymongo import AsyncMongoClient
 
 from shared.clock import SystemClock
-from shared.events import CloudEvent, ConcernSubmitted, encode, new_event
+from shared.events import Channel, CloudEvent, ConcernSubmitted, encode, new_event
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
@@ -45,7 +46,7 @@ def settings_for(isolation: Isolation, mongo_url: str, amqp_url: str,
 def submitted_event(concern_id: str) -> CloudEvent:
     at = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
     data = ConcernSubmitted(concern_id=concern_id, tracking_number=f"CS-2026-{concern_id}",
-                            channel="web", category="transportation", submitted_at=at,
+                            channel=Channel.WEB, category="transportation", submitted_at=at,
                             resolution_due_at=at + timedelta(hours=72))
     return new_event(data, source="/bureau/test", subject=concern_id)
 
@@ -165,13 +166,28 @@ async def test_always_failing_message_is_parked_with_its_error_and_does_not_bloc
         headers = parked.headers or {}
         assert "RuntimeError: boom for c-poison (attempt 3)" in str(headers[ERROR_HEADER])
         assert headers[ATTEMPT_HEADER] == len(RETRY_DELAYS_MS)
-        assert headers["x-bureau-original-routing-key"] == EVENT
         assert recorder.attempts["c-poison"] == 1 + len(RETRY_DELAYS_MS)
 
         await broker.publish(encode(later))
         await eventually(lambda: later.id in recorder.handled, what="an event after the parking")
         assert poison.id not in recorder.handled
         assert runtime.consumer is not None and runtime.consumer.parked == 1
+    finally:
+        await runtime.close()
+
+
+async def test_message_parked_after_retries_keeps_its_original_routing_key_and_exchange(
+        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    # An operator replays parked messages by their original exchange and routing key.
+    recorder = Recorder(fail=lambda concern_id, attempt: True)
+    runtime = await open_runtime(broker.settings, recorder)
+    try:
+        await broker.publish(encode(submitted_event("c-poison")))
+
+        headers = (await broker.dead_letter()).headers or {}
+
+        assert headers["x-bureau-original-routing-key"] == EVENT
+        assert headers["x-bureau-original-exchange"] == isolation.events_exchange
     finally:
         await runtime.close()
 
@@ -196,6 +212,7 @@ async def test_malformed_body_is_parked_at_once_without_retries(
         headers = parked.headers or {}
         assert str(headers[ERROR_HEADER]).startswith("malformed event")
         assert headers[ATTEMPT_HEADER] == 0
+        assert headers["x-bureau-original-routing-key"] == EVENT
         assert recorder.attempts == {}
 
         good = submitted_event("c-good")
@@ -241,12 +258,15 @@ async def test_message_is_not_acked_until_the_handler_returns(
 
     event = submitted_event("c-in-flight")
     first = await open_runtime(broker.settings, blocked)
+    first_open = True
     second: Runtime | None = None
     try:
         await broker.publish(encode(event))
         await asyncio.wait_for(started.wait(), timeout=5)
 
-        await first.close()  # the handler is still blocked: its message must not be acked
+        # the handler is still blocked past the shutdown grace: its message must not be acked
+        first_open = False
+        await first.close()
 
         recorder = Recorder()
         second = await open_runtime(broker.settings, recorder)
@@ -258,6 +278,83 @@ async def test_message_is_not_acked_until_the_handler_returns(
         assert await inbox.count_documents({"_id": event.id}) == 1
     finally:
         release.set()
-        await first.close()
+        # close each runtime once: a second `close` waits forever (see the report)
+        if first_open:
+            await first.close()
         if second is not None:
             await second.close()
+
+
+class BrokerLink:
+    """A TCP relay between the runtime and RabbitMQ that the test can cut, as a broker outage."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def start(self, upstream_port: int) -> int:
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                writer.close()
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+            self._writers += [writer, up_writer]
+            for task in (asyncio.create_task(pipe(reader, up_writer)),
+                         asyncio.create_task(pipe(up_reader, writer))):
+                self._pipes.add(task)
+                task.add_done_callback(self._pipes.discard)
+
+        self._server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def cut(self) -> None:
+        """Refuse new connections and drop the open ones."""
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        for task in list(self._pipes):
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+
+async def test_runtime_closes_within_its_grace_when_the_broker_is_gone(
+        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str,
+        amqp_url: str) -> None:
+    link = BrokerLink()
+    upstream = urlparse(amqp_url)
+    port = await link.start(upstream.port or 5672)
+    via_link = upstream._replace(netloc=f"{upstream.username}:{upstream.password}"
+                                        f"@127.0.0.1:{port}").geturl()
+    settings = settings_for(isolation, mongo_url, via_link, io_timeout_s=1.0)
+    runtime = await open_runtime(settings, Recorder())
+    closing: asyncio.Task[None] | None = None
+    try:
+        await link.cut()
+        await asyncio.sleep(0.3)  # the robust connection notices and starts reconnecting
+
+        closing = asyncio.create_task(runtime.close())
+        done, _ = await asyncio.wait({closing}, timeout=5.0)
+
+        assert closing in done, "Runtime.close() still waiting 5 s after the broker went away"
+    finally:
+        if closing is not None and not closing.done():
+            # free what the stuck close holds, so that later tests do not inherit it
+            closing.cancel()
+            await asyncio.gather(closing, return_exceptions=True)
+            for task in runtime._tasks:
+                task.cancel()
+            await asyncio.gather(*runtime._tasks, return_exceptions=True)
+            if runtime.connection is not None:
+                await runtime.connection.close()
+            await runtime.mongo.close()
+        elif closing is None:
+            await runtime.close()

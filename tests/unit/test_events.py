@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from shared.events import (
     CATALOGUE,
+    Channel,
     CloudEvent,
     ConcernContactShared,
     ConcernSubmitted,
@@ -35,7 +36,7 @@ def submitted(concern_id: str = "c-1") -> ConcernSubmitted:
     return ConcernSubmitted(
         concern_id=concern_id,
         tracking_number="CS-2026-000123",
-        channel="web",
+        channel=Channel.WEB,
         category="transportation",
         school_id="lincoln-es",
         submitted_at=SUBMITTED_AT,

@@ -1,0 +1,204 @@
+"""docker-compose.yml and the Dockerfile match the code (no Docker engine is needed to check)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from shared.settings import REPO_ROOT, ServiceSettings
+
+pytestmark = pytest.mark.unit
+
+COMPOSE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+SERVICES = ("intake", "triage", "escalation", "notify")
+# The only bureau service with a fixed host port: the others scale (`--scale triage=3`).
+PUBLISHED = {"intake"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = compose["services"]
+    return found
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    """A service's environment as a mapping, whichever of the two compose forms it uses."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def settings_class(name: str) -> type[ServiceSettings]:
+    """The ServiceSettings subclass defined in `services.<name>.settings`."""
+    module_name = f"services.{name}.settings"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        pytest.fail(f"{module_name} does not exist ({exc}); docker-compose.yml runs "
+                    f"`python -m services.{name}`, which needs it")
+    classes = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
+               if issubclass(cls, ServiceSettings) and cls is not ServiceSettings
+               and cls.__module__ == module.__name__]
+    if len(classes) != 1:
+        pytest.fail(f"{module_name} should define exactly one ServiceSettings subclass, "
+                    f"found {[c.__name__ for c in classes]}")
+    return classes[0]
+
+
+def host_ports(service: dict[str, Any]) -> list[str]:
+    """Host ports a service publishes (short or long syntax)."""
+    published = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            if port.get("published"):
+                published.append(str(port["published"]))
+        elif ":" in str(port):
+            published.append(str(port).rsplit(":", 1)[0].rsplit(":", 1)[-1])
+    return published
+
+
+def test_compose_runs_rabbitmq_mongo_a_mail_sink_and_the_four_services(
+        services: dict[str, Any]) -> None:
+    assert set(services) >= {"rabbitmq", "mongo", "mailpit", *SERVICES}
+    assert str(services["rabbitmq"]["image"]).startswith("rabbitmq:")
+    assert str(services["mongo"]["image"]).startswith("mongo:")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_runs_its_own_module(services: dict[str, Any], name: str) -> None:
+    assert services[name]["command"] == ["python", "-m", f"services.{name}"]
+    assert importlib.util.find_spec(f"services.{name}.__main__") is not None, (
+        f"services/{name}/__main__.py is missing: the compose command would fail")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_environment_variable_is_a_setting_of_the_service(
+        services: dict[str, Any], name: str) -> None:
+    fields = {field.upper() for field in settings_class(name).model_fields}
+
+    unknown = set(environment(services[name])) - fields
+
+    assert not unknown, f"{name}: {sorted(unknown)} are not fields of its settings class"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_environment_is_accepted_by_the_settings_class(
+        services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Validation at startup (types, cross-field rules) must pass with exactly these values.
+    for key, value in environment(services[name]).items():
+        monkeypatch.setenv(key, value)
+
+    settings = settings_class(name)()
+
+    assert settings.database == name
+    assert settings.host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_broker_and_store_urls_point_at_the_compose_services(
+        services: dict[str, Any], name: str) -> None:
+    env = environment(services[name])
+    amqp, mongo = urlparse(env["AMQP_URL"]), urlparse(env["MONGO_URL"])
+
+    assert amqp.scheme == "amqp" and amqp.hostname == "rabbitmq" and amqp.port == 5672
+    assert mongo.scheme == "mongodb" and mongo.hostname == "mongo"
+    assert "replicaSet=rs0" in mongo.query
+    assert "--replSet" in services["mongo"]["command"]
+    assert services["mongo"]["command"][services["mongo"]["command"].index("--replSet") + 1] \
+        == "rs0"
+
+
+def test_each_service_owns_its_own_database(services: dict[str, Any]) -> None:
+    databases = {name: environment(services[name])["MONGO_DB"] for name in SERVICES}
+
+    assert len(set(databases.values())) == len(SERVICES), databases
+    assert databases == {name: name for name in SERVICES}
+
+
+def test_notify_sends_mail_to_the_compose_mail_sink(services: dict[str, Any]) -> None:
+    env = environment(services["notify"])
+
+    assert env["SMTP_HOST"] == "mailpit"
+    assert env["SMTP_PORT"] == "1025"
+    assert "mailpit" in services["notify"]["depends_on"]
+
+
+def test_every_dependency_waits_for_a_healthcheck(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        depends_on = service.get("depends_on") or {}
+        assert isinstance(depends_on, dict), f"{name}: depends_on needs conditions, not a list"
+        for dependency, condition in depends_on.items():
+            assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}"
+            assert services[dependency].get("healthcheck", {}).get("test"), (
+                f"{name} waits for {dependency}, which has no healthcheck")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_waits_for_broker_and_store_and_reports_readiness(
+        services: dict[str, Any], name: str) -> None:
+    service = services[name]
+
+    assert {"rabbitmq", "mongo"} <= set(service["depends_on"])
+    assert "/readyz" in " ".join(service["healthcheck"]["test"])
+    assert service["restart"] == "unless-stopped"
+    assert "PORT" in environment(service)
+
+
+def test_only_intake_publishes_a_host_port_so_the_others_scale(
+        services: dict[str, Any]) -> None:
+    published = {name: host_ports(services[name]) for name in SERVICES}
+
+    assert {name for name, ports in published.items() if ports} == PUBLISHED
+    assert published["intake"] == [environment(services["intake"])["PORT"]]
+
+
+def test_no_two_services_share_a_fixed_host_port(services: dict[str, Any]) -> None:
+    ports = [port for service in services.values() for port in host_ports(service)]
+
+    assert len(ports) == len(set(ports)), ports
+
+
+def test_dockerfile_runs_as_a_non_root_user_from_python_3_11() -> None:
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
+    assert users and users[-1] not in {"root", "0"}
+
+
+def test_dockerfile_points_the_settings_at_the_district_file_it_copies() -> None:
+    # Installed with pip, shared/ no longer sits next to deploy/: the default path is wrong.
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    configured = re.search(r"DISTRICT_CONFIG=(\S+)", dockerfile)
+    assert configured is not None, "the Dockerfile must set DISTRICT_CONFIG"
+    workdir, copied = _district_copy(dockerfile)
+
+    assert configured.group(1) == str(Path(workdir) / copied)
+    assert "DISTRICT_CONFIG" in {f.upper() for f in ServiceSettings.model_fields}
+
+
+def _district_copy(dockerfile: str) -> tuple[str, str]:
+    """The WORKDIR in force and the destination of the `COPY deploy/district.yaml` line."""
+    workdir = "/"
+    for line in dockerfile.splitlines():
+        if line.startswith("WORKDIR "):
+            workdir = line.split(maxsplit=1)[1]
+        elif line.startswith("COPY deploy/district.yaml"):
+            return workdir, line.split()[-1]
+    pytest.fail("the Dockerfile does not copy deploy/district.yaml")
