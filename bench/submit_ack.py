@@ -2,11 +2,12 @@
 intake and the submit-to-acknowledgement latency (POST sent -> mail received by SMTP) p50/p99.
 
     .venv/bin/python -m bench.submit_ack --concerns 300 --concurrency 16
+    .venv/bin/python -m bench.submit_ack --concerns 200 --rate 20
 
 Starts its own SecantusDB, SMTP sink and the four services (queue and exchange names of its
 own, so it does not disturb a running bureau); uses the local RabbitMQ (`AMQP_URL`).
 Also measures the store's own ceiling (sequential inserts/s) so the figures can be read as
-ratios. Writes the figures as JSON to bench/results/submit_ack.json.
+ratios. Writes the figures as JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -52,34 +53,49 @@ async def store_ceiling(mongo_url: str, n: int = 1000) -> float:
     return n / elapsed
 
 
-async def post_concerns(intake: str, n: int,
-                        concurrency: int) -> tuple[dict[str, float], list[float], float]:
+async def post_concerns(intake: str, n: int, concurrency: int,
+                        rate: float | None) -> tuple[dict[str, float], list[float], float]:
+    """Closed loop (`concurrency` clients as fast as answers come) or open loop at `rate`/s."""
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
+
+    async def post(client: httpx.AsyncClient, i: int) -> None:
+        body = {
+            "channel": "web", "category": "transportation", "school_id": "lincoln-es",
+            "description": f"Benchmark concern number {i}: the bus was late again.",
+            "requester": {"name": f"Parent {i}", "email": f"parent{i}@example.org"},
+        }
+        started = time.time()
+        answer = await client.post(f"{intake}/v1/concerns", json=body)
+        latencies.append(time.time() - started)
+        if answer.status_code == 201:
+            sent_at[answer.json()["tracking_number"]] = started
+
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
 
     async def worker(client: httpx.AsyncClient) -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            body = {
-                "channel": "web", "category": "transportation", "school_id": "lincoln-es",
-                "description": f"Benchmark concern number {i}: the bus was late again.",
-                "requester": {"name": f"Parent {i}", "email": f"parent{i}@example.org"},
-            }
-            started = time.time()
-            answer = await client.post(f"{intake}/v1/concerns", json=body)
-            latencies.append(time.time() - started)
-            if answer.status_code == 201:
-                sent_at[answer.json()["tracking_number"]] = started
+        while not queue.empty():
+            await post(client, queue.get_nowait())
 
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as c:
+    async def paced(client: httpx.AsyncClient, interval: float) -> None:
+        tasks = []
+        start = time.perf_counter()
+        for i in range(n):
+            delay = start + i * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(client, i)))
+        await asyncio.gather(*tasks)
+
+    limits = httpx.Limits(max_connections=max(concurrency, 64))
+    async with httpx.AsyncClient(timeout=30, limits=limits) as c:
         started = time.perf_counter()
-        await asyncio.gather(*(worker(c) for _ in range(concurrency)))
+        if rate:
+            await paced(c, 1.0 / rate)
+        else:
+            await asyncio.gather(*(worker(c) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     return sent_at, latencies, elapsed
 
@@ -88,6 +104,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concerns", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=None,
+                        help="post at this fixed rate (concerns/s) instead of a closed loop")
     args = parser.parse_args()
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="bureau-bench-") as workdir:
@@ -106,7 +124,7 @@ def main() -> None:
                 name: {"MONGO_DB": f"bench_{tag}_{name}"}
                 for name in ("intake", "triage", "escalation", "notify")})
             sent_at, latencies, elapsed = asyncio.run(
-                post_concerns(bureau.url("intake"), args.concerns, args.concurrency))
+                post_concerns(bureau.url("intake"), args.concerns, args.concurrency, args.rate))
             deadline = time.time() + 120
             while time.time() < deadline and len(smtp.mails) < len(sent_at):
                 time.sleep(0.2)
@@ -123,7 +141,7 @@ def main() -> None:
                 (f"bench.{tag}.bureau.events", f"bench.{tag}.bureau.private")))
     accepted = len(sent_at) / elapsed
     figures = {
-        "concerns": args.concerns, "concurrency": args.concurrency,
+        "concerns": args.concerns, "concurrency": args.concurrency, "rate": args.rate,
         "accepted": len(sent_at), "acknowledged": len(acks),
         "accepted_per_s": round(accepted, 1),
         "intake_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
@@ -138,7 +156,8 @@ def main() -> None:
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "submit_ack.json").write_text(json.dumps(figures, indent=2))
+    name = f"submit_ack_rate{args.rate:g}.json" if args.rate else "submit_ack.json"
+    (RESULTS / name).write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

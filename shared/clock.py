@@ -13,10 +13,15 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock, in UTC."""
+    """The real clock, in UTC, to the millisecond.
+
+    MongoDB keeps milliseconds; a time with microseconds would read back different from what
+    the API first answered.
+    """
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        now = datetime.now(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class FakeClock:
