@@ -6,10 +6,10 @@ Only the file's shape lives here; what each part means is decided by the service
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
 from shared.events import Priority
 
@@ -39,6 +39,8 @@ class StaffMember(_Config):
     id: str
     name: str
     role: StaffRole
+    email: EmailStr | None = None
+    phone: str | None = None
 
 
 class School(_Config):
@@ -53,6 +55,7 @@ class Team(_Config):
     id: str
     name: str
     lead: str
+    members: list[str] = Field(default_factory=list, description="staff ids")
 
 
 class Category(_Config):
@@ -81,7 +84,20 @@ class SlaConfig(_Config):
     ladder: list[LadderStepConfig] = Field(min_length=1)
 
 
-class DistrictConfig(_Config):
+SectionT = TypeVar("SectionT", bound=BaseModel)
+SERVICE_SECTIONS = frozenset({"intake", "triage", "escalation", "notify"})
+
+
+class DistrictConfig(BaseModel):
+    """The common directory (schools, teams, staff, categories) plus service sections.
+
+    A top-level key named after a service (`intake`, `triage`, `escalation`, `notify`) is that
+    service's own section, validated by the service with `section(name, Model)`; any other
+    unknown key is refused, so that a typo does not pass silently.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
     district: DistrictInfo
     staff: list[StaffMember]
     schools: list[School]
@@ -91,11 +107,21 @@ class DistrictConfig(_Config):
     sla: SlaConfig
 
     @model_validator(mode="after")
+    def _only_service_sections(self) -> DistrictConfig:
+        unknown = sorted(set(self.model_extra or {}) - SERVICE_SECTIONS)
+        if unknown:
+            raise ValueError(f"unknown keys {unknown}; service sections are "
+                             f"{sorted(SERVICE_SECTIONS)}")
+        return self
+
+    @model_validator(mode="after")
     def _references_resolve(self) -> DistrictConfig:
         staff = {s.id for s in self.staff}
         teams = {t.id for t in self.teams}
         problems = [f"team {t.id}: unknown lead {t.lead}"
                     for t in self.teams if t.lead not in staff]
+        problems += [f"team {t.id}: unknown member {m}"
+                     for t in self.teams for m in t.members if m not in staff]
         for s in self.schools:
             problems += [f"school {s.id}: unknown staff {who}"
                          for who in (s.principal, s.assistant_superintendent) if who not in staff]
@@ -110,6 +136,15 @@ class DistrictConfig(_Config):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def section(self, name: str, model: type[SectionT]) -> SectionT:
+        """A service's own section of the file, validated by the service's model."""
+        raw = (self.model_extra or {}).get(name) or {}
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise DistrictConfigError(f"invalid `{name}` section of the district "
+                                      f"configuration: {exc}") from exc
 
     def school(self, school_id: str | None) -> School | None:
         return next((s for s in self.schools if s.id == school_id), None)

@@ -76,6 +76,29 @@ class ConcernTriaged(EventData):
     priority: Priority
     rule: str
     triaged_at: datetime
+    decided_by: str = Field(default="rules", description="`rules`, or the staff id of a re-triage")
+    possible_duplicate_of: list[str] = Field(default_factory=list,
+                                             description="ids of concerns this may duplicate")
+
+
+class ConcernAssigned(EventData):
+    """A concern was assigned to a member of its owning team."""
+
+    concern_id: str
+    team_id: str
+    assignee_id: str
+    assignee_name: str
+    assigned_at: datetime
+    decided_by: str = "rules"
+
+
+class ConcernMerged(EventData):
+    """A specialist confirmed that a concern duplicates another; nothing is deleted."""
+
+    concern_id: str
+    into_concern_id: str
+    merged_at: datetime
+    decided_by: str
 
 
 class ConcernStatusChanged(EventData):
@@ -106,6 +129,27 @@ class SlaTarget(StrEnum):
     RESOLUTION = "resolution"
 
 
+class SlaWarning(EventData):
+    """A concern used up a share of an SLA target (for example 50% or 75%)."""
+
+    concern_id: str
+    target: SlaTarget
+    due_at: datetime
+    warned_at: datetime
+    percent: int = Field(ge=1, le=100)
+    policy: str
+
+
+class SlaMet(EventData):
+    """A concern met an SLA target."""
+
+    concern_id: str
+    target: SlaTarget
+    due_at: datetime
+    met_at: datetime
+    policy: str
+
+
 class SlaBreached(EventData):
     """A concern missed an SLA target."""
 
@@ -126,6 +170,8 @@ class ConcernEscalated(EventData):
     escalated_to_name: str
     escalated_at: datetime
     school_id: str | None = None
+    reminder: int = Field(default=0, ge=0,
+                          description="0 for the escalation itself, n for its n-th reminder")
 
 
 class NotificationSent(EventData):
@@ -147,6 +193,15 @@ class NotificationFailed(EventData):
     channel: str
     failed_at: datetime
     error: str
+
+
+class SurveyAnswered(EventData):
+    """A requester answered the satisfaction survey. The comment stays in notify."""
+
+    concern_id: str
+    score: int = Field(ge=1, le=5)
+    answered_at: datetime
+    has_comment: bool = False
 
 
 # --- private events (bureau.private) -----------------------------------------------------
@@ -174,6 +229,24 @@ class ConcernContactShared(EventData):
     requester: RequesterContact
 
 
+class ConcernDetailsShared(EventData):
+    """What triage needs to route a new concern beyond its category (private).
+
+    `contact_key` is a keyed hash of the requester's normalised contact (never the contact
+    itself), so that triage can find concerns from the same requester.
+    """
+
+    concern_id: str
+    category: str
+    school_id: str | None = None
+    channel: Channel
+    description: str
+    requester_relationship: str | None = None
+    contact_key: str | None = None
+    student_flags: list[str] = Field(default_factory=list)
+    submitted_at: datetime
+
+
 @dataclass(frozen=True)
 class EventSpec:
     """One entry of the catalogue: the routing key, its data model and its exchange."""
@@ -194,16 +267,26 @@ CATALOGUE: dict[str, EventSpec] = {
     for spec in (
         EventSpec(name="concern.submitted", data_model=ConcernSubmitted),
         EventSpec(name="concern.triaged", data_model=ConcernTriaged),
+        EventSpec(name="concern.assigned", data_model=ConcernAssigned),
+        EventSpec(name="concern.merged", data_model=ConcernMerged),
         EventSpec(name="concern.status_changed", data_model=ConcernStatusChanged),
         EventSpec(name="concern.resolved", data_model=ConcernResolved),
         EventSpec(name="concern.reopened", data_model=ConcernReopened),
+        EventSpec(name="sla.warning", data_model=SlaWarning),
+        EventSpec(name="sla.met", data_model=SlaMet),
         EventSpec(name="sla.breached", data_model=SlaBreached),
         EventSpec(name="concern.escalated", data_model=ConcernEscalated),
         EventSpec(name="notification.sent", data_model=NotificationSent),
         EventSpec(name="notification.failed", data_model=NotificationFailed),
+        EventSpec(name="survey.answered", data_model=SurveyAnswered),
         EventSpec(
             name="concern.contact_shared",
             data_model=ConcernContactShared,
+            exchange=Exchange.PRIVATE,
+        ),
+        EventSpec(
+            name="concern.details_shared",
+            data_model=ConcernDetailsShared,
             exchange=Exchange.PRIVATE,
         ),
     )

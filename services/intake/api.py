@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1", tags=["concerns"])
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+Relationship = Literal["parent_guardian", "student", "staff", "community", "alumni"]
 Grade = Literal["PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
 
 
@@ -32,12 +33,14 @@ class RequesterIn(_Strict):
     email: EmailStr | None = None
     phone: Phone | None = Field(default=None, description="E.164, e.g. +15551234567")
     language: Language = "en"
+    relationship: Relationship | None = None
 
 
 class StudentIn(_Strict):
     name: Text | None = None
     student_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")] | None = None
     grade: Grade | None = None
+    special_education: bool = False
 
 
 class ConcernCreate(_Strict):

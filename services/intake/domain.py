@@ -6,6 +6,8 @@ event data to publish; the handler stores both in one write.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,6 +15,7 @@ from enum import StrEnum
 from shared.events import (
     Channel,
     ConcernContactShared,
+    ConcernDetailsShared,
     ConcernReopened,
     ConcernResolved,
     ConcernStatusChanged,
@@ -55,10 +58,20 @@ class Requester:
     email: str | None = None
     phone: str | None = None
     language: str = "en"
+    relationship: str | None = None
 
     @property
     def anonymous(self) -> bool:
         return not (self.name or self.email or self.phone)
+
+
+def contact_key(requester: Requester, secret: bytes) -> str | None:
+    """A keyed hash of the requester's contact, so that triage can match repeat requesters
+    without ever seeing the contact itself. The email wins over the phone when both exist."""
+    contact = (requester.email or "").strip().lower() or (requester.phone or "").strip()
+    if not contact:
+        return None
+    return hmac.new(secret, contact.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,12 @@ class Student:
     name: str | None = None
     student_id: str | None = None
     grade: str | None = None
+    special_education: bool = False
+
+    @property
+    def flags(self) -> list[str]:
+        """What triage may know of the student: flags, never identity."""
+        return ["special_education"] if self.special_education else []
 
 
 @dataclass(frozen=True)
@@ -107,7 +126,7 @@ class NewConcern:
 
 
 def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
-           guarantee: timedelta) -> tuple[Concern, list[EventData]]:
+           guarantee: timedelta, contact_secret: bytes) -> tuple[Concern, list[EventData]]:
     """A received concern, its promised resolution time, and what it tells the bureau."""
     concern = Concern(
         id=concern_id, tracking_number=tracking, channel=new.channel, category=new.category,
@@ -130,7 +149,14 @@ def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
             language=new.requester.language,
         ),
     )
-    return concern, [public, private]
+    details = ConcernDetailsShared(
+        concern_id=concern.id, category=new.category, school_id=new.school_id,
+        channel=new.channel, description=new.description,
+        requester_relationship=new.requester.relationship,
+        contact_key=contact_key(new.requester, contact_secret),
+        student_flags=new.student.flags if new.student else [], submitted_at=now,
+    )
+    return concern, [public, private, details]
 
 
 class TransitionNotAllowed(Exception):

@@ -43,6 +43,7 @@ class IntakeContext:
     district: DistrictConfig
     source: str
     published: Callable[[], None]
+    contact_secret: bytes
 
 
 async def submit_concern(new: NewConcern, *, ctx: IntakeContext) -> Concern:
@@ -57,6 +58,7 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext) -> Concern:
     concern, events = domain.submit(
         new, concern_id=str(uuid.uuid4()), tracking=domain.tracking_number(now.year, sequence),
         now=now, guarantee=timedelta(hours=ctx.district.district.guarantee_hours),
+        contact_secret=ctx.contact_secret,
     )
     await ctx.repo.add(concern, envelopes(events, source=ctx.source, time=now))
     ctx.published()

@@ -27,7 +27,8 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         repo = ConcernRepository(runtime.db)
         await repo.ensure_indexes()
         ctx = IntakeContext(repo=repo, clock=runtime.clock, district=district,
-                            source=settings.source, published=runtime.wake_relay)
+                            source=settings.source, published=runtime.wake_relay,
+                            contact_secret=settings.contact_hash_key.get_secret_value().encode())
         return ctx, {
             "concern.triaged": functools.partial(handlers.on_triaged, ctx=ctx),
             "concern.escalated": functools.partial(handlers.on_escalated, ctx=ctx),

@@ -11,6 +11,7 @@ Topology of one service `svc`:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from aiormq.abc import FieldTable
 
 from shared.events import CATALOGUE, Exchange
 from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 # Which events each bureau service consumes. Every service declares all four queues with
 # these bindings at startup, so an event published before its consumer first started (a fresh
@@ -92,8 +95,11 @@ async def declare_service_queues(channel: AbstractChannel, settings: ServiceSett
     handled = set(handled)
     expected = SUBSCRIPTIONS.get(settings.service_name)
     if expected is not None and handled != expected:
-        raise ValueError(f"{settings.service_name} handles {sorted(handled)} but the topology "
-                         f"table says {sorted(expected)}; update SUBSCRIPTIONS")
+        # Still works (this declaration binds what the service handles), but events published
+        # before its first start would not have waited for it.
+        log.warning("service handlers differ from the SUBSCRIPTIONS table",
+                    extra={"service": settings.service_name, "handled": sorted(handled),
+                           "table": sorted(expected)})
     exchanges = await declare_exchanges(channel, settings)
     main = await _declare_main_queue(channel, settings, exchanges, settings.service_name,
                                      handled)

@@ -11,6 +11,7 @@ from services.intake.domain import NewConcern, Requester, Status, Student, Trans
 from shared.events import (
     Channel,
     ConcernContactShared,
+    ConcernDetailsShared,
     ConcernReopened,
     ConcernResolved,
     ConcernStatusChanged,
@@ -20,6 +21,7 @@ from shared.events import (
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 7, 22, 30, tzinfo=UTC)
+SECRET = b"test-secret"
 
 
 def new_concern(student: Student | None = None) -> NewConcern:
@@ -31,7 +33,8 @@ def new_concern(student: Student | None = None) -> NewConcern:
 
 def submitted(student: Student | None = None) -> domain.Concern:
     concern, _ = domain.submit(new_concern(student), concern_id="c1", tracking="CS-2026-000001",
-                               now=NOW, guarantee=timedelta(hours=72))
+                               now=NOW, guarantee=timedelta(hours=72),
+                              contact_secret=SECRET)
     return concern
 
 
@@ -47,7 +50,8 @@ def test_tracking_sequence_starts_at_one() -> None:
 
 def test_submission_promises_resolution_72_hours_later() -> None:
     concern, _ = domain.submit(new_concern(), concern_id="c1", tracking="CS-2026-000001",
-                               now=NOW, guarantee=timedelta(hours=72))
+                               now=NOW, guarantee=timedelta(hours=72),
+                              contact_secret=SECRET)
     assert concern.status is Status.RECEIVED
     assert concern.resolution_due_at == NOW + timedelta(hours=72)
     assert concern.history[0].to_status is Status.RECEIVED
@@ -56,8 +60,9 @@ def test_submission_promises_resolution_72_hours_later() -> None:
 def test_submission_tells_the_bureau_publicly_and_notify_privately() -> None:
     student = Student(name="Lucia", student_id="S-1", grade="4")
     _, events = domain.submit(new_concern(student), concern_id="c1", tracking="CS-2026-000001",
-                              now=NOW, guarantee=timedelta(hours=72))
-    public, private = events
+                              now=NOW, guarantee=timedelta(hours=72),
+                              contact_secret=SECRET)
+    public, private, _ = events
     assert isinstance(public, ConcernSubmitted)
     assert public.has_student_information is True
     assert "Lucia" not in public.model_dump_json() and "ana@" not in public.model_dump_json()
@@ -65,6 +70,25 @@ def test_submission_tells_the_bureau_publicly_and_notify_privately() -> None:
     assert private.requester.email == "ana@example.org"
     assert private.requester.language == "es"
     assert "Lucia" not in private.model_dump_json()
+
+
+def test_triage_gets_description_flags_and_a_contact_key_but_no_identity() -> None:
+    student = Student(name="Lucia", student_id="S-1", grade="4", special_education=True)
+    _, events = domain.submit(new_concern(student), concern_id="c1", tracking="CS-2026-000001",
+                              now=NOW, guarantee=timedelta(hours=72), contact_secret=SECRET)
+    details = events[2]
+    assert isinstance(details, ConcernDetailsShared)
+    assert details.description == "Cannot finish the online enrollment form"
+    assert details.student_flags == ["special_education"]
+    dumped = details.model_dump_json()
+    assert "Lucia" not in dumped and "S-1" not in dumped and "ana@example.org" not in dumped
+    assert details.contact_key == domain.contact_key(Requester(email="ANA@example.org "), SECRET)
+
+
+def test_contact_key_depends_on_the_secret_and_is_absent_for_anonymous_requesters() -> None:
+    requester = Requester(phone="+15555550100")
+    assert domain.contact_key(requester, b"a") != domain.contact_key(requester, b"b")
+    assert domain.contact_key(Requester(), SECRET) is None
 
 
 def test_anonymous_requester_has_no_name_email_or_phone() -> None:
