@@ -110,6 +110,27 @@ class ConcernStatusChanged(EventData):
     changed_at: datetime
 
 
+class MessageAuthor(StrEnum):
+    REQUESTER = "requester"
+    STAFF = "staff"
+
+
+class MessageVisibility(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class ConcernMessageAdded(EventData):
+    """A message was added to a concern (a public reply, the requester's answer, or an
+    internal note). The text never travels here."""
+
+    concern_id: str
+    message_id: str
+    author: MessageAuthor
+    visibility: MessageVisibility
+    added_at: datetime
+
+
 class ConcernResolved(EventData):
     """A concern was resolved; its SLA clock stops."""
 
@@ -229,6 +250,16 @@ class ConcernContactShared(EventData):
     requester: RequesterContact
 
 
+class ConcernReplyShared(EventData):
+    """The text of a public staff reply, for notify to send to the requester (private)."""
+
+    concern_id: str
+    message_id: str
+    text: str
+    author_name: str | None = None
+    added_at: datetime
+
+
 class ConcernDetailsShared(EventData):
     """What triage needs to route a new concern beyond its category (private).
 
@@ -270,6 +301,7 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(name="concern.assigned", data_model=ConcernAssigned),
         EventSpec(name="concern.merged", data_model=ConcernMerged),
         EventSpec(name="concern.status_changed", data_model=ConcernStatusChanged),
+        EventSpec(name="concern.message_added", data_model=ConcernMessageAdded),
         EventSpec(name="concern.resolved", data_model=ConcernResolved),
         EventSpec(name="concern.reopened", data_model=ConcernReopened),
         EventSpec(name="sla.warning", data_model=SlaWarning),
@@ -282,6 +314,11 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(
             name="concern.contact_shared",
             data_model=ConcernContactShared,
+            exchange=Exchange.PRIVATE,
+        ),
+        EventSpec(
+            name="concern.reply_shared",
+            data_model=ConcernReplyShared,
             exchange=Exchange.PRIVATE,
         ),
         EventSpec(
