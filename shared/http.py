@@ -10,6 +10,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import (
+    ConnectionFailure,
+    ExecutionTimeout,
+    PyMongoError,
+    WaitQueueTimeoutError,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -78,6 +84,19 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), instance=request.url.path)
+
+    @app.exception_handler(PyMongoError)
+    async def store_unavailable(request: Request, exc: PyMongoError) -> JSONResponse:
+        # A store outage or failover is temporary: tell the client to retry, not that it failed.
+        if not isinstance(exc, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError):
+            return await unexpected(request, exc)
+        log.warning("store unavailable", extra={"path": request.url.path,
+                                                "error": type(exc).__name__})
+        response = problem_response(503, "Service temporarily unavailable",
+                                    "The bureau's store cannot be reached; retry shortly.",
+                                    instance=request.url.path)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -82,10 +82,10 @@ class Runtime:
         for collection in collections:
             await ensure_outbox_index(collection)
         runtime.connection = await wait_until_up(
-            "broker", lambda: aio_pika.connect_robust(settings.amqp_url,
-                                                     timeout=settings.io_timeout_s,
-                                                     client_properties={
-                                                         "connection_name": settings.source}))
+            "broker", lambda: aio_pika.connect_robust(
+                settings.amqp_url, timeout=settings.io_timeout_s,
+                reconnect_interval=settings.reconnect_interval_s,
+                client_properties={"connection_name": settings.source}))
         runtime.channel = await runtime.connection.channel(publisher_confirms=True)  # type: ignore[assignment]
         runtime.consume_channel = await runtime.connection.channel(publisher_confirms=True)  # type: ignore[assignment]
         assert runtime.channel is not None and runtime.consume_channel is not None

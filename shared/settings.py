@@ -37,6 +37,7 @@ class ServiceSettings(BaseSettings):
     outbox_poll_s: float = Field(default=0.5, gt=0)
     outbox_lease_s: float = Field(default=30.0, gt=0)
     io_timeout_s: float = Field(default=10.0, gt=0)
+    reconnect_interval_s: float = Field(default=2.0, gt=0, description="broker reconnect pause")
     shutdown_grace_s: float = Field(default=10.0, gt=0)
 
     district_config: Path = DEFAULT_DISTRICT_CONFIG
