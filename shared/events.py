@@ -284,6 +284,7 @@ class EventSpec:
 
     name: str
     data_model: type[EventData]
+    producer: str
     exchange: Exchange = Exchange.PUBLIC
     version: int = 1
 
@@ -296,34 +297,38 @@ class EventSpec:
 CATALOGUE: dict[str, EventSpec] = {
     spec.name: spec
     for spec in (
-        EventSpec(name="concern.submitted", data_model=ConcernSubmitted),
-        EventSpec(name="concern.triaged", data_model=ConcernTriaged),
-        EventSpec(name="concern.assigned", data_model=ConcernAssigned),
-        EventSpec(name="concern.merged", data_model=ConcernMerged),
-        EventSpec(name="concern.status_changed", data_model=ConcernStatusChanged),
-        EventSpec(name="concern.message_added", data_model=ConcernMessageAdded),
-        EventSpec(name="concern.resolved", data_model=ConcernResolved),
-        EventSpec(name="concern.reopened", data_model=ConcernReopened),
-        EventSpec(name="sla.warning", data_model=SlaWarning),
-        EventSpec(name="sla.met", data_model=SlaMet),
-        EventSpec(name="sla.breached", data_model=SlaBreached),
-        EventSpec(name="concern.escalated", data_model=ConcernEscalated),
-        EventSpec(name="notification.sent", data_model=NotificationSent),
-        EventSpec(name="notification.failed", data_model=NotificationFailed),
-        EventSpec(name="survey.answered", data_model=SurveyAnswered),
+        EventSpec(name="concern.submitted", data_model=ConcernSubmitted, producer="intake"),
+        EventSpec(name="concern.triaged", data_model=ConcernTriaged, producer="triage"),
+        EventSpec(name="concern.assigned", data_model=ConcernAssigned, producer="triage"),
+        EventSpec(name="concern.merged", data_model=ConcernMerged, producer="triage"),
+        EventSpec(name="concern.status_changed", data_model=ConcernStatusChanged,
+                  producer="intake"),
+        EventSpec(name="concern.message_added", data_model=ConcernMessageAdded, producer="intake"),
+        EventSpec(name="concern.resolved", data_model=ConcernResolved, producer="intake"),
+        EventSpec(name="concern.reopened", data_model=ConcernReopened, producer="intake"),
+        EventSpec(name="sla.warning", data_model=SlaWarning, producer="escalation"),
+        EventSpec(name="sla.met", data_model=SlaMet, producer="escalation"),
+        EventSpec(name="sla.breached", data_model=SlaBreached, producer="escalation"),
+        EventSpec(name="concern.escalated", data_model=ConcernEscalated, producer="escalation"),
+        EventSpec(name="notification.sent", data_model=NotificationSent, producer="notify"),
+        EventSpec(name="notification.failed", data_model=NotificationFailed, producer="notify"),
+        EventSpec(name="survey.answered", data_model=SurveyAnswered, producer="notify"),
         EventSpec(
             name="concern.contact_shared",
             data_model=ConcernContactShared,
+            producer="intake",
             exchange=Exchange.PRIVATE,
         ),
         EventSpec(
             name="concern.reply_shared",
             data_model=ConcernReplyShared,
+            producer="intake",
             exchange=Exchange.PRIVATE,
         ),
         EventSpec(
             name="concern.details_shared",
             data_model=ConcernDetailsShared,
+            producer="intake",
             exchange=Exchange.PRIVATE,
         ),
     )
