@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pymongo.errors import (
     ConnectionFailure,
     ExecutionTimeout,
@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.clock import Clock
 from shared.messaging.consumer import Handler
+from shared.metrics import HttpMetrics, exposition
 from shared.runtime import NotReady, Runtime
 from shared.settings import ServiceSettings
 
@@ -182,11 +183,18 @@ def service_context(request: Request) -> Any:
 
 
 def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterator[None]] | Lifespan,
-                       version: str = "0.1.0") -> FastAPI:
+                       service: str = "bureau", version: str = "0.1.0") -> FastAPI:
     """A FastAPI app with the bureau's error handling and `/healthz`, `/readyz`."""
     app = FastAPI(title=title, version=version, lifespan=lifespan)  # type: ignore[arg-type]
     install_problem_handlers(app)
     app.add_middleware(BodyLimit)  # type: ignore[arg-type]
+    app.add_middleware(HttpMetrics, service=service)  # type: ignore[arg-type]
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics of this process."""
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

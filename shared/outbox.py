@@ -22,6 +22,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.clock import Clock
 from shared.events import CloudEvent, encode
+from shared.metrics import EVENTS_PUBLISHED
 from shared.store import Document
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class OutboxRelay:
     """Publishes pending outbox events of the given collections; one runs in every replica."""
 
     def __init__(self, *, collections: Sequence[AsyncCollection[Document]], sink: EventSink,
-                 clock: Clock, lease_s: float, poll_s: float) -> None:
+                 clock: Clock, lease_s: float, poll_s: float, service: str = "unknown") -> None:
+        self._service = service
         self._collections = list(collections)
         self._sink = sink
         self._clock = clock
@@ -168,6 +170,7 @@ class OutboxRelay:
                             extra={"event_id": entry["id"], "event": entry["name"]})
                 break
             sent.append(entry["id"])
+            EVENTS_PUBLISHED.labels(self._service, entry["name"]).inc()
         return sent
 
 

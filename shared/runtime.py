@@ -26,6 +26,7 @@ from shared.messaging.topology import (
     declare_exchanges,
     declare_service_queues,
 )
+from shared.metrics import OUTBOX_BACKLOG, QUEUE_MESSAGES
 from shared.outbox import OutboxRelay, ensure_outbox_index
 from shared.settings import ServiceSettings
 from shared.store import Document, connect_store, ping
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 STARTUP_WAIT_S = 120.0
+GAUGE_INTERVAL_S = 5.0
 
 
 async def wait_until_up(what: str, attempt: Callable[[], Awaitable[T]],
@@ -94,8 +96,10 @@ class Runtime:
         await declare_bureau_queues(runtime.channel, settings, exchanges)
         publisher = Publisher(exchanges, timeout_s=settings.io_timeout_s)
         runtime.relay = OutboxRelay(collections=collections, sink=publisher, clock=clock,
-                                    lease_s=settings.outbox_lease_s, poll_s=settings.outbox_poll_s)
+                                    lease_s=settings.outbox_lease_s, poll_s=settings.outbox_poll_s,
+                                    service=settings.service_name)
         runtime.spawn(runtime.relay.run(), "outbox-relay")
+        runtime.spawn(runtime._sample_gauges(), "metrics-gauges")
         log.info("runtime open", extra={"database": settings.database,
                                         "queue": settings.queue("events")})
         return runtime
@@ -120,9 +124,26 @@ class Runtime:
             channel=self.consume_channel, queues=queues, handlers=handlers,
             inbox=self.inbox, clock=self.clock,
             handler_timeout_s=self.settings.handler_timeout_s,
-            publish_timeout_s=self.settings.io_timeout_s,
+            publish_timeout_s=self.settings.io_timeout_s, service=self.settings.service_name,
         )
         await self.consumer.start()
+
+    async def _sample_gauges(self) -> None:
+        """Every few seconds: outbox backlog, queue depth (consumer lag) and dead letters."""
+        service = self.settings.service_name
+        while True:
+            try:
+                if self.relay is not None:
+                    OUTBOX_BACKLOG.labels(service).set(await self.relay.backlog())
+                if self.channel is not None and self.consumer is not None:
+                    for suffix in ("events", "dlq"):
+                        queue = await self.channel.declare_queue(self.settings.queue(suffix),
+                                                                 passive=True)
+                        count = queue.declaration_result.message_count or 0
+                        QUEUE_MESSAGES.labels(service, suffix).set(count)
+            except Exception as exc:  # a gauge may go stale; the service must not
+                log.debug("could not sample gauges", extra={"error": str(exc)})
+            await asyncio.sleep(GAUGE_INTERVAL_S)
 
     def wake_relay(self) -> None:
         if self.relay is not None:

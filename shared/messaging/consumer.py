@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from shared.clock import Clock
 from shared.events import CloudEvent, EventData, MalformedEvent, decode
 from shared.inbox import Inbox
 from shared.messaging.topology import ServiceQueues
+from shared.metrics import EVENT_AGE, EVENT_HANDLING, EVENTS_CONSUMED, REDELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,9 @@ class EventConsumer:
 
     def __init__(self, *, channel: AbstractChannel, queues: ServiceQueues,
                  handlers: Mapping[str, Handler], inbox: Inbox, clock: Clock,
-                 handler_timeout_s: float, publish_timeout_s: float) -> None:
+                 handler_timeout_s: float, publish_timeout_s: float,
+                 service: str = "unknown") -> None:
+        self._service = service
         self._channel = channel
         self._queues = queues
         self._handlers = dict(handlers)
@@ -85,31 +89,43 @@ class EventConsumer:
             event = decode(message.body)
         except MalformedEvent as exc:
             await self._park(message, f"malformed event: {exc}")
+            EVENTS_CONSUMED.labels(self._service, "malformed", "parked").inc()
             return
         handler = self._handlers.get(event.name)
         fields = {"event_id": event.id, "event": event.name, "concern_id": event.subject}
+        if message.redelivered:
+            REDELIVERIES.labels(self._service, event.name).inc()
         if handler is None:
             log.warning("no handler for event; dropped", extra=fields)
             await message.ack()
+            EVENTS_CONSUMED.labels(self._service, event.name, "dropped").inc()
             return
         if await self._inbox.seen(event.id):
             log.info("duplicate event skipped", extra=fields)
             await message.ack()
+            EVENTS_CONSUMED.labels(self._service, event.name, "duplicate").inc()
             return
         data: EventData = event.parsed()
+        started = time.perf_counter()
         try:
             await asyncio.wait_for(handler(event, data), timeout=self._handler_timeout_s)
             await self._inbox.record(event.id, event.name, self._clock.now())
         except Exception as exc:
             self.failed += 1
-            await self._retry_or_park(message, exc, fields)
+            outcome = await self._retry_or_park(message, exc, fields)
+            EVENTS_CONSUMED.labels(self._service, event.name, outcome).inc()
             return
         await message.ack()
         self.handled += 1
+        EVENTS_CONSUMED.labels(self._service, event.name, "handled").inc()
+        EVENT_HANDLING.labels(self._service, event.name).observe(time.perf_counter() - started)
+        EVENT_AGE.labels(self._service, event.name).observe(
+            max(0.0, (self._clock.now() - event.time).total_seconds()))
         log.info("event handled", extra=fields)
 
     async def _retry_or_park(self, message: AbstractIncomingMessage, exc: Exception,
-                             fields: dict[str, Any]) -> None:
+                             fields: dict[str, Any]) -> str:
+        """Send a failed message to its next retry queue, or park it; returns which."""
         raw_attempt = (message.headers or {}).get(ATTEMPT_HEADER, 0)
         attempt = raw_attempt if isinstance(raw_attempt, int) else 0
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
@@ -117,12 +133,13 @@ class EventConsumer:
         if attempt >= len(retries):
             log.error("event failed every retry; parked", extra={**fields, "error": error})
             await self._park(message, error, attempt)
-            return
+            return "parked"
         log.warning("event failed; will retry",
                     extra={**fields, "attempt": attempt + 1, "error": error})
         await self._send_to(retries[attempt], message, {ATTEMPT_HEADER: attempt + 1,
                                                         ERROR_HEADER: error, **_origin(message)})
         await message.ack()
+        return "retried"
 
     async def _park(self, message: AbstractIncomingMessage, error: str, attempts: int = 0) -> None:
         await self._send_to(self._queues.dead_letter, message, {
