@@ -1,0 +1,53 @@
+"""The alert rules and the dashboard watch metrics the services really expose."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import REGISTRY
+
+import shared.metrics  # noqa: F401 - registers the bureau's metrics
+
+pytestmark = pytest.mark.unit
+
+MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
+METRIC = re.compile(r"\b(bureau_[a-z_]+)")
+
+
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
+            "gauge": ("",), "summary": ("_count", "_sum")}
+
+
+def exposed() -> set[str]:
+    """Every series name the process registry can expose (labelled ones included)."""
+    names = set()
+    for family in REGISTRY.collect():
+        names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
+    return names
+
+
+def expressions() -> list[str]:
+    rules = yaml.safe_load((MONITORING / "alerts.yaml").read_text())
+    found = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    found += [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    return found
+
+
+def test_every_metric_an_alert_or_panel_uses_is_exposed() -> None:
+    names = exposed()
+    used = {m for expr in expressions() for m in METRIC.findall(expr)}
+    assert used, "no bureau metric referenced at all"
+    missing = sorted(m for m in used if m not in names)
+    assert not missing, f"referenced but never exposed: {missing}"
+
+
+def test_every_alert_has_a_duration_severity_and_explanation() -> None:
+    rules = yaml.safe_load((MONITORING / "alerts.yaml").read_text())
+    for rule in (r for group in rules["groups"] for r in group["rules"]):
+        assert rule["for"] and rule["labels"]["severity"] in ("page", "ticket"), rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
