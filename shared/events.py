@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
+from shared.tracing import traceparent_for
+
 SPEC_VERSION: Literal["1.0"] = "1.0"
 TYPE_PREFIX = "org.bureau."
 CONTENT_TYPE = "application/json"
@@ -352,6 +354,12 @@ class CloudEvent(BaseModel):
     data: dict[str, Any]
 
     @property
+    def traceparent(self) -> str | None:
+        """The W3C trace context extension, when the producer set one."""
+        value = (self.model_extra or {}).get("traceparent")
+        return value if isinstance(value, str) else None
+
+    @property
     def spec(self) -> EventSpec:
         """The catalogue entry of this event; raises `UnknownEvent` when it has none."""
         try:
@@ -384,7 +392,7 @@ def spec_of(data: EventData) -> EventSpec:
 
 def new_event(data: EventData, *, source: str, subject: str | None, time: datetime | None = None,
               event_id: str | None = None) -> CloudEvent:
-    """Wrap event data in an envelope with a fresh id."""
+    """Wrap event data in an envelope with a fresh id and the concern's trace context."""
     spec = spec_of(data)
     return CloudEvent(
         id=event_id or str(uuid.uuid4()),
@@ -393,6 +401,7 @@ def new_event(data: EventData, *, source: str, subject: str | None, time: dateti
         time=time or datetime.now(UTC),
         subject=subject,
         data=data.model_dump(mode="json"),
+        traceparent=traceparent_for(subject),
     )
 
 

@@ -7,11 +7,13 @@ from fastapi import FastAPI
 
 from shared.logs import configure_logging
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Serve until SIGTERM/SIGINT; the app's lifespan then drains in-flight work."""
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
     uvicorn.run(
         app,
         host=settings.host,

@@ -1,18 +1,65 @@
-"""Triage's HTTP API: the decision about a concern, and the district's teams."""
+"""Triage's HTTP API: decisions and re-triage, merges, teams and their queues, members.
+
+Manual actions take an optional `X-Actor` header naming the staff id who acts; it is kept in
+the decision history (authentication comes with the security work).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.triage.handlers import TriageContext
+from services.triage import handlers
+from services.triage.handlers import Refused, Retriage, TriageContext
 from shared.events import Priority
 from shared.http import Problem, service_context
 
 router = APIRouter(prefix="/v1", tags=["triage"])
+
+T = TypeVar("T")
+ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+UNIDENTIFIED = "unidentified-staff"
+
+Ctx = Annotated[TriageContext, Depends(service_context)]
+Actor = Annotated[str | None, Header(alias="X-Actor", pattern=ACTOR_PATTERN,
+                                     description="staff id of who acts")]
+
+
+def actor_of(actor: str | None) -> str:
+    return actor or UNIDENTIFIED
+
+
+async def run(command: Awaitable[T]) -> T:
+    """Run a command, answering a refusal as problem details."""
+    try:
+        return await command
+    except Refused as exc:
+        extra: dict[str, Any] = {}
+        if exc.field:
+            extra["errors"] = [{"field": exc.field, "message": exc.detail}]
+        raise Problem(exc.status, exc.title, exc.detail, **extra) from None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DuplicateRead(BaseModel):
+    concern_id: str
+    reason: str
+    similarity: float
+
+
+class HistoryRead(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    at: datetime
+    by: str
+    action: str
 
 
 class DecisionRead(BaseModel):
@@ -21,30 +68,175 @@ class DecisionRead(BaseModel):
     school_id: str | None
     team_id: str
     priority: Priority
+    tags: list[str]
     rule: str
     decided_by: str
     decided_at: datetime
+    assignee_id: str | None
+    covering_for: str | None = None
+    status: str
+    merged_into: str | None = None
+    possible_duplicates: list[DuplicateRead]
+    submitted_at: datetime
+    history: list[HistoryRead]
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> DecisionRead:
+        return cls(concern_id=doc["_id"], **{k: v for k, v in doc.items()
+                                              if k in cls.model_fields})
+
+
+class TriageUpdate(_Body):
+    """A manual re-triage: change any of category, team, priority, assignee, with a reason."""
+
+    reason: str = Field(min_length=3, max_length=1000)
+    category: str | None = None
+    team_id: str | None = None
+    priority: Priority | None = None
+    assignee_id: str | None = None
+
+
+class MergeCreate(_Body):
+    into_concern_id: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=3, max_length=1000)
 
 
 class TeamRead(BaseModel):
     id: str
     name: str
+    lead: str
+    members: list[str]
 
 
-Ctx = Annotated[TriageContext, Depends(service_context)]
+class QueueItemRead(BaseModel):
+    concern_id: str
+    category: str
+    school_id: str | None
+    priority: Priority
+    tags: list[str]
+    assignee_id: str | None
+    submitted_at: datetime
+    possible_duplicates: list[DuplicateRead]
+
+
+class MemberRead(BaseModel):
+    id: str
+    name: str
+    teams: list[str]
+    load: int
+    open: list[str]
+    away: bool
+    backup_id: str | None
+    away_until: datetime | None = None
+
+
+class AwayUpdate(_Body):
+    away: bool
+    backup_id: str | None = Field(default=None, description="who takes new concerns meanwhile")
+    until: datetime | None = None
+
+
+class HandoverCreate(_Body):
+    to: str | None = Field(default=None, description="defaults to the member's backup")
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class HandoverRead(BaseModel):
+    member_id: str
+    to: str
+    moved: list[str]
 
 
 @router.get("/concerns/{concern_id}/triage", response_model=DecisionRead)
 async def read_decision(concern_id: str, ctx: Ctx) -> DecisionRead:
-    """How a concern was routed, and by which rule."""
-    doc = await ctx.repo.get(concern_id)
+    """How a concern was routed and assigned, by which rule or person, and its history."""
+    doc = await ctx.decisions.get(concern_id)
     if doc is None:
         raise Problem(404, "No triage decision", f"Concern {concern_id!r} has not been triaged.")
-    return DecisionRead(concern_id=doc["_id"], **{k: v for k, v in doc.items()
-                                                  if k in DecisionRead.model_fields})
+    return DecisionRead.of(doc)
+
+
+@router.patch("/concerns/{concern_id}/triage", response_model=DecisionRead)
+async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx,
+                   actor: Actor = None) -> DecisionRead:
+    """Re-triage by hand; publishes `concern.triaged` and/or `concern.assigned`."""
+    if not (body.category or body.team_id or body.priority or body.assignee_id):
+        raise Problem(422, "Nothing to change",
+                      "Give at least one of category, team_id, priority, assignee_id.",
+                      errors=[{"field": "body", "message": "nothing to change"}])
+    change = Retriage(reason=body.reason, category=body.category, team_id=body.team_id,
+                      priority=body.priority, assignee_id=body.assignee_id)
+    return DecisionRead.of(await run(handlers.retriage(ctx, concern_id, change,
+                                                       actor=actor_of(actor))))
+
+
+@router.post("/concerns/{concern_id}/merge", response_model=DecisionRead)
+async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, actor: Actor = None
+                ) -> DecisionRead:
+    """Confirm a duplicate: publishes `concern.merged`; nothing is deleted."""
+    return DecisionRead.of(await run(handlers.merge(
+        ctx, concern_id, into=body.into_concern_id, reason=body.reason,
+        actor=actor_of(actor))))
 
 
 @router.get("/teams", response_model=list[TeamRead])
 async def list_teams(ctx: Ctx) -> list[TeamRead]:
     """The district's teams that concerns are routed to."""
-    return [TeamRead(id=t.id, name=t.name) for t in ctx.district.teams]
+    return [TeamRead(id=t.id, name=t.name, lead=t.lead, members=t.members)
+            for t in ctx.district.teams]
+
+
+@router.get("/teams/{team_id}/queue", response_model=list[QueueItemRead])
+async def team_queue(team_id: str, ctx: Ctx,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[QueueItemRead]:
+    """A team's open concerns: most urgent first, then oldest first."""
+    if ctx.district.team(team_id) is None:
+        raise Problem(404, "No such team", f"Team {team_id!r} does not exist.")
+    return [QueueItemRead(concern_id=d["_id"], **{k: v for k, v in d.items()
+                                                  if k in QueueItemRead.model_fields})
+            for d in await ctx.decisions.queue(team_id, limit)]
+
+
+def _member(ctx: TriageContext, doc: dict[str, Any] | None, member_id: str) -> MemberRead:
+    staff = ctx.district.staff_member(member_id)
+    doc = doc or {}
+    return MemberRead(
+        id=member_id, name=staff.name if staff else member_id,
+        teams=[t.id for t in ctx.district.teams if member_id in t.members],
+        load=int(doc.get("load", 0)), open=list(doc.get("open", [])),
+        away=bool(doc.get("away", False)), backup_id=doc.get("backup_id"),
+        away_until=doc.get("away_until"))
+
+
+@router.get("/members", response_model=list[MemberRead])
+async def list_members(ctx: Ctx) -> list[MemberRead]:
+    """Team members (and backups) with their load and out-of-office state."""
+    docs = {d["_id"]: d for d in await ctx.members.all()}
+    ids = sorted({m for t in ctx.district.teams for m in t.members} | set(docs))
+    return [_member(ctx, docs.get(i), i) for i in ids]
+
+
+@router.get("/members/{member_id}", response_model=MemberRead)
+async def read_member(member_id: str, ctx: Ctx) -> MemberRead:
+    """One member's load and out-of-office state."""
+    if ctx.district.staff_member(member_id) is None:
+        raise Problem(404, "No such staff member", f"No staff member {member_id!r}.")
+    return _member(ctx, await ctx.members.get(member_id), member_id)
+
+
+@router.put("/members/{member_id}/away", response_model=MemberRead)
+async def set_away(member_id: str, body: AwayUpdate, ctx: Ctx,
+                   actor: Actor = None) -> MemberRead:
+    """Mark a member away with a backup (their new concerns go to the backup), or back."""
+    doc = await run(handlers.set_away(ctx, member_id, away=body.away, backup_id=body.backup_id,
+                                      until=body.until, actor=actor_of(actor)))
+    return _member(ctx, doc, member_id)
+
+
+@router.post("/members/{member_id}/handover", response_model=HandoverRead)
+async def handover(member_id: str, body: HandoverCreate, ctx: Ctx,
+                   actor: Actor = None) -> HandoverRead:
+    """Move every open concern of a member to their backup (or `to`) in one call."""
+    to, moved = await run(handlers.handover(ctx, member_id, to=body.to, reason=body.reason,
+                                            actor=actor_of(actor)))
+    return HandoverRead(member_id=member_id, to=to, moved=moved)

@@ -1,43 +1,116 @@
-"""Triage's rules: route a concern to its owning team and set its priority. Pure."""
+"""Triage's routing: the ordered rules, the category's default route, the fallback, and the
+safety words that make a concern critical. Pure: no I/O, no framework."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from services.triage.rules import SCHOOL_TEAM, Facts, Rule, match, terms_found
 from shared.district import DistrictConfig
-from shared.events import Priority
+from shared.events import Channel, Priority
 
-SCHOOL_TEAM = "school"
+PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+SAFETY_TAG = "safety"
+
+
+@dataclass(frozen=True)
+class Considered:
+    """One rule tried for a concern, and why it did or did not apply."""
+
+    rule_id: str
+    matched: bool
+    why: list[str]
 
 
 @dataclass(frozen=True)
 class Routing:
+    """Where a concern goes, with what priority, and why."""
+
     team_id: str
     team_name: str
     priority: Priority
     rule: str
+    tags: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    safety_words: tuple[str, ...] = ()
+    considered: tuple[Considered, ...] = field(default=(), compare=False)
 
 
-def route(category: str, school_id: str | None, district: DistrictConfig) -> Routing:
-    """The team that owns a concern of this category (at this school), with its priority.
+def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
+          safety_words: Sequence[str] = ()) -> Routing:
+    """Route a concern: the first matching rule, else its category's route, else the fallback.
 
-    A category routed to `school` goes to the school's own team when a school is named;
-    an unknown category, or a school category without a school, goes to the fallback team.
+    A rule that sets no team (or no priority) keeps the category's. Safety words in the
+    description make the concern critical whatever the route says.
     """
-    found = district.category(category)
-    if found is None:
-        return _to(district, district.fallback_team, Priority.NORMAL, "fallback:unknown-category")
-    if found.team != SCHOOL_TEAM:
-        return _to(district, found.team, found.priority, f"category:{found.id}")
-    school = district.school(school_id)
-    if school is None:
-        return _to(district, district.fallback_team, found.priority,
-                   f"category:{found.id}:no-school")
-    return _to(district, school.team, found.priority, f"category:{found.id}:school:{school.id}")
-
-
-def _to(district: DistrictConfig, team_id: str, priority: Priority, rule: str) -> Routing:
+    default_team, default_priority, default_rule, reasons = _default(facts, district)
+    team_id, priority, rule_name = default_team, default_priority, default_rule
+    tags: tuple[str, ...] = ()
+    considered: list[Considered] = []
+    for rule in rules:
+        matched, why = match(rule, facts)
+        considered.append(Considered(rule.id, matched, why))
+        if not matched:
+            continue
+        rule_name, tags = f"rule:{rule.id}", tuple(rule.actions.tags)
+        reasons = [f"rule {rule.id} matched: {'; '.join(why)}"]
+        if rule.actions.team is not None:
+            resolved = _resolve_team(rule.actions.team, facts, district)
+            team_id = resolved or district.fallback_team
+            if resolved is None:
+                reasons.append("rule sends to the school's team but no school was given: "
+                               "fallback team")
+        else:
+            reasons.append(f"team from the category route ({team_id})")
+        if rule.actions.priority is not None:
+            priority = rule.actions.priority
+        else:
+            reasons.append(f"priority from the category route ({priority})")
+        break
+    else:
+        reasons.append("no rule matched")
+    found = tuple(terms_found(safety_words, facts.description)) if safety_words else ()
+    if found:
+        priority = Priority.CRITICAL
+        tags = (*tags, SAFETY_TAG) if SAFETY_TAG not in tags else tags
+        rule_name += "+safety-words"
+        reasons.append(f"safety words {list(found)}: critical")
     team = district.team(team_id)
-    if team is None:  # the district config validator makes this unreachable
-        raise LookupError(f"unknown team {team_id}")
-    return Routing(team_id=team.id, team_name=team.name, priority=priority, rule=rule)
+    if team is None:  # rules are validated against the district; a stale rule falls back
+        team = district.team(district.fallback_team)
+        reasons.append(f"team {team_id} no longer exists: fallback team")
+    assert team is not None  # the district validator guarantees the fallback team
+    return Routing(team_id=team.id, team_name=team.name, priority=priority, rule=rule_name,
+                   tags=tags, reasons=tuple(reasons), safety_words=found,
+                   considered=tuple(considered))
+
+
+def category_route(category: str, school_id: str | None,
+                   district: DistrictConfig) -> tuple[str, Priority]:
+    """The team and priority the category gives a concern (the fallback when it gives none)."""
+    team_id, priority, _, _ = _default(
+        Facts(category=category, school_id=school_id, channel=Channel.WEB), district)
+    return team_id, priority
+
+
+def _default(facts: Facts, district: DistrictConfig) -> tuple[str, Priority, str, list[str]]:
+    found = district.category(facts.category)
+    if found is None:
+        return (district.fallback_team, Priority.NORMAL, "fallback:unknown-category",
+                [f"unknown category {facts.category}: fallback team"])
+    team_id = _resolve_team(found.team, facts, district)
+    if team_id is None:
+        return (district.fallback_team, found.priority, f"category:{found.id}:no-school",
+                [f"category {found.id} goes to the school's team but no school was given: "
+                 f"fallback team"])
+    rule = f"category:{found.id}" + (f":school:{facts.school_id}"
+                                     if found.team == SCHOOL_TEAM else "")
+    return team_id, found.priority, rule, [f"category {found.id} routes to {team_id}"]
+
+
+def _resolve_team(team: str, facts: Facts, district: DistrictConfig) -> str | None:
+    if team != SCHOOL_TEAM:
+        return team
+    school = district.school(facts.school_id)
+    return school.team if school is not None else None

@@ -1,46 +1,441 @@
-"""What triage does with each event it consumes."""
+"""What triage does with each event it consumes and each command staff send.
+
+Automatic triage (`concern.details_shared`): route by the rules, flag possible duplicates,
+assign inside the owning team, and store the decision with `concern.triaged` and
+`concern.assigned` in one write. Staff commands: re-triage, merge, away/backup, hand-over.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from services.triage.domain import route
-from services.triage.repository import DecisionRepository
-from shared.clock import Clock
+from services.triage import assignment, duplicates
+from services.triage.assignment import Seat, Strategy
+from services.triage.config import TriageConfig
+from services.triage.domain import PRIORITY_RANK, Routing, category_route, route
+from services.triage.repository import DecisionRepository, MemberRepository, RuleRepository
+from services.triage.rules import Facts
+from shared.clock import Clock, as_utc
 from shared.district import DistrictConfig
-from shared.events import CloudEvent, ConcernSubmitted, ConcernTriaged, envelopes
+from shared.events import (
+    CloudEvent,
+    ConcernAssigned,
+    ConcernDetailsShared,
+    ConcernMerged,
+    ConcernReopened,
+    ConcernResolved,
+    ConcernTriaged,
+    EventData,
+    Priority,
+    envelopes,
+)
+from shared.store import Document
 
 log = logging.getLogger(__name__)
+
+RULES_DECIDED = "rules"
+MAX_CLAIM_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
 class TriageContext:
-    repo: DecisionRepository
+    decisions: DecisionRepository
+    rules: RuleRepository
+    members: MemberRepository
     clock: Clock
     district: DistrictConfig
+    config: TriageConfig
     source: str
     published: Callable[[], None]
 
 
-async def on_submitted(event: CloudEvent, data: ConcernSubmitted, *, ctx: TriageContext) -> None:
-    """Route a new concern and tell the bureau which team owns it."""
-    routing = route(data.category, data.school_id, ctx.district)
-    now = ctx.clock.now()
-    triaged = ConcernTriaged(
+class Refused(Exception):
+    """A command that cannot be done as asked; the API answers it as a problem."""
+
+    status = 400
+    title = "Refused"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class NotFound(Refused):
+    status, title = 404, "Not found"
+
+
+class Conflict(Refused):
+    status, title = 409, "Conflict"
+
+
+class Invalid(Refused):
+    status, title = 422, "Invalid request"
+
+
+class AssignmentContention(RuntimeError):
+    """Too many replicas changed the same loads at once; the event is retried."""
+
+
+# --- automatic triage ---------------------------------------------------------------------
+
+
+async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
+                            ctx: TriageContext) -> None:
+    """Route, flag duplicates and assign a new concern; tell the bureau in one write."""
+    if await ctx.decisions.get(data.concern_id) is not None:
+        return  # a redelivery: the decision and its events were stored the first time
+    facts = Facts(category=data.category, school_id=data.school_id, channel=data.channel,
+                  description=data.description, relationship=data.requester_relationship,
+                  student_flags=tuple(data.student_flags))
+    routing = route(facts, await ctx.rules.ordered(), ctx.district, ctx.config.safety_words)
+    submitted_at = as_utc(data.submitted_at)
+    text = duplicates.fingerprint(data.description)
+    window = timedelta(days=ctx.config.duplicates.window_days)
+    earlier = [duplicates.Earlier(
+        concern_id=d["_id"], category=d["category"], school_id=d.get("school_id"),
+        contact_key=d.get("contact_key"), fingerprint=frozenset(d.get("fingerprint", [])),
+        submitted_at=as_utc(d["submitted_at"]))
+        for d in await ctx.decisions.recent(submitted_at - window, submitted_at)]
+    candidates = duplicates.find_duplicates(
         concern_id=data.concern_id, category=data.category, school_id=data.school_id,
-        team_id=routing.team_id, team_name=routing.team_name, priority=routing.priority,
-        rule=routing.rule, triaged_at=now,
-    )
+        contact_key=data.contact_key, text_fingerprint=text, submitted_at=submitted_at,
+        earlier=earlier, window=window, threshold=ctx.config.duplicates.similarity)
+    seat = await _assign(ctx, data.concern_id, routing.team_id, reuse_holder=True)
+    now = ctx.clock.now()
+    triaged = _triaged(data.concern_id, data.category, data.school_id, routing.team_id,
+                       routing.team_name, routing.priority, routing.rule, now, RULES_DECIDED,
+                       duplicates.ids(candidates))
+    events: list[EventData] = [triaged]
+    history: list[Document] = [{
+        "at": now, "by": RULES_DECIDED, "action": "routed", "rule": routing.rule,
+        "reasons": list(routing.reasons), "team_id": routing.team_id,
+        "priority": routing.priority.value,
+    }]
+    if seat is not None:
+        events.append(_assigned(ctx, data.concern_id, routing.team_id, seat, now, RULES_DECIDED))
+        history.append(_assigned_entry(seat, now, RULES_DECIDED, ctx.config.assignment.value))
     decision = {
         "_id": data.concern_id, "category": data.category, "school_id": data.school_id,
-        "team_id": routing.team_id, "priority": routing.priority.value, "rule": routing.rule,
-        "decided_by": "rules", "decided_at": now, "source_event_id": event.id,
+        "channel": data.channel.value, "contact_key": data.contact_key,
+        "fingerprint": sorted(text), "submitted_at": submitted_at,
+        "team_id": routing.team_id, "priority": routing.priority.value,
+        "priority_rank": PRIORITY_RANK[routing.priority], "tags": list(routing.tags),
+        "rule": routing.rule, "safety_words": list(routing.safety_words),
+        "decided_by": RULES_DECIDED, "decided_at": now,
+        "assignee_id": seat.assignee_id if seat else None,
+        "covering_for": seat.covering_for if seat else None,
+        "possible_duplicates": [{"concern_id": c.concern_id, "reason": c.reason.value,
+                                 "similarity": c.similarity} for c in candidates],
+        "status": "open", "merged_into": None, "history": history,
+        "source_event_id": event.id,
     }
-    if await ctx.repo.add_first(decision, envelopes([triaged], source=ctx.source, time=now)):
+    if not await ctx.decisions.add_first(decision, envelopes(events, source=ctx.source,
+                                                             time=now)):
+        await _undo_claim(ctx, data.concern_id, seat)
+        return
+    ctx.published()
+    log.info("concern triaged", extra={
+        "concern_id": data.concern_id, "team_id": routing.team_id,
+        "priority": routing.priority.value, "rule": routing.rule,
+        "assignee_id": seat.assignee_id if seat else None,
+        "possible_duplicates": len(candidates)})
+
+
+async def on_resolved(event: CloudEvent, data: ConcernResolved, *, ctx: TriageContext) -> None:
+    """A resolved concern leaves its team's queue and its assignee's load."""
+    await _set_open(ctx, data.concern_id, open_=False)
+
+
+async def on_reopened(event: CloudEvent, data: ConcernReopened, *, ctx: TriageContext) -> None:
+    """A reopened concern is back in its team's queue and on its assignee's load."""
+    await _set_open(ctx, data.concern_id, open_=True)
+
+
+async def _set_open(ctx: TriageContext, concern_id: str, *, open_: bool) -> None:
+    decision = await ctx.decisions.get(concern_id)
+    if decision is None:
+        # Triage has not seen the concern yet (events crossed); the retry comes back later.
+        raise LookupError(f"concern {concern_id} not triaged yet")
+    if decision["status"] != "merged":
+        wanted = "open" if open_ else "resolved"
+        if decision["status"] != wanted:
+            await ctx.decisions.change(concern_id, version=decision["version"],
+                                       set_={"status": wanted}, history=[], events=[])
+    assignee = decision.get("assignee_id")
+    if assignee is not None:  # idempotent both ways: the member's set decides
+        if open_ and decision["status"] != "merged":
+            await ctx.members.add(assignee, concern_id)
+        else:
+            await ctx.members.release(assignee, concern_id)
+
+
+# --- assignment ---------------------------------------------------------------------------
+
+
+async def _assign(ctx: TriageContext, concern_id: str, team_id: str, *,
+                  reuse_holder: bool) -> Seat | None:
+    """Count the concern on the right member of the team and say who; None if nobody can."""
+    if reuse_holder:
+        holder = await ctx.members.holder(concern_id)
+        if holder is not None:  # a redelivery after the claim: keep the first choice
+            return Seat(holder)
+    team = ctx.district.team(team_id)
+    if team is None:
+        return None
+    candidates = assignment.seats(team.members, await ctx.members.away())
+    if not candidates:
+        return None
+    ids = [s.assignee_id for s in candidates]
+    await ctx.members.ensure(ids)
+    if ctx.config.assignment is Strategy.ROUND_ROBIN:
+        seat = assignment.round_robin(candidates, await ctx.members.ticket(team_id))
+        await ctx.members.add(seat.assignee_id, concern_id)
+        return seat
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        loads = await ctx.members.loads(ids)
+        seat = assignment.least_loaded(candidates, loads)
+        if await ctx.members.claim(seat.assignee_id, concern_id, loads.get(seat.assignee_id, 0)):
+            return seat
+    raise AssignmentContention(f"could not assign {concern_id} in team {team_id}")
+
+
+async def _undo_claim(ctx: TriageContext, concern_id: str, seat: Seat | None) -> None:
+    """Another replica stored the decision first: drop our claim if it chose someone else."""
+    stored = await ctx.decisions.get(concern_id)
+    if seat is not None and stored is not None and stored.get("assignee_id") != seat.assignee_id:
+        await ctx.members.release(seat.assignee_id, concern_id)
+
+
+def _assigned(ctx: TriageContext, concern_id: str, team_id: str, seat: Seat, now: datetime,
+              by: str) -> ConcernAssigned:
+    staff = ctx.district.staff_member(seat.assignee_id)
+    return ConcernAssigned(concern_id=concern_id, team_id=team_id, assignee_id=seat.assignee_id,
+                           assignee_name=staff.name if staff else seat.assignee_id,
+                           assigned_at=now, decided_by=by)
+
+
+def _assigned_entry(seat: Seat, now: datetime, by: str, how: str,
+                    reason: str | None = None) -> Document:
+    entry: Document = {"at": now, "by": by, "action": "assigned", "assignee_id": seat.assignee_id,
+                       "how": how}
+    if seat.covering_for:
+        entry["covering_for"] = seat.covering_for
+    if reason:
+        entry["reason"] = reason
+    return entry
+
+
+def _triaged(concern_id: str, category: str, school_id: str | None, team_id: str,
+             team_name: str, priority: Priority, rule: str, now: datetime, by: str,
+             possible_duplicates: list[str]) -> ConcernTriaged:
+    return ConcernTriaged(concern_id=concern_id, category=category, school_id=school_id,
+                          team_id=team_id, team_name=team_name, priority=priority, rule=rule,
+                          triaged_at=now, decided_by=by, possible_duplicate_of=possible_duplicates)
+
+
+# --- staff commands -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Retriage:
+    """What a specialist changes; at least one field besides the reason."""
+
+    reason: str
+    category: str | None = None
+    team_id: str | None = None
+    priority: Priority | None = None
+    assignee_id: str | None = None
+
+
+async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
+                   actor: str) -> Document:
+    """Change a concern's category, team, priority or assignee, keeping who and why."""
+    decision = await _decision(ctx, concern_id)
+    if decision["status"] == "merged":
+        raise Conflict(f"concern {concern_id} was merged into {decision['merged_into']}; "
+                       f"re-triage that one")
+    district = ctx.district
+    if change.category is not None and district.category(change.category) is None:
+        raise Invalid(f"unknown category {change.category!r}", field="category")
+    if change.team_id is not None and district.team(change.team_id) is None:
+        raise Invalid(f"unknown team {change.team_id!r}", field="team_id")
+    if change.assignee_id is not None and district.staff_member(change.assignee_id) is None:
+        raise Invalid(f"unknown staff member {change.assignee_id!r}", field="assignee_id")
+
+    category = change.category or decision["category"]
+    team_id, priority = decision["team_id"], Priority(decision["priority"])
+    if category != decision["category"]:  # a new category brings its own route
+        team_id, priority = category_route(category, decision.get("school_id"), district)
+    team_id = change.team_id or team_id
+    priority = change.priority or priority
+    changes = {field: [old, new] for field, old, new in (
+        ("category", decision["category"], category),
+        ("team_id", decision["team_id"], team_id),
+        ("priority", decision["priority"], priority.value)) if old != new}
+
+    old_assignee = decision.get("assignee_id")
+    seat: Seat | None
+    if change.assignee_id is not None:
+        seat = assignment.cover(change.assignee_id, await ctx.members.away()) or Seat(
+            change.assignee_id)
+        if seat.assignee_id != old_assignee:
+            await ctx.members.add(seat.assignee_id, concern_id)
+    elif "team_id" in changes:
+        if old_assignee is not None:
+            await ctx.members.release(old_assignee, concern_id)
+        seat = await _assign(ctx, concern_id, team_id, reuse_holder=False)
+    else:
+        seat = Seat(old_assignee) if old_assignee else None
+    new_assignee = seat.assignee_id if seat else None
+    if not changes and new_assignee == old_assignee:
+        return decision  # nothing differs: no decision to record
+
+    now = ctx.clock.now()
+    events: list[EventData] = []
+    history: list[Document] = []
+    set_: Document = {}
+    if changes:
+        team = district.team(team_id)
+        assert team is not None
+        events.append(_triaged(concern_id, category, decision.get("school_id"), team_id,
+                               team.name, priority, "manual", now, actor,
+                               [c["concern_id"] for c in decision["possible_duplicates"]]))
+        history.append({"at": now, "by": actor, "action": "retriaged", "rule": "manual",
+                        "reason": change.reason, "changes": changes})
+        set_.update(category=category, team_id=team_id, priority=priority.value,
+                    priority_rank=PRIORITY_RANK[priority], rule="manual", decided_by=actor,
+                    decided_at=now)
+    if new_assignee != old_assignee:
+        set_.update(assignee_id=new_assignee, covering_for=seat.covering_for if seat else None)
+        if seat is not None:
+            events.append(_assigned(ctx, concern_id, team_id, seat, now, actor))
+            history.append(_assigned_entry(seat, now, actor, "manual" if change.assignee_id
+                                           else ctx.config.assignment.value, change.reason))
+        else:
+            history.append({"at": now, "by": actor, "action": "unassigned",
+                            "reason": change.reason})
+    if not await ctx.decisions.change(concern_id, version=decision["version"], set_=set_,
+                                      history=history,
+                                      events=envelopes(events, source=ctx.source, time=now)):
+        if new_assignee is not None and new_assignee != old_assignee:
+            await ctx.members.release(new_assignee, concern_id)
+        raise Conflict(f"concern {concern_id} changed meanwhile; read it again and retry")
+    if old_assignee is not None and new_assignee != old_assignee:
+        await ctx.members.release(old_assignee, concern_id)
+    ctx.published()
+    log.info("concern re-triaged", extra={"concern_id": concern_id, "by": actor,
+                                          "changed": sorted(changes)})
+    return await _decision(ctx, concern_id)
+
+
+async def merge(ctx: TriageContext, concern_id: str, *, into: str, reason: str,
+                actor: str) -> Document:
+    """Confirm that a concern duplicates another: mark it merged and tell intake."""
+    if into == concern_id:
+        raise Invalid("a concern cannot be merged into itself", field="into_concern_id")
+    decision = await _decision(ctx, concern_id)
+    target = await ctx.decisions.get(into)
+    if target is None:
+        raise Invalid(f"concern {into!r} has not been triaged", field="into_concern_id")
+    if decision["status"] == "merged":
+        if decision["merged_into"] == into:
+            return decision  # asked twice: already done
+        raise Conflict(f"concern {concern_id} is already merged into {decision['merged_into']}")
+    if target["status"] == "merged":
+        raise Conflict(f"concern {into} is itself merged into {target['merged_into']}; "
+                       f"merge into that one")
+    now = ctx.clock.now()
+    merged = ConcernMerged(concern_id=concern_id, into_concern_id=into, merged_at=now,
+                           decided_by=actor)
+    if not await ctx.decisions.change(
+            concern_id, version=decision["version"],
+            set_={"status": "merged", "merged_into": into},
+            history=[{"at": now, "by": actor, "action": "merged", "into": into,
+                      "reason": reason}],
+            events=envelopes([merged], source=ctx.source, time=now)):
+        raise Conflict(f"concern {concern_id} changed meanwhile; read it again and retry")
+    if decision.get("assignee_id"):
+        await ctx.members.release(decision["assignee_id"], concern_id)
+    ctx.published()
+    log.info("concern merged", extra={"concern_id": concern_id, "into": into, "by": actor})
+    return await _decision(ctx, concern_id)
+
+
+async def set_away(ctx: TriageContext, member_id: str, *, away: bool, backup_id: str | None,
+                   until: datetime | None, actor: str) -> Document:
+    """Mark a member away (their new concerns go to the backup) or back."""
+    if ctx.district.staff_member(member_id) is None:
+        raise NotFound(f"no staff member {member_id!r}")
+    if backup_id is not None:
+        if ctx.district.staff_member(backup_id) is None:
+            raise Invalid(f"unknown staff member {backup_id!r}", field="backup_id")
+        if backup_id == member_id:
+            raise Invalid("a member cannot be their own backup", field="backup_id")
+    return await ctx.members.set_away(member_id, away=away, backup_id=backup_id, until=until,
+                                      by=actor, at=ctx.clock.now())
+
+
+async def handover(ctx: TriageContext, member_id: str, *, to: str | None, reason: str | None,
+                   actor: str) -> tuple[str, list[str]]:
+    """Move every open concern of a member to their backup (or `to`); returns who and which.
+
+    Safe to repeat: a hand-over cut short by a crash is completed by the next call.
+    """
+    member = await ctx.members.get(member_id)
+    if member is None or ctx.district.staff_member(member_id) is None:
+        raise NotFound(f"no team member {member_id!r}")
+    target = to or member.get("backup_id")
+    if target is None:
+        raise Invalid(f"{member_id} has no backup; say whom to hand over to", field="to")
+    if ctx.district.staff_member(target) is None:
+        raise Invalid(f"unknown staff member {target!r}", field="to")
+    if target == member_id:
+        raise Invalid("cannot hand over to the same member", field="to")
+    moved: list[str] = []
+    for concern_id in list(member.get("open", [])):
+        decision = await ctx.decisions.get(concern_id)
+        if decision is None:
+            continue
+        if decision.get("assignee_id") == member_id and decision["status"] == "open":
+            now = ctx.clock.now()
+            seat = Seat(target, member_id)
+            await ctx.members.add(target, concern_id)
+            events = envelopes([_assigned(ctx, concern_id, decision["team_id"], seat, now,
+                                          actor)], source=ctx.source, time=now)
+            if not await ctx.decisions.change(
+                    concern_id, version=decision["version"],
+                    set_={"assignee_id": target, "covering_for": member_id},
+                    history=[_assigned_entry(seat, now, actor, "handover", reason)],
+                    events=events, where={"assignee_id": member_id}):
+                await ctx.members.release(target, concern_id)
+                continue  # changed meanwhile (re-triaged, resolved): leave it to that change
+            moved.append(concern_id)
+        await ctx.members.release(member_id, concern_id)
+    if moved:
         ctx.published()
-        log.info("concern triaged", extra={"concern_id": data.concern_id,
-                                           "team_id": routing.team_id,
-                                           "priority": routing.priority.value,
-                                           "rule": routing.rule})
+    log.info("hand-over", extra={"member_id": member_id, "to": target, "moved": len(moved),
+                                 "by": actor})
+    return target, moved
+
+
+async def _decision(ctx: TriageContext, concern_id: str) -> Document:
+    decision = await ctx.decisions.get(concern_id)
+    if decision is None:
+        raise NotFound(f"concern {concern_id!r} has not been triaged")
+    return decision
+
+
+def routing_view(routing: Routing) -> dict[str, Any]:
+    """A routing as the dry run shows it."""
+    return {
+        "team_id": routing.team_id, "team_name": routing.team_name,
+        "priority": routing.priority, "rule": routing.rule, "tags": list(routing.tags),
+        "reasons": list(routing.reasons), "safety_words": list(routing.safety_words),
+        "considered": [{"rule_id": c.rule_id, "matched": c.matched, "why": c.why}
+                       for c in routing.considered],
+    }

@@ -3,33 +3,69 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping
 
 from fastapi import FastAPI
 
-from services.triage import api, handlers
+from services.triage import api, handlers, rules_api
+from services.triage.config import TriageConfig
 from services.triage.handlers import TriageContext
-from services.triage.repository import DECISIONS, DecisionRepository
+from services.triage.repository import (
+    DECISIONS,
+    DecisionRepository,
+    MemberRepository,
+    RuleRepository,
+)
+from services.triage.rules import rule_problems
 from services.triage.settings import TriageSettings
 from shared.clock import Clock, SystemClock
-from shared.district import load_district
+from shared.district import DistrictConfig, DistrictConfigError, load_district
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def load_config(district: DistrictConfig) -> TriageConfig:
+    """Triage's section of the district file, with its seed rules checked against it."""
+    config = district.section("triage", TriageConfig)
+    problems = [f"triage.rules[{rule.id}].{field}: {message}"
+                for rule in config.rules for field, message in rule_problems(rule, district)]
+    ids = [r.id for r in config.rules]
+    problems += [f"triage.rules: duplicate id {i}" for i in sorted(set(ids)) if ids.count(i) > 1]
+    if problems:
+        raise DistrictConfigError("invalid `triage` section: " + "; ".join(problems))
+    return config
 
 
 def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastAPI:
     """Build the triage app; connections open in its lifespan, not at import."""
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
+    config = load_config(district)
 
     async def wire(runtime: Runtime) -> tuple[TriageContext, Mapping[str, Handler]]:
-        ctx = TriageContext(repo=DecisionRepository(runtime.db), clock=runtime.clock,
-                            district=district, source=settings.source,
-                            published=runtime.wake_relay)
-        return ctx, {"concern.submitted": functools.partial(handlers.on_submitted, ctx=ctx)}
+        ctx = TriageContext(
+            decisions=DecisionRepository(runtime.db), rules=RuleRepository(runtime.db),
+            members=MemberRepository(runtime.db), clock=runtime.clock, district=district,
+            config=config, source=settings.source, published=runtime.wake_relay)
+        await ctx.decisions.ensure_indexes()
+        await ctx.members.ensure_indexes()
+        await ctx.members.ensure(sorted({m for t in district.teams for m in t.members}))
+        if await ctx.rules.seed(config.rules):
+            log.info("routing rules seeded", extra={"rules": len(config.rules)})
+        # What triage consumes; SUBSCRIPTIONS["triage"] in shared/messaging/topology.py
+        # must name the same events.
+        return ctx, {
+            "concern.details_shared": functools.partial(handlers.on_details_shared, ctx=ctx),
+            "concern.resolved": functools.partial(handlers.on_resolved, ctx=ctx),
+            "concern.reopened": functools.partial(handlers.on_reopened, ctx=ctx),
+        }
 
     app = create_service_app(title="Bureau triage", lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[DECISIONS], wire=wire))
     app.include_router(api.router)
+    app.include_router(rules_api.router)
     return app

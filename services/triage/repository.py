@@ -1,28 +1,243 @@
-"""Triage's store: one decision document per concern, with its outbox."""
+"""Triage's store: decisions (one per concern, with history and outbox), rules, members.
+
+Every change of a decision is one conditional write (its `version`), with its events in the
+same write. A member's document holds their open concerns and load counter; a concern is
+counted on a member by one conditional update, so replicas never double-count or over-assign.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.triage.rules import Rule
 from shared.events import CloudEvent
-from shared.outbox import with_outbox
+from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
 
 DECISIONS = "decisions"
+RULES = "rules"
+MEMBERS = "members"
+META = "meta"
+SEEDED_MARKER = "rules_seeded"
 
 
 class DecisionRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._decisions = db[DECISIONS]
 
-    async def add_first(self, decision: Document, events: list[CloudEvent]) -> bool:
+    async def ensure_indexes(self) -> None:
+        await self._decisions.create_index([("submitted_at", ASCENDING)])
+        await self._decisions.create_index([("team_id", ASCENDING), ("status", ASCENDING),
+                                            ("priority_rank", ASCENDING),
+                                            ("submitted_at", ASCENDING)])
+
+    async def add_first(self, decision: Document, events: Sequence[CloudEvent]) -> bool:
         """Store the first decision of a concern; False when one exists (a redelivery)."""
         try:
-            await self._decisions.insert_one(with_outbox(decision, events))
+            await self._decisions.insert_one(with_outbox({**decision, "version": 1}, events))
         except DuplicateKeyError:
             return False
         return True
 
     async def get(self, concern_id: str) -> Document | None:
         return await self._decisions.find_one({"_id": concern_id}, {"outbox": 0})
+
+    async def change(self, concern_id: str, *, version: int, set_: Document,
+                     history: Sequence[Document], events: Sequence[CloudEvent],
+                     where: Document | None = None) -> bool:
+        """Apply a change if the decision is still at `version`; False when it moved on."""
+        update: dict[str, Any] = {"$set": set_, "$inc": {"version": 1}}
+        push: Document = {}
+        if history:
+            push["history"] = {"$each": list(history)}
+        if events:
+            push.update(outbox_push(events))
+        if push:
+            update["$push"] = push
+        result = await self._decisions.update_one(
+            {"_id": concern_id, "version": version, **(where or {})}, update)
+        return result.modified_count == 1
+
+    async def recent(self, since: datetime, until: datetime) -> list[Document]:
+        """What duplicate detection compares with: concerns submitted in a time window."""
+        return await self._decisions.find(
+            {"submitted_at": {"$gte": since, "$lte": until}},
+            {"category": 1, "school_id": 1, "contact_key": 1, "fingerprint": 1,
+             "submitted_at": 1},
+        ).to_list()
+
+    async def queue(self, team_id: str, limit: int) -> list[Document]:
+        """A team's open concerns, most urgent first, then oldest first."""
+        return await self._decisions.find(
+            {"team_id": team_id, "status": "open"},
+            {"outbox": 0, "history": 0, "fingerprint": 0, "contact_key": 0},
+        ).sort([("priority_rank", ASCENDING), ("submitted_at", ASCENDING)]).limit(limit).to_list()
+
+
+class RuleRepository:
+    """The ordered routing rules; `position` orders them."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._rules = db[RULES]
+        self._meta = db[META]
+
+    async def seed(self, rules: Sequence[Rule]) -> bool:
+        """Store the configured rules at the very first start only; True when this call did.
+
+        A marker (not "no rules exist") decides, so that an administrator who deleted every
+        rule does not get the seed back at the next restart; its unique `_id` makes one
+        replica win when several start at once.
+        """
+        try:
+            await self._meta.insert_one({"_id": SEEDED_MARKER, "count": len(rules)})
+        except DuplicateKeyError:
+            return False
+        if rules and await self._rules.count_documents({}) == 0:
+            await self._rules.insert_many([_rule_doc(r, i) for i, r in enumerate(rules)])
+        return True
+
+    async def ordered(self) -> list[Rule]:
+        docs = await self._rules.find({}).sort([("position", ASCENDING), ("_id", ASCENDING)]
+                                               ).to_list()
+        return [_rule(d) for d in docs]
+
+    async def get(self, rule_id: str) -> Rule | None:
+        doc = await self._rules.find_one({"_id": rule_id})
+        return _rule(doc) if doc else None
+
+    async def create(self, rule: Rule, position: int | None) -> bool:
+        """Insert a rule at a position (default: last); False when its id is taken."""
+        if await self._rules.find_one({"_id": rule.id}, {"_id": 1}) is not None:
+            return False
+        count = await self._rules.count_documents({})
+        at = count if position is None else min(position, count)
+        ordered = await self.ordered()
+        try:
+            await self._rules.insert_one(_rule_doc(rule, at))
+        except DuplicateKeyError:
+            return False
+        await self._renumber([r.id for r in ordered[:at]] + [rule.id]
+                             + [r.id for r in ordered[at:]])
+        return True
+
+    async def replace(self, rule: Rule) -> bool:
+        doc = _rule_doc(rule, 0)
+        doc.pop("position")
+        result = await self._rules.update_one({"_id": rule.id}, {"$set": doc})
+        return result.matched_count == 1
+
+    async def delete(self, rule_id: str) -> bool:
+        result = await self._rules.delete_one({"_id": rule_id})
+        return result.deleted_count == 1
+
+    async def reorder(self, rule_ids: Sequence[str]) -> None:
+        await self._renumber(rule_ids)
+
+    async def _renumber(self, rule_ids: Sequence[str]) -> None:
+        for i, rule_id in enumerate(rule_ids):
+            await self._rules.update_one({"_id": rule_id}, {"$set": {"position": i}})
+
+
+def _rule_doc(rule: Rule, position: int) -> Document:
+    body = rule.model_dump(mode="json")
+    return {"_id": body.pop("id"), "position": position, **body}
+
+
+def _rule(doc: Document) -> Rule:
+    body = {k: v for k, v in doc.items() if k not in ("_id", "position")}
+    return Rule.model_validate({"id": doc["_id"], **body})
+
+
+class MemberRepository:
+    """Team members: their open concerns and load, and their out-of-office state."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._members = db[MEMBERS]
+        self._meta = db[META]
+
+    async def ensure_indexes(self) -> None:
+        await self._members.create_index([("open", ASCENDING)])
+
+    async def ensure(self, member_ids: Sequence[str]) -> None:
+        """Create the documents of members seen for the first time (idempotent)."""
+        for member_id in member_ids:
+            try:
+                await self._members.update_one(
+                    {"_id": member_id},
+                    {"$setOnInsert": {"load": 0, "open": [], "away": False, "backup_id": None}},
+                    upsert=True)
+            except DuplicateKeyError:
+                pass  # another replica created it at the same moment
+
+    async def get(self, member_id: str) -> Document | None:
+        return await self._members.find_one({"_id": member_id})
+
+    async def all(self) -> list[Document]:
+        return await self._members.find({}).sort([("_id", ASCENDING)]).to_list()
+
+    async def away(self) -> dict[str, str | None]:
+        """Every away member, with their backup."""
+        docs = await self._members.find({"away": True}, {"backup_id": 1}).to_list()
+        return {d["_id"]: d.get("backup_id") for d in docs}
+
+    async def loads(self, member_ids: Sequence[str]) -> dict[str, int]:
+        docs = await self._members.find({"_id": {"$in": list(member_ids)}}, {"load": 1}).to_list()
+        return {d["_id"]: int(d.get("load", 0)) for d in docs}
+
+    async def claim(self, member_id: str, concern_id: str, expected_load: int) -> bool:
+        """Count a concern on a member if their load is still what the choice was made on."""
+        result = await self._members.update_one(
+            {"_id": member_id, "load": expected_load, "open": {"$ne": concern_id}},
+            {"$inc": {"load": 1}, "$push": {"open": concern_id}})
+        return result.modified_count == 1
+
+    async def add(self, member_id: str, concern_id: str) -> None:
+        """Count a concern on a member whatever their load (idempotent)."""
+        await self.ensure([member_id])
+        await self._members.update_one(
+            {"_id": member_id, "open": {"$ne": concern_id}},
+            {"$inc": {"load": 1}, "$push": {"open": concern_id}})
+
+    async def release(self, member_id: str, concern_id: str) -> None:
+        """Stop counting a concern on a member (idempotent)."""
+        await self._members.update_one(
+            {"_id": member_id, "open": concern_id},
+            {"$inc": {"load": -1}, "$pull": {"open": concern_id}})
+
+    async def holder(self, concern_id: str) -> str | None:
+        """The member a concern is counted on, if any."""
+        doc = await self._members.find_one({"open": concern_id}, {"_id": 1})
+        return doc["_id"] if doc else None
+
+    async def ticket(self, team_id: str) -> int:
+        """The team's next round-robin turn; each call gets a different one, on any replica."""
+        key = f"round_robin:{team_id}"
+        for _ in range(5):
+            doc = await self._meta.find_one_and_update(
+                {"_id": key}, {"$inc": {"next": 1}}, return_document=ReturnDocument.AFTER)
+            if doc is not None:
+                return int(doc["next"]) - 1
+            # Not an upsert: concurrent upserts may fail or (on some stores) return nothing.
+            try:
+                await self._meta.insert_one({"_id": key, "next": 0})
+            except DuplicateKeyError:
+                pass
+        raise RuntimeError(f"no round-robin counter for team {team_id}")
+
+    async def set_away(self, member_id: str, *, away: bool, backup_id: str | None,
+                       until: datetime | None, by: str, at: datetime) -> Document:
+        await self.ensure([member_id])
+        doc = await self._members.find_one_and_update(
+            {"_id": member_id},
+            {"$set": {"away": away, "backup_id": backup_id if away else None,
+                      "away_until": until if away else None, "away_set_by": by,
+                      "away_set_at": at}},
+            return_document=ReturnDocument.AFTER)
+        assert doc is not None
+        return doc

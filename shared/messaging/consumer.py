@@ -18,6 +18,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from shared import tracing
 from shared.clock import Clock
 from shared.events import CloudEvent, EventData, MalformedEvent, decode
 from shared.inbox import Inbox
@@ -108,7 +109,11 @@ class EventConsumer:
         data: EventData = event.parsed()
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(handler(event, data), timeout=self._handler_timeout_s)
+            with tracing.handling(event.traceparent, name=f"handle {event.name}",
+                                  service=self._service,
+                                  attributes={"cloudevents.event_id": event.id,
+                                              "cloudevents.event_subject": event.subject or ""}):
+                await asyncio.wait_for(handler(event, data), timeout=self._handler_timeout_s)
             await self._inbox.record(event.id, event.name, self._clock.now())
         except Exception as exc:
             self.failed += 1

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # dropped as unroutable.
 SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
     "intake": frozenset({"concern.triaged", "concern.escalated"}),
-    "triage": frozenset({"concern.submitted"}),
+    "triage": frozenset({"concern.details_shared", "concern.resolved", "concern.reopened"}),
     "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.resolved",
                              "concern.reopened"}),
     "notify": frozenset({"concern.contact_shared"}),

@@ -1,0 +1,376 @@
+"""Triage's handlers and commands on the real store (SecantusDB over TCP).
+
+Replicas are simulated by contexts over separate client connections to the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pymongo import AsyncMongoClient
+
+from services.triage import handlers
+from services.triage.assignment import Strategy
+from services.triage.handlers import Conflict, Invalid, Retriage, TriageContext
+from services.triage.main import load_config
+from services.triage.repository import (
+    DECISIONS,
+    DecisionRepository,
+    MemberRepository,
+    RuleRepository,
+)
+from shared.clock import FakeClock
+from shared.district import DistrictConfig, load_district
+from shared.events import (
+    Channel,
+    CloudEvent,
+    ConcernDetailsShared,
+    ConcernReopened,
+    ConcernResolved,
+    EventData,
+    Priority,
+    decode,
+    new_event,
+)
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.conftest import Isolation
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DESK = ["sd-1", "sd-2", "sd-3"]
+
+
+def district_with_members(tmp_path: Path) -> DistrictConfig:
+    """The example district with members in the Service Desk and Transportation teams."""
+    raw = yaml.safe_load(DEFAULT_DISTRICT_CONFIG.read_text())
+    for staff_id in [*DESK, "tr-1", "tr-2", "cover"]:
+        raw["staff"].append({"id": staff_id, "name": f"Staff {staff_id}", "role": "specialist"})
+    for team in raw["teams"]:
+        if team["id"] == "service-desk":
+            team["members"] = DESK
+        if team["id"] == "transportation":
+            team["members"] = ["tr-1", "tr-2"]
+    path = tmp_path / "district.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_district(path)
+
+
+@pytest.fixture
+def district(tmp_path: Path) -> DistrictConfig:
+    return district_with_members(tmp_path)
+
+
+@pytest.fixture
+async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
+    """Another connection to the same store, as a second replica would have."""
+    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
+                                                serverSelectionTimeoutMS=5000)
+    yield client
+    await client.close()
+
+
+def context(client: AsyncMongoClient, db_name: str, district: DistrictConfig,
+            clock: FakeClock, **config: Any) -> TriageContext:
+    db = client[db_name]
+    triage_config = load_config(district).model_copy(update=config)
+    return TriageContext(decisions=DecisionRepository(db), rules=RuleRepository(db),
+                         members=MemberRepository(db), clock=clock, district=district,
+                         config=triage_config, source="/bureau/triage", published=lambda: None)
+
+
+def details(concern_id: str, *, category: str = "other", school_id: str | None = "lincoln-es",
+            description: str | None = None, contact_key: str | None = None,
+            at: datetime = T0, flags: list[str] | None = None) -> ConcernDetailsShared:
+    return ConcernDetailsShared(
+        concern_id=concern_id, category=category, school_id=school_id, channel=Channel.WEB,
+        description=description or f"Question number {concern_id} about {uuid.uuid4().hex}",
+        contact_key=contact_key, student_flags=flags or [], submitted_at=at)
+
+
+def envelope(data: EventData) -> CloudEvent:
+    return new_event(data, source="/bureau/intake", subject=getattr(data, "concern_id", None),
+                     time=T0)
+
+
+async def triage(ctx: TriageContext, data: ConcernDetailsShared) -> None:
+    await handlers.on_details_shared(envelope(data), data, ctx=ctx)
+
+
+async def outbox(client: AsyncMongoClient, db_name: str, concern_id: str) -> list[CloudEvent]:
+    doc = await client[db_name][DECISIONS].find_one({"_id": concern_id}, {"outbox": 1})
+    assert doc is not None
+    return [decode(bytes(e["body"])) for e in doc.get("outbox", [])]
+
+
+async def loads(ctx: TriageContext, ids: list[str]) -> dict[str, int]:
+    return await ctx.members.loads(ids)
+
+
+async def test_new_concern_is_routed_assigned_and_told_in_one_write(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    await triage(ctx, details("c-1"))
+
+    decision = await ctx.decisions.get("c-1")
+    assert decision is not None
+    assert (decision["team_id"], decision["priority"], decision["rule"]) == (
+        "service-desk", "low", "category:other")
+    assert decision["assignee_id"] == "sd-1"
+    assert [h["action"] for h in decision["history"]] == ["routed", "assigned"]
+    assert {h["by"] for h in decision["history"]} == {"rules"}
+    assert "description" not in decision
+    events = await outbox(mongo, db, "c-1")
+    assert [e.name for e in events] == ["concern.triaged", "concern.assigned"]
+    assert events[0].data["decided_by"] == "rules"
+    assert events[1].data["assignee_id"] == "sd-1"
+
+
+async def test_redelivered_concern_changes_nothing(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    data = details("c-1")
+    await triage(ctx, data)
+    await triage(ctx, data)
+    assert await loads(ctx, DESK) == {"sd-1": 1, "sd-2": 0, "sd-3": 0}
+    assert len(await outbox(mongo, db, "c-1")) == 2
+
+
+async def test_safety_words_make_the_concern_critical_for_the_alert(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    await triage(ctx, details("c-1", category="transportation",
+                              description="A student showed a knife on the bus."))
+    triaged = (await outbox(mongo, db, "c-1"))[0]
+    assert triaged.data["priority"] == "critical"
+    assert triaged.data["rule"] == "category:transportation+safety-words"
+
+
+@pytest.mark.parametrize("strategy", [Strategy.LEAST_LOADED, Strategy.ROUND_ROBIN])
+async def test_two_replicas_assigning_at_once_keep_the_team_balanced(
+        mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Isolation,
+        district: DistrictConfig, strategy: Strategy) -> None:
+    db = isolation.db("triage")
+    clock = FakeClock(T0)
+    a = context(mongo, db, district, clock, assignment=strategy)
+    b = context(second_client, db, district, clock, assignment=strategy)
+    concerns = [f"c-{i:02d}" for i in range(30)]
+    await asyncio.gather(*(triage(a if i % 2 else b, details(c))
+                           for i, c in enumerate(concerns)))
+
+    assert await loads(a, DESK) == {"sd-1": 10, "sd-2": 10, "sd-3": 10}
+    holders: Counter[str] = Counter()
+    for c in concerns:
+        decision = await a.decisions.get(c)
+        assert decision is not None
+        holders[decision["assignee_id"]] += 1
+    assert holders == {"sd-1": 10, "sd-2": 10, "sd-3": 10}
+
+
+async def test_no_member_gets_a_second_concern_while_another_has_none(
+        mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Isolation,
+        district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    clock = FakeClock(T0)
+    a, b = context(mongo, db, district, clock), context(second_client, db, district, clock)
+    await asyncio.gather(triage(a, details("c-1")), triage(b, details("c-2")),
+                         triage(a, details("c-3")))
+    assert await loads(a, DESK) == {"sd-1": 1, "sd-2": 1, "sd-3": 1}
+
+
+async def test_resolution_frees_the_member_and_reopening_counts_again(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    await triage(ctx, details("c-1"))
+    resolved = ConcernResolved(concern_id="c-1", resolved_at=T0)
+    await handlers.on_resolved(envelope(resolved), resolved, ctx=ctx)
+    await handlers.on_resolved(envelope(resolved), resolved, ctx=ctx)
+    assert (await loads(ctx, ["sd-1"]))["sd-1"] == 0
+    await triage(ctx, details("c-2"))
+    decision = await ctx.decisions.get("c-2")
+    assert decision is not None and decision["assignee_id"] == "sd-1"  # free again
+    reopened = ConcernReopened(concern_id="c-1", reopened_at=T0)
+    await handlers.on_reopened(envelope(reopened), reopened, ctx=ctx)
+    assert (await loads(ctx, ["sd-1"]))["sd-1"] == 2
+    c1 = await ctx.decisions.get("c-1")
+    assert c1 is not None and c1["status"] == "open"
+
+
+async def test_resolution_of_an_untriaged_concern_is_retried(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    ctx = context(mongo, isolation.db("triage"), district, FakeClock(T0))
+    resolved = ConcernResolved(concern_id="unknown", resolved_at=T0)
+    with pytest.raises(LookupError):
+        await handlers.on_resolved(envelope(resolved), resolved, ctx=ctx)
+
+
+async def test_away_member_new_concerns_go_to_the_backup_and_hand_over_moves_open_ones(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    for c in ("c-1", "c-2", "c-3", "c-4"):  # sd-1 gets c-1 and c-4
+        await triage(ctx, details(c))
+    await handlers.set_away(ctx, "sd-1", away=True, backup_id="cover", until=None, actor="lead")
+
+    for c in ("c-5", "c-6", "c-7"):
+        await triage(ctx, details(c))
+    assigned = {c: (await ctx.decisions.get(c) or {}).get("assignee_id")
+                for c in ("c-5", "c-6", "c-7")}
+    assert "sd-1" not in assigned.values()
+    assert "cover" in assigned.values()
+    covered = next(c for c, who in assigned.items() if who == "cover")
+    decision = await ctx.decisions.get(covered)
+    assert decision is not None and decision["covering_for"] == "sd-1"
+
+    to, moved = await handlers.handover(ctx, "sd-1", to=None, reason="on leave", actor="lead")
+    assert (to, sorted(moved)) == ("cover", ["c-1", "c-4"])
+    assert (await loads(ctx, ["sd-1"]))["sd-1"] == 0
+    for c in ("c-1", "c-4"):
+        moved_decision = await ctx.decisions.get(c)
+        assert moved_decision is not None
+        assert moved_decision["assignee_id"] == "cover"
+        assert moved_decision["history"][-1] | {"at": None} == {
+            "at": None, "by": "lead", "action": "assigned", "assignee_id": "cover",
+            "how": "handover", "covering_for": "sd-1", "reason": "on leave"}
+        last = (await outbox(mongo, db, c))[-1]
+        assert (last.name, last.data["assignee_id"], last.data["decided_by"]) == (
+            "concern.assigned", "cover", "lead")
+    assert await handlers.handover(ctx, "sd-1", to=None, reason=None, actor="lead") == (
+        "cover", [])
+
+
+async def test_hand_over_without_backup_asks_whom_to(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    ctx = context(mongo, isolation.db("triage"), district, FakeClock(T0))
+    await ctx.members.ensure(DESK)
+    with pytest.raises(Invalid) as refused:
+        await handlers.handover(ctx, "sd-2", to=None, reason=None, actor="lead")
+    assert refused.value.field == "to"
+
+
+async def test_same_requester_within_14_days_is_flagged_as_possible_duplicate(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    clock = FakeClock(T0)
+    ctx = context(mongo, db, district, clock)
+    await triage(ctx, details("first", category="transportation", contact_key="k1"))
+    await triage(ctx, details("again", category="transportation", contact_key="k1",
+                              at=T0 + timedelta(days=13)))
+    await triage(ctx, details("later", category="transportation", contact_key="k1",
+                              at=T0 + timedelta(days=30)))
+    await triage(ctx, details("someone-else", category="transportation", contact_key="k2",
+                              at=T0 + timedelta(days=1)))
+
+    again = (await outbox(mongo, db, "again"))[0]
+    assert again.data["possible_duplicate_of"] == ["first"]
+    stored = await ctx.decisions.get("again")
+    assert stored is not None
+    assert stored["possible_duplicates"][0]["reason"] == "same_requester"
+    for not_flagged in ("later", "someone-else"):
+        assert (await outbox(mongo, db, not_flagged))[0].data["possible_duplicate_of"] == []
+
+
+async def test_very_similar_text_is_flagged_and_different_text_is_not(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    text = "The crossing guard at Elm and Fifth has been missing every afternoon."
+    await triage(ctx, details("first", description=text, contact_key="k1"))
+    await triage(ctx, details("similar", description="Crossing guard at Elm and Fifth "
+                              "missing every afternoon!", contact_key="k2"))
+    await triage(ctx, details("different", description="The crossing guard at Elm and "
+                              "Fifth was very kind to my son today.", contact_key="k3"))
+    assert (await outbox(mongo, db, "similar"))[0].data["possible_duplicate_of"] == ["first"]
+    assert (await outbox(mongo, db, "different"))[0].data["possible_duplicate_of"] == []
+
+
+async def test_merge_is_published_and_frees_the_assignee(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    await triage(ctx, details("first"))
+    await triage(ctx, details("dup"))
+    merged = await handlers.merge(ctx, "dup", into="first", reason="same bus stop",
+                                  actor="sd-lead")
+    assert (merged["status"], merged["merged_into"]) == ("merged", "first")
+    assert merged["history"][-1]["by"] == "sd-lead"
+    last = (await outbox(mongo, db, "dup"))[-1]
+    assert (last.name, last.data["into_concern_id"], last.data["decided_by"]) == (
+        "concern.merged", "first", "sd-lead")
+    assert (await loads(ctx, ["sd-2"]))["sd-2"] == 0
+    assert (await handlers.merge(ctx, "dup", into="first", reason="again", actor="x"))[
+        "version"] == merged["version"]  # asked twice: one merge
+    with pytest.raises(Conflict):
+        await handlers.merge(ctx, "first", into="dup", reason="loop", actor="x")
+    with pytest.raises(Invalid):
+        await handlers.merge(ctx, "first", into="first", reason="self", actor="x")
+
+
+async def test_retriage_changes_route_reassigns_and_keeps_who_and_why(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    clock = FakeClock(T0)
+    ctx = context(mongo, db, district, clock)
+    await triage(ctx, details("c-1"))
+    clock.advance(timedelta(minutes=5))
+
+    after = await handlers.retriage(ctx, "c-1", Retriage(
+        reason="it is about the bus", category="transportation", priority=Priority.HIGH),
+        actor="sd-lead")
+    assert (after["category"], after["team_id"], after["priority"]) == (
+        "transportation", "transportation", "high")
+    assert after["assignee_id"] == "tr-1"
+    assert [(h["action"], h["by"]) for h in after["history"]] == [
+        ("routed", "rules"), ("assigned", "rules"), ("retriaged", "sd-lead"),
+        ("assigned", "sd-lead")]
+    retriaged = after["history"][2]
+    assert retriaged["reason"] == "it is about the bus"
+    assert retriaged["changes"] == {"category": ["other", "transportation"],
+                                    "team_id": ["service-desk", "transportation"],
+                                    "priority": ["low", "high"]}
+    assert await loads(ctx, ["sd-1", "tr-1"]) == {"sd-1": 0, "tr-1": 1}
+    events = (await outbox(mongo, db, "c-1"))[2:]
+    assert [(e.name, e.data["decided_by"]) for e in events] == [
+        ("concern.triaged", "sd-lead"), ("concern.assigned", "sd-lead")]
+    assert events[0].data["rule"] == "manual"
+
+    reassigned = await handlers.retriage(ctx, "c-1", Retriage(reason="knows the family",
+                                                              assignee_id="tr-2"), actor="tr-1")
+    assert reassigned["assignee_id"] == "tr-2"
+    assert reassigned["history"][-1]["how"] == "manual"
+    assert await loads(ctx, ["tr-1", "tr-2"]) == {"tr-1": 0, "tr-2": 1}
+    assert [e.name for e in (await outbox(mongo, db, "c-1"))[4:]] == ["concern.assigned"]
+
+
+async def test_retriage_with_unknown_team_names_the_field(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    ctx = context(mongo, isolation.db("triage"), district, FakeClock(T0))
+    await triage(ctx, details("c-1"))
+    with pytest.raises(Invalid) as refused:
+        await handlers.retriage(ctx, "c-1", Retriage(reason="x y z", team_id="parking"),
+                                actor="a")
+    assert refused.value.field == "team_id"
+
+
+async def test_team_without_members_leaves_the_concern_unassigned(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    # a school's front office has no members in the example district
+    await triage(ctx, details("c-1", category="school-climate", school_id="lincoln-es"))
+    decision = await ctx.decisions.get("c-1")
+    assert decision is not None and decision["team_id"] == "school-lincoln-es"
+    assert decision["assignee_id"] is None
+    assert [e.name for e in await outbox(mongo, db, "c-1")] == ["concern.triaged"]
