@@ -1,0 +1,155 @@
+"""`bureau`: the operator's command line.
+
+    bureau up                         start the whole bureau locally (as `./dev run`)
+    bureau config check [FILE]        validate the district configuration, every section
+    bureau health [--json]            each service's readiness, queue depth, dead letters, outbox
+    bureau dlq list|show|replay|purge SERVICE ...   dead letters (see `bureau dlq -h`)
+    bureau asyncapi                   print the AsyncAPI document of the events
+
+Settings come from the environment like the services' (AMQP_URL, QUEUE_PREFIX, ...);
+`health` reaches the services at INTAKE_URL, TRIAGE_URL, ESCALATION_URL, NOTIFY_URL
+(default http://127.0.0.1:8001 ... 8004).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from devtools.launcher import DEFAULT_PORTS, SERVICES
+from shared.district import DistrictConfigError, load_district
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+
+METRIC_LINE = re.compile(r'^(bureau_[a-z_]+)\{([^}]*)\} ([0-9.eE+-]+)$')
+
+
+def service_url(name: str) -> str:
+    return os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{DEFAULT_PORTS[name]}")
+
+
+def check_config(path: Path) -> int:
+    """Validate the common directory and each service's own section."""
+    try:
+        district = load_district(path)
+    except DistrictConfigError as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    problems = []
+    for service, check in section_checks().items():
+        try:
+            check(district)
+        except Exception as exc:
+            problems.append(f"{service}: {exc}")
+    for problem in problems:
+        print(f"invalid: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{path}: valid ({len(district.schools)} schools, {len(district.teams)} teams, "
+          f"{len(district.categories)} categories, {len(district.staff)} staff)")
+    return 0
+
+
+def section_checks() -> dict[str, Any]:
+    """Each service's validation of its own section: the `<Service>Config` model of its
+    `services/<service>/config.py`, where the service has one."""
+    checks: dict[str, Any] = {}
+    for service in SERVICES:
+        try:
+            module = importlib.import_module(f"services.{service}.config")
+        except ImportError:
+            continue
+        model = getattr(module, f"{service.capitalize()}Config", None)
+        if model is not None:
+            checks[service] = lambda district, s=service, m=model: district.section(s, m)
+    return checks
+
+
+def _get(url: str, timeout_s: float = 3.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def service_health(name: str) -> dict[str, Any]:
+    """Readiness and the gauges the service exposes on /metrics."""
+    base = service_url(name)
+    status, body = _get(f"{base}/readyz")
+    health: dict[str, Any] = {"service": name, "url": base,
+                              "ready": status == 200,
+                              "detail": "ok" if status == 200 else (body[:200] or "no answer")}
+    status, metrics = _get(f"{base}/metrics")
+    if status == 200:
+        for line in metrics.splitlines():
+            match = METRIC_LINE.match(line)
+            if not match:
+                continue
+            metric, labels, value = match.groups()
+            if metric == "bureau_queue_messages":
+                queue = "dead_letters" if 'queue="dlq"' in labels else "queue_depth"
+                health[queue] = int(float(value))
+            elif metric == "bureau_outbox_backlog":
+                health["outbox_backlog"] = int(float(value))
+    return health
+
+
+def health(as_json: bool) -> int:
+    rows = [service_health(name) for name in SERVICES]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'service':<11} {'ready':<6} {'queue':>6} {'dlq':>5} {'outbox':>7}  detail")
+        for row in rows:
+            print(f"{row['service']:<11} {('yes' if row['ready'] else 'NO'):<6} "
+                  f"{row.get('queue_depth', '-'):>6} {row.get('dead_letters', '-'):>5} "
+                  f"{row.get('outbox_backlog', '-'):>7}  {row['detail']}")
+    unhealthy = [r for r in rows if not r["ready"] or r.get("dead_letters")]
+    return 1 if unhealthy else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dlq"]:
+        from devtools import dlq
+        return dlq.main(argv[1:])
+    parser = argparse.ArgumentParser(prog="bureau", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start the whole bureau locally")
+    config = commands.add_parser("config", help="the district configuration")
+    config.add_argument("action", choices=["check"])
+    config.add_argument("file", nargs="?", type=Path, default=Path(
+        os.environ.get("DISTRICT_CONFIG", DEFAULT_DISTRICT_CONFIG)))
+    health_parser = commands.add_parser("health", help="readiness, queues, outbox")
+    health_parser.add_argument("--json", action="store_true")
+    commands.add_parser("dlq", help="dead letters: list, show, replay, purge")
+    commands.add_parser("asyncapi", help="print the AsyncAPI document")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        from devtools import run_local
+        return run_local.main()
+    if args.command == "config":
+        return check_config(args.file)
+    if args.command == "health":
+        return health(args.json)
+    if args.command == "asyncapi":
+        from shared.asyncapi import render
+        sys.stdout.write(render())
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

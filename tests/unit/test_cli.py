@@ -1,0 +1,42 @@
+"""The operator CLI: configuration check and health, as an operator runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devtools import cli
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+
+pytestmark = pytest.mark.unit
+
+
+def test_config_check_accepts_the_example_district(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["config", "check", str(DEFAULT_DISTRICT_CONFIG)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_config_check_names_a_broken_service_section(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = yaml.safe_load(DEFAULT_DISTRICT_CONFIG.read_text())
+    raw["triage"] = {"assignment": "by-lottery"}
+    broken = tmp_path / "district.yaml"
+    broken.write_text(yaml.safe_dump(raw))
+    assert cli.main(["config", "check", str(broken)]) == 1
+    assert "triage" in capsys.readouterr().err
+
+
+def test_config_check_refuses_a_missing_file(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["config", "check", str(tmp_path / "nope.yaml")]) == 1
+    assert "not found" in capsys.readouterr().err
+
+
+def test_health_reports_services_that_do_not_answer(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("intake", "triage", "escalation", "notify"):
+        monkeypatch.setenv(f"{name.upper()}_URL", "http://127.0.0.1:9")  # nothing listens
+    assert cli.main(["health"]) == 1
+    assert capsys.readouterr().out.count(" NO ") == 4
