@@ -4,6 +4,7 @@
     bureau config check [FILE]        validate the district configuration, every section
     bureau health [--json]            each service's readiness, queue depth, dead letters, outbox
     bureau dlq list|show|replay|purge SERVICE ...   dead letters (see `bureau dlq -h`)
+    bureau token --sub ID --role R    mint a development token (JWT_SIGNING_KEY)
     bureau asyncapi                   print the AsyncAPI document of the events
 
 Settings come from the environment like the services' (AMQP_URL, QUEUE_PREFIX, ...);
@@ -24,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from devtools.launcher import DEFAULT_PORTS, SERVICES
+from shared.auth import mint_token
 from shared.district import DistrictConfigError, load_district
-from shared.settings import DEFAULT_DISTRICT_CONFIG
+from shared.settings import DEFAULT_DISTRICT_CONFIG, ServiceSettings
 
 METRIC_LINE = re.compile(r'^(bureau_[a-z_]+)\{([^}]*)\} ([0-9.eE+-]+)$')
 
@@ -117,6 +119,24 @@ def health(as_json: bool) -> int:
     return 1 if unhealthy else 0
 
 
+def mint(args: argparse.Namespace) -> int:
+    """Print a development token; refused where the settings hold no signing key."""
+    settings = ServiceSettings()
+    if settings.jwt_signing_key is None or settings.jwt_jwks_url:
+        print("tokens come from the identity provider here (JWT_JWKS_URL is set)",
+              file=sys.stderr)
+        return 1
+    try:
+        print(mint_token(subject=args.sub, roles=args.roles, schools=args.schools,
+                         teams=args.teams, ttl_s=args.ttl,
+                         signing_key=settings.jwt_signing_key.get_secret_value(),
+                         issuer=settings.jwt_issuer, audience=settings.jwt_audience))
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["dlq"]:
@@ -133,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     health_parser = commands.add_parser("health", help="readiness, queues, outbox")
     health_parser.add_argument("--json", action="store_true")
     commands.add_parser("dlq", help="dead letters: list, show, replay, purge")
+    token = commands.add_parser("token", help="mint a development token (JWT_SIGNING_KEY)")
+    token.add_argument("--sub", required=True, help="staff id, or the frontend's name")
+    token.add_argument("--role", action="append", required=True, dest="roles",
+                       help="a role (repeat for several)")
+    token.add_argument("--school", action="append", dest="schools", default=[])
+    token.add_argument("--team", action="append", dest="teams", default=[])
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
     commands.add_parser("asyncapi", help="print the AsyncAPI document")
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -142,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(args.file)
     if args.command == "health":
         return health(args.json)
+    if args.command == "token":
+        return mint(args)
     if args.command == "asyncapi":
         from shared.asyncapi import render
         sys.stdout.write(render())

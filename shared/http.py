@@ -19,6 +19,7 @@ from pymongo.errors import (
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.auth import AuthError, Principal, Role, TokenVerifier
 from shared.clock import Clock
 from shared.messaging.consumer import Handler
 from shared.metrics import HttpMetrics, exposition
@@ -35,8 +36,10 @@ class Problem(Exception):
     """An error answered as RFC 9457 problem details."""
 
     def __init__(self, status: int, title: str, detail: str | None = None,
-                 type_: str = "about:blank", **extra: Any) -> None:
+                 type_: str = "about:blank", headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
         super().__init__(detail or title)
+        self.headers = headers or {}
         self.status = status
         self.title = title
         self.detail = detail
@@ -79,8 +82,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, type_=exc.type,
-                                instance=request.url.path, **exc.extra)
+        response = problem_response(exc.status, exc.title, exc.detail, type_=exc.type,
+                                    instance=request.url.path, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -161,6 +166,7 @@ def runtime_lifespan(settings: ServiceSettings, *, clock: Clock,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.verifier = settings.token_verifier()
         runtime = await Runtime.open(settings, clock=clock, outbox_collections=outbox_collections)
         try:
             ctx, handlers = await wire(runtime)
@@ -214,3 +220,34 @@ def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterato
         return JSONResponse({"status": "ready", "checks": checks})
 
     return app
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller, from its bearer token (a dependency); 401 when there is none or it fails."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "Authentication required", "Send a bearer token.",
+                      headers={"WWW-Authenticate": 'Bearer realm="bureau"'})
+    verifier: TokenVerifier | None = getattr(request.app.state, "verifier", None)
+    if verifier is None:
+        raise Problem(503, "Starting", "The service is still starting; try again shortly.")
+    try:
+        return verifier.verify(token.strip())
+    except AuthError:
+        raise Problem(401, "Invalid token",
+                      "The bearer token is expired, forged or not meant for the bureau.",
+                      headers={"WWW-Authenticate": 'Bearer realm="bureau", '
+                                                   'error="invalid_token"'}) from None
+
+
+def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency admitting only callers with one of `roles` (403 for the others)."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await current_principal(request)
+        if not principal.has(*roles):
+            raise Problem(403, "Forbidden", "Your role does not allow this.",
+                          required_roles=sorted(r.value for r in roles))
+        return principal
+
+    return dependency

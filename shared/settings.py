@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import DEVELOPMENT_SIGNING_KEY, TokenVerifier
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DISTRICT_CONFIG = REPO_ROOT / "deploy" / "district.yaml"
@@ -42,6 +44,24 @@ class ServiceSettings(BaseSettings):
 
     district_config: Path = DEFAULT_DISTRICT_CONFIG
 
+    jwt_issuer: str = "bureau-dev"
+    jwt_audience: str = "bureau"
+    jwt_signing_key: SecretStr | None = SecretStr(DEVELOPMENT_SIGNING_KEY)
+    jwt_jwks_url: str | None = Field(default=None,
+                                     description="the identity provider's JWKS (production)")
+
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> ServiceSettings:
+        if self.environment == "development" or self.jwt_jwks_url:
+            return self  # with a JWKS URL, tokens are verified with the provider's keys only
+        key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
+        if key == DEVELOPMENT_SIGNING_KEY:
+            raise ValueError("JWT_SIGNING_KEY is the development key: set JWT_JWKS_URL (and "
+                             "unset the key) or a real key outside development")
+        if not key and not self.jwt_jwks_url:
+            raise ValueError("set JWT_JWKS_URL (or JWT_SIGNING_KEY) outside development")
+        return self
+
     @field_validator("retry_delays_ms")
     @classmethod
     def _positive_delays(cls, delays: list[int]) -> list[int]:
@@ -58,6 +78,13 @@ class ServiceSettings(BaseSettings):
     def source(self) -> str:
         """The CloudEvents `source` of events this service publishes."""
         return f"/bureau/{self.service_name}"
+
+    def token_verifier(self) -> TokenVerifier:
+        """Verifies staff and frontend bearer tokens as these settings say."""
+        key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
+        return TokenVerifier(issuer=self.jwt_issuer, audience=self.jwt_audience,
+                             signing_key=None if self.jwt_jwks_url else key,
+                             jwks_url=self.jwt_jwks_url)
 
     def queue(self, suffix: str, service: str | None = None) -> str:
         """Name of one of this (or another) service's queues, e.g. `intake.events`."""

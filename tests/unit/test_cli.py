@@ -40,3 +40,17 @@ def test_health_reports_services_that_do_not_answer(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(f"{name.upper()}_URL", "http://127.0.0.1:9")  # nothing listens
     assert cli.main(["health"]) == 1
     assert capsys.readouterr().out.count(" NO ") == 4
+
+
+def test_token_command_mints_a_token_the_services_accept(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.settings import ServiceSettings
+    assert cli.main(["token", "--sub", "p-lincoln", "--role", "principal",
+                     "--school", "lincoln-es"]) == 0
+    principal = ServiceSettings().token_verifier().verify(capsys.readouterr().out.strip())
+    assert principal.subject == "p-lincoln" and principal.schools == {"lincoln-es"}
+
+
+def test_token_command_refuses_an_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["token", "--sub", "x", "--role", "root"]) == 2
+    assert "unknown roles" in capsys.readouterr().err

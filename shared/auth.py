@@ -1,0 +1,115 @@
+"""Authentication of staff and frontends: OAuth2 bearer JWTs, and the roles they carry.
+
+Production: tokens from the district's identity provider, verified with its JWKS
+(`JWT_JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE`, RS256/ES256). Development: tokens signed with
+`JWT_SIGNING_KEY` (HS256) and minted by `bureau token`. Expired, forged or wrong-audience
+tokens are refused (401); a valid token without the needed role is refused (403).
+
+Claims the bureau reads: `sub` (staff id or frontend name), `roles` (list), and for scoped
+roles `schools` (a principal's school, an assistant superintendent's schools) and `teams`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+DEVELOPMENT_SIGNING_KEY = "development-only-signing-key-change-me"
+CLOCK_SKEW_S = 30
+
+
+class Role(StrEnum):
+    FRONTEND = "frontend"
+    INTAKE_AGENT = "intake_agent"
+    SPECIALIST = "specialist"
+    PRINCIPAL = "principal"
+    ASSISTANT_SUPERINTENDENT = "assistant_superintendent"
+    OMBUDSPERSON = "ombudsperson"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the token says."""
+
+    subject: str
+    roles: frozenset[Role]
+    schools: frozenset[str] = field(default_factory=frozenset)
+    teams: frozenset[str] = field(default_factory=frozenset)
+    name: str | None = None
+
+    def has(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, expired, forged or meant for someone else."""
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    """Verifies bearer tokens with either a shared development key or the provider's JWKS."""
+
+    issuer: str
+    audience: str
+    signing_key: str | None = None
+    jwks_url: str | None = None
+    _jwks: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.signing_key and not self.jwks_url:
+            raise ValueError("a token verifier needs a signing key or a JWKS URL")
+        if self.jwks_url:
+            object.__setattr__(self, "_jwks", jwt.PyJWKClient(self.jwks_url, cache_keys=True))
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256", "ES256"]
+            else:
+                key, algorithms = self.signing_key, ["HS256"]
+            claims = jwt.decode(token, key, algorithms=algorithms, audience=self.audience,
+                                issuer=self.issuer, leeway=CLOCK_SKEW_S,
+                                options={"require": ["exp", "sub", "iss", "aud"]})
+        except jwt.PyJWTError as exc:
+            raise AuthError(str(exc)) from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list):
+        raise AuthError("the roles claim must be a list")
+    known = {r.value for r in Role}
+    return Principal(
+        subject=str(claims["sub"]),
+        roles=frozenset(Role(r) for r in roles if r in known),
+        schools=frozenset(str(s) for s in claims.get("schools", []) or []),
+        teams=frozenset(str(t) for t in claims.get("teams", []) or []),
+        name=claims.get("name"),
+    )
+
+
+def mint_token(*, subject: str, roles: list[str], signing_key: str, issuer: str, audience: str,
+               ttl_s: int = 3600, schools: list[str] | None = None,
+               teams: list[str] | None = None, name: str | None = None) -> str:
+    """A development token (HS256). Production tokens come from the identity provider."""
+    unknown = sorted(set(roles) - {r.value for r in Role})
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}; known: {sorted(r.value for r in Role)}")
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": subject, "roles": roles, "iss": issuer, "aud": audience,
+                              "iat": now, "exp": now + ttl_s}
+    if schools:
+        claims["schools"] = schools
+    if teams:
+        claims["teams"] = teams
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, signing_key, algorithm="HS256")

@@ -1,0 +1,87 @@
+"""Bearer tokens: who may call, and the clear 401/403 answers for everyone else."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+import jwt
+import pytest
+from fastapi import Depends, FastAPI
+
+from shared.auth import AuthError, Principal, Role, TokenVerifier, mint_token
+from shared.http import install_problem_handlers, require_roles
+
+pytestmark = pytest.mark.unit
+
+KEY = "unit-test-signing-key-of-enough-length"
+VERIFIER = TokenVerifier(issuer="bureau-test", audience="bureau", signing_key=KEY)
+
+
+def token(**overrides: object) -> str:
+    values: dict[str, object] = {"subject": "sd-1", "roles": ["specialist"], "signing_key": KEY,
+                                 "issuer": "bureau-test", "audience": "bureau"}
+    values.update(overrides)
+    return mint_token(**values)  # type: ignore[arg-type]
+
+
+def test_valid_token_names_the_caller_and_roles() -> None:
+    principal = VERIFIER.verify(token(roles=["principal"], schools=["lincoln-es"]))
+    assert principal.subject == "sd-1"
+    assert principal.roles == {Role.PRINCIPAL}
+    assert principal.schools == {"lincoln-es"}
+
+
+@pytest.mark.parametrize("bad", [
+    token(ttl_s=-120),
+    token(signing_key="someone-elses-key-of-enough-length"),
+    token(audience="another-app"),
+    token(issuer="evil-issuer"),
+    "not.a.jwt",
+    jwt.encode({"sub": "x", "roles": ["admin"], "iss": "bureau-test", "aud": "bureau",
+                "exp": 9_999_999_999}, key="", algorithm="none"),
+], ids=["expired", "forged", "wrong-audience", "wrong-issuer", "garbage", "unsigned"])
+def test_bad_tokens_are_refused(bad: str) -> None:
+    with pytest.raises(AuthError):
+        VERIFIER.verify(bad)
+
+
+def test_minting_refuses_unknown_roles() -> None:
+    with pytest.raises(ValueError, match="unknown roles"):
+        token(roles=["superuser"])
+
+
+@pytest.fixture
+def client() -> httpx.AsyncClient:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.verifier = VERIFIER
+
+    @app.get("/admin-only")
+    async def admin_only(
+            who: Annotated[Principal, Depends(require_roles(Role.ADMIN))]) -> dict[str, str]:
+        return {"subject": who.subject}
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+async def test_missing_token_is_401_with_a_bearer_challenge(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/admin-only")
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_invalid_token_is_401(client: httpx.AsyncClient) -> None:
+    expired = {"Authorization": f"Bearer {token(ttl_s=-99)}"}
+    answer = await client.get("/admin-only", headers=expired)
+    assert answer.status_code == 401
+    assert answer.json()["title"] == "Invalid token"
+
+
+async def test_wrong_role_is_403_and_right_role_passes(client: httpx.AsyncClient) -> None:
+    specialist = {"Authorization": f"Bearer {token()}"}
+    assert (await client.get("/admin-only", headers=specialist)).status_code == 403
+    admin = {"Authorization": f"Bearer {token(roles=['admin'], subject='it-1')}"}
+    answer = await client.get("/admin-only", headers=admin)
+    assert answer.status_code == 200 and answer.json() == {"subject": "it-1"}
