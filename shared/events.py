@@ -239,6 +239,7 @@ class RequesterContact(BaseModel):
     email: EmailStr | None = None
     phone: str | None = None
     language: str = "en"
+    preferred_channel: Literal["email", "sms"] | None = None
 
 
 class ConcernContactShared(EventData):
@@ -394,15 +395,15 @@ def new_event(data: EventData, *, source: str, subject: str | None, time: dateti
               event_id: str | None = None) -> CloudEvent:
     """Wrap event data in an envelope with a fresh id and the concern's trace context."""
     spec = spec_of(data)
-    return CloudEvent(
-        id=event_id or str(uuid.uuid4()),
-        source=source,
-        type=spec.type,
-        time=time or datetime.now(UTC),
-        subject=subject,
-        data=data.model_dump(mode="json"),
-        traceparent=traceparent_for(subject),
-    )
+    return CloudEvent.model_validate({
+        "id": event_id or str(uuid.uuid4()),
+        "source": source,
+        "type": spec.type,
+        "time": time or datetime.now(UTC),
+        "subject": subject,
+        "data": data.model_dump(mode="json"),
+        "traceparent": traceparent_for(subject),
+    })
 
 
 def decode(body: bytes) -> CloudEvent:

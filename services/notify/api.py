@@ -1,19 +1,40 @@
-"""Notify's HTTP API: thin routes over the repository."""
+"""Notify's HTTP API: deliveries of a concern, templates, subscriptions, surveys."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import BaseModel, Field, field_validator
 
+from services.notify import surveys
+from services.notify.context import NotifyContext
 from services.notify.domain import ChannelName, DeliveryStatus, Kind, mask_address
-from services.notify.handlers import NotifyContext
-from services.notify.repository import Delivery
-from shared.http import service_context
+from services.notify.repository import Delivery, StoredTemplate, Subscription
+from services.notify.templates import (
+    TEMPLATED_CHANNELS,
+    TEMPLATED_KINDS,
+    MessageTemplate,
+    validate,
+)
+from shared.events import CATALOGUE, Exchange, SurveyAnswered, envelopes
+from shared.http import Problem, service_context
 
-router = APIRouter(prefix="/v1", tags=["deliveries"])
+router = APIRouter(prefix="/v1")
+Ctx = Annotated[NotifyContext, Depends(service_context)]
+PUBLIC_EVENTS = frozenset(n for n, spec in CATALOGUE.items() if spec.exchange is Exchange.PUBLIC)
+
+
+# --- deliveries ---------------------------------------------------------------------------
+
+
+class AttemptRead(BaseModel):
+    attempt: int
+    at: datetime
+    ok: bool
+    answer: str = Field(description="the provider's answer, addresses removed")
 
 
 class DeliveryRead(BaseModel):
@@ -22,32 +43,243 @@ class DeliveryRead(BaseModel):
     id: str
     kind: Kind
     channel: ChannelName
+    recipient: str = Field(description="`requester`, a staff id, or a subscription id")
     status: DeliveryStatus
     attempts: int
     address: str | None = Field(description="masked, e.g. a***@example.org")
     language: str
     created_at: datetime
     updated_at: datetime
+    next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
     failed_at: datetime | None = None
     last_error: str | None = None
-
-
-Ctx = Annotated[NotifyContext, Depends(service_context)]
+    history: list[AttemptRead] = Field(default_factory=list)
 
 
 def _read(delivery: Delivery) -> DeliveryRead:
     return DeliveryRead(
-        id=delivery.id, kind=delivery.kind, channel=delivery.channel, status=delivery.status,
-        attempts=delivery.attempts,
+        id=delivery.id, kind=delivery.kind, channel=delivery.channel,
+        recipient=delivery.recipient, status=delivery.status, attempts=delivery.attempts,
         address=mask_address(delivery.address) if delivery.address else None,
         language=delivery.language, created_at=delivery.created_at,
-        updated_at=delivery.updated_at, sent_at=delivery.sent_at, failed_at=delivery.failed_at,
-        last_error=delivery.last_error,
+        updated_at=delivery.updated_at,
+        next_attempt_at=delivery.next_attempt_at if delivery.status is DeliveryStatus.QUEUED
+        else None,
+        sent_at=delivery.sent_at, failed_at=delivery.failed_at, last_error=delivery.last_error,
+        history=[AttemptRead(attempt=h.number, at=h.at, ok=h.ok, answer=h.answer)
+                 for h in delivery.history],
     )
 
 
-@router.get("/concerns/{concern_id}/deliveries", response_model=list[DeliveryRead])
+@router.get("/concerns/{concern_id}/deliveries", response_model=list[DeliveryRead],
+            tags=["deliveries"])
 async def list_deliveries(concern_id: str, ctx: Ctx) -> list[DeliveryRead]:
     """Every notification of a concern, oldest first (empty until notify has heard of it)."""
     return [_read(d) for d in await ctx.repo.for_concern(concern_id)]
+
+
+# --- templates ----------------------------------------------------------------------------
+
+Language = Annotated[str, Path(pattern=r"^[a-z]{2,3}$", description="e.g. `en`, `es`, `vi`")]
+
+
+class TemplateRead(BaseModel):
+    kind: Kind
+    channel: ChannelName
+    language: str
+    subject: str | None
+    body: str
+    updated_at: datetime
+    origin: Literal["seed", "admin"]
+
+
+class TemplateUpdate(BaseModel):
+    subject: str | None = Field(default=None, max_length=400,
+                                description="email only; placeholders allowed")
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+def _template_read(stored: StoredTemplate) -> TemplateRead:
+    t = stored.template
+    return TemplateRead(kind=t.kind, channel=t.channel, language=t.language, subject=t.subject,
+                        body=t.body, updated_at=stored.updated_at,
+                        origin="admin" if stored.origin == "admin" else "seed")
+
+
+@router.get("/templates", response_model=list[TemplateRead], tags=["templates"])
+async def list_templates(ctx: Ctx) -> list[TemplateRead]:
+    """Every stored template."""
+    return [_template_read(t) for t in await ctx.templates.all()]
+
+
+@router.get("/templates/{kind}/{channel}/{language}", response_model=TemplateRead,
+            tags=["templates"])
+async def get_template(kind: Kind, channel: ChannelName, language: Language,
+                       ctx: Ctx) -> TemplateRead:
+    """One template; 404 when the language has none (messages then fall back to English)."""
+    stored = await ctx.templates.get(kind, channel, language)
+    if stored is None:
+        raise Problem(404, "Template not found", f"No {kind.value} template for {channel.value} "
+                                                 f"in {language}; English is used then.")
+    return _template_read(stored)
+
+
+@router.put("/templates/{kind}/{channel}/{language}", response_model=TemplateRead,
+            tags=["templates"])
+async def put_template(kind: Kind, channel: ChannelName, language: Language,
+                       body: TemplateUpdate, ctx: Ctx) -> TemplateRead:
+    """Store a template after rendering it with sample values; 422 names what fails."""
+    if kind not in TEMPLATED_KINDS or channel not in TEMPLATED_CHANNELS:
+        field = "kind" if kind not in TEMPLATED_KINDS else "channel"
+        raise Problem(422, "No templates here", f"{kind.value} messages by {channel.value} "
+                      "are not written from templates",
+                      errors=[{"field": field, "message": "has no templates"}])
+    template = MessageTemplate(kind=kind, channel=channel, language=language,
+                               subject=body.subject, body=body.body)
+    problems = validate(template, sms_max_segments=ctx.config.sms_max_segments)
+    if problems:
+        raise Problem(422, "Template does not render",
+                      "; ".join(str(p) for p in problems),
+                      errors=[{"field": p.field, "message": p.message} for p in problems])
+    return _template_read(await ctx.templates.put(template, ctx.clock.now()))
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+class SubscriptionCreate(BaseModel):
+    url: str = Field(max_length=2000, description="http(s) URL that receives the webhooks")
+    event_types: list[str] = Field(min_length=1, max_length=50,
+                                   description="public event names, or `*` for all of them")
+    secret: str = Field(min_length=16, max_length=256,
+                        description="signs every webhook (HMAC-SHA256); never shown again")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @field_validator("event_types")
+    @classmethod
+    def _public_events(cls, names: list[str]) -> list[str]:
+        unknown = sorted({n for n in names if n != "*" and n not in PUBLIC_EVENTS})
+        if unknown:
+            raise ValueError(f"not public events of the bureau: {', '.join(unknown)}")
+        return names
+
+
+class SubscriptionRead(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    created_at: datetime
+
+
+def _subscription_read(s: Subscription) -> SubscriptionRead:
+    return SubscriptionRead(id=s.id, url=s.url, event_types=list(s.event_types),
+                            created_at=s.created_at)
+
+
+@router.post("/subscriptions", response_model=SubscriptionRead, status_code=201,
+             tags=["subscriptions"])
+async def create_subscription(body: SubscriptionCreate, ctx: Ctx) -> SubscriptionRead:
+    """Register a district system for signed CloudEvents webhooks of public events."""
+    created = await ctx.subscriptions.create(url=body.url, event_types=body.event_types,
+                                             secret=body.secret, now=ctx.clock.now())
+    return _subscription_read(created)
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionRead], tags=["subscriptions"])
+async def list_subscriptions(ctx: Ctx) -> list[SubscriptionRead]:
+    """Every subscription (secrets are never shown)."""
+    return [_subscription_read(s) for s in await ctx.subscriptions.all()]
+
+
+@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionRead,
+            tags=["subscriptions"])
+async def get_subscription(subscription_id: str, ctx: Ctx) -> SubscriptionRead:
+    """One subscription."""
+    found = await ctx.subscriptions.get(subscription_id)
+    if found is None:
+        raise Problem(404, "Subscription not found")
+    return _subscription_read(found)
+
+
+@router.delete("/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"])
+async def delete_subscription(subscription_id: str, ctx: Ctx) -> Response:
+    """Stop sending to a subscription; its pending webhooks fail as `subscription was deleted`."""
+    if not await ctx.subscriptions.delete(subscription_id):
+        raise Problem(404, "Subscription not found")
+    return Response(status_code=204)
+
+
+# --- survey -------------------------------------------------------------------------------
+
+Token = Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class SurveyRead(BaseModel):
+    question: str
+    scale: dict[int, str]
+    language: str
+    status: surveys.SurveyState
+    expires_at: datetime
+
+
+class SurveyAnswer(BaseModel):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=surveys.MAX_COMMENT_CHARS)
+
+
+class SurveyAnswerRead(BaseModel):
+    status: surveys.SurveyState
+    answered_at: datetime
+
+
+async def _survey_or_problem(token: str, ctx: NotifyContext) -> surveys.SurveyState:
+    found = await ctx.surveys.by_token_hash(surveys.token_hash(token))
+    if found is None:
+        raise Problem(404, "Survey not found", "This survey link is not valid.")
+    return surveys.state(answered=found.answered_at is not None, expires=found.expires_at,
+                         now=ctx.clock.now())
+
+
+@router.get("/surveys/{token}", response_model=SurveyRead, tags=["surveys"])
+async def get_survey(token: Token, ctx: Ctx) -> SurveyRead:
+    """The question of a survey link, in the requester's language; 410 once it expired."""
+    found = await ctx.surveys.by_token_hash(surveys.token_hash(token))
+    if found is None:
+        raise Problem(404, "Survey not found", "This survey link is not valid.")
+    state = surveys.state(answered=found.answered_at is not None, expires=found.expires_at,
+                          now=ctx.clock.now())
+    if state is surveys.SurveyState.EXPIRED:
+        raise Problem(410, "Survey expired", "Surveys can be answered for 30 days.")
+    question, scale = surveys.question(found.language)
+    return SurveyRead(question=question, scale=scale, language=found.language, status=state,
+                      expires_at=found.expires_at)
+
+
+@router.post("/surveys/{token}", response_model=SurveyAnswerRead, status_code=201,
+             tags=["surveys"])
+async def answer_survey(token: Token, body: SurveyAnswer, ctx: Ctx) -> SurveyAnswerRead:
+    """One answer per concern: 409 for a second one, 410 after 30 days."""
+    now = ctx.clock.now()
+    found = await ctx.surveys.by_token_hash(surveys.token_hash(token))
+    if found is None:
+        raise Problem(404, "Survey not found", "This survey link is not valid.")
+    comment = (body.comment or "").strip() or None
+    answered = SurveyAnswered(concern_id=found.concern_id, score=body.score, answered_at=now,
+                              has_comment=comment is not None)
+    saved = await ctx.surveys.answer(token_hash=surveys.token_hash(token), score=body.score,
+                                     comment=comment, now=now,
+                                     events=envelopes([answered], source=ctx.source, time=now))
+    if saved is None:
+        state = await _survey_or_problem(token, ctx)
+        if state is surveys.SurveyState.ANSWERED:
+            raise Problem(409, "Survey already answered", "Each concern takes one answer.")
+        raise Problem(410, "Survey expired", "Surveys can be answered for 30 days.")
+    ctx.published()
+    return SurveyAnswerRead(status=surveys.SurveyState.ANSWERED, answered_at=now)

@@ -1,4 +1,4 @@
-"""Notify's rules: what the acknowledgement says, in which language, and the life of a delivery.
+"""Notify's rules: kinds of message, the life of a delivery, channels, languages, addresses.
 
 Pure: no I/O, no framework. The requester's address never leaves notify's own database: events
 carry a delivery id, provider answers pass through `redact`, the API shows `mask_address`.
@@ -8,26 +8,53 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from shared.district import DistrictInfo, LocalizedName
-from shared.events import ConcernContactShared
-
 DEFAULT_LANGUAGE = "en"
-SUPPORTED_LANGUAGES = frozenset({"en", "es"})
+# Languages whose dates we can write; templates may exist in more (they format dates in English).
+DATE_LANGUAGES = frozenset({"en", "es"})
 # A fixed namespace makes Message-IDs stable across replicas, restarts and releases.
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c2a4e-3b8d-5e7f-9a0b-1c2d3e4f5a6b")
+REQUESTER = "requester"
 
 
 class Kind(StrEnum):
+    """What a message is about; templates exist per kind, channel and language."""
+
+    # to the requester
     ACKNOWLEDGEMENT = "acknowledgement"
+    INFORMATION_REQUEST = "information_request"
+    REPLY = "reply"
+    RESOLUTION = "resolution"
+    REOPENING = "reopening"
+    # to staff
+    ASSIGNMENT = "assignment"
+    SLA_WARNING = "sla_warning"
+    ESCALATION = "escalation"
+    CRITICAL_CONCERN = "critical_concern"
+    # to a subscribed district system
+    WEBHOOK = "webhook"
+
+
+REQUESTER_KINDS = frozenset({Kind.ACKNOWLEDGEMENT, Kind.INFORMATION_REQUEST, Kind.REPLY,
+                             Kind.RESOLUTION, Kind.REOPENING})
+STAFF_KINDS = frozenset({Kind.ASSIGNMENT, Kind.SLA_WARNING, Kind.ESCALATION,
+                         Kind.CRITICAL_CONCERN})
+# Urgent messages go out at once, even by SMS during quiet hours.
+URGENT_KINDS = frozenset({Kind.CRITICAL_CONCERN})
 
 
 class ChannelName(StrEnum):
     EMAIL = "email"
+    SMS = "sms"
+    WEBHOOK = "webhook"
+
+
+# Channels people read; a template exists for each of them.
+PERSON_CHANNELS = (ChannelName.EMAIL, ChannelName.SMS)
 
 
 class DeliveryStatus(StrEnum):
@@ -61,9 +88,29 @@ def after_failure(*, attempts: int, max_attempts: int, permanent: bool) -> Deliv
     return DeliveryStatus.QUEUED
 
 
-def delivery_id(concern_id: str, kind: Kind, channel: ChannelName) -> str:
-    """One delivery per concern, kind and channel: the key that makes sending happen once."""
-    return f"{concern_id}:{kind.value}:{channel.value}"
+def retry_at(now: datetime, *, attempts: int, backoff_s: Sequence[float]) -> datetime:
+    """When to try again after the `attempts`-th failed attempt: the n-th backoff, then the last."""
+    if attempts < 1 or not backoff_s:
+        raise ValueError("attempts start at 1 and the backoff needs at least one delay")
+    return now + timedelta(seconds=backoff_s[min(attempts, len(backoff_s)) - 1])
+
+
+def delivery_id(concern_id: str, kind: Kind, channel: ChannelName, *,
+                occurrence: str | None = None, recipient: str | None = None) -> str:
+    """The key that makes sending happen once: concern, kind, which occurrence, channel, whom.
+
+    The acknowledgement happens once per concern (no occurrence); other kinds once per fact
+    that caused them (the reply's message id, the time of the status change...), so a
+    redelivered or republished event maps to the same delivery. Staff recipients are named,
+    the requester is implied.
+    """
+    parts = [concern_id, kind.value]
+    if occurrence:
+        parts.append(occurrence)
+    parts.append(channel.value)
+    if recipient and recipient != REQUESTER:
+        parts.append(recipient)
+    return ":".join(parts)
 
 
 def message_id(delivery: str, domain: str) -> str:
@@ -72,7 +119,12 @@ def message_id(delivery: str, domain: str) -> str:
 
 
 def mask_address(address: str) -> str:
-    """An address as staff may see it: `a***@example.org`."""
+    """An address as staff may see it: `a***@example.org`, `+1***67`, `https://host/***`."""
+    if address.startswith(("http://", "https://")):
+        scheme, _, rest = address.partition("://")
+        return f"{scheme}://{rest.split('/')[0]}/***"
+    if address.startswith("+"):
+        return f"{address[:2]}***{address[-2:]}" if len(address) > 5 else "***"
     local, at, domain = address.partition("@")
     if not at or not local:
         return "***"
@@ -86,20 +138,27 @@ def redact(text: str, address: str | None) -> str:
     """`text` (e.g. a provider's answer) with the address removed wherever it appears."""
     if not address:
         return text
-    return re.sub(re.escape(address), REDACTED_ADDRESS, text, flags=re.IGNORECASE)
+    redacted = re.sub(re.escape(address), REDACTED_ADDRESS, text, flags=re.IGNORECASE)
+    if address.startswith("+"):
+        # SMS providers also quote the number without its plus sign
+        redacted = redacted.replace(address[1:], REDACTED_ADDRESS)
+    return redacted
 
 
-def language_for(requested: str | None) -> str:
-    """The language we write in: the requester's (`es-MX` counts as `es`), else English."""
-    primary = (requested or "").split("-")[0].split("_")[0].lower()
-    return primary if primary in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+def primary_language(requested: str | None) -> str:
+    """The primary subtag of a language tag (`es-MX` -> `es`), English when none."""
+    primary = (requested or "").split("-")[0].split("_")[0].strip().lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else DEFAULT_LANGUAGE
 
 
-@dataclass(frozen=True)
-class RenderedMessage:
-    language: str
-    subject: str
-    text: str
+def choose_channel(*, email: str | None, phone: str | None, preferred: str | None,
+                   available: frozenset[ChannelName]) -> ChannelName | None:
+    """How to reach a person: the preferred channel when usable, else email, else SMS."""
+    usable = {ChannelName.EMAIL: bool(email), ChannelName.SMS: bool(phone)}
+    ready = [c for c in PERSON_CHANNELS if usable[c] and c in available]
+    if preferred in {c.value for c in ready}:
+        return ChannelName(preferred)
+    return ready[0] if ready else None
 
 
 _WEEKDAYS = {
@@ -118,6 +177,7 @@ def format_local_time(moment: datetime, timezone: str, language: str) -> str:
     """A moment in the district's words: `Thursday, March 5, 2026 at 9:30 AM CST`."""
     if moment.tzinfo is None:
         raise ValueError("a naive datetime has no place in the bureau")
+    language = language if language in DATE_LANGUAGES else DEFAULT_LANGUAGE
     local = moment.astimezone(ZoneInfo(timezone))
     # Names come from our own tables, not the process locale, so every replica writes the same.
     weekday = _WEEKDAYS[language][local.weekday()]
@@ -131,56 +191,3 @@ def format_local_time(moment: datetime, timezone: str, language: str) -> str:
     meridiem = "AM" if local.hour < 12 else "PM"
     return (f"{weekday}, {month} {local.day}, {local.year} "
             f"at {hour12}:{local.minute:02d} {meridiem} {zone}")
-
-
-_ACKNOWLEDGEMENT = {
-    "en": {
-        "subject": "We received your concern - tracking number {tracking}",
-        "greeting": "Hello {name},",
-        "greeting_anonymous": "Hello,",
-        "received": "Thank you for contacting the Customer Service Bureau of {district}. "
-                    "We have received your concern{about}.",
-        "about": " (category: {category})",
-        "tracking": "Your tracking number is {tracking}. Please keep it: you will need it to "
-                    "check the status of your concern or to add information to it.",
-        "due": "We will resolve your concern by {due}.",
-        "automatic": "This message was sent automatically; please do not reply to it.",
-        "signature": "Customer Service Bureau\n{district}",
-    },
-    "es": {
-        "subject": "Hemos recibido su inquietud - número de seguimiento {tracking}",
-        "greeting": "Hola, {name}:",
-        "greeting_anonymous": "Hola:",
-        "received": "Gracias por comunicarse con la Oficina de Atención al Público de "
-                    "{district}. Hemos recibido su inquietud{about}.",
-        "about": " (categoría: {category})",
-        "tracking": "Su número de seguimiento es {tracking}. Consérvelo: lo necesitará para "
-                    "consultar el estado de su inquietud o para agregarle información.",
-        "due": "Resolveremos su inquietud a más tardar el {due}.",
-        "automatic": "Este mensaje se envió automáticamente; por favor, no lo responda.",
-        "signature": "Oficina de Atención al Público\n{district}",
-    },
-}
-
-
-def render_acknowledgement(contact: ConcernContactShared, *, district: DistrictInfo,
-                           category: LocalizedName | None = None) -> RenderedMessage:
-    """The acknowledgement email in the requester's language; never mentions a student."""
-    language = language_for(contact.requester.language)
-    t = _ACKNOWLEDGEMENT[language]
-    name = (contact.requester.name or "").strip()
-    about = t["about"].format(category=category.get(language)) if category else ""
-    due = format_local_time(contact.resolution_due_at, district.timezone, language)
-    paragraphs = [
-        t["greeting"].format(name=name) if name else t["greeting_anonymous"],
-        t["received"].format(district=district.name, about=about),
-        t["tracking"].format(tracking=contact.tracking_number),
-        t["due"].format(due=due),
-        t["automatic"],
-        t["signature"].format(district=district.name),
-    ]
-    return RenderedMessage(
-        language=language,
-        subject=t["subject"].format(tracking=contact.tracking_number),
-        text="\n\n".join(paragraphs) + "\n",
-    )

@@ -1,129 +1,145 @@
-"""What notify does on each event it consumes."""
+"""What notify does on each event it consumes: remember, decide who hears what, record.
+
+A handler only records deliveries (each once, by its id) and wakes the dispatcher, which
+sends them; so a slow provider never holds up the queue, and a crash after recording loses
+nothing. A handler raises only to be retried: a requester message whose contact has not
+arrived yet, or a store outage.
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
-from services.notify import domain
-from services.notify.channels import DeliveryResult, OutboundChannel, OutgoingMessage
-from services.notify.domain import FINAL, ChannelName, DeliveryStatus, Kind
-from services.notify.repository import DeliveryRepository
-from shared.clock import Clock
-from shared.district import DistrictConfig
+from services.notify import audience, sms, surveys
+from services.notify.audience import ContactUnknown, Planned
+from services.notify.context import NotifyContext
+from services.notify.dispatcher import hold_for_quiet_hours
+from services.notify.domain import (
+    ChannelName,
+    DeliveryStatus,
+    Kind,
+    delivery_id,
+)
+from services.notify.repository import ConcernFacts, NewDelivery
+from services.notify.templates import render
 from shared.events import (
     CloudEvent,
+    ConcernAssigned,
     ConcernContactShared,
-    NotificationFailed,
-    NotificationSent,
-    envelopes,
+    ConcernResolved,
+    ConcernTriaged,
+    EventData,
+    Exchange,
+    encode,
 )
 
 log = logging.getLogger(__name__)
 
-
-class DeliveryBusy(RuntimeError):
-    """Another replica is sending this delivery right now; look again later."""
+__all__ = ["ContactUnknown", "NotifyContext", "TemplateMissing", "on_event"]
 
 
-class DeliveryDeferred(RuntimeError):
-    """An attempt failed and attempts remain; the consumer retries the event with backoff."""
+class TemplateMissing(LookupError):
+    """No template for a kind and channel, not even in English (the seeds were removed)."""
 
 
-@dataclass(frozen=True)
-class NotifyContext:
-    """Everything notify's handlers need, wired once at startup."""
-
-    repo: DeliveryRepository
-    email: OutboundChannel
-    clock: Clock
-    district: DistrictConfig
-    source: str
-    published: Callable[[], None]
-    delivery_attempts: int
-    delivery_lease: timedelta
-
-
-async def on_contact_shared(event: CloudEvent, data: ConcernContactShared, *,
-                            ctx: NotifyContext) -> None:
-    """Acknowledge a new concern to its requester by email, exactly once per concern."""
-    kind, channel = Kind.ACKNOWLEDGEMENT, ChannelName.EMAIL
-    delivery_id = domain.delivery_id(data.concern_id, kind, channel)
-    fields: dict[str, object] = {"concern_id": data.concern_id, "delivery_id": delivery_id,
-                                 "event_id": event.id}
+async def on_event(event: CloudEvent, data: EventData, *, ctx: NotifyContext) -> None:
+    """Remember what the event teaches, then record every message and webhook it causes."""
     now = ctx.clock.now()
-    address = data.requester.email
-    language = domain.language_for(data.requester.language)
-    if address is None:
-        if await ctx.repo.add(delivery_id=delivery_id, concern_id=data.concern_id, kind=kind,
-                              channel=channel, address=None, language=language, now=now,
-                              status=DeliveryStatus.SKIPPED, note="requester gave no email"):
-            log.info("acknowledgement skipped: no email address", extra=fields)
-        return
+    concern_id: str = getattr(data, "concern_id", None) or event.subject or "-"
+    # Subscribers first: a requester message that must wait for its contact holds up no one.
+    await _record(await _webhooks(event, concern_id, ctx), event, concern_id, ctx, now)
+    await _remember(data, ctx, now)
+    facts = await ctx.concerns.get(concern_id)
 
-    # Render before claiming: a template problem must not leave a claimed delivery behind.
-    category = ctx.district.category(data.category)
-    rendered = domain.render_acknowledgement(data, district=ctx.district.district,
-                                             category=category.name if category else None)
-    await ctx.repo.add(delivery_id=delivery_id, concern_id=data.concern_id, kind=kind,
-                       channel=channel, address=address, language=rendered.language, now=now)
-    token = uuid.uuid4().hex
-    claimed = await ctx.repo.claim(delivery_id, token=token, now=now,
-                                   lease_until=now + ctx.delivery_lease)
-    if claimed is None:
-        current = await ctx.repo.get(delivery_id)
-        if current is not None and current.status in FINAL:
-            log.info("acknowledgement already settled", extra={**fields,
-                                                             "status": current.status.value})
-            return
-        raise DeliveryBusy(f"delivery {delivery_id} is being sent by another replica")
+    survey_url = None
+    if isinstance(data, ConcernResolved) and facts is not None and facts.contact is not None:
+        survey_url = await open_survey(data, facts, ctx)
+    planned = audience.plan(event.name, data, facts=facts, district=ctx.district,
+                            config=ctx.config, available=ctx.available, survey_url=survey_url)
+    if not planned and event.name == "sla.warning":
+        log.info("nobody to warn yet: no team or assignee known",
+                 extra={"concern_id": concern_id, "event_id": event.id})
+    deliveries = [await _prepare(p, concern_id=concern_id, facts=facts, event=event, ctx=ctx,
+                                 now=now) for p in planned]
+    await _record(deliveries, event, concern_id, ctx, now)
 
-    message = OutgoingMessage(
-        delivery_id=delivery_id, to=address, to_name=data.requester.name,
-        subject=rendered.subject, text=rendered.text, language=rendered.language,
-        created_at=now,
-    )
-    try:
-        result = await ctx.email.send(message)
-    except Exception as exc:  # a bug in a channel counts as a failed attempt, not a lost lease
-        # no traceback: its frames and message may hold the address
-        log.error("channel raised", extra={**fields, "error": type(exc).__name__})
-        result = DeliveryResult.refused(f"{type(exc).__name__}: {exc}")
-    # Providers quote addresses back; the answer goes into logs and events, the address may not.
-    answer = domain.redact(result.answer, address)
-    done = ctx.clock.now()
-    fields["attempt"] = claimed.attempts
 
-    if result.ok:
-        sent = NotificationSent(concern_id=data.concern_id, delivery_id=delivery_id,
-                                kind=kind.value, channel=channel.value, sent_at=done)
-        recorded = await ctx.repo.mark_sent(
-            delivery_id, token=token, now=done, answer=answer, reference=result.reference,
-            events=envelopes([sent], source=ctx.source, time=done))
-        if recorded:
-            ctx.published()
-            log.info("acknowledgement sent", extra=fields)
-        else:
-            # Our lease ran out mid-send and a peer took over: it may send a second copy,
-            # which carries the same Message-ID so the receiving server can drop it.
-            log.warning("acknowledgement sent after its lease expired", extra=fields)
-        return
+async def _record(deliveries: list[NewDelivery], event: CloudEvent, concern_id: str,
+                  ctx: NotifyContext, now: datetime) -> None:
+    """Record each delivery once, and wake the dispatcher when there is something new."""
+    added = 0
+    for delivery in deliveries:
+        if await ctx.repo.add(delivery, now=now):
+            added += 1
+            log.info("delivery recorded", extra={
+                "concern_id": concern_id, "event_id": event.id, "delivery_id": delivery.id,
+                "kind": delivery.kind.value, "status": delivery.status.value})
+    if added:
+        ctx.wake_dispatcher()
 
-    outcome = domain.after_failure(attempts=claimed.attempts, max_attempts=ctx.delivery_attempts,
-                                   permanent=result.permanent)
-    if outcome is DeliveryStatus.FAILED:
-        failed = NotificationFailed(concern_id=data.concern_id, delivery_id=delivery_id,
-                                    kind=kind.value, channel=channel.value, failed_at=done,
-                                    error=answer)
-        if await ctx.repo.mark_failed(delivery_id, token=token, now=done, error=answer,
-                                      events=envelopes([failed], source=ctx.source, time=done)):
-            ctx.published()
-        log.warning("acknowledgement failed for good", extra={**fields, "error": answer})
-        return
-    await ctx.repo.release(delivery_id, token=token, now=done, error=answer)
-    log.warning("acknowledgement attempt failed; will retry", extra={**fields, "error": answer})
-    raise DeliveryDeferred(f"delivery {delivery_id} attempt {claimed.attempts} of "
-                           f"{ctx.delivery_attempts} failed: {answer}")
+
+async def _remember(data: EventData, ctx: NotifyContext, now: datetime) -> None:
+    if isinstance(data, ConcernContactShared):
+        await ctx.concerns.remember_contact(data, now)
+    elif isinstance(data, ConcernTriaged):
+        await ctx.concerns.remember_triage(data)
+    elif isinstance(data, ConcernAssigned):
+        await ctx.concerns.remember_assignment(data.concern_id, data.assignee_id,
+                                               data.assigned_at)
+
+
+async def open_survey(data: ConcernResolved, facts: ConcernFacts, ctx: NotifyContext) -> str:
+    """Open (or extend) the concern's survey; the link is the same on every redelivery."""
+    token = surveys.token_for(ctx.survey_key, data.concern_id)
+    language = facts.contact.language if facts.contact else "en"
+    await ctx.surveys.open(concern_id=data.concern_id, token_hash=surveys.token_hash(token),
+                           language=language, expires_at=surveys.expires_at(data.resolved_at),
+                           now=ctx.clock.now())
+    return surveys.link(ctx.config.survey_base_url, token)
+
+
+async def _prepare(planned: Planned, *, concern_id: str, facts: ConcernFacts | None,
+                   event: CloudEvent, ctx: NotifyContext, now: datetime) -> NewDelivery:
+    """The delivery of one planned message, rendered from its template now."""
+    if planned.channel is None:
+        return NewDelivery(
+            id=delivery_id(concern_id, planned.kind, ChannelName.EMAIL,
+                           occurrence=planned.occurrence, recipient=planned.recipient),
+            concern_id=concern_id, kind=planned.kind, channel=ChannelName.EMAIL, address=None,
+            language=planned.language, recipient=planned.recipient,
+            status=DeliveryStatus.SKIPPED, note=planned.note, event_id=event.id)
+    template = await ctx.templates.find(planned.kind, planned.channel, planned.language)
+    if template is None:
+        raise TemplateMissing(f"no {planned.kind.value} template for {planned.channel.value}")
+    values = audience.template_values(planned, language=template.language,
+                                      concern_id=concern_id, facts=facts,
+                                      district=ctx.district, config=ctx.config)
+    rendered = render(template, values)
+    text = rendered.text
+    due = now
+    if planned.channel is ChannelName.SMS:
+        text = sms.fit(text, ctx.config.sms_max_segments)
+        if not planned.urgent:
+            due = hold_for_quiet_hours(now, ctx)
+    return NewDelivery(
+        id=delivery_id(concern_id, planned.kind, planned.channel,
+                       occurrence=planned.occurrence, recipient=planned.recipient),
+        concern_id=concern_id, kind=planned.kind, channel=planned.channel,
+        address=planned.address, language=rendered.language, recipient=planned.recipient,
+        to_name=planned.name, subject=rendered.subject, text=text, next_attempt_at=due,
+        urgent=planned.urgent, event_id=event.id)
+
+
+async def _webhooks(event: CloudEvent, concern_id: str, ctx: NotifyContext) -> list[NewDelivery]:
+    """One signed webhook per subscription that asked for this event; public events only."""
+    if event.spec.exchange is not Exchange.PUBLIC:
+        return []
+    body = encode(event).decode()
+    return [NewDelivery(
+        # the event id: a redelivered or republished event is the same webhook
+        id=f"{concern_id}:{Kind.WEBHOOK.value}:{event.id}:{s.id}", concern_id=concern_id,
+        kind=Kind.WEBHOOK, channel=ChannelName.WEBHOOK, address=s.url, language="en",
+        recipient=s.id, subject=event.type, text=body, publishes=False, event_id=event.id)
+        for s in await ctx.subscriptions.matching(event.name)]
+

@@ -3,46 +3,120 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notify import api, handlers
-from services.notify.channels import OutboundChannel, SmtpEmailChannel
-from services.notify.handlers import NotifyContext
-from services.notify.repository import DELIVERIES, DeliveryRepository
+from services.notify.channels import (
+    HttpSmsChannel,
+    OutboundChannel,
+    SmtpEmailChannel,
+    WebhookChannel,
+)
+from services.notify.config import NotifyConfig
+from services.notify.context import NotifyContext
+from services.notify.dispatcher import DispatchLoop
+from services.notify.domain import ChannelName
+from services.notify.repository import (
+    DELIVERIES,
+    SURVEYS,
+    ConcernRepository,
+    DeliveryRepository,
+    SubscriptionRepository,
+    SurveyRepository,
+    TemplateRepository,
+)
 from services.notify.settings import NotifySettings
+from services.notify.templates import load_seed
 from shared.clock import Clock, SystemClock
-from shared.district import load_district
+from shared.district import DistrictConfig, load_district
+from shared.events import CATALOGUE, Exchange
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
+from shared.store import Document
+
+# Private events notify reads; it also reads every public event, for subscriptions.
+PRIVATE_EVENTS = ("concern.contact_shared", "concern.reply_shared")
+HANDLED_EVENTS = frozenset(PRIVATE_EVENTS) | frozenset(
+    name for name, spec in CATALOGUE.items() if spec.exchange is Exchange.PUBLIC)
+
+
+def build_channels(settings: NotifySettings, clock: Clock,
+                   overrides: Mapping[ChannelName, OutboundChannel] | None = None,
+                   ) -> dict[ChannelName, OutboundChannel]:
+    """The channels the settings configure; `overrides` replace some (tests pass fakes)."""
+    channels: dict[ChannelName, OutboundChannel] = {
+        ChannelName.EMAIL: SmtpEmailChannel.from_settings(settings),
+        ChannelName.WEBHOOK: WebhookChannel(clock=clock, timeout_s=settings.io_timeout_s),
+    }
+    if settings.sms_enabled:
+        assert settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token
+        assert settings.sms_from
+        channels[ChannelName.SMS] = HttpSmsChannel(
+            api_url=settings.sms_api_url, account_sid=settings.sms_account_sid,
+            auth_token=settings.sms_auth_token, sender=settings.sms_from,
+            timeout_s=settings.io_timeout_s)
+    channels.update(overrides or {})
+    return channels
+
+
+async def build_context(db: AsyncDatabase[Document], *, settings: NotifySettings, clock: Clock,
+                        district: DistrictConfig,
+                        channels: Mapping[ChannelName, OutboundChannel],
+                        published: Callable[[], None] = lambda: None,
+                        wake_dispatcher: Callable[[], None] = lambda: None) -> NotifyContext:
+    """Notify's stores over `db` (indexes made, templates seeded) and its context."""
+    repo, templates = DeliveryRepository(db), TemplateRepository(db)
+    subscriptions, surveys = SubscriptionRepository(db), SurveyRepository(db)
+    await repo.ensure_indexes()
+    await subscriptions.ensure_indexes()
+    await surveys.ensure_indexes()
+    await templates.seed(load_seed(), clock.now())
+    return NotifyContext(
+        repo=repo, concerns=ConcernRepository(db), templates=templates,
+        subscriptions=subscriptions, surveys=surveys, channels=dict(channels), clock=clock,
+        district=district, config=district.section("notify", NotifyConfig),
+        source=settings.source, published=published, wake_dispatcher=wake_dispatcher,
+        delivery_attempts=settings.delivery_attempts,
+        delivery_lease=timedelta(seconds=settings.delivery_lease_s),
+        backoff_s=tuple(settings.delivery_backoff_s), dispatch_batch=settings.dispatch_batch,
+        survey_key=settings.survey_token_key)
 
 
 def create_app(settings: NotifySettings, *, clock: Clock | None = None,
-               email: OutboundChannel | None = None) -> FastAPI:
+               email: OutboundChannel | None = None,
+               channels: Mapping[ChannelName, OutboundChannel] | None = None) -> FastAPI:
     """Build the notify app; connections open in its lifespan, not at import.
 
-    `email` replaces the SMTP channel (tests may pass a `RecordingChannel`).
+    `email` or `channels` replace configured channels (tests may pass a `RecordingChannel`).
     """
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
-    email_channel = email or SmtpEmailChannel.from_settings(settings)
+    district.section("notify", NotifyConfig)  # fail fast on a bad section
+    overrides = dict(channels or {})
+    if email is not None:
+        overrides[ChannelName.EMAIL] = email
+    outbound = build_channels(settings, clock, overrides)
 
     async def wire(runtime: Runtime) -> tuple[NotifyContext, Mapping[str, Handler]]:
-        repo = DeliveryRepository(runtime.db)
-        await repo.ensure_indexes()
-        ctx = NotifyContext(repo=repo, email=email_channel, clock=runtime.clock,
-                            district=district, source=settings.source,
-                            published=runtime.wake_relay,
-                            delivery_attempts=settings.delivery_attempts,
-                            delivery_lease=timedelta(seconds=settings.delivery_lease_s))
-        return ctx, {
-            "concern.contact_shared": functools.partial(handlers.on_contact_shared, ctx=ctx),
-        }
+        loop = DispatchLoop(tick_s=settings.dispatch_tick_s)
+        ctx = await build_context(runtime.db, settings=settings, clock=runtime.clock,
+                                  district=district, channels=outbound,
+                                  published=runtime.wake_relay, wake_dispatcher=loop.wake)
+        # The loop is cancelled between passes (or mid-send: the lease then expires and a
+        # peer, or the next start, sends the delivery) when the runtime closes.
+        runtime.spawn(loop.run(ctx), "notify-dispatcher")
+        handler = functools.partial(handlers.on_event, ctx=ctx)
+        return ctx, dict.fromkeys(HANDLED_EVENTS, handler)
 
     app = create_service_app(title="Bureau notify", lifespan=runtime_lifespan(
-        settings, clock=clock, outbox_collections=[DELIVERIES], wire=wire))
+        settings, clock=clock, outbox_collections=[DELIVERIES, SURVEYS], wire=wire))
     app.include_router(api.router)
     return app
+
+
+__all__ = ["HANDLED_EVENTS", "create_app"]

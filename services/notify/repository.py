@@ -1,30 +1,77 @@
-"""Notify's store: one document per delivery, with its outbox.
+"""Notify's store: deliveries (with their outbox), what notify knows of each concern,
+templates, subscriptions and surveys.
 
-Sending happens at most once per claim: a delivery is inserted once (its `_id` is the
-concern, kind and channel), then claimed atomically with a lease; only the claimant sends,
-and only the holder of the lease token may record the outcome. The requester's address lives
-here and nowhere else.
+Sending happens at most once per claim: a delivery is inserted once (its `_id` names the
+concern, kind, occurrence, channel and recipient), then claimed atomically with a lease; only
+the claimant sends, and only the holder of the lease token may record the outcome. Requester
+addresses live here and nowhere else.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.notify.domain import ChannelName, DeliveryStatus, Kind
+from services.notify.domain import REQUESTER, ChannelName, DeliveryStatus, Kind
+from services.notify.templates import MessageTemplate, fallback_languages, template_key
 from shared.clock import as_utc
-from shared.events import CloudEvent
+from shared.events import CloudEvent, ConcernContactShared, ConcernTriaged
 from shared.outbox import outbox_push
 from shared.store import Document
 
 DELIVERIES = "deliveries"
+CONCERNS = "concerns"
+TEMPLATES = "templates"
+SUBSCRIPTIONS = "subscriptions"
+SURVEYS = "surveys"
 LEASE_TOKEN = "lease_token"
 LEASE_UNTIL = "lease_until"
+MAX_HISTORY = 20
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+# --- deliveries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery about to be recorded, its message already rendered."""
+
+    id: str
+    concern_id: str
+    kind: Kind
+    channel: ChannelName
+    address: str | None
+    language: str
+    recipient: str = REQUESTER
+    to_name: str | None = None
+    subject: str = ""
+    text: str = ""
+    status: DeliveryStatus = DeliveryStatus.QUEUED
+    note: str | None = None
+    next_attempt_at: datetime | None = None
+    urgent: bool = False
+    # subscription webhooks publish no notification events (a subscriber of
+    # `notification.sent` would otherwise feed a loop)
+    publishes: bool = True
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    at: datetime
+    ok: bool
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -39,14 +86,20 @@ class Delivery:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    recipient: str = REQUESTER
+    to_name: str | None = None
+    subject: str = ""
+    text: str = ""
+    next_attempt_at: datetime | None = None
+    urgent: bool = False
+    publishes: bool = True
     sent_at: datetime | None = None
     failed_at: datetime | None = None
     last_error: str | None = None
+    provider_answer: str | None = None
+    provider_reference: str | None = None
     lease_token: str | None = None
-
-
-def _optional_time(value: Any) -> datetime | None:
-    return as_utc(value) if value is not None else None
+    history: tuple[Attempt, ...] = field(default_factory=tuple)
 
 
 def from_document(doc: Document) -> Delivery:
@@ -61,11 +114,30 @@ def from_document(doc: Document) -> Delivery:
         attempts=int(doc.get("attempts", 0)),
         created_at=as_utc(doc["created_at"]),
         updated_at=as_utc(doc["updated_at"]),
+        recipient=doc.get("recipient", REQUESTER),
+        to_name=doc.get("to_name"),
+        subject=doc.get("subject") or "",
+        text=doc.get("text") or "",
+        next_attempt_at=_optional_time(doc.get("next_attempt_at")),
+        urgent=bool(doc.get("urgent", False)),
+        publishes=bool(doc.get("publishes", True)),
         sent_at=_optional_time(doc.get("sent_at")),
         failed_at=_optional_time(doc.get("failed_at")),
         last_error=doc.get("last_error"),
+        provider_answer=doc.get("provider_answer"),
+        provider_reference=doc.get("provider_reference"),
         lease_token=doc.get(LEASE_TOKEN),
+        history=tuple(Attempt(number=int(h["attempt"]), at=as_utc(h["at"]), ok=bool(h["ok"]),
+                              answer=h.get("answer", "")) for h in doc.get("history", [])),
     )
+
+
+def _due(now: datetime) -> Document:
+    return {"$or": [
+        {"status": DeliveryStatus.QUEUED.value, "next_attempt_at": {"$lte": now}},
+        # the holder died mid-send: its lease ran out, the delivery is free again
+        {"status": DeliveryStatus.SENDING.value, LEASE_UNTIL: {"$lte": now}},
+    ]}
 
 
 class DeliveryRepository:
@@ -74,18 +146,24 @@ class DeliveryRepository:
 
     async def ensure_indexes(self) -> None:
         await self._deliveries.create_index([("concern_id", 1), ("created_at", DESCENDING)])
+        # due work is found through these: the cost grows with what is due, not with history
+        await self._deliveries.create_index([("status", 1), ("next_attempt_at", 1)])
+        await self._deliveries.create_index([("status", 1), (LEASE_UNTIL, 1)])
 
-    async def add(self, *, delivery_id: str, concern_id: str, kind: Kind, channel: ChannelName,
-                  address: str | None, language: str, now: datetime,
-                  status: DeliveryStatus = DeliveryStatus.QUEUED,
-                  note: str | None = None) -> bool:
+    async def add(self, delivery: NewDelivery, *, now: datetime) -> bool:
         """Record a delivery once; False when it already exists (a redelivered event, a peer)."""
         doc: Document = {
-            "_id": delivery_id, "concern_id": concern_id, "kind": kind.value,
-            "channel": channel.value, "status": status.value, "address": address,
-            "language": language, "attempts": 0, "created_at": now, "updated_at": now,
-            "last_error": note,
+            "_id": delivery.id, "concern_id": delivery.concern_id, "kind": delivery.kind.value,
+            "channel": delivery.channel.value, "status": delivery.status.value,
+            "recipient": delivery.recipient, "address": delivery.address,
+            "to_name": delivery.to_name, "language": delivery.language,
+            "subject": delivery.subject, "text": delivery.text, "attempts": 0,
+            "created_at": now, "updated_at": now, "last_error": delivery.note,
+            "next_attempt_at": delivery.next_attempt_at or now, "urgent": delivery.urgent,
+            "publishes": delivery.publishes, "event_id": delivery.event_id, "history": [],
         }
+        if delivery.status is not DeliveryStatus.QUEUED:
+            doc.pop("next_attempt_at")
         try:
             await self._deliveries.insert_one(doc)
         except DuplicateKeyError:
@@ -94,18 +172,25 @@ class DeliveryRepository:
 
     async def claim(self, delivery_id: str, *, token: str, now: datetime,
                     lease_until: datetime) -> Delivery | None:
-        """Take the delivery for one attempt; None when it is settled or a live lease holds it."""
+        """Take one delivery for an attempt; None when it is not due, settled or leased."""
+        return await self._claim({"_id": delivery_id, **_due(now)}, token=token, now=now,
+                                 lease_until=lease_until)
+
+    async def claim_due(self, *, now: datetime, lease_until: datetime) -> Delivery | None:
+        """Take the most overdue delivery nobody holds; None when nothing is due."""
+        return await self._claim(_due(now), token=uuid.uuid4().hex, now=now,
+                                 lease_until=lease_until, sort=True)
+
+    async def _claim(self, query: Document, *, token: str, now: datetime,
+                     lease_until: datetime, sort: bool = False) -> Delivery | None:
         doc = await self._deliveries.find_one_and_update(
-            {"_id": delivery_id, "$or": [
-                {"status": DeliveryStatus.QUEUED.value},
-                # the holder died mid-send: its lease ran out, the delivery is free again
-                {"status": DeliveryStatus.SENDING.value, LEASE_UNTIL: {"$lte": now}},
-            ]},
+            query,
             # An attempt counts when it starts, so a replica that dies mid-send still uses one up.
             {"$set": {"status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token,
                       LEASE_UNTIL: lease_until, "updated_at": now},
              "$inc": {"attempts": 1}},
             projection={"outbox": 0},
+            sort=[("next_attempt_at", ASCENDING)] if sort else None,
             return_document=ReturnDocument.AFTER,
         )
         return from_document(doc) if doc else None
@@ -124,35 +209,305 @@ class DeliveryRepository:
         return [from_document(d) for d in docs]
 
     async def mark_sent(self, delivery_id: str, *, token: str, now: datetime, answer: str,
-                        reference: str | None, events: list[CloudEvent]) -> bool:
+                        reference: str | None, attempt: int,
+                        events: list[CloudEvent]) -> bool:
         """Record the provider's acceptance with its events, if we still hold the lease."""
         return await self._finish_attempt(delivery_id, token, events, {
             "status": DeliveryStatus.SENT.value, "sent_at": now, "updated_at": now,
             "provider_answer": answer, "provider_reference": reference, "last_error": None,
-        })
+        }, Attempt(attempt, now, True, answer), final=True)
 
-    async def release(self, delivery_id: str, *, token: str, now: datetime, error: str) -> bool:
-        """Put a delivery whose attempt failed back in the queue for the next try."""
+    async def release(self, delivery_id: str, *, token: str, now: datetime, error: str,
+                      next_attempt_at: datetime, attempt: int) -> bool:
+        """Put a delivery whose attempt failed back in the queue for a later try."""
         return await self._finish_attempt(delivery_id, token, [], {
             "status": DeliveryStatus.QUEUED.value, "updated_at": now, "last_error": error,
-        })
+            "provider_answer": error, "next_attempt_at": next_attempt_at,
+        }, Attempt(attempt, now, False, error), final=False)
 
     async def mark_failed(self, delivery_id: str, *, token: str, now: datetime, error: str,
-                          events: list[CloudEvent]) -> bool:
+                          attempt: int, events: list[CloudEvent]) -> bool:
         """Give up on a delivery, with the events that tell the bureau."""
         return await self._finish_attempt(delivery_id, token, events, {
             "status": DeliveryStatus.FAILED.value, "failed_at": now, "updated_at": now,
-            "last_error": error,
-        })
+            "last_error": error, "provider_answer": error,
+        }, Attempt(attempt, now, False, error), final=True)
 
     async def _finish_attempt(self, delivery_id: str, token: str, events: list[CloudEvent],
-                              fields: Document) -> bool:
-        update: Document = {"$set": fields, "$unset": {LEASE_TOKEN: "", LEASE_UNTIL: ""}}
+                              fields: Document, attempt: Attempt, *, final: bool) -> bool:
+        unset: Document = {LEASE_TOKEN: "", LEASE_UNTIL: ""}
+        if final:
+            # The text may hold a reply or a survey link: once settled, only the log remains.
+            unset.update({"text": "", "next_attempt_at": ""})
+        entry = {"attempt": attempt.number, "at": attempt.at, "ok": attempt.ok,
+                 "answer": attempt.answer}
+        update: Document = {"$set": fields, "$unset": unset,
+                            "$push": {"history": {"$each": [entry], "$slice": -MAX_HISTORY}}}
         if events:
-            update["$push"] = outbox_push(events)
+            update["$push"].update(outbox_push(events))
         result = await self._deliveries.update_one(
             {"_id": delivery_id, "status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token},
             update,
         )
         return result.modified_count == 1
 
+
+# --- what notify knows of a concern -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str | None
+    email: str | None
+    phone: str | None
+    language: str
+    preferred_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class ConcernFacts:
+    """What notify learnt of a concern from events: enough to address and word messages."""
+
+    concern_id: str
+    tracking_number: str | None = None
+    category: str | None = None
+    school_id: str | None = None
+    resolution_due_at: datetime | None = None
+    contact: Contact | None = None
+    team_id: str | None = None
+    priority: str | None = None
+    assignee_id: str | None = None
+
+
+class ConcernRepository:
+    """One document per concern; each event fills its own fields, idempotent by nature."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._concerns = db[CONCERNS]
+
+    async def remember_contact(self, data: ConcernContactShared, now: datetime) -> None:
+        """Keep the requester's contact; the first one shared for a concern stays."""
+        requester = data.requester
+        contact = {"name": requester.name, "email": str(requester.email) if requester.email
+                   else None, "phone": requester.phone, "language": requester.language,
+                   # not in the contract yet: read it when intake starts sharing it
+                   "preferred_channel": getattr(requester, "preferred_channel", None)}
+        await self._set_once(data.concern_id, "contact", {
+            "contact": contact, "tracking_number": data.tracking_number,
+            "category": data.category, "resolution_due_at": data.resolution_due_at,
+            "contact_at": now})
+
+    async def remember_triage(self, data: ConcernTriaged) -> None:
+        """The owning team and priority; a later decision (re-triage) wins over an older one."""
+        await self._set_if_newer(data.concern_id, "triaged_at", data.triaged_at, {
+            "team_id": data.team_id, "priority": data.priority.value,
+            "school_id": data.school_id, "triage_category": data.category})
+
+    async def remember_assignment(self, concern_id: str, assignee_id: str,
+                                  assigned_at: datetime) -> None:
+        """Who works the concern; a later assignment wins."""
+        await self._set_if_newer(concern_id, "assigned_at", assigned_at,
+                                 {"assignee_id": assignee_id})
+
+    async def _set_once(self, concern_id: str, marker: str, fields: Document) -> None:
+        try:
+            await self._concerns.update_one({"_id": concern_id, marker: None},
+                                            {"$set": fields}, upsert=True)
+        except DuplicateKeyError:
+            pass  # already known: the first wins
+
+    async def _set_if_newer(self, concern_id: str, stamp: str, at: datetime,
+                            fields: Document) -> None:
+        try:
+            await self._concerns.update_one(
+                {"_id": concern_id, "$or": [{stamp: None}, {stamp: {"$lt": at}}]},
+                {"$set": {**fields, stamp: at}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a newer fact is already there
+
+    async def get(self, concern_id: str) -> ConcernFacts | None:
+        doc = await self._concerns.find_one({"_id": concern_id})
+        if doc is None:
+            return None
+        raw = doc.get("contact")
+        contact = Contact(name=raw.get("name"), email=raw.get("email"), phone=raw.get("phone"),
+                          language=raw.get("language") or "en",
+                          preferred_channel=raw.get("preferred_channel")) if raw else None
+        return ConcernFacts(
+            concern_id=concern_id, tracking_number=doc.get("tracking_number"),
+            category=doc.get("category") or doc.get("triage_category"),
+            school_id=doc.get("school_id"),
+            resolution_due_at=_optional_time(doc.get("resolution_due_at")), contact=contact,
+            team_id=doc.get("team_id"), priority=doc.get("priority"),
+            assignee_id=doc.get("assignee_id"))
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    template: MessageTemplate
+    updated_at: datetime
+    origin: str
+
+
+def _template(doc: Document) -> StoredTemplate:
+    return StoredTemplate(
+        template=MessageTemplate(kind=Kind(doc["kind"]), channel=ChannelName(doc["channel"]),
+                                 language=doc["language"], subject=doc.get("subject"),
+                                 body=doc["body"]),
+        updated_at=as_utc(doc["updated_at"]), origin=doc.get("origin", "seed"))
+
+
+class TemplateRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._templates = db[TEMPLATES]
+
+    async def seed(self, templates: list[MessageTemplate], now: datetime) -> int:
+        """Insert the shipped templates that are missing; edited ones are kept."""
+        added = 0
+        for t in templates:
+            result = await self._templates.update_one({"_id": t.key}, {"$setOnInsert": {
+                "kind": t.kind.value, "channel": t.channel.value, "language": t.language,
+                "subject": t.subject, "body": t.body, "updated_at": now, "origin": "seed"}},
+                upsert=True)
+            added += 1 if result.upserted_id is not None else 0
+        return added
+
+    async def get(self, kind: Kind, channel: ChannelName, language: str) -> StoredTemplate | None:
+        doc = await self._templates.find_one({"_id": template_key(kind, channel, language)})
+        return _template(doc) if doc else None
+
+    async def find(self, kind: Kind, channel: ChannelName,
+                   language: str) -> MessageTemplate | None:
+        """The template in `language`, else in English."""
+        for lang in fallback_languages(language):
+            stored = await self.get(kind, channel, lang)
+            if stored is not None:
+                return stored.template
+        return None
+
+    async def put(self, template: MessageTemplate, now: datetime) -> StoredTemplate:
+        await self._templates.update_one({"_id": template.key}, {"$set": {
+            "kind": template.kind.value, "channel": template.channel.value,
+            "language": template.language, "subject": template.subject, "body": template.body,
+            "updated_at": now, "origin": "admin"}}, upsert=True)
+        return StoredTemplate(template, now, "admin")
+
+    async def all(self) -> list[StoredTemplate]:
+        docs = await self._templates.find({}).sort("_id", 1).to_list()
+        return [_template(d) for d in docs]
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    url: str
+    event_types: tuple[str, ...]
+    secret: str
+    created_at: datetime
+
+
+def _subscription(doc: Document) -> Subscription:
+    return Subscription(id=doc["_id"], url=doc["url"], event_types=tuple(doc["event_types"]),
+                        secret=doc["secret"], created_at=as_utc(doc["created_at"]))
+
+
+class SubscriptionRepository:
+    """District systems that receive public events as signed webhooks.
+
+    The secret is kept as given: signing needs it (an HMAC key cannot be stored hashed).
+    """
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._subscriptions = db[SUBSCRIPTIONS]
+
+    async def ensure_indexes(self) -> None:
+        await self._subscriptions.create_index("event_types")
+
+    async def create(self, *, url: str, event_types: list[str], secret: str,
+                     now: datetime) -> Subscription:
+        doc = {"_id": str(uuid.uuid4()), "url": url, "event_types": sorted(set(event_types)),
+               "secret": secret, "created_at": now}
+        await self._subscriptions.insert_one(doc)
+        return _subscription(doc)
+
+    async def get(self, subscription_id: str) -> Subscription | None:
+        doc = await self._subscriptions.find_one({"_id": subscription_id})
+        return _subscription(doc) if doc else None
+
+    async def all(self) -> list[Subscription]:
+        docs = await self._subscriptions.find({}).sort("created_at", 1).to_list()
+        return [_subscription(d) for d in docs]
+
+    async def delete(self, subscription_id: str) -> bool:
+        result = await self._subscriptions.delete_one({"_id": subscription_id})
+        return result.deleted_count == 1
+
+    async def matching(self, event_name: str) -> list[Subscription]:
+        """Subscriptions that asked for this event (or for every public event, `*`)."""
+        docs = await self._subscriptions.find(
+            {"event_types": {"$in": [event_name, "*"]}}).to_list()
+        return [_subscription(d) for d in docs]
+
+
+# --- surveys ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Survey:
+    concern_id: str
+    language: str
+    created_at: datetime
+    expires_at: datetime
+    answered_at: datetime | None
+    score: int | None
+
+
+def _survey(doc: Document) -> Survey:
+    return Survey(concern_id=doc["_id"], language=doc.get("language", "en"),
+                  created_at=as_utc(doc["created_at"]), expires_at=as_utc(doc["expires_at"]),
+                  answered_at=_optional_time(doc.get("answered_at")), score=doc.get("score"))
+
+
+class SurveyRepository:
+    """One survey per concern, found by the hash of its token; answers carry their outbox."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._surveys = db[SURVEYS]
+
+    async def ensure_indexes(self) -> None:
+        await self._surveys.create_index("token_hash", unique=True)
+
+    async def open(self, *, concern_id: str, token_hash: str, language: str,
+                   expires_at: datetime, now: datetime) -> None:
+        """Open the concern's survey, or move its expiry to a later resolution's."""
+        try:
+            await self._surveys.insert_one({
+                "_id": concern_id, "token_hash": token_hash, "language": language,
+                "created_at": now, "expires_at": expires_at, "answered_at": None})
+        except DuplicateKeyError:
+            await self._surveys.update_one(
+                {"_id": concern_id, "expires_at": {"$lt": expires_at}},
+                {"$set": {"expires_at": expires_at}})
+
+    async def by_token_hash(self, token_hash: str) -> Survey | None:
+        doc = await self._surveys.find_one({"token_hash": token_hash}, {"outbox": 0})
+        return _survey(doc) if doc else None
+
+    async def answer(self, *, token_hash: str, score: int, comment: str | None,
+                     now: datetime, events: list[CloudEvent]) -> Survey | None:
+        """Record the one answer with its events; None when answered already or expired."""
+        doc = await self._surveys.find_one_and_update(
+            {"token_hash": token_hash, "answered_at": None, "expires_at": {"$gt": now}},
+            {"$set": {"answered_at": now, "score": score, "comment": comment},
+             "$push": outbox_push(events)},
+            projection={"outbox": 0}, return_document=ReturnDocument.AFTER)
+        return _survey(doc) if doc else None
+
+    async def get_document(self, concern_id: str) -> Document | None:
+        return await self._surveys.find_one({"_id": concern_id})

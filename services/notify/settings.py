@@ -4,6 +4,8 @@ from pydantic import Field, model_validator
 
 from shared.settings import ServiceSettings
 
+DEVELOPMENT_SURVEY_KEY = "development-only-survey-key"
+
 
 class NotifySettings(ServiceSettings):
     service_name: str = "notify"
@@ -17,9 +19,22 @@ class NotifySettings(ServiceSettings):
     smtp_tls: bool = Field(default=False, description="TLS from the first byte (port 465)")
     mail_from: str = "Customer Service Bureau <bureau@district.example>"
 
-    # One attempt per delivery of the event: the first plus one per retry queue.
-    delivery_attempts: int = Field(default=4, ge=1)
+    # SMS through a Twilio-shaped HTTP API; unset means no SMS (requesters get email only).
+    sms_api_url: str | None = Field(default=None, description="e.g. https://api.twilio.com")
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_from: str | None = Field(default=None, description="sender number in E.164")
+
+    delivery_attempts: int = Field(default=5, ge=1)
     delivery_lease_s: float = Field(default=60.0, gt=0)
+    # Wait after the n-th failed attempt (the last value repeats).
+    delivery_backoff_s: list[float] = Field(default=[5.0, 30.0, 120.0, 600.0], min_length=1)
+    dispatch_tick_s: float = Field(default=1.0, gt=0, description="how often due deliveries "
+                                                                  "are looked for")
+    dispatch_batch: int = Field(default=16, ge=1, description="deliveries sent concurrently")
+
+    survey_token_key: str = Field(default=DEVELOPMENT_SURVEY_KEY, min_length=16,
+                                  description="keys the survey links; keep it secret")
 
     @model_validator(mode="after")
     def _consistent(self) -> NotifySettings:
@@ -27,13 +42,20 @@ class NotifySettings(ServiceSettings):
             raise ValueError("choose SMTP_TLS (implicit TLS) or SMTP_STARTTLS, not both")
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("SMTP_USERNAME and SMTP_PASSWORD go together")
-        # A lease shorter than one SMTP exchange would let a second replica send while the
-        # first is still talking to the relay: the acknowledgement would go out twice.
+        sms = (self.sms_api_url, self.sms_account_sid, self.sms_auth_token, self.sms_from)
+        if any(sms) and not all(sms):
+            raise ValueError("SMS_API_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM go "
+                             "together")
+        # A lease shorter than one provider exchange would let a second replica send while
+        # the first is still talking to the provider: the message would go out twice.
         if self.delivery_lease_s <= self.io_timeout_s:
             raise ValueError("DELIVERY_LEASE_S must be longer than IO_TIMEOUT_S (the SMTP timeout)")
-        # Attempts are made when the consumer delivers the event; with more attempts than
-        # deliveries the event would park in the dead-letter queue before the delivery is
-        # marked failed, and `notification.failed` would never be published.
-        if self.delivery_attempts > len(self.retry_delays_ms) + 1:
-            raise ValueError("DELIVERY_ATTEMPTS must not exceed the number of RETRY_DELAYS_MS + 1")
+        if any(d <= 0 for d in self.delivery_backoff_s):
+            raise ValueError("DELIVERY_BACKOFF_S must hold positive seconds")
+        if self.environment != "development" and self.survey_token_key == DEVELOPMENT_SURVEY_KEY:
+            raise ValueError("SURVEY_TOKEN_KEY must be set outside development")
         return self
+
+    @property
+    def sms_enabled(self) -> bool:
+        return self.sms_api_url is not None

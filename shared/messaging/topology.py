@@ -33,7 +33,9 @@ SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
     "triage": frozenset({"concern.details_shared", "concern.resolved", "concern.reopened"}),
     "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.resolved",
                              "concern.reopened"}),
-    "notify": frozenset({"concern.contact_shared"}),
+    # notify also forwards every public event to webhook subscribers
+    "notify": frozenset({"concern.contact_shared", "concern.reply_shared"}
+                        | {n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC}),
 }
 
 

@@ -18,10 +18,10 @@ from devtools.launcher import free_port
 from devtools.smtp_sink import SmtpSink
 from services.notify import api, handlers
 from services.notify.channels import SmtpEmailChannel
-from services.notify.domain import ChannelName, Kind
-from services.notify.handlers import DeliveryBusy, DeliveryDeferred, NotifyContext
-from services.notify.main import create_app
-from services.notify.repository import DeliveryRepository
+from services.notify.context import NotifyContext
+from services.notify.dispatcher import dispatch_due
+from services.notify.domain import ChannelName
+from services.notify.main import build_context, create_app
 from services.notify.settings import NotifySettings
 from shared.clock import FakeClock
 from shared.district import load_district
@@ -62,13 +62,24 @@ def contact_event(*, email: str | None = ADDRESS, tracking: str = "CS-2026-00012
 
 async def notify_context(client: AsyncMongoClient[Any], db_name: str, smtp_port: int, *,
                          attempts: int = 5) -> NotifyContext:
-    repo = DeliveryRepository(client[db_name])
-    await repo.ensure_indexes()
     channel = SmtpEmailChannel(host="127.0.0.1", port=smtp_port, mail_from=MAIL_FROM,
                                timeout_s=5.0)
-    return NotifyContext(repo=repo, email=channel, clock=FakeClock(NOW), district=DISTRICT,
-                         source="/bureau/notify", published=lambda: None,
-                         delivery_attempts=attempts, delivery_lease=timedelta(seconds=60))
+    settings = NotifySettings(delivery_attempts=attempts, delivery_lease_s=60,
+                              delivery_backoff_s=[5, 30])
+    return await build_context(client[db_name], settings=settings, clock=FakeClock(NOW),
+                               district=DISTRICT, channels={ChannelName.EMAIL: channel})
+
+
+async def handle(ctx: NotifyContext, event: CloudEvent, data: ConcernContactShared) -> int:
+    """What one replica does with one delivery of the event: record, then send what is due."""
+    await handlers.on_event(event, data, ctx=ctx)
+    return await dispatch_due(ctx=ctx)
+
+
+def advance(ctx: NotifyContext, seconds: float) -> None:
+    clock = ctx.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(seconds=seconds))
 
 
 async def delivery_document(ctx: NotifyContext, concern_id: str) -> dict[str, Any]:
@@ -86,7 +97,7 @@ async def test_sends_one_acknowledgement_with_tracking_number_to_the_requester(
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event()
 
-    await handlers.on_contact_shared(event, data, ctx=ctx)
+    await handle(ctx, event, data)
 
     assert len(sink.mails) == 1
     mail = sink.mails[0]
@@ -95,10 +106,13 @@ async def test_sends_one_acknowledgement_with_tracking_number_to_the_requester(
     assert "Your tracking number is CS-2026-000123." in mail.text
     # 72 hours after 15:30 UTC on 2 March, in the district's zone (America/Chicago)
     assert "Thursday, March 5, 2026 at 9:30 AM CST" in mail.text
+    # how to check the status: the district's status page for this tracking number
+    assert "https://bureau.district.example/status/CS-2026-000123" in mail.text
     doc = await delivery_document(ctx, data.concern_id)
     assert doc["status"] == "sent"
     assert doc["attempts"] == 1
     assert mail.message["Message-ID"] == doc["provider_reference"]
+    assert "text" not in doc  # once settled, the message body is not kept
     [sent] = outbox_events(doc)
     assert sent.name == "notification.sent"
     assert sent.subject == data.concern_id
@@ -114,9 +128,9 @@ async def test_redelivered_event_sends_no_second_mail(
     # the same facts in a new envelope, as after an outbox relay crashed before marking it sent
     republished = envelopes([data], source="/bureau/intake", time=NOW)[0]
 
-    await handlers.on_contact_shared(event, data, ctx=ctx)
-    await handlers.on_contact_shared(event, data, ctx=ctx)
-    await handlers.on_contact_shared(republished, data, ctx=ctx)
+    await handle(ctx, event, data)
+    await handle(ctx, event, data)
+    await handle(ctx, republished, data)
 
     assert len(sink.mails) == 1
     doc = await delivery_document(ctx, data.concern_id)
@@ -132,14 +146,8 @@ async def test_two_replicas_racing_on_the_same_events_send_each_acknowledgement_
         second = await notify_context(other, isolation.db("notify"), sink.port)
         events = [contact_event(tracking=f"CS-2026-{n:06d}") for n in range(1, 6)]
 
-        outcomes = await asyncio.gather(
-            *(handlers.on_contact_shared(e, d, ctx=ctx)
-              for e, d in events for ctx in (first, second)),
-            return_exceptions=True,
-        )
+        await asyncio.gather(*(handle(ctx, e, d) for e, d in events for ctx in (first, second)))
 
-        # the loser either saw the delivery settled or was told to retry while it was sent
-        assert all(o is None or isinstance(o, DeliveryBusy) for o in outcomes), outcomes
         for _, data in events:
             mails = [m for m in sink.mails if data.tracking_number in m.subject]
             assert len(mails) == 1, data.tracking_number
@@ -157,25 +165,27 @@ async def test_smtp_outage_keeps_the_delivery_queued_and_a_later_attempt_sends_i
     ctx = await notify_context(mongo, isolation.db("notify"), port)
     event, data = contact_event()
 
-    with pytest.raises(DeliveryDeferred) as raised:
-        await handlers.on_contact_shared(event, data, ctx=ctx)
+    await handle(ctx, event, data)
 
-    assert ADDRESS not in str(raised.value)
     doc = await delivery_document(ctx, data.concern_id)
     assert doc["status"] == "queued"
     assert doc["attempts"] == 1
-    assert doc["last_error"]
+    assert doc["last_error"] and ADDRESS not in doc["last_error"]
+    assert doc["next_attempt_at"] > NOW  # backoff: not before 5 s
     assert "outbox" not in doc or doc["outbox"] == []
 
     server = SmtpSink(port=port).start()
     try:
-        await handlers.on_contact_shared(event, data, ctx=ctx)
+        assert await dispatch_due(ctx=ctx) == 0  # not due yet
+        advance(ctx, 5)
+        assert await dispatch_due(ctx=ctx) == 1
         assert [m.recipients for m in server.mails] == [(ADDRESS,)]
     finally:
         server.stop()
     doc = await delivery_document(ctx, data.concern_id)
     assert doc["status"] == "sent"
     assert doc["attempts"] == 2
+    assert [h["ok"] for h in doc["history"]] == [False, True]
     assert [e.name for e in outbox_events(doc)] == ["notification.sent"]
     assert ADDRESS not in str(doc["outbox"])
 
@@ -183,30 +193,26 @@ async def test_smtp_outage_keeps_the_delivery_queued_and_a_later_attempt_sends_i
 async def test_delivery_claimed_by_a_replica_that_died_is_sent_once_its_lease_expires(
         mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
-    clock = ctx.clock
-    assert isinstance(clock, FakeClock)
     event, data = contact_event()
     delivery = f"{data.concern_id}:acknowledgement:email"
-    # a replica queued and claimed the delivery, then died before sending
-    await ctx.repo.add(delivery_id=delivery, concern_id=data.concern_id,
-                       kind=Kind.ACKNOWLEDGEMENT, channel=ChannelName.EMAIL, address=ADDRESS,
-                       language="en", now=NOW)
+    # a replica recorded and claimed the delivery, then died before sending
+    await handlers.on_event(event, data, ctx=ctx)
     assert await ctx.repo.claim(delivery, token="dead-replica", now=NOW,
                                 lease_until=NOW + timedelta(seconds=60)) is not None
 
-    with pytest.raises(DeliveryBusy):
-        await handlers.on_contact_shared(event, data, ctx=ctx)
+    assert await handle(ctx, event, data) == 0  # redelivered: recorded already, leased
     assert sink.mails == []
 
-    clock.advance(timedelta(seconds=61))
-    await handlers.on_contact_shared(event, data, ctx=ctx)
+    advance(ctx, 61)
+    await dispatch_due(ctx=ctx)
 
     assert len(sink.mails) == 1
     doc = await delivery_document(ctx, data.concern_id)
     assert doc["status"] == "sent"
     assert doc["attempts"] == 2
     # the dead replica's late report cannot overwrite what the live one recorded
-    assert not await ctx.repo.release(delivery, token="dead-replica", now=NOW, error="late")
+    assert not await ctx.repo.release(delivery, token="dead-replica", now=NOW, error="late",
+                                      next_attempt_at=NOW, attempt=1)
 
 
 async def test_delivery_fails_for_good_after_the_last_attempt_and_says_so(
@@ -214,10 +220,11 @@ async def test_delivery_fails_for_good_after_the_last_attempt_and_says_so(
     ctx = await notify_context(mongo, isolation.db("notify"), free_port(), attempts=2)
     event, data = contact_event()
 
-    with pytest.raises(DeliveryDeferred):
-        await handlers.on_contact_shared(event, data, ctx=ctx)
-    await handlers.on_contact_shared(event, data, ctx=ctx)  # last attempt: no retry asked
-    await handlers.on_contact_shared(event, data, ctx=ctx)  # settled: nothing more happens
+    await handle(ctx, event, data)
+    advance(ctx, 5)
+    assert await dispatch_due(ctx=ctx) == 1  # last attempt
+    advance(ctx, 3600)
+    assert await dispatch_due(ctx=ctx) == 0  # settled: nothing more happens
 
     doc = await delivery_document(ctx, data.concern_id)
     assert doc["status"] == "failed"
@@ -233,7 +240,7 @@ async def test_requester_without_email_is_recorded_as_skipped_without_an_event(
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event(email=None)
 
-    await handlers.on_contact_shared(event, data, ctx=ctx)
+    await handle(ctx, event, data)
 
     assert sink.mails == []
     doc = await delivery_document(ctx, data.concern_id)
@@ -245,7 +252,7 @@ async def test_deliveries_api_shows_the_delivery_with_a_masked_address(
         mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event()
-    await handlers.on_contact_shared(event, data, ctx=ctx)
+    await handle(ctx, event, data)
     app = FastAPI()
     app.include_router(api.router)
     app.state.ctx = ctx
@@ -263,6 +270,7 @@ async def test_deliveries_api_shows_the_delivery_with_a_masked_address(
     assert delivery["attempts"] == 1
     assert delivery["address"] == "a***@example.org"
     assert delivery["sent_at"] is not None
+    assert [h["ok"] for h in delivery["history"]] == [True]
     assert ADDRESS not in found.text
     assert unknown.status_code == 200 and unknown.json() == []
 

@@ -7,18 +7,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from services.notify import domain
+from services.notify import audience, domain, templates
 from services.notify.channels import OutgoingMessage, SmtpEmailChannel
+from services.notify.config import NotifyConfig
 from services.notify.domain import ChannelName, DeliveryStatus, Kind
+from services.notify.repository import ConcernFacts, Contact
 from services.notify.settings import NotifySettings
-from shared.district import DistrictInfo, LocalizedName
+from shared.district import load_district
 from shared.events import ConcernContactShared, RequesterContact
+from shared.settings import DEFAULT_DISTRICT_CONFIG
 
 pytestmark = pytest.mark.unit
 
-DISTRICT = DistrictInfo(name="Example Unified School District", timezone="America/Chicago")
-CATEGORY = LocalizedName(en="Transportation", es="Transporte")
+DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 SUBMITTED = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
+SEEDS = {t.key: t for t in templates.load_seed()}
+NO_STATUS_PAGE = NotifyConfig(status_url=None)
 
 
 def contact(language: str = "en", *, name: str | None = "Ana Pérez",
@@ -31,8 +35,26 @@ def contact(language: str = "en", *, name: str | None = "Ana Pérez",
     )
 
 
+def render_acknowledgement(data: ConcernContactShared, *, category: str | None = "transportation",
+                           config: NotifyConfig = NO_STATUS_PAGE) -> templates.Rendered:
+    """The acknowledgement email as notify composes it from the seeded templates."""
+    requester = data.requester
+    facts = ConcernFacts(concern_id=data.concern_id, tracking_number=data.tracking_number,
+                         category=category, resolution_due_at=data.resolution_due_at,
+                         contact=Contact(name=requester.name, email=requester.email,
+                                         phone=requester.phone, language=requester.language))
+    [planned] = audience.plan("concern.contact_shared", data, facts=facts, district=DISTRICT,
+                              config=config, available=frozenset({ChannelName.EMAIL}))
+    template = SEEDS.get(f"acknowledgement:email:{planned.language}") \
+        or SEEDS["acknowledgement:email:en"]
+    values = audience.template_values(planned, language=template.language,
+                                      concern_id=data.concern_id, facts=facts,
+                                      district=DISTRICT, config=config)
+    return templates.render(template, values)
+
+
 def test_english_acknowledgement_names_tracking_number_and_due_time_in_district_zone() -> None:
-    message = domain.render_acknowledgement(contact("en"), district=DISTRICT, category=CATEGORY)
+    message = render_acknowledgement(contact("en"))
 
     assert message.language == "en"
     assert "CS-2026-000123" in message.subject
@@ -45,7 +67,7 @@ def test_english_acknowledgement_names_tracking_number_and_due_time_in_district_
 
 
 def test_spanish_acknowledgement_is_written_in_spanish_with_24_hour_local_time() -> None:
-    message = domain.render_acknowledgement(contact("es"), district=DISTRICT, category=CATEGORY)
+    message = render_acknowledgement(contact("es"))
 
     assert message.language == "es"
     assert message.subject == ("Hemos recibido su inquietud - número de seguimiento "
@@ -57,14 +79,14 @@ def test_spanish_acknowledgement_is_written_in_spanish_with_24_hour_local_time()
 
 
 def test_regional_spanish_is_answered_in_spanish() -> None:
-    message = domain.render_acknowledgement(contact("es-MX"), district=DISTRICT)
+    message = render_acknowledgement(contact("es-MX"))
 
     assert message.language == "es"
     assert "Hola, Ana Pérez:" in message.text
 
 
 def test_unsupported_language_falls_back_to_english() -> None:
-    message = domain.render_acknowledgement(contact("fr"), district=DISTRICT)
+    message = render_acknowledgement(contact("fr"))
 
     assert message.language == "en"
     assert message.subject == "We received your concern - tracking number CS-2026-000123"
@@ -73,7 +95,7 @@ def test_unsupported_language_falls_back_to_english() -> None:
 def test_due_time_follows_daylight_saving_in_the_district_zone() -> None:
     summer = contact("en", due=datetime(2026, 7, 1, 6, 5, tzinfo=UTC))
 
-    text = domain.render_acknowledgement(summer, district=DISTRICT).text
+    text = render_acknowledgement(summer).text
 
     assert "by Wednesday, July 1, 2026 at 1:05 AM CDT." in text
 
@@ -81,12 +103,12 @@ def test_due_time_follows_daylight_saving_in_the_district_zone() -> None:
 def test_spanish_says_a_la_for_one_o_clock() -> None:
     early = contact("es", due=datetime(2026, 3, 6, 7, 15, tzinfo=UTC))
 
-    assert "el viernes 6 de marzo de 2026 a la 01:15 (CST)" in domain.render_acknowledgement(
-        early, district=DISTRICT).text
+    assert "el viernes 6 de marzo de 2026 a la 01:15 (CST)" in render_acknowledgement(
+        early).text
 
 
 def test_anonymous_requester_gets_a_plain_greeting_and_no_category_line_without_one() -> None:
-    message = domain.render_acknowledgement(contact("en", name=None), district=DISTRICT)
+    message = render_acknowledgement(contact("en", name=None), category=None)
 
     assert message.text.startswith("Hello,\n")
     assert "(category" not in message.text
@@ -94,8 +116,7 @@ def test_anonymous_requester_gets_a_plain_greeting_and_no_category_line_without_
 
 def test_acknowledgement_carries_no_student_information() -> None:
     for language in ("en", "es"):
-        text = domain.render_acknowledgement(contact(language), district=DISTRICT,
-                                             category=CATEGORY).text.lower()
+        text = render_acknowledgement(contact(language)).text.lower()
         assert not any(word in text for word in ("student", "estudiante", "alumno", "grade"))
 
 
@@ -200,3 +221,68 @@ def test_settings_refuse_tls_and_starttls_together() -> None:
 def test_settings_refuse_a_lease_shorter_than_the_smtp_timeout() -> None:
     with pytest.raises(ValidationError):
         NotifySettings(delivery_lease_s=5, io_timeout_s=10)
+
+
+def test_settings_refuse_the_development_survey_key_outside_development() -> None:
+    # the shared settings refuse other development secrets; give them real ones here
+    production = {"environment": "production", "jwt_signing_key": "p" * 48}
+    with pytest.raises(ValidationError, match="SURVEY_TOKEN_KEY"):
+        NotifySettings(**production)  # type: ignore[arg-type]
+
+    assert NotifySettings(**production, survey_token_key="k" * 32)  # type: ignore[arg-type]
+
+
+def test_settings_refuse_a_partial_sms_provider() -> None:
+    with pytest.raises(ValidationError, match="SMS_API_URL"):
+        NotifySettings(sms_api_url="http://127.0.0.1:9", sms_account_sid="AC1")
+
+
+@pytest.mark.parametrize(("attempts", "wait_s"), [(1, 5), (2, 30), (4, 600), (9, 600)])
+def test_retry_waits_follow_the_backoff_and_then_repeat_the_last(attempts: int,
+                                                                wait_s: int) -> None:
+    after = domain.retry_at(SUBMITTED, attempts=attempts, backoff_s=(5, 30, 120, 600))
+
+    assert after - SUBMITTED == timedelta(seconds=wait_s)
+
+
+def test_delivery_ids_name_occurrence_and_staff_recipient_but_not_the_requester() -> None:
+    assert domain.delivery_id("c-1", Kind.REPLY, ChannelName.SMS, occurrence="m-9",
+                              recipient="requester") == "c-1:reply:m-9:sms"
+    assert domain.delivery_id("c-1", Kind.ESCALATION, ChannelName.EMAIL, occurrence="1-0-t",
+                              recipient="p-lincoln") == "c-1:escalation:1-0-t:email:p-lincoln"
+
+
+@pytest.mark.parametrize(("email", "phone", "preferred", "expected"), [
+    ("a@example.org", "+15550100", None, ChannelName.EMAIL),
+    ("a@example.org", "+15550100", "sms", ChannelName.SMS),
+    (None, "+15550100", None, ChannelName.SMS),
+    (None, "+15550100", "email", ChannelName.SMS),
+    ("a@example.org", None, "sms", ChannelName.EMAIL),
+    (None, None, None, None),
+])
+def test_preferred_channel_decides_else_email_else_sms(
+        email: str | None, phone: str | None, preferred: str | None,
+        expected: ChannelName | None) -> None:
+    chosen = domain.choose_channel(email=email, phone=phone, preferred=preferred,
+                                   available=frozenset({ChannelName.EMAIL, ChannelName.SMS}))
+
+    assert chosen is expected
+
+
+def test_sms_is_not_chosen_where_no_provider_is_configured() -> None:
+    assert domain.choose_channel(email=None, phone="+15550100", preferred="sms",
+                                 available=frozenset({ChannelName.EMAIL})) is None
+
+
+@pytest.mark.parametrize(("address", "masked"), [
+    ("+15125550123", "+1***23"),
+    ("https://sis.district.example/hooks/bureau?key=1", "https://sis.district.example/***"),
+])
+def test_phone_numbers_and_webhook_urls_are_masked(address: str, masked: str) -> None:
+    assert domain.mask_address(address) == masked
+
+
+def test_redact_removes_a_phone_number_with_or_without_its_plus() -> None:
+    answer = "21211 The 'To' number 15125550123 is not valid (+15125550123)"
+
+    assert "5550123" not in domain.redact(answer, "+15125550123")

@@ -1,63 +1,16 @@
-"""Outside channels behind one small interface: `send(message) -> DeliveryResult`.
-
-A channel reports a refusal or an outage as a failed result; it raises only on a bug.
-Provider answers are redacted here, because they often quote the address back.
-"""
+"""Email over SMTP (aiosmtplib): TLS and authentication as the settings say."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import Protocol
 
 import aiosmtplib
 
+from services.notify.channels import DeliveryResult, OutgoingMessage
 from services.notify.domain import message_id, redact
 from services.notify.settings import NotifySettings
-
-MAX_ANSWER_CHARS = 500
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One attempt of one delivery, addressed to one person."""
-
-    delivery_id: str
-    to: str
-    to_name: str | None
-    subject: str
-    text: str
-    language: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """What the provider answered: accepted, or refused (`permanent` when retrying is futile)."""
-
-    ok: bool
-    answer: str
-    permanent: bool = False
-    reference: str | None = None
-
-    @classmethod
-    def accepted(cls, answer: str, reference: str | None = None) -> DeliveryResult:
-        return cls(ok=True, answer=answer[:MAX_ANSWER_CHARS], reference=reference)
-
-    @classmethod
-    def refused(cls, answer: str, *, permanent: bool = False) -> DeliveryResult:
-        return cls(ok=False, answer=answer[:MAX_ANSWER_CHARS], permanent=permanent)
-
-
-class OutboundChannel(Protocol):
-    name: str
-
-    async def send(self, message: OutgoingMessage) -> DeliveryResult:
-        """Hand the message to the provider; never raises for a provider's refusal."""
-        ...
 
 
 class SmtpEmailChannel:
@@ -131,25 +84,3 @@ class SmtpEmailChannel:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             return DeliveryResult.refused(redact(f"{type(exc).__name__}: {exc}", message.to))
         return DeliveryResult.accepted(redact(answer, message.to), reference=mail["Message-ID"])
-
-
-class RecordingChannel:
-    """A fake channel for tests: records what it is asked to send; can be told to refuse."""
-
-    def __init__(self, name: str = "email") -> None:
-        self.name = name
-        self.sent: list[OutgoingMessage] = []
-        self.refused: list[OutgoingMessage] = []
-        self._refusals: list[DeliveryResult] = []
-
-    def refuse_next(self, answer: str = "451 try again later", *, times: int = 1,
-                    permanent: bool = False) -> None:
-        """The next `times` sends fail with this answer."""
-        self._refusals += [DeliveryResult.refused(answer, permanent=permanent)] * times
-
-    async def send(self, message: OutgoingMessage) -> DeliveryResult:
-        if self._refusals:
-            self.refused.append(message)
-            return self._refusals.pop(0)
-        self.sent.append(message)
-        return DeliveryResult.accepted("250 recorded", reference=message.delivery_id)

@@ -1,0 +1,221 @@
+"""Who hears what: from an event and what notify knows of its concern, the messages to send.
+
+Pure: no I/O. Requesters hear of their concern's acknowledgement, requests for information,
+public replies, resolution (with a survey link) and reopening, by their preferred channel in
+their language. Staff hear of assignments, SLA warnings, escalations (with a link to the case)
+and critical concerns (the owning team's lead, at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.notify.config import NotifyConfig
+from services.notify.domain import (
+    REQUESTER,
+    URGENT_KINDS,
+    ChannelName,
+    Kind,
+    choose_channel,
+    format_local_time,
+    primary_language,
+)
+from services.notify.repository import ConcernFacts
+from shared.district import DistrictConfig, LocalizedName
+from shared.events import (
+    ConcernAssigned,
+    ConcernContactShared,
+    ConcernEscalated,
+    ConcernReopened,
+    ConcernReplyShared,
+    ConcernResolved,
+    ConcernStatusChanged,
+    ConcernTriaged,
+    EventData,
+    Priority,
+    SlaWarning,
+)
+
+AWAITING_REQUESTER = "awaiting_requester"
+STAFF_LANGUAGE = "en"
+_TARGET_WORDS = {
+    "en": {"first_response": "first response", "resolution": "resolution"},
+    "es": {"first_response": "primera respuesta", "resolution": "resolución"},
+}
+_ROLE_WORDS = {
+    "en": {"principal": "principal", "assistant_superintendent": "assistant superintendent",
+           "ombudsperson": "Ombudsperson"},
+    "es": {"principal": "director(a)", "assistant_superintendent": "superintendente adjunto(a)",
+           "ombudsperson": "Defensor(a) del Pueblo"},
+}
+
+
+@dataclass(frozen=True)
+class Role:
+    """A ladder role, written out in the template's language."""
+
+    id: str
+
+
+class ContactUnknown(LookupError):
+    """A requester message for a concern whose contact has not arrived yet (retry later)."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message to one person; `channel` None means nobody can be reached (skipped)."""
+
+    kind: Kind
+    recipient: str
+    name: str | None
+    channel: ChannelName | None
+    address: str | None
+    language: str
+    occurrence: str | None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    note: str | None = None
+
+    @property
+    def urgent(self) -> bool:
+        return self.kind in URGENT_KINDS
+
+
+def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: DistrictConfig,
+         config: NotifyConfig, available: frozenset[ChannelName],
+         survey_url: str | None = None) -> list[Planned]:
+    """The messages an event causes (none for events no person hears of)."""
+    if isinstance(data, ConcernContactShared):
+        return _requester(Kind.ACKNOWLEDGEMENT, None, facts, available,
+                          {"due": data.resolution_due_at})
+    if isinstance(data, ConcernStatusChanged):
+        if data.to_status != AWAITING_REQUESTER:
+            return []
+        return _requester(Kind.INFORMATION_REQUEST, _stamp(data.changed_at), facts, available)
+    if isinstance(data, ConcernReplyShared):
+        return _requester(Kind.REPLY, data.message_id, facts, available,
+                          {"reply_text": data.text, "author": data.author_name})
+    if isinstance(data, ConcernResolved):
+        return _requester(Kind.RESOLUTION, _stamp(data.resolved_at), facts, available,
+                          {"survey_url": survey_url})
+    if isinstance(data, ConcernReopened):
+        return _requester(Kind.REOPENING, _stamp(data.reopened_at), facts, available)
+    if isinstance(data, ConcernAssigned):
+        team = district.team(data.team_id)
+        return _staff(Kind.ASSIGNMENT, _stamp(data.assigned_at), [data.assignee_id], district,
+                      available, {"team": team.name if team else data.team_id})
+    if isinstance(data, SlaWarning):
+        whom = _warned(facts, district)
+        return _staff(Kind.SLA_WARNING,
+                      f"{data.target.value}-{data.percent}-{_stamp(data.due_at)}", whom,
+                      district, available, {"percent": data.percent,
+                                            "target": data.target.value, "due": data.due_at})
+    if isinstance(data, ConcernEscalated):
+        school = district.school(data.school_id)
+        return _staff(Kind.ESCALATION,
+                      f"{data.level}-{data.reminder}-{_stamp(data.escalated_at)}",
+                      [data.escalated_to], district, available,
+                      {"level": data.level, "role": Role(data.role),
+                       "school": school.name if school else None})
+    if isinstance(data, ConcernTriaged):
+        if data.priority is not Priority.CRITICAL:
+            return []
+        team = district.team(data.team_id)
+        school = district.school(data.school_id)
+        channels = available if config.critical_sms else available - {ChannelName.SMS}
+        return _staff(Kind.CRITICAL_CONCERN, _stamp(data.triaged_at),
+                      [team.lead] if team else [], district, channels,
+                      {"team": data.team_name, "school": school.name if school else None},
+                      every_channel=True)
+    return []
+
+
+def _stamp(moment: datetime) -> str:
+    """A fact's time as part of a delivery id (the same fact always gives the same id)."""
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _requester(kind: Kind, occurrence: str | None, facts: ConcernFacts | None,
+               available: frozenset[ChannelName],
+               extra: Mapping[str, Any] | None = None) -> list[Planned]:
+    if facts is None or facts.contact is None:
+        raise ContactUnknown(f"no contact known for concern {facts.concern_id if facts else ''}")
+    contact = facts.contact
+    channel = choose_channel(email=contact.email, phone=contact.phone,
+                             preferred=contact.preferred_channel, available=available)
+    address = {ChannelName.EMAIL: contact.email, ChannelName.SMS: contact.phone}.get(
+        channel) if channel else None
+    return [Planned(kind=kind, recipient=REQUESTER, name=contact.name, channel=channel,
+                    address=address, language=primary_language(contact.language),
+                    occurrence=occurrence, facts=dict(extra or {}),
+                    note=None if channel else "requester gave no email or phone")]
+
+
+def _warned(facts: ConcernFacts | None, district: DistrictConfig) -> list[str]:
+    """Who hears of an SLA warning: the assignee, else the owning team's lead."""
+    if facts is None:
+        return []
+    if facts.assignee_id:
+        return [facts.assignee_id]
+    team = district.team(facts.team_id) if facts.team_id else None
+    return [team.lead] if team else []
+
+
+def _staff(kind: Kind, occurrence: str, staff_ids: list[str], district: DistrictConfig,
+           available: frozenset[ChannelName], extra: Mapping[str, Any],
+           *, every_channel: bool = False) -> list[Planned]:
+    planned: list[Planned] = []
+    for staff_id in dict.fromkeys(staff_ids):
+        member = district.staff_member(staff_id)
+        email = str(member.email) if member and member.email else None
+        phone = member.phone if member else None
+        reachable = [(c, a) for c, a in ((ChannelName.EMAIL, email), (ChannelName.SMS, phone))
+                     if a and c in available]
+        if not every_channel:
+            reachable = reachable[:1]
+        if not reachable:
+            planned.append(Planned(kind=kind, recipient=staff_id,
+                                   name=member.name if member else None, channel=None,
+                                   address=None, language=STAFF_LANGUAGE, occurrence=occurrence,
+                                   facts=dict(extra), note="staff member has no email"))
+        for channel, address in reachable:
+            planned.append(Planned(kind=kind, recipient=staff_id, name=member.name if member
+                                   else None, channel=channel, address=address,
+                                   language=STAFF_LANGUAGE, occurrence=occurrence,
+                                   facts=dict(extra)))
+    return planned
+
+
+def template_values(planned: Planned, *, language: str, concern_id: str,
+                    facts: ConcernFacts | None, district: DistrictConfig,
+                    config: NotifyConfig) -> dict[str, str]:
+    """The text each placeholder gets, in the language of the template found."""
+    tracking = facts.tracking_number if facts and facts.tracking_number else None
+    category = district.category(facts.category) if facts and facts.category else None
+    raw: dict[str, Any] = {
+        "district": district.district.name, "name": planned.name,
+        "tracking": tracking or concern_id[:8], "concern_id": concern_id,
+        "category": category.name if category else None,
+        "status_url": config.status_link(tracking), "case_url": config.case_link(concern_id),
+        "due": facts.resolution_due_at if facts else None,
+        **planned.facts,
+    }
+    return {key: _text(value, key, language, district.district.timezone)
+            for key, value in raw.items()}
+
+
+def _text(value: Any, key: str, language: str, timezone: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return format_local_time(value, timezone, language)
+    if isinstance(value, LocalizedName):
+        return value.get(language)
+    if isinstance(value, Role):
+        words = _ROLE_WORDS.get(language, _ROLE_WORDS["en"])
+        return words.get(value.id, value.id.replace("_", " "))
+    if key == "target":
+        return _TARGET_WORDS.get(language, _TARGET_WORDS["en"]).get(str(value), str(value))
+    return str(value)

@@ -1,0 +1,169 @@
+"""Sends due deliveries: one loop in every replica, leases keep replicas apart.
+
+A delivery is due when it is queued and its `next_attempt_at` has come (new, retried with
+backoff, or held by quiet hours), or when the replica sending it died and its lease expired.
+Each attempt is recorded with the provider's answer; a failure is retried with backoff until
+the last attempt, then the delivery fails for good and `notification.failed` is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import datetime
+
+from services.notify import domain, sms
+from services.notify.channels import DeliveryResult, OutgoingMessage
+from services.notify.context import NotifyContext
+from services.notify.domain import ChannelName, DeliveryStatus
+from services.notify.repository import Delivery
+from shared.events import CloudEvent, NotificationFailed, NotificationSent, envelopes
+
+log = logging.getLogger(__name__)
+
+
+async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus | None:
+    """One attempt of a claimed delivery; returns its new status (None when the lease was lost)."""
+    token = delivery.lease_token or ""
+    fields: dict[str, object] = {"concern_id": delivery.concern_id, "delivery_id": delivery.id,
+                                 "kind": delivery.kind.value, "channel": delivery.channel.value,
+                                 "attempt": delivery.attempts}
+    result = await _send(delivery, ctx)
+    # Providers quote addresses back; the answer goes into logs and events, the address may not.
+    answer = domain.redact(result.answer, delivery.address)
+    done = ctx.clock.now()
+
+    if result.ok:
+        events = _events(delivery, ctx, NotificationSent(
+            concern_id=delivery.concern_id, delivery_id=delivery.id, kind=delivery.kind.value,
+            channel=delivery.channel.value, sent_at=done), done)
+        if await ctx.repo.mark_sent(delivery.id, token=token, now=done, answer=answer,
+                                    reference=result.reference, attempt=delivery.attempts,
+                                    events=events):
+            if events:
+                ctx.published()
+            log.info("delivery sent", extra=fields)
+            return DeliveryStatus.SENT
+        # Our lease ran out mid-send and a peer took over: it may send a second copy (an email
+        # carries the same Message-ID, so the receiving server can drop it).
+        log.warning("delivery sent after its lease expired", extra=fields)
+        return None
+
+    outcome = domain.after_failure(attempts=delivery.attempts,
+                                   max_attempts=ctx.delivery_attempts, permanent=result.permanent)
+    if outcome is DeliveryStatus.FAILED:
+        events = _events(delivery, ctx, NotificationFailed(
+            concern_id=delivery.concern_id, delivery_id=delivery.id, kind=delivery.kind.value,
+            channel=delivery.channel.value, failed_at=done, error=answer), done)
+        if await ctx.repo.mark_failed(delivery.id, token=token, now=done, error=answer,
+                                      attempt=delivery.attempts, events=events):
+            if events:
+                ctx.published()
+            log.warning("delivery failed for good", extra={**fields, "error": answer})
+            return DeliveryStatus.FAILED
+        return None
+    later = domain.retry_at(done, attempts=delivery.attempts, backoff_s=ctx.backoff_s)
+    if delivery.channel is ChannelName.SMS and not delivery.urgent:
+        later = hold_for_quiet_hours(later, ctx)
+    if await ctx.repo.release(delivery.id, token=token, now=done, error=answer,
+                              next_attempt_at=later, attempt=delivery.attempts):
+        log.warning("delivery attempt failed; will retry",
+                    extra={**fields, "error": answer, "retry_at": later.isoformat()})
+        return DeliveryStatus.QUEUED
+    return None
+
+
+def hold_for_quiet_hours(moment: datetime, ctx: NotifyContext) -> datetime:
+    """The time a non-urgent SMS may go, given the district's quiet hours."""
+    quiet = ctx.config.quiet_hours
+    return sms.release_time(moment, timezone=ctx.district.district.timezone,
+                            start=quiet.start, end=quiet.end)
+
+
+def _events(delivery: Delivery, ctx: NotifyContext, data: NotificationSent | NotificationFailed,
+            at: datetime) -> list[CloudEvent]:
+    return envelopes([data], source=ctx.source, time=at) if delivery.publishes else []
+
+
+async def _send(delivery: Delivery, ctx: NotifyContext) -> DeliveryResult:
+    channel = ctx.channels.get(delivery.channel)
+    if channel is None:
+        return DeliveryResult.refused(f"{delivery.channel.value} is not configured",
+                                      permanent=True)
+    if not delivery.address:
+        return DeliveryResult.refused("no address", permanent=True)
+    secret = None
+    if delivery.channel is ChannelName.WEBHOOK:
+        subscription = await ctx.subscriptions.get(delivery.recipient)
+        if subscription is None:
+            return DeliveryResult.refused("subscription was deleted", permanent=True)
+        secret = subscription.secret
+    message = OutgoingMessage(delivery_id=delivery.id, to=delivery.address,
+                              to_name=delivery.to_name, subject=delivery.subject,
+                              text=delivery.text, language=delivery.language,
+                              created_at=delivery.created_at, secret=secret)
+    try:
+        return await channel.send(message)
+    except Exception as exc:  # a bug in a channel counts as a failed attempt, not a lost lease
+        # no traceback: its frames and message may hold the address
+        log.error("channel raised", extra={"delivery_id": delivery.id,
+                                           "error": type(exc).__name__})
+        return DeliveryResult.refused(f"{type(exc).__name__}: {exc}")
+
+
+async def send_now(delivery_id: str, *, ctx: NotifyContext) -> DeliveryStatus | None:
+    """Attempt one delivery if it is due and free (None when it is not)."""
+    now = ctx.clock.now()
+    claimed = await ctx.repo.claim(delivery_id, token=uuid.uuid4().hex, now=now,
+                                   lease_until=now + ctx.delivery_lease)
+    return await attempt(claimed, ctx=ctx) if claimed else None
+
+
+async def dispatch_due(*, ctx: NotifyContext) -> int:
+    """Attempt every delivery due now, a batch at a time; returns how many were attempted."""
+    total = 0
+    while True:
+        now = ctx.clock.now()
+        claimed: list[Delivery] = []
+        while len(claimed) < ctx.dispatch_batch:
+            delivery = await ctx.repo.claim_due(now=now, lease_until=now + ctx.delivery_lease)
+            if delivery is None:
+                break
+            claimed.append(delivery)
+        if not claimed:
+            return total
+        await asyncio.gather(*(attempt(d, ctx=ctx) for d in claimed))
+        total += len(claimed)
+        if len(claimed) < ctx.dispatch_batch:
+            return total
+
+
+class DispatchLoop:
+    """Runs `dispatch_due` every tick, and at once when a handler recorded new deliveries."""
+
+    def __init__(self, *, tick_s: float) -> None:
+        self._tick_s = tick_s
+        self._wake = asyncio.Event()
+        self._stop = False
+        self.attempted = 0
+
+    def wake(self) -> None:
+        """Ask for a pass now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop = True
+        self._wake.set()
+
+    async def run(self, ctx: NotifyContext) -> None:
+        """Pass after pass until stopped; a failed pass is logged and retried next tick."""
+        while not self._stop:
+            self._wake.clear()
+            try:
+                self.attempted += await dispatch_due(ctx=ctx)
+            except Exception:
+                log.warning("dispatch pass failed; will retry next tick", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._tick_s)

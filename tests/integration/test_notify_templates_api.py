@@ -1,0 +1,158 @@
+"""The templates admin API: stored templates, edits that take effect, and refusals that name
+what fails to render."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from services.notify import api, handlers
+from services.notify.channels import RecordingChannel
+from services.notify.context import NotifyContext
+from services.notify.dispatcher import dispatch_due
+from services.notify.domain import ChannelName
+from services.notify.main import build_context
+from services.notify.settings import NotifySettings
+from shared.clock import FakeClock
+from shared.district import load_district
+from shared.events import (
+    ConcernContactShared,
+    ConcernReplyShared,
+    EventData,
+    RequesterContact,
+    envelopes,
+)
+from shared.http import install_problem_handlers
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def outbox() -> RecordingChannel:
+    return RecordingChannel()
+
+
+@pytest.fixture
+async def ctx(mongo: AsyncMongoClient[Any], isolation: Any,
+              outbox: RecordingChannel) -> NotifyContext:
+    return await build_context(mongo[isolation.db("notify")], settings=NotifySettings(),
+                               clock=FakeClock(NOW),
+                               district=load_district(DEFAULT_DISTRICT_CONFIG),
+                               channels={ChannelName.EMAIL: outbox})
+
+
+@pytest.fixture
+async def client(ctx: NotifyContext) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(api.router)
+    app.state.ctx = ctx
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://notify") as http:
+        yield http
+
+
+async def publish(ctx: NotifyContext, data: EventData) -> None:
+    [event] = envelopes([data], source="/bureau/test", time=NOW)
+    await handlers.on_event(event, event.parsed(), ctx=ctx)
+    await dispatch_due(ctx=ctx)
+
+
+async def requester_replied_to(ctx: NotifyContext, language: str) -> str:
+    concern = str(uuid.uuid4())
+    await publish(ctx, ConcernContactShared(
+        concern_id=concern, tracking_number="CS-2026-000042", category="transportation",
+        submitted_at=NOW, resolution_due_at=NOW + timedelta(hours=72),
+        requester=RequesterContact(name="Lan", email="lan@example.org", language=language)))
+    await publish(ctx, ConcernReplyShared(concern_id=concern, message_id="m-1",
+                                          text="Fixed.", added_at=NOW))
+    return concern
+
+
+async def test_seeded_templates_are_stored_and_listed(client: httpx.AsyncClient) -> None:
+    one = await client.get("/v1/templates/acknowledgement/email/es")
+    every = await client.get("/v1/templates")
+
+    assert one.status_code == 200
+    assert one.json()["origin"] == "seed"
+    assert "$tracking" in one.json()["subject"]
+    assert len(every.json()) == 36
+
+
+async def test_edited_template_is_used_for_the_next_message(
+        ctx: NotifyContext, client: httpx.AsyncClient, outbox: RecordingChannel) -> None:
+    answer = await client.put("/v1/templates/reply/email/es", json={
+        "subject": "Novedades de su caso $tracking",
+        "body": "Hola[[, $name]]:\n\n$reply_text\n\n$district\n"})
+
+    await requester_replied_to(ctx, "es")
+
+    assert answer.status_code == 200 and answer.json()["origin"] == "admin"
+    reply = outbox.sent[-1]
+    assert reply.subject == "Novedades de su caso CS-2026-000042"
+    assert reply.text == "Hola, Lan:\n\nFixed.\n\nExample Unified School District\n"
+
+
+async def test_template_with_an_unknown_placeholder_is_refused_and_not_stored(
+        client: httpx.AsyncClient) -> None:
+    before = (await client.get("/v1/templates/reply/email/en")).json()
+
+    answer = await client.put("/v1/templates/reply/email/en", json={
+        "subject": "Reply about $trackng", "body": "$reply_text"})
+
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["title"] == "Template does not render"
+    assert body["errors"] == [{"field": "subject", "message": body["errors"][0]["message"]}]
+    assert "$trackng" in body["errors"][0]["message"]
+    assert (await client.get("/v1/templates/reply/email/en")).json() == before
+
+
+@pytest.mark.parametrize(("path", "payload", "field", "words"), [
+    ("reply/email/en", {"subject": "Hi", "body": "Costs $ 5"}, "body", "line 1"),
+    ("reply/email/en", {"subject": "Hi", "body": "Hello[[ $name"}, "body", "[["),
+    ("reply/email/en", {"body": "$reply_text"}, "subject", "needs a subject"),
+    ("reply/sms/en", {"subject": "Hi", "body": "$reply_text"}, "subject", "no subject"),
+    ("reopening/sms/en", {"body": "$district " + "reopened again " * 40}, "body", "segments"),
+    ("webhook/email/en", {"subject": "x", "body": "y"}, "kind", "no templates"),
+])
+async def test_template_that_fails_to_render_is_refused_naming_the_problem(
+        client: httpx.AsyncClient, path: str, payload: dict[str, str], field: str,
+        words: str) -> None:
+    answer = await client.put(f"/v1/templates/{path}", json=payload)
+
+    assert answer.status_code == 422
+    [error] = answer.json()["errors"]
+    assert error["field"] == field and words in error["message"]
+
+
+@pytest.mark.parametrize("path", ["reply/email/EN", "reply/fax/en", "answer/email/en"])
+async def test_unknown_kind_channel_or_language_is_a_4xx(client: httpx.AsyncClient,
+                                                          path: str) -> None:
+    answer = await client.put(f"/v1/templates/{path}", json={"subject": "x", "body": "y"})
+
+    assert answer.status_code == 422
+
+
+async def test_a_new_language_is_used_where_it_has_templates_and_english_elsewhere(
+        ctx: NotifyContext, client: httpx.AsyncClient, outbox: RecordingChannel) -> None:
+    missing = await client.get("/v1/templates/reply/email/vi")
+    added = await client.put("/v1/templates/reply/email/vi", json={
+        "subject": "Trả lời về $tracking", "body": "$reply_text"})
+
+    await requester_replied_to(ctx, "vi")
+
+    assert missing.status_code == 404 and added.status_code == 200
+    acknowledgement, reply = outbox.sent[-2:]
+    assert acknowledgement.language == "en"
+    assert (reply.language, reply.subject) == ("vi", "Trả lời về CS-2026-000042")

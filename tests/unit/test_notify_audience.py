@@ -1,0 +1,221 @@
+"""Who hears what: requesters, staff, and nobody else; by which channel, in which language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notify import audience
+from services.notify.audience import ContactUnknown
+from services.notify.config import NotifyConfig
+from services.notify.domain import ChannelName, Kind
+from services.notify.repository import ConcernFacts, Contact
+from shared.district import DistrictConfig, load_district
+from shared.events import (
+    ConcernAssigned,
+    ConcernEscalated,
+    ConcernMessageAdded,
+    ConcernReplyShared,
+    ConcernResolved,
+    ConcernStatusChanged,
+    ConcernTriaged,
+    EventData,
+    MessageAuthor,
+    MessageVisibility,
+    Priority,
+    SlaTarget,
+    SlaWarning,
+)
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
+BOTH = frozenset({ChannelName.EMAIL, ChannelName.SMS})
+CONFIG = NotifyConfig()
+
+
+def district_with_staff_contacts() -> DistrictConfig:
+    base = load_district(DEFAULT_DISTRICT_CONFIG).model_dump(mode="json")
+    for member in base["staff"]:
+        member["email"] = f"{member['id']}@district.example"
+    base["staff"] = [{**m, "phone": "+15125550100"} if m["id"] == "tr-lead" else m
+                     for m in base["staff"]]
+    return DistrictConfig.model_validate(base)
+
+
+DISTRICT = district_with_staff_contacts()
+
+
+def facts(*, email: str | None = "ana@example.org", phone: str | None = None,
+          language: str = "es", assignee: str | None = None,
+          team: str | None = "transportation") -> ConcernFacts:
+    return ConcernFacts(concern_id="c-1", tracking_number="CS-2026-000123",
+                        category="transportation", resolution_due_at=NOW + timedelta(hours=72),
+                        contact=Contact(name="Ana", email=email, phone=phone, language=language),
+                        team_id=team, assignee_id=assignee)
+
+
+def plan(data: EventData, known: ConcernFacts | None = None,
+         survey_url: str | None = None) -> list[audience.Planned]:
+    return audience.plan("x", data, facts=known if known is not None else facts(),
+                         district=DISTRICT, config=CONFIG, available=BOTH, survey_url=survey_url)
+
+
+def status(to: str) -> ConcernStatusChanged:
+    return ConcernStatusChanged(concern_id="c-1", from_status="acknowledged", to_status=to,
+                                changed_at=NOW)
+
+
+def test_request_for_information_goes_to_the_requester_in_their_language() -> None:
+    [planned] = plan(status("awaiting_requester"))
+
+    assert planned.kind is Kind.INFORMATION_REQUEST
+    assert planned.recipient == "requester"
+    assert (planned.channel, planned.address, planned.language) == \
+        (ChannelName.EMAIL, "ana@example.org", "es")
+
+
+@pytest.mark.parametrize("to", ["acknowledged", "resolved", "reopened", "closed"])
+def test_other_status_changes_tell_nobody(to: str) -> None:
+    assert plan(status(to)) == []
+
+
+def test_requester_with_only_a_phone_gets_an_sms() -> None:
+    [planned] = plan(status("awaiting_requester"), facts(email=None, phone="+15125550123"))
+
+    assert (planned.channel, planned.address) == (ChannelName.SMS, "+15125550123")
+
+
+def test_anonymous_requester_is_planned_as_skipped() -> None:
+    [planned] = plan(status("awaiting_requester"), facts(email=None))
+
+    assert planned.channel is None and planned.note
+
+
+def test_requester_message_before_the_contact_arrived_asks_for_a_retry() -> None:
+    with pytest.raises(ContactUnknown):
+        audience.plan("x", status("awaiting_requester"), facts=None, district=DISTRICT,
+                      config=CONFIG, available=BOTH)
+
+
+def test_reply_carries_its_text_and_is_keyed_by_the_message() -> None:
+    reply = ConcernReplyShared(concern_id="c-1", message_id="m-7", text="The bus is back.",
+                               author_name="Ana Kowalski", added_at=NOW)
+
+    [planned] = plan(reply)
+
+    assert planned.kind is Kind.REPLY and planned.occurrence == "m-7"
+    assert planned.facts["reply_text"] == "The bus is back."
+
+
+def test_resolution_carries_the_survey_link() -> None:
+    resolved = ConcernResolved(concern_id="c-1", resolved_at=NOW)
+
+    [planned] = plan(resolved, survey_url="https://x.example/survey/t")
+
+    assert planned.kind is Kind.RESOLUTION
+    assert planned.facts["survey_url"] == "https://x.example/survey/t"
+
+
+def test_assignment_goes_to_the_assignee_by_email_only() -> None:
+    assigned = ConcernAssigned(concern_id="c-1", team_id="transportation", assignee_id="tr-lead",
+                               assignee_name="Ana Kowalski", assigned_at=NOW)
+
+    [planned] = plan(assigned)
+
+    assert (planned.kind, planned.recipient, planned.channel, planned.address) == \
+        (Kind.ASSIGNMENT, "tr-lead", ChannelName.EMAIL, "tr-lead@district.example")
+    assert planned.language == "en"
+
+
+def warning() -> SlaWarning:
+    return SlaWarning(concern_id="c-1", target=SlaTarget.RESOLUTION, due_at=NOW, warned_at=NOW,
+                      percent=75, policy="standard")
+
+
+def test_sla_warning_goes_to_the_assignee_when_there_is_one() -> None:
+    [planned] = plan(warning(), facts(assignee="enr-lead"))
+
+    assert planned.recipient == "enr-lead"
+
+
+def test_sla_warning_goes_to_the_team_lead_when_nobody_is_assigned() -> None:
+    [planned] = plan(warning(), facts(assignee=None, team="special-education"))
+
+    assert planned.recipient == "sped-lead"
+
+
+def test_escalation_goes_to_the_person_it_was_escalated_to() -> None:
+    escalated = ConcernEscalated(concern_id="c-1", level=2, role="assistant_superintendent",
+                                 escalated_to="as-north", escalated_to_name="Helen Okafor",
+                                 escalated_at=NOW, school_id="lincoln-es")
+
+    [planned] = plan(escalated)
+
+    assert (planned.kind, planned.recipient) == (Kind.ESCALATION, "as-north")
+    values = audience.template_values(planned, language="en", concern_id="c-1", facts=facts(),
+                                      district=DISTRICT, config=CONFIG)
+    assert values["case_url"] == "https://bureau.district.example/staff/concerns/c-1"
+    assert values["role"] == "assistant superintendent"
+    assert values["school"] == "Lincoln Elementary"
+
+
+def triaged(priority: Priority) -> ConcernTriaged:
+    return ConcernTriaged(concern_id="c-1", category="transportation", team_id="transportation",
+                          team_name="Transportation Department", priority=priority,
+                          rule="category", triaged_at=NOW)
+
+
+def test_critical_concern_reaches_the_team_lead_by_email_and_urgent_sms() -> None:
+    planned = plan(triaged(Priority.CRITICAL))
+
+    assert [(p.recipient, p.channel) for p in planned] == \
+        [("tr-lead", ChannelName.EMAIL), ("tr-lead", ChannelName.SMS)]
+    assert all(p.urgent for p in planned)
+
+
+def test_critical_sms_can_be_turned_off() -> None:
+    planned = audience.plan("x", triaged(Priority.CRITICAL), facts=facts(), district=DISTRICT,
+                            config=NotifyConfig(critical_sms=False), available=BOTH)
+
+    assert [p.channel for p in planned] == [ChannelName.EMAIL]
+
+
+@pytest.mark.parametrize("priority", [Priority.HIGH, Priority.NORMAL, Priority.LOW])
+def test_non_critical_triage_tells_nobody(priority: Priority) -> None:
+    assert plan(triaged(priority)) == []
+
+
+def test_staff_without_an_email_is_planned_as_skipped() -> None:
+    raw = load_district(DEFAULT_DISTRICT_CONFIG).model_dump(mode="json")
+    for member in raw["staff"]:
+        member.pop("email", None)
+        member.pop("phone", None)
+    bare = DistrictConfig.model_validate(raw)
+    assigned = ConcernAssigned(concern_id="c-1", team_id="transportation", assignee_id="tr-lead",
+                               assignee_name="Ana Kowalski", assigned_at=NOW)
+
+    [planned] = audience.plan("x", assigned, facts=facts(), district=bare, config=CONFIG,
+                              available=BOTH)
+
+    assert planned.channel is None and planned.recipient == "tr-lead"
+
+
+def test_public_message_added_event_tells_nobody_by_itself() -> None:
+    added = ConcernMessageAdded(concern_id="c-1", message_id="m-1", author=MessageAuthor.STAFF,
+                                visibility=MessageVisibility.PUBLIC, added_at=NOW)
+
+    assert plan(added) == []
+
+
+def test_values_are_written_in_the_template_language() -> None:
+    [planned] = plan(warning(), facts(assignee="enr-lead"))
+
+    spanish = audience.template_values(planned, language="es", concern_id="c-1", facts=facts(),
+                                       district=DISTRICT, config=CONFIG)
+
+    assert spanish["target"] == "resolución"
+    assert spanish["category"] == "Transporte"
+    assert spanish["due"].startswith("lunes 2 de marzo de 2026")
