@@ -56,8 +56,10 @@ def service_env(service: str) -> list[dict[str, Any]]:
     ]
     if service == "intake":
         env.append(_secret_env("CONTACT_HASH_KEY", "contact-hash-key"))
+        env.append(_secret_env("ACCESS_TOKEN_KEY", "access-token-key"))
     if service == "notify":
         env += [
+            _secret_env("SURVEY_TOKEN_KEY", "survey-token-key"),
             {"name": "SMTP_STARTTLS", "value": "true"},
             _secret_env("SMTP_HOST", "smtp-host"),
             _secret_env("SMTP_PORT", "smtp-port"),
@@ -214,7 +216,9 @@ def secrets_example() -> dict[str, Any]:
     """What an operator must provide (not applied by the kustomization)."""
     data = {"jwt-issuer": "https://login.district.org/", "jwt-audience": "bureau",
             "jwt-jwks-url": "https://login.district.org/.well-known/jwks.json",
-            "contact-hash-key": "<random 32 bytes, base64>", "smtp-host": "smtp.district.org",
+            "contact-hash-key": "<random 32 bytes, base64>",
+            "access-token-key": "<random 32 bytes, base64>",
+            "survey-token-key": "<random 32 bytes, base64>", "smtp-host": "smtp.district.org",
             "smtp-port": "587", "smtp-username": "bureau", "smtp-password": "<password>"}
     for service in PORTS:
         data[f"amqp-url-{service}"] = (f"amqp://{service}:<password>@rabbitmq.{NAMESPACE}"

@@ -1,4 +1,5 @@
-"""Intake's rules: tracking numbers, the concern lifecycle, and the events each step records.
+"""Intake's rules for a new concern: tracking numbers, the requester, and what a submission
+tells the bureau. The lifecycle after submission is in `lifecycle.py`.
 
 Pure: no I/O, no framework. Functions take the current time and return new state plus the
 event data to publish; the handler stores both in one write.
@@ -8,17 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from shared.events import (
     Channel,
     ConcernContactShared,
     ConcernDetailsShared,
-    ConcernReopened,
-    ConcernResolved,
-    ConcernStatusChanged,
     ConcernSubmitted,
     EventData,
     RequesterContact,
@@ -34,15 +33,14 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
-# The lifecycle is this table: which statuses each status may move to.
-TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.RECEIVED: frozenset({Status.ACKNOWLEDGED, Status.AWAITING_REQUESTER, Status.RESOLVED}),
-    Status.ACKNOWLEDGED: frozenset({Status.AWAITING_REQUESTER, Status.RESOLVED}),
-    Status.AWAITING_REQUESTER: frozenset({Status.ACKNOWLEDGED, Status.RESOLVED}),
-    Status.RESOLVED: frozenset({Status.REOPENED, Status.CLOSED}),
-    Status.REOPENED: frozenset({Status.ACKNOWLEDGED, Status.AWAITING_REQUESTER, Status.RESOLVED}),
-    Status.CLOSED: frozenset(),
-}
+OPEN_STATUSES = frozenset({Status.RECEIVED, Status.ACKNOWLEDGED, Status.AWAITING_REQUESTER,
+                           Status.REOPENED})
+
+
+class ContactChannel(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    SMS = "sms"
 
 
 def tracking_number(year: int, sequence: int) -> str:
@@ -59,10 +57,35 @@ class Requester:
     phone: str | None = None
     language: str = "en"
     relationship: str | None = None
+    preferred_contact: ContactChannel | None = None
 
     @property
     def anonymous(self) -> bool:
         return not (self.name or self.email or self.phone)
+
+    @property
+    def reachable(self) -> bool:
+        """Updates can be promised only to a requester the bureau can reach."""
+        return bool(self.email or self.phone)
+
+    @property
+    def written_channel(self) -> Literal["email", "sms"] | None:
+        """The channel notify should write on: a call-back preference has no written form,
+        so notify then chooses (email when there is one)."""
+        if self.preferred_contact is ContactChannel.EMAIL:
+            return "email"
+        if self.preferred_contact is ContactChannel.SMS:
+            return "sms"
+        return None
+
+    def contact_problem(self) -> tuple[str, str] | None:
+        """The field and reason when the preferred channel has no address to use."""
+        wanted = self.preferred_contact
+        if wanted is ContactChannel.EMAIL and not self.email:
+            return "requester.email", "an email address is needed to be contacted by email"
+        if wanted in (ContactChannel.PHONE, ContactChannel.SMS) and not self.phone:
+            return "requester.phone", f"a phone number is needed to be contacted by {wanted}"
+        return None
 
 
 def contact_key(requester: Requester, secret: bytes) -> str | None:
@@ -90,30 +113,6 @@ class Student:
 
 
 @dataclass(frozen=True)
-class StatusChange:
-    at: datetime
-    from_status: Status | None
-    to_status: Status
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Concern:
-    id: str
-    tracking_number: str
-    channel: Channel
-    category: str
-    school_id: str | None
-    description: str
-    requester: Requester
-    student: Student | None
-    status: Status
-    submitted_at: datetime
-    resolution_due_at: datetime
-    history: tuple[StatusChange, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
 class NewConcern:
     """What a frontend submits, already validated for shape."""
 
@@ -123,17 +122,42 @@ class NewConcern:
     description: str
     requester: Requester
     student: Student | None
+    school_contacted: bool | None = None
+    taken_by: str = "unknown"
+    via: str | None = None
+
+
+@dataclass(frozen=True)
+class Concern:
+    """A concern as submitted; its later life is recorded by `lifecycle` outcomes."""
+
+    id: str
+    tracking_number: str
+    channel: Channel
+    category: str
+    school_id: str | None
+    description: str
+    requester: Requester
+    student: Student | None
+    school_contacted: bool | None
+    taken_by: str
+    via: str | None
+    status: Status
+    submitted_at: datetime
+    resolution_due_at: datetime
+    access_token_hash: str
 
 
 def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
-           guarantee: timedelta, contact_secret: bytes) -> tuple[Concern, list[EventData]]:
+           guarantee: timedelta, contact_secret: bytes,
+           access_token_hash: str) -> tuple[Concern, list[EventData]]:
     """A received concern, its promised resolution time, and what it tells the bureau."""
     concern = Concern(
         id=concern_id, tracking_number=tracking, channel=new.channel, category=new.category,
         school_id=new.school_id, description=new.description, requester=new.requester,
-        student=new.student, status=Status.RECEIVED, submitted_at=now,
-        resolution_due_at=now + guarantee,
-        history=(StatusChange(at=now, from_status=None, to_status=Status.RECEIVED),),
+        student=new.student, school_contacted=new.school_contacted, taken_by=new.taken_by,
+        via=new.via, status=Status.RECEIVED, submitted_at=now,
+        resolution_due_at=now + guarantee, access_token_hash=access_token_hash,
     )
     public = ConcernSubmitted(
         concern_id=concern.id, tracking_number=tracking, channel=new.channel,
@@ -147,6 +171,7 @@ def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
         requester=RequesterContact(
             name=new.requester.name, email=new.requester.email, phone=new.requester.phone,
             language=new.requester.language,
+            preferred_channel=new.requester.written_channel,
         ),
     )
     details = ConcernDetailsShared(
@@ -157,29 +182,3 @@ def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
         student_flags=new.student.flags if new.student else [], submitted_at=now,
     )
     return concern, [public, private, details]
-
-
-class TransitionNotAllowed(Exception):
-    def __init__(self, from_status: Status, to_status: Status) -> None:
-        allowed = ", ".join(sorted(TRANSITIONS[from_status])) or "none"
-        super().__init__(
-            f"a concern that is {from_status} cannot become {to_status} (allowed: {allowed})"
-        )
-        self.from_status = from_status
-        self.to_status = to_status
-
-
-def transition(concern: Concern, to: Status, *, now: datetime,
-               reason: str | None = None) -> tuple[Concern, list[EventData]]:
-    """Move a concern to another status if the table allows it, with the events it emits."""
-    if to not in TRANSITIONS[concern.status]:
-        raise TransitionNotAllowed(concern.status, to)
-    change = StatusChange(at=now, from_status=concern.status, to_status=to, reason=reason)
-    events: list[EventData] = [ConcernStatusChanged(
-        concern_id=concern.id, from_status=concern.status, to_status=to, changed_at=now,
-    )]
-    if to is Status.RESOLVED:
-        events.append(ConcernResolved(concern_id=concern.id, resolved_at=now))
-    elif to is Status.REOPENED:
-        events.append(ConcernReopened(concern_id=concern.id, reopened_at=now))
-    return replace(concern, status=to, history=(*concern.history, change)), events

@@ -8,14 +8,33 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.intake import domain
-from services.intake.domain import Concern, NewConcern, Status
-from services.intake.repository import ConcernRepository
+from services.intake import access, domain, lifecycle
+from services.intake.config import IntakeConfig
+from services.intake.domain import NewConcern, Status
+from services.intake.idempotency import Claim, IdempotencyKeys
+from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
+from services.intake.repository import ConcernRepository, case_state, to_document
 from shared.clock import Clock
 from shared.district import DistrictConfig
-from shared.events import CloudEvent, ConcernEscalated, ConcernTriaged, envelopes
+from shared.events import (
+    CloudEvent,
+    ConcernAssigned,
+    ConcernEscalated,
+    ConcernMerged,
+    ConcernTriaged,
+    NotificationFailed,
+    NotificationSent,
+    SlaBreached,
+    SlaTarget,
+    SlaWarning,
+    envelopes,
+)
+from shared.store import Document
 
 log = logging.getLogger(__name__)
+
+ACTION_ATTEMPTS = 5
+REQUESTER_ACTOR = "requester"
 
 
 class InvalidReference(Exception):
@@ -26,12 +45,24 @@ class InvalidReference(Exception):
         self.field = field
 
 
+class IdempotencyKeyReused(Exception):
+    """The same Idempotency-Key came with a different body."""
+
+
 class ConcernNotFound(LookupError):
     pass
 
 
 class ConcurrentChange(Exception):
-    """Someone else changed the concern between read and write."""
+    """Someone else kept changing the concern between read and write."""
+
+
+class PreconditionFailed(Exception):
+    """The client's `If-Match` names a version that is no longer current."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the concern is at version {current}")
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -39,78 +70,261 @@ class IntakeContext:
     """Everything intake's handlers need, wired once at startup."""
 
     repo: ConcernRepository
+    keys: IdempotencyKeys
     clock: Clock
     district: DistrictConfig
+    config: IntakeConfig
     source: str
     published: Callable[[], None]
     contact_secret: bytes
+    access_key: bytes
+
+    @property
+    def guarantee(self) -> timedelta:
+        return timedelta(hours=self.district.district.guarantee_hours)
 
 
-async def submit_concern(new: NewConcern, *, ctx: IntakeContext) -> Concern:
-    """Check references, number the concern, and store it with its events in one write."""
-    if ctx.district.category(new.category) is None:
+@dataclass(frozen=True)
+class Submission:
+    """The stored concern, the requester's token, and whether this answers a retry."""
+
+    document: Document
+    access_token: str
+    replayed: bool
+
+
+def check_references(new: NewConcern, district: DistrictConfig) -> None:
+    """Refuse names the district does not know, before anything is written."""
+    if district.category(new.category) is None:
         raise InvalidReference("category", f"unknown category {new.category!r}; "
-                               "see the district's categories")
-    if new.school_id is not None and ctx.district.school(new.school_id) is None:
-        raise InvalidReference("school_id", f"unknown school {new.school_id!r}")
+                               "see GET /v1/categories")
+    if new.school_id is not None and district.school(new.school_id) is None:
+        raise InvalidReference("school_id", f"unknown school {new.school_id!r}; "
+                               "see GET /v1/schools")
+    problem = new.requester.contact_problem()
+    if problem is not None:
+        raise InvalidReference(*problem)
+
+
+async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
+                         idempotency_key: str | None = None,
+                         body_fingerprint: str = "") -> Submission:
+    """Check references, number the concern, and store it with its events in one write.
+
+    With an idempotency key, a retry answers the first concern and creates nothing."""
+    check_references(new, ctx.district)
     now = ctx.clock.now()
+    claim = Claim(key=idempotency_key or "", fingerprint=body_fingerprint,
+                  concern_id=str(uuid.uuid4()), nonce=access.new_nonce())
+    if idempotency_key is not None:
+        held = await ctx.keys.claim(claim, now=now)
+        if held.fingerprint != body_fingerprint:
+            raise IdempotencyKeyReused(idempotency_key)
+        if held != claim:
+            claim = held
+            earlier = await ctx.repo.get_document(claim.concern_id)
+            if earlier is not None:
+                return _submission(earlier, claim, ctx, replayed=True)
+    token = access.access_token(ctx.access_key, claim.concern_id, claim.nonce)
     sequence = await ctx.repo.next_tracking_sequence(now.year)
     concern, events = domain.submit(
-        new, concern_id=str(uuid.uuid4()), tracking=domain.tracking_number(now.year, sequence),
-        now=now, guarantee=timedelta(hours=ctx.district.district.guarantee_hours),
-        contact_secret=ctx.contact_secret,
+        new, concern_id=claim.concern_id, tracking=domain.tracking_number(now.year, sequence),
+        now=now, guarantee=ctx.guarantee, contact_secret=ctx.contact_secret,
+        access_token_hash=access.token_hash(token),
     )
-    await ctx.repo.add(concern, envelopes(events, source=ctx.source, time=now))
+    if not await ctx.repo.add(concern, envelopes(events, source=ctx.source, time=now)):
+        # A racing retry with the same key stored this concern first.
+        earlier = await ctx.repo.get_document(claim.concern_id)
+        assert earlier is not None
+        return _submission(earlier, claim, ctx, replayed=True)
     ctx.published()
     log.info("concern received", extra={"concern_id": concern.id,
                                         "tracking_number": concern.tracking_number,
                                         "channel": concern.channel.value,
                                         "category": concern.category})
-    return concern
+    return Submission(document=to_document(concern), access_token=token, replayed=False)
 
 
-async def change_status(concern_id: str, to: Status, reason: str | None, *,
-                        ctx: IntakeContext) -> Concern:
-    """Apply one lifecycle transition (raises `TransitionNotAllowed` when the table forbids it)."""
-    before = await ctx.repo.get(concern_id)
-    if before is None:
+def _submission(doc: Document, claim: Claim, ctx: IntakeContext, *,
+                replayed: bool) -> Submission:
+    token = access.access_token(ctx.access_key, claim.concern_id, claim.nonce)
+    return Submission(document=doc, access_token=token, replayed=replayed)
+
+
+def public_author_name(actor: str, ctx: IntakeContext) -> str | None:
+    """The name a requester sees on a staff reply: only if the district allows it."""
+    if not ctx.config.public_staff_names:
+        return None
+    member = ctx.district.staff_member(actor)
+    return member.name if member else None
+
+
+async def resolve_concern_id(reference: str, *, ctx: IntakeContext) -> str | None:
+    """A concern id from an id or a tracking number."""
+    if await ctx.repo.exists(reference):
+        return reference
+    doc = await ctx.repo.by_tracking_number(reference)
+    return doc["_id"] if doc else None
+
+
+async def act(concern_id: str, command: Command, *, ctx: IntakeContext,
+              if_match: int | None = None) -> Document:
+    """Apply one action of the state machine; answers the case after it.
+
+    Raises `ActionNotAllowed` (409), `InvalidCommand` (422), `PreconditionFailed` (412)."""
+    if command.action is Action.MERGE:
+        command = await _checked_merge(concern_id, command, ctx=ctx)
+    for _ in range(ACTION_ATTEMPTS):
+        doc = await ctx.repo.get_document(concern_id)
+        if doc is None:
+            raise ConcernNotFound(concern_id)
+        if if_match is not None and doc["version"] != if_match:
+            raise PreconditionFailed(doc["version"])
+        now = ctx.clock.now()
+        outcome = lifecycle.decide(case_state(doc), command, now=now,
+                                   entry_id=str(uuid.uuid4()), guarantee=ctx.guarantee)
+        events = envelopes(list(outcome.events), source=ctx.source, time=now)
+        if await ctx.repo.apply(concern_id, doc["version"], outcome, events):
+            ctx.published()
+            log.info("concern action", extra={"concern_id": concern_id,
+                                              "action": command.action.value,
+                                              "actor": command.actor,
+                                              "from": outcome.from_status.value,
+                                              "to": outcome.to_status.value})
+            after = await ctx.repo.get_document(concern_id)
+            assert after is not None
+            return after
+        if if_match is not None:
+            current = await ctx.repo.get_document(concern_id)
+            raise PreconditionFailed(current["version"] if current else 0)
+    raise ConcurrentChange(concern_id)
+
+
+async def _checked_merge(concern_id: str, command: Command, *, ctx: IntakeContext) -> Command:
+    """A merge names an existing concern that is still alive; resolves a tracking number."""
+    target_id = await resolve_concern_id(command.into or "", ctx=ctx) if command.into else None
+    if target_id is None:
+        raise InvalidCommand("into", f"no concern has id or tracking number {command.into!r}")
+    target = await ctx.repo.get_document(target_id)
+    if target is not None and Status(target["status"]) is Status.CLOSED:
+        raise ActionNotAllowed(Action.MERGE, Status(target["status"]),
+                               "cannot merge into a closed concern; merge into the concern "
+                               f"it was merged into ({target.get('merged_into') or 'none'})")
+    return Command(action=Action.MERGE, actor=command.actor, text=command.text, into=target_id)
+
+
+async def change_status(concern_id: str, to: Status, reason: str | None, *, actor: str,
+                        ctx: IntakeContext, if_match: int | None = None) -> Document:
+    """The legacy status endpoint: the action of the state machine that reaches `to`."""
+    doc = await ctx.repo.get_document(concern_id)
+    if doc is None:
         raise ConcernNotFound(concern_id)
-    now = ctx.clock.now()
-    after, events = domain.transition(before, to, now=now, reason=reason)
-    if not await ctx.repo.save_transition(before, after,
-                                          envelopes(events, source=ctx.source, time=now)):
-        raise ConcurrentChange(concern_id)
-    ctx.published()
-    log.info("concern status changed", extra={"concern_id": concern_id,
-                                              "from": before.status.value, "to": to.value})
-    return after
+    current = Status(doc["status"])
+    action = lifecycle.action_reaching(current, to)
+    if action is None:
+        allowed = ", ".join(sorted(lifecycle.reachable(current))) or "none"
+        raise ActionNotAllowed(Action.ACKNOWLEDGE, current,
+                               f"a concern that is {current} cannot become {to} "
+                               f"(allowed: {allowed})")
+    return await act(concern_id, Command(action=action, actor=actor, text=reason), ctx=ctx,
+                     if_match=if_match)
+
+
+# --- events from other services -----------------------------------------------------------
+
+
+async def _record(data_concern_id: str, event: CloudEvent, *, ctx: IntakeContext,
+                  facts: dict[str, object], entry: Document) -> None:
+    found = await ctx.repo.record_event_facts(data_concern_id, event.id, facts=facts,
+                                              entry=entry, at=event.time)
+    if not found:
+        raise ConcernNotFound(data_concern_id)
 
 
 async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: IntakeContext) -> None:
     """The case shows the team and priority triage decided."""
-    found = await ctx.repo.record_event_facts(
-        data.concern_id, event.id,
-        facts={"team_id": data.team_id, "team_name": data.team_name,
-               "priority": data.priority.value},
-        entry={"kind": "triaged", "team_id": data.team_id, "priority": data.priority.value,
-               "rule": data.rule},
-        at=data.triaged_at,
-    )
-    if not found:
-        raise ConcernNotFound(data.concern_id)
+    await _record(data.concern_id, event, ctx=ctx,
+                  facts={"team_id": data.team_id, "team_name": data.team_name,
+                         "priority": data.priority.value},
+                  entry={"kind": "triaged", "team_id": data.team_id, "team_name": data.team_name,
+                         "priority": data.priority.value, "rule": data.rule,
+                         "actor": data.decided_by,
+                         "possible_duplicate_of": data.possible_duplicate_of})
+
+
+async def on_assigned(event: CloudEvent, data: ConcernAssigned, *, ctx: IntakeContext) -> None:
+    """The case shows who works it."""
+    await _record(data.concern_id, event, ctx=ctx,
+                  facts={"assignee_id": data.assignee_id, "assignee_name": data.assignee_name,
+                         "team_id": data.team_id},
+                  entry={"kind": "assigned", "team_id": data.team_id,
+                         "assignee_id": data.assignee_id, "assignee_name": data.assignee_name,
+                         "actor": data.decided_by})
 
 
 async def on_escalated(event: CloudEvent, data: ConcernEscalated, *, ctx: IntakeContext) -> None:
     """The case shows how far up the ladder it has gone, and to whom."""
-    found = await ctx.repo.record_event_facts(
-        data.concern_id, event.id,
-        facts={"escalation": {"level": data.level, "role": data.role,
-                              "escalated_to": data.escalated_to,
-                              "escalated_to_name": data.escalated_to_name,
-                              "escalated_at": data.escalated_at}},
-        entry={"kind": "escalated", "level": data.level, "role": data.role,
-               "escalated_to_name": data.escalated_to_name},
-        at=data.escalated_at,
-    )
-    if not found:
-        raise ConcernNotFound(data.concern_id)
+    escalation = {"level": data.level, "role": data.role, "escalated_to": data.escalated_to,
+                  "escalated_to_name": data.escalated_to_name,
+                  "escalated_at": data.escalated_at}
+    await _record(data.concern_id, event, ctx=ctx,
+                  facts={} if data.reminder else {"escalation": escalation},
+                  entry={"kind": "escalated", "level": data.level, "role": data.role,
+                         "escalated_to_name": data.escalated_to_name,
+                         "reminder": data.reminder, "actor": "escalation"})
+
+
+def _due_facts(target: SlaTarget, due_at: object) -> dict[str, object]:
+    # Escalation owns due times (pauses move them); the case follows what it reports.
+    return {"resolution_due_at": due_at} if target is SlaTarget.RESOLUTION else {}
+
+
+async def on_sla_warning(event: CloudEvent, data: SlaWarning, *, ctx: IntakeContext) -> None:
+    """The case shows that a share of a target is used up."""
+    await _record(data.concern_id, event, ctx=ctx, facts=_due_facts(data.target, data.due_at),
+                  entry={"kind": "sla_warning", "target": data.target.value,
+                         "percent": data.percent, "due_at": data.due_at, "actor": "escalation"})
+
+
+async def on_sla_breached(event: CloudEvent, data: SlaBreached, *, ctx: IntakeContext) -> None:
+    """The case shows a missed target."""
+    await _record(data.concern_id, event, ctx=ctx, facts=_due_facts(data.target, data.due_at),
+                  entry={"kind": "sla_breached", "target": data.target.value,
+                         "due_at": data.due_at, "actor": "escalation"})
+
+
+async def on_notification_sent(event: CloudEvent, data: NotificationSent, *,
+                               ctx: IntakeContext) -> None:
+    """The case shows what the requester was sent (never the address)."""
+    await _record(data.concern_id, event, ctx=ctx, facts={},
+                  entry={"kind": "notification_sent", "notification": data.kind,
+                         "channel": data.channel, "delivery_id": data.delivery_id,
+                         "actor": "notify"})
+
+
+async def on_notification_failed(event: CloudEvent, data: NotificationFailed, *,
+                                 ctx: IntakeContext) -> None:
+    """The case shows a notification that did not arrive: someone may need to call."""
+    await _record(data.concern_id, event, ctx=ctx, facts={},
+                  entry={"kind": "notification_failed", "notification": data.kind,
+                         "channel": data.channel, "delivery_id": data.delivery_id,
+                         "actor": "notify"})
+
+
+async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContext) -> None:
+    """Triage confirmed a duplicate: intake closes it into its original (once)."""
+    for _ in range(ACTION_ATTEMPTS):
+        doc = await ctx.repo.get_document(data.concern_id)
+        if doc is None:
+            raise ConcernNotFound(data.concern_id)
+        if doc.get("merged_into") or Status(doc["status"]) is Status.CLOSED:
+            return  # already merged, or closed before: nothing to change
+        outcome = lifecycle.decide(
+            case_state(doc), Command(action=Action.MERGE, actor=data.decided_by,
+                                     into=data.into_concern_id),
+            now=data.merged_at, entry_id=f"event:{event.id}", guarantee=ctx.guarantee)
+        events = envelopes(list(outcome.events), source=ctx.source, time=ctx.clock.now())
+        if await ctx.repo.apply(data.concern_id, doc["version"], outcome, events):
+            ctx.published()
+            return
+    raise ConcurrentChange(data.concern_id)

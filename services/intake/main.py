@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI
 
 from services.intake import api, handlers
+from services.intake.config import IntakeConfig
 from services.intake.handlers import IntakeContext
+from services.intake.idempotency import IdempotencyKeys
 from services.intake.repository import CONCERNS, ConcernRepository
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
@@ -17,24 +19,42 @@ from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
 
+# The events intake consumes; must equal SUBSCRIPTIONS["intake"] in shared/messaging/topology.
+CONSUMED = ("concern.triaged", "concern.assigned", "concern.merged", "concern.escalated",
+            "sla.warning", "sla.breached", "notification.sent", "notification.failed")
+
 
 def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastAPI:
     """Build the intake app; connections open in its lifespan, not at import."""
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
+    config = district.section("intake", IntakeConfig)
 
     async def wire(runtime: Runtime) -> tuple[IntakeContext, Mapping[str, Handler]]:
         repo = ConcernRepository(runtime.db)
         await repo.ensure_indexes()
-        ctx = IntakeContext(repo=repo, clock=runtime.clock, district=district,
-                            source=settings.source, published=runtime.wake_relay,
-                            contact_secret=settings.contact_hash_key.get_secret_value().encode())
-        return ctx, {
-            "concern.triaged": functools.partial(handlers.on_triaged, ctx=ctx),
-            "concern.escalated": functools.partial(handlers.on_escalated, ctx=ctx),
+        keys = IdempotencyKeys(runtime.db, ttl_s=settings.idempotency_ttl_s)
+        await keys.ensure_indexes()
+        ctx = IntakeContext(repo=repo, keys=keys, clock=runtime.clock, district=district,
+                            config=config, source=settings.source,
+                            published=runtime.wake_relay,
+                            contact_secret=settings.contact_hash_key.get_secret_value().encode(),
+                            access_key=settings.access_token_key.get_secret_value().encode())
+        by_event: dict[str, Callable[..., Awaitable[None]]] = {
+            "concern.triaged": handlers.on_triaged,
+            "concern.assigned": handlers.on_assigned,
+            "concern.merged": handlers.on_merged,
+            "concern.escalated": handlers.on_escalated,
+            "sla.warning": handlers.on_sla_warning,
+            "sla.breached": handlers.on_sla_breached,
+            "notification.sent": handlers.on_notification_sent,
+            "notification.failed": handlers.on_notification_failed,
         }
+        assert set(by_event) == set(CONSUMED)
+        return ctx, {name: functools.partial(h, ctx=ctx) for name, h in by_event.items()}
 
     app = create_service_app(title="Bureau intake", lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[CONCERNS], wire=wire))
-    app.include_router(api.router)
+    for router in api.routers:
+        app.include_router(router)
     return app

@@ -1,4 +1,8 @@
-"""Intake's store: concerns (with their outbox) and the tracking-number counters."""
+"""Intake's store: concerns (with their outbox) and the tracking-number counters.
+
+Every change to a concern is one `update_one` guarded by the concern's `version`, which also
+carries the events the change publishes (outbox) and bumps the version: the ETag of the case.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,25 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.intake.domain import Concern, Requester, Status, StatusChange, Student
+from services.intake.domain import Concern, Status
+from services.intake.lifecycle import CaseState, Outcome
 from shared.clock import as_utc
-from shared.events import Channel, CloudEvent
+from shared.events import CloudEvent
 from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
 
 CONCERNS = "concerns"
 
+# What no list, search or public view ever reads.
+PRIVATE_FIELDS = ("outbox", "student", "requester.name", "requester.email", "requester.phone",
+                  "access_token_hash")
+
 
 def to_document(concern: Concern) -> Document:
+    """A new concern as stored: its first history entry and timeline entry included."""
+    requester = asdict(concern.requester)
+    requester["preferred_contact"] = (concern.requester.preferred_contact.value
+                                      if concern.requester.preferred_contact else None)
     return {
         "_id": concern.id,
         "tracking_number": concern.tracking_number,
@@ -27,41 +40,71 @@ def to_document(concern: Concern) -> Document:
         "category": concern.category,
         "school_id": concern.school_id,
         "description": concern.description,
-        "requester": asdict(concern.requester),
+        "requester": requester,
         "student": asdict(concern.student) if concern.student else None,
+        "school_contacted": concern.school_contacted,
+        "taken_by": concern.taken_by,
+        "via": concern.via,
         "status": concern.status.value,
         "submitted_at": concern.submitted_at,
+        "updated_at": concern.submitted_at,
         "resolution_due_at": concern.resolution_due_at,
-        "history": [_change_doc(c) for c in concern.history],
-        "timeline": [],
+        "access_token_hash": concern.access_token_hash,
+        "version": 1,
+        "history": [{"at": concern.submitted_at, "from": None, "to": Status.RECEIVED.value,
+                     "reason": None, "actor": concern.taken_by}],
+        "timeline": [{"id": f"{concern.id}:submitted", "kind": "submitted",
+                      "at": concern.submitted_at, "actor": concern.taken_by,
+                      "channel": concern.channel.value, "via": concern.via}],
+        "messages": [],
+        "callbacks": [],
+        "resolution": None,
+        "merged_into": None,
     }
 
 
-def _change_doc(change: StatusChange) -> Document:
-    return {"at": change.at, "from": change.from_status, "to": change.to_status,
-            "reason": change.reason}
+def case_state(doc: Document) -> CaseState:
+    """What the state machine needs from a stored concern."""
+    resolution = doc.get("resolution")
+    return CaseState(id=doc["_id"], status=Status(doc["status"]),
+                     resolved_at=as_utc(resolution["at"]) if resolution else None)
 
 
-def from_document(doc: Document) -> Concern:
-    student = doc.get("student")
-    return Concern(
-        id=doc["_id"],
-        tracking_number=doc["tracking_number"],
-        channel=Channel(doc["channel"]),
-        category=doc["category"],
-        school_id=doc.get("school_id"),
-        description=doc["description"],
-        requester=Requester(**doc["requester"]),
-        student=Student(**student) if student else None,
-        status=Status(doc["status"]),
-        submitted_at=as_utc(doc["submitted_at"]),
-        resolution_due_at=as_utc(doc["resolution_due_at"]),
-        history=tuple(
-            StatusChange(at=as_utc(h["at"]), from_status=Status(h["from"]) if h["from"] else None,
-                         to_status=Status(h["to"]), reason=h.get("reason"))
-            for h in doc.get("history", [])
-        ),
-    )
+def _outcome_update(outcome: Outcome) -> Document:
+    entry: Document = {"id": outcome.id, "kind": outcome.action.value, "at": outcome.at,
+                       "actor": outcome.actor}
+    if outcome.status_changed:
+        entry |= {"from": outcome.from_status.value, "to": outcome.to_status.value}
+    if outcome.text is not None:
+        entry["text"] = outcome.text
+    if outcome.message is not None:
+        entry |= {"message_id": outcome.message.id,
+                  "visibility": outcome.message.visibility.value}
+    sets: Document = {"status": outcome.to_status.value, "updated_at": outcome.at}
+    pushes: Document = {"timeline": entry}
+    if outcome.status_changed:
+        pushes["history"] = {"at": outcome.at, "from": outcome.from_status.value,
+                             "to": outcome.to_status.value, "reason": outcome.text,
+                             "actor": outcome.actor}
+    if outcome.message is not None:
+        message = asdict(outcome.message)
+        message["author"] = outcome.message.author.value
+        message["visibility"] = outcome.message.visibility.value
+        pushes["messages"] = message
+    if outcome.resolution_summary is not None:
+        sets["resolution"] = {"summary": outcome.resolution_summary, "at": outcome.at,
+                              "actor": outcome.actor}
+    if outcome.callback_due_at is not None:
+        entry["due_at"] = outcome.callback_due_at
+        pushes["callbacks"] = {"id": outcome.id, "due_at": outcome.callback_due_at,
+                               "note": outcome.text, "actor": outcome.actor,
+                               "scheduled_at": outcome.at}
+    if outcome.merged_into is not None:
+        entry["into"] = outcome.merged_into
+        sets["merged_into"] = outcome.merged_into
+    if outcome.resolution_due_at is not None:
+        sets["resolution_due_at"] = outcome.resolution_due_at
+    return {"$set": sets, "$push": pushes}
 
 
 class ConcernRepository:
@@ -69,9 +112,18 @@ class ConcernRepository:
         self._concerns = db[CONCERNS]
         self._counters = db["counters"]
 
+    @property
+    def collection(self) -> Any:
+        return self._concerns
+
     async def ensure_indexes(self) -> None:
         await self._concerns.create_index("tracking_number", unique=True)
         await self._concerns.create_index([("status", 1), ("resolution_due_at", 1)])
+        # The work queues: a team's or an assignee's open concerns by due time.
+        await self._concerns.create_index([("team_id", 1), ("resolution_due_at", 1)])
+        await self._concerns.create_index([("assignee_id", 1), ("resolution_due_at", 1)])
+        await self._concerns.create_index([("submitted_at", 1)])
+        await self._concerns.create_index([("merged_into", 1)], sparse=True)
 
     async def next_tracking_sequence(self, year: int) -> int:
         """The next number of the year, atomically; safe across intake replicas."""
@@ -87,35 +139,65 @@ class ConcernRepository:
                 return int(counter["seq"])
         raise RuntimeError(f"could not allocate a tracking number for {year}")
 
-    async def add(self, concern: Concern, events: list[CloudEvent]) -> None:
-        """Insert the concern with its pending events: one write."""
-        await self._concerns.insert_one(with_outbox(to_document(concern), events))
+    async def add(self, concern: Concern, events: list[CloudEvent]) -> bool:
+        """Insert the concern with its pending events: one write. False if the id exists."""
+        try:
+            await self._concerns.insert_one(with_outbox(to_document(concern), events))
+        except DuplicateKeyError as exc:
+            if "tracking_number" in str(exc):
+                raise
+            return False
+        return True
 
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._concerns.find_one({"_id": concern_id}, {"outbox": 0})
 
-    async def get(self, concern_id: str) -> Concern | None:
-        doc = await self.get_document(concern_id)
-        return from_document(doc) if doc else None
+    async def by_tracking_number(self, tracking: str) -> Document | None:
+        return await self._concerns.find_one({"tracking_number": tracking}, {"outbox": 0})
 
-    async def save_transition(self, before: Concern, after: Concern,
-                              events: list[CloudEvent]) -> bool:
-        """Store a status change if nobody changed the status meanwhile (optimistic check)."""
-        result = await self._concerns.update_one(
-            {"_id": before.id, "status": before.status.value},
-            {"$set": {"status": after.status.value},
-             "$push": {"history": _change_doc(after.history[-1]),
-                       **outbox_push(events)}},
-        )
+    async def merged_from(self, concern_id: str) -> list[str]:
+        """Ids of the concerns merged into this one (read, never stored twice)."""
+        docs = await self._concerns.find({"merged_into": concern_id}, {"_id": 1}) \
+            .sort([("submitted_at", 1)]).to_list()
+        return [d["_id"] for d in docs]
+
+    async def exists(self, concern_id: str) -> bool:
+        return await self._concerns.count_documents({"_id": concern_id}, limit=1) == 1
+
+    async def apply(self, concern_id: str, version: int, outcome: Outcome,
+                    events: list[CloudEvent]) -> bool:
+        """Store an accepted command if the concern is still at `version` (else False)."""
+        update = _outcome_update(outcome)
+        update["$push"].update(outbox_push(events))
+        update["$inc"] = {"version": 1}
+        result = await self._concerns.update_one({"_id": concern_id, "version": version}, update)
         return result.modified_count == 1
 
     async def record_event_facts(self, concern_id: str, event_id: str, *, facts: dict[str, Any],
                                  entry: Document, at: datetime) -> bool:
-        """Apply facts another service decided (team, priority, escalation), once per event."""
+        """Apply facts another service decided (team, priority, escalation), once per event.
+
+        Answers whether the concern exists; an already applied event changes nothing."""
+        update: Document = {"$push": {"timeline": {**entry, "event_id": event_id, "at": at}},
+                            "$inc": {"version": 1}}
+        if facts:
+            update["$set"] = facts
         result = await self._concerns.update_one(
-            {"_id": concern_id, "timeline.event_id": {"$ne": event_id}},
-            {"$set": facts, "$push": {"timeline": {**entry, "event_id": event_id, "at": at}}},
-        )
+            {"_id": concern_id, "timeline.event_id": {"$ne": event_id}}, update)
         if result.matched_count == 1:
             return True
-        return await self._concerns.count_documents({"_id": concern_id}, limit=1) == 1
+        return await self.exists(concern_id)
+
+    async def find(self, query: Document, *, sort: list[tuple[str, int]],
+                   limit: int) -> list[Document]:
+        projection = {name: 0 for name in (*PRIVATE_FIELDS, "timeline", "messages", "history",
+                                           "description", "callbacks")}
+        return await self._concerns.find(query, projection).sort(sort).limit(limit).to_list()
+
+    async def count_by_status(self, query: Document) -> dict[str, int]:
+        cursor = await self._concerns.aggregate(
+            [{"$match": query}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+        return {row["_id"]: int(row["n"]) for row in await cursor.to_list()}
+
+    async def count(self, query: Document) -> int:
+        return await self._concerns.count_documents(query)

@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 # deployment, services started in any order) waits in the consumer's queue instead of being
 # dropped as unroutable.
 SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
-    "intake": frozenset({"concern.triaged", "concern.escalated"}),
+    "intake": frozenset({"concern.triaged", "concern.assigned", "concern.merged",
+                         "concern.escalated", "sla.warning", "sla.breached",
+                         "notification.sent", "notification.failed"}),
     "triage": frozenset({"concern.details_shared", "concern.resolved", "concern.reopened"}),
     "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.resolved",
                              "concern.reopened"}),

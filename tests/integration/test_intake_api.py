@@ -10,9 +10,11 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
+from shared.clock import FakeClock, SystemClock
 from tests.conftest import Isolation
 
 pytestmark = pytest.mark.integration
@@ -30,17 +32,59 @@ def body(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def intake(mongo_url: str, amqp_url: str, isolation: Isolation,
+def clock() -> FakeClock:
+    """Today, to the millisecond, moved only by the test."""
+    return FakeClock(SystemClock().now())
+
+
+@pytest.fixture
+async def intake(mongo_url: str, amqp_url: str, isolation: Isolation, clock: FakeClock,
+                 mongo: AsyncMongoClient,
                  amqp: aio_pika.abc.AbstractRobustConnection) -> AsyncIterator[httpx.AsyncClient]:
+    """Intake in-process on the real store and broker; `X-Actor` is sent as `agent-7`."""
     settings = IntakeSettings(mongo_url=mongo_url, mongo_db=isolation.db("intake"),
                               amqp_url=amqp_url, queue_prefix=isolation.queue_prefix,
                               events_exchange=isolation.events_exchange,
-                              private_exchange=isolation.private_exchange, outbox_poll_s=0.1)
-    app = create_app(settings)
+                              private_exchange=isolation.private_exchange, outbox_poll_s=0.1,
+                              retry_delays_ms=[200])
+    app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake",
+                                     headers={"X-Actor": "agent-7"}) as client:
             yield client
+
+
+async def submit(intake: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    """Submit a concern; answers the receipt."""
+    answer = await intake.post("/v1/concerns", json=body(**overrides))
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def tap(amqp: aio_pika.abc.AbstractRobustConnection,
+              exchange: str) -> aio_pika.abc.AbstractQueue:
+    """A queue that receives every event on `exchange` from now on."""
+    channel = await amqp.channel()
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="#")
+    return queue
+
+
+async def drain(queue: aio_pika.abc.AbstractQueue, *, until: str,
+                timeout_s: float = 10.0) -> list[dict[str, Any]]:
+    """Every event received until one of type `until` (the CloudEvents type suffix)."""
+    seen: list[dict[str, Any]] = []
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        message = await queue.get(fail=False, no_ack=True)
+        if message is None:
+            await asyncio.sleep(0.05)
+            continue
+        seen.append(dict(json.loads(message.body)))
+        if seen[-1]["type"] == f"org.bureau.{until}.v1":
+            return seen
+    raise TimeoutError(f"no {until} event; saw {[e['type'] for e in seen]}")
 
 
 async def test_submitted_concern_answers_tracking_number_and_due_time(
@@ -133,3 +177,164 @@ async def test_submission_reaches_public_and_private_exchanges_without_contact_d
     contact = await first(private)
     assert contact["type"] == "org.bureau.concern.contact_shared.v1"
     assert contact["data"]["requester"]["email"] == "jo.park@example.org"
+
+
+async def concerns_in_store(mongo: AsyncMongoClient, isolation: Isolation) -> list[dict[str, Any]]:
+    return list(await mongo[isolation.db("intake")]["concerns"].find({}).to_list())
+
+
+async def test_phone_submission_records_agent_relationship_and_contact_preferences(
+        intake: httpx.AsyncClient) -> None:
+    created = await submit(intake, channel="phone", school_contacted=True, requester={
+        "name": "Jo Park", "phone": "+15555550142", "relationship": "parent_guardian",
+        "preferred_contact": "sms", "language": "es"})
+    assert created["updates_promised"] is True
+    case = (await intake.get(f"/v1/concerns/{created['id']}")).json()
+    assert case["taken_by"] == "agent-7"
+    assert case["channel"] == "phone"
+    assert case["requester_relationship"] == "parent_guardian"
+    assert case["preferred_contact"] == "sms"
+    assert case["school_contacted"] is True
+    assert case["timeline"][0]["kind"] == "submitted"
+    assert case["timeline"][0]["actor"] == "agent-7"
+
+
+async def test_anonymous_requester_is_told_that_no_updates_are_promised(
+        intake: httpx.AsyncClient) -> None:
+    created = await submit(intake, requester={})
+    assert created["updates_promised"] is False
+    assert "cannot send you updates" in created["notice"]
+    assert created["access_token"]
+    case = (await intake.get(f"/v1/concerns/{created['id']}")).json()
+    assert case["anonymous"] is True
+
+
+async def test_access_token_is_answered_once_and_only_its_hash_is_stored(
+        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    created = await submit(intake)
+    token = created["access_token"]
+    assert len(token) >= 40
+    case = await intake.get(f"/v1/concerns/{created['id']}")
+    assert token not in case.text
+    [stored] = await concerns_in_store(mongo, isolation)
+    assert token not in json.dumps(stored, default=str)
+    assert stored["access_token_hash"]
+
+
+async def test_preferred_contact_without_its_address_is_a_422_naming_the_field(
+        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    answer = await intake.post("/v1/concerns", json=body(requester={
+        "name": "Jo", "phone": "+15555550142", "preferred_contact": "email"}))
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "requester.email"
+    assert await concerns_in_store(mongo, isolation) == []
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"school_contacted": "maybe"}, "school_contacted"),
+    ({"requester": {"relationship": "uncle"}}, "requester.relationship"),
+    ({"requester": {"preferred_contact": "pigeon"}}, "requester.preferred_contact"),
+    ({"requester": {"name": "x" * 201}}, "requester.name"),
+    ({"description": "x" * 5001}, "description"),
+    ({"category": ""}, "category"),
+])
+async def test_more_bad_input_is_a_422_naming_the_field(
+        intake: httpx.AsyncClient, change: dict[str, Any], field: str) -> None:
+    answer = await intake.post("/v1/concerns", json=body(**change))
+    assert answer.status_code == 422
+    assert field in {e["field"] for e in answer.json()["errors"]}
+
+
+async def test_an_invalid_actor_header_is_a_422(intake: httpx.AsyncClient) -> None:
+    answer = await intake.post("/v1/concerns", json=body(), headers={"X-Actor": "a b/c"})
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "header.X-Actor"
+
+
+async def test_retry_with_the_same_idempotency_key_answers_the_first_concern(
+        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    headers = {"Idempotency-Key": "form-42-attempt"}
+    first = await intake.post("/v1/concerns", json=body(), headers=headers)
+    again = await intake.post("/v1/concerns", json=body(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(await concerns_in_store(mongo, isolation)) == 1
+
+
+async def test_concurrent_retries_with_one_key_create_one_concern(
+        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    headers = {"Idempotency-Key": "double-click"}
+    answers = await asyncio.gather(*(intake.post("/v1/concerns", json=body(), headers=headers)
+                                     for _ in range(8)))
+    assert {a.status_code for a in answers} == {201}
+    assert len({(a.json()["id"], a.json()["access_token"]) for a in answers}) == 1
+    assert len(await concerns_in_store(mongo, isolation)) == 1
+
+
+async def test_same_idempotency_key_with_another_body_is_refused_and_creates_nothing(
+        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    await intake.post("/v1/concerns", json=body(), headers=headers)
+    other = await intake.post("/v1/concerns", json=body(category="transportation"),
+                              headers=headers)
+    assert other.status_code == 422
+    assert other.json()["title"] == "Idempotency-Key reused"
+    assert "different body" in other.json()["detail"]
+    assert len(await concerns_in_store(mongo, isolation)) == 1
+
+
+async def test_refused_submission_with_a_key_leaves_the_key_free(
+        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    headers = {"Idempotency-Key": "k-2"}
+    refused = await intake.post("/v1/concerns", json=body(category="parking"), headers=headers)
+    assert refused.status_code == 422
+    assert await mongo[isolation.db("intake")]["idempotency_keys"].count_documents({}) == 0
+    assert (await intake.post("/v1/concerns", json=body(), headers=headers)).status_code == 201
+
+
+async def test_idempotency_keys_expire_through_a_ttl_index(
+        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    indexes = await mongo[isolation.db("intake")]["idempotency_keys"].index_information()
+    ttl = [i for i in indexes.values() if "expireAfterSeconds" in i]
+    assert ttl and ttl[0]["key"] == [("created_at", 1)]
+    assert ttl[0]["expireAfterSeconds"] == 24 * 3600
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "two words"])
+async def test_a_malformed_idempotency_key_is_a_422(intake: httpx.AsyncClient, key: str) -> None:
+    answer = await intake.post("/v1/concerns", json=body(), headers={"Idempotency-Key": key})
+    assert answer.status_code == 422
+
+
+async def test_categories_and_schools_are_named_in_english_and_spanish(
+        intake: httpx.AsyncClient) -> None:
+    categories = (await intake.get("/v1/categories")).json()
+    transport = next(c for c in categories if c["id"] == "transportation")
+    assert transport["name"] == {"en": "Transportation", "es": "Transporte"}
+    schools = (await intake.get("/v1/schools")).json()
+    assert {"id": "lincoln-es", "name": {"en": "Lincoln Elementary",
+                                         "es": "Primaria Lincoln"}} in schools
+
+
+async def test_openapi_document_describes_every_endpoint_a_frontend_needs(
+        intake: httpx.AsyncClient) -> None:
+    answer = await intake.get("/openapi.json")
+    assert answer.status_code == 200
+    document = answer.json()
+    paths = set(document["paths"])
+    assert {"/v1/concerns", "/v1/concerns/{concern_id}", "/v1/concerns/counts",
+            "/v1/concerns/{concern_id}/timeline", "/v1/categories", "/v1/schools",
+            "/v1/tracking/{tracking_number}", "/v1/tracking/{tracking_number}/messages",
+            "/v1/tracking/{tracking_number}/reopen", "/open311/v2/requests.{fmt}"} <= paths
+    for action in ("acknowledge", "request-information", "resume", "replies", "notes",
+                   "callbacks", "resolve", "reopen", "close", "merge", "status"):
+        assert f"/v1/concerns/{{concern_id}}/{action}" in paths, action
+    schemas = document["components"]["schemas"]
+    assert {"ConcernCreate", "ConcernReceipt", "ConcernRead", "ConcernPage", "RequesterView",
+            "ConcernCounts"} <= set(schemas)
+    create = document["paths"]["/v1/concerns"]["post"]
+    assert "Idempotency-Key" in {p["name"] for p in create["parameters"]}
+    form = document["paths"]["/open311/v2/requests.{fmt}"]["post"]["requestBody"]
+    assert "application/x-www-form-urlencoded" in form["content"]

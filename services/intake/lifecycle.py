@@ -1,0 +1,252 @@
+"""The lifecycle of a concern: ONE state machine of actions, each a move between statuses.
+
+`MOVES` is the table: for each action, the statuses it may start from and where it leads.
+`decide` checks a command against the table and returns what happens: the new status, the
+message or resolution it records, and the events it publishes. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from services.intake.domain import OPEN_STATUSES, Status
+from shared.events import (
+    ConcernMessageAdded,
+    ConcernReopened,
+    ConcernReplyShared,
+    ConcernResolved,
+    ConcernStatusChanged,
+    EventData,
+    MessageAuthor,
+    MessageVisibility,
+)
+
+REOPEN_WINDOW = timedelta(days=14)
+
+
+class Action(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    REQUEST_INFORMATION = "request_information"
+    RESUME = "resume"
+    REPLY = "reply"
+    NOTE = "note"
+    SCHEDULE_CALLBACK = "schedule_callback"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    CLOSE = "close"
+    MERGE = "merge"
+    REQUESTER_MESSAGE = "requester_message"
+    REQUESTER_REOPEN = "requester_reopen"
+
+
+_R, _A, _W = Status.RECEIVED, Status.ACKNOWLEDGED, Status.AWAITING_REQUESTER
+_S, _O, _C = Status.RESOLVED, Status.REOPENED, Status.CLOSED
+
+
+def _stay(*statuses: Status) -> dict[Status, Status]:
+    return {s: s for s in statuses}
+
+
+# The state machine: action -> {from status: to status}. A pair not in the table is refused.
+MOVES: dict[Action, dict[Status, Status]] = {
+    # First response: the concern is seen and owned.
+    Action.ACKNOWLEDGE: {_R: _A, _O: _A},
+    # Waiting on the requester: the SLA clock pauses (escalation reads status_changed).
+    Action.REQUEST_INFORMATION: {_R: _W, _A: _W, _O: _W},
+    Action.RESUME: {_W: _A},
+    # A public reply is a first response, so it acknowledges a new or reopened concern.
+    Action.REPLY: {_R: _A, _A: _A, _W: _W, _O: _A},
+    Action.NOTE: _stay(*Status),
+    Action.SCHEDULE_CALLBACK: _stay(*OPEN_STATUSES),
+    Action.RESOLVE: {s: _S for s in OPEN_STATUSES},
+    Action.REOPEN: {_S: _O},
+    Action.CLOSE: {_S: _C},
+    Action.MERGE: {s: _C for s in (*OPEN_STATUSES, _S)},
+    # The requester's answer ends a wait for information.
+    Action.REQUESTER_MESSAGE: {_R: _R, _A: _A, _W: _A, _O: _O},
+    Action.REQUESTER_REOPEN: {_S: _O},
+}
+
+# Actions whose text is required, and what the text is called in the API.
+TEXT_REQUIRED: dict[Action, str] = {
+    Action.REQUEST_INFORMATION: "message",
+    Action.REPLY: "message",
+    Action.NOTE: "note",
+    Action.RESOLVE: "summary",
+    Action.REQUESTER_MESSAGE: "message",
+}
+# Actions whose text is a public message the requester sees (the rest is internal).
+_PUBLIC_STAFF_TEXT = frozenset({Action.REQUEST_INFORMATION, Action.REPLY})
+_REQUESTER_TEXT = frozenset({Action.REQUESTER_MESSAGE, Action.REQUESTER_REOPEN})
+_INTERNAL_MESSAGE = frozenset({Action.NOTE})
+
+
+class ActionNotAllowed(Exception):
+    """The table (or a rule such as the reopen window) refuses the action now: a 409."""
+
+    def __init__(self, action: Action, status: Status, reason: str | None = None) -> None:
+        allowed = ", ".join(sorted(MOVES[action])) or "none"
+        super().__init__(reason or f"{action} is not possible on a concern that is {status} "
+                                   f"(possible when: {allowed})")
+        self.action = action
+        self.status = status
+
+
+class InvalidCommand(ValueError):
+    """A command that can never succeed as written: a 422 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What the state machine needs to know of a concern."""
+
+    id: str
+    status: Status
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    action: Action
+    actor: str
+    text: str | None = None
+    due_at: datetime | None = None
+    into: str | None = None
+    author_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    author: MessageAuthor
+    visibility: MessageVisibility
+    text: str
+    at: datetime
+    actor: str
+    author_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one accepted command changes, and the events it publishes."""
+
+    id: str
+    action: Action
+    actor: str
+    at: datetime
+    from_status: Status
+    to_status: Status
+    text: str | None
+    message: Message | None
+    events: tuple[EventData, ...]
+    resolution_summary: str | None = None
+    callback_due_at: datetime | None = None
+    merged_into: str | None = None
+    resolution_due_at: datetime | None = None
+
+    @property
+    def status_changed(self) -> bool:
+        return self.from_status is not self.to_status
+
+
+def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
+           guarantee: timedelta) -> Outcome:
+    """Check `command` against the table and rules; answer the outcome or raise."""
+    action = command.action
+    text = (command.text or "").strip() or None
+    if action in TEXT_REQUIRED and text is None:
+        raise InvalidCommand(TEXT_REQUIRED[action], f"{action} needs a {TEXT_REQUIRED[action]}")
+    if action is Action.SCHEDULE_CALLBACK:
+        if command.due_at is None:
+            raise InvalidCommand("due_at", "a callback needs a due time")
+        if command.due_at <= now:
+            raise InvalidCommand("due_at", "a callback must be due in the future")
+    if action is Action.MERGE:
+        if not command.into:
+            raise InvalidCommand("into", "merge needs the concern to merge into")
+        if command.into == state.id:
+            raise InvalidCommand("into", "a concern cannot be merged into itself")
+    to = MOVES[action].get(state.status)
+    if to is None:
+        raise ActionNotAllowed(action, state.status)
+    if action is Action.REQUESTER_REOPEN and not reopen_window_open(state, now):
+        raise ActionNotAllowed(action, state.status, "this concern was resolved more than "
+                               f"{REOPEN_WINDOW.days} days ago and can no longer be reopened; "
+                               "please submit a new concern")
+
+    message = _message(command, text, now=now, entry_id=entry_id)
+    events: list[EventData] = []
+    if message is not None:
+        events.append(ConcernMessageAdded(concern_id=state.id, message_id=message.id,
+                                          author=message.author, visibility=message.visibility,
+                                          added_at=now))
+        if message.author is MessageAuthor.STAFF and message.visibility is MessageVisibility.PUBLIC:
+            events.append(ConcernReplyShared(concern_id=state.id, message_id=message.id,
+                                             text=message.text, author_name=message.author_name,
+                                             added_at=now))
+    if to is not state.status:
+        events.append(ConcernStatusChanged(concern_id=state.id, from_status=state.status,
+                                           to_status=to, changed_at=now))
+    # A merge is a move to closed: it publishes only the status change. `concern.merged` is
+    # triage's event (a confirmed duplicate); intake applies it when it arrives.
+    if to is Status.RESOLVED:
+        events.append(ConcernResolved(concern_id=state.id, resolved_at=now))
+    elif to is Status.REOPENED:
+        events.append(ConcernReopened(concern_id=state.id, reopened_at=now))
+    return Outcome(
+        id=entry_id, action=action, actor=command.actor, at=now, from_status=state.status,
+        to_status=to, text=text, message=message, events=tuple(events),
+        resolution_summary=text if action is Action.RESOLVE else None,
+        callback_due_at=command.due_at if action is Action.SCHEDULE_CALLBACK else None,
+        merged_into=command.into if action is Action.MERGE else None,
+        # A reopened concern starts a new guarantee period.
+        resolution_due_at=now + guarantee if to is Status.REOPENED else None,
+    )
+
+
+def reopen_window_open(state: CaseState, now: datetime) -> bool:
+    """A requester may reopen a resolved concern for 14 days after its resolution."""
+    return (state.status is Status.RESOLVED and state.resolved_at is not None
+            and now - state.resolved_at <= REOPEN_WINDOW)
+
+
+def _message(command: Command, text: str | None, *, now: datetime,
+             entry_id: str) -> Message | None:
+    if text is None:
+        return None
+    if command.action in _REQUESTER_TEXT:
+        author, visibility = MessageAuthor.REQUESTER, MessageVisibility.PUBLIC
+    elif command.action in _PUBLIC_STAFF_TEXT:
+        author, visibility = MessageAuthor.STAFF, MessageVisibility.PUBLIC
+    elif command.action in _INTERNAL_MESSAGE:
+        author, visibility = MessageAuthor.STAFF, MessageVisibility.INTERNAL
+    else:
+        return None  # a reason or a summary stays on the timeline entry
+    return Message(id=entry_id, author=author, visibility=visibility, text=text, at=now,
+                   actor=command.actor,
+                   author_name=command.author_name if author is MessageAuthor.STAFF else None)
+
+
+# The legacy `POST /status` endpoint names a target status; these actions reach one.
+_STATUS_ACTIONS = (Action.ACKNOWLEDGE, Action.RESUME, Action.REQUEST_INFORMATION,
+                   Action.RESOLVE, Action.REOPEN, Action.CLOSE)
+
+
+def action_reaching(from_status: Status, to_status: Status) -> Action | None:
+    """The action that moves `from_status` to `to_status`, if the table has one."""
+    for action in _STATUS_ACTIONS:
+        if MOVES[action].get(from_status) is to_status:
+            return action
+    return None
+
+
+def reachable(from_status: Status) -> set[Status]:
+    """Every status one action can move a concern to from `from_status` (for messages)."""
+    return {to for action in _STATUS_ACTIONS if (to := MOVES[action].get(from_status))
+            and to is not from_status}

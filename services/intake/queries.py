@@ -1,0 +1,128 @@
+"""Staff search: filters to a store query, sort orders, and opaque cursors. No I/O here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from services.intake.domain import OPEN_STATUSES, Status
+from shared.clock import as_utc
+from shared.store import Document
+
+
+class SortOrder(StrEnum):
+    DUE = "due"
+    DUE_DESC = "-due"
+    SUBMITTED = "submitted"
+    SUBMITTED_DESC = "-submitted"
+    UPDATED_DESC = "-updated"
+
+
+_SORT_FIELD = {SortOrder.DUE: ("resolution_due_at", 1),
+               SortOrder.DUE_DESC: ("resolution_due_at", -1),
+               SortOrder.SUBMITTED: ("submitted_at", 1),
+               SortOrder.SUBMITTED_DESC: ("submitted_at", -1),
+               SortOrder.UPDATED_DESC: ("updated_at", -1)}
+
+
+class InvalidCursor(ValueError):
+    """A cursor this API did not make, or made for another sort order."""
+
+
+@dataclass(frozen=True)
+class ConcernFilter:
+    statuses: tuple[Status, ...] = ()
+    category: str | None = None
+    school_id: str | None = None
+    team_id: str | None = None
+    assignee_id: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    overdue: bool | None = None
+    submitted_from: datetime | None = None
+    submitted_to: datetime | None = None
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+    text: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _range(low: datetime | None, high: datetime | None) -> Document | None:
+    bounds: Document = {}
+    if low is not None:
+        bounds["$gte"] = low
+    if high is not None:
+        bounds["$lt"] = high
+    return bounds or None
+
+
+def to_query(f: ConcernFilter, *, now: datetime) -> Document:
+    """The store query of a filter; `overdue` means open and past its resolution due time."""
+    parts: list[Document] = []
+    if f.statuses:
+        parts.append({"status": {"$in": [s.value for s in f.statuses]}})
+    for name, value in (("category", f.category), ("school_id", f.school_id),
+                        ("team_id", f.team_id), ("assignee_id", f.assignee_id),
+                        ("priority", f.priority), ("channel", f.channel)):
+        if value is not None:
+            parts.append({name: value})
+    open_values = sorted(s.value for s in OPEN_STATUSES)
+    if f.overdue is True:
+        parts.append({"status": {"$in": open_values}, "resolution_due_at": {"$lt": now}})
+    elif f.overdue is False:
+        parts.append({"$or": [{"status": {"$nin": open_values}},
+                              {"resolution_due_at": {"$gte": now}}]})
+    if (submitted := _range(f.submitted_from, f.submitted_to)) is not None:
+        parts.append({"submitted_at": submitted})
+    if (due := _range(f.due_from, f.due_to)) is not None:
+        parts.append({"resolution_due_at": due})
+    if f.text:
+        # A contains-search over what staff type from: the tracking number and the words.
+        pattern = {"$regex": re.escape(f.text.strip()), "$options": "i"}
+        parts.append({"$or": [{"tracking_number": pattern}, {"description": pattern}]})
+    parts.extend({k: v} for k, v in f.extra.items())
+    if not parts:
+        return {}
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def sort_spec(order: SortOrder) -> list[tuple[str, int]]:
+    """The store sort: the order's field, then the id so that pages never overlap."""
+    name, direction = _SORT_FIELD[order]
+    return [(name, direction), ("_id", direction)]
+
+
+def encode_cursor(order: SortOrder, doc: Document) -> str:
+    """An opaque cursor that resumes after `doc` in `order`."""
+    name, _ = _SORT_FIELD[order]
+    payload = [order.value, as_utc(doc[name]).isoformat(), doc["_id"]]
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def after_cursor(order: SortOrder, cursor: str) -> Document:
+    """The query part that starts strictly after the cursor's position."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        made_for, value, last_id = json.loads(raw)
+        position = datetime.fromisoformat(value)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("the cursor is not one this API returned") from exc
+    if made_for != order.value or not isinstance(last_id, str) or position.tzinfo is None:
+        raise InvalidCursor("the cursor was made for another sort order; start again without it")
+    name, direction = _SORT_FIELD[order]
+    beyond = "$gt" if direction == 1 else "$lt"
+    return {"$or": [{name: {beyond: position}}, {name: position, "_id": {beyond: last_id}}]}
+
+
+def page_query(base: Document, order: SortOrder, cursor: str | None) -> Document:
+    """The filter query, limited to what comes after the cursor."""
+    if cursor is None:
+        return base
+    after = after_cursor(order, cursor)
+    return {"$and": [base, after]} if base else after

@@ -1,0 +1,85 @@
+"""The requester's side: with the tracking number and the access token from the submission,
+see the status, write to the bureau, and reopen a resolved concern within 14 days.
+
+A wrong token answers exactly like an unknown tracking number, so neither can be probed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+
+from services.intake import access, handlers, views
+from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
+from services.intake.schemas import RequesterMessageCreate, RequesterReopenCreate, RequesterView
+from services.intake.web import Ctx
+from shared.http import Problem
+from shared.store import Document
+
+router = APIRouter(prefix="/v1/tracking", tags=["requester"])
+
+Token = Annotated[str, Header(alias="X-Access-Token", max_length=128,
+                              description="the access token from the submission answer")]
+
+Responses = dict[int | str, dict[str, Any]]
+_NOT_FOUND: Responses = {
+    404: {"description": "unknown tracking number, or a token that does not match"}}
+_ERRORS: Responses = {**_NOT_FOUND,
+                      409: {"description": "not possible in the concern's current status"},
+                      422: {"description": "an invalid field"}}
+
+
+def _not_found() -> Problem:
+    # One answer for an unknown number and a wrong token: neither is revealed.
+    return Problem(404, "Concern not found",
+                   "No concern matches this tracking number and access token.")
+
+
+async def _own_case(ctx: Ctx, tracking_number: str, token: str) -> Document:
+    doc = await ctx.repo.by_tracking_number(tracking_number) if len(tracking_number) <= 32 \
+        else None
+    if doc is None or not access.token_matches(token, doc.get("access_token_hash", "")):
+        raise _not_found()
+    return doc
+
+
+@router.get("/{tracking_number}", response_model=RequesterView, responses=_NOT_FOUND)
+async def read_status(tracking_number: str, token: Token, ctx: Ctx) -> RequesterView:
+    """The public status of one's own concern: status, team, due time, replies, resolution."""
+    doc = await _own_case(ctx, tracking_number, token)
+    return views.requester_view(doc, district=ctx.district, now=ctx.clock.now())
+
+
+async def _act(ctx: Ctx, doc: Document, command: Command) -> RequesterView:
+    try:
+        after = await handlers.act(doc["_id"], command, ctx=ctx)
+    except handlers.ConcernNotFound:
+        raise _not_found() from None
+    except ActionNotAllowed as exc:
+        raise Problem(409, "Not possible now", str(exc).replace("requester_", "")) from None
+    except InvalidCommand as exc:
+        raise Problem(422, "Invalid request", str(exc),
+                      errors=[{"field": exc.field, "message": str(exc)}]) from None
+    except handlers.ConcurrentChange:
+        raise Problem(409, "Concern changed meanwhile", "Please try again.") from None
+    return views.requester_view(after, district=ctx.district, now=ctx.clock.now())
+
+
+@router.post("/{tracking_number}/messages", response_model=RequesterView, responses=_ERRORS)
+async def add_message(tracking_number: str, body: RequesterMessageCreate, token: Token,
+                      ctx: Ctx) -> RequesterView:
+    """Write to the bureau: more information, or the answer to its question."""
+    doc = await _own_case(ctx, tracking_number, token)
+    command = Command(Action.REQUESTER_MESSAGE, handlers.REQUESTER_ACTOR, text=body.message)
+    return await _act(ctx, doc, command)
+
+
+@router.post("/{tracking_number}/reopen", response_model=RequesterView, responses=_ERRORS)
+async def reopen(tracking_number: str, token: Token, ctx: Ctx,
+                 body: RequesterReopenCreate | None = None) -> RequesterView:
+    """Reopen a resolved concern within 14 days of its resolution."""
+    doc = await _own_case(ctx, tracking_number, token)
+    command = Command(Action.REQUESTER_REOPEN, handlers.REQUESTER_ACTOR,
+                      text=body.reason if body else None)
+    return await _act(ctx, doc, command)

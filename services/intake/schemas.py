@@ -1,0 +1,295 @@
+"""The shapes of intake's v1 HTTP API: what frontends send and what they get back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from services.intake.domain import ContactChannel, Status
+from services.intake.queries import SortOrder
+from shared.events import Channel, MessageAuthor, MessageVisibility, Priority
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"
+Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN)]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=5000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Relationship = Literal["parent_guardian", "student", "staff", "community", "alumni"]
+Grade = Literal["PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- submission ---------------------------------------------------------------------------
+
+
+class RequesterIn(_Strict):
+    """Who raises the concern. Everything is optional: a requester may stay anonymous."""
+
+    name: Text | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = Field(default=None, description="E.164, e.g. +15551234567")
+    language: Language = Field(default="en", description="for replies, e.g. `en`, `es`")
+    relationship: Relationship | None = None
+    preferred_contact: ContactChannel | None = Field(
+        default=None, description="how the requester wants to hear back; needs that address")
+
+
+class StudentIn(_Strict):
+    """The student concerned: protected information, never shown in any public view."""
+
+    name: Text | None = None
+    student_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")] | None = None
+    grade: Grade | None = None
+    special_education: bool = False
+
+
+class ConcernCreate(_Strict):
+    channel: Channel = Field(description="`phone` and `walk_in` record the agent (X-Actor)")
+    category: Reference = Field(description="an id from GET /v1/categories")
+    school_id: Reference | None = Field(default=None, description="an id from GET /v1/schools")
+    school_contacted: bool | None = Field(
+        default=None, description="whether the requester raised it at the school first")
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10,
+                                                  max_length=5000)]
+    requester: RequesterIn = Field(default_factory=RequesterIn)
+    student: StudentIn | None = None
+
+
+class ConcernReceipt(BaseModel):
+    """The answer to a submission. `access_token` is shown only here: keep it."""
+
+    id: str
+    tracking_number: str
+    status: Status
+    submitted_at: datetime
+    resolution_due_at: datetime
+    access_token: str = Field(description="with the tracking number, opens the status page")
+    status_url: str
+    updates_promised: bool = Field(description="false for an anonymous or unreachable "
+                                               "requester: the bureau cannot write back")
+    notice: str
+
+
+class LocalizedNameRead(BaseModel):
+    en: str
+    es: str
+
+
+class CategoryRead(BaseModel):
+    id: str
+    name: LocalizedNameRead
+
+
+class SchoolRead(BaseModel):
+    id: str
+    name: LocalizedNameRead
+
+
+# --- the staff view -----------------------------------------------------------------------
+
+
+class TeamRead(BaseModel):
+    id: str
+    name: str
+
+
+class AssigneeRead(BaseModel):
+    id: str
+    name: str
+
+
+class EscalationRead(BaseModel):
+    level: int
+    role: str
+    escalated_to_name: str
+    escalated_at: datetime
+
+
+class MessageRead(BaseModel):
+    id: str
+    author: MessageAuthor
+    visibility: MessageVisibility
+    text: str
+    at: datetime
+    actor: str
+
+
+class ResolutionRead(BaseModel):
+    summary: str
+    at: datetime
+    actor: str
+
+
+class CallbackRead(BaseModel):
+    id: str
+    due_at: datetime
+    note: str | None = None
+    actor: str
+    scheduled_at: datetime
+
+
+class TimelineEntryRead(BaseModel):
+    """One thing that happened to the case. `kind` tells which other fields are present."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(description="submitted, triaged, assigned, an action name (acknowledge, "
+                                  "reply, note, ...), sla_warning, sla_breached, escalated, "
+                                  "notification_sent, notification_failed")
+    at: datetime
+    actor: str | None = Field(default=None, description="staff id, `requester`, a service, "
+                                                        "or `unknown`")
+
+
+class ConcernRead(BaseModel):
+    """The staff view of a case. Student information is never shown here, only its presence;
+    nor are the requester's contact details."""
+
+    id: str
+    tracking_number: str
+    version: int = Field(description="also the ETag; send it back in If-Match")
+    status: Status
+    channel: Channel
+    category: str
+    school_id: str | None
+    school_contacted: bool | None = None
+    description: str
+    requester_language: str
+    requester_relationship: str | None = None
+    preferred_contact: ContactChannel | None = None
+    anonymous: bool
+    has_student_information: bool
+    taken_by: str | None = None
+    via: str | None = None
+    submitted_at: datetime
+    updated_at: datetime | None = None
+    resolution_due_at: datetime
+    overdue: bool
+    team: TeamRead | None = None
+    priority: Priority | None = None
+    assignee: AssigneeRead | None = None
+    escalation: EscalationRead | None = None
+    resolution: ResolutionRead | None = None
+    merged_into: str | None = None
+    merged_from: list[str] = Field(default_factory=list)
+    messages: list[MessageRead] = Field(default_factory=list)
+    callbacks: list[CallbackRead] = Field(default_factory=list)
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    timeline: list[TimelineEntryRead] = Field(default_factory=list)
+
+
+class ConcernSummary(BaseModel):
+    """One line of a work queue."""
+
+    id: str
+    tracking_number: str
+    status: Status
+    channel: Channel
+    category: str
+    school_id: str | None
+    team: TeamRead | None = None
+    priority: Priority | None = None
+    assignee: AssigneeRead | None = None
+    escalation_level: int = 0
+    submitted_at: datetime
+    updated_at: datetime | None = None
+    resolution_due_at: datetime
+    overdue: bool
+
+
+class ConcernPage(BaseModel):
+    items: list[ConcernSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; "
+                                                "null on the last page")
+    sort: SortOrder
+
+
+class ConcernCounts(BaseModel):
+    by_status: dict[Status, int]
+    total: int
+    overdue: int
+
+
+# --- staff actions ------------------------------------------------------------------------
+
+
+class StatusChangeCreate(_Strict):
+    """The generic move (kept for existing clients); prefer the explicit action endpoints."""
+
+    status: Status
+    reason: Reason | None = None
+
+
+class ReasonCreate(_Strict):
+    reason: Reason | None = None
+
+
+class MessageCreate(_Strict):
+    message: LongText = Field(description="sent to the requester")
+
+
+class NoteCreate(_Strict):
+    note: LongText = Field(description="internal: never shown to the requester")
+
+
+class CallbackCreate(_Strict):
+    due_at: AwareDatetime = Field(description="when to call back, with a time zone")
+    note: Reason | None = None
+
+
+class ResolutionCreate(_Strict):
+    summary: LongText = Field(description="what was done; the requester sees it")
+
+
+class MergeCreate(_Strict):
+    into: Reference = Field(description="id or tracking number of the concern to keep")
+    reason: Reason | None = None
+
+
+# --- the requester's view -----------------------------------------------------------------
+
+
+class PublicMessageRead(BaseModel):
+    author: MessageAuthor
+    author_name: str | None = Field(default=None, description="only where the district "
+                                                              "shows staff names")
+    text: str
+    at: datetime
+
+
+class PublicResolutionRead(BaseModel):
+    summary: str
+    at: datetime
+
+
+class RequesterView(BaseModel):
+    """What the requester sees: no internal notes, no student information, no staff names
+    unless the district chooses to show them."""
+
+    tracking_number: str
+    status: Status
+    category: str
+    category_name: str
+    team_name: str | None = None
+    submitted_at: datetime
+    resolution_due_at: datetime
+    messages: list[PublicMessageRead]
+    resolution: PublicResolutionRead | None = None
+    can_reopen_until: datetime | None = None
+    merged: bool = False
+
+
+class RequesterMessageCreate(_Strict):
+    message: LongText
+
+
+class RequesterReopenCreate(_Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None

@@ -1,0 +1,176 @@
+"""The concern state machine: every action from every status, allowed or refused, and what
+each accepted action records and publishes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.intake.domain import OPEN_STATUSES, Status
+from services.intake.lifecycle import (
+    MOVES,
+    REOPEN_WINDOW,
+    Action,
+    ActionNotAllowed,
+    CaseState,
+    Command,
+    InvalidCommand,
+    Outcome,
+    action_reaching,
+    decide,
+)
+from shared.events import (
+    ConcernMessageAdded,
+    ConcernReopened,
+    ConcernReplyShared,
+    ConcernResolved,
+    ConcernStatusChanged,
+    MessageAuthor,
+    MessageVisibility,
+)
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+GUARANTEE = timedelta(hours=72)
+
+
+def command(action: Action, **fields: object) -> Command:
+    defaults: dict[str, object] = {"text": "some words", "due_at": NOW + timedelta(hours=2),
+                                   "into": "other"}
+    defaults.update(fields)
+    return Command(action, "staff-1", **defaults)  # type: ignore[arg-type]
+
+
+def run(status: Status, action: Action, *, resolved_at: datetime | None = NOW,
+        **fields: object) -> Outcome:
+    state = CaseState(id="c1", status=status, resolved_at=resolved_at)
+    return decide(state, command(action, **fields), now=NOW, entry_id="e1",
+                  guarantee=GUARANTEE)
+
+
+ALL = [(a, s) for a in Action for s in Status]
+
+
+@pytest.mark.parametrize(("action", "status"), [p for p in ALL if p[1] in MOVES[p[0]]])
+def test_allowed_action_moves_as_the_table_says(action: Action, status: Status) -> None:
+    outcome = run(status, action)
+    assert outcome.to_status is MOVES[action][status]
+    assert outcome.actor == "staff-1" and outcome.at == NOW
+    changes = [e for e in outcome.events if isinstance(e, ConcernStatusChanged)]
+    assert len(changes) == (1 if outcome.status_changed else 0)
+
+
+@pytest.mark.parametrize(("action", "status"), [p for p in ALL if p[1] not in MOVES[p[0]]])
+def test_action_the_table_does_not_allow_is_refused(action: Action, status: Status) -> None:
+    with pytest.raises(ActionNotAllowed, match="not possible"):
+        run(status, action)
+
+
+def test_every_action_is_in_the_table_and_closed_allows_only_notes() -> None:
+    assert set(MOVES) == set(Action)
+    assert [a for a in Action if Status.CLOSED in MOVES[a]] == [Action.NOTE]
+
+
+def test_request_information_waits_and_the_requester_answer_resumes() -> None:
+    asked = run(Status.ACKNOWLEDGED, Action.REQUEST_INFORMATION, text="Which bus stop?")
+    assert asked.to_status is Status.AWAITING_REQUESTER
+    assert asked.message is not None and asked.message.visibility is MessageVisibility.PUBLIC
+    answered = run(Status.AWAITING_REQUESTER, Action.REQUESTER_MESSAGE, text="Oak & 5th")
+    assert answered.to_status is Status.ACKNOWLEDGED
+    assert answered.message is not None and answered.message.author is MessageAuthor.REQUESTER
+
+
+def test_public_reply_publishes_its_text_only_privately() -> None:
+    outcome = run(Status.RECEIVED, Action.REPLY, text="We are on it", author_name="Sam")
+    assert outcome.to_status is Status.ACKNOWLEDGED  # a reply is a first response
+    added = next(e for e in outcome.events if isinstance(e, ConcernMessageAdded))
+    shared = next(e for e in outcome.events if isinstance(e, ConcernReplyShared))
+    assert "We are on it" not in added.model_dump_json()
+    assert added.visibility is MessageVisibility.PUBLIC and added.author is MessageAuthor.STAFF
+    assert shared.text == "We are on it" and shared.author_name == "Sam"
+
+
+def test_internal_note_is_announced_without_text_and_never_shared() -> None:
+    outcome = run(Status.ACKNOWLEDGED, Action.NOTE, text="Called the depot")
+    assert outcome.to_status is Status.ACKNOWLEDGED
+    assert outcome.message is not None
+    assert outcome.message.visibility is MessageVisibility.INTERNAL
+    assert not any(isinstance(e, ConcernReplyShared) for e in outcome.events)
+    assert all("depot" not in e.model_dump_json() for e in outcome.events)
+
+
+@pytest.mark.parametrize("action", [Action.REPLY, Action.NOTE, Action.RESOLVE,
+                                    Action.REQUEST_INFORMATION, Action.REQUESTER_MESSAGE])
+@pytest.mark.parametrize("text", [None, "   "])
+def test_action_that_needs_text_refuses_none(action: Action, text: str | None) -> None:
+    with pytest.raises(InvalidCommand):
+        run(Status.ACKNOWLEDGED, action, text=text)
+
+
+def test_resolve_records_the_summary_and_publishes_resolved() -> None:
+    outcome = run(Status.ACKNOWLEDGED, Action.RESOLVE, text="Route fixed")
+    assert outcome.resolution_summary == "Route fixed"
+    assert any(isinstance(e, ConcernResolved) for e in outcome.events)
+
+
+def test_reopen_starts_a_new_guarantee_and_publishes_reopened() -> None:
+    outcome = run(Status.RESOLVED, Action.REOPEN, text=None)
+    assert outcome.resolution_due_at == NOW + GUARANTEE
+    assert any(isinstance(e, ConcernReopened) for e in outcome.events)
+
+
+def test_requester_may_reopen_within_fourteen_days_of_resolution() -> None:
+    resolved = NOW - REOPEN_WINDOW + timedelta(minutes=1)
+    assert run(Status.RESOLVED, Action.REQUESTER_REOPEN, resolved_at=resolved,
+               text=None).to_status is Status.REOPENED
+
+
+def test_requester_may_not_reopen_after_fourteen_days() -> None:
+    with pytest.raises(ActionNotAllowed, match="14 days"):
+        run(Status.RESOLVED, Action.REQUESTER_REOPEN,
+            resolved_at=NOW - REOPEN_WINDOW - timedelta(minutes=1))
+
+
+def test_staff_may_reopen_after_fourteen_days() -> None:
+    outcome = run(Status.RESOLVED, Action.REOPEN, resolved_at=NOW - timedelta(days=60))
+    assert outcome.to_status is Status.REOPENED
+
+
+def test_merge_closes_and_publishes_only_the_status_change() -> None:
+    outcome = run(Status.ACKNOWLEDGED, Action.MERGE, into="c2", text=None)
+    assert outcome.to_status is Status.CLOSED and outcome.merged_into == "c2"
+    assert [type(e) for e in outcome.events] == [ConcernStatusChanged]  # merged is triage's
+
+
+def test_concern_cannot_be_merged_into_itself() -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        run(Status.ACKNOWLEDGED, Action.MERGE, into="c1")
+    assert caught.value.field == "into"
+
+
+def test_callback_must_be_due_in_the_future() -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        run(Status.ACKNOWLEDGED, Action.SCHEDULE_CALLBACK, due_at=NOW)
+    assert caught.value.field == "due_at"
+    outcome = run(Status.ACKNOWLEDGED, Action.SCHEDULE_CALLBACK)
+    assert outcome.callback_due_at == NOW + timedelta(hours=2) and outcome.events == ()
+
+
+@pytest.mark.parametrize(("start", "to", "action"), [
+    (Status.RECEIVED, Status.ACKNOWLEDGED, Action.ACKNOWLEDGE),
+    (Status.AWAITING_REQUESTER, Status.ACKNOWLEDGED, Action.RESUME),
+    (Status.ACKNOWLEDGED, Status.RESOLVED, Action.RESOLVE),
+    (Status.RESOLVED, Status.CLOSED, Action.CLOSE),
+    (Status.RESOLVED, Status.REOPENED, Action.REOPEN),
+    (Status.RESOLVED, Status.ACKNOWLEDGED, None),
+    (Status.CLOSED, Status.REOPENED, None),
+])
+def test_a_target_status_maps_to_the_action_that_reaches_it(
+        start: Status, to: Status, action: Action | None) -> None:
+    assert action_reaching(start, to) is action
+
+
+def test_open_statuses_are_those_an_sla_clock_runs_in() -> None:
+    assert Status.RESOLVED not in OPEN_STATUSES and Status.CLOSED not in OPEN_STATUSES
