@@ -34,9 +34,10 @@ async def test_concern_is_triaged_acknowledged_and_escalated_when_its_clock_runs
     assert case["priority"] == "normal"
 
     assert bureau.smtp is not None
-    mails = bureau.smtp.wait_for(lambda m: created["tracking_number"] in m.text, timeout_s=20)
+    mails = bureau.smtp.wait_for(
+        lambda m: created["tracking_number"] in m.text
+        and m.recipients == ("maria.gonzalez@example.org",), timeout_s=20)
     assert len(mails) == 1
-    assert mails[0].recipients == ("maria.gonzalez@example.org",)
 
     escalated = await public_events.wait_for(
         lambda m: m.routing_key == "concern.escalated"

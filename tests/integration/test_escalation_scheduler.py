@@ -19,7 +19,13 @@ from pymongo import AsyncMongoClient
 from services.escalation import domain, handlers
 from services.escalation.handlers import EscalationContext
 from services.escalation.main import create_app
-from services.escalation.repository import CLOCKS, ClockRepository
+from services.escalation.policies import (
+    EscalationConfig,
+    PolicySettings,
+    calendars_of,
+    seed_policies,
+)
+from services.escalation.repository import CLOCKS, ClockRepository, PolicyRepository
 from services.escalation.scheduler import Scheduler
 from services.escalation.settings import EscalationSettings
 from shared.clock import FakeClock
@@ -46,6 +52,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 STANDARD = timedelta(hours=72)
 LEASE = timedelta(seconds=30)
 DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
+# No warnings or reminders: these tests follow breaches and escalations.
+PLAIN = EscalationConfig(defaults=PolicySettings(warnings=(), reminder_interval_s=None))
 
 
 @pytest.fixture
@@ -57,10 +65,15 @@ async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
     await client.close()
 
 
-def context(client: AsyncMongoClient, db_name: str, clock: FakeClock,
-            wakes: list[str] | None = None) -> EscalationContext:
+async def context(client: AsyncMongoClient, db_name: str, clock: FakeClock,
+                  wakes: list[str] | None = None,
+                  config: EscalationConfig = PLAIN) -> EscalationContext:
+    """A replica's context over its own client; the district's policies seeded in the store."""
+    policies = PolicyRepository(client[db_name])
+    await policies.seed(seed_policies(DISTRICT, config))
     return EscalationContext(
-        repo=ClockRepository(client[db_name]), clock=clock, district=DISTRICT,
+        repo=ClockRepository(client[db_name]), policies=policies, clock=clock,
+        district=DISTRICT, config=config, calendars=calendars_of(DISTRICT, config),
         source="/bureau/escalation", lease=LEASE,
         published=(lambda: wakes.append("wake")) if wakes is not None else (lambda: None),
     )
@@ -89,8 +102,13 @@ async def outboxes(client: AsyncMongoClient, db_name: str) -> dict[str, list[Clo
     return {d["_id"]: [decode(bytes(e["body"])) for e in d.get("outbox", [])] for d in docs}
 
 
-def fired(events: list[CloudEvent]) -> list[tuple[str, int | None]]:
-    return [(e.name, e.data.get("level")) for e in events]
+def fired(events: list[CloudEvent]) -> list[tuple[str, str | int | None]]:
+    """`(name, target or level)` of each event."""
+    return [(e.name, e.data.get("target") or e.data.get("level")) for e in events]
+
+
+BREACH_AND_LEVEL_1 = [("sla.breached", "first_response"), ("sla.breached", "resolution"),
+                      ("concern.escalated", 1)]
 
 
 async def test_two_schedulers_racing_fire_each_due_clock_exactly_once(
@@ -98,12 +116,12 @@ async def test_two_schedulers_racing_fire_each_due_clock_exactly_once(
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
     wakes: list[str] = []
-    ctx_a = context(mongo, db_name, clock, wakes)
-    ctx_b = context(second_client, db_name, clock, wakes)
+    ctx_a = await context(mongo, db_name, clock, wakes)
+    ctx_b = await context(second_client, db_name, clock, wakes)
     await ctx_a.repo.ensure_indexes()
     due = [f"due-{i:02d}" for i in range(20)]
     await asyncio.gather(*(submit(ctx_a, c) for c in due))
-    await submit(ctx_b, "not-yet", T0 + timedelta(days=1))
+    await submit(ctx_b, "not-yet", T0 + timedelta(days=2, hours=1))  # nothing due yet
     clock.advance(STANDARD + timedelta(seconds=1))
 
     a, b = Scheduler(ctx=ctx_a, tick_s=0.01), Scheduler(ctx=ctx_b, tick_s=0.01)
@@ -112,8 +130,8 @@ async def test_two_schedulers_racing_fire_each_due_clock_exactly_once(
 
     pending = await outboxes(mongo, db_name)
     for concern_id in due:
-        assert fired(pending[concern_id]) == [("sla.breached", None), ("concern.escalated", 1)]
-        assert pending[concern_id][1].data["escalated_to"] == "p-lincoln"
+        assert fired(pending[concern_id]) == BREACH_AND_LEVEL_1
+        assert pending[concern_id][2].data["escalated_to"] == "p-lincoln"
     assert pending["not-yet"] == []
     assert a.fired + b.fired == 20
     assert len(wakes) == 20
@@ -126,7 +144,8 @@ async def test_clock_held_by_a_crashed_replica_fires_once_after_its_lease_expire
         mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Any) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
-    crashed, survivor = context(mongo, db_name, clock), context(second_client, db_name, clock)
+    crashed = await context(mongo, db_name, clock)
+    survivor = await context(second_client, db_name, clock)
     await submit(crashed, "c-1")
     clock.advance(STANDARD)
     claimed = await crashed.repo.claim_due(clock.now(), LEASE)
@@ -136,17 +155,17 @@ async def test_clock_held_by_a_crashed_replica_fires_once_after_its_lease_expire
     clock.advance(LEASE)
     assert await handlers.fire_due(ctx=survivor) == 1
 
-    late, events = domain.advance(claimed.clock, now=clock.now(), district=DISTRICT)
+    late, events = domain.advance(claimed.clock, now=clock.now(), rules=crashed.step_rules)
     assert not await crashed.repo.save_step(claimed, late, [envelope(e, T0) for e in events])
     pending = await outboxes(mongo, db_name)
-    assert fired(pending["c-1"]) == [("sla.breached", None), ("concern.escalated", 1)]
+    assert fired(pending["c-1"]) == BREACH_AND_LEVEL_1
 
 
 async def test_resolution_while_a_step_is_claimed_wins_over_the_step(
         mongo: AsyncMongoClient, isolation: Any) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
-    ctx = context(mongo, db_name, clock)
+    ctx = await context(mongo, db_name, clock)
     await submit(ctx, "c-1")
     clock.advance(STANDARD)
     claimed = await ctx.repo.claim_due(clock.now(), LEASE)
@@ -154,16 +173,19 @@ async def test_resolution_while_a_step_is_claimed_wins_over_the_step(
     resolved = ConcernResolved(concern_id="c-1", resolved_at=clock.now())
     await handlers.on_resolved(envelope(resolved, clock.now()), resolved, ctx=ctx)
 
-    after, events = domain.advance(claimed.clock, now=clock.now(), district=DISTRICT)
+    after, events = domain.advance(claimed.clock, now=clock.now(), rules=ctx.step_rules)
     assert not await ctx.repo.save_step(claimed, after, [envelope(e, T0) for e in events])
     await ctx.repo.release(claimed)
     assert await handlers.fire_due(ctx=ctx) == 0
-    assert (await outboxes(mongo, db_name))["c-1"] == []
+    # The first response was missed two days ago (caught up by the resolution handler); the
+    # resolution came at the very instant it fell due: met, and nothing escalated.
+    assert fired((await outboxes(mongo, db_name))["c-1"]) == [
+        ("sla.breached", "first_response"), ("sla.met", "resolution")]
 
 
 async def test_redelivered_submission_keeps_the_first_clock(
         mongo: AsyncMongoClient, isolation: Any) -> None:
-    ctx = context(mongo, isolation.db("escalation"), FakeClock(T0))
+    ctx = await context(mongo, isolation.db("escalation"), FakeClock(T0))
     await submit(ctx, "c-1")
     await submit(ctx, "c-1", T0 + timedelta(hours=5))
     stored = await ctx.repo.get("c-1")
@@ -174,7 +196,7 @@ async def test_redelivered_submission_keeps_the_first_clock(
 
 async def test_event_about_an_unstarted_clock_is_refused_for_a_retry(
         mongo: AsyncMongoClient, isolation: Any) -> None:
-    ctx = context(mongo, isolation.db("escalation"), FakeClock(T0))
+    ctx = await context(mongo, isolation.db("escalation"), FakeClock(T0))
     data = ConcernTriaged(concern_id="c-9", category="enrollment", team_id="enrollment",
                           team_name="Enrollment Center", priority=Priority.NORMAL, rule="category",
                           triaged_at=T0)
@@ -186,7 +208,7 @@ async def test_triage_reopen_and_resolution_drive_what_the_scheduler_fires(
         mongo: AsyncMongoClient, isolation: Any) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
-    ctx = context(mongo, db_name, clock)
+    ctx = await context(mongo, db_name, clock)
     await submit(ctx, "c-1", category="transportation", school_id=None)
     triaged = ConcernTriaged(concern_id="c-1", category="transportation",
                              team_id="transportation", team_name="Transportation Department",
@@ -204,7 +226,7 @@ async def test_triage_reopen_and_resolution_drive_what_the_scheduler_fires(
     assert await handlers.fire_due(ctx=ctx) == 1
 
     events = (await outboxes(mongo, db_name))["c-1"]
-    assert fired(events) == [("sla.breached", None), ("concern.escalated", 1)] * 2
+    assert fired(events) == BREACH_AND_LEVEL_1 * 2
     assert {e.data["escalated_to"] for e in events if e.name == "concern.escalated"} == {"tr-lead"}
     assert {e.data["policy"] for e in events if e.name == "sla.breached"} == {"critical"}
 
@@ -234,7 +256,7 @@ async def test_service_escalates_a_submitted_concern_over_the_broker(
     exchange = await channel.declare_exchange(isolation.events_exchange,
                                               aio_pika.ExchangeType.TOPIC, durable=True)
     probe = await channel.declare_queue(f"{isolation.queue_prefix}probe.events", durable=True)
-    for name in ("sla.breached", "concern.escalated"):
+    for name in ("sla.warning", "sla.breached", "concern.escalated"):
         await probe.bind(exchange, routing_key=name)
     concern_id = str(uuid.uuid4())
 
@@ -260,14 +282,20 @@ async def test_service_escalates_a_submitted_concern_over_the_broker(
             clock.advance(STANDARD)
             received: list[CloudEvent] = []
 
-            async def two_received() -> bool:
+            async def all_received() -> bool:
                 message = await probe.get(no_ack=True, fail=False)
                 if message is not None:
                     received.append(decode(message.body))
-                return len(received) == 2
+                return len(received) == 7
 
-            await _eventually(two_received)
-            assert [(e.name, e.subject) for e in received] == [("sla.breached", concern_id),
-                                                               ("concern.escalated", concern_id)]
+            await _eventually(all_received)
+            assert {e.subject for e in received} == {concern_id}
+            # The deployed policy warns at 50% and 75% of each target.
+            assert [(e.name, e.data.get("target"), e.data.get("percent") or e.data.get("level"))
+                    for e in received] == [
+                ("sla.warning", "first_response", 50), ("sla.warning", "first_response", 75),
+                ("sla.breached", "first_response", None), ("sla.warning", "resolution", 50),
+                ("sla.warning", "resolution", 75), ("sla.breached", "resolution", None),
+                ("concern.escalated", None, 1)]
             body = (await http.get(f"/v1/clocks/{concern_id}")).json()
             assert body["level"] == 1 and body["breached_at"] is not None
