@@ -14,7 +14,7 @@ from services.intake.domain import NewConcern, Status
 from services.intake.idempotency import Claim, IdempotencyKeys
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
 from services.intake.repository import ConcernRepository, case_state, to_document
-from shared.clock import Clock
+from shared.clock import Clock, as_utc
 from shared.district import DistrictConfig
 from shared.events import (
     CloudEvent,
@@ -29,7 +29,10 @@ from shared.events import (
     SlaWarning,
     envelopes,
 )
+from shared.metrics import CONCERN_STAGE_SECONDS, CONCERNS_RECEIVED
 from shared.store import Document
+
+ACKNOWLEDGEMENT = "acknowledgement"
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,7 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
         assert earlier is not None
         return _submission(earlier, claim, ctx, replayed=True)
     ctx.published()
+    CONCERNS_RECEIVED.labels(concern.channel.value, concern.category).inc()
     log.info("concern received", extra={"concern_id": concern.id,
                                         "tracking_number": concern.tracking_number,
                                         "channel": concern.channel.value,
@@ -300,6 +304,11 @@ async def on_notification_sent(event: CloudEvent, data: NotificationSent, *,
                   entry={"kind": "notification_sent", "notification": data.kind,
                          "channel": data.channel, "delivery_id": data.delivery_id,
                          "actor": "notify"})
+    if data.kind == ACKNOWLEDGEMENT:
+        doc = await ctx.repo.get_document(data.concern_id)
+        if doc is not None:  # the whole path, submission to the requester's mailbox
+            CONCERN_STAGE_SECONDS.labels("acknowledged").observe(
+                max(0.0, (data.sent_at - as_utc(doc["submitted_at"])).total_seconds()))
 
 
 async def on_notification_failed(event: CloudEvent, data: NotificationFailed, *,

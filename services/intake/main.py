@@ -53,7 +53,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         assert set(by_event) == set(CONSUMED)
         return ctx, {name: functools.partial(h, ctx=ctx) for name, h in by_event.items()}
 
-    app = create_service_app(title="Bureau intake", lifespan=runtime_lifespan(
+    app = create_service_app(title="Bureau intake", service="intake", lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[CONCERNS], wire=wire))
     for router in api.routers:
         app.include_router(router)

@@ -20,6 +20,7 @@ from services.notify.context import NotifyContext
 from services.notify.domain import ChannelName, DeliveryStatus
 from services.notify.repository import Delivery
 from shared.events import CloudEvent, NotificationFailed, NotificationSent, envelopes
+from shared.metrics import DELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
             if events:
                 ctx.published()
             log.info("delivery sent", extra=fields)
+            DELIVERIES.labels(delivery.channel.value, "sent").inc()
             return DeliveryStatus.SENT
         # Our lease ran out mid-send and a peer took over: it may send a second copy (an email
         # carries the same Message-ID, so the receiving server can drop it).
@@ -62,6 +64,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
             if events:
                 ctx.published()
             log.warning("delivery failed for good", extra={**fields, "error": answer})
+            DELIVERIES.labels(delivery.channel.value, "failed").inc()
             return DeliveryStatus.FAILED
         return None
     later = domain.retry_at(done, attempts=delivery.attempts, backoff_s=ctx.backoff_s)

@@ -33,6 +33,7 @@ from shared.events import (
     Priority,
     envelopes,
 )
+from shared.metrics import CONCERN_STAGE_SECONDS
 from shared.store import Document
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
         await _undo_claim(ctx, data.concern_id, seat)
         return
     ctx.published()
+    CONCERN_STAGE_SECONDS.labels("triaged").observe(max(0.0, (now - submitted_at).total_seconds()))
     log.info("concern triaged", extra={
         "concern_id": data.concern_id, "team_id": routing.team_id,
         "priority": routing.priority.value, "rule": routing.rule,

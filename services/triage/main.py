@@ -64,7 +64,7 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
             "concern.reopened": functools.partial(handlers.on_reopened, ctx=ctx),
         }
 
-    app = create_service_app(title="Bureau triage", lifespan=runtime_lifespan(
+    app = create_service_app(title="Bureau triage", service="triage", lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[DECISIONS], wire=wire))
     app.include_router(api.router)
     app.include_router(rules_api.router)
