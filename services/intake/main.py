@@ -16,7 +16,7 @@ from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
 from shared.district import load_district
 from shared.http import create_service_app, runtime_lifespan
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import Handler, idempotent
 from shared.runtime import Runtime
 
 # The events intake consumes; must equal SUBSCRIPTIONS["intake"] in shared/messaging/topology.
@@ -51,7 +51,10 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             "notification.failed": handlers.on_notification_failed,
         }
         assert set(by_event) == set(CONSUMED)
-        return ctx, {name: functools.partial(h, ctx=ctx) for name, h in by_event.items()}
+        # every handler records facts conditionally on the event id (or on the case's state):
+        # idempotent by nature, so the consumer skips its inbox for them
+        return ctx, {name: idempotent(functools.partial(h, ctx=ctx))
+                     for name, h in by_event.items()}
 
     app = create_service_app(title="Bureau intake", service="intake", lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[CONCERNS], wire=wire))

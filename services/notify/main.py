@@ -35,7 +35,7 @@ from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfig, load_district
 from shared.events import CATALOGUE, Exchange
 from shared.http import create_service_app, runtime_lifespan
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import Handler, idempotent
 from shared.runtime import Runtime
 from shared.store import Document
 
@@ -110,7 +110,9 @@ def create_app(settings: NotifySettings, *, clock: Clock | None = None,
         # The loop is cancelled between passes (or mid-send: the lease then expires and a
         # peer, or the next start, sends the delivery) when the runtime closes.
         runtime.spawn(loop.run(ctx), "notify-dispatcher")
-        handler = functools.partial(handlers.on_event, ctx=ctx)
+        # each delivery's id is derived from the fact that caused it: a duplicate event plans
+        # the same ids and sends nothing new, so the consumer skips its inbox
+        handler = idempotent(functools.partial(handlers.on_event, ctx=ctx))
         return ctx, dict.fromkeys(HANDLED_EVENTS, handler)
 
     app = create_service_app(title="Bureau notify", service="notify", lifespan=runtime_lifespan(

@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notify.domain import REQUESTER, ChannelName, DeliveryStatus, Kind
 from services.notify.templates import MessageTemplate, fallback_languages, template_key
+from shared.cache import Cached
 from shared.clock import as_utc
 from shared.events import CloudEvent, ConcernContactShared, ConcernTriaged
 from shared.outbox import outbox_push
@@ -29,6 +30,7 @@ DELIVERIES = "deliveries"
 CONCERNS = "concerns"
 TEMPLATES = "templates"
 SUBSCRIPTIONS = "subscriptions"
+CACHE_TTL_S = 5.0
 SURVEYS = "surveys"
 LEASE_TOKEN = "lease_token"
 LEASE_UNTIL = "lease_until"
@@ -361,8 +363,13 @@ def _template(doc: Document) -> StoredTemplate:
 
 
 class TemplateRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], cache_ttl_s: float = CACHE_TTL_S) -> None:
         self._templates = db[TEMPLATES]
+        # rendering reads templates for every message: keep them all (a few dozen) in memory
+        self._cached: Cached[dict[str, StoredTemplate]] = Cached(self._by_key, cache_ttl_s)
+
+    async def _by_key(self) -> dict[str, StoredTemplate]:
+        return {t.template.key: t for t in await self.all()}
 
     async def seed(self, templates: list[MessageTemplate], now: datetime) -> int:
         """Insert the shipped templates that are missing; edited ones are kept."""
@@ -373,11 +380,11 @@ class TemplateRepository:
                 "subject": t.subject, "body": t.body, "updated_at": now, "origin": "seed"}},
                 upsert=True)
             added += 1 if result.upserted_id is not None else 0
+        self._cached.invalidate()
         return added
 
     async def get(self, kind: Kind, channel: ChannelName, language: str) -> StoredTemplate | None:
-        doc = await self._templates.find_one({"_id": template_key(kind, channel, language)})
-        return _template(doc) if doc else None
+        return (await self._cached.get()).get(template_key(kind, channel, language))
 
     async def find(self, kind: Kind, channel: ChannelName,
                    language: str) -> MessageTemplate | None:
@@ -393,6 +400,7 @@ class TemplateRepository:
             "kind": template.kind.value, "channel": template.channel.value,
             "language": template.language, "subject": template.subject, "body": template.body,
             "updated_at": now, "origin": "admin"}}, upsert=True)
+        self._cached.invalidate()
         return StoredTemplate(template, now, "admin")
 
     async def all(self) -> list[StoredTemplate]:
@@ -423,8 +431,10 @@ class SubscriptionRepository:
     The secret is kept as given: signing needs it (an HMAC key cannot be stored hashed).
     """
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], cache_ttl_s: float = CACHE_TTL_S) -> None:
         self._subscriptions = db[SUBSCRIPTIONS]
+        # every public event asks which subscriptions want it: read them once a few seconds
+        self._cached: Cached[list[Subscription]] = Cached(self.all, cache_ttl_s)
 
     async def ensure_indexes(self) -> None:
         await self._subscriptions.create_index("event_types")
@@ -434,6 +444,7 @@ class SubscriptionRepository:
         doc = {"_id": str(uuid.uuid4()), "url": url, "event_types": sorted(set(event_types)),
                "secret": secret, "created_at": now}
         await self._subscriptions.insert_one(doc)
+        self._cached.invalidate()
         return _subscription(doc)
 
     async def get(self, subscription_id: str) -> Subscription | None:
@@ -446,13 +457,14 @@ class SubscriptionRepository:
 
     async def delete(self, subscription_id: str) -> bool:
         result = await self._subscriptions.delete_one({"_id": subscription_id})
+        self._cached.invalidate()
         return result.deleted_count == 1
 
     async def matching(self, event_name: str) -> list[Subscription]:
-        """Subscriptions that asked for this event (or for every public event, `*`)."""
-        docs = await self._subscriptions.find(
-            {"event_types": {"$in": [event_name, "*"]}}).to_list()
-        return [_subscription(d) for d in docs]
+        """Subscriptions that asked for this event (or for every public event, `*`); other
+        replicas' changes show within the cache TTL."""
+        return [s for s in await self._cached.get()
+                if event_name in s.event_types or "*" in s.event_types]
 
 
 # --- surveys ------------------------------------------------------------------------------

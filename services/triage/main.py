@@ -22,7 +22,7 @@ from services.triage.settings import TriageSettings
 from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfig, DistrictConfigError, load_district
 from shared.http import create_service_app, runtime_lifespan
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import Handler, idempotent
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,12 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
         # What triage consumes; SUBSCRIPTIONS["triage"] in shared/messaging/topology.py
         # must name the same events.
         return ctx, {
-            "concern.details_shared": functools.partial(handlers.on_details_shared, ctx=ctx),
-            "concern.resolved": functools.partial(handlers.on_resolved, ctx=ctx),
-            "concern.reopened": functools.partial(handlers.on_reopened, ctx=ctx),
+            # a decision is stored once per concern, loads move only with the concern's
+            # membership in a member's open list: idempotent by nature (no inbox needed)
+            "concern.details_shared": idempotent(
+                functools.partial(handlers.on_details_shared, ctx=ctx)),
+            "concern.resolved": idempotent(functools.partial(handlers.on_resolved, ctx=ctx)),
+            "concern.reopened": idempotent(functools.partial(handlers.on_reopened, ctx=ctx)),
         }
 
     app = create_service_app(title="Bureau triage", service="triage", lifespan=runtime_lifespan(

@@ -1,7 +1,8 @@
 """A reliable consumer of `<service>.events`.
 
 - acks a message only after its handler returned (its writes are durable by then);
-- skips an event whose id the inbox already holds (redelivery, or a duplicate publish);
+- skips an event whose id the inbox already holds (redelivery, or a duplicate publish), unless
+  its handler is marked `idempotent` (then a duplicate simply changes nothing);
 - on failure sends the message to the next retry queue (TTL, then back to the main queue);
   after the last retry, or at once for a message that is not a valid CloudEvent, parks it in
   `<service>.dlq` with the error, so a poison message never blocks its queue.
@@ -29,6 +30,16 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[CloudEvent, Any], Awaitable[None]]
 """An event handler: takes the envelope and its parsed data; raises to ask for a retry."""
+
+IDEMPOTENT = "bureau_idempotent"
+
+
+def idempotent(handler: Handler) -> Handler:
+    """Mark a handler whose writes are idempotent by nature (an insert keyed by the event's
+    facts, a conditional update naming the event id, ...): the consumer then skips the
+    inbox, two store round trips per event, since handling a duplicate changes nothing."""
+    setattr(handler, IDEMPOTENT, True)
+    return handler
 
 ATTEMPT_HEADER = "x-bureau-attempt"
 ERROR_HEADER = "x-bureau-error"
@@ -101,7 +112,8 @@ class EventConsumer:
             await message.ack()
             EVENTS_CONSUMED.labels(self._service, event.name, "dropped").inc()
             return
-        if await self._inbox.seen(event.id):
+        use_inbox = not getattr(handler, IDEMPOTENT, False)
+        if use_inbox and await self._inbox.seen(event.id):
             log.info("duplicate event skipped", extra=fields)
             await message.ack()
             EVENTS_CONSUMED.labels(self._service, event.name, "duplicate").inc()
@@ -114,7 +126,8 @@ class EventConsumer:
                                   attributes={"cloudevents.event_id": event.id,
                                               "cloudevents.event_subject": event.subject or ""}):
                 await asyncio.wait_for(handler(event, data), timeout=self._handler_timeout_s)
-            await self._inbox.record(event.id, event.name, self._clock.now())
+            if use_inbox:
+                await self._inbox.record(event.id, event.name, self._clock.now())
         except Exception as exc:
             self.failed += 1
             outcome = await self._retry_or_park(message, exc, fields)

@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 
 from shared.clock import SystemClock
 from shared.events import Channel, CloudEvent, ConcernSubmitted, encode, new_event
-from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER
+from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, idempotent
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
 from tests.conftest import Isolation
@@ -241,6 +241,23 @@ async def test_same_event_delivered_twice_is_handled_once(
         assert recorder.handled == [event.id, marker.id]
         assert recorder.attempts == {"c-once": 1, "c-marker": 1}
         assert await broker.dead_letter_count() == 0
+    finally:
+        await runtime.close()
+
+
+async def test_idempotent_handler_skips_the_inbox_and_sees_duplicates(
+        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation,
+        mongo_url: str, amqp_url: str) -> None:
+    # a handler idempotent by nature costs no inbox round trips; a duplicate reaches it
+    settings = settings_for(isolation, mongo_url, amqp_url, prefetch=1)
+    recorder = Recorder()
+    runtime = await open_runtime(settings, idempotent(recorder))
+    try:
+        event = submitted_event("c-natural")
+        await broker.publish(encode(event))
+        await broker.publish(encode(event))
+        await eventually(lambda: recorder.attempts.get("c-natural") == 2, what="both copies")
+        assert await mongo[isolation.db("svc")]["inbox"].count_documents({}) == 0
     finally:
         await runtime.close()
 

@@ -1,0 +1,43 @@
+"""The in-memory cache of read-mostly data."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shared.cache import Cached
+
+pytestmark = pytest.mark.unit
+
+
+async def test_value_is_reused_within_the_ttl_and_reloaded_after() -> None:
+    loads = 0
+    now = 0.0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        return loads
+
+    cached = Cached(load, ttl_s=5, now=lambda: now)
+    assert await cached.get() == 1
+    now = 4.9
+    assert await cached.get() == 1
+    now = 5.0
+    assert await cached.get() == 2
+
+
+async def test_invalidate_forces_a_fresh_read_and_concurrent_callers_share_one_load() -> None:
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.01)
+        return loads
+
+    cached = Cached(load, ttl_s=60)
+    assert await asyncio.gather(*(cached.get() for _ in range(10))) == [1] * 10
+    cached.invalidate()
+    assert await cached.get() == 2
