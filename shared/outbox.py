@@ -126,9 +126,11 @@ class OutboxRelay:
     async def _drain_batch(self, collection: AsyncCollection[Document]) -> tuple[int, bool]:
         now = self._clock.now()
         token = uuid.uuid4().hex
+        # No `$or` and no `$exists: false`: some planners (SecantusDB's) scan the whole
+        # collection for them; `$not: {$gt}` also matches documents never claimed.
         claimable = {
             f"{FIELD}.id": {"$exists": True},
-            "$or": [{CLAIM_UNTIL: {"$exists": False}}, {CLAIM_UNTIL: {"$lte": now}}],
+            CLAIM_UNTIL: {"$not": {"$gt": now}},
         }
         # Read the pending documents whole, then claim them: when the claim took every one
         # (the usual case, no other replica racing) the copies just read are ours to publish,
@@ -143,11 +145,12 @@ class OutboxRelay:
         )
         claimed = docs
         if claim.modified_count != len(ids):
-            claimed = await collection.find({CLAIM_BY: token}, {FIELD: 1}).to_list()
+            claimed = await collection.find({"_id": {"$in": ids}, CLAIM_BY: token},
+                                            {FIELD: 1}).to_list()
         results = await asyncio.gather(*(self._publish_doc(d) for d in claimed))
         sent_ids = [event_id for ids_of_doc in results for event_id in ids_of_doc]
         await collection.update_many(
-            {CLAIM_BY: token},
+            {"_id": {"$in": [d["_id"] for d in claimed]}, CLAIM_BY: token},
             {"$pull": {FIELD: {"id": {"$in": sent_ids}}},
              "$unset": {CLAIM_BY: "", CLAIM_UNTIL: ""}},
         )

@@ -1,20 +1,40 @@
-"""Escalation's HTTP API: thin routes over the repository."""
+"""Escalation's HTTP API: clocks, SLA policies admin, the Ombudsperson view, Board reports."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ValidationError
 
-from services.escalation.domain import ClockStatus
+from services.escalation import reports
+from services.escalation.domain import ClockStatus, Entry, SlaClock
 from services.escalation.handlers import EscalationContext
+from services.escalation.policies import Policy, PolicyFields, reference_problems
+from services.escalation.reports import GroupBy
 from services.escalation.repository import from_document
 from shared.events import Priority
 from shared.http import Problem, service_context
 
-router = APIRouter(prefix="/v1", tags=["clocks"])
+router = APIRouter(prefix="/v1")
+
+Ctx = Annotated[EscalationContext, Depends(service_context)]
+Format = Literal["json", "csv"]
+CSV_MEDIA = "text/csv; charset=utf-8"
+MAX_TREND_MONTHS = 120
+
+
+class HistoryRead(BaseModel):
+    at: datetime
+    kind: str
+    cycle: int
+    target: str | None = None
+    level: int | None = None
+    reminder: int | None = None
+    percent: int | None = None
+    detail: str | None = None
 
 
 class ClockRead(BaseModel):
@@ -22,31 +42,273 @@ class ClockRead(BaseModel):
 
     concern_id: str
     policy: str
+    calendar: str
     status: ClockStatus
     priority: Priority | None
     cycle: int
     started_at: datetime
-    resolution_due_at: datetime
+    first_response_at: datetime | None
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    elapsed_s: float
     level: int
+    reminders: int
     next_due_at: datetime | None
     breached_at: datetime | None
     stopped_at: datetime | None
+    history: list[HistoryRead]
 
 
-Ctx = Annotated[EscalationContext, Depends(service_context)]
+class OmbudspersonCaseRead(BaseModel):
+    """A concern the Ombudsperson watches: at level 3, or long past its resolution target."""
+
+    concern_id: str
+    reason: Literal["level_3", "long_overdue"]
+    category: str
+    school_id: str | None
+    team_id: str | None
+    priority: Priority | None
+    submitted_at: datetime
+    status: ClockStatus
+    cycle: int
+    level: int
+    resolution_due_at: datetime | None
+    breached_at: datetime | None
+    overdue_hours: float | None
+    history: list[HistoryRead]
 
 
-@router.get("/clocks/{concern_id}", response_model=ClockRead)
+def _history(entries: tuple[Entry, ...]) -> list[HistoryRead]:
+    return [HistoryRead(at=e.at, kind=e.kind, cycle=e.cycle,
+                        target=str(e.target) if e.target else None, level=e.level,
+                        reminder=e.reminder, percent=e.percent, detail=e.detail)
+            for e in entries]
+
+
+def _clock_read(clock: SlaClock) -> ClockRead:
+    return ClockRead(
+        concern_id=clock.concern_id, policy=clock.policy.id, calendar=clock.policy.calendar,
+        status=clock.status, priority=clock.priority, cycle=clock.cycle,
+        started_at=clock.started_at, first_response_at=clock.first_response_at,
+        first_response_due_at=clock.first_response_due_at,
+        resolution_due_at=clock.resolution_due_at, elapsed_s=clock.elapsed.total_seconds(),
+        level=clock.level, reminders=clock.reminders, next_due_at=clock.next_due_at,
+        breached_at=clock.breached_at, stopped_at=clock.stopped_at,
+        history=_history(clock.history),
+    )
+
+
+# --- clocks ----------------------------------------------------------------------------------
+
+
+@router.get("/clocks/{concern_id}", response_model=ClockRead, tags=["clocks"])
 async def read_clock(concern_id: str, ctx: Ctx) -> ClockRead:
-    """The SLA clock of a concern: policy, due time, breach and escalation level."""
+    """The SLA clock of a concern: policy, due times, pauses, breach, level, history."""
     doc = await ctx.repo.get_document(concern_id)
     if doc is None:
         raise Problem(404, "Clock not found", f"No SLA clock for concern {concern_id!r}.")
-    clock = from_document(doc)
-    return ClockRead(
-        concern_id=clock.concern_id, policy=clock.policy, status=clock.status,
-        priority=clock.priority, cycle=clock.cycle, started_at=clock.started_at,
-        resolution_due_at=clock.resolution_due_at, level=clock.level,
-        next_due_at=clock.next_due_at, breached_at=clock.breached_at,
-        stopped_at=clock.stopped_at,
-    )
+    try:
+        clock = from_document(doc)
+    except (KeyError, TypeError, ValueError):
+        raise Problem(409, "Clock in an older format",
+                      "This clock was stored by an earlier version and cannot be shown.") from None
+    return _clock_read(clock)
+
+
+# --- policies admin --------------------------------------------------------------------------
+
+
+async def _checked(policy: Policy, ctx: EscalationContext, *, replacing: str | None) -> None:
+    """Refuse a policy naming unknown things, or a change that leaves no catch-all policy."""
+    problems = reference_problems(policy, district=ctx.district, calendars=ctx.calendars)
+    if problems:
+        fields = ", ".join(p["field"] for p in problems)
+        raise Problem(422, "Invalid request", f"Check these fields: {fields}.", errors=problems)
+    others = [p for p in await ctx.policies.all() if p.id != replacing]
+    if not any(p.catch_all for p in [*others, policy]):
+        raise Problem(409, "Catch-all policy required",
+                      "At least one policy without category and priority must remain, so "
+                      "that every concern has a clock.")
+
+
+@router.get("/policies", response_model=list[Policy], tags=["policies"])
+async def list_policies(ctx: Ctx) -> list[Policy]:
+    """Every SLA policy, in the order they are tried."""
+    return await ctx.policies.all()
+
+
+@router.get("/policies/{policy_id}", response_model=Policy, tags=["policies"])
+async def read_policy(policy_id: str, ctx: Ctx) -> Policy:
+    """One SLA policy."""
+    policy = await ctx.policies.get(policy_id)
+    if policy is None:
+        raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
+    return policy
+
+
+@router.post("/policies", response_model=Policy, status_code=201, tags=["policies"])
+async def create_policy(body: Policy, ctx: Ctx) -> Policy:
+    """Add an SLA policy; new concerns (and re-triaged ones) may select it at once."""
+    await _checked(body, ctx, replacing=None)
+    if not await ctx.policies.create(body):
+        raise Problem(409, "Policy exists", f"An SLA policy {body.id!r} exists; PUT replaces it.")
+    return body
+
+
+@router.put("/policies/{policy_id}", response_model=Policy, tags=["policies"])
+async def replace_policy(policy_id: str, body: PolicyFields, ctx: Ctx) -> Policy:
+    """Replace an SLA policy. Running clocks keep the policy they started with until their
+    concern is re-triaged or reopened."""
+    try:
+        policy = Policy.model_validate({**body.model_dump(), "id": policy_id})
+    except ValidationError:
+        raise Problem(422, "Invalid request", "Check these fields: id.", errors=[
+            {"field": "id", "message": "a policy id is lower-case letters, digits, - and _"}],
+        ) from None
+    if await ctx.policies.get(policy_id) is None:
+        raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
+    await _checked(policy, ctx, replacing=policy_id)
+    if not await ctx.policies.replace(policy):
+        raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
+    return policy
+
+
+@router.delete("/policies/{policy_id}", status_code=204, tags=["policies"])
+async def delete_policy(policy_id: str, ctx: Ctx) -> Response:
+    """Remove an SLA policy (not the last catch-all one)."""
+    policies = await ctx.policies.all()
+    if not any(p.id == policy_id for p in policies):
+        raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
+    if not any(p.catch_all for p in policies if p.id != policy_id):
+        raise Problem(409, "Catch-all policy required",
+                      "This is the last policy without category and priority; every concern "
+                      "needs one to fall back on.")
+    await ctx.policies.delete(policy_id)
+    return Response(status_code=204)
+
+
+# --- the Ombudsperson ------------------------------------------------------------------------
+
+
+@router.get("/ombudsperson/concerns", response_model=list[OmbudspersonCaseRead],
+            tags=["ombudsperson"])
+async def ombudsperson_concerns(ctx: Ctx, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                                ) -> list[OmbudspersonCaseRead]:
+    """Open concerns at level 3 or long past their resolution target, oldest first."""
+    now = ctx.clock.now()
+    long_overdue = timedelta(seconds=ctx.config.long_overdue_s)
+    clocks = await ctx.repo.for_ombudsperson(overdue_before=now - long_overdue, limit=limit)
+    cases = []
+    for clock in clocks:
+        due = clock.resolution_due_at
+        cases.append(OmbudspersonCaseRead(
+            concern_id=clock.concern_id, reason="level_3" if clock.level >= 3 else "long_overdue",
+            category=clock.category, school_id=clock.school_id, team_id=clock.team_id,
+            priority=clock.priority, submitted_at=clock.submitted_at, status=clock.status,
+            cycle=clock.cycle, level=clock.level, resolution_due_at=due,
+            breached_at=clock.breached_at,
+            overdue_hours=round((now - due).total_seconds() / 3600, 2) if due else None,
+            history=_history(clock.history),
+        ))
+    return cases
+
+
+# --- Board reports ---------------------------------------------------------------------------
+
+
+def _instant(field: str, value: str, timezone: ZoneInfo) -> datetime:
+    """A date (midnight in the district's time zone) or a date-time (local when naive)."""
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=timezone)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _invalid(field, "a date (2026-03-01) or a date-time (2026-03-01T08:00:00Z)") \
+            from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone)
+
+
+def _month(field: str, value: str) -> date:
+    try:
+        return date.fromisoformat(f"{value}-01")
+    except ValueError:
+        raise _invalid(field, "a month like 2026-03") from None
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(422, "Invalid request", f"Check these fields: {field}.",
+                   errors=[{"field": field, "message": message}])
+
+
+def _timezone(ctx: EscalationContext) -> ZoneInfo:
+    return ZoneInfo(ctx.district.district.timezone)
+
+
+def _figures_json(fig: reports.Figures) -> dict[str, Any]:
+    return dict(fig.__dict__)
+
+
+@router.get("/reports/board", tags=["reports"], response_model=None)
+async def board_report(
+    ctx: Ctx,
+    start: Annotated[str, Query(alias="from", description="first day or instant (included)")],
+    end: Annotated[str, Query(alias="to", description="last instant (excluded); a date means "
+                                                      "its midnight")],
+    group_by: GroupBy = GroupBy.CATEGORY,
+    format: Format = "json",
+) -> Any:
+    """SLA figures for a period, grouped by category, school, team, channel or priority."""
+    timezone = _timezone(ctx)
+    since, until = _instant("from", start, timezone), _instant("to", end, timezone)
+    if until <= since:
+        raise _invalid("to", "must be after `from`")
+    now = ctx.clock.now()
+    facts = [reports.facts_of(c) for c in await ctx.repo.submitted_before(until)]
+    guarantee = timedelta(hours=ctx.district.district.guarantee_hours)
+    groups, total = reports.board_report(facts, start=since, end=until, as_of=min(until, now),
+                                         guarantee=guarantee, group_by=group_by)
+    if format == "csv":
+        rows = [reports.flat(g.key, g.figures) for g in groups]
+        rows.append(reports.flat("total", total))
+        return Response(reports.to_csv(rows), media_type=CSV_MEDIA, headers={
+            "content-disposition": f'attachment; filename="board-{group_by}.csv"'})
+    return {
+        "from": since, "to": until, "as_of": min(until, now), "group_by": group_by,
+        "guarantee_hours": ctx.district.district.guarantee_hours,
+        "groups": [{"key": g.key, **_figures_json(g.figures)} for g in groups],
+        "total": _figures_json(total),
+    }
+
+
+@router.get("/reports/board/trend", tags=["reports"], response_model=None)
+async def board_trend(
+    ctx: Ctx,
+    start: Annotated[str, Query(alias="from", description="first month, e.g. 2026-01")],
+    end: Annotated[str, Query(alias="to", description="last month (included), e.g. 2026-06")],
+    format: Format = "json",
+) -> Any:
+    """The district-wide figures month by month (months in the district's time zone)."""
+    timezone = _timezone(ctx)
+    first, last = _month("from", start), _month("to", end)
+    if last < first:
+        raise _invalid("to", "must not be before `from`")
+    months = reports.months(first, last)
+    if len(months) > MAX_TREND_MONTHS:
+        raise _invalid("to", f"a trend covers at most {MAX_TREND_MONTHS} months")
+    now = ctx.clock.now()
+    _, until = reports.month_bounds(months[-1], timezone)
+    facts = [reports.facts_of(c) for c in await ctx.repo.submitted_before(until)]
+    guarantee = timedelta(hours=ctx.district.district.guarantee_hours)
+    rows = []
+    for month in months:
+        since, month_end = reports.month_bounds(month, timezone)
+        fig = reports.figures(facts, start=since, end=month_end, as_of=min(month_end, now),
+                              guarantee=guarantee)
+        rows.append((month.strftime("%Y-%m"), fig))
+    if format == "csv":
+        return Response(reports.to_csv([reports.flat(m, f, label="month") for m, f in rows],
+                                       ("month", *reports.CSV_COLUMNS[1:])),
+                        media_type=CSV_MEDIA, headers={
+                            "content-disposition": 'attachment; filename="board-trend.csv"'})
+    return {"from": start, "to": end,
+            "months": [{"month": m, **_figures_json(f)} for m, f in rows]}

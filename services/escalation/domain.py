@@ -1,31 +1,61 @@
-"""Escalation's rules: SLA policies, due times, the escalation ladder and what a clock fires.
+"""Escalation's rules: the SLA clock of a concern, what it fires, and the escalation ladder.
 
-Pure: no I/O, no framework. Functions take the current time and return a new clock state plus
-the event data to publish; the repository stores both in one write.
+Pure: no I/O, no framework. Every function takes the time of what happened and returns a new
+clock plus the event data to publish; the repository stores both in one write.
 
-Calendar: around the clock for now (due = cycle start + the policy's resolution target).
-Business-hours calendars will change `resolution_due` only.
+How a clock counts. Each cycle (the first from submission, one more per reopen) measures
+*counted time*: time on the policy's calendar while the clock runs; a pause (a status the
+policy lists, e.g. awaiting the requester) stops the count. Every step the clock can fire is a
+point on that count: a warning at p% of a target, the breach of a target, escalation level k at
+its delay past the resolution breach, the n-th reminder of the current level at n intervals
+past its escalation. The next step's wall-clock time (`next_due_at`) is what the scheduler
+looks for; `advance` fires every step whose point has passed, in order, once each (each step
+has a key recorded in `fired`), so a scheduler that was down catches up.
+
+Who "acts" (this ends the reminders of the current level; the ladder still climbs until the
+concern is resolved): a status change to `acknowledged` or to a pause status such as
+`awaiting_requester`, a public reply by staff, or the resolution.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.district import DistrictConfig, SlaConfig, SlaPolicyConfig
-from shared.events import ConcernEscalated, EventData, Priority, SlaBreached, SlaTarget
+from services.escalation.calendar import AroundTheClock, Calendar
+from services.escalation.policies import OPEN_STATUSES, LadderStep, Policy, choose_policy
+from shared.district import DistrictConfig
+from shared.events import (
+    ConcernEscalated,
+    EventData,
+    Priority,
+    SlaBreached,
+    SlaMet,
+    SlaTarget,
+    SlaWarning,
+)
 
 TEAM_LEAD = "team_lead"
+ZERO = timedelta(0)
+ACKNOWLEDGED = "acknowledged"
+CLOSED = "closed"
+RESOLUTION_BREACH = "breach:resolution"
+FIRST_RESPONSE_BREACH = "breach:first_response"
 
 
 class ClockStatus(StrEnum):
     RUNNING = "running"
+    PAUSED = "paused"
     STOPPED = "stopped"
 
 
-class NoPolicyApplies(LookupError):
-    """The district's SLA policies have no match (and no default) for a concern."""
+class StepKind(StrEnum):
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+    REMINDER = "reminder"
 
 
 @dataclass(frozen=True)
@@ -40,46 +70,94 @@ class Rung:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One line of a clock's history (what the Ombudsperson reads and the reports count)."""
+
+    at: datetime
+    kind: str
+    cycle: int
+    target: str | None = None
+    level: int | None = None
+    reminder: int | None = None
+    percent: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the clock arithmetic needs: the policies, the calendars, the district directory."""
+
+    policies: Sequence[Policy]
+    calendars: Mapping[str, Calendar]
+    district: DistrictConfig
+
+    def calendar(self, policy: Policy) -> Calendar:
+        """The policy's calendar; around the clock if it was removed from the district file."""
+        return self.calendars.get(policy.calendar) or AroundTheClock()
+
+    def choose(self, *, category: str, priority: Priority | None) -> Policy:
+        return choose_policy(self.policies, category=category, priority=priority)
+
+
+@dataclass(frozen=True)
 class SlaClock:
-    """The SLA clock of one concern, for its current cycle (a reopen starts a new cycle)."""
+    """The SLA clock of one concern: its current cycle and the history of all cycles."""
 
     concern_id: str
     category: str
     school_id: str | None
     team_id: str | None
     priority: Priority | None
-    policy: str
+    channel: str | None
+    submitted_at: datetime
+    policy: Policy
     status: ClockStatus
     cycle: int
     started_at: datetime
-    resolution_due_at: datetime
+    running_since: datetime | None
+    elapsed: timedelta = ZERO  # counted time banked before `running_since`
+    first_response_at: datetime | None = None
+    breached_at: datetime | None = None  # when the resolution breach fired
+    breach_position: timedelta | None = None  # the resolution target, frozen at the breach
     level: int = 0
-    breached_at: datetime | None = None
+    level_at: datetime | None = None
+    reminders: int = 0
+    acted_at: datetime | None = None
     stopped_at: datetime | None = None
+    fired: frozenset[str] = frozenset()
     next_due_at: datetime | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    satisfaction: int | None = None
+    surveyed_at: datetime | None = None
+    history: tuple[Entry, ...] = field(default_factory=tuple)
 
 
-def choose_policy(sla: SlaConfig, *, category: str, priority: Priority | None) -> SlaPolicyConfig:
-    """The first policy whose category and priority match where it sets them."""
-    for policy in sla.policies:
-        if policy.category is not None and policy.category != category:
-            continue
-        if policy.priority is not None and policy.priority != priority:
-            continue
-        return policy
-    raise NoPolicyApplies(f"no SLA policy for category {category!r}, priority {priority}")
+@dataclass(frozen=True)
+class Step:
+    """Something a clock will fire once its counted time reaches `position`."""
+
+    position: timedelta
+    kind: StepKind
+    key: str
+    target: SlaTarget | None = None
+    percent: int | None = None
+    rung: Rung | None = None
+    reminder: int = 0
 
 
-def resolution_due(started_at: datetime, policy: SlaPolicyConfig) -> datetime:
-    """When a cycle that started at `started_at` must be resolved (around-the-clock calendar)."""
-    return started_at + timedelta(seconds=policy.resolution_s)
+Change = tuple[SlaClock, list[EventData]]
 
 
-def ladder(district: DistrictConfig, *, school_id: str | None, team_id: str | None) -> list[Rung]:
+# --- the ladder ----------------------------------------------------------------------------
+
+
+def ladder(district: DistrictConfig, steps: Sequence[LadderStep], *, school_id: str | None,
+           team_id: str | None) -> list[Rung]:
     """The people a breached concern escalates to, level by level."""
     school = district.school(school_id)
     rungs: list[Rung] = []
-    for step in sorted(district.sla.ladder, key=lambda s: s.level):
+    for step in sorted(steps, key=lambda s: s.level):
         role: str = step.role
         if step.role == "principal":
             if school is not None:
@@ -102,89 +180,306 @@ def ladder(district: DistrictConfig, *, school_id: str | None, team_id: str | No
     return rungs
 
 
+# --- steps and their times -----------------------------------------------------------------
+
+
+def pending_steps(clock: SlaClock, rules: Rules) -> list[Step]:
+    """The steps this cycle may still fire, earliest first (ties: in the order listed here)."""
+    if clock.status is ClockStatus.STOPPED:
+        return []
+    policy = clock.policy
+    steps: list[Step] = []
+    if clock.first_response_at is None:
+        steps += _target_steps(SlaTarget.FIRST_RESPONSE, policy.first_response, policy)
+    resolution = resolution_position(clock)
+    if RESOLUTION_BREACH not in clock.fired:
+        steps += _target_steps(SlaTarget.RESOLUTION, resolution, policy)
+    else:
+        rungs = ladder(rules.district, policy.ladder, school_id=clock.school_id,
+                       team_id=clock.team_id)
+        upcoming = next((r for r in rungs if r.level > clock.level), None)
+        if upcoming is not None:
+            steps.append(Step(resolution + upcoming.after, StepKind.ESCALATION,
+                              f"escalation:{upcoming.level}", rung=upcoming))
+        current = next((r for r in rungs if r.level == clock.level), None)
+        interval = policy.reminder_interval
+        if current is not None and interval is not None and not _acted_since_escalation(clock):
+            n = clock.reminders + 1
+            at = resolution + current.after + n * interval
+            if upcoming is None or at < resolution + upcoming.after:
+                steps.append(Step(at, StepKind.REMINDER, f"reminder:{current.level}:{n}",
+                                  rung=current, reminder=n))
+    pending = [s for s in steps if s.key not in clock.fired]
+    return sorted(pending, key=lambda s: s.position)  # stable: ties keep the order above
+
+
+def resolution_position(clock: SlaClock) -> timedelta:
+    """Where on the counted time the resolution target lies (frozen once breached)."""
+    return clock.breach_position if clock.breach_position is not None else \
+        clock.policy.resolution
+
+
+def elapsed_at(clock: SlaClock, now: datetime, rules: Rules) -> timedelta:
+    """Counted time of the current cycle at `now`."""
+    if clock.status is not ClockStatus.RUNNING or clock.running_since is None:
+        return clock.elapsed
+    return clock.elapsed + rules.calendar(clock.policy).between(clock.running_since, now)
+
+
+def wall_time(clock: SlaClock, position: timedelta, rules: Rules) -> datetime | None:
+    """When counted time reaches `position`; None while paused (it depends on the resume)."""
+    if position <= clock.elapsed:
+        # Passed before the last pause (a re-triage moved it): due at once.
+        return clock.running_since or clock.started_at
+    if clock.status is not ClockStatus.RUNNING or clock.running_since is None:
+        return None
+    return rules.calendar(clock.policy).add(clock.running_since, position - clock.elapsed)
+
+
+def _target_steps(target: SlaTarget, position: timedelta, policy: Policy) -> list[Step]:
+    steps = [Step(position * percent / 100, StepKind.WARNING, f"warning:{target}:{percent}",
+                  target=target, percent=percent) for percent in policy.warnings]
+    steps.append(Step(position, StepKind.BREACH, f"breach:{target}", target=target))
+    return steps
+
+
+def _acted_since_escalation(clock: SlaClock) -> bool:
+    return (clock.acted_at is not None and clock.level_at is not None
+            and clock.acted_at >= clock.level_at)
+
+
+# --- firing ----------------------------------------------------------------------------------
+
+
+def advance(clock: SlaClock, *, now: datetime, rules: Rules, inclusive: bool = True) -> Change:
+    """Fire every step due by `now`, in order and once each (catching up after downtime).
+
+    Before applying something that happened at `now`, steps are caught up with
+    `inclusive=False`: a response or resolution at the very instant a target falls due meets it.
+    """
+    events: list[EventData] = []
+    while True:
+        steps = pending_steps(clock, rules)
+        if not steps:
+            break
+        reached = elapsed_at(clock, now, rules)
+        if steps[0].position > reached or (not inclusive and steps[0].position == reached):
+            break
+        clock, event = _fire(clock, steps[0], now, rules)
+        events.append(event)
+    return _scheduled(clock, rules), events
+
+
+def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[SlaClock, EventData]:
+    policy = clock.policy
+    fired = clock.fired | {step.key}
+    if step.kind is StepKind.WARNING:
+        assert step.target is not None and step.percent is not None
+        target_at = policy.first_response if step.target is SlaTarget.FIRST_RESPONSE \
+            else resolution_position(clock)
+        due = wall_time(clock, target_at, rules) or now
+        entry = Entry(now, "warning", clock.cycle, target=step.target, percent=step.percent)
+        return _log(replace(clock, fired=fired), entry), SlaWarning(
+            concern_id=clock.concern_id, target=step.target, due_at=due, warned_at=now,
+            percent=step.percent, policy=policy.id)
+    if step.kind is StepKind.BREACH:
+        assert step.target is not None
+        due = wall_time(clock, step.position, rules) or now
+        after = replace(clock, fired=fired)
+        if step.target is SlaTarget.RESOLUTION:
+            after = replace(after, breached_at=now, breach_position=step.position,
+                            resolution_due_at=due)
+        entry = Entry(now, "breached", clock.cycle, target=step.target)
+        return _log(after, entry), SlaBreached(
+            concern_id=clock.concern_id, target=step.target, due_at=due, breached_at=now,
+            policy=policy.id)
+    assert step.rung is not None
+    rung = step.rung
+    if step.kind is StepKind.ESCALATION:
+        after = replace(clock, fired=fired, level=rung.level, level_at=now, reminders=0)
+        entry = Entry(now, "escalated", clock.cycle, level=rung.level, detail=rung.staff_id)
+    else:
+        after = replace(clock, fired=fired, reminders=step.reminder)
+        entry = Entry(now, "reminded", clock.cycle, level=rung.level, reminder=step.reminder,
+                      detail=rung.staff_id)
+    return _log(after, entry), ConcernEscalated(
+        concern_id=clock.concern_id, level=rung.level, role=rung.role,
+        escalated_to=rung.staff_id, escalated_to_name=rung.name, escalated_at=now,
+        school_id=clock.school_id, reminder=step.reminder)
+
+
+def _scheduled(clock: SlaClock, rules: Rules) -> SlaClock:
+    """Recompute the due times shown and the next one the scheduler looks for."""
+    if clock.status is ClockStatus.STOPPED:
+        return replace(clock, next_due_at=None)
+    steps = pending_steps(clock, rules)
+    next_due = wall_time(clock, steps[0].position, rules) if steps else None
+    first_response_due = clock.first_response_due_at
+    if clock.first_response_at is None and FIRST_RESPONSE_BREACH not in clock.fired:
+        first_response_due = wall_time(clock, clock.policy.first_response, rules)
+    resolution_due = clock.resolution_due_at
+    if clock.breached_at is None:
+        resolution_due = wall_time(clock, resolution_position(clock), rules)
+    return replace(clock, next_due_at=next_due, first_response_due_at=first_response_due,
+                   resolution_due_at=resolution_due)
+
+
+def _log(clock: SlaClock, entry: Entry) -> SlaClock:
+    return replace(clock, history=(*clock.history, entry))
+
+
+# --- what happens to a concern -----------------------------------------------------------------
+
+
 def start(concern_id: str, *, category: str, school_id: str | None, priority: Priority | None,
-          started_at: datetime, district: DistrictConfig) -> SlaClock:
+          channel: str | None, started_at: datetime, rules: Rules) -> SlaClock:
     """A running clock for a new concern, on the policy its category (and priority) selects."""
-    policy = choose_policy(district.sla, category=category, priority=priority)
+    policy = rules.choose(category=category, priority=priority)
     clock = SlaClock(
         concern_id=concern_id, category=category, school_id=school_id, team_id=None,
-        priority=priority, policy=policy.id, status=ClockStatus.RUNNING, cycle=1,
-        started_at=started_at, resolution_due_at=resolution_due(started_at, policy),
+        priority=priority, channel=channel, submitted_at=started_at, policy=policy,
+        status=ClockStatus.RUNNING, cycle=1, started_at=started_at, running_since=started_at,
+        history=(Entry(started_at, "started", 1, detail=policy.id),),
     )
-    return _scheduled(clock, district)
+    return _scheduled(clock, rules)
 
 
 def retriage(clock: SlaClock, *, category: str, priority: Priority, team_id: str,
-             district: DistrictConfig) -> SlaClock:
-    """Triage's decision: re-choose the policy and recompute the current cycle's due time."""
-    policy = choose_policy(district.sla, category=category, priority=priority)
+             school_id: str | None, at: datetime, rules: Rules) -> Change:
+    """Triage's decision: re-choose the policy; a missed target stays missed."""
+    clock, events = advance(clock, now=at, rules=rules, inclusive=False)
+    policy = rules.choose(category=category, priority=priority)
     after = replace(clock, category=category, priority=priority, team_id=team_id,
-                    policy=policy.id)
-    if clock.breached_at is None:
-        # A missed target stays missed; only a clock not yet breached gets the new target.
-        after = replace(after, resolution_due_at=resolution_due(clock.started_at, policy))
-    return _scheduled(after, district)
+                    school_id=school_id if school_id is not None else clock.school_id)
+    if policy != clock.policy and clock.status is not ClockStatus.STOPPED:
+        after = _log(replace(after, policy=policy),
+                     Entry(at, "policy", clock.cycle, detail=policy.id))
+    return _scheduled(after, rules), events
 
 
-def stop(clock: SlaClock, *, at: datetime) -> SlaClock:
+def status_changed(clock: SlaClock, *, to_status: str, at: datetime, rules: Rules) -> Change:
+    """Acknowledgement is the first response; a pause status pauses, leaving it resumes.
+
+    Resolution and reopening arrive as their own events; their status changes change nothing.
+    Closing a concern that was not resolved (a merge into another concern) stops its clock.
+    """
+    if clock.status is ClockStatus.STOPPED or at < clock.started_at:
+        return clock, []
+    if to_status == CLOSED:
+        return close(clock, at=at, rules=rules)
+    clock, events = advance(clock, now=at, rules=rules, inclusive=False)
+    pauses = to_status in clock.policy.pause_statuses
+    if to_status == ACKNOWLEDGED or pauses:
+        clock = _acted(clock, at)
+    if to_status == ACKNOWLEDGED:
+        clock, met = _first_response(clock, at, rules)
+        events += met
+    if pauses:
+        clock = pause(clock, at=at, rules=rules)
+    elif clock.status is ClockStatus.PAUSED and to_status in OPEN_STATUSES:
+        clock = resume(clock, at=at, rules=rules)
+    return _scheduled(clock, rules), events
+
+
+def message_added(clock: SlaClock, *, by_staff: bool, public: bool, at: datetime,
+                  rules: Rules) -> Change:
+    """A public staff reply is a first response (and an act); the requester's answer resumes."""
+    if clock.status is ClockStatus.STOPPED or at < clock.started_at:
+        return clock, []
+    clock, events = advance(clock, now=at, rules=rules, inclusive=False)
+    if by_staff and public:
+        clock, met = _first_response(_acted(clock, at), at, rules)
+        events += met
+    elif not by_staff and clock.status is ClockStatus.PAUSED:
+        clock = resume(clock, at=at, rules=rules)
+    return _scheduled(clock, rules), events
+
+
+def pause(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
+    """Stop counting: bank the counted time so far."""
+    if clock.status is not ClockStatus.RUNNING or clock.running_since is None:
+        return clock
+    paused = replace(clock, status=ClockStatus.PAUSED, running_since=None,
+                     elapsed=elapsed_at(clock, at, rules))
+    return _scheduled(_log(paused, Entry(at, "paused", clock.cycle)), rules)
+
+
+def resume(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
+    """Count again from `at`."""
+    if clock.status is not ClockStatus.PAUSED:
+        return clock
+    resumed = replace(clock, status=ClockStatus.RUNNING, running_since=at)
+    return _scheduled(_log(resumed, Entry(at, "resumed", clock.cycle)), rules)
+
+
+def stop(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
     """Resolution stops the clock; a resolution older than the current cycle changes nothing."""
     if clock.status is ClockStatus.STOPPED or at < clock.started_at:
-        return clock
-    return replace(clock, status=ClockStatus.STOPPED, stopped_at=at, next_due_at=None)
+        return clock, []
+    clock, events = advance(clock, now=at, rules=rules, inclusive=False)
+    clock, met = _first_response(clock, at, rules)
+    events += met
+    if RESOLUTION_BREACH not in clock.fired:
+        due = wall_time(clock, resolution_position(clock), rules) or at
+        events.append(SlaMet(concern_id=clock.concern_id, target=SlaTarget.RESOLUTION,
+                             due_at=due, met_at=at, policy=clock.policy.id))
+        clock = _log(replace(clock, resolution_due_at=due),
+                     Entry(at, "met", clock.cycle, target=SlaTarget.RESOLUTION))
+    stopped = replace(clock, status=ClockStatus.STOPPED, stopped_at=at, running_since=None,
+                      elapsed=elapsed_at(clock, at, rules), next_due_at=None, acted_at=at)
+    return _log(stopped, Entry(at, "resolved", clock.cycle)), events
 
 
-def reopen(clock: SlaClock, *, at: datetime, district: DistrictConfig) -> SlaClock:
-    """A reopened concern gets a new cycle: new start, no breach, level reset."""
+def close(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
+    """Closed without a resolution (merged as a duplicate): the clock stops, no target is met,
+    and the cycle counts neither as resolved nor as open in the reports."""
+    if clock.status is ClockStatus.STOPPED or at < clock.started_at:
+        return clock, []
+    clock, events = advance(clock, now=at, rules=rules, inclusive=False)
+    stopped = replace(clock, status=ClockStatus.STOPPED, stopped_at=at, running_since=None,
+                      elapsed=elapsed_at(clock, at, rules), next_due_at=None, acted_at=at)
+    return _log(stopped, Entry(at, "closed", clock.cycle)), events
+
+
+def reopen(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
+    """A reopened concern gets a new cycle: new start, targets, warnings, level."""
     if at <= clock.started_at:
         return clock  # the same or an older reopen: already applied
-    policy = choose_policy(district.sla, category=clock.category, priority=clock.priority)
+    policy = rules.choose(category=clock.category, priority=clock.priority)
+    cycle = clock.cycle + 1
     restarted = replace(
-        clock, policy=policy.id, status=ClockStatus.RUNNING, cycle=clock.cycle + 1,
-        started_at=at, resolution_due_at=resolution_due(at, policy), level=0,
-        breached_at=None, stopped_at=None,
+        clock, policy=policy, status=ClockStatus.RUNNING, cycle=cycle, started_at=at,
+        running_since=at, elapsed=ZERO, first_response_at=None, breached_at=None,
+        breach_position=None, level=0, level_at=None, reminders=0, acted_at=None,
+        stopped_at=None, fired=frozenset(), first_response_due_at=None, resolution_due_at=None,
     )
-    return _scheduled(restarted, district)
+    return _scheduled(_log(restarted, Entry(at, "reopened", cycle, detail=policy.id)), rules)
 
 
-def next_due(clock: SlaClock, district: DistrictConfig) -> datetime | None:
-    """When this clock next has something to fire, or None when it has nothing left."""
-    if clock.status is ClockStatus.STOPPED:
-        return None
-    if clock.breached_at is None:
-        return clock.resolution_due_at
-    rung = _next_rung(clock, district)
-    return clock.resolution_due_at + rung.after if rung is not None else None
+def surveyed(clock: SlaClock, *, score: int, at: datetime) -> SlaClock:
+    """The requester's satisfaction score (the latest answer counts)."""
+    if clock.surveyed_at is not None and at <= clock.surveyed_at:
+        return clock
+    return _log(replace(clock, satisfaction=score, surveyed_at=at),
+                Entry(at, "surveyed", clock.cycle, detail=str(score)))
 
 
-def advance(clock: SlaClock, *, now: datetime,
-            district: DistrictConfig) -> tuple[SlaClock, list[EventData]]:
-    """Fire every step due by `now`, in order and once each (catching up after downtime)."""
-    events: list[EventData] = []
-    due = next_due(clock, district)
-    while due is not None and due <= now:
-        if clock.breached_at is None:
-            clock = replace(clock, breached_at=now)
-            events.append(SlaBreached(
-                concern_id=clock.concern_id, target=SlaTarget.RESOLUTION,
-                due_at=clock.resolution_due_at, breached_at=now, policy=clock.policy,
-            ))
-        else:
-            rung = _next_rung(clock, district)
-            assert rung is not None  # `next_due` returned a time, so a rung is left
-            clock = replace(clock, level=rung.level)
-            events.append(ConcernEscalated(
-                concern_id=clock.concern_id, level=rung.level, role=rung.role,
-                escalated_to=rung.staff_id, escalated_to_name=rung.name, escalated_at=now,
-                school_id=clock.school_id,
-            ))
-        due = next_due(clock, district)
-    return replace(clock, next_due_at=due), events
+def _acted(clock: SlaClock, at: datetime) -> SlaClock:
+    if clock.acted_at is not None and clock.acted_at >= at:
+        return clock
+    return replace(clock, acted_at=at)
 
 
-def _next_rung(clock: SlaClock, district: DistrictConfig) -> Rung | None:
-    rungs = ladder(district, school_id=clock.school_id, team_id=clock.team_id)
-    return next((r for r in rungs if r.level > clock.level), None)
-
-
-def _scheduled(clock: SlaClock, district: DistrictConfig) -> SlaClock:
-    return replace(clock, next_due_at=next_due(clock, district))
+def _first_response(clock: SlaClock, at: datetime, rules: Rules) -> Change:
+    """Record the cycle's first response; `sla.met` when it came before the target."""
+    if clock.first_response_at is not None:
+        return clock, []
+    clock = _log(replace(clock, first_response_at=at),
+                 Entry(at, "first_response", clock.cycle))
+    if FIRST_RESPONSE_BREACH in clock.fired:
+        return clock, []
+    due = clock.first_response_due_at or wall_time(clock, clock.policy.first_response,
+                                                   rules) or at
+    met = SlaMet(concern_id=clock.concern_id, target=SlaTarget.FIRST_RESPONSE, due_at=due,
+                 met_at=at, policy=clock.policy.id)
+    return _log(clock, Entry(at, "met", clock.cycle, target=SlaTarget.FIRST_RESPONSE)), [met]

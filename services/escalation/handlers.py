@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from services.escalation import domain
-from services.escalation.domain import SlaClock
-from services.escalation.repository import ClockRepository
+from services.escalation.calendar import Calendar
+from services.escalation.domain import Change, Rules, SlaClock
+from services.escalation.policies import EscalationConfig
+from services.escalation.repository import ClockRepository, PolicyRepository
 from shared.clock import Clock
 from shared.district import DistrictConfig
 from shared.events import (
     CloudEvent,
     ConcernEscalated,
+    ConcernMessageAdded,
     ConcernReopened,
     ConcernResolved,
+    ConcernStatusChanged,
     ConcernSubmitted,
     ConcernTriaged,
+    EventData,
+    MessageAuthor,
+    MessageVisibility,
     SlaBreached,
+    SurveyAnswered,
     envelopes,
 )
 
 log = logging.getLogger(__name__)
 
 SAVE_ATTEMPTS = 5
+# A clock found due whose step is not reached yet (sub-millisecond rounding of stored times)
+# is looked at again this much later instead of being claimed again in the same pass.
+RECHECK = timedelta(milliseconds=1)
 
 
 class ClockNotFound(LookupError):
@@ -41,11 +52,24 @@ class EscalationContext:
     """Everything escalation's handlers need, wired once at startup."""
 
     repo: ClockRepository
+    policies: PolicyRepository
     clock: Clock
     district: DistrictConfig
+    config: EscalationConfig
+    calendars: Mapping[str, Calendar]
     source: str
     published: Callable[[], None]
     lease: timedelta
+
+    async def rules(self) -> Rules:
+        """The rules with the policies as stored now (the admin API may have changed them)."""
+        return Rules(policies=await self.policies.all(), calendars=self.calendars,
+                     district=self.district)
+
+    @property
+    def step_rules(self) -> Rules:
+        """Rules for firing steps: a clock carries its own policy, so none is looked up."""
+        return Rules(policies=(), calendars=self.calendars, district=self.district)
 
 
 async def on_submitted(event: CloudEvent, data: ConcernSubmitted, *,
@@ -56,80 +80,118 @@ async def on_submitted(event: CloudEvent, data: ConcernSubmitted, *,
     # safety concern runs on the critical target from its first second.
     priority = category.priority if category is not None else None
     clock = domain.start(data.concern_id, category=data.category, school_id=data.school_id,
-                         priority=priority, started_at=data.submitted_at, district=ctx.district)
+                         priority=priority, channel=data.channel.value,
+                         started_at=data.submitted_at, rules=await ctx.rules())
     if await ctx.repo.start(clock):
         log.info("sla clock started", extra={"concern_id": clock.concern_id,
-                                             "policy": clock.policy,
+                                             "policy": clock.policy.id,
                                              "resolution_due_at": clock.resolution_due_at})
 
 
 async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: EscalationContext) -> None:
     """Triage's priority may select another policy; the owning team is the ladder's first rung."""
+    rules = await ctx.rules()
     await _change(data.concern_id, lambda c: domain.retriage(
         c, category=data.category, priority=data.priority, team_id=data.team_id,
-        district=ctx.district), ctx=ctx, what="sla clock retriaged")
+        school_id=data.school_id, at=data.triaged_at, rules=rules),
+        ctx=ctx, what="sla clock retriaged")
+
+
+async def on_status_changed(event: CloudEvent, data: ConcernStatusChanged, *,
+                            ctx: EscalationContext) -> None:
+    """Acknowledgement meets the first response; waiting on the requester pauses the clock."""
+    rules = ctx.step_rules
+    await _change(data.concern_id, lambda c: domain.status_changed(
+        c, to_status=data.to_status, at=data.changed_at, rules=rules),
+        ctx=ctx, what="sla clock status changed")
+
+
+async def on_message_added(event: CloudEvent, data: ConcernMessageAdded, *,
+                           ctx: EscalationContext) -> None:
+    """A public staff reply meets the first response; the requester's answer resumes."""
+    rules = ctx.step_rules
+    await _change(data.concern_id, lambda c: domain.message_added(
+        c, by_staff=data.author is MessageAuthor.STAFF,
+        public=data.visibility is MessageVisibility.PUBLIC, at=data.added_at, rules=rules),
+        ctx=ctx, what="sla clock message added")
 
 
 async def on_resolved(event: CloudEvent, data: ConcernResolved, *,
                       ctx: EscalationContext) -> None:
-    """Resolution stops the clock."""
-    await _change(data.concern_id, lambda c: domain.stop(c, at=data.resolved_at),
+    """Resolution stops the clock (and says which targets were met)."""
+    rules = ctx.step_rules
+    await _change(data.concern_id, lambda c: domain.stop(c, at=data.resolved_at, rules=rules),
                   ctx=ctx, what="sla clock stopped")
 
 
 async def on_reopened(event: CloudEvent, data: ConcernReopened, *,
                       ctx: EscalationContext) -> None:
     """A reopened concern starts a new cycle."""
-    await _change(data.concern_id, lambda c: domain.reopen(c, at=data.reopened_at,
-                                                           district=ctx.district),
+    rules = await ctx.rules()
+    await _change(data.concern_id, lambda c: (domain.reopen(c, at=data.reopened_at,
+                                                            rules=rules), []),
                   ctx=ctx, what="sla clock restarted")
 
 
-async def _change(concern_id: str, change: Callable[[SlaClock], SlaClock], *,
+async def on_survey_answered(event: CloudEvent, data: SurveyAnswered, *,
+                             ctx: EscalationContext) -> None:
+    """Keep the satisfaction score for the Board reports."""
+    await _change(data.concern_id, lambda c: (domain.surveyed(c, score=data.score,
+                                                              at=data.answered_at), []),
+                  ctx=ctx, what="satisfaction recorded")
+
+
+async def _change(concern_id: str, change: Callable[[SlaClock], Change], *,
                   ctx: EscalationContext, what: str) -> None:
     """Read, change, write with a version check; re-read when the scheduler wrote first."""
     for _ in range(SAVE_ATTEMPTS):
         stored = await ctx.repo.get(concern_id)
         if stored is None:
             raise ClockNotFound(concern_id)
-        after = change(stored.clock)
-        if after == stored.clock:
+        after, events = change(stored.clock)
+        if after == stored.clock and not events:
             return  # already applied (a redelivery) or stale: nothing to write
-        if await ctx.repo.save(stored, after):
-            log.info(what, extra={"concern_id": concern_id, "policy": after.policy,
+        now = ctx.clock.now()
+        if await ctx.repo.save(stored, after, envelopes(events, source=ctx.source, time=now)):
+            log.info(what, extra={"concern_id": concern_id, "policy": after.policy.id,
                                   "status": after.status.value, "cycle": after.cycle,
                                   "next_due_at": after.next_due_at})
+            _published(ctx, events)
             return
     raise ConcurrentChange(concern_id)
 
 
 async def fire_due(*, ctx: EscalationContext, limit: int = 1_000) -> int:
-    """Claim and fire due clocks until none is due (or `limit`); returns how many fired."""
+    """Claim and fire due clocks until none is due (or `limit`); returns how many fired steps."""
     fired = 0
+    rules = ctx.step_rules
     for _ in range(limit):
         now = ctx.clock.now()
         claimed = await ctx.repo.claim_due(now, ctx.lease)
         if claimed is None:
             break
-        after, events = domain.advance(claimed.clock, now=now, district=ctx.district)
+        after, events = domain.advance(claimed.clock, now=now, rules=rules)
+        if not events and after.next_due_at is not None and after.next_due_at <= now:
+            after = replace(after, next_due_at=now + RECHECK)
         if not await ctx.repo.save_step(claimed, after,
                                         envelopes(events, source=ctx.source, time=now)):
             # A handler changed the clock meanwhile (or the lease ran out): fire from fresh state.
             await ctx.repo.release(claimed)
             continue
-        fired += 1
-        if events:
-            ctx.published()
-        for data in events:
-            _log_fired(data)
+        fired += 1 if events else 0
+        _published(ctx, events)
     return fired
 
 
-def _log_fired(data: object) -> None:
-    if isinstance(data, SlaBreached):
-        log.warning("sla breached", extra={"concern_id": data.concern_id, "policy": data.policy,
-                                           "due_at": data.due_at})
-    elif isinstance(data, ConcernEscalated):
-        log.warning("concern escalated", extra={"concern_id": data.concern_id,
-                                                "level": data.level, "role": data.role,
-                                                "escalated_to": data.escalated_to})
+def _published(ctx: EscalationContext, events: list[EventData]) -> None:
+    if events:
+        ctx.published()
+    for data in events:
+        if isinstance(data, SlaBreached):
+            log.warning("sla breached", extra={"concern_id": data.concern_id,
+                                               "target": data.target.value,
+                                               "policy": data.policy, "due_at": data.due_at})
+        elif isinstance(data, ConcernEscalated):
+            log.warning("concern escalated", extra={
+                "concern_id": data.concern_id, "level": data.level, "role": data.role,
+                "escalated_to": data.escalated_to, "reminder": data.reminder})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -10,25 +11,43 @@ from fastapi import FastAPI
 
 from services.escalation import api, handlers
 from services.escalation.handlers import EscalationContext
-from services.escalation.repository import CLOCKS, ClockRepository
+from services.escalation.policies import EscalationConfig, calendars_of, seed_policies
+from services.escalation.repository import CLOCKS, ClockRepository, PolicyRepository
 from services.escalation.scheduler import Scheduler
 from services.escalation.settings import EscalationSettings
 from shared.clock import Clock, SystemClock
-from shared.district import load_district
+from shared.district import DistrictConfigError, load_district
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> FastAPI:
     """Build the escalation app; connections open in its lifespan, not at import."""
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
+    config = district.section("escalation", EscalationConfig)
+    try:  # fail at startup, not on the first event, when the file's policies do not hold
+        calendars = calendars_of(district, config)
+        seeds = seed_policies(district, config)
+    except ValueError as exc:
+        raise DistrictConfigError(f"invalid escalation policies: {exc}") from exc
 
     async def wire(runtime: Runtime) -> tuple[EscalationContext, Mapping[str, Handler]]:
         repo = ClockRepository(runtime.db)
         await repo.ensure_indexes()
-        ctx = EscalationContext(repo=repo, clock=runtime.clock, district=district,
+        policies = PolicyRepository(runtime.db)
+        if added := await policies.seed(seeds):
+            log.info("sla policies seeded from the district file", extra={"added": added})
+        for policy in await policies.all():
+            if policy.calendar not in calendars:
+                log.warning("sla policy names a calendar the district file lacks; its clocks "
+                            "count around the clock", extra={"policy": policy.id,
+                                                             "calendar": policy.calendar})
+        ctx = EscalationContext(repo=repo, policies=policies, clock=runtime.clock,
+                                district=district, config=config, calendars=calendars,
                                 source=settings.source, published=runtime.wake_relay,
                                 lease=timedelta(seconds=settings.clock_lease_s))
         # The scheduler stops (cancelled between passes) when the runtime closes.
@@ -36,11 +55,15 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         return ctx, {
             "concern.submitted": functools.partial(handlers.on_submitted, ctx=ctx),
             "concern.triaged": functools.partial(handlers.on_triaged, ctx=ctx),
+            "concern.status_changed": functools.partial(handlers.on_status_changed, ctx=ctx),
+            "concern.message_added": functools.partial(handlers.on_message_added, ctx=ctx),
             "concern.resolved": functools.partial(handlers.on_resolved, ctx=ctx),
             "concern.reopened": functools.partial(handlers.on_reopened, ctx=ctx),
+            "survey.answered": functools.partial(handlers.on_survey_answered, ctx=ctx),
         }
 
-    app = create_service_app(title="Bureau escalation", lifespan=runtime_lifespan(
-        settings, clock=clock, outbox_collections=[CLOCKS], wire=wire))
+    app = create_service_app(title="Bureau escalation", service="escalation",
+                             lifespan=runtime_lifespan(settings, clock=clock,
+                                                       outbox_collections=[CLOCKS], wire=wire))
     app.include_router(api.router)
     return app

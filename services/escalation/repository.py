@@ -1,4 +1,4 @@
-"""Escalation's store: one SLA clock per concern, with its outbox inside the document.
+"""Escalation's store: SLA policies, and one SLA clock per concern with its outbox inside.
 
 Clocks that are due are found through the `next_due_at` index and claimed with a lease
 (find-and-update), so that N replicas never fire the same step twice. Every write checks a
@@ -7,25 +7,36 @@ Clocks that are due are found through the `next_due_at` index and claimed with a
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.escalation.domain import ClockStatus, SlaClock
+from services.escalation.domain import ClockStatus, Entry, SlaClock
+from services.escalation.policies import Policy
+from shared.cache import Cached
 from shared.clock import as_utc
 from shared.events import CloudEvent, Priority
 from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
 
 CLOCKS = "clocks"
+POLICIES = "policies"
 VERSION = "version"
 LEASE_TOKEN = "lease_token"
 LEASE_UNTIL = "lease_until"
+# A clock nobody holds has its lease ending at the epoch: "free" is then a plain range test.
+FREE = datetime(1970, 1, 1, tzinfo=UTC)
+# How many of the most overdue clocks a claim looks at (others may be held by other replicas).
+CANDIDATES = 64
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,29 @@ class Claimed:
     token: str
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return value.total_seconds() if value is not None else None
+
+
+def _entry_doc(entry: Entry) -> Document:
+    doc: Document = {"at": entry.at, "kind": entry.kind, "cycle": entry.cycle}
+    for name in ("target", "level", "reminder", "percent", "detail"):
+        value = getattr(entry, name)
+        if value is not None:
+            doc[name] = str(value) if name == "target" else value
+    return doc
+
+
+def _entry(doc: Document) -> Entry:
+    return Entry(at=as_utc(doc["at"]), kind=doc["kind"], cycle=int(doc["cycle"]),
+                 target=doc.get("target"), level=doc.get("level"), reminder=doc.get("reminder"),
+                 percent=doc.get("percent"), detail=doc.get("detail"))
+
+
 def to_document(clock: SlaClock) -> Document:
     return {
         "_id": clock.concern_id,
@@ -52,44 +86,76 @@ def to_document(clock: SlaClock) -> Document:
         "school_id": clock.school_id,
         "team_id": clock.team_id,
         "priority": clock.priority.value if clock.priority else None,
-        "policy": clock.policy,
+        "channel": clock.channel,
+        "submitted_at": clock.submitted_at,
+        "policy": clock.policy.model_dump(mode="json"),
         "status": clock.status.value,
         "cycle": clock.cycle,
         "started_at": clock.started_at,
-        "resolution_due_at": clock.resolution_due_at,
-        "level": clock.level,
+        "running_since": clock.running_since,
+        "elapsed_s": clock.elapsed.total_seconds(),
+        "first_response_at": clock.first_response_at,
         "breached_at": clock.breached_at,
+        "breach_position_s": _seconds(clock.breach_position),
+        "level": clock.level,
+        "level_at": clock.level_at,
+        "reminders": clock.reminders,
+        "acted_at": clock.acted_at,
         "stopped_at": clock.stopped_at,
+        "fired": sorted(clock.fired),
         "next_due_at": clock.next_due_at,
+        "first_response_due_at": clock.first_response_due_at,
+        "resolution_due_at": clock.resolution_due_at,
+        "satisfaction": clock.satisfaction,
+        "surveyed_at": clock.surveyed_at,
+        "history": [_entry_doc(e) for e in clock.history],
     }
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return as_utc(value) if value is not None else None
-
-
 def from_document(doc: Document) -> SlaClock:
+    breach_position = doc.get("breach_position_s")
     return SlaClock(
         concern_id=doc["_id"],
         category=doc["category"],
         school_id=doc.get("school_id"),
         team_id=doc.get("team_id"),
         priority=Priority(doc["priority"]) if doc.get("priority") else None,
-        policy=doc["policy"],
+        channel=doc.get("channel"),
+        submitted_at=as_utc(doc["submitted_at"]),
+        policy=Policy.model_validate(doc["policy"]),
         status=ClockStatus(doc["status"]),
         cycle=int(doc["cycle"]),
         started_at=as_utc(doc["started_at"]),
-        resolution_due_at=as_utc(doc["resolution_due_at"]),
-        level=int(doc.get("level", 0)),
+        running_since=_aware(doc.get("running_since")),
+        elapsed=timedelta(seconds=doc.get("elapsed_s") or 0),
+        first_response_at=_aware(doc.get("first_response_at")),
         breached_at=_aware(doc.get("breached_at")),
+        breach_position=timedelta(seconds=breach_position) if breach_position is not None
+        else None,
+        level=int(doc.get("level", 0)),
+        level_at=_aware(doc.get("level_at")),
+        reminders=int(doc.get("reminders", 0)),
+        acted_at=_aware(doc.get("acted_at")),
         stopped_at=_aware(doc.get("stopped_at")),
+        fired=frozenset(doc.get("fired", [])),
         next_due_at=_aware(doc.get("next_due_at")),
+        first_response_due_at=_aware(doc.get("first_response_due_at")),
+        resolution_due_at=_aware(doc.get("resolution_due_at")),
+        satisfaction=doc.get("satisfaction"),
+        surveyed_at=_aware(doc.get("surveyed_at")),
+        history=tuple(_entry(e) for e in doc.get("history", [])),
     )
 
 
 def _state(clock: SlaClock) -> Document:
     """The fields a change may rewrite (everything but the id)."""
     return {k: v for k, v in to_document(clock).items() if k != "_id"}
+
+
+def _changes(before: SlaClock, after: SlaClock) -> Document:
+    """Only the fields that changed, so a write stays small as the history grows."""
+    old, new = _state(before), _state(after)
+    return {k: v for k, v in new.items() if old.get(k) != v}
 
 
 class ClockRepository:
@@ -99,12 +165,13 @@ class ClockRepository:
     async def ensure_indexes(self) -> None:
         # The scheduler reads only through this index: its cost grows with what is due.
         await self._clocks.create_index([("next_due_at", ASCENDING)], name="next_due_at")
+        await self._clocks.create_index([("submitted_at", ASCENDING)], name="submitted_at")
 
     async def start(self, clock: SlaClock, events: list[CloudEvent] | None = None) -> bool:
         """Insert a new clock; False when this concern's clock was started already."""
         try:
-            await self._clocks.insert_one(with_outbox({**to_document(clock), VERSION: 1},
-                                                      events or []))
+            await self._clocks.insert_one(with_outbox(
+                {**to_document(clock), VERSION: 1, LEASE_UNTIL: FREE}, events or []))
         except DuplicateKeyError:
             return False
         return True
@@ -116,40 +183,80 @@ class ClockRepository:
         doc = await self.get_document(concern_id)
         return Stored(from_document(doc), int(doc.get(VERSION, 0))) if doc else None
 
-    async def save(self, before: Stored, after: SlaClock) -> bool:
-        """Store a handler's change if nobody changed the clock meanwhile (optimistic check)."""
+    async def save(self, before: Stored, after: SlaClock,
+                   events: Sequence[CloudEvent] = ()) -> bool:
+        """Store a handler's change and its events if nobody changed the clock meanwhile."""
+        update: dict[str, Any] = {"$inc": {VERSION: 1}}
+        changes = _changes(before.clock, after)
+        if changes:
+            update["$set"] = changes
+        if events:
+            update["$push"] = outbox_push(events)
         result = await self._clocks.update_one(
-            {"_id": after.concern_id, VERSION: before.version},
-            {"$set": _state(after), "$inc": {VERSION: 1}},
-        )
+            {"_id": after.concern_id, VERSION: before.version}, update)
         return result.modified_count == 1
 
     async def claim_due(self, now: datetime, lease: timedelta) -> Claimed | None:
-        """Take the lease of the most overdue clock nobody holds; None when nothing is due."""
-        token = uuid.uuid4().hex
-        doc: Document | None = await self._clocks.find_one_and_update(
-            {"next_due_at": {"$lte": now},
-             "$or": [{LEASE_UNTIL: None}, {LEASE_UNTIL: {"$lte": now}}]},
-            {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}},
-            projection={"outbox": 0},
-            sort=[("next_due_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            return None
-        return Claimed(from_document(doc), int(doc.get(VERSION, 0)), token)
+        """Take the lease of the most overdue clock nobody holds; None when nothing is due.
 
-    async def save_step(self, claimed: Claimed, after: SlaClock, events: list[CloudEvent]) -> bool:
+        Two steps, so that both run on indexes whatever the store: the due clocks are listed
+        through the `next_due_at` index (a plain range, no `$or`), then one is leased by an
+        update on its `_id` that only matches while nobody holds it; one replica wins it.
+        """
+        candidates = await self._clocks.find(
+            {"next_due_at": {"$lte": now}}, {"_id": 1, LEASE_UNTIL: 1},
+        ).sort([("next_due_at", ASCENDING)]).limit(CANDIDATES).to_list()
+        for candidate in candidates:
+            held_until = candidate.get(LEASE_UNTIL)
+            if held_until is not None and as_utc(held_until) > now:
+                continue  # another replica is firing it
+            free: Document = {LEASE_UNTIL: {"$lte": now}} if held_until is not None \
+                else {LEASE_UNTIL: None}
+            token = uuid.uuid4().hex
+            taken = await self._clocks.update_one(
+                {"_id": candidate["_id"], "next_due_at": {"$lte": now}, **free},
+                {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}})
+            if taken.modified_count != 1:
+                continue  # another replica took it first, or a handler moved it
+            doc = await self._clocks.find_one({"_id": candidate["_id"], LEASE_TOKEN: token},
+                                              {"outbox": 0})
+            if doc is None:
+                continue
+            try:
+                clock = from_document(doc)
+            except (KeyError, TypeError, ValueError):
+                # A document this version cannot read (e.g. written by the walking skeleton)
+                # must not block the sweep: take it off the schedule, keep it for inspection.
+                log.error("unreadable sla clock taken off the schedule",
+                          extra={"concern_id": doc.get("_id")}, exc_info=True)
+                await self._clocks.update_one({"_id": doc["_id"], LEASE_TOKEN: token}, {
+                    "$set": {"next_due_at": None, "unreadable": True, LEASE_UNTIL: FREE},
+                    "$unset": {LEASE_TOKEN: ""}})
+                continue
+            return Claimed(clock, int(doc.get(VERSION, 0)), token)
+        return None
+
+    async def next_due_between(self, start: datetime, end: datetime) -> datetime | None:
+        """The earliest due time in `(start, end]`, through the index. A bounded range, so
+        the cost is what falls due in it, not every clock that waits."""
+        docs = await self._clocks.find({"next_due_at": {"$gt": start, "$lte": end}},
+                                       {"next_due_at": 1}) \
+            .sort([("next_due_at", ASCENDING)]).limit(1).to_list()
+        return as_utc(docs[0]["next_due_at"]) if docs else None
+
+    async def save_step(self, claimed: Claimed, after: SlaClock,
+                        events: Sequence[CloudEvent]) -> bool:
         """Store what a claimed clock fired and its events in one write, and give up the lease.
 
         False when the lease was lost (expired and taken by another replica) or an event
         handler changed the clock meanwhile: nothing is written then.
         """
         update: dict[str, Any] = {
-            "$set": _state(after),
+            "$set": _changes(claimed.clock, after),
             "$inc": {VERSION: 1},
-            "$unset": {LEASE_TOKEN: "", LEASE_UNTIL: ""},
+            "$unset": {LEASE_TOKEN: ""},
         }
+        update["$set"][LEASE_UNTIL] = FREE
         if events:
             update["$push"] = outbox_push(events)
         result = await self._clocks.update_one(
@@ -162,4 +269,99 @@ class ClockRepository:
         """Give up a lease without writing, so the clock is re-read at once."""
         await self._clocks.update_one({"_id": claimed.clock.concern_id,
                                        LEASE_TOKEN: claimed.token},
-                                      {"$unset": {LEASE_TOKEN: "", LEASE_UNTIL: ""}})
+                                      {"$set": {LEASE_UNTIL: FREE}, "$unset": {LEASE_TOKEN: ""}})
+
+    async def for_ombudsperson(self, *, overdue_before: datetime,
+                               limit: int) -> list[SlaClock]:
+        """Open clocks at level 3, or breached with a target due before `overdue_before`;
+        oldest first."""
+        docs = await self._clocks.find(
+            {"status": {"$ne": ClockStatus.STOPPED.value},
+             "$or": [{"level": {"$gte": 3}},
+                     {"breached_at": {"$ne": None},
+                      "resolution_due_at": {"$lte": overdue_before}}]},
+            {"outbox": 0},
+        ).sort([("submitted_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
+        return _readable(docs)
+
+    async def submitted_before(self, end: datetime) -> list[SlaClock]:
+        """Every clock of a concern submitted before `end` (what a report up to `end` needs)."""
+        docs = await self._clocks.find({"submitted_at": {"$lt": end}},
+                                       {"outbox": 0}).to_list()
+        return _readable(docs)
+
+
+def _readable(docs: list[Document]) -> list[SlaClock]:
+    """The clocks this version can read; others (older formats) are logged and left out."""
+    clocks = []
+    for doc in docs:
+        try:
+            clocks.append(from_document(doc))
+        except (KeyError, TypeError, ValueError):
+            log.error("unreadable sla clock left out", extra={"concern_id": doc.get("_id")})
+    return clocks
+
+
+POLICY_CACHE_TTL_S = 5.0
+
+
+class PolicyRepository:
+    """The SLA policies, one document each, `_id` = the policy id."""
+
+    def __init__(self, db: AsyncDatabase[Document],
+                 cache_ttl_s: float = POLICY_CACHE_TTL_S) -> None:
+        self._policies = db[POLICIES]
+        # every event chooses a policy: read them once every few seconds, not per event
+        self._cached: Cached[list[Policy]] = Cached(self._read_all, cache_ttl_s)
+
+    async def seed(self, policies: Sequence[Policy]) -> int:
+        """Insert the policies the store does not have yet; never overwrite an admin's edit."""
+        added = 0
+        for policy in policies:
+            result = await self._policies.update_one(
+                {"_id": policy.id}, {"$setOnInsert": _policy_doc(policy)}, upsert=True)
+            added += result.upserted_id is not None
+        self._cached.invalidate()
+        return added
+
+    async def all(self) -> list[Policy]:
+        """Every policy, in rank order (another replica's edit shows within the cache TTL)."""
+        return list(await self._cached.get())
+
+    async def _read_all(self) -> list[Policy]:
+        docs = await self._policies.find({}).sort([("rank", ASCENDING), ("_id", ASCENDING)]) \
+            .to_list()
+        return [_policy(d) for d in docs]
+
+    async def get(self, policy_id: str) -> Policy | None:
+        doc = await self._policies.find_one({"_id": policy_id})
+        return _policy(doc) if doc else None
+
+    async def create(self, policy: Policy) -> bool:
+        """False when a policy with this id exists."""
+        try:
+            await self._policies.insert_one({"_id": policy.id, **_policy_doc(policy)})
+        except DuplicateKeyError:
+            return False
+        self._cached.invalidate()
+        return True
+
+    async def replace(self, policy: Policy) -> bool:
+        """False when there is no policy with this id."""
+        result = await self._policies.replace_one({"_id": policy.id}, _policy_doc(policy))
+        self._cached.invalidate()
+        return result.matched_count == 1
+
+    async def delete(self, policy_id: str) -> bool:
+        result = await self._policies.delete_one({"_id": policy_id})
+        self._cached.invalidate()
+        return result.deleted_count == 1
+
+
+def _policy_doc(policy: Policy) -> Document:
+    return {k: v for k, v in policy.model_dump(mode="json").items() if k != "id"}
+
+
+def _policy(doc: Document) -> Policy:
+    return Policy.model_validate({**{k: v for k, v in doc.items() if k != "_id"},
+                                  "id": doc["_id"]})

@@ -33,8 +33,9 @@ SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
                          "concern.escalated", "sla.warning", "sla.breached",
                          "notification.sent", "notification.failed"}),
     "triage": frozenset({"concern.details_shared", "concern.resolved", "concern.reopened"}),
-    "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.resolved",
-                             "concern.reopened"}),
+    "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.status_changed",
+                             "concern.message_added", "concern.resolved", "concern.reopened",
+                             "survey.answered"}),
     # notify also forwards every public event to webhook subscribers
     "notify": frozenset({"concern.contact_shared", "concern.reply_shared"}
                         | {n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC}),

@@ -48,8 +48,8 @@ class Service:
 
     async def feed(self, data: EventData) -> None:
         """Handle an event as the consumer would."""
-        event = new_event(data, source="/bureau/intake", subject=data.concern_id,
-                          time=self.clock.now())
+        subject = str(data.model_dump()["concern_id"])
+        event = new_event(data, source="/bureau/intake", subject=subject, time=self.clock.now())
         handler = {
             ConcernSubmitted: handlers.on_submitted, ConcernResolved: handlers.on_resolved,
             ConcernReopened: handlers.on_reopened, SurveyAnswered: handlers.on_survey_answered,

@@ -73,8 +73,9 @@ async def test_two_instances_fire_each_step_of_each_concern_exactly_once(
         amqp: aio_pika.abc.AbstractRobustConnection) -> None:
     clock = FakeClock(T0)
     settings = EscalationSettings(
-        **{k.lower(): v for k, v in isolation.env("escalation", mongo_url=mongo_url,
-                                                  amqp_url=amqp_url).items()},
+        mongo_url=mongo_url, mongo_db=isolation.db("escalation"), amqp_url=amqp_url,
+        queue_prefix=isolation.queue_prefix, events_exchange=isolation.events_exchange,
+        private_exchange=isolation.private_exchange,
         # The relay's lease is in the (fake) service time: long, so that the jumps of the fake
         # time below do not hand one relay's batch to the other mid-publish.
         scheduler_tick_s=0.02, outbox_poll_s=0.05, outbox_lease_s=30 * 24 * 3600)

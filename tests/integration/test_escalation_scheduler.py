@@ -28,7 +28,7 @@ from services.escalation.policies import (
 from services.escalation.repository import CLOCKS, ClockRepository, PolicyRepository
 from services.escalation.scheduler import Scheduler
 from services.escalation.settings import EscalationSettings
-from shared.clock import FakeClock
+from shared.clock import Clock, FakeClock, SystemClock
 from shared.district import load_district
 from shared.events import (
     Channel,
@@ -65,7 +65,7 @@ async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
     await client.close()
 
 
-async def context(client: AsyncMongoClient, db_name: str, clock: FakeClock,
+async def context(client: AsyncMongoClient, db_name: str, clock: Clock,
                   wakes: list[str] | None = None,
                   config: EscalationConfig = PLAIN) -> EscalationContext:
     """A replica's context over its own client; the district's policies seeded in the store."""
@@ -299,3 +299,26 @@ async def test_service_escalates_a_submitted_concern_over_the_broker(
                 ("concern.escalated", None, 1)]
             body = (await http.get(f"/v1/clocks/{concern_id}")).json()
             assert body["level"] == 1 and body["breached_at"] is not None
+
+
+async def test_scheduler_fires_a_step_within_a_second_of_its_due_time(
+        mongo: AsyncMongoClient, isolation: Any) -> None:
+    system = SystemClock()
+    ctx = await context(mongo, isolation.db("escalation"), system)
+    await ctx.repo.ensure_indexes()
+    due_at = system.now() + timedelta(milliseconds=700)
+    await submit(ctx, "c-1", due_at - STANDARD)  # never acknowledged: first response long missed
+    await handlers.fire_due(ctx=ctx)  # fires the first-response breach; the resolution waits
+    scheduler = Scheduler(ctx=ctx, tick_s=0.5)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        async def breached() -> Any:
+            stored = await ctx.repo.get("c-1")
+            return stored is not None and stored.clock.breached_at is not None and stored
+
+        stored = await _eventually(breached, timeout_s=5)
+    finally:
+        scheduler.stop()
+        await task
+    assert stored.clock.resolution_due_at == due_at
+    assert timedelta(0) <= stored.clock.breached_at - due_at < timedelta(seconds=1)

@@ -21,8 +21,9 @@ CALENDAR = BusinessHours(id="business-hours", timezone=CHICAGO,
                          holidays=frozenset({MEMORIAL_DAY, date(2026, 11, 26)}))
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CHICAGO)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+          second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=CHICAGO)
 
 
 def test_time_within_one_business_day_is_plain_addition() -> None:

@@ -92,10 +92,10 @@ RULES = Rules(policies=POLICIES, calendars=calendars_of(DISTRICT, PLAIN), distri
 
 def rules_with(**settings: Any) -> Rules:
     """Rules whose every policy has these settings (warnings, reminders, calendar...)."""
-    config = EscalationConfig(
-        calendars=[{"id": "business-hours", "hours": dict.fromkeys(
+    config = EscalationConfig.model_validate({
+        "calendars": [{"id": "business-hours", "hours": dict.fromkeys(
             ("mon", "tue", "wed", "thu", "fri"), "08:00-17:00"), "holidays": ["2026-03-06"]}],
-        defaults=PolicySettings(**{"warnings": (), "reminder_interval_s": None, **settings}))
+        "defaults": {"warnings": (), "reminder_interval_s": None, **settings}})
     return Rules(policies=seed_policies(DISTRICT, config),
                  calendars=calendars_of(DISTRICT, config), district=DISTRICT)
 
@@ -582,3 +582,44 @@ def test_business_hours_clock_breaches_at_the_right_local_hour_after_a_holiday()
     calendar = rules.calendar(clock.policy)
     assert isinstance(calendar, BusinessHours)
     assert calendar.hours[0] == parse_hours("08:00-17:00")
+
+
+def test_response_at_the_very_instant_the_target_falls_due_meets_it() -> None:
+    clock, events = domain.status_changed(started(), to_status="acknowledged", at=T0 + DAY,
+                                          rules=RULES)
+    assert kinds(events) == ["met:first_response"]
+    _, events = domain.stop(clock, at=T0 + 3 * DAY, rules=RULES)
+    assert kinds(events) == ["met:resolution"]
+
+
+def test_a_second_later_the_target_is_breached_even_if_the_scheduler_was_late() -> None:
+    _, events = domain.status_changed(started(), to_status="acknowledged",
+                                      at=T0 + DAY + SECOND, rules=RULES)
+    assert kinds(events) == ["breached:first_response"]
+
+
+def test_clock_history_records_every_step_in_order() -> None:
+    rules = rules_with(warnings=(50,))
+    clock = started(rules=rules)
+    clock, _ = domain.status_changed(clock, to_status="acknowledged", at=T0 + HOUR, rules=rules)
+    clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=T0 + 2 * HOUR,
+                                     rules=rules)
+    clock, _ = domain.message_added(clock, by_staff=False, public=True, at=T0 + 3 * HOUR,
+                                    rules=rules)
+    clock, _ = domain.advance(clock, now=T0 + 4 * DAY, rules=rules)
+    assert [(e.kind, e.target, e.level) for e in clock.history] == [
+        ("started", None, None), ("first_response", None, None),
+        ("met", "first_response", None), ("paused", None, None), ("resumed", None, None),
+        ("warning", "resolution", None), ("breached", "resolution", None),
+        ("escalated", None, 1)]
+
+
+def test_closing_without_resolution_stops_the_clock_without_meeting_targets() -> None:
+    # A merge into another concern closes this one straight from its open status.
+    clock, events = domain.status_changed(started(), to_status="closed", at=T0 + HOUR,
+                                          rules=RULES)
+    assert events == []
+    assert (clock.status, clock.next_due_at, clock.history[-1].kind) == (
+        ClockStatus.STOPPED, None, "closed")
+    _, later = domain.advance(clock, now=T0 + 10 * DAY, rules=RULES)
+    assert later == []

@@ -181,3 +181,12 @@ def test_clock_history_becomes_report_facts_with_every_cycle() -> None:
     assert facts.breaches == ((t0 + timedelta(days=4), "resolution"),)
     assert facts.escalations == ((t0 + timedelta(days=4), 1), (t0 + timedelta(days=4), 2))
     assert (facts.satisfaction, facts.channel, facts.priority) == (3, "web", "low")
+
+
+def test_merged_concern_is_neither_resolved_nor_in_the_backlog() -> None:
+    merged = concern("M", "other", None, "service-desk", "web", "low", at(3, 2),
+                     [(at(3, 2), None, False)])
+    merged = ConcernFacts(**{**merged.__dict__, "cycles": (
+        CycleFacts(at(3, 2), None, False, closed_at=at(3, 3)),)})
+    fig = reports.figures([merged], start=START, end=END, as_of=END, guarantee=GUARANTEE)
+    assert (fig.received, fig.resolved, sum(fig.backlog.values())) == (1, 0, 0)
