@@ -9,6 +9,19 @@ from typing import Any
 
 import httpx
 
+from shared.auth import mint_token
+from shared.settings import ServiceSettings
+
+
+def frontend_headers() -> dict[str, str]:
+    """A web frontend's bearer token, signed with the development key the services use."""
+    settings = ServiceSettings()
+    key = settings.jwt_signing_key.get_secret_value() if settings.jwt_signing_key else ""
+    token = mint_token(subject="bench-frontend", roles=["frontend"], signing_key=key,
+                       issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                       ttl_s=24 * 3600)
+    return {"Authorization": f"Bearer {token}"}
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -81,7 +94,8 @@ async def post_concerns(url: str, n: int, *, concurrency: int = 16,
         await asyncio.gather(*tasks)
 
     limits = httpx.Limits(max_connections=max(concurrency, 256), max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=60, limits=limits,
+                                 headers=frontend_headers()) as client:
         started = time.perf_counter()
         if rate:
             await paced(client, 1.0 / rate)

@@ -57,6 +57,9 @@ def service_env(service: str) -> list[dict[str, Any]]:
     if service == "intake":
         env.append(_secret_env("CONTACT_HASH_KEY", "contact-hash-key"))
         env.append(_secret_env("ACCESS_TOKEN_KEY", "access-token-key"))
+        env.append(_secret_env("STUDENT_DATA_KEYS", "student-data-keys"))
+        env.append(_secret_env("STUDENT_DATA_KEY_ID", "student-data-key-id"))
+        env.append(_secret_env("STUDENT_HASH_KEY", "student-hash-key"))
     if service == "notify":
         env += [
             _secret_env("SURVEY_TOKEN_KEY", "survey-token-key"),
@@ -218,6 +221,9 @@ def secrets_example() -> dict[str, Any]:
             "jwt-jwks-url": "https://login.district.org/.well-known/jwks.json",
             "contact-hash-key": "<random 32 bytes, base64>",
             "access-token-key": "<random 32 bytes, base64>",
+            "student-data-keys": '{"k1": "<random 32 bytes, base64>"}',
+            "student-data-key-id": "k1",
+            "student-hash-key": "<random 32 bytes, base64>",
             "survey-token-key": "<random 32 bytes, base64>", "smtp-host": "smtp.district.org",
             "smtp-port": "587", "smtp-username": "bureau", "smtp-password": "<password>"}
     for service in PORTS:

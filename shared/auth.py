@@ -6,7 +6,8 @@ Production: tokens from the district's identity provider, verified with its JWKS
 tokens are refused (401); a valid token without the needed role is refused (403).
 
 Claims the bureau reads: `sub` (staff id or frontend name), `roles` (list), and for scoped
-roles `schools` (a principal's school, an assistant superintendent's schools) and `teams`.
+roles `schools` (a principal's school, an assistant superintendent's schools) and `teams`
+(a team member's teams). What each role may do is the table in `shared/authz.py`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Role(StrEnum):
     FRONTEND = "frontend"
     INTAKE_AGENT = "intake_agent"
     SPECIALIST = "specialist"
+    TEAM_MEMBER = "team_member"  # works the concerns of the teams in its `teams` claim
     PRINCIPAL = "principal"
     ASSISTANT_SUPERINTENDENT = "assistant_superintendent"
     OMBUDSPERSON = "ombudsperson"

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import AuthError, Principal, Role, TokenVerifier
+from shared.authz import Access, Permission, access, roles_for
 from shared.clock import Clock
 from shared.messaging.consumer import Handler
 from shared.metrics import HttpMetrics, exposition
@@ -68,6 +69,12 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return errors
 
 
+def _route_of(request: Request) -> str:
+    """The route template (`/v1/students/{student_id}/...`), never the raw path: a raw path
+    may carry an identifier that must not reach the logs."""
+    return getattr(request.scope.get("route"), "path", None) or "unmatched"
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -96,7 +103,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         # A store outage or failover is temporary: tell the client to retry, not that it failed.
         if not isinstance(exc, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError):
             return await unexpected(request, exc)
-        log.warning("store unavailable", extra={"path": request.url.path,
+        log.warning("store unavailable", extra={"path": _route_of(request),
                                                 "error": type(exc).__name__})
         response = problem_response(503, "Service temporarily unavailable",
                                     "The bureau's store cannot be reached; retry shortly.",
@@ -106,7 +113,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
+        log.exception("unhandled error", extra={"path": _route_of(request)})
         return problem_response(500, "Internal error",
                                 "The bureau could not complete this request; try again.")
 
@@ -251,3 +258,34 @@ def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+class Authorize:
+    """A dependency admitting callers whose roles hold `permission` (403 for the others);
+    answers their `Access`, which routes use to check the concern's school or team."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission  # read by the role-matrix test
+
+    async def __call__(self, request: Request) -> Access:
+        principal = await current_principal(request)
+        granted = access(principal, self.permission)
+        if granted is None:
+            raise Problem(403, "Forbidden", "Your role does not allow this.",
+                          permission=self.permission.value,
+                          required_roles=roles_for(self.permission))
+        return granted
+
+
+_AUTHORIZE: dict[Permission, Authorize] = {}
+
+
+def authorize(permission: Permission) -> Authorize:
+    """The dependency for one permission (one instance each, so FastAPI solves it once)."""
+    return _AUTHORIZE.setdefault(permission, Authorize(permission))
+
+
+def out_of_scope(what: str = "concern") -> Problem:
+    """A 403 for a caller whose role allows the action but not on this resource."""
+    return Problem(403, "Outside your scope",
+                   f"This {what} is not within your schools or teams.")

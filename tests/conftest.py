@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import aio_pika
@@ -19,8 +19,33 @@ from pymongo import AsyncMongoClient
 
 from devtools.broker import delete_prefixed_topology
 from devtools.launcher import free_port, start_secantus, stop_process
+from shared.auth import DEVELOPMENT_SIGNING_KEY, mint_token
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+# The services in tests verify tokens with the default development settings.
+DEV_ISSUER, DEV_AUDIENCE = "bureau-dev", "bureau"
+
+
+def bearer(*roles: str, sub: str = "tester", schools: list[str] | None = None,
+           teams: list[str] | None = None, ttl_s: int = 3600,
+           signing_key: str = DEVELOPMENT_SIGNING_KEY, audience: str = DEV_AUDIENCE,
+           issuer: str = DEV_ISSUER) -> dict[str, str]:
+    """An `Authorization` header with a development token for `roles`."""
+    token = mint_token(subject=sub, roles=list(roles), schools=schools, teams=teams,
+                       ttl_s=ttl_s, signing_key=signing_key, issuer=issuer, audience=audience)
+    return {"Authorization": f"Bearer {token}"}
+
+
+# Who the older tests act as: submits (phone agent) and works every concern.
+STAFF_ROLES = ("intake_agent", "specialist")
+
+
+@pytest.fixture
+def token() -> Callable[..., dict[str, str]]:
+    """Headers with development tokens: `token("principal", schools=["lincoln-es"])`."""
+    return bearer
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,18 @@ from services.escalation.handlers import EscalationContext
 from services.escalation.policies import Policy, PolicyFields, reference_problems
 from services.escalation.reports import GroupBy
 from services.escalation.repository import from_document
+from shared.authz import Access, Permission
 from shared.events import Priority
-from shared.http import Problem, service_context
+from shared.http import Problem, authorize, out_of_scope, service_context
 
 router = APIRouter(prefix="/v1")
 
 Ctx = Annotated[EscalationContext, Depends(service_context)]
+Reader = Annotated[Access, Depends(authorize(Permission.CONCERN_READ))]
+ConfigReader = Annotated[Access, Depends(authorize(Permission.CONFIG_READ))]
+ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
+Oversight = Annotated[Access, Depends(authorize(Permission.OVERSIGHT_READ))]
+ReportReader = Annotated[Access, Depends(authorize(Permission.REPORTS_READ))]
 Format = Literal["json", "csv"]
 CSV_MEDIA = "text/csv; charset=utf-8"
 MAX_TREND_MONTHS = 120
@@ -102,11 +108,13 @@ def _clock_read(clock: SlaClock) -> ClockRead:
 
 
 @router.get("/clocks/{concern_id}", response_model=ClockRead, tags=["clocks"])
-async def read_clock(concern_id: str, ctx: Ctx) -> ClockRead:
+async def read_clock(concern_id: str, ctx: Ctx, who: Reader) -> ClockRead:
     """The SLA clock of a concern: policy, due times, pauses, breach, level, history."""
     doc = await ctx.repo.get_document(concern_id)
     if doc is None:
         raise Problem(404, "Clock not found", f"No SLA clock for concern {concern_id!r}.")
+    if not who.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")):
+        raise out_of_scope()
     try:
         clock = from_document(doc)
     except (KeyError, TypeError, ValueError):
@@ -132,13 +140,13 @@ async def _checked(policy: Policy, ctx: EscalationContext, *, replacing: str | N
 
 
 @router.get("/policies", response_model=list[Policy], tags=["policies"])
-async def list_policies(ctx: Ctx) -> list[Policy]:
+async def list_policies(ctx: Ctx, who: ConfigReader) -> list[Policy]:
     """Every SLA policy, in the order they are tried."""
     return await ctx.policies.all()
 
 
 @router.get("/policies/{policy_id}", response_model=Policy, tags=["policies"])
-async def read_policy(policy_id: str, ctx: Ctx) -> Policy:
+async def read_policy(policy_id: str, ctx: Ctx, who: ConfigReader) -> Policy:
     """One SLA policy."""
     policy = await ctx.policies.get(policy_id)
     if policy is None:
@@ -147,7 +155,7 @@ async def read_policy(policy_id: str, ctx: Ctx) -> Policy:
 
 
 @router.post("/policies", response_model=Policy, status_code=201, tags=["policies"])
-async def create_policy(body: Policy, ctx: Ctx) -> Policy:
+async def create_policy(body: Policy, ctx: Ctx, who: ConfigWriter) -> Policy:
     """Add an SLA policy; new concerns (and re-triaged ones) may select it at once."""
     await _checked(body, ctx, replacing=None)
     if not await ctx.policies.create(body):
@@ -156,7 +164,8 @@ async def create_policy(body: Policy, ctx: Ctx) -> Policy:
 
 
 @router.put("/policies/{policy_id}", response_model=Policy, tags=["policies"])
-async def replace_policy(policy_id: str, body: PolicyFields, ctx: Ctx) -> Policy:
+async def replace_policy(policy_id: str, body: PolicyFields, ctx: Ctx,
+                         who: ConfigWriter) -> Policy:
     """Replace an SLA policy. Running clocks keep the policy they started with until their
     concern is re-triaged or reopened."""
     try:
@@ -174,7 +183,7 @@ async def replace_policy(policy_id: str, body: PolicyFields, ctx: Ctx) -> Policy
 
 
 @router.delete("/policies/{policy_id}", status_code=204, tags=["policies"])
-async def delete_policy(policy_id: str, ctx: Ctx) -> Response:
+async def delete_policy(policy_id: str, ctx: Ctx, who: ConfigWriter) -> Response:
     """Remove an SLA policy (not the last catch-all one)."""
     policies = await ctx.policies.all()
     if not any(p.id == policy_id for p in policies):
@@ -192,7 +201,8 @@ async def delete_policy(policy_id: str, ctx: Ctx) -> Response:
 
 @router.get("/ombudsperson/concerns", response_model=list[OmbudspersonCaseRead],
             tags=["ombudsperson"])
-async def ombudsperson_concerns(ctx: Ctx, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+async def ombudsperson_concerns(ctx: Ctx, who: Oversight,
+                                limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                                 ) -> list[OmbudspersonCaseRead]:
     """Open concerns at level 3 or long past their resolution target, oldest first."""
     now = ctx.clock.now()
@@ -251,6 +261,7 @@ def _figures_json(fig: reports.Figures) -> dict[str, Any]:
 @router.get("/reports/board", tags=["reports"], response_model=None)
 async def board_report(
     ctx: Ctx,
+    who: ReportReader,
     start: Annotated[str, Query(alias="from", description="first day or instant (included)")],
     end: Annotated[str, Query(alias="to", description="last instant (excluded); a date means "
                                                       "its midnight")],
@@ -283,6 +294,7 @@ async def board_report(
 @router.get("/reports/board/trend", tags=["reports"], response_model=None)
 async def board_trend(
     ctx: Ctx,
+    who: ReportReader,
     start: Annotated[str, Query(alias="from", description="first month, e.g. 2026-01")],
     end: Annotated[str, Query(alias="to", description="last month (included), e.g. 2026-06")],
     format: Format = "json",

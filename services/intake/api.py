@@ -10,7 +10,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from services.intake import handlers, idempotency, open311, requester_api, staff_api
+from services.intake import (
+    handlers,
+    idempotency,
+    open311,
+    requester_api,
+    staff_api,
+    student_api,
+)
 from services.intake.domain import ContactChannel, NewConcern, Requester, Student
 from services.intake.schemas import (
     CategoryRead,
@@ -19,7 +26,7 @@ from services.intake.schemas import (
     LocalizedNameRead,
     SchoolRead,
 )
-from services.intake.web import Actor, Ctx
+from services.intake.web import CatalogReader, Ctx, Submitter
 from shared.http import Problem
 from shared.store import Document
 
@@ -55,7 +62,7 @@ def receipt(doc: Document, access_token: str) -> ConcernReceipt:
     422: {"description": "an invalid field (problem details name it), or an Idempotency-Key "
                          "already used with another body"}})
 async def create_concern(
-        body: ConcernCreate, ctx: Ctx, actor: Actor, response: Response,
+        body: ConcernCreate, ctx: Ctx, who: Submitter, response: Response,
         idempotency_key: Annotated[str | None, Header(
             alias="Idempotency-Key", max_length=255,
             description="makes retries safe: the same key and body answer the first concern "
@@ -69,7 +76,7 @@ async def create_concern(
     requester = body.requester
     new = NewConcern(
         channel=body.channel, category=body.category, school_id=body.school_id,
-        description=body.description, school_contacted=body.school_contacted, taken_by=actor,
+        description=body.description, school_contacted=body.school_contacted, taken_by=who.actor,
         requester=Requester(
             name=requester.name, email=requester.email, phone=requester.phone,
             language=requester.language, relationship=requester.relationship,
@@ -96,17 +103,17 @@ async def create_concern(
 
 
 @router.get("/categories", response_model=list[CategoryRead], tags=["catalog"])
-async def list_categories(ctx: Ctx) -> list[CategoryRead]:
+async def list_categories(ctx: Ctx, who: CatalogReader) -> list[CategoryRead]:
     """The district's concern categories, named in English and Spanish."""
     return [CategoryRead(id=c.id, name=LocalizedNameRead(**c.name.model_dump()))
             for c in ctx.district.categories]
 
 
 @router.get("/schools", response_model=list[SchoolRead], tags=["catalog"])
-async def list_schools(ctx: Ctx) -> list[SchoolRead]:
+async def list_schools(ctx: Ctx, who: CatalogReader) -> list[SchoolRead]:
     """The district's schools, named in English and Spanish."""
     return [SchoolRead(id=s.id, name=LocalizedNameRead(**s.name.model_dump()))
             for s in ctx.district.schools]
 
 
-routers = [router, staff_api.router, requester_api.router, open311.router]
+routers = [router, staff_api.router, student_api.router, requester_api.router, open311.router]

@@ -10,10 +10,15 @@ from datetime import timedelta
 
 from services.intake import access, domain, lifecycle
 from services.intake.config import IntakeConfig
-from services.intake.domain import NewConcern, Status
+from services.intake.domain import NewConcern, Status, Student
 from services.intake.idempotency import Claim, IdempotencyKeys
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
-from services.intake.repository import ConcernRepository, case_state, to_document
+from services.intake.repository import (
+    ConcernRepository,
+    DisclosureRepository,
+    case_state,
+    to_document,
+)
 from shared.clock import Clock, as_utc
 from shared.district import DistrictConfig
 from shared.events import (
@@ -81,6 +86,7 @@ class IntakeContext:
     published: Callable[[], None]
     contact_secret: bytes
     access_key: bytes
+    disclosures: DisclosureRepository
 
     @property
     def guarantee(self) -> timedelta:
@@ -97,13 +103,12 @@ class Submission:
 
 
 def check_references(new: NewConcern, district: DistrictConfig) -> None:
-    """Refuse names the district does not know, before anything is written."""
+    """Refuse names the district does not know, before anything is written. The refused
+    value is not echoed: a form may have put personal data in the wrong field."""
     if district.category(new.category) is None:
-        raise InvalidReference("category", f"unknown category {new.category!r}; "
-                               "see GET /v1/categories")
+        raise InvalidReference("category", "unknown category; see GET /v1/categories")
     if new.school_id is not None and district.school(new.school_id) is None:
-        raise InvalidReference("school_id", f"unknown school {new.school_id!r}; "
-                               "see GET /v1/schools")
+        raise InvalidReference("school_id", "unknown school; see GET /v1/schools")
     problem = new.requester.contact_problem()
     if problem is not None:
         raise InvalidReference(*problem)
@@ -146,7 +151,8 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
                                         "tracking_number": concern.tracking_number,
                                         "channel": concern.channel.value,
                                         "category": concern.category})
-    return Submission(document=to_document(concern), access_token=token, replayed=False)
+    return Submission(document=to_document(concern, ctx.repo.vault), access_token=token,
+                      replayed=False)
 
 
 def _submission(doc: Document, claim: Claim, ctx: IntakeContext, *,
@@ -161,6 +167,54 @@ def public_author_name(actor: str, ctx: IntakeContext) -> str | None:
         return None
     member = ctx.district.staff_member(actor)
     return member.name if member else None
+
+
+class NoStudentInformation(LookupError):
+    """The concern names no student."""
+
+
+async def reveal_student(doc: Document, *, actor: str, roles: list[str], reason: str,
+                         ctx: IntakeContext) -> tuple[Student, str]:
+    """The concern's student in clear, after recording who asked, when and why (the record
+    is written first: a reveal is never shown unrecorded). Answers the disclosure id too."""
+    stored = doc.get("student")
+    if not stored:
+        raise NoStudentInformation(doc["_id"])
+    student = ctx.repo.vault.open(stored, doc["_id"])
+    disclosure_id = str(uuid.uuid4())
+    await ctx.disclosures.record({
+        "_id": disclosure_id, "kind": "revealed", "concern_id": doc["_id"],
+        "tracking_number": doc["tracking_number"],
+        "student_key": doc.get("student_key")
+        or ctx.repo.vault.lookup_key(student.student_id),
+        "actor": actor, "roles": roles, "reason": reason, "at": ctx.clock.now(),
+    })
+    log.info("student information revealed", extra={"concern_id": doc["_id"], "actor": actor,
+                                                    "disclosure_id": disclosure_id})
+    return student, disclosure_id
+
+
+async def student_record(student_id: str, *, ctx: IntakeContext) -> list[Document]:
+    """One student's record of access and disclosures, oldest first: each concern that
+    collected their information (and what reached triage), and every reveal."""
+    key = ctx.repo.vault.lookup_key(student_id)
+    if key is None:
+        return []
+    entries: list[Document] = []
+    for concern in await ctx.repo.with_student(key):
+        base = {"concern_id": concern["_id"], "tracking_number": concern["tracking_number"],
+                "at": concern["submitted_at"]}
+        entries.append({**base, "kind": "collected", "actor": concern.get("taken_by"),
+                        "reason": f"submitted by {concern.get('channel')}"})
+        if ((concern.get("student") or {}).get("masked") or {}).get("special_education"):
+            # the flag (never the identity) travels to triage to route the concern
+            entries.append({**base, "kind": "shared", "actor": "intake",
+                            "recipient": "triage",
+                            "reason": "special-education flag, to route the concern"})
+    for disclosure in await ctx.disclosures.for_student(key):
+        entries.append({k: v for k, v in disclosure.items() if k not in ("_id", "student_key")}
+                       | {"id": disclosure["_id"]})
+    return sorted(entries, key=lambda e: as_utc(e["at"]))
 
 
 async def resolve_concern_id(reference: str, *, ctx: IntakeContext) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI
@@ -11,13 +12,15 @@ from services.intake import api, handlers
 from services.intake.config import IntakeConfig
 from services.intake.handlers import IntakeContext
 from services.intake.idempotency import IdempotencyKeys
-from services.intake.repository import CONCERNS, ConcernRepository
+from services.intake.repository import CONCERNS, ConcernRepository, DisclosureRepository
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
 from shared.district import load_district
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler, idempotent
 from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 # The events intake consumes; must equal SUBSCRIPTIONS["intake"] in shared/messaging/topology.
 CONSUMED = ("concern.triaged", "concern.assigned", "concern.merged", "concern.escalated",
@@ -29,17 +32,26 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
     config = district.section("intake", IntakeConfig)
+    vault = settings.student_vault()
 
     async def wire(runtime: Runtime) -> tuple[IntakeContext, Mapping[str, Handler]]:
-        repo = ConcernRepository(runtime.db)
+        repo = ConcernRepository(runtime.db, vault)
         await repo.ensure_indexes()
+        # students stored in clear before encryption, or under a retired key: sealed now
+        resealed = await repo.reseal_students()
+        if resealed:
+            log.info("student information re-sealed", extra={"concerns": resealed,
+                                                             "key_id": vault.current})
+        disclosures = DisclosureRepository(runtime.db)
+        await disclosures.ensure_indexes()
         keys = IdempotencyKeys(runtime.db, ttl_s=settings.idempotency_ttl_s)
         await keys.ensure_indexes()
         ctx = IntakeContext(repo=repo, keys=keys, clock=runtime.clock, district=district,
                             config=config, source=settings.source,
                             published=runtime.wake_relay,
                             contact_secret=settings.contact_hash_key.get_secret_value().encode(),
-                            access_key=settings.access_token_key.get_secret_value().encode())
+                            access_key=settings.access_token_key.get_secret_value().encode(),
+                            disclosures=disclosures)
         by_event: dict[str, Callable[..., Awaitable[None]]] = {
             "concern.triaged": handlers.on_triaged,
             "concern.assigned": handlers.on_assigned,

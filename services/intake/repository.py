@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain import Concern, Status
 from services.intake.lifecycle import CaseState, Outcome
+from services.intake.students import StudentVault
 from shared.clock import as_utc
 from shared.events import CloudEvent
 from shared.outbox import outbox_push, with_outbox
@@ -24,12 +25,15 @@ from shared.store import Document
 CONCERNS = "concerns"
 
 # What no list, search or public view ever reads.
-PRIVATE_FIELDS = ("outbox", "student", "requester.name", "requester.email", "requester.phone",
-                  "access_token_hash")
+PRIVATE_FIELDS = ("outbox", "student", "student_key", "requester.name", "requester.email",
+                  "requester.phone", "access_token_hash")
+DISCLOSURES = "disclosures"
 
 
-def to_document(concern: Concern) -> Document:
-    """A new concern as stored: its first history entry and timeline entry included."""
+def to_document(concern: Concern, vault: StudentVault) -> Document:
+    """A new concern as stored: its first history entry and timeline entry included; the
+    student sealed (never stored in clear)."""
+    student = concern.student
     requester = asdict(concern.requester)
     requester["preferred_contact"] = (concern.requester.preferred_contact.value
                                       if concern.requester.preferred_contact else None)
@@ -41,7 +45,8 @@ def to_document(concern: Concern) -> Document:
         "school_id": concern.school_id,
         "description": concern.description,
         "requester": requester,
-        "student": asdict(concern.student) if concern.student else None,
+        "student": vault.seal(student, concern.id) if student else None,
+        "student_key": vault.lookup_key(student.student_id) if student else None,
         "school_contacted": concern.school_contacted,
         "taken_by": concern.taken_by,
         "via": concern.via,
@@ -108,9 +113,10 @@ def _outcome_update(outcome: Outcome) -> Document:
 
 
 class ConcernRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], vault: StudentVault) -> None:
         self._concerns = db[CONCERNS]
         self._counters = db["counters"]
+        self.vault = vault
 
     @property
     def collection(self) -> Any:
@@ -124,6 +130,27 @@ class ConcernRepository:
         await self._concerns.create_index([("assignee_id", 1), ("resolution_due_at", 1)])
         await self._concerns.create_index([("submitted_at", 1)])
         await self._concerns.create_index([("merged_into", 1)], sparse=True)
+        await self._concerns.create_index([("student_key", 1)], sparse=True)
+
+    async def reseal_students(self) -> int:
+        """Seal students stored in clear (before encryption) or under a key that is no longer
+        current; answers how many. Safe on every replica at once: each update is guarded by
+        the form it replaces."""
+        resealed = 0
+        cursor = self._concerns.find(
+            {"student": {"$type": "object"}, "student.kid": {"$ne": self.vault.current}},
+            {"student": 1})
+        async for doc in cursor:
+            stored = doc["student"]
+            student = self.vault.open(stored, doc["_id"])
+            guard = ({"student.kid": stored["kid"], "student.nonce": stored["nonce"]}
+                     if "kid" in stored else {"student.kid": {"$exists": False}})
+            result = await self._concerns.update_one(
+                {"_id": doc["_id"], **guard},
+                {"$set": {"student": self.vault.seal(student, doc["_id"]),
+                          "student_key": self.vault.lookup_key(student.student_id)}})
+            resealed += result.modified_count
+        return resealed
 
     async def next_tracking_sequence(self, year: int) -> int:
         """The next number of the year, atomically; safe across intake replicas."""
@@ -142,7 +169,8 @@ class ConcernRepository:
     async def add(self, concern: Concern, events: list[CloudEvent]) -> bool:
         """Insert the concern with its pending events: one write. False if the id exists."""
         try:
-            await self._concerns.insert_one(with_outbox(to_document(concern), events))
+            await self._concerns.insert_one(with_outbox(to_document(concern, self.vault),
+                                                        events))
         except DuplicateKeyError as exc:
             if "tracking_number" in str(exc):
                 raise
@@ -201,3 +229,29 @@ class ConcernRepository:
 
     async def count(self, query: Document) -> int:
         return await self._concerns.count_documents(query)
+
+    async def with_student(self, student_key: str) -> list[Document]:
+        """The concerns that name one student (by the keyed hash of the id), oldest first."""
+        return await self._concerns.find(
+            {"student_key": student_key},
+            {"_id": 1, "tracking_number": 1, "submitted_at": 1, "taken_by": 1, "channel": 1,
+             "school_id": 1, "student.masked": 1}).sort([("submitted_at", 1)]).to_list()
+
+
+class DisclosureRepository:
+    """The record of every reveal of student information (34 CFR 99.32): who, when, which
+    concern, why. Written before the information is shown; never updated or deleted."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._disclosures = db[DISCLOSURES]
+
+    async def ensure_indexes(self) -> None:
+        await self._disclosures.create_index([("student_key", 1), ("at", 1)])
+        await self._disclosures.create_index([("concern_id", 1), ("at", 1)])
+
+    async def record(self, entry: Document) -> None:
+        await self._disclosures.insert_one(dict(entry))
+
+    async def for_student(self, student_key: str) -> list[Document]:
+        return await self._disclosures.find({"student_key": student_key}) \
+            .sort([("at", 1)]).to_list()

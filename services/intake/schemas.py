@@ -52,7 +52,8 @@ class StudentIn(_Strict):
 
 
 class ConcernCreate(_Strict):
-    channel: Channel = Field(description="`phone` and `walk_in` record the agent (X-Actor)")
+    channel: Channel = Field(description="who submits (the token's subject: the frontend or "
+                                         "the agent) is recorded as `taken_by`")
     category: Reference = Field(description="an id from GET /v1/categories")
     school_id: Reference | None = Field(default=None, description="an id from GET /v1/schools")
     school_contacted: bool | None = Field(
@@ -149,9 +150,54 @@ class TimelineEntryRead(BaseModel):
                                                         "or `unknown`")
 
 
+class StudentMaskedRead(BaseModel):
+    """The student as staff see it by default; `POST .../student/reveal` shows it in full."""
+
+    name: str | None = Field(default=None, description='masked, e.g. "L***a G***z"')
+    student_id: str | None = Field(default=None, description='masked, e.g. "S-****12"')
+    grade: str | None = None
+    special_education: bool = False
+
+
+class StudentRead(BaseModel):
+    name: str | None = None
+    student_id: str | None = None
+    grade: str | None = None
+    special_education: bool = False
+
+
+class StudentRevealCreate(_Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10,
+                                             max_length=1000)] = Field(
+        description="why you need it (recorded with who and when, 34 CFR 99.32)")
+
+
+class StudentRevealRead(BaseModel):
+    concern_id: str
+    student: StudentRead
+    disclosure_id: str = Field(description="the record of this reveal")
+
+
+class DisclosureRead(BaseModel):
+    """One line of a student's record of access and disclosures."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["collected", "shared", "revealed"]
+    at: datetime
+    concern_id: str
+    tracking_number: str
+    actor: str | None = Field(default=None, description="who: a staff id, a frontend, intake")
+    reason: str | None = None
+
+
+class DisclosureRecord(BaseModel):
+    entries: list[DisclosureRead]
+
+
 class ConcernRead(BaseModel):
-    """The staff view of a case. Student information is never shown here, only its presence;
-    nor are the requester's contact details."""
+    """The staff view of a case. The student is shown masked (reveal it with a reason); the
+    requester's contact details are not shown."""
 
     id: str
     tracking_number: str
@@ -167,6 +213,7 @@ class ConcernRead(BaseModel):
     preferred_contact: ContactChannel | None = None
     anonymous: bool
     has_student_information: bool
+    student: StudentMaskedRead | None = None
     taken_by: str | None = None
     via: str | None = None
     submitted_at: datetime

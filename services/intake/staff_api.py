@@ -25,7 +25,8 @@ from services.intake.schemas import (
     StatusChangeCreate,
     TimelineEntryRead,
 )
-from services.intake.web import Actor, Ctx, IfMatch, set_etag
+from services.intake.web import Ctx, IfMatch, Reader, Worker, check_scope, scope_query, set_etag
+from shared.authz import Access
 from shared.events import Channel, Priority
 from shared.http import Problem
 from shared.store import Document
@@ -62,7 +63,7 @@ def _filter(status: list[Status], category: str | None, school_id: str | None,
 
 @router.get("", response_model=ConcernPage)
 async def list_concerns(
-        ctx: Ctx,
+        ctx: Ctx, who: Reader,
         status: Annotated[list[Status], Query(description="repeat for several")] = [],  # noqa: B006
         category: Optional = None, school_id: Optional = None, team_id: Optional = None,
         assignee_id: Optional = None, priority: Priority | None = None,
@@ -82,6 +83,7 @@ async def list_concerns(
     base = queries.to_query(_filter(status, category, school_id, team_id, assignee_id, priority,
                                     channel, overdue, submitted_from, submitted_to, due_from,
                                     due_to, q), now=now)
+    base = _within(base, scope_query(who))
     try:
         query = queries.page_query(base, sort, cursor)
     except queries.InvalidCursor as exc:
@@ -96,7 +98,7 @@ async def list_concerns(
 
 @router.get("/counts", response_model=ConcernCounts)
 async def count_concerns(
-        ctx: Ctx, category: Optional = None, school_id: Optional = None,
+        ctx: Ctx, who: Reader, category: Optional = None, school_id: Optional = None,
         team_id: Optional = None, assignee_id: Optional = None,
         priority: Priority | None = None, channel: Channel | None = None,
         submitted_from: AwareDatetime | None = None, submitted_to: AwareDatetime | None = None,
@@ -105,10 +107,11 @@ async def count_concerns(
     now = ctx.clock.now()
     f = _filter([], category, school_id, team_id, assignee_id, priority, channel, None,
                 submitted_from, submitted_to, None, None, None)
-    by_status = await ctx.repo.count_by_status(queries.to_query(f, now=now))
+    reach = scope_query(who)
+    by_status = await ctx.repo.count_by_status(_within(queries.to_query(f, now=now), reach))
     overdue_filter = _filter([], category, school_id, team_id, assignee_id, priority, channel,
                              True, submitted_from, submitted_to, None, None, None)
-    overdue = await ctx.repo.count(queries.to_query(overdue_filter, now=now))
+    overdue = await ctx.repo.count(_within(queries.to_query(overdue_filter, now=now), reach))
     counts = {s: by_status.get(s.value, 0) for s in Status}
     return ConcernCounts(by_status=counts, total=sum(counts.values()), overdue=overdue)
 
@@ -116,6 +119,13 @@ async def count_concerns(
 async def _staff_view(ctx: Ctx, doc: Document) -> ConcernRead:
     return views.staff_view(doc, now=ctx.clock.now(),
                             merged_from=await ctx.repo.merged_from(doc["_id"]))
+
+
+def _within(query: Document, reach: Document) -> Document:
+    """A search limited to the caller's reach."""
+    if not reach:
+        return query
+    return {"$and": [query, reach]} if query else reach
 
 
 async def _case(ctx: Ctx, concern_id: str) -> Document:
@@ -126,23 +136,28 @@ async def _case(ctx: Ctx, concern_id: str) -> Document:
 
 
 @router.get("/{concern_id}", response_model=ConcernRead, responses={404: _ACTION_ERRORS[404]})
-async def read_concern(concern_id: str, ctx: Ctx, response: Response) -> ConcernRead:
+async def read_concern(concern_id: str, ctx: Ctx, who: Reader,
+                       response: Response) -> ConcernRead:
     """The case: status, team, priority, assignee, escalation, messages and timeline. Its
-    ETag is the version to send back in If-Match."""
+    ETag is the version to send back in If-Match. The student is shown masked."""
     doc = await _case(ctx, concern_id)
+    check_scope(who, doc)
     set_etag(response, doc["version"])
     return await _staff_view(ctx, doc)
 
 
 @router.get("/{concern_id}/timeline", response_model=list[TimelineEntryRead],
             responses={404: _ACTION_ERRORS[404]})
-async def read_timeline(concern_id: str, ctx: Ctx) -> list[TimelineEntryRead]:
+async def read_timeline(concern_id: str, ctx: Ctx, who: Reader) -> list[TimelineEntryRead]:
     """Everything that happened to the case, oldest first, with who did it."""
-    return views.timeline(await _case(ctx, concern_id))
+    doc = await _case(ctx, concern_id)
+    check_scope(who, doc)
+    return views.timeline(doc)
 
 
 async def _act(ctx: Ctx, concern_id: str, command: Command, if_match: int | None,
-               response: Response) -> ConcernRead:
+               response: Response, who: Access) -> ConcernRead:
+    check_scope(who, await _case(ctx, concern_id))
     return await _run(ctx, concern_id, response,
                       handlers.act(concern_id, command, ctx=ctx, if_match=if_match))
 
@@ -173,94 +188,95 @@ async def _run(ctx: Ctx, concern_id: str, response: Response, work: Awaitable[Do
 
 
 @router.post("/{concern_id}/acknowledge", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def acknowledge(concern_id: str, ctx: Ctx, actor: Actor, if_match: IfMatch,
+async def acknowledge(concern_id: str, ctx: Ctx, who: Worker, if_match: IfMatch,
                       response: Response, body: ReasonCreate | None = None) -> ConcernRead:
     """First response: the case is seen and owned (received or reopened -> acknowledged)."""
-    command = Command(Action.ACKNOWLEDGE, actor, text=body.reason if body else None)
-    return await _act(ctx, concern_id, command, if_match, response)
+    command = Command(Action.ACKNOWLEDGE, who.actor, text=body.reason if body else None)
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/request-information", response_model=ConcernRead,
              responses=_ACTION_ERRORS)
-async def request_information(concern_id: str, body: MessageCreate, ctx: Ctx, actor: Actor,
+async def request_information(concern_id: str, body: MessageCreate, ctx: Ctx, who: Worker,
                               if_match: IfMatch, response: Response) -> ConcernRead:
     """Ask the requester a question; the case waits on them (its SLA clock pauses)."""
-    command = Command(Action.REQUEST_INFORMATION, actor, text=body.message,
-                      author_name=handlers.public_author_name(actor, ctx))
-    return await _act(ctx, concern_id, command, if_match, response)
+    command = Command(Action.REQUEST_INFORMATION, who.actor, text=body.message,
+                      author_name=handlers.public_author_name(who.actor, ctx))
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/resume", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def resume(concern_id: str, ctx: Ctx, actor: Actor, if_match: IfMatch,
+async def resume(concern_id: str, ctx: Ctx, who: Worker, if_match: IfMatch,
                  response: Response, body: ReasonCreate | None = None) -> ConcernRead:
     """Stop waiting on the requester (awaiting_requester -> acknowledged)."""
-    command = Command(Action.RESUME, actor, text=body.reason if body else None)
-    return await _act(ctx, concern_id, command, if_match, response)
+    command = Command(Action.RESUME, who.actor, text=body.reason if body else None)
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/replies", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def reply(concern_id: str, body: MessageCreate, ctx: Ctx, actor: Actor,
+async def reply(concern_id: str, body: MessageCreate, ctx: Ctx, who: Worker,
                 if_match: IfMatch, response: Response) -> ConcernRead:
     """A public reply, sent to the requester; it acknowledges a new or reopened case."""
-    command = Command(Action.REPLY, actor, text=body.message,
-                      author_name=handlers.public_author_name(actor, ctx))
-    return await _act(ctx, concern_id, command, if_match, response)
+    command = Command(Action.REPLY, who.actor, text=body.message,
+                      author_name=handlers.public_author_name(who.actor, ctx))
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/notes", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def add_note(concern_id: str, body: NoteCreate, ctx: Ctx, actor: Actor,
+async def add_note(concern_id: str, body: NoteCreate, ctx: Ctx, who: Worker,
                    if_match: IfMatch, response: Response) -> ConcernRead:
     """An internal note: staff only, never shown to the requester."""
-    return await _act(ctx, concern_id, Command(Action.NOTE, actor, text=body.note), if_match,
-                      response)
+    command = Command(Action.NOTE, who.actor, text=body.note)
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/callbacks", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def schedule_callback(concern_id: str, body: CallbackCreate, ctx: Ctx, actor: Actor,
+async def schedule_callback(concern_id: str, body: CallbackCreate, ctx: Ctx, who: Worker,
                             if_match: IfMatch, response: Response) -> ConcernRead:
     """Promise to call the requester back by a time of its own."""
-    command = Command(Action.SCHEDULE_CALLBACK, actor, text=body.note, due_at=body.due_at)
-    return await _act(ctx, concern_id, command, if_match, response)
+    command = Command(Action.SCHEDULE_CALLBACK, who.actor, text=body.note, due_at=body.due_at)
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/resolve", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def resolve(concern_id: str, body: ResolutionCreate, ctx: Ctx, actor: Actor,
+async def resolve(concern_id: str, body: ResolutionCreate, ctx: Ctx, who: Worker,
                   if_match: IfMatch, response: Response) -> ConcernRead:
     """Resolve with a summary the requester sees; they may reopen it for 14 days."""
-    return await _act(ctx, concern_id, Command(Action.RESOLVE, actor, text=body.summary),
-                      if_match, response)
+    command = Command(Action.RESOLVE, who.actor, text=body.summary)
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/reopen", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def reopen(concern_id: str, ctx: Ctx, actor: Actor, if_match: IfMatch,
+async def reopen(concern_id: str, ctx: Ctx, who: Worker, if_match: IfMatch,
                  response: Response, body: ReasonCreate | None = None) -> ConcernRead:
     """Reopen a resolved case; a new guarantee period starts."""
-    command = Command(Action.REOPEN, actor, text=body.reason if body else None)
-    return await _act(ctx, concern_id, command, if_match, response)
+    command = Command(Action.REOPEN, who.actor, text=body.reason if body else None)
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/close", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def close(concern_id: str, ctx: Ctx, actor: Actor, if_match: IfMatch,
+async def close(concern_id: str, ctx: Ctx, who: Worker, if_match: IfMatch,
                 response: Response, body: ReasonCreate | None = None) -> ConcernRead:
     """Close a resolved case for good."""
-    command = Command(Action.CLOSE, actor, text=body.reason if body else None)
-    return await _act(ctx, concern_id, command, if_match, response)
+    command = Command(Action.CLOSE, who.actor, text=body.reason if body else None)
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/merge", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, actor: Actor,
+async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, who: Worker,
                 if_match: IfMatch, response: Response) -> ConcernRead:
     """Close this case as a duplicate of another (by id or tracking number)."""
-    command = Command(Action.MERGE, actor, text=body.reason, into=body.into)
-    return await _act(ctx, concern_id, command, if_match, response)
+    command = Command(Action.MERGE, who.actor, text=body.reason, into=body.into)
+    return await _act(ctx, concern_id, command, if_match, response, who)
 
 
 @router.post("/{concern_id}/status", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def change_status(concern_id: str, body: StatusChangeCreate, ctx: Ctx, actor: Actor,
+async def change_status(concern_id: str, body: StatusChangeCreate, ctx: Ctx, who: Worker,
                         if_match: IfMatch, response: Response) -> ConcernRead:
     """Move to a status by the action that reaches it (the reason is the resolution summary
     when resolving). Kept for existing clients; prefer the action endpoints."""
-    work = handlers.change_status(concern_id, body.status, body.reason, actor=actor, ctx=ctx,
-                                  if_match=if_match)
+    check_scope(who, await _case(ctx, concern_id))
+    work = handlers.change_status(concern_id, body.status, body.reason, actor=who.actor,
+                                  ctx=ctx, if_match=if_match)
     # The reason is what the target needs as text (a resolution summary, a question).
     return await _run(ctx, concern_id, response, work, text_field="reason")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.intake import students
 from services.intake.domain import OPEN_STATUSES, Status
 from services.intake.lifecycle import REOPEN_WINDOW
 from services.intake.schemas import (
@@ -15,6 +16,7 @@ from services.intake.schemas import (
     PublicMessageRead,
     PublicResolutionRead,
     RequesterView,
+    StudentMaskedRead,
     TeamRead,
     TimelineEntryRead,
 )
@@ -47,8 +49,13 @@ def timeline(doc: Document) -> list[TimelineEntryRead]:
             for e in entries]
 
 
+def _masked_student(doc: Document) -> StudentMaskedRead | None:
+    shown = students.shown(doc.get("student"))
+    return StudentMaskedRead(**shown) if shown else None
+
+
 def staff_view(doc: Document, *, now: datetime, merged_from: list[str]) -> ConcernRead:
-    """The whole case for staff, minus student information and requester contact."""
+    """The whole case for staff: the student masked, no requester contact."""
     requester: dict[str, Any] = doc["requester"]
     escalation = doc.get("escalation")
     return ConcernRead(
@@ -60,7 +67,8 @@ def staff_view(doc: Document, *, now: datetime, merged_from: list[str]) -> Conce
         preferred_contact=requester.get("preferred_contact"),
         anonymous=not (requester.get("name") or requester.get("email")
                        or requester.get("phone")),
-        has_student_information=bool(doc.get("student")), taken_by=doc.get("taken_by"),
+        has_student_information=bool(doc.get("student")),
+        student=_masked_student(doc), taken_by=doc.get("taken_by"),
         via=doc.get("via"), submitted_at=doc["submitted_at"], updated_at=doc.get("updated_at"),
         resolution_due_at=doc["resolution_due_at"], overdue=is_overdue(doc, now),
         team=_team(doc), priority=doc.get("priority"), assignee=_assignee(doc),

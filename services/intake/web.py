@@ -1,4 +1,4 @@
-"""HTTP details the intake routers share: the context, the actor, ETag and If-Match."""
+"""HTTP details the intake routers share: the context, who may call, ETag and If-Match."""
 
 from __future__ import annotations
 
@@ -8,24 +8,40 @@ from typing import Annotated
 from fastapi import Depends, Header, Response
 
 from services.intake.handlers import IntakeContext
-from shared.http import service_context
+from shared.authz import Access, Permission
+from shared.http import authorize, out_of_scope, service_context
+from shared.store import Document
 
-ACTOR_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
-UNKNOWN_ACTOR = "unknown"
 NEVER_MATCHES = -1
 
 Ctx = Annotated[IntakeContext, Depends(service_context)]
 
+# Who calls, by what they may do (shared/authz.py); each answers the caller's `Access`,
+# whose `actor` (the token's subject) is recorded as who acted.
+Submitter = Annotated[Access, Depends(authorize(Permission.SUBMIT))]
+CatalogReader = Annotated[Access, Depends(authorize(Permission.CATALOG))]
+Reader = Annotated[Access, Depends(authorize(Permission.CONCERN_READ))]
+Worker = Annotated[Access, Depends(authorize(Permission.CONCERN_ACT))]
+Revealer = Annotated[Access, Depends(authorize(Permission.STUDENT_REVEAL))]
+Auditor = Annotated[Access, Depends(authorize(Permission.AUDIT_READ))]
 
-def actor(x_actor: Annotated[str | None, Header(
-        alias="X-Actor", pattern=ACTOR_PATTERN,
-        description="staff id of who acts; until sign-in exists, `unknown` when absent")]
-          = None) -> str:
-    """Who is acting. Sign-in (issue 8) will put the token's subject here."""
-    return x_actor or UNKNOWN_ACTOR
+
+def check_scope(access: Access, doc: Document) -> None:
+    """403 unless the concern's school or team is within the caller's reach."""
+    if not access.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")):
+        raise out_of_scope()
 
 
-Actor = Annotated[str, Depends(actor)]
+def scope_query(access: Access) -> Document:
+    """The part of a search that keeps a scoped caller to its schools and teams."""
+    if access.everything:
+        return {}
+    reach: list[Document] = []
+    if access.schools:
+        reach.append({"school_id": {"$in": sorted(access.schools)}})
+    if access.teams:
+        reach.append({"team_id": {"$in": sorted(access.teams)}})
+    return {"$or": reach} if reach else {"_id": {"$in": []}}
 
 
 def etag(version: int) -> str:

@@ -19,11 +19,15 @@ from services.notify.templates import (
     MessageTemplate,
     validate,
 )
+from shared.authz import Access, Permission
 from shared.events import CATALOGUE, Exchange, SurveyAnswered, envelopes
-from shared.http import Problem, service_context
+from shared.http import Problem, authorize, out_of_scope, service_context
 
 router = APIRouter(prefix="/v1")
 Ctx = Annotated[NotifyContext, Depends(service_context)]
+Reader = Annotated[Access, Depends(authorize(Permission.CONCERN_READ))]
+ConfigReader = Annotated[Access, Depends(authorize(Permission.CONFIG_READ))]
+ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
 PUBLIC_EVENTS = frozenset(n for n, spec in CATALOGUE.items() if spec.exchange is Exchange.PUBLIC)
 
 
@@ -74,9 +78,16 @@ def _read(delivery: Delivery) -> DeliveryRead:
 
 @router.get("/concerns/{concern_id}/deliveries", response_model=list[DeliveryRead],
             tags=["deliveries"])
-async def list_deliveries(concern_id: str, ctx: Ctx) -> list[DeliveryRead]:
-    """Every notification of a concern, oldest first (empty until notify has heard of it)."""
-    return [_read(d) for d in await ctx.repo.for_concern(concern_id)]
+async def list_deliveries(concern_id: str, ctx: Ctx, who: Reader) -> list[DeliveryRead]:
+    """Every notification of a concern, oldest first (empty until notify has heard of it).
+    A principal, assistant superintendent or team member sees those of its schools or teams
+    (known once triage has routed the concern)."""
+    deliveries = await ctx.repo.for_concern(concern_id)
+    if deliveries and not who.everything:
+        facts = await ctx.concerns.get(concern_id)
+        if facts is None or not who.covers(school_id=facts.school_id, team_id=facts.team_id):
+            raise out_of_scope()
+    return [_read(d) for d in deliveries]
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -108,7 +119,7 @@ def _template_read(stored: StoredTemplate) -> TemplateRead:
 
 
 @router.get("/templates", response_model=list[TemplateRead], tags=["templates"])
-async def list_templates(ctx: Ctx) -> list[TemplateRead]:
+async def list_templates(ctx: Ctx, who: ConfigReader) -> list[TemplateRead]:
     """Every stored template."""
     return [_template_read(t) for t in await ctx.templates.all()]
 
@@ -116,7 +127,7 @@ async def list_templates(ctx: Ctx) -> list[TemplateRead]:
 @router.get("/templates/{kind}/{channel}/{language}", response_model=TemplateRead,
             tags=["templates"])
 async def get_template(kind: Kind, channel: ChannelName, language: Language,
-                       ctx: Ctx) -> TemplateRead:
+                       ctx: Ctx, who: ConfigReader) -> TemplateRead:
     """One template; 404 when the language has none (messages then fall back to English)."""
     stored = await ctx.templates.get(kind, channel, language)
     if stored is None:
@@ -128,7 +139,7 @@ async def get_template(kind: Kind, channel: ChannelName, language: Language,
 @router.put("/templates/{kind}/{channel}/{language}", response_model=TemplateRead,
             tags=["templates"])
 async def put_template(kind: Kind, channel: ChannelName, language: Language,
-                       body: TemplateUpdate, ctx: Ctx) -> TemplateRead:
+                       body: TemplateUpdate, ctx: Ctx, who: ConfigWriter) -> TemplateRead:
     """Store a template after rendering it with sample values; 422 names what fails."""
     if kind not in TEMPLATED_KINDS or channel not in TEMPLATED_CHANNELS:
         field = "kind" if kind not in TEMPLATED_KINDS else "channel"
@@ -185,7 +196,8 @@ def _subscription_read(s: Subscription) -> SubscriptionRead:
 
 @router.post("/subscriptions", response_model=SubscriptionRead, status_code=201,
              tags=["subscriptions"])
-async def create_subscription(body: SubscriptionCreate, ctx: Ctx) -> SubscriptionRead:
+async def create_subscription(body: SubscriptionCreate, ctx: Ctx,
+                              who: ConfigWriter) -> SubscriptionRead:
     """Register a district system for signed CloudEvents webhooks of public events."""
     created = await ctx.subscriptions.create(url=body.url, event_types=body.event_types,
                                              secret=body.secret, now=ctx.clock.now())
@@ -193,14 +205,15 @@ async def create_subscription(body: SubscriptionCreate, ctx: Ctx) -> Subscriptio
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionRead], tags=["subscriptions"])
-async def list_subscriptions(ctx: Ctx) -> list[SubscriptionRead]:
+async def list_subscriptions(ctx: Ctx, who: ConfigReader) -> list[SubscriptionRead]:
     """Every subscription (secrets are never shown)."""
     return [_subscription_read(s) for s in await ctx.subscriptions.all()]
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionRead,
             tags=["subscriptions"])
-async def get_subscription(subscription_id: str, ctx: Ctx) -> SubscriptionRead:
+async def get_subscription(subscription_id: str, ctx: Ctx,
+                           who: ConfigReader) -> SubscriptionRead:
     """One subscription."""
     found = await ctx.subscriptions.get(subscription_id)
     if found is None:
@@ -209,7 +222,8 @@ async def get_subscription(subscription_id: str, ctx: Ctx) -> SubscriptionRead:
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"])
-async def delete_subscription(subscription_id: str, ctx: Ctx) -> Response:
+async def delete_subscription(subscription_id: str, ctx: Ctx,
+                              who: ConfigWriter) -> Response:
     """Stop sending to a subscription; its pending webhooks fail as `subscription was deleted`."""
     if not await ctx.subscriptions.delete(subscription_id):
         raise Problem(404, "Subscription not found")

@@ -1,7 +1,7 @@
 """Triage's HTTP API: decisions and re-triage, merges, teams and their queues, members.
 
-Manual actions take an optional `X-Actor` header naming the staff id who acts; it is kept in
-the decision history (authentication comes with the security work).
+Every route needs a bearer token whose roles hold its permission (shared/authz.py); who acts
+is the token's subject, kept in the decision history.
 """
 
 from __future__ import annotations
@@ -10,27 +10,41 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.triage import handlers
 from services.triage.handlers import Refused, Retriage, TriageContext
+from shared.authz import Access, Permission
 from shared.events import Priority
-from shared.http import Problem, service_context
+from shared.http import Problem, authorize, out_of_scope, service_context
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 
 T = TypeVar("T")
-ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
-UNIDENTIFIED = "unidentified-staff"
 
 Ctx = Annotated[TriageContext, Depends(service_context)]
-Actor = Annotated[str | None, Header(alias="X-Actor", pattern=ACTOR_PATTERN,
-                                     description="staff id of who acts")]
+Reader = Annotated[Access, Depends(authorize(Permission.CONCERN_READ))]
+Triager = Annotated[Access, Depends(authorize(Permission.TRIAGE_ACT))]
+Directory = Annotated[Access, Depends(authorize(Permission.DIRECTORY_READ))]
+Manager = Annotated[Access, Depends(authorize(Permission.MEMBERS_MANAGE))]
 
 
-def actor_of(actor: str | None) -> str:
-    return actor or UNIDENTIFIED
+async def _decision_in_reach(ctx: TriageContext, concern_id: str,
+                             who: Access) -> dict[str, Any]:
+    doc = await ctx.decisions.get(concern_id)
+    if doc is None:
+        raise Problem(404, "No triage decision", f"Concern {concern_id!r} has not been triaged.")
+    if not who.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")):
+        raise out_of_scope()
+    return doc
+
+
+def _member_in_reach(ctx: TriageContext, member_id: str, who: Access) -> None:
+    if ctx.district.staff_member(member_id) is None:
+        raise Problem(404, "No such staff member", f"No staff member {member_id!r}.")
+    if not who.covers_member(member_id):
+        raise Problem(403, "Outside your scope", "You may change only your own settings.")
 
 
 async def run(command: Awaitable[T]) -> T:
@@ -148,46 +162,43 @@ class HandoverRead(BaseModel):
 
 
 @router.get("/concerns/{concern_id}/triage", response_model=DecisionRead)
-async def read_decision(concern_id: str, ctx: Ctx) -> DecisionRead:
+async def read_decision(concern_id: str, ctx: Ctx, who: Reader) -> DecisionRead:
     """How a concern was routed and assigned, by which rule or person, and its history."""
-    doc = await ctx.decisions.get(concern_id)
-    if doc is None:
-        raise Problem(404, "No triage decision", f"Concern {concern_id!r} has not been triaged.")
-    return DecisionRead.of(doc)
+    return DecisionRead.of(await _decision_in_reach(ctx, concern_id, who))
 
 
 @router.patch("/concerns/{concern_id}/triage", response_model=DecisionRead)
 async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx,
-                   actor: Actor = None) -> DecisionRead:
+                   who: Triager) -> DecisionRead:
     """Re-triage by hand; publishes `concern.triaged` and/or `concern.assigned`."""
     if not (body.category or body.team_id or body.priority or body.assignee_id):
         raise Problem(422, "Nothing to change",
                       "Give at least one of category, team_id, priority, assignee_id.",
                       errors=[{"field": "body", "message": "nothing to change"}])
+    await _decision_in_reach(ctx, concern_id, who)
     change = Retriage(reason=body.reason, category=body.category, team_id=body.team_id,
                       priority=body.priority, assignee_id=body.assignee_id)
     return DecisionRead.of(await run(handlers.retriage(ctx, concern_id, change,
-                                                       actor=actor_of(actor))))
+                                                       actor=who.actor)))
 
 
 @router.post("/concerns/{concern_id}/merge", response_model=DecisionRead)
-async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, actor: Actor = None
-                ) -> DecisionRead:
+async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, who: Triager) -> DecisionRead:
     """Confirm a duplicate: publishes `concern.merged`; nothing is deleted."""
+    await _decision_in_reach(ctx, concern_id, who)
     return DecisionRead.of(await run(handlers.merge(
-        ctx, concern_id, into=body.into_concern_id, reason=body.reason,
-        actor=actor_of(actor))))
+        ctx, concern_id, into=body.into_concern_id, reason=body.reason, actor=who.actor)))
 
 
 @router.get("/teams", response_model=list[TeamRead])
-async def list_teams(ctx: Ctx) -> list[TeamRead]:
+async def list_teams(ctx: Ctx, who: Directory) -> list[TeamRead]:
     """The district's teams that concerns are routed to."""
     return [TeamRead(id=t.id, name=t.name, lead=t.lead, members=t.members)
             for t in ctx.district.teams]
 
 
 @router.get("/teams/{team_id}/queue", response_model=list[QueueItemRead])
-async def team_queue(team_id: str, ctx: Ctx,
+async def team_queue(team_id: str, ctx: Ctx, who: Directory,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[QueueItemRead]:
     """A team's open concerns: most urgent first, then oldest first."""
     if ctx.district.team(team_id) is None:
@@ -209,7 +220,7 @@ def _member(ctx: TriageContext, doc: dict[str, Any] | None, member_id: str) -> M
 
 
 @router.get("/members", response_model=list[MemberRead])
-async def list_members(ctx: Ctx) -> list[MemberRead]:
+async def list_members(ctx: Ctx, who: Directory) -> list[MemberRead]:
     """Team members (and backups) with their load and out-of-office state."""
     docs = {d["_id"]: d for d in await ctx.members.all()}
     ids = sorted({m for t in ctx.district.teams for m in t.members} | set(docs))
@@ -217,7 +228,7 @@ async def list_members(ctx: Ctx) -> list[MemberRead]:
 
 
 @router.get("/members/{member_id}", response_model=MemberRead)
-async def read_member(member_id: str, ctx: Ctx) -> MemberRead:
+async def read_member(member_id: str, ctx: Ctx, who: Directory) -> MemberRead:
     """One member's load and out-of-office state."""
     if ctx.district.staff_member(member_id) is None:
         raise Problem(404, "No such staff member", f"No staff member {member_id!r}.")
@@ -225,18 +236,19 @@ async def read_member(member_id: str, ctx: Ctx) -> MemberRead:
 
 
 @router.put("/members/{member_id}/away", response_model=MemberRead)
-async def set_away(member_id: str, body: AwayUpdate, ctx: Ctx,
-                   actor: Actor = None) -> MemberRead:
+async def set_away(member_id: str, body: AwayUpdate, ctx: Ctx, who: Manager) -> MemberRead:
     """Mark a member away with a backup (their new concerns go to the backup), or back."""
+    _member_in_reach(ctx, member_id, who)
     doc = await run(handlers.set_away(ctx, member_id, away=body.away, backup_id=body.backup_id,
-                                      until=body.until, actor=actor_of(actor)))
+                                      until=body.until, actor=who.actor))
     return _member(ctx, doc, member_id)
 
 
 @router.post("/members/{member_id}/handover", response_model=HandoverRead)
 async def handover(member_id: str, body: HandoverCreate, ctx: Ctx,
-                   actor: Actor = None) -> HandoverRead:
+                   who: Manager) -> HandoverRead:
     """Move every open concern of a member to their backup (or `to`) in one call."""
+    _member_in_reach(ctx, member_id, who)
     to, moved = await run(handlers.handover(ctx, member_id, to=body.to, reason=body.reason,
-                                            actor=actor_of(actor)))
+                                            actor=who.actor))
     return HandoverRead(member_id=member_id, to=to, moved=moved)

@@ -10,12 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.triage.domain import route
 from services.triage.handlers import TriageContext, routing_view
 from services.triage.rules import Facts, Rule, RuleBody, rule_problems
+from shared.authz import Access, Permission
 from shared.events import Channel, Priority
-from shared.http import Problem, service_context
+from shared.http import Problem, authorize, service_context
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
 
 Ctx = Annotated[TriageContext, Depends(service_context)]
+ConfigReader = Annotated[Access, Depends(authorize(Permission.CONFIG_READ))]
+ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
 
 
 class RuleCreate(Rule):
@@ -78,13 +81,13 @@ async def _read_all(ctx: TriageContext) -> list[RuleRead]:
 
 
 @router.get("", response_model=list[RuleRead])
-async def list_rules(ctx: Ctx) -> list[RuleRead]:
+async def list_rules(ctx: Ctx, who: ConfigReader) -> list[RuleRead]:
     """The routing rules in the order they are tried."""
     return await _read_all(ctx)
 
 
 @router.post("", response_model=RuleRead, status_code=201)
-async def create_rule(body: RuleCreate, ctx: Ctx) -> RuleRead:
+async def create_rule(body: RuleCreate, ctx: Ctx, who: ConfigWriter) -> RuleRead:
     """Add a rule (validated against the district: teams, categories, schools, patterns)."""
     rule = _validated(Rule(**body.model_dump(exclude={"position"})), ctx)
     if not await ctx.rules.create(rule, body.position):
@@ -94,7 +97,7 @@ async def create_rule(body: RuleCreate, ctx: Ctx) -> RuleRead:
 
 
 @router.post("/dry-run", response_model=DryRunRead)
-async def dry_run(body: DryRunCreate, ctx: Ctx) -> dict[str, Any]:
+async def dry_run(body: DryRunCreate, ctx: Ctx, who: ConfigReader) -> dict[str, Any]:
     """Which rule would route this concern, and why; changes nothing."""
     facts = Facts(category=body.category, school_id=body.school_id, channel=body.channel,
                   description=body.description, relationship=body.requester_relationship,
@@ -104,7 +107,7 @@ async def dry_run(body: DryRunCreate, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.post("/reorder", response_model=list[RuleRead])
-async def reorder_rules(body: RuleOrder, ctx: Ctx) -> list[RuleRead]:
+async def reorder_rules(body: RuleOrder, ctx: Ctx, who: ConfigWriter) -> list[RuleRead]:
     """Set the order rules are tried in; the list must name every rule exactly once."""
     current = {r.id for r in await ctx.rules.ordered()}
     if sorted(body.rule_ids) != sorted(current):
@@ -118,7 +121,7 @@ async def reorder_rules(body: RuleOrder, ctx: Ctx) -> list[RuleRead]:
 
 
 @router.get("/{rule_id}", response_model=RuleRead)
-async def read_rule(rule_id: str, ctx: Ctx) -> RuleRead:
+async def read_rule(rule_id: str, ctx: Ctx, who: ConfigReader) -> RuleRead:
     """One rule."""
     found = next((r for r in await _read_all(ctx) if r.id == rule_id), None)
     if found is None:
@@ -127,7 +130,8 @@ async def read_rule(rule_id: str, ctx: Ctx) -> RuleRead:
 
 
 @router.put("/{rule_id}", response_model=RuleRead)
-async def replace_rule(rule_id: str, body: RuleBody, ctx: Ctx) -> RuleRead:
+async def replace_rule(rule_id: str, body: RuleBody, ctx: Ctx,
+                       who: ConfigWriter) -> RuleRead:
     """Change a rule's conditions and actions; its place in the order stays."""
     try:
         rule = Rule(id=rule_id, **body.model_dump())
@@ -135,11 +139,11 @@ async def replace_rule(rule_id: str, body: RuleBody, ctx: Ctx) -> RuleRead:
         raise Problem(404, "No such rule", f"No rule {rule_id!r}.") from None
     if not await ctx.rules.replace(_validated(rule, ctx)):
         raise Problem(404, "No such rule", f"No rule {rule_id!r}.")
-    return await read_rule(rule_id, ctx)
+    return await read_rule(rule_id, ctx, who)
 
 
 @router.delete("/{rule_id}", status_code=204)
-async def delete_rule(rule_id: str, ctx: Ctx) -> Response:
+async def delete_rule(rule_id: str, ctx: Ctx, who: ConfigWriter) -> Response:
     """Remove a rule; concerns it routed keep their decisions."""
     if not await ctx.rules.delete(rule_id):
         raise Problem(404, "No such rule", f"No rule {rule_id!r}.")

@@ -15,9 +15,13 @@ import yaml
 
 from devtools.bureau import LocalBureau
 from shared.settings import DEFAULT_DISTRICT_CONFIG
-from tests.conftest import Isolation
+from tests.conftest import Isolation, bearer
 
 T = TypeVar("T")
+
+# A web frontend posts concerns; a specialist reads and works them.
+FRONTEND = bearer("frontend", sub="e2e-portal")
+STAFF = bearer("specialist", sub="e2e-desk")
 
 # A test policy in seconds, so that breaches and escalations happen during the test.
 SLA_RESOLUTION_S = 3

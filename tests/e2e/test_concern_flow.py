@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from devtools.bureau import LocalBureau
-from tests.e2e.conftest import EventTap, concern_body, eventually
+from tests.e2e.conftest import FRONTEND, STAFF, EventTap, concern_body, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,8 @@ PLANTED = ("Lucia Gonzalez", "S-778812", "maria.gonzalez@example.org", "+1555555
 
 async def test_concern_is_triaged_acknowledged_and_escalated_when_its_clock_runs_out(
         bureau: LocalBureau, public_events: EventTap, http: httpx.AsyncClient) -> None:
-    answer = await http.post(f"{bureau.url('intake')}/v1/concerns", json=concern_body())
+    answer = await http.post(f"{bureau.url('intake')}/v1/concerns", json=concern_body(),
+                             headers=FRONTEND)
     assert answer.status_code == 201, answer.text
     created = answer.json()
     assert created["status"] == "received"
@@ -26,7 +27,8 @@ async def test_concern_is_triaged_acknowledged_and_escalated_when_its_clock_runs
     concern_id = created["id"]
 
     async def triaged() -> dict | None:
-        case = (await http.get(f"{bureau.url('intake')}/v1/concerns/{concern_id}")).json()
+        case = (await http.get(f"{bureau.url('intake')}/v1/concerns/{concern_id}",
+                               headers=STAFF)).json()
         return case if case.get("team") else None
 
     case = await eventually(triaged, what="triage")
@@ -48,7 +50,8 @@ async def test_concern_is_triaged_acknowledged_and_escalated_when_its_clock_runs
     assert data["escalated_to"] == "p-lincoln"
 
     async def shows_escalation() -> dict | None:
-        case = (await http.get(f"{bureau.url('intake')}/v1/concerns/{concern_id}")).json()
+        case = (await http.get(f"{bureau.url('intake')}/v1/concerns/{concern_id}",
+                               headers=STAFF)).json()
         return case if case.get("escalation") else None
 
     assert (await eventually(shows_escalation, what="escalation on the case"))[
@@ -57,7 +60,8 @@ async def test_concern_is_triaged_acknowledged_and_escalated_when_its_clock_runs
 
 async def test_public_events_carry_no_student_or_contact_information(
         bureau: LocalBureau, public_events: EventTap, http: httpx.AsyncClient) -> None:
-    answer = await http.post(f"{bureau.url('intake')}/v1/concerns", json=concern_body())
+    answer = await http.post(f"{bureau.url('intake')}/v1/concerns", json=concern_body(),
+                             headers=FRONTEND)
     concern_id = answer.json()["id"]
     await public_events.wait_for(lambda m: m.routing_key == "concern.escalated"
                                  and json.loads(m.body)["subject"] == concern_id, timeout_s=30)
@@ -74,9 +78,11 @@ async def test_public_events_carry_no_student_or_contact_information(
 async def test_resolved_concern_is_not_escalated(
         bureau: LocalBureau, public_events: EventTap, http: httpx.AsyncClient) -> None:
     intake = bureau.url("intake")
-    concern_id = (await http.post(f"{intake}/v1/concerns", json=concern_body())).json()["id"]
+    concern_id = (await http.post(f"{intake}/v1/concerns", json=concern_body(),
+                                  headers=FRONTEND)).json()["id"]
     resolved = await http.post(f"{intake}/v1/concerns/{concern_id}/status",
-                               json={"status": "resolved", "reason": "bus route fixed"})
+                               json={"status": "resolved", "reason": "bus route fixed"},
+                               headers=STAFF)
     assert resolved.status_code == 200, resolved.text
     await public_events.wait_for(lambda m: m.routing_key == "concern.resolved"
                                  and json.loads(m.body)["subject"] == concern_id)
@@ -85,6 +91,6 @@ async def test_resolved_concern_is_not_escalated(
                                      and json.loads(m.body)["subject"] == concern_id,
                                      timeout_s=6)
     again = await http.post(f"{intake}/v1/concerns/{concern_id}/status",
-                            json={"status": "acknowledged"})
+                            json={"status": "acknowledged"}, headers=STAFF)
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")

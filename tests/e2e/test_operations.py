@@ -10,7 +10,7 @@ import pytest
 
 from devtools import cli
 from devtools.bureau import LocalBureau
-from tests.e2e.conftest import EventTap, concern_body
+from tests.e2e.conftest import FRONTEND, EventTap, concern_body
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,8 @@ async def test_metrics_move_and_one_concern_is_one_trace(
         bureau: LocalBureau, public_events: EventTap, http: httpx.AsyncClient,
         monkeypatch: pytest.MonkeyPatch) -> None:
     before = {name: await scrape(http, bureau.url(name)) for name in bureau.services}
-    answer = await http.post(f"{bureau.url('intake')}/v1/concerns", json=concern_body())
+    answer = await http.post(f"{bureau.url('intake')}/v1/concerns", json=concern_body(),
+                             headers=FRONTEND)
     concern_id = answer.json()["id"]
     await public_events.wait_for(lambda m: m.routing_key == "concern.escalated"
                                  and json.loads(m.body)["subject"] == concern_id, timeout_s=30)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from devtools.bureau import LocalBureau
-from tests.e2e.conftest import concern_body, eventually
+from tests.e2e.conftest import FRONTEND, STAFF, concern_body, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ async def test_killed_service_catches_up_without_loss_or_duplicate(
     for i in range(CONCERNS_WHILE_DOWN):
         body = concern_body(requester={"name": f"Parent {i}", "email": f"parent{i}@example.org",
                                        "language": "en"})
-        answer = await http.post(f"{intake}/v1/concerns", json=body)
+        answer = await http.post(f"{intake}/v1/concerns", json=body, headers=FRONTEND)
         assert answer.status_code == 201, answer.text
         ids[answer.json()["id"]] = answer.json()["tracking_number"]
     if victim == "intake":
@@ -37,13 +37,15 @@ async def test_killed_service_catches_up_without_loss_or_duplicate(
     await asyncio.to_thread(bureau.restart, victim)
 
     async def all_triaged() -> bool:
-        cases = [(await http.get(f"{intake}/v1/concerns/{cid}")).json() for cid in ids]
+        cases = [(await http.get(f"{intake}/v1/concerns/{cid}", headers=STAFF)).json()
+                 for cid in ids]
         return all(case.get("team") for case in cases)
 
     await eventually(all_triaged, timeout_s=30, what="every concern triaged")
 
     async def all_clocks() -> bool:
-        answers = [await http.get(f"{bureau.url('escalation')}/v1/clocks/{cid}") for cid in ids]
+        answers = [await http.get(f"{bureau.url('escalation')}/v1/clocks/{cid}", headers=STAFF)
+                   for cid in ids]
         return all(a.status_code == 200 for a in answers)
 
     await eventually(all_clocks, timeout_s=30, what="an SLA clock for every concern")

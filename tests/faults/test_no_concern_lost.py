@@ -23,7 +23,7 @@ from devtools.bureau import LocalBureau
 from devtools.launcher import start_secantus, stop_process, wait_for_port
 from devtools.smtp_sink import ReceivedMail
 from tests.conftest import Isolation
-from tests.e2e.conftest import concern_body
+from tests.e2e.conftest import FRONTEND, STAFF, concern_body
 
 pytestmark = pytest.mark.faults
 
@@ -48,7 +48,7 @@ class Stream:
                 body = concern_body(requester={"name": f"Parent {i}", "language": "en",
                                                "email": f"fault-parent-{i}@example.org"})
                 try:
-                    answer = await client.post(f"{intake}/v1/concerns", json=body)
+                    answer = await client.post(f"{intake}/v1/concerns", json=body, headers=FRONTEND)
                     if answer.status_code == 201:
                         created = answer.json()
                         self.accepted[created["id"]] = created["tracking_number"]
@@ -167,12 +167,12 @@ async def converge(bureau: LocalBureau, accepted: dict[str, str],
 async def check(client: httpx.AsyncClient, bureau: LocalBureau, concern_id: str,
                 tracking: str) -> str | None:
     """What is still missing for one concern, or None when it went all the way."""
-    case = await client.get(f"{bureau.url('intake')}/v1/concerns/{concern_id}")
+    case = await client.get(f"{bureau.url('intake')}/v1/concerns/{concern_id}", headers=STAFF)
     if case.status_code != 200:
         return f"not in intake ({case.status_code})"
     if not case.json().get("team"):
         return "not triaged"
-    clock = await client.get(f"{bureau.url('escalation')}/v1/clocks/{concern_id}")
+    clock = await client.get(f"{bureau.url('escalation')}/v1/clocks/{concern_id}", headers=STAFF)
     if clock.status_code != 200:
         return "no SLA clock"
     if not any(tracking in mail.text and is_to_requester(mail)

@@ -33,7 +33,7 @@ from shared.events import (
     SurveyAnswered,
     new_event,
 )
-from tests.conftest import Isolation
+from tests.conftest import Isolation, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,9 @@ async def service(mongo_url: str, amqp_url: str, isolation: Isolation, mongo: As
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://escalation") as http:
+        # an administrator who also reads the Ombudsperson's view and the reports
+        async with httpx.AsyncClient(transport=transport, base_url="http://escalation",
+                                     headers=bearer("admin", "ombudsperson")) as http:
             yield Service(http, app.state.ctx, clock)
 
 

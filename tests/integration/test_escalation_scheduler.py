@@ -45,6 +45,7 @@ from shared.events import (
 )
 from shared.messaging.publisher import event_message
 from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -261,7 +262,8 @@ async def test_service_escalates_a_submitted_concern_over_the_broker(
     concern_id = str(uuid.uuid4())
 
     async with app.router.lifespan_context(app):
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://esc")
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://esc",
+                                 headers=bearer("specialist"))
         async with http:
             unknown = await http.get("/v1/clocks/nobody")
             assert unknown.status_code == 404

@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from shared.clock import FakeClock, SystemClock
-from tests.conftest import Isolation
+from tests.conftest import STAFF_ROLES, Isolation, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,8 @@ def clock() -> FakeClock:
 async def intake(mongo_url: str, amqp_url: str, isolation: Isolation, clock: FakeClock,
                  mongo: AsyncMongoClient,
                  amqp: aio_pika.abc.AbstractRobustConnection) -> AsyncIterator[httpx.AsyncClient]:
-    """Intake in-process on the real store and broker; `X-Actor` is sent as `agent-7`."""
+    """Intake in-process on the real store and broker; calls carry a token of `agent-7`, a
+    phone agent who is also a specialist (submits and works every concern)."""
     settings = IntakeSettings(mongo_url=mongo_url, mongo_db=isolation.db("intake"),
                               amqp_url=amqp_url, queue_prefix=isolation.queue_prefix,
                               events_exchange=isolation.events_exchange,
@@ -51,7 +52,7 @@ async def intake(mongo_url: str, amqp_url: str, isolation: Isolation, clock: Fak
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake",
-                                     headers={"X-Actor": "agent-7"}) as client:
+                                     headers=bearer(*STAFF_ROLES, sub="agent-7")) as client:
             yield client
 
 
@@ -245,10 +246,18 @@ async def test_more_bad_input_is_a_422_naming_the_field(
     assert field in {e["field"] for e in answer.json()["errors"]}
 
 
-async def test_an_invalid_actor_header_is_a_422(intake: httpx.AsyncClient) -> None:
-    answer = await intake.post("/v1/concerns", json=body(), headers={"X-Actor": "a b/c"})
-    assert answer.status_code == 422
-    assert answer.json()["errors"][0]["field"] == "header.X-Actor"
+async def test_submission_needs_a_token_of_a_frontend_or_agent(
+        intake: httpx.AsyncClient) -> None:
+    anonymous = await intake.post("/v1/concerns", json=body(), headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    auditor = await intake.post("/v1/concerns", json=body(), headers=bearer("auditor"))
+    assert auditor.status_code == 403
+    portal = await intake.post("/v1/concerns", json=body(),
+                               headers=bearer("frontend", sub="web-portal"))
+    assert portal.status_code == 201
+    case = (await intake.get(f"/v1/concerns/{portal.json()['id']}")).json()
+    assert case["taken_by"] == "web-portal"
 
 
 async def test_retry_with_the_same_idempotency_key_answers_the_first_concern(

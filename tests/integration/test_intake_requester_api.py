@@ -12,11 +12,12 @@ import httpx
 import pytest
 
 from shared.clock import FakeClock
+from tests.conftest import bearer
 from tests.integration.test_intake_api import body, clock, intake, submit  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
-STAFF = {"X-Actor": "tr-lead"}
+STAFF = bearer("specialist", sub="tr-lead")
 PLANTED = ("Lucia Gonzalez", "S-778812", "jo.park@example.org", "+15555550142", "Jo Park",
            "private note text", "tr-lead", "Ana Kowalski")
 

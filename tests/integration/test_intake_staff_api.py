@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from shared.clock import FakeClock
-from tests.conftest import Isolation
+from tests.conftest import Isolation, bearer
 from tests.integration.test_intake_api import clock, drain, intake, submit, tap  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
-STAFF = {"X-Actor": "sd-lead"}
+STAFF = bearer("specialist", sub="sd-lead")
 
 
 async def act(intake: httpx.AsyncClient, concern_id: str, action: str,

@@ -33,7 +33,8 @@ from shared.events import (
     encode,
     envelopes,
 )
-from shared.settings import DEFAULT_DISTRICT_CONFIG
+from shared.settings import DEFAULT_DISTRICT_CONFIG, ServiceSettings
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -256,9 +257,11 @@ async def test_deliveries_api_shows_the_delivery_with_a_masked_address(
     app = FastAPI()
     app.include_router(api.router)
     app.state.ctx = ctx
+    app.state.verifier = ServiceSettings().token_verifier()
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://notify") as client:
+                                 base_url="http://notify",
+                                 headers=bearer("specialist")) as client:
         found = await client.get(f"/v1/concerns/{data.concern_id}/deliveries")
         unknown = await client.get(f"/v1/concerns/{uuid.uuid4()}/deliveries")
 

@@ -36,7 +36,8 @@ from shared.events import (
     envelopes,
 )
 from shared.http import install_problem_handlers
-from shared.settings import DEFAULT_DISTRICT_CONFIG
+from shared.settings import DEFAULT_DISTRICT_CONFIG, ServiceSettings
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -72,8 +73,10 @@ async def client(ctx: NotifyContext) -> AsyncIterator[httpx.AsyncClient]:
     install_problem_handlers(app)
     app.include_router(api.router)
     app.state.ctx = ctx
+    app.state.verifier = ServiceSettings().token_verifier()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://notify") as http:
+                                 base_url="http://notify",
+                                 headers=bearer("admin")) as http:
         yield http
 
 

@@ -1,0 +1,75 @@
+"""deploy/rabbitmq/definitions.json: one user per service, a subscriber kept to bureau.events."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from shared.messaging.topology import SUBSCRIPTIONS
+from shared.settings import REPO_ROOT
+
+pytestmark = pytest.mark.unit
+
+DEFINITIONS = json.loads((REPO_ROOT / "deploy" / "rabbitmq" / "definitions.json").read_text())
+SERVICES = sorted(SUBSCRIPTIONS)
+
+
+def permission(user: str) -> dict[str, str]:
+    [found] = [p for p in DEFINITIONS["permissions"] if p["user"] == user]
+    assert found["vhost"] == "/"
+    return dict(found)
+
+
+def topic(user: str, exchange: str) -> dict[str, Any] | None:
+    found = [t for t in DEFINITIONS["topic_permissions"]
+             if t["user"] == user and t["exchange"] == exchange]
+    return found[0] if found else None
+
+
+def matches(pattern: str, name: str) -> bool:
+    return re.search(pattern, name) is not None
+
+
+def test_one_user_per_service_and_a_subscriber_without_passwords() -> None:
+    assert [v["name"] for v in DEFINITIONS["vhosts"]] == ["/"]
+    users = {u["name"]: u for u in DEFINITIONS["users"]}
+    assert set(users) == {*SERVICES, "subscriber"}
+    assert all(u["password_hash"] == "" and u["tags"] == [] for u in users.values())
+    assert {e["name"] for e in DEFINITIONS["exchanges"]} == {"bureau.events", "bureau.private"}
+    assert all(e["type"] == "topic" and e["durable"] for e in DEFINITIONS["exchanges"])
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_reads_only_its_own_queues(service: str) -> None:
+    rights = permission(service)
+    for exchange in ("bureau.events", "bureau.private"):
+        assert all(matches(rights[k], exchange) for k in ("configure", "write", "read"))
+        assert topic(service, exchange) == {"user": service, "vhost": "/",
+                                            "exchange": exchange, "write": ".*", "read": ".*"}
+    for suffix in ("events", "retry.0", "dlq"):
+        assert matches(rights["read"], f"{service}.{suffix}")
+    assert matches(rights["write"], "amq.default")
+    for other in set(SERVICES) - {service}:
+        assert matches(rights["configure"], f"{other}.events")  # declared for the others
+        for suffix in ("events", "retry.0", "dlq"):
+            assert not matches(rights["read"], f"{other}.{suffix}")
+        assert not matches(rights["configure"], f"{other}.dlq")
+
+
+def test_the_subscriber_cannot_reach_the_private_exchange() -> None:
+    rights = permission("subscriber")
+    assert matches(rights["read"], "bureau.events")
+    assert matches(rights["configure"], "subscriber.district-sis")
+    assert matches(rights["write"], "subscriber.district-sis")  # binding writes its queue
+    for kind in ("configure", "write", "read"):
+        assert not matches(rights[kind], "bureau.private")
+        for service in SERVICES:
+            assert not matches(rights[kind], f"{service}.events")
+    assert not matches(rights["write"], "bureau.events")  # it never publishes
+    private = topic("subscriber", "bureau.private")
+    assert private is not None
+    assert not matches(private["read"], "concern.contact_shared")
+    assert matches(topic("subscriber", "bureau.events")["read"], "concern.submitted")  # type: ignore[index]
