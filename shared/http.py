@@ -17,6 +17,7 @@ from pymongo.errors import (
     WaitQueueTimeoutError,
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import AuthError, Principal, Role, TokenVerifier
@@ -195,12 +196,57 @@ def service_context(request: Request) -> Any:
     return ctx
 
 
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+)
+# the interactive API docs load their own scripts and styles
+DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
+
+
+class SecurityHeaders:
+    """Adds the headers browsers need to keep an API's answers from being sniffed, framed or
+    leaked through referrers (OWASP secure headers for APIs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in DOCS_PATHS:
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *(h for h in SECURITY_HEADERS if h[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterator[None]] | Lifespan,
-                       service: str = "bureau", version: str = "0.1.0") -> FastAPI:
-    """A FastAPI app with the bureau's error handling and `/healthz`, `/readyz`."""
+                       service: str = "bureau", version: str = "0.1.0",
+                       cors_origins: Sequence[str] = ()) -> FastAPI:
+    """A FastAPI app with the bureau's error handling, security headers, CORS for the
+    district's browser frontends, and `/healthz`, `/readyz`, `/metrics`."""
     app = FastAPI(title=title, version=version, lifespan=lifespan)  # type: ignore[arg-type]
     install_problem_handlers(app)
     app.add_middleware(BodyLimit)  # type: ignore[arg-type]
+    app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,  # type: ignore[arg-type]
+            allow_origins=list(cors_origins), allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
+                           "X-Access-Token"],
+            expose_headers=["ETag", "Retry-After", "Idempotent-Replayed", "Location"],
+            max_age=600)
     app.add_middleware(HttpMetrics, service=service)  # type: ignore[arg-type]
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)

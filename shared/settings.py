@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings):
 
     district_config: Path = DEFAULT_DISTRICT_CONFIG
 
+    cors_origins: list[str] = Field(default=[], description="browser frontends' origins")
+
     jwt_issuer: str = "bureau-dev"
     jwt_audience: str = "bureau"
     jwt_signing_key: SecretStr | None = SecretStr(DEVELOPMENT_SIGNING_KEY)

@@ -63,6 +63,7 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         }
 
     app = create_service_app(title="Bureau escalation", service="escalation",
+                             cors_origins=settings.cors_origins,
                              lifespan=runtime_lifespan(settings, clock=clock,
                                                        outbox_collections=[CLOCKS], wire=wire))
     app.include_router(api.router)

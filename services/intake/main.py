@@ -18,6 +18,7 @@ from shared.clock import Clock, SystemClock
 from shared.district import load_district
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler, idempotent
+from shared.ratelimit import RateLimiter
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         return ctx, {name: idempotent(functools.partial(h, ctx=ctx))
                      for name, h in by_event.items()}
 
-    app = create_service_app(title="Bureau intake", service="intake", lifespan=runtime_lifespan(
+    app = create_service_app(title="Bureau intake", service="intake",
+                             cors_origins=settings.cors_origins, lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[CONCERNS], wire=wire))
+    app.state.tracking_limiter = RateLimiter(settings.tracking_lookups_per_minute, 60.0)
     for router in api.routers:
         app.include_router(router)
     return app

@@ -8,16 +8,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header, Request
 
 from services.intake import access, handlers, views
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
 from services.intake.schemas import RequesterMessageCreate, RequesterReopenCreate, RequesterView
 from services.intake.web import Ctx
 from shared.http import Problem
+from shared.ratelimit import RateLimiter
 from shared.store import Document
 
-router = APIRouter(prefix="/v1/tracking", tags=["requester"])
+
+async def limit_lookups(request: Request) -> None:
+    """Tracking numbers are sequential: slow down anyone trying them with guessed tokens."""
+    limiter: RateLimiter | None = getattr(request.app.state, "tracking_limiter", None)
+    client = request.client.host if request.client else "unknown"
+    if limiter is not None and not limiter.allow(client):
+        raise Problem(429, "Too many requests",
+                      "Too many tracking lookups from this address; wait and try again.",
+                      headers={"Retry-After": str(limiter.retry_after_s())})
+
+
+router = APIRouter(prefix="/v1/tracking", tags=["requester"],
+                   dependencies=[Depends(limit_lookups)],
+                   responses={429: {"description": "too many lookups from this address"}})
 
 Token = Annotated[str, Header(alias="X-Access-Token", max_length=128,
                               description="the access token from the submission answer")]

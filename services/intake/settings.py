@@ -22,6 +22,8 @@ class IntakeSettings(ServiceSettings):
     port: int = 8001
     contact_hash_key: SecretStr = SecretStr(DEVELOPMENT_CONTACT_KEY)
     access_token_key: SecretStr = SecretStr(DEVELOPMENT_ACCESS_KEY)
+    tracking_lookups_per_minute: int = Field(
+        default=30, ge=1, description="requester-side calls per client address and minute")
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0,
                                    description="how long an Idempotency-Key is remembered")
     student_data_keys: SecretStr = Field(

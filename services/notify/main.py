@@ -115,7 +115,8 @@ def create_app(settings: NotifySettings, *, clock: Clock | None = None,
         handler = idempotent(functools.partial(handlers.on_event, ctx=ctx))
         return ctx, dict.fromkeys(HANDLED_EVENTS, handler)
 
-    app = create_service_app(title="Bureau notify", service="notify", lifespan=runtime_lifespan(
+    app = create_service_app(title="Bureau notify", service="notify",
+                             cors_origins=settings.cors_origins, lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[DELIVERIES, SURVEYS], wire=wire))
     app.include_router(api.router)
     return app

@@ -67,7 +67,8 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
             "concern.reopened": idempotent(functools.partial(handlers.on_reopened, ctx=ctx)),
         }
 
-    app = create_service_app(title="Bureau triage", service="triage", lifespan=runtime_lifespan(
+    app = create_service_app(title="Bureau triage", service="triage",
+                             cors_origins=settings.cors_origins, lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[DECISIONS], wire=wire))
     app.include_router(api.router)
     app.include_router(rules_api.router)

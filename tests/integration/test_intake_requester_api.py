@@ -134,3 +134,14 @@ async def test_requester_message_is_validated(intake: httpx.AsyncClient) -> None
         answer = await intake.post(f"/v1/tracking/{created['tracking_number']}/messages",
                                    json=payload, headers=token)
         assert answer.status_code == 422
+
+
+async def test_tracking_lookups_are_rate_limited_per_address(intake: httpx.AsyncClient) -> None:
+    created, token = await open_case(intake)
+    url = f"/v1/tracking/{created['tracking_number']}"
+    answers = [await intake.get(url, headers={"X-Access-Token": "guess"}) for _ in range(30)]
+    assert {a.status_code for a in answers} == {404}
+    refused = await intake.get(url, headers=token)  # even the right token must wait now
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["content-type"].startswith("application/problem+json")
