@@ -20,19 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from devtools.launcher import free_port, start_secantus, stop_process
+from devtools.launcher import store_url
 from services.escalation import domain
 from services.escalation.handlers import EscalationContext, fire_due
 from services.escalation.policies import (
@@ -65,21 +61,6 @@ RULES = domain.Rules(policies=seed_policies(DISTRICT, CONFIG),
                      calendars=calendars_of(DISTRICT, CONFIG), district=DISTRICT)
 BATCH = 5_000
 STANDARD = timedelta(hours=72)
-
-
-@contextmanager
-def store() -> Iterator[str]:
-    if os.environ.get("MONGO_URL"):
-        yield os.environ["MONGO_URL"]
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-sla-") as storage:
-        port = free_port()
-        process = start_secantus(port=port, storage_path=storage,
-                                 log_path=os.path.join(storage, "secantus.log"))
-        try:
-            yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
-        finally:
-            stop_process(process)
 
 
 def clock_document(concern_id: str, started_at: datetime) -> dict[str, Any]:
@@ -193,7 +174,7 @@ async def relay_idle_ms(db: Any) -> float:
 
 async def run(open_counts: list[int], due_counts: list[int], tick_s: float) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
-    with store() as mongo_url:
+    with store_url(prefix="bench-sla-") as mongo_url:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             mongo_url, tz_aware=True, timeoutMS=600_000)
         try:

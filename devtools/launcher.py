@@ -11,8 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +59,22 @@ def start_secantus(*, port: int, storage_path: str, log_path: str) -> subprocess
         )
     wait_for_port(port, timeout_s=60, process=process, what="SecantusDB")
     return process
+
+
+@contextmanager
+def store_url(prefix: str = "bureau-store-") -> Iterator[str]:
+    """`MONGO_URL` when set (a real MongoDB), else a throwaway SecantusDB over TCP."""
+    if os.environ.get("MONGO_URL"):
+        yield os.environ["MONGO_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as storage:
+        port = free_port()
+        process = start_secantus(port=port, storage_path=storage,
+                                 log_path=os.path.join(storage, "secantus.log"))
+        try:
+            yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        finally:
+            stop_process(process)
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:

@@ -71,6 +71,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._relay_task: asyncio.Task[None] | None = None
         self._closed = False
 
     @classmethod
@@ -98,7 +99,8 @@ class Runtime:
         runtime.relay = OutboxRelay(collections=collections, sink=publisher, clock=clock,
                                     lease_s=settings.outbox_lease_s, poll_s=settings.outbox_poll_s,
                                     service=settings.service_name)
-        runtime.spawn(runtime.relay.run(), "outbox-relay")
+        # kept apart from other background work: it must outlive it, for a last pass
+        runtime._relay_task = asyncio.create_task(runtime.relay.run(), name="outbox-relay")
         runtime.spawn(runtime._sample_gauges(), "metrics-gauges")
         log.info("runtime open", extra={"database": settings.database,
                                         "queue": settings.queue("events")})
@@ -171,15 +173,14 @@ class Runtime:
         grace = self.settings.shutdown_grace_s
         if self.consumer is not None:
             await self.consumer.stop(grace)
-        relay_task = self._tasks[0] if self._tasks else None
-        for task in self._tasks[1:]:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.relay is not None:
             await self.relay.stop()
-        if relay_task is not None:
-            relay_task.cancel()
-            await asyncio.gather(relay_task, return_exceptions=True)
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            await asyncio.gather(self._relay_task, return_exceptions=True)
         if self.connection is not None:
             await self.connection.close()
         await self.mongo.close()

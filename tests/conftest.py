@@ -7,8 +7,9 @@ and the local RabbitMQ. Each test gets its own database names and queue/exchange
 
 from __future__ import annotations
 
+import asyncio
 import os
-import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from devtools.broker import delete_prefixed_topology
-from devtools.launcher import free_port, start_secantus, stop_process
+from devtools.launcher import store_url
 from shared.auth import DEVELOPMENT_SIGNING_KEY, mint_token
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -48,20 +49,21 @@ def token() -> Callable[..., dict[str, str]]:
     return bearer
 
 
+async def eventually(check: Callable[[], bool], *, timeout_s: float = 5.0,
+                     what: str = "condition") -> None:
+    """Wait until `check()` holds; fail the test after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
 @pytest.fixture(scope="session")
 def mongo_url() -> Iterator[str]:
     """A MongoDB-protocol server reached over TCP for the whole session."""
-    if os.environ.get("MONGO_URL"):
-        yield os.environ["MONGO_URL"]
-        return
-    with tempfile.TemporaryDirectory(prefix="bureau-test-store-") as storage:
-        port = free_port()
-        process = start_secantus(port=port, storage_path=storage,
-                                 log_path=os.path.join(storage, "secantus.log"))
-        try:
-            yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
-        finally:
-            stop_process(process)
+    with store_url(prefix="bureau-test-store-") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

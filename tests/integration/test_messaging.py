@@ -19,7 +19,7 @@ from shared.events import Channel, CloudEvent, ConcernSubmitted, encode, new_eve
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, idempotent
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
-from tests.conftest import Isolation
+from tests.conftest import Isolation, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -49,16 +49,6 @@ def submitted_event(concern_id: str) -> CloudEvent:
                             channel=Channel.WEB, category="transportation", submitted_at=at,
                             resolution_due_at=at + timedelta(hours=72))
     return new_event(data, source="/bureau/test", subject=concern_id)
-
-
-async def eventually(check: Callable[[], bool], *, timeout_s: float = 5.0,
-                     what: str = "condition") -> None:
-    """Wait until `check()` holds; fail the test after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Recorder:

@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
-import httpx
 import pytest
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from devtools.launcher import free_port
 from devtools.smtp_sink import SmtpSink
-from services.notify import api, handlers
+from services.notify import handlers
 from services.notify.channels import SmtpEmailChannel
 from services.notify.context import NotifyContext
 from services.notify.dispatcher import dispatch_due
@@ -33,8 +32,8 @@ from shared.events import (
     encode,
     envelopes,
 )
-from shared.settings import DEFAULT_DISTRICT_CONFIG, ServiceSettings
-from tests.conftest import bearer
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.integration.notify_api import api_client
 
 pytestmark = pytest.mark.integration
 
@@ -254,14 +253,7 @@ async def test_deliveries_api_shows_the_delivery_with_a_masked_address(
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event()
     await handle(ctx, event, data)
-    app = FastAPI()
-    app.include_router(api.router)
-    app.state.ctx = ctx
-    app.state.verifier = ServiceSettings().token_verifier()
-
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://notify",
-                                 headers=bearer("specialist")) as client:
+    async with api_client(ctx, "specialist") as client:
         found = await client.get(f"/v1/concerns/{data.concern_id}/deliveries")
         unknown = await client.get(f"/v1/concerns/{uuid.uuid4()}/deliveries")
 

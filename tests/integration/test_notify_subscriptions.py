@@ -11,10 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from services.notify import api, handlers, signing
+from services.notify import handlers, signing
 from services.notify.channels import OutboundChannel, RecordingChannel, WebhookChannel
 from services.notify.context import NotifyContext
 from services.notify.dispatcher import dispatch_due
@@ -35,9 +34,8 @@ from shared.events import (
     SlaTarget,
     envelopes,
 )
-from shared.http import install_problem_handlers
-from shared.settings import DEFAULT_DISTRICT_CONFIG, ServiceSettings
-from tests.conftest import bearer
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.integration.notify_api import api_client
 
 pytestmark = pytest.mark.integration
 
@@ -69,14 +67,7 @@ async def ctx(mongo: AsyncMongoClient[Any], isolation: Any, clock: FakeClock) ->
 
 @pytest.fixture
 async def client(ctx: NotifyContext) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(api.router)
-    app.state.ctx = ctx
-    app.state.verifier = ServiceSettings().token_verifier()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://notify",
-                                 headers=bearer("admin")) as http:
+    async with api_client(ctx, "admin") as http:
         yield http
 
 

@@ -37,7 +37,7 @@ from shared.outbox import (
 )
 from shared.settings import ServiceSettings
 from shared.store import Document
-from tests.conftest import Isolation
+from tests.conftest import Isolation, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -91,15 +91,6 @@ async def concerns(mongo: AsyncMongoClient, isolation: Isolation
 def relay_for(collection: AsyncCollection[Document], sink: Any, **kwargs: Any) -> OutboxRelay:
     options: dict[str, Any] = {"clock": SystemClock(), "lease_s": 30.0, "poll_s": 0.05}
     return OutboxRelay(collections=[collection], sink=sink, **{**options, **kwargs})
-
-
-async def eventually(check: Callable[[], bool], *, timeout_s: float = 5.0,
-                     what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_relay_publishes_an_inserted_documents_events_and_empties_its_outbox(

@@ -1,0 +1,27 @@
+"""Notify's router in-process over a context a test built, with a token of `roles`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.notify import api
+from services.notify.context import NotifyContext
+from shared.http import install_problem_handlers
+from shared.settings import ServiceSettings
+from tests.conftest import bearer
+
+
+@asynccontextmanager
+async def api_client(ctx: NotifyContext, *roles: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(api.router)
+    app.state.ctx = ctx
+    app.state.verifier = ServiceSettings().token_verifier()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://notify", headers=bearer(*roles)) as http:
+        yield http
