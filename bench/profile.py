@@ -1,0 +1,157 @@
+"""Where the bureau spends its time under a steady load: CPU per process and the hottest
+functions of each, sampled with py-spy.
+
+    .venv/bin/python -m bench.profile --rate 20 --seconds 20
+
+Starts its own bureau (as bench.run_all does), posts concerns at a fixed rate while py-spy
+samples the store and the four services, then prints, per process, the CPU seconds it used and
+its top functions by own time and by total time. The raw collapsed stacks are kept under
+bench/results/profile/ for a flame graph (e.g. speedscope).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from pymongo import MongoClient
+
+from bench.load import post_concerns
+from devtools.broker import delete_prefixed_topology
+from devtools.bureau import LocalBureau
+
+RESULTS = Path(__file__).resolve().parent / "results" / "profile"
+SERVICES = ("intake", "triage", "escalation", "notify")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def top_functions(collapsed: Path, n: int) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(own, total) sample counts per function from py-spy's collapsed stacks."""
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = [f.split(" (")[0] + " " + f.split("(")[-1].rstrip(")").split(":")[0]
+                  for f in stack.split(";") if f]
+        if frames:
+            own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    return own.most_common(n), total.most_common(n)
+
+
+def store_top(mongo_url: str) -> dict[str, tuple[int, int]]:
+    """The store's own per-collection counters (`top`): namespace -> (operations, micros)."""
+    with MongoClient(mongo_url) as client:
+        totals = client.admin.command("top")["totals"]
+    return {ns: (entry["total"]["count"], entry["total"]["time"])
+            for ns, entry in totals.items() if isinstance(entry, dict) and "total" in entry}
+
+
+def settle(mongo_url: str, quiet_s: float = 3.0, limit_s: float = 180.0) -> None:
+    """Wait until the store has seen no operation for `quiet_s`: the bureau is drained."""
+    deadline = time.time() + limit_s
+    last = sum(n for n, _ in store_top(mongo_url).values())
+    quiet_since = time.time()
+    while time.time() < deadline:
+        time.sleep(0.5)
+        now = sum(n for n, _ in store_top(mongo_url).values())
+        if now - last > 10:  # the relays' and schedulers' idle polls are a few per second
+            quiet_since = time.time()
+        elif time.time() - quiet_since >= quiet_s:
+            return
+        last = now
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+    pyspy = shutil.which("py-spy") or str(Path(os.sys.executable).parent / "py-spy")
+    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    tag = uuid.uuid4().hex[:8]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bureau-profile-") as workdir:
+        bureau = LocalBureau(workdir=Path(workdir), env={
+            "AMQP_URL": amqp_url, "QUEUE_PREFIX": f"prof.{tag}.",
+            "EVENTS_EXCHANGE": f"prof.{tag}.bureau.events",
+            "PRIVATE_EXCHANGE": f"prof.{tag}.bureau.private", "LOG_LEVEL": "WARNING",
+        })
+        try:
+            mongo_url = bureau.start_store()
+            bureau.start_smtp()
+            bureau.start_services(per_service_env={
+                name: {"MONGO_DB": f"prof_{tag}_{name}"} for name in SERVICES})
+            pids = {name: bureau.services[name].process.pid  # type: ignore[union-attr]
+                    for name in SERVICES}
+            pids["store"] = bureau.store.pid  # type: ignore[union-attr]
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            duration = int(args.seconds) + 2
+            samplers = {name: subprocess.Popen(
+                [pyspy, "record", "--pid", str(pid), "--duration", str(duration),
+                 "--rate", "200", "--format", "raw", "--nonblocking",
+                 "--output", str(RESULTS / f"{name}.txt")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for name, pid in pids.items()}
+            started = time.time()
+            run = asyncio.run(post_concerns(bureau.url("intake"), int(args.rate * args.seconds),
+                                            rate=args.rate))
+            for sampler in samplers.values():
+                sampler.wait()
+            settle(mongo_url)
+            wall = time.time() - started
+            after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            top = store_top(mongo_url)
+        finally:
+            bureau.stop()
+            asyncio.run(delete_prefixed_topology(
+                amqp_url, f"prof.{tag}.", (f"prof.{tag}.bureau.events",
+                                           f"prof.{tag}.bureau.private")))
+    print(f"\n{len(run.sent_at)} accepted at {args.rate:g}/s offered "
+          f"({run.accepted_per_s:.1f}/s achieved), {wall:.1f} s sampled")
+    accepted = max(len(run.sent_at), 1)
+    print("\nstore operations per accepted concern, by collection (from the store's `top`):")
+    rows = sorted(((t, n, ns) for ns, (n, t) in top.items() if f"_{tag}_" in ns), reverse=True)
+    print(f"   {'ops':>7} {'ms':>8}  collection")
+    for micros, count, namespace in rows:
+        print(f"   {count / accepted:7.1f} {micros / 1000 / accepted:8.2f}  "
+              f"{namespace.split(f'_{tag}_', 1)[1]}")
+    print(f"   {sum(r[1] for r in rows) / accepted:7.1f} "
+          f"{sum(r[0] for r in rows) / 1000 / accepted:8.2f}  all")
+    for name in ("store", *SERVICES):
+        used = after[name] - before[name]
+        print(f"\n== {name}: {used:.1f} CPU s ({used / wall:.0%} of a core)")
+        path = RESULTS / f"{name}.txt"
+        if not path.exists():
+            print("   (no samples)")
+            continue
+        own, total = top_functions(path, args.top)
+        print("   own time:")
+        for function, count in own:
+            print(f"   {count:7d}  {function}")
+        print("   total time:")
+        for function, count in total:
+            print(f"   {count:7d}  {function}")
+
+
+if __name__ == "__main__":
+    main()
