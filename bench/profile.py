@@ -17,10 +17,12 @@ import collections
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from pymongo import MongoClient
 
@@ -58,6 +60,7 @@ def top_functions(collapsed: Path, n: int) -> tuple[list[tuple[str, int]], list[
 
 def store_top(mongo_url: str) -> dict[str, tuple[int, int]]:
     """The store's own per-collection counters (`top`): namespace -> (operations, micros)."""
+    client: MongoClient[dict[str, Any]]
     with MongoClient(mongo_url) as client:
         totals = client.admin.command("top")["totals"]
     return {ns: (entry["total"]["count"], entry["total"]["time"])
@@ -86,7 +89,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
-    pyspy = shutil.which("py-spy") or str(Path(os.sys.executable).parent / "py-spy")
+    pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     tag = uuid.uuid4().hex[:8]
     RESULTS.mkdir(parents=True, exist_ok=True)
