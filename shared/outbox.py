@@ -3,10 +3,15 @@
 A state change and the events it causes are one MongoDB write: the handler pushes the
 encoded events (`outbox_push`) into the document's `outbox` array in the same update that
 changes its state.
-The relay claims documents with pending events (a lease, so replicas do not publish the same
-events at once), publishes them with confirms and pulls what the broker confirmed. A crash
-between the write and the publish loses nothing: the events wait in the document. A crash
-after the publish and before the pull publishes them again; consumers skip duplicates by id.
+Each entry names the process that wrote it (`by`) and when (`at`). The relay of that process
+publishes its own fresh entries at once, without a claim: it finds them, publishes them with
+confirms and pulls what the broker confirmed, two store round trips for a whole batch. Entries
+no live writer took care of (its process died, or they predate `by`) become sweepable once
+older than `fresh_s`: any replica's relay then claims such documents (a lease, so replicas do
+not publish the same events at once) and publishes them, three round trips per batch.
+A crash between the write and the publish loses nothing: the events wait in the document.
+A crash after the publish and before the pull publishes them again; consumers skip duplicates
+by id.
 """
 
 from __future__ import annotations
@@ -31,11 +36,14 @@ FIELD = "outbox"
 CLAIM_BY = "outbox_claim_by"
 CLAIM_UNTIL = "outbox_claim_until"
 BATCH = 200
+WRITER = uuid.uuid4().hex
+"""This process, as the writer of outbox entries: its relay publishes them without a claim."""
 
 
 def outbox_entries(events: Iterable[CloudEvent]) -> list[Document]:
     """Events as stored in a document's outbox: the exact bytes the relay will publish."""
-    return [{"id": e.id, "name": e.name, "type": e.type, "body": encode(e)} for e in events]
+    return [{"id": e.id, "name": e.name, "type": e.type, "body": encode(e), "by": WRITER,
+             "at": e.time} for e in events]
 
 
 def outbox_push(events: Sequence[CloudEvent]) -> Document:
@@ -54,22 +62,29 @@ class EventSink(Protocol):
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
-    """Pending events are found through an index, not by scanning every document."""
+    """Pending events are found through indexes, not by scanning every document: all of
+    them, and those a given process wrote."""
     await collection.create_index([(f"{FIELD}.id", 1)], sparse=True, name="outbox_pending")
+    await collection.create_index([(f"{FIELD}.by", 1)], sparse=True, name="outbox_writer")
 
 
 class OutboxRelay:
     """Publishes pending outbox events of the given collections; one runs in every replica."""
 
     def __init__(self, *, collections: Sequence[AsyncCollection[Document]], sink: EventSink,
-                 clock: Clock, lease_s: float, poll_s: float, service: str = "unknown") -> None:
+                 clock: Clock, lease_s: float, poll_s: float, service: str = "unknown",
+                 writer: str = WRITER, fresh_s: float = 5.0) -> None:
         self._service = service
+        self._writer = writer
+        self._fresh = timedelta(seconds=fresh_s)
         self._collections = list(collections)
         self._sink = sink
         self._clock = clock
         self._lease = timedelta(seconds=lease_s)
         self._poll_s = poll_s
         self._wake = asyncio.Event()
+        self._passing = asyncio.Lock()  # one pass at a time: `stop` may race the loop
+        self._swept_at = float("-inf")
         self._stopping = False
         self.published = 0
 
@@ -78,12 +93,18 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Publish until stopped; a failed pass is logged and retried at the next poll."""
+        """Publish until stopped; a failed pass is logged and retried at the next poll.
+
+        A wake publishes this process's own writes; leftovers are swept every `poll_s`."""
         failures = 0
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wake.clear()
             try:
-                await self.drain()
+                sweep = loop.time() - self._swept_at >= self._poll_s
+                if sweep:
+                    self._swept_at = loop.time()
+                await self.drain(sweep=sweep)
                 failures = 0
             except Exception:
                 failures += 1
@@ -106,15 +127,19 @@ class OutboxRelay:
         except Exception:
             log.warning("last outbox pass failed; events stay pending", exc_info=True)
 
-    async def drain(self) -> int:
-        """Publish everything pending now; returns how many events were published."""
+    async def drain(self, *, sweep: bool = True) -> int:
+        """Publish this process's pending events and, with `sweep`, every stale one; returns
+        how many events were published."""
         total = 0
-        for collection in self._collections:
-            while True:
-                published, more = await self._drain_batch(collection)
-                total += published
-                if not more:
-                    break
+        async with self._passing:
+            for collection in self._collections:
+                batches = [self._own_batch] + ([self._claimed_batch] if sweep else [])
+                for batch in batches:
+                    while True:
+                        published, more = await batch(collection)
+                        total += published
+                        if not more:
+                            break
         return total
 
     async def backlog(self) -> int:
@@ -123,13 +148,27 @@ class OutboxRelay:
                   for c in self._collections]
         return sum(counts)
 
-    async def _drain_batch(self, collection: AsyncCollection[Document]) -> tuple[int, bool]:
+    async def _own_batch(self, collection: AsyncCollection[Document]) -> tuple[int, bool]:
+        """This process's fresh entries: no other relay takes them while they are fresh, so
+        no claim is needed; a document another relay claimed (stale) is left to it."""
+        docs = await collection.find(
+            {f"{FIELD}.by": self._writer, CLAIM_UNTIL: {"$not": {"$gt": self._clock.now()}}},
+            {FIELD: 1}).limit(BATCH).to_list()
+        if not docs:
+            return 0, False
+        results = await asyncio.gather(*(self._publish_doc(d) for d in docs))
+        return await self._pull(collection, docs, results, {}), len(docs) == BATCH
+
+    async def _claimed_batch(self, collection: AsyncCollection[Document]) -> tuple[int, bool]:
+        """Stale entries, whoever wrote them: claimed first, so that one relay publishes them."""
         now = self._clock.now()
         token = uuid.uuid4().hex
         # No `$or` and no `$exists: false`: some planners (SecantusDB's) scan the whole
-        # collection for them; `$not: {$gt}` also matches documents never claimed.
+        # collection for them; `$not: {$gt}` also matches documents never claimed, and
+        # `$not: {$gte}` documents none of whose entries is fresh (or that predate `at`).
         claimable = {
             f"{FIELD}.id": {"$exists": True},
+            f"{FIELD}.at": {"$not": {"$gte": now - self._fresh}},
             CLAIM_UNTIL: {"$not": {"$gt": now}},
         }
         # Read the pending documents whole, then claim them: when the claim took every one
@@ -148,17 +187,25 @@ class OutboxRelay:
             claimed = await collection.find({"_id": {"$in": ids}, CLAIM_BY: token},
                                             {FIELD: 1}).to_list()
         results = await asyncio.gather(*(self._publish_doc(d) for d in claimed))
+        published = await self._pull(collection, claimed, results, {CLAIM_BY: token},
+                                     release={"$unset": {CLAIM_BY: "", CLAIM_UNTIL: ""}})
+        return published, len(docs) == BATCH
+
+    async def _pull(self, collection: AsyncCollection[Document], docs: list[Document],
+                    results: list[list[str]], guard: Document,
+                    release: Document | None = None) -> int:
+        """Remove what the broker confirmed from the documents; raise if some failed."""
         sent_ids = [event_id for ids_of_doc in results for event_id in ids_of_doc]
-        await collection.update_many(
-            {"_id": {"$in": [d["_id"] for d in claimed]}, CLAIM_BY: token},
-            {"$pull": {FIELD: {"id": {"$in": sent_ids}}},
-             "$unset": {CLAIM_BY: "", CLAIM_UNTIL: ""}},
-        )
+        if sent_ids or release:
+            await collection.update_many(
+                {"_id": {"$in": [d["_id"] for d in docs]}, **guard},
+                {"$pull": {FIELD: {"id": {"$in": sent_ids}}}, **(release or {})},
+            )
         self.published += len(sent_ids)
-        failed = sum(len(d.get(FIELD, [])) for d in claimed) - len(sent_ids)
+        failed = sum(len(d.get(FIELD, [])) for d in docs) - len(sent_ids)
         if failed:
             raise OutboxPublishFailed(f"{failed} events not confirmed by the broker")
-        return len(sent_ids), len(docs) == BATCH
+        return len(sent_ids)
 
     async def _publish_doc(self, doc: Document) -> list[str]:
         """Publish one document's events in order; stop at the first failure."""

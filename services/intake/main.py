@@ -36,7 +36,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     vault = settings.student_vault()
 
     async def wire(runtime: Runtime) -> tuple[IntakeContext, Mapping[str, Handler]]:
-        repo = ConcernRepository(runtime.db, vault)
+        repo = ConcernRepository(runtime.db, vault, tracking_block=settings.tracking_block)
         await repo.ensure_indexes()
         # students stored in clear before encryption, or under a retired key: sealed now
         resealed = await repo.reseal_students()

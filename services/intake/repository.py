@@ -2,21 +2,25 @@
 
 Every change to a concern is one `update_one` guarded by the concern's `version`, which also
 carries the events the change publishes (outbox) and bumps the version: the ETag of the case.
+New concerns and the facts other services report arrive concurrently; each kind shares its
+store round trips (group commit: one `insert_many`, one `bulk_write`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.intake.domain import Concern, Status
 from services.intake.lifecycle import CaseState, Outcome
 from services.intake.students import StudentVault
+from shared.batching import GroupCommit
 from shared.clock import as_utc
 from shared.events import CloudEvent
 from shared.outbox import outbox_push, with_outbox
@@ -28,6 +32,7 @@ CONCERNS = "concerns"
 PRIVATE_FIELDS = ("outbox", "student", "student_key", "requester.name", "requester.email",
                   "requester.phone", "access_token_hash")
 DISCLOSURES = "disclosures"
+DUPLICATE_KEY = 11000
 
 
 def to_document(concern: Concern, vault: StudentVault) -> Document:
@@ -113,10 +118,18 @@ def _outcome_update(outcome: Outcome) -> Document:
 
 
 class ConcernRepository:
-    def __init__(self, db: AsyncDatabase[Document], vault: StudentVault) -> None:
+    def __init__(self, db: AsyncDatabase[Document], vault: StudentVault, *,
+                 tracking_block: int = 1) -> None:
         self._concerns = db[CONCERNS]
         self._counters = db["counters"]
         self.vault = vault
+        self._block = tracking_block
+        self._reserved: dict[int, tuple[int, int]] = {}  # year -> (next, end) of this replica
+        self._reserving = asyncio.Lock()
+        self._inserts: GroupCommit[Document, BaseException | None] = GroupCommit(
+            self._insert_many)
+        self._facts: GroupCommit[tuple[str, str, Document], bool] = GroupCommit(
+            self._record_facts_many)
 
     @property
     def collection(self) -> Any:
@@ -153,11 +166,22 @@ class ConcernRepository:
         return resealed
 
     async def next_tracking_sequence(self, year: int) -> int:
-        """The next number of the year, atomically; safe across intake replicas."""
+        """The next number of the year, unique across intake replicas: each replica reserves
+        a block of numbers with one atomic write and hands them out in order."""
+        async with self._reserving:
+            start, end = self._reserved.get(year, (0, 0))
+            if start >= end:
+                end = await self._reserve_block(year, self._block)
+                start = end - self._block + 1
+            self._reserved[year] = (start + 1, end)
+            return start
+
+    async def _reserve_block(self, year: int, size: int) -> int:
+        """Reserve the next `size` numbers of the year; answers the last of them."""
         for _ in range(5):
             try:
                 counter = await self._counters.find_one_and_update(
-                    {"_id": f"tracking-{year}"}, {"$inc": {"seq": 1}},
+                    {"_id": f"tracking-{year}"}, {"$inc": {"seq": size}},
                     upsert=True, return_document=ReturnDocument.AFTER,
                 )
             except DuplicateKeyError:
@@ -168,14 +192,24 @@ class ConcernRepository:
 
     async def add(self, concern: Concern, events: list[CloudEvent]) -> bool:
         """Insert the concern with its pending events: one write. False if the id exists."""
-        try:
-            await self._concerns.insert_one(with_outbox(to_document(concern, self.vault),
-                                                        events))
-        except DuplicateKeyError as exc:
-            if "tracking_number" in str(exc):
-                raise
+        error = await self._inserts(with_outbox(to_document(concern, self.vault), events))
+        if isinstance(error, DuplicateKeyError) and "tracking_number" not in str(error):
             return False
+        if error is not None:
+            raise error
         return True
+
+    async def _insert_many(self, documents: list[Document]) -> list[BaseException | None]:
+        """Insert concurrently submitted concerns at once; answers each one's own error."""
+        try:
+            await self._concerns.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors: list[BaseException | None] = [None] * len(documents)
+            for error in exc.details.get("writeErrors", []):
+                kind = DuplicateKeyError if error.get("code") == DUPLICATE_KEY else RuntimeError
+                errors[error["index"]] = kind(error.get("errmsg", "insert refused"))
+            return errors
+        return [None] * len(documents)
 
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._concerns.find_one({"_id": concern_id}, {"outbox": 0})
@@ -210,11 +244,21 @@ class ConcernRepository:
                             "$inc": {"version": 1}}
         if facts:
             update["$set"] = facts
-        result = await self._concerns.update_one(
-            {"_id": concern_id, "timeline.event_id": {"$ne": event_id}}, update)
-        if result.matched_count == 1:
-            return True
-        return await self.exists(concern_id)
+        return await self._facts((concern_id, event_id, update))
+
+    async def _record_facts_many(self, items: list[tuple[str, str, Document]]) -> list[bool]:
+        """One `bulk_write` for concurrently handled events; each update names its event, so
+        applying it again changes nothing."""
+        result = await self._concerns.bulk_write(
+            [UpdateOne({"_id": concern_id, "timeline.event_id": {"$ne": event_id}}, update)
+             for concern_id, event_id, update in items], ordered=False)
+        if result.matched_count == len(items):
+            return [True] * len(items)
+        # some events were applied before, or name a concern not stored (yet)
+        ids = list({concern_id for concern_id, _, _ in items})
+        found = {d["_id"] for d in await self._concerns.find(
+            {"_id": {"$in": ids}}, {"_id": 1}).to_list()}
+        return [concern_id in found for concern_id, _, _ in items]
 
     async def find(self, query: Document, *, sort: list[tuple[str, int]],
                    limit: int) -> list[Document]:

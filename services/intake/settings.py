@@ -24,6 +24,10 @@ class IntakeSettings(ServiceSettings):
     access_token_key: SecretStr = SecretStr(DEVELOPMENT_ACCESS_KEY)
     tracking_lookups_per_minute: int = Field(
         default=30, ge=1, description="requester-side calls per client address and minute")
+    tracking_block: int = Field(
+        default=20, ge=1, le=10_000,
+        description="tracking numbers a replica reserves at once (one store write per block); "
+                    "numbers left unused at a restart are skipped")
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0,
                                    description="how long an Idempotency-Key is remembered")
     student_data_keys: SecretStr = Field(

@@ -13,6 +13,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.intake.main import create_app
+from services.intake.repository import ConcernRepository
 from services.intake.settings import IntakeSettings
 from shared.clock import FakeClock, SystemClock
 from tests.conftest import STAFF_ROLES, Isolation, bearer
@@ -106,6 +107,22 @@ async def test_tracking_numbers_stay_unique_under_concurrent_submissions(
                                      for _ in range(20)))
     numbers = [a.json()["tracking_number"] for a in answers]
     assert len(set(numbers)) == 20
+
+
+async def test_replicas_reserving_tracking_numbers_in_blocks_never_hand_out_one_twice(
+        mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    db = mongo[isolation.db("intake")]
+    vault = IntakeSettings().student_vault()
+    replicas = [ConcernRepository(db, vault, tracking_block=5) for _ in range(3)]
+    await db["counters"].insert_one({"_id": "tracking-2026", "seq": 100})  # the year is on
+
+    numbers = await asyncio.gather(*(replica.next_tracking_sequence(2026)
+                                     for replica in replicas for _ in range(12)))
+
+    assert len(set(numbers)) == 36 and min(numbers) == 101
+    # each replica counts up inside its own blocks; the year's counter moved once a block
+    assert (await db["counters"].find_one({"_id": "tracking-2026"}))["seq"] == 100 + 3 * 15
+    assert await replicas[0].next_tracking_sequence(2027) == 1  # a new year starts again
 
 
 @pytest.mark.parametrize(("change", "field"), [

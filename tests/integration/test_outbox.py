@@ -143,14 +143,18 @@ async def test_events_stay_pending_while_the_sink_fails_and_go_out_when_it_recov
     assert await relay.backlog() == 0
 
 
-async def test_two_relays_draining_together_publish_each_event_once(
+async def test_two_relays_sweeping_a_dead_writers_events_together_publish_each_once(
         concerns: AsyncCollection[Document]) -> None:
     events = [submitted(f"c-{i:03d}") for i in range(60)]
+    # written by this test process, as if by a replica that died before publishing them
     await concerns.insert_many([with_outbox({"_id": e.subject}, [e]) for e in events])
     # one clock for both, as replicas share wall time; the lease is longer than the test
     clock = FakeClock(AT)
     sinks = [RecordingSink(delay_s=0.002), RecordingSink(delay_s=0.002)]
-    relays = [relay_for(concerns, sink, clock=clock) for sink in sinks]
+    relays = [relay_for(concerns, sink, clock=clock, writer=f"replica-{n}")
+              for n, sink in enumerate(sinks)]
+    assert [await relay.drain() for relay in relays] == [0, 0]  # fresh: the writer's own
+    clock.advance(timedelta(seconds=6))  # older than `fresh_s`: anyone's to sweep
 
     await asyncio.gather(*(relay.drain() for relay in relays), relays[0].drain(),
                          relays[1].drain())
@@ -160,6 +164,30 @@ async def test_two_relays_draining_together_publish_each_event_once(
     assert len(published) == len(set(published))
     assert relays[0].published + relays[1].published == len(events)
     assert await relays[0].backlog() == 0
+
+
+async def test_a_writer_publishes_its_own_events_in_two_round_trips_and_others_leave_them(
+        concerns: AsyncCollection[Document], mongo: AsyncMongoClient) -> None:
+    events = [submitted(f"c-{i:03d}") for i in range(20)]
+    await concerns.insert_many([with_outbox({"_id": e.subject}, [e]) for e in events])
+    clock = FakeClock(AT)  # the events' own time: they were just written
+    other = RecordingSink()
+    assert await relay_for(concerns, other, clock=clock, writer="another-replica").drain() == 0
+    sink = RecordingSink()
+    relay = relay_for(concerns, sink, clock=clock)  # this process wrote them
+    before = await store_commands(mongo)
+
+    assert await relay.drain(sweep=False) == 20
+
+    assert await store_commands(mongo) - before == 2  # one find, one pull
+    assert sorted(sink.ids) == sorted(e.id for e in events) and other.published == []
+    assert await relay.backlog() == 0
+
+
+async def store_commands(mongo: AsyncMongoClient) -> int:
+    """Reads and writes the store has served (its opcounters), this command excluded."""
+    counters = (await mongo.admin.command("serverStatus"))["opcounters"]
+    return sum(counters[k] for k in ("query", "insert", "update", "delete", "getmore"))
 
 
 async def test_a_claimed_document_is_left_to_its_claimant_until_the_lease_expires(
