@@ -67,15 +67,24 @@ def store_top(mongo_url: str) -> dict[str, tuple[int, int]]:
             for ns, entry in totals.items() if isinstance(entry, dict) and "total" in entry}
 
 
-def settle(mongo_url: str, quiet_s: float = 3.0, limit_s: float = 180.0) -> None:
-    """Wait until the store has seen no operation for `quiet_s`: the bureau is drained."""
+def idle_rates(mongo_url: str, seconds: float = 4.0) -> dict[str, float]:
+    """Operations/s per collection of the idle bureau: relays' and schedulers' polls."""
+    before, started = store_top(mongo_url), time.time()
+    time.sleep(seconds)
+    after, elapsed = store_top(mongo_url), time.time() - started
+    return {ns: (n - before.get(ns, (0, 0))[0]) / elapsed for ns, (n, _) in after.items()}
+
+
+def settle(mongo_url: str, idle_per_s: float, quiet_s: float = 3.0,
+           limit_s: float = 180.0) -> None:
+    """Wait until the store sees no more than its idle polling for `quiet_s`: drained."""
     deadline = time.time() + limit_s
     last = sum(n for n, _ in store_top(mongo_url).values())
     quiet_since = time.time()
     while time.time() < deadline:
         time.sleep(0.5)
         now = sum(n for n, _ in store_top(mongo_url).values())
-        if now - last > 10:  # the relays' and schedulers' idle polls are a few per second
+        if now - last > idle_per_s * 0.5 * 1.5 + 3:
             quiet_since = time.time()
         elif time.time() - quiet_since >= quiet_s:
             return
@@ -107,6 +116,8 @@ def main() -> None:
             pids = {name: bureau.services[name].process.pid  # type: ignore[union-attr]
                     for name in SERVICES}
             pids["store"] = bureau.store.pid  # type: ignore[union-attr]
+            idle = idle_rates(mongo_url)
+            top_before = store_top(mongo_url)
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             duration = int(args.seconds) + 2
             samplers = {name: subprocess.Popen(
@@ -120,7 +131,7 @@ def main() -> None:
                                             rate=args.rate))
             for sampler in samplers.values():
                 sampler.wait()
-            settle(mongo_url)
+            settle(mongo_url, sum(idle.values()))
             wall = time.time() - started
             after = {name: cpu_seconds(pid) for name, pid in pids.items()}
             top = store_top(mongo_url)
@@ -132,8 +143,12 @@ def main() -> None:
     print(f"\n{len(run.sent_at)} accepted at {args.rate:g}/s offered "
           f"({run.accepted_per_s:.1f}/s achieved), {wall:.1f} s sampled")
     accepted = max(len(run.sent_at), 1)
-    print("\nstore operations per accepted concern, by collection (from the store's `top`):")
-    rows = sorted(((t, n, ns) for ns, (n, t) in top.items() if f"_{tag}_" in ns), reverse=True)
+    print("\nstore operations per accepted concern, by collection (from the store's `top`; "
+          "idle polling subtracted):")
+    print(f"   idle: {sum(idle.values()):.1f} operations/s")
+    rows = sorted(((t - top_before.get(ns, (0, 0))[1],
+                    n - top_before.get(ns, (0, 0))[0] - idle.get(ns, 0.0) * wall, ns)
+                   for ns, (n, t) in top.items() if f"_{tag}_" in ns), reverse=True)
     print(f"   {'ops':>7} {'ms':>8}  collection")
     for micros, count, namespace in rows:
         print(f"   {count / accepted:7.1f} {micros / 1000 / accepted:8.2f}  "

@@ -93,18 +93,21 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Publish until stopped; a failed pass is logged and retried at the next poll.
+        """Publish until stopped; a failed pass is logged and retried with a backoff.
 
-        A wake publishes this process's own writes; leftovers are swept every `poll_s`."""
+        A wake publishes this process's own writes; stale leftovers of any writer are swept
+        every `poll_s`. An idle relay costs the store one query per `poll_s`."""
         failures = 0
+        woken = True
         loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wake.clear()
+            sweep = loop.time() - self._swept_at >= self._poll_s
             try:
-                sweep = loop.time() - self._swept_at >= self._poll_s
                 if sweep:
                     self._swept_at = loop.time()
-                await self.drain(sweep=sweep)
+                if woken or failures or sweep:
+                    await self.drain(own=woken or failures > 0, sweep=sweep)
                 failures = 0
             except Exception:
                 failures += 1
@@ -112,11 +115,13 @@ class OutboxRelay:
                             extra={"consecutive_failures": failures})
             if self._stopping:
                 break
-            delay = self._poll_s * min(2 ** failures, 20)
+            delay = (self._poll_s * min(2 ** failures, 20) if failures
+                     else max(0.0, self._swept_at + self._poll_s - loop.time()))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                woken = True
             except TimeoutError:
-                pass
+                woken = False
 
     async def stop(self) -> None:
         """Make a last pass so that nothing written before shutdown waits for the next start."""
@@ -127,13 +132,14 @@ class OutboxRelay:
         except Exception:
             log.warning("last outbox pass failed; events stay pending", exc_info=True)
 
-    async def drain(self, *, sweep: bool = True) -> int:
-        """Publish this process's pending events and, with `sweep`, every stale one; returns
-        how many events were published."""
+    async def drain(self, *, own: bool = True, sweep: bool = True) -> int:
+        """Publish this process's pending events (`own`) and every stale one (`sweep`);
+        returns how many events were published."""
         total = 0
         async with self._passing:
             for collection in self._collections:
-                batches = [self._own_batch] + ([self._claimed_batch] if sweep else [])
+                batches = (([self._own_batch] if own else [])
+                           + ([self._claimed_batch] if sweep else []))
                 for batch in batches:
                     while True:
                         published, more = await batch(collection)
