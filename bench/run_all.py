@@ -9,7 +9,8 @@ bench/results/run_all.json. Figures are ratios to the ceilings where that makes 
 - ceilings: store inserts/s (16 concurrent), confirmed publishes/s (64 in flight), FastAPI with
   intake's validation alone, and FastAPI + one confirmed publish per request;
 - intake: accepted concerns/s and answer latency p50/p99, closed loop (16 clients);
-- submit-to-acknowledgement (POST sent -> mail received by SMTP) p50/p99 at fixed rates;
+- submit-to-acknowledgement (POST sent -> mail received by SMTP) p50/p99 at fixed rates, each
+  run started once the store shows the previous one's work done;
 - resident memory of each service after the runs.
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 
 from bench.ceilings import confirmed_publishes_per_s, http_ceiling, store_inserts_per_s
 from bench.load import Run, percentile, post_concerns, rss_mib
+from bench.store_ops import idle_rates, settle
 from devtools.broker import delete_prefixed_topology
 from devtools.bureau import LocalBureau
 from devtools.smtp_sink import SmtpSink
@@ -91,6 +93,7 @@ def main() -> None:
             smtp = bureau.start_smtp()
             bureau.start_services(per_service_env={
                 name: {"MONGO_DB": f"bench_{tag}_{name}"} for name in SERVICES})
+            idle_per_s = sum(idle_rates(mongo_url).values())
             print("closed loop at the intake ...", flush=True)
             closed = asyncio.run(post_concerns(bureau.url("intake"), closed_n, concurrency=16))
             acks = acknowledgement_latencies(smtp, closed, timeout_s=180)
@@ -101,6 +104,8 @@ def main() -> None:
                 "ack_p50_ms": ms(acks, 0.5), "ack_p99_ms": ms(acks, 0.99),
             }
             for rate in rates:
+                # every phase starts on an idle bureau: the last one's work all done
+                settle(mongo_url, idle_per_s)
                 print(f"fixed rate {rate:g}/s ...", flush=True)
                 smtp.mails.clear()
                 run = asyncio.run(post_concerns(bureau.url("intake"), int(rate * seconds),
