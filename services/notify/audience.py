@@ -83,16 +83,30 @@ class Planned:
         return self.kind in URGENT_KINDS
 
 
+_NOTIFYING = (ConcernContactShared, ConcernStatusChanged, ConcernReplyShared, ConcernResolved,
+              ConcernReopened, ConcernAssigned, SlaWarning, ConcernEscalated, ConcernTriaged)
+
+
+def may_notify(data: EventData) -> bool:
+    """Whether the event can cause a message to anyone, whatever is known of its concern:
+    when not, `plan` returns nothing and the concern's facts need not be read."""
+    if isinstance(data, ConcernStatusChanged):
+        return data.to_status == AWAITING_REQUESTER
+    if isinstance(data, ConcernTriaged):
+        return data.priority is Priority.CRITICAL
+    return isinstance(data, _NOTIFYING)
+
+
 def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: DistrictConfig,
          config: NotifyConfig, available: frozenset[ChannelName],
          survey_url: str | None = None) -> list[Planned]:
     """The messages an event causes (none for events no person hears of)."""
+    if not may_notify(data):
+        return []
     if isinstance(data, ConcernContactShared):
         return _requester(Kind.ACKNOWLEDGEMENT, None, facts, available,
                           {"due": data.resolution_due_at})
     if isinstance(data, ConcernStatusChanged):
-        if data.to_status != AWAITING_REQUESTER:
-            return []
         return _requester(Kind.INFORMATION_REQUEST, _stamp(data.changed_at), facts, available)
     if isinstance(data, ConcernReplyShared):
         return _requester(Kind.REPLY, data.message_id, facts, available,
@@ -120,8 +134,6 @@ def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: Di
                       {"level": data.level, "role": Role(data.role),
                        "school": school.name if school else None})
     if isinstance(data, ConcernTriaged):
-        if data.priority is not Priority.CRITICAL:
-            return []
         team = district.team(data.team_id)
         school = district.school(data.school_id)
         channels = available if config.critical_sms else available - {ChannelName.SMS}

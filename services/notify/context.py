@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from services.notify.channels import OutboundChannel
 from services.notify.config import NotifyConfig
+from services.notify.dispatcher import DispatchLoop
 from services.notify.domain import ChannelName
 from services.notify.repository import (
     ConcernRepository,
@@ -33,7 +34,7 @@ class NotifyContext:
     config: NotifyConfig
     source: str
     published: Callable[[], None]
-    wake_dispatcher: Callable[[], None]
+    dispatch: DispatchLoop
     delivery_attempts: int
     delivery_lease: timedelta
     backoff_s: tuple[float, ...]

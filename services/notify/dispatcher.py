@@ -1,7 +1,11 @@
-"""Sends due deliveries: one loop in every replica, leases keep replicas apart.
+"""Sends deliveries: at once from the replica that recorded them, else when due; leases keep
+replicas apart.
 
-A delivery is due when it is queued and its `next_attempt_at` has come (new, retried with
-backoff, or held by quiet hours), or when the replica sending it died and its lease expired.
+A new delivery that is due at once is recorded already claimed, and the recording replica
+sends it straight away (`send_soon`): one write to record, one to settle. Every other
+delivery waits for a loop that runs in every replica: it is due when it is queued and its
+`next_attempt_at` has come (retried with backoff, or held by quiet hours), or when the replica
+sending it died and its lease expired.
 Each attempt is recorded with the provider's answer; a failure is retried with backoff until
 the last attempt, then the delivery fails for good and `notification.failed` is published.
 """
@@ -12,15 +16,19 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from services.notify import domain, sms
 from services.notify.channels import DeliveryResult, OutgoingMessage
-from services.notify.context import NotifyContext
 from services.notify.domain import ChannelName, DeliveryStatus
 from services.notify.repository import Delivery
 from shared.events import CloudEvent, NotificationFailed, NotificationSent, envelopes
 from shared.metrics import DELIVERIES
+
+if TYPE_CHECKING:  # the context holds the loop
+    from services.notify.context import NotifyContext
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +132,26 @@ async def send_now(delivery_id: str, *, ctx: NotifyContext) -> DeliveryStatus | 
     return await attempt(claimed, ctx=ctx) if claimed else None
 
 
+def send_soon(claimed: Sequence[Delivery], *, ctx: NotifyContext) -> None:
+    """Send deliveries this replica claimed as it recorded them, in the background."""
+    for delivery in claimed:
+        ctx.dispatch.start(send_claimed(delivery, ctx=ctx))
+
+
+async def send_claimed(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus | None:
+    """Attempt a delivery claimed when it was recorded (None when it is left to the loop).
+
+    One that waited so long for a free slot that its lease could run out mid-send is left
+    alone: its lease expires and the loop of some replica claims it again.
+    """
+    if delivery.lease_until is None or \
+            ctx.clock.now() + ctx.delivery_lease / 2 > delivery.lease_until:
+        log.warning("claimed delivery waited too long; left to the dispatcher",
+                    extra={"concern_id": delivery.concern_id, "delivery_id": delivery.id})
+        return None
+    return await attempt(delivery, ctx=ctx)
+
+
 async def dispatch_due(*, ctx: NotifyContext) -> int:
     """Attempt every delivery due now, a batch at a time; returns how many were attempted."""
     total = 0
@@ -144,10 +172,14 @@ async def dispatch_due(*, ctx: NotifyContext) -> int:
 
 
 class DispatchLoop:
-    """Runs `dispatch_due` every tick, and at once when a handler recorded new deliveries."""
+    """Runs `dispatch_due` every tick, and the sends `send_soon` starts, at most `concurrency`
+    of those at a time."""
 
-    def __init__(self, *, tick_s: float) -> None:
+    def __init__(self, *, tick_s: float, concurrency: int, grace_s: float) -> None:
         self._tick_s = tick_s
+        self._grace_s = grace_s
+        self._slots = asyncio.Semaphore(concurrency)
+        self._sending: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stop = False
         self.attempted = 0
@@ -160,13 +192,49 @@ class DispatchLoop:
         self._stop = True
         self._wake.set()
 
-    async def run(self, ctx: NotifyContext) -> None:
-        """Pass after pass until stopped; a failed pass is logged and retried next tick."""
-        while not self._stop:
-            self._wake.clear()
+    def start(self, send: Coroutine[Any, Any, object]) -> None:
+        """Run one send in the background, once a slot is free; a failure is logged (the
+        delivery's lease then runs out and a later pass attempts it again)."""
+        async def limited() -> None:
             try:
-                self.attempted += await dispatch_due(ctx=ctx)
+                async with self._slots:
+                    await send
             except Exception:
-                log.warning("dispatch pass failed; will retry next tick", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._tick_s)
+                log.warning("send failed; the delivery is retried once its lease expires",
+                            exc_info=True)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._sending.discard(task)
+            send.close()  # a send cancelled before it began was never awaited
+
+        task = asyncio.create_task(limited(), name="notify-send")
+        self._sending.add(task)
+        task.add_done_callback(done)
+
+    async def settle(self) -> None:
+        """Wait until every send started so far has finished."""
+        while self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def run(self, ctx: NotifyContext) -> None:
+        """Pass after pass until stopped; a failed pass is logged and retried next tick. When
+        cancelled (shutdown), sends in flight get `grace_s` to finish."""
+        try:
+            while not self._stop:
+                self._wake.clear()
+                try:
+                    self.attempted += await dispatch_due(ctx=ctx)
+                except Exception:
+                    log.warning("dispatch pass failed; will retry next tick", exc_info=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._tick_s)
+        finally:
+            if self._sending:
+                await asyncio.wait(self._sending, timeout=self._grace_s)
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Cancel the sends in flight, as a dying process would lose them: their leases run
+        out and a later pass, of a peer or of the next start, attempts them."""
+        for task in list(self._sending):
+            task.cancel()

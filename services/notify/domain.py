@@ -65,7 +65,9 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"
 
 
-# The life of a delivery is this table: which statuses each status may move to.
+# The life of a delivery is this table: which statuses each status may move to. A delivery is
+# recorded queued, skipped, or, when it is due at once, already sending: claimed in the write
+# that records it, as if queued and claimed at the same moment.
 TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
     DeliveryStatus.QUEUED: frozenset({DeliveryStatus.SENDING}),
     # back to queued when an attempt failed and attempts remain; sending again when the

@@ -1,9 +1,11 @@
 """What notify does on each event it consumes: remember, decide who hears what, record.
 
-A handler only records deliveries (each once, by its id) and wakes the dispatcher, which
-sends them; so a slow provider never holds up the queue, and a crash after recording loses
-nothing. A handler raises only to be retried: a requester message whose contact has not
-arrived yet, or a store outage.
+A handler only records deliveries (each once, by its id, all in one write) and hands those
+due now to the dispatcher of its own process, which sends them in the background; so a slow
+provider never holds up the queue, and a crash after recording loses nothing. The concern's
+facts are read only for events that can notify someone, and come back from the write that
+remembers an event's own facts. A handler raises only to be retried: a requester message
+whose contact has not arrived yet, or a store outage.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 from services.notify import audience, sms, surveys
 from services.notify.audience import ContactUnknown, Planned
 from services.notify.context import NotifyContext
-from services.notify.dispatcher import hold_for_quiet_hours
+from services.notify.dispatcher import hold_for_quiet_hours, send_soon
 from services.notify.domain import (
     ChannelName,
     DeliveryStatus,
@@ -25,10 +27,7 @@ from services.notify.repository import ConcernFacts, NewDelivery
 from services.notify.templates import render
 from shared.events import (
     CloudEvent,
-    ConcernAssigned,
-    ConcernContactShared,
     ConcernResolved,
-    ConcernTriaged,
     EventData,
     Exchange,
     encode,
@@ -47,11 +46,25 @@ async def on_event(event: CloudEvent, data: EventData, *, ctx: NotifyContext) ->
     """Remember what the event teaches, then record every message and webhook it causes."""
     now = ctx.clock.now()
     concern_id: str = getattr(data, "concern_id", None) or event.subject or "-"
-    # Subscribers first: a requester message that must wait for its contact holds up no one.
-    await _record(await _webhooks(event, concern_id, ctx), event, concern_id, ctx, now)
-    await _remember(data, ctx, now)
-    facts = await ctx.concerns.get(concern_id)
+    webhooks = await _webhooks(event, concern_id, ctx)
+    try:
+        messages = await _messages(event, data, concern_id, ctx, now)
+    except Exception:
+        # Subscribers first: a requester message that must wait for its contact (or a
+        # missing template) holds up no one.
+        await _record(webhooks, event, concern_id, ctx, now)
+        raise
+    await _record(webhooks + messages, event, concern_id, ctx, now)
 
+
+async def _messages(event: CloudEvent, data: EventData, concern_id: str, ctx: NotifyContext,
+                    now: datetime) -> list[NewDelivery]:
+    """The messages to people the event causes, after remembering what it teaches."""
+    facts = await ctx.concerns.remember(data, now)
+    if not audience.may_notify(data):
+        return []
+    if facts is None:
+        facts = await ctx.concerns.get(concern_id)
     survey_url = None
     if isinstance(data, ConcernResolved) and facts is not None and facts.contact is not None:
         survey_url = await open_survey(data, facts, ctx)
@@ -60,33 +73,21 @@ async def on_event(event: CloudEvent, data: EventData, *, ctx: NotifyContext) ->
     if not planned and event.name == "sla.warning":
         log.info("nobody to warn yet: no team or assignee known",
                  extra={"concern_id": concern_id, "event_id": event.id})
-    deliveries = [await _prepare(p, concern_id=concern_id, facts=facts, event=event, ctx=ctx,
-                                 now=now) for p in planned]
-    await _record(deliveries, event, concern_id, ctx, now)
+    return [await _prepare(p, concern_id=concern_id, facts=facts, event=event, ctx=ctx, now=now)
+            for p in planned]
 
 
 async def _record(deliveries: list[NewDelivery], event: CloudEvent, concern_id: str,
                   ctx: NotifyContext, now: datetime) -> None:
-    """Record each delivery once, and wake the dispatcher when there is something new."""
-    added = 0
-    for delivery in deliveries:
-        if await ctx.repo.add(delivery, now=now):
-            added += 1
-            log.info("delivery recorded", extra={
-                "concern_id": concern_id, "event_id": event.id, "delivery_id": delivery.id,
-                "kind": delivery.kind.value, "status": delivery.status.value})
-    if added:
-        ctx.wake_dispatcher()
-
-
-async def _remember(data: EventData, ctx: NotifyContext, now: datetime) -> None:
-    if isinstance(data, ConcernContactShared):
-        await ctx.concerns.remember_contact(data, now)
-    elif isinstance(data, ConcernTriaged):
-        await ctx.concerns.remember_triage(data)
-    elif isinstance(data, ConcernAssigned):
-        await ctx.concerns.remember_assignment(data.concern_id, data.assignee_id,
-                                               data.assigned_at)
+    """Record each delivery once, and send at once those recorded claimed (due now)."""
+    if not deliveries:
+        return
+    recorded = await ctx.repo.record(deliveries, now=now, lease_until=now + ctx.delivery_lease)
+    for delivery in recorded:
+        log.info("delivery recorded", extra={
+            "concern_id": concern_id, "event_id": event.id, "delivery_id": delivery.id,
+            "kind": delivery.kind.value, "status": delivery.status.value})
+    send_soon([d for d in recorded if d.status is DeliveryStatus.SENDING], ctx=ctx)
 
 
 async def open_survey(data: ConcernResolved, facts: ConcernFacts, ctx: NotifyContext) -> str:

@@ -67,9 +67,9 @@ def build_channels(settings: NotifySettings, clock: Clock,
 async def build_context(db: AsyncDatabase[Document], *, settings: NotifySettings, clock: Clock,
                         district: DistrictConfig,
                         channels: Mapping[ChannelName, OutboundChannel],
-                        published: Callable[[], None] = lambda: None,
-                        wake_dispatcher: Callable[[], None] = lambda: None) -> NotifyContext:
-    """Notify's stores over `db` (indexes made, templates seeded) and its context."""
+                        published: Callable[[], None] = lambda: None) -> NotifyContext:
+    """Notify's stores over `db` (indexes made, templates seeded) and its context; its
+    dispatch loop sends what handlers record (`run` it for retries and crash recovery)."""
     repo, templates = DeliveryRepository(db), TemplateRepository(db)
     subscriptions, surveys = SubscriptionRepository(db), SurveyRepository(db)
     await repo.ensure_indexes()
@@ -80,7 +80,10 @@ async def build_context(db: AsyncDatabase[Document], *, settings: NotifySettings
         repo=repo, concerns=ConcernRepository(db), templates=templates,
         subscriptions=subscriptions, surveys=surveys, channels=dict(channels), clock=clock,
         district=district, config=district.section("notify", NotifyConfig),
-        source=settings.source, published=published, wake_dispatcher=wake_dispatcher,
+        source=settings.source, published=published,
+        dispatch=DispatchLoop(tick_s=settings.dispatch_tick_s,
+                              concurrency=settings.dispatch_batch,
+                              grace_s=settings.shutdown_grace_s),
         delivery_attempts=settings.delivery_attempts,
         delivery_lease=timedelta(seconds=settings.delivery_lease_s),
         backoff_s=tuple(settings.delivery_backoff_s), dispatch_batch=settings.dispatch_batch,
@@ -103,13 +106,13 @@ def create_app(settings: NotifySettings, *, clock: Clock | None = None,
     outbound = build_channels(settings, clock, overrides)
 
     async def wire(runtime: Runtime) -> tuple[NotifyContext, Mapping[str, Handler]]:
-        loop = DispatchLoop(tick_s=settings.dispatch_tick_s)
         ctx = await build_context(runtime.db, settings=settings, clock=runtime.clock,
                                   district=district, channels=outbound,
-                                  published=runtime.wake_relay, wake_dispatcher=loop.wake)
-        # The loop is cancelled between passes (or mid-send: the lease then expires and a
-        # peer, or the next start, sends the delivery) when the runtime closes.
-        runtime.spawn(loop.run(ctx), "notify-dispatcher")
+                                  published=runtime.wake_relay)
+        # The loop is cancelled when the runtime closes: sends in flight get the shutdown
+        # grace; one cut short keeps its lease until it expires, then a peer (or the next
+        # start) sends the delivery.
+        runtime.spawn(ctx.dispatch.run(ctx), "notify-dispatcher")
         # each delivery's id is derived from the fact that caused it: a duplicate event plans
         # the same ids and sends nothing new, so the consumer skips its inbox
         handler = idempotent(functools.partial(handlers.on_event, ctx=ctx))

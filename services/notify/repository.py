@@ -10,19 +10,26 @@ addresses live here and nowhere else.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.notify.domain import REQUESTER, ChannelName, DeliveryStatus, Kind
 from services.notify.templates import MessageTemplate, fallback_languages, template_key
 from shared.cache import Cached
 from shared.clock import as_utc
-from shared.events import CloudEvent, ConcernContactShared, ConcernTriaged
+from shared.events import (
+    CloudEvent,
+    ConcernAssigned,
+    ConcernContactShared,
+    ConcernTriaged,
+    EventData,
+)
 from shared.outbox import outbox_push
 from shared.store import Document
 
@@ -35,6 +42,7 @@ SURVEYS = "surveys"
 LEASE_TOKEN = "lease_token"
 LEASE_UNTIL = "lease_until"
 MAX_HISTORY = 20
+DUPLICATE_KEY = 11000
 
 
 def _optional_time(value: Any) -> datetime | None:
@@ -101,6 +109,7 @@ class Delivery:
     provider_answer: str | None = None
     provider_reference: str | None = None
     lease_token: str | None = None
+    lease_until: datetime | None = None
     history: tuple[Attempt, ...] = field(default_factory=tuple)
 
 
@@ -129,9 +138,31 @@ def from_document(doc: Document) -> Delivery:
         provider_answer=doc.get("provider_answer"),
         provider_reference=doc.get("provider_reference"),
         lease_token=doc.get(LEASE_TOKEN),
+        lease_until=_optional_time(doc.get(LEASE_UNTIL)),
         history=tuple(Attempt(number=int(h["attempt"]), at=as_utc(h["at"]), ok=bool(h["ok"]),
                               answer=h.get("answer", "")) for h in doc.get("history", [])),
     )
+
+
+def _new_document(delivery: NewDelivery, *, now: datetime, lease_until: datetime) -> Document:
+    due = delivery.next_attempt_at or now
+    doc: Document = {
+        "_id": delivery.id, "concern_id": delivery.concern_id, "kind": delivery.kind.value,
+        "channel": delivery.channel.value, "status": delivery.status.value,
+        "recipient": delivery.recipient, "address": delivery.address,
+        "to_name": delivery.to_name, "language": delivery.language,
+        "subject": delivery.subject, "text": delivery.text, "attempts": 0,
+        "created_at": now, "updated_at": now, "last_error": delivery.note,
+        "next_attempt_at": due, "urgent": delivery.urgent,
+        "publishes": delivery.publishes, "event_id": delivery.event_id, "history": [],
+    }
+    if delivery.status is not DeliveryStatus.QUEUED:
+        doc.pop("next_attempt_at")
+    elif due <= now:
+        # claimed in the write that records it, as `_claim` would (the attempt counts now)
+        doc.update({"status": DeliveryStatus.SENDING.value, "attempts": 1,
+                    LEASE_TOKEN: uuid.uuid4().hex, LEASE_UNTIL: lease_until})
+    return doc
 
 
 def _due(now: datetime) -> Document:
@@ -152,25 +183,28 @@ class DeliveryRepository:
         await self._deliveries.create_index([("status", 1), ("next_attempt_at", 1)])
         await self._deliveries.create_index([("status", 1), (LEASE_UNTIL, 1)])
 
-    async def add(self, delivery: NewDelivery, *, now: datetime) -> bool:
-        """Record a delivery once; False when it already exists (a redelivered event, a peer)."""
-        doc: Document = {
-            "_id": delivery.id, "concern_id": delivery.concern_id, "kind": delivery.kind.value,
-            "channel": delivery.channel.value, "status": delivery.status.value,
-            "recipient": delivery.recipient, "address": delivery.address,
-            "to_name": delivery.to_name, "language": delivery.language,
-            "subject": delivery.subject, "text": delivery.text, "attempts": 0,
-            "created_at": now, "updated_at": now, "last_error": delivery.note,
-            "next_attempt_at": delivery.next_attempt_at or now, "urgent": delivery.urgent,
-            "publishes": delivery.publishes, "event_id": delivery.event_id, "history": [],
-        }
-        if delivery.status is not DeliveryStatus.QUEUED:
-            doc.pop("next_attempt_at")
+    async def record(self, deliveries: Sequence[NewDelivery], *, now: datetime,
+                     lease_until: datetime) -> list[Delivery]:
+        """Record each delivery once, in one write; returns those that were new (not those of a
+        redelivered event, or recorded by a peer).
+
+        A delivery due now is recorded already claimed by this replica (its first attempt
+        counted, leased until `lease_until`), so that it is sent at once without a second
+        round trip; if this replica dies before sending it, the lease runs out and any
+        replica's dispatcher takes it, as after a crash mid-send.
+        """
+        docs = [_new_document(d, now=now, lease_until=lease_until) for d in deliveries]
+        if not docs:
+            return []
+        failed: set[int] = set()
         try:
-            await self._deliveries.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+            await self._deliveries.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            failed = {int(e["index"]) for e in errors}
+        return [from_document(doc) for n, doc in enumerate(docs) if n not in failed]
 
     async def claim(self, delivery_id: str, *, token: str, now: datetime,
                     lease_until: datetime) -> Delivery | None:
@@ -282,66 +316,90 @@ class ConcernFacts:
 
 
 class ConcernRepository:
-    """One document per concern; each event fills its own fields, idempotent by nature."""
+    """One document per concern; each event fills its own fields, idempotent by nature.
+
+    Remembering a fact returns the concern's facts as they stand after the write, so the
+    handler that writes them and then words a message reads nothing more.
+    """
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._concerns = db[CONCERNS]
 
-    async def remember_contact(self, data: ConcernContactShared, now: datetime) -> None:
+    async def remember(self, data: EventData, now: datetime) -> ConcernFacts | None:
+        """Keep what `data` teaches of its concern; returns the facts after the write, or None
+        when the event teaches nothing (or nothing newer than what is known)."""
+        if isinstance(data, ConcernContactShared):
+            return await self.remember_contact(data, now)
+        if isinstance(data, ConcernTriaged):
+            return await self.remember_triage(data)
+        if isinstance(data, ConcernAssigned):
+            return await self.remember_assignment(data.concern_id, data.assignee_id,
+                                                  data.assigned_at)
+        return None
+
+    async def remember_contact(self, data: ConcernContactShared,
+                               now: datetime) -> ConcernFacts | None:
         """Keep the requester's contact; the first one shared for a concern stays."""
         requester = data.requester
         contact = {"name": requester.name, "email": str(requester.email) if requester.email
                    else None, "phone": requester.phone, "language": requester.language,
                    # not in the contract yet: read it when intake starts sharing it
                    "preferred_channel": getattr(requester, "preferred_channel", None)}
-        await self._set_once(data.concern_id, "contact", {
+        return await self._upsert(data.concern_id, {"contact": None}, {
             "contact": contact, "tracking_number": data.tracking_number,
             "category": data.category, "resolution_due_at": data.resolution_due_at,
             "contact_at": now})
 
-    async def remember_triage(self, data: ConcernTriaged) -> None:
+    async def remember_triage(self, data: ConcernTriaged) -> ConcernFacts | None:
         """The owning team and priority; a later decision (re-triage) wins over an older one."""
-        await self._set_if_newer(data.concern_id, "triaged_at", data.triaged_at, {
+        return await self._upsert(data.concern_id, _older("triaged_at", data.triaged_at), {
             "team_id": data.team_id, "priority": data.priority.value,
-            "school_id": data.school_id, "triage_category": data.category})
+            "school_id": data.school_id, "triage_category": data.category,
+            "triaged_at": data.triaged_at})
 
     async def remember_assignment(self, concern_id: str, assignee_id: str,
-                                  assigned_at: datetime) -> None:
+                                  assigned_at: datetime) -> ConcernFacts | None:
         """Who works the concern; a later assignment wins."""
-        await self._set_if_newer(concern_id, "assigned_at", assigned_at,
-                                 {"assignee_id": assignee_id})
+        return await self._upsert(concern_id, _older("assigned_at", assigned_at),
+                                  {"assignee_id": assignee_id, "assigned_at": assigned_at})
 
-    async def _set_once(self, concern_id: str, marker: str, fields: Document) -> None:
+    async def _upsert(self, concern_id: str, unless_known: Document,
+                      fields: Document) -> ConcernFacts | None:
+        """Set `fields` where `unless_known` holds (or on a new document), in one round trip
+        that returns the facts; None when the document already knows better."""
+        query = {"_id": concern_id, **unless_known}
         try:
-            await self._concerns.update_one({"_id": concern_id, marker: None},
-                                            {"$set": fields}, upsert=True)
+            doc = await self._concerns.find_one_and_update(
+                query, {"$set": fields}, upsert=True, return_document=ReturnDocument.AFTER)
         except DuplicateKeyError:
-            pass  # already known: the first wins
-
-    async def _set_if_newer(self, concern_id: str, stamp: str, at: datetime,
-                            fields: Document) -> None:
-        try:
-            await self._concerns.update_one(
-                {"_id": concern_id, "$or": [{stamp: None}, {stamp: {"$lt": at}}]},
-                {"$set": {**fields, stamp: at}}, upsert=True)
-        except DuplicateKeyError:
-            pass  # a newer fact is already there
+            # The document exists and knows better, or a peer created it a moment ago for
+            # another fact (the condition may then hold): try again on what is there now.
+            doc = await self._concerns.find_one_and_update(
+                query, {"$set": fields}, return_document=ReturnDocument.AFTER)
+        return _facts(doc) if doc else None
 
     async def get(self, concern_id: str) -> ConcernFacts | None:
         doc = await self._concerns.find_one({"_id": concern_id})
-        if doc is None:
-            return None
-        raw = doc.get("contact")
-        contact = Contact(name=raw.get("name"), email=raw.get("email"), phone=raw.get("phone"),
-                          language=raw.get("language") or "en",
-                          preferred_channel=raw.get("preferred_channel")) if raw else None
-        return ConcernFacts(
-            concern_id=concern_id, tracking_number=doc.get("tracking_number"),
-            category=doc.get("category") or doc.get("triage_category"),
-            school_id=doc.get("school_id"),
-            resolution_due_at=_optional_time(doc.get("resolution_due_at")), contact=contact,
-            team_id=doc.get("team_id"), priority=doc.get("priority"),
-            assignee_id=doc.get("assignee_id"))
+        return _facts(doc) if doc else None
+
+
+def _older(stamp: str, at: datetime) -> Document:
+    """A condition: the document has no `stamp` yet, or an older one."""
+    return {"$or": [{stamp: None}, {stamp: {"$lt": at}}]}
+
+
+def _facts(doc: Document) -> ConcernFacts:
+    raw = doc.get("contact")
+    contact = Contact(name=raw.get("name"), email=raw.get("email"), phone=raw.get("phone"),
+                      language=raw.get("language") or "en",
+                      preferred_channel=raw.get("preferred_channel")) if raw else None
+    return ConcernFacts(
+        concern_id=doc["_id"], tracking_number=doc.get("tracking_number"),
+        category=doc.get("category") or doc.get("triage_category"),
+        school_id=doc.get("school_id"),
+        resolution_due_at=_optional_time(doc.get("resolution_due_at")), contact=contact,
+        team_id=doc.get("team_id"), priority=doc.get("priority"),
+        assignee_id=doc.get("assignee_id"))
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -372,16 +430,15 @@ class TemplateRepository:
         return {t.template.key: t for t in await self.all()}
 
     async def seed(self, templates: list[MessageTemplate], now: datetime) -> int:
-        """Insert the shipped templates that are missing; edited ones are kept."""
-        added = 0
-        for t in templates:
-            result = await self._templates.update_one({"_id": t.key}, {"$setOnInsert": {
-                "kind": t.kind.value, "channel": t.channel.value, "language": t.language,
-                "subject": t.subject, "body": t.body, "updated_at": now, "origin": "seed"}},
-                upsert=True)
-            added += 1 if result.upserted_id is not None else 0
+        """Insert the shipped templates that are missing, in one write; edited ones are kept."""
+        if not templates:
+            return 0
+        result = await self._templates.bulk_write([UpdateOne({"_id": t.key}, {"$setOnInsert": {
+            "kind": t.kind.value, "channel": t.channel.value, "language": t.language,
+            "subject": t.subject, "body": t.body, "updated_at": now, "origin": "seed"}},
+            upsert=True) for t in templates], ordered=False)
         self._cached.invalidate()
-        return added
+        return result.upserted_count
 
     async def get(self, kind: Kind, channel: ChannelName, language: str) -> StoredTemplate | None:
         return (await self._cached.get()).get(template_key(kind, channel, language))

@@ -73,6 +73,7 @@ async def notify_context(client: AsyncMongoClient[Any], db_name: str, smtp_port:
 async def handle(ctx: NotifyContext, event: CloudEvent, data: ConcernContactShared) -> int:
     """What one replica does with one delivery of the event: record, then send what is due."""
     await handlers.on_event(event, data, ctx=ctx)
+    await ctx.dispatch.settle()
     return await dispatch_due(ctx=ctx)
 
 
@@ -192,13 +193,15 @@ async def test_smtp_outage_keeps_the_delivery_queued_and_a_later_attempt_sends_i
 
 async def test_delivery_claimed_by_a_replica_that_died_is_sent_once_its_lease_expires(
         mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
+    dead = await notify_context(mongo, isolation.db("notify"), sink.port)
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event()
-    delivery = f"{data.concern_id}:acknowledgement:email"
-    # a replica recorded and claimed the delivery, then died before sending
-    await handlers.on_event(event, data, ctx=ctx)
-    assert await ctx.repo.claim(delivery, token="dead-replica", now=NOW,
-                                lease_until=NOW + timedelta(seconds=60)) is not None
+    # a replica recorded the delivery (claimed, to send it at once), then died before sending
+    await handlers.on_event(event, data, ctx=dead)
+    dead.dispatch.abandon()
+    await dead.dispatch.settle()
+    recorded = await delivery_document(ctx, data.concern_id)
+    assert (recorded["status"], recorded["attempts"]) == ("sending", 1)
 
     assert await handle(ctx, event, data) == 0  # redelivered: recorded already, leased
     assert sink.mails == []
@@ -211,8 +214,8 @@ async def test_delivery_claimed_by_a_replica_that_died_is_sent_once_its_lease_ex
     assert doc["status"] == "sent"
     assert doc["attempts"] == 2
     # the dead replica's late report cannot overwrite what the live one recorded
-    assert not await ctx.repo.release(delivery, token="dead-replica", now=NOW, error="late",
-                                      next_attempt_at=NOW, attempt=1)
+    assert not await ctx.repo.release(doc["_id"], token=recorded["lease_token"], now=NOW,
+                                      error="late", next_attempt_at=NOW, attempt=1)
 
 
 async def test_delivery_fails_for_good_after_the_last_attempt_and_says_so(

@@ -109,6 +109,7 @@ async def deliver(ctx: NotifyContext, data: EventData) -> CloudEvent:
     """One event through notify as the consumer would hand it, then a dispatcher pass."""
     [event] = envelopes([data], source="/bureau/test", time=ctx.clock.now())
     await handlers.on_event(event, event.parsed(), ctx=ctx)
+    await ctx.dispatch.settle()
     await dispatch_due(ctx=ctx)
     return event
 

@@ -89,6 +89,7 @@ def submitted(concern: str | None = None) -> EventData:
 async def publish(ctx: NotifyContext, data: EventData) -> CloudEvent:
     [event] = envelopes([data], source="/bureau/intake", time=NOW)
     await handlers.on_event(event, event.parsed(), ctx=ctx)
+    await ctx.dispatch.settle()
     await dispatch_due(ctx=ctx)
     return event
 
@@ -254,6 +255,7 @@ async def test_redelivered_event_sends_one_webhook_per_subscription(
 
     for _ in range(3):
         await handlers.on_event(event, event.parsed(), ctx=ctx)
+        await ctx.dispatch.settle()
         await dispatch_due(ctx=ctx)
 
     assert len(receiver.received) == 2

@@ -59,6 +59,7 @@ async def client(ctx: NotifyContext) -> AsyncIterator[httpx.AsyncClient]:
 async def publish(ctx: NotifyContext, data: EventData) -> None:
     [event] = envelopes([data], source="/bureau/test", time=NOW)
     await handlers.on_event(event, event.parsed(), ctx=ctx)
+    await ctx.dispatch.settle()
     await dispatch_due(ctx=ctx)
 
 

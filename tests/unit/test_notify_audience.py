@@ -210,6 +210,23 @@ def test_public_message_added_event_tells_nobody_by_itself() -> None:
     assert plan(added) == []
 
 
+def test_events_that_tell_nobody_are_known_before_reading_the_concern() -> None:
+    # notify then skips reading what it knows of the concern (a store round trip)
+    silent = [status("acknowledged"), triaged(Priority.HIGH),
+              ConcernMessageAdded(concern_id="c-1", message_id="m-1",
+                                  author=MessageAuthor.STAFF,
+                                  visibility=MessageVisibility.PUBLIC, added_at=NOW)]
+    telling = [status("awaiting_requester"), triaged(Priority.CRITICAL), warning(),
+               ConcernResolved(concern_id="c-1", resolved_at=NOW)]
+
+    for data in silent:
+        assert not audience.may_notify(data)
+        assert plan(data) == []
+    for data in telling:
+        assert audience.may_notify(data)
+        assert plan(data, facts(assignee="tr-lead")) != []
+
+
 def test_values_are_written_in_the_template_language() -> None:
     [planned] = plan(warning(), facts(assignee="enr-lead"))
 

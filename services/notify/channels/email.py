@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 
@@ -34,6 +35,7 @@ class SmtpEmailChannel:
         self._password = password
         self._use_tls = use_tls
         self._start_tls = start_tls
+        self._local_hostname: str | None = None
 
     @classmethod
     def from_settings(cls, settings: NotifySettings) -> SmtpEmailChannel:
@@ -63,12 +65,15 @@ class SmtpEmailChannel:
     async def send(self, message: OutgoingMessage) -> DeliveryResult:
         """Send through the relay within the timeout; a refusal or outage is a failed result."""
         mail = self.build(message)
+        if self._local_hostname is None:
+            # what aiosmtplib would look up (in a thread) for every message's EHLO: once
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         try:
             # One deadline for the whole exchange: aiosmtplib's own timeout is per command.
             async with asyncio.timeout(self._timeout_s):
                 _, answer = await aiosmtplib.send(
                     mail, sender=self._sender, recipients=[message.to],
-                    hostname=self._host, port=self._port,
+                    hostname=self._host, port=self._port, local_hostname=self._local_hostname,
                     username=self._username, password=self._password,
                     use_tls=self._use_tls, start_tls=self._start_tls,
                     timeout=self._timeout_s,
