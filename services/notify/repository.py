@@ -2,9 +2,10 @@
 templates, subscriptions and surveys.
 
 Sending happens at most once per claim: a delivery is inserted once (its `_id` names the
-concern, kind, occurrence, channel and recipient), then claimed atomically with a lease; only
-the claimant sends, and only the holder of the lease token may record the outcome. Requester
-addresses live here and nowhere else.
+concern, kind, occurrence, channel and recipient) and claimed atomically with a lease, by
+the insert itself when it is due at once (only the replica whose insert succeeded holds that
+claim), else by a later find-and-update; only the claimant sends, and only the holder of the
+lease token may record the outcome. Requester addresses live here and nowhere else.
 """
 
 from __future__ import annotations
