@@ -66,12 +66,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rates", default="50,100,200", help="fixed rates, concerns/s")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each rate run")
+    parser.add_argument("--store-per-service", action="store_true",
+                        help="give each service its own SecantusDB server (separate deployments"
+                             " of the store), instead of one server for the four databases")
     args = parser.parse_args()
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     closed_n = 300 if args.quick else 800
     rates = [float(r) for r in args.rates.split(",")]
     seconds = 4.0 if args.quick else args.seconds
-    figures: dict[str, Any] = {"machine_cores": os.cpu_count()}
+    figures: dict[str, Any] = {"machine_cores": os.cpu_count(),
+                               "stores": "one per service" if args.store_per_service else "one"}
     tag = uuid.uuid4().hex[:8]
 
     print("measuring ceilings ...", flush=True)
@@ -91,9 +95,12 @@ def main() -> None:
             figures["ceiling_store_inserts_per_s"] = round(
                 asyncio.run(store_inserts_per_s(mongo_url)), 1)
             smtp = bureau.start_smtp()
+            urls = (bureau.start_store_per_service() if args.store_per_service
+                    else dict.fromkeys(SERVICES, mongo_url))
             bureau.start_services(per_service_env={
-                name: {"MONGO_DB": f"bench_{tag}_{name}"} for name in SERVICES})
-            idle_per_s = sum(idle_rates(mongo_url).values())
+                name: {"MONGO_DB": f"bench_{tag}_{name}", "MONGO_URL": urls[name]}
+                for name in SERVICES})
+            idle_per_s = {url: sum(idle_rates(url).values()) for url in set(urls.values())}
             print("closed loop at the intake ...", flush=True)
             closed = asyncio.run(post_concerns(bureau.url("intake"), closed_n, concurrency=16))
             acks = acknowledgement_latencies(smtp, closed, timeout_s=180)
@@ -105,7 +112,8 @@ def main() -> None:
             }
             for rate in rates:
                 # every phase starts on an idle bureau: the last one's work all done
-                settle(mongo_url, idle_per_s)
+                for url, idle in idle_per_s.items():
+                    settle(url, idle)
                 print(f"fixed rate {rate:g}/s ...", flush=True)
                 smtp.mails.clear()
                 run = asyncio.run(post_concerns(bureau.url("intake"), int(rate * seconds),

@@ -30,6 +30,7 @@ class LocalBureau:
     ports: dict[str, int] = field(default_factory=dict)
     smtp: SmtpSink | None = None
     store: subprocess.Popen[bytes] | None = None
+    own_stores: list[subprocess.Popen[bytes]] = field(default_factory=list)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def start_store(self, port: int | None = None) -> str:
@@ -42,6 +43,21 @@ class LocalBureau:
         url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         self.env["MONGO_URL"] = url
         return url
+
+    def start_store_per_service(self, names: tuple[str, ...] = SERVICES) -> dict[str, str]:
+        """One more SecantusDB server per service (a stand-in's single lock then serves one
+        service, as separate MongoDB deployments would); answers each service's `MONGO_URL`,
+        to pass in `per_service_env`."""
+        urls = {}
+        for name in names:
+            port = free_port()
+            storage = self.workdir / f"store-{name}"
+            storage.mkdir(parents=True, exist_ok=True)
+            self.own_stores.append(start_secantus(
+                port=port, storage_path=str(storage),
+                log_path=str(self.workdir / f"store-{name}.log")))
+            urls[name] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        return urls
 
     def start_smtp(self, port: int = 0, keep_in: Path | None = None) -> SmtpSink:
         self.smtp = SmtpSink(port, keep_in).start()
@@ -75,5 +91,5 @@ class LocalBureau:
             list(pool.map(lambda s: s.stop(), self.services.values()))
         if self.smtp is not None:
             self.smtp.stop()
-        if self.store is not None:
-            stop_process(self.store)
+        for store in [*self.own_stores, *([self.store] if self.store else [])]:
+            stop_process(store)
