@@ -7,6 +7,8 @@ is enough to compare texts and reveals no words to someone reading triage's stor
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,9 @@ el la los las un una unos unas y o de del al en es son que por para con sin mi m
 se lo le les nos yo tu ella ellos ha han muy mas pero como esta este estos estas eso
 """.split())
 MIN_TOKENS = 4
+MAX_COMPARED = 200
+"""At most this many earlier concerns (the most recent) are compared with a new one."""
+_REQUESTER = "r:"
 _WORD = re.compile(r"\w+")
 
 
@@ -88,6 +93,40 @@ def find_duplicates(*, concern_id: str, category: str, school_id: str | None,
                                    round(similarity, 3)))
     found.sort(key=lambda c: (c.reason is not DuplicateReason.SAME_REQUESTER, -c.similarity))
     return found[:limit]
+
+
+def requester_key(contact_key: str | None, category: str, school_id: str | None) -> str | None:
+    """One key for "this requester, about this category, at this school" (None: anonymous)."""
+    if contact_key is None:
+        return None
+    raw = json.dumps([contact_key, category, school_id]).encode()
+    return _REQUESTER + hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+def match_keys(*, contact_key: str | None, category: str, school_id: str | None,
+               text_fingerprint: frozenset[str]) -> list[str]:
+    """What a concern is found by when later ones look for duplicates: its requester key, and
+    its words when it has enough of them to be compared at all."""
+    key = requester_key(contact_key, category, school_id)
+    words = sorted(text_fingerprint) if len(text_fingerprint) >= MIN_TOKENS else []
+    return ([key] if key else []) + words
+
+
+def probe_keys(*, contact_key: str | None, category: str, school_id: str | None,
+               text_fingerprint: frozenset[str], threshold: float) -> list[str]:
+    """Keys such that every earlier concern `find_duplicates` could flag holds one of them in
+    its `match_keys`; empty when none could be flagged.
+
+    A text at least `threshold` similar shares at least `threshold * n` of this text's n words
+    (Jaccard is at most shared / n), so it holds at least one of any n - that + 1 of them.
+    """
+    key = requester_key(contact_key, category, school_id)
+    keys = [key] if key else []
+    n = len(text_fingerprint)
+    if n >= MIN_TOKENS:
+        shared = max(1, math.ceil(threshold * n - 1e-9))  # the tolerance only widens the probe
+        keys += sorted(text_fingerprint)[:n - shared + 1]
+    return keys
 
 
 def ids(candidates: Sequence[Candidate]) -> list[str]:

@@ -87,21 +87,27 @@ class AssignmentContention(RuntimeError):
 
 async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
                             ctx: TriageContext) -> None:
-    """Route, flag duplicates and assign a new concern; tell the bureau in one write."""
-    if await ctx.decisions.get(data.concern_id) is not None:
-        return  # a redelivery: the decision and its events were stored the first time
+    """Route, flag duplicates and assign a new concern; tell the bureau in one write.
+
+    Safe to apply twice: the member the concern is already counted on is kept, and the
+    decision (with its events) is stored only by the first insert of its `_id`.
+    """
     facts = Facts(category=data.category, school_id=data.school_id, channel=data.channel,
                   description=data.description, relationship=data.requester_relationship,
                   student_flags=tuple(data.student_flags))
-    routing = route(facts, await ctx.rules.ordered(), ctx.district, ctx.config.safety_words)
+    routing = route(facts, await ctx.rules.current(), ctx.district, ctx.config.safety_words)
     submitted_at = as_utc(data.submitted_at)
     text = duplicates.fingerprint(data.description)
     window = timedelta(days=ctx.config.duplicates.window_days)
+    probe = duplicates.probe_keys(contact_key=data.contact_key, category=data.category,
+                                  school_id=data.school_id, text_fingerprint=text,
+                                  threshold=ctx.config.duplicates.similarity)
     earlier = [duplicates.Earlier(
         concern_id=d["_id"], category=d["category"], school_id=d.get("school_id"),
         contact_key=d.get("contact_key"), fingerprint=frozenset(d.get("fingerprint", [])),
         submitted_at=as_utc(d["submitted_at"]))
-        for d in await ctx.decisions.recent(submitted_at - window, submitted_at)]
+        for d in await ctx.decisions.earlier(probe, submitted_at - window, submitted_at,
+                                             duplicates.MAX_COMPARED)]
     candidates = duplicates.find_duplicates(
         concern_id=data.concern_id, category=data.category, school_id=data.school_id,
         contact_key=data.contact_key, text_fingerprint=text, submitted_at=submitted_at,
@@ -124,6 +130,9 @@ async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
         "_id": data.concern_id, "category": data.category, "school_id": data.school_id,
         "channel": data.channel.value, "contact_key": data.contact_key,
         "fingerprint": sorted(text), "submitted_at": submitted_at,
+        "match_keys": duplicates.match_keys(contact_key=data.contact_key,
+                                            category=data.category, school_id=data.school_id,
+                                            text_fingerprint=text),
         "team_id": routing.team_id, "priority": routing.priority.value,
         "priority_rank": PRIORITY_RANK[routing.priority], "tags": list(routing.tags),
         "rule": routing.rule, "safety_words": list(routing.safety_words),
@@ -137,6 +146,7 @@ async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
     }
     if not await ctx.decisions.add_first(decision, envelopes(events, source=ctx.source,
                                                              time=now)):
+        # a redelivery (or another replica was first): the stored decision stands
         await _undo_claim(ctx, data.concern_id, seat)
         return
     ctx.published()
@@ -159,15 +169,13 @@ async def on_reopened(event: CloudEvent, data: ConcernReopened, *, ctx: TriageCo
 
 
 async def _set_open(ctx: TriageContext, concern_id: str, *, open_: bool) -> None:
-    decision = await ctx.decisions.get(concern_id)
+    wanted = "open" if open_ else "resolved"
+    decision = await ctx.decisions.set_status(concern_id, wanted)
+    if decision is None:  # merged, or already so (a redelivery): read what is stored
+        decision = await ctx.decisions.get(concern_id)
     if decision is None:
         # Triage has not seen the concern yet (events crossed); the retry comes back later.
         raise LookupError(f"concern {concern_id} not triaged yet")
-    if decision["status"] != "merged":
-        wanted = "open" if open_ else "resolved"
-        if decision["status"] != wanted:
-            await ctx.decisions.change(concern_id, version=decision["version"],
-                                       set_={"status": wanted}, history=[], events=[])
     assignee = decision.get("assignee_id")
     if assignee is not None:  # idempotent both ways: the member's set decides
         if open_ and decision["status"] != "merged":
@@ -192,17 +200,19 @@ async def _assign(ctx: TriageContext, concern_id: str, team_id: str, *,
     candidates = assignment.seats(team.members, await ctx.members.away())
     if not candidates:
         return None
-    ids = [s.assignee_id for s in candidates]
-    await ctx.members.ensure(ids)
     if ctx.config.assignment is Strategy.ROUND_ROBIN:
         seat = assignment.round_robin(candidates, await ctx.members.ticket(team_id))
         await ctx.members.add(seat.assignee_id, concern_id)
         return seat
-    for _ in range(MAX_CLAIM_ATTEMPTS):
-        loads = await ctx.members.loads(ids)
-        seat = assignment.least_loaded(candidates, loads)
-        if await ctx.members.claim(seat.assignee_id, concern_id, loads.get(seat.assignee_id, 0)):
-            return seat
+    ids = [s.assignee_id for s in candidates]
+    await ctx.members.ensure(ids)
+    async with ctx.members.assigning(team_id):
+        for _ in range(MAX_CLAIM_ATTEMPTS):
+            loads = await ctx.members.loads(ids)
+            seat = assignment.least_loaded(candidates, loads)
+            if await ctx.members.claim(seat.assignee_id, concern_id,
+                                       loads.get(seat.assignee_id, 0)):
+                return seat
     raise AssignmentContention(f"could not assign {concern_id} in team {team_id}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -48,10 +49,16 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
 
     async def wire(runtime: Runtime) -> tuple[TriageContext, Mapping[str, Handler]]:
         ctx = TriageContext(
-            decisions=DecisionRepository(runtime.db), rules=RuleRepository(runtime.db),
-            members=MemberRepository(runtime.db), clock=runtime.clock, district=district,
-            config=config, source=settings.source, published=runtime.wake_relay)
+            decisions=DecisionRepository(runtime.db),
+            rules=RuleRepository(runtime.db, ttl_s=settings.cache_ttl_s),
+            members=MemberRepository(runtime.db, ttl_s=settings.cache_ttl_s),
+            clock=runtime.clock, district=district, config=config, source=settings.source,
+            published=runtime.wake_relay)
         await ctx.decisions.ensure_indexes()
+        window = timedelta(days=config.duplicates.window_days)
+        if added := await ctx.decisions.add_match_keys(runtime.clock.now() - window):
+            log.info("duplicate match keys added to earlier decisions",
+                     extra={"decisions": added})
         await ctx.members.ensure_indexes()
         await ctx.members.ensure(sorted({m for t in district.teams for m in t.members}))
         if await ctx.rules.seed(config.rules):
@@ -59,8 +66,9 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
         # What triage consumes; SUBSCRIPTIONS["triage"] in shared/messaging/topology.py
         # must name the same events.
         return ctx, {
-            # a decision is stored once per concern, loads move only with the concern's
-            # membership in a member's open list: idempotent by nature (no inbox needed)
+            # a decision is stored once per concern (its `_id`), a concern already counted on
+            # a member stays there, loads move only with the concern's membership in a
+            # member's open list: idempotent by nature (no inbox needed)
             "concern.details_shared": idempotent(
                 functools.partial(handlers.on_details_shared, ctx=ctx)),
             "concern.resolved": idempotent(functools.partial(handlers.on_resolved, ctx=ctx)),

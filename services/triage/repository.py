@@ -2,20 +2,27 @@
 
 Every change of a decision is one conditional write (its `version`), with its events in the
 same write. A member's document holds their open concerns and load counter; a concern is
-counted on a member by one conditional update, so replicas never double-count or over-assign.
+counted on a member by one conditional update, so replicas never double-count or
+over-assign. Rules and out-of-office state, read for every concern and rarely
+changed, are kept in memory for a few seconds (shared/cache.py); this process's own edits
+are seen at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.triage import duplicates
 from services.triage.rules import Rule
+from shared.cache import Cached
 from shared.events import CloudEvent
 from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
@@ -25,6 +32,10 @@ RULES = "rules"
 MEMBERS = "members"
 META = "meta"
 SEEDED_MARKER = "rules_seeded"
+CACHE_TTL_S = 5.0
+"""How long another replica's edit of the rules or of who is away may take to be seen here."""
+COMPARED_FIELDS = {"category": 1, "school_id": 1, "contact_key": 1, "fingerprint": 1,
+                   "submitted_at": 1}
 
 
 class DecisionRepository:
@@ -33,6 +44,8 @@ class DecisionRepository:
 
     async def ensure_indexes(self) -> None:
         await self._decisions.create_index([("submitted_at", ASCENDING)])
+        await self._decisions.create_index([("match_keys", ASCENDING),
+                                            ("submitted_at", DESCENDING)])
         await self._decisions.create_index([("team_id", ASCENDING), ("status", ASCENDING),
                                             ("priority_rank", ASCENDING),
                                             ("submitted_at", ASCENDING)])
@@ -64,13 +77,38 @@ class DecisionRepository:
             {"_id": concern_id, "version": version, **(where or {})}, update)
         return result.modified_count == 1
 
-    async def recent(self, since: datetime, until: datetime) -> list[Document]:
-        """What duplicate detection compares with: concerns submitted in a time window."""
+    async def earlier(self, keys: Sequence[str], since: datetime, until: datetime,
+                      limit: int) -> list[Document]:
+        """What duplicate detection compares with: the most recent concerns submitted in a time
+        window that hold one of `keys` (duplicates.probe_keys), with only the compared fields."""
+        if not keys:
+            return []
         return await self._decisions.find(
-            {"submitted_at": {"$gte": since, "$lte": until}},
-            {"category": 1, "school_id": 1, "contact_key": 1, "fingerprint": 1,
-             "submitted_at": 1},
-        ).to_list()
+            {"match_keys": {"$in": list(keys)}, "submitted_at": {"$gte": since, "$lte": until}},
+            COMPARED_FIELDS,
+        ).sort([("submitted_at", DESCENDING)]).limit(limit).to_list()
+
+    async def add_match_keys(self, since: datetime) -> int:
+        """Give decisions stored before `match_keys` existed their keys (those submitted since
+        `since`, the duplicate window); returns how many. Idempotent."""
+        docs = await self._decisions.find(
+            {"submitted_at": {"$gte": since}, "match_keys": {"$exists": False}},
+            COMPARED_FIELDS).to_list()
+        for d in docs:
+            keys = duplicates.match_keys(
+                contact_key=d.get("contact_key"), category=d["category"],
+                school_id=d.get("school_id"),
+                text_fingerprint=frozenset(d.get("fingerprint", [])))
+            await self._decisions.update_one({"_id": d["_id"]}, {"$set": {"match_keys": keys}})
+        return len(docs)
+
+    async def set_status(self, concern_id: str, status: str) -> Document | None:
+        """Set a decision's status unless it is merged or already so; returns the decision as
+        it was (assignee and status), or None when nothing changed."""
+        return await self._decisions.find_one_and_update(
+            {"_id": concern_id, "status": {"$nin": ["merged", status]}},
+            {"$set": {"status": status}, "$inc": {"version": 1}},
+            projection={"assignee_id": 1, "status": 1})
 
     async def queue(self, team_id: str, limit: int) -> list[Document]:
         """A team's open concerns, most urgent first, then oldest first."""
@@ -83,9 +121,26 @@ class DecisionRepository:
 class RuleRepository:
     """The ordered routing rules; `position` orders them."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, ttl_s: float = CACHE_TTL_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._rules = db[RULES]
         self._meta = db[META]
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._cache = self._new_cache()
+
+    def _new_cache(self) -> Cached[list[Rule]]:
+        return Cached(self.ordered, self._ttl_s, now=self._monotonic)
+
+    def _changed(self) -> None:
+        # A new cache rather than `invalidate()`: a load already under way (which may have
+        # read the rules before this change) fills the old one, which nobody reads any more.
+        self._cache = self._new_cache()
+
+    async def current(self) -> list[Rule]:
+        """The rules routing uses: as stored at most `ttl_s` ago, or since this process's
+        last change of them."""
+        return await self._cache.get()
 
     async def seed(self, rules: Sequence[Rule]) -> bool:
         """Store the configured rules at the very first start only; True when this call did.
@@ -100,6 +155,7 @@ class RuleRepository:
             return False
         if rules and await self._rules.count_documents({}) == 0:
             await self._rules.insert_many([_rule_doc(r, i) for i, r in enumerate(rules)])
+        self._changed()
         return True
 
     async def ordered(self) -> list[Rule]:
@@ -122,22 +178,30 @@ class RuleRepository:
             await self._rules.insert_one(_rule_doc(rule, at))
         except DuplicateKeyError:
             return False
-        await self._renumber([r.id for r in ordered[:at]] + [rule.id]
-                             + [r.id for r in ordered[at:]])
+        try:
+            await self._renumber([r.id for r in ordered[:at]] + [rule.id]
+                                 + [r.id for r in ordered[at:]])
+        finally:
+            self._changed()
         return True
 
     async def replace(self, rule: Rule) -> bool:
         doc = _rule_doc(rule, 0)
         doc.pop("position")
         result = await self._rules.update_one({"_id": rule.id}, {"$set": doc})
+        self._changed()
         return result.matched_count == 1
 
     async def delete(self, rule_id: str) -> bool:
         result = await self._rules.delete_one({"_id": rule_id})
+        self._changed()
         return result.deleted_count == 1
 
     async def reorder(self, rule_ids: Sequence[str]) -> None:
-        await self._renumber(rule_ids)
+        try:
+            await self._renumber(rule_ids)
+        finally:
+            self._changed()
 
     async def _renumber(self, rule_ids: Sequence[str]) -> None:
         for i, rule_id in enumerate(rule_ids):
@@ -157,23 +221,45 @@ def _rule(doc: Document) -> Rule:
 class MemberRepository:
     """Team members: their open concerns and load, and their out-of-office state."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, ttl_s: float = CACHE_TTL_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._members = db[MEMBERS]
         self._meta = db[META]
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._away = self._new_away_cache()
+        self._known: set[str] = set()  # documents that exist: members are never deleted
+        self._assigning: dict[str, asyncio.Lock] = {}
+
+    def _new_away_cache(self) -> Cached[dict[str, str | None]]:
+        return Cached(self._read_away, self._ttl_s, now=self._monotonic)
 
     async def ensure_indexes(self) -> None:
         await self._members.create_index([("open", ASCENDING)])
 
     async def ensure(self, member_ids: Sequence[str]) -> None:
         """Create the documents of members seen for the first time (idempotent)."""
-        for member_id in member_ids:
-            try:
-                await self._members.update_one(
-                    {"_id": member_id},
-                    {"$setOnInsert": {"load": 0, "open": [], "away": False, "backup_id": None}},
-                    upsert=True)
-            except DuplicateKeyError:
-                pass  # another replica created it at the same moment
+        await self._upsert([m for m in dict.fromkeys(member_ids) if m not in self._known])
+
+    def assigning(self, team_id: str) -> asyncio.Lock:
+        """Held while this process chooses and counts a member of the team: its own
+        concurrent assignments then never race each other (other replicas may, and retry)."""
+        return self._assigning.setdefault(team_id, asyncio.Lock())
+
+    async def _upsert(self, member_ids: Sequence[str]) -> None:
+        """Create missing member documents, all in one round trip."""
+        if not member_ids:
+            return
+        writes = [UpdateOne({"_id": member_id},
+                            {"$setOnInsert": {"load": 0, "open": [], "away": False,
+                                              "backup_id": None}}, upsert=True)
+                  for member_id in member_ids]
+        try:
+            await self._members.bulk_write(writes, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise  # anything but "another replica created it at the same moment"
+        self._known.update(member_ids)
 
     async def get(self, member_id: str) -> Document | None:
         return await self._members.find_one({"_id": member_id})
@@ -182,7 +268,11 @@ class MemberRepository:
         return await self._members.find({}).sort([("_id", ASCENDING)]).to_list()
 
     async def away(self) -> dict[str, str | None]:
-        """Every away member, with their backup."""
+        """Every away member, with their backup (as stored at most `ttl_s` ago, or since this
+        process's last change)."""
+        return await self._away.get()
+
+    async def _read_away(self) -> dict[str, str | None]:
         docs = await self._members.find({"away": True}, {"backup_id": 1}).to_list()
         return {d["_id"]: d.get("backup_id") for d in docs}
 
@@ -233,11 +323,15 @@ class MemberRepository:
     async def set_away(self, member_id: str, *, away: bool, backup_id: str | None,
                        until: datetime | None, by: str, at: datetime) -> Document:
         await self.ensure([member_id])
-        doc = await self._members.find_one_and_update(
-            {"_id": member_id},
-            {"$set": {"away": away, "backup_id": backup_id if away else None,
-                      "away_until": until if away else None, "away_set_by": by,
-                      "away_set_at": at}},
-            return_document=ReturnDocument.AFTER)
+        try:
+            doc = await self._members.find_one_and_update(
+                {"_id": member_id},
+                {"$set": {"away": away, "backup_id": backup_id if away else None,
+                          "away_until": until if away else None, "away_set_by": by,
+                          "away_set_at": at}},
+                return_document=ReturnDocument.AFTER)
+        finally:
+            # a new cache, not `invalidate()`: a read under way may predate this change
+            self._away = self._new_away_cache()
         assert doc is not None
         return doc
