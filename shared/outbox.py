@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -83,13 +83,16 @@ class OutboxRelay:
         self._lease = timedelta(seconds=lease_s)
         self._poll_s = poll_s
         self._wake = asyncio.Event()
+        self._dirty: set[str] = set()  # collections written since the last own pass
         self._passing = asyncio.Lock()  # one pass at a time: `stop` may race the loop
         self._swept_at = float("-inf")
         self._stopping = False
         self.published = 0
 
-    def wake(self) -> None:
-        """Ask for a pass now (called after a local write that added events)."""
+    def wake(self, collection: str | None = None) -> None:
+        """Ask for a pass now (called after a local write that added events), over the
+        collection written, or over all of them."""
+        self._dirty.update([collection] if collection else (c.name for c in self._collections))
         self._wake.set()
 
     async def run(self) -> None:
@@ -98,7 +101,6 @@ class OutboxRelay:
         A wake publishes this process's own writes; stale leftovers of any writer are swept
         every `poll_s`. An idle relay costs the store one query per `poll_s`."""
         failures = 0
-        woken = True
         loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wake.clear()
@@ -106,8 +108,10 @@ class OutboxRelay:
             try:
                 if sweep:
                     self._swept_at = loop.time()
-                if woken or failures or sweep:
-                    await self.drain(own=woken or failures > 0, sweep=sweep)
+                own: bool | set[str] = True if failures else self._dirty.copy()
+                self._dirty.clear()
+                if own or sweep:
+                    await self.drain(own=own, sweep=sweep)
                 failures = 0
             except Exception:
                 failures += 1
@@ -119,9 +123,8 @@ class OutboxRelay:
                      else max(0.0, self._swept_at + self._poll_s - loop.time()))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                woken = True
             except TimeoutError:
-                woken = False
+                pass
 
     async def stop(self) -> None:
         """Make a last pass so that nothing written before shutdown waits for the next start."""
@@ -132,13 +135,14 @@ class OutboxRelay:
         except Exception:
             log.warning("last outbox pass failed; events stay pending", exc_info=True)
 
-    async def drain(self, *, own: bool = True, sweep: bool = True) -> int:
-        """Publish this process's pending events (`own`) and every stale one (`sweep`);
-        returns how many events were published."""
+    async def drain(self, *, own: bool | Collection[str] = True, sweep: bool = True) -> int:
+        """Publish this process's pending events (`own`: all collections, or those named)
+        and every stale one (`sweep`); returns how many events were published."""
         total = 0
         async with self._passing:
             for collection in self._collections:
-                batches = (([self._own_batch] if own else [])
+                mine = own if isinstance(own, bool) else collection.name in own
+                batches = (([self._own_batch] if mine else [])
                            + ([self._claimed_batch] if sweep else []))
                 for batch in batches:
                     while True:

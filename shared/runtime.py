@@ -147,9 +147,10 @@ class Runtime:
                 log.debug("could not sample gauges", extra={"error": str(exc)})
             await asyncio.sleep(GAUGE_INTERVAL_S)
 
-    def wake_relay(self) -> None:
+    def wake_relay(self, collection: str | None = None) -> None:
+        """After a write that added outbox events: to `collection`, or any."""
         if self.relay is not None:
-            self.relay.wake()
+            self.relay.wake(collection)
 
     async def check_ready(self) -> dict[str, str]:
         """What `/readyz` reports; raises `NotReady` when store or broker is unreachable."""

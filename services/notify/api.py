@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from services.notify import surveys
 from services.notify.context import NotifyContext
 from services.notify.domain import ChannelName, DeliveryStatus, Kind, mask_address
-from services.notify.repository import Delivery, StoredTemplate, Subscription
+from services.notify.repository import SURVEYS, Delivery, StoredTemplate, Subscription
 from services.notify.templates import (
     TEMPLATED_CHANNELS,
     TEMPLATED_KINDS,
@@ -295,5 +295,5 @@ async def answer_survey(token: Token, body: SurveyAnswer, ctx: Ctx) -> SurveyAns
         if state is surveys.SurveyState.ANSWERED:
             raise Problem(409, "Survey already answered", "Each concern takes one answer.")
         raise Problem(410, "Survey expired", "Surveys can be answered for 30 days.")
-    ctx.published()
+    ctx.published(SURVEYS)
     return SurveyAnswerRead(status=surveys.SurveyState.ANSWERED, answered_at=now)

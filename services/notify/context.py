@@ -33,7 +33,7 @@ class NotifyContext:
     district: DistrictConfig
     config: NotifyConfig
     source: str
-    published: Callable[[], None]
+    published: Callable[..., None]  # (collection written) -> wake the outbox relay
     dispatch: DispatchLoop
     delivery_attempts: int
     delivery_lease: timedelta

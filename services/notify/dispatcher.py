@@ -20,7 +20,7 @@ from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from services.notify import domain, sms
+from services.notify import domain, repository, sms
 from services.notify.channels import DeliveryResult, OutgoingMessage
 from services.notify.domain import ChannelName, DeliveryStatus
 from services.notify.repository import Delivery
@@ -52,7 +52,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
                                     reference=result.reference, attempt=delivery.attempts,
                                     events=events):
             if events:
-                ctx.published()
+                ctx.published(repository.DELIVERIES)
             log.info("delivery sent", extra=fields)
             DELIVERIES.labels(delivery.channel.value, "sent").inc()
             return DeliveryStatus.SENT
@@ -70,7 +70,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
         if await ctx.repo.mark_failed(delivery.id, token=token, now=done, error=answer,
                                       attempt=delivery.attempts, events=events):
             if events:
-                ctx.published()
+                ctx.published(repository.DELIVERIES)
             log.warning("delivery failed for good", extra={**fields, "error": answer})
             DELIVERIES.labels(delivery.channel.value, "failed").inc()
             return DeliveryStatus.FAILED

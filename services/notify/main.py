@@ -67,7 +67,7 @@ def build_channels(settings: NotifySettings, clock: Clock,
 async def build_context(db: AsyncDatabase[Document], *, settings: NotifySettings, clock: Clock,
                         district: DistrictConfig,
                         channels: Mapping[ChannelName, OutboundChannel],
-                        published: Callable[[], None] = lambda: None) -> NotifyContext:
+                        published: Callable[..., None] = lambda *_: None) -> NotifyContext:
     """Notify's stores over `db` (indexes made, templates seeded) and its context; its
     dispatch loop sends what handlers record (`run` it for retries and crash recovery)."""
     repo, templates = DeliveryRepository(db), TemplateRepository(db)
