@@ -62,6 +62,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--closed", type=int, default=0, metavar="CLIENTS",
+                        help="a closed loop of this many clients instead of a fixed rate")
+    parser.add_argument("--store-per-service", action="store_true",
+                        help="one SecantusDB server per service (sampled: intake's)")
     args = parser.parse_args()
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -76,11 +80,17 @@ def main() -> None:
         try:
             mongo_url = bureau.start_store()
             bureau.start_smtp()
+            urls = (bureau.start_store_per_service() if args.store_per_service
+                    else dict.fromkeys(SERVICES, mongo_url))
             bureau.start_services(per_service_env={
-                name: {"MONGO_DB": f"prof_{tag}_{name}"} for name in SERVICES})
+                name: {"MONGO_DB": f"prof_{tag}_{name}", "MONGO_URL": urls[name]}
+                for name in SERVICES})
+            if args.store_per_service:
+                mongo_url = urls["intake"]
             pids = {name: bureau.services[name].process.pid  # type: ignore[union-attr]
                     for name in SERVICES}
-            pids["store"] = bureau.store.pid  # type: ignore[union-attr]
+            pids["store"] = (bureau.own_stores[0].pid if args.store_per_service
+                             else bureau.store.pid)  # type: ignore[union-attr]
             idle = idle_rates(mongo_url)
             top_before = store_top(mongo_url)
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -92,8 +102,9 @@ def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for name, pid in pids.items()}
             started = time.time()
-            run = asyncio.run(post_concerns(bureau.url("intake"), int(args.rate * args.seconds),
-                                            rate=args.rate))
+            run = asyncio.run(post_concerns(
+                bureau.url("intake"), int(args.rate * args.seconds),
+                rate=None if args.closed else args.rate, concurrency=args.closed or 16))
             for sampler in samplers.values():
                 sampler.wait()
             settle(mongo_url, sum(idle.values()))
