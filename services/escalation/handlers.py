@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.escalation import domain
 from services.escalation.calendar import Calendar
 from services.escalation.domain import Change, Rules, SlaClock
 from services.escalation.policies import EscalationConfig
-from services.escalation.repository import ClockRepository, PolicyRepository
+from services.escalation.repository import Claimed, ClockRepository, PolicyRepository
 from shared.clock import Clock
 from shared.district import DistrictConfig
 from shared.events import (
@@ -82,7 +82,7 @@ async def on_submitted(event: CloudEvent, data: ConcernSubmitted, *,
     clock = domain.start(data.concern_id, category=data.category, school_id=data.school_id,
                          priority=priority, channel=data.channel.value,
                          started_at=data.submitted_at, rules=await ctx.rules())
-    if await ctx.repo.start(clock):
+    if await ctx.repo.start(clock, event_id=event.id):
         log.info("sla clock started", extra={"concern_id": clock.concern_id,
                                              "policy": clock.policy.id,
                                              "resolution_due_at": clock.resolution_due_at})
@@ -94,7 +94,7 @@ async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: Escalation
     await _change(data.concern_id, lambda c: domain.retriage(
         c, category=data.category, priority=data.priority, team_id=data.team_id,
         school_id=data.school_id, at=data.triaged_at, rules=rules),
-        ctx=ctx, what="sla clock retriaged")
+        event=event, ctx=ctx, what="sla clock retriaged")
 
 
 async def on_status_changed(event: CloudEvent, data: ConcernStatusChanged, *,
@@ -103,7 +103,7 @@ async def on_status_changed(event: CloudEvent, data: ConcernStatusChanged, *,
     rules = ctx.step_rules
     await _change(data.concern_id, lambda c: domain.status_changed(
         c, to_status=data.to_status, at=data.changed_at, rules=rules),
-        ctx=ctx, what="sla clock status changed")
+        event=event, ctx=ctx, what="sla clock status changed")
 
 
 async def on_message_added(event: CloudEvent, data: ConcernMessageAdded, *,
@@ -113,7 +113,7 @@ async def on_message_added(event: CloudEvent, data: ConcernMessageAdded, *,
     await _change(data.concern_id, lambda c: domain.message_added(
         c, by_staff=data.author is MessageAuthor.STAFF,
         public=data.visibility is MessageVisibility.PUBLIC, at=data.added_at, rules=rules),
-        ctx=ctx, what="sla clock message added")
+        event=event, ctx=ctx, what="sla clock message added")
 
 
 async def on_resolved(event: CloudEvent, data: ConcernResolved, *,
@@ -121,7 +121,7 @@ async def on_resolved(event: CloudEvent, data: ConcernResolved, *,
     """Resolution stops the clock (and says which targets were met)."""
     rules = ctx.step_rules
     await _change(data.concern_id, lambda c: domain.stop(c, at=data.resolved_at, rules=rules),
-                  ctx=ctx, what="sla clock stopped")
+                  event=event, ctx=ctx, what="sla clock stopped")
 
 
 async def on_reopened(event: CloudEvent, data: ConcernReopened, *,
@@ -130,7 +130,7 @@ async def on_reopened(event: CloudEvent, data: ConcernReopened, *,
     rules = await ctx.rules()
     await _change(data.concern_id, lambda c: (domain.reopen(c, at=data.reopened_at,
                                                             rules=rules), []),
-                  ctx=ctx, what="sla clock restarted")
+                  event=event, ctx=ctx, what="sla clock restarted")
 
 
 async def on_survey_answered(event: CloudEvent, data: SurveyAnswered, *,
@@ -138,49 +138,91 @@ async def on_survey_answered(event: CloudEvent, data: SurveyAnswered, *,
     """Keep the satisfaction score for the Board reports."""
     await _change(data.concern_id, lambda c: (domain.surveyed(c, score=data.score,
                                                               at=data.answered_at), []),
-                  ctx=ctx, what="satisfaction recorded")
+                  event=event, ctx=ctx, what="satisfaction recorded")
 
 
-async def _change(concern_id: str, change: Callable[[SlaClock], Change], *,
+async def _change(concern_id: str, change: Callable[[SlaClock], Change], *, event: CloudEvent,
                   ctx: EscalationContext, what: str) -> None:
-    """Read, change, write with a version check; re-read when the scheduler wrote first."""
+    """Change the clock once per event: the write names the event and checks the version.
+
+    It starts from the clock as this replica last wrote it (no read) when that is recent;
+    when another replica or the scheduler wrote since, the write fails and the clock is read.
+    """
+    stored = await ctx.repo.current(concern_id)
     for _ in range(SAVE_ATTEMPTS):
-        stored = await ctx.repo.get(concern_id)
         if stored is None:
             raise ClockNotFound(concern_id)
+        if event.id in stored.applied:
+            return  # a redelivery: applied already
+        # A change that alters nothing still records the event, so that a late redelivery
+        # (after later changes) cannot apply it over them.
         after, events = change(stored.clock)
-        if after == stored.clock and not events:
-            return  # already applied (a redelivery) or stale: nothing to write
         now = ctx.clock.now()
-        if await ctx.repo.save(stored, after, envelopes(events, source=ctx.source, time=now)):
-            log.info(what, extra={"concern_id": concern_id, "policy": after.policy.id,
-                                  "status": after.status.value, "cycle": after.cycle,
-                                  "next_due_at": after.next_due_at})
+        if await ctx.repo.save(stored, after, envelopes(events, source=ctx.source, time=now),
+                               event_id=event.id):
+            log.info(what, extra={"concern_id": concern_id, "event_id": event.id,
+                                  "policy": after.policy.id, "status": after.status.value,
+                                  "cycle": after.cycle, "next_due_at": after.next_due_at})
             _published(ctx, events)
             return
+        stored = await ctx.repo.get(concern_id)
     raise ConcurrentChange(concern_id)
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one pass of the scheduler did, and when it should look again."""
+
+    fired: int
+    next_due_at: datetime | None  # the earliest due time seen past the pass, within its horizon
+
+
+async def sweep(*, ctx: EscalationContext, horizon: timedelta = timedelta(0),
+                limit: int = 1_000) -> Swept:
+    """Claim and fire due clocks until none is due (or `limit` claims were tried).
+
+    One look at the index lists up to `CANDIDATES` due clocks, claimed one by one before the
+    next look; the last look (nothing due) also tells the earliest due time within `horizon`.
+    """
+    fired = tried = 0
+    rules = ctx.step_rules
+    while tried < limit:
+        due = await ctx.repo.due(ctx.clock.now(), horizon)
+        if not due.free:
+            if not due.complete and horizon:  # a crowd of held clocks hid what comes next
+                now = ctx.clock.now()
+                return Swept(fired, await ctx.repo.next_due_between(now, now + horizon))
+            return Swept(fired, due.later)
+        for candidate in due.free[:limit - tried]:
+            tried += 1
+            now = ctx.clock.now()
+            claimed = await ctx.repo.claim(candidate, now, ctx.lease)
+            if claimed is None:
+                continue  # another replica took it first, or a handler moved it
+            fired += await _fire(claimed, now=now, rules=rules, ctx=ctx)
+    now = ctx.clock.now()
+    return Swept(fired, await ctx.repo.next_due_between(now, now + horizon) if horizon else None)
+
+
+async def _fire(claimed: Claimed, *, now: datetime, rules: Rules,
+                ctx: EscalationContext) -> int:
+    """Fire a claimed clock's due steps and give up its lease; 1 when some step fired."""
+    after, events = domain.advance(claimed.clock, now=now, rules=rules)
+    if not events and after.next_due_at is not None and after.next_due_at <= now:
+        after = replace(after, next_due_at=now + RECHECK)
+    if not await ctx.repo.save_step(claimed, after,
+                                    envelopes(events, source=ctx.source, time=now)):
+        # A handler changed the clock meanwhile (or the lease ran out): give it up, so that
+        # the next look fires it from its fresh state.
+        await ctx.repo.release(claimed)
+        return 0
+    _published(ctx, events)
+    return 1 if events else 0
 
 
 async def fire_due(*, ctx: EscalationContext, limit: int = 1_000) -> int:
     """Claim and fire due clocks until none is due (or `limit`); returns how many fired steps."""
-    fired = 0
-    rules = ctx.step_rules
-    for _ in range(limit):
-        now = ctx.clock.now()
-        claimed = await ctx.repo.claim_due(now, ctx.lease)
-        if claimed is None:
-            break
-        after, events = domain.advance(claimed.clock, now=now, rules=rules)
-        if not events and after.next_due_at is not None and after.next_due_at <= now:
-            after = replace(after, next_due_at=now + RECHECK)
-        if not await ctx.repo.save_step(claimed, after,
-                                        envelopes(events, source=ctx.source, time=now)):
-            # A handler changed the clock meanwhile (or the lease ran out): fire from fresh state.
-            await ctx.repo.release(claimed)
-            continue
-        fired += 1 if events else 0
-        _published(ctx, events)
-    return fired
+    return (await sweep(ctx=ctx, limit=limit)).fired
 
 
 def _published(ctx: EscalationContext, events: list[EventData]) -> None:

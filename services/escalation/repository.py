@@ -3,18 +3,25 @@
 Clocks that are due are found through the `next_due_at` index and claimed with a lease
 (find-and-update), so that N replicas never fire the same step twice. Every write checks a
 `version` so a scheduler step and an event handler never overwrite each other's change.
+
+A clock names the events it has applied (`applied_events`), pushed in the very update that
+applies one and checked in its filter: a redelivered event changes nothing, without an inbox.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+import bson
+from bson.codec_options import CodecOptions
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -31,20 +38,31 @@ POLICIES = "policies"
 VERSION = "version"
 LEASE_TOKEN = "lease_token"
 LEASE_UNTIL = "lease_until"
+APPLIED = "applied_events"
 # A clock nobody holds has its lease ending at the epoch: "free" is then a plain range test.
 FREE = datetime(1970, 1, 1, tzinfo=UTC)
-# How many of the most overdue clocks a claim looks at (others may be held by other replicas).
+# How many of the most overdue clocks one look at the index lists (others may be held by other
+# replicas); a sweep claims them one by one before it looks again.
 CANDIDATES = 64
+# What a read leaves out: the pending events are the relay's, the applied event ids only the
+# write filters' (they are read with a clock a handler is about to change).
+NOT_READ: Document = {"outbox": 0, APPLIED: 0}
+# The clocks this replica wrote last are kept this long: the next event of a new concern
+# (its triage follows its submission within seconds) then changes it without a read.
+RECENT_S = 30.0
+RECENT_MAX = 4_096
+_BSON: CodecOptions[Document] = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Stored:
-    """A clock as read, with the version a write must still find."""
+    """A clock as read, with the version a write must still find and the events it applied."""
 
     clock: SlaClock
     version: int
+    applied: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,24 @@ class Claimed:
     clock: SlaClock
     version: int
     token: str
+    applied: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A due clock nobody held when the index was read."""
+
+    concern_id: str
+    leased_before: bool  # it carries a (lapsed) lease, rather than none at all
+
+
+@dataclass(frozen=True)
+class Due:
+    """One look at the `next_due_at` index."""
+
+    free: list[Candidate] = field(default_factory=list)
+    later: datetime | None = None  # the earliest due time past `now` within the horizon
+    complete: bool = True  # False when the look hit its limit: more may be due, `later` unknown
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -158,82 +194,183 @@ def _changes(before: SlaClock, after: SlaClock) -> Document:
     return {k: v for k, v in new.items() if old.get(k) != v}
 
 
+def _stored(doc: Document) -> Stored:
+    return Stored(from_document(doc), int(doc.get(VERSION, 0)),
+                  frozenset(doc.get(APPLIED, ())))
+
+
+def _as_written(clock: SlaClock) -> SlaClock:
+    """The clock as the store keeps it (times to the millisecond), so that a remembered copy
+    is what a read would return."""
+    return from_document(bson.decode(bson.encode(to_document(clock)), codec_options=_BSON))
+
+
+class RecentClocks:
+    """The clocks this replica wrote last, for a few seconds: where the next change of a
+    clock starts from without reading it. Only a hint: every write checks the version, so a
+    copy that another replica (or the scheduler) made stale costs a failed write and a read,
+    never a lost change."""
+
+    def __init__(self, *, ttl_s: float = RECENT_S, max_clocks: int = RECENT_MAX,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._max = max_clocks
+        self._now = now
+        self._clocks: OrderedDict[str, tuple[float, Stored]] = OrderedDict()
+
+    def get(self, concern_id: str) -> Stored | None:
+        kept = self._clocks.get(concern_id)
+        if kept is None:
+            return None
+        if self._now() - kept[0] > self._ttl_s:
+            del self._clocks[concern_id]
+            return None
+        return kept[1]
+
+    def put(self, stored: Stored) -> None:
+        """Remember a clock as written; an older version never replaces a newer one."""
+        concern_id = stored.clock.concern_id
+        kept = self._clocks.get(concern_id)
+        if kept is not None and kept[1].version > stored.version:
+            return
+        self._clocks[concern_id] = (self._now(), stored)
+        self._clocks.move_to_end(concern_id)
+        while len(self._clocks) > self._max:
+            self._clocks.popitem(last=False)
+
+    def forget(self, concern_id: str) -> None:
+        self._clocks.pop(concern_id, None)
+
+
 class ClockRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], recent: RecentClocks | None = None) -> None:
         self._clocks = db[CLOCKS]
+        self._recent = recent if recent is not None else RecentClocks()
 
     async def ensure_indexes(self) -> None:
         # The scheduler reads only through this index: its cost grows with what is due.
         await self._clocks.create_index([("next_due_at", ASCENDING)], name="next_due_at")
         await self._clocks.create_index([("submitted_at", ASCENDING)], name="submitted_at")
 
-    async def start(self, clock: SlaClock, events: list[CloudEvent] | None = None) -> bool:
+    async def start(self, clock: SlaClock, events: list[CloudEvent] | None = None, *,
+                    event_id: str | None = None) -> bool:
         """Insert a new clock; False when this concern's clock was started already."""
+        applied = [event_id] if event_id is not None else []
         try:
             await self._clocks.insert_one(with_outbox(
-                {**to_document(clock), VERSION: 1, LEASE_UNTIL: FREE}, events or []))
+                {**to_document(clock), VERSION: 1, LEASE_UNTIL: FREE, APPLIED: applied},
+                events or []))
         except DuplicateKeyError:
             return False
+        self._recent.put(Stored(_as_written(clock), 1, frozenset(applied)))
         return True
 
     async def get_document(self, concern_id: str) -> Document | None:
-        return await self._clocks.find_one({"_id": concern_id}, {"outbox": 0})
+        return await self._clocks.find_one({"_id": concern_id}, NOT_READ)
 
     async def get(self, concern_id: str) -> Stored | None:
-        doc = await self.get_document(concern_id)
-        return Stored(from_document(doc), int(doc.get(VERSION, 0))) if doc else None
+        """The clock as stored now."""
+        doc = await self._clocks.find_one({"_id": concern_id}, {"outbox": 0})
+        if doc is None:
+            return None
+        stored = _stored(doc)
+        self._recent.put(stored)
+        return stored
+
+    async def current(self, concern_id: str) -> Stored | None:
+        """What a change starts from: the clock as this replica wrote it seconds ago, else as
+        stored. The change's write checks the version, so a stale copy only costs a retry."""
+        return self._recent.get(concern_id) or await self.get(concern_id)
 
     async def save(self, before: Stored, after: SlaClock,
-                   events: Sequence[CloudEvent] = ()) -> bool:
-        """Store a handler's change and its events if nobody changed the clock meanwhile."""
+                   events: Sequence[CloudEvent] = (), *, event_id: str | None = None) -> bool:
+        """Store a handler's change and its events if nobody changed the clock meanwhile.
+
+        With `event_id`, the update also records that event as applied, and only matches a
+        clock that has not applied it yet: one write, however often the event arrives."""
         update: dict[str, Any] = {"$inc": {VERSION: 1}}
         changes = _changes(before.clock, after)
         if changes:
             update["$set"] = changes
+        push: Document = {}
         if events:
-            update["$push"] = outbox_push(events)
-        result = await self._clocks.update_one(
-            {"_id": after.concern_id, VERSION: before.version}, update)
-        return result.modified_count == 1
+            push.update(outbox_push(events))
+        query: Document = {"_id": after.concern_id, VERSION: before.version}
+        applied = before.applied
+        if event_id is not None:
+            query[APPLIED] = {"$ne": event_id}
+            push[APPLIED] = event_id
+            applied = applied | {event_id}
+        if push:
+            update["$push"] = push
+        return await self._write(query, update,
+                                 Stored(after, before.version + 1, applied))
 
-    async def claim_due(self, now: datetime, lease: timedelta) -> Claimed | None:
-        """Take the lease of the most overdue clock nobody holds; None when nothing is due.
+    async def _write(self, query: Document, update: Document, written: Stored) -> bool:
+        """One guarded update; remembers the clock it wrote, forgets it when it did not."""
+        concern_id = written.clock.concern_id
+        try:
+            result = await self._clocks.update_one(query, update)
+        except BaseException:
+            self._recent.forget(concern_id)  # written or not: the next change reads it
+            raise
+        if result.modified_count != 1:
+            self._recent.forget(concern_id)
+            return False
+        self._recent.put(replace(written, clock=_as_written(written.clock)))
+        return True
 
-        Two steps, so that both run on indexes whatever the store: the due clocks are listed
-        through the `next_due_at` index (a plain range, no `$or`), then one is leased by an
-        update on its `_id` that only matches while nobody holds it; one replica wins it.
-        """
-        candidates = await self._clocks.find(
-            {"next_due_at": {"$lte": now}}, {"_id": 1, LEASE_UNTIL: 1},
+    async def due(self, now: datetime, horizon: timedelta = timedelta(0)) -> Due:
+        """The clocks due by `now` that nobody holds, most overdue first, and the earliest due
+        time in `(now, now + horizon]`: one bounded range of the `next_due_at` index (no `$or`,
+        so it runs on the index whatever the store), so the cost is what falls due."""
+        docs = await self._clocks.find(
+            {"next_due_at": {"$lte": now + horizon}}, {"_id": 1, "next_due_at": 1, LEASE_UNTIL: 1},
         ).sort([("next_due_at", ASCENDING)]).limit(CANDIDATES).to_list()
-        for candidate in candidates:
-            held_until = candidate.get(LEASE_UNTIL)
+        due = Due(complete=len(docs) < CANDIDATES)
+        for doc in docs:
+            due_at = as_utc(doc["next_due_at"])
+            if due_at > now:
+                return replace(due, later=due_at, complete=True)
+            held_until = doc.get(LEASE_UNTIL)
             if held_until is not None and as_utc(held_until) > now:
                 continue  # another replica is firing it
-            free: Document = {LEASE_UNTIL: {"$lte": now}} if held_until is not None \
-                else {LEASE_UNTIL: None}
-            token = uuid.uuid4().hex
-            taken = await self._clocks.update_one(
-                {"_id": candidate["_id"], "next_due_at": {"$lte": now}, **free},
-                {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}})
-            if taken.modified_count != 1:
-                continue  # another replica took it first, or a handler moved it
-            doc = await self._clocks.find_one({"_id": candidate["_id"], LEASE_TOKEN: token},
-                                              {"outbox": 0})
-            if doc is None:
-                continue
-            try:
-                clock = from_document(doc)
-            except (KeyError, TypeError, ValueError):
-                # A document this version cannot read (e.g. written by the walking skeleton)
-                # must not block the sweep: take it off the schedule, keep it for inspection.
-                log.error("unreadable sla clock taken off the schedule",
-                          extra={"concern_id": doc.get("_id")}, exc_info=True)
-                await self._clocks.update_one({"_id": doc["_id"], LEASE_TOKEN: token}, {
-                    "$set": {"next_due_at": None, "unreadable": True, LEASE_UNTIL: FREE},
-                    "$unset": {LEASE_TOKEN: ""}})
-                continue
-            return Claimed(clock, int(doc.get(VERSION, 0)), token)
+            due.free.append(Candidate(doc["_id"], leased_before=held_until is not None))
+        return due
+
+    async def claim(self, candidate: Candidate, now: datetime,
+                    lease: timedelta) -> Claimed | None:
+        """Take the lease of a due clock and read it, in one find-and-update that only matches
+        while it is due and nobody holds it: one replica wins it. None when another did (or
+        a handler moved it)."""
+        free: Document = {LEASE_UNTIL: {"$lte": now}} if candidate.leased_before \
+            else {LEASE_UNTIL: None}
+        token = uuid.uuid4().hex
+        doc = await self._clocks.find_one_and_update(
+            {"_id": candidate.concern_id, "next_due_at": {"$lte": now}, **free},
+            {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}},
+            projection={"outbox": 0}, return_document=ReturnDocument.AFTER)
+        if doc is None:
+            return None
+        try:
+            stored = _stored(doc)
+        except (KeyError, TypeError, ValueError):
+            # A document this version cannot read (e.g. written by the walking skeleton)
+            # must not block the sweep: take it off the schedule, keep it for inspection.
+            log.error("unreadable sla clock taken off the schedule",
+                      extra={"concern_id": doc.get("_id")}, exc_info=True)
+            await self._clocks.update_one({"_id": doc["_id"], LEASE_TOKEN: token}, {
+                "$set": {"next_due_at": None, "unreadable": True, LEASE_UNTIL: FREE},
+                "$unset": {LEASE_TOKEN: ""}})
+            return None
+        return Claimed(stored.clock, stored.version, token, stored.applied)
+
+    async def claim_due(self, now: datetime, lease: timedelta) -> Claimed | None:
+        """Take the lease of the most overdue clock nobody holds; None when nothing is due."""
+        for candidate in (await self.due(now)).free:
+            claimed = await self.claim(candidate, now, lease)
+            if claimed is not None:
+                return claimed
         return None
 
     async def next_due_between(self, start: datetime, end: datetime) -> datetime | None:
@@ -259,11 +396,9 @@ class ClockRepository:
         update["$set"][LEASE_UNTIL] = FREE
         if events:
             update["$push"] = outbox_push(events)
-        result = await self._clocks.update_one(
+        return await self._write(
             {"_id": after.concern_id, LEASE_TOKEN: claimed.token, VERSION: claimed.version},
-            update,
-        )
-        return result.modified_count == 1
+            update, Stored(after, claimed.version + 1, claimed.applied))
 
     async def release(self, claimed: Claimed) -> None:
         """Give up a lease without writing, so the clock is re-read at once."""
@@ -280,14 +415,13 @@ class ClockRepository:
              "$or": [{"level": {"$gte": 3}},
                      {"breached_at": {"$ne": None},
                       "resolution_due_at": {"$lte": overdue_before}}]},
-            {"outbox": 0},
+            NOT_READ,
         ).sort([("submitted_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
         return _readable(docs)
 
     async def submitted_before(self, end: datetime) -> list[SlaClock]:
         """Every clock of a concern submitted before `end` (what a report up to `end` needs)."""
-        docs = await self._clocks.find({"submitted_at": {"$lt": end}},
-                                       {"outbox": 0}).to_list()
+        docs = await self._clocks.find({"submitted_at": {"$lt": end}}, NOT_READ).to_list()
         return _readable(docs)
 
 

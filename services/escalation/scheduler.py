@@ -7,7 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from services.escalation.handlers import EscalationContext, fire_due
+from services.escalation.handlers import EscalationContext, Swept, sweep
 
 log = logging.getLogger(__name__)
 
@@ -27,32 +27,34 @@ class Scheduler:
 
     async def run_once(self) -> int:
         """One pass: fire every clock due now; returns how many clocks fired."""
-        fired = await fire_due(ctx=self._ctx)
-        self.fired += fired
-        return fired
+        return (await self._pass()).fired
+
+    async def _pass(self) -> Swept:
+        swept = await sweep(ctx=self._ctx, horizon=timedelta(seconds=self._tick_s))
+        self.fired += swept.fired
+        return swept
 
     async def run(self) -> None:
         """Tick until `stop`; the pass in progress finishes first.
 
-        Between passes it waits one tick, or less when a clock falls due sooner, so a step
-        fires within milliseconds of its due time rather than up to a tick late.
+        Between passes it waits one tick, or less when a clock falls due sooner (the pass's
+        last look at the index tells when), so a step fires within milliseconds of its due
+        time rather than up to a tick late.
         """
         while not self._stop.is_set():
             wait = self._tick_s
             try:
-                await self.run_once()
-                wait = await self._until_next_due()
+                wait = self._until(await self._pass())
             except Exception:
                 log.warning("scheduler pass failed; will retry next tick", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=wait)
 
-    async def _until_next_due(self) -> float:
-        now = self._ctx.clock.now()
-        due = await self._ctx.repo.next_due_between(now, now + timedelta(seconds=self._tick_s))
-        if due is None:
+    def _until(self, swept: Swept) -> float:
+        if swept.next_due_at is None:
             return self._tick_s
-        return min(self._tick_s, max((due - now).total_seconds(), MIN_WAIT_S))
+        left = (swept.next_due_at - self._ctx.clock.now()).total_seconds()
+        return min(self._tick_s, max(left, MIN_WAIT_S))
 
     def stop(self) -> None:
         """Ask the loop to end after its current pass."""
