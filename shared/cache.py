@@ -24,6 +24,7 @@ class Cached(Generic[T]):
         self._now = now
         self._value: T | None = None
         self._loaded_at = float("-inf")
+        self._generation = 0  # bumped by `invalidate`: a load begun before is not kept
         self._lock = asyncio.Lock()
 
     async def get(self) -> T:
@@ -32,10 +33,15 @@ class Cached(Generic[T]):
             return self._value
         async with self._lock:  # one load for many concurrent callers
             if self._value is None or self._now() - self._loaded_at >= self._ttl_s:
-                self._value = await self._load()
-                self._loaded_at = self._now()
+                generation = self._generation
+                value = await self._load()
+                if generation != self._generation:  # edited meanwhile: what we read may be old
+                    return value
+                self._value, self._loaded_at = value, self._now()
             return self._value
 
     def invalidate(self) -> None:
-        """Forget the value (after a local edit), so the next `get` reads the store."""
+        """Forget the value (after a local edit), so the next `get` reads the store, even
+        when a load was already under way."""
         self._value = None
+        self._generation += 1

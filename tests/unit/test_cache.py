@@ -41,3 +41,25 @@ async def test_invalidate_forces_a_fresh_read_and_concurrent_callers_share_one_l
     assert await asyncio.gather(*(cached.get() for _ in range(10))) == [1] * 10
     cached.invalidate()
     assert await cached.get() == 2
+
+
+async def test_a_load_under_way_when_an_edit_invalidates_is_not_kept() -> None:
+    store = {"rules": "old"}
+    reading = asyncio.Event()
+    proceed = asyncio.Event()
+
+    async def load() -> str:
+        value = store["rules"]  # read before the edit lands
+        reading.set()
+        await proceed.wait()
+        return value
+
+    cached = Cached(load, ttl_s=60)
+    first = asyncio.create_task(cached.get())
+    await reading.wait()
+    store["rules"] = "new"  # a local edit, then its invalidate, while the load is in flight
+    cached.invalidate()
+    proceed.set()
+    assert await first == "old"  # that caller asked before the edit
+
+    assert await cached.get() == "new"  # but the old read was not kept for later callers
