@@ -1,7 +1,7 @@
 """Escalation's store: SLA policies, and one SLA clock per concern with its outbox inside.
 
 Clocks that are due are found through the `next_due_at` index and claimed with a lease
-(find-and-update), so that N replicas never fire the same step twice. Every write checks a
+(a conditional update), so that N replicas never fire the same step twice. Every write checks a
 `version` so a scheduler step and an event handler never overwrite each other's change.
 
 A clock names the events it has applied (`applied_events`), pushed in the very update that
@@ -21,7 +21,7 @@ from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -77,10 +77,13 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A due clock nobody held when the index was read."""
+    """A due clock nobody held when the index was read, as it was read."""
 
-    concern_id: str
-    leased_before: bool  # it carries a (lapsed) lease, rather than none at all
+    document: Document
+
+    @property
+    def concern_id(self) -> str:
+        return str(self.document["_id"])
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,13 @@ def _as_written(clock: SlaClock) -> SlaClock:
     return from_document(bson.decode(bson.encode(to_document(clock)), codec_options=_BSON))
 
 
+def _free(doc: Document, now: datetime) -> Document:
+    """The filter that a clock read as `doc` is still held by nobody: a lapsed lease, or
+    (a clock from before leases) none at all."""
+    return {LEASE_UNTIL: {"$lte": now}} if doc.get(LEASE_UNTIL) is not None \
+        else {LEASE_UNTIL: None}
+
+
 class RecentClocks:
     """The clocks this replica wrote last, for a few seconds: where the next change of a
     clock starts from without reading it. Only a hint: every write checks the version, so a
@@ -323,10 +333,10 @@ class ClockRepository:
     async def due(self, now: datetime, horizon: timedelta = timedelta(0)) -> Due:
         """The clocks due by `now` that nobody holds, most overdue first, and the earliest due
         time in `(now, now + horizon]`: one bounded range of the `next_due_at` index (no `$or`,
-        so it runs on the index whatever the store), so the cost is what falls due."""
-        docs = await self._clocks.find(
-            {"next_due_at": {"$lte": now + horizon}}, {"_id": 1, "next_due_at": 1, LEASE_UNTIL: 1},
-        ).sort([("next_due_at", ASCENDING)]).limit(CANDIDATES).to_list()
+        so it runs on the index whatever the store), so the cost is what falls due. The due
+        clocks are read whole, so that claiming one needs no second read."""
+        docs = await self._clocks.find({"next_due_at": {"$lte": now + horizon}}, {"outbox": 0}) \
+            .sort([("next_due_at", ASCENDING)]).limit(CANDIDATES).to_list()
         due = Due(complete=len(docs) < CANDIDATES)
         for doc in docs:
             due_at = as_utc(doc["next_due_at"])
@@ -335,23 +345,19 @@ class ClockRepository:
             held_until = doc.get(LEASE_UNTIL)
             if held_until is not None and as_utc(held_until) > now:
                 continue  # another replica is firing it
-            due.free.append(Candidate(doc["_id"], leased_before=held_until is not None))
+            due.free.append(Candidate(doc))
         return due
 
     async def claim(self, candidate: Candidate, now: datetime,
                     lease: timedelta) -> Claimed | None:
-        """Take the lease of a due clock and read it, in one find-and-update that only matches
-        while it is due and nobody holds it: one replica wins it. None when another did (or
-        a handler moved it)."""
-        free: Document = {LEASE_UNTIL: {"$lte": now}} if candidate.leased_before \
-            else {LEASE_UNTIL: None}
-        token = uuid.uuid4().hex
-        doc = await self._clocks.find_one_and_update(
-            {"_id": candidate.concern_id, "next_due_at": {"$lte": now}, **free},
-            {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}},
-            projection={"outbox": 0}, return_document=ReturnDocument.AFTER)
-        if doc is None:
-            return None
+        """Take the lease of a due clock as it was read: one update that only matches while it
+        is due, nobody holds it and nobody changed it since (its version), so one replica wins
+        it and the copy read is what it fires from. None when another replica took it first,
+        or a handler changed it (the next look reads it again).
+
+        A plain update on `_id`: a find-and-update would return the clock in the same trip,
+        but SecantusDB runs one that matches as a scan of the whole collection."""
+        doc = candidate.document
         try:
             stored = _stored(doc)
         except (KeyError, TypeError, ValueError):
@@ -359,9 +365,17 @@ class ClockRepository:
             # must not block the sweep: take it off the schedule, keep it for inspection.
             log.error("unreadable sla clock taken off the schedule",
                       extra={"concern_id": doc.get("_id")}, exc_info=True)
-            await self._clocks.update_one({"_id": doc["_id"], LEASE_TOKEN: token}, {
-                "$set": {"next_due_at": None, "unreadable": True, LEASE_UNTIL: FREE},
-                "$unset": {LEASE_TOKEN: ""}})
+            await self._clocks.update_one(
+                {"_id": doc["_id"], "next_due_at": {"$lte": now}, **_free(doc, now)},
+                {"$set": {"next_due_at": None, "unreadable": True, LEASE_UNTIL: FREE},
+                 "$unset": {LEASE_TOKEN: ""}})
+            return None
+        token = uuid.uuid4().hex
+        taken = await self._clocks.update_one(
+            {"_id": doc["_id"], "next_due_at": {"$lte": now}, VERSION: stored.version,
+             **_free(doc, now)},
+            {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}})
+        if taken.modified_count != 1:
             return None
         return Claimed(stored.clock, stored.version, token, stored.applied)
 

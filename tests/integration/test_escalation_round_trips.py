@@ -2,7 +2,8 @@
 
 The store is the bureau's bottleneck. A clock applies each event in one conditional write that
 names the event (no inbox), starting from the copy this replica wrote moments before when it
-has one; a due clock is claimed and read in one find-and-update. Counted by the store itself
+has one; due clocks are read whole by the look that finds them, then each claimed by one
+conditional update. Counted by the store itself
 (`top`), over the real store; replicas are contexts over their own client connections.
 """
 
@@ -176,8 +177,8 @@ async def test_firing_a_due_clock_costs_a_claim_and_a_write(
 
     assert await scheduler.run_once() == 20
 
-    # one look at the index lists them all, each is claimed (and read) then written, and a
-    # last look finds nothing due and when the next clock falls due, within the tick
+    # one look at the index reads them all, each is claimed then written, and a last look
+    # finds nothing due and when the next clock falls due, within the tick
     assert +(await store_operations(mongo, db_name) - before) == Counter(clocks=1 + 20 * 2 + 1)
     before = await store_operations(mongo, db_name)
     assert await scheduler.run_once() == 0
