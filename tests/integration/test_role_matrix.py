@@ -3,6 +3,7 @@ tokens, answers as the table in shared/authz.py says (401, 403, or anything but 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -187,9 +188,21 @@ async def test_a_principal_reaches_only_the_concerns_of_its_school(
     assert counted.json()["total"] == 1
     specialist = await intake.get("/v1/concerns", headers=bearer("specialist"))
     assert {c["id"] for c in specialist.json()["items"]} == set(ids.values())
-    untriaged = await intake.get("/v1/concerns",
-                                 headers=bearer("team_member", teams=["transportation"]))
-    assert untriaged.json()["items"] == []  # no team owns them until triage decides
+    # a team member sees what triage routed to a team of theirs, and nothing else
+    teams: dict[str, str] = {}
+    for _ in range(250):
+        listed = await intake.get("/v1/concerns", headers=bearer("specialist"))
+        teams = {c["id"]: (c.get("team") or {}).get("id") for c in listed.json()["items"]}
+        if all(teams.values()):
+            break
+        await asyncio.sleep(0.02)
+    assert all(teams.values()), "triage did not route both concerns within 5 s"
+    team = teams[ids["lincoln-es"]]
+    member = await intake.get("/v1/concerns", headers=bearer("team_member", teams=[team]))
+    outsider = await intake.get("/v1/concerns",
+                                headers=bearer("team_member", teams=["no-such-team"]))
+    assert {c["id"] for c in member.json()["items"]} == {i for i, t in teams.items() if t == team}
+    assert outsider.json()["items"] == []
 
 
 async def test_staff_actions_record_the_tokens_subject(
