@@ -366,17 +366,22 @@ class ConcernRepository:
 
     async def _upsert(self, concern_id: str, unless_known: Document,
                       fields: Document) -> ConcernFacts | None:
-        """Set `fields` where `unless_known` holds (or on a new document), in one round trip
-        that returns the facts; None when the document already knows better."""
+        """Set `fields` where `unless_known` holds (or on a new document), then read the
+        facts; None when the document already knows better.
+
+        Two round trips, not one `find_one_and_update`: SecantusDB answers that command by
+        scanning the collection when it matches an existing document (about 150 ms at
+        20,000 concerns), while `update_one` and `find_one` by `_id` stay under 2 ms."""
         query = {"_id": concern_id, **unless_known}
         try:
-            doc = await self._concerns.find_one_and_update(
-                query, {"$set": fields}, upsert=True, return_document=ReturnDocument.AFTER)
+            changed = await self._concerns.update_one(query, {"$set": fields}, upsert=True)
         except DuplicateKeyError:
             # The document exists and knows better, or a peer created it a moment ago for
             # another fact (the condition may then hold): try again on what is there now.
-            doc = await self._concerns.find_one_and_update(
-                query, {"$set": fields}, return_document=ReturnDocument.AFTER)
+            changed = await self._concerns.update_one(query, {"$set": fields})
+        if not changed.matched_count and changed.upserted_id is None:
+            return None
+        doc = await self._concerns.find_one({"_id": concern_id})
         return _facts(doc) if doc else None
 
     async def get(self, concern_id: str) -> ConcernFacts | None:

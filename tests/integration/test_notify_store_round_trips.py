@@ -98,7 +98,7 @@ async def handle(ctx: NotifyContext, concern_id: str) -> None:
     await ctx.dispatch.settle()
 
 
-async def test_a_new_concern_costs_notify_two_writes_per_message_and_one_per_fact(
+async def test_a_new_concern_costs_notify_two_writes_per_message_and_two_per_fact(
         mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
     db_name = isolation.db("notify")
     ctx = await notify_context(mongo, db_name, sink)
@@ -114,10 +114,10 @@ async def test_a_new_concern_costs_notify_two_writes_per_message_and_one_per_fac
     used = await store_operations(mongo, db_name) - before
     # each message: recorded already claimed, then marked sent with its event
     assert used["deliveries"] == 4
-    # contact, triage and assignment each remembered in one write that returns the facts;
-    # submitted, status changed and notification sent notify no one and read nothing
-    assert used["concerns"] == 3
-    assert +used == Counter(deliveries=4, concerns=3)
+    # contact, triage and assignment each remembered in one write, then the facts read by
+    # `_id`; submitted, status changed and notification sent notify no one and read nothing
+    assert used["concerns"] == 6
+    assert +used == Counter(deliveries=4, concerns=6)
 
 
 async def test_facts_arriving_together_for_a_new_concern_are_all_kept(
