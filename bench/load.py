@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from devtools.broker import delete_prefixed_topology
+from devtools.bureau import LocalBureau
 from shared.auth import mint_token
 from shared.settings import ServiceSettings
 
@@ -112,3 +119,37 @@ def rss_mib(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+SERVICES = ("intake", "triage", "escalation", "notify")
+
+
+@contextmanager
+def bench_bureau(amqp_url: str, name: str) -> Iterator[tuple[LocalBureau, str]]:
+    """A local bureau (not started) whose queues and exchanges are its own, and its tag;
+    stops it and deletes its topology afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"{name}.{tag}."
+    exchanges = (f"{prefix}bureau.events", f"{prefix}bureau.private")
+    with tempfile.TemporaryDirectory(prefix=f"bureau-{name}-") as workdir:
+        bureau = LocalBureau(workdir=Path(workdir), env={
+            "AMQP_URL": amqp_url, "QUEUE_PREFIX": prefix, "EVENTS_EXCHANGE": exchanges[0],
+            "PRIVATE_EXCHANGE": exchanges[1], "LOG_LEVEL": "WARNING",
+        })
+        try:
+            yield bureau, tag
+        finally:
+            bureau.stop()
+            asyncio.run(delete_prefixed_topology(amqp_url, prefix, exchanges))
+
+
+def start_services(bureau: LocalBureau, tag: str, store_url: str, *,
+                   store_per_service: bool) -> dict[str, str]:
+    """Start the four services, each on its own database of `store_url`, or of a store of
+    its own; answers each service's store URL."""
+    urls = (bureau.start_store_per_service() if store_per_service
+            else dict.fromkeys(SERVICES, store_url))
+    bureau.start_services(per_service_env={
+        name: {"MONGO_DB": f"bench_{tag}_{name}", "MONGO_URL": urls[name]}
+        for name in SERVICES})
+    return urls

@@ -18,18 +18,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from bench.load import post_concerns
+from bench.load import SERVICES, bench_bureau, post_concerns, start_services
 from bench.store_ops import idle_rates, settle, store_top
-from devtools.broker import delete_prefixed_topology
-from devtools.bureau import LocalBureau
 
 RESULTS = Path(__file__).resolve().parent / "results" / "profile"
-SERVICES = ("intake", "triage", "escalation", "notify")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -69,53 +64,38 @@ def main() -> None:
     args = parser.parse_args()
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    tag = uuid.uuid4().hex[:8]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bureau-profile-") as workdir:
-        bureau = LocalBureau(workdir=Path(workdir), env={
-            "AMQP_URL": amqp_url, "QUEUE_PREFIX": f"prof.{tag}.",
-            "EVENTS_EXCHANGE": f"prof.{tag}.bureau.events",
-            "PRIVATE_EXCHANGE": f"prof.{tag}.bureau.private", "LOG_LEVEL": "WARNING",
-        })
-        try:
-            mongo_url = bureau.start_store()
-            bureau.start_smtp()
-            urls = (bureau.start_store_per_service() if args.store_per_service
-                    else dict.fromkeys(SERVICES, mongo_url))
-            bureau.start_services(per_service_env={
-                name: {"MONGO_DB": f"prof_{tag}_{name}", "MONGO_URL": urls[name]}
-                for name in SERVICES})
-            if args.store_per_service:
-                mongo_url = urls["intake"]
-            pids = {name: bureau.services[name].process.pid  # type: ignore[union-attr]
-                    for name in SERVICES}
-            pids["store"] = (bureau.own_stores[0].pid if args.store_per_service
-                             else bureau.store.pid)  # type: ignore[union-attr]
-            idle = idle_rates(mongo_url)
-            top_before = store_top(mongo_url)
-            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            duration = int(args.seconds) + 2
-            samplers = {name: subprocess.Popen(
-                [pyspy, "record", "--pid", str(pid), "--duration", str(duration),
-                 "--rate", "200", "--format", "raw", "--nonblocking",
-                 "--output", str(RESULTS / f"{name}.txt")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                for name, pid in pids.items()}
-            started = time.time()
-            run = asyncio.run(post_concerns(
-                bureau.url("intake"), int(args.rate * args.seconds),
-                rate=None if args.closed else args.rate, concurrency=args.closed or 16))
-            for sampler in samplers.values():
-                sampler.wait()
-            settle(mongo_url, sum(idle.values()))
-            wall = time.time() - started
-            after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            top = store_top(mongo_url)
-        finally:
-            bureau.stop()
-            asyncio.run(delete_prefixed_topology(
-                amqp_url, f"prof.{tag}.", (f"prof.{tag}.bureau.events",
-                                           f"prof.{tag}.bureau.private")))
+    with bench_bureau(amqp_url, "prof") as (bureau, tag):
+        mongo_url = bureau.start_store()
+        bureau.start_smtp()
+        urls = start_services(bureau, tag, mongo_url,
+                              store_per_service=args.store_per_service)
+        if args.store_per_service:
+            mongo_url = urls["intake"]
+        pids = {name: bureau.services[name].process.pid  # type: ignore[union-attr]
+                for name in SERVICES}
+        pids["store"] = (bureau.own_stores[0].pid if args.store_per_service
+                         else bureau.store.pid)  # type: ignore[union-attr]
+        idle = idle_rates(mongo_url)
+        top_before = store_top(mongo_url)
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        duration = int(args.seconds) + 2
+        samplers = {name: subprocess.Popen(
+            [pyspy, "record", "--pid", str(pid), "--duration", str(duration),
+             "--rate", "200", "--format", "raw", "--nonblocking",
+             "--output", str(RESULTS / f"{name}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items()}
+        started = time.time()
+        run = asyncio.run(post_concerns(
+            bureau.url("intake"), int(args.rate * args.seconds),
+            rate=None if args.closed else args.rate, concurrency=args.closed or 16))
+        for sampler in samplers.values():
+            sampler.wait()
+        settle(mongo_url, sum(idle.values()))
+        wall = time.time() - started
+        after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        top = store_top(mongo_url)
     print(f"\n{len(run.sent_at)} accepted at {args.rate:g}/s offered "
           f"({run.accepted_per_s:.1f}/s achieved), {wall:.1f} s sampled")
     accepted = max(len(run.sent_at), 1)

@@ -21,22 +21,25 @@ import asyncio
 import json
 import os
 import re
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from bench.ceilings import confirmed_publishes_per_s, http_ceiling, store_inserts_per_s
-from bench.load import Run, percentile, post_concerns, rss_mib
+from bench.load import (
+    SERVICES,
+    Run,
+    bench_bureau,
+    percentile,
+    post_concerns,
+    rss_mib,
+    start_services,
+)
 from bench.store_ops import idle_rates, settle
-from devtools.broker import delete_prefixed_topology
-from devtools.bureau import LocalBureau
 from devtools.smtp_sink import SmtpSink
 
 TRACKING = re.compile(r"CS-\d{4}-\d{6,}")
 RESULTS = Path(__file__).resolve().parent / "results"
-SERVICES = ("intake", "triage", "escalation", "notify")
 
 
 def acknowledgement_latencies(smtp: SmtpSink, run: Run, timeout_s: float) -> list[float]:
@@ -76,7 +79,6 @@ def main() -> None:
     seconds = 4.0 if args.quick else args.seconds
     figures: dict[str, Any] = {"machine_cores": os.cpu_count(),
                                "stores": "one per service" if args.store_per_service else "one"}
-    tag = uuid.uuid4().hex[:8]
 
     print("measuring ceilings ...", flush=True)
     figures["ceiling_fastapi_validate"] = http_ceiling("validate", amqp_url, closed_n, 16)
@@ -84,55 +86,41 @@ def main() -> None:
     figures["ceiling_confirmed_publishes_per_s"] = round(
         asyncio.run(confirmed_publishes_per_s(amqp_url)), 1)
 
-    with tempfile.TemporaryDirectory(prefix="bureau-bench-") as workdir:
-        bureau = LocalBureau(workdir=Path(workdir), env={
-            "AMQP_URL": amqp_url, "QUEUE_PREFIX": f"bench.{tag}.",
-            "EVENTS_EXCHANGE": f"bench.{tag}.bureau.events",
-            "PRIVATE_EXCHANGE": f"bench.{tag}.bureau.private", "LOG_LEVEL": "WARNING",
-        })
-        try:
-            mongo_url = bureau.start_store()
-            figures["ceiling_store_inserts_per_s"] = round(
-                asyncio.run(store_inserts_per_s(mongo_url)), 1)
-            smtp = bureau.start_smtp()
-            urls = (bureau.start_store_per_service() if args.store_per_service
-                    else dict.fromkeys(SERVICES, mongo_url))
-            bureau.start_services(per_service_env={
-                name: {"MONGO_DB": f"bench_{tag}_{name}", "MONGO_URL": urls[name]}
-                for name in SERVICES})
-            idle_per_s = {url: sum(idle_rates(url).values()) for url in set(urls.values())}
-            print("closed loop at the intake ...", flush=True)
-            closed = asyncio.run(post_concerns(bureau.url("intake"), closed_n, concurrency=16))
-            acks = acknowledgement_latencies(smtp, closed, timeout_s=180)
-            figures["intake_closed_loop"] = {
-                "accepted": len(closed.sent_at), "errors": closed.errors,
-                "per_s": round(closed.accepted_per_s, 1), "p50_ms": closed.latency_ms(0.5),
-                "p99_ms": closed.latency_ms(0.99), "acknowledged": len(acks),
-                "ack_p50_ms": ms(acks, 0.5), "ack_p99_ms": ms(acks, 0.99),
+    with bench_bureau(amqp_url, "bench") as (bureau, tag):
+        mongo_url = bureau.start_store()
+        figures["ceiling_store_inserts_per_s"] = round(
+            asyncio.run(store_inserts_per_s(mongo_url)), 1)
+        smtp = bureau.start_smtp()
+        urls = start_services(bureau, tag, mongo_url,
+                              store_per_service=args.store_per_service)
+        idle_per_s = {url: sum(idle_rates(url).values()) for url in set(urls.values())}
+        print("closed loop at the intake ...", flush=True)
+        closed = asyncio.run(post_concerns(bureau.url("intake"), closed_n, concurrency=16))
+        acks = acknowledgement_latencies(smtp, closed, timeout_s=180)
+        figures["intake_closed_loop"] = {
+            "accepted": len(closed.sent_at), "errors": closed.errors,
+            "per_s": round(closed.accepted_per_s, 1), "p50_ms": closed.latency_ms(0.5),
+            "p99_ms": closed.latency_ms(0.99), "acknowledged": len(acks),
+            "ack_p50_ms": ms(acks, 0.5), "ack_p99_ms": ms(acks, 0.99),
+        }
+        for rate in rates:
+            # every phase starts on an idle bureau: the last one's work all done
+            for url, idle in idle_per_s.items():
+                settle(url, idle)
+            print(f"fixed rate {rate:g}/s ...", flush=True)
+            smtp.mails.clear()
+            run = asyncio.run(post_concerns(bureau.url("intake"), int(rate * seconds),
+                                            rate=rate))
+            acks = acknowledgement_latencies(smtp, run, timeout_s=180)
+            figures[f"rate_{rate:g}"] = {
+                "offered_per_s": rate, "achieved_per_s": round(run.accepted_per_s, 1),
+                "accepted": len(run.sent_at), "errors": run.errors,
+                "intake_p50_ms": run.latency_ms(0.5), "intake_p99_ms": run.latency_ms(0.99),
+                "acknowledged": len(acks), "ack_p50_ms": ms(acks, 0.5),
+                "ack_p99_ms": ms(acks, 0.99),
             }
-            for rate in rates:
-                # every phase starts on an idle bureau: the last one's work all done
-                for url, idle in idle_per_s.items():
-                    settle(url, idle)
-                print(f"fixed rate {rate:g}/s ...", flush=True)
-                smtp.mails.clear()
-                run = asyncio.run(post_concerns(bureau.url("intake"), int(rate * seconds),
-                                                rate=rate))
-                acks = acknowledgement_latencies(smtp, run, timeout_s=180)
-                figures[f"rate_{rate:g}"] = {
-                    "offered_per_s": rate, "achieved_per_s": round(run.accepted_per_s, 1),
-                    "accepted": len(run.sent_at), "errors": run.errors,
-                    "intake_p50_ms": run.latency_ms(0.5), "intake_p99_ms": run.latency_ms(0.99),
-                    "acknowledged": len(acks), "ack_p50_ms": ms(acks, 0.5),
-                    "ack_p99_ms": ms(acks, 0.99),
-                }
-            figures["rss_mib"] = {name: rss_mib(bureau.services[name].process.pid)  # type: ignore[union-attr]
-                                  for name in SERVICES}
-        finally:
-            bureau.stop()
-            asyncio.run(delete_prefixed_topology(
-                amqp_url, f"bench.{tag}.", (f"bench.{tag}.bureau.events",
-                                            f"bench.{tag}.bureau.private")))
+        figures["rss_mib"] = {name: rss_mib(bureau.services[name].process.pid)  # type: ignore[union-attr]
+                              for name in SERVICES}
 
     intake = figures["intake_closed_loop"]
     figures["ratios"] = {

@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
@@ -119,6 +120,23 @@ async def mongo(mongo_url: str, isolation: Isolation) -> AsyncIterator[AsyncMong
         if name.startswith(f"t_{isolation.tag}_"):
             await client.drop_database(name)
     await client.close()
+
+
+@pytest.fixture
+async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
+    """Another connection to the same store, as a second replica would have."""
+    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
+                                                serverSelectionTimeoutMS=5000)
+    yield client
+    await client.close()
+
+
+async def store_operations(client: AsyncMongoClient, db_name: str) -> Counter[str]:
+    """Operations the store counted per collection of one database (its `top`)."""
+    totals = (await client.admin.command("top"))["totals"]
+    return Counter({ns.split(".", 1)[1]: entry["total"]["count"]
+                    for ns, entry in totals.items()
+                    if ns.startswith(f"{db_name}.") and isinstance(entry, dict)})
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from pymongo.errors import PyMongoError
 
 from services.notify import domain, repository, sms
 from services.notify.channels import DeliveryResult, OutgoingMessage
@@ -48,9 +50,9 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
         events = _events(delivery, ctx, NotificationSent(
             concern_id=delivery.concern_id, delivery_id=delivery.id, kind=delivery.kind.value,
             channel=delivery.channel.value, sent_at=done), done)
-        if await ctx.repo.mark_sent(delivery.id, token=token, now=done, answer=answer,
-                                    reference=result.reference, attempt=delivery.attempts,
-                                    events=events):
+        if await _while_leased(delivery, ctx, lambda: ctx.repo.mark_sent(
+                delivery.id, token=token, now=done, answer=answer, reference=result.reference,
+                attempt=delivery.attempts, events=events)):
             if events:
                 ctx.published(repository.DELIVERIES)
             log.info("delivery sent", extra=fields)
@@ -67,8 +69,9 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
         events = _events(delivery, ctx, NotificationFailed(
             concern_id=delivery.concern_id, delivery_id=delivery.id, kind=delivery.kind.value,
             channel=delivery.channel.value, failed_at=done, error=answer), done)
-        if await ctx.repo.mark_failed(delivery.id, token=token, now=done, error=answer,
-                                      attempt=delivery.attempts, events=events):
+        if await _while_leased(delivery, ctx, lambda: ctx.repo.mark_failed(
+                delivery.id, token=token, now=done, error=answer, attempt=delivery.attempts,
+                events=events)):
             if events:
                 ctx.published(repository.DELIVERIES)
             log.warning("delivery failed for good", extra={**fields, "error": answer})
@@ -84,6 +87,25 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
                     extra={**fields, "error": answer, "retry_at": later.isoformat()})
         return DeliveryStatus.QUEUED
     return None
+
+
+async def _while_leased(delivery: Delivery, ctx: NotifyContext,
+                        write: Callable[[], Awaitable[bool]]) -> bool:
+    """Record the outcome of a send that happened, through a store outage, for as long as
+    the lease holds: given up early, the lease would run out and the message go twice."""
+    pause_s = 0.1
+    while True:
+        try:
+            return await write()
+        except PyMongoError:
+            left = (delivery.lease_until - ctx.clock.now()).total_seconds() \
+                if delivery.lease_until else 0.0
+            if left <= pause_s * 2:
+                raise
+            log.warning("could not record a delivery's outcome; retrying while leased",
+                        extra={"delivery_id": delivery.id, "lease_left_s": round(left, 1)})
+            await asyncio.sleep(pause_s)
+            pause_s = min(pause_s * 2, 2.0)
 
 
 def hold_for_quiet_hours(moment: datetime, ctx: NotifyContext) -> datetime:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aio_pika
@@ -34,7 +33,7 @@ from shared.events import (
     encode,
 )
 from shared.messaging.publisher import event_message
-from tests.conftest import Isolation
+from tests.conftest import Isolation, store_operations
 from tests.integration.test_escalation_scheduler import (
     STANDARD,
     T0,
@@ -50,21 +49,6 @@ pytestmark = pytest.mark.integration
 ACKNOWLEDGED_AT = T0 + timedelta(minutes=30)  # within the critical first-response target
 
 
-@pytest.fixture
-async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
-    """Another connection to the same store, as a second replica would have."""
-    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
-                                                serverSelectionTimeoutMS=5000)
-    yield client
-    await client.close()
-
-
-async def store_operations(client: AsyncMongoClient, db_name: str) -> Counter[str]:
-    """Operations the store counted per collection of one database."""
-    totals = (await client.admin.command("top"))["totals"]
-    return Counter({ns.split(".", 1)[1]: entry["total"]["count"]
-                    for ns, entry in totals.items()
-                    if ns.startswith(f"{db_name}.") and isinstance(entry, dict)})
 
 
 def triaged(concern_id: str, priority: Priority = Priority.NORMAL,

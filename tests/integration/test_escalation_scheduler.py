@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,14 +56,6 @@ DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 # No warnings or reminders: these tests follow breaches and escalations.
 PLAIN = EscalationConfig(defaults=PolicySettings(warnings=(), reminder_interval_s=None))
 
-
-@pytest.fixture
-async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
-    """Another connection to the same store, as a second replica would have."""
-    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
-                                                serverSelectionTimeoutMS=5000)
-    yield client
-    await client.close()
 
 
 async def context(client: AsyncMongoClient, db_name: str, clock: Clock,

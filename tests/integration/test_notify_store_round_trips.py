@@ -36,6 +36,7 @@ from shared.events import (
     envelopes,
 )
 from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.conftest import store_operations
 
 pytestmark = pytest.mark.integration
 
@@ -59,13 +60,6 @@ async def notify_context(client: AsyncMongoClient[Any], db_name: str,
                                district=DISTRICT,
                                channels={ChannelName.EMAIL: channel})
 
-
-async def store_operations(client: AsyncMongoClient[Any], db_name: str) -> Counter[str]:
-    """Operations the store counted per collection of one database."""
-    totals = (await client.admin.command("top"))["totals"]
-    return Counter({ns.split(".", 1)[1]: entry["total"]["count"]
-                    for ns, entry in totals.items()
-                    if ns.startswith(f"{db_name}.") and isinstance(entry, dict)})
 
 
 def a_concern_as_notify_hears_of_it(concern_id: str) -> list[EventData]:

@@ -37,7 +37,7 @@ from shared.outbox import (
 )
 from shared.settings import ServiceSettings
 from shared.store import Document
-from tests.conftest import Isolation, eventually
+from tests.conftest import Isolation, eventually, store_operations
 
 pytestmark = pytest.mark.integration
 
@@ -175,19 +175,14 @@ async def test_a_writer_publishes_its_own_events_in_two_round_trips_and_others_l
     assert await relay_for(concerns, other, clock=clock, writer="another-replica").drain() == 0
     sink = RecordingSink()
     relay = relay_for(concerns, sink, clock=clock)  # this process wrote them
-    before = await store_commands(mongo)
+    before = await store_operations(mongo, concerns.database.name)
 
     assert await relay.drain(sweep=False) == 20
 
-    assert await store_commands(mongo) - before == 2  # one find, one pull
+    used = await store_operations(mongo, concerns.database.name) - before
+    assert +used == {"concerns": 2}  # one find, one pull
     assert sorted(sink.ids) == sorted(e.id for e in events) and other.published == []
     assert await relay.backlog() == 0
-
-
-async def store_commands(mongo: AsyncMongoClient) -> int:
-    """Reads and writes the store has served (its opcounters), this command excluded."""
-    counters = (await mongo.admin.command("serverStatus"))["opcounters"]
-    return sum(counters[k] for k in ("query", "insert", "update", "delete", "getmore"))
 
 
 async def test_a_claimed_document_is_left_to_its_claimant_until_the_lease_expires(

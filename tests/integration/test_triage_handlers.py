@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,14 +67,6 @@ def district_with_members(tmp_path: Path) -> DistrictConfig:
 def district(tmp_path: Path) -> DistrictConfig:
     return district_with_members(tmp_path)
 
-
-@pytest.fixture
-async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
-    """Another connection to the same store, as a second replica would have."""
-    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
-                                                serverSelectionTimeoutMS=5000)
-    yield client
-    await client.close()
 
 
 def context(client: AsyncMongoClient, db_name: str, district: DistrictConfig,

@@ -5,7 +5,6 @@ redeliveries and concurrent deliveries counted once. Real store (SecantusDB over
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,13 +55,6 @@ class Monotonic:
 def district(tmp_path: Path) -> DistrictConfig:
     return district_with_members(tmp_path)
 
-
-@pytest.fixture
-async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
-    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
-                                                serverSelectionTimeoutMS=5000)
-    yield client
-    await client.close()
 
 
 def replica(client: AsyncMongoClient, db_name: str, district: DistrictConfig,
