@@ -144,12 +144,12 @@ def bench_bureau(amqp_url: str, name: str) -> Iterator[tuple[LocalBureau, str]]:
 
 
 def start_services(bureau: LocalBureau, tag: str, store_url: str, *,
-                   store_per_service: bool) -> dict[str, str]:
-    """Start the four services, each on its own database of `store_url`, or of a store of
-    its own; answers each service's store URL."""
-    urls = (bureau.start_store_per_service() if store_per_service
-            else dict.fromkeys(SERVICES, store_url))
-    bureau.start_services(per_service_env={
+                   store_per_service: bool, names: tuple[str, ...] = SERVICES) -> dict[str, str]:
+    """Start services (all four by default), each on its own database of `store_url`, or of
+    a store of its own; answers each service's store URL."""
+    urls = (bureau.start_store_per_service(names) if store_per_service
+            else dict.fromkeys(names, store_url))
+    bureau.start_services(names, per_service_env={
         name: {"MONGO_DB": f"bench_{tag}_{name}", "MONGO_URL": urls[name]}
-        for name in SERVICES})
+        for name in names})
     return urls
