@@ -21,6 +21,7 @@ from pymongo import AsyncMongoClient
 
 from devtools.broker import delete_prefixed_topology
 from devtools.launcher import store_url
+from devtools.smtp_sink import SmtpSink
 from shared.auth import DEVELOPMENT_SIGNING_KEY, mint_token
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -137,6 +138,26 @@ async def store_operations(client: AsyncMongoClient, db_name: str) -> Counter[st
     return Counter({ns.split(".", 1)[1]: entry["total"]["count"]
                     for ns, entry in totals.items()
                     if ns.startswith(f"{db_name}.") and isinstance(entry, dict)})
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """An SMTP server on a free port that keeps every mail it receives."""
+    server = SmtpSink(port=0).start()
+    yield server
+    server.stop()
+
+
+async def next_message(queue: aio_pika.abc.AbstractQueue,
+                       timeout_s: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
+    """The next message on `queue` (acked on receipt); fails the test after `timeout_s`."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            message = await queue.get(no_ack=True, fail=False)
+            if message is not None:
+                return message
+            await asyncio.sleep(0.05)
+    raise AssertionError("unreachable")  # the timeout raises first
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from shared.events import (
     envelopes,
 )
 from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.conftest import next_message
 from tests.integration.notify_api import api_client
 
 pytestmark = pytest.mark.integration
@@ -42,12 +43,6 @@ MAIL_FROM = "Customer Service Bureau <bureau@district.example>"
 NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink(port=0).start()
-    yield server
-    server.stop()
 
 
 def contact_event(*, email: str | None = ADDRESS, tracking: str = "CS-2026-000123",
@@ -303,12 +298,7 @@ async def test_service_acknowledges_a_private_event_and_publishes_notification_s
     await private.publish(aio_pika.Message(encode(event), content_type="application/json"),
                           routing_key="concern.contact_shared")
 
-    async with asyncio.timeout(10):
-        message = None
-        while message is None:
-            message = await probe.get(no_ack=True, fail=False)
-            if message is None:
-                await asyncio.sleep(0.05)
+    message = await next_message(probe)
     published = decode(message.body)
     assert published.name == "notification.sent"
     assert published.subject == data.concern_id

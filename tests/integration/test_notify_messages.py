@@ -71,12 +71,6 @@ def district(tmp_path: Path) -> DistrictConfig:
     return load_district(write_district(tmp_path / "district.yaml"))
 
 
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink(port=0).start()
-    yield server
-    server.stop()
-
 
 @pytest.fixture
 def provider() -> Iterator[SmsProviderStandIn]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,12 +43,6 @@ NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 ADDRESS = "ana.perez@example.org"
 DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink(port=0).start()
-    yield server
-    server.stop()
 
 
 async def notify_context(client: AsyncMongoClient[Any], db_name: str,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from shared.events import (
     encode,
     envelopes,
 )
+from tests.conftest import next_message
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +40,6 @@ NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 ADDRESS = "rosa@example.org"
 LINK = re.compile(r"https://bureau\.district\.example/survey/([A-Za-z0-9_-]+)")
 
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink(port=0).start()
-    yield server
-    server.stop()
 
 
 def settings_for(isolation: Any, mongo_url: str, amqp_url: str, sink: SmtpSink) -> NotifySettings:
@@ -141,12 +136,7 @@ async def test_survey_from_the_resolution_link_to_survey_answered(
     assert out_of_range.status_code == 422
     assert out_of_range.json()["errors"][0]["field"] == "score"
 
-    async with asyncio.timeout(10):
-        message = None
-        while message is None:
-            message = await probe.get(no_ack=True, fail=False)
-            if message is None:
-                await asyncio.sleep(0.05)
+    message = await next_message(probe)
     event = decode(message.body)
     assert event.name == "survey.answered"
     assert event.data == {"concern_id": concern, "score": 4,
