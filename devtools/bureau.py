@@ -14,6 +14,7 @@ from devtools.launcher import (
     DEFAULT_PORTS,
     SERVICES,
     ServiceProcess,
+    available_frontends,
     free_port,
     start_secantus,
     stop_process,
@@ -77,6 +78,18 @@ class LocalBureau:
             self.services[name] = ServiceProcess(name, port, env, logs / f"{name}.log").start()
         with ThreadPoolExecutor(len(names)) as pool:
             list(pool.map(lambda n: self.services[n].wait_ready(), names))
+
+    def start_frontends(self, names: tuple[str, ...] | None = None, *, fixed_ports: bool = False,
+                        env: dict[str, str] | None = None) -> None:
+        """Start frontends (default: every one in this checkout) against the running services,
+        which they reach through `INTAKE_URL`, `TRIAGE_URL`, `ESCALATION_URL`, `NOTIFY_URL`."""
+        names = available_frontends() if names is None else names
+        if not names:
+            return
+        urls = {f"{name.upper()}_URL": self.url(name) for name in SERVICES
+                if name in self.services}
+        self.start_services(names, fixed_ports=fixed_ports,
+                            per_service_env={name: {**urls, **(env or {})} for name in names})
 
     def restart(self, name: str) -> None:
         service = self.services[name]

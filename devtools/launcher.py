@@ -21,7 +21,21 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "triage", "escalation", "notify")
-DEFAULT_PORTS = {"intake": 8001, "triage": 8002, "escalation": 8003, "notify": 8004}
+# The front doors: clients of the services' HTTP APIs (`frontends/<name>/`).
+FRONTENDS = ("web", "email", "phone")
+DEFAULT_PORTS = {"intake": 8001, "triage": 8002, "escalation": 8003, "notify": 8004,
+                 "web": 8000, "email": 8005, "phone": 8006}
+
+
+def module_of(name: str) -> str:
+    """The Python module that runs a service or a frontend (`python -m <module>`)."""
+    return f"frontends.{name}" if name in FRONTENDS else f"services.{name}"
+
+
+def available_frontends() -> tuple[str, ...]:
+    """The frontends present in this checkout (each a package with a `__main__`)."""
+    return tuple(name for name in FRONTENDS
+                 if (REPO_ROOT / "frontends" / name / "__main__.py").exists())
 
 
 def free_port() -> int:
@@ -113,7 +127,7 @@ class ServiceProcess:
                "PYTHONPATH": str(REPO_ROOT)}
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"], cwd=REPO_ROOT, env=env,
+                [sys.executable, "-m", module_of(self.name)], cwd=REPO_ROOT, env=env,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self

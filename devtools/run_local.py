@@ -17,7 +17,7 @@ import sys
 import threading
 
 from devtools.bureau import LocalBureau
-from devtools.launcher import REPO_ROOT, SERVICES
+from devtools.launcher import REPO_ROOT, SERVICES, available_frontends
 
 VAR = REPO_ROOT / "var"
 STORE_PORT = 27017
@@ -43,7 +43,8 @@ def main() -> int:
                   flush=True)
         print("starting services ...", flush=True)
         bureau.start_services(fixed_ports=True)
-        for name in SERVICES:
+        bureau.start_frontends(fixed_ports=True)
+        for name in (*SERVICES, *available_frontends()):
             print(f"  {name:<11} {bureau.url(name)}   log: {VAR / 'logs' / (name + '.log')}",
                   flush=True)
         print("the bureau is running; Ctrl-C stops it", flush=True)
