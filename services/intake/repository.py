@@ -169,8 +169,8 @@ class ConcernRepository:
         """The next number of the year, unique across intake replicas: each replica reserves
         a block of numbers with one atomic write and hands them out in order."""
         async with self._reserving:
-            start, end = self._reserved.get(year, (0, 0))
-            if start >= end:
+            start, end = self._reserved.get(year, (1, 0))
+            if start > end:  # the block is spent: `end` itself was still ours to hand out
                 end = await self._reserve_block(year, self._block)
                 start = end - self._block + 1
             self._reserved[year] = (start + 1, end)

@@ -125,6 +125,16 @@ async def test_replicas_reserving_tracking_numbers_in_blocks_never_hand_out_one_
     assert await replicas[0].next_tracking_sequence(2027) == 1  # a new year starts again
 
 
+async def test_one_replica_hands_out_every_number_of_its_blocks_without_a_gap(
+        mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    repo = ConcernRepository(mongo[isolation.db("intake")], IntakeSettings().student_vault(),
+                             tracking_block=5)
+
+    numbers = [await repo.next_tracking_sequence(2026) for _ in range(15)]
+
+    assert numbers == list(range(1, 16))  # the last number of each block is issued too
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"channel": "fax"}, "channel"),
     ({"description": "short"}, "description"),
