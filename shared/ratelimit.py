@@ -7,6 +7,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+# A frontend (role `frontend`) forwards the family's address in this header, so that limits
+# count per family rather than per frontend; services trust it from no other caller.
+FORWARDED_FOR_HEADER = "X-Bureau-Forwarded-For"
+
 
 class RateLimiter:
     """`rate` requests per `per_s` seconds per key, with bursts up to `rate`."""

@@ -14,27 +14,64 @@ from services.intake import access, handlers, views
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
 from services.intake.schemas import RequesterMessageCreate, RequesterReopenCreate, RequesterView
 from services.intake.web import Ctx
+from shared.auth import AuthError, Role
 from shared.http import Problem
-from shared.ratelimit import RateLimiter
+from shared.ratelimit import FORWARDED_FOR_HEADER, RateLimiter
 from shared.store import Document
 
 
 async def limit_lookups(request: Request) -> None:
     """Tracking numbers are sequential: slow down anyone trying them with guessed tokens."""
     limiter: RateLimiter | None = getattr(request.app.state, "tracking_limiter", None)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     if limiter is not None and not limiter.allow(client):
         raise Problem(429, "Too many requests",
                       "Too many tracking lookups from this address; wait and try again.",
                       headers={"Retry-After": str(limiter.retry_after_s())})
 
 
+def client_address(request: Request) -> str:
+    """Whom the limits count: the family's address when a frontend (a valid token with the
+    `frontend` role) forwards it, else the caller's own address."""
+    own = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get(FORWARDED_FOR_HEADER, "").strip()
+    verifier = getattr(request.app.state, "verifier", None)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not forwarded or len(forwarded) > 64 or verifier is None or scheme.lower() != "bearer":
+        return own
+    try:
+        principal = verifier.verify(token.strip())
+    except AuthError:
+        return own
+    return f"via:{forwarded}" if principal.has(Role.FRONTEND) else own
+
+
 router = APIRouter(prefix="/v1/tracking", tags=["requester"],
                    dependencies=[Depends(limit_lookups)],
                    responses={429: {"description": "too many lookups from this address"}})
 
-Token = Annotated[str, Header(alias="X-Access-Token", max_length=128,
-                              description="the access token from the submission answer")]
+TokenHeader = Annotated[str | None, Header(
+    alias="X-Access-Token", max_length=128,
+    description="the access token from the submission answer (or send X-Access-Pin)")]
+PinHeader = Annotated[str | None, Header(
+    alias="X-Access-Pin", max_length=16,
+    description="the 6-digit PIN from the submission answer, in place of the token (a phone "
+                "agent reads it out); locked for a while after repeated wrong PINs")]
+
+
+def credentials(token: TokenHeader = None, pin: PinHeader = None) -> tuple[str | None, str]:
+    """The requester's secret: the token, or else the PIN (`(None, pin)`)."""
+    if token is not None:
+        return token, ""
+    if pin is not None:
+        return None, pin
+    raise Problem(422, "Invalid request", "Send the access token (X-Access-Token) or the PIN "
+                  "(X-Access-Pin) given with the tracking number.",
+                  errors=[{"field": "header.X-Access-Token",
+                           "message": "required, or header.X-Access-Pin"}])
+
+
+Token = Annotated[tuple[str | None, str], Depends(credentials)]
 
 Responses = dict[int | str, dict[str, Any]]
 _NOT_FOUND: Responses = {
@@ -50,10 +87,24 @@ def _not_found() -> Problem:
                    "No concern matches this tracking number and access token.")
 
 
-async def _own_case(ctx: Ctx, tracking_number: str, token: str) -> Document:
+async def _own_case(ctx: Ctx, tracking_number: str, secret: tuple[str | None, str]) -> Document:
     doc = await ctx.repo.by_tracking_number(tracking_number) if len(tracking_number) <= 32 \
         else None
-    if doc is None or not access.token_matches(token, doc.get("access_token_hash", "")):
+    token, pin = secret
+    if doc is None:
+        raise _not_found()
+    if token is not None:
+        if not access.token_matches(token, doc.get("access_token_hash", "")):
+            raise _not_found()
+        return doc
+    try:
+        opened = await handlers.pin_opens(doc, pin, ctx=ctx)
+    except handlers.PinLocked as exc:
+        raise Problem(429, "Too many wrong PINs",
+                      "This PIN is locked after too many wrong tries; wait, or use the access "
+                      "token or the link from our message.",
+                      headers={"Retry-After": str(int(exc.retry_after_s))}) from None
+    if not opened:
         raise _not_found()
     return doc
 

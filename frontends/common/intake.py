@@ -1,0 +1,281 @@
+"""A typed async client of intake's HTTP API, as every frontend calls it.
+
+- submission: `create_concern` with an `Idempotency-Key` (a retry answers the same receipt);
+- the catalog a form is built from: `categories`, `schools` (kept for a minute);
+- the requester's side with the access token (`X-Access-Token`): `tracking`, `add_message`,
+  `reopen`;
+- the family's address, when given, travels in `FORWARDED_FOR_HEADER`: intake counts its
+  per-address limits on it, and trusts it only from a caller with the `frontend` role.
+
+Errors: problem details (RFC 9457) become an `IntakeError` (a subclass per status a frontend
+handles differently); timeouts, refused connections and 5xx become `IntakeUnavailable`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from frontends.common.settings import FrontendSettings
+from services.intake.schemas import CategoryRead, ConcernReceipt, RequesterView, SchoolRead
+from shared.ratelimit import FORWARDED_FOR_HEADER
+
+__all__ = [
+    "FORWARDED_FOR_HEADER",
+    "CategoryRead",
+    "ConcernReceipt",
+    "FieldError",
+    "IntakeClient",
+    "IntakeConflict",
+    "IntakeError",
+    "IntakeInvalid",
+    "IntakeNotFound",
+    "IntakeRateLimited",
+    "IntakeUnavailable",
+    "RequesterView",
+    "SchoolRead",
+]
+
+CATALOG_TTL_S = 60.0
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field, as intake names it (`requester.email`, `description`, ...)."""
+
+    field: str
+    message: str
+
+
+@dataclass
+class IntakeError(Exception):
+    """Intake refused the request; `title`/`detail` come from its problem details."""
+
+    status: int
+    title: str
+    detail: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    retry_after_s: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.title}" + (f": {self.detail}" if self.detail else "")
+
+
+class IntakeNotFound(IntakeError):
+    """404: unknown tracking number, or a token that does not match (the same answer)."""
+
+
+class IntakeConflict(IntakeError):
+    """409: not possible in the concern's current status (e.g. reopen after the window)."""
+
+
+class IntakeInvalid(IntakeError):
+    """422 (or 400): a field intake refused; `errors` names them."""
+
+
+class IntakeRateLimited(IntakeError):
+    """429: too many requests from this family's address; `retry_after_s` says how long."""
+
+
+class IntakeUnavailable(IntakeError):
+    """Intake did not answer in time, refused the connection, or answered 5xx."""
+
+
+_BY_STATUS: dict[int, type[IntakeError]] = {
+    400: IntakeInvalid,
+    404: IntakeNotFound,
+    409: IntakeConflict,
+    422: IntakeInvalid,
+    429: IntakeRateLimited,
+}
+
+
+def error_from(response: httpx.Response) -> IntakeError:
+    """The typed error of a refused request, from its problem details when it has them."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    errors = [
+        FieldError(str(e.get("field", "")), str(e.get("message", "")))
+        for e in body.get("errors", []) or []
+        if isinstance(e, dict)
+    ]
+    retry = response.headers.get("Retry-After", "")
+    kind = (
+        IntakeUnavailable
+        if response.status_code >= 500
+        else _BY_STATUS.get(response.status_code, IntakeError)
+    )
+    return kind(
+        status=response.status_code,
+        title=str(body.get("title") or response.reason_phrase or "Error"),
+        detail=body.get("detail"),
+        errors=errors,
+        retry_after_s=int(retry) if retry.isdigit() else None,
+    )
+
+
+class IntakeClient:
+    """Intake's API for one frontend; one instance per process (it pools connections)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Callable[[], str],
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._token = token
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
+        )
+        self._catalog: dict[str, tuple[float, Any]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: FrontendSettings) -> IntakeClient:
+        return cls(settings.intake_url, settings.token_source(), timeout_s=settings.io_timeout_s)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str | None] | None = None,
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        sent = {k: v for k, v in (headers or {}).items() if v is not None}
+        if authenticated:
+            sent["Authorization"] = f"Bearer {self._token()}"
+        try:
+            response = await self._http.request(method, path, json=json, headers=sent)
+        except httpx.TimeoutException:
+            raise IntakeUnavailable(503, "Timeout", "Intake did not answer in time.") from None
+        except httpx.HTTPError as exc:
+            raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
+        if response.status_code >= 400:
+            raise error_from(response)
+        return response
+
+    @staticmethod
+    def _parse(model: type[M] | TypeAdapter[Any], response: httpx.Response) -> Any:
+        try:
+            if isinstance(model, TypeAdapter):
+                return model.validate_json(response.content)
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            raise IntakeUnavailable(
+                502, "Unexpected answer", "Intake answered in an unexpected shape."
+            ) from None
+
+    async def _cached(self, key: str, path: str, adapter: TypeAdapter[Any]) -> Any:
+        hit = self._catalog.get(key)
+        if hit is not None and time.monotonic() - hit[0] < CATALOG_TTL_S:
+            return hit[1]
+        value = self._parse(adapter, await self._call("GET", path))
+        self._catalog[key] = (time.monotonic(), value)
+        return value
+
+    # --- the API --------------------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        """Whether intake answers its `/readyz`."""
+        try:
+            response = await self._http.get("/readyz", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def categories(self) -> list[CategoryRead]:
+        """The district's categories (kept for a minute)."""
+        result: list[CategoryRead] = await self._cached(
+            "categories", "/v1/categories", TypeAdapter(list[CategoryRead])
+        )
+        return result
+
+    async def schools(self) -> list[SchoolRead]:
+        """The district's schools (kept for a minute)."""
+        result: list[SchoolRead] = await self._cached(
+            "schools", "/v1/schools", TypeAdapter(list[SchoolRead])
+        )
+        return result
+
+    async def create_concern(
+        self, body: Mapping[str, Any], *, idempotency_key: str, client_address: str | None = None
+    ) -> ConcernReceipt:
+        """Submit a concern (`ConcernCreate` as JSON); the same key answers the same receipt."""
+        response = await self._call(
+            "POST",
+            "/v1/concerns",
+            json=dict(body),
+            headers={"Idempotency-Key": idempotency_key, FORWARDED_FOR_HEADER: client_address},
+        )
+        receipt: ConcernReceipt = self._parse(ConcernReceipt, response)
+        return receipt
+
+    def _tracking_path(self, tracking_number: str, action: str = "") -> str:
+        return f"/v1/tracking/{quote(tracking_number, safe='')}{action}"
+
+    async def tracking(
+        self, tracking_number: str, access_token: str, *, client_address: str | None = None
+    ) -> RequesterView:
+        """The requester's view of their concern; `IntakeNotFound` for a wrong number or token."""
+        response = await self._call(
+            "GET",
+            self._tracking_path(tracking_number),
+            headers={"X-Access-Token": access_token, FORWARDED_FOR_HEADER: client_address},
+        )
+        view: RequesterView = self._parse(RequesterView, response)
+        return view
+
+    async def add_message(
+        self,
+        tracking_number: str,
+        access_token: str,
+        message: str,
+        *,
+        client_address: str | None = None,
+    ) -> RequesterView:
+        """The requester writes to the bureau."""
+        response = await self._call(
+            "POST",
+            self._tracking_path(tracking_number, "/messages"),
+            json={"message": message},
+            headers={"X-Access-Token": access_token, FORWARDED_FOR_HEADER: client_address},
+        )
+        view: RequesterView = self._parse(RequesterView, response)
+        return view
+
+    async def reopen(
+        self,
+        tracking_number: str,
+        access_token: str,
+        reason: str | None = None,
+        *,
+        client_address: str | None = None,
+    ) -> RequesterView:
+        """Reopen a resolved concern within the window; `IntakeConflict` after it."""
+        response = await self._call(
+            "POST",
+            self._tracking_path(tracking_number, "/reopen"),
+            json={"reason": reason} if reason else None,
+            headers={"X-Access-Token": access_token, FORWARDED_FOR_HEADER: client_address},
+        )
+        view: RequesterView = self._parse(RequesterView, response)
+        return view
