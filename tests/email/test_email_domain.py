@@ -1,0 +1,185 @@
+"""The email front door's reading of mails: over a corpus of real-shaped mails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from frontends.email.domain import (
+    IGNORED,
+    InboundMail,
+    Kind,
+    description,
+    detect_language,
+    read_mail,
+    tracking_number_in,
+    written_text,
+)
+
+pytestmark = pytest.mark.unit
+
+CORPUS = Path(__file__).parent / "corpus"
+BUREAU = frozenset({"bureau@district.example"})
+
+
+def mail(name: str, **options: object) -> InboundMail:
+    return read_mail(
+        (CORPUS / name).read_bytes(),
+        bureau_domain="district.example",
+        own_addresses=BUREAU,
+        **options,
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("new_plain_en.eml", Kind.NEW),
+        ("new_spanish_latin1.eml", Kind.NEW),
+        ("new_html_only.eml", Kind.NEW),
+        ("new_with_attachments.eml", Kind.NEW),
+        ("reply_gmail.eml", Kind.REPLY),
+        ("reply_outlook.eml", Kind.REPLY),
+        ("reply_apple_mail.eml", Kind.REPLY),
+        ("reply_spanish_gmail.eml", Kind.REPLY),
+        ("forged_from.eml", Kind.REPLY),
+        ("auto_reply_rfc3834.eml", Kind.AUTO_REPLY),
+        ("out_of_office_outlook.eml", Kind.AUTO_REPLY),
+        ("vacation_xautoreply.eml", Kind.AUTO_REPLY),
+        ("mailing_list.eml", Kind.MAILING_LIST),
+        ("spam_flagged.eml", Kind.SPAM),
+        ("bounce_dsn.eml", Kind.BOUNCE),
+    ],
+)
+def test_each_mail_of_the_corpus_is_classified(name: str, kind: Kind) -> None:
+    assert mail(name).kind is kind
+
+
+def test_an_auto_reply_quoting_a_tracking_number_is_still_ignored() -> None:
+    found = mail("auto_reply_rfc3834.eml")
+    assert found.tracking_number == "CS-2026-000001"
+    assert found.kind in IGNORED
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("reply_gmail.eml", "The bus came today, but it was 25 minutes late again."),
+        (
+            "reply_apple_mail.eml",
+            "The stop is on the corner of Oak Street and 5th Avenue, in "
+            "front of the library. Pick up time is 7:10.",
+        ),
+        (
+            "reply_spanish_gmail.eml",
+            "Muchas gracias. Ya pude subir los documentos, pero todavía "
+            "falta el\ncertificado de vacunas. ¿Lo puedo llevar en persona?",
+        ),
+    ],
+)
+def test_replies_keep_only_what_the_person_wrote(name: str, expected: str) -> None:
+    assert mail(name).body == expected
+
+
+def test_outlook_reply_loses_the_quoted_bureau_mail() -> None:
+    body = mail("reply_outlook.eml").body
+    assert body.startswith("Thanks for the quick answer. The fence is still open")
+    assert "We have asked facilities" not in body and "From:" not in body
+
+
+def test_signature_and_sign_off_are_stripped_from_a_new_mail() -> None:
+    body = mail("new_plain_en.eml").body
+    assert body.endswith("Could someone please look into it?")
+    assert "555-0123" not in body
+
+
+def test_html_only_mail_becomes_text_in_its_charset() -> None:
+    body = mail("new_html_only.eml").body
+    assert "<p>" not in body and "It\u2019s been like that for two weeks." in body
+
+
+def test_latin1_spanish_mail_is_decoded_and_detected_spanish() -> None:
+    found = mail("new_spanish_latin1.eml")
+    assert found.from_name == "José Martínez"
+    assert found.subject == "Inscripción de mi hija"
+    assert "¿Pueden ayudarme?" in found.body
+    assert found.language == "es"
+
+
+def test_sender_is_taken_from_from_in_lower_case() -> None:
+    found = mail("new_plain_en.eml")
+    assert (found.from_name, found.from_address) == ("Maria Gonzalez", "maria.gonzalez@example.org")
+    assert found.message_id == "<CAF7k2x9Q@mail.example.org>"
+
+
+def test_tracking_number_is_found_in_any_case() -> None:
+    assert mail("reply_spanish_gmail.eml").tracking_number == "CS-2026-000002"
+    assert tracking_number_in("re: cs-2026-000042 bus") == "CS-2026-000042"
+    assert tracking_number_in("CS-26-1") is None
+
+
+def test_only_the_bureaus_own_message_ids_are_references() -> None:
+    found = mail("reply_gmail.eml")
+    assert found.references == (
+        "<0b8d7c36-8a6e-4d3e-9f5a-2c1e0d9b7a11.9f2c1e0d9b7a4f5e8d3c2b1a0f9e8d7c@district.example>",
+    )
+
+
+def test_attachments_are_read_with_name_type_and_content() -> None:
+    found = mail("new_with_attachments.eml")
+    assert [(a.filename, a.content_type) for a in found.attachments] == [
+        ("letter.pdf", "application/pdf"),
+        ("notice.png", "image/png"),
+        ("run.exe", "application/x-msdownload"),
+    ]
+    assert found.attachments[0].data.startswith(b"%PDF-1.4")
+
+
+def test_bounce_names_the_failed_address_and_the_bureaus_mail() -> None:
+    bounce = mail("bounce_dsn.eml").bounce
+    assert bounce is not None
+    assert bounce.failed_recipients == ("no.such.parent@example.org",)
+    assert bounce.status == "5.1.1"
+    assert bounce.original_message_ids[0].endswith("@district.example>")
+
+
+def test_forged_sender_is_not_authenticated() -> None:
+    assert mail("forged_from.eml").sender_authenticated is False
+    assert mail("new_plain_en.eml").sender_authenticated is True
+
+
+def test_null_envelope_sender_is_an_automatic_mail() -> None:
+    assert mail("new_plain_en.eml", envelope_sender="").kind is Kind.AUTO_REPLY
+
+
+def test_mail_from_the_bureau_itself_is_a_loop() -> None:
+    raw = (
+        b"From: bureau@district.example\r\nTo: bureau@district.example\r\n"
+        b"Subject: hello\r\n\r\nA mail the bureau sent to itself by mistake.\r\n"
+    )
+    assert (
+        read_mail(raw, bureau_domain="district.example", own_addresses=BUREAU).kind
+        is Kind.AUTO_REPLY
+    )
+
+
+def test_language_detection_defaults_when_undecided() -> None:
+    assert detect_language("Hola, el autobús no llegó a la escuela") == "es"
+    assert detect_language("The bus did not come to the school") == "en"
+    assert detect_language("12345", default="es") == "es"
+
+
+def test_description_uses_the_subject_when_the_body_is_too_short() -> None:
+    raw = b"From: a@example.org\r\nSubject: Broken heating in room 12\r\n\r\nHelp\r\n"
+    found = read_mail(raw, bureau_domain="district.example")
+    assert description(found) == "Broken heating in room 12\n\nHelp"
+
+
+def test_quoted_lines_without_attribution_are_dropped() -> None:
+    assert written_text("Yes, Monday works.\n\n> Can you come on Monday?\n") == "Yes, Monday works."
+
+
+def test_malformed_mail_does_not_raise() -> None:
+    found = read_mail(b"\x00\xff garbage without headers", bureau_domain="district.example")
+    assert found.kind is Kind.NEW and found.from_address is None
