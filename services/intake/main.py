@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI
 
-from services.intake import api, handlers
+from services.intake import api, calls, handlers
 from services.intake.config import IntakeConfig
 from services.intake.handlers import IntakeContext
 from services.intake.idempotency import IdempotencyKeys
@@ -45,6 +45,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
                                                              "key_id": vault.current})
         disclosures = DisclosureRepository(runtime.db)
         await disclosures.ensure_indexes()
+        await calls.ensure_indexes(runtime.db)
         keys = IdempotencyKeys(runtime.db, ttl_s=settings.idempotency_ttl_s)
         await keys.ensure_indexes()
         ctx = IntakeContext(repo=repo, keys=keys, clock=runtime.clock, district=district,
@@ -52,7 +53,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
                             published=runtime.wake_relay,
                             contact_secret=settings.contact_hash_key.get_secret_value().encode(),
                             access_key=settings.access_token_key.get_secret_value().encode(),
-                            disclosures=disclosures)
+                            disclosures=disclosures, sms_updates=settings.sms_updates)
         by_event: dict[str, Callable[..., Awaitable[None]]] = {
             "concern.triaged": handlers.on_triaged,
             "concern.assigned": handlers.on_assigned,
@@ -73,6 +74,6 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
                              cors_origins=settings.cors_origins, lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[CONCERNS], wire=wire))
     app.state.tracking_limiter = RateLimiter(settings.tracking_lookups_per_minute, 60.0)
-    for router in api.routers:
+    for router in [*api.routers, calls.router]:
         app.include_router(router)
     return app

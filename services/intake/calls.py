@@ -1,0 +1,363 @@
+"""Call records of the phone front door: each call's path, outcome and time to answer.
+
+The phone frontend reports what happens on a call as it happens; intake keeps the record
+beside the concerns it is about, schedules the callback a voicemail promises (the concern's
+own `schedule_callback` action), counts calls in metrics and answers the Board's call report.
+A record holds no phone number: only the path, the outcomes and the concern it produced.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from prometheus_client import Counter, Histogram
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.intake import handlers, views
+from services.intake.domain import OPEN_STATUSES
+from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
+from services.intake.schemas import PHONE_PATTERN, Reason, RequesterView, _Strict
+from services.intake.web import Ctx, Submitter
+from shared.authz import Access, Permission
+from shared.clock import as_utc
+from shared.http import Problem, authorize
+from shared.metrics import LAG_BUCKETS
+from shared.store import Document
+
+CALLS = "calls"
+
+
+class CallOutcome(StrEnum):
+    STATUS_HEARD = "status_heard"
+    VOICEMAIL_LEFT = "voicemail_left"
+    CONNECTED = "connected"
+    ABANDONED = "abandoned"
+
+
+CALLS_TOTAL = Counter(
+    "bureau_calls_total", "Phone calls by outcome (a call may reach several)", ["outcome"]
+)
+CALL_ANSWER_SECONDS = Histogram(
+    "bureau_call_answer_seconds",
+    "Time from a call's start to the caller being served (status heard, voicemail recorded, "
+    "connected to a person)",
+    buckets=LAG_BUCKETS,
+)
+CALLBACKS_SCHEDULED = Counter(
+    "bureau_callbacks_scheduled_total", "Callbacks promised to callers who left a voicemail"
+)
+
+CallSid = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+Step = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,39}$")]
+Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN)]
+
+# --- shapes -------------------------------------------------------------------------------
+
+
+class CallStart(_Strict):
+    call_sid: CallSid = Field(description="the provider's id of the call (Twilio `CallSid`)")
+    started_at: AwareDatetime | None = Field(default=None, description="default: now")
+
+
+class CallStepCreate(_Strict):
+    step: Step = Field(description="where the caller went, e.g. `language`, `menu:status`")
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    outcome: CallOutcome | None = None
+    answered_after_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="for an outcome: seconds from the call's start to the "
+        "caller being served (default: now - start)",
+    )
+    concern_id: str | None = Field(default=None, max_length=64)
+
+
+class CallEnd(_Strict):
+    duration_s: int | None = Field(default=None, ge=0)
+
+
+class VoicemailCallback(_Strict):
+    concern_id: str = Field(max_length=64, description="the concern the voicemail created")
+    callback_due_at: AwareDatetime = Field(description="the district's callback standard")
+    note: Reason | None = None
+
+
+class CallRead(BaseModel):
+    call_sid: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    language: str | None = None
+    path: list[str] = Field(default_factory=list)
+    outcomes: list[CallOutcome] = Field(default_factory=list)
+    answered_after_s: float | None = None
+    concern_id: str | None = None
+    duration_s: int | None = None
+
+
+class RecentConcern(BaseModel):
+    """The most recent open concern of a phone number, as its requester may see it."""
+
+    language: str
+    view: RequesterView
+
+
+class CallReport(BaseModel):
+    start: datetime
+    end: datetime
+    calls: int
+    by_outcome: dict[str, int]
+    answered: int = Field(description="calls where the caller was served")
+    median_answer_s: float | None = None
+    p90_answer_s: float | None = None
+    callbacks_scheduled: int
+
+
+# --- store --------------------------------------------------------------------------------
+
+
+def _calls(ctx: Any) -> Any:
+    return ctx.repo.collection.database[CALLS]
+
+
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    """The report reads calls by start time; the lookup reads concerns by requester phone."""
+    await db[CALLS].create_index("started_at")
+    await db["concerns"].create_index([("requester.phone", 1), ("submitted_at", -1)])
+
+
+def _read(doc: Document) -> CallRead:
+    return CallRead(
+        call_sid=doc["_id"],
+        started_at=as_utc(doc["started_at"]),
+        ended_at=as_utc(doc["ended_at"]) if doc.get("ended_at") else None,
+        language=doc.get("language"),
+        path=doc.get("path", []),
+        outcomes=doc.get("outcomes", []),
+        answered_after_s=doc.get("answered_after_s"),
+        concern_id=doc.get("concern_id"),
+        duration_s=doc.get("duration_s"),
+    )
+
+
+def _unknown_call() -> Problem:
+    return Problem(404, "Call not found", "No call record has this id; start it first.")
+
+
+async def _record_outcome(
+    ctx: Any, call_sid: str, outcome: CallOutcome, *, answered_after_s: float | None, sets: Document
+) -> Document:
+    """Add an outcome once (a provider's retry adds nothing) and count it."""
+    calls = _calls(ctx)
+    current = await calls.find_one({"_id": call_sid})
+    if current is None:
+        raise _unknown_call()
+    if answered_after_s is None and outcome is not CallOutcome.ABANDONED:
+        answered_after_s = (ctx.clock.now() - as_utc(current["started_at"])).total_seconds()
+    first_answer = outcome is not CallOutcome.ABANDONED and current.get("answered_after_s") is None
+    if first_answer:
+        sets = {**sets, "answered_after_s": round(answered_after_s or 0.0, 3)}
+    after = await calls.find_one_and_update(
+        {"_id": call_sid, "outcomes": {"$ne": outcome.value}},
+        {"$set": sets, "$push": {"outcomes": outcome.value}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if after is None:  # already recorded: the same answer again
+        if sets:
+            await calls.update_one({"_id": call_sid}, {"$set": sets})
+        return await calls.find_one({"_id": call_sid}) or current
+    CALLS_TOTAL.labels(outcome.value).inc()
+    if first_answer:
+        CALL_ANSWER_SECONDS.observe(answered_after_s or 0.0)
+    return after
+
+
+# --- API ----------------------------------------------------------------------------------
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"])
+ReportReader = Annotated[Access, Depends(authorize(Permission.REPORTS_READ))]
+
+
+@router.get(
+    "/recent-concern",
+    response_model=RecentConcern,
+    responses={404: {"description": "no open concern from this number"}},
+)
+async def recent_concern(
+    ctx: Ctx, who: Submitter, phone: Annotated[str, Query(pattern=PHONE_PATTERN)]
+) -> RecentConcern:
+    """The most recent open concern whose requester gave this phone number (for a frontend
+    that knows the number is the caller's: an incoming call or text)."""
+    doc = await ctx.repo.collection.find_one(
+        {"requester.phone": phone, "status": {"$in": sorted(s.value for s in OPEN_STATUSES)}},
+        sort=[("submitted_at", -1)],
+    )
+    if doc is None:
+        raise Problem(404, "No open concern", "No open concern from this number.")
+    return RecentConcern(
+        language=doc["requester"].get("language") or "en",
+        view=views.requester_view(doc, district=ctx.district, now=ctx.clock.now()),
+    )
+
+
+@router.get("/report", response_model=CallReport)
+async def report(
+    ctx: Ctx,
+    who: ReportReader,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> CallReport:
+    """Calls answered, their outcomes and time to answer, callbacks promised: aggregates."""
+    end = as_utc(end) if end else ctx.clock.now()
+    start = as_utc(start) if start else end - timedelta(days=30)
+    by_outcome: dict[str, int] = {o.value: 0 for o in CallOutcome}
+    waits: list[float] = []
+    calls = callbacks = 0
+    async for doc in _calls(ctx).find(
+        {"started_at": {"$gte": start, "$lt": end}},
+        {"outcomes": 1, "answered_after_s": 1, "callback": 1},
+    ):
+        calls += 1
+        for outcome in doc.get("outcomes", []):
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
+        if doc.get("answered_after_s") is not None:
+            waits.append(float(doc["answered_after_s"]))
+        callbacks += 1 if doc.get("callback") else 0
+    waits.sort()
+    return CallReport(
+        start=start,
+        end=end,
+        calls=calls,
+        by_outcome=by_outcome,
+        answered=len(waits),
+        median_answer_s=statistics.median(waits) if waits else None,
+        p90_answer_s=waits[min(len(waits) - 1, int(len(waits) * 0.9))] if waits else None,
+        callbacks_scheduled=callbacks,
+    )
+
+
+@router.post(
+    "",
+    response_model=CallRead,
+    status_code=201,
+    responses={200: {"description": "the call was already started (a retry)"}},
+)
+async def start_call(body: CallStart, ctx: Ctx, who: Submitter, response: Response) -> CallRead:
+    """A call reached the phone front door; a retry answers the same record."""
+    doc = {
+        "_id": body.call_sid,
+        "started_at": body.started_at or ctx.clock.now(),
+        "frontend": who.actor,
+        "path": [],
+        "outcomes": [],
+    }
+    result = await _calls(ctx).update_one(
+        {"_id": body.call_sid}, {"$setOnInsert": doc}, upsert=True
+    )
+    if result.upserted_id is None:
+        response.status_code = 200
+        doc = await _calls(ctx).find_one({"_id": body.call_sid}) or doc
+    return _read(doc)
+
+
+@router.post(
+    "/{call_sid}/steps", response_model=CallRead, responses={404: {"description": "unknown call"}}
+)
+async def add_step(call_sid: CallSid, body: CallStepCreate, ctx: Ctx, who: Submitter) -> CallRead:
+    """One step of the caller's path, with the outcome it reached, if any."""
+    sets: Document = {}
+    if body.language:
+        sets["language"] = body.language
+    if body.concern_id:
+        sets["concern_id"] = body.concern_id
+    update: Document = {"$push": {"path": {"$each": [body.step], "$slice": -100}}}
+    if sets:
+        update["$set"] = sets
+    doc = await _calls(ctx).find_one_and_update(
+        {"_id": call_sid}, update, return_document=ReturnDocument.AFTER
+    )
+    if doc is None:
+        raise _unknown_call()
+    if body.outcome is not None:
+        doc = await _record_outcome(
+            ctx, call_sid, body.outcome, answered_after_s=body.answered_after_s, sets={}
+        )
+    return _read(doc)
+
+
+@router.post(
+    "/{call_sid}/end", response_model=CallRead, responses={404: {"description": "unknown call"}}
+)
+async def end_call(call_sid: CallSid, body: CallEnd, ctx: Ctx, who: Submitter) -> CallRead:
+    """The caller hung up; a call that reached no outcome counts as abandoned."""
+    sets: Document = {"ended_at": ctx.clock.now()}
+    if body.duration_s is not None:
+        sets["duration_s"] = body.duration_s
+    doc = await _calls(ctx).find_one_and_update(
+        {"_id": call_sid, "ended_at": None}, {"$set": sets}, return_document=ReturnDocument.AFTER
+    )
+    if doc is None:
+        doc = await _calls(ctx).find_one({"_id": call_sid})
+        if doc is None:
+            raise _unknown_call()
+        return _read(doc)  # already ended: a retry
+    if not doc.get("outcomes"):
+        doc = await _record_outcome(
+            ctx, call_sid, CallOutcome.ABANDONED, answered_after_s=None, sets={}
+        )
+    return _read(doc)
+
+
+@router.post(
+    "/{call_sid}/voicemail",
+    response_model=CallRead,
+    responses={
+        404: {"description": "unknown call or concern"},
+        409: {"description": "the concern takes no callback now"},
+        422: {"description": "an invalid field"},
+    },
+)
+async def voicemail(
+    call_sid: CallSid, body: VoicemailCallback, ctx: Ctx, who: Submitter
+) -> CallRead:
+    """A voicemail became a concern: promise the caller a callback by the district's standard
+    (the concern's `schedule_callback` action) and record the outcome. Idempotent per call."""
+    call = await _calls(ctx).find_one({"_id": call_sid})
+    if call is None:
+        raise _unknown_call()
+    if call.get("callback") != body.concern_id:
+        note = body.note or "Voicemail left by phone: call the requester back."
+        command = Command(
+            Action.SCHEDULE_CALLBACK, who.actor, text=note, due_at=body.callback_due_at
+        )
+        try:
+            await handlers.act(body.concern_id, command, ctx=ctx)
+        except handlers.ConcernNotFound:
+            raise Problem(404, "Concern not found", "No concern has this id.") from None
+        except ActionNotAllowed as exc:
+            raise Problem(409, "Not possible now", str(exc)) from None
+        except InvalidCommand as exc:
+            raise Problem(
+                422, "Invalid request", str(exc), errors=[{"field": exc.field, "message": str(exc)}]
+            ) from None
+        except handlers.ConcurrentChange:
+            raise Problem(409, "Concern changed meanwhile", "Please try again.") from None
+        claimed = await _calls(ctx).update_one(
+            {"_id": call_sid, "callback": {"$ne": body.concern_id}},
+            {"$set": {"callback": body.concern_id, "concern_id": body.concern_id}},
+        )
+        if claimed.modified_count:
+            CALLBACKS_SCHEDULED.inc()
+    doc = await _record_outcome(
+        ctx,
+        call_sid,
+        CallOutcome.VOICEMAIL_LEFT,
+        answered_after_s=None,
+        sets={"concern_id": body.concern_id},
+    )
+    return _read(doc)
