@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -113,6 +114,15 @@ class Student:
 
 
 @dataclass(frozen=True)
+class Location:
+    """Where it happened when a school alone does not say it: a bus stop, a crossing."""
+
+    address: str | None = None
+    lat: float | None = None
+    long: float | None = None
+
+
+@dataclass(frozen=True)
 class NewConcern:
     """What a frontend submits, already validated for shape."""
 
@@ -125,6 +135,11 @@ class NewConcern:
     school_contacted: bool | None = None
     taken_by: str = "unknown"
     via: str | None = None
+    location: Location | None = None
+    media_url: str | None = None
+    # what the filing client sent for its own reference (Open311 account_id, device_id,
+    # attribute[...]): kept with the case, shown to no one else
+    client_reference: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,6 +161,9 @@ class Concern:
     submitted_at: datetime
     resolution_due_at: datetime
     access_token_hash: str
+    location: Location | None = None
+    media_url: str | None = None
+    client_reference: Mapping[str, str] = field(default_factory=dict)
 
 
 def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
@@ -158,6 +176,7 @@ def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
         student=new.student, school_contacted=new.school_contacted, taken_by=new.taken_by,
         via=new.via, status=Status.RECEIVED, submitted_at=now,
         resolution_due_at=now + guarantee, access_token_hash=access_token_hash,
+        location=new.location, media_url=new.media_url, client_reference=new.client_reference,
     )
     public = ConcernSubmitted(
         concern_id=concern.id, tracking_number=tracking, channel=new.channel,

@@ -55,6 +55,9 @@ def to_document(concern: Concern, vault: StudentVault) -> Document:
         "school_contacted": concern.school_contacted,
         "taken_by": concern.taken_by,
         "via": concern.via,
+        "location": asdict(concern.location) if concern.location else None,
+        "media_url": concern.media_url,
+        "client_reference": dict(concern.client_reference),
         "status": concern.status.value,
         "submitted_at": concern.submitted_at,
         "updated_at": concern.submitted_at,
@@ -215,7 +218,9 @@ class ConcernRepository:
         return await self._concerns.find_one({"_id": concern_id}, {"outbox": 0})
 
     async def by_tracking_number(self, tracking: str) -> Document | None:
-        return await self._concerns.find_one({"tracking_number": tracking}, {"outbox": 0})
+        """The concern with this tracking number, however the requester typed its case."""
+        return await self._concerns.find_one({"tracking_number": tracking.strip().upper()},
+                                             {"outbox": 0})
 
     async def merged_from(self, concern_id: str) -> list[str]:
         """Ids of the concerns merged into this one (read, never stored twice)."""

@@ -11,7 +11,10 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
+from services.intake.open311 import REQUEST_FIELDS
+from shared.events import ConcernTriaged, Priority
 from tests.integration.test_intake_api import clock, intake, submit  # noqa: F401
+from tests.integration.test_intake_events import Publish, case_when, publish  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -169,3 +172,146 @@ async def test_a_body_that_is_not_a_form_is_a_400(intake: httpx.AsyncClient) -> 
     answer = await intake.post(f"{BASE}/requests.json", content=b"\xff\xfe\x00",
                                headers={"content-type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 400
+
+
+def rows_of(answer: httpx.Response, fmt: str, item: str = "request") -> list[dict[str, Any]]:
+    if fmt == "json":
+        return list(answer.json())
+    assert answer.headers["content-type"].startswith("text/xml"), answer.text
+    return xml_rows(answer.text, item)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_api_key_in_the_query_string_files_as_the_spec_clients_send_it(
+        intake: httpx.AsyncClient, fmt: str) -> None:
+    form = {k: v for k, v in FORM.items() if k != "api_key"}
+    answer = await intake.post(f"{BASE}/requests.{fmt}", data=form,
+                               params={"api_key": KEY, "jurisdiction_id": ""})
+    assert answer.status_code == 201, answer.text
+    assert rows_of(answer, fmt)[0]["service_request_id"].startswith("CS-")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_json_and_multipart_bodies_are_a_clear_400_not_a_403(
+        intake: httpx.AsyncClient, fmt: str) -> None:
+    as_json = await intake.post(f"{BASE}/requests.{fmt}", json=FORM)
+    as_multipart = await intake.post(f"{BASE}/requests.{fmt}", data=FORM,
+                                     files={"media": ("bus.jpg", b"jpeg", "image/jpeg")})
+    for answer, kind in ((as_json, "application/json"), (as_multipart, "multipart/form-data")):
+        assert answer.status_code == 400, answer.text
+        [error] = rows_of(answer, fmt, "error")
+        assert "application/x-www-form-urlencoded" in error["description"]
+        assert kind in error["description"]
+    assert (await intake.get("/v1/concerns/counts")).json()["total"] == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_location_media_and_client_fields_are_kept_and_shown(
+        intake: httpx.AsyncClient, fmt: str) -> None:
+    filed = await file_request(intake, fmt, address_string="Bus stop, Elm St & 3rd Ave",
+                               lat="38.8977", long="-77.0365",
+                               media_url="https://photos.example.org/stop.jpg",
+                               account_id="acct-42", device_id="device-7",
+                               **{"attribute[route]": "12"})
+    assert filed.status_code == 201, filed.text
+    [created] = rows_of(filed, fmt)
+    assert created["account_id"] == "acct-42"
+    number = created["service_request_id"]
+    [row] = rows_of(await intake.get(f"{BASE}/requests/{number}.{fmt}"), fmt)
+    assert set(row) == set(REQUEST_FIELDS)
+    assert row["address"] == "Bus stop, Elm St & 3rd Ave"
+    assert float(row["lat"]) == 38.8977 and float(row["long"]) == -77.0365
+    assert row["media_url"] == "https://photos.example.org/stop.jpg"
+    assert not row["description"]  # a parent's words are never public
+
+
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"lat": "north"}, "lat"),
+    ({"lat": "91", "long": "0"}, "lat"),
+    ({"lat": "38.9"}, "long"),
+    ({"media_url": "javascript:alert(1)"}, "media_url"),
+])
+async def test_bad_locations_and_media_urls_are_400(intake: httpx.AsyncClient,
+                                                    changes: dict[str, str], says: str) -> None:
+    answer = await file_request(intake, **changes)
+    assert answer.status_code == 400
+    assert says in answer.json()[0]["description"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_unlisted_category_answers_a_token_never_a_dead_id(
+        intake: httpx.AsyncClient, fmt: str) -> None:
+    filed = await file_request(intake, fmt, service_code="special-education")
+    assert filed.status_code == 201, filed.text
+    [created] = rows_of(filed, fmt)
+    assert "service_request_id" not in created
+    token = created["token"]
+    assert created["service_notice"]
+    answer = await intake.get(f"{BASE}/tokens/{token}.{fmt}")
+    assert answer.status_code == 200
+    [row] = rows_of(answer, fmt)
+    assert row["token"] == token and not row["service_request_id"]
+    assert (await intake.get(f"{BASE}/tokens/not-a-token.{fmt}")).status_code == 404
+
+
+async def test_token_of_a_listed_request_gives_its_id(intake: httpx.AsyncClient) -> None:
+    number = (await file_request(intake)).json()[0]["service_request_id"]
+    page = (await intake.get("/v1/concerns", params={"q": number})).json()
+    token = page["items"][0]["id"]
+    [row] = (await intake.get(f"{BASE}/tokens/{token}.json")).json()
+    assert row == {"service_request_id": number, "token": token}
+    web = await submit(intake)  # filed elsewhere: its id is no Open311 token
+    assert (await intake.get(f"{BASE}/tokens/{web['id']}.json")).status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_keywords_are_one_comma_separated_string(intake: httpx.AsyncClient,
+                                                       fmt: str) -> None:
+    rows = rows_of(await intake.get(f"{BASE}/services.{fmt}"), fmt, "service")
+    transport = next(r for r in rows if r["service_code"] == "transportation")
+    assert isinstance(transport["keywords"], str)
+    assert transport["keywords"].split(",")[0] == "transportation"
+
+
+async def test_status_notes_follow_routing(intake: httpx.AsyncClient, publish: Publish,
+                                           clock: Any) -> None:
+    number = (await file_request(intake)).json()[0]["service_request_id"]
+    before = (await intake.get(f"{BASE}/requests/{number}.json")).json()[0]
+    assert "being routed" in before["status_notes"]
+    cid = (await intake.get("/v1/concerns", params={"q": number})).json()["items"][0]["id"]
+    await publish(ConcernTriaged(concern_id=cid, category="transportation",
+                                 school_id="lincoln-es", team_id="transportation",
+                                 team_name="Transportation Office", priority=Priority.NORMAL,
+                                 rule="category", triaged_at=clock.now()))
+    await case_when(intake, cid, lambda c: c["team"] is not None)
+    after = (await intake.get(f"{BASE}/requests/{number}.json")).json()[0]
+    assert "being routed" not in after["status_notes"]
+    assert "Routed" in after["status_notes"]
+
+
+@pytest.mark.parametrize(("path", "headers", "fmt"), [
+    ("/nothing.xml", {}, "xml"),
+    ("/requests/CS-2026-000001/notes.xml", {}, "xml"),
+    ("/discovery", {"accept": "text/xml"}, "xml"),
+    ("/nothing.json", {}, "json"),
+    ("/nothing", {}, "json"),
+])
+async def test_unknown_paths_answer_in_the_format_asked_for(
+        intake: httpx.AsyncClient, path: str, headers: dict[str, str], fmt: str) -> None:
+    answer = await intake.get(f"{BASE}{path}", headers=headers)
+    assert answer.status_code == 404
+    [error] = rows_of(answer, fmt, "error")
+    assert str(error["code"]) == "404"
+
+
+async def test_tracking_numbers_are_found_in_any_case(intake: httpx.AsyncClient) -> None:
+    number = (await file_request(intake)).json()[0]["service_request_id"]
+    lower = number.lower()
+    assert (await intake.get(f"{BASE}/requests/{lower}.json")).status_code == 200
+    listed = (await intake.get(f"{BASE}/requests.json",
+                               params={"service_request_id": lower})).json()
+    assert [r["service_request_id"] for r in listed] == [number]
+    created = await submit(intake)
+    status = await intake.get(f"/v1/tracking/{created['tracking_number'].lower()}",
+                              headers={"X-Access-Token": created["access_token"]})
+    assert status.status_code == 200, status.text
