@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from fastapi import FastAPI
 
 from services.intake import api, calls, handlers
+from services.intake.attachments import router as attachments_router
 from services.intake.config import IntakeConfig
 from services.intake.handlers import IntakeContext
 from services.intake.idempotency import IdempotencyKeys
+from services.intake.inbound import router as inbound_router
 from services.intake.repository import CONCERNS, ConcernRepository, DisclosureRepository
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
@@ -76,4 +78,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     app.state.tracking_limiter = RateLimiter(settings.tracking_lookups_per_minute, 60.0)
     for router in [*api.routers, calls.router]:
         app.include_router(router)
+    # mail and SMS to a concern, and the files sent with it (the email and phone frontends)
+    app.include_router(inbound_router)
+    app.include_router(attachments_router)
     return app

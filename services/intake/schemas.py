@@ -54,7 +54,10 @@ class StudentIn(_Strict):
 class ConcernCreate(_Strict):
     channel: Channel = Field(description="who submits (the token's subject: the frontend or "
                                          "the agent) is recorded as `taken_by`")
-    category: Reference = Field(description="an id from GET /v1/categories")
+    category: Reference | None = Field(
+        default=None, description="an id from GET /v1/categories; left out (a mail, a call), "
+                                  "the concern is `uncategorized` and triage sends it to the "
+                                  "fallback team")
     school_id: Reference | None = Field(default=None, description="an id from GET /v1/schools")
     school_contacted: bool | None = Field(
         default=None, description="whether the requester raised it at the school first")
@@ -73,9 +76,12 @@ class ConcernReceipt(BaseModel):
     submitted_at: datetime
     resolution_due_at: datetime
     access_token: str = Field(description="with the tracking number, opens the status page")
+    pin: str = Field(description="6 digits, shown only here: with the tracking number, opens "
+                                 "the status by phone (header X-Access-Pin)")
     status_url: str
     updates_promised: bool = Field(description="false for an anonymous or unreachable "
-                                               "requester: the bureau cannot write back")
+                                               "requester (only a phone, and no SMS): the "
+                                               "bureau cannot write back")
     notice: str
 
 

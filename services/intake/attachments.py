@@ -1,0 +1,206 @@
+"""Files a requester sends with a concern (photos, letters, PDFs): kept in GridFS in intake's
+own database, within size and type limits, listed and downloaded by staff.
+
+A file never travels in an event, and neither its name nor its content is logged. A refused
+file gets a problem answer saying why (415 type, 413 size, 409 too many), which a frontend
+passes on to the family in plain words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from gridfs import AsyncGridFSBucket, NoFile
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.intake.handlers import IntakeContext
+from services.intake.web import Ctx, Reader, Submitter, check_scope
+from shared.http import Problem
+from shared.store import Document
+
+log = logging.getLogger(__name__)
+
+BUCKET = "attachments"
+# What a family sends: photos, scanned letters, documents. Each type with the bytes its
+# files start with, so a file cannot pretend to be what it is not.
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "image/heic": (b"",),
+    "text/plain": (b"",),
+    "application/msword": (b"\xd0\xcf\x11\xe0",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK\x03\x04",),
+    "application/vnd.oasis.opendocument.text": (b"PK\x03\x04",),
+}
+
+
+class AttachmentSettings(BaseSettings):
+    """Limits of attachments (environment: ATTACHMENT_MAX_BYTES, ATTACHMENTS_PER_CONCERN,
+    ATTACHMENT_TYPES)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    attachments_per_concern: int = Field(default=20, gt=0)
+    attachment_types: list[str] = Field(default=sorted(SIGNATURES))
+
+
+class AttachmentRead(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+    uploaded_by: str
+
+
+router = APIRouter(prefix="/v1/concerns", tags=["attachments"])
+_FILENAME = re.compile(r"[^\w .()\-]+", re.UNICODE)
+
+
+def safe_filename(name: str) -> str:
+    """A file name that is safe in a header and on a disk: no path, no control characters."""
+    name = name.replace("\\", "/").rpartition("/")[2]
+    name = _FILENAME.sub("_", name).strip(" .") or "attachment"
+    return name[:120]
+
+
+def refusal(content_type: str, data: bytes, *, settings: AttachmentSettings) -> Problem | None:
+    """Why a file is refused, or None: its type, its size, or content unlike its type."""
+    if content_type not in settings.attachment_types or content_type not in SIGNATURES:
+        allowed = ", ".join(sorted(set(settings.attachment_types) & set(SIGNATURES)))
+        return Problem(415, "File type not accepted",
+                       f"Files of type {content_type} are not accepted; send one of: "
+                       f"{allowed}.")
+    if len(data) > settings.attachment_max_bytes:
+        return Problem(413, "File too large",
+                       f"Files are limited to {settings.attachment_max_bytes // (1024 * 1024)} "
+                       "MB.")
+    if not data:
+        return Problem(422, "Empty file", "The file is empty.")
+    if not any(data.startswith(magic) for magic in SIGNATURES[content_type]):
+        return Problem(415, "File type not accepted",
+                       f"The file's content is not {content_type}.")
+    return None
+
+
+def _bucket(ctx: IntakeContext) -> AsyncGridFSBucket:
+    return AsyncGridFSBucket(ctx.repo.collection.database, bucket_name=BUCKET)
+
+
+def _settings(request: Request) -> AttachmentSettings:
+    settings = getattr(request.app.state, "attachment_settings", None)
+    if settings is None:
+        settings = request.app.state.attachment_settings = AttachmentSettings()
+    return settings
+
+
+def _read(doc: Document) -> AttachmentRead:
+    meta = doc.get("metadata") or {}
+    return AttachmentRead(id=str(doc["_id"]), filename=doc.get("filename") or "attachment",
+                          content_type=meta.get("content_type", "application/octet-stream"),
+                          size=int(doc.get("length", 0)), sha256=meta.get("sha256", ""),
+                          uploaded_at=doc["uploadDate"], uploaded_by=meta.get("uploaded_by", ""))
+
+
+@router.post("/{concern_id}/attachments", status_code=201, response_model=AttachmentRead,
+             responses={404: {"description": "unknown concern"},
+                        409: {"description": "the concern has as many files as allowed"},
+                        413: {"description": "the file is too large"},
+                        415: {"description": "a file type the bureau does not accept"}})
+async def upload(concern_id: str, request: Request, ctx: Ctx, who: Submitter,
+                 filename: Annotated[str, Query(min_length=1, max_length=255)],
+                 content_type: Annotated[str, Header(alias="Content-Type")] = "",
+                 ) -> AttachmentRead:
+    """Attach one file (the request body, its type in Content-Type) to a concern."""
+    settings = _settings(request)
+    kind = content_type.split(";")[0].strip().lower()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.attachment_max_bytes:
+        raise Problem(413, "File too large", f"Files are limited to "
+                      f"{settings.attachment_max_bytes // (1024 * 1024)} MB.")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > settings.attachment_max_bytes:
+            break
+    problem = refusal(kind, bytes(data), settings=settings)
+    if problem is not None:
+        raise problem
+    doc = await ctx.repo.get_document(concern_id)
+    if doc is None:
+        raise Problem(404, "Concern not found", "No concern has this id.")
+    files = ctx.repo.collection.database[f"{BUCKET}.files"]
+    if await files.count_documents({"metadata.concern_id": concern_id}) >= \
+            settings.attachments_per_concern:
+        raise Problem(409, "Too many files", f"A concern takes at most "
+                      f"{settings.attachments_per_concern} files.")
+    attachment_id = str(uuid.uuid4())
+    name = safe_filename(filename)
+    digest = hashlib.sha256(data).hexdigest()
+    await _bucket(ctx).upload_from_stream_with_id(
+        attachment_id, name, bytes(data), metadata={
+            "concern_id": concern_id, "content_type": kind, "sha256": digest,
+            "uploaded_by": who.actor})
+    now = ctx.clock.now()
+    await ctx.repo.collection.update_one({"_id": concern_id}, {
+        "$push": {"timeline": {"id": attachment_id, "kind": "attachment_added", "at": now,
+                               "actor": who.actor, "attachment_id": attachment_id,
+                               "filename": name, "content_type": kind, "size": len(data)}},
+        "$inc": {"version": 1}, "$set": {"updated_at": now}})
+    log.info("attachment stored", extra={"concern_id": concern_id,
+                                         "attachment_id": attachment_id, "size": len(data)})
+    stored = await files.find_one({"_id": attachment_id})
+    assert stored is not None
+    return _read(stored)
+
+
+@router.get("/{concern_id}/attachments", response_model=list[AttachmentRead])
+async def list_attachments(concern_id: str, ctx: Ctx, who: Reader) -> list[AttachmentRead]:
+    """The files attached to a concern, oldest first."""
+    doc = await ctx.repo.get_document(concern_id)
+    if doc is None:
+        raise Problem(404, "Concern not found", "No concern has this id.")
+    check_scope(who, doc)
+    files = ctx.repo.collection.database[f"{BUCKET}.files"]
+    found = await files.find({"metadata.concern_id": concern_id}).sort(
+        [("uploadDate", 1)]).to_list()
+    return [_read(f) for f in found]
+
+
+@router.get("/{concern_id}/attachments/{attachment_id}", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}},
+                       404: {"description": "unknown concern or file"}})
+async def download(concern_id: str, attachment_id: str, ctx: Ctx, who: Reader) -> Response:
+    """One file, as it was sent."""
+    doc = await ctx.repo.get_document(concern_id)
+    if doc is None:
+        raise Problem(404, "Concern not found", "No concern has this id.")
+    check_scope(who, doc)
+    files = ctx.repo.collection.database[f"{BUCKET}.files"]
+    stored = await files.find_one({"_id": attachment_id, "metadata.concern_id": concern_id})
+    if stored is None:
+        raise Problem(404, "File not found", "This concern has no such file.")
+    try:
+        stream = await _bucket(ctx).open_download_stream(attachment_id)
+        data = await stream.read()
+    except NoFile:
+        raise Problem(404, "File not found", "This concern has no such file.") from None
+    meta = _read(stored)
+    fallback = meta.filename.encode("ascii", "replace").decode().replace("?", "_")
+    return Response(data, media_type=meta.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{fallback}"; '
+                               f"filename*=UTF-8''{quote(meta.filename)}",
+        "Cache-Control": "no-store"})

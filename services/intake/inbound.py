@@ -1,0 +1,186 @@
+"""Messages that arrive by mail or SMS to a concern: the frontend says who wrote and what it
+answers (a tracking number, the bureau's own Message-IDs, or, by SMS, the sender's number);
+intake finds the concern and decides whose message it is.
+
+A message from the requester's own address (or number) is the requester's message, with the
+same effect as writing through the status page: it ends a wait for information. Anything else
+(another address, a sender the mail server found forged, a concern no longer open) is kept on
+the staff timeline as an unverified message for staff to decide; it is never attached as the
+requester's, never published, never logged with its text or address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, StringConstraints
+from pymongo import DESCENDING
+
+from services.intake import handlers
+from services.intake.domain import OPEN_STATUSES, Status
+from services.intake.lifecycle import Action, ActionNotAllowed, Command
+from services.intake.schemas import LongText, _Strict
+from services.intake.web import Ctx, Submitter
+from shared.http import Problem
+from shared.store import Document
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
+
+# A Message-ID the bureau wrote starts with its concern's id: `<concern-id.hash@domain>`
+# (notify's mails); `<concern.concern-id@domain>` anchors the thread in `References`.
+_CONCERN_IN_MESSAGE_ID = re.compile(
+    r"^<(?:concern\.)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})[.@]",
+    re.IGNORECASE)
+_TRACKING = re.compile(r"^CS-\d{4}-\d{6}$")
+INBOUND = "inbound_messages"
+OPEN = [s.value for s in OPEN_STATUSES]
+
+
+class Outcome(StrEnum):
+    REQUESTER_MESSAGE = "requester_message"
+    UNVERIFIED = "unverified"
+
+
+MessageIdRef = Annotated[str, StringConstraints(strip_whitespace=True, max_length=998)]
+
+
+class InboundMessageCreate(_Strict):
+    channel: Literal["email", "sms"]
+    from_address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
+                                                   max_length=254)] = Field(
+        description="the sender's address (email) or number in E.164 (sms)")
+    sender_verified: bool = Field(
+        default=True, description="false when the mail server found the sender forged "
+                                  "(SPF/DMARC failed): the message is then never the "
+                                  "requester's")
+    tracking_number: Annotated[str, StringConstraints(strip_whitespace=True,
+                                                      max_length=32)] | None = None
+    references: list[MessageIdRef] = Field(
+        default=[], max_length=50, description="Message-IDs the mail answers (In-Reply-To, "
+                                               "References)")
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True,
+                                                  max_length=998)] | None = Field(
+        default=None, description="the message's own id (a Message-ID, an SMS sid): the same "
+                                  "id is taken once")
+    body: LongText
+
+
+class InboundMessageRead(BaseModel):
+    outcome: Outcome = Field(description="`requester_message`: added as the requester's "
+                                         "message; `unverified`: kept for staff to decide")
+    reason: str
+    concern_id: str
+    tracking_number: str
+    status: Status
+    message_id: str
+    replayed: bool = False
+
+
+def concern_ids_in(references: list[str]) -> list[str]:
+    """The concern ids named by the bureau's own Message-IDs, in order."""
+    found = [m.group(1).lower() for r in references if (m := _CONCERN_IN_MESSAGE_ID.match(r))]
+    return list(dict.fromkeys(found))
+
+
+def _same_sender(channel: str, doc: Document, sender: str) -> bool:
+    requester = doc.get("requester") or {}
+    if channel == "email":
+        return bool(requester.get("email")) and \
+            str(requester["email"]).strip().lower() == sender.strip().lower()
+    return bool(requester.get("phone")) and str(requester["phone"]).strip() == sender.strip()
+
+
+async def _find_concern(body: InboundMessageCreate, ctx: handlers.IntakeContext,
+                        ) -> Document | None:
+    if body.tracking_number:
+        tracking = body.tracking_number.upper()
+        if _TRACKING.match(tracking):
+            doc = await ctx.repo.by_tracking_number(tracking)
+            if doc is not None:
+                return doc
+    for concern_id in concern_ids_in(body.references):
+        doc = await ctx.repo.get_document(concern_id)
+        if doc is not None:
+            return doc
+    if body.channel == "sms" and not body.tracking_number:
+        # by SMS, no subject: the sender's most recent open concern (the index on
+        # requester.phone and submitted_at is created with the call records, calls.py)
+        found = await ctx.repo.collection.find(
+            {"requester.phone": body.from_address, "status": {"$in": OPEN}},
+            {"outbox": 0}).sort([("submitted_at", DESCENDING)]).limit(1).to_list()
+        return found[0] if found else None
+    return None
+
+
+def _external_key(channel: str, external_id: str) -> str:
+    return hashlib.sha256(f"{channel}\0{external_id}".encode()).hexdigest()
+
+
+@router.post("/messages", response_model=InboundMessageRead, responses={
+    404: {"description": "no concern matches the tracking number, references or number"},
+    422: {"description": "an invalid field"}})
+async def receive_message(body: InboundMessageCreate, ctx: Ctx,
+                          who: Submitter) -> InboundMessageRead:
+    """A message by mail or SMS to an existing concern: the requester's, or kept for staff."""
+    inbound = ctx.repo.collection.database[INBOUND]
+    key = _external_key(body.channel, body.external_id) if body.external_id else None
+    if key is not None:
+        earlier = await inbound.find_one({"_id": key})
+        if earlier is not None:
+            return InboundMessageRead(**{**earlier["answer"], "replayed": True})
+    doc = await _find_concern(body, ctx)
+    if doc is None:
+        raise Problem(404, "Concern not found",
+                      "No concern matches this tracking number, these references or this "
+                      "number.")
+    answer = await _take(doc, body, ctx=ctx, actor=who.actor)
+    if key is not None:
+        await inbound.update_one({"_id": key}, {"$setOnInsert": {
+            "answer": answer.model_dump(mode="json"), "at": ctx.clock.now()}}, upsert=True)
+    log.info("inbound message", extra={"concern_id": answer.concern_id, "channel": body.channel,
+                                       "outcome": answer.outcome.value})
+    return answer
+
+
+async def _take(doc: Document, body: InboundMessageCreate, *, ctx: handlers.IntakeContext,
+                actor: str) -> InboundMessageRead:
+    status = Status(doc["status"])
+    reason = "from the requester's own address"
+    if not body.sender_verified:
+        reason = "the sender could not be verified"
+    elif not _same_sender(body.channel, doc, body.from_address):
+        reason = "not from the requester's address"
+    elif status not in OPEN_STATUSES:
+        reason = f"the concern is {status}"
+    else:
+        command = Command(Action.REQUESTER_MESSAGE, handlers.REQUESTER_ACTOR, text=body.body)
+        try:
+            after = await handlers.act(doc["_id"], command, ctx=ctx)
+        except (ActionNotAllowed, handlers.ConcurrentChange) as exc:
+            reason = f"not possible now ({type(exc).__name__})"
+        else:
+            message = after["messages"][-1]
+            return InboundMessageRead(
+                outcome=Outcome.REQUESTER_MESSAGE, reason=reason, concern_id=after["_id"],
+                tracking_number=after["tracking_number"], status=Status(after["status"]),
+                message_id=message["id"])
+    entry_id = str(uuid.uuid4())
+    entry = {"id": entry_id, "kind": "unverified_message", "at": ctx.clock.now(),
+             "actor": actor, "channel": body.channel, "sender": body.from_address,
+             "text": body.body, "reason": reason}
+    result = await ctx.repo.collection.update_one(
+        {"_id": doc["_id"]}, {"$push": {"timeline": entry}, "$inc": {"version": 1},
+                              "$set": {"updated_at": entry["at"]}})
+    if result.matched_count != 1:
+        raise Problem(404, "Concern not found", "The concern no longer exists.")
+    return InboundMessageRead(outcome=Outcome.UNVERIFIED, reason=reason, concern_id=doc["_id"],
+                              tracking_number=doc["tracking_number"], status=status,
+                              message_id=entry_id)

@@ -1,0 +1,141 @@
+"""Intake's inbound messages (mail and SMS to a concern) and attachments, in-process on the
+real store and broker."""
+
+# ruff: noqa: F811  (pytest fixtures imported from test_intake_api are parameters here)
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.clock import FakeClock
+from tests.conftest import bearer
+from tests.integration.test_intake_api import body, clock, intake, submit  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+FRONTEND = bearer("frontend", sub="email-frontend")
+STAFF = bearer("specialist", sub="tr-lead")
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+async def inbound(intake: httpx.AsyncClient, **fields: Any) -> httpx.Response:
+    message = {"channel": "email", "from_address": "jo.park@example.org",
+               "body": "The bus came today but it was late again."} | fields
+    return await intake.post("/v1/inbound/messages", json=message, headers=FRONTEND)
+
+
+async def test_concern_without_category_is_accepted_as_uncategorized(
+        intake: httpx.AsyncClient) -> None:
+    submitted = body(channel="email")
+    del submitted["category"]
+    answer = await intake.post("/v1/concerns", json=submitted, headers=FRONTEND)
+    assert answer.status_code == 201, answer.text
+    case = await intake.get(f"/v1/concerns/{answer.json()['id']}", headers=STAFF)
+    assert case.json()["category"] == "uncategorized"
+
+
+async def test_reply_from_the_requester_by_tracking_number_in_any_case_ends_the_wait(
+        intake: httpx.AsyncClient) -> None:
+    created = await submit(intake)
+    await intake.post(f"/v1/concerns/{created['id']}/request-information",
+                      json={"message": "Which stop?"}, headers=STAFF)
+    answer = await inbound(intake, tracking_number=created["tracking_number"].lower(),
+                           from_address="Jo.Park@Example.org")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outcome"] == "requester_message"
+    case = (await intake.get(f"/v1/concerns/{created['id']}", headers=STAFF)).json()
+    assert case["status"] == "acknowledged"
+    assert case["messages"][-1]["author"] == "requester"
+    assert case["messages"][-1]["text"] == "The bus came today but it was late again."
+
+
+async def test_reply_threads_by_the_bureaus_message_id(intake: httpx.AsyncClient) -> None:
+    created = await submit(intake)
+    answer = await inbound(intake, references=[
+        "<unrelated@mail.example.org>", f"<{created['id']}.0a1b2c@district.example>"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["concern_id"] == created["id"]
+
+
+async def test_message_from_another_address_is_kept_for_staff_not_as_the_requesters(
+        intake: httpx.AsyncClient) -> None:
+    created = await submit(intake)
+    answer = await inbound(intake, tracking_number=created["tracking_number"],
+                           from_address="someone.else@example.com")
+    assert answer.json()["outcome"] == "unverified"
+    case = (await intake.get(f"/v1/concerns/{created['id']}", headers=STAFF)).json()
+    assert case["messages"] == []
+    timeline = (await intake.get(f"/v1/concerns/{created['id']}/timeline",
+                                 headers=STAFF)).json()
+    kept = [e for e in timeline if e["kind"] == "unverified_message"]
+    assert kept[0]["sender"] == "someone.else@example.com"
+    assert kept[0]["text"] == "The bus came today but it was late again."
+
+
+async def test_forged_sender_is_never_the_requester(intake: httpx.AsyncClient) -> None:
+    created = await submit(intake)
+    answer = await inbound(intake, tracking_number=created["tracking_number"],
+                           sender_verified=False)
+    assert answer.json()["outcome"] == "unverified"
+
+
+async def test_same_message_twice_is_taken_once(intake: httpx.AsyncClient) -> None:
+    created = await submit(intake)
+    first = await inbound(intake, tracking_number=created["tracking_number"],
+                          external_id="<m-1@example.org>")
+    again = await inbound(intake, tracking_number=created["tracking_number"],
+                          external_id="<m-1@example.org>")
+    assert again.json()["replayed"] is True
+    assert again.json()["message_id"] == first.json()["message_id"]
+    case = (await intake.get(f"/v1/concerns/{created['id']}", headers=STAFF)).json()
+    assert len(case["messages"]) == 1
+
+
+async def test_sms_reply_goes_to_the_numbers_most_recent_open_concern(
+        intake: httpx.AsyncClient, clock: FakeClock) -> None:
+    await submit(intake)
+    clock.advance(timedelta(minutes=5))
+    latest = await submit(intake)
+    answer = await inbound(intake, channel="sms", from_address="+15555550142")
+    assert answer.json()["concern_id"] == latest["id"]
+    assert answer.json()["outcome"] == "requester_message"
+
+
+async def test_unknown_tracking_number_is_a_404(intake: httpx.AsyncClient) -> None:
+    answer = await inbound(intake, tracking_number="CS-1999-000001")
+    assert answer.status_code == 404
+
+
+async def test_staff_list_and_download_an_attachment(intake: httpx.AsyncClient) -> None:
+    created = await submit(intake)
+    url = f"/v1/concerns/{created['id']}/attachments"
+    stored = await intake.post(url, params={"filename": "../letter from school.pdf"},
+                               content=PDF, headers=FRONTEND | {"content-type":
+                                                               "application/pdf"})
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["filename"] == "letter from school.pdf"
+    listed = (await intake.get(url, headers=STAFF)).json()
+    assert [a["filename"] for a in listed] == ["letter from school.pdf"]
+    download = await intake.get(f"{url}/{listed[0]['id']}", headers=STAFF)
+    assert download.content == PDF
+    assert download.headers["content-type"] == "application/pdf"
+    assert "attachment" in download.headers["content-disposition"]
+
+
+@pytest.mark.parametrize(("content_type", "content", "status"), [
+    ("application/x-msdownload", b"MZ\x90\x00", 415),
+    ("application/pdf", b"MZ pretending to be a pdf", 415),
+    ("application/pdf", b"%PDF-" + b"0" * (11 * 1024 * 1024), 413),
+])
+async def test_refused_attachment_gets_a_clear_answer(
+        intake: httpx.AsyncClient, content_type: str, content: bytes, status: int) -> None:
+    created = await submit(intake)
+    answer = await intake.post(f"/v1/concerns/{created['id']}/attachments",
+                               params={"filename": "file"}, content=content,
+                               headers=FRONTEND | {"content-type": content_type})
+    assert answer.status_code == status
+    assert answer.json()["detail"]
