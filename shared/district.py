@@ -85,7 +85,7 @@ class SlaConfig(_Config):
 
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
-SERVICE_SECTIONS = frozenset({"intake", "triage", "escalation", "notify"})
+SERVICE_SECTIONS = frozenset({"intake", "triage", "escalation", "notify", "phone"})
 
 
 class DistrictConfig(BaseModel):

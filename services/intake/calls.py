@@ -69,11 +69,10 @@ class CallStepCreate(_Strict):
     step: Step = Field(description="where the caller went, e.g. `language`, `menu:status`")
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
     outcome: CallOutcome | None = None
-    answered_after_s: float | None = Field(
+    served_at: AwareDatetime | None = Field(
         default=None,
-        ge=0,
-        description="for an outcome: seconds from the call's start to the "
-        "caller being served (default: now - start)",
+        description="for an outcome: when the caller was served (status heard, voicemail "
+        "recorded, a desk picked up); default: now",
     )
     concern_id: str | None = Field(default=None, max_length=64)
 
@@ -150,15 +149,15 @@ def _unknown_call() -> Problem:
 
 
 async def _record_outcome(
-    ctx: Any, call_sid: str, outcome: CallOutcome, *, answered_after_s: float | None, sets: Document
+    ctx: Any, call_sid: str, outcome: CallOutcome, *, served_at: datetime | None, sets: Document
 ) -> Document:
     """Add an outcome once (a provider's retry adds nothing) and count it."""
     calls = _calls(ctx)
     current = await calls.find_one({"_id": call_sid})
     if current is None:
         raise _unknown_call()
-    if answered_after_s is None and outcome is not CallOutcome.ABANDONED:
-        answered_after_s = (ctx.clock.now() - as_utc(current["started_at"])).total_seconds()
+    served = as_utc(served_at) if served_at else ctx.clock.now()
+    answered_after_s = max((served - as_utc(current["started_at"])).total_seconds(), 0.0)
     first_answer = outcome is not CallOutcome.ABANDONED and current.get("answered_after_s") is None
     if first_answer:
         sets = {**sets, "answered_after_s": round(answered_after_s or 0.0, 3)}
@@ -285,7 +284,7 @@ async def add_step(call_sid: CallSid, body: CallStepCreate, ctx: Ctx, who: Submi
         raise _unknown_call()
     if body.outcome is not None:
         doc = await _record_outcome(
-            ctx, call_sid, body.outcome, answered_after_s=body.answered_after_s, sets={}
+            ctx, call_sid, body.outcome, served_at=body.served_at, sets={}
         )
     return _read(doc)
 
@@ -308,7 +307,7 @@ async def end_call(call_sid: CallSid, body: CallEnd, ctx: Ctx, who: Submitter) -
         return _read(doc)  # already ended: a retry
     if not doc.get("outcomes"):
         doc = await _record_outcome(
-            ctx, call_sid, CallOutcome.ABANDONED, answered_after_s=None, sets={}
+            ctx, call_sid, CallOutcome.ABANDONED, served_at=None, sets={}
         )
     return _read(doc)
 
@@ -357,7 +356,7 @@ async def voicemail(
         ctx,
         call_sid,
         CallOutcome.VOICEMAIL_LEFT,
-        answered_after_s=None,
+        served_at=None,
         sets={"concern_id": body.concern_id},
     )
     return _read(doc)

@@ -1,0 +1,195 @@
+"""The call flow's decisions, pure: no I/O, no framework, time passed in.
+
+A call is a series of webhooks; what the caller chose so far travels in the next webhook's
+URL (language, tries, the tracking number being checked), never the PIN. These functions say
+what each key press means, who answers "speak to someone" at a given moment, and what an SMS
+keyword asks for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from frontends.phone.config import PhoneConfig, span
+from services.escalation.calendar import WEEKDAYS, BusinessHours, parse_hours
+
+Language = Literal["en", "es"]
+LANGUAGES: tuple[Language, ...] = ("en", "es")
+TRACKING = re.compile(r"^CS-(\d{4})-(\d{6})$")
+
+
+def language(value: str | None) -> Language:
+    """The call's language from a URL parameter; English unless Spanish is named."""
+    return "es" if value == "es" else "en"
+
+
+def language_choice(digits: str | None) -> Language | None:
+    """1 for English, 2 for Spanish; None for anything else."""
+    return {"1": "en", "2": "es"}.get(digits or "")  # type: ignore[return-value]
+
+
+class Choice(StrEnum):
+    STATUS = "status"
+    REPORT = "report"
+    SPEAK = "speak"
+
+
+def menu_choice(digits: str | None) -> Choice | None:
+    """1 check a concern, 2 report a new concern, 3 speak to someone."""
+    return {"1": Choice.STATUS, "2": Choice.REPORT, "3": Choice.SPEAK}.get(digits or "")
+
+
+def tracking_number(digits: str | None, *, today: date) -> str | None:
+    """A tracking number from its keyed digits: the year and six digits (10 digits), or the
+    six digits alone for this year. None when the digits cannot be one."""
+    digits = (digits or "").strip().rstrip("#")
+    if re.fullmatch(r"\d{10}", digits):
+        return f"CS-{digits[:4]}-{digits[4:]}"
+    if re.fullmatch(r"\d{6}", digits):
+        return f"CS-{today.year}-{digits}"
+    return None
+
+
+def valid_tracking(value: str | None) -> str | None:
+    """A tracking number carried in a URL, checked."""
+    return value if value and TRACKING.match(value) else None
+
+
+def pin(digits: str | None) -> str | None:
+    """The six-digit PIN given at intake, as keyed (without the closing #)."""
+    digits = (digits or "").strip().rstrip("#")
+    return digits if re.fullmatch(r"\d{6}", digits) else None
+
+
+def spoken_digits(value: str) -> str:
+    """Digits one by one, grouped as written, so that a voice reads "0 0 0 0 4 2" and not
+    "forty-two": `CS-2026-000042` -> "2 0 2 6, 0 0 0 0 4 2"."""
+    groups = re.findall(r"\d+", value)
+    return ", ".join(" ".join(group) for group in groups)
+
+
+def category_choice(digits: str | None, category_ids: list[str]) -> str | None:
+    """The category at the keyed position (1-based) of the menu."""
+    if digits and digits.isdigit() and 1 <= int(digits) <= len(category_ids):
+        return category_ids[int(digits) - 1]
+    return None
+
+
+# --- who answers --------------------------------------------------------------------------
+
+
+class DeskKind(StrEnum):
+    SERVICE_DESK = "service_desk"
+    SECURITY_DESK = "security_desk"
+
+
+@dataclass(frozen=True)
+class Desk:
+    kind: DeskKind
+    name: str
+    number: str
+
+
+def service_desk_hours(config: PhoneConfig, timezone: str) -> BusinessHours:
+    """The Service Desk's opening hours as a calendar in the district's zone."""
+    desk = config.service_desk
+    return BusinessHours(
+        id="service-desk",
+        timezone=ZoneInfo(timezone),
+        hours={WEEKDAYS.index(day): parse_hours(spec) for day, spec in desk.hours.items()},
+        holidays=frozenset(desk.holidays),
+    )
+
+
+def desk_for(now: datetime, config: PhoneConfig, timezone: str) -> Desk:
+    """Who answers "speak to someone" at `now`: the Service Desk in its hours, else the
+    on-duty security desk of the roster (the first shift covering `now`), else the security
+    desk's own line."""
+    if service_desk_hours(config, timezone).is_open(now):
+        return Desk(DeskKind.SERVICE_DESK, "Service Desk", config.service_desk.number)
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    holidays = set(config.service_desk.holidays)
+    for shift in config.security_desk.roster:
+        start, end = span(shift.hours)
+        for day in (local.date(), local.date() - timedelta(days=1)):
+            names = {WEEKDAYS[day.weekday()]} | ({"holiday"} if day in holidays else set())
+            if not names & set(shift.days):
+                continue
+            begins = datetime.combine(day, start, tzinfo=zone)
+            ends = datetime.combine(
+                day if end > start else day + timedelta(days=1), end, tzinfo=zone
+            )
+            if begins <= local < ends:
+                return Desk(DeskKind.SECURITY_DESK, shift.name, shift.number)
+    return Desk(DeskKind.SECURITY_DESK, "Security desk", config.security_desk.number)
+
+
+def callback_due(now: datetime, config: PhoneConfig) -> datetime:
+    """When a voicemail must be called back: the district's callback standard."""
+    return now + timedelta(seconds=config.callback_within_s)
+
+
+def answered_at(now: datetime, dial_duration_s: int | None) -> datetime:
+    """When a dialled desk picked up: the Dial ends now, after `dial_duration_s` of talk."""
+    return now - timedelta(seconds=max(dial_duration_s or 0, 0))
+
+
+# --- SMS ----------------------------------------------------------------------------------
+
+
+class Keyword(StrEnum):
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+    STATUS = "status"
+    MESSAGE = "message"
+
+
+# Carriers' (CTIA) and Twilio's standard keywords, with their Spanish counterparts.
+KEYWORDS: dict[str, tuple[Keyword, Language]] = {
+    **{
+        w: (Keyword.STOP, "en")
+        for w in ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE")
+    },
+    **{w: (Keyword.STOP, "es") for w in ("PARAR", "ALTO", "CANCELAR", "BAJA")},
+    **{w: (Keyword.START, "en") for w in ("START", "YES", "UNSTOP", "OPTIN")},
+    **{w: (Keyword.START, "es") for w in ("INICIAR", "SI", "SÍ", "ALTA")},
+    **{w: (Keyword.HELP, "en") for w in ("HELP", "INFO")},
+    **{w: (Keyword.HELP, "es") for w in ("AYUDA",)},
+    **{w: (Keyword.STATUS, "en") for w in ("STATUS",)},
+    **{w: (Keyword.STATUS, "es") for w in ("ESTADO",)},
+}
+
+
+@dataclass(frozen=True)
+class Text:
+    keyword: Keyword
+    language: Language | None  # the keyword's language; None for a free message
+    tracking_number: str | None = None
+
+
+def classify_text(body: str | None) -> Text:
+    """What an incoming SMS asks: a keyword alone (any case, surrounding spaces and
+    punctuation ignored; STATUS may name a tracking number) or a message to thread."""
+    words = re.sub(r"[^\w\s-]", " ", body or "").upper().split()
+    if words and words[0] in KEYWORDS:
+        keyword, lang = KEYWORDS[words[0]]
+        rest = words[1:]
+        if keyword is Keyword.STATUS and len(rest) <= 1:
+            number = rest[0] if rest and TRACKING.match(rest[0]) else None
+            if not rest or number:
+                return Text(keyword, lang, number)
+        elif not rest:
+            return Text(keyword, lang)
+    return Text(Keyword.MESSAGE, None)
+
+
+def local_time(moment: datetime, timezone: str) -> datetime:
+    """A moment on the district's wall clock (for reading due times aloud)."""
+    return moment.astimezone(ZoneInfo(timezone))

@@ -1,0 +1,78 @@
+"""Replies to texts, in the sender's language, as carriers require for STOP, START and HELP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from twilio.twiml.messaging_response import MessagingResponse
+
+from frontends.phone.domain import Language
+from frontends.phone.speech import spoken_time, status_words, translator
+
+
+def reply(text: str | None) -> MessagingResponse:
+    """TwiML answering a text with `text`, or with nothing."""
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return response
+
+
+@dataclass(frozen=True)
+class Words:
+    district: str
+    desk_number: str
+    timezone: str
+
+    def stopped(self, lang: Language) -> str:
+        _ = translator(lang)
+        return _(
+            "%(district)s: you are unsubscribed and will receive no more "
+            "messages from us. Reply START to subscribe again."
+        ) % {"district": self.district}
+
+    def started(self, lang: Language) -> str:
+        _ = translator(lang)
+        return _(
+            "%(district)s: you are subscribed again to messages about your "
+            "concerns. Reply STOP to unsubscribe."
+        ) % {"district": self.district}
+
+    def help(self, lang: Language) -> str:
+        _ = translator(lang)
+        return _(
+            "%(district)s Customer Service Bureau: reply to add a message to "
+            "your concern, or STATUS for its status. Help: %(number)s. Reply "
+            "STOP to unsubscribe. Msg&data rates may apply."
+        ) % {"district": self.district, "number": self.desk_number}
+
+    def status(
+        self, lang: Language, tracking_number: str, status: str, team: str | None, due: datetime
+    ) -> str:
+        _ = translator(lang)
+        text = _("Concern %(tracking)s: %(status)s.") % {
+            "tracking": tracking_number,
+            "status": status_words(status, lang),
+        }
+        if team:
+            text += " " + _("Team: %(team)s.") % {"team": team}
+        if status not in ("resolved", "closed"):
+            text += " " + _("Due by %(due)s.") % {"due": spoken_time(due, self.timezone, lang)}
+        return text
+
+    def no_concern(self, lang: Language) -> str:
+        _ = translator(lang)
+        return _("We found no open concern from this number. To raise one, call %(number)s.") % {
+            "number": self.desk_number
+        }
+
+    def threaded(self, lang: Language, tracking_number: str) -> str:
+        _ = translator(lang)
+        return _("Thank you: your message was added to concern %(tracking)s.") % {
+            "tracking": tracking_number
+        }
+
+    def unavailable(self, lang: Language) -> str:
+        _ = translator(lang)
+        return _("We could not take your message right now. Please try again later.")

@@ -1,0 +1,144 @@
+"""A recording fake of the services, shaped as `frontends.phone.client.Bureau`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from frontends.common.intake import (
+    ConcernReceipt,
+    IntakeNotFound,
+    IntakeRateLimited,
+    RequesterView,
+)
+from frontends.phone.client import CallOutcome, RecentConcern
+from services.intake.domain import Status
+from shared.clock import Clock
+from shared.district import DistrictConfig
+
+WRONG_PINS_BEFORE_LOCK = 5
+
+
+@dataclass
+class FakeBureau:
+    district: DistrictConfig
+    clock: Clock
+    concerns: dict[str, dict[str, Any]] = field(default_factory=dict)  # by tracking number
+    steps: list[tuple[str, str, CallOutcome | None]] = field(default_factory=list)
+    ended: dict[str, int | None] = field(default_factory=dict)
+    callbacks: list[tuple[str, str, datetime]] = field(default_factory=list)
+    texts: list[tuple[str, str, str | None]] = field(default_factory=list)
+    opted_out: set[str] = field(default_factory=set)
+    wrong_pins: int = 0
+
+    def add(
+        self,
+        *,
+        tracking_number: str,
+        pin: str,
+        phone: str | None = None,
+        language: str = "en",
+        status: Status = Status.ACKNOWLEDGED,
+    ) -> None:
+        self.concerns[tracking_number] = {
+            "pin": pin,
+            "phone": phone,
+            "language": language,
+            "status": status,
+            "id": f"id-{tracking_number}",
+        }
+
+    def view(self, tracking_number: str) -> RequesterView:
+        concern = self.concerns[tracking_number]
+        return RequesterView(
+            tracking_number=tracking_number,
+            status=concern["status"],
+            category="transportation",
+            category_name="Transportation",
+            team_name="Transportation",
+            submitted_at=self.clock.now(),
+            resolution_due_at=datetime.fromisoformat("2026-12-04T21:00:00+00:00"),
+            messages=[],
+        )
+
+    @property
+    def outcomes(self) -> list[CallOutcome]:
+        return [o for _, _, o in self.steps if o is not None]
+
+    async def ready(self) -> bool:
+        return True
+
+    async def category_names(self, language: str) -> list[tuple[str, str]]:
+        return [(c.id, c.name.get(language)) for c in self.district.categories]
+
+    async def create_concern(self, body: dict[str, Any], *, idempotency_key: str) -> ConcernReceipt:
+        number = f"CS-2026-{len(self.concerns) + 1:06d}"
+        self.concerns[number] = {
+            "pin": "314159",
+            "phone": body["requester"]["phone"],
+            "language": body["requester"]["language"],
+            "status": Status.RECEIVED,
+            "id": f"id-{number}",
+            "body": body,
+            "key": idempotency_key,
+        }
+        return ConcernReceipt.model_construct(
+            id=f"id-{number}",
+            tracking_number=number,
+            status=Status.RECEIVED,
+            submitted_at=self.clock.now(),
+            resolution_due_at=self.clock.now() + timedelta(hours=72),
+            pin="314159",
+        )
+
+    async def status_by_pin(self, tracking_number: str, pin: str) -> RequesterView:
+        if self.wrong_pins >= WRONG_PINS_BEFORE_LOCK:
+            raise IntakeRateLimited(429, "Too many wrong PINs")
+        concern = self.concerns.get(tracking_number)
+        if concern is None or concern["pin"] != pin:
+            self.wrong_pins += 1
+            raise IntakeNotFound(404, "Concern not found")
+        return self.view(tracking_number)
+
+    async def recent_concern(self, phone: str) -> RecentConcern | None:
+        for number, concern in reversed(self.concerns.items()):
+            if concern["phone"] == phone and concern["status"] in (
+                Status.RECEIVED,
+                Status.ACKNOWLEDGED,
+            ):
+                return RecentConcern(language=concern["language"], view=self.view(number))
+        return None
+
+    async def start_call(self, call_sid: str) -> None:
+        self.steps.append((call_sid, "start", None))
+
+    async def call_step(
+        self,
+        call_sid: str,
+        step: str,
+        *,
+        language: str | None = None,
+        outcome: CallOutcome | None = None,
+        served_at: datetime | None = None,
+        concern_id: str | None = None,
+    ) -> None:
+        self.steps.append((call_sid, step, outcome))
+
+    async def end_call(self, call_sid: str, duration_s: int | None) -> None:
+        self.ended[call_sid] = duration_s
+
+    async def voicemail_callback(self, call_sid: str, concern_id: str, due_at: datetime) -> None:
+        self.callbacks.append((call_sid, concern_id, due_at))
+
+    async def inbound_text(
+        self,
+        from_number: str,
+        body: str,
+        tracking_number: str | None = None,
+        message_sid: str | None = None,
+    ) -> None:
+        self.texts.append((from_number, body, tracking_number))
+
+    async def sms_opt_out(self, phone: str, opted_out: bool) -> None:
+        (self.opted_out.add if opted_out else self.opted_out.discard)(phone)

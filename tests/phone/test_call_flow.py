@@ -1,0 +1,332 @@
+"""A caller follows the phone front door's TwiML through every path, in English and Spanish,
+in and after Service Desk hours (a fake clock), with signed webhooks; services are faked."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from frontends.phone.app import create_app
+from frontends.phone.client import CallOutcome
+from frontends.phone.settings import PhoneSettings
+from services.intake.domain import Status
+from shared.clock import FakeClock
+from shared.district import load_district
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.phone.fakes import FakeBureau
+from tests.phone.simulator import Answer, Caller, Recording, sign
+
+pytestmark = pytest.mark.unit
+
+TOKEN = "twilio-test-auth-token"
+BASE = "https://phone.district.example"
+CALLER = "+15555550142"
+# Tuesday 1 December 2026 in Chicago: 09:00 (desk open), 21:00 (weeknight), and a Saturday.
+IN_HOURS = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+WEEKNIGHT = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+WEEKEND = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
+CHRISTMAS_NOON = datetime(2026, 12, 25, 18, 0, tzinfo=UTC)
+SERVICE_DESK, NIGHT_DESK, WEEKEND_DESK = "+15555550100", "+15555550191", "+15555550192"
+
+Phone = Callable[..., AbstractAsyncContextManager[tuple[Caller, FakeBureau]]]
+
+
+@pytest.fixture
+def phone() -> Phone:
+    """The phone front door in-process at a moment, with a fake bureau, and a caller."""
+
+    @asynccontextmanager
+    async def start(
+        at: datetime = IN_HOURS, *, caller: str = CALLER, settings: PhoneSettings | None = None
+    ) -> AsyncIterator[tuple[Caller, FakeBureau]]:
+        clock = FakeClock(at)
+        bureau = FakeBureau(load_district(DEFAULT_DISTRICT_CONFIG), clock)
+        settings = settings or PhoneSettings(
+            twilio_auth_token=SecretStr(TOKEN), phone_public_url=BASE
+        )
+        app = create_app(settings, bureau=bureau, clock=clock)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http,
+        ):
+            yield Caller(http, base_url=BASE, auth_token=TOKEN, from_number=caller), bureau
+
+    return start
+
+
+LANGUAGE_KEY = {"en": "1", "es": "2"}
+SAID = {
+    "en": {
+        "emergency": "hang up and dial 9 1 1",
+        "menu": "To speak to someone, press 3",
+        "status": "Your concern 2 0 2 6, 0 0 0 0 4 2 is being worked on.",
+        "team": "The Transportation team is handling it.",
+        "due": "It is due to be resolved by Friday, December 4, at 3:00 PM.",
+        "tracking": "Your tracking number is 2 0 2 6, 0 0 0 0 0 1.",
+        "pin": "Your PIN is 3 1 4 1 5 9.",
+        "no_match": "do not match",
+        "locked": "status by phone is paused",
+        "nobody": "Nobody could answer",
+        "closed": "The Service Desk is closed",
+        "callback": "We will call you back by Wednesday, December 2",
+    },
+    "es": {
+        "emergency": "cuelgue y marque el 9 1 1",
+        "menu": "Para hablar con una persona",
+        "status": "Su caso 2 0 2 6, 0 0 0 0 4 2 está en trámite.",
+        "team": "Lo atiende el equipo de Transportation.",
+        "due": "Debe resolverse a más tardar el viernes 4 de diciembre, a las 15:00.",
+        "tracking": "Su número de seguimiento es 2 0 2 6, 0 0 0 0 0 1.",
+        "pin": "Su PIN es 3 1 4 1 5 9.",
+        "no_match": "no coinciden",
+        "locked": "la consulta por teléfono de este caso está en pausa",
+        "nobody": "Nadie pudo contestar",
+        "closed": "El Centro de Servicio está cerrado",
+        "callback": "Le llamaremos a más tardar el miércoles 2 de diciembre",
+    },
+}
+BOTH = pytest.mark.parametrize("lang", ["en", "es"])
+
+
+@BOTH
+async def test_the_caller_chooses_a_language_and_hears_the_emergency_notice_before_the_menu(
+    phone: Phone, lang: str
+) -> None:
+    async with phone() as (caller, bureau):
+        call = await caller.call([LANGUAGE_KEY[lang], None, None, None])
+    assert call.heard[:2] == ["For English, press 1.", "Para español, oprima 2."]
+    assert call.languages[:2] == ["en-US", "es-MX"]
+    text = call.text
+    assert text.index(SAID[lang]["emergency"]) < text.index(SAID[lang]["menu"])
+    assert set(call.languages[2:]) == {"en-US" if lang == "en" else "es-MX"}
+    assert call.hung_up  # after three silent prompts: goodbye
+    assert bureau.ended == {caller.params["CallSid"]: 90}
+
+
+@BOTH
+async def test_a_known_caller_is_offered_their_concern_and_hears_status_team_and_due_time(
+    phone: Phone, lang: str
+) -> None:
+    async with phone() as (caller, bureau):
+        bureau.add(tracking_number="CS-2026-000042", pin="271828", phone=CALLER)
+        call = await caller.call([LANGUAGE_KEY[lang], "1", "1", "271828"])
+    said = SAID[lang]
+    assert said["status"] in call.heard[-2] or said["status"] in call.text
+    assert said["team"] in call.text and said["due"] in call.text
+    assert bureau.outcomes == [CallOutcome.STATUS_HEARD]
+
+
+@BOTH
+async def test_a_caller_keys_the_tracking_digits_and_pin_for_another_concern(
+    phone: Phone, lang: str
+) -> None:
+    async with phone(caller="+15555550777") as (caller, bureau):
+        bureau.add(tracking_number="CS-2026-000042", pin="271828")
+        call = await caller.call([LANGUAGE_KEY[lang], "1", "000042", "271828"])
+    assert SAID[lang]["status"] in call.text
+    assert "Jo" not in call.text and "@" not in call.text
+    assert bureau.outcomes == [CallOutcome.STATUS_HEARD]
+
+
+@BOTH
+async def test_wrong_pins_are_limited_per_call_then_locked_out_by_intake(
+    phone: Phone, lang: str
+) -> None:
+    async with phone(caller="+15555550777") as (caller, bureau):
+        bureau.add(tracking_number="CS-2026-000042", pin="271828")
+        call = await caller.call(
+            [
+                LANGUAGE_KEY[lang],
+                "1",
+                "000042",
+                "111111",
+                "000042",
+                "222222",
+                "000042",
+                "333333",
+                None,
+                None,
+                None,
+            ]
+        )
+        assert call.text.count(SAID[lang]["no_match"]) == 2
+        assert SAID[lang]["locked"] in call.text  # the third wrong try ends status by phone
+        assert bureau.outcomes == []
+        # intake's own lockout: even the right PIN is refused on the next call
+        bureau.wrong_pins = 5
+        again = await caller.call([LANGUAGE_KEY[lang], "1", "000042", "271828"])
+    assert SAID[lang]["locked"] in again.text
+    assert bureau.outcomes == []
+
+
+@BOTH
+async def test_a_voicemail_becomes_a_phone_concern_with_a_callback_and_the_caller_hears_number_and_pin(  # noqa: E501
+    phone: Phone, lang: str
+) -> None:
+    async with phone() as (caller, bureau):
+        call = await caller.call([LANGUAGE_KEY[lang], "2", "1", Recording(seconds=31)])
+    concern = bureau.concerns["CS-2026-000001"]
+    body = concern["body"]
+    assert body["channel"] == "phone"
+    assert body["category"] == bureau.district.categories[0].id
+    assert Recording().url in body["description"]
+    assert body["requester"] == {"phone": CALLER, "language": lang, "preferred_contact": "phone"}
+    said = SAID[lang]
+    assert call.text.count(said["tracking"]) == 2 and call.text.count(said["pin"]) == 2
+    assert said["callback"] in call.text
+    assert bureau.callbacks == [
+        (caller.params["CallSid"], "id-CS-2026-000001", IN_HOURS + timedelta(days=1))
+    ]
+    assert call.hung_up
+
+
+async def test_a_withheld_number_leaves_an_anonymous_voicemail(phone: Phone) -> None:
+    async with phone(caller="+266696687") as (caller, bureau):
+        await caller.call(["1", "2", "3", Recording()])
+    assert bureau.concerns["CS-2026-000001"]["body"]["requester"]["phone"] is None
+
+
+@BOTH
+async def test_speak_to_someone_reaches_the_service_desk_in_its_hours(
+    phone: Phone, lang: str
+) -> None:
+    async with phone(IN_HOURS) as (caller, bureau):
+        call = await caller.call([LANGUAGE_KEY[lang], "3", Answer("completed", talk_s=120)])
+    assert call.dialled == [SERVICE_DESK]
+    assert SAID[lang]["closed"] not in call.text
+    assert bureau.outcomes == [CallOutcome.CONNECTED]
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("at", "desk"),
+    [(WEEKNIGHT, NIGHT_DESK), (WEEKEND, WEEKEND_DESK), (CHRISTMAS_NOON, WEEKEND_DESK)],
+    ids=["weeknight", "weekend", "holiday"],
+)
+async def test_after_hours_the_on_duty_security_desk_of_the_roster_answers(
+    phone: Phone, lang: str, at: datetime, desk: str
+) -> None:
+    async with phone(at) as (caller, bureau):
+        call = await caller.call([LANGUAGE_KEY[lang], "3", Answer()])
+    assert call.dialled == [desk]
+    assert SAID[lang]["closed"] in call.text
+    assert bureau.outcomes == [CallOutcome.CONNECTED]
+
+
+@BOTH
+async def test_when_nobody_answers_the_caller_leaves_a_voicemail(phone: Phone, lang: str) -> None:
+    async with phone(WEEKNIGHT) as (caller, bureau):
+        call = await caller.call([LANGUAGE_KEY[lang], "3", Answer("no-answer"), "2", Recording()])
+    assert call.dialled == [NIGHT_DESK]
+    assert SAID[lang]["nobody"] in call.text
+    assert SAID[lang]["tracking"] in call.text
+    assert bureau.concerns["CS-2026-000001"]["body"]["category"] == bureau.district.categories[1].id
+    assert len(bureau.callbacks) == 1
+
+
+async def test_silence_at_the_recording_files_nothing(phone: Phone) -> None:
+    async with phone() as (caller, bureau):
+        call = await caller.call(["1", "2", "1", None])
+    assert bureau.concerns == {}
+    assert "We did not hear a message." in call.text
+
+
+async def test_unsigned_and_wrongly_signed_webhooks_are_refused(phone: Phone) -> None:
+    production = PhoneSettings(
+        environment="production",
+        twilio_auth_token=SecretStr(TOKEN),
+        phone_public_url=BASE,
+        bureau_client_token=SecretStr("a-token-from-the-idp"),
+    )
+    async with phone(settings=production) as (caller, bureau):
+        params = {**caller.params, "Digits": "1"}
+        url = f"{BASE}/voice/language"
+        unsigned = await caller.http.post(url, data=params)
+        forged = await caller.http.post(
+            url,
+            data=params,
+            headers={"X-Twilio-Signature": sign("someone-elses-token", url, params)},
+        )
+        tampered = await caller.http.post(
+            url,
+            data={**params, "Digits": "2"},
+            headers={"X-Twilio-Signature": sign(TOKEN, url, params)},
+        )
+        other_url = await caller.http.post(
+            f"{BASE}/voice/menu?lang=en",
+            data=params,
+            headers={"X-Twilio-Signature": sign(TOKEN, url, params)},
+        )
+        text = await caller.http.post(f"{BASE}/sms", data=params)
+        signed = await caller.post("voice/language", {"Digits": "1"})
+    for refused in (unsigned, forged, tampered, other_url, text):
+        assert refused.status_code == 403
+        assert "<Response" not in refused.text
+    assert signed.status_code == 200
+    assert bureau.steps == [(caller.params["CallSid"], "language", None)]
+
+
+def test_outside_development_the_auth_token_is_required() -> None:
+    with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
+        PhoneSettings(
+            environment="production", bureau_client_token=SecretStr("a-token-from-the-idp")
+        )
+
+
+async def test_in_development_without_a_token_webhooks_are_accepted_unsigned(phone: Phone) -> None:
+    async with phone(settings=PhoneSettings()) as (caller, _bureau):
+        answer = await caller.http.post(f"{BASE}/voice/incoming", data=caller.params)
+    assert answer.status_code == 200 and "<Gather" in answer.text
+
+
+# --- SMS ----------------------------------------------------------------------------------
+
+
+async def text(caller: Caller, body: str) -> str:
+    answer = await caller.post("sms", {"Body": body, "MessageSid": "SM" + "3" * 32})
+    assert answer.status_code == 200
+    return answer.text
+
+
+async def test_stop_and_start_opt_the_number_out_and_in_with_the_carriers_replies(
+    phone: Phone,
+) -> None:
+    async with phone() as (caller, bureau):
+        stopped = await text(caller, " stop ")
+        assert bureau.opted_out == {CALLER}
+        assert "unsubscribed" in stopped and "START" in stopped
+        started = await text(caller, "START")
+        assert bureau.opted_out == set()
+        assert "STOP" in started
+        parar = await text(caller, "Parar")
+        assert bureau.opted_out == {CALLER} and "INICIAR" in parar
+        helped = await text(caller, "HELP")
+    assert "+15555550100" in helped and "STOP" in helped and "rates may apply" in helped
+    assert bureau.texts == []
+
+
+async def test_status_by_text_answers_the_senders_open_concern_in_its_language(
+    phone: Phone,
+) -> None:
+    async with phone() as (caller, bureau):
+        nothing = await text(caller, "STATUS")
+        bureau.add(tracking_number="CS-2026-000042", pin="271828", phone=CALLER, language="es")
+        found = await text(caller, "status")
+    assert "no open concern" in nothing
+    assert "Caso CS-2026-000042: en trámite." in found
+    assert "Plazo: viernes 4 de diciembre, a las 15:00." in found
+
+
+async def test_other_texts_are_threaded_into_the_senders_open_concern(phone: Phone) -> None:
+    async with phone() as (caller, bureau):
+        bureau.add(
+            tracking_number="CS-2026-000042", pin="271828", phone=CALLER, status=Status.ACKNOWLEDGED
+        )
+        answer = await text(caller, "The bus came late again today.")
+    assert bureau.texts == [(CALLER, "The bus came late again today.", "CS-2026-000042")]
+    assert "added to concern CS-2026-000042" in answer
