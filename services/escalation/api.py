@@ -66,10 +66,11 @@ class ClockRead(BaseModel):
 
 
 class OmbudspersonCaseRead(BaseModel):
-    """A concern the Ombudsperson watches: at level 3, or long past its resolution target."""
+    """A concern the Ombudsperson watches: at level 3, long past its resolution target, or
+    merged into another concern (closed without a resolution) lately."""
 
     concern_id: str
-    reason: Literal["level_3", "long_overdue"]
+    reason: Literal["level_3", "long_overdue", "merged"]
     category: str
     school_id: str | None
     team_id: str | None
@@ -198,21 +199,29 @@ async def delete_policy(policy_id: str, ctx: Ctx, who: ConfigWriter) -> Response
 
 # --- the Ombudsperson ------------------------------------------------------------------------
 
+MERGES_SHOWN = timedelta(days=30)
+
 
 @router.get("/ombudsperson/concerns", response_model=list[OmbudspersonCaseRead],
             tags=["ombudsperson"])
 async def ombudsperson_concerns(ctx: Ctx, who: Oversight,
                                 limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                                 ) -> list[OmbudspersonCaseRead]:
-    """Open concerns at level 3 or long past their resolution target, oldest first."""
+    """Open concerns at level 3 or long past their resolution target, and concerns merged
+    into another in the last 30 days (a merge closes a concern unresolved:
+    oversight sees each one), oldest first."""
     now = ctx.clock.now()
     long_overdue = timedelta(seconds=ctx.config.long_overdue_s)
-    clocks = await ctx.repo.for_ombudsperson(overdue_before=now - long_overdue, limit=limit)
+    clocks = await ctx.repo.for_ombudsperson(overdue_before=now - long_overdue, limit=limit,
+                                             merged_since=now - MERGES_SHOWN)
     cases = []
     for clock in clocks:
         due = clock.resolution_due_at
+        reason: Literal["level_3", "long_overdue", "merged"] = (
+            "merged" if clock.status is ClockStatus.STOPPED
+            else "level_3" if clock.level >= 3 else "long_overdue")
         cases.append(OmbudspersonCaseRead(
-            concern_id=clock.concern_id, reason="level_3" if clock.level >= 3 else "long_overdue",
+            concern_id=clock.concern_id, reason=reason,
             category=clock.category, school_id=clock.school_id, team_id=clock.team_id,
             priority=clock.priority, submitted_at=clock.submitted_at, status=clock.status,
             cycle=clock.cycle, level=clock.level, resolution_due_at=due,

@@ -420,15 +420,21 @@ class ClockRepository:
                                        LEASE_TOKEN: claimed.token},
                                       {"$set": {LEASE_UNTIL: FREE}, "$unset": {LEASE_TOKEN: ""}})
 
-    async def for_ombudsperson(self, *, overdue_before: datetime,
-                               limit: int) -> list[SlaClock]:
-        """Open clocks at level 3, or breached with a target due before `overdue_before`;
-        oldest first."""
+    async def for_ombudsperson(self, *, overdue_before: datetime, limit: int,
+                               merged_since: datetime | None = None) -> list[SlaClock]:
+        """Open clocks at level 3, or breached with a target due before `overdue_before`, and
+        the concerns merged into another (closed unresolved) since `merged_since`; oldest
+        first."""
+        watched: Document = {"status": {"$ne": ClockStatus.STOPPED.value},
+                             "$or": [{"level": {"$gte": 3}},
+                                     {"breached_at": {"$ne": None},
+                                      "resolution_due_at": {"$lte": overdue_before}}]}
+        if merged_since is not None:
+            watched = {"$or": [watched, {"status": ClockStatus.STOPPED.value,
+                                         "history.kind": "closed",
+                                         "stopped_at": {"$gte": merged_since}}]}
         docs = await self._clocks.find(
-            {"status": {"$ne": ClockStatus.STOPPED.value},
-             "$or": [{"level": {"$gte": 3}},
-                     {"breached_at": {"$ne": None},
-                      "resolution_due_at": {"$lte": overdue_before}}]},
+            watched,
             NOT_READ,
         ).sort([("submitted_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
         return _readable(docs)

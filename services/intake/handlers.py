@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 ACTION_ATTEMPTS = 5
 REQUESTER_ACTOR = "requester"
+TRIAGE_MERGE_REASON = "confirmed duplicate (triage)"
 
 
 class InvalidReference(Exception):
@@ -287,6 +288,23 @@ async def change_status(concern_id: str, to: Status, reason: str | None, *, acto
     return await act(concern_id, Command(action=action, actor=actor, text=reason), ctx=ctx,
                      if_match=if_match)
 
+async def merge_target(source: Document, into: str, *, ctx: IntakeContext,
+                       covers: Callable[[Document], bool]) -> str:
+    """The concern a merge keeps: one the caller may act on (else it is answered as unknown,
+    revealing nothing of it), of the same school or team as the duplicate."""
+    target_id = await resolve_concern_id(into, ctx=ctx)
+    target = await ctx.repo.get_document(target_id) if target_id else None
+    if target is None or not covers(target):
+        raise InvalidCommand("into", f"no concern you may act on has id or tracking number "
+                                     f"{into!r}")
+    same_school = source.get("school_id") and source.get("school_id") == target.get("school_id")
+    same_team = source.get("team_id") and source.get("team_id") == target.get("team_id")
+    if not (same_school or same_team):
+        raise InvalidCommand("into", "a concern can only be merged into one of the same "
+                                     "school or team")
+    return str(target["_id"])
+
+
 
 # --- events from other services -----------------------------------------------------------
 
@@ -384,9 +402,11 @@ async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContex
             return  # already merged, or closed before: nothing to change
         outcome = lifecycle.decide(
             case_state(doc), Command(action=Action.MERGE, actor=data.decided_by,
-                                     into=data.into_concern_id),
+                                     into=data.into_concern_id, text=TRIAGE_MERGE_REASON),
             now=data.merged_at, entry_id=f"event:{event.id}", guarantee=ctx.guarantee)
-        events = envelopes(list(outcome.events), source=ctx.source, time=ctx.clock.now())
+        # `concern.merged` is the event being applied: published once, by triage
+        events = envelopes([e for e in outcome.events if not isinstance(e, ConcernMerged)],
+                           source=ctx.source, time=ctx.clock.now())
         if await ctx.repo.apply(data.concern_id, doc["version"], outcome, events):
             ctx.published()
             return

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from services.intake.domain import OPEN_STATUSES, Status
 from shared.events import (
+    ConcernMerged,
     ConcernMessageAdded,
     ConcernReopened,
     ConcernReplyShared,
@@ -66,7 +67,9 @@ MOVES: dict[Action, dict[Status, Status]] = {
     Action.MERGE: {s: _C for s in (*OPEN_STATUSES, _S)},
     # The requester's answer ends a wait for information.
     Action.REQUESTER_MESSAGE: {_R: _R, _A: _A, _W: _A, _O: _O},
-    Action.REQUESTER_REOPEN: {_S: _O},
+    # A merged (closed) concern may be reopened by its requester too: it may not be the
+    # duplicate staff thought it was (see reopen_window_open).
+    Action.REQUESTER_REOPEN: {_S: _O, _C: _O},
 }
 
 # Actions whose text is required, and what the text is called in the API.
@@ -76,6 +79,7 @@ TEXT_REQUIRED: dict[Action, str] = {
     Action.NOTE: "note",
     Action.RESOLVE: "summary",
     Action.REQUESTER_MESSAGE: "message",
+    Action.MERGE: "reason",
 }
 # Actions whose text is a public message the requester sees (the rest is internal).
 _PUBLIC_STAFF_TEXT = frozenset({Action.REQUEST_INFORMATION, Action.REPLY})
@@ -109,6 +113,7 @@ class CaseState:
     id: str
     status: Status
     resolved_at: datetime | None = None
+    merged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ class Outcome:
     callback_due_at: datetime | None = None
     merged_into: str | None = None
     resolution_due_at: datetime | None = None
+    unmerged: bool = False  # a merged concern reopened: no longer merged into another
 
     @property
     def status_changed(self) -> bool:
@@ -176,6 +182,8 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     if to is None:
         raise ActionNotAllowed(action, state.status)
     if action is Action.REQUESTER_REOPEN and not reopen_window_open(state, now):
+        if state.status is Status.CLOSED and state.merged_at is None:
+            raise ActionNotAllowed(action, state.status)
         raise ActionNotAllowed(action, state.status, "this concern was resolved more than "
                                f"{REOPEN_WINDOW.days} days ago and can no longer be reopened; "
                                "please submit a new concern")
@@ -193,8 +201,12 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     if to is not state.status:
         events.append(ConcernStatusChanged(concern_id=state.id, from_status=state.status,
                                            to_status=to, changed_at=now))
-    # A merge is a move to closed: it publishes only the status change. `concern.merged` is
-    # triage's event (a confirmed duplicate); intake applies it when it arrives.
+    # A merge is a move to closed that every service hears of as `concern.merged`: triage
+    # drops it from queues and loads, escalation shows it to the Ombudsperson, notify tells
+    # the requester (who may reopen it).
+    if action is Action.MERGE:
+        events.append(ConcernMerged(concern_id=state.id, into_concern_id=command.into or "",
+                                    merged_at=now, decided_by=command.actor))
     if to is Status.RESOLVED:
         events.append(ConcernResolved(concern_id=state.id, resolved_at=now))
     elif to is Status.REOPENED:
@@ -205,13 +217,17 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
         resolution_summary=text if action is Action.RESOLVE else None,
         callback_due_at=command.due_at if action is Action.SCHEDULE_CALLBACK else None,
         merged_into=command.into if action is Action.MERGE else None,
+        unmerged=state.merged_at is not None and to is Status.REOPENED,
         # A reopened concern starts a new guarantee period.
         resolution_due_at=now + guarantee if to is Status.REOPENED else None,
     )
 
 
 def reopen_window_open(state: CaseState, now: datetime) -> bool:
-    """A requester may reopen a resolved concern for 14 days after its resolution."""
+    """A requester may reopen a resolved concern for 14 days after its resolution, and a
+    merged one for 14 days after its merge."""
+    if state.status is Status.CLOSED:
+        return state.merged_at is not None and now - state.merged_at <= REOPEN_WINDOW
     return (state.status is Status.RESOLVED and state.resolved_at is not None
             and now - state.resolved_at <= REOPEN_WINDOW)
 

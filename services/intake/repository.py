@@ -80,7 +80,9 @@ def case_state(doc: Document) -> CaseState:
     """What the state machine needs from a stored concern."""
     resolution = doc.get("resolution")
     return CaseState(id=doc["_id"], status=Status(doc["status"]),
-                     resolved_at=as_utc(resolution["at"]) if resolution else None)
+                     resolved_at=as_utc(resolution["at"]) if resolution else None,
+                     merged_at=as_utc(doc["merged_at"]) if merged else None)
+    merged = doc.get("merged_into") and doc.get("merged_at")
 
 
 def _outcome_update(outcome: Outcome) -> Document:
@@ -117,6 +119,9 @@ def _outcome_update(outcome: Outcome) -> Document:
         sets["merged_into"] = outcome.merged_into
     if outcome.resolution_due_at is not None:
         sets["resolution_due_at"] = outcome.resolution_due_at
+        sets["merged_at"] = outcome.at
+    if outcome.unmerged:
+        sets["merged_into"] = None
     return {"$set": sets, "$push": pushes}
 
 

@@ -301,7 +301,7 @@ class ResolutionCreate(_Strict):
 
 class MergeCreate(_Strict):
     into: Reference = Field(description="id or tracking number of the concern to keep")
-    reason: Reason | None = None
+    reason: Reason = Field(description="why it is a duplicate (staff only)")
 
 
 # --- the requester's view -----------------------------------------------------------------

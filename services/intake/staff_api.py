@@ -265,9 +265,21 @@ async def close(concern_id: str, ctx: Ctx, who: Worker, if_match: IfMatch,
 @router.post("/{concern_id}/merge", response_model=ConcernRead, responses=_ACTION_ERRORS)
 async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, who: Worker,
                 if_match: IfMatch, response: Response) -> ConcernRead:
-    """Close this case as a duplicate of another (by id or tracking number)."""
-    command = Command(Action.MERGE, who.actor, text=body.reason, into=body.into)
-    return await _act(ctx, concern_id, command, if_match, response, who)
+    """Close this case as a duplicate of another (by id or tracking number) of the same school
+    or team that the caller may act on, with a reason. Every service hears `concern.merged`:
+    the requester is told and may reopen it for 14 days; the Ombudsperson sees it."""
+    source = await _case(ctx, concern_id)
+    check_scope(who, source)
+
+    def covers(doc: Document) -> bool:
+        return who.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id"))
+
+    async def work() -> Document:
+        into = await handlers.merge_target(source, body.into, ctx=ctx, covers=covers)
+        command = Command(Action.MERGE, who.actor, text=body.reason, into=into)
+        return await handlers.act(concern_id, command, ctx=ctx, if_match=if_match)
+
+    return await _run(ctx, concern_id, response, work())
 
 
 @router.post("/{concern_id}/status", response_model=ConcernRead, responses=_ACTION_ERRORS)

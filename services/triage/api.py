@@ -184,8 +184,16 @@ async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx,
 
 @router.post("/concerns/{concern_id}/merge", response_model=DecisionRead)
 async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, who: Triager) -> DecisionRead:
-    """Confirm a duplicate: publishes `concern.merged`; nothing is deleted."""
+    """Confirm a duplicate of a concern of the same school or team that the caller may act
+    on: publishes `concern.merged`; nothing is deleted."""
     await _decision_in_reach(ctx, concern_id, who)
+    target = await ctx.decisions.get(body.into_concern_id)
+    if target is None or not who.covers(school_id=target.get("school_id"),
+                                        team_id=target.get("team_id")):
+        # the same answer whether it does not exist or is out of reach: nothing revealed
+        detail = f"No triaged concern you may act on has id {body.into_concern_id!r}."
+        raise Problem(422, "Invalid request", detail,
+                      errors=[{"field": "into_concern_id", "message": detail}])
     return DecisionRead.of(await run(handlers.merge(
         ctx, concern_id, into=body.into_concern_id, reason=body.reason, actor=who.actor)))
 

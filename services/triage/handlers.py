@@ -168,9 +168,23 @@ async def on_reopened(event: CloudEvent, data: ConcernReopened, *, ctx: TriageCo
     await _set_open(ctx, data.concern_id, open_=True)
 
 
+async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: TriageContext) -> None:
+    """A merged concern (by intake's staff, or by triage's own merge) leaves its team's queue
+    and its assignee's load."""
+    decision = await ctx.decisions.mark_merged(data.concern_id, into=data.into_concern_id,
+                                               at=data.merged_at, by=data.decided_by)
+    if decision is None:  # already merged (a redelivery, or triage's own merge)
+        decision = await ctx.decisions.get(data.concern_id)
+    if decision is None:
+        raise LookupError(f"concern {data.concern_id} not triaged yet")
+    if decision.get("assignee_id") is not None:
+        await ctx.members.release(decision["assignee_id"], data.concern_id)
+
+
 async def _set_open(ctx: TriageContext, concern_id: str, *, open_: bool) -> None:
     wanted = "open" if open_ else "resolved"
-    decision = await ctx.decisions.set_status(concern_id, wanted)
+    # a reopened merged concern (its requester says it is no duplicate) is open again
+    decision = await ctx.decisions.set_status(concern_id, wanted, unmerge=open_)
     if decision is None:  # merged, or already so (a redelivery): read what is stored
         decision = await ctx.decisions.get(concern_id)
     if decision is None:
@@ -178,7 +192,7 @@ async def _set_open(ctx: TriageContext, concern_id: str, *, open_: bool) -> None
         raise LookupError(f"concern {concern_id} not triaged yet")
     assignee = decision.get("assignee_id")
     if assignee is not None:  # idempotent both ways: the member's set decides
-        if open_ and decision["status"] != "merged":
+        if open_:
             await ctx.members.add(assignee, concern_id)
         else:
             await ctx.members.release(assignee, concern_id)
@@ -345,6 +359,12 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
     return await _decision(ctx, concern_id)
 
 
+def related(decision: Document, target: Document) -> bool:
+    """Whether two concerns share a school or a team (a merge stays among them)."""
+    return bool((decision.get("school_id") and decision["school_id"] == target.get("school_id"))
+                or decision["team_id"] == target["team_id"])
+
+
 async def merge(ctx: TriageContext, concern_id: str, *, into: str, reason: str,
                 actor: str) -> Document:
     """Confirm that a concern duplicates another: mark it merged and tell intake."""
@@ -358,6 +378,9 @@ async def merge(ctx: TriageContext, concern_id: str, *, into: str, reason: str,
         if decision["merged_into"] == into:
             return decision  # asked twice: already done
         raise Conflict(f"concern {concern_id} is already merged into {decision['merged_into']}")
+    if not related(decision, target):
+        raise Invalid("a concern can only be merged into one of the same school or team",
+                      field="into_concern_id")
     if target["status"] == "merged":
         raise Conflict(f"concern {into} is itself merged into {target['merged_into']}; "
                        f"merge into that one")

@@ -73,6 +73,7 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
                 functools.partial(handlers.on_details_shared, ctx=ctx)),
             "concern.resolved": idempotent(functools.partial(handlers.on_resolved, ctx=ctx)),
             "concern.reopened": idempotent(functools.partial(handlers.on_reopened, ctx=ctx)),
+            "concern.merged": idempotent(functools.partial(handlers.on_merged, ctx=ctx)),
         }
 
     app = create_service_app(title="Bureau triage", service="triage",

@@ -102,12 +102,25 @@ class DecisionRepository:
             await self._decisions.update_one({"_id": d["_id"]}, {"$set": {"match_keys": keys}})
         return len(docs)
 
-    async def set_status(self, concern_id: str, status: str) -> Document | None:
-        """Set a decision's status unless it is merged or already so; returns the decision as
-        it was (assignee and status), or None when nothing changed."""
+    async def set_status(self, concern_id: str, status: str, *,
+                         unmerge: bool = False) -> Document | None:
+        """Set a decision's status unless it is merged (or `unmerge`: a merged concern its
+        requester reopened) or already so; returns the decision as it was (assignee and
+        status), or None when nothing changed."""
+        set_: Document = {"status": status} | ({"merged_into": None} if unmerge else {})
         return await self._decisions.find_one_and_update(
-            {"_id": concern_id, "status": {"$nin": ["merged", status]}},
-            {"$set": {"status": status}, "$inc": {"version": 1}},
+            {"_id": concern_id, "status": {"$nin": [status] if unmerge else ["merged", status]}},
+            {"$set": set_, "$inc": {"version": 1}},
+            projection={"assignee_id": 1, "status": 1})
+
+    async def mark_merged(self, concern_id: str, *, into: str, at: datetime,
+                          by: str) -> Document | None:
+        """Mark a decision merged into another unless it already is; returns it as it was
+        (assignee and status), or None when nothing changed."""
+        return await self._decisions.find_one_and_update(
+            {"_id": concern_id, "status": {"$ne": "merged"}},
+            {"$set": {"status": "merged", "merged_into": into}, "$inc": {"version": 1},
+             "$push": {"history": {"at": at, "by": by, "action": "merged", "into": into}}},
             projection={"assignee_id": 1, "status": 1})
 
     async def queue(self, team_id: str, limit: int) -> list[Document]:

@@ -209,6 +209,20 @@ async def test_ombudsperson_sees_level_3_and_long_overdue_concerns_oldest_first(
     assert [c["concern_id"] for c in view] == ["c-old", "c-prek", "c-young"]
 
 
+async def test_ombudsperson_sees_every_concern_merged_into_another(service: Service) -> None:
+    """Security #1: a merge closed a concern out of every view; oversight now sees it."""
+    await service.submit("c-merged", T0)
+    await service.submit("c-resolved", T0)
+    await service.feed(ConcernStatusChanged(concern_id="c-merged", from_status="received",
+                                            to_status="closed", changed_at=T0 + HOUR))
+    await service.feed(ConcernResolved(concern_id="c-resolved", resolved_at=T0 + HOUR))
+    await service.feed(ConcernStatusChanged(concern_id="c-resolved", from_status="resolved",
+                                            to_status="closed", changed_at=T0 + 2 * HOUR))
+    service.clock.advance(DAY)
+    view = (await service.http.get("/v1/ombudsperson/concerns")).json()
+    assert [(c["concern_id"], c["reason"]) for c in view] == [("c-merged", "merged")]
+
+
 # --- Board reports -----------------------------------------------------------------------------
 
 

@@ -107,7 +107,7 @@ async def test_a_note_is_possible_even_on_a_closed_case(intake: httpx.AsyncClien
     ("notes", {"note": "x" * 5001}, "note"),
     ("callbacks", {"due_at": "2020-01-01T00:00:00Z"}, "due_at"),
     ("callbacks", {"due_at": "2030-01-01T00:00:00"}, "due_at"),
-    ("merge", {"into": "CS-1999-000001"}, "into"),
+    ("merge", {"into": "CS-1999-000001", "reason": "dup"}, "into"),
     ("acknowledge", {"reason": "ok", "extra": 1}, "extra"),
 ])
 async def test_an_invalid_action_body_is_a_422_naming_the_field(
@@ -195,7 +195,7 @@ async def test_resolve_publishes_status_changed_and_resolved(
     assert changed["data"]["to_status"] == "resolved" and changed["subject"] == concern_id
 
 
-async def test_merge_closes_the_duplicate_publishing_its_status_change_and_links_both(
+async def test_merge_closes_the_duplicate_publishing_the_merge_and_links_both(
         intake: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection,
         isolation: Isolation) -> None:
     public = await tap(amqp, isolation.events_exchange)
@@ -206,10 +206,13 @@ async def test_merge_closes_the_duplicate_publishing_its_status_change_and_links
     assert answer.status_code == 200
     assert answer.json()["status"] == "closed"
     assert answer.json()["merged_into"] == original["id"]
-    events = await drain(public, until="concern.status_changed")
+    events = await drain(public, until="concern.merged")
     assert events[-1]["subject"] == duplicate["id"]
-    assert events[-1]["data"]["to_status"] == "closed"
-    assert "org.bureau.concern.merged.v1" not in {e["type"] for e in events}  # triage's event
+    assert events[-1]["data"]["into_concern_id"] == original["id"]
+    assert events[-1]["data"]["decided_by"] == "sd-lead"
+    assert "same bus" not in str(events[-1])  # the reason stays on the case
+    changed = [e for e in events if e["type"] == "org.bureau.concern.status_changed.v1"]
+    assert changed[-1]["data"]["to_status"] == "closed"
     case = (await intake.get(f"/v1/concerns/{original['id']}")).json()
     assert case["merged_from"] == [duplicate["id"]]
     assert case["status"] == "received"
@@ -221,8 +224,67 @@ async def test_merge_into_a_closed_concern_is_a_409_and_into_itself_a_422(
     await act(intake, closed, "resolve", {"summary": "done"})
     await act(intake, closed, "close")
     other = (await submit(intake))["id"]
-    assert (await act(intake, other, "merge", {"into": closed})).status_code == 409
-    assert (await act(intake, other, "merge", {"into": other})).status_code == 422
+    assert (await act(intake, other, "merge", {"into": closed, "reason": "dup"})
+            ).status_code == 409
+    assert (await act(intake, other, "merge", {"into": other, "reason": "dup"})
+            ).status_code == 422
+
+
+async def test_a_merge_needs_a_reason(intake: httpx.AsyncClient) -> None:
+    original, duplicate = (await submit(intake))["id"], (await submit(intake))["id"]
+    for payload in ({"into": original}, {"into": original, "reason": "  "}):
+        answer = await act(intake, duplicate, "merge", payload)
+        assert answer.status_code == 422, answer.text
+        assert "reason" in {e["field"] for e in answer.json()["errors"]}
+
+
+async def test_principal_cannot_bury_a_concern_by_merging_it_out_of_their_reach(
+        intake: httpx.AsyncClient) -> None:
+    """Security #1: a principal merged a concern about their own school into another
+    school's concern, which closed it for good; and a 409 told them that concern's status."""
+    own = (await submit(intake, category="school-climate", school_id="roosevelt-ms"))
+    elsewhere = (await submit(intake, category="school-climate", school_id="lincoln-es"))
+    closed = (await submit(intake, category="school-climate", school_id="lincoln-es"))["id"]
+    await act(intake, closed, "resolve", {"summary": "done"})
+    await act(intake, closed, "close")
+    principal = bearer("principal", sub="p-roosevelt", schools=["roosevelt-ms"])
+    for target in (elsewhere["id"], elsewhere["tracking_number"], closed):
+        answer = await intake.post(f"/v1/concerns/{own['id']}/merge", headers=principal,
+                                   json={"into": target, "reason": "duplicate"})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["field"] == "into"
+        assert "closed" not in answer.text and "current_status" not in answer.json()
+    assert (await intake.get(f"/v1/concerns/{own['id']}")).json()["status"] == "received"
+
+
+async def test_a_concern_merges_only_into_one_of_the_same_school_or_team(
+        intake: httpx.AsyncClient) -> None:
+    roosevelt = (await submit(intake, category="school-climate", school_id="roosevelt-ms"))["id"]
+    lincoln = (await submit(intake, category="school-climate", school_id="lincoln-es"))["id"]
+    also_roosevelt = (await submit(intake, category="enrollment",
+                                   school_id="roosevelt-ms"))["id"]
+    refused = await act(intake, roosevelt, "merge", {"into": lincoln, "reason": "dup"})
+    assert refused.status_code == 422
+    assert "same school or team" in refused.json()["errors"][0]["message"]
+    assert (await act(intake, roosevelt, "merge", {"into": also_roosevelt, "reason": "dup"})
+            ).status_code == 200
+
+
+async def test_the_requester_of_a_merged_concern_sees_it_and_may_reopen_it(
+        intake: httpx.AsyncClient) -> None:
+    original = await submit(intake)
+    duplicate = await submit(intake)
+    await act(intake, duplicate["id"], "merge", {"into": original["id"], "reason": "same"})
+    token = {"X-Access-Token": duplicate["access_token"]}
+    status = f"/v1/tracking/{duplicate['tracking_number']}"
+    view = (await intake.get(status, headers=token)).json()
+    assert view["merged"] is True and view["can_reopen_until"] is not None
+    reopened = await intake.post(f"{status}/reopen", headers=token,
+                                 json={"reason": "it is a different bus"})
+    assert reopened.status_code == 200, reopened.text
+    assert (reopened.json()["status"], reopened.json()["merged"]) == ("reopened", False)
+    case = (await intake.get(f"/v1/concerns/{original['id']}")).json()
+    assert case["merged_from"] == []
 
 
 async def test_legacy_status_endpoint_uses_the_same_machine(intake: httpx.AsyncClient) -> None:

@@ -315,6 +315,25 @@ async def test_merge_over_http(triage: httpx.AsyncClient,
     assert refused.json()["errors"][0]["field"] == "into_concern_id"
 
 
+async def test_a_team_member_cannot_merge_into_a_concern_out_of_reach(
+        triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection,
+        isolation: Isolation) -> None:
+    """Security #1: triage's merge took any target, and its 409 told an out-of-reach
+    concern's state."""
+    own = details(category="school-climate", school_id="lincoln-es")
+    other = details(category="school-climate", school_id="jefferson-hs")
+    for data in (own, other):
+        await publish(amqp, isolation, data)
+        await decided(triage, data.concern_id)
+    member = bearer("team_member", sub="p-lincoln", teams=["school-lincoln-es"])
+    for target in (other.concern_id, "unknown"):
+        answer = await triage.post(f"/v1/concerns/{own.concern_id}/merge", headers=member,
+                                   json={"into_concern_id": target, "reason": "duplicate"})
+        assert answer.status_code == 422, answer.text
+        assert "you may act on" in answer.json()["detail"]
+    assert (await decided(triage, own.concern_id))["status"] == "open"
+
+
 async def test_team_queue_lists_open_concerns_by_priority_then_age(
         triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection,
         isolation: Isolation) -> None:

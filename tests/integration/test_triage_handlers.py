@@ -32,6 +32,7 @@ from shared.events import (
     Channel,
     CloudEvent,
     ConcernDetailsShared,
+    ConcernMerged,
     ConcernReopened,
     ConcernResolved,
     EventData,
@@ -307,6 +308,39 @@ async def test_merge_is_published_and_frees_the_assignee(
         await handlers.merge(ctx, "first", into="dup", reason="loop", actor="x")
     with pytest.raises(Invalid):
         await handlers.merge(ctx, "first", into="first", reason="self", actor="x")
+
+
+async def test_a_merge_stays_within_one_school_or_team(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    ctx = context(mongo, isolation.db("triage"), district, FakeClock(T0))
+    await triage(ctx, details("lincoln", category="school-climate", school_id="lincoln-es"))
+    await triage(ctx, details("jefferson", category="school-climate",
+                              school_id="jefferson-hs"))
+    with pytest.raises(Invalid, match="same school or team"):
+        await handlers.merge(ctx, "lincoln", into="jefferson", reason="dup", actor="x")
+
+
+async def test_a_merge_made_in_intake_drops_the_concern_from_queue_and_load_until_reopened(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    """Security #1: intake's merge closed a concern that triage kept in its queue and load."""
+    ctx = context(mongo, isolation.db("triage"), district, FakeClock(T0))
+    await triage(ctx, details("first"))
+    await triage(ctx, details("dup"))
+    holder = (await ctx.decisions.get("dup"))["assignee_id"]  # type: ignore[index]
+    merged = ConcernMerged(concern_id="dup", into_concern_id="first", merged_at=T0,
+                           decided_by="p-lincoln")
+    for _ in range(2):  # a redelivery changes nothing
+        await handlers.on_merged(envelope(merged), merged, ctx=ctx)
+    decision = await ctx.decisions.get("dup")
+    assert decision is not None
+    assert (decision["status"], decision["merged_into"]) == ("merged", "first")
+    assert [h["action"] for h in decision["history"]].count("merged") == 1
+    assert "dup" not in [d["_id"] for d in await ctx.decisions.queue("service-desk", 100)]
+    assert "dup" not in (await ctx.members.get(holder) or {}).get("open", [])
+    reopened = ConcernReopened(concern_id="dup", reopened_at=T0 + timedelta(days=1))
+    await handlers.on_reopened(envelope(reopened), reopened, ctx=ctx)
+    assert "dup" in [d["_id"] for d in await ctx.decisions.queue("service-desk", 100)]
+    assert "dup" in (await ctx.members.get(holder) or {}).get("open", [])
 
 
 async def test_retriage_changes_route_reassigns_and_keeps_who_and_why(

@@ -21,6 +21,7 @@ from services.intake.lifecycle import (
     decide,
 )
 from shared.events import (
+    ConcernMerged,
     ConcernMessageAdded,
     ConcernReopened,
     ConcernReplyShared,
@@ -44,8 +45,9 @@ def command(action: Action, **fields: object) -> Command:
 
 
 def run(status: Status, action: Action, *, resolved_at: datetime | None = NOW,
-        **fields: object) -> Outcome:
-    state = CaseState(id="c1", status=status, resolved_at=resolved_at)
+        merged_at: datetime | None = None, **fields: object) -> Outcome:
+    state = CaseState(id="c1", status=status, resolved_at=resolved_at,
+                      merged_at=merged_at if status is Status.CLOSED else None)
     return decide(state, command(action, **fields), now=NOW, entry_id="e1",
                   guarantee=GUARANTEE)
 
@@ -55,7 +57,7 @@ ALL = [(a, s) for a in Action for s in Status]
 
 @pytest.mark.parametrize(("action", "status"), [p for p in ALL if p[1] in MOVES[p[0]]])
 def test_allowed_action_moves_as_the_table_says(action: Action, status: Status) -> None:
-    outcome = run(status, action)
+    outcome = run(status, action, merged_at=NOW)
     assert outcome.to_status is MOVES[action][status]
     assert outcome.actor == "staff-1" and outcome.at == NOW
     changes = [e for e in outcome.events if isinstance(e, ConcernStatusChanged)]
@@ -68,9 +70,11 @@ def test_action_the_table_does_not_allow_is_refused(action: Action, status: Stat
         run(status, action)
 
 
-def test_every_action_is_in_the_table_and_closed_allows_only_notes() -> None:
+def test_every_action_is_in_the_table_and_closed_allows_only_notes_and_reopening_a_merge(
+        ) -> None:
     assert set(MOVES) == set(Action)
-    assert [a for a in Action if Status.CLOSED in MOVES[a]] == [Action.NOTE]
+    assert [a for a in Action if Status.CLOSED in MOVES[a]] == [Action.NOTE,
+                                                                Action.REQUESTER_REOPEN]
 
 
 def test_request_information_waits_and_the_requester_answer_resumes() -> None:
@@ -138,10 +142,30 @@ def test_staff_may_reopen_after_fourteen_days() -> None:
     assert outcome.to_status is Status.REOPENED
 
 
-def test_merge_closes_and_publishes_only_the_status_change() -> None:
-    outcome = run(Status.ACKNOWLEDGED, Action.MERGE, into="c2", text=None)
+def test_merge_closes_and_publishes_the_merge_for_every_service() -> None:
+    outcome = run(Status.ACKNOWLEDGED, Action.MERGE, into="c2", text="same bus stop")
     assert outcome.to_status is Status.CLOSED and outcome.merged_into == "c2"
-    assert [type(e) for e in outcome.events] == [ConcernStatusChanged]  # merged is triage's
+    assert [type(e) for e in outcome.events] == [ConcernStatusChanged, ConcernMerged]
+    merged = outcome.events[1]
+    assert isinstance(merged, ConcernMerged)
+    assert (merged.into_concern_id, merged.decided_by) == ("c2", "staff-1")
+
+
+def test_merge_needs_a_reason() -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        run(Status.ACKNOWLEDGED, Action.MERGE, into="c2", text="  ")
+    assert caught.value.field == "reason"
+
+
+def test_requester_may_reopen_a_merged_concern_for_fourteen_days_but_not_a_closed_one(
+        ) -> None:
+    reopened = run(Status.CLOSED, Action.REQUESTER_REOPEN, merged_at=NOW - timedelta(days=3))
+    assert reopened.to_status is Status.REOPENED and reopened.unmerged
+    with pytest.raises(ActionNotAllowed, match="14 days"):
+        run(Status.CLOSED, Action.REQUESTER_REOPEN, merged_at=NOW - REOPEN_WINDOW
+            - timedelta(minutes=1))
+    with pytest.raises(ActionNotAllowed, match="not possible"):
+        run(Status.CLOSED, Action.REQUESTER_REOPEN, merged_at=None)
 
 
 def test_concern_cannot_be_merged_into_itself() -> None:
