@@ -1,0 +1,678 @@
+"""Wiring and routes of the family web. Routes are thin: read the form, call a service,
+render a template or redirect (Post/Redirect/Get)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from frontends.common.app import health_router
+from frontends.common.intake import (
+    IntakeConflict,
+    IntakeError,
+    IntakeInvalid,
+    IntakeNotFound,
+    IntakeRateLimited,
+    RequesterView,
+)
+from frontends.web import forms, pages
+from frontends.web.client import IntakeClient, NotifyClient
+from frontends.web.i18n import NATIVE_NAMES, RIGHT_TO_LEFT, Translations
+from frontends.web.security import (
+    ACCESS_COOKIE,
+    ACCESS_MAX_AGE_S,
+    CSRF_COOKIE,
+    LANGUAGE_COOKIE,
+    RECEIPT_COOKIE,
+    RECEIPT_MAX_AGE_S,
+    ContentSecurityPolicy,
+    Csrf,
+    SignedCookies,
+)
+from frontends.web.settings import WebConfig, WebSettings
+from shared.district import DistrictConfig, load_district
+from shared.http import SecurityHeaders
+from shared.logs import configure_logging
+from shared.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+HONEYPOT = "website"  # hidden from people; a bot that fills it is refused
+TRACKING_MAX = 32
+TOKEN_MAX = 128
+
+
+class FormRefused(Exception):
+    """A post without a valid CSRF token, or with the honeypot filled."""
+
+
+class Web:
+    """What the routes share: settings, district, clients, catalogs, templates."""
+
+    def __init__(
+        self,
+        settings: WebSettings,
+        district: DistrictConfig,
+        config: WebConfig,
+        intake: IntakeClient,
+        notify: NotifyClient,
+    ) -> None:
+        self.settings = settings
+        self.district = district
+        self.config = config
+        self.intake = intake
+        self.notify = notify
+        self.i18n = Translations()
+        secret = settings.form_secret.get_secret_value()
+        self.csrf = Csrf(secret)
+        self.cookies = SignedCookies(secret)
+        self.submissions = RateLimiter(settings.submissions_per_hour, 3600.0)
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.install_gettext_callables(  # type: ignore[attr-defined]
+            self.i18n.gettext, self.i18n.ngettext, newstyle=True
+        )
+        self.env.globals.update(
+            status_labels=pages.STATUS_LABELS,
+            status_hints=pages.STATUS_HINTS,
+            contact_labels=pages.CONTACT_LABELS,
+            relationship_labels=pages.RELATIONSHIP_LABELS,
+            survey_scale=pages.SURVEY_SCALE,
+            grades=forms.GRADES,
+            native_names=NATIVE_NAMES,
+        )
+
+    # --- per request ----------------------------------------------------------------------
+
+    def language(self, request: Request) -> str:
+        return self.i18n.negotiate(
+            request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language")
+        )
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        *,
+        status: int = 200,
+        switch_path: str | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """A page in the family's language, with a CSRF token for its forms."""
+        language = context.pop("language", None) or self.language(request)
+        self.i18n.use(language)
+        csrf_cookie = request.cookies.get(CSRF_COOKIE) or Csrf.new_cookie()
+        timezone = self.district.district.timezone
+        form = context.get("form")
+        errors_present = bool(context.get("errors")) or bool(getattr(form, "errors", None))
+        html = self.env.get_template(template).render(
+            request=request,
+            lang=language,
+            dir="rtl" if language in RIGHT_TO_LEFT else "ltr",
+            languages=self.i18n.languages,
+            switch_path=switch_path or request.url.path,
+            district=self.district.district,
+            web=self.config,
+            contact_line=self.config.contact_line.get(language),
+            guarantee_hours=self.district.district.guarantee_hours,
+            csrf_token=self.csrf.token_for(csrf_cookie),
+            honeypot=HONEYPOT,
+            errors_present=errors_present,
+            when=lambda moment: pages.when(moment, language=language, timezone=timezone),
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        if request.cookies.get(CSRF_COOKIE) != csrf_cookie:
+            self._cookie(response, CSRF_COOKIE, csrf_cookie, max_age=None)
+        return response
+
+    def _cookie(self, response: Response, name: str, value: str, *, max_age: int | None) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=True,
+            samesite="lax",
+            secure=self.settings.secure_cookies,
+            path="/",
+        )
+
+    async def posted(self, request: Request) -> FormData:
+        """The form of a POST, after its CSRF token and honeypot are checked."""
+        form = await request.form()
+        token = form.get("csrf_token")
+        if not self.csrf.valid(
+            request.cookies.get(CSRF_COOKIE), token if isinstance(token, str) else None
+        ):
+            raise FormRefused
+        if form.get(HONEYPOT):
+            raise FormRefused
+        return form
+
+    @staticmethod
+    def family_address(request: Request) -> str:
+        """The family's address (uvicorn takes it from the district's proxy when trusted)."""
+        return request.client.host if request.client else "unknown"
+
+    def access(self, request: Request) -> dict[str, str]:
+        return self.cookies.load_access(request.cookies.get(ACCESS_COOKIE))
+
+    def remember(self, request: Request, response: Response, tracking: str, token: str) -> None:
+        cases = {k: v for k, v in self.access(request).items() if k != tracking}
+        cases[tracking] = token
+        self._cookie(
+            response, ACCESS_COOKIE, self.cookies.dump_access(cases), max_age=ACCESS_MAX_AGE_S
+        )
+
+    async def catalog(self, language: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(id, name) of categories and schools, named in `language`."""
+        categories = await self.intake.categories()
+        schools = await self.intake.schools()
+
+        def name(n: Any) -> str:
+            return str(getattr(n, language, None) or n.en)
+
+        return ([(c.id, name(c.name)) for c in categories], [(s.id, name(s.name)) for s in schools])
+
+    def status_link(self, tracking: str, token: str) -> str:
+        return f"{self.settings.public_base_url.rstrip('/')}/status/{tracking}?" + urlencode(
+            {"token": token}
+        )
+
+
+def create_app(
+    settings: WebSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """The family web; its clients open in the lifespan, not at import. `transport` stands
+    in for the services in tests."""
+    district = load_district(settings.district_config)
+    config = district.section("web", WebConfig)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        token = settings.token_source()
+        intake = IntakeClient(
+            settings.intake_url, token, timeout_s=settings.io_timeout_s, transport=transport
+        )
+        notify = NotifyClient(
+            settings.notify_url, token, timeout_s=settings.io_timeout_s, transport=transport
+        )
+        app.state.web = Web(settings, district, config, intake, notify)
+        app.state.intake = intake
+        try:
+            yield
+        finally:
+            await intake.aclose()
+            await notify.aclose()
+
+    app = FastAPI(
+        title="Customer Service Bureau: family web",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(ContentSecurityPolicy)  # type: ignore[arg-type]
+    app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(health_router())
+    _install_language_switch(app)
+    _install_error_pages(app)
+    _routes(app)
+    return app
+
+
+def web_of(request: Request) -> Web:
+    web: Web = request.app.state.web
+    return web
+
+
+def _install_language_switch(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def language_switch(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """`?lang=es` on any page: keep the choice in a cookie, show the page without it."""
+        chosen = request.query_params.get("lang")
+        if request.method != "GET" or chosen is None:
+            return await call_next(request)
+        web = web_of(request)
+        rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
+        response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), 303)
+        if chosen in web.i18n.languages:
+            response.set_cookie(
+                LANGUAGE_COOKIE,
+                chosen,
+                max_age=365 * 24 * 3600,
+                samesite="lax",
+                secure=web.settings.secure_cookies,
+            )
+        return response
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    """Plain pages for people: never a stack trace."""
+
+    @app.exception_handler(FormRefused)
+    async def refused(request: Request, exc: FormRefused) -> Response:
+        return web_of(request).render(request, "error.html", status=400, kind="expired")
+
+    @app.exception_handler(IntakeRateLimited)
+    async def limited(request: Request, exc: IntakeRateLimited) -> Response:
+        return web_of(request).render(request, "error.html", status=429, kind="limited")
+
+    @app.exception_handler(IntakeError)
+    async def unavailable(request: Request, exc: IntakeError) -> Response:
+        log.warning(
+            "service refused or unavailable", extra={"status": exc.status, "title": exc.title}
+        )
+        return web_of(request).render(request, "error.html", status=503, kind="unavailable")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        kind = "not_found" if exc.status_code == 404 else "unavailable"
+        if exc.status_code == 405:
+            return RedirectResponse("/", 303)
+        return web_of(request).render(request, "error.html", status=exc.status_code, kind=kind)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception(
+            "unhandled error",
+            extra={"path": getattr(request.scope.get("route"), "path", "unmatched")},
+        )
+        try:
+            return web_of(request).render(request, "error.html", status=500, kind="unavailable")
+        except Exception:
+            return HTMLResponse(
+                "<!doctype html><title>Error</title><p>Sorry, there is a "
+                "problem. Please try again later.</p>",
+                status_code=500,
+            )
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    async def start(request: Request) -> Response:
+        web = web_of(request)
+        categories, _ = await web.catalog(web.language(request))
+        return web.render(request, "start.html", categories=categories)
+
+    # --- submit: form -> check your answers -> send -> confirmation ------------------------
+
+    async def form_page(
+        request: Request, form: forms.ConcernForm, key: str, status: int = 200
+    ) -> Response:
+        web = web_of(request)
+        language = web.language(request)
+        categories, schools = await web.catalog(language)
+        if not form.get("language"):
+            form.values["language"] = language
+        return web.render(
+            request,
+            "concern_form.html",
+            status=status,
+            form=form,
+            idempotency_key=key,
+            categories=categories,
+            schools=schools,
+            contacts=forms.CONTACTS,
+            relationships=forms.RELATIONSHIPS,
+            switch_path="/concern/new",
+        )
+
+    async def read_concern(request: Request, data: FormData) -> forms.ConcernForm:
+        web = web_of(request)
+        categories, schools = await web.catalog(web.language(request))
+        return forms.read_form(
+            data,
+            categories={c for c, _ in categories},
+            schools={s for s, _ in schools},
+            languages=web.i18n.languages,
+        )
+
+    def key_of(data: FormData) -> str:
+        key = str(data.get("idempotency_key") or "")
+        return key if len(key) == 36 and key.replace("-", "").isalnum() else str(uuid.uuid4())
+
+    @app.get("/concern/new", response_class=HTMLResponse)
+    async def new_concern(request: Request) -> Response:
+        return await form_page(request, forms.ConcernForm(), str(uuid.uuid4()))
+
+    @app.get("/concern/check")
+    @app.get("/concern/send")
+    async def not_a_page(request: Request) -> Response:
+        return RedirectResponse("/concern/new", 303)
+
+    @app.post("/concern/check", response_class=HTMLResponse)
+    async def check_answers(request: Request) -> Response:
+        web = web_of(request)
+        data = await web.posted(request)
+        form = await read_concern(request, data)
+        key = key_of(data)
+        if form.errors or data.get("action") == "change":
+            if data.get("action") == "change":
+                form.errors = {}
+            return await form_page(request, form, key, status=200 if not form.errors else 400)
+        language = web.language(request)
+        categories, schools = await web.catalog(language)
+        return web.render(
+            request,
+            "check.html",
+            form=form,
+            idempotency_key=key,
+            category_name=dict(categories).get(form.get("category"), ""),
+            school_name=dict(schools).get(form.get("school_id"), ""),
+            switch_path="/concern/new",
+        )
+
+    @app.post("/concern/send")
+    async def send(request: Request) -> Response:
+        web = web_of(request)
+        data = await web.posted(request)
+        form = await read_concern(request, data)
+        key = key_of(data)
+        if form.errors:
+            return await form_page(request, form, key, status=400)
+        address = web.family_address(request)
+        if not web.submissions.allow(address):
+            raise IntakeRateLimited(429, "Too many submissions")
+        try:
+            receipt = await web.intake.create_concern(
+                forms.concern_body(form), idempotency_key=key, client_address=address
+            )
+        except IntakeInvalid as exc:
+            form.errors = {
+                forms.error_field_of(e.field): forms.N_("Check this answer.") for e in exc.errors
+            } or {"description": forms.N_("Check this answer.")}
+            return await form_page(request, form, str(uuid.uuid4()), status=400)
+        log.info("concern submitted", extra={"concern_id": receipt.id})
+        response = RedirectResponse("/concern/sent", 303)
+        web._cookie(
+            response,
+            RECEIPT_COOKIE,
+            web.cookies.dump_receipt(
+                {
+                    "tracking_number": receipt.tracking_number,
+                    "access_token": receipt.access_token,
+                    "resolution_due_at": receipt.resolution_due_at.isoformat(),
+                    "updates_promised": receipt.updates_promised,
+                    "contact": form.get("contact"),
+                    "pin": getattr(receipt, "pin", None),
+                }
+            ),
+            max_age=RECEIPT_MAX_AGE_S,
+        )
+        web.remember(request, response, receipt.tracking_number, receipt.access_token)
+        return response
+
+    @app.get("/concern/sent", response_class=HTMLResponse)
+    async def confirmation(request: Request) -> Response:
+        web = web_of(request)
+        receipt = web.cookies.load_receipt(request.cookies.get(RECEIPT_COOKIE))
+        if receipt is None:
+            return RedirectResponse("/status", 303)
+        return web.render(
+            request,
+            "confirmation.html",
+            receipt=receipt,
+            due=datetime.fromisoformat(receipt["resolution_due_at"]),
+            status_link=web.status_link(receipt["tracking_number"], receipt["access_token"]),
+        )
+
+    # --- status: look up, read, write, reopen ----------------------------------------------
+
+    @app.get("/status", response_class=HTMLResponse)
+    async def lookup(request: Request) -> Response:
+        return web_of(request).render(request, "lookup.html", values={}, errors={})
+
+    async def open_case(request: Request, tracking: str, token: str) -> RequesterView | None:
+        web = web_of(request)
+        if not tracking or len(tracking) > TRACKING_MAX or not token or len(token) > TOKEN_MAX:
+            return None
+        try:
+            return await web.intake.tracking(
+                tracking, token, client_address=web.family_address(request)
+            )
+        except IntakeNotFound:
+            return None
+
+    @app.post("/status", response_class=HTMLResponse)
+    async def lookup_post(request: Request) -> Response:
+        web = web_of(request)
+        data = await web.posted(request)
+        tracking = str(data.get("tracking_number") or "").strip().upper()
+        token = str(data.get("access_token") or "").strip()
+        errors: dict[str, str] = {}
+        if not tracking:
+            errors["tracking_number"] = forms.N_("Enter your tracking number.")
+        if not token:
+            errors["access_token"] = forms.N_("Enter your access code.")
+        if not errors and await open_case(request, tracking, token) is None:
+            errors["tracking_number"] = forms.N_(
+                "No concern matches this tracking number and access code. Check both and try again."
+            )
+        if errors:
+            return web.render(
+                request,
+                "lookup.html",
+                status=400,
+                errors=errors,
+                values={"tracking_number": tracking},
+            )
+        response = RedirectResponse(f"/status/{tracking}", 303)
+        web.remember(request, response, tracking, token)
+        return response
+
+    @app.get("/status/{tracking}", response_class=HTMLResponse)
+    async def status(
+        request: Request, tracking: str, token: str | None = None, done: str | None = None
+    ) -> Response:
+        web = web_of(request)
+        if token is not None:  # the personal link: keep the token in a cookie, drop it
+            view = await open_case(request, tracking, token)
+            if view is None:
+                return web.render(
+                    request,
+                    "lookup.html",
+                    status=404,
+                    values={"tracking_number": tracking},
+                    errors={
+                        "tracking_number": forms.N_(
+                            "This link does not open a concern. Enter your tracking number and "
+                            "access code."
+                        )
+                    },
+                )
+            response = RedirectResponse(f"/status/{view.tracking_number}", 303)
+            web.remember(request, response, view.tracking_number, token)
+            return response
+        saved = web.access(request).get(tracking)
+        view = await open_case(request, tracking, saved) if saved else None
+        if view is None:
+            return web.render(
+                request, "lookup.html", values={"tracking_number": tracking}, errors={}
+            )
+        return await status_page(request, view, done=done)
+
+    async def status_page(
+        request: Request,
+        view: RequesterView,
+        *,
+        done: str | None = None,
+        errors: dict[str, str] | None = None,
+        message: str = "",
+        status_code: int = 200,
+    ) -> Response:
+        web = web_of(request)
+        now = datetime.now(UTC)
+        categories, _ = await web.catalog(web.language(request))
+        return web.render(
+            request,
+            "status.html",
+            status=status_code,
+            view=view,
+            category_name=dict(categories).get(view.category, view.category_name),
+            is_open=pages.is_open(view),
+            can_reopen=pages.can_reopen(view, now),
+            done=done if done in ("message", "reopened") else None,
+            errors=errors or {},
+            message=message,
+        )
+
+    async def own_case(request: Request, tracking: str) -> tuple[str, RequesterView] | None:
+        token = web_of(request).access(request).get(tracking)
+        view = await open_case(request, tracking, token) if token else None
+        return (token, view) if token and view else None
+
+    @app.post("/status/{tracking}/message", response_class=HTMLResponse)
+    async def add_message(request: Request, tracking: str) -> Response:
+        web = web_of(request)
+        data = await web.posted(request)
+        found = await own_case(request, tracking)
+        if found is None:
+            return RedirectResponse(f"/status/{tracking}", 303)
+        token, view = found
+        text, error = forms.read_message(data)
+        if error:
+            return await status_page(
+                request, view, errors={"message": error}, message=text, status_code=400
+            )
+        try:
+            await web.intake.add_message(
+                tracking, token, text, client_address=web.family_address(request)
+            )
+        except (IntakeConflict, IntakeInvalid):
+            return await status_page(
+                request,
+                view,
+                message=text,
+                status_code=409,
+                errors={
+                    "message": forms.N_(
+                        "Your message could not be added to this concern now. Please call us."
+                    )
+                },
+            )
+        return RedirectResponse(f"/status/{tracking}?done=message#messages", 303)
+
+    @app.post("/status/{tracking}/reopen", response_class=HTMLResponse)
+    async def reopen(request: Request, tracking: str) -> Response:
+        web = web_of(request)
+        data = await web.posted(request)
+        found = await own_case(request, tracking)
+        if found is None:
+            return RedirectResponse(f"/status/{tracking}", 303)
+        token, view = found
+        reason = str(data.get("reason") or "").strip()[:5000] or None
+        try:
+            await web.intake.reopen(
+                tracking, token, reason, client_address=web.family_address(request)
+            )
+        except (IntakeConflict, IntakeInvalid):
+            return await status_page(
+                request,
+                view,
+                status_code=409,
+                errors={
+                    "message": forms.N_(
+                        "This concern can no longer be reopened. Please submit a new concern."
+                    )
+                },
+            )
+        return RedirectResponse(f"/status/{tracking}?done=reopened", 303)
+
+    # --- survey ----------------------------------------------------------------------------
+
+    def survey_token_ok(token: str) -> bool:
+        return 20 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
+
+    @app.get("/survey/{token}", response_class=HTMLResponse)
+    async def survey(request: Request, token: str) -> Response:
+        web = web_of(request)
+        state = await survey_state(request, token)
+        if state in ("answered", "expired", "unknown"):
+            return web.render(
+                request, "survey_done.html", state=state, status=200 if state == "answered" else 404
+            )
+        return web.render(request, "survey.html", token=token, errors={}, values={})
+
+    async def survey_state(request: Request, token: str) -> str:
+        if not survey_token_ok(token):
+            return "unknown"
+        try:
+            found = await web_of(request).notify.survey(token)
+        except IntakeError as exc:
+            if exc.status in (404, 410, 422):
+                return "expired" if exc.status == 410 else "unknown"
+            raise
+        return found.status
+
+    @app.post("/survey/{token}", response_class=HTMLResponse)
+    async def survey_answer(request: Request, token: str) -> Response:
+        web = web_of(request)
+        data = await web.posted(request)
+        if not survey_token_ok(token):
+            return web.render(request, "survey_done.html", state="unknown", status=404)
+        score = str(data.get("score") or "")
+        comment = str(data.get("comment") or "").strip()
+        errors: dict[str, str] = {}
+        if score not in {"1", "2", "3", "4", "5"}:
+            errors["score"] = forms.N_("Choose how satisfied you are.")
+        if len(comment) > 2000:
+            errors["comment"] = forms.N_("Your comment must be 2,000 characters or fewer.")
+        if errors:
+            return web.render(
+                request,
+                "survey.html",
+                status=400,
+                token=token,
+                errors=errors,
+                values={"score": score, "comment": comment},
+            )
+        try:
+            await web.notify.answer_survey(token, int(score), comment or None)
+        except IntakeError as exc:
+            if exc.status not in (404, 409, 410):
+                raise
+            state = {404: "unknown", 409: "answered", 410: "expired"}[exc.status]
+            return web.render(request, "survey_done.html", state=state, status=200)
+        return web.render(request, "survey_done.html", state="thanks")
+
+
+def serve(app: FastAPI, settings: WebSettings) -> None:
+    """Serve until SIGTERM/SIGINT."""
+    configure_logging(settings.frontend_name, settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=10,
+    )

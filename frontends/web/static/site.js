@@ -1,0 +1,11 @@
+// Progressive enhancement only: every page works without this file.
+// A form marked data-once cannot be sent twice by a double click (the server's
+// idempotency key makes a second send harmless anyway).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.hasAttribute("data-once")) { return; }
+  if (form.dataset.sent) { event.preventDefault(); return; }
+  form.dataset.sent = "1";
+  var button = form.querySelector("button[type=submit]");
+  if (button) { window.setTimeout(function () { button.disabled = true; }, 0); }
+});
