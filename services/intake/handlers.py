@@ -259,6 +259,23 @@ async def act(concern_id: str, command: Command, *, ctx: IntakeContext,
     raise ConcurrentChange(concern_id)
 
 
+async def merge_target(source: Document, into: str, *, ctx: IntakeContext,
+                       covers: Callable[[Document], bool]) -> str:
+    """The concern a merge keeps: one the caller may act on (else it is answered as unknown,
+    revealing nothing of it), of the same school or team as the duplicate."""
+    target_id = await resolve_concern_id(into, ctx=ctx)
+    target = await ctx.repo.get_document(target_id) if target_id else None
+    if target is None or not covers(target):
+        raise InvalidCommand("into", f"no concern you may act on has id or tracking number "
+                                     f"{into!r}")
+    same_school = source.get("school_id") and source.get("school_id") == target.get("school_id")
+    same_team = source.get("team_id") and source.get("team_id") == target.get("team_id")
+    if not (same_school or same_team):
+        raise InvalidCommand("into", "a concern can only be merged into one of the same "
+                                     "school or team")
+    return str(target["_id"])
+
+
 async def _checked_merge(concern_id: str, command: Command, *, ctx: IntakeContext) -> Command:
     """A merge names an existing concern that is still alive; resolves a tracking number."""
     target_id = await resolve_concern_id(command.into or "", ctx=ctx) if command.into else None
@@ -287,23 +304,6 @@ async def change_status(concern_id: str, to: Status, reason: str | None, *, acto
                                f"(allowed: {allowed})")
     return await act(concern_id, Command(action=action, actor=actor, text=reason), ctx=ctx,
                      if_match=if_match)
-
-async def merge_target(source: Document, into: str, *, ctx: IntakeContext,
-                       covers: Callable[[Document], bool]) -> str:
-    """The concern a merge keeps: one the caller may act on (else it is answered as unknown,
-    revealing nothing of it), of the same school or team as the duplicate."""
-    target_id = await resolve_concern_id(into, ctx=ctx)
-    target = await ctx.repo.get_document(target_id) if target_id else None
-    if target is None or not covers(target):
-        raise InvalidCommand("into", f"no concern you may act on has id or tracking number "
-                                     f"{into!r}")
-    same_school = source.get("school_id") and source.get("school_id") == target.get("school_id")
-    same_team = source.get("team_id") and source.get("team_id") == target.get("team_id")
-    if not (same_school or same_team):
-        raise InvalidCommand("into", "a concern can only be merged into one of the same "
-                                     "school or team")
-    return str(target["_id"])
-
 
 
 # --- events from other services -----------------------------------------------------------

@@ -79,10 +79,10 @@ def to_document(concern: Concern, vault: StudentVault) -> Document:
 def case_state(doc: Document) -> CaseState:
     """What the state machine needs from a stored concern."""
     resolution = doc.get("resolution")
+    merged = doc.get("merged_into") and doc.get("merged_at")
     return CaseState(id=doc["_id"], status=Status(doc["status"]),
                      resolved_at=as_utc(resolution["at"]) if resolution else None,
                      merged_at=as_utc(doc["merged_at"]) if merged else None)
-    merged = doc.get("merged_into") and doc.get("merged_at")
 
 
 def _outcome_update(outcome: Outcome) -> Document:
@@ -117,11 +117,11 @@ def _outcome_update(outcome: Outcome) -> Document:
     if outcome.merged_into is not None:
         entry["into"] = outcome.merged_into
         sets["merged_into"] = outcome.merged_into
-    if outcome.resolution_due_at is not None:
-        sets["resolution_due_at"] = outcome.resolution_due_at
         sets["merged_at"] = outcome.at
     if outcome.unmerged:
         sets["merged_into"] = None
+    if outcome.resolution_due_at is not None:
+        sets["resolution_due_at"] = outcome.resolution_due_at
     return {"$set": sets, "$push": pushes}
 
 
