@@ -6,7 +6,10 @@ One process serves one service, so the process-wide default registry is the serv
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,9 +60,43 @@ DELIVERIES = Counter(
     ["channel", "status"])
 
 
+log = logging.getLogger(__name__)
+SCRAPE_REFRESH_TIMEOUT_S = 2.0  # inside `bureau health`'s 3 s
+_refreshers: list[Callable[[], Awaitable[None]]] = []
+
+
+def refresh_on_scrape(refresh: Callable[[], Awaitable[None]]) -> None:
+    """Have `refresh` set its gauges before each scrape (a gauge read at the source: queue
+    depth from the broker, backlog from the store)."""
+    _refreshers.append(refresh)
+
+
+def unregister_refresh(refresh: Callable[[], Awaitable[None]]) -> None:
+    if refresh in _refreshers:
+        _refreshers.remove(refresh)
+
+
+async def refresh_gauges() -> None:
+    """Run every registered refresh, each within a time limit; a failed one leaves its gauges
+    as they were (logged), the scrape still answers."""
+    async def one(refresh: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await asyncio.wait_for(refresh(), timeout=SCRAPE_REFRESH_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("could not refresh gauges", extra={"error": type(exc).__name__})
+
+    await asyncio.gather(*(one(r) for r in list(_refreshers)))
+
+
 def exposition() -> tuple[bytes, str]:
     """The current metrics in Prometheus text format, and its content type."""
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+async def fresh_exposition() -> tuple[bytes, str]:
+    """The metrics, gauges read at their source first."""
+    await refresh_gauges()
+    return exposition()
 
 
 class HttpMetrics:

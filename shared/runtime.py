@@ -1,12 +1,15 @@
 """The I/O a service runs on: its store, the broker, the outbox relay, the consumer.
 
 `Runtime.open` waits (with progress in the log) until the store and the broker answer, so a
-service started before them comes up when they do. `close` drains in-flight work first.
+service started before them comes up when they do; a transient fault (a store slow to answer,
+a broker restarting) never ends the start, only a deterministic one does. `close` drains
+in-flight work first, within `SHUTDOWN_GRACE_S` whatever the store or the broker do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -26,7 +29,8 @@ from shared.messaging.topology import (
     declare_exchanges,
     declare_service_queues,
 )
-from shared.metrics import OUTBOX_BACKLOG, QUEUE_MESSAGES
+from shared.messaging.transient import is_transient
+from shared.metrics import OUTBOX_BACKLOG, QUEUE_MESSAGES, refresh_on_scrape, unregister_refresh
 from shared.outbox import OutboxRelay, ensure_outbox_index
 from shared.settings import ServiceSettings
 from shared.store import Document, connect_store, ping
@@ -35,25 +39,35 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 STARTUP_WAIT_S = 120.0
-GAUGE_INTERVAL_S = 5.0
+"""How long a deterministic fault (wrong address, refused credentials) may last at start."""
+MAX_STARTUP_PAUSE_S = 5.0
+
+waiting_for: dict[str, str] = {}
+"""What the start of this process waits for (`/readyz` tells), by step: the last error."""
 
 
 async def wait_until_up(what: str, attempt: Callable[[], Awaitable[T]],
                         deadline_s: float = STARTUP_WAIT_S) -> T:
-    """Retry `attempt` with backoff until it succeeds or the deadline passes."""
+    """Retry `attempt` with capped backoff until it succeeds: for as long as its failures
+    are transient (timeouts, connection refused or lost), else until `deadline_s` passes."""
     started = time.monotonic()
     delay = 0.25
     while True:
         try:
-            return await attempt()
+            result = await attempt()
         except Exception as exc:
             waited = time.monotonic() - started
-            if waited > deadline_s:
+            if waited > deadline_s and not is_transient(exc):
+                waiting_for.pop(what, None)
                 raise RuntimeError(f"{what} unreachable after {waited:.0f}s: {exc}") from exc
+            waiting_for[what] = type(exc).__name__
             log.warning("waiting for %s", what, extra={"waited_s": round(waited, 1),
                                                         "error": str(exc)})
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, MAX_STARTUP_PAUSE_S)
+        else:
+            waiting_for.pop(what, None)
+            return result
 
 
 class Runtime:
@@ -79,11 +93,15 @@ class Runtime:
                    outbox_collections: Sequence[str]) -> Runtime:
         """Connect to store and broker, declare the topology, start the outbox relay."""
         runtime = cls(settings, clock)
-        await wait_until_up("store", lambda: ping(runtime.db))
-        await runtime.inbox.ensure_indexes()
         collections = [runtime.db[name] for name in outbox_collections]
-        for collection in collections:
-            await ensure_outbox_index(collection)
+
+        async def store_ready() -> None:
+            await ping(runtime.db)
+            await runtime.inbox.ensure_indexes()
+            for collection in collections:
+                await ensure_outbox_index(collection)
+
+        await wait_until_up("store", store_ready)
         runtime.connection = await wait_until_up(
             "broker", lambda: aio_pika.connect_robust(
                 settings.amqp_url, timeout=settings.io_timeout_s,
@@ -101,7 +119,7 @@ class Runtime:
                                     service=settings.service_name)
         # kept apart from other background work: it must outlive it, for a last pass
         runtime._relay_task = asyncio.create_task(runtime.relay.run(), name="outbox-relay")
-        runtime.spawn(runtime._sample_gauges(), "metrics-gauges")
+        refresh_on_scrape(runtime.sample_gauges)
         log.info("runtime open", extra={"database": settings.database,
                                         "queue": settings.queue("events")})
         return runtime
@@ -127,25 +145,27 @@ class Runtime:
             inbox=self.inbox, clock=self.clock,
             handler_timeout_s=self.settings.handler_timeout_s,
             publish_timeout_s=self.settings.io_timeout_s, service=self.settings.service_name,
+            delivery_limit=self.settings.message_delivery_limit,
         )
         await self.consumer.start()
 
-    async def _sample_gauges(self) -> None:
-        """Every few seconds: outbox backlog, queue depth (consumer lag) and dead letters."""
+    async def sample_gauges(self) -> None:
+        """Outbox backlog, queue depth (consumer lag) and dead letters, as they are now (on
+        every scrape). Queues are asked on a channel of their own: a robust channel answers
+        a passive declare from its cache, with the count of the first one."""
         service = self.settings.service_name
-        while True:
+        if self.relay is not None:
+            OUTBOX_BACKLOG.labels(service).set(await self.relay.backlog())
+        if self.connection is not None and self.consumer is not None:
+            channel = await self.connection.channel(publisher_confirms=False)
             try:
-                if self.relay is not None:
-                    OUTBOX_BACKLOG.labels(service).set(await self.relay.backlog())
-                if self.channel is not None and self.consumer is not None:
-                    for suffix in ("events", "dlq"):
-                        queue = await self.channel.declare_queue(self.settings.queue(suffix),
-                                                                 passive=True)
-                        count = queue.declaration_result.message_count or 0
-                        QUEUE_MESSAGES.labels(service, suffix).set(count)
-            except Exception as exc:  # a gauge may go stale; the service must not
-                log.debug("could not sample gauges", extra={"error": str(exc)})
-            await asyncio.sleep(GAUGE_INTERVAL_S)
+                raw = await channel.get_underlay_channel()
+                for suffix in ("events", "dlq"):
+                    declared = await raw.queue_declare(self.settings.queue(suffix),
+                                                       passive=True)
+                    QUEUE_MESSAGES.labels(service, suffix).set(declared.message_count or 0)
+            finally:
+                await channel.close()
 
     def wake_relay(self, collection: str | None = None) -> None:
         """After a write that added outbox events: to `collection`, or any."""
@@ -167,11 +187,33 @@ class Runtime:
         return {"store": "ok", "broker": "ok"}
 
     async def close(self) -> None:
-        """Drain in-flight events, stop background work, publish what is pending, disconnect."""
+        """Drain in-flight events, stop background work, publish what is pending, disconnect;
+        within `SHUTDOWN_GRACE_S` (plus the time to disconnect), whatever the store does:
+        what is not done by then is redelivered (unacked messages) or published by the next
+        relay (pending outbox entries)."""
         if self._closed:
             return
         self._closed = True
+        unregister_refresh(self.sample_gauges)
         grace = self.settings.shutdown_grace_s
+        try:
+            await asyncio.wait_for(self._drain(grace), timeout=grace)
+        except TimeoutError:
+            log.warning("shutdown grace over; leaving the rest to redelivery",
+                        extra={"grace_s": grace})
+        background = [*self._tasks, *([self._relay_task] if self._relay_task else [])]
+        for task in background:
+            task.cancel()
+        if background:
+            await asyncio.wait(background, timeout=1.0)
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.connection.close(), timeout=self.settings.io_timeout_s)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.mongo.close(), timeout=self.settings.io_timeout_s)
+        log.info("runtime closed")
+
+    async def _drain(self, grace: float) -> None:
         if self.consumer is not None:
             await self.consumer.stop(grace)
         for task in self._tasks:
@@ -179,13 +221,6 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.relay is not None:
             await self.relay.stop()
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            await asyncio.gather(self._relay_task, return_exceptions=True)
-        if self.connection is not None:
-            await self.connection.close()
-        await self.mongo.close()
-        log.info("runtime closed")
 
 
 class NotReady(RuntimeError):

@@ -11,6 +11,7 @@ from shared.auth import DEVELOPMENT_SIGNING_KEY, TokenVerifier
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DISTRICT_CONFIG = REPO_ROOT / "deploy" / "district.yaml"
+WRITE_CONCERNS = ("majority+journal", "journal", "default")
 
 
 class ServiceSettings(BaseSettings):
@@ -35,10 +36,18 @@ class ServiceSettings(BaseSettings):
     prefetch: int = Field(default=32, ge=1)
     retry_delays_ms: list[int] = Field(default=[1_000, 10_000, 60_000])
     handler_timeout_s: float = Field(default=30.0, gt=0)
+    message_delivery_limit: int = Field(
+        default=5, ge=2, description="deliveries of one message without an outcome (the "
+                                     "process crashed or hung on it) before it is parked")
 
     outbox_poll_s: float = Field(default=0.5, gt=0)
     outbox_lease_s: float = Field(default=30.0, gt=0)
     io_timeout_s: float = Field(default=10.0, gt=0)
+    store_write_concern: str = Field(
+        default="majority+journal",
+        description="acknowledged writes: `majority+journal` (a replica set; SecantusDB is one),"
+                    " `journal` (one server), or `default` (the driver's: may lose a 201 when "
+                    "the store crashes)")
     reconnect_interval_s: float = Field(default=2.0, gt=0, description="broker reconnect pause")
     shutdown_grace_s: float = Field(default=10.0, gt=0)
 
@@ -63,6 +72,13 @@ class ServiceSettings(BaseSettings):
         if not key and not self.jwt_jwks_url:
             raise ValueError("set JWT_JWKS_URL (or JWT_SIGNING_KEY) outside development")
         return self
+
+    @field_validator("store_write_concern")
+    @classmethod
+    def _known_write_concern(cls, value: str) -> str:
+        if value not in WRITE_CONCERNS:
+            raise ValueError(f"STORE_WRITE_CONCERN is one of {', '.join(WRITE_CONCERNS)}")
+        return value
 
     @field_validator("retry_delays_ms")
     @classmethod

@@ -3,9 +3,14 @@
 - acks a message only after its handler returned (its writes are durable by then);
 - skips an event whose id the inbox already holds (redelivery, or a duplicate publish), unless
   its handler is marked `idempotent` (then a duplicate simply changes nothing);
-- on failure sends the message to the next retry queue (TTL, then back to the main queue);
+- on a transient failure (store or broker away, a timeout, a peer's 503) sends the message
+  through the retry queues, the last one over and over: capped backoff for as long as the
+  fault lasts, never parked (overload slows the bureau down, it does not park work);
+- on any other failure sends it to the next retry queue (TTL, then back to the main queue);
   after the last retry, or at once for a message that is not a valid CloudEvent, parks it in
-  `<service>.dlq` with the error, so a poison message never blocks its queue.
+  `<service>.dlq` with the error, so a poison message never blocks its queue;
+- parks a message the broker delivered `delivery_limit` times without an outcome (each time
+  the process crashed or hung on it: the quorum queue counts them in `x-delivery-count`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from shared.clock import Clock
 from shared.events import CloudEvent, EventData, MalformedEvent, decode
 from shared.inbox import Inbox
 from shared.messaging.topology import ServiceQueues
+from shared.messaging.transient import is_transient
 from shared.metrics import EVENT_AGE, EVENT_HANDLING, EVENTS_CONSUMED, REDELIVERIES
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,8 @@ def idempotent(handler: Handler) -> Handler:
     return handler
 
 ATTEMPT_HEADER = "x-bureau-attempt"
+TRANSIENT_HEADER = "x-bureau-transient-attempt"
+DELIVERY_COUNT = "x-delivery-count"  # set by a quorum queue on each redelivery
 ERROR_HEADER = "x-bureau-error"
 ORIGINAL_ROUTING_KEY = "x-bureau-original-routing-key"
 ORIGINAL_EXCHANGE = "x-bureau-original-exchange"
@@ -54,8 +62,9 @@ class EventConsumer:
     def __init__(self, *, channel: AbstractChannel, queues: ServiceQueues,
                  handlers: Mapping[str, Handler], inbox: Inbox, clock: Clock,
                  handler_timeout_s: float, publish_timeout_s: float,
-                 service: str = "unknown") -> None:
+                 service: str = "unknown", delivery_limit: int = 5) -> None:
         self._service = service
+        self._delivery_limit = delivery_limit
         self._channel = channel
         self._queues = queues
         self._handlers = dict(handlers)
@@ -107,20 +116,28 @@ class EventConsumer:
         fields = {"event_id": event.id, "event": event.name, "concern_id": event.subject}
         if message.redelivered:
             REDELIVERIES.labels(self._service, event.name).inc()
+        deliveries = _int_header(message, DELIVERY_COUNT)
+        if deliveries >= self._delivery_limit:
+            log.error("event delivered again and again without an outcome; parked",
+                      extra={**fields, "deliveries": deliveries})
+            await self._park(message, f"delivered {deliveries} times without an outcome: the "
+                                      "process crashed or hung handling it")
+            EVENTS_CONSUMED.labels(self._service, event.name, "parked").inc()
+            return
         if handler is None:
             log.warning("no handler for event; dropped", extra=fields)
             await message.ack()
             EVENTS_CONSUMED.labels(self._service, event.name, "dropped").inc()
             return
         use_inbox = not getattr(handler, IDEMPOTENT, False)
-        if use_inbox and await self._inbox.seen(event.id):
-            log.info("duplicate event skipped", extra=fields)
-            await message.ack()
-            EVENTS_CONSUMED.labels(self._service, event.name, "duplicate").inc()
-            return
-        data: EventData = event.parsed()
         started = time.perf_counter()
         try:
+            if use_inbox and await self._inbox.seen(event.id):
+                log.info("duplicate event skipped", extra=fields)
+                await message.ack()
+                EVENTS_CONSUMED.labels(self._service, event.name, "duplicate").inc()
+                return
+            data: EventData = event.parsed()
             with tracing.handling(event.traceparent, name=f"handle {event.name}",
                                   service=self._service,
                                   attributes={"cloudevents.event_id": event.id,
@@ -144,10 +161,17 @@ class EventConsumer:
     async def _retry_or_park(self, message: AbstractIncomingMessage, exc: Exception,
                              fields: dict[str, Any]) -> str:
         """Send a failed message to its next retry queue, or park it; returns which."""
-        raw_attempt = (message.headers or {}).get(ATTEMPT_HEADER, 0)
-        attempt = raw_attempt if isinstance(raw_attempt, int) else 0
+        attempt = _int_header(message, ATTEMPT_HEADER)
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         retries = self._queues.retry
+        if is_transient(exc):
+            waits = _int_header(message, TRANSIENT_HEADER)
+            log.warning("event met a transient fault; will retry",
+                        extra={**fields, "transient_attempt": waits + 1, "error": error})
+            await self._send_to(retries[min(waits, len(retries) - 1)], message, {
+                TRANSIENT_HEADER: waits + 1, ERROR_HEADER: error, **_origin(message)})
+            await message.ack()
+            return "retried"
         if attempt >= len(retries):
             log.error("event failed every retry; parked", extra={**fields, "error": error})
             await self._park(message, error, attempt)
@@ -176,11 +200,17 @@ class EventConsumer:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message.message_id,
             type=message.type,
-            headers={**(message.headers or {}), **headers},
+            headers={**{k: v for k, v in (message.headers or {}).items()
+                        if k != DELIVERY_COUNT}, **headers},
         )
         await self._channel.default_exchange.publish(
             copy, routing_key=queue_name, timeout=self._publish_timeout_s
         )
+
+
+def _int_header(message: AbstractIncomingMessage, name: str) -> int:
+    value = (message.headers or {}).get(name, 0)
+    return value if isinstance(value, int) else 0
 
 
 def _origin(message: AbstractIncomingMessage) -> dict[str, str]:

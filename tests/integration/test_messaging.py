@@ -13,10 +13,12 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
 
 from shared.clock import SystemClock
 from shared.events import Channel, CloudEvent, ConcernSubmitted, encode, new_event
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, idempotent
+from shared.metrics import fresh_exposition
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
 from tests.conftest import Isolation, eventually
@@ -365,3 +367,102 @@ async def test_runtime_closes_within_its_grace_when_the_broker_is_gone(
             await runtime.mongo.close()
         elif closing is None:
             await runtime.close()
+
+
+async def test_transient_failure_is_retried_past_the_retry_budget_and_never_parked(
+        broker: Broker, mongo: AsyncMongoClient) -> None:
+    # the store away for longer than every retry delay together: the event waits, it does
+    # not park (overload and outages slow the bureau down; they do not need an operator)
+    outage_attempts = len(RETRY_DELAYS_MS) + 3
+    attempts: list[int] = []
+    handled: list[str] = []
+
+    async def store_away(event: CloudEvent, data: ConcernSubmitted) -> None:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) <= outage_attempts:
+            raise AutoReconnect("connection refused")
+        handled.append(event.id)
+
+    runtime = await open_runtime(broker.settings, store_away)
+    try:
+        event = submitted_event("c-outage")
+        await broker.publish(encode(event))
+
+        await eventually(lambda: bool(handled), timeout_s=10, what="the end of the outage")
+
+        assert handled == [event.id]
+        assert len(attempts) == outage_attempts + 1
+        assert await broker.dead_letter_count() == 0
+    finally:
+        await runtime.close()
+
+
+async def test_message_that_keeps_coming_back_without_an_outcome_is_parked_unhandled(
+        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str,
+        amqp_url: str) -> None:
+    # Each time a process crashed (or hung and was killed) holding it, the quorum queue
+    # counted a delivery; past the limit the message is parked instead of crashing the next.
+    settings = settings_for(isolation, mongo_url, amqp_url, message_delivery_limit=3)
+    recorder = Recorder()
+    await (await open_runtime(settings, recorder)).close()  # declares the service's queues
+    event = submitted_event("c-crasher")
+    await broker.publish(encode(event))
+    queue = await broker.channel.declare_queue(settings.queue("events"), passive=True)
+    for _ in range(3):  # three deliveries that ended without an ack, as a crash ends them
+        message = await next_unacked(queue)
+        await message.nack(requeue=True)
+
+    runtime = await open_runtime(settings, recorder)
+    try:
+        parked = await broker.dead_letter()
+
+        assert parked.body == encode(event)
+        assert "delivered 3 times without an outcome" in str((parked.headers or {})[ERROR_HEADER])
+        assert recorder.attempts == {}
+    finally:
+        await runtime.close()
+
+
+async def next_unacked(queue: aio_pika.abc.AbstractQueue) -> AbstractIncomingMessage:
+    """The next message on `queue`, left unacknowledged."""
+    async with asyncio.timeout(5):
+        while True:
+            message = await queue.get(no_ack=False, fail=False)
+            if message is not None:
+                return message
+            await asyncio.sleep(0.05)
+    raise AssertionError("unreachable")  # the timeout raises first
+
+
+def gauge(exposition: bytes, name: str, **labels: str) -> float:
+    """The value of one sample in a Prometheus text exposition."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in exposition.decode().splitlines():
+        if line.startswith(f"{name}{{{wanted}}} "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {name}{{{wanted}}}")
+
+
+async def test_dead_letter_and_outbox_gauges_follow_the_broker_and_store_on_every_scrape(
+        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str,
+        amqp_url: str) -> None:
+    settings = settings_for(isolation, mongo_url, amqp_url)
+    runtime = await Runtime.open(settings, clock=SystemClock(), outbox_collections=["cases"])
+    try:
+        await runtime.start_consuming({EVENT: Recorder()})
+        before, _ = await fresh_exposition()
+        assert gauge(before, "bureau_queue_messages", queue="dlq", service="svc") == 0
+        assert gauge(before, "bureau_outbox_backlog", service="svc") == 0
+
+        await broker.publish(b"{poison")  # parked at once
+        await eventually(lambda: runtime.consumer is not None and runtime.consumer.parked == 1,
+                         what="the poison message to park")
+        # pending events of a writer that is still fresh: no relay publishes them yet
+        await mongo[isolation.db("svc")]["cases"].insert_one({"_id": "c-1", "outbox": [{
+            "id": "e-1", "by": "another-replica", "at": datetime.now(UTC)}]})
+        after, _ = await fresh_exposition()
+
+        assert gauge(after, "bureau_queue_messages", queue="dlq", service="svc") == 1
+        assert gauge(after, "bureau_outbox_backlog", service="svc") == 1
+    finally:
+        await runtime.close()
