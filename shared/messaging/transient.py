@@ -32,11 +32,15 @@ def is_transient(exc: BaseException) -> bool:
     """True for a failure that says nothing about the message: retry it, never park it."""
     if isinstance(exc, TransientError | TimeoutError | asyncio.TimeoutError | ConnectionError):
         return True
-    if isinstance(exc, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError
-                  | WTimeoutError):  # AutoReconnect, NetworkTimeout, server selection, ...
+    if isinstance(
+        exc, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError | WTimeoutError
+    ):  # AutoReconnect, NetworkTimeout, server selection, ...
         return True
-    if isinstance(exc, PyMongoError) and (exc.timeout or exc.has_error_label(
-            "RetryableWriteError") or exc.has_error_label("TransientTransactionError")):
+    if isinstance(exc, PyMongoError) and (
+        exc.timeout
+        or exc.has_error_label("RetryableWriteError")
+        or exc.has_error_label("TransientTransactionError")
+    ):
         return True
     if isinstance(exc, aiormq.exceptions.AMQPConnectionError | aiormq.exceptions.ChannelClosed):
         return True
