@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -24,17 +27,14 @@ from shared.auth import AuthError, Principal, Role, TokenVerifier
 from shared.authz import Access, Permission, access, roles_for
 from shared.clock import Clock
 from shared.messaging.consumer import Handler
-from shared.metrics import HttpMetrics, exposition
-from shared.runtime import NotReady, Runtime
+from shared.metrics import HttpMetrics, fresh_exposition
+from shared.runtime import NotReady, Runtime, wait_until_up, waiting_for
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 64 * 1024
-# File uploads (`POST .../attachments`) have their own limit, which their route enforces.
-UPLOAD_PATH_SUFFIX = "/attachments"
-UPLOAD_MAX_BYTES = 64 * 1024 * 1024
 
 
 class Problem(Exception):
@@ -133,10 +133,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = UPLOAD_MAX_BYTES if scope.get("method") == "POST" and str(
-            scope.get("path", "")).endswith(UPLOAD_PATH_SUFFIX) else self.max_bytes
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
         received = 0
@@ -146,7 +144,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
+                if received > self.max_bytes:
                     raise _TooLarge
             return message
 
@@ -180,17 +178,48 @@ def runtime_lifespan(settings: ServiceSettings, *, clock: Clock,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.verifier = settings.token_verifier()
-        runtime = await Runtime.open(settings, clock=clock, outbox_collections=outbox_collections)
-        try:
-            ctx, handlers = await wire(runtime)
-            await runtime.start_consuming(handlers)
+        opened: list[Runtime] = []
+
+        async def start() -> None:
+            runtime = await Runtime.open(settings, clock=clock,
+                                         outbox_collections=outbox_collections)
+            opened.append(runtime)
+            # the service's own indexes and seeds are idempotent: retried through a slow store
+            ctx, handlers = await wait_until_up("store", lambda: wire(runtime), deadline_s=0)
+            await wait_until_up("broker", lambda: runtime.start_consuming(handlers),
+                                deadline_s=0)
             app.state.ctx = ctx
             app.state.runtime = runtime
+
+        starting = asyncio.create_task(start(), name="startup")
+        # Started in the foreground when store and broker answer (routes work once the app
+        # serves); else the app serves meanwhile, `/readyz` saying what the start waits for.
+        await asyncio.wait({starting}, timeout=STARTUP_FOREGROUND_S)
+        if starting.done():
+            starting.result()  # a deterministic fault ends the start (the process exits)
+        else:
+            log.warning("still starting; serving /readyz meanwhile",
+                        extra={"waiting_for": dict(waiting_for)})
+            starting.add_done_callback(_exit_if_start_failed)
+        try:
             yield
         finally:
-            await runtime.close()
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            for runtime in opened:
+                await runtime.close()
 
     return lifespan
+
+
+STARTUP_FOREGROUND_S = 30.0
+
+
+def _exit_if_start_failed(task: asyncio.Task[None]) -> None:
+    """A start that failed for good in the background ends the process, as in the foreground."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("start failed", exc_info=task.exception())
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def service_context(request: Request) -> Any:
@@ -257,7 +286,7 @@ def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterato
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:
         """Prometheus metrics of this process."""
-        body, content_type = exposition()
+        body, content_type = await fresh_exposition()
         return Response(body, media_type=content_type)
 
     @app.get("/healthz", tags=["health"])
@@ -270,7 +299,11 @@ def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterato
         """Store and broker are reachable."""
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         if runtime is None:
-            return problem_response(503, "Starting", "The service is still starting.")
+            waits = dict(waiting_for)
+            detail = ("The service is still starting" + (
+                ", waiting for " + ", ".join(f"{k} ({v})" for k, v in waits.items())
+                if waits else "") + ".")
+            return problem_response(503, "Starting", detail, checks=waits)
         try:
             checks = await runtime.check_ready()
         except NotReady as exc:
