@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import PyMongoError
 
-from services.notify import domain, repository, sms
+from services.notify import domain, opt_outs, repository, sms
 from services.notify.channels import DeliveryResult, OutgoingMessage
 from services.notify.domain import ChannelName, DeliveryStatus
 from services.notify.repository import Delivery
@@ -127,6 +127,8 @@ async def _send(delivery: Delivery, ctx: NotifyContext) -> DeliveryResult:
                                       permanent=True)
     if not delivery.address:
         return DeliveryResult.refused("no address", permanent=True)
+    if delivery.channel is ChannelName.SMS and await opt_outs.opted_out(ctx, delivery.address):
+        return DeliveryResult.refused(opt_outs.REFUSAL, permanent=True)
     secret = None
     if delivery.channel is ChannelName.WEBHOOK:
         subscription = await ctx.subscriptions.get(delivery.recipient)

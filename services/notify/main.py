@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notify import api, handlers
+from services.notify import api, handlers, opt_outs
 from services.notify.channels import (
     HttpSmsChannel,
     OutboundChannel,
@@ -79,7 +79,8 @@ async def build_context(db: AsyncDatabase[Document], *, settings: NotifySettings
     return NotifyContext(
         repo=repo, concerns=ConcernRepository(db), templates=templates,
         subscriptions=subscriptions, surveys=surveys, channels=dict(channels), clock=clock,
-        district=district, config=district.section("notify", NotifyConfig),
+        district=district,
+        config=district.section("notify", NotifyConfig).at(settings.public_base_url),
         source=settings.source, published=published,
         dispatch=DispatchLoop(tick_s=settings.dispatch_tick_s,
                               concurrency=settings.dispatch_batch,
@@ -122,6 +123,7 @@ def create_app(settings: NotifySettings, *, clock: Clock | None = None,
                              cors_origins=settings.cors_origins, lifespan=runtime_lifespan(
         settings, clock=clock, outbox_collections=[DELIVERIES, SURVEYS], wire=wire))
     app.include_router(api.router)
+    app.include_router(opt_outs.router)
     return app
 
 

@@ -177,6 +177,7 @@ def _due(now: datetime) -> Document:
 class DeliveryRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._deliveries = db[DELIVERIES]
+        self.database = db
 
     async def ensure_indexes(self) -> None:
         await self._deliveries.create_index([("concern_id", 1), ("created_at", DESCENDING)])
