@@ -29,6 +29,7 @@ from shared.events import (
     ConcernAssigned,
     ConcernContactShared,
     ConcernEscalated,
+    ConcernMerged,
     ConcernReopened,
     ConcernReplyShared,
     ConcernResolved,
@@ -84,7 +85,8 @@ class Planned:
 
 
 _NOTIFYING = (ConcernContactShared, ConcernStatusChanged, ConcernReplyShared, ConcernResolved,
-              ConcernReopened, ConcernAssigned, SlaWarning, ConcernEscalated, ConcernTriaged)
+              ConcernReopened, ConcernAssigned, SlaWarning, ConcernEscalated, ConcernTriaged,
+              ConcernMerged)
 
 
 def may_notify(data: EventData) -> bool:
@@ -116,6 +118,8 @@ def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: Di
                           {"survey_url": survey_url})
     if isinstance(data, ConcernReopened):
         return _requester(Kind.REOPENING, _stamp(data.reopened_at), facts, available)
+    if isinstance(data, ConcernMerged):  # told, and told that they may reopen it
+        return _requester(Kind.MERGED, _stamp(data.merged_at), facts, available)
     if isinstance(data, ConcernAssigned):
         team = district.team(data.team_id)
         return _staff(Kind.ASSIGNMENT, _stamp(data.assigned_at), [data.assignee_id], district,

@@ -30,6 +30,7 @@ class Kind(StrEnum):
     REPLY = "reply"
     RESOLUTION = "resolution"
     REOPENING = "reopening"
+    MERGED = "merged"
     # to staff
     ASSIGNMENT = "assignment"
     SLA_WARNING = "sla_warning"
@@ -40,7 +41,7 @@ class Kind(StrEnum):
 
 
 REQUESTER_KINDS = frozenset({Kind.ACKNOWLEDGEMENT, Kind.INFORMATION_REQUEST, Kind.REPLY,
-                             Kind.RESOLUTION, Kind.REOPENING})
+                             Kind.RESOLUTION, Kind.REOPENING, Kind.MERGED})
 STAFF_KINDS = frozenset({Kind.ASSIGNMENT, Kind.SLA_WARNING, Kind.ESCALATION,
                          Kind.CRITICAL_CONCERN})
 # Urgent messages go out at once, even by SMS during quiet hours.

@@ -32,6 +32,7 @@ KIND_VARIABLES: Mapping[Kind, frozenset[str]] = {
     Kind.REPLY: frozenset({"reply_text", "author"}),
     Kind.RESOLUTION: frozenset({"survey_url"}),
     Kind.REOPENING: frozenset(),
+    Kind.MERGED: frozenset(),
     Kind.ASSIGNMENT: frozenset({"team"}),
     Kind.SLA_WARNING: frozenset({"percent", "target", "due"}),
     Kind.ESCALATION: frozenset({"level", "role", "school"}),

@@ -15,6 +15,7 @@ from shared.district import DistrictConfig, load_district
 from shared.events import (
     ConcernAssigned,
     ConcernEscalated,
+    ConcernMerged,
     ConcernMessageAdded,
     ConcernReplyShared,
     ConcernResolved,
@@ -117,6 +118,19 @@ def test_resolution_carries_the_survey_link() -> None:
 
     assert planned.kind is Kind.RESOLUTION
     assert planned.facts["survey_url"] == "https://x.example/survey/t"
+
+
+def test_requester_is_told_of_a_merge_in_their_language() -> None:
+    """Security #1: a merged concern went quiet; its requester now hears of it (and that
+    they may reopen it)."""
+    merged = ConcernMerged(concern_id="c-1", into_concern_id="c-0", merged_at=NOW,
+                           decided_by="p-lincoln")
+
+    [planned] = plan(merged, facts(language="es"))
+
+    assert (planned.kind, planned.recipient, planned.language) == (Kind.MERGED, "requester",
+                                                                   "es")
+    assert planned.channel is ChannelName.EMAIL
 
 
 def test_assignment_goes_to_the_assignee_by_email_only() -> None:
