@@ -18,6 +18,7 @@ DEFAULT_LANGUAGE = "en"
 DATE_LANGUAGES = frozenset({"en", "es"})
 # A fixed namespace makes Message-IDs stable across replicas, restarts and releases.
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c2a4e-3b8d-5e7f-9a0b-1c2d3e4f5a6b")
+_ID_PART = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 REQUESTER = "requester"
 
 
@@ -117,8 +118,23 @@ def delivery_id(concern_id: str, kind: Kind, channel: ChannelName, *,
 
 
 def message_id(delivery: str, domain: str) -> str:
-    """The same RFC 5322 Message-ID for every attempt of a delivery, so receivers drop repeats."""
-    return f"<{uuid.uuid5(_MESSAGE_ID_NAMESPACE, delivery).hex}@{domain}>"
+    """The same RFC 5322 Message-ID for every attempt of a delivery, so receivers drop repeats.
+
+    It starts with the concern's id (`<concern-id.hash@domain>`), so a reply that names it in
+    `In-Reply-To` finds its concern (the email front door)."""
+    concern = delivery.partition(":")[0]
+    prefix = f"{concern}." if ":" in delivery and _ID_PART.match(concern) else ""
+    return f"<{prefix}{uuid.uuid5(_MESSAGE_ID_NAMESPACE, delivery).hex}@{domain}>"
+
+
+def thread_root(delivery: str, domain: str) -> str | None:
+    """The one Message-ID every mail to a requester about one concern refers to (References,
+    In-Reply-To), so their mail client shows the concern as one thread; None for staff."""
+    concern, _, rest = delivery.partition(":")
+    kind = rest.partition(":")[0]
+    if not _ID_PART.match(concern) or kind not in REQUESTER_KINDS:
+        return None
+    return f"<concern.{concern}@{domain}>"
 
 
 def mask_address(address: str) -> str:

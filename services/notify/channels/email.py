@@ -10,7 +10,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 import aiosmtplib
 
 from services.notify.channels import DeliveryResult, OutgoingMessage
-from services.notify.domain import message_id, redact
+from services.notify.domain import message_id, redact, thread_root
 from services.notify.settings import NotifySettings
 
 
@@ -57,6 +57,12 @@ class SmtpEmailChannel:
         mail["Subject"] = message.subject
         mail["Date"] = format_datetime(message.created_at)
         mail["Message-ID"] = message_id(message.delivery_id, self._domain)
+        # Replies come back to the bureau (the email front door), threaded into the concern.
+        mail["Reply-To"] = self._mail_from
+        root = thread_root(message.delivery_id, self._domain)
+        if root is not None:
+            mail["In-Reply-To"] = root
+            mail["References"] = root
         mail["Content-Language"] = message.language
         # RFC 3834: out-of-office robots must not answer an automatic message.
         mail["Auto-Submitted"] = "auto-generated"
