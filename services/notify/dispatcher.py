@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # the context holds the loop
     from services.notify.context import NotifyContext
 
 log = logging.getLogger(__name__)
+RECORD_FIRST_PAUSE_S = 0.1
+RECORD_MAX_PAUSE_S = 2.0
 
 
 async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus | None:
@@ -91,21 +93,27 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
 
 async def _while_leased(delivery: Delivery, ctx: NotifyContext,
                         write: Callable[[], Awaitable[bool]]) -> bool:
-    """Record the outcome of a send that happened, through a store outage, for as long as
-    the lease holds: given up early, the lease would run out and the message go twice."""
-    pause_s = 0.1
+    """Record the outcome of a send that happened, through a store outage however long:
+    given up, the delivery would be taken over and the message go twice. Meanwhile the
+    lease is renewed whenever the store answers, so that peers see this sender is alive
+    (they take a delivery over only when its lease stays as it was: see `claim_abandoned`).
+    Only the end of this process (shutdown, crash) stops it."""
+    pause_s = RECORD_FIRST_PAUSE_S
+    failures = 0
     while True:
         try:
             return await write()
-        except PyMongoError:
-            left = (delivery.lease_until - ctx.clock.now()).total_seconds() \
-                if delivery.lease_until else 0.0
-            if left <= pause_s * 2:
-                raise
-            log.warning("could not record a delivery's outcome; retrying while leased",
-                        extra={"delivery_id": delivery.id, "lease_left_s": round(left, 1)})
-            await asyncio.sleep(pause_s)
-            pause_s = min(pause_s * 2, 2.0)
+        except PyMongoError as exc:
+            failures += 1
+            log.warning("could not record a delivery's outcome; retrying",
+                        extra={"delivery_id": delivery.id, "failures": failures,
+                               "error": type(exc).__name__})
+        await asyncio.sleep(pause_s)
+        pause_s = min(pause_s * 2, RECORD_MAX_PAUSE_S)
+        with contextlib.suppress(PyMongoError):
+            if not await ctx.repo.renew(delivery.id, token=delivery.lease_token or "",
+                                        lease_until=ctx.clock.now() + ctx.delivery_lease):
+                return False  # settled or taken over meanwhile (the write may have landed)
 
 
 def hold_for_quiet_hours(moment: datetime, ctx: NotifyContext) -> datetime:
@@ -182,6 +190,9 @@ async def dispatch_due(*, ctx: NotifyContext) -> int:
     while True:
         now = ctx.clock.now()
         claimed: list[Delivery] = []
+        if not total:  # once a pass: deliveries whose sender is gone
+            claimed += await ctx.repo.claim_abandoned(
+                now=now, lease_until=now + ctx.delivery_lease, silent_for=ctx.delivery_lease)
         while len(claimed) < ctx.dispatch_batch:
             delivery = await ctx.repo.claim_due(now=now, lease_until=now + ctx.delivery_lease)
             if delivery is None:

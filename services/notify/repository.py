@@ -5,7 +5,11 @@ Sending happens at most once per claim: a delivery is inserted once (its `_id` n
 concern, kind, occurrence, channel and recipient) and claimed atomically with a lease, by
 the insert itself when it is due at once (only the replica whose insert succeeded holds that
 claim), else by a later find-and-update; only the claimant sends, and only the holder of the
-lease token may record the outcome. Requester addresses live here and nowhere else.
+lease token may record the outcome. A live sender keeps its claim however long the store is
+away (it renews the lease, and its outcome is recorded under its token even after the lease
+ran out); another replica takes a delivery over only once its sender is gone: the lease ran
+out and stayed exactly as it was (not renewed, not settled) for a whole lease more of that
+replica's watch. Requester addresses live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
@@ -167,16 +171,17 @@ def _new_document(delivery: NewDelivery, *, now: datetime, lease_until: datetime
 
 
 def _due(now: datetime) -> Document:
-    return {"$or": [
-        {"status": DeliveryStatus.QUEUED.value, "next_attempt_at": {"$lte": now}},
-        # the holder died mid-send: its lease ran out, the delivery is free again
-        {"status": DeliveryStatus.SENDING.value, LEASE_UNTIL: {"$lte": now}},
-    ]}
+    return {"status": DeliveryStatus.QUEUED.value, "next_attempt_at": {"$lte": now}}
+
+
+ABANDONED_BATCH = 100
 
 
 class DeliveryRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._deliveries = db[DELIVERIES]
+        # leases seen run out, as they were seen, and since when (this replica's watch)
+        self._silent: dict[tuple[str, str | None, datetime | None], datetime] = {}
         self.database = db
 
     async def ensure_indexes(self) -> None:
@@ -218,6 +223,38 @@ class DeliveryRepository:
         """Take the most overdue delivery nobody holds; None when nothing is due."""
         return await self._claim(_due(now), token=uuid.uuid4().hex, now=now,
                                  lease_until=lease_until, sort=True)
+
+    async def claim_abandoned(self, *, now: datetime, lease_until: datetime,
+                              silent_for: timedelta) -> list[Delivery]:
+        """Take over the deliveries whose sender is gone: each lease ran out and has stayed
+        as it was, neither renewed nor settled, for `silent_for` since this replica first
+        saw it so. A store outage stops every sender's renewals alike: the watch starts
+        when this replica can read again, by when a live sender records or renews too."""
+        docs = await self._deliveries.find(
+            {"status": DeliveryStatus.SENDING.value, LEASE_UNTIL: {"$lte": now}},
+            {LEASE_TOKEN: 1, LEASE_UNTIL: 1}).sort(LEASE_UNTIL, ASCENDING) \
+            .limit(ABANDONED_BATCH).to_list()
+        seen = [(d["_id"], d.get(LEASE_TOKEN), _optional_time(d.get(LEASE_UNTIL)))
+                for d in docs]
+        self._silent = {key: self._silent.get(key, now) for key in seen}
+        taken: list[Delivery] = []
+        for (delivery_id, token, until), since in list(self._silent.items()):
+            if now - since < silent_for:
+                continue
+            claimed = await self._claim(
+                {"_id": delivery_id, "status": DeliveryStatus.SENDING.value,
+                 LEASE_TOKEN: token, LEASE_UNTIL: until},
+                token=uuid.uuid4().hex, now=now, lease_until=lease_until)
+            if claimed is not None:
+                taken.append(claimed)
+        return taken
+
+    async def renew(self, delivery_id: str, *, token: str, lease_until: datetime) -> bool:
+        """Extend the lease of a delivery this sender still holds (False when it does not)."""
+        result = await self._deliveries.update_one(
+            {"_id": delivery_id, "status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token},
+            {"$set": {LEASE_UNTIL: lease_until}})
+        return result.matched_count == 1
 
     async def _claim(self, query: Document, *, token: str, now: datetime,
                      lease_until: datetime, sort: bool = False) -> Delivery | None:
