@@ -23,13 +23,17 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 async def inbound(intake: httpx.AsyncClient, **fields: Any) -> httpx.Response:
-    message = {"channel": "email", "from_address": "jo.park@example.org",
-               "body": "The bus came today but it was late again."} | fields
+    message = {
+        "channel": "email",
+        "from_address": "jo.park@example.org",
+        "body": "The bus came today but it was late again.",
+    } | fields
     return await intake.post("/v1/inbound/messages", json=message, headers=FRONTEND)
 
 
 async def test_concern_without_category_is_accepted_as_uncategorized(
-        intake: httpx.AsyncClient) -> None:
+    intake: httpx.AsyncClient,
+) -> None:
     submitted = body(channel="email")
     del submitted["category"]
     answer = await intake.post("/v1/concerns", json=submitted, headers=FRONTEND)
@@ -39,12 +43,19 @@ async def test_concern_without_category_is_accepted_as_uncategorized(
 
 
 async def test_reply_from_the_requester_by_tracking_number_in_any_case_ends_the_wait(
-        intake: httpx.AsyncClient) -> None:
+    intake: httpx.AsyncClient,
+) -> None:
     created = await submit(intake)
-    await intake.post(f"/v1/concerns/{created['id']}/request-information",
-                      json={"message": "Which stop?"}, headers=STAFF)
-    answer = await inbound(intake, tracking_number=created["tracking_number"].lower(),
-                           from_address="Jo.Park@Example.org")
+    await intake.post(
+        f"/v1/concerns/{created['id']}/request-information",
+        json={"message": "Which stop?"},
+        headers=STAFF,
+    )
+    answer = await inbound(
+        intake,
+        tracking_number=created["tracking_number"].lower(),
+        from_address="Jo.Park@Example.org",
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == "requester_message"
     case = (await intake.get(f"/v1/concerns/{created['id']}", headers=STAFF)).json()
@@ -55,22 +66,25 @@ async def test_reply_from_the_requester_by_tracking_number_in_any_case_ends_the_
 
 async def test_reply_threads_by_the_bureaus_message_id(intake: httpx.AsyncClient) -> None:
     created = await submit(intake)
-    answer = await inbound(intake, references=[
-        "<unrelated@mail.example.org>", f"<{created['id']}.0a1b2c@district.example>"])
+    answer = await inbound(
+        intake,
+        references=["<unrelated@mail.example.org>", f"<{created['id']}.0a1b2c@district.example>"],
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["concern_id"] == created["id"]
 
 
 async def test_message_from_another_address_is_kept_for_staff_not_as_the_requesters(
-        intake: httpx.AsyncClient) -> None:
+    intake: httpx.AsyncClient,
+) -> None:
     created = await submit(intake)
-    answer = await inbound(intake, tracking_number=created["tracking_number"],
-                           from_address="someone.else@example.com")
+    answer = await inbound(
+        intake, tracking_number=created["tracking_number"], from_address="someone.else@example.com"
+    )
     assert answer.json()["outcome"] == "unverified"
     case = (await intake.get(f"/v1/concerns/{created['id']}", headers=STAFF)).json()
     assert case["messages"] == []
-    timeline = (await intake.get(f"/v1/concerns/{created['id']}/timeline",
-                                 headers=STAFF)).json()
+    timeline = (await intake.get(f"/v1/concerns/{created['id']}/timeline", headers=STAFF)).json()
     kept = [e for e in timeline if e["kind"] == "unverified_message"]
     assert kept[0]["sender"] == "someone.else@example.com"
     assert kept[0]["text"] == "The bus came today but it was late again."
@@ -78,17 +92,20 @@ async def test_message_from_another_address_is_kept_for_staff_not_as_the_request
 
 async def test_forged_sender_is_never_the_requester(intake: httpx.AsyncClient) -> None:
     created = await submit(intake)
-    answer = await inbound(intake, tracking_number=created["tracking_number"],
-                           sender_verified=False)
+    answer = await inbound(
+        intake, tracking_number=created["tracking_number"], sender_verified=False
+    )
     assert answer.json()["outcome"] == "unverified"
 
 
 async def test_same_message_twice_is_taken_once(intake: httpx.AsyncClient) -> None:
     created = await submit(intake)
-    first = await inbound(intake, tracking_number=created["tracking_number"],
-                          external_id="<m-1@example.org>")
-    again = await inbound(intake, tracking_number=created["tracking_number"],
-                          external_id="<m-1@example.org>")
+    first = await inbound(
+        intake, tracking_number=created["tracking_number"], external_id="<m-1@example.org>"
+    )
+    again = await inbound(
+        intake, tracking_number=created["tracking_number"], external_id="<m-1@example.org>"
+    )
     assert again.json()["replayed"] is True
     assert again.json()["message_id"] == first.json()["message_id"]
     case = (await intake.get(f"/v1/concerns/{created['id']}", headers=STAFF)).json()
@@ -96,7 +113,8 @@ async def test_same_message_twice_is_taken_once(intake: httpx.AsyncClient) -> No
 
 
 async def test_sms_reply_goes_to_the_numbers_most_recent_open_concern(
-        intake: httpx.AsyncClient, clock: FakeClock) -> None:
+    intake: httpx.AsyncClient, clock: FakeClock
+) -> None:
     await submit(intake)
     clock.advance(timedelta(minutes=5))
     latest = await submit(intake)
@@ -113,9 +131,12 @@ async def test_unknown_tracking_number_is_a_404(intake: httpx.AsyncClient) -> No
 async def test_staff_list_and_download_an_attachment(intake: httpx.AsyncClient) -> None:
     created = await submit(intake)
     url = f"/v1/concerns/{created['id']}/attachments"
-    stored = await intake.post(url, params={"filename": "../letter from school.pdf"},
-                               content=PDF, headers=FRONTEND | {"content-type":
-                                                               "application/pdf"})
+    stored = await intake.post(
+        url,
+        params={"filename": "../letter from school.pdf"},
+        content=PDF,
+        headers=FRONTEND | {"content-type": "application/pdf"},
+    )
     assert stored.status_code == 201, stored.text
     assert stored.json()["filename"] == "letter from school.pdf"
     listed = (await intake.get(url, headers=STAFF)).json()
@@ -126,16 +147,23 @@ async def test_staff_list_and_download_an_attachment(intake: httpx.AsyncClient) 
     assert "attachment" in download.headers["content-disposition"]
 
 
-@pytest.mark.parametrize(("content_type", "content", "status"), [
-    ("application/x-msdownload", b"MZ\x90\x00", 415),
-    ("application/pdf", b"MZ pretending to be a pdf", 415),
-    ("application/pdf", b"%PDF-" + b"0" * (11 * 1024 * 1024), 413),
-])
+@pytest.mark.parametrize(
+    ("content_type", "content", "status"),
+    [
+        ("application/x-msdownload", b"MZ\x90\x00", 415),
+        ("application/pdf", b"MZ pretending to be a pdf", 415),
+        ("application/pdf", b"%PDF-" + b"0" * (11 * 1024 * 1024), 413),
+    ],
+)
 async def test_refused_attachment_gets_a_clear_answer(
-        intake: httpx.AsyncClient, content_type: str, content: bytes, status: int) -> None:
+    intake: httpx.AsyncClient, content_type: str, content: bytes, status: int
+) -> None:
     created = await submit(intake)
-    answer = await intake.post(f"/v1/concerns/{created['id']}/attachments",
-                               params={"filename": "file"}, content=content,
-                               headers=FRONTEND | {"content-type": content_type})
+    answer = await intake.post(
+        f"/v1/concerns/{created['id']}/attachments",
+        params={"filename": "file"},
+        content=content,
+        headers=FRONTEND | {"content-type": content_type},
+    )
     assert answer.status_code == status
     assert answer.json()["detail"]

@@ -1,0 +1,178 @@
+"""What the email front door does with one mail, however it arrived (listener or mailbox).
+
+A new mail becomes a concern; a reply is threaded into its concern; automatic answers,
+mailing lists, spam, bounces, mail past the size or the sender's rate limit are counted and
+dropped, never answered. Taking the same mail twice changes nothing: a new concern is
+submitted with an Idempotency-Key and a reply with its Message-ID, both derived from the mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from prometheus_client import Counter
+
+from frontends.common.intake import IntakeError, IntakeInvalid, IntakeNotFound
+from frontends.email.client import EmailIntakeClient
+from frontends.email.domain import IGNORED, InboundMail, Kind, description, read_mail
+from frontends.email.settings import EmailSettings
+from shared.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+RECEIVED = Counter("bureau_email_received_total", "Mails the email front door received")
+CREATED = Counter("bureau_email_created_total", "Mails that became a new concern")
+THREADED = Counter(
+    "bureau_email_threaded_total", "Mails threaded into an existing concern", ["outcome"]
+)
+IGNORED_MAILS = Counter("bureau_email_ignored_total", "Mails neither answered nor kept", ["reason"])
+ATTACHMENTS = Counter("bureau_email_attachments_total", "Attachments of mails", ["result"])
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    THREADED = "threaded"
+    UNVERIFIED = "unverified"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    reason: str
+    concern_id: str | None = None
+    tracking_number: str | None = None
+    refused_attachments: list[tuple[str, str]] = field(default_factory=list)
+
+
+class MessageTooLarge(Exception):
+    """A mail over the size limit (the listener answers 552)."""
+
+
+class MailDesk:
+    """Takes one mail at a time; shared by the listener and the mailbox poller."""
+
+    def __init__(
+        self,
+        *,
+        intake: EmailIntakeClient,
+        settings: EmailSettings,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._intake = intake
+        self._settings = settings
+        self._limiter = limiter or RateLimiter(settings.mails_per_sender_per_hour, 3600.0)
+
+    async def take(self, raw: bytes, *, envelope_sender: str | None = None) -> Result:
+        """Turn one mail into a concern or a message; raises `IntakeUnavailable` when intake
+        cannot take it now (the mail is then kept to be taken again)."""
+        RECEIVED.inc()
+        if len(raw) > self._settings.max_message_bytes:
+            return self._ignored("too_large")
+        s = self._settings
+        mail = read_mail(
+            raw,
+            bureau_domain=s.bureau_domain,
+            own_addresses=s.own_addresses,
+            envelope_sender=envelope_sender,
+            default_language=s.default_language,
+        )
+        if mail.kind in IGNORED:
+            if mail.kind is Kind.BOUNCE and mail.bounce is not None:
+                # the address stays out of the log; how many failed is enough to follow up
+                log.info(
+                    "bounce received",
+                    extra={
+                        "failed": len(mail.bounce.failed_recipients),
+                        "status": mail.bounce.status,
+                    },
+                )
+            return self._ignored(mail.kind.value)
+        if mail.from_address is None:
+            return self._ignored("no_sender")
+        if not self._limiter.allow(mail.from_address):
+            return self._ignored("rate_limited")
+        if mail.kind is Kind.REPLY:
+            threaded = await self._thread(mail)
+            if threaded is not None:
+                return threaded
+        if not mail.sender_authenticated:
+            return self._ignored("sender_not_authenticated")
+        return await self._create(mail, raw)
+
+    def _ignored(self, reason: str) -> Result:
+        IGNORED_MAILS.labels(reason).inc()
+        log.info("mail ignored", extra={"reason": reason})
+        return Result(Outcome.IGNORED, reason)
+
+    async def _thread(self, mail: InboundMail) -> Result | None:
+        message: dict[str, Any] = {
+            "channel": "email",
+            "from_address": mail.from_address,
+            "sender_verified": mail.sender_authenticated,
+            "tracking_number": mail.tracking_number,
+            "references": list(mail.references),
+            "external_id": mail.message_id,
+            "body": mail.body or mail.subject or "(empty message)",
+        }
+        try:
+            answer = await self._intake.inbound_message(message)
+        except IntakeNotFound:
+            return None  # answers nothing the bureau knows: a new concern
+        except IntakeInvalid as exc:
+            log.warning("reply refused by intake", extra={"error": exc.title})
+            return self._ignored("refused")
+        outcome = Outcome.THREADED if answer.outcome == "requester_message" else Outcome.UNVERIFIED
+        THREADED.labels(outcome.value).inc()
+        log.info(
+            "mail threaded",
+            extra={"concern_id": answer.concern_id, "outcome": answer.outcome.value},
+        )
+        refused = [] if answer.replayed else await self._attach(answer.concern_id, mail)
+        return Result(outcome, answer.reason, answer.concern_id, answer.tracking_number, refused)
+
+    async def _create(self, mail: InboundMail, raw: bytes) -> Result:
+        requester: dict[str, Any] = {
+            "email": mail.from_address,
+            "language": mail.language,
+            "preferred_contact": "email",
+        }
+        if mail.from_name:
+            requester["name"] = mail.from_name[:200]
+        body = {"channel": "email", "description": description(mail), "requester": requester}
+        key = "email-" + hashlib.sha256((mail.message_id or "").encode() or raw).hexdigest()[:48]
+        try:
+            receipt = await self._intake.create_concern(body, idempotency_key=key)
+        except IntakeInvalid as exc:
+            log.warning(
+                "new concern refused by intake",
+                extra={"error": exc.title, "fields": [e.field for e in exc.errors]},
+            )
+            return self._ignored("refused")
+        CREATED.inc()
+        log.info(
+            "mail became a concern",
+            extra={"concern_id": receipt.id, "tracking_number": receipt.tracking_number},
+        )
+        refused = await self._attach(receipt.id, mail)
+        return Result(Outcome.CREATED, "new concern", receipt.id, receipt.tracking_number, refused)
+
+    async def _attach(self, concern_id: str, mail: InboundMail) -> list[tuple[str, str]]:
+        refused: list[tuple[str, str]] = []
+        for attachment in mail.attachments:
+            try:
+                await self._intake.attach(
+                    concern_id, attachment.filename, attachment.content_type, attachment.data
+                )
+            except IntakeError as exc:
+                if exc.status >= 500:
+                    raise
+                ATTACHMENTS.labels("refused").inc()
+                refused.append((attachment.filename, exc.detail or exc.title))
+            else:
+                ATTACHMENTS.labels("stored").inc()
+        return refused

@@ -1,0 +1,72 @@
+"""The email front door's settings, from the environment (12-factor)."""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from frontends.common.settings import FrontendSettings
+
+
+class EmailSettings(FrontendSettings):
+    """Where mail arrives (an SMTP/LMTP listener, an IMAP mailbox, or both), whose it is, and
+    the limits that keep noise out."""
+
+    frontend_name: str = "email-frontend"
+    port: int = 8005
+
+    bureau_address: str = Field(
+        default="Customer Service Bureau <bureau@district.example>",
+        description="the bureau's address (notify's MAIL_FROM): its domain marks the bureau's "
+        "own Message-IDs; mail from it is a loop",
+    )
+    bureau_aliases: list[str] = Field(default=[], description="more addresses of the bureau")
+    default_language: Literal["en", "es"] = "en"
+
+    email_listen_host: str = "127.0.0.1"
+    email_listen_port: int = Field(
+        default=0, ge=0, le=65535, description="the SMTP/LMTP listener's port; 0: no listener"
+    )
+    email_listen_protocol: Literal["lmtp", "smtp"] = "lmtp"
+
+    imap_host: str | None = Field(
+        default=None, description="poll this IMAP server; unset: no polling"
+    )
+    imap_port: int = 993
+    imap_ssl: bool = True
+    imap_starttls: bool = False
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_oauth2_token: SecretStr | None = Field(
+        default=None,
+        description="an OAuth2 access token (XOAUTH2: Google Workspace, "
+        "Microsoft 365) instead of the password",
+    )
+    imap_folder: str = "INBOX"
+    imap_done_folder: str | None = Field(
+        default=None, description="move taken mail here; unset: flag it `$BureauTaken`"
+    )
+    imap_poll_s: float = Field(default=30.0, gt=0)
+
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    mails_per_sender_per_hour: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _bureau_address_has_a_domain(self) -> EmailSettings:
+        if "@" not in parseaddr(self.bureau_address)[1]:
+            raise ValueError("BUREAU_ADDRESS needs an address with a domain")
+        if self.imap_host and not self.imap_user:
+            raise ValueError("IMAP_USER is needed with IMAP_HOST")
+        return self
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset(
+            parseaddr(a)[1].lower() for a in [self.bureau_address, *self.bureau_aliases]
+        )
+
+    @property
+    def bureau_domain(self) -> str:
+        return parseaddr(self.bureau_address)[1].rpartition("@")[2].lower()

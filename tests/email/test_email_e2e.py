@@ -1,0 +1,252 @@
+"""The email front door against the running bureau: real LMTP sessions to its listener, a real
+Dovecot IMAP server it polls, the acknowledgement caught by the test's SMTP server."""
+
+# ruff: noqa: F811  (fixtures imported from tests.e2e.conftest are parameters here)
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import smtplib
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from imap_tools import AND, MailBoxUnencrypted
+
+from devtools.bureau import LocalBureau
+from devtools.launcher import free_port, wait_for_port
+from devtools.smtp_sink import ReceivedMail
+from frontends.email.mailbox import TAKEN
+from tests.e2e.conftest import STAFF, bureau, eventually, http  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+
+CORPUS = Path(__file__).parent / "corpus"
+BUREAU = "bureau@district.example"
+
+
+def lmtp_send(port: int, raw: bytes, sender: str, recipient: str = BUREAU) -> None:
+    """One LMTP session delivering one mail; raises unless every recipient got a 250."""
+    crlf = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # as mail servers send it
+    with smtplib.LMTP("127.0.0.1", port) as session:
+        refused = session.sendmail(sender, [recipient], crlf)
+        assert not refused
+
+
+async def concerns(bureau: LocalBureau, client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    answer = await client.get(
+        f"{bureau.url('intake')}/v1/concerns",
+        params={"channel": "email", "limit": 100},
+        headers=STAFF,
+    )
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["items"])
+
+
+async def metric(bureau: LocalBureau, client: httpx.AsyncClient, name: str) -> float:
+    text = (await client.get(f"{bureau.url('email')}/metrics")).text
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def mail_to(bureau: LocalBureau, address: str, what: str) -> ReceivedMail:
+    assert bureau.smtp is not None
+    found = await asyncio.to_thread(
+        bureau.smtp.wait_for, lambda m: m.recipients == (address,) and what in m.subject, 30
+    )
+    return found[0]
+
+
+def reply_to(mail: ReceivedMail, text: str, *, sender: str, auto: bool = False) -> bytes:
+    """What a mail client sends when its user answers `mail` (quoting it)."""
+    reply = EmailMessage()
+    reply["From"] = sender
+    reply["To"] = BUREAU
+    reply["Subject"] = f"Re: {mail.subject}"
+    reply["Message-ID"] = make_msgid(domain="example.org")
+    reply["In-Reply-To"] = mail.message["Message-ID"]
+    reply["References"] = f"{mail.message['References']} {mail.message['Message-ID']}"
+    if auto:
+        reply["Auto-Submitted"] = "auto-replied"
+    quoted = "\n".join(f"> {line}" for line in mail.text.splitlines())
+    reply.set_content(
+        f"{text}\n\nOn Tue, Dec 1, 2026 at 8:03 AM Bureau <{BUREAU}> wrote:\n{quoted}\n"
+    )
+    return reply.as_bytes()
+
+
+async def test_mail_becomes_a_concern_acknowledged_in_its_thread_and_a_reply_lands_in_it(
+    bureau: LocalBureau, http: httpx.AsyncClient
+) -> None:
+    port = free_port()
+    bureau.start_frontends(
+        ("email",), env={"EMAIL_LISTEN_PORT": str(port), "BUREAU_ADDRESS": f"Bureau <{BUREAU}>"}
+    )
+    maria = "maria.gonzalez@example.org"
+    await asyncio.to_thread(lmtp_send, port, (CORPUS / "new_plain_en.eml").read_bytes(), maria)
+
+    [case] = await concerns(bureau, http)
+    assert case["channel"] == "email" and case["category"] == "uncategorized"
+    ack = await mail_to(bureau, maria, case["tracking_number"])
+    root = f"<concern.{case['id']}@district.example>"
+    assert ack.message["In-Reply-To"] == root and ack.message["References"] == root
+    assert ack.message["Reply-To"] is not None
+    assert "do not reply" not in ack.text
+
+    async def routed() -> dict[str, Any] | None:
+        full = (
+            await http.get(f"{bureau.url('intake')}/v1/concerns/{case['id']}", headers=STAFF)
+        ).json()
+        return full if full.get("team") else None
+
+    full = await eventually(routed, what="triage of an uncategorized concern")
+    assert full["team"]["id"] == "service-desk"  # the district's fallback team
+    assert "skipped our stop" in full["description"]
+    assert "555-0123" not in full["description"]  # the signature stays out
+
+    reply = reply_to(ack, "The bus came today, but 25 minutes late.", sender=maria)
+    await asyncio.to_thread(lmtp_send, port, reply, maria)
+    full = (
+        await http.get(f"{bureau.url('intake')}/v1/concerns/{case['id']}", headers=STAFF)
+    ).json()
+    assert [(m["author"], m["text"]) for m in full["messages"]] == [
+        ("requester", "The bus came today, but 25 minutes late.")
+    ]
+
+    out_of_office = reply_to(ack, "I am away until Monday.", sender=maria, auto=True)
+    await asyncio.to_thread(lmtp_send, port, out_of_office, maria)
+    # the listener answered 250 only after deciding: the decision is already counted
+    assert await metric(bureau, http, 'bureau_email_ignored_total{reason="auto_reply"}') == 1
+    assert len(await concerns(bureau, http)) == 1
+    full = (
+        await http.get(f"{bureau.url('intake')}/v1/concerns/{case['id']}", headers=STAFF)
+    ).json()
+    assert len(full["messages"]) == 1
+    assert await metric(bureau, http, "bureau_email_created_total") == 1
+    assert await metric(bureau, http, 'bureau_email_threaded_total{outcome="threaded"}') == 1
+
+
+@pytest.fixture
+def dovecot() -> Iterator[tuple[int, Path]]:
+    """A throwaway Dovecot IMAP server: one user `bureau` (password `secret`), a maildir in a
+    temporary directory, a free port. Answers the port and the maildir."""
+    root = Path(tempfile.mkdtemp(prefix="bureau-dovecot-"))
+    root.chmod(0o755)  # the mail processes run as the `dovecot` user
+    port = free_port()
+    maildir = root / "home" / "bureau" / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (root / "passwd").write_text("bureau:{PLAIN}secret\n")
+    (root / "dovecot.conf").write_text(f"""
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={root}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+""")
+    shutil.chown(root / "home", "dovecot", "dovecot")
+    for path in (root / "home").rglob("*"):
+        shutil.chown(path, "dovecot", "dovecot")
+    subprocess.run(["dovecot", "-c", str(root / "dovecot.conf")], check=True)
+    try:
+        wait_for_port(port, what="dovecot")
+        yield port, maildir
+    finally:
+        subprocess.run(["dovecot", "-c", str(root / "dovecot.conf"), "stop"], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def deliver(maildir: Path, name: str, raw: bytes) -> None:
+    """A mail arriving in the mailbox, as the district's mail server delivers it."""
+    (maildir / "tmp" / name).write_bytes(raw)
+    shutil.chown(maildir / "tmp" / name, "dovecot", "dovecot")
+    (maildir / "tmp" / name).rename(maildir / "new" / name)
+
+
+def parent_mail(n: int) -> bytes:
+    raw = (CORPUS / "new_plain_en.eml").read_bytes()
+    raw = raw.replace(b"Maria.Gonzalez@example.org", f"parent{n}@example.org".encode())
+    return raw.replace(b"<CAF7k2x9Q@mail.example.org>", f"<parent-{n}@example.org>".encode())
+
+
+def untaken(port: int) -> list[str]:
+    with MailBoxUnencrypted("127.0.0.1", port).login("bureau", "secret") as box:
+        return list(box.uids(AND(no_keyword=TAKEN)))
+
+
+async def test_mailbox_polling_takes_each_mail_once_across_a_restart_mid_poll(
+    bureau: LocalBureau, http: httpx.AsyncClient, dovecot: tuple[int, Path]
+) -> None:
+    port, maildir = dovecot
+    parents = 6
+    for n in range(parents):
+        deliver(maildir, f"{n}.eml", parent_mail(n))
+    deliver(maildir, "ooo.eml", (CORPUS / "out_of_office_outlook.eml").read_bytes())
+    bureau.start_frontends(
+        ("email",),
+        env={
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_PORT": str(port),
+            "IMAP_SSL": "false",
+            "IMAP_USER": "bureau",
+            "IMAP_PASSWORD": "secret",
+            "IMAP_POLL_S": "0.3",
+            "BUREAU_ADDRESS": f"Bureau <{BUREAU}>",
+        },
+    )
+
+    async def some_taken() -> list[dict[str, Any]] | None:
+        return await concerns(bureau, http) or None
+
+    await eventually(some_taken, what="a first concern from the mailbox")
+    bureau.services["email"].kill()  # in the middle of the poll
+    await asyncio.to_thread(bureau.restart, "email")
+
+    async def all_taken() -> bool:
+        return not await asyncio.to_thread(untaken, port)
+
+    await eventually(all_taken, what="every mail taken")
+    # a mail taken but not yet marked when the process died is taken again: unmark one
+    with MailBoxUnencrypted("127.0.0.1", port).login("bureau", "secret") as box:
+        box.flag(box.uids("ALL")[0], TAKEN, False)
+    await eventually(all_taken, what="the unmarked mail taken again")
+
+    found = await concerns(bureau, http)
+    assert len(found) == parents
+    assert len({c["tracking_number"] for c in found}) == parents
+    assert bureau.smtp is not None
+    for n in range(parents):
+        acks = await asyncio.to_thread(
+            bureau.smtp.wait_for, lambda m, n=n: m.recipients == (f"parent{n}@example.org",), 30
+        )
+        assert len(acks) == 1
