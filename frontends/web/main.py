@@ -31,7 +31,8 @@ from frontends.common.intake import (
     IntakeRateLimited,
     RequesterView,
 )
-from frontends.web import forms, pages
+from frontends.common.staff import StaffClient
+from frontends.web import forms, pages, staff
 from frontends.web.client import IntakeClient, NotifyClient
 from frontends.web.i18n import NATIVE_NAMES, RIGHT_TO_LEFT, Translations
 from frontends.web.security import (
@@ -221,10 +222,12 @@ def create_app(
         )
         app.state.web = Web(settings, district, config, intake, notify)
         app.state.intake = intake
+        app.state.staff = StaffClient.from_settings(settings, transport=transport)
         try:
             yield
         finally:
             await intake.aclose()
+            await app.state.staff.aclose()
             await notify.aclose()
 
     app = FastAPI(
@@ -242,6 +245,7 @@ def create_app(
     _install_language_switch(app)
     _install_error_pages(app)
     _routes(app)
+    staff.install(app, settings, district)
     return app
 
 

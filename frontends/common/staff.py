@@ -1,0 +1,240 @@
+"""A typed async client of the staff side of the four services, as the staff console calls it.
+
+Every call carries the signed-in staff member's own bearer token (passed per call), so the
+services decide what this person may see and do; the console only hides what they may not.
+
+- intake: work queue, the case (with its version for `If-Match`), the case actions, a concern
+  taken on the phone or at the front desk;
+- triage: teams, members, re-triage;
+- escalation: the SLA clock of a case, the Ombudsperson's view.
+
+Errors are those of `frontends.common.intake` (problem details as `IntakeError` subclasses;
+a stale `If-Match` is `StaleCase`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from frontends.common.intake import IntakeError, IntakeNotFound, IntakeUnavailable, error_from
+from frontends.common.settings import FrontendSettings
+from services.escalation.api import ClockRead, OmbudspersonCaseRead
+from services.intake.schemas import ConcernPage, ConcernRead, ConcernReceipt
+from services.triage.api import DecisionRead, MemberRead, TeamRead
+
+__all__ = [
+    "ACTIONS",
+    "ClockRead",
+    "ConcernPage",
+    "ConcernRead",
+    "ConcernReceipt",
+    "DecisionRead",
+    "MemberRead",
+    "OmbudspersonCaseRead",
+    "StaffClient",
+    "StaleCase",
+    "TeamRead",
+]
+
+# The case actions of intake, by the path segment under /v1/concerns/{id}/.
+ACTIONS = frozenset(
+    {
+        "acknowledge",
+        "request-information",
+        "resume",
+        "replies",
+        "notes",
+        "callbacks",
+        "resolve",
+        "reopen",
+        "close",
+        "merge",
+    }
+)
+M = TypeVar("M", bound=BaseModel)
+
+
+class StaleCase(IntakeError):
+    """412: someone changed the case since this page read it."""
+
+
+class StaffClient:
+    """The services' staff APIs for one frontend process (pooled connections per service)."""
+
+    def __init__(
+        self,
+        urls: Mapping[str, str],
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = {
+            name: httpx.AsyncClient(
+                base_url=url.rstrip("/"), timeout=timeout_s, transport=transport
+            )
+            for name, url in urls.items()
+        }
+
+    @classmethod
+    def from_settings(
+        cls, settings: FrontendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> StaffClient:
+        urls = {
+            "intake": settings.intake_url,
+            "triage": settings.triage_url,
+            "escalation": settings.escalation_url,
+        }
+        return cls(urls, timeout_s=settings.io_timeout_s, transport=transport)
+
+    async def aclose(self) -> None:
+        for client in self._http.values():
+            await client.aclose()
+
+    async def _call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+        try:
+            response = await self._http[service].request(
+                method, path, json=json, params=params, headers=sent
+            )
+        except httpx.TimeoutException:
+            raise IntakeUnavailable(503, "Timeout", f"{service} did not answer in time.") from None
+        except httpx.HTTPError as exc:
+            raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
+        if response.status_code == 412:
+            error = error_from(response)
+            raise StaleCase(412, error.title, error.detail)
+        if response.status_code >= 400:
+            raise error_from(response)
+        return response
+
+    @staticmethod
+    def _parse(model: type[M] | TypeAdapter[Any], response: httpx.Response) -> Any:
+        try:
+            if isinstance(model, TypeAdapter):
+                return model.validate_json(response.content)
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            raise IntakeUnavailable(
+                502, "Unexpected answer", "A service answered in an unexpected shape."
+            ) from None
+
+    # --- intake ---------------------------------------------------------------------------
+
+    async def concerns(self, token: str, filters: Mapping[str, Any]) -> ConcernPage:
+        """A page of the work queue (intake's filters; most urgent first by default)."""
+        params = {k: v for k, v in filters.items() if v not in (None, "", [])}
+        page: ConcernPage = self._parse(
+            ConcernPage, await self._call("intake", "GET", "/v1/concerns", token, params=params)
+        )
+        return page
+
+    async def concern(self, token: str, concern_id: str) -> ConcernRead:
+        """The case; its `version` goes back in `If-Match` with the next action."""
+        response = await self._call("intake", "GET", f"/v1/concerns/{_id(concern_id)}", token)
+        case: ConcernRead = self._parse(ConcernRead, response)
+        return case
+
+    async def act(
+        self,
+        token: str,
+        concern_id: str,
+        action: str,
+        body: Mapping[str, Any] | None,
+        *,
+        version: int,
+    ) -> ConcernRead:
+        """One case action (`ACTIONS`), refused with `StaleCase` if the case moved on."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        response = await self._call(
+            "intake",
+            "POST",
+            f"/v1/concerns/{_id(concern_id)}/{action}",
+            token,
+            json=dict(body) if body else None,
+            headers={"If-Match": f'"{version}"'},
+        )
+        case: ConcernRead = self._parse(ConcernRead, response)
+        return case
+
+    async def take_concern(
+        self, token: str, body: Mapping[str, Any], *, idempotency_key: str
+    ) -> ConcernReceipt:
+        """A concern an agent takes on the phone or at the front desk, in their own name."""
+        response = await self._call(
+            "intake",
+            "POST",
+            "/v1/concerns",
+            token,
+            json=dict(body),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        receipt: ConcernReceipt = self._parse(ConcernReceipt, response)
+        return receipt
+
+    # --- triage ---------------------------------------------------------------------------
+
+    async def decision(self, token: str, concern_id: str) -> DecisionRead:
+        response = await self._call(
+            "triage", "GET", f"/v1/concerns/{_id(concern_id)}/triage", token
+        )
+        decision: DecisionRead = self._parse(DecisionRead, response)
+        return decision
+
+    async def retriage(self, token: str, concern_id: str, body: Mapping[str, Any]) -> DecisionRead:
+        """Change category, team, priority or assignee, with a reason."""
+        response = await self._call(
+            "triage", "PATCH", f"/v1/concerns/{_id(concern_id)}/triage", token, json=dict(body)
+        )
+        decision: DecisionRead = self._parse(DecisionRead, response)
+        return decision
+
+    async def teams(self, token: str) -> list[TeamRead]:
+        teams: list[TeamRead] = self._parse(
+            TypeAdapter(list[TeamRead]), await self._call("triage", "GET", "/v1/teams", token)
+        )
+        return teams
+
+    async def members(self, token: str) -> list[MemberRead]:
+        members: list[MemberRead] = self._parse(
+            TypeAdapter(list[MemberRead]), await self._call("triage", "GET", "/v1/members", token)
+        )
+        return members
+
+    # --- escalation -----------------------------------------------------------------------
+
+    async def clock(self, token: str, concern_id: str) -> ClockRead:
+        response = await self._call("escalation", "GET", f"/v1/clocks/{_id(concern_id)}", token)
+        clock: ClockRead = self._parse(ClockRead, response)
+        return clock
+
+    async def ombudsperson(self, token: str, *, limit: int = 100) -> list[OmbudspersonCaseRead]:
+        """Concerns at the last level of the ladder or long overdue, oldest first."""
+        response = await self._call(
+            "escalation", "GET", "/v1/ombudsperson/concerns", token, params={"limit": limit}
+        )
+        cases: list[OmbudspersonCaseRead] = self._parse(
+            TypeAdapter(list[OmbudspersonCaseRead]), response
+        )
+        return cases
+
+
+def _id(concern_id: str) -> str:
+    """A concern id as a path segment (ids are ours; anything odd is refused, not sent)."""
+    if not concern_id or not all(c.isalnum() or c in "-_" for c in concern_id):
+        raise IntakeNotFound(404, "Not found", "No such concern.")
+    return concern_id

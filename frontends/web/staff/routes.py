@@ -1,0 +1,548 @@
+"""Routes of the staff console. Thin: who is signed in, call a service with their token,
+render a page (or redirect after a post)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from authlib.integrations.starlette_client import OAuthError
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.middleware.sessions import SessionMiddleware
+
+from frontends.common.intake import (
+    IntakeConflict,
+    IntakeError,
+    IntakeInvalid,
+    IntakeNotFound,
+)
+from frontends.common.staff import StaffClient, StaleCase
+from frontends.web.settings import WebSettings
+from frontends.web.staff import views
+from frontends.web.staff.config import StaffSettings, StaffSignInConfig
+from frontends.web.staff.signin import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
+    SignIn,
+    SignInNeeded,
+)
+from frontends.web.staff.views import Pages, StaffUser
+from shared.auth import Role
+from shared.district import DistrictConfig
+
+log = logging.getLogger(__name__)
+TEXT_MAX = 5000
+
+
+def install(app: FastAPI, settings: WebSettings, district: DistrictConfig) -> None:
+    """Mount the console on the family web: its session cookie, its routes, its sign-in
+    redirect. The StaffClient is opened in the web's lifespan as `app.state.staff`."""
+    config = district.section("staff_sign_in", StaffSignInConfig)
+    staff_settings = StaffSettings()
+    signin = SignIn(settings, staff_settings, config)
+    app.state.staff_signin = signin
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key="staff-session:"
+        + (staff_settings.staff_session_secret or settings.form_secret).get_secret_value(),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_S,
+        path="/staff",
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+
+    @app.exception_handler(SignInNeeded)
+    async def sign_in_needed(request: Request, exc: SignInNeeded) -> Response:
+        target = request.url.path if request.method == "GET" else "/staff"
+        return RedirectResponse("/staff/sign-in?" + urlencode({"next": target}), 303)
+
+    app.include_router(_router())
+
+
+def _signin(request: Request) -> SignIn:
+    signin: SignIn = request.app.state.staff_signin
+    return signin
+
+
+def _client(request: Request) -> StaffClient:
+    client: StaffClient = request.app.state.staff
+    return client
+
+
+def _web(request: Request) -> Any:
+    return request.app.state.web
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of the console (never another site) after signing in."""
+    if target and target.startswith("/staff") and "//" not in target and "\\" not in target:
+        return target
+    return ""
+
+
+def _router() -> APIRouter:
+    router = APIRouter(prefix="/staff")
+
+    def page(
+        request: Request, template: str, user: StaffUser | None, *, status: int = 200, **ctx: Any
+    ) -> HTMLResponse:
+        web = _web(request)
+        district = web.district
+        schools = {s.id: s.name.en for s in district.schools}
+        categories = {c.id: c.name.en for c in district.categories}
+        teams = {t.id: t.name for t in district.teams}
+        staff_names = {s.id: s.name for s in district.staff}
+        response: HTMLResponse = web.render(
+            request,
+            template,
+            status=status,
+            language="en",
+            user=user,
+            pages=Pages.of(user) if user else None,
+            school_names=schools,
+            category_names=categories,
+            team_names=teams,
+            staff_names=staff_names,
+            labels=views.STATUS_LABELS,
+            **ctx,
+        )
+        return response
+
+    def signed_in(request: Request) -> StaffUser:
+        return _signin(request).user(request)
+
+    def token(request: Request, user: StaffUser) -> str:
+        return _signin(request).token(user)
+
+    # --- sign-in -----------------------------------------------------------------------
+
+    @router.get("", response_class=HTMLResponse)
+    async def home(request: Request) -> Response:
+        user = signed_in(request)
+        return RedirectResponse(Pages.of(user).home(), 303)
+
+    @router.get("/sign-in", response_class=HTMLResponse)
+    async def sign_in(
+        request: Request, next: str | None = None, problem: str | None = None
+    ) -> Response:
+        signin = _signin(request)
+        request.session["next"] = _safe_next(next)
+        return page(
+            request,
+            "staff/sign_in.html",
+            None,
+            provider=signin.provider,
+            development=signin.development,
+            roles=[r.value for r in Role if r is not Role.FRONTEND],
+            problem=problem,
+            schools=request.app.state.web.district.schools,
+            teams=request.app.state.web.district.teams,
+        )
+
+    @router.get("/sign-in/provider")
+    async def sign_in_provider(request: Request) -> Response:
+        signin = _signin(request)
+        if not signin.provider:
+            return RedirectResponse("/staff/sign-in", 303)
+        try:
+            response: Response = await signin.redirect(request)
+        except Exception:
+            log.warning("identity provider unreachable")
+            return RedirectResponse("/staff/sign-in?problem=provider", 303)
+        return response
+
+    @router.get("/sign-in/callback", name="staff_callback")
+    async def sign_in_callback(request: Request) -> Response:
+        signin = _signin(request)
+        if not signin.provider:
+            return RedirectResponse("/staff/sign-in", 303)
+        next_page = _safe_next(request.session.get("next"))
+        try:
+            user = await signin.finish(request)
+        except (OAuthError, KeyError, ValueError) as exc:
+            log.warning("staff sign-in refused", extra={"error": type(exc).__name__})
+            return RedirectResponse("/staff/sign-in?problem=refused", 303)
+        except Exception:
+            log.warning("identity provider unreachable")
+            return RedirectResponse("/staff/sign-in?problem=provider", 303)
+        if not user.roles:
+            return RedirectResponse("/staff/sign-in?problem=no-role", 303)
+        signin.open(request, user)
+        log.info("staff signed in", extra={"staff": user.sub, "via": "oidc"})
+        return RedirectResponse(next_page or Pages.of(user).home(), 303)
+
+    @router.post("/sign-in/development")
+    async def sign_in_development(request: Request) -> Response:
+        """A local sign-in that picks a role: development only."""
+        signin = _signin(request)
+        if not signin.development:
+            return page(
+                request,
+                "staff/sign_in.html",
+                None,
+                status=403,
+                refused=True,
+                provider=signin.provider,
+                development=False,
+                roles=[],
+                problem=None,
+                schools=[],
+                teams=[],
+            )
+        form = await _web(request).posted(request)
+        role = str(form.get("role") or "")
+        sub = str(form.get("sub") or "").strip()[:64]
+        if role not in {r.value for r in Role} or role == Role.FRONTEND.value or not sub:
+            return RedirectResponse("/staff/sign-in?problem=development", 303)
+        school = str(form.get("school") or "")
+        team = str(form.get("team") or "")
+        user = StaffUser(
+            sub=sub,
+            name=sub,
+            roles=(role,),
+            schools=(school,) if school else (),
+            teams=(team,) if team else (),
+            via="development",
+        )
+        signin.open(request, user)
+        return RedirectResponse(
+            _safe_next(request.session.get("next")) or Pages.of(user).home(), 303
+        )
+
+    @router.post("/sign-out")
+    async def sign_out(request: Request) -> Response:
+        await _web(request).posted(request)
+        request.session.clear()
+        return RedirectResponse("/staff/sign-in?problem=signed-out", 303)
+
+    @router.get("/nothing", response_class=HTMLResponse)
+    async def nothing(request: Request) -> Response:
+        user = signed_in(request)
+        return page(request, "staff/nothing.html", user)
+
+    # --- work queue ----------------------------------------------------------------------
+
+    @router.get("/queue", response_class=HTMLResponse)
+    async def queue(request: Request) -> Response:
+        user = signed_in(request)
+        if not Pages.of(user).queue:
+            return page(request, "staff/nothing.html", user, status=403)
+        district = _web(request).district
+        member_of = tuple(t.id for t in district.teams if user.sub in (*t.members, t.lead))
+        available = views.queue_views(user, member_of)
+        filters, shown = views.queue_filters(dict(request.query_params))
+        chosen = next((v for v in available if v.key == shown["view"]), None)
+        chosen = chosen or views.default_view(user, available)
+        shown["view"] = chosen.key
+        result = await _client(request).concerns(
+            token(request, user), {**filters, **chosen.filters}
+        )
+        fragment = request.query_params.get("fragment") == "1"
+        return page(
+            request,
+            "staff/queue_rows.html" if fragment else "staff/queue.html",
+            user,
+            items=result.items,
+            views=available,
+            chosen=chosen,
+            shown=shown,
+            priorities=views.PRIORITIES,
+            refreshed=datetime.now(ZoneInfo(district.district.timezone)),
+        )
+
+    # --- the case ------------------------------------------------------------------------
+
+    async def case_page(
+        request: Request,
+        user: StaffUser,
+        concern_id: str,
+        *,
+        status: int = 200,
+        problem: str | None = None,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> Response:
+        client = _client(request)
+        bearer = token(request, user)
+        try:
+            case = await client.concern(bearer, concern_id)
+        except IntakeNotFound:
+            return page(request, "staff/not_found.html", user, status=404)
+        except IntakeError as exc:
+            if exc.status == 403:
+                return page(request, "staff/not_found.html", user, status=404)
+            raise
+        clock = None
+        try:
+            clock = await client.clock(bearer, case.id)
+        except IntakeError:
+            clock = None  # no clock yet, or escalation is down: the page shows intake's due time
+        pages = Pages.of(user)
+        done = request.query_params.get("done", "")
+        district = _web(request).district
+        return page(
+            request,
+            "staff/case.html",
+            user,
+            status=status,
+            case=case,
+            clock=clock,
+            actions=views.allowed_actions(case.status.value, act=pages.act),
+            retriage=pages.triage and case.status.value not in ("closed",),
+            done=views.DONE.get(done),
+            problem=problem,
+            values=values or {},
+            errors=errors or {},
+            priorities=views.PRIORITIES,
+            categories=district.categories,
+            teams=district.teams,
+            members=district.staff,
+            timezone=district.district.timezone,
+        )
+
+    @router.get("/concerns/{concern_id}", response_class=HTMLResponse)
+    async def case(request: Request, concern_id: str) -> Response:
+        user = signed_in(request)
+        return await case_page(request, user, concern_id)
+
+    @router.post("/concerns/{concern_id}/act/{action}", response_class=HTMLResponse)
+    async def act(request: Request, concern_id: str, action: str) -> Response:
+        user = signed_in(request)
+        form = await _web(request).posted(request)
+        values = {k: str(v)[:TEXT_MAX] for k, v in form.items() if isinstance(v, str)}
+        if action not in views.ACTION_STATUSES or not Pages.of(user).act:
+            return await case_page(
+                request, user, concern_id, status=403, problem="You may not do this on this case."
+            )
+        version = values.get("version", "")
+        if not version.isdigit():
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=400,
+                problem="This page is out of date. Reload and try again.",
+            )
+        callback_at = None
+        if action == "callbacks":
+            callback_at = _local_time(values.get("due_at", ""), _web(request).district)
+            if callback_at is None:
+                return await case_page(
+                    request,
+                    user,
+                    concern_id,
+                    status=400,
+                    values=values,
+                    errors={"callbacks-due_at": "Enter when to call back."},
+                )
+        body = views.action_body(action, values, callback_at=callback_at)
+        try:
+            await _client(request).act(
+                token(request, user), concern_id, action, body, version=int(version)
+            )
+        except StaleCase:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=409,
+                values={**values, "action": action},
+                problem="Someone else changed this case while you had it open. Your text is "
+                "kept below: read the case again, then send it if it still fits.",
+            )
+        except IntakeConflict as exc:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=409,
+                values=values,
+                problem=f"Not possible now: {exc.detail or exc.title}",
+            )
+        except IntakeInvalid as exc:
+            message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=400,
+                values=values,
+                errors={f"{action}-text": message},
+                problem=f"Please check what you entered: {message}",
+            )
+        except IntakeError as exc:
+            if exc.status != 403:
+                raise
+            return await case_page(
+                request, user, concern_id, status=403, problem="You may not do this on this case."
+            )
+        return RedirectResponse(f"/staff/concerns/{quote(concern_id)}?done={action}", 303)
+
+    @router.post("/concerns/{concern_id}/retriage", response_class=HTMLResponse)
+    async def retriage(request: Request, concern_id: str) -> Response:
+        user = signed_in(request)
+        form = await _web(request).posted(request)
+        values = {k: str(v)[:1000] for k, v in form.items() if isinstance(v, str)}
+        if not Pages.of(user).triage:
+            return await case_page(
+                request, user, concern_id, status=403, problem="You may not re-triage this case."
+            )
+        body: dict[str, Any] = {"reason": values.get("reason", "").strip()}
+        for key in ("category", "team_id", "priority", "assignee_id"):
+            if values.get(key):
+                body[key] = values[key]
+        try:
+            await _client(request).retriage(token(request, user), concern_id, body)
+        except (IntakeInvalid, IntakeConflict) as exc:
+            message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=400,
+                values=values,
+                errors={"retriage-reason": message},
+                problem=f"Re-triage refused: {message}",
+            )
+        return RedirectResponse(f"/staff/concerns/{quote(concern_id)}?done=retriage", 303)
+
+    # --- call-center entry ----------------------------------------------------------------
+
+    def call_form(
+        request: Request,
+        user: StaffUser,
+        *,
+        values: dict[str, str],
+        errors: dict[str, str],
+        status: int = 200,
+    ) -> Response:
+        district = _web(request).district
+        return page(
+            request,
+            "staff/call.html",
+            user,
+            status=status,
+            values=values,
+            errors=errors,
+            key=values.get("idempotency_key") or str(uuid.uuid4()),
+            channels=views.CHANNELS,
+            languages=views.LANGUAGES,
+            contacts=views.CONTACTS,
+            relationships=views.RELATIONSHIPS,
+            categories=district.categories,
+            schools=district.schools,
+        )
+
+    @router.get("/call", response_class=HTMLResponse)
+    async def call(request: Request) -> Response:
+        user = signed_in(request)
+        if not Pages.of(user).call:
+            return page(request, "staff/nothing.html", user, status=403)
+        return call_form(request, user, values={"channel": "phone", "language": "en"}, errors={})
+
+    @router.post("/call", response_class=HTMLResponse)
+    async def take_call(request: Request) -> Response:
+        user = signed_in(request)
+        if not Pages.of(user).call:
+            return page(request, "staff/nothing.html", user, status=403)
+        form = await _web(request).posted(request)
+        values = {k: str(v).strip()[:TEXT_MAX] for k, v in form.items() if isinstance(v, str)}
+        errors: dict[str, str] = {}
+        if values.get("channel") not in views.CHANNELS:
+            errors["channel"] = "Choose how the concern reached you."
+        if len(values.get("description", "")) < 10:
+            errors["description"] = "Write down the concern (at least 10 characters)."
+        key = values.get("idempotency_key", "")
+        if len(key) != 36:
+            key = values["idempotency_key"] = str(uuid.uuid4())
+        if errors:
+            return call_form(request, user, values=values, errors=errors, status=400)
+        requester = {
+            k: values[f]
+            for k, f in (
+                ("name", "name"),
+                ("email", "email"),
+                ("phone", "phone"),
+                ("relationship", "relationship"),
+                ("preferred_contact", "contact"),
+            )
+            if values.get(f)
+        }
+        language = values.get("language", "")
+        requester["language"] = language if language in views.LANGUAGES else "en"
+        body: dict[str, Any] = {
+            "channel": values["channel"],
+            "description": values["description"],
+            "requester": requester,
+        }
+        if values.get("category"):
+            body["category"] = values["category"]
+        if values.get("school_id"):
+            body["school_id"] = values["school_id"]
+        try:
+            receipt = await _client(request).take_concern(
+                token(request, user), body, idempotency_key=key
+            )
+        except IntakeInvalid as exc:
+            for e in exc.errors:
+                name = e.field.removeprefix("requester.").replace("preferred_contact", "contact")
+                errors[name if name in values or name in ("phone", "email") else "description"] = (
+                    e.message
+                )
+            return call_form(
+                request,
+                user,
+                values=values,
+                errors=errors or {"description": exc.detail or exc.title},
+                status=400,
+            )
+        log.info(
+            "concern taken by staff", extra={"staff": user.sub, "tracking": receipt.tracking_number}
+        )
+        return page(
+            request,
+            "staff/call_done.html",
+            user,
+            receipt=receipt,
+            pin=" ".join(receipt.pin) if receipt.pin else None,
+            tracking_spoken=" ".join(receipt.tracking_number.replace("-", " ")),
+        )
+
+    # --- Ombudsperson ------------------------------------------------------------------------
+
+    @router.get("/ombudsperson", response_class=HTMLResponse)
+    async def ombudsperson(request: Request) -> Response:
+        user = signed_in(request)
+        if not Pages.of(user).ombudsperson:
+            return page(request, "staff/nothing.html", user, status=403)
+        cases = await _client(request).ombudsperson(token(request, user))
+        return page(
+            request,
+            "staff/ombudsperson.html",
+            user,
+            cases=cases,
+            reasons={
+                "level_3": "Escalated to the Ombudsperson",
+                "long_overdue": "Long overdue",
+                "merged": "Merged lately",
+            },
+        )
+
+    return router
+
+
+def _local_time(value: str, district: DistrictConfig) -> datetime | None:
+    """A datetime-local field's value in the district's time zone."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(district.district.timezone))
+    return moment

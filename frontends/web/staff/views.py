@@ -1,0 +1,222 @@
+"""What the staff pages show, decided without I/O: who the signed-in person is, which pages
+and actions their roles hold, the work queue's views and filters, which actions a case's
+status allows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.auth import Principal, Role
+from shared.authz import Permission, access
+
+STATUS_LABELS = {
+    "received": "Received",
+    "acknowledged": "Acknowledged",
+    "awaiting_requester": "Awaiting requester",
+    "resolved": "Resolved",
+    "reopened": "Reopened",
+    "closed": "Closed",
+}
+OPEN = ("received", "acknowledged", "awaiting_requester", "reopened")
+PRIORITIES = ("critical", "high", "normal", "low")
+CHANNELS = {"phone": "Phone call", "walk_in": "Front desk (walk-in)", "email": "Email"}
+LANGUAGES = {"en": "English", "es": "Spanish"}
+CONTACTS = {"phone": "Phone call", "sms": "Text message", "email": "Email"}
+RELATIONSHIPS = {
+    "parent_guardian": "Parent or guardian",
+    "student": "Student",
+    "staff": "Staff",
+    "community": "Community member",
+    "alumni": "Alumni",
+}
+
+# Each action: the statuses that allow it (the services' lifecycle decides; this only keeps
+# buttons off a page where they could never work).
+ACTION_STATUSES: Mapping[str, tuple[str, ...]] = {
+    "acknowledge": ("received", "reopened"),
+    "replies": ("received", "acknowledged", "awaiting_requester", "reopened", "resolved"),
+    "request-information": ("received", "acknowledged", "reopened"),
+    "resume": ("awaiting_requester",),
+    "notes": (*OPEN, "resolved", "closed"),
+    "callbacks": OPEN,
+    "resolve": OPEN,
+    "reopen": ("resolved",),
+    "close": ("resolved",),
+    "merge": OPEN,
+}
+DONE = {
+    "acknowledge": "Acknowledged.",
+    "replies": "Reply sent to the family.",
+    "request-information": "Question sent; the clock is paused until the family answers.",
+    "resume": "Work resumed.",
+    "notes": "Internal note added.",
+    "callbacks": "Callback scheduled.",
+    "resolve": "Resolved; the family sees the summary.",
+    "reopen": "Reopened.",
+    "close": "Closed.",
+    "merge": "Merged into the other concern.",
+    "retriage": "Re-triaged.",
+}
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """The signed-in staff member, as their identity provider (or dev sign-in) says."""
+
+    sub: str
+    name: str
+    roles: tuple[str, ...]
+    schools: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    via: str = "oidc"
+
+    def principal(self) -> Principal:
+        known = {r.value for r in Role}
+        return Principal(
+            subject=self.sub,
+            roles=frozenset(Role(r) for r in self.roles if r in known),
+            schools=frozenset(self.schools),
+            teams=frozenset(self.teams),
+            name=self.name,
+        )
+
+    def may(self, permission: Permission) -> bool:
+        return access(self.principal(), permission) is not None
+
+    def reaches_all(self, permission: Permission) -> bool:
+        found = access(self.principal(), permission)
+        return found is not None and found.everything
+
+    def to_session(self) -> dict[str, Any]:
+        return {
+            "sub": self.sub,
+            "name": self.name,
+            "roles": list(self.roles),
+            "schools": list(self.schools),
+            "teams": list(self.teams),
+            "via": self.via,
+        }
+
+    @classmethod
+    def from_session(cls, data: Mapping[str, Any]) -> StaffUser:
+        return cls(
+            sub=str(data["sub"]),
+            name=str(data.get("name") or data["sub"]),
+            roles=tuple(str(r) for r in data.get("roles", [])),
+            schools=tuple(str(s) for s in data.get("schools", [])),
+            teams=tuple(str(t) for t in data.get("teams", [])),
+            via=str(data.get("via", "oidc")),
+        )
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Which console pages the person's roles hold (the rest is absent from the navigation)."""
+
+    queue: bool
+    call: bool
+    ombudsperson: bool
+    act: bool
+    triage: bool
+
+    @classmethod
+    def of(cls, user: StaffUser) -> Pages:
+        return cls(
+            queue=user.may(Permission.CONCERN_READ),
+            call=user.may(Permission.SUBMIT),
+            ombudsperson=user.may(Permission.OVERSIGHT_READ),
+            act=user.may(Permission.CONCERN_ACT),
+            triage=user.may(Permission.TRIAGE_ACT),
+        )
+
+    def home(self) -> str:
+        if self.queue:
+            return "/staff/queue"
+        if self.call:
+            return "/staff/call"
+        if self.ombudsperson:
+            return "/staff/ombudsperson"
+        return "/staff/nothing"
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """One of the work queue's views: mine, a team's, a school's, or all within reach."""
+
+    key: str
+    label: str
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+def queue_views(user: StaffUser, member_of: tuple[str, ...]) -> list[QueueView]:
+    """The views this person has: mine, each of their teams, each of their schools, all."""
+    views = [QueueView("mine", "Assigned to me", {"assignee_id": user.sub})]
+    for team in dict.fromkeys((*user.teams, *member_of)):
+        views.append(QueueView(f"team:{team}", f"Team {team}", {"team_id": team}))
+    for school in user.schools:
+        views.append(QueueView(f"school:{school}", f"School {school}", {"school_id": school}))
+    if user.reaches_all(Permission.CONCERN_READ) or len(views) > 2:
+        views.append(QueueView("all", "Everything I can see", {}))
+    return views
+
+
+def default_view(user: StaffUser, views: list[QueueView]) -> QueueView:
+    """A principal starts on their school, a team member on their team, others on all."""
+    for prefix in ("school:", "team:") if not user.reaches_all(Permission.CONCERN_READ) else ():
+        for view in views:
+            if view.key.startswith(prefix):
+                return view
+    return next((v for v in views if v.key == "all"), views[0])
+
+
+def queue_filters(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Intake's filters from the queue form, and the form's values to show back."""
+    shown = {
+        k: query.get(k, "").strip()[:200]
+        for k in ("status", "priority", "category", "overdue", "q", "view")
+    }
+    filters: dict[str, Any] = {"sort": "due", "limit": 50}
+    status = shown["status"] or "open"
+    shown["status"] = status
+    if status == "open":
+        filters["status"] = list(OPEN)
+    elif status in STATUS_LABELS:
+        filters["status"] = [status]
+    if shown["priority"] in PRIORITIES:
+        filters["priority"] = shown["priority"]
+    if shown["category"]:
+        filters["category"] = shown["category"][:64]
+    if shown["overdue"] == "1":
+        filters["overdue"] = "true"
+    if len(shown["q"]) >= 2:
+        filters["q"] = shown["q"]
+    return filters, shown
+
+
+def allowed_actions(status: str, *, act: bool) -> set[str]:
+    """The case actions to offer for this status (none without the right to act)."""
+    if not act:
+        return set()
+    return {name for name, statuses in ACTION_STATUSES.items() if status in statuses}
+
+
+def action_body(action: str, form: Mapping[str, str], *, callback_at: datetime | None) -> Any:
+    """The service's body for one action, from the posted form (None: no body)."""
+    text = {k: form.get(k, "").strip() for k in ("message", "note", "summary", "reason", "into")}
+    if action in ("replies", "request-information"):
+        return {"message": text["message"]}
+    if action == "notes":
+        return {"note": text["note"]}
+    if action == "resolve":
+        return {"summary": text["summary"]}
+    if action == "callbacks":
+        return {
+            "due_at": callback_at.isoformat() if callback_at else "",
+            "note": text["note"] or None,
+        }
+    if action == "merge":
+        return {"into": text["into"], "reason": text["reason"]}
+    return {"reason": text["reason"]} if text["reason"] else None
