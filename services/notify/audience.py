@@ -39,6 +39,7 @@ from shared.events import (
     Priority,
     SlaWarning,
 )
+from shared.messaging.transient import TransientError
 
 AWAITING_REQUESTER = "awaiting_requester"
 STAFF_LANGUAGE = "en"
@@ -61,8 +62,9 @@ class Role:
     id: str
 
 
-class ContactUnknown(LookupError):
-    """A requester message for a concern whose contact has not arrived yet (retry later)."""
+class ContactUnknown(TransientError, LookupError):
+    """A requester message for a concern whose contact has not arrived yet (retried for as
+    long as it takes: never parked)."""
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,15 @@ from shared.events import (
     Exchange,
     encode,
 )
+from shared.messaging.transient import TransientError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ContactUnknown", "NotifyContext", "TemplateMissing", "on_event"]
+
+
+class TeamUnknown(TransientError):
+    """A staff message for a concern whose team triage has not named yet (retry later)."""
 
 
 class TemplateMissing(LookupError):
@@ -71,7 +76,10 @@ async def _messages(event: CloudEvent, data: EventData, concern_id: str, ctx: No
     planned = audience.plan(event.name, data, facts=facts, district=ctx.district,
                             config=ctx.config, available=ctx.available, survey_url=survey_url)
     if not planned and event.name == "sla.warning":
-        log.info("nobody to warn yet: no team or assignee known",
+        if facts is None or (facts.team_id is None and facts.assignee_id is None):
+            # fired before triage named the team: it waits for it (retried, never dropped)
+            raise TeamUnknown(f"no team known yet for concern {concern_id}")
+        log.info("nobody to warn: the team has no one to reach",
                  extra={"concern_id": concern_id, "event_id": event.id})
     return [await _prepare(p, concern_id=concern_id, facts=facts, event=event, ctx=ctx, now=now)
             for p in planned]

@@ -20,6 +20,7 @@ from services.notify.channels import HttpSmsChannel, OutboundChannel, SmtpEmailC
 from services.notify.context import NotifyContext
 from services.notify.dispatcher import dispatch_due
 from services.notify.domain import ChannelName
+from services.notify.handlers import TeamUnknown
 from services.notify.main import build_context
 from services.notify.settings import NotifySettings
 from services.notify.testing import SmsProviderStandIn
@@ -43,6 +44,7 @@ from shared.events import (
     decode,
     envelopes,
 )
+from shared.messaging.transient import is_transient
 from shared.settings import DEFAULT_DISTRICT_CONFIG
 
 pytestmark = pytest.mark.integration
@@ -253,6 +255,33 @@ async def test_staff_hear_of_assignment_warning_and_escalation_with_a_case_link(
     assert all(case_link in m.text for m in sink.mails)
     # staff read English whatever the requester's language
     assert all(m.message["Content-Language"] == "en" for m in sink.mails)
+
+
+async def test_warning_fired_before_triage_named_the_team_waits_for_it_then_goes_once(
+        ctx: NotifyContext, sink: SmtpSink) -> None:
+    concern = str(uuid.uuid4())
+    await deliver(ctx, contact(concern, "en"))
+    sink.mails.clear()
+    warning = SlaWarning(concern_id=concern, target=SlaTarget.FIRST_RESPONSE,
+                         due_at=DAY + timedelta(hours=24), warned_at=DAY, percent=50,
+                         policy="standard")
+
+    with pytest.raises(TeamUnknown) as waiting:  # the consumer retries it, never parks it
+        await deliver(ctx, warning)
+    assert is_transient(waiting.value)
+    await deliver(ctx, ConcernTriaged(concern_id=concern, category="transportation",
+                                      team_id="transportation",
+                                      team_name="Transportation Department",
+                                      priority=Priority.NORMAL, rule="category",
+                                      triaged_at=DAY))
+    [event] = envelopes([warning], source="/bureau/test", time=DAY)
+    await handlers.on_event(event, event.parsed(), ctx=ctx)  # the retry
+    await handlers.on_event(event, event.parsed(), ctx=ctx)  # and a redelivery of it
+    await ctx.dispatch.settle()
+
+    warned = [m for m in sink.mails if "50% of its first response time" in m.subject]
+    assert len(warned) == 1
+    assert warned[0].recipients == ("tr-lead@district.example",)
 
 
 async def test_critical_concern_reaches_the_team_lead_at_once_even_at_night(
