@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -14,7 +16,7 @@ from services.escalation.domain import ClockStatus, Entry, SlaClock
 from services.escalation.handlers import EscalationContext
 from services.escalation.policies import Policy, PolicyFields, reference_problems
 from services.escalation.reports import GroupBy
-from services.escalation.repository import from_document
+from services.escalation.repository import PolicyChangeBusy, from_document
 from shared.authz import Access, Permission
 from shared.events import Priority
 from shared.http import Problem, authorize, out_of_scope, service_context
@@ -127,13 +129,16 @@ async def read_clock(concern_id: str, ctx: Ctx, who: Reader) -> ClockRead:
 # --- policies admin --------------------------------------------------------------------------
 
 
-async def _checked(policy: Policy, ctx: EscalationContext, *, replacing: str | None) -> None:
-    """Refuse a policy naming unknown things, or a change that leaves no catch-all policy."""
+async def _checked(policy: Policy, ctx: EscalationContext, *, replacing: str | None,
+                   stored: list[Policy] | None = None) -> None:
+    """Refuse a policy naming unknown things, or a change that leaves no catch-all policy
+    (among `stored`, the policies read under the change lock, when given)."""
     problems = reference_problems(policy, district=ctx.district, calendars=ctx.calendars)
     if problems:
         fields = ", ".join(p["field"] for p in problems)
         raise Problem(422, "Invalid request", f"Check these fields: {fields}.", errors=problems)
-    others = [p for p in await ctx.policies.all() if p.id != replacing]
+    current = stored if stored is not None else await ctx.policies.all()
+    others = [p for p in current if p.id != replacing]
     if not any(p.catch_all for p in [*others, policy]):
         raise Problem(409, "Catch-all policy required",
                       "At least one policy without category and priority must remain, so "
@@ -175,26 +180,38 @@ async def replace_policy(policy_id: str, body: PolicyFields, ctx: Ctx,
         raise Problem(422, "Invalid request", "Check these fields: id.", errors=[
             {"field": "id", "message": "a policy id is lower-case letters, digits, - and _"}],
         ) from None
-    if await ctx.policies.get(policy_id) is None:
-        raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
-    await _checked(policy, ctx, replacing=policy_id)
-    if not await ctx.policies.replace(policy):
-        raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
+    async with _change_lock(ctx) as stored:
+        if not any(p.id == policy_id for p in stored):
+            raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
+        await _checked(policy, ctx, replacing=policy_id, stored=stored)
+        if not await ctx.policies.replace(policy):
+            raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
     return policy
 
 
 @router.delete("/policies/{policy_id}", status_code=204, tags=["policies"])
 async def delete_policy(policy_id: str, ctx: Ctx, who: ConfigWriter) -> Response:
     """Remove an SLA policy (not the last catch-all one)."""
-    policies = await ctx.policies.all()
-    if not any(p.id == policy_id for p in policies):
-        raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
-    if not any(p.catch_all for p in policies if p.id != policy_id):
-        raise Problem(409, "Catch-all policy required",
-                      "This is the last policy without category and priority; every concern "
-                      "needs one to fall back on.")
-    await ctx.policies.delete(policy_id)
+    async with _change_lock(ctx) as policies:
+        if not any(p.id == policy_id for p in policies):
+            raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
+        if not any(p.catch_all for p in policies if p.id != policy_id):
+            raise Problem(409, "Catch-all policy required",
+                          "This is the last policy without category and priority; every "
+                          "concern needs one to fall back on.")
+        await ctx.policies.delete(policy_id)
     return Response(status_code=204)
+
+
+@asynccontextmanager
+async def _change_lock(ctx: EscalationContext) -> AsyncIterator[list[Policy]]:
+    """The policies as stored, under the lock of policy changes (503 if it stays busy)."""
+    try:
+        async with ctx.policies.changing() as policies:
+            yield policies
+    except PolicyChangeBusy:
+        raise Problem(503, "Policies busy", "Another change of the SLA policies is under way; "
+                      "try again shortly.", headers={"Retry-After": "2"}) from None
 
 
 # --- the Ombudsperson ------------------------------------------------------------------------

@@ -10,11 +10,13 @@ applies one and checked in its filter: a redelivered event changes nothing, with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -457,6 +459,8 @@ def _readable(docs: list[Document]) -> list[SlaClock]:
 
 
 POLICY_CACHE_TTL_S = 5.0
+POLICY_LOCK_LEASE_S = 30.0  # longer than any change takes; a crashed holder frees it then
+POLICY_LOCK_WAIT_S = 10.0
 
 
 class PolicyRepository:
@@ -465,6 +469,7 @@ class PolicyRepository:
     def __init__(self, db: AsyncDatabase[Document],
                  cache_ttl_s: float = POLICY_CACHE_TTL_S) -> None:
         self._policies = db[POLICIES]
+        self._locks = db["locks"]
         # every event chooses a policy: read them once every few seconds, not per event
         self._cached: Cached[list[Policy]] = Cached(self._read_all, cache_ttl_s)
 
@@ -510,6 +515,37 @@ class PolicyRepository:
         result = await self._policies.delete_one({"_id": policy_id})
         self._cached.invalidate()
         return result.deleted_count == 1
+
+    @asynccontextmanager
+    async def changing(self) -> AsyncIterator[list[Policy]]:
+        """Hold the lock of policy changes (one at a time, across replicas) and give the
+        policies as stored now: a check made on them (a catch-all remains) still holds when
+        the change is written. Two admins each removing one of the last two catch-alls would
+        otherwise both see the other's and both succeed."""
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + POLICY_LOCK_WAIT_S
+        while True:
+            now = datetime.now(UTC)
+            try:
+                await self._locks.update_one(
+                    {"_id": POLICIES, "until": {"$lt": now}},
+                    {"$set": {"token": token,
+                              "until": now + timedelta(seconds=POLICY_LOCK_LEASE_S)}},
+                    upsert=True)
+                break
+            except DuplicateKeyError:  # another change holds it
+                if time.monotonic() > deadline:
+                    raise PolicyChangeBusy from None
+                await asyncio.sleep(0.05)
+        try:
+            yield await self._read_all()
+        finally:
+            self._cached.invalidate()
+            await self._locks.delete_one({"_id": POLICIES, "token": token})
+
+
+class PolicyChangeBusy(RuntimeError):
+    """Another policy change holds the lock for longer than a request may wait."""
 
 
 def _policy_doc(policy: Policy) -> Document:

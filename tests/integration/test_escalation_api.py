@@ -7,6 +7,7 @@ test_escalation_scheduler.py and test_escalation_replicas.py); time is a fake cl
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -166,6 +167,24 @@ async def test_policy_admin_conflicts_and_unknown_ids(service: Service) -> None:
     assert (await http.get("/v1/policies/standard")).json()["resolution_s"] == 200000
     assert (await http.delete("/v1/policies/critical")).status_code == 204
     assert [p["id"] for p in (await http.get("/v1/policies")).json()] == ["standard"]
+
+
+async def test_two_admins_removing_the_last_two_catch_all_policies_at_once_leave_one(
+        service: Service) -> None:
+    http = service.http
+    fallback = policy_body(id="fallback", category=None, rank=30, calendar="around-the-clock")
+    assert (await http.post("/v1/policies", json=fallback)).status_code == 201
+    narrowed = {k: v for k, v in policy_body(category="enrollment").items() if k != "id"}
+
+    answers = await asyncio.gather(http.delete("/v1/policies/standard"),
+                                   http.delete("/v1/policies/fallback"),
+                                   http.put("/v1/policies/fallback", json=narrowed))
+
+    policies = (await http.get("/v1/policies")).json()
+    catch_alls = [p["id"] for p in policies if p["category"] is None and p["priority"] is None]
+    statuses = [a.status_code for a in answers]
+    assert len(catch_alls) == 1, (statuses, catch_alls)  # each change saw the one before it
+    assert 409 in statuses and 500 not in statuses
 
 
 # --- clocks and the Ombudsperson ---------------------------------------------------------------
