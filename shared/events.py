@@ -251,6 +251,9 @@ class ConcernContactShared(EventData):
     submitted_at: datetime
     resolution_due_at: datetime
     requester: RequesterContact
+    access_token: str | None = Field(
+        default=None, description="the requester's secret access token, for the personal "
+                                  "status link of the acknowledgement; never stored in clear")
 
 
 class ConcernReplyShared(EventData):

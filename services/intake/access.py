@@ -38,3 +38,39 @@ def token_matches(token: str, stored_hash: str) -> bool:
     if not TOKEN_PATTERN.match(token):
         return False
     return hmac.compare_digest(token_hash(token), stored_hash)
+
+
+# --- the PIN a phone agent reads out ------------------------------------------------------
+
+PIN_PATTERN = re.compile(r"^\d{6}$")
+PIN_ATTEMPTS = 5
+"""Wrong PINs in a row after which the PIN is locked (the token still works)."""
+PIN_LOCKOUT_S = 15 * 60
+"""How long a locked PIN refuses every try; each wrong try after that locks it again."""
+
+
+def access_pin(key: bytes, concern_id: str, nonce: str) -> str:
+    """The requester's 6-digit PIN for a concern: derived like the token, so that a retried
+    submission answers the same one."""
+    digest = hmac.new(key, f"pin:{concern_id}:{nonce}".encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
+
+
+def pin_hash(key: bytes, concern_id: str, pin: str) -> str:
+    """What is stored of a PIN: keyed, since a plain hash of 6 digits is found by trying
+    all million; without the server key the stored value proves nothing."""
+    return hmac.new(key, f"pin-hash:{concern_id}:{pin}".encode(), hashlib.sha256).hexdigest()
+
+
+def pin_matches(key: bytes, concern_id: str, pin: str, stored_hash: str) -> bool:
+    """Constant-time check of a presented PIN against the stored keyed hash."""
+    if not PIN_PATTERN.match(pin) or not stored_hash:
+        return False
+    return hmac.compare_digest(pin_hash(key, concern_id, pin), stored_hash)
+
+
+def pin_locked(failures: int, last_failure_s_ago: float | None) -> float:
+    """Seconds the PIN stays locked after `failures` wrong tries in a row (0: open)."""
+    if failures < PIN_ATTEMPTS or last_failure_s_ago is None:
+        return 0.0
+    return max(0.0, PIN_LOCKOUT_S - last_failure_s_ago)

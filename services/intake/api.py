@@ -32,7 +32,7 @@ from shared.store import Document
 
 router = APIRouter(prefix="/v1", tags=["submission"])
 
-_NOTICES = {
+_NOTICES: dict[tuple[str, bool | str], str] = {
     ("en", True): "Keep your tracking number and access token: with them you can follow your "
                   "concern and write to us. We will also keep you informed.",
     ("en", False): "You left no way to reach you, so we cannot send you updates. Keep your "
@@ -43,18 +43,27 @@ _NOTICES = {
     ("es", False): "No dejó ningún medio de contacto, así que no podremos enviarle "
                    "novedades. Guarde su número de seguimiento y su clave de acceso: con ellos "
                    "puede seguir su caso y escribirnos.",
+    ("en", "phone"): "We cannot send text messages, so we will not write to you. Keep your "
+                     "tracking number and PIN: call us with them to hear how your concern is "
+                     "going.",
+    ("es", "phone"): "No podemos enviar mensajes de texto, así que no le escribiremos. Guarde "
+                     "su número de seguimiento y su PIN: llámenos con ellos para saber cómo va "
+                     "su caso.",
 }
 
 
-def receipt(doc: Document, access_token: str) -> ConcernReceipt:
+def receipt(doc: Document, access_token: str, pin: str = "", *,
+            sms: bool = False) -> ConcernReceipt:
     """The answer to a submission, the same for the first request and its retries."""
     requester = Requester(**{**doc["requester"], "preferred_contact": None})
     language = "es" if requester.language.startswith("es") else "en"
+    promised = requester.reachable_in_writing(sms=sms)
+    notice = _NOTICES[(language, "phone" if requester.phone and not promised else promised)]
     return ConcernReceipt(
         id=doc["_id"], tracking_number=doc["tracking_number"], status=doc["history"][0]["to"],
         submitted_at=doc["submitted_at"], resolution_due_at=doc["resolution_due_at"],
-        access_token=access_token, status_url=f"/v1/tracking/{doc['tracking_number']}",
-        updates_promised=requester.reachable, notice=_NOTICES[(language, requester.reachable)],
+        access_token=access_token, pin=pin, status_url=f"/v1/tracking/{doc['tracking_number']}",
+        updates_promised=promised, notice=notice,
     )
 
 
@@ -99,7 +108,8 @@ async def create_concern(
                                "message": "already used with a different body"}]) from None
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return receipt(submission.document, submission.access_token)
+    return receipt(submission.document, submission.access_token, submission.pin,
+                   sms=ctx.sms_updates)
 
 
 @router.get("/categories", response_model=list[CategoryRead], tags=["catalog"])

@@ -72,6 +72,11 @@ class Requester:
         """Updates can be promised only to a requester the bureau can reach."""
         return bool(self.email or self.phone)
 
+    def reachable_in_writing(self, *, sms: bool) -> bool:
+        """Whether the bureau can write to the requester: by email, or by SMS when it
+        sends SMS (a phone number alone is no promise of updates without SMS)."""
+        return bool(self.email or (self.phone and sms))
+
     @property
     def written_channel(self) -> Literal["email", "sms"] | None:
         """The channel notify should write on: a call-back preference has no written form,
@@ -167,12 +172,17 @@ class Concern:
     location: Location | None = None
     media_url: str | None = None
     client_reference: Mapping[str, str] = field(default_factory=dict)
+    pin_hash: str = ""
 
 
 def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
            guarantee: timedelta, contact_secret: bytes,
-           access_token_hash: str) -> tuple[Concern, list[EventData]]:
-    """A received concern, its promised resolution time, and what it tells the bureau."""
+           access_token_hash: str, pin_hash: str = "",
+           access_token: str | None = None) -> tuple[Concern, list[EventData]]:
+    """A received concern, its promised resolution time, and what it tells the bureau.
+
+    The requester's token itself (never stored here) goes only to notify, on the private
+    exchange, for the personal status link of the acknowledgement."""
     concern = Concern(
         id=concern_id, tracking_number=tracking, channel=new.channel, category=new.category,
         school_id=new.school_id, description=new.description, requester=new.requester,
@@ -180,6 +190,7 @@ def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
         via=new.via, status=Status.RECEIVED, submitted_at=now,
         resolution_due_at=now + guarantee, access_token_hash=access_token_hash,
         location=new.location, media_url=new.media_url, client_reference=new.client_reference,
+        pin_hash=pin_hash,
     )
     public = ConcernSubmitted(
         concern_id=concern.id, tracking_number=tracking, channel=new.channel,
@@ -195,6 +206,7 @@ def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
             language=new.requester.language,
             preferred_channel=new.requester.written_channel,
         ),
+        access_token=access_token,
     )
     details = ConcernDetailsShared(
         concern_id=concern.id, category=new.category, school_id=new.school_id,

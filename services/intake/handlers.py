@@ -88,6 +88,7 @@ class IntakeContext:
     contact_secret: bytes
     access_key: bytes
     disclosures: DisclosureRepository
+    sms_updates: bool = False  # notify texts requesters: a phone alone is reachable
 
     @property
     def guarantee(self) -> timedelta:
@@ -96,11 +97,12 @@ class IntakeContext:
 
 @dataclass(frozen=True)
 class Submission:
-    """The stored concern, the requester's token, and whether this answers a retry."""
+    """The stored concern, the requester's token and PIN, and whether this answers a retry."""
 
     document: Document
     access_token: str
     replayed: bool
+    pin: str = ""
 
 
 def check_references(new: NewConcern, district: DistrictConfig) -> None:
@@ -135,11 +137,13 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
             if earlier is not None:
                 return _submission(earlier, claim, ctx, replayed=True)
     token = access.access_token(ctx.access_key, claim.concern_id, claim.nonce)
+    pin = access.access_pin(ctx.access_key, claim.concern_id, claim.nonce)
     sequence = await ctx.repo.next_tracking_sequence(now.year)
     concern, events = domain.submit(
         new, concern_id=claim.concern_id, tracking=domain.tracking_number(now.year, sequence),
         now=now, guarantee=ctx.guarantee, contact_secret=ctx.contact_secret,
         access_token_hash=access.token_hash(token),
+        pin_hash=access.pin_hash(ctx.access_key, claim.concern_id, pin), access_token=token,
     )
     if not await ctx.repo.add(concern, envelopes(events, source=ctx.source, time=now)):
         # A racing retry with the same key stored this concern first.
@@ -153,13 +157,38 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
                                         "channel": concern.channel.value,
                                         "category": concern.category})
     return Submission(document=to_document(concern, ctx.repo.vault), access_token=token,
-                      replayed=False)
+                      replayed=False, pin=pin)
 
 
 def _submission(doc: Document, claim: Claim, ctx: IntakeContext, *,
                 replayed: bool) -> Submission:
     token = access.access_token(ctx.access_key, claim.concern_id, claim.nonce)
-    return Submission(document=doc, access_token=token, replayed=replayed)
+    pin = access.access_pin(ctx.access_key, claim.concern_id, claim.nonce)
+    return Submission(document=doc, access_token=token, replayed=replayed, pin=pin)
+
+
+class PinLocked(Exception):
+    """Too many wrong PINs in a row: the PIN refuses every try for a while."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"PIN locked for {retry_after_s:.0f} s")
+        self.retry_after_s = retry_after_s
+
+
+async def pin_opens(doc: Document, pin: str, *, ctx: IntakeContext) -> bool:
+    """Whether `pin` opens the concern. Every try counts as wrong until it proves right;
+    after `access.PIN_ATTEMPTS` wrong ones in a row, raises `PinLocked`."""
+    now = ctx.clock.now()
+    if not await ctx.repo.claim_pin_try(doc["_id"], now=now, attempts=access.PIN_ATTEMPTS,
+                                        lockout_s=access.PIN_LOCKOUT_S):
+        failed_at = doc.get("pin_failed_at")
+        ago = (now - as_utc(failed_at)).total_seconds() if failed_at else 0.0
+        raise PinLocked(max(1.0, access.pin_locked(access.PIN_ATTEMPTS, ago)))
+    if not access.pin_matches(ctx.access_key, doc["_id"], pin, doc.get("pin_hash") or ""):
+        log.info("wrong requester PIN", extra={"concern_id": doc["_id"]})
+        return False
+    await ctx.repo.pin_succeeded(doc["_id"])
+    return True
 
 
 def public_author_name(actor: str, ctx: IntakeContext) -> str | None:

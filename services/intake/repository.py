@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument, UpdateOne
@@ -30,7 +30,8 @@ CONCERNS = "concerns"
 
 # What no list, search or public view ever reads.
 PRIVATE_FIELDS = ("outbox", "student", "student_key", "requester.name", "requester.email",
-                  "requester.phone", "access_token_hash")
+                  "requester.phone", "access_token_hash", "pin_hash", "pin_failures",
+                  "pin_failed_at")
 DISCLOSURES = "disclosures"
 DUPLICATE_KEY = 11000
 
@@ -63,6 +64,7 @@ def to_document(concern: Concern, vault: StudentVault) -> Document:
         "updated_at": concern.submitted_at,
         "resolution_due_at": concern.resolution_due_at,
         "access_token_hash": concern.access_token_hash,
+        "pin_hash": concern.pin_hash,
         "version": 1,
         "history": [{"at": concern.submitted_at, "from": None, "to": Status.RECEIVED.value,
                      "reason": None, "actor": concern.taken_by}],
@@ -226,6 +228,22 @@ class ConcernRepository:
         """The concern with this tracking number, however the requester typed its case."""
         return await self._concerns.find_one({"tracking_number": tracking.strip().upper()},
                                              {"outbox": 0})
+
+    async def claim_pin_try(self, concern_id: str, *, now: datetime, attempts: int,
+                            lockout_s: float) -> bool:
+        """Count a PIN try as wrong until proven right, unless the PIN is locked (False):
+        one conditional write, so tries in parallel cannot pass a lock together."""
+        open_ = {"$or": [{"pin_failures": {"$exists": False}},
+                         {"pin_failures": {"$lt": attempts}},
+                         {"pin_failed_at": {"$lt": now - timedelta(seconds=lockout_s)}}]}
+        changed = await self._concerns.update_one(
+            {"_id": concern_id, **open_},
+            {"$inc": {"pin_failures": 1}, "$set": {"pin_failed_at": now}})
+        return bool(changed.matched_count)
+
+    async def pin_succeeded(self, concern_id: str) -> None:
+        """A right PIN starts the count of wrong ones again."""
+        await self._concerns.update_one({"_id": concern_id}, {"$set": {"pin_failures": 0}})
 
     async def merged_from(self, concern_id: str) -> list[str]:
         """Ids of the concerns merged into this one (read, never stored twice)."""

@@ -76,9 +76,12 @@ class ConcernReceipt(BaseModel):
     submitted_at: datetime
     resolution_due_at: datetime
     access_token: str = Field(description="with the tracking number, opens the status page")
+    pin: str = Field(description="6 digits, shown only here: with the tracking number, opens "
+                                 "the status by phone (header X-Access-Pin)")
     status_url: str
     updates_promised: bool = Field(description="false for an anonymous or unreachable "
-                                               "requester: the bureau cannot write back")
+                                               "requester (only a phone, and no SMS): the "
+                                               "bureau cannot write back")
     notice: str
 
 

@@ -28,6 +28,9 @@ class IntakeSettings(ServiceSettings):
         default=20, ge=1, le=10_000,
         description="tracking numbers a replica reserves at once (one store write per block); "
                     "numbers left unused at a restart are skipped")
+    sms_updates: bool = Field(
+        default=False, description="notify has an SMS provider (SMS_API_URL): a requester who "
+                                   "leaves only a phone number is promised written updates")
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0,
                                    description="how long an Idempotency-Key is remembered")
     student_data_keys: SecretStr = Field(

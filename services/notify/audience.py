@@ -108,8 +108,11 @@ def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: Di
     if not may_notify(data):
         return []
     if isinstance(data, ConcernContactShared):
+        # the personal link (token inside) only here: the token is never stored by notify
         return _requester(Kind.ACKNOWLEDGEMENT, None, facts, available,
-                          {"due": data.resolution_due_at})
+                          {"due": data.resolution_due_at,
+                           "status_url": config.status_link(data.tracking_number,
+                                                            token=data.access_token)})
     if isinstance(data, ConcernStatusChanged):
         return _requester(Kind.INFORMATION_REQUEST, _stamp(data.changed_at), facts, available)
     if isinstance(data, ConcernReplyShared):
@@ -168,7 +171,14 @@ def _requester(kind: Kind, occurrence: str | None, facts: ConcernFacts | None,
     return [Planned(kind=kind, recipient=REQUESTER, name=contact.name, channel=channel,
                     address=address, language=primary_language(contact.language),
                     occurrence=occurrence, facts=dict(extra or {}),
-                    note=None if channel else "requester gave no email or phone")]
+                    note=None if channel else _unreachable(contact, available))]
+
+
+def _unreachable(contact: Any, available: frozenset[ChannelName]) -> str:
+    """Why a requester could not be written to, truthfully."""
+    if contact.phone and not contact.email and ChannelName.SMS not in available:
+        return "requester left only a phone number and this bureau sends no SMS"
+    return "requester gave no email or phone"
 
 
 def _warned(facts: ConcernFacts | None, district: DistrictConfig) -> list[str]:

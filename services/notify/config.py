@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import time
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PUBLIC_BASE_URL = "{public_base_url}"
+"""In a link of the district file: the web frontend's address (setting PUBLIC_BASE_URL)."""
 
 
 class _Config(BaseModel):
@@ -22,8 +26,9 @@ class NotifyConfig(_Config):
     quiet_hours: QuietHours = QuietHours()
     sms_max_segments: int = Field(default=3, ge=1, le=10)
     status_url: str | None = Field(
-        default="https://bureau.district.example/status/{tracking}",
-        description="where a requester checks a concern; `{tracking}` is replaced")
+        default=f"{PUBLIC_BASE_URL}/status/{{tracking}}",
+        description="where a requester checks a concern; `{tracking}` is replaced, and "
+                    f"`{PUBLIC_BASE_URL}` by the PUBLIC_BASE_URL setting (the web frontend)")
     case_url: str = Field(default="https://bureau.district.example/staff/concerns/{concern_id}",
                           description="the staff view of a case; `{concern_id}` is replaced")
     survey_base_url: str = Field(default="https://bureau.district.example/survey",
@@ -35,15 +40,28 @@ class NotifyConfig(_Config):
     def _urls(self) -> NotifyConfig:
         for name in ("status_url", "case_url", "survey_base_url"):
             value = getattr(self, name)
-            if value is not None and not value.startswith(("http://", "https://")):
+            if value is not None and not value.startswith(("http://", "https://",
+                                                           PUBLIC_BASE_URL)):
                 raise ValueError(f"{name} must be an http(s) URL")
         return self
 
-    def status_link(self, tracking: str | None) -> str:
-        """The requester's status page, or empty when the district has none."""
+    def at(self, public_base_url: str) -> NotifyConfig:
+        """This configuration with `{public_base_url}` in its links replaced."""
+        base = public_base_url.rstrip("/")
+        return self.model_copy(update={
+            name: getattr(self, name).replace(PUBLIC_BASE_URL, base)
+            for name in ("status_url", "case_url", "survey_base_url")
+            if getattr(self, name) is not None})
+
+    def status_link(self, tracking: str | None, *, token: str | None = None) -> str:
+        """The requester's status page, or empty when the district has none; with the
+        requester's token, the personal link that opens it without typing anything."""
         if not self.status_url or not tracking:
             return ""
-        return self.status_url.replace("{tracking}", tracking)
+        link = self.status_url.replace("{tracking}", tracking)
+        if token:
+            link += ("&" if "?" in link else "?") + urlencode({"token": token})
+        return link
 
     def case_link(self, concern_id: str) -> str:
         """The staff view of a case."""

@@ -79,7 +79,8 @@ async def build_context(db: AsyncDatabase[Document], *, settings: NotifySettings
     return NotifyContext(
         repo=repo, concerns=ConcernRepository(db), templates=templates,
         subscriptions=subscriptions, surveys=surveys, channels=dict(channels), clock=clock,
-        district=district, config=district.section("notify", NotifyConfig),
+        district=district,
+        config=district.section("notify", NotifyConfig).at(settings.public_base_url),
         source=settings.source, published=published,
         dispatch=DispatchLoop(tick_s=settings.dispatch_tick_s,
                               concurrency=settings.dispatch_batch,

@@ -33,6 +33,11 @@ class NotifySettings(ServiceSettings):
                                                                   "are looked for")
     dispatch_batch: int = Field(default=16, ge=1, description="deliveries sent concurrently")
 
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", pattern=r"^https?://",
+        description="the web frontend families open: `{public_base_url}` in the district "
+                    "file's links (the status page of an acknowledgement)")
+
     survey_token_key: str = Field(default=DEVELOPMENT_SURVEY_KEY, min_length=16,
                                   description="keys the survey links; keep it secret")
 

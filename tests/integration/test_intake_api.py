@@ -216,7 +216,8 @@ async def test_phone_submission_records_agent_relationship_and_contact_preferenc
     created = await submit(intake, channel="phone", school_contacted=True, requester={
         "name": "Jo Park", "phone": "+15555550142", "relationship": "parent_guardian",
         "preferred_contact": "sms", "language": "es"})
-    assert created["updates_promised"] is True
+    # only a phone, and this bureau sends no SMS (SMS_UPDATES unset): no written updates
+    assert created["updates_promised"] is False
     case = (await intake.get(f"/v1/concerns/{created['id']}")).json()
     assert case["taken_by"] == "agent-7"
     assert case["channel"] == "phone"

@@ -42,6 +42,7 @@ ADDRESS = "ana.perez@example.org"
 MAIL_FROM = "Customer Service Bureau <bureau@district.example>"
 NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
+TOKEN = "tok3n-Of-43-url-safe-characters_0123456789A"
 
 
 
@@ -51,6 +52,7 @@ def contact_event(*, email: str | None = ADDRESS, tracking: str = "CS-2026-00012
         concern_id=concern_id or str(uuid.uuid4()), tracking_number=tracking,
         category="transportation", submitted_at=NOW, resolution_due_at=NOW + timedelta(hours=72),
         requester=RequesterContact(name="Ana Pérez", email=email, language="en"),
+        access_token=TOKEN,
     )
     return envelopes([data], source="/bureau/intake", time=NOW)[0], data
 
@@ -102,8 +104,8 @@ async def test_sends_one_acknowledgement_with_tracking_number_to_the_requester(
     assert "Your tracking number is CS-2026-000123." in mail.text
     # 72 hours after 15:30 UTC on 2 March, in the district's zone (America/Chicago)
     assert "Thursday, March 5, 2026 at 9:30 AM CST" in mail.text
-    # how to check the status: the district's status page for this tracking number
-    assert "https://bureau.district.example/status/CS-2026-000123" in mail.text
+    # how to check the status: the personal link to the web frontend's status page
+    assert f"http://127.0.0.1:8000/status/CS-2026-000123?token={TOKEN}" in mail.text
     doc = await delivery_document(ctx, data.concern_id)
     assert doc["status"] == "sent"
     assert doc["attempts"] == 1

@@ -160,7 +160,7 @@ async def test_email_requester_hears_each_step_in_their_language(
     assert all(m.message["Content-Language"] == language for m in sink.mails)
     ack, info, reply, resolution, _ = (m.text for m in sink.mails)
     assert ("Hola, Ana Pérez:" if language == "es" else "Hello Ana Pérez,") in ack
-    assert "https://bureau.district.example/status/CS-2026-000777" in info
+    assert "http://127.0.0.1:8000/status/CS-2026-000777" in info
     assert "The bus will stop at your corner again from Monday." in reply
     assert "Ana Kowalski" in reply
     assert "https://bureau.district.example/survey/" in resolution

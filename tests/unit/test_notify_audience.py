@@ -14,6 +14,7 @@ from services.notify.repository import ConcernFacts, Contact
 from shared.district import DistrictConfig, load_district
 from shared.events import (
     ConcernAssigned,
+    ConcernContactShared,
     ConcernEscalated,
     ConcernMerged,
     ConcernMessageAdded,
@@ -25,6 +26,7 @@ from shared.events import (
     MessageAuthor,
     MessageVisibility,
     Priority,
+    RequesterContact,
     SlaTarget,
     SlaWarning,
 )
@@ -250,3 +252,35 @@ def test_values_are_written_in_the_template_language() -> None:
     assert spanish["target"] == "resolución"
     assert spanish["category"] == "Transporte"
     assert spanish["due"].startswith("lunes 2 de marzo de 2026")
+
+
+def test_acknowledgement_carries_the_personal_status_link_with_the_token() -> None:
+    config = NotifyConfig(status_url="{public_base_url}/status/{tracking}").at(
+        "https://families.district.example/")
+    shared = ConcernContactShared(
+        concern_id="c-1", tracking_number="CS-2026-000123", category="transportation",
+        submitted_at=NOW, resolution_due_at=NOW + timedelta(hours=72),
+        requester=RequesterContact(email="ana@example.org"), access_token="t0k-en_1")
+
+    for channels in (frozenset({ChannelName.EMAIL}), frozenset({ChannelName.SMS})):
+        [planned] = audience.plan("concern.contact_shared", shared,
+                                  facts=facts(phone="+15125550199"), district=DISTRICT,
+                                  config=config, available=channels)
+        values = audience.template_values(planned, language="en", concern_id="c-1",
+                                          facts=facts(), district=DISTRICT, config=config)
+        assert values["status_url"] == (
+            "https://families.district.example/status/CS-2026-000123?token=t0k-en_1")
+    # later messages link the page without the token (it is not kept by notify)
+    [info] = plan(status("awaiting_requester"))
+    later = audience.template_values(info, language="en", concern_id="c-1", facts=facts(),
+                                     district=DISTRICT, config=config)
+    assert later["status_url"] == "https://families.district.example/status/CS-2026-000123"
+
+
+def test_a_phone_only_requester_without_sms_is_skipped_with_the_true_reason() -> None:
+    [planned] = audience.plan("x", status("awaiting_requester"),
+                              facts=facts(email=None, phone="+15125550199"), district=DISTRICT,
+                              config=CONFIG, available=frozenset({ChannelName.EMAIL}))
+
+    assert planned.channel is None
+    assert planned.note == "requester left only a phone number and this bureau sends no SMS"
