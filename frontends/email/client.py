@@ -19,6 +19,13 @@ class EmailIntakeClient(IntakeClient):
         answer: InboundMessageRead = self._parse(InboundMessageRead, response)
         return answer
 
+    async def bounce(self, references: list[str], status: str | None) -> None:
+        """Report that the bureau's mail did not arrive; `IntakeNotFound` when it names no
+        mail of a concern."""
+        await self._call(
+            "POST", "/v1/inbound/bounces", json={"references": references, "status": status}
+        )
+
     async def attach(self, concern_id: str, filename: str, content_type: str, data: bytes) -> None:
         """Store one file with a concern; an `IntakeError` says why it was refused."""
         try:

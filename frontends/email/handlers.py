@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from frontends.common.intake import IntakeError, IntakeInvalid, IntakeNotFound
+from frontends.email import replies
 from frontends.email.client import EmailIntakeClient
 from frontends.email.domain import IGNORED, InboundMail, Kind, description, read_mail
 from frontends.email.settings import EmailSettings
@@ -83,14 +84,7 @@ class MailDesk:
         )
         if mail.kind in IGNORED:
             if mail.kind is Kind.BOUNCE and mail.bounce is not None:
-                # the address stays out of the log; how many failed is enough to follow up
-                log.info(
-                    "bounce received",
-                    extra={
-                        "failed": len(mail.bounce.failed_recipients),
-                        "status": mail.bounce.status,
-                    },
-                )
+                await self._bounced(mail)
             return self._ignored(mail.kind.value)
         if mail.from_address is None:
             return self._ignored("no_sender")
@@ -103,6 +97,23 @@ class MailDesk:
         if not mail.sender_authenticated:
             return self._ignored("sender_not_authenticated")
         return await self._create(mail, raw)
+
+    async def _bounced(self, mail: InboundMail) -> None:
+        """The case shows that the bureau's mail did not arrive (the address stays out)."""
+        assert mail.bounce is not None
+        domain = "@" + self._settings.bureau_domain + ">"
+        ours = [m for m in mail.bounce.original_message_ids if m.lower().endswith(domain)]
+        # the address stays out of the log; how many failed is enough to follow up
+        log.info(
+            "bounce received",
+            extra={"failed": len(mail.bounce.failed_recipients), "status": mail.bounce.status},
+        )
+        if not ours or not mail.bounce.failed_recipients:
+            return
+        try:
+            await self._intake.bounce(ours, mail.bounce.status)
+        except IntakeNotFound:
+            pass  # not a mail about a concern (or the concern is gone)
 
     def _ignored(self, reason: str) -> Result:
         IGNORED_MAILS.labels(reason).inc()
@@ -132,7 +143,8 @@ class MailDesk:
             "mail threaded",
             extra={"concern_id": answer.concern_id, "outcome": answer.outcome.value},
         )
-        refused = [] if answer.replayed else await self._attach(answer.concern_id, mail)
+        refused = await self._attach(answer.concern_id, mail)  # intake keeps a file once
+        await self._tell_refused(mail, refused, answer.tracking_number)
         return Result(outcome, answer.reason, answer.concern_id, answer.tracking_number, refused)
 
     async def _create(self, mail: InboundMail, raw: bytes) -> Result:
@@ -158,8 +170,23 @@ class MailDesk:
             "mail became a concern",
             extra={"concern_id": receipt.id, "tracking_number": receipt.tracking_number},
         )
-        refused = await self._attach(receipt.id, mail)
+        refused = await self._attach(receipt.id, mail)  # intake keeps a file once
+        await self._tell_refused(mail, refused, receipt.tracking_number)
         return Result(Outcome.CREATED, "new concern", receipt.id, receipt.tracking_number, refused)
+
+    async def _tell_refused(
+        self, mail: InboundMail, refused: list[tuple[str, str]], tracking_number: str | None
+    ) -> None:
+        if refused:
+            await replies.send(
+                replies.refusal_reply(
+                    mail,
+                    refused,
+                    bureau_address=self._settings.bureau_address,
+                    tracking_number=tracking_number,
+                ),
+                self._settings,
+            )
 
     async def _attach(self, concern_id: str, mail: InboundMail) -> list[tuple[str, str]]:
         refused: list[tuple[str, str]] = []

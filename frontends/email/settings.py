@@ -50,6 +50,15 @@ class EmailSettings(FrontendSettings):
     )
     imap_poll_s: float = Field(default=30.0, gt=0)
 
+    smtp_host: str = Field(
+        default="127.0.0.1", description="the relay for the front door's own answers (as notify's)"
+    )
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     mails_per_sender_per_hour: int = Field(default=20, ge=1)
 

@@ -143,13 +143,17 @@ async def upload(concern_id: str, request: Request, ctx: Ctx, who: Submitter,
     if doc is None:
         raise Problem(404, "Concern not found", "No concern has this id.")
     files = ctx.repo.collection.database[f"{BUCKET}.files"]
+    name = safe_filename(filename)
+    digest = hashlib.sha256(data).hexdigest()
+    same = await files.find_one({"metadata.concern_id": concern_id, "filename": name,
+                                 "metadata.sha256": digest})
+    if same is not None:  # a retry (a mail taken again): the file is kept once
+        return _read(same)
     if await files.count_documents({"metadata.concern_id": concern_id}) >= \
             settings.attachments_per_concern:
         raise Problem(409, "Too many files", f"A concern takes at most "
                       f"{settings.attachments_per_concern} files.")
     attachment_id = str(uuid.uuid4())
-    name = safe_filename(filename)
-    digest = hashlib.sha256(data).hexdigest()
     await _bucket(ctx).upload_from_stream_with_id(
         attachment_id, name, bytes(data), metadata={
             "concern_id": concern_id, "content_type": kind, "sha256": digest,

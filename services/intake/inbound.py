@@ -184,3 +184,41 @@ async def _take(doc: Document, body: InboundMessageCreate, *, ctx: handlers.Inta
     return InboundMessageRead(outcome=Outcome.UNVERIFIED, reason=reason, concern_id=doc["_id"],
                               tracking_number=doc["tracking_number"], status=status,
                               message_id=entry_id)
+
+
+class BounceCreate(_Strict):
+    references: list[MessageIdRef] = Field(
+        min_length=1, max_length=50,
+        description="Message-IDs of the bureau's mails the report is about")
+    status: Annotated[str, StringConstraints(strip_whitespace=True,
+                                             max_length=32)] | None = Field(
+        default=None, description="the RFC 3464 status, e.g. 5.1.1")
+
+
+class BounceRead(BaseModel):
+    concern_id: str
+    tracking_number: str
+
+
+@router.post("/bounces", response_model=BounceRead, responses={
+    404: {"description": "the report names no mail of the bureau's concerns"}})
+async def receive_bounce(body: BounceCreate, ctx: Ctx, who: Submitter) -> BounceRead:
+    """A delivery status report: the bureau's mail did not reach the requester. The case
+    shows it (staff may need to call); the address stays out of it."""
+    for concern_id in concern_ids_in(body.references):
+        now = ctx.clock.now()
+        entry_id = "bounce:" + hashlib.sha256(
+            "\0".join(sorted(body.references)).encode()).hexdigest()[:32]
+        result = await ctx.repo.collection.update_one(
+            {"_id": concern_id, "timeline.id": {"$ne": entry_id}},
+            {"$push": {"timeline": {"id": entry_id, "kind": "delivery_bounced", "at": now,
+                                    "actor": who.actor, "channel": "email",
+                                    "status": body.status}},
+             "$inc": {"version": 1}, "$set": {"updated_at": now}})
+        doc = await ctx.repo.get_document(concern_id)
+        if doc is not None:
+            if result.modified_count:
+                log.info("delivery bounced", extra={"concern_id": concern_id,
+                                                    "status": body.status})
+            return BounceRead(concern_id=concern_id, tracking_number=doc["tracking_number"])
+    raise Problem(404, "Concern not found", "The report names no mail the bureau sent.")

@@ -133,6 +133,54 @@ async def test_mail_becomes_a_concern_acknowledged_in_its_thread_and_a_reply_lan
     assert await metric(bureau, http, "bureau_email_created_total") == 1
     assert await metric(bureau, http, 'bureau_email_threaded_total{outcome="threaded"}') == 1
 
+    # the acknowledgement bounced: the case shows it, without the address
+    bounce = (
+        (CORPUS / "bounce_dsn.eml")
+        .read_bytes()
+        .replace(
+            b"<0b8d7c36-8a6e-4d3e-9f5a-2c1e0d9b7a11.bb2c1e0d9b7a4f5e8d3c2b1a0f9e8d7c@district.example>",
+            str(ack.message["Message-ID"]).encode(),
+        )
+    )
+    await asyncio.to_thread(lmtp_send, port, bounce, "")
+    timeline = (
+        await http.get(f"{bureau.url('intake')}/v1/concerns/{case['id']}/timeline", headers=STAFF)
+    ).json()
+    assert [e["status"] for e in timeline if e["kind"] == "delivery_bounced"] == ["5.1.1"]
+
+
+async def test_attachments_are_kept_with_the_concern_and_a_refused_one_is_answered(
+    bureau: LocalBureau, http: httpx.AsyncClient
+) -> None:
+    port = free_port()
+    bureau.start_frontends(
+        ("email",), env={"EMAIL_LISTEN_PORT": str(port), "BUREAU_ADDRESS": f"Bureau <{BUREAU}>"}
+    )
+    maria = "maria.gonzalez@example.org"
+    raw = (CORPUS / "new_with_attachments.eml").read_bytes()
+    await asyncio.to_thread(lmtp_send, port, raw, maria)
+    await asyncio.to_thread(lmtp_send, port, raw, maria)  # the server delivered it twice
+
+    [case] = await concerns(bureau, http)
+    listed = (
+        await http.get(
+            f"{bureau.url('intake')}/v1/concerns/{case['id']}/attachments", headers=STAFF
+        )
+    ).json()
+    assert [(a["filename"], a["content_type"]) for a in listed] == [
+        ("letter.pdf", "application/pdf"),
+        ("notice.png", "image/png"),
+    ]
+    pdf = await http.get(
+        f"{bureau.url('intake')}/v1/concerns/{case['id']}/attachments/{listed[0]['id']}",
+        headers=STAFF,
+    )
+    assert pdf.content.startswith(b"%PDF-1.4")
+    answer = await mail_to(bureau, maria, "not accepted")
+    assert "run.exe" in answer.text and case["tracking_number"] in answer.subject
+    assert answer.message["In-Reply-To"] == "<att-001@mail.example.org>"
+    assert answer.message["Auto-Submitted"] == "auto-replied"
+
 
 @pytest.fixture
 def dovecot() -> Iterator[tuple[int, Path]]:

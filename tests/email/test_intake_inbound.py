@@ -139,6 +139,13 @@ async def test_staff_list_and_download_an_attachment(intake: httpx.AsyncClient) 
     )
     assert stored.status_code == 201, stored.text
     assert stored.json()["filename"] == "letter from school.pdf"
+    again = await intake.post(
+        url,
+        params={"filename": "../letter from school.pdf"},
+        content=PDF,
+        headers=FRONTEND | {"content-type": "application/pdf"},
+    )
+    assert again.json()["id"] == stored.json()["id"]  # a retry keeps the file once
     listed = (await intake.get(url, headers=STAFF)).json()
     assert [a["filename"] for a in listed] == ["letter from school.pdf"]
     download = await intake.get(f"{url}/{listed[0]['id']}", headers=STAFF)
@@ -167,3 +174,17 @@ async def test_refused_attachment_gets_a_clear_answer(
     )
     assert answer.status_code == status
     assert answer.json()["detail"]
+
+
+async def test_bounce_of_the_bureaus_mail_shows_on_the_case_once(intake: httpx.AsyncClient) -> None:
+    created = await submit(intake)
+    report = {"references": [f"<{created['id']}.0a1b2c@district.example>"], "status": "5.1.1"}
+    for _ in range(2):
+        answer = await intake.post("/v1/inbound/bounces", json=report, headers=FRONTEND)
+        assert answer.status_code == 200, answer.text
+    timeline = (await intake.get(f"/v1/concerns/{created['id']}/timeline", headers=STAFF)).json()
+    assert [e["status"] for e in timeline if e["kind"] == "delivery_bounced"] == ["5.1.1"]
+    unknown = await intake.post(
+        "/v1/inbound/bounces", json={"references": ["<x@y>"]}, headers=FRONTEND
+    )
+    assert unknown.status_code == 404
