@@ -1,0 +1,161 @@
+"""What the front door does with each mail, with intake replaced by a recording fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frontends.common.intake import ConcernReceipt, IntakeNotFound
+from frontends.email.handlers import MailDesk, Outcome
+from frontends.email.settings import EmailSettings
+from services.intake.inbound import InboundMessageRead
+
+pytestmark = pytest.mark.unit
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+class FakeIntake:
+    """Records what the desk asks of intake; knows the concerns in `known`."""
+
+    def __init__(self, known: tuple[str, ...] = ()) -> None:
+        self.known = known
+        self.created: list[tuple[dict[str, Any], str]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.files: list[tuple[str, str]] = []
+        self.bounces: list[list[str]] = []
+
+    async def create_concern(self, body: dict[str, Any], *, idempotency_key: str) -> ConcernReceipt:
+        self.created.append((body, idempotency_key))
+        return ConcernReceipt.model_validate(
+            {
+                "id": "c-1",
+                "tracking_number": "CS-2026-000009",
+                "status": "received",
+                "submitted_at": "2026-12-01T08:00:00Z",
+                "resolution_due_at": "2026-12-04T08:00:00Z",
+                "access_token": "t",
+                "pin": "123456",
+                "status_url": "/v1/tracking/CS-2026-000009",
+                "updates_promised": True,
+                "notice": "n",
+            }
+        )
+
+    async def inbound_message(self, message: dict[str, Any]) -> InboundMessageRead:
+        self.messages.append(message)
+        if message["tracking_number"] not in self.known:
+            raise IntakeNotFound(404, "Concern not found")
+        return InboundMessageRead(
+            outcome="requester_message",
+            reason="own address",
+            concern_id="c-0",
+            tracking_number=message["tracking_number"],
+            status="acknowledged",
+            message_id="m-1",
+        )
+
+    async def attach(self, concern_id: str, filename: str, content_type: str, data: bytes) -> None:
+        self.files.append((concern_id, filename))
+
+    async def bounce(self, references: list[str], status: str | None) -> None:
+        self.bounces.append(references)
+
+
+def desk(intake: FakeIntake, **settings: Any) -> MailDesk:
+    return MailDesk(
+        intake=intake,
+        settings=EmailSettings(  # type: ignore[arg-type]
+            bureau_address="Bureau <bureau@district.example>", smtp_port=9, **settings
+        ),
+    )
+
+
+def raw(name: str) -> bytes:
+    return (CORPUS / name).read_bytes()
+
+
+async def test_new_mail_becomes_an_uncategorized_email_concern_of_its_sender() -> None:
+    intake = FakeIntake()
+    result = await desk(intake).take(raw("new_spanish_latin1.eml"))
+    assert result.outcome is Outcome.CREATED
+    [(body, key)] = intake.created
+    assert "category" not in body and body["channel"] == "email"
+    assert body["requester"] == {
+        "name": "José Martínez",
+        "email": "jose.martinez@example.net",
+        "language": "es",
+        "preferred_contact": "email",
+    }
+    assert key.startswith("email-")
+
+
+async def test_the_same_mail_twice_is_submitted_with_the_same_idempotency_key() -> None:
+    intake = FakeIntake()
+    the_desk = desk(intake)
+    await the_desk.take(raw("new_plain_en.eml"))
+    await the_desk.take(raw("new_plain_en.eml"))
+    assert intake.created[0][1] == intake.created[1][1]
+
+
+async def test_reply_is_threaded_and_an_unknown_tracking_number_becomes_a_new_concern() -> None:
+    intake = FakeIntake(known=("CS-2026-000001",))
+    threaded = await desk(intake).take(raw("reply_gmail.eml"))
+    assert threaded.outcome is Outcome.THREADED
+    assert intake.messages[0]["body"] == "The bus came today, but it was 25 minutes late again."
+    assert intake.messages[0]["external_id"] == "<CAF7k2xReply1@mail.gmail.example>"
+    unknown = await desk(intake).take(raw("reply_outlook.eml"))  # CS-2026-000007: unknown
+    assert unknown.outcome is Outcome.CREATED
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("auto_reply_rfc3834.eml", "auto_reply"),
+        ("out_of_office_outlook.eml", "auto_reply"),
+        ("mailing_list.eml", "mailing_list"),
+        ("spam_flagged.eml", "spam"),
+        ("bounce_dsn.eml", "bounce"),
+    ],
+)
+async def test_noise_creates_nothing_and_sends_nothing(name: str, reason: str) -> None:
+    intake = FakeIntake(known=("CS-2026-000001",))
+    result = await desk(intake).take(raw(name))
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, reason)
+    assert intake.created == [] and intake.messages == []
+
+
+async def test_bounce_of_the_bureaus_mail_is_reported_to_intake() -> None:
+    intake = FakeIntake()
+    await desk(intake).take(raw("bounce_dsn.eml"))
+    assert intake.bounces == [
+        ["<0b8d7c36-8a6e-4d3e-9f5a-2c1e0d9b7a11.bb2c1e0d9b7a4f5e8d3c2b1a0f9e8d7c@district.example>"]
+    ]
+
+
+async def test_forged_new_mail_creates_no_concern() -> None:
+    intake = FakeIntake()  # its tracking number is unknown: it would be a new concern
+    result = await desk(intake).take(raw("forged_from.eml"))
+    assert result.reason == "sender_not_authenticated" and intake.created == []
+
+
+async def test_a_sender_past_the_hourly_limit_is_ignored() -> None:
+    intake = FakeIntake()
+    the_desk = desk(intake, mails_per_sender_per_hour=2)
+    results = [await the_desk.take(raw("new_plain_en.eml")) for _ in range(3)]
+    assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.CREATED, Outcome.IGNORED]
+    assert results[2].reason == "rate_limited"
+
+
+async def test_mail_over_the_size_limit_is_ignored() -> None:
+    intake = FakeIntake()
+    result = await desk(intake, max_message_bytes=100).take(raw("new_plain_en.eml"))
+    assert result.reason == "too_large" and intake.created == []
+
+
+async def test_attachments_go_to_the_new_concern() -> None:
+    intake = FakeIntake()
+    await desk(intake).take(raw("new_with_attachments.eml"))
+    assert intake.files == [("c-1", "letter.pdf"), ("c-1", "notice.png"), ("c-1", "run.exe")]
