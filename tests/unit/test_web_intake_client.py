@@ -6,11 +6,13 @@ import json
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from frontends.common.intake import (
     FORWARDED_FOR_HEADER,
     IntakeClient,
     IntakeConflict,
+    IntakeError,
     IntakeInvalid,
     IntakeNotFound,
     IntakeRateLimited,
@@ -31,6 +33,7 @@ RECEIPT = {
     "status_url": "/v1/tracking/CS-2026-000001",
     "updates_promised": True,
     "notice": "Keep it.",
+    "pin": "482913",
 }
 
 
@@ -67,7 +70,7 @@ async def test_submission_sends_token_idempotency_key_and_family_address() -> No
         (503, IntakeUnavailable),
     ],
 )
-async def test_problem_details_become_typed_errors(status: int, kind: type) -> None:
+async def test_problem_details_become_typed_errors(status: int, kind: type[IntakeError]) -> None:
     body = {
         "type": "about:blank",
         "title": "Refused",
@@ -124,5 +127,5 @@ def test_development_mints_a_frontend_token_and_production_requires_one() -> Non
     assert {r.value for r in principal.roles} == {"frontend"}
     with pytest.raises(ValueError, match="BUREAU_CLIENT_TOKEN"):
         FrontendSettings(environment="production")
-    given = FrontendSettings(environment="production", bureau_client_token="issued")
+    given = FrontendSettings(environment="production", bureau_client_token=SecretStr("issued"))
     assert given.token_source()() == "issued"
