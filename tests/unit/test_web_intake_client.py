@@ -129,3 +129,29 @@ def test_development_mints_a_frontend_token_and_production_requires_one() -> Non
         FrontendSettings(environment="production")
     given = FrontendSettings(environment="production", bureau_client_token=SecretStr("issued"))
     assert given.token_source()() == "issued"
+
+
+def test_intake_counts_limits_on_the_forwarded_address_only_for_the_frontend_role() -> None:
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from services.intake.requester_api import client_address
+    from tests.conftest import bearer
+
+    verifier = TokenVerifier(
+        issuer="bureau-dev",
+        audience="bureau",
+        signing_key=FrontendSettings().jwt_signing_key.get_secret_value(),
+    )
+
+    def request(headers: dict[str, str]) -> Request:
+        app = SimpleNamespace(state=SimpleNamespace(verifier=verifier))
+        raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        return Request({"type": "http", "headers": raw, "client": ("10.0.0.5", 1), "app": app})
+
+    family = {FORWARDED_FOR_HEADER: "203.0.113.9"}
+    assert client_address(request({**family, **bearer("frontend")})) == "via:203.0.113.9"
+    assert client_address(request({**family, **bearer("specialist")})) == "10.0.0.5"
+    assert client_address(request(family)) == "10.0.0.5"
+    assert client_address(request({**family, "Authorization": "Bearer forged"})) == "10.0.0.5"
