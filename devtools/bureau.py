@@ -15,6 +15,7 @@ from devtools.launcher import (
     SERVICES,
     ServiceProcess,
     available_frontends,
+    ensure_port_free,
     free_port,
     start_secantus,
     stop_process,
@@ -61,6 +62,8 @@ class LocalBureau:
         return urls
 
     def start_smtp(self, port: int = 0, keep_in: Path | None = None) -> SmtpSink:
+        if port:
+            ensure_port_free(port, "the SMTP sink")
         self.smtp = SmtpSink(port, keep_in).start()
         self.env["SMTP_HOST"] = "127.0.0.1"
         self.env["SMTP_PORT"] = str(self.smtp.port)
@@ -98,6 +101,17 @@ class LocalBureau:
 
     def url(self, name: str) -> str:
         return self.services[name].url
+
+    def exited(self) -> list[str]:
+        """`name (exit code N)` of each started service or frontend that is no longer
+        running, and of the store."""
+        gone = [f"{name} (exit code {service.process.returncode}, log {service.log_path})"
+                for name, service in self.services.items()
+                if service.process is not None and not service.running]
+        if self.store is not None and self.store.poll() is not None:
+            gone.append(f"store (exit code {self.store.returncode}, "
+                        f"log {self.workdir / 'store.log'})")
+        return gone
 
     def stop(self) -> None:
         with ThreadPoolExecutor(max(len(self.services), 1)) as pool:

@@ -14,30 +14,29 @@ Settings come from the environment like the services' (AMQP_URL, QUEUE_PREFIX, .
 
 from __future__ import annotations
 
+# Each subcommand imports what it needs when it runs: `bureau --help` or `bureau token`
+# must not wait for pydantic models, the event catalogue or an HTTP client they never use.
 import argparse
-import importlib
-import json
 import os
-import re
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from devtools.launcher import DEFAULT_PORTS, SERVICES
-from shared.auth import mint_token
-from shared.district import DistrictConfigError, load_district
-from shared.settings import DEFAULT_DISTRICT_CONFIG, ServiceSettings
 
-METRIC_LINE = re.compile(r'^(bureau_[a-z_]+)\{([^}]*)\} ([0-9.eE+-]+)$')
+METRIC_LINE = r'^(bureau_[a-z_]+)\{([^}]*)\} ([0-9.eE+-]+)$'
 
 
 def service_url(name: str) -> str:
     return os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{DEFAULT_PORTS[name]}")
 
 
-def check_config(path: Path) -> int:
+def check_config(path: Path | None) -> int:
     """Validate the common directory and each service's own section."""
+    from shared.district import DistrictConfigError, load_district
+    from shared.settings import DEFAULT_DISTRICT_CONFIG
+
+    path = path or Path(os.environ.get("DISTRICT_CONFIG", DEFAULT_DISTRICT_CONFIG))
     try:
         district = load_district(path)
     except DistrictConfigError as exc:
@@ -61,6 +60,8 @@ def check_config(path: Path) -> int:
 def section_checks() -> dict[str, Any]:
     """Each service's validation of its own section: the `<Service>Config` model of its
     `services/<service>/config.py`, where the service has one."""
+    import importlib
+
     checks: dict[str, Any] = {}
     for service in SERVICES:
         try:
@@ -70,10 +71,16 @@ def section_checks() -> dict[str, Any]:
         model = getattr(module, f"{service.capitalize()}Config", None)
         if model is not None:
             checks[service] = lambda district, s=service, m=model: district.section(s, m)
+    from services.escalation.standards import StandardsConfig  # the Board's standards
+
+    checks["standards"] = lambda district: district.section("standards", StandardsConfig)
     return checks
 
 
 def _get(url: str, timeout_s: float = 3.0) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as answer:
             return answer.status, answer.read().decode()
@@ -92,8 +99,10 @@ def service_health(name: str) -> dict[str, Any]:
                               "detail": "ok" if status == 200 else (body[:200] or "no answer")}
     status, metrics = _get(f"{base}/metrics")
     if status == 200:
+        import re
+
         for line in metrics.splitlines():
-            match = METRIC_LINE.match(line)
+            match = re.match(METRIC_LINE, line)
             if not match:
                 continue
             metric, labels, value = match.groups()
@@ -108,6 +117,8 @@ def service_health(name: str) -> dict[str, Any]:
 def health(as_json: bool) -> int:
     rows = [service_health(name) for name in SERVICES]
     if as_json:
+        import json
+
         print(json.dumps(rows, indent=2))
     else:
         print(f"{'service':<11} {'ready':<6} {'queue':>6} {'dlq':>5} {'outbox':>7}  detail")
@@ -121,6 +132,9 @@ def health(as_json: bool) -> int:
 
 def mint(args: argparse.Namespace) -> int:
     """Print a development token; refused where the settings hold no signing key."""
+    from shared.auth import mint_token
+    from shared.settings import ServiceSettings
+
     settings = ServiceSettings()
     if settings.jwt_signing_key is None or settings.jwt_jwks_url:
         print("tokens come from the identity provider here (JWT_JWKS_URL is set)",
@@ -148,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("up", help="start the whole bureau locally")
     config = commands.add_parser("config", help="the district configuration")
     config.add_argument("action", choices=["check"])
-    config.add_argument("file", nargs="?", type=Path, default=Path(
-        os.environ.get("DISTRICT_CONFIG", DEFAULT_DISTRICT_CONFIG)))
+    config.add_argument("file", nargs="?", type=Path, default=None,
+                        help="default: DISTRICT_CONFIG, else deploy/district.yaml")
     health_parser = commands.add_parser("health", help="readiness, queues, outbox")
     health_parser.add_argument("--json", action="store_true")
     commands.add_parser("dlq", help="dead letters: list, show, replay, purge")

@@ -2,6 +2,10 @@
 
 Used by `python -m devtools.run_local`, the end-to-end tests and the benchmarks, so that all
 three start the bureau the same way.
+
+A port already taken is refused before anything starts there, naming the process that holds
+it; a child started from the main thread dies with the launcher (Linux `PR_SET_PDEATHSIG`),
+even when the launcher itself is killed or its terminal closed.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +48,75 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class PortTaken(RuntimeError):
+    """A port the bureau needs is held by another process."""
+
+
+def port_holder(port: int) -> str | None:
+    """`pid N (command line)` of the process listening on TCP `port`, where /proc tells."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows, None)
+                for row in rows:
+                    fields = row.split()
+                    local, state, inode = fields[1], fields[3], fields[9]
+                    if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                        inodes.add(f"socket:[{inode}]")
+        except OSError:
+            continue
+    if not inodes:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            descriptors = os.listdir(f"/proc/{pid}/fd")
+            if not any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in descriptors):
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        return f"pid {pid} ({command[:200]})"
+    return None
+
+
+def ensure_port_free(port: int, what: str) -> None:
+    """Refuse to start `what` on a port another process listens on, naming that process."""
+    with socket.socket() as probe:
+        # as uvicorn binds: a port left in TIME_WAIT by a stopped process is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            return
+        except OSError:
+            pass
+    holder = port_holder(port)
+    advice = f"stop it (kill {holder.split()[1]})" if holder else "stop it"
+    raise PortTaken(f"port {port} for {what} is already in use by "
+                    f"{holder or 'another process'}; {advice} or free the port, then retry")
+
+
+# Run in the child before the real program: ask the kernel for SIGTERM when the launcher
+# dies, then become the program (the request survives exec).
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM)\n"  # PR_SET_PDEATHSIG
+    "if os.getppid() != int(sys.argv[1]):\n"  # the launcher died before that
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def dying_with_launcher(command: list[str]) -> list[str]:
+    """`command`, made to end when this process ends (Linux; started from the main thread,
+    since the kernel ties the request to the thread that started the child)."""
+    if not sys.platform.startswith("linux") or \
+            threading.current_thread() is not threading.main_thread():
+        return command
+    return [sys.executable, "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
+
+
 def wait_for_port(port: int, timeout_s: float = 30.0,
                   process: subprocess.Popen[bytes] | None = None, what: str = "server") -> None:
     deadline = time.monotonic() + timeout_s
@@ -65,10 +138,12 @@ def _executable(name: str) -> str:
 
 def start_secantus(*, port: int, storage_path: str, log_path: str) -> subprocess.Popen[bytes]:
     """A SecantusDB server (MongoDB protocol) for development and tests."""
+    ensure_port_free(port, "the store (SecantusDB)")
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [_executable("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", storage_path, "--log-level", "WARNING"],
+            dying_with_launcher(
+                [_executable("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
+                 "--storage-path", storage_path, "--log-level", "WARNING"]),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     wait_for_port(port, timeout_s=60, process=process, what="SecantusDB")
@@ -125,15 +200,20 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         env = {**os.environ, **self.env, "PORT": str(self.port),
                "PYTHONPATH": str(REPO_ROOT)}
+        ensure_port_free(self.port, self.name)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", module_of(self.name)], cwd=REPO_ROOT, env=env,
+                dying_with_launcher([sys.executable, "-m", module_of(self.name)]),
+                cwd=REPO_ROOT, env=env,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Poll `/readyz` until store and broker are reachable from the service."""
+        """Poll `/readyz` until store and broker are reachable from the service; ready only
+        while this process still runs (never another's answer on its port)."""
+        import urllib.request
+
         deadline = time.monotonic() + timeout_s
         last = "no answer"
         while time.monotonic() < deadline:
@@ -142,13 +222,17 @@ class ServiceProcess:
                                    f"see {self.log_path}")
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as answer:
-                    if answer.status == 200:
+                    if answer.status == 200 and self.running:
                         return
             except Exception as exc:
                 last = str(exc)
             time.sleep(0.2)
         raise TimeoutError(f"{self.name} not ready within {timeout_s}s ({last}); "
                            f"see {self.log_path}")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         if self.process is not None:

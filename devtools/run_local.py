@@ -5,8 +5,13 @@
 - the broker: `AMQP_URL` (default: the local RabbitMQ; `./dev run` starts it where installed);
 - mail: an SMTP sink on 127.0.0.1:1025 keeping every mail as a `.eml` file in `var/mail/`,
   unless `SMTP_HOST` is set;
-- the services on ports 8001 (intake), 8002 (triage), 8003 (escalation), 8004 (notify), logs
-  in `var/logs/<service>.log`.
+- the services on ports 8001 (intake), 8002 (triage), 8003 (escalation), 8004 (notify), and
+  the frontends (web 8000, email 8005, phone 8006), logs in `var/logs/<name>.log`.
+
+Everything it started stops with it: on Ctrl-C, on SIGTERM, when its terminal closes
+(SIGHUP), and even when it is killed (the children ask the kernel for SIGTERM then). A port
+already taken is refused with the process holding it; "running" is printed only once every
+process answers ready, and a process that exits later stops the bureau with its log named.
 """
 
 from __future__ import annotations
@@ -15,49 +20,114 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from devtools.bureau import LocalBureau
-from devtools.launcher import REPO_ROOT, SERVICES, available_frontends
+from devtools.launcher import (
+    DEFAULT_PORTS,
+    REPO_ROOT,
+    SERVICES,
+    PortTaken,
+    available_frontends,
+    ensure_port_free,
+)
 
-VAR = REPO_ROOT / "var"
-STORE_PORT = 27017
-SMTP_PORT = 1025
+VAR = Path(os.environ.get("LOCAL_VAR_DIR") or REPO_ROOT / "var")
+# a second bureau beside the first (a test of this very command): every port moved by it
+OFFSET = int(os.environ.get("LOCAL_PORT_OFFSET", "0"))
+STORE_PORT = 27017 + OFFSET
+SMTP_PORT = 1025 + OFFSET
+WATCH_S = 1.0
+
+
+def say(text: str, *, error: bool = False) -> None:
+    """Print, unless the terminal is gone (closing it must still stop the bureau)."""
+    try:
+        print(text, file=sys.stderr if error else sys.stdout, flush=True)
+    except OSError:
+        pass
+
+
+def ports_taken(store_port: int | None, smtp_port: int | None) -> list[str]:
+    """Every port the bureau would listen on that another process holds, before starting
+    anything (a half-started bureau helps nobody)."""
+    wanted = {name: DEFAULT_PORTS[name] + OFFSET for name in (*SERVICES, *available_frontends())}
+    if store_port:
+        wanted["the store (SecantusDB)"] = store_port
+    if smtp_port:
+        wanted["the SMTP sink"] = smtp_port
+    problems = []
+    for what, port in wanted.items():
+        try:
+            ensure_port_free(port, what)
+        except PortTaken as exc:
+            problems.append(str(exc))
+    return problems
+
+
+class Stopped(Exception):
+    """Ctrl-C, SIGTERM or the terminal closing, while the bureau was starting."""
 
 
 def main() -> int:
     VAR.mkdir(exist_ok=True)
-    bureau = LocalBureau(workdir=VAR, env={})
+    bureau = LocalBureau(workdir=VAR, env={}, ports={
+        name: port + OFFSET for name, port in DEFAULT_PORTS.items()})
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_signal(number: int, _frame: object) -> None:
+        stop.set()
+        if not running.is_set():
+            raise Stopped(signal.Signals(number).name)
+
+    running = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, on_signal)
+    store_port = None if os.environ.get("MONGO_URL") else \
+        int(os.environ.get("LOCAL_STORE_PORT", STORE_PORT))
+    smtp_port = None if os.environ.get("SMTP_HOST") else SMTP_PORT
+    taken = ports_taken(store_port, smtp_port)
+    if taken:
+        for problem in taken:
+            say(f"cannot start the bureau: {problem}", error=True)
+        return 1
+    status = 0
     try:
-        if os.environ.get("MONGO_URL"):
-            print(f"store: {os.environ['MONGO_URL']} (from MONGO_URL)", flush=True)
+        if store_port is None:
+            say(f"store: {os.environ['MONGO_URL']} (from MONGO_URL)")
         else:
-            url = bureau.start_store(int(os.environ.get("LOCAL_STORE_PORT", STORE_PORT)))
-            print(f"store: SecantusDB at {url}, data in {VAR / 'store'}", flush=True)
-        if os.environ.get("SMTP_HOST"):
-            print(f"mail: SMTP server {os.environ['SMTP_HOST']} (from SMTP_HOST)", flush=True)
+            url = bureau.start_store(store_port)
+            say(f"store: SecantusDB at {url}, data in {VAR / 'store'}")
+        if smtp_port is None:
+            say(f"mail: SMTP server {os.environ['SMTP_HOST']} (from SMTP_HOST)")
         else:
-            bureau.start_smtp(SMTP_PORT, VAR / "mail")
-            print(f"mail: SMTP sink on 127.0.0.1:{SMTP_PORT}, mails saved in {VAR / 'mail'}",
-                  flush=True)
-        print("starting services ...", flush=True)
+            bureau.start_smtp(smtp_port, VAR / "mail")
+            say(f"mail: SMTP sink on 127.0.0.1:{smtp_port}, mails saved in {VAR / 'mail'}")
+        say("starting services ...")
         bureau.start_services(fixed_ports=True)
         bureau.start_frontends(fixed_ports=True)
         for name in (*SERVICES, *available_frontends()):
-            print(f"  {name:<11} {bureau.url(name)}   log: {VAR / 'logs' / (name + '.log')}",
-                  flush=True)
-        print("the bureau is running; Ctrl-C stops it", flush=True)
-        stop.wait()
-    except KeyboardInterrupt:
+            say(f"  {name:<11} {bureau.url(name)}   log: {VAR / 'logs' / (name + '.log')}")
+        gone = bureau.exited()
+        if gone:
+            raise RuntimeError(f"exited while starting: {', '.join(gone)}")
+        running.set()
+        say("the bureau is running; Ctrl-C stops it")
+        while not stop.wait(WATCH_S):
+            gone = bureau.exited()
+            if gone:
+                say(f"the bureau stopped: {', '.join(gone)} exited", error=True)
+                status = 1
+                break
+    except (KeyboardInterrupt, Stopped):
         pass
     except Exception as exc:
-        print(f"could not start the bureau: {exc}", file=sys.stderr)
-        return 1
+        say(f"could not start the bureau: {exc}", error=True)
+        status = 1
     finally:
-        print("stopping ...", flush=True)
+        say("stopping ...")
         bureau.stop()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from devtools import cli
+from devtools.launcher import REPO_ROOT
 from shared.settings import DEFAULT_DISTRICT_CONFIG
 
 pytestmark = pytest.mark.unit
@@ -54,3 +57,27 @@ def test_token_command_mints_a_token_the_services_accept(
 def test_token_command_refuses_an_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["token", "--sub", "x", "--role", "root"]) == 2
     assert "unknown roles" in capsys.readouterr().err
+
+
+def modules_loaded_by(*argv: str) -> set[str]:
+    """The modules `bureau ARGV` imports, in a fresh interpreter."""
+    code = ("import sys\nfrom devtools import cli\ntry:\n    cli.main(sys.argv[1:])\n"
+            "except SystemExit:\n    pass\nprint(' '.join(sys.modules), file=sys.stderr)")
+    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                         cwd=REPO_ROOT, timeout=60)
+    return set(run.stderr.split())
+
+
+SERVICE_LIBRARIES = {"fastapi", "pymongo", "aio_pika", "httpx", "yaml", "shared.district",
+                     "shared.events"}
+
+
+def test_help_imports_nothing_of_the_services() -> None:
+    loaded = modules_loaded_by("--help")
+    assert not loaded & (SERVICE_LIBRARIES | {"pydantic", "jwt", "urllib.request"})
+
+
+def test_token_imports_only_settings_and_signing() -> None:
+    loaded = modules_loaded_by("token", "--sub", "x", "--role", "admin")
+    assert {"jwt", "shared.settings"} <= loaded
+    assert not loaded & SERVICE_LIBRARIES

@@ -1,0 +1,233 @@
+"""`./dev run` (devtools.run_local) as a newcomer meets it: closing the terminal or killing
+the launcher stops everything it started, a port already taken is a clear error naming the
+process that holds it, and "running" is printed only when it is true.
+
+Each bureau here runs beside any other on the machine: its ports moved by an offset, its
+files in a temporary folder, its queues and exchanges under a prefix of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.broker import delete_prefixed_topology
+from devtools.launcher import (
+    DEFAULT_PORTS,
+    REPO_ROOT,
+    PortTaken,
+    available_frontends,
+    dying_with_launcher,
+    ensure_port_free,
+)
+from tests.conftest import AMQP_URL, Isolation
+
+pytestmark = pytest.mark.e2e
+
+RUNNING = "the bureau is running"
+
+
+def port_is_free(port: int) -> bool:
+    try:
+        ensure_port_free(port, "test")
+    except PortTaken:
+        return False
+    return True
+
+
+def bureau_ports(offset: int) -> list[int]:
+    names = ("intake", "triage", "escalation", "notify", *available_frontends())
+    return [27017 + offset, 1025 + offset, *(DEFAULT_PORTS[n] + offset for n in names)]
+
+
+def wait_until(check: object, what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"{what} within {timeout_s}s"
+        time.sleep(0.1)
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie nobody reaped yet counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+class Launcher:
+    """`python -m devtools.run_local` in a session of its own, as a terminal runs it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devtools.run_local"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip())
+
+    def wait_for(self, text: str, timeout_s: float = 150.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not any(text in line for line in self.seen):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {text!r} in {self.seen}"
+            try:
+                self.seen.append(self.lines.get(timeout=left))
+            except queue.Empty:
+                continue
+
+    def output(self) -> str:
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return "\n".join(self.seen)
+
+
+@pytest.fixture
+def offset() -> int:
+    """A port offset under which every port of the bureau is free."""
+    for _ in range(50):
+        candidate = random.randrange(30000, 38000)
+        if all(port_is_free(p) for p in bureau_ports(candidate)):
+            return candidate
+    raise AssertionError("no free set of ports")
+
+
+@pytest.fixture
+def env(offset: int, tmp_path: Path) -> Iterator[dict[str, str]]:
+    isolation = Isolation(uuid.uuid4().hex[:10])
+    base = {k: v for k, v in os.environ.items() if k not in ("MONGO_URL", "SMTP_HOST")}
+    yield {
+        **base,
+        "LOCAL_PORT_OFFSET": str(offset),
+        "LOCAL_VAR_DIR": str(tmp_path / "var"),
+        "AMQP_URL": AMQP_URL,
+        "QUEUE_PREFIX": isolation.queue_prefix,
+        "EVENTS_EXCHANGE": isolation.events_exchange,
+        "PRIVATE_EXCHANGE": isolation.private_exchange,
+    }
+    asyncio.run(
+        delete_prefixed_topology(
+            AMQP_URL,
+            isolation.queue_prefix,
+            (isolation.events_exchange, isolation.private_exchange),
+        )
+    )
+
+
+def test_a_port_already_taken_is_a_clear_error_naming_its_process(
+    env: dict[str, str], offset: int
+) -> None:
+    port = DEFAULT_PORTS["intake"] + offset
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys, time\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+            "print('listening', flush=True); time.sleep(120)",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "listening"
+        run = subprocess.run(
+            [sys.executable, "-m", "devtools.run_local"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.returncode == 1
+    assert f"port {port} for intake is already in use by pid {holder.pid}" in run.stderr
+    assert f"kill {holder.pid}" in run.stderr
+    assert RUNNING not in run.stdout
+    others = [p for p in bureau_ports(offset) if p != port]
+    assert all(port_is_free(p) for p in others), "nothing was started"
+
+
+def test_a_child_dies_with_its_launcher_even_when_the_launcher_is_killed() -> None:
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "from devtools.launcher import dying_with_launcher\n"
+            "child = subprocess.Popen(dying_with_launcher("
+            "[sys.executable, '-c', 'import time; time.sleep(120)']))\n"
+            "print(child.pid, flush=True); time.sleep(120)",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert not gone(child)
+    parent.kill()
+    parent.wait()
+    wait_until(lambda: gone(child), "the child ends with its launcher")
+
+
+def test_a_command_outside_the_main_thread_is_left_as_it_is() -> None:
+    # the kernel ties the request to the starting thread: a worker thread that ends would
+    # take a restarted service with it
+    seen: list[list[str]] = []
+    worker = threading.Thread(target=lambda: seen.append(dying_with_launcher(["true"])))
+    worker.start()
+    worker.join()
+    assert seen == [["true"]]
+    assert dying_with_launcher(["true"])[-1] == "true" != dying_with_launcher(["true"])[0]
+
+
+def test_closing_the_terminal_stops_the_bureau_and_the_next_run_works(
+    env: dict[str, str], offset: int
+) -> None:
+    ports = bureau_ports(offset)
+    first = Launcher(env)
+    try:
+        first.wait_for(RUNNING)
+        assert not any(port_is_free(p) for p in ports), first.output()
+        first.process.send_signal(signal.SIGHUP)  # what closing its terminal sends
+        assert first.process.wait(timeout=60) == 0, first.output()
+        assert all(port_is_free(p) for p in ports), first.output()
+
+        second = Launcher(env)  # the newcomer runs it again
+        try:
+            second.wait_for(RUNNING)
+            second.process.kill()  # the harshest end: no chance to clean up
+            second.process.wait()
+            wait_until(lambda: all(port_is_free(p) for p in ports), "every port freed", 60)
+        finally:
+            second.process.kill()
+    finally:
+        first.process.kill()
