@@ -8,11 +8,13 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pymongo.errors import (
     ConnectionFailure,
     ExecutionTimeout,
@@ -239,6 +241,7 @@ SECURITY_HEADERS = (
 )
 # the interactive API docs load their own scripts and styles
 DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
+DOCS_ASSETS = "/docs-assets"
 
 
 class SecurityHeaders:
@@ -268,7 +271,11 @@ def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterato
                        cors_origins: Sequence[str] = ()) -> FastAPI:
     """A FastAPI app with the bureau's error handling, security headers, CORS for the
     district's browser frontends, and `/healthz`, `/readyz`, `/metrics`."""
-    app = FastAPI(title=title, version=version, lifespan=lifespan)  # type: ignore[arg-type]
+    # /docs and /redoc with their scripts and styles served from here (the fastapi-offline
+    # package ships them): the pages work without internet and under a strict network policy
+    app = FastAPIOffline(title=title, version=version, lifespan=lifespan,
+                         static_url=DOCS_ASSETS,
+                         swagger_ui_parameters={"persistAuthorization": True})
     install_problem_handlers(app)
     app.add_middleware(BodyLimit)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
@@ -331,10 +338,20 @@ async def current_principal(request: Request) -> Principal:
                                                    'error="invalid_token"'}) from None
 
 
-def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+# The bearer scheme in the OpenAPI document: /docs then offers "Authorize", where a developer
+# pastes a token (`bureau token ...`) that the page sends with each call to a staff route.
+# current_principal reads and verifies the token itself.
+BEARER_SCHEME = HTTPBearer(
+    auto_error=False, scheme_name="bearer", bearerFormat="JWT",
+    description="a token of the district's identity provider; in development `bureau token "
+                "--sub ID --role ROLE`")
+BearerToken = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)]
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting only callers with one of `roles` (403 for the others)."""
 
-    async def dependency(request: Request) -> Principal:
+    async def dependency(request: Request, _documented: BearerToken = None) -> Principal:
         principal = await current_principal(request)
         if not principal.has(*roles):
             raise Problem(403, "Forbidden", "Your role does not allow this.",
@@ -351,7 +368,7 @@ class Authorize:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission  # read by the role-matrix test
 
-    async def __call__(self, request: Request) -> Access:
+    async def __call__(self, request: Request, _documented: BearerToken = None) -> Access:
         principal = await current_principal(request)
         granted = access(principal, self.permission)
         if granted is None:
