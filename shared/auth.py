@@ -33,6 +33,7 @@ class Role(StrEnum):
     OMBUDSPERSON = "ombudsperson"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    BOARD = "board"  # Board members: aggregates only, never a case, a name or a student
 
 
 @dataclass(frozen=True)

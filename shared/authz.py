@@ -72,7 +72,8 @@ TABLE: Mapping[Permission, Mapping[Role, Scope]] = {
     Permission.STUDENT_REVEAL: _STAFF_ON_CASES,
     Permission.TRIAGE_ACT: {Role.SPECIALIST: Scope.ALL, Role.TEAM_MEMBER: Scope.TEAMS,
                             Role.OMBUDSPERSON: Scope.ALL},
-    Permission.DIRECTORY_READ: {role: Scope.ALL for role in Role if role is not Role.FRONTEND},
+    Permission.DIRECTORY_READ: {role: Scope.ALL for role in Role
+                                if role not in (Role.FRONTEND, Role.BOARD)},
     Permission.MEMBERS_MANAGE: {Role.SPECIALIST: Scope.ALL, Role.ADMIN: Scope.ALL,
                                 Role.TEAM_MEMBER: Scope.SELF},
     Permission.CONFIG_READ: {Role.ADMIN: Scope.ALL, Role.AUDITOR: Scope.ALL,
@@ -82,7 +83,7 @@ TABLE: Mapping[Permission, Mapping[Role, Scope]] = {
     Permission.REPORTS_READ: {Role.OMBUDSPERSON: Scope.ALL, Role.AUDITOR: Scope.ALL,
                               Role.ADMIN: Scope.ALL, Role.SPECIALIST: Scope.ALL,
                               Role.ASSISTANT_SUPERINTENDENT: Scope.ALL,
-                              Role.PRINCIPAL: Scope.ALL},
+                              Role.PRINCIPAL: Scope.ALL, Role.BOARD: Scope.ALL},
     Permission.AUDIT_READ: {Role.AUDITOR: Scope.ALL, Role.OMBUDSPERSON: Scope.ALL},
 }
 

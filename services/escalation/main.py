@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.escalation import api, handlers
+from services.escalation import api, board, board_store, handlers
 from services.escalation.handlers import EscalationContext
 from services.escalation.policies import EscalationConfig, calendars_of, seed_policies
 from services.escalation.repository import CLOCKS, ClockRepository, PolicyRepository
@@ -38,6 +38,9 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
     async def wire(runtime: Runtime) -> tuple[EscalationContext, Mapping[str, Handler]]:
         repo = ClockRepository(runtime.db)
         await repo.ensure_indexes()
+        await board_store.ensure_indexes(repo.collection)
+        if backfilled := await board_store.backfill(repo.collection):
+            log.info("board summaries added to older clocks", extra={"clocks": backfilled})
         policies = PolicyRepository(runtime.db)
         if added := await policies.seed(seeds):
             log.info("sla policies seeded from the district file", extra={"added": added})
@@ -72,4 +75,5 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
                              lifespan=runtime_lifespan(settings, clock=clock,
                                                        outbox_collections=[CLOCKS], wire=wire))
     app.include_router(api.router)
+    app.include_router(board.router)
     return app

@@ -24,11 +24,13 @@ from typing import Any
 import bson
 from bson.codec_options import CodecOptions
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.escalation.domain import ClockStatus, Entry, SlaClock
 from services.escalation.policies import Policy
+from services.escalation.standards import finished_cycle
 from shared.cache import Cached
 from shared.clock import as_utc
 from shared.events import CloudEvent, Priority
@@ -41,6 +43,7 @@ VERSION = "version"
 LEASE_TOKEN = "lease_token"
 LEASE_UNTIL = "lease_until"
 APPLIED = "applied_events"
+REPORT_CYCLES = "report_cycles"  # one summary per ended cycle (services/escalation/standards.py)
 # A clock nobody holds has its lease ending at the epoch: "free" is then a plain range test.
 FREE = datetime(1970, 1, 1, tzinfo=UTC)
 # How many of the most overdue clocks one look at the index lists (others may be held by other
@@ -48,7 +51,7 @@ FREE = datetime(1970, 1, 1, tzinfo=UTC)
 CANDIDATES = 64
 # What a read leaves out: the pending events are the relay's, the applied event ids only the
 # write filters' (they are read with a clock a handler is about to change).
-NOT_READ: Document = {"outbox": 0, APPLIED: 0}
+NOT_READ: Document = {"outbox": 0, APPLIED: 0, REPORT_CYCLES: 0}
 # The clocks this replica wrote last are kept this long: the next event of a new concern
 # (its triage follows its submission within seconds) then changes it without a read.
 RECENT_S = 30.0
@@ -259,6 +262,11 @@ class ClockRepository:
         self._clocks = db[CLOCKS]
         self._recent = recent if recent is not None else RecentClocks()
 
+    @property
+    def collection(self) -> AsyncCollection[Document]:
+        """The clocks, for the Board's aggregations (services/escalation/board_store.py)."""
+        return self._clocks
+
     async def ensure_indexes(self) -> None:
         # The scheduler reads only through this index: its cost grows with what is due.
         await self._clocks.create_index([("next_due_at", ASCENDING)], name="next_due_at")
@@ -307,6 +315,9 @@ class ClockRepository:
         push: Document = {}
         if events:
             push.update(outbox_push(events))
+        ended = finished_cycle(before.clock, after)
+        if ended is not None:  # the Board's summary of the cycle, in the same write
+            push[REPORT_CYCLES] = ended
         query: Document = {"_id": after.concern_id, VERSION: before.version}
         applied = before.applied
         if event_id is not None:

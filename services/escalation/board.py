@@ -1,0 +1,197 @@
+"""The Board's figures over HTTP (JSON and CSV): aggregates only, never a case, a name or a
+student. Month by month, and for the whole period by category, school and team, each with the
+compliance of the standards measured on SLA clocks. Computed in the store
+(`board_store`), so a report over years of data reads what happened in its months only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from services.escalation import board_store, reports
+from services.escalation.handlers import EscalationContext
+from services.escalation.standards import (
+    CLOCK_MEASURES,
+    Figures,
+    StandardsConfig,
+    Tally,
+    clock_values,
+    compliance,
+    figures,
+)
+from shared.authz import Access, Permission
+from shared.http import Problem, authorize, service_context
+
+router = APIRouter(prefix="/v1/board", tags=["board"])
+
+Ctx = Annotated[EscalationContext, Depends(service_context)]
+ReportReader = Annotated[Access, Depends(authorize(Permission.REPORTS_READ))]
+MAX_MONTHS = 36
+BREAKDOWNS = ("category", "school", "team")
+COUNTED = (
+    "Resolution times are the SLA clock's counted time: on the policy's calendar, with "
+    "time paused (waiting for the requester) left out, exactly as the clock counts "
+    "toward the guarantee."
+)
+CSV_MEDIA = "text/csv; charset=utf-8"
+
+
+def standards_of(ctx: EscalationContext) -> StandardsConfig:
+    return ctx.district.section("standards", StandardsConfig)
+
+
+def _month(field: str, value: str) -> date:
+    try:
+        return date.fromisoformat(f"{value}-01")
+    except ValueError:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"Check these fields: {field}.",
+            errors=[{"field": field, "message": "a month like 2026-03"}],
+        ) from None
+
+
+def _row(fig: Figures, config: StandardsConfig) -> dict[str, Any]:
+    values = clock_values(fig)
+    return {
+        **asdict(fig),
+        "standards": [
+            asdict(compliance(s, values)) for s in config.standards if s.measure in CLOCK_MEASURES
+        ],
+    }
+
+
+async def _tallies(
+    ctx: EscalationContext, group_by: str | None, since: datetime, until: datetime
+) -> dict[str, Tally]:
+    guarantee = timedelta(hours=ctx.district.district.guarantee_hours)
+    return await board_store.tallies(
+        ctx.repo.collection,
+        group_by=group_by,
+        start=since,
+        end=until,
+        as_of=min(until, ctx.clock.now()),
+        guarantee=guarantee,
+    )
+
+
+async def board_figures(ctx: EscalationContext, first: date, last: date) -> dict[str, Any]:
+    """Months `first`..`last` (district time zone): each month's figures, then the whole
+    period's by category, school and team; each with its clock standards' compliance."""
+    timezone = ZoneInfo(ctx.district.district.timezone)
+    config = standards_of(ctx)
+    months = reports.months(first, last)
+    rows = []
+    for month in months:
+        since, until = reports.month_bounds(month, timezone)
+        tally = board_store.total(await _tallies(ctx, None, since, until))
+        rows.append({"month": month.strftime("%Y-%m"), **_row(figures(tally), config)})
+    since, _ = reports.month_bounds(months[0], timezone)
+    _, until = reports.month_bounds(months[-1], timezone)
+    breakdown: dict[str, list[dict[str, Any]]] = {}
+    whole = Tally()
+    for group_by in BREAKDOWNS:
+        groups = await _tallies(ctx, group_by, since, until)
+        breakdown[group_by] = [
+            {"key": key, **_row(figures(groups[key]), config)} for key in sorted(groups)
+        ]
+        if group_by == BREAKDOWNS[0]:
+            whole = board_store.total(groups)
+    return {
+        "from": first.strftime("%Y-%m"),
+        "to": last.strftime("%Y-%m"),
+        "period_start": since,
+        "period_end": until,
+        "as_of": min(until, ctx.clock.now()),
+        "guarantee_hours": ctx.district.district.guarantee_hours,
+        "counted_time": COUNTED,
+        "standards": [s.model_dump(mode="json") for s in config.standards],
+        "adopted_on": config.adopted_on,
+        "milestones": [m.model_dump(mode="json") for m in config.milestones],
+        "months": rows,
+        "total": _row(figures(whole), config),
+        "breakdown": breakdown,
+    }
+
+
+CSV_COLUMNS = ("scope", "key", *reports.CSV_COLUMNS[1:], "resolved_within_target")
+
+
+def board_csv(report: dict[str, Any], standard_ids: list[str]) -> str:
+    """The same figures as CSV: one row per month, per category, school and team, and the
+    total; one column per clock standard (its value; met or not in `<id>_met`)."""
+    columns = [*CSV_COLUMNS, *[c for s in standard_ids for c in (s, f"{s}_met")]]
+    rows: list[dict[str, object]] = []
+
+    def add(scope: str, key: str, row: dict[str, Any]) -> None:
+        flat = reports.flat(key, _as_figures(row), label="key")
+        flat.update(scope=scope, resolved_within_target=row["resolved_within_target"])
+        for item in row["standards"]:
+            flat[item["standard"]] = item["value"]
+            flat[f"{item['standard']}_met"] = (
+                "" if item["met"] is None else ("yes" if item["met"] else "no")
+            )
+        rows.append(flat)
+
+    for month in report["months"]:
+        add("month", month["month"], month)
+    for group_by, groups in report["breakdown"].items():
+        for group in groups:
+            add(group_by, group["key"], group)
+    add("total", f"{report['from']}..{report['to']}", report["total"])
+    return reports.to_csv(rows, columns)
+
+
+def _as_figures(row: dict[str, Any]) -> reports.Figures:
+    names = reports.Figures.__dataclass_fields__
+    return reports.Figures(**{k: row[k] for k in names})
+
+
+@router.get("/report", response_model=None)
+async def board_report(
+    ctx: Ctx,
+    who: ReportReader,
+    start: Annotated[str, Query(alias="from", description="first month, e.g. 2026-01")],
+    end: Annotated[str, Query(alias="to", description="last month (included), e.g. 2026-06")],
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """The Board's figures: month by month, and by category, school and team for the whole
+    period, each with the compliance of every standard measured on SLA clocks. Aggregates
+    only. Resolution times are counted time (paused time excluded), as the clock counts."""
+    first, last = _month("from", start), _month("to", end)
+    if last < first:
+        raise Problem(
+            422,
+            "Invalid request",
+            "Check these fields: to.",
+            errors=[{"field": "to", "message": "must not be before `from`"}],
+        )
+    if len(reports.months(first, last)) > MAX_MONTHS:
+        raise Problem(
+            422,
+            "Invalid request",
+            "Check these fields: to.",
+            errors=[
+                {"field": "to", "message": f"a Board report covers at most {MAX_MONTHS} months"}
+            ],
+        )
+    report = await board_figures(ctx, first, last)
+    if format == "csv":
+        ids = [s["id"] for s in report["standards"] if s["measure"] in CLOCK_MEASURES]
+        return Response(
+            board_csv(report, ids),
+            media_type=CSV_MEDIA,
+            headers={"content-disposition": f'attachment; filename="board-{start}-{end}.csv"'},
+        )
+    return report
+
+
+@router.get("/standards", response_model=StandardsConfig)
+async def read_standards(ctx: Ctx, who: ReportReader) -> StandardsConfig:
+    """The district's standards, pledge version, courses and implementation milestones."""
+    return standards_of(ctx)

@@ -1,0 +1,424 @@
+"""Customer-service standards and the Board's figures: what each standard measures, the
+summary a clock leaves when a cycle ends, and how tallies turn into figures and compliance.
+
+Pure: no I/O. The store sums the cycle summaries (`services.escalation.board_store`); this
+module defines what is summed and what the sums mean, so that the same definitions are tested
+here on hand-made clocks and used on years of data there.
+
+Definitions (a period is `[start, end)`; a *cycle* is a concern's life from submission or
+reopening to its resolution):
+- resolved within the guarantee: the cycle's *counted time* at resolution (the time its SLA
+  clock counted: on the policy's calendar, paused time excluded, exactly as the clock counts)
+  is at most the district's guarantee (72 hours);
+- resolved within target: the clock met the resolution target of its policy (no breach);
+- first response within target: the clock met the first-response target;
+- satisfaction: the mean of survey scores given in the period;
+- backlog: cycles open at the end of the period (or now), by age since the cycle started.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.escalation.domain import ClockStatus, SlaClock
+from shared.events import SlaTarget
+
+MINUTE_S = 60
+BACKLOG_BUCKETS: tuple[tuple[str, timedelta], ...] = (
+    ("under_24h", timedelta(hours=24)),
+    ("24h_to_72h", timedelta(hours=72)),
+    ("72h_to_7d", timedelta(days=7)),
+    ("over_7d", timedelta.max),
+)
+NONE_KEY = "none"
+
+
+class Measure(StrEnum):
+    """What a standard is measured by; each is a share (0..1) unless said otherwise."""
+
+    FIRST_RESPONSE_WITHIN_TARGET = "first_response_within_target"
+    RESOLVED_WITHIN_GUARANTEE = "resolved_within_guarantee"
+    RESOLVED_WITHIN_TARGET = "resolved_within_target"
+    SATISFACTION_MEAN = "satisfaction_mean"  # a score of 1..5
+    CALLS_ANSWERED = "calls_answered"  # answered calls / calls (intake's call records)
+    CALL_ANSWER_P90_S = "call_answer_p90_s"  # seconds: at most the target
+    CALLBACKS_ON_TIME = "callbacks_on_time"  # callbacks made by their due time (intake)
+    STAFF_TRAINED = "staff_trained"  # staff with the required course (triage's directory)
+    PLEDGE_SIGNED = "pledge_signed"  # staff who signed the current pledge (triage)
+
+
+# Measures computed from SLA clocks (escalation); the others come from intake or triage.
+CLOCK_MEASURES = frozenset(
+    {
+        Measure.FIRST_RESPONSE_WITHIN_TARGET,
+        Measure.RESOLVED_WITHIN_GUARANTEE,
+        Measure.RESOLVED_WITHIN_TARGET,
+        Measure.SATISFACTION_MEAN,
+    }
+)
+AT_MOST = frozenset({Measure.CALL_ANSWER_P90_S})  # lower is better
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Standard(_Strict):
+    """A customer-service standard in plain words, with a measurable target."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=3, description="the standard as families read it")
+    measure: Measure
+    target: float = Field(ge=0, description="a share 0..1, a score 1..5, or seconds")
+
+    @model_validator(mode="after")
+    def _target_fits(self) -> Standard:
+        if self.measure is Measure.SATISFACTION_MEAN and not 1 <= self.target <= 5:
+            raise ValueError(f"standard {self.id}: a satisfaction target is a score 1..5")
+        if (
+            self.measure not in AT_MOST
+            and self.measure is not Measure.SATISFACTION_MEAN
+            and self.target > 1
+        ):
+            raise ValueError(f"standard {self.id}: a share target is between 0 and 1")
+        return self
+
+
+class Milestone(_Strict):
+    """A step of the implementation timeline: met when `done`, or when its measure reaches
+    its target."""
+
+    name: str = Field(min_length=3)
+    due: date
+    done: bool = False
+    measure: Measure | None = None
+    target: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _measured_has_target(self) -> Milestone:
+        if (self.measure is None) != (self.target is None):
+            raise ValueError(f"milestone {self.name!r}: give both measure and target, or neither")
+        return self
+
+
+class Course(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+
+
+class StandardsConfig(_Strict):
+    """The `standards:` section of the district file."""
+
+    adopted_on: date | None = Field(default=None, description="when the Board adopted them")
+    standards: list[Standard] = Field(default_factory=list)
+    pledge_version: str = Field(
+        default="1", min_length=1, description="the current text of the Customer Service Pledge"
+    )
+    courses: list[Course] = Field(default_factory=list)
+    required_course: str | None = Field(
+        default=None, description="the course every staff member takes"
+    )
+    milestones: list[Milestone] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StandardsConfig:
+        ids = [s.id for s in self.standards]
+        if len(set(ids)) != len(ids):
+            raise ValueError("standards: ids must be unique")
+        courses = {c.id for c in self.courses}
+        if self.required_course is not None and self.required_course not in courses:
+            raise ValueError(f"required_course {self.required_course!r} is not in courses")
+        return self
+
+
+# --- what a clock leaves when a cycle ends ---------------------------------------------------
+
+
+def finished_cycle(before: SlaClock, after: SlaClock) -> dict[str, Any] | None:
+    """The summary of the cycle a change ends (resolved, or closed unresolved by a merge),
+    stored beside the clock in the same write; None when the change ends no cycle."""
+    if after.status is not ClockStatus.STOPPED or (
+        before.status is ClockStatus.STOPPED and before.cycle == after.cycle
+    ):
+        return None
+    kinds = {(e.kind, e.target) for e in after.history if e.cycle == after.cycle}
+    resolved = ("resolved", None) in kinds
+    return {
+        "cycle": after.cycle,
+        "outcome": "resolved" if resolved else "closed",
+        "started_at": after.started_at,
+        "ended_at": after.stopped_at,
+        "counted_s": round(after.elapsed.total_seconds(), 3),
+        "first_response_met": ("met", str(SlaTarget.FIRST_RESPONSE)) in kinds,
+        "resolution_met": ("met", str(SlaTarget.RESOLUTION)) in kinds,
+    }
+
+
+# --- tallies: what the store sums, and what the sums mean ------------------------------------
+
+
+@dataclass
+class Tally:
+    """Sums over the concerns of one group in one period."""
+
+    received: int = 0
+    resolved: int = 0
+    within_guarantee: int = 0
+    within_target: int = 0
+    first_response_met: int = 0
+    minutes: dict[int, int] = field(default_factory=dict)  # counted minutes -> cycles
+    breaches: dict[str, int] = field(default_factory=lambda: {str(t): 0 for t in SlaTarget})
+    escalations: dict[str, int] = field(default_factory=lambda: dict.fromkeys("123", 0))
+    surveys: int = 0
+    score_total: int = 0
+    backlog: dict[str, int] = field(
+        default_factory=lambda: {name: 0 for name, _ in BACKLOG_BUCKETS}
+    )
+
+    def add_resolved(
+        self,
+        *,
+        counted_s: float,
+        first_response_met: bool,
+        resolution_met: bool,
+        guarantee: timedelta,
+        n: int = 1,
+    ) -> None:
+        self.resolved += n
+        self.within_guarantee += n if counted_s <= guarantee.total_seconds() else 0
+        self.within_target += n if resolution_met else 0
+        self.first_response_met += n if first_response_met else 0
+        minute = int(counted_s // MINUTE_S)
+        self.minutes[minute] = self.minutes.get(minute, 0) + n
+
+    def merge(self, other: Tally) -> None:
+        """Add another tally (groups into a total)."""
+        self.received += other.received
+        self.resolved += other.resolved
+        self.within_guarantee += other.within_guarantee
+        self.within_target += other.within_target
+        self.first_response_met += other.first_response_met
+        for minute, n in other.minutes.items():
+            self.minutes[minute] = self.minutes.get(minute, 0) + n
+        for mine, theirs in (
+            (self.breaches, other.breaches),
+            (self.escalations, other.escalations),
+            (self.backlog, other.backlog),
+        ):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0) + n
+        self.surveys += other.surveys
+        self.score_total += other.score_total
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the Board reads of one group in one period."""
+
+    received: int
+    resolved: int
+    resolved_within_guarantee: float | None
+    resolved_within_target: float | None
+    first_response_within_target: float | None
+    median_hours_to_resolve: float | None
+    p90_hours_to_resolve: float | None
+    breaches: dict[str, int]
+    escalations: dict[str, int]
+    satisfaction_responses: int
+    satisfaction_mean: float | None
+    backlog: dict[str, int]
+
+
+def figures(tally: Tally) -> Figures:
+    """A tally's figures. Hours to resolve are counted hours, read to the minute."""
+    return Figures(
+        received=tally.received,
+        resolved=tally.resolved,
+        resolved_within_guarantee=share(tally.within_guarantee, tally.resolved),
+        resolved_within_target=share(tally.within_target, tally.resolved),
+        first_response_within_target=share(tally.first_response_met, tally.resolved),
+        median_hours_to_resolve=_percentile_hours(tally.minutes, 50),
+        p90_hours_to_resolve=_percentile_hours(tally.minutes, 90),
+        breaches=dict(tally.breaches),
+        escalations=dict(tally.escalations),
+        satisfaction_responses=tally.surveys,
+        satisfaction_mean=round(tally.score_total / tally.surveys, 2) if tally.surveys else None,
+        backlog=dict(tally.backlog),
+    )
+
+
+def backlog_bucket(age: timedelta) -> str:
+    return next(name for name, limit in BACKLOG_BUCKETS if age < limit)
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _percentile_hours(minutes: Mapping[int, int], percent: int) -> float | None:
+    """Nearest-rank percentile of counted time, in hours (from minute buckets)."""
+    total = sum(minutes.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(percent / 100 * total))
+    seen = 0
+    for minute in sorted(minutes):
+        seen += minutes[minute]
+        if seen >= rank:
+            return round(minute / 60, 2)
+    raise AssertionError("unreachable")
+
+
+def tally_clocks(
+    clocks: Iterable[SlaClock],
+    *,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    guarantee: timedelta,
+) -> Tally:
+    """The tally of whole clocks, read one by one: the definition the store's sums follow
+    (tests compare them; the service never loads every clock)."""
+    tally = Tally()
+
+    def within(at: datetime | None) -> bool:
+        return at is not None and start <= at < end
+
+    for clock in clocks:
+        tally.received += within(clock.submitted_at)
+        for cycle in cycles_of(clock):
+            if cycle["outcome"] == "resolved" and within(cycle["ended_at"]):
+                tally.add_resolved(
+                    counted_s=cycle["counted_s"],
+                    first_response_met=cycle["first_response_met"],
+                    resolution_met=cycle["resolution_met"],
+                    guarantee=guarantee,
+                )
+            ended = cycle["ended_at"]
+            if cycle["started_at"] < as_of and (ended is None or ended > as_of):
+                tally.backlog[backlog_bucket(as_of - cycle["started_at"])] += 1
+        for entry in clock.history:
+            if not within(entry.at):
+                continue
+            if entry.kind == "breached" and entry.target is not None:
+                tally.breaches[str(entry.target)] += 1
+            elif entry.kind == "escalated" and entry.level is not None:
+                key = str(entry.level)
+                tally.escalations[key] = tally.escalations.get(key, 0) + 1
+        if clock.satisfaction is not None and within(clock.surveyed_at):
+            tally.surveys += 1
+            tally.score_total += clock.satisfaction
+    return tally
+
+
+def cycles_of(clock: SlaClock) -> list[dict[str, Any]]:
+    """Every cycle of a whole clock: the ended ones as `finished_cycle` left them (counted
+    time of earlier cycles is rebuilt from the history's wall times, exact for clocks counting
+    around the clock), and the open one with no end."""
+    out: list[dict[str, Any]] = []
+    starts = {e.cycle: e.at for e in clock.history if e.kind in ("started", "reopened")}
+    for n in sorted(starts):
+        entries = [e for e in clock.history if e.cycle == n]
+        end = next((e for e in entries if e.kind in ("resolved", "closed")), None)
+        kinds = {(e.kind, e.target) for e in entries}
+        if n == clock.cycle and clock.status is ClockStatus.STOPPED:
+            counted = clock.elapsed.total_seconds()
+        else:
+            counted = _running_seconds(entries, end.at if end else None)
+        out.append(
+            {
+                "cycle": n,
+                "outcome": end.kind if end else None,
+                "started_at": starts[n],
+                "ended_at": end.at if end else None,
+                "counted_s": counted,
+                "first_response_met": ("met", str(SlaTarget.FIRST_RESPONSE)) in kinds,
+                "resolution_met": ("met", str(SlaTarget.RESOLUTION)) in kinds,
+            }
+        )
+    return out
+
+
+def _running_seconds(entries: Sequence[Any], end: datetime | None) -> float:
+    total, since = 0.0, None
+    for e in entries:
+        if e.kind in ("started", "reopened", "resumed"):
+            since = e.at
+        elif e.kind in ("paused", "resolved", "closed") and since is not None:
+            total += (e.at - since).total_seconds()
+            since = None
+    return total
+
+
+# --- compliance ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """One standard's value against its target; `met` is None without data."""
+
+    standard: str
+    name: str
+    measure: str
+    target: float
+    value: float | None
+    met: bool | None
+
+
+def compliance(standard: Standard, values: Mapping[str, float | None]) -> Compliance:
+    """Whether the measured value keeps the standard (at least the target; at most for
+    times)."""
+    value = values.get(standard.measure.value)
+    met = (
+        None
+        if value is None
+        else (value <= standard.target if standard.measure in AT_MOST else value >= standard.target)
+    )
+    return Compliance(
+        standard=standard.id,
+        name=standard.name,
+        measure=standard.measure.value,
+        target=standard.target,
+        value=value,
+        met=met,
+    )
+
+
+def clock_values(fig: Figures) -> dict[str, float | None]:
+    """The measures a group's figures give."""
+    return {
+        Measure.FIRST_RESPONSE_WITHIN_TARGET.value: fig.first_response_within_target,
+        Measure.RESOLVED_WITHIN_GUARANTEE.value: fig.resolved_within_guarantee,
+        Measure.RESOLVED_WITHIN_TARGET.value: fig.resolved_within_target,
+        Measure.SATISFACTION_MEAN.value: fig.satisfaction_mean,
+    }
+
+
+@dataclass(frozen=True)
+class MilestoneState:
+    name: str
+    due: date
+    met: bool
+    late: bool  # past its date and not met
+
+
+def milestone_state(
+    milestone: Milestone, values: Mapping[str, float | None], today: date
+) -> MilestoneState:
+    """Met when marked done or when its measure reached its target."""
+    met = milestone.done
+    if not met and milestone.measure is not None and milestone.target is not None:
+        value = values.get(milestone.measure.value)
+        met = value is not None and (
+            value <= milestone.target if milestone.measure in AT_MOST else value >= milestone.target
+        )
+    return MilestoneState(
+        name=milestone.name, due=milestone.due, met=met, late=not met and today > milestone.due
+    )

@@ -1,0 +1,123 @@
+"""The Board's figures over HTTP, computed in the store: concerns fed through escalation's own
+handlers on the real store (fake time), then read as a Board member reads them."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from services.escalation import board_store
+from services.escalation.repository import from_document
+from services.escalation.standards import figures, tally_clocks
+from shared.events import ConcernResolved, ConcernStatusChanged, SurveyAnswered
+from tests.conftest import bearer
+from tests.integration.test_escalation_api import (  # noqa: F401  (the fixture)
+    HOUR,
+    T0,
+    Service,
+    service,
+)
+
+pytestmark = pytest.mark.integration
+
+BOARD = bearer("board", sub="board-member-1")
+MARCH = {"from": "2026-03", "to": "2026-03"}
+
+
+async def status(service: Service, concern_id: str, to: str, frm: str) -> None:
+    await service.feed(ConcernStatusChanged(concern_id=concern_id, from_status=frm,
+                                            to_status=to, changed_at=service.clock.now()))
+
+
+async def march(service: Service) -> None:
+    """A: 90 wall hours, 30 of them waiting for the parent (60 counted: within 72 h), rated 5.
+    B: 80 hours unpaused (missed). C: still open."""
+    await service.submit("a", T0, category="enrollment")
+    await service.submit("b", T0, category="transportation", school_id=None)
+    await service.submit("c", T0, category="enrollment")
+    await service.run_until(T0 + HOUR)
+    await status(service, "a", "acknowledged", "received")
+    await service.run_until(T0 + 10 * HOUR)
+    await status(service, "a", "awaiting_requester", "acknowledged")
+    await service.run_until(T0 + 40 * HOUR)
+    await status(service, "a", "acknowledged", "awaiting_requester")
+    await service.run_until(T0 + 80 * HOUR)
+    await service.feed(ConcernResolved(concern_id="b", resolved_at=service.clock.now()))
+    await service.run_until(T0 + 90 * HOUR)
+    await service.feed(ConcernResolved(concern_id="a", resolved_at=service.clock.now()))
+    await service.feed(SurveyAnswered(concern_id="a", score=5, answered_at=service.clock.now(),
+                                      has_comment=False))
+
+
+async def test_board_member_reads_counted_time_compliance_by_month_and_group(
+        service: Service) -> None:
+    await march(service)
+    answer = await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    month = report["months"][0]
+    assert (month["month"], month["received"], month["resolved"]) == ("2026-03", 3, 2)
+    assert month["resolved_within_guarantee"] == 0.5  # A's paused hours are not counted
+    assert month["satisfaction_mean"] == 5.0
+    assert sum(month["backlog"].values()) == 1
+    assert "paused" in report["counted_time"]
+    resolve = next(s for s in month["standards"] if s["standard"] == "resolve-72h")
+    assert (resolve["value"], resolve["target"], resolve["met"]) == (0.5, 0.9, False)
+    by_category = {g["key"]: g for g in report["breakdown"]["category"]}
+    assert by_category["enrollment"]["resolved_within_guarantee"] == 1.0
+    assert by_category["transportation"]["resolved_within_guarantee"] == 0.0
+    by_school = {g["key"]: g["received"] for g in report["breakdown"]["school"]}
+    assert by_school == {"lincoln-es": 2, "none": 1}
+    assert {"a", "b", "c"}.isdisjoint(answer.text.replace('"as_of"', "").split('"'))
+
+
+async def test_store_sums_equal_the_definition_read_clock_by_clock(service: Service) -> None:
+    await march(service)
+    report = (await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)).json()
+    docs = await service.ctx.repo.collection.find({}).to_list()
+    clocks = [from_document(d) for d in docs]
+    since, until = report["period_start"], report["period_end"]
+    from datetime import datetime, timedelta
+
+    expected = figures(tally_clocks(
+        clocks, start=datetime.fromisoformat(since), end=datetime.fromisoformat(until),
+        as_of=service.clock.now(), guarantee=timedelta(hours=72)))
+    total = report["total"]
+    for name in ("received", "resolved", "resolved_within_guarantee", "resolved_within_target",
+                 "first_response_within_target", "median_hours_to_resolve", "breaches",
+                 "escalations", "satisfaction_mean", "backlog"):
+        assert total[name] == getattr(expected, name), name
+    assert await board_store.backfill(service.ctx.repo.collection) == 0  # all summarised
+
+
+async def test_board_report_exports_the_same_figures_as_csv(service: Service) -> None:
+    await march(service)
+    answer = await service.http.get("/v1/board/report", params={**MARCH, "format": "csv"},
+                                    headers=BOARD)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    month = next(r for r in rows if r["scope"] == "month")
+    assert (month["key"], month["resolved"], month["resolve-72h"], month["resolve-72h_met"]) \
+        == ("2026-03", "2", "0.5", "no")
+    assert {r["scope"] for r in rows} == {"month", "category", "school", "team", "total"}
+
+
+async def test_board_member_reads_aggregates_and_never_a_clock(service: Service) -> None:
+    await service.submit("a", T0)
+    assert (await service.http.get("/v1/clocks/a", headers=BOARD)).status_code == 403
+    assert (await service.http.get("/v1/ombudsperson/concerns",
+                                   headers=BOARD)).status_code == 403
+    standards = await service.http.get("/v1/board/standards", headers=BOARD)
+    assert standards.status_code == 200 and standards.json()["required_course"] == "cs-101"
+
+
+async def test_a_report_period_is_checked(service: Service) -> None:
+    bad = await service.http.get("/v1/board/report", params={"from": "2026-13", "to": "2026-03"},
+                                 headers=BOARD)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "from"
+    long = await service.http.get("/v1/board/report", params={"from": "2000-01",
+                                                               "to": "2026-03"}, headers=BOARD)
+    assert long.status_code == 422
