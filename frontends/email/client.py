@@ -3,13 +3,30 @@ concern (`POST /v1/inbound/messages`) and attachments."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
-from frontends.common.intake import IntakeClient, IntakeUnavailable, error_from
+from frontends.common.intake import ConcernReceipt, IntakeClient, IntakeUnavailable, error_from
 from services.intake.inbound import InboundMessageRead
+
+
+class MailIntake(Protocol):
+    """What the email front door asks of intake (a fake of this shape serves tests)."""
+
+    async def create_concern(
+        self, body: Mapping[str, Any], *, idempotency_key: str, client_address: str | None = None
+    ) -> ConcernReceipt: ...
+
+    async def inbound_message(self, message: dict[str, Any]) -> InboundMessageRead: ...
+
+    async def bounce(self, references: list[str], status: str | None) -> None: ...
+
+    async def attach(
+        self, concern_id: str, filename: str, content_type: str, data: bytes
+    ) -> None: ...
 
 
 class EmailIntakeClient(IntakeClient):

@@ -18,7 +18,7 @@ from prometheus_client import Counter
 
 from frontends.common.intake import IntakeError, IntakeInvalid, IntakeNotFound
 from frontends.email import replies
-from frontends.email.client import EmailIntakeClient
+from frontends.email.client import MailIntake
 from frontends.email.domain import IGNORED, InboundMail, Kind, description, read_mail
 from frontends.email.settings import EmailSettings
 from shared.ratelimit import RateLimiter
@@ -60,7 +60,7 @@ class MailDesk:
     def __init__(
         self,
         *,
-        intake: EmailIntakeClient,
+        intake: MailIntake,
         settings: EmailSettings,
         limiter: RateLimiter | None = None,
     ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ CORPUS = Path(__file__).parent / "corpus"
 BUREAU = frozenset({"bureau@district.example"})
 
 
-def mail(name: str, **options: object) -> InboundMail:
+def mail(name: str, **options: Any) -> InboundMail:
     return read_mail(
         (CORPUS / name).read_bytes(),
         bureau_domain="district.example",

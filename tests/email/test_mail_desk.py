@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 from frontends.common.intake import ConcernReceipt, IntakeNotFound
 from frontends.email.handlers import MailDesk, Outcome
 from frontends.email.settings import EmailSettings
+from services.intake import inbound
+from services.intake.domain import Status
 from services.intake.inbound import InboundMessageRead
 
 pytestmark = pytest.mark.unit
@@ -27,8 +30,10 @@ class FakeIntake:
         self.files: list[tuple[str, str]] = []
         self.bounces: list[list[str]] = []
 
-    async def create_concern(self, body: dict[str, Any], *, idempotency_key: str) -> ConcernReceipt:
-        self.created.append((body, idempotency_key))
+    async def create_concern(
+        self, body: Mapping[str, Any], *, idempotency_key: str, client_address: str | None = None
+    ) -> ConcernReceipt:
+        self.created.append((dict(body), idempotency_key))
         return ConcernReceipt.model_validate(
             {
                 "id": "c-1",
@@ -49,11 +54,11 @@ class FakeIntake:
         if message["tracking_number"] not in self.known:
             raise IntakeNotFound(404, "Concern not found")
         return InboundMessageRead(
-            outcome="requester_message",
+            outcome=inbound.Outcome.REQUESTER_MESSAGE,
             reason="own address",
             concern_id="c-0",
             tracking_number=message["tracking_number"],
-            status="acknowledged",
+            status=Status.ACKNOWLEDGED,
             message_id="m-1",
         )
 
@@ -67,7 +72,7 @@ class FakeIntake:
 def desk(intake: FakeIntake, **settings: Any) -> MailDesk:
     return MailDesk(
         intake=intake,
-        settings=EmailSettings(  # type: ignore[arg-type]
+        settings=EmailSettings(
             bureau_address="Bureau <bureau@district.example>", smtp_port=9, **settings
         ),
     )
