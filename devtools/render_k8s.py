@@ -25,6 +25,11 @@ IMAGE = "ghcr.io/district-bureau/bureau:0.1.0"
 PORTS = {"intake": 8001, "triage": 8002, "escalation": 8003, "notify": 8004}
 REPLICAS = {"intake": 2, "triage": 2, "escalation": 2, "notify": 2}
 MAX_REPLICAS = {"intake": 10, "triage": 6, "escalation": 4, "notify": 6}
+# The front doors: stateless clients of the services' HTTP APIs (`frontends/<name>`).
+FRONTEND_PORTS = {"web": 8000}
+REPLICAS.update(web=2)
+MAX_REPLICAS.update(web=6)
+PUBLIC_BASE_URL = "https://bureau.district.example"
 LABELS = {"app.kubernetes.io/part-of": "district-bureau"}
 SECRET = "bureau-secrets"
 DISTRICT_CONFIG_MAP = "bureau-district"
@@ -72,8 +77,32 @@ def service_env(service: str) -> list[dict[str, Any]]:
     return env
 
 
+def port_of(name: str) -> int:
+    return PORTS.get(name) or FRONTEND_PORTS[name]
+
+
+def frontend_env(frontend: str) -> list[dict[str, Any]]:
+    """Environment of a frontend: the services' addresses, its client token, its secrets."""
+    return [
+        {"name": "HOST", "value": "0.0.0.0"},
+        {"name": "PORT", "value": str(FRONTEND_PORTS[frontend])},
+        {"name": "ENVIRONMENT", "value": "production"},
+        {"name": "DISTRICT_CONFIG", "value": "/etc/bureau/district.yaml"},
+        {"name": "LOG_LEVEL", "value": "INFO"},
+        *({"name": f"{service.upper()}_URL",
+           "value": f"http://{service}.{NAMESPACE}.svc:{port}"}
+          for service, port in PORTS.items()),
+        {"name": "PUBLIC_BASE_URL", "value": PUBLIC_BASE_URL},
+        # the district's ingress (load balancer) gives the family's address
+        {"name": "FORWARDED_ALLOW_IPS", "value": "*"},
+        _secret_env("BUREAU_CLIENT_TOKEN", f"{frontend}-client-token"),
+        _secret_env("FORM_SECRET", f"{frontend}-form-secret"),
+    ]
+
+
 def deployment(service: str) -> dict[str, Any]:
-    port = PORTS[service]
+    port = port_of(service)
+    frontend = service in FRONTEND_PORTS
     selector = {"app.kubernetes.io/name": service}
     probe = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 10,
              "timeoutSeconds": 5, "failureThreshold": 3}
@@ -97,9 +126,10 @@ def deployment(service: str) -> dict[str, Any]:
                     "containers": [{
                         "name": service,
                         "image": IMAGE,
-                        "command": ["python", "-m", f"services.{service}"],
+                        "command": ["python", "-m",
+                                    f"{'frontends' if frontend else 'services'}.{service}"],
                         "ports": [{"name": "http", "containerPort": port}],
-                        "env": service_env(service),
+                        "env": frontend_env(service) if frontend else service_env(service),
                         "readinessProbe": probe,
                         "livenessProbe": {**probe, "httpGet": {"path": "/healthz",
                                                                "port": "http"},
@@ -128,7 +158,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
         deployment(service),
         {"apiVersion": "v1", "kind": "Service", "metadata": _meta(service, service),
          "spec": {"selector": selector,
-                  "ports": [{"name": "http", "port": PORTS[service], "targetPort": "http"}]}},
+                  "ports": [{"name": "http", "port": port_of(service), "targetPort": "http"}]}},
         {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
          "metadata": _meta(service, service),
          "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -193,7 +223,7 @@ def kustomization() -> dict[str, Any]:
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "namespace": NAMESPACE,
         "resources": ["namespace.yaml", "rabbitmq.yaml", "mongodb.yaml",
-                      *[f"{service}.yaml" for service in PORTS]],
+                      *[f"{service}.yaml" for service in (*PORTS, *FRONTEND_PORTS)]],
         # district.yaml here is rendered from deploy/district.yaml (a test checks they match)
         "configMapGenerator": [{"name": DISTRICT_CONFIG_MAP, "files": ["district.yaml"]}],
     }
@@ -206,7 +236,7 @@ def documents() -> dict[str, list[dict[str, Any]]]:
         "rabbitmq.yaml": [rabbitmq()],
         "mongodb.yaml": [mongodb()],
     }
-    for service in PORTS:
+    for service in (*PORTS, *FRONTEND_PORTS):
         files[f"{service}.yaml"] = service_resources(service)
     files["kustomization.yaml"] = [kustomization()]
     return files
@@ -226,6 +256,9 @@ def secrets_example() -> dict[str, Any]:
             "student-hash-key": "<random 32 bytes, base64>",
             "survey-token-key": "<random 32 bytes, base64>", "smtp-host": "smtp.district.org",
             "smtp-port": "587", "smtp-username": "bureau", "smtp-password": "<password>"}
+    for frontend in FRONTEND_PORTS:
+        data[f"{frontend}-client-token"] = "<a token with the frontend role, from the IdP>"
+        data[f"{frontend}-form-secret"] = "<random 32 bytes, base64>"
     for service in PORTS:
         data[f"amqp-url-{service}"] = (f"amqp://{service}:<password>@rabbitmq.{NAMESPACE}"
                                        ".svc:5672/")

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from devtools.render_k8s import OUT, PORTS, render
+from devtools.render_k8s import FRONTEND_PORTS, OUT, PORTS, render
 from tests.unit.test_compose import settings_class
 
 pytestmark = pytest.mark.unit
@@ -57,7 +57,8 @@ def test_schema_validation_catches_a_misspelt_field() -> None:
 
 def test_every_service_has_deployment_service_autoscaler_and_disruption_budget() -> None:
     for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
-        assert {r["metadata"]["name"] for r in of_kind(kind)} == set(PORTS), kind
+        names = {r["metadata"]["name"] for r in of_kind(kind)}
+        assert names == set(PORTS) | set(FRONTEND_PORTS), kind
     for autoscaler in of_kind("HorizontalPodAutoscaler"):
         spec = autoscaler["spec"]
         assert spec["scaleTargetRef"]["name"] == autoscaler["metadata"]["name"]
@@ -68,6 +69,9 @@ def test_deployments_run_the_service_with_probes_and_known_settings() -> None:
     for deployment in of_kind("Deployment"):
         name = deployment["metadata"]["name"]
         container = deployment["spec"]["template"]["spec"]["containers"][0]
+        if name in FRONTEND_PORTS:
+            check_frontend(name, container)
+            continue
         assert container["command"] == ["python", "-m", f"services.{name}"]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -78,6 +82,24 @@ def test_deployments_run_the_service_with_probes_and_known_settings() -> None:
         assert not unknown, f"{name}: {unknown} are not settings of the service"
         secrets = [e for e in container["env"] if "valueFrom" in e]
         assert {e["name"] for e in secrets} >= {"AMQP_URL", "MONGO_URL"}
+
+
+def check_frontend(name: str, container: dict[str, Any]) -> None:
+    """A frontend runs its module, is probed, and knows every setting it is given."""
+    import importlib
+
+    from frontends.common.settings import FrontendSettings
+
+    assert container["command"] == ["python", "-m", f"frontends.{name}"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["ports"][0]["containerPort"] == FRONTEND_PORTS[name]
+    module = importlib.import_module(f"frontends.{name}.settings")
+    (settings,) = [c for c in vars(module).values() if isinstance(c, type)
+                   and issubclass(c, FrontendSettings) and c.__module__ == module.__name__]
+    fields = {field.upper() for field in settings.model_fields}
+    unknown = [e["name"] for e in container["env"] if e["name"] not in fields]
+    assert not unknown, f"{name}: {unknown} are not settings of the frontend"
+    assert "BUREAU_CLIENT_TOKEN" in {e["name"] for e in container["env"] if "valueFrom" in e}
 
 
 def test_service_selectors_match_their_pods() -> None:
