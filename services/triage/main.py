@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.triage import api, handlers, rules_api
+from services.triage import api, handlers, rules_api, training
 from services.triage.config import TriageConfig
 from services.triage.handlers import TriageContext
 from services.triage.repository import (
@@ -60,6 +60,7 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
             log.info("duplicate match keys added to earlier decisions",
                      extra={"decisions": added})
         await ctx.members.ensure_indexes()
+        await training.ensure_indexes(runtime.db)
         await ctx.members.ensure(sorted({m for t in district.teams for m in t.members}))
         if await ctx.rules.seed(config.rules):
             log.info("routing rules seeded", extra={"rules": len(config.rules)})
@@ -81,4 +82,5 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
         settings, clock=clock, outbox_collections=[DECISIONS], wire=wire))
     app.include_router(api.router)
     app.include_router(rules_api.router)
+    app.include_router(training.router)
     return app

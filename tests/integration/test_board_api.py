@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,22 +14,23 @@ from services.escalation.repository import from_document
 from services.escalation.standards import figures, tally_clocks
 from shared.events import ConcernResolved, ConcernStatusChanged, SurveyAnswered
 from tests.conftest import bearer
-from tests.integration.test_escalation_api import (  # noqa: F401  (the fixture)
-    HOUR,
-    T0,
-    Service,
-    service,
-)
+from tests.integration import test_escalation_api
+from tests.integration.test_escalation_api import HOUR, T0, Service
 
 pytestmark = pytest.mark.integration
+
+service = test_escalation_api.service  # the escalation service fixture, in-process
 
 BOARD = bearer("board", sub="board-member-1")
 MARCH = {"from": "2026-03", "to": "2026-03"}
 
 
 async def status(service: Service, concern_id: str, to: str, frm: str) -> None:
-    await service.feed(ConcernStatusChanged(concern_id=concern_id, from_status=frm,
-                                            to_status=to, changed_at=service.clock.now()))
+    await service.feed(
+        ConcernStatusChanged(
+            concern_id=concern_id, from_status=frm, to_status=to, changed_at=service.clock.now()
+        )
+    )
 
 
 async def march(service: Service) -> None:
@@ -47,12 +49,14 @@ async def march(service: Service) -> None:
     await service.feed(ConcernResolved(concern_id="b", resolved_at=service.clock.now()))
     await service.run_until(T0 + 90 * HOUR)
     await service.feed(ConcernResolved(concern_id="a", resolved_at=service.clock.now()))
-    await service.feed(SurveyAnswered(concern_id="a", score=5, answered_at=service.clock.now(),
-                                      has_comment=False))
+    await service.feed(
+        SurveyAnswered(concern_id="a", score=5, answered_at=service.clock.now(), has_comment=False)
+    )
 
 
 async def test_board_member_reads_counted_time_compliance_by_month_and_group(
-        service: Service) -> None:
+    service: Service,
+) -> None:
     await march(service)
     answer = await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)
     assert answer.status_code == 200, answer.text
@@ -79,45 +83,64 @@ async def test_store_sums_equal_the_definition_read_clock_by_clock(service: Serv
     docs = await service.ctx.repo.collection.find({}).to_list()
     clocks = [from_document(d) for d in docs]
     since, until = report["period_start"], report["period_end"]
-    from datetime import datetime, timedelta
-
-    expected = figures(tally_clocks(
-        clocks, start=datetime.fromisoformat(since), end=datetime.fromisoformat(until),
-        as_of=service.clock.now(), guarantee=timedelta(hours=72)))
+    expected = figures(
+        tally_clocks(
+            clocks,
+            start=datetime.fromisoformat(since),
+            end=datetime.fromisoformat(until),
+            as_of=service.clock.now(),
+            guarantee=timedelta(hours=72),
+        )
+    )
     total = report["total"]
-    for name in ("received", "resolved", "resolved_within_guarantee", "resolved_within_target",
-                 "first_response_within_target", "median_hours_to_resolve", "breaches",
-                 "escalations", "satisfaction_mean", "backlog"):
+    for name in (
+        "received",
+        "resolved",
+        "resolved_within_guarantee",
+        "resolved_within_target",
+        "first_response_within_target",
+        "median_hours_to_resolve",
+        "breaches",
+        "escalations",
+        "satisfaction_mean",
+        "backlog",
+    ):
         assert total[name] == getattr(expected, name), name
     assert await board_store.backfill(service.ctx.repo.collection) == 0  # all summarised
 
 
 async def test_board_report_exports_the_same_figures_as_csv(service: Service) -> None:
     await march(service)
-    answer = await service.http.get("/v1/board/report", params={**MARCH, "format": "csv"},
-                                    headers=BOARD)
+    answer = await service.http.get(
+        "/v1/board/report", params={**MARCH, "format": "csv"}, headers=BOARD
+    )
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     month = next(r for r in rows if r["scope"] == "month")
-    assert (month["key"], month["resolved"], month["resolve-72h"], month["resolve-72h_met"]) \
-        == ("2026-03", "2", "0.5", "no")
+    assert (month["key"], month["resolved"], month["resolve-72h"], month["resolve-72h_met"]) == (
+        "2026-03",
+        "2",
+        "0.5",
+        "no",
+    )
     assert {r["scope"] for r in rows} == {"month", "category", "school", "team", "total"}
 
 
 async def test_board_member_reads_aggregates_and_never_a_clock(service: Service) -> None:
     await service.submit("a", T0)
     assert (await service.http.get("/v1/clocks/a", headers=BOARD)).status_code == 403
-    assert (await service.http.get("/v1/ombudsperson/concerns",
-                                   headers=BOARD)).status_code == 403
+    assert (await service.http.get("/v1/ombudsperson/concerns", headers=BOARD)).status_code == 403
     standards = await service.http.get("/v1/board/standards", headers=BOARD)
     assert standards.status_code == 200 and standards.json()["required_course"] == "cs-101"
 
 
 async def test_a_report_period_is_checked(service: Service) -> None:
-    bad = await service.http.get("/v1/board/report", params={"from": "2026-13", "to": "2026-03"},
-                                 headers=BOARD)
+    bad = await service.http.get(
+        "/v1/board/report", params={"from": "2026-13", "to": "2026-03"}, headers=BOARD
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "from"
-    long = await service.http.get("/v1/board/report", params={"from": "2000-01",
-                                                               "to": "2026-03"}, headers=BOARD)
+    long = await service.http.get(
+        "/v1/board/report", params={"from": "2000-01", "to": "2026-03"}, headers=BOARD
+    )
     assert long.status_code == 422
