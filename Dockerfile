@@ -15,6 +15,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY shared ./shared
 COPY services ./services
 COPY devtools ./devtools
+COPY frontends ./frontends
 RUN pip install --no-deps . && rm -rf /src
 
 WORKDIR /app
