@@ -25,6 +25,7 @@ from shared.inbox import Inbox
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.publisher import Publisher
 from shared.messaging.topology import (
+    Exchanges,
     declare_bureau_queues,
     declare_exchanges,
     declare_service_queues,
@@ -102,17 +103,7 @@ class Runtime:
                 await ensure_outbox_index(collection)
 
         await wait_until_up("store", store_ready)
-        runtime.connection = await wait_until_up(
-            "broker", lambda: aio_pika.connect_robust(
-                settings.amqp_url, timeout=settings.io_timeout_s,
-                reconnect_interval=settings.reconnect_interval_s,
-                client_properties={"connection_name": settings.source}))
-        runtime.channel = await runtime.connection.channel(publisher_confirms=True)  # type: ignore[assignment]
-        runtime.consume_channel = await runtime.connection.channel(publisher_confirms=True)  # type: ignore[assignment]
-        assert runtime.channel is not None and runtime.consume_channel is not None
-        await runtime.consume_channel.set_qos(prefetch_count=settings.prefetch)
-        exchanges = await declare_exchanges(runtime.channel, settings)
-        await declare_bureau_queues(runtime.channel, settings, exchanges)
+        exchanges = await wait_until_up("broker", runtime._open_broker)
         publisher = Publisher(exchanges, timeout_s=settings.io_timeout_s)
         runtime.relay = OutboxRelay(collections=collections, sink=publisher, clock=clock,
                                     lease_s=settings.outbox_lease_s, poll_s=settings.outbox_poll_s,
@@ -123,6 +114,29 @@ class Runtime:
         log.info("runtime open", extra={"database": settings.database,
                                         "queue": settings.queue("events")})
         return runtime
+
+    async def _open_broker(self) -> Exchanges:
+        """Connect, open the channels, declare the topology; all or nothing (the broker may
+        go away half way: the next attempt starts afresh)."""
+        settings = self.settings
+        connection = await aio_pika.connect_robust(
+            settings.amqp_url, timeout=settings.io_timeout_s,
+            reconnect_interval=settings.reconnect_interval_s,
+            client_properties={"connection_name": settings.source})
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            consume_channel = await connection.channel(publisher_confirms=True)
+            await consume_channel.set_qos(prefetch_count=settings.prefetch)
+            exchanges = await declare_exchanges(channel, settings)
+            await declare_bureau_queues(channel, settings, exchanges)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), timeout=settings.io_timeout_s)
+            raise
+        self.connection = connection
+        self.channel = channel  # type: ignore[assignment]
+        self.consume_channel = consume_channel  # type: ignore[assignment]
+        return exchanges
 
     def spawn(self, work: Awaitable[Any], name: str) -> None:
         """Run background work until `close`."""

@@ -22,6 +22,11 @@ from pymongo.errors import (
 )
 
 PEER_UNAVAILABLE = frozenset({429, 502, 503, 504})
+DETERMINISTIC_REFUSALS = (
+    aiormq.exceptions.ChannelNotFoundEntity,
+    aiormq.exceptions.ChannelPreconditionFailed,
+    aiormq.exceptions.ChannelAccessRefused,
+)
 
 
 class TransientError(RuntimeError):
@@ -42,7 +47,11 @@ def is_transient(exc: BaseException) -> bool:
         or exc.has_error_label("TransientTransactionError")
     ):
         return True
-    if isinstance(exc, aiormq.exceptions.AMQPConnectionError | aiormq.exceptions.ChannelClosed):
+    if isinstance(exc, aiormq.exceptions.ChannelClosed):  # a refusal says something
+        return not isinstance(exc, DETERMINISTIC_REFUSALS)
+    if isinstance(
+        exc, aiormq.exceptions.AMQPConnectionError | aiormq.exceptions.ChannelInvalidStateError
+    ):
         return True
     if isinstance(exc, httpx.TransportError):
         return True
