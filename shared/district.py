@@ -86,7 +86,7 @@ class SlaConfig(_Config):
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
 SERVICE_SECTIONS = frozenset({"intake", "triage", "escalation", "notify", "phone",
-                              "staff_sign_in", "standards"})
+                              "staff_sign_in", "standards", "web"})
 
 
 class DistrictConfig(BaseModel):

@@ -31,8 +31,9 @@ class NotifyConfig(_Config):
                     f"`{PUBLIC_BASE_URL}` by the PUBLIC_BASE_URL setting (the web frontend)")
     case_url: str = Field(default="https://bureau.district.example/staff/concerns/{concern_id}",
                           description="the staff view of a case; `{concern_id}` is replaced")
-    survey_base_url: str = Field(default="https://bureau.district.example/survey",
-                                 description="the survey link is this URL, `/`, the token")
+    survey_base_url: str = Field(default=f"{PUBLIC_BASE_URL}/survey",
+                                 description="the survey link is this URL, `/`, the token "
+                                             "(the web frontend's survey page)")
     critical_sms: bool = Field(default=True, description="also text a team lead (who has a "
                                                         "phone) about a critical concern")
 

@@ -163,7 +163,7 @@ async def test_email_requester_hears_each_step_in_their_language(
     assert "http://127.0.0.1:8000/status/CS-2026-000777" in info
     assert "The bus will stop at your corner again from Monday." in reply
     assert "Ana Kowalski" in reply
-    assert "https://bureau.district.example/survey/" in resolution
+    assert "http://127.0.0.1:8000/survey/" in resolution  # the web frontend (PUBLIC_BASE_URL)
     deliveries = await ctx.repo.for_concern(concern)
     assert [d.status.value for d in deliveries] == ["sent"] * 5
 
