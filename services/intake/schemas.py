@@ -201,6 +201,14 @@ class DisclosureRecord(BaseModel):
     entries: list[DisclosureRead]
 
 
+class LocationRead(BaseModel):
+    """Where it happened, when a school alone does not say it (a bus stop, a crossing)."""
+
+    address: str | None = None
+    lat: float | None = None
+    long: float | None = None
+
+
 class ConcernRead(BaseModel):
     """The staff view of a case. The student is shown masked (reveal it with a reason); the
     requester's contact details are not shown."""
@@ -233,6 +241,8 @@ class ConcernRead(BaseModel):
     resolution: ResolutionRead | None = None
     merged_into: str | None = None
     merged_from: list[str] = Field(default_factory=list)
+    location: LocationRead | None = None
+    media_url: str | None = Field(default=None, description="a photo or file the filer linked")
     messages: list[MessageRead] = Field(default_factory=list)
     callbacks: list[CallbackRead] = Field(default_factory=list)
     history: list[dict[str, Any]] = Field(default_factory=list)

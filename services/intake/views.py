@@ -74,7 +74,8 @@ def staff_view(doc: Document, *, now: datetime, merged_from: list[str]) -> Conce
         team=_team(doc), priority=doc.get("priority"), assignee=_assignee(doc),
         escalation=EscalationRead(**escalation) if escalation else None,
         resolution=doc.get("resolution"), merged_into=doc.get("merged_into"),
-        merged_from=merged_from, messages=doc.get("messages", []),
+        merged_from=merged_from, location=doc.get("location"), media_url=doc.get("media_url"),
+        messages=doc.get("messages", []),
         callbacks=doc.get("callbacks", []), history=doc.get("history", []),
         timeline=timeline(doc),
     )
