@@ -155,7 +155,7 @@ def classify_noise(
     suppress = _header(message, "X-Auto-Response-Suppress").lower()
     if any(word in suppress for word in ("oof", "autoreply", "all")):
         return Kind.AUTO_REPLY, "automatic answer (X-Auto-Response-Suppress)"
-    if envelope_sender == "" or _header(message, "Return-Path") == "<>":
+    if envelope_sender in ("", "<>") or _header(message, "Return-Path") == "<>":
         return Kind.AUTO_REPLY, "null sender"
     sender = parseaddr(_header(message, "From"))[1].lower()
     if _DAEMONS.match(sender):

@@ -152,6 +152,7 @@ def test_forged_sender_is_not_authenticated() -> None:
 
 def test_null_envelope_sender_is_an_automatic_mail() -> None:
     assert mail("new_plain_en.eml", envelope_sender="").kind is Kind.AUTO_REPLY
+    assert mail("new_plain_en.eml", envelope_sender="<>").kind is Kind.AUTO_REPLY
 
 
 def test_mail_from_the_bureau_itself_is_a_loop() -> None:
