@@ -13,11 +13,14 @@ import re
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import yaml
 
+from devtools.bureau import LocalBureau
 from devtools.launcher import REPO_ROOT, SERVICES, free_port
 from shared.auth import DEVELOPMENT_SIGNING_KEY, mint_token
 from shared.settings import DEFAULT_DISTRICT_CONFIG
@@ -68,16 +71,13 @@ def resolve(intake_url: str, tracking: str, *, reply: str, summary: str) -> None
         ).raise_for_status()
 
 
-def main() -> int:  # pragma: no cover - a developer tool, run by hand
-    from playwright.sync_api import sync_playwright
-
-    from devtools.bureau import LocalBureau
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bureau-shots-") as tmp:
+@contextmanager
+def bureau_with_web(
+    prefix: str = "bureau-web-", env: dict[str, str] | None = None
+) -> Iterator[tuple[LocalBureau, str]]:
+    """A throwaway bureau (own store and SMTP sink, the four services, the web frontend) whose
+    mails link to the web; yields it and the web's address. Needs RabbitMQ at AMQP_URL."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(tmp)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -87,33 +87,45 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
             env={
                 "DISTRICT_CONFIG": str(web_district(work / "district.yaml", base)),
                 "PUBLIC_BASE_URL": base,
-                "QUEUE_PREFIX": f"shots.{tag}.",
-                "EVENTS_EXCHANGE": f"shots.{tag}.events",
-                "PRIVATE_EXCHANGE": f"shots.{tag}.private",
+                "QUEUE_PREFIX": f"web.{tag}.",
+                "EVENTS_EXCHANGE": f"web.{tag}.events",
+                "PRIVATE_EXCHANGE": f"web.{tag}.private",
                 "OUTBOX_POLL_S": "0.2",
                 "DISPATCH_TICK_S": "0.2",
+                **(env or {}),
             },
         )
         bureau.ports["web"] = port
         try:
             bureau.start_store()
-            smtp = bureau.start_smtp()
+            bureau.start_smtp()
             bureau.start_services(SERVICES)
             bureau.start_frontends(("web",))
-            with sync_playwright() as driver:
-                browser = driver.chromium.launch(
-                    executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
-                )
-                for lang in ("en", "es"):
-                    page = browser.new_page(viewport={"width": 1024, "height": 800})
-                    take_all(page, base, lang, args.out, bureau.url("intake"), smtp)
-                    page.close()
-                mobile = browser.new_page(viewport={"width": 320, "height": 640})
-                mobile.goto(f"{base}/concern/new?lang=es")
-                mobile.screenshot(path=str(args.out / "form-320px-es.png"), full_page=True)
-                browser.close()
+            yield bureau, base
         finally:
             bureau.stop()
+
+
+def main() -> int:  # pragma: no cover - a developer tool, run by hand
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with bureau_with_web("bureau-shots-") as (bureau, base), sync_playwright() as driver:
+        assert bureau.smtp is not None
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        for lang in ("en", "es"):
+            page = browser.new_page(viewport={"width": 1024, "height": 800})
+            take_all(page, base, lang, args.out, bureau.url("intake"), bureau.smtp)
+            page.close()
+        mobile = browser.new_page(viewport={"width": 320, "height": 640})
+        mobile.goto(f"{base}/concern/new?lang=es")
+        mobile.screenshot(path=str(args.out / "form-320px-es.png"), full_page=True)
+        browser.close()
     print(f"screenshots in {args.out}")
     return 0
 
