@@ -36,6 +36,11 @@ CHROMIUM_ARGS = (
     "--no-first-run",
 )
 OUT = REPO_ROOT / "docs" / "screenshots"
+# The pages shown in the README, by language (the whole walk is taken in both).
+KEPT = {
+    "en": {"start", "form-errors", "check", "confirmation", "status-resolved", "survey"},
+    "es": {"start", "form", "confirmation", "status", "status-resolved", "survey", "lookup"},
+}
 SURVEY_LINK = re.compile(r"https?://\S+/survey/[A-Za-z0-9_-]+")
 
 
@@ -140,7 +145,8 @@ def take_all(
     assert isinstance(page, Page) and isinstance(smtp, SmtpSink)
 
     def shot(name: str) -> None:
-        page.screenshot(path=str(out / f"{name}-{lang}.png"), full_page=True)
+        if name in KEPT[lang]:
+            page.screenshot(path=str(out / f"{name}-{lang}.png"), full_page=True)
 
     page.goto(f"{base}/?lang={lang}")
     shot("start")
