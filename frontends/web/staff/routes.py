@@ -110,6 +110,7 @@ def _router() -> APIRouter:
             team_names=teams,
             staff_names=staff_names,
             labels=views.STATUS_LABELS,
+            language_names=views.LANGUAGES,
             **ctx,
         )
         return response
@@ -202,9 +203,10 @@ def _router() -> APIRouter:
             return RedirectResponse("/staff/sign-in?problem=development", 303)
         school = str(form.get("school") or "")
         team = str(form.get("team") or "")
+        known = {s.id: s.name for s in _web(request).district.staff}
         user = StaffUser(
             sub=sub,
-            name=sub,
+            name=known.get(sub, sub),
             roles=(role,),
             schools=(school,) if school else (),
             teams=(team,) if team else (),
@@ -292,6 +294,7 @@ def _router() -> APIRouter:
             user,
             status=status,
             case=case,
+            seen=views.fingerprint(case),
             clock=clock,
             actions=views.allowed_actions(case.status.value, act=pages.act),
             retriage=pages.triage and case.status.value not in ("closed",),
@@ -310,6 +313,28 @@ def _router() -> APIRouter:
     async def case(request: Request, concern_id: str) -> Response:
         user = signed_in(request)
         return await case_page(request, user, concern_id)
+
+    async def act_unless_changed(
+        request: Request,
+        user: StaffUser,
+        concern_id: str,
+        action: str,
+        body: Any,
+        version: int,
+        seen: str,
+    ) -> None:
+        """The action on the version the page showed; if only the bureau's own bookkeeping
+        (a delivery, the clock) moved the case on since, once more on the current version.
+        `StaleCase` when a person changed what the page showed."""
+        client = _client(request)
+        bearer = token(request, user)
+        try:
+            await client.act(bearer, concern_id, action, body, version=version)
+        except StaleCase:
+            current = await client.concern(bearer, concern_id)
+            if not seen or views.fingerprint(current) != seen:
+                raise
+            await client.act(bearer, concern_id, action, body, version=current.version)
 
     @router.post("/concerns/{concern_id}/act/{action}", response_class=HTMLResponse)
     async def act(request: Request, concern_id: str, action: str) -> Response:
@@ -343,8 +368,8 @@ def _router() -> APIRouter:
                 )
         body = views.action_body(action, values, callback_at=callback_at)
         try:
-            await _client(request).act(
-                token(request, user), concern_id, action, body, version=int(version)
+            await act_unless_changed(
+                request, user, concern_id, action, body, int(version), values.get("seen", "")
             )
         except StaleCase:
             return await case_page(
@@ -432,7 +457,7 @@ def _router() -> APIRouter:
             errors=errors,
             key=values.get("idempotency_key") or str(uuid.uuid4()),
             channels=views.CHANNELS,
-            languages=views.LANGUAGES,
+            reply_languages=views.LANGUAGES,
             contacts=views.CONTACTS,
             relationships=views.RELATIONSHIPS,
             categories=district.categories,
@@ -511,7 +536,7 @@ def _router() -> APIRouter:
             user,
             receipt=receipt,
             pin=" ".join(receipt.pin) if receipt.pin else None,
-            tracking_spoken=" ".join(receipt.tracking_number.replace("-", " ")),
+            tracking_spoken=views.spoken(receipt.tracking_number),
         )
 
     # --- Ombudsperson ------------------------------------------------------------------------

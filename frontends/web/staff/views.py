@@ -4,6 +4,7 @@ status allows."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -220,3 +221,28 @@ def action_body(action: str, form: Mapping[str, str], *, callback_at: datetime |
     if action == "merge":
         return {"into": text["into"], "reason": text["reason"]}
     return {"reason": text["reason"]} if text["reason"] else None
+
+
+def fingerprint(case: Any) -> str:
+    """What a person working the case sees change: status, messages, callbacks, resolution,
+    team, assignee, priority (not deliveries or clock bookkeeping, which also move its
+    version). A page whose fingerprint still matches may act on the current version."""
+    parts = [
+        case.status.value,
+        str(len(case.messages)),
+        str(len(case.callbacks)),
+        case.resolution.at.isoformat() if case.resolution else "",
+        case.team.id if case.team else "",
+        case.assignee.id if case.assignee else "",
+        case.priority.value if case.priority else "",
+        case.merged_into or "",
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def spoken(tracking_number: str) -> str:
+    """A tracking number as an agent reads it out: `CS-2026-000123` -> `CS, 2026, 0 0 0 1 2 3`."""
+    parts = tracking_number.split("-")
+    if len(parts) != 3:
+        return " ".join(tracking_number)
+    return f"{parts[0]}, {parts[1]}, {' '.join(parts[2])}"

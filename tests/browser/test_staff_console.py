@@ -1,0 +1,342 @@
+"""Staff work concerns in the console, in a real Chromium, signed in with a real OpenID Connect
+provider (oidc-provider-mock): a specialist finds a new concern at the top of the queue, replies,
+schedules a callback and resolves it (the family's status page shows the summary); two staff
+on one case get the stale-page message; a principal sees only their school; a call-center
+agent takes a phone concern and reads back the number and PIN; the Ombudsperson has their view.
+axe-core finds no WCAG 2.1 AA violation on any staff page."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from axe_playwright_python.async_playwright import Axe
+from fastapi.testclient import TestClient
+from oidc_provider_mock import run_server_in_thread
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from pydantic import SecretStr
+
+from devtools.broker import delete_prefixed_topology
+from devtools.bureau import LocalBureau
+from devtools.launcher import SERVICES, free_port
+from devtools.screenshots import web_district
+from frontends.web.main import create_app
+from frontends.web.settings import WebSettings
+from tests.browser.conftest import ARTIFACTS
+from tests.conftest import Isolation, bearer
+
+pytestmark = pytest.mark.browser
+
+AXE = Axe()
+WCAG_AA = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+FAMILY = bearer("frontend", sub="web-frontend")
+SIGN_IN = {
+    "idle_timeout_minutes": 30,
+    "oidc": {
+        "claims": {"groups": "groups", "schools": "schools", "teams": "teams", "name": "name"},
+        "groups": {
+            "bureau-specialists": ["specialist"],
+            "bureau-principals": ["principal"],
+            "bureau-call-center": ["intake_agent"],
+            "bureau-ombudsperson": ["ombudsperson"],
+        },
+    },
+}
+PEOPLE: dict[str, dict[str, Any]] = {
+    "sd-1": {"name": "Rosa Jiménez", "groups": ["bureau-specialists"]},
+    "sd-2": {"name": "Kevin Nguyen", "groups": ["bureau-specialists"]},
+    "p-lincoln": {
+        "name": "Dana Whitfield",
+        "groups": ["bureau-principals"],
+        "schools": ["lincoln-es"],
+    },
+    "cc-1": {"name": "Ines Call", "groups": ["bureau-call-center"]},
+    "ombuds": {"name": "Grace Liu", "groups": ["bureau-ombudsperson"]},
+}
+
+
+@dataclass
+class Console:
+    bureau: LocalBureau
+    web: str
+    intake: str
+    artifacts: Path
+
+
+@pytest.fixture(scope="module")
+def console(
+    tmp_path_factory: pytest.TempPathFactory, mongo_url: str, amqp_url: str
+) -> Iterator[Console]:
+    """The bureau, its web frontend and an OpenID Connect provider knowing five staff, once
+    for the module (each test makes its own concerns)."""
+    tmp = tmp_path_factory.mktemp("staff")
+    isolation = Isolation(uuid.uuid4().hex[:10])
+    with run_server_in_thread(port=0) as provider:
+        issuer = f"http://localhost:{provider.server_port}"
+        for sub, claims in PEOPLE.items():
+            httpx.put(f"{issuer}/users/{sub}", json=claims).raise_for_status()
+        web_port = free_port()
+        base_url = f"http://127.0.0.1:{web_port}"
+        district_file = web_district(tmp / "district.yaml", base_url)
+        district = yaml.safe_load(district_file.read_text())
+        district["staff_sign_in"] = SIGN_IN
+        district_file.write_text(yaml.safe_dump(district, allow_unicode=True))
+        env = {
+            "MONGO_URL": mongo_url,
+            "AMQP_URL": amqp_url,
+            "QUEUE_PREFIX": isolation.queue_prefix,
+            "EVENTS_EXCHANGE": isolation.events_exchange,
+            "PRIVATE_EXCHANGE": isolation.private_exchange,
+            "DISTRICT_CONFIG": str(district_file),
+            "PUBLIC_BASE_URL": base_url,
+            "RETRY_DELAYS_MS": "[200, 500, 1000]",
+            "OUTBOX_POLL_S": "0.2",
+            "SCHEDULER_TICK_S": "0.2",
+            "DISPATCH_TICK_S": "0.2",
+        }
+        local = LocalBureau(workdir=tmp, env=env)
+        local.ports["web"] = web_port
+        local.start_smtp()
+        try:
+            local.start_services(
+                per_service_env={name: {"MONGO_DB": isolation.db(name)} for name in SERVICES}
+            )
+            local.start_frontends(
+                ("web",),
+                env={
+                    "OIDC_ISSUER": issuer,
+                    "OIDC_CLIENT_ID": "bureau-staff-console",
+                    "OIDC_CLIENT_SECRET": "test-client-secret",
+                },
+            )
+            artifacts = ARTIFACTS / "staff"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            yield Console(local, base_url, local.url("intake"), artifacts)
+        finally:
+            local.stop()
+            asyncio.run(
+                delete_prefixed_topology(
+                    amqp_url,
+                    isolation.queue_prefix,
+                    (isolation.events_exchange, isolation.private_exchange),
+                )
+            )
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    yield ctx
+    await ctx.close()
+
+
+async def check(page: Page, console: Console, name: str) -> None:
+    """axe on the page (no WCAG 2.1 AA violation), and a screenshot kept as an artifact."""
+    await page.screenshot(path=str(console.artifacts / f"{name}.png"), full_page=True)
+    results = await AXE.run(page, options=WCAG_AA)
+    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
+
+
+async def sign_in(page: Page, console: Console, sub: str, start: str = "/staff/queue") -> None:
+    """Through the provider's own authorization page, as the person `sub`."""
+    await page.goto(console.web + start)
+    await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+    await page.get_by_role("link", name="Sign in with your district account").click()
+    await page.locator("input[name=sub]").fill(sub)
+    await page.get_by_role("button", name="Authorize").click()
+    await expect(page.get_by_text(f"Signed in as {PEOPLE[sub]['name']}")).to_be_visible()
+
+
+def submit(console: Console, **fields: Any) -> dict[str, Any]:
+    """A family's concern, as the family web submits it; its receipt."""
+    body = {
+        "channel": "web",
+        "category": "transportation",
+        "description": "The bus to Lincoln Elementary did not come this morning.",
+        "requester": {"email": "maria@example.org", "language": "en"},
+        **fields,
+    }
+    response = httpx.post(f"{console.intake}/v1/concerns", json=body, headers=FAMILY)
+    response.raise_for_status()
+    receipt: dict[str, Any] = response.json()
+    return receipt
+
+
+async def test_specialist_finds_new_concern_first_replies_schedules_callback_and_resolves(
+    console: Console, context: BrowserContext
+) -> None:
+    receipt = submit(console, description="The bus to Lincoln Elementary left my son behind.")
+    tracking = receipt["tracking_number"]
+    page = await context.new_page()
+    await page.goto(console.web + "/staff/queue")
+    await check(page, console, "sign-in")
+    await sign_in(page, console, "sd-1")
+    await expect(page.get_by_role("heading", name="Work queue", exact=True)).to_be_visible()
+    first = page.locator("table.queue tbody tr").first.locator("th a")
+    await expect(first).to_have_text(tracking)
+    await check(page, console, "queue")
+
+    await first.click()
+    await expect(page.get_by_role("heading", name=re.compile(f"Case {tracking}"))).to_be_visible()
+    await expect(page.get_by_text("left my son behind")).to_be_visible()
+    await check(page, console, "case")
+
+    reply = page.get_by_role("textbox", name=re.compile("^Reply"))
+    await reply.fill("We are calling the bus company now.")
+    await page.get_by_role("button", name="Send reply").click()
+    await expect(page.get_by_role("status")).to_have_text("Reply sent to the family.")
+    await page.get_by_label(re.compile("^Call back by")).fill("2026-12-30T10:30")
+    await page.get_by_role("button", name="Schedule callback").click()
+    await expect(page.get_by_role("status")).to_have_text("Callback scheduled.")
+    summary = "The driver missed the stop; the route now stops at Oak Street at 7:40."
+    await page.get_by_role("textbox", name=re.compile("^Summary")).fill(summary)
+    await page.get_by_role("button", name="Resolve").click()
+    await expect(page.get_by_role("status")).to_have_text("Resolved; the family sees the summary.")
+    await expect(page.locator("h1 .tag")).to_have_text("Resolved")
+    await check(page, console, "case-resolved")
+
+    family = await context.new_page()
+    await family.goto(f"{console.web}/status/{tracking}?token={receipt['access_token']}")
+    await expect(family.get_by_text(summary)).to_be_visible()
+    await expect(family.get_by_text("We are calling the bus company now.")).to_be_visible()
+
+
+async def test_second_person_on_the_same_case_is_told_it_changed_and_keeps_their_text(
+    console: Console, browser: Browser
+) -> None:
+    receipt = submit(console, description="Nobody answers at the transportation office.")
+    contexts = [await browser.new_context() for _ in range(2)]
+    try:
+        first, second = [await c.new_page() for c in contexts]
+        await sign_in(first, console, "sd-1")
+        await sign_in(second, console, "sd-2")
+        case_url = f"{console.web}/staff/concerns/{receipt['id']}"
+        await first.goto(case_url)
+        await second.goto(case_url)
+
+        await first.get_by_label(re.compile(r"^Note \(staff")).fill("Called the depot, no answer.")
+        await first.get_by_role("button", name="Add note").click()
+        await expect(first.get_by_role("status")).to_have_text("Internal note added.")
+
+        reply = "We have asked the transportation office to call you today."
+        await second.get_by_role("textbox", name=re.compile("^Reply")).fill(reply)
+        await second.get_by_role("button", name="Send reply").click()
+        await expect(second.get_by_role("alert")).to_contain_text("Someone else changed this case")
+        await expect(second.get_by_text("Called the depot, no answer.")).to_be_visible()
+        await expect(second.get_by_role("textbox", name=re.compile("^Reply"))).to_have_value(reply)
+        await check(second, console, "case-stale")
+        await second.get_by_role("button", name="Send reply").click()
+        await expect(second.get_by_role("status")).to_have_text("Reply sent to the family.")
+    finally:
+        for c in contexts:
+            await c.close()
+
+
+async def test_principal_sees_only_their_school_and_cannot_retriage(
+    console: Console, context: BrowserContext
+) -> None:
+    own = submit(
+        console,
+        category="school-climate",
+        school_id="lincoln-es",
+        description="The playground at Lincoln has a broken gate.",
+    )
+    other = submit(
+        console,
+        category="school-climate",
+        school_id="jefferson-hs",
+        description="The Jefferson cafeteria line is far too long.",
+    )
+    page = await context.new_page()
+    await sign_in(page, console, "p-lincoln")
+    await expect(page.get_by_role("link", name="Lincoln Elementary", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
+    await expect(page.get_by_role("link", name=own["tracking_number"])).to_be_visible()
+    await page.goto(console.web + "/staff/queue?view=all&status=any")
+    await expect(page.get_by_role("link", name=own["tracking_number"])).to_be_visible()
+    await expect(page.get_by_role("link", name=other["tracking_number"])).to_have_count(0)
+    await expect(page.get_by_role("link", name="Take a concern")).to_have_count(0)
+
+    await page.goto(f"{console.web}/staff/concerns/{other['id']}")
+    await expect(page.get_by_role("heading", name="Case not found")).to_be_visible()
+    await page.goto(f"{console.web}/staff/concerns/{own['id']}")
+    await expect(page.get_by_role("button", name="Send reply")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Re-triage")).to_have_count(0)
+
+
+async def test_call_center_agent_takes_a_phone_concern_and_reads_back_number_and_pin(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await sign_in(page, console, "cc-1", start="/staff/call")
+    await expect(page.get_by_role("heading", name="Take a concern")).to_be_visible()
+    await check(page, console, "call")
+    await page.get_by_role("button", name="Save the concern").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Write down the concern")
+    await check(page, console, "call-errors")
+
+    await page.get_by_label("The concern, in the caller's words").fill(
+        "Caller says the school bus skipped Elm Road twice this week."
+    )
+    await page.get_by_label("Category").select_option("transportation")
+    await page.get_by_label(re.compile(r"^Phone \(optional")).fill("+15551230001")
+    await page.get_by_label("Language for replies").select_option("es")
+    await page.get_by_role("button", name="Save the concern").click()
+    tracking = (await page.locator("#tracking").inner_text()).strip()
+    pin = (await page.locator("#pin").inner_text()).strip()
+    assert re.fullmatch(r"CS-\d{4}-\d{6}", tracking)
+    assert re.fullmatch(r"\d{6}", pin)
+    await expect(page.get_by_text("Read this back to the caller")).to_be_visible()
+    await check(page, console, "call-done")
+
+    async with httpx.AsyncClient(base_url=console.intake) as http:
+        status = await http.get(f"/v1/tracking/{tracking}", headers={"X-Access-Pin": pin})
+    assert status.status_code == 200, status.text
+    assert status.json()["tracking_number"] == tracking
+    await expect(page.get_by_role("link", name="Ombudsperson")).to_have_count(0)
+
+
+async def test_ombudsperson_has_their_view_and_signs_out(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await sign_in(page, console, "ombuds", start="/staff/ombudsperson")
+    await expect(
+        page.get_by_role("heading", name="Escalated and long-overdue concerns")
+    ).to_be_visible()
+    await check(page, console, "ombudsperson")
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("status")).to_have_text("You have signed out.")
+    await page.goto(console.web + "/staff/ombudsperson")
+    await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+
+
+def test_local_sign_in_is_refused_outside_development() -> None:
+    settings = WebSettings(
+        environment="production",
+        form_secret=SecretStr("a-real-secret-of-the-district-0123456789"),
+        bureau_client_token=SecretStr("token-from-the-provider"),
+    )
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/staff/sign-in")
+        assert "Development sign-in" not in page.text
+        answer = client.post(
+            "/staff/sign-in/development", data={"role": "admin", "sub": "intruder"}
+        )
+        assert answer.status_code == 403
+        assert client.get("/staff/queue", follow_redirects=False).status_code == 303
