@@ -617,23 +617,33 @@ def _routes(app: FastAPI) -> None:
     @app.get("/survey/{token}", response_class=HTMLResponse)
     async def survey(request: Request, token: str) -> Response:
         web = web_of(request)
-        state = await survey_state(request, token)
+        state, language = await survey_state(request, token)
+        # a family who has not chosen a language here reads the survey in the one of its mail
+        language = None if request.cookies.get(LANGUAGE_COOKIE) else language
         if state in ("answered", "expired", "unknown"):
             return web.render(
-                request, "survey_done.html", state=state, status=200 if state == "answered" else 404
+                request,
+                "survey_done.html",
+                state=state,
+                status=200 if state == "answered" else 404,
+                language=language,
             )
-        return web.render(request, "survey.html", token=token, errors={}, values={})
+        return web.render(
+            request, "survey.html", token=token, errors={}, values={}, language=language
+        )
 
-    async def survey_state(request: Request, token: str) -> str:
+    async def survey_state(request: Request, token: str) -> tuple[str, str | None]:
+        """The survey's state (open, answered, expired, unknown) and its language."""
         if not survey_token_ok(token):
-            return "unknown"
+            return "unknown", None
         try:
             found = await web_of(request).notify.survey(token)
         except IntakeError as exc:
             if exc.status in (404, 410, 422):
-                return "expired" if exc.status == 410 else "unknown"
+                return ("expired" if exc.status == 410 else "unknown"), None
             raise
-        return found.status
+        languages = web_of(request).i18n.languages
+        return found.status, found.language if found.language in languages else None
 
     @app.post("/survey/{token}", response_class=HTMLResponse)
     async def survey_answer(request: Request, token: str) -> Response:

@@ -75,6 +75,10 @@ class Services:
             if request.headers.get("X-Access-Token") != RECEIPT["access_token"]:
                 return httpx.Response(404, json={"title": "Concern not found", "status": 404})
             return httpx.Response(200, json=VIEW)
+        if path.startswith("/v1/surveys/"):
+            return httpx.Response(
+                200, json={"language": "es", "status": "open", "expires_at": "2026-12-31T10:00:00Z"}
+            )
         return httpx.Response(404, json={"title": "Not found", "status": 404})
 
     def submissions(self) -> list[httpx.Request]:
@@ -219,3 +223,12 @@ def test_us_phone_numbers_as_families_type_them_become_e164() -> None:
     assert normalize_phone("(555) 123-4567") == "+15551234567"
     assert normalize_phone("+52 55 1234 5678") == "+525512345678"
     assert normalize_phone("12") is None
+
+
+def test_the_survey_opens_in_the_language_of_its_mail_unless_the_family_chose_one(
+    browser: TestClient,
+) -> None:
+    link = "/survey/" + "t" * 43
+    assert '<html lang="es"' in browser.get(link).text
+    browser.get("/?lang=en")
+    assert '<html lang="en"' in browser.get(link).text
