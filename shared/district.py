@@ -56,6 +56,8 @@ class Team(_Config):
     name: str
     lead: str
     members: list[str] = Field(default_factory=list, description="staff ids")
+    sensitive: bool = Field(default=False, description="routing here tells something about "
+                            "the student (e.g. special education): never shown publicly")
 
 
 class Category(_Config):

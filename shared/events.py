@@ -81,6 +81,9 @@ class ConcernTriaged(EventData):
     decided_by: str = Field(default="rules", description="`rules`, or the staff id of a re-triage")
     possible_duplicate_of: list[str] = Field(default_factory=list,
                                              description="ids of concerns this may duplicate")
+    sensitive: bool = Field(default=False, description="the routing tells something about the "
+                            "student: bureau staff only (the public copy shows the category's "
+                            "route)")
 
 
 class ConcernAssigned(EventData):
@@ -339,6 +342,13 @@ CATALOGUE: dict[str, EventSpec] = {
         ),
     )
 }
+# Routing events published twice (Security #2): in full on the private exchange, for bureau
+# services (the envelope says `restricted`), and as a public copy that never shows a sensitive
+# routing (a team or rule whose very name tells something about the student, e.g. special
+# education) nor links between one family's concerns (possible duplicates).
+DUAL_EVENTS = frozenset({"concern.triaged", "concern.assigned"})
+RESTRICTED = "restricted"
+
 _BY_TYPE = {spec.type: spec for spec in CATALOGUE.values()}
 _BY_MODEL = {spec.data_model: spec for spec in CATALOGUE.values()}
 
@@ -372,6 +382,16 @@ class CloudEvent(BaseModel):
             raise UnknownEvent(self.type) from None
 
     @property
+    def restricted(self) -> bool:
+        """A full copy of a routing event, for bureau services only (see DUAL_EVENTS)."""
+        return (self.model_extra or {}).get(RESTRICTED) is True
+
+    @property
+    def exchange(self) -> Exchange:
+        """The exchange this envelope travels on: a restricted copy on the private one."""
+        return Exchange.PRIVATE if self.restricted else self.spec.exchange
+
+    @property
     def name(self) -> str:
         """The event name, which is also its routing key."""
         return self.spec.name
@@ -395,9 +415,13 @@ def spec_of(data: EventData) -> EventSpec:
 
 
 def new_event(data: EventData, *, source: str, subject: str | None, time: datetime | None = None,
-              event_id: str | None = None) -> CloudEvent:
-    """Wrap event data in an envelope with a fresh id and the concern's trace context."""
+              event_id: str | None = None, restricted: bool | None = None) -> CloudEvent:
+    """Wrap event data in an envelope with a fresh id and the concern's trace context. A
+    routing event (DUAL_EVENTS) is the full, restricted copy unless `restricted=False` (its
+    public copy)."""
     spec = spec_of(data)
+    if restricted is None:
+        restricted = spec.name in DUAL_EVENTS
     return CloudEvent.model_validate({
         "id": event_id or str(uuid.uuid4()),
         "source": source,
@@ -406,6 +430,7 @@ def new_event(data: EventData, *, source: str, subject: str | None, time: dateti
         "subject": subject,
         "data": data.model_dump(mode="json"),
         "traceparent": traceparent_for(subject),
+        **({RESTRICTED: True} if restricted else {}),
     })
 
 
@@ -424,7 +449,8 @@ def encode(event: CloudEvent) -> bytes:
     return event.model_dump_json(exclude_none=True).encode()
 
 
-def envelopes(items: list[EventData], *, source: str, time: datetime) -> list[CloudEvent]:
+def envelopes(items: list[EventData], *, source: str, time: datetime,
+              restricted: bool | None = None) -> list[CloudEvent]:
     """Envelopes for events about concerns: the subject is the concern id."""
-    return [new_event(d, source=source, subject=getattr(d, "concern_id", None), time=time)
-            for d in items]
+    return [new_event(d, source=source, subject=getattr(d, "concern_id", None), time=time,
+                      restricted=restricted) for d in items]

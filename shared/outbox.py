@@ -43,7 +43,7 @@ WRITER = uuid.uuid4().hex
 def outbox_entries(events: Iterable[CloudEvent]) -> list[Document]:
     """Events as stored in a document's outbox: the exact bytes the relay will publish."""
     return [{"id": e.id, "name": e.name, "type": e.type, "body": encode(e), "by": WRITER,
-             "at": e.time} for e in events]
+             "at": e.time, **({"private": True} if e.restricted else {})} for e in events]
 
 
 def outbox_push(events: Sequence[CloudEvent]) -> Document:
@@ -57,7 +57,8 @@ def with_outbox(document: Document, events: Sequence[CloudEvent]) -> Document:
 
 
 class EventSink(Protocol):
-    async def publish(self, *, name: str, event_id: str, event_type: str, body: bytes) -> None:
+    async def publish(self, *, name: str, event_id: str, event_type: str, body: bytes,
+                      private: bool = False) -> None:
         ...
 
 
@@ -224,7 +225,8 @@ class OutboxRelay:
         for entry in doc.get(FIELD, []):
             try:
                 await self._sink.publish(name=entry["name"], event_id=entry["id"],
-                                         event_type=entry["type"], body=bytes(entry["body"]))
+                                         event_type=entry["type"], body=bytes(entry["body"]),
+                                         **({"private": True} if entry.get("private") else {}))
             except Exception:
                 log.warning("publish failed", exc_info=True,
                             extra={"event_id": entry["id"], "event": entry["name"]})

@@ -241,6 +241,14 @@ async def student_record(student_id: str, *, ctx: IntakeContext) -> list[Documen
             entries.append({**base, "kind": "shared", "actor": "intake",
                             "recipient": "triage",
                             "reason": "special-education flag, to route the concern"})
+        if concern.get("routing_sensitive"):
+            # where the routing (which tells the flag) went: never Open311, public events
+            # or webhooks, which show the category's route instead
+            entries.append({**base, "kind": "shared", "actor": "triage",
+                            "recipient": f"team {concern.get('team_name')}",
+                            "reason": "routed by the special-education flag; the routing "
+                                      "reaches bureau services (intake, escalation, notify) "
+                                      "on the private exchange and the team's staff"})
     for disclosure in await ctx.disclosures.for_student(key):
         entries.append({k: v for k, v in disclosure.items() if k not in ("_id", "student_key")}
                        | {"id": disclosure["_id"]})
@@ -350,7 +358,7 @@ async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: IntakeCont
     """The case shows the team and priority triage decided."""
     await _record(data.concern_id, event, ctx=ctx,
                   facts={"team_id": data.team_id, "team_name": data.team_name,
-                         "priority": data.priority.value},
+                         "priority": data.priority.value, "routing_sensitive": data.sensitive},
                   entry={"kind": "triaged", "team_id": data.team_id, "team_name": data.team_name,
                          "priority": data.priority.value, "rule": data.rule,
                          "actor": data.decided_by,

@@ -319,6 +319,15 @@ def _status_notes(doc: Document, status: Status) -> str:
     return _STATUS_NOTES[status]
 
 
+def _agency(doc: Document, ctx: Ctx) -> str:
+    """The owning team, unless its routing tells something about the student (Security #2):
+    then, as before routing, the district."""
+    team = ctx.district.team(doc["team_id"]) if doc.get("team_id") else None
+    if doc.get("routing_sensitive") or (team is not None and team.sensitive):
+        return ctx.district.district.name
+    return str(doc.get("team_name") or ctx.district.district.name)
+
+
 def _request_row(doc: Document, ctx: Ctx) -> dict[str, Any]:
     status = Status(doc["status"])
     category = ctx.district.category(doc["category"])
@@ -331,7 +340,7 @@ def _request_row(doc: Document, ctx: Ctx) -> dict[str, Any]:
         "service_name": category.name.en if category else doc["category"],
         "service_code": doc["category"],
         "description": None,  # a parent's words may name a student: never public
-        "agency_responsible": doc.get("team_name") or ctx.district.district.name,
+        "agency_responsible": _agency(doc, ctx),
         "service_notice": None,
         "requested_datetime": doc["submitted_at"],
         "updated_datetime": doc.get("updated_at") or doc["submitted_at"],

@@ -307,7 +307,8 @@ class ConcernRepository:
         return await self._concerns.find(
             {"student_key": student_key},
             {"_id": 1, "tracking_number": 1, "submitted_at": 1, "taken_by": 1, "channel": 1,
-             "school_id": 1, "student.masked": 1}).sort([("submitted_at", 1)]).to_list()
+             "school_id": 1, "student.masked": 1, "routing_sensitive": 1, "team_name": 1},
+        ).sort([("submitted_at", 1)]).to_list()
 
 
 class DisclosureRepository:

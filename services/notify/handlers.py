@@ -26,6 +26,7 @@ from services.notify.domain import (
 from services.notify.repository import ConcernFacts, NewDelivery
 from services.notify.templates import render
 from shared.events import (
+    DUAL_EVENTS,
     CloudEvent,
     ConcernResolved,
     EventData,
@@ -52,6 +53,10 @@ async def on_event(event: CloudEvent, data: EventData, *, ctx: NotifyContext) ->
     now = ctx.clock.now()
     concern_id: str = getattr(data, "concern_id", None) or event.subject or "-"
     webhooks = await _webhooks(event, concern_id, ctx)
+    if event.name in DUAL_EVENTS and not event.restricted:
+        # the public copy of a routing event is for subscribers; people hear of the full one
+        await _record(webhooks, event, concern_id, ctx, now)
+        return
     try:
         messages = await _messages(event, data, concern_id, ctx, now)
     except Exception:
@@ -142,7 +147,7 @@ async def _prepare(planned: Planned, *, concern_id: str, facts: ConcernFacts | N
 
 async def _webhooks(event: CloudEvent, concern_id: str, ctx: NotifyContext) -> list[NewDelivery]:
     """One signed webhook per subscription that asked for this event; public events only."""
-    if event.spec.exchange is not Exchange.PUBLIC:
+    if event.exchange is not Exchange.PUBLIC:  # a restricted copy included
         return []
     body = encode(event).decode()
     return [NewDelivery(

@@ -35,6 +35,7 @@ class Routing:
     reasons: tuple[str, ...] = ()
     safety_words: tuple[str, ...] = ()
     considered: tuple[Considered, ...] = field(default=(), compare=False)
+    sensitive: bool = False  # a sensitive rule matched, or the team is sensitive
 
 
 def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
@@ -47,6 +48,7 @@ def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
     default_team, default_priority, default_rule, reasons = _default(facts, district)
     team_id, priority, rule_name = default_team, default_priority, default_rule
     tags: tuple[str, ...] = ()
+    sensitive = False
     considered: list[Considered] = []
     for rule in rules:
         matched, why = match(rule, facts)
@@ -54,6 +56,7 @@ def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
         if not matched:
             continue
         rule_name, tags = f"rule:{rule.id}", tuple(rule.actions.tags)
+        sensitive = rule.sensitive
         reasons = [f"rule {rule.id} matched: {'; '.join(why)}"]
         if rule.actions.team is not None:
             resolved = _resolve_team(rule.actions.team, facts, district)
@@ -83,7 +86,20 @@ def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
     assert team is not None  # the district validator guarantees the fallback team
     return Routing(team_id=team.id, team_name=team.name, priority=priority, rule=rule_name,
                    tags=tags, reasons=tuple(reasons), safety_words=found,
-                   considered=tuple(considered))
+                   considered=tuple(considered), sensitive=sensitive or team.sensitive)
+
+
+def public_route(category: str, school_id: str | None,
+                 district: DistrictConfig) -> tuple[str, str, str]:
+    """What public views and events show of a sensitive routing: the team, team name and
+    rule that the (public) category alone gives, as for any concern of the category."""
+    team_id, _, rule, _ = _default(
+        Facts(category=category, school_id=school_id, channel=Channel.WEB), district)
+    team = district.team(team_id)
+    if team is None or team.sensitive:  # a category of a sensitive team: the fallback's name
+        team = district.team(district.fallback_team)
+    assert team is not None  # the district validator guarantees the fallback team
+    return team.id, team.name, rule
 
 
 def category_route(category: str, school_id: str | None,

@@ -16,7 +16,7 @@ from typing import Any
 from services.triage import assignment, duplicates
 from services.triage.assignment import Seat, Strategy
 from services.triage.config import TriageConfig
-from services.triage.domain import PRIORITY_RANK, Routing, category_route, route
+from services.triage.domain import PRIORITY_RANK, Routing, category_route, public_route, route
 from services.triage.repository import DecisionRepository, MemberRepository, RuleRepository
 from services.triage.rules import Facts
 from shared.clock import Clock, as_utc
@@ -116,7 +116,7 @@ async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
     now = ctx.clock.now()
     triaged = _triaged(data.concern_id, data.category, data.school_id, routing.team_id,
                        routing.team_name, routing.priority, routing.rule, now, RULES_DECIDED,
-                       duplicates.ids(candidates))
+                       duplicates.ids(candidates), sensitive=routing.sensitive)
     events: list[EventData] = [triaged]
     history: list[Document] = [{
         "at": now, "by": RULES_DECIDED, "action": "routed", "rule": routing.rule,
@@ -136,6 +136,7 @@ async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
         "team_id": routing.team_id, "priority": routing.priority.value,
         "priority_rank": PRIORITY_RANK[routing.priority], "tags": list(routing.tags),
         "rule": routing.rule, "safety_words": list(routing.safety_words),
+        "sensitive": routing.sensitive,
         "decided_by": RULES_DECIDED, "decided_at": now,
         "assignee_id": seat.assignee_id if seat else None,
         "covering_for": seat.covering_for if seat else None,
@@ -144,8 +145,8 @@ async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
         "status": "open", "merged_into": None, "history": history,
         "source_event_id": event.id,
     }
-    if not await ctx.decisions.add_first(decision, envelopes(events, source=ctx.source,
-                                                             time=now)):
+    if not await ctx.decisions.add_first(decision, _routing_envelopes(
+            ctx, events, now, sensitive=routing.sensitive)):
         # a redelivery (or another replica was first): the stored decision stands
         await _undo_claim(ctx, data.concern_id, seat)
         return
@@ -237,6 +238,38 @@ async def _undo_claim(ctx: TriageContext, concern_id: str, seat: Seat | None) ->
         await ctx.members.release(seat.assignee_id, concern_id)
 
 
+def _routing_envelopes(ctx: TriageContext, events: list[EventData], now: datetime, *,
+                       sensitive: bool) -> list[CloudEvent]:
+    """Routing events in full for bureau services (the private exchange), each with its
+    public copy: no duplicate links, and a sensitive routing shown as its category's route
+    (its assignment not at all)."""
+    public: list[EventData] = []
+    for data in events:
+        if isinstance(data, ConcernTriaged):
+            shown: dict[str, Any] = {"possible_duplicate_of": [], "sensitive": False}
+            if sensitive:
+                team_id, team_name, rule = public_route(data.category, data.school_id,
+                                                        ctx.district)
+                shown |= {"team_id": team_id, "team_name": team_name, "rule": rule,
+                          "decided_by": RULES_DECIDED}
+                if data.priority is not Priority.CRITICAL:
+                    shown["priority"] = category_route(data.category, data.school_id,
+                                                       ctx.district)[1]
+            public.append(data.model_copy(update=shown))
+        elif isinstance(data, ConcernAssigned) and not sensitive:
+            public.append(data)
+    return (envelopes(events, source=ctx.source, time=now)
+            + envelopes(public, source=ctx.source, time=now, restricted=False))
+
+
+def _sensitive(ctx: TriageContext, decision: Document, team_id: str) -> bool:
+    """Whether a decision's routing stays private: its team is sensitive, or it keeps the
+    team a sensitive rule chose."""
+    team = ctx.district.team(team_id)
+    return bool((team is not None and team.sensitive)
+                or (decision.get("sensitive") and team_id == decision["team_id"]))
+
+
 def _assigned(ctx: TriageContext, concern_id: str, team_id: str, seat: Seat, now: datetime,
               by: str) -> ConcernAssigned:
     staff = ctx.district.staff_member(seat.assignee_id)
@@ -258,10 +291,11 @@ def _assigned_entry(seat: Seat, now: datetime, by: str, how: str,
 
 def _triaged(concern_id: str, category: str, school_id: str | None, team_id: str,
              team_name: str, priority: Priority, rule: str, now: datetime, by: str,
-             possible_duplicates: list[str]) -> ConcernTriaged:
+             possible_duplicates: list[str], *, sensitive: bool = False) -> ConcernTriaged:
     return ConcernTriaged(concern_id=concern_id, category=category, school_id=school_id,
                           team_id=team_id, team_name=team_name, priority=priority, rule=rule,
-                          triaged_at=now, decided_by=by, possible_duplicate_of=possible_duplicates)
+                          triaged_at=now, decided_by=by, possible_duplicate_of=possible_duplicates,
+                          sensitive=sensitive)
 
 
 # --- staff commands -----------------------------------------------------------------------
@@ -330,12 +364,13 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
         assert team is not None
         events.append(_triaged(concern_id, category, decision.get("school_id"), team_id,
                                team.name, priority, "manual", now, actor,
-                               [c["concern_id"] for c in decision["possible_duplicates"]]))
+                               [c["concern_id"] for c in decision["possible_duplicates"]],
+                               sensitive=_sensitive(ctx, decision, team_id)))
         history.append({"at": now, "by": actor, "action": "retriaged", "rule": "manual",
                         "reason": change.reason, "changes": changes})
         set_.update(category=category, team_id=team_id, priority=priority.value,
                     priority_rank=PRIORITY_RANK[priority], rule="manual", decided_by=actor,
-                    decided_at=now)
+                    decided_at=now, sensitive=_sensitive(ctx, decision, team_id))
     if new_assignee != old_assignee:
         set_.update(assignee_id=new_assignee, covering_for=seat.covering_for if seat else None)
         if seat is not None:
@@ -347,7 +382,9 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
                             "reason": change.reason})
     if not await ctx.decisions.change(concern_id, version=decision["version"], set_=set_,
                                       history=history,
-                                      events=envelopes(events, source=ctx.source, time=now)):
+                                      events=_routing_envelopes(
+                                          ctx, events, now,
+                                          sensitive=_sensitive(ctx, decision, team_id))):
         if new_assignee is not None and new_assignee != old_assignee:
             await ctx.members.release(new_assignee, concern_id)
         raise Conflict(f"concern {concern_id} changed meanwhile; read it again and retry")
@@ -440,8 +477,9 @@ async def handover(ctx: TriageContext, member_id: str, *, to: str | None, reason
             now = ctx.clock.now()
             seat = Seat(target, member_id)
             await ctx.members.add(target, concern_id)
-            events = envelopes([_assigned(ctx, concern_id, decision["team_id"], seat, now,
-                                          actor)], source=ctx.source, time=now)
+            events = _routing_envelopes(
+                ctx, [_assigned(ctx, concern_id, decision["team_id"], seat, now, actor)], now,
+                sensitive=_sensitive(ctx, decision, decision["team_id"]))
             if not await ctx.decisions.change(
                     concern_id, version=decision["version"],
                     set_={"assignee_id": target, "covering_for": member_id},

@@ -59,6 +59,9 @@ class RuleBody(_Model):
 
     description: str = Field(default="", max_length=500)
     enabled: bool = True
+    sensitive: bool = Field(default=False, description="a match tells something about the "
+                            "student (e.g. special education): the routing is never shown "
+                            "publicly (Open311, public events, webhooks)")
     conditions: Conditions = Field(default_factory=Conditions)
     actions: Actions = Field(default_factory=Actions)
 

@@ -29,8 +29,11 @@ class Publisher:
         self._exchanges = exchanges
         self._timeout_s = timeout_s
 
-    async def publish(self, *, name: str, event_id: str, event_type: str, body: bytes) -> None:
-        await self._exchanges.for_event(name).publish(
+    async def publish(self, *, name: str, event_id: str, event_type: str, body: bytes,
+                      private: bool = False) -> None:
+        """`private`: a restricted copy of a routing event (shared.events.DUAL_EVENTS)."""
+        exchange = self._exchanges.private if private else self._exchanges.for_event(name)
+        await exchange.publish(
             event_message(body, event_id=event_id, event_type=event_type),
             routing_key=name,
             timeout=self._timeout_s,

@@ -19,7 +19,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 from aiormq.abc import FieldTable
 
-from shared.events import CATALOGUE, Exchange
+from shared.events import CATALOGUE, DUAL_EVENTS, Exchange
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
     "notify": frozenset({"concern.contact_shared", "concern.reply_shared"}
                         | {n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC}),
 }
+
+# Services that read the public copy of a routing event beside the full one (DUAL_EVENTS).
+PUBLIC_COPY_READERS = frozenset({"notify"})
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,16 @@ async def _declare_main_queue(channel: AbstractChannel, settings: ServiceSetting
     queue = await channel.declare_queue(settings.queue("events", service), durable=True,
                                         arguments=_durable_args(settings))
     for name in sorted(set(handled)):
-        await queue.bind(exchanges.for_event(name), routing_key=name)
+        if name in DUAL_EVENTS:
+            # bureau services read the full (restricted) copy of a routing event; only notify
+            # also reads the public copy, to forward it to webhook subscribers
+            await queue.bind(exchanges.private, routing_key=name)
+            if service in PUBLIC_COPY_READERS:
+                await queue.bind(exchanges.events, routing_key=name)
+            else:  # a binding of an earlier version
+                await queue.unbind(exchanges.events, routing_key=name)
+        else:
+            await queue.bind(exchanges.for_event(name), routing_key=name)
     return queue
 
 

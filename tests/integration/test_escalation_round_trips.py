@@ -183,6 +183,8 @@ async def test_the_service_absorbs_redelivered_events_without_an_inbox(
     channel = await amqp.channel()
     exchange = await channel.declare_exchange(isolation.events_exchange,
                                               aio_pika.ExchangeType.TOPIC, durable=True)
+    private = await channel.declare_exchange(isolation.private_exchange,
+                                             aio_pika.ExchangeType.TOPIC, durable=True)
     concern = str(uuid.uuid4())
     events = [envelope(submitted(concern), T0), envelope(triaged(concern), T0),
               envelope(acknowledged(concern), T0)]
@@ -192,9 +194,9 @@ async def test_the_service_absorbs_redelivered_events_without_an_inbox(
 
         async def publish(*batch: CloudEvent) -> None:
             for event in batch:
-                await exchange.publish(event_message(encode(event), event_id=event.id,
-                                                     event_type=event.type),
-                                       routing_key=event.name)
+                await (private if event.restricted else exchange).publish(
+                    event_message(encode(event), event_id=event.id, event_type=event.type),
+                    routing_key=event.name)
 
         await publish(events[0])
         for _ in range(200):  # the clock is started before the rest arrives

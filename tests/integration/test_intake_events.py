@@ -45,12 +45,15 @@ async def publish(amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolat
     """Publish an event as another service would (intake must be up to have the exchange)."""
     channel = await amqp.channel(publisher_confirms=True)
     exchange = await channel.get_exchange(isolation.events_exchange)
+    private = await channel.get_exchange(isolation.private_exchange)
 
     async def send(data: EventData, event: CloudEvent | None = None) -> CloudEvent:
         event = event or new_event(data, source="/bureau/test",
                                    subject=getattr(data, "concern_id", None), time=clock.now())
-        await exchange.publish(event_message(encode(event), event_id=event.id,
-                                             event_type=event.type), routing_key=event.name)
+        # a routing event reaches bureau services as its full copy, on the private exchange
+        await (private if event.restricted else exchange).publish(
+            event_message(encode(event), event_id=event.id, event_type=event.type),
+            routing_key=event.name)
         return event
 
     return send

@@ -294,6 +294,29 @@ async def test_status_notes_follow_routing(intake: httpx.AsyncClient, publish: P
     assert "Routed" in after["status_notes"]
 
 
+async def test_a_routing_that_tells_special_education_never_shows_publicly(
+        intake: httpx.AsyncClient, publish: Publish, clock: Any) -> None:
+    """Security #2: a transportation concern routed to the Special Education team showed
+    `agency_responsible: Special Education Department` to anyone, single and bulk, JSON and
+    XML."""
+    number = (await file_request(intake)).json()[0]["service_request_id"]
+    cid = (await intake.get("/v1/concerns", params={"q": number})).json()["items"][0]["id"]
+    await publish(ConcernTriaged(concern_id=cid, category="transportation",
+                                 school_id="lincoln-es", team_id="special-education",
+                                 team_name="Special Education Department",
+                                 priority=Priority.HIGH, rule="rule:special-education-students",
+                                 triaged_at=clock.now(), sensitive=True))
+    await case_when(intake, cid, lambda c: c["team"] is not None)
+    for fmt in ("json", "xml"):
+        for answer in (await intake.get(f"{BASE}/requests/{number}.{fmt}"),
+                       await intake.get(f"{BASE}/requests.{fmt}",
+                                        params={"service_code": "transportation"})):
+            assert answer.status_code == 200
+            assert "Special Education" not in answer.text and "special-ed" not in answer.text
+            row = next(r for r in rows_of(answer, fmt) if r["service_request_id"] == number)
+            assert row["agency_responsible"] == "Example Unified School District"
+
+
 @pytest.mark.parametrize(("path", "headers", "fmt"), [
     ("/nothing.xml", {}, "xml"),
     ("/requests/CS-2026-000001/notes.xml", {}, "xml"),

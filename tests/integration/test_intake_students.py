@@ -3,10 +3,12 @@ those with an interest in the concern, every reveal recorded and exportable per 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -16,6 +18,8 @@ from pymongo import AsyncMongoClient
 
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
+from shared.events import ConcernTriaged, Priority, encode, new_event
+from shared.messaging.publisher import event_message
 from tests.conftest import Isolation, bearer
 
 pytestmark = pytest.mark.integration
@@ -54,6 +58,15 @@ async def submit(client: httpx.AsyncClient, school: str = "lincoln-es") -> str:
                                                  "grade": "4", "special_education": True}})
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
+
+
+async def eventually_async(check: Callable[[], Any], timeout_s: float = 10.0) -> None:
+    """Wait until an async check holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await check():
+        assert loop.time() < deadline, "condition never held"
+        await asyncio.sleep(0.05)
 
 
 async def stored(mongo: AsyncMongoClient, isolation: Isolation, concern_id: str) -> Any:
@@ -105,6 +118,36 @@ async def test_reveal_needs_a_reason_and_an_interest_and_is_recorded(
     assert entries[-1]["concern_id"] == concern_id
     assert entries[-1]["id"] == specialist.json()["disclosure_id"]
     assert specialist_export.status_code == 403
+
+
+async def test_the_record_lists_where_a_special_education_routing_went(
+        running: Running, amqp: aio_pika.abc.AbstractRobustConnection,
+        isolation: Isolation) -> None:
+    """Security #2: the disclosure record lists every place the fact went."""
+    async with running() as intake:
+        concern_id = await submit(intake)
+        routing = new_event(ConcernTriaged(
+            concern_id=concern_id, category="special-education", school_id="lincoln-es",
+            team_id="special-education", team_name="Special Education Department",
+            priority=Priority.HIGH, rule="rule:special-education-students",
+            triaged_at=datetime.now(UTC), sensitive=True), source="/bureau/triage",
+            subject=concern_id)
+        channel = await amqp.channel()
+        private = await channel.get_exchange(isolation.private_exchange)
+        await private.publish(event_message(encode(routing), event_id=routing.id,
+                                            event_type=routing.type),
+                              routing_key=routing.name)
+
+        async def routed() -> bool:
+            case = (await intake.get(f"/v1/concerns/{concern_id}", headers=SPECIALIST)).json()
+            return case["team"] is not None
+
+        await eventually_async(routed)
+        record = await intake.get(f"/v1/students/{STUDENT_ID}/disclosures",
+                                  headers=bearer("ombudsperson"))
+    shared = [e for e in record.json()["entries"] if e["kind"] == "shared"]
+    assert [e["recipient"] for e in shared] == ["triage", "team Special Education Department"]
+    assert "private exchange" in shared[1]["reason"]
 
 
 async def test_no_student_and_unknown_student_answer_plainly(running: Running) -> None:

@@ -28,7 +28,9 @@ from shared.events import (
     CloudEvent,
     ConcernContactShared,
     ConcernSubmitted,
+    ConcernTriaged,
     EventData,
+    Priority,
     RequesterContact,
     SlaBreached,
     SlaTarget,
@@ -147,6 +149,28 @@ async def test_private_events_never_reach_a_subscriber_even_one_asking_for_every
 
     assert [h.event["type"] for h in receiver.received] == ["org.bureau.concern.submitted.v1"]
     assert all(b"ana@example.org" not in h.body for h in receiver.received)
+
+
+async def test_a_subscriber_gets_the_public_copy_of_a_routing_event_never_the_full_one(
+        ctx: NotifyContext, client: httpx.AsyncClient, receiver: WebhookReceiver) -> None:
+    """Security #2: webhooks forwarded the special-education routing of a concern."""
+    await subscribe(client, receiver.url, "concern.triaged")
+    concern = str(uuid.uuid4())
+    routing = ConcernTriaged(concern_id=concern, category="transportation",
+                             team_id="special-education", team_name="Special Education "
+                             "Department", priority=Priority.HIGH,
+                             rule="rule:special-education-students", triaged_at=NOW,
+                             sensitive=True)
+    full = await publish(ctx, routing)  # bureau services' copy
+    assert full.restricted and receiver.received == []
+    shown = routing.model_copy(update={"team_id": "transportation", "sensitive": False,
+                                       "team_name": "Transportation Department"})
+    [public] = envelopes([shown], source="/bureau/triage", time=NOW, restricted=False)
+    await handlers.on_event(public, public.parsed(), ctx=ctx)
+    await ctx.dispatch.settle()
+    await dispatch_due(ctx=ctx)
+    [hook] = receiver.received
+    assert hook.event["id"] == public.id and "Special" not in hook.body.decode()
 
 
 async def test_private_event_types_are_refused_at_subscription(

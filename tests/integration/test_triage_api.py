@@ -239,8 +239,11 @@ async def test_concern_from_the_private_exchange_is_triaged_and_announced(
             seen[message.routing_key or ""] = json.loads(message.body)["data"]
             if "concern.triaged" in seen:
                 break
-    assert seen["concern.triaged"]["team_id"] == "special-education"
-    assert seen["concern.triaged"]["priority"] == "high"
+    # Security #2: the public copy shows the category's route, never special education
+    assert (seen["concern.triaged"]["team_id"], seen["concern.triaged"]["rule"]) == (
+        "transportation", "category:transportation")
+    assert seen["concern.triaged"]["priority"] == "normal"
+    assert "special" not in json.dumps(seen).lower()
     await channel.close()
 
 

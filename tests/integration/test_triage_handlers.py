@@ -29,6 +29,7 @@ from services.triage.repository import (
 from shared.clock import FakeClock
 from shared.district import DistrictConfig, load_district
 from shared.events import (
+    DUAL_EVENTS,
     Channel,
     CloudEvent,
     ConcernDetailsShared,
@@ -36,8 +37,10 @@ from shared.events import (
     ConcernReopened,
     ConcernResolved,
     EventData,
+    Exchange,
     Priority,
     decode,
+    encode,
     new_event,
 )
 from shared.settings import DEFAULT_DISTRICT_CONFIG
@@ -97,10 +100,15 @@ async def triage(ctx: TriageContext, data: ConcernDetailsShared) -> None:
     await handlers.on_details_shared(envelope(data), data, ctx=ctx)
 
 
-async def outbox(client: AsyncMongoClient, db_name: str, concern_id: str) -> list[CloudEvent]:
+async def outbox(client: AsyncMongoClient, db_name: str, concern_id: str, *,
+                 public: bool = False) -> list[CloudEvent]:
+    """The pending events of a decision as bureau services get them (full copies of routing
+    events), or with `public` as outside subscribers do."""
     doc = await client[db_name][DECISIONS].find_one({"_id": concern_id}, {"outbox": 1})
     assert doc is not None
-    return [decode(bytes(e["body"])) for e in doc.get("outbox", [])]
+    events = [decode(bytes(e["body"])) for e in doc.get("outbox", [])]
+    return [e for e in events if e.exchange is (Exchange.PUBLIC if public else Exchange.PRIVATE)
+            or e.name not in DUAL_EVENTS]
 
 
 async def loads(ctx: TriageContext, ids: list[str]) -> dict[str, int]:
@@ -341,6 +349,38 @@ async def test_a_merge_made_in_intake_drops_the_concern_from_queue_and_load_unti
     await handlers.on_reopened(envelope(reopened), reopened, ctx=ctx)
     assert "dup" in [d["_id"] for d in await ctx.decisions.queue("service-desk", 100)]
     assert "dup" in (await ctx.members.get(holder) or {}).get("open", [])
+
+
+async def test_a_special_education_routing_is_public_only_as_its_category_route(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    """Security #2: the public `concern.triaged` showed `team_name: Special Education
+    Department` and `rule: special-education-students` beside a tracking number."""
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    await ctx.rules.seed(ctx.config.rules)
+    await triage(ctx, details("sped", category="transportation", flags=["special_education"]))
+    [full, assigned] = await outbox(mongo, db, "sped")
+    assert (full.data["team_id"], full.data["sensitive"]) == ("special-education", True)
+    assert assigned.name == "concern.assigned"  # bureau services know who works it
+    [public] = await outbox(mongo, db, "sped", public=True)  # no public assignment
+    assert public.name == "concern.triaged" and not public.restricted
+    assert (public.data["team_id"], public.data["team_name"], public.data["rule"]) == (
+        "transportation", "Transportation Department", "category:transportation")
+    assert public.data["priority"] == "normal" and public.data["sensitive"] is False
+    assert "special" not in encode(public).decode().lower()
+
+
+async def test_duplicate_links_stay_off_the_public_copy(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    """Security #2: `possible_duplicate_of` let any subscriber group one parent's concerns."""
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    await triage(ctx, details("first", contact_key="k1"))
+    await triage(ctx, details("second", contact_key="k1"))
+    assert (await outbox(mongo, db, "second"))[0].data["possible_duplicate_of"] == ["first"]
+    public = await outbox(mongo, db, "second", public=True)
+    assert [e.name for e in public] == ["concern.triaged", "concern.assigned"]
+    assert public[0].data["possible_duplicate_of"] == []
 
 
 async def test_retriage_changes_route_reassigns_and_keeps_who_and_why(
