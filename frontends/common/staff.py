@@ -23,8 +23,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from frontends.common.intake import IntakeError, IntakeNotFound, IntakeUnavailable, error_from
 from frontends.common.settings import FrontendSettings
 from services.escalation.api import ClockRead, OmbudspersonCaseRead
-from services.intake.schemas import ConcernPage, ConcernRead, ConcernReceipt
-from services.triage.api import DecisionRead, MemberRead, TeamRead
+from services.intake.schemas import ConcernPage, ConcernRead, ConcernReceipt, StudentRevealRead
+from services.triage.api import DecisionRead, HandoverRead, MemberRead, TeamRead
 
 __all__ = [
     "ACTIONS",
@@ -33,10 +33,12 @@ __all__ = [
     "ConcernRead",
     "ConcernReceipt",
     "DecisionRead",
+    "HandoverRead",
     "MemberRead",
     "OmbudspersonCaseRead",
     "StaffClient",
     "StaleCase",
+    "StudentRevealRead",
     "TeamRead",
 ]
 
@@ -186,6 +188,18 @@ class StaffClient:
         receipt: ConcernReceipt = self._parse(ConcernReceipt, response)
         return receipt
 
+    async def reveal_student(self, token: str, concern_id: str, reason: str) -> StudentRevealRead:
+        """The student's information in full; intake records who, when and why."""
+        response = await self._call(
+            "intake",
+            "POST",
+            f"/v1/concerns/{_id(concern_id)}/student/reveal",
+            token,
+            json={"reason": reason},
+        )
+        revealed: StudentRevealRead = self._parse(StudentRevealRead, response)
+        return revealed
+
     # --- triage ---------------------------------------------------------------------------
 
     async def decision(self, token: str, concern_id: str) -> DecisionRead:
@@ -214,6 +228,37 @@ class StaffClient:
             TypeAdapter(list[MemberRead]), await self._call("triage", "GET", "/v1/members", token)
         )
         return members
+
+    async def set_away(
+        self,
+        token: str,
+        member_id: str,
+        *,
+        away: bool,
+        backup_id: str | None,
+        until: str | None,
+    ) -> MemberRead:
+        """Mark a member away (new concerns go to the backup) or back."""
+        body = {"away": away, "backup_id": backup_id, "until": until}
+        response = await self._call(
+            "triage", "PUT", f"/v1/members/{_id(member_id)}/away", token, json=body
+        )
+        member: MemberRead = self._parse(MemberRead, response)
+        return member
+
+    async def handover(
+        self, token: str, member_id: str, *, to: str | None, reason: str | None
+    ) -> HandoverRead:
+        """Move a member's open concerns to another member (default: their backup)."""
+        response = await self._call(
+            "triage",
+            "POST",
+            f"/v1/members/{_id(member_id)}/handover",
+            token,
+            json={"to": to, "reason": reason},
+        )
+        handed: HandoverRead = self._parse(HandoverRead, response)
+        return handed
 
     # --- escalation -----------------------------------------------------------------------
 

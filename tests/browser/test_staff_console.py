@@ -179,7 +179,11 @@ def submit(console: Console, **fields: Any) -> dict[str, Any]:
 async def test_specialist_finds_new_concern_first_replies_schedules_callback_and_resolves(
     console: Console, context: BrowserContext
 ) -> None:
-    receipt = submit(console, description="The bus to Lincoln Elementary left my son behind.")
+    receipt = submit(
+        console,
+        description="The bus to Lincoln Elementary left my son behind.",
+        student={"name": "Lucia Gonzalez", "grade": "4"},
+    )
     tracking = receipt["tracking_number"]
     page = await context.new_page()
     await page.goto(console.web + "/staff/queue")
@@ -194,6 +198,12 @@ async def test_specialist_finds_new_concern_first_replies_schedules_callback_and
     await expect(page.get_by_role("heading", name=re.compile(f"Case {tracking}"))).to_be_visible()
     await expect(page.get_by_text("left my son behind")).to_be_visible()
     await check(page, console, "case")
+    await expect(page.get_by_text("Lucia Gonzalez")).to_have_count(0)
+    await page.get_by_label(re.compile("^Why you need to see it")).fill(
+        "Calling the family about the bus stop for this student."
+    )
+    await page.get_by_role("button", name="Reveal").click()
+    await expect(page.get_by_text("Lucia Gonzalez")).to_be_visible()
 
     reply = page.get_by_role("textbox", name=re.compile("^Reply"))
     await reply.fill("We are calling the bus company now.")
@@ -241,6 +251,17 @@ async def test_second_person_on_the_same_case_is_told_it_changed_and_keeps_their
         await check(second, console, "case-stale")
         await second.get_by_role("button", name="Send reply").click()
         await expect(second.get_by_role("status")).to_have_text("Reply sent to the family.")
+
+        await second.get_by_role("link", name="Team").click()
+        await expect(second.get_by_role("heading", name="Service Desk")).to_be_visible()
+        await check(second, console, "team")
+        away = second.get_by_role("form", name="Out of office for Kevin Nguyen")
+        await away.get_by_label("Backup").select_option("sd-1")
+        await away.get_by_role("button", name="Mark away").click()
+        await expect(second.get_by_role("status")).to_have_text(
+            "Marked away; new concerns go to the backup."
+        )
+        await expect(second.get_by_text("backup Rosa Jiménez")).to_be_visible()
     finally:
         for c in contexts:
             await c.close()

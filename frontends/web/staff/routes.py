@@ -33,6 +33,7 @@ from frontends.web.staff.signin import (
 )
 from frontends.web.staff.views import Pages, StaffUser
 from shared.auth import Role
+from shared.authz import Permission
 from shared.district import DistrictConfig
 
 log = logging.getLogger(__name__)
@@ -269,6 +270,7 @@ def _router() -> APIRouter:
         problem: str | None = None,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
+        revealed: Any = None,
     ) -> Response:
         client = _client(request)
         bearer = token(request, user)
@@ -295,6 +297,8 @@ def _router() -> APIRouter:
             status=status,
             case=case,
             seen=views.fingerprint(case),
+            revealed=revealed,
+            reveal=pages.reveal and case.has_student_information,
             clock=clock,
             actions=views.allowed_actions(case.status.value, act=pages.act),
             retriage=pages.triage and case.status.value not in ("closed",),
@@ -436,6 +440,98 @@ def _router() -> APIRouter:
                 problem=f"Re-triage refused: {message}",
             )
         return RedirectResponse(f"/staff/concerns/{quote(concern_id)}?done=retriage", 303)
+
+    @router.post("/concerns/{concern_id}/reveal", response_class=HTMLResponse)
+    async def reveal(request: Request, concern_id: str) -> Response:
+        """The student's information, shown on this answer only (never kept in a URL or
+        cookie); intake records the reveal with its reason."""
+        user = signed_in(request)
+        form = await _web(request).posted(request)
+        reason = str(form.get("reason") or "").strip()[:1000]
+        if not Pages.of(user).reveal:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=403,
+                problem="You may not see this student's information.",
+            )
+        if len(reason) < 10:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=400,
+                values={"reveal_reason": reason},
+                errors={"reveal-reason": "Say why you need it (at least 10 characters)."},
+            )
+        try:
+            revealed = await _client(request).reveal_student(
+                token(request, user), concern_id, reason
+            )
+        except (IntakeInvalid, IntakeConflict) as exc:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=400,
+                errors={"reveal-reason": exc.detail or exc.title},
+            )
+        log.info(
+            "student information revealed", extra={"staff": user.sub, "concern_id": concern_id}
+        )
+        return await case_page(request, user, concern_id, revealed=revealed.student)
+
+    # --- team lead: members, away with backup, handover ---------------------------------
+
+    @router.get("/team", response_class=HTMLResponse)
+    async def team(request: Request) -> Response:
+        user = signed_in(request)
+        if not Pages.of(user).team:
+            return page(request, "staff/nothing.html", user, status=403)
+        bearer = token(request, user)
+        client = _client(request)
+        teams, members = await client.teams(bearer), await client.members(bearer)
+        mine = [t for t in teams if user.sub == t.lead or user.sub in t.members]
+        if not mine and user.reaches_all(Permission.MEMBERS_MANAGE):
+            mine = teams
+        by_id = {m.id: m for m in members}
+        everything = user.reaches_all(Permission.MEMBERS_MANAGE)
+        return page(
+            request,
+            "staff/team.html",
+            user,
+            teams=mine,
+            members=by_id,
+            may_manage=lambda member_id: everything or member_id == user.sub,
+            done=views.DONE.get(request.query_params.get("done", "")),
+            timezone=_web(request).district.district.timezone,
+        )
+
+    @router.post("/team/{member_id}/away", response_class=HTMLResponse)
+    async def away(request: Request, member_id: str) -> Response:
+        user = signed_in(request)
+        form = await _web(request).posted(request)
+        going = form.get("away") == "1"
+        until = _local_time(f"{form.get('until') or ''}T23:59", _web(request).district)
+        backup = str(form.get("backup_id") or "") or None
+        await _client(request).set_away(
+            token(request, user),
+            member_id,
+            away=going,
+            backup_id=backup if going else None,
+            until=until.isoformat() if going and until else None,
+        )
+        return RedirectResponse(f"/staff/team?done={'away' if going else 'back'}", 303)
+
+    @router.post("/team/{member_id}/handover", response_class=HTMLResponse)
+    async def handover(request: Request, member_id: str) -> Response:
+        user = signed_in(request)
+        form = await _web(request).posted(request)
+        to = str(form.get("to") or "") or None
+        reason = str(form.get("reason") or "").strip()[:1000] or None
+        await _client(request).handover(token(request, user), member_id, to=to, reason=reason)
+        return RedirectResponse("/staff/team?done=handover", 303)
 
     # --- call-center entry ----------------------------------------------------------------
 

@@ -60,6 +60,9 @@ DONE = {
     "close": "Closed.",
     "merge": "Merged into the other concern.",
     "retriage": "Re-triaged.",
+    "away": "Marked away; new concerns go to the backup.",
+    "back": "Marked back.",
+    "handover": "Open concerns handed over.",
 }
 
 
@@ -122,6 +125,8 @@ class Pages:
     ombudsperson: bool
     act: bool
     triage: bool
+    team: bool
+    reveal: bool
 
     @classmethod
     def of(cls, user: StaffUser) -> Pages:
@@ -131,6 +136,8 @@ class Pages:
             ombudsperson=user.may(Permission.OVERSIGHT_READ),
             act=user.may(Permission.CONCERN_ACT),
             triage=user.may(Permission.TRIAGE_ACT),
+            team=user.may(Permission.MEMBERS_MANAGE),
+            reveal=user.may(Permission.STUDENT_REVEAL),
         )
 
     def home(self) -> str:
@@ -140,6 +147,8 @@ class Pages:
             return "/staff/call"
         if self.ombudsperson:
             return "/staff/ombudsperson"
+        if self.team:
+            return "/staff/team"
         return "/staff/nothing"
 
 
