@@ -3,9 +3,10 @@
     python -m devtools.render_k8s            # rewrite deploy/kubernetes/*.yaml
     kubectl apply -k deploy/kubernetes       # what an operator runs (after creating secrets)
 
-One template for the four services (Deployment, Service, HorizontalPodAutoscaler,
-PodDisruptionBudget), RabbitMQ as a `RabbitmqCluster` (RabbitMQ Cluster Operator, quorum
-queues) and MongoDB as a `MongoDBCommunity` replica set (MongoDB Community Operator).
+One template for the four services and the three front doors (web, email, phone):
+Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget; RabbitMQ as a
+`RabbitmqCluster` (RabbitMQ Cluster Operator, quorum queues) and MongoDB as a
+`MongoDBCommunity` replica set (MongoDB Community Operator).
 The manifests are committed; a test renders them again, compares, and validates them against
 the Kubernetes schemas.
 """
@@ -13,6 +14,7 @@ the Kubernetes schemas.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,49 @@ IMAGE = "ghcr.io/district-bureau/bureau:0.1.0"
 PORTS = {"intake": 8001, "triage": 8002, "escalation": 8003, "notify": 8004}
 REPLICAS = {"intake": 2, "triage": 2, "escalation": 2, "notify": 2}
 MAX_REPLICAS = {"intake": 10, "triage": 6, "escalation": 4, "notify": 6}
-# The front doors: stateless clients of the services' HTTP APIs (`frontends/<name>`).
-FRONTEND_PORTS = {"web": 8000}
-REPLICAS.update(web=2)
-MAX_REPLICAS.update(web=6)
 PUBLIC_BASE_URL = "https://bureau.district.example"
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """A front door: a stateless client of the services' HTTP APIs (`frontends/<name>`),
+    rendered by the same template as the others; what sets it apart is said here."""
+
+    port: int
+    max_replicas: int
+    env: dict[str, str] = field(default_factory=dict)
+    # environment variable -> key of the secret
+    secrets: dict[str, str] = field(default_factory=dict)
+    # more ports than HTTP (container and Service), by name
+    ports: dict[str, int] = field(default_factory=dict)
+    # whether its settings read deploy/district.yaml (DISTRICT_CONFIG)
+    district: bool = True
+
+
+FRONTENDS = {
+    "web": Frontend(
+        8000, 6,
+        # the district's ingress (load balancer) gives the family's address
+        env={"FORWARDED_ALLOW_IPS": "*"},
+        secrets={"FORM_SECRET": "web-form-secret"}),
+    # An LMTP listener for the district's mail server (no IMAP polling: two replicas polling
+    # one mailbox would race; a district that polls runs one replica with IMAP_* settings).
+    "email": Frontend(
+        8005, 4, district=False, ports={"lmtp": 2525},
+        env={"BUREAU_ADDRESS": "Customer Service Bureau <bureau@district.example>",
+             "EMAIL_LISTEN_HOST": "0.0.0.0", "EMAIL_LISTEN_PORT": "2525",
+             "SMTP_STARTTLS": "true"},
+        secrets={"SMTP_HOST": "smtp-host", "SMTP_PORT": "smtp-port",
+                 "SMTP_USERNAME": "smtp-username", "SMTP_PASSWORD": "smtp-password"}),
+    # The provider's voice and messaging webhooks; the signature covers the public URL.
+    "phone": Frontend(
+        8006, 6,
+        env={"PHONE_PUBLIC_URL": "https://phone.district.example"},
+        secrets={"TWILIO_AUTH_TOKEN": "twilio-auth-token"}),
+}
+FRONTEND_PORTS = {name: frontend.port for name, frontend in FRONTENDS.items()}
+REPLICAS.update({name: 2 for name in FRONTENDS})
+MAX_REPLICAS.update({name: frontend.max_replicas for name, frontend in FRONTENDS.items()})
 LABELS = {"app.kubernetes.io/part-of": "district-bureau"}
 SECRET = "bureau-secrets"
 DISTRICT_CONFIG_MAP = "bureau-district"
@@ -81,23 +121,31 @@ def port_of(name: str) -> int:
     return PORTS.get(name) or FRONTEND_PORTS[name]
 
 
-def frontend_env(frontend: str) -> list[dict[str, Any]]:
-    """Environment of a frontend: the services' addresses, its client token, its secrets."""
+def frontend_env(name: str) -> list[dict[str, Any]]:
+    """Environment of a frontend: the services' addresses, its client token, its own
+    settings, then its secrets by reference."""
+    frontend = FRONTENDS[name]
+    district = [{"name": "DISTRICT_CONFIG", "value": "/etc/bureau/district.yaml"}]
     return [
         {"name": "HOST", "value": "0.0.0.0"},
-        {"name": "PORT", "value": str(FRONTEND_PORTS[frontend])},
+        {"name": "PORT", "value": str(frontend.port)},
         {"name": "ENVIRONMENT", "value": "production"},
-        {"name": "DISTRICT_CONFIG", "value": "/etc/bureau/district.yaml"},
+        *(district if frontend.district else []),
         {"name": "LOG_LEVEL", "value": "INFO"},
         *({"name": f"{service.upper()}_URL",
            "value": f"http://{service}.{NAMESPACE}.svc:{port}"}
           for service, port in PORTS.items()),
         {"name": "PUBLIC_BASE_URL", "value": PUBLIC_BASE_URL},
-        # the district's ingress (load balancer) gives the family's address
-        {"name": "FORWARDED_ALLOW_IPS", "value": "*"},
-        _secret_env("BUREAU_CLIENT_TOKEN", f"{frontend}-client-token"),
-        _secret_env("FORM_SECRET", f"{frontend}-form-secret"),
+        *({"name": key, "value": value} for key, value in frontend.env.items()),
+        _secret_env("BUREAU_CLIENT_TOKEN", f"{name}-client-token"),
+        *(_secret_env(key, secret) for key, secret in frontend.secrets.items()),
     ]
+
+
+def extra_ports(name: str) -> dict[str, int]:
+    """A frontend's ports beyond HTTP (the email front door's LMTP)."""
+    frontend = FRONTENDS.get(name)
+    return frontend.ports if frontend else {}
 
 
 def deployment(service: str) -> dict[str, Any]:
@@ -128,7 +176,9 @@ def deployment(service: str) -> dict[str, Any]:
                         "image": IMAGE,
                         "command": ["python", "-m",
                                     f"{'frontends' if frontend else 'services'}.{service}"],
-                        "ports": [{"name": "http", "containerPort": port}],
+                        "ports": [{"name": "http", "containerPort": port},
+                                  *({"name": n, "containerPort": p}
+                                    for n, p in extra_ports(service).items())],
                         "env": frontend_env(service) if frontend else service_env(service),
                         "readinessProbe": probe,
                         "livenessProbe": {**probe, "httpGet": {"path": "/healthz",
@@ -158,7 +208,9 @@ def service_resources(service: str) -> list[dict[str, Any]]:
         deployment(service),
         {"apiVersion": "v1", "kind": "Service", "metadata": _meta(service, service),
          "spec": {"selector": selector,
-                  "ports": [{"name": "http", "port": port_of(service), "targetPort": "http"}]}},
+                  "ports": [{"name": "http", "port": port_of(service), "targetPort": "http"},
+                            *({"name": n, "port": p, "targetPort": n}
+                              for n, p in extra_ports(service).items())]}},
         {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
          "metadata": _meta(service, service),
          "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -258,7 +310,8 @@ def secrets_example() -> dict[str, Any]:
             "smtp-port": "587", "smtp-username": "bureau", "smtp-password": "<password>"}
     for frontend in FRONTEND_PORTS:
         data[f"{frontend}-client-token"] = "<a token with the frontend role, from the IdP>"
-        data[f"{frontend}-form-secret"] = "<random 32 bytes, base64>"
+    data["web-form-secret"] = "<random 32 bytes, base64>"
+    data["twilio-auth-token"] = "<the Twilio account's auth token>"
     for service in PORTS:
         data[f"amqp-url-{service}"] = (f"amqp://{service}:<password>@rabbitmq.{NAMESPACE}"
                                        ".svc:5672/")

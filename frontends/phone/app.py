@@ -108,7 +108,7 @@ def create_app(
     district = load_district(settings.district_config)
     config = district.section("phone", PhoneConfig)
     token = settings.twilio_auth_token
-    if token is None:
+    if not token:
         log.warning("TWILIO_AUTH_TOKEN is unset: webhooks are not checked (development only)")
 
     @asynccontextmanager

@@ -28,7 +28,8 @@ class PhoneSettings(FrontendSettings):
 
     @model_validator(mode="after")
     def _signed_outside_development(self) -> PhoneSettings:
-        if self.environment != "development" and self.twilio_auth_token is None:
+        # empty (compose's `${TWILIO_AUTH_TOKEN:-}` with nothing set) is unset too
+        if self.environment != "development" and not self.twilio_auth_token:
             raise ValueError(
                 "set TWILIO_AUTH_TOKEN outside development: unsigned webhooks are refused"
             )

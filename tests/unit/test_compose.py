@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from devtools.launcher import DEFAULT_PORTS
+from frontends.common.settings import FrontendSettings
 from shared.settings import REPO_ROOT, ServiceSettings
 
 pytestmark = pytest.mark.unit
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.unit
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 SERVICES = ("intake", "triage", "escalation", "notify")
+FRONTENDS = ("web", "email", "phone")
 # The only bureau service with a fixed host port: the others scale (`--scale triage=3`).
 PUBLISHED = {"intake"}
 
@@ -36,29 +39,47 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+# `${NAME}`, `${NAME:-default}`: compose takes them from the shell or `.env` beside the file
+INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
 def environment(service: dict[str, Any]) -> dict[str, str]:
-    """A service's environment as a mapping, whichever of the two compose forms it uses."""
+    """A service's environment as a mapping, whichever of the two compose forms it uses,
+    as compose gives it when neither the shell nor `.env` sets a variable."""
     env = service.get("environment") or {}
     if isinstance(env, list):
-        return dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {key: str(value) for key, value in env.items()}
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {key: INTERPOLATION.sub(lambda m: m.group(2) or "", str(value))
+            for key, value in env.items()}
 
 
-def settings_class(name: str) -> type[ServiceSettings]:
-    """The ServiceSettings subclass defined in `services.<name>.settings`."""
-    module_name = f"services.{name}.settings"
+def _settings_class(package: str, name: str, base: type[Any]) -> type[Any]:
+    """The one `base` subclass defined in `<package>.<name>.settings`."""
+    module_name = f"{package}.{name}.settings"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         pytest.fail(f"{module_name} does not exist ({exc}); docker-compose.yml runs "
-                    f"`python -m services.{name}`, which needs it")
+                    f"`python -m {package}.{name}`, which needs it")
     classes = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
-               if issubclass(cls, ServiceSettings) and cls is not ServiceSettings
+               if issubclass(cls, base) and cls is not base
                and cls.__module__ == module.__name__]
     if len(classes) != 1:
-        pytest.fail(f"{module_name} should define exactly one ServiceSettings subclass, "
+        pytest.fail(f"{module_name} should define exactly one {base.__name__} subclass, "
                     f"found {[c.__name__ for c in classes]}")
     return classes[0]
+
+
+def settings_class(name: str) -> type[ServiceSettings]:
+    """The ServiceSettings subclass defined in `services.<name>.settings`."""
+    found: type[ServiceSettings] = _settings_class("services", name, ServiceSettings)
+    return found
+
+
+def frontend_settings_class(name: str) -> type[FrontendSettings]:
+    """The FrontendSettings subclass defined in `frontends.<name>.settings`."""
+    found: type[FrontendSettings] = _settings_class("frontends", name, FrontendSettings)
+    return found
 
 
 def host_ports(service: dict[str, Any]) -> list[str]:
@@ -172,6 +193,76 @@ def test_no_two_services_share_a_fixed_host_port(services: dict[str, Any]) -> No
     ports = [port for service in services.values() for port in host_ports(service)]
 
     assert len(ports) == len(set(ports)), ports
+
+
+def test_compose_runs_the_three_front_doors(services: dict[str, Any]) -> None:
+    assert set(services) >= set(FRONTENDS)
+
+
+@pytest.mark.parametrize("name", FRONTENDS)
+def test_frontend_runs_its_own_module(services: dict[str, Any], name: str) -> None:
+    assert services[name]["command"] == ["python", "-m", f"frontends.{name}"]
+    assert importlib.util.find_spec(f"frontends.{name}.__main__") is not None, (
+        f"frontends/{name}/__main__.py is missing: the compose command would fail")
+
+
+@pytest.mark.parametrize("name", FRONTENDS)
+def test_every_environment_variable_is_a_setting_of_the_frontend(
+        services: dict[str, Any], name: str) -> None:
+    fields = {field.upper() for field in frontend_settings_class(name).model_fields}
+
+    unknown = set(environment(services[name])) - fields
+
+    assert not unknown, f"{name}: {sorted(unknown)} are not fields of its settings class"
+
+
+@pytest.mark.parametrize("name", FRONTENDS)
+def test_compose_environment_is_accepted_by_the_frontend_settings(
+        services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in environment(services[name]).items():
+        monkeypatch.setenv(key, value)
+
+    settings = frontend_settings_class(name)()
+
+    assert settings.host == "0.0.0.0"
+    assert settings.port == DEFAULT_PORTS[name]
+    assert urlparse(settings.intake_url).hostname == "intake"
+
+
+@pytest.mark.parametrize("name", FRONTENDS)
+def test_frontend_waits_for_intake_and_reports_readiness(
+        services: dict[str, Any], name: str) -> None:
+    service = services[name]
+
+    assert "intake" in service["depends_on"]
+    assert "/readyz" in " ".join(service["healthcheck"]["test"])
+    assert host_ports(service), f"{name} must be reachable from the host"
+
+
+def test_phone_checks_webhook_signatures_with_the_token_from_the_env_file(
+        services: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = str(services["phone"]["environment"]["TWILIO_AUTH_TOKEN"])
+    assert INTERPOLATION.fullmatch(declared), "TWILIO_AUTH_TOKEN must come from `.env`"
+    for key, value in environment(services["phone"]).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "from-dot-env")
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("BUREAU_CLIENT_TOKEN", "a-frontend-token")
+
+    token = frontend_settings_class("phone")().model_dump()["twilio_auth_token"]
+
+    assert token.get_secret_value() == "from-dot-env"
+
+
+def test_phone_refuses_to_start_in_production_when_the_env_file_has_no_token(
+        services: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in environment(services["phone"]).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("BUREAU_CLIENT_TOKEN", "a-frontend-token")
+
+    with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
+        frontend_settings_class("phone")()
 
 
 def test_dockerfile_runs_as_a_non_root_user_from_python_3_11() -> None:

@@ -10,8 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from devtools.render_k8s import FRONTEND_PORTS, OUT, PORTS, render
-from tests.unit.test_compose import settings_class
+from devtools.render_k8s import FRONTEND_PORTS, OUT, PORTS, render, secrets_example
+from tests.unit.test_compose import frontend_settings_class, settings_class
 
 pytestmark = pytest.mark.unit
 
@@ -37,6 +37,12 @@ def test_committed_manifests_are_what_the_generator_renders() -> None:
         assert committed.exists(), f"{committed} missing: run python -m devtools.render_k8s"
         assert committed.read_text() == text, (
             f"{committed} is stale: run python -m devtools.render_k8s")
+
+
+def frontend_container(name: str) -> dict[str, Any]:
+    (deployment,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == name]
+    container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
 
 
 @pytest.mark.parametrize("resource", [r for r in resources()
@@ -86,20 +92,49 @@ def test_deployments_run_the_service_with_probes_and_known_settings() -> None:
 
 def check_frontend(name: str, container: dict[str, Any]) -> None:
     """A frontend runs its module, is probed, and knows every setting it is given."""
-    import importlib
-
-    from frontends.common.settings import FrontendSettings
-
     assert container["command"] == ["python", "-m", f"frontends.{name}"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["ports"][0]["containerPort"] == FRONTEND_PORTS[name]
-    module = importlib.import_module(f"frontends.{name}.settings")
-    (settings,) = [c for c in vars(module).values() if isinstance(c, type)
-                   and issubclass(c, FrontendSettings) and c.__module__ == module.__name__]
-    fields = {field.upper() for field in settings.model_fields}
+    fields = {field.upper() for field in frontend_settings_class(name).model_fields}
     unknown = [e["name"] for e in container["env"] if e["name"] not in fields]
     assert not unknown, f"{name}: {unknown} are not settings of the frontend"
     assert "BUREAU_CLIENT_TOKEN" in {e["name"] for e in container["env"] if "valueFrom" in e}
+
+
+@pytest.mark.parametrize("name", FRONTEND_PORTS)
+def test_frontend_settings_accept_the_environment_the_cluster_gives(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Production (ENVIRONMENT=production): every secret the settings refuse to start without
+    # must be among the secrets the Deployment references (filled in as in the example).
+    example = secrets_example()["stringData"]
+    for env in frontend_container(name)["env"]:
+        value = env.get("value") or example[env["valueFrom"]["secretKeyRef"]["key"]]
+        monkeypatch.setenv(env["name"], value)
+
+    settings = frontend_settings_class(name)()
+
+    assert settings.environment == "production"
+    assert settings.port == FRONTEND_PORTS[name]
+    assert settings.intake_url == f"http://intake.bureau.svc:{PORTS['intake']}"
+
+
+def test_email_front_door_takes_mail_over_lmtp_through_its_service() -> None:
+    env = {e["name"]: e.get("value") for e in frontend_container("email")["env"]}
+    (service,) = [s for s in of_kind("Service") if s["metadata"]["name"] == "email"]
+    ports = {p["name"]: p for p in service["spec"]["ports"]}
+
+    assert ports["lmtp"]["port"] == int(env["EMAIL_LISTEN_PORT"])
+    assert {"name": "lmtp", "containerPort": int(env["EMAIL_LISTEN_PORT"])} in (
+        frontend_container("email")["ports"])
+
+
+def test_every_secret_a_pod_reads_is_in_the_example_secret() -> None:
+    provided = set(secrets_example()["stringData"])
+    for deployment in of_kind("Deployment"):
+        for env in deployment["spec"]["template"]["spec"]["containers"][0]["env"]:
+            if "valueFrom" in env:
+                key = env["valueFrom"]["secretKeyRef"]["key"]
+                assert key in provided, f"{deployment['metadata']['name']}: {key}"
 
 
 def test_service_selectors_match_their_pods() -> None:
