@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -15,6 +16,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
+from devtools.launcher import free_port, kill_process, start_secantus
 from shared.clock import SystemClock
 from shared.events import Channel, CloudEvent, ConcernSubmitted, encode, new_event
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, idempotent
@@ -466,3 +468,23 @@ async def test_dead_letter_and_outbox_gauges_follow_the_broker_and_store_on_ever
         assert gauge(after, "bureau_outbox_backlog", service="svc") == 1
     finally:
         await runtime.close()
+
+
+async def test_runtime_closes_within_its_grace_when_the_store_is_gone(
+        broker: Broker, isolation: Isolation, amqp_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    store = start_secantus(port=port, storage_path=str(tmp_path), log_path=f"{tmp_path}/log")
+    settings = settings_for(isolation, f"mongodb://127.0.0.1:{port}/?directConnection=true",
+                            amqp_url, io_timeout_s=1.0, shutdown_grace_s=1.0)
+    runtime = await Runtime.open(settings, clock=SystemClock(), outbox_collections=["cases"])
+    try:
+        await runtime.start_consuming({EVENT: Recorder()})
+        kill_process(store)  # the outbox relay's last pass and the client's close now wait
+
+        started = time.monotonic()
+        await runtime.close()
+
+        # the grace, one second for background work, then each disconnect within its timeout
+        assert time.monotonic() - started < 1.0 + 1.0 + 2 * 1.0 + 1.0
+    finally:
+        kill_process(store)
