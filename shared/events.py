@@ -186,6 +186,22 @@ class SlaBreached(EventData):
     policy: str
 
 
+class SlaDueChanged(EventData):
+    """The due times a concern's SLA clock now promises (escalation owns them): at its start
+    and whenever a pause, resume, re-triage, reopen or breach moves them. `sequence` grows
+    with every change of the clock: a consumer keeps the highest it has seen."""
+
+    concern_id: str
+    resolution_due_at: datetime | None = None
+    first_response_due_at: datetime | None = None
+    paused: bool = Field(default=False, description="waiting (e.g. on the requester): the due "
+                                                    "times move later by the pause on resume")
+    policy: str
+    cycle: int = Field(ge=1)
+    sequence: int = Field(ge=1)
+    changed_at: datetime
+
+
 class ConcernEscalated(EventData):
     """A concern that missed its target was escalated one level up the ladder."""
 
@@ -319,6 +335,7 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(name="sla.met", data_model=SlaMet, producer="escalation"),
         EventSpec(name="sla.breached", data_model=SlaBreached, producer="escalation"),
         EventSpec(name="concern.escalated", data_model=ConcernEscalated, producer="escalation"),
+        EventSpec(name="sla.due_changed", data_model=SlaDueChanged, producer="escalation"),
         EventSpec(name="notification.sent", data_model=NotificationSent, producer="notify"),
         EventSpec(name="notification.failed", data_model=NotificationFailed, producer="notify"),
         EventSpec(name="survey.answered", data_model=SurveyAnswered, producer="notify"),

@@ -41,6 +41,10 @@ class Calendar(Protocol):
         """Counted time from `start` to `end` (zero when `end` is not after `start`)."""
         ...
 
+    def next_open(self, at: datetime) -> datetime:
+        """The first counted instant at or after `at`."""
+        ...
+
 
 @dataclass(frozen=True)
 class AroundTheClock:
@@ -55,6 +59,10 @@ class AroundTheClock:
     def between(self, start: datetime, end: datetime) -> timedelta:
         """`end - start` in real time, never negative."""
         return max(end.astimezone(UTC) - start.astimezone(UTC), ZERO)
+
+    def next_open(self, at: datetime) -> datetime:
+        """`at` itself: every instant counts."""
+        return at.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,14 @@ class BusinessHours:
             if overlap > ZERO:
                 total += overlap
         return total
+
+    def next_open(self, at: datetime) -> datetime:
+        """`at` when open, else the next opening (Saturday evening: Monday's opening)."""
+        at = at.astimezone(UTC)
+        for opens, closes in self._windows(at):
+            if closes > at:
+                return max(opens, at)
+        raise ValueError(f"calendar {self.id}: no opening in {MAX_DAYS} days")
 
     def is_open(self, at: datetime) -> bool:
         """Whether `at` falls within opening hours."""

@@ -32,6 +32,7 @@ from shared.events import (
     EventData,
     Priority,
     SlaBreached,
+    SlaDueChanged,
     SlaMet,
     SlaTarget,
     SlaWarning,
@@ -116,6 +117,7 @@ class SlaClock:
     started_at: datetime
     running_since: datetime | None
     elapsed: timedelta = ZERO  # counted time banked before `running_since`
+    paused_at: datetime | None = None  # while paused: since when
     first_response_at: datetime | None = None
     breached_at: datetime | None = None  # when the resolution breach fired
     breach_position: timedelta | None = None  # the resolution target, frozen at the breach
@@ -226,14 +228,33 @@ def elapsed_at(clock: SlaClock, now: datetime, rules: Rules) -> timedelta:
     return clock.elapsed + rules.calendar(clock.policy).between(clock.running_since, now)
 
 
-def wall_time(clock: SlaClock, position: timedelta, rules: Rules) -> datetime | None:
-    """When counted time reaches `position`; None while paused (it depends on the resume)."""
+def wall_time(clock: SlaClock, position: timedelta, rules: Rules, *,
+              at: datetime | None = None) -> datetime | None:
+    """When counted time reaches `position` (what the scheduler waits for); None while the
+    clock is paused short of it (that depends on the resume).
+
+    A position the clock had passed when it last stopped counting (a re-triage onto a shorter
+    target) falls due at once: at the resume when running, else at the first counted instant
+    from `at`, the change that found it passed (never the submission time)."""
+    calendar = rules.calendar(clock.policy)
     if position <= clock.elapsed:
-        # Passed before the last pause (a re-triage moved it): due at once.
-        return clock.running_since or clock.started_at
+        if clock.status is ClockStatus.RUNNING and clock.running_since is not None:
+            return clock.running_since
+        return calendar.next_open(at or clock.paused_at or clock.started_at)
     if clock.status is not ClockStatus.RUNNING or clock.running_since is None:
         return None
-    return rules.calendar(clock.policy).add(clock.running_since, position - clock.elapsed)
+    return calendar.add(clock.running_since, position - clock.elapsed)
+
+
+def promised_time(clock: SlaClock, position: timedelta, rules: Rules, *,
+                  at: datetime | None = None) -> datetime | None:
+    """The due time people are told: the scheduler's; while the clock is paused short of
+    `position`, the time it would be due had it resumed at the pause (it moves later by the
+    counted length of the pause once it resumes)."""
+    due = wall_time(clock, position, rules, at=at)
+    if due is None and clock.status is ClockStatus.PAUSED and clock.paused_at is not None:
+        return rules.calendar(clock.policy).add(clock.paused_at, position - clock.elapsed)
+    return due
 
 
 def _target_steps(target: SlaTarget, position: timedelta, policy: Policy) -> list[Step]:
@@ -267,7 +288,7 @@ def advance(clock: SlaClock, *, now: datetime, rules: Rules, inclusive: bool = T
             break
         clock, event = _fire(clock, steps[0], now, rules)
         events.append(event)
-    return _scheduled(clock, rules), events
+    return _scheduled(clock, rules, now), events
 
 
 def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[SlaClock, EventData]:
@@ -277,14 +298,14 @@ def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[Sla
         assert step.target is not None and step.percent is not None
         target_at = policy.first_response if step.target is SlaTarget.FIRST_RESPONSE \
             else resolution_position(clock)
-        due = wall_time(clock, target_at, rules) or now
+        due = promised_time(clock, target_at, rules, at=now) or now
         entry = Entry(now, "warning", clock.cycle, target=step.target, percent=step.percent)
         return _log(replace(clock, fired=fired), entry), SlaWarning(
             concern_id=clock.concern_id, target=step.target, due_at=due, warned_at=now,
             percent=step.percent, policy=policy.id)
     if step.kind is StepKind.BREACH:
         assert step.target is not None
-        due = wall_time(clock, step.position, rules) or now
+        due = wall_time(clock, step.position, rules, at=now) or now
         after = replace(clock, fired=fired)
         if step.target is SlaTarget.RESOLUTION:
             after = replace(after, breached_at=now, breach_position=step.position,
@@ -308,20 +329,41 @@ def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[Sla
         school_id=clock.school_id, reminder=step.reminder)
 
 
-def _scheduled(clock: SlaClock, rules: Rules) -> SlaClock:
-    """Recompute the due times shown and the next one the scheduler looks for."""
+def _scheduled(clock: SlaClock, rules: Rules, at: datetime | None = None) -> SlaClock:
+    """Recompute the due times shown and the next one the scheduler looks for, as of `at`
+    (the change being applied)."""
     if clock.status is ClockStatus.STOPPED:
         return replace(clock, next_due_at=None)
     steps = pending_steps(clock, rules)
-    next_due = wall_time(clock, steps[0].position, rules) if steps else None
+    next_due = wall_time(clock, steps[0].position, rules, at=at) if steps else None
     first_response_due = clock.first_response_due_at
     if clock.first_response_at is None and FIRST_RESPONSE_BREACH not in clock.fired:
-        first_response_due = wall_time(clock, clock.policy.first_response, rules)
+        first_response_due = promised_time(clock, clock.policy.first_response, rules, at=at)
     resolution_due = clock.resolution_due_at
     if clock.breached_at is None:
-        resolution_due = wall_time(clock, resolution_position(clock), rules)
+        resolution_due = promised_time(clock, resolution_position(clock), rules, at=at)
     return replace(clock, next_due_at=next_due, first_response_due_at=first_response_due,
                    resolution_due_at=resolution_due)
+
+
+def _told(clock: SlaClock) -> tuple[object, ...]:
+    """What people are told of a clock, to the millisecond the store keeps."""
+    def ms(moment: datetime | None) -> datetime | None:
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000) if moment else None
+    return (ms(clock.resolution_due_at), ms(clock.first_response_due_at),
+            clock.status is ClockStatus.PAUSED, clock.cycle, clock.policy.id)
+
+
+def due_changed(before: SlaClock | None, after: SlaClock, *, sequence: int,
+                at: datetime) -> list[EventData]:
+    """`sla.due_changed` when a change moved the due times people are told (or paused or
+    resumed the clock); `sequence` is the clock's version after the change."""
+    if before is not None and _told(before) == _told(after):
+        return []
+    return [SlaDueChanged(concern_id=after.concern_id, resolution_due_at=after.resolution_due_at,
+                          first_response_due_at=after.first_response_due_at,
+                          paused=after.status is ClockStatus.PAUSED, policy=after.policy.id,
+                          cycle=after.cycle, sequence=sequence, changed_at=at)]
 
 
 def _log(clock: SlaClock, entry: Entry) -> SlaClock:
@@ -341,7 +383,7 @@ def start(concern_id: str, *, category: str, school_id: str | None, priority: Pr
         status=ClockStatus.RUNNING, cycle=1, started_at=started_at, running_since=started_at,
         history=(Entry(started_at, "started", 1, detail=policy.id),),
     )
-    return _scheduled(clock, rules)
+    return _scheduled(clock, rules, started_at)
 
 
 def retriage(clock: SlaClock, *, category: str, priority: Priority, team_id: str,
@@ -354,7 +396,7 @@ def retriage(clock: SlaClock, *, category: str, priority: Priority, team_id: str
     if policy != clock.policy and clock.status is not ClockStatus.STOPPED:
         after = _log(replace(after, policy=policy),
                      Entry(at, "policy", clock.cycle, detail=policy.id))
-    return _scheduled(after, rules), events
+    return _scheduled(after, rules, at), events
 
 
 def status_changed(clock: SlaClock, *, to_status: str, at: datetime, rules: Rules) -> Change:
@@ -369,6 +411,11 @@ def status_changed(clock: SlaClock, *, to_status: str, at: datetime, rules: Rule
         return close(clock, at=at, rules=rules)
     clock, events = advance(clock, now=at, rules=rules, inclusive=False)
     pauses = to_status in clock.policy.pause_statuses
+    if pauses and to_status != ACKNOWLEDGED:
+        # A target reached at the very instant counting stops (due at Friday's closing,
+        # paused on Saturday) is missed: fire it before the pause would freeze it unfired.
+        clock, missed = advance(clock, now=at, rules=rules)
+        events += missed
     if to_status == ACKNOWLEDGED or pauses:
         clock = _acted(clock, at)
     if to_status == ACKNOWLEDGED:
@@ -378,7 +425,7 @@ def status_changed(clock: SlaClock, *, to_status: str, at: datetime, rules: Rule
         clock = pause(clock, at=at, rules=rules)
     elif clock.status is ClockStatus.PAUSED and to_status in OPEN_STATUSES:
         clock = resume(clock, at=at, rules=rules)
-    return _scheduled(clock, rules), events
+    return _scheduled(clock, rules, at), events
 
 
 def message_added(clock: SlaClock, *, by_staff: bool, public: bool, at: datetime,
@@ -392,24 +439,24 @@ def message_added(clock: SlaClock, *, by_staff: bool, public: bool, at: datetime
         events += met
     elif not by_staff and clock.status is ClockStatus.PAUSED:
         clock = resume(clock, at=at, rules=rules)
-    return _scheduled(clock, rules), events
+    return _scheduled(clock, rules, at), events
 
 
 def pause(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
     """Stop counting: bank the counted time so far."""
     if clock.status is not ClockStatus.RUNNING or clock.running_since is None:
         return clock
-    paused = replace(clock, status=ClockStatus.PAUSED, running_since=None,
+    paused = replace(clock, status=ClockStatus.PAUSED, running_since=None, paused_at=at,
                      elapsed=elapsed_at(clock, at, rules))
-    return _scheduled(_log(paused, Entry(at, "paused", clock.cycle)), rules)
+    return _scheduled(_log(paused, Entry(at, "paused", clock.cycle)), rules, at)
 
 
 def resume(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
     """Count again from `at`."""
     if clock.status is not ClockStatus.PAUSED:
         return clock
-    resumed = replace(clock, status=ClockStatus.RUNNING, running_since=at)
-    return _scheduled(_log(resumed, Entry(at, "resumed", clock.cycle)), rules)
+    resumed = replace(clock, status=ClockStatus.RUNNING, running_since=at, paused_at=None)
+    return _scheduled(_log(resumed, Entry(at, "resumed", clock.cycle)), rules, at)
 
 
 def stop(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
@@ -420,7 +467,7 @@ def stop(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
     clock, met = _first_response(clock, at, rules)
     events += met
     if RESOLUTION_BREACH not in clock.fired:
-        due = wall_time(clock, resolution_position(clock), rules) or at
+        due = promised_time(clock, resolution_position(clock), rules, at=at) or at
         events.append(SlaMet(concern_id=clock.concern_id, target=SlaTarget.RESOLUTION,
                              due_at=due, met_at=at, policy=clock.policy.id))
         clock = _log(replace(clock, resolution_due_at=due),
@@ -452,8 +499,9 @@ def reopen(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
         running_since=at, elapsed=ZERO, first_response_at=None, breached_at=None,
         breach_position=None, level=0, level_at=None, reminders=0, acted_at=None,
         stopped_at=None, fired=frozenset(), first_response_due_at=None, resolution_due_at=None,
+        paused_at=None,
     )
-    return _scheduled(_log(restarted, Entry(at, "reopened", cycle, detail=policy.id)), rules)
+    return _scheduled(_log(restarted, Entry(at, "reopened", cycle, detail=policy.id)), rules, at)
 
 
 def surveyed(clock: SlaClock, *, score: int, at: datetime) -> SlaClock:
@@ -478,8 +526,8 @@ def _first_response(clock: SlaClock, at: datetime, rules: Rules) -> Change:
                  Entry(at, "first_response", clock.cycle))
     if FIRST_RESPONSE_BREACH in clock.fired:
         return clock, []
-    due = clock.first_response_due_at or wall_time(clock, clock.policy.first_response,
-                                                   rules) or at
+    due = clock.first_response_due_at or promised_time(clock, clock.policy.first_response,
+                                                        rules, at=at) or at
     met = SlaMet(concern_id=clock.concern_id, target=SlaTarget.FIRST_RESPONSE, due_at=due,
                  met_at=at, policy=clock.policy.id)
     return _log(clock, Entry(at, "met", clock.cycle, target=SlaTarget.FIRST_RESPONSE)), [met]

@@ -82,7 +82,11 @@ async def on_submitted(event: CloudEvent, data: ConcernSubmitted, *,
     clock = domain.start(data.concern_id, category=data.category, school_id=data.school_id,
                          priority=priority, channel=data.channel.value,
                          started_at=data.submitted_at, rules=await ctx.rules())
-    if await ctx.repo.start(clock, event_id=event.id):
+    now = ctx.clock.now()
+    due = envelopes(domain.due_changed(None, clock, sequence=1, at=now), source=ctx.source,
+                    time=now)
+    if await ctx.repo.start(clock, due, event_id=event.id):
+        ctx.published()
         log.info("sla clock started", extra={"concern_id": clock.concern_id,
                                              "policy": clock.policy.id,
                                              "resolution_due_at": clock.resolution_due_at})
@@ -158,6 +162,8 @@ async def _change(concern_id: str, change: Callable[[SlaClock], Change], *, even
         # (after later changes) cannot apply it over them.
         after, events = change(stored.clock)
         now = ctx.clock.now()
+        events = events + domain.due_changed(stored.clock, after, sequence=stored.version + 1,
+                                             at=now)
         if await ctx.repo.save(stored, after, envelopes(events, source=ctx.source, time=now),
                                event_id=event.id):
             log.info(what, extra={"concern_id": concern_id, "event_id": event.id,
@@ -210,6 +216,7 @@ async def _fire(claimed: Claimed, *, now: datetime, rules: Rules,
     after, events = domain.advance(claimed.clock, now=now, rules=rules)
     if not events and after.next_due_at is not None and after.next_due_at <= now:
         after = replace(after, next_due_at=now + RECHECK)
+    events += domain.due_changed(claimed.clock, after, sequence=claimed.version + 1, at=now)
     if not await ctx.repo.save_step(claimed, after,
                                     envelopes(events, source=ctx.source, time=now)):
         # A handler changed the clock meanwhile (or the lease ran out): give it up, so that

@@ -178,17 +178,20 @@ class Concern:
 def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
            guarantee: timedelta, contact_secret: bytes,
            access_token_hash: str, pin_hash: str = "",
-           access_token: str | None = None) -> tuple[Concern, list[EventData]]:
+           access_token: str | None = None,
+           resolution_due_at: datetime | None = None) -> tuple[Concern, list[EventData]]:
     """A received concern, its promised resolution time, and what it tells the bureau.
 
     The requester's token itself (never stored here) goes only to notify, on the private
-    exchange, for the personal status link of the acknowledgement."""
+    exchange, for the personal status link of the acknowledgement. `resolution_due_at` is the
+    SLA clock's (see `promise.py`); without it, `guarantee` after submission."""
     concern = Concern(
         id=concern_id, tracking_number=tracking, channel=new.channel, category=new.category,
         school_id=new.school_id, description=new.description, requester=new.requester,
         student=new.student, school_contacted=new.school_contacted, taken_by=new.taken_by,
         via=new.via, status=Status.RECEIVED, submitted_at=now,
-        resolution_due_at=now + guarantee, access_token_hash=access_token_hash,
+        resolution_due_at=resolution_due_at or now + guarantee,
+        access_token_hash=access_token_hash,
         location=new.location, media_url=new.media_url, client_reference=new.client_reference,
         pin_hash=pin_hash,
     )

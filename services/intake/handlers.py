@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from services.intake import access, domain, lifecycle
 from services.intake.config import IntakeConfig
 from services.intake.domain import NewConcern, Status, Student
 from services.intake.idempotency import Claim, IdempotencyKeys
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
+from services.intake.promise import Promise
 from services.intake.repository import (
     ConcernRepository,
     DisclosureRepository,
@@ -29,8 +30,9 @@ from shared.events import (
     ConcernTriaged,
     NotificationFailed,
     NotificationSent,
+    Priority,
     SlaBreached,
-    SlaTarget,
+    SlaDueChanged,
     SlaWarning,
     envelopes,
 )
@@ -89,6 +91,15 @@ class IntakeContext:
     access_key: bytes
     disclosures: DisclosureRepository
     sms_updates: bool = False  # notify texts requesters: a phone alone is reachable
+    promise: Promise | None = None  # the SLA clock's due time, computed as escalation does
+
+    def resolution_due(self, *, concern_id: str, category: str, school_id: str | None,
+                       priority: Priority | None, at: datetime) -> datetime:
+        """The due time the concern's SLA clock will have if (re)started at `at`."""
+        if self.promise is None:
+            return at + self.guarantee
+        return self.promise.resolution_due(concern_id=concern_id, category=category,
+                                           school_id=school_id, priority=priority, at=at)
 
     @property
     def guarantee(self) -> timedelta:
@@ -144,6 +155,8 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
         now=now, guarantee=ctx.guarantee, contact_secret=ctx.contact_secret,
         access_token_hash=access.token_hash(token),
         pin_hash=access.pin_hash(ctx.access_key, claim.concern_id, pin), access_token=token,
+        resolution_due_at=ctx.resolution_due(concern_id=claim.concern_id, category=new.category,
+                                             school_id=new.school_id, priority=None, at=now),
     )
     if not await ctx.repo.add(concern, envelopes(events, source=ctx.source, time=now)):
         # A racing retry with the same key stored this concern first.
@@ -279,6 +292,10 @@ async def act(concern_id: str, command: Command, *, ctx: IntakeContext,
         now = ctx.clock.now()
         outcome = lifecycle.decide(case_state(doc), command, now=now,
                                    entry_id=str(uuid.uuid4()), guarantee=ctx.guarantee)
+        if outcome.resolution_due_at is not None:  # a new cycle: the clock's new due time
+            outcome = replace(outcome, resolution_due_at=ctx.resolution_due(
+                concern_id=concern_id, category=doc["category"], school_id=doc.get("school_id"),
+                priority=Priority(doc["priority"]) if doc.get("priority") else None, at=now))
         events = envelopes(list(outcome.events), source=ctx.source, time=now)
         if await ctx.repo.apply(concern_id, doc["version"], outcome, events):
             ctx.published()
@@ -387,21 +404,26 @@ async def on_escalated(event: CloudEvent, data: ConcernEscalated, *, ctx: Intake
                          "reminder": data.reminder, "actor": "escalation"})
 
 
-def _due_facts(target: SlaTarget, due_at: object) -> dict[str, object]:
-    # Escalation owns due times (pauses move them); the case follows what it reports.
-    return {"resolution_due_at": due_at} if target is SlaTarget.RESOLUTION else {}
+async def on_sla_due_changed(event: CloudEvent, data: SlaDueChanged, *,
+                             ctx: IntakeContext) -> None:
+    """Escalation owns due times (pauses, resumes, re-triage move them): the case shows the
+    latest the clock reported, whatever order its reports arrive in."""
+    if not await ctx.repo.record_due(
+            data.concern_id, sequence=data.sequence, resolution_due_at=data.resolution_due_at,
+            first_response_due_at=data.first_response_due_at, paused=data.paused):
+        raise ConcernNotFound(data.concern_id)
 
 
 async def on_sla_warning(event: CloudEvent, data: SlaWarning, *, ctx: IntakeContext) -> None:
     """The case shows that a share of a target is used up."""
-    await _record(data.concern_id, event, ctx=ctx, facts=_due_facts(data.target, data.due_at),
+    await _record(data.concern_id, event, ctx=ctx, facts={},
                   entry={"kind": "sla_warning", "target": data.target.value,
                          "percent": data.percent, "due_at": data.due_at, "actor": "escalation"})
 
 
 async def on_sla_breached(event: CloudEvent, data: SlaBreached, *, ctx: IntakeContext) -> None:
     """The case shows a missed target."""
-    await _record(data.concern_id, event, ctx=ctx, facts=_due_facts(data.target, data.due_at),
+    await _record(data.concern_id, event, ctx=ctx, facts={},
                   entry={"kind": "sla_breached", "target": data.target.value,
                          "due_at": data.due_at, "actor": "escalation"})
 

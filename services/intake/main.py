@@ -14,6 +14,7 @@ from services.intake.config import IntakeConfig
 from services.intake.handlers import IntakeContext
 from services.intake.idempotency import IdempotencyKeys
 from services.intake.inbound import router as inbound_router
+from services.intake.promise import Promise
 from services.intake.repository import CONCERNS, ConcernRepository, DisclosureRepository
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 
 # The events intake consumes; must equal SUBSCRIPTIONS["intake"] in shared/messaging/topology.
 CONSUMED = ("concern.triaged", "concern.assigned", "concern.merged", "concern.escalated",
-            "sla.warning", "sla.breached", "notification.sent", "notification.failed")
+            "sla.warning", "sla.breached", "sla.due_changed", "notification.sent",
+            "notification.failed")
 
 
 def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastAPI:
@@ -36,6 +38,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     district = load_district(settings.district_config)
     config = district.section("intake", IntakeConfig)
     vault = settings.student_vault()
+    promise = Promise.of(district)  # fails fast on a bad escalation section
 
     async def wire(runtime: Runtime) -> tuple[IntakeContext, Mapping[str, Handler]]:
         repo = ConcernRepository(runtime.db, vault, tracking_block=settings.tracking_block)
@@ -55,7 +58,8 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
                             published=runtime.wake_relay,
                             contact_secret=settings.contact_hash_key.get_secret_value().encode(),
                             access_key=settings.access_token_key.get_secret_value().encode(),
-                            disclosures=disclosures, sms_updates=settings.sms_updates)
+                            disclosures=disclosures, sms_updates=settings.sms_updates,
+                            promise=promise)
         by_event: dict[str, Callable[..., Awaitable[None]]] = {
             "concern.triaged": handlers.on_triaged,
             "concern.assigned": handlers.on_assigned,
@@ -63,6 +67,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             "concern.escalated": handlers.on_escalated,
             "sla.warning": handlers.on_sla_warning,
             "sla.breached": handlers.on_sla_breached,
+            "sla.due_changed": handlers.on_sla_due_changed,
             "notification.sent": handlers.on_notification_sent,
             "notification.failed": handlers.on_notification_failed,
         }

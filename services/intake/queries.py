@@ -73,11 +73,13 @@ def to_query(f: ConcernFilter, *, now: datetime) -> Document:
         if value is not None:
             parts.append({name: value})
     open_values = sorted(s.value for s in OPEN_STATUSES)
+    # a clock waiting (on the requester) is not running out: not overdue while paused
     if f.overdue is True:
-        parts.append({"status": {"$in": open_values}, "resolution_due_at": {"$lt": now}})
+        parts.append({"status": {"$in": open_values}, "resolution_due_at": {"$lt": now},
+                      "sla_paused": {"$ne": True}})
     elif f.overdue is False:
         parts.append({"$or": [{"status": {"$nin": open_values}},
-                              {"resolution_due_at": {"$gte": now}}]})
+                              {"resolution_due_at": {"$gte": now}}, {"sla_paused": True}]})
     if (submitted := _range(f.submitted_from, f.submitted_to)) is not None:
         parts.append({"submitted_at": submitted})
     if (due := _range(f.due_from, f.due_to)) is not None:

@@ -241,6 +241,21 @@ class ConcernRepository:
             {"$inc": {"pin_failures": 1}, "$set": {"pin_failed_at": now}})
         return bool(changed.matched_count)
 
+    async def record_due(self, concern_id: str, *, sequence: int,
+                         resolution_due_at: datetime | None,
+                         first_response_due_at: datetime | None, paused: bool) -> bool:
+        """Keep the due times the SLA clock reported, unless a later report is kept already;
+        answers whether the concern exists."""
+        fields: Document = {"due_sequence": sequence, "sla_paused": paused,
+                            "first_response_due_at": first_response_due_at}
+        if resolution_due_at is not None:
+            fields["resolution_due_at"] = resolution_due_at
+        changed = await self._concerns.update_one(
+            {"_id": concern_id, "$or": [{"due_sequence": {"$exists": False}},
+                                        {"due_sequence": {"$lt": sequence}}]},
+            {"$set": fields})
+        return bool(changed.matched_count) or await self.exists(concern_id)
+
     async def pin_succeeded(self, concern_id: str) -> None:
         """A right PIN starts the count of wrong ones again."""
         await self._concerns.update_one({"_id": concern_id}, {"$set": {"pin_failures": 0}})

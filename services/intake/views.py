@@ -29,7 +29,9 @@ _TIMELINE_HIDDEN = ("event_id",)
 
 
 def is_overdue(doc: Document, now: datetime) -> bool:
-    return Status(doc["status"]) in OPEN_STATUSES and as_utc(doc["resolution_due_at"]) < now
+    # while the clock waits (on the requester) its due time is not running out
+    return (Status(doc["status"]) in OPEN_STATUSES and not doc.get("sla_paused")
+            and as_utc(doc["resolution_due_at"]) < now)
 
 
 def _team(doc: Document) -> TeamRead | None:

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
     "intake": frozenset({"concern.triaged", "concern.assigned", "concern.merged",
                          "concern.escalated", "sla.warning", "sla.breached",
-                         "notification.sent", "notification.failed"}),
+                         "sla.due_changed", "notification.sent", "notification.failed"}),
     "triage": frozenset({"concern.details_shared", "concern.resolved", "concern.reopened",
                          "concern.merged"}),
     "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.status_changed",

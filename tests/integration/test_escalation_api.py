@@ -196,8 +196,9 @@ async def test_clock_shows_pause_and_history(service: Service) -> None:
                                             to_status="awaiting_requester",
                                             changed_at=T0 + HOUR))
     paused = (await service.http.get("/v1/clocks/c-1")).json()
+    # nothing to fire while paused; the due time told stays the one as of the pause
     assert (paused["status"], paused["resolution_due_at"], paused["next_due_at"]) == (
-        "paused", None, None)
+        "paused", "2026-03-05T15:00:00Z", None)
     assert paused["elapsed_s"] == 3600
     assert [h["kind"] for h in paused["history"]] == ["started", "paused"]
     assert (await service.http.get("/v1/clocks/nobody")).status_code == 404

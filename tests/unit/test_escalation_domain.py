@@ -286,7 +286,8 @@ def test_waiting_on_the_requester_pauses_and_their_answer_resumes() -> None:
     clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=T0 + DAY,
                                      rules=RULES)
     assert clock.status is ClockStatus.PAUSED
-    assert (clock.next_due_at, clock.resolution_due_at) == (None, None)
+    # nothing to fire while paused; people are still told the due time as of the pause
+    assert (clock.next_due_at, clock.resolution_due_at) == (None, T0 + 3 * DAY)
     nothing, events = domain.advance(clock, now=T0 + 10 * DAY, rules=RULES)
     assert events == [] and nothing == clock
 
@@ -623,3 +624,67 @@ def test_closing_without_resolution_stops_the_clock_without_meeting_targets() ->
         ClockStatus.STOPPED, None, "closed")
     _, later = domain.advance(clock, now=T0 + 10 * DAY, rules=RULES)
     assert later == []
+
+
+# --- the due time people are told (issue 16) -------------------------------------------------
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=CHICAGO).astimezone(UTC)
+
+
+def test_a_target_passed_during_a_pause_by_a_retriage_is_due_at_the_next_working_hour() -> None:
+    rules = rules_with(calendar="business-hours")
+    monday = local(2026, 3, 9, 8, 0)
+    clock = answered(started(at=monday, rules=rules), monday + HOUR, rules)
+    # 30 opening hours in (Monday to Thursday 11:00), then waiting on the parent
+    thursday = local(2026, 3, 12, 11, 0)
+    clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=thursday,
+                                     rules=rules)
+    evening = local(2026, 3, 12, 19, 0)
+    clock, _ = domain.retriage(clock, category="other", priority=Priority.CRITICAL,
+                               team_id="service-desk", school_id="lincoln-es", at=evening,
+                               rules=rules)
+
+    next_morning = local(2026, 3, 13, 8, 0)
+    assert clock.policy.id == "critical" and clock.status is ClockStatus.PAUSED
+    assert clock.resolution_due_at == clock.next_due_at == next_morning
+    _, events = domain.advance(clock, now=next_morning, rules=rules)
+    [breach] = [e for e in events if isinstance(e, SlaBreached)]
+    assert breach.due_at == next_morning  # never the submission time
+
+
+def test_a_pause_on_saturday_after_a_friday_closing_due_time_fires_the_breach_due_friday() -> (
+        None):
+    rules = rules_with(calendar="business-hours")
+    # 72 opening hours from Tuesday 3 March 08:00, Friday 6 March a holiday: due Friday
+    # 13 March 17:00
+    tuesday = local(2026, 3, 3, 8, 0)
+    clock = answered(started(at=tuesday, rules=rules), tuesday + HOUR, rules)
+    due = local(2026, 3, 13, 17, 0)
+    assert clock.resolution_due_at == due
+    saturday = local(2026, 3, 14, 10, 0)
+    clock, events = domain.status_changed(clock, to_status="awaiting_requester", at=saturday,
+                                          rules=rules)
+
+    breaches = [e for e in events if isinstance(e, SlaBreached)]
+    assert [b.due_at for b in breaches] == [due]
+    assert clock.resolution_due_at == due
+
+
+def test_a_pause_keeps_the_due_time_told_and_the_resume_moves_it_by_the_pause() -> None:
+    clock = answered(started(), T0 + HOUR)
+    paused, _ = domain.status_changed(clock, to_status="awaiting_requester", at=T0 + DAY,
+                                      rules=RULES)
+    resumed, _ = domain.message_added(paused, by_staff=False, public=True, at=T0 + 2 * DAY,
+                                      rules=RULES)
+
+    assert clock.resolution_due_at == paused.resolution_due_at == T0 + 3 * DAY
+    assert resumed.resolution_due_at == T0 + 4 * DAY
+    [told] = domain.due_changed(clock, paused, sequence=2, at=T0 + DAY)
+    assert (told.paused, told.resolution_due_at, told.sequence) == (True, T0 + 3 * DAY, 2)
+    [told] = domain.due_changed(paused, resumed, sequence=3, at=T0 + 2 * DAY)
+    assert (told.paused, told.resolution_due_at) == (False, T0 + 4 * DAY)
+    assert domain.due_changed(resumed, resumed, sequence=4, at=T0 + 2 * DAY) == []
