@@ -32,7 +32,8 @@ from frontends.common.intake import (
     RequesterView,
 )
 from frontends.common.staff import StaffClient
-from frontends.web import forms, pages, staff
+from frontends.web import board, forms, pages, staff
+from frontends.web.board.client import BoardClient
 from frontends.web.client import IntakeClient, NotifyClient
 from frontends.web.i18n import NATIVE_NAMES, RIGHT_TO_LEFT, Translations
 from frontends.web.security import (
@@ -223,11 +224,13 @@ def create_app(
         app.state.web = Web(settings, district, config, intake, notify)
         app.state.intake = intake
         app.state.staff = StaffClient.from_settings(settings, transport=transport)
+        app.state.board_client = BoardClient(settings, transport=transport)
         try:
             yield
         finally:
             await intake.aclose()
             await app.state.staff.aclose()
+            await app.state.board_client.aclose()
             await notify.aclose()
 
     app = FastAPI(
@@ -246,6 +249,7 @@ def create_app(
     _install_error_pages(app)
     _routes(app)
     staff.install(app, settings, district)
+    board.install(app)
     return app
 
 

@@ -1,0 +1,213 @@
+"""The Board's pages: the dashboard, the printable monthly packet and its CSV. A Board member
+signs in through the staff console's sign-in (its session), and every figure comes from the
+services' aggregate routes called with their own token. Thin: read, build the view, render."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from frontends.common.intake import IntakeError
+from frontends.web.board import views
+from frontends.web.board.client import BoardClient
+from frontends.web.staff.signin import SignIn
+from frontends.web.staff.views import Pages, StaffUser
+from services.escalation import reports
+from services.escalation.standards import Measure, Milestone, Standard
+from shared.authz import Permission
+
+TREND_MONTHS = 12
+log = logging.getLogger(__name__)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the Board's pages (under /staff/board, where the staff session reaches; /board
+    leads there). The web's lifespan opens `app.state.board_client`."""
+    app.include_router(_router())
+
+
+def _client(request: Request) -> BoardClient:
+    client: BoardClient = request.app.state.board_client  # opened in the web's lifespan
+    return client
+
+
+def _month(value: str | None, today: date) -> date:
+    try:
+        return date.fromisoformat(f"{value}-01") if value else today.replace(day=1)
+    except ValueError:
+        return today.replace(day=1)
+
+
+def _shift(month: date, by: int) -> date:
+    index = month.year * 12 + month.month - 1 + by
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _router() -> APIRouter:
+    router = APIRouter()
+
+    def signed_in(request: Request) -> StaffUser:
+        signin: SignIn = request.app.state.staff_signin
+        return signin.user(request)
+
+    def page(
+        request: Request, template: str, user: StaffUser, *, status: int = 200, **ctx: Any
+    ) -> HTMLResponse:
+        response: HTMLResponse = request.app.state.web.render(
+            request,
+            template,
+            status=status,
+            language="en",
+            user=user,
+            pages=Pages.of(user),
+            nav="board",
+            **ctx,
+        )
+        return response
+
+    def names(request: Request) -> dict[str, dict[str, str]]:
+        district = request.app.state.web.district
+        return {
+            "school": {
+                "none": "No school (district-wide)",
+                **{s.id: s.name.en for s in district.schools},
+            },
+            "team": {"none": "Not yet routed", **{t.id: t.name for t in district.teams}},
+            "category": {"none": "No category", **{c.id: c.name.en for c in district.categories}},
+            "department": {t.id: t.name for t in district.teams},
+        }
+
+    async def figures(request: Request, user: StaffUser, first: date, last: date) -> dict[str, Any]:
+        """Everything one page shows, from the three services' aggregates."""
+        web = request.app.state.web
+        timezone = ZoneInfo(web.district.district.timezone)
+        signin: SignIn = request.app.state.staff_signin
+        token = signin.token(user)
+        client = _client(request)
+        report = await client.report(token, first.strftime("%Y-%m"), last.strftime("%Y-%m"))
+        since, _ = reports.month_bounds(last, timezone)
+        _, until = reports.month_bounds(last, timezone)
+        calls = await client.calls(token, since, until)
+        coverage = await client.coverage(token)
+        standards = [Standard.model_validate(s) for s in report["standards"]]
+        latest = report["months"][-1]
+        others = views.other_values(calls, coverage)
+        items = views.all_compliance(standards, latest["standards"], others)
+        resolve = next(
+            (s.target for s in standards if s.measure is Measure.RESOLVED_WITHIN_GUARANTEE), None
+        )
+        hours = report["guarantee_hours"]
+        label = views.month_label(latest["month"])
+        all_names = names(request)
+        groups = [
+            views.group_chart(kind, report["breakdown"][kind], all_names[kind], hours, resolve)
+            for kind in ("school", "team", "category")
+        ]
+        total = report["total"]
+        counts = [
+            views.count_chart("backlog", "Open concerns by age", total["backlog"], views.BACKLOG),
+            views.count_chart(
+                "escalations", "Escalations by level", total["escalations"], views.LEVELS
+            ),
+        ]
+        training = (
+            [
+                views.coverage_chart(kind, coverage[kind], all_names[kind])
+                for kind in ("school", "department")
+            ]
+            if coverage
+            else []
+        )
+        values = {**others, **{c.measure: c.value for c in items}}
+        today = datetime.now(timezone).date()
+        return {
+            "report": report,
+            "period": label,
+            "month": latest["month"],
+            "first": first.strftime("%Y-%m"),
+            "last": last.strftime("%Y-%m"),
+            "items": items,
+            "standards_chart": views.compliance_chart(items, label),
+            "trend": views.trend_chart(report["months"], hours, resolve),
+            "groups": groups,
+            "counts": counts,
+            "training": training,
+            "coverage": coverage,
+            "calls": calls,
+            "total": total,
+            "latest": latest,
+            "milestones": views.milestones(
+                [Milestone.model_validate(m) for m in report["milestones"]], values, today
+            ),
+            "adopted_on": report.get("adopted_on"),
+            "shown": views.shown,
+            "met_word": views.met_word,
+            "previous": _shift(last, -1).strftime("%Y-%m"),
+            "following": _shift(last, 1).strftime("%Y-%m") if _shift(last, 1) <= today else None,
+        }
+
+    async def board_page(
+        request: Request, template: str, month: str | None, months: int
+    ) -> Response:
+        user = signed_in(request)
+        if not user.may(Permission.REPORTS_READ):
+            return page(request, "staff/nothing.html", user, status=403)
+        timezone = ZoneInfo(request.app.state.web.district.district.timezone)
+        last = _month(month, datetime.now(timezone).date())
+        try:
+            found = await figures(request, user, _shift(last, 1 - months), last)
+        except IntakeError as exc:
+            if exc.status in (401, 403):
+                log.warning(
+                    "board figures refused", extra={"status": exc.status, "title": exc.title}
+                )
+                return page(request, "staff/nothing.html", user, status=403)
+            raise
+        return page(request, template, user, **found)
+
+    @router.get("/board")
+    async def board_root() -> Response:
+        return RedirectResponse("/staff/board", 303)
+
+    @router.get("/staff/board", response_class=HTMLResponse)
+    async def dashboard(request: Request, month: str | None = None) -> Response:
+        """One page: are the standards kept, where not, how far training has come."""
+        return await board_page(request, "board/dashboard.html", month, TREND_MONTHS)
+
+    @router.get("/staff/board/packet", response_class=HTMLResponse)
+    async def packet(request: Request, month: str | None = None) -> Response:
+        """The monthly report for the Board's packet, laid out for print."""
+        return await board_page(request, "board/packet.html", month, 1)
+
+    @router.get("/staff/board/packet.csv")
+    async def packet_csv(request: Request, month: str | None = None) -> Response:
+        """The same figures as the printed packet, as CSV."""
+        user = signed_in(request)
+        if not user.may(Permission.REPORTS_READ):
+            return page(request, "staff/nothing.html", user, status=403)
+        timezone = ZoneInfo(request.app.state.web.district.district.timezone)
+        last = _month(month, datetime.now(timezone).date())
+        found = await figures(request, user, last, last)
+        charts = [
+            found["standards_chart"],
+            found["trend"],
+            *found["groups"],
+            *found["counts"],
+            *found["training"],
+        ]
+        text = views.packet_csv(found["period"], found["items"], charts, found["calls"])
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "content-disposition": f'attachment; filename="board-packet-{found["month"]}.csv"',
+                "cache-control": "no-store",
+            },
+        )
+
+    return router

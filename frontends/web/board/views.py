@@ -1,0 +1,347 @@
+"""What the Board pages show, built from the services' aggregates. Pure: no I/O.
+
+Every chart is a list of bars (drawn as server-side SVG) with a text alternative that says what
+the chart shows and a data table with the same numbers, for screen readers and for print.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from services.escalation.standards import (
+    CLOCK_MEASURES,
+    Compliance,
+    Measure,
+    Milestone,
+    MilestoneState,
+    Standard,
+    compliance,
+    milestone_state,
+)
+
+NO_DATA = "no data"
+SHARE_MEASURES = frozenset(
+    m for m in Measure if m not in (Measure.SATISFACTION_MEAN, Measure.CALL_ANSWER_P90_S)
+)
+LEVELS = {
+    "1": "Level 1: principal or team lead",
+    "2": "Level 2: assistant superintendent",
+    "3": "Level 3: Ombudsperson",
+}
+BACKLOG = {
+    "under_24h": "Under 24 hours",
+    "24h_to_72h": "24 to 72 hours",
+    "72h_to_7d": "72 hours to 7 days",
+    "over_7d": "Over 7 days",
+}
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    display: str  # the value as read aloud / printed
+    width: float  # 0..100, the bar's length
+    met: bool | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    summary: str  # the text alternative: what a glance at the chart tells
+    bars: Sequence[Bar]
+    target: float | None = None  # 0..100, where the target line is drawn
+    target_label: str = ""
+    columns: Sequence[str] = ("", "Value")
+    rows: Sequence[Sequence[str]] = field(default_factory=tuple)
+
+
+def shown(value: float | None, measure: str) -> str:
+    """A measure's value as people read it."""
+    if value is None:
+        return NO_DATA
+    if measure == Measure.SATISFACTION_MEAN.value:
+        return f"{value:.1f} of 5"
+    if measure == Measure.CALL_ANSWER_P90_S.value:
+        return f"{value:.0f} seconds"
+    return f"{value * 100:.0f}%"
+
+
+def scale(value: float | None, measure: str) -> float:
+    """A value as a bar's length (0..100)."""
+    if value is None:
+        return 0.0
+    if measure == Measure.SATISFACTION_MEAN.value:
+        return max(0.0, min(100.0, value / 5 * 100))
+    if measure == Measure.CALL_ANSWER_P90_S.value:
+        return max(0.0, min(100.0, value / 120 * 100))  # two minutes fill the bar
+    return max(0.0, min(100.0, value * 100))
+
+
+def met_word(met: bool | None) -> str:
+    return "no data" if met is None else ("met" if met else "not met")
+
+
+def other_values(
+    calls: Mapping[str, Any] | None, coverage: Mapping[str, Any] | None
+) -> dict[str, float | None]:
+    """The measures intake's call report and triage's training coverage give."""
+    values: dict[str, float | None] = {}
+    if calls:
+        total = calls.get("calls") or 0
+        values[Measure.CALLS_ANSWERED.value] = (
+            round(calls["answered"] / total, 4) if total else None
+        )
+        values[Measure.CALL_ANSWER_P90_S.value] = calls.get("p90_answer_s")
+        values[Measure.CALLBACKS_ON_TIME.value] = calls.get("callbacks_on_time")
+    if coverage:
+        values[Measure.STAFF_TRAINED.value] = coverage["total"].get("trained_share")
+        values[Measure.PLEDGE_SIGNED.value] = coverage["total"].get("pledged_share")
+    return values
+
+
+def all_compliance(
+    standards: Sequence[Standard],
+    clock_rows: Sequence[Mapping[str, Any]],
+    others: Mapping[str, float | None],
+) -> list[Compliance]:
+    """Every standard's compliance: the clock ones as escalation computed them, the others
+    from the call report and training coverage."""
+    by_id = {row["standard"]: row for row in clock_rows}
+    out = []
+    for standard in standards:
+        row = by_id.get(standard.id)
+        if standard.measure in CLOCK_MEASURES and row is not None:
+            out.append(Compliance(**row))
+        else:
+            out.append(compliance(standard, others))
+    return out
+
+
+def compliance_chart(items: Sequence[Compliance], period: str) -> Chart:
+    kept = sum(1 for c in items if c.met)
+    measured = sum(1 for c in items if c.met is not None)
+    return Chart(
+        id="standards",
+        title=f"Standards kept in {period}",
+        summary=f"{kept} of {measured} measured standards were kept in {period}."
+        + "".join(
+            f" {c.name}: {shown(c.value, c.measure)} against a target of "
+            f"{shown(c.target, c.measure)}, {met_word(c.met)}."
+            for c in items
+        ),
+        bars=[
+            Bar(c.name, shown(c.value, c.measure), scale(c.value, c.measure), c.met) for c in items
+        ],
+        columns=("Standard", "Result", "Target", "Kept"),
+        rows=[
+            (c.name, shown(c.value, c.measure), shown(c.target, c.measure), met_word(c.met))
+            for c in items
+        ],
+    )
+
+
+def month_label(month: str) -> str:
+    return date.fromisoformat(f"{month}-01").strftime("%B %Y")
+
+
+def trend_chart(
+    months: Sequence[Mapping[str, Any]], guarantee_hours: int, target: float | None
+) -> Chart:
+    """The share resolved within the guarantee, month by month."""
+    name = f"Resolved within {guarantee_hours} hours"
+    bars = [
+        Bar(
+            month_label(m["month"]),
+            shown(m["resolved_within_guarantee"], "share"),
+            scale(m["resolved_within_guarantee"], "share"),
+            None
+            if m["resolved_within_guarantee"] is None or target is None
+            else m["resolved_within_guarantee"] >= target,
+        )
+        for m in months
+    ]
+    known = [
+        (m["month"], m["resolved_within_guarantee"])
+        for m in months
+        if m["resolved_within_guarantee"] is not None
+    ]
+    if known:
+        best = max(known, key=lambda k: k[1])
+        worst = min(known, key=lambda k: k[1])
+        summary = (
+            f"{name}, by month: from {shown(worst[1], 'share')} in "
+            f"{month_label(worst[0])} to {shown(best[1], 'share')} in "
+            f"{month_label(best[0])}; latest {shown(known[-1][1], 'share')}."
+        )
+    else:
+        summary = f"{name}, by month: no concern was resolved in these months."
+    if target is not None:
+        summary += f" The target is {shown(target, 'share')}."
+    return Chart(
+        id="trend",
+        title=f"{name}, by month",
+        summary=summary,
+        bars=bars,
+        target=None if target is None else target * 100,
+        target_label=f"target {shown(target, 'share')}" if target is not None else "",
+        columns=("Month", name, "Resolved", "Received"),
+        rows=[
+            (
+                month_label(m["month"]),
+                shown(m["resolved_within_guarantee"], "share"),
+                str(m["resolved"]),
+                str(m["received"]),
+            )
+            for m in months
+        ],
+    )
+
+
+def group_chart(
+    kind: str,
+    groups: Sequence[Mapping[str, Any]],
+    names: Mapping[str, str],
+    guarantee_hours: int,
+    target: float | None,
+) -> Chart:
+    """Where the guarantee is kept and where not: one bar per school, team or category."""
+    label = {"category": "category", "school": "school", "team": "team"}[kind]
+    ordered = sorted(
+        groups,
+        key=lambda g: (g["resolved_within_guarantee"] is None, g["resolved_within_guarantee"] or 0),
+    )
+    shortfalls = [
+        names.get(g["key"], g["key"])
+        for g in ordered
+        if target is not None
+        and g["resolved_within_guarantee"] is not None
+        and g["resolved_within_guarantee"] < target
+    ]
+    summary = f"Resolved within {guarantee_hours} hours by {label}. " + (
+        f"Below target: {', '.join(shortfalls)}." if shortfalls else "No group is below target."
+    )
+    return Chart(
+        id=f"by-{kind}",
+        title=f"By {label}",
+        summary=summary,
+        bars=[
+            Bar(
+                names.get(g["key"], g["key"]),
+                shown(g["resolved_within_guarantee"], "share"),
+                scale(g["resolved_within_guarantee"], "share"),
+                None
+                if g["resolved_within_guarantee"] is None or target is None
+                else g["resolved_within_guarantee"] >= target,
+            )
+            for g in ordered
+        ],
+        target=None if target is None else target * 100,
+        target_label=f"target {shown(target, 'share')}" if target is not None else "",
+        columns=(
+            label.capitalize(),
+            f"Within {guarantee_hours} h",
+            "First response in time",
+            "Satisfaction",
+            "Received",
+            "Resolved",
+            "Open",
+        ),
+        rows=[
+            (
+                names.get(g["key"], g["key"]),
+                shown(g["resolved_within_guarantee"], "share"),
+                shown(g["first_response_within_target"], "share"),
+                shown(g["satisfaction_mean"], Measure.SATISFACTION_MEAN.value),
+                str(g["received"]),
+                str(g["resolved"]),
+                str(sum(g["backlog"].values())),
+            )
+            for g in ordered
+        ],
+    )
+
+
+def count_chart(
+    chart_id: str, title: str, counts: Mapping[str, int], labels: Mapping[str, str]
+) -> Chart:
+    top = max(counts.values(), default=0) or 1
+    parts = [f"{labels.get(k, k)}: {n}" for k, n in counts.items()]
+    return Chart(
+        id=chart_id,
+        title=title,
+        summary=f"{title}. " + "; ".join(parts) + ".",
+        bars=[Bar(labels.get(k, k), str(n), n / top * 100) for k, n in counts.items()],
+        columns=("", "Number"),
+        rows=[(labels.get(k, k), str(n)) for k, n in counts.items()],
+    )
+
+
+def coverage_chart(
+    kind: str, groups: Sequence[Mapping[str, Any]], names: Mapping[str, str]
+) -> Chart:
+    title = f"Training and pledge by {kind}"
+    return Chart(
+        id=f"training-{kind}",
+        title=title,
+        summary=f"{title}: "
+        + "; ".join(
+            f"{names.get(g['key'], g['key'])} {shown(g['trained_share'], 'share')} trained, "
+            f"{shown(g['pledged_share'], 'share')} signed the pledge"
+            for g in groups
+        )
+        + ".",
+        bars=[
+            Bar(
+                names.get(g["key"], g["key"]),
+                shown(g["trained_share"], "share"),
+                scale(g["trained_share"], "share"),
+            )
+            for g in groups
+        ],
+        columns=(kind.capitalize(), "Staff", "Trained", "Signed the pledge"),
+        rows=[
+            (
+                names.get(g["key"], g["key"]),
+                str(g["staff"]),
+                shown(g["trained_share"], "share"),
+                shown(g["pledged_share"], "share"),
+            )
+            for g in groups
+        ],
+    )
+
+
+def milestones(
+    items: Sequence[Milestone], values: Mapping[str, float | None], today: date
+) -> list[MilestoneState]:
+    return [milestone_state(m, values, today) for m in items]
+
+
+def packet_csv(
+    period: str,
+    items: Sequence[Compliance],
+    charts: Sequence[Chart],
+    calls: Mapping[str, Any] | None,
+) -> str:
+    """The printed figures as CSV: one row per figure (section, item, column, value)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("section", "item", "figure", "value"))
+    for c in items:
+        writer.writerow(("standards", c.name, "value", "" if c.value is None else c.value))
+        writer.writerow(("standards", c.name, "target", c.target))
+        writer.writerow(("standards", c.name, "kept", met_word(c.met)))
+    for chart in charts:
+        for row in chart.rows:
+            for column, value in zip(chart.columns[1:], row[1:], strict=False):
+                writer.writerow((chart.title, row[0], column, value))
+    if calls:
+        for name in ("calls", "answered", "median_answer_s", "p90_answer_s", "callbacks_scheduled"):
+            writer.writerow(("calls", period, name, "" if calls.get(name) is None else calls[name]))
+    return out.getvalue()

@@ -1,0 +1,171 @@
+"""A Board member in a real Chromium: signs in (the development sign-in that picks a role),
+sees in one page whether the standards are kept, opens the printable monthly report and its
+CSV, and finds no case content anywhere (no tracking number, description, name or student).
+axe-core finds no WCAG 2.1 AA violation on either page."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, Page, expect
+
+from devtools.bureau import LocalBureau
+from devtools.screenshots import resolve
+from tests.conftest import bearer
+
+pytestmark = pytest.mark.browser
+
+AXE = Axe()
+WCAG_AA = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+DESCRIPTION = "Board-secret-marker: the bus skipped our stop three mornings this week."
+REQUESTER = "Mariela Quintanilla"
+STUDENT = "Teodoro Quintanilla"
+
+
+async def no_violations(page: Page, what: str) -> None:
+    results = await AXE.run(page, options=WCAG_AA)
+    violations = results.response["violations"]
+    assert not violations, f"{what}: " + "; ".join(
+        f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in violations
+    )
+
+
+def seed(bureau: LocalBureau) -> list[str]:
+    """Two concerns by the family's front door, one resolved by staff: tracking numbers."""
+    tracking = []
+    with httpx.Client(
+        base_url=bureau.url("intake"), timeout=10, headers=bearer("frontend", sub="web-frontend")
+    ) as http:
+        for _ in range(2):
+            answer = http.post(
+                "/v1/concerns",
+                json={
+                    "channel": "web",
+                    "category": "transportation",
+                    "school_id": "lincoln-es",
+                    "description": DESCRIPTION,
+                    "requester": {"name": REQUESTER, "email": "mariela@example.org"},
+                    "student": {"name": STUDENT, "student_id": "S-4455"},
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            tracking.append(answer.json()["tracking_number"])
+    resolve(
+        bureau.url("intake"),
+        tracking[0],
+        reply="We called the depot.",
+        summary="The route was fixed.",
+    )
+    return tracking
+
+
+async def wait_resolved_in_report(bureau: LocalBureau) -> None:
+    """Escalation has the resolution (its clock stopped) before the page is read."""
+    async with httpx.AsyncClient(
+        base_url=bureau.url("escalation"), headers=bearer("board", sub="b-1")
+    ) as http:
+        for _ in range(200):
+            month = datetime.now(UTC).strftime("%Y-%m")
+            report = (
+                await http.get("/v1/board/report", params={"from": month, "to": month})
+            ).json()
+            if report["total"]["resolved"] >= 1 and report["total"]["received"] >= 2:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError("escalation never counted the resolution")
+
+
+async def test_board_member_sees_standards_prints_the_report_and_no_case_content(
+    bureau: LocalBureau, browser: Browser, artifacts: Path
+) -> None:
+    tracking = seed(bureau)
+    await wait_resolved_in_report(bureau)
+    context = await browser.new_context()
+    page = await context.new_page()
+    web = bureau.url("web")
+
+    await page.goto(f"{web}/board")
+    await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+    await page.get_by_label("Staff id").fill("board-chair")
+    await page.get_by_label("Role").select_option("board")
+    await page.get_by_role("button", name="Sign in for development").click()
+    # The development sign-in lands on the console's home (it forgets the page asked for).
+    await page.wait_for_url("**/staff/**")
+    if not page.url.endswith("/staff/board"):
+        await page.goto(f"{web}/board")
+
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Are we keeping our customer-service standards?"
+    )
+    standards = page.get_by_role("region", name="Standards in")
+    verdict = (
+        standards.get_by_role("listitem")
+        .filter(has_text="We resolve concerns within 72 hours")
+        .first
+    )
+    await expect(verdict).to_contain_text("Kept")  # the one resolved concern: within 72 h
+    trend = page.get_by_role("figure", name="Resolved within 72 hours, by month")
+    await expect(trend).to_be_visible()
+    await expect(page.get_by_role("figure", name="By school", exact=True)).to_contain_text(
+        "Lincoln Elementary"
+    )
+    await expect(page.get_by_role("heading", name="Implementation timeline")).to_be_visible()
+    await page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+    await no_violations(page, "dashboard")
+    dashboard = await page.content()
+
+    await page.get_by_role("link", name="Printable monthly report").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text(
+        "Customer service report to the Board"
+    )
+    await page.emulate_media(media="print")
+    await expect(page.get_by_role("navigation", name="Staff console")).to_be_hidden()
+    await expect(page.get_by_role("table", name="By school", exact=True)).to_be_visible()
+    await page.screenshot(path=str(artifacts / "packet-print.png"), full_page=True)
+    await page.emulate_media(media="screen")
+    await no_violations(page, "packet")
+    packet = await page.content()
+
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download these figures (CSV)").click()
+    download = await download_info.value
+    csv_text = await asyncio.to_thread(Path(await download.path()).read_text)
+    assert "standards,We resolve concerns within 72 hours,target,0.9" in csv_text
+
+    for text in (dashboard, packet, csv_text):
+        for secret in (
+            *tracking,
+            "Board-secret-marker",
+            REQUESTER,
+            STUDENT,
+            "S-4455",
+            "mariela@example.org",
+        ):
+            assert secret not in text
+    await context.close()
+
+
+async def test_a_role_without_reports_is_not_shown_the_board(
+    bureau: LocalBureau, browser: Browser
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{bureau.url('web')}/staff/board")
+    await page.get_by_label("Staff id").fill("cc-1")
+    await page.get_by_label("Role").select_option("intake_agent")
+    await page.get_by_role("button", name="Sign in for development").click()
+    await page.wait_for_url("**/staff/**")
+    await page.goto(f"{bureau.url('web')}/staff/board")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Nothing here for your role")
+    await context.close()
