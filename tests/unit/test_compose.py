@@ -13,8 +13,10 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from devtools import secrets
 from devtools.launcher import DEFAULT_PORTS
 from frontends.common.settings import FrontendSettings
+from shared.auth import DEVELOPMENT_SIGNING_KEY
 from shared.settings import REPO_ROOT, ServiceSettings
 
 pytestmark = pytest.mark.unit
@@ -39,18 +41,32 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-# `${NAME}`, `${NAME:-default}`: compose takes them from the shell or `.env` beside the file
-INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+# `${NAME}`, `${NAME:-default}`, `${NAME:?error}`: compose takes them from the shell or
+# `.env` beside the file (a `?` one refuses to start without it)
+INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+REQUIRED = re.compile(r"\$\{(\w+):\?[^}]+\}")
 
 
-def environment(service: dict[str, Any]) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def dot_env() -> dict[str, str]:
+    """What `python -m devtools.secrets > .env` writes, as compose reads it."""
+    return secrets.generate()
+
+
+def environment(service: dict[str, Any],
+                dot_env: dict[str, str] | None = None) -> dict[str, str]:
     """A service's environment as a mapping, whichever of the two compose forms it uses,
-    as compose gives it when neither the shell nor `.env` sets a variable."""
+    as compose gives it with `dot_env` as `.env` (none: neither the shell nor `.env` sets a
+    variable)."""
     env = service.get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {key: INTERPOLATION.sub(lambda m: m.group(2) or "", str(value))
-            for key, value in env.items()}
+    values = dot_env or {}
+
+    def value(m: re.Match[str]) -> str:
+        return values.get(m.group(1)) or (m.group(3) if m.group(2) == "-" else "") or ""
+
+    return {key: INTERPOLATION.sub(value, str(value_)) for key, value_ in env.items()}
 
 
 def _settings_class(package: str, name: str, base: type[Any]) -> type[Any]:
@@ -120,15 +136,64 @@ def test_every_environment_variable_is_a_setting_of_the_service(
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_compose_environment_is_accepted_by_the_settings_class(
-        services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Validation at startup (types, cross-field rules) must pass with exactly these values.
-    for key, value in environment(services[name]).items():
+        services: dict[str, Any], name: str, dot_env: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Validation at startup (types, cross-field rules, the production refusals of development
+    # secrets) must pass with exactly these values and the generated `.env`.
+    for key, value in environment(services[name], dot_env).items():
         monkeypatch.setenv(key, value)
 
     settings = settings_class(name)()
 
     assert settings.database == name
     assert settings.host == "0.0.0.0"
+    assert settings.environment == "production"
+
+
+@pytest.mark.parametrize("name", SERVICES + FRONTENDS)
+def test_compose_runs_in_production_and_refuses_to_start_without_the_env_file(
+        services: dict[str, Any], name: str, dot_env: dict[str, str]) -> None:
+    """Security #3: compose ran in development mode with the signing key printed in the
+    code."""
+    declared = " ".join(str(v) for v in (services[name].get("environment") or {}).values())
+    required = set(REQUIRED.findall(declared))
+
+    assert environment(services[name])["ENVIRONMENT"] == "production"
+    assert required, f"{name} takes no secret from .env"
+    assert required <= set(dot_env), f"{name}: `devtools.secrets` does not write {required}"
+    assert "guest" not in declared
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_development_keys_are_refused_by_the_production_settings(
+        services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in environment(services[name], secrets.generate()).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("JWT_SIGNING_KEY", DEVELOPMENT_SIGNING_KEY)
+
+    with pytest.raises(ValueError, match="JWT_SIGNING_KEY"):
+        settings_class(name)()
+
+
+def test_admin_ports_listen_on_this_host_only(services: dict[str, Any]) -> None:
+    """Security #3: intake, RabbitMQ's management (guest/guest) and the mail viewer were
+    published on every interface."""
+    for name in ("intake", "rabbitmq", "mailpit"):
+        for port in services[name]["ports"]:
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+    rabbit = services["rabbitmq"]["environment"]
+    assert rabbit["RABBITMQ_DEFAULT_USER"] != "guest"
+    assert REQUIRED.fullmatch(str(rabbit["RABBITMQ_DEFAULT_PASS"]))
+
+
+def test_generated_env_file_holds_fresh_secrets_compose_reads_literally() -> None:
+    first, second = secrets.generate(), secrets.generate()
+    text = secrets.env_file(first)
+
+    assert all(first[k] != second[k] for k in first if k != "STUDENT_DATA_KEY_ID")
+    assert len(first["JWT_SIGNING_KEY"]) >= 32
+    assert DEVELOPMENT_SIGNING_KEY not in text
+    assert f"STUDENT_DATA_KEYS='{first['STUDENT_DATA_KEYS']}'" in text.splitlines()
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -218,12 +283,14 @@ def test_every_environment_variable_is_a_setting_of_the_frontend(
 
 @pytest.mark.parametrize("name", FRONTENDS)
 def test_compose_environment_is_accepted_by_the_frontend_settings(
-        services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in environment(services[name]).items():
+        services: dict[str, Any], name: str, dot_env: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in environment(services[name], dot_env).items():
         monkeypatch.setenv(key, value)
 
     settings = frontend_settings_class(name)()
 
+    assert settings.environment == "production"
     assert settings.host == "0.0.0.0"
     assert settings.port == DEFAULT_PORTS[name]
     assert urlparse(settings.intake_url).hostname == "intake"
