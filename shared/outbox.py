@@ -161,9 +161,16 @@ class OutboxRelay:
 
     async def _own_batch(self, collection: AsyncCollection[Document]) -> tuple[int, bool]:
         """This process's fresh entries: no other relay takes them while they are fresh, so
-        no claim is needed; a document another relay claimed (stale) is left to it."""
+        no claim is needed; a document another relay claimed (stale) is left to it.
+
+        Only documents with an entry younger than half of `fresh_s`: another replica's sweep
+        takes none of them for the other half, the time this pass has to publish and pull
+        them (taken when just fresh, a sweep could publish them again meanwhile). Older ones
+        are swept, with a claim, by this relay or any other."""
+        now = self._clock.now()
         docs = await collection.find(
-            {f"{FIELD}.by": self._writer, CLAIM_UNTIL: {"$not": {"$gt": self._clock.now()}}},
+            {f"{FIELD}.by": self._writer, f"{FIELD}.at": {"$gte": now - self._fresh / 2},
+             CLAIM_UNTIL: {"$not": {"$gt": now}}},
             {FIELD: 1}).limit(BATCH).to_list()
         if not docs:
             return 0, False

@@ -311,3 +311,22 @@ async def next_message(queue: AbstractQueue, timeout_s: float = 5.0
             return message
         await asyncio.sleep(0.02)
     pytest.fail(f"no message on {queue.name} within {timeout_s}s")
+
+
+async def test_own_entry_past_half_its_freshness_goes_once_while_a_peer_sweeps(
+        concerns: AsyncCollection[Document]) -> None:
+    # A writer's relay publishes its own fresh entries without a claim; once an entry could
+    # become a peer's to sweep before that publish ends, it is left to the claimed sweep.
+    clock = FakeClock(AT)
+    event = submitted("c-late")
+    await concerns.insert_one({"_id": "c-late", FIELD: [{
+        "id": event.id, "name": event.name, "type": event.type, "body": encode(event),
+        "by": "writer-a", "at": clock.now()}]})
+    clock.advance(timedelta(seconds=5.5))  # stale for every relay, fresh_s = 5
+    sink = RecordingSink(delay_s=0.05)
+    writer = relay_for(concerns, sink, clock=clock, writer="writer-a", fresh_s=5.0)
+    peer = relay_for(concerns, sink, clock=clock, writer="writer-b", fresh_s=5.0)
+
+    await asyncio.gather(writer.drain(), peer.drain())
+
+    assert sink.ids == [event.id]
