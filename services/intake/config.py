@@ -20,6 +20,11 @@ class Open311Client(_Config):
     key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+# The key deploy/district.yaml ships for development ("development-open311-key"): public, so
+# never accepted outside development (Security #6).
+EXAMPLE_KEY_SHA256 = hashlib.sha256(b"development-open311-key").hexdigest()
+
+
 class Open311Config(_Config):
     jurisdiction_id: str | None = None
     clients: list[Open311Client] = Field(default_factory=list)
@@ -27,6 +32,11 @@ class Open311Config(_Config):
         default_factory=list,
         description="categories whose requests the public Open311 views never show",
     )
+
+    def without_example_keys(self) -> Open311Config:
+        """The clients, less any holding the published example key (outside development)."""
+        return self.model_copy(update={"clients": [
+            c for c in self.clients if c.key_sha256 != EXAMPLE_KEY_SHA256]})
 
     def client_for(self, api_key: str) -> str | None:
         """The client that holds `api_key`, if any (constant-time per configured key)."""

@@ -37,6 +37,12 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
     config = district.section("intake", IntakeConfig)
+    if settings.environment != "development":
+        open311 = config.open311.without_example_keys()
+        if len(open311.clients) != len(config.open311.clients):
+            log.warning("the example Open311 api key of deploy/district.yaml is refused "
+                        "outside development: configure your clients' own keys")
+        config = config.model_copy(update={"open311": open311})
     vault = settings.student_vault()
     promise = Promise.of(district)  # fails fast on a bad escalation section
 

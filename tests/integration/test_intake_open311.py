@@ -10,9 +10,14 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
+from devtools.secrets import generate
+from services.intake.main import create_app
 from services.intake.open311 import REQUEST_FIELDS
+from services.intake.settings import IntakeSettings
 from shared.events import ConcernTriaged, Priority
+from tests.conftest import Isolation
 from tests.integration.test_intake_api import clock, intake, submit  # noqa: F401
 from tests.integration.test_intake_events import Publish, case_when, publish  # noqa: F401
 
@@ -343,3 +348,23 @@ async def test_tracking_numbers_are_found_in_any_case(intake: httpx.AsyncClient)
     status = await intake.get(f"/v1/tracking/{created['tracking_number'].lower()}",
                               headers={"X-Access-Token": created["access_token"]})
     assert status.status_code == 200, status.text
+
+
+async def test_the_example_api_key_is_refused_outside_development(
+        mongo_url: str, amqp_url: str, isolation: Isolation, mongo: AsyncMongoClient) -> None:
+    """Security #6: the api key published in deploy/ filed (and paged on) concerns in
+    production."""
+    secrets = {k.lower(): v for k, v in generate().items()
+               if k.lower() in IntakeSettings.model_fields}
+    settings = IntakeSettings(environment="production", mongo_url=mongo_url,
+                              mongo_db=isolation.db("intake"), amqp_url=amqp_url,
+                              queue_prefix=isolation.queue_prefix,
+                              events_exchange=isolation.events_exchange,
+                              private_exchange=isolation.private_exchange, **secrets)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://intake") as production:
+            answer = await file_request(production)
+    assert answer.status_code == 403
+    assert await mongo[isolation.db("intake")]["concerns"].count_documents({}) == 0
