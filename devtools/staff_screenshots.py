@@ -1,9 +1,10 @@
 """Screenshots of the staff console for the README: `python -m devtools.staff_screenshots`.
 
 Starts a throwaway bureau with its web frontend (as `devtools.screenshots` does), submits a few
-concerns, signs in with the development sign-in as a specialist, a call-center agent, a
-principal and the Ombudsperson, and writes `docs/screenshots/staff-<page>.png`. Needs RabbitMQ
-(`AMQP_URL`, default the local one) and /usr/bin/chromium.
+concerns, signs in with the development sign-in as a specialist (queue, case, team,
+administration), a call-center agent, a principal and the Ombudsperson, and writes
+`docs/screenshots/staff-<page>.png`. Needs RabbitMQ (`AMQP_URL`, default the local one) and
+/usr/bin/chromium.
 """
 
 from __future__ import annotations
@@ -129,6 +130,14 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
         page.click("form[action$='/act/replies'] button")
         page.wait_for_selector(".notice")
         shot(page, "case")
+        page.goto(f"{base}/staff/team")
+        shot(page, "team")
+        page.goto(f"{base}/staff/admin")
+        page.select_option("#dr-category", "safety")
+        page.fill("#dr-description", "A student brought a weapon to school.")
+        page.click("form[action='/staff/admin/dry-run'] button")
+        page.wait_for_selector(".notice")
+        shot(page, "admin")
         page.close()
 
         page = signed_in("cc-1", "intake_agent")

@@ -23,8 +23,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from frontends.common.intake import IntakeError, IntakeNotFound, IntakeUnavailable, error_from
 from frontends.common.settings import FrontendSettings
 from services.escalation.api import ClockRead, OmbudspersonCaseRead
+from services.escalation.policies import Policy
 from services.intake.schemas import ConcernPage, ConcernRead, ConcernReceipt, StudentRevealRead
 from services.triage.api import DecisionRead, HandoverRead, MemberRead, TeamRead
+from services.triage.rules_api import DryRunRead, RuleRead
 
 __all__ = [
     "ACTIONS",
@@ -33,9 +35,12 @@ __all__ = [
     "ConcernRead",
     "ConcernReceipt",
     "DecisionRead",
+    "DryRunRead",
     "HandoverRead",
     "MemberRead",
     "OmbudspersonCaseRead",
+    "Policy",
+    "RuleRead",
     "StaffClient",
     "StaleCase",
     "StudentRevealRead",
@@ -260,6 +265,19 @@ class StaffClient:
         handed: HandoverRead = self._parse(HandoverRead, response)
         return handed
 
+    async def rules(self, token: str) -> list[RuleRead]:
+        """The routing rules, in the order they are tried."""
+        rules: list[RuleRead] = self._parse(
+            TypeAdapter(list[RuleRead]), await self._call("triage", "GET", "/v1/rules", token)
+        )
+        return rules
+
+    async def dry_run(self, token: str, body: Mapping[str, Any]) -> DryRunRead:
+        """Which rule would route such a concern, and why; changes nothing."""
+        response = await self._call("triage", "POST", "/v1/rules/dry-run", token, json=dict(body))
+        result: DryRunRead = self._parse(DryRunRead, response)
+        return result
+
     # --- escalation -----------------------------------------------------------------------
 
     async def clock(self, token: str, concern_id: str) -> ClockRead:
@@ -276,6 +294,12 @@ class StaffClient:
             TypeAdapter(list[OmbudspersonCaseRead]), response
         )
         return cases
+
+    async def policies(self, token: str) -> list[Policy]:
+        """The SLA policies, the first matching one applies."""
+        response = await self._call("escalation", "GET", "/v1/policies", token)
+        policies: list[Policy] = self._parse(TypeAdapter(list[Policy]), response)
+        return policies
 
 
 def _id(concern_id: str) -> str:

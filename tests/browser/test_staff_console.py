@@ -219,6 +219,15 @@ async def test_specialist_finds_new_concern_first_replies_schedules_callback_and
     await expect(page.locator("h1 .tag")).to_have_text("Resolved")
     await check(page, console, "case-resolved")
 
+    await page.get_by_role("link", name="Administration").click()
+    await expect(page.get_by_role("heading", name="Routing rules")).to_be_visible()
+    await check(page, console, "admin")
+    await page.get_by_label("Category").select_option("safety")
+    await page.get_by_label("Description").fill("A student brought a weapon to school.")
+    await page.get_by_role("button", name="Try it").click()
+    await expect(page.get_by_role("status")).to_contain_text("priority critical")
+    await check(page, console, "admin-dry-run")
+
     family = await context.new_page()
     await family.goto(f"{console.web}/status/{tracking}?token={receipt['access_token']}")
     await expect(family.get_by_text(summary)).to_be_visible()

@@ -533,6 +533,66 @@ def _router() -> APIRouter:
         await _client(request).handover(token(request, user), member_id, to=to, reason=reason)
         return RedirectResponse("/staff/team?done=handover", 303)
 
+    # --- administration: routing rules with dry-run, SLA policies ------------------------
+
+    async def admin_page(
+        request: Request,
+        user: StaffUser,
+        *,
+        trial: Any = None,
+        values: dict[str, str] | None = None,
+        problem: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        if not Pages.of(user).admin:
+            return page(request, "staff/nothing.html", user, status=403)
+        bearer = token(request, user)
+        client = _client(request)
+        district = _web(request).district
+        return page(
+            request,
+            "staff/admin.html",
+            user,
+            status=status,
+            rules=await client.rules(bearer),
+            policies=await client.policies(bearer),
+            trial=trial,
+            values=values or {},
+            problem=problem,
+            duration=views.duration,
+            categories=district.categories,
+            schools=district.schools,
+            channels=views.CHANNELS,
+        )
+
+    @router.get("/admin", response_class=HTMLResponse)
+    async def admin(request: Request) -> Response:
+        return await admin_page(request, signed_in(request))
+
+    @router.post("/admin/dry-run", response_class=HTMLResponse)
+    async def dry_run(request: Request) -> Response:
+        user = signed_in(request)
+        form = await _web(request).posted(request)
+        values = {k: str(v).strip()[:TEXT_MAX] for k, v in form.items() if isinstance(v, str)}
+        if not Pages.of(user).admin:
+            return page(request, "staff/nothing.html", user, status=403)
+        body: dict[str, Any] = {
+            "category": values.get("category", ""),
+            "description": values.get("description", ""),
+        }
+        if values.get("school_id"):
+            body["school_id"] = values["school_id"]
+        if values.get("channel") in ("web", "phone", "email", "walk_in"):
+            body["channel"] = values["channel"]
+        try:
+            trial = await _client(request).dry_run(token(request, user), body)
+        except (IntakeInvalid, IntakeConflict) as exc:
+            message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+            return await admin_page(
+                request, user, values=values, status=400, problem=f"Dry run refused: {message}"
+            )
+        return await admin_page(request, user, trial=trial, values=values)
+
     # --- call-center entry ----------------------------------------------------------------
 
     def call_form(

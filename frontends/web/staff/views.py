@@ -127,6 +127,7 @@ class Pages:
     triage: bool
     team: bool
     reveal: bool
+    admin: bool
 
     @classmethod
     def of(cls, user: StaffUser) -> Pages:
@@ -138,6 +139,7 @@ class Pages:
             triage=user.may(Permission.TRIAGE_ACT),
             team=user.may(Permission.MEMBERS_MANAGE),
             reveal=user.may(Permission.STUDENT_REVEAL),
+            admin=user.may(Permission.CONFIG_READ),
         )
 
     def home(self) -> str:
@@ -149,6 +151,8 @@ class Pages:
             return "/staff/ombudsperson"
         if self.team:
             return "/staff/team"
+        if self.admin:
+            return "/staff/admin"
         return "/staff/nothing"
 
 
@@ -255,3 +259,13 @@ def spoken(tracking_number: str) -> str:
     if len(parts) != 3:
         return " ".join(tracking_number)
     return f"{parts[0]}, {parts[1]}, {' '.join(parts[2])}"
+
+
+def duration(seconds: int) -> str:
+    """A target as people say it: `72 hours`, `2 days`, `30 minutes`."""
+    if seconds % 86400 == 0 and seconds >= 2 * 86400 and seconds != 3 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    return f"{seconds // 60} minutes"
