@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from twilio.request_validator import RequestValidator
 from twilio.twiml import TwiML
@@ -26,8 +27,14 @@ from twilio.twiml import TwiML
 from frontends.common.app import health_router
 from frontends.common.intake import IntakeError, IntakeNotFound, IntakeUnavailable
 from frontends.phone import domain, sms
-from frontends.phone.client import Bureau, CallOutcome, HttpBureau
-from frontends.phone.config import PhoneConfig
+from frontends.phone.client import (
+    Bureau,
+    CallOutcome,
+    CallStepCreate,
+    HttpBureau,
+    InboundMessageCreate,
+)
+from frontends.phone.config import PhoneConfig, phone_config
 from frontends.phone.settings import PhoneSettings
 from frontends.phone.voice import Speaker, choose_language
 from shared.clock import Clock, SystemClock
@@ -106,7 +113,7 @@ def create_app(
 ) -> FastAPI:
     """The phone frontend; `bureau` and `clock` are replaced by fakes in tests."""
     district = load_district(settings.district_config)
-    config = district.section("phone", PhoneConfig)
+    config = phone_config(district)
     token = settings.twilio_auth_token
     if not token:
         log.warning("TWILIO_AUTH_TOKEN is unset: webhooks are not checked (development only)")
@@ -167,8 +174,9 @@ async def record(phone: Phone, form: dict[str, str], step: str, **fields: Any) -
     if not sid:
         return
     try:
-        await phone.bureau.call_step(sid, step, **fields)
-    except IntakeError as exc:
+        await phone.bureau.call_step(sid, CallStepCreate(step=step, **fields))
+    except (IntakeError, ValidationError) as exc:
+        # ValidationError: a step named from the URL intake would refuse as well
         log.warning("call step not recorded", extra={"step": step, "error": str(exc)})
 
 
@@ -432,14 +440,17 @@ async def sms_incoming(form: Form, phone: Ctx) -> Response:
         )
     try:
         await phone.bureau.inbound_text(
-            sender,
-            (form.get("Body") or "").strip(),
-            recent.view.tracking_number,
-            form.get("MessageSid"),
+            InboundMessageCreate(
+                channel="sms",
+                from_address=sender,
+                body=(form.get("Body") or "").strip(),
+                tracking_number=recent.view.tracking_number,
+                external_id=form.get("MessageSid"),
+            )
         )
     except IntakeNotFound:
         return twiml(sms.reply(words.no_concern(lang)))
-    except IntakeError as exc:
+    except (IntakeError, ValidationError) as exc:  # ValidationError: intake would refuse it
         log.warning("text not threaded", extra={"error": str(exc)})
         return twiml(sms.reply(words.unavailable(lang)))
     return twiml(sms.reply(words.threaded(lang, recent.view.tracking_number)))

@@ -1,7 +1,8 @@
 """The services as the phone front door calls them: one typed client, one `Bureau` protocol.
 
-`Bureau` is what the routes need; `HttpBureau` speaks to intake (concerns, the PIN, call
-records, inbound texts) and notify (SMS opt-outs); tests pass a fake of the same shape.
+`Bureau` is what the routes need; `HttpBureau` is intake's client with the phone's calls
+(the PIN, call records, inbound texts) and speaks to notify for SMS opt-outs; tests pass a
+fake of the same shape.
 """
 
 from __future__ import annotations
@@ -22,9 +23,17 @@ from frontends.common.intake import (
     error_from,
 )
 from frontends.common.settings import FrontendSettings
-from services.intake.calls import CallOutcome, RecentConcern
+from services.intake.calls import CallOutcome, CallStepCreate, RecentConcern
+from services.intake.inbound import InboundMessageCreate
 
-__all__ = ["Bureau", "CallOutcome", "HttpBureau", "RecentConcern"]
+__all__ = [
+    "Bureau",
+    "CallOutcome",
+    "CallStepCreate",
+    "HttpBureau",
+    "InboundMessageCreate",
+    "RecentConcern",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +60,9 @@ class Bureau(Protocol):
 
     async def start_call(self, call_sid: str) -> None: ...
 
-    async def call_step(
-        self,
-        call_sid: str,
-        step: str,
-        *,
-        language: str | None = None,
-        outcome: CallOutcome | None = None,
-        served_at: datetime | None = None,
-        concern_id: str | None = None,
-    ) -> None: ...
+    async def call_step(self, call_sid: str, step: CallStepCreate) -> None:
+        """Where the caller went (and with what outcome), as intake records it."""
+        ...
 
     async def end_call(self, call_sid: str, duration_s: int | None) -> None: ...
 
@@ -68,21 +70,40 @@ class Bureau(Protocol):
         self, call_sid: str, concern_id: str, due_at: datetime
     ) -> None: ...
 
-    async def inbound_text(
-        self,
-        from_number: str,
-        body: str,
-        tracking_number: str | None = None,
-        message_sid: str | None = None,
-    ) -> None:
+    async def inbound_text(self, text: InboundMessageCreate) -> None:
         """Thread a text into the sender's open concern; `IntakeNotFound` when none."""
         ...
 
     async def sms_opt_out(self, phone: str, opted_out: bool) -> None: ...
 
 
-class PhoneIntake(IntakeClient):
-    """Intake's client with the calls the phone front door adds."""
+class HttpBureau(IntakeClient):
+    """The services over HTTP: intake's client with the phone's calls, and notify for
+    opt-outs."""
+
+    def __init__(
+        self, settings: FrontendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        super().__init__(
+            settings.intake_url,
+            settings.token_source(),
+            timeout_s=settings.io_timeout_s,
+            transport=transport,
+        )
+        self._notify = httpx.AsyncClient(
+            base_url=settings.notify_url.rstrip("/"),
+            timeout=settings.io_timeout_s,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self._notify.aclose()
+
+    async def category_names(self, language: str) -> list[tuple[str, str]]:
+        return [
+            (c.id, c.name.es if language == "es" else c.name.en) for c in await self.categories()
+        ]
 
     async def status_by_pin(self, tracking_number: str, pin: str) -> RequesterView:
         response = await self._call(
@@ -102,27 +123,11 @@ class PhoneIntake(IntakeClient):
     async def start_call(self, call_sid: str) -> None:
         await self._call("POST", "/v1/calls", json={"call_sid": call_sid})
 
-    async def call_step(
-        self,
-        call_sid: str,
-        step: str,
-        *,
-        language: str | None = None,
-        outcome: CallOutcome | None = None,
-        served_at: datetime | None = None,
-        concern_id: str | None = None,
-    ) -> None:
-        body: dict[str, Any] = {
-            "step": step,
-            "language": language,
-            "outcome": outcome.value if outcome else None,
-            "served_at": served_at.isoformat() if served_at else None,
-            "concern_id": concern_id,
-        }
+    async def call_step(self, call_sid: str, step: CallStepCreate) -> None:
         await self._call(
             "POST",
             f"/v1/calls/{quote(call_sid, safe='')}/steps",
-            json={k: v for k, v in body.items() if v is not None},
+            json=step.model_dump(mode="json", exclude_none=True),
         )
 
     async def end_call(self, call_sid: str, duration_s: int | None) -> None:
@@ -139,95 +144,10 @@ class PhoneIntake(IntakeClient):
             json={"concern_id": concern_id, "callback_due_at": due_at.isoformat()},
         )
 
-    async def inbound_text(
-        self,
-        from_number: str,
-        body: str,
-        tracking_number: str | None = None,
-        message_sid: str | None = None,
-    ) -> None:
-        payload = {"channel": "sms", "from_address": from_number, "body": body}
-        if tracking_number:
-            payload["tracking_number"] = tracking_number
-        if message_sid:
-            payload["external_id"] = message_sid
-        await self._call("POST", "/v1/inbound/messages", json=payload)
-
-
-class HttpBureau:
-    """The services over HTTP: intake, and notify for opt-outs."""
-
-    def __init__(
-        self, settings: FrontendSettings, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
-        self._token = settings.token_source()
-        self.intake = PhoneIntake(
-            settings.intake_url, self._token, timeout_s=settings.io_timeout_s, transport=transport
+    async def inbound_text(self, text: InboundMessageCreate) -> None:
+        await self._call(
+            "POST", "/v1/inbound/messages", json=text.model_dump(mode="json", exclude_defaults=True)
         )
-        self._notify = httpx.AsyncClient(
-            base_url=settings.notify_url.rstrip("/"),
-            timeout=settings.io_timeout_s,
-            transport=transport,
-        )
-
-    async def aclose(self) -> None:
-        await self.intake.aclose()
-        await self._notify.aclose()
-
-    async def ready(self) -> bool:
-        return await self.intake.ready()
-
-    async def category_names(self, language: str) -> list[tuple[str, str]]:
-        return [
-            (c.id, c.name.es if language == "es" else c.name.en)
-            for c in await self.intake.categories()
-        ]
-
-    async def create_concern(self, body: dict[str, Any], *, idempotency_key: str) -> ConcernReceipt:
-        return await self.intake.create_concern(body, idempotency_key=idempotency_key)
-
-    async def status_by_pin(self, tracking_number: str, pin: str) -> RequesterView:
-        return await self.intake.status_by_pin(tracking_number, pin)
-
-    async def recent_concern(self, phone: str) -> RecentConcern | None:
-        return await self.intake.recent_concern(phone)
-
-    async def start_call(self, call_sid: str) -> None:
-        await self.intake.start_call(call_sid)
-
-    async def call_step(
-        self,
-        call_sid: str,
-        step: str,
-        *,
-        language: str | None = None,
-        outcome: CallOutcome | None = None,
-        served_at: datetime | None = None,
-        concern_id: str | None = None,
-    ) -> None:
-        await self.intake.call_step(
-            call_sid,
-            step,
-            language=language,
-            outcome=outcome,
-            served_at=served_at,
-            concern_id=concern_id,
-        )
-
-    async def end_call(self, call_sid: str, duration_s: int | None) -> None:
-        await self.intake.end_call(call_sid, duration_s)
-
-    async def voicemail_callback(self, call_sid: str, concern_id: str, due_at: datetime) -> None:
-        await self.intake.voicemail_callback(call_sid, concern_id, due_at)
-
-    async def inbound_text(
-        self,
-        from_number: str,
-        body: str,
-        tracking_number: str | None = None,
-        message_sid: str | None = None,
-    ) -> None:
-        await self.intake.inbound_text(from_number, body, tracking_number, message_sid)
 
     async def sms_opt_out(self, phone: str, opted_out: bool) -> None:
         """Tell notify that this number said STOP (or START again)."""

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.escalation.calendar import parse_hours
+from shared.district import DistrictConfig
 
 E164 = r"^\+[1-9]\d{6,14}$"
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday"]
@@ -94,3 +95,9 @@ class PhoneConfig(_Config):
     voices: dict[Literal["en", "es"], str] = Field(
         default={"en": "en-US", "es": "es-MX"}, description="the `language` of spoken text"
     )
+
+
+def phone_config(district: DistrictConfig) -> PhoneConfig:
+    """The district's `phone:` section, validated: the phone front door at start and
+    `bureau config check` both call it (`DistrictConfigError` names what is wrong)."""
+    return district.section("phone", PhoneConfig)

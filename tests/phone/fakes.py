@@ -12,7 +12,12 @@ from frontends.common.intake import (
     IntakeRateLimited,
     RequesterView,
 )
-from frontends.phone.client import CallOutcome, RecentConcern
+from frontends.phone.client import (
+    CallOutcome,
+    CallStepCreate,
+    InboundMessageCreate,
+    RecentConcern,
+)
 from services.intake.domain import Status
 from shared.clock import Clock
 from shared.district import DistrictConfig
@@ -113,17 +118,8 @@ class FakeBureau:
     async def start_call(self, call_sid: str) -> None:
         self.steps.append((call_sid, "start", None))
 
-    async def call_step(
-        self,
-        call_sid: str,
-        step: str,
-        *,
-        language: str | None = None,
-        outcome: CallOutcome | None = None,
-        served_at: datetime | None = None,
-        concern_id: str | None = None,
-    ) -> None:
-        self.steps.append((call_sid, step, outcome))
+    async def call_step(self, call_sid: str, step: CallStepCreate) -> None:
+        self.steps.append((call_sid, step.step, step.outcome))
 
     async def end_call(self, call_sid: str, duration_s: int | None) -> None:
         self.ended[call_sid] = duration_s
@@ -131,14 +127,8 @@ class FakeBureau:
     async def voicemail_callback(self, call_sid: str, concern_id: str, due_at: datetime) -> None:
         self.callbacks.append((call_sid, concern_id, due_at))
 
-    async def inbound_text(
-        self,
-        from_number: str,
-        body: str,
-        tracking_number: str | None = None,
-        message_sid: str | None = None,
-    ) -> None:
-        self.texts.append((from_number, body, tracking_number))
+    async def inbound_text(self, text: InboundMessageCreate) -> None:
+        self.texts.append((text.from_address, text.body, text.tracking_number))
 
     async def sms_opt_out(self, phone: str, opted_out: bool) -> None:
         (self.opted_out.add if opted_out else self.opted_out.discard)(phone)
