@@ -59,7 +59,7 @@ def check_config(path: Path | None) -> int:
 
 def section_checks() -> dict[str, Any]:
     """Each service's validation of its own section: the `<Service>Config` model of its
-    `services/<service>/config.py`, where the service has one."""
+    `services/<service>/config.py`, where the service has one; and the front doors'."""
     import importlib
 
     checks: dict[str, Any] = {}
@@ -74,6 +74,9 @@ def section_checks() -> dict[str, Any]:
     from services.escalation.standards import StandardsConfig  # the Board's standards
 
     checks["standards"] = lambda district: district.section("standards", StandardsConfig)
+    from frontends.phone.config import phone_config  # the phone front door's, as at its start
+
+    checks["phone"] = phone_config
     return checks
 
 

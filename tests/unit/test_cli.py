@@ -31,6 +31,18 @@ def test_config_check_names_a_broken_service_section(
     assert "triage" in capsys.readouterr().err
 
 
+def test_config_check_names_a_broken_phone_section(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = yaml.safe_load(DEFAULT_DISTRICT_CONFIG.read_text())
+    raw["phone"]["service_desk"]["hours"] = {"mon": "8 to 5"}
+    broken = tmp_path / "district.yaml"
+    broken.write_text(yaml.safe_dump(raw))
+
+    assert cli.main(["config", "check", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "phone:" in err and "service_desk" in err
+
+
 def test_config_check_refuses_a_missing_file(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["config", "check", str(tmp_path / "nope.yaml")]) == 1
