@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,9 @@ import pytest
 import yaml
 
 from services.triage.main import load_config
-from services.triage.rules import Rule, rule_problems
+from services.triage.rules import Facts, Rule, match, rule_problems
 from shared.district import DistrictConfig, DistrictConfigError, load_district
+from shared.events import Channel
 from shared.settings import DEFAULT_DISTRICT_CONFIG
 
 pytestmark = pytest.mark.unit
@@ -33,7 +35,9 @@ def test_valid_rule_has_no_problems(district: DistrictConfig) -> None:
 @pytest.mark.parametrize(("body", "field", "words"), [
     ({"actions": {"team": "parking"}}, "actions.team", "unknown team 'parking'"),
     ({"conditions": {"pattern": "(unclosed"}, "actions": {"priority": "high"}},
-     "conditions.pattern", "not a valid regular expression"),
+     "conditions.pattern", "not a regular expression"),
+    ({"conditions": {"pattern": r"(bus)\s+\1"}, "actions": {"priority": "high"}},
+     "conditions.pattern", "linear time"),
     ({"conditions": {"categories": ["lunch"]}, "actions": {"priority": "high"}},
      "conditions.categories.0", "unknown category"),
     ({"conditions": {"schools": ["hogwarts"]}, "actions": {"priority": "high"}},
@@ -65,3 +69,19 @@ def test_unknown_key_in_the_triage_section_is_refused(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(DistrictConfigError, match="asignment"):
         load_config(load_district(path))
+
+
+def test_a_catastrophic_pattern_runs_in_linear_time_and_never_blocks_triage(
+        district: DistrictConfig) -> None:
+    """Security #5: `^(a+)+$` on a 24-character description froze triage for 9.6 s,
+    doubling per character, health checks included."""
+    rule = Rule.model_validate({"id": "r", "conditions": {"pattern": "^(a+)+$"},
+                                "actions": {"priority": "high"}})
+    facts = Facts(category="other", school_id=None, channel=Channel.WEB,
+                  description="a" * 5000 + "!")
+    started = time.perf_counter()
+
+    matched, _ = match(rule, facts)
+
+    assert not matched
+    assert time.perf_counter() - started < 0.05
