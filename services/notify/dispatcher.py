@@ -173,13 +173,17 @@ def send_soon(claimed: Sequence[Delivery], *, ctx: NotifyContext) -> None:
 async def send_claimed(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus | None:
     """Attempt a delivery claimed when it was recorded (None when it is left to the loop).
 
-    One that waited so long for a free slot that its lease could run out mid-send is left
-    alone: its lease expires and the loop of some replica claims it again.
+    One that waited so long for a free slot that its lease could run out mid-send is handed
+    back unsent (due at once, for the loop of any replica), or, if even that fails, left
+    for its lease to run out.
     """
-    if delivery.lease_until is None or \
-            ctx.clock.now() + ctx.delivery_lease / 2 > delivery.lease_until:
-        log.warning("claimed delivery waited too long; left to the dispatcher",
+    now = ctx.clock.now()
+    if delivery.lease_until is None or now + ctx.delivery_lease / 2 > delivery.lease_until:
+        log.warning("claimed delivery waited too long; handed back to the dispatcher",
                     extra={"concern_id": delivery.concern_id, "delivery_id": delivery.id})
+        with contextlib.suppress(PyMongoError):
+            if await ctx.repo.hand_back(delivery.id, token=delivery.lease_token or "", now=now):
+                ctx.dispatch.wake()
         return None
     return await attempt(delivery, ctx=ctx)
 

@@ -249,6 +249,16 @@ class DeliveryRepository:
                 taken.append(claimed)
         return taken
 
+    async def hand_back(self, delivery_id: str, *, token: str, now: datetime) -> bool:
+        """Give up a claim before sending: the delivery is due again at once, its attempt
+        not counted (False when this claim is no longer held)."""
+        result = await self._deliveries.update_one(
+            {"_id": delivery_id, "status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token},
+            {"$set": {"status": DeliveryStatus.QUEUED.value, "next_attempt_at": now,
+                      "updated_at": now},
+             "$unset": {LEASE_TOKEN: "", LEASE_UNTIL: ""}, "$inc": {"attempts": -1}})
+        return result.modified_count == 1
+
     async def renew(self, delivery_id: str, *, token: str, lease_until: datetime) -> bool:
         """Extend the lease of a delivery this sender still holds (False when it does not)."""
         result = await self._deliveries.update_one(

@@ -126,3 +126,21 @@ async def test_sender_gone_between_the_mail_servers_accept_and_the_record_resend
     assert first.message["Message-ID"] == second.message["Message-ID"]
     doc = await delivery_document(peer, data.concern_id)
     assert (doc["status"], doc["attempts"]) == ("sent", 2)
+
+
+async def test_claimed_delivery_that_waited_too_long_to_start_is_handed_back_and_sent_once(
+    mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
+) -> None:
+    clock = FakeClock(NOW)
+    ctx = await replica(mongo, isolation.db("notify"), sink.port, clock)
+    event, data = contact_event()
+
+    await handlers.on_event(event, data, ctx=ctx)  # recorded claimed, its send queued
+    clock.advance(timedelta(seconds=LEASE_S * 0.75))  # no slot for it until now
+    await ctx.dispatch.settle()
+    assert sink.mails == []
+    assert await dispatch_due(ctx=ctx) == 1  # due at once, not after its lease
+
+    doc = await delivery_document(ctx, data.concern_id)
+    assert (doc["status"], doc["attempts"]) == ("sent", 1)
+    assert len(sink.mails) == 1
