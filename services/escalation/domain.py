@@ -39,6 +39,7 @@ from shared.events import (
 )
 
 TEAM_LEAD = "team_lead"
+ANY_TEAM = "*"
 ZERO = timedelta(0)
 ACKNOWLEDGED = "acknowledged"
 CLOSED = "closed"
@@ -91,6 +92,8 @@ class Rules:
     policies: Sequence[Policy]
     calendars: Mapping[str, Calendar]
     district: DistrictConfig
+    # level 2 of a concern without a school: the owning department's assistant superintendent
+    supervisors: Mapping[str, str] = field(default_factory=dict)
 
     def calendar(self, policy: Policy) -> Calendar:
         """The policy's calendar; around the clock if it was removed from the district file."""
@@ -155,8 +158,10 @@ Change = tuple[SlaClock, list[EventData]]
 
 
 def ladder(district: DistrictConfig, steps: Sequence[LadderStep], *, school_id: str | None,
-           team_id: str | None) -> list[Rung]:
-    """The people a breached concern escalates to, level by level."""
+           team_id: str | None, supervisors: Mapping[str, str] | None = None) -> list[Rung]:
+    """The people a breached concern escalates to, level by level. Without a school, the
+    assistant superintendent is the one `supervisors` names for the owning team (or for `*`,
+    any team); the level is skipped only when none is named."""
     school = district.school(school_id)
     rungs: list[Rung] = []
     for step in sorted(steps, key=lambda s: s.level):
@@ -170,9 +175,14 @@ def ladder(district: DistrictConfig, steps: Sequence[LadderStep], *, school_id: 
                 assert team is not None  # the config validates that the fallback team exists
                 staff_id, role = team.lead, TEAM_LEAD
         elif step.role == "assistant_superintendent":
-            if school is None:
-                continue
-            staff_id = school.assistant_superintendent
+            if school is not None:
+                staff_id = school.assistant_superintendent
+            else:
+                named = supervisors or {}
+                supervisor = named.get(team_id or "") or named.get(ANY_TEAM)
+                if supervisor is None:
+                    continue
+                staff_id = supervisor
         else:
             staff_id = next(s.id for s in district.staff if s.role == "ombudsperson")
         person = district.staff_member(staff_id)
@@ -198,7 +208,7 @@ def pending_steps(clock: SlaClock, rules: Rules) -> list[Step]:
         steps += _target_steps(SlaTarget.RESOLUTION, resolution, policy)
     else:
         rungs = ladder(rules.district, policy.ladder, school_id=clock.school_id,
-                       team_id=clock.team_id)
+                       team_id=clock.team_id, supervisors=rules.supervisors)
         upcoming = next((r for r in rungs if r.level > clock.level), None)
         if upcoming is not None:
             steps.append(Step(resolution + upcoming.after, StepKind.ESCALATION,

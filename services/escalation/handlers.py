@@ -64,12 +64,13 @@ class EscalationContext:
     async def rules(self) -> Rules:
         """The rules with the policies as stored now (the admin API may have changed them)."""
         return Rules(policies=await self.policies.all(), calendars=self.calendars,
-                     district=self.district)
+                     district=self.district, supervisors=self.config.department_supervisors)
 
     @property
     def step_rules(self) -> Rules:
         """Rules for firing steps: a clock carries its own policy, so none is looked up."""
-        return Rules(policies=(), calendars=self.calendars, district=self.district)
+        return Rules(policies=(), calendars=self.calendars, district=self.district,
+                     supervisors=self.config.department_supervisors)
 
 
 async def on_submitted(event: CloudEvent, data: ConcernSubmitted, *,

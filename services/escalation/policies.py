@@ -189,6 +189,9 @@ class EscalationConfig(_Model):
     defaults: PolicySettings = PolicySettings()
     policies: dict[str, PolicySettings] = Field(
         default_factory=dict, description="settings of the `sla.policies` entry with this id")
+    department_supervisors: dict[str, str] = Field(default_factory=dict, description=(
+        "level 2 of a concern without a school: team id (or `*` for any) -> the staff id of "
+        "its assistant superintendent"))
     long_overdue_s: int = Field(default=4 * 24 * 3600, gt=0, description=(
         "an open concern this long past its resolution target shows in the Ombudsperson view"))
 
@@ -218,6 +221,11 @@ def seed_policies(district: DistrictConfig, config: EscalationConfig) -> list[Po
     unknown = sorted(set(config.policies) - {p.id for p in district.sla.policies})
     if unknown:
         raise ValueError(f"escalation.policies: no `sla.policies` entry with id {unknown}")
+    for team_id, staff_id in config.department_supervisors.items():
+        if team_id != "*" and district.team(team_id) is None:
+            raise ValueError(f"escalation.department_supervisors: unknown team {team_id!r}")
+        if district.staff_member(staff_id) is None:
+            raise ValueError(f"escalation.department_supervisors: unknown staff {staff_id!r}")
     ladder = tuple(LadderStep(level=s.level, role=s.role, after_s=s.after_s)
                    for s in sorted(district.sla.ladder, key=lambda s: s.level))
     seeded = []

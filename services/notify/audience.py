@@ -143,14 +143,35 @@ def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: Di
                       {"level": data.level, "role": Role(data.role),
                        "school": school.name if school else None})
     if isinstance(data, ConcernTriaged):
+        # at once, whatever the category: the owning team's lead, the school's principal,
+        # and the safety desk on duty
         team = district.team(data.team_id)
         school = district.school(data.school_id)
         channels = available if config.critical_sms else available - {ChannelName.SMS}
-        return _staff(Kind.CRITICAL_CONCERN, _stamp(data.triaged_at),
-                      [team.lead] if team else [], district, channels,
-                      {"team": data.team_name, "school": school.name if school else None},
-                      every_channel=True)
+        extra = {"team": data.team_name, "school": school.name if school else None}
+        whom = [team.lead] if team else []
+        if school is not None:
+            whom.append(school.principal)
+        return [*_staff(Kind.CRITICAL_CONCERN, _stamp(data.triaged_at), whom, district,
+                        channels, extra, every_channel=True),
+                *_safety_desk(data.triaged_at, district, config, available, extra)]
     return []
+
+
+def _safety_desk(at: datetime, district: DistrictConfig, config: NotifyConfig,
+                 available: frozenset[ChannelName], extra: Mapping[str, Any]) -> list[Planned]:
+    """The on-duty safety desk, by email and SMS (each it has), for a critical concern."""
+    planned: list[Planned] = []
+    for shift in config.safety_desk_on_duty(at, district.district.timezone):
+        recipient = f"safety-desk:{shift.name}"
+        for channel, address in ((ChannelName.EMAIL, shift.email),
+                                 (ChannelName.SMS, shift.phone)):
+            if address and channel in available:
+                planned.append(Planned(kind=Kind.CRITICAL_CONCERN, recipient=recipient,
+                                       name=shift.name, channel=channel, address=str(address),
+                                       language=STAFF_LANGUAGE, occurrence=_stamp(at),
+                                       facts=dict(extra)))
+    return planned
 
 
 def _stamp(moment: datetime) -> str:

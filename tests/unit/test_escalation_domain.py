@@ -357,12 +357,38 @@ def test_school_concern_ladder_is_principal_then_assistant_superintendent_then_o
     ]
 
 
-def test_ladder_without_school_starts_at_team_lead_and_skips_assistant_superintendent() -> None:
+def test_ladder_without_school_or_named_supervisor_skips_assistant_superintendent() -> None:
     rungs = domain.ladder(DISTRICT, LADDER, school_id=None, team_id="transportation")
     assert [(r.level, r.role, r.staff_id) for r in rungs] == [
         (1, "team_lead", "tr-lead"),
         (3, "ombudsperson", "ombuds"),
     ]
+
+
+def test_ladder_without_school_goes_to_the_department_assistant_superintendent() -> None:
+    named = {"transportation": "as-north"}
+    rungs = domain.ladder(DISTRICT, LADDER, school_id=None, team_id="transportation",
+                          supervisors=named)
+    anyone = domain.ladder(DISTRICT, LADDER, school_id=None, team_id="service-desk",
+                           supervisors={"*": "as-north"})
+    assert [(r.level, r.role, r.staff_id) for r in rungs] == [
+        (1, "team_lead", "tr-lead"),
+        (2, "assistant_superintendent", "as-north"),
+        (3, "ombudsperson", "ombuds"),
+    ]
+    assert [r.level for r in anyone] == [1, 2, 3]
+
+
+def test_a_breached_district_wide_concern_escalates_to_level_2_on_time() -> None:
+    rules = Rules(policies=RULES.policies, calendars=RULES.calendars, district=DISTRICT,
+                  supervisors={"*": "as-north"})
+    clock = answered(started(school_id=None, rules=rules), T0 + HOUR, rules)
+    clock, _ = domain.retriage(clock, category="other", priority=Priority.LOW,
+                               team_id="service-desk", school_id=None, at=T0 + HOUR,
+                               rules=rules)
+    _, events = domain.advance(clock, now=T0 + 4 * DAY, rules=rules)
+    assert escalations(events) == [(1, "team_lead", "sd-lead"),
+                                   (2, "assistant_superintendent", "as-north")]
 
 
 def test_ladder_without_school_or_known_team_starts_at_fallback_team_lead() -> None:

@@ -284,3 +284,41 @@ def test_a_phone_only_requester_without_sms_is_skipped_with_the_true_reason() ->
 
     assert planned.channel is None
     assert planned.note == "requester left only a phone number and this bureau sends no SMS"
+
+
+SAFETY_DESK = NotifyConfig.model_validate({"safety_desk": [
+    {"name": "Safety desk", "email": "safety@district.example", "phone": "+15125550111",
+     "days": ["mon", "tue", "wed", "thu", "fri"], "start": "07:30", "end": "17:30"},
+    {"name": "Night desk", "email": "night@district.example", "phone": "+15125550122",
+     "days": ["sun", "mon", "tue", "wed", "thu", "fri"], "start": "17:30", "end": "07:30"}]})
+
+
+def knife_at_recess(at: datetime) -> ConcernTriaged:
+    """Filed under `other`, made critical by its safety words."""
+    return ConcernTriaged(concern_id="c-1", category="other", school_id="lincoln-es",
+                          team_id="service-desk", team_name="Service Desk",
+                          priority=Priority.CRITICAL, rule="category:other+safety-words",
+                          triaged_at=at)
+
+
+def test_a_critical_concern_reaches_the_principal_and_the_safety_desk_on_duty_at_once() -> None:
+    tuesday_10am_chicago = datetime(2026, 3, 3, 16, 0, tzinfo=UTC)
+    planned = audience.plan("x", knife_at_recess(tuesday_10am_chicago), facts=facts(),
+                            district=DISTRICT, config=SAFETY_DESK, available=BOTH)
+
+    reached = {(p.recipient, p.channel, p.address) for p in planned}
+    assert ("p-lincoln", ChannelName.EMAIL, "p-lincoln@district.example") in reached
+    assert ("sd-lead", ChannelName.EMAIL, "sd-lead@district.example") in reached
+    assert {(r, c, a) for r, c, a in reached if r.startswith("safety-desk:")} == {
+        ("safety-desk:Safety desk", ChannelName.EMAIL, "safety@district.example"),
+        ("safety-desk:Safety desk", ChannelName.SMS, "+15125550111")}
+    assert all(p.urgent for p in planned)
+
+
+def test_the_night_desk_answers_after_hours_and_past_midnight() -> None:
+    saturday_1am_chicago = datetime(2026, 3, 7, 7, 0, tzinfo=UTC)  # Friday's night shift
+    planned = audience.plan("x", knife_at_recess(saturday_1am_chicago), facts=facts(),
+                            district=DISTRICT, config=SAFETY_DESK, available=BOTH)
+
+    desks = {p.recipient for p in planned if p.recipient.startswith("safety-desk:")}
+    assert desks == {"safety-desk:Night desk"}
