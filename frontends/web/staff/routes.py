@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -22,6 +22,8 @@ from frontends.common.intake import (
     IntakeNotFound,
 )
 from frontends.common.staff import StaffClient, StaleCase
+from frontends.phone.config import phone_config
+from frontends.phone.domain import DeskKind, desk_for
 from frontends.web.settings import WebSettings
 from frontends.web.staff import views
 from frontends.web.staff.config import StaffSettings, StaffSignInConfig
@@ -595,6 +597,15 @@ def _router() -> APIRouter:
 
     # --- call-center entry ----------------------------------------------------------------
 
+    def on_duty(request: Request) -> Any:
+        """The security desk on duty when the Service Desk is closed (None in its hours or
+        without a `phone:` section): who takes critical concerns now."""
+        district = _web(request).district
+        if not (district.model_extra or {}).get("phone"):
+            return None
+        desk = desk_for(datetime.now(UTC), phone_config(district), district.district.timezone)
+        return desk if desk.kind is DeskKind.SECURITY_DESK else None
+
     def call_form(
         request: Request,
         user: StaffUser,
@@ -608,6 +619,7 @@ def _router() -> APIRouter:
             request,
             "staff/call.html",
             user,
+            on_duty=on_duty(request),
             status=status,
             values=values,
             errors=errors,
