@@ -301,6 +301,9 @@ class ConcernDetailsShared(EventData):
     contact_key: str | None = None
     student_flags: list[str] = Field(default_factory=list)
     submitted_at: datetime
+    school_contacted: bool | None = Field(
+        default=None, description="whether the requester raised it at the school first "
+                                  "(routing: the school first)")
 
 
 @dataclass(frozen=True)

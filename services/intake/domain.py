@@ -217,5 +217,6 @@ def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
         requester_relationship=new.requester.relationship,
         contact_key=contact_key(new.requester, contact_secret),
         student_flags=new.student.flags if new.student else [], submitted_at=now,
+        school_contacted=new.school_contacted,
     )
     return concern, [public, private, details]

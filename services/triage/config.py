@@ -34,4 +34,8 @@ class TriageConfig(BaseModel):
     assignment: Strategy = Strategy.LEAST_LOADED
     safety_words: list[str] = Field(default_factory=lambda: list(DEFAULT_SAFETY_WORDS))
     duplicates: DuplicatesConfig = Field(default_factory=DuplicatesConfig)
+    school_first: list[str] = Field(
+        default_factory=list, description="categories whose concerns go to the named school's "
+                                          "team first when the school has not seen them yet "
+                                          "(school_contacted false) and no rule matched")
     rules: list[Rule] = Field(default_factory=list)

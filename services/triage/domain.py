@@ -3,7 +3,7 @@ safety words that make a concern critical. Pure: no I/O, no framework."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from services.triage.rules import SCHOOL_TEAM, Facts, Rule, match, terms_found
@@ -39,11 +39,13 @@ class Routing:
 
 
 def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
-          safety_words: Sequence[str] = ()) -> Routing:
+          safety_words: Sequence[str] = (), school_first: Collection[str] = ()) -> Routing:
     """Route a concern: the first matching rule, else its category's route, else the fallback.
 
-    A rule that sets no team (or no priority) keeps the category's. Safety words in the
-    description make the concern critical whatever the route says.
+    A rule that sets no team (or no priority) keeps the category's. The school first: when no
+    rule matched, a concern of a `school_first` category naming a school that has not seen it
+    yet (`school_contacted` false) goes to that school's team. Safety words in the description
+    make the concern critical whatever the route says.
     """
     default_team, default_priority, default_rule, reasons = _default(facts, district)
     team_id, priority, rule_name = default_team, default_priority, default_rule
@@ -73,6 +75,12 @@ def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
         break
     else:
         reasons.append("no rule matched")
+        school = district.school(facts.school_id)
+        if (school is not None and facts.school_contacted is False
+                and facts.category in school_first and team_id != school.team):
+            team_id, rule_name = school.team, f"{rule_name}+school-first"
+            reasons.append(f"school first: {school.id} has not seen it yet; its team "
+                           f"({school.team})")
     found = tuple(terms_found(safety_words, facts.description)) if safety_words else ()
     if found:
         priority = Priority.CRITICAL

@@ -94,8 +94,10 @@ async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
     """
     facts = Facts(category=data.category, school_id=data.school_id, channel=data.channel,
                   description=data.description, relationship=data.requester_relationship,
-                  student_flags=tuple(data.student_flags))
-    routing = route(facts, await ctx.rules.current(), ctx.district, ctx.config.safety_words)
+                  student_flags=tuple(data.student_flags),
+                  school_contacted=data.school_contacted)
+    routing = route(facts, await ctx.rules.current(), ctx.district, ctx.config.safety_words,
+                    ctx.config.school_first)
     submitted_at = as_utc(data.submitted_at)
     text = duplicates.fingerprint(data.description)
     window = timedelta(days=ctx.config.duplicates.window_days)

@@ -44,6 +44,9 @@ class Conditions(_Model):
                                             "(case-insensitive)")
     student_flags: list[str] = Field(default_factory=list, max_length=20,
                                      description="any of these flags, e.g. special_education")
+    school_contacted: bool | None = Field(
+        default=None, description="whether the requester raised it at the school first "
+                                  "(unset: either; a concern that does not say is neither)")
 
 
 class Actions(_Model):
@@ -83,6 +86,7 @@ class Facts:
     description: str = ""
     relationship: str | None = None
     student_flags: tuple[str, ...] = ()
+    school_contacted: bool | None = None
 
 
 def rule_problems(rule: Rule, district: DistrictConfig) -> list[tuple[str, str]]:
@@ -175,6 +179,11 @@ def match(rule: Rule, facts: Facts) -> tuple[bool, list[str]]:
                                      f"requester is {facts.relationship}",
                                      f"requester relationship {facts.relationship} not in "
                                      f"{c.relationships}"):
+        return False, why
+    if c.school_contacted is not None and not check(
+            facts.school_contacted is c.school_contacted,
+            f"school contacted first: {facts.school_contacted}",
+            f"school contacted first: {facts.school_contacted}, not {c.school_contacted}"):
         return False, why
     if c.keywords:
         found = terms_found(c.keywords, facts.description)

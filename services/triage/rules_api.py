@@ -47,6 +47,7 @@ class DryRunCreate(BaseModel):
     description: str = Field(default="", max_length=5000)
     requester_relationship: str | None = None
     student_flags: list[str] = Field(default_factory=list)
+    school_contacted: bool | None = None
 
 
 class ConsideredRead(BaseModel):
@@ -101,9 +102,10 @@ async def dry_run(body: DryRunCreate, ctx: Ctx, who: ConfigReader) -> dict[str, 
     """Which rule would route this concern, and why; changes nothing."""
     facts = Facts(category=body.category, school_id=body.school_id, channel=body.channel,
                   description=body.description, relationship=body.requester_relationship,
-                  student_flags=tuple(body.student_flags))
+                  student_flags=tuple(body.student_flags),
+                  school_contacted=body.school_contacted)
     return routing_view(route(facts, await ctx.rules.ordered(), ctx.district,
-                              ctx.config.safety_words))
+                              ctx.config.safety_words, ctx.config.school_first))
 
 
 @router.post("/reorder", response_model=list[RuleRead])

@@ -430,12 +430,30 @@ async def test_retriage_with_unknown_team_names_the_field(
 
 
 async def test_team_without_members_leaves_the_concern_unassigned(
-        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+        mongo: AsyncMongoClient, isolation: Isolation, tmp_path: Path) -> None:
+    raw = yaml.safe_load(Path(DEFAULT_DISTRICT_CONFIG).read_text())
+    for team in raw["teams"]:
+        if team["id"] == "school-lincoln-es":
+            team.pop("members", None)
+    path = tmp_path / "bare.yaml"
+    path.write_text(yaml.safe_dump(raw))
     db = isolation.db("triage")
-    ctx = context(mongo, db, district, FakeClock(T0))
-    # a school's front office has no members in the example district
+    ctx = context(mongo, db, load_district(path), FakeClock(T0))
     await triage(ctx, details("c-1", category="school-climate", school_id="lincoln-es"))
     decision = await ctx.decisions.get("c-1")
     assert decision is not None and decision["team_id"] == "school-lincoln-es"
     assert decision["assignee_id"] is None
     assert [e.name for e in await outbox(mongo, db, "c-1")] == ["concern.triaged"]
+
+
+async def test_a_concern_the_school_has_not_seen_is_assigned_to_its_office_on_arrival(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    db = isolation.db("triage")
+    ctx = context(mongo, db, district, FakeClock(T0))
+    not_seen = details("c-1", category="enrollment", school_id="roosevelt-ms")
+    await triage(ctx, not_seen.model_copy(update={"school_contacted": False}))
+    decision = await ctx.decisions.get("c-1")
+    assert decision is not None and decision["team_id"] == "school-roosevelt-ms"
+    assert decision["assignee_id"] in {"office-roosevelt", "p-roosevelt"}
+    assert [e.name for e in await outbox(mongo, db, "c-1")] == ["concern.triaged",
+                                                                "concern.assigned"]

@@ -100,3 +100,10 @@ def test_preferred_contact_channel_needs_its_address(requester: Requester, field
 def test_preferred_contact_channel_with_its_address_is_fine() -> None:
     assert Requester(preferred_contact=ContactChannel.SMS, phone="+15555550100") \
         .contact_problem() is None
+
+
+def test_triage_hears_whether_the_school_has_seen_the_concern() -> None:
+    for contacted in (True, False, None):
+        _, events = submit(new_concern(school_contacted=contacted))
+        [details] = [e for e in events if isinstance(e, ConcernDetailsShared)]
+        assert details.school_contacted is contacted

@@ -204,3 +204,43 @@ def test_seeded_rules_route_bullying_to_the_school_as_critical(district: Distric
     assert routing.team_id == "school-jefferson-hs"
     assert routing.rule == "rule:bullying-to-school+safety-words"
     assert routing.priority is Priority.CRITICAL
+
+
+# --- the school first (issue 16) ---------------------------------------------------------------
+
+SCHOOL_FIRST = load_config(load_district(DEFAULT_DISTRICT_CONFIG)).school_first
+
+
+def test_a_concern_the_school_has_not_seen_goes_to_the_school_team_first(
+        district: DistrictConfig) -> None:
+    routing = route(facts(category="enrollment", school_id="roosevelt-ms",
+                          school_contacted=False), [], district, SAFETY, SCHOOL_FIRST)
+    assert routing.team_id == "school-roosevelt-ms"
+    assert routing.rule == "category:enrollment+school-first"
+
+
+def test_school_first_is_per_category_and_only_for_a_school_not_yet_contacted(
+        district: DistrictConfig) -> None:
+    bus = route(facts(school_contacted=False), [], district, SAFETY, SCHOOL_FIRST)
+    seen = route(facts(category="enrollment", school_contacted=True), [], district, SAFETY,
+                 SCHOOL_FIRST)
+    unsaid = route(facts(category="enrollment"), [], district, SAFETY, SCHOOL_FIRST)
+    assert (bus.team_id, seen.team_id, unsaid.team_id) == (
+        "transportation", "enrollment", "enrollment")
+
+
+def test_a_rule_may_route_on_whether_the_school_was_contacted(
+        district: DistrictConfig) -> None:
+    escalate = rule("school-saw-it", school_contacted=True,
+                    actions={"team": "enrollment", "priority": "high"})
+    contacted = route(facts(school_contacted=True), [escalate], district)
+    not_contacted = route(facts(school_contacted=False), [escalate], district)
+    assert (contacted.team_id, contacted.priority) == ("enrollment", Priority.HIGH)
+    assert not_contacted.team_id == "transportation"
+
+
+def test_school_teams_have_their_office_staff_and_principal(district: DistrictConfig) -> None:
+    for school in district.schools:
+        team = district.team(school.team)
+        assert team is not None and school.principal in team.members
+        assert len(team.members) >= 2
