@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.triage import handlers
 from services.triage.handlers import Refused, Retriage, TriageContext
-from shared.authz import Access, Permission
+from shared.authz import Access, Permission, access
 from shared.events import Priority
 from shared.http import Problem, authorize, out_of_scope, service_context
 
@@ -38,6 +38,29 @@ async def _decision_in_reach(ctx: TriageContext, concern_id: str,
     if not who.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")):
         raise out_of_scope()
     return doc
+
+
+def _cases_within(who: Access) -> dict[str, Any] | None:
+    """The part of a search that keeps the caller to the concerns it may read (Security #8:
+    the directory is open to every staff role, the concerns in it are not); None: all."""
+    reach = access(who.principal, Permission.CONCERN_READ)
+    if reach is not None and reach.everything:
+        return None
+    clauses: list[dict[str, Any]] = []
+    if reach is not None and reach.schools:
+        clauses.append({"school_id": {"$in": sorted(reach.schools)}})
+    if reach is not None and reach.teams:
+        clauses.append({"team_id": {"$in": sorted(reach.teams)}})
+    return {"$or": clauses} if clauses else {"_id": {"$in": []}}
+
+
+async def _visible(ctx: TriageContext, who: Access, ids: list[str]) -> list[str]:
+    """Those of `ids` the caller may read, in their order."""
+    where = _cases_within(who)
+    if where is None:
+        return ids
+    seen = await ctx.decisions.within(ids, where)
+    return [i for i in ids if i in seen]
 
 
 def _member_in_reach(ctx: TriageContext, member_id: str, who: Access) -> None:
@@ -163,8 +186,12 @@ class HandoverRead(BaseModel):
 
 @router.get("/concerns/{concern_id}/triage", response_model=DecisionRead)
 async def read_decision(concern_id: str, ctx: Ctx, who: Reader) -> DecisionRead:
-    """How a concern was routed and assigned, by which rule or person, and its history."""
-    return DecisionRead.of(await _decision_in_reach(ctx, concern_id, who))
+    """How a concern was routed and assigned, by which rule or person, and its history;
+    possible duplicates only among the concerns the caller may read."""
+    doc = await _decision_in_reach(ctx, concern_id, who)
+    shown = set(await _visible(ctx, who, [d["concern_id"] for d in doc["possible_duplicates"]]))
+    return DecisionRead.of({**doc, "possible_duplicates": [
+        d for d in doc["possible_duplicates"] if d["concern_id"] in shown]})
 
 
 @router.patch("/concerns/{concern_id}/triage", response_model=DecisionRead)
@@ -208,31 +235,46 @@ async def list_teams(ctx: Ctx, who: Directory) -> list[TeamRead]:
 @router.get("/teams/{team_id}/queue", response_model=list[QueueItemRead])
 async def team_queue(team_id: str, ctx: Ctx, who: Directory,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[QueueItemRead]:
-    """A team's open concerns: most urgent first, then oldest first."""
+    """A team's open concerns that the caller may read: most urgent first, then oldest."""
     if ctx.district.team(team_id) is None:
         raise Problem(404, "No such team", f"Team {team_id!r} does not exist.")
-    return [QueueItemRead(concern_id=d["_id"], **{k: v for k, v in d.items()
-                                                  if k in QueueItemRead.model_fields})
-            for d in await ctx.decisions.queue(team_id, limit)]
+    items = []
+    for d in await ctx.decisions.queue(team_id, limit, _cases_within(who)):
+        shown = set(await _visible(ctx, who, [p["concern_id"]
+                                              for p in d["possible_duplicates"]]))
+        d["possible_duplicates"] = [p for p in d["possible_duplicates"]
+                                    if p["concern_id"] in shown]
+        items.append(QueueItemRead(concern_id=d["_id"], **{
+            k: v for k, v in d.items() if k in QueueItemRead.model_fields}))
+    return items
 
 
-def _member(ctx: TriageContext, doc: dict[str, Any] | None, member_id: str) -> MemberRead:
+def _member(ctx: TriageContext, doc: dict[str, Any] | None, member_id: str,
+            shown: set[str] | None = None) -> MemberRead:
+    """A member; `shown`: the open concerns the caller may read (None: all)."""
     staff = ctx.district.staff_member(member_id)
     doc = doc or {}
     return MemberRead(
         id=member_id, name=staff.name if staff else member_id,
         teams=[t.id for t in ctx.district.teams if member_id in t.members],
-        load=int(doc.get("load", 0)), open=list(doc.get("open", [])),
+        load=int(doc.get("load", 0)),
+        open=[i for i in doc.get("open", []) if shown is None or i in shown],
         away=bool(doc.get("away", False)), backup_id=doc.get("backup_id"),
         away_until=doc.get("away_until"))
 
 
 @router.get("/members", response_model=list[MemberRead])
 async def list_members(ctx: Ctx, who: Directory) -> list[MemberRead]:
-    """Team members (and backups) with their load and out-of-office state."""
+    """Team members (and backups) with their load and out-of-office state; of their open
+    concerns, those the caller may read."""
     docs = {d["_id"]: d for d in await ctx.members.all()}
     ids = sorted({m for t in ctx.district.teams for m in t.members} | set(docs))
-    return [_member(ctx, docs.get(i), i) for i in ids]
+    shown = await _shown(ctx, who, [c for d in docs.values() for c in d.get("open", [])])
+    return [_member(ctx, docs.get(i), i, shown) for i in ids]
+
+
+async def _shown(ctx: TriageContext, who: Access, ids: list[str]) -> set[str] | None:
+    return None if _cases_within(who) is None else set(await _visible(ctx, who, ids))
 
 
 @router.get("/members/{member_id}", response_model=MemberRead)
@@ -240,7 +282,8 @@ async def read_member(member_id: str, ctx: Ctx, who: Directory) -> MemberRead:
     """One member's load and out-of-office state."""
     if ctx.district.staff_member(member_id) is None:
         raise Problem(404, "No such staff member", f"No staff member {member_id!r}.")
-    return _member(ctx, await ctx.members.get(member_id), member_id)
+    doc = await ctx.members.get(member_id)
+    return _member(ctx, doc, member_id, await _shown(ctx, who, list((doc or {}).get("open", []))))
 
 
 @router.put("/members/{member_id}/away", response_model=MemberRead)

@@ -123,10 +123,21 @@ class DecisionRepository:
              "$push": {"history": {"at": at, "by": by, "action": "merged", "into": into}}},
             projection={"assignee_id": 1, "status": 1})
 
-    async def queue(self, team_id: str, limit: int) -> list[Document]:
-        """A team's open concerns, most urgent first, then oldest first."""
+    async def within(self, ids: Sequence[str], where: Document) -> set[str]:
+        """Those of `ids` whose decision matches `where` (a caller's reach)."""
+        if not ids:
+            return set()
+        docs = await self._decisions.find({"$and": [{"_id": {"$in": list(ids)}}, where]},
+                                          {"_id": 1}).to_list()
+        return {d["_id"] for d in docs}
+
+    async def queue(self, team_id: str, limit: int,
+                    where: Document | None = None) -> list[Document]:
+        """A team's open concerns (those matching `where`), most urgent first, then oldest
+        first."""
+        query: Document = {"team_id": team_id, "status": "open"}
         return await self._decisions.find(
-            {"team_id": team_id, "status": "open"},
+            {"$and": [query, where]} if where else query,
             {"outbox": 0, "history": 0, "fingerprint": 0, "contact_key": 0},
         ).sort([("priority_rank", ASCENDING), ("submitted_at", ASCENDING)]).limit(limit).to_list()
 

@@ -337,6 +337,32 @@ async def test_a_team_member_cannot_merge_into_a_concern_out_of_reach(
     assert (await decided(triage, own.concern_id))["status"] == "open"
 
 
+async def test_queues_members_and_decisions_show_only_the_callers_concerns(
+        triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection,
+        isolation: Isolation) -> None:
+    """Security #8: any staff role saw other schools' concerns (and their tags) in team
+    queues, member lists and duplicate links."""
+    lincoln = details(school_id="lincoln-es", contact_key="same-parent")
+    jefferson = details(school_id="jefferson-hs", contact_key="same-parent")
+    for data in (lincoln, jefferson):
+        await publish(amqp, isolation, data)
+        await decided(triage, data.concern_id)
+    principal = bearer("principal", sub="p-lincoln", schools=["lincoln-es"])
+
+    queue = (await triage.get("/v1/teams/service-desk/queue", headers=principal)).json()
+    members = (await triage.get("/v1/members", headers=principal)).json()
+    decision = (await triage.get(f"/v1/concerns/{lincoln.concern_id}/triage",
+                                 headers=principal)).json()
+    admin = (await triage.get("/v1/teams/service-desk/queue", headers=bearer("admin"))).json()
+    everything = (await triage.get("/v1/teams/service-desk/queue")).json()
+
+    assert [i["concern_id"] for i in queue] == [lincoln.concern_id]
+    assert jefferson.concern_id not in str(members) and lincoln.concern_id in str(members)
+    assert decision["possible_duplicates"] == []
+    assert admin == []  # configures the bureau, reads no case
+    assert {i["concern_id"] for i in everything} >= {lincoln.concern_id, jefferson.concern_id}
+
+
 async def test_team_queue_lists_open_concerns_by_priority_then_age(
         triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection,
         isolation: Isolation) -> None:
