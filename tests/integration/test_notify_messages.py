@@ -295,11 +295,12 @@ async def test_critical_concern_reaches_the_team_lead_at_once_even_at_night(
                                       priority=Priority.CRITICAL, rule="category",
                                       triaged_at=NIGHT))
 
-    [mail] = sink.mails
-    assert mail.recipients == ("tr-lead@district.example",)
-    assert mail.subject.startswith("Critical concern")
-    [text] = provider.messages
-    assert text.to == "+15125550199" and "CRITICAL" in text.body
+    # the team lead, and the safety desk on duty (the district file's night shift)
+    assert sorted(m.recipients for m in sink.mails) == [
+        ("security.desk@district.example",), ("tr-lead@district.example",)]
+    assert all(m.subject.startswith("Critical concern") for m in sink.mails)
+    assert sorted(t.to for t in provider.messages) == ["+15125550199", "+15555550191"]
+    assert all("CRITICAL" in t.body for t in provider.messages)
 
 
 async def test_non_critical_triage_sends_nothing(ctx: NotifyContext, sink: SmtpSink) -> None:
