@@ -372,9 +372,11 @@ async def _record(data_concern_id: str, event: CloudEvent, *, ctx: IntakeContext
 
 
 async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: IntakeContext) -> None:
-    """The case shows the team and priority triage decided."""
+    """The case shows the category, team and priority triage decided (a re-triage may
+    change the category: filters, counts and reports then agree with triage)."""
     await _record(data.concern_id, event, ctx=ctx,
-                  facts={"team_id": data.team_id, "team_name": data.team_name,
+                  facts={"category": data.category,
+                         "team_id": data.team_id, "team_name": data.team_name,
                          "priority": data.priority.value, "routing_sensitive": data.sensitive},
                   entry={"kind": "triaged", "team_id": data.team_id, "team_name": data.team_name,
                          "priority": data.priority.value, "rule": data.rule,

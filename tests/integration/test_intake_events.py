@@ -139,3 +139,17 @@ async def test_triage_merge_closes_the_duplicate_and_publishes_its_status_change
     assert events[-1]["subject"] == duplicate
     assert events[-1]["data"]["to_status"] == "closed"
     assert [e["type"] for e in events].count("org.bureau.concern.merged.v1") == 1
+
+
+async def test_a_retriaged_category_reaches_the_case_its_filters_and_counts(
+        intake: httpx.AsyncClient, publish: Publish, clock: FakeClock) -> None:
+    cid = (await submit(intake))["id"]  # filed under enrollment
+    await publish(ConcernTriaged(concern_id=cid, category="transportation",
+                                 school_id="roosevelt-ms", team_id="transportation",
+                                 team_name="Transportation Department",
+                                 priority=Priority.NORMAL, rule="retriage",
+                                 triaged_at=clock.now(), decided_by="tr-lead"))
+    case = await case_when(intake, cid, lambda c: c["category"] == "transportation")
+    listed = (await intake.get("/v1/concerns", params={"category": "transportation"})).json()
+    assert case["team"]["id"] == "transportation"
+    assert cid in [i["id"] for i in listed["items"]]
