@@ -11,7 +11,13 @@ from pydantic import BaseModel, Field, field_validator
 
 from services.notify import surveys
 from services.notify.context import NotifyContext
-from services.notify.domain import ChannelName, DeliveryStatus, Kind, mask_address
+from services.notify.domain import (
+    ChannelName,
+    DeliveryStatus,
+    Kind,
+    mask_address,
+    provider_summary,
+)
 from services.notify.repository import SURVEYS, Delivery, StoredTemplate, Subscription
 from services.notify.templates import (
     TEMPLATED_CHANNELS,
@@ -38,7 +44,8 @@ class AttemptRead(BaseModel):
     attempt: int
     at: datetime
     ok: bool
-    answer: str = Field(description="the provider's answer, addresses removed")
+    answer: str = Field(description="the outcome and the provider's status or error codes "
+                                    "(never its words)")
 
 
 class DeliveryRead(BaseModel):
@@ -70,8 +77,12 @@ def _read(delivery: Delivery) -> DeliveryRead:
         updated_at=delivery.updated_at,
         next_attempt_at=delivery.next_attempt_at if delivery.status is DeliveryStatus.QUEUED
         else None,
-        sent_at=delivery.sent_at, failed_at=delivery.failed_at, last_error=delivery.last_error,
-        history=[AttemptRead(attempt=h.number, at=h.at, ok=h.ok, answer=h.answer)
+        sent_at=delivery.sent_at, failed_at=delivery.failed_at,
+        # the provider's words stay in the store: they quote addresses (Security #4)
+        last_error=provider_summary(delivery.last_error, ok=False)
+        if delivery.last_error else None,
+        history=[AttemptRead(attempt=h.number, at=h.at, ok=h.ok,
+                             answer=provider_summary(h.answer, ok=h.ok))
                  for h in delivery.history],
     )
 

@@ -44,8 +44,10 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
                                  "kind": delivery.kind.value, "channel": delivery.channel.value,
                                  "attempt": delivery.attempts}
     result = await _send(delivery, ctx)
-    # Providers quote addresses back; the answer goes into logs and events, the address may not.
+    # Providers quote addresses back, in forms no redaction foresees: their words stay in the
+    # delivery's stored history; events, logs and the staff view get the summary (codes only).
     answer = domain.redact(result.answer, delivery.address)
+    summary = domain.provider_summary(answer, ok=result.ok, permanent=result.permanent)
     done = ctx.clock.now()
 
     if result.ok:
@@ -70,13 +72,13 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
     if outcome is DeliveryStatus.FAILED:
         events = _events(delivery, ctx, NotificationFailed(
             concern_id=delivery.concern_id, delivery_id=delivery.id, kind=delivery.kind.value,
-            channel=delivery.channel.value, failed_at=done, error=answer), done)
+            channel=delivery.channel.value, failed_at=done, error=summary), done)
         if await _while_leased(delivery, ctx, lambda: ctx.repo.mark_failed(
                 delivery.id, token=token, now=done, error=answer, attempt=delivery.attempts,
                 events=events)):
             if events:
                 ctx.published(repository.DELIVERIES)
-            log.warning("delivery failed for good", extra={**fields, "error": answer})
+            log.warning("delivery failed for good", extra={**fields, "error": summary})
             DELIVERIES.labels(delivery.channel.value, "failed").inc()
             return DeliveryStatus.FAILED
         return None
@@ -86,7 +88,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
     if await ctx.repo.release(delivery.id, token=token, now=done, error=answer,
                               next_attempt_at=later, attempt=delivery.attempts):
         log.warning("delivery attempt failed; will retry",
-                    extra={**fields, "error": answer, "retry_at": later.isoformat()})
+                    extra={**fields, "error": summary, "retry_at": later.isoformat()})
         return DeliveryStatus.QUEUED
     return None
 

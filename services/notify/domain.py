@@ -164,6 +164,24 @@ def redact(text: str, address: str | None) -> str:
     return redacted
 
 
+_STATUS_CODE = re.compile(r"^\s*(?:HTTP\s+|SMTP\s+)?([2-5]\d\d)\b")
+_ERROR_CODE = re.compile(r"\bcode[\"']?\s*[=:]?\s*(\d{3,6})\b", re.IGNORECASE)
+_EXCEPTION = re.compile(r"^([A-Z][A-Za-z]+(?:Error|Exception|Timeout))\b")
+
+
+def provider_summary(answer: str | None, *, ok: bool, permanent: bool = False) -> str:
+    """What may be shown of a provider's answer (Security #4): the outcome and its status or
+    error codes, never the provider's words, which quote addresses in forms no redaction
+    foresees. The words themselves stay in the delivery's stored history."""
+    text = answer or ""
+    codes = [m.group(1) for m in (_STATUS_CODE.match(text), *_ERROR_CODE.finditer(text)) if m]
+    failure = _EXCEPTION.match(text)
+    outcome = "accepted" if ok else ("refused" if permanent else "not accepted")
+    detail = ", ".join([*(f"code {c}" for c in dict.fromkeys(codes)),
+                        *([failure.group(1)] if failure and not codes else [])])
+    return f"{outcome} ({detail})" if detail else outcome
+
+
 def primary_language(requested: str | None) -> str:
     """The primary subtag of a language tag (`es-MX` -> `es`), English when none."""
     primary = (requested or "").split("-")[0].split("_")[0].strip().lower()

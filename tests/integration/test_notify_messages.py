@@ -46,6 +46,7 @@ from shared.events import (
 )
 from shared.messaging.transient import is_transient
 from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.integration.notify_api import api_client
 
 pytestmark = pytest.mark.integration
 
@@ -373,6 +374,33 @@ async def test_invalid_number_fails_at_once_without_quoting_it(
     assert "21211" in (delivery.last_error or "")
     assert PHONE not in (delivery.last_error or "") and "5550123" not in (delivery.last_error
                                                                           or "")
+
+
+async def test_a_bounce_quoting_the_number_in_another_form_reaches_no_event_log_or_view(
+        ctx: NotifyContext, provider: SmsProviderStandIn,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Security #4: only exact addresses were scrubbed, so a provider's answer quoting a
+    variant reached `notification.failed` (public), the notify log and the staff view."""
+    concern = str(uuid.uuid4())
+    variant = "(512) 555-0123"
+    provider.answer_next(400, {"code": 21211, "status": 400,
+                               "message": f"The 'To' number {variant} is not valid."})
+    caplog.set_level("DEBUG", logger="services.notify")
+
+    await deliver(ctx, contact(concern, "en", email=None, phone=PHONE))
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records
+                      if r.name.startswith("services.notify"))
+
+    [delivery] = await ctx.repo.for_concern(concern)
+    doc = await ctx.repo.get_document(delivery.id)
+    assert doc is not None
+    [failed] = [decode(bytes(e["body"])) for e in doc["outbox"]]
+    assert failed.data["error"] == "refused (code 400, code 21211)"
+    async with api_client(ctx, "intake_agent") as http:
+        view = (await http.get(f"/v1/concerns/{concern}/deliveries")).text
+    assert "21211" in view
+    for shown in (str(failed.data), view, logged):
+        assert "555-0123" not in shown and "not valid" not in shown
 
 
 async def test_each_message_is_recorded_once_per_event_fact_across_redeliveries(
