@@ -6,7 +6,7 @@ compliance of the standards measured on SLA clocks. Computed in the store
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -66,55 +66,49 @@ def _row(fig: Figures, config: StandardsConfig) -> dict[str, Any]:
     }
 
 
-async def _tallies(
-    ctx: EscalationContext, group_by: str | None, since: datetime, until: datetime
-) -> dict[str, Tally]:
-    guarantee = timedelta(hours=ctx.district.district.guarantee_hours)
-    return await board_store.tallies(
-        ctx.repo.collection,
-        group_by=group_by,
-        start=since,
-        end=until,
-        as_of=min(until, ctx.clock.now()),
-        guarantee=guarantee,
-    )
-
-
 async def board_figures(ctx: EscalationContext, first: date, last: date) -> dict[str, Any]:
     """Months `first`..`last` (district time zone): each month's figures, then the whole
-    period's by category, school and team; each with its clock standards' compliance."""
+    period's by category, school and team (with the backlog at its end); each with its clock
+    standards' compliance. One pass over the period per kind of fact, in the store."""
     timezone = ZoneInfo(ctx.district.district.timezone)
     config = standards_of(ctx)
-    months = reports.months(first, last)
+    months = [
+        (m.strftime("%Y-%m"), *reports.month_bounds(m, timezone))
+        for m in reports.months(first, last)
+    ]
+    since, until = months[0][1], months[-1][2]
+    as_of = min(until, ctx.clock.now())
+    found = await board_store.sums(
+        ctx.repo.collection,
+        months=months,
+        as_of=as_of,
+        guarantee=timedelta(hours=ctx.district.district.guarantee_hours),
+    )
+    monthly = board_store.by_month(found)
     rows = []
-    for month in months:
-        since, until = reports.month_bounds(month, timezone)
-        tally = board_store.total(await _tallies(ctx, None, since, until))
-        rows.append({"month": month.strftime("%Y-%m"), **_row(figures(tally), config)})
-    since, _ = reports.month_bounds(months[0], timezone)
-    _, until = reports.month_bounds(months[-1], timezone)
-    breakdown: dict[str, list[dict[str, Any]]] = {}
-    whole = Tally()
+    for label, _, _ in months:
+        row = _row(figures(monthly.get(label, Tally())), config)
+        row["backlog"] = {}  # counted at the end of the period only (see `total`)
+        rows.append({"month": label, **row})
+    breakdown = {}
     for group_by in BREAKDOWNS:
-        groups = await _tallies(ctx, group_by, since, until)
+        groups = board_store.by_group(found, group_by)
         breakdown[group_by] = [
             {"key": key, **_row(figures(groups[key]), config)} for key in sorted(groups)
         ]
-        if group_by == BREAKDOWNS[0]:
-            whole = board_store.total(groups)
     return {
         "from": first.strftime("%Y-%m"),
         "to": last.strftime("%Y-%m"),
         "period_start": since,
         "period_end": until,
-        "as_of": min(until, ctx.clock.now()),
+        "as_of": as_of,
         "guarantee_hours": ctx.district.district.guarantee_hours,
         "counted_time": COUNTED,
         "standards": [s.model_dump(mode="json") for s in config.standards],
         "adopted_on": config.adopted_on,
         "milestones": [m.model_dump(mode="json") for m in config.milestones],
         "months": rows,
-        "total": _row(figures(whole), config),
+        "total": _row(figures(board_store.total(found)), config),
         "breakdown": breakdown,
     }
 

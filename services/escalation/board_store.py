@@ -8,6 +8,7 @@ escalation lines of its history, its survey answer, and its open cycle for the b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,14 +20,6 @@ from services.escalation.standards import BACKLOG_BUCKETS, NONE_KEY, Tally, cycl
 from shared.clock import as_utc
 from shared.store import Document
 
-# group_by -> the clock's field
-GROUP_FIELDS = {
-    "category": "category",
-    "school": "school_id",
-    "team": "team_id",
-    "channel": "channel",
-    "priority": "priority",
-}
 OPEN = ["running", "paused"]
 
 
@@ -40,10 +33,6 @@ async def ensure_indexes(clocks: AsyncCollection[Document]) -> None:
     await clocks.create_index(
         [("status", ASCENDING), ("started_at", ASCENDING)], name="status_started_at"
     )
-
-
-def _key(group_by: str | None) -> Any:
-    return f"${GROUP_FIELDS[group_by]}" if group_by else None
 
 
 def _name(value: Any) -> str:
@@ -64,27 +53,51 @@ def _bucket_of(started: str, as_of: datetime) -> Document:
     return {"$switch": {"branches": branches, "default": BACKLOG_BUCKETS[-1][0]}}
 
 
-async def tallies(
+Key = tuple[str | None, str, str, str]  # (month, category, school, team); month None: backlog
+DIMENSIONS = {"category": 1, "school": 2, "team": 3}
+
+
+def _month_of(field: str, months: list[tuple[str, datetime, datetime]]) -> Document:
+    """The label of the month an instant (the field) falls in; months are in order."""
+    branches = [{"case": {"$lt": [field, end]}, "then": label} for label, _, end in months]
+    return {"$switch": {"branches": branches, "default": None}}
+
+
+def _keyed(field: str | None, months: list[tuple[str, datetime, datetime]]) -> Document:
+    return {
+        "m": _month_of(field, months) if field else None,
+        "c": "$category",
+        "s": "$school_id",
+        "t": "$team_id",
+    }
+
+
+def _key_of(ident: Document) -> Key:
+    return (ident.get("m"), _name(ident.get("c")), _name(ident.get("s")), _name(ident.get("t")))
+
+
+async def sums(
     clocks: AsyncCollection[Document],
     *,
-    group_by: str | None,
-    start: datetime,
-    end: datetime,
+    months: list[tuple[str, datetime, datetime]],
     as_of: datetime,
     guarantee: timedelta,
-) -> dict[str, Tally]:
-    """One tally per group (one, keyed "total", without `group_by`) for `[start, end)`, with
-    the backlog open at `as_of`."""
-    key = _key(group_by)
-    out: dict[str, Tally] = {}
+) -> dict[Key, Tally]:
+    """One tally per (month, category, school, team) of what happened in `months` (labelled,
+    consecutive `[start, end)` periods), one pass per kind of fact over the whole period; and
+    the backlog open at `as_of` per (None, category, school, team)."""
+    out: dict[Key, Tally] = {}
 
-    def of(value: Any) -> Tally:
-        return out.setdefault(_name(value) if group_by else "total", Tally())
+    def of(ident: Document) -> Tally:
+        return out.setdefault(_key_of(ident), Tally())
 
-    in_period = {"$gte": start, "$lt": end}
+    in_period = {"$gte": months[0][1], "$lt": months[-1][2]}
     for row in await _run(
         clocks,
-        [{"$match": {"submitted_at": in_period}}, {"$group": {"_id": key, "n": {"$sum": 1}}}],
+        [
+            {"$match": {"submitted_at": in_period}},
+            {"$group": {"_id": _keyed("$submitted_at", months), "n": {"$sum": 1}}},
+        ],
     ):
         of(row["_id"]).received += int(row["n"])
 
@@ -103,8 +116,8 @@ async def tallies(
             {
                 "$group": {
                     "_id": {
-                        "k": key,
-                        "m": {"$floor": {"$divide": [f"{cycle}.counted_s", 60]}},
+                        **_keyed(f"{cycle}.ended_at", months),
+                        "x": {"$floor": {"$divide": [f"{cycle}.counted_s", 60]}},
                         "f": f"{cycle}.first_response_met",
                         "r": f"{cycle}.resolution_met",
                     },
@@ -114,8 +127,8 @@ async def tallies(
         ],
     ):
         ident = row["_id"]
-        of(ident.get("k")).add_resolved(
-            counted_s=float(ident["m"]) * 60,
+        of(ident).add_resolved(
+            counted_s=float(ident["x"]) * 60,
             first_response_met=bool(ident.get("f")),
             resolution_met=bool(ident.get("r")),
             guarantee=guarantee,
@@ -126,16 +139,18 @@ async def tallies(
     for row in await _run(
         clocks,
         [
-            {"$match": {"history.at": in_period}},
+            # clocks with a line in the period and a breach or escalation line (not always the
+            # same line: the next stage picks the lines), so that clocks never breached stay
+            {"$match": {"history.at": in_period, "history.kind": lines}},
             {"$unwind": "$history"},
             {"$match": {"history.kind": lines, "history.at": in_period}},
             {
                 "$group": {
                     "_id": {
-                        "k": key,
+                        **_keyed("$history.at", months),
                         "kind": "$history.kind",
-                        "t": "$history.target",
-                        "l": "$history.level",
+                        "target": "$history.target",
+                        "level": "$history.level",
                     },
                     "n": {"$sum": 1},
                 }
@@ -143,25 +158,31 @@ async def tallies(
         ],
     ):
         ident, n = row["_id"], int(row["n"])
-        tally = of(ident.get("k"))
-        if ident["kind"] == "breached" and ident.get("t"):
-            tally.breaches[ident["t"]] = tally.breaches.get(ident["t"], 0) + n
-        elif ident["kind"] == "escalated" and ident.get("l") is not None:
-            level = str(ident["l"])
+        tally = of(ident)
+        if ident["kind"] == "breached" and ident.get("target"):
+            tally.breaches[ident["target"]] = tally.breaches.get(ident["target"], 0) + n
+        elif ident["kind"] == "escalated" and ident.get("level") is not None:
+            level = str(ident["level"])
             tally.escalations[level] = tally.escalations.get(level, 0) + n
 
     for row in await _run(
         clocks,
         [
             {"$match": {"surveyed_at": in_period, "satisfaction": {"$ne": None}}},
-            {"$group": {"_id": key, "n": {"$sum": 1}, "s": {"$sum": "$satisfaction"}}},
+            {
+                "$group": {
+                    "_id": _keyed("$surveyed_at", months),
+                    "n": {"$sum": 1},
+                    "s": {"$sum": "$satisfaction"},
+                }
+            },
         ],
     ):
         tally = of(row["_id"])
         tally.surveys += int(row["n"])
         tally.score_total += int(row["s"])
 
-    # Backlog: cycles that started before `as_of` and ended after it, and open cycles.
+    # Backlog at `as_of`: cycles that started before it and ended after it, and open cycles.
     for row in await _run(
         clocks,
         [
@@ -175,30 +196,47 @@ async def tallies(
             },
             {
                 "$group": {
-                    "_id": {"k": key, "b": _bucket_of(f"{cycle}.started_at", as_of)},
+                    "_id": {**_keyed(None, months), "b": _bucket_of(f"{cycle}.started_at", as_of)},
                     "n": {"$sum": 1},
                 }
             },
         ],
     ):
-        of(row["_id"].get("k")).backlog[row["_id"]["b"]] += int(row["n"])
+        of(row["_id"]).backlog[row["_id"]["b"]] += int(row["n"])
     for row in await _run(
         clocks,
         [
             {"$match": {"status": {"$in": OPEN}, "started_at": {"$lt": as_of}}},
             {
                 "$group": {
-                    "_id": {"k": key, "b": _bucket_of("$started_at", as_of)},
+                    "_id": {**_keyed(None, months), "b": _bucket_of("$started_at", as_of)},
                     "n": {"$sum": 1},
                 }
             },
         ],
     ):
-        of(row["_id"].get("k")).backlog[row["_id"]["b"]] += int(row["n"])
+        of(row["_id"]).backlog[row["_id"]["b"]] += int(row["n"])
     return out
 
 
-def total(groups: dict[str, Tally]) -> Tally:
+def by_month(found: dict[Key, Tally]) -> dict[str, Tally]:
+    """Each month's tally (the backlog, counted at the end of the period, is in none)."""
+    out: dict[str, Tally] = {}
+    for key, tally in found.items():
+        if key[0] is not None:
+            out.setdefault(key[0], Tally()).merge(tally)
+    return out
+
+
+def by_group(found: dict[Key, Tally], group_by: str) -> dict[str, Tally]:
+    """The whole period's tally per category, school or team (with the backlog)."""
+    out: dict[str, Tally] = {}
+    for key, tally in found.items():
+        out.setdefault(str(key[DIMENSIONS[group_by]]), Tally()).merge(tally)
+    return out
+
+
+def total(groups: Mapping[Any, Tally]) -> Tally:
     """All groups together."""
     whole = Tally()
     for tally in groups.values():
