@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aio_pika
 import pytest
@@ -23,8 +24,14 @@ from devtools.broker import delete_prefixed_topology
 from devtools.launcher import store_url
 from devtools.smtp_sink import SmtpSink
 from shared.auth import DEVELOPMENT_SIGNING_KEY, mint_token
+from tests.tiers import deselected
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave unimported the modules whose tier `-m` deselects (`-m unit` imports no e2e)."""
+    return True if deselected(collection_path, config.option.markexpr) else None
 
 
 # The services in tests verify tokens with the default development settings.

@@ -8,6 +8,8 @@ import pytest
 
 from shared.batching import GroupCommit
 
+pytestmark = pytest.mark.unit
+
 
 class Store:
     """Doubles each item; fails a flush that holds a negative item; records the batches."""
