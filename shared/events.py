@@ -283,6 +283,9 @@ class ConcernReplyShared(EventData):
     text: str
     author_name: str | None = None
     added_at: datetime
+    information_request: bool = Field(
+        default=False, description="the question of a request for information: the requester "
+                                   "gets one message asking it, not a reply and a request")
 
 
 class ConcernDetailsShared(EventData):

@@ -195,9 +195,10 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
                                           author=message.author, visibility=message.visibility,
                                           added_at=now))
         if message.author is MessageAuthor.STAFF and message.visibility is MessageVisibility.PUBLIC:
-            events.append(ConcernReplyShared(concern_id=state.id, message_id=message.id,
-                                             text=message.text, author_name=message.author_name,
-                                             added_at=now))
+            events.append(ConcernReplyShared(
+                concern_id=state.id, message_id=message.id, text=message.text,
+                author_name=message.author_name, added_at=now,
+                information_request=action is Action.REQUEST_INFORMATION))
     if to is not state.status:
         events.append(ConcernStatusChanged(concern_id=state.id, from_status=state.status,
                                            to_status=to, changed_at=now))

@@ -95,7 +95,8 @@ def may_notify(data: EventData) -> bool:
     """Whether the event can cause a message to anyone, whatever is known of its concern:
     when not, `plan` returns nothing and the concern's facts need not be read."""
     if isinstance(data, ConcernStatusChanged):
-        return data.to_status == AWAITING_REQUESTER
+        # the wait starts with a request for information, which itself tells the requester
+        return False
     if isinstance(data, ConcernTriaged):
         return data.priority is Priority.CRITICAL
     return isinstance(data, _NOTIFYING)
@@ -113,9 +114,10 @@ def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: Di
                           {"due": data.resolution_due_at,
                            "status_url": config.status_link(data.tracking_number,
                                                             token=data.access_token)})
-    if isinstance(data, ConcernStatusChanged):
-        return _requester(Kind.INFORMATION_REQUEST, _stamp(data.changed_at), facts, available)
     if isinstance(data, ConcernReplyShared):
+        if data.information_request:  # one message: the request, with its question
+            return _requester(Kind.INFORMATION_REQUEST, data.message_id, facts, available,
+                              {"question": data.text})
         return _requester(Kind.REPLY, data.message_id, facts, available,
                           {"reply_text": data.text, "author": data.author_name})
     if isinstance(data, ConcernResolved):

@@ -28,7 +28,7 @@ COMMON_VARIABLES = frozenset({"district", "name", "tracking", "concern_id", "cat
 # What each kind may say, beyond the common variables. Nothing here can carry student data.
 KIND_VARIABLES: Mapping[Kind, frozenset[str]] = {
     Kind.ACKNOWLEDGEMENT: frozenset({"due"}),
-    Kind.INFORMATION_REQUEST: frozenset(),
+    Kind.INFORMATION_REQUEST: frozenset({"question"}),
     Kind.REPLY: frozenset({"reply_text", "author"}),
     Kind.RESOLUTION: frozenset({"survey_url"}),
     Kind.REOPENING: frozenset(),
@@ -49,6 +49,7 @@ SAMPLE: Mapping[str, str] = {
     "case_url": "https://bureau.example/staff/concerns/0b9f6f0e-7d1c-4c39-9a51-2f3f0c4d5e6f",
     "due": "Thursday, March 5, 2026 at 9:30 AM CST",
     "reply_text": "The bus route now stops at your corner again from Monday.",
+    "question": "Which stop does your child wait at?",
     "author": "Ana Kowalski", "survey_url": "https://bureau.example/survey/" + "x" * 43,
     "team": "Transportation Department", "percent": "75", "target": "resolution",
     "level": "2", "role": "assistant_superintendent", "school": "Lincoln Elementary",

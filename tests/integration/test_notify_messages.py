@@ -123,6 +123,10 @@ def contact(concern: str, language: str, *, email: str | None = EMAIL,
 def requester_journey(concern: str) -> list[EventData]:
     """What a requester hears of, after the acknowledgement, in order."""
     return [
+        # a request for information: its question (one message), then the wait it starts
+        ConcernReplyShared(concern_id=concern, message_id="m-0", author_name="Ana Kowalski",
+                           text="Which stop does your child wait at?", added_at=DAY,
+                           information_request=True),
         ConcernStatusChanged(concern_id=concern, from_status="acknowledged",
                              to_status="awaiting_requester", changed_at=DAY),
         ConcernReplyShared(concern_id=concern, message_id="m-1", author_name="Ana Kowalski",
@@ -285,7 +289,7 @@ async def test_warning_fired_before_triage_named_the_team_waits_for_it_then_goes
     assert warned[0].recipients == ("tr-lead@district.example",)
 
 
-async def test_critical_concern_reaches_the_team_lead_at_once_even_at_night(
+async def test_critical_concern_reaches_the_team_lead_and_night_desk_at_once_at_night(
         ctx: NotifyContext, sink: SmtpSink, provider: SmsProviderStandIn) -> None:
     at(ctx, NIGHT)
     concern = str(uuid.uuid4())

@@ -71,35 +71,44 @@ def status(to: str) -> ConcernStatusChanged:
                                 changed_at=NOW)
 
 
+def asked(question: str = "Which stop does your child wait at?") -> ConcernReplyShared:
+    """A request for information: its question, the one message the requester gets."""
+    return ConcernReplyShared(concern_id="c-1", message_id="m-9", text=question, added_at=NOW,
+                              information_request=True)
+
+
 def test_request_for_information_goes_to_the_requester_in_their_language() -> None:
-    [planned] = plan(status("awaiting_requester"))
+    [planned] = plan(asked())
 
     assert planned.kind is Kind.INFORMATION_REQUEST
+    assert planned.facts["question"] == "Which stop does your child wait at?"
     assert planned.recipient == "requester"
     assert (planned.channel, planned.address, planned.language) == \
         (ChannelName.EMAIL, "ana@example.org", "es")
 
 
-@pytest.mark.parametrize("to", ["acknowledged", "resolved", "reopened", "closed"])
-def test_other_status_changes_tell_nobody(to: str) -> None:
+@pytest.mark.parametrize("to", ["acknowledged", "awaiting_requester", "resolved", "reopened",
+                                "closed"])
+def test_status_changes_tell_nobody(to: str) -> None:
+    # awaiting_requester: the request for information (its question) told the requester once
     assert plan(status(to)) == []
 
 
 def test_requester_with_only_a_phone_gets_an_sms() -> None:
-    [planned] = plan(status("awaiting_requester"), facts(email=None, phone="+15125550123"))
+    [planned] = plan(asked(), facts(email=None, phone="+15125550123"))
 
     assert (planned.channel, planned.address) == (ChannelName.SMS, "+15125550123")
 
 
 def test_anonymous_requester_is_planned_as_skipped() -> None:
-    [planned] = plan(status("awaiting_requester"), facts(email=None))
+    [planned] = plan(asked(), facts(email=None))
 
     assert planned.channel is None and planned.note
 
 
 def test_requester_message_before_the_contact_arrived_asks_for_a_retry() -> None:
     with pytest.raises(ContactUnknown):
-        audience.plan("x", status("awaiting_requester"), facts=None, district=DISTRICT,
+        audience.plan("x", asked(), facts=None, district=DISTRICT,
                       config=CONFIG, available=BOTH)
 
 
@@ -228,11 +237,11 @@ def test_public_message_added_event_tells_nobody_by_itself() -> None:
 
 def test_events_that_tell_nobody_are_known_before_reading_the_concern() -> None:
     # notify then skips reading what it knows of the concern (a store round trip)
-    silent = [status("acknowledged"), triaged(Priority.HIGH),
+    silent = [status("acknowledged"), status("awaiting_requester"), triaged(Priority.HIGH),
               ConcernMessageAdded(concern_id="c-1", message_id="m-1",
                                   author=MessageAuthor.STAFF,
                                   visibility=MessageVisibility.PUBLIC, added_at=NOW)]
-    telling = [status("awaiting_requester"), triaged(Priority.CRITICAL), warning(),
+    telling = [asked(), triaged(Priority.CRITICAL), warning(),
                ConcernResolved(concern_id="c-1", resolved_at=NOW)]
 
     for data in silent:
@@ -271,14 +280,14 @@ def test_acknowledgement_carries_the_personal_status_link_with_the_token() -> No
         assert values["status_url"] == (
             "https://families.district.example/status/CS-2026-000123?token=t0k-en_1")
     # later messages link the page without the token (it is not kept by notify)
-    [info] = plan(status("awaiting_requester"))
+    [info] = plan(asked())
     later = audience.template_values(info, language="en", concern_id="c-1", facts=facts(),
                                      district=DISTRICT, config=config)
     assert later["status_url"] == "https://families.district.example/status/CS-2026-000123"
 
 
 def test_a_phone_only_requester_without_sms_is_skipped_with_the_true_reason() -> None:
-    [planned] = audience.plan("x", status("awaiting_requester"),
+    [planned] = audience.plan("x", asked(),
                               facts=facts(email=None, phone="+15125550199"), district=DISTRICT,
                               config=CONFIG, available=frozenset({ChannelName.EMAIL}))
 
