@@ -4,9 +4,10 @@ Pure. Definitions (a period is `[start, end)`; a *cycle* is a concern's life fro
 reopening to its resolution, so a reopened concern counts once more when resolved again):
 - received: concerns submitted in the period;
 - resolved: cycles resolved in the period; the shares, median and p90 are over those cycles:
-  share resolved within the guarantee (72 hours of wall-clock time from the cycle's start),
+  share resolved within the guarantee (72 hours of the clock's counted time: on its calendar,
+  paused time excluded, as the clock counts; wall time only where a cycle's is unknown),
   share whose first response came within the policy's first-response target, median and 90th
-  percentile (nearest rank) of hours from the cycle's start to its resolution;
+  percentile (nearest rank) of counted hours from the cycle's start to its resolution;
 - breaches: `sla.breached` fired in the period, by target; escalations: escalations (not
   reminders) fired in the period, by level;
 - satisfaction: survey answers given in the period: how many, and their mean score;
@@ -29,6 +30,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from services.escalation.domain import SlaClock
+from services.escalation.standards import cycles_of
 from shared.events import SlaTarget
 
 HOUR = timedelta(hours=1)
@@ -56,6 +58,7 @@ class CycleFacts:
     resolved_at: datetime | None
     first_response_met: bool
     closed_at: datetime | None = None  # closed unresolved (merged): neither resolved nor open
+    counted: timedelta | None = None  # the clock's counted time at the end (paused excluded)
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,11 @@ def facts_of(clock: SlaClock) -> ConcernFacts:
             breaches.append((entry.at, str(entry.target)))
         elif entry.kind == "escalated" and entry.level is not None:
             escalations.append((entry.at, entry.level))
+    counted = {c["cycle"]: timedelta(seconds=c["counted_s"]) for c in cycles_of(clock)
+               if c["outcome"] is not None}
     cycles = tuple(CycleFacts(started_at=at, resolved_at=resolved.get(n),
-                              first_response_met=n in met_first, closed_at=closed.get(n))
+                              first_response_met=n in met_first, closed_at=closed.get(n),
+                              counted=counted.get(n))
                    for n, at in sorted(starts.items()))
     return ConcernFacts(
         concern_id=clock.concern_id, category=clock.category, school_id=clock.school_id,
@@ -157,7 +163,8 @@ def figures(facts: Iterable[ConcernFacts], *, start: datetime, end: datetime, as
         for cycle in concern.cycles:
             if cycle.resolved_at is not None and within(cycle.resolved_at):
                 resolved += 1
-                took = cycle.resolved_at.astimezone(UTC) - cycle.started_at.astimezone(UTC)
+                took = cycle.counted if cycle.counted is not None else \
+                    cycle.resolved_at.astimezone(UTC) - cycle.started_at.astimezone(UTC)
                 durations.append(took)
                 in_guarantee += took <= guarantee
                 first_in_target += cycle.first_response_met

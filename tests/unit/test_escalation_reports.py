@@ -175,12 +175,27 @@ def test_clock_history_becomes_report_facts_with_every_cycle() -> None:
     clock = domain.surveyed(clock, score=3, at=t0 + timedelta(days=8))
     facts = reports.facts_of(clock)
     assert facts.cycles == (
-        CycleFacts(t0, t0 + timedelta(days=5), True),
-        CycleFacts(t0 + timedelta(days=6), t0 + timedelta(days=7), True),
+        CycleFacts(t0, t0 + timedelta(days=5), True, counted=timedelta(days=5)),
+        CycleFacts(t0 + timedelta(days=6), t0 + timedelta(days=7), True,
+                   counted=timedelta(days=1)),
     )
     assert facts.breaches == ((t0 + timedelta(days=4), "resolution"),)
     assert facts.escalations == ((t0 + timedelta(days=4), 1), (t0 + timedelta(days=4), 2))
     assert (facts.satisfaction, facts.channel, facts.priority) == (3, "web", "low")
+
+
+def test_resolved_within_the_guarantee_leaves_paused_time_out() -> None:
+    # 90 wall hours, 30 of them waiting for the parent: 60 counted hours, within 72.
+    t0 = at(3, 2, 9)
+    clock = domain.start("c-1", category="other", school_id="lincoln-es", priority=Priority.LOW,
+                         channel="web", started_at=t0, rules=RULES)
+    for hours, status in ((1, "acknowledged"), (10, "awaiting_requester"), (40, "acknowledged")):
+        clock, _ = domain.status_changed(clock, to_status=status,
+                                         at=t0 + timedelta(hours=hours), rules=RULES)
+    clock, _ = domain.stop(clock, at=t0 + timedelta(hours=90), rules=RULES)
+    fig = reports.figures([reports.facts_of(clock)], start=START, end=END, as_of=END,
+                          guarantee=GUARANTEE)
+    assert (fig.resolved_within_guarantee, fig.median_hours_to_resolve) == (1.0, 60.0)
 
 
 def test_merged_concern_is_neither_resolved_nor_in_the_backlog() -> None:
