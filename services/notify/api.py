@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field, field_validator
 
-from services.notify import surveys
+from services.notify import surveys, webhook_targets
 from services.notify.context import NotifyContext
 from services.notify.domain import (
     ChannelName,
@@ -201,7 +201,8 @@ class SubscriptionRead(BaseModel):
 
 
 def _subscription_read(s: Subscription) -> SubscriptionRead:
-    return SubscriptionRead(id=s.id, url=s.url, event_types=list(s.event_types),
+    return SubscriptionRead(id=s.id, url=webhook_targets.shown(s.url),
+                            event_types=list(s.event_types),
                             created_at=s.created_at)
 
 
@@ -209,7 +210,17 @@ def _subscription_read(s: Subscription) -> SubscriptionRead:
              tags=["subscriptions"])
 async def create_subscription(body: SubscriptionCreate, ctx: Ctx,
                               who: ConfigWriter) -> SubscriptionRead:
-    """Register a district system for signed CloudEvents webhooks of public events."""
+    """Register a district system for signed CloudEvents webhooks of public events; an
+    internal address (loopback, private, link-local) is refused unless the operator allows
+    it (WEBHOOK_ALLOWED_TARGETS)."""
+    channel = ctx.channels.get(ChannelName.WEBHOOK)
+    try:
+        await webhook_targets.resolve(body.url, getattr(channel, "allowed_targets", ()))
+    except webhook_targets.Unresolvable:
+        pass  # not resolvable from here now: checked again at each delivery
+    except webhook_targets.TargetRefused as exc:
+        raise Problem(422, "Invalid request", str(exc),
+                      errors=[{"field": "url", "message": str(exc)}]) from None
     created = await ctx.subscriptions.create(url=body.url, event_types=body.event_types,
                                              secret=body.secret, now=ctx.clock.now())
     return _subscription_read(created)

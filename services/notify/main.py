@@ -51,7 +51,8 @@ def build_channels(settings: NotifySettings, clock: Clock,
     """The channels the settings configure; `overrides` replace some (tests pass fakes)."""
     channels: dict[ChannelName, OutboundChannel] = {
         ChannelName.EMAIL: SmtpEmailChannel.from_settings(settings),
-        ChannelName.WEBHOOK: WebhookChannel(clock=clock, timeout_s=settings.io_timeout_s),
+        ChannelName.WEBHOOK: WebhookChannel(clock=clock, timeout_s=settings.io_timeout_s,
+                                            allowed_targets=settings.webhook_allowed_targets),
     }
     if settings.sms_enabled:
         assert settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token

@@ -38,6 +38,9 @@ class NotifySettings(ServiceSettings):
         description="the web frontend families open: `{public_base_url}` in the district "
                     "file's links (the status page of an acknowledgement)")
 
+    webhook_allowed_targets: list[str] = Field(
+        default=[], description="internal hosts or networks (CIDR) webhooks may reach; every "
+                                "other loopback, private or link-local target is refused")
     survey_token_key: str = Field(default=DEVELOPMENT_SURVEY_KEY, min_length=16,
                                   description="keys the survey links; keep it secret")
 

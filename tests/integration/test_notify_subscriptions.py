@@ -61,7 +61,8 @@ def receiver(clock: FakeClock) -> Iterator[WebhookReceiver]:
 async def ctx(mongo: AsyncMongoClient[Any], isolation: Any, clock: FakeClock) -> NotifyContext:
     settings = NotifySettings(delivery_attempts=3, delivery_backoff_s=[5, 30])
     channels: dict[ChannelName, OutboundChannel] = {ChannelName.EMAIL: RecordingChannel(),
-                ChannelName.WEBHOOK: WebhookChannel(clock=clock, timeout_s=5)}
+                ChannelName.WEBHOOK: WebhookChannel(clock=clock, timeout_s=5,
+                                                    allowed_targets=["127.0.0.1"])}
     return await build_context(mongo[isolation.db("notify")], settings=settings, clock=clock,
                                district=load_district(DEFAULT_DISTRICT_CONFIG),
                                channels=channels)
@@ -301,3 +302,34 @@ async def test_pending_webhook_of_a_deleted_subscription_is_dropped(
     [delivery] = await ctx.repo.for_concern(event.subject or "")
     assert delivery.status.value == "failed"
     assert delivery.last_error == "subscription was deleted"
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/hook", "http://localhost/hook", "http://0x7f000001/hook",
+    "http://2130706433/hook", "http://0177.0.0.1/hook", "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook", "http://10.0.0.5/hook", "http://169.254.169.254/latest",
+    "http://0.0.0.0/hook", "https://bob:secret@sis.example/hook",
+])
+async def test_a_subscription_to_an_internal_address_or_with_credentials_is_refused(
+        ctx: NotifyContext, client: httpx.AsyncClient, url: str) -> None:
+    """Security #7: webhooks reached loopback (hex spellings too) and showed credentials."""
+    channel = ctx.channels[ChannelName.WEBHOOK]
+    setattr(channel, "allowed_targets", ())  # noqa: B010  (no operator allow-list)
+    answer = await client.post("/v1/subscriptions", json={
+        "url": url, "event_types": ["concern.submitted"], "secret": SECRET})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == "url"
+    assert "secret" not in answer.json()["detail"] and "bob" not in answer.json()["detail"]
+
+
+async def test_a_delivery_to_a_target_no_longer_allowed_never_leaves(
+        ctx: NotifyContext, client: httpx.AsyncClient, receiver: WebhookReceiver) -> None:
+    """Checked again at each delivery, on the address it connects to (pinned)."""
+    await subscribe(client, receiver.url, "concern.submitted")  # allowed when subscribed
+    setattr(ctx.channels[ChannelName.WEBHOOK], "allowed_targets", ())  # noqa: B010
+
+    event = await publish(ctx, submitted())
+
+    assert receiver.received == []
+    [delivery] = await ctx.repo.for_concern(event.subject or "")
+    assert delivery.status.value == "failed" and delivery.attempts == 1
