@@ -87,6 +87,7 @@ class Runtime:
         self.consumer: EventConsumer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._relay_task: asyncio.Task[None] | None = None
+        self._samplers: list[Callable[[], Awaitable[None]]] = []
         self._closed = False
 
     @classmethod
@@ -163,10 +164,18 @@ class Runtime:
         )
         await self.consumer.start()
 
+    def sample_on_scrape(self, sample: Callable[[], Awaitable[None]]) -> None:
+        """Have `sample` set the service's own gauges on every scrape while the runtime is
+        open (read at their source, as `sample_gauges` reads the runtime's)."""
+        self._samplers.append(sample)
+
     async def sample_gauges(self) -> None:
         """Outbox backlog, queue depth (consumer lag) and dead letters, as they are now (on
-        every scrape). Queues are asked on a channel of their own: a robust channel answers
-        a passive declare from its cache, with the count of the first one."""
+        every scrape), and the service's own gauges. Queues are asked on a channel of their
+        own: a robust channel answers a passive declare from its cache, with the count of the
+        first one."""
+        for sample in self._samplers:
+            await sample()
         service = self.settings.service_name
         if self.relay is not None:
             OUTBOX_BACKLOG.labels(service).set(await self.relay.backlog())

@@ -19,6 +19,7 @@ from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfigError, load_district
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler, idempotent
+from shared.metrics import OPEN_CLOCKS
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
                                 district=district, config=config, calendars=calendars,
                                 source=settings.source, published=runtime.wake_relay,
                                 lease=timedelta(seconds=settings.clock_lease_s))
+
+        async def sample_open_clocks() -> None:
+            OPEN_CLOCKS.set(await repo.count_open())
+
+        runtime.sample_on_scrape(sample_open_clocks)
         # The scheduler stops (cancelled between passes) when the runtime closes.
         runtime.spawn(Scheduler(ctx=ctx, tick_s=settings.scheduler_tick_s).run(), "sla-scheduler")
         by_event: dict[str, Callable[..., Awaitable[None]]] = {

@@ -454,6 +454,11 @@ class ClockRepository:
         ).sort([("submitted_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
         return _readable(docs)
 
+    async def count_open(self) -> int:
+        """How many clocks run or are paused (not stopped): the dashboard's open SLA clocks."""
+        return await self._clocks.count_documents(
+            {"status": {"$in": [ClockStatus.RUNNING.value, ClockStatus.PAUSED.value]}})
+
     async def submitted_before(self, end: datetime) -> list[SlaClock]:
         """Every clock of a concern submitted before `end` (what a report up to `end` needs)."""
         docs = await self._clocks.find({"submitted_at": {"$lt": end}}, NOT_READ).to_list()

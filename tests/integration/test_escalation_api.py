@@ -243,6 +243,17 @@ async def test_ombudsperson_sees_every_concern_merged_into_another(service: Serv
     assert [(c["concern_id"], c["reason"]) for c in view] == [("c-merged", "merged")]
 
 
+async def test_metrics_count_the_open_sla_clocks_running_or_paused(service: Service) -> None:
+    await service.submit("c-open", T0)
+    await service.submit("c-closed", T0)
+    await service.feed(ConcernResolved(concern_id="c-closed", resolved_at=T0 + HOUR))
+
+    answer = await service.http.get("/metrics")
+
+    assert answer.status_code == 200
+    assert "\nbureau_open_sla_clocks 1.0\n" in answer.text
+
+
 # --- Board reports -----------------------------------------------------------------------------
 
 
