@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from services.intake import (
+    contact_api,
     handlers,
     idempotency,
     open311,
@@ -126,4 +127,5 @@ async def list_schools(ctx: Ctx, who: CatalogReader) -> list[SchoolRead]:
             for s in ctx.district.schools]
 
 
-routers = [router, staff_api.router, student_api.router, requester_api.router, open311.router]
+routers = [router, staff_api.router, student_api.router, requester_api.router, open311.router,
+           contact_api.router]

@@ -237,6 +237,29 @@ async def reveal_student(doc: Document, *, actor: str, roles: list[str], reason:
     return student, disclosure_id
 
 
+class NoContact(LookupError):
+    """The requester left no way to reach them."""
+
+
+async def reveal_contact(doc: Document, *, actor: str, roles: list[str], reason: str,
+                         ctx: IntakeContext) -> tuple[dict[str, str | None], str]:
+    """The requester's contact, after recording who asked, when and why (the record is
+    written first). Answers the contact and the record's id."""
+    requester = doc.get("requester") or {}
+    if not (requester.get("email") or requester.get("phone") or requester.get("name")):
+        raise NoContact(doc["_id"])
+    disclosure_id = str(uuid.uuid4())
+    await ctx.disclosures.record({
+        "_id": disclosure_id, "kind": "contact_revealed", "concern_id": doc["_id"],
+        "tracking_number": doc["tracking_number"], "actor": actor, "roles": roles,
+        "reason": reason, "at": ctx.clock.now()})
+    log.info("requester contact revealed", extra={"concern_id": doc["_id"], "actor": actor,
+                                                  "disclosure_id": disclosure_id})
+    return {"name": requester.get("name"), "email": requester.get("email"),
+            "phone": requester.get("phone"), "language": requester.get("language") or "en",
+            "preferred_contact": requester.get("preferred_contact")}, disclosure_id
+
+
 async def student_record(student_id: str, *, ctx: IntakeContext) -> list[Document]:
     """One student's record of access and disclosures, oldest first: each concern that
     collected their information (and what reached triage), and every reveal."""

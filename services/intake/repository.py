@@ -340,6 +340,11 @@ class DisclosureRepository:
     async def record(self, entry: Document) -> None:
         await self._disclosures.insert_one(dict(entry))
 
+    async def for_concern(self, concern_id: str, *, kind: str) -> list[Document]:
+        """One concern's records of a kind, oldest first."""
+        return await self._disclosures.find({"concern_id": concern_id, "kind": kind}) \
+            .sort([("at", 1)]).to_list()
+
     async def for_student(self, student_key: str) -> list[Document]:
         return await self._disclosures.find({"student_key": student_key}) \
             .sort([("at", 1)]).to_list()

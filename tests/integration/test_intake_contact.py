@@ -1,0 +1,57 @@
+"""The requester's contact for a callback: staff with a legitimate interest in the concern
+(its school or team) see it with a reason, each access recorded; nobody else does."""
+
+# ruff: noqa: F811  (pytest fixtures imported from test_intake_api are parameters here)
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import bearer
+from tests.integration.test_intake_api import clock, intake, submit  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+REASON = {"reason": "Calling the parent back about the transfer"}
+
+
+async def test_staff_of_the_concern_see_the_contact_with_a_reason_and_each_access_is_recorded(
+    intake: httpx.AsyncClient,
+) -> None:
+    created = await submit(intake)  # Roosevelt Middle School; Jo Park, email and phone
+    url = f"/v1/concerns/{created['id']}/requester/reveal"
+    no_reason = await intake.post(url, json={})
+    auditor = await intake.post(url, json=REASON, headers=bearer("auditor"))
+    other_school = await intake.post(
+        url, json=REASON, headers=bearer("principal", sub="p-lincoln", schools=["lincoln-es"])
+    )
+    principal = await intake.post(
+        url, json=REASON, headers=bearer("principal", sub="p-roosevelt", schools=["roosevelt-ms"])
+    )
+    accesses = await intake.get(
+        f"/v1/concerns/{created['id']}/requester/accesses", headers=bearer("auditor")
+    )
+    listed = await intake.get("/v1/concerns")
+
+    assert no_reason.status_code == 422
+    assert (auditor.status_code, other_school.status_code) == (403, 403)
+    assert principal.status_code == 200, principal.text
+    contact = principal.json()
+    assert (contact["name"], contact["email"], contact["phone"]) == (
+        "Jo Park",
+        "jo.park@example.org",
+        "+15555550142",
+    )
+    assert principal.headers["cache-control"] == "no-store"
+    assert [(a["actor"], a["reason"]) for a in accesses.json()] == [
+        ("p-roosevelt", REASON["reason"])
+    ]
+    assert accesses.json()[0]["id"] == contact["disclosure_id"]
+    assert "jo.park@example.org" not in listed.text and "+15555550142" not in listed.text
+
+
+async def test_an_anonymous_requester_has_no_contact_to_reveal(intake: httpx.AsyncClient) -> None:
+    created = await submit(intake, requester={})
+    answer = await intake.post(f"/v1/concerns/{created['id']}/requester/reveal", json=REASON)
+    assert answer.status_code == 404
