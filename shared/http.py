@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import AuthError, Principal, Role, TokenVerifier
+from shared.auth import AuthError, Principal, TokenVerifier
 from shared.authz import Access, Permission, access, roles_for
 from shared.clock import Clock
 from shared.messaging.consumer import Handler
@@ -346,19 +346,6 @@ BEARER_SCHEME = HTTPBearer(
     description="a token of the district's identity provider; in development `bureau token "
                 "--sub ID --role ROLE`")
 BearerToken = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)]
-
-
-def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting only callers with one of `roles` (403 for the others)."""
-
-    async def dependency(request: Request, _documented: BearerToken = None) -> Principal:
-        principal = await current_principal(request)
-        if not principal.has(*roles):
-            raise Problem(403, "Forbidden", "Your role does not allow this.",
-                          required_roles=sorted(r.value for r in roles))
-        return principal
-
-    return dependency
 
 
 class Authorize:

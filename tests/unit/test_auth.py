@@ -9,8 +9,9 @@ import jwt
 import pytest
 from fastapi import Depends, FastAPI
 
-from shared.auth import AuthError, Principal, Role, TokenVerifier, mint_token
-from shared.http import install_problem_handlers, require_roles
+from shared.auth import AuthError, Role, TokenVerifier, mint_token
+from shared.authz import Access, Permission
+from shared.http import Authorize, install_problem_handlers
 
 pytestmark = pytest.mark.unit
 
@@ -59,8 +60,9 @@ def client() -> httpx.AsyncClient:
 
     @app.get("/admin-only")
     async def admin_only(
-            who: Annotated[Principal, Depends(require_roles(Role.ADMIN))]) -> dict[str, str]:
-        return {"subject": who.subject}
+            who: Annotated[Access, Depends(Authorize(Permission.CONFIG_WRITE))]
+    ) -> dict[str, str]:
+        return {"subject": who.actor}
 
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
