@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -156,14 +155,6 @@ async def _send(delivery: Delivery, ctx: NotifyContext) -> DeliveryResult:
         log.error("channel raised", extra={"delivery_id": delivery.id,
                                            "error": type(exc).__name__})
         return DeliveryResult.refused(f"{type(exc).__name__}: {exc}")
-
-
-async def send_now(delivery_id: str, *, ctx: NotifyContext) -> DeliveryStatus | None:
-    """Attempt one delivery if it is due and free (None when it is not)."""
-    now = ctx.clock.now()
-    claimed = await ctx.repo.claim(delivery_id, token=uuid.uuid4().hex, now=now,
-                                   lease_until=now + ctx.delivery_lease)
-    return await attempt(claimed, ctx=ctx) if claimed else None
 
 
 def send_soon(claimed: Sequence[Delivery], *, ctx: NotifyContext) -> None:

@@ -43,8 +43,6 @@ class Kind(StrEnum):
 
 REQUESTER_KINDS = frozenset({Kind.ACKNOWLEDGEMENT, Kind.INFORMATION_REQUEST, Kind.REPLY,
                              Kind.RESOLUTION, Kind.REOPENING, Kind.MERGED})
-STAFF_KINDS = frozenset({Kind.ASSIGNMENT, Kind.SLA_WARNING, Kind.ESCALATION,
-                         Kind.CRITICAL_CONCERN})
 # Urgent messages go out at once, even by SMS during quiet hours.
 URGENT_KINDS = frozenset({Kind.CRITICAL_CONCERN})
 
@@ -80,7 +78,6 @@ TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
     DeliveryStatus.FAILED: frozenset(),
     DeliveryStatus.SKIPPED: frozenset(),
 }
-FINAL = frozenset(s for s, nexts in TRANSITIONS.items() if not nexts)
 
 
 def after_failure(*, attempts: int, max_attempts: int, permanent: bool) -> DeliveryStatus:

@@ -213,12 +213,6 @@ class DeliveryRepository:
             failed = {int(e["index"]) for e in errors}
         return [from_document(doc) for n, doc in enumerate(docs) if n not in failed]
 
-    async def claim(self, delivery_id: str, *, token: str, now: datetime,
-                    lease_until: datetime) -> Delivery | None:
-        """Take one delivery for an attempt; None when it is not due, settled or leased."""
-        return await self._claim({"_id": delivery_id, **_due(now)}, token=token, now=now,
-                                 lease_until=lease_until)
-
     async def claim_due(self, *, now: datetime, lease_until: datetime) -> Delivery | None:
         """Take the most overdue delivery nobody holds; None when nothing is due."""
         return await self._claim(_due(now), token=uuid.uuid4().hex, now=now,
