@@ -182,7 +182,8 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     if to is None:
         raise ActionNotAllowed(action, state.status)
     if action is Action.REQUESTER_REOPEN and not reopen_window_open(state, now):
-        if state.status is Status.CLOSED and state.merged_at is None:
+        if state.status is Status.CLOSED and state.merged_at is None \
+                and state.resolved_at is None:
             raise ActionNotAllowed(action, state.status)
         raise ActionNotAllowed(action, state.status, "this concern was resolved more than "
                                f"{REOPEN_WINDOW.days} days ago and can no longer be reopened; "
@@ -225,11 +226,12 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
 
 
 def reopen_window_open(state: CaseState, now: datetime) -> bool:
-    """A requester may reopen a resolved concern for 14 days after its resolution, and a
-    merged one for 14 days after its merge."""
-    if state.status is Status.CLOSED:
-        return state.merged_at is not None and now - state.merged_at <= REOPEN_WINDOW
-    return (state.status is Status.RESOLVED and state.resolved_at is not None
+    """A requester may reopen a resolved concern for 14 days after its resolution (closing it
+    keeps that window, which the resolution mail promised), and a merged one for 14 days
+    after its merge."""
+    if state.status is Status.CLOSED and state.merged_at is not None:
+        return now - state.merged_at <= REOPEN_WINDOW
+    return (state.status in (Status.RESOLVED, Status.CLOSED) and state.resolved_at is not None
             and now - state.resolved_at <= REOPEN_WINDOW)
 
 

@@ -111,6 +111,9 @@ def requester_view(doc: Document, *, district: DistrictConfig, now: datetime) ->
     elif status is Status.CLOSED and doc.get("merged_into") and doc.get("merged_at"):
         until = as_utc(doc["merged_at"]) + REOPEN_WINDOW  # a merge may have been mistaken
         reopen_until = until if until >= now else None
+    elif status is Status.CLOSED and resolution:  # closing keeps the window it promised
+        until = as_utc(resolution["at"]) + REOPEN_WINDOW
+        reopen_until = until if until >= now else None
     messages = [PublicMessageRead(author=m["author"], author_name=m.get("author_name"),
                                   text=m["text"], at=m["at"])
                 for m in doc.get("messages", [])

@@ -145,3 +145,18 @@ async def test_tracking_lookups_are_rate_limited_per_address(intake: httpx.Async
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_closing_a_resolved_concern_keeps_the_reopen_window_the_family_was_promised(
+        intake: httpx.AsyncClient) -> None:
+    created, token = await open_case(intake)
+    await staff(intake, created["id"], "resolve", {"summary": "A new stop was added."})
+    await staff(intake, created["id"], "close", {"reason": "resolved and confirmed"})
+    tracking = created["tracking_number"]
+    view = (await intake.get(f"/v1/tracking/{tracking}", headers=token)).json()
+    reopened = await intake.post(f"/v1/tracking/{tracking}/reopen", headers=token,
+                                 json={"reason": "The stop is still skipped."})
+
+    assert view["status"] == "closed" and view["can_reopen_until"] is not None
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["status"] == "reopened"

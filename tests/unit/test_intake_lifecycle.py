@@ -165,7 +165,15 @@ def test_requester_may_reopen_a_merged_concern_for_fourteen_days_but_not_a_close
         run(Status.CLOSED, Action.REQUESTER_REOPEN, merged_at=NOW - REOPEN_WINDOW
             - timedelta(minutes=1))
     with pytest.raises(ActionNotAllowed, match="not possible"):
-        run(Status.CLOSED, Action.REQUESTER_REOPEN, merged_at=None)
+        run(Status.CLOSED, Action.REQUESTER_REOPEN, merged_at=None, resolved_at=None)
+
+
+def test_closing_a_resolved_concern_keeps_the_fourteen_day_reopen_window() -> None:
+    reopened = run(Status.CLOSED, Action.REQUESTER_REOPEN, resolved_at=NOW - timedelta(days=3))
+    assert reopened.to_status is Status.REOPENED
+    with pytest.raises(ActionNotAllowed, match="14 days"):
+        run(Status.CLOSED, Action.REQUESTER_REOPEN,
+            resolved_at=NOW - REOPEN_WINDOW - timedelta(minutes=1))
 
 
 def test_concern_cannot_be_merged_into_itself() -> None:
