@@ -169,3 +169,27 @@ async def test_a_role_without_reports_is_not_shown_the_board(
     await page.goto(f"{bureau.url('web')}/staff/board")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Nothing here for your role")
     await context.close()
+
+
+async def test_a_specialist_records_training_and_the_pledge_in_the_console(
+    bureau: LocalBureau, browser: Browser
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    web = bureau.url("web")
+    await page.goto(f"{web}/staff/board/training")
+    await page.get_by_label("Staff id").fill("sd-lead")
+    await page.get_by_label("Role").select_option("specialist")
+    await page.get_by_role("button", name="Sign in for development").click()
+    await page.wait_for_url("**/staff/**")
+    await page.goto(f"{web}/staff/board/training")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Training and pledge records")
+    row = page.get_by_role("row").filter(has_text="Rosa Jiménez")
+    await row.get_by_label("What").select_option(label="Course: Customer service foundations")
+    await row.get_by_label("Date (YYYY-MM-DD)").fill("2026-09-10")
+    await row.get_by_role("button").click()
+    await expect(page.get_by_role("status")).to_have_text("Recorded.")
+    row = page.get_by_role("row").filter(has_text="Rosa Jiménez")
+    await expect(row).to_contain_text("done")
+    await no_violations(page, "training records")
+    await context.close()

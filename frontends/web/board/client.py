@@ -14,7 +14,8 @@ from frontends.common.settings import FrontendSettings
 
 
 class BoardClient:
-    """Aggregates only: no route this client calls answers a case, a name or a student."""
+    """The Board's reads are aggregates only (no case, name or student); the training records
+    (triage) are for staff who manage members."""
 
     def __init__(
         self, settings: FrontendSettings, transport: httpx.AsyncBaseTransport | None = None
@@ -36,9 +37,25 @@ class BoardClient:
             await client.aclose()
 
     async def _get(self, service: str, path: str, token: str, params: dict[str, str]) -> Any:
+        return await self._send("GET", service, path, token, params=params)
+
+    async def _send(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        token: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        if content is not None:
+            headers["content-type"] = "text/csv"
         try:
-            answer = await self._http[service].get(
-                path, params=params, headers={"Authorization": f"Bearer {token}"}
+            answer = await self._http[service].request(
+                method, path, params=params, json=json, content=content, headers=headers
             )
         except httpx.HTTPError as exc:
             raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
@@ -76,4 +93,35 @@ class BoardClient:
             raise
         except Exception:
             return None
+        return result
+
+    async def training_needed(self, token: str) -> list[dict[str, Any]]:
+        """Staff who still need the required course or the current pledge."""
+        result: list[dict[str, Any]] = await self._get("triage", "/v1/training/needed", token, {})
+        return result
+
+    async def record_course(
+        self, token: str, staff_id: str, course: str, completed_on: str
+    ) -> None:
+        await self._send(
+            "PUT",
+            "triage",
+            f"/v1/training/{staff_id}/courses/{course}",
+            token,
+            json={"completed_on": completed_on},
+        )
+
+    async def record_pledge(self, token: str, staff_id: str, version: str, signed_on: str) -> None:
+        await self._send(
+            "PUT",
+            "triage",
+            f"/v1/training/{staff_id}/pledge",
+            token,
+            json={"version": version, "signed_on": signed_on},
+        )
+
+    async def import_training(self, token: str, text: bytes) -> dict[str, Any]:
+        result: dict[str, Any] = await self._send(
+            "POST", "triage", "/v1/training/import", token, content=text
+        )
         return result

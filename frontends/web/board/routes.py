@@ -18,7 +18,7 @@ from frontends.web.board.client import BoardClient
 from frontends.web.staff.signin import SignIn
 from frontends.web.staff.views import Pages, StaffUser
 from services.escalation import reports
-from services.escalation.standards import Measure, Milestone, Standard
+from services.escalation.standards import Measure, Milestone, Standard, StandardsConfig
 from shared.authz import Permission
 
 TREND_MONTHS = 12
@@ -65,6 +65,7 @@ def _router() -> APIRouter:
             language="en",
             user=user,
             pages=Pages.of(user),
+            may_manage=user.may(Permission.MEMBERS_MANAGE),
             nav="board",
             **ctx,
         )
@@ -208,6 +209,85 @@ def _router() -> APIRouter:
                 "content-disposition": f'attachment; filename="board-packet-{found["month"]}.csv"',
                 "cache-control": "no-store",
             },
+        )
+
+    # --- training and pledge records (staff who manage members) -------------------------
+
+    def staff_token(request: Request, user: StaffUser) -> str:
+        signin: SignIn = request.app.state.staff_signin
+        return signin.token(user)
+
+    @router.get("/staff/board/training", response_class=HTMLResponse)
+    async def training(request: Request, done: str | None = None) -> Response:
+        """Who still needs the required course or the current pledge; record either, or
+        import HR's CSV."""
+        user = signed_in(request)
+        if not user.may(Permission.MEMBERS_MANAGE):
+            return page(request, "staff/nothing.html", user, status=403)
+        district = request.app.state.web.district
+        config = district.section("standards", StandardsConfig)
+        needed = await _client(request).training_needed(staff_token(request, user))
+        return page(
+            request,
+            "board/training.html",
+            user,
+            needed=needed,
+            config=config,
+            may_import=user.may(Permission.CONFIG_WRITE),
+            done=done,
+            refused=[],
+            page_kind="training",
+            month=None,
+        )
+
+    @router.post("/staff/board/training/record")
+    async def training_record(request: Request) -> Response:
+        user = signed_in(request)
+        form = await request.app.state.web.posted(request)
+        if not user.may(Permission.MEMBERS_MANAGE):
+            return page(request, "staff/nothing.html", user, status=403)
+        config = request.app.state.web.district.section("standards", StandardsConfig)
+        staff_id = str(form.get("staff_id") or "")
+        when = str(form.get("on") or "")
+        token = staff_token(request, user)
+        try:
+            date.fromisoformat(when)
+            what = str(form.get("what") or "")
+            if what == "pledge":
+                await _client(request).record_pledge(token, staff_id, config.pledge_version, when)
+            else:
+                course = what.removeprefix("course:")
+                await _client(request).record_course(token, staff_id, course, when)
+        except (ValueError, IntakeError):
+            return RedirectResponse("/staff/board/training?done=refused", 303)
+        return RedirectResponse("/staff/board/training?done=recorded", 303)
+
+    @router.post("/staff/board/training/import", response_class=HTMLResponse)
+    async def training_import(request: Request) -> Response:
+        user = signed_in(request)
+        form = await request.app.state.web.posted(request)
+        if not user.may(Permission.CONFIG_WRITE):
+            return page(request, "staff/nothing.html", user, status=403)
+        upload = form.get("file")
+        text = await upload.read() if upload is not None and hasattr(upload, "read") else b""
+        token = staff_token(request, user)
+        try:
+            result = await _client(request).import_training(token, text)
+        except IntakeError:
+            return RedirectResponse("/staff/board/training?done=refused", 303)
+        district = request.app.state.web.district
+        needed = await _client(request).training_needed(token)
+        return page(
+            request,
+            "board/training.html",
+            user,
+            needed=needed,
+            config=district.section("standards", StandardsConfig),
+            may_import=True,
+            done=f"imported {result['imported']}",
+            refused=result["refused"],
+            page_kind="training",
+            month=None,
         )
 
     return router
