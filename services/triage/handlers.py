@@ -331,8 +331,13 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
 
     category = change.category or decision["category"]
     team_id, priority = decision["team_id"], Priority(decision["priority"])
+    # a priority staff set by hand stays until staff change it again
+    manual_priority = bool(decision.get("priority_manual")) or change.priority is not None
     if category != decision["category"]:  # a new category brings its own route
-        team_id, priority = category_route(category, decision.get("school_id"), district)
+        team_id, category_priority = category_route(category, decision.get("school_id"),
+                                                    district)
+        if not decision.get("priority_manual"):
+            priority = category_priority
     team_id = change.team_id or team_id
     priority = change.priority or priority
     changes = {field: [old, new] for field, old, new in (
@@ -373,6 +378,8 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
         set_.update(category=category, team_id=team_id, priority=priority.value,
                     priority_rank=PRIORITY_RANK[priority], rule="manual", decided_by=actor,
                     decided_at=now, sensitive=_sensitive(ctx, decision, team_id))
+    if manual_priority and not decision.get("priority_manual"):
+        set_["priority_manual"] = True
     if new_assignee != old_assignee:
         set_.update(assignee_id=new_assignee, covering_for=seat.covering_for if seat else None)
         if seat is not None:

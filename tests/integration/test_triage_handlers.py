@@ -457,3 +457,16 @@ async def test_a_concern_the_school_has_not_seen_is_assigned_to_its_office_on_ar
     assert decision["assignee_id"] in {"office-roosevelt", "p-roosevelt"}
     assert [e.name for e in await outbox(mongo, db, "c-1")] == ["concern.triaged",
                                                                 "concern.assigned"]
+
+
+async def test_a_manual_priority_survives_a_later_category_change(
+        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    ctx = context(mongo, isolation.db("triage"), district, FakeClock(T0))
+    await triage(ctx, details("c-1", category="other"))
+    await handlers.retriage(ctx, "c-1", Retriage(reason="the family is in crisis",
+                                                 priority=Priority.HIGH), actor="sd-lead")
+    after = await handlers.retriage(ctx, "c-1", Retriage(reason="it is about the bus",
+                                                         category="transportation"),
+                                    actor="sd-lead")
+    assert (after["category"], after["team_id"], after["priority"]) == (
+        "transportation", "transportation", "high")
