@@ -62,6 +62,7 @@ class TokenVerifier:
     audience: str
     signing_key: str | None = None
     jwks_url: str | None = None
+    max_ttl_s: float | None = None  # a token may not live longer than this from now
     _jwks: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +83,8 @@ class TokenVerifier:
                                 options={"require": ["exp", "sub", "iss", "aud"]})
         except jwt.PyJWTError as exc:
             raise AuthError(str(exc)) from exc
+        if self.max_ttl_s is not None and float(claims["exp"]) - time.time() > self.max_ttl_s:
+            raise AuthError("the token lives longer than this bureau accepts (JWT_MAX_TTL_S)")
         return principal_from_claims(claims)
 
 

@@ -12,6 +12,7 @@ from shared.auth import DEVELOPMENT_SIGNING_KEY, TokenVerifier
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DISTRICT_CONFIG = REPO_ROOT / "deploy" / "district.yaml"
 WRITE_CONCERNS = ("majority+journal", "journal", "default")
+MIN_SIGNING_KEY_BYTES = 32
 
 
 class ServiceSettings(BaseSettings):
@@ -60,6 +61,9 @@ class ServiceSettings(BaseSettings):
     jwt_signing_key: SecretStr | None = SecretStr(DEVELOPMENT_SIGNING_KEY)
     jwt_jwks_url: str | None = Field(default=None,
                                      description="the identity provider's JWKS (production)")
+    jwt_max_ttl_s: float = Field(default=366 * 24 * 3600, gt=0,
+                                 description="outside development, tokens expiring later than "
+                                             "this from now are refused")
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> ServiceSettings:
@@ -71,6 +75,9 @@ class ServiceSettings(BaseSettings):
                              "unset the key) or a real key outside development")
         if not key and not self.jwt_jwks_url:
             raise ValueError("set JWT_JWKS_URL (or JWT_SIGNING_KEY) outside development")
+        if key and len(key.encode()) < MIN_SIGNING_KEY_BYTES:
+            raise ValueError(f"JWT_SIGNING_KEY is weak: use at least {MIN_SIGNING_KEY_BYTES} "
+                             "random bytes (`python -m devtools.secrets` makes one)")
         return self
 
     @field_validator("store_write_concern")
@@ -102,7 +109,9 @@ class ServiceSettings(BaseSettings):
         key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
         return TokenVerifier(issuer=self.jwt_issuer, audience=self.jwt_audience,
                              signing_key=None if self.jwt_jwks_url else key,
-                             jwks_url=self.jwt_jwks_url)
+                             jwks_url=self.jwt_jwks_url,
+                             max_ttl_s=None if self.environment == "development"
+                             else self.jwt_max_ttl_s)
 
     def queue(self, suffix: str, service: str | None = None) -> str:
         """Name of one of this (or another) service's queues, e.g. `intake.events`."""

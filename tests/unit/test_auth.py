@@ -8,10 +8,12 @@ import httpx
 import jwt
 import pytest
 from fastapi import Depends, FastAPI
+from pydantic import SecretStr
 
 from shared.auth import AuthError, Role, TokenVerifier, mint_token
 from shared.authz import Access, Permission
 from shared.http import Authorize, install_problem_handlers
+from shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.unit
 
@@ -87,3 +89,24 @@ async def test_wrong_role_is_403_and_right_role_passes(client: httpx.AsyncClient
     admin = {"Authorization": f"Bearer {token(roles=['admin'], subject='it-1')}"}
     answer = await client.get("/admin-only", headers=admin)
     assert answer.status_code == 200 and answer.json() == {"subject": "it-1"}
+
+
+def test_a_weak_signing_key_is_refused_outside_development() -> None:
+    """Security (low): a short JWT_SIGNING_KEY was accepted in production."""
+    with pytest.raises(ValueError, match="weak"):
+        ServiceSettings(environment="production", jwt_signing_key=SecretStr("short-but-secret"))
+    assert ServiceSettings(environment="production", jwt_signing_key=SecretStr("k" * 32))
+
+
+def test_a_token_living_longer_than_the_maximum_is_refused_outside_development() -> None:
+    """Security (low): tokens that (practically) never expire were accepted in production."""
+    key = "a-production-signing-key-of-32-bytes!"
+    verifier = ServiceSettings(environment="production", jwt_signing_key=SecretStr(key),
+                               jwt_max_ttl_s=86400).token_verifier()
+    forever = mint_token(subject="x", roles=["specialist"], signing_key=key,
+                         issuer="bureau-dev", audience="bureau", ttl_s=100 * 365 * 86400)
+    day = mint_token(subject="x", roles=["specialist"], signing_key=key,
+                     issuer="bureau-dev", audience="bureau", ttl_s=3600)
+    with pytest.raises(AuthError, match="JWT_MAX_TTL_S"):
+        verifier.verify(forever)
+    assert verifier.verify(day).subject == "x"

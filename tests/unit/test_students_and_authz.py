@@ -85,7 +85,8 @@ def test_a_malformed_key_ring_is_refused(raw: str) -> None:
 
 
 def test_development_student_keys_are_refused_in_production() -> None:
-    secrets = {"environment": "production", "jwt_signing_key": "a-real-key-of-enough-length",
+    secrets = {"environment": "production",
+               "jwt_signing_key": "a-real-key-of-enough-length-for-hs256",
                "contact_hash_key": "real-contact", "access_token_key": "real-access",
                "student_hash_key": "real-hash"}
     with pytest.raises(ValueError, match="STUDENT_DATA_KEYS"):
