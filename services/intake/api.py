@@ -96,7 +96,10 @@ async def create_concern(
     )
     try:
         submission = await handlers.submit_concern(
-            new, ctx=ctx, idempotency_key=idempotency_key,
+            # a key is the caller's own: another caller reusing it (and the body) must not
+            # get the first requester's access token back (Security, low)
+            new, ctx=ctx,
+            idempotency_key=f"{who.actor} {idempotency_key}" if idempotency_key else None,
             body_fingerprint=idempotency.fingerprint(body.model_dump(mode="json")))
     except handlers.InvalidReference as exc:
         raise Problem(422, "Invalid request", str(exc),

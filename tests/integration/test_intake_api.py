@@ -300,6 +300,20 @@ async def test_retry_with_the_same_idempotency_key_answers_the_first_concern(
     assert len(await concerns_in_store(mongo, isolation)) == 1
 
 
+async def test_an_idempotency_key_is_the_callers_own(
+        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    """Security (low): a second frontend reusing a key and body got the first requester's
+    access token."""
+    web = {"Idempotency-Key": "form-1", **bearer("frontend", sub="web-portal")}
+    phone = {"Idempotency-Key": "form-1", **bearer("frontend", sub="phone-frontend")}
+    first = await intake.post("/v1/concerns", json=body(), headers=web)
+    other = await intake.post("/v1/concerns", json=body(), headers=phone)
+    assert first.status_code == other.status_code == 201
+    assert other.json()["access_token"] != first.json()["access_token"]
+    assert "Idempotent-Replayed" not in other.headers
+    assert len(await concerns_in_store(mongo, isolation)) == 2
+
+
 async def test_concurrent_retries_with_one_key_create_one_concern(
         intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
     headers = {"Idempotency-Key": "double-click"}
