@@ -350,7 +350,10 @@ class ClockRepository:
         time in `(now, now + horizon]`: one bounded range of the `next_due_at` index (no `$or`,
         so it runs on the index whatever the store), so the cost is what falls due. The due
         clocks are read whole, so that claiming one needs no second read."""
-        docs = await self._clocks.find({"next_due_at": {"$lte": now + horizon}}, {"outbox": 0}) \
+        # Bounded below too: a stopped clock's `next_due_at` is null, which sorts before every
+        # date in the index, and a range open below walks all of them (SecantusDB does).
+        docs = await self._clocks.find(
+            {"next_due_at": {"$gte": FREE, "$lte": now + horizon}}, {"outbox": 0}) \
             .sort([("next_due_at", ASCENDING)]).limit(CANDIDATES).to_list()
         due = Due(complete=len(docs) < CANDIDATES)
         for doc in docs:
