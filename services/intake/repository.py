@@ -251,8 +251,9 @@ class ConcernRepository:
         if resolution_due_at is not None:
             fields["resolution_due_at"] = resolution_due_at
         changed = await self._concerns.update_one(
-            {"_id": concern_id, "$or": [{"due_sequence": {"$exists": False}},
-                                        {"due_sequence": {"$lt": sequence}}]},
+            # absent or older; `$not` rather than an `$or`, which SecantusDB runs as a scan of
+            # the whole collection even beside an `_id`
+            {"_id": concern_id, "due_sequence": {"$not": {"$gte": sequence}}},
             {"$set": fields})
         return bool(changed.matched_count) or await self.exists(concern_id)
 
