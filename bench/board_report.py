@@ -191,20 +191,28 @@ async def measure(mongo_url: str, concerns: int, old_report: bool) -> dict[str, 
 
 
 async def main(concerns: list[int], old_report: bool) -> None:
+    print(
+        f"{'concerns':>9} {'seed s':>8} {'1 month s':>10} {'12 months s':>12} "
+        f"{'old 1 month s':>14}",
+        flush=True,
+    )
     rows = []
+
+    async def run(url: str) -> None:
+        for n in concerns:
+            r = await measure(url, n, old_report)
+            rows.append(r)
+            print(
+                f"{r['concerns']:>9} {r['seed_s']:>8} {r['month_s']:>10} {r['year_s']:>12} "
+                f"{r.get('old_month_s', '-'):>14}",
+                flush=True,
+            )
+
     if os.environ.get("MONGO_URL"):
-        rows = [await measure(os.environ["MONGO_URL"], n, old_report) for n in concerns]
+        await run(os.environ["MONGO_URL"])
     else:
         with store_url(prefix="bench-board-") as url:
-            rows = [await measure(url, n, old_report) for n in concerns]
-    print(
-        f"{'concerns':>9} {'seed s':>8} {'1 month s':>10} {'12 months s':>12} {'old 1 month s':>14}"
-    )
-    for r in rows:
-        print(
-            f"{r['concerns']:>9} {r['seed_s']:>8} {r['month_s']:>10} {r['year_s']:>12} "
-            f"{r.get('old_month_s', '-'):>14}"
-        )
+            await run(url)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"board_report-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(rows, indent=2))

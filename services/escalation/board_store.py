@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -20,6 +21,7 @@ from services.escalation.standards import BACKLOG_BUCKETS, NONE_KEY, Tally, cycl
 from shared.clock import as_utc
 from shared.store import Document
 
+REPORT_TIMEOUT_S = 120.0
 OPEN = ["running", "paused"]
 
 
@@ -40,8 +42,10 @@ def _name(value: Any) -> str:
 
 
 async def _run(clocks: AsyncCollection[Document], pipeline: list[Document]) -> list[Document]:
-    cursor = await clocks.aggregate(pipeline)
-    return await cursor.to_list()
+    # A report reads a period's facts: longer than the store's usual time limit per operation.
+    with pymongo.timeout(REPORT_TIMEOUT_S):
+        cursor = await clocks.aggregate(pipeline)
+        return await cursor.to_list()
 
 
 def _bucket_of(started: str, as_of: datetime) -> Document:
