@@ -429,16 +429,21 @@ async def test_retriage_with_unknown_team_names_the_field(
     assert refused.value.field == "team_id"
 
 
-async def test_team_without_members_leaves_the_concern_unassigned(
-        mongo: AsyncMongoClient, isolation: Isolation, tmp_path: Path) -> None:
+def without_school_members(tmp_path: Path) -> DistrictConfig:
+    """The example district, Lincoln's front office without members."""
     raw = yaml.safe_load(Path(DEFAULT_DISTRICT_CONFIG).read_text())
     for team in raw["teams"]:
         if team["id"] == "school-lincoln-es":
             team.pop("members", None)
     path = tmp_path / "bare.yaml"
     path.write_text(yaml.safe_dump(raw))
+    return load_district(path)
+
+
+async def test_team_without_members_leaves_the_concern_unassigned(
+        mongo: AsyncMongoClient, isolation: Isolation, tmp_path: Path) -> None:
     db = isolation.db("triage")
-    ctx = context(mongo, db, load_district(path), FakeClock(T0))
+    ctx = context(mongo, db, without_school_members(tmp_path), FakeClock(T0))
     await triage(ctx, details("c-1", category="school-climate", school_id="lincoln-es"))
     decision = await ctx.decisions.get("c-1")
     assert decision is not None and decision["team_id"] == "school-lincoln-es"
