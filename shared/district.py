@@ -161,6 +161,20 @@ class DistrictConfig(BaseModel):
     def staff_member(self, staff_id: str) -> StaffMember | None:
         return next((s for s in self.staff if s.id == staff_id), None)
 
+    def fallback(self) -> Team:
+        """The fallback team (the validator makes sure it is one of the teams)."""
+        team = self.team(self.fallback_team)
+        if team is None:
+            raise DistrictConfigError(f"fallback_team: unknown team {self.fallback_team}")
+        return team
+
+    def referenced_staff(self, staff_id: str) -> StaffMember:
+        """The staff member a validated reference names (a principal, a team's lead)."""
+        person = self.staff_member(staff_id)
+        if person is None:
+            raise DistrictConfigError(f"unknown staff member {staff_id}")
+        return person
+
 
 class DistrictConfigError(ValueError):
     """The district configuration file is missing or invalid."""

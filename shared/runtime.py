@@ -153,7 +153,8 @@ class Runtime:
 
     async def start_consuming(self, handlers: Mapping[str, Handler]) -> None:
         """Declare this service's queues, bound to the handled events, and consume them."""
-        assert self.consume_channel is not None
+        if self.consume_channel is None:
+            raise RuntimeError("start_consuming before the runtime opened its broker channels")
         queues = await declare_service_queues(self.consume_channel, self.settings, handlers)
         self.consumer = EventConsumer(
             channel=self.consume_channel, queues=queues, handlers=handlers,

@@ -79,7 +79,8 @@ class InboundMail:
 def parse(raw: bytes) -> EmailMessage:
     """A mail from its bytes (any charset, any transfer encoding)."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
+    if not isinstance(message, EmailMessage):  # the default policy always builds one
+        raise TypeError(f"the parser built a {type(message).__name__}, not an EmailMessage")
     return message
 
 

@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from frontends.common.intake import IntakeError, IntakeInvalid, IntakeNotFound
 from frontends.email import replies
 from frontends.email.client import MailIntake
-from frontends.email.domain import IGNORED, InboundMail, Kind, description, read_mail
+from frontends.email.domain import IGNORED, Bounce, InboundMail, Kind, description, read_mail
 from frontends.email.settings import EmailSettings
 from shared.ratelimit import RateLimiter
 
@@ -84,7 +84,7 @@ class MailDesk:
         )
         if mail.kind in IGNORED:
             if mail.kind is Kind.BOUNCE and mail.bounce is not None:
-                await self._bounced(mail)
+                await self._bounced(mail.bounce)
             return self._ignored(mail.kind.value)
         if mail.from_address is None:
             return self._ignored("no_sender")
@@ -98,20 +98,19 @@ class MailDesk:
             return self._ignored("sender_not_authenticated")
         return await self._create(mail, raw)
 
-    async def _bounced(self, mail: InboundMail) -> None:
+    async def _bounced(self, bounce: Bounce) -> None:
         """The case shows that the bureau's mail did not arrive (the address stays out)."""
-        assert mail.bounce is not None
         domain = "@" + self._settings.bureau_domain + ">"
-        ours = [m for m in mail.bounce.original_message_ids if m.lower().endswith(domain)]
+        ours = [m for m in bounce.original_message_ids if m.lower().endswith(domain)]
         # the address stays out of the log; how many failed is enough to follow up
         log.info(
             "bounce received",
-            extra={"failed": len(mail.bounce.failed_recipients), "status": mail.bounce.status},
+            extra={"failed": len(bounce.failed_recipients), "status": bounce.status},
         )
-        if not ours or not mail.bounce.failed_recipients:
+        if not ours or not bounce.failed_recipients:
             return
         try:
-            await self._intake.bounce(ours, mail.bounce.status)
+            await self._intake.bounce(ours, bounce.status)
         except IntakeNotFound:
             pass  # not a mail about a concern (or the concern is gone)
 

@@ -171,8 +171,7 @@ def ladder(district: DistrictConfig, steps: Sequence[LadderStep], *, school_id: 
                 staff_id = school.principal
             else:
                 # A district-wide concern has no principal: its owning team's lead answers.
-                team = district.team(team_id or "") or district.team(district.fallback_team)
-                assert team is not None  # the config validates that the fallback team exists
+                team = district.team(team_id or "") or district.fallback()
                 staff_id, role = team.lead, TEAM_LEAD
         elif step.role == "assistant_superintendent":
             if school is not None:
@@ -185,8 +184,7 @@ def ladder(district: DistrictConfig, steps: Sequence[LadderStep], *, school_id: 
                 staff_id = supervisor
         else:
             staff_id = next(s.id for s in district.staff if s.role == "ombudsperson")
-        person = district.staff_member(staff_id)
-        assert person is not None  # the config validates every staff reference
+        person = district.referenced_staff(staff_id)
         rungs.append(Rung(level=step.level, role=role, staff_id=staff_id, name=person.name,
                           after=timedelta(seconds=step.after_s)))
     return rungs
@@ -305,7 +303,8 @@ def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[Sla
     policy = clock.policy
     fired = clock.fired | {step.key}
     if step.kind is StepKind.WARNING:
-        assert step.target is not None and step.percent is not None
+        if step.target is None or step.percent is None:
+            raise ValueError(f"warning step {step.key} names no target and percent")
         target_at = policy.first_response if step.target is SlaTarget.FIRST_RESPONSE \
             else resolution_position(clock)
         due = promised_time(clock, target_at, rules, at=now) or now
@@ -314,7 +313,8 @@ def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[Sla
             concern_id=clock.concern_id, target=step.target, due_at=due, warned_at=now,
             percent=step.percent, policy=policy.id)
     if step.kind is StepKind.BREACH:
-        assert step.target is not None
+        if step.target is None:
+            raise ValueError(f"breach step {step.key} names no target")
         due = wall_time(clock, step.position, rules, at=now) or now
         after = replace(clock, fired=fired)
         if step.target is SlaTarget.RESOLUTION:
@@ -324,8 +324,9 @@ def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[Sla
         return _log(after, entry), SlaBreached(
             concern_id=clock.concern_id, target=step.target, due_at=due, breached_at=now,
             policy=policy.id)
-    assert step.rung is not None
     rung = step.rung
+    if rung is None:
+        raise ValueError(f"{step.kind} step {step.key} names no rung")
     if step.kind is StepKind.ESCALATION:
         after = replace(clock, fired=fired, level=rung.level, level_at=now, reminders=0)
         entry = Entry(now, "escalated", clock.cycle, level=rung.level, detail=rung.staff_id)

@@ -167,7 +167,8 @@ async def upload(concern_id: str, request: Request, ctx: Ctx, who: Submitter,
     log.info("attachment stored", extra={"concern_id": concern_id,
                                          "attachment_id": attachment_id, "size": len(data)})
     stored = await files.find_one({"_id": attachment_id})
-    assert stored is not None
+    if stored is None:  # the concern was erased while its file was stored
+        raise Problem(404, "Concern not found", "No concern has this id.")
     return _read(stored)
 
 

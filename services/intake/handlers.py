@@ -161,7 +161,8 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
     if not await ctx.repo.add(concern, envelopes(events, source=ctx.source, time=now)):
         # A racing retry with the same key stored this concern first.
         earlier = await ctx.repo.get_document(claim.concern_id)
-        assert earlier is not None
+        if earlier is None:  # and was erased since
+            raise ConcernNotFound(claim.concern_id)
         return _submission(earlier, claim, ctx, replayed=True)
     ctx.published()
     CONCERNS_RECEIVED.labels(concern.channel.value, concern.category).inc()
@@ -328,7 +329,8 @@ async def act(concern_id: str, command: Command, *, ctx: IntakeContext,
                                               "from": outcome.from_status.value,
                                               "to": outcome.to_status.value})
             after = await ctx.repo.get_document(concern_id)
-            assert after is not None
+            if after is None:  # erased since
+                raise ConcernNotFound(concern_id)
             return after
         if if_match is not None:
             current = await ctx.repo.get_document(concern_id)

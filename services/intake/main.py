@@ -77,7 +77,9 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             "notification.sent": handlers.on_notification_sent,
             "notification.failed": handlers.on_notification_failed,
         }
-        assert set(by_event) == set(CONSUMED)
+        if set(by_event) != set(CONSUMED):
+            raise RuntimeError(f"intake's handlers and CONSUMED differ on "
+                               f"{sorted(set(by_event) ^ set(CONSUMED))}")
         # every handler records facts conditionally on the event id (or on the case's state):
         # idempotent by nature, so the consumer skips its inbox for them
         return ctx, {name: idempotent(functools.partial(h, ctx=ctx))

@@ -55,8 +55,10 @@ def build_channels(settings: NotifySettings, clock: Clock,
                                             allowed_targets=settings.webhook_allowed_targets),
     }
     if settings.sms_enabled:
-        assert settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token
-        assert settings.sms_from
+        if not (settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token
+                and settings.sms_from):  # NotifySettings refuses them apart; kept for the types
+            raise ValueError("SMS_API_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM go "
+                             "together")
         channels[ChannelName.SMS] = HttpSmsChannel(
             api_url=settings.sms_api_url, account_sid=settings.sms_account_sid,
             auth_token=settings.sms_auth_token, sender=settings.sms_from,

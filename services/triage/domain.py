@@ -89,9 +89,8 @@ def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
         reasons.append(f"safety words {list(found)}: critical")
     team = district.team(team_id)
     if team is None:  # rules are validated against the district; a stale rule falls back
-        team = district.team(district.fallback_team)
+        team = district.fallback()
         reasons.append(f"team {team_id} no longer exists: fallback team")
-    assert team is not None  # the district validator guarantees the fallback team
     return Routing(team_id=team.id, team_name=team.name, priority=priority, rule=rule_name,
                    tags=tags, reasons=tuple(reasons), safety_words=found,
                    considered=tuple(considered), sensitive=sensitive or team.sensitive)
@@ -105,8 +104,7 @@ def public_route(category: str, school_id: str | None,
         Facts(category=category, school_id=school_id, channel=Channel.WEB), district)
     team = district.team(team_id)
     if team is None or team.sensitive:  # a category of a sensitive team: the fallback's name
-        team = district.team(district.fallback_team)
-    assert team is not None  # the district validator guarantees the fallback team
+        team = district.fallback()
     return team.id, team.name, rule
 
 

@@ -83,8 +83,11 @@ class DecisionRepository:
         window that hold one of `keys` (duplicates.probe_keys), with only the compared fields."""
         if not keys:
             return []
+        # The window first: a store that serves one clause from an index (SecantusDB takes
+        # the first it can) then reads the window's concerns, not every concern of the
+        # history that shares a common key (a school, a phrase).
         return await self._decisions.find(
-            {"match_keys": {"$in": list(keys)}, "submitted_at": {"$gte": since, "$lte": until}},
+            {"submitted_at": {"$gte": since, "$lte": until}, "match_keys": {"$in": list(keys)}},
             COMPARED_FIELDS,
         ).sort([("submitted_at", DESCENDING)]).limit(limit).to_list()
 
@@ -357,5 +360,6 @@ class MemberRepository:
         finally:
             # a new cache, not `invalidate()`: a read under way may predate this change
             self._away = self._new_away_cache()
-        assert doc is not None
+        if doc is None:  # `ensure` added the member; only a removal since leaves none
+            raise LookupError(f"staff member {member_id} is not in triage's directory")
         return doc
