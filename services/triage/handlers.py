@@ -368,7 +368,9 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
     set_: Document = {}
     if changes:
         team = district.team(team_id)
-        assert team is not None
+        if team is None:  # a stored decision's team that the district file no longer has
+            raise Conflict(f"team {team_id!r} no longer exists; re-triage to another team",
+                           field="team_id")
         events.append(_triaged(concern_id, category, decision.get("school_id"), team_id,
                                team.name, priority, "manual", now, actor,
                                [c["concern_id"] for c in decision["possible_duplicates"]],
