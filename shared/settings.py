@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
     district_config: Path = DEFAULT_DISTRICT_CONFIG
 
     cors_origins: list[str] = Field(default=[], description="browser frontends' origins")
+    forwarded_allow_ips: str = Field(
+        default="", description="proxies (addresses or CIDRs, comma-separated) whose "
+                                "X-Forwarded-For names the client; none by default")
 
     jwt_issuer: str = "bureau-dev"
     jwt_audience: str = "bureau"
