@@ -1,0 +1,111 @@
+"""The queries a concern's hot path runs have shapes a store serves from a declared index,
+whatever its planner: no top-level `$or` (SecantusDB then scans the whole collection even
+beside an `_id`), the first clause on `_id` or on the leading field of an index the
+repository declares (SecantusDB serves the first clause it can from an index), and a date
+range bounded below (a null, as a stopped clock holds, sorts before every date)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.escalation.repository import ClockRepository
+from services.intake.repository import ConcernRepository as IntakeConcerns
+from services.notify.repository import ConcernRepository as NotifyConcerns
+from services.triage.repository import DecisionRepository
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+class _Result:
+    matched_count = modified_count = 1
+    upserted_id = None
+
+
+class _Collection:
+    """Records each filter it is given and the indexes declared on it; finds nothing."""
+
+    def __init__(self) -> None:
+        self.filters: list[dict[str, Any]] = []
+        self.leading: set[str] = {"_id"}
+
+    async def create_index(self, keys: Any, **_: Any) -> str:
+        first = keys if isinstance(keys, str) else keys[0][0]
+        self.leading.add(first)
+        return first
+
+    def find(self, query: dict[str, Any], *_: Any, **__: Any) -> _Collection:
+        self.filters.append(query)
+        return self
+
+    def sort(self, *_: Any, **__: Any) -> _Collection:
+        return self
+
+    def limit(self, *_: Any) -> _Collection:
+        return self
+
+    async def to_list(self, *_: Any) -> list[Any]:
+        return []
+
+    async def find_one(self, query: dict[str, Any], *_: Any, **__: Any) -> None:
+        self.filters.append(query)
+
+    async def update_one(self, query: dict[str, Any], *_: Any, **__: Any) -> _Result:
+        self.filters.append(query)
+        return _Result()
+
+
+class _Database(dict[str, _Collection]):
+    def __missing__(self, name: str) -> _Collection:
+        self[name] = _Collection()
+        return self[name]
+
+
+def assert_served_by_an_index(db: _Database) -> None:
+    for name, collection in db.items():
+        for query in collection.filters:
+            assert query, f"{name}: an empty filter reads the whole collection"
+            assert not any(key.startswith("$") for key in query), f"{name}: {query}"
+            first, condition = next(iter(query.items()))
+            assert first in collection.leading, f"{name}: no index leads with {first}"
+            if isinstance(condition, dict) and {"$lt", "$lte"} & set(condition):
+                assert {"$gt", "$gte"} & set(condition), f"{name}: open below: {query}"
+
+
+async def test_the_sla_sweep_reads_only_clocks_that_fall_due() -> None:
+    db = _Database()
+    clocks = ClockRepository(db)  # type: ignore[arg-type]
+    await clocks.ensure_indexes()
+    await clocks.due(NOW, timedelta(minutes=5))
+    await clocks.next_due_between(NOW, NOW + timedelta(hours=1))
+    assert_served_by_an_index(db)
+
+
+async def test_intake_keeps_reported_due_times_with_a_lookup_by_id() -> None:
+    db = _Database()
+    concerns = IntakeConcerns(db, vault=None)  # type: ignore[arg-type]
+    await concerns.ensure_indexes()
+    await concerns.record_due(
+        "c-1", sequence=3, resolution_due_at=NOW, first_response_due_at=NOW, paused=False
+    )
+    assert_served_by_an_index(db)
+
+
+async def test_notify_records_an_assignment_with_a_lookup_by_id() -> None:
+    db = _Database()
+    facts = NotifyConcerns(db)  # type: ignore[arg-type]
+    await facts.remember_assignment("c-1", "tr-1", NOW)
+    assert_served_by_an_index(db)
+
+
+async def test_duplicate_detection_reads_the_window_not_the_history() -> None:
+    db = _Database()
+    decisions = DecisionRepository(db)  # type: ignore[arg-type]
+    await decisions.ensure_indexes()
+    await decisions.earlier(["k1", "k2"], NOW - timedelta(days=14), NOW, 20)
+    assert_served_by_an_index(db)
+    assert next(iter(db["decisions"].filters[0])) == "submitted_at"
