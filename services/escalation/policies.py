@@ -40,12 +40,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# The longest duration a policy may name (Security, low: a huge one was accepted, and the
+# concerns it matched silently got no SLA clock). A year of seconds is far past any target.
+MAX_DURATION_S = 366 * 24 * 3600
+
+
 class LadderStep(_Model):
     """One level of the ladder and how long after the resolution breach it is reached."""
 
     level: int = Field(ge=1, le=3)
     role: LadderRole
-    after_s: int = Field(ge=0, description="seconds of calendar time after the breach")
+    after_s: int = Field(ge=0, le=MAX_DURATION_S,
+                         description="seconds of calendar time after the breach")
 
 
 class PolicySettings(_Model):
@@ -54,7 +60,7 @@ class PolicySettings(_Model):
     calendar: str = AROUND_THE_CLOCK
     pause_statuses: tuple[str, ...] = ("awaiting_requester",)
     warnings: tuple[int, ...] = (50, 75)
-    reminder_interval_s: int | None = Field(default=None, gt=0)
+    reminder_interval_s: int | None = Field(default=None, gt=0, le=MAX_DURATION_S)
     ladder: tuple[LadderStep, ...] | None = None
 
     @field_validator("pause_statuses")
@@ -84,8 +90,8 @@ class PolicyFields(PolicySettings):
     rank: int = Field(default=100, ge=0, description="lower ranks are tried first")
     category: str | None = None
     priority: Priority | None = None
-    first_response_s: int = Field(gt=0)
-    resolution_s: int = Field(gt=0)
+    first_response_s: int = Field(gt=0, le=MAX_DURATION_S)
+    resolution_s: int = Field(gt=0, le=MAX_DURATION_S)
     ladder: tuple[LadderStep, ...] = Field(min_length=1)  # type: ignore[assignment]
 
     @model_validator(mode="after")

@@ -138,6 +138,10 @@ async def test_created_policy_selects_new_concerns_and_counts_business_hours(
     ({"warnings": [120]}, "warnings"),
     ({"ladder": [{"level": 1, "role": "janitor", "after_s": 0}]}, "ladder.0.role"),
     ({"pause_statuses": ["closed"]}, "pause_statuses"),
+    # Security (low): a huge duration was accepted; matching concerns then got no SLA clock
+    ({"resolution_s": 10**15, "first_response_s": 3600}, "resolution_s"),
+    ({"reminder_interval_s": 10**12}, "reminder_interval_s"),
+    ({"ladder": [{"level": 1, "role": "principal", "after_s": 10**13}]}, "ladder.0.after_s"),
 ])
 async def test_invalid_policy_is_refused_naming_the_field(service: Service,
                                                           changes: dict[str, Any],
