@@ -179,6 +179,19 @@ def provider_summary(answer: str | None, *, ok: bool, permanent: bool = False) -
     return f"{outcome} ({detail})" if detail else outcome
 
 
+_ADDRESS_LIKE = re.compile(r"@|<|>|\bmailto:", re.IGNORECASE)
+
+
+def display_name(name: str | None) -> str:
+    """A requester's name as safe to show in `To:` (Security, low): on one line, and none at
+    all when it looks like an address, which mail clients would show instead of the real
+    one."""
+    collapsed = " ".join((name or "").split())
+    if _ADDRESS_LIKE.search(collapsed):
+        return ""
+    return collapsed.strip('"\',;: ')
+
+
 def primary_language(requested: str | None) -> str:
     """The primary subtag of a language tag (`es-MX` -> `es`), English when none."""
     primary = (requested or "").split("-")[0].split("_")[0].strip().lower()

@@ -214,6 +214,20 @@ def test_requester_name_with_line_break_cannot_add_headers() -> None:
     assert "\n" not in str(mail["To"])
 
 
+@pytest.mark.parametrize("name", [
+    "ceo@district.example", "Principal <principal@district.example>",
+    'Ana "<boss@evil.example>"', "mailto:boss@evil.example"])
+def test_a_name_that_looks_like_an_address_is_left_out_of_to(name: str) -> None:
+    """Security (low): a requester's name could make mail clients show another address."""
+    channel = SmtpEmailChannel(host="127.0.0.1", port=1, timeout_s=1,
+                               mail_from="Bureau <bureau@district.example>")
+
+    mail = channel.build(_outgoing(name))
+
+    assert str(mail["To"]) == "ana@example.org"
+    assert channel.build(_outgoing("Ana Pérez"))["To"].addresses[0].display_name == "Ana Pérez"
+
+
 def test_settings_refuse_tls_and_starttls_together() -> None:
     with pytest.raises(ValidationError):
         NotifySettings(smtp_tls=True, smtp_starttls=True)

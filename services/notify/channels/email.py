@@ -10,7 +10,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 import aiosmtplib
 
 from services.notify.channels import DeliveryResult, OutgoingMessage
-from services.notify.domain import message_id, redact, thread_root
+from services.notify.domain import display_name, message_id, redact, thread_root
 from services.notify.settings import NotifySettings
 
 
@@ -51,8 +51,9 @@ class SmtpEmailChannel:
         # Content first: set_content drops every Content-* header set before it.
         mail.set_content(message.text)
         mail["From"] = self._mail_from
-        # Collapsing whitespace keeps a name with a line break from forging headers.
-        name = " ".join((message.to_name or "").split())
+        # One line, and nothing address-like: a name can neither forge headers nor make the
+        # mail client show another address.
+        name = display_name(message.to_name)
         mail["To"] = formataddr((name, message.to)) if name else message.to
         mail["Subject"] = message.subject
         mail["Date"] = format_datetime(message.created_at)
