@@ -175,6 +175,7 @@ def _due(now: datetime) -> Document:
 
 
 ABANDONED_BATCH = 100
+CLAIM_CANDIDATES = 8  # a due look tries these in turn when other replicas take the first ones
 
 
 class DeliveryRepository:
@@ -262,17 +263,32 @@ class DeliveryRepository:
 
     async def _claim(self, query: Document, *, token: str, now: datetime,
                      lease_until: datetime, sort: bool = False) -> Delivery | None:
-        doc = await self._deliveries.find_one_and_update(
-            query,
-            # An attempt counts when it starts, so a replica that dies mid-send still uses one up.
-            {"$set": {"status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token,
-                      LEASE_UNTIL: lease_until, "updated_at": now},
-             "$inc": {"attempts": 1}},
-            projection={"outbox": 0},
-            sort=[("next_attempt_at", ASCENDING)] if sort else None,
-            return_document=ReturnDocument.AFTER,
-        )
-        return from_document(doc) if doc else None
+        """Take the first delivery `query` matches (the most overdue one with `sort`).
+
+        The candidates are found, then taken by `_id` with `query` re-asserted (so one
+        replica wins each), then read back: not one `find_one_and_update`, which SecantusDB
+        writes through a filter it cannot serve from an index (a scan of every delivery of
+        the history, about 0.7 s at 20,000, on each retry claimed)."""
+        if "_id" in query:
+            candidates = [query["_id"]]
+        else:
+            found = self._deliveries.find(query, {"_id": 1})
+            if sort:
+                found = found.sort("next_attempt_at", ASCENDING)
+            candidates = [d["_id"] for d in await found.limit(CLAIM_CANDIDATES).to_list()]
+        for delivery_id in candidates:
+            taken = await self._deliveries.update_one(
+                {"_id": delivery_id, **query},  # `_id` first: the clause served from an index
+                # An attempt counts when it starts, so a replica that dies mid-send still uses
+                # one up.
+                {"$set": {"status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token,
+                          LEASE_UNTIL: lease_until, "updated_at": now},
+                 "$inc": {"attempts": 1}})
+            if taken.modified_count:
+                doc = await self._deliveries.find_one(
+                    {"_id": delivery_id, LEASE_TOKEN: token}, {"outbox": 0})
+                return from_document(doc) if doc else None
+        return None
 
     async def get(self, delivery_id: str) -> Delivery | None:
         doc = await self._deliveries.find_one({"_id": delivery_id}, {"outbox": 0})
