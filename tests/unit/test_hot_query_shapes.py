@@ -14,6 +14,7 @@ import pytest
 from services.escalation.repository import ClockRepository
 from services.intake.repository import ConcernRepository as IntakeConcerns
 from services.notify.repository import ConcernRepository as NotifyConcerns
+from services.notify.repository import DeliveryRepository
 from services.triage.repository import DecisionRepository
 
 pytestmark = pytest.mark.unit
@@ -32,6 +33,7 @@ class _Collection:
     def __init__(self) -> None:
         self.filters: list[dict[str, Any]] = []
         self.leading: set[str] = {"_id"}
+        self.found: list[dict[str, Any]] = []
 
     async def create_index(self, keys: Any, **_: Any) -> str:
         first = keys if isinstance(keys, str) else keys[0][0]
@@ -49,7 +51,7 @@ class _Collection:
         return self
 
     async def to_list(self, *_: Any) -> list[Any]:
-        return []
+        return self.found
 
     async def find_one(self, query: dict[str, Any], *_: Any, **__: Any) -> None:
         self.filters.append(query)
@@ -65,14 +67,14 @@ class _Database(dict[str, _Collection]):
         return self[name]
 
 
-def assert_served_by_an_index(db: _Database) -> None:
+def assert_served_by_an_index(db: _Database, *, bounded_below: bool = True) -> None:
     for name, collection in db.items():
         for query in collection.filters:
             assert query, f"{name}: an empty filter reads the whole collection"
             assert not any(key.startswith("$") for key in query), f"{name}: {query}"
             first, condition = next(iter(query.items()))
             assert first in collection.leading, f"{name}: no index leads with {first}"
-            if isinstance(condition, dict) and {"$lt", "$lte"} & set(condition):
+            if bounded_below and isinstance(condition, dict) and {"$lt", "$lte"} & set(condition):
                 assert {"$gt", "$gte"} & set(condition), f"{name}: open below: {query}"
 
 
@@ -109,3 +111,13 @@ async def test_duplicate_detection_reads_the_window_not_the_history() -> None:
     await decisions.earlier(["k1", "k2"], NOW - timedelta(days=14), NOW, 20)
     assert_served_by_an_index(db)
     assert next(iter(db["decisions"].filters[0])) == "submitted_at"
+
+
+async def test_notify_takes_a_due_delivery_by_its_id() -> None:
+    db = _Database()
+    deliveries = DeliveryRepository(db)  # type: ignore[arg-type]
+    await deliveries.ensure_indexes()
+    db["deliveries"].found = [{"_id": "c-1:acknowledgement:email"}]
+    await deliveries.claim_due(now=NOW, lease_until=NOW + timedelta(minutes=1))
+    assert_served_by_an_index(db, bounded_below=False)  # the status pins the range's start
+    assert [next(iter(q)) for q in db["deliveries"].filters[1:]] == ["_id", "_id"]
