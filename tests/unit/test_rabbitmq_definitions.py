@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.events import CATALOGUE, DUAL_EVENTS, Exchange
 from shared.messaging.topology import SUBSCRIPTIONS
 from shared.settings import REPO_ROOT
 
@@ -47,8 +48,7 @@ def test_a_service_reads_only_its_own_queues(service: str) -> None:
     rights = permission(service)
     for exchange in ("bureau.events", "bureau.private"):
         assert all(matches(rights[k], exchange) for k in ("configure", "write", "read"))
-        assert topic(service, exchange) == {"user": service, "vhost": "/",
-                                            "exchange": exchange, "write": ".*", "read": ".*"}
+        assert topic(service, exchange) is not None
     for suffix in ("events", "retry.0", "dlq"):
         assert matches(rights["read"], f"{service}.{suffix}")
     assert matches(rights["write"], "amq.default")
@@ -73,3 +73,28 @@ def test_the_subscriber_cannot_reach_the_private_exchange() -> None:
     assert private is not None
     assert not matches(private["read"], "concern.contact_shared")
     assert matches(topic("subscriber", "bureau.events")["read"], "concern.submitted")  # type: ignore[index]
+
+
+# What each service publishes: the catalogue's producer, and intake's merges (Security, low).
+PUBLISHES = {service: {n for n, spec in CATALOGUE.items() if spec.producer == service}
+             for service in SERVICES}
+PUBLISHES["intake"].add("concern.merged")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_publishes_only_its_own_events(service: str) -> None:
+    """Security (low): every service's user could publish any event on either exchange."""
+    for name, spec in CATALOGUE.items():
+        on_private = spec.exchange is Exchange.PRIVATE or name in DUAL_EVENTS
+        on_public = spec.exchange is Exchange.PUBLIC
+        mine = name in PUBLISHES[service]
+        public, private = topic(service, "bureau.events"), topic(service, "bureau.private")
+        assert public is not None and private is not None
+        assert matches(public["write"], name) == (mine and on_public), (service, name)
+        assert matches(private["write"], name) == (mine and on_private), (service, name)
+    # it binds what the bureau binds (each service declares every bureau queue), no more
+    bound = set().union(*SUBSCRIPTIONS.values())
+    assert not matches(topic(service, "bureau.private")["read"],  # type: ignore[index]
+                       "concern.anything_else")
+    assert all(matches(topic(service, "bureau.private")["read"], n)  # type: ignore[index]
+               for n in bound if CATALOGUE[n].exchange is Exchange.PRIVATE)
