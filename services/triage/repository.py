@@ -111,20 +111,38 @@ class DecisionRepository:
         requester reopened) or already so; returns the decision as it was (assignee and
         status), or None when nothing changed."""
         set_: Document = {"status": status} | ({"merged_into": None} if unmerge else {})
-        return await self._decisions.find_one_and_update(
-            {"_id": concern_id, "status": {"$nin": [status] if unmerge else ["merged", status]}},
-            {"$set": set_, "$inc": {"version": 1}},
-            projection={"assignee_id": 1, "status": 1})
+        return await self._change_unless(concern_id, [status] if unmerge else ["merged", status],
+                                         {"$set": set_, "$inc": {"version": 1}})
 
     async def mark_merged(self, concern_id: str, *, into: str, at: datetime,
                           by: str) -> Document | None:
         """Mark a decision merged into another unless it already is; returns it as it was
         (assignee and status), or None when nothing changed."""
-        return await self._decisions.find_one_and_update(
-            {"_id": concern_id, "status": {"$ne": "merged"}},
+        return await self._change_unless(
+            concern_id, ["merged"],
             {"$set": {"status": "merged", "merged_into": into}, "$inc": {"version": 1},
-             "$push": {"history": {"at": at, "by": by, "action": "merged", "into": into}}},
-            projection={"assignee_id": 1, "status": 1})
+             "$push": {"history": {"at": at, "by": by, "action": "merged", "into": into}}})
+
+    async def _change_unless(self, concern_id: str, statuses: list[str],
+                             update: Document) -> Document | None:
+        """Apply `update` to a decision whose status is not one of `statuses`; returns it as
+        it was (assignee and status), or None when nothing changed.
+
+        A read, then an update by `_id` guarded by the version read: not one
+        `find_one_and_update`, which SecantusDB writes through a filter it serves from no
+        index (a scan of every decision of the history, about 0.7 s at 20,000)."""
+        while True:
+            before = await self._decisions.find_one(
+                {"_id": concern_id}, {"assignee_id": 1, "status": 1, "version": 1})
+            if before is None or before.get("status") in statuses:
+                return None
+            changed = await self._decisions.update_one(
+                {"_id": concern_id, "version": before.get("version"),
+                 "status": {"$nin": statuses}}, update)
+            if changed.modified_count:
+                before.pop("version", None)
+                return before
+            # changed meanwhile by another handler: read it again
 
     async def within(self, ids: Sequence[str], where: Document) -> set[str]:
         """Those of `ids` whose decision matches `where` (a caller's reach)."""
