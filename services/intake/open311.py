@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree
@@ -359,6 +359,9 @@ def _listed(ctx: Ctx) -> Document:
     return {"category": {"$nin": list(unlisted)}} if unlisted else {}
 
 
+MIN_YEAR, MAX_YEAR = 1970, 9000
+
+
 def _date(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
@@ -369,7 +372,14 @@ def _date(value: str | None, name: str) -> datetime | None:
                            "2026-03-01T00:00:00Z") from None
     if parsed.tzinfo is None:
         raise Open311Error(400, f"{name} needs a time zone")
-    return parsed
+    try:  # the window around it must stay representable (a year-1 date gave a 500)
+        utc = parsed.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise Open311Error(400, f"{name} must fall between the years {MIN_YEAR} and "
+                                f"{MAX_YEAR}")
+    return utc
 
 
 @router.get("/requests.{fmt}")

@@ -368,3 +368,15 @@ async def test_the_example_api_key_is_refused_outside_development(
             answer = await file_request(production)
     assert answer.status_code == 403
     assert await mongo[isolation.db("intake")]["concerns"].count_documents({}) == 0
+
+
+@pytest.mark.parametrize("params", [
+    {"end_date": "0001-01-01T00:00:00Z"}, {"start_date": "0001-01-01T00:00:00+14:00"},
+    {"end_date": "9999-12-31T23:59:59-12:00"}, {"start_date": "9999-12-31T23:59:59Z"}])
+async def test_out_of_range_dates_are_a_400_never_a_500(intake: httpx.AsyncClient,
+                                                        params: dict[str, str]) -> None:
+    """Security (low): out-of-range Open311 dates answered anonymous 500s."""
+    for fmt in ("json", "xml"):
+        answer = await intake.get(f"{BASE}/requests.{fmt}", params=params)
+        assert answer.status_code == 400, answer.text
+        assert "between the years" in answer.text
