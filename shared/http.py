@@ -117,6 +117,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = "5"
         return response
 
+    @app.exception_handler(OverflowError)
+    async def out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+        # A date or number the store (or datetime arithmetic) cannot hold: the client's
+        # value, e.g. year 9999 with a -12:00 offset; never a 500 (Security, low).
+        log.info("value out of range", extra={"path": _route_of(request)})
+        return problem_response(422, "Value out of range",
+                                "A date or number in this request is out of the range the "
+                                "bureau can store; use one between the years 1970 and 9000.",
+                                instance=request.url.path)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": _route_of(request)})

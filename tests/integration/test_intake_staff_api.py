@@ -358,3 +358,23 @@ async def test_bad_search_parameters_are_a_422(intake: httpx.AsyncClient,
     answer = await intake.get("/v1/concerns", params=params)
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"]
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("", {"submitted_from": "0001-01-01T00:00:00+14:00"}),
+    ("", {"due_to": "9999-12-31T23:59:59-12:00"}),
+    ("/counts", {"submitted_to": "9999-12-31T23:59:59-12:00"}),
+])
+async def test_extreme_dates_in_searches_are_a_422_never_a_500(
+        intake: httpx.AsyncClient, path: str, params: dict[str, str]) -> None:
+    """Security (low): extreme values in lists, counts and callbacks answered 500s."""
+    answer = await intake.get(f"/v1/concerns{path}", params=params)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_callback_due_past_the_storable_range_is_a_422(
+        intake: httpx.AsyncClient) -> None:
+    concern_id = (await submit(intake))["id"]
+    answer = await act(intake, concern_id, "callbacks", {"due_at": "9999-12-31T23:59:59-12:00"})
+    assert answer.status_code == 422, answer.text
