@@ -8,13 +8,15 @@ and the local RabbitMQ. Each test gets its own database names and queue/exchange
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar, overload
 
 import aio_pika
 import pytest
@@ -26,6 +28,7 @@ from devtools.smtp_sink import SmtpSink
 from shared.auth import DEVELOPMENT_SIGNING_KEY, mint_token
 from tests.tiers import deselected
 
+T = TypeVar("T")
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
@@ -58,14 +61,26 @@ def token() -> Callable[..., dict[str, str]]:
     return bearer
 
 
-async def eventually(check: Callable[[], bool], *, timeout_s: float = 5.0,
-                     what: str = "condition") -> None:
-    """Wait until `check()` holds; fail the test after `timeout_s`."""
+@overload
+async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout_s: float = ...,
+                     what: str = ..., interval_s: float = ...) -> T: ...
+@overload
+async def eventually(check: Callable[[], T | None], *, timeout_s: float = ...,
+                     what: str = ..., interval_s: float = ...) -> T: ...
+async def eventually(check: Callable[[], Any], *, timeout_s: float = 10.0,
+                     what: str = "condition", interval_s: float = 0.02) -> Any:
+    """Poll `check` (plain or async) until it answers something truthy, and answer that;
+    fail the test after `timeout_s`. The one polling helper of the tests."""
     deadline = time.monotonic() + timeout_s
-    while not check():
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(interval_s)
 
 
 @pytest.fixture(scope="session")
@@ -158,13 +173,8 @@ def sink() -> Iterator[SmtpSink]:
 async def next_message(queue: aio_pika.abc.AbstractQueue,
                        timeout_s: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
     """The next message on `queue` (acked on receipt); fails the test after `timeout_s`."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            message = await queue.get(no_ack=True, fail=False)
-            if message is not None:
-                return message
-            await asyncio.sleep(0.05)
-    raise AssertionError("unreachable")  # the timeout raises first
+    return await eventually(lambda: queue.get(no_ack=True, fail=False), timeout_s=timeout_s,
+                            what=f"a message on {queue.name}")
 
 
 @pytest.fixture

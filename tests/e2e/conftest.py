@@ -15,6 +15,7 @@ import yaml
 
 from devtools.bureau import LocalBureau
 from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests import conftest as polling
 from tests.conftest import Isolation, bearer
 
 T = TypeVar("T")
@@ -104,15 +105,8 @@ class EventTap:
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0,
                      what: str = "condition") -> T:
-    """Poll `check` until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout_s}s")
-        await asyncio.sleep(0.2)
+    """The tests' `eventually` at the pace of services running as processes."""
+    return await polling.eventually(check, timeout_s=timeout_s, what=what, interval_s=0.2)
 
 
 def concern_body(**overrides: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from shared.clock import SystemClock
 from shared.events import CloudEvent, ConcernSubmitted, encode
 from shared.messaging.dead_letters import list_parked
 from shared.runtime import Runtime
-from tests.conftest import Isolation
+from tests.conftest import Isolation, eventually
 from tests.integration.test_messaging import settings_for, submitted_event
 
 pytestmark = pytest.mark.integration
@@ -28,14 +28,6 @@ def dlq_cli(isolation: Isolation, amqp_url: str, *args: str) -> subprocess.Compl
            "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run([sys.executable, "-m", "devtools.dlq", *args], env=env, cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=30)
-
-
-async def wait_for(check: Any, timeout_s: float = 10.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail("condition not reached")
 
 
 async def test_parked_message_is_listed_with_its_error_and_replayed_once_fixed(
@@ -65,7 +57,7 @@ async def test_parked_message_is_listed_with_its_error_and_replayed_once_fixed(
             # Quorum queues report message counts lazily: look at the messages themselves.
             return bool(await list_parked(channel, dlq))
 
-        await wait_for(parked)
+        await eventually(parked, what="the event parked")
         listed = await asyncio.to_thread(dlq_cli, isolation, amqp_url, "list", "notify", "--json")
         assert listed.returncode == 0, listed.stderr
         entries = [json.loads(line) for line in listed.stdout.splitlines()]
@@ -83,7 +75,7 @@ async def test_parked_message_is_listed_with_its_error_and_replayed_once_fixed(
         async def handled_once() -> bool:
             return handled == [event.id]
 
-        await wait_for(handled_once)
+        await eventually(handled_once, what="the replayed event handled")
         assert not await parked()
     finally:
         await runtime.close()

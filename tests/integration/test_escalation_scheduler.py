@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +44,7 @@ from shared.events import (
 )
 from shared.messaging.publisher import event_message
 from shared.settings import DEFAULT_DISTRICT_CONFIG
-from tests.conftest import bearer
+from tests.conftest import bearer, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -228,17 +227,6 @@ async def test_triage_reopen_and_resolution_drive_what_the_scheduler_fires(
     assert {e.data["policy"] for e in events if e.name == "sla.breached"} == {"critical"}
 
 
-async def _eventually(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 async def test_service_escalates_a_submitted_concern_over_the_broker(
         mongo_url: str, amqp_url: str, amqp: aio_pika.abc.AbstractRobustConnection,
         mongo: AsyncMongoClient, isolation: Any) -> None:
@@ -273,7 +261,7 @@ async def test_service_escalates_a_submitted_concern_over_the_broker(
                 response = await http.get(f"/v1/clocks/{concern_id}")
                 return response if response.status_code == 200 else None
 
-            body = (await _eventually(clock_started)).json()
+            body = (await eventually(clock_started, what="the clock started")).json()
             assert (body["policy"], body["status"], body["level"]) == ("standard", "running", 0)
             assert datetime.fromisoformat(body["resolution_due_at"]) == T0 + STANDARD
 
@@ -286,7 +274,7 @@ async def test_service_escalates_a_submitted_concern_over_the_broker(
                     received.append(decode(message.body))
                 return len(received) == 7
 
-            await _eventually(all_received)
+            await eventually(all_received, what="every step's event")
             assert {e.subject for e in received} == {concern_id}
             # The deployed policy warns at 50% and 75% of each target.
             assert [(e.name, e.data.get("target"), e.data.get("percent") or e.data.get("level"))
@@ -314,7 +302,7 @@ async def test_scheduler_fires_a_step_within_a_second_of_its_due_time(
             stored = await ctx.repo.get("c-1")
             return stored is not None and stored.clock.breached_at is not None and stored
 
-        stored = await _eventually(breached, timeout_s=5)
+        stored = await eventually(breached, timeout_s=5, what="the breach stored")
     finally:
         scheduler.stop()
         await task

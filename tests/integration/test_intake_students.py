@@ -3,7 +3,6 @@ those with an interest in the concern, every reveal recorded and exportable per 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +19,7 @@ from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from shared.events import ConcernTriaged, Priority, encode, new_event
 from shared.messaging.publisher import event_message
-from tests.conftest import Isolation, bearer
+from tests.conftest import Isolation, bearer, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -58,15 +57,6 @@ async def submit(client: httpx.AsyncClient, school: str = "lincoln-es") -> str:
                                                  "grade": "4", "special_education": True}})
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
-
-
-async def eventually_async(check: Callable[[], Any], timeout_s: float = 10.0) -> None:
-    """Wait until an async check holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await check():
-        assert loop.time() < deadline, "condition never held"
-        await asyncio.sleep(0.05)
 
 
 async def stored(mongo: AsyncMongoClient, isolation: Isolation, concern_id: str) -> Any:
@@ -142,7 +132,7 @@ async def test_the_record_lists_where_a_special_education_routing_went(
             case = (await intake.get(f"/v1/concerns/{concern_id}", headers=SPECIALIST)).json()
             return case["team"] is not None
 
-        await eventually_async(routed)
+        await eventually(routed, what="the routing recorded on the case")
         record = await intake.get(f"/v1/students/{STUDENT_ID}/disclosures",
                                   headers=bearer("ombudsperson"))
     shared = [e for e in record.json()["entries"] if e["kind"] == "shared"]

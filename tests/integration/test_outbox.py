@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractQueue
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -37,7 +35,7 @@ from shared.outbox import (
 )
 from shared.settings import ServiceSettings
 from shared.store import Document
-from tests.conftest import Isolation, eventually, store_operations
+from tests.conftest import Isolation, eventually, next_message, store_operations
 
 pytestmark = pytest.mark.integration
 
@@ -302,15 +300,6 @@ async def test_relay_publishes_through_the_real_publisher_to_the_catalogue_excha
     await channel.close()
 
 
-async def next_message(queue: AbstractQueue, timeout_s: float = 5.0
-                       ) -> aio_pika.abc.AbstractIncomingMessage:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is not None:
-            return message
-        await asyncio.sleep(0.02)
-    pytest.fail(f"no message on {queue.name} within {timeout_s}s")
 
 
 async def test_own_entry_past_half_its_freshness_goes_once_while_a_peer_sweeps(

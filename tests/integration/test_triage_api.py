@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aio_pika
 import httpx
@@ -22,12 +22,11 @@ from services.triage.repository import DECISIONS
 from services.triage.settings import TriageSettings
 from shared.events import Channel, ConcernDetailsShared, EventData, encode, envelopes
 from shared.messaging.publisher import event_message
-from tests.conftest import Isolation, bearer
+from tests.conftest import Isolation, bearer, eventually
 from tests.integration.test_triage_handlers import DESK, district_with_members
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Running = Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -66,18 +65,6 @@ async def triage(running: Running) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str,
-                     timeout_s: float = 10.0) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        found = await probe()
-        if found is not None:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def publish(amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation,
                   data: EventData) -> None:
     channel = await amqp.channel()
@@ -105,7 +92,7 @@ async def decided(client: httpx.AsyncClient, concern_id: str) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         answer = await client.get(f"/v1/concerns/{concern_id}/triage")
         return answer.json() if answer.status_code == 200 else None
-    return await eventually(probe, f"triage of {concern_id}")
+    return await eventually(probe, what=f"triage of {concern_id}")
 
 
 def handled(client: httpx.AsyncClient) -> int:
