@@ -21,6 +21,7 @@ from pymongo import AsyncMongoClient
 from services.escalation import domain
 from services.escalation.handlers import EscalationContext
 from services.escalation.main import create_app
+from services.escalation.repository import CLOCKS
 from services.escalation.settings import EscalationSettings
 from shared.clock import FakeClock
 from shared.events import (
@@ -34,7 +35,8 @@ from shared.events import (
     new_event,
 )
 from shared.messaging.publisher import event_message
-from tests.conftest import Isolation
+from shared.outbox import FIELD as OUTBOX
+from tests.conftest import Isolation, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -103,11 +105,12 @@ async def test_two_instances_fire_each_step_of_each_concern_exactly_once(
             await exchange.publish(event_message(encode(event), event_id=event.id,
                                                  event_type=event.type),
                                    routing_key="concern.submitted")
-        for _ in range(200):
-            if await contexts[1].repo.get(submissions[-1].concern_id) and all(
-                    [await contexts[0].repo.get(s.concern_id) for s in submissions]):
-                break
-            await asyncio.sleep(0.05)
+
+        async def every_clock_started() -> bool:
+            return bool(await contexts[1].repo.get(submissions[-1].concern_id)) and all(
+                [await contexts[0].repo.get(s.concern_id) for s in submissions])
+
+        await eventually(every_clock_started, what="a clock for every concern")
 
         # Six and a half days in 6-hour jumps; both schedulers race on every jump.
         until = T0 + timedelta(days=6, hours=12)
@@ -118,16 +121,24 @@ async def test_two_instances_fire_each_step_of_each_concern_exactly_once(
         total = sum(sum(c.values()) for c in expected.values())
 
         received: list[aio_pika.abc.AbstractIncomingMessage] = []
-        deadline = asyncio.get_running_loop().time() + 15
-        while len(received) < total and asyncio.get_running_loop().time() < deadline:
-            message = await probe.get(no_ack=True, fail=False)
-            if message is None:
-                await asyncio.sleep(0.05)
-            else:
+
+        async def every_step_received() -> bool:
+            while (message := await probe.get(no_ack=True, fail=False)) is not None:
                 received.append(message)
-        await asyncio.sleep(0.3)  # anything fired twice would arrive by now
-        while (extra := await probe.get(no_ack=True, fail=False)) is not None:
-            received.append(extra)
+            return len(received) >= total
+
+        await eventually(every_step_received, timeout_s=15, what="every step's event")
+        clocks = mongo[isolation.db("escalation")][CLOCKS]
+
+        async def outbox_empty() -> bool:
+            return await clocks.count_documents({f"{OUTBOX}.id": {"$exists": True}}) == 0
+
+        # A step fired twice was written beside the first: once the outbox is empty, both
+        # copies are on the probe queue (published with confirms).
+        await eventually(outbox_empty, what="every fired event published")
+
+    while (extra := await probe.get(no_ack=True, fail=False)) is not None:
+        received.append(extra)
 
     # A step fired twice would carry two event ids. (The same id delivered twice is the
     # outbox's at-least-once publishing, which consumers absorb by id.)

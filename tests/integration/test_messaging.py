@@ -20,17 +20,16 @@ from devtools.launcher import free_port, kill_process, start_secantus
 from shared.clock import SystemClock
 from shared.events import Channel, CloudEvent, ConcernSubmitted, encode, new_event
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, idempotent
+from shared.messaging.topology import retry_queue_names
 from shared.metrics import fresh_exposition
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
-from tests.conftest import Isolation, eventually
+from tests.conftest import Isolation, eventually, next_message
 
 pytestmark = pytest.mark.integration
 
 EVENT = "concern.submitted"
 RETRY_DELAYS_MS = [100, 200]
-# Longer than every retry delay together, with room for the broker's TTL sweep.
-SETTLE_S = 0.8
 
 
 def settings_for(isolation: Isolation, mongo_url: str, amqp_url: str,
@@ -89,17 +88,19 @@ class Broker:
     async def dead_letter(self, timeout_s: float = 5.0) -> AbstractIncomingMessage:
         """The next message parked in `svc.dlq` (fails the test if none arrives)."""
         queue = await self.channel.declare_queue(self.settings.queue("dlq"), passive=True)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            message = await queue.get(no_ack=True, fail=False)
-            if message is not None:
-                return message
-            await asyncio.sleep(0.05)
-        pytest.fail(f"nothing reached {self.settings.queue('dlq')} within {timeout_s}s")
+        return await next_message(queue, timeout_s=timeout_s)
 
     async def dead_letter_count(self) -> int:
-        queue = await self.channel.declare_queue(self.settings.queue("dlq"), passive=True)
-        return queue.declaration_result.message_count or 0
+        return (await self.waiting())[self.settings.queue("dlq")]
+
+    async def waiting(self) -> dict[str, int]:
+        """Messages the broker holds now in each of `svc`'s queues (asked on the underlying
+        channel: a robust channel answers a passive declare with its first count)."""
+        raw = await self.channel.get_underlay_channel()
+        names = [self.settings.queue("events"), *retry_queue_names(self.settings),
+                 self.settings.queue("dlq")]
+        return {name: (await raw.queue_declare(name, passive=True)).message_count or 0
+                for name in names}
 
 
 @pytest.fixture
@@ -132,11 +133,13 @@ async def test_handler_that_fails_twice_is_retried_and_the_event_handled_once(
         await broker.publish(encode(event))
 
         await eventually(lambda: bool(recorder.handled), what="the third attempt to succeed")
-        await asyncio.sleep(SETTLE_S)  # a wrongly repeated delivery would show up by now
+        # Closed, the runtime holds nothing unacknowledged: a wrongly repeated delivery has
+        # been handled already or waits in one of the service's queues.
+        await runtime.close()
 
         assert recorder.attempts == {"c-flaky": 3}
         assert recorder.handled == [event.id]
-        assert await broker.dead_letter_count() == 0
+        assert set((await broker.waiting()).values()) == {0}
         inbox = mongo[isolation.db("svc")]["inbox"]
         assert await inbox.count_documents({"_id": event.id}) == 1
     finally:
@@ -350,7 +353,10 @@ async def test_runtime_closes_within_its_grace_when_the_broker_is_gone(
     closing: asyncio.Task[None] | None = None
     try:
         await link.cut()
-        await asyncio.sleep(0.3)  # the robust connection notices and starts reconnecting
+        connection = runtime.connection
+        assert connection is not None
+        await eventually(lambda: not connection.connected.is_set(),
+                         what="the robust connection to notice the broker gone")
 
         closing = asyncio.create_task(runtime.close())
         done, _ = await asyncio.wait({closing}, timeout=5.0)
@@ -427,13 +433,8 @@ async def test_message_that_keeps_coming_back_without_an_outcome_is_parked_unhan
 
 async def next_unacked(queue: aio_pika.abc.AbstractQueue) -> AbstractIncomingMessage:
     """The next message on `queue`, left unacknowledged."""
-    async with asyncio.timeout(5):
-        while True:
-            message = await queue.get(no_ack=False, fail=False)
-            if message is not None:
-                return message
-            await asyncio.sleep(0.05)
-    raise AssertionError("unreachable")  # the timeout raises first
+    return await eventually(lambda: queue.get(no_ack=False, fail=False),
+                            what=f"a message on {queue.name}")
 
 
 def gauge(exposition: bytes, name: str, **labels: str) -> float:

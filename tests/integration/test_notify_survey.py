@@ -4,7 +4,6 @@ RabbitMQ, the store and a real SMTP server."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ import aio_pika
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from devtools.smtp_sink import SmtpSink
@@ -32,7 +32,7 @@ from shared.events import (
     encode,
     envelopes,
 )
-from tests.conftest import next_message
+from tests.conftest import eventually, next_message
 
 pytestmark = pytest.mark.integration
 
@@ -80,11 +80,12 @@ def envelope(data: EventData) -> CloudEvent:
     return envelopes([data], source="/bureau/intake", time=NOW)[0]
 
 
-async def wait_for(predicate: Any) -> None:
-    """Poll a condition another thread (the SMTP server) makes true, for up to 10 s."""
-    async with asyncio.timeout(10):
-        while not predicate():  # noqa: ASYNC110 - the SMTP sink runs in a thread
-            await asyncio.sleep(0.05)
+def taken(names: set[str]) -> float:
+    """Messages of these events notify took off its queue for good (handled, skipped as
+    duplicates, parked or dropped), by any replica of this process."""
+    return sum(REGISTRY.get_sample_value("bureau_events_consumed_total", {
+        "service": "notify", "event": name, "outcome": outcome}) or 0.0
+        for name in names for outcome in ("handled", "duplicate", "parked", "dropped"))
 
 
 def contact(concern: str) -> ConcernContactShared:
@@ -105,10 +106,10 @@ async def test_survey_from_the_resolution_link_to_survey_answered(
     concern = str(uuid.uuid4())
 
     await publish(amqp, isolation, envelope(contact(concern)))
-    await wait_for(lambda: len(sink.mails) == 1)
+    await eventually(lambda: len(sink.mails) == 1, what="the acknowledgement")
     await publish(amqp, isolation, envelope(ConcernResolved(concern_id=concern,
                                                             resolved_at=NOW)))
-    await wait_for(lambda: len(sink.mails) == 2)
+    await eventually(lambda: len(sink.mails) == 2, what="two mails")
 
     resolution = sink.mails[1]
     assert resolution.subject == "Su inquietud CS-2026-000900 ha sido resuelta"
@@ -151,7 +152,7 @@ async def test_survey_expires_thirty_days_after_resolution(
     await publish(amqp, isolation, envelope(contact(concern)))
     await publish(amqp, isolation, envelope(ConcernResolved(concern_id=concern,
                                                             resolved_at=NOW)))
-    await wait_for(lambda: len(sink.mails) == 2)
+    await eventually(lambda: len(sink.mails) == 2, what="two mails")
     # the acknowledgement and the resolution are sent at once, in either order
     links = [m for m in (LINK.search(mail.text) for mail in sink.mails) if m is not None]
     assert len(links) == 1
@@ -175,15 +176,28 @@ async def test_two_notify_processes_and_redelivered_events_send_each_message_onc
         for _ in range(2):  # two replicas competing on notify's queue, each with its dispatcher
             app = create_app(settings_for(isolation, mongo_url, amqp_url, sink))
             await stack.enter_async_context(app.router.lifespan_context(app))
+        published: list[CloudEvent] = []
         for concern in concerns:
             first = envelope(contact(concern))
             resolved = envelope(ConcernResolved(concern_id=concern, resolved_at=NOW))
             # each event twice (a redelivery), and the contact again in a new envelope
-            for event in (first, first, envelope(contact(concern)), resolved, resolved):
-                await publish(amqp, isolation, event)
+            published += [first, first, envelope(contact(concern)), resolved, resolved]
+        names = {event.name for event in published}
+        before = taken(names)
+        for event in published:
+            await publish(amqp, isolation, event)
 
-        await wait_for(lambda: len(sink.mails) >= 2 * len(concerns))
-        await asyncio.sleep(1.0)  # time for any duplicate to show up
+        # No more mail can come once every copy is taken and every delivery settled; closing
+        # the replicas (leaving the stack) then lets no send in flight escape the count.
+        await eventually(lambda: taken(names) - before >= len(published),
+                         what="every copy of every event taken")
+
+        async def settled() -> bool:
+            unsettled = await mongo[isolation.db("notify")]["deliveries"].count_documents(
+                {"concern_id": {"$in": concerns}, "status": {"$nin": ["sent", "failed", "skipped"]}})
+            return unsettled == 0
+
+        await eventually(settled, what="every delivery settled")
 
     assert len(sink.mails) == 2 * len(concerns)
     for concern in concerns:
