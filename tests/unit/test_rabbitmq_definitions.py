@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from devtools import rabbitmq_definitions
 from shared.events import CATALOGUE, DUAL_EVENTS, Exchange
 from shared.messaging.topology import SUBSCRIPTIONS
 from shared.settings import REPO_ROOT
@@ -98,3 +99,9 @@ def test_a_service_publishes_only_its_own_events(service: str) -> None:
                        "concern.anything_else")
     assert all(matches(topic(service, "bureau.private")["read"], n)  # type: ignore[index]
                for n in bound if CATALOGUE[n].exchange is Exchange.PRIVATE)
+
+
+def test_the_topic_permissions_are_what_the_catalogue_renders() -> None:
+    """A new event needs `python -m devtools.rabbitmq_definitions`, or its publisher is
+    refused by the broker."""
+    assert rabbitmq_definitions.render(DEFINITIONS) == DEFINITIONS
