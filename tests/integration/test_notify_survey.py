@@ -41,14 +41,14 @@ ADDRESS = "rosa@example.org"
 LINK = re.compile(r"https://bureau\.district\.example/survey/([A-Za-z0-9_-]+)")
 
 
-
 def settings_for(isolation: Any, mongo_url: str, amqp_url: str, sink: SmtpSink) -> NotifySettings:
     env = isolation.env("notify", mongo_url=mongo_url, amqp_url=amqp_url)
     return NotifySettings(
         mongo_url=env["MONGO_URL"], mongo_db=env["MONGO_DB"], amqp_url=env["AMQP_URL"],
         queue_prefix=env["QUEUE_PREFIX"], events_exchange=env["EVENTS_EXCHANGE"],
         private_exchange=env["PRIVATE_EXCHANGE"], smtp_port=sink.port,
-        retry_delays_ms=[200], outbox_poll_s=0.1, dispatch_tick_s=0.1)
+        retry_delays_ms=[200], outbox_poll_s=0.1, dispatch_tick_s=0.1,
+        public_base_url="https://bureau.district.example")
 
 
 @pytest.fixture
