@@ -194,7 +194,8 @@ async def test_two_notify_processes_and_redelivered_events_send_each_message_onc
 
         async def settled() -> bool:
             unsettled = await mongo[isolation.db("notify")]["deliveries"].count_documents(
-                {"concern_id": {"$in": concerns}, "status": {"$nin": ["sent", "failed", "skipped"]}})
+                {"concern_id": {"$in": concerns},
+                 "status": {"$nin": ["sent", "failed", "skipped"]}})
             return unsettled == 0
 
         await eventually(settled, what="every delivery settled")
