@@ -33,7 +33,7 @@ from shared.events import (
     encode,
 )
 from shared.messaging.publisher import event_message
-from tests.conftest import Isolation, store_operations
+from tests.conftest import Isolation, eventually, store_operations
 from tests.integration.test_escalation_scheduler import (
     STANDARD,
     T0,
@@ -199,15 +199,10 @@ async def test_the_service_absorbs_redelivered_events_without_an_inbox(
                     routing_key=event.name)
 
         await publish(events[0])
-        for _ in range(200):  # the clock is started before the rest arrives
-            if consumer.handled:
-                break
-            await asyncio.sleep(0.05)
+        # the clock is started before the rest arrives
+        await eventually(lambda: consumer.handled, what="the clock started")
         await publish(*events[1:], *events)  # and every event arrives (again)
-        for _ in range(200):
-            if consumer.handled >= len(events) * 2:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: consumer.handled >= len(events) * 2, what="every event handled")
         assert consumer.handled == len(events) * 2
         stored = await ctx.repo.get(concern)
     assert stored is not None

@@ -16,7 +16,7 @@ from services.intake.main import create_app
 from services.intake.repository import ConcernRepository
 from services.intake.settings import IntakeSettings
 from shared.clock import FakeClock, SystemClock
-from tests.conftest import STAFF_ROLES, Isolation, bearer
+from tests.conftest import STAFF_ROLES, Isolation, bearer, eventually, next_message
 
 pytestmark = pytest.mark.integration
 
@@ -77,16 +77,16 @@ async def drain(queue: aio_pika.abc.AbstractQueue, *, until: str,
                 timeout_s: float = 10.0) -> list[dict[str, Any]]:
     """Every event received until one of type `until` (the CloudEvents type suffix)."""
     seen: list[dict[str, Any]] = []
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        message = await queue.get(fail=False, no_ack=True)
-        if message is None:
-            await asyncio.sleep(0.05)
-            continue
-        seen.append(dict(json.loads(message.body)))
-        if seen[-1]["type"] == f"org.bureau.{until}.v1":
-            return seen
-    raise TimeoutError(f"no {until} event; saw {[e['type'] for e in seen]}")
+
+    async def arrived() -> bool:
+        while (message := await queue.get(fail=False, no_ack=True)) is not None:
+            seen.append(dict(json.loads(message.body)))
+            if seen[-1]["type"] == f"org.bureau.{until}.v1":
+                return True
+        return False
+
+    await eventually(arrived, timeout_s=timeout_s, what=f"a {until} event")
+    return seen
 
 
 async def test_submitted_concern_answers_tracking_number_and_due_time(
@@ -191,12 +191,7 @@ async def test_submission_reaches_public_and_private_exchanges_without_contact_d
     concern_id = (await intake.post("/v1/concerns", json=body())).json()["id"]
 
     async def first(queue: aio_pika.abc.AbstractQueue) -> dict[str, Any]:
-        for _ in range(100):
-            message = await queue.get(fail=False, no_ack=True)
-            if message is not None:
-                return dict(json.loads(message.body))
-            await asyncio.sleep(0.1)
-        raise TimeoutError("no event published")
+        return dict(json.loads((await next_message(queue)).body))
 
     submitted = await first(public)
     assert submitted["type"] == "org.bureau.concern.submitted.v1"

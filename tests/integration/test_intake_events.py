@@ -6,7 +6,6 @@ and a redelivered event changes nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -31,7 +30,7 @@ from shared.events import (
     new_event,
 )
 from shared.messaging.publisher import event_message
-from tests.conftest import Isolation
+from tests.conftest import Isolation, eventually
 from tests.integration.test_intake_api import clock, drain, intake, submit, tap  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -61,12 +60,11 @@ async def publish(amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolat
 
 async def case_when(intake: httpx.AsyncClient, concern_id: str,
                     ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    for _ in range(200):
-        case = dict((await intake.get(f"/v1/concerns/{concern_id}")).json())
-        if ready(case):
-            return case
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"the case never got there: {case}")
+    async def case() -> dict[str, Any] | None:
+        answer = dict((await intake.get(f"/v1/concerns/{concern_id}")).json())
+        return answer if ready(answer) else None
+
+    return await eventually(case, what=f"the case {concern_id} to get there")
 
 
 def kinds(case: dict[str, Any]) -> list[str]:

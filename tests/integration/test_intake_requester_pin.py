@@ -6,11 +6,11 @@ exchange only, and no promise of updates to a requester the bureau cannot write 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
 from datetime import timedelta
+from typing import Any
 
 import aio_pika
 import httpx
@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from services.intake import access
 from services.intake.api import receipt
 from shared.clock import FakeClock
-from tests.conftest import Isolation
+from tests.conftest import Isolation, eventually
 from tests.integration.test_intake_api import body, clock, drain, intake, submit, tap  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -79,13 +79,13 @@ async def test_pin_and_token_are_stored_only_as_hashes_a_store_reader_cannot_rev
 ) -> None:
     created = await submit(intake)
     concerns = mongo[isolation.db("intake")]["concerns"]
-    stored = await concerns.find_one({"_id": created["id"]})
-    for _ in range(100):  # the token leaves with the private event: wait for the relay
-        if stored is not None and not stored.get("outbox"):
-            break
-        await asyncio.sleep(0.05)
+
+    async def published() -> dict[str, Any] | None:
         stored = await concerns.find_one({"_id": created["id"]})
-    assert stored is not None and not stored.get("outbox")
+        return stored if stored is not None and not stored.get("outbox") else None
+
+    # the token leaves with the private event: wait for the relay
+    stored = await eventually(published, what="the relay to publish the private event")
     kept = values(stored)
 
     assert created["pin"] not in kept

@@ -3,7 +3,6 @@ tokens, answers as the table in shared/authz.py says (401, 403, or anything but 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -28,7 +27,7 @@ from services.triage.settings import TriageSettings
 from shared.auth import Role
 from shared.authz import TABLE, Permission, is_public
 from shared.http import Authorize
-from tests.conftest import Isolation, bearer
+from tests.conftest import Isolation, bearer, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -189,14 +188,12 @@ async def test_a_principal_reaches_only_the_concerns_of_its_school(
     specialist = await intake.get("/v1/concerns", headers=bearer("specialist"))
     assert {c["id"] for c in specialist.json()["items"]} == set(ids.values())
     # a team member sees what triage routed to a team of theirs, and nothing else
-    teams: dict[str, str] = {}
-    for _ in range(250):
+    async def routed() -> dict[str, Any] | None:
         listed = await intake.get("/v1/concerns", headers=bearer("specialist"))
         teams = {c["id"]: (c.get("team") or {}).get("id") for c in listed.json()["items"]}
-        if all(teams.values()):
-            break
-        await asyncio.sleep(0.02)
-    assert all(teams.values()), "triage did not route both concerns within 5 s"
+        return teams if all(teams.values()) else None
+
+    teams = await eventually(routed, what="triage to route both concerns")
     team = teams[ids["lincoln-es"]]
     member = await intake.get("/v1/concerns", headers=bearer("team_member", teams=[team]))
     outsider = await intake.get("/v1/concerns",

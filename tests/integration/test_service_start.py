@@ -18,7 +18,7 @@ from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
-from tests.conftest import Isolation
+from tests.conftest import Isolation, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +27,11 @@ async def readyz_until(
     client: httpx.AsyncClient, accept: Callable[[httpx.Response], bool], timeout_s: float = 10.0
 ) -> httpx.Response:
     """The first `/readyz` answer that `accept` takes; fails the test after `timeout_s`."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            answer = await client.get("/readyz")
-            if accept(answer):
-                return answer
-            await asyncio.sleep(0.05)
-    raise AssertionError("unreachable")  # the timeout raises first
+    async def answer() -> httpx.Response | None:
+        response = await client.get("/readyz")
+        return response if accept(response) else None
+
+    return await eventually(answer, timeout_s=timeout_s, what="the /readyz answer")
 
 
 async def test_service_waits_for_its_store_naming_it_in_readyz_then_comes_up(
