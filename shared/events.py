@@ -150,9 +150,40 @@ class ConcernReopened(EventData):
     reopened_at: datetime
 
 
+class CallbackOutcome(StrEnum):
+    REACHED = "reached"
+    VOICEMAIL = "voicemail"
+    NO_ANSWER = "no_answer"
+
+
+class ConcernCallbackScheduled(EventData):
+    """Staff promised to call the requester back by `due_at` (no contact data here: whoever
+    makes the call reveals it in intake, recorded)."""
+
+    concern_id: str
+    callback_id: str
+    due_at: datetime
+    remind_at: datetime | None = Field(default=None,
+                                       description="when the assignee is reminded")
+    assignee_id: str | None = None
+    scheduled_at: datetime
+
+
+class ConcernCallbackCompleted(EventData):
+    """A callback was made (with its outcome) or cancelled (`outcome` null)."""
+
+    concern_id: str
+    callback_id: str
+    outcome: CallbackOutcome | None = Field(default=None, description="null: cancelled")
+    due_at: datetime
+    completed_at: datetime
+    on_time: bool = Field(description="done (or cancelled) by its due time")
+
+
 class SlaTarget(StrEnum):
     FIRST_RESPONSE = "first_response"
     RESOLUTION = "resolution"
+    CALLBACK = "callback"  # a callback promised to the requester
 
 
 class SlaWarning(EventData):
@@ -337,6 +368,10 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(name="concern.message_added", data_model=ConcernMessageAdded, producer="intake"),
         EventSpec(name="concern.resolved", data_model=ConcernResolved, producer="intake"),
         EventSpec(name="concern.reopened", data_model=ConcernReopened, producer="intake"),
+        EventSpec(name="concern.callback_scheduled", data_model=ConcernCallbackScheduled,
+                  producer="intake"),
+        EventSpec(name="concern.callback_completed", data_model=ConcernCallbackCompleted,
+                  producer="intake"),
         EventSpec(name="sla.warning", data_model=SlaWarning, producer="escalation"),
         EventSpec(name="sla.met", data_model=SlaMet, producer="escalation"),
         EventSpec(name="sla.breached", data_model=SlaBreached, producer="escalation"),

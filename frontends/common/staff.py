@@ -14,6 +14,7 @@ a stale `If-Match` is `StaleCase`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -62,6 +63,8 @@ ACTIONS = frozenset(
         "merge",
     }
 )
+# Making or calling off one callback: its id is a uuid intake gave it.
+CALLBACK_ACTION = re.compile(r"callbacks/[0-9a-f-]{1,64}/(complete|cancel)")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -164,8 +167,9 @@ class StaffClient:
         *,
         version: int,
     ) -> ConcernRead:
-        """One case action (`ACTIONS`), refused with `StaleCase` if the case moved on."""
-        if action not in ACTIONS:
+        """One case action (`ACTIONS`, or `callbacks/<id>/complete|cancel`), refused with
+        `StaleCase` if the case moved on."""
+        if action not in ACTIONS and not CALLBACK_ACTION.fullmatch(action):
             raise ValueError(f"unknown action {action!r}")
         response = await self._call(
             "intake",

@@ -12,6 +12,11 @@ past its escalation. The next step's wall-clock time (`next_due_at`) is what the
 looks for; `advance` fires every step whose point has passed, in order, once each (each step
 has a key recorded in `fired`), so a scheduler that was down catches up.
 
+A callback promised to the requester is a wall-clock task beside the counted steps: its
+reminder warns (`sla.warning`, target `callback`) and, missed, it breaches (`sla.breached`)
+and escalates to the first rung of the ladder at once; `next_due_at` is the earliest of the
+clock's next step and its callbacks' next times, so the same lease claims both.
+
 Who "acts" (this ends the reminders of the current level; the ladder still climbs until the
 concern is resolved): a status change to `acknowledged` or to a pause status such as
 `awaiting_requester`, a public reply by staff, or the resolution.
@@ -104,6 +109,27 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class PendingCallback:
+    """A callback still to make: reminded at `remind_at`, missed at `due_at`."""
+
+    id: str
+    due_at: datetime
+    scheduled_at: datetime
+    remind_at: datetime | None = None
+    assignee_id: str | None = None
+    reminded: bool = False
+
+    @property
+    def next_at(self) -> datetime:
+        if self.remind_at is not None and not self.reminded and self.remind_at < self.due_at:
+            return self.remind_at
+        return self.due_at
+
+
+CALLBACK_DONE = frozenset({"callback_on_time", "callback_late", "callback_cancelled"})
+
+
+@dataclass(frozen=True)
 class SlaClock:
     """The SLA clock of one concern: its current cycle and the history of all cycles."""
 
@@ -136,6 +162,7 @@ class SlaClock:
     satisfaction: int | None = None
     surveyed_at: datetime | None = None
     history: tuple[Entry, ...] = field(default_factory=tuple)
+    callbacks: tuple[PendingCallback, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,7 +323,72 @@ def advance(clock: SlaClock, *, now: datetime, rules: Rules, inclusive: bool = T
             break
         clock, event = _fire(clock, steps[0], now, rules)
         events.append(event)
-    return _scheduled(clock, rules, now), events
+    clock, called = _callbacks_due(clock, now=now, rules=rules, inclusive=inclusive)
+    return _scheduled(clock, rules, now), events + called
+
+
+def _callbacks_due(clock: SlaClock, *, now: datetime, rules: Rules,
+                   inclusive: bool) -> Change:
+    """Remind of callbacks coming due; a missed one breaches and escalates to level 1."""
+    if clock.status is ClockStatus.STOPPED:
+        return clock, []
+    events: list[EventData] = []
+    kept: list[PendingCallback] = []
+    for callback in clock.callbacks:
+        if callback.next_at < callback.due_at and _reached(callback.next_at, now, inclusive):
+            span = (callback.due_at - callback.scheduled_at).total_seconds()
+            used = (now - callback.scheduled_at).total_seconds()
+            percent = min(99, max(1, round(100 * used / span))) if span > 0 else 99
+            events.append(SlaWarning(concern_id=clock.concern_id, target=SlaTarget.CALLBACK,
+                                     due_at=callback.due_at, warned_at=now, percent=percent,
+                                     policy=clock.policy.id))
+            clock = _log(clock, Entry(now, "callback_reminded", clock.cycle,
+                                      target=SlaTarget.CALLBACK, detail=callback.id))
+            callback = replace(callback, reminded=True)
+        if not _reached(callback.due_at, now, inclusive):
+            kept.append(callback)
+            continue
+        events.append(SlaBreached(concern_id=clock.concern_id, target=SlaTarget.CALLBACK,
+                                  due_at=callback.due_at, breached_at=now,
+                                  policy=clock.policy.id))
+        rungs = ladder(rules.district, clock.policy.ladder, school_id=clock.school_id,
+                       team_id=clock.team_id, supervisors=rules.supervisors)
+        rung = rungs[0] if rungs else None
+        clock = _log(clock, Entry(now, "callback_missed", clock.cycle, target=SlaTarget.CALLBACK,
+                                  level=rung.level if rung else None, detail=callback.id))
+        if rung is not None:
+            events.append(ConcernEscalated(
+                concern_id=clock.concern_id, level=rung.level, role=rung.role,
+                escalated_to=rung.staff_id, escalated_to_name=rung.name, escalated_at=now,
+                school_id=clock.school_id))
+    return replace(clock, callbacks=tuple(kept)), events
+
+
+def _reached(moment: datetime, now: datetime, inclusive: bool) -> bool:
+    return moment < now or (inclusive and moment == now)
+
+
+def callback_scheduled(clock: SlaClock, callback: PendingCallback, *, at: datetime,
+                       rules: Rules) -> Change:
+    """A callback to watch (unless it was made or cancelled before this news arrived)."""
+    done = any(e.kind in CALLBACK_DONE and e.detail == callback.id for e in clock.history)
+    if done or any(c.id == callback.id for c in clock.callbacks):
+        return clock, []
+    clock = _log(replace(clock, callbacks=(*clock.callbacks, callback)),
+                 Entry(at, "callback_scheduled", clock.cycle, target=SlaTarget.CALLBACK,
+                       detail=callback.id))
+    return advance(clock, now=at, rules=rules, inclusive=False)
+
+
+def callback_completed(clock: SlaClock, callback_id: str, *, made: bool, on_time: bool,
+                       at: datetime, rules: Rules) -> Change:
+    """A callback made (on time or late, for the Board) or cancelled: no longer watched."""
+    kind = ("callback_on_time" if on_time else "callback_late") if made \
+        else "callback_cancelled"
+    clock = _log(replace(clock, callbacks=tuple(c for c in clock.callbacks
+                                                if c.id != callback_id)),
+                 Entry(at, kind, clock.cycle, target=SlaTarget.CALLBACK, detail=callback_id))
+    return advance(clock, now=at, rules=rules, inclusive=False)
 
 
 def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[SlaClock, EventData]:
@@ -347,6 +439,8 @@ def _scheduled(clock: SlaClock, rules: Rules, at: datetime | None = None) -> Sla
         return replace(clock, next_due_at=None)
     steps = pending_steps(clock, rules)
     next_due = wall_time(clock, steps[0].position, rules, at=at) if steps else None
+    for callback in clock.callbacks:
+        next_due = callback.next_at if next_due is None else min(next_due, callback.next_at)
     first_response_due = clock.first_response_due_at
     if clock.first_response_at is None and FIRST_RESPONSE_BREACH not in clock.fired:
         first_response_due = promised_time(clock, clock.policy.first_response, rules, at=at)

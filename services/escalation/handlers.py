@@ -16,6 +16,8 @@ from shared.clock import Clock
 from shared.district import DistrictConfig
 from shared.events import (
     CloudEvent,
+    ConcernCallbackCompleted,
+    ConcernCallbackScheduled,
     ConcernEscalated,
     ConcernMessageAdded,
     ConcernReopened,
@@ -136,6 +138,28 @@ async def on_reopened(event: CloudEvent, data: ConcernReopened, *,
     await _change(data.concern_id, lambda c: (domain.reopen(c, at=data.reopened_at,
                                                             rules=rules), []),
                   event=event, ctx=ctx, what="sla clock restarted")
+
+
+async def on_callback_scheduled(event: CloudEvent, data: ConcernCallbackScheduled, *,
+                                ctx: EscalationContext) -> None:
+    """Watch a callback: remind before it is due, escalate when it is missed."""
+    rules = ctx.step_rules
+    callback = domain.PendingCallback(id=data.callback_id, due_at=data.due_at,
+                                      scheduled_at=data.scheduled_at, remind_at=data.remind_at,
+                                      assignee_id=data.assignee_id)
+    await _change(data.concern_id, lambda c: domain.callback_scheduled(
+        c, callback, at=data.scheduled_at, rules=rules),
+        event=event, ctx=ctx, what="callback watched")
+
+
+async def on_callback_completed(event: CloudEvent, data: ConcernCallbackCompleted, *,
+                                ctx: EscalationContext) -> None:
+    """A callback made (on time or not, for the Board) or cancelled: no longer watched."""
+    rules = ctx.step_rules
+    await _change(data.concern_id, lambda c: domain.callback_completed(
+        c, data.callback_id, made=data.outcome is not None, on_time=data.on_time,
+        at=data.completed_at, rules=rules),
+        event=event, ctx=ctx, what="callback done")
 
 
 async def on_survey_answered(event: CloudEvent, data: SurveyAnswered, *,

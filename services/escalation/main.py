@@ -75,6 +75,8 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         # nature, so the consumer skips its inbox (two store round trips per event).
         return ctx, {name: idempotent(functools.partial(handler, ctx=ctx))
                      for name, handler in by_event.items()}
+            "concern.callback_scheduled": handlers.on_callback_scheduled,
+            "concern.callback_completed": handlers.on_callback_completed,
 
     app = create_service_app(title="Bureau escalation", service="escalation",
                              cors_origins=settings.cors_origins,

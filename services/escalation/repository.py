@@ -28,7 +28,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.escalation.domain import ClockStatus, Entry, SlaClock
+from services.escalation.domain import ClockStatus, Entry, PendingCallback, SlaClock
 from services.escalation.policies import Policy
 from services.escalation.standards import finished_cycle
 from shared.cache import Cached
@@ -155,6 +155,9 @@ def to_document(clock: SlaClock) -> Document:
         "surveyed_at": clock.surveyed_at,
         "history": [_entry_doc(e) for e in clock.history],
     }
+        "callbacks": [{"id": c.id, "due_at": c.due_at, "scheduled_at": c.scheduled_at,
+                       "remind_at": c.remind_at, "assignee_id": c.assignee_id,
+                       "reminded": c.reminded} for c in clock.callbacks],
 
 
 def from_document(doc: Document) -> SlaClock:
@@ -191,6 +194,10 @@ def from_document(doc: Document) -> SlaClock:
         surveyed_at=_aware(doc.get("surveyed_at")),
         history=tuple(_entry(e) for e in doc.get("history", [])),
     )
+        callbacks=tuple(PendingCallback(
+            id=c["id"], due_at=as_utc(c["due_at"]), scheduled_at=as_utc(c["scheduled_at"]),
+            remind_at=_aware(c.get("remind_at")), assignee_id=c.get("assignee_id"),
+            reminded=bool(c.get("reminded"))) for c in doc.get("callbacks") or ()),
 
 
 def _state(clock: SlaClock) -> Document:

@@ -7,12 +7,15 @@ message or resolution it records, and the events it publishes. Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from services.intake.domain import OPEN_STATUSES, Status
 from shared.events import (
+    CallbackOutcome,
+    ConcernCallbackCompleted,
+    ConcernCallbackScheduled,
     ConcernMerged,
     ConcernMessageAdded,
     ConcernReopened,
@@ -25,6 +28,8 @@ from shared.events import (
 )
 
 REOPEN_WINDOW = timedelta(days=14)
+# Unless staff say otherwise, the one who makes a callback is reminded this long before it.
+CALLBACK_REMINDER = timedelta(minutes=15)
 
 
 class Action(StrEnum):
@@ -34,6 +39,8 @@ class Action(StrEnum):
     REPLY = "reply"
     NOTE = "note"
     SCHEDULE_CALLBACK = "schedule_callback"
+    COMPLETE_CALLBACK = "complete_callback"
+    CANCEL_CALLBACK = "cancel_callback"
     RESOLVE = "resolve"
     REOPEN = "reopen"
     CLOSE = "close"
@@ -61,6 +68,9 @@ MOVES: dict[Action, dict[Status, Status]] = {
     Action.REPLY: {_R: _A, _A: _A, _W: _W, _O: _A},
     Action.NOTE: _stay(*Status),
     Action.SCHEDULE_CALLBACK: _stay(*OPEN_STATUSES),
+    # A promised call is made (or called off) whatever the case became meanwhile.
+    Action.COMPLETE_CALLBACK: _stay(*Status),
+    Action.CANCEL_CALLBACK: _stay(*Status),
     Action.RESOLVE: {s: _S for s in OPEN_STATUSES},
     Action.REOPEN: {_S: _O},
     Action.CLOSE: {_S: _C},
@@ -106,6 +116,34 @@ class InvalidCommand(ValueError):
         self.field = field
 
 
+class CallbackStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A call promised to the requester: a task with a due time, an assignee and a reminder,
+    done with an outcome or cancelled."""
+
+    id: str
+    due_at: datetime
+    scheduled_at: datetime
+    actor: str
+    assignee_id: str | None = None
+    remind_at: datetime | None = None
+    note: str | None = None
+    status: CallbackStatus = CallbackStatus.SCHEDULED
+    outcome: CallbackOutcome | None = None
+    done_at: datetime | None = None
+    done_by: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status is CallbackStatus.SCHEDULED
+
+
 @dataclass(frozen=True)
 class CaseState:
     """What the state machine needs to know of a concern."""
@@ -114,6 +152,7 @@ class CaseState:
     status: Status
     resolved_at: datetime | None = None
     merged_at: datetime | None = None
+    callbacks: tuple[Callback, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +163,10 @@ class Command:
     due_at: datetime | None = None
     into: str | None = None
     author_name: str | None = None
+    callback_id: str | None = None
+    outcome: CallbackOutcome | None = None
+    assignee_id: str | None = None
+    remind_before: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +198,8 @@ class Outcome:
     merged_into: str | None = None
     resolution_due_at: datetime | None = None
     unmerged: bool = False  # a merged concern reopened: no longer merged into another
+    callbacks: tuple[Callback, ...] | None = None  # the concern's callbacks, when they changed
+    callback: Callback | None = None  # the callback this action scheduled, made or cancelled
 
     @property
     def status_changed(self) -> bool:
@@ -168,11 +213,6 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     text = (command.text or "").strip() or None
     if action in TEXT_REQUIRED and text is None:
         raise InvalidCommand(TEXT_REQUIRED[action], f"{action} needs a {TEXT_REQUIRED[action]}")
-    if action is Action.SCHEDULE_CALLBACK:
-        if command.due_at is None:
-            raise InvalidCommand("due_at", "a callback needs a due time")
-        if command.due_at <= now:
-            raise InvalidCommand("due_at", "a callback must be due in the future")
     if action is Action.MERGE:
         if not command.into:
             raise InvalidCommand("into", "merge needs the concern to merge into")
@@ -181,6 +221,8 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     to = MOVES[action].get(state.status)
     if to is None:
         raise ActionNotAllowed(action, state.status)
+    callbacks, touched, callback_events = _callbacks(state, command, now=now,
+                                                      entry_id=entry_id)
     if action is Action.REQUESTER_REOPEN and not reopen_window_open(state, now):
         if state.status is Status.CLOSED and state.merged_at is None \
                 and state.resolved_at is None:
@@ -209,6 +251,7 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     if action is Action.MERGE:
         events.append(ConcernMerged(concern_id=state.id, into_concern_id=command.into or "",
                                     merged_at=now, decided_by=command.actor))
+    events += callback_events
     if to is Status.RESOLVED:
         events.append(ConcernResolved(concern_id=state.id, resolved_at=now))
     elif to is Status.REOPENED:
@@ -218,11 +261,55 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
         to_status=to, text=text, message=message, events=tuple(events),
         resolution_summary=text if action is Action.RESOLVE else None,
         callback_due_at=command.due_at if action is Action.SCHEDULE_CALLBACK else None,
+        callbacks=callbacks,
+        callback=touched,
         merged_into=command.into if action is Action.MERGE else None,
         unmerged=state.merged_at is not None and to is Status.REOPENED,
         # A reopened concern starts a new guarantee period.
         resolution_due_at=now + guarantee if to is Status.REOPENED else None,
     )
+
+
+def _callbacks(state: CaseState, command: Command, *, now: datetime,
+               entry_id: str) -> tuple[tuple[Callback, ...] | None, Callback | None,
+                                       list[EventData]]:
+    """The concern's callbacks after a callback action (None for other actions), the one it
+    touched, and the events it publishes."""
+    action = command.action
+    if action is Action.SCHEDULE_CALLBACK:
+        if command.due_at is None:
+            raise InvalidCommand("due_at", "a callback needs a due time")
+        if command.due_at <= now:
+            raise InvalidCommand("due_at", "a callback must be due in the future")
+        before = CALLBACK_REMINDER if command.remind_before is None else command.remind_before
+        if before < timedelta(0):
+            raise InvalidCommand("remind_before_minutes", "a reminder comes before the call")
+        remind_at = command.due_at - before if before else None
+        if remind_at is not None and remind_at <= now:
+            remind_at = now  # due sooner than the reminder: remind at once
+        callback = Callback(id=entry_id, due_at=command.due_at, scheduled_at=now,
+                            actor=command.actor, assignee_id=command.assignee_id or command.actor,
+                            remind_at=remind_at, note=(command.text or "").strip() or None)
+        return (*state.callbacks, callback), callback, [ConcernCallbackScheduled(
+            concern_id=state.id, callback_id=callback.id, due_at=callback.due_at,
+            remind_at=remind_at, assignee_id=callback.assignee_id, scheduled_at=now)]
+    if action not in (Action.COMPLETE_CALLBACK, Action.CANCEL_CALLBACK):
+        return None, None, []
+    done = action is Action.COMPLETE_CALLBACK
+    if done and command.outcome is None:
+        raise InvalidCommand("outcome", "say how the call went: reached, voicemail or no_answer")
+    found = next((c for c in state.callbacks if c.id == command.callback_id), None)
+    if found is None:
+        raise InvalidCommand("callback_id", "this concern has no such callback")
+    if not found.open:
+        raise ActionNotAllowed(action, state.status, f"this callback is already {found.status}")
+    after = replace(found, status=CallbackStatus.DONE if done else CallbackStatus.CANCELLED,
+                    outcome=command.outcome if done else None, done_at=now,
+                    done_by=command.actor)
+    return tuple(after if c.id == found.id else c for c in state.callbacks), after, [
+        ConcernCallbackCompleted(concern_id=state.id, callback_id=found.id,
+                                 outcome=after.outcome, due_at=found.due_at, completed_at=now,
+                                 on_time=now <= found.due_at)]
 
 
 def reopen_window_open(state: CaseState, now: datetime) -> bool:

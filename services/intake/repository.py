@@ -18,11 +18,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.intake.domain import Concern, Status
-from services.intake.lifecycle import CaseState, Outcome
+from services.intake.lifecycle import Callback, CallbackStatus, CaseState, Outcome
 from services.intake.students import StudentVault
 from shared.batching import GroupCommit
 from shared.clock import as_utc
-from shared.events import CloudEvent
+from shared.events import CallbackOutcome, CloudEvent
 from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
 
@@ -84,7 +84,29 @@ def case_state(doc: Document) -> CaseState:
     merged = doc.get("merged_into") and doc.get("merged_at")
     return CaseState(id=doc["_id"], status=Status(doc["status"]),
                      resolved_at=as_utc(resolution["at"]) if resolution else None,
-                     merged_at=as_utc(doc["merged_at"]) if merged else None)
+                     merged_at=as_utc(doc["merged_at"]) if merged else None,
+                     callbacks=tuple(callback_of(c) for c in doc.get("callbacks") or ()))
+
+
+def callback_of(stored: Document) -> Callback:
+    """A stored callback (those stored as notes before callbacks were tasks: scheduled)."""
+    def at(key: str) -> datetime | None:
+        return as_utc(stored[key]) if stored.get(key) else None
+
+    due_at = as_utc(stored["due_at"])
+    return Callback(id=stored["id"], due_at=due_at, scheduled_at=at("scheduled_at") or due_at,
+                    actor=stored.get("actor") or "", assignee_id=stored.get("assignee_id"),
+                    remind_at=at("remind_at"), note=stored.get("note"),
+                    status=CallbackStatus(stored.get("status") or CallbackStatus.SCHEDULED),
+                    outcome=CallbackOutcome(stored["outcome"]) if stored.get("outcome") else None,
+                    done_at=at("done_at"), done_by=stored.get("done_by"))
+
+
+def callback_document(callback: Callback) -> Document:
+    stored = asdict(callback)
+    stored["status"] = callback.status.value
+    stored["outcome"] = callback.outcome.value if callback.outcome else None
+    return stored
 
 
 def _outcome_update(outcome: Outcome) -> Document:
@@ -113,9 +135,15 @@ def _outcome_update(outcome: Outcome) -> Document:
                               "actor": outcome.actor}
     if outcome.callback_due_at is not None:
         entry["due_at"] = outcome.callback_due_at
-        pushes["callbacks"] = {"id": outcome.id, "due_at": outcome.callback_due_at,
-                               "note": outcome.text, "actor": outcome.actor,
-                               "scheduled_at": outcome.at}
+    if outcome.callback is not None:
+        entry |= {"callback_id": outcome.callback.id, "assignee_id": outcome.callback.assignee_id}
+        if outcome.callback.outcome is not None:
+            entry["outcome"] = outcome.callback.outcome.value
+    if outcome.callbacks is not None:
+        sets["callbacks"] = [callback_document(c) for c in outcome.callbacks]
+        # the work queue's "callback due" (lists never read the callbacks themselves)
+        sets["callback_due_at"] = min((c.due_at for c in outcome.callbacks if c.open),
+                                      default=None)
     if outcome.merged_into is not None:
         entry["into"] = outcome.merged_into
         sets["merged_into"] = outcome.merged_into

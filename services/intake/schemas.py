@@ -8,14 +8,16 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.intake.domain import ContactChannel, Status
+from services.intake.lifecycle import CallbackStatus
 from services.intake.queries import SortOrder
-from shared.events import Channel, MessageAuthor, MessageVisibility, Priority
+from shared.events import CallbackOutcome, Channel, MessageAuthor, MessageVisibility, Priority
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"
 Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN)]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                             max_length=5000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
@@ -136,11 +138,19 @@ class ResolutionRead(BaseModel):
 
 
 class CallbackRead(BaseModel):
+    """A call promised to the requester: a task, done with an outcome or cancelled."""
+
     id: str
     due_at: datetime
     note: str | None = None
     actor: str
     scheduled_at: datetime
+    assignee_id: str | None = Field(default=None, description="who makes the call")
+    remind_at: datetime | None = None
+    status: CallbackStatus = CallbackStatus.SCHEDULED
+    outcome: CallbackOutcome | None = None
+    done_at: datetime | None = None
+    done_by: str | None = None
 
 
 class TimelineEntryRead(BaseModel):
@@ -266,6 +276,8 @@ class ConcernSummary(BaseModel):
     updated_at: datetime | None = None
     resolution_due_at: datetime
     overdue: bool
+    callback_due_at: datetime | None = Field(
+        default=None, description="the earliest callback still to make, if any")
 
 
 class ConcernPage(BaseModel):
@@ -306,6 +318,20 @@ class NoteCreate(_Strict):
 class CallbackCreate(_Strict):
     due_at: AwareDatetime = Field(description="when to call back, with a time zone")
     note: Reason | None = None
+    assignee_id: StaffId | None = Field(default=None,
+                                        description="who makes the call (default: you)")
+    remind_before_minutes: int | None = Field(
+        default=None, ge=0, le=7 * 24 * 60,
+        description="remind the assignee this long before (default 15; 0: no reminder)")
+
+
+class CallbackDone(_Strict):
+    outcome: CallbackOutcome = Field(description="reached, voicemail or no_answer")
+    note: Reason | None = None
+
+
+class CallbackCancel(_Strict):
+    reason: Reason | None = None
 
 
 class ResolutionCreate(_Strict):

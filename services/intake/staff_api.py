@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -13,7 +14,9 @@ from services.intake.domain import Status
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
 from services.intake.queries import ConcernFilter, SortOrder
 from services.intake.schemas import (
+    CallbackCancel,
     CallbackCreate,
+    CallbackDone,
     ConcernCounts,
     ConcernPage,
     ConcernRead,
@@ -233,8 +236,33 @@ async def add_note(concern_id: str, body: NoteCreate, ctx: Ctx, who: Worker,
 @router.post("/{concern_id}/callbacks", response_model=ConcernRead, responses=_ACTION_ERRORS)
 async def schedule_callback(concern_id: str, body: CallbackCreate, ctx: Ctx, who: Worker,
                             if_match: IfMatch, response: Response) -> ConcernRead:
-    """Promise to call the requester back by a time of its own."""
-    command = Command(Action.SCHEDULE_CALLBACK, who.actor, text=body.note, due_at=body.due_at)
+    """Promise to call the requester back by a time of its own: a task for the assignee (you
+    by default), who is reminded before it is due; a missed callback warns and escalates."""
+    before = (timedelta(minutes=body.remind_before_minutes)
+              if body.remind_before_minutes is not None else None)
+    command = Command(Action.SCHEDULE_CALLBACK, who.actor, text=body.note, due_at=body.due_at,
+                      assignee_id=body.assignee_id, remind_before=before)
+    return await _act(ctx, concern_id, command, if_match, response, who)
+
+
+@router.post("/{concern_id}/callbacks/{callback_id}/complete", response_model=ConcernRead,
+             responses=_ACTION_ERRORS)
+async def complete_callback(concern_id: str, callback_id: str, body: CallbackDone, ctx: Ctx,
+                            who: Worker, if_match: IfMatch, response: Response) -> ConcernRead:
+    """The callback was made: say how it went (reached, voicemail, no_answer)."""
+    command = Command(Action.COMPLETE_CALLBACK, who.actor, text=body.note,
+                      callback_id=callback_id, outcome=body.outcome)
+    return await _act(ctx, concern_id, command, if_match, response, who)
+
+
+@router.post("/{concern_id}/callbacks/{callback_id}/cancel", response_model=ConcernRead,
+             responses=_ACTION_ERRORS)
+async def cancel_callback(concern_id: str, callback_id: str, ctx: Ctx, who: Worker,
+                          if_match: IfMatch, response: Response,
+                          body: CallbackCancel | None = None) -> ConcernRead:
+    """The callback is no longer needed (the family wrote back, the case was resolved)."""
+    command = Command(Action.CANCEL_CALLBACK, who.actor, text=body.reason if body else None,
+                      callback_id=callback_id)
     return await _act(ctx, concern_id, command, if_match, response, who)
 
 

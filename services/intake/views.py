@@ -92,7 +92,7 @@ def summary(doc: Document, *, now: datetime) -> ConcernSummary:
         team=_team(doc), priority=doc.get("priority"), assignee=_assignee(doc),
         escalation_level=escalation.get("level", 0), submitted_at=doc["submitted_at"],
         updated_at=doc.get("updated_at"), resolution_due_at=doc["resolution_due_at"],
-        overdue=is_overdue(doc, now),
+        overdue=is_overdue(doc, now), callback_due_at=doc.get("callback_due_at"),
     )
 
 

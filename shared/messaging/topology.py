@@ -36,7 +36,8 @@ SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
                          "concern.merged"}),
     "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.status_changed",
                              "concern.message_added", "concern.resolved", "concern.reopened",
-                             "survey.answered"}),
+                             "survey.answered", "concern.callback_scheduled",
+                             "concern.callback_completed"}),
     # notify also forwards every public event to webhook subscribers
     "notify": frozenset({"concern.contact_shared", "concern.reply_shared"}
                         | {n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC}),

@@ -1,9 +1,9 @@
 """Staff work concerns in the console, in a real Chromium, signed in with a real OpenID Connect
 provider (oidc-provider-mock): a specialist finds a new concern at the top of the queue, replies,
-schedules a callback and resolves it (the family's status page shows the summary); two staff
-on one case get the stale-page message; a principal sees only their school; a call-center
-agent takes a phone concern and reads back the number and PIN; the Ombudsperson has their view.
-axe-core finds no WCAG 2.1 AA violation on any staff page."""
+schedules and completes a callback and resolves it (the family's status page shows the
+summary); two staff on one case get the stale-page message; a principal sees only their
+school; a call-center agent takes a phone concern and reads back the number and PIN; the
+Ombudsperson has their view. axe-core finds no WCAG 2.1 AA violation on any staff page."""
 
 from __future__ import annotations
 
@@ -212,6 +212,10 @@ async def test_specialist_finds_new_concern_first_replies_schedules_callback_and
     await page.get_by_label(re.compile("^Call back by")).fill("2026-12-30T10:30")
     await page.get_by_role("button", name="Schedule callback").click()
     await expect(page.get_by_role("status")).to_have_text("Callback scheduled.")
+    await page.get_by_label("Left a voicemail").check()
+    await page.get_by_role("button", name="Complete callback").click()
+    await expect(page.get_by_role("status")).to_have_text("Callback recorded.")
+    await expect(page.locator(".callbacks")).to_contain_text("Done: voicemail")
     summary = "The driver missed the stop; the route now stops at Oak Street at 7:40."
     await page.get_by_role("textbox", name=re.compile("^Summary")).fill(summary)
     await page.get_by_role("button", name="Resolve").click()

@@ -714,3 +714,51 @@ def test_a_pause_keeps_the_due_time_told_and_the_resume_moves_it_by_the_pause() 
     [told] = domain.due_changed(paused, resumed, sequence=3, at=T0 + 2 * DAY)
     assert (told.paused, told.resolution_due_at) == (False, T0 + 4 * DAY)
     assert domain.due_changed(resumed, resumed, sequence=4, at=T0 + 2 * DAY) == []
+
+
+# --- callbacks -------------------------------------------------------------------------------
+
+
+def callback(due: datetime, *, remind: datetime | None = None) -> domain.PendingCallback:
+    return domain.PendingCallback(id="cb-1", due_at=due, scheduled_at=T0, remind_at=remind,
+                                  assignee_id="sd-specialist")
+
+
+def test_callback_reminds_before_it_is_due_and_a_missed_one_breaches_and_escalates() -> None:
+    due = T0 + timedelta(hours=4)
+    clock, _ = domain.callback_scheduled(answered(started(), T0), callback(
+        due, remind=due - timedelta(hours=1)), at=T0, rules=RULES)
+    assert clock.next_due_at == due - timedelta(hours=1)  # the same lease claims it
+    clock, events = domain.advance(clock, now=due - timedelta(hours=1), rules=RULES)
+    assert kinds(events) == ["warning:callback:75"]
+    assert clock.next_due_at == due
+    clock, events = domain.advance(clock, now=due, rules=RULES)
+    assert kinds(events) == ["breached:callback", "escalated:1"]
+    assert escalations(events) == [(1, "principal", DISTRICT.school("lincoln-es").principal)]
+    assert clock.level == 0  # the resolution ladder is not climbed by a missed callback
+    assert clock.callbacks == () and clock.next_due_at == T0 + 3 * DAY
+    _, again = domain.advance(clock, now=due + DAY, rules=RULES)
+    assert "breached:callback" not in kinds(again)
+
+
+def test_callback_made_in_time_fires_nothing_and_counts_on_time() -> None:
+    due = T0 + timedelta(hours=4)
+    clock, _ = domain.callback_scheduled(answered(started(), T0), callback(due), at=T0,
+                                         rules=RULES)
+    clock, events = domain.callback_completed(clock, "cb-1", made=True, on_time=True,
+                                              at=due - timedelta(minutes=1), rules=RULES)
+    assert events == [] and clock.callbacks == ()
+    assert clock.history[-1].kind == "callback_on_time"
+    # its news arriving late (out of order) does not watch it again
+    late, _ = domain.callback_scheduled(clock, callback(due), at=T0, rules=RULES)
+    assert late.callbacks == ()
+    _, events = domain.advance(late, now=due + timedelta(hours=1), rules=RULES)
+    assert events == []
+
+
+def test_scheduler_down_past_a_callback_reminds_then_escalates_in_one_pass() -> None:
+    due = T0 + timedelta(hours=4)
+    clock, _ = domain.callback_scheduled(answered(started(), T0), callback(
+        due, remind=due - timedelta(hours=1)), at=T0, rules=RULES)
+    _, events = domain.advance(clock, now=due + timedelta(hours=1), rules=RULES)
+    assert kinds(events) == ["warning:callback:99", "breached:callback", "escalated:1"]

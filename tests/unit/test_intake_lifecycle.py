@@ -13,6 +13,8 @@ from services.intake.lifecycle import (
     REOPEN_WINDOW,
     Action,
     ActionNotAllowed,
+    Callback,
+    CallbackStatus,
     CaseState,
     Command,
     InvalidCommand,
@@ -21,6 +23,9 @@ from services.intake.lifecycle import (
     decide,
 )
 from shared.events import (
+    CallbackOutcome,
+    ConcernCallbackCompleted,
+    ConcernCallbackScheduled,
     ConcernMerged,
     ConcernMessageAdded,
     ConcernReopened,
@@ -35,11 +40,14 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 GUARANTEE = timedelta(hours=72)
+CALLBACK = Callback(id="cb1", due_at=NOW + timedelta(hours=1),
+                    scheduled_at=NOW - timedelta(hours=1), actor="staff-1", assignee_id="staff-2")
 
 
 def command(action: Action, **fields: object) -> Command:
     defaults: dict[str, object] = {"text": "some words", "due_at": NOW + timedelta(hours=2),
-                                   "into": "other"}
+                                   "into": "other", "callback_id": "cb1",
+                                   "outcome": CallbackOutcome.REACHED}
     defaults.update(fields)
     return Command(action, "staff-1", **defaults)  # type: ignore[arg-type]
 
@@ -47,7 +55,8 @@ def command(action: Action, **fields: object) -> Command:
 def run(status: Status, action: Action, *, resolved_at: datetime | None = NOW,
         merged_at: datetime | None = None, **fields: object) -> Outcome:
     state = CaseState(id="c1", status=status, resolved_at=resolved_at,
-                      merged_at=merged_at if status is Status.CLOSED else None)
+                      merged_at=merged_at if status is Status.CLOSED else None,
+                      callbacks=(CALLBACK,))
     return decide(state, command(action, **fields), now=NOW, entry_id="e1",
                   guarantee=GUARANTEE)
 
@@ -70,11 +79,47 @@ def test_action_the_table_does_not_allow_is_refused(action: Action, status: Stat
         run(status, action)
 
 
-def test_every_action_is_in_the_table_and_closed_allows_only_notes_and_reopening_a_merge(
+def test_every_action_is_in_the_table_and_closed_allows_only_notes_callbacks_and_reopening(
         ) -> None:
     assert set(MOVES) == set(Action)
-    assert [a for a in Action if Status.CLOSED in MOVES[a]] == [Action.NOTE,
-                                                                Action.REQUESTER_REOPEN]
+    assert [a for a in Action if Status.CLOSED in MOVES[a]] == [
+        Action.NOTE, Action.COMPLETE_CALLBACK, Action.CANCEL_CALLBACK, Action.REQUESTER_REOPEN]
+
+
+def test_a_callback_is_a_task_with_an_assignee_and_a_reminder_before_it_is_due() -> None:
+    outcome = run(Status.ACKNOWLEDGED, Action.SCHEDULE_CALLBACK, text="after 3 pm",
+                  due_at=NOW + timedelta(hours=2), assignee_id="staff-2")
+    scheduled = next(e for e in outcome.events if isinstance(e, ConcernCallbackScheduled))
+    assert scheduled.due_at == NOW + timedelta(hours=2)
+    assert scheduled.remind_at == NOW + timedelta(hours=2) - timedelta(minutes=15)
+    assert scheduled.assignee_id == "staff-2" and "3 pm" not in scheduled.model_dump_json()
+    assert outcome.callbacks is not None and outcome.callbacks[-1].id == "e1"
+    assert outcome.callbacks[-1].status is CallbackStatus.SCHEDULED
+    soon = run(Status.ACKNOWLEDGED, Action.SCHEDULE_CALLBACK, due_at=NOW + timedelta(minutes=5),
+               remind_before=timedelta(minutes=30), assignee_id=None)
+    assert soon.callback is not None and soon.callback.remind_at == NOW  # at once
+    assert soon.callback.assignee_id == "staff-1"  # the one who promised it
+
+
+def test_a_callback_is_done_with_its_outcome_once_or_cancelled() -> None:
+    made = run(Status.ACKNOWLEDGED, Action.COMPLETE_CALLBACK, text=None,
+               outcome=CallbackOutcome.VOICEMAIL)
+    assert made.callback is not None and made.callback.status is CallbackStatus.DONE
+    assert made.callback.outcome is CallbackOutcome.VOICEMAIL and made.callback.done_at == NOW
+    [done] = [e for e in made.events if isinstance(e, ConcernCallbackCompleted)]
+    assert done.on_time and done.outcome is CallbackOutcome.VOICEMAIL
+    cancelled = run(Status.RESOLVED, Action.CANCEL_CALLBACK, text=None, outcome=None)
+    assert cancelled.callback is not None
+    assert cancelled.callback.status is CallbackStatus.CANCELLED
+    again = CaseState(id="c1", status=Status.ACKNOWLEDGED, callbacks=made.callbacks or ())
+    with pytest.raises(ActionNotAllowed, match="already done"):
+        decide(again, command(Action.CANCEL_CALLBACK), now=NOW, entry_id="e2",
+               guarantee=GUARANTEE)
+    with pytest.raises(InvalidCommand, match="how the call went"):
+        run(Status.ACKNOWLEDGED, Action.COMPLETE_CALLBACK, outcome=None)
+    with pytest.raises(InvalidCommand) as unknown:
+        run(Status.ACKNOWLEDGED, Action.COMPLETE_CALLBACK, callback_id="nope")
+    assert unknown.value.field == "callback_id"
 
 
 def test_request_information_waits_and_the_requester_answer_resumes() -> None:
@@ -187,7 +232,8 @@ def test_callback_must_be_due_in_the_future() -> None:
         run(Status.ACKNOWLEDGED, Action.SCHEDULE_CALLBACK, due_at=NOW)
     assert caught.value.field == "due_at"
     outcome = run(Status.ACKNOWLEDGED, Action.SCHEDULE_CALLBACK)
-    assert outcome.callback_due_at == NOW + timedelta(hours=2) and outcome.events == ()
+    assert outcome.callback_due_at == NOW + timedelta(hours=2)
+    assert [type(e) for e in outcome.events] == [ConcernCallbackScheduled]
 
 
 @pytest.mark.parametrize(("start", "to", "action"), [

@@ -21,7 +21,7 @@ from frontends.common.intake import (
     IntakeInvalid,
     IntakeNotFound,
 )
-from frontends.common.staff import StaffClient, StaleCase
+from frontends.common.staff import CALLBACK_ACTION, StaffClient, StaleCase
 from frontends.phone.config import phone_config
 from frontends.phone.domain import DeskKind, desk_for
 from frontends.web.settings import WebSettings
@@ -360,6 +360,12 @@ def _router() -> APIRouter:
                 status=400,
                 problem="This page is out of date. Reload and try again.",
             )
+        if action == "complete-callback" and not CALLBACK_ACTION.fullmatch(
+            views.service_action(action, values)
+        ):
+            return await case_page(
+                request, user, concern_id, status=400, problem="No such callback on this case."
+            )
         callback_at = None
         if action == "callbacks":
             callback_at = _local_time(values.get("due_at", ""), _web(request).district)
@@ -375,7 +381,13 @@ def _router() -> APIRouter:
         body = views.action_body(action, values, callback_at=callback_at)
         try:
             await act_unless_changed(
-                request, user, concern_id, action, body, int(version), values.get("seen", "")
+                request,
+                user,
+                concern_id,
+                views.service_action(action, values),
+                body,
+                int(version),
+                values.get("seen", ""),
             )
         except StaleCase:
             return await case_page(

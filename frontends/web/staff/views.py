@@ -43,6 +43,8 @@ ACTION_STATUSES: Mapping[str, tuple[str, ...]] = {
     "resume": ("awaiting_requester",),
     "notes": (*OPEN, "resolved", "closed"),
     "callbacks": OPEN,
+    # a promised call is made whatever the case became meanwhile
+    "complete-callback": (*OPEN, "resolved", "closed"),
     "resolve": OPEN,
     "reopen": ("resolved",),
     "close": ("resolved",),
@@ -55,6 +57,7 @@ DONE = {
     "resume": "Work resumed.",
     "notes": "Internal note added.",
     "callbacks": "Callback scheduled.",
+    "complete-callback": "Callback recorded.",
     "resolve": "Resolved; the family sees the summary.",
     "reopen": "Reopened.",
     "close": "Closed.",
@@ -217,6 +220,13 @@ def allowed_actions(status: str, *, act: bool) -> set[str]:
     return {name for name, statuses in ACTION_STATUSES.items() if status in statuses}
 
 
+def service_action(action: str, form: Mapping[str, str]) -> str:
+    """The intake path of a console action (completing names its callback)."""
+    if action == "complete-callback":
+        return f"callbacks/{form.get('callback_id', '')}/complete"
+    return action
+
+
 def action_body(action: str, form: Mapping[str, str], *, callback_at: datetime | None) -> Any:
     """The service's body for one action, from the posted form (None: no body)."""
     text = {k: form.get(k, "").strip() for k in ("message", "note", "summary", "reason", "into")}
@@ -233,6 +243,8 @@ def action_body(action: str, form: Mapping[str, str], *, callback_at: datetime |
         }
     if action == "merge":
         return {"into": text["into"], "reason": text["reason"]}
+    if action == "complete-callback":
+        return {"outcome": form.get("outcome", ""), "note": text["note"] or None}
     return {"reason": text["reason"]} if text["reason"] else None
 
 
@@ -243,7 +255,7 @@ def fingerprint(case: Any) -> str:
     parts = [
         case.status.value,
         str(len(case.messages)),
-        str(len(case.callbacks)),
+        ",".join(c.status.value for c in case.callbacks),
         case.resolution.at.isoformat() if case.resolution else "",
         case.team.id if case.team else "",
         case.assignee.id if case.assignee else "",
