@@ -1,7 +1,8 @@
 """The Board's figures over HTTP (JSON and CSV): aggregates only, never a case, a name or a
 student. Month by month, and for the whole period by category, school and team, each with the
-compliance of the standards measured on SLA clocks. Computed in the store
-(`board_store`), so a report over years of data reads what happened in its months only."""
+compliance of the standards measured on SLA clocks. Read from monthly summaries maintained
+as clocks change (`board_store`), so a report over years of data reads a few documents per
+month, never the clocks of its months."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from services.escalation.standards import (
     CLOCK_MEASURES,
     Figures,
     StandardsConfig,
-    Tally,
     clock_values,
     compliance,
     figures,
@@ -69,7 +69,8 @@ def _row(fig: Figures, config: StandardsConfig) -> dict[str, Any]:
 async def board_figures(ctx: EscalationContext, first: date, last: date) -> dict[str, Any]:
     """Months `first`..`last` (district time zone): each month's figures, then the whole
     period's by category, school and team (with the backlog at its end); each with its clock
-    standards' compliance. One pass over the period per kind of fact, in the store."""
+    standards' compliance. Read from the monthly summaries: months x groups small documents,
+    and the open clocks for the backlog."""
     timezone = ZoneInfo(ctx.district.district.timezone)
     config = standards_of(ctx)
     months = [
@@ -78,24 +79,28 @@ async def board_figures(ctx: EscalationContext, first: date, last: date) -> dict
     ]
     since, until = months[0][1], months[-1][2]
     as_of = min(until, ctx.clock.now())
-    found = await board_store.sums(
+    summaries = board_store.BoardSummaries(
         ctx.repo.collection,
-        months=months,
-        as_of=as_of,
+        timezone=timezone,
         guarantee=timedelta(hours=ctx.district.district.guarantee_hours),
     )
-    monthly = board_store.by_month(found)
+    monthly, groups = await summaries.tallies(
+        [label for label, _, _ in months],
+        as_of=as_of,
+        end_label=months[-1][0] if as_of == until else None,
+    )
     rows = []
     for label, _, _ in months:
-        row = _row(figures(monthly.get(label, Tally())), config)
+        row = _row(figures(monthly[label]), config)
         row["backlog"] = {}  # counted at the end of the period only (see `total`)
         rows.append({"month": label, **row})
-    breakdown = {}
-    for group_by in BREAKDOWNS:
-        groups = board_store.by_group(found, group_by)
-        breakdown[group_by] = [
-            {"key": key, **_row(figures(groups[key]), config)} for key in sorted(groups)
+    breakdown = {
+        group_by: [
+            {"key": key, **_row(figures(groups[group_by][key]), config)}
+            for key in sorted(groups[group_by])
         ]
+        for group_by in BREAKDOWNS
+    }
     return {
         "from": first.strftime("%Y-%m"),
         "to": last.strftime("%Y-%m"),
@@ -108,7 +113,7 @@ async def board_figures(ctx: EscalationContext, first: date, last: date) -> dict
         "adopted_on": config.adopted_on,
         "milestones": [m.model_dump(mode="json") for m in config.milestones],
         "months": rows,
-        "total": _row(figures(board_store.total(found)), config),
+        "total": _row(figures(board_store.total(groups[BREAKDOWNS[0]])), config),
         "breakdown": breakdown,
     }
 

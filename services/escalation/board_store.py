@@ -1,9 +1,15 @@
-"""The Board's figures computed in the store: aggregation pipelines over the clocks, each
-starting from an indexed range of the period (what happened in it), never reading every clock.
+"""The Board's figures from maintained monthly summaries: one small document per month and
+category, school or team (`board_months`), incremented when something countable happens to a
+clock (it is submitted, a cycle ends, a breach or escalation line is written, a survey is
+answered). A report reads at most months x groups of them, however many years of clocks
+the store holds; only the open clocks are read for the backlog.
 
-What is summed is defined in `services.escalation.standards`: the cycle summaries that a clock
-keeps in `report_cycles` (written with the change that ends a cycle), the breach and
-escalation lines of its history, its survey answer, and its open cycle for the backlog.
+Counting is idempotent per clock and fact (`standards.facts_of` names each fact): a fact is
+claimed by adding its key to the clock's `board_counted` (a conditional update, so one writer
+wins, and a redelivered change finds it taken) before its counters are incremented. Clocks
+stored before summaries existed are counted once at start (`backfill`).
+
+The older aggregation pipelines (`sums`) remain for `/v1/reports/board`'s arbitrary periods.
 """
 
 from __future__ import annotations
@@ -11,13 +17,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pymongo
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.escalation.domain import SlaClock
 from services.escalation.repository import REPORT_CYCLES, _readable
-from services.escalation.standards import BACKLOG_BUCKETS, NONE_KEY, Tally, cycles_of
+from services.escalation.standards import (
+    BACKLOG_BUCKETS,
+    NONE_KEY,
+    Fact,
+    Tally,
+    backlog_bucket,
+    changed_facts,
+    facts_of,
+    tally_of,
+)
 from shared.clock import as_utc
 from shared.store import Document
 
@@ -248,40 +265,141 @@ def total(groups: Mapping[Any, Tally]) -> Tally:
     return whole
 
 
-async def backfill(clocks: AsyncCollection[Document], batch: int = 500) -> int:
-    """Give clocks stored before cycle summaries existed their `report_cycles` (once, at
-    start): only clocks with an ended cycle and no summaries are read."""
-    done = 0
-    while True:
-        docs = (
-            await clocks.find(
-                {
-                    REPORT_CYCLES: {"$exists": False},
-                    "history.kind": {"$in": ["resolved", "closed"]},
-                },
-                {"outbox": 0, "applied_events": 0},
-            )
-            .limit(batch)
-            .to_list()
+
+MONTHS = "board_months"
+COUNTED = "board_counted"
+BACKFILLED = "board_backfilled"
+
+
+def _inc(fact: Fact, label: str, counts: tuple[tuple[str, int], ...]) -> list[tuple[str, Document]]:
+    return [
+        (
+            f"{label}|{dim}|{value}",
+            {
+                "$inc": dict(counts),
+                "$setOnInsert": {"month": label, "dim": dim, "value": value},
+            },
         )
-        if not docs:
-            return done
-        readable = {clock.concern_id: clock for clock in _readable(docs)}
+        for dim, value in zip(BREAKDOWN, fact.dims, strict=True)
+    ]
+
+
+BREAKDOWN = ("category", "school", "team")
+
+
+class BoardSummaries:
+    """The monthly summaries: counted as clocks change, read by the Board report."""
+
+    def __init__(
+        self,
+        clocks: AsyncCollection[Document],
+        *,
+        timezone: ZoneInfo,
+        guarantee: timedelta,
+    ) -> None:
+        self._clocks = clocks
+        self._months: AsyncCollection[Document] = clocks.database[MONTHS]
+        self._meta: AsyncCollection[Document] = clocks.database["board_meta"]
+        self.timezone = timezone
+        self.guarantee = guarantee
+
+    async def ensure_indexes(self) -> None:
+        await self._months.create_index([("month", ASCENDING)], name="month")
+        await self._clocks.create_index(
+            [("status", ASCENDING), ("started_at", ASCENDING)], name="status_started_at"
+        )
+
+    async def _apply(self, fact: Fact) -> None:
+        for label, counts in fact.months:
+            for _id, update in _inc(fact, label, counts):
+                await self._months.update_one({"_id": _id}, update, upsert=True)
+
+    async def changed(self, concern_id: str, before: SlaClock | None, after: SlaClock) -> None:
+        """Count what a stored change of a clock added (and take back what it removed): each
+        fact once, however often the change is seen (a redelivered event, a replayed write)."""
+        added, removed = changed_facts(
+            before, after, timezone=self.timezone, guarantee=self.guarantee
+        )
+        for fact in added:
+            claimed = await self._clocks.update_one(
+                {"_id": concern_id, COUNTED: {"$ne": fact.key}}, {"$push": {COUNTED: fact.key}}
+            )
+            if claimed.modified_count == 1:
+                await self._apply(fact)
+        for fact in removed:
+            released = await self._clocks.update_one(
+                {"_id": concern_id, COUNTED: fact.key}, {"$pull": {COUNTED: fact.key}}
+            )
+            if released.modified_count == 1:
+                await self._apply(fact.negated())
+
+    async def backfill(self, batch: int = 500) -> int:
+        """Count the clocks stored before summaries existed (those without `board_counted`),
+        once; later starts find the backfill done and read no clock."""
+        if await self._meta.find_one({"_id": BACKFILLED}):
+            return 0
+        done = 0
+        while True:
+            docs = (
+                await self._clocks.find(
+                    {COUNTED: {"$exists": False}}, {"outbox": 0, "applied_events": 0}
+                )
+                .limit(batch)
+                .to_list()
+            )
+            readable = {clock.concern_id: clock for clock in _readable(docs)}
+            for doc in docs:
+                clock = readable.get(doc["_id"])
+                facts = (
+                    facts_of(
+                        clock,
+                        timezone=self.timezone,
+                        guarantee=self.guarantee,
+                        summaries=doc.get(REPORT_CYCLES) or (),
+                    )
+                    if clock
+                    else {}  # an unreadable clock is marked and left out
+                )
+                marked = await self._clocks.update_one(
+                    {"_id": doc["_id"], COUNTED: {"$exists": False}},
+                    {"$set": {COUNTED: list(facts)}},
+                )
+                if marked.modified_count == 1:
+                    for fact in facts.values():
+                        await self._apply(fact)
+                    done += 1
+            if len(docs) < batch:
+                await self._meta.update_one(
+                    {"_id": BACKFILLED}, {"$set": {"done": True}}, upsert=True
+                )
+                return done
+
+    async def tallies(
+        self, labels: list[str], *, as_of: datetime, end_label: str | None
+    ) -> tuple[dict[str, Tally], dict[str, dict[str, Tally]]]:
+        """Each month's tally, and per breakdown (category, school, team) each group's tally
+        over the months with the backlog at `as_of`: the cycles still open across the end of
+        month `end_label` (when `as_of` is that month's end), and the open clocks."""
+        monthly: dict[str, Tally] = {label: Tally() for label in labels}
+        groups: dict[str, dict[str, Tally]] = {dim: {} for dim in BREAKDOWN}
+        docs = await self._months.find({"month": {"$gte": labels[0], "$lte": labels[-1]}}).to_list()
         for doc in docs:
-            clock = readable.get(doc["_id"])  # an unreadable clock gets none (and is skipped)
-            ended = (
-                [
-                    {**c, "ended_at": as_utc(c["ended_at"])}
-                    for c in cycles_of(clock)
-                    if c["outcome"] is not None
-                ]
-                if clock
-                else []
-            )
-            await clocks.update_one(
-                {"_id": doc["_id"], REPORT_CYCLES: {"$exists": False}},
-                {"$set": {REPORT_CYCLES: ended}},
-            )
-            done += 1
-        if len(docs) < batch:
-            return done
+            if doc["month"] not in monthly:
+                continue
+            tally = tally_of(doc)
+            if doc["month"] != end_label:
+                tally.backlog = {name: 0 for name, _ in BACKLOG_BUCKETS}
+            if doc["dim"] == BREAKDOWN[0]:
+                month_tally = tally_of(doc)
+                month_tally.backlog = {name: 0 for name, _ in BACKLOG_BUCKETS}
+                monthly[doc["month"]].merge(month_tally)
+            groups[doc["dim"]].setdefault(doc["value"], Tally()).merge(tally)
+        async for doc in self._clocks.find(
+            {"status": {"$in": OPEN}, "started_at": {"$lt": as_of}},
+            {"category": 1, "school_id": 1, "team_id": 1, "started_at": 1},
+        ):
+            bucket = backlog_bucket(as_of - as_utc(doc["started_at"]))
+            for dim, field in zip(BREAKDOWN, ("category", "school_id", "team_id"), strict=True):
+                tally = groups[dim].setdefault(_name(doc.get(field)), Tally())
+                tally.backlog[bucket] += 1
+        return monthly, groups

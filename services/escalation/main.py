@@ -6,6 +6,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
@@ -40,8 +41,13 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         repo = ClockRepository(runtime.db)
         await repo.ensure_indexes()
         await board_store.ensure_indexes(repo.collection)
-        if backfilled := await board_store.backfill(repo.collection):
-            log.info("board summaries added to older clocks", extra={"clocks": backfilled})
+        summaries = board_store.BoardSummaries(
+            repo.collection, timezone=ZoneInfo(district.district.timezone),
+            guarantee=timedelta(hours=district.district.guarantee_hours))
+        await summaries.ensure_indexes()
+        repo.on_change = summaries.changed
+        if backfilled := await summaries.backfill():
+            log.info("board summaries counted from older clocks", extra={"clocks": backfilled})
         policies = PolicyRepository(runtime.db)
         if added := await policies.seed(seeds):
             log.info("sla policies seeded from the district file", extra={"added": added})
@@ -69,14 +75,14 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
             "concern.resolved": handlers.on_resolved,
             "concern.reopened": handlers.on_reopened,
             "survey.answered": handlers.on_survey_answered,
+            "concern.callback_scheduled": handlers.on_callback_scheduled,
+            "concern.callback_completed": handlers.on_callback_completed,
         }
         # A clock is started by an insert keyed by the concern, and changed by updates that
         # record the event id and only match a clock that has not applied it: idempotent by
         # nature, so the consumer skips its inbox (two store round trips per event).
         return ctx, {name: idempotent(functools.partial(handler, ctx=ctx))
                      for name, handler in by_event.items()}
-            "concern.callback_scheduled": handlers.on_callback_scheduled,
-            "concern.callback_completed": handlers.on_callback_completed,
 
     app = create_service_app(title="Bureau escalation", service="escalation",
                              cors_origins=settings.cors_origins,

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -44,6 +44,7 @@ LEASE_TOKEN = "lease_token"
 LEASE_UNTIL = "lease_until"
 APPLIED = "applied_events"
 REPORT_CYCLES = "report_cycles"  # one summary per ended cycle (services/escalation/standards.py)
+BOARD_COUNTED = "board_counted"  # the facts counted in the Board's summaries (board_store.py)
 # A clock nobody holds has its lease ending at the epoch: "free" is then a plain range test.
 FREE = datetime(1970, 1, 1, tzinfo=UTC)
 # How many of the most overdue clocks one look at the index lists (others may be held by other
@@ -51,7 +52,7 @@ FREE = datetime(1970, 1, 1, tzinfo=UTC)
 CANDIDATES = 64
 # What a read leaves out: the pending events are the relay's, the applied event ids only the
 # write filters' (they are read with a clock a handler is about to change).
-NOT_READ: Document = {"outbox": 0, APPLIED: 0, REPORT_CYCLES: 0}
+NOT_READ: Document = {"outbox": 0, APPLIED: 0, REPORT_CYCLES: 0, BOARD_COUNTED: 0}
 # The clocks this replica wrote last are kept this long: the next event of a new concern
 # (its triage follows its submission within seconds) then changes it without a read.
 RECENT_S = 30.0
@@ -154,10 +155,10 @@ def to_document(clock: SlaClock) -> Document:
         "satisfaction": clock.satisfaction,
         "surveyed_at": clock.surveyed_at,
         "history": [_entry_doc(e) for e in clock.history],
-    }
         "callbacks": [{"id": c.id, "due_at": c.due_at, "scheduled_at": c.scheduled_at,
                        "remind_at": c.remind_at, "assignee_id": c.assignee_id,
                        "reminded": c.reminded} for c in clock.callbacks],
+    }
 
 
 def from_document(doc: Document) -> SlaClock:
@@ -193,11 +194,11 @@ def from_document(doc: Document) -> SlaClock:
         satisfaction=doc.get("satisfaction"),
         surveyed_at=_aware(doc.get("surveyed_at")),
         history=tuple(_entry(e) for e in doc.get("history", [])),
-    )
         callbacks=tuple(PendingCallback(
             id=c["id"], due_at=as_utc(c["due_at"]), scheduled_at=as_utc(c["scheduled_at"]),
             remind_at=_aware(c.get("remind_at")), assignee_id=c.get("assignee_id"),
             reminded=bool(c.get("reminded"))) for c in doc.get("callbacks") or ()),
+    )
 
 
 def _state(clock: SlaClock) -> Document:
@@ -270,6 +271,18 @@ class ClockRepository:
     def __init__(self, db: AsyncDatabase[Document], recent: RecentClocks | None = None) -> None:
         self._clocks = db[CLOCKS]
         self._recent = recent if recent is not None else RecentClocks()
+        # Told of every stored change (the clock before, None for a new one, and after): the
+        # Board's summaries count what it added (services/escalation/board_store.py).
+        self.on_change: Callable[[str, SlaClock | None, SlaClock], Awaitable[None]] | None = None
+
+    async def _changed(self, before: SlaClock | None, after: SlaClock) -> None:
+        if self.on_change is None:
+            return
+        try:
+            await self.on_change(after.concern_id, before, after)
+        except Exception:  # the change is stored: a summary missed is logged, not retried
+            log.error("board summary not counted", extra={"concern_id": after.concern_id},
+                      exc_info=True)
 
     @property
     def collection(self) -> AsyncCollection[Document]:
@@ -287,11 +300,14 @@ class ClockRepository:
         applied = [event_id] if event_id is not None else []
         try:
             await self._clocks.insert_one(with_outbox(
-                {**to_document(clock), VERSION: 1, LEASE_UNTIL: FREE, APPLIED: applied},
+                {**to_document(clock), VERSION: 1, LEASE_UNTIL: FREE, APPLIED: applied,
+                 BOARD_COUNTED: []},
                 events or []))
         except DuplicateKeyError:
             return False
-        self._recent.put(Stored(_as_written(clock), 1, frozenset(applied)))
+        stored = _as_written(clock)
+        self._recent.put(Stored(stored, 1, frozenset(applied)))
+        await self._changed(None, stored)
         return True
 
     async def get_document(self, concern_id: str) -> Document | None:
@@ -336,9 +352,10 @@ class ClockRepository:
         if push:
             update["$push"] = push
         return await self._write(query, update,
-                                 Stored(after, before.version + 1, applied))
+                                 Stored(after, before.version + 1, applied), before.clock)
 
-    async def _write(self, query: Document, update: Document, written: Stored) -> bool:
+    async def _write(self, query: Document, update: Document, written: Stored,
+                     before: SlaClock) -> bool:
         """One guarded update; remembers the clock it wrote, forgets it when it did not."""
         concern_id = written.clock.concern_id
         try:
@@ -349,7 +366,9 @@ class ClockRepository:
         if result.modified_count != 1:
             self._recent.forget(concern_id)
             return False
-        self._recent.put(replace(written, clock=_as_written(written.clock)))
+        stored = _as_written(written.clock)
+        self._recent.put(replace(written, clock=stored))
+        await self._changed(before, stored)
         return True
 
     async def due(self, now: datetime, horizon: timedelta = timedelta(0)) -> Due:
@@ -437,7 +456,7 @@ class ClockRepository:
             update["$push"] = outbox_push(events)
         return await self._write(
             {"_id": after.concern_id, LEASE_TOKEN: claimed.token, VERSION: claimed.version},
-            update, Stored(after, claimed.version + 1, claimed.applied))
+            update, Stored(after, claimed.version + 1, claimed.applied), claimed.clock)
 
     async def release(self, claimed: Claimed) -> None:
         """Give up a lease without writing, so the clock is re-read at once."""

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -355,6 +356,160 @@ def _running_seconds(entries: Sequence[Any], end: datetime | None) -> float:
             total += (e.at - since).total_seconds()
             since = None
     return total
+
+
+# --- facts: what a clock adds to the monthly summaries ----------------------------------------
+
+Counts = dict[str, int]  # counter name (dotted for nested: "minutes.61") -> amount
+
+
+@dataclass(frozen=True)
+class Fact:
+    """Something a clock adds to the Board's monthly summaries, once: counter amounts per
+    month label, under the clock's category, school and team. `key` names it within its
+    clock (what marks it counted)."""
+
+    key: str
+    dims: tuple[str, str, str]  # (category, school, team)
+    months: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+
+    def negated(self) -> Fact:
+        return replace(
+            self,
+            months=tuple((m, tuple((k, -n) for k, n in c)) for m, c in self.months),
+        )
+
+
+def month_label(at: datetime, timezone: ZoneInfo) -> str:
+    return at.astimezone(timezone).strftime("%Y-%m")
+
+
+def month_ends(start: datetime, end: datetime, timezone: ZoneInfo) -> list[tuple[str, datetime]]:
+    """Each month end strictly between two instants, with the label of the month it ends."""
+    out: list[tuple[str, datetime]] = []
+    local = start.astimezone(timezone)
+    month = date(local.year, local.month, 1)
+    while True:
+        following = (month + timedelta(days=32)).replace(day=1)
+        boundary = datetime.combine(following, datetime.min.time(), tzinfo=timezone)
+        if boundary >= end:
+            return out
+        if boundary > start:
+            out.append((month.strftime("%Y-%m"), boundary))
+        month = following
+
+
+def _dim(value: Any) -> str:
+    return NONE_KEY if value is None or value == "" else str(value)
+
+
+def facts_of(
+    clock: SlaClock,
+    *,
+    timezone: ZoneInfo,
+    guarantee: timedelta,
+    summaries: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Fact]:
+    """Every fact of a whole clock, by key, as `tally_clocks` counts it: its submission, each
+    ended cycle (resolved: counted time and targets met; and the month ends it stayed open
+    across, for the backlog), its breach and escalation lines, its survey answer. A cycle's
+    summary stored when it ended (`summaries`) is preferred to one rebuilt from the history.
+    The submission's key names the groups, so a re-triaged concern moves between them; the
+    other facts stay in the groups of the moment they happened."""
+    dims = (_dim(clock.category), _dim(clock.school_id), _dim(clock.team_id))
+    out: dict[str, Fact] = {}
+
+    def add(key: str, months: list[tuple[str, Counts]]) -> None:
+        out[key] = Fact(key, dims, tuple((m, tuple(sorted(c.items()))) for m, c in months))
+
+    add(f"r|{'|'.join(dims)}", [(month_label(clock.submitted_at, timezone), {"received": 1})])
+    stored = {int(s["cycle"]): s for s in summaries}
+    for cycle in cycles_of(clock):
+        ended = cycle["ended_at"]
+        if ended is None:
+            continue
+        cycle = {**cycle, **stored.get(cycle["cycle"], {})}
+        months: list[tuple[str, Counts]] = []
+        if cycle["outcome"] == "resolved":
+            one = Tally()
+            one.add_resolved(
+                counted_s=cycle["counted_s"],
+                first_response_met=cycle["first_response_met"],
+                resolution_met=cycle["resolution_met"],
+                guarantee=guarantee,
+            )
+            minute = next(iter(one.minutes))
+            months.append(
+                (
+                    month_label(ended, timezone),
+                    {
+                        "resolved": 1,
+                        "within_guarantee": one.within_guarantee,
+                        "within_target": one.within_target,
+                        "first_response_met": one.first_response_met,
+                        f"minutes.{minute}": 1,
+                    },
+                )
+            )
+        for label, boundary in month_ends(cycle["started_at"], ended, timezone):
+            bucket = backlog_bucket(boundary - cycle["started_at"])
+            months.append((label, {f"backlog_end.{bucket}": 1}))
+        add(f"c{cycle['cycle']}", months)
+    for n, entry in enumerate(clock.history):
+        if entry.kind == "breached" and entry.target is not None:
+            counter = f"breaches.{entry.target}"
+        elif entry.kind == "escalated" and entry.level is not None:
+            counter = f"escalations.{entry.level}"
+        else:
+            continue
+        add(f"h{n}", [(month_label(entry.at, timezone), {counter: 1})])
+    if clock.satisfaction is not None and clock.surveyed_at is not None:
+        add(
+            f"s{clock.surveyed_at.isoformat(timespec='milliseconds')}",
+            [
+                (
+                    month_label(clock.surveyed_at, timezone),
+                    {"surveys": 1, "score_total": clock.satisfaction},
+                )
+            ],
+        )
+    return out
+
+
+def changed_facts(
+    before: SlaClock | None, after: SlaClock, *, timezone: ZoneInfo, guarantee: timedelta
+) -> tuple[list[Fact], list[Fact]]:
+    """What a change of a clock adds to the summaries and what it takes back (a survey
+    answer replaced, a concern moved to another group): facts by key."""
+    old = facts_of(before, timezone=timezone, guarantee=guarantee) if before else {}
+    new = facts_of(after, timezone=timezone, guarantee=guarantee)
+    return (
+        [f for k, f in new.items() if k not in old],
+        [f for k, f in old.items() if k not in new],
+    )
+
+
+def tally_of(doc: Mapping[str, Any]) -> Tally:
+    """The tally a stored monthly summary holds (`backlog` is the month end's, of ended
+    cycles)."""
+    tally = Tally(
+        received=int(doc.get("received", 0)),
+        resolved=int(doc.get("resolved", 0)),
+        within_guarantee=int(doc.get("within_guarantee", 0)),
+        within_target=int(doc.get("within_target", 0)),
+        first_response_met=int(doc.get("first_response_met", 0)),
+        minutes={int(m): int(n) for m, n in (doc.get("minutes") or {}).items() if n},
+        surveys=int(doc.get("surveys", 0)),
+        score_total=int(doc.get("score_total", 0)),
+    )
+    for mine, name in (
+        (tally.breaches, "breaches"),
+        (tally.escalations, "escalations"),
+        (tally.backlog, "backlog_end"),
+    ):
+        for key, n in (doc.get(name) or {}).items():
+            mine[key] = mine.get(key, 0) + int(n)
+    return tally
 
 
 # --- compliance ------------------------------------------------------------------------------

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.escalation import board_store
-from services.escalation.repository import from_document
-from services.escalation.standards import figures, tally_clocks
-from shared.events import ConcernResolved, ConcernStatusChanged, SurveyAnswered
+from services.escalation import board_store, handlers
+from services.escalation.domain import SlaClock
+from services.escalation.repository import BOARD_COUNTED, from_document
+from services.escalation.standards import Figures, figures, tally_clocks
+from shared.events import ConcernResolved, ConcernStatusChanged, SurveyAnswered, new_event
 from tests.conftest import bearer
 from tests.integration import test_escalation_api
 from tests.integration.test_escalation_api import HOUR, T0, Service
@@ -77,36 +80,98 @@ async def test_board_member_reads_counted_time_compliance_by_month_and_group(
     assert {"a", "b", "c"}.isdisjoint(answer.text.replace('"as_of"', "").split('"'))
 
 
-async def test_store_sums_equal_the_definition_read_clock_by_clock(service: Service) -> None:
-    await march(service)
-    report = (await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)).json()
+async def expected_total(service: Service, report: dict[str, Any]) -> Figures:
+    """The report's period read clock by clock, as `tally_clocks` defines the figures."""
     docs = await service.ctx.repo.collection.find({}).to_list()
-    clocks = [from_document(d) for d in docs]
-    since, until = report["period_start"], report["period_end"]
-    expected = figures(
+    until = datetime.fromisoformat(report["period_end"])
+    return figures(
         tally_clocks(
-            clocks,
-            start=datetime.fromisoformat(since),
-            end=datetime.fromisoformat(until),
-            as_of=service.clock.now(),
+            [from_document(d) for d in docs],
+            start=datetime.fromisoformat(report["period_start"]),
+            end=until,
+            as_of=min(until, service.clock.now()),
             guarantee=timedelta(hours=72),
         )
     )
-    total = report["total"]
-    for name in (
-        "received",
-        "resolved",
-        "resolved_within_guarantee",
-        "resolved_within_target",
-        "first_response_within_target",
-        "median_hours_to_resolve",
-        "breaches",
-        "escalations",
-        "satisfaction_mean",
-        "backlog",
-    ):
-        assert total[name] == getattr(expected, name), name
-    assert await board_store.backfill(service.ctx.repo.collection) == 0  # all summarised
+
+
+FIGURES = (
+    "received",
+    "resolved",
+    "resolved_within_guarantee",
+    "resolved_within_target",
+    "first_response_within_target",
+    "median_hours_to_resolve",
+    "p90_hours_to_resolve",
+    "breaches",
+    "escalations",
+    "satisfaction_responses",
+    "satisfaction_mean",
+    "backlog",
+)
+
+
+async def march_report(service: Service) -> dict[str, Any]:
+    answer = await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def test_summed_figures_equal_the_definition_read_clock_by_clock(service: Service) -> None:
+    await march(service)
+    report = await march_report(service)
+    expected = await expected_total(service, report)
+    for name in FIGURES:
+        assert report["total"][name] == getattr(expected, name), name
+    # read in April, once C was resolved there: C was open across the end of March
+    await service.run_until(datetime(2026, 4, 3, 15, tzinfo=UTC))
+    await service.feed(ConcernResolved(concern_id="c", resolved_at=service.clock.now()))
+    report = await march_report(service)
+    expected = await expected_total(service, report)
+    assert sum(expected.backlog.values()) == 1
+    for name in FIGURES:
+        assert report["total"][name] == getattr(expected, name), name
+    for group_by in ("category", "school", "team"):
+        assert sum(g["received"] for g in report["breakdown"][group_by]) == 3
+
+
+async def test_a_cycle_end_seen_twice_is_counted_once(service: Service) -> None:
+    changes: list[tuple[str, SlaClock | None, SlaClock]] = []
+    counted = service.ctx.repo.on_change
+    assert counted is not None
+
+    async def recording(concern_id: str, before: SlaClock | None, after: SlaClock) -> None:
+        changes.append((concern_id, before, after))
+        await counted(concern_id, before, after)
+
+    service.ctx.repo.on_change = recording
+    await march(service)
+    once = await march_report(service)
+    # the resolution event redelivered: the clock has applied it, nothing changes
+    resolved = ConcernResolved(concern_id="b", resolved_at=service.clock.now())
+    event = new_event(resolved, source="/bureau/intake", subject="b", time=service.clock.now())
+    await handlers.on_resolved(event, resolved, ctx=service.ctx)
+    await handlers.on_resolved(event, resolved, ctx=service.ctx)
+    # and every stored change counted again (a follow-up run twice)
+    for change in changes:
+        await counted(*change)
+    assert await march_report(service) == once
+    assert once["total"]["resolved"] == 2
+
+
+async def test_clocks_stored_before_summaries_are_counted_once_at_start(service: Service) -> None:
+    await march(service)
+    counted = await march_report(service)
+    db = service.ctx.repo.collection.database
+    await db[board_store.MONTHS].drop()
+    await db["board_meta"].drop()
+    await service.ctx.repo.collection.update_many({}, {"$unset": {BOARD_COUNTED: ""}})
+    summaries = board_store.BoardSummaries(
+        service.ctx.repo.collection, timezone=ZoneInfo("America/Chicago"), guarantee=72 * HOUR
+    )
+    assert await summaries.backfill() == 3
+    assert await summaries.backfill() == 0  # once
+    assert await march_report(service) == counted
 
 
 async def test_board_report_exports_the_same_figures_as_csv(service: Service) -> None:
