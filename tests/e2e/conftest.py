@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,17 +88,15 @@ class EventTap:
 
     async def wait_for(self, predicate: Callable[[aio_pika.abc.AbstractIncomingMessage], bool],
                        timeout_s: float = 20.0) -> aio_pika.abc.AbstractIncomingMessage:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for message in self.messages:
-                if predicate(message):
-                    return message
-            message = await self.queue.get(fail=False, no_ack=True)
-            if message is None:
-                await asyncio.sleep(0.1)
-            else:
+        """The first event on the tap that `predicate` takes; fails the test after
+        `timeout_s`."""
+
+        async def taken() -> aio_pika.abc.AbstractIncomingMessage | None:
+            while (message := await self.queue.get(fail=False, no_ack=True)) is not None:
                 self.messages.append(message)
-        raise TimeoutError("expected event did not arrive")
+            return next((m for m in self.messages if predicate(m)), None)
+
+        return await eventually(taken, timeout_s=timeout_s, what="the expected event")
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0,

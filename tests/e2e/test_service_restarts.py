@@ -61,5 +61,17 @@ async def test_killed_service_catches_up_without_loss_or_duplicate(
 
     await asyncio.to_thread(bureau.smtp.wait_for,
                             lambda _: set(acknowledgements()) == tracking_numbers, 30)
-    await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
+
+    async def all_settled() -> bool:
+        """Every notification of these concerns sent, failed or skipped: none is left to
+        send (a redelivered event finds its delivery by id), so no duplicate can follow."""
+        for cid in ids:
+            answer = await http.get(f"{bureau.url('notify')}/v1/concerns/{cid}/deliveries",
+                                    headers=STAFF)
+            if answer.status_code != 200 or any(
+                    d["status"] in ("queued", "sending") for d in answer.json()):
+                return False
+        return True
+
+    await eventually(all_settled, timeout_s=30, what="every notification settled")
     assert acknowledgements() == Counter({t: 1 for t in tracking_numbers})
