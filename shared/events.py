@@ -319,6 +319,15 @@ class ConcernReplyShared(EventData):
                                    "gets one message asking it, not a reply and a request")
 
 
+class ConcernResolutionShared(EventData):
+    """What staff wrote when resolving a concern, for the requester's resolution message.
+    Private: a summary is free text that may name a student."""
+
+    concern_id: str
+    summary: str
+    resolved_at: datetime
+
+
 class ConcernDetailsShared(EventData):
     """What triage needs to route a new concern beyond its category (private).
 
@@ -389,6 +398,12 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(
             name="concern.reply_shared",
             data_model=ConcernReplyShared,
+            producer="intake",
+            exchange=Exchange.PRIVATE,
+        ),
+        EventSpec(
+            name="concern.resolution_shared",
+            data_model=ConcernResolutionShared,
             producer="intake",
             exchange=Exchange.PRIVATE,
         ),

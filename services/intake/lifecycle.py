@@ -20,6 +20,7 @@ from shared.events import (
     ConcernMessageAdded,
     ConcernReopened,
     ConcernReplyShared,
+    ConcernResolutionShared,
     ConcernResolved,
     ConcernStatusChanged,
     EventData,
@@ -254,6 +255,9 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     events += callback_events
     if to is Status.RESOLVED:
         events.append(ConcernResolved(concern_id=state.id, resolved_at=now))
+        # what was done, for the requester's resolution message (private: free text)
+        events.append(ConcernResolutionShared(concern_id=state.id, summary=text or "",
+                                              resolved_at=now))
     elif to is Status.REOPENED:
         events.append(ConcernReopened(concern_id=state.id, reopened_at=now))
     return Outcome(

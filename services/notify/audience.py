@@ -32,7 +32,7 @@ from shared.events import (
     ConcernMerged,
     ConcernReopened,
     ConcernReplyShared,
-    ConcernResolved,
+    ConcernResolutionShared,
     ConcernStatusChanged,
     ConcernTriaged,
     EventData,
@@ -86,7 +86,8 @@ class Planned:
         return self.kind in URGENT_KINDS
 
 
-_NOTIFYING = (ConcernContactShared, ConcernStatusChanged, ConcernReplyShared, ConcernResolved,
+_NOTIFYING = (ConcernContactShared, ConcernStatusChanged, ConcernReplyShared,
+              ConcernResolutionShared,
               ConcernReopened, ConcernAssigned, SlaWarning, ConcernEscalated, ConcernTriaged,
               ConcernMerged)
 
@@ -120,9 +121,9 @@ def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: Di
                               {"question": data.text})
         return _requester(Kind.REPLY, data.message_id, facts, available,
                           {"reply_text": data.text, "author": data.author_name})
-    if isinstance(data, ConcernResolved):
+    if isinstance(data, ConcernResolutionShared):  # the resolution, with what was done
         return _requester(Kind.RESOLUTION, _stamp(data.resolved_at), facts, available,
-                          {"survey_url": survey_url})
+                          {"survey_url": survey_url, "summary": data.summary})
     if isinstance(data, ConcernReopened):
         return _requester(Kind.REOPENING, _stamp(data.reopened_at), facts, available)
     if isinstance(data, ConcernMerged):  # told, and told that they may reopen it

@@ -28,7 +28,7 @@ from services.notify.templates import render
 from shared.events import (
     DUAL_EVENTS,
     CloudEvent,
-    ConcernResolved,
+    ConcernResolutionShared,
     EventData,
     Exchange,
     encode,
@@ -76,7 +76,8 @@ async def _messages(event: CloudEvent, data: EventData, concern_id: str, ctx: No
     if facts is None:
         facts = await ctx.concerns.get(concern_id)
     survey_url = None
-    if isinstance(data, ConcernResolved) and facts is not None and facts.contact is not None:
+    if isinstance(data, ConcernResolutionShared) and facts is not None \
+            and facts.contact is not None:
         survey_url = await open_survey(data, facts, ctx)
     planned = audience.plan(event.name, data, facts=facts, district=ctx.district,
                             config=ctx.config, available=ctx.available, survey_url=survey_url)
@@ -103,7 +104,8 @@ async def _record(deliveries: list[NewDelivery], event: CloudEvent, concern_id: 
     send_soon([d for d in recorded if d.status is DeliveryStatus.SENDING], ctx=ctx)
 
 
-async def open_survey(data: ConcernResolved, facts: ConcernFacts, ctx: NotifyContext) -> str:
+async def open_survey(data: ConcernResolutionShared, facts: ConcernFacts,
+                      ctx: NotifyContext) -> str:
     """Open (or extend) the concern's survey; the link is the same on every redelivery."""
     token = surveys.token_for(ctx.survey_key, data.concern_id)
     language = facts.contact.language if facts.contact else "en"

@@ -40,7 +40,7 @@ from shared.runtime import Runtime
 from shared.store import Document
 
 # Private events notify reads; it also reads every public event, for subscriptions.
-PRIVATE_EVENTS = ("concern.contact_shared", "concern.reply_shared")
+PRIVATE_EVENTS = ("concern.contact_shared", "concern.reply_shared", "concern.resolution_shared")
 HANDLED_EVENTS = frozenset(PRIVATE_EVENTS) | frozenset(
     name for name, spec in CATALOGUE.items() if spec.exchange is Exchange.PUBLIC)
 

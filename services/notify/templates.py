@@ -30,7 +30,7 @@ KIND_VARIABLES: Mapping[Kind, frozenset[str]] = {
     Kind.ACKNOWLEDGEMENT: frozenset({"due"}),
     Kind.INFORMATION_REQUEST: frozenset({"question"}),
     Kind.REPLY: frozenset({"reply_text", "author"}),
-    Kind.RESOLUTION: frozenset({"survey_url"}),
+    Kind.RESOLUTION: frozenset({"survey_url", "summary"}),
     Kind.REOPENING: frozenset(),
     Kind.MERGED: frozenset(),
     Kind.ASSIGNMENT: frozenset({"team"}),
@@ -51,6 +51,7 @@ SAMPLE: Mapping[str, str] = {
     "reply_text": "The bus route now stops at your corner again from Monday.",
     "question": "Which stop does your child wait at?",
     "author": "Ana Kowalski", "survey_url": "https://bureau.example/survey/" + "x" * 43,
+    "summary": "The route now stops at Oak Street at 7:40.",
     "team": "Transportation Department", "percent": "75", "target": "resolution",
     "level": "2", "role": "assistant_superintendent", "school": "Lincoln Elementary",
 }

@@ -39,7 +39,8 @@ SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
                              "survey.answered", "concern.callback_scheduled",
                              "concern.callback_completed"}),
     # notify also forwards every public event to webhook subscribers
-    "notify": frozenset({"concern.contact_shared", "concern.reply_shared"}
+    "notify": frozenset({"concern.contact_shared", "concern.reply_shared",
+                         "concern.resolution_shared"}
                         | {n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC}),
 }
 

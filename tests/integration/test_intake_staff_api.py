@@ -184,15 +184,20 @@ async def test_public_reply_shares_its_text_only_on_the_private_exchange(
     assert "internal words" not in str(shared)
 
 
-async def test_resolve_publishes_status_changed_and_resolved(
+async def test_resolve_publishes_resolved_and_shares_the_summary_privately(
         intake: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection,
         isolation: Isolation) -> None:
     public = await tap(amqp, isolation.events_exchange)
+    private = await tap(amqp, isolation.private_exchange)
     concern_id = (await submit(intake))["id"]
-    await act(intake, concern_id, "resolve", {"summary": "fixed"})
+    await act(intake, concern_id, "resolve", {"summary": "Route fixed from Monday"})
     events = await drain(public, until="concern.resolved")
     changed = next(e for e in events if e["type"] == "org.bureau.concern.status_changed.v1")
     assert changed["data"]["to_status"] == "resolved" and changed["subject"] == concern_id
+    assert "Route fixed" not in str(events)
+    # what was done reaches notify privately, for the family's resolution message
+    shared = (await drain(private, until="concern.resolution_shared"))[-1]["data"]
+    assert (shared["concern_id"], shared["summary"]) == (concern_id, "Route fixed from Monday")
 
 
 async def test_merge_closes_the_duplicate_publishing_the_merge_and_links_both(

@@ -33,7 +33,7 @@ from shared.events import (
     ConcernEscalated,
     ConcernReopened,
     ConcernReplyShared,
-    ConcernResolved,
+    ConcernResolutionShared,
     ConcernStatusChanged,
     ConcernTriaged,
     EventData,
@@ -49,6 +49,13 @@ from shared.settings import DEFAULT_DISTRICT_CONFIG
 from tests.integration.notify_api import api_client
 
 pytestmark = pytest.mark.integration
+
+SUMMARY = "The driver now stops at Oak Street."  # what staff wrote when resolving
+
+
+def resolution_of(concern_id: str, at: datetime) -> ConcernResolutionShared:
+    """A resolution as intake shares it with notify (with the summary staff wrote)."""
+    return ConcernResolutionShared(concern_id=concern_id, summary=SUMMARY, resolved_at=at)
 
 DAY = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)     # 09:30 in Chicago
 NIGHT = datetime(2026, 3, 3, 5, 0, tzinfo=UTC)     # 23:00 in Chicago
@@ -132,7 +139,7 @@ def requester_journey(concern: str) -> list[EventData]:
         ConcernReplyShared(concern_id=concern, message_id="m-1", author_name="Ana Kowalski",
                            text="The bus will stop at your corner again from Monday.",
                            added_at=DAY),
-        ConcernResolved(concern_id=concern, resolved_at=DAY),
+        resolution_of(concern, DAY),
         ConcernReopened(concern_id=concern, reopened_at=DAY + timedelta(minutes=1)),
     ]
 
@@ -169,6 +176,8 @@ async def test_email_requester_hears_each_step_in_their_language(
     assert "The bus will stop at your corner again from Monday." in reply
     assert "Ana Kowalski" in reply
     assert "http://127.0.0.1:8000/survey/" in resolution  # the web frontend (PUBLIC_BASE_URL)
+    what_we_did = "Lo que hicimos" if language == "es" else "What we did"
+    assert f"{what_we_did}: {SUMMARY}" in resolution  # the family reads what was done
     deliveries = await ctx.repo.for_concern(concern)
     assert [d.status.value for d in deliveries] == ["sent"] * 5
 
@@ -225,7 +234,7 @@ async def test_long_reply_by_sms_is_cut_to_the_segment_limit(
 
 async def test_requester_message_before_the_contact_is_known_is_retried(
         ctx: NotifyContext) -> None:
-    [event] = envelopes([ConcernResolved(concern_id=str(uuid.uuid4()), resolved_at=DAY)],
+    [event] = envelopes([resolution_of(str(uuid.uuid4()), DAY)],
                         source="/bureau/test", time=DAY)
 
     with pytest.raises(ContactUnknown):

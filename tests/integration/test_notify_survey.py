@@ -25,7 +25,7 @@ from shared.clock import FakeClock
 from shared.events import (
     CloudEvent,
     ConcernContactShared,
-    ConcernResolved,
+    ConcernResolutionShared,
     EventData,
     RequesterContact,
     decode,
@@ -35,6 +35,13 @@ from shared.events import (
 from tests.conftest import eventually, next_message
 
 pytestmark = pytest.mark.integration
+
+SUMMARY = "The driver now stops at Oak Street."  # what staff wrote when resolving
+
+
+def resolution_of(concern_id: str, at: datetime) -> ConcernResolutionShared:
+    """A resolution as intake shares it with notify (with the summary staff wrote)."""
+    return ConcernResolutionShared(concern_id=concern_id, summary=SUMMARY, resolved_at=at)
 
 NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 ADDRESS = "rosa@example.org"
@@ -107,8 +114,7 @@ async def test_survey_from_the_resolution_link_to_survey_answered(
 
     await publish(amqp, isolation, envelope(contact(concern)))
     await eventually(lambda: len(sink.mails) == 1, what="the acknowledgement")
-    await publish(amqp, isolation, envelope(ConcernResolved(concern_id=concern,
-                                                            resolved_at=NOW)))
+    await publish(amqp, isolation, envelope(resolution_of(concern, NOW)))
     await eventually(lambda: len(sink.mails) == 2, what="two mails")
 
     resolution = sink.mails[1]
@@ -150,8 +156,7 @@ async def test_survey_expires_thirty_days_after_resolution(
         sink: SmtpSink, clock: FakeClock) -> None:
     concern = str(uuid.uuid4())
     await publish(amqp, isolation, envelope(contact(concern)))
-    await publish(amqp, isolation, envelope(ConcernResolved(concern_id=concern,
-                                                            resolved_at=NOW)))
+    await publish(amqp, isolation, envelope(resolution_of(concern, NOW)))
     await eventually(lambda: len(sink.mails) == 2, what="two mails")
     # the acknowledgement and the resolution are sent at once, in either order
     links = [m for m in (LINK.search(mail.text) for mail in sink.mails) if m is not None]
@@ -179,7 +184,7 @@ async def test_two_notify_processes_and_redelivered_events_send_each_message_onc
         published: list[CloudEvent] = []
         for concern in concerns:
             first = envelope(contact(concern))
-            resolved = envelope(ConcernResolved(concern_id=concern, resolved_at=NOW))
+            resolved = envelope(resolution_of(concern, NOW))
             # each event twice (a redelivery), and the contact again in a new envelope
             published += [first, first, envelope(contact(concern)), resolved, resolved]
         names = {event.name for event in published}

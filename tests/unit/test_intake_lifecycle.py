@@ -30,10 +30,13 @@ from shared.events import (
     ConcernMessageAdded,
     ConcernReopened,
     ConcernReplyShared,
+    ConcernResolutionShared,
     ConcernResolved,
     ConcernStatusChanged,
+    Exchange,
     MessageAuthor,
     MessageVisibility,
+    spec_of,
 )
 
 pytestmark = pytest.mark.unit
@@ -162,6 +165,11 @@ def test_resolve_records_the_summary_and_publishes_resolved() -> None:
     outcome = run(Status.ACKNOWLEDGED, Action.RESOLVE, text="Route fixed")
     assert outcome.resolution_summary == "Route fixed"
     assert any(isinstance(e, ConcernResolved) for e in outcome.events)
+    # the family's resolution message says what was done: privately, never on bureau.events
+    [shared] = [e for e in outcome.events if isinstance(e, ConcernResolutionShared)]
+    assert shared.summary == "Route fixed" and spec_of(shared).exchange is Exchange.PRIVATE
+    assert all("Route fixed" not in e.model_dump_json() for e in outcome.events
+               if spec_of(e).exchange is Exchange.PUBLIC)
 
 
 def test_reopen_starts_a_new_guarantee_and_publishes_reopened() -> None:

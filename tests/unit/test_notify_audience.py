@@ -19,7 +19,7 @@ from shared.events import (
     ConcernMerged,
     ConcernMessageAdded,
     ConcernReplyShared,
-    ConcernResolved,
+    ConcernResolutionShared,
     ConcernStatusChanged,
     ConcernTriaged,
     EventData,
@@ -33,6 +33,13 @@ from shared.events import (
 from shared.settings import DEFAULT_DISTRICT_CONFIG
 
 pytestmark = pytest.mark.unit
+
+SUMMARY = "The driver now stops at Oak Street."  # what staff wrote when resolving
+
+
+def resolution_of(concern_id: str, at: datetime) -> ConcernResolutionShared:
+    """A resolution as intake shares it with notify (with the summary staff wrote)."""
+    return ConcernResolutionShared(concern_id=concern_id, summary=SUMMARY, resolved_at=at)
 
 NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 BOTH = frozenset({ChannelName.EMAIL, ChannelName.SMS})
@@ -123,7 +130,7 @@ def test_reply_carries_its_text_and_is_keyed_by_the_message() -> None:
 
 
 def test_resolution_carries_the_survey_link() -> None:
-    resolved = ConcernResolved(concern_id="c-1", resolved_at=NOW)
+    resolved = resolution_of("c-1", NOW)
 
     [planned] = plan(resolved, survey_url="https://x.example/survey/t")
 
@@ -242,7 +249,7 @@ def test_events_that_tell_nobody_are_known_before_reading_the_concern() -> None:
                                   author=MessageAuthor.STAFF,
                                   visibility=MessageVisibility.PUBLIC, added_at=NOW)]
     telling = [asked(), triaged(Priority.CRITICAL), warning(),
-               ConcernResolved(concern_id="c-1", resolved_at=NOW)]
+               resolution_of("c-1", NOW)]
 
     for data in silent:
         assert not audience.may_notify(data)
