@@ -72,12 +72,19 @@ class TokenVerifier:
             object.__setattr__(self, "_jwks", jwt.PyJWKClient(self.jwks_url, cache_keys=True))
 
     def verify(self, token: str) -> Principal:
+        """The principal of a valid token. The header's algorithm picks the key: HS256 only
+        with the shared signing key (tokens the staff console mints for a signed-in person),
+        RS256/ES256 only with the provider's JWKS; a token never chooses a key of another kind."""
         try:
-            if self._jwks is not None:
-                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+            algorithm = jwt.get_unverified_header(token).get("alg")
+            if algorithm == "HS256" and self.signing_key:
+                key: Any = self.signing_key
+                algorithms = ["HS256"]
+            elif algorithm in ("RS256", "ES256") and self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
                 algorithms = ["RS256", "ES256"]
             else:
-                key, algorithms = self.signing_key, ["HS256"]
+                raise AuthError(f"tokens signed with {algorithm!r} are not accepted here")
             claims = jwt.decode(token, key, algorithms=algorithms, audience=self.audience,
                                 issuer=self.issuer, leeway=CLOCK_SKEW_S,
                                 options={"require": ["exp", "sub", "iss", "aud"]})

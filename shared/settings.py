@@ -70,9 +70,11 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> ServiceSettings:
-        if self.environment == "development" or self.jwt_jwks_url:
-            return self  # with a JWKS URL, tokens are verified with the provider's keys only
+        if self.environment == "development":
+            return self
         key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
+        if self.jwt_jwks_url and key in (None, DEVELOPMENT_SIGNING_KEY):
+            return self  # the provider's keys only
         if key == DEVELOPMENT_SIGNING_KEY:
             raise ValueError("JWT_SIGNING_KEY is the development key: set JWT_JWKS_URL (and "
                              "unset the key) or a real key outside development")
@@ -107,11 +109,17 @@ class ServiceSettings(BaseSettings):
         """The CloudEvents `source` of events this service publishes."""
         return f"/bureau/{self.service_name}"
 
+    def _provider_keys_only(self, key: str | None) -> bool:
+        return bool(self.jwt_jwks_url) and key == DEVELOPMENT_SIGNING_KEY \
+            and self.environment != "development"
+
     def token_verifier(self) -> TokenVerifier:
         """Verifies staff and frontend bearer tokens as these settings say."""
         key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
         return TokenVerifier(issuer=self.jwt_issuer, audience=self.jwt_audience,
-                             signing_key=None if self.jwt_jwks_url else key,
+                             # beside a JWKS, a real shared key still verifies the tokens
+                             # the staff console mints for the person signed in
+                             signing_key=None if self._provider_keys_only(key) else key,
                              jwks_url=self.jwt_jwks_url,
                              max_ttl_s=None if self.environment == "development"
                              else self.jwt_max_ttl_s)
