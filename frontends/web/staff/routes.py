@@ -215,10 +215,9 @@ def _router() -> APIRouter:
             teams=(team,) if team else (),
             via="development",
         )
+        next_page = _safe_next(request.session.get("next"))  # read before the session is new
         signin.open(request, user)
-        return RedirectResponse(
-            _safe_next(request.session.get("next")) or Pages.of(user).home(), 303
-        )
+        return RedirectResponse(next_page or Pages.of(user).home(), 303)
 
     @router.post("/sign-out")
     async def sign_out(request: Request) -> Response:

@@ -131,6 +131,7 @@ class Pages:
     team: bool
     reveal: bool
     admin: bool
+    board: bool = False  # the Board's figures (/staff/board): aggregates only
 
     @classmethod
     def of(cls, user: StaffUser) -> Pages:
@@ -143,6 +144,7 @@ class Pages:
             team=user.may(Permission.MEMBERS_MANAGE),
             reveal=user.may(Permission.STUDENT_REVEAL),
             admin=user.may(Permission.CONFIG_READ),
+            board=user.may(Permission.REPORTS_READ),
         )
 
     def home(self) -> str:
@@ -156,6 +158,8 @@ class Pages:
             return "/staff/team"
         if self.admin:
             return "/staff/admin"
+        if self.board:
+            return "/staff/board"
         return "/staff/nothing"
 
 
