@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ValidationError
 
-from services.escalation import reports
+from services.escalation import board_store, reports
 from services.escalation.domain import ClockStatus, Entry, SlaClock
 from services.escalation.handlers import EscalationContext
 from services.escalation.policies import Policy, PolicyFields, reference_problems
@@ -300,7 +300,9 @@ async def board_report(
     if until <= since:
         raise _invalid("to", "must be after `from`")
     now = ctx.clock.now()
-    facts = [reports.facts_of(c) for c in await ctx.repo.submitted_before(until)]
+    clocks = await board_store.clocks_of_period(ctx.repo.collection, since=since, until=until,
+                                                as_of=min(until, now))
+    facts = [reports.facts_of(c) for c in clocks]
     guarantee = timedelta(hours=ctx.district.district.guarantee_hours)
     groups, total = reports.board_report(facts, start=since, end=until, as_of=min(until, now),
                                          guarantee=guarantee, group_by=group_by)
@@ -334,8 +336,12 @@ async def board_trend(
     if len(months) > MAX_TREND_MONTHS:
         raise _invalid("to", f"a trend covers at most {MAX_TREND_MONTHS} months")
     now = ctx.clock.now()
+    since, _ = reports.month_bounds(months[0], timezone)
     _, until = reports.month_bounds(months[-1], timezone)
-    facts = [reports.facts_of(c) for c in await ctx.repo.submitted_before(until)]
+    # each month's backlog is as of its end: the cycles open across it ended after `since`
+    clocks = await board_store.clocks_of_period(ctx.repo.collection, since=since, until=until,
+                                                as_of=min(since, now))
+    facts = [reports.facts_of(c) for c in clocks]
     guarantee = timedelta(hours=ctx.district.district.guarantee_hours)
     rows = []
     for month in months:

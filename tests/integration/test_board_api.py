@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.escalation import board_store, handlers
+from services.escalation import board_store, handlers, reports
 from services.escalation.domain import SlaClock
 from services.escalation.repository import BOARD_COUNTED, from_document
 from services.escalation.standards import Figures, figures, tally_clocks
@@ -209,3 +210,42 @@ async def test_a_report_period_is_checked(service: Service) -> None:
         "/v1/board/report", params={"from": "2000-01", "to": "2026-03"}, headers=BOARD
     )
     assert long.status_code == 422
+
+
+async def test_older_reports_read_the_period_clocks_and_equal_every_clock_read(
+    service: Service,
+) -> None:
+    await service.submit("january", T0 - 50 * 24 * HOUR)
+    await service.feed(ConcernResolved(concern_id="january", resolved_at=T0 - 49 * 24 * HOUR))
+    await march(service)
+    await service.run_until(datetime(2026, 4, 3, 15, tzinfo=UTC))
+    await service.feed(ConcernResolved(concern_id="c", resolved_at=service.clock.now()))
+    docs = await service.ctx.repo.collection.find({}).to_list()
+    every = [reports.facts_of(from_document(d)) for d in docs]
+    since, until = datetime(2026, 3, 1, 6, tzinfo=UTC), datetime(2026, 4, 1, 5, tzinfo=UTC)
+    read = await board_store.clocks_of_period(
+        service.ctx.repo.collection, since=since, until=until, as_of=until
+    )
+    assert sorted(c.concern_id for c in read) == ["a", "b", "c"]  # not January's
+    answer = await service.http.get(
+        "/v1/reports/board",
+        params={"from": "2026-03-01", "to": "2026-04-01", "group_by": "school"},
+        headers=BOARD,
+    )
+    assert answer.status_code == 200, answer.text
+    groups, total = reports.board_report(
+        every,
+        start=since,
+        end=until,
+        as_of=until,
+        guarantee=72 * HOUR,
+        group_by=reports.GroupBy.SCHOOL,
+    )
+    assert answer.json()["total"] == asdict(total)
+    assert answer.json()["groups"] == [{"key": g.key, **asdict(g.figures)} for g in groups]
+    assert sum(total.backlog.values()) == 1  # C, open across the end of March
+    trend = await service.http.get(
+        "/v1/reports/board/trend", params={"from": "2026-01", "to": "2026-03"}, headers=BOARD
+    )
+    march_row = trend.json()["months"][-1]
+    assert {k: v for k, v in march_row.items() if k != "month"} == asdict(total)
