@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -17,11 +19,14 @@ from services.escalation.standards import (
     Standard,
     StandardsConfig,
     Tally,
+    changed_facts,
     compliance,
+    facts_of,
     figures,
     finished_cycle,
     milestone_state,
     tally_clocks,
+    tally_of,
 )
 from shared.district import load_district
 from tests.unit.test_escalation_domain import RULES, rules_with
@@ -129,7 +134,7 @@ def test_breaches_escalations_and_satisfaction_fall_in_their_period() -> None:
     clock, _ = domain.advance(new(), now=T0 + 100 * HOUR, rules=RULES)
     clock = domain.surveyed(resolved(clock, T0 + 101 * HOUR), score=4, at=T0 + 102 * HOUR)
     fig = figures(tally(clock))
-    assert fig.breaches == {"first_response": 1, "resolution": 1}
+    assert {t: n for t, n in fig.breaches.items() if n} == {"first_response": 1, "resolution": 1}
     assert fig.escalations["1"] == 1
     assert (fig.satisfaction_responses, fig.satisfaction_mean) == (1, 4.0)
     april = tally_clocks(
@@ -199,3 +204,44 @@ def test_the_shipped_district_file_has_valid_standards() -> None:
     config = district.section("standards", StandardsConfig)
     measures = {s.measure for s in config.standards}
     assert Measure.RESOLVED_WITHIN_GUARANTEE in measures and config.required_course
+
+
+def summed(*clocks: SlaClock, end_label: str) -> Tally:
+    """The March summaries the clocks' facts add up to, as the store keeps them: counters per
+    month, the backlog of ended cycles at the end of `end_label`."""
+    doc: dict[str, Any] = {}
+    for clock in clocks:
+        for fact in facts_of(clock, timezone=ZoneInfo("UTC"), guarantee=GUARANTEE).values():
+            for label, counts in fact.months:
+                if label != "2026-03":
+                    continue
+                for name, n in counts:
+                    if name.startswith("backlog_end.") and label != end_label:
+                        continue
+                    *parent, leaf = name.split(".")
+                    into = doc.setdefault(parent[0], {}) if parent else doc
+                    into[leaf] = into.get(leaf, 0) + n
+    return tally_of(doc)
+
+
+def test_a_clocks_facts_add_up_to_the_definition() -> None:
+    fast = resolved(moved(new("fast"), "acknowledged", T0 + HOUR), T0 + 2 * HOUR)
+    fast = domain.surveyed(fast, score=4, at=T0 + 3 * HOUR)
+    slow, _ = domain.advance(new("slow"), now=T0 + 100 * HOUR, rules=RULES)
+    slow = resolved(slow, T0 + 101 * HOUR)
+    # open across the end of March, resolved in April
+    late = resolved(new("late", at=T0 + 27 * 24 * HOUR), datetime(2026, 4, 2, tzinfo=UTC))
+    expected = tally(fast, slow, late)
+    assert sum(expected.backlog.values()) == 1
+    assert summed(fast, slow, late, end_label="2026-03") == expected
+
+
+def test_a_survey_replaced_takes_the_first_answer_back() -> None:
+    clock = resolved(new(), T0 + 2 * HOUR)
+    first = domain.surveyed(clock, score=2, at=T0 + 3 * HOUR)
+    second = domain.surveyed(first, score=5, at=T0 + 4 * HOUR)
+    added, removed = changed_facts(first, second, timezone=ZoneInfo("UTC"), guarantee=GUARANTEE)
+    assert [dict(f.months[0][1]) for f in added] == [{"surveys": 1, "score_total": 5}]
+    assert [dict(f.negated().months[0][1]) for f in removed] == [
+        {"surveys": -1, "score_total": -2}
+    ]
