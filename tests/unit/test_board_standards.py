@@ -242,6 +242,4 @@ def test_a_survey_replaced_takes_the_first_answer_back() -> None:
     second = domain.surveyed(first, score=5, at=T0 + 4 * HOUR)
     added, removed = changed_facts(first, second, timezone=ZoneInfo("UTC"), guarantee=GUARANTEE)
     assert [dict(f.months[0][1]) for f in added] == [{"surveys": 1, "score_total": 5}]
-    assert [dict(f.negated().months[0][1]) for f in removed] == [
-        {"surveys": -1, "score_total": -2}
-    ]
+    assert [dict(f.negated().months[0][1]) for f in removed] == [{"surveys": -1, "score_total": -2}]
