@@ -27,8 +27,11 @@ Auditor = Annotated[Access, Depends(authorize(Permission.AUDIT_READ))]
 
 
 def check_scope(access: Access, doc: Document) -> None:
-    """403 unless the concern's school or team is within the caller's reach."""
-    if not access.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")):
+    """403 unless the concern's school or team is within the caller's reach, or the concern is
+    assigned to the caller (a backup from another team covering for an away member, a
+    hand-over)."""
+    if not access.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")) \
+            and not (doc.get("assignee_id") and doc.get("assignee_id") == access.actor):
         raise out_of_scope()
 
 
@@ -41,7 +44,8 @@ def scope_query(access: Access) -> Document:
         reach.append({"school_id": {"$in": sorted(access.schools)}})
     if access.teams:
         reach.append({"team_id": {"$in": sorted(access.teams)}})
-    return {"$or": reach} if reach else {"_id": {"$in": []}}
+    reach.append({"assignee_id": access.actor})  # handed to them, whatever its team
+    return {"$or": reach}
 
 
 def etag(version: int) -> str:

@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.triage import handlers
+from services.triage.assignment import Absence
 from services.triage.handlers import Refused, Retriage, TriageContext
 from shared.authz import Access, Permission, access
+from shared.clock import as_utc
 from shared.events import Priority
 from shared.http import Problem, authorize, out_of_scope, service_context
 
@@ -259,8 +261,11 @@ def _member(ctx: TriageContext, doc: dict[str, Any] | None, member_id: str,
         teams=[t.id for t in ctx.district.teams if member_id in t.members],
         load=int(doc.get("load", 0)),
         open=[i for i in doc.get("open", []) if shown is None or i in shown],
-        away=bool(doc.get("away", False)), backup_id=doc.get("backup_id"),
-        away_until=doc.get("away_until"))
+        # back once the date they gave has passed (assignment no longer skips them)
+        away=bool(doc.get("away", False)) and Absence(
+            doc.get("backup_id"), as_utc(until) if (until := doc.get("away_until")) else None,
+        ).on(ctx.clock.now()),
+        backup_id=doc.get("backup_id"), away_until=doc.get("away_until"))
 
 
 @router.get("/members", response_model=list[MemberRead])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -22,6 +23,25 @@ class Seat:
 
     assignee_id: str
     covering_for: str | None = None
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A member marked away: who takes their new concerns, and until when (None: until
+    marked back)."""
+
+    backup_id: str | None
+    until: datetime | None = None
+
+    def on(self, now: datetime) -> bool:
+        """Whether the member is still away at `now` (back once `until` has passed)."""
+        return self.until is None or now < self.until
+
+
+def away_at(absences: Mapping[str, Absence], now: datetime) -> dict[str, str | None]:
+    """The members away at `now`, each with their backup: an absence whose date has passed
+    counts no more, so assignment no longer skips them."""
+    return {member: a.backup_id for member, a in absences.items() if a.on(now)}
 
 
 def cover(member_id: str, away: Mapping[str, str | None]) -> Seat | None:

@@ -214,7 +214,7 @@ async def _assign(ctx: TriageContext, concern_id: str, team_id: str, *,
     team = ctx.district.team(team_id)
     if team is None:
         return None
-    candidates = assignment.seats(team.members, await ctx.members.away())
+    candidates = assignment.seats(team.members, await ctx.members.away(ctx.clock.now()))
     if not candidates:
         return None
     if ctx.config.assignment is Strategy.ROUND_ROBIN:
@@ -348,7 +348,8 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
     old_assignee = decision.get("assignee_id")
     seat: Seat | None
     if change.assignee_id is not None:
-        seat = assignment.cover(change.assignee_id, await ctx.members.away()) or Seat(
+        seat = assignment.cover(change.assignee_id,
+                                await ctx.members.away(ctx.clock.now())) or Seat(
             change.assignee_id)
         if seat.assignee_id != old_assignee:
             await ctx.members.add(seat.assignee_id, concern_id)

@@ -21,8 +21,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.triage import duplicates
+from services.triage.assignment import Absence, away_at
 from services.triage.rules import Rule
 from shared.cache import Cached
+from shared.clock import as_utc
 from shared.events import CloudEvent
 from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
@@ -276,7 +278,7 @@ class MemberRepository:
         self._known: set[str] = set()  # documents that exist: members are never deleted
         self._assigning: dict[str, asyncio.Lock] = {}
 
-    def _new_away_cache(self) -> Cached[dict[str, str | None]]:
+    def _new_away_cache(self) -> Cached[dict[str, Absence]]:
         return Cached(self._read_away, self._ttl_s, now=self._monotonic)
 
     async def ensure_indexes(self) -> None:
@@ -312,14 +314,17 @@ class MemberRepository:
     async def all(self) -> list[Document]:
         return await self._members.find({}).sort([("_id", ASCENDING)]).to_list()
 
-    async def away(self) -> dict[str, str | None]:
-        """Every away member, with their backup (as stored at most `ttl_s` ago, or since this
-        process's last change)."""
-        return await self._away.get()
+    async def away(self, now: datetime) -> dict[str, str | None]:
+        """Every member away at `now`, with their backup (as stored at most `ttl_s` ago, or
+        since this process's last change); one whose `away_until` has passed is back."""
+        return away_at(await self._away.get(), now)
 
-    async def _read_away(self) -> dict[str, str | None]:
-        docs = await self._members.find({"away": True}, {"backup_id": 1}).to_list()
-        return {d["_id"]: d.get("backup_id") for d in docs}
+    async def _read_away(self) -> dict[str, Absence]:
+        docs = await self._members.find({"away": True},
+                                        {"backup_id": 1, "away_until": 1}).to_list()
+        return {d["_id"]: Absence(d.get("backup_id"),
+                                  as_utc(d["away_until"]) if d.get("away_until") else None)
+                for d in docs}
 
     async def loads(self, member_ids: Sequence[str]) -> dict[str, int]:
         docs = await self._members.find({"_id": {"$in": list(member_ids)}}, {"load": 1}).to_list()

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from services.triage.assignment import Seat, cover, least_loaded, round_robin, seats
+from services.triage.assignment import (
+    Absence,
+    Seat,
+    away_at,
+    cover,
+    least_loaded,
+    round_robin,
+    seats,
+)
 from services.triage.duplicates import (
     DuplicateReason,
     Earlier,
@@ -121,3 +129,9 @@ def test_backup_chain_is_followed_and_a_loop_or_missing_backup_means_nobody() ->
 def test_backup_inside_the_team_holds_one_seat() -> None:
     assert seats(["a", "b"], {"a": "b"}) == [Seat("b", "a")]
     assert seats(["a"], {"a": None}) == []
+
+
+def test_an_absence_ends_at_its_date_and_without_a_date_lasts_until_marked_back() -> None:
+    absences = {"a": Absence("b", until=T0 + timedelta(days=1)), "c": Absence(None)}
+    assert away_at(absences, T0) == {"a": "b", "c": None}
+    assert away_at(absences, T0 + timedelta(days=1)) == {"c": None}
