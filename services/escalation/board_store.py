@@ -15,13 +15,14 @@ only the clocks of their period (`clocks_of_period`), through index ranges.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pymongo
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.escalation.domain import SlaClock
@@ -88,10 +89,10 @@ def total(groups: Mapping[Any, Tally]) -> Tally:
     return whole
 
 
-
 MONTHS = "board_months"
 COUNTED = "board_counted"
 BACKFILLED = "board_backfilled"
+BACKFILL_TOKEN = "board_backfill"
 
 
 def _inc(fact: Fact, label: str, counts: tuple[tuple[str, int], ...]) -> list[tuple[str, Document]]:
@@ -166,20 +167,25 @@ class BoardSummaries:
         once; later starts find the backfill done and read no clock."""
         if await self._meta.find_one({"_id": BACKFILLED}):
             return 0
-        done = 0
+        done, after = 0, ""
         while True:
+            # through the _id index, each clock looked at once
             docs = (
                 await self._clocks.find(
-                    {COUNTED: {"$exists": False}}, {"outbox": 0, "applied_events": 0}
+                    {"_id": {"$gt": after}, COUNTED: {"$exists": False}},
+                    {"outbox": 0, "applied_events": 0},
                 )
+                .sort([("_id", ASCENDING)])
                 .limit(batch)
                 .to_list()
             )
+            if docs:
+                after = docs[-1]["_id"]
             readable = {clock.concern_id: clock for clock in _readable(docs)}
-            counted: list[Fact] = []
+            facts: dict[str, dict[str, Fact]] = {}
             for doc in docs:
-                clock = readable.get(doc["_id"])
-                facts = (
+                clock = readable.get(doc["_id"])  # an unreadable clock is marked, left out
+                facts[doc["_id"]] = (
                     facts_of(
                         clock,
                         timezone=self.timezone,
@@ -187,17 +193,28 @@ class BoardSummaries:
                         summaries=doc.get(REPORT_CYCLES) or (),
                     )
                     if clock
-                    else {}  # an unreadable clock is marked and left out
+                    else {}
                 )
-                marked = await self._clocks.update_one(
-                    {"_id": doc["_id"], COUNTED: {"$exists": False}},
-                    {"$set": {COUNTED: list(facts)}},
+            # marked in one trip, each only if nobody counted it meanwhile (another replica
+            # starting too): this run counts those that carry its token
+            token = uuid.uuid4().hex
+            if facts:
+                await self._clocks.bulk_write(
+                    [
+                        UpdateOne(
+                            {"_id": _id, COUNTED: {"$exists": False}},
+                            {"$set": {COUNTED: list(found), BACKFILL_TOKEN: token}},
+                        )
+                        for _id, found in facts.items()
+                    ],
+                    ordered=False,
                 )
-                if marked.modified_count == 1:
-                    counted.extend(facts.values())
-                    done += 1
+            mine = await self._clocks.find(
+                {"_id": {"$in": list(facts)}, BACKFILL_TOKEN: token}, {"_id": 1}
+            ).to_list()
             # the batch's counts summed: a few upserts per batch, not one per fact
-            await self._apply(*counted)
+            await self._apply(*(f for doc in mine for f in facts[doc["_id"]].values()))
+            done += len(mine)
             if len(docs) < batch:
                 await self._meta.update_one(
                     {"_id": BACKFILLED}, {"$set": {"done": True}}, upsert=True
