@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Config(BaseModel):
@@ -48,7 +48,34 @@ class Open311Config(_Config):
         return found
 
 
+class AwaitingRequester(_Config):
+    """A concern waiting on the requester's answer: reminded, then closed with notice."""
+
+    remind_after_days: int = Field(default=5, gt=0, le=365,
+                                   description="ask again after this many days of silence")
+    close_after_days: int = Field(default=10, gt=0, le=365,
+                                  description="close after this many days of silence")
+    close_notice: dict[str, str] = Field(
+        default_factory=lambda: {"en": "We closed this concern because we did not hear back "
+                                       "from you. Reply within 14 days to reopen it."},
+        description="what the family reads when it closes, per language (en at least)")
+    sweep_s: float = Field(default=300.0, gt=0, description="how often intake looks")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AwaitingRequester:
+        if self.close_after_days <= self.remind_after_days:
+            raise ValueError("close_after_days must come after remind_after_days")
+        if "en" not in self.close_notice:
+            raise ValueError("close_notice needs an English (en) text")
+        return self
+
+    def notice(self, language: str) -> str:
+        """The closing notice in the family's language (English when none is written)."""
+        return self.close_notice.get(language.split("-")[0]) or self.close_notice["en"]
+
+
 class IntakeConfig(_Config):
+    awaiting_requester: AwaitingRequester = Field(default_factory=AwaitingRequester)
     public_staff_names: bool = Field(
         default=False,
         description="whether requesters see the name of the staff member who replied",

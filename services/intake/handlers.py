@@ -338,6 +338,47 @@ async def act(concern_id: str, command: Command, *, ctx: IntakeContext,
     raise ConcurrentChange(concern_id)
 
 
+BUREAU = "bureau"  # the actor of what intake does by itself (reminders, closing a long wait)
+
+
+async def sweep_awaiting(*, ctx: IntakeContext, limit: int = 200) -> int:
+    """Remind the families silent for `remind_after_days` (their question again), and close
+    with notice the concerns silent for `close_after_days`; answers how many it moved. Safe
+    on every replica at once: each move is made on the version it read (one wins)."""
+    settings = ctx.config.awaiting_requester
+    now = ctx.clock.now()
+    close_before = now - timedelta(days=settings.close_after_days)
+    moved = 0
+    for found in await ctx.repo.awaiting_since_before(
+            now - timedelta(days=settings.remind_after_days), limit):
+        doc = await ctx.repo.get_document(found["_id"])
+        if doc is None:
+            continue
+        if as_utc(found["awaiting_since"]) <= close_before:
+            language = (doc.get("requester") or {}).get("language") or "en"
+            command = Command(Action.CLOSE_UNANSWERED, BUREAU, text=settings.notice(language))
+        elif found.get("requester_reminded_at") is None:
+            command = Command(Action.REMIND_REQUESTER, BUREAU, text=_last_question(doc))
+        else:
+            continue
+        try:
+            await act(found["_id"], command, ctx=ctx, if_match=found["version"])
+        except (PreconditionFailed, ActionNotAllowed, InvalidCommand, ConcernNotFound):
+            continue  # another replica (or the family) moved it first
+        moved += 1
+        log.info("long wait on the requester", extra={"concern_id": found["_id"],
+                                                      "action": command.action.value})
+    return moved
+
+
+def _last_question(doc: Document) -> str:
+    """The question the family has not answered (the last public message of staff)."""
+    for message in reversed(doc.get("messages") or []):
+        if message.get("author") == "staff" and message.get("visibility") == "public":
+            return str(message["text"])
+    return "We are still waiting for your answer about this concern."
+
+
 async def merge_target(source: Document, into: str, *, ctx: IntakeContext,
                        covers: Callable[[Document], bool]) -> str:
     """The concern a merge keeps: one the caller may act on (else it is answered as unknown,

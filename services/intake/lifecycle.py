@@ -42,6 +42,8 @@ class Action(StrEnum):
     SCHEDULE_CALLBACK = "schedule_callback"
     COMPLETE_CALLBACK = "complete_callback"
     CANCEL_CALLBACK = "cancel_callback"
+    REMIND_REQUESTER = "remind_requester"
+    CLOSE_UNANSWERED = "close_unanswered"
     RESOLVE = "resolve"
     REOPEN = "reopen"
     CLOSE = "close"
@@ -65,6 +67,10 @@ MOVES: dict[Action, dict[Status, Status]] = {
     # Waiting on the requester: the SLA clock pauses (escalation reads status_changed).
     Action.REQUEST_INFORMATION: {_R: _W, _A: _W, _O: _W},
     Action.RESUME: {_W: _A},
+    # The bureau's own moves on a long wait: ask again, then close with notice (the family
+    # may reopen it within the reopen window, as after a resolution).
+    Action.REMIND_REQUESTER: {_W: _W},
+    Action.CLOSE_UNANSWERED: {_W: _C},
     # A public reply is a first response, so it acknowledges a new or reopened concern.
     Action.REPLY: {_R: _A, _A: _A, _W: _W, _O: _A},
     Action.NOTE: _stay(*Status),
@@ -91,6 +97,8 @@ TEXT_REQUIRED: dict[Action, str] = {
     Action.RESOLVE: "summary",
     Action.REQUESTER_MESSAGE: "message",
     Action.MERGE: "reason",
+    Action.REMIND_REQUESTER: "message",
+    Action.CLOSE_UNANSWERED: "notice",
 }
 # Actions whose text is a public message the requester sees (the rest is internal).
 _PUBLIC_STAFF_TEXT = frozenset({Action.REQUEST_INFORMATION, Action.REPLY})
@@ -249,6 +257,11 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     # A merge is a move to closed that every service hears of as `concern.merged`: triage
     # drops it from queues and loads, escalation shows it to the Ombudsperson, notify tells
     # the requester (who may reopen it).
+    if action in (Action.REMIND_REQUESTER, Action.CLOSE_UNANSWERED):
+        # to the family (no message of the case: the bureau's own words, on the timeline)
+        events.append(ConcernReplyShared(
+            concern_id=state.id, message_id=entry_id, text=text or "", author_name=None,
+            added_at=now, information_request=action is Action.REMIND_REQUESTER))
     if action is Action.MERGE:
         events.append(ConcernMerged(concern_id=state.id, into_concern_id=command.into or "",
                                     merged_at=now, decided_by=command.actor))
@@ -263,7 +276,8 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     return Outcome(
         id=entry_id, action=action, actor=command.actor, at=now, from_status=state.status,
         to_status=to, text=text, message=message, events=tuple(events),
-        resolution_summary=text if action is Action.RESOLVE else None,
+        resolution_summary=text if action in (Action.RESOLVE, Action.CLOSE_UNANSWERED)
+        else None,
         callback_due_at=command.due_at if action is Action.SCHEDULE_CALLBACK else None,
         callbacks=callbacks,
         callback=touched,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,6 +31,16 @@ log = logging.getLogger(__name__)
 CONSUMED = ("concern.triaged", "concern.assigned", "concern.merged", "concern.escalated",
             "sla.warning", "sla.breached", "sla.due_changed", "notification.sent",
             "notification.failed")
+
+
+async def _sweeping(ctx: handlers.IntakeContext) -> None:
+    """Remind, then close, concerns long waiting on the requester (see `sweep_awaiting`)."""
+    while True:
+        try:
+            await handlers.sweep_awaiting(ctx=ctx)
+        except Exception:
+            log.warning("awaiting-requester sweep failed; will retry", exc_info=True)
+        await asyncio.sleep(ctx.config.awaiting_requester.sweep_s)
 
 
 def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastAPI:
@@ -77,6 +88,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             "notification.sent": handlers.on_notification_sent,
             "notification.failed": handlers.on_notification_failed,
         }
+        runtime.spawn(_sweeping(ctx), "awaiting-requester-sweep")
         if set(by_event) != set(CONSUMED):
             raise RuntimeError(f"intake's handlers and CONSUMED differ on "
                                f"{sorted(set(by_event) ^ set(CONSUMED))}")

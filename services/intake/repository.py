@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument, UpdateOne
@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.intake.domain import Concern, Status
-from services.intake.lifecycle import Callback, CallbackStatus, CaseState, Outcome
+from services.intake.lifecycle import Action, Callback, CallbackStatus, CaseState, Outcome
 from services.intake.students import StudentVault
 from shared.batching import GroupCommit
 from shared.clock import as_utc
@@ -152,6 +152,14 @@ def _outcome_update(outcome: Outcome) -> Document:
         sets["merged_into"] = None
     if outcome.resolution_due_at is not None:
         sets["resolution_due_at"] = outcome.resolution_due_at
+    # how long the family has been silent (the reminder and the closing after a long wait)
+    if outcome.to_status is Status.AWAITING_REQUESTER:
+        if outcome.from_status is not Status.AWAITING_REQUESTER:
+            sets |= {"awaiting_since": outcome.at, "requester_reminded_at": None}
+        elif outcome.action is Action.REMIND_REQUESTER:
+            sets["requester_reminded_at"] = outcome.at
+    elif outcome.from_status is Status.AWAITING_REQUESTER:
+        sets["awaiting_since"] = None
     return {"$set": sets, "$push": pushes}
 
 
@@ -182,6 +190,8 @@ class ConcernRepository:
         await self._concerns.create_index([("submitted_at", 1)])
         await self._concerns.create_index([("merged_into", 1)], sparse=True)
         await self._concerns.create_index([("student_key", 1)], sparse=True)
+        # concerns waiting on the family, by how long (reminded, then closed after a while)
+        await self._concerns.create_index([("status", 1), ("awaiting_since", 1)])
 
     async def reseal_students(self) -> int:
         """Seal students stored in clear (before encryption) or under a key that is no longer
@@ -337,6 +347,14 @@ class ConcernRepository:
         projection = {name: 0 for name in (*PRIVATE_FIELDS, "timeline", "messages", "history",
                                            "description", "callbacks")}
         return await self._concerns.find(query, projection).sort(sort).limit(limit).to_list()
+
+    async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Document]:
+        """Concerns waiting on the requester since `moment` or earlier, longest first."""
+        return await self._concerns.find(
+            {"status": Status.AWAITING_REQUESTER.value,
+             "awaiting_since": {"$gte": datetime(1970, 1, 1, tzinfo=UTC), "$lte": moment}},
+            {"_id": 1, "version": 1, "awaiting_since": 1, "requester_reminded_at": 1},
+        ).sort([("awaiting_since", 1)]).limit(limit).to_list()
 
     async def count_by_status(self, query: Document) -> dict[str, int]:
         cursor = await self._concerns.aggregate(
