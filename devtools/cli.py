@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from devtools.launcher import DEFAULT_PORTS, SERVICES
 
@@ -52,9 +54,23 @@ def check_config(path: Path | None) -> int:
         print(f"invalid: {problem}", file=sys.stderr)
     if problems:
         return 1
+    for warning in holiday_warnings(district):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{path}: valid ({len(district.schools)} schools, {len(district.teams)} teams, "
           f"{len(district.categories)} categories, {len(district.staff)} staff)")
     return 0
+
+
+def holiday_warnings(district: Any, today: date | None = None) -> list[str]:
+    """Calendars naming no holiday in the coming 12 months: every holiday would silently count
+    as a working day (a list written for one year, never extended)."""
+    from services.escalation.policies import EscalationConfig
+
+    today = today or datetime.now(ZoneInfo(district.district.timezone)).date()
+    return [f"calendar {c.id} has no holidays between {today} and {today + timedelta(days=365)}"
+            " (add this year's, or rules such as `every: 01-01`)"
+            for c in district.section("escalation", EscalationConfig).calendars
+            if c.lacks_holidays(today)]
 
 
 def section_checks() -> dict[str, Any]:

@@ -29,6 +29,8 @@ from services.escalation.calendar import (
 )
 from shared.district import DistrictConfig
 from shared.events import Priority
+from shared.holidays import Holiday, next_year_without
+from shared.holidays import dates as holiday_dates
 
 # The lifecycle statuses a concern can be in while its clock runs (intake's table).
 OPEN_STATUSES = ("received", "acknowledged", "awaiting_requester", "reopened")
@@ -43,6 +45,8 @@ class _Model(BaseModel):
 # The longest duration a policy may name (Security, low: a huge one was accepted, and the
 # concerns it matched silently got no SLA clock). A year of seconds is far past any target.
 MAX_DURATION_S = 366 * 24 * 3600
+# The years a calendar's holiday rules are expanded over (its arithmetic looks ten years on).
+HOLIDAY_SPAN = (date(2000, 1, 1), date(2100, 12, 31))
 
 
 class LadderStep(_Model):
@@ -165,12 +169,14 @@ def reference_problems(policy: Policy, *, district: DistrictConfig,
 
 
 class CalendarConfig(_Model):
-    """Business hours in the district's time zone: `mon: "08:00-17:00"`, and holidays."""
+    """Business hours in the district's time zone: `mon: "08:00-17:00"`, and holidays: dates,
+    and the rules districts have (`shared/holidays.py`: every year, n-th weekday, ranges,
+    a list per school year)."""
 
     id: str = Field(pattern=POLICY_ID)
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(
         min_length=1)
-    holidays: list[date] = Field(default_factory=list)
+    holidays: list[Holiday] = Field(default_factory=list)
 
     @field_validator("hours")
     @classmethod
@@ -184,8 +190,12 @@ class CalendarConfig(_Model):
         return BusinessHours(
             id=self.id, timezone=timezone,
             hours={WEEKDAYS.index(day): parse_hours(spec) for day, spec in self.hours.items()},
-            holidays=frozenset(self.holidays),
+            holidays=holiday_dates(self.holidays, *HOLIDAY_SPAN),
         )
+
+    def lacks_holidays(self, today: date) -> bool:
+        """No holiday in the 12 months from `today` (`bureau config check` warns)."""
+        return next_year_without(self.holidays, today)
 
 
 class EscalationConfig(_Model):
