@@ -115,6 +115,11 @@ class CallReport(BaseModel):
     median_answer_s: float | None = None
     p90_answer_s: float | None = None
     callbacks_scheduled: int
+    callbacks_due: int = Field(default=0, description=(
+        "callbacks of any concern due in the period and made or missed by now (cancelled "
+        "ones and those not yet due are not counted)"))
+    callbacks_on_time: float | None = Field(default=None, description=(
+        "share of those made by their due time (the Board's `callbacks_on_time`)"))
 
 
 # --- store --------------------------------------------------------------------------------
@@ -228,7 +233,10 @@ async def report(
             waits.append(float(doc["answered_after_s"]))
         callbacks += 1 if doc.get("callback") else 0
     waits.sort()
+    due, on_time = await ctx.repo.callbacks_kept(start, end, now=ctx.clock.now())
     return CallReport(
+        callbacks_due=due,
+        callbacks_on_time=round(on_time / due, 4) if due else None,
         start=start,
         end=end,
         calls=calls,

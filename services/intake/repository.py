@@ -190,6 +190,8 @@ class ConcernRepository:
         await self._concerns.create_index([("submitted_at", 1)])
         await self._concerns.create_index([("merged_into", 1)], sparse=True)
         await self._concerns.create_index([("student_key", 1)], sparse=True)
+        # the Board's callbacks on time: callbacks by due time
+        await self._concerns.create_index([("callbacks.due_at", 1)], sparse=True)
         # concerns waiting on the family, by how long (reminded, then closed after a while)
         await self._concerns.create_index([("status", 1), ("awaiting_since", 1)])
 
@@ -347,6 +349,26 @@ class ConcernRepository:
         projection = {name: 0 for name in (*PRIVATE_FIELDS, "timeline", "messages", "history",
                                            "description", "callbacks")}
         return await self._concerns.find(query, projection).sort(sort).limit(limit).to_list()
+
+    async def callbacks_kept(self, start: datetime, end: datetime, *,
+                             now: datetime) -> tuple[int, int]:
+        """Of the callbacks due from `start` to `end`: how many were made or missed by `now`,
+        and how many of those were made by their due time (cancelled ones do not count)."""
+        due = on_time = 0
+        async for doc in self._concerns.find(
+                {"callbacks.due_at": {"$gte": start, "$lt": end}}, {"callbacks": 1}):
+            for stored in doc.get("callbacks") or ():
+                callback = callback_of(stored)
+                if not start <= callback.due_at < end \
+                        or callback.status is CallbackStatus.CANCELLED:
+                    continue
+                if callback.status is CallbackStatus.DONE:
+                    due += 1
+                    on_time += 1 if callback.done_at and callback.done_at <= callback.due_at \
+                        else 0
+                elif callback.due_at <= now:  # missed, still to make
+                    due += 1
+        return due, on_time
 
     async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Document]:
         """Concerns waiting on the requester since `moment` or earlier, longest first."""
