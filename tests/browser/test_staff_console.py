@@ -212,6 +212,7 @@ async def test_specialist_finds_new_concern_first_replies_schedules_callback_and
     await page.get_by_label(re.compile("^Call back by")).fill("2026-12-30T10:30")
     await page.get_by_role("button", name="Schedule callback").click()
     await expect(page.get_by_role("status")).to_have_text("Callback scheduled.")
+    await check(page, console, "case-callback")  # the callback to make, with its form
     await page.get_by_label("Left a voicemail").check()
     await page.get_by_role("button", name="Complete callback").click()
     await expect(page.get_by_role("status")).to_have_text("Callback recorded.")
