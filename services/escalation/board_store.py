@@ -162,7 +162,7 @@ class BoardSummaries:
             if released.modified_count == 1:
                 await self._apply(fact.negated())
 
-    async def backfill(self, batch: int = 500) -> int:
+    async def backfill(self, batch: int = 200) -> int:
         """Count the clocks stored before summaries existed (those without `board_counted`),
         once; later starts find the backfill done and read no clock."""
         if await self._meta.find_one({"_id": BACKFILLED}):
@@ -199,16 +199,17 @@ class BoardSummaries:
             # starting too): this run counts those that carry its token
             token = uuid.uuid4().hex
             if facts:
-                await self._clocks.bulk_write(
-                    [
-                        UpdateOne(
-                            {"_id": _id, COUNTED: {"$exists": False}},
-                            {"$set": {COUNTED: list(found), BACKFILL_TOKEN: token}},
-                        )
-                        for _id, found in facts.items()
-                    ],
-                    ordered=False,
-                )
+                with pymongo.timeout(REPORT_TIMEOUT_S):  # a batch's marks in one operation
+                    await self._clocks.bulk_write(
+                        [
+                            UpdateOne(
+                                {"_id": _id, COUNTED: {"$exists": False}},
+                                {"$set": {COUNTED: list(found), BACKFILL_TOKEN: token}},
+                            )
+                            for _id, found in facts.items()
+                        ],
+                        ordered=False,
+                    )
             mine = await self._clocks.find(
                 {"_id": {"$in": list(facts)}, BACKFILL_TOKEN: token}, {"_id": 1}
             ).to_list()
