@@ -100,10 +100,7 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
     await page.get_by_label("Staff id").fill("board-chair")
     await page.get_by_label("Role").select_option("board")
     await page.get_by_role("button", name="Sign in for development").click()
-    # The development sign-in lands on the console's home (it forgets the page asked for).
-    await page.wait_for_url("**/staff/**")
-    if not page.url.endswith("/staff/board"):
-        await page.goto(f"{web}/board")
+    await page.wait_for_url("**/staff/board")  # the page asked for, also a Board member's home
 
     await expect(page.get_by_role("heading", level=1)).to_have_text(
         "Are we keeping our customer-service standards?"
@@ -165,8 +162,7 @@ async def test_a_role_without_reports_is_not_shown_the_board(
     await page.get_by_label("Staff id").fill("cc-1")
     await page.get_by_label("Role").select_option("intake_agent")
     await page.get_by_role("button", name="Sign in for development").click()
-    await page.wait_for_url("**/staff/**")
-    await page.goto(f"{bureau.url('web')}/staff/board")
+    await page.wait_for_url("**/staff/board")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Nothing here for your role")
     await context.close()
 
@@ -181,8 +177,7 @@ async def test_a_specialist_records_training_and_the_pledge_in_the_console(
     await page.get_by_label("Staff id").fill("sd-lead")
     await page.get_by_label("Role").select_option("specialist")
     await page.get_by_role("button", name="Sign in for development").click()
-    await page.wait_for_url("**/staff/**")
-    await page.goto(f"{web}/staff/board/training")
+    await page.wait_for_url("**/staff/board/training")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Training and pledge records")
     row = page.get_by_role("row").filter(has_text="Rosa Jiménez")
     await row.get_by_label("What").select_option(label="Course: Customer service foundations")
