@@ -198,9 +198,10 @@ class BoardSummaries:
             # marked in one trip, each only if nobody counted it meanwhile (another replica
             # starting too): this run counts those that carry its token
             token = uuid.uuid4().hex
+            mine = list(facts)
             if facts:
                 with pymongo.timeout(REPORT_TIMEOUT_S):  # a batch's marks in one operation
-                    await self._clocks.bulk_write(
+                    marked = await self._clocks.bulk_write(
                         [
                             UpdateOne(
                                 {"_id": _id, COUNTED: {"$exists": False}},
@@ -210,11 +211,14 @@ class BoardSummaries:
                         ],
                         ordered=False,
                     )
-            mine = await self._clocks.find(
-                {"_id": {"$in": list(facts)}, BACKFILL_TOKEN: token}, {"_id": 1}
-            ).to_list()
+                if marked.modified_count != len(facts):  # some counted by another replica
+                    mine = [
+                        _id
+                        for _id in facts
+                        if await self._clocks.find_one({"_id": _id, BACKFILL_TOKEN: token})
+                    ]
             # the batch's counts summed: a few upserts per batch, not one per fact
-            await self._apply(*(f for doc in mine for f in facts[doc["_id"]].values()))
+            await self._apply(*(f for _id in mine for f in facts[_id].values()))
             done += len(mine)
             if len(docs) < batch:
                 await self._meta.update_one(
