@@ -290,7 +290,7 @@ async def test_board_report_by_category_in_json(service: Service) -> None:
     assert total["first_response_within_target"] == 0.5  # fast acknowledged; slow never
     assert (total["median_hours_to_resolve"], total["p90_hours_to_resolve"]) == (49.0, 96.0)
     # slow: both targets; open (submitted day 2): both targets by day 10.
-    assert total["breaches"] == {"first_response": 2, "resolution": 2}
+    assert total["breaches"] == {"first_response": 2, "resolution": 2, "callback": 0}
     # slow (no school): level 1 at day 3, level 2 (its department's assistant
     # superintendent) at day 4, resolved at day 4 before level 3 (day 5).
     # open: level 1 at day 5, level 2 at day 6, level 3 at day 7.

@@ -89,7 +89,7 @@ def test_district_total_matches_the_hand_computed_figures() -> None:
         first_response_within_target=0.6,  # A, C1, D
         median_hours_to_resolve=96.0,  # 12 24 [96] 120 228
         p90_hours_to_resolve=228.0,  # nearest rank ceil(0.9 * 5) = 5th
-        breaches={"first_response": 1, "resolution": 2},  # B, B and C
+        breaches={"first_response": 1, "resolution": 2, "callback": 0},  # B, B and C
         escalations={"1": 2, "2": 1, "3": 2},  # B1 C1 / C2 / C3 D3
         satisfaction_responses=3, satisfaction_mean=3.67,  # (5 + 2 + 4) / 3
         backlog={"under_24h": 1, "24h_to_72h": 1, "72h_to_7d": 1, "over_7d": 1},  # F I E G
@@ -102,20 +102,20 @@ def test_figures_by_category_match_the_hand_computed_figures() -> None:
     assert groups["transportation"] == Figures(
         received=3, resolved=3, resolved_within_guarantee=0.3333,
         first_response_within_target=0.6667, median_hours_to_resolve=96.0,
-        p90_hours_to_resolve=228.0, breaches={"first_response": 1, "resolution": 1},
+        p90_hours_to_resolve=228.0, breaches={"first_response": 1, "resolution": 1, "callback": 0},
         escalations={"1": 1, "2": 0, "3": 1}, satisfaction_responses=3,
         satisfaction_mean=3.67,
         backlog={"under_24h": 1, "24h_to_72h": 0, "72h_to_7d": 0, "over_7d": 0})
     assert groups["safety"] == Figures(
         received=1, resolved=2, resolved_within_guarantee=0.5,
         first_response_within_target=0.5, median_hours_to_resolve=66.0,
-        p90_hours_to_resolve=120.0, breaches={"first_response": 0, "resolution": 1},
+        p90_hours_to_resolve=120.0, breaches={"first_response": 0, "resolution": 1, "callback": 0},
         escalations={"1": 1, "2": 1, "3": 1}, satisfaction_responses=0, satisfaction_mean=None,
         backlog={"under_24h": 0, "24h_to_72h": 0, "72h_to_7d": 0, "over_7d": 0})
     assert groups["other"] == Figures(
         received=1, resolved=0, resolved_within_guarantee=None,
         first_response_within_target=None, median_hours_to_resolve=None,
-        p90_hours_to_resolve=None, breaches={"first_response": 0, "resolution": 0},
+        p90_hours_to_resolve=None, breaches={"first_response": 0, "resolution": 0, "callback": 0},
         escalations={"1": 0, "2": 0, "3": 0}, satisfaction_responses=0, satisfaction_mean=None,
         backlog={"under_24h": 0, "24h_to_72h": 0, "72h_to_7d": 1, "over_7d": 1})
     assert (groups["enrollment"].received, groups["enrollment"].backlog["24h_to_72h"]) == (1, 1)
