@@ -93,6 +93,9 @@ MONTHS = "board_months"
 COUNTED = "board_counted"
 BACKFILLED = "board_backfilled"
 BACKFILL_TOKEN = "board_backfill"
+# How many marked clocks' counts the backfill sums before writing them (a crash in between
+# loses at most these; counting twice is never possible).
+FLUSH_CLOCKS = 5_000
 
 
 def _inc(fact: Fact, label: str, counts: tuple[tuple[str, int], ...]) -> list[tuple[str, Document]]:
@@ -167,7 +170,8 @@ class BoardSummaries:
         once; later starts find the backfill done and read no clock."""
         if await self._meta.find_one({"_id": BACKFILLED}):
             return 0
-        done, after = 0, ""
+        done, flushed, after = 0, 0, ""
+        pending: list[Fact] = []
         while True:
             # through the _id index, each clock looked at once
             docs = (
@@ -217,9 +221,13 @@ class BoardSummaries:
                         for _id in facts
                         if await self._clocks.find_one({"_id": _id, BACKFILL_TOKEN: token})
                     ]
-            # the batch's counts summed: a few upserts per batch, not one per fact
-            await self._apply(*(f for _id in mine for f in facts[_id].values()))
+            # counts summed over many batches before they are written: a batch's clocks
+            # spread over every month and group, so one write per summary per flush
+            pending.extend(f for _id in mine for f in facts[_id].values())
             done += len(mine)
+            if done - flushed >= FLUSH_CLOCKS or len(docs) < batch:
+                await self._apply(*pending)
+                pending, flushed = [], done
             if len(docs) < batch:
                 await self._meta.update_one(
                     {"_id": BACKFILLED}, {"$set": {"done": True}}, upsert=True
