@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 64 * 1024
+# File uploads (`POST .../attachments`) have their own limit, which their route enforces.
+UPLOAD_PATH_SUFFIX = "/attachments"
+UPLOAD_MAX_BYTES = 64 * 1024 * 1024
 
 
 class Problem(Exception):
@@ -145,8 +148,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = UPLOAD_MAX_BYTES if scope.get("method") == "POST" and str(
+            scope.get("path", "")).endswith(UPLOAD_PATH_SUFFIX) else self.max_bytes
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, receive, send)
             return
         received = 0
@@ -156,7 +161,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 

@@ -154,6 +154,22 @@ async def test_staff_list_and_download_an_attachment(intake: httpx.AsyncClient) 
     assert "attachment" in download.headers["content-disposition"]
 
 
+async def test_a_photo_larger_than_a_json_body_may_be_is_stored(
+    intake: httpx.AsyncClient,
+) -> None:
+    """A phone photo is megabytes: the 64 KiB limit of API bodies does not apply to files."""
+    created = await submit(intake)
+    photo = b"\xff\xd8\xff\xe0" + b"\x00" * (3 * 1024 * 1024)
+    stored = await intake.post(
+        f"/v1/concerns/{created['id']}/attachments",
+        params={"filename": "bus-stop.jpg"},
+        content=photo,
+        headers=FRONTEND | {"content-type": "image/jpeg"},
+    )
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["size"] == len(photo)
+
+
 @pytest.mark.parametrize(
     ("content_type", "content", "status"),
     [
