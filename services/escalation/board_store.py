@@ -170,21 +170,22 @@ class BoardSummaries:
         once; later starts find the backfill done and read no clock."""
         if await self._meta.find_one({"_id": BACKFILLED}):
             return 0
-        done, flushed, after = 0, 0, ""
+        done, flushed = 0, 0
         pending: list[Fact] = []
-        while True:
-            # through the _id index, each clock looked at once
-            docs = (
-                await self._clocks.find(
-                    {"_id": {"$gt": after}, COUNTED: {"$exists": False}},
-                    {"outbox": 0, "applied_events": 0},
-                )
-                .sort([("_id", ASCENDING)])
-                .limit(batch)
-                .to_list()
-            )
-            if docs:
-                after = docs[-1]["_id"]
+        # one pass of one cursor over the clocks, taken in batches (a query per batch would
+        # walk the collection again each time)
+        cursor = self._clocks.find(
+            {COUNTED: {"$exists": False}}, {"outbox": 0, "applied_events": 0}, batch_size=batch
+        )
+        more = True
+        while more:
+            docs = []
+            with pymongo.timeout(REPORT_TIMEOUT_S):
+                async for doc in cursor:
+                    docs.append(doc)
+                    if len(docs) == batch:
+                        break
+            more = len(docs) == batch
             readable = {clock.concern_id: clock for clock in _readable(docs)}
             facts: dict[str, dict[str, Fact]] = {}
             for doc in docs:
@@ -225,14 +226,15 @@ class BoardSummaries:
             # spread over every month and group, so one write per summary per flush
             pending.extend(f for _id in mine for f in facts[_id].values())
             done += len(mine)
-            if done - flushed >= FLUSH_CLOCKS or len(docs) < batch:
+            if done - flushed >= FLUSH_CLOCKS or not more:
                 await self._apply(*pending)
                 pending, flushed = [], done
-            if len(docs) < batch:
+            if not more:
+                await cursor.close()
                 await self._meta.update_one(
                     {"_id": BACKFILLED}, {"$set": {"done": True}}, upsert=True
                 )
-                return done
+        return done
 
     async def tallies(
         self, labels: list[str], *, as_of: datetime, end_label: str | None
