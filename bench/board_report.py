@@ -11,8 +11,8 @@ months. Counts them into the Board's monthly summaries as a first start on older
 does (`backfill`, timed), then times, through escalation's HTTP API in-process, the Board
 report (`GET /v1/board/report`, read from the summaries) of one month (June 2026) and of
 twelve months (July 2025 to June 2026), and, with --old-report, the older report that reads
-its period's clocks (`GET /v1/reports/board`). Starts its own SecantusDB unless `MONGO_URL` is set. Writes the
-figures as JSON under bench/results/.
+its period's clocks (`GET /v1/reports/board`). Starts its own SecantusDB unless `MONGO_URL`
+is set. Writes the figures as JSON under bench/results/.
 """
 
 from __future__ import annotations
