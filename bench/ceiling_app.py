@@ -26,7 +26,8 @@ EXCHANGE = os.environ.get("CEILING_EXCHANGE", "bench.ceiling")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if MODE == "publish":
         connection = await aio_pika.connect_robust(
-            os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
+            os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+        )
         channel = await connection.channel(publisher_confirms=True)
         app.state.exchange = await channel.declare_exchange(EXCHANGE, "topic", auto_delete=True)
         yield
@@ -43,12 +44,17 @@ async def create(body: ConcernCreate) -> dict[str, str]:
     concern_id = str(uuid.uuid4())
     if MODE == "publish":
         await app.state.exchange.publish(
-            aio_pika.Message(body.model_dump_json().encode(), message_id=concern_id,
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key="concern.submitted")
+            aio_pika.Message(
+                body.model_dump_json().encode(),
+                message_id=concern_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key="concern.submitted",
+        )
     return {"id": concern_id, "tracking_number": concern_id}
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        app, host="127.0.0.1", port=int(os.environ["PORT"]), log_level="warning", access_log=False
+    )

@@ -41,8 +41,9 @@ async def confirmed_publishes_per_s(amqp_url: str, n: int = 5000, in_flight: int
     """Persistent publishes per second with publisher confirms, `in_flight` at a time."""
     connection = await aio_pika.connect(amqp_url)
     channel = await connection.channel(publisher_confirms=True)
-    exchange = await channel.declare_exchange(f"bench.ceiling.{os.getpid()}", "topic",
-                                              auto_delete=True)
+    exchange = await channel.declare_exchange(
+        f"bench.ceiling.{os.getpid()}", "topic", auto_delete=True
+    )
     queue = await channel.declare_queue(exclusive=True)
     await queue.bind(exchange, routing_key="#")
     body = b"x" * 600
@@ -62,16 +63,28 @@ async def confirmed_publishes_per_s(amqp_url: str, n: int = 5000, in_flight: int
 def http_ceiling(mode: str, amqp_url: str, n: int, concurrency: int) -> dict[str, float]:
     """Requests per second and latency of the FastAPI ceiling app (`validate` or `publish`)."""
     port = free_port()
-    env = {**os.environ, "CEILING_MODE": mode, "PORT": str(port), "AMQP_URL": amqp_url,
-           "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "bench.ceiling_app"], cwd=REPO_ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "CEILING_MODE": mode,
+        "PORT": str(port),
+        "AMQP_URL": amqp_url,
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.ceiling_app"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, process=process, what="ceiling app")
         time.sleep(0.5)
         run = asyncio.run(post_concerns(f"http://127.0.0.1:{port}", n, concurrency=concurrency))
-        return {"per_s": round(run.accepted_per_s, 1), "p50_ms": run.latency_ms(0.5),
-                "p99_ms": run.latency_ms(0.99)}
+        return {
+            "per_s": round(run.accepted_per_s, 1),
+            "p50_ms": run.latency_ms(0.5),
+            "p99_ms": run.latency_ms(0.99),
+        }
     finally:
         stop_process(process)
-

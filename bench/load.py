@@ -24,9 +24,14 @@ def frontend_headers() -> dict[str, str]:
     """A web frontend's bearer token, signed with the development key the services use."""
     settings = ServiceSettings()
     key = settings.jwt_signing_key.get_secret_value() if settings.jwt_signing_key else ""
-    token = mint_token(subject="bench-frontend", roles=["frontend"], signing_key=key,
-                       issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                       ttl_s=24 * 3600)
+    token = mint_token(
+        subject="bench-frontend",
+        roles=["frontend"],
+        signing_key=key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_s=24 * 3600,
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -40,7 +45,9 @@ def percentile(values: list[float], q: float) -> float:
 def concern(i: int) -> dict[str, Any]:
     """The body every benchmark posts: a realistic concern with a requester email."""
     return {
-        "channel": "web", "category": "transportation", "school_id": "lincoln-es",
+        "channel": "web",
+        "category": "transportation",
+        "school_id": "lincoln-es",
         "description": f"Benchmark concern number {i}: the bus was late again this morning.",
         "requester": {"name": f"Parent {i}", "email": f"parent{i}@example.org"},
     }
@@ -63,8 +70,9 @@ class Run:
         return round(percentile(self.latencies, q) * 1000, 1)
 
 
-async def post_concerns(url: str, n: int, *, concurrency: int = 16,
-                        rate: float | None = None) -> Run:
+async def post_concerns(
+    url: str, n: int, *, concurrency: int = 16, rate: float | None = None
+) -> Run:
     """Closed loop (`concurrency` clients, each posting as soon as answered) or open loop
     (one post every 1/`rate` s, whatever the answers do)."""
     run = Run()
@@ -101,8 +109,7 @@ async def post_concerns(url: str, n: int, *, concurrency: int = 16,
         await asyncio.gather(*tasks)
 
     limits = httpx.Limits(max_connections=max(concurrency, 256), max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=60, limits=limits,
-                                 headers=frontend_headers()) as client:
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers=frontend_headers()) as client:
         started = time.perf_counter()
         if rate:
             await paced(client, 1.0 / rate)
@@ -132,10 +139,16 @@ def bench_bureau(amqp_url: str, name: str) -> Iterator[tuple[LocalBureau, str]]:
     prefix = f"{name}.{tag}."
     exchanges = (f"{prefix}bureau.events", f"{prefix}bureau.private")
     with tempfile.TemporaryDirectory(prefix=f"bureau-{name}-") as workdir:
-        bureau = LocalBureau(workdir=Path(workdir), env={
-            "AMQP_URL": amqp_url, "QUEUE_PREFIX": prefix, "EVENTS_EXCHANGE": exchanges[0],
-            "PRIVATE_EXCHANGE": exchanges[1], "LOG_LEVEL": "WARNING",
-        })
+        bureau = LocalBureau(
+            workdir=Path(workdir),
+            env={
+                "AMQP_URL": amqp_url,
+                "QUEUE_PREFIX": prefix,
+                "EVENTS_EXCHANGE": exchanges[0],
+                "PRIVATE_EXCHANGE": exchanges[1],
+                "LOG_LEVEL": "WARNING",
+            },
+        )
         try:
             yield bureau, tag
         finally:
@@ -143,13 +156,25 @@ def bench_bureau(amqp_url: str, name: str) -> Iterator[tuple[LocalBureau, str]]:
             asyncio.run(delete_prefixed_topology(amqp_url, prefix, exchanges))
 
 
-def start_services(bureau: LocalBureau, tag: str, store_url: str, *,
-                   store_per_service: bool, names: tuple[str, ...] = SERVICES) -> dict[str, str]:
+def start_services(
+    bureau: LocalBureau,
+    tag: str,
+    store_url: str,
+    *,
+    store_per_service: bool,
+    names: tuple[str, ...] = SERVICES,
+) -> dict[str, str]:
     """Start services (all four by default), each on its own database of `store_url`, or of
     a store of its own; answers each service's store URL."""
-    urls = (bureau.start_store_per_service(names) if store_per_service
-            else dict.fromkeys(names, store_url))
-    bureau.start_services(names, per_service_env={
-        name: {"MONGO_DB": f"bench_{tag}_{name}", "MONGO_URL": urls[name]}
-        for name in names})
+    urls = (
+        bureau.start_store_per_service(names)
+        if store_per_service
+        else dict.fromkeys(names, store_url)
+    )
+    bureau.start_services(
+        names,
+        per_service_env={
+            name: {"MONGO_DB": f"bench_{tag}_{name}", "MONGO_URL": urls[name]} for name in names
+        },
+    )
     return urls

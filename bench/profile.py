@@ -42,8 +42,11 @@ def top_functions(collapsed: Path, n: int) -> tuple[list[tuple[str, int]], list[
         if not stack:
             continue
         count = int(count_text)
-        frames = [f.split(" (")[0] + " " + f.split("(")[-1].rstrip(")").split(":")[0]
-                  for f in stack.split(";") if f]
+        frames = [
+            f.split(" (")[0] + " " + f.split("(")[-1].rstrip(")").split(":")[0]
+            for f in stack.split(";")
+            if f
+        ]
         if frames:
             own[frames[-1]] += count
         for frame in set(frames):
@@ -52,15 +55,24 @@ def top_functions(collapsed: Path, n: int) -> tuple[list[tuple[str, int]], list[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--top", type=int, default=15)
-    parser.add_argument("--closed", type=int, default=0, metavar="CLIENTS",
-                        help="a closed loop of this many clients instead of a fixed rate")
-    parser.add_argument("--store-per-service", action="store_true",
-                        help="one SecantusDB server per service (sampled: intake's)")
+    parser.add_argument(
+        "--closed",
+        type=int,
+        default=0,
+        metavar="CLIENTS",
+        help="a closed loop of this many clients instead of a fixed rate",
+    )
+    parser.add_argument(
+        "--store-per-service",
+        action="store_true",
+        help="one SecantusDB server per service (sampled: intake's)",
+    )
     args = parser.parse_args()
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -68,49 +80,87 @@ def main() -> None:
     with bench_bureau(amqp_url, "prof") as (bureau, tag):
         mongo_url = bureau.start_store()
         bureau.start_smtp()
-        urls = start_services(bureau, tag, mongo_url,
-                              store_per_service=args.store_per_service)
+        urls = start_services(bureau, tag, mongo_url, store_per_service=args.store_per_service)
         if args.store_per_service:
             mongo_url = urls["intake"]
-        pids = {name: bureau.services[name].process.pid  # type: ignore[union-attr]
-                for name in SERVICES}
-        pids["store"] = (bureau.own_stores[0].pid if args.store_per_service
-                         else bureau.store.pid)  # type: ignore[union-attr]
+        pids = {
+            name: bureau.services[name].process.pid  # type: ignore[union-attr]
+            for name in SERVICES
+        }
+        pids["store"] = bureau.own_stores[0].pid if args.store_per_service else bureau.store.pid  # type: ignore[union-attr]
         idle = idle_rates(mongo_url)
         top_before = store_top(mongo_url)
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         duration = int(args.seconds) + 2
-        samplers = {name: subprocess.Popen(
-            [pyspy, "record", "--pid", str(pid), "--duration", str(duration),
-             "--rate", "200", "--format", "raw", "--nonblocking",
-             "--output", str(RESULTS / f"{name}.txt")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for name, pid in pids.items()}
+        samplers = {
+            name: subprocess.Popen(
+                [
+                    pyspy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(duration),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(RESULTS / f"{name}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name, pid in pids.items()
+        }
         started = time.time()
-        run = asyncio.run(post_concerns(
-            bureau.url("intake"), int(args.rate * args.seconds),
-            rate=None if args.closed else args.rate, concurrency=args.closed or 16))
+        run = asyncio.run(
+            post_concerns(
+                bureau.url("intake"),
+                int(args.rate * args.seconds),
+                rate=None if args.closed else args.rate,
+                concurrency=args.closed or 16,
+            )
+        )
         for sampler in samplers.values():
             sampler.wait()
         settle(mongo_url, sum(idle.values()))
         wall = time.time() - started
         after = {name: cpu_seconds(pid) for name, pid in pids.items()}
         top = store_top(mongo_url)
-    print(f"\n{len(run.sent_at)} accepted at {args.rate:g}/s offered "
-          f"({run.accepted_per_s:.1f}/s achieved), {wall:.1f} s sampled")
+    print(
+        f"\n{len(run.sent_at)} accepted at {args.rate:g}/s offered "
+        f"({run.accepted_per_s:.1f}/s achieved), {wall:.1f} s sampled"
+    )
     accepted = max(len(run.sent_at), 1)
-    print("\nstore operations per accepted concern, by collection (from the store's `top`; "
-          "idle polling subtracted):")
+    print(
+        "\nstore operations per accepted concern, by collection (from the store's `top`; "
+        "idle polling subtracted):"
+    )
     print(f"   idle: {sum(idle.values()):.1f} operations/s")
-    rows = sorted(((t - top_before.get(ns, (0, 0))[1],
-                    n - top_before.get(ns, (0, 0))[0] - idle.get(ns, 0.0) * wall, ns)
-                   for ns, (n, t) in top.items() if f"_{tag}_" in ns), reverse=True)
+    rows = sorted(
+        (
+            (
+                t - top_before.get(ns, (0, 0))[1],
+                n - top_before.get(ns, (0, 0))[0] - idle.get(ns, 0.0) * wall,
+                ns,
+            )
+            for ns, (n, t) in top.items()
+            if f"_{tag}_" in ns
+        ),
+        reverse=True,
+    )
     print(f"   {'ops':>7} {'ms':>8}  collection")
     for micros, count, namespace in rows:
-        print(f"   {count / accepted:7.1f} {micros / 1000 / accepted:8.2f}  "
-              f"{namespace.split(f'_{tag}_', 1)[1]}")
-    print(f"   {sum(r[1] for r in rows) / accepted:7.1f} "
-          f"{sum(r[0] for r in rows) / 1000 / accepted:8.2f}  all")
+        print(
+            f"   {count / accepted:7.1f} {micros / 1000 / accepted:8.2f}  "
+            f"{namespace.split(f'_{tag}_', 1)[1]}"
+        )
+    print(
+        f"   {sum(r[1] for r in rows) / accepted:7.1f} "
+        f"{sum(r[0] for r in rows) / 1000 / accepted:8.2f}  all"
+    )
     for name in ("store", *SERVICES):
         used = after[name] - before[name]
         print(f"\n== {name}: {used:.1f} CPU s ({used / wall:.0%} of a core)")

@@ -14,8 +14,11 @@ def store_top(mongo_url: str) -> dict[str, tuple[int, int]]:
     client: MongoClient[dict[str, Any]]
     with MongoClient(mongo_url) as client:
         totals = client.admin.command("top")["totals"]
-    return {ns: (entry["total"]["count"], entry["total"]["time"])
-            for ns, entry in totals.items() if isinstance(entry, dict) and "total" in entry}
+    return {
+        ns: (entry["total"]["count"], entry["total"]["time"])
+        for ns, entry in totals.items()
+        if isinstance(entry, dict) and "total" in entry
+    }
 
 
 def idle_rates(mongo_url: str, seconds: float = 4.0) -> dict[str, float]:
@@ -26,8 +29,7 @@ def idle_rates(mongo_url: str, seconds: float = 4.0) -> dict[str, float]:
     return {ns: (n - before.get(ns, (0, 0))[0]) / elapsed for ns, (n, _) in after.items()}
 
 
-def settle(mongo_url: str, idle_per_s: float, quiet_s: float = 3.0,
-           limit_s: float = 180.0) -> None:
+def settle(mongo_url: str, idle_per_s: float, quiet_s: float = 3.0, limit_s: float = 180.0) -> None:
     """Wait until the store sees no more than its idle polling for `quiet_s`: drained."""
     deadline = time.time() + limit_s
     last = sum(n for n, _ in store_top(mongo_url).values())

@@ -8,8 +8,9 @@ QUEUE_OWNERS = ("intake", "triage", "escalation", "notify", "probe", "svc")
 QUEUE_SUFFIXES = ("events", "dlq", "retry.0", "retry.1", "retry.2", "retry.3")
 
 
-async def delete_prefixed_topology(amqp_url: str, queue_prefix: str,
-                                   exchanges: tuple[str, ...]) -> None:
+async def delete_prefixed_topology(
+    amqp_url: str, queue_prefix: str, exchanges: tuple[str, ...]
+) -> None:
     """Delete `<prefix><service>.<suffix>` queues and the given exchanges (absent ones too)."""
     connection = await aio_pika.connect(amqp_url)
     try:

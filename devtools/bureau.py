@@ -40,8 +40,9 @@ class LocalBureau:
         port = port or free_port()
         storage = self.workdir / "store"
         storage.mkdir(parents=True, exist_ok=True)
-        self.store = start_secantus(port=port, storage_path=str(storage),
-                                    log_path=str(self.workdir / "store.log"))
+        self.store = start_secantus(
+            port=port, storage_path=str(storage), log_path=str(self.workdir / "store.log")
+        )
         url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         self.env["MONGO_URL"] = url
         return url
@@ -55,9 +56,13 @@ class LocalBureau:
             port = free_port()
             storage = self.workdir / f"store-{name}"
             storage.mkdir(parents=True, exist_ok=True)
-            self.own_stores.append(start_secantus(
-                port=port, storage_path=str(storage),
-                log_path=str(self.workdir / f"store-{name}.log")))
+            self.own_stores.append(
+                start_secantus(
+                    port=port,
+                    storage_path=str(storage),
+                    log_path=str(self.workdir / f"store-{name}.log"),
+                )
+            )
             urls[name] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         return urls
 
@@ -69,8 +74,13 @@ class LocalBureau:
         self.env["SMTP_PORT"] = str(self.smtp.port)
         return self.smtp
 
-    def start_services(self, names: tuple[str, ...] = SERVICES, *, fixed_ports: bool = False,
-                       per_service_env: dict[str, dict[str, str]] | None = None) -> None:
+    def start_services(
+        self,
+        names: tuple[str, ...] = SERVICES,
+        *,
+        fixed_ports: bool = False,
+        per_service_env: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         """Start the services and wait until each answers `/readyz`."""
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -82,17 +92,24 @@ class LocalBureau:
         with ThreadPoolExecutor(len(names)) as pool:
             list(pool.map(lambda n: self.services[n].wait_ready(), names))
 
-    def start_frontends(self, names: tuple[str, ...] | None = None, *, fixed_ports: bool = False,
-                        env: dict[str, str] | None = None) -> None:
+    def start_frontends(
+        self,
+        names: tuple[str, ...] | None = None,
+        *,
+        fixed_ports: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         """Start frontends (default: every one in this checkout) against the running services,
         which they reach through `INTAKE_URL`, `TRIAGE_URL`, `ESCALATION_URL`, `NOTIFY_URL`."""
         names = available_frontends() if names is None else names
         if not names:
             return
-        urls = {f"{name.upper()}_URL": self.url(name) for name in SERVICES
-                if name in self.services}
-        self.start_services(names, fixed_ports=fixed_ports,
-                            per_service_env={name: {**urls, **(env or {})} for name in names})
+        urls = {f"{name.upper()}_URL": self.url(name) for name in SERVICES if name in self.services}
+        self.start_services(
+            names,
+            fixed_ports=fixed_ports,
+            per_service_env={name: {**urls, **(env or {})} for name in names},
+        )
 
     def restart(self, name: str) -> None:
         service = self.services[name]
@@ -105,12 +122,15 @@ class LocalBureau:
     def exited(self) -> list[str]:
         """`name (exit code N)` of each started service or frontend that is no longer
         running, and of the store."""
-        gone = [f"{name} (exit code {service.process.returncode}, log {service.log_path})"
-                for name, service in self.services.items()
-                if service.process is not None and not service.running]
+        gone = [
+            f"{name} (exit code {service.process.returncode}, log {service.log_path})"
+            for name, service in self.services.items()
+            if service.process is not None and not service.running
+        ]
         if self.store is not None and self.store.poll() is not None:
-            gone.append(f"store (exit code {self.store.returncode}, "
-                        f"log {self.workdir / 'store.log'})")
+            gone.append(
+                f"store (exit code {self.store.returncode}, log {self.workdir / 'store.log'})"
+            )
         return gone
 
     def stop(self) -> None:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from devtools.launcher import DEFAULT_PORTS, SERVICES
 
-METRIC_LINE = r'^(bureau_[a-z_]+)\{([^}]*)\} ([0-9.eE+-]+)$'
+METRIC_LINE = r"^(bureau_[a-z_]+)\{([^}]*)\} ([0-9.eE+-]+)$"
 
 
 def service_url(name: str) -> str:
@@ -56,8 +56,10 @@ def check_config(path: Path | None) -> int:
         return 1
     for warning in holiday_warnings(district):
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{path}: valid ({len(district.schools)} schools, {len(district.teams)} teams, "
-          f"{len(district.categories)} categories, {len(district.staff)} staff)")
+    print(
+        f"{path}: valid ({len(district.schools)} schools, {len(district.teams)} teams, "
+        f"{len(district.categories)} categories, {len(district.staff)} staff)"
+    )
     return 0
 
 
@@ -67,10 +69,12 @@ def holiday_warnings(district: Any, today: date | None = None) -> list[str]:
     from services.escalation.policies import EscalationConfig
 
     today = today or datetime.now(ZoneInfo(district.district.timezone)).date()
-    return [f"calendar {c.id} has no holidays between {today} and {today + timedelta(days=365)}"
-            " (add this year's, or rules such as `every: 01-01`)"
-            for c in district.section("escalation", EscalationConfig).calendars
-            if c.lacks_holidays(today)]
+    return [
+        f"calendar {c.id} has no holidays between {today} and {today + timedelta(days=365)}"
+        " (add this year's, or rules such as `every: 01-01`)"
+        for c in district.section("escalation", EscalationConfig).calendars
+        if c.lacks_holidays(today)
+    ]
 
 
 def section_checks() -> dict[str, Any]:
@@ -113,9 +117,12 @@ def service_health(name: str) -> dict[str, Any]:
     """Readiness and the gauges the service exposes on /metrics."""
     base = service_url(name)
     status, body = _get(f"{base}/readyz")
-    health: dict[str, Any] = {"service": name, "url": base,
-                              "ready": status == 200,
-                              "detail": "ok" if status == 200 else (body[:200] or "no answer")}
+    health: dict[str, Any] = {
+        "service": name,
+        "url": base,
+        "ready": status == 200,
+        "detail": "ok" if status == 200 else (body[:200] or "no answer"),
+    }
     status, metrics = _get(f"{base}/metrics")
     if status == 200:
         import re
@@ -142,9 +149,11 @@ def health(as_json: bool) -> int:
     else:
         print(f"{'service':<11} {'ready':<6} {'queue':>6} {'dlq':>5} {'outbox':>7}  detail")
         for row in rows:
-            print(f"{row['service']:<11} {('yes' if row['ready'] else 'NO'):<6} "
-                  f"{row.get('queue_depth', '-'):>6} {row.get('dead_letters', '-'):>5} "
-                  f"{row.get('outbox_backlog', '-'):>7}  {row['detail']}")
+            print(
+                f"{row['service']:<11} {('yes' if row['ready'] else 'NO'):<6} "
+                f"{row.get('queue_depth', '-'):>6} {row.get('dead_letters', '-'):>5} "
+                f"{row.get('outbox_backlog', '-'):>7}  {row['detail']}"
+            )
     unhealthy = [r for r in rows if not r["ready"] or r.get("dead_letters")]
     return 1 if unhealthy else 0
 
@@ -156,14 +165,21 @@ def mint(args: argparse.Namespace) -> int:
 
     settings = ServiceSettings()
     if settings.jwt_signing_key is None or settings.jwt_jwks_url:
-        print("tokens come from the identity provider here (JWT_JWKS_URL is set)",
-              file=sys.stderr)
+        print("tokens come from the identity provider here (JWT_JWKS_URL is set)", file=sys.stderr)
         return 1
     try:
-        print(mint_token(subject=args.sub, roles=args.roles, schools=args.schools,
-                         teams=args.teams, ttl_s=args.ttl,
-                         signing_key=settings.jwt_signing_key.get_secret_value(),
-                         issuer=settings.jwt_issuer, audience=settings.jwt_audience))
+        print(
+            mint_token(
+                subject=args.sub,
+                roles=args.roles,
+                schools=args.schools,
+                teams=args.teams,
+                ttl_s=args.ttl,
+                signing_key=settings.jwt_signing_key.get_secret_value(),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+        )
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -174,22 +190,30 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["dlq"]:
         from devtools import dlq
+
         return dlq.main(argv[1:])
-    parser = argparse.ArgumentParser(prog="bureau", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bureau", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the whole bureau locally")
     config = commands.add_parser("config", help="the district configuration")
     config.add_argument("action", choices=["check"])
-    config.add_argument("file", nargs="?", type=Path, default=None,
-                        help="default: DISTRICT_CONFIG, else deploy/district.yaml")
+    config.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="default: DISTRICT_CONFIG, else deploy/district.yaml",
+    )
     health_parser = commands.add_parser("health", help="readiness, queues, outbox")
     health_parser.add_argument("--json", action="store_true")
     commands.add_parser("dlq", help="dead letters: list, show, replay, purge")
     token = commands.add_parser("token", help="mint a development token (JWT_SIGNING_KEY)")
     token.add_argument("--sub", required=True, help="staff id, or the frontend's name")
-    token.add_argument("--role", action="append", required=True, dest="roles",
-                       help="a role (repeat for several)")
+    token.add_argument(
+        "--role", action="append", required=True, dest="roles", help="a role (repeat for several)"
+    )
     token.add_argument("--school", action="append", dest="schools", default=[])
     token.add_argument("--team", action="append", dest="teams", default=[])
     token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
@@ -197,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "up":
         from devtools import run_local
+
         return run_local.main()
     if args.command == "config":
         return check_config(args.file)
@@ -206,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return mint(args)
     if args.command == "asyncapi":
         from shared.asyncapi import render
+
         sys.stdout.write(render())
         return 0
     return 2
@@ -213,5 +239,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

@@ -24,8 +24,11 @@ from shared.settings import ServiceSettings
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m devtools.dlq", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.dlq",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="the parked messages of a service")
     listing.add_argument("service", choices=SERVICES)
@@ -54,9 +57,11 @@ async def run(args: argparse.Namespace, settings: ServiceSettings) -> int:
                 if args.json:
                     print(json.dumps(message.summary()))
                 else:
-                    print(f"{message.position:>4}  {message.message_id}  {message.event_type}  "
-                          f"concern={message.subject}  attempts={message.attempts}\n"
-                          f"      error: {message.error}")
+                    print(
+                        f"{message.position:>4}  {message.message_id}  {message.event_type}  "
+                        f"concern={message.subject}  attempts={message.attempts}\n"
+                        f"      error: {message.error}"
+                    )
             print(f"{len(parked)} parked message(s) in {dlq}", file=sys.stderr)
         elif args.command == "show":
             parked = await list_parked(channel, dlq, limit=10_000)
@@ -64,13 +69,19 @@ async def run(args: argparse.Namespace, settings: ServiceSettings) -> int:
             if not found:
                 print(f"no message {args.message_id} in {dlq}", file=sys.stderr)
                 return 1
-            print(json.dumps({**found[0].summary(), "body": found[0].body.decode(errors="replace")},
-                             indent=2))
+            print(
+                json.dumps(
+                    {**found[0].summary(), "body": found[0].body.decode(errors="replace")}, indent=2
+                )
+            )
         elif args.command == "replay":
-            count = await replay_parked(channel, dlq, settings.queue("events", args.service),
-                                        message_id=args.message_id)
-            print(f"replayed {count} message(s) from {dlq} to "
-                  f"{settings.queue('events', args.service)}")
+            count = await replay_parked(
+                channel, dlq, settings.queue("events", args.service), message_id=args.message_id
+            )
+            print(
+                f"replayed {count} message(s) from {dlq} to "
+                f"{settings.queue('events', args.service)}"
+            )
             if args.message_id and count == 0:
                 return 1
         elif args.command == "purge":
@@ -80,8 +91,10 @@ async def run(args: argparse.Namespace, settings: ServiceSettings) -> int:
             print(f"dropped {await purge_parked(channel, dlq)} message(s) from {dlq}")
         return 0
     except ChannelNotFoundEntity:
-        print(f"{dlq} does not exist: has {args.service} ever started on this broker?",
-              file=sys.stderr)
+        print(
+            f"{dlq} does not exist: has {args.service} ever started on this broker?",
+            file=sys.stderr,
+        )
         return 1
     finally:
         await connection.close()

@@ -27,8 +27,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "triage", "escalation", "notify")
 # The front doors: clients of the services' HTTP APIs (`frontends/<name>/`).
 FRONTENDS = ("web", "email", "phone")
-DEFAULT_PORTS = {"intake": 8001, "triage": 8002, "escalation": 8003, "notify": 8004,
-                 "web": 8000, "email": 8005, "phone": 8006}
+DEFAULT_PORTS = {
+    "intake": 8001,
+    "triage": 8002,
+    "escalation": 8003,
+    "notify": 8004,
+    "web": 8000,
+    "email": 8005,
+    "phone": 8006,
+}
 
 
 def module_of(name: str) -> str:
@@ -38,8 +45,9 @@ def module_of(name: str) -> str:
 
 def available_frontends() -> tuple[str, ...]:
     """The frontends present in this checkout (each a package with a `__main__`)."""
-    return tuple(name for name in FRONTENDS
-                 if (REPO_ROOT / "frontends" / name / "__main__.py").exists())
+    return tuple(
+        name for name in FRONTENDS if (REPO_ROOT / "frontends" / name / "__main__.py").exists()
+    )
 
 
 def free_port() -> int:
@@ -93,8 +101,10 @@ def ensure_port_free(port: int, what: str) -> None:
             pass
     holder = port_holder(port)
     advice = f"stop it (kill {holder.split()[1]})" if holder else "stop it"
-    raise PortTaken(f"port {port} for {what} is already in use by "
-                    f"{holder or 'another process'}; {advice} or free the port, then retry")
+    raise PortTaken(
+        f"port {port} for {what} is already in use by "
+        f"{holder or 'another process'}; {advice} or free the port, then retry"
+    )
 
 
 # Run in the child before the real program: ask the kernel for SIGTERM when the launcher
@@ -111,14 +121,20 @@ _DIE_WITH_PARENT = (
 def dying_with_launcher(command: list[str]) -> list[str]:
     """`command`, made to end when this process ends (Linux; started from the main thread,
     since the kernel ties the request to the thread that started the child)."""
-    if not sys.platform.startswith("linux") or \
-            threading.current_thread() is not threading.main_thread():
+    if (
+        not sys.platform.startswith("linux")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         return command
     return [sys.executable, "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
 
 
-def wait_for_port(port: int, timeout_s: float = 30.0,
-                  process: subprocess.Popen[bytes] | None = None, what: str = "server") -> None:
+def wait_for_port(
+    port: int,
+    timeout_s: float = 30.0,
+    process: subprocess.Popen[bytes] | None = None,
+    what: str = "server",
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -142,9 +158,21 @@ def start_secantus(*, port: int, storage_path: str, log_path: str) -> subprocess
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
             dying_with_launcher(
-                [_executable("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-                 "--storage-path", storage_path, "--log-level", "WARNING"]),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    _executable("secantusd-py"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--storage-path",
+                    storage_path,
+                    "--log-level",
+                    "WARNING",
+                ]
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     wait_for_port(port, timeout_s=60, process=process, what="SecantusDB")
     return process
@@ -158,8 +186,9 @@ def store_url(prefix: str = "bureau-store-") -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix=prefix) as storage:
         port = free_port()
-        process = start_secantus(port=port, storage_path=storage,
-                                 log_path=os.path.join(storage, "secantus.log"))
+        process = start_secantus(
+            port=port, storage_path=storage, log_path=os.path.join(storage, "secantus.log")
+        )
         try:
             yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
         finally:
@@ -198,14 +227,16 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
-        env = {**os.environ, **self.env, "PORT": str(self.port),
-               "PYTHONPATH": str(REPO_ROOT)}
+        env = {**os.environ, **self.env, "PORT": str(self.port), "PYTHONPATH": str(REPO_ROOT)}
         ensure_port_free(self.port, self.name)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 dying_with_launcher([sys.executable, "-m", module_of(self.name)]),
-                cwd=REPO_ROOT, env=env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return self
 
@@ -218,8 +249,9 @@ class ServiceProcess:
         last = "no answer"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with code {self.process.returncode}; "
-                                   f"see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.name} exited with code {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as answer:
                     if answer.status == 200 and self.running:
@@ -227,8 +259,9 @@ class ServiceProcess:
             except Exception as exc:
                 last = str(exc)
             time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready within {timeout_s}s ({last}); "
-                           f"see {self.log_path}")
+        raise TimeoutError(
+            f"{self.name} not ready within {timeout_s}s ({last}); see {self.log_path}"
+        )
 
     @property
     def running(self) -> bool:

@@ -26,8 +26,9 @@ ALSO_PUBLISHES = {"intake": {"concern.merged"}}  # a merge made in intake
 
 def publishes(service: str) -> set[str]:
     """The events a service's user may publish."""
-    return ({n for n, s in CATALOGUE.items() if s.producer == service}
-            | ALSO_PUBLISHES.get(service, set()))
+    return {n for n, s in CATALOGUE.items() if s.producer == service} | ALSO_PUBLISHES.get(
+        service, set()
+    )
 
 
 def _keys(names: Iterable[str]) -> str:
@@ -50,9 +51,15 @@ def topic_permissions(subscriber: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for service in SERVICES:
         mine = publishes(service)
         for exchange, on in (("bureau.events", _public), ("bureau.private", _private)):
-            rendered.append({"user": service, "vhost": "/", "exchange": exchange,
-                             "write": _keys(n for n in mine if on(n)),
-                             "read": _keys(n for n in bound if on(n) or n in DUAL_EVENTS)})
+            rendered.append(
+                {
+                    "user": service,
+                    "vhost": "/",
+                    "exchange": exchange,
+                    "write": _keys(n for n in mine if on(n)),
+                    "read": _keys(n for n in bound if on(n) or n in DUAL_EVENTS),
+                }
+            )
     return rendered + subscriber
 
 

@@ -48,24 +48,39 @@ class Frontend:
 
 FRONTENDS = {
     "web": Frontend(
-        8000, 6,
+        8000,
+        6,
         # the district's ingress (load balancer) gives the family's address
         env={"FORWARDED_ALLOW_IPS": "*"},
-        secrets={"FORM_SECRET": "web-form-secret"}),
+        secrets={"FORM_SECRET": "web-form-secret"},
+    ),
     # An LMTP listener for the district's mail server (no IMAP polling: two replicas polling
     # one mailbox would race; a district that polls runs one replica with IMAP_* settings).
     "email": Frontend(
-        8005, 4, district=False, ports={"lmtp": 2525},
-        env={"BUREAU_ADDRESS": "Customer Service Bureau <bureau@district.example>",
-             "EMAIL_LISTEN_HOST": "0.0.0.0", "EMAIL_LISTEN_PORT": "2525",
-             "SMTP_STARTTLS": "true"},
-        secrets={"SMTP_HOST": "smtp-host", "SMTP_PORT": "smtp-port",
-                 "SMTP_USERNAME": "smtp-username", "SMTP_PASSWORD": "smtp-password"}),
+        8005,
+        4,
+        district=False,
+        ports={"lmtp": 2525},
+        env={
+            "BUREAU_ADDRESS": "Customer Service Bureau <bureau@district.example>",
+            "EMAIL_LISTEN_HOST": "0.0.0.0",
+            "EMAIL_LISTEN_PORT": "2525",
+            "SMTP_STARTTLS": "true",
+        },
+        secrets={
+            "SMTP_HOST": "smtp-host",
+            "SMTP_PORT": "smtp-port",
+            "SMTP_USERNAME": "smtp-username",
+            "SMTP_PASSWORD": "smtp-password",
+        },
+    ),
     # The provider's voice and messaging webhooks; the signature covers the public URL.
     "phone": Frontend(
-        8006, 6,
+        8006,
+        6,
         env={"PHONE_PUBLIC_URL": "https://phone.district.example"},
-        secrets={"TWILIO_AUTH_TOKEN": "twilio-auth-token"}),
+        secrets={"TWILIO_AUTH_TOKEN": "twilio-auth-token"},
+    ),
 }
 FRONTEND_PORTS = {name: frontend.port for name, frontend in FRONTENDS.items()}
 REPLICAS.update({name: 2 for name in FRONTENDS})
@@ -76,8 +91,11 @@ DISTRICT_CONFIG_MAP = "bureau-district"
 
 
 def _meta(name: str, component: str) -> dict[str, Any]:
-    return {"name": name, "namespace": NAMESPACE,
-            "labels": {**LABELS, "app.kubernetes.io/name": component}}
+    return {
+        "name": name,
+        "namespace": NAMESPACE,
+        "labels": {**LABELS, "app.kubernetes.io/name": component},
+    }
 
 
 def _secret_env(name: str, key: str) -> dict[str, Any]:
@@ -132,9 +150,10 @@ def frontend_env(name: str) -> list[dict[str, Any]]:
         {"name": "ENVIRONMENT", "value": "production"},
         *(district if frontend.district else []),
         {"name": "LOG_LEVEL", "value": "INFO"},
-        *({"name": f"{service.upper()}_URL",
-           "value": f"http://{service}.{NAMESPACE}.svc:{port}"}
-          for service, port in PORTS.items()),
+        *(
+            {"name": f"{service.upper()}_URL", "value": f"http://{service}.{NAMESPACE}.svc:{port}"}
+            for service, port in PORTS.items()
+        ),
         {"name": "PUBLIC_BASE_URL", "value": PUBLIC_BASE_URL},
         *({"name": key, "value": value} for key, value in frontend.env.items()),
         _secret_env("BUREAU_CLIENT_TOKEN", f"{name}-client-token"),
@@ -152,49 +171,75 @@ def deployment(service: str) -> dict[str, Any]:
     port = port_of(service)
     frontend = service in FRONTEND_PORTS
     selector = {"app.kubernetes.io/name": service}
-    probe = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 10,
-             "timeoutSeconds": 5, "failureThreshold": 3}
+    probe = {
+        "httpGet": {"path": "/readyz", "port": "http"},
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(service, service),
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(service, service),
         "spec": {
             "replicas": REPLICAS[service],
             "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
             "template": {
-                "metadata": {"labels": {**LABELS, **selector},
-                             "annotations": {"prometheus.io/scrape": "true",
-                                             "prometheus.io/port": str(port),
-                                             "prometheus.io/path": "/metrics"}},
+                "metadata": {
+                    "labels": {**LABELS, **selector},
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(port),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
                 "spec": {
                     # longer than SHUTDOWN_GRACE_S: in-flight events drain before SIGKILL
                     "terminationGracePeriodSeconds": 30,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
-                                        "fsGroup": 10001},
-                    "containers": [{
-                        "name": service,
-                        "image": IMAGE,
-                        "command": ["python", "-m",
-                                    f"{'frontends' if frontend else 'services'}.{service}"],
-                        "ports": [{"name": "http", "containerPort": port},
-                                  *({"name": n, "containerPort": p}
-                                    for n, p in extra_ports(service).items())],
-                        "env": frontend_env(service) if frontend else service_env(service),
-                        "readinessProbe": probe,
-                        "livenessProbe": {**probe, "httpGet": {"path": "/healthz",
-                                                               "port": "http"},
-                                          "failureThreshold": 6},
-                        "startupProbe": {**probe, "failureThreshold": 30, "periodSeconds": 5},
-                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                      "limits": {"cpu": "1", "memory": "384Mi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False,
-                                            "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}},
-                        "volumeMounts": [{"name": "district", "mountPath": "/etc/bureau",
-                                          "readOnly": True}],
-                    }],
-                    "volumes": [{"name": "district",
-                                 "configMap": {"name": DISTRICT_CONFIG_MAP}}],
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
+                    "containers": [
+                        {
+                            "name": service,
+                            "image": IMAGE,
+                            "command": [
+                                "python",
+                                "-m",
+                                f"{'frontends' if frontend else 'services'}.{service}",
+                            ],
+                            "ports": [
+                                {"name": "http", "containerPort": port},
+                                *(
+                                    {"name": n, "containerPort": p}
+                                    for n, p in extra_ports(service).items()
+                                ),
+                            ],
+                            "env": frontend_env(service) if frontend else service_env(service),
+                            "readinessProbe": probe,
+                            "livenessProbe": {
+                                **probe,
+                                "httpGet": {"path": "/healthz", "port": "http"},
+                                "failureThreshold": 6,
+                            },
+                            "startupProbe": {**probe, "failureThreshold": 30, "periodSeconds": 5},
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "128Mi"},
+                                "limits": {"cpu": "1", "memory": "384Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": [
+                                {"name": "district", "mountPath": "/etc/bureau", "readOnly": True}
+                            ],
+                        }
+                    ],
+                    "volumes": [{"name": "district", "configMap": {"name": DISTRICT_CONFIG_MAP}}],
                 },
             },
         },
@@ -206,76 +251,121 @@ def service_resources(service: str) -> list[dict[str, Any]]:
     selector = {"app.kubernetes.io/name": service}
     return [
         deployment(service),
-        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(service, service),
-         "spec": {"selector": selector,
-                  "ports": [{"name": "http", "port": port_of(service), "targetPort": "http"},
-                            *({"name": n, "port": p, "targetPort": n}
-                              for n, p in extra_ports(service).items())]}},
-        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-         "metadata": _meta(service, service),
-         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                     "name": service},
-                  "minReplicas": REPLICAS[service], "maxReplicas": MAX_REPLICAS[service],
-                  "metrics": [{"type": "Resource", "resource": {
-                      "name": "cpu", "target": {"type": "Utilization",
-                                                "averageUtilization": 70}}}]}},
-        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-         "metadata": _meta(service, service),
-         "spec": {"minAvailable": 1, "selector": {"matchLabels": selector}}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(service, service),
+            "spec": {
+                "selector": selector,
+                "ports": [
+                    {"name": "http", "port": port_of(service), "targetPort": "http"},
+                    *(
+                        {"name": n, "port": p, "targetPort": n}
+                        for n, p in extra_ports(service).items()
+                    ),
+                ],
+            },
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": _meta(service, service),
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": service},
+                "minReplicas": REPLICAS[service],
+                "maxReplicas": MAX_REPLICAS[service],
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 70},
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": _meta(service, service),
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": selector}},
+        },
     ]
 
 
 def rabbitmq() -> dict[str, Any]:
     """A three-node RabbitMQ cluster; the services declare quorum queues on it."""
     return {
-        "apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster",
+        "apiVersion": "rabbitmq.com/v1beta1",
+        "kind": "RabbitmqCluster",
         "metadata": _meta("rabbitmq", "rabbitmq"),
         "spec": {
             "replicas": 3,
             "image": "rabbitmq:3.13-management",
-            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"},
-                          "limits": {"cpu": "2", "memory": "2Gi"}},
+            "resources": {
+                "requests": {"cpu": "500m", "memory": "1Gi"},
+                "limits": {"cpu": "2", "memory": "2Gi"},
+            },
             "persistence": {"storage": "10Gi"},
-            "rabbitmq": {"additionalConfig": "\n".join([
-                "default_queue_type = quorum",
-                "cluster_partition_handling = pause_minority",
-            ])},
+            "rabbitmq": {
+                "additionalConfig": "\n".join(
+                    [
+                        "default_queue_type = quorum",
+                        "cluster_partition_handling = pause_minority",
+                    ]
+                )
+            },
         },
     }
 
 
 def mongodb() -> dict[str, Any]:
     """A three-member MongoDB replica set, one user per service (its own database only)."""
-    users = [{
-        "name": service, "db": "admin",
-        "passwordSecretRef": {"name": f"mongo-{service}-password"},
-        "roles": [{"name": "readWrite", "db": service}],
-        "scramCredentialsSecretName": f"mongo-{service}-scram",
-    } for service in PORTS]
+    users = [
+        {
+            "name": service,
+            "db": "admin",
+            "passwordSecretRef": {"name": f"mongo-{service}-password"},
+            "roles": [{"name": "readWrite", "db": service}],
+            "scramCredentialsSecretName": f"mongo-{service}-scram",
+        }
+        for service in PORTS
+    ]
     return {
-        "apiVersion": "mongodbcommunity.mongodb.com/v1", "kind": "MongoDBCommunity",
+        "apiVersion": "mongodbcommunity.mongodb.com/v1",
+        "kind": "MongoDBCommunity",
         "metadata": _meta("mongodb", "mongodb"),
         "spec": {
-            "members": 3, "type": "ReplicaSet", "version": "7.0.14",
+            "members": 3,
+            "type": "ReplicaSet",
+            "version": "7.0.14",
             "security": {"authentication": {"modes": ["SCRAM"]}},
             "users": users,
-            "additionalMongodConfig": {"storage.wiredTiger.engineConfig.journalCompressor":
-                                       "zstd"},
+            "additionalMongodConfig": {"storage.wiredTiger.engineConfig.journalCompressor": "zstd"},
         },
     }
 
 
 def namespace() -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": NAMESPACE, "labels": dict(LABELS)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": NAMESPACE, "labels": dict(LABELS)},
+    }
 
 
 def kustomization() -> dict[str, Any]:
     return {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
         "namespace": NAMESPACE,
-        "resources": ["namespace.yaml", "rabbitmq.yaml", "mongodb.yaml",
-                      *[f"{service}.yaml" for service in (*PORTS, *FRONTEND_PORTS)]],
+        "resources": [
+            "namespace.yaml",
+            "rabbitmq.yaml",
+            "mongodb.yaml",
+            *[f"{service}.yaml" for service in (*PORTS, *FRONTEND_PORTS)],
+        ],
         # district.yaml here is rendered from deploy/district.yaml (a test checks they match)
         "configMapGenerator": [{"name": DISTRICT_CONFIG_MAP, "files": ["district.yaml"]}],
     }
@@ -299,36 +389,51 @@ HEADER = "# Generated by `python -m devtools.render_k8s`; edit the generator, no
 
 def secrets_example() -> dict[str, Any]:
     """What an operator must provide (not applied by the kustomization)."""
-    data = {"jwt-issuer": "https://login.district.org/", "jwt-audience": "bureau",
-            "jwt-jwks-url": "https://login.district.org/.well-known/jwks.json",
-            "contact-hash-key": "<random 32 bytes, base64>",
-            "access-token-key": "<random 32 bytes, base64>",
-            "student-data-keys": '{"k1": "<random 32 bytes, base64>"}',
-            "student-data-key-id": "k1",
-            "student-hash-key": "<random 32 bytes, base64>",
-            "survey-token-key": "<random 32 bytes, base64>", "smtp-host": "smtp.district.org",
-            "smtp-port": "587", "smtp-username": "bureau", "smtp-password": "<password>"}
+    data = {
+        "jwt-issuer": "https://login.district.org/",
+        "jwt-audience": "bureau",
+        "jwt-jwks-url": "https://login.district.org/.well-known/jwks.json",
+        "contact-hash-key": "<random 32 bytes, base64>",
+        "access-token-key": "<random 32 bytes, base64>",
+        "student-data-keys": '{"k1": "<random 32 bytes, base64>"}',
+        "student-data-key-id": "k1",
+        "student-hash-key": "<random 32 bytes, base64>",
+        "survey-token-key": "<random 32 bytes, base64>",
+        "smtp-host": "smtp.district.org",
+        "smtp-port": "587",
+        "smtp-username": "bureau",
+        "smtp-password": "<password>",
+    }
     for frontend in FRONTEND_PORTS:
         data[f"{frontend}-client-token"] = "<a token with the frontend role, from the IdP>"
     data["web-form-secret"] = "<random 32 bytes, base64>"
     data["twilio-auth-token"] = "<the Twilio account's auth token>"
     for service in PORTS:
-        data[f"amqp-url-{service}"] = (f"amqp://{service}:<password>@rabbitmq.{NAMESPACE}"
-                                       ".svc:5672/")
+        data[f"amqp-url-{service}"] = f"amqp://{service}:<password>@rabbitmq.{NAMESPACE}.svc:5672/"
         data[f"mongo-url-{service}"] = (
             f"mongodb://{service}:<password>@mongodb-svc.{NAMESPACE}.svc:27017/{service}"
-            "?replicaSet=mongodb&authSource=admin")
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": SECRET, "namespace": NAMESPACE}, "stringData": data}
+            "?replicaSet=mongodb&authSource=admin"
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": SECRET, "namespace": NAMESPACE},
+        "stringData": data,
+    }
 
 
 def render() -> dict[str, str]:
     """File name -> YAML text, including the copy of the district configuration."""
-    texts = {name: HEADER + yaml.safe_dump_all(docs, sort_keys=False, width=100)
-             for name, docs in documents().items()}
+    texts = {
+        name: HEADER + yaml.safe_dump_all(docs, sort_keys=False, width=100)
+        for name, docs in documents().items()
+    }
     texts["secrets.example.yaml"] = (
-        HEADER + "# Fill in and apply yourself (kubectl apply -f); never commit real values.\n"
-        + yaml.safe_dump(secrets_example(), sort_keys=False, width=100))
+        HEADER
+        + "# Fill in and apply yourself (kubectl apply -f); never commit real values.\n"
+        + yaml.safe_dump(secrets_example(), sort_keys=False, width=100)
+    )
     texts["district.yaml"] = (ROOT / "deploy" / "district.yaml").read_text()
     return texts
 

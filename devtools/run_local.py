@@ -71,8 +71,9 @@ class Stopped(Exception):
 
 def main() -> int:
     VAR.mkdir(exist_ok=True)
-    bureau = LocalBureau(workdir=VAR, env={}, ports={
-        name: port + OFFSET for name, port in DEFAULT_PORTS.items()})
+    bureau = LocalBureau(
+        workdir=VAR, env={}, ports={name: port + OFFSET for name, port in DEFAULT_PORTS.items()}
+    )
     stop = threading.Event()
 
     def on_signal(number: int, _frame: object) -> None:
@@ -83,8 +84,9 @@ def main() -> int:
     running = threading.Event()
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, on_signal)
-    store_port = None if os.environ.get("MONGO_URL") else \
-        int(os.environ.get("LOCAL_STORE_PORT", STORE_PORT))
+    store_port = (
+        None if os.environ.get("MONGO_URL") else int(os.environ.get("LOCAL_STORE_PORT", STORE_PORT))
+    )
     smtp_port = None if os.environ.get("SMTP_HOST") else SMTP_PORT
     taken = ports_taken(store_port, smtp_port)
     if taken:
@@ -136,4 +138,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

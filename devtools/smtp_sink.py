@@ -41,12 +41,14 @@ class _Handler:
         self._sink = sink
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw: bytes = envelope.content if isinstance(envelope.content, bytes) else \
-            envelope.content.encode()
+        raw: bytes = (
+            envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
+        )
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        self._sink.store(ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), message,
-                                      time.time()), raw)
+        self._sink.store(
+            ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), message, time.time()), raw
+        )
         return "250 Message accepted for delivery"
 
 
@@ -67,6 +69,7 @@ class SmtpSink:
     def start(self) -> SmtpSink:
         if self._controller.port == 0:
             from devtools.launcher import free_port
+
             self._controller.port = free_port()
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,16 @@ def _envelope_schema(spec: EventSpec) -> dict[str, Any]:
     """The CloudEvents structured-mode envelope around this event's data."""
     return {
         "type": "object",
-        "required": ["specversion", "id", "source", "type", "time", "subject",
-                     "datacontenttype", "data"],
+        "required": [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "time",
+            "subject",
+            "datacontenttype",
+            "data",
+        ],
         "properties": {
             "specversion": {"type": "string", "const": "1.0"},
             "id": {"type": "string", "description": "unique per event; consumers dedupe on it"},
@@ -40,8 +48,10 @@ def _envelope_schema(spec: EventSpec) -> dict[str, Any]:
             "time": {"type": "string", "format": "date-time"},
             "subject": {"type": "string", "description": "the concern id"},
             "datacontenttype": {"type": "string", "const": "application/json"},
-            "traceparent": {"type": "string",
-                            "description": "W3C trace context of the concern's trace"},
+            "traceparent": {
+                "type": "string",
+                "description": "W3C trace context of the concern's trace",
+            },
             "data": {"$ref": SCHEMA_REF.format(model=spec.data_model.__name__)},
         },
     }
@@ -50,7 +60,8 @@ def _envelope_schema(spec: EventSpec) -> dict[str, Any]:
 def build_document() -> dict[str, Any]:
     """The whole AsyncAPI document, as a plain dict."""
     models: list[tuple[type[BaseModel], Any]] = [
-        (spec.data_model, "validation") for spec in CATALOGUE.values()]
+        (spec.data_model, "validation") for spec in CATALOGUE.values()
+    ]
     _, definitions = models_json_schema(models, ref_template=SCHEMA_REF)
     schemas: dict[str, Any] = dict(sorted(definitions.get("$defs", {}).items()))
     channels: dict[str, Any] = {}
@@ -65,23 +76,33 @@ def build_document() -> dict[str, Any]:
             "summary": (spec.data_model.__doc__ or "").strip().splitlines()[0],
             "contentType": "application/cloudevents+json",
             "payload": {"$ref": SCHEMA_REF.format(model=f"{message}Event")},
-            "bindings": {"amqp": {"messageType": spec.type,
-                                  "bindingVersion": AMQP_BINDING_VERSION}},
+            "bindings": {
+                "amqp": {"messageType": spec.type, "bindingVersion": AMQP_BINDING_VERSION}
+            },
         }
         exchange = EXCHANGES[spec.exchange]
         channels[name] = {
             "address": name,
             "title": f"{name} on {exchange}",
-            "description": ("Private: readable only by bureau services."
-                            if spec.exchange is Exchange.PRIVATE else
-                            "Public: bind a queue to this routing key to receive it."),
+            "description": (
+                "Private: readable only by bureau services."
+                if spec.exchange is Exchange.PRIVATE
+                else "Public: bind a queue to this routing key to receive it."
+            ),
             "messages": {message: {"$ref": f"#/components/messages/{message}"}},
-            "bindings": {"amqp": {
-                "is": "routingKey",
-                "exchange": {"name": exchange, "type": "topic", "durable": True,
-                             "autoDelete": False, "vhost": "/"},
-                "bindingVersion": AMQP_BINDING_VERSION,
-            }},
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {
+                        "name": exchange,
+                        "type": "topic",
+                        "durable": True,
+                        "autoDelete": False,
+                        "vhost": "/",
+                    },
+                    "bindingVersion": AMQP_BINDING_VERSION,
+                }
+            },
         }
         operations[f"{spec.producer}Sends{message}"] = {
             "action": "send",
@@ -102,12 +123,15 @@ def build_document() -> dict[str, Any]:
                 "details; district systems bind their own durable queue to it. Private events "
                 "travel on `bureau.private`, readable only by bureau services. Messages are "
                 "persistent; delivery is at least once, so consumers dedupe on the event `id`. "
-                "A breaking change is a new `.v2` type, never a changed `.v1`."),
+                "A breaking change is a new `.v2` type, never a changed `.v1`."
+            ),
         },
         "defaultContentType": "application/cloudevents+json",
         "servers": {
             "bureau": {
-                "host": "rabbitmq:5672", "protocol": "amqp", "protocolVersion": "0.9.1",
+                "host": "rabbitmq:5672",
+                "protocol": "amqp",
+                "protocolVersion": "0.9.1",
                 "description": "The district's RabbitMQ (vhost /).",
             },
         },

@@ -85,9 +85,15 @@ class TokenVerifier:
                 algorithms = ["RS256", "ES256"]
             else:
                 raise AuthError(f"tokens signed with {algorithm!r} are not accepted here")
-            claims = jwt.decode(token, key, algorithms=algorithms, audience=self.audience,
-                                issuer=self.issuer, leeway=CLOCK_SKEW_S,
-                                options={"require": ["exp", "sub", "iss", "aud"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=CLOCK_SKEW_S,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
         except jwt.PyJWTError as exc:
             raise AuthError(str(exc)) from exc
         if self.max_ttl_s is not None and float(claims["exp"]) - time.time() > self.max_ttl_s:
@@ -109,16 +115,31 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
-def mint_token(*, subject: str, roles: list[str], signing_key: str, issuer: str, audience: str,
-               ttl_s: int = 3600, schools: list[str] | None = None,
-               teams: list[str] | None = None, name: str | None = None) -> str:
+def mint_token(
+    *,
+    subject: str,
+    roles: list[str],
+    signing_key: str,
+    issuer: str,
+    audience: str,
+    ttl_s: int = 3600,
+    schools: list[str] | None = None,
+    teams: list[str] | None = None,
+    name: str | None = None,
+) -> str:
     """A development token (HS256). Production tokens come from the identity provider."""
     unknown = sorted(set(roles) - {r.value for r in Role})
     if unknown:
         raise ValueError(f"unknown roles {unknown}; known: {sorted(r.value for r in Role)}")
     now = int(time.time())
-    claims: dict[str, Any] = {"sub": subject, "roles": roles, "iss": issuer, "aud": audience,
-                              "iat": now, "exp": now + ttl_s}
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "roles": roles,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
     if schools:
         claims["schools"] = schools
     if teams:

@@ -43,11 +43,11 @@ WHAT: Mapping[Permission, str] = {
     Permission.SUBMIT: "submit a concern (intake `POST /v1/concerns`)",
     Permission.CATALOG: "read categories and schools (intake)",
     Permission.CONCERN_READ: "read a concern: case, work queues, counts, timeline (intake); its "
-                             "triage decision (triage); its SLA clock (escalation); its "
-                             "deliveries (notify)",
+    "triage decision (triage); its SLA clock (escalation); its "
+    "deliveries (notify)",
     Permission.CONCERN_ACT: "work a concern: acknowledge, reply, note, resolve, ... (intake)",
     Permission.STUDENT_REVEAL: "reveal a concern's student information, with a reason "
-                               "(intake; every reveal is recorded)",
+    "(intake; every reveal is recorded)",
     Permission.TRIAGE_ACT: "re-triage or merge a concern (triage)",
     Permission.DIRECTORY_READ: "read teams, team queues, members (triage)",
     Permission.MEMBERS_MANAGE: "mark a member away, hand over their concerns (triage)",
@@ -59,31 +59,52 @@ WHAT: Mapping[Permission, str] = {
 }
 
 _STAFF_ON_CASES: Mapping[Role, Scope] = {
-    Role.SPECIALIST: Scope.ALL, Role.TEAM_MEMBER: Scope.TEAMS, Role.PRINCIPAL: Scope.SCHOOLS,
-    Role.ASSISTANT_SUPERINTENDENT: Scope.SCHOOLS, Role.OMBUDSPERSON: Scope.ALL,
+    Role.SPECIALIST: Scope.ALL,
+    Role.TEAM_MEMBER: Scope.TEAMS,
+    Role.PRINCIPAL: Scope.SCHOOLS,
+    Role.ASSISTANT_SUPERINTENDENT: Scope.SCHOOLS,
+    Role.OMBUDSPERSON: Scope.ALL,
 }
 
 TABLE: Mapping[Permission, Mapping[Role, Scope]] = {
     Permission.SUBMIT: {Role.FRONTEND: Scope.ALL, Role.INTAKE_AGENT: Scope.ALL},
     Permission.CATALOG: {role: Scope.ALL for role in Role},
-    Permission.CONCERN_READ: {**_STAFF_ON_CASES, Role.INTAKE_AGENT: Scope.ALL,
-                              Role.AUDITOR: Scope.ALL},
+    Permission.CONCERN_READ: {
+        **_STAFF_ON_CASES,
+        Role.INTAKE_AGENT: Scope.ALL,
+        Role.AUDITOR: Scope.ALL,
+    },
     Permission.CONCERN_ACT: _STAFF_ON_CASES,
     Permission.STUDENT_REVEAL: _STAFF_ON_CASES,
-    Permission.TRIAGE_ACT: {Role.SPECIALIST: Scope.ALL, Role.TEAM_MEMBER: Scope.TEAMS,
-                            Role.OMBUDSPERSON: Scope.ALL},
-    Permission.DIRECTORY_READ: {role: Scope.ALL for role in Role
-                                if role not in (Role.FRONTEND, Role.BOARD)},
-    Permission.MEMBERS_MANAGE: {Role.SPECIALIST: Scope.ALL, Role.ADMIN: Scope.ALL,
-                                Role.TEAM_MEMBER: Scope.SELF},
-    Permission.CONFIG_READ: {Role.ADMIN: Scope.ALL, Role.AUDITOR: Scope.ALL,
-                             Role.SPECIALIST: Scope.ALL},
+    Permission.TRIAGE_ACT: {
+        Role.SPECIALIST: Scope.ALL,
+        Role.TEAM_MEMBER: Scope.TEAMS,
+        Role.OMBUDSPERSON: Scope.ALL,
+    },
+    Permission.DIRECTORY_READ: {
+        role: Scope.ALL for role in Role if role not in (Role.FRONTEND, Role.BOARD)
+    },
+    Permission.MEMBERS_MANAGE: {
+        Role.SPECIALIST: Scope.ALL,
+        Role.ADMIN: Scope.ALL,
+        Role.TEAM_MEMBER: Scope.SELF,
+    },
+    Permission.CONFIG_READ: {
+        Role.ADMIN: Scope.ALL,
+        Role.AUDITOR: Scope.ALL,
+        Role.SPECIALIST: Scope.ALL,
+    },
     Permission.CONFIG_WRITE: {Role.ADMIN: Scope.ALL},
     Permission.OVERSIGHT_READ: {Role.OMBUDSPERSON: Scope.ALL, Role.AUDITOR: Scope.ALL},
-    Permission.REPORTS_READ: {Role.OMBUDSPERSON: Scope.ALL, Role.AUDITOR: Scope.ALL,
-                              Role.ADMIN: Scope.ALL, Role.SPECIALIST: Scope.ALL,
-                              Role.ASSISTANT_SUPERINTENDENT: Scope.ALL,
-                              Role.PRINCIPAL: Scope.ALL, Role.BOARD: Scope.ALL},
+    Permission.REPORTS_READ: {
+        Role.OMBUDSPERSON: Scope.ALL,
+        Role.AUDITOR: Scope.ALL,
+        Role.ADMIN: Scope.ALL,
+        Role.SPECIALIST: Scope.ALL,
+        Role.ASSISTANT_SUPERINTENDENT: Scope.ALL,
+        Role.PRINCIPAL: Scope.ALL,
+        Role.BOARD: Scope.ALL,
+    },
     Permission.AUDIT_READ: {Role.AUDITOR: Scope.ALL, Role.OMBUDSPERSON: Scope.ALL},
 }
 
@@ -126,8 +147,11 @@ class Access:
 
     def covers(self, *, school_id: str | None, team_id: str | None) -> bool:
         """Whether a concern of this school and team is within reach."""
-        return self.everything or (school_id is not None and school_id in self.schools) or (
-            team_id is not None and team_id in self.teams)
+        return (
+            self.everything
+            or (school_id is not None and school_id in self.schools)
+            or (team_id is not None and team_id in self.teams)
+        )
 
     def covers_member(self, member_id: str) -> bool:
         """Whether a staff member's own settings are within reach."""
@@ -139,11 +163,14 @@ def access(principal: Principal, permission: Permission) -> Access | None:
     scopes = [scope for role, scope in TABLE[permission].items() if role in principal.roles]
     if not scopes:
         return None
-    return Access(principal=principal, permission=permission,
-                  everything=Scope.ALL in scopes,
-                  schools=principal.schools if Scope.SCHOOLS in scopes else frozenset(),
-                  teams=principal.teams if Scope.TEAMS in scopes else frozenset(),
-                  itself=Scope.SELF in scopes)
+    return Access(
+        principal=principal,
+        permission=permission,
+        everything=Scope.ALL in scopes,
+        schools=principal.schools if Scope.SCHOOLS in scopes else frozenset(),
+        teams=principal.teams if Scope.TEAMS in scopes else frozenset(),
+        itself=Scope.SELF in scopes,
+    )
 
 
 def roles_for(permission: Permission) -> list[str]:
@@ -154,10 +181,15 @@ def roles_for(permission: Permission) -> list[str]:
 def markdown() -> str:
     """The table as Markdown, for the README: one row per permission, one column per role."""
     roles = list(Role)
-    lines = ["| permission | what | " + " | ".join(f"`{r.value}`" for r in roles) + " |",
-             "|---|---|" + "---|" * len(roles)]
+    lines = [
+        "| permission | what | " + " | ".join(f"`{r.value}`" for r in roles) + " |",
+        "|---|---|" + "---|" * len(roles),
+    ]
     for permission in Permission:
         cells = [TABLE[permission].get(role) for role in roles]
-        lines.append(f"| `{permission.value}` | {WHAT[permission]} | "
-                     + " | ".join(c.value if c else "—" for c in cells) + " |")
+        lines.append(
+            f"| `{permission.value}` | {WHAT[permission]} | "
+            + " | ".join(c.value if c else "—" for c in cells)
+            + " |"
+        )
     return "\n".join(lines)

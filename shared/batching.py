@@ -19,8 +19,9 @@ Result = TypeVar("Result")
 class GroupCommit(Generic[Item, Result]):
     """Batches calls into `flush(items) -> results` (one result per item, in order)."""
 
-    def __init__(self, flush: Callable[[list[Item]], Awaitable[Sequence[Result]]], *,
-                 max_batch: int = 256) -> None:
+    def __init__(
+        self, flush: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_batch: int = 256
+    ) -> None:
         self._flush = flush
         self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
@@ -36,8 +37,8 @@ class GroupCommit(Generic[Item, Result]):
 
     async def _drain(self) -> None:
         while self._pending:
-            batch = self._pending[:self._max_batch]
-            del self._pending[:self._max_batch]
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
             live = [(item, future) for item, future in batch if not future.done()]
             if not live:
                 continue

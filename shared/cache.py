@@ -17,8 +17,12 @@ T = TypeVar("T")
 class Cached(Generic[T]):
     """One value loaded by `load`, reused for `ttl_s` seconds."""
 
-    def __init__(self, load: Callable[[], Awaitable[T]], ttl_s: float,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Awaitable[T]],
+        ttl_s: float,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._load = load
         self._ttl_s = ttl_s
         self._now = now

@@ -56,8 +56,11 @@ class Team(_Config):
     name: str
     lead: str
     members: list[str] = Field(default_factory=list, description="staff ids")
-    sensitive: bool = Field(default=False, description="routing here tells something about "
-                            "the student (e.g. special education): never shown publicly")
+    sensitive: bool = Field(
+        default=False,
+        description="routing here tells something about "
+        "the student (e.g. special education): never shown publicly",
+    )
 
 
 class Category(_Config):
@@ -87,8 +90,9 @@ class SlaConfig(_Config):
 
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
-SERVICE_SECTIONS = frozenset({"intake", "triage", "escalation", "notify", "phone",
-                              "staff_sign_in", "standards", "web"})
+SERVICE_SECTIONS = frozenset(
+    {"intake", "triage", "escalation", "notify", "phone", "staff_sign_in", "standards", "web"}
+)
 
 
 class DistrictConfig(BaseModel):
@@ -113,25 +117,37 @@ class DistrictConfig(BaseModel):
     def _only_service_sections(self) -> DistrictConfig:
         unknown = sorted(set(self.model_extra or {}) - SERVICE_SECTIONS)
         if unknown:
-            raise ValueError(f"unknown keys {unknown}; service sections are "
-                             f"{sorted(SERVICE_SECTIONS)}")
+            raise ValueError(
+                f"unknown keys {unknown}; service sections are {sorted(SERVICE_SECTIONS)}"
+            )
         return self
 
     @model_validator(mode="after")
     def _references_resolve(self) -> DistrictConfig:
         staff = {s.id for s in self.staff}
         teams = {t.id for t in self.teams}
-        problems = [f"team {t.id}: unknown lead {t.lead}"
-                    for t in self.teams if t.lead not in staff]
-        problems += [f"team {t.id}: unknown member {m}"
-                     for t in self.teams for m in t.members if m not in staff]
+        problems = [
+            f"team {t.id}: unknown lead {t.lead}" for t in self.teams if t.lead not in staff
+        ]
+        problems += [
+            f"team {t.id}: unknown member {m}"
+            for t in self.teams
+            for m in t.members
+            if m not in staff
+        ]
         for s in self.schools:
-            problems += [f"school {s.id}: unknown staff {who}"
-                         for who in (s.principal, s.assistant_superintendent) if who not in staff]
+            problems += [
+                f"school {s.id}: unknown staff {who}"
+                for who in (s.principal, s.assistant_superintendent)
+                if who not in staff
+            ]
             if s.team not in teams:
                 problems.append(f"school {s.id}: unknown team {s.team}")
-        problems += [f"category {c.id}: unknown team {c.team}"
-                     for c in self.categories if c.team != "school" and c.team not in teams]
+        problems += [
+            f"category {c.id}: unknown team {c.team}"
+            for c in self.categories
+            if c.team != "school" and c.team not in teams
+        ]
         if self.fallback_team not in teams:
             problems.append(f"fallback_team: unknown team {self.fallback_team}")
         if not any(s.role == "ombudsperson" for s in self.staff):
@@ -146,8 +162,9 @@ class DistrictConfig(BaseModel):
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
-            raise DistrictConfigError(f"invalid `{name}` section of the district "
-                                      f"configuration: {exc}") from exc
+            raise DistrictConfigError(
+                f"invalid `{name}` section of the district configuration: {exc}"
+            ) from exc
 
     def school(self, school_id: str | None) -> School | None:
         return next((s for s in self.schools if s.id == school_id), None)

@@ -79,11 +79,15 @@ class ConcernTriaged(EventData):
     rule: str
     triaged_at: datetime
     decided_by: str = Field(default="rules", description="`rules`, or the staff id of a re-triage")
-    possible_duplicate_of: list[str] = Field(default_factory=list,
-                                             description="ids of concerns this may duplicate")
-    sensitive: bool = Field(default=False, description="the routing tells something about the "
-                            "student: bureau staff only (the public copy shows the category's "
-                            "route)")
+    possible_duplicate_of: list[str] = Field(
+        default_factory=list, description="ids of concerns this may duplicate"
+    )
+    sensitive: bool = Field(
+        default=False,
+        description="the routing tells something about the "
+        "student: bureau staff only (the public copy shows the category's "
+        "route)",
+    )
 
 
 class ConcernAssigned(EventData):
@@ -163,8 +167,7 @@ class ConcernCallbackScheduled(EventData):
     concern_id: str
     callback_id: str
     due_at: datetime
-    remind_at: datetime | None = Field(default=None,
-                                       description="when the assignee is reminded")
+    remind_at: datetime | None = Field(default=None, description="when the assignee is reminded")
     assignee_id: str | None = None
     scheduled_at: datetime
 
@@ -225,8 +228,11 @@ class SlaDueChanged(EventData):
     concern_id: str
     resolution_due_at: datetime | None = None
     first_response_due_at: datetime | None = None
-    paused: bool = Field(default=False, description="waiting (e.g. on the requester): the due "
-                                                    "times move later by the pause on resume")
+    paused: bool = Field(
+        default=False,
+        description="waiting (e.g. on the requester): the due "
+        "times move later by the pause on resume",
+    )
     policy: str
     cycle: int = Field(ge=1)
     sequence: int = Field(ge=1)
@@ -243,8 +249,9 @@ class ConcernEscalated(EventData):
     escalated_to_name: str
     escalated_at: datetime
     school_id: str | None = None
-    reminder: int = Field(default=0, ge=0,
-                          description="0 for the escalation itself, n for its n-th reminder")
+    reminder: int = Field(
+        default=0, ge=0, description="0 for the escalation itself, n for its n-th reminder"
+    )
 
 
 class NotificationSent(EventData):
@@ -302,8 +309,10 @@ class ConcernContactShared(EventData):
     resolution_due_at: datetime
     requester: RequesterContact
     access_token: str | None = Field(
-        default=None, description="the requester's secret access token, for the personal "
-                                  "status link of the acknowledgement; never stored in clear")
+        default=None,
+        description="the requester's secret access token, for the personal "
+        "status link of the acknowledgement; never stored in clear",
+    )
 
 
 class ConcernReplyShared(EventData):
@@ -315,8 +324,10 @@ class ConcernReplyShared(EventData):
     author_name: str | None = None
     added_at: datetime
     information_request: bool = Field(
-        default=False, description="the question of a request for information: the requester "
-                                   "gets one message asking it, not a reply and a request")
+        default=False,
+        description="the question of a request for information: the requester "
+        "gets one message asking it, not a reply and a request",
+    )
 
 
 class ConcernResolutionShared(EventData):
@@ -345,8 +356,10 @@ class ConcernDetailsShared(EventData):
     student_flags: list[str] = Field(default_factory=list)
     submitted_at: datetime
     school_contacted: bool | None = Field(
-        default=None, description="whether the requester raised it at the school first "
-                                  "(routing: the school first)")
+        default=None,
+        description="whether the requester raised it at the school first "
+        "(routing: the school first)",
+    )
 
 
 @dataclass(frozen=True)
@@ -372,15 +385,22 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(name="concern.triaged", data_model=ConcernTriaged, producer="triage"),
         EventSpec(name="concern.assigned", data_model=ConcernAssigned, producer="triage"),
         EventSpec(name="concern.merged", data_model=ConcernMerged, producer="triage"),
-        EventSpec(name="concern.status_changed", data_model=ConcernStatusChanged,
-                  producer="intake"),
+        EventSpec(
+            name="concern.status_changed", data_model=ConcernStatusChanged, producer="intake"
+        ),
         EventSpec(name="concern.message_added", data_model=ConcernMessageAdded, producer="intake"),
         EventSpec(name="concern.resolved", data_model=ConcernResolved, producer="intake"),
         EventSpec(name="concern.reopened", data_model=ConcernReopened, producer="intake"),
-        EventSpec(name="concern.callback_scheduled", data_model=ConcernCallbackScheduled,
-                  producer="intake"),
-        EventSpec(name="concern.callback_completed", data_model=ConcernCallbackCompleted,
-                  producer="intake"),
+        EventSpec(
+            name="concern.callback_scheduled",
+            data_model=ConcernCallbackScheduled,
+            producer="intake",
+        ),
+        EventSpec(
+            name="concern.callback_completed",
+            data_model=ConcernCallbackCompleted,
+            producer="intake",
+        ),
         EventSpec(name="sla.warning", data_model=SlaWarning, producer="escalation"),
         EventSpec(name="sla.met", data_model=SlaMet, producer="escalation"),
         EventSpec(name="sla.breached", data_model=SlaBreached, producer="escalation"),
@@ -487,24 +507,33 @@ def spec_of(data: EventData) -> EventSpec:
     return _BY_MODEL[type(data)]
 
 
-def new_event(data: EventData, *, source: str, subject: str | None, time: datetime | None = None,
-              event_id: str | None = None, restricted: bool | None = None) -> CloudEvent:
+def new_event(
+    data: EventData,
+    *,
+    source: str,
+    subject: str | None,
+    time: datetime | None = None,
+    event_id: str | None = None,
+    restricted: bool | None = None,
+) -> CloudEvent:
     """Wrap event data in an envelope with a fresh id and the concern's trace context. A
     routing event (DUAL_EVENTS) is the full, restricted copy unless `restricted=False` (its
     public copy)."""
     spec = spec_of(data)
     if restricted is None:
         restricted = spec.name in DUAL_EVENTS
-    return CloudEvent.model_validate({
-        "id": event_id or str(uuid.uuid4()),
-        "source": source,
-        "type": spec.type,
-        "time": time or datetime.now(UTC),
-        "subject": subject,
-        "data": data.model_dump(mode="json"),
-        "traceparent": traceparent_for(subject),
-        **({RESTRICTED: True} if restricted else {}),
-    })
+    return CloudEvent.model_validate(
+        {
+            "id": event_id or str(uuid.uuid4()),
+            "source": source,
+            "type": spec.type,
+            "time": time or datetime.now(UTC),
+            "subject": subject,
+            "data": data.model_dump(mode="json"),
+            "traceparent": traceparent_for(subject),
+            **({RESTRICTED: True} if restricted else {}),
+        }
+    )
 
 
 def decode(body: bytes) -> CloudEvent:
@@ -522,8 +551,17 @@ def encode(event: CloudEvent) -> bytes:
     return event.model_dump_json(exclude_none=True).encode()
 
 
-def envelopes(items: list[EventData], *, source: str, time: datetime,
-              restricted: bool | None = None) -> list[CloudEvent]:
+def envelopes(
+    items: list[EventData], *, source: str, time: datetime, restricted: bool | None = None
+) -> list[CloudEvent]:
     """Envelopes for events about concerns: the subject is the concern id."""
-    return [new_event(d, source=source, subject=getattr(d, "concern_id", None), time=time,
-                      restricted=restricted) for d in items]
+    return [
+        new_event(
+            d,
+            source=source,
+            subject=getattr(d, "concern_id", None),
+            time=time,
+            restricted=restricted,
+        )
+        for d in items
+    ]

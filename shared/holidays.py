@@ -58,9 +58,11 @@ class NthWeekday(_Rule):
 
     def on(self, year: int) -> list[date]:
         wanted = WEEKDAY_NAMES.index(self.weekday)
-        days = [date(year, self.month, d)
-                for d in range(1, _calendar.monthrange(year, self.month)[1] + 1)
-                if date(year, self.month, d).weekday() == wanted]
+        days = [
+            date(year, self.month, d)
+            for d in range(1, _calendar.monthrange(year, self.month)[1] + 1)
+            if date(year, self.month, d).weekday() == wanted
+        ]
         index = self.nth - 1 if self.nth > 0 else self.nth
         if not -len(days) <= index < len(days):
             return []  # no fifth Monday this year

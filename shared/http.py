@@ -45,9 +45,15 @@ UPLOAD_MAX_BYTES = 64 * 1024 * 1024
 class Problem(Exception):
     """An error answered as RFC 9457 problem details."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None,
-                 type_: str = "about:blank", headers: dict[str, str] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail or title)
         self.headers = headers or {}
         self.status = status
@@ -57,9 +63,15 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(status: int, title: str, detail: str | None = None, *,
-                     type_: str = "about:blank", instance: str | None = None,
-                     **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -88,18 +100,32 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return problem_response(400, "Malformed JSON body",
-                                    "The request body is not valid JSON.",
-                                    instance=request.url.path)
+            return problem_response(
+                400,
+                "Malformed JSON body",
+                "The request body is not valid JSON.",
+                instance=request.url.path,
+            )
         errors = _field_errors(exc)
         fields = ", ".join(sorted({e["field"] for e in errors}))
-        return problem_response(422, "Invalid request", f"Check these fields: {fields}.",
-                                instance=request.url.path, errors=errors)
+        return problem_response(
+            422,
+            "Invalid request",
+            f"Check these fields: {fields}.",
+            instance=request.url.path,
+            errors=errors,
+        )
 
     @app.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> JSONResponse:
-        response = problem_response(exc.status, exc.title, exc.detail, type_=exc.type,
-                                    instance=request.url.path, **exc.extra)
+        response = problem_response(
+            exc.status,
+            exc.title,
+            exc.detail,
+            type_=exc.type,
+            instance=request.url.path,
+            **exc.extra,
+        )
         response.headers.update(exc.headers)
         return response
 
@@ -112,11 +138,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         # A store outage or failover is temporary: tell the client to retry, not that it failed.
         if not isinstance(exc, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError):
             return await unexpected(request, exc)
-        log.warning("store unavailable", extra={"path": _route_of(request),
-                                                "error": type(exc).__name__})
-        response = problem_response(503, "Service temporarily unavailable",
-                                    "The bureau's store cannot be reached; retry shortly.",
-                                    instance=request.url.path)
+        log.warning(
+            "store unavailable", extra={"path": _route_of(request), "error": type(exc).__name__}
+        )
+        response = problem_response(
+            503,
+            "Service temporarily unavailable",
+            "The bureau's store cannot be reached; retry shortly.",
+            instance=request.url.path,
+        )
         response.headers["Retry-After"] = "5"
         return response
 
@@ -125,16 +155,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         # A date or number the store (or datetime arithmetic) cannot hold: the client's
         # value, e.g. year 9999 with a -12:00 offset; never a 500 (Security, low).
         log.info("value out of range", extra={"path": _route_of(request)})
-        return problem_response(422, "Value out of range",
-                                "A date or number in this request is out of the range the "
-                                "bureau can store; use one between the years 1970 and 9000.",
-                                instance=request.url.path)
+        return problem_response(
+            422,
+            "Value out of range",
+            "A date or number in this request is out of the range the "
+            "bureau can store; use one between the years 1970 and 9000.",
+            instance=request.url.path,
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": _route_of(request)})
-        return problem_response(500, "Internal error",
-                                "The bureau could not complete this request; try again.")
+        return problem_response(
+            500, "Internal error", "The bureau could not complete this request; try again."
+        )
 
 
 class BodyLimit:
@@ -148,8 +182,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = UPLOAD_MAX_BYTES if scope.get("method") == "POST" and str(
-            scope.get("path", "")).endswith(UPLOAD_PATH_SUFFIX) else self.max_bytes
+        limit = (
+            UPLOAD_MAX_BYTES
+            if scope.get("method") == "POST"
+            and str(scope.get("path", "")).endswith(UPLOAD_PATH_SUFFIX)
+            else self.max_bytes
+        )
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, receive, send)
@@ -171,8 +209,9 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, "Request body too large",
-                                    f"Bodies are limited to {self.max_bytes} bytes.")
+        response = problem_response(
+            413, "Request body too large", f"Bodies are limited to {self.max_bytes} bytes."
+        )
         await response(scope, receive, send)
 
 
@@ -184,8 +223,9 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 Wiring = Callable[[Runtime], Awaitable[tuple[Any, Mapping[str, Handler]]]]
 
 
-def runtime_lifespan(settings: ServiceSettings, *, clock: Clock,
-                     outbox_collections: Sequence[str], wire: Wiring) -> Lifespan:
+def runtime_lifespan(
+    settings: ServiceSettings, *, clock: Clock, outbox_collections: Sequence[str], wire: Wiring
+) -> Lifespan:
     """Open the runtime, let the service wire its context and handlers, close on shutdown.
 
     `wire(runtime)` returns the service's context (kept in `app.state.ctx` for the routes)
@@ -198,13 +238,13 @@ def runtime_lifespan(settings: ServiceSettings, *, clock: Clock,
         opened: list[Runtime] = []
 
         async def start() -> None:
-            runtime = await Runtime.open(settings, clock=clock,
-                                         outbox_collections=outbox_collections)
+            runtime = await Runtime.open(
+                settings, clock=clock, outbox_collections=outbox_collections
+            )
             opened.append(runtime)
             # the service's own indexes and seeds are idempotent: retried through a slow store
             ctx, handlers = await wait_until_up("store", lambda: wire(runtime), deadline_s=0)
-            await wait_until_up("broker", lambda: runtime.start_consuming(handlers),
-                                deadline_s=0)
+            await wait_until_up("broker", lambda: runtime.start_consuming(handlers), deadline_s=0)
             app.state.ctx = ctx
             app.state.runtime = runtime
 
@@ -215,8 +255,10 @@ def runtime_lifespan(settings: ServiceSettings, *, clock: Clock,
         if starting.done():
             starting.result()  # a deterministic fault ends the start (the process exits)
         else:
-            log.warning("still starting; serving /readyz meanwhile",
-                        extra={"waiting_for": dict(waiting_for)})
+            log.warning(
+                "still starting; serving /readyz meanwhile",
+                extra={"waiting_for": dict(waiting_for)},
+            )
             starting.add_done_callback(_exit_if_start_failed)
         try:
             yield
@@ -274,35 +316,53 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []),
-                                      *(h for h in SECURITY_HEADERS if h[0] not in present)]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(h for h in SECURITY_HEADERS if h[0] not in present),
+                ]
             await send(message)
 
         await self.app(scope, receive, with_headers)
 
 
-def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterator[None]] | Lifespan,
-                       service: str = "bureau", version: str = "0.1.0",
-                       cors_origins: Sequence[str] = ()) -> FastAPI:
+def create_service_app(
+    *,
+    title: str,
+    lifespan: Callable[[FastAPI], AsyncIterator[None]] | Lifespan,
+    service: str = "bureau",
+    version: str = "0.1.0",
+    cors_origins: Sequence[str] = (),
+) -> FastAPI:
     """A FastAPI app with the bureau's error handling, security headers, CORS for the
     district's browser frontends, and `/healthz`, `/readyz`, `/metrics`."""
     # /docs and /redoc with their scripts and styles served from here (the fastapi-offline
     # package ships them): the pages work without internet and under a strict network policy
-    app = FastAPIOffline(title=title, version=version, lifespan=lifespan,
-                         static_url=DOCS_ASSETS,
-                         swagger_ui_parameters={"persistAuthorization": True})
+    app = FastAPIOffline(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
     install_problem_handlers(app)
     app.add_middleware(BodyLimit)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,  # type: ignore[arg-type]
-            allow_origins=list(cors_origins), allow_credentials=False,
+            allow_origins=list(cors_origins),
+            allow_credentials=False,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
-                           "X-Access-Token"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "X-Access-Token",
+            ],
             expose_headers=["ETag", "Retry-After", "Idempotent-Replayed", "Location"],
-            max_age=600)
+            max_age=600,
+        )
     app.add_middleware(HttpMetrics, service=service)  # type: ignore[arg-type]
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
@@ -322,9 +382,15 @@ def create_service_app(*, title: str, lifespan: Callable[[FastAPI], AsyncIterato
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         if runtime is None:
             waits = dict(waiting_for)
-            detail = ("The service is still starting" + (
-                ", waiting for " + ", ".join(f"{k} ({v})" for k, v in waits.items())
-                if waits else "") + ".")
+            detail = (
+                "The service is still starting"
+                + (
+                    ", waiting for " + ", ".join(f"{k} ({v})" for k, v in waits.items())
+                    if waits
+                    else ""
+                )
+                + "."
+            )
             return problem_response(503, "Starting", detail, checks=waits)
         try:
             checks = await runtime.check_ready()
@@ -339,27 +405,36 @@ async def current_principal(request: Request) -> Principal:
     """The caller, from its bearer token (a dependency); 401 when there is none or it fails."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "Authentication required", "Send a bearer token.",
-                      headers={"WWW-Authenticate": 'Bearer realm="bureau"'})
+        raise Problem(
+            401,
+            "Authentication required",
+            "Send a bearer token.",
+            headers={"WWW-Authenticate": 'Bearer realm="bureau"'},
+        )
     verifier: TokenVerifier | None = getattr(request.app.state, "verifier", None)
     if verifier is None:
         raise Problem(503, "Starting", "The service is still starting; try again shortly.")
     try:
         return verifier.verify(token.strip())
     except AuthError:
-        raise Problem(401, "Invalid token",
-                      "The bearer token is expired, forged or not meant for the bureau.",
-                      headers={"WWW-Authenticate": 'Bearer realm="bureau", '
-                                                   'error="invalid_token"'}) from None
+        raise Problem(
+            401,
+            "Invalid token",
+            "The bearer token is expired, forged or not meant for the bureau.",
+            headers={"WWW-Authenticate": 'Bearer realm="bureau", error="invalid_token"'},
+        ) from None
 
 
 # The bearer scheme in the OpenAPI document: /docs then offers "Authorize", where a developer
 # pastes a token (`bureau token ...`) that the page sends with each call to a staff route.
 # current_principal reads and verifies the token itself.
 BEARER_SCHEME = HTTPBearer(
-    auto_error=False, scheme_name="bearer", bearerFormat="JWT",
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
     description="a token of the district's identity provider; in development `bureau token "
-                "--sub ID --role ROLE`")
+    "--sub ID --role ROLE`",
+)
 BearerToken = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)]
 
 
@@ -374,9 +449,13 @@ class Authorize:
         principal = await current_principal(request)
         granted = access(principal, self.permission)
         if granted is None:
-            raise Problem(403, "Forbidden", "Your role does not allow this.",
-                          permission=self.permission.value,
-                          required_roles=roles_for(self.permission))
+            raise Problem(
+                403,
+                "Forbidden",
+                "Your role does not allow this.",
+                permission=self.permission.value,
+                required_roles=roles_for(self.permission),
+            )
         return granted
 
 
@@ -390,5 +469,4 @@ def authorize(permission: Permission) -> Authorize:
 
 def out_of_scope(what: str = "concern") -> Problem:
     """A 403 for a caller whose role allows the action but not on this resource."""
-    return Problem(403, "Outside your scope",
-                   f"This {what} is not within your schools or teams.")
+    return Problem(403, "Outside your scope", f"This {what} is not within your schools or teams.")

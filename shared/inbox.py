@@ -34,8 +34,10 @@ class Inbox:
         await self._records({"_id": event_id, "name": name, "handled_at": handled_at})
 
     async def _seen_many(self, event_ids: list[str]) -> list[bool]:
-        found = {d["_id"] for d in await self._handled.find(
-            {"_id": {"$in": event_ids}}, {"_id": 1}).to_list()}
+        found = {
+            d["_id"]
+            for d in await self._handled.find({"_id": {"$in": event_ids}}, {"_id": 1}).to_list()
+        }
         return [event_id in found for event_id in event_ids]
 
     async def _record_many(self, entries: list[Document]) -> list[None]:

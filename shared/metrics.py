@@ -18,46 +18,64 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 
 HTTP_REQUESTS = Counter(
-    "bureau_http_requests_total", "HTTP requests answered",
-    ["service", "method", "route", "status"])
+    "bureau_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
 HTTP_DURATION = Histogram(
-    "bureau_http_request_duration_seconds", "Time to answer an HTTP request",
-    ["service", "method", "route"], buckets=LATENCY_BUCKETS)
+    "bureau_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["service", "method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
 
 EVENTS_CONSUMED = Counter(
     "bureau_events_consumed_total",
     "Events taken from the service queue, by outcome (handled, duplicate, retried, parked, "
-    "dropped)", ["service", "event", "outcome"])
+    "dropped)",
+    ["service", "event", "outcome"],
+)
 EVENT_HANDLING = Histogram(
-    "bureau_event_handling_seconds", "Time a handler took", ["service", "event"],
-    buckets=LATENCY_BUCKETS)
+    "bureau_event_handling_seconds",
+    "Time a handler took",
+    ["service", "event"],
+    buckets=LATENCY_BUCKETS,
+)
 EVENT_AGE = Histogram(
     "bureau_event_age_seconds",
     "Time from an event's creation to its handling here (per-hop end-to-end latency)",
-    ["service", "event"], buckets=LAG_BUCKETS)
+    ["service", "event"],
+    buckets=LAG_BUCKETS,
+)
 REDELIVERIES = Counter(
-    "bureau_event_redeliveries_total", "Messages the broker delivered again",
-    ["service", "event"])
+    "bureau_event_redeliveries_total", "Messages the broker delivered again", ["service", "event"]
+)
 
 EVENTS_PUBLISHED = Counter(
-    "bureau_events_published_total", "Events the outbox relay published with confirms",
-    ["service", "event"])
+    "bureau_events_published_total",
+    "Events the outbox relay published with confirms",
+    ["service", "event"],
+)
 OUTBOX_BACKLOG = Gauge(
-    "bureau_outbox_backlog", "Documents holding events not yet published", ["service"])
+    "bureau_outbox_backlog", "Documents holding events not yet published", ["service"]
+)
 QUEUE_MESSAGES = Gauge(
-    "bureau_queue_messages", "Messages waiting in this service's queues (events = consumer "
-    "lag, dlq = dead letters)", ["service", "queue"])
+    "bureau_queue_messages",
+    "Messages waiting in this service's queues (events = consumer lag, dlq = dead letters)",
+    ["service", "queue"],
+)
 
 CONCERNS_RECEIVED = Counter(
-    "bureau_concerns_received_total", "Concerns received by intake", ["channel", "category"])
+    "bureau_concerns_received_total", "Concerns received by intake", ["channel", "category"]
+)
 CONCERN_STAGE_SECONDS = Histogram(
     "bureau_concern_stage_seconds",
     "Time from a concern's submission to a stage (triaged, acknowledged, ...)",
-    ["stage"], buckets=LAG_BUCKETS)
+    ["stage"],
+    buckets=LAG_BUCKETS,
+)
 OPEN_CLOCKS = Gauge("bureau_open_sla_clocks", "SLA clocks running")
 DELIVERIES = Counter(
-    "bureau_deliveries_total", "Notifications by channel and final status",
-    ["channel", "status"])
+    "bureau_deliveries_total", "Notifications by channel and final status", ["channel", "status"]
+)
 
 
 log = logging.getLogger(__name__)
@@ -79,6 +97,7 @@ def unregister_refresh(refresh: Callable[[], Awaitable[None]]) -> None:
 async def refresh_gauges() -> None:
     """Run every registered refresh, each within a time limit; a failed one leaves its gauges
     as they were (logged), the scrape still answers."""
+
     async def one(refresh: Callable[[], Awaitable[None]]) -> None:
         try:
             await asyncio.wait_for(refresh(), timeout=SCRAPE_REFRESH_TIMEOUT_S)
@@ -128,4 +147,5 @@ class HttpMetrics:
             method = scope.get("method", "")
             HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
             HTTP_DURATION.labels(self.service, method, template).observe(
-                time.perf_counter() - started)
+                time.perf_counter() - started
+            )

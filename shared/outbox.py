@@ -42,8 +42,18 @@ WRITER = uuid.uuid4().hex
 
 def outbox_entries(events: Iterable[CloudEvent]) -> list[Document]:
     """Events as stored in a document's outbox: the exact bytes the relay will publish."""
-    return [{"id": e.id, "name": e.name, "type": e.type, "body": encode(e), "by": WRITER,
-             "at": e.time, **({"private": True} if e.restricted else {})} for e in events]
+    return [
+        {
+            "id": e.id,
+            "name": e.name,
+            "type": e.type,
+            "body": encode(e),
+            "by": WRITER,
+            "at": e.time,
+            **({"private": True} if e.restricted else {}),
+        }
+        for e in events
+    ]
 
 
 def outbox_push(events: Sequence[CloudEvent]) -> Document:
@@ -57,9 +67,9 @@ def with_outbox(document: Document, events: Sequence[CloudEvent]) -> Document:
 
 
 class EventSink(Protocol):
-    async def publish(self, *, name: str, event_id: str, event_type: str, body: bytes,
-                      private: bool = False) -> None:
-        ...
+    async def publish(
+        self, *, name: str, event_id: str, event_type: str, body: bytes, private: bool = False
+    ) -> None: ...
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
@@ -72,9 +82,18 @@ async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
 class OutboxRelay:
     """Publishes pending outbox events of the given collections; one runs in every replica."""
 
-    def __init__(self, *, collections: Sequence[AsyncCollection[Document]], sink: EventSink,
-                 clock: Clock, lease_s: float, poll_s: float, service: str = "unknown",
-                 writer: str = WRITER, fresh_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        collections: Sequence[AsyncCollection[Document]],
+        sink: EventSink,
+        clock: Clock,
+        lease_s: float,
+        poll_s: float,
+        service: str = "unknown",
+        writer: str = WRITER,
+        fresh_s: float = 5.0,
+    ) -> None:
         self._service = service
         self._writer = writer
         self._fresh = timedelta(seconds=fresh_s)
@@ -116,12 +135,18 @@ class OutboxRelay:
                 failures = 0
             except Exception:
                 failures += 1
-                log.warning("outbox pass failed; will retry", exc_info=True,
-                            extra={"consecutive_failures": failures})
+                log.warning(
+                    "outbox pass failed; will retry",
+                    exc_info=True,
+                    extra={"consecutive_failures": failures},
+                )
             if self._stopping:
                 break
-            delay = (self._poll_s * min(2 ** failures, 20) if failures
-                     else max(0.0, self._swept_at + self._poll_s - loop.time()))
+            delay = (
+                self._poll_s * min(2**failures, 20)
+                if failures
+                else max(0.0, self._swept_at + self._poll_s - loop.time())
+            )
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except TimeoutError:
@@ -143,8 +168,9 @@ class OutboxRelay:
         async with self._passing:
             for collection in self._collections:
                 mine = own if isinstance(own, bool) else collection.name in own
-                batches = (([self._own_batch] if mine else [])
-                           + ([self._claimed_batch] if sweep else []))
+                batches = ([self._own_batch] if mine else []) + (
+                    [self._claimed_batch] if sweep else []
+                )
                 for batch in batches:
                     while True:
                         published, more = await batch(collection)
@@ -155,8 +181,9 @@ class OutboxRelay:
 
     async def backlog(self) -> int:
         """How many documents hold unpublished events."""
-        counts = [await c.count_documents({f"{FIELD}.id": {"$exists": True}})
-                  for c in self._collections]
+        counts = [
+            await c.count_documents({f"{FIELD}.id": {"$exists": True}}) for c in self._collections
+        ]
         return sum(counts)
 
     async def _own_batch(self, collection: AsyncCollection[Document]) -> tuple[int, bool]:
@@ -168,10 +195,18 @@ class OutboxRelay:
         them (taken when just fresh, a sweep could publish them again meanwhile). Older ones
         are swept, with a claim, by this relay or any other."""
         now = self._clock.now()
-        docs = await collection.find(
-            {f"{FIELD}.by": self._writer, f"{FIELD}.at": {"$gte": now - self._fresh / 2},
-             CLAIM_UNTIL: {"$not": {"$gt": now}}},
-            {FIELD: 1}).limit(BATCH).to_list()
+        docs = (
+            await collection.find(
+                {
+                    f"{FIELD}.by": self._writer,
+                    f"{FIELD}.at": {"$gte": now - self._fresh / 2},
+                    CLAIM_UNTIL: {"$not": {"$gt": now}},
+                },
+                {FIELD: 1},
+            )
+            .limit(BATCH)
+            .to_list()
+        )
         if not docs:
             return 0, False
         results = await asyncio.gather(*(self._publish_doc(d) for d in docs))
@@ -202,16 +237,27 @@ class OutboxRelay:
         )
         claimed = docs
         if claim.modified_count != len(ids):
-            claimed = await collection.find({"_id": {"$in": ids}, CLAIM_BY: token},
-                                            {FIELD: 1}).to_list()
+            claimed = await collection.find(
+                {"_id": {"$in": ids}, CLAIM_BY: token}, {FIELD: 1}
+            ).to_list()
         results = await asyncio.gather(*(self._publish_doc(d) for d in claimed))
-        published = await self._pull(collection, claimed, results, {CLAIM_BY: token},
-                                     release={"$unset": {CLAIM_BY: "", CLAIM_UNTIL: ""}})
+        published = await self._pull(
+            collection,
+            claimed,
+            results,
+            {CLAIM_BY: token},
+            release={"$unset": {CLAIM_BY: "", CLAIM_UNTIL: ""}},
+        )
         return published, len(docs) == BATCH
 
-    async def _pull(self, collection: AsyncCollection[Document], docs: list[Document],
-                    results: list[list[str]], guard: Document,
-                    release: Document | None = None) -> int:
+    async def _pull(
+        self,
+        collection: AsyncCollection[Document],
+        docs: list[Document],
+        results: list[list[str]],
+        guard: Document,
+        release: Document | None = None,
+    ) -> int:
         """Remove what the broker confirmed from the documents; raise if some failed."""
         sent_ids = [event_id for ids_of_doc in results for event_id in ids_of_doc]
         if sent_ids or release:
@@ -231,12 +277,19 @@ class OutboxRelay:
         entry: dict[str, Any]
         for entry in doc.get(FIELD, []):
             try:
-                await self._sink.publish(name=entry["name"], event_id=entry["id"],
-                                         event_type=entry["type"], body=bytes(entry["body"]),
-                                         **({"private": True} if entry.get("private") else {}))
+                await self._sink.publish(
+                    name=entry["name"],
+                    event_id=entry["id"],
+                    event_type=entry["type"],
+                    body=bytes(entry["body"]),
+                    **({"private": True} if entry.get("private") else {}),
+                )
             except Exception:
-                log.warning("publish failed", exc_info=True,
-                            extra={"event_id": entry["id"], "event": entry["name"]})
+                log.warning(
+                    "publish failed",
+                    exc_info=True,
+                    extra={"event_id": entry["id"], "event": entry["name"]},
+                )
                 break
             sent.append(entry["id"])
             EVENTS_PUBLISHED.labels(self._service, entry["name"]).inc()

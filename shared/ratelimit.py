@@ -15,8 +15,14 @@ FORWARDED_FOR_HEADER = "X-Bureau-Forwarded-For"
 class RateLimiter:
     """`rate` requests per `per_s` seconds per key, with bursts up to `rate`."""
 
-    def __init__(self, rate: int, per_s: float, *, max_keys: int = 10_000,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: int,
+        per_s: float,
+        *,
+        max_keys: int = 10_000,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._capacity = float(rate)
         self._refill_per_s = rate / per_s
         self._max_keys = max_keys

@@ -47,8 +47,9 @@ waiting_for: dict[str, str] = {}
 """What the start of this process waits for (`/readyz` tells), by step: the last error."""
 
 
-async def wait_until_up(what: str, attempt: Callable[[], Awaitable[T]],
-                        deadline_s: float = STARTUP_WAIT_S) -> T:
+async def wait_until_up(
+    what: str, attempt: Callable[[], Awaitable[T]], deadline_s: float = STARTUP_WAIT_S
+) -> T:
     """Retry `attempt` with capped backoff until it succeeds: for as long as its failures
     are transient (timeouts, connection refused or lost), else until `deadline_s` passes."""
     started = time.monotonic()
@@ -62,8 +63,9 @@ async def wait_until_up(what: str, attempt: Callable[[], Awaitable[T]],
                 waiting_for.pop(what, None)
                 raise RuntimeError(f"{what} unreachable after {waited:.0f}s: {exc}") from exc
             waiting_for[what] = type(exc).__name__
-            log.warning("waiting for %s", what, extra={"waited_s": round(waited, 1),
-                                                        "error": str(exc)})
+            log.warning(
+                "waiting for %s", what, extra={"waited_s": round(waited, 1), "error": str(exc)}
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_STARTUP_PAUSE_S)
         else:
@@ -91,8 +93,9 @@ class Runtime:
         self._closed = False
 
     @classmethod
-    async def open(cls, settings: ServiceSettings, *, clock: Clock,
-                   outbox_collections: Sequence[str]) -> Runtime:
+    async def open(
+        cls, settings: ServiceSettings, *, clock: Clock, outbox_collections: Sequence[str]
+    ) -> Runtime:
         """Connect to store and broker, declare the topology, start the outbox relay."""
         runtime = cls(settings, clock)
         collections = [runtime.db[name] for name in outbox_collections]
@@ -106,14 +109,20 @@ class Runtime:
         await wait_until_up("store", store_ready)
         exchanges = await wait_until_up("broker", runtime._open_broker)
         publisher = Publisher(exchanges, timeout_s=settings.io_timeout_s)
-        runtime.relay = OutboxRelay(collections=collections, sink=publisher, clock=clock,
-                                    lease_s=settings.outbox_lease_s, poll_s=settings.outbox_poll_s,
-                                    service=settings.service_name)
+        runtime.relay = OutboxRelay(
+            collections=collections,
+            sink=publisher,
+            clock=clock,
+            lease_s=settings.outbox_lease_s,
+            poll_s=settings.outbox_poll_s,
+            service=settings.service_name,
+        )
         # kept apart from other background work: it must outlive it, for a last pass
         runtime._relay_task = asyncio.create_task(runtime.relay.run(), name="outbox-relay")
         refresh_on_scrape(runtime.sample_gauges)
-        log.info("runtime open", extra={"database": settings.database,
-                                        "queue": settings.queue("events")})
+        log.info(
+            "runtime open", extra={"database": settings.database, "queue": settings.queue("events")}
+        )
         return runtime
 
     async def _open_broker(self) -> Exchanges:
@@ -121,9 +130,11 @@ class Runtime:
         go away half way: the next attempt starts afresh)."""
         settings = self.settings
         connection = await aio_pika.connect_robust(
-            settings.amqp_url, timeout=settings.io_timeout_s,
+            settings.amqp_url,
+            timeout=settings.io_timeout_s,
             reconnect_interval=settings.reconnect_interval_s,
-            client_properties={"connection_name": settings.source})
+            client_properties={"connection_name": settings.source},
+        )
         try:
             channel = await connection.channel(publisher_confirms=True)
             consume_channel = await connection.channel(publisher_confirms=True)
@@ -141,6 +152,7 @@ class Runtime:
 
     def spawn(self, work: Awaitable[Any], name: str) -> None:
         """Run background work until `close`."""
+
         async def guarded() -> None:
             try:
                 await work
@@ -157,10 +169,14 @@ class Runtime:
             raise RuntimeError("start_consuming before the runtime opened its broker channels")
         queues = await declare_service_queues(self.consume_channel, self.settings, handlers)
         self.consumer = EventConsumer(
-            channel=self.consume_channel, queues=queues, handlers=handlers,
-            inbox=self.inbox, clock=self.clock,
+            channel=self.consume_channel,
+            queues=queues,
+            handlers=handlers,
+            inbox=self.inbox,
+            clock=self.clock,
             handler_timeout_s=self.settings.handler_timeout_s,
-            publish_timeout_s=self.settings.io_timeout_s, service=self.settings.service_name,
+            publish_timeout_s=self.settings.io_timeout_s,
+            service=self.settings.service_name,
             delivery_limit=self.settings.message_delivery_limit,
         )
         await self.consumer.start()
@@ -185,8 +201,7 @@ class Runtime:
             try:
                 raw = await channel.get_underlay_channel()
                 for suffix in ("events", "dlq"):
-                    declared = await raw.queue_declare(self.settings.queue(suffix),
-                                                       passive=True)
+                    declared = await raw.queue_declare(self.settings.queue(suffix), passive=True)
                     QUEUE_MESSAGES.labels(service, suffix).set(declared.message_count or 0)
             finally:
                 await channel.close()
@@ -223,8 +238,9 @@ class Runtime:
         try:
             await asyncio.wait_for(self._drain(grace), timeout=grace)
         except TimeoutError:
-            log.warning("shutdown grace over; leaving the rest to redelivery",
-                        extra={"grace_s": grace})
+            log.warning(
+                "shutdown grace over; leaving the rest to redelivery", extra={"grace_s": grace}
+            )
         background = [*self._tasks, *([self._relay_task] if self._relay_task else [])]
         for task in background:
             task.cancel()

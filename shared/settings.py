@@ -38,8 +38,11 @@ class ServiceSettings(BaseSettings):
     retry_delays_ms: list[int] = Field(default=[1_000, 10_000, 60_000])
     handler_timeout_s: float = Field(default=30.0, gt=0)
     message_delivery_limit: int = Field(
-        default=5, ge=2, description="deliveries of one message without an outcome (the "
-                                     "process crashed or hung on it) before it is parked")
+        default=5,
+        ge=2,
+        description="deliveries of one message without an outcome (the "
+        "process crashed or hung on it) before it is parked",
+    )
 
     outbox_poll_s: float = Field(default=0.5, gt=0)
     outbox_lease_s: float = Field(default=30.0, gt=0)
@@ -47,8 +50,9 @@ class ServiceSettings(BaseSettings):
     store_write_concern: str = Field(
         default="majority+journal",
         description="acknowledged writes: `majority+journal` (a replica set; SecantusDB is one),"
-                    " `journal` (one server), or `default` (the driver's: may lose a 201 when "
-                    "the store crashes)")
+        " `journal` (one server), or `default` (the driver's: may lose a 201 when "
+        "the store crashes)",
+    )
     reconnect_interval_s: float = Field(default=2.0, gt=0, description="broker reconnect pause")
     shutdown_grace_s: float = Field(default=10.0, gt=0)
 
@@ -56,17 +60,22 @@ class ServiceSettings(BaseSettings):
 
     cors_origins: list[str] = Field(default=[], description="browser frontends' origins")
     forwarded_allow_ips: str = Field(
-        default="", description="proxies (addresses or CIDRs, comma-separated) whose "
-                                "X-Forwarded-For names the client; none by default")
+        default="",
+        description="proxies (addresses or CIDRs, comma-separated) whose "
+        "X-Forwarded-For names the client; none by default",
+    )
 
     jwt_issuer: str = "bureau-dev"
     jwt_audience: str = "bureau"
     jwt_signing_key: SecretStr | None = SecretStr(DEVELOPMENT_SIGNING_KEY)
-    jwt_jwks_url: str | None = Field(default=None,
-                                     description="the identity provider's JWKS (production)")
-    jwt_max_ttl_s: float = Field(default=366 * 24 * 3600, gt=0,
-                                 description="outside development, tokens expiring later than "
-                                             "this from now are refused")
+    jwt_jwks_url: str | None = Field(
+        default=None, description="the identity provider's JWKS (production)"
+    )
+    jwt_max_ttl_s: float = Field(
+        default=366 * 24 * 3600,
+        gt=0,
+        description="outside development, tokens expiring later than this from now are refused",
+    )
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> ServiceSettings:
@@ -76,13 +85,17 @@ class ServiceSettings(BaseSettings):
         if self.jwt_jwks_url and key in (None, DEVELOPMENT_SIGNING_KEY):
             return self  # the provider's keys only
         if key == DEVELOPMENT_SIGNING_KEY:
-            raise ValueError("JWT_SIGNING_KEY is the development key: set JWT_JWKS_URL (and "
-                             "unset the key) or a real key outside development")
+            raise ValueError(
+                "JWT_SIGNING_KEY is the development key: set JWT_JWKS_URL (and "
+                "unset the key) or a real key outside development"
+            )
         if not key and not self.jwt_jwks_url:
             raise ValueError("set JWT_JWKS_URL (or JWT_SIGNING_KEY) outside development")
         if key and len(key.encode()) < MIN_SIGNING_KEY_BYTES:
-            raise ValueError(f"JWT_SIGNING_KEY is weak: use at least {MIN_SIGNING_KEY_BYTES} "
-                             "random bytes (`python -m devtools.secrets` makes one)")
+            raise ValueError(
+                f"JWT_SIGNING_KEY is weak: use at least {MIN_SIGNING_KEY_BYTES} "
+                "random bytes (`python -m devtools.secrets` makes one)"
+            )
         return self
 
     @field_validator("store_write_concern")
@@ -110,19 +123,24 @@ class ServiceSettings(BaseSettings):
         return f"/bureau/{self.service_name}"
 
     def _provider_keys_only(self, key: str | None) -> bool:
-        return bool(self.jwt_jwks_url) and key == DEVELOPMENT_SIGNING_KEY \
+        return (
+            bool(self.jwt_jwks_url)
+            and key == DEVELOPMENT_SIGNING_KEY
             and self.environment != "development"
+        )
 
     def token_verifier(self) -> TokenVerifier:
         """Verifies staff and frontend bearer tokens as these settings say."""
         key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
-        return TokenVerifier(issuer=self.jwt_issuer, audience=self.jwt_audience,
-                             # beside a JWKS, a real shared key still verifies the tokens
-                             # the staff console mints for the person signed in
-                             signing_key=None if self._provider_keys_only(key) else key,
-                             jwks_url=self.jwt_jwks_url,
-                             max_ttl_s=None if self.environment == "development"
-                             else self.jwt_max_ttl_s)
+        return TokenVerifier(
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
+            # beside a JWKS, a real shared key still verifies the tokens
+            # the staff console mints for the person signed in
+            signing_key=None if self._provider_keys_only(key) else key,
+            jwks_url=self.jwt_jwks_url,
+            max_ttl_s=None if self.environment == "development" else self.jwt_max_ttl_s,
+        )
 
     def queue(self, suffix: str, service: str | None = None) -> str:
         """Name of one of this (or another) service's queues, e.g. `intake.events`."""

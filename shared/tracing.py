@@ -63,8 +63,9 @@ def current_trace_id() -> str | None:
 
 
 @contextlib.contextmanager
-def handling(traceparent: str | None, *, name: str, service: str,
-             attributes: dict[str, str] | None = None) -> Iterator[None]:
+def handling(
+    traceparent: str | None, *, name: str, service: str, attributes: dict[str, str] | None = None
+) -> Iterator[None]:
     """Run the handling of one event as a child span of the span that published it."""
     parent = parse(traceparent)
     trace_id = parent[0] if parent else secrets.token_hex(16)
@@ -80,13 +81,23 @@ def handling(traceparent: str | None, *, name: str, service: str,
 
     context = None
     if parent:
-        remote = SpanContext(trace_id=int(parent[0], 16), span_id=int(parent[1], 16),
-                             is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        remote = SpanContext(
+            trace_id=int(parent[0], 16),
+            span_id=int(parent[1], 16),
+            is_remote=True,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        )
         context = trace.set_span_in_context(NonRecordingSpan(remote))
-    with _tracer.start_as_current_span(name, context=context, kind=SpanKind.CONSUMER,
-                                       attributes={"messaging.system": "rabbitmq",
-                                                   "bureau.service": service,
-                                                   **(attributes or {})}) as span:
+    with _tracer.start_as_current_span(
+        name,
+        context=context,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "rabbitmq",
+            "bureau.service": service,
+            **(attributes or {}),
+        },
+    ) as span:
         span_context = span.get_span_context()
         token = _current.set(f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-01")
         try:
@@ -119,16 +130,23 @@ def configure_tracing(service: str) -> bool:
     exporter: SpanExporter
     if exporter_name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
         exporter = ConsoleSpanExporter()
     elif exporter_name == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
         exporter = OTLPSpanExporter()
     else:
-        log.warning("unsupported OTEL_TRACES_EXPORTER; tracing export stays off",
-                    extra={"exporter": exporter_name})
+        log.warning(
+            "unsupported OTEL_TRACES_EXPORTER; tracing export stays off",
+            extra={"exporter": exporter_name},
+        )
         return False
-    provider = TracerProvider(resource=Resource.create(
-        {"service.name": os.environ.get("OTEL_SERVICE_NAME", f"bureau-{service}")}))
+    provider = TracerProvider(
+        resource=Resource.create(
+            {"service.name": os.environ.get("OTEL_SERVICE_NAME", f"bureau-{service}")}
+        )
+    )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _tracer = trace.get_tracer("bureau")

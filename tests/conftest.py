@@ -41,13 +41,27 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 DEV_ISSUER, DEV_AUDIENCE = "bureau-dev", "bureau"
 
 
-def bearer(*roles: str, sub: str = "tester", schools: list[str] | None = None,
-           teams: list[str] | None = None, ttl_s: int = 3600,
-           signing_key: str = DEVELOPMENT_SIGNING_KEY, audience: str = DEV_AUDIENCE,
-           issuer: str = DEV_ISSUER) -> dict[str, str]:
+def bearer(
+    *roles: str,
+    sub: str = "tester",
+    schools: list[str] | None = None,
+    teams: list[str] | None = None,
+    ttl_s: int = 3600,
+    signing_key: str = DEVELOPMENT_SIGNING_KEY,
+    audience: str = DEV_AUDIENCE,
+    issuer: str = DEV_ISSUER,
+) -> dict[str, str]:
     """An `Authorization` header with a development token for `roles`."""
-    token = mint_token(subject=sub, roles=list(roles), schools=schools, teams=teams,
-                       ttl_s=ttl_s, signing_key=signing_key, issuer=issuer, audience=audience)
+    token = mint_token(
+        subject=sub,
+        roles=list(roles),
+        schools=schools,
+        teams=teams,
+        ttl_s=ttl_s,
+        signing_key=signing_key,
+        issuer=issuer,
+        audience=audience,
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -62,13 +76,28 @@ def token() -> Callable[..., dict[str, str]]:
 
 
 @overload
-async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout_s: float = ...,
-                     what: str = ..., interval_s: float = ...) -> T: ...
+async def eventually(
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    timeout_s: float = ...,
+    what: str = ...,
+    interval_s: float = ...,
+) -> T: ...
 @overload
-async def eventually(check: Callable[[], T | None], *, timeout_s: float = ...,
-                     what: str = ..., interval_s: float = ...) -> T: ...
-async def eventually(check: Callable[[], Any], *, timeout_s: float = 10.0,
-                     what: str = "condition", interval_s: float = 0.02) -> Any:
+async def eventually(
+    check: Callable[[], T | None],
+    *,
+    timeout_s: float = ...,
+    what: str = ...,
+    interval_s: float = ...,
+) -> T: ...
+async def eventually(
+    check: Callable[[], Any],
+    *,
+    timeout_s: float = 10.0,
+    what: str = "condition",
+    interval_s: float = 0.02,
+) -> Any:
     """Poll `check` (plain or async) until it answers something truthy, and answer that;
     fail the test after `timeout_s`. The one polling helper of the tests."""
     deadline = time.monotonic() + timeout_s
@@ -136,8 +165,9 @@ def isolation() -> Isolation:
 @pytest.fixture
 async def mongo(mongo_url: str, isolation: Isolation) -> AsyncIterator[AsyncMongoClient]:
     """A client to the test store; drops this test's databases afterwards."""
-    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
-                                                serverSelectionTimeoutMS=5000)
+    client: AsyncMongoClient = AsyncMongoClient(
+        mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
     yield client
     for name in await client.list_database_names():
         if name.startswith(f"t_{isolation.tag}_"):
@@ -148,8 +178,9 @@ async def mongo(mongo_url: str, isolation: Isolation) -> AsyncIterator[AsyncMong
 @pytest.fixture
 async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
     """Another connection to the same store, as a second replica would have."""
-    client: AsyncMongoClient = AsyncMongoClient(mongo_url, tz_aware=True,
-                                                serverSelectionTimeoutMS=5000)
+    client: AsyncMongoClient = AsyncMongoClient(
+        mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
     yield client
     await client.close()
 
@@ -157,9 +188,13 @@ async def second_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient]:
 async def store_operations(client: AsyncMongoClient, db_name: str) -> Counter[str]:
     """Operations the store counted per collection of one database (its `top`)."""
     totals = (await client.admin.command("top"))["totals"]
-    return Counter({ns.split(".", 1)[1]: entry["total"]["count"]
-                    for ns, entry in totals.items()
-                    if ns.startswith(f"{db_name}.") and isinstance(entry, dict)})
+    return Counter(
+        {
+            ns.split(".", 1)[1]: entry["total"]["count"]
+            for ns, entry in totals.items()
+            if ns.startswith(f"{db_name}.") and isinstance(entry, dict)
+        }
+    )
 
 
 @pytest.fixture
@@ -170,19 +205,25 @@ def sink() -> Iterator[SmtpSink]:
     server.stop()
 
 
-async def next_message(queue: aio_pika.abc.AbstractQueue,
-                       timeout_s: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
+async def next_message(
+    queue: aio_pika.abc.AbstractQueue, timeout_s: float = 10.0
+) -> aio_pika.abc.AbstractIncomingMessage:
     """The next message on `queue` (acked on receipt); fails the test after `timeout_s`."""
-    return await eventually(lambda: queue.get(no_ack=True, fail=False), timeout_s=timeout_s,
-                            what=f"a message on {queue.name}")
+    return await eventually(
+        lambda: queue.get(no_ack=True, fail=False),
+        timeout_s=timeout_s,
+        what=f"a message on {queue.name}",
+    )
 
 
 @pytest.fixture
-async def amqp(amqp_url: str,
-               isolation: Isolation) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
+async def amqp(
+    amqp_url: str, isolation: Isolation
+) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
     """A broker connection; deletes this test's queues and exchanges afterwards."""
     connection = await aio_pika.connect_robust(amqp_url)
     yield connection
     await connection.close()
-    await delete_prefixed_topology(amqp_url, isolation.queue_prefix,
-                                   (isolation.events_exchange, isolation.private_exchange))
+    await delete_prefixed_topology(
+        amqp_url, isolation.queue_prefix, (isolation.events_exchange, isolation.private_exchange)
+    )

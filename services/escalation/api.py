@@ -88,21 +88,39 @@ class OmbudspersonCaseRead(BaseModel):
 
 
 def _history(entries: tuple[Entry, ...]) -> list[HistoryRead]:
-    return [HistoryRead(at=e.at, kind=e.kind, cycle=e.cycle,
-                        target=str(e.target) if e.target else None, level=e.level,
-                        reminder=e.reminder, percent=e.percent, detail=e.detail)
-            for e in entries]
+    return [
+        HistoryRead(
+            at=e.at,
+            kind=e.kind,
+            cycle=e.cycle,
+            target=str(e.target) if e.target else None,
+            level=e.level,
+            reminder=e.reminder,
+            percent=e.percent,
+            detail=e.detail,
+        )
+        for e in entries
+    ]
 
 
 def _clock_read(clock: SlaClock) -> ClockRead:
     return ClockRead(
-        concern_id=clock.concern_id, policy=clock.policy.id, calendar=clock.policy.calendar,
-        status=clock.status, priority=clock.priority, cycle=clock.cycle,
-        started_at=clock.started_at, first_response_at=clock.first_response_at,
+        concern_id=clock.concern_id,
+        policy=clock.policy.id,
+        calendar=clock.policy.calendar,
+        status=clock.status,
+        priority=clock.priority,
+        cycle=clock.cycle,
+        started_at=clock.started_at,
+        first_response_at=clock.first_response_at,
         first_response_due_at=clock.first_response_due_at,
-        resolution_due_at=clock.resolution_due_at, elapsed_s=clock.elapsed.total_seconds(),
-        level=clock.level, reminders=clock.reminders, next_due_at=clock.next_due_at,
-        breached_at=clock.breached_at, stopped_at=clock.stopped_at,
+        resolution_due_at=clock.resolution_due_at,
+        elapsed_s=clock.elapsed.total_seconds(),
+        level=clock.level,
+        reminders=clock.reminders,
+        next_due_at=clock.next_due_at,
+        breached_at=clock.breached_at,
+        stopped_at=clock.stopped_at,
         history=_history(clock.history),
     )
 
@@ -121,16 +139,24 @@ async def read_clock(concern_id: str, ctx: Ctx, who: Reader) -> ClockRead:
     try:
         clock = from_document(doc)
     except (KeyError, TypeError, ValueError):
-        raise Problem(409, "Clock in an older format",
-                      "This clock was stored by an earlier version and cannot be shown.") from None
+        raise Problem(
+            409,
+            "Clock in an older format",
+            "This clock was stored by an earlier version and cannot be shown.",
+        ) from None
     return _clock_read(clock)
 
 
 # --- policies admin --------------------------------------------------------------------------
 
 
-async def _checked(policy: Policy, ctx: EscalationContext, *, replacing: str | None,
-                   stored: list[Policy] | None = None) -> None:
+async def _checked(
+    policy: Policy,
+    ctx: EscalationContext,
+    *,
+    replacing: str | None,
+    stored: list[Policy] | None = None,
+) -> None:
     """Refuse a policy naming unknown things, or a change that leaves no catch-all policy
     (among `stored`, the policies read under the change lock, when given)."""
     problems = reference_problems(policy, district=ctx.district, calendars=ctx.calendars)
@@ -140,9 +166,12 @@ async def _checked(policy: Policy, ctx: EscalationContext, *, replacing: str | N
     current = stored if stored is not None else await ctx.policies.all()
     others = [p for p in current if p.id != replacing]
     if not any(p.catch_all for p in [*others, policy]):
-        raise Problem(409, "Catch-all policy required",
-                      "At least one policy without category and priority must remain, so "
-                      "that every concern has a clock.")
+        raise Problem(
+            409,
+            "Catch-all policy required",
+            "At least one policy without category and priority must remain, so "
+            "that every concern has a clock.",
+        )
 
 
 @router.get("/policies", response_model=list[Policy], tags=["policies"])
@@ -170,15 +199,19 @@ async def create_policy(body: Policy, ctx: Ctx, who: ConfigWriter) -> Policy:
 
 
 @router.put("/policies/{policy_id}", response_model=Policy, tags=["policies"])
-async def replace_policy(policy_id: str, body: PolicyFields, ctx: Ctx,
-                         who: ConfigWriter) -> Policy:
+async def replace_policy(policy_id: str, body: PolicyFields, ctx: Ctx, who: ConfigWriter) -> Policy:
     """Replace an SLA policy. Running clocks keep the policy they started with until their
     concern is re-triaged or reopened."""
     try:
         policy = Policy.model_validate({**body.model_dump(), "id": policy_id})
     except ValidationError:
-        raise Problem(422, "Invalid request", "Check these fields: id.", errors=[
-            {"field": "id", "message": "a policy id is lower-case letters, digits, - and _"}],
+        raise Problem(
+            422,
+            "Invalid request",
+            "Check these fields: id.",
+            errors=[
+                {"field": "id", "message": "a policy id is lower-case letters, digits, - and _"}
+            ],
         ) from None
     async with _change_lock(ctx) as stored:
         if not any(p.id == policy_id for p in stored):
@@ -196,9 +229,12 @@ async def delete_policy(policy_id: str, ctx: Ctx, who: ConfigWriter) -> Response
         if not any(p.id == policy_id for p in policies):
             raise Problem(404, "Policy not found", f"No SLA policy {policy_id!r}.")
         if not any(p.catch_all for p in policies if p.id != policy_id):
-            raise Problem(409, "Catch-all policy required",
-                          "This is the last policy without category and priority; every "
-                          "concern needs one to fall back on.")
+            raise Problem(
+                409,
+                "Catch-all policy required",
+                "This is the last policy without category and priority; every "
+                "concern needs one to fall back on.",
+            )
         await ctx.policies.delete(policy_id)
     return Response(status_code=204)
 
@@ -210,8 +246,12 @@ async def _change_lock(ctx: EscalationContext) -> AsyncIterator[list[Policy]]:
         async with ctx.policies.changing() as policies:
             yield policies
     except PolicyChangeBusy:
-        raise Problem(503, "Policies busy", "Another change of the SLA policies is under way; "
-                      "try again shortly.", headers={"Retry-After": "2"}) from None
+        raise Problem(
+            503,
+            "Policies busy",
+            "Another change of the SLA policies is under way; try again shortly.",
+            headers={"Retry-After": "2"},
+        ) from None
 
 
 # --- the Ombudsperson ------------------------------------------------------------------------
@@ -219,33 +259,50 @@ async def _change_lock(ctx: EscalationContext) -> AsyncIterator[list[Policy]]:
 MERGES_SHOWN = timedelta(days=30)
 
 
-@router.get("/ombudsperson/concerns", response_model=list[OmbudspersonCaseRead],
-            tags=["ombudsperson"])
-async def ombudsperson_concerns(ctx: Ctx, who: Oversight,
-                                limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                                ) -> list[OmbudspersonCaseRead]:
+@router.get(
+    "/ombudsperson/concerns", response_model=list[OmbudspersonCaseRead], tags=["ombudsperson"]
+)
+async def ombudsperson_concerns(
+    ctx: Ctx,
+    who: Oversight,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[OmbudspersonCaseRead]:
     """Open concerns at level 3 or long past their resolution target, and concerns merged
     into another in the last 30 days (a merge closes a concern unresolved:
     oversight sees each one), oldest first."""
     now = ctx.clock.now()
     long_overdue = timedelta(seconds=ctx.config.long_overdue_s)
-    clocks = await ctx.repo.for_ombudsperson(overdue_before=now - long_overdue, limit=limit,
-                                             merged_since=now - MERGES_SHOWN)
+    clocks = await ctx.repo.for_ombudsperson(
+        overdue_before=now - long_overdue, limit=limit, merged_since=now - MERGES_SHOWN
+    )
     cases = []
     for clock in clocks:
         due = clock.resolution_due_at
         reason: Literal["level_3", "long_overdue", "merged"] = (
-            "merged" if clock.status is ClockStatus.STOPPED
-            else "level_3" if clock.level >= 3 else "long_overdue")
-        cases.append(OmbudspersonCaseRead(
-            concern_id=clock.concern_id, reason=reason,
-            category=clock.category, school_id=clock.school_id, team_id=clock.team_id,
-            priority=clock.priority, submitted_at=clock.submitted_at, status=clock.status,
-            cycle=clock.cycle, level=clock.level, resolution_due_at=due,
-            breached_at=clock.breached_at,
-            overdue_hours=round((now - due).total_seconds() / 3600, 2) if due else None,
-            history=_history(clock.history),
-        ))
+            "merged"
+            if clock.status is ClockStatus.STOPPED
+            else "level_3"
+            if clock.level >= 3
+            else "long_overdue"
+        )
+        cases.append(
+            OmbudspersonCaseRead(
+                concern_id=clock.concern_id,
+                reason=reason,
+                category=clock.category,
+                school_id=clock.school_id,
+                team_id=clock.team_id,
+                priority=clock.priority,
+                submitted_at=clock.submitted_at,
+                status=clock.status,
+                cycle=clock.cycle,
+                level=clock.level,
+                resolution_due_at=due,
+                breached_at=clock.breached_at,
+                overdue_hours=round((now - due).total_seconds() / 3600, 2) if due else None,
+                history=_history(clock.history),
+            )
+        )
     return cases
 
 
@@ -259,8 +316,7 @@ def _instant(field: str, value: str, timezone: ZoneInfo) -> datetime:
             return datetime.combine(date.fromisoformat(value), time(), tzinfo=timezone)
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise _invalid(field, "a date (2026-03-01) or a date-time (2026-03-01T08:00:00Z)") \
-            from None
+        raise _invalid(field, "a date (2026-03-01) or a date-time (2026-03-01T08:00:00Z)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone)
 
 
@@ -272,8 +328,12 @@ def _month(field: str, value: str) -> date:
 
 
 def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "Invalid request", f"Check these fields: {field}.",
-                   errors=[{"field": field, "message": message}])
+    return Problem(
+        422,
+        "Invalid request",
+        f"Check these fields: {field}.",
+        errors=[{"field": field, "message": message}],
+    )
 
 
 def _timezone(ctx: EscalationContext) -> ZoneInfo:
@@ -289,8 +349,9 @@ async def board_report(
     ctx: Ctx,
     who: ReportReader,
     start: Annotated[str, Query(alias="from", description="first day or instant (included)")],
-    end: Annotated[str, Query(alias="to", description="last instant (excluded); a date means "
-                                                      "its midnight")],
+    end: Annotated[
+        str, Query(alias="to", description="last instant (excluded); a date means its midnight")
+    ],
     group_by: GroupBy = GroupBy.CATEGORY,
     format: Format = "json",
 ) -> Any:
@@ -300,19 +361,27 @@ async def board_report(
     if until <= since:
         raise _invalid("to", "must be after `from`")
     now = ctx.clock.now()
-    clocks = await board_store.clocks_of_period(ctx.repo.collection, since=since, until=until,
-                                                as_of=min(until, now))
+    clocks = await board_store.clocks_of_period(
+        ctx.repo.collection, since=since, until=until, as_of=min(until, now)
+    )
     facts = [reports.facts_of(c) for c in clocks]
     guarantee = timedelta(hours=ctx.district.district.guarantee_hours)
-    groups, total = reports.board_report(facts, start=since, end=until, as_of=min(until, now),
-                                         guarantee=guarantee, group_by=group_by)
+    groups, total = reports.board_report(
+        facts, start=since, end=until, as_of=min(until, now), guarantee=guarantee, group_by=group_by
+    )
     if format == "csv":
         rows = [reports.flat(g.key, g.figures) for g in groups]
         rows.append(reports.flat("total", total))
-        return Response(reports.to_csv(rows), media_type=CSV_MEDIA, headers={
-            "content-disposition": f'attachment; filename="board-{group_by}.csv"'})
+        return Response(
+            reports.to_csv(rows),
+            media_type=CSV_MEDIA,
+            headers={"content-disposition": f'attachment; filename="board-{group_by}.csv"'},
+        )
     return {
-        "from": since, "to": until, "as_of": min(until, now), "group_by": group_by,
+        "from": since,
+        "to": until,
+        "as_of": min(until, now),
+        "group_by": group_by,
         "guarantee_hours": ctx.district.district.guarantee_hours,
         "groups": [{"key": g.key, **_figures_json(g.figures)} for g in groups],
         "total": _figures_json(total),
@@ -339,20 +408,25 @@ async def board_trend(
     since, _ = reports.month_bounds(months[0], timezone)
     _, until = reports.month_bounds(months[-1], timezone)
     # each month's backlog is as of its end: the cycles open across it ended after `since`
-    clocks = await board_store.clocks_of_period(ctx.repo.collection, since=since, until=until,
-                                                as_of=min(since, now))
+    clocks = await board_store.clocks_of_period(
+        ctx.repo.collection, since=since, until=until, as_of=min(since, now)
+    )
     facts = [reports.facts_of(c) for c in clocks]
     guarantee = timedelta(hours=ctx.district.district.guarantee_hours)
     rows = []
     for month in months:
         since, month_end = reports.month_bounds(month, timezone)
-        fig = reports.figures(facts, start=since, end=month_end, as_of=min(month_end, now),
-                              guarantee=guarantee)
+        fig = reports.figures(
+            facts, start=since, end=month_end, as_of=min(month_end, now), guarantee=guarantee
+        )
         rows.append((month.strftime("%Y-%m"), fig))
     if format == "csv":
-        return Response(reports.to_csv([reports.flat(m, f, label="month") for m, f in rows],
-                                       ("month", *reports.CSV_COLUMNS[1:])),
-                        media_type=CSV_MEDIA, headers={
-                            "content-disposition": 'attachment; filename="board-trend.csv"'})
-    return {"from": start, "to": end,
-            "months": [{"month": m, **_figures_json(f)} for m, f in rows]}
+        return Response(
+            reports.to_csv(
+                [reports.flat(m, f, label="month") for m, f in rows],
+                ("month", *reports.CSV_COLUMNS[1:]),
+            ),
+            media_type=CSV_MEDIA,
+            headers={"content-disposition": 'attachment; filename="board-trend.csv"'},
+        )
+    return {"from": start, "to": end, "months": [{"month": m, **_figures_json(f)} for m, f in rows]}

@@ -79,8 +79,9 @@ class BusinessHours:
             raise ValueError(f"calendar {self.id}: no opening hours on any weekday")
         for weekday, (opens, closes) in self.hours.items():
             if not 0 <= weekday <= 6 or opens >= closes:
-                raise ValueError(f"calendar {self.id}: weekday {weekday} opens {opens} "
-                                 f"and closes {closes}")
+                raise ValueError(
+                    f"calendar {self.id}: weekday {weekday} opens {opens} and closes {closes}"
+                )
 
     def add(self, start: datetime, work: timedelta) -> datetime:
         """The instant at which `work` of opening hours has passed since `start`."""
@@ -95,8 +96,9 @@ class BusinessHours:
             if begin + left <= closes:
                 return begin + left
             left -= closes - begin
-        raise ValueError(f"calendar {self.id}: {work} of opening hours not found in "
-                         f"{MAX_DAYS} days")
+        raise ValueError(
+            f"calendar {self.id}: {work} of opening hours not found in {MAX_DAYS} days"
+        )
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Opening hours from `start` to `end`."""

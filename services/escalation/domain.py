@@ -184,8 +184,14 @@ Change = tuple[SlaClock, list[EventData]]
 # --- the ladder ----------------------------------------------------------------------------
 
 
-def ladder(district: DistrictConfig, steps: Sequence[LadderStep], *, school_id: str | None,
-           team_id: str | None, supervisors: Mapping[str, str] | None = None) -> list[Rung]:
+def ladder(
+    district: DistrictConfig,
+    steps: Sequence[LadderStep],
+    *,
+    school_id: str | None,
+    team_id: str | None,
+    supervisors: Mapping[str, str] | None = None,
+) -> list[Rung]:
     """The people a breached concern escalates to, level by level. Without a school, the
     assistant superintendent is the one `supervisors` names for the owning team (or for `*`,
     any team); the level is skipped only when none is named."""
@@ -212,8 +218,15 @@ def ladder(district: DistrictConfig, steps: Sequence[LadderStep], *, school_id: 
         else:
             staff_id = next(s.id for s in district.staff if s.role == "ombudsperson")
         person = district.referenced_staff(staff_id)
-        rungs.append(Rung(level=step.level, role=role, staff_id=staff_id, name=person.name,
-                          after=timedelta(seconds=step.after_s)))
+        rungs.append(
+            Rung(
+                level=step.level,
+                role=role,
+                staff_id=staff_id,
+                name=person.name,
+                after=timedelta(seconds=step.after_s),
+            )
+        )
     return rungs
 
 
@@ -232,28 +245,45 @@ def pending_steps(clock: SlaClock, rules: Rules) -> list[Step]:
     if RESOLUTION_BREACH not in clock.fired:
         steps += _target_steps(SlaTarget.RESOLUTION, resolution, policy)
     else:
-        rungs = ladder(rules.district, policy.ladder, school_id=clock.school_id,
-                       team_id=clock.team_id, supervisors=rules.supervisors)
+        rungs = ladder(
+            rules.district,
+            policy.ladder,
+            school_id=clock.school_id,
+            team_id=clock.team_id,
+            supervisors=rules.supervisors,
+        )
         upcoming = next((r for r in rungs if r.level > clock.level), None)
         if upcoming is not None:
-            steps.append(Step(resolution + upcoming.after, StepKind.ESCALATION,
-                              f"escalation:{upcoming.level}", rung=upcoming))
+            steps.append(
+                Step(
+                    resolution + upcoming.after,
+                    StepKind.ESCALATION,
+                    f"escalation:{upcoming.level}",
+                    rung=upcoming,
+                )
+            )
         current = next((r for r in rungs if r.level == clock.level), None)
         interval = policy.reminder_interval
         if current is not None and interval is not None and not _acted_since_escalation(clock):
             n = clock.reminders + 1
             at = resolution + current.after + n * interval
             if upcoming is None or at < resolution + upcoming.after:
-                steps.append(Step(at, StepKind.REMINDER, f"reminder:{current.level}:{n}",
-                                  rung=current, reminder=n))
+                steps.append(
+                    Step(
+                        at,
+                        StepKind.REMINDER,
+                        f"reminder:{current.level}:{n}",
+                        rung=current,
+                        reminder=n,
+                    )
+                )
     pending = [s for s in steps if s.key not in clock.fired]
     return sorted(pending, key=lambda s: s.position)  # stable: ties keep the order above
 
 
 def resolution_position(clock: SlaClock) -> timedelta:
     """Where on the counted time the resolution target lies (frozen once breached)."""
-    return clock.breach_position if clock.breach_position is not None else \
-        clock.policy.resolution
+    return clock.breach_position if clock.breach_position is not None else clock.policy.resolution
 
 
 def elapsed_at(clock: SlaClock, now: datetime, rules: Rules) -> timedelta:
@@ -263,8 +293,9 @@ def elapsed_at(clock: SlaClock, now: datetime, rules: Rules) -> timedelta:
     return clock.elapsed + rules.calendar(clock.policy).between(clock.running_since, now)
 
 
-def wall_time(clock: SlaClock, position: timedelta, rules: Rules, *,
-              at: datetime | None = None) -> datetime | None:
+def wall_time(
+    clock: SlaClock, position: timedelta, rules: Rules, *, at: datetime | None = None
+) -> datetime | None:
     """When counted time reaches `position` (what the scheduler waits for); None while the
     clock is paused short of it (that depends on the resume).
 
@@ -281,8 +312,9 @@ def wall_time(clock: SlaClock, position: timedelta, rules: Rules, *,
     return calendar.add(clock.running_since, position - clock.elapsed)
 
 
-def promised_time(clock: SlaClock, position: timedelta, rules: Rules, *,
-                  at: datetime | None = None) -> datetime | None:
+def promised_time(
+    clock: SlaClock, position: timedelta, rules: Rules, *, at: datetime | None = None
+) -> datetime | None:
     """The due time people are told: the scheduler's; while the clock is paused short of
     `position`, the time it would be due had it resumed at the pause (it moves later by the
     counted length of the pause once it resumes)."""
@@ -293,15 +325,26 @@ def promised_time(clock: SlaClock, position: timedelta, rules: Rules, *,
 
 
 def _target_steps(target: SlaTarget, position: timedelta, policy: Policy) -> list[Step]:
-    steps = [Step(position * percent / 100, StepKind.WARNING, f"warning:{target}:{percent}",
-                  target=target, percent=percent) for percent in policy.warnings]
+    steps = [
+        Step(
+            position * percent / 100,
+            StepKind.WARNING,
+            f"warning:{target}:{percent}",
+            target=target,
+            percent=percent,
+        )
+        for percent in policy.warnings
+    ]
     steps.append(Step(position, StepKind.BREACH, f"breach:{target}", target=target))
     return steps
 
 
 def _acted_since_escalation(clock: SlaClock) -> bool:
-    return (clock.acted_at is not None and clock.level_at is not None
-            and clock.acted_at >= clock.level_at)
+    return (
+        clock.acted_at is not None
+        and clock.level_at is not None
+        and clock.acted_at >= clock.level_at
+    )
 
 
 # --- firing ----------------------------------------------------------------------------------
@@ -327,8 +370,7 @@ def advance(clock: SlaClock, *, now: datetime, rules: Rules, inclusive: bool = T
     return _scheduled(clock, rules, now), events + called
 
 
-def _callbacks_due(clock: SlaClock, *, now: datetime, rules: Rules,
-                   inclusive: bool) -> Change:
+def _callbacks_due(clock: SlaClock, *, now: datetime, rules: Rules, inclusive: bool) -> Change:
     """Remind of callbacks coming due; a missed one breaches and escalates to level 1."""
     if clock.status is ClockStatus.STOPPED:
         return clock, []
@@ -339,28 +381,70 @@ def _callbacks_due(clock: SlaClock, *, now: datetime, rules: Rules,
             span = (callback.due_at - callback.scheduled_at).total_seconds()
             used = (now - callback.scheduled_at).total_seconds()
             percent = min(99, max(1, round(100 * used / span))) if span > 0 else 99
-            events.append(SlaWarning(concern_id=clock.concern_id, target=SlaTarget.CALLBACK,
-                                     due_at=callback.due_at, warned_at=now, percent=percent,
-                                     policy=clock.policy.id))
-            clock = _log(clock, Entry(now, "callback_reminded", clock.cycle,
-                                      target=SlaTarget.CALLBACK, detail=callback.id))
+            events.append(
+                SlaWarning(
+                    concern_id=clock.concern_id,
+                    target=SlaTarget.CALLBACK,
+                    due_at=callback.due_at,
+                    warned_at=now,
+                    percent=percent,
+                    policy=clock.policy.id,
+                )
+            )
+            clock = _log(
+                clock,
+                Entry(
+                    now,
+                    "callback_reminded",
+                    clock.cycle,
+                    target=SlaTarget.CALLBACK,
+                    detail=callback.id,
+                ),
+            )
             callback = replace(callback, reminded=True)
         if not _reached(callback.due_at, now, inclusive):
             kept.append(callback)
             continue
-        events.append(SlaBreached(concern_id=clock.concern_id, target=SlaTarget.CALLBACK,
-                                  due_at=callback.due_at, breached_at=now,
-                                  policy=clock.policy.id))
-        rungs = ladder(rules.district, clock.policy.ladder, school_id=clock.school_id,
-                       team_id=clock.team_id, supervisors=rules.supervisors)
+        events.append(
+            SlaBreached(
+                concern_id=clock.concern_id,
+                target=SlaTarget.CALLBACK,
+                due_at=callback.due_at,
+                breached_at=now,
+                policy=clock.policy.id,
+            )
+        )
+        rungs = ladder(
+            rules.district,
+            clock.policy.ladder,
+            school_id=clock.school_id,
+            team_id=clock.team_id,
+            supervisors=rules.supervisors,
+        )
         rung = rungs[0] if rungs else None
-        clock = _log(clock, Entry(now, "callback_missed", clock.cycle, target=SlaTarget.CALLBACK,
-                                  level=rung.level if rung else None, detail=callback.id))
+        clock = _log(
+            clock,
+            Entry(
+                now,
+                "callback_missed",
+                clock.cycle,
+                target=SlaTarget.CALLBACK,
+                level=rung.level if rung else None,
+                detail=callback.id,
+            ),
+        )
         if rung is not None:
-            events.append(ConcernEscalated(
-                concern_id=clock.concern_id, level=rung.level, role=rung.role,
-                escalated_to=rung.staff_id, escalated_to_name=rung.name, escalated_at=now,
-                school_id=clock.school_id))
+            events.append(
+                ConcernEscalated(
+                    concern_id=clock.concern_id,
+                    level=rung.level,
+                    role=rung.role,
+                    escalated_to=rung.staff_id,
+                    escalated_to_name=rung.name,
+                    escalated_at=now,
+                    school_id=clock.school_id,
+                )
+            )
     return replace(clock, callbacks=tuple(kept)), events
 
 
@@ -368,26 +452,29 @@ def _reached(moment: datetime, now: datetime, inclusive: bool) -> bool:
     return moment < now or (inclusive and moment == now)
 
 
-def callback_scheduled(clock: SlaClock, callback: PendingCallback, *, at: datetime,
-                       rules: Rules) -> Change:
+def callback_scheduled(
+    clock: SlaClock, callback: PendingCallback, *, at: datetime, rules: Rules
+) -> Change:
     """A callback to watch (unless it was made or cancelled before this news arrived)."""
     done = any(e.kind in CALLBACK_DONE and e.detail == callback.id for e in clock.history)
     if done or any(c.id == callback.id for c in clock.callbacks):
         return clock, []
-    clock = _log(replace(clock, callbacks=(*clock.callbacks, callback)),
-                 Entry(at, "callback_scheduled", clock.cycle, target=SlaTarget.CALLBACK,
-                       detail=callback.id))
+    clock = _log(
+        replace(clock, callbacks=(*clock.callbacks, callback)),
+        Entry(at, "callback_scheduled", clock.cycle, target=SlaTarget.CALLBACK, detail=callback.id),
+    )
     return advance(clock, now=at, rules=rules, inclusive=False)
 
 
-def callback_completed(clock: SlaClock, callback_id: str, *, made: bool, on_time: bool,
-                       at: datetime, rules: Rules) -> Change:
+def callback_completed(
+    clock: SlaClock, callback_id: str, *, made: bool, on_time: bool, at: datetime, rules: Rules
+) -> Change:
     """A callback made (on time or late, for the Board) or cancelled: no longer watched."""
-    kind = ("callback_on_time" if on_time else "callback_late") if made \
-        else "callback_cancelled"
-    clock = _log(replace(clock, callbacks=tuple(c for c in clock.callbacks
-                                                if c.id != callback_id)),
-                 Entry(at, kind, clock.cycle, target=SlaTarget.CALLBACK, detail=callback_id))
+    kind = ("callback_on_time" if on_time else "callback_late") if made else "callback_cancelled"
+    clock = _log(
+        replace(clock, callbacks=tuple(c for c in clock.callbacks if c.id != callback_id)),
+        Entry(at, kind, clock.cycle, target=SlaTarget.CALLBACK, detail=callback_id),
+    )
     return advance(clock, now=at, rules=rules, inclusive=False)
 
 
@@ -397,25 +484,38 @@ def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[Sla
     if step.kind is StepKind.WARNING:
         if step.target is None or step.percent is None:
             raise ValueError(f"warning step {step.key} names no target and percent")
-        target_at = policy.first_response if step.target is SlaTarget.FIRST_RESPONSE \
+        target_at = (
+            policy.first_response
+            if step.target is SlaTarget.FIRST_RESPONSE
             else resolution_position(clock)
+        )
         due = promised_time(clock, target_at, rules, at=now) or now
         entry = Entry(now, "warning", clock.cycle, target=step.target, percent=step.percent)
         return _log(replace(clock, fired=fired), entry), SlaWarning(
-            concern_id=clock.concern_id, target=step.target, due_at=due, warned_at=now,
-            percent=step.percent, policy=policy.id)
+            concern_id=clock.concern_id,
+            target=step.target,
+            due_at=due,
+            warned_at=now,
+            percent=step.percent,
+            policy=policy.id,
+        )
     if step.kind is StepKind.BREACH:
         if step.target is None:
             raise ValueError(f"breach step {step.key} names no target")
         due = wall_time(clock, step.position, rules, at=now) or now
         after = replace(clock, fired=fired)
         if step.target is SlaTarget.RESOLUTION:
-            after = replace(after, breached_at=now, breach_position=step.position,
-                            resolution_due_at=due)
+            after = replace(
+                after, breached_at=now, breach_position=step.position, resolution_due_at=due
+            )
         entry = Entry(now, "breached", clock.cycle, target=step.target)
         return _log(after, entry), SlaBreached(
-            concern_id=clock.concern_id, target=step.target, due_at=due, breached_at=now,
-            policy=policy.id)
+            concern_id=clock.concern_id,
+            target=step.target,
+            due_at=due,
+            breached_at=now,
+            policy=policy.id,
+        )
     rung = step.rung
     if rung is None:
         raise ValueError(f"{step.kind} step {step.key} names no rung")
@@ -424,12 +524,24 @@ def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[Sla
         entry = Entry(now, "escalated", clock.cycle, level=rung.level, detail=rung.staff_id)
     else:
         after = replace(clock, fired=fired, reminders=step.reminder)
-        entry = Entry(now, "reminded", clock.cycle, level=rung.level, reminder=step.reminder,
-                      detail=rung.staff_id)
+        entry = Entry(
+            now,
+            "reminded",
+            clock.cycle,
+            level=rung.level,
+            reminder=step.reminder,
+            detail=rung.staff_id,
+        )
     return _log(after, entry), ConcernEscalated(
-        concern_id=clock.concern_id, level=rung.level, role=rung.role,
-        escalated_to=rung.staff_id, escalated_to_name=rung.name, escalated_at=now,
-        school_id=clock.school_id, reminder=step.reminder)
+        concern_id=clock.concern_id,
+        level=rung.level,
+        role=rung.role,
+        escalated_to=rung.staff_id,
+        escalated_to_name=rung.name,
+        escalated_at=now,
+        school_id=clock.school_id,
+        reminder=step.reminder,
+    )
 
 
 def _scheduled(clock: SlaClock, rules: Rules, at: datetime | None = None) -> SlaClock:
@@ -447,28 +559,48 @@ def _scheduled(clock: SlaClock, rules: Rules, at: datetime | None = None) -> Sla
     resolution_due = clock.resolution_due_at
     if clock.breached_at is None:
         resolution_due = promised_time(clock, resolution_position(clock), rules, at=at)
-    return replace(clock, next_due_at=next_due, first_response_due_at=first_response_due,
-                   resolution_due_at=resolution_due)
+    return replace(
+        clock,
+        next_due_at=next_due,
+        first_response_due_at=first_response_due,
+        resolution_due_at=resolution_due,
+    )
 
 
 def _told(clock: SlaClock) -> tuple[object, ...]:
     """What people are told of a clock, to the millisecond the store keeps."""
+
     def ms(moment: datetime | None) -> datetime | None:
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000) if moment else None
-    return (ms(clock.resolution_due_at), ms(clock.first_response_due_at),
-            clock.status is ClockStatus.PAUSED, clock.cycle, clock.policy.id)
+
+    return (
+        ms(clock.resolution_due_at),
+        ms(clock.first_response_due_at),
+        clock.status is ClockStatus.PAUSED,
+        clock.cycle,
+        clock.policy.id,
+    )
 
 
-def due_changed(before: SlaClock | None, after: SlaClock, *, sequence: int,
-                at: datetime) -> list[EventData]:
+def due_changed(
+    before: SlaClock | None, after: SlaClock, *, sequence: int, at: datetime
+) -> list[EventData]:
     """`sla.due_changed` when a change moved the due times people are told (or paused or
     resumed the clock); `sequence` is the clock's version after the change."""
     if before is not None and _told(before) == _told(after):
         return []
-    return [SlaDueChanged(concern_id=after.concern_id, resolution_due_at=after.resolution_due_at,
-                          first_response_due_at=after.first_response_due_at,
-                          paused=after.status is ClockStatus.PAUSED, policy=after.policy.id,
-                          cycle=after.cycle, sequence=sequence, changed_at=at)]
+    return [
+        SlaDueChanged(
+            concern_id=after.concern_id,
+            resolution_due_at=after.resolution_due_at,
+            first_response_due_at=after.first_response_due_at,
+            paused=after.status is ClockStatus.PAUSED,
+            policy=after.policy.id,
+            cycle=after.cycle,
+            sequence=sequence,
+            changed_at=at,
+        )
+    ]
 
 
 def _log(clock: SlaClock, entry: Entry) -> SlaClock:
@@ -478,29 +610,60 @@ def _log(clock: SlaClock, entry: Entry) -> SlaClock:
 # --- what happens to a concern -----------------------------------------------------------------
 
 
-def start(concern_id: str, *, category: str, school_id: str | None, priority: Priority | None,
-          channel: str | None, started_at: datetime, rules: Rules) -> SlaClock:
+def start(
+    concern_id: str,
+    *,
+    category: str,
+    school_id: str | None,
+    priority: Priority | None,
+    channel: str | None,
+    started_at: datetime,
+    rules: Rules,
+) -> SlaClock:
     """A running clock for a new concern, on the policy its category (and priority) selects."""
     policy = rules.choose(category=category, priority=priority)
     clock = SlaClock(
-        concern_id=concern_id, category=category, school_id=school_id, team_id=None,
-        priority=priority, channel=channel, submitted_at=started_at, policy=policy,
-        status=ClockStatus.RUNNING, cycle=1, started_at=started_at, running_since=started_at,
+        concern_id=concern_id,
+        category=category,
+        school_id=school_id,
+        team_id=None,
+        priority=priority,
+        channel=channel,
+        submitted_at=started_at,
+        policy=policy,
+        status=ClockStatus.RUNNING,
+        cycle=1,
+        started_at=started_at,
+        running_since=started_at,
         history=(Entry(started_at, "started", 1, detail=policy.id),),
     )
     return _scheduled(clock, rules, started_at)
 
 
-def retriage(clock: SlaClock, *, category: str, priority: Priority, team_id: str,
-             school_id: str | None, at: datetime, rules: Rules) -> Change:
+def retriage(
+    clock: SlaClock,
+    *,
+    category: str,
+    priority: Priority,
+    team_id: str,
+    school_id: str | None,
+    at: datetime,
+    rules: Rules,
+) -> Change:
     """Triage's decision: re-choose the policy; a missed target stays missed."""
     clock, events = advance(clock, now=at, rules=rules, inclusive=False)
     policy = rules.choose(category=category, priority=priority)
-    after = replace(clock, category=category, priority=priority, team_id=team_id,
-                    school_id=school_id if school_id is not None else clock.school_id)
+    after = replace(
+        clock,
+        category=category,
+        priority=priority,
+        team_id=team_id,
+        school_id=school_id if school_id is not None else clock.school_id,
+    )
     if policy != clock.policy and clock.status is not ClockStatus.STOPPED:
-        after = _log(replace(after, policy=policy),
-                     Entry(at, "policy", clock.cycle, detail=policy.id))
+        after = _log(
+            replace(after, policy=policy), Entry(at, "policy", clock.cycle, detail=policy.id)
+        )
     return _scheduled(after, rules, at), events
 
 
@@ -533,8 +696,9 @@ def status_changed(clock: SlaClock, *, to_status: str, at: datetime, rules: Rule
     return _scheduled(clock, rules, at), events
 
 
-def message_added(clock: SlaClock, *, by_staff: bool, public: bool, at: datetime,
-                  rules: Rules) -> Change:
+def message_added(
+    clock: SlaClock, *, by_staff: bool, public: bool, at: datetime, rules: Rules
+) -> Change:
     """A public staff reply is a first response (and an act); the requester's answer resumes."""
     if clock.status is ClockStatus.STOPPED or at < clock.started_at:
         return clock, []
@@ -551,8 +715,13 @@ def pause(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
     """Stop counting: bank the counted time so far."""
     if clock.status is not ClockStatus.RUNNING or clock.running_since is None:
         return clock
-    paused = replace(clock, status=ClockStatus.PAUSED, running_since=None, paused_at=at,
-                     elapsed=elapsed_at(clock, at, rules))
+    paused = replace(
+        clock,
+        status=ClockStatus.PAUSED,
+        running_since=None,
+        paused_at=at,
+        elapsed=elapsed_at(clock, at, rules),
+    )
     return _scheduled(_log(paused, Entry(at, "paused", clock.cycle)), rules, at)
 
 
@@ -573,12 +742,28 @@ def stop(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
     events += met
     if RESOLUTION_BREACH not in clock.fired:
         due = promised_time(clock, resolution_position(clock), rules, at=at) or at
-        events.append(SlaMet(concern_id=clock.concern_id, target=SlaTarget.RESOLUTION,
-                             due_at=due, met_at=at, policy=clock.policy.id))
-        clock = _log(replace(clock, resolution_due_at=due),
-                     Entry(at, "met", clock.cycle, target=SlaTarget.RESOLUTION))
-    stopped = replace(clock, status=ClockStatus.STOPPED, stopped_at=at, running_since=None,
-                      elapsed=elapsed_at(clock, at, rules), next_due_at=None, acted_at=at)
+        events.append(
+            SlaMet(
+                concern_id=clock.concern_id,
+                target=SlaTarget.RESOLUTION,
+                due_at=due,
+                met_at=at,
+                policy=clock.policy.id,
+            )
+        )
+        clock = _log(
+            replace(clock, resolution_due_at=due),
+            Entry(at, "met", clock.cycle, target=SlaTarget.RESOLUTION),
+        )
+    stopped = replace(
+        clock,
+        status=ClockStatus.STOPPED,
+        stopped_at=at,
+        running_since=None,
+        elapsed=elapsed_at(clock, at, rules),
+        next_due_at=None,
+        acted_at=at,
+    )
     return _log(stopped, Entry(at, "resolved", clock.cycle)), events
 
 
@@ -588,8 +773,15 @@ def close(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
     if clock.status is ClockStatus.STOPPED or at < clock.started_at:
         return clock, []
     clock, events = advance(clock, now=at, rules=rules, inclusive=False)
-    stopped = replace(clock, status=ClockStatus.STOPPED, stopped_at=at, running_since=None,
-                      elapsed=elapsed_at(clock, at, rules), next_due_at=None, acted_at=at)
+    stopped = replace(
+        clock,
+        status=ClockStatus.STOPPED,
+        stopped_at=at,
+        running_since=None,
+        elapsed=elapsed_at(clock, at, rules),
+        next_due_at=None,
+        acted_at=at,
+    )
     return _log(stopped, Entry(at, "closed", clock.cycle)), events
 
 
@@ -600,10 +792,24 @@ def reopen(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
     policy = rules.choose(category=clock.category, priority=clock.priority)
     cycle = clock.cycle + 1
     restarted = replace(
-        clock, policy=policy, status=ClockStatus.RUNNING, cycle=cycle, started_at=at,
-        running_since=at, elapsed=ZERO, first_response_at=None, breached_at=None,
-        breach_position=None, level=0, level_at=None, reminders=0, acted_at=None,
-        stopped_at=None, fired=frozenset(), first_response_due_at=None, resolution_due_at=None,
+        clock,
+        policy=policy,
+        status=ClockStatus.RUNNING,
+        cycle=cycle,
+        started_at=at,
+        running_since=at,
+        elapsed=ZERO,
+        first_response_at=None,
+        breached_at=None,
+        breach_position=None,
+        level=0,
+        level_at=None,
+        reminders=0,
+        acted_at=None,
+        stopped_at=None,
+        fired=frozenset(),
+        first_response_due_at=None,
+        resolution_due_at=None,
         paused_at=None,
     )
     return _scheduled(_log(restarted, Entry(at, "reopened", cycle, detail=policy.id)), rules, at)
@@ -613,8 +819,10 @@ def surveyed(clock: SlaClock, *, score: int, at: datetime) -> SlaClock:
     """The requester's satisfaction score (the latest answer counts)."""
     if clock.surveyed_at is not None and at <= clock.surveyed_at:
         return clock
-    return _log(replace(clock, satisfaction=score, surveyed_at=at),
-                Entry(at, "surveyed", clock.cycle, detail=str(score)))
+    return _log(
+        replace(clock, satisfaction=score, surveyed_at=at),
+        Entry(at, "surveyed", clock.cycle, detail=str(score)),
+    )
 
 
 def _acted(clock: SlaClock, at: datetime) -> SlaClock:
@@ -627,12 +835,19 @@ def _first_response(clock: SlaClock, at: datetime, rules: Rules) -> Change:
     """Record the cycle's first response; `sla.met` when it came before the target."""
     if clock.first_response_at is not None:
         return clock, []
-    clock = _log(replace(clock, first_response_at=at),
-                 Entry(at, "first_response", clock.cycle))
+    clock = _log(replace(clock, first_response_at=at), Entry(at, "first_response", clock.cycle))
     if FIRST_RESPONSE_BREACH in clock.fired:
         return clock, []
-    due = clock.first_response_due_at or promised_time(clock, clock.policy.first_response,
-                                                        rules, at=at) or at
-    met = SlaMet(concern_id=clock.concern_id, target=SlaTarget.FIRST_RESPONSE, due_at=due,
-                 met_at=at, policy=clock.policy.id)
+    due = (
+        clock.first_response_due_at
+        or promised_time(clock, clock.policy.first_response, rules, at=at)
+        or at
+    )
+    met = SlaMet(
+        concern_id=clock.concern_id,
+        target=SlaTarget.FIRST_RESPONSE,
+        due_at=due,
+        met_at=at,
+        policy=clock.policy.id,
+    )
     return _log(clock, Entry(at, "met", clock.cycle, target=SlaTarget.FIRST_RESPONSE)), [met]

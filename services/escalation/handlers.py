@@ -65,113 +65,200 @@ class EscalationContext:
 
     async def rules(self) -> Rules:
         """The rules with the policies as stored now (the admin API may have changed them)."""
-        return Rules(policies=await self.policies.all(), calendars=self.calendars,
-                     district=self.district, supervisors=self.config.department_supervisors)
+        return Rules(
+            policies=await self.policies.all(),
+            calendars=self.calendars,
+            district=self.district,
+            supervisors=self.config.department_supervisors,
+        )
 
     @property
     def step_rules(self) -> Rules:
         """Rules for firing steps: a clock carries its own policy, so none is looked up."""
-        return Rules(policies=(), calendars=self.calendars, district=self.district,
-                     supervisors=self.config.department_supervisors)
+        return Rules(
+            policies=(),
+            calendars=self.calendars,
+            district=self.district,
+            supervisors=self.config.department_supervisors,
+        )
 
 
-async def on_submitted(event: CloudEvent, data: ConcernSubmitted, *,
-                       ctx: EscalationContext) -> None:
+async def on_submitted(
+    event: CloudEvent, data: ConcernSubmitted, *, ctx: EscalationContext
+) -> None:
     """Start the concern's clock; a redelivered submission finds it started and changes nothing."""
     category = ctx.district.category(data.category)
     # Until triage decides, the category's usual priority selects the policy, so that a
     # safety concern runs on the critical target from its first second.
     priority = category.priority if category is not None else None
-    clock = domain.start(data.concern_id, category=data.category, school_id=data.school_id,
-                         priority=priority, channel=data.channel.value,
-                         started_at=data.submitted_at, rules=await ctx.rules())
+    clock = domain.start(
+        data.concern_id,
+        category=data.category,
+        school_id=data.school_id,
+        priority=priority,
+        channel=data.channel.value,
+        started_at=data.submitted_at,
+        rules=await ctx.rules(),
+    )
     now = ctx.clock.now()
-    due = envelopes(domain.due_changed(None, clock, sequence=1, at=now), source=ctx.source,
-                    time=now)
+    due = envelopes(
+        domain.due_changed(None, clock, sequence=1, at=now), source=ctx.source, time=now
+    )
     if await ctx.repo.start(clock, due, event_id=event.id):
         ctx.published()
-        log.info("sla clock started", extra={"concern_id": clock.concern_id,
-                                             "policy": clock.policy.id,
-                                             "resolution_due_at": clock.resolution_due_at})
+        log.info(
+            "sla clock started",
+            extra={
+                "concern_id": clock.concern_id,
+                "policy": clock.policy.id,
+                "resolution_due_at": clock.resolution_due_at,
+            },
+        )
 
 
 async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: EscalationContext) -> None:
     """Triage's priority may select another policy; the owning team is the ladder's first rung."""
     rules = await ctx.rules()
-    await _change(data.concern_id, lambda c: domain.retriage(
-        c, category=data.category, priority=data.priority, team_id=data.team_id,
-        school_id=data.school_id, at=data.triaged_at, rules=rules),
-        event=event, ctx=ctx, what="sla clock retriaged")
+    await _change(
+        data.concern_id,
+        lambda c: domain.retriage(
+            c,
+            category=data.category,
+            priority=data.priority,
+            team_id=data.team_id,
+            school_id=data.school_id,
+            at=data.triaged_at,
+            rules=rules,
+        ),
+        event=event,
+        ctx=ctx,
+        what="sla clock retriaged",
+    )
 
 
-async def on_status_changed(event: CloudEvent, data: ConcernStatusChanged, *,
-                            ctx: EscalationContext) -> None:
+async def on_status_changed(
+    event: CloudEvent, data: ConcernStatusChanged, *, ctx: EscalationContext
+) -> None:
     """Acknowledgement meets the first response; waiting on the requester pauses the clock."""
     rules = ctx.step_rules
-    await _change(data.concern_id, lambda c: domain.status_changed(
-        c, to_status=data.to_status, at=data.changed_at, rules=rules),
-        event=event, ctx=ctx, what="sla clock status changed")
+    await _change(
+        data.concern_id,
+        lambda c: domain.status_changed(
+            c, to_status=data.to_status, at=data.changed_at, rules=rules
+        ),
+        event=event,
+        ctx=ctx,
+        what="sla clock status changed",
+    )
 
 
-async def on_message_added(event: CloudEvent, data: ConcernMessageAdded, *,
-                           ctx: EscalationContext) -> None:
+async def on_message_added(
+    event: CloudEvent, data: ConcernMessageAdded, *, ctx: EscalationContext
+) -> None:
     """A public staff reply meets the first response; the requester's answer resumes."""
     rules = ctx.step_rules
-    await _change(data.concern_id, lambda c: domain.message_added(
-        c, by_staff=data.author is MessageAuthor.STAFF,
-        public=data.visibility is MessageVisibility.PUBLIC, at=data.added_at, rules=rules),
-        event=event, ctx=ctx, what="sla clock message added")
+    await _change(
+        data.concern_id,
+        lambda c: domain.message_added(
+            c,
+            by_staff=data.author is MessageAuthor.STAFF,
+            public=data.visibility is MessageVisibility.PUBLIC,
+            at=data.added_at,
+            rules=rules,
+        ),
+        event=event,
+        ctx=ctx,
+        what="sla clock message added",
+    )
 
 
-async def on_resolved(event: CloudEvent, data: ConcernResolved, *,
-                      ctx: EscalationContext) -> None:
+async def on_resolved(event: CloudEvent, data: ConcernResolved, *, ctx: EscalationContext) -> None:
     """Resolution stops the clock (and says which targets were met)."""
     rules = ctx.step_rules
-    await _change(data.concern_id, lambda c: domain.stop(c, at=data.resolved_at, rules=rules),
-                  event=event, ctx=ctx, what="sla clock stopped")
+    await _change(
+        data.concern_id,
+        lambda c: domain.stop(c, at=data.resolved_at, rules=rules),
+        event=event,
+        ctx=ctx,
+        what="sla clock stopped",
+    )
 
 
-async def on_reopened(event: CloudEvent, data: ConcernReopened, *,
-                      ctx: EscalationContext) -> None:
+async def on_reopened(event: CloudEvent, data: ConcernReopened, *, ctx: EscalationContext) -> None:
     """A reopened concern starts a new cycle."""
     rules = await ctx.rules()
-    await _change(data.concern_id, lambda c: (domain.reopen(c, at=data.reopened_at,
-                                                            rules=rules), []),
-                  event=event, ctx=ctx, what="sla clock restarted")
+    await _change(
+        data.concern_id,
+        lambda c: (domain.reopen(c, at=data.reopened_at, rules=rules), []),
+        event=event,
+        ctx=ctx,
+        what="sla clock restarted",
+    )
 
 
-async def on_callback_scheduled(event: CloudEvent, data: ConcernCallbackScheduled, *,
-                                ctx: EscalationContext) -> None:
+async def on_callback_scheduled(
+    event: CloudEvent, data: ConcernCallbackScheduled, *, ctx: EscalationContext
+) -> None:
     """Watch a callback: remind before it is due, escalate when it is missed."""
     rules = ctx.step_rules
-    callback = domain.PendingCallback(id=data.callback_id, due_at=data.due_at,
-                                      scheduled_at=data.scheduled_at, remind_at=data.remind_at,
-                                      assignee_id=data.assignee_id)
-    await _change(data.concern_id, lambda c: domain.callback_scheduled(
-        c, callback, at=data.scheduled_at, rules=rules),
-        event=event, ctx=ctx, what="callback watched")
+    callback = domain.PendingCallback(
+        id=data.callback_id,
+        due_at=data.due_at,
+        scheduled_at=data.scheduled_at,
+        remind_at=data.remind_at,
+        assignee_id=data.assignee_id,
+    )
+    await _change(
+        data.concern_id,
+        lambda c: domain.callback_scheduled(c, callback, at=data.scheduled_at, rules=rules),
+        event=event,
+        ctx=ctx,
+        what="callback watched",
+    )
 
 
-async def on_callback_completed(event: CloudEvent, data: ConcernCallbackCompleted, *,
-                                ctx: EscalationContext) -> None:
+async def on_callback_completed(
+    event: CloudEvent, data: ConcernCallbackCompleted, *, ctx: EscalationContext
+) -> None:
     """A callback made (on time or not, for the Board) or cancelled: no longer watched."""
     rules = ctx.step_rules
-    await _change(data.concern_id, lambda c: domain.callback_completed(
-        c, data.callback_id, made=data.outcome is not None, on_time=data.on_time,
-        at=data.completed_at, rules=rules),
-        event=event, ctx=ctx, what="callback done")
+    await _change(
+        data.concern_id,
+        lambda c: domain.callback_completed(
+            c,
+            data.callback_id,
+            made=data.outcome is not None,
+            on_time=data.on_time,
+            at=data.completed_at,
+            rules=rules,
+        ),
+        event=event,
+        ctx=ctx,
+        what="callback done",
+    )
 
 
-async def on_survey_answered(event: CloudEvent, data: SurveyAnswered, *,
-                             ctx: EscalationContext) -> None:
+async def on_survey_answered(
+    event: CloudEvent, data: SurveyAnswered, *, ctx: EscalationContext
+) -> None:
     """Keep the satisfaction score for the Board reports."""
-    await _change(data.concern_id, lambda c: (domain.surveyed(c, score=data.score,
-                                                              at=data.answered_at), []),
-                  event=event, ctx=ctx, what="satisfaction recorded")
+    await _change(
+        data.concern_id,
+        lambda c: (domain.surveyed(c, score=data.score, at=data.answered_at), []),
+        event=event,
+        ctx=ctx,
+        what="satisfaction recorded",
+    )
 
 
-async def _change(concern_id: str, change: Callable[[SlaClock], Change], *, event: CloudEvent,
-                  ctx: EscalationContext, what: str) -> None:
+async def _change(
+    concern_id: str,
+    change: Callable[[SlaClock], Change],
+    *,
+    event: CloudEvent,
+    ctx: EscalationContext,
+    what: str,
+) -> None:
     """Change the clock once per event: the write names the event and checks the version.
 
     It starts from the clock as this replica last wrote it (no read) when that is recent;
@@ -187,13 +274,23 @@ async def _change(concern_id: str, change: Callable[[SlaClock], Change], *, even
         # (after later changes) cannot apply it over them.
         after, events = change(stored.clock)
         now = ctx.clock.now()
-        events = events + domain.due_changed(stored.clock, after, sequence=stored.version + 1,
-                                             at=now)
-        if await ctx.repo.save(stored, after, envelopes(events, source=ctx.source, time=now),
-                               event_id=event.id):
-            log.info(what, extra={"concern_id": concern_id, "event_id": event.id,
-                                  "policy": after.policy.id, "status": after.status.value,
-                                  "cycle": after.cycle, "next_due_at": after.next_due_at})
+        events = events + domain.due_changed(
+            stored.clock, after, sequence=stored.version + 1, at=now
+        )
+        if await ctx.repo.save(
+            stored, after, envelopes(events, source=ctx.source, time=now), event_id=event.id
+        ):
+            log.info(
+                what,
+                extra={
+                    "concern_id": concern_id,
+                    "event_id": event.id,
+                    "policy": after.policy.id,
+                    "status": after.status.value,
+                    "cycle": after.cycle,
+                    "next_due_at": after.next_due_at,
+                },
+            )
             _published(ctx, events)
             return
         stored = await ctx.repo.get(concern_id)
@@ -208,8 +305,9 @@ class Swept:
     next_due_at: datetime | None  # the earliest due time seen past the pass, within its horizon
 
 
-async def sweep(*, ctx: EscalationContext, horizon: timedelta = timedelta(0),
-                limit: int = 1_000) -> Swept:
+async def sweep(
+    *, ctx: EscalationContext, horizon: timedelta = timedelta(0), limit: int = 1_000
+) -> Swept:
     """Claim and fire due clocks until none is due (or `limit` claims were tried).
 
     One look at the index lists up to `CANDIDATES` due clocks, claimed one by one before the
@@ -224,7 +322,7 @@ async def sweep(*, ctx: EscalationContext, horizon: timedelta = timedelta(0),
                 now = ctx.clock.now()
                 return Swept(fired, await ctx.repo.next_due_between(now, now + horizon))
             return Swept(fired, due.later)
-        for candidate in due.free[:limit - tried]:
+        for candidate in due.free[: limit - tried]:
             tried += 1
             now = ctx.clock.now()
             claimed = await ctx.repo.claim(candidate, now, ctx.lease)
@@ -235,15 +333,13 @@ async def sweep(*, ctx: EscalationContext, horizon: timedelta = timedelta(0),
     return Swept(fired, await ctx.repo.next_due_between(now, now + horizon) if horizon else None)
 
 
-async def _fire(claimed: Claimed, *, now: datetime, rules: Rules,
-                ctx: EscalationContext) -> int:
+async def _fire(claimed: Claimed, *, now: datetime, rules: Rules, ctx: EscalationContext) -> int:
     """Fire a claimed clock's due steps and give up its lease; 1 when some step fired."""
     after, events = domain.advance(claimed.clock, now=now, rules=rules)
     if not events and after.next_due_at is not None and after.next_due_at <= now:
         after = replace(after, next_due_at=now + RECHECK)
     events += domain.due_changed(claimed.clock, after, sequence=claimed.version + 1, at=now)
-    if not await ctx.repo.save_step(claimed, after,
-                                    envelopes(events, source=ctx.source, time=now)):
+    if not await ctx.repo.save_step(claimed, after, envelopes(events, source=ctx.source, time=now)):
         # A handler changed the clock meanwhile (or the lease ran out): give it up, so that
         # the next look fires it from its fresh state.
         await ctx.repo.release(claimed)
@@ -262,10 +358,23 @@ def _published(ctx: EscalationContext, events: list[EventData]) -> None:
         ctx.published()
     for data in events:
         if isinstance(data, SlaBreached):
-            log.warning("sla breached", extra={"concern_id": data.concern_id,
-                                               "target": data.target.value,
-                                               "policy": data.policy, "due_at": data.due_at})
+            log.warning(
+                "sla breached",
+                extra={
+                    "concern_id": data.concern_id,
+                    "target": data.target.value,
+                    "policy": data.policy,
+                    "due_at": data.due_at,
+                },
+            )
         elif isinstance(data, ConcernEscalated):
-            log.warning("concern escalated", extra={
-                "concern_id": data.concern_id, "level": data.level, "role": data.role,
-                "escalated_to": data.escalated_to, "reminder": data.reminder})
+            log.warning(
+                "concern escalated",
+                extra={
+                    "concern_id": data.concern_id,
+                    "level": data.level,
+                    "role": data.role,
+                    "escalated_to": data.escalated_to,
+                    "reminder": data.reminder,
+                },
+            )

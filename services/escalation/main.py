@@ -42,8 +42,10 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         await repo.ensure_indexes()
         await board_store.ensure_indexes(repo.collection)
         summaries = board_store.BoardSummaries(
-            repo.collection, timezone=ZoneInfo(district.district.timezone),
-            guarantee=timedelta(hours=district.district.guarantee_hours))
+            repo.collection,
+            timezone=ZoneInfo(district.district.timezone),
+            guarantee=timedelta(hours=district.district.guarantee_hours),
+        )
         await summaries.ensure_indexes()
         repo.on_change = summaries.changed
         if backfilled := await summaries.backfill():
@@ -53,13 +55,22 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
             log.info("sla policies seeded from the district file", extra={"added": added})
         for policy in await policies.all():
             if policy.calendar not in calendars:
-                log.warning("sla policy names a calendar the district file lacks; its clocks "
-                            "count around the clock", extra={"policy": policy.id,
-                                                             "calendar": policy.calendar})
-        ctx = EscalationContext(repo=repo, policies=policies, clock=runtime.clock,
-                                district=district, config=config, calendars=calendars,
-                                source=settings.source, published=runtime.wake_relay,
-                                lease=timedelta(seconds=settings.clock_lease_s))
+                log.warning(
+                    "sla policy names a calendar the district file lacks; its clocks "
+                    "count around the clock",
+                    extra={"policy": policy.id, "calendar": policy.calendar},
+                )
+        ctx = EscalationContext(
+            repo=repo,
+            policies=policies,
+            clock=runtime.clock,
+            district=district,
+            config=config,
+            calendars=calendars,
+            source=settings.source,
+            published=runtime.wake_relay,
+            lease=timedelta(seconds=settings.clock_lease_s),
+        )
 
         async def sample_open_clocks() -> None:
             OPEN_CLOCKS.set(await repo.count_open())
@@ -81,13 +92,17 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         # A clock is started by an insert keyed by the concern, and changed by updates that
         # record the event id and only match a clock that has not applied it: idempotent by
         # nature, so the consumer skips its inbox (two store round trips per event).
-        return ctx, {name: idempotent(functools.partial(handler, ctx=ctx))
-                     for name, handler in by_event.items()}
+        return ctx, {
+            name: idempotent(functools.partial(handler, ctx=ctx))
+            for name, handler in by_event.items()
+        }
 
-    app = create_service_app(title="Bureau escalation", service="escalation",
-                             cors_origins=settings.cors_origins,
-                             lifespan=runtime_lifespan(settings, clock=clock,
-                                                       outbox_collections=[CLOCKS], wire=wire))
+    app = create_service_app(
+        title="Bureau escalation",
+        service="escalation",
+        cors_origins=settings.cors_origins,
+        lifespan=runtime_lifespan(settings, clock=clock, outbox_collections=[CLOCKS], wire=wire),
+    )
     app.include_router(api.router)
     app.include_router(board.router)
     return app

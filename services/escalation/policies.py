@@ -54,8 +54,9 @@ class LadderStep(_Model):
 
     level: int = Field(ge=1, le=3)
     role: LadderRole
-    after_s: int = Field(ge=0, le=MAX_DURATION_S,
-                         description="seconds of calendar time after the breach")
+    after_s: int = Field(
+        ge=0, le=MAX_DURATION_S, description="seconds of calendar time after the breach"
+    )
 
 
 class PolicySettings(_Model):
@@ -72,8 +73,9 @@ class PolicySettings(_Model):
     def _open_statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = sorted(set(value) - set(OPEN_STATUSES))
         if unknown:
-            raise ValueError(f"not statuses of an open concern: {unknown}; "
-                             f"choose from {list(OPEN_STATUSES)}")
+            raise ValueError(
+                f"not statuses of an open concern: {unknown}; choose from {list(OPEN_STATUSES)}"
+            )
         if "received" in value or "reopened" in value:
             raise ValueError("a new or reopened concern cannot wait with its clock paused")
         return tuple(sorted(set(value)))
@@ -107,8 +109,7 @@ class PolicyFields(PolicySettings):
             raise ValueError("ladder levels must be increasing, each once")
         delays = [s.after_s for s in self.ladder]
         if delays != sorted(delays):
-            raise ValueError("ladder delays (after_s) must not decrease from one level to "
-                             "the next")
+            raise ValueError("ladder delays (after_s) must not decrease from one level to the next")
         return self
 
 
@@ -131,8 +132,9 @@ class Policy(PolicyFields):
 
     def matches(self, *, category: str, priority: Priority | None) -> bool:
         """Whether this policy applies to a concern of this category and priority."""
-        return ((self.category is None or self.category == category)
-                and (self.priority is None or self.priority == priority))
+        return (self.category is None or self.category == category) and (
+            self.priority is None or self.priority == priority
+        )
 
     @property
     def catch_all(self) -> bool:
@@ -143,8 +145,9 @@ class NoPolicyApplies(LookupError):
     """No policy matches a concern (and there is no catch-all policy)."""
 
 
-def choose_policy(policies: Sequence[Policy], *, category: str,
-                  priority: Priority | None) -> Policy:
+def choose_policy(
+    policies: Sequence[Policy], *, category: str, priority: Priority | None
+) -> Policy:
     """The first policy, in rank order, whose category and priority match where it sets them."""
     for policy in sorted(policies, key=lambda p: p.rank):
         if policy.matches(category=category, priority=priority):
@@ -152,16 +155,20 @@ def choose_policy(policies: Sequence[Policy], *, category: str,
     raise NoPolicyApplies(f"no SLA policy for category {category!r}, priority {priority}")
 
 
-def reference_problems(policy: Policy, *, district: DistrictConfig,
-                       calendars: Mapping[str, Calendar]) -> list[dict[str, str]]:
+def reference_problems(
+    policy: Policy, *, district: DistrictConfig, calendars: Mapping[str, Calendar]
+) -> list[dict[str, str]]:
     """Field errors for references the model alone cannot check (category, calendar)."""
     problems = []
     if policy.category is not None and district.category(policy.category) is None:
-        problems.append({"field": "category",
-                         "message": f"unknown category {policy.category!r}"})
+        problems.append({"field": "category", "message": f"unknown category {policy.category!r}"})
     if policy.calendar not in calendars:
-        problems.append({"field": "calendar", "message": f"unknown calendar {policy.calendar!r}; "
-                                                         f"known: {sorted(calendars)}"})
+        problems.append(
+            {
+                "field": "calendar",
+                "message": f"unknown calendar {policy.calendar!r}; known: {sorted(calendars)}",
+            }
+        )
     return problems
 
 
@@ -174,8 +181,7 @@ class CalendarConfig(_Model):
     a list per school year)."""
 
     id: str = Field(pattern=POLICY_ID)
-    hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(
-        min_length=1)
+    hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(min_length=1)
     holidays: list[Holiday] = Field(default_factory=list)
 
     @field_validator("hours")
@@ -188,7 +194,8 @@ class CalendarConfig(_Model):
     def build(self, timezone: ZoneInfo) -> BusinessHours:
         """The calendar this configuration describes."""
         return BusinessHours(
-            id=self.id, timezone=timezone,
+            id=self.id,
+            timezone=timezone,
             hours={WEEKDAYS.index(day): parse_hours(spec) for day, spec in self.hours.items()},
             holidays=holiday_dates(self.holidays, *HOLIDAY_SPAN),
         )
@@ -204,12 +211,22 @@ class EscalationConfig(_Model):
     calendars: list[CalendarConfig] = Field(default_factory=list)
     defaults: PolicySettings = PolicySettings()
     policies: dict[str, PolicySettings] = Field(
-        default_factory=dict, description="settings of the `sla.policies` entry with this id")
-    department_supervisors: dict[str, str] = Field(default_factory=dict, description=(
-        "level 2 of a concern without a school: team id (or `*` for any) -> the staff id of "
-        "its assistant superintendent"))
-    long_overdue_s: int = Field(default=4 * 24 * 3600, gt=0, description=(
-        "an open concern this long past its resolution target shows in the Ombudsperson view"))
+        default_factory=dict, description="settings of the `sla.policies` entry with this id"
+    )
+    department_supervisors: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "level 2 of a concern without a school: team id (or `*` for any) -> the staff id of "
+            "its assistant superintendent"
+        ),
+    )
+    long_overdue_s: int = Field(
+        default=4 * 24 * 3600,
+        gt=0,
+        description=(
+            "an open concern this long past its resolution target shows in the Ombudsperson view"
+        ),
+    )
 
     @model_validator(mode="after")
     def _unique_calendars(self) -> EscalationConfig:
@@ -224,8 +241,9 @@ def calendars_of(district: DistrictConfig, config: EscalationConfig) -> dict[str
     try:
         timezone = ZoneInfo(district.district.timezone)
     except ZoneInfoNotFoundError as exc:
-        raise ValueError(f"district.timezone: unknown time zone "
-                         f"{district.district.timezone!r}") from exc
+        raise ValueError(
+            f"district.timezone: unknown time zone {district.district.timezone!r}"
+        ) from exc
     calendars: dict[str, Calendar] = {AROUND_THE_CLOCK: AroundTheClock()}
     for calendar in config.calendars:
         calendars[calendar.id] = calendar.build(timezone)
@@ -242,18 +260,33 @@ def seed_policies(district: DistrictConfig, config: EscalationConfig) -> list[Po
             raise ValueError(f"escalation.department_supervisors: unknown team {team_id!r}")
         if district.staff_member(staff_id) is None:
             raise ValueError(f"escalation.department_supervisors: unknown staff {staff_id!r}")
-    ladder = tuple(LadderStep(level=s.level, role=s.role, after_s=s.after_s)
-                   for s in sorted(district.sla.ladder, key=lambda s: s.level))
+    ladder = tuple(
+        LadderStep(level=s.level, role=s.role, after_s=s.after_s)
+        for s in sorted(district.sla.ladder, key=lambda s: s.level)
+    )
     seeded = []
     for index, base in enumerate(district.sla.policies):
         override = config.policies.get(base.id)
-        settings = config.defaults if override is None else config.defaults.model_copy(
-            update={name: getattr(override, name) for name in override.model_fields_set})
-        seeded.append(Policy(
-            id=base.id, rank=(index + 1) * 10, category=base.category, priority=base.priority,
-            first_response_s=base.first_response_s, resolution_s=base.resolution_s,
-            calendar=settings.calendar, pause_statuses=settings.pause_statuses,
-            warnings=settings.warnings, reminder_interval_s=settings.reminder_interval_s,
-            ladder=settings.ladder or ladder,
-        ))
+        settings = (
+            config.defaults
+            if override is None
+            else config.defaults.model_copy(
+                update={name: getattr(override, name) for name in override.model_fields_set}
+            )
+        )
+        seeded.append(
+            Policy(
+                id=base.id,
+                rank=(index + 1) * 10,
+                category=base.category,
+                priority=base.priority,
+                first_response_s=base.first_response_s,
+                resolution_s=base.resolution_s,
+                calendar=settings.calendar,
+                pause_statuses=settings.pause_statuses,
+                warnings=settings.warnings,
+                reminder_interval_s=settings.reminder_interval_s,
+                ladder=settings.ladder or ladder,
+            )
+        )
     return seeded

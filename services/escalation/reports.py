@@ -79,9 +79,13 @@ class ConcernFacts:
     surveyed_at: datetime | None = None
 
     def key(self, group_by: GroupBy) -> str:
-        value = {GroupBy.CATEGORY: self.category, GroupBy.SCHOOL: self.school_id,
-                 GroupBy.TEAM: self.team_id, GroupBy.CHANNEL: self.channel,
-                 GroupBy.PRIORITY: self.priority}[group_by]
+        value = {
+            GroupBy.CATEGORY: self.category,
+            GroupBy.SCHOOL: self.school_id,
+            GroupBy.TEAM: self.team_id,
+            GroupBy.CHANNEL: self.channel,
+            GroupBy.PRIORITY: self.priority,
+        }[group_by]
         return value or NONE_KEY
 
 
@@ -127,24 +131,45 @@ def facts_of(clock: SlaClock) -> ConcernFacts:
             breaches.append((entry.at, str(entry.target)))
         elif entry.kind == "escalated" and entry.level is not None:
             escalations.append((entry.at, entry.level))
-    counted = {c["cycle"]: timedelta(seconds=c["counted_s"]) for c in cycles_of(clock)
-               if c["outcome"] is not None}
-    cycles = tuple(CycleFacts(started_at=at, resolved_at=resolved.get(n),
-                              first_response_met=n in met_first, closed_at=closed.get(n),
-                              counted=counted.get(n))
-                   for n, at in sorted(starts.items()))
+    counted = {
+        c["cycle"]: timedelta(seconds=c["counted_s"])
+        for c in cycles_of(clock)
+        if c["outcome"] is not None
+    }
+    cycles = tuple(
+        CycleFacts(
+            started_at=at,
+            resolved_at=resolved.get(n),
+            first_response_met=n in met_first,
+            closed_at=closed.get(n),
+            counted=counted.get(n),
+        )
+        for n, at in sorted(starts.items())
+    )
     return ConcernFacts(
-        concern_id=clock.concern_id, category=clock.category, school_id=clock.school_id,
-        team_id=clock.team_id, channel=clock.channel,
+        concern_id=clock.concern_id,
+        category=clock.category,
+        school_id=clock.school_id,
+        team_id=clock.team_id,
+        channel=clock.channel,
         priority=clock.priority.value if clock.priority else None,
-        submitted_at=clock.submitted_at, cycles=cycles, breaches=tuple(breaches),
-        escalations=tuple(escalations), satisfaction=clock.satisfaction,
+        submitted_at=clock.submitted_at,
+        cycles=cycles,
+        breaches=tuple(breaches),
+        escalations=tuple(escalations),
+        satisfaction=clock.satisfaction,
         surveyed_at=clock.surveyed_at,
     )
 
 
-def figures(facts: Iterable[ConcernFacts], *, start: datetime, end: datetime, as_of: datetime,
-            guarantee: timedelta) -> Figures:
+def figures(
+    facts: Iterable[ConcernFacts],
+    *,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    guarantee: timedelta,
+) -> Figures:
     """The figures of a set of concerns for the period `[start, end)`."""
     # Real-time differences: same-zone subtraction would read wall clocks across a DST change.
     start, end, as_of = start.astimezone(UTC), end.astimezone(UTC), as_of.astimezone(UTC)
@@ -163,8 +188,11 @@ def figures(facts: Iterable[ConcernFacts], *, start: datetime, end: datetime, as
         for cycle in concern.cycles:
             if cycle.resolved_at is not None and within(cycle.resolved_at):
                 resolved += 1
-                took = cycle.counted if cycle.counted is not None else \
-                    cycle.resolved_at.astimezone(UTC) - cycle.started_at.astimezone(UTC)
+                took = (
+                    cycle.counted
+                    if cycle.counted is not None
+                    else cycle.resolved_at.astimezone(UTC) - cycle.started_at.astimezone(UTC)
+                )
                 durations.append(took)
                 in_guarantee += took <= guarantee
                 first_in_target += cycle.first_response_met
@@ -183,24 +211,34 @@ def figures(facts: Iterable[ConcernFacts], *, start: datetime, end: datetime, as
             score_total += concern.satisfaction
     hours = sorted(d / HOUR for d in durations)
     return Figures(
-        received=received, resolved=resolved,
+        received=received,
+        resolved=resolved,
         resolved_within_guarantee=_share(in_guarantee, resolved),
         first_response_within_target=_share(first_in_target, resolved),
         median_hours_to_resolve=round(statistics.median(hours), 2) if hours else None,
         p90_hours_to_resolve=round(_nearest_rank(hours, 90), 2) if hours else None,
-        breaches=breaches, escalations=escalations, satisfaction_responses=answers,
+        breaches=breaches,
+        escalations=escalations,
+        satisfaction_responses=answers,
         satisfaction_mean=round(score_total / answers, 2) if answers else None,
         backlog=backlog,
     )
 
 
-def board_report(facts: Sequence[ConcernFacts], *, start: datetime, end: datetime,
-                 as_of: datetime, guarantee: timedelta,
-                 group_by: GroupBy) -> tuple[list[Group], Figures]:
+def board_report(
+    facts: Sequence[ConcernFacts],
+    *,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    guarantee: timedelta,
+    group_by: GroupBy,
+) -> tuple[list[Group], Figures]:
     """Figures per group (sorted by key) and for all concerns together."""
     keys = sorted({f.key(group_by) for f in facts})
     measure: Callable[[Iterable[ConcernFacts]], Figures] = lambda chosen: figures(  # noqa: E731
-        chosen, start=start, end=end, as_of=as_of, guarantee=guarantee)
+        chosen, start=start, end=end, as_of=as_of, guarantee=guarantee
+    )
     groups = [Group(key, measure(f for f in facts if f.key(group_by) == key)) for key in keys]
     return groups, measure(facts)
 
@@ -217,16 +255,31 @@ def months(first: date, last: date) -> list[date]:
 def month_bounds(month: date, timezone: ZoneInfo) -> tuple[datetime, datetime]:
     """The instants a month starts and ends in the district's time zone."""
     following = (month + timedelta(days=32)).replace(day=1)
-    return (datetime.combine(month, time(), tzinfo=timezone),
-            datetime.combine(following, time(), tzinfo=timezone))
+    return (
+        datetime.combine(month, time(), tzinfo=timezone),
+        datetime.combine(following, time(), tzinfo=timezone),
+    )
 
 
 CSV_COLUMNS = (
-    "group", "received", "resolved", "resolved_within_guarantee", "first_response_within_target",
-    "median_hours_to_resolve", "p90_hours_to_resolve", "breaches_first_response",
-    "breaches_resolution", "escalations_level_1", "escalations_level_2", "escalations_level_3",
-    "satisfaction_responses", "satisfaction_mean", "backlog_under_24h", "backlog_24h_to_72h",
-    "backlog_72h_to_7d", "backlog_over_7d",
+    "group",
+    "received",
+    "resolved",
+    "resolved_within_guarantee",
+    "first_response_within_target",
+    "median_hours_to_resolve",
+    "p90_hours_to_resolve",
+    "breaches_first_response",
+    "breaches_resolution",
+    "escalations_level_1",
+    "escalations_level_2",
+    "escalations_level_3",
+    "satisfaction_responses",
+    "satisfaction_mean",
+    "backlog_under_24h",
+    "backlog_24h_to_72h",
+    "backlog_72h_to_7d",
+    "backlog_over_7d",
 )
 
 

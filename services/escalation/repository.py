@@ -119,9 +119,16 @@ def _entry_doc(entry: Entry) -> Document:
 
 
 def _entry(doc: Document) -> Entry:
-    return Entry(at=as_utc(doc["at"]), kind=doc["kind"], cycle=int(doc["cycle"]),
-                 target=doc.get("target"), level=doc.get("level"), reminder=doc.get("reminder"),
-                 percent=doc.get("percent"), detail=doc.get("detail"))
+    return Entry(
+        at=as_utc(doc["at"]),
+        kind=doc["kind"],
+        cycle=int(doc["cycle"]),
+        target=doc.get("target"),
+        level=doc.get("level"),
+        reminder=doc.get("reminder"),
+        percent=doc.get("percent"),
+        detail=doc.get("detail"),
+    )
 
 
 def to_document(clock: SlaClock) -> Document:
@@ -155,9 +162,17 @@ def to_document(clock: SlaClock) -> Document:
         "satisfaction": clock.satisfaction,
         "surveyed_at": clock.surveyed_at,
         "history": [_entry_doc(e) for e in clock.history],
-        "callbacks": [{"id": c.id, "due_at": c.due_at, "scheduled_at": c.scheduled_at,
-                       "remind_at": c.remind_at, "assignee_id": c.assignee_id,
-                       "reminded": c.reminded} for c in clock.callbacks],
+        "callbacks": [
+            {
+                "id": c.id,
+                "due_at": c.due_at,
+                "scheduled_at": c.scheduled_at,
+                "remind_at": c.remind_at,
+                "assignee_id": c.assignee_id,
+                "reminded": c.reminded,
+            }
+            for c in clock.callbacks
+        ],
     }
 
 
@@ -180,8 +195,7 @@ def from_document(doc: Document) -> SlaClock:
         elapsed=timedelta(seconds=doc.get("elapsed_s") or 0),
         first_response_at=_aware(doc.get("first_response_at")),
         breached_at=_aware(doc.get("breached_at")),
-        breach_position=timedelta(seconds=breach_position) if breach_position is not None
-        else None,
+        breach_position=timedelta(seconds=breach_position) if breach_position is not None else None,
         level=int(doc.get("level", 0)),
         level_at=_aware(doc.get("level_at")),
         reminders=int(doc.get("reminders", 0)),
@@ -194,10 +208,17 @@ def from_document(doc: Document) -> SlaClock:
         satisfaction=doc.get("satisfaction"),
         surveyed_at=_aware(doc.get("surveyed_at")),
         history=tuple(_entry(e) for e in doc.get("history", [])),
-        callbacks=tuple(PendingCallback(
-            id=c["id"], due_at=as_utc(c["due_at"]), scheduled_at=as_utc(c["scheduled_at"]),
-            remind_at=_aware(c.get("remind_at")), assignee_id=c.get("assignee_id"),
-            reminded=bool(c.get("reminded"))) for c in doc.get("callbacks") or ()),
+        callbacks=tuple(
+            PendingCallback(
+                id=c["id"],
+                due_at=as_utc(c["due_at"]),
+                scheduled_at=as_utc(c["scheduled_at"]),
+                remind_at=_aware(c.get("remind_at")),
+                assignee_id=c.get("assignee_id"),
+                reminded=bool(c.get("reminded")),
+            )
+            for c in doc.get("callbacks") or ()
+        ),
     )
 
 
@@ -213,8 +234,7 @@ def _changes(before: SlaClock, after: SlaClock) -> Document:
 
 
 def _stored(doc: Document) -> Stored:
-    return Stored(from_document(doc), int(doc.get(VERSION, 0)),
-                  frozenset(doc.get(APPLIED, ())))
+    return Stored(from_document(doc), int(doc.get(VERSION, 0)), frozenset(doc.get(APPLIED, ())))
 
 
 def _as_written(clock: SlaClock) -> SlaClock:
@@ -226,8 +246,7 @@ def _as_written(clock: SlaClock) -> SlaClock:
 def _free(doc: Document, now: datetime) -> Document:
     """The filter that a clock read as `doc` is still held by nobody: a lapsed lease, or
     (a clock from before leases) none at all."""
-    return {LEASE_UNTIL: {"$lte": now}} if doc.get(LEASE_UNTIL) is not None \
-        else {LEASE_UNTIL: None}
+    return {LEASE_UNTIL: {"$lte": now}} if doc.get(LEASE_UNTIL) is not None else {LEASE_UNTIL: None}
 
 
 class RecentClocks:
@@ -236,8 +255,13 @@ class RecentClocks:
     copy that another replica (or the scheduler) made stale costs a failed write and a read,
     never a lost change."""
 
-    def __init__(self, *, ttl_s: float = RECENT_S, max_clocks: int = RECENT_MAX,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        ttl_s: float = RECENT_S,
+        max_clocks: int = RECENT_MAX,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ttl_s = ttl_s
         self._max = max_clocks
         self._now = now
@@ -281,8 +305,9 @@ class ClockRepository:
         try:
             await self.on_change(after.concern_id, before, after)
         except Exception:  # the change is stored: a summary missed is logged, not retried
-            log.error("board summary not counted", extra={"concern_id": after.concern_id},
-                      exc_info=True)
+            log.error(
+                "board summary not counted", extra={"concern_id": after.concern_id}, exc_info=True
+            )
 
     @property
     def collection(self) -> AsyncCollection[Document]:
@@ -294,15 +319,28 @@ class ClockRepository:
         await self._clocks.create_index([("next_due_at", ASCENDING)], name="next_due_at")
         await self._clocks.create_index([("submitted_at", ASCENDING)], name="submitted_at")
 
-    async def start(self, clock: SlaClock, events: list[CloudEvent] | None = None, *,
-                    event_id: str | None = None) -> bool:
+    async def start(
+        self,
+        clock: SlaClock,
+        events: list[CloudEvent] | None = None,
+        *,
+        event_id: str | None = None,
+    ) -> bool:
         """Insert a new clock; False when this concern's clock was started already."""
         applied = [event_id] if event_id is not None else []
         try:
-            await self._clocks.insert_one(with_outbox(
-                {**to_document(clock), VERSION: 1, LEASE_UNTIL: FREE, APPLIED: applied,
-                 BOARD_COUNTED: []},
-                events or []))
+            await self._clocks.insert_one(
+                with_outbox(
+                    {
+                        **to_document(clock),
+                        VERSION: 1,
+                        LEASE_UNTIL: FREE,
+                        APPLIED: applied,
+                        BOARD_COUNTED: [],
+                    },
+                    events or [],
+                )
+            )
         except DuplicateKeyError:
             return False
         stored = _as_written(clock)
@@ -327,8 +365,14 @@ class ClockRepository:
         stored. The change's write checks the version, so a stale copy only costs a retry."""
         return self._recent.get(concern_id) or await self.get(concern_id)
 
-    async def save(self, before: Stored, after: SlaClock,
-                   events: Sequence[CloudEvent] = (), *, event_id: str | None = None) -> bool:
+    async def save(
+        self,
+        before: Stored,
+        after: SlaClock,
+        events: Sequence[CloudEvent] = (),
+        *,
+        event_id: str | None = None,
+    ) -> bool:
         """Store a handler's change and its events if nobody changed the clock meanwhile.
 
         With `event_id`, the update also records that event as applied, and only matches a
@@ -351,11 +395,13 @@ class ClockRepository:
             applied = applied | {event_id}
         if push:
             update["$push"] = push
-        return await self._write(query, update,
-                                 Stored(after, before.version + 1, applied), before.clock)
+        return await self._write(
+            query, update, Stored(after, before.version + 1, applied), before.clock
+        )
 
-    async def _write(self, query: Document, update: Document, written: Stored,
-                     before: SlaClock) -> bool:
+    async def _write(
+        self, query: Document, update: Document, written: Stored, before: SlaClock
+    ) -> bool:
         """One guarded update; remembers the clock it wrote, forgets it when it did not."""
         concern_id = written.clock.concern_id
         try:
@@ -378,9 +424,14 @@ class ClockRepository:
         clocks are read whole, so that claiming one needs no second read."""
         # Bounded below too: a stopped clock's `next_due_at` is null, which sorts before every
         # date in the index, and a range open below walks all of them (SecantusDB does).
-        docs = await self._clocks.find(
-            {"next_due_at": {"$gte": FREE, "$lte": now + horizon}}, {"outbox": 0}) \
-            .sort([("next_due_at", ASCENDING)]).limit(CANDIDATES).to_list()
+        docs = (
+            await self._clocks.find(
+                {"next_due_at": {"$gte": FREE, "$lte": now + horizon}}, {"outbox": 0}
+            )
+            .sort([("next_due_at", ASCENDING)])
+            .limit(CANDIDATES)
+            .to_list()
+        )
         due = Due(complete=len(docs) < CANDIDATES)
         for doc in docs:
             due_at = as_utc(doc["next_due_at"])
@@ -392,8 +443,7 @@ class ClockRepository:
             due.free.append(Candidate(doc))
         return due
 
-    async def claim(self, candidate: Candidate, now: datetime,
-                    lease: timedelta) -> Claimed | None:
+    async def claim(self, candidate: Candidate, now: datetime, lease: timedelta) -> Claimed | None:
         """Take the lease of a due clock as it was read: one update that only matches while it
         is due, nobody holds it and nobody changed it since (its version), so one replica wins
         it and the copy read is what it fires from. None when another replica took it first,
@@ -407,18 +457,29 @@ class ClockRepository:
         except (KeyError, TypeError, ValueError):
             # A document this version cannot read (e.g. written by the walking skeleton)
             # must not block the sweep: take it off the schedule, keep it for inspection.
-            log.error("unreadable sla clock taken off the schedule",
-                      extra={"concern_id": doc.get("_id")}, exc_info=True)
+            log.error(
+                "unreadable sla clock taken off the schedule",
+                extra={"concern_id": doc.get("_id")},
+                exc_info=True,
+            )
             await self._clocks.update_one(
                 {"_id": doc["_id"], "next_due_at": {"$lte": now}, **_free(doc, now)},
-                {"$set": {"next_due_at": None, "unreadable": True, LEASE_UNTIL: FREE},
-                 "$unset": {LEASE_TOKEN: ""}})
+                {
+                    "$set": {"next_due_at": None, "unreadable": True, LEASE_UNTIL: FREE},
+                    "$unset": {LEASE_TOKEN: ""},
+                },
+            )
             return None
         token = uuid.uuid4().hex
         taken = await self._clocks.update_one(
-            {"_id": doc["_id"], "next_due_at": {"$lte": now}, VERSION: stored.version,
-             **_free(doc, now)},
-            {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}})
+            {
+                "_id": doc["_id"],
+                "next_due_at": {"$lte": now},
+                VERSION: stored.version,
+                **_free(doc, now),
+            },
+            {"$set": {LEASE_TOKEN: token, LEASE_UNTIL: now + lease}},
+        )
         if taken.modified_count != 1:
             return None
         return Claimed(stored.clock, stored.version, token, stored.applied)
@@ -434,13 +495,19 @@ class ClockRepository:
     async def next_due_between(self, start: datetime, end: datetime) -> datetime | None:
         """The earliest due time in `(start, end]`, through the index. A bounded range, so
         the cost is what falls due in it, not every clock that waits."""
-        docs = await self._clocks.find({"next_due_at": {"$gt": start, "$lte": end}},
-                                       {"next_due_at": 1}) \
-            .sort([("next_due_at", ASCENDING)]).limit(1).to_list()
+        docs = (
+            await self._clocks.find(
+                {"next_due_at": {"$gt": start, "$lte": end}}, {"next_due_at": 1}
+            )
+            .sort([("next_due_at", ASCENDING)])
+            .limit(1)
+            .to_list()
+        )
         return as_utc(docs[0]["next_due_at"]) if docs else None
 
-    async def save_step(self, claimed: Claimed, after: SlaClock,
-                        events: Sequence[CloudEvent]) -> bool:
+    async def save_step(
+        self, claimed: Claimed, after: SlaClock, events: Sequence[CloudEvent]
+    ) -> bool:
         """Store what a claimed clock fired and its events in one write, and give up the lease.
 
         False when the lease was lost (expired and taken by another replica) or an event
@@ -456,37 +523,58 @@ class ClockRepository:
             update["$push"] = outbox_push(events)
         return await self._write(
             {"_id": after.concern_id, LEASE_TOKEN: claimed.token, VERSION: claimed.version},
-            update, Stored(after, claimed.version + 1, claimed.applied), claimed.clock)
+            update,
+            Stored(after, claimed.version + 1, claimed.applied),
+            claimed.clock,
+        )
 
     async def release(self, claimed: Claimed) -> None:
         """Give up a lease without writing, so the clock is re-read at once."""
-        await self._clocks.update_one({"_id": claimed.clock.concern_id,
-                                       LEASE_TOKEN: claimed.token},
-                                      {"$set": {LEASE_UNTIL: FREE}, "$unset": {LEASE_TOKEN: ""}})
+        await self._clocks.update_one(
+            {"_id": claimed.clock.concern_id, LEASE_TOKEN: claimed.token},
+            {"$set": {LEASE_UNTIL: FREE}, "$unset": {LEASE_TOKEN: ""}},
+        )
 
-    async def for_ombudsperson(self, *, overdue_before: datetime, limit: int,
-                               merged_since: datetime | None = None) -> list[SlaClock]:
+    async def for_ombudsperson(
+        self, *, overdue_before: datetime, limit: int, merged_since: datetime | None = None
+    ) -> list[SlaClock]:
         """Open clocks at level 3, or breached with a target due before `overdue_before`, and
         the concerns merged into another (closed unresolved) since `merged_since`; oldest
         first."""
-        watched: Document = {"status": {"$ne": ClockStatus.STOPPED.value},
-                             "$or": [{"level": {"$gte": 3}},
-                                     {"breached_at": {"$ne": None},
-                                      "resolution_due_at": {"$lte": overdue_before}}]}
+        watched: Document = {
+            "status": {"$ne": ClockStatus.STOPPED.value},
+            "$or": [
+                {"level": {"$gte": 3}},
+                {"breached_at": {"$ne": None}, "resolution_due_at": {"$lte": overdue_before}},
+            ],
+        }
         if merged_since is not None:
-            watched = {"$or": [watched, {"status": ClockStatus.STOPPED.value,
-                                         "history.kind": "closed",
-                                         "stopped_at": {"$gte": merged_since}}]}
-        docs = await self._clocks.find(
-            watched,
-            NOT_READ,
-        ).sort([("submitted_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
+            watched = {
+                "$or": [
+                    watched,
+                    {
+                        "status": ClockStatus.STOPPED.value,
+                        "history.kind": "closed",
+                        "stopped_at": {"$gte": merged_since},
+                    },
+                ]
+            }
+        docs = (
+            await self._clocks.find(
+                watched,
+                NOT_READ,
+            )
+            .sort([("submitted_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+            .to_list()
+        )
         return _readable(docs)
 
     async def count_open(self) -> int:
         """How many clocks run or are paused (not stopped): the dashboard's open SLA clocks."""
         return await self._clocks.count_documents(
-            {"status": {"$in": [ClockStatus.RUNNING.value, ClockStatus.PAUSED.value]}})
+            {"status": {"$in": [ClockStatus.RUNNING.value, ClockStatus.PAUSED.value]}}
+        )
 
     async def submitted_before(self, end: datetime) -> list[SlaClock]:
         """Every clock of a concern submitted before `end` (what a report up to `end` needs)."""
@@ -513,8 +601,9 @@ POLICY_LOCK_WAIT_S = 10.0
 class PolicyRepository:
     """The SLA policies, one document each, `_id` = the policy id."""
 
-    def __init__(self, db: AsyncDatabase[Document],
-                 cache_ttl_s: float = POLICY_CACHE_TTL_S) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], cache_ttl_s: float = POLICY_CACHE_TTL_S
+    ) -> None:
         self._policies = db[POLICIES]
         self._locks = db["locks"]
         # every event chooses a policy: read them once every few seconds, not per event
@@ -525,7 +614,8 @@ class PolicyRepository:
         added = 0
         for policy in policies:
             result = await self._policies.update_one(
-                {"_id": policy.id}, {"$setOnInsert": _policy_doc(policy)}, upsert=True)
+                {"_id": policy.id}, {"$setOnInsert": _policy_doc(policy)}, upsert=True
+            )
             added += result.upserted_id is not None
         self._cached.invalidate()
         return added
@@ -535,8 +625,9 @@ class PolicyRepository:
         return list(await self._cached.get())
 
     async def _read_all(self) -> list[Policy]:
-        docs = await self._policies.find({}).sort([("rank", ASCENDING), ("_id", ASCENDING)]) \
-            .to_list()
+        docs = (
+            await self._policies.find({}).sort([("rank", ASCENDING), ("_id", ASCENDING)]).to_list()
+        )
         return [_policy(d) for d in docs]
 
     async def get(self, policy_id: str) -> Policy | None:
@@ -576,9 +667,14 @@ class PolicyRepository:
             try:
                 await self._locks.update_one(
                     {"_id": POLICIES, "until": {"$lt": now}},
-                    {"$set": {"token": token,
-                              "until": now + timedelta(seconds=POLICY_LOCK_LEASE_S)}},
-                    upsert=True)
+                    {
+                        "$set": {
+                            "token": token,
+                            "until": now + timedelta(seconds=POLICY_LOCK_LEASE_S),
+                        }
+                    },
+                    upsert=True,
+                )
                 break
             except DuplicateKeyError:  # another change holds it
                 if time.monotonic() > deadline:
@@ -600,5 +696,4 @@ def _policy_doc(policy: Policy) -> Document:
 
 
 def _policy(doc: Document) -> Policy:
-    return Policy.model_validate({**{k: v for k, v in doc.items() if k != "_id"},
-                                  "id": doc["_id"]})
+    return Policy.model_validate({**{k: v for k, v in doc.items() if k != "_id"}, "id": doc["_id"]})

@@ -81,18 +81,21 @@ def refusal(content_type: str, data: bytes, *, settings: AttachmentSettings) -> 
     """Why a file is refused, or None: its type, its size, or content unlike its type."""
     if content_type not in settings.attachment_types or content_type not in SIGNATURES:
         allowed = ", ".join(sorted(set(settings.attachment_types) & set(SIGNATURES)))
-        return Problem(415, "File type not accepted",
-                       f"Files of type {content_type} are not accepted; send one of: "
-                       f"{allowed}.")
+        return Problem(
+            415,
+            "File type not accepted",
+            f"Files of type {content_type} are not accepted; send one of: {allowed}.",
+        )
     if len(data) > settings.attachment_max_bytes:
-        return Problem(413, "File too large",
-                       f"Files are limited to {settings.attachment_max_bytes // (1024 * 1024)} "
-                       "MB.")
+        return Problem(
+            413,
+            "File too large",
+            f"Files are limited to {settings.attachment_max_bytes // (1024 * 1024)} MB.",
+        )
     if not data:
         return Problem(422, "Empty file", "The file is empty.")
     if not any(data.startswith(magic) for magic in SIGNATURES[content_type]):
-        return Problem(415, "File type not accepted",
-                       f"The file's content is not {content_type}.")
+        return Problem(415, "File type not accepted", f"The file's content is not {content_type}.")
     return None
 
 
@@ -109,28 +112,46 @@ def _settings(request: Request) -> AttachmentSettings:
 
 def _read(doc: Document) -> AttachmentRead:
     meta = doc.get("metadata") or {}
-    return AttachmentRead(id=str(doc["_id"]), filename=doc.get("filename") or "attachment",
-                          content_type=meta.get("content_type", "application/octet-stream"),
-                          size=int(doc.get("length", 0)), sha256=meta.get("sha256", ""),
-                          uploaded_at=doc["uploadDate"], uploaded_by=meta.get("uploaded_by", ""))
+    return AttachmentRead(
+        id=str(doc["_id"]),
+        filename=doc.get("filename") or "attachment",
+        content_type=meta.get("content_type", "application/octet-stream"),
+        size=int(doc.get("length", 0)),
+        sha256=meta.get("sha256", ""),
+        uploaded_at=doc["uploadDate"],
+        uploaded_by=meta.get("uploaded_by", ""),
+    )
 
 
-@router.post("/{concern_id}/attachments", status_code=201, response_model=AttachmentRead,
-             responses={404: {"description": "unknown concern"},
-                        409: {"description": "the concern has as many files as allowed"},
-                        413: {"description": "the file is too large"},
-                        415: {"description": "a file type the bureau does not accept"}})
-async def upload(concern_id: str, request: Request, ctx: Ctx, who: Submitter,
-                 filename: Annotated[str, Query(min_length=1, max_length=255)],
-                 content_type: Annotated[str, Header(alias="Content-Type")] = "",
-                 ) -> AttachmentRead:
+@router.post(
+    "/{concern_id}/attachments",
+    status_code=201,
+    response_model=AttachmentRead,
+    responses={
+        404: {"description": "unknown concern"},
+        409: {"description": "the concern has as many files as allowed"},
+        413: {"description": "the file is too large"},
+        415: {"description": "a file type the bureau does not accept"},
+    },
+)
+async def upload(
+    concern_id: str,
+    request: Request,
+    ctx: Ctx,
+    who: Submitter,
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+    content_type: Annotated[str, Header(alias="Content-Type")] = "",
+) -> AttachmentRead:
     """Attach one file (the request body, its type in Content-Type) to a concern."""
     settings = _settings(request)
     kind = content_type.split(";")[0].strip().lower()
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.attachment_max_bytes:
-        raise Problem(413, "File too large", f"Files are limited to "
-                      f"{settings.attachment_max_bytes // (1024 * 1024)} MB.")
+        raise Problem(
+            413,
+            "File too large",
+            f"Files are limited to {settings.attachment_max_bytes // (1024 * 1024)} MB.",
+        )
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
@@ -145,27 +166,56 @@ async def upload(concern_id: str, request: Request, ctx: Ctx, who: Submitter,
     files = ctx.repo.collection.database[f"{BUCKET}.files"]
     name = safe_filename(filename)
     digest = hashlib.sha256(data).hexdigest()
-    same = await files.find_one({"metadata.concern_id": concern_id, "filename": name,
-                                 "metadata.sha256": digest})
+    same = await files.find_one(
+        {"metadata.concern_id": concern_id, "filename": name, "metadata.sha256": digest}
+    )
     if same is not None:  # a retry (a mail taken again): the file is kept once
         return _read(same)
-    if await files.count_documents({"metadata.concern_id": concern_id}) >= \
-            settings.attachments_per_concern:
-        raise Problem(409, "Too many files", f"A concern takes at most "
-                      f"{settings.attachments_per_concern} files.")
+    if (
+        await files.count_documents({"metadata.concern_id": concern_id})
+        >= settings.attachments_per_concern
+    ):
+        raise Problem(
+            409,
+            "Too many files",
+            f"A concern takes at most {settings.attachments_per_concern} files.",
+        )
     attachment_id = str(uuid.uuid4())
     await _bucket(ctx).upload_from_stream_with_id(
-        attachment_id, name, bytes(data), metadata={
-            "concern_id": concern_id, "content_type": kind, "sha256": digest,
-            "uploaded_by": who.actor})
+        attachment_id,
+        name,
+        bytes(data),
+        metadata={
+            "concern_id": concern_id,
+            "content_type": kind,
+            "sha256": digest,
+            "uploaded_by": who.actor,
+        },
+    )
     now = ctx.clock.now()
-    await ctx.repo.collection.update_one({"_id": concern_id}, {
-        "$push": {"timeline": {"id": attachment_id, "kind": "attachment_added", "at": now,
-                               "actor": who.actor, "attachment_id": attachment_id,
-                               "filename": name, "content_type": kind, "size": len(data)}},
-        "$inc": {"version": 1}, "$set": {"updated_at": now}})
-    log.info("attachment stored", extra={"concern_id": concern_id,
-                                         "attachment_id": attachment_id, "size": len(data)})
+    await ctx.repo.collection.update_one(
+        {"_id": concern_id},
+        {
+            "$push": {
+                "timeline": {
+                    "id": attachment_id,
+                    "kind": "attachment_added",
+                    "at": now,
+                    "actor": who.actor,
+                    "attachment_id": attachment_id,
+                    "filename": name,
+                    "content_type": kind,
+                    "size": len(data),
+                }
+            },
+            "$inc": {"version": 1},
+            "$set": {"updated_at": now},
+        },
+    )
+    log.info(
+        "attachment stored",
+        extra={"concern_id": concern_id, "attachment_id": attachment_id, "size": len(data)},
+    )
     stored = await files.find_one({"_id": attachment_id})
     if stored is None:  # the concern was erased while its file was stored
         raise Problem(404, "Concern not found", "No concern has this id.")
@@ -180,14 +230,20 @@ async def list_attachments(concern_id: str, ctx: Ctx, who: Reader) -> list[Attac
         raise Problem(404, "Concern not found", "No concern has this id.")
     check_scope(who, doc)
     files = ctx.repo.collection.database[f"{BUCKET}.files"]
-    found = await files.find({"metadata.concern_id": concern_id}).sort(
-        [("uploadDate", 1)]).to_list()
+    found = (
+        await files.find({"metadata.concern_id": concern_id}).sort([("uploadDate", 1)]).to_list()
+    )
     return [_read(f) for f in found]
 
 
-@router.get("/{concern_id}/attachments/{attachment_id}", response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}},
-                       404: {"description": "unknown concern or file"}})
+@router.get(
+    "/{concern_id}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        404: {"description": "unknown concern or file"},
+    },
+)
 async def download(concern_id: str, attachment_id: str, ctx: Ctx, who: Reader) -> Response:
     """One file, as it was sent."""
     doc = await ctx.repo.get_document(concern_id)
@@ -205,7 +261,12 @@ async def download(concern_id: str, attachment_id: str, ctx: Ctx, who: Reader) -
         raise Problem(404, "File not found", "This concern has no such file.") from None
     meta = _read(stored)
     fallback = meta.filename.encode("ascii", "replace").decode().replace("?", "_")
-    return Response(data, media_type=meta.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{fallback}"; '
-                               f"filename*=UTF-8''{quote(meta.filename)}",
-        "Cache-Control": "no-store"})
+    return Response(
+        data,
+        media_type=meta.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{fallback}"; '
+            f"filename*=UTF-8''{quote(meta.filename)}",
+            "Cache-Control": "no-store",
+        },
+    )

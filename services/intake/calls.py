@@ -115,11 +115,17 @@ class CallReport(BaseModel):
     median_answer_s: float | None = None
     p90_answer_s: float | None = None
     callbacks_scheduled: int
-    callbacks_due: int = Field(default=0, description=(
-        "callbacks of any concern due in the period and made or missed by now (cancelled "
-        "ones and those not yet due are not counted)"))
-    callbacks_on_time: float | None = Field(default=None, description=(
-        "share of those made by their due time (the Board's `callbacks_on_time`)"))
+    callbacks_due: int = Field(
+        default=0,
+        description=(
+            "callbacks of any concern due in the period and made or missed by now (cancelled "
+            "ones and those not yet due are not counted)"
+        ),
+    )
+    callbacks_on_time: float | None = Field(
+        default=None,
+        description=("share of those made by their due time (the Board's `callbacks_on_time`)"),
+    )
 
 
 # --- store --------------------------------------------------------------------------------
@@ -291,9 +297,7 @@ async def add_step(call_sid: CallSid, body: CallStepCreate, ctx: Ctx, who: Submi
     if doc is None:
         raise _unknown_call()
     if body.outcome is not None:
-        doc = await _record_outcome(
-            ctx, call_sid, body.outcome, served_at=body.served_at, sets={}
-        )
+        doc = await _record_outcome(ctx, call_sid, body.outcome, served_at=body.served_at, sets={})
     return _read(doc)
 
 
@@ -314,9 +318,7 @@ async def end_call(call_sid: CallSid, body: CallEnd, ctx: Ctx, who: Submitter) -
             raise _unknown_call()
         return _read(doc)  # already ended: a retry
     if not doc.get("outcomes"):
-        doc = await _record_outcome(
-            ctx, call_sid, CallOutcome.ABANDONED, served_at=None, sets={}
-        )
+        doc = await _record_outcome(ctx, call_sid, CallOutcome.ABANDONED, served_at=None, sets={})
     return _read(doc)
 
 

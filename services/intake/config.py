@@ -35,8 +35,9 @@ class Open311Config(_Config):
 
     def without_example_keys(self) -> Open311Config:
         """The clients, less any holding the published example key (outside development)."""
-        return self.model_copy(update={"clients": [
-            c for c in self.clients if c.key_sha256 != EXAMPLE_KEY_SHA256]})
+        return self.model_copy(
+            update={"clients": [c for c in self.clients if c.key_sha256 != EXAMPLE_KEY_SHA256]}
+        )
 
     def client_for(self, api_key: str) -> str | None:
         """The client that holds `api_key`, if any (constant-time per configured key)."""
@@ -51,14 +52,19 @@ class Open311Config(_Config):
 class AwaitingRequester(_Config):
     """A concern waiting on the requester's answer: reminded, then closed with notice."""
 
-    remind_after_days: int = Field(default=5, gt=0, le=365,
-                                   description="ask again after this many days of silence")
-    close_after_days: int = Field(default=10, gt=0, le=365,
-                                  description="close after this many days of silence")
+    remind_after_days: int = Field(
+        default=5, gt=0, le=365, description="ask again after this many days of silence"
+    )
+    close_after_days: int = Field(
+        default=10, gt=0, le=365, description="close after this many days of silence"
+    )
     close_notice: dict[str, str] = Field(
-        default_factory=lambda: {"en": "We closed this concern because we did not hear back "
-                                       "from you. Reply within 14 days to reopen it."},
-        description="what the family reads when it closes, per language (en at least)")
+        default_factory=lambda: {
+            "en": "We closed this concern because we did not hear back "
+            "from you. Reply within 14 days to reopen it."
+        },
+        description="what the family reads when it closes, per language (en at least)",
+    )
     sweep_s: float = Field(default=300.0, gt=0, description="how often intake looks")
 
     @model_validator(mode="after")

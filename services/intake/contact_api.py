@@ -21,9 +21,9 @@ router = APIRouter(prefix="/v1", tags=["requester contact"])
 class ContactRevealCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10,
-                                             max_length=1000)] = Field(
-        description="why you need it, e.g. the callback you are making (recorded)")
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)
+    ] = Field(description="why you need it, e.g. the callback you are making (recorded)")
 
 
 class ContactRevealRead(BaseModel):
@@ -44,12 +44,17 @@ class ContactAccessRead(BaseModel):
     at: datetime
 
 
-@router.post("/concerns/{concern_id}/requester/reveal", response_model=ContactRevealRead,
-             responses={404: {"description": "no such concern, or its requester left no "
-                                             "contact"},
-                        403: {"description": "outside your schools or teams"}})
-async def reveal_contact(concern_id: str, body: ContactRevealCreate, ctx: Ctx, who: Worker,
-                         response: Response) -> ContactRevealRead:
+@router.post(
+    "/concerns/{concern_id}/requester/reveal",
+    response_model=ContactRevealRead,
+    responses={
+        404: {"description": "no such concern, or its requester left no contact"},
+        403: {"description": "outside your schools or teams"},
+    },
+)
+async def reveal_contact(
+    concern_id: str, body: ContactRevealCreate, ctx: Ctx, who: Worker, response: Response
+) -> ContactRevealRead:
     """The requester's name, email and phone, to reach them (a callback). Who, when and why
     are recorded before it is shown."""
     doc = await ctx.repo.get_document(concern_id)
@@ -58,18 +63,26 @@ async def reveal_contact(concern_id: str, body: ContactRevealCreate, ctx: Ctx, w
     check_scope(who, doc)
     try:
         contact, disclosure_id = await handlers.reveal_contact(
-            doc, actor=who.actor, roles=sorted(r.value for r in who.principal.roles),
-            reason=body.reason, ctx=ctx)
+            doc,
+            actor=who.actor,
+            roles=sorted(r.value for r in who.principal.roles),
+            reason=body.reason,
+            ctx=ctx,
+        )
     except handlers.NoContact:
         raise Problem(404, "No contact", "The requester left no way to reach them.") from None
     response.headers["Cache-Control"] = "no-store"
     return ContactRevealRead.model_validate(
-        {"concern_id": concern_id, "disclosure_id": disclosure_id, **contact})
+        {"concern_id": concern_id, "disclosure_id": disclosure_id, **contact}
+    )
 
 
 @router.get("/concerns/{concern_id}/requester/accesses", response_model=list[ContactAccessRead])
 async def contact_accesses(concern_id: str, ctx: Ctx, who: Auditor) -> list[ContactAccessRead]:
     """Every access to the requester's contact, oldest first (who, when, why)."""
-    return [ContactAccessRead(id=d["_id"], actor=d["actor"], roles=d["roles"],
-                              reason=d["reason"], at=d["at"])
-            for d in await ctx.disclosures.for_concern(concern_id, kind="contact_revealed")]
+    return [
+        ContactAccessRead(
+            id=d["_id"], actor=d["actor"], roles=d["roles"], reason=d["reason"], at=d["at"]
+        )
+        for d in await ctx.disclosures.for_concern(concern_id, kind="contact_revealed")
+    ]

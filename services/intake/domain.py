@@ -34,8 +34,9 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
-OPEN_STATUSES = frozenset({Status.RECEIVED, Status.ACKNOWLEDGED, Status.AWAITING_REQUESTER,
-                           Status.REOPENED})
+OPEN_STATUSES = frozenset(
+    {Status.RECEIVED, Status.ACKNOWLEDGED, Status.AWAITING_REQUESTER, Status.REOPENED}
+)
 # The category of a concern submitted without one (a mail, a call): triage routes it to the
 # district's fallback team, where staff categorise it.
 UNCATEGORIZED = "uncategorized"
@@ -175,48 +176,80 @@ class Concern:
     pin_hash: str = ""
 
 
-def submit(new: NewConcern, *, concern_id: str, tracking: str, now: datetime,
-           guarantee: timedelta, contact_secret: bytes,
-           access_token_hash: str, pin_hash: str = "",
-           access_token: str | None = None,
-           resolution_due_at: datetime | None = None) -> tuple[Concern, list[EventData]]:
+def submit(
+    new: NewConcern,
+    *,
+    concern_id: str,
+    tracking: str,
+    now: datetime,
+    guarantee: timedelta,
+    contact_secret: bytes,
+    access_token_hash: str,
+    pin_hash: str = "",
+    access_token: str | None = None,
+    resolution_due_at: datetime | None = None,
+) -> tuple[Concern, list[EventData]]:
     """A received concern, its promised resolution time, and what it tells the bureau.
 
     The requester's token itself (never stored here) goes only to notify, on the private
     exchange, for the personal status link of the acknowledgement. `resolution_due_at` is the
     SLA clock's (see `promise.py`); without it, `guarantee` after submission."""
     concern = Concern(
-        id=concern_id, tracking_number=tracking, channel=new.channel, category=new.category,
-        school_id=new.school_id, description=new.description, requester=new.requester,
-        student=new.student, school_contacted=new.school_contacted, taken_by=new.taken_by,
-        via=new.via, status=Status.RECEIVED, submitted_at=now,
+        id=concern_id,
+        tracking_number=tracking,
+        channel=new.channel,
+        category=new.category,
+        school_id=new.school_id,
+        description=new.description,
+        requester=new.requester,
+        student=new.student,
+        school_contacted=new.school_contacted,
+        taken_by=new.taken_by,
+        via=new.via,
+        status=Status.RECEIVED,
+        submitted_at=now,
         resolution_due_at=resolution_due_at or now + guarantee,
         access_token_hash=access_token_hash,
-        location=new.location, media_url=new.media_url, client_reference=new.client_reference,
+        location=new.location,
+        media_url=new.media_url,
+        client_reference=new.client_reference,
         pin_hash=pin_hash,
     )
     public = ConcernSubmitted(
-        concern_id=concern.id, tracking_number=tracking, channel=new.channel,
-        category=new.category, school_id=new.school_id, submitted_at=now,
+        concern_id=concern.id,
+        tracking_number=tracking,
+        channel=new.channel,
+        category=new.category,
+        school_id=new.school_id,
+        submitted_at=now,
         resolution_due_at=concern.resolution_due_at,
         has_student_information=new.student is not None,
     )
     private = ConcernContactShared(
-        concern_id=concern.id, tracking_number=tracking, category=new.category,
-        submitted_at=now, resolution_due_at=concern.resolution_due_at,
+        concern_id=concern.id,
+        tracking_number=tracking,
+        category=new.category,
+        submitted_at=now,
+        resolution_due_at=concern.resolution_due_at,
         requester=RequesterContact(
-            name=new.requester.name, email=new.requester.email, phone=new.requester.phone,
+            name=new.requester.name,
+            email=new.requester.email,
+            phone=new.requester.phone,
             language=new.requester.language,
             preferred_channel=new.requester.written_channel,
         ),
         access_token=access_token,
     )
     details = ConcernDetailsShared(
-        concern_id=concern.id, category=new.category, school_id=new.school_id,
-        channel=new.channel, description=new.description,
+        concern_id=concern.id,
+        category=new.category,
+        school_id=new.school_id,
+        channel=new.channel,
+        description=new.description,
         requester_relationship=new.requester.relationship,
         contact_key=contact_key(new.requester, contact_secret),
-        student_flags=new.student.flags if new.student else [], submitted_at=now,
+        student_flags=new.student.flags if new.student else [],
+        submitted_at=now,
         school_contacted=new.school_contacted,
     )
     return concern, [public, private, details]

@@ -93,13 +93,21 @@ class IntakeContext:
     sms_updates: bool = False  # notify texts requesters: a phone alone is reachable
     promise: Promise | None = None  # the SLA clock's due time, computed as escalation does
 
-    def resolution_due(self, *, concern_id: str, category: str, school_id: str | None,
-                       priority: Priority | None, at: datetime) -> datetime:
+    def resolution_due(
+        self,
+        *,
+        concern_id: str,
+        category: str,
+        school_id: str | None,
+        priority: Priority | None,
+        at: datetime,
+    ) -> datetime:
         """The due time the concern's SLA clock will have if (re)started at `at`."""
         if self.promise is None:
             return at + self.guarantee
-        return self.promise.resolution_due(concern_id=concern_id, category=category,
-                                           school_id=school_id, priority=priority, at=at)
+        return self.promise.resolution_due(
+            concern_id=concern_id, category=category, school_id=school_id, priority=priority, at=at
+        )
 
     @property
     def guarantee(self) -> timedelta:
@@ -128,16 +136,24 @@ def check_references(new: NewConcern, district: DistrictConfig) -> None:
         raise InvalidReference(*problem)
 
 
-async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
-                         idempotency_key: str | None = None,
-                         body_fingerprint: str = "") -> Submission:
+async def submit_concern(
+    new: NewConcern,
+    *,
+    ctx: IntakeContext,
+    idempotency_key: str | None = None,
+    body_fingerprint: str = "",
+) -> Submission:
     """Check references, number the concern, and store it with its events in one write.
 
     With an idempotency key, a retry answers the first concern and creates nothing."""
     check_references(new, ctx.district)
     now = ctx.clock.now()
-    claim = Claim(key=idempotency_key or "", fingerprint=body_fingerprint,
-                  concern_id=str(uuid.uuid4()), nonce=access.new_nonce())
+    claim = Claim(
+        key=idempotency_key or "",
+        fingerprint=body_fingerprint,
+        concern_id=str(uuid.uuid4()),
+        nonce=access.new_nonce(),
+    )
     if idempotency_key is not None:
         held = await ctx.keys.claim(claim, now=now)
         if held.fingerprint != body_fingerprint:
@@ -151,12 +167,22 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
     pin = access.access_pin(ctx.access_key, claim.concern_id, claim.nonce)
     sequence = await ctx.repo.next_tracking_sequence(now.year)
     concern, events = domain.submit(
-        new, concern_id=claim.concern_id, tracking=domain.tracking_number(now.year, sequence),
-        now=now, guarantee=ctx.guarantee, contact_secret=ctx.contact_secret,
+        new,
+        concern_id=claim.concern_id,
+        tracking=domain.tracking_number(now.year, sequence),
+        now=now,
+        guarantee=ctx.guarantee,
+        contact_secret=ctx.contact_secret,
         access_token_hash=access.token_hash(token),
-        pin_hash=access.pin_hash(ctx.access_key, claim.concern_id, pin), access_token=token,
-        resolution_due_at=ctx.resolution_due(concern_id=claim.concern_id, category=new.category,
-                                             school_id=new.school_id, priority=None, at=now),
+        pin_hash=access.pin_hash(ctx.access_key, claim.concern_id, pin),
+        access_token=token,
+        resolution_due_at=ctx.resolution_due(
+            concern_id=claim.concern_id,
+            category=new.category,
+            school_id=new.school_id,
+            priority=None,
+            at=now,
+        ),
     )
     if not await ctx.repo.add(concern, envelopes(events, source=ctx.source, time=now)):
         # A racing retry with the same key stored this concern first.
@@ -166,16 +192,21 @@ async def submit_concern(new: NewConcern, *, ctx: IntakeContext,
         return _submission(earlier, claim, ctx, replayed=True)
     ctx.published()
     CONCERNS_RECEIVED.labels(concern.channel.value, concern.category).inc()
-    log.info("concern received", extra={"concern_id": concern.id,
-                                        "tracking_number": concern.tracking_number,
-                                        "channel": concern.channel.value,
-                                        "category": concern.category})
-    return Submission(document=to_document(concern, ctx.repo.vault), access_token=token,
-                      replayed=False, pin=pin)
+    log.info(
+        "concern received",
+        extra={
+            "concern_id": concern.id,
+            "tracking_number": concern.tracking_number,
+            "channel": concern.channel.value,
+            "category": concern.category,
+        },
+    )
+    return Submission(
+        document=to_document(concern, ctx.repo.vault), access_token=token, replayed=False, pin=pin
+    )
 
 
-def _submission(doc: Document, claim: Claim, ctx: IntakeContext, *,
-                replayed: bool) -> Submission:
+def _submission(doc: Document, claim: Claim, ctx: IntakeContext, *, replayed: bool) -> Submission:
     token = access.access_token(ctx.access_key, claim.concern_id, claim.nonce)
     pin = access.access_pin(ctx.access_key, claim.concern_id, claim.nonce)
     return Submission(document=doc, access_token=token, replayed=replayed, pin=pin)
@@ -193,8 +224,9 @@ async def pin_opens(doc: Document, pin: str, *, ctx: IntakeContext) -> bool:
     """Whether `pin` opens the concern. Every try counts as wrong until it proves right;
     after `access.PIN_ATTEMPTS` wrong ones in a row, raises `PinLocked`."""
     now = ctx.clock.now()
-    if not await ctx.repo.claim_pin_try(doc["_id"], now=now, attempts=access.PIN_ATTEMPTS,
-                                        lockout_s=access.PIN_LOCKOUT_S):
+    if not await ctx.repo.claim_pin_try(
+        doc["_id"], now=now, attempts=access.PIN_ATTEMPTS, lockout_s=access.PIN_LOCKOUT_S
+    ):
         failed_at = doc.get("pin_failed_at")
         ago = (now - as_utc(failed_at)).total_seconds() if failed_at else 0.0
         raise PinLocked(max(1.0, access.pin_locked(access.PIN_ATTEMPTS, ago)))
@@ -217,8 +249,9 @@ class NoStudentInformation(LookupError):
     """The concern names no student."""
 
 
-async def reveal_student(doc: Document, *, actor: str, roles: list[str], reason: str,
-                         ctx: IntakeContext) -> tuple[Student, str]:
+async def reveal_student(
+    doc: Document, *, actor: str, roles: list[str], reason: str, ctx: IntakeContext
+) -> tuple[Student, str]:
     """The concern's student in clear, after recording who asked, when and why (the record
     is written first: a reveal is never shown unrecorded). Answers the disclosure id too."""
     stored = doc.get("student")
@@ -226,15 +259,23 @@ async def reveal_student(doc: Document, *, actor: str, roles: list[str], reason:
         raise NoStudentInformation(doc["_id"])
     student = ctx.repo.vault.open(stored, doc["_id"])
     disclosure_id = str(uuid.uuid4())
-    await ctx.disclosures.record({
-        "_id": disclosure_id, "kind": "revealed", "concern_id": doc["_id"],
-        "tracking_number": doc["tracking_number"],
-        "student_key": doc.get("student_key")
-        or ctx.repo.vault.lookup_key(student.student_id),
-        "actor": actor, "roles": roles, "reason": reason, "at": ctx.clock.now(),
-    })
-    log.info("student information revealed", extra={"concern_id": doc["_id"], "actor": actor,
-                                                    "disclosure_id": disclosure_id})
+    await ctx.disclosures.record(
+        {
+            "_id": disclosure_id,
+            "kind": "revealed",
+            "concern_id": doc["_id"],
+            "tracking_number": doc["tracking_number"],
+            "student_key": doc.get("student_key") or ctx.repo.vault.lookup_key(student.student_id),
+            "actor": actor,
+            "roles": roles,
+            "reason": reason,
+            "at": ctx.clock.now(),
+        }
+    )
+    log.info(
+        "student information revealed",
+        extra={"concern_id": doc["_id"], "actor": actor, "disclosure_id": disclosure_id},
+    )
     return student, disclosure_id
 
 
@@ -242,23 +283,38 @@ class NoContact(LookupError):
     """The requester left no way to reach them."""
 
 
-async def reveal_contact(doc: Document, *, actor: str, roles: list[str], reason: str,
-                         ctx: IntakeContext) -> tuple[dict[str, str | None], str]:
+async def reveal_contact(
+    doc: Document, *, actor: str, roles: list[str], reason: str, ctx: IntakeContext
+) -> tuple[dict[str, str | None], str]:
     """The requester's contact, after recording who asked, when and why (the record is
     written first). Answers the contact and the record's id."""
     requester = doc.get("requester") or {}
     if not (requester.get("email") or requester.get("phone") or requester.get("name")):
         raise NoContact(doc["_id"])
     disclosure_id = str(uuid.uuid4())
-    await ctx.disclosures.record({
-        "_id": disclosure_id, "kind": "contact_revealed", "concern_id": doc["_id"],
-        "tracking_number": doc["tracking_number"], "actor": actor, "roles": roles,
-        "reason": reason, "at": ctx.clock.now()})
-    log.info("requester contact revealed", extra={"concern_id": doc["_id"], "actor": actor,
-                                                  "disclosure_id": disclosure_id})
-    return {"name": requester.get("name"), "email": requester.get("email"),
-            "phone": requester.get("phone"), "language": requester.get("language") or "en",
-            "preferred_contact": requester.get("preferred_contact")}, disclosure_id
+    await ctx.disclosures.record(
+        {
+            "_id": disclosure_id,
+            "kind": "contact_revealed",
+            "concern_id": doc["_id"],
+            "tracking_number": doc["tracking_number"],
+            "actor": actor,
+            "roles": roles,
+            "reason": reason,
+            "at": ctx.clock.now(),
+        }
+    )
+    log.info(
+        "requester contact revealed",
+        extra={"concern_id": doc["_id"], "actor": actor, "disclosure_id": disclosure_id},
+    )
+    return {
+        "name": requester.get("name"),
+        "email": requester.get("email"),
+        "phone": requester.get("phone"),
+        "language": requester.get("language") or "en",
+        "preferred_contact": requester.get("preferred_contact"),
+    }, disclosure_id
 
 
 async def student_record(student_id: str, *, ctx: IntakeContext) -> list[Document]:
@@ -269,26 +325,49 @@ async def student_record(student_id: str, *, ctx: IntakeContext) -> list[Documen
         return []
     entries: list[Document] = []
     for concern in await ctx.repo.with_student(key):
-        base = {"concern_id": concern["_id"], "tracking_number": concern["tracking_number"],
-                "at": concern["submitted_at"]}
-        entries.append({**base, "kind": "collected", "actor": concern.get("taken_by"),
-                        "reason": f"submitted by {concern.get('channel')}"})
+        base = {
+            "concern_id": concern["_id"],
+            "tracking_number": concern["tracking_number"],
+            "at": concern["submitted_at"],
+        }
+        entries.append(
+            {
+                **base,
+                "kind": "collected",
+                "actor": concern.get("taken_by"),
+                "reason": f"submitted by {concern.get('channel')}",
+            }
+        )
         if ((concern.get("student") or {}).get("masked") or {}).get("special_education"):
             # the flag (never the identity) travels to triage to route the concern
-            entries.append({**base, "kind": "shared", "actor": "intake",
-                            "recipient": "triage",
-                            "reason": "special-education flag, to route the concern"})
+            entries.append(
+                {
+                    **base,
+                    "kind": "shared",
+                    "actor": "intake",
+                    "recipient": "triage",
+                    "reason": "special-education flag, to route the concern",
+                }
+            )
         if concern.get("routing_sensitive"):
             # where the routing (which tells the flag) went: never Open311, public events
             # or webhooks, which show the category's route instead
-            entries.append({**base, "kind": "shared", "actor": "triage",
-                            "recipient": f"team {concern.get('team_name')}",
-                            "reason": "routed by the special-education flag; the routing "
-                                      "reaches bureau services (intake, escalation, notify) "
-                                      "on the private exchange and the team's staff"})
+            entries.append(
+                {
+                    **base,
+                    "kind": "shared",
+                    "actor": "triage",
+                    "recipient": f"team {concern.get('team_name')}",
+                    "reason": "routed by the special-education flag; the routing "
+                    "reaches bureau services (intake, escalation, notify) "
+                    "on the private exchange and the team's staff",
+                }
+            )
     for disclosure in await ctx.disclosures.for_student(key):
-        entries.append({k: v for k, v in disclosure.items() if k not in ("_id", "student_key")}
-                       | {"id": disclosure["_id"]})
+        entries.append(
+            {k: v for k, v in disclosure.items() if k not in ("_id", "student_key")}
+            | {"id": disclosure["_id"]}
+        )
     return sorted(entries, key=lambda e: as_utc(e["at"]))
 
 
@@ -300,8 +379,9 @@ async def resolve_concern_id(reference: str, *, ctx: IntakeContext) -> str | Non
     return doc["_id"] if doc else None
 
 
-async def act(concern_id: str, command: Command, *, ctx: IntakeContext,
-              if_match: int | None = None) -> Document:
+async def act(
+    concern_id: str, command: Command, *, ctx: IntakeContext, if_match: int | None = None
+) -> Document:
     """Apply one action of the state machine; answers the case after it.
 
     Raises `ActionNotAllowed` (409), `InvalidCommand` (422), `PreconditionFailed` (412)."""
@@ -314,20 +394,33 @@ async def act(concern_id: str, command: Command, *, ctx: IntakeContext,
         if if_match is not None and doc["version"] != if_match:
             raise PreconditionFailed(doc["version"])
         now = ctx.clock.now()
-        outcome = lifecycle.decide(case_state(doc), command, now=now,
-                                   entry_id=str(uuid.uuid4()), guarantee=ctx.guarantee)
+        outcome = lifecycle.decide(
+            case_state(doc), command, now=now, entry_id=str(uuid.uuid4()), guarantee=ctx.guarantee
+        )
         if outcome.resolution_due_at is not None:  # a new cycle: the clock's new due time
-            outcome = replace(outcome, resolution_due_at=ctx.resolution_due(
-                concern_id=concern_id, category=doc["category"], school_id=doc.get("school_id"),
-                priority=Priority(doc["priority"]) if doc.get("priority") else None, at=now))
+            outcome = replace(
+                outcome,
+                resolution_due_at=ctx.resolution_due(
+                    concern_id=concern_id,
+                    category=doc["category"],
+                    school_id=doc.get("school_id"),
+                    priority=Priority(doc["priority"]) if doc.get("priority") else None,
+                    at=now,
+                ),
+            )
         events = envelopes(list(outcome.events), source=ctx.source, time=now)
         if await ctx.repo.apply(concern_id, doc["version"], outcome, events):
             ctx.published()
-            log.info("concern action", extra={"concern_id": concern_id,
-                                              "action": command.action.value,
-                                              "actor": command.actor,
-                                              "from": outcome.from_status.value,
-                                              "to": outcome.to_status.value})
+            log.info(
+                "concern action",
+                extra={
+                    "concern_id": concern_id,
+                    "action": command.action.value,
+                    "actor": command.actor,
+                    "from": outcome.from_status.value,
+                    "to": outcome.to_status.value,
+                },
+            )
             after = await ctx.repo.get_document(concern_id)
             if after is None:  # erased since
                 raise ConcernNotFound(concern_id)
@@ -350,7 +443,8 @@ async def sweep_awaiting(*, ctx: IntakeContext, limit: int = 200) -> int:
     close_before = now - timedelta(days=settings.close_after_days)
     moved = 0
     for found in await ctx.repo.awaiting_since_before(
-            now - timedelta(days=settings.remind_after_days), limit):
+        now - timedelta(days=settings.remind_after_days), limit
+    ):
         doc = await ctx.repo.get_document(found["_id"])
         if doc is None:
             continue
@@ -366,8 +460,10 @@ async def sweep_awaiting(*, ctx: IntakeContext, limit: int = 200) -> int:
         except (PreconditionFailed, ActionNotAllowed, InvalidCommand, ConcernNotFound):
             continue  # another replica (or the family) moved it first
         moved += 1
-        log.info("long wait on the requester", extra={"concern_id": found["_id"],
-                                                      "action": command.action.value})
+        log.info(
+            "long wait on the requester",
+            extra={"concern_id": found["_id"], "action": command.action.value},
+        )
     return moved
 
 
@@ -379,20 +475,23 @@ def _last_question(doc: Document) -> str:
     return "We are still waiting for your answer about this concern."
 
 
-async def merge_target(source: Document, into: str, *, ctx: IntakeContext,
-                       covers: Callable[[Document], bool]) -> str:
+async def merge_target(
+    source: Document, into: str, *, ctx: IntakeContext, covers: Callable[[Document], bool]
+) -> str:
     """The concern a merge keeps: one the caller may act on (else it is answered as unknown,
     revealing nothing of it), of the same school or team as the duplicate."""
     target_id = await resolve_concern_id(into, ctx=ctx)
     target = await ctx.repo.get_document(target_id) if target_id else None
     if target is None or not covers(target):
-        raise InvalidCommand("into", f"no concern you may act on has id or tracking number "
-                                     f"{into!r}")
+        raise InvalidCommand(
+            "into", f"no concern you may act on has id or tracking number {into!r}"
+        )
     same_school = source.get("school_id") and source.get("school_id") == target.get("school_id")
     same_team = source.get("team_id") and source.get("team_id") == target.get("team_id")
     if not (same_school or same_team):
-        raise InvalidCommand("into", "a concern can only be merged into one of the same "
-                                     "school or team")
+        raise InvalidCommand(
+            "into", "a concern can only be merged into one of the same school or team"
+        )
     return str(target["_id"])
 
 
@@ -403,14 +502,24 @@ async def _checked_merge(concern_id: str, command: Command, *, ctx: IntakeContex
         raise InvalidCommand("into", f"no concern has id or tracking number {command.into!r}")
     target = await ctx.repo.get_document(target_id)
     if target is not None and Status(target["status"]) is Status.CLOSED:
-        raise ActionNotAllowed(Action.MERGE, Status(target["status"]),
-                               "cannot merge into a closed concern; merge into the concern "
-                               f"it was merged into ({target.get('merged_into') or 'none'})")
+        raise ActionNotAllowed(
+            Action.MERGE,
+            Status(target["status"]),
+            "cannot merge into a closed concern; merge into the concern "
+            f"it was merged into ({target.get('merged_into') or 'none'})",
+        )
     return Command(action=Action.MERGE, actor=command.actor, text=command.text, into=target_id)
 
 
-async def change_status(concern_id: str, to: Status, reason: str | None, *, actor: str,
-                        ctx: IntakeContext, if_match: int | None = None) -> Document:
+async def change_status(
+    concern_id: str,
+    to: Status,
+    reason: str | None,
+    *,
+    actor: str,
+    ctx: IntakeContext,
+    if_match: int | None = None,
+) -> Document:
     """The legacy status endpoint: the action of the state machine that reaches `to`."""
     doc = await ctx.repo.get_document(concern_id)
     if doc is None:
@@ -419,20 +528,30 @@ async def change_status(concern_id: str, to: Status, reason: str | None, *, acto
     action = lifecycle.action_reaching(current, to)
     if action is None:
         allowed = ", ".join(sorted(lifecycle.reachable(current))) or "none"
-        raise ActionNotAllowed(Action.ACKNOWLEDGE, current,
-                               f"a concern that is {current} cannot become {to} "
-                               f"(allowed: {allowed})")
-    return await act(concern_id, Command(action=action, actor=actor, text=reason), ctx=ctx,
-                     if_match=if_match)
+        raise ActionNotAllowed(
+            Action.ACKNOWLEDGE,
+            current,
+            f"a concern that is {current} cannot become {to} (allowed: {allowed})",
+        )
+    return await act(
+        concern_id, Command(action=action, actor=actor, text=reason), ctx=ctx, if_match=if_match
+    )
 
 
 # --- events from other services -----------------------------------------------------------
 
 
-async def _record(data_concern_id: str, event: CloudEvent, *, ctx: IntakeContext,
-                  facts: dict[str, object], entry: Document) -> None:
-    found = await ctx.repo.record_event_facts(data_concern_id, event.id, facts=facts,
-                                              entry=entry, at=event.time)
+async def _record(
+    data_concern_id: str,
+    event: CloudEvent,
+    *,
+    ctx: IntakeContext,
+    facts: dict[str, object],
+    entry: Document,
+) -> None:
+    found = await ctx.repo.record_event_facts(
+        data_concern_id, event.id, facts=facts, entry=entry, at=event.time
+    )
     if not found:
         raise ConcernNotFound(data_concern_id)
 
@@ -440,83 +559,163 @@ async def _record(data_concern_id: str, event: CloudEvent, *, ctx: IntakeContext
 async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: IntakeContext) -> None:
     """The case shows the category, team and priority triage decided (a re-triage may
     change the category: filters, counts and reports then agree with triage)."""
-    await _record(data.concern_id, event, ctx=ctx,
-                  facts={"category": data.category,
-                         "team_id": data.team_id, "team_name": data.team_name,
-                         "priority": data.priority.value, "routing_sensitive": data.sensitive},
-                  entry={"kind": "triaged", "team_id": data.team_id, "team_name": data.team_name,
-                         "priority": data.priority.value, "rule": data.rule,
-                         "actor": data.decided_by,
-                         "possible_duplicate_of": data.possible_duplicate_of})
+    await _record(
+        data.concern_id,
+        event,
+        ctx=ctx,
+        facts={
+            "category": data.category,
+            "team_id": data.team_id,
+            "team_name": data.team_name,
+            "priority": data.priority.value,
+            "routing_sensitive": data.sensitive,
+        },
+        entry={
+            "kind": "triaged",
+            "team_id": data.team_id,
+            "team_name": data.team_name,
+            "priority": data.priority.value,
+            "rule": data.rule,
+            "actor": data.decided_by,
+            "possible_duplicate_of": data.possible_duplicate_of,
+        },
+    )
 
 
 async def on_assigned(event: CloudEvent, data: ConcernAssigned, *, ctx: IntakeContext) -> None:
     """The case shows who works it."""
-    await _record(data.concern_id, event, ctx=ctx,
-                  facts={"assignee_id": data.assignee_id, "assignee_name": data.assignee_name,
-                         "team_id": data.team_id},
-                  entry={"kind": "assigned", "team_id": data.team_id,
-                         "assignee_id": data.assignee_id, "assignee_name": data.assignee_name,
-                         "actor": data.decided_by})
+    await _record(
+        data.concern_id,
+        event,
+        ctx=ctx,
+        facts={
+            "assignee_id": data.assignee_id,
+            "assignee_name": data.assignee_name,
+            "team_id": data.team_id,
+        },
+        entry={
+            "kind": "assigned",
+            "team_id": data.team_id,
+            "assignee_id": data.assignee_id,
+            "assignee_name": data.assignee_name,
+            "actor": data.decided_by,
+        },
+    )
 
 
 async def on_escalated(event: CloudEvent, data: ConcernEscalated, *, ctx: IntakeContext) -> None:
     """The case shows how far up the ladder it has gone, and to whom."""
-    escalation = {"level": data.level, "role": data.role, "escalated_to": data.escalated_to,
-                  "escalated_to_name": data.escalated_to_name,
-                  "escalated_at": data.escalated_at}
-    await _record(data.concern_id, event, ctx=ctx,
-                  facts={} if data.reminder else {"escalation": escalation},
-                  entry={"kind": "escalated", "level": data.level, "role": data.role,
-                         "escalated_to_name": data.escalated_to_name,
-                         "reminder": data.reminder, "actor": "escalation"})
+    escalation = {
+        "level": data.level,
+        "role": data.role,
+        "escalated_to": data.escalated_to,
+        "escalated_to_name": data.escalated_to_name,
+        "escalated_at": data.escalated_at,
+    }
+    await _record(
+        data.concern_id,
+        event,
+        ctx=ctx,
+        facts={} if data.reminder else {"escalation": escalation},
+        entry={
+            "kind": "escalated",
+            "level": data.level,
+            "role": data.role,
+            "escalated_to_name": data.escalated_to_name,
+            "reminder": data.reminder,
+            "actor": "escalation",
+        },
+    )
 
 
-async def on_sla_due_changed(event: CloudEvent, data: SlaDueChanged, *,
-                             ctx: IntakeContext) -> None:
+async def on_sla_due_changed(event: CloudEvent, data: SlaDueChanged, *, ctx: IntakeContext) -> None:
     """Escalation owns due times (pauses, resumes, re-triage move them): the case shows the
     latest the clock reported, whatever order its reports arrive in."""
     if not await ctx.repo.record_due(
-            data.concern_id, sequence=data.sequence, resolution_due_at=data.resolution_due_at,
-            first_response_due_at=data.first_response_due_at, paused=data.paused):
+        data.concern_id,
+        sequence=data.sequence,
+        resolution_due_at=data.resolution_due_at,
+        first_response_due_at=data.first_response_due_at,
+        paused=data.paused,
+    ):
         raise ConcernNotFound(data.concern_id)
 
 
 async def on_sla_warning(event: CloudEvent, data: SlaWarning, *, ctx: IntakeContext) -> None:
     """The case shows that a share of a target is used up."""
-    await _record(data.concern_id, event, ctx=ctx, facts={},
-                  entry={"kind": "sla_warning", "target": data.target.value,
-                         "percent": data.percent, "due_at": data.due_at, "actor": "escalation"})
+    await _record(
+        data.concern_id,
+        event,
+        ctx=ctx,
+        facts={},
+        entry={
+            "kind": "sla_warning",
+            "target": data.target.value,
+            "percent": data.percent,
+            "due_at": data.due_at,
+            "actor": "escalation",
+        },
+    )
 
 
 async def on_sla_breached(event: CloudEvent, data: SlaBreached, *, ctx: IntakeContext) -> None:
     """The case shows a missed target."""
-    await _record(data.concern_id, event, ctx=ctx, facts={},
-                  entry={"kind": "sla_breached", "target": data.target.value,
-                         "due_at": data.due_at, "actor": "escalation"})
+    await _record(
+        data.concern_id,
+        event,
+        ctx=ctx,
+        facts={},
+        entry={
+            "kind": "sla_breached",
+            "target": data.target.value,
+            "due_at": data.due_at,
+            "actor": "escalation",
+        },
+    )
 
 
-async def on_notification_sent(event: CloudEvent, data: NotificationSent, *,
-                               ctx: IntakeContext) -> None:
+async def on_notification_sent(
+    event: CloudEvent, data: NotificationSent, *, ctx: IntakeContext
+) -> None:
     """The case shows what the requester was sent (never the address)."""
-    await _record(data.concern_id, event, ctx=ctx, facts={},
-                  entry={"kind": "notification_sent", "notification": data.kind,
-                         "channel": data.channel, "delivery_id": data.delivery_id,
-                         "actor": "notify"})
+    await _record(
+        data.concern_id,
+        event,
+        ctx=ctx,
+        facts={},
+        entry={
+            "kind": "notification_sent",
+            "notification": data.kind,
+            "channel": data.channel,
+            "delivery_id": data.delivery_id,
+            "actor": "notify",
+        },
+    )
     if data.kind == ACKNOWLEDGEMENT:
         doc = await ctx.repo.get_document(data.concern_id)
         if doc is not None:  # the whole path, submission to the requester's mailbox
             CONCERN_STAGE_SECONDS.labels("acknowledged").observe(
-                max(0.0, (data.sent_at - as_utc(doc["submitted_at"])).total_seconds()))
+                max(0.0, (data.sent_at - as_utc(doc["submitted_at"])).total_seconds())
+            )
 
 
-async def on_notification_failed(event: CloudEvent, data: NotificationFailed, *,
-                                 ctx: IntakeContext) -> None:
+async def on_notification_failed(
+    event: CloudEvent, data: NotificationFailed, *, ctx: IntakeContext
+) -> None:
     """The case shows a notification that did not arrive: someone may need to call."""
-    await _record(data.concern_id, event, ctx=ctx, facts={},
-                  entry={"kind": "notification_failed", "notification": data.kind,
-                         "channel": data.channel, "delivery_id": data.delivery_id,
-                         "actor": "notify"})
+    await _record(
+        data.concern_id,
+        event,
+        ctx=ctx,
+        facts={},
+        entry={
+            "kind": "notification_failed",
+            "notification": data.kind,
+            "channel": data.channel,
+            "delivery_id": data.delivery_id,
+            "actor": "notify",
+        },
+    )
 
 
 async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContext) -> None:
@@ -528,12 +727,23 @@ async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContex
         if doc.get("merged_into") or Status(doc["status"]) is Status.CLOSED:
             return  # already merged, or closed before: nothing to change
         outcome = lifecycle.decide(
-            case_state(doc), Command(action=Action.MERGE, actor=data.decided_by,
-                                     into=data.into_concern_id, text=TRIAGE_MERGE_REASON),
-            now=data.merged_at, entry_id=f"event:{event.id}", guarantee=ctx.guarantee)
+            case_state(doc),
+            Command(
+                action=Action.MERGE,
+                actor=data.decided_by,
+                into=data.into_concern_id,
+                text=TRIAGE_MERGE_REASON,
+            ),
+            now=data.merged_at,
+            entry_id=f"event:{event.id}",
+            guarantee=ctx.guarantee,
+        )
         # `concern.merged` is the event being applied: published once, by triage
-        events = envelopes([e for e in outcome.events if not isinstance(e, ConcernMerged)],
-                           source=ctx.source, time=ctx.clock.now())
+        events = envelopes(
+            [e for e in outcome.events if not isinstance(e, ConcernMerged)],
+            source=ctx.source,
+            time=ctx.clock.now(),
+        )
         if await ctx.repo.apply(data.concern_id, doc["version"], outcome, events):
             ctx.published()
             return

@@ -48,15 +48,24 @@ class IdempotencyKeys:
     async def claim(self, candidate: Claim, *, now: datetime) -> Claim:
         """The claim that holds the key: `candidate` if the key was free, else the earlier one."""
         try:
-            await self._keys.insert_one({"_id": candidate.key,
-                                         "fingerprint": candidate.fingerprint,
-                                         "concern_id": candidate.concern_id,
-                                         "nonce": candidate.nonce, "created_at": now})
+            await self._keys.insert_one(
+                {
+                    "_id": candidate.key,
+                    "fingerprint": candidate.fingerprint,
+                    "concern_id": candidate.concern_id,
+                    "nonce": candidate.nonce,
+                    "created_at": now,
+                }
+            )
             return candidate
         except DuplicateKeyError:
             pass
         doc = await self._keys.find_one({"_id": candidate.key})
         if doc is None:  # expired between the two calls: try once more
             return await self.claim(candidate, now=now)
-        return Claim(key=doc["_id"], fingerprint=doc["fingerprint"],
-                     concern_id=doc["concern_id"], nonce=doc["nonce"])
+        return Claim(
+            key=doc["_id"],
+            fingerprint=doc["fingerprint"],
+            concern_id=doc["concern_id"],
+            nonce=doc["nonce"],
+        )

@@ -38,7 +38,8 @@ router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
 # (notify's mails); `<concern.concern-id@domain>` anchors the thread in `References`.
 _CONCERN_IN_MESSAGE_ID = re.compile(
     r"^<(?:concern\.)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})[.@]",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _TRACKING = re.compile(r"^CS-\d{4}-\d{6}$")
 INBOUND = "inbound_messages"
 OPEN = [s.value for s in OPEN_STATUSES]
@@ -54,28 +55,38 @@ MessageIdRef = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 
 class InboundMessageCreate(_Strict):
     channel: Literal["email", "sms"]
-    from_address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
-                                                   max_length=254)] = Field(
-        description="the sender's address (email) or number in E.164 (sms)")
+    from_address: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)
+    ] = Field(description="the sender's address (email) or number in E.164 (sms)")
     sender_verified: bool = Field(
-        default=True, description="false when the mail server found the sender forged "
-                                  "(SPF/DMARC failed): the message is then never the "
-                                  "requester's")
-    tracking_number: Annotated[str, StringConstraints(strip_whitespace=True,
-                                                      max_length=32)] | None = None
+        default=True,
+        description="false when the mail server found the sender forged "
+        "(SPF/DMARC failed): the message is then never the "
+        "requester's",
+    )
+    tracking_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None
+    ) = None
     references: list[MessageIdRef] = Field(
-        default=[], max_length=50, description="Message-IDs the mail answers (In-Reply-To, "
-                                               "References)")
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True,
-                                                  max_length=998)] | None = Field(
-        default=None, description="the message's own id (a Message-ID, an SMS sid): the same "
-                                  "id is taken once")
+        default=[],
+        max_length=50,
+        description="Message-IDs the mail answers (In-Reply-To, References)",
+    )
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=998)] | None = (
+        Field(
+            default=None,
+            description="the message's own id (a Message-ID, an SMS sid): the same "
+            "id is taken once",
+        )
+    )
     body: LongText
 
 
 class InboundMessageRead(BaseModel):
-    outcome: Outcome = Field(description="`requester_message`: added as the requester's "
-                                         "message; `unverified`: kept for staff to decide")
+    outcome: Outcome = Field(
+        description="`requester_message`: added as the requester's "
+        "message; `unverified`: kept for staff to decide"
+    )
     reason: str
     concern_id: str
     tracking_number: str
@@ -93,13 +104,17 @@ def concern_ids_in(references: list[str]) -> list[str]:
 def _same_sender(channel: str, doc: Document, sender: str) -> bool:
     requester = doc.get("requester") or {}
     if channel == "email":
-        return bool(requester.get("email")) and \
-            str(requester["email"]).strip().lower() == sender.strip().lower()
+        return (
+            bool(requester.get("email"))
+            and str(requester["email"]).strip().lower() == sender.strip().lower()
+        )
     return bool(requester.get("phone")) and str(requester["phone"]).strip() == sender.strip()
 
 
-async def _find_concern(body: InboundMessageCreate, ctx: handlers.IntakeContext,
-                        ) -> Document | None:
+async def _find_concern(
+    body: InboundMessageCreate,
+    ctx: handlers.IntakeContext,
+) -> Document | None:
     if body.tracking_number:
         tracking = body.tracking_number.upper()
         if _TRACKING.match(tracking):
@@ -113,9 +128,14 @@ async def _find_concern(body: InboundMessageCreate, ctx: handlers.IntakeContext,
     if body.channel == "sms" and not body.tracking_number:
         # by SMS, no subject: the sender's most recent open concern (the index on
         # requester.phone and submitted_at is created with the call records, calls.py)
-        found = await ctx.repo.collection.find(
-            {"requester.phone": body.from_address, "status": {"$in": OPEN}},
-            {"outbox": 0}).sort([("submitted_at", DESCENDING)]).limit(1).to_list()
+        found = (
+            await ctx.repo.collection.find(
+                {"requester.phone": body.from_address, "status": {"$in": OPEN}}, {"outbox": 0}
+            )
+            .sort([("submitted_at", DESCENDING)])
+            .limit(1)
+            .to_list()
+        )
         return found[0] if found else None
     return None
 
@@ -124,11 +144,17 @@ def _external_key(channel: str, external_id: str) -> str:
     return hashlib.sha256(f"{channel}\0{external_id}".encode()).hexdigest()
 
 
-@router.post("/messages", response_model=InboundMessageRead, responses={
-    404: {"description": "no concern matches the tracking number, references or number"},
-    422: {"description": "an invalid field"}})
-async def receive_message(body: InboundMessageCreate, ctx: Ctx,
-                          who: Submitter) -> InboundMessageRead:
+@router.post(
+    "/messages",
+    response_model=InboundMessageRead,
+    responses={
+        404: {"description": "no concern matches the tracking number, references or number"},
+        422: {"description": "an invalid field"},
+    },
+)
+async def receive_message(
+    body: InboundMessageCreate, ctx: Ctx, who: Submitter
+) -> InboundMessageRead:
     """A message by mail or SMS to an existing concern: the requester's, or kept for staff."""
     inbound = ctx.repo.collection.database[INBOUND]
     key = _external_key(body.channel, body.external_id) if body.external_id else None
@@ -138,20 +164,32 @@ async def receive_message(body: InboundMessageCreate, ctx: Ctx,
             return InboundMessageRead(**{**earlier["answer"], "replayed": True})
     doc = await _find_concern(body, ctx)
     if doc is None:
-        raise Problem(404, "Concern not found",
-                      "No concern matches this tracking number, these references or this "
-                      "number.")
+        raise Problem(
+            404,
+            "Concern not found",
+            "No concern matches this tracking number, these references or this number.",
+        )
     answer = await _take(doc, body, ctx=ctx, actor=who.actor)
     if key is not None:
-        await inbound.update_one({"_id": key}, {"$setOnInsert": {
-            "answer": answer.model_dump(mode="json"), "at": ctx.clock.now()}}, upsert=True)
-    log.info("inbound message", extra={"concern_id": answer.concern_id, "channel": body.channel,
-                                       "outcome": answer.outcome.value})
+        await inbound.update_one(
+            {"_id": key},
+            {"$setOnInsert": {"answer": answer.model_dump(mode="json"), "at": ctx.clock.now()}},
+            upsert=True,
+        )
+    log.info(
+        "inbound message",
+        extra={
+            "concern_id": answer.concern_id,
+            "channel": body.channel,
+            "outcome": answer.outcome.value,
+        },
+    )
     return answer
 
 
-async def _take(doc: Document, body: InboundMessageCreate, *, ctx: handlers.IntakeContext,
-                actor: str) -> InboundMessageRead:
+async def _take(
+    doc: Document, body: InboundMessageCreate, *, ctx: handlers.IntakeContext, actor: str
+) -> InboundMessageRead:
     status = Status(doc["status"])
     reason = "from the requester's own address"
     if not body.sender_verified:
@@ -169,30 +207,49 @@ async def _take(doc: Document, body: InboundMessageCreate, *, ctx: handlers.Inta
         else:
             message = after["messages"][-1]
             return InboundMessageRead(
-                outcome=Outcome.REQUESTER_MESSAGE, reason=reason, concern_id=after["_id"],
-                tracking_number=after["tracking_number"], status=Status(after["status"]),
-                message_id=message["id"])
+                outcome=Outcome.REQUESTER_MESSAGE,
+                reason=reason,
+                concern_id=after["_id"],
+                tracking_number=after["tracking_number"],
+                status=Status(after["status"]),
+                message_id=message["id"],
+            )
     entry_id = str(uuid.uuid4())
-    entry = {"id": entry_id, "kind": "unverified_message", "at": ctx.clock.now(),
-             "actor": actor, "channel": body.channel, "sender": body.from_address,
-             "text": body.body, "reason": reason}
+    entry = {
+        "id": entry_id,
+        "kind": "unverified_message",
+        "at": ctx.clock.now(),
+        "actor": actor,
+        "channel": body.channel,
+        "sender": body.from_address,
+        "text": body.body,
+        "reason": reason,
+    }
     result = await ctx.repo.collection.update_one(
-        {"_id": doc["_id"]}, {"$push": {"timeline": entry}, "$inc": {"version": 1},
-                              "$set": {"updated_at": entry["at"]}})
+        {"_id": doc["_id"]},
+        {"$push": {"timeline": entry}, "$inc": {"version": 1}, "$set": {"updated_at": entry["at"]}},
+    )
     if result.matched_count != 1:
         raise Problem(404, "Concern not found", "The concern no longer exists.")
-    return InboundMessageRead(outcome=Outcome.UNVERIFIED, reason=reason, concern_id=doc["_id"],
-                              tracking_number=doc["tracking_number"], status=status,
-                              message_id=entry_id)
+    return InboundMessageRead(
+        outcome=Outcome.UNVERIFIED,
+        reason=reason,
+        concern_id=doc["_id"],
+        tracking_number=doc["tracking_number"],
+        status=status,
+        message_id=entry_id,
+    )
 
 
 class BounceCreate(_Strict):
     references: list[MessageIdRef] = Field(
-        min_length=1, max_length=50,
-        description="Message-IDs of the bureau's mails the report is about")
-    status: Annotated[str, StringConstraints(strip_whitespace=True,
-                                             max_length=32)] | None = Field(
-        default=None, description="the RFC 3464 status, e.g. 5.1.1")
+        min_length=1,
+        max_length=50,
+        description="Message-IDs of the bureau's mails the report is about",
+    )
+    status: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = Field(
+        default=None, description="the RFC 3464 status, e.g. 5.1.1"
+    )
 
 
 class BounceRead(BaseModel):
@@ -200,25 +257,41 @@ class BounceRead(BaseModel):
     tracking_number: str
 
 
-@router.post("/bounces", response_model=BounceRead, responses={
-    404: {"description": "the report names no mail of the bureau's concerns"}})
+@router.post(
+    "/bounces",
+    response_model=BounceRead,
+    responses={404: {"description": "the report names no mail of the bureau's concerns"}},
+)
 async def receive_bounce(body: BounceCreate, ctx: Ctx, who: Submitter) -> BounceRead:
     """A delivery status report: the bureau's mail did not reach the requester. The case
     shows it (staff may need to call); the address stays out of it."""
     for concern_id in concern_ids_in(body.references):
         now = ctx.clock.now()
-        entry_id = "bounce:" + hashlib.sha256(
-            "\0".join(sorted(body.references)).encode()).hexdigest()[:32]
+        entry_id = (
+            "bounce:" + hashlib.sha256("\0".join(sorted(body.references)).encode()).hexdigest()[:32]
+        )
         result = await ctx.repo.collection.update_one(
             {"_id": concern_id, "timeline.id": {"$ne": entry_id}},
-            {"$push": {"timeline": {"id": entry_id, "kind": "delivery_bounced", "at": now,
-                                    "actor": who.actor, "channel": "email",
-                                    "status": body.status}},
-             "$inc": {"version": 1}, "$set": {"updated_at": now}})
+            {
+                "$push": {
+                    "timeline": {
+                        "id": entry_id,
+                        "kind": "delivery_bounced",
+                        "at": now,
+                        "actor": who.actor,
+                        "channel": "email",
+                        "status": body.status,
+                    }
+                },
+                "$inc": {"version": 1},
+                "$set": {"updated_at": now},
+            },
+        )
         doc = await ctx.repo.get_document(concern_id)
         if doc is not None:
             if result.modified_count:
-                log.info("delivery bounced", extra={"concern_id": concern_id,
-                                                    "status": body.status})
+                log.info(
+                    "delivery bounced", extra={"concern_id": concern_id, "status": body.status}
+                )
             return BounceRead(concern_id=concern_id, tracking_number=doc["tracking_number"])
     raise Problem(404, "Concern not found", "The report names no mail the bureau sent.")

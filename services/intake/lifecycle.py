@@ -111,8 +111,10 @@ class ActionNotAllowed(Exception):
 
     def __init__(self, action: Action, status: Status, reason: str | None = None) -> None:
         allowed = ", ".join(sorted(MOVES[action])) or "none"
-        super().__init__(reason or f"{action} is not possible on a concern that is {status} "
-                                   f"(possible when: {allowed})")
+        super().__init__(
+            reason
+            or f"{action} is not possible on a concern that is {status} (possible when: {allowed})"
+        )
         self.action = action
         self.status = status
 
@@ -215,8 +217,9 @@ class Outcome:
         return self.from_status is not self.to_status
 
 
-def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
-           guarantee: timedelta) -> Outcome:
+def decide(
+    state: CaseState, command: Command, *, now: datetime, entry_id: str, guarantee: timedelta
+) -> Outcome:
     """Check `command` against the table and rules; answer the outcome or raise."""
     action = command.action
     text = (command.text or "").strip() or None
@@ -230,54 +233,91 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     to = MOVES[action].get(state.status)
     if to is None:
         raise ActionNotAllowed(action, state.status)
-    callbacks, touched, callback_events = _callbacks(state, command, now=now,
-                                                      entry_id=entry_id)
+    callbacks, touched, callback_events = _callbacks(state, command, now=now, entry_id=entry_id)
     if action is Action.REQUESTER_REOPEN and not reopen_window_open(state, now):
-        if state.status is Status.CLOSED and state.merged_at is None \
-                and state.resolved_at is None:
+        if state.status is Status.CLOSED and state.merged_at is None and state.resolved_at is None:
             raise ActionNotAllowed(action, state.status)
-        raise ActionNotAllowed(action, state.status, "this concern was resolved more than "
-                               f"{REOPEN_WINDOW.days} days ago and can no longer be reopened; "
-                               "please submit a new concern")
+        raise ActionNotAllowed(
+            action,
+            state.status,
+            "this concern was resolved more than "
+            f"{REOPEN_WINDOW.days} days ago and can no longer be reopened; "
+            "please submit a new concern",
+        )
 
     message = _message(command, text, now=now, entry_id=entry_id)
     events: list[EventData] = []
     if message is not None:
-        events.append(ConcernMessageAdded(concern_id=state.id, message_id=message.id,
-                                          author=message.author, visibility=message.visibility,
-                                          added_at=now))
+        events.append(
+            ConcernMessageAdded(
+                concern_id=state.id,
+                message_id=message.id,
+                author=message.author,
+                visibility=message.visibility,
+                added_at=now,
+            )
+        )
         if message.author is MessageAuthor.STAFF and message.visibility is MessageVisibility.PUBLIC:
-            events.append(ConcernReplyShared(
-                concern_id=state.id, message_id=message.id, text=message.text,
-                author_name=message.author_name, added_at=now,
-                information_request=action is Action.REQUEST_INFORMATION))
+            events.append(
+                ConcernReplyShared(
+                    concern_id=state.id,
+                    message_id=message.id,
+                    text=message.text,
+                    author_name=message.author_name,
+                    added_at=now,
+                    information_request=action is Action.REQUEST_INFORMATION,
+                )
+            )
     if to is not state.status:
-        events.append(ConcernStatusChanged(concern_id=state.id, from_status=state.status,
-                                           to_status=to, changed_at=now))
+        events.append(
+            ConcernStatusChanged(
+                concern_id=state.id, from_status=state.status, to_status=to, changed_at=now
+            )
+        )
     # A merge is a move to closed that every service hears of as `concern.merged`: triage
     # drops it from queues and loads, escalation shows it to the Ombudsperson, notify tells
     # the requester (who may reopen it).
     if action in (Action.REMIND_REQUESTER, Action.CLOSE_UNANSWERED):
         # to the family (no message of the case: the bureau's own words, on the timeline)
-        events.append(ConcernReplyShared(
-            concern_id=state.id, message_id=entry_id, text=text or "", author_name=None,
-            added_at=now, information_request=action is Action.REMIND_REQUESTER))
+        events.append(
+            ConcernReplyShared(
+                concern_id=state.id,
+                message_id=entry_id,
+                text=text or "",
+                author_name=None,
+                added_at=now,
+                information_request=action is Action.REMIND_REQUESTER,
+            )
+        )
     if action is Action.MERGE:
-        events.append(ConcernMerged(concern_id=state.id, into_concern_id=command.into or "",
-                                    merged_at=now, decided_by=command.actor))
+        events.append(
+            ConcernMerged(
+                concern_id=state.id,
+                into_concern_id=command.into or "",
+                merged_at=now,
+                decided_by=command.actor,
+            )
+        )
     events += callback_events
     if to is Status.RESOLVED:
         events.append(ConcernResolved(concern_id=state.id, resolved_at=now))
         # what was done, for the requester's resolution message (private: free text)
-        events.append(ConcernResolutionShared(concern_id=state.id, summary=text or "",
-                                              resolved_at=now))
+        events.append(
+            ConcernResolutionShared(concern_id=state.id, summary=text or "", resolved_at=now)
+        )
     elif to is Status.REOPENED:
         events.append(ConcernReopened(concern_id=state.id, reopened_at=now))
     return Outcome(
-        id=entry_id, action=action, actor=command.actor, at=now, from_status=state.status,
-        to_status=to, text=text, message=message, events=tuple(events),
-        resolution_summary=text if action in (Action.RESOLVE, Action.CLOSE_UNANSWERED)
-        else None,
+        id=entry_id,
+        action=action,
+        actor=command.actor,
+        at=now,
+        from_status=state.status,
+        to_status=to,
+        text=text,
+        message=message,
+        events=tuple(events),
+        resolution_summary=text if action in (Action.RESOLVE, Action.CLOSE_UNANSWERED) else None,
         callback_due_at=command.due_at if action is Action.SCHEDULE_CALLBACK else None,
         callbacks=callbacks,
         callback=touched,
@@ -288,9 +328,9 @@ def decide(state: CaseState, command: Command, *, now: datetime, entry_id: str,
     )
 
 
-def _callbacks(state: CaseState, command: Command, *, now: datetime,
-               entry_id: str) -> tuple[tuple[Callback, ...] | None, Callback | None,
-                                       list[EventData]]:
+def _callbacks(
+    state: CaseState, command: Command, *, now: datetime, entry_id: str
+) -> tuple[tuple[Callback, ...] | None, Callback | None, list[EventData]]:
     """The concern's callbacks after a callback action (None for other actions), the one it
     touched, and the events it publishes."""
     action = command.action
@@ -305,12 +345,29 @@ def _callbacks(state: CaseState, command: Command, *, now: datetime,
         remind_at = command.due_at - before if before else None
         if remind_at is not None and remind_at <= now:
             remind_at = now  # due sooner than the reminder: remind at once
-        callback = Callback(id=entry_id, due_at=command.due_at, scheduled_at=now,
-                            actor=command.actor, assignee_id=command.assignee_id or command.actor,
-                            remind_at=remind_at, note=(command.text or "").strip() or None)
-        return (*state.callbacks, callback), callback, [ConcernCallbackScheduled(
-            concern_id=state.id, callback_id=callback.id, due_at=callback.due_at,
-            remind_at=remind_at, assignee_id=callback.assignee_id, scheduled_at=now)]
+        callback = Callback(
+            id=entry_id,
+            due_at=command.due_at,
+            scheduled_at=now,
+            actor=command.actor,
+            assignee_id=command.assignee_id or command.actor,
+            remind_at=remind_at,
+            note=(command.text or "").strip() or None,
+        )
+        return (
+            (*state.callbacks, callback),
+            callback,
+            [
+                ConcernCallbackScheduled(
+                    concern_id=state.id,
+                    callback_id=callback.id,
+                    due_at=callback.due_at,
+                    remind_at=remind_at,
+                    assignee_id=callback.assignee_id,
+                    scheduled_at=now,
+                )
+            ],
+        )
     if action not in (Action.COMPLETE_CALLBACK, Action.CANCEL_CALLBACK):
         return None, None, []
     done = action is Action.COMPLETE_CALLBACK
@@ -321,13 +378,27 @@ def _callbacks(state: CaseState, command: Command, *, now: datetime,
         raise InvalidCommand("callback_id", "this concern has no such callback")
     if not found.open:
         raise ActionNotAllowed(action, state.status, f"this callback is already {found.status}")
-    after = replace(found, status=CallbackStatus.DONE if done else CallbackStatus.CANCELLED,
-                    outcome=command.outcome if done else None, done_at=now,
-                    done_by=command.actor)
-    return tuple(after if c.id == found.id else c for c in state.callbacks), after, [
-        ConcernCallbackCompleted(concern_id=state.id, callback_id=found.id,
-                                 outcome=after.outcome, due_at=found.due_at, completed_at=now,
-                                 on_time=now <= found.due_at)]
+    after = replace(
+        found,
+        status=CallbackStatus.DONE if done else CallbackStatus.CANCELLED,
+        outcome=command.outcome if done else None,
+        done_at=now,
+        done_by=command.actor,
+    )
+    return (
+        tuple(after if c.id == found.id else c for c in state.callbacks),
+        after,
+        [
+            ConcernCallbackCompleted(
+                concern_id=state.id,
+                callback_id=found.id,
+                outcome=after.outcome,
+                due_at=found.due_at,
+                completed_at=now,
+                on_time=now <= found.due_at,
+            )
+        ],
+    )
 
 
 def reopen_window_open(state: CaseState, now: datetime) -> bool:
@@ -336,12 +407,14 @@ def reopen_window_open(state: CaseState, now: datetime) -> bool:
     after its merge."""
     if state.status is Status.CLOSED and state.merged_at is not None:
         return now - state.merged_at <= REOPEN_WINDOW
-    return (state.status in (Status.RESOLVED, Status.CLOSED) and state.resolved_at is not None
-            and now - state.resolved_at <= REOPEN_WINDOW)
+    return (
+        state.status in (Status.RESOLVED, Status.CLOSED)
+        and state.resolved_at is not None
+        and now - state.resolved_at <= REOPEN_WINDOW
+    )
 
 
-def _message(command: Command, text: str | None, *, now: datetime,
-             entry_id: str) -> Message | None:
+def _message(command: Command, text: str | None, *, now: datetime, entry_id: str) -> Message | None:
     if text is None:
         return None
     if command.action in _REQUESTER_TEXT:
@@ -352,14 +425,26 @@ def _message(command: Command, text: str | None, *, now: datetime,
         author, visibility = MessageAuthor.STAFF, MessageVisibility.INTERNAL
     else:
         return None  # a reason or a summary stays on the timeline entry
-    return Message(id=entry_id, author=author, visibility=visibility, text=text, at=now,
-                   actor=command.actor,
-                   author_name=command.author_name if author is MessageAuthor.STAFF else None)
+    return Message(
+        id=entry_id,
+        author=author,
+        visibility=visibility,
+        text=text,
+        at=now,
+        actor=command.actor,
+        author_name=command.author_name if author is MessageAuthor.STAFF else None,
+    )
 
 
 # The legacy `POST /status` endpoint names a target status; these actions reach one.
-_STATUS_ACTIONS = (Action.ACKNOWLEDGE, Action.RESUME, Action.REQUEST_INFORMATION,
-                   Action.RESOLVE, Action.REOPEN, Action.CLOSE)
+_STATUS_ACTIONS = (
+    Action.ACKNOWLEDGE,
+    Action.RESUME,
+    Action.REQUEST_INFORMATION,
+    Action.RESOLVE,
+    Action.REOPEN,
+    Action.CLOSE,
+)
 
 
 def action_reaching(from_status: Status, to_status: Status) -> Action | None:
@@ -372,5 +457,8 @@ def action_reaching(from_status: Status, to_status: Status) -> Action | None:
 
 def reachable(from_status: Status) -> set[Status]:
     """Every status one action can move a concern to from `from_status` (for messages)."""
-    return {to for action in _STATUS_ACTIONS if (to := MOVES[action].get(from_status))
-            and to is not from_status}
+    return {
+        to
+        for action in _STATUS_ACTIONS
+        if (to := MOVES[action].get(from_status)) and to is not from_status
+    }

@@ -28,9 +28,17 @@ from shared.runtime import Runtime
 log = logging.getLogger(__name__)
 
 # The events intake consumes; must equal SUBSCRIPTIONS["intake"] in shared/messaging/topology.
-CONSUMED = ("concern.triaged", "concern.assigned", "concern.merged", "concern.escalated",
-            "sla.warning", "sla.breached", "sla.due_changed", "notification.sent",
-            "notification.failed")
+CONSUMED = (
+    "concern.triaged",
+    "concern.assigned",
+    "concern.merged",
+    "concern.escalated",
+    "sla.warning",
+    "sla.breached",
+    "sla.due_changed",
+    "notification.sent",
+    "notification.failed",
+)
 
 
 async def _sweeping(ctx: handlers.IntakeContext) -> None:
@@ -51,8 +59,10 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     if settings.environment != "development":
         open311 = config.open311.without_example_keys()
         if len(open311.clients) != len(config.open311.clients):
-            log.warning("the example Open311 api key of deploy/district.yaml is refused "
-                        "outside development: configure your clients' own keys")
+            log.warning(
+                "the example Open311 api key of deploy/district.yaml is refused "
+                "outside development: configure your clients' own keys"
+            )
         config = config.model_copy(update={"open311": open311})
     vault = settings.student_vault()
     promise = Promise.of(district)  # fails fast on a bad escalation section
@@ -63,20 +73,29 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         # students stored in clear before encryption, or under a retired key: sealed now
         resealed = await repo.reseal_students()
         if resealed:
-            log.info("student information re-sealed", extra={"concerns": resealed,
-                                                             "key_id": vault.current})
+            log.info(
+                "student information re-sealed",
+                extra={"concerns": resealed, "key_id": vault.current},
+            )
         disclosures = DisclosureRepository(runtime.db)
         await disclosures.ensure_indexes()
         await calls.ensure_indexes(runtime.db)
         keys = IdempotencyKeys(runtime.db, ttl_s=settings.idempotency_ttl_s)
         await keys.ensure_indexes()
-        ctx = IntakeContext(repo=repo, keys=keys, clock=runtime.clock, district=district,
-                            config=config, source=settings.source,
-                            published=runtime.wake_relay,
-                            contact_secret=settings.contact_hash_key.get_secret_value().encode(),
-                            access_key=settings.access_token_key.get_secret_value().encode(),
-                            disclosures=disclosures, sms_updates=settings.sms_updates,
-                            promise=promise)
+        ctx = IntakeContext(
+            repo=repo,
+            keys=keys,
+            clock=runtime.clock,
+            district=district,
+            config=config,
+            source=settings.source,
+            published=runtime.wake_relay,
+            contact_secret=settings.contact_hash_key.get_secret_value().encode(),
+            access_key=settings.access_token_key.get_secret_value().encode(),
+            disclosures=disclosures,
+            sms_updates=settings.sms_updates,
+            promise=promise,
+        )
         by_event: dict[str, Callable[..., Awaitable[None]]] = {
             "concern.triaged": handlers.on_triaged,
             "concern.assigned": handlers.on_assigned,
@@ -90,16 +109,21 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         }
         runtime.spawn(_sweeping(ctx), "awaiting-requester-sweep")
         if set(by_event) != set(CONSUMED):
-            raise RuntimeError(f"intake's handlers and CONSUMED differ on "
-                               f"{sorted(set(by_event) ^ set(CONSUMED))}")
+            raise RuntimeError(
+                f"intake's handlers and CONSUMED differ on {sorted(set(by_event) ^ set(CONSUMED))}"
+            )
         # every handler records facts conditionally on the event id (or on the case's state):
         # idempotent by nature, so the consumer skips its inbox for them
-        return ctx, {name: idempotent(functools.partial(h, ctx=ctx))
-                     for name, h in by_event.items()}
+        return ctx, {
+            name: idempotent(functools.partial(h, ctx=ctx)) for name, h in by_event.items()
+        }
 
-    app = create_service_app(title="Bureau intake", service="intake",
-                             cors_origins=settings.cors_origins, lifespan=runtime_lifespan(
-        settings, clock=clock, outbox_collections=[CONCERNS], wire=wire))
+    app = create_service_app(
+        title="Bureau intake",
+        service="intake",
+        cors_origins=settings.cors_origins,
+        lifespan=runtime_lifespan(settings, clock=clock, outbox_collections=[CONCERNS], wire=wire),
+    )
     app.state.tracking_limiter = RateLimiter(settings.tracking_lookups_per_minute, 60.0)
     for router in [*api.routers, calls.router]:
         app.include_router(router)

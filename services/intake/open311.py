@@ -48,26 +48,76 @@ _STATUS_NOTES = {
     Status.CLOSED: "Closed.",
 }
 _ROUTED_NOTE = "Routed to the responsible team; work on it starts soon."
-_PRIVATE_NOTICE = ("Received. Requests of this kind are handled privately and never listed "
-                   "publicly: the bureau contacts the requester directly.")
+_PRIVATE_NOTICE = (
+    "Received. Requests of this kind are handled privately and never listed "
+    "publicly: the bureau contacts the requester directly."
+)
 # The GeoReport v2 field list, in the spec's order: every answer carries every field.
-SERVICE_FIELDS = ("service_code", "service_name", "description", "metadata", "type",
-                  "keywords", "group")
-REQUEST_FIELDS = ("service_request_id", "status", "status_notes", "service_name",
-                  "service_code", "description", "agency_responsible", "service_notice",
-                  "requested_datetime", "updated_datetime", "expected_datetime", "address",
-                  "address_id", "zipcode", "lat", "long", "media_url")
-_FORM_FIELDS = ("jurisdiction_id", "service_code", "description", "address_id",
-                "address_string", "lat", "long", "email", "phone", "first_name", "last_name",
-                "device_id", "account_id", "media_url")
-_FORM_DOC = {"requestBody": {"required": True, "content": {
-    FORM_TYPE: {"schema": {
-        "type": "object", "required": ["service_code", "description"],
-        "properties": {**{name: {"type": "string"} for name in _FORM_FIELDS},
-                       "api_key": {"type": "string",
-                                   "description": "here or in the query string"}},
-        "additionalProperties": {"type": "string",
-                                 "description": "attribute[CODE]: a service attribute"}}}}}}
+SERVICE_FIELDS = (
+    "service_code",
+    "service_name",
+    "description",
+    "metadata",
+    "type",
+    "keywords",
+    "group",
+)
+REQUEST_FIELDS = (
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+)
+_FORM_FIELDS = (
+    "jurisdiction_id",
+    "service_code",
+    "description",
+    "address_id",
+    "address_string",
+    "lat",
+    "long",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "device_id",
+    "account_id",
+    "media_url",
+)
+_FORM_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            FORM_TYPE: {
+                "schema": {
+                    "type": "object",
+                    "required": ["service_code", "description"],
+                    "properties": {
+                        **{name: {"type": "string"} for name in _FORM_FIELDS},
+                        "api_key": {"type": "string", "description": "here or in the query string"},
+                    },
+                    "additionalProperties": {
+                        "type": "string",
+                        "description": "attribute[CODE]: a service attribute",
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 class Open311Error(Exception):
@@ -113,11 +163,13 @@ def _jsonable(rows: Any) -> Any:
     return as_utc(rows).isoformat() if isinstance(rows, datetime) else rows
 
 
-def _answer(fmt: str, root: str, item: str, rows: list[dict[str, Any]],
-            status: int = 200) -> Response:
+def _answer(
+    fmt: str, root: str, item: str, rows: list[dict[str, Any]], status: int = 200
+) -> Response:
     if fmt == "xml":
-        return Response(to_xml(root, item, rows), status_code=status,
-                        media_type="text/xml; charset=utf-8")
+        return Response(
+            to_xml(root, item, rows), status_code=status, media_type="text/xml; charset=utf-8"
+        )
     return JSONResponse(_jsonable(rows), status_code=status)
 
 
@@ -140,11 +192,18 @@ def _keywords(*words: str) -> str:
 
 
 def _services(ctx: Ctx) -> list[dict[str, Any]]:
-    return [{"service_code": c.id, "service_name": c.name.en,
-             "description": f"{c.name.en} / {c.name.es}", "metadata": False,
-             "type": "realtime", "keywords": _keywords(c.id, c.name.en, c.name.es),
-             "group": "school district"}
-            for c in ctx.district.categories]
+    return [
+        {
+            "service_code": c.id,
+            "service_name": c.name.en,
+            "description": f"{c.name.en} / {c.name.es}",
+            "metadata": False,
+            "type": "realtime",
+            "keywords": _keywords(c.id, c.name.en, c.name.es),
+            "group": "school district",
+        }
+        for c in ctx.district.categories
+    ]
 
 
 @router.get("/services.{fmt}")
@@ -160,8 +219,9 @@ async def services(fmt: str, ctx: Ctx, jurisdiction_id: str | None = None) -> Re
 @router.get("/services/{service_code}.{fmt}")
 # `service/` is where Code for America's `open311` client asks for a definition
 @router.get("/service/{service_code}.{fmt}", include_in_schema=False)
-async def service_definition(service_code: str, fmt: str, ctx: Ctx,
-                             jurisdiction_id: str | None = None) -> Response:
+async def service_definition(
+    service_code: str, fmt: str, ctx: Ctx, jurisdiction_id: str | None = None
+) -> Response:
     """A service definition; the bureau's services need no extra attributes."""
     try:
         _check(fmt, ctx, jurisdiction_id)
@@ -174,22 +234,31 @@ async def service_definition(service_code: str, fmt: str, ctx: Ctx,
         top = ElementTree.Element("service_definition")
         ElementTree.SubElement(top, "service_code").text = service_code
         ElementTree.SubElement(top, "attributes")
-        return Response(ElementTree.tostring(top, encoding="utf-8", xml_declaration=True),
-                        media_type="text/xml; charset=utf-8")
+        return Response(
+            ElementTree.tostring(top, encoding="utf-8", xml_declaration=True),
+            media_type="text/xml; charset=utf-8",
+        )
     return JSONResponse(definition)
 
 
 def _form(raw: bytes, content_type: str) -> list[tuple[str, str]]:
     media_type = content_type.partition(";")[0].strip().lower()
     if raw and media_type not in ("", FORM_TYPE):
-        raise Open311Error(400, f"the body must be a form ({FORM_TYPE}) as GeoReport v2 "
-                           f"defines it, not {media_type}")
+        raise Open311Error(
+            400,
+            f"the body must be a form ({FORM_TYPE}) as GeoReport v2 defines it, not {media_type}",
+        )
     try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          max_num_fields=MAX_FORM_FIELDS)
+        pairs = parse_qsl(
+            raw.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_FORM_FIELDS,
+        )
     except (UnicodeDecodeError, ValueError):
-        raise Open311Error(400, f"the body must be a form ({FORM_TYPE}) of at most "
-                           f"{MAX_FORM_FIELDS} UTF-8 fields") from None
+        raise Open311Error(
+            400, f"the body must be a form ({FORM_TYPE}) of at most {MAX_FORM_FIELDS} UTF-8 fields"
+        ) from None
     return [(k, v.strip()) for k, v in pairs]
 
 
@@ -249,24 +318,37 @@ def _new_concern(pairs: list[tuple[str, str]], ctx: Ctx, client: str) -> NewConc
     if school_id is not None and ctx.district.school(school_id) is None:
         raise Open311Error(400, "address_id must be a school id of the district")
     email = form.get("email") or None
-    if email is not None and (len(email) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+",
-                                                                    email)):
+    if email is not None and (
+        len(email) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)
+    ):
         raise Open311Error(400, "email is not a valid address")
     phone = form.get("phone") or None
     if phone is not None and not re.fullmatch(PHONE_PATTERN, phone):
         raise Open311Error(400, "phone must be in E.164 form, e.g. +15551234567")
     name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p)[:200]
-    return NewConcern(channel=Channel.WEB, category=code, school_id=school_id,
-                      description=description,
-                      requester=Requester(name=name or None, email=email, phone=phone),
-                      student=None, taken_by=f"open311:{client}", via=f"open311:{client}",
-                      location=_location(form), media_url=_media_url(form),
-                      client_reference=_client_reference(pairs))
+    return NewConcern(
+        channel=Channel.WEB,
+        category=code,
+        school_id=school_id,
+        description=description,
+        requester=Requester(name=name or None, email=email, phone=phone),
+        student=None,
+        taken_by=f"open311:{client}",
+        via=f"open311:{client}",
+        location=_location(form),
+        media_url=_media_url(form),
+        client_reference=_client_reference(pairs),
+    )
 
 
 @router.post("/requests.{fmt}", openapi_extra=_FORM_DOC)
-async def create_request(fmt: str, request: Request, ctx: Ctx, api_key: str | None = None,
-                         jurisdiction_id: str | None = None) -> Response:
+async def create_request(
+    fmt: str,
+    request: Request,
+    ctx: Ctx,
+    api_key: str | None = None,
+    jurisdiction_id: str | None = None,
+) -> Response:
     """File a service request: a form, with the `api_key` in the query string (as the spec's
     clients send it) or in the form. Answers its tracking number, or a `token` for a
     category handled privately."""
@@ -286,18 +368,23 @@ async def create_request(fmt: str, request: Request, ctx: Ctx, api_key: str | No
     doc = submission.document
     account_id = new.client_reference.get("account_id")
     if doc["category"] in ctx.config.open311.unlisted_categories:
-        rows = [{"token": doc["_id"], "service_notice": _PRIVATE_NOTICE,
-                 "account_id": account_id}]
+        rows = [{"token": doc["_id"], "service_notice": _PRIVATE_NOTICE, "account_id": account_id}]
     else:
         due = as_utc(doc["resolution_due_at"]).isoformat()
-        rows = [{"service_request_id": doc["tracking_number"],
-                 "service_notice": f"Resolution expected by {due}.", "account_id": account_id}]
+        rows = [
+            {
+                "service_request_id": doc["tracking_number"],
+                "service_notice": f"Resolution expected by {due}.",
+                "account_id": account_id,
+            }
+        ]
     return _answer(fmt, "service_requests", "request", rows, status=201)
 
 
 @router.get("/tokens/{token}.{fmt}")
-async def request_id_from_token(token: str, fmt: str, ctx: Ctx,
-                                jurisdiction_id: str | None = None) -> Response:
+async def request_id_from_token(
+    token: str, fmt: str, ctx: Ctx, jurisdiction_id: str | None = None
+) -> Response:
     """The request id a POST's token stands for; none for a request handled privately."""
     try:
         _check(fmt, ctx, jurisdiction_id)
@@ -368,8 +455,9 @@ def _date(value: str | None, name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise Open311Error(400, f"{name} must be a W3C date-time, e.g. "
-                           "2026-03-01T00:00:00Z") from None
+        raise Open311Error(
+            400, f"{name} must be a W3C date-time, e.g. 2026-03-01T00:00:00Z"
+        ) from None
     if parsed.tzinfo is None:
         raise Open311Error(400, f"{name} needs a time zone")
     try:  # the window around it must stay representable (a year-1 date gave a 500)
@@ -377,25 +465,34 @@ def _date(value: str | None, name: str) -> datetime | None:
     except OverflowError:
         utc = None
     if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
-        raise Open311Error(400, f"{name} must fall between the years {MIN_YEAR} and "
-                                f"{MAX_YEAR}")
+        raise Open311Error(400, f"{name} must fall between the years {MIN_YEAR} and {MAX_YEAR}")
     return utc
 
 
 @router.get("/requests.{fmt}")
-async def list_requests(fmt: str, ctx: Ctx, jurisdiction_id: str | None = None,
-                        service_request_id: str | None = None, service_code: str | None = None,
-                        start_date: str | None = None, end_date: str | None = None,
-                        status: str | None = None) -> Response:
+async def list_requests(
+    fmt: str,
+    ctx: Ctx,
+    jurisdiction_id: str | None = None,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+) -> Response:
     """Requests by ids, or by service, dates (90 days by default) and open/closed status."""
     try:
         _check(fmt, ctx, jurisdiction_id)
         query: Document = _listed(ctx)
         if service_request_id:
-            ids = [i.strip().upper() for i in service_request_id.split(",")
-                   if i.strip()][:MAX_REQUESTS]
-            query = {"$and": [query, {"tracking_number": {"$in": ids}}]} if query else \
-                {"tracking_number": {"$in": ids}}
+            ids = [i.strip().upper() for i in service_request_id.split(",") if i.strip()][
+                :MAX_REQUESTS
+            ]
+            query = (
+                {"$and": [query, {"tracking_number": {"$in": ids}}]}
+                if query
+                else {"tracking_number": {"$in": ids}}
+            )
         else:
             end = _date(end_date, "end_date") or ctx.clock.now()
             start = _date(start_date, "start_date") or end - DEFAULT_WINDOW
@@ -414,14 +511,14 @@ async def list_requests(fmt: str, ctx: Ctx, jurisdiction_id: str | None = None,
             query = {"$and": parts}
     except Open311Error as exc:
         return _error(fmt, exc)
-    docs = await ctx.repo.find(query, sort=[("submitted_at", -1), ("_id", -1)],
-                               limit=MAX_REQUESTS)
+    docs = await ctx.repo.find(query, sort=[("submitted_at", -1), ("_id", -1)], limit=MAX_REQUESTS)
     return _answer(fmt, "service_requests", "request", [_request_row(d, ctx) for d in docs])
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
-async def read_request(service_request_id: str, fmt: str, ctx: Ctx,
-                       jurisdiction_id: str | None = None) -> Response:
+async def read_request(
+    service_request_id: str, fmt: str, ctx: Ctx, jurisdiction_id: str | None = None
+) -> Response:
     """One request by its id (the tracking number, in any case)."""
     try:
         _check(fmt, ctx, jurisdiction_id)
@@ -444,9 +541,11 @@ def _asked_format(request: Request) -> str:
     return "xml" if "xml" in accept and "json" not in accept else "json"
 
 
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                  include_in_schema=False)
+@router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
 async def unknown(path: str, request: Request) -> Response:
     """Anything else under Open311: a 404 in the format asked for."""
-    return _error(_asked_format(request),
-                  Open311Error(404, "no such Open311 resource; see GET services.json"))
+    return _error(
+        _asked_format(request), Open311Error(404, "no such Open311 resource; see GET services.json")
+    )

@@ -34,22 +34,39 @@ class Promise:
     def of(cls, district: DistrictConfig) -> Promise:
         """From the district file, as escalation seeds its policies."""
         config = district.section("escalation", EscalationConfig)
-        return cls(rules=clock_rules.Rules(policies=seed_policies(district, config),
-                                           calendars=calendars_of(district, config),
-                                           district=district),
-                   fallback=timedelta(hours=district.district.guarantee_hours))
+        return cls(
+            rules=clock_rules.Rules(
+                policies=seed_policies(district, config),
+                calendars=calendars_of(district, config),
+                district=district,
+            ),
+            fallback=timedelta(hours=district.district.guarantee_hours),
+        )
 
-    def resolution_due(self, *, concern_id: str, category: str, school_id: str | None,
-                       priority: Priority | None, at: datetime) -> datetime:
+    def resolution_due(
+        self,
+        *,
+        concern_id: str,
+        category: str,
+        school_id: str | None,
+        priority: Priority | None,
+        at: datetime,
+    ) -> datetime:
         """When the clock started at `at` will be due; without a priority, the category's
         usual one (as escalation starts a clock before triage decides)."""
         if priority is None:
             known = self.rules.district.category(category)
             priority = known.priority if known is not None else None
         try:
-            clock = clock_rules.start(concern_id, category=category, school_id=school_id,
-                                      priority=priority, channel=None, started_at=at,
-                                      rules=self.rules)
+            clock = clock_rules.start(
+                concern_id,
+                category=category,
+                school_id=school_id,
+                priority=priority,
+                channel=None,
+                started_at=at,
+                rules=self.rules,
+            )
         except NoPolicyApplies:
             return at + self.fallback
         return clock.resolution_due_at or at + self.fallback

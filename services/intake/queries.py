@@ -24,11 +24,13 @@ class SortOrder(StrEnum):
     UPDATED_DESC = "-updated"
 
 
-_SORT_FIELD = {SortOrder.DUE: ("resolution_due_at", 1),
-               SortOrder.DUE_DESC: ("resolution_due_at", -1),
-               SortOrder.SUBMITTED: ("submitted_at", 1),
-               SortOrder.SUBMITTED_DESC: ("submitted_at", -1),
-               SortOrder.UPDATED_DESC: ("updated_at", -1)}
+_SORT_FIELD = {
+    SortOrder.DUE: ("resolution_due_at", 1),
+    SortOrder.DUE_DESC: ("resolution_due_at", -1),
+    SortOrder.SUBMITTED: ("submitted_at", 1),
+    SortOrder.SUBMITTED_DESC: ("submitted_at", -1),
+    SortOrder.UPDATED_DESC: ("updated_at", -1),
+}
 
 
 class InvalidCursor(ValueError):
@@ -67,19 +69,36 @@ def to_query(f: ConcernFilter, *, now: datetime) -> Document:
     parts: list[Document] = []
     if f.statuses:
         parts.append({"status": {"$in": [s.value for s in f.statuses]}})
-    for name, value in (("category", f.category), ("school_id", f.school_id),
-                        ("team_id", f.team_id), ("assignee_id", f.assignee_id),
-                        ("priority", f.priority), ("channel", f.channel)):
+    for name, value in (
+        ("category", f.category),
+        ("school_id", f.school_id),
+        ("team_id", f.team_id),
+        ("assignee_id", f.assignee_id),
+        ("priority", f.priority),
+        ("channel", f.channel),
+    ):
         if value is not None:
             parts.append({name: value})
     open_values = sorted(s.value for s in OPEN_STATUSES)
     # a clock waiting (on the requester) is not running out: not overdue while paused
     if f.overdue is True:
-        parts.append({"status": {"$in": open_values}, "resolution_due_at": {"$lt": now},
-                      "sla_paused": {"$ne": True}})
+        parts.append(
+            {
+                "status": {"$in": open_values},
+                "resolution_due_at": {"$lt": now},
+                "sla_paused": {"$ne": True},
+            }
+        )
     elif f.overdue is False:
-        parts.append({"$or": [{"status": {"$nin": open_values}},
-                              {"resolution_due_at": {"$gte": now}}, {"sla_paused": True}]})
+        parts.append(
+            {
+                "$or": [
+                    {"status": {"$nin": open_values}},
+                    {"resolution_due_at": {"$gte": now}},
+                    {"sla_paused": True},
+                ]
+            }
+        )
     if (submitted := _range(f.submitted_from, f.submitted_to)) is not None:
         parts.append({"submitted_at": submitted})
     if (due := _range(f.due_from, f.due_to)) is not None:

@@ -29,9 +29,18 @@ from shared.store import Document
 CONCERNS = "concerns"
 
 # What no list, search or public view ever reads.
-PRIVATE_FIELDS = ("outbox", "student", "student_key", "requester.name", "requester.email",
-                  "requester.phone", "access_token_hash", "pin_hash", "pin_failures",
-                  "pin_failed_at")
+PRIVATE_FIELDS = (
+    "outbox",
+    "student",
+    "student_key",
+    "requester.name",
+    "requester.email",
+    "requester.phone",
+    "access_token_hash",
+    "pin_hash",
+    "pin_failures",
+    "pin_failed_at",
+)
 DISCLOSURES = "disclosures"
 DUPLICATE_KEY = 11000
 
@@ -41,8 +50,9 @@ def to_document(concern: Concern, vault: StudentVault) -> Document:
     student sealed (never stored in clear)."""
     student = concern.student
     requester = asdict(concern.requester)
-    requester["preferred_contact"] = (concern.requester.preferred_contact.value
-                                      if concern.requester.preferred_contact else None)
+    requester["preferred_contact"] = (
+        concern.requester.preferred_contact.value if concern.requester.preferred_contact else None
+    )
     return {
         "_id": concern.id,
         "tracking_number": concern.tracking_number,
@@ -66,11 +76,25 @@ def to_document(concern: Concern, vault: StudentVault) -> Document:
         "access_token_hash": concern.access_token_hash,
         "pin_hash": concern.pin_hash,
         "version": 1,
-        "history": [{"at": concern.submitted_at, "from": None, "to": Status.RECEIVED.value,
-                     "reason": None, "actor": concern.taken_by}],
-        "timeline": [{"id": f"{concern.id}:submitted", "kind": "submitted",
-                      "at": concern.submitted_at, "actor": concern.taken_by,
-                      "channel": concern.channel.value, "via": concern.via}],
+        "history": [
+            {
+                "at": concern.submitted_at,
+                "from": None,
+                "to": Status.RECEIVED.value,
+                "reason": None,
+                "actor": concern.taken_by,
+            }
+        ],
+        "timeline": [
+            {
+                "id": f"{concern.id}:submitted",
+                "kind": "submitted",
+                "at": concern.submitted_at,
+                "actor": concern.taken_by,
+                "channel": concern.channel.value,
+                "via": concern.via,
+            }
+        ],
         "messages": [],
         "callbacks": [],
         "resolution": None,
@@ -82,24 +106,35 @@ def case_state(doc: Document) -> CaseState:
     """What the state machine needs from a stored concern."""
     resolution = doc.get("resolution")
     merged = doc.get("merged_into") and doc.get("merged_at")
-    return CaseState(id=doc["_id"], status=Status(doc["status"]),
-                     resolved_at=as_utc(resolution["at"]) if resolution else None,
-                     merged_at=as_utc(doc["merged_at"]) if merged else None,
-                     callbacks=tuple(callback_of(c) for c in doc.get("callbacks") or ()))
+    return CaseState(
+        id=doc["_id"],
+        status=Status(doc["status"]),
+        resolved_at=as_utc(resolution["at"]) if resolution else None,
+        merged_at=as_utc(doc["merged_at"]) if merged else None,
+        callbacks=tuple(callback_of(c) for c in doc.get("callbacks") or ()),
+    )
 
 
 def callback_of(stored: Document) -> Callback:
     """A stored callback (those stored as notes before callbacks were tasks: scheduled)."""
+
     def at(key: str) -> datetime | None:
         return as_utc(stored[key]) if stored.get(key) else None
 
     due_at = as_utc(stored["due_at"])
-    return Callback(id=stored["id"], due_at=due_at, scheduled_at=at("scheduled_at") or due_at,
-                    actor=stored.get("actor") or "", assignee_id=stored.get("assignee_id"),
-                    remind_at=at("remind_at"), note=stored.get("note"),
-                    status=CallbackStatus(stored.get("status") or CallbackStatus.SCHEDULED),
-                    outcome=CallbackOutcome(stored["outcome"]) if stored.get("outcome") else None,
-                    done_at=at("done_at"), done_by=stored.get("done_by"))
+    return Callback(
+        id=stored["id"],
+        due_at=due_at,
+        scheduled_at=at("scheduled_at") or due_at,
+        actor=stored.get("actor") or "",
+        assignee_id=stored.get("assignee_id"),
+        remind_at=at("remind_at"),
+        note=stored.get("note"),
+        status=CallbackStatus(stored.get("status") or CallbackStatus.SCHEDULED),
+        outcome=CallbackOutcome(stored["outcome"]) if stored.get("outcome") else None,
+        done_at=at("done_at"),
+        done_by=stored.get("done_by"),
+    )
 
 
 def callback_document(callback: Callback) -> Document:
@@ -110,29 +145,39 @@ def callback_document(callback: Callback) -> Document:
 
 
 def _outcome_update(outcome: Outcome) -> Document:
-    entry: Document = {"id": outcome.id, "kind": outcome.action.value, "at": outcome.at,
-                       "actor": outcome.actor}
+    entry: Document = {
+        "id": outcome.id,
+        "kind": outcome.action.value,
+        "at": outcome.at,
+        "actor": outcome.actor,
+    }
     if outcome.status_changed:
         entry |= {"from": outcome.from_status.value, "to": outcome.to_status.value}
     if outcome.text is not None:
         entry["text"] = outcome.text
     if outcome.message is not None:
-        entry |= {"message_id": outcome.message.id,
-                  "visibility": outcome.message.visibility.value}
+        entry |= {"message_id": outcome.message.id, "visibility": outcome.message.visibility.value}
     sets: Document = {"status": outcome.to_status.value, "updated_at": outcome.at}
     pushes: Document = {"timeline": entry}
     if outcome.status_changed:
-        pushes["history"] = {"at": outcome.at, "from": outcome.from_status.value,
-                             "to": outcome.to_status.value, "reason": outcome.text,
-                             "actor": outcome.actor}
+        pushes["history"] = {
+            "at": outcome.at,
+            "from": outcome.from_status.value,
+            "to": outcome.to_status.value,
+            "reason": outcome.text,
+            "actor": outcome.actor,
+        }
     if outcome.message is not None:
         message = asdict(outcome.message)
         message["author"] = outcome.message.author.value
         message["visibility"] = outcome.message.visibility.value
         pushes["messages"] = message
     if outcome.resolution_summary is not None:
-        sets["resolution"] = {"summary": outcome.resolution_summary, "at": outcome.at,
-                              "actor": outcome.actor}
+        sets["resolution"] = {
+            "summary": outcome.resolution_summary,
+            "at": outcome.at,
+            "actor": outcome.actor,
+        }
     if outcome.callback_due_at is not None:
         entry["due_at"] = outcome.callback_due_at
     if outcome.callback is not None:
@@ -142,8 +187,7 @@ def _outcome_update(outcome: Outcome) -> Document:
     if outcome.callbacks is not None:
         sets["callbacks"] = [callback_document(c) for c in outcome.callbacks]
         # the work queue's "callback due" (lists never read the callbacks themselves)
-        sets["callback_due_at"] = min((c.due_at for c in outcome.callbacks if c.open),
-                                      default=None)
+        sets["callback_due_at"] = min((c.due_at for c in outcome.callbacks if c.open), default=None)
     if outcome.merged_into is not None:
         entry["into"] = outcome.merged_into
         sets["merged_into"] = outcome.merged_into
@@ -164,18 +208,19 @@ def _outcome_update(outcome: Outcome) -> Document:
 
 
 class ConcernRepository:
-    def __init__(self, db: AsyncDatabase[Document], vault: StudentVault, *,
-                 tracking_block: int = 1) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], vault: StudentVault, *, tracking_block: int = 1
+    ) -> None:
         self._concerns = db[CONCERNS]
         self._counters = db["counters"]
         self.vault = vault
         self._block = tracking_block
         self._reserved: dict[int, tuple[int, int]] = {}  # year -> (next, end) of this replica
         self._reserving = asyncio.Lock()
-        self._inserts: GroupCommit[Document, BaseException | None] = GroupCommit(
-            self._insert_many)
+        self._inserts: GroupCommit[Document, BaseException | None] = GroupCommit(self._insert_many)
         self._facts: GroupCommit[tuple[str, str, Document], bool] = GroupCommit(
-            self._record_facts_many)
+            self._record_facts_many
+        )
 
     @property
     def collection(self) -> Any:
@@ -202,16 +247,25 @@ class ConcernRepository:
         resealed = 0
         cursor = self._concerns.find(
             {"student": {"$type": "object"}, "student.kid": {"$ne": self.vault.current}},
-            {"student": 1})
+            {"student": 1},
+        )
         async for doc in cursor:
             stored = doc["student"]
             student = self.vault.open(stored, doc["_id"])
-            guard = ({"student.kid": stored["kid"], "student.nonce": stored["nonce"]}
-                     if "kid" in stored else {"student.kid": {"$exists": False}})
+            guard = (
+                {"student.kid": stored["kid"], "student.nonce": stored["nonce"]}
+                if "kid" in stored
+                else {"student.kid": {"$exists": False}}
+            )
             result = await self._concerns.update_one(
                 {"_id": doc["_id"], **guard},
-                {"$set": {"student": self.vault.seal(student, doc["_id"]),
-                          "student_key": self.vault.lookup_key(student.student_id)}})
+                {
+                    "$set": {
+                        "student": self.vault.seal(student, doc["_id"]),
+                        "student_key": self.vault.lookup_key(student.student_id),
+                    }
+                },
+            )
             resealed += result.modified_count
         return resealed
 
@@ -231,8 +285,10 @@ class ConcernRepository:
         for _ in range(5):
             try:
                 counter = await self._counters.find_one_and_update(
-                    {"_id": f"tracking-{year}"}, {"$inc": {"seq": size}},
-                    upsert=True, return_document=ReturnDocument.AFTER,
+                    {"_id": f"tracking-{year}"},
+                    {"$inc": {"seq": size}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
                 )
             except DuplicateKeyError:
                 counter = None  # two first-of-the-year upserts raced; the loser retries
@@ -266,35 +322,52 @@ class ConcernRepository:
 
     async def by_tracking_number(self, tracking: str) -> Document | None:
         """The concern with this tracking number, however the requester typed its case."""
-        return await self._concerns.find_one({"tracking_number": tracking.strip().upper()},
-                                             {"outbox": 0})
+        return await self._concerns.find_one(
+            {"tracking_number": tracking.strip().upper()}, {"outbox": 0}
+        )
 
-    async def claim_pin_try(self, concern_id: str, *, now: datetime, attempts: int,
-                            lockout_s: float) -> bool:
+    async def claim_pin_try(
+        self, concern_id: str, *, now: datetime, attempts: int, lockout_s: float
+    ) -> bool:
         """Count a PIN try as wrong until proven right, unless the PIN is locked (False):
         one conditional write, so tries in parallel cannot pass a lock together."""
-        open_ = {"$or": [{"pin_failures": {"$exists": False}},
-                         {"pin_failures": {"$lt": attempts}},
-                         {"pin_failed_at": {"$lt": now - timedelta(seconds=lockout_s)}}]}
+        open_ = {
+            "$or": [
+                {"pin_failures": {"$exists": False}},
+                {"pin_failures": {"$lt": attempts}},
+                {"pin_failed_at": {"$lt": now - timedelta(seconds=lockout_s)}},
+            ]
+        }
         changed = await self._concerns.update_one(
             {"_id": concern_id, **open_},
-            {"$inc": {"pin_failures": 1}, "$set": {"pin_failed_at": now}})
+            {"$inc": {"pin_failures": 1}, "$set": {"pin_failed_at": now}},
+        )
         return bool(changed.matched_count)
 
-    async def record_due(self, concern_id: str, *, sequence: int,
-                         resolution_due_at: datetime | None,
-                         first_response_due_at: datetime | None, paused: bool) -> bool:
+    async def record_due(
+        self,
+        concern_id: str,
+        *,
+        sequence: int,
+        resolution_due_at: datetime | None,
+        first_response_due_at: datetime | None,
+        paused: bool,
+    ) -> bool:
         """Keep the due times the SLA clock reported, unless a later report is kept already;
         answers whether the concern exists."""
-        fields: Document = {"due_sequence": sequence, "sla_paused": paused,
-                            "first_response_due_at": first_response_due_at}
+        fields: Document = {
+            "due_sequence": sequence,
+            "sla_paused": paused,
+            "first_response_due_at": first_response_due_at,
+        }
         if resolution_due_at is not None:
             fields["resolution_due_at"] = resolution_due_at
         changed = await self._concerns.update_one(
             # absent or older; `$not` rather than an `$or`, which SecantusDB runs as a scan of
             # the whole collection even beside an `_id`
             {"_id": concern_id, "due_sequence": {"$not": {"$gte": sequence}}},
-            {"$set": fields})
+            {"$set": fields},
+        )
         return bool(changed.matched_count) or await self.exists(concern_id)
 
     async def pin_succeeded(self, concern_id: str) -> None:
@@ -303,15 +376,19 @@ class ConcernRepository:
 
     async def merged_from(self, concern_id: str) -> list[str]:
         """Ids of the concerns merged into this one (read, never stored twice)."""
-        docs = await self._concerns.find({"merged_into": concern_id}, {"_id": 1}) \
-            .sort([("submitted_at", 1)]).to_list()
+        docs = (
+            await self._concerns.find({"merged_into": concern_id}, {"_id": 1})
+            .sort([("submitted_at", 1)])
+            .to_list()
+        )
         return [d["_id"] for d in docs]
 
     async def exists(self, concern_id: str) -> bool:
         return await self._concerns.count_documents({"_id": concern_id}, limit=1) == 1
 
-    async def apply(self, concern_id: str, version: int, outcome: Outcome,
-                    events: list[CloudEvent]) -> bool:
+    async def apply(
+        self, concern_id: str, version: int, outcome: Outcome, events: list[CloudEvent]
+    ) -> bool:
         """Store an accepted command if the concern is still at `version` (else False)."""
         update = _outcome_update(outcome)
         update["$push"].update(outbox_push(events))
@@ -319,13 +396,22 @@ class ConcernRepository:
         result = await self._concerns.update_one({"_id": concern_id, "version": version}, update)
         return result.modified_count == 1
 
-    async def record_event_facts(self, concern_id: str, event_id: str, *, facts: dict[str, Any],
-                                 entry: Document, at: datetime) -> bool:
+    async def record_event_facts(
+        self,
+        concern_id: str,
+        event_id: str,
+        *,
+        facts: dict[str, Any],
+        entry: Document,
+        at: datetime,
+    ) -> bool:
         """Apply facts another service decided (team, priority, escalation), once per event.
 
         Answers whether the concern exists; an already applied event changes nothing."""
-        update: Document = {"$push": {"timeline": {**entry, "event_id": event_id, "at": at}},
-                            "$inc": {"version": 1}}
+        update: Document = {
+            "$push": {"timeline": {**entry, "event_id": event_id, "at": at}},
+            "$inc": {"version": 1},
+        }
         if facts:
             update["$set"] = facts
         return await self._facts((concern_id, event_id, update))
@@ -334,53 +420,79 @@ class ConcernRepository:
         """One `bulk_write` for concurrently handled events; each update names its event, so
         applying it again changes nothing."""
         result = await self._concerns.bulk_write(
-            [UpdateOne({"_id": concern_id, "timeline.event_id": {"$ne": event_id}}, update)
-             for concern_id, event_id, update in items], ordered=False)
+            [
+                UpdateOne({"_id": concern_id, "timeline.event_id": {"$ne": event_id}}, update)
+                for concern_id, event_id, update in items
+            ],
+            ordered=False,
+        )
         if result.matched_count == len(items):
             return [True] * len(items)
         # some events were applied before, or name a concern not stored (yet)
         ids = list({concern_id for concern_id, _, _ in items})
-        found = {d["_id"] for d in await self._concerns.find(
-            {"_id": {"$in": ids}}, {"_id": 1}).to_list()}
+        found = {
+            d["_id"] for d in await self._concerns.find({"_id": {"$in": ids}}, {"_id": 1}).to_list()
+        }
         return [concern_id in found for concern_id, _, _ in items]
 
-    async def find(self, query: Document, *, sort: list[tuple[str, int]],
-                   limit: int) -> list[Document]:
-        projection = {name: 0 for name in (*PRIVATE_FIELDS, "timeline", "messages", "history",
-                                           "description", "callbacks")}
+    async def find(
+        self, query: Document, *, sort: list[tuple[str, int]], limit: int
+    ) -> list[Document]:
+        projection = {
+            name: 0
+            for name in (
+                *PRIVATE_FIELDS,
+                "timeline",
+                "messages",
+                "history",
+                "description",
+                "callbacks",
+            )
+        }
         return await self._concerns.find(query, projection).sort(sort).limit(limit).to_list()
 
-    async def callbacks_kept(self, start: datetime, end: datetime, *,
-                             now: datetime) -> tuple[int, int]:
+    async def callbacks_kept(
+        self, start: datetime, end: datetime, *, now: datetime
+    ) -> tuple[int, int]:
         """Of the callbacks due from `start` to `end`: how many were made or missed by `now`,
         and how many of those were made by their due time (cancelled ones do not count)."""
         due = on_time = 0
         async for doc in self._concerns.find(
-                {"callbacks.due_at": {"$gte": start, "$lt": end}}, {"callbacks": 1}):
+            {"callbacks.due_at": {"$gte": start, "$lt": end}}, {"callbacks": 1}
+        ):
             for stored in doc.get("callbacks") or ():
                 callback = callback_of(stored)
-                if not start <= callback.due_at < end \
-                        or callback.status is CallbackStatus.CANCELLED:
+                if (
+                    not start <= callback.due_at < end
+                    or callback.status is CallbackStatus.CANCELLED
+                ):
                     continue
                 if callback.status is CallbackStatus.DONE:
                     due += 1
-                    on_time += 1 if callback.done_at and callback.done_at <= callback.due_at \
-                        else 0
+                    on_time += 1 if callback.done_at and callback.done_at <= callback.due_at else 0
                 elif callback.due_at <= now:  # missed, still to make
                     due += 1
         return due, on_time
 
     async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Document]:
         """Concerns waiting on the requester since `moment` or earlier, longest first."""
-        return await self._concerns.find(
-            {"status": Status.AWAITING_REQUESTER.value,
-             "awaiting_since": {"$gte": datetime(1970, 1, 1, tzinfo=UTC), "$lte": moment}},
-            {"_id": 1, "version": 1, "awaiting_since": 1, "requester_reminded_at": 1},
-        ).sort([("awaiting_since", 1)]).limit(limit).to_list()
+        return (
+            await self._concerns.find(
+                {
+                    "status": Status.AWAITING_REQUESTER.value,
+                    "awaiting_since": {"$gte": datetime(1970, 1, 1, tzinfo=UTC), "$lte": moment},
+                },
+                {"_id": 1, "version": 1, "awaiting_since": 1, "requester_reminded_at": 1},
+            )
+            .sort([("awaiting_since", 1)])
+            .limit(limit)
+            .to_list()
+        )
 
     async def count_by_status(self, query: Document) -> dict[str, int]:
         cursor = await self._concerns.aggregate(
-            [{"$match": query}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+            [{"$match": query}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        )
         return {row["_id"]: int(row["n"]) for row in await cursor.to_list()}
 
     async def count(self, query: Document) -> int:
@@ -388,11 +500,24 @@ class ConcernRepository:
 
     async def with_student(self, student_key: str) -> list[Document]:
         """The concerns that name one student (by the keyed hash of the id), oldest first."""
-        return await self._concerns.find(
-            {"student_key": student_key},
-            {"_id": 1, "tracking_number": 1, "submitted_at": 1, "taken_by": 1, "channel": 1,
-             "school_id": 1, "student.masked": 1, "routing_sensitive": 1, "team_name": 1},
-        ).sort([("submitted_at", 1)]).to_list()
+        return (
+            await self._concerns.find(
+                {"student_key": student_key},
+                {
+                    "_id": 1,
+                    "tracking_number": 1,
+                    "submitted_at": 1,
+                    "taken_by": 1,
+                    "channel": 1,
+                    "school_id": 1,
+                    "student.masked": 1,
+                    "routing_sensitive": 1,
+                    "team_name": 1,
+                },
+            )
+            .sort([("submitted_at", 1)])
+            .to_list()
+        )
 
 
 class DisclosureRepository:
@@ -411,9 +536,13 @@ class DisclosureRepository:
 
     async def for_concern(self, concern_id: str, *, kind: str) -> list[Document]:
         """One concern's records of a kind, oldest first."""
-        return await self._disclosures.find({"concern_id": concern_id, "kind": kind}) \
-            .sort([("at", 1)]).to_list()
+        return (
+            await self._disclosures.find({"concern_id": concern_id, "kind": kind})
+            .sort([("at", 1)])
+            .to_list()
+        )
 
     async def for_student(self, student_key: str) -> list[Document]:
-        return await self._disclosures.find({"student_key": student_key}) \
-            .sort([("at", 1)]).to_list()
+        return (
+            await self._disclosures.find({"student_key": student_key}).sort([("at", 1)]).to_list()
+        )

@@ -25,9 +25,12 @@ async def limit_lookups(request: Request) -> None:
     limiter: RateLimiter | None = getattr(request.app.state, "tracking_limiter", None)
     client = client_address(request)
     if limiter is not None and not limiter.allow(client):
-        raise Problem(429, "Too many requests",
-                      "Too many tracking lookups from this address; wait and try again.",
-                      headers={"Retry-After": str(limiter.retry_after_s())})
+        raise Problem(
+            429,
+            "Too many requests",
+            "Too many tracking lookups from this address; wait and try again.",
+            headers={"Retry-After": str(limiter.retry_after_s())},
+        )
 
 
 def client_address(request: Request) -> str:
@@ -46,17 +49,30 @@ def client_address(request: Request) -> str:
     return f"via:{forwarded}" if principal.has(Role.FRONTEND) else own
 
 
-router = APIRouter(prefix="/v1/tracking", tags=["requester"],
-                   dependencies=[Depends(limit_lookups)],
-                   responses={429: {"description": "too many lookups from this address"}})
+router = APIRouter(
+    prefix="/v1/tracking",
+    tags=["requester"],
+    dependencies=[Depends(limit_lookups)],
+    responses={429: {"description": "too many lookups from this address"}},
+)
 
-TokenHeader = Annotated[str | None, Header(
-    alias="X-Access-Token", max_length=128,
-    description="the access token from the submission answer (or send X-Access-Pin)")]
-PinHeader = Annotated[str | None, Header(
-    alias="X-Access-Pin", max_length=16,
-    description="the 6-digit PIN from the submission answer, in place of the token (a phone "
-                "agent reads it out); locked for a while after repeated wrong PINs")]
+TokenHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Access-Token",
+        max_length=128,
+        description="the access token from the submission answer (or send X-Access-Pin)",
+    ),
+]
+PinHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Access-Pin",
+        max_length=16,
+        description="the 6-digit PIN from the submission answer, in place of the token (a phone "
+        "agent reads it out); locked for a while after repeated wrong PINs",
+    ),
+]
 
 
 def credentials(token: TokenHeader = None, pin: PinHeader = None) -> tuple[str | None, str]:
@@ -65,31 +81,37 @@ def credentials(token: TokenHeader = None, pin: PinHeader = None) -> tuple[str |
         return token, ""
     if pin is not None:
         return None, pin
-    raise Problem(422, "Invalid request", "Send the access token (X-Access-Token) or the PIN "
-                  "(X-Access-Pin) given with the tracking number.",
-                  errors=[{"field": "header.X-Access-Token",
-                           "message": "required, or header.X-Access-Pin"}])
+    raise Problem(
+        422,
+        "Invalid request",
+        "Send the access token (X-Access-Token) or the PIN "
+        "(X-Access-Pin) given with the tracking number.",
+        errors=[{"field": "header.X-Access-Token", "message": "required, or header.X-Access-Pin"}],
+    )
 
 
 Token = Annotated[tuple[str | None, str], Depends(credentials)]
 
 Responses = dict[int | str, dict[str, Any]]
 _NOT_FOUND: Responses = {
-    404: {"description": "unknown tracking number, or a token that does not match"}}
-_ERRORS: Responses = {**_NOT_FOUND,
-                      409: {"description": "not possible in the concern's current status"},
-                      422: {"description": "an invalid field"}}
+    404: {"description": "unknown tracking number, or a token that does not match"}
+}
+_ERRORS: Responses = {
+    **_NOT_FOUND,
+    409: {"description": "not possible in the concern's current status"},
+    422: {"description": "an invalid field"},
+}
 
 
 def _not_found() -> Problem:
     # One answer for an unknown number and a wrong token: neither is revealed.
-    return Problem(404, "Concern not found",
-                   "No concern matches this tracking number and access token.")
+    return Problem(
+        404, "Concern not found", "No concern matches this tracking number and access token."
+    )
 
 
 async def _own_case(ctx: Ctx, tracking_number: str, secret: tuple[str | None, str]) -> Document:
-    doc = await ctx.repo.by_tracking_number(tracking_number) if len(tracking_number) <= 32 \
-        else None
+    doc = await ctx.repo.by_tracking_number(tracking_number) if len(tracking_number) <= 32 else None
     token, pin = secret
     if doc is None:
         raise _not_found()
@@ -100,10 +122,13 @@ async def _own_case(ctx: Ctx, tracking_number: str, secret: tuple[str | None, st
     try:
         opened = await handlers.pin_opens(doc, pin, ctx=ctx)
     except handlers.PinLocked as exc:
-        raise Problem(429, "Too many wrong PINs",
-                      "This PIN is locked after too many wrong tries; wait, or use the access "
-                      "token or the link from our message.",
-                      headers={"Retry-After": str(int(exc.retry_after_s))}) from None
+        raise Problem(
+            429,
+            "Too many wrong PINs",
+            "This PIN is locked after too many wrong tries; wait, or use the access "
+            "token or the link from our message.",
+            headers={"Retry-After": str(int(exc.retry_after_s))},
+        ) from None
     if not opened:
         raise _not_found()
     return doc
@@ -124,16 +149,18 @@ async def _act(ctx: Ctx, doc: Document, command: Command) -> RequesterView:
     except ActionNotAllowed as exc:
         raise Problem(409, "Not possible now", str(exc).replace("requester_", "")) from None
     except InvalidCommand as exc:
-        raise Problem(422, "Invalid request", str(exc),
-                      errors=[{"field": exc.field, "message": str(exc)}]) from None
+        raise Problem(
+            422, "Invalid request", str(exc), errors=[{"field": exc.field, "message": str(exc)}]
+        ) from None
     except handlers.ConcurrentChange:
         raise Problem(409, "Concern changed meanwhile", "Please try again.") from None
     return views.requester_view(after, district=ctx.district, now=ctx.clock.now())
 
 
 @router.post("/{tracking_number}/messages", response_model=RequesterView, responses=_ERRORS)
-async def add_message(tracking_number: str, body: RequesterMessageCreate, token: Token,
-                      ctx: Ctx) -> RequesterView:
+async def add_message(
+    tracking_number: str, body: RequesterMessageCreate, token: Token, ctx: Ctx
+) -> RequesterView:
     """Write to the bureau: more information, or the answer to its question."""
     doc = await _own_case(ctx, tracking_number, token)
     command = Command(Action.REQUESTER_MESSAGE, handlers.REQUESTER_ACTOR, text=body.message)
@@ -141,10 +168,12 @@ async def add_message(tracking_number: str, body: RequesterMessageCreate, token:
 
 
 @router.post("/{tracking_number}/reopen", response_model=RequesterView, responses=_ERRORS)
-async def reopen(tracking_number: str, token: Token, ctx: Ctx,
-                 body: RequesterReopenCreate | None = None) -> RequesterView:
+async def reopen(
+    tracking_number: str, token: Token, ctx: Ctx, body: RequesterReopenCreate | None = None
+) -> RequesterView:
     """Reopen a resolved concern within 14 days of its resolution."""
     doc = await _own_case(ctx, tracking_number, token)
-    command = Command(Action.REQUESTER_REOPEN, handlers.REQUESTER_ACTOR,
-                      text=body.reason if body else None)
+    command = Command(
+        Action.REQUESTER_REOPEN, handlers.REQUESTER_ACTOR, text=body.reason if body else None
+    )
     return await _act(ctx, doc, command)

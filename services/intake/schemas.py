@@ -18,8 +18,7 @@ Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN)]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=5000)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 Relationship = Literal["parent_guardian", "student", "staff", "community", "alumni"]
 Grade = Literal["PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
@@ -41,7 +40,8 @@ class RequesterIn(_Strict):
     language: Language = Field(default="en", description="for replies, e.g. `en`, `es`")
     relationship: Relationship | None = None
     preferred_contact: ContactChannel | None = Field(
-        default=None, description="how the requester wants to hear back; needs that address")
+        default=None, description="how the requester wants to hear back; needs that address"
+    )
 
 
 class StudentIn(_Strict):
@@ -54,17 +54,23 @@ class StudentIn(_Strict):
 
 
 class ConcernCreate(_Strict):
-    channel: Channel = Field(description="who submits (the token's subject: the frontend or "
-                                         "the agent) is recorded as `taken_by`")
+    channel: Channel = Field(
+        description="who submits (the token's subject: the frontend or "
+        "the agent) is recorded as `taken_by`"
+    )
     category: Reference | None = Field(
-        default=None, description="an id from GET /v1/categories; left out (a mail, a call), "
-                                  "the concern is `uncategorized` and triage sends it to the "
-                                  "fallback team")
+        default=None,
+        description="an id from GET /v1/categories; left out (a mail, a call), "
+        "the concern is `uncategorized` and triage sends it to the "
+        "fallback team",
+    )
     school_id: Reference | None = Field(default=None, description="an id from GET /v1/schools")
     school_contacted: bool | None = Field(
-        default=None, description="whether the requester raised it at the school first")
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10,
-                                                  max_length=5000)]
+        default=None, description="whether the requester raised it at the school first"
+    )
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=10, max_length=5000)
+    ]
     requester: RequesterIn = Field(default_factory=RequesterIn)
     student: StudentIn | None = None
 
@@ -78,12 +84,16 @@ class ConcernReceipt(BaseModel):
     submitted_at: datetime
     resolution_due_at: datetime
     access_token: str = Field(description="with the tracking number, opens the status page")
-    pin: str = Field(description="6 digits, shown only here: with the tracking number, opens "
-                                 "the status by phone (header X-Access-Pin)")
+    pin: str = Field(
+        description="6 digits, shown only here: with the tracking number, opens "
+        "the status by phone (header X-Access-Pin)"
+    )
     status_url: str
-    updates_promised: bool = Field(description="false for an anonymous or unreachable "
-                                               "requester (only a phone, and no SMS): the "
-                                               "bureau cannot write back")
+    updates_promised: bool = Field(
+        description="false for an anonymous or unreachable "
+        "requester (only a phone, and no SMS): the "
+        "bureau cannot write back"
+    )
     notice: str
 
 
@@ -158,12 +168,15 @@ class TimelineEntryRead(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    kind: str = Field(description="submitted, triaged, assigned, an action name (acknowledge, "
-                                  "reply, note, ...), sla_warning, sla_breached, escalated, "
-                                  "notification_sent, notification_failed")
+    kind: str = Field(
+        description="submitted, triaged, assigned, an action name (acknowledge, "
+        "reply, note, ...), sla_warning, sla_breached, escalated, "
+        "notification_sent, notification_failed"
+    )
     at: datetime
-    actor: str | None = Field(default=None, description="staff id, `requester`, a service, "
-                                                        "or `unknown`")
+    actor: str | None = Field(
+        default=None, description="staff id, `requester`, a service, or `unknown`"
+    )
 
 
 class StudentMaskedRead(BaseModel):
@@ -183,9 +196,9 @@ class StudentRead(BaseModel):
 
 
 class StudentRevealCreate(_Strict):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10,
-                                             max_length=1000)] = Field(
-        description="why you need it (recorded with who and when, 34 CFR 99.32)")
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)
+    ] = Field(description="why you need it (recorded with who and when, 34 CFR 99.32)")
 
 
 class StudentRevealRead(BaseModel):
@@ -277,13 +290,15 @@ class ConcernSummary(BaseModel):
     resolution_due_at: datetime
     overdue: bool
     callback_due_at: datetime | None = Field(
-        default=None, description="the earliest callback still to make, if any")
+        default=None, description="the earliest callback still to make, if any"
+    )
 
 
 class ConcernPage(BaseModel):
     items: list[ConcernSummary]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; "
-                                                "null on the last page")
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
     sort: SortOrder
 
 
@@ -318,11 +333,15 @@ class NoteCreate(_Strict):
 class CallbackCreate(_Strict):
     due_at: AwareDatetime = Field(description="when to call back, with a time zone")
     note: Reason | None = None
-    assignee_id: StaffId | None = Field(default=None,
-                                        description="who makes the call (default: you)")
+    assignee_id: StaffId | None = Field(
+        default=None, description="who makes the call (default: you)"
+    )
     remind_before_minutes: int | None = Field(
-        default=None, ge=0, le=7 * 24 * 60,
-        description="remind the assignee this long before (default 15; 0: no reminder)")
+        default=None,
+        ge=0,
+        le=7 * 24 * 60,
+        description="remind the assignee this long before (default 15; 0: no reminder)",
+    )
 
 
 class CallbackDone(_Strict):
@@ -348,8 +367,9 @@ class MergeCreate(_Strict):
 
 class PublicMessageRead(BaseModel):
     author: MessageAuthor
-    author_name: str | None = Field(default=None, description="only where the district "
-                                                              "shows staff names")
+    author_name: str | None = Field(
+        default=None, description="only where the district shows staff names"
+    )
     text: str
     at: datetime
 

@@ -21,15 +21,22 @@ from shared.http import Problem
 
 router = APIRouter(prefix="/v1", tags=["student information"])
 
-StudentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$",
-                                description="the student's district id")]
+StudentId = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$", description="the student's district id")
+]
 
 
-@router.post("/concerns/{concern_id}/student/reveal", response_model=StudentRevealRead,
-             responses={404: {"description": "no such concern, or it names no student"},
-                        403: {"description": "outside your schools or teams"}})
-async def reveal_student(concern_id: str, body: StudentRevealCreate, ctx: Ctx, who: Revealer,
-                         response: Response) -> StudentRevealRead:
+@router.post(
+    "/concerns/{concern_id}/student/reveal",
+    response_model=StudentRevealRead,
+    responses={
+        404: {"description": "no such concern, or it names no student"},
+        403: {"description": "outside your schools or teams"},
+    },
+)
+async def reveal_student(
+    concern_id: str, body: StudentRevealCreate, ctx: Ctx, who: Revealer, response: Response
+) -> StudentRevealRead:
     """The concern's student in full. Who, when and why are recorded before it is shown."""
     doc = await ctx.repo.get_document(concern_id)
     if doc is None:
@@ -37,22 +44,31 @@ async def reveal_student(concern_id: str, body: StudentRevealCreate, ctx: Ctx, w
     check_scope(who, doc)
     try:
         student, disclosure_id = await handlers.reveal_student(
-            doc, actor=who.actor, roles=sorted(r.value for r in who.principal.roles),
-            reason=body.reason, ctx=ctx)
+            doc,
+            actor=who.actor,
+            roles=sorted(r.value for r in who.principal.roles),
+            reason=body.reason,
+            ctx=ctx,
+        )
     except handlers.NoStudentInformation:
-        raise Problem(404, "No student information",
-                      "This concern names no student.") from None
+        raise Problem(404, "No student information", "This concern names no student.") from None
     response.headers["Cache-Control"] = "no-store"
-    return StudentRevealRead(concern_id=concern_id, disclosure_id=disclosure_id,
-                             student=StudentRead(name=student.name,
-                                                 student_id=student.student_id,
-                                                 grade=student.grade,
-                                                 special_education=student.special_education))
+    return StudentRevealRead(
+        concern_id=concern_id,
+        disclosure_id=disclosure_id,
+        student=StudentRead(
+            name=student.name,
+            student_id=student.student_id,
+            grade=student.grade,
+            special_education=student.special_education,
+        ),
+    )
 
 
 @router.get("/students/{student_id}/disclosures", response_model=DisclosureRecord)
-async def student_disclosures(student_id: StudentId, ctx: Ctx, who: Auditor,
-                              response: Response) -> DisclosureRecord:
+async def student_disclosures(
+    student_id: StudentId, ctx: Ctx, who: Auditor, response: Response
+) -> DisclosureRecord:
     """One student's record of access and disclosures (34 CFR 99.32), oldest first: each
     concern that collected their information, what was shared, and every reveal."""
     entries = await handlers.student_record(student_id, ctx=ctx)

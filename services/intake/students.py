@@ -38,8 +38,9 @@ def parse_key_ring(raw: str) -> dict[str, bytes]:
     try:
         ring = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise StudentKeyError("STUDENT_DATA_KEYS must be a JSON object of key id -> base64 "
-                              "key") from exc
+        raise StudentKeyError(
+            "STUDENT_DATA_KEYS must be a JSON object of key id -> base64 key"
+        ) from exc
     if not isinstance(ring, dict) or not ring:
         raise StudentKeyError("STUDENT_DATA_KEYS must name at least one key")
     keys = {}
@@ -69,9 +70,12 @@ def mask_id(student_id: str) -> str:
 
 def masked(student: Student) -> dict[str, Any]:
     """What staff see without revealing: masked name and id, grade, special-education flag."""
-    return {"name": mask_name(student.name) if student.name else None,
-            "student_id": mask_id(student.student_id) if student.student_id else None,
-            "grade": student.grade, "special_education": student.special_education}
+    return {
+        "name": mask_name(student.name) if student.name else None,
+        "student_id": mask_id(student.student_id) if student.student_id else None,
+        "grade": student.grade,
+        "special_education": student.special_education,
+    }
 
 
 def is_sealed(stored: Mapping[str, Any]) -> bool:
@@ -89,16 +93,21 @@ class StudentVault:
 
     def __post_init__(self) -> None:
         if self.current not in self.keys:
-            raise StudentKeyError(f"STUDENT_DATA_KEY_ID {self.current!r} is not in "
-                                  "STUDENT_DATA_KEYS")
+            raise StudentKeyError(
+                f"STUDENT_DATA_KEY_ID {self.current!r} is not in STUDENT_DATA_KEYS"
+            )
 
     def seal(self, student: Student, concern_id: str) -> Document:
         """The stored form of a concern's student."""
         nonce = os.urandom(NONCE_BYTES)
         plain = json.dumps(asdict(student), sort_keys=True).encode()
         sealed = AESGCM(self.keys[self.current]).encrypt(nonce, plain, concern_id.encode())
-        return {"kid": self.current, "nonce": base64.b64encode(nonce).decode(),
-                "ciphertext": base64.b64encode(sealed).decode(), "masked": masked(student)}
+        return {
+            "kid": self.current,
+            "nonce": base64.b64encode(nonce).decode(),
+            "ciphertext": base64.b64encode(sealed).decode(),
+            "masked": masked(student),
+        }
 
     def open(self, stored: Mapping[str, Any], concern_id: str) -> Student:
         """The student of a concern, from its sealed (or legacy plaintext) stored form."""
@@ -108,9 +117,11 @@ class StudentVault:
         if key is None:
             raise StudentKeyError(f"no student data key {stored['kid']!r} in the ring")
         try:
-            plain = AESGCM(key).decrypt(base64.b64decode(stored["nonce"]),
-                                        base64.b64decode(stored["ciphertext"]),
-                                        concern_id.encode())
+            plain = AESGCM(key).decrypt(
+                base64.b64decode(stored["nonce"]),
+                base64.b64decode(stored["ciphertext"]),
+                concern_id.encode(),
+            )
         except InvalidTag as exc:
             raise StudentKeyError("student information does not open with its key") from exc
         return Student(**json.loads(plain))
@@ -137,6 +148,9 @@ def shown(stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _legacy(stored: Mapping[str, Any]) -> Student:
-    return Student(name=stored.get("name"), student_id=stored.get("student_id"),
-                   grade=stored.get("grade"),
-                   special_education=bool(stored.get("special_education")))
+    return Student(
+        name=stored.get("name"),
+        student_id=stored.get("student_id"),
+        grade=stored.get("grade"),
+        special_education=bool(stored.get("special_education")),
+    )

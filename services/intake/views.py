@@ -30,8 +30,11 @@ _TIMELINE_HIDDEN = ("event_id",)
 
 def is_overdue(doc: Document, now: datetime) -> bool:
     # while the clock waits (on the requester) its due time is not running out
-    return (Status(doc["status"]) in OPEN_STATUSES and not doc.get("sla_paused")
-            and as_utc(doc["resolution_due_at"]) < now)
+    return (
+        Status(doc["status"]) in OPEN_STATUSES
+        and not doc.get("sla_paused")
+        and as_utc(doc["resolution_due_at"]) < now
+    )
 
 
 def _team(doc: Document) -> TeamRead | None:
@@ -47,8 +50,10 @@ def _assignee(doc: Document) -> AssigneeRead | None:
 def timeline(doc: Document) -> list[TimelineEntryRead]:
     """Everything that happened, oldest first (events of other services carry their time)."""
     entries = sorted(doc.get("timeline", []), key=lambda e: as_utc(e["at"]))
-    return [TimelineEntryRead(**{k: v for k, v in e.items() if k not in _TIMELINE_HIDDEN})
-            for e in entries]
+    return [
+        TimelineEntryRead(**{k: v for k, v in e.items() if k not in _TIMELINE_HIDDEN})
+        for e in entries
+    ]
 
 
 def _masked_student(doc: Document) -> StudentMaskedRead | None:
@@ -61,24 +66,39 @@ def staff_view(doc: Document, *, now: datetime, merged_from: list[str]) -> Conce
     requester: dict[str, Any] = doc["requester"]
     escalation = doc.get("escalation")
     return ConcernRead(
-        id=doc["_id"], tracking_number=doc["tracking_number"], version=doc.get("version", 1),
-        status=doc["status"], channel=doc["channel"], category=doc["category"],
-        school_id=doc.get("school_id"), school_contacted=doc.get("school_contacted"),
-        description=doc["description"], requester_language=requester.get("language", "en"),
+        id=doc["_id"],
+        tracking_number=doc["tracking_number"],
+        version=doc.get("version", 1),
+        status=doc["status"],
+        channel=doc["channel"],
+        category=doc["category"],
+        school_id=doc.get("school_id"),
+        school_contacted=doc.get("school_contacted"),
+        description=doc["description"],
+        requester_language=requester.get("language", "en"),
         requester_relationship=requester.get("relationship"),
         preferred_contact=requester.get("preferred_contact"),
-        anonymous=not (requester.get("name") or requester.get("email")
-                       or requester.get("phone")),
+        anonymous=not (requester.get("name") or requester.get("email") or requester.get("phone")),
         has_student_information=bool(doc.get("student")),
-        student=_masked_student(doc), taken_by=doc.get("taken_by"),
-        via=doc.get("via"), submitted_at=doc["submitted_at"], updated_at=doc.get("updated_at"),
-        resolution_due_at=doc["resolution_due_at"], overdue=is_overdue(doc, now),
-        team=_team(doc), priority=doc.get("priority"), assignee=_assignee(doc),
+        student=_masked_student(doc),
+        taken_by=doc.get("taken_by"),
+        via=doc.get("via"),
+        submitted_at=doc["submitted_at"],
+        updated_at=doc.get("updated_at"),
+        resolution_due_at=doc["resolution_due_at"],
+        overdue=is_overdue(doc, now),
+        team=_team(doc),
+        priority=doc.get("priority"),
+        assignee=_assignee(doc),
         escalation=EscalationRead(**escalation) if escalation else None,
-        resolution=doc.get("resolution"), merged_into=doc.get("merged_into"),
-        merged_from=merged_from, location=doc.get("location"), media_url=doc.get("media_url"),
+        resolution=doc.get("resolution"),
+        merged_into=doc.get("merged_into"),
+        merged_from=merged_from,
+        location=doc.get("location"),
+        media_url=doc.get("media_url"),
         messages=doc.get("messages", []),
-        callbacks=doc.get("callbacks", []), history=doc.get("history", []),
+        callbacks=doc.get("callbacks", []),
+        history=doc.get("history", []),
         timeline=timeline(doc),
     )
 
@@ -87,12 +107,21 @@ def summary(doc: Document, *, now: datetime) -> ConcernSummary:
     """One work-queue line."""
     escalation = doc.get("escalation") or {}
     return ConcernSummary(
-        id=doc["_id"], tracking_number=doc["tracking_number"], status=doc["status"],
-        channel=doc["channel"], category=doc["category"], school_id=doc.get("school_id"),
-        team=_team(doc), priority=doc.get("priority"), assignee=_assignee(doc),
-        escalation_level=escalation.get("level", 0), submitted_at=doc["submitted_at"],
-        updated_at=doc.get("updated_at"), resolution_due_at=doc["resolution_due_at"],
-        overdue=is_overdue(doc, now), callback_due_at=doc.get("callback_due_at"),
+        id=doc["_id"],
+        tracking_number=doc["tracking_number"],
+        status=doc["status"],
+        channel=doc["channel"],
+        category=doc["category"],
+        school_id=doc.get("school_id"),
+        team=_team(doc),
+        priority=doc.get("priority"),
+        assignee=_assignee(doc),
+        escalation_level=escalation.get("level", 0),
+        submitted_at=doc["submitted_at"],
+        updated_at=doc.get("updated_at"),
+        resolution_due_at=doc["resolution_due_at"],
+        overdue=is_overdue(doc, now),
+        callback_due_at=doc.get("callback_due_at"),
     )
 
 
@@ -102,8 +131,11 @@ def requester_view(doc: Document, *, district: DistrictConfig, now: datetime) ->
     category = district.category(doc["category"])
     status = Status(doc["status"])
     resolution = doc.get("resolution")
-    shown_resolution = (PublicResolutionRead(summary=resolution["summary"], at=resolution["at"])
-                        if resolution and status in (Status.RESOLVED, Status.CLOSED) else None)
+    shown_resolution = (
+        PublicResolutionRead(summary=resolution["summary"], at=resolution["at"])
+        if resolution and status in (Status.RESOLVED, Status.CLOSED)
+        else None
+    )
     reopen_until = None
     if status is Status.RESOLVED and resolution:
         until = as_utc(resolution["at"]) + REOPEN_WINDOW
@@ -114,15 +146,23 @@ def requester_view(doc: Document, *, district: DistrictConfig, now: datetime) ->
     elif status is Status.CLOSED and resolution:  # closing keeps the window it promised
         until = as_utc(resolution["at"]) + REOPEN_WINDOW
         reopen_until = until if until >= now else None
-    messages = [PublicMessageRead(author=m["author"], author_name=m.get("author_name"),
-                                  text=m["text"], at=m["at"])
-                for m in doc.get("messages", [])
-                if m["visibility"] == MessageVisibility.PUBLIC.value]
+    messages = [
+        PublicMessageRead(
+            author=m["author"], author_name=m.get("author_name"), text=m["text"], at=m["at"]
+        )
+        for m in doc.get("messages", [])
+        if m["visibility"] == MessageVisibility.PUBLIC.value
+    ]
     return RequesterView(
-        tracking_number=doc["tracking_number"], status=status, category=doc["category"],
+        tracking_number=doc["tracking_number"],
+        status=status,
+        category=doc["category"],
         category_name=category.name.get(language) if category else doc["category"],
-        team_name=doc.get("team_name"), submitted_at=doc["submitted_at"],
-        resolution_due_at=doc["resolution_due_at"], messages=messages,
-        resolution=shown_resolution, can_reopen_until=reopen_until,
+        team_name=doc.get("team_name"),
+        submitted_at=doc["submitted_at"],
+        resolution_due_at=doc["resolution_due_at"],
+        messages=messages,
+        resolution=shown_resolution,
+        can_reopen_until=reopen_until,
         merged=bool(doc.get("merged_into")),
     )

@@ -30,8 +30,9 @@ def check_scope(access: Access, doc: Document) -> None:
     """403 unless the concern's school or team is within the caller's reach, or the concern is
     assigned to the caller (a backup from another team covering for an away member, a
     hand-over)."""
-    if not access.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")) \
-            and not (doc.get("assignee_id") and doc.get("assignee_id") == access.actor):
+    if not access.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")) and not (
+        doc.get("assignee_id") and doc.get("assignee_id") == access.actor
+    ):
         raise out_of_scope()
 
 
@@ -56,9 +57,12 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
-def if_match(if_match: Annotated[str | None, Header(
-        alias="If-Match",
-        description="the ETag last read; a stale one is refused with 412")] = None) -> int | None:
+def if_match(
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description="the ETag last read; a stale one is refused with 412"),
+    ] = None,
+) -> int | None:
     """The version the client last saw, or None to apply to whatever is current."""
     if if_match is None or if_match.strip() == "*":
         return None

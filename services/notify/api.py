@@ -44,8 +44,9 @@ class AttemptRead(BaseModel):
     attempt: int
     at: datetime
     ok: bool
-    answer: str = Field(description="the outcome and the provider's status or error codes "
-                                    "(never its words)")
+    answer: str = Field(
+        description="the outcome and the provider's status or error codes (never its words)"
+    )
 
 
 class DeliveryRead(BaseModel):
@@ -70,25 +71,35 @@ class DeliveryRead(BaseModel):
 
 def _read(delivery: Delivery) -> DeliveryRead:
     return DeliveryRead(
-        id=delivery.id, kind=delivery.kind, channel=delivery.channel,
-        recipient=delivery.recipient, status=delivery.status, attempts=delivery.attempts,
+        id=delivery.id,
+        kind=delivery.kind,
+        channel=delivery.channel,
+        recipient=delivery.recipient,
+        status=delivery.status,
+        attempts=delivery.attempts,
         address=mask_address(delivery.address) if delivery.address else None,
-        language=delivery.language, created_at=delivery.created_at,
+        language=delivery.language,
+        created_at=delivery.created_at,
         updated_at=delivery.updated_at,
-        next_attempt_at=delivery.next_attempt_at if delivery.status is DeliveryStatus.QUEUED
+        next_attempt_at=delivery.next_attempt_at
+        if delivery.status is DeliveryStatus.QUEUED
         else None,
-        sent_at=delivery.sent_at, failed_at=delivery.failed_at,
+        sent_at=delivery.sent_at,
+        failed_at=delivery.failed_at,
         # the provider's words stay in the store: they quote addresses (Security #4)
-        last_error=provider_summary(delivery.last_error, ok=False)
-        if delivery.last_error else None,
-        history=[AttemptRead(attempt=h.number, at=h.at, ok=h.ok,
-                             answer=provider_summary(h.answer, ok=h.ok))
-                 for h in delivery.history],
+        last_error=provider_summary(delivery.last_error, ok=False) if delivery.last_error else None,
+        history=[
+            AttemptRead(
+                attempt=h.number, at=h.at, ok=h.ok, answer=provider_summary(h.answer, ok=h.ok)
+            )
+            for h in delivery.history
+        ],
     )
 
 
-@router.get("/concerns/{concern_id}/deliveries", response_model=list[DeliveryRead],
-            tags=["deliveries"])
+@router.get(
+    "/concerns/{concern_id}/deliveries", response_model=list[DeliveryRead], tags=["deliveries"]
+)
 async def list_deliveries(concern_id: str, ctx: Ctx, who: Reader) -> list[DeliveryRead]:
     """Every notification of a concern, oldest first (empty until notify has heard of it).
     A principal, assistant superintendent or team member sees those of its schools or teams
@@ -117,16 +128,23 @@ class TemplateRead(BaseModel):
 
 
 class TemplateUpdate(BaseModel):
-    subject: str | None = Field(default=None, max_length=400,
-                                description="email only; placeholders allowed")
+    subject: str | None = Field(
+        default=None, max_length=400, description="email only; placeholders allowed"
+    )
     body: str = Field(min_length=1, max_length=20_000)
 
 
 def _template_read(stored: StoredTemplate) -> TemplateRead:
     t = stored.template
-    return TemplateRead(kind=t.kind, channel=t.channel, language=t.language, subject=t.subject,
-                        body=t.body, updated_at=stored.updated_at,
-                        origin="admin" if stored.origin == "admin" else "seed")
+    return TemplateRead(
+        kind=t.kind,
+        channel=t.channel,
+        language=t.language,
+        subject=t.subject,
+        body=t.body,
+        updated_at=stored.updated_at,
+        origin="admin" if stored.origin == "admin" else "seed",
+    )
 
 
 @router.get("/templates", response_model=list[TemplateRead], tags=["templates"])
@@ -135,35 +153,54 @@ async def list_templates(ctx: Ctx, who: ConfigReader) -> list[TemplateRead]:
     return [_template_read(t) for t in await ctx.templates.all()]
 
 
-@router.get("/templates/{kind}/{channel}/{language}", response_model=TemplateRead,
-            tags=["templates"])
-async def get_template(kind: Kind, channel: ChannelName, language: Language,
-                       ctx: Ctx, who: ConfigReader) -> TemplateRead:
+@router.get(
+    "/templates/{kind}/{channel}/{language}", response_model=TemplateRead, tags=["templates"]
+)
+async def get_template(
+    kind: Kind, channel: ChannelName, language: Language, ctx: Ctx, who: ConfigReader
+) -> TemplateRead:
     """One template; 404 when the language has none (messages then fall back to English)."""
     stored = await ctx.templates.get(kind, channel, language)
     if stored is None:
-        raise Problem(404, "Template not found", f"No {kind.value} template for {channel.value} "
-                                                 f"in {language}; English is used then.")
+        raise Problem(
+            404,
+            "Template not found",
+            f"No {kind.value} template for {channel.value} in {language}; English is used then.",
+        )
     return _template_read(stored)
 
 
-@router.put("/templates/{kind}/{channel}/{language}", response_model=TemplateRead,
-            tags=["templates"])
-async def put_template(kind: Kind, channel: ChannelName, language: Language,
-                       body: TemplateUpdate, ctx: Ctx, who: ConfigWriter) -> TemplateRead:
+@router.put(
+    "/templates/{kind}/{channel}/{language}", response_model=TemplateRead, tags=["templates"]
+)
+async def put_template(
+    kind: Kind,
+    channel: ChannelName,
+    language: Language,
+    body: TemplateUpdate,
+    ctx: Ctx,
+    who: ConfigWriter,
+) -> TemplateRead:
     """Store a template after rendering it with sample values; 422 names what fails."""
     if kind not in TEMPLATED_KINDS or channel not in TEMPLATED_CHANNELS:
         field = "kind" if kind not in TEMPLATED_KINDS else "channel"
-        raise Problem(422, "No templates here", f"{kind.value} messages by {channel.value} "
-                      "are not written from templates",
-                      errors=[{"field": field, "message": "has no templates"}])
-    template = MessageTemplate(kind=kind, channel=channel, language=language,
-                               subject=body.subject, body=body.body)
+        raise Problem(
+            422,
+            "No templates here",
+            f"{kind.value} messages by {channel.value} are not written from templates",
+            errors=[{"field": field, "message": "has no templates"}],
+        )
+    template = MessageTemplate(
+        kind=kind, channel=channel, language=language, subject=body.subject, body=body.body
+    )
     problems = validate(template, sms_max_segments=ctx.config.sms_max_segments)
     if problems:
-        raise Problem(422, "Template does not render",
-                      "; ".join(str(p) for p in problems),
-                      errors=[{"field": p.field, "message": p.message} for p in problems])
+        raise Problem(
+            422,
+            "Template does not render",
+            "; ".join(str(p) for p in problems),
+            errors=[{"field": p.field, "message": p.message} for p in problems],
+        )
     return _template_read(await ctx.templates.put(template, ctx.clock.now()))
 
 
@@ -172,10 +209,14 @@ async def put_template(kind: Kind, channel: ChannelName, language: Language,
 
 class SubscriptionCreate(BaseModel):
     url: str = Field(max_length=2000, description="http(s) URL that receives the webhooks")
-    event_types: list[str] = Field(min_length=1, max_length=50,
-                                   description="public event names, or `*` for all of them")
-    secret: str = Field(min_length=16, max_length=256,
-                        description="signs every webhook (HMAC-SHA256); never shown again")
+    event_types: list[str] = Field(
+        min_length=1, max_length=50, description="public event names, or `*` for all of them"
+    )
+    secret: str = Field(
+        min_length=16,
+        max_length=256,
+        description="signs every webhook (HMAC-SHA256); never shown again",
+    )
 
     @field_validator("url")
     @classmethod
@@ -201,15 +242,20 @@ class SubscriptionRead(BaseModel):
 
 
 def _subscription_read(s: Subscription) -> SubscriptionRead:
-    return SubscriptionRead(id=s.id, url=webhook_targets.shown(s.url),
-                            event_types=list(s.event_types),
-                            created_at=s.created_at)
+    return SubscriptionRead(
+        id=s.id,
+        url=webhook_targets.shown(s.url),
+        event_types=list(s.event_types),
+        created_at=s.created_at,
+    )
 
 
-@router.post("/subscriptions", response_model=SubscriptionRead, status_code=201,
-             tags=["subscriptions"])
-async def create_subscription(body: SubscriptionCreate, ctx: Ctx,
-                              who: ConfigWriter) -> SubscriptionRead:
+@router.post(
+    "/subscriptions", response_model=SubscriptionRead, status_code=201, tags=["subscriptions"]
+)
+async def create_subscription(
+    body: SubscriptionCreate, ctx: Ctx, who: ConfigWriter
+) -> SubscriptionRead:
     """Register a district system for signed CloudEvents webhooks of public events; an
     internal address (loopback, private, link-local) is refused unless the operator allows
     it (WEBHOOK_ALLOWED_TARGETS)."""
@@ -219,10 +265,12 @@ async def create_subscription(body: SubscriptionCreate, ctx: Ctx,
     except webhook_targets.Unresolvable:
         pass  # not resolvable from here now: checked again at each delivery
     except webhook_targets.TargetRefused as exc:
-        raise Problem(422, "Invalid request", str(exc),
-                      errors=[{"field": "url", "message": str(exc)}]) from None
-    created = await ctx.subscriptions.create(url=body.url, event_types=body.event_types,
-                                             secret=body.secret, now=ctx.clock.now())
+        raise Problem(
+            422, "Invalid request", str(exc), errors=[{"field": "url", "message": str(exc)}]
+        ) from None
+    created = await ctx.subscriptions.create(
+        url=body.url, event_types=body.event_types, secret=body.secret, now=ctx.clock.now()
+    )
     return _subscription_read(created)
 
 
@@ -232,10 +280,10 @@ async def list_subscriptions(ctx: Ctx, who: ConfigReader) -> list[SubscriptionRe
     return [_subscription_read(s) for s in await ctx.subscriptions.all()]
 
 
-@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionRead,
-            tags=["subscriptions"])
-async def get_subscription(subscription_id: str, ctx: Ctx,
-                           who: ConfigReader) -> SubscriptionRead:
+@router.get(
+    "/subscriptions/{subscription_id}", response_model=SubscriptionRead, tags=["subscriptions"]
+)
+async def get_subscription(subscription_id: str, ctx: Ctx, who: ConfigReader) -> SubscriptionRead:
     """One subscription."""
     found = await ctx.subscriptions.get(subscription_id)
     if found is None:
@@ -244,8 +292,7 @@ async def get_subscription(subscription_id: str, ctx: Ctx,
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"])
-async def delete_subscription(subscription_id: str, ctx: Ctx,
-                              who: ConfigWriter) -> Response:
+async def delete_subscription(subscription_id: str, ctx: Ctx, who: ConfigWriter) -> Response:
     """Stop sending to a subscription; its pending webhooks fail as `subscription was deleted`."""
     if not await ctx.subscriptions.delete(subscription_id):
         raise Problem(404, "Subscription not found")
@@ -279,8 +326,9 @@ async def _survey_or_problem(token: str, ctx: NotifyContext) -> surveys.SurveySt
     found = await ctx.surveys.by_token_hash(surveys.token_hash(token))
     if found is None:
         raise Problem(404, "Survey not found", "This survey link is not valid.")
-    return surveys.state(answered=found.answered_at is not None, expires=found.expires_at,
-                         now=ctx.clock.now())
+    return surveys.state(
+        answered=found.answered_at is not None, expires=found.expires_at, now=ctx.clock.now()
+    )
 
 
 @router.get("/surveys/{token}", response_model=SurveyRead, tags=["surveys"])
@@ -289,17 +337,22 @@ async def get_survey(token: Token, ctx: Ctx) -> SurveyRead:
     found = await ctx.surveys.by_token_hash(surveys.token_hash(token))
     if found is None:
         raise Problem(404, "Survey not found", "This survey link is not valid.")
-    state = surveys.state(answered=found.answered_at is not None, expires=found.expires_at,
-                          now=ctx.clock.now())
+    state = surveys.state(
+        answered=found.answered_at is not None, expires=found.expires_at, now=ctx.clock.now()
+    )
     if state is surveys.SurveyState.EXPIRED:
         raise Problem(410, "Survey expired", "Surveys can be answered for 30 days.")
     question, scale = surveys.question(found.language)
-    return SurveyRead(question=question, scale=scale, language=found.language, status=state,
-                      expires_at=found.expires_at)
+    return SurveyRead(
+        question=question,
+        scale=scale,
+        language=found.language,
+        status=state,
+        expires_at=found.expires_at,
+    )
 
 
-@router.post("/surveys/{token}", response_model=SurveyAnswerRead, status_code=201,
-             tags=["surveys"])
+@router.post("/surveys/{token}", response_model=SurveyAnswerRead, status_code=201, tags=["surveys"])
 async def answer_survey(token: Token, body: SurveyAnswer, ctx: Ctx) -> SurveyAnswerRead:
     """One answer per concern: 409 for a second one, 410 after 30 days."""
     now = ctx.clock.now()
@@ -307,11 +360,19 @@ async def answer_survey(token: Token, body: SurveyAnswer, ctx: Ctx) -> SurveyAns
     if found is None:
         raise Problem(404, "Survey not found", "This survey link is not valid.")
     comment = (body.comment or "").strip() or None
-    answered = SurveyAnswered(concern_id=found.concern_id, score=body.score, answered_at=now,
-                              has_comment=comment is not None)
-    saved = await ctx.surveys.answer(token_hash=surveys.token_hash(token), score=body.score,
-                                     comment=comment, now=now,
-                                     events=envelopes([answered], source=ctx.source, time=now))
+    answered = SurveyAnswered(
+        concern_id=found.concern_id,
+        score=body.score,
+        answered_at=now,
+        has_comment=comment is not None,
+    )
+    saved = await ctx.surveys.answer(
+        token_hash=surveys.token_hash(token),
+        score=body.score,
+        comment=comment,
+        now=now,
+        events=envelopes([answered], source=ctx.source, time=now),
+    )
     if saved is None:
         state = await _survey_or_problem(token, ctx)
         if state is surveys.SurveyState.ANSWERED:

@@ -48,10 +48,16 @@ _TARGET_WORDS = {
     "es": {"first_response": "primera respuesta", "resolution": "resolución"},
 }
 _ROLE_WORDS = {
-    "en": {"principal": "principal", "assistant_superintendent": "assistant superintendent",
-           "ombudsperson": "Ombudsperson"},
-    "es": {"principal": "director(a)", "assistant_superintendent": "superintendente adjunto(a)",
-           "ombudsperson": "Defensor(a) del Pueblo"},
+    "en": {
+        "principal": "principal",
+        "assistant_superintendent": "assistant superintendent",
+        "ombudsperson": "Ombudsperson",
+    },
+    "es": {
+        "principal": "director(a)",
+        "assistant_superintendent": "superintendente adjunto(a)",
+        "ombudsperson": "Defensor(a) del Pueblo",
+    },
 }
 
 
@@ -86,10 +92,18 @@ class Planned:
         return self.kind in URGENT_KINDS
 
 
-_NOTIFYING = (ConcernContactShared, ConcernStatusChanged, ConcernReplyShared,
-              ConcernResolutionShared,
-              ConcernReopened, ConcernAssigned, SlaWarning, ConcernEscalated, ConcernTriaged,
-              ConcernMerged)
+_NOTIFYING = (
+    ConcernContactShared,
+    ConcernStatusChanged,
+    ConcernReplyShared,
+    ConcernResolutionShared,
+    ConcernReopened,
+    ConcernAssigned,
+    SlaWarning,
+    ConcernEscalated,
+    ConcernTriaged,
+    ConcernMerged,
+)
 
 
 def may_notify(data: EventData) -> bool:
@@ -103,48 +117,89 @@ def may_notify(data: EventData) -> bool:
     return isinstance(data, _NOTIFYING)
 
 
-def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: DistrictConfig,
-         config: NotifyConfig, available: frozenset[ChannelName],
-         survey_url: str | None = None) -> list[Planned]:
+def plan(
+    name: str,
+    data: EventData,
+    *,
+    facts: ConcernFacts | None,
+    district: DistrictConfig,
+    config: NotifyConfig,
+    available: frozenset[ChannelName],
+    survey_url: str | None = None,
+) -> list[Planned]:
     """The messages an event causes (none for events no person hears of)."""
     if not may_notify(data):
         return []
     if isinstance(data, ConcernContactShared):
         # the personal link (token inside) only here: the token is never stored by notify
-        return _requester(Kind.ACKNOWLEDGEMENT, None, facts, available,
-                          {"due": data.resolution_due_at,
-                           "status_url": config.status_link(data.tracking_number,
-                                                            token=data.access_token)})
+        return _requester(
+            Kind.ACKNOWLEDGEMENT,
+            None,
+            facts,
+            available,
+            {
+                "due": data.resolution_due_at,
+                "status_url": config.status_link(data.tracking_number, token=data.access_token),
+            },
+        )
     if isinstance(data, ConcernReplyShared):
         if data.information_request:  # one message: the request, with its question
-            return _requester(Kind.INFORMATION_REQUEST, data.message_id, facts, available,
-                              {"question": data.text})
-        return _requester(Kind.REPLY, data.message_id, facts, available,
-                          {"reply_text": data.text, "author": data.author_name})
+            return _requester(
+                Kind.INFORMATION_REQUEST, data.message_id, facts, available, {"question": data.text}
+            )
+        return _requester(
+            Kind.REPLY,
+            data.message_id,
+            facts,
+            available,
+            {"reply_text": data.text, "author": data.author_name},
+        )
     if isinstance(data, ConcernResolutionShared):  # the resolution, with what was done
-        return _requester(Kind.RESOLUTION, _stamp(data.resolved_at), facts, available,
-                          {"survey_url": survey_url, "summary": data.summary})
+        return _requester(
+            Kind.RESOLUTION,
+            _stamp(data.resolved_at),
+            facts,
+            available,
+            {"survey_url": survey_url, "summary": data.summary},
+        )
     if isinstance(data, ConcernReopened):
         return _requester(Kind.REOPENING, _stamp(data.reopened_at), facts, available)
     if isinstance(data, ConcernMerged):  # told, and told that they may reopen it
         return _requester(Kind.MERGED, _stamp(data.merged_at), facts, available)
     if isinstance(data, ConcernAssigned):
         team = district.team(data.team_id)
-        return _staff(Kind.ASSIGNMENT, _stamp(data.assigned_at), [data.assignee_id], district,
-                      available, {"team": team.name if team else data.team_id})
+        return _staff(
+            Kind.ASSIGNMENT,
+            _stamp(data.assigned_at),
+            [data.assignee_id],
+            district,
+            available,
+            {"team": team.name if team else data.team_id},
+        )
     if isinstance(data, SlaWarning):
         whom = _warned(facts, district)
-        return _staff(Kind.SLA_WARNING,
-                      f"{data.target.value}-{data.percent}-{_stamp(data.due_at)}", whom,
-                      district, available, {"percent": data.percent,
-                                            "target": data.target.value, "due": data.due_at})
+        return _staff(
+            Kind.SLA_WARNING,
+            f"{data.target.value}-{data.percent}-{_stamp(data.due_at)}",
+            whom,
+            district,
+            available,
+            {"percent": data.percent, "target": data.target.value, "due": data.due_at},
+        )
     if isinstance(data, ConcernEscalated):
         school = district.school(data.school_id)
-        return _staff(Kind.ESCALATION,
-                      f"{data.level}-{data.reminder}-{_stamp(data.escalated_at)}",
-                      [data.escalated_to], district, available,
-                      {"level": data.level, "role": Role(data.role),
-                       "school": school.name if school else None})
+        return _staff(
+            Kind.ESCALATION,
+            f"{data.level}-{data.reminder}-{_stamp(data.escalated_at)}",
+            [data.escalated_to],
+            district,
+            available,
+            {
+                "level": data.level,
+                "role": Role(data.role),
+                "school": school.name if school else None,
+            },
+        )
     if isinstance(data, ConcernTriaged):
         # at once, whatever the category: the owning team's lead, the school's principal,
         # and the safety desk on duty
@@ -155,25 +210,46 @@ def plan(name: str, data: EventData, *, facts: ConcernFacts | None, district: Di
         whom = [team.lead] if team else []
         if school is not None:
             whom.append(school.principal)
-        return [*_staff(Kind.CRITICAL_CONCERN, _stamp(data.triaged_at), whom, district,
-                        channels, extra, every_channel=True),
-                *_safety_desk(data.triaged_at, district, config, available, extra)]
+        return [
+            *_staff(
+                Kind.CRITICAL_CONCERN,
+                _stamp(data.triaged_at),
+                whom,
+                district,
+                channels,
+                extra,
+                every_channel=True,
+            ),
+            *_safety_desk(data.triaged_at, district, config, available, extra),
+        ]
     return []
 
 
-def _safety_desk(at: datetime, district: DistrictConfig, config: NotifyConfig,
-                 available: frozenset[ChannelName], extra: Mapping[str, Any]) -> list[Planned]:
+def _safety_desk(
+    at: datetime,
+    district: DistrictConfig,
+    config: NotifyConfig,
+    available: frozenset[ChannelName],
+    extra: Mapping[str, Any],
+) -> list[Planned]:
     """The on-duty safety desk, by email and SMS (each it has), for a critical concern."""
     planned: list[Planned] = []
     for shift in config.safety_desk_on_duty(at, district.district.timezone):
         recipient = f"safety-desk:{shift.name}"
-        for channel, address in ((ChannelName.EMAIL, shift.email),
-                                 (ChannelName.SMS, shift.phone)):
+        for channel, address in ((ChannelName.EMAIL, shift.email), (ChannelName.SMS, shift.phone)):
             if address and channel in available:
-                planned.append(Planned(kind=Kind.CRITICAL_CONCERN, recipient=recipient,
-                                       name=shift.name, channel=channel, address=str(address),
-                                       language=STAFF_LANGUAGE, occurrence=_stamp(at),
-                                       facts=dict(extra)))
+                planned.append(
+                    Planned(
+                        kind=Kind.CRITICAL_CONCERN,
+                        recipient=recipient,
+                        name=shift.name,
+                        channel=channel,
+                        address=str(address),
+                        language=STAFF_LANGUAGE,
+                        occurrence=_stamp(at),
+                        facts=dict(extra),
+                    )
+                )
     return planned
 
 
@@ -182,20 +258,40 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def _requester(kind: Kind, occurrence: str | None, facts: ConcernFacts | None,
-               available: frozenset[ChannelName],
-               extra: Mapping[str, Any] | None = None) -> list[Planned]:
+def _requester(
+    kind: Kind,
+    occurrence: str | None,
+    facts: ConcernFacts | None,
+    available: frozenset[ChannelName],
+    extra: Mapping[str, Any] | None = None,
+) -> list[Planned]:
     if facts is None or facts.contact is None:
         raise ContactUnknown(f"no contact known for concern {facts.concern_id if facts else ''}")
     contact = facts.contact
-    channel = choose_channel(email=contact.email, phone=contact.phone,
-                             preferred=contact.preferred_channel, available=available)
-    address = {ChannelName.EMAIL: contact.email, ChannelName.SMS: contact.phone}.get(
-        channel) if channel else None
-    return [Planned(kind=kind, recipient=REQUESTER, name=contact.name, channel=channel,
-                    address=address, language=primary_language(contact.language),
-                    occurrence=occurrence, facts=dict(extra or {}),
-                    note=None if channel else _unreachable(contact, available))]
+    channel = choose_channel(
+        email=contact.email,
+        phone=contact.phone,
+        preferred=contact.preferred_channel,
+        available=available,
+    )
+    address = (
+        {ChannelName.EMAIL: contact.email, ChannelName.SMS: contact.phone}.get(channel)
+        if channel
+        else None
+    )
+    return [
+        Planned(
+            kind=kind,
+            recipient=REQUESTER,
+            name=contact.name,
+            channel=channel,
+            address=address,
+            language=primary_language(contact.language),
+            occurrence=occurrence,
+            facts=dict(extra or {}),
+            note=None if channel else _unreachable(contact, available),
+        )
+    ]
 
 
 def _unreachable(contact: Any, available: frozenset[ChannelName]) -> str:
@@ -215,47 +311,84 @@ def _warned(facts: ConcernFacts | None, district: DistrictConfig) -> list[str]:
     return [team.lead] if team else []
 
 
-def _staff(kind: Kind, occurrence: str, staff_ids: list[str], district: DistrictConfig,
-           available: frozenset[ChannelName], extra: Mapping[str, Any],
-           *, every_channel: bool = False) -> list[Planned]:
+def _staff(
+    kind: Kind,
+    occurrence: str,
+    staff_ids: list[str],
+    district: DistrictConfig,
+    available: frozenset[ChannelName],
+    extra: Mapping[str, Any],
+    *,
+    every_channel: bool = False,
+) -> list[Planned]:
     planned: list[Planned] = []
     for staff_id in dict.fromkeys(staff_ids):
         member = district.staff_member(staff_id)
         email = str(member.email) if member and member.email else None
         phone = member.phone if member else None
-        reachable = [(c, a) for c, a in ((ChannelName.EMAIL, email), (ChannelName.SMS, phone))
-                     if a and c in available]
+        reachable = [
+            (c, a)
+            for c, a in ((ChannelName.EMAIL, email), (ChannelName.SMS, phone))
+            if a and c in available
+        ]
         if not every_channel:
             reachable = reachable[:1]
         if not reachable:
-            planned.append(Planned(kind=kind, recipient=staff_id,
-                                   name=member.name if member else None, channel=None,
-                                   address=None, language=STAFF_LANGUAGE, occurrence=occurrence,
-                                   facts=dict(extra), note="staff member has no email"))
+            planned.append(
+                Planned(
+                    kind=kind,
+                    recipient=staff_id,
+                    name=member.name if member else None,
+                    channel=None,
+                    address=None,
+                    language=STAFF_LANGUAGE,
+                    occurrence=occurrence,
+                    facts=dict(extra),
+                    note="staff member has no email",
+                )
+            )
         for channel, address in reachable:
-            planned.append(Planned(kind=kind, recipient=staff_id, name=member.name if member
-                                   else None, channel=channel, address=address,
-                                   language=STAFF_LANGUAGE, occurrence=occurrence,
-                                   facts=dict(extra)))
+            planned.append(
+                Planned(
+                    kind=kind,
+                    recipient=staff_id,
+                    name=member.name if member else None,
+                    channel=channel,
+                    address=address,
+                    language=STAFF_LANGUAGE,
+                    occurrence=occurrence,
+                    facts=dict(extra),
+                )
+            )
     return planned
 
 
-def template_values(planned: Planned, *, language: str, concern_id: str,
-                    facts: ConcernFacts | None, district: DistrictConfig,
-                    config: NotifyConfig) -> dict[str, str]:
+def template_values(
+    planned: Planned,
+    *,
+    language: str,
+    concern_id: str,
+    facts: ConcernFacts | None,
+    district: DistrictConfig,
+    config: NotifyConfig,
+) -> dict[str, str]:
     """The text each placeholder gets, in the language of the template found."""
     tracking = facts.tracking_number if facts and facts.tracking_number else None
     category = district.category(facts.category) if facts and facts.category else None
     raw: dict[str, Any] = {
-        "district": district.district.name, "name": planned.name,
-        "tracking": tracking or concern_id[:8], "concern_id": concern_id,
+        "district": district.district.name,
+        "name": planned.name,
+        "tracking": tracking or concern_id[:8],
+        "concern_id": concern_id,
         "category": category.name if category else None,
-        "status_url": config.status_link(tracking), "case_url": config.case_link(concern_id),
+        "status_url": config.status_link(tracking),
+        "case_url": config.case_link(concern_id),
         "due": facts.resolution_due_at if facts else None,
         **planned.facts,
     }
-    return {key: _text(value, key, language, district.district.timezone)
-            for key, value in raw.items()}
+    return {
+        key: _text(value, key, language, district.district.timezone) for key, value in raw.items()
+    }
 
 
 def _text(value: Any, key: str, language: str, timezone: str) -> str:

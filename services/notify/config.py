@@ -54,43 +54,53 @@ class SafetyDeskShift(_Config):
             return day in self.days
         yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
         return (day in self.days and now >= self.start) or (
-            yesterday in self.days and now < self.end)
+            yesterday in self.days and now < self.end
+        )
 
 
 class NotifyConfig(_Config):
     quiet_hours: QuietHours = QuietHours()
     safety_desk: tuple[SafetyDeskShift, ...] = Field(
-        default=(), description="the on-duty safety desk, by shift: every shift covering the "
-                                "moment a concern is triaged critical hears of it at once")
+        default=(),
+        description="the on-duty safety desk, by shift: every shift covering the "
+        "moment a concern is triaged critical hears of it at once",
+    )
     sms_max_segments: int = Field(default=3, ge=1, le=10)
     status_url: str | None = Field(
         default=f"{PUBLIC_BASE_URL}/status/{{tracking}}",
         description="where a requester checks a concern; `{tracking}` is replaced, and "
-                    f"`{PUBLIC_BASE_URL}` by the PUBLIC_BASE_URL setting (the web frontend)")
-    case_url: str = Field(default="https://bureau.district.example/staff/concerns/{concern_id}",
-                          description="the staff view of a case; `{concern_id}` is replaced")
-    survey_base_url: str = Field(default=f"{PUBLIC_BASE_URL}/survey",
-                                 description="the survey link is this URL, `/`, the token "
-                                             "(the web frontend's survey page)")
-    critical_sms: bool = Field(default=True, description="also text a team lead (who has a "
-                                                        "phone) about a critical concern")
+        f"`{PUBLIC_BASE_URL}` by the PUBLIC_BASE_URL setting (the web frontend)",
+    )
+    case_url: str = Field(
+        default="https://bureau.district.example/staff/concerns/{concern_id}",
+        description="the staff view of a case; `{concern_id}` is replaced",
+    )
+    survey_base_url: str = Field(
+        default=f"{PUBLIC_BASE_URL}/survey",
+        description="the survey link is this URL, `/`, the token (the web frontend's survey page)",
+    )
+    critical_sms: bool = Field(
+        default=True, description="also text a team lead (who has a phone) about a critical concern"
+    )
 
     @model_validator(mode="after")
     def _urls(self) -> NotifyConfig:
         for name in ("status_url", "case_url", "survey_base_url"):
             value = getattr(self, name)
-            if value is not None and not value.startswith(("http://", "https://",
-                                                           PUBLIC_BASE_URL)):
+            if value is not None and not value.startswith(("http://", "https://", PUBLIC_BASE_URL)):
                 raise ValueError(f"{name} must be an http(s) URL")
         return self
 
     def at(self, public_base_url: str) -> NotifyConfig:
         """This configuration with `{public_base_url}` in its links replaced."""
         base = public_base_url.rstrip("/")
-        return self.model_copy(update={
-            name: getattr(self, name).replace(PUBLIC_BASE_URL, base)
-            for name in ("status_url", "case_url", "survey_base_url")
-            if getattr(self, name) is not None})
+        return self.model_copy(
+            update={
+                name: getattr(self, name).replace(PUBLIC_BASE_URL, base)
+                for name in ("status_url", "case_url", "survey_base_url")
+                if getattr(self, name) is not None
+            }
+        )
 
     def safety_desk_on_duty(self, moment: datetime, timezone: str) -> list[SafetyDeskShift]:
         """The safety desk shifts covering `moment`, in the district's time zone."""

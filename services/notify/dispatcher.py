@@ -39,9 +39,13 @@ RECORD_MAX_PAUSE_S = 2.0
 async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus | None:
     """One attempt of a claimed delivery; returns its new status (None when the lease was lost)."""
     token = delivery.lease_token or ""
-    fields: dict[str, object] = {"concern_id": delivery.concern_id, "delivery_id": delivery.id,
-                                 "kind": delivery.kind.value, "channel": delivery.channel.value,
-                                 "attempt": delivery.attempts}
+    fields: dict[str, object] = {
+        "concern_id": delivery.concern_id,
+        "delivery_id": delivery.id,
+        "kind": delivery.kind.value,
+        "channel": delivery.channel.value,
+        "attempt": delivery.attempts,
+    }
     result = await _send(delivery, ctx)
     # Providers quote addresses back, in forms no redaction foresees: their words stay in the
     # delivery's stored history; events, logs and the staff view get the summary (codes only).
@@ -50,12 +54,31 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
     done = ctx.clock.now()
 
     if result.ok:
-        events = _events(delivery, ctx, NotificationSent(
-            concern_id=delivery.concern_id, delivery_id=delivery.id, kind=delivery.kind.value,
-            channel=delivery.channel.value, sent_at=done), done)
-        if await _while_leased(delivery, ctx, lambda: ctx.repo.mark_sent(
-                delivery.id, token=token, now=done, answer=answer, reference=result.reference,
-                attempt=delivery.attempts, events=events)):
+        events = _events(
+            delivery,
+            ctx,
+            NotificationSent(
+                concern_id=delivery.concern_id,
+                delivery_id=delivery.id,
+                kind=delivery.kind.value,
+                channel=delivery.channel.value,
+                sent_at=done,
+            ),
+            done,
+        )
+        if await _while_leased(
+            delivery,
+            ctx,
+            lambda: ctx.repo.mark_sent(
+                delivery.id,
+                token=token,
+                now=done,
+                answer=answer,
+                reference=result.reference,
+                attempt=delivery.attempts,
+                events=events,
+            ),
+        ):
             if events:
                 ctx.published(repository.DELIVERIES)
             log.info("delivery sent", extra=fields)
@@ -66,15 +89,35 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
         log.warning("delivery sent after its lease expired", extra=fields)
         return None
 
-    outcome = domain.after_failure(attempts=delivery.attempts,
-                                   max_attempts=ctx.delivery_attempts, permanent=result.permanent)
+    outcome = domain.after_failure(
+        attempts=delivery.attempts, max_attempts=ctx.delivery_attempts, permanent=result.permanent
+    )
     if outcome is DeliveryStatus.FAILED:
-        events = _events(delivery, ctx, NotificationFailed(
-            concern_id=delivery.concern_id, delivery_id=delivery.id, kind=delivery.kind.value,
-            channel=delivery.channel.value, failed_at=done, error=summary), done)
-        if await _while_leased(delivery, ctx, lambda: ctx.repo.mark_failed(
-                delivery.id, token=token, now=done, error=answer, attempt=delivery.attempts,
-                events=events)):
+        events = _events(
+            delivery,
+            ctx,
+            NotificationFailed(
+                concern_id=delivery.concern_id,
+                delivery_id=delivery.id,
+                kind=delivery.kind.value,
+                channel=delivery.channel.value,
+                failed_at=done,
+                error=summary,
+            ),
+            done,
+        )
+        if await _while_leased(
+            delivery,
+            ctx,
+            lambda: ctx.repo.mark_failed(
+                delivery.id,
+                token=token,
+                now=done,
+                error=answer,
+                attempt=delivery.attempts,
+                events=events,
+            ),
+        ):
             if events:
                 ctx.published(repository.DELIVERIES)
             log.warning("delivery failed for good", extra={**fields, "error": summary})
@@ -84,16 +127,25 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
     later = domain.retry_at(done, attempts=delivery.attempts, backoff_s=ctx.backoff_s)
     if delivery.channel is ChannelName.SMS and not delivery.urgent:
         later = hold_for_quiet_hours(later, ctx)
-    if await ctx.repo.release(delivery.id, token=token, now=done, error=answer,
-                              next_attempt_at=later, attempt=delivery.attempts):
-        log.warning("delivery attempt failed; will retry",
-                    extra={**fields, "error": summary, "retry_at": later.isoformat()})
+    if await ctx.repo.release(
+        delivery.id,
+        token=token,
+        now=done,
+        error=answer,
+        next_attempt_at=later,
+        attempt=delivery.attempts,
+    ):
+        log.warning(
+            "delivery attempt failed; will retry",
+            extra={**fields, "error": summary, "retry_at": later.isoformat()},
+        )
         return DeliveryStatus.QUEUED
     return None
 
 
-async def _while_leased(delivery: Delivery, ctx: NotifyContext,
-                        write: Callable[[], Awaitable[bool]]) -> bool:
+async def _while_leased(
+    delivery: Delivery, ctx: NotifyContext, write: Callable[[], Awaitable[bool]]
+) -> bool:
     """Record the outcome of a send that happened, through a store outage however long:
     given up, the delivery would be taken over and the message go twice. Meanwhile the
     lease is renewed whenever the store answers, so that peers see this sender is alive
@@ -106,34 +158,46 @@ async def _while_leased(delivery: Delivery, ctx: NotifyContext,
             return await write()
         except PyMongoError as exc:
             failures += 1
-            log.warning("could not record a delivery's outcome; retrying",
-                        extra={"delivery_id": delivery.id, "failures": failures,
-                               "error": type(exc).__name__})
+            log.warning(
+                "could not record a delivery's outcome; retrying",
+                extra={
+                    "delivery_id": delivery.id,
+                    "failures": failures,
+                    "error": type(exc).__name__,
+                },
+            )
         await asyncio.sleep(pause_s)
         pause_s = min(pause_s * 2, RECORD_MAX_PAUSE_S)
         with contextlib.suppress(PyMongoError):
-            if not await ctx.repo.renew(delivery.id, token=delivery.lease_token or "",
-                                        lease_until=ctx.clock.now() + ctx.delivery_lease):
+            if not await ctx.repo.renew(
+                delivery.id,
+                token=delivery.lease_token or "",
+                lease_until=ctx.clock.now() + ctx.delivery_lease,
+            ):
                 return False  # settled or taken over meanwhile (the write may have landed)
 
 
 def hold_for_quiet_hours(moment: datetime, ctx: NotifyContext) -> datetime:
     """The time a non-urgent SMS may go, given the district's quiet hours."""
     quiet = ctx.config.quiet_hours
-    return sms.release_time(moment, timezone=ctx.district.district.timezone,
-                            start=quiet.start, end=quiet.end)
+    return sms.release_time(
+        moment, timezone=ctx.district.district.timezone, start=quiet.start, end=quiet.end
+    )
 
 
-def _events(delivery: Delivery, ctx: NotifyContext, data: NotificationSent | NotificationFailed,
-            at: datetime) -> list[CloudEvent]:
+def _events(
+    delivery: Delivery,
+    ctx: NotifyContext,
+    data: NotificationSent | NotificationFailed,
+    at: datetime,
+) -> list[CloudEvent]:
     return envelopes([data], source=ctx.source, time=at) if delivery.publishes else []
 
 
 async def _send(delivery: Delivery, ctx: NotifyContext) -> DeliveryResult:
     channel = ctx.channels.get(delivery.channel)
     if channel is None:
-        return DeliveryResult.refused(f"{delivery.channel.value} is not configured",
-                                      permanent=True)
+        return DeliveryResult.refused(f"{delivery.channel.value} is not configured", permanent=True)
     if not delivery.address:
         return DeliveryResult.refused("no address", permanent=True)
     if delivery.channel is ChannelName.SMS and await opt_outs.opted_out(ctx, delivery.address):
@@ -144,16 +208,21 @@ async def _send(delivery: Delivery, ctx: NotifyContext) -> DeliveryResult:
         if subscription is None:
             return DeliveryResult.refused("subscription was deleted", permanent=True)
         secret = subscription.secret
-    message = OutgoingMessage(delivery_id=delivery.id, to=delivery.address,
-                              to_name=delivery.to_name, subject=delivery.subject,
-                              text=delivery.text, language=delivery.language,
-                              created_at=delivery.created_at, secret=secret)
+    message = OutgoingMessage(
+        delivery_id=delivery.id,
+        to=delivery.address,
+        to_name=delivery.to_name,
+        subject=delivery.subject,
+        text=delivery.text,
+        language=delivery.language,
+        created_at=delivery.created_at,
+        secret=secret,
+    )
     try:
         return await channel.send(message)
     except Exception as exc:  # a bug in a channel counts as a failed attempt, not a lost lease
         # no traceback: its frames and message may hold the address
-        log.error("channel raised", extra={"delivery_id": delivery.id,
-                                           "error": type(exc).__name__})
+        log.error("channel raised", extra={"delivery_id": delivery.id, "error": type(exc).__name__})
         return DeliveryResult.refused(f"{type(exc).__name__}: {exc}")
 
 
@@ -172,8 +241,10 @@ async def send_claimed(delivery: Delivery, *, ctx: NotifyContext) -> DeliverySta
     """
     now = ctx.clock.now()
     if delivery.lease_until is None or now + ctx.delivery_lease / 2 > delivery.lease_until:
-        log.warning("claimed delivery waited too long; handed back to the dispatcher",
-                    extra={"concern_id": delivery.concern_id, "delivery_id": delivery.id})
+        log.warning(
+            "claimed delivery waited too long; handed back to the dispatcher",
+            extra={"concern_id": delivery.concern_id, "delivery_id": delivery.id},
+        )
         with contextlib.suppress(PyMongoError):
             if await ctx.repo.hand_back(delivery.id, token=delivery.lease_token or "", now=now):
                 ctx.dispatch.wake()
@@ -189,7 +260,8 @@ async def dispatch_due(*, ctx: NotifyContext) -> int:
         claimed: list[Delivery] = []
         if not total:  # once a pass: deliveries whose sender is gone
             claimed += await ctx.repo.claim_abandoned(
-                now=now, lease_until=now + ctx.delivery_lease, silent_for=ctx.delivery_lease)
+                now=now, lease_until=now + ctx.delivery_lease, silent_for=ctx.delivery_lease
+            )
         while len(claimed) < ctx.dispatch_batch:
             delivery = await ctx.repo.claim_due(now=now, lease_until=now + ctx.delivery_lease)
             if delivery is None:
@@ -227,13 +299,15 @@ class DispatchLoop:
     def start(self, send: Coroutine[Any, Any, object]) -> None:
         """Run one send in the background, once a slot is free; a failure is logged (the
         delivery's lease then runs out and a later pass attempts it again)."""
+
         async def limited() -> None:
             try:
                 async with self._slots:
                     await send
             except Exception:
-                log.warning("send failed; the delivery is retried once its lease expires",
-                            exc_info=True)
+                log.warning(
+                    "send failed; the delivery is retried once its lease expires", exc_info=True
+                )
 
         def done(task: asyncio.Task[None]) -> None:
             self._sending.discard(task)

@@ -41,8 +41,16 @@ class Kind(StrEnum):
     WEBHOOK = "webhook"
 
 
-REQUESTER_KINDS = frozenset({Kind.ACKNOWLEDGEMENT, Kind.INFORMATION_REQUEST, Kind.REPLY,
-                             Kind.RESOLUTION, Kind.REOPENING, Kind.MERGED})
+REQUESTER_KINDS = frozenset(
+    {
+        Kind.ACKNOWLEDGEMENT,
+        Kind.INFORMATION_REQUEST,
+        Kind.REPLY,
+        Kind.RESOLUTION,
+        Kind.REOPENING,
+        Kind.MERGED,
+    }
+)
 # Urgent messages go out at once, even by SMS during quiet hours.
 URGENT_KINDS = frozenset({Kind.CRITICAL_CONCERN})
 
@@ -72,8 +80,9 @@ TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
     DeliveryStatus.QUEUED: frozenset({DeliveryStatus.SENDING}),
     # back to queued when an attempt failed and attempts remain; sending again when the
     # lease of a replica that died mid-send has expired
-    DeliveryStatus.SENDING: frozenset({DeliveryStatus.SENT, DeliveryStatus.QUEUED,
-                                       DeliveryStatus.FAILED, DeliveryStatus.SENDING}),
+    DeliveryStatus.SENDING: frozenset(
+        {DeliveryStatus.SENT, DeliveryStatus.QUEUED, DeliveryStatus.FAILED, DeliveryStatus.SENDING}
+    ),
     DeliveryStatus.SENT: frozenset(),
     DeliveryStatus.FAILED: frozenset(),
     DeliveryStatus.SKIPPED: frozenset(),
@@ -96,8 +105,14 @@ def retry_at(now: datetime, *, attempts: int, backoff_s: Sequence[float]) -> dat
     return now + timedelta(seconds=backoff_s[min(attempts, len(backoff_s)) - 1])
 
 
-def delivery_id(concern_id: str, kind: Kind, channel: ChannelName, *,
-                occurrence: str | None = None, recipient: str | None = None) -> str:
+def delivery_id(
+    concern_id: str,
+    kind: Kind,
+    channel: ChannelName,
+    *,
+    occurrence: str | None = None,
+    recipient: str | None = None,
+) -> str:
     """The key that makes sending happen once: concern, kind, which occurrence, channel, whom.
 
     The acknowledgement happens once per concern (no occurrence); other kinds once per fact
@@ -174,8 +189,12 @@ def provider_summary(answer: str | None, *, ok: bool, permanent: bool = False) -
     codes = [m.group(1) for m in (_STATUS_CODE.match(text), *_ERROR_CODE.finditer(text)) if m]
     failure = _EXCEPTION.match(text)
     outcome = "accepted" if ok else ("refused" if permanent else "not accepted")
-    detail = ", ".join([*(f"code {c}" for c in dict.fromkeys(codes)),
-                        *([failure.group(1)] if failure and not codes else [])])
+    detail = ", ".join(
+        [
+            *(f"code {c}" for c in dict.fromkeys(codes)),
+            *([failure.group(1)] if failure and not codes else []),
+        ]
+    )
     return f"{outcome} ({detail})" if detail else outcome
 
 
@@ -189,7 +208,7 @@ def display_name(name: str | None) -> str:
     collapsed = " ".join((name or "").split())
     if _ADDRESS_LIKE.search(collapsed):
         return ""
-    return collapsed.strip('"\',;: ')
+    return collapsed.strip("\"',;: ")
 
 
 def primary_language(requested: str | None) -> str:
@@ -198,8 +217,13 @@ def primary_language(requested: str | None) -> str:
     return primary if re.fullmatch(r"[a-z]{2,3}", primary) else DEFAULT_LANGUAGE
 
 
-def choose_channel(*, email: str | None, phone: str | None, preferred: str | None,
-                   available: frozenset[ChannelName]) -> ChannelName | None:
+def choose_channel(
+    *,
+    email: str | None,
+    phone: str | None,
+    preferred: str | None,
+    available: frozenset[ChannelName],
+) -> ChannelName | None:
     """How to reach a person: the preferred channel when usable, else email, else SMS."""
     usable = {ChannelName.EMAIL: bool(email), ChannelName.SMS: bool(phone)}
     ready = [c for c in PERSON_CHANNELS if usable[c] and c in available]
@@ -213,10 +237,34 @@ _WEEKDAYS = {
     "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
 }
 _MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-           "septiembre", "octubre", "noviembre", "diciembre"),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
 }
 
 
@@ -232,9 +280,13 @@ def format_local_time(moment: datetime, timezone: str, language: str) -> str:
     zone = local.strftime("%Z")
     if language == "es":
         article = "a la" if local.hour == 1 else "a las"
-        return (f"{weekday} {local.day} de {month} de {local.year} "
-                f"{article} {local.hour:02d}:{local.minute:02d} ({zone})")
+        return (
+            f"{weekday} {local.day} de {month} de {local.year} "
+            f"{article} {local.hour:02d}:{local.minute:02d} ({zone})"
+        )
     hour12 = local.hour % 12 or 12
     meridiem = "AM" if local.hour < 12 else "PM"
-    return (f"{weekday}, {month} {local.day}, {local.year} "
-            f"at {hour12}:{local.minute:02d} {meridiem} {zone}")
+    return (
+        f"{weekday}, {month} {local.day}, {local.year} "
+        f"at {hour12}:{local.minute:02d} {meridiem} {zone}"
+    )

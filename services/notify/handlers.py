@@ -67,8 +67,9 @@ async def on_event(event: CloudEvent, data: EventData, *, ctx: NotifyContext) ->
     await _record(webhooks + messages, event, concern_id, ctx, now)
 
 
-async def _messages(event: CloudEvent, data: EventData, concern_id: str, ctx: NotifyContext,
-                    now: datetime) -> list[NewDelivery]:
+async def _messages(
+    event: CloudEvent, data: EventData, concern_id: str, ctx: NotifyContext, now: datetime
+) -> list[NewDelivery]:
     """The messages to people the event causes, after remembering what it teaches."""
     facts = await ctx.concerns.remember(data, now)
     if not audience.may_notify(data):
@@ -76,61 +77,116 @@ async def _messages(event: CloudEvent, data: EventData, concern_id: str, ctx: No
     if facts is None:
         facts = await ctx.concerns.get(concern_id)
     survey_url = None
-    if isinstance(data, ConcernResolutionShared) and facts is not None \
-            and facts.contact is not None:
+    if (
+        isinstance(data, ConcernResolutionShared)
+        and facts is not None
+        and facts.contact is not None
+    ):
         survey_url = await open_survey(data, facts, ctx)
-    planned = audience.plan(event.name, data, facts=facts, district=ctx.district,
-                            config=ctx.config, available=ctx.available, survey_url=survey_url)
+    planned = audience.plan(
+        event.name,
+        data,
+        facts=facts,
+        district=ctx.district,
+        config=ctx.config,
+        available=ctx.available,
+        survey_url=survey_url,
+    )
     if not planned and event.name == "sla.warning":
         if facts is None or (facts.team_id is None and facts.assignee_id is None):
             # fired before triage named the team: it waits for it (retried, never dropped)
             raise TeamUnknown(f"no team known yet for concern {concern_id}")
-        log.info("nobody to warn: the team has no one to reach",
-                 extra={"concern_id": concern_id, "event_id": event.id})
-    return [await _prepare(p, concern_id=concern_id, facts=facts, event=event, ctx=ctx, now=now)
-            for p in planned]
+        log.info(
+            "nobody to warn: the team has no one to reach",
+            extra={"concern_id": concern_id, "event_id": event.id},
+        )
+    return [
+        await _prepare(p, concern_id=concern_id, facts=facts, event=event, ctx=ctx, now=now)
+        for p in planned
+    ]
 
 
-async def _record(deliveries: list[NewDelivery], event: CloudEvent, concern_id: str,
-                  ctx: NotifyContext, now: datetime) -> None:
+async def _record(
+    deliveries: list[NewDelivery],
+    event: CloudEvent,
+    concern_id: str,
+    ctx: NotifyContext,
+    now: datetime,
+) -> None:
     """Record each delivery once, and send at once those recorded claimed (due now)."""
     if not deliveries:
         return
     recorded = await ctx.repo.record(deliveries, now=now, lease_until=now + ctx.delivery_lease)
     for delivery in recorded:
-        log.info("delivery recorded", extra={
-            "concern_id": concern_id, "event_id": event.id, "delivery_id": delivery.id,
-            "kind": delivery.kind.value, "status": delivery.status.value})
+        log.info(
+            "delivery recorded",
+            extra={
+                "concern_id": concern_id,
+                "event_id": event.id,
+                "delivery_id": delivery.id,
+                "kind": delivery.kind.value,
+                "status": delivery.status.value,
+            },
+        )
     send_soon([d for d in recorded if d.status is DeliveryStatus.SENDING], ctx=ctx)
 
 
-async def open_survey(data: ConcernResolutionShared, facts: ConcernFacts,
-                      ctx: NotifyContext) -> str:
+async def open_survey(
+    data: ConcernResolutionShared, facts: ConcernFacts, ctx: NotifyContext
+) -> str:
     """Open (or extend) the concern's survey; the link is the same on every redelivery."""
     token = surveys.token_for(ctx.survey_key, data.concern_id)
     language = facts.contact.language if facts.contact else "en"
-    await ctx.surveys.open(concern_id=data.concern_id, token_hash=surveys.token_hash(token),
-                           language=language, expires_at=surveys.expires_at(data.resolved_at),
-                           now=ctx.clock.now())
+    await ctx.surveys.open(
+        concern_id=data.concern_id,
+        token_hash=surveys.token_hash(token),
+        language=language,
+        expires_at=surveys.expires_at(data.resolved_at),
+        now=ctx.clock.now(),
+    )
     return surveys.link(ctx.config.survey_base_url, token)
 
 
-async def _prepare(planned: Planned, *, concern_id: str, facts: ConcernFacts | None,
-                   event: CloudEvent, ctx: NotifyContext, now: datetime) -> NewDelivery:
+async def _prepare(
+    planned: Planned,
+    *,
+    concern_id: str,
+    facts: ConcernFacts | None,
+    event: CloudEvent,
+    ctx: NotifyContext,
+    now: datetime,
+) -> NewDelivery:
     """The delivery of one planned message, rendered from its template now."""
     if planned.channel is None:
         return NewDelivery(
-            id=delivery_id(concern_id, planned.kind, ChannelName.EMAIL,
-                           occurrence=planned.occurrence, recipient=planned.recipient),
-            concern_id=concern_id, kind=planned.kind, channel=ChannelName.EMAIL, address=None,
-            language=planned.language, recipient=planned.recipient,
-            status=DeliveryStatus.SKIPPED, note=planned.note, event_id=event.id)
+            id=delivery_id(
+                concern_id,
+                planned.kind,
+                ChannelName.EMAIL,
+                occurrence=planned.occurrence,
+                recipient=planned.recipient,
+            ),
+            concern_id=concern_id,
+            kind=planned.kind,
+            channel=ChannelName.EMAIL,
+            address=None,
+            language=planned.language,
+            recipient=planned.recipient,
+            status=DeliveryStatus.SKIPPED,
+            note=planned.note,
+            event_id=event.id,
+        )
     template = await ctx.templates.find(planned.kind, planned.channel, planned.language)
     if template is None:
         raise TemplateMissing(f"no {planned.kind.value} template for {planned.channel.value}")
-    values = audience.template_values(planned, language=template.language,
-                                      concern_id=concern_id, facts=facts,
-                                      district=ctx.district, config=ctx.config)
+    values = audience.template_values(
+        planned,
+        language=template.language,
+        concern_id=concern_id,
+        facts=facts,
+        district=ctx.district,
+        config=ctx.config,
+    )
     rendered = render(template, values)
     text = rendered.text
     due = now
@@ -139,12 +195,26 @@ async def _prepare(planned: Planned, *, concern_id: str, facts: ConcernFacts | N
         if not planned.urgent:
             due = hold_for_quiet_hours(now, ctx)
     return NewDelivery(
-        id=delivery_id(concern_id, planned.kind, planned.channel,
-                       occurrence=planned.occurrence, recipient=planned.recipient),
-        concern_id=concern_id, kind=planned.kind, channel=planned.channel,
-        address=planned.address, language=rendered.language, recipient=planned.recipient,
-        to_name=planned.name, subject=rendered.subject, text=text, next_attempt_at=due,
-        urgent=planned.urgent, event_id=event.id)
+        id=delivery_id(
+            concern_id,
+            planned.kind,
+            planned.channel,
+            occurrence=planned.occurrence,
+            recipient=planned.recipient,
+        ),
+        concern_id=concern_id,
+        kind=planned.kind,
+        channel=planned.channel,
+        address=planned.address,
+        language=rendered.language,
+        recipient=planned.recipient,
+        to_name=planned.name,
+        subject=rendered.subject,
+        text=text,
+        next_attempt_at=due,
+        urgent=planned.urgent,
+        event_id=event.id,
+    )
 
 
 async def _webhooks(event: CloudEvent, concern_id: str, ctx: NotifyContext) -> list[NewDelivery]:
@@ -152,10 +222,20 @@ async def _webhooks(event: CloudEvent, concern_id: str, ctx: NotifyContext) -> l
     if event.exchange is not Exchange.PUBLIC:  # a restricted copy included
         return []
     body = encode(event).decode()
-    return [NewDelivery(
-        # the event id: a redelivered or republished event is the same webhook
-        id=f"{concern_id}:{Kind.WEBHOOK.value}:{event.id}:{s.id}", concern_id=concern_id,
-        kind=Kind.WEBHOOK, channel=ChannelName.WEBHOOK, address=s.url, language="en",
-        recipient=s.id, subject=event.type, text=body, publishes=False, event_id=event.id)
-        for s in await ctx.subscriptions.matching(event.name)]
-
+    return [
+        NewDelivery(
+            # the event id: a redelivered or republished event is the same webhook
+            id=f"{concern_id}:{Kind.WEBHOOK.value}:{event.id}:{s.id}",
+            concern_id=concern_id,
+            kind=Kind.WEBHOOK,
+            channel=ChannelName.WEBHOOK,
+            address=s.url,
+            language="en",
+            recipient=s.id,
+            subject=event.type,
+            text=body,
+            publishes=False,
+            event_id=event.id,
+        )
+        for s in await ctx.subscriptions.matching(event.name)
+    ]

@@ -42,35 +42,54 @@ from shared.store import Document
 # Private events notify reads; it also reads every public event, for subscriptions.
 PRIVATE_EVENTS = ("concern.contact_shared", "concern.reply_shared", "concern.resolution_shared")
 HANDLED_EVENTS = frozenset(PRIVATE_EVENTS) | frozenset(
-    name for name, spec in CATALOGUE.items() if spec.exchange is Exchange.PUBLIC)
+    name for name, spec in CATALOGUE.items() if spec.exchange is Exchange.PUBLIC
+)
 
 
-def build_channels(settings: NotifySettings, clock: Clock,
-                   overrides: Mapping[ChannelName, OutboundChannel] | None = None,
-                   ) -> dict[ChannelName, OutboundChannel]:
+def build_channels(
+    settings: NotifySettings,
+    clock: Clock,
+    overrides: Mapping[ChannelName, OutboundChannel] | None = None,
+) -> dict[ChannelName, OutboundChannel]:
     """The channels the settings configure; `overrides` replace some (tests pass fakes)."""
     channels: dict[ChannelName, OutboundChannel] = {
         ChannelName.EMAIL: SmtpEmailChannel.from_settings(settings),
-        ChannelName.WEBHOOK: WebhookChannel(clock=clock, timeout_s=settings.io_timeout_s,
-                                            allowed_targets=settings.webhook_allowed_targets),
+        ChannelName.WEBHOOK: WebhookChannel(
+            clock=clock,
+            timeout_s=settings.io_timeout_s,
+            allowed_targets=settings.webhook_allowed_targets,
+        ),
     }
     if settings.sms_enabled:
-        if not (settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token
-                and settings.sms_from):  # NotifySettings refuses them apart; kept for the types
-            raise ValueError("SMS_API_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM go "
-                             "together")
+        if not (
+            settings.sms_api_url
+            and settings.sms_account_sid
+            and settings.sms_auth_token
+            and settings.sms_from
+        ):  # NotifySettings refuses them apart; kept for the types
+            raise ValueError(
+                "SMS_API_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM go together"
+            )
         channels[ChannelName.SMS] = HttpSmsChannel(
-            api_url=settings.sms_api_url, account_sid=settings.sms_account_sid,
-            auth_token=settings.sms_auth_token, sender=settings.sms_from,
-            timeout_s=settings.io_timeout_s)
+            api_url=settings.sms_api_url,
+            account_sid=settings.sms_account_sid,
+            auth_token=settings.sms_auth_token,
+            sender=settings.sms_from,
+            timeout_s=settings.io_timeout_s,
+        )
     channels.update(overrides or {})
     return channels
 
 
-async def build_context(db: AsyncDatabase[Document], *, settings: NotifySettings, clock: Clock,
-                        district: DistrictConfig,
-                        channels: Mapping[ChannelName, OutboundChannel],
-                        published: Callable[..., None] = lambda *_: None) -> NotifyContext:
+async def build_context(
+    db: AsyncDatabase[Document],
+    *,
+    settings: NotifySettings,
+    clock: Clock,
+    district: DistrictConfig,
+    channels: Mapping[ChannelName, OutboundChannel],
+    published: Callable[..., None] = lambda *_: None,
+) -> NotifyContext:
     """Notify's stores over `db` (indexes made, templates seeded) and its context; its
     dispatch loop sends what handlers record (`run` it for retries and crash recovery)."""
     repo, templates = DeliveryRepository(db), TemplateRepository(db)
@@ -80,23 +99,37 @@ async def build_context(db: AsyncDatabase[Document], *, settings: NotifySettings
     await surveys.ensure_indexes()
     await templates.seed(load_seed(), clock.now())
     return NotifyContext(
-        repo=repo, concerns=ConcernRepository(db), templates=templates,
-        subscriptions=subscriptions, surveys=surveys, channels=dict(channels), clock=clock,
+        repo=repo,
+        concerns=ConcernRepository(db),
+        templates=templates,
+        subscriptions=subscriptions,
+        surveys=surveys,
+        channels=dict(channels),
+        clock=clock,
         district=district,
         config=district.section("notify", NotifyConfig).at(settings.public_base_url),
-        source=settings.source, published=published,
-        dispatch=DispatchLoop(tick_s=settings.dispatch_tick_s,
-                              concurrency=settings.dispatch_batch,
-                              grace_s=settings.shutdown_grace_s),
+        source=settings.source,
+        published=published,
+        dispatch=DispatchLoop(
+            tick_s=settings.dispatch_tick_s,
+            concurrency=settings.dispatch_batch,
+            grace_s=settings.shutdown_grace_s,
+        ),
         delivery_attempts=settings.delivery_attempts,
         delivery_lease=timedelta(seconds=settings.delivery_lease_s),
-        backoff_s=tuple(settings.delivery_backoff_s), dispatch_batch=settings.dispatch_batch,
-        survey_key=settings.survey_token_key)
+        backoff_s=tuple(settings.delivery_backoff_s),
+        dispatch_batch=settings.dispatch_batch,
+        survey_key=settings.survey_token_key,
+    )
 
 
-def create_app(settings: NotifySettings, *, clock: Clock | None = None,
-               email: OutboundChannel | None = None,
-               channels: Mapping[ChannelName, OutboundChannel] | None = None) -> FastAPI:
+def create_app(
+    settings: NotifySettings,
+    *,
+    clock: Clock | None = None,
+    email: OutboundChannel | None = None,
+    channels: Mapping[ChannelName, OutboundChannel] | None = None,
+) -> FastAPI:
     """Build the notify app; connections open in its lifespan, not at import.
 
     `email` or `channels` replace configured channels (tests may pass a `RecordingChannel`).
@@ -110,9 +143,14 @@ def create_app(settings: NotifySettings, *, clock: Clock | None = None,
     outbound = build_channels(settings, clock, overrides)
 
     async def wire(runtime: Runtime) -> tuple[NotifyContext, Mapping[str, Handler]]:
-        ctx = await build_context(runtime.db, settings=settings, clock=runtime.clock,
-                                  district=district, channels=outbound,
-                                  published=runtime.wake_relay)
+        ctx = await build_context(
+            runtime.db,
+            settings=settings,
+            clock=runtime.clock,
+            district=district,
+            channels=outbound,
+            published=runtime.wake_relay,
+        )
         # The loop is cancelled when the runtime closes: sends in flight get the shutdown
         # grace; one cut short keeps its lease until it expires, then a peer (or the next
         # start) sends the delivery.
@@ -122,9 +160,14 @@ def create_app(settings: NotifySettings, *, clock: Clock | None = None,
         handler = idempotent(functools.partial(handlers.on_event, ctx=ctx))
         return ctx, dict.fromkeys(HANDLED_EVENTS, handler)
 
-    app = create_service_app(title="Bureau notify", service="notify",
-                             cors_origins=settings.cors_origins, lifespan=runtime_lifespan(
-        settings, clock=clock, outbox_collections=[DELIVERIES, SURVEYS], wire=wire))
+    app = create_service_app(
+        title="Bureau notify",
+        service="notify",
+        cors_origins=settings.cors_origins,
+        lifespan=runtime_lifespan(
+            settings, clock=clock, outbox_collections=[DELIVERIES, SURVEYS], wire=wire
+        ),
+    )
     app.include_router(api.router)
     app.include_router(opt_outs.router)
     return app

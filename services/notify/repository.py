@@ -144,29 +144,54 @@ def from_document(doc: Document) -> Delivery:
         provider_reference=doc.get("provider_reference"),
         lease_token=doc.get(LEASE_TOKEN),
         lease_until=_optional_time(doc.get(LEASE_UNTIL)),
-        history=tuple(Attempt(number=int(h["attempt"]), at=as_utc(h["at"]), ok=bool(h["ok"]),
-                              answer=h.get("answer", "")) for h in doc.get("history", [])),
+        history=tuple(
+            Attempt(
+                number=int(h["attempt"]),
+                at=as_utc(h["at"]),
+                ok=bool(h["ok"]),
+                answer=h.get("answer", ""),
+            )
+            for h in doc.get("history", [])
+        ),
     )
 
 
 def _new_document(delivery: NewDelivery, *, now: datetime, lease_until: datetime) -> Document:
     due = delivery.next_attempt_at or now
     doc: Document = {
-        "_id": delivery.id, "concern_id": delivery.concern_id, "kind": delivery.kind.value,
-        "channel": delivery.channel.value, "status": delivery.status.value,
-        "recipient": delivery.recipient, "address": delivery.address,
-        "to_name": delivery.to_name, "language": delivery.language,
-        "subject": delivery.subject, "text": delivery.text, "attempts": 0,
-        "created_at": now, "updated_at": now, "last_error": delivery.note,
-        "next_attempt_at": due, "urgent": delivery.urgent,
-        "publishes": delivery.publishes, "event_id": delivery.event_id, "history": [],
+        "_id": delivery.id,
+        "concern_id": delivery.concern_id,
+        "kind": delivery.kind.value,
+        "channel": delivery.channel.value,
+        "status": delivery.status.value,
+        "recipient": delivery.recipient,
+        "address": delivery.address,
+        "to_name": delivery.to_name,
+        "language": delivery.language,
+        "subject": delivery.subject,
+        "text": delivery.text,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "last_error": delivery.note,
+        "next_attempt_at": due,
+        "urgent": delivery.urgent,
+        "publishes": delivery.publishes,
+        "event_id": delivery.event_id,
+        "history": [],
     }
     if delivery.status is not DeliveryStatus.QUEUED:
         doc.pop("next_attempt_at")
     elif due <= now:
         # claimed in the write that records it, as `_claim` would (the attempt counts now)
-        doc.update({"status": DeliveryStatus.SENDING.value, "attempts": 1,
-                    LEASE_TOKEN: uuid.uuid4().hex, LEASE_UNTIL: lease_until})
+        doc.update(
+            {
+                "status": DeliveryStatus.SENDING.value,
+                "attempts": 1,
+                LEASE_TOKEN: uuid.uuid4().hex,
+                LEASE_UNTIL: lease_until,
+            }
+        )
     return doc
 
 
@@ -191,8 +216,9 @@ class DeliveryRepository:
         await self._deliveries.create_index([("status", 1), ("next_attempt_at", 1)])
         await self._deliveries.create_index([("status", 1), (LEASE_UNTIL, 1)])
 
-    async def record(self, deliveries: Sequence[NewDelivery], *, now: datetime,
-                     lease_until: datetime) -> list[Delivery]:
+    async def record(
+        self, deliveries: Sequence[NewDelivery], *, now: datetime, lease_until: datetime
+    ) -> list[Delivery]:
         """Record each delivery once, in one write; returns those that were new (not those of a
         redelivered event, or recorded by a peer).
 
@@ -216,30 +242,43 @@ class DeliveryRepository:
 
     async def claim_due(self, *, now: datetime, lease_until: datetime) -> Delivery | None:
         """Take the most overdue delivery nobody holds; None when nothing is due."""
-        return await self._claim(_due(now), token=uuid.uuid4().hex, now=now,
-                                 lease_until=lease_until, sort=True)
+        return await self._claim(
+            _due(now), token=uuid.uuid4().hex, now=now, lease_until=lease_until, sort=True
+        )
 
-    async def claim_abandoned(self, *, now: datetime, lease_until: datetime,
-                              silent_for: timedelta) -> list[Delivery]:
+    async def claim_abandoned(
+        self, *, now: datetime, lease_until: datetime, silent_for: timedelta
+    ) -> list[Delivery]:
         """Take over the deliveries whose sender is gone: each lease ran out and has stayed
         as it was, neither renewed nor settled, for `silent_for` since this replica first
         saw it so. A store outage stops every sender's renewals alike: the watch starts
         when this replica can read again, by when a live sender records or renews too."""
-        docs = await self._deliveries.find(
-            {"status": DeliveryStatus.SENDING.value, LEASE_UNTIL: {"$lte": now}},
-            {LEASE_TOKEN: 1, LEASE_UNTIL: 1}).sort(LEASE_UNTIL, ASCENDING) \
-            .limit(ABANDONED_BATCH).to_list()
-        seen = [(d["_id"], d.get(LEASE_TOKEN), _optional_time(d.get(LEASE_UNTIL)))
-                for d in docs]
+        docs = (
+            await self._deliveries.find(
+                {"status": DeliveryStatus.SENDING.value, LEASE_UNTIL: {"$lte": now}},
+                {LEASE_TOKEN: 1, LEASE_UNTIL: 1},
+            )
+            .sort(LEASE_UNTIL, ASCENDING)
+            .limit(ABANDONED_BATCH)
+            .to_list()
+        )
+        seen = [(d["_id"], d.get(LEASE_TOKEN), _optional_time(d.get(LEASE_UNTIL))) for d in docs]
         self._silent = {key: self._silent.get(key, now) for key in seen}
         taken: list[Delivery] = []
         for (delivery_id, token, until), since in list(self._silent.items()):
             if now - since < silent_for:
                 continue
             claimed = await self._claim(
-                {"_id": delivery_id, "status": DeliveryStatus.SENDING.value,
-                 LEASE_TOKEN: token, LEASE_UNTIL: until},
-                token=uuid.uuid4().hex, now=now, lease_until=lease_until)
+                {
+                    "_id": delivery_id,
+                    "status": DeliveryStatus.SENDING.value,
+                    LEASE_TOKEN: token,
+                    LEASE_UNTIL: until,
+                },
+                token=uuid.uuid4().hex,
+                now=now,
+                lease_until=lease_until,
+            )
             if claimed is not None:
                 taken.append(claimed)
         return taken
@@ -249,20 +288,35 @@ class DeliveryRepository:
         not counted (False when this claim is no longer held)."""
         result = await self._deliveries.update_one(
             {"_id": delivery_id, "status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token},
-            {"$set": {"status": DeliveryStatus.QUEUED.value, "next_attempt_at": now,
-                      "updated_at": now},
-             "$unset": {LEASE_TOKEN: "", LEASE_UNTIL: ""}, "$inc": {"attempts": -1}})
+            {
+                "$set": {
+                    "status": DeliveryStatus.QUEUED.value,
+                    "next_attempt_at": now,
+                    "updated_at": now,
+                },
+                "$unset": {LEASE_TOKEN: "", LEASE_UNTIL: ""},
+                "$inc": {"attempts": -1},
+            },
+        )
         return result.modified_count == 1
 
     async def renew(self, delivery_id: str, *, token: str, lease_until: datetime) -> bool:
         """Extend the lease of a delivery this sender still holds (False when it does not)."""
         result = await self._deliveries.update_one(
             {"_id": delivery_id, "status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token},
-            {"$set": {LEASE_UNTIL: lease_until}})
+            {"$set": {LEASE_UNTIL: lease_until}},
+        )
         return result.matched_count == 1
 
-    async def _claim(self, query: Document, *, token: str, now: datetime,
-                     lease_until: datetime, sort: bool = False) -> Delivery | None:
+    async def _claim(
+        self,
+        query: Document,
+        *,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        sort: bool = False,
+    ) -> Delivery | None:
         """Take the first delivery `query` matches (the most overdue one with `sort`).
 
         The candidates are found, then taken by `_id` with `query` re-asserted (so one
@@ -281,12 +335,20 @@ class DeliveryRepository:
                 {"_id": delivery_id, **query},  # `_id` first: the clause served from an index
                 # An attempt counts when it starts, so a replica that dies mid-send still uses
                 # one up.
-                {"$set": {"status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token,
-                          LEASE_UNTIL: lease_until, "updated_at": now},
-                 "$inc": {"attempts": 1}})
+                {
+                    "$set": {
+                        "status": DeliveryStatus.SENDING.value,
+                        LEASE_TOKEN: token,
+                        LEASE_UNTIL: lease_until,
+                        "updated_at": now,
+                    },
+                    "$inc": {"attempts": 1},
+                },
+            )
             if taken.modified_count:
                 doc = await self._deliveries.find_one(
-                    {"_id": delivery_id, LEASE_TOKEN: token}, {"outbox": 0})
+                    {"_id": delivery_id, LEASE_TOKEN: token}, {"outbox": 0}
+                )
                 return from_document(doc) if doc else None
         return None
 
@@ -299,45 +361,118 @@ class DeliveryRepository:
         return await self._deliveries.find_one({"_id": delivery_id})
 
     async def for_concern(self, concern_id: str) -> list[Delivery]:
-        docs = await self._deliveries.find({"concern_id": concern_id}, {"outbox": 0}) \
-            .sort("created_at", 1).to_list()
+        docs = (
+            await self._deliveries.find({"concern_id": concern_id}, {"outbox": 0})
+            .sort("created_at", 1)
+            .to_list()
+        )
         return [from_document(d) for d in docs]
 
-    async def mark_sent(self, delivery_id: str, *, token: str, now: datetime, answer: str,
-                        reference: str | None, attempt: int,
-                        events: list[CloudEvent]) -> bool:
+    async def mark_sent(
+        self,
+        delivery_id: str,
+        *,
+        token: str,
+        now: datetime,
+        answer: str,
+        reference: str | None,
+        attempt: int,
+        events: list[CloudEvent],
+    ) -> bool:
         """Record the provider's acceptance with its events, if we still hold the lease."""
-        return await self._finish_attempt(delivery_id, token, events, {
-            "status": DeliveryStatus.SENT.value, "sent_at": now, "updated_at": now,
-            "provider_answer": answer, "provider_reference": reference, "last_error": None,
-        }, Attempt(attempt, now, True, answer), final=True)
+        return await self._finish_attempt(
+            delivery_id,
+            token,
+            events,
+            {
+                "status": DeliveryStatus.SENT.value,
+                "sent_at": now,
+                "updated_at": now,
+                "provider_answer": answer,
+                "provider_reference": reference,
+                "last_error": None,
+            },
+            Attempt(attempt, now, True, answer),
+            final=True,
+        )
 
-    async def release(self, delivery_id: str, *, token: str, now: datetime, error: str,
-                      next_attempt_at: datetime, attempt: int) -> bool:
+    async def release(
+        self,
+        delivery_id: str,
+        *,
+        token: str,
+        now: datetime,
+        error: str,
+        next_attempt_at: datetime,
+        attempt: int,
+    ) -> bool:
         """Put a delivery whose attempt failed back in the queue for a later try."""
-        return await self._finish_attempt(delivery_id, token, [], {
-            "status": DeliveryStatus.QUEUED.value, "updated_at": now, "last_error": error,
-            "provider_answer": error, "next_attempt_at": next_attempt_at,
-        }, Attempt(attempt, now, False, error), final=False)
+        return await self._finish_attempt(
+            delivery_id,
+            token,
+            [],
+            {
+                "status": DeliveryStatus.QUEUED.value,
+                "updated_at": now,
+                "last_error": error,
+                "provider_answer": error,
+                "next_attempt_at": next_attempt_at,
+            },
+            Attempt(attempt, now, False, error),
+            final=False,
+        )
 
-    async def mark_failed(self, delivery_id: str, *, token: str, now: datetime, error: str,
-                          attempt: int, events: list[CloudEvent]) -> bool:
+    async def mark_failed(
+        self,
+        delivery_id: str,
+        *,
+        token: str,
+        now: datetime,
+        error: str,
+        attempt: int,
+        events: list[CloudEvent],
+    ) -> bool:
         """Give up on a delivery, with the events that tell the bureau."""
-        return await self._finish_attempt(delivery_id, token, events, {
-            "status": DeliveryStatus.FAILED.value, "failed_at": now, "updated_at": now,
-            "last_error": error, "provider_answer": error,
-        }, Attempt(attempt, now, False, error), final=True)
+        return await self._finish_attempt(
+            delivery_id,
+            token,
+            events,
+            {
+                "status": DeliveryStatus.FAILED.value,
+                "failed_at": now,
+                "updated_at": now,
+                "last_error": error,
+                "provider_answer": error,
+            },
+            Attempt(attempt, now, False, error),
+            final=True,
+        )
 
-    async def _finish_attempt(self, delivery_id: str, token: str, events: list[CloudEvent],
-                              fields: Document, attempt: Attempt, *, final: bool) -> bool:
+    async def _finish_attempt(
+        self,
+        delivery_id: str,
+        token: str,
+        events: list[CloudEvent],
+        fields: Document,
+        attempt: Attempt,
+        *,
+        final: bool,
+    ) -> bool:
         unset: Document = {LEASE_TOKEN: "", LEASE_UNTIL: ""}
         if final:
             # The text may hold a reply or a survey link: once settled, only the log remains.
             unset.update({"text": "", "next_attempt_at": ""})
-        entry = {"attempt": attempt.number, "at": attempt.at, "ok": attempt.ok,
-                 "answer": attempt.answer}
-        update: Document = {"$set": fields, "$unset": unset,
-                            "$push": {"history": {"$each": [entry], "$slice": -MAX_HISTORY}}}
+        entry = {
+            "attempt": attempt.number,
+            "at": attempt.at,
+            "ok": attempt.ok,
+            "answer": attempt.answer,
+        }
+        update: Document = {
+            "$set": fields,
+            "$unset": unset,
+            "$push": {"history": {"$each": [entry], "$slice": -MAX_HISTORY}},
+        }
         if events:
             update["$push"].update(outbox_push(events))
         result = await self._deliveries.update_one(
@@ -392,38 +527,63 @@ class ConcernRepository:
         if isinstance(data, ConcernTriaged):
             return await self.remember_triage(data)
         if isinstance(data, ConcernAssigned):
-            return await self.remember_assignment(data.concern_id, data.assignee_id,
-                                                  data.assigned_at)
+            return await self.remember_assignment(
+                data.concern_id, data.assignee_id, data.assigned_at
+            )
         return None
 
-    async def remember_contact(self, data: ConcernContactShared,
-                               now: datetime) -> ConcernFacts | None:
+    async def remember_contact(
+        self, data: ConcernContactShared, now: datetime
+    ) -> ConcernFacts | None:
         """Keep the requester's contact; the first one shared for a concern stays."""
         requester = data.requester
-        contact = {"name": requester.name, "email": str(requester.email) if requester.email
-                   else None, "phone": requester.phone, "language": requester.language,
-                   # not in the contract yet: read it when intake starts sharing it
-                   "preferred_channel": getattr(requester, "preferred_channel", None)}
-        return await self._upsert(data.concern_id, {"contact": None}, {
-            "contact": contact, "tracking_number": data.tracking_number,
-            "category": data.category, "resolution_due_at": data.resolution_due_at,
-            "contact_at": now})
+        contact = {
+            "name": requester.name,
+            "email": str(requester.email) if requester.email else None,
+            "phone": requester.phone,
+            "language": requester.language,
+            # not in the contract yet: read it when intake starts sharing it
+            "preferred_channel": getattr(requester, "preferred_channel", None),
+        }
+        return await self._upsert(
+            data.concern_id,
+            {"contact": None},
+            {
+                "contact": contact,
+                "tracking_number": data.tracking_number,
+                "category": data.category,
+                "resolution_due_at": data.resolution_due_at,
+                "contact_at": now,
+            },
+        )
 
     async def remember_triage(self, data: ConcernTriaged) -> ConcernFacts | None:
         """The owning team and priority; a later decision (re-triage) wins over an older one."""
-        return await self._upsert(data.concern_id, _older("triaged_at", data.triaged_at), {
-            "team_id": data.team_id, "priority": data.priority.value,
-            "school_id": data.school_id, "triage_category": data.category,
-            "triaged_at": data.triaged_at})
+        return await self._upsert(
+            data.concern_id,
+            _older("triaged_at", data.triaged_at),
+            {
+                "team_id": data.team_id,
+                "priority": data.priority.value,
+                "school_id": data.school_id,
+                "triage_category": data.category,
+                "triaged_at": data.triaged_at,
+            },
+        )
 
-    async def remember_assignment(self, concern_id: str, assignee_id: str,
-                                  assigned_at: datetime) -> ConcernFacts | None:
+    async def remember_assignment(
+        self, concern_id: str, assignee_id: str, assigned_at: datetime
+    ) -> ConcernFacts | None:
         """Who works the concern; a later assignment wins."""
-        return await self._upsert(concern_id, _older("assigned_at", assigned_at),
-                                  {"assignee_id": assignee_id, "assigned_at": assigned_at})
+        return await self._upsert(
+            concern_id,
+            _older("assigned_at", assigned_at),
+            {"assignee_id": assignee_id, "assigned_at": assigned_at},
+        )
 
-    async def _upsert(self, concern_id: str, unless_known: Document,
-                      fields: Document) -> ConcernFacts | None:
+    async def _upsert(
+        self, concern_id: str, unless_known: Document, fields: Document
+    ) -> ConcernFacts | None:
         """Set `fields` where `unless_known` holds (or on a new document), then read the
         facts; None when the document already knows better.
 
@@ -455,16 +615,28 @@ def _older(stamp: str, at: datetime) -> Document:
 
 def _facts(doc: Document) -> ConcernFacts:
     raw = doc.get("contact")
-    contact = Contact(name=raw.get("name"), email=raw.get("email"), phone=raw.get("phone"),
-                      language=raw.get("language") or "en",
-                      preferred_channel=raw.get("preferred_channel")) if raw else None
+    contact = (
+        Contact(
+            name=raw.get("name"),
+            email=raw.get("email"),
+            phone=raw.get("phone"),
+            language=raw.get("language") or "en",
+            preferred_channel=raw.get("preferred_channel"),
+        )
+        if raw
+        else None
+    )
     return ConcernFacts(
-        concern_id=doc["_id"], tracking_number=doc.get("tracking_number"),
+        concern_id=doc["_id"],
+        tracking_number=doc.get("tracking_number"),
         category=doc.get("category") or doc.get("triage_category"),
         school_id=doc.get("school_id"),
-        resolution_due_at=_optional_time(doc.get("resolution_due_at")), contact=contact,
-        team_id=doc.get("team_id"), priority=doc.get("priority"),
-        assignee_id=doc.get("assignee_id"))
+        resolution_due_at=_optional_time(doc.get("resolution_due_at")),
+        contact=contact,
+        team_id=doc.get("team_id"),
+        priority=doc.get("priority"),
+        assignee_id=doc.get("assignee_id"),
+    )
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -479,10 +651,16 @@ class StoredTemplate:
 
 def _template(doc: Document) -> StoredTemplate:
     return StoredTemplate(
-        template=MessageTemplate(kind=Kind(doc["kind"]), channel=ChannelName(doc["channel"]),
-                                 language=doc["language"], subject=doc.get("subject"),
-                                 body=doc["body"]),
-        updated_at=as_utc(doc["updated_at"]), origin=doc.get("origin", "seed"))
+        template=MessageTemplate(
+            kind=Kind(doc["kind"]),
+            channel=ChannelName(doc["channel"]),
+            language=doc["language"],
+            subject=doc.get("subject"),
+            body=doc["body"],
+        ),
+        updated_at=as_utc(doc["updated_at"]),
+        origin=doc.get("origin", "seed"),
+    )
 
 
 class TemplateRepository:
@@ -498,18 +676,34 @@ class TemplateRepository:
         """Insert the shipped templates that are missing, in one write; edited ones are kept."""
         if not templates:
             return 0
-        result = await self._templates.bulk_write([UpdateOne({"_id": t.key}, {"$setOnInsert": {
-            "kind": t.kind.value, "channel": t.channel.value, "language": t.language,
-            "subject": t.subject, "body": t.body, "updated_at": now, "origin": "seed"}},
-            upsert=True) for t in templates], ordered=False)
+        result = await self._templates.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": t.key},
+                    {
+                        "$setOnInsert": {
+                            "kind": t.kind.value,
+                            "channel": t.channel.value,
+                            "language": t.language,
+                            "subject": t.subject,
+                            "body": t.body,
+                            "updated_at": now,
+                            "origin": "seed",
+                        }
+                    },
+                    upsert=True,
+                )
+                for t in templates
+            ],
+            ordered=False,
+        )
         self._cached.invalidate()
         return result.upserted_count
 
     async def get(self, kind: Kind, channel: ChannelName, language: str) -> StoredTemplate | None:
         return (await self._cached.get()).get(template_key(kind, channel, language))
 
-    async def find(self, kind: Kind, channel: ChannelName,
-                   language: str) -> MessageTemplate | None:
+    async def find(self, kind: Kind, channel: ChannelName, language: str) -> MessageTemplate | None:
         """The template in `language`, else in English."""
         for lang in fallback_languages(language):
             stored = await self.get(kind, channel, lang)
@@ -518,10 +712,21 @@ class TemplateRepository:
         return None
 
     async def put(self, template: MessageTemplate, now: datetime) -> StoredTemplate:
-        await self._templates.update_one({"_id": template.key}, {"$set": {
-            "kind": template.kind.value, "channel": template.channel.value,
-            "language": template.language, "subject": template.subject, "body": template.body,
-            "updated_at": now, "origin": "admin"}}, upsert=True)
+        await self._templates.update_one(
+            {"_id": template.key},
+            {
+                "$set": {
+                    "kind": template.kind.value,
+                    "channel": template.channel.value,
+                    "language": template.language,
+                    "subject": template.subject,
+                    "body": template.body,
+                    "updated_at": now,
+                    "origin": "admin",
+                }
+            },
+            upsert=True,
+        )
         self._cached.invalidate()
         return StoredTemplate(template, now, "admin")
 
@@ -543,8 +748,13 @@ class Subscription:
 
 
 def _subscription(doc: Document) -> Subscription:
-    return Subscription(id=doc["_id"], url=doc["url"], event_types=tuple(doc["event_types"]),
-                        secret=doc["secret"], created_at=as_utc(doc["created_at"]))
+    return Subscription(
+        id=doc["_id"],
+        url=doc["url"],
+        event_types=tuple(doc["event_types"]),
+        secret=doc["secret"],
+        created_at=as_utc(doc["created_at"]),
+    )
 
 
 class SubscriptionRepository:
@@ -561,10 +771,16 @@ class SubscriptionRepository:
     async def ensure_indexes(self) -> None:
         await self._subscriptions.create_index("event_types")
 
-    async def create(self, *, url: str, event_types: list[str], secret: str,
-                     now: datetime) -> Subscription:
-        doc = {"_id": str(uuid.uuid4()), "url": url, "event_types": sorted(set(event_types)),
-               "secret": secret, "created_at": now}
+    async def create(
+        self, *, url: str, event_types: list[str], secret: str, now: datetime
+    ) -> Subscription:
+        doc = {
+            "_id": str(uuid.uuid4()),
+            "url": url,
+            "event_types": sorted(set(event_types)),
+            "secret": secret,
+            "created_at": now,
+        }
         await self._subscriptions.insert_one(doc)
         self._cached.invalidate()
         return _subscription(doc)
@@ -585,8 +801,11 @@ class SubscriptionRepository:
     async def matching(self, event_name: str) -> list[Subscription]:
         """Subscriptions that asked for this event (or for every public event, `*`); other
         replicas' changes show within the cache TTL."""
-        return [s for s in await self._cached.get()
-                if event_name in s.event_types or "*" in s.event_types]
+        return [
+            s
+            for s in await self._cached.get()
+            if event_name in s.event_types or "*" in s.event_types
+        ]
 
 
 # --- surveys ------------------------------------------------------------------------------
@@ -603,9 +822,14 @@ class Survey:
 
 
 def _survey(doc: Document) -> Survey:
-    return Survey(concern_id=doc["_id"], language=doc.get("language", "en"),
-                  created_at=as_utc(doc["created_at"]), expires_at=as_utc(doc["expires_at"]),
-                  answered_at=_optional_time(doc.get("answered_at")), score=doc.get("score"))
+    return Survey(
+        concern_id=doc["_id"],
+        language=doc.get("language", "en"),
+        created_at=as_utc(doc["created_at"]),
+        expires_at=as_utc(doc["expires_at"]),
+        answered_at=_optional_time(doc.get("answered_at")),
+        score=doc.get("score"),
+    )
 
 
 class SurveyRepository:
@@ -617,30 +841,56 @@ class SurveyRepository:
     async def ensure_indexes(self) -> None:
         await self._surveys.create_index("token_hash", unique=True)
 
-    async def open(self, *, concern_id: str, token_hash: str, language: str,
-                   expires_at: datetime, now: datetime) -> None:
+    async def open(
+        self,
+        *,
+        concern_id: str,
+        token_hash: str,
+        language: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> None:
         """Open the concern's survey, or move its expiry to a later resolution's."""
         try:
-            await self._surveys.insert_one({
-                "_id": concern_id, "token_hash": token_hash, "language": language,
-                "created_at": now, "expires_at": expires_at, "answered_at": None})
+            await self._surveys.insert_one(
+                {
+                    "_id": concern_id,
+                    "token_hash": token_hash,
+                    "language": language,
+                    "created_at": now,
+                    "expires_at": expires_at,
+                    "answered_at": None,
+                }
+            )
         except DuplicateKeyError:
             await self._surveys.update_one(
                 {"_id": concern_id, "expires_at": {"$lt": expires_at}},
-                {"$set": {"expires_at": expires_at}})
+                {"$set": {"expires_at": expires_at}},
+            )
 
     async def by_token_hash(self, token_hash: str) -> Survey | None:
         doc = await self._surveys.find_one({"token_hash": token_hash}, {"outbox": 0})
         return _survey(doc) if doc else None
 
-    async def answer(self, *, token_hash: str, score: int, comment: str | None,
-                     now: datetime, events: list[CloudEvent]) -> Survey | None:
+    async def answer(
+        self,
+        *,
+        token_hash: str,
+        score: int,
+        comment: str | None,
+        now: datetime,
+        events: list[CloudEvent],
+    ) -> Survey | None:
         """Record the one answer with its events; None when answered already or expired."""
         doc = await self._surveys.find_one_and_update(
             {"token_hash": token_hash, "answered_at": None, "expires_at": {"$gt": now}},
-            {"$set": {"answered_at": now, "score": score, "comment": comment},
-             "$push": outbox_push(events)},
-            projection={"outbox": 0}, return_document=ReturnDocument.AFTER)
+            {
+                "$set": {"answered_at": now, "score": score, "comment": comment},
+                "$push": outbox_push(events),
+            },
+            projection={"outbox": 0},
+            return_document=ReturnDocument.AFTER,
+        )
         return _survey(doc) if doc else None
 
     async def get_document(self, concern_id: str) -> Document | None:

@@ -29,20 +29,28 @@ class NotifySettings(ServiceSettings):
     delivery_lease_s: float = Field(default=60.0, gt=0)
     # Wait after the n-th failed attempt (the last value repeats).
     delivery_backoff_s: list[float] = Field(default=[5.0, 30.0, 120.0, 600.0], min_length=1)
-    dispatch_tick_s: float = Field(default=1.0, gt=0, description="how often due deliveries "
-                                                                  "are looked for")
+    dispatch_tick_s: float = Field(
+        default=1.0, gt=0, description="how often due deliveries are looked for"
+    )
     dispatch_batch: int = Field(default=16, ge=1, description="deliveries sent concurrently")
 
     public_base_url: str = Field(
-        default="http://127.0.0.1:8000", pattern=r"^https?://",
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://",
         description="the web frontend families open: `{public_base_url}` in the district "
-                    "file's links (the status page of an acknowledgement)")
+        "file's links (the status page of an acknowledgement)",
+    )
 
     webhook_allowed_targets: list[str] = Field(
-        default=[], description="internal hosts or networks (CIDR) webhooks may reach; every "
-                                "other loopback, private or link-local target is refused")
-    survey_token_key: str = Field(default=DEVELOPMENT_SURVEY_KEY, min_length=16,
-                                  description="keys the survey links; keep it secret")
+        default=[],
+        description="internal hosts or networks (CIDR) webhooks may reach; every "
+        "other loopback, private or link-local target is refused",
+    )
+    survey_token_key: str = Field(
+        default=DEVELOPMENT_SURVEY_KEY,
+        min_length=16,
+        description="keys the survey links; keep it secret",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> NotifySettings:
@@ -52,8 +60,9 @@ class NotifySettings(ServiceSettings):
             raise ValueError("SMTP_USERNAME and SMTP_PASSWORD go together")
         sms = (self.sms_api_url, self.sms_account_sid, self.sms_auth_token, self.sms_from)
         if any(sms) and not all(sms):
-            raise ValueError("SMS_API_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM go "
-                             "together")
+            raise ValueError(
+                "SMS_API_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM go together"
+            )
         # A lease shorter than one provider exchange would let a second replica send while
         # the first is still talking to the provider: the message would go out twice.
         if self.delivery_lease_s <= self.io_timeout_s:

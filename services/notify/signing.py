@@ -29,8 +29,15 @@ def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
     return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(secret, timestamp, body)}
 
 
-def verify(secret: str, body: bytes, *, timestamp: str | None, signature: str | None,
-           now: datetime, tolerance_s: int = DEFAULT_TOLERANCE_S) -> bool:
+def verify(
+    secret: str,
+    body: bytes,
+    *,
+    timestamp: str | None,
+    signature: str | None,
+    now: datetime,
+    tolerance_s: int = DEFAULT_TOLERANCE_S,
+) -> bool:
     """True when `signature` is ours for this body and timestamp, and the timestamp is recent."""
     if not timestamp or not signature or not timestamp.isdigit():
         return False

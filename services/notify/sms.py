@@ -59,7 +59,7 @@ def fit(text: str, max_segments: int) -> str:
         cut = i + 1
     head = text[:cut]
     if cut < len(text) and " " in head:
-        head = head[:head.rindex(" ")]
+        head = head[: head.rindex(" ")]
     return head.rstrip(" ,;:.") + ELLIPSIS
 
 

@@ -21,13 +21,23 @@ MAX_COMMENT_CHARS = 2000
 QUESTION = {
     "en": "How satisfied are you with how the Customer Service Bureau handled your concern?",
     "es": "¿Qué tan satisfecho está con la forma en que la Oficina de Atención al Público "
-          "atendió su inquietud?",
+    "atendió su inquietud?",
 }
 SCALE = {
-    "en": {1: "Very dissatisfied", 2: "Dissatisfied", 3: "Neutral", 4: "Satisfied",
-           5: "Very satisfied"},
-    "es": {1: "Muy insatisfecho", 2: "Insatisfecho", 3: "Neutral", 4: "Satisfecho",
-           5: "Muy satisfecho"},
+    "en": {
+        1: "Very dissatisfied",
+        2: "Dissatisfied",
+        3: "Neutral",
+        4: "Satisfied",
+        5: "Very satisfied",
+    },
+    "es": {
+        1: "Muy insatisfecho",
+        2: "Insatisfecho",
+        3: "Neutral",
+        4: "Satisfecho",
+        5: "Muy satisfecho",
+    },
 }
 
 

@@ -23,8 +23,9 @@ SEED_DIRECTORY = Path(__file__).resolve().parent / "templates"
 _OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 MAX_SUBJECT_CHARS = 200
 
-COMMON_VARIABLES = frozenset({"district", "name", "tracking", "concern_id", "category",
-                              "status_url", "case_url"})
+COMMON_VARIABLES = frozenset(
+    {"district", "name", "tracking", "concern_id", "category", "status_url", "case_url"}
+)
 # What each kind may say, beyond the common variables. Nothing here can carry student data.
 KIND_VARIABLES: Mapping[Kind, frozenset[str]] = {
     Kind.ACKNOWLEDGEMENT: frozenset({"due"}),
@@ -43,17 +44,25 @@ TEMPLATED_CHANNELS = (ChannelName.EMAIL, ChannelName.SMS)
 
 # Plausible values used to check that a template renders before it is stored.
 SAMPLE: Mapping[str, str] = {
-    "district": "Example Unified School District", "name": "Ana Pérez",
-    "tracking": "CS-2026-000123", "concern_id": "0b9f6f0e-7d1c-4c39-9a51-2f3f0c4d5e6f",
-    "category": "Transportation", "status_url": "https://bureau.example/status/CS-2026-000123",
+    "district": "Example Unified School District",
+    "name": "Ana Pérez",
+    "tracking": "CS-2026-000123",
+    "concern_id": "0b9f6f0e-7d1c-4c39-9a51-2f3f0c4d5e6f",
+    "category": "Transportation",
+    "status_url": "https://bureau.example/status/CS-2026-000123",
     "case_url": "https://bureau.example/staff/concerns/0b9f6f0e-7d1c-4c39-9a51-2f3f0c4d5e6f",
     "due": "Thursday, March 5, 2026 at 9:30 AM CST",
     "reply_text": "The bus route now stops at your corner again from Monday.",
     "question": "Which stop does your child wait at?",
-    "author": "Ana Kowalski", "survey_url": "https://bureau.example/survey/" + "x" * 43,
+    "author": "Ana Kowalski",
+    "survey_url": "https://bureau.example/survey/" + "x" * 43,
     "summary": "The route now stops at Oak Street at 7:40.",
-    "team": "Transportation Department", "percent": "75", "target": "resolution",
-    "level": "2", "role": "assistant_superintendent", "school": "Lincoln Elementary",
+    "team": "Transportation Department",
+    "percent": "75",
+    "target": "resolution",
+    "level": "2",
+    "role": "assistant_superintendent",
+    "school": "Lincoln Elementary",
 }
 
 
@@ -100,10 +109,17 @@ def placeholders(text: str, field: str = "body") -> set[str]:
 
 
 def _invalid_dollar(text: str) -> str:
-    line = next((n for n, row in enumerate(text.splitlines(), 1)
-                 if re.search(r"\$(?![$_a-zA-Z{])|\$\{(?![_a-zA-Z]\w*\})", row)), 1)
-    return (f"line {line}: `$` must start a placeholder like $name or ${{name}}; "
-            "write $$ for a dollar")
+    line = next(
+        (
+            n
+            for n, row in enumerate(text.splitlines(), 1)
+            if re.search(r"\$(?![$_a-zA-Z{])|\$\{(?![_a-zA-Z]\w*\})", row)
+        ),
+        1,
+    )
+    return (
+        f"line {line}: `$` must start a placeholder like $name or ${{name}}; write $$ for a dollar"
+    )
 
 
 def _check_brackets(text: str, field: str) -> None:
@@ -126,7 +142,8 @@ def render_text(text: str, values: Mapping[str, str], field: str = "body") -> st
 
     try:
         return string.Template(_OPTIONAL.sub(optional, text)).substitute(
-            {k: v for k, v in values.items() if v is not None})
+            {k: v for k, v in values.items() if v is not None}
+        )
     except KeyError as exc:
         raise TemplateProblem(field, f"unknown placeholder ${exc.args[0]}") from None
     except ValueError:
@@ -138,8 +155,11 @@ def render(template: MessageTemplate, values: Mapping[str, str]) -> Rendered:
     allowed = COMMON_VARIABLES | KIND_VARIABLES.get(template.kind, frozenset())
     filled = {name: values.get(name) or "" for name in allowed}
     subject = render_text(template.subject or "", filled, "subject")
-    return Rendered(language=template.language, subject=" ".join(subject.split()),
-                    text=render_text(template.body, filled, "body"))
+    return Rendered(
+        language=template.language,
+        subject=" ".join(subject.split()),
+        text=render_text(template.body, filled, "body"),
+    )
 
 
 def validate(template: MessageTemplate, *, sms_max_segments: int) -> list[TemplateProblem]:
@@ -167,9 +187,13 @@ def validate(template: MessageTemplate, *, sms_max_segments: int) -> list[Templa
             problems.append(problem)
             continue
         if unknown:
-            problems.append(TemplateProblem(
-                field, f"unknown placeholder {', '.join('$' + u for u in unknown)}; "
-                       f"{template.kind.value} knows {', '.join(sorted(allowed))}"))
+            problems.append(
+                TemplateProblem(
+                    field,
+                    f"unknown placeholder {', '.join('$' + u for u in unknown)}; "
+                    f"{template.kind.value} knows {', '.join(sorted(allowed))}",
+                )
+            )
     if problems:
         return problems
     rendered = render(template, SAMPLE)
@@ -178,9 +202,13 @@ def validate(template: MessageTemplate, *, sms_max_segments: int) -> list[Templa
     if template.channel is ChannelName.SMS:
         used = sms.segments(" ".join(rendered.text.split()))
         if used > sms_max_segments:
-            problems.append(TemplateProblem(
-                "body", f"renders to {used} SMS segments with sample values; "
-                        f"the limit is {sms_max_segments}"))
+            problems.append(
+                TemplateProblem(
+                    "body",
+                    f"renders to {used} SMS segments with sample values; "
+                    f"the limit is {sms_max_segments}",
+                )
+            )
     return problems
 
 
@@ -192,9 +220,15 @@ def load_seed(directory: Path = SEED_DIRECTORY) -> list[MessageTemplate]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for kind_name, channels in raw.items():
             for channel_name, fields in channels.items():
-                found.append(MessageTemplate(
-                    kind=Kind(kind_name), channel=ChannelName(channel_name),
-                    language=language, subject=fields.get("subject"), body=fields["body"]))
+                found.append(
+                    MessageTemplate(
+                        kind=Kind(kind_name),
+                        channel=ChannelName(channel_name),
+                        language=language,
+                        subject=fields.get("subject"),
+                        body=fields["body"],
+                    )
+                )
     return found
 
 

@@ -49,8 +49,7 @@ class _Server:
                 pass  # quiet: tests read what was recorded
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self.lock = threading.Lock()
         self._answers: list[Answer] = []
 
@@ -67,8 +66,9 @@ class _Server:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def answer_next(self, status: int, body: dict[str, Any] | None = None, *,
-                    times: int = 1) -> None:
+    def answer_next(
+        self, status: int, body: dict[str, Any] | None = None, *, times: int = 1
+    ) -> None:
         """The next `times` requests get this answer instead of a success."""
         with self.lock:
             self._answers += [Answer(status, body or {})] * times
@@ -103,15 +103,24 @@ class SmsProviderStandIn(_Server):
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
         parts = urlparse(path).path.strip("/").split("/")
         lowered = {k.lower(): v for k, v in headers.items()}
-        expected = "Basic " + base64.b64encode(
-            f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        expected = (
+            "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        )
         authorized = lowered.get("authorization") == expected
-        if len(parts) != 4 or parts[:2] != ["2010-04-01", "Accounts"] \
-                or parts[3] != "Messages.json":
+        if (
+            len(parts) != 4
+            or parts[:2] != ["2010-04-01", "Accounts"]
+            or parts[3] != "Messages.json"
+        ):
             return Answer(404, {"code": 20404, "message": "not found", "status": 404})
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-        sms = Sms(account_sid=parts[2], to=form.get("To", ""), sender=form.get("From", ""),
-                  body=form.get("Body", ""), authorized=authorized)
+        sms = Sms(
+            account_sid=parts[2],
+            to=form.get("To", ""),
+            sender=form.get("From", ""),
+            body=form.get("Body", ""),
+            authorized=authorized,
+        )
         if not authorized or parts[2] != self.account_sid:
             with self.lock:
                 self.refused.append(sms)
@@ -123,8 +132,10 @@ class SmsProviderStandIn(_Server):
             return planned
         with self.lock:
             self.messages.append(sms)
-        return Answer(201, {"sid": "SM" + uuid.uuid4().hex, "status": "queued",
-                            "to": sms.to, "body": sms.body})
+        return Answer(
+            201,
+            {"sid": "SM" + uuid.uuid4().hex, "status": "queued", "to": sms.to, "body": sms.body},
+        )
 
 
 @dataclass(frozen=True)
@@ -151,8 +162,12 @@ class WebhookReceiver(_Server):
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
         lowered = {k.lower(): v for k, v in headers.items()}
         verified = signing.verify(
-            self.secret, body, timestamp=lowered.get(signing.TIMESTAMP_HEADER.lower()),
-            signature=lowered.get(signing.SIGNATURE_HEADER.lower()), now=self._now())
+            self.secret,
+            body,
+            timestamp=lowered.get(signing.TIMESTAMP_HEADER.lower()),
+            signature=lowered.get(signing.SIGNATURE_HEADER.lower()),
+            now=self._now(),
+        )
         with self.lock:
             self.received.append(Webhook(lowered, body, verified))
         planned = self._planned()

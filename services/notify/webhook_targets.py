@@ -42,16 +42,24 @@ def _host(url: str) -> tuple[str, int | None, str]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefused("must be an http:// or https:// URL")
     if parts.username is not None or parts.password is not None:
-        raise TargetRefused("must not carry credentials (they would be shown to readers of "
-                            "the subscriptions); authenticate with the signature")
+        raise TargetRefused(
+            "must not carry credentials (they would be shown to readers of "
+            "the subscriptions); authenticate with the signature"
+        )
     return parts.hostname, parts.port, parts.scheme
 
 
 def _inside(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return (address.is_private or address.is_loopback or address.is_link_local
-            or address.is_multicast or address.is_reserved or address.is_unspecified)
+    return (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
 
 
 def _allowed(host: str, address: IPAddress, allowed: Sequence[str]) -> bool:
@@ -71,15 +79,19 @@ async def resolve(url: str, allowed: Sequence[str]) -> list[IPAddress]:
     host, port, scheme = _host(url)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port or (443 if scheme == "https" else 80), type=socket.SOCK_STREAM)
+            host, port or (443 if scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except (socket.gaierror, UnicodeError):
         raise Unresolvable(f"the host {host!r} does not resolve") from None
-    addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0])
-                                   for info in infos))
+    addresses = list(
+        dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
+    )
     for address in addresses:
         if _inside(address) and not _allowed(host, address, allowed):
-            raise TargetRefused(f"the host {host!r} is an internal address; the operator "
-                                "may allow it (WEBHOOK_ALLOWED_TARGETS)")
+            raise TargetRefused(
+                f"the host {host!r} is an internal address; the operator "
+                "may allow it (WEBHOOK_ALLOWED_TARGETS)"
+            )
     return addresses
 
 
@@ -89,9 +101,12 @@ async def pin(url: str, allowed: Sequence[str]) -> Pinned:
     address = (await resolve(url, allowed))[0]
     parts = urlsplit(url)
     netloc = (f"[{address}]" if address.version == 6 else str(address)) + (
-        f":{port}" if port else "")
-    return Pinned(url=urlunsplit(parts._replace(netloc=netloc)),
-                  host=host if port is None else f"{host}:{port}")
+        f":{port}" if port else ""
+    )
+    return Pinned(
+        url=urlunsplit(parts._replace(netloc=netloc)),
+        host=host if port is None else f"{host}:{port}",
+    )
 
 
 def shown(url: str) -> str:

@@ -32,8 +32,7 @@ Directory = Annotated[Access, Depends(authorize(Permission.DIRECTORY_READ))]
 Manager = Annotated[Access, Depends(authorize(Permission.MEMBERS_MANAGE))]
 
 
-async def _decision_in_reach(ctx: TriageContext, concern_id: str,
-                             who: Access) -> dict[str, Any]:
+async def _decision_in_reach(ctx: TriageContext, concern_id: str, who: Access) -> dict[str, Any]:
     doc = await ctx.decisions.get(concern_id)
     if doc is None:
         raise Problem(404, "No triage decision", f"Concern {concern_id!r} has not been triaged.")
@@ -121,8 +120,7 @@ class DecisionRead(BaseModel):
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> DecisionRead:
-        return cls(concern_id=doc["_id"], **{k: v for k, v in doc.items()
-                                              if k in cls.model_fields})
+        return cls(concern_id=doc["_id"], **{k: v for k, v in doc.items() if k in cls.model_fields})
 
 
 class TriageUpdate(_Body):
@@ -192,23 +190,35 @@ async def read_decision(concern_id: str, ctx: Ctx, who: Reader) -> DecisionRead:
     possible duplicates only among the concerns the caller may read."""
     doc = await _decision_in_reach(ctx, concern_id, who)
     shown = set(await _visible(ctx, who, [d["concern_id"] for d in doc["possible_duplicates"]]))
-    return DecisionRead.of({**doc, "possible_duplicates": [
-        d for d in doc["possible_duplicates"] if d["concern_id"] in shown]})
+    return DecisionRead.of(
+        {
+            **doc,
+            "possible_duplicates": [
+                d for d in doc["possible_duplicates"] if d["concern_id"] in shown
+            ],
+        }
+    )
 
 
 @router.patch("/concerns/{concern_id}/triage", response_model=DecisionRead)
-async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx,
-                   who: Triager) -> DecisionRead:
+async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx, who: Triager) -> DecisionRead:
     """Re-triage by hand; publishes `concern.triaged` and/or `concern.assigned`."""
     if not (body.category or body.team_id or body.priority or body.assignee_id):
-        raise Problem(422, "Nothing to change",
-                      "Give at least one of category, team_id, priority, assignee_id.",
-                      errors=[{"field": "body", "message": "nothing to change"}])
+        raise Problem(
+            422,
+            "Nothing to change",
+            "Give at least one of category, team_id, priority, assignee_id.",
+            errors=[{"field": "body", "message": "nothing to change"}],
+        )
     await _decision_in_reach(ctx, concern_id, who)
-    change = Retriage(reason=body.reason, category=body.category, team_id=body.team_id,
-                      priority=body.priority, assignee_id=body.assignee_id)
-    return DecisionRead.of(await run(handlers.retriage(ctx, concern_id, change,
-                                                       actor=who.actor)))
+    change = Retriage(
+        reason=body.reason,
+        category=body.category,
+        team_id=body.team_id,
+        priority=body.priority,
+        assignee_id=body.assignee_id,
+    )
+    return DecisionRead.of(await run(handlers.retriage(ctx, concern_id, change, actor=who.actor)))
 
 
 @router.post("/concerns/{concern_id}/merge", response_model=DecisionRead)
@@ -217,55 +227,72 @@ async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, who: Triager) -> D
     on: publishes `concern.merged`; nothing is deleted."""
     await _decision_in_reach(ctx, concern_id, who)
     target = await ctx.decisions.get(body.into_concern_id)
-    if target is None or not who.covers(school_id=target.get("school_id"),
-                                        team_id=target.get("team_id")):
+    if target is None or not who.covers(
+        school_id=target.get("school_id"), team_id=target.get("team_id")
+    ):
         # the same answer whether it does not exist or is out of reach: nothing revealed
         detail = f"No triaged concern you may act on has id {body.into_concern_id!r}."
-        raise Problem(422, "Invalid request", detail,
-                      errors=[{"field": "into_concern_id", "message": detail}])
-    return DecisionRead.of(await run(handlers.merge(
-        ctx, concern_id, into=body.into_concern_id, reason=body.reason, actor=who.actor)))
+        raise Problem(
+            422, "Invalid request", detail, errors=[{"field": "into_concern_id", "message": detail}]
+        )
+    return DecisionRead.of(
+        await run(
+            handlers.merge(
+                ctx, concern_id, into=body.into_concern_id, reason=body.reason, actor=who.actor
+            )
+        )
+    )
 
 
 @router.get("/teams", response_model=list[TeamRead])
 async def list_teams(ctx: Ctx, who: Directory) -> list[TeamRead]:
     """The district's teams that concerns are routed to."""
-    return [TeamRead(id=t.id, name=t.name, lead=t.lead, members=t.members)
-            for t in ctx.district.teams]
+    return [
+        TeamRead(id=t.id, name=t.name, lead=t.lead, members=t.members) for t in ctx.district.teams
+    ]
 
 
 @router.get("/teams/{team_id}/queue", response_model=list[QueueItemRead])
-async def team_queue(team_id: str, ctx: Ctx, who: Directory,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[QueueItemRead]:
+async def team_queue(
+    team_id: str, ctx: Ctx, who: Directory, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[QueueItemRead]:
     """A team's open concerns that the caller may read: most urgent first, then oldest."""
     if ctx.district.team(team_id) is None:
         raise Problem(404, "No such team", f"Team {team_id!r} does not exist.")
     items = []
     for d in await ctx.decisions.queue(team_id, limit, _cases_within(who)):
-        shown = set(await _visible(ctx, who, [p["concern_id"]
-                                              for p in d["possible_duplicates"]]))
-        d["possible_duplicates"] = [p for p in d["possible_duplicates"]
-                                    if p["concern_id"] in shown]
-        items.append(QueueItemRead(concern_id=d["_id"], **{
-            k: v for k, v in d.items() if k in QueueItemRead.model_fields}))
+        shown = set(await _visible(ctx, who, [p["concern_id"] for p in d["possible_duplicates"]]))
+        d["possible_duplicates"] = [p for p in d["possible_duplicates"] if p["concern_id"] in shown]
+        items.append(
+            QueueItemRead(
+                concern_id=d["_id"],
+                **{k: v for k, v in d.items() if k in QueueItemRead.model_fields},
+            )
+        )
     return items
 
 
-def _member(ctx: TriageContext, doc: dict[str, Any] | None, member_id: str,
-            shown: set[str] | None = None) -> MemberRead:
+def _member(
+    ctx: TriageContext, doc: dict[str, Any] | None, member_id: str, shown: set[str] | None = None
+) -> MemberRead:
     """A member; `shown`: the open concerns the caller may read (None: all)."""
     staff = ctx.district.staff_member(member_id)
     doc = doc or {}
     return MemberRead(
-        id=member_id, name=staff.name if staff else member_id,
+        id=member_id,
+        name=staff.name if staff else member_id,
         teams=[t.id for t in ctx.district.teams if member_id in t.members],
         load=int(doc.get("load", 0)),
         open=[i for i in doc.get("open", []) if shown is None or i in shown],
         # back once the date they gave has passed (assignment no longer skips them)
-        away=bool(doc.get("away", False)) and Absence(
-            doc.get("backup_id"), as_utc(until) if (until := doc.get("away_until")) else None,
+        away=bool(doc.get("away", False))
+        and Absence(
+            doc.get("backup_id"),
+            as_utc(until) if (until := doc.get("away_until")) else None,
         ).on(ctx.clock.now()),
-        backup_id=doc.get("backup_id"), away_until=doc.get("away_until"))
+        backup_id=doc.get("backup_id"),
+        away_until=doc.get("away_until"),
+    )
 
 
 @router.get("/members", response_model=list[MemberRead])
@@ -295,16 +322,24 @@ async def read_member(member_id: str, ctx: Ctx, who: Directory) -> MemberRead:
 async def set_away(member_id: str, body: AwayUpdate, ctx: Ctx, who: Manager) -> MemberRead:
     """Mark a member away with a backup (their new concerns go to the backup), or back."""
     _member_in_reach(ctx, member_id, who)
-    doc = await run(handlers.set_away(ctx, member_id, away=body.away, backup_id=body.backup_id,
-                                      until=body.until, actor=who.actor))
+    doc = await run(
+        handlers.set_away(
+            ctx,
+            member_id,
+            away=body.away,
+            backup_id=body.backup_id,
+            until=body.until,
+            actor=who.actor,
+        )
+    )
     return _member(ctx, doc, member_id)
 
 
 @router.post("/members/{member_id}/handover", response_model=HandoverRead)
-async def handover(member_id: str, body: HandoverCreate, ctx: Ctx,
-                   who: Manager) -> HandoverRead:
+async def handover(member_id: str, body: HandoverCreate, ctx: Ctx, who: Manager) -> HandoverRead:
     """Move every open concern of a member to their backup (or `to`) in one call."""
     _member_in_reach(ctx, member_id, who)
-    to, moved = await run(handlers.handover(ctx, member_id, to=body.to, reason=body.reason,
-                                            actor=who.actor))
+    to, moved = await run(
+        handlers.handover(ctx, member_id, to=body.to, reason=body.reason, actor=who.actor)
+    )
     return HandoverRead(member_id=member_id, to=to, moved=moved)

@@ -9,11 +9,35 @@ from services.triage.rules import Rule
 
 DEFAULT_SAFETY_WORDS = [
     # English
-    "threat*", "weapon*", "gun", "guns", "knife", "knives", "abuse*", "abusing", "self-harm",
-    "self harm", "suicid*", "kill myself", "hurt myself", "bully*", "bullied", "assault*",
+    "threat*",
+    "weapon*",
+    "gun",
+    "guns",
+    "knife",
+    "knives",
+    "abuse*",
+    "abusing",
+    "self-harm",
+    "self harm",
+    "suicid*",
+    "kill myself",
+    "hurt myself",
+    "bully*",
+    "bullied",
+    "assault*",
     # Spanish
-    "amenaz*", "arma", "armas", "pistola*", "cuchillo*", "abuso*", "maltrato*", "autolesi*",
-    "acoso", "acosa*", "intimida*", "agresi*",
+    "amenaz*",
+    "arma",
+    "armas",
+    "pistola*",
+    "cuchillo*",
+    "abuso*",
+    "maltrato*",
+    "autolesi*",
+    "acoso",
+    "acosa*",
+    "intimida*",
+    "agresi*",
 ]
 
 
@@ -21,8 +45,9 @@ class DuplicatesConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     window_days: int = Field(default=14, ge=1, le=365)
-    similarity: float = Field(default=0.6, gt=0, le=1,
-                              description="token-set Jaccard at or above which texts match")
+    similarity: float = Field(
+        default=0.6, gt=0, le=1, description="token-set Jaccard at or above which texts match"
+    )
 
 
 class TriageConfig(BaseModel):
@@ -35,7 +60,9 @@ class TriageConfig(BaseModel):
     safety_words: list[str] = Field(default_factory=lambda: list(DEFAULT_SAFETY_WORDS))
     duplicates: DuplicatesConfig = Field(default_factory=DuplicatesConfig)
     school_first: list[str] = Field(
-        default_factory=list, description="categories whose concerns go to the named school's "
-                                          "team first when the school has not seen them yet "
-                                          "(school_contacted false) and no rule matched")
+        default_factory=list,
+        description="categories whose concerns go to the named school's "
+        "team first when the school has not seen them yet "
+        "(school_contacted false) and no rule matched",
+    )
     rules: list[Rule] = Field(default_factory=list)

@@ -38,8 +38,13 @@ class Routing:
     sensitive: bool = False  # a sensitive rule matched, or the team is sensitive
 
 
-def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
-          safety_words: Sequence[str] = (), school_first: Collection[str] = ()) -> Routing:
+def route(
+    facts: Facts,
+    rules: Sequence[Rule],
+    district: DistrictConfig,
+    safety_words: Sequence[str] = (),
+    school_first: Collection[str] = (),
+) -> Routing:
     """Route a concern: the first matching rule, else its category's route, else the fallback.
 
     A rule that sets no team (or no priority) keeps the category's. The school first: when no
@@ -64,8 +69,9 @@ def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
             resolved = _resolve_team(rule.actions.team, facts, district)
             team_id = resolved or district.fallback_team
             if resolved is None:
-                reasons.append("rule sends to the school's team but no school was given: "
-                               "fallback team")
+                reasons.append(
+                    "rule sends to the school's team but no school was given: fallback team"
+                )
         else:
             reasons.append(f"team from the category route ({team_id})")
         if rule.actions.priority is not None:
@@ -76,11 +82,16 @@ def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
     else:
         reasons.append("no rule matched")
         school = district.school(facts.school_id)
-        if (school is not None and facts.school_contacted is False
-                and facts.category in school_first and team_id != school.team):
+        if (
+            school is not None
+            and facts.school_contacted is False
+            and facts.category in school_first
+            and team_id != school.team
+        ):
             team_id, rule_name = school.team, f"{rule_name}+school-first"
-            reasons.append(f"school first: {school.id} has not seen it yet; its team "
-                           f"({school.team})")
+            reasons.append(
+                f"school first: {school.id} has not seen it yet; its team ({school.team})"
+            )
     found = tuple(terms_found(safety_words, facts.description)) if safety_words else ()
     if found:
         priority = Priority.CRITICAL
@@ -91,43 +102,66 @@ def route(facts: Facts, rules: Sequence[Rule], district: DistrictConfig,
     if team is None:  # rules are validated against the district; a stale rule falls back
         team = district.fallback()
         reasons.append(f"team {team_id} no longer exists: fallback team")
-    return Routing(team_id=team.id, team_name=team.name, priority=priority, rule=rule_name,
-                   tags=tags, reasons=tuple(reasons), safety_words=found,
-                   considered=tuple(considered), sensitive=sensitive or team.sensitive)
+    return Routing(
+        team_id=team.id,
+        team_name=team.name,
+        priority=priority,
+        rule=rule_name,
+        tags=tags,
+        reasons=tuple(reasons),
+        safety_words=found,
+        considered=tuple(considered),
+        sensitive=sensitive or team.sensitive,
+    )
 
 
-def public_route(category: str, school_id: str | None,
-                 district: DistrictConfig) -> tuple[str, str, str]:
+def public_route(
+    category: str, school_id: str | None, district: DistrictConfig
+) -> tuple[str, str, str]:
     """What public views and events show of a sensitive routing: the team, team name and
     rule that the (public) category alone gives, as for any concern of the category."""
     team_id, _, rule, _ = _default(
-        Facts(category=category, school_id=school_id, channel=Channel.WEB), district)
+        Facts(category=category, school_id=school_id, channel=Channel.WEB), district
+    )
     team = district.team(team_id)
     if team is None or team.sensitive:  # a category of a sensitive team: the fallback's name
         team = district.fallback()
     return team.id, team.name, rule
 
 
-def category_route(category: str, school_id: str | None,
-                   district: DistrictConfig) -> tuple[str, Priority]:
+def category_route(
+    category: str, school_id: str | None, district: DistrictConfig
+) -> tuple[str, Priority]:
     """The team and priority the category gives a concern (the fallback when it gives none)."""
     team_id, priority, _, _ = _default(
-        Facts(category=category, school_id=school_id, channel=Channel.WEB), district)
+        Facts(category=category, school_id=school_id, channel=Channel.WEB), district
+    )
     return team_id, priority
 
 
 def _default(facts: Facts, district: DistrictConfig) -> tuple[str, Priority, str, list[str]]:
     found = district.category(facts.category)
     if found is None:
-        return (district.fallback_team, Priority.NORMAL, "fallback:unknown-category",
-                [f"unknown category {facts.category}: fallback team"])
+        return (
+            district.fallback_team,
+            Priority.NORMAL,
+            "fallback:unknown-category",
+            [f"unknown category {facts.category}: fallback team"],
+        )
     team_id = _resolve_team(found.team, facts, district)
     if team_id is None:
-        return (district.fallback_team, found.priority, f"category:{found.id}:no-school",
-                [f"category {found.id} goes to the school's team but no school was given: "
-                 f"fallback team"])
-    rule = f"category:{found.id}" + (f":school:{facts.school_id}"
-                                     if found.team == SCHOOL_TEAM else "")
+        return (
+            district.fallback_team,
+            found.priority,
+            f"category:{found.id}:no-school",
+            [
+                f"category {found.id} goes to the school's team but no school was given: "
+                f"fallback team"
+            ],
+        )
+    rule = f"category:{found.id}" + (
+        f":school:{facts.school_id}" if found.team == SCHOOL_TEAM else ""
+    )
     return team_id, found.priority, rule, [f"category {found.id} routes to {team_id}"]
 
 

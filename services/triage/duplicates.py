@@ -18,13 +18,15 @@ from enum import StrEnum
 from services.triage.rules import normalise
 
 # Words that say nothing about what a concern is about (English and Spanish).
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an and are as at be been but by can could did do does for from had has have he her his i
 if in into is it its me my no not of on or our she so that the their them there they this
 to was we were what when which who will with would you your us am
 el la los las un una unos unas y o de del al en es son que por para con sin mi mis su sus
 se lo le les nos yo tu ella ellos ha han muy mas pero como esta este estos estas eso
-""".split())
+""".split()
+)
 MIN_TOKENS = 4
 MAX_COMPARED = 200
 """At most this many earlier concerns (the most recent) are compared with a new one."""
@@ -68,10 +70,19 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / union if union else 0.0
 
 
-def find_duplicates(*, concern_id: str, category: str, school_id: str | None,
-                    contact_key: str | None, text_fingerprint: frozenset[str],
-                    submitted_at: datetime, earlier: Iterable[Earlier], window: timedelta,
-                    threshold: float, limit: int = 5) -> list[Candidate]:
+def find_duplicates(
+    *,
+    concern_id: str,
+    category: str,
+    school_id: str | None,
+    contact_key: str | None,
+    text_fingerprint: frozenset[str],
+    submitted_at: datetime,
+    earlier: Iterable[Earlier],
+    window: timedelta,
+    threshold: float,
+    limit: int = 5,
+) -> list[Candidate]:
     """Earlier concerns this one may duplicate, most similar first.
 
     Same requester (contact key) with the same category and school within the window, or a
@@ -79,18 +90,26 @@ def find_duplicates(*, concern_id: str, category: str, school_id: str | None,
     """
     found: list[Candidate] = []
     for e in earlier:
-        if e.concern_id == concern_id or not (submitted_at - window <= e.submitted_at
-                                              <= submitted_at):
+        if e.concern_id == concern_id or not (
+            submitted_at - window <= e.submitted_at <= submitted_at
+        ):
             continue
         similarity = jaccard(text_fingerprint, e.fingerprint)
-        if (contact_key is not None and e.contact_key == contact_key
-                and e.category == category and e.school_id == school_id):
-            found.append(Candidate(e.concern_id, DuplicateReason.SAME_REQUESTER,
-                                   round(similarity, 3)))
-        elif (min(len(text_fingerprint), len(e.fingerprint)) >= MIN_TOKENS
-              and similarity >= threshold):
-            found.append(Candidate(e.concern_id, DuplicateReason.SIMILAR_TEXT,
-                                   round(similarity, 3)))
+        if (
+            contact_key is not None
+            and e.contact_key == contact_key
+            and e.category == category
+            and e.school_id == school_id
+        ):
+            found.append(
+                Candidate(e.concern_id, DuplicateReason.SAME_REQUESTER, round(similarity, 3))
+            )
+        elif (
+            min(len(text_fingerprint), len(e.fingerprint)) >= MIN_TOKENS and similarity >= threshold
+        ):
+            found.append(
+                Candidate(e.concern_id, DuplicateReason.SIMILAR_TEXT, round(similarity, 3))
+            )
     found.sort(key=lambda c: (c.reason is not DuplicateReason.SAME_REQUESTER, -c.similarity))
     return found[:limit]
 
@@ -103,8 +122,13 @@ def requester_key(contact_key: str | None, category: str, school_id: str | None)
     return _REQUESTER + hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
-def match_keys(*, contact_key: str | None, category: str, school_id: str | None,
-               text_fingerprint: frozenset[str]) -> list[str]:
+def match_keys(
+    *,
+    contact_key: str | None,
+    category: str,
+    school_id: str | None,
+    text_fingerprint: frozenset[str],
+) -> list[str]:
     """What a concern is found by when later ones look for duplicates: its requester key, and
     its words when it has enough of them to be compared at all."""
     key = requester_key(contact_key, category, school_id)
@@ -112,8 +136,14 @@ def match_keys(*, contact_key: str | None, category: str, school_id: str | None,
     return ([key] if key else []) + words
 
 
-def probe_keys(*, contact_key: str | None, category: str, school_id: str | None,
-               text_fingerprint: frozenset[str], threshold: float) -> list[str]:
+def probe_keys(
+    *,
+    contact_key: str | None,
+    category: str,
+    school_id: str | None,
+    text_fingerprint: frozenset[str],
+    threshold: float,
+) -> list[str]:
     """Keys such that every earlier concern `find_duplicates` could flag holds one of them in
     its `match_keys`; empty when none could be flagged.
 
@@ -125,7 +155,7 @@ def probe_keys(*, contact_key: str | None, category: str, school_id: str | None,
     n = len(text_fingerprint)
     if n >= MIN_TOKENS:
         shared = max(1, math.ceil(threshold * n - 1e-9))  # the tolerance only widens the probe
-        keys += sorted(text_fingerprint)[:n - shared + 1]
+        keys += sorted(text_fingerprint)[: n - shared + 1]
     return keys
 
 

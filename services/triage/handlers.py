@@ -85,80 +85,147 @@ class AssignmentContention(RuntimeError):
 # --- automatic triage ---------------------------------------------------------------------
 
 
-async def on_details_shared(event: CloudEvent, data: ConcernDetailsShared, *,
-                            ctx: TriageContext) -> None:
+async def on_details_shared(
+    event: CloudEvent, data: ConcernDetailsShared, *, ctx: TriageContext
+) -> None:
     """Route, flag duplicates and assign a new concern; tell the bureau in one write.
 
     Safe to apply twice: the member the concern is already counted on is kept, and the
     decision (with its events) is stored only by the first insert of its `_id`.
     """
-    facts = Facts(category=data.category, school_id=data.school_id, channel=data.channel,
-                  description=data.description, relationship=data.requester_relationship,
-                  student_flags=tuple(data.student_flags),
-                  school_contacted=data.school_contacted)
-    routing = route(facts, await ctx.rules.current(), ctx.district, ctx.config.safety_words,
-                    ctx.config.school_first)
+    facts = Facts(
+        category=data.category,
+        school_id=data.school_id,
+        channel=data.channel,
+        description=data.description,
+        relationship=data.requester_relationship,
+        student_flags=tuple(data.student_flags),
+        school_contacted=data.school_contacted,
+    )
+    routing = route(
+        facts,
+        await ctx.rules.current(),
+        ctx.district,
+        ctx.config.safety_words,
+        ctx.config.school_first,
+    )
     submitted_at = as_utc(data.submitted_at)
     text = duplicates.fingerprint(data.description)
     window = timedelta(days=ctx.config.duplicates.window_days)
-    probe = duplicates.probe_keys(contact_key=data.contact_key, category=data.category,
-                                  school_id=data.school_id, text_fingerprint=text,
-                                  threshold=ctx.config.duplicates.similarity)
-    earlier = [duplicates.Earlier(
-        concern_id=d["_id"], category=d["category"], school_id=d.get("school_id"),
-        contact_key=d.get("contact_key"), fingerprint=frozenset(d.get("fingerprint", [])),
-        submitted_at=as_utc(d["submitted_at"]))
-        for d in await ctx.decisions.earlier(probe, submitted_at - window, submitted_at,
-                                             duplicates.MAX_COMPARED)]
+    probe = duplicates.probe_keys(
+        contact_key=data.contact_key,
+        category=data.category,
+        school_id=data.school_id,
+        text_fingerprint=text,
+        threshold=ctx.config.duplicates.similarity,
+    )
+    earlier = [
+        duplicates.Earlier(
+            concern_id=d["_id"],
+            category=d["category"],
+            school_id=d.get("school_id"),
+            contact_key=d.get("contact_key"),
+            fingerprint=frozenset(d.get("fingerprint", [])),
+            submitted_at=as_utc(d["submitted_at"]),
+        )
+        for d in await ctx.decisions.earlier(
+            probe, submitted_at - window, submitted_at, duplicates.MAX_COMPARED
+        )
+    ]
     candidates = duplicates.find_duplicates(
-        concern_id=data.concern_id, category=data.category, school_id=data.school_id,
-        contact_key=data.contact_key, text_fingerprint=text, submitted_at=submitted_at,
-        earlier=earlier, window=window, threshold=ctx.config.duplicates.similarity)
+        concern_id=data.concern_id,
+        category=data.category,
+        school_id=data.school_id,
+        contact_key=data.contact_key,
+        text_fingerprint=text,
+        submitted_at=submitted_at,
+        earlier=earlier,
+        window=window,
+        threshold=ctx.config.duplicates.similarity,
+    )
     seat = await _assign(ctx, data.concern_id, routing.team_id, reuse_holder=True)
     now = ctx.clock.now()
-    triaged = _triaged(data.concern_id, data.category, data.school_id, routing.team_id,
-                       routing.team_name, routing.priority, routing.rule, now, RULES_DECIDED,
-                       duplicates.ids(candidates), sensitive=routing.sensitive)
+    triaged = _triaged(
+        data.concern_id,
+        data.category,
+        data.school_id,
+        routing.team_id,
+        routing.team_name,
+        routing.priority,
+        routing.rule,
+        now,
+        RULES_DECIDED,
+        duplicates.ids(candidates),
+        sensitive=routing.sensitive,
+    )
     events: list[EventData] = [triaged]
-    history: list[Document] = [{
-        "at": now, "by": RULES_DECIDED, "action": "routed", "rule": routing.rule,
-        "reasons": list(routing.reasons), "team_id": routing.team_id,
-        "priority": routing.priority.value,
-    }]
+    history: list[Document] = [
+        {
+            "at": now,
+            "by": RULES_DECIDED,
+            "action": "routed",
+            "rule": routing.rule,
+            "reasons": list(routing.reasons),
+            "team_id": routing.team_id,
+            "priority": routing.priority.value,
+        }
+    ]
     if seat is not None:
         events.append(_assigned(ctx, data.concern_id, routing.team_id, seat, now, RULES_DECIDED))
         history.append(_assigned_entry(seat, now, RULES_DECIDED, ctx.config.assignment.value))
     decision = {
-        "_id": data.concern_id, "category": data.category, "school_id": data.school_id,
-        "channel": data.channel.value, "contact_key": data.contact_key,
-        "fingerprint": sorted(text), "submitted_at": submitted_at,
-        "match_keys": duplicates.match_keys(contact_key=data.contact_key,
-                                            category=data.category, school_id=data.school_id,
-                                            text_fingerprint=text),
-        "team_id": routing.team_id, "priority": routing.priority.value,
-        "priority_rank": PRIORITY_RANK[routing.priority], "tags": list(routing.tags),
-        "rule": routing.rule, "safety_words": list(routing.safety_words),
+        "_id": data.concern_id,
+        "category": data.category,
+        "school_id": data.school_id,
+        "channel": data.channel.value,
+        "contact_key": data.contact_key,
+        "fingerprint": sorted(text),
+        "submitted_at": submitted_at,
+        "match_keys": duplicates.match_keys(
+            contact_key=data.contact_key,
+            category=data.category,
+            school_id=data.school_id,
+            text_fingerprint=text,
+        ),
+        "team_id": routing.team_id,
+        "priority": routing.priority.value,
+        "priority_rank": PRIORITY_RANK[routing.priority],
+        "tags": list(routing.tags),
+        "rule": routing.rule,
+        "safety_words": list(routing.safety_words),
         "sensitive": routing.sensitive,
-        "decided_by": RULES_DECIDED, "decided_at": now,
+        "decided_by": RULES_DECIDED,
+        "decided_at": now,
         "assignee_id": seat.assignee_id if seat else None,
         "covering_for": seat.covering_for if seat else None,
-        "possible_duplicates": [{"concern_id": c.concern_id, "reason": c.reason.value,
-                                 "similarity": c.similarity} for c in candidates],
-        "status": "open", "merged_into": None, "history": history,
+        "possible_duplicates": [
+            {"concern_id": c.concern_id, "reason": c.reason.value, "similarity": c.similarity}
+            for c in candidates
+        ],
+        "status": "open",
+        "merged_into": None,
+        "history": history,
         "source_event_id": event.id,
     }
-    if not await ctx.decisions.add_first(decision, _routing_envelopes(
-            ctx, events, now, sensitive=routing.sensitive)):
+    if not await ctx.decisions.add_first(
+        decision, _routing_envelopes(ctx, events, now, sensitive=routing.sensitive)
+    ):
         # a redelivery (or another replica was first): the stored decision stands
         await _undo_claim(ctx, data.concern_id, seat)
         return
     ctx.published()
     CONCERN_STAGE_SECONDS.labels("triaged").observe(max(0.0, (now - submitted_at).total_seconds()))
-    log.info("concern triaged", extra={
-        "concern_id": data.concern_id, "team_id": routing.team_id,
-        "priority": routing.priority.value, "rule": routing.rule,
-        "assignee_id": seat.assignee_id if seat else None,
-        "possible_duplicates": len(candidates)})
+    log.info(
+        "concern triaged",
+        extra={
+            "concern_id": data.concern_id,
+            "team_id": routing.team_id,
+            "priority": routing.priority.value,
+            "rule": routing.rule,
+            "assignee_id": seat.assignee_id if seat else None,
+            "possible_duplicates": len(candidates),
+        },
+    )
 
 
 async def on_resolved(event: CloudEvent, data: ConcernResolved, *, ctx: TriageContext) -> None:
@@ -174,8 +241,9 @@ async def on_reopened(event: CloudEvent, data: ConcernReopened, *, ctx: TriageCo
 async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: TriageContext) -> None:
     """A merged concern (by intake's staff, or by triage's own merge) leaves its team's queue
     and its assignee's load."""
-    decision = await ctx.decisions.mark_merged(data.concern_id, into=data.into_concern_id,
-                                               at=data.merged_at, by=data.decided_by)
+    decision = await ctx.decisions.mark_merged(
+        data.concern_id, into=data.into_concern_id, at=data.merged_at, by=data.decided_by
+    )
     if decision is None:  # already merged (a redelivery, or triage's own merge)
         decision = await ctx.decisions.get(data.concern_id)
     if decision is None:
@@ -204,8 +272,9 @@ async def _set_open(ctx: TriageContext, concern_id: str, *, open_: bool) -> None
 # --- assignment ---------------------------------------------------------------------------
 
 
-async def _assign(ctx: TriageContext, concern_id: str, team_id: str, *,
-                  reuse_holder: bool) -> Seat | None:
+async def _assign(
+    ctx: TriageContext, concern_id: str, team_id: str, *, reuse_holder: bool
+) -> Seat | None:
     """Count the concern on the right member of the team and say who; None if nobody can."""
     if reuse_holder:
         holder = await ctx.members.holder(concern_id)
@@ -227,8 +296,9 @@ async def _assign(ctx: TriageContext, concern_id: str, team_id: str, *,
         for _ in range(MAX_CLAIM_ATTEMPTS):
             loads = await ctx.members.loads(ids)
             seat = assignment.least_loaded(candidates, loads)
-            if await ctx.members.claim(seat.assignee_id, concern_id,
-                                       loads.get(seat.assignee_id, 0)):
+            if await ctx.members.claim(
+                seat.assignee_id, concern_id, loads.get(seat.assignee_id, 0)
+            ):
                 return seat
     raise AssignmentContention(f"could not assign {concern_id} in team {team_id}")
 
@@ -240,8 +310,9 @@ async def _undo_claim(ctx: TriageContext, concern_id: str, seat: Seat | None) ->
         await ctx.members.release(seat.assignee_id, concern_id)
 
 
-def _routing_envelopes(ctx: TriageContext, events: list[EventData], now: datetime, *,
-                       sensitive: bool) -> list[CloudEvent]:
+def _routing_envelopes(
+    ctx: TriageContext, events: list[EventData], now: datetime, *, sensitive: bool
+) -> list[CloudEvent]:
     """Routing events in full for bureau services (the private exchange), each with its
     public copy: no duplicate links, and a sensitive routing shown as its category's route
     (its assignment not at all)."""
@@ -250,40 +321,59 @@ def _routing_envelopes(ctx: TriageContext, events: list[EventData], now: datetim
         if isinstance(data, ConcernTriaged):
             shown: dict[str, Any] = {"possible_duplicate_of": [], "sensitive": False}
             if sensitive:
-                team_id, team_name, rule = public_route(data.category, data.school_id,
-                                                        ctx.district)
-                shown |= {"team_id": team_id, "team_name": team_name, "rule": rule,
-                          "decided_by": RULES_DECIDED}
+                team_id, team_name, rule = public_route(data.category, data.school_id, ctx.district)
+                shown |= {
+                    "team_id": team_id,
+                    "team_name": team_name,
+                    "rule": rule,
+                    "decided_by": RULES_DECIDED,
+                }
                 if data.priority is not Priority.CRITICAL:
-                    shown["priority"] = category_route(data.category, data.school_id,
-                                                       ctx.district)[1]
+                    shown["priority"] = category_route(data.category, data.school_id, ctx.district)[
+                        1
+                    ]
             public.append(data.model_copy(update=shown))
         elif isinstance(data, ConcernAssigned) and not sensitive:
             public.append(data)
-    return (envelopes(events, source=ctx.source, time=now)
-            + envelopes(public, source=ctx.source, time=now, restricted=False))
+    return envelopes(events, source=ctx.source, time=now) + envelopes(
+        public, source=ctx.source, time=now, restricted=False
+    )
 
 
 def _sensitive(ctx: TriageContext, decision: Document, team_id: str) -> bool:
     """Whether a decision's routing stays private: its team is sensitive, or it keeps the
     team a sensitive rule chose."""
     team = ctx.district.team(team_id)
-    return bool((team is not None and team.sensitive)
-                or (decision.get("sensitive") and team_id == decision["team_id"]))
+    return bool(
+        (team is not None and team.sensitive)
+        or (decision.get("sensitive") and team_id == decision["team_id"])
+    )
 
 
-def _assigned(ctx: TriageContext, concern_id: str, team_id: str, seat: Seat, now: datetime,
-              by: str) -> ConcernAssigned:
+def _assigned(
+    ctx: TriageContext, concern_id: str, team_id: str, seat: Seat, now: datetime, by: str
+) -> ConcernAssigned:
     staff = ctx.district.staff_member(seat.assignee_id)
-    return ConcernAssigned(concern_id=concern_id, team_id=team_id, assignee_id=seat.assignee_id,
-                           assignee_name=staff.name if staff else seat.assignee_id,
-                           assigned_at=now, decided_by=by)
+    return ConcernAssigned(
+        concern_id=concern_id,
+        team_id=team_id,
+        assignee_id=seat.assignee_id,
+        assignee_name=staff.name if staff else seat.assignee_id,
+        assigned_at=now,
+        decided_by=by,
+    )
 
 
-def _assigned_entry(seat: Seat, now: datetime, by: str, how: str,
-                    reason: str | None = None) -> Document:
-    entry: Document = {"at": now, "by": by, "action": "assigned", "assignee_id": seat.assignee_id,
-                       "how": how}
+def _assigned_entry(
+    seat: Seat, now: datetime, by: str, how: str, reason: str | None = None
+) -> Document:
+    entry: Document = {
+        "at": now,
+        "by": by,
+        "action": "assigned",
+        "assignee_id": seat.assignee_id,
+        "how": how,
+    }
     if seat.covering_for:
         entry["covering_for"] = seat.covering_for
     if reason:
@@ -291,13 +381,33 @@ def _assigned_entry(seat: Seat, now: datetime, by: str, how: str,
     return entry
 
 
-def _triaged(concern_id: str, category: str, school_id: str | None, team_id: str,
-             team_name: str, priority: Priority, rule: str, now: datetime, by: str,
-             possible_duplicates: list[str], *, sensitive: bool = False) -> ConcernTriaged:
-    return ConcernTriaged(concern_id=concern_id, category=category, school_id=school_id,
-                          team_id=team_id, team_name=team_name, priority=priority, rule=rule,
-                          triaged_at=now, decided_by=by, possible_duplicate_of=possible_duplicates,
-                          sensitive=sensitive)
+def _triaged(
+    concern_id: str,
+    category: str,
+    school_id: str | None,
+    team_id: str,
+    team_name: str,
+    priority: Priority,
+    rule: str,
+    now: datetime,
+    by: str,
+    possible_duplicates: list[str],
+    *,
+    sensitive: bool = False,
+) -> ConcernTriaged:
+    return ConcernTriaged(
+        concern_id=concern_id,
+        category=category,
+        school_id=school_id,
+        team_id=team_id,
+        team_name=team_name,
+        priority=priority,
+        rule=rule,
+        triaged_at=now,
+        decided_by=by,
+        possible_duplicate_of=possible_duplicates,
+        sensitive=sensitive,
+    )
 
 
 # --- staff commands -----------------------------------------------------------------------
@@ -314,13 +424,15 @@ class Retriage:
     assignee_id: str | None = None
 
 
-async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
-                   actor: str) -> Document:
+async def retriage(
+    ctx: TriageContext, concern_id: str, change: Retriage, *, actor: str
+) -> Document:
     """Change a concern's category, team, priority or assignee, keeping who and why."""
     decision = await _decision(ctx, concern_id)
     if decision["status"] == "merged":
-        raise Conflict(f"concern {concern_id} was merged into {decision['merged_into']}; "
-                       f"re-triage that one")
+        raise Conflict(
+            f"concern {concern_id} was merged into {decision['merged_into']}; re-triage that one"
+        )
     district = ctx.district
     if change.category is not None and district.category(change.category) is None:
         raise Invalid(f"unknown category {change.category!r}", field="category")
@@ -334,23 +446,27 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
     # a priority staff set by hand stays until staff change it again
     manual_priority = bool(decision.get("priority_manual")) or change.priority is not None
     if category != decision["category"]:  # a new category brings its own route
-        team_id, category_priority = category_route(category, decision.get("school_id"),
-                                                    district)
+        team_id, category_priority = category_route(category, decision.get("school_id"), district)
         if not decision.get("priority_manual"):
             priority = category_priority
     team_id = change.team_id or team_id
     priority = change.priority or priority
-    changes = {field: [old, new] for field, old, new in (
-        ("category", decision["category"], category),
-        ("team_id", decision["team_id"], team_id),
-        ("priority", decision["priority"], priority.value)) if old != new}
+    changes = {
+        field: [old, new]
+        for field, old, new in (
+            ("category", decision["category"], category),
+            ("team_id", decision["team_id"], team_id),
+            ("priority", decision["priority"], priority.value),
+        )
+        if old != new
+    }
 
     old_assignee = decision.get("assignee_id")
     seat: Seat | None
     if change.assignee_id is not None:
-        seat = assignment.cover(change.assignee_id,
-                                await ctx.members.away(ctx.clock.now())) or Seat(
-            change.assignee_id)
+        seat = assignment.cover(
+            change.assignee_id, await ctx.members.away(ctx.clock.now())
+        ) or Seat(change.assignee_id)
         if seat.assignee_id != old_assignee:
             await ctx.members.add(seat.assignee_id, concern_id)
     elif "team_id" in changes:
@@ -370,52 +486,94 @@ async def retriage(ctx: TriageContext, concern_id: str, change: Retriage, *,
     if changes:
         team = district.team(team_id)
         if team is None:  # a stored decision's team that the district file no longer has
-            raise Conflict(f"team {team_id!r} no longer exists; re-triage to another team",
-                           field="team_id")
-        events.append(_triaged(concern_id, category, decision.get("school_id"), team_id,
-                               team.name, priority, "manual", now, actor,
-                               [c["concern_id"] for c in decision["possible_duplicates"]],
-                               sensitive=_sensitive(ctx, decision, team_id)))
-        history.append({"at": now, "by": actor, "action": "retriaged", "rule": "manual",
-                        "reason": change.reason, "changes": changes})
-        set_.update(category=category, team_id=team_id, priority=priority.value,
-                    priority_rank=PRIORITY_RANK[priority], rule="manual", decided_by=actor,
-                    decided_at=now, sensitive=_sensitive(ctx, decision, team_id))
+            raise Conflict(
+                f"team {team_id!r} no longer exists; re-triage to another team", field="team_id"
+            )
+        events.append(
+            _triaged(
+                concern_id,
+                category,
+                decision.get("school_id"),
+                team_id,
+                team.name,
+                priority,
+                "manual",
+                now,
+                actor,
+                [c["concern_id"] for c in decision["possible_duplicates"]],
+                sensitive=_sensitive(ctx, decision, team_id),
+            )
+        )
+        history.append(
+            {
+                "at": now,
+                "by": actor,
+                "action": "retriaged",
+                "rule": "manual",
+                "reason": change.reason,
+                "changes": changes,
+            }
+        )
+        set_.update(
+            category=category,
+            team_id=team_id,
+            priority=priority.value,
+            priority_rank=PRIORITY_RANK[priority],
+            rule="manual",
+            decided_by=actor,
+            decided_at=now,
+            sensitive=_sensitive(ctx, decision, team_id),
+        )
     if manual_priority and not decision.get("priority_manual"):
         set_["priority_manual"] = True
     if new_assignee != old_assignee:
         set_.update(assignee_id=new_assignee, covering_for=seat.covering_for if seat else None)
         if seat is not None:
             events.append(_assigned(ctx, concern_id, team_id, seat, now, actor))
-            history.append(_assigned_entry(seat, now, actor, "manual" if change.assignee_id
-                                           else ctx.config.assignment.value, change.reason))
+            history.append(
+                _assigned_entry(
+                    seat,
+                    now,
+                    actor,
+                    "manual" if change.assignee_id else ctx.config.assignment.value,
+                    change.reason,
+                )
+            )
         else:
-            history.append({"at": now, "by": actor, "action": "unassigned",
-                            "reason": change.reason})
-    if not await ctx.decisions.change(concern_id, version=decision["version"], set_=set_,
-                                      history=history,
-                                      events=_routing_envelopes(
-                                          ctx, events, now,
-                                          sensitive=_sensitive(ctx, decision, team_id))):
+            history.append(
+                {"at": now, "by": actor, "action": "unassigned", "reason": change.reason}
+            )
+    if not await ctx.decisions.change(
+        concern_id,
+        version=decision["version"],
+        set_=set_,
+        history=history,
+        events=_routing_envelopes(ctx, events, now, sensitive=_sensitive(ctx, decision, team_id)),
+    ):
         if new_assignee is not None and new_assignee != old_assignee:
             await ctx.members.release(new_assignee, concern_id)
         raise Conflict(f"concern {concern_id} changed meanwhile; read it again and retry")
     if old_assignee is not None and new_assignee != old_assignee:
         await ctx.members.release(old_assignee, concern_id)
     ctx.published()
-    log.info("concern re-triaged", extra={"concern_id": concern_id, "by": actor,
-                                          "changed": sorted(changes)})
+    log.info(
+        "concern re-triaged",
+        extra={"concern_id": concern_id, "by": actor, "changed": sorted(changes)},
+    )
     return await _decision(ctx, concern_id)
 
 
 def related(decision: Document, target: Document) -> bool:
     """Whether two concerns share a school or a team (a merge stays among them)."""
-    return bool((decision.get("school_id") and decision["school_id"] == target.get("school_id"))
-                or decision["team_id"] == target["team_id"])
+    return bool(
+        (decision.get("school_id") and decision["school_id"] == target.get("school_id"))
+        or decision["team_id"] == target["team_id"]
+    )
 
 
-async def merge(ctx: TriageContext, concern_id: str, *, into: str, reason: str,
-                actor: str) -> Document:
+async def merge(
+    ctx: TriageContext, concern_id: str, *, into: str, reason: str, actor: str
+) -> Document:
     """Confirm that a concern duplicates another: mark it merged and tell intake."""
     if into == concern_id:
         raise Invalid("a concern cannot be merged into itself", field="into_concern_id")
@@ -428,20 +586,25 @@ async def merge(ctx: TriageContext, concern_id: str, *, into: str, reason: str,
             return decision  # asked twice: already done
         raise Conflict(f"concern {concern_id} is already merged into {decision['merged_into']}")
     if not related(decision, target):
-        raise Invalid("a concern can only be merged into one of the same school or team",
-                      field="into_concern_id")
+        raise Invalid(
+            "a concern can only be merged into one of the same school or team",
+            field="into_concern_id",
+        )
     if target["status"] == "merged":
-        raise Conflict(f"concern {into} is itself merged into {target['merged_into']}; "
-                       f"merge into that one")
+        raise Conflict(
+            f"concern {into} is itself merged into {target['merged_into']}; merge into that one"
+        )
     now = ctx.clock.now()
-    merged = ConcernMerged(concern_id=concern_id, into_concern_id=into, merged_at=now,
-                           decided_by=actor)
+    merged = ConcernMerged(
+        concern_id=concern_id, into_concern_id=into, merged_at=now, decided_by=actor
+    )
     if not await ctx.decisions.change(
-            concern_id, version=decision["version"],
-            set_={"status": "merged", "merged_into": into},
-            history=[{"at": now, "by": actor, "action": "merged", "into": into,
-                      "reason": reason}],
-            events=envelopes([merged], source=ctx.source, time=now)):
+        concern_id,
+        version=decision["version"],
+        set_={"status": "merged", "merged_into": into},
+        history=[{"at": now, "by": actor, "action": "merged", "into": into, "reason": reason}],
+        events=envelopes([merged], source=ctx.source, time=now),
+    ):
         raise Conflict(f"concern {concern_id} changed meanwhile; read it again and retry")
     if decision.get("assignee_id"):
         await ctx.members.release(decision["assignee_id"], concern_id)
@@ -450,8 +613,15 @@ async def merge(ctx: TriageContext, concern_id: str, *, into: str, reason: str,
     return await _decision(ctx, concern_id)
 
 
-async def set_away(ctx: TriageContext, member_id: str, *, away: bool, backup_id: str | None,
-                   until: datetime | None, actor: str) -> Document:
+async def set_away(
+    ctx: TriageContext,
+    member_id: str,
+    *,
+    away: bool,
+    backup_id: str | None,
+    until: datetime | None,
+    actor: str,
+) -> Document:
     """Mark a member away (their new concerns go to the backup) or back."""
     if ctx.district.staff_member(member_id) is None:
         raise NotFound(f"no staff member {member_id!r}")
@@ -460,12 +630,14 @@ async def set_away(ctx: TriageContext, member_id: str, *, away: bool, backup_id:
             raise Invalid(f"unknown staff member {backup_id!r}", field="backup_id")
         if backup_id == member_id:
             raise Invalid("a member cannot be their own backup", field="backup_id")
-    return await ctx.members.set_away(member_id, away=away, backup_id=backup_id, until=until,
-                                      by=actor, at=ctx.clock.now())
+    return await ctx.members.set_away(
+        member_id, away=away, backup_id=backup_id, until=until, by=actor, at=ctx.clock.now()
+    )
 
 
-async def handover(ctx: TriageContext, member_id: str, *, to: str | None, reason: str | None,
-                   actor: str) -> tuple[str, list[str]]:
+async def handover(
+    ctx: TriageContext, member_id: str, *, to: str | None, reason: str | None, actor: str
+) -> tuple[str, list[str]]:
     """Move every open concern of a member to their backup (or `to`); returns who and which.
 
     Safe to repeat: a hand-over cut short by a crash is completed by the next call.
@@ -490,21 +662,28 @@ async def handover(ctx: TriageContext, member_id: str, *, to: str | None, reason
             seat = Seat(target, member_id)
             await ctx.members.add(target, concern_id)
             events = _routing_envelopes(
-                ctx, [_assigned(ctx, concern_id, decision["team_id"], seat, now, actor)], now,
-                sensitive=_sensitive(ctx, decision, decision["team_id"]))
+                ctx,
+                [_assigned(ctx, concern_id, decision["team_id"], seat, now, actor)],
+                now,
+                sensitive=_sensitive(ctx, decision, decision["team_id"]),
+            )
             if not await ctx.decisions.change(
-                    concern_id, version=decision["version"],
-                    set_={"assignee_id": target, "covering_for": member_id},
-                    history=[_assigned_entry(seat, now, actor, "handover", reason)],
-                    events=events, where={"assignee_id": member_id}):
+                concern_id,
+                version=decision["version"],
+                set_={"assignee_id": target, "covering_for": member_id},
+                history=[_assigned_entry(seat, now, actor, "handover", reason)],
+                events=events,
+                where={"assignee_id": member_id},
+            ):
                 await ctx.members.release(target, concern_id)
                 continue  # changed meanwhile (re-triaged, resolved): leave it to that change
             moved.append(concern_id)
         await ctx.members.release(member_id, concern_id)
     if moved:
         ctx.published()
-    log.info("hand-over", extra={"member_id": member_id, "to": target, "moved": len(moved),
-                                 "by": actor})
+    log.info(
+        "hand-over", extra={"member_id": member_id, "to": target, "moved": len(moved), "by": actor}
+    )
     return target, moved
 
 
@@ -518,9 +697,14 @@ async def _decision(ctx: TriageContext, concern_id: str) -> Document:
 def routing_view(routing: Routing) -> dict[str, Any]:
     """A routing as the dry run shows it."""
     return {
-        "team_id": routing.team_id, "team_name": routing.team_name,
-        "priority": routing.priority, "rule": routing.rule, "tags": list(routing.tags),
-        "reasons": list(routing.reasons), "safety_words": list(routing.safety_words),
-        "considered": [{"rule_id": c.rule_id, "matched": c.matched, "why": c.why}
-                       for c in routing.considered],
+        "team_id": routing.team_id,
+        "team_name": routing.team_name,
+        "priority": routing.priority,
+        "rule": routing.rule,
+        "tags": list(routing.tags),
+        "reasons": list(routing.reasons),
+        "safety_words": list(routing.safety_words),
+        "considered": [
+            {"rule_id": c.rule_id, "matched": c.matched, "why": c.why} for c in routing.considered
+        ],
     }

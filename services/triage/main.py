@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 def load_config(district: DistrictConfig) -> TriageConfig:
     """Triage's section of the district file, with its seed rules checked against it."""
     config = district.section("triage", TriageConfig)
-    problems = [f"triage.rules[{rule.id}].{field}: {message}"
-                for rule in config.rules for field, message in rule_problems(rule, district)]
+    problems = [
+        f"triage.rules[{rule.id}].{field}: {message}"
+        for rule in config.rules
+        for field, message in rule_problems(rule, district)
+    ]
     ids = [r.id for r in config.rules]
     problems += [f"triage.rules: duplicate id {i}" for i in sorted(set(ids)) if ids.count(i) > 1]
     if problems:
@@ -52,13 +55,16 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
             decisions=DecisionRepository(runtime.db),
             rules=RuleRepository(runtime.db, ttl_s=settings.cache_ttl_s),
             members=MemberRepository(runtime.db, ttl_s=settings.cache_ttl_s),
-            clock=runtime.clock, district=district, config=config, source=settings.source,
-            published=runtime.wake_relay)
+            clock=runtime.clock,
+            district=district,
+            config=config,
+            source=settings.source,
+            published=runtime.wake_relay,
+        )
         await ctx.decisions.ensure_indexes()
         window = timedelta(days=config.duplicates.window_days)
         if added := await ctx.decisions.add_match_keys(runtime.clock.now() - window):
-            log.info("duplicate match keys added to earlier decisions",
-                     extra={"decisions": added})
+            log.info("duplicate match keys added to earlier decisions", extra={"decisions": added})
         await ctx.members.ensure_indexes()
         await training.ensure_indexes(runtime.db)
         await ctx.members.ensure(sorted({m for t in district.teams for m in t.members}))
@@ -71,15 +77,19 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
             # a member stays there, loads move only with the concern's membership in a
             # member's open list: idempotent by nature (no inbox needed)
             "concern.details_shared": idempotent(
-                functools.partial(handlers.on_details_shared, ctx=ctx)),
+                functools.partial(handlers.on_details_shared, ctx=ctx)
+            ),
             "concern.resolved": idempotent(functools.partial(handlers.on_resolved, ctx=ctx)),
             "concern.reopened": idempotent(functools.partial(handlers.on_reopened, ctx=ctx)),
             "concern.merged": idempotent(functools.partial(handlers.on_merged, ctx=ctx)),
         }
 
-    app = create_service_app(title="Bureau triage", service="triage",
-                             cors_origins=settings.cors_origins, lifespan=runtime_lifespan(
-        settings, clock=clock, outbox_collections=[DECISIONS], wire=wire))
+    app = create_service_app(
+        title="Bureau triage",
+        service="triage",
+        cors_origins=settings.cors_origins,
+        lifespan=runtime_lifespan(settings, clock=clock, outbox_collections=[DECISIONS], wire=wire),
+    )
     app.include_router(api.router)
     app.include_router(rules_api.router)
     app.include_router(training.router)

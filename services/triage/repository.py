@@ -36,8 +36,13 @@ META = "meta"
 SEEDED_MARKER = "rules_seeded"
 CACHE_TTL_S = 5.0
 """How long another replica's edit of the rules or of who is away may take to be seen here."""
-COMPARED_FIELDS = {"category": 1, "school_id": 1, "contact_key": 1, "fingerprint": 1,
-                   "submitted_at": 1}
+COMPARED_FIELDS = {
+    "category": 1,
+    "school_id": 1,
+    "contact_key": 1,
+    "fingerprint": 1,
+    "submitted_at": 1,
+}
 
 
 class DecisionRepository:
@@ -46,11 +51,17 @@ class DecisionRepository:
 
     async def ensure_indexes(self) -> None:
         await self._decisions.create_index([("submitted_at", ASCENDING)])
-        await self._decisions.create_index([("match_keys", ASCENDING),
-                                            ("submitted_at", DESCENDING)])
-        await self._decisions.create_index([("team_id", ASCENDING), ("status", ASCENDING),
-                                            ("priority_rank", ASCENDING),
-                                            ("submitted_at", ASCENDING)])
+        await self._decisions.create_index(
+            [("match_keys", ASCENDING), ("submitted_at", DESCENDING)]
+        )
+        await self._decisions.create_index(
+            [
+                ("team_id", ASCENDING),
+                ("status", ASCENDING),
+                ("priority_rank", ASCENDING),
+                ("submitted_at", ASCENDING),
+            ]
+        )
 
     async def add_first(self, decision: Document, events: Sequence[CloudEvent]) -> bool:
         """Store the first decision of a concern; False when one exists (a redelivery)."""
@@ -63,9 +74,16 @@ class DecisionRepository:
     async def get(self, concern_id: str) -> Document | None:
         return await self._decisions.find_one({"_id": concern_id}, {"outbox": 0})
 
-    async def change(self, concern_id: str, *, version: int, set_: Document,
-                     history: Sequence[Document], events: Sequence[CloudEvent],
-                     where: Document | None = None) -> bool:
+    async def change(
+        self,
+        concern_id: str,
+        *,
+        version: int,
+        set_: Document,
+        history: Sequence[Document],
+        events: Sequence[CloudEvent],
+        where: Document | None = None,
+    ) -> bool:
         """Apply a change if the decision is still at `version`; False when it moved on."""
         update: dict[str, Any] = {"$set": set_, "$inc": {"version": 1}}
         push: Document = {}
@@ -76,11 +94,13 @@ class DecisionRepository:
         if push:
             update["$push"] = push
         result = await self._decisions.update_one(
-            {"_id": concern_id, "version": version, **(where or {})}, update)
+            {"_id": concern_id, "version": version, **(where or {})}, update
+        )
         return result.modified_count == 1
 
-    async def earlier(self, keys: Sequence[str], since: datetime, until: datetime,
-                      limit: int) -> list[Document]:
+    async def earlier(
+        self, keys: Sequence[str], since: datetime, until: datetime, limit: int
+    ) -> list[Document]:
         """What duplicate detection compares with: the most recent concerns submitted in a time
         window that hold one of `keys` (duplicates.probe_keys), with only the compared fields."""
         if not keys:
@@ -88,45 +108,63 @@ class DecisionRepository:
         # The window first: a store that serves one clause from an index (SecantusDB takes
         # the first it can) then reads the window's concerns, not every concern of the
         # history that shares a common key (a school, a phrase).
-        return await self._decisions.find(
-            {"submitted_at": {"$gte": since, "$lte": until}, "match_keys": {"$in": list(keys)}},
-            COMPARED_FIELDS,
-        ).sort([("submitted_at", DESCENDING)]).limit(limit).to_list()
+        return (
+            await self._decisions.find(
+                {"submitted_at": {"$gte": since, "$lte": until}, "match_keys": {"$in": list(keys)}},
+                COMPARED_FIELDS,
+            )
+            .sort([("submitted_at", DESCENDING)])
+            .limit(limit)
+            .to_list()
+        )
 
     async def add_match_keys(self, since: datetime) -> int:
         """Give decisions stored before `match_keys` existed their keys (those submitted since
         `since`, the duplicate window); returns how many. Idempotent."""
         docs = await self._decisions.find(
-            {"submitted_at": {"$gte": since}, "match_keys": {"$exists": False}},
-            COMPARED_FIELDS).to_list()
+            {"submitted_at": {"$gte": since}, "match_keys": {"$exists": False}}, COMPARED_FIELDS
+        ).to_list()
         for d in docs:
             keys = duplicates.match_keys(
-                contact_key=d.get("contact_key"), category=d["category"],
+                contact_key=d.get("contact_key"),
+                category=d["category"],
                 school_id=d.get("school_id"),
-                text_fingerprint=frozenset(d.get("fingerprint", [])))
+                text_fingerprint=frozenset(d.get("fingerprint", [])),
+            )
             await self._decisions.update_one({"_id": d["_id"]}, {"$set": {"match_keys": keys}})
         return len(docs)
 
-    async def set_status(self, concern_id: str, status: str, *,
-                         unmerge: bool = False) -> Document | None:
+    async def set_status(
+        self, concern_id: str, status: str, *, unmerge: bool = False
+    ) -> Document | None:
         """Set a decision's status unless it is merged (or `unmerge`: a merged concern its
         requester reopened) or already so; returns the decision as it was (assignee and
         status), or None when nothing changed."""
         set_: Document = {"status": status} | ({"merged_into": None} if unmerge else {})
-        return await self._change_unless(concern_id, [status] if unmerge else ["merged", status],
-                                         {"$set": set_, "$inc": {"version": 1}})
+        return await self._change_unless(
+            concern_id,
+            [status] if unmerge else ["merged", status],
+            {"$set": set_, "$inc": {"version": 1}},
+        )
 
-    async def mark_merged(self, concern_id: str, *, into: str, at: datetime,
-                          by: str) -> Document | None:
+    async def mark_merged(
+        self, concern_id: str, *, into: str, at: datetime, by: str
+    ) -> Document | None:
         """Mark a decision merged into another unless it already is; returns it as it was
         (assignee and status), or None when nothing changed."""
         return await self._change_unless(
-            concern_id, ["merged"],
-            {"$set": {"status": "merged", "merged_into": into}, "$inc": {"version": 1},
-             "$push": {"history": {"at": at, "by": by, "action": "merged", "into": into}}})
+            concern_id,
+            ["merged"],
+            {
+                "$set": {"status": "merged", "merged_into": into},
+                "$inc": {"version": 1},
+                "$push": {"history": {"at": at, "by": by, "action": "merged", "into": into}},
+            },
+        )
 
-    async def _change_unless(self, concern_id: str, statuses: list[str],
-                             update: Document) -> Document | None:
+    async def _change_unless(
+        self, concern_id: str, statuses: list[str], update: Document
+    ) -> Document | None:
         """Apply `update` to a decision whose status is not one of `statuses`; returns it as
         it was (assignee and status), or None when nothing changed.
 
@@ -135,12 +173,14 @@ class DecisionRepository:
         index (a scan of every decision of the history, about 0.7 s at 20,000)."""
         while True:
             before = await self._decisions.find_one(
-                {"_id": concern_id}, {"assignee_id": 1, "status": 1, "version": 1})
+                {"_id": concern_id}, {"assignee_id": 1, "status": 1, "version": 1}
+            )
             if before is None or before.get("status") in statuses:
                 return None
             changed = await self._decisions.update_one(
-                {"_id": concern_id, "version": before.get("version"),
-                 "status": {"$nin": statuses}}, update)
+                {"_id": concern_id, "version": before.get("version"), "status": {"$nin": statuses}},
+                update,
+            )
             if changed.modified_count:
                 before.pop("version", None)
                 return before
@@ -150,26 +190,38 @@ class DecisionRepository:
         """Those of `ids` whose decision matches `where` (a caller's reach)."""
         if not ids:
             return set()
-        docs = await self._decisions.find({"$and": [{"_id": {"$in": list(ids)}}, where]},
-                                          {"_id": 1}).to_list()
+        docs = await self._decisions.find(
+            {"$and": [{"_id": {"$in": list(ids)}}, where]}, {"_id": 1}
+        ).to_list()
         return {d["_id"] for d in docs}
 
-    async def queue(self, team_id: str, limit: int,
-                    where: Document | None = None) -> list[Document]:
+    async def queue(
+        self, team_id: str, limit: int, where: Document | None = None
+    ) -> list[Document]:
         """A team's open concerns (those matching `where`), most urgent first, then oldest
         first."""
         query: Document = {"team_id": team_id, "status": "open"}
-        return await self._decisions.find(
-            {"$and": [query, where]} if where else query,
-            {"outbox": 0, "history": 0, "fingerprint": 0, "contact_key": 0},
-        ).sort([("priority_rank", ASCENDING), ("submitted_at", ASCENDING)]).limit(limit).to_list()
+        return (
+            await self._decisions.find(
+                {"$and": [query, where]} if where else query,
+                {"outbox": 0, "history": 0, "fingerprint": 0, "contact_key": 0},
+            )
+            .sort([("priority_rank", ASCENDING), ("submitted_at", ASCENDING)])
+            .limit(limit)
+            .to_list()
+        )
 
 
 class RuleRepository:
     """The ordered routing rules; `position` orders them."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, ttl_s: float = CACHE_TTL_S,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        ttl_s: float = CACHE_TTL_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._rules = db[RULES]
         self._meta = db[META]
         self._ttl_s = ttl_s
@@ -206,8 +258,9 @@ class RuleRepository:
         return True
 
     async def ordered(self) -> list[Rule]:
-        docs = await self._rules.find({}).sort([("position", ASCENDING), ("_id", ASCENDING)]
-                                               ).to_list()
+        docs = (
+            await self._rules.find({}).sort([("position", ASCENDING), ("_id", ASCENDING)]).to_list()
+        )
         return [_rule(d) for d in docs]
 
     async def get(self, rule_id: str) -> Rule | None:
@@ -226,8 +279,9 @@ class RuleRepository:
         except DuplicateKeyError:
             return False
         try:
-            await self._renumber([r.id for r in ordered[:at]] + [rule.id]
-                                 + [r.id for r in ordered[at:]])
+            await self._renumber(
+                [r.id for r in ordered[:at]] + [rule.id] + [r.id for r in ordered[at:]]
+            )
         finally:
             self._changed()
         return True
@@ -268,8 +322,13 @@ def _rule(doc: Document) -> Rule:
 class MemberRepository:
     """Team members: their open concerns and load, and their out-of-office state."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, ttl_s: float = CACHE_TTL_S,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        ttl_s: float = CACHE_TTL_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._members = db[MEMBERS]
         self._meta = db[META]
         self._ttl_s = ttl_s
@@ -297,10 +356,14 @@ class MemberRepository:
         """Create missing member documents, all in one round trip."""
         if not member_ids:
             return
-        writes = [UpdateOne({"_id": member_id},
-                            {"$setOnInsert": {"load": 0, "open": [], "away": False,
-                                              "backup_id": None}}, upsert=True)
-                  for member_id in member_ids]
+        writes = [
+            UpdateOne(
+                {"_id": member_id},
+                {"$setOnInsert": {"load": 0, "open": [], "away": False, "backup_id": None}},
+                upsert=True,
+            )
+            for member_id in member_ids
+        ]
         try:
             await self._members.bulk_write(writes, ordered=False)
         except BulkWriteError as exc:
@@ -320,11 +383,13 @@ class MemberRepository:
         return away_at(await self._away.get(), now)
 
     async def _read_away(self) -> dict[str, Absence]:
-        docs = await self._members.find({"away": True},
-                                        {"backup_id": 1, "away_until": 1}).to_list()
-        return {d["_id"]: Absence(d.get("backup_id"),
-                                  as_utc(d["away_until"]) if d.get("away_until") else None)
-                for d in docs}
+        docs = await self._members.find({"away": True}, {"backup_id": 1, "away_until": 1}).to_list()
+        return {
+            d["_id"]: Absence(
+                d.get("backup_id"), as_utc(d["away_until"]) if d.get("away_until") else None
+            )
+            for d in docs
+        }
 
     async def loads(self, member_ids: Sequence[str]) -> dict[str, int]:
         docs = await self._members.find({"_id": {"$in": list(member_ids)}}, {"load": 1}).to_list()
@@ -334,7 +399,8 @@ class MemberRepository:
         """Count a concern on a member if their load is still what the choice was made on."""
         result = await self._members.update_one(
             {"_id": member_id, "load": expected_load, "open": {"$ne": concern_id}},
-            {"$inc": {"load": 1}, "$push": {"open": concern_id}})
+            {"$inc": {"load": 1}, "$push": {"open": concern_id}},
+        )
         return result.modified_count == 1
 
     async def add(self, member_id: str, concern_id: str) -> None:
@@ -342,13 +408,15 @@ class MemberRepository:
         await self.ensure([member_id])
         await self._members.update_one(
             {"_id": member_id, "open": {"$ne": concern_id}},
-            {"$inc": {"load": 1}, "$push": {"open": concern_id}})
+            {"$inc": {"load": 1}, "$push": {"open": concern_id}},
+        )
 
     async def release(self, member_id: str, concern_id: str) -> None:
         """Stop counting a concern on a member (idempotent)."""
         await self._members.update_one(
             {"_id": member_id, "open": concern_id},
-            {"$inc": {"load": -1}, "$pull": {"open": concern_id}})
+            {"$inc": {"load": -1}, "$pull": {"open": concern_id}},
+        )
 
     async def holder(self, concern_id: str) -> str | None:
         """The member a concern is counted on, if any."""
@@ -360,7 +428,8 @@ class MemberRepository:
         key = f"round_robin:{team_id}"
         for _ in range(5):
             doc = await self._meta.find_one_and_update(
-                {"_id": key}, {"$inc": {"next": 1}}, return_document=ReturnDocument.AFTER)
+                {"_id": key}, {"$inc": {"next": 1}}, return_document=ReturnDocument.AFTER
+            )
             if doc is not None:
                 return int(doc["next"]) - 1
             # Not an upsert: concurrent upserts may fail or (on some stores) return nothing.
@@ -370,16 +439,31 @@ class MemberRepository:
                 pass
         raise RuntimeError(f"no round-robin counter for team {team_id}")
 
-    async def set_away(self, member_id: str, *, away: bool, backup_id: str | None,
-                       until: datetime | None, by: str, at: datetime) -> Document:
+    async def set_away(
+        self,
+        member_id: str,
+        *,
+        away: bool,
+        backup_id: str | None,
+        until: datetime | None,
+        by: str,
+        at: datetime,
+    ) -> Document:
         await self.ensure([member_id])
         try:
             doc = await self._members.find_one_and_update(
                 {"_id": member_id},
-                {"$set": {"away": away, "backup_id": backup_id if away else None,
-                          "away_until": until if away else None, "away_set_by": by,
-                          "away_set_at": at}},
-                return_document=ReturnDocument.AFTER)
+                {
+                    "$set": {
+                        "away": away,
+                        "backup_id": backup_id if away else None,
+                        "away_until": until if away else None,
+                        "away_set_by": by,
+                        "away_set_at": at,
+                    }
+                },
+                return_document=ReturnDocument.AFTER,
+            )
         finally:
             # a new cache, not `invalidate()`: a read under way may predate this change
             self._away = self._new_away_cache()

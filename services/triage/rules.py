@@ -34,26 +34,40 @@ class Conditions(_Model):
     categories: list[str] = Field(default_factory=list, max_length=50)
     schools: list[str] = Field(default_factory=list, max_length=200)
     channels: list[Channel] = Field(default_factory=list)
-    relationships: list[str] = Field(default_factory=list, max_length=20,
-                                     description="requester relationship, e.g. parent_guardian")
-    keywords: list[str] = Field(default_factory=list, max_length=100,
-                                description="words or phrases in the description; `word*` "
-                                            "matches any word starting with `word`")
-    pattern: str | None = Field(default=None, max_length=MAX_PATTERN_CHARS,
-                                description="a regular expression searched in the description "
-                                            "(case-insensitive)")
-    student_flags: list[str] = Field(default_factory=list, max_length=20,
-                                     description="any of these flags, e.g. special_education")
+    relationships: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="requester relationship, e.g. parent_guardian",
+    )
+    keywords: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="words or phrases in the description; `word*` "
+        "matches any word starting with `word`",
+    )
+    pattern: str | None = Field(
+        default=None,
+        max_length=MAX_PATTERN_CHARS,
+        description="a regular expression searched in the description (case-insensitive)",
+    )
+    student_flags: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="any of these flags, e.g. special_education",
+    )
     school_contacted: bool | None = Field(
-        default=None, description="whether the requester raised it at the school first "
-                                  "(unset: either; a concern that does not say is neither)")
+        default=None,
+        description="whether the requester raised it at the school first "
+        "(unset: either; a concern that does not say is neither)",
+    )
 
 
 class Actions(_Model):
     """What a matching rule decides; a missing team or priority keeps the category's own."""
 
-    team: str | None = Field(default=None, description="a team id, or `school` for the "
-                                                       "school's own team")
+    team: str | None = Field(
+        default=None, description="a team id, or `school` for the school's own team"
+    )
     priority: Priority | None = None
     tags: list[str] = Field(default_factory=list, max_length=20)
 
@@ -63,9 +77,12 @@ class RuleBody(_Model):
 
     description: str = Field(default="", max_length=500)
     enabled: bool = True
-    sensitive: bool = Field(default=False, description="a match tells something about the "
-                            "student (e.g. special education): the routing is never shown "
-                            "publicly (Open311, public events, webhooks)")
+    sensitive: bool = Field(
+        default=False,
+        description="a match tells something about the "
+        "student (e.g. special education): the routing is never shown "
+        "publicly (Open311, public events, webhooks)",
+    )
     conditions: Conditions = Field(default_factory=Conditions)
     actions: Actions = Field(default_factory=Actions)
 
@@ -94,21 +111,40 @@ def rule_problems(rule: Rule, district: DistrictConfig) -> list[tuple[str, str]]
     problems: list[tuple[str, str]] = []
     team = rule.actions.team
     if team is not None and team != SCHOOL_TEAM and district.team(team) is None:
-        problems.append(("actions.team", f"unknown team {team!r}; known teams: "
-                                         f"{', '.join(t.id for t in district.teams)}, "
-                                         f"or {SCHOOL_TEAM!r}"))
+        problems.append(
+            (
+                "actions.team",
+                f"unknown team {team!r}; known teams: "
+                f"{', '.join(t.id for t in district.teams)}, "
+                f"or {SCHOOL_TEAM!r}",
+            )
+        )
     known_categories = {c.id for c in district.categories}
-    problems += [(f"conditions.categories.{i}", f"unknown category {c!r}")
-                 for i, c in enumerate(rule.conditions.categories) if c not in known_categories]
+    problems += [
+        (f"conditions.categories.{i}", f"unknown category {c!r}")
+        for i, c in enumerate(rule.conditions.categories)
+        if c not in known_categories
+    ]
     known_schools = {s.id for s in district.schools}
-    problems += [(f"conditions.schools.{i}", f"unknown school {s!r}")
-                 for i, s in enumerate(rule.conditions.schools) if s not in known_schools]
+    problems += [
+        (f"conditions.schools.{i}", f"unknown school {s!r}")
+        for i, s in enumerate(rule.conditions.schools)
+        if s not in known_schools
+    ]
     if rule.conditions.pattern is not None and _compiled(rule.conditions.pattern) is None:
-        problems.append(("conditions.pattern", "not a regular expression that runs in linear "
-                                               "time (RE2 syntax: no backreferences or "
-                                               "lookarounds)"))
-    problems += [(f"conditions.keywords.{i}", "empty keyword")
-                 for i, k in enumerate(rule.conditions.keywords) if not normalise(k).strip("* ")]
+        problems.append(
+            (
+                "conditions.pattern",
+                "not a regular expression that runs in linear "
+                "time (RE2 syntax: no backreferences or "
+                "lookarounds)",
+            )
+        )
+    problems += [
+        (f"conditions.keywords.{i}", "empty keyword")
+        for i, k in enumerate(rule.conditions.keywords)
+        if not normalise(k).strip("* ")
+    ]
     if not rule.actions.team and rule.actions.priority is None and not rule.actions.tags:
         problems.append(("actions", "a rule must set a team, a priority or tags"))
     return problems
@@ -164,42 +200,59 @@ def match(rule: Rule, facts: Facts) -> tuple[bool, list[str]]:
 
     if not rule.enabled:
         return False, ["rule is disabled"]
-    if c.categories and not check(facts.category in c.categories,
-                                  f"category is {facts.category}",
-                                  f"category {facts.category} not in {c.categories}"):
+    if c.categories and not check(
+        facts.category in c.categories,
+        f"category is {facts.category}",
+        f"category {facts.category} not in {c.categories}",
+    ):
         return False, why
-    if c.schools and not check(facts.school_id in c.schools, f"school is {facts.school_id}",
-                               f"school {facts.school_id} not in {c.schools}"):
+    if c.schools and not check(
+        facts.school_id in c.schools,
+        f"school is {facts.school_id}",
+        f"school {facts.school_id} not in {c.schools}",
+    ):
         return False, why
-    if c.channels and not check(facts.channel in c.channels, f"channel is {facts.channel}",
-                                f"channel {facts.channel} not in "
-                                f"{[str(ch) for ch in c.channels]}"):
+    if c.channels and not check(
+        facts.channel in c.channels,
+        f"channel is {facts.channel}",
+        f"channel {facts.channel} not in {[str(ch) for ch in c.channels]}",
+    ):
         return False, why
-    if c.relationships and not check(facts.relationship in c.relationships,
-                                     f"requester is {facts.relationship}",
-                                     f"requester relationship {facts.relationship} not in "
-                                     f"{c.relationships}"):
+    if c.relationships and not check(
+        facts.relationship in c.relationships,
+        f"requester is {facts.relationship}",
+        f"requester relationship {facts.relationship} not in {c.relationships}",
+    ):
         return False, why
     if c.school_contacted is not None and not check(
-            facts.school_contacted is c.school_contacted,
-            f"school contacted first: {facts.school_contacted}",
-            f"school contacted first: {facts.school_contacted}, not {c.school_contacted}"):
+        facts.school_contacted is c.school_contacted,
+        f"school contacted first: {facts.school_contacted}",
+        f"school contacted first: {facts.school_contacted}, not {c.school_contacted}",
+    ):
         return False, why
     if c.keywords:
         found = terms_found(c.keywords, facts.description)
-        if not check(bool(found), f"description mentions {found}",
-                     "description mentions none of the keywords"):
+        if not check(
+            bool(found),
+            f"description mentions {found}",
+            "description mentions none of the keywords",
+        ):
             return False, why
     if c.pattern is not None:
         compiled = _compiled(c.pattern)  # a stored rule RE2 refuses matches nothing
         hit = compiled.search(facts.description) if compiled is not None else None
-        if not check(hit is not None, "description matches the pattern",
-                     "description does not match the pattern"):
+        if not check(
+            hit is not None,
+            "description matches the pattern",
+            "description does not match the pattern",
+        ):
             return False, why
     if c.student_flags:
         flags = sorted(set(c.student_flags) & set(facts.student_flags))
-        if not check(bool(flags), f"student flags {flags}",
-                     f"student flags {list(facts.student_flags)} include none of "
-                     f"{c.student_flags}"):
+        if not check(
+            bool(flags),
+            f"student flags {flags}",
+            f"student flags {list(facts.student_flags)} include none of {c.student_flags}",
+        ):
             return False, why
     return True, why or ["rule has no conditions"]

@@ -22,8 +22,9 @@ ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
 
 
 class RuleCreate(Rule):
-    position: int | None = Field(default=None, ge=0,
-                                 description="0 = tried first; default: tried last")
+    position: int | None = Field(
+        default=None, ge=0, description="0 = tried first; default: tried last"
+    )
 
 
 class RuleRead(Rule):
@@ -70,15 +71,17 @@ class DryRunRead(BaseModel):
 def _validated(rule: Rule, ctx: TriageContext) -> Rule:
     problems = rule_problems(rule, ctx.district)
     if problems:
-        raise Problem(422, "Invalid rule",
-                      "; ".join(f"{field}: {message}" for field, message in problems),
-                      errors=[{"field": f, "message": m} for f, m in problems])
+        raise Problem(
+            422,
+            "Invalid rule",
+            "; ".join(f"{field}: {message}" for field, message in problems),
+            errors=[{"field": f, "message": m} for f, m in problems],
+        )
     return rule
 
 
 async def _read_all(ctx: TriageContext) -> list[RuleRead]:
-    return [RuleRead(**r.model_dump(), position=i)
-            for i, r in enumerate(await ctx.rules.ordered())]
+    return [RuleRead(**r.model_dump(), position=i) for i, r in enumerate(await ctx.rules.ordered())]
 
 
 @router.get("", response_model=list[RuleRead])
@@ -92,20 +95,36 @@ async def create_rule(body: RuleCreate, ctx: Ctx, who: ConfigWriter) -> RuleRead
     """Add a rule (validated against the district: teams, categories, schools, patterns)."""
     rule = _validated(Rule(**body.model_dump(exclude={"position"})), ctx)
     if not await ctx.rules.create(rule, body.position):
-        raise Problem(409, "Rule exists", f"A rule {rule.id!r} exists; change it with PUT.",
-                      errors=[{"field": "id", "message": "already used"}])
+        raise Problem(
+            409,
+            "Rule exists",
+            f"A rule {rule.id!r} exists; change it with PUT.",
+            errors=[{"field": "id", "message": "already used"}],
+        )
     return next(r for r in await _read_all(ctx) if r.id == rule.id)
 
 
 @router.post("/dry-run", response_model=DryRunRead)
 async def dry_run(body: DryRunCreate, ctx: Ctx, who: ConfigReader) -> dict[str, Any]:
     """Which rule would route this concern, and why; changes nothing."""
-    facts = Facts(category=body.category, school_id=body.school_id, channel=body.channel,
-                  description=body.description, relationship=body.requester_relationship,
-                  student_flags=tuple(body.student_flags),
-                  school_contacted=body.school_contacted)
-    return routing_view(route(facts, await ctx.rules.ordered(), ctx.district,
-                              ctx.config.safety_words, ctx.config.school_first))
+    facts = Facts(
+        category=body.category,
+        school_id=body.school_id,
+        channel=body.channel,
+        description=body.description,
+        relationship=body.requester_relationship,
+        student_flags=tuple(body.student_flags),
+        school_contacted=body.school_contacted,
+    )
+    return routing_view(
+        route(
+            facts,
+            await ctx.rules.ordered(),
+            ctx.district,
+            ctx.config.safety_words,
+            ctx.config.school_first,
+        )
+    )
 
 
 @router.post("/reorder", response_model=list[RuleRead])
@@ -115,9 +134,12 @@ async def reorder_rules(body: RuleOrder, ctx: Ctx, who: ConfigWriter) -> list[Ru
     if sorted(body.rule_ids) != sorted(current):
         missing = sorted(current - set(body.rule_ids))
         unknown = sorted(set(body.rule_ids) - current)
-        raise Problem(422, "Invalid order",
-                      f"Name every rule once (missing: {missing}, unknown: {unknown}).",
-                      errors=[{"field": "rule_ids", "message": "must name every rule once"}])
+        raise Problem(
+            422,
+            "Invalid order",
+            f"Name every rule once (missing: {missing}, unknown: {unknown}).",
+            errors=[{"field": "rule_ids", "message": "must name every rule once"}],
+        )
     await ctx.rules.reorder(body.rule_ids)
     return await _read_all(ctx)
 
@@ -132,8 +154,7 @@ async def read_rule(rule_id: str, ctx: Ctx, who: ConfigReader) -> RuleRead:
 
 
 @router.put("/{rule_id}", response_model=RuleRead)
-async def replace_rule(rule_id: str, body: RuleBody, ctx: Ctx,
-                       who: ConfigWriter) -> RuleRead:
+async def replace_rule(rule_id: str, body: RuleBody, ctx: Ctx, who: ConfigWriter) -> RuleRead:
     """Change a rule's conditions and actions; its place in the order stays."""
     try:
         rule = Rule(id=rule_id, **body.model_dump())

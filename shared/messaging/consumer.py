@@ -47,6 +47,7 @@ def idempotent(handler: Handler) -> Handler:
     setattr(handler, IDEMPOTENT, True)
     return handler
 
+
 ATTEMPT_HEADER = "x-bureau-attempt"
 TRANSIENT_HEADER = "x-bureau-transient-attempt"
 DELIVERY_COUNT = "x-delivery-count"  # set by a quorum queue on each redelivery
@@ -59,10 +60,19 @@ MAX_ERROR_CHARS = 1_000
 class EventConsumer:
     """Consumes the service queue and dispatches each event to its handler by name."""
 
-    def __init__(self, *, channel: AbstractChannel, queues: ServiceQueues,
-                 handlers: Mapping[str, Handler], inbox: Inbox, clock: Clock,
-                 handler_timeout_s: float, publish_timeout_s: float,
-                 service: str = "unknown", delivery_limit: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        channel: AbstractChannel,
+        queues: ServiceQueues,
+        handlers: Mapping[str, Handler],
+        inbox: Inbox,
+        clock: Clock,
+        handler_timeout_s: float,
+        publish_timeout_s: float,
+        service: str = "unknown",
+        delivery_limit: int = 5,
+    ) -> None:
         self._service = service
         self._delivery_limit = delivery_limit
         self._channel = channel
@@ -118,10 +128,15 @@ class EventConsumer:
             REDELIVERIES.labels(self._service, event.name).inc()
         deliveries = _int_header(message, DELIVERY_COUNT)
         if deliveries >= self._delivery_limit:
-            log.error("event delivered again and again without an outcome; parked",
-                      extra={**fields, "deliveries": deliveries})
-            await self._park(message, f"delivered {deliveries} times without an outcome: the "
-                                      "process crashed or hung handling it")
+            log.error(
+                "event delivered again and again without an outcome; parked",
+                extra={**fields, "deliveries": deliveries},
+            )
+            await self._park(
+                message,
+                f"delivered {deliveries} times without an outcome: the "
+                "process crashed or hung handling it",
+            )
             EVENTS_CONSUMED.labels(self._service, event.name, "parked").inc()
             return
         if handler is None:
@@ -138,10 +153,15 @@ class EventConsumer:
                 EVENTS_CONSUMED.labels(self._service, event.name, "duplicate").inc()
                 return
             data: EventData = event.parsed()
-            with tracing.handling(event.traceparent, name=f"handle {event.name}",
-                                  service=self._service,
-                                  attributes={"cloudevents.event_id": event.id,
-                                              "cloudevents.event_subject": event.subject or ""}):
+            with tracing.handling(
+                event.traceparent,
+                name=f"handle {event.name}",
+                service=self._service,
+                attributes={
+                    "cloudevents.event_id": event.id,
+                    "cloudevents.event_subject": event.subject or "",
+                },
+            ):
                 await asyncio.wait_for(handler(event, data), timeout=self._handler_timeout_s)
             if use_inbox:
                 await self._inbox.record(event.id, event.name, self._clock.now())
@@ -155,53 +175,71 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self._service, event.name, "handled").inc()
         EVENT_HANDLING.labels(self._service, event.name).observe(time.perf_counter() - started)
         EVENT_AGE.labels(self._service, event.name).observe(
-            max(0.0, (self._clock.now() - event.time).total_seconds()))
+            max(0.0, (self._clock.now() - event.time).total_seconds())
+        )
         log.info("event handled", extra=fields)
 
-    async def _retry_or_park(self, message: AbstractIncomingMessage, exc: Exception,
-                             fields: dict[str, Any]) -> str:
+    async def _retry_or_park(
+        self, message: AbstractIncomingMessage, exc: Exception, fields: dict[str, Any]
+    ) -> str:
         """Send a failed message to its next retry queue, or park it; returns which."""
         attempt = _int_header(message, ATTEMPT_HEADER)
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         retries = self._queues.retry
         if is_transient(exc):
             waits = _int_header(message, TRANSIENT_HEADER)
-            log.warning("event met a transient fault; will retry",
-                        extra={**fields, "transient_attempt": waits + 1, "error": error})
-            await self._send_to(retries[min(waits, len(retries) - 1)], message, {
-                TRANSIENT_HEADER: waits + 1, ERROR_HEADER: error, **_origin(message)})
+            log.warning(
+                "event met a transient fault; will retry",
+                extra={**fields, "transient_attempt": waits + 1, "error": error},
+            )
+            await self._send_to(
+                retries[min(waits, len(retries) - 1)],
+                message,
+                {TRANSIENT_HEADER: waits + 1, ERROR_HEADER: error, **_origin(message)},
+            )
             await message.ack()
             return "retried"
         if attempt >= len(retries):
             log.error("event failed every retry; parked", extra={**fields, "error": error})
             await self._park(message, error, attempt)
             return "parked"
-        log.warning("event failed; will retry",
-                    extra={**fields, "attempt": attempt + 1, "error": error})
-        await self._send_to(retries[attempt], message, {ATTEMPT_HEADER: attempt + 1,
-                                                        ERROR_HEADER: error, **_origin(message)})
+        log.warning(
+            "event failed; will retry", extra={**fields, "attempt": attempt + 1, "error": error}
+        )
+        await self._send_to(
+            retries[attempt],
+            message,
+            {ATTEMPT_HEADER: attempt + 1, ERROR_HEADER: error, **_origin(message)},
+        )
         await message.ack()
         return "retried"
 
     async def _park(self, message: AbstractIncomingMessage, error: str, attempts: int = 0) -> None:
-        await self._send_to(self._queues.dead_letter, message, {
-            ERROR_HEADER: error[:MAX_ERROR_CHARS],
-            ATTEMPT_HEADER: attempts,
-            **_origin(message),
-        })
+        await self._send_to(
+            self._queues.dead_letter,
+            message,
+            {
+                ERROR_HEADER: error[:MAX_ERROR_CHARS],
+                ATTEMPT_HEADER: attempts,
+                **_origin(message),
+            },
+        )
         await message.ack()
         self.parked += 1
 
-    async def _send_to(self, queue_name: str, message: AbstractIncomingMessage,
-                       headers: dict[str, Any]) -> None:
+    async def _send_to(
+        self, queue_name: str, message: AbstractIncomingMessage, headers: dict[str, Any]
+    ) -> None:
         copy = aio_pika.Message(
             body=message.body,
             content_type=message.content_type,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message.message_id,
             type=message.type,
-            headers={**{k: v for k, v in (message.headers or {}).items()
-                        if k != DELIVERY_COUNT}, **headers},
+            headers={
+                **{k: v for k, v in (message.headers or {}).items() if k != DELIVERY_COUNT},
+                **headers,
+            },
         )
         await self._channel.default_exchange.publish(
             copy, routing_key=queue_name, timeout=self._publish_timeout_s

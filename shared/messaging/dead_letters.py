@@ -25,8 +25,14 @@ from shared.messaging.consumer import (
     TRANSIENT_HEADER,
 )
 
-BUREAU_HEADERS = (ATTEMPT_HEADER, ERROR_HEADER, ORIGINAL_EXCHANGE, ORIGINAL_ROUTING_KEY,
-                  TRANSIENT_HEADER, DELIVERY_COUNT)
+BUREAU_HEADERS = (
+    ATTEMPT_HEADER,
+    ERROR_HEADER,
+    ORIGINAL_EXCHANGE,
+    ORIGINAL_ROUTING_KEY,
+    TRANSIENT_HEADER,
+    DELIVERY_COUNT,
+)
 
 
 @dataclass(frozen=True)
@@ -45,9 +51,14 @@ class ParkedMessage:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "position": self.position, "message_id": self.message_id, "type": self.event_type,
-            "subject": self.subject, "error": self.error, "attempts": self.attempts,
-            "exchange": self.original_exchange, "routing_key": self.original_routing_key,
+            "position": self.position,
+            "message_id": self.message_id,
+            "type": self.event_type,
+            "subject": self.subject,
+            "error": self.error,
+            "attempts": self.attempts,
+            "exchange": self.original_exchange,
+            "routing_key": self.original_routing_key,
         }
 
 
@@ -60,17 +71,21 @@ def _parked(position: int, message: AbstractIncomingMessage) -> ParkedMessage:
         pass  # a malformed body is exactly what may be parked
     attempts = headers.get(ATTEMPT_HEADER, 0)
     return ParkedMessage(
-        position=position, message_id=message.message_id, event_type=message.type,
+        position=position,
+        message_id=message.message_id,
+        event_type=message.type,
         subject=subject if isinstance(subject, str) else None,
         error=str(headers.get(ERROR_HEADER, "")),
         attempts=attempts if isinstance(attempts, int) else 0,
         original_exchange=str(headers.get(ORIGINAL_EXCHANGE, "")),
-        original_routing_key=str(headers.get(ORIGINAL_ROUTING_KEY, "")), body=message.body,
+        original_routing_key=str(headers.get(ORIGINAL_ROUTING_KEY, "")),
+        body=message.body,
     )
 
 
-async def list_parked(channel: AbstractChannel, queue_name: str,
-                      limit: int = 100) -> list[ParkedMessage]:
+async def list_parked(
+    channel: AbstractChannel, queue_name: str, limit: int = 100
+) -> list[ParkedMessage]:
     """The first `limit` parked messages; they stay in the queue (fetched, then returned)."""
     queue = await channel.declare_queue(queue_name, passive=True)
     fetched: list[AbstractIncomingMessage] = []
@@ -86,8 +101,14 @@ async def list_parked(channel: AbstractChannel, queue_name: str,
             await message.nack(requeue=True)
 
 
-async def replay_parked(channel: AbstractChannel, queue_name: str, target_queue: str, *,
-                        message_id: str | None = None, limit: int = 1000) -> int:
+async def replay_parked(
+    channel: AbstractChannel,
+    queue_name: str,
+    target_queue: str,
+    *,
+    message_id: str | None = None,
+    limit: int = 1000,
+) -> int:
     """Send parked messages (all, or the one with `message_id`) back to `target_queue` with a
     fresh attempt count; returns how many were replayed."""
     queue = await channel.declare_queue(queue_name, passive=True)
@@ -101,12 +122,14 @@ async def replay_parked(channel: AbstractChannel, queue_name: str, target_queue:
             if message_id is not None and message.message_id != message_id:
                 skipped.append(message)
                 continue
-            headers = {k: v for k, v in (message.headers or {}).items()
-                       if k not in BUREAU_HEADERS}
+            headers = {k: v for k, v in (message.headers or {}).items() if k not in BUREAU_HEADERS}
             copy = aio_pika.Message(
-                body=message.body, content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message.message_id,
-                type=message.type, headers=headers,
+                body=message.body,
+                content_type=message.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message.message_id,
+                type=message.type,
+                headers=headers,
             )
             await channel.default_exchange.publish(copy, routing_key=target_queue)
             await message.ack()

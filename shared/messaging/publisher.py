@@ -9,8 +9,9 @@ from shared.messaging.topology import Exchanges
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 
 
-def event_message(body: bytes, *, event_id: str, event_type: str,
-                  headers: dict[str, object] | None = None) -> aio_pika.Message:
+def event_message(
+    body: bytes, *, event_id: str, event_type: str, headers: dict[str, object] | None = None
+) -> aio_pika.Message:
     """A persistent AMQP message carrying one structured-mode CloudEvent."""
     return aio_pika.Message(
         body=body,
@@ -29,8 +30,9 @@ class Publisher:
         self._exchanges = exchanges
         self._timeout_s = timeout_s
 
-    async def publish(self, *, name: str, event_id: str, event_type: str, body: bytes,
-                      private: bool = False) -> None:
+    async def publish(
+        self, *, name: str, event_id: str, event_type: str, body: bytes, private: bool = False
+    ) -> None:
         """`private`: a restricted copy of a routing event (shared.events.DUAL_EVENTS)."""
         exchange = self._exchanges.private if private else self._exchanges.for_event(name)
         await exchange.publish(

@@ -29,19 +29,40 @@ log = logging.getLogger(__name__)
 # deployment, services started in any order) waits in the consumer's queue instead of being
 # dropped as unroutable.
 SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
-    "intake": frozenset({"concern.triaged", "concern.assigned", "concern.merged",
-                         "concern.escalated", "sla.warning", "sla.breached",
-                         "sla.due_changed", "notification.sent", "notification.failed"}),
-    "triage": frozenset({"concern.details_shared", "concern.resolved", "concern.reopened",
-                         "concern.merged"}),
-    "escalation": frozenset({"concern.submitted", "concern.triaged", "concern.status_changed",
-                             "concern.message_added", "concern.resolved", "concern.reopened",
-                             "survey.answered", "concern.callback_scheduled",
-                             "concern.callback_completed"}),
+    "intake": frozenset(
+        {
+            "concern.triaged",
+            "concern.assigned",
+            "concern.merged",
+            "concern.escalated",
+            "sla.warning",
+            "sla.breached",
+            "sla.due_changed",
+            "notification.sent",
+            "notification.failed",
+        }
+    ),
+    "triage": frozenset(
+        {"concern.details_shared", "concern.resolved", "concern.reopened", "concern.merged"}
+    ),
+    "escalation": frozenset(
+        {
+            "concern.submitted",
+            "concern.triaged",
+            "concern.status_changed",
+            "concern.message_added",
+            "concern.resolved",
+            "concern.reopened",
+            "survey.answered",
+            "concern.callback_scheduled",
+            "concern.callback_completed",
+        }
+    ),
     # notify also forwards every public event to webhook subscribers
-    "notify": frozenset({"concern.contact_shared", "concern.reply_shared",
-                         "concern.resolution_shared"}
-                        | {n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC}),
+    "notify": frozenset(
+        {"concern.contact_shared", "concern.reply_shared", "concern.resolution_shared"}
+        | {n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC}
+    ),
 }
 
 # Services that read the public copy of a routing event beside the full one (DUAL_EVENTS).
@@ -83,11 +104,16 @@ def _durable_args(settings: ServiceSettings) -> FieldTable:
     return {"x-queue-type": "quorum"} if settings.quorum_queues else {}
 
 
-async def _declare_main_queue(channel: AbstractChannel, settings: ServiceSettings,
-                              exchanges: Exchanges, service: str,
-                              handled: Iterable[str]) -> AbstractQueue:
-    queue = await channel.declare_queue(settings.queue("events", service), durable=True,
-                                        arguments=_durable_args(settings))
+async def _declare_main_queue(
+    channel: AbstractChannel,
+    settings: ServiceSettings,
+    exchanges: Exchanges,
+    service: str,
+    handled: Iterable[str],
+) -> AbstractQueue:
+    queue = await channel.declare_queue(
+        settings.queue("events", service), durable=True, arguments=_durable_args(settings)
+    )
     for name in sorted(set(handled)):
         if name in DUAL_EVENTS:
             # bureau services read the full (restricted) copy of a routing event; only notify
@@ -102,34 +128,44 @@ async def _declare_main_queue(channel: AbstractChannel, settings: ServiceSetting
     return queue
 
 
-async def declare_bureau_queues(channel: AbstractChannel, settings: ServiceSettings,
-                                exchanges: Exchanges) -> None:
+async def declare_bureau_queues(
+    channel: AbstractChannel, settings: ServiceSettings, exchanges: Exchanges
+) -> None:
     """Declare every bureau service's main queue with its bindings (idempotent)."""
     for service, handled in SUBSCRIPTIONS.items():
         await _declare_main_queue(channel, settings, exchanges, service, handled)
 
 
-async def declare_service_queues(channel: AbstractChannel, settings: ServiceSettings,
-                                 handled: Iterable[str]) -> ServiceQueues:
+async def declare_service_queues(
+    channel: AbstractChannel, settings: ServiceSettings, handled: Iterable[str]
+) -> ServiceQueues:
     """Declare this service's queues and bind the events it handles (idempotent)."""
     handled = set(handled)
     expected = SUBSCRIPTIONS.get(settings.service_name)
     if expected is not None and handled != expected:
         # Still works (this declaration binds what the service handles), but events published
         # before its first start would not have waited for it.
-        log.warning("service handlers differ from the SUBSCRIPTIONS table",
-                    extra={"service": settings.service_name, "handled": sorted(handled),
-                           "table": sorted(expected)})
+        log.warning(
+            "service handlers differ from the SUBSCRIPTIONS table",
+            extra={
+                "service": settings.service_name,
+                "handled": sorted(handled),
+                "table": sorted(expected),
+            },
+        )
     exchanges = await declare_exchanges(channel, settings)
-    main = await _declare_main_queue(channel, settings, exchanges, settings.service_name,
-                                     handled)
+    main = await _declare_main_queue(channel, settings, exchanges, settings.service_name, handled)
     retry_names = retry_queue_names(settings)
     for name, delay in zip(retry_names, settings.retry_delays_ms, strict=True):
-        await channel.declare_queue(name, durable=True, arguments={
-            "x-message-ttl": delay,
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": settings.queue("events"),
-        })
+        await channel.declare_queue(
+            name,
+            durable=True,
+            arguments={
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": settings.queue("events"),
+            },
+        )
     dead_letter = settings.queue("dlq")
     await channel.declare_queue(dead_letter, durable=True, arguments=_durable_args(settings))
     return ServiceQueues(main, retry_names, dead_letter)

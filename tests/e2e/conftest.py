@@ -39,13 +39,19 @@ def short_sla_district(path: Path) -> Path:
 
 
 @pytest.fixture
-def bureau(tmp_path: Path, isolation: Isolation, mongo_url: str, amqp_url: str,
-           amqp: aio_pika.abc.AbstractRobustConnection) -> Iterator[LocalBureau]:
+def bureau(
+    tmp_path: Path,
+    isolation: Isolation,
+    mongo_url: str,
+    amqp_url: str,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> Iterator[LocalBureau]:
     """The four services as processes with this test's names; stopped (and their queues
     deleted, through the `amqp` fixture) afterwards."""
     district = short_sla_district(tmp_path / "district.yaml")
     env = {
-        "MONGO_URL": mongo_url, "AMQP_URL": amqp_url,
+        "MONGO_URL": mongo_url,
+        "AMQP_URL": amqp_url,
         "QUEUE_PREFIX": isolation.queue_prefix,
         "EVENTS_EXCHANGE": isolation.events_exchange,
         "PRIVATE_EXCHANGE": isolation.private_exchange,
@@ -57,8 +63,10 @@ def bureau(tmp_path: Path, isolation: Isolation, mongo_url: str, amqp_url: str,
     }
     local = LocalBureau(workdir=tmp_path, env=env)
     local.start_smtp()
-    per_service = {name: {"MONGO_DB": isolation.db(name)}
-                   for name in ("intake", "triage", "escalation", "notify")}
+    per_service = {
+        name: {"MONGO_DB": isolation.db(name)}
+        for name in ("intake", "triage", "escalation", "notify")
+    }
     try:
         local.start_services(per_service_env=per_service)
         yield local
@@ -67,13 +75,15 @@ def bureau(tmp_path: Path, isolation: Isolation, mongo_url: str, amqp_url: str,
 
 
 @pytest.fixture
-async def public_events(amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation,
-                        bureau: LocalBureau) -> AsyncIterator[EventTap]:
+async def public_events(
+    amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation, bureau: LocalBureau
+) -> AsyncIterator[EventTap]:
     """A queue bound to every event on the (isolated) `bureau.events`, like a district system."""
     channel = await amqp.channel()
     exchange = await channel.declare_exchange(isolation.events_exchange, "topic", durable=True)
-    queue = await channel.declare_queue(f"{isolation.queue_prefix}probe.events", durable=False,
-                                        auto_delete=True)
+    queue = await channel.declare_queue(
+        f"{isolation.queue_prefix}probe.events", durable=False, auto_delete=True
+    )
     await queue.bind(exchange, routing_key="#")
     yield EventTap(queue)
     await channel.close()
@@ -86,8 +96,11 @@ class EventTap:
         self.queue = queue
         self.messages: list[aio_pika.abc.AbstractIncomingMessage] = []
 
-    async def wait_for(self, predicate: Callable[[aio_pika.abc.AbstractIncomingMessage], bool],
-                       timeout_s: float = 20.0) -> aio_pika.abc.AbstractIncomingMessage:
+    async def wait_for(
+        self,
+        predicate: Callable[[aio_pika.abc.AbstractIncomingMessage], bool],
+        timeout_s: float = 20.0,
+    ) -> aio_pika.abc.AbstractIncomingMessage:
         """The first event on the tap that `predicate` takes; fails the test after
         `timeout_s`."""
 
@@ -99,8 +112,9 @@ class EventTap:
         return await eventually(taken, timeout_s=timeout_s, what="the expected event")
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0,
-                     what: str = "condition") -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0, what: str = "condition"
+) -> T:
     """The tests' `eventually` at the pace of services running as processes."""
     return await polling.eventually(check, timeout_s=timeout_s, what=what, interval_s=0.2)
 
@@ -111,8 +125,12 @@ def concern_body(**overrides: Any) -> dict[str, Any]:
         "category": "transportation",
         "school_id": "lincoln-es",
         "description": "The school bus skipped our stop three mornings this week.",
-        "requester": {"name": "Maria Gonzalez", "email": "maria.gonzalez@example.org",
-                      "phone": "+15555550123", "language": "en"},
+        "requester": {
+            "name": "Maria Gonzalez",
+            "email": "maria.gonzalez@example.org",
+            "phone": "+15555550123",
+            "language": "en",
+        },
         "student": {"name": "Lucia Gonzalez", "student_id": "S-778812", "grade": "4"},
     }
     body.update(overrides)

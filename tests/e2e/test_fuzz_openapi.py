@@ -31,13 +31,13 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLES_PER_OPERATION = 4
 # every role at once: the fuzzer should reach the handlers, not stop at 403
-EVERYONE = bearer("frontend", "intake_agent", "specialist", "ombudsperson", "admin", "auditor",
-                  sub="fuzzer")
+EVERYONE = bearer(
+    "frontend", "intake_agent", "specialist", "ombudsperson", "admin", "auditor", sub="fuzzer"
+)
 SCHEMAS = {
     "intake": schemathesis.openapi.from_dict(intake_app(IntakeSettings()).openapi()),
     "triage": schemathesis.openapi.from_dict(triage_app(TriageSettings()).openapi()),
-    "escalation": schemathesis.openapi.from_dict(
-        escalation_app(EscalationSettings()).openapi()),
+    "escalation": schemathesis.openapi.from_dict(escalation_app(EscalationSettings()).openapi()),
     "notify": schemathesis.openapi.from_dict(notify_app(NotifySettings()).openapi()),
 }
 
@@ -48,15 +48,23 @@ def live(mongo_url: str) -> Iterator[LocalBureau]:
     tag = uuid.uuid4().hex[:8]
     prefix, events, private = f"fz.{tag}.", f"fz.{tag}.bureau.events", f"fz.{tag}.bureau.private"
     with tempfile.TemporaryDirectory(prefix="bureau-fuzz-") as workdir:
-        bureau = LocalBureau(workdir=Path(workdir), env={
-            "MONGO_URL": mongo_url, "AMQP_URL": AMQP_URL, "QUEUE_PREFIX": prefix,
-            "EVENTS_EXCHANGE": events, "PRIVATE_EXCHANGE": private, "LOG_LEVEL": "WARNING",
-            "TRACKING_LOOKUPS_PER_MINUTE": "100000",
-        })
+        bureau = LocalBureau(
+            workdir=Path(workdir),
+            env={
+                "MONGO_URL": mongo_url,
+                "AMQP_URL": AMQP_URL,
+                "QUEUE_PREFIX": prefix,
+                "EVENTS_EXCHANGE": events,
+                "PRIVATE_EXCHANGE": private,
+                "LOG_LEVEL": "WARNING",
+                "TRACKING_LOOKUPS_PER_MINUTE": "100000",
+            },
+        )
         try:
             bureau.start_smtp()
-            bureau.start_services(per_service_env={
-                name: {"MONGO_DB": f"fz_{tag}_{name}"} for name in SCHEMAS})
+            bureau.start_services(
+                per_service_env={name: {"MONGO_DB": f"fz_{tag}_{name}"} for name in SCHEMAS}
+            )
             yield bureau
         finally:
             bureau.stop()
@@ -65,13 +73,17 @@ def live(mongo_url: str) -> Iterator[LocalBureau]:
 
 def fuzz(service: str) -> Any:
     @SCHEMAS[service].parametrize()
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def test(case: Any, live: LocalBureau) -> None:
         response = case.call(base_url=live.url(service), headers=EVERYONE, timeout=20)
         assert response.status_code < 500, (
-            f"{case.method} {case.formatted_path} -> {response.status_code}: "
-            f"{response.text[:300]}")
+            f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
+        )
 
     return test
 

@@ -319,9 +319,12 @@ async def missing(
 def window_around(sink: SmtpSink, killed_at: float, before_s: float = 2.0) -> set[str]:
     """Tracking numbers of the mails the relay took from notify shortly before it was killed:
     those it may not have recorded as sent (the documented crash window)."""
-    return {t for mail in list(sink.mails)
-            if killed_at - before_s <= mail.received_at <= killed_at + 1.0
-            for t in TRACKING.findall(mail.subject) or TRACKING.findall(mail.text)}
+    return {
+        t
+        for mail in list(sink.mails)
+        if killed_at - before_s <= mail.received_at <= killed_at + 1.0
+        for t in TRACKING.findall(mail.subject) or TRACKING.findall(mail.text)
+    }
 
 
 def assert_nothing_lost(outcome: Outcome, *, crash_window: AbstractSet[str] = frozenset()) -> None:

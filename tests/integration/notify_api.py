@@ -22,6 +22,7 @@ async def api_client(ctx: NotifyContext, *roles: str) -> AsyncIterator[httpx.Asy
     app.include_router(api.router)
     app.state.ctx = ctx
     app.state.verifier = ServiceSettings().token_verifier()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://notify", headers=bearer(*roles)) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://notify", headers=bearer(*roles)
+    ) as http:
         yield http

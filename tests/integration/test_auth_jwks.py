@@ -55,54 +55,96 @@ def jwks_url(provider_key: rsa.RSAPrivateKey) -> Iterator[str]:
 
 def provider_token(key: rsa.RSAPrivateKey, roles: list[str]) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "dana", "roles": roles, "iss": ISSUER, "aud": AUDIENCE,
-                       "iat": now, "exp": now + 600}, key, algorithm="RS256",
-                      headers={"kid": "idp-1"})
+    return jwt.encode(
+        {
+            "sub": "dana",
+            "roles": roles,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now,
+            "exp": now + 600,
+        },
+        key,
+        algorithm="RS256",
+        headers={"kid": "idp-1"},
+    )
 
 
 def hs256(claims: dict[str, Any], secret: bytes) -> str:
     """An HS256 token made by hand (PyJWT itself refuses a public key as a secret)."""
+
     def b64(raw: bytes) -> str:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    signing_input = (b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "."
-                     + b64(json.dumps(claims).encode()))
+
+    signing_input = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        + "."
+        + b64(json.dumps(claims).encode())
+    )
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
 
 
 def settings(jwks_url: str, key: str) -> ServiceSettings:
-    return ServiceSettings(service_name="intake", environment="production",
-                           jwt_issuer=ISSUER, jwt_audience=AUDIENCE,
-                           jwt_jwks_url=jwks_url, jwt_signing_key=key)
+    return ServiceSettings(
+        service_name="intake",
+        environment="production",
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_jwks_url=jwks_url,
+        jwt_signing_key=key,
+    )
 
 
 def test_provider_and_staff_console_tokens_are_both_accepted_in_production(
-        jwks_url: str, provider_key: rsa.RSAPrivateKey) -> None:
+    jwks_url: str, provider_key: rsa.RSAPrivateKey
+) -> None:
     verifier = settings(jwks_url, CONSOLE_KEY).token_verifier()
     assert verifier.verify(provider_token(provider_key, ["principal"])).subject == "dana"
-    console = mint_token(subject="sam", roles=["specialist"], signing_key=CONSOLE_KEY,
-                         issuer=ISSUER, audience=AUDIENCE, ttl_s=600)
+    console = mint_token(
+        subject="sam",
+        roles=["specialist"],
+        signing_key=CONSOLE_KEY,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        ttl_s=600,
+    )
     assert verifier.verify(console).subject == "sam"
 
 
 def test_development_key_is_not_accepted_beside_a_jwks_in_production(
-        jwks_url: str, provider_key: rsa.RSAPrivateKey) -> None:
+    jwks_url: str, provider_key: rsa.RSAPrivateKey
+) -> None:
     verifier = settings(jwks_url, DEVELOPMENT_SIGNING_KEY).token_verifier()
-    forged = mint_token(subject="eve", roles=["admin"], signing_key=DEVELOPMENT_SIGNING_KEY,
-                        issuer=ISSUER, audience=AUDIENCE, ttl_s=600)
+    forged = mint_token(
+        subject="eve",
+        roles=["admin"],
+        signing_key=DEVELOPMENT_SIGNING_KEY,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        ttl_s=600,
+    )
     with pytest.raises(AuthError):
         verifier.verify(forged)
     assert verifier.verify(provider_token(provider_key, ["admin"])).subject == "dana"
 
 
 def test_a_token_signed_with_the_providers_public_key_as_a_shared_secret_is_refused(
-        jwks_url: str, provider_key: rsa.RSAPrivateKey) -> None:
+    jwks_url: str, provider_key: rsa.RSAPrivateKey
+) -> None:
     verifier = settings(jwks_url, CONSOLE_KEY).token_verifier()
     public_pem = provider_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     now = int(time.time())
-    claims = {"sub": "eve", "roles": ["admin"], "iss": ISSUER, "aud": AUDIENCE,
-              "iat": now, "exp": now + 600}
+    claims = {
+        "sub": "eve",
+        "roles": ["admin"],
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+    }
     # The classic algorithm confusion: HS256 keyed with the public key the JWKS publishes.
     forged = hs256(claims, public_pem)
     with pytest.raises(AuthError):

@@ -90,20 +90,28 @@ async def test_a_callback_is_scheduled_for_an_assignee_and_completed_with_its_ou
 
 
 async def test_the_board_counts_callbacks_made_by_their_due_time(
-        intake: httpx.AsyncClient, clock: FakeClock) -> None:
+    intake: httpx.AsyncClient, clock: FakeClock
+) -> None:
     start = clock.now()
     concern_id = (await submit_concern(intake))["id"]
     ids = []
     for hours in (1, 2, 3):
-        answer = await act(intake, concern_id, "callbacks", {
-            "due_at": (start + timedelta(hours=hours)).isoformat()})
+        answer = await act(
+            intake,
+            concern_id,
+            "callbacks",
+            {"due_at": (start + timedelta(hours=hours)).isoformat()},
+        )
         ids.append(answer.json()["callbacks"][-1]["id"])
     clock.advance(timedelta(minutes=30))
     await act(intake, concern_id, f"callbacks/{ids[0]}/complete", {"outcome": "reached"})
     await act(intake, concern_id, f"callbacks/{ids[2]}/cancel")
     clock.advance(timedelta(hours=2))  # the second was never made
-    report = await intake.get("/v1/calls/report", headers=bearer("board"), params={
-        "from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()})
+    report = await intake.get(
+        "/v1/calls/report",
+        headers=bearer("board"),
+        params={"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()},
+    )
     assert report.status_code == 200, report.text
     assert (report.json()["callbacks_due"], report.json()["callbacks_on_time"]) == (2, 0.5)
 

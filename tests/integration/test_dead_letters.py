@@ -24,15 +24,29 @@ pytestmark = pytest.mark.integration
 
 
 def dlq_cli(isolation: Isolation, amqp_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AMQP_URL": amqp_url, "QUEUE_PREFIX": isolation.queue_prefix,
-           "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run([sys.executable, "-m", "devtools.dlq", *args], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=30)
+    env = {
+        **os.environ,
+        "AMQP_URL": amqp_url,
+        "QUEUE_PREFIX": isolation.queue_prefix,
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "devtools.dlq", *args],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 async def test_parked_message_is_listed_with_its_error_and_replayed_once_fixed(
-        isolation: Isolation, mongo_url: str, amqp_url: str, mongo: Any,
-        amqp: aio_pika.abc.AbstractRobustConnection) -> None:
+    isolation: Isolation,
+    mongo_url: str,
+    amqp_url: str,
+    mongo: Any,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> None:
     broken = True
     handled: list[str] = []
 
@@ -41,16 +55,24 @@ async def test_parked_message_is_listed_with_its_error_and_replayed_once_fixed(
             raise RuntimeError("template missing for category transportation")
         handled.append(event.id)
 
-    settings = settings_for(isolation, mongo_url, amqp_url, service_name="notify",
-                            mongo_db=isolation.db("notify"), retry_delays_ms=[50])
+    settings = settings_for(
+        isolation,
+        mongo_url,
+        amqp_url,
+        service_name="notify",
+        mongo_db=isolation.db("notify"),
+        retry_delays_ms=[50],
+    )
     runtime = await Runtime.open(settings, clock=SystemClock(), outbox_collections=[])
     try:
         await runtime.start_consuming({"concern.submitted": handler})
         channel = await amqp.channel()
         exchange = await channel.get_exchange(isolation.events_exchange)
         event = submitted_event("c-dlq-1")
-        await exchange.publish(aio_pika.Message(encode(event), message_id=event.id,
-                                                type=event.type), routing_key=event.name)
+        await exchange.publish(
+            aio_pika.Message(encode(event), message_id=event.id, type=event.type),
+            routing_key=event.name,
+        )
         dlq = f"{isolation.queue_prefix}notify.dlq"
 
         async def parked() -> bool:
@@ -82,7 +104,8 @@ async def test_parked_message_is_listed_with_its_error_and_replayed_once_fixed(
 
 
 async def test_purge_needs_confirmation_and_missing_queue_is_a_clear_error(
-        isolation: Isolation, amqp_url: str) -> None:
+    isolation: Isolation, amqp_url: str
+) -> None:
     missing = await asyncio.to_thread(dlq_cli, isolation, amqp_url, "list", "triage")
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr

@@ -52,18 +52,34 @@ class Service:
         subject = str(data.model_dump()["concern_id"])
         event = new_event(data, source="/bureau/intake", subject=subject, time=self.clock.now())
         handler = {
-            ConcernSubmitted: handlers.on_submitted, ConcernResolved: handlers.on_resolved,
-            ConcernReopened: handlers.on_reopened, SurveyAnswered: handlers.on_survey_answered,
+            ConcernSubmitted: handlers.on_submitted,
+            ConcernResolved: handlers.on_resolved,
+            ConcernReopened: handlers.on_reopened,
+            SurveyAnswered: handlers.on_survey_answered,
             ConcernStatusChanged: handlers.on_status_changed,
         }[type(data)]
         await handler(event, data, ctx=self.ctx)  # type: ignore[operator]
 
-    async def submit(self, concern_id: str, at: datetime, *, category: str = "enrollment",
-                     school_id: str | None = "lincoln-es", channel: Channel = Channel.WEB) -> None:
-        await self.feed(ConcernSubmitted(
-            concern_id=concern_id, tracking_number="CS-2026-000001", channel=channel,
-            category=category, school_id=school_id, submitted_at=at,
-            resolution_due_at=at + 3 * DAY))
+    async def submit(
+        self,
+        concern_id: str,
+        at: datetime,
+        *,
+        category: str = "enrollment",
+        school_id: str | None = "lincoln-es",
+        channel: Channel = Channel.WEB,
+    ) -> None:
+        await self.feed(
+            ConcernSubmitted(
+                concern_id=concern_id,
+                tracking_number="CS-2026-000001",
+                channel=channel,
+                category=category,
+                school_id=school_id,
+                submitted_at=at,
+                resolution_due_at=at + 3 * DAY,
+            )
+        )
 
     async def run_until(self, at: datetime, step: timedelta = 6 * HOUR) -> None:
         """Move the fake time to `at`, letting the scheduler fire along the way."""
@@ -73,27 +89,48 @@ class Service:
 
 
 @pytest.fixture
-async def service(mongo_url: str, amqp_url: str, isolation: Isolation, mongo: AsyncMongoClient,
-                  amqp: aio_pika.abc.AbstractRobustConnection) -> AsyncIterator[Service]:
-    settings = EscalationSettings(mongo_url=mongo_url, mongo_db=isolation.db("escalation"),
-                                  amqp_url=amqp_url, queue_prefix=isolation.queue_prefix,
-                                  events_exchange=isolation.events_exchange,
-                                  private_exchange=isolation.private_exchange,
-                                  scheduler_tick_s=3600, outbox_poll_s=0.1)
+async def service(
+    mongo_url: str,
+    amqp_url: str,
+    isolation: Isolation,
+    mongo: AsyncMongoClient,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> AsyncIterator[Service]:
+    settings = EscalationSettings(
+        mongo_url=mongo_url,
+        mongo_db=isolation.db("escalation"),
+        amqp_url=amqp_url,
+        queue_prefix=isolation.queue_prefix,
+        events_exchange=isolation.events_exchange,
+        private_exchange=isolation.private_exchange,
+        scheduler_tick_s=3600,
+        outbox_poll_s=0.1,
+    )
     clock = FakeClock(T0)
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         # an administrator who also reads the Ombudsperson's view and the reports
-        async with httpx.AsyncClient(transport=transport, base_url="http://escalation",
-                                     headers=bearer("admin", "ombudsperson")) as http:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://escalation",
+            headers=bearer("admin", "ombudsperson"),
+        ) as http:
             yield Service(http, app.state.ctx, clock)
 
 
 def policy_body(**changes: Any) -> dict[str, Any]:
-    return {"id": "pre-k-business", "rank": 5, "category": "pre-k", "first_response_s": 3600,
-            "resolution_s": 9 * 3600, "calendar": "business-hours", "warnings": [],
-            "ladder": [{"level": 1, "role": "principal", "after_s": 0}], **changes}
+    return {
+        "id": "pre-k-business",
+        "rank": 5,
+        "category": "pre-k",
+        "first_response_s": 3600,
+        "resolution_s": 9 * 3600,
+        "calendar": "business-hours",
+        "warnings": [],
+        "ladder": [{"level": 1, "role": "principal", "after_s": 0}],
+        **changes,
+    }
 
 
 def problem_fields(answer: httpx.Response) -> list[str]:
@@ -109,43 +146,52 @@ async def test_policies_are_seeded_from_the_district_file_in_order(service: Serv
     assert answer.status_code == 200
     policies = answer.json()
     assert [(p["id"], p["rank"], p["resolution_s"]) for p in policies] == [
-        ("critical", 10, 86400), ("standard", 20, 259200)]
+        ("critical", 10, 86400),
+        ("standard", 20, 259200),
+    ]
     assert policies[0]["reminder_interval_s"] == 7200  # escalation.policies.critical
     assert policies[1]["warnings"] == [50, 75]  # escalation.defaults
 
 
 async def test_created_policy_selects_new_concerns_and_counts_business_hours(
-        service: Service) -> None:
+    service: Service,
+) -> None:
     created = await service.http.post("/v1/policies", json=policy_body())
     assert created.status_code == 201, created.text
-    assert (await service.http.get("/v1/policies/pre-k-business")).json()["calendar"] == \
-        "business-hours"
+    assert (await service.http.get("/v1/policies/pre-k-business")).json()[
+        "calendar"
+    ] == "business-hours"
     friday_4pm = datetime(2026, 3, 6, 22, 0, tzinfo=UTC)  # 16:00 CST, before the DST change
     await service.submit("c-prek", friday_4pm, category="pre-k")
     clock = (await service.http.get("/v1/clocks/c-prek")).json()
     assert clock["policy"] == "pre-k-business"
     # 1 h on Friday, then 8 h on Monday 9 March from 08:00 CDT (UTC-5): 16:00 CDT.
-    assert datetime.fromisoformat(clock["resolution_due_at"]) == \
-        datetime(2026, 3, 9, 21, 0, tzinfo=UTC)
-    assert datetime.fromisoformat(clock["first_response_due_at"]) == \
-        datetime(2026, 3, 6, 23, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(clock["resolution_due_at"]) == datetime(
+        2026, 3, 9, 21, 0, tzinfo=UTC
+    )
+    assert datetime.fromisoformat(clock["first_response_due_at"]) == datetime(
+        2026, 3, 6, 23, 0, tzinfo=UTC
+    )
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"category": "astrology"}, "category"),
-    ({"calendar": "lunar"}, "calendar"),
-    ({"resolution_s": -5}, "resolution_s"),
-    ({"warnings": [120]}, "warnings"),
-    ({"ladder": [{"level": 1, "role": "janitor", "after_s": 0}]}, "ladder.0.role"),
-    ({"pause_statuses": ["closed"]}, "pause_statuses"),
-    # Security (low): a huge duration was accepted; matching concerns then got no SLA clock
-    ({"resolution_s": 10**15, "first_response_s": 3600}, "resolution_s"),
-    ({"reminder_interval_s": 10**12}, "reminder_interval_s"),
-    ({"ladder": [{"level": 1, "role": "principal", "after_s": 10**13}]}, "ladder.0.after_s"),
-])
-async def test_invalid_policy_is_refused_naming_the_field(service: Service,
-                                                          changes: dict[str, Any],
-                                                          field: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"category": "astrology"}, "category"),
+        ({"calendar": "lunar"}, "calendar"),
+        ({"resolution_s": -5}, "resolution_s"),
+        ({"warnings": [120]}, "warnings"),
+        ({"ladder": [{"level": 1, "role": "janitor", "after_s": 0}]}, "ladder.0.role"),
+        ({"pause_statuses": ["closed"]}, "pause_statuses"),
+        # Security (low): a huge duration was accepted; matching concerns then got no SLA clock
+        ({"resolution_s": 10**15, "first_response_s": 3600}, "resolution_s"),
+        ({"reminder_interval_s": 10**12}, "reminder_interval_s"),
+        ({"ladder": [{"level": 1, "role": "principal", "after_s": 10**13}]}, "ladder.0.after_s"),
+    ],
+)
+async def test_invalid_policy_is_refused_naming_the_field(
+    service: Service, changes: dict[str, Any], field: str
+) -> None:
     answer = await service.http.post("/v1/policies", json=policy_body(**changes))
     assert answer.status_code == 422
     assert field in problem_fields(answer)
@@ -174,15 +220,18 @@ async def test_policy_admin_conflicts_and_unknown_ids(service: Service) -> None:
 
 
 async def test_two_admins_removing_the_last_two_catch_all_policies_at_once_leave_one(
-        service: Service) -> None:
+    service: Service,
+) -> None:
     http = service.http
     fallback = policy_body(id="fallback", category=None, rank=30, calendar="around-the-clock")
     assert (await http.post("/v1/policies", json=fallback)).status_code == 201
     narrowed = {k: v for k, v in policy_body(category="enrollment").items() if k != "id"}
 
-    answers = await asyncio.gather(http.delete("/v1/policies/standard"),
-                                   http.delete("/v1/policies/fallback"),
-                                   http.put("/v1/policies/fallback", json=narrowed))
+    answers = await asyncio.gather(
+        http.delete("/v1/policies/standard"),
+        http.delete("/v1/policies/fallback"),
+        http.put("/v1/policies/fallback", json=narrowed),
+    )
 
     policies = (await http.get("/v1/policies")).json()
     catch_alls = [p["id"] for p in policies if p["category"] is None and p["priority"] is None]
@@ -196,22 +245,32 @@ async def test_two_admins_removing_the_last_two_catch_all_policies_at_once_leave
 
 async def test_clock_shows_pause_and_history(service: Service) -> None:
     await service.submit("c-1", T0)
-    await service.feed(ConcernStatusChanged(concern_id="c-1", from_status="received",
-                                            to_status="awaiting_requester",
-                                            changed_at=T0 + HOUR))
+    await service.feed(
+        ConcernStatusChanged(
+            concern_id="c-1",
+            from_status="received",
+            to_status="awaiting_requester",
+            changed_at=T0 + HOUR,
+        )
+    )
     paused = (await service.http.get("/v1/clocks/c-1")).json()
     # nothing to fire while paused; the due time told stays the one as of the pause
     assert (paused["status"], paused["resolution_due_at"], paused["next_due_at"]) == (
-        "paused", "2026-03-05T15:00:00Z", None)
+        "paused",
+        "2026-03-05T15:00:00Z",
+        None,
+    )
     assert paused["elapsed_s"] == 3600
     assert [h["kind"] for h in paused["history"]] == ["started", "paused"]
     assert (await service.http.get("/v1/clocks/nobody")).status_code == 404
 
 
 async def test_ombudsperson_sees_level_3_and_long_overdue_concerns_oldest_first(
-        service: Service) -> None:
-    assert (await service.http.post("/v1/policies", json=policy_body(
-        calendar="around-the-clock"))).status_code == 201  # pre-k: level 1 only, 9 h target
+    service: Service,
+) -> None:
+    assert (
+        await service.http.post("/v1/policies", json=policy_body(calendar="around-the-clock"))
+    ).status_code == 201  # pre-k: level 1 only, 9 h target
     await service.submit("c-old", T0)
     await service.submit("c-young", T0 + DAY)
     await service.submit("c-resolved", T0)
@@ -223,7 +282,9 @@ async def test_ombudsperson_sees_level_3_and_long_overdue_concerns_oldest_first(
     # c-old reached level 3 at day 5 (3 days + 2); c-prek was due at 10:00 on day 0 and is
     # four days overdue since 10:00 on day 4; c-young is at level 2.
     assert [(c["concern_id"], c["reason"], c["level"]) for c in view] == [
-        ("c-old", "level_3", 3), ("c-prek", "long_overdue", 1)]
+        ("c-old", "level_3", 3),
+        ("c-prek", "long_overdue", 1),
+    ]
     assert view[1]["overdue_hours"] == 5 * 24 + 1 - 10
     kinds = [h["kind"] for h in view[0]["history"]]
     assert kinds[0] == "started" and kinds.count("escalated") == 3
@@ -237,11 +298,20 @@ async def test_ombudsperson_sees_every_concern_merged_into_another(service: Serv
     """Security #1: a merge closed a concern out of every view; oversight now sees it."""
     await service.submit("c-merged", T0)
     await service.submit("c-resolved", T0)
-    await service.feed(ConcernStatusChanged(concern_id="c-merged", from_status="received",
-                                            to_status="closed", changed_at=T0 + HOUR))
+    await service.feed(
+        ConcernStatusChanged(
+            concern_id="c-merged", from_status="received", to_status="closed", changed_at=T0 + HOUR
+        )
+    )
     await service.feed(ConcernResolved(concern_id="c-resolved", resolved_at=T0 + HOUR))
-    await service.feed(ConcernStatusChanged(concern_id="c-resolved", from_status="resolved",
-                                            to_status="closed", changed_at=T0 + 2 * HOUR))
+    await service.feed(
+        ConcernStatusChanged(
+            concern_id="c-resolved",
+            from_status="resolved",
+            to_status="closed",
+            changed_at=T0 + 2 * HOUR,
+        )
+    )
     service.clock.advance(DAY)
     view = (await service.http.get("/v1/ombudsperson/concerns")).json()
     assert [(c["concern_id"], c["reason"]) for c in view] == [("c-merged", "merged")]
@@ -266,8 +336,14 @@ async def _month_of_concerns(service: Service) -> None:
     await service.submit("fast", T0, category="enrollment", channel=Channel.PHONE)
     await service.submit("slow", T0, category="transportation", school_id=None)
     await service.submit("open", T0 + 2 * DAY, category="transportation")
-    await service.feed(ConcernStatusChanged(concern_id="fast", from_status="received",
-                                            to_status="acknowledged", changed_at=T0 + HOUR))
+    await service.feed(
+        ConcernStatusChanged(
+            concern_id="fast",
+            from_status="received",
+            to_status="acknowledged",
+            changed_at=T0 + HOUR,
+        )
+    )
     await service.feed(ConcernResolved(concern_id="fast", resolved_at=T0 + 2 * HOUR))
     await service.feed(SurveyAnswered(concern_id="fast", score=5, answered_at=T0 + 3 * HOUR))
     await service.run_until(T0 + 4 * DAY)
@@ -278,8 +354,10 @@ async def _month_of_concerns(service: Service) -> None:
 
 async def test_board_report_by_category_in_json(service: Service) -> None:
     await _month_of_concerns(service)
-    answer = await service.http.get("/v1/reports/board", params={
-        "from": "2026-03-01", "to": "2026-04-01", "group_by": "category"})
+    answer = await service.http.get(
+        "/v1/reports/board",
+        params={"from": "2026-03-01", "to": "2026-04-01", "group_by": "category"},
+    )
     assert answer.status_code == 200, answer.text
     report = answer.json()
     groups = {g["key"]: g for g in report["groups"]}
@@ -304,42 +382,56 @@ async def test_board_report_by_category_in_json(service: Service) -> None:
 
 async def test_board_report_in_csv_and_monthly_trend(service: Service) -> None:
     await _month_of_concerns(service)
-    answer = await service.http.get("/v1/reports/board", params={
-        "from": "2026-03-01", "to": "2026-04-01", "group_by": "channel", "format": "csv"})
+    answer = await service.http.get(
+        "/v1/reports/board",
+        params={"from": "2026-03-01", "to": "2026-04-01", "group_by": "channel", "format": "csv"},
+    )
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(answer.text)))
-    assert [(r["group"], r["received"]) for r in rows] == [("phone", "1"), ("web", "2"),
-                                                           ("total", "3")]
-    trend = await service.http.get("/v1/reports/board/trend",
-                                   params={"from": "2026-02", "to": "2026-03"})
+    assert [(r["group"], r["received"]) for r in rows] == [
+        ("phone", "1"),
+        ("web", "2"),
+        ("total", "3"),
+    ]
+    trend = await service.http.get(
+        "/v1/reports/board/trend", params={"from": "2026-02", "to": "2026-03"}
+    )
     months = trend.json()["months"]
     assert [(m["month"], m["received"], m["resolved"]) for m in months] == [
-        ("2026-02", 0, 0), ("2026-03", 3, 2)]
-    trend_csv = await service.http.get("/v1/reports/board/trend",
-                                       params={"from": "2026-02", "to": "2026-03",
-                                               "format": "csv"})
+        ("2026-02", 0, 0),
+        ("2026-03", 3, 2),
+    ]
+    trend_csv = await service.http.get(
+        "/v1/reports/board/trend", params={"from": "2026-02", "to": "2026-03", "format": "csv"}
+    )
     assert trend_csv.text.splitlines()[0].startswith("month,received,resolved")
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"from": "March", "to": "2026-04-01"}, "from"),
-    ({"from": "2026-03-01", "to": "2026-02-01"}, "to"),
-    ({"from": "2026-03-01", "to": "2026-04-01", "group_by": "shoe_size"}, "group_by"),
-    ({"from": "2026-03-01", "to": "2026-04-01", "format": "xlsx"}, "format"),
-    ({"to": "2026-04-01"}, "from"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "March", "to": "2026-04-01"}, "from"),
+        ({"from": "2026-03-01", "to": "2026-02-01"}, "to"),
+        ({"from": "2026-03-01", "to": "2026-04-01", "group_by": "shoe_size"}, "group_by"),
+        ({"from": "2026-03-01", "to": "2026-04-01", "format": "xlsx"}, "format"),
+        ({"to": "2026-04-01"}, "from"),
+    ],
+)
 async def test_bad_report_parameters_are_refused_naming_the_field(
-        service: Service, params: dict[str, str], field: str) -> None:
+    service: Service, params: dict[str, str], field: str
+) -> None:
     answer = await service.http.get("/v1/reports/board", params=params)
     assert answer.status_code == 422
     assert any(f.endswith(field) for f in problem_fields(answer))
 
 
 async def test_trend_parameters_are_checked(service: Service) -> None:
-    bad = await service.http.get("/v1/reports/board/trend", params={"from": "2026-13",
-                                                                   "to": "2026-03"})
+    bad = await service.http.get(
+        "/v1/reports/board/trend", params={"from": "2026-13", "to": "2026-03"}
+    )
     assert bad.status_code == 422 and problem_fields(bad) == ["from"]
-    long = await service.http.get("/v1/reports/board/trend", params={"from": "2000-01",
-                                                                    "to": "2026-03"})
+    long = await service.http.get(
+        "/v1/reports/board/trend", params={"from": "2000-01", "to": "2026-03"}
+    )
     assert long.status_code == 422 and problem_fields(long) == ["to"]

@@ -52,12 +52,19 @@ def step_key(name: str, data: dict[str, Any]) -> tuple[Any, ...]:
     return (name, data["target"], data.get("percent"))
 
 
-def expected_keys(rules: domain.Rules, submitted: ConcernSubmitted,
-                  until: datetime) -> Counter[tuple[Any, ...]]:
+def expected_keys(
+    rules: domain.Rules, submitted: ConcernSubmitted, until: datetime
+) -> Counter[tuple[Any, ...]]:
     """The steps the pure rules fire for this concern by `until`, caught up at once."""
-    clock = domain.start(submitted.concern_id, category=submitted.category,
-                         school_id=submitted.school_id, priority=None, channel="web",
-                         started_at=submitted.submitted_at, rules=rules)
+    clock = domain.start(
+        submitted.concern_id,
+        category=submitted.category,
+        school_id=submitted.school_id,
+        priority=None,
+        channel="web",
+        started_at=submitted.submitted_at,
+        rules=rules,
+    )
     _, events = domain.advance(clock, now=until, rules=rules)
     return Counter(step_key(_name(e), e.model_dump(mode="json")) for e in events)
 
@@ -71,20 +78,31 @@ def _name(data: EventData) -> str:
 
 
 async def test_two_instances_fire_each_step_of_each_concern_exactly_once(
-        mongo_url: str, amqp_url: str, isolation: Isolation, mongo: AsyncMongoClient,
-        amqp: aio_pika.abc.AbstractRobustConnection) -> None:
+    mongo_url: str,
+    amqp_url: str,
+    isolation: Isolation,
+    mongo: AsyncMongoClient,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> None:
     clock = FakeClock(T0)
     settings = EscalationSettings(
-        mongo_url=mongo_url, mongo_db=isolation.db("escalation"), amqp_url=amqp_url,
-        queue_prefix=isolation.queue_prefix, events_exchange=isolation.events_exchange,
+        mongo_url=mongo_url,
+        mongo_db=isolation.db("escalation"),
+        amqp_url=amqp_url,
+        queue_prefix=isolation.queue_prefix,
+        events_exchange=isolation.events_exchange,
         private_exchange=isolation.private_exchange,
         # The relay's lease is in the (fake) service time: long, so that the jumps of the fake
         # time below do not hand one relay's batch to the other mid-publish.
-        scheduler_tick_s=0.02, outbox_poll_s=0.05, outbox_lease_s=30 * 24 * 3600)
+        scheduler_tick_s=0.02,
+        outbox_poll_s=0.05,
+        outbox_lease_s=30 * 24 * 3600,
+    )
     apps = [create_app(settings, clock=clock) for _ in range(2)]
     channel = await amqp.channel()
-    exchange = await channel.declare_exchange(isolation.events_exchange,
-                                              aio_pika.ExchangeType.TOPIC, durable=True)
+    exchange = await channel.declare_exchange(
+        isolation.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
     probe = await channel.declare_queue(f"{isolation.queue_prefix}probe.events", durable=True)
     for name in FIRED:
         await probe.bind(exchange, routing_key=name)
@@ -94,21 +112,29 @@ async def test_two_instances_fire_each_step_of_each_concern_exactly_once(
             await stack.enter_async_context(app.router.lifespan_context(app))
         contexts: list[EscalationContext] = [app.state.ctx for app in apps]
         rules = await contexts[0].rules()
-        submissions = [ConcernSubmitted(
-            concern_id=str(uuid.uuid4()), tracking_number=f"CS-2026-{i:06d}",
-            channel=Channel.WEB, category="enrollment" if i % 2 else "transportation",
-            school_id="lincoln-es" if i % 3 else None, submitted_at=T0 + i * timedelta(hours=3),
-            resolution_due_at=T0 + i * timedelta(hours=3) + timedelta(hours=72))
-            for i in range(CONCERNS)]
+        submissions = [
+            ConcernSubmitted(
+                concern_id=str(uuid.uuid4()),
+                tracking_number=f"CS-2026-{i:06d}",
+                channel=Channel.WEB,
+                category="enrollment" if i % 2 else "transportation",
+                school_id="lincoln-es" if i % 3 else None,
+                submitted_at=T0 + i * timedelta(hours=3),
+                resolution_due_at=T0 + i * timedelta(hours=3) + timedelta(hours=72),
+            )
+            for i in range(CONCERNS)
+        ]
         for data in submissions:  # both instances compete for these on the service queue
             event = new_event(data, source="/bureau/intake", subject=data.concern_id, time=T0)
-            await exchange.publish(event_message(encode(event), event_id=event.id,
-                                                 event_type=event.type),
-                                   routing_key="concern.submitted")
+            await exchange.publish(
+                event_message(encode(event), event_id=event.id, event_type=event.type),
+                routing_key="concern.submitted",
+            )
 
         async def every_clock_started() -> bool:
             return bool(await contexts[1].repo.get(submissions[-1].concern_id)) and all(
-                [await contexts[0].repo.get(s.concern_id) for s in submissions])
+                [await contexts[0].repo.get(s.concern_id) for s in submissions]
+            )
 
         await eventually(every_clock_started, what="a clock for every concern")
 

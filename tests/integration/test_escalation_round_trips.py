@@ -49,19 +49,29 @@ pytestmark = pytest.mark.integration
 ACKNOWLEDGED_AT = T0 + timedelta(minutes=30)  # within the critical first-response target
 
 
-
-
-def triaged(concern_id: str, priority: Priority = Priority.NORMAL,
-            decided_by: str = "rules") -> ConcernTriaged:
-    return ConcernTriaged(concern_id=concern_id, category="enrollment", school_id="lincoln-es",
-                          team_id="enrollment", team_name="Enrollment Center",
-                          priority=priority, rule="category", triaged_at=T0,
-                          decided_by=decided_by)
+def triaged(
+    concern_id: str, priority: Priority = Priority.NORMAL, decided_by: str = "rules"
+) -> ConcernTriaged:
+    return ConcernTriaged(
+        concern_id=concern_id,
+        category="enrollment",
+        school_id="lincoln-es",
+        team_id="enrollment",
+        team_name="Enrollment Center",
+        priority=priority,
+        rule="category",
+        triaged_at=T0,
+        decided_by=decided_by,
+    )
 
 
 def acknowledged(concern_id: str) -> ConcernStatusChanged:
-    return ConcernStatusChanged(concern_id=concern_id, from_status="received",
-                                to_status="acknowledged", changed_at=ACKNOWLEDGED_AT)
+    return ConcernStatusChanged(
+        concern_id=concern_id,
+        from_status="received",
+        to_status="acknowledged",
+        changed_at=ACKNOWLEDGED_AT,
+    )
 
 
 async def deliver(ctx: EscalationContext, data: EventData, event_id: str | None = None) -> str:
@@ -69,14 +79,18 @@ async def deliver(ctx: EscalationContext, data: EventData, event_id: str | None 
     event = envelope(data, T0)
     if event_id is not None:
         event = event.model_copy(update={"id": event_id})
-    handle = {"ConcernSubmitted": handlers.on_submitted, "ConcernTriaged": handlers.on_triaged,
-              "ConcernStatusChanged": handlers.on_status_changed}[type(data).__name__]
+    handle = {
+        "ConcernSubmitted": handlers.on_submitted,
+        "ConcernTriaged": handlers.on_triaged,
+        "ConcernStatusChanged": handlers.on_status_changed,
+    }[type(data).__name__]
     await handle(event, data, ctx=ctx)  # type: ignore[operator]
     return event.id
 
 
 async def test_a_new_concern_costs_escalation_one_write_per_event(
-        mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     db_name = isolation.db("escalation")
     ctx = await context(mongo, db_name, FakeClock(T0))
     await ctx.rules()  # the policies are in memory from now on
@@ -99,7 +113,8 @@ async def test_a_new_concern_costs_escalation_one_write_per_event(
 
 
 async def test_a_change_made_by_another_replica_is_never_lost(
-        mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Isolation) -> None:
+    mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Isolation
+) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
     a = await context(mongo, db_name, clock)
@@ -117,12 +132,12 @@ async def test_a_change_made_by_another_replica_is_never_lost(
     assert stored is not None
     assert (stored.clock.policy.id, stored.clock.team_id) == ("critical", "enrollment")
     assert stored.clock.first_response_at == ACKNOWLEDGED_AT
-    assert [e.kind for e in stored.clock.history] == ["started", "policy", "first_response",
-                                                      "met"]
+    assert [e.kind for e in stored.clock.history] == ["started", "policy", "first_response", "met"]
 
 
 async def test_a_late_redelivery_does_not_undo_a_later_change(
-        mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Isolation) -> None:
+    mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Isolation
+) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
     a = await context(mongo, db_name, clock)
@@ -146,7 +161,8 @@ async def test_a_late_redelivery_does_not_undo_a_later_change(
 
 
 async def test_firing_a_due_clock_costs_a_claim_and_a_write(
-        mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
     ctx = await context(mongo, db_name, clock)
@@ -172,22 +188,34 @@ async def test_firing_a_due_clock_costs_a_claim_and_a_write(
 
 
 async def test_the_service_absorbs_redelivered_events_without_an_inbox(
-        mongo_url: str, amqp_url: str, amqp: aio_pika.abc.AbstractRobustConnection,
-        mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    mongo_url: str,
+    amqp_url: str,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+    mongo: AsyncMongoClient,
+    isolation: Isolation,
+) -> None:
     settings = EscalationSettings(
-        **{k.lower(): v for k, v in isolation.env("escalation", mongo_url=mongo_url,
-                                                  amqp_url=amqp_url).items()},
-        scheduler_tick_s=0.05, outbox_poll_s=0.05,
+        **{
+            k.lower(): v
+            for k, v in isolation.env("escalation", mongo_url=mongo_url, amqp_url=amqp_url).items()
+        },
+        scheduler_tick_s=0.05,
+        outbox_poll_s=0.05,
     )
     app = create_app(settings, clock=FakeClock(T0))
     channel = await amqp.channel()
-    exchange = await channel.declare_exchange(isolation.events_exchange,
-                                              aio_pika.ExchangeType.TOPIC, durable=True)
-    private = await channel.declare_exchange(isolation.private_exchange,
-                                             aio_pika.ExchangeType.TOPIC, durable=True)
+    exchange = await channel.declare_exchange(
+        isolation.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    private = await channel.declare_exchange(
+        isolation.private_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
     concern = str(uuid.uuid4())
-    events = [envelope(submitted(concern), T0), envelope(triaged(concern), T0),
-              envelope(acknowledged(concern), T0)]
+    events = [
+        envelope(submitted(concern), T0),
+        envelope(triaged(concern), T0),
+        envelope(acknowledged(concern), T0),
+    ]
     async with app.router.lifespan_context(app):
         ctx: EscalationContext = app.state.ctx
         consumer = app.state.runtime.consumer
@@ -196,7 +224,8 @@ async def test_the_service_absorbs_redelivered_events_without_an_inbox(
             for event in batch:
                 await (private if event.restricted else exchange).publish(
                     event_message(encode(event), event_id=event.id, event_type=event.type),
-                    routing_key=event.name)
+                    routing_key=event.name,
+                )
 
         await publish(events[0])
         # the clock is started before the rest arrives

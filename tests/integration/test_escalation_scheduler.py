@@ -56,31 +56,51 @@ DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 PLAIN = EscalationConfig(defaults=PolicySettings(warnings=(), reminder_interval_s=None))
 
 
-
-async def context(client: AsyncMongoClient, db_name: str, clock: Clock,
-                  wakes: list[str] | None = None,
-                  config: EscalationConfig = PLAIN) -> EscalationContext:
+async def context(
+    client: AsyncMongoClient,
+    db_name: str,
+    clock: Clock,
+    wakes: list[str] | None = None,
+    config: EscalationConfig = PLAIN,
+) -> EscalationContext:
     """A replica's context over its own client; the district's policies seeded in the store."""
     policies = PolicyRepository(client[db_name])
     await policies.seed(seed_policies(DISTRICT, config))
     return EscalationContext(
-        repo=ClockRepository(client[db_name]), policies=policies, clock=clock,
-        district=DISTRICT, config=config, calendars=calendars_of(DISTRICT, config),
-        source="/bureau/escalation", lease=LEASE,
+        repo=ClockRepository(client[db_name]),
+        policies=policies,
+        clock=clock,
+        district=DISTRICT,
+        config=config,
+        calendars=calendars_of(DISTRICT, config),
+        source="/bureau/escalation",
+        lease=LEASE,
         published=(lambda: wakes.append("wake")) if wakes is not None else (lambda: None),
     )
 
 
 def envelope(data: EventData, at: datetime) -> CloudEvent:
-    return new_event(data, source="/bureau/intake", subject=getattr(data, "concern_id", None),
-                     time=at)
+    return new_event(
+        data, source="/bureau/intake", subject=getattr(data, "concern_id", None), time=at
+    )
 
 
-def submitted(concern_id: str, at: datetime = T0, *, category: str = "enrollment",
-              school_id: str | None = "lincoln-es") -> ConcernSubmitted:
-    return ConcernSubmitted(concern_id=concern_id, tracking_number="CS-2026-000001",
-                            channel=Channel.WEB, category=category, school_id=school_id,
-                            submitted_at=at, resolution_due_at=at + STANDARD)
+def submitted(
+    concern_id: str,
+    at: datetime = T0,
+    *,
+    category: str = "enrollment",
+    school_id: str | None = "lincoln-es",
+) -> ConcernSubmitted:
+    return ConcernSubmitted(
+        concern_id=concern_id,
+        tracking_number="CS-2026-000001",
+        channel=Channel.WEB,
+        category=category,
+        school_id=school_id,
+        submitted_at=at,
+        resolution_due_at=at + STANDARD,
+    )
 
 
 async def submit(ctx: EscalationContext, concern_id: str, at: datetime = T0, **kw: Any) -> None:
@@ -97,16 +117,23 @@ async def outboxes(client: AsyncMongoClient, db_name: str) -> dict[str, list[Clo
 def fired(events: list[CloudEvent]) -> list[tuple[str, str | int | None]]:
     """`(name, target or level)` of each event the clock fired (the due times it reports,
     `sla.due_changed`, are checked on their own)."""
-    return [(e.name, e.data.get("target") or e.data.get("level")) for e in events
-            if e.name != "sla.due_changed"]
+    return [
+        (e.name, e.data.get("target") or e.data.get("level"))
+        for e in events
+        if e.name != "sla.due_changed"
+    ]
 
 
-BREACH_AND_LEVEL_1 = [("sla.breached", "first_response"), ("sla.breached", "resolution"),
-                      ("concern.escalated", 1)]
+BREACH_AND_LEVEL_1 = [
+    ("sla.breached", "first_response"),
+    ("sla.breached", "resolution"),
+    ("concern.escalated", 1),
+]
 
 
 async def test_two_schedulers_racing_fire_each_due_clock_exactly_once(
-        mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Any) -> None:
+    mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Any
+) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
     wakes: list[str] = []
@@ -123,8 +150,10 @@ async def test_two_schedulers_racing_fire_each_due_clock_exactly_once(
     for _ in range(3):  # later passes find nothing left to fire
         await asyncio.gather(a.run_once(), b.run_once(), a.run_once(), b.run_once())
 
-    pending = {concern: [e for e in events if e.name != "sla.due_changed"]
-               for concern, events in (await outboxes(mongo, db_name)).items()}
+    pending = {
+        concern: [e for e in events if e.name != "sla.due_changed"]
+        for concern, events in (await outboxes(mongo, db_name)).items()
+    }
     for concern_id in due:
         assert fired(pending[concern_id]) == BREACH_AND_LEVEL_1
         assert pending[concern_id][2].data["escalated_to"] == "p-lincoln"
@@ -137,7 +166,8 @@ async def test_two_schedulers_racing_fire_each_due_clock_exactly_once(
 
 
 async def test_clock_held_by_a_crashed_replica_fires_once_after_its_lease_expires(
-        mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Any) -> None:
+    mongo: AsyncMongoClient, second_client: AsyncMongoClient, isolation: Any
+) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
     crashed = await context(mongo, db_name, clock)
@@ -158,7 +188,8 @@ async def test_clock_held_by_a_crashed_replica_fires_once_after_its_lease_expire
 
 
 async def test_resolution_while_a_step_is_claimed_wins_over_the_step(
-        mongo: AsyncMongoClient, isolation: Any) -> None:
+    mongo: AsyncMongoClient, isolation: Any
+) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
     ctx = await context(mongo, db_name, clock)
@@ -176,11 +207,14 @@ async def test_resolution_while_a_step_is_claimed_wins_over_the_step(
     # The first response was missed two days ago (caught up by the resolution handler); the
     # resolution came at the very instant it fell due: met, and nothing escalated.
     assert fired((await outboxes(mongo, db_name))["c-1"]) == [
-        ("sla.breached", "first_response"), ("sla.met", "resolution")]
+        ("sla.breached", "first_response"),
+        ("sla.met", "resolution"),
+    ]
 
 
 async def test_redelivered_submission_keeps_the_first_clock(
-        mongo: AsyncMongoClient, isolation: Any) -> None:
+    mongo: AsyncMongoClient, isolation: Any
+) -> None:
     ctx = await context(mongo, isolation.db("escalation"), FakeClock(T0))
     await submit(ctx, "c-1")
     await submit(ctx, "c-1", T0 + timedelta(hours=5))
@@ -191,24 +225,38 @@ async def test_redelivered_submission_keeps_the_first_clock(
 
 
 async def test_event_about_an_unstarted_clock_is_refused_for_a_retry(
-        mongo: AsyncMongoClient, isolation: Any) -> None:
+    mongo: AsyncMongoClient, isolation: Any
+) -> None:
     ctx = await context(mongo, isolation.db("escalation"), FakeClock(T0))
-    data = ConcernTriaged(concern_id="c-9", category="enrollment", team_id="enrollment",
-                          team_name="Enrollment Center", priority=Priority.NORMAL, rule="category",
-                          triaged_at=T0)
+    data = ConcernTriaged(
+        concern_id="c-9",
+        category="enrollment",
+        team_id="enrollment",
+        team_name="Enrollment Center",
+        priority=Priority.NORMAL,
+        rule="category",
+        triaged_at=T0,
+    )
     with pytest.raises(handlers.ClockNotFound):
         await handlers.on_triaged(envelope(data, T0), data, ctx=ctx)
 
 
 async def test_triage_reopen_and_resolution_drive_what_the_scheduler_fires(
-        mongo: AsyncMongoClient, isolation: Any) -> None:
+    mongo: AsyncMongoClient, isolation: Any
+) -> None:
     db_name = isolation.db("escalation")
     clock = FakeClock(T0)
     ctx = await context(mongo, db_name, clock)
     await submit(ctx, "c-1", category="transportation", school_id=None)
-    triaged = ConcernTriaged(concern_id="c-1", category="transportation",
-                             team_id="transportation", team_name="Transportation Department",
-                             priority=Priority.CRITICAL, rule="category", triaged_at=T0)
+    triaged = ConcernTriaged(
+        concern_id="c-1",
+        category="transportation",
+        team_id="transportation",
+        team_name="Transportation Department",
+        priority=Priority.CRITICAL,
+        rule="category",
+        triaged_at=T0,
+    )
     await handlers.on_triaged(envelope(triaged, T0), triaged, ctx=ctx)
     clock.advance(timedelta(days=1))  # the critical target, not the standard one
     assert await handlers.fire_due(ctx=ctx) == 1
@@ -228,34 +276,46 @@ async def test_triage_reopen_and_resolution_drive_what_the_scheduler_fires(
 
 
 async def test_service_escalates_a_submitted_concern_over_the_broker(
-        mongo_url: str, amqp_url: str, amqp: aio_pika.abc.AbstractRobustConnection,
-        mongo: AsyncMongoClient, isolation: Any) -> None:
+    mongo_url: str,
+    amqp_url: str,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+    mongo: AsyncMongoClient,
+    isolation: Any,
+) -> None:
     settings = EscalationSettings(
-        **{k.lower(): v for k, v in isolation.env("escalation", mongo_url=mongo_url,
-                                                  amqp_url=amqp_url).items()},
-        scheduler_tick_s=0.05, outbox_poll_s=0.05,
+        **{
+            k.lower(): v
+            for k, v in isolation.env("escalation", mongo_url=mongo_url, amqp_url=amqp_url).items()
+        },
+        scheduler_tick_s=0.05,
+        outbox_poll_s=0.05,
     )
     clock = FakeClock(T0)
     app = create_app(settings, clock=clock)
     channel = await amqp.channel()
-    exchange = await channel.declare_exchange(isolation.events_exchange,
-                                              aio_pika.ExchangeType.TOPIC, durable=True)
+    exchange = await channel.declare_exchange(
+        isolation.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
     probe = await channel.declare_queue(f"{isolation.queue_prefix}probe.events", durable=True)
     for name in ("sla.warning", "sla.breached", "concern.escalated"):
         await probe.bind(exchange, routing_key=name)
     concern_id = str(uuid.uuid4())
 
     async with app.router.lifespan_context(app):
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://esc",
-                                 headers=bearer("specialist"))
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://esc",
+            headers=bearer("specialist"),
+        )
         async with http:
             unknown = await http.get("/v1/clocks/nobody")
             assert unknown.status_code == 404
             assert unknown.headers["content-type"] == "application/problem+json"
             event = envelope(submitted(concern_id), T0)
-            await exchange.publish(event_message(encode(event), event_id=event.id,
-                                                 event_type=event.type),
-                                   routing_key="concern.submitted")
+            await exchange.publish(
+                event_message(encode(event), event_id=event.id, event_type=event.type),
+                routing_key="concern.submitted",
+            )
 
             async def clock_started() -> httpx.Response | None:
                 response = await http.get(f"/v1/clocks/{concern_id}")
@@ -277,18 +337,25 @@ async def test_service_escalates_a_submitted_concern_over_the_broker(
             await eventually(all_received, what="every step's event")
             assert {e.subject for e in received} == {concern_id}
             # The deployed policy warns at 50% and 75% of each target.
-            assert [(e.name, e.data.get("target"), e.data.get("percent") or e.data.get("level"))
-                    for e in received] == [
-                ("sla.warning", "first_response", 50), ("sla.warning", "first_response", 75),
-                ("sla.breached", "first_response", None), ("sla.warning", "resolution", 50),
-                ("sla.warning", "resolution", 75), ("sla.breached", "resolution", None),
-                ("concern.escalated", None, 1)]
+            assert [
+                (e.name, e.data.get("target"), e.data.get("percent") or e.data.get("level"))
+                for e in received
+            ] == [
+                ("sla.warning", "first_response", 50),
+                ("sla.warning", "first_response", 75),
+                ("sla.breached", "first_response", None),
+                ("sla.warning", "resolution", 50),
+                ("sla.warning", "resolution", 75),
+                ("sla.breached", "resolution", None),
+                ("concern.escalated", None, 1),
+            ]
             body = (await http.get(f"/v1/clocks/{concern_id}")).json()
             assert body["level"] == 1 and body["breached_at"] is not None
 
 
 async def test_scheduler_fires_a_step_within_a_second_of_its_due_time(
-        mongo: AsyncMongoClient, isolation: Any) -> None:
+    mongo: AsyncMongoClient, isolation: Any
+) -> None:
     system = SystemClock()
     ctx = await context(mongo, isolation.db("escalation"), system)
     await ctx.repo.ensure_indexes()
@@ -298,6 +365,7 @@ async def test_scheduler_fires_a_step_within_a_second_of_its_due_time(
     scheduler = Scheduler(ctx=ctx, tick_s=0.5)
     task = asyncio.create_task(scheduler.run())
     try:
+
         async def breached() -> Any:
             stored = await ctx.repo.get("c-1")
             return stored is not None and stored.clock.breached_at is not None and stored

@@ -17,7 +17,8 @@ AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
 
 async def test_concurrent_events_are_looked_up_and_recorded_in_shared_round_trips(
-        mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     inbox = Inbox(mongo[isolation.db("svc")])
     await inbox.ensure_indexes()
     await inbox.record("e-old", "concern.submitted", AT)

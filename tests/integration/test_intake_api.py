@@ -23,10 +23,16 @@ pytestmark = pytest.mark.integration
 
 def body(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "channel": "web", "category": "enrollment", "school_id": "roosevelt-ms",
+        "channel": "web",
+        "category": "enrollment",
+        "school_id": "roosevelt-ms",
         "description": "We moved and need to transfer schools mid-year.",
-        "requester": {"name": "Jo Park", "email": "jo.park@example.org",
-                      "phone": "+15555550142", "language": "en"},
+        "requester": {
+            "name": "Jo Park",
+            "email": "jo.park@example.org",
+            "phone": "+15555550142",
+            "language": "en",
+        },
     }
     base.update(overrides)
     return base
@@ -39,21 +45,34 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def intake(mongo_url: str, amqp_url: str, isolation: Isolation, clock: FakeClock,
-                 mongo: AsyncMongoClient,
-                 amqp: aio_pika.abc.AbstractRobustConnection) -> AsyncIterator[httpx.AsyncClient]:
+async def intake(
+    mongo_url: str,
+    amqp_url: str,
+    isolation: Isolation,
+    clock: FakeClock,
+    mongo: AsyncMongoClient,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> AsyncIterator[httpx.AsyncClient]:
     """Intake in-process on the real store and broker; calls carry a token of `agent-7`, a
     phone agent who is also a specialist (submits and works every concern)."""
-    settings = IntakeSettings(mongo_url=mongo_url, mongo_db=isolation.db("intake"),
-                              amqp_url=amqp_url, queue_prefix=isolation.queue_prefix,
-                              events_exchange=isolation.events_exchange,
-                              private_exchange=isolation.private_exchange, outbox_poll_s=0.1,
-                              retry_delays_ms=[200])
+    settings = IntakeSettings(
+        mongo_url=mongo_url,
+        mongo_db=isolation.db("intake"),
+        amqp_url=amqp_url,
+        queue_prefix=isolation.queue_prefix,
+        events_exchange=isolation.events_exchange,
+        private_exchange=isolation.private_exchange,
+        outbox_poll_s=0.1,
+        retry_delays_ms=[200],
+    )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake",
-                                     headers=bearer(*STAFF_ROLES, sub="agent-7")) as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://intake",
+            headers=bearer(*STAFF_ROLES, sub="agent-7"),
+        ) as client:
             yield client
 
 
@@ -64,8 +83,9 @@ async def submit(intake: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
     return dict(answer.json())
 
 
-async def tap(amqp: aio_pika.abc.AbstractRobustConnection,
-              exchange: str) -> aio_pika.abc.AbstractQueue:
+async def tap(
+    amqp: aio_pika.abc.AbstractRobustConnection, exchange: str
+) -> aio_pika.abc.AbstractQueue:
     """A queue that receives every event on `exchange` from now on."""
     channel = await amqp.channel()
     queue = await channel.declare_queue(exclusive=True)
@@ -73,8 +93,9 @@ async def tap(amqp: aio_pika.abc.AbstractRobustConnection,
     return queue
 
 
-async def drain(queue: aio_pika.abc.AbstractQueue, *, until: str,
-                timeout_s: float = 10.0) -> list[dict[str, Any]]:
+async def drain(
+    queue: aio_pika.abc.AbstractQueue, *, until: str, timeout_s: float = 10.0
+) -> list[dict[str, Any]]:
     """Every event received until one of type `until` (the CloudEvents type suffix)."""
     seen: list[dict[str, Any]] = []
 
@@ -90,7 +111,8 @@ async def drain(queue: aio_pika.abc.AbstractQueue, *, until: str,
 
 
 async def test_submitted_concern_answers_tracking_number_and_due_time(
-        intake: httpx.AsyncClient) -> None:
+    intake: httpx.AsyncClient,
+) -> None:
     answer = await intake.post("/v1/concerns", json=body())
     assert answer.status_code == 201
     created = answer.json()
@@ -102,22 +124,24 @@ async def test_submitted_concern_answers_tracking_number_and_due_time(
 
 
 async def test_tracking_numbers_stay_unique_under_concurrent_submissions(
-        intake: httpx.AsyncClient) -> None:
-    answers = await asyncio.gather(*(intake.post("/v1/concerns", json=body())
-                                     for _ in range(20)))
+    intake: httpx.AsyncClient,
+) -> None:
+    answers = await asyncio.gather(*(intake.post("/v1/concerns", json=body()) for _ in range(20)))
     numbers = [a.json()["tracking_number"] for a in answers]
     assert len(set(numbers)) == 20
 
 
 async def test_replicas_reserving_tracking_numbers_in_blocks_never_hand_out_one_twice(
-        mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     db = mongo[isolation.db("intake")]
     vault = IntakeSettings().student_vault()
     replicas = [ConcernRepository(db, vault, tracking_block=5) for _ in range(3)]
     await db["counters"].insert_one({"_id": "tracking-2026", "seq": 100})  # the year is on
 
-    numbers = await asyncio.gather(*(replica.next_tracking_sequence(2026)
-                                     for replica in replicas for _ in range(12)))
+    numbers = await asyncio.gather(
+        *(replica.next_tracking_sequence(2026) for replica in replicas for _ in range(12))
+    )
 
     assert len(set(numbers)) == 36 and min(numbers) == 101
     # each replica counts up inside its own blocks; the year's counter moved once a block
@@ -126,27 +150,33 @@ async def test_replicas_reserving_tracking_numbers_in_blocks_never_hand_out_one_
 
 
 async def test_one_replica_hands_out_every_number_of_its_blocks_without_a_gap(
-        mongo: AsyncMongoClient, isolation: Isolation) -> None:
-    repo = ConcernRepository(mongo[isolation.db("intake")], IntakeSettings().student_vault(),
-                             tracking_block=5)
+    mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
+    repo = ConcernRepository(
+        mongo[isolation.db("intake")], IntakeSettings().student_vault(), tracking_block=5
+    )
 
     numbers = [await repo.next_tracking_sequence(2026) for _ in range(15)]
 
     assert numbers == list(range(1, 16))  # the last number of each block is issued too
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"channel": "fax"}, "channel"),
-    ({"description": "short"}, "description"),
-    ({"requester": {"email": "not-an-email"}}, "requester.email"),
-    ({"requester": {"phone": "555-0100"}}, "requester.phone"),
-    ({"student": {"grade": "13"}}, "student.grade"),
-    ({"unexpected": True}, "unexpected"),
-    ({"category": "parking"}, "category"),
-    ({"school_id": "hogwarts"}, "school_id"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"channel": "fax"}, "channel"),
+        ({"description": "short"}, "description"),
+        ({"requester": {"email": "not-an-email"}}, "requester.email"),
+        ({"requester": {"phone": "555-0100"}}, "requester.phone"),
+        ({"student": {"grade": "13"}}, "student.grade"),
+        ({"unexpected": True}, "unexpected"),
+        ({"category": "parking"}, "category"),
+        ({"school_id": "hogwarts"}, "school_id"),
+    ],
+)
 async def test_bad_input_is_a_422_problem_naming_the_field(
-        intake: httpx.AsyncClient, change: dict[str, Any], field: str) -> None:
+    intake: httpx.AsyncClient, change: dict[str, Any], field: str
+) -> None:
     answer = await intake.post("/v1/concerns", json=body(**change))
     assert answer.status_code == 422
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -156,8 +186,9 @@ async def test_bad_input_is_a_422_problem_naming_the_field(
 
 
 async def test_malformed_json_is_a_400_problem(intake: httpx.AsyncClient) -> None:
-    answer = await intake.post("/v1/concerns", content=b"{not json",
-                               headers={"content-type": "application/json"})
+    answer = await intake.post(
+        "/v1/concerns", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert answer.status_code == 400
     assert answer.json()["title"] == "Malformed JSON body"
 
@@ -181,8 +212,8 @@ async def test_transition_the_lifecycle_forbids_is_a_409(intake: httpx.AsyncClie
 
 
 async def test_submission_reaches_public_and_private_exchanges_without_contact_data(
-        intake: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection,
-        isolation: Isolation) -> None:
+    intake: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
+) -> None:
     channel = await amqp.channel()
     public = await channel.declare_queue(exclusive=True)
     private = await channel.declare_queue(exclusive=True)
@@ -207,10 +238,20 @@ async def concerns_in_store(mongo: AsyncMongoClient, isolation: Isolation) -> li
 
 
 async def test_phone_submission_records_agent_relationship_and_contact_preferences(
-        intake: httpx.AsyncClient) -> None:
-    created = await submit(intake, channel="phone", school_contacted=True, requester={
-        "name": "Jo Park", "phone": "+15555550142", "relationship": "parent_guardian",
-        "preferred_contact": "sms", "language": "es"})
+    intake: httpx.AsyncClient,
+) -> None:
+    created = await submit(
+        intake,
+        channel="phone",
+        school_contacted=True,
+        requester={
+            "name": "Jo Park",
+            "phone": "+15555550142",
+            "relationship": "parent_guardian",
+            "preferred_contact": "sms",
+            "language": "es",
+        },
+    )
     # only a phone, and this bureau sends no SMS (SMS_UPDATES unset): no written updates
     assert created["updates_promised"] is False
     case = (await intake.get(f"/v1/concerns/{created['id']}")).json()
@@ -224,7 +265,8 @@ async def test_phone_submission_records_agent_relationship_and_contact_preferenc
 
 
 async def test_anonymous_requester_is_told_that_no_updates_are_promised(
-        intake: httpx.AsyncClient) -> None:
+    intake: httpx.AsyncClient,
+) -> None:
     created = await submit(intake, requester={})
     assert created["updates_promised"] is False
     assert "cannot send you updates" in created["notice"]
@@ -234,7 +276,8 @@ async def test_anonymous_requester_is_told_that_no_updates_are_promised(
 
 
 async def test_access_token_is_answered_once_and_only_its_hash_is_stored(
-        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     created = await submit(intake)
     token = created["access_token"]
     assert len(token) >= 40
@@ -246,45 +289,53 @@ async def test_access_token_is_answered_once_and_only_its_hash_is_stored(
 
 
 async def test_preferred_contact_without_its_address_is_a_422_naming_the_field(
-        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
-    answer = await intake.post("/v1/concerns", json=body(requester={
-        "name": "Jo", "phone": "+15555550142", "preferred_contact": "email"}))
+    intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
+    answer = await intake.post(
+        "/v1/concerns",
+        json=body(requester={"name": "Jo", "phone": "+15555550142", "preferred_contact": "email"}),
+    )
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "requester.email"
     assert await concerns_in_store(mongo, isolation) == []
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"school_contacted": "maybe"}, "school_contacted"),
-    ({"requester": {"relationship": "uncle"}}, "requester.relationship"),
-    ({"requester": {"preferred_contact": "pigeon"}}, "requester.preferred_contact"),
-    ({"requester": {"name": "x" * 201}}, "requester.name"),
-    ({"description": "x" * 5001}, "description"),
-    ({"category": ""}, "category"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"school_contacted": "maybe"}, "school_contacted"),
+        ({"requester": {"relationship": "uncle"}}, "requester.relationship"),
+        ({"requester": {"preferred_contact": "pigeon"}}, "requester.preferred_contact"),
+        ({"requester": {"name": "x" * 201}}, "requester.name"),
+        ({"description": "x" * 5001}, "description"),
+        ({"category": ""}, "category"),
+    ],
+)
 async def test_more_bad_input_is_a_422_naming_the_field(
-        intake: httpx.AsyncClient, change: dict[str, Any], field: str) -> None:
+    intake: httpx.AsyncClient, change: dict[str, Any], field: str
+) -> None:
     answer = await intake.post("/v1/concerns", json=body(**change))
     assert answer.status_code == 422
     assert field in {e["field"] for e in answer.json()["errors"]}
 
 
-async def test_submission_needs_a_token_of_a_frontend_or_agent(
-        intake: httpx.AsyncClient) -> None:
+async def test_submission_needs_a_token_of_a_frontend_or_agent(intake: httpx.AsyncClient) -> None:
     anonymous = await intake.post("/v1/concerns", json=body(), headers={"Authorization": ""})
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
     auditor = await intake.post("/v1/concerns", json=body(), headers=bearer("auditor"))
     assert auditor.status_code == 403
-    portal = await intake.post("/v1/concerns", json=body(),
-                               headers=bearer("frontend", sub="web-portal"))
+    portal = await intake.post(
+        "/v1/concerns", json=body(), headers=bearer("frontend", sub="web-portal")
+    )
     assert portal.status_code == 201
     case = (await intake.get(f"/v1/concerns/{portal.json()['id']}")).json()
     assert case["taken_by"] == "web-portal"
 
 
 async def test_retry_with_the_same_idempotency_key_answers_the_first_concern(
-        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     headers = {"Idempotency-Key": "form-42-attempt"}
     first = await intake.post("/v1/concerns", json=body(), headers=headers)
     again = await intake.post("/v1/concerns", json=body(), headers=headers)
@@ -296,7 +347,8 @@ async def test_retry_with_the_same_idempotency_key_answers_the_first_concern(
 
 
 async def test_an_idempotency_key_is_the_callers_own(
-        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     """Security (low): a second frontend reusing a key and body got the first requester's
     access token."""
     web = {"Idempotency-Key": "form-1", **bearer("frontend", sub="web-portal")}
@@ -310,21 +362,23 @@ async def test_an_idempotency_key_is_the_callers_own(
 
 
 async def test_concurrent_retries_with_one_key_create_one_concern(
-        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     headers = {"Idempotency-Key": "double-click"}
-    answers = await asyncio.gather(*(intake.post("/v1/concerns", json=body(), headers=headers)
-                                     for _ in range(8)))
+    answers = await asyncio.gather(
+        *(intake.post("/v1/concerns", json=body(), headers=headers) for _ in range(8))
+    )
     assert {a.status_code for a in answers} == {201}
     assert len({(a.json()["id"], a.json()["access_token"]) for a in answers}) == 1
     assert len(await concerns_in_store(mongo, isolation)) == 1
 
 
 async def test_same_idempotency_key_with_another_body_is_refused_and_creates_nothing(
-        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     headers = {"Idempotency-Key": "k-1"}
     await intake.post("/v1/concerns", json=body(), headers=headers)
-    other = await intake.post("/v1/concerns", json=body(category="transportation"),
-                              headers=headers)
+    other = await intake.post("/v1/concerns", json=body(category="transportation"), headers=headers)
     assert other.status_code == 422
     assert other.json()["title"] == "Idempotency-Key reused"
     assert "different body" in other.json()["detail"]
@@ -332,7 +386,8 @@ async def test_same_idempotency_key_with_another_body_is_refused_and_creates_not
 
 
 async def test_refused_submission_with_a_key_leaves_the_key_free(
-        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     headers = {"Idempotency-Key": "k-2"}
     refused = await intake.post("/v1/concerns", json=body(category="parking"), headers=headers)
     assert refused.status_code == 422
@@ -341,7 +396,8 @@ async def test_refused_submission_with_a_key_leaves_the_key_free(
 
 
 async def test_idempotency_keys_expire_through_a_ttl_index(
-        intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    intake: httpx.AsyncClient, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     indexes = await mongo[isolation.db("intake")]["idempotency_keys"].index_information()
     ttl = [i for i in indexes.values() if "expireAfterSeconds" in i]
     assert ttl and ttl[0]["key"] == [("created_at", 1)]
@@ -355,31 +411,60 @@ async def test_a_malformed_idempotency_key_is_a_422(intake: httpx.AsyncClient, k
 
 
 async def test_categories_and_schools_are_named_in_english_and_spanish(
-        intake: httpx.AsyncClient) -> None:
+    intake: httpx.AsyncClient,
+) -> None:
     categories = (await intake.get("/v1/categories")).json()
     transport = next(c for c in categories if c["id"] == "transportation")
     assert transport["name"] == {"en": "Transportation", "es": "Transporte"}
     schools = (await intake.get("/v1/schools")).json()
-    assert {"id": "lincoln-es", "name": {"en": "Lincoln Elementary",
-                                         "es": "Primaria Lincoln"}} in schools
+    assert {
+        "id": "lincoln-es",
+        "name": {"en": "Lincoln Elementary", "es": "Primaria Lincoln"},
+    } in schools
 
 
 async def test_openapi_document_describes_every_endpoint_a_frontend_needs(
-        intake: httpx.AsyncClient) -> None:
+    intake: httpx.AsyncClient,
+) -> None:
     answer = await intake.get("/openapi.json")
     assert answer.status_code == 200
     document = answer.json()
     paths = set(document["paths"])
-    assert {"/v1/concerns", "/v1/concerns/{concern_id}", "/v1/concerns/counts",
-            "/v1/concerns/{concern_id}/timeline", "/v1/categories", "/v1/schools",
-            "/v1/tracking/{tracking_number}", "/v1/tracking/{tracking_number}/messages",
-            "/v1/tracking/{tracking_number}/reopen", "/open311/v2/requests.{fmt}"} <= paths
-    for action in ("acknowledge", "request-information", "resume", "replies", "notes",
-                   "callbacks", "resolve", "reopen", "close", "merge", "status"):
+    assert {
+        "/v1/concerns",
+        "/v1/concerns/{concern_id}",
+        "/v1/concerns/counts",
+        "/v1/concerns/{concern_id}/timeline",
+        "/v1/categories",
+        "/v1/schools",
+        "/v1/tracking/{tracking_number}",
+        "/v1/tracking/{tracking_number}/messages",
+        "/v1/tracking/{tracking_number}/reopen",
+        "/open311/v2/requests.{fmt}",
+    } <= paths
+    for action in (
+        "acknowledge",
+        "request-information",
+        "resume",
+        "replies",
+        "notes",
+        "callbacks",
+        "resolve",
+        "reopen",
+        "close",
+        "merge",
+        "status",
+    ):
         assert f"/v1/concerns/{{concern_id}}/{action}" in paths, action
     schemas = document["components"]["schemas"]
-    assert {"ConcernCreate", "ConcernReceipt", "ConcernRead", "ConcernPage", "RequesterView",
-            "ConcernCounts"} <= set(schemas)
+    assert {
+        "ConcernCreate",
+        "ConcernReceipt",
+        "ConcernRead",
+        "ConcernPage",
+        "RequesterView",
+        "ConcernCounts",
+    } <= set(schemas)
     create = document["paths"]["/v1/concerns"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in create["parameters"]}
     form = document["paths"]["/open311/v2/requests.{fmt}"]["post"]["requestBody"]

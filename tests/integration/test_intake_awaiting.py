@@ -42,19 +42,33 @@ def district(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def intake(mongo_url: str, amqp_url: str, isolation: Isolation, clock: FakeClock,
-                 district: Path, mongo: AsyncMongoClient,
-                 amqp: aio_pika.abc.AbstractRobustConnection) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IntakeSettings(mongo_url=mongo_url, mongo_db=isolation.db("intake"),
-                              amqp_url=amqp_url, queue_prefix=isolation.queue_prefix,
-                              events_exchange=isolation.events_exchange,
-                              private_exchange=isolation.private_exchange, outbox_poll_s=0.1,
-                              retry_delays_ms=[200], district_config=district)
+async def intake(
+    mongo_url: str,
+    amqp_url: str,
+    isolation: Isolation,
+    clock: FakeClock,
+    district: Path,
+    mongo: AsyncMongoClient,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = IntakeSettings(
+        mongo_url=mongo_url,
+        mongo_db=isolation.db("intake"),
+        amqp_url=amqp_url,
+        queue_prefix=isolation.queue_prefix,
+        events_exchange=isolation.events_exchange,
+        private_exchange=isolation.private_exchange,
+        outbox_poll_s=0.1,
+        retry_delays_ms=[200],
+        district_config=district,
+    )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://intake",
-                                     headers=bearer(*STAFF_ROLES, sub="agent-7")) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://intake",
+            headers=bearer(*STAFF_ROLES, sub="agent-7"),
+        ) as client:
             yield client
 
 
@@ -67,14 +81,19 @@ async def case_once(intake: httpx.AsyncClient, concern_id: str, kind: str) -> di
 
 
 async def test_a_silent_family_is_asked_again_then_the_concern_closes_with_notice(
-        intake: httpx.AsyncClient, clock: FakeClock, isolation: Isolation,
-        amqp: aio_pika.abc.AbstractRobustConnection) -> None:
+    intake: httpx.AsyncClient,
+    clock: FakeClock,
+    isolation: Isolation,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> None:
     private = await tap(amqp, isolation.private_exchange)
     requester = {**body()["requester"], "language": "es"}
     created = await intake.post("/v1/concerns", json=body(requester=requester))
     concern_id = created.json()["id"]
-    asked = await intake.post(f"/v1/concerns/{concern_id}/request-information",
-                              json={"message": "¿En qué grado está su hijo?"})
+    asked = await intake.post(
+        f"/v1/concerns/{concern_id}/request-information",
+        json={"message": "¿En qué grado está su hijo?"},
+    )
     assert asked.status_code == 200, asked.text
     await drain(private, until="concern.reply_shared")
 

@@ -21,23 +21,40 @@ pytestmark = pytest.mark.integration
 BACKUP = bearer("team_member", sub="tr-backup", teams=["transportation"])
 
 
-async def routed(intake: httpx.AsyncClient, publish: Publish, clock: FakeClock,
-                 assignee_id: str) -> str:
+async def routed(
+    intake: httpx.AsyncClient, publish: Publish, clock: FakeClock, assignee_id: str
+) -> str:
     concern_id = (await submit(intake))["id"]
     now = clock.now()
-    await publish(ConcernTriaged(concern_id=concern_id, category="enrollment",
-                                 school_id="roosevelt-ms", team_id="enrollment",
-                                 team_name="Enrollment Center", priority=Priority.NORMAL,
-                                 rule="category", triaged_at=now))
-    await publish(ConcernAssigned(concern_id=concern_id, team_id="enrollment",
-                                  assignee_id=assignee_id, assignee_name="Someone",
-                                  assigned_at=now, decided_by="handover"))
+    await publish(
+        ConcernTriaged(
+            concern_id=concern_id,
+            category="enrollment",
+            school_id="roosevelt-ms",
+            team_id="enrollment",
+            team_name="Enrollment Center",
+            priority=Priority.NORMAL,
+            rule="category",
+            triaged_at=now,
+        )
+    )
+    await publish(
+        ConcernAssigned(
+            concern_id=concern_id,
+            team_id="enrollment",
+            assignee_id=assignee_id,
+            assignee_name="Someone",
+            assigned_at=now,
+            decided_by="handover",
+        )
+    )
     await case_when(intake, concern_id, lambda c: c["assignee"] is not None)
     return concern_id
 
 
 async def test_a_backup_from_another_team_works_the_concern_handed_to_them(
-        intake: httpx.AsyncClient, publish: Publish, clock: FakeClock) -> None:
+    intake: httpx.AsyncClient, publish: Publish, clock: FakeClock
+) -> None:
     handed = await routed(intake, publish, clock, "tr-backup")
     other = await routed(intake, publish, clock, "enr-lead")
 

@@ -32,15 +32,21 @@ EVENT = "concern.submitted"
 RETRY_DELAYS_MS = [100, 200]
 
 
-def settings_for(isolation: Isolation, mongo_url: str, amqp_url: str,
-                 **overrides: Any) -> ServiceSettings:
+def settings_for(
+    isolation: Isolation, mongo_url: str, amqp_url: str, **overrides: Any
+) -> ServiceSettings:
     """Settings of a throwaway service `svc` on this test's own names."""
     values: dict[str, Any] = {
-        "service_name": "svc", "mongo_url": mongo_url, "mongo_db": isolation.db("svc"),
-        "amqp_url": amqp_url, "queue_prefix": isolation.queue_prefix,
+        "service_name": "svc",
+        "mongo_url": mongo_url,
+        "mongo_db": isolation.db("svc"),
+        "amqp_url": amqp_url,
+        "queue_prefix": isolation.queue_prefix,
         "events_exchange": isolation.events_exchange,
         "private_exchange": isolation.private_exchange,
-        "retry_delays_ms": RETRY_DELAYS_MS, "outbox_poll_s": 0.05, "shutdown_grace_s": 0.5,
+        "retry_delays_ms": RETRY_DELAYS_MS,
+        "outbox_poll_s": 0.05,
+        "shutdown_grace_s": 0.5,
         "io_timeout_s": 5.0,
     }
     return ServiceSettings(**{**values, **overrides})
@@ -48,9 +54,14 @@ def settings_for(isolation: Isolation, mongo_url: str, amqp_url: str,
 
 def submitted_event(concern_id: str) -> CloudEvent:
     at = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
-    data = ConcernSubmitted(concern_id=concern_id, tracking_number=f"CS-2026-{concern_id}",
-                            channel=Channel.WEB, category="transportation", submitted_at=at,
-                            resolution_due_at=at + timedelta(hours=72))
+    data = ConcernSubmitted(
+        concern_id=concern_id,
+        tracking_number=f"CS-2026-{concern_id}",
+        channel=Channel.WEB,
+        category="transportation",
+        submitted_at=at,
+        resolution_due_at=at + timedelta(hours=72),
+    )
     return new_event(data, source="/bureau/test", subject=concern_id)
 
 
@@ -73,8 +84,9 @@ class Recorder:
 class Broker:
     """What the test does on the broker outside the runtime: publish, read the dead letters."""
 
-    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange,
-                 settings: ServiceSettings) -> None:
+    def __init__(
+        self, channel: AbstractChannel, exchange: AbstractExchange, settings: ServiceSettings
+    ) -> None:
         self.channel = channel
         self.exchange = exchange
         self.settings = settings
@@ -97,24 +109,31 @@ class Broker:
         """Messages the broker holds now in each of `svc`'s queues (asked on the underlying
         channel: a robust channel answers a passive declare with its first count)."""
         raw = await self.channel.get_underlay_channel()
-        names = [self.settings.queue("events"), *retry_queue_names(self.settings),
-                 self.settings.queue("dlq")]
-        return {name: (await raw.queue_declare(name, passive=True)).message_count or 0
-                for name in names}
+        names = [
+            self.settings.queue("events"),
+            *retry_queue_names(self.settings),
+            self.settings.queue("dlq"),
+        ]
+        return {
+            name: (await raw.queue_declare(name, passive=True)).message_count or 0 for name in names
+        }
 
 
 @pytest.fixture
-async def broker(amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation,
-                 mongo_url: str, amqp_url: str) -> AsyncIterator[Broker]:
+async def broker(
+    amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation, mongo_url: str, amqp_url: str
+) -> AsyncIterator[Broker]:
     channel = await amqp.channel(publisher_confirms=True)
-    exchange = await channel.declare_exchange(isolation.events_exchange,
-                                              aio_pika.ExchangeType.TOPIC, durable=True)
+    exchange = await channel.declare_exchange(
+        isolation.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
     yield Broker(channel, exchange, settings_for(isolation, mongo_url, amqp_url))
     await channel.close()
 
 
-async def open_runtime(settings: ServiceSettings,
-                       handler: Callable[[CloudEvent, Any], Awaitable[None]]) -> Runtime:
+async def open_runtime(
+    settings: ServiceSettings, handler: Callable[[CloudEvent, Any], Awaitable[None]]
+) -> Runtime:
     runtime = await Runtime.open(settings, clock=SystemClock(), outbox_collections=[])
     try:
         await runtime.start_consuming({EVENT: handler})
@@ -125,7 +144,8 @@ async def open_runtime(settings: ServiceSettings,
 
 
 async def test_handler_that_fails_twice_is_retried_and_the_event_handled_once(
-        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    broker: Broker, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     recorder = Recorder(fail=lambda concern_id, attempt: attempt <= 2)
     runtime = await open_runtime(broker.settings, recorder)
     try:
@@ -147,7 +167,8 @@ async def test_handler_that_fails_twice_is_retried_and_the_event_handled_once(
 
 
 async def test_always_failing_message_is_parked_with_its_error_and_does_not_block_others(
-        broker: Broker, mongo: AsyncMongoClient) -> None:
+    broker: Broker, mongo: AsyncMongoClient
+) -> None:
     recorder = Recorder(fail=lambda concern_id, attempt: concern_id == "c-poison")
     runtime = await open_runtime(broker.settings, recorder)
     try:
@@ -174,7 +195,8 @@ async def test_always_failing_message_is_parked_with_its_error_and_does_not_bloc
 
 
 async def test_message_parked_after_retries_keeps_its_original_routing_key_and_exchange(
-        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    broker: Broker, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     # An operator replays parked messages by their original exchange and routing key.
     recorder = Recorder(fail=lambda concern_id, attempt: True)
     runtime = await open_runtime(broker.settings, recorder)
@@ -189,14 +211,19 @@ async def test_message_parked_after_retries_keeps_its_original_routing_key_and_e
         await runtime.close()
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param(b"{this is not json", id="not-json"),
-    pytest.param(encode(submitted_event("c-bad")).replace(b'"channel":"web"',
-                                                          b'"channel":"pigeon"'),
-                 id="data-breaks-the-contract"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{this is not json", id="not-json"),
+        pytest.param(
+            encode(submitted_event("c-bad")).replace(b'"channel":"web"', b'"channel":"pigeon"'),
+            id="data-breaks-the-contract",
+        ),
+    ],
+)
 async def test_malformed_body_is_parked_at_once_without_retries(
-        broker: Broker, mongo: AsyncMongoClient, body: bytes) -> None:
+    broker: Broker, mongo: AsyncMongoClient, body: bytes
+) -> None:
     assert body != encode(submitted_event("c-bad"))  # the replace above did change something
     recorder = Recorder()
     runtime = await open_runtime(broker.settings, recorder)
@@ -220,8 +247,8 @@ async def test_malformed_body_is_parked_at_once_without_retries(
 
 
 async def test_same_event_delivered_twice_is_handled_once(
-        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation,
-        mongo_url: str, amqp_url: str) -> None:
+    broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str, amqp_url: str
+) -> None:
     # prefetch 1: the duplicate is settled before the marker behind it is delivered
     settings = settings_for(isolation, mongo_url, amqp_url, prefetch=1)
     recorder = Recorder()
@@ -243,8 +270,8 @@ async def test_same_event_delivered_twice_is_handled_once(
 
 
 async def test_idempotent_handler_skips_the_inbox_and_sees_duplicates(
-        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation,
-        mongo_url: str, amqp_url: str) -> None:
+    broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str, amqp_url: str
+) -> None:
     # a handler idempotent by nature costs no inbox round trips; a duplicate reaches it
     settings = settings_for(isolation, mongo_url, amqp_url, prefetch=1)
     recorder = Recorder()
@@ -260,7 +287,8 @@ async def test_idempotent_handler_skips_the_inbox_and_sees_duplicates(
 
 
 async def test_message_is_not_acked_until_the_handler_returns(
-        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation) -> None:
+    broker: Broker, mongo: AsyncMongoClient, isolation: Isolation
+) -> None:
     started = asyncio.Event()
     release = asyncio.Event()
     finished: list[str] = []
@@ -321,8 +349,10 @@ class BrokerLink:
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
             self._writers += [writer, up_writer]
-            for task in (asyncio.create_task(pipe(reader, up_writer)),
-                         asyncio.create_task(pipe(up_reader, writer))):
+            for task in (
+                asyncio.create_task(pipe(reader, up_writer)),
+                asyncio.create_task(pipe(up_reader, writer)),
+            ):
                 self._pipes.add(task)
                 task.add_done_callback(self._pipes.discard)
 
@@ -341,13 +371,14 @@ class BrokerLink:
 
 
 async def test_runtime_closes_within_its_grace_when_the_broker_is_gone(
-        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str,
-        amqp_url: str) -> None:
+    broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str, amqp_url: str
+) -> None:
     link = BrokerLink()
     upstream = urlparse(amqp_url)
     port = await link.start(upstream.port or 5672)
-    via_link = upstream._replace(netloc=f"{upstream.username}:{upstream.password}"
-                                        f"@127.0.0.1:{port}").geturl()
+    via_link = upstream._replace(
+        netloc=f"{upstream.username}:{upstream.password}@127.0.0.1:{port}"
+    ).geturl()
     settings = settings_for(isolation, mongo_url, via_link, io_timeout_s=1.0)
     runtime = await open_runtime(settings, Recorder())
     closing: asyncio.Task[None] | None = None
@@ -355,8 +386,10 @@ async def test_runtime_closes_within_its_grace_when_the_broker_is_gone(
         await link.cut()
         connection = runtime.connection
         assert connection is not None
-        await eventually(lambda: not connection.connected.is_set(),
-                         what="the robust connection to notice the broker gone")
+        await eventually(
+            lambda: not connection.connected.is_set(),
+            what="the robust connection to notice the broker gone",
+        )
 
         closing = asyncio.create_task(runtime.close())
         done, _ = await asyncio.wait({closing}, timeout=5.0)
@@ -378,7 +411,8 @@ async def test_runtime_closes_within_its_grace_when_the_broker_is_gone(
 
 
 async def test_transient_failure_is_retried_past_the_retry_budget_and_never_parked(
-        broker: Broker, mongo: AsyncMongoClient) -> None:
+    broker: Broker, mongo: AsyncMongoClient
+) -> None:
     # the store away for longer than every retry delay together: the event waits, it does
     # not park (overload and outages slow the bureau down; they do not need an operator)
     outage_attempts = len(RETRY_DELAYS_MS) + 3
@@ -406,8 +440,8 @@ async def test_transient_failure_is_retried_past_the_retry_budget_and_never_park
 
 
 async def test_message_that_keeps_coming_back_without_an_outcome_is_parked_unhandled(
-        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str,
-        amqp_url: str) -> None:
+    broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str, amqp_url: str
+) -> None:
     # Each time a process crashed (or hung and was killed) holding it, the quorum queue
     # counted a delivery; past the limit the message is parked instead of crashing the next.
     settings = settings_for(isolation, mongo_url, amqp_url, message_delivery_limit=3)
@@ -433,8 +467,9 @@ async def test_message_that_keeps_coming_back_without_an_outcome_is_parked_unhan
 
 async def next_unacked(queue: aio_pika.abc.AbstractQueue) -> AbstractIncomingMessage:
     """The next message on `queue`, left unacknowledged."""
-    return await eventually(lambda: queue.get(no_ack=False, fail=False),
-                            what=f"a message on {queue.name}")
+    return await eventually(
+        lambda: queue.get(no_ack=False, fail=False), what=f"a message on {queue.name}"
+    )
 
 
 def gauge(exposition: bytes, name: str, **labels: str) -> float:
@@ -447,8 +482,8 @@ def gauge(exposition: bytes, name: str, **labels: str) -> float:
 
 
 async def test_dead_letter_and_outbox_gauges_follow_the_broker_and_store_on_every_scrape(
-        broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str,
-        amqp_url: str) -> None:
+    broker: Broker, mongo: AsyncMongoClient, isolation: Isolation, mongo_url: str, amqp_url: str
+) -> None:
     settings = settings_for(isolation, mongo_url, amqp_url)
     runtime = await Runtime.open(settings, clock=SystemClock(), outbox_collections=["cases"])
     try:
@@ -458,11 +493,17 @@ async def test_dead_letter_and_outbox_gauges_follow_the_broker_and_store_on_ever
         assert gauge(before, "bureau_outbox_backlog", service="svc") == 0
 
         await broker.publish(b"{poison")  # parked at once
-        await eventually(lambda: runtime.consumer is not None and runtime.consumer.parked == 1,
-                         what="the poison message to park")
+        await eventually(
+            lambda: runtime.consumer is not None and runtime.consumer.parked == 1,
+            what="the poison message to park",
+        )
         # pending events of a writer that is still fresh: no relay publishes them yet
-        await mongo[isolation.db("svc")]["cases"].insert_one({"_id": "c-1", "outbox": [{
-            "id": "e-1", "by": "another-replica", "at": datetime.now(UTC)}]})
+        await mongo[isolation.db("svc")]["cases"].insert_one(
+            {
+                "_id": "c-1",
+                "outbox": [{"id": "e-1", "by": "another-replica", "at": datetime.now(UTC)}],
+            }
+        )
         after, _ = await fresh_exposition()
 
         assert gauge(after, "bureau_queue_messages", queue="dlq", service="svc") == 1
@@ -472,11 +513,17 @@ async def test_dead_letter_and_outbox_gauges_follow_the_broker_and_store_on_ever
 
 
 async def test_runtime_closes_within_its_grace_when_the_store_is_gone(
-        broker: Broker, isolation: Isolation, amqp_url: str, tmp_path: Path) -> None:
+    broker: Broker, isolation: Isolation, amqp_url: str, tmp_path: Path
+) -> None:
     port = free_port()
     store = start_secantus(port=port, storage_path=str(tmp_path), log_path=f"{tmp_path}/log")
-    settings = settings_for(isolation, f"mongodb://127.0.0.1:{port}/?directConnection=true",
-                            amqp_url, io_timeout_s=1.0, shutdown_grace_s=1.0)
+    settings = settings_for(
+        isolation,
+        f"mongodb://127.0.0.1:{port}/?directConnection=true",
+        amqp_url,
+        io_timeout_s=1.0,
+        shutdown_grace_s=1.0,
+    )
     runtime = await Runtime.open(settings, clock=SystemClock(), outbox_collections=["cases"])
     try:
         await runtime.start_consuming({EVENT: Recorder()})

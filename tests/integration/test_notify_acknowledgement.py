@@ -45,26 +45,35 @@ DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 TOKEN = "tok3n-Of-43-url-safe-characters_0123456789A"
 
 
-
-def contact_event(*, email: str | None = ADDRESS, tracking: str = "CS-2026-000123",
-                  concern_id: str | None = None) -> tuple[CloudEvent, ConcernContactShared]:
+def contact_event(
+    *, email: str | None = ADDRESS, tracking: str = "CS-2026-000123", concern_id: str | None = None
+) -> tuple[CloudEvent, ConcernContactShared]:
     data = ConcernContactShared(
-        concern_id=concern_id or str(uuid.uuid4()), tracking_number=tracking,
-        category="transportation", submitted_at=NOW, resolution_due_at=NOW + timedelta(hours=72),
+        concern_id=concern_id or str(uuid.uuid4()),
+        tracking_number=tracking,
+        category="transportation",
+        submitted_at=NOW,
+        resolution_due_at=NOW + timedelta(hours=72),
         requester=RequesterContact(name="Ana Pérez", email=email, language="en"),
         access_token=TOKEN,
     )
     return envelopes([data], source="/bureau/intake", time=NOW)[0], data
 
 
-async def notify_context(client: AsyncMongoClient[Any], db_name: str, smtp_port: int, *,
-                         attempts: int = 5) -> NotifyContext:
-    channel = SmtpEmailChannel(host="127.0.0.1", port=smtp_port, mail_from=MAIL_FROM,
-                               timeout_s=5.0)
-    settings = NotifySettings(delivery_attempts=attempts, delivery_lease_s=60,
-                              delivery_backoff_s=[5, 30])
-    return await build_context(client[db_name], settings=settings, clock=FakeClock(NOW),
-                               district=DISTRICT, channels={ChannelName.EMAIL: channel})
+async def notify_context(
+    client: AsyncMongoClient[Any], db_name: str, smtp_port: int, *, attempts: int = 5
+) -> NotifyContext:
+    channel = SmtpEmailChannel(host="127.0.0.1", port=smtp_port, mail_from=MAIL_FROM, timeout_s=5.0)
+    settings = NotifySettings(
+        delivery_attempts=attempts, delivery_lease_s=60, delivery_backoff_s=[5, 30]
+    )
+    return await build_context(
+        client[db_name],
+        settings=settings,
+        clock=FakeClock(NOW),
+        district=DISTRICT,
+        channels={ChannelName.EMAIL: channel},
+    )
 
 
 async def handle(ctx: NotifyContext, event: CloudEvent, data: ConcernContactShared) -> int:
@@ -91,7 +100,8 @@ def outbox_events(doc: dict[str, Any]) -> list[CloudEvent]:
 
 
 async def test_sends_one_acknowledgement_with_tracking_number_to_the_requester(
-        mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
+    mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
+) -> None:
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event()
 
@@ -120,7 +130,8 @@ async def test_sends_one_acknowledgement_with_tracking_number_to_the_requester(
 
 
 async def test_redelivered_event_sends_no_second_mail(
-        mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
+    mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
+) -> None:
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event()
     # the same facts in a new envelope, as after an outbox relay crashed before marking it sent
@@ -137,7 +148,8 @@ async def test_redelivered_event_sends_no_second_mail(
 
 
 async def test_two_replicas_racing_on_the_same_events_send_each_acknowledgement_once(
-        mongo: AsyncMongoClient[Any], mongo_url: str, isolation: Any, sink: SmtpSink) -> None:
+    mongo: AsyncMongoClient[Any], mongo_url: str, isolation: Any, sink: SmtpSink
+) -> None:
     other: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
     try:
         first = await notify_context(mongo, isolation.db("notify"), sink.port)
@@ -158,7 +170,8 @@ async def test_two_replicas_racing_on_the_same_events_send_each_acknowledgement_
 
 
 async def test_smtp_outage_keeps_the_delivery_queued_and_a_later_attempt_sends_it(
-        mongo: AsyncMongoClient[Any], isolation: Any) -> None:
+    mongo: AsyncMongoClient[Any], isolation: Any
+) -> None:
     port = free_port()  # nothing listens here yet
     ctx = await notify_context(mongo, isolation.db("notify"), port)
     event, data = contact_event()
@@ -189,7 +202,8 @@ async def test_smtp_outage_keeps_the_delivery_queued_and_a_later_attempt_sends_i
 
 
 async def test_delivery_claimed_by_a_replica_that_died_is_sent_after_a_lease_of_silence(
-        mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
+    mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
+) -> None:
     dead = await notify_context(mongo, isolation.db("notify"), sink.port)
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event()
@@ -214,12 +228,19 @@ async def test_delivery_claimed_by_a_replica_that_died_is_sent_after_a_lease_of_
     assert doc["status"] == "sent"
     assert doc["attempts"] == 2
     # the dead replica's late report cannot overwrite what the live one recorded
-    assert not await ctx.repo.release(doc["_id"], token=recorded["lease_token"], now=NOW,
-                                      error="late", next_attempt_at=NOW, attempt=1)
+    assert not await ctx.repo.release(
+        doc["_id"],
+        token=recorded["lease_token"],
+        now=NOW,
+        error="late",
+        next_attempt_at=NOW,
+        attempt=1,
+    )
 
 
 async def test_delivery_fails_for_good_after_the_last_attempt_and_says_so(
-        mongo: AsyncMongoClient[Any], isolation: Any) -> None:
+    mongo: AsyncMongoClient[Any], isolation: Any
+) -> None:
     ctx = await notify_context(mongo, isolation.db("notify"), free_port(), attempts=2)
     event, data = contact_event()
 
@@ -239,7 +260,8 @@ async def test_delivery_fails_for_good_after_the_last_attempt_and_says_so(
 
 
 async def test_requester_without_email_is_recorded_as_skipped_without_an_event(
-        mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
+    mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
+) -> None:
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event(email=None)
 
@@ -252,7 +274,8 @@ async def test_requester_without_email_is_recorded_as_skipped_without_an_event(
 
 
 async def test_deliveries_api_shows_the_delivery_with_a_masked_address(
-        mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
+    mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
+) -> None:
     ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
     event, data = contact_event()
     await handle(ctx, event, data)
@@ -274,15 +297,27 @@ async def test_deliveries_api_shows_the_delivery_with_a_masked_address(
 
 
 @pytest.fixture
-async def notify_app(mongo: AsyncMongoClient[Any], amqp_url: str, mongo_url: str,
-                     isolation: Any, sink: SmtpSink,
-                     amqp: aio_pika.abc.AbstractRobustConnection) -> AsyncIterator[FastAPI]:
+async def notify_app(
+    mongo: AsyncMongoClient[Any],
+    amqp_url: str,
+    mongo_url: str,
+    isolation: Any,
+    sink: SmtpSink,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> AsyncIterator[FastAPI]:
     env = isolation.env("notify", mongo_url=mongo_url, amqp_url=amqp_url)
     settings = NotifySettings(
-        mongo_url=env["MONGO_URL"], mongo_db=env["MONGO_DB"], amqp_url=env["AMQP_URL"],
-        queue_prefix=env["QUEUE_PREFIX"], events_exchange=env["EVENTS_EXCHANGE"],
-        private_exchange=env["PRIVATE_EXCHANGE"], smtp_port=sink.port, mail_from=MAIL_FROM,
-        retry_delays_ms=[200], delivery_attempts=2, outbox_poll_s=0.1,
+        mongo_url=env["MONGO_URL"],
+        mongo_db=env["MONGO_DB"],
+        amqp_url=env["AMQP_URL"],
+        queue_prefix=env["QUEUE_PREFIX"],
+        events_exchange=env["EVENTS_EXCHANGE"],
+        private_exchange=env["PRIVATE_EXCHANGE"],
+        smtp_port=sink.port,
+        mail_from=MAIL_FROM,
+        retry_delays_ms=[200],
+        delivery_attempts=2,
+        outbox_poll_s=0.1,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -290,18 +325,19 @@ async def notify_app(mongo: AsyncMongoClient[Any], amqp_url: str, mongo_url: str
 
 
 async def test_service_acknowledges_a_private_event_and_publishes_notification_sent(
-        notify_app: FastAPI, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Any,
-        sink: SmtpSink) -> None:
+    notify_app: FastAPI, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Any, sink: SmtpSink
+) -> None:
     channel = await amqp.channel()
     public = await channel.get_exchange(isolation.events_exchange)
     private = await channel.get_exchange(isolation.private_exchange)
-    probe = await channel.declare_queue(f"{isolation.queue_prefix}probe.events",
-                                        auto_delete=True)
+    probe = await channel.declare_queue(f"{isolation.queue_prefix}probe.events", auto_delete=True)
     await probe.bind(public, routing_key="notification.sent")
     event, data = contact_event()
 
-    await private.publish(aio_pika.Message(encode(event), content_type="application/json"),
-                          routing_key="concern.contact_shared")
+    await private.publish(
+        aio_pika.Message(encode(event), content_type="application/json"),
+        routing_key="concern.contact_shared",
+    )
 
     message = await next_message(probe)
     published = decode(message.body)

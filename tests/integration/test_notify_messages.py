@@ -57,8 +57,9 @@ def resolution_of(concern_id: str, at: datetime) -> ConcernResolutionShared:
     """A resolution as intake shares it with notify (with the summary staff wrote)."""
     return ConcernResolutionShared(concern_id=concern_id, summary=SUMMARY, resolved_at=at)
 
-DAY = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)     # 09:30 in Chicago
-NIGHT = datetime(2026, 3, 3, 5, 0, tzinfo=UTC)     # 23:00 in Chicago
+
+DAY = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)  # 09:30 in Chicago
+NIGHT = datetime(2026, 3, 3, 5, 0, tzinfo=UTC)  # 23:00 in Chicago
 NEXT_MORNING = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)  # 08:00 CST
 EMAIL = "ana.perez@example.org"
 PHONE = "+15125550123"
@@ -81,7 +82,6 @@ def district(tmp_path: Path) -> DistrictConfig:
     return load_district(write_district(tmp_path / "district.yaml"))
 
 
-
 @pytest.fixture
 def provider() -> Iterator[SmsProviderStandIn]:
     server = SmsProviderStandIn(account_sid=SID, auth_token=TOKEN).start()
@@ -90,17 +90,32 @@ def provider() -> Iterator[SmsProviderStandIn]:
 
 
 @pytest.fixture
-async def ctx(mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink,
-              provider: SmsProviderStandIn, district: DistrictConfig) -> NotifyContext:
+async def ctx(
+    mongo: AsyncMongoClient[Any],
+    isolation: Any,
+    sink: SmtpSink,
+    provider: SmsProviderStandIn,
+    district: DistrictConfig,
+) -> NotifyContext:
     settings = NotifySettings(delivery_attempts=3, delivery_backoff_s=[5, 30])
     channels: dict[ChannelName, OutboundChannel] = {
-        ChannelName.EMAIL: SmtpEmailChannel(host="127.0.0.1", port=sink.port, timeout_s=5,
-                                            mail_from="Bureau <bureau@district.example>"),
-        ChannelName.SMS: HttpSmsChannel(api_url=provider.url, account_sid=SID,
-                                        auth_token=TOKEN, sender=SENDER, timeout_s=5),
+        ChannelName.EMAIL: SmtpEmailChannel(
+            host="127.0.0.1",
+            port=sink.port,
+            timeout_s=5,
+            mail_from="Bureau <bureau@district.example>",
+        ),
+        ChannelName.SMS: HttpSmsChannel(
+            api_url=provider.url, account_sid=SID, auth_token=TOKEN, sender=SENDER, timeout_s=5
+        ),
     }
-    return await build_context(mongo[isolation.db("notify")], settings=settings,
-                               clock=FakeClock(DAY), district=district, channels=channels)
+    return await build_context(
+        mongo[isolation.db("notify")],
+        settings=settings,
+        clock=FakeClock(DAY),
+        district=district,
+        channels=channels,
+    )
 
 
 def at(ctx: NotifyContext, moment: datetime) -> None:
@@ -118,49 +133,71 @@ async def deliver(ctx: NotifyContext, data: EventData) -> CloudEvent:
     return event
 
 
-def contact(concern: str, language: str, *, email: str | None = EMAIL,
-            phone: str | None = None) -> ConcernContactShared:
+def contact(
+    concern: str, language: str, *, email: str | None = EMAIL, phone: str | None = None
+) -> ConcernContactShared:
     return ConcernContactShared(
-        concern_id=concern, tracking_number="CS-2026-000777", category="transportation",
-        submitted_at=DAY, resolution_due_at=DAY + timedelta(hours=72),
-        requester=RequesterContact(name="Ana Pérez", email=email, phone=phone,
-                                   language=language))
+        concern_id=concern,
+        tracking_number="CS-2026-000777",
+        category="transportation",
+        submitted_at=DAY,
+        resolution_due_at=DAY + timedelta(hours=72),
+        requester=RequesterContact(name="Ana Pérez", email=email, phone=phone, language=language),
+    )
 
 
 def requester_journey(concern: str) -> list[EventData]:
     """What a requester hears of, after the acknowledgement, in order."""
     return [
         # a request for information: its question (one message), then the wait it starts
-        ConcernReplyShared(concern_id=concern, message_id="m-0", author_name="Ana Kowalski",
-                           text="Which stop does your child wait at?", added_at=DAY,
-                           information_request=True),
-        ConcernStatusChanged(concern_id=concern, from_status="acknowledged",
-                             to_status="awaiting_requester", changed_at=DAY),
-        ConcernReplyShared(concern_id=concern, message_id="m-1", author_name="Ana Kowalski",
-                           text="The bus will stop at your corner again from Monday.",
-                           added_at=DAY),
+        ConcernReplyShared(
+            concern_id=concern,
+            message_id="m-0",
+            author_name="Ana Kowalski",
+            text="Which stop does your child wait at?",
+            added_at=DAY,
+            information_request=True,
+        ),
+        ConcernStatusChanged(
+            concern_id=concern,
+            from_status="acknowledged",
+            to_status="awaiting_requester",
+            changed_at=DAY,
+        ),
+        ConcernReplyShared(
+            concern_id=concern,
+            message_id="m-1",
+            author_name="Ana Kowalski",
+            text="The bus will stop at your corner again from Monday.",
+            added_at=DAY,
+        ),
         resolution_of(concern, DAY),
         ConcernReopened(concern_id=concern, reopened_at=DAY + timedelta(minutes=1)),
     ]
 
 
 EMAIL_WORDS = {
-    "en": ["We received your concern - tracking number CS-2026-000777",
-           "We need more information about your concern CS-2026-000777",
-           "A reply about your concern CS-2026-000777",
-           "Your concern CS-2026-000777 has been resolved",
-           "Your concern CS-2026-000777 has been reopened"],
-    "es": ["Hemos recibido su inquietud - número de seguimiento CS-2026-000777",
-           "Necesitamos más información sobre su inquietud CS-2026-000777",
-           "Respuesta sobre su inquietud CS-2026-000777",
-           "Su inquietud CS-2026-000777 ha sido resuelta",
-           "Su inquietud CS-2026-000777 ha sido reabierta"],
+    "en": [
+        "We received your concern - tracking number CS-2026-000777",
+        "We need more information about your concern CS-2026-000777",
+        "A reply about your concern CS-2026-000777",
+        "Your concern CS-2026-000777 has been resolved",
+        "Your concern CS-2026-000777 has been reopened",
+    ],
+    "es": [
+        "Hemos recibido su inquietud - número de seguimiento CS-2026-000777",
+        "Necesitamos más información sobre su inquietud CS-2026-000777",
+        "Respuesta sobre su inquietud CS-2026-000777",
+        "Su inquietud CS-2026-000777 ha sido resuelta",
+        "Su inquietud CS-2026-000777 ha sido reabierta",
+    ],
 }
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
 async def test_email_requester_hears_each_step_in_their_language(
-        ctx: NotifyContext, sink: SmtpSink, language: str) -> None:
+    ctx: NotifyContext, sink: SmtpSink, language: str
+) -> None:
     concern = str(uuid.uuid4())
 
     await deliver(ctx, contact(concern, language))
@@ -183,17 +220,27 @@ async def test_email_requester_hears_each_step_in_their_language(
 
 
 SMS_WORDS = {
-    "en": ["we received your concern", "we need more information",
-           "The bus will stop at your corner", "has been resolved", "has been reopened"],
-    "es": ["recibimos su inquietud", "necesitamos mas informacion",
-           "The bus will stop at your corner", "ha sido resuelta", "ha sido reabierta"],
+    "en": [
+        "we received your concern",
+        "we need more information",
+        "The bus will stop at your corner",
+        "has been resolved",
+        "has been reopened",
+    ],
+    "es": [
+        "recibimos su inquietud",
+        "necesitamos mas informacion",
+        "The bus will stop at your corner",
+        "ha sido resuelta",
+        "ha sido reabierta",
+    ],
 }
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
 async def test_phone_only_requester_hears_each_step_by_sms_within_the_length_limit(
-        ctx: NotifyContext, provider: SmsProviderStandIn, sink: SmtpSink,
-        language: str) -> None:
+    ctx: NotifyContext, provider: SmsProviderStandIn, sink: SmtpSink, language: str
+) -> None:
     concern = str(uuid.uuid4())
 
     await deliver(ctx, contact(concern, language, email=None, phone=PHONE))
@@ -212,7 +259,8 @@ async def test_phone_only_requester_hears_each_step_by_sms_within_the_length_lim
 
 
 async def test_unsupported_language_is_answered_in_english(
-        ctx: NotifyContext, sink: SmtpSink) -> None:
+    ctx: NotifyContext, sink: SmtpSink
+) -> None:
     await deliver(ctx, contact(str(uuid.uuid4()), "fr"))
 
     assert sink.mails[0].subject.startswith("We received your concern")
@@ -220,43 +268,73 @@ async def test_unsupported_language_is_answered_in_english(
 
 
 async def test_long_reply_by_sms_is_cut_to_the_segment_limit(
-        ctx: NotifyContext, provider: SmsProviderStandIn) -> None:
+    ctx: NotifyContext, provider: SmsProviderStandIn
+) -> None:
     concern = str(uuid.uuid4())
     await deliver(ctx, contact(concern, "en", email=None, phone=PHONE))
 
-    await deliver(ctx, ConcernReplyShared(concern_id=concern, message_id="m-long",
-                                          text="We looked into the route. " * 40, added_at=DAY))
+    await deliver(
+        ctx,
+        ConcernReplyShared(
+            concern_id=concern,
+            message_id="m-long",
+            text="We looked into the route. " * 40,
+            added_at=DAY,
+        ),
+    )
 
     reply = provider.messages[-1].body
     assert sms.segments(reply) == ctx.config.sms_max_segments
     assert reply.endswith("...")
 
 
-async def test_requester_message_before_the_contact_is_known_is_retried(
-        ctx: NotifyContext) -> None:
-    [event] = envelopes([resolution_of(str(uuid.uuid4()), DAY)],
-                        source="/bureau/test", time=DAY)
+async def test_requester_message_before_the_contact_is_known_is_retried(ctx: NotifyContext) -> None:
+    [event] = envelopes([resolution_of(str(uuid.uuid4()), DAY)], source="/bureau/test", time=DAY)
 
     with pytest.raises(ContactUnknown):
         await handlers.on_event(event, event.parsed(), ctx=ctx)
 
 
 async def test_staff_hear_of_assignment_warning_and_escalation_with_a_case_link(
-        ctx: NotifyContext, sink: SmtpSink) -> None:
+    ctx: NotifyContext, sink: SmtpSink
+) -> None:
     concern = str(uuid.uuid4())
     await deliver(ctx, contact(concern, "es"))
     sink.mails.clear()
 
-    await deliver(ctx, ConcernAssigned(concern_id=concern, team_id="transportation",
-                                       assignee_id="tr-lead", assignee_name="Ana Kowalski",
-                                       assigned_at=DAY))
-    await deliver(ctx, SlaWarning(concern_id=concern, target=SlaTarget.RESOLUTION,
-                                  due_at=DAY + timedelta(hours=72), warned_at=DAY, percent=75,
-                                  policy="standard"))
-    await deliver(ctx, ConcernEscalated(concern_id=concern, level=1, role="principal",
-                                        escalated_to="p-lincoln",
-                                        escalated_to_name="Dana Whitfield", escalated_at=DAY,
-                                        school_id="lincoln-es"))
+    await deliver(
+        ctx,
+        ConcernAssigned(
+            concern_id=concern,
+            team_id="transportation",
+            assignee_id="tr-lead",
+            assignee_name="Ana Kowalski",
+            assigned_at=DAY,
+        ),
+    )
+    await deliver(
+        ctx,
+        SlaWarning(
+            concern_id=concern,
+            target=SlaTarget.RESOLUTION,
+            due_at=DAY + timedelta(hours=72),
+            warned_at=DAY,
+            percent=75,
+            policy="standard",
+        ),
+    )
+    await deliver(
+        ctx,
+        ConcernEscalated(
+            concern_id=concern,
+            level=1,
+            role="principal",
+            escalated_to="p-lincoln",
+            escalated_to_name="Dana Whitfield",
+            escalated_at=DAY,
+            school_id="lincoln-es",
+        ),
+    )
 
     assigned, warned, escalated = sink.mails
     assert assigned.recipients == ("tr-lead@district.example",)
@@ -272,22 +350,35 @@ async def test_staff_hear_of_assignment_warning_and_escalation_with_a_case_link(
 
 
 async def test_warning_fired_before_triage_named_the_team_waits_for_it_then_goes_once(
-        ctx: NotifyContext, sink: SmtpSink) -> None:
+    ctx: NotifyContext, sink: SmtpSink
+) -> None:
     concern = str(uuid.uuid4())
     await deliver(ctx, contact(concern, "en"))
     sink.mails.clear()
-    warning = SlaWarning(concern_id=concern, target=SlaTarget.FIRST_RESPONSE,
-                         due_at=DAY + timedelta(hours=24), warned_at=DAY, percent=50,
-                         policy="standard")
+    warning = SlaWarning(
+        concern_id=concern,
+        target=SlaTarget.FIRST_RESPONSE,
+        due_at=DAY + timedelta(hours=24),
+        warned_at=DAY,
+        percent=50,
+        policy="standard",
+    )
 
     with pytest.raises(TeamUnknown) as waiting:  # the consumer retries it, never parks it
         await deliver(ctx, warning)
     assert is_transient(waiting.value)
-    await deliver(ctx, ConcernTriaged(concern_id=concern, category="transportation",
-                                      team_id="transportation",
-                                      team_name="Transportation Department",
-                                      priority=Priority.NORMAL, rule="category",
-                                      triaged_at=DAY))
+    await deliver(
+        ctx,
+        ConcernTriaged(
+            concern_id=concern,
+            category="transportation",
+            team_id="transportation",
+            team_name="Transportation Department",
+            priority=Priority.NORMAL,
+            rule="category",
+            triaged_at=DAY,
+        ),
+    )
     [event] = envelopes([warning], source="/bureau/test", time=DAY)
     await handlers.on_event(event, event.parsed(), ctx=ctx)  # the retry
     await handlers.on_event(event, event.parsed(), ctx=ctx)  # and a redelivery of it
@@ -299,35 +390,54 @@ async def test_warning_fired_before_triage_named_the_team_waits_for_it_then_goes
 
 
 async def test_critical_concern_reaches_the_team_lead_and_night_desk_at_once_at_night(
-        ctx: NotifyContext, sink: SmtpSink, provider: SmsProviderStandIn) -> None:
+    ctx: NotifyContext, sink: SmtpSink, provider: SmsProviderStandIn
+) -> None:
     at(ctx, NIGHT)
     concern = str(uuid.uuid4())
 
-    await deliver(ctx, ConcernTriaged(concern_id=concern, category="transportation",
-                                      team_id="transportation",
-                                      team_name="Transportation Department",
-                                      priority=Priority.CRITICAL, rule="category",
-                                      triaged_at=NIGHT))
+    await deliver(
+        ctx,
+        ConcernTriaged(
+            concern_id=concern,
+            category="transportation",
+            team_id="transportation",
+            team_name="Transportation Department",
+            priority=Priority.CRITICAL,
+            rule="category",
+            triaged_at=NIGHT,
+        ),
+    )
 
     # the team lead, and the safety desk on duty (the district file's night shift)
     assert sorted(m.recipients for m in sink.mails) == [
-        ("security.desk@district.example",), ("tr-lead@district.example",)]
+        ("security.desk@district.example",),
+        ("tr-lead@district.example",),
+    ]
     assert all(m.subject.startswith("Critical concern") for m in sink.mails)
     assert sorted(t.to for t in provider.messages) == ["+15125550199", "+15555550191"]
     assert all("CRITICAL" in t.body for t in provider.messages)
 
 
 async def test_non_critical_triage_sends_nothing(ctx: NotifyContext, sink: SmtpSink) -> None:
-    await deliver(ctx, ConcernTriaged(concern_id=str(uuid.uuid4()), category="transportation",
-                                      team_id="transportation", team_name="Transportation",
-                                      priority=Priority.NORMAL, rule="category",
-                                      triaged_at=DAY))
+    await deliver(
+        ctx,
+        ConcernTriaged(
+            concern_id=str(uuid.uuid4()),
+            category="transportation",
+            team_id="transportation",
+            team_name="Transportation",
+            priority=Priority.NORMAL,
+            rule="category",
+            triaged_at=DAY,
+        ),
+    )
 
     assert sink.mails == []
 
 
 async def test_sms_at_night_waits_for_the_morning_while_email_goes_at_once(
-        ctx: NotifyContext, sink: SmtpSink, provider: SmsProviderStandIn) -> None:
+    ctx: NotifyContext, sink: SmtpSink, provider: SmsProviderStandIn
+) -> None:
     at(ctx, NIGHT)
     by_sms, by_email = str(uuid.uuid4()), str(uuid.uuid4())
 
@@ -347,7 +457,8 @@ async def test_sms_at_night_waits_for_the_morning_while_email_goes_at_once(
 
 
 async def test_sms_outage_is_retried_with_backoff_then_fails_for_good_and_says_so(
-        ctx: NotifyContext, provider: SmsProviderStandIn) -> None:
+    ctx: NotifyContext, provider: SmsProviderStandIn
+) -> None:
     concern = str(uuid.uuid4())
     provider.answer_next(503, {"code": 20503, "message": "Service unavailable"}, times=3)
 
@@ -365,8 +476,9 @@ async def test_sms_outage_is_retried_with_backoff_then_fails_for_good_and_says_s
 
     doc = await ctx.repo.get_document(delivery.id)
     assert doc is not None and doc["status"] == "failed" and doc["attempts"] == 3
-    assert [h["answer"] for h in doc["history"]] == \
-        ["HTTP 503: code=20503 message=Service unavailable"] * 3
+    assert [h["answer"] for h in doc["history"]] == [
+        "HTTP 503: code=20503 message=Service unavailable"
+    ] * 3
     [failed] = [decode(bytes(e["body"])) for e in doc["outbox"]]
     assert failed.name == "notification.failed"
     assert failed.data["channel"] == "sms" and failed.data["kind"] == "acknowledgement"
@@ -375,34 +487,44 @@ async def test_sms_outage_is_retried_with_backoff_then_fails_for_good_and_says_s
 
 
 async def test_invalid_number_fails_at_once_without_quoting_it(
-        ctx: NotifyContext, provider: SmsProviderStandIn) -> None:
+    ctx: NotifyContext, provider: SmsProviderStandIn
+) -> None:
     concern = str(uuid.uuid4())
-    provider.answer_next(400, {"code": 21211, "status": 400,
-                               "message": f"The 'To' number {PHONE} is not a valid phone number."})
+    provider.answer_next(
+        400,
+        {
+            "code": 21211,
+            "status": 400,
+            "message": f"The 'To' number {PHONE} is not a valid phone number.",
+        },
+    )
 
     await deliver(ctx, contact(concern, "en", email=None, phone=PHONE))
 
     [delivery] = await ctx.repo.for_concern(concern)
     assert (delivery.status.value, delivery.attempts) == ("failed", 1)
     assert "21211" in (delivery.last_error or "")
-    assert PHONE not in (delivery.last_error or "") and "5550123" not in (delivery.last_error
-                                                                          or "")
+    assert PHONE not in (delivery.last_error or "") and "5550123" not in (delivery.last_error or "")
 
 
 async def test_a_bounce_quoting_the_number_in_another_form_reaches_no_event_log_or_view(
-        ctx: NotifyContext, provider: SmsProviderStandIn,
-        caplog: pytest.LogCaptureFixture) -> None:
+    ctx: NotifyContext, provider: SmsProviderStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
     """Security #4: only exact addresses were scrubbed, so a provider's answer quoting a
     variant reached `notification.failed` (public), the notify log and the staff view."""
     concern = str(uuid.uuid4())
     variant = "(512) 555-0123"
-    provider.answer_next(400, {"code": 21211, "status": 400,
-                               "message": f"The 'To' number {variant} is not valid."})
+    provider.answer_next(
+        400, {"code": 21211, "status": 400, "message": f"The 'To' number {variant} is not valid."}
+    )
     caplog.set_level("DEBUG", logger="services.notify")
 
     await deliver(ctx, contact(concern, "en", email=None, phone=PHONE))
-    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records
-                      if r.name.startswith("services.notify"))
+    logged = " ".join(
+        f"{r.getMessage()} {r.__dict__}"
+        for r in caplog.records
+        if r.name.startswith("services.notify")
+    )
 
     [delivery] = await ctx.repo.for_concern(concern)
     doc = await ctx.repo.get_document(delivery.id)
@@ -417,7 +539,8 @@ async def test_a_bounce_quoting_the_number_in_another_form_reaches_no_event_log_
 
 
 async def test_each_message_is_recorded_once_per_event_fact_across_redeliveries(
-        ctx: NotifyContext, sink: SmtpSink) -> None:
+    ctx: NotifyContext, sink: SmtpSink
+) -> None:
     concern = str(uuid.uuid4())
     await deliver(ctx, contact(concern, "en"))
     reply = ConcernReplyShared(concern_id=concern, message_id="m-2", text="Done.", added_at=DAY)

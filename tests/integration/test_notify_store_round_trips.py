@@ -44,37 +44,68 @@ ADDRESS = "ana.perez@example.org"
 DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 
 
-
-async def notify_context(client: AsyncMongoClient[Any], db_name: str,
-                         sink: SmtpSink) -> NotifyContext:
-    channel = SmtpEmailChannel(host="127.0.0.1", port=sink.port, timeout_s=5,
-                               mail_from="Bureau <bureau@district.example>")
-    return await build_context(client[db_name], settings=NotifySettings(), clock=FakeClock(NOW),
-                               district=DISTRICT,
-                               channels={ChannelName.EMAIL: channel})
-
+async def notify_context(
+    client: AsyncMongoClient[Any], db_name: str, sink: SmtpSink
+) -> NotifyContext:
+    channel = SmtpEmailChannel(
+        host="127.0.0.1", port=sink.port, timeout_s=5, mail_from="Bureau <bureau@district.example>"
+    )
+    return await build_context(
+        client[db_name],
+        settings=NotifySettings(),
+        clock=FakeClock(NOW),
+        district=DISTRICT,
+        channels={ChannelName.EMAIL: channel},
+    )
 
 
 def a_concern_as_notify_hears_of_it(concern_id: str) -> list[EventData]:
     """The events of a new concern up to its assignment, as they reach notify."""
     return [
-        ConcernSubmitted(concern_id=concern_id, tracking_number="CS-2026-000123",
-                         category="transportation", school_id="lincoln-es", channel="web",
-                         submitted_at=NOW, resolution_due_at=NOW + timedelta(hours=72)),
+        ConcernSubmitted(
+            concern_id=concern_id,
+            tracking_number="CS-2026-000123",
+            category="transportation",
+            school_id="lincoln-es",
+            channel="web",
+            submitted_at=NOW,
+            resolution_due_at=NOW + timedelta(hours=72),
+        ),
         ConcernContactShared(
-            concern_id=concern_id, tracking_number="CS-2026-000123", category="transportation",
-            submitted_at=NOW, resolution_due_at=NOW + timedelta(hours=72),
-            requester=RequesterContact(name="Ana Pérez", email=ADDRESS, language="en")),
-        ConcernTriaged(concern_id=concern_id, category="transportation",
-                       priority=Priority.NORMAL, team_id="transportation",
-                       team_name="Transportation Department", school_id="lincoln-es",
-                       rule="transportation", triaged_at=NOW),
-        ConcernAssigned(concern_id=concern_id, team_id="transportation",
-                        assignee_id="tr-lead", assignee_name="Ana Kowalski", assigned_at=NOW),
-        ConcernStatusChanged(concern_id=concern_id, from_status="received",
-                             to_status="acknowledged", changed_at=NOW),
-        NotificationSent(concern_id=concern_id, delivery_id=f"{concern_id}:acknowledgement:email",
-                         kind="acknowledgement", channel="email", sent_at=NOW),
+            concern_id=concern_id,
+            tracking_number="CS-2026-000123",
+            category="transportation",
+            submitted_at=NOW,
+            resolution_due_at=NOW + timedelta(hours=72),
+            requester=RequesterContact(name="Ana Pérez", email=ADDRESS, language="en"),
+        ),
+        ConcernTriaged(
+            concern_id=concern_id,
+            category="transportation",
+            priority=Priority.NORMAL,
+            team_id="transportation",
+            team_name="Transportation Department",
+            school_id="lincoln-es",
+            rule="transportation",
+            triaged_at=NOW,
+        ),
+        ConcernAssigned(
+            concern_id=concern_id,
+            team_id="transportation",
+            assignee_id="tr-lead",
+            assignee_name="Ana Kowalski",
+            assigned_at=NOW,
+        ),
+        ConcernStatusChanged(
+            concern_id=concern_id, from_status="received", to_status="acknowledged", changed_at=NOW
+        ),
+        NotificationSent(
+            concern_id=concern_id,
+            delivery_id=f"{concern_id}:acknowledgement:email",
+            kind="acknowledgement",
+            channel="email",
+            sent_at=NOW,
+        ),
     ]
 
 
@@ -86,7 +117,8 @@ async def handle(ctx: NotifyContext, concern_id: str) -> None:
 
 
 async def test_a_new_concern_costs_notify_two_writes_per_message_and_two_per_fact(
-        mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink) -> None:
+    mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
+) -> None:
     db_name = isolation.db("notify")
     ctx = await notify_context(mongo, db_name, sink)
     await handle(ctx, str(uuid.uuid4()))  # templates and subscriptions are now in memory
@@ -96,8 +128,9 @@ async def test_a_new_concern_costs_notify_two_writes_per_message_and_two_per_fac
     await handle(ctx, str(uuid.uuid4()))
 
     # the acknowledgement and the assignment went out, without a dispatcher pass
-    assert sorted(r for m in sink.mails for r in m.recipients) == \
-        sorted([ADDRESS, "ana.kowalski@district.example"])
+    assert sorted(r for m in sink.mails for r in m.recipients) == sorted(
+        [ADDRESS, "ana.kowalski@district.example"]
+    )
     used = await store_operations(mongo, db_name) - before
     # each message: recorded already claimed, then marked sent with its event
     assert used["deliveries"] == 4
@@ -108,26 +141,33 @@ async def test_a_new_concern_costs_notify_two_writes_per_message_and_two_per_fac
 
 
 async def test_facts_arriving_together_for_a_new_concern_are_all_kept(
-        mongo: AsyncMongoClient[Any], mongo_url: str, isolation: Any, sink: SmtpSink) -> None:
+    mongo: AsyncMongoClient[Any], mongo_url: str, isolation: Any, sink: SmtpSink
+) -> None:
     db_name = isolation.db("notify")
     other: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
     try:
-        replicas = [await notify_context(client, db_name, sink)
-                    for client in (mongo, other, mongo)]
+        replicas = [await notify_context(client, db_name, sink) for client in (mongo, other, mongo)]
         for n in range(5):
             concern = str(uuid.uuid4())
             _, contact, triaged, assigned, *_ = a_concern_as_notify_hears_of_it(concern)
             # three replicas take the three facts of one new concern at the same moment
-            await asyncio.gather(*(
-                handlers.on_event(envelopes([data], source="/bureau/test", time=NOW)[0], data,
-                                  ctx=ctx)
-                for ctx, data in zip(replicas, (contact, triaged, assigned), strict=True)))
+            await asyncio.gather(
+                *(
+                    handlers.on_event(
+                        envelopes([data], source="/bureau/test", time=NOW)[0], data, ctx=ctx
+                    )
+                    for ctx, data in zip(replicas, (contact, triaged, assigned), strict=True)
+                )
+            )
 
             facts = await replicas[0].concerns.get(concern)
             assert facts is not None, n
             assert facts.contact is not None and facts.contact.email == ADDRESS
-            assert (facts.team_id, facts.priority, facts.assignee_id) == \
-                ("transportation", "normal", "tr-lead")
+            assert (facts.team_id, facts.priority, facts.assignee_id) == (
+                "transportation",
+                "normal",
+                "tr-lead",
+            )
         for ctx in replicas:
             await ctx.dispatch.settle()
     finally:

@@ -42,12 +42,16 @@ def outbox() -> RecordingChannel:
 
 
 @pytest.fixture
-async def ctx(mongo: AsyncMongoClient[Any], isolation: Any,
-              outbox: RecordingChannel) -> NotifyContext:
-    return await build_context(mongo[isolation.db("notify")], settings=NotifySettings(),
-                               clock=FakeClock(NOW),
-                               district=load_district(DEFAULT_DISTRICT_CONFIG),
-                               channels={ChannelName.EMAIL: outbox})
+async def ctx(
+    mongo: AsyncMongoClient[Any], isolation: Any, outbox: RecordingChannel
+) -> NotifyContext:
+    return await build_context(
+        mongo[isolation.db("notify")],
+        settings=NotifySettings(),
+        clock=FakeClock(NOW),
+        district=load_district(DEFAULT_DISTRICT_CONFIG),
+        channels={ChannelName.EMAIL: outbox},
+    )
 
 
 @pytest.fixture
@@ -65,12 +69,20 @@ async def publish(ctx: NotifyContext, data: EventData) -> None:
 
 async def requester_replied_to(ctx: NotifyContext, language: str) -> str:
     concern = str(uuid.uuid4())
-    await publish(ctx, ConcernContactShared(
-        concern_id=concern, tracking_number="CS-2026-000042", category="transportation",
-        submitted_at=NOW, resolution_due_at=NOW + timedelta(hours=72),
-        requester=RequesterContact(name="Lan", email="lan@example.org", language=language)))
-    await publish(ctx, ConcernReplyShared(concern_id=concern, message_id="m-1",
-                                          text="Fixed.", added_at=NOW))
+    await publish(
+        ctx,
+        ConcernContactShared(
+            concern_id=concern,
+            tracking_number="CS-2026-000042",
+            category="transportation",
+            submitted_at=NOW,
+            resolution_due_at=NOW + timedelta(hours=72),
+            requester=RequesterContact(name="Lan", email="lan@example.org", language=language),
+        ),
+    )
+    await publish(
+        ctx, ConcernReplyShared(concern_id=concern, message_id="m-1", text="Fixed.", added_at=NOW)
+    )
     return concern
 
 
@@ -85,10 +97,15 @@ async def test_seeded_templates_are_stored_and_listed(client: httpx.AsyncClient)
 
 
 async def test_edited_template_is_used_for_the_next_message(
-        ctx: NotifyContext, client: httpx.AsyncClient, outbox: RecordingChannel) -> None:
-    answer = await client.put("/v1/templates/reply/email/es", json={
-        "subject": "Novedades de su caso $tracking",
-        "body": "Hola[[, $name]]:\n\n$reply_text\n\n$district\n"})
+    ctx: NotifyContext, client: httpx.AsyncClient, outbox: RecordingChannel
+) -> None:
+    answer = await client.put(
+        "/v1/templates/reply/email/es",
+        json={
+            "subject": "Novedades de su caso $tracking",
+            "body": "Hola[[, $name]]:\n\n$reply_text\n\n$district\n",
+        },
+    )
 
     await requester_replied_to(ctx, "es")
 
@@ -99,11 +116,14 @@ async def test_edited_template_is_used_for_the_next_message(
 
 
 async def test_template_with_an_unknown_placeholder_is_refused_and_not_stored(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     before = (await client.get("/v1/templates/reply/email/en")).json()
 
-    answer = await client.put("/v1/templates/reply/email/en", json={
-        "subject": "Reply about $trackng", "body": "$reply_text"})
+    answer = await client.put(
+        "/v1/templates/reply/email/en",
+        json={"subject": "Reply about $trackng", "body": "$reply_text"},
+    )
 
     assert answer.status_code == 422
     body = answer.json()
@@ -113,17 +133,20 @@ async def test_template_with_an_unknown_placeholder_is_refused_and_not_stored(
     assert (await client.get("/v1/templates/reply/email/en")).json() == before
 
 
-@pytest.mark.parametrize(("path", "payload", "field", "words"), [
-    ("reply/email/en", {"subject": "Hi", "body": "Costs $ 5"}, "body", "line 1"),
-    ("reply/email/en", {"subject": "Hi", "body": "Hello[[ $name"}, "body", "[["),
-    ("reply/email/en", {"body": "$reply_text"}, "subject", "needs a subject"),
-    ("reply/sms/en", {"subject": "Hi", "body": "$reply_text"}, "subject", "no subject"),
-    ("reopening/sms/en", {"body": "$district " + "reopened again " * 40}, "body", "segments"),
-    ("webhook/email/en", {"subject": "x", "body": "y"}, "kind", "no templates"),
-])
+@pytest.mark.parametrize(
+    ("path", "payload", "field", "words"),
+    [
+        ("reply/email/en", {"subject": "Hi", "body": "Costs $ 5"}, "body", "line 1"),
+        ("reply/email/en", {"subject": "Hi", "body": "Hello[[ $name"}, "body", "[["),
+        ("reply/email/en", {"body": "$reply_text"}, "subject", "needs a subject"),
+        ("reply/sms/en", {"subject": "Hi", "body": "$reply_text"}, "subject", "no subject"),
+        ("reopening/sms/en", {"body": "$district " + "reopened again " * 40}, "body", "segments"),
+        ("webhook/email/en", {"subject": "x", "body": "y"}, "kind", "no templates"),
+    ],
+)
 async def test_template_that_fails_to_render_is_refused_naming_the_problem(
-        client: httpx.AsyncClient, path: str, payload: dict[str, str], field: str,
-        words: str) -> None:
+    client: httpx.AsyncClient, path: str, payload: dict[str, str], field: str, words: str
+) -> None:
     answer = await client.put(f"/v1/templates/{path}", json=payload)
 
     assert answer.status_code == 422
@@ -132,18 +155,22 @@ async def test_template_that_fails_to_render_is_refused_naming_the_problem(
 
 
 @pytest.mark.parametrize("path", ["reply/email/EN", "reply/fax/en", "answer/email/en"])
-async def test_unknown_kind_channel_or_language_is_a_4xx(client: httpx.AsyncClient,
-                                                          path: str) -> None:
+async def test_unknown_kind_channel_or_language_is_a_4xx(
+    client: httpx.AsyncClient, path: str
+) -> None:
     answer = await client.put(f"/v1/templates/{path}", json={"subject": "x", "body": "y"})
 
     assert answer.status_code == 422
 
 
 async def test_a_new_language_is_used_where_it_has_templates_and_english_elsewhere(
-        ctx: NotifyContext, client: httpx.AsyncClient, outbox: RecordingChannel) -> None:
+    ctx: NotifyContext, client: httpx.AsyncClient, outbox: RecordingChannel
+) -> None:
     missing = await client.get("/v1/templates/reply/email/vi")
-    added = await client.put("/v1/templates/reply/email/vi", json={
-        "subject": "Trả lời về $tracking", "body": "$reply_text"})
+    added = await client.put(
+        "/v1/templates/reply/email/vi",
+        json={"subject": "Trả lời về $tracking", "body": "$reply_text"},
+    )
 
     await requester_replied_to(ctx, "vi")
 

@@ -43,23 +43,30 @@ AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
 
 def submitted(concern_id: str) -> CloudEvent:
-    data = ConcernSubmitted(concern_id=concern_id, tracking_number=f"CS-2026-{concern_id}",
-                            channel=Channel.WEB, category="transportation", submitted_at=AT,
-                            resolution_due_at=AT + timedelta(hours=72))
+    data = ConcernSubmitted(
+        concern_id=concern_id,
+        tracking_number=f"CS-2026-{concern_id}",
+        channel=Channel.WEB,
+        category="transportation",
+        submitted_at=AT,
+        resolution_due_at=AT + timedelta(hours=72),
+    )
     return new_event(data, source="/bureau/test", subject=concern_id, time=AT)
 
 
 def status_changed(concern_id: str, from_status: str, to_status: str) -> CloudEvent:
-    data = ConcernStatusChanged(concern_id=concern_id, from_status=from_status,
-                                to_status=to_status, changed_at=AT)
+    data = ConcernStatusChanged(
+        concern_id=concern_id, from_status=from_status, to_status=to_status, changed_at=AT
+    )
     return new_event(data, source="/bureau/test", subject=concern_id, time=AT)
 
 
 class RecordingSink:
     """Records what the relay publishes; fails while told to."""
 
-    def __init__(self, *, failing: Callable[[str], bool] = lambda event_id: False,
-                 delay_s: float = 0.0) -> None:
+    def __init__(
+        self, *, failing: Callable[[str], bool] = lambda event_id: False, delay_s: float = 0.0
+    ) -> None:
         self.failing = failing
         self.delay_s = delay_s
         self.published: list[tuple[str, str, bytes]] = []
@@ -79,8 +86,9 @@ class RecordingSink:
 
 
 @pytest.fixture
-async def concerns(mongo: AsyncMongoClient, isolation: Isolation
-                   ) -> AsyncIterator[AsyncCollection[Document]]:
+async def concerns(
+    mongo: AsyncMongoClient, isolation: Isolation
+) -> AsyncIterator[AsyncCollection[Document]]:
     collection: AsyncCollection[Document] = mongo[isolation.db("svc")]["concerns"]
     await ensure_outbox_index(collection)
     yield collection
@@ -92,7 +100,8 @@ def relay_for(collection: AsyncCollection[Document], sink: Any, **kwargs: Any) -
 
 
 async def test_relay_publishes_an_inserted_documents_events_and_empties_its_outbox(
-        concerns: AsyncCollection[Document]) -> None:
+    concerns: AsyncCollection[Document],
+) -> None:
     event = submitted("c-1")
     await concerns.insert_one(with_outbox({"_id": "c-1", "status": "received"}, [event]))
     sink = RecordingSink()
@@ -111,7 +120,8 @@ async def test_relay_publishes_an_inserted_documents_events_and_empties_its_outb
 
 
 async def test_events_stay_pending_while_the_sink_fails_and_go_out_when_it_recovers(
-        concerns: AsyncCollection[Document]) -> None:
+    concerns: AsyncCollection[Document],
+) -> None:
     events = [submitted(f"c-{i}") for i in range(3)]
     for event in events:
         await concerns.insert_one(with_outbox({"_id": event.subject}, [event]))
@@ -142,20 +152,22 @@ async def test_events_stay_pending_while_the_sink_fails_and_go_out_when_it_recov
 
 
 async def test_two_relays_sweeping_a_dead_writers_events_together_publish_each_once(
-        concerns: AsyncCollection[Document]) -> None:
+    concerns: AsyncCollection[Document],
+) -> None:
     events = [submitted(f"c-{i:03d}") for i in range(60)]
     # written by this test process, as if by a replica that died before publishing them
     await concerns.insert_many([with_outbox({"_id": e.subject}, [e]) for e in events])
     # one clock for both, as replicas share wall time; the lease is longer than the test
     clock = FakeClock(AT)
     sinks = [RecordingSink(delay_s=0.002), RecordingSink(delay_s=0.002)]
-    relays = [relay_for(concerns, sink, clock=clock, writer=f"replica-{n}")
-              for n, sink in enumerate(sinks)]
+    relays = [
+        relay_for(concerns, sink, clock=clock, writer=f"replica-{n}")
+        for n, sink in enumerate(sinks)
+    ]
     assert [await relay.drain() for relay in relays] == [0, 0]  # fresh: the writer's own
     clock.advance(timedelta(seconds=6))  # older than `fresh_s`: anyone's to sweep
 
-    await asyncio.gather(*(relay.drain() for relay in relays), relays[0].drain(),
-                         relays[1].drain())
+    await asyncio.gather(*(relay.drain() for relay in relays), relays[0].drain(), relays[1].drain())
 
     published = sinks[0].ids + sinks[1].ids
     assert sorted(published) == sorted(e.id for e in events)
@@ -165,7 +177,8 @@ async def test_two_relays_sweeping_a_dead_writers_events_together_publish_each_o
 
 
 async def test_a_writer_publishes_its_own_events_in_two_round_trips_and_others_leave_them(
-        concerns: AsyncCollection[Document], mongo: AsyncMongoClient) -> None:
+    concerns: AsyncCollection[Document], mongo: AsyncMongoClient
+) -> None:
     events = [submitted(f"c-{i:03d}") for i in range(20)]
     await concerns.insert_many([with_outbox({"_id": e.subject}, [e]) for e in events])
     clock = FakeClock(AT)  # the events' own time: they were just written
@@ -184,12 +197,20 @@ async def test_a_writer_publishes_its_own_events_in_two_round_trips_and_others_l
 
 
 async def test_a_claimed_document_is_left_to_its_claimant_until_the_lease_expires(
-        concerns: AsyncCollection[Document]) -> None:
+    concerns: AsyncCollection[Document],
+) -> None:
     event = submitted("c-1")
     await concerns.insert_one(with_outbox({"_id": "c-1"}, [event]))
     clock = FakeClock(AT)
-    await concerns.update_one({"_id": "c-1"}, {"$set": {
-        "outbox_claim_by": "another-replica", "outbox_claim_until": AT + timedelta(seconds=30)}})
+    await concerns.update_one(
+        {"_id": "c-1"},
+        {
+            "$set": {
+                "outbox_claim_by": "another-replica",
+                "outbox_claim_until": AT + timedelta(seconds=30),
+            }
+        },
+    )
     sink = RecordingSink()
     relay = relay_for(concerns, sink, clock=clock)
 
@@ -203,17 +224,22 @@ async def test_a_claimed_document_is_left_to_its_claimant_until_the_lease_expire
 
 
 async def test_events_of_one_document_are_published_in_the_order_they_were_recorded(
-        concerns: AsyncCollection[Document]) -> None:
+    concerns: AsyncCollection[Document],
+) -> None:
     first = submitted("c-1")
-    later = [status_changed("c-1", "received", "acknowledged"),
-             status_changed("c-1", "acknowledged", "awaiting_requester"),
-             status_changed("c-1", "awaiting_requester", "acknowledged"),
-             status_changed("c-1", "acknowledged", "resolved")]
+    later = [
+        status_changed("c-1", "received", "acknowledged"),
+        status_changed("c-1", "acknowledged", "awaiting_requester"),
+        status_changed("c-1", "awaiting_requester", "acknowledged"),
+        status_changed("c-1", "acknowledged", "resolved"),
+    ]
     await concerns.insert_one(with_outbox({"_id": "c-1", "status": "received"}, [first]))
-    await concerns.update_one({"_id": "c-1"}, {"$set": {"status": "acknowledged"},
-                                               "$push": outbox_push(later[:2])})
-    await concerns.update_one({"_id": "c-1"}, {"$set": {"status": "resolved"},
-                                               "$push": outbox_push(later[2:])})
+    await concerns.update_one(
+        {"_id": "c-1"}, {"$set": {"status": "acknowledged"}, "$push": outbox_push(later[:2])}
+    )
+    await concerns.update_one(
+        {"_id": "c-1"}, {"$set": {"status": "resolved"}, "$push": outbox_push(later[2:])}
+    )
     expected = [first.id] + [e.id for e in later]
     # the third event fails once: the relay must not publish the fourth and fifth before it
     refused_once: set[str] = set()
@@ -241,14 +267,17 @@ async def test_events_of_one_document_are_published_in_the_order_they_were_recor
 
 
 async def test_backlog_counts_documents_with_pending_events(
-        concerns: AsyncCollection[Document]) -> None:
-    await concerns.insert_many([
-        with_outbox({"_id": "c-1"}, [submitted("c-1"), status_changed("c-1", "a", "b")]),
-        with_outbox({"_id": "c-2"}, [submitted("c-2")]),
-        with_outbox({"_id": "c-3"}, [submitted("c-3")]),
-        {"_id": "c-4", "status": "received"},
-        with_outbox({"_id": "c-5"}, []),
-    ])
+    concerns: AsyncCollection[Document],
+) -> None:
+    await concerns.insert_many(
+        [
+            with_outbox({"_id": "c-1"}, [submitted("c-1"), status_changed("c-1", "a", "b")]),
+            with_outbox({"_id": "c-2"}, [submitted("c-2")]),
+            with_outbox({"_id": "c-3"}, [submitted("c-3")]),
+            {"_id": "c-4", "status": "received"},
+            with_outbox({"_id": "c-5"}, []),
+        ]
+    )
     relay = relay_for(concerns, RecordingSink())
 
     assert await relay.backlog() == 3
@@ -258,13 +287,21 @@ async def test_backlog_counts_documents_with_pending_events(
 
 
 async def test_relay_publishes_through_the_real_publisher_to_the_catalogue_exchange(
-        concerns: AsyncCollection[Document], amqp: aio_pika.abc.AbstractRobustConnection,
-        isolation: Isolation, mongo_url: str, amqp_url: str) -> None:
-    settings = ServiceSettings(service_name="svc", mongo_url=mongo_url,
-                               mongo_db=isolation.db("svc"), amqp_url=amqp_url,
-                               queue_prefix=isolation.queue_prefix,
-                               events_exchange=isolation.events_exchange,
-                               private_exchange=isolation.private_exchange)
+    concerns: AsyncCollection[Document],
+    amqp: aio_pika.abc.AbstractRobustConnection,
+    isolation: Isolation,
+    mongo_url: str,
+    amqp_url: str,
+) -> None:
+    settings = ServiceSettings(
+        service_name="svc",
+        mongo_url=mongo_url,
+        mongo_db=isolation.db("svc"),
+        amqp_url=amqp_url,
+        queue_prefix=isolation.queue_prefix,
+        events_exchange=isolation.events_exchange,
+        private_exchange=isolation.private_exchange,
+    )
     channel = await amqp.channel(publisher_confirms=True)
     exchanges = await declare_exchanges(channel, settings)
     # exclusive queues vanish with the test's connection
@@ -274,11 +311,19 @@ async def test_relay_publishes_through_the_real_publisher_to_the_catalogue_excha
     await private_queue.bind(exchanges.private, routing_key="#")
 
     public = submitted("c-1")
-    private = new_event(ConcernContactShared(
-        concern_id="c-1", tracking_number="CS-2026-c-1", category="transportation",
-        submitted_at=AT, resolution_due_at=AT + timedelta(hours=72),
-        requester=RequesterContact(name="Alex Doe", email="alex@example.org"),
-    ), source="/bureau/test", subject="c-1", time=AT)
+    private = new_event(
+        ConcernContactShared(
+            concern_id="c-1",
+            tracking_number="CS-2026-c-1",
+            category="transportation",
+            submitted_at=AT,
+            resolution_due_at=AT + timedelta(hours=72),
+            requester=RequesterContact(name="Alex Doe", email="alex@example.org"),
+        ),
+        source="/bureau/test",
+        subject="c-1",
+        time=AT,
+    )
     await concerns.insert_one(with_outbox({"_id": "c-1"}, [public, private]))
     relay = relay_for(concerns, Publisher(exchanges, timeout_s=5.0))
 
@@ -300,17 +345,28 @@ async def test_relay_publishes_through_the_real_publisher_to_the_catalogue_excha
     await channel.close()
 
 
-
-
 async def test_own_entry_past_half_its_freshness_goes_once_while_a_peer_sweeps(
-        concerns: AsyncCollection[Document]) -> None:
+    concerns: AsyncCollection[Document],
+) -> None:
     # A writer's relay publishes its own fresh entries without a claim; once an entry could
     # become a peer's to sweep before that publish ends, it is left to the claimed sweep.
     clock = FakeClock(AT)
     event = submitted("c-late")
-    await concerns.insert_one({"_id": "c-late", FIELD: [{
-        "id": event.id, "name": event.name, "type": event.type, "body": encode(event),
-        "by": "writer-a", "at": clock.now()}]})
+    await concerns.insert_one(
+        {
+            "_id": "c-late",
+            FIELD: [
+                {
+                    "id": event.id,
+                    "name": event.name,
+                    "type": event.type,
+                    "body": encode(event),
+                    "by": "writer-a",
+                    "at": clock.now(),
+                }
+            ],
+        }
+    )
     clock.advance(timedelta(seconds=5.5))  # stale for every relay, fresh_s = 5
     sink = RecordingSink(delay_s=0.05)
     writer = relay_for(concerns, sink, clock=clock, writer="writer-a", fresh_s=5.0)

@@ -32,19 +32,36 @@ def intake_user() -> Iterator[tuple[str, str, str]]:
     """A fresh vhost with intake's user and permissions as the definitions give them."""
     if CTL is None:
         pytest.skip("rabbitmqctl is not available")
-    vhost, user, password = f"sec-{uuid.uuid4().hex[:8]}", f"intake-{uuid.uuid4().hex[:8]}", \
-        uuid.uuid4().hex
+    vhost, user, password = (
+        f"sec-{uuid.uuid4().hex[:8]}",
+        f"intake-{uuid.uuid4().hex[:8]}",
+        uuid.uuid4().hex,
+    )
     ctl("add_vhost", vhost)
     ctl("add_user", user, password)
     try:
         [rights] = [p for p in DEFINITIONS["permissions"] if p["user"] == "intake"]
-        ctl("set_permissions", "-p", vhost, user, rights["configure"], rights["write"],
-            rights["read"])
+        ctl(
+            "set_permissions",
+            "-p",
+            vhost,
+            user,
+            rights["configure"],
+            rights["write"],
+            rights["read"],
+        )
         ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         for topic in DEFINITIONS["topic_permissions"]:
             if topic["user"] == "intake":
-                ctl("set_topic_permissions", "-p", vhost, user, topic["exchange"],
-                    topic["write"], topic["read"])
+                ctl(
+                    "set_topic_permissions",
+                    "-p",
+                    vhost,
+                    user,
+                    topic["exchange"],
+                    topic["write"],
+                    topic["read"],
+                )
         yield vhost, user, password
     finally:
         ctl("delete_user", user)
@@ -67,7 +84,8 @@ async def published(url: str, exchange: str, routing_key: str) -> bool:
 
 
 async def test_intake_publishes_its_own_events_and_no_other(
-        intake_user: tuple[str, str, str]) -> None:
+    intake_user: tuple[str, str, str],
+) -> None:
     vhost, user, password = intake_user
     admin = await aio_pika.connect(f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}")
     channel = await admin.channel()

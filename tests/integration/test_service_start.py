@@ -27,6 +27,7 @@ async def readyz_until(
     client: httpx.AsyncClient, accept: Callable[[httpx.Response], bool], timeout_s: float = 10.0
 ) -> httpx.Response:
     """The first `/readyz` answer that `accept` takes; fails the test after `timeout_s`."""
+
     async def answer() -> httpx.Response | None:
         response = await client.get("/readyz")
         return response if accept(response) else None

@@ -31,11 +31,13 @@ async def assignees(ctx: handlers.TriageContext, concern_ids: list[str]) -> set[
 
 
 async def test_an_away_member_is_skipped_until_the_date_they_gave_then_gets_concerns_again(
-        mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig) -> None:
+    mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig
+) -> None:
     clock = FakeClock(T0)
     ctx = context(mongo, isolation.db("triage"), district, clock)
-    await handlers.set_away(ctx, "sd-1", away=True, backup_id="cover",
-                            until=T0 + timedelta(days=2), actor="lead")
+    await handlers.set_away(
+        ctx, "sd-1", away=True, backup_id="cover", until=T0 + timedelta(days=2), actor="lead"
+    )
     await ctx.members.ensure(["sd-1", "cover"])
 
     away = [f"c-{i}" for i in range(4)]
@@ -50,4 +52,3 @@ async def test_an_away_member_is_skipped_until_the_date_they_gave_then_gets_conc
         await triage(ctx, details(c, at=clock.now()))
     assert "sd-1" in await assignees(ctx, back)
     assert "cover" not in await assignees(ctx, back)  # no longer covering for sd-1
-

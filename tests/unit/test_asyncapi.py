@@ -29,7 +29,8 @@ def document() -> dict[str, Any]:
 
 def test_committed_document_is_what_the_contract_generates() -> None:
     assert COMMITTED.read_text() == render(), (
-        "docs/asyncapi.yaml is stale: run `python -m shared.asyncapi > docs/asyncapi.yaml`")
+        "docs/asyncapi.yaml is stale: run `python -m shared.asyncapi > docs/asyncapi.yaml`"
+    )
 
 
 def test_document_validates_against_the_asyncapi_3_schema(document: dict[str, Any]) -> None:
@@ -59,10 +60,18 @@ def test_a_real_envelope_satisfies_its_documented_schema() -> None:
     document = build_document()
     schemas = document["components"]["schemas"]
     at = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-    event = new_event(ConcernSubmitted(concern_id="c1", tracking_number="CS-2026-000001",
-                                       channel="web", category="enrollment", submitted_at=at,
-                                       resolution_due_at=at),
-                      source="/bureau/intake", subject="c1")
+    event = new_event(
+        ConcernSubmitted(
+            concern_id="c1",
+            tracking_number="CS-2026-000001",
+            channel="web",
+            category="enrollment",
+            submitted_at=at,
+            resolution_due_at=at,
+        ),
+        source="/bureau/intake",
+        subject="c1",
+    )
     envelope = json.loads(event.model_dump_json(exclude_none=True))
     resolver_root = {"components": {"schemas": schemas}, **schemas["ConcernSubmittedEvent"]}
     jsonschema.Draft202012Validator(resolver_root).validate(envelope)

@@ -22,8 +22,13 @@ VERIFIER = TokenVerifier(issuer="bureau-test", audience="bureau", signing_key=KE
 
 
 def token(**overrides: object) -> str:
-    values: dict[str, object] = {"subject": "sd-1", "roles": ["specialist"], "signing_key": KEY,
-                                 "issuer": "bureau-test", "audience": "bureau"}
+    values: dict[str, object] = {
+        "subject": "sd-1",
+        "roles": ["specialist"],
+        "signing_key": KEY,
+        "issuer": "bureau-test",
+        "audience": "bureau",
+    }
     values.update(overrides)
     return mint_token(**values)  # type: ignore[arg-type]
 
@@ -35,15 +40,28 @@ def test_valid_token_names_the_caller_and_roles() -> None:
     assert principal.schools == {"lincoln-es"}
 
 
-@pytest.mark.parametrize("bad", [
-    token(ttl_s=-120),
-    token(signing_key="someone-elses-key-of-enough-length"),
-    token(audience="another-app"),
-    token(issuer="evil-issuer"),
-    "not.a.jwt",
-    jwt.encode({"sub": "x", "roles": ["admin"], "iss": "bureau-test", "aud": "bureau",
-                "exp": 9_999_999_999}, key="", algorithm="none"),
-], ids=["expired", "forged", "wrong-audience", "wrong-issuer", "garbage", "unsigned"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        token(ttl_s=-120),
+        token(signing_key="someone-elses-key-of-enough-length"),
+        token(audience="another-app"),
+        token(issuer="evil-issuer"),
+        "not.a.jwt",
+        jwt.encode(
+            {
+                "sub": "x",
+                "roles": ["admin"],
+                "iss": "bureau-test",
+                "aud": "bureau",
+                "exp": 9_999_999_999,
+            },
+            key="",
+            algorithm="none",
+        ),
+    ],
+    ids=["expired", "forged", "wrong-audience", "wrong-issuer", "garbage", "unsigned"],
+)
 def test_bad_tokens_are_refused(bad: str) -> None:
     with pytest.raises(AuthError):
         VERIFIER.verify(bad)
@@ -62,7 +80,7 @@ def client() -> httpx.AsyncClient:
 
     @app.get("/admin-only")
     async def admin_only(
-            who: Annotated[Access, Depends(Authorize(Permission.CONFIG_WRITE))]
+        who: Annotated[Access, Depends(Authorize(Permission.CONFIG_WRITE))],
     ) -> dict[str, str]:
         return {"subject": who.actor}
 
@@ -101,12 +119,25 @@ def test_a_weak_signing_key_is_refused_outside_development() -> None:
 def test_a_token_living_longer_than_the_maximum_is_refused_outside_development() -> None:
     """Security (low): tokens that (practically) never expire were accepted in production."""
     key = "a-production-signing-key-of-32-bytes!"
-    verifier = ServiceSettings(environment="production", jwt_signing_key=SecretStr(key),
-                               jwt_max_ttl_s=86400).token_verifier()
-    forever = mint_token(subject="x", roles=["specialist"], signing_key=key,
-                         issuer="bureau-dev", audience="bureau", ttl_s=100 * 365 * 86400)
-    day = mint_token(subject="x", roles=["specialist"], signing_key=key,
-                     issuer="bureau-dev", audience="bureau", ttl_s=3600)
+    verifier = ServiceSettings(
+        environment="production", jwt_signing_key=SecretStr(key), jwt_max_ttl_s=86400
+    ).token_verifier()
+    forever = mint_token(
+        subject="x",
+        roles=["specialist"],
+        signing_key=key,
+        issuer="bureau-dev",
+        audience="bureau",
+        ttl_s=100 * 365 * 86400,
+    )
+    day = mint_token(
+        subject="x",
+        roles=["specialist"],
+        signing_key=key,
+        issuer="bureau-dev",
+        audience="bureau",
+        ttl_s=3600,
+    )
     with pytest.raises(AuthError, match="JWT_MAX_TTL_S"):
         verifier.verify(forever)
     assert verifier.verify(day).subject == "x"

@@ -61,5 +61,4 @@ async def test_a_failed_flush_fails_its_own_callers_only() -> None:
 @pytest.mark.parametrize("n", [1, 50])
 async def test_every_caller_is_answered(n: int) -> None:
     commit = GroupCommit(Store().flush, max_batch=7)
-    assert sorted(await asyncio.gather(*(commit(i) for i in range(n)))) == \
-        [2 * i for i in range(n)]
+    assert sorted(await asyncio.gather(*(commit(i) for i in range(n)))) == [2 * i for i in range(n)]

@@ -53,8 +53,7 @@ def dot_env() -> dict[str, str]:
     return secrets.generate()
 
 
-def environment(service: dict[str, Any],
-                dot_env: dict[str, str] | None = None) -> dict[str, str]:
+def environment(service: dict[str, Any], dot_env: dict[str, str] | None = None) -> dict[str, str]:
     """A service's environment as a mapping, whichever of the two compose forms it uses,
     as compose gives it with `dot_env` as `.env` (none: neither the shell nor `.env` sets a
     variable)."""
@@ -75,14 +74,20 @@ def _settings_class(package: str, name: str, base: type[Any]) -> type[Any]:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        pytest.fail(f"{module_name} does not exist ({exc}); docker-compose.yml runs "
-                    f"`python -m {package}.{name}`, which needs it")
-    classes = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
-               if issubclass(cls, base) and cls is not base
-               and cls.__module__ == module.__name__]
+        pytest.fail(
+            f"{module_name} does not exist ({exc}); docker-compose.yml runs "
+            f"`python -m {package}.{name}`, which needs it"
+        )
+    classes = [
+        cls
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, base) and cls is not base and cls.__module__ == module.__name__
+    ]
     if len(classes) != 1:
-        pytest.fail(f"{module_name} should define exactly one {base.__name__} subclass, "
-                    f"found {[c.__name__ for c in classes]}")
+        pytest.fail(
+            f"{module_name} should define exactly one {base.__name__} subclass, "
+            f"found {[c.__name__ for c in classes]}"
+        )
     return classes[0]
 
 
@@ -111,7 +116,8 @@ def host_ports(service: dict[str, Any]) -> list[str]:
 
 
 def test_compose_runs_rabbitmq_mongo_a_mail_sink_and_the_four_services(
-        services: dict[str, Any]) -> None:
+    services: dict[str, Any],
+) -> None:
     assert set(services) >= {"rabbitmq", "mongo", "mailpit", *SERVICES}
     assert str(services["rabbitmq"]["image"]).startswith("rabbitmq:")
     assert str(services["mongo"]["image"]).startswith("mongo:")
@@ -121,12 +127,14 @@ def test_compose_runs_rabbitmq_mongo_a_mail_sink_and_the_four_services(
 def test_service_runs_its_own_module(services: dict[str, Any], name: str) -> None:
     assert services[name]["command"] == ["python", "-m", f"services.{name}"]
     assert importlib.util.find_spec(f"services.{name}.__main__") is not None, (
-        f"services/{name}/__main__.py is missing: the compose command would fail")
+        f"services/{name}/__main__.py is missing: the compose command would fail"
+    )
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_every_environment_variable_is_a_setting_of_the_service(
-        services: dict[str, Any], name: str) -> None:
+    services: dict[str, Any], name: str
+) -> None:
     fields = {field.upper() for field in settings_class(name).model_fields}
 
     unknown = set(environment(services[name])) - fields
@@ -136,8 +144,8 @@ def test_every_environment_variable_is_a_setting_of_the_service(
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_compose_environment_is_accepted_by_the_settings_class(
-        services: dict[str, Any], name: str, dot_env: dict[str, str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    services: dict[str, Any], name: str, dot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Validation at startup (types, cross-field rules, the production refusals of development
     # secrets) must pass with exactly these values and the generated `.env`.
     for key, value in environment(services[name], dot_env).items():
@@ -152,7 +160,8 @@ def test_compose_environment_is_accepted_by_the_settings_class(
 
 @pytest.mark.parametrize("name", SERVICES + FRONTENDS)
 def test_compose_runs_in_production_and_refuses_to_start_without_the_env_file(
-        services: dict[str, Any], name: str, dot_env: dict[str, str]) -> None:
+    services: dict[str, Any], name: str, dot_env: dict[str, str]
+) -> None:
     """Security #3: compose ran in development mode with the signing key printed in the
     code."""
     declared = " ".join(str(v) for v in (services[name].get("environment") or {}).values())
@@ -166,7 +175,8 @@ def test_compose_runs_in_production_and_refuses_to_start_without_the_env_file(
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_development_keys_are_refused_by_the_production_settings(
-        services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in environment(services[name], secrets.generate()).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("JWT_SIGNING_KEY", DEVELOPMENT_SIGNING_KEY)
@@ -198,7 +208,8 @@ def test_generated_env_file_holds_fresh_secrets_compose_reads_literally() -> Non
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_broker_and_store_urls_point_at_the_compose_services(
-        services: dict[str, Any], name: str) -> None:
+    services: dict[str, Any], name: str
+) -> None:
     env = environment(services[name])
     amqp, mongo = urlparse(env["AMQP_URL"]), urlparse(env["MONGO_URL"])
 
@@ -206,8 +217,9 @@ def test_broker_and_store_urls_point_at_the_compose_services(
     assert mongo.scheme == "mongodb" and mongo.hostname == "mongo"
     assert "replicaSet=rs0" in mongo.query
     assert "--replSet" in services["mongo"]["command"]
-    assert services["mongo"]["command"][services["mongo"]["command"].index("--replSet") + 1] \
-        == "rs0"
+    assert (
+        services["mongo"]["command"][services["mongo"]["command"].index("--replSet") + 1] == "rs0"
+    )
 
 
 def test_each_service_owns_its_own_database(services: dict[str, Any]) -> None:
@@ -232,12 +244,14 @@ def test_every_dependency_waits_for_a_healthcheck(services: dict[str, Any]) -> N
         for dependency, condition in depends_on.items():
             assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}"
             assert services[dependency].get("healthcheck", {}).get("test"), (
-                f"{name} waits for {dependency}, which has no healthcheck")
+                f"{name} waits for {dependency}, which has no healthcheck"
+            )
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_waits_for_broker_and_store_and_reports_readiness(
-        services: dict[str, Any], name: str) -> None:
+    services: dict[str, Any], name: str
+) -> None:
     service = services[name]
 
     assert {"rabbitmq", "mongo"} <= set(service["depends_on"])
@@ -246,8 +260,7 @@ def test_service_waits_for_broker_and_store_and_reports_readiness(
     assert "PORT" in environment(service)
 
 
-def test_only_intake_publishes_a_host_port_so_the_others_scale(
-        services: dict[str, Any]) -> None:
+def test_only_intake_publishes_a_host_port_so_the_others_scale(services: dict[str, Any]) -> None:
     published = {name: host_ports(services[name]) for name in SERVICES}
 
     assert {name for name, ports in published.items() if ports} == PUBLISHED
@@ -268,12 +281,14 @@ def test_compose_runs_the_three_front_doors(services: dict[str, Any]) -> None:
 def test_frontend_runs_its_own_module(services: dict[str, Any], name: str) -> None:
     assert services[name]["command"] == ["python", "-m", f"frontends.{name}"]
     assert importlib.util.find_spec(f"frontends.{name}.__main__") is not None, (
-        f"frontends/{name}/__main__.py is missing: the compose command would fail")
+        f"frontends/{name}/__main__.py is missing: the compose command would fail"
+    )
 
 
 @pytest.mark.parametrize("name", FRONTENDS)
 def test_every_environment_variable_is_a_setting_of_the_frontend(
-        services: dict[str, Any], name: str) -> None:
+    services: dict[str, Any], name: str
+) -> None:
     fields = {field.upper() for field in frontend_settings_class(name).model_fields}
 
     unknown = set(environment(services[name])) - fields
@@ -283,8 +298,8 @@ def test_every_environment_variable_is_a_setting_of_the_frontend(
 
 @pytest.mark.parametrize("name", FRONTENDS)
 def test_compose_environment_is_accepted_by_the_frontend_settings(
-        services: dict[str, Any], name: str, dot_env: dict[str, str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    services: dict[str, Any], name: str, dot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in environment(services[name], dot_env).items():
         monkeypatch.setenv(key, value)
 
@@ -298,7 +313,8 @@ def test_compose_environment_is_accepted_by_the_frontend_settings(
 
 @pytest.mark.parametrize("name", FRONTENDS)
 def test_frontend_waits_for_intake_and_reports_readiness(
-        services: dict[str, Any], name: str) -> None:
+    services: dict[str, Any], name: str
+) -> None:
     service = services[name]
 
     assert "intake" in service["depends_on"]
@@ -307,7 +323,8 @@ def test_frontend_waits_for_intake_and_reports_readiness(
 
 
 def test_phone_checks_webhook_signatures_with_the_token_from_the_env_file(
-        services: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     declared = str(services["phone"]["environment"]["TWILIO_AUTH_TOKEN"])
     assert INTERPOLATION.fullmatch(declared), "TWILIO_AUTH_TOKEN must come from `.env`"
     for key, value in environment(services["phone"]).items():
@@ -322,7 +339,8 @@ def test_phone_checks_webhook_signatures_with_the_token_from_the_env_file(
 
 
 def test_phone_refuses_to_start_in_production_when_the_env_file_has_no_token(
-        services: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in environment(services["phone"]).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("ENVIRONMENT", "production")

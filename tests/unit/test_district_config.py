@@ -49,27 +49,29 @@ def test_the_example_district_file_loads() -> None:
         assert district.team(school.team) is not None
 
 
-def test_a_valid_copy_of_the_example_loads_from_another_path(tmp_path: Path,
-                                                              example: Raw) -> None:
+def test_a_valid_copy_of_the_example_loads_from_another_path(tmp_path: Path, example: Raw) -> None:
     # Guards the tests below: a failure there comes from the change, not from the round trip.
     assert load_district(write(tmp_path, example)).fallback_team == example["fallback_team"]
 
 
-def test_category_routed_to_an_unknown_team_is_refused_naming_it(tmp_path: Path,
-                                                                  example: Raw) -> None:
+def test_category_routed_to_an_unknown_team_is_refused_naming_it(
+    tmp_path: Path, example: Raw
+) -> None:
     def change(raw: Raw) -> None:
         raw["categories"][0]["team"] = "no-such-team"
 
     raw = broken(example, change)
     category = raw["categories"][0]["id"]
 
-    with pytest.raises(DistrictConfigError,
-                       match=f"category {category}: unknown team no-such-team"):
+    with pytest.raises(
+        DistrictConfigError, match=f"category {category}: unknown team no-such-team"
+    ):
         load_district(write(tmp_path, raw))
 
 
-def test_school_with_an_unknown_principal_is_refused_naming_it(tmp_path: Path,
-                                                                example: Raw) -> None:
+def test_school_with_an_unknown_principal_is_refused_naming_it(
+    tmp_path: Path, example: Raw
+) -> None:
     def change(raw: Raw) -> None:
         raw["schools"][0]["principal"] = "p-nobody"
 
@@ -118,8 +120,7 @@ def test_every_dangling_reference_is_reported_at_once(tmp_path: Path, example: R
     assert "p-nobody" in str(refused.value)
 
 
-def test_unknown_key_is_refused_so_typos_do_not_pass_silently(tmp_path: Path,
-                                                               example: Raw) -> None:
+def test_unknown_key_is_refused_so_typos_do_not_pass_silently(tmp_path: Path, example: Raw) -> None:
     raw = broken(example, lambda r: r.update(fallback_teem="service-desk"))
 
     with pytest.raises(DistrictConfigError, match="fallback_teem"):

@@ -16,20 +16,25 @@ HOUR = timedelta(hours=1)
 OPEN = (time(8, 0), time(17, 0))
 # Memorial Day weekend 2026: Saturday 23, Sunday 24, Monday 25 May (a holiday).
 MEMORIAL_DAY = date(2026, 5, 25)
-CALENDAR = BusinessHours(id="business-hours", timezone=CHICAGO,
-                         hours=dict.fromkeys(range(5), OPEN),
-                         holidays=frozenset({MEMORIAL_DAY, date(2026, 11, 26)}))
+CALENDAR = BusinessHours(
+    id="business-hours",
+    timezone=CHICAGO,
+    hours=dict.fromkeys(range(5), OPEN),
+    holidays=frozenset({MEMORIAL_DAY, date(2026, 11, 26)}),
+)
 
 
-def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
-          second: int = 0) -> datetime:
+def local(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=CHICAGO)
 
 
 def test_time_within_one_business_day_is_plain_addition() -> None:
     assert CALENDAR.add(local(2026, 5, 19, 9, 0), 3 * HOUR) == local(2026, 5, 19, 12, 0)
-    assert CALENDAR.between(local(2026, 5, 19, 9, 0), local(2026, 5, 19, 12, 30)) == \
-        timedelta(hours=3, minutes=30)
+    assert CALENDAR.between(local(2026, 5, 19, 9, 0), local(2026, 5, 19, 12, 30)) == timedelta(
+        hours=3, minutes=30
+    )
 
 
 def test_night_is_skipped() -> None:
@@ -87,8 +92,9 @@ def test_fall_back_keeps_business_hours_in_local_time() -> None:
 
 
 def test_around_the_clock_counts_the_real_hours_of_a_dst_night() -> None:
-    calendar = BusinessHours(id="24h", timezone=CHICAGO,
-                             hours=dict.fromkeys(range(7), (time(0, 0), time(23, 59, 59))))
+    calendar = BusinessHours(
+        id="24h", timezone=CHICAGO, hours=dict.fromkeys(range(7), (time(0, 0), time(23, 59, 59)))
+    )
     # The local day of the spring-forward change has an hour less.
     saturday = calendar.between(local(2026, 3, 7, 0, 0), local(2026, 3, 7, 23, 59, 59))
     sunday = calendar.between(local(2026, 3, 8, 0, 0), local(2026, 3, 8, 23, 59, 59))
@@ -108,8 +114,7 @@ def test_add_and_between_agree_over_a_year_of_starts() -> None:
 
 
 def test_between_is_zero_backwards_and_around_the_clock_never_negative() -> None:
-    assert CALENDAR.between(local(2026, 5, 20, 10, 0), local(2026, 5, 19, 10, 0)) == \
-        timedelta(0)
+    assert CALENDAR.between(local(2026, 5, 20, 10, 0), local(2026, 5, 19, 10, 0)) == timedelta(0)
     assert AroundTheClock().add(local(2026, 5, 20, 10, 0), -HOUR) == local(2026, 5, 20, 10, 0)
 
 

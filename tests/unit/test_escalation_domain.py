@@ -49,8 +49,13 @@ RAW: dict[str, Any] = {
         {"id": "sd-lead", "name": "Sam Porter", "role": "specialist"},
     ],
     "schools": [
-        {"id": "lincoln-es", "name": {"en": "Lincoln", "es": "Lincoln"}, "principal": "p-lincoln",
-         "assistant_superintendent": "as-north", "team": "school-lincoln-es"},
+        {
+            "id": "lincoln-es",
+            "name": {"en": "Lincoln", "es": "Lincoln"},
+            "principal": "p-lincoln",
+            "assistant_superintendent": "as-north",
+            "team": "school-lincoln-es",
+        },
     ],
     "teams": [
         {"id": "service-desk", "name": "Service Desk", "lead": "sd-lead"},
@@ -58,22 +63,46 @@ RAW: dict[str, Any] = {
         {"id": "school-lincoln-es", "name": "Lincoln Front Office", "lead": "p-lincoln"},
     ],
     "categories": [
-        {"id": "transportation", "name": {"en": "Transport", "es": "Transporte"},
-         "team": "transportation"},
-        {"id": "safety", "name": {"en": "Safety", "es": "Seguridad"}, "team": "school",
-         "priority": "critical"},
-        {"id": "other", "name": {"en": "Other", "es": "Otro"}, "team": "service-desk",
-         "priority": "low"},
+        {
+            "id": "transportation",
+            "name": {"en": "Transport", "es": "Transporte"},
+            "team": "transportation",
+        },
+        {
+            "id": "safety",
+            "name": {"en": "Safety", "es": "Seguridad"},
+            "team": "school",
+            "priority": "critical",
+        },
+        {
+            "id": "other",
+            "name": {"en": "Other", "es": "Otro"},
+            "team": "service-desk",
+            "priority": "low",
+        },
     ],
     "fallback_team": "service-desk",
     "sla": {
         "policies": [
-            {"id": "critical", "priority": "critical", "first_response_s": 3600,
-             "resolution_s": 86400},
-            {"id": "transport-high", "category": "transportation", "priority": "high",
-             "first_response_s": 3600, "resolution_s": 7200},
-            {"id": "transport", "category": "transportation", "first_response_s": 3600,
-             "resolution_s": 172800},
+            {
+                "id": "critical",
+                "priority": "critical",
+                "first_response_s": 3600,
+                "resolution_s": 86400,
+            },
+            {
+                "id": "transport-high",
+                "category": "transportation",
+                "priority": "high",
+                "first_response_s": 3600,
+                "resolution_s": 7200,
+            },
+            {
+                "id": "transport",
+                "category": "transportation",
+                "first_response_s": 3600,
+                "resolution_s": 172800,
+            },
             {"id": "standard", "first_response_s": 86400, "resolution_s": 259200},
         ],
         "ladder": [
@@ -92,29 +121,58 @@ RULES = Rules(policies=POLICIES, calendars=calendars_of(DISTRICT, PLAIN), distri
 
 def rules_with(**settings: Any) -> Rules:
     """Rules whose every policy has these settings (warnings, reminders, calendar...)."""
-    config = EscalationConfig.model_validate({
-        "calendars": [{"id": "business-hours", "hours": dict.fromkeys(
-            ("mon", "tue", "wed", "thu", "fri"), "08:00-17:00"), "holidays": ["2026-03-06"]}],
-        "defaults": {"warnings": (), "reminder_interval_s": None, **settings}})
-    return Rules(policies=seed_policies(DISTRICT, config),
-                 calendars=calendars_of(DISTRICT, config), district=DISTRICT)
+    config = EscalationConfig.model_validate(
+        {
+            "calendars": [
+                {
+                    "id": "business-hours",
+                    "hours": dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), "08:00-17:00"),
+                    "holidays": ["2026-03-06"],
+                }
+            ],
+            "defaults": {"warnings": (), "reminder_interval_s": None, **settings},
+        }
+    )
+    return Rules(
+        policies=seed_policies(DISTRICT, config),
+        calendars=calendars_of(DISTRICT, config),
+        district=DISTRICT,
+    )
 
 
-def started(*, category: str = "other", school_id: str | None = "lincoln-es",
-            priority: Priority | None = None, at: datetime = T0,
-            rules: Rules = RULES) -> SlaClock:
-    return domain.start("c-1", category=category, school_id=school_id, priority=priority,
-                        channel="web", started_at=at, rules=rules)
+def started(
+    *,
+    category: str = "other",
+    school_id: str | None = "lincoln-es",
+    priority: Priority | None = None,
+    at: datetime = T0,
+    rules: Rules = RULES,
+) -> SlaClock:
+    return domain.start(
+        "c-1",
+        category=category,
+        school_id=school_id,
+        priority=priority,
+        channel="web",
+        started_at=at,
+        rules=rules,
+    )
 
 
 def escalations(events: list[EventData]) -> list[tuple[int, str, str]]:
-    return [(e.level, e.role, e.escalated_to) for e in events
-            if isinstance(e, ConcernEscalated) and e.reminder == 0]
+    return [
+        (e.level, e.role, e.escalated_to)
+        for e in events
+        if isinstance(e, ConcernEscalated) and e.reminder == 0
+    ]
 
 
 def reminders(events: list[EventData]) -> list[tuple[int, int, str]]:
-    return [(e.level, e.reminder, e.escalated_to) for e in events
-            if isinstance(e, ConcernEscalated) and e.reminder > 0]
+    return [
+        (e.level, e.reminder, e.escalated_to)
+        for e in events
+        if isinstance(e, ConcernEscalated) and e.reminder > 0
+    ]
 
 
 def kinds(events: list[EventData]) -> list[str]:
@@ -128,8 +186,7 @@ def kinds(events: list[EventData]) -> list[str]:
         elif isinstance(e, SlaWarning):
             out.append(f"warning:{e.target}:{e.percent}")
         elif isinstance(e, ConcernEscalated):
-            out.append(f"reminded:{e.level}:{e.reminder}" if e.reminder else
-                       f"escalated:{e.level}")
+            out.append(f"reminded:{e.level}:{e.reminder}" if e.reminder else f"escalated:{e.level}")
     return out
 
 
@@ -148,13 +205,16 @@ def test_critical_priority_selects_critical_policy_whatever_the_category() -> No
 
 
 def test_category_and_priority_policy_applies_when_both_match() -> None:
-    assert choose_policy(POLICIES, category="transportation",
-                         priority=Priority.HIGH).id == "transport-high"
+    assert (
+        choose_policy(POLICIES, category="transportation", priority=Priority.HIGH).id
+        == "transport-high"
+    )
 
 
 def test_category_policy_applies_to_any_priority_of_its_category() -> None:
-    assert choose_policy(POLICIES, category="transportation",
-                         priority=Priority.LOW).id == "transport"
+    assert (
+        choose_policy(POLICIES, category="transportation", priority=Priority.LOW).id == "transport"
+    )
     assert choose_policy(POLICIES, category="transportation", priority=None).id == "transport"
 
 
@@ -165,8 +225,10 @@ def test_policy_without_category_or_priority_is_the_default() -> None:
 
 def test_rank_not_list_order_decides_which_matching_policy_applies() -> None:
     reordered = [replace_rank(p, 1) if p.id == "transport" else p for p in POLICIES]
-    assert choose_policy(reordered, category="transportation",
-                         priority=Priority.CRITICAL).id == "transport"
+    assert (
+        choose_policy(reordered, category="transportation", priority=Priority.CRITICAL).id
+        == "transport"
+    )
 
 
 def replace_rank(policy: Policy, rank: int) -> Policy:
@@ -211,26 +273,37 @@ def test_business_hours_policy_is_due_after_opening_hours_not_wall_hours() -> No
 
 
 def test_acknowledgement_before_the_target_meets_the_first_response() -> None:
-    clock, events = domain.status_changed(started(), to_status="acknowledged", at=T0 + HOUR,
-                                          rules=RULES)
-    assert events == [SlaMet(concern_id="c-1", target=SlaTarget.FIRST_RESPONSE,
-                             due_at=T0 + DAY, met_at=T0 + HOUR, policy="standard")]
+    clock, events = domain.status_changed(
+        started(), to_status="acknowledged", at=T0 + HOUR, rules=RULES
+    )
+    assert events == [
+        SlaMet(
+            concern_id="c-1",
+            target=SlaTarget.FIRST_RESPONSE,
+            due_at=T0 + DAY,
+            met_at=T0 + HOUR,
+            policy="standard",
+        )
+    ]
     assert clock.first_response_at == T0 + HOUR
     assert clock.next_due_at == T0 + 3 * DAY  # only the resolution target is left
 
 
 def test_public_staff_reply_meets_the_first_response() -> None:
-    clock, events = domain.message_added(started(), by_staff=True, public=True,
-                                         at=T0 + HOUR, rules=RULES)
+    clock, events = domain.message_added(
+        started(), by_staff=True, public=True, at=T0 + HOUR, rules=RULES
+    )
     assert kinds(events) == ["met:first_response"]
     assert clock.first_response_at == T0 + HOUR
 
 
 @pytest.mark.parametrize(("by_staff", "public"), [(True, False), (False, True)])
-def test_internal_note_or_requester_message_is_not_a_first_response(by_staff: bool,
-                                                                    public: bool) -> None:
-    clock, events = domain.message_added(started(), by_staff=by_staff, public=public,
-                                         at=T0 + HOUR, rules=RULES)
+def test_internal_note_or_requester_message_is_not_a_first_response(
+    by_staff: bool, public: bool
+) -> None:
+    clock, events = domain.message_added(
+        started(), by_staff=by_staff, public=public, at=T0 + HOUR, rules=RULES
+    )
     assert events == [] and clock.first_response_at is None
 
 
@@ -238,15 +311,17 @@ def test_missed_first_response_is_breached_once_without_escalating() -> None:
     clock, events = domain.advance(started(), now=T0 + DAY, rules=RULES)
     assert kinds(events) == ["breached:first_response"]
     assert clock.level == 0 and clock.next_due_at == T0 + 3 * DAY
-    late, more = domain.status_changed(clock, to_status="acknowledged", at=T0 + 2 * DAY,
-                                       rules=RULES)
+    late, more = domain.status_changed(
+        clock, to_status="acknowledged", at=T0 + 2 * DAY, rules=RULES
+    )
     assert more == [] and late.first_response_at == T0 + 2 * DAY
 
 
 def test_second_acknowledgement_changes_nothing() -> None:
     once = answered(started(), T0 + HOUR)
-    again, events = domain.message_added(once, by_staff=True, public=True, at=T0 + 2 * HOUR,
-                                         rules=RULES)
+    again, events = domain.message_added(
+        once, by_staff=True, public=True, at=T0 + 2 * HOUR, rules=RULES
+    )
     assert events == [] and again.first_response_at == T0 + HOUR
 
 
@@ -262,12 +337,22 @@ def test_warnings_fire_at_their_share_of_each_target_then_the_breach() -> None:
         now += HOUR
         clock, events = domain.advance(clock, now=now, rules=rules)
         fired += events
-    assert kinds(fired) == ["warning:first_response:50", "warning:first_response:75",
-                            "breached:first_response", "warning:resolution:50",
-                            "warning:resolution:75", "breached:resolution", "escalated:1"]
+    assert kinds(fired) == [
+        "warning:first_response:50",
+        "warning:first_response:75",
+        "breached:first_response",
+        "warning:resolution:50",
+        "warning:resolution:75",
+        "breached:resolution",
+        "escalated:1",
+    ]
     warnings = [e for e in fired if isinstance(e, SlaWarning)]
-    assert [w.warned_at for w in warnings] == [T0 + 12 * HOUR, T0 + 18 * HOUR,
-                                               T0 + 36 * HOUR, T0 + 54 * HOUR]
+    assert [w.warned_at for w in warnings] == [
+        T0 + 12 * HOUR,
+        T0 + 18 * HOUR,
+        T0 + 36 * HOUR,
+        T0 + 54 * HOUR,
+    ]
     assert {w.due_at for w in warnings[2:]} == {T0 + 3 * DAY}
 
 
@@ -283,16 +368,18 @@ def test_answered_concern_gets_no_more_first_response_warnings() -> None:
 
 def test_waiting_on_the_requester_pauses_and_their_answer_resumes() -> None:
     clock = answered(started(), T0 + HOUR)
-    clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=T0 + DAY,
-                                     rules=RULES)
+    clock, _ = domain.status_changed(
+        clock, to_status="awaiting_requester", at=T0 + DAY, rules=RULES
+    )
     assert clock.status is ClockStatus.PAUSED
     # nothing to fire while paused; people are still told the due time as of the pause
     assert (clock.next_due_at, clock.resolution_due_at) == (None, T0 + 3 * DAY)
     nothing, events = domain.advance(clock, now=T0 + 10 * DAY, rules=RULES)
     assert events == [] and nothing == clock
 
-    clock, _ = domain.message_added(clock, by_staff=False, public=True, at=T0 + 11 * DAY,
-                                    rules=RULES)
+    clock, _ = domain.message_added(
+        clock, by_staff=False, public=True, at=T0 + 11 * DAY, rules=RULES
+    )
     assert clock.status is ClockStatus.RUNNING
     # One day counted before the pause; two days are left from the answer.
     assert clock.resolution_due_at == clock.next_due_at == T0 + 13 * DAY
@@ -304,10 +391,10 @@ def test_waiting_on_the_requester_pauses_and_their_answer_resumes() -> None:
 
 def test_leaving_the_pause_status_resumes_the_clock() -> None:
     clock = answered(started(), T0 + HOUR)
-    clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=T0 + DAY,
-                                     rules=RULES)
-    clock, _ = domain.status_changed(clock, to_status="acknowledged", at=T0 + 2 * DAY,
-                                     rules=RULES)
+    clock, _ = domain.status_changed(
+        clock, to_status="awaiting_requester", at=T0 + DAY, rules=RULES
+    )
+    clock, _ = domain.status_changed(clock, to_status="acknowledged", at=T0 + 2 * DAY, rules=RULES)
     assert clock.status is ClockStatus.RUNNING
     assert clock.resolution_due_at == T0 + 4 * DAY
     assert [e.kind for e in clock.history][-2:] == ["paused", "resumed"]
@@ -316,10 +403,10 @@ def test_leaving_the_pause_status_resumes_the_clock() -> None:
 def test_pause_counts_only_while_running_across_several_pauses() -> None:
     clock = answered(started(), T0)
     for pause_at, resume_at in ((T0 + DAY, T0 + 2 * DAY), (T0 + 3 * DAY, T0 + 5 * DAY)):
-        clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=pause_at,
-                                         rules=RULES)
-        clock, _ = domain.status_changed(clock, to_status="acknowledged", at=resume_at,
-                                         rules=RULES)
+        clock, _ = domain.status_changed(
+            clock, to_status="awaiting_requester", at=pause_at, rules=RULES
+        )
+        clock, _ = domain.status_changed(clock, to_status="acknowledged", at=resume_at, rules=RULES)
     # Counted: day 0-1, 2-3, then from day 5 the third day.
     assert clock.resolution_due_at == T0 + 6 * DAY
 
@@ -327,8 +414,9 @@ def test_pause_counts_only_while_running_across_several_pauses() -> None:
 def test_policy_without_pause_statuses_keeps_counting_while_awaiting() -> None:
     rules = rules_with(pause_statuses=())
     clock = answered(started(rules=rules), T0, rules)
-    clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=T0 + DAY,
-                                     rules=rules)
+    clock, _ = domain.status_changed(
+        clock, to_status="awaiting_requester", at=T0 + DAY, rules=rules
+    )
     assert clock.status is ClockStatus.RUNNING
     assert clock.resolution_due_at == T0 + 3 * DAY
 
@@ -336,8 +424,9 @@ def test_policy_without_pause_statuses_keeps_counting_while_awaiting() -> None:
 def test_step_due_before_a_late_pause_event_still_fires() -> None:
     clock = answered(started(), T0)
     # The scheduler had not run yet when the concern was set to wait, past its target.
-    clock, events = domain.status_changed(clock, to_status="awaiting_requester",
-                                          at=T0 + 3 * DAY + HOUR, rules=RULES)
+    clock, events = domain.status_changed(
+        clock, to_status="awaiting_requester", at=T0 + 3 * DAY + HOUR, rules=RULES
+    )
     assert kinds(events) == ["breached:resolution", "escalated:1"]
     assert clock.status is ClockStatus.PAUSED
 
@@ -367,10 +456,12 @@ def test_ladder_without_school_or_named_supervisor_skips_assistant_superintenden
 
 def test_ladder_without_school_goes_to_the_department_assistant_superintendent() -> None:
     named = {"transportation": "as-north"}
-    rungs = domain.ladder(DISTRICT, LADDER, school_id=None, team_id="transportation",
-                          supervisors=named)
-    anyone = domain.ladder(DISTRICT, LADDER, school_id=None, team_id="service-desk",
-                           supervisors={"*": "as-north"})
+    rungs = domain.ladder(
+        DISTRICT, LADDER, school_id=None, team_id="transportation", supervisors=named
+    )
+    anyone = domain.ladder(
+        DISTRICT, LADDER, school_id=None, team_id="service-desk", supervisors={"*": "as-north"}
+    )
     assert [(r.level, r.role, r.staff_id) for r in rungs] == [
         (1, "team_lead", "tr-lead"),
         (2, "assistant_superintendent", "as-north"),
@@ -380,15 +471,27 @@ def test_ladder_without_school_goes_to_the_department_assistant_superintendent()
 
 
 def test_a_breached_district_wide_concern_escalates_to_level_2_on_time() -> None:
-    rules = Rules(policies=RULES.policies, calendars=RULES.calendars, district=DISTRICT,
-                  supervisors={"*": "as-north"})
+    rules = Rules(
+        policies=RULES.policies,
+        calendars=RULES.calendars,
+        district=DISTRICT,
+        supervisors={"*": "as-north"},
+    )
     clock = answered(started(school_id=None, rules=rules), T0 + HOUR, rules)
-    clock, _ = domain.retriage(clock, category="other", priority=Priority.LOW,
-                               team_id="service-desk", school_id=None, at=T0 + HOUR,
-                               rules=rules)
+    clock, _ = domain.retriage(
+        clock,
+        category="other",
+        priority=Priority.LOW,
+        team_id="service-desk",
+        school_id=None,
+        at=T0 + HOUR,
+        rules=rules,
+    )
     _, events = domain.advance(clock, now=T0 + 4 * DAY, rules=rules)
-    assert escalations(events) == [(1, "team_lead", "sd-lead"),
-                                   (2, "assistant_superintendent", "as-north")]
+    assert escalations(events) == [
+        (1, "team_lead", "sd-lead"),
+        (2, "assistant_superintendent", "as-north"),
+    ]
 
 
 def test_ladder_without_school_or_known_team_starts_at_fallback_team_lead() -> None:
@@ -408,8 +511,13 @@ def test_due_clock_fires_breach_then_level_one_and_waits_for_level_two() -> None
     clock = answered(started(), T0)
     now = T0 + 3 * DAY + 5 * SECOND
     after, events = domain.advance(clock, now=now, rules=RULES)
-    assert events[0] == SlaBreached(concern_id="c-1", target=SlaTarget.RESOLUTION,
-                                    due_at=T0 + 3 * DAY, breached_at=now, policy="standard")
+    assert events[0] == SlaBreached(
+        concern_id="c-1",
+        target=SlaTarget.RESOLUTION,
+        due_at=T0 + 3 * DAY,
+        breached_at=now,
+        policy="standard",
+    )
     assert escalations(events) == [(1, "principal", "p-lincoln")]
     assert events[1].escalated_at == now  # type: ignore[attr-defined]
     assert events[1].school_id == "lincoln-es"  # type: ignore[attr-defined]
@@ -424,9 +532,13 @@ def test_each_level_fires_after_its_own_delay_past_the_breach() -> None:
     for offset in (3 * DAY, 4 * DAY - SECOND, 4 * DAY, 5 * DAY - SECOND, 5 * DAY):
         clock, events = domain.advance(clock, now=T0 + offset, rules=RULES)
         seen.append(escalations(events))
-    assert seen == [[(1, "principal", "p-lincoln")], [],
-                    [(2, "assistant_superintendent", "as-north")], [],
-                    [(3, "ombudsperson", "ombuds")]]
+    assert seen == [
+        [(1, "principal", "p-lincoln")],
+        [],
+        [(2, "assistant_superintendent", "as-north")],
+        [],
+        [(3, "ombudsperson", "ombuds")],
+    ]
     assert clock.next_due_at is None
 
 
@@ -442,21 +554,41 @@ def test_after_downtime_every_missed_step_fires_once_in_order() -> None:
 
 def test_ticking_step_by_step_fires_the_same_steps_as_catching_up() -> None:
     clock = started(school_id=None)
-    clock, _ = domain.retriage(clock, category="other", priority=Priority.LOW,
-                               team_id="transportation", school_id=None, at=T0, rules=RULES)
+    clock, _ = domain.retriage(
+        clock,
+        category="other",
+        priority=Priority.LOW,
+        team_id="transportation",
+        school_id=None,
+        at=T0,
+        rules=RULES,
+    )
     fired: list[EventData] = []
     now = T0
     while now < T0 + 6 * DAY:
         now += HOUR
         clock, events = domain.advance(clock, now=now, rules=RULES)
         fired += events
-    assert kinds(fired) == ["breached:first_response", "breached:resolution", "escalated:1",
-                            "escalated:3"]
+    assert kinds(fired) == [
+        "breached:first_response",
+        "breached:resolution",
+        "escalated:1",
+        "escalated:3",
+    ]
     assert escalations(fired) == [(1, "team_lead", "tr-lead"), (3, "ombudsperson", "ombuds")]
     caught_up, all_at_once = domain.advance(
-        domain.retriage(started(school_id=None), category="other", priority=Priority.LOW,
-                        team_id="transportation", school_id=None, at=T0, rules=RULES)[0],
-        now=now, rules=RULES)
+        domain.retriage(
+            started(school_id=None),
+            category="other",
+            priority=Priority.LOW,
+            team_id="transportation",
+            school_id=None,
+            at=T0,
+            rules=RULES,
+        )[0],
+        now=now,
+        rules=RULES,
+    )
     assert kinds(all_at_once) == kinds(fired)
     assert caught_up.fired == clock.fired
 
@@ -468,9 +600,16 @@ def test_reminders_repeat_to_the_current_level_until_the_next_level() -> None:
     rules = rules_with(reminder_interval_s=8 * 3600)
     clock = answered(started(rules=rules), T0, rules)
     _, events = domain.advance(clock, now=T0 + 5 * DAY, rules=rules)
-    assert kinds(events) == ["breached:resolution", "escalated:1", "reminded:1:1",
-                             "reminded:1:2", "escalated:2", "reminded:2:1", "reminded:2:2",
-                             "escalated:3"]
+    assert kinds(events) == [
+        "breached:resolution",
+        "escalated:1",
+        "reminded:1:1",
+        "reminded:1:2",
+        "escalated:2",
+        "reminded:2:1",
+        "reminded:2:2",
+        "escalated:3",
+    ]
     assert reminders(events)[:2] == [(1, 1, "p-lincoln"), (1, 2, "p-lincoln")]
 
 
@@ -488,8 +627,9 @@ def test_someone_acting_ends_the_reminders_of_that_level_but_not_the_ladder() ->
     clock = answered(started(rules=rules), T0, rules)
     clock, _ = domain.advance(clock, now=T0 + 3 * DAY + 9 * HOUR, rules=rules)
     assert clock.reminders == 1
-    clock, _ = domain.message_added(clock, by_staff=True, public=True,
-                                    at=T0 + 3 * DAY + 10 * HOUR, rules=rules)
+    clock, _ = domain.message_added(
+        clock, by_staff=True, public=True, at=T0 + 3 * DAY + 10 * HOUR, rules=rules
+    )
     clock, events = domain.advance(clock, now=T0 + 4 * DAY + 9 * HOUR, rules=rules)
     assert kinds(events) == ["escalated:2", "reminded:2:1"]
 
@@ -498,16 +638,18 @@ def test_acknowledging_or_waiting_counts_as_acting_on_the_escalation() -> None:
     rules = rules_with(reminder_interval_s=8 * 3600)
     clock = started(rules=rules)
     clock, _ = domain.advance(clock, now=T0 + 3 * DAY, rules=rules)
-    clock, _ = domain.status_changed(clock, to_status="acknowledged",
-                                     at=T0 + 3 * DAY + HOUR, rules=rules)
+    clock, _ = domain.status_changed(
+        clock, to_status="acknowledged", at=T0 + 3 * DAY + HOUR, rules=rules
+    )
     _, events = domain.advance(clock, now=T0 + 4 * DAY - SECOND, rules=rules)
     assert reminders(events) == []
 
 
 def test_resolution_ends_the_ladder_and_the_reminders() -> None:
     rules = rules_with(reminder_interval_s=8 * 3600)
-    breached, _ = domain.advance(answered(started(rules=rules), T0, rules),
-                                 now=T0 + 3 * DAY, rules=rules)
+    breached, _ = domain.advance(
+        answered(started(rules=rules), T0, rules), now=T0 + 3 * DAY, rules=rules
+    )
     stopped, _ = domain.stop(breached, at=T0 + 3 * DAY + HOUR, rules=rules)
     _, events = domain.advance(stopped, now=T0 + 10 * DAY, rules=rules)
     assert events == [] and stopped.next_due_at is None
@@ -519,8 +661,11 @@ def test_resolution_ends_the_ladder_and_the_reminders() -> None:
 def test_resolution_before_the_targets_meets_both() -> None:
     clock, events = domain.stop(started(), at=T0 + HOUR, rules=RULES)
     assert kinds(events) == ["met:first_response", "met:resolution"]
-    assert (clock.status, clock.stopped_at, clock.next_due_at) == (ClockStatus.STOPPED,
-                                                                    T0 + HOUR, None)
+    assert (clock.status, clock.stopped_at, clock.next_due_at) == (
+        ClockStatus.STOPPED,
+        T0 + HOUR,
+        None,
+    )
     after, more = domain.advance(clock, now=T0 + 30 * DAY, rules=RULES)
     assert more == [] and after == clock
 
@@ -537,11 +682,15 @@ def test_reopen_starts_a_new_cycle_with_level_reset() -> None:
     reopened_at = T0 + 6 * DAY
     clock = domain.reopen(stopped, at=reopened_at, rules=RULES)
     assert (clock.status, clock.cycle, clock.level, clock.breached_at, clock.stopped_at) == (
-        ClockStatus.RUNNING, 2, 0, None, None)
+        ClockStatus.RUNNING,
+        2,
+        0,
+        None,
+        None,
+    )
     assert clock.started_at == reopened_at and clock.first_response_at is None
     assert clock.resolution_due_at == reopened_at + 3 * DAY
-    _, events = domain.advance(answered(clock, reopened_at), now=reopened_at + 3 * DAY,
-                               rules=RULES)
+    _, events = domain.advance(answered(clock, reopened_at), now=reopened_at + 3 * DAY, rules=RULES)
     assert kinds(events) == ["breached:resolution", "escalated:1"]
 
 
@@ -558,11 +707,20 @@ def test_resolution_older_than_the_current_cycle_does_not_stop_it() -> None:
 
 
 def test_triage_to_critical_brings_the_due_time_forward() -> None:
-    clock, _ = domain.retriage(started(category="transportation"), category="transportation",
-                               priority=Priority.CRITICAL, team_id="transportation",
-                               school_id="lincoln-es", at=T0, rules=RULES)
-    assert (clock.policy.id, clock.team_id, clock.priority) == ("critical", "transportation",
-                                                                Priority.CRITICAL)
+    clock, _ = domain.retriage(
+        started(category="transportation"),
+        category="transportation",
+        priority=Priority.CRITICAL,
+        team_id="transportation",
+        school_id="lincoln-es",
+        at=T0,
+        rules=RULES,
+    )
+    assert (clock.policy.id, clock.team_id, clock.priority) == (
+        "critical",
+        "transportation",
+        Priority.CRITICAL,
+    )
     assert clock.resolution_due_at == T0 + DAY
     assert clock.next_due_at == T0 + HOUR  # the critical first response
 
@@ -570,31 +728,59 @@ def test_triage_to_critical_brings_the_due_time_forward() -> None:
 def test_triage_after_a_breach_keeps_the_missed_target() -> None:
     critical = answered(started(category="safety", priority=Priority.CRITICAL), T0)
     breached, _ = domain.advance(critical, now=T0 + DAY, rules=RULES)
-    clock, _ = domain.retriage(breached, category="safety", priority=Priority.NORMAL,
-                               team_id="school-lincoln-es", school_id="lincoln-es",
-                               at=T0 + DAY, rules=RULES)
+    clock, _ = domain.retriage(
+        breached,
+        category="safety",
+        priority=Priority.NORMAL,
+        team_id="school-lincoln-es",
+        school_id="lincoln-es",
+        at=T0 + DAY,
+        rules=RULES,
+    )
     assert clock.policy.id == "standard"
     assert clock.resolution_due_at == T0 + DAY
     assert (clock.level, clock.next_due_at) == (1, T0 + 2 * DAY)
 
 
 def test_redelivered_triage_changes_nothing() -> None:
-    once, _ = domain.retriage(started(), category="other", priority=Priority.LOW,
-                              team_id="service-desk", school_id="lincoln-es", at=T0,
-                              rules=RULES)
-    again, events = domain.retriage(once, category="other", priority=Priority.LOW,
-                                    team_id="service-desk", school_id="lincoln-es", at=T0,
-                                    rules=RULES)
+    once, _ = domain.retriage(
+        started(),
+        category="other",
+        priority=Priority.LOW,
+        team_id="service-desk",
+        school_id="lincoln-es",
+        at=T0,
+        rules=RULES,
+    )
+    again, events = domain.retriage(
+        once,
+        category="other",
+        priority=Priority.LOW,
+        team_id="service-desk",
+        school_id="lincoln-es",
+        at=T0,
+        rules=RULES,
+    )
     assert again == once and events == []
 
 
 def test_deployed_district_file_gives_a_72_hour_standard_target() -> None:
     district = load_district(DEFAULT_DISTRICT_CONFIG)
     config = district.section("escalation", EscalationConfig)
-    rules = Rules(policies=seed_policies(district, config),
-                  calendars=calendars_of(district, config), district=district)
-    clock = domain.start("c-2", category="enrollment", school_id=None, priority=Priority.NORMAL,
-                         channel="web", started_at=T0, rules=rules)
+    rules = Rules(
+        policies=seed_policies(district, config),
+        calendars=calendars_of(district, config),
+        district=district,
+    )
+    clock = domain.start(
+        "c-2",
+        category="enrollment",
+        school_id=None,
+        priority=Priority.NORMAL,
+        channel="web",
+        started_at=T0,
+        rules=rules,
+    )
     assert clock.resolution_due_at == T0 + timedelta(hours=district.district.guarantee_hours)
 
 
@@ -612,16 +798,18 @@ def test_business_hours_clock_breaches_at_the_right_local_hour_after_a_holiday()
 
 
 def test_response_at_the_very_instant_the_target_falls_due_meets_it() -> None:
-    clock, events = domain.status_changed(started(), to_status="acknowledged", at=T0 + DAY,
-                                          rules=RULES)
+    clock, events = domain.status_changed(
+        started(), to_status="acknowledged", at=T0 + DAY, rules=RULES
+    )
     assert kinds(events) == ["met:first_response"]
     _, events = domain.stop(clock, at=T0 + 3 * DAY, rules=RULES)
     assert kinds(events) == ["met:resolution"]
 
 
 def test_a_second_later_the_target_is_breached_even_if_the_scheduler_was_late() -> None:
-    _, events = domain.status_changed(started(), to_status="acknowledged",
-                                      at=T0 + DAY + SECOND, rules=RULES)
+    _, events = domain.status_changed(
+        started(), to_status="acknowledged", at=T0 + DAY + SECOND, rules=RULES
+    )
     assert kinds(events) == ["breached:first_response"]
 
 
@@ -629,25 +817,34 @@ def test_clock_history_records_every_step_in_order() -> None:
     rules = rules_with(warnings=(50,))
     clock = started(rules=rules)
     clock, _ = domain.status_changed(clock, to_status="acknowledged", at=T0 + HOUR, rules=rules)
-    clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=T0 + 2 * HOUR,
-                                     rules=rules)
-    clock, _ = domain.message_added(clock, by_staff=False, public=True, at=T0 + 3 * HOUR,
-                                    rules=rules)
+    clock, _ = domain.status_changed(
+        clock, to_status="awaiting_requester", at=T0 + 2 * HOUR, rules=rules
+    )
+    clock, _ = domain.message_added(
+        clock, by_staff=False, public=True, at=T0 + 3 * HOUR, rules=rules
+    )
     clock, _ = domain.advance(clock, now=T0 + 4 * DAY, rules=rules)
     assert [(e.kind, e.target, e.level) for e in clock.history] == [
-        ("started", None, None), ("first_response", None, None),
-        ("met", "first_response", None), ("paused", None, None), ("resumed", None, None),
-        ("warning", "resolution", None), ("breached", "resolution", None),
-        ("escalated", None, 1)]
+        ("started", None, None),
+        ("first_response", None, None),
+        ("met", "first_response", None),
+        ("paused", None, None),
+        ("resumed", None, None),
+        ("warning", "resolution", None),
+        ("breached", "resolution", None),
+        ("escalated", None, 1),
+    ]
 
 
 def test_closing_without_resolution_stops_the_clock_without_meeting_targets() -> None:
     # A merge into another concern closes this one straight from its open status.
-    clock, events = domain.status_changed(started(), to_status="closed", at=T0 + HOUR,
-                                          rules=RULES)
+    clock, events = domain.status_changed(started(), to_status="closed", at=T0 + HOUR, rules=RULES)
     assert events == []
     assert (clock.status, clock.next_due_at, clock.history[-1].kind) == (
-        ClockStatus.STOPPED, None, "closed")
+        ClockStatus.STOPPED,
+        None,
+        "closed",
+    )
     _, later = domain.advance(clock, now=T0 + 10 * DAY, rules=RULES)
     assert later == []
 
@@ -667,12 +864,19 @@ def test_a_target_passed_during_a_pause_by_a_retriage_is_due_at_the_next_working
     clock = answered(started(at=monday, rules=rules), monday + HOUR, rules)
     # 30 opening hours in (Monday to Thursday 11:00), then waiting on the parent
     thursday = local(2026, 3, 12, 11, 0)
-    clock, _ = domain.status_changed(clock, to_status="awaiting_requester", at=thursday,
-                                     rules=rules)
+    clock, _ = domain.status_changed(
+        clock, to_status="awaiting_requester", at=thursday, rules=rules
+    )
     evening = local(2026, 3, 12, 19, 0)
-    clock, _ = domain.retriage(clock, category="other", priority=Priority.CRITICAL,
-                               team_id="service-desk", school_id="lincoln-es", at=evening,
-                               rules=rules)
+    clock, _ = domain.retriage(
+        clock,
+        category="other",
+        priority=Priority.CRITICAL,
+        team_id="service-desk",
+        school_id="lincoln-es",
+        at=evening,
+        rules=rules,
+    )
 
     next_morning = local(2026, 3, 13, 8, 0)
     assert clock.policy.id == "critical" and clock.status is ClockStatus.PAUSED
@@ -682,8 +886,7 @@ def test_a_target_passed_during_a_pause_by_a_retriage_is_due_at_the_next_working
     assert breach.due_at == next_morning  # never the submission time
 
 
-def test_a_pause_on_saturday_after_a_friday_closing_due_time_fires_the_breach_due_friday() -> (
-        None):
+def test_a_pause_on_saturday_after_a_friday_closing_due_time_fires_the_breach_due_friday() -> None:
     rules = rules_with(calendar="business-hours")
     # 72 opening hours from Tuesday 3 March 08:00, Friday 6 March a holiday: due Friday
     # 13 March 17:00
@@ -692,8 +895,9 @@ def test_a_pause_on_saturday_after_a_friday_closing_due_time_fires_the_breach_du
     due = local(2026, 3, 13, 17, 0)
     assert clock.resolution_due_at == due
     saturday = local(2026, 3, 14, 10, 0)
-    clock, events = domain.status_changed(clock, to_status="awaiting_requester", at=saturday,
-                                          rules=rules)
+    clock, events = domain.status_changed(
+        clock, to_status="awaiting_requester", at=saturday, rules=rules
+    )
 
     breaches = [e for e in events if isinstance(e, SlaBreached)]
     assert [b.due_at for b in breaches] == [due]
@@ -702,10 +906,12 @@ def test_a_pause_on_saturday_after_a_friday_closing_due_time_fires_the_breach_du
 
 def test_a_pause_keeps_the_due_time_told_and_the_resume_moves_it_by_the_pause() -> None:
     clock = answered(started(), T0 + HOUR)
-    paused, _ = domain.status_changed(clock, to_status="awaiting_requester", at=T0 + DAY,
-                                      rules=RULES)
-    resumed, _ = domain.message_added(paused, by_staff=False, public=True, at=T0 + 2 * DAY,
-                                      rules=RULES)
+    paused, _ = domain.status_changed(
+        clock, to_status="awaiting_requester", at=T0 + DAY, rules=RULES
+    )
+    resumed, _ = domain.message_added(
+        paused, by_staff=False, public=True, at=T0 + 2 * DAY, rules=RULES
+    )
 
     assert clock.resolution_due_at == paused.resolution_due_at == T0 + 3 * DAY
     assert resumed.resolution_due_at == T0 + 4 * DAY
@@ -720,14 +926,16 @@ def test_a_pause_keeps_the_due_time_told_and_the_resume_moves_it_by_the_pause() 
 
 
 def callback(due: datetime, *, remind: datetime | None = None) -> domain.PendingCallback:
-    return domain.PendingCallback(id="cb-1", due_at=due, scheduled_at=T0, remind_at=remind,
-                                  assignee_id="sd-specialist")
+    return domain.PendingCallback(
+        id="cb-1", due_at=due, scheduled_at=T0, remind_at=remind, assignee_id="sd-specialist"
+    )
 
 
 def test_callback_reminds_before_it_is_due_and_a_missed_one_breaches_and_escalates() -> None:
     due = T0 + timedelta(hours=4)
-    clock, _ = domain.callback_scheduled(answered(started(), T0), callback(
-        due, remind=due - timedelta(hours=1)), at=T0, rules=RULES)
+    clock, _ = domain.callback_scheduled(
+        answered(started(), T0), callback(due, remind=due - timedelta(hours=1)), at=T0, rules=RULES
+    )
     assert clock.next_due_at == due - timedelta(hours=1)  # the same lease claims it
     clock, events = domain.advance(clock, now=due - timedelta(hours=1), rules=RULES)
     assert kinds(events) == ["warning:callback:75"]
@@ -743,10 +951,10 @@ def test_callback_reminds_before_it_is_due_and_a_missed_one_breaches_and_escalat
 
 def test_callback_made_in_time_fires_nothing_and_counts_on_time() -> None:
     due = T0 + timedelta(hours=4)
-    clock, _ = domain.callback_scheduled(answered(started(), T0), callback(due), at=T0,
-                                         rules=RULES)
-    clock, events = domain.callback_completed(clock, "cb-1", made=True, on_time=True,
-                                              at=due - timedelta(minutes=1), rules=RULES)
+    clock, _ = domain.callback_scheduled(answered(started(), T0), callback(due), at=T0, rules=RULES)
+    clock, events = domain.callback_completed(
+        clock, "cb-1", made=True, on_time=True, at=due - timedelta(minutes=1), rules=RULES
+    )
     assert events == [] and clock.callbacks == ()
     assert clock.history[-1].kind == "callback_on_time"
     # its news arriving late (out of order) does not watch it again
@@ -758,7 +966,8 @@ def test_callback_made_in_time_fires_nothing_and_counts_on_time() -> None:
 
 def test_scheduler_down_past_a_callback_reminds_then_escalates_in_one_pass() -> None:
     due = T0 + timedelta(hours=4)
-    clock, _ = domain.callback_scheduled(answered(started(), T0), callback(
-        due, remind=due - timedelta(hours=1)), at=T0, rules=RULES)
+    clock, _ = domain.callback_scheduled(
+        answered(started(), T0), callback(due, remind=due - timedelta(hours=1)), at=T0, rules=RULES
+    )
     _, events = domain.advance(clock, now=due + timedelta(hours=1), rules=RULES)
     assert kinds(events) == ["warning:callback:99", "breached:callback", "escalated:1"]

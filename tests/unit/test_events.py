@@ -100,8 +100,9 @@ def test_each_new_event_gets_its_own_id() -> None:
 
 
 def test_envelopes_use_the_concern_id_as_subject() -> None:
-    events = envelopes([submitted("c-7"), submitted("c-8")], source="/bureau/intake",
-                       time=SUBMITTED_AT)
+    events = envelopes(
+        [submitted("c-7"), submitted("c-8")], source="/bureau/intake", time=SUBMITTED_AT
+    )
 
     assert [e.subject for e in events] == ["c-7", "c-8"]
     assert all(e.time == SUBMITTED_AT and e.source == "/bureau/intake" for e in events)
@@ -177,8 +178,19 @@ def test_event_data_is_frozen() -> None:
 
 # Parts of a field name that would mean contact details or student information.
 FORBIDDEN_WORDS = {
-    "email", "mail", "phone", "requester", "contact", "address", "student", "grade",
-    "description", "reason", "birth", "dob", "language",
+    "email",
+    "mail",
+    "phone",
+    "requester",
+    "contact",
+    "address",
+    "student",
+    "grade",
+    "description",
+    "reason",
+    "birth",
+    "dob",
+    "language",
 }
 # A field named exactly `name` on an event would be a person's name (staff names carry a
 # prefix saying whose they are, e.g. `escalated_to_name`).
@@ -235,8 +247,13 @@ def test_privacy_check_finds_the_contact_in_the_private_event() -> None:
     # Proves the check above can fail: it flags what the private event legitimately carries.
     found = set(_sensitive_fields(CATALOGUE["concern.contact_shared"].data_model))
 
-    assert {"requester", "requester.name", "requester.email", "requester.phone",
-            "requester.language"} <= found
+    assert {
+        "requester",
+        "requester.name",
+        "requester.email",
+        "requester.phone",
+        "requester.language",
+    } <= found
 
 
 def test_privacy_check_recurses_into_optional_and_list_models() -> None:
@@ -248,8 +265,11 @@ def test_privacy_check_recurses_into_optional_and_list_models() -> None:
 
 def test_contact_shared_round_trips_with_the_requester_contact() -> None:
     data = ConcernContactShared(
-        concern_id="c-1", tracking_number="CS-2026-000123", category="transportation",
-        submitted_at=SUBMITTED_AT, resolution_due_at=SUBMITTED_AT + timedelta(hours=72),
+        concern_id="c-1",
+        tracking_number="CS-2026-000123",
+        category="transportation",
+        submitted_at=SUBMITTED_AT,
+        resolution_due_at=SUBMITTED_AT + timedelta(hours=72),
         requester=RequesterContact(name="Alex Doe", email="alex@example.org", language="es"),
     )
     event = new_event(data, source="/bureau/intake", subject="c-1")

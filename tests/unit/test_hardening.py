@@ -59,12 +59,16 @@ async def test_answers_carry_security_headers() -> None:
 async def test_cors_admits_only_the_configured_frontends() -> None:
     transport = httpx.ASGITransport(app=app_with(("https://help.district.org",)))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        preflight = {"Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "Authorization, Content-Type"}
-        ours = await client.options("/v1/things", headers={
-            "Origin": "https://help.district.org", **preflight})
-        theirs = await client.options("/v1/things", headers={
-            "Origin": "https://evil.example", **preflight})
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        }
+        ours = await client.options(
+            "/v1/things", headers={"Origin": "https://help.district.org", **preflight}
+        )
+        theirs = await client.options(
+            "/v1/things", headers={"Origin": "https://evil.example", **preflight}
+        )
     assert ours.status_code == 200
     assert ours.headers["access-control-allow-origin"] == "https://help.district.org"
     assert "access-control-allow-origin" not in theirs.headers

@@ -25,10 +25,20 @@ RULES = TypeAdapter(list[Holiday])
 SHIPPED = load_district(DEFAULT_DISTRICT_CONFIG).section("escalation", EscalationConfig)
 BUSINESS_HOURS = next(c for c in SHIPPED.calendars if c.id == "business-hours")
 # The list the district file carried, by hand, for 2026 only.
-HAND_WRITTEN_2026 = [date(2026, 1, 1), date(2026, 1, 19), date(2026, 2, 16), date(2026, 5, 25),
-                     date(2026, 6, 19), date(2026, 7, 3), date(2026, 9, 7), date(2026, 11, 11),
-                     date(2026, 11, 26), date(2026, 11, 27), date(2026, 12, 24),
-                     date(2026, 12, 25)]
+HAND_WRITTEN_2026 = [
+    date(2026, 1, 1),
+    date(2026, 1, 19),
+    date(2026, 2, 16),
+    date(2026, 5, 25),
+    date(2026, 6, 19),
+    date(2026, 7, 3),
+    date(2026, 9, 7),
+    date(2026, 11, 11),
+    date(2026, 11, 26),
+    date(2026, 11, 27),
+    date(2026, 12, 24),
+    date(2026, 12, 25),
+]
 
 
 def in_year(rules: list[object], year: int) -> list[date]:
@@ -48,8 +58,10 @@ def test_a_yearly_date_is_observed_on_the_nearest_weekday_when_asked() -> None:
     assert in_year([{"every": "07-04", "observed": True}], 2027) == [date(2027, 7, 5)]  # Sun
     assert in_year([{"every": "07-04"}], 2027) == [date(2027, 7, 4)]
     # New Year's Day 2028 is a Saturday: observed on Friday 2027-12-31
-    assert in_year([{"every": "01-01", "observed": True}], 2027) == [date(2027, 1, 1),
-                                                                     date(2027, 12, 31)]
+    assert in_year([{"every": "01-01", "observed": True}], 2027) == [
+        date(2027, 1, 1),
+        date(2027, 12, 31),
+    ]
 
 
 def test_ranges_and_school_year_lists_name_every_day_of_a_break() -> None:
@@ -59,21 +71,23 @@ def test_ranges_and_school_year_lists_name_every_day_of_a_break() -> None:
     assert in_year([year], 2027) == [date(2027, 1, 1), date(2027, 3, 15)]
 
 
-@pytest.mark.parametrize("rule", [
-    {"nth": 0, "weekday": "mon", "month": 1},
-    {"every": "13-01"},
-    {"from": date(2027, 1, 2), "to": date(2027, 1, 1)},
-    {"school_year": "2026-2028", "days": [date(2027, 1, 1)]},
-    {"nth": 1, "weekday": "someday", "month": 1},
-])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"nth": 0, "weekday": "mon", "month": 1},
+        {"every": "13-01"},
+        {"from": date(2027, 1, 2), "to": date(2027, 1, 1)},
+        {"school_year": "2026-2028", "days": [date(2027, 1, 1)]},
+        {"nth": 1, "weekday": "someday", "month": 1},
+    ],
+)
 def test_a_rule_that_names_no_real_day_is_refused(rule: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         RULES.validate_python([rule])
 
 
 def test_the_shipped_rules_give_the_hand_written_2026_list_and_every_later_year() -> None:
-    assert in_year(BUSINESS_HOURS.model_dump(by_alias=True)["holidays"], 2026) == \
-        HAND_WRITTEN_2026
+    assert in_year(BUSINESS_HOURS.model_dump(by_alias=True)["holidays"], 2026) == HAND_WRITTEN_2026
     calendar = BUSINESS_HOURS.build(ZoneInfo("America/Chicago"))
     assert date(2027, 11, 25) in calendar.holidays  # Thanksgiving 2027: no longer a work day
     wednesday = datetime(2027, 11, 24, 23, 30, tzinfo=UTC)  # 17:30 in Chicago, closed
@@ -89,13 +103,15 @@ def write(tmp_path: Path, holidays: list[object]) -> Path:
 
 
 def test_config_check_warns_of_a_calendar_without_holidays_in_the_coming_year(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     stale = write(tmp_path, [date(2020, 1, 1)])
     assert cli.main(["config", "check", str(stale)]) == 0  # a warning, not a refusal
     assert "warning: calendar business-hours has no holidays" in capsys.readouterr().err
     assert cli.main(["config", "check", str(DEFAULT_DISTRICT_CONFIG)]) == 0
     assert "warning" not in capsys.readouterr().err
-    config = CalendarConfig.model_validate({"id": "x", "hours": {"mon": "08:00-17:00"},
-                                            "holidays": [date(2027, 1, 1)]})
+    config = CalendarConfig.model_validate(
+        {"id": "x", "hours": {"mon": "08:00-17:00"}, "holidays": [date(2027, 1, 1)]}
+    )
     assert not config.lacks_holidays(date(2026, 6, 1))
     assert config.lacks_holidays(date(2027, 1, 2))

@@ -18,18 +18,29 @@ SECRET = b"test-secret"
 
 def new_concern(student: Student | None = None, **changes: object) -> NewConcern:
     fields: dict[str, object] = dict(
-        channel=Channel.PHONE, category="enrollment", school_id="lincoln-es",
+        channel=Channel.PHONE,
+        category="enrollment",
+        school_id="lincoln-es",
         description="Cannot finish the online enrollment form",
         requester=Requester(name="Ana", email="ana@example.org", language="es"),
-        student=student, school_contacted=True, taken_by="agent-7")
+        student=student,
+        school_contacted=True,
+        taken_by="agent-7",
+    )
     fields.update(changes)
     return NewConcern(**fields)  # type: ignore[arg-type]
 
 
 def submit(new: NewConcern) -> tuple[domain.Concern, list]:
-    return domain.submit(new, concern_id="c1", tracking="CS-2026-000001", now=NOW,
-                         guarantee=timedelta(hours=72), contact_secret=SECRET,
-                         access_token_hash="h")
+    return domain.submit(
+        new,
+        concern_id="c1",
+        tracking="CS-2026-000001",
+        now=NOW,
+        guarantee=timedelta(hours=72),
+        contact_secret=SECRET,
+        access_token_hash="h",
+    )
 
 
 def test_tracking_number_is_year_and_zero_padded_sequence() -> None:
@@ -87,19 +98,27 @@ def test_anonymous_requester_has_no_name_email_or_phone_and_cannot_be_promised_u
     assert Requester(phone="+15555550100").reachable
 
 
-@pytest.mark.parametrize(("requester", "field"), [
-    (Requester(preferred_contact=ContactChannel.EMAIL, phone="+15555550100"), "requester.email"),
-    (Requester(preferred_contact=ContactChannel.SMS, email="a@example.org"), "requester.phone"),
-    (Requester(preferred_contact=ContactChannel.PHONE), "requester.phone"),
-])
+@pytest.mark.parametrize(
+    ("requester", "field"),
+    [
+        (
+            Requester(preferred_contact=ContactChannel.EMAIL, phone="+15555550100"),
+            "requester.email",
+        ),
+        (Requester(preferred_contact=ContactChannel.SMS, email="a@example.org"), "requester.phone"),
+        (Requester(preferred_contact=ContactChannel.PHONE), "requester.phone"),
+    ],
+)
 def test_preferred_contact_channel_needs_its_address(requester: Requester, field: str) -> None:
     problem = requester.contact_problem()
     assert problem is not None and problem[0] == field
 
 
 def test_preferred_contact_channel_with_its_address_is_fine() -> None:
-    assert Requester(preferred_contact=ContactChannel.SMS, phone="+15555550100") \
-        .contact_problem() is None
+    assert (
+        Requester(preferred_contact=ContactChannel.SMS, phone="+15555550100").contact_problem()
+        is None
+    )
 
 
 def test_triage_hears_whether_the_school_has_seen_the_concern() -> None:

@@ -27,8 +27,9 @@ def test_overdue_means_open_and_past_due() -> None:
 
 
 def test_filters_combine_with_and() -> None:
-    query = queries.to_query(ConcernFilter(statuses=(Status.RECEIVED,), team_id="t",
-                                           submitted_from=NOW), now=NOW)
+    query = queries.to_query(
+        ConcernFilter(statuses=(Status.RECEIVED,), team_id="t", submitted_from=NOW), now=NOW
+    )
     assert {"team_id": "t"} in query["$and"]
     assert {"submitted_at": {"$gte": NOW}} in query["$and"]
 
@@ -43,10 +44,15 @@ def test_cursor_resumes_after_the_last_item_in_its_order() -> None:
     doc = {"_id": "c9", "resolution_due_at": NOW}
     cursor = queries.encode_cursor(SortOrder.DUE, doc)
     after = queries.after_cursor(SortOrder.DUE, cursor)
-    assert after == {"$or": [{"resolution_due_at": {"$gt": NOW}},
-                             {"resolution_due_at": NOW, "_id": {"$gt": "c9"}}]}
-    descending = queries.after_cursor(SortOrder.DUE_DESC,
-                                      queries.encode_cursor(SortOrder.DUE_DESC, doc))
+    assert after == {
+        "$or": [
+            {"resolution_due_at": {"$gt": NOW}},
+            {"resolution_due_at": NOW, "_id": {"$gt": "c9"}},
+        ]
+    }
+    descending = queries.after_cursor(
+        SortOrder.DUE_DESC, queries.encode_cursor(SortOrder.DUE_DESC, doc)
+    )
     assert descending["$or"][0] == {"resolution_due_at": {"$lt": NOW}}
 
 
@@ -81,5 +87,3 @@ def test_access_token_is_derived_stable_and_only_its_hash_matches() -> None:
 def test_body_fingerprint_ignores_key_order_but_not_values() -> None:
     assert fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
     assert fingerprint({"a": 1}) != fingerprint({"a": 2})
-
-

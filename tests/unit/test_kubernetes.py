@@ -36,7 +36,8 @@ def test_committed_manifests_are_what_the_generator_renders() -> None:
         committed = OUT / name
         assert committed.exists(), f"{committed} missing: run python -m devtools.render_k8s"
         assert committed.read_text() == text, (
-            f"{committed} is stale: run python -m devtools.render_k8s")
+            f"{committed} is stale: run python -m devtools.render_k8s"
+        )
 
 
 def frontend_container(name: str) -> dict[str, Any]:
@@ -45,12 +46,16 @@ def frontend_container(name: str) -> dict[str, Any]:
     return container
 
 
-@pytest.mark.parametrize("resource", [r for r in resources()
-                                      if r["apiVersion"].split("/")[0]
-                                      in ("v1", "apps", "autoscaling", "policy")],
-                         ids=lambda r: f"{r['kind']}/{r['metadata']['name']}")
-def test_builtin_resource_validates_against_the_kubernetes_schema(
-        resource: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "resource",
+    [
+        r
+        for r in resources()
+        if r["apiVersion"].split("/")[0] in ("v1", "apps", "autoscaling", "policy")
+    ],
+    ids=lambda r: f"{r['kind']}/{r['metadata']['name']}",
+)
+def test_builtin_resource_validates_against_the_kubernetes_schema(resource: dict[str, Any]) -> None:
     kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
 
 
@@ -103,7 +108,8 @@ def check_frontend(name: str, container: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", FRONTEND_PORTS)
 def test_frontend_settings_accept_the_environment_the_cluster_gives(
-        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Production (ENVIRONMENT=production): every secret the settings refuse to start without
     # must be among the secrets the Deployment references (filled in as in the example).
     example = secrets_example()["stringData"]
@@ -125,7 +131,8 @@ def test_email_front_door_takes_mail_over_lmtp_through_its_service() -> None:
 
     assert ports["lmtp"]["port"] == int(env["EMAIL_LISTEN_PORT"])
     assert {"name": "lmtp", "containerPort": int(env["EMAIL_LISTEN_PORT"])} in (
-        frontend_container("email")["ports"])
+        frontend_container("email")["ports"]
+    )
 
 
 def test_every_secret_a_pod_reads_is_in_the_example_secret() -> None:
@@ -138,8 +145,10 @@ def test_every_secret_a_pod_reads_is_in_the_example_secret() -> None:
 
 
 def test_service_selectors_match_their_pods() -> None:
-    pods = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
-            for d in of_kind("Deployment")}
+    pods = {
+        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+        for d in of_kind("Deployment")
+    }
     for service in of_kind("Service"):
         labels = pods[service["metadata"]["name"]]
         assert service["spec"]["selector"].items() <= labels.items()
@@ -158,7 +167,9 @@ def test_rabbitmq_is_a_cluster_with_quorum_queues_and_mongodb_a_replica_set() ->
 def test_kustomization_lists_every_manifest_and_the_district_config() -> None:
     kustomization = yaml.safe_load(render()["kustomization.yaml"].split("\n", 1)[1])
     assert set(kustomization["resources"]) == {
-        n for n in render() if n not in ("kustomization.yaml", "district.yaml",
-                                         "secrets.example.yaml")}
+        n
+        for n in render()
+        if n not in ("kustomization.yaml", "district.yaml", "secrets.example.yaml")
+    }
     assert kustomization["configMapGenerator"][0]["files"] == ["district.yaml"]
     assert render()["district.yaml"] == (Path(OUT).parent / "district.yaml").read_text()

@@ -21,8 +21,12 @@ PRODUCTION = ("services", "shared", "frontends")
 METRIC = re.compile(r"\b(bureau_[a-z_]+)")
 
 
-SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
-            "gauge": ("",), "summary": ("_count", "_sum")}
+SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "gauge": ("",),
+    "summary": ("_count", "_sum"),
+}
 
 
 def exposed() -> set[str]:
@@ -50,21 +54,30 @@ def test_every_metric_an_alert_or_panel_uses_is_exposed() -> None:
 
 
 def series_of(metric: MetricWrapperBase) -> set[str]:
-    return {family.name + suffix for family in metric.describe()
-            for suffix in SUFFIXES.get(family.type, ("",))}
+    return {
+        family.name + suffix
+        for family in metric.describe()
+        for suffix in SUFFIXES.get(family.type, ("",))
+    }
 
 
 def updated_in_production(variable: str) -> bool:
     """Whether code that runs in the bureau sets, counts or observes `variable`."""
     update = re.compile(rf"\b{variable}\s*\.\s*(labels|set|inc|dec|observe|set_function)\(")
-    return any(update.search(path.read_text(encoding="utf-8"))
-               for folder in PRODUCTION for path in (ROOT / folder).rglob("*.py"))
+    return any(
+        update.search(path.read_text(encoding="utf-8"))
+        for folder in PRODUCTION
+        for path in (ROOT / folder).rglob("*.py")
+    )
 
 
 def test_every_metric_an_alert_or_panel_uses_is_set_somewhere() -> None:
     used = {m for expr in expressions() for m in METRIC.findall(expr)}
-    variables = {name: series_of(value) for name, value in vars(shared.metrics).items()
-                 if isinstance(value, MetricWrapperBase)}
+    variables = {
+        name: series_of(value)
+        for name, value in vars(shared.metrics).items()
+        if isinstance(value, MetricWrapperBase)
+    }
     behind = {name for name, series in variables.items() if series & used}
 
     assert behind, "no metric of shared.metrics behind the alerts and panels"

@@ -25,31 +25,62 @@ SEEDS = {t.key: t for t in templates.load_seed()}
 NO_STATUS_PAGE = NotifyConfig(status_url=None)
 
 
-def contact(language: str = "en", *, name: str | None = "Ana Pérez",
-            email: str | None = "ana.perez@example.org",
-            due: datetime = SUBMITTED + timedelta(hours=72)) -> ConcernContactShared:
+def contact(
+    language: str = "en",
+    *,
+    name: str | None = "Ana Pérez",
+    email: str | None = "ana.perez@example.org",
+    due: datetime = SUBMITTED + timedelta(hours=72),
+) -> ConcernContactShared:
     return ConcernContactShared(
-        concern_id="c-1", tracking_number="CS-2026-000123", category="transportation",
-        submitted_at=SUBMITTED, resolution_due_at=due,
+        concern_id="c-1",
+        tracking_number="CS-2026-000123",
+        category="transportation",
+        submitted_at=SUBMITTED,
+        resolution_due_at=due,
         requester=RequesterContact(name=name, email=email, language=language),
     )
 
 
-def render_acknowledgement(data: ConcernContactShared, *, category: str | None = "transportation",
-                           config: NotifyConfig = NO_STATUS_PAGE) -> templates.Rendered:
+def render_acknowledgement(
+    data: ConcernContactShared,
+    *,
+    category: str | None = "transportation",
+    config: NotifyConfig = NO_STATUS_PAGE,
+) -> templates.Rendered:
     """The acknowledgement email as notify composes it from the seeded templates."""
     requester = data.requester
-    facts = ConcernFacts(concern_id=data.concern_id, tracking_number=data.tracking_number,
-                         category=category, resolution_due_at=data.resolution_due_at,
-                         contact=Contact(name=requester.name, email=requester.email,
-                                         phone=requester.phone, language=requester.language))
-    [planned] = audience.plan("concern.contact_shared", data, facts=facts, district=DISTRICT,
-                              config=config, available=frozenset({ChannelName.EMAIL}))
-    template = SEEDS.get(f"acknowledgement:email:{planned.language}") \
-        or SEEDS["acknowledgement:email:en"]
-    values = audience.template_values(planned, language=template.language,
-                                      concern_id=data.concern_id, facts=facts,
-                                      district=DISTRICT, config=config)
+    facts = ConcernFacts(
+        concern_id=data.concern_id,
+        tracking_number=data.tracking_number,
+        category=category,
+        resolution_due_at=data.resolution_due_at,
+        contact=Contact(
+            name=requester.name,
+            email=requester.email,
+            phone=requester.phone,
+            language=requester.language,
+        ),
+    )
+    [planned] = audience.plan(
+        "concern.contact_shared",
+        data,
+        facts=facts,
+        district=DISTRICT,
+        config=config,
+        available=frozenset({ChannelName.EMAIL}),
+    )
+    template = (
+        SEEDS.get(f"acknowledgement:email:{planned.language}") or SEEDS["acknowledgement:email:en"]
+    )
+    values = audience.template_values(
+        planned,
+        language=template.language,
+        concern_id=data.concern_id,
+        facts=facts,
+        district=DISTRICT,
+        config=config,
+    )
     return templates.render(template, values)
 
 
@@ -70,8 +101,7 @@ def test_spanish_acknowledgement_is_written_in_spanish_with_24_hour_local_time()
     message = render_acknowledgement(contact("es"))
 
     assert message.language == "es"
-    assert message.subject == ("Hemos recibido su inquietud - número de seguimiento "
-                               "CS-2026-000123")
+    assert message.subject == ("Hemos recibido su inquietud - número de seguimiento CS-2026-000123")
     assert "Su número de seguimiento es CS-2026-000123." in message.text
     assert "a más tardar el jueves 5 de marzo de 2026 a las 09:30 (CST)." in message.text
     assert "(categoría: Transporte)" in message.text
@@ -103,8 +133,7 @@ def test_due_time_follows_daylight_saving_in_the_district_zone() -> None:
 def test_spanish_says_a_la_for_one_o_clock() -> None:
     early = contact("es", due=datetime(2026, 3, 6, 7, 15, tzinfo=UTC))
 
-    assert "el viernes 6 de marzo de 2026 a la 01:15 (CST)" in render_acknowledgement(
-        early).text
+    assert "el viernes 6 de marzo de 2026 a la 01:15 (CST)" in render_acknowledgement(early).text
 
 
 def test_anonymous_requester_gets_a_plain_greeting_and_no_category_line_without_one() -> None:
@@ -126,20 +155,23 @@ def test_contact_event_refuses_student_fields() -> None:
         ConcernContactShared.model_validate({**fields, "student": {"name": "Sam"}})
 
 
-@pytest.mark.parametrize(("attempts", "expected"), [
-    (1, DeliveryStatus.QUEUED),
-    (4, DeliveryStatus.QUEUED),
-    (5, DeliveryStatus.FAILED),
-    (6, DeliveryStatus.FAILED),
-])
+@pytest.mark.parametrize(
+    ("attempts", "expected"),
+    [
+        (1, DeliveryStatus.QUEUED),
+        (4, DeliveryStatus.QUEUED),
+        (5, DeliveryStatus.FAILED),
+        (6, DeliveryStatus.FAILED),
+    ],
+)
 def test_failed_attempt_requeues_until_the_last_allowed_attempt(
-        attempts: int, expected: DeliveryStatus) -> None:
+    attempts: int, expected: DeliveryStatus
+) -> None:
     assert domain.after_failure(attempts=attempts, max_attempts=5, permanent=False) is expected
 
 
 def test_permanent_refusal_fails_at_once() -> None:
-    assert domain.after_failure(attempts=1, max_attempts=5, permanent=True) \
-        is DeliveryStatus.FAILED
+    assert domain.after_failure(attempts=1, max_attempts=5, permanent=True) is DeliveryStatus.FAILED
 
 
 def test_failure_rule_rejects_an_attempt_that_never_started() -> None:
@@ -155,8 +187,10 @@ def test_only_sent_failed_and_skipped_are_final() -> None:
 
 
 def test_one_delivery_id_per_concern_kind_and_channel() -> None:
-    assert domain.delivery_id("c-1", Kind.ACKNOWLEDGEMENT, ChannelName.EMAIL) \
+    assert (
+        domain.delivery_id("c-1", Kind.ACKNOWLEDGEMENT, ChannelName.EMAIL)
         == "c-1:acknowledgement:email"
+    )
 
 
 def test_message_id_is_stable_per_delivery_and_distinct_between_deliveries() -> None:
@@ -167,11 +201,14 @@ def test_message_id_is_stable_per_delivery_and_distinct_between_deliveries() -> 
     assert first.startswith("<") and first.endswith("@district.example>")
 
 
-@pytest.mark.parametrize(("address", "masked"), [
-    ("ana.perez@example.org", "a***@example.org"),
-    ("b@example.org", "b***@example.org"),
-    ("not-an-address", "***"),
-])
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("ana.perez@example.org", "a***@example.org"),
+        ("b@example.org", "b***@example.org"),
+        ("not-an-address", "***"),
+    ],
+)
 def test_address_is_masked_to_first_letter_and_domain(address: str, masked: str) -> None:
     assert domain.mask_address(address) == masked
 
@@ -186,27 +223,34 @@ def test_redact_removes_the_address_in_any_case() -> None:
 
 
 def _outgoing(name: str | None = "Ana Pérez") -> OutgoingMessage:
-    return OutgoingMessage(delivery_id="c-1:acknowledgement:email", to="ana@example.org",
-                           to_name=name, subject="Subject", text="Body\n", language="es",
-                           created_at=SUBMITTED)
+    return OutgoingMessage(
+        delivery_id="c-1:acknowledgement:email",
+        to="ana@example.org",
+        to_name=name,
+        subject="Subject",
+        text="Body\n",
+        language="es",
+        created_at=SUBMITTED,
+    )
 
 
 def test_email_attempts_of_one_delivery_share_a_message_id() -> None:
-    channel = SmtpEmailChannel(host="127.0.0.1", port=1, timeout_s=1,
-                               mail_from="Bureau <bureau@district.example>")
+    channel = SmtpEmailChannel(
+        host="127.0.0.1", port=1, timeout_s=1, mail_from="Bureau <bureau@district.example>"
+    )
 
     first, second = channel.build(_outgoing()), channel.build(_outgoing())
 
     assert first["Message-ID"] == second["Message-ID"]
-    assert first["Message-ID"] == domain.message_id("c-1:acknowledgement:email",
-                                                    "district.example")
+    assert first["Message-ID"] == domain.message_id("c-1:acknowledgement:email", "district.example")
     assert first["Content-Language"] == "es"
     assert first["Auto-Submitted"] == "auto-generated"
 
 
 def test_requester_name_with_line_break_cannot_add_headers() -> None:
-    channel = SmtpEmailChannel(host="127.0.0.1", port=1, timeout_s=1,
-                               mail_from="Bureau <bureau@district.example>")
+    channel = SmtpEmailChannel(
+        host="127.0.0.1", port=1, timeout_s=1, mail_from="Bureau <bureau@district.example>"
+    )
 
     mail = channel.build(_outgoing("Ana\r\nBcc: victim@example.net"))
 
@@ -214,13 +258,20 @@ def test_requester_name_with_line_break_cannot_add_headers() -> None:
     assert "\n" not in str(mail["To"])
 
 
-@pytest.mark.parametrize("name", [
-    "ceo@district.example", "Principal <principal@district.example>",
-    'Ana "<boss@evil.example>"', "mailto:boss@evil.example"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ceo@district.example",
+        "Principal <principal@district.example>",
+        'Ana "<boss@evil.example>"',
+        "mailto:boss@evil.example",
+    ],
+)
 def test_a_name_that_looks_like_an_address_is_left_out_of_to(name: str) -> None:
     """Security (low): a requester's name could make mail clients show another address."""
-    channel = SmtpEmailChannel(host="127.0.0.1", port=1, timeout_s=1,
-                               mail_from="Bureau <bureau@district.example>")
+    channel = SmtpEmailChannel(
+        host="127.0.0.1", port=1, timeout_s=1, mail_from="Bureau <bureau@district.example>"
+    )
 
     mail = channel.build(_outgoing(name))
 
@@ -253,46 +304,69 @@ def test_settings_refuse_a_partial_sms_provider() -> None:
 
 
 @pytest.mark.parametrize(("attempts", "wait_s"), [(1, 5), (2, 30), (4, 600), (9, 600)])
-def test_retry_waits_follow_the_backoff_and_then_repeat_the_last(attempts: int,
-                                                                wait_s: int) -> None:
+def test_retry_waits_follow_the_backoff_and_then_repeat_the_last(
+    attempts: int, wait_s: int
+) -> None:
     after = domain.retry_at(SUBMITTED, attempts=attempts, backoff_s=(5, 30, 120, 600))
 
     assert after - SUBMITTED == timedelta(seconds=wait_s)
 
 
 def test_delivery_ids_name_occurrence_and_staff_recipient_but_not_the_requester() -> None:
-    assert domain.delivery_id("c-1", Kind.REPLY, ChannelName.SMS, occurrence="m-9",
-                              recipient="requester") == "c-1:reply:m-9:sms"
-    assert domain.delivery_id("c-1", Kind.ESCALATION, ChannelName.EMAIL, occurrence="1-0-t",
-                              recipient="p-lincoln") == "c-1:escalation:1-0-t:email:p-lincoln"
+    assert (
+        domain.delivery_id(
+            "c-1", Kind.REPLY, ChannelName.SMS, occurrence="m-9", recipient="requester"
+        )
+        == "c-1:reply:m-9:sms"
+    )
+    assert (
+        domain.delivery_id(
+            "c-1", Kind.ESCALATION, ChannelName.EMAIL, occurrence="1-0-t", recipient="p-lincoln"
+        )
+        == "c-1:escalation:1-0-t:email:p-lincoln"
+    )
 
 
-@pytest.mark.parametrize(("email", "phone", "preferred", "expected"), [
-    ("a@example.org", "+15550100", None, ChannelName.EMAIL),
-    ("a@example.org", "+15550100", "sms", ChannelName.SMS),
-    (None, "+15550100", None, ChannelName.SMS),
-    (None, "+15550100", "email", ChannelName.SMS),
-    ("a@example.org", None, "sms", ChannelName.EMAIL),
-    (None, None, None, None),
-])
+@pytest.mark.parametrize(
+    ("email", "phone", "preferred", "expected"),
+    [
+        ("a@example.org", "+15550100", None, ChannelName.EMAIL),
+        ("a@example.org", "+15550100", "sms", ChannelName.SMS),
+        (None, "+15550100", None, ChannelName.SMS),
+        (None, "+15550100", "email", ChannelName.SMS),
+        ("a@example.org", None, "sms", ChannelName.EMAIL),
+        (None, None, None, None),
+    ],
+)
 def test_preferred_channel_decides_else_email_else_sms(
-        email: str | None, phone: str | None, preferred: str | None,
-        expected: ChannelName | None) -> None:
-    chosen = domain.choose_channel(email=email, phone=phone, preferred=preferred,
-                                   available=frozenset({ChannelName.EMAIL, ChannelName.SMS}))
+    email: str | None, phone: str | None, preferred: str | None, expected: ChannelName | None
+) -> None:
+    chosen = domain.choose_channel(
+        email=email,
+        phone=phone,
+        preferred=preferred,
+        available=frozenset({ChannelName.EMAIL, ChannelName.SMS}),
+    )
 
     assert chosen is expected
 
 
 def test_sms_is_not_chosen_where_no_provider_is_configured() -> None:
-    assert domain.choose_channel(email=None, phone="+15550100", preferred="sms",
-                                 available=frozenset({ChannelName.EMAIL})) is None
+    assert (
+        domain.choose_channel(
+            email=None, phone="+15550100", preferred="sms", available=frozenset({ChannelName.EMAIL})
+        )
+        is None
+    )
 
 
-@pytest.mark.parametrize(("address", "masked"), [
-    ("+15125550123", "+1***23"),
-    ("https://sis.district.example/hooks/bureau?key=1", "https://sis.district.example/***"),
-])
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("+15125550123", "+1***23"),
+        ("https://sis.district.example/hooks/bureau?key=1", "https://sis.district.example/***"),
+    ],
+)
 def test_phone_numbers_and_webhook_urls_are_masked(address: str, masked: str) -> None:
     assert domain.mask_address(address) == masked
 

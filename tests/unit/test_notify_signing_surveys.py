@@ -21,8 +21,13 @@ def headers(secret: str = SECRET, at: datetime = NOW, body: bytes = BODY) -> dic
 
 
 def verify(h: dict[str, str], body: bytes = BODY, now: datetime = NOW) -> bool:
-    return signing.verify(SECRET, body, timestamp=h.get(signing.TIMESTAMP_HEADER),
-                          signature=h.get(signing.SIGNATURE_HEADER), now=now)
+    return signing.verify(
+        SECRET,
+        body,
+        timestamp=h.get(signing.TIMESTAMP_HEADER),
+        signature=h.get(signing.SIGNATURE_HEADER),
+        now=now,
+    )
 
 
 def test_receiver_verifies_a_signed_webhook() -> None:
@@ -89,12 +94,18 @@ def test_survey_link_joins_base_url_and_token() -> None:
 def test_survey_expires_thirty_days_after_resolution() -> None:
     expires = surveys.expires_at(NOW)
 
-    assert surveys.state(answered=False, expires=expires, now=NOW + timedelta(days=29)) \
+    assert (
+        surveys.state(answered=False, expires=expires, now=NOW + timedelta(days=29))
         is SurveyState.OPEN
-    assert surveys.state(answered=False, expires=expires, now=NOW + timedelta(days=30)) \
+    )
+    assert (
+        surveys.state(answered=False, expires=expires, now=NOW + timedelta(days=30))
         is SurveyState.EXPIRED
-    assert surveys.state(answered=True, expires=expires, now=NOW + timedelta(days=31)) \
+    )
+    assert (
+        surveys.state(answered=True, expires=expires, now=NOW + timedelta(days=31))
         is SurveyState.ANSWERED
+    )
 
 
 def test_question_in_spanish_and_english_for_other_languages() -> None:

@@ -14,20 +14,23 @@ CHICAGO = "America/Chicago"
 NIGHT, MORNING = time(21, 0), time(8, 0)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("", 0),
-    ("a" * 160, 1),
-    ("a" * 161, 2),
-    ("a" * 306, 2),
-    ("a" * 307, 3),
-    ("é" * 160, 1),            # é is in GSM-7
-    ("ó" * 70, 1),             # ó is not: UCS-2
-    ("ó" * 71, 2),
-    ("ó" * 134, 2),
-    ("ó" * 135, 3),
-    ("€" * 80, 1),             # extension characters cost two septets
-    ("€" * 81, 2),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", 0),
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("a" * 306, 2),
+        ("a" * 307, 3),
+        ("é" * 160, 1),  # é is in GSM-7
+        ("ó" * 70, 1),  # ó is not: UCS-2
+        ("ó" * 71, 2),
+        ("ó" * 134, 2),
+        ("ó" * 135, 3),
+        ("€" * 80, 1),  # extension characters cost two septets
+        ("€" * 81, 2),
+    ],
+)
 def test_segments_count_gsm7_and_ucs2_lengths(text: str, expected: int) -> None:
     assert sms.segments(text) == expected
 
@@ -60,10 +63,18 @@ def test_fit_counts_ucs2_room_for_spanish_accents() -> None:
     assert len(fitted) <= 134
 
 
-@pytest.mark.parametrize(("local", "quiet"), [
-    (time(20, 59), False), (time(21, 0), True), (time(23, 30), True),
-    (time(0, 0), True), (time(7, 59), True), (time(8, 0), False), (time(12, 0), False),
-])
+@pytest.mark.parametrize(
+    ("local", "quiet"),
+    [
+        (time(20, 59), False),
+        (time(21, 0), True),
+        (time(23, 30), True),
+        (time(0, 0), True),
+        (time(7, 59), True),
+        (time(8, 0), False),
+        (time(12, 0), False),
+    ],
+)
 def test_quiet_hours_span_midnight(local: time, quiet: bool) -> None:
     assert sms.in_quiet_hours(local, start=NIGHT, end=MORNING) is quiet
 
@@ -114,11 +125,14 @@ def test_night_before_fall_back_releases_at_eight_standard_time() -> None:
 
 
 def test_repeated_hour_at_fall_back_is_quiet_both_times() -> None:
-    first_one_thirty = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)   # 01:30 CDT
+    first_one_thirty = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 CDT
     second_one_thirty = datetime(2026, 11, 1, 7, 30, tzinfo=UTC)  # 01:30 CST
 
-    assert release(first_one_thirty) == release(second_one_thirty) \
+    assert (
+        release(first_one_thirty)
+        == release(second_one_thirty)
         == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+    )
 
 
 def test_morning_inside_a_dst_gap_is_released_just_after_the_gap() -> None:

@@ -13,15 +13,18 @@ pytestmark = pytest.mark.unit
 SEEDS = templates.load_seed()
 
 
-def email(body: str, subject: str = "About $tracking", kind: Kind = Kind.REPLY,
-          language: str = "en") -> MessageTemplate:
-    return MessageTemplate(kind=kind, channel=ChannelName.EMAIL, language=language,
-                           subject=subject, body=body)
+def email(
+    body: str, subject: str = "About $tracking", kind: Kind = Kind.REPLY, language: str = "en"
+) -> MessageTemplate:
+    return MessageTemplate(
+        kind=kind, channel=ChannelName.EMAIL, language=language, subject=subject, body=body
+    )
 
 
 def problems(template: MessageTemplate, max_segments: int = 3) -> list[tuple[str, str]]:
-    return [(p.field, p.message) for p in templates.validate(template,
-                                                           sms_max_segments=max_segments)]
+    return [
+        (p.field, p.message) for p in templates.validate(template, sms_max_segments=max_segments)
+    ]
 
 
 def test_english_and_spanish_have_every_kind_on_every_channel() -> None:
@@ -41,15 +44,21 @@ def test_every_seed_template_passes_validation() -> None:
 def test_optional_part_appears_only_when_its_placeholders_have_values() -> None:
     text = "Hello[[ $name]], about $tracking[[ ($category)]]."
 
-    assert templates.render_text(text, {"name": "Ana", "tracking": "T-1", "category": ""}) \
+    assert (
+        templates.render_text(text, {"name": "Ana", "tracking": "T-1", "category": ""})
         == "Hello Ana, about T-1."
-    assert templates.render_text(text, {"name": "", "tracking": "T-1", "category": "Bus"}) \
+    )
+    assert (
+        templates.render_text(text, {"name": "", "tracking": "T-1", "category": "Bus"})
         == "Hello, about T-1 (Bus)."
+    )
 
 
 def test_values_are_inserted_verbatim_and_never_evaluated() -> None:
-    rendered = templates.render_text("Reply: $reply_text", {
-        "reply_text": "${district} {{7*7}} $$ __import__('os')", "district": "X"})
+    rendered = templates.render_text(
+        "Reply: $reply_text",
+        {"reply_text": "${district} {{7*7}} $$ __import__('os')", "district": "X"},
+    )
 
     assert rendered == "Reply: ${district} {{7*7}} $$ __import__('os')"
 
@@ -85,16 +94,22 @@ def test_unbalanced_optional_part_is_refused() -> None:
 
 def test_email_needs_a_subject_and_sms_has_none() -> None:
     no_subject = email("Body $tracking", subject="  ")
-    sms_subject = MessageTemplate(kind=Kind.REPLY, channel=ChannelName.SMS, language="en",
-                                  subject="Hi", body="$reply_text")
+    sms_subject = MessageTemplate(
+        kind=Kind.REPLY, channel=ChannelName.SMS, language="en", subject="Hi", body="$reply_text"
+    )
 
     assert problems(no_subject) == [("subject", "an email needs a subject")]
     assert problems(sms_subject) == [("subject", "an SMS has no subject")]
 
 
 def test_sms_template_too_long_for_the_segment_limit_is_refused() -> None:
-    long = MessageTemplate(kind=Kind.REOPENING, channel=ChannelName.SMS, language="en",
-                           subject=None, body="$district: " + "reopened again. " * 20)
+    long = MessageTemplate(
+        kind=Kind.REOPENING,
+        channel=ChannelName.SMS,
+        language="en",
+        subject=None,
+        body="$district: " + "reopened again. " * 20,
+    )
 
     [(field, message)] = problems(long, max_segments=2)
 
@@ -102,8 +117,9 @@ def test_sms_template_too_long_for_the_segment_limit_is_refused() -> None:
 
 
 def test_webhooks_have_no_templates() -> None:
-    hook = MessageTemplate(kind=Kind.WEBHOOK, channel=ChannelName.EMAIL, language="en",
-                           subject="x", body="y")
+    hook = MessageTemplate(
+        kind=Kind.WEBHOOK, channel=ChannelName.EMAIL, language="en", subject="x", body="y"
+    )
 
     assert problems(hook)[0][0] == "kind"
 

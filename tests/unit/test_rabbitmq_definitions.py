@@ -26,8 +26,11 @@ def permission(user: str) -> dict[str, str]:
 
 
 def topic(user: str, exchange: str) -> dict[str, Any] | None:
-    found = [t for t in DEFINITIONS["topic_permissions"]
-             if t["user"] == user and t["exchange"] == exchange]
+    found = [
+        t
+        for t in DEFINITIONS["topic_permissions"]
+        if t["user"] == user and t["exchange"] == exchange
+    ]
     return found[0] if found else None
 
 
@@ -77,8 +80,10 @@ def test_the_subscriber_cannot_reach_the_private_exchange() -> None:
 
 
 # What each service publishes: the catalogue's producer, and intake's merges (Security, low).
-PUBLISHES = {service: {n for n, spec in CATALOGUE.items() if spec.producer == service}
-             for service in SERVICES}
+PUBLISHES = {
+    service: {n for n, spec in CATALOGUE.items() if spec.producer == service}
+    for service in SERVICES
+}
 PUBLISHES["intake"].add("concern.merged")
 
 
@@ -95,10 +100,15 @@ def test_a_service_publishes_only_its_own_events(service: str) -> None:
         assert matches(private["write"], name) == (mine and on_private), (service, name)
     # it binds what the bureau binds (each service declares every bureau queue), no more
     bound = set().union(*SUBSCRIPTIONS.values())
-    assert not matches(topic(service, "bureau.private")["read"],  # type: ignore[index]
-                       "concern.anything_else")
-    assert all(matches(topic(service, "bureau.private")["read"], n)  # type: ignore[index]
-               for n in bound if CATALOGUE[n].exchange is Exchange.PRIVATE)
+    assert not matches(
+        topic(service, "bureau.private")["read"],  # type: ignore[index]
+        "concern.anything_else",
+    )
+    assert all(
+        matches(topic(service, "bureau.private")["read"], n)  # type: ignore[index]
+        for n in bound
+        if CATALOGUE[n].exchange is Exchange.PRIVATE
+    )
 
 
 def test_the_topic_permissions_are_what_the_catalogue_renders() -> None:

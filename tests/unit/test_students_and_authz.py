@@ -23,8 +23,7 @@ from shared.authz import TABLE, Permission, Scope, access, is_public, markdown
 pytestmark = pytest.mark.unit
 
 K1, K2 = os.urandom(32), os.urandom(32)
-LUCIA = Student(name="Lucia Gonzalez", student_id="S-778812", grade="4",
-                special_education=True)
+LUCIA = Student(name="Lucia Gonzalez", student_id="S-778812", grade="4", special_education=True)
 
 
 def vault(current: str = "k1", **keys: bytes) -> StudentVault:
@@ -42,8 +41,12 @@ def test_a_sealed_student_opens_only_with_its_key_and_its_concern() -> None:
     sealed = vault().seal(LUCIA, "concern-1")
     assert "Lucia" not in str(sealed) and "778812" not in str(sealed)
     assert sealed["kid"] == "k1"
-    assert sealed["masked"] == {"name": "L***a G***z", "student_id": "S-****12", "grade": "4",
-                                "special_education": True}
+    assert sealed["masked"] == {
+        "name": "L***a G***z",
+        "student_id": "S-****12",
+        "grade": "4",
+        "special_education": True,
+    }
     assert vault().open(sealed, "concern-1") == LUCIA
     with pytest.raises(StudentKeyError):
         vault().open(sealed, "concern-2")  # copied onto another concern: refused
@@ -63,12 +66,20 @@ def test_rotation_reads_old_ciphertexts_and_reseals_with_the_current_key() -> No
 
 
 def test_a_plaintext_student_from_before_encryption_is_read_and_resealed() -> None:
-    legacy = {"name": "Lucia Gonzalez", "student_id": "S-778812", "grade": "4",
-              "special_education": False}
+    legacy = {
+        "name": "Lucia Gonzalez",
+        "student_id": "S-778812",
+        "grade": "4",
+        "special_education": False,
+    }
     assert vault().needs_resealing(legacy)
     assert vault().open(legacy, "c").name == "Lucia Gonzalez"
-    assert shown(legacy) == {"name": "L***a G***z", "student_id": "S-****12", "grade": "4",
-                             "special_education": False}
+    assert shown(legacy) == {
+        "name": "L***a G***z",
+        "student_id": "S-****12",
+        "grade": "4",
+        "special_education": False,
+    }
 
 
 def test_the_lookup_key_finds_a_student_without_naming_them() -> None:
@@ -85,22 +96,27 @@ def test_a_malformed_key_ring_is_refused(raw: str) -> None:
 
 
 def test_development_student_keys_are_refused_in_production() -> None:
-    secrets = {"environment": "production",
-               "jwt_signing_key": "a-real-key-of-enough-length-for-hs256",
-               "contact_hash_key": "real-contact", "access_token_key": "real-access",
-               "student_hash_key": "real-hash"}
+    secrets = {
+        "environment": "production",
+        "jwt_signing_key": "a-real-key-of-enough-length-for-hs256",
+        "contact_hash_key": "real-contact",
+        "access_token_key": "real-access",
+        "student_hash_key": "real-hash",
+    }
     with pytest.raises(ValueError, match="STUDENT_DATA_KEYS"):
         IntakeSettings.model_validate(secrets)
     ring = '{"k9": "' + base64.b64encode(K1).decode() + '"}'
-    IntakeSettings.model_validate({**secrets, "student_data_keys": ring,
-                                   "student_data_key_id": "k9"})
+    IntakeSettings.model_validate(
+        {**secrets, "student_data_keys": ring, "student_data_key_id": "k9"}
+    )
     with pytest.raises(ValueError, match="STUDENT_DATA_KEY_ID"):
         IntakeSettings.model_validate({"student_data_keys": ring, "student_data_key_id": "k1"})
 
 
 def who(*roles: Role, schools: tuple[str, ...] = (), teams: tuple[str, ...] = ()) -> Principal:
-    return Principal(subject="x", roles=frozenset(roles), schools=frozenset(schools),
-                     teams=frozenset(teams))
+    return Principal(
+        subject="x", roles=frozenset(roles), schools=frozenset(schools), teams=frozenset(teams)
+    )
 
 
 def test_a_principal_reaches_its_schools_and_a_team_member_its_teams() -> None:
@@ -122,18 +138,24 @@ def test_roles_add_up_and_unlisted_roles_get_nothing() -> None:
 
 
 def test_members_change_only_their_own_away_state() -> None:
-    own = access(Principal(subject="sd-1", roles=frozenset({Role.TEAM_MEMBER})),
-                 Permission.MEMBERS_MANAGE)
+    own = access(
+        Principal(subject="sd-1", roles=frozenset({Role.TEAM_MEMBER})), Permission.MEMBERS_MANAGE
+    )
     assert own is not None and own.covers_member("sd-1") and not own.covers_member("sd-2")
 
 
 def test_the_auditor_only_reads() -> None:
     for permission, roles in TABLE.items():
         if Role.AUDITOR in roles:
-            assert permission in (Permission.CATALOG, Permission.CONCERN_READ,
-                                  Permission.DIRECTORY_READ, Permission.CONFIG_READ,
-                                  Permission.OVERSIGHT_READ, Permission.REPORTS_READ,
-                                  Permission.AUDIT_READ), permission
+            assert permission in (
+                Permission.CATALOG,
+                Permission.CONCERN_READ,
+                Permission.DIRECTORY_READ,
+                Permission.CONFIG_READ,
+                Permission.OVERSIGHT_READ,
+                Permission.REPORTS_READ,
+                Permission.AUDIT_READ,
+            ), permission
     assert TABLE[Permission.CONFIG_WRITE] == {Role.ADMIN: Scope.ALL}
 
 

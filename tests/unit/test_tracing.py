@@ -20,24 +20,37 @@ AT = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 
 
 def submitted(concern_id: str) -> ConcernSubmitted:
-    return ConcernSubmitted(concern_id=concern_id, tracking_number="CS-2026-000001",
-                            channel=Channel.WEB, category="enrollment", submitted_at=AT,
-                            resolution_due_at=AT)
+    return ConcernSubmitted(
+        concern_id=concern_id,
+        tracking_number="CS-2026-000001",
+        channel=Channel.WEB,
+        category="enrollment",
+        submitted_at=AT,
+        resolution_due_at=AT,
+    )
 
 
 def triaged(concern_id: str) -> ConcernTriaged:
-    return ConcernTriaged(concern_id=concern_id, category="enrollment", team_id="enrollment",
-                          team_name="Enrollment Center", priority=Priority.NORMAL,
-                          rule="category:enrollment", triaged_at=AT)
+    return ConcernTriaged(
+        concern_id=concern_id,
+        category="enrollment",
+        team_id="enrollment",
+        team_name="Enrollment Center",
+        priority=Priority.NORMAL,
+        rule="category:enrollment",
+        triaged_at=AT,
+    )
 
 
 def test_trace_id_of_a_concern_is_its_uuid_and_stable() -> None:
     concern_id = str(uuid.uuid4())
     assert tracing.trace_id_for(concern_id) == concern_id.replace("-", "")
-    first = tracing.parse(new_event(submitted(concern_id), source="/t", subject=concern_id)
-                          .traceparent)
-    later = tracing.parse(new_event(submitted(concern_id), source="/t", subject=concern_id)
-                          .traceparent)
+    first = tracing.parse(
+        new_event(submitted(concern_id), source="/t", subject=concern_id).traceparent
+    )
+    later = tracing.parse(
+        new_event(submitted(concern_id), source="/t", subject=concern_id).traceparent
+    )
     assert first is not None and later is not None
     assert first[0] == later[0] == concern_id.replace("-", "")
 
@@ -55,8 +68,7 @@ def test_event_emitted_while_handling_is_a_child_of_the_handling_span() -> None:
         handling_span = tracing.parse(tracing._current.get())
         outgoing = new_event(triaged(concern_id), source="/bureau/triage", subject=concern_id)
     assert handling_span is not None
-    assert tracing.parse(outgoing.traceparent) == (concern_id.replace("-", ""),
-                                                   handling_span[1])
+    assert tracing.parse(outgoing.traceparent) == (concern_id.replace("-", ""), handling_span[1])
     assert tracing.current_trace_id() is None  # the context does not leak past the handler
 
 
@@ -75,8 +87,7 @@ def test_exported_span_continues_the_publishers_span(exporter: InMemorySpanExpor
     incoming = new_event(submitted(concern_id), source="/bureau/intake", subject=concern_id)
     parent = tracing.parse(incoming.traceparent)
     assert parent is not None
-    with tracing.handling(incoming.traceparent, name="handle concern.submitted",
-                          service="triage"):
+    with tracing.handling(incoming.traceparent, name="handle concern.submitted", service="triage"):
         outgoing = new_event(triaged(concern_id), source="/bureau/triage", subject=concern_id)
     (span,) = exporter.get_finished_spans()
     assert f"{span.context.trace_id:032x}" == concern_id.replace("-", "")

@@ -31,18 +31,37 @@ WINDOW = timedelta(days=14)
 BUS = "The school bus skipped our stop on Maple Street three mornings this week."
 
 
-def earlier(concern_id: str = "old", *, text: str = "Lunch menu question for the cafeteria.",
-            key: str | None = "k1", category: str = "transportation",
-            school_id: str | None = "lincoln-es", age: timedelta = timedelta(days=3)) -> Earlier:
-    return Earlier(concern_id=concern_id, category=category, school_id=school_id,
-                   contact_key=key, fingerprint=fingerprint(text), submitted_at=T0 - age)
+def earlier(
+    concern_id: str = "old",
+    *,
+    text: str = "Lunch menu question for the cafeteria.",
+    key: str | None = "k1",
+    category: str = "transportation",
+    school_id: str | None = "lincoln-es",
+    age: timedelta = timedelta(days=3),
+) -> Earlier:
+    return Earlier(
+        concern_id=concern_id,
+        category=category,
+        school_id=school_id,
+        contact_key=key,
+        fingerprint=fingerprint(text),
+        submitted_at=T0 - age,
+    )
 
 
 def duplicates_of(previous: list[Earlier], **overrides: Any) -> list[Any]:
-    args: dict[str, Any] = {"concern_id": "new", "category": "transportation",
-                            "school_id": "lincoln-es", "contact_key": "k1",
-                            "text_fingerprint": fingerprint(BUS), "submitted_at": T0,
-                            "earlier": previous, "window": WINDOW, "threshold": 0.6}
+    args: dict[str, Any] = {
+        "concern_id": "new",
+        "category": "transportation",
+        "school_id": "lincoln-es",
+        "contact_key": "k1",
+        "text_fingerprint": fingerprint(BUS),
+        "submitted_at": T0,
+        "earlier": previous,
+        "window": WINDOW,
+        "threshold": 0.6,
+    }
     args.update(overrides)
     return find_duplicates(**args)
 
@@ -65,10 +84,16 @@ def test_same_requester_category_and_school_within_14_days_is_flagged() -> None:
     assert [(c.concern_id, c.reason) for c in found] == [("old", DuplicateReason.SAME_REQUESTER)]
 
 
-@pytest.mark.parametrize("change", [
-    {"age": timedelta(days=15)}, {"key": "k2"}, {"key": None}, {"category": "enrollment"},
-    {"school_id": "jefferson-hs"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"age": timedelta(days=15)},
+        {"key": "k2"},
+        {"key": None},
+        {"category": "enrollment"},
+        {"school_id": "jefferson-hs"},
+    ],
+)
 def test_same_requester_is_not_flagged_when_anything_else_differs(change: dict[str, Any]) -> None:
     assert duplicates_of([earlier(**change)]) == []
 
@@ -78,22 +103,33 @@ def test_anonymous_requesters_are_never_matched_on_contact() -> None:
 
 
 def test_very_similar_text_from_anyone_is_flagged() -> None:
-    similar = earlier("other", key="k9", category="safety",
-                      text="School bus skipped our stop on Maple Street three mornings!")
+    similar = earlier(
+        "other",
+        key="k9",
+        category="safety",
+        text="School bus skipped our stop on Maple Street three mornings!",
+    )
     found = duplicates_of([similar], contact_key="k2")
     assert [(c.concern_id, c.reason) for c in found] == [("other", DuplicateReason.SIMILAR_TEXT)]
     assert found[0].similarity >= 0.6
 
 
 def test_different_text_is_not_flagged() -> None:
-    other = earlier("other", key="k9",
-                    text="The bus driver was rude to the kids on Maple Street this week.")
+    other = earlier(
+        "other", key="k9", text="The bus driver was rude to the kids on Maple Street this week."
+    )
     assert duplicates_of([other], contact_key="k2") == []
 
 
 def test_short_texts_are_not_compared() -> None:
-    assert duplicates_of([earlier(key="k9", text="bus late")], contact_key="k2",
-                         text_fingerprint=fingerprint("bus late")) == []
+    assert (
+        duplicates_of(
+            [earlier(key="k9", text="bus late")],
+            contact_key="k2",
+            text_fingerprint=fingerprint("bus late"),
+        )
+        == []
+    )
 
 
 def test_same_requester_candidates_come_before_similar_text() -> None:
@@ -102,6 +138,7 @@ def test_same_requester_candidates_come_before_similar_text() -> None:
 
 
 # --- assignment ----------------------------------------------------------------------------
+
 
 def test_least_loaded_member_gets_the_concern_ties_to_the_first() -> None:
     team = [Seat("a"), Seat("b"), Seat("c")]

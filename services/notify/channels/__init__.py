@@ -63,8 +63,9 @@ class RecordingChannel:
         self.refused: list[OutgoingMessage] = []
         self._refusals: list[DeliveryResult] = []
 
-    def refuse_next(self, answer: str = "451 try again later", *, times: int = 1,
-                    permanent: bool = False) -> None:
+    def refuse_next(
+        self, answer: str = "451 try again later", *, times: int = 1, permanent: bool = False
+    ) -> None:
         """The next `times` sends fail with this answer."""
         self._refusals += [DeliveryResult.refused(answer, permanent=permanent)] * times
 
@@ -86,5 +87,13 @@ from services.notify.channels.email import SmtpEmailChannel  # noqa: E402
 from services.notify.channels.sms import HttpSmsChannel  # noqa: E402
 from services.notify.channels.webhook import WebhookChannel  # noqa: E402
 
-__all__ = ["DeliveryResult", "HttpSmsChannel", "OutboundChannel", "OutgoingMessage",
-           "RecordingChannel", "SmtpEmailChannel", "WebhookChannel", "http_refusal"]
+__all__ = [
+    "DeliveryResult",
+    "HttpSmsChannel",
+    "OutboundChannel",
+    "OutgoingMessage",
+    "RecordingChannel",
+    "SmtpEmailChannel",
+    "WebhookChannel",
+    "http_refusal",
+]

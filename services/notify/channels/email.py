@@ -19,9 +19,18 @@ class SmtpEmailChannel:
 
     name = "email"
 
-    def __init__(self, *, host: str, port: int, mail_from: str, timeout_s: float,
-                 username: str | None = None, password: str | None = None,
-                 use_tls: bool = False, start_tls: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        mail_from: str,
+        timeout_s: float,
+        username: str | None = None,
+        password: str | None = None,
+        use_tls: bool = False,
+        start_tls: bool = False,
+    ) -> None:
         sender = parseaddr(mail_from)[1]
         if "@" not in sender:
             raise ValueError(f"MAIL_FROM needs an address with a domain, got {mail_from!r}")
@@ -40,10 +49,16 @@ class SmtpEmailChannel:
     @classmethod
     def from_settings(cls, settings: NotifySettings) -> SmtpEmailChannel:
         """The relay the settings name; the SMTP timeout is the service's I/O timeout."""
-        return cls(host=settings.smtp_host, port=settings.smtp_port,
-                   mail_from=settings.mail_from, timeout_s=settings.io_timeout_s,
-                   username=settings.smtp_username, password=settings.smtp_password,
-                   use_tls=settings.smtp_tls, start_tls=settings.smtp_starttls)
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            timeout_s=settings.io_timeout_s,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            use_tls=settings.smtp_tls,
+            start_tls=settings.smtp_starttls,
+        )
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
         """The MIME message for one attempt; the same delivery always gets the same Message-ID."""
@@ -79,20 +94,29 @@ class SmtpEmailChannel:
             # One deadline for the whole exchange: aiosmtplib's own timeout is per command.
             async with asyncio.timeout(self._timeout_s):
                 _, answer = await aiosmtplib.send(
-                    mail, sender=self._sender, recipients=[message.to],
-                    hostname=self._host, port=self._port, local_hostname=self._local_hostname,
-                    username=self._username, password=self._password,
-                    use_tls=self._use_tls, start_tls=self._start_tls,
+                    mail,
+                    sender=self._sender,
+                    recipients=[message.to],
+                    hostname=self._host,
+                    port=self._port,
+                    local_hostname=self._local_hostname,
+                    username=self._username,
+                    password=self._password,
+                    use_tls=self._use_tls,
+                    start_tls=self._start_tls,
                     timeout=self._timeout_s,
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             answer = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-            return DeliveryResult.refused(redact(f"recipient refused: {answer}", message.to),
-                                          permanent=bool(codes) and all(c >= 500 for c in codes))
+            return DeliveryResult.refused(
+                redact(f"recipient refused: {answer}", message.to),
+                permanent=bool(codes) and all(c >= 500 for c in codes),
+            )
         except aiosmtplib.SMTPResponseException as exc:
-            return DeliveryResult.refused(redact(f"{type(exc).__name__}: {exc.code} {exc.message}",
-                                                 message.to))
+            return DeliveryResult.refused(
+                redact(f"{type(exc).__name__}: {exc.code} {exc.message}", message.to)
+            )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             return DeliveryResult.refused(redact(f"{type(exc).__name__}: {exc}", message.to))
         return DeliveryResult.accepted(redact(answer, message.to), reference=mail["Message-ID"])

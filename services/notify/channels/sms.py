@@ -17,8 +17,16 @@ class HttpSmsChannel:
 
     name = "sms"
 
-    def __init__(self, *, api_url: str, account_sid: str, auth_token: str, sender: str,
-                 timeout_s: float, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        timeout_s: float,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self._url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._sender = sender
@@ -30,8 +38,9 @@ class HttpSmsChannel:
         form = {"To": message.to, "From": self._sender, "Body": message.text}
         try:
             if self._client is not None:
-                response = await self._client.post(self._url, data=form, auth=self._auth,
-                                                   timeout=self._timeout)
+                response = await self._client.post(
+                    self._url, data=form, auth=self._auth, timeout=self._timeout
+                )
             else:
                 async with httpx.AsyncClient(timeout=self._timeout) as client:
                     response = await client.post(self._url, data=form, auth=self._auth)
@@ -44,8 +53,9 @@ class HttpSmsChannel:
                 reference = response.json().get("sid")
             except ValueError:
                 pass
-            return DeliveryResult.accepted(f"HTTP {response.status_code}: {answer}",
-                                           reference=reference)
+            return DeliveryResult.accepted(
+                f"HTTP {response.status_code}: {answer}", reference=reference
+            )
         return http_refusal(response.status_code, answer)
 
 

@@ -19,9 +19,14 @@ class WebhookChannel:
 
     name = "webhook"
 
-    def __init__(self, *, clock: Clock, timeout_s: float,
-                 client: httpx.AsyncClient | None = None,
-                 allowed_targets: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        timeout_s: float,
+        client: httpx.AsyncClient | None = None,
+        allowed_targets: Sequence[str] = (),
+    ) -> None:
         self._clock = clock
         self.allowed_targets = tuple(allowed_targets)  # internal hosts the operator allows
         self._timeout = httpx.Timeout(timeout_s)
@@ -34,8 +39,11 @@ class WebhookChannel:
         body = message.text.encode()
         # The signature covers the time of this attempt, so a retry is signed afresh.
         timestamp = int(self._clock.now().timestamp())
-        headers = {"content-type": CLOUDEVENTS_JSON, DELIVERY_HEADER: message.delivery_id,
-                   **signed_headers(message.secret, timestamp, body)}
+        headers = {
+            "content-type": CLOUDEVENTS_JSON,
+            DELIVERY_HEADER: message.delivery_id,
+            **signed_headers(message.secret, timestamp, body),
+        }
         try:  # resolved and checked now, and connected to that very address (Security #7)
             target = await webhook_targets.pin(message.to, self.allowed_targets)
         except webhook_targets.Unresolvable as exc:
@@ -46,14 +54,20 @@ class WebhookChannel:
         extensions = {"sni_hostname": target.host.rsplit(":", 1)[0].strip("[]")}
         try:
             if self._client is not None:
-                response = await self._client.post(target.url, content=body, headers=headers,
-                                                   timeout=self._timeout,
-                                                   extensions=extensions)
+                response = await self._client.post(
+                    target.url,
+                    content=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    extensions=extensions,
+                )
             else:
-                async with httpx.AsyncClient(timeout=self._timeout,
-                                             follow_redirects=False) as client:
-                    response = await client.post(target.url, content=body, headers=headers,
-                                                 extensions=extensions)
+                async with httpx.AsyncClient(
+                    timeout=self._timeout, follow_redirects=False
+                ) as client:
+                    response = await client.post(
+                        target.url, content=body, headers=headers, extensions=extensions
+                    )
         except httpx.HTTPError as exc:
             return DeliveryResult.refused(f"{type(exc).__name__}: {exc}")
         answer = response.text[:200]
