@@ -576,11 +576,6 @@ class ClockRepository:
             {"status": {"$in": [ClockStatus.RUNNING.value, ClockStatus.PAUSED.value]}}
         )
 
-    async def submitted_before(self, end: datetime) -> list[SlaClock]:
-        """Every clock of a concern submitted before `end` (what a report up to `end` needs)."""
-        docs = await self._clocks.find({"submitted_at": {"$lt": end}}, NOT_READ).to_list()
-        return _readable(docs)
-
 
 def _readable(docs: list[Document]) -> list[SlaClock]:
     """The clocks this version can read; others (older formats) are logged and left out."""
