@@ -54,10 +54,11 @@ def web_district(path: Path, base_url: str) -> Path:
     return path
 
 
-def staff_headers() -> dict[str, str]:
+def dev_headers(subject: str = "sd-lead", role: str = "specialist") -> dict[str, str]:
+    """A bearer header signed with the development key (as the dev bureau's services accept)."""
     token = mint_token(
-        subject="sd-lead",
-        roles=["specialist"],
+        subject=subject,
+        roles=[role],
         signing_key=DEVELOPMENT_SIGNING_KEY,
         issuer="bureau-dev",
         audience="bureau",
@@ -67,7 +68,7 @@ def staff_headers() -> dict[str, str]:
 
 def resolve(intake_url: str, tracking: str, *, reply: str, summary: str) -> None:
     """A specialist answers and resolves a concern through intake's staff API."""
-    with httpx.Client(base_url=intake_url, headers=staff_headers(), timeout=10) as http:
+    with httpx.Client(base_url=intake_url, headers=dev_headers(), timeout=10) as http:
         found = http.get("/v1/concerns", params={"q": tracking}).json()["items"]
         concern_id = next(c["id"] for c in found if c["tracking_number"] == tracking)
         http.post(f"/v1/concerns/{concern_id}/replies", json={"message": reply}).raise_for_status()
@@ -78,10 +79,12 @@ def resolve(intake_url: str, tracking: str, *, reply: str, summary: str) -> None
 
 @contextmanager
 def bureau_with_web(
-    prefix: str = "bureau-web-", env: dict[str, str] | None = None
+    prefix: str = "bureau-web-", env: dict[str, str] | None = None, *, queues: str = "web"
 ) -> Iterator[tuple[LocalBureau, str]]:
     """A throwaway bureau (own store and SMTP sink, the four services, the web frontend) whose
-    mails link to the web; yields it and the web's address. Needs RabbitMQ at AMQP_URL."""
+    mails link to the web; yields it and the web's address. Its queues and exchanges are named
+    `<queues>.<random tag>.…`; `env` adds to or overrides the services' environment. Needs
+    RabbitMQ at AMQP_URL."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(tmp)
         port = free_port()
@@ -92,9 +95,9 @@ def bureau_with_web(
             env={
                 "DISTRICT_CONFIG": str(web_district(work / "district.yaml", base)),
                 "PUBLIC_BASE_URL": base,
-                "QUEUE_PREFIX": f"web.{tag}.",
-                "EVENTS_EXCHANGE": f"web.{tag}.events",
-                "PRIVATE_EXCHANGE": f"web.{tag}.private",
+                "QUEUE_PREFIX": f"{queues}.{tag}.",
+                "EVENTS_EXCHANGE": f"{queues}.{tag}.events",
+                "PRIVATE_EXCHANGE": f"{queues}.{tag}.private",
                 "OUTBOX_POLL_S": "0.2",
                 "DISPATCH_TICK_S": "0.2",
                 **(env or {}),

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from devtools.bureau import LocalBureau
-from devtools.launcher import SERVICES, free_port
-from devtools.screenshots import CHROMIUM, CHROMIUM_ARGS, OUT, web_district
-from shared.auth import DEVELOPMENT_SIGNING_KEY, mint_token
+from devtools.screenshots import CHROMIUM, CHROMIUM_ARGS, OUT, bureau_with_web, dev_headers
 
 CONCERNS = (
     ("transportation", None, "The bus to Lincoln Elementary left my son behind this morning."),
@@ -32,49 +25,11 @@ CONCERNS = (
 )
 
 
-@contextmanager
-def bureau_with_console() -> Iterator[tuple[LocalBureau, str]]:
-    """A throwaway bureau (own store, SMTP sink, the four services, the web frontend with the
-    development sign-in); yields it and the web's address."""
-    with tempfile.TemporaryDirectory(prefix="bureau-staff-shots-") as tmp:
-        work = Path(tmp)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        tag = uuid.uuid4().hex[:8]
-        bureau = LocalBureau(
-            workdir=work,
-            env={
-                "DISTRICT_CONFIG": str(web_district(work / "district.yaml", base)),
-                "PUBLIC_BASE_URL": base,
-                "QUEUE_PREFIX": f"staff.{tag}.",
-                "EVENTS_EXCHANGE": f"staff.{tag}.events",
-                "PRIVATE_EXCHANGE": f"staff.{tag}.private",
-                "OUTBOX_POLL_S": "0.2",
-            },
-        )
-        bureau.ports["web"] = port
-        try:
-            bureau.start_store()
-            bureau.start_smtp()
-            bureau.start_services(SERVICES)
-            bureau.start_frontends(("web",))
-            yield bureau, base
-        finally:
-            bureau.stop()
-
-
 def submit(intake_url: str) -> list[str]:
     """A few family concerns (as the family web sends them); their ids."""
-    token = mint_token(
-        subject="web-frontend",
-        roles=["frontend"],
-        signing_key=DEVELOPMENT_SIGNING_KEY,
-        issuer="bureau-dev",
-        audience="bureau",
-    )
     ids = []
     with httpx.Client(
-        base_url=intake_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        base_url=intake_url, headers=dev_headers("web-frontend", "frontend"), timeout=10
     ) as http:
         for category, school, text in CONCERNS:
             body = {
@@ -98,7 +53,10 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with bureau_with_console() as (bureau, base), sync_playwright() as driver:
+    with (
+        bureau_with_web("bureau-staff-shots-", queues="staff") as (bureau, base),
+        sync_playwright() as driver,
+    ):
         ids = submit(bureau.url("intake"))
         browser = driver.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
