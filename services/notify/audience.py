@@ -333,21 +333,9 @@ def _staff(
         ]
         if not every_channel:
             reachable = reachable[:1]
-        if not reachable:
-            planned.append(
-                Planned(
-                    kind=kind,
-                    recipient=staff_id,
-                    name=member.name if member else None,
-                    channel=None,
-                    address=None,
-                    language=STAFF_LANGUAGE,
-                    occurrence=occurrence,
-                    facts=dict(extra),
-                    note="staff member has no email",
-                )
-            )
-        for channel, address in reachable:
+        # nobody reachable: one skipped message that says why
+        unreachable: list[tuple[ChannelName | None, str | None]] = [(None, None)]
+        for channel, address in reachable or unreachable:
             planned.append(
                 Planned(
                     kind=kind,
@@ -358,6 +346,7 @@ def _staff(
                     language=STAFF_LANGUAGE,
                     occurrence=occurrence,
                     facts=dict(extra),
+                    note=None if channel else "staff member has no email",
                 )
             )
     return planned

@@ -157,15 +157,16 @@ async def _prepare(
     now: datetime,
 ) -> NewDelivery:
     """The delivery of one planned message, rendered from its template now."""
+    id_ = delivery_id(
+        concern_id,
+        planned.kind,
+        planned.channel or ChannelName.EMAIL,  # a skipped message is filed as an email
+        occurrence=planned.occurrence,
+        recipient=planned.recipient,
+    )
     if planned.channel is None:
         return NewDelivery(
-            id=delivery_id(
-                concern_id,
-                planned.kind,
-                ChannelName.EMAIL,
-                occurrence=planned.occurrence,
-                recipient=planned.recipient,
-            ),
+            id=id_,
             concern_id=concern_id,
             kind=planned.kind,
             channel=ChannelName.EMAIL,
@@ -195,13 +196,7 @@ async def _prepare(
         if not planned.urgent:
             due = hold_for_quiet_hours(now, ctx)
     return NewDelivery(
-        id=delivery_id(
-            concern_id,
-            planned.kind,
-            planned.channel,
-            occurrence=planned.occurrence,
-            recipient=planned.recipient,
-        ),
+        id=id_,
         concern_id=concern_id,
         kind=planned.kind,
         channel=planned.channel,
