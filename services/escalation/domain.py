@@ -755,16 +755,7 @@ def stop(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
             replace(clock, resolution_due_at=due),
             Entry(at, "met", clock.cycle, target=SlaTarget.RESOLUTION),
         )
-    stopped = replace(
-        clock,
-        status=ClockStatus.STOPPED,
-        stopped_at=at,
-        running_since=None,
-        elapsed=elapsed_at(clock, at, rules),
-        next_due_at=None,
-        acted_at=at,
-    )
-    return _log(stopped, Entry(at, "resolved", clock.cycle)), events
+    return _stopped(clock, at, rules, "resolved"), events
 
 
 def close(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
@@ -773,6 +764,11 @@ def close(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
     if clock.status is ClockStatus.STOPPED or at < clock.started_at:
         return clock, []
     clock, events = advance(clock, now=at, rules=rules, inclusive=False)
+    return _stopped(clock, at, rules, "closed"), events
+
+
+def _stopped(clock: SlaClock, at: datetime, rules: Rules, kind: str) -> SlaClock:
+    """The clock stopped at `at`, its history saying why (resolved, closed)."""
     stopped = replace(
         clock,
         status=ClockStatus.STOPPED,
@@ -782,7 +778,7 @@ def close(clock: SlaClock, *, at: datetime, rules: Rules) -> Change:
         next_due_at=None,
         acted_at=at,
     )
-    return _log(stopped, Entry(at, "closed", clock.cycle)), events
+    return _log(stopped, Entry(at, kind, clock.cycle))
 
 
 def reopen(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:
