@@ -54,7 +54,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
     done = ctx.clock.now()
 
     if result.ok:
-        events = _events(
+        if await _record(
             delivery,
             ctx,
             NotificationSent(
@@ -65,11 +65,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
                 sent_at=done,
             ),
             done,
-        )
-        if await _while_leased(
-            delivery,
-            ctx,
-            lambda: ctx.repo.mark_sent(
+            lambda events: ctx.repo.mark_sent(
                 delivery.id,
                 token=token,
                 now=done,
@@ -79,8 +75,6 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
                 events=events,
             ),
         ):
-            if events:
-                ctx.published(repository.DELIVERIES)
             log.info("delivery sent", extra=fields)
             DELIVERIES.labels(delivery.channel.value, "sent").inc()
             return DeliveryStatus.SENT
@@ -93,7 +87,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
         attempts=delivery.attempts, max_attempts=ctx.delivery_attempts, permanent=result.permanent
     )
     if outcome is DeliveryStatus.FAILED:
-        events = _events(
+        if await _record(
             delivery,
             ctx,
             NotificationFailed(
@@ -105,11 +99,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
                 error=summary,
             ),
             done,
-        )
-        if await _while_leased(
-            delivery,
-            ctx,
-            lambda: ctx.repo.mark_failed(
+            lambda events: ctx.repo.mark_failed(
                 delivery.id,
                 token=token,
                 now=done,
@@ -118,8 +108,6 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
                 events=events,
             ),
         ):
-            if events:
-                ctx.published(repository.DELIVERIES)
             log.warning("delivery failed for good", extra={**fields, "error": summary})
             DELIVERIES.labels(delivery.channel.value, "failed").inc()
             return DeliveryStatus.FAILED
@@ -185,13 +173,21 @@ def hold_for_quiet_hours(moment: datetime, ctx: NotifyContext) -> datetime:
     )
 
 
-def _events(
+async def _record(
     delivery: Delivery,
     ctx: NotifyContext,
     data: NotificationSent | NotificationFailed,
     at: datetime,
-) -> list[CloudEvent]:
-    return envelopes([data], source=ctx.source, time=at) if delivery.publishes else []
+    write: Callable[[list[CloudEvent]], Awaitable[bool]],
+) -> bool:
+    """Record a send's final outcome (`write`) with its event, if the delivery publishes one,
+    and have the event published; False when the lease was lost."""
+    events = envelopes([data], source=ctx.source, time=at) if delivery.publishes else []
+    if not await _while_leased(delivery, ctx, lambda: write(events)):
+        return False
+    if events:
+        ctx.published(repository.DELIVERIES)
+    return True
 
 
 async def _send(delivery: Delivery, ctx: NotifyContext) -> DeliveryResult:
