@@ -125,8 +125,39 @@ def error_from(response: httpx.Response) -> IntakeError:
     )
 
 
-class IntakeClient:
-    """Intake's API for one frontend; one instance per process (it pools connections)."""
+async def send(
+    http: httpx.AsyncClient, method: str, path: str, *, service: str = "Intake", **sent: Any
+) -> httpx.Response:
+    """One request to a service: a timeout or a refused connection becomes
+    `IntakeUnavailable`, an answer of 400 or more the typed error of its problem details."""
+    try:
+        response = await http.request(method, path, **sent)
+    except httpx.TimeoutException:
+        raise IntakeUnavailable(503, "Timeout", f"{service} did not answer in time.") from None
+    except httpx.HTTPError as exc:
+        raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
+    if response.status_code >= 400:
+        raise error_from(response)
+    return response
+
+
+def parse(
+    model: type[M] | TypeAdapter[Any], response: httpx.Response, *, service: str = "Intake"
+) -> Any:
+    """A service's answer as `model`; an answer of another shape is `IntakeUnavailable` (502)."""
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_json(response.content)
+        return model.model_validate_json(response.content)
+    except ValidationError:
+        raise IntakeUnavailable(
+            502, "Unexpected answer", f"{service} answered in an unexpected shape."
+        ) from None
+
+
+class ServiceClient:
+    """One service's API, called with the frontend's own bearer token (`token` mints it);
+    one instance per process (it pools connections)."""
 
     def __init__(
         self,
@@ -140,14 +171,28 @@ class IntakeClient:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
         )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class IntakeClient(ServiceClient):
+    """Intake's API for one frontend; one instance per process (it pools connections)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Callable[[], str],
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, token, timeout_s=timeout_s, transport=transport)
         self._catalog: dict[str, tuple[float, Any]] = {}
 
     @classmethod
     def from_settings(cls, settings: FrontendSettings) -> IntakeClient:
         return cls(settings.intake_url, settings.token_source(), timeout_s=settings.io_timeout_s)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -163,26 +208,9 @@ class IntakeClient:
         sent = {k: v for k, v in (headers or {}).items() if v is not None}
         if authenticated:
             sent["Authorization"] = f"Bearer {self._token()}"
-        try:
-            response = await self._http.request(method, path, json=json, headers=sent)
-        except httpx.TimeoutException:
-            raise IntakeUnavailable(503, "Timeout", "Intake did not answer in time.") from None
-        except httpx.HTTPError as exc:
-            raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
-        if response.status_code >= 400:
-            raise error_from(response)
-        return response
+        return await send(self._http, method, path, json=json, headers=sent)
 
-    @staticmethod
-    def _parse(model: type[M] | TypeAdapter[Any], response: httpx.Response) -> Any:
-        try:
-            if isinstance(model, TypeAdapter):
-                return model.validate_json(response.content)
-            return model.model_validate_json(response.content)
-        except ValidationError:
-            raise IntakeUnavailable(
-                502, "Unexpected answer", "Intake answered in an unexpected shape."
-            ) from None
+    _parse = staticmethod(parse)
 
     async def _cached(self, key: str, path: str, adapter: TypeAdapter[Any]) -> Any:
         hit = self._catalog.get(key)
@@ -232,17 +260,30 @@ class IntakeClient:
     def _tracking_path(self, tracking_number: str, action: str = "") -> str:
         return f"/v1/tracking/{quote(tracking_number, safe='')}{action}"
 
-    async def tracking(
-        self, tracking_number: str, access_token: str, *, client_address: str | None = None
+    async def _as_requester(
+        self,
+        method: str,
+        tracking_number: str,
+        action: str,
+        access_token: str,
+        client_address: str | None,
+        json: Any = None,
     ) -> RequesterView:
-        """The requester's view of their concern; `IntakeNotFound` for a wrong number or token."""
+        """A call on the requester's side (`/v1/tracking/...` with their access token)."""
         response = await self._call(
-            "GET",
-            self._tracking_path(tracking_number),
+            method,
+            self._tracking_path(tracking_number, action),
+            json=json,
             headers={"X-Access-Token": access_token, FORWARDED_FOR_HEADER: client_address},
         )
         view: RequesterView = self._parse(RequesterView, response)
         return view
+
+    async def tracking(
+        self, tracking_number: str, access_token: str, *, client_address: str | None = None
+    ) -> RequesterView:
+        """The requester's view of their concern; `IntakeNotFound` for a wrong number or token."""
+        return await self._as_requester("GET", tracking_number, "", access_token, client_address)
 
     async def add_message(
         self,
@@ -253,14 +294,9 @@ class IntakeClient:
         client_address: str | None = None,
     ) -> RequesterView:
         """The requester writes to the bureau."""
-        response = await self._call(
-            "POST",
-            self._tracking_path(tracking_number, "/messages"),
-            json={"message": message},
-            headers={"X-Access-Token": access_token, FORWARDED_FOR_HEADER: client_address},
+        return await self._as_requester(
+            "POST", tracking_number, "/messages", access_token, client_address, {"message": message}
         )
-        view: RequesterView = self._parse(RequesterView, response)
-        return view
 
     async def reopen(
         self,
@@ -271,11 +307,7 @@ class IntakeClient:
         client_address: str | None = None,
     ) -> RequesterView:
         """Reopen a resolved concern within the window; `IntakeConflict` after it."""
-        response = await self._call(
-            "POST",
-            self._tracking_path(tracking_number, "/reopen"),
-            json={"reason": reason} if reason else None,
-            headers={"X-Access-Token": access_token, FORWARDED_FOR_HEADER: client_address},
+        body = {"reason": reason} if reason else None
+        return await self._as_requester(
+            "POST", tracking_number, "/reopen", access_token, client_address, body
         )
-        view: RequesterView = self._parse(RequesterView, response)
-        return view

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
-from frontends.common.intake import IntakeError, IntakeNotFound, IntakeUnavailable, error_from
+from frontends.common.intake import IntakeError, IntakeNotFound, parse, send
 from frontends.common.settings import FrontendSettings
 from services.escalation.api import ClockRead, OmbudspersonCaseRead
 from services.escalation.policies import Policy
@@ -117,30 +117,23 @@ class StaffClient:
     ) -> httpx.Response:
         sent = {"Authorization": f"Bearer {token}", **(headers or {})}
         try:
-            response = await self._http[service].request(
-                method, path, json=json, params=params, headers=sent
+            return await send(
+                self._http[service],
+                method,
+                path,
+                service=service,
+                json=json,
+                params=params,
+                headers=sent,
             )
-        except httpx.TimeoutException:
-            raise IntakeUnavailable(503, "Timeout", f"{service} did not answer in time.") from None
-        except httpx.HTTPError as exc:
-            raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
-        if response.status_code == 412:
-            error = error_from(response)
-            raise StaleCase(412, error.title, error.detail)
-        if response.status_code >= 400:
-            raise error_from(response)
-        return response
+        except IntakeError as error:
+            if error.status == 412:
+                raise StaleCase(412, error.title, error.detail) from None
+            raise
 
     @staticmethod
     def _parse(model: type[M] | TypeAdapter[Any], response: httpx.Response) -> Any:
-        try:
-            if isinstance(model, TypeAdapter):
-                return model.validate_json(response.content)
-            return model.model_validate_json(response.content)
-        except ValidationError:
-            raise IntakeUnavailable(
-                502, "Unexpected answer", "A service answered in an unexpected shape."
-            ) from None
+        return parse(model, response, service="A service")
 
     # --- intake ---------------------------------------------------------------------------
 
