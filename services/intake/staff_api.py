@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -294,72 +294,80 @@ async def _run(
     return await _staff_view(ctx, doc)
 
 
-@router.post("/{concern_id}/acknowledge", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def acknowledge(
-    concern_id: str,
-    ctx: Ctx,
-    who: Worker,
-    if_match: IfMatch,
-    response: Response,
-    body: ReasonCreate | None = None,
-) -> ConcernRead:
-    """First response: the case is seen and owned (received or reopened -> acknowledged)."""
-    command = Command(Action.ACKNOWLEDGE, who.actor, text=body.reason if body else None)
-    return await _act(ctx, concern_id, command, if_match, response, who)
+def _reason_action(path: str, action: Action, name: str, doc: str) -> None:
+    """Route an action whose only input is an optional reason, kept on the timeline."""
+
+    async def endpoint(
+        concern_id: str,
+        ctx: Ctx,
+        who: Worker,
+        if_match: IfMatch,
+        response: Response,
+        body: ReasonCreate | None = None,
+    ) -> ConcernRead:
+        command = Command(action, who.actor, text=body.reason if body else None)
+        return await _act(ctx, concern_id, command, if_match, response, who)
+
+    _route(path, name, doc, endpoint)
 
 
-@router.post(
-    "/{concern_id}/request-information", response_model=ConcernRead, responses=_ACTION_ERRORS
+def _message_action(path: str, action: Action, name: str, doc: str) -> None:
+    """Route an action that sends the requester a message signed with the author's public name."""
+
+    async def endpoint(
+        concern_id: str,
+        body: MessageCreate,
+        ctx: Ctx,
+        who: Worker,
+        if_match: IfMatch,
+        response: Response,
+    ) -> ConcernRead:
+        command = Command(
+            action,
+            who.actor,
+            text=body.message,
+            author_name=handlers.public_author_name(who.actor, ctx),
+        )
+        return await _act(ctx, concern_id, command, if_match, response, who)
+
+    _route(path, name, doc, endpoint)
+
+
+def _route(path: str, name: str, doc: str, endpoint: Callable[..., Awaitable[ConcernRead]]) -> None:
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = doc
+    router.post(
+        f"/{{concern_id}}/{path}", name=name, response_model=ConcernRead, responses=_ACTION_ERRORS
+    )(endpoint)
+
+
+_reason_action(
+    "acknowledge",
+    Action.ACKNOWLEDGE,
+    "acknowledge",
+    "First response: the case is seen and owned (received or reopened -> acknowledged).",
 )
-async def request_information(
-    concern_id: str,
-    body: MessageCreate,
-    ctx: Ctx,
-    who: Worker,
-    if_match: IfMatch,
-    response: Response,
-) -> ConcernRead:
-    """Ask the requester a question; the case waits on them (its SLA clock pauses)."""
-    command = Command(
-        Action.REQUEST_INFORMATION,
-        who.actor,
-        text=body.message,
-        author_name=handlers.public_author_name(who.actor, ctx),
-    )
-    return await _act(ctx, concern_id, command, if_match, response, who)
 
+_message_action(
+    "request-information",
+    Action.REQUEST_INFORMATION,
+    "request_information",
+    "Ask the requester a question; the case waits on them (its SLA clock pauses).",
+)
 
-@router.post("/{concern_id}/resume", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def resume(
-    concern_id: str,
-    ctx: Ctx,
-    who: Worker,
-    if_match: IfMatch,
-    response: Response,
-    body: ReasonCreate | None = None,
-) -> ConcernRead:
-    """Stop waiting on the requester (awaiting_requester -> acknowledged)."""
-    command = Command(Action.RESUME, who.actor, text=body.reason if body else None)
-    return await _act(ctx, concern_id, command, if_match, response, who)
+_reason_action(
+    "resume",
+    Action.RESUME,
+    "resume",
+    "Stop waiting on the requester (awaiting_requester -> acknowledged).",
+)
 
-
-@router.post("/{concern_id}/replies", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def reply(
-    concern_id: str,
-    body: MessageCreate,
-    ctx: Ctx,
-    who: Worker,
-    if_match: IfMatch,
-    response: Response,
-) -> ConcernRead:
-    """A public reply, sent to the requester; it acknowledges a new or reopened case."""
-    command = Command(
-        Action.REPLY,
-        who.actor,
-        text=body.message,
-        author_name=handlers.public_author_name(who.actor, ctx),
-    )
-    return await _act(ctx, concern_id, command, if_match, response, who)
+_message_action(
+    "replies",
+    Action.REPLY,
+    "reply",
+    "A public reply, sent to the requester; it acknowledges a new or reopened case.",
+)
 
 
 @router.post("/{concern_id}/notes", response_model=ConcernRead, responses=_ACTION_ERRORS)
@@ -461,32 +469,11 @@ async def resolve(
     return await _act(ctx, concern_id, command, if_match, response, who)
 
 
-@router.post("/{concern_id}/reopen", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def reopen(
-    concern_id: str,
-    ctx: Ctx,
-    who: Worker,
-    if_match: IfMatch,
-    response: Response,
-    body: ReasonCreate | None = None,
-) -> ConcernRead:
-    """Reopen a resolved case; a new guarantee period starts."""
-    command = Command(Action.REOPEN, who.actor, text=body.reason if body else None)
-    return await _act(ctx, concern_id, command, if_match, response, who)
+_reason_action(
+    "reopen", Action.REOPEN, "reopen", "Reopen a resolved case; a new guarantee period starts."
+)
 
-
-@router.post("/{concern_id}/close", response_model=ConcernRead, responses=_ACTION_ERRORS)
-async def close(
-    concern_id: str,
-    ctx: Ctx,
-    who: Worker,
-    if_match: IfMatch,
-    response: Response,
-    body: ReasonCreate | None = None,
-) -> ConcernRead:
-    """Close a resolved case for good."""
-    command = Command(Action.CLOSE, who.actor, text=body.reason if body else None)
-    return await _act(ctx, concern_id, command, if_match, response, who)
+_reason_action("close", Action.CLOSE, "close", "Close a resolved case for good.")
 
 
 @router.post("/{concern_id}/merge", response_model=ConcernRead, responses=_ACTION_ERRORS)
