@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.intake import handlers
-from services.intake.web import Auditor, Ctx, Worker, check_scope
+from services.intake.web import Auditor, Ctx, Worker, reveal_in_scope
 from shared.http import Problem
 
 router = APIRouter(prefix="/v1", tags=["requester contact"])
@@ -57,21 +57,12 @@ async def reveal_contact(
 ) -> ContactRevealRead:
     """The requester's name, email and phone, to reach them (a callback). Who, when and why
     are recorded before it is shown."""
-    doc = await ctx.repo.get_document(concern_id)
-    if doc is None:
-        raise Problem(404, "Concern not found", f"No concern has id {concern_id!r}.")
-    check_scope(who, doc)
     try:
-        contact, disclosure_id = await handlers.reveal_contact(
-            doc,
-            actor=who.actor,
-            roles=sorted(r.value for r in who.principal.roles),
-            reason=body.reason,
-            ctx=ctx,
+        contact, disclosure_id = await reveal_in_scope(
+            concern_id, who, body.reason, handlers.reveal_contact, ctx=ctx, response=response
         )
     except handlers.NoContact:
         raise Problem(404, "No contact", "The requester left no way to reach them.") from None
-    response.headers["Cache-Control"] = "no-store"
     return ContactRevealRead.model_validate(
         {"concern_id": concern_id, "disclosure_id": disclosure_id, **contact}
     )

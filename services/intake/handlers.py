@@ -258,25 +258,48 @@ async def reveal_student(
     if not stored:
         raise NoStudentInformation(doc["_id"])
     student = ctx.repo.vault.open(stored, doc["_id"])
-    disclosure_id = str(uuid.uuid4())
-    await ctx.disclosures.record(
-        {
-            "_id": disclosure_id,
-            "kind": "revealed",
-            "concern_id": doc["_id"],
-            "tracking_number": doc["tracking_number"],
-            "student_key": doc.get("student_key") or ctx.repo.vault.lookup_key(student.student_id),
-            "actor": actor,
-            "roles": roles,
-            "reason": reason,
-            "at": ctx.clock.now(),
-        }
+    disclosure_id = await _record_reveal(
+        doc,
+        "revealed",
+        {"student_key": doc.get("student_key") or ctx.repo.vault.lookup_key(student.student_id)},
+        actor=actor,
+        roles=roles,
+        reason=reason,
+        ctx=ctx,
     )
     log.info(
         "student information revealed",
         extra={"concern_id": doc["_id"], "actor": actor, "disclosure_id": disclosure_id},
     )
     return student, disclosure_id
+
+
+async def _record_reveal(
+    doc: Document,
+    kind: str,
+    about: Document,
+    *,
+    actor: str,
+    roles: list[str],
+    reason: str,
+    ctx: IntakeContext,
+) -> str:
+    """Record who revealed what of the concern, when and why; answers the record's id."""
+    disclosure_id = str(uuid.uuid4())
+    await ctx.disclosures.record(
+        {
+            "_id": disclosure_id,
+            "kind": kind,
+            "concern_id": doc["_id"],
+            "tracking_number": doc["tracking_number"],
+            **about,
+            "actor": actor,
+            "roles": roles,
+            "reason": reason,
+            "at": ctx.clock.now(),
+        }
+    )
+    return disclosure_id
 
 
 class NoContact(LookupError):
@@ -291,18 +314,8 @@ async def reveal_contact(
     requester = doc.get("requester") or {}
     if not (requester.get("email") or requester.get("phone") or requester.get("name")):
         raise NoContact(doc["_id"])
-    disclosure_id = str(uuid.uuid4())
-    await ctx.disclosures.record(
-        {
-            "_id": disclosure_id,
-            "kind": "contact_revealed",
-            "concern_id": doc["_id"],
-            "tracking_number": doc["tracking_number"],
-            "actor": actor,
-            "roles": roles,
-            "reason": reason,
-            "at": ctx.clock.now(),
-        }
+    disclosure_id = await _record_reveal(
+        doc, "contact_revealed", {}, actor=actor, roles=roles, reason=reason, ctx=ctx
     )
     log.info(
         "requester contact revealed",
@@ -678,19 +691,7 @@ async def on_notification_sent(
     event: CloudEvent, data: NotificationSent, *, ctx: IntakeContext
 ) -> None:
     """The case shows what the requester was sent (never the address)."""
-    await _record(
-        data.concern_id,
-        event,
-        ctx=ctx,
-        facts={},
-        entry={
-            "kind": "notification_sent",
-            "notification": data.kind,
-            "channel": data.channel,
-            "delivery_id": data.delivery_id,
-            "actor": "notify",
-        },
-    )
+    await _record_notification("notification_sent", event, data, ctx=ctx)
     if data.kind == ACKNOWLEDGEMENT:
         doc = await ctx.repo.get_document(data.concern_id)
         if doc is not None:  # the whole path, submission to the requester's mailbox
@@ -703,13 +704,24 @@ async def on_notification_failed(
     event: CloudEvent, data: NotificationFailed, *, ctx: IntakeContext
 ) -> None:
     """The case shows a notification that did not arrive: someone may need to call."""
+    await _record_notification("notification_failed", event, data, ctx=ctx)
+
+
+async def _record_notification(
+    kind: str,
+    event: CloudEvent,
+    data: NotificationSent | NotificationFailed,
+    *,
+    ctx: IntakeContext,
+) -> None:
+    """The timeline entry for a notification notify reports on (never the address)."""
     await _record(
         data.concern_id,
         event,
         ctx=ctx,
         facts={},
         entry={
-            "kind": "notification_failed",
+            "kind": kind,
             "notification": data.kind,
             "channel": data.channel,
             "delivery_id": data.delivery_id,

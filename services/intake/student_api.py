@@ -16,7 +16,7 @@ from services.intake.schemas import (
     StudentRevealCreate,
     StudentRevealRead,
 )
-from services.intake.web import Auditor, Ctx, Revealer, check_scope
+from services.intake.web import Auditor, Ctx, Revealer, reveal_in_scope
 from shared.http import Problem
 
 router = APIRouter(prefix="/v1", tags=["student information"])
@@ -38,21 +38,12 @@ async def reveal_student(
     concern_id: str, body: StudentRevealCreate, ctx: Ctx, who: Revealer, response: Response
 ) -> StudentRevealRead:
     """The concern's student in full. Who, when and why are recorded before it is shown."""
-    doc = await ctx.repo.get_document(concern_id)
-    if doc is None:
-        raise Problem(404, "Concern not found", f"No concern has id {concern_id!r}.")
-    check_scope(who, doc)
     try:
-        student, disclosure_id = await handlers.reveal_student(
-            doc,
-            actor=who.actor,
-            roles=sorted(r.value for r in who.principal.roles),
-            reason=body.reason,
-            ctx=ctx,
+        student, disclosure_id = await reveal_in_scope(
+            concern_id, who, body.reason, handlers.reveal_student, ctx=ctx, response=response
         )
     except handlers.NoStudentInformation:
         raise Problem(404, "No student information", "This concern names no student.") from None
-    response.headers["Cache-Control"] = "no-store"
     return StudentRevealRead(
         concern_id=concern_id,
         disclosure_id=disclosure_id,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Response
 
 from services.intake.handlers import IntakeContext
 from shared.authz import Access, Permission
-from shared.http import authorize, out_of_scope, service_context
+from shared.http import Problem, authorize, out_of_scope, service_context
 from shared.store import Document
 
 NEVER_MATCHES = -1
@@ -25,6 +26,8 @@ Worker = Annotated[Access, Depends(authorize(Permission.CONCERN_ACT))]
 Revealer = Annotated[Access, Depends(authorize(Permission.STUDENT_REVEAL))]
 Auditor = Annotated[Access, Depends(authorize(Permission.AUDIT_READ))]
 
+T = TypeVar("T")
+
 
 def check_scope(access: Access, doc: Document) -> None:
     """403 unless the concern's school or team is within the caller's reach, or the concern is
@@ -34,6 +37,32 @@ def check_scope(access: Access, doc: Document) -> None:
         doc.get("assignee_id") and doc.get("assignee_id") == access.actor
     ):
         raise out_of_scope()
+
+
+async def reveal_in_scope(
+    concern_id: str,
+    who: Access,
+    reason: str,
+    reveal: Callable[..., Awaitable[T]],
+    *,
+    ctx: IntakeContext,
+    response: Response,
+) -> T:
+    """A reveal with a reason: the concern within the caller's reach, `reveal` (which records
+    who asked, when and why before anything is shown) run for it, the answer never cached."""
+    doc = await ctx.repo.get_document(concern_id)
+    if doc is None:
+        raise Problem(404, "Concern not found", f"No concern has id {concern_id!r}.")
+    check_scope(who, doc)
+    revealed = await reveal(
+        doc,
+        actor=who.actor,
+        roles=sorted(r.value for r in who.principal.roles),
+        reason=reason,
+        ctx=ctx,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return revealed
 
 
 def scope_query(access: Access) -> Document:
