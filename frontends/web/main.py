@@ -551,67 +551,80 @@ def _routes(app: FastAPI) -> None:
             message=message,
         )
 
-    async def own_case(request: Request, tracking: str) -> tuple[str, RequesterView] | None:
-        token = web_of(request).access(request).get(tracking)
+    async def own_case(
+        request: Request, tracking: str
+    ) -> tuple[FormData, str, RequesterView] | Response:
+        """The posted form, this browser's access token to the concern and the concern; where
+        the browser has none, the way back to the status page."""
+        web = web_of(request)
+        data = await web.posted(request)
+        token = web.access(request).get(tracking)
         view = await open_case(request, tracking, token) if token else None
-        return (token, view) if token and view else None
+        if token and view:
+            return data, token, view
+        return RedirectResponse(f"/status/{tracking}", 303)
+
+    async def change_case(
+        request: Request,
+        view: RequesterView,
+        change: Awaitable[Any],
+        *,
+        done: str,
+        refusal: str,
+        message: str = "",
+    ) -> Response:
+        """Sends the family's change and goes to `done`; a refusal by intake shows the status
+        page again (409) with `refusal` and what they wrote."""
+        try:
+            await change
+        except (IntakeConflict, IntakeInvalid):
+            return await status_page(
+                request, view, message=message, status_code=409, errors={"message": refusal}
+            )
+        return RedirectResponse(done, 303)
 
     @app.post("/status/{tracking}/message", response_class=HTMLResponse)
     async def add_message(request: Request, tracking: str) -> Response:
-        web = web_of(request)
-        data = await web.posted(request)
         found = await own_case(request, tracking)
-        if found is None:
-            return RedirectResponse(f"/status/{tracking}", 303)
-        token, view = found
+        if isinstance(found, Response):
+            return found
+        data, token, view = found
+        web = web_of(request)
         text, error = forms.read_message(data)
         if error:
             return await status_page(
                 request, view, errors={"message": error}, message=text, status_code=400
             )
-        try:
-            await web.intake.add_message(
+        return await change_case(
+            request,
+            view,
+            web.intake.add_message(
                 tracking, token, text, client_address=web.family_address(request)
-            )
-        except (IntakeConflict, IntakeInvalid):
-            return await status_page(
-                request,
-                view,
-                message=text,
-                status_code=409,
-                errors={
-                    "message": forms.N_(
-                        "Your message could not be added to this concern now. Please call us."
-                    )
-                },
-            )
-        return RedirectResponse(f"/status/{tracking}?done=message#messages", 303)
+            ),
+            done=f"/status/{tracking}?done=message#messages",
+            refusal=forms.N_(
+                "Your message could not be added to this concern now. Please call us."
+            ),
+            message=text,
+        )
 
     @app.post("/status/{tracking}/reopen", response_class=HTMLResponse)
     async def reopen(request: Request, tracking: str) -> Response:
-        web = web_of(request)
-        data = await web.posted(request)
         found = await own_case(request, tracking)
-        if found is None:
-            return RedirectResponse(f"/status/{tracking}", 303)
-        token, view = found
+        if isinstance(found, Response):
+            return found
+        data, token, view = found
+        web = web_of(request)
         reason = str(data.get("reason") or "").strip()[:5000] or None
-        try:
-            await web.intake.reopen(
-                tracking, token, reason, client_address=web.family_address(request)
-            )
-        except (IntakeConflict, IntakeInvalid):
-            return await status_page(
-                request,
-                view,
-                status_code=409,
-                errors={
-                    "message": forms.N_(
-                        "This concern can no longer be reopened. Please submit a new concern."
-                    )
-                },
-            )
-        return RedirectResponse(f"/status/{tracking}?done=reopened", 303)
+        return await change_case(
+            request,
+            view,
+            web.intake.reopen(tracking, token, reason, client_address=web.family_address(request)),
+            done=f"/status/{tracking}?done=reopened",
+            refusal=forms.N_(
+                "This concern can no longer be reopened. Please submit a new concern."
+            ),
+        )
 
     # --- survey ----------------------------------------------------------------------------
 

@@ -82,6 +82,22 @@ def _web(request: Request) -> Any:
     return request.app.state.web
 
 
+async def _posted_values(request: Request) -> dict[str, str]:
+    """The posted form's text fields, trimmed and cut to `TEXT_MAX`."""
+    form = await _web(request).posted(request)
+    return {k: str(v).strip()[:TEXT_MAX] for k, v in form.items() if isinstance(v, str)}
+
+
+def _choices(request: Request) -> dict[str, Any]:
+    """What a form of concerns offers: the district's categories and schools, the channels."""
+    district = _web(request).district
+    return {
+        "categories": district.categories,
+        "schools": district.schools,
+        "channels": views.CHANNELS,
+    }
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path of the console (never another site) after signing in."""
     if target and target.startswith("/staff") and "//" not in target and "\\" not in target:
@@ -561,7 +577,6 @@ def _router() -> APIRouter:
             return page(request, "staff/nothing.html", user, status=403)
         bearer = token(request, user)
         client = _client(request)
-        district = _web(request).district
         return page(
             request,
             "staff/admin.html",
@@ -573,9 +588,7 @@ def _router() -> APIRouter:
             values=values or {},
             problem=problem,
             duration=views.duration,
-            categories=district.categories,
-            schools=district.schools,
-            channels=views.CHANNELS,
+            **_choices(request),
         )
 
     @router.get("/admin", response_class=HTMLResponse)
@@ -585,8 +598,7 @@ def _router() -> APIRouter:
     @router.post("/admin/dry-run", response_class=HTMLResponse)
     async def dry_run(request: Request) -> Response:
         user = signed_in(request)
-        form = await _web(request).posted(request)
-        values = {k: str(v).strip()[:TEXT_MAX] for k, v in form.items() if isinstance(v, str)}
+        values = await _posted_values(request)
         if not Pages.of(user).admin:
             return page(request, "staff/nothing.html", user, status=403)
         body: dict[str, Any] = {
@@ -625,7 +637,6 @@ def _router() -> APIRouter:
         errors: dict[str, str],
         status: int = 200,
     ) -> Response:
-        district = _web(request).district
         return page(
             request,
             "staff/call.html",
@@ -635,12 +646,10 @@ def _router() -> APIRouter:
             values=values,
             errors=errors,
             key=values.get("idempotency_key") or str(uuid.uuid4()),
-            channels=views.CHANNELS,
             reply_languages=views.LANGUAGES,
             contacts=views.CONTACTS,
             relationships=views.RELATIONSHIPS,
-            categories=district.categories,
-            schools=district.schools,
+            **_choices(request),
         )
 
     @router.get("/call", response_class=HTMLResponse)
@@ -655,8 +664,7 @@ def _router() -> APIRouter:
         user = signed_in(request)
         if not Pages.of(user).call:
             return page(request, "staff/nothing.html", user, status=403)
-        form = await _web(request).posted(request)
-        values = {k: str(v).strip()[:TEXT_MAX] for k, v in form.items() if isinstance(v, str)}
+        values = await _posted_values(request)
         errors: dict[str, str] = {}
         if values.get("channel") not in views.CHANNELS:
             errors["channel"] = "Choose how the concern reached you."
