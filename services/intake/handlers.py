@@ -656,31 +656,32 @@ async def on_sla_due_changed(event: CloudEvent, data: SlaDueChanged, *, ctx: Int
 
 async def on_sla_warning(event: CloudEvent, data: SlaWarning, *, ctx: IntakeContext) -> None:
     """The case shows that a share of a target is used up."""
-    await _record(
-        data.concern_id,
-        event,
-        ctx=ctx,
-        facts={},
-        entry={
-            "kind": "sla_warning",
-            "target": data.target.value,
-            "percent": data.percent,
-            "due_at": data.due_at,
-            "actor": "escalation",
-        },
-    )
+    await _record_sla("sla_warning", event, data, ctx=ctx, percent=data.percent)
 
 
 async def on_sla_breached(event: CloudEvent, data: SlaBreached, *, ctx: IntakeContext) -> None:
     """The case shows a missed target."""
+    await _record_sla("sla_breached", event, data, ctx=ctx)
+
+
+async def _record_sla(
+    kind: str,
+    event: CloudEvent,
+    data: SlaWarning | SlaBreached,
+    *,
+    ctx: IntakeContext,
+    **more: object,
+) -> None:
+    """The timeline entry for a target escalation reports on (no fact of the case changes)."""
     await _record(
         data.concern_id,
         event,
         ctx=ctx,
         facts={},
         entry={
-            "kind": "sla_breached",
+            "kind": kind,
             "target": data.target.value,
+            **more,
             "due_at": data.due_at,
             "actor": "escalation",
         },
