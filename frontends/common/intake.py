@@ -171,6 +171,8 @@ class ServiceClient:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
         )
+        # answers kept for a while (the catalog of `IntakeClient._cached`), by key
+        self._catalog: dict[str, tuple[float, Any]] = {}
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -178,17 +180,6 @@ class ServiceClient:
 
 class IntakeClient(ServiceClient):
     """Intake's API for one frontend; one instance per process (it pools connections)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        token: Callable[[], str],
-        *,
-        timeout_s: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(base_url, token, timeout_s=timeout_s, transport=transport)
-        self._catalog: dict[str, tuple[float, Any]] = {}
 
     @classmethod
     def from_settings(cls, settings: FrontendSettings) -> IntakeClient:
