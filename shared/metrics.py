@@ -73,6 +73,12 @@ CONCERN_STAGE_SECONDS = Histogram(
     buckets=LAG_BUCKETS,
 )
 OPEN_CLOCKS = Gauge("bureau_open_sla_clocks", "SLA clocks running")
+CALENDAR_HOLIDAYS_AHEAD = Gauge(
+    "bureau_calendar_holidays_ahead",
+    "Holidays a calendar of the district file names in the next 365 days (0: every holiday "
+    "would count as a working day)",
+    ["calendar"],
+)
 DELIVERIES = Counter(
     "bureau_deliveries_total", "Notifications by channel and final status", ["channel", "status"]
 )
