@@ -1,7 +1,11 @@
 """The requester's contact, for staff who must call back: shown only to staff with a
 legitimate interest in the concern (its team or school), with a reason, and every access
 recorded before it is shown (like a reveal of student information). Contact details stay out
-of lists, events and logs."""
+of lists, events and logs.
+
+Staff with the same interest find a family's earlier concerns by its email or phone: each
+concern keeps only keyed hashes of them (`requester_keys`), the search is posted (never in a
+URL), limited to the caller's reach, and recorded on every concern it finds."""
 
 from __future__ import annotations
 
@@ -11,11 +15,16 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.intake import handlers
-from services.intake.web import Auditor, Ctx, Worker, reveal_in_scope
+from services.intake import handlers, views
+from services.intake.domain import lookup_term, requester_key
+from services.intake.queries import SortOrder
+from services.intake.schemas import ConcernPage
+from services.intake.web import Auditor, Ctx, Worker, reveal_in_scope, scope_query
 from shared.http import Problem
 
 router = APIRouter(prefix="/v1", tags=["requester contact"])
+REVEALED = "contact_revealed"
+SEARCHED = "requester_searched"
 
 
 class ContactRevealCreate(BaseModel):
@@ -36,8 +45,24 @@ class ContactRevealRead(BaseModel):
     preferred_contact: str | None = None
 
 
+class RequesterSearchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requester: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)
+    ] = Field(description="the family's email, or phone number in E.164 (+15551234567)")
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)
+    ] = Field(description="why you look, e.g. the family on the phone (recorded)")
+    limit: int = Field(default=50, ge=1, le=100)
+
+
 class ContactAccessRead(BaseModel):
     id: str
+    kind: str = Field(
+        default="contact_revealed",
+        description="`contact_revealed`, or `requester_searched` (found by the family's contact)",
+    )
     actor: str
     roles: list[str]
     reason: str
@@ -68,12 +93,60 @@ async def reveal_contact(
     )
 
 
+@router.post(
+    "/concerns/requester-search",
+    response_model=ConcernPage,
+    responses={422: {"description": "neither an email nor an E.164 phone number"}},
+)
+async def requester_search(
+    body: RequesterSearchCreate, ctx: Ctx, who: Worker, response: Response
+) -> ConcernPage:
+    """A family's concerns, newest first, found by their email or phone, among those within
+    your schools and teams (or assigned to you). Posted so that the contact stays out of URLs;
+    each concern found records who looked, when and why."""
+    term = lookup_term(body.requester)
+    if term is None:
+        message = "enter an email address, or a phone number with its country code (+1...)"
+        raise Problem(
+            422, "Invalid request", message, errors=[{"field": "requester", "message": message}]
+        )
+    query = {"requester_keys": requester_key(term, ctx.contact_secret)}
+    reach = scope_query(who)
+    now = ctx.clock.now()
+    docs = await ctx.repo.find(
+        {"$and": [query, reach]} if reach else query,
+        sort=[("submitted_at", -1), ("_id", -1)],
+        limit=body.limit,
+    )
+    roles = sorted(r.value for r in who.principal.roles)
+    for doc in docs:
+        await handlers._record_reveal(  # the same record as a reveal, of another kind
+            doc, SEARCHED, {}, actor=who.actor, roles=roles, reason=body.reason, ctx=ctx
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return ConcernPage(
+        items=[views.summary(d, now=now) for d in docs],
+        next_cursor=None,
+        sort=SortOrder.SUBMITTED_DESC,
+    )
+
+
 @router.get("/concerns/{concern_id}/requester/accesses", response_model=list[ContactAccessRead])
 async def contact_accesses(concern_id: str, ctx: Ctx, who: Auditor) -> list[ContactAccessRead]:
-    """Every access to the requester's contact, oldest first (who, when, why)."""
+    """Every access to the requester's contact and every search that found the concern by
+    it, oldest first (who, when, why)."""
+    found = [
+        *await ctx.disclosures.for_concern(concern_id, kind=REVEALED),
+        *await ctx.disclosures.for_concern(concern_id, kind=SEARCHED),
+    ]
     return [
         ContactAccessRead(
-            id=d["_id"], actor=d["actor"], roles=d["roles"], reason=d["reason"], at=d["at"]
+            id=d["_id"],
+            kind=d["kind"],
+            actor=d["actor"],
+            roles=d["roles"],
+            reason=d["reason"],
+            at=d["at"],
         )
-        for d in await ctx.disclosures.for_concern(concern_id, kind="contact_revealed")
+        for d in sorted(found, key=lambda d: d["at"])
     ]

@@ -107,6 +107,30 @@ def contact_key(requester: Requester, secret: bytes) -> str | None:
     return hmac.new(secret, contact.encode(), hashlib.sha256).hexdigest()
 
 
+def lookup_term(value: str) -> str | None:
+    """An email (lowercased) or a phone number (E.164: `+` and 8 to 15 digits, separators
+    dropped) as searched for; None for anything else."""
+    value = value.strip()
+    if "@" in value:
+        return f"email:{value.lower()}" if len(value) >= 3 and " " not in value else None
+    phone = "".join(c for c in value if c not in " -().")
+    if phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) - 1 <= 15:
+        return f"phone:{phone}"
+    return None
+
+
+def requester_key(term: str, secret: bytes) -> str:
+    """The keyed hash of one lookup term: finds a requester's concerns, never reveals them."""
+    return hmac.new(secret, b"lookup:" + term.encode(), hashlib.sha256).hexdigest()
+
+
+def requester_keys(requester: Requester, secret: bytes) -> tuple[str, ...]:
+    """The keyed hashes of a requester's email and phone, stored with the concern so staff
+    can find a family's earlier concerns by either without contact in any query or index."""
+    terms = (lookup_term(v) for v in (requester.email, requester.phone) if v)
+    return tuple(requester_key(t, secret) for t in terms if t)
+
+
 @dataclass(frozen=True)
 class Student:
     """Student information: protected (FERPA); never put in an event or a public view."""
@@ -174,6 +198,7 @@ class Concern:
     media_url: str | None = None
     client_reference: Mapping[str, str] = field(default_factory=dict)
     pin_hash: str = ""
+    requester_keys: tuple[str, ...] = ()
 
 
 def submit(
@@ -214,6 +239,7 @@ def submit(
         media_url=new.media_url,
         client_reference=new.client_reference,
         pin_hash=pin_hash,
+        requester_keys=requester_keys(new.requester, contact_secret),
     )
     public = ConcernSubmitted(
         concern_id=concern.id,

@@ -40,6 +40,7 @@ PRIVATE_FIELDS = (
     "pin_hash",
     "pin_failures",
     "pin_failed_at",
+    "requester_keys",
 )
 DISCLOSURES = "disclosures"
 DUPLICATE_KEY = 11000
@@ -75,6 +76,7 @@ def to_document(concern: Concern, vault: StudentVault) -> Document:
         "resolution_due_at": concern.resolution_due_at,
         "access_token_hash": concern.access_token_hash,
         "pin_hash": concern.pin_hash,
+        "requester_keys": list(concern.requester_keys),
         "version": 1,
         "history": [
             {
@@ -235,6 +237,7 @@ class ConcernRepository:
         await self._concerns.create_index([("submitted_at", 1)])
         await self._concerns.create_index([("merged_into", 1)], sparse=True)
         await self._concerns.create_index([("student_key", 1)], sparse=True)
+        await self._concerns.create_index([("requester_keys", 1)], sparse=True)
         # the Board's callbacks on time: callbacks by due time
         await self._concerns.create_index([("callbacks.due_at", 1)], sparse=True)
         # concerns waiting on the family, by how long (reminded, then closed after a while)

@@ -55,3 +55,46 @@ async def test_an_anonymous_requester_has_no_contact_to_reveal(intake: httpx.Asy
     created = await submit(intake, requester={})
     answer = await intake.post(f"/v1/concerns/{created['id']}/requester/reveal", json=REASON)
     assert answer.status_code == 404
+
+
+async def test_staff_find_a_familys_earlier_concerns_by_email_or_phone_within_their_reach(
+    intake: httpx.AsyncClient,
+) -> None:
+    first = await submit(intake)  # Roosevelt; jo.park@example.org, +15555550142
+    second = await submit(
+        intake,
+        school_id="lincoln-es",
+        requester={"email": "Jo.Park@Example.org ", "language": "en"},
+    )
+    stranger = await submit(
+        intake, requester={"email": "someone.else@example.org", "language": "en"}
+    )
+    search = "/v1/concerns/requester-search"
+    why = "The family is on the phone about earlier concerns"
+    by_email = await intake.post(search, json={"requester": "JO.PARK@example.org", "reason": why})
+    by_phone = await intake.post(search, json={"requester": "+1 555 555 0142", "reason": why})
+    principal = await intake.post(
+        search,
+        json={"requester": "jo.park@example.org", "reason": why},
+        headers=bearer("principal", sub="p-roosevelt", schools=["roosevelt-ms"]),
+    )
+    nonsense = await intake.post(search, json={"requester": "jo park", "reason": why})
+    no_reason = await intake.post(search, json={"requester": "jo.park@example.org"})
+    accesses = await intake.get(
+        f"/v1/concerns/{first['id']}/requester/accesses", headers=bearer("auditor")
+    )
+    stored = await intake.get(f"/v1/concerns/{first['id']}")
+
+    assert by_email.status_code == 200, by_email.text
+    assert [c["id"] for c in by_email.json()["items"]] == [second["id"], first["id"]]
+    assert [c["id"] for c in by_phone.json()["items"]] == [first["id"]]
+    assert [c["id"] for c in principal.json()["items"]] == [first["id"]]  # not Lincoln's
+    assert stranger["id"] not in by_email.text
+    assert (nonsense.status_code, no_reason.status_code) == (422, 422)
+    assert "jo.park" not in by_email.text.lower() and "requester_keys" not in stored.text
+    searches = [a for a in accesses.json() if a["kind"] == "requester_searched"]
+    assert [(a["actor"], a["reason"]) for a in searches] == [
+        ("agent-7", why),
+        ("agent-7", why),
+        ("p-roosevelt", why),
+    ]
