@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shared.events import CATALOGUE, DUAL_EVENTS, Exchange
-from shared.messaging.topology import SUBSCRIPTIONS
+from shared.messaging.topology import subscriptions
 from shared.settings import REPO_ROOT
 
 PATH = REPO_ROOT / "deploy" / "rabbitmq" / "definitions.json"
@@ -46,7 +46,7 @@ def _public(name: str) -> bool:
 
 def topic_permissions(subscriber: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The topic permissions of the four services, then the subscriber's."""
-    bound = set().union(*SUBSCRIPTIONS.values())
+    bound = set().union(*subscriptions().values())
     rendered = []
     for service in SERVICES:
         mine = publishes(service)

@@ -32,6 +32,7 @@ from shared.events import (
     SurveyAnswered,
     envelopes,
 )
+from shared.messaging.handler_table import HandlerTable
 
 log = logging.getLogger(__name__)
 
@@ -378,3 +379,23 @@ def _published(ctx: EscalationContext, events: list[EventData]) -> None:
                     "reminder": data.reminder,
                 },
             )
+
+
+# What escalation consumes, by event type: its queue's bindings are derived from this table. A
+# clock is started by an insert keyed by the concern, and changed by updates that record the
+# event id and only match a clock that has not applied it: idempotent by nature, so the
+# consumer skips its inbox (two store round trips per event).
+HANDLERS = HandlerTable(
+    {
+        "concern.submitted": on_submitted,
+        "concern.triaged": on_triaged,
+        "concern.status_changed": on_status_changed,
+        "concern.message_added": on_message_added,
+        "concern.resolved": on_resolved,
+        "concern.reopened": on_reopened,
+        "survey.answered": on_survey_answered,
+        "concern.callback_scheduled": on_callback_scheduled,
+        "concern.callback_completed": on_callback_completed,
+    },
+    idempotent=True,
+)

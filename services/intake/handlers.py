@@ -36,6 +36,7 @@ from shared.events import (
     SlaWarning,
     envelopes,
 )
+from shared.messaging.handler_table import HandlerTable
 from shared.metrics import CONCERN_STAGE_SECONDS, CONCERNS_RECEIVED
 from shared.store import Document
 
@@ -761,3 +762,22 @@ async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContex
             ctx.published()
             return
     raise ConcurrentChange(data.concern_id)
+
+
+# What intake consumes, by event type: its queue's bindings are derived from this table. Every
+# handler records facts conditionally on the event id (or on the case's state): idempotent by
+# nature, so the consumer skips its inbox for them.
+HANDLERS = HandlerTable(
+    {
+        "concern.triaged": on_triaged,
+        "concern.assigned": on_assigned,
+        "concern.merged": on_merged,
+        "concern.escalated": on_escalated,
+        "sla.warning": on_sla_warning,
+        "sla.breached": on_sla_breached,
+        "sla.due_changed": on_sla_due_changed,
+        "notification.sent": on_notification_sent,
+        "notification.failed": on_notification_failed,
+    },
+    idempotent=True,
+)

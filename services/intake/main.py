@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from fastapi import FastAPI
 
@@ -21,24 +20,11 @@ from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
 from shared.district import load_district
 from shared.http import create_service_app, runtime_lifespan
-from shared.messaging.consumer import Handler, idempotent
+from shared.messaging.consumer import Handler
 from shared.ratelimit import RateLimiter
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-# The events intake consumes; must equal SUBSCRIPTIONS["intake"] in shared/messaging/topology.
-CONSUMED = (
-    "concern.triaged",
-    "concern.assigned",
-    "concern.merged",
-    "concern.escalated",
-    "sla.warning",
-    "sla.breached",
-    "sla.due_changed",
-    "notification.sent",
-    "notification.failed",
-)
 
 
 async def _sweeping(ctx: handlers.IntakeContext) -> None:
@@ -96,27 +82,8 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             sms_updates=settings.sms_updates,
             promise=promise,
         )
-        by_event: dict[str, Callable[..., Awaitable[None]]] = {
-            "concern.triaged": handlers.on_triaged,
-            "concern.assigned": handlers.on_assigned,
-            "concern.merged": handlers.on_merged,
-            "concern.escalated": handlers.on_escalated,
-            "sla.warning": handlers.on_sla_warning,
-            "sla.breached": handlers.on_sla_breached,
-            "sla.due_changed": handlers.on_sla_due_changed,
-            "notification.sent": handlers.on_notification_sent,
-            "notification.failed": handlers.on_notification_failed,
-        }
         runtime.spawn(_sweeping(ctx), "awaiting-requester-sweep")
-        if set(by_event) != set(CONSUMED):
-            raise RuntimeError(
-                f"intake's handlers and CONSUMED differ on {sorted(set(by_event) ^ set(CONSUMED))}"
-            )
-        # every handler records facts conditionally on the event id (or on the case's state):
-        # idempotent by nature, so the consumer skips its inbox for them
-        return ctx, {
-            name: idempotent(functools.partial(h, ctx=ctx)) for name, h in by_event.items()
-        }
+        return ctx, handlers.HANDLERS.bind(ctx)
 
     app = create_service_app(
         title="Bureau intake",

@@ -26,6 +26,7 @@ from services.notify.domain import (
 from services.notify.repository import ConcernFacts, NewDelivery
 from services.notify.templates import render
 from shared.events import (
+    CATALOGUE,
     DUAL_EVENTS,
     CloudEvent,
     ConcernResolutionShared,
@@ -33,6 +34,7 @@ from shared.events import (
     Exchange,
     encode,
 )
+from shared.messaging.handler_table import HandlerTable
 from shared.messaging.transient import TransientError
 
 log = logging.getLogger(__name__)
@@ -234,3 +236,17 @@ async def _webhooks(event: CloudEvent, concern_id: str, ctx: NotifyContext) -> l
         )
         for s in await ctx.subscriptions.matching(event.name)
     ]
+
+
+# What notify consumes, by event type: its queue's bindings are derived from this table. The
+# private events only it reads, and every public event (forwarded to webhook subscribers). Each
+# delivery's id is derived from the fact that caused it: a duplicate event plans the same ids
+# and sends nothing new, so the consumer skips its inbox.
+PRIVATE_EVENTS = ("concern.contact_shared", "concern.reply_shared", "concern.resolution_shared")
+HANDLERS = HandlerTable(
+    dict.fromkeys(
+        [*PRIVATE_EVENTS, *(n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC)],
+        on_event,
+    ),
+    idempotent=True,
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -33,17 +32,10 @@ from services.notify.settings import NotifySettings
 from services.notify.templates import load_seed
 from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfig, load_district
-from shared.events import CATALOGUE, Exchange
 from shared.http import create_service_app, runtime_lifespan
-from shared.messaging.consumer import Handler, idempotent
+from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
 from shared.store import Document
-
-# Private events notify reads; it also reads every public event, for subscriptions.
-PRIVATE_EVENTS = ("concern.contact_shared", "concern.reply_shared", "concern.resolution_shared")
-HANDLED_EVENTS = frozenset(PRIVATE_EVENTS) | frozenset(
-    name for name, spec in CATALOGUE.items() if spec.exchange is Exchange.PUBLIC
-)
 
 
 def build_channels(
@@ -155,10 +147,7 @@ def create_app(
         # grace; one cut short keeps its lease until it expires, then a peer (or the next
         # start) sends the delivery.
         runtime.spawn(ctx.dispatch.run(ctx), "notify-dispatcher")
-        # each delivery's id is derived from the fact that caused it: a duplicate event plans
-        # the same ids and sends nothing new, so the consumer skips its inbox
-        handler = idempotent(functools.partial(handlers.on_event, ctx=ctx))
-        return ctx, dict.fromkeys(HANDLED_EVENTS, handler)
+        return ctx, handlers.HANDLERS.bind(ctx)
 
     app = create_service_app(
         title="Bureau notify",
@@ -173,4 +162,4 @@ def create_app(
     return app
 
 
-__all__ = ["HANDLED_EVENTS", "create_app"]
+__all__ = ["create_app"]

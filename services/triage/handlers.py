@@ -33,6 +33,7 @@ from shared.events import (
     Priority,
     envelopes,
 )
+from shared.messaging.handler_table import HandlerTable
 from shared.metrics import CONCERN_STAGE_SECONDS
 from shared.store import Document
 
@@ -708,3 +709,18 @@ def routing_view(routing: Routing) -> dict[str, Any]:
             {"rule_id": c.rule_id, "matched": c.matched, "why": c.why} for c in routing.considered
         ],
     }
+
+
+# What triage consumes, by event type: its queue's bindings are derived from this table. A
+# decision is stored once per concern (its `_id`), a concern already counted on a member stays
+# there, loads move only with the concern's membership in a member's open list: idempotent by
+# nature (no inbox needed).
+HANDLERS = HandlerTable(
+    {
+        "concern.details_shared": on_details_shared,
+        "concern.resolved": on_resolved,
+        "concern.reopened": on_reopened,
+        "concern.merged": on_merged,
+    },
+    idempotent=True,
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -23,7 +22,7 @@ from services.triage.settings import TriageSettings
 from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfig, DistrictConfigError, load_district
 from shared.http import create_service_app, runtime_lifespan
-from shared.messaging.consumer import Handler, idempotent
+from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -70,19 +69,7 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
         await ctx.members.ensure(sorted({m for t in district.teams for m in t.members}))
         if await ctx.rules.seed(config.rules):
             log.info("routing rules seeded", extra={"rules": len(config.rules)})
-        # What triage consumes; SUBSCRIPTIONS["triage"] in shared/messaging/topology.py
-        # must name the same events.
-        return ctx, {
-            # a decision is stored once per concern (its `_id`), a concern already counted on
-            # a member stays there, loads move only with the concern's membership in a
-            # member's open list: idempotent by nature (no inbox needed)
-            "concern.details_shared": idempotent(
-                functools.partial(handlers.on_details_shared, ctx=ctx)
-            ),
-            "concern.resolved": idempotent(functools.partial(handlers.on_resolved, ctx=ctx)),
-            "concern.reopened": idempotent(functools.partial(handlers.on_reopened, ctx=ctx)),
-            "concern.merged": idempotent(functools.partial(handlers.on_merged, ctx=ctx)),
-        }
+        return ctx, handlers.HANDLERS.bind(ctx)
 
     app = create_service_app(
         title="Bureau triage",

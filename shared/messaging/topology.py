@@ -11,9 +11,12 @@ Topology of one service `svc`:
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
@@ -22,48 +25,28 @@ from aiormq.abc import FieldTable
 from shared.events import CATALOGUE, DUAL_EVENTS, Exchange
 from shared.settings import ServiceSettings
 
+if TYPE_CHECKING:
+    from shared.messaging.handler_table import HandlerTable
+
 log = logging.getLogger(__name__)
 
-# Which events each bureau service consumes. Every service declares all four queues with
-# these bindings at startup, so an event published before its consumer first started (a fresh
-# deployment, services started in any order) waits in the consumer's queue instead of being
-# dropped as unroutable.
-SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
-    "intake": frozenset(
-        {
-            "concern.triaged",
-            "concern.assigned",
-            "concern.merged",
-            "concern.escalated",
-            "sla.warning",
-            "sla.breached",
-            "sla.due_changed",
-            "notification.sent",
-            "notification.failed",
-        }
-    ),
-    "triage": frozenset(
-        {"concern.details_shared", "concern.resolved", "concern.reopened", "concern.merged"}
-    ),
-    "escalation": frozenset(
-        {
-            "concern.submitted",
-            "concern.triaged",
-            "concern.status_changed",
-            "concern.message_added",
-            "concern.resolved",
-            "concern.reopened",
-            "survey.answered",
-            "concern.callback_scheduled",
-            "concern.callback_completed",
-        }
-    ),
-    # notify also forwards every public event to webhook subscribers
-    "notify": frozenset(
-        {"concern.contact_shared", "concern.reply_shared", "concern.resolution_shared"}
-        | {n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC}
-    ),
-}
+BUREAU_SERVICES = ("intake", "triage", "escalation", "notify")
+
+
+@functools.cache
+def subscriptions() -> Mapping[str, frozenset[str]]:
+    """Which events each bureau service consumes: the keys of its handler table (`HANDLERS`
+    in services/<name>/handlers.py). Every service declares all four queues with these
+    bindings at startup, so an event published before its consumer first started (a fresh
+    deployment, services started in any order) waits in the consumer's queue instead of being
+    dropped as unroutable. The tables are imported when first asked for: shared/ does not
+    import services/ when it is loaded."""
+    tables: dict[str, HandlerTable] = {
+        service: importlib.import_module(f"services.{service}.handlers").HANDLERS
+        for service in BUREAU_SERVICES
+    }
+    return {service: table.events for service, table in tables.items()}
+
 
 # Services that read the public copy of a routing event beside the full one (DUAL_EVENTS).
 PUBLIC_COPY_READERS = frozenset({"notify"})
@@ -132,7 +115,7 @@ async def declare_bureau_queues(
     channel: AbstractChannel, settings: ServiceSettings, exchanges: Exchanges
 ) -> None:
     """Declare every bureau service's main queue with its bindings (idempotent)."""
-    for service, handled in SUBSCRIPTIONS.items():
+    for service, handled in subscriptions().items():
         await _declare_main_queue(channel, settings, exchanges, service, handled)
 
 
@@ -141,12 +124,12 @@ async def declare_service_queues(
 ) -> ServiceQueues:
     """Declare this service's queues and bind the events it handles (idempotent)."""
     handled = set(handled)
-    expected = SUBSCRIPTIONS.get(settings.service_name)
+    expected = subscriptions().get(settings.service_name)
     if expected is not None and handled != expected:
         # Still works (this declaration binds what the service handles), but events published
         # before its first start would not have waited for it.
         log.warning(
-            "service handlers differ from the SUBSCRIPTIONS table",
+            "service handlers differ from its handler table",
             extra={
                 "service": settings.service_name,
                 "handled": sorted(handled),

@@ -10,13 +10,13 @@ import pytest
 
 from devtools import rabbitmq_definitions
 from shared.events import CATALOGUE, DUAL_EVENTS, Exchange
-from shared.messaging.topology import SUBSCRIPTIONS
+from shared.messaging.topology import subscriptions
 from shared.settings import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
 DEFINITIONS = json.loads((REPO_ROOT / "deploy" / "rabbitmq" / "definitions.json").read_text())
-SERVICES = sorted(SUBSCRIPTIONS)
+SERVICES = sorted(subscriptions())
 
 
 def permission(user: str) -> dict[str, str]:
@@ -99,7 +99,7 @@ def test_a_service_publishes_only_its_own_events(service: str) -> None:
         assert matches(public["write"], name) == (mine and on_public), (service, name)
         assert matches(private["write"], name) == (mine and on_private), (service, name)
     # it binds what the bureau binds (each service declares every bureau queue), no more
-    bound = set().union(*SUBSCRIPTIONS.values())
+    bound = set().union(*subscriptions().values())
     assert not matches(
         topic(service, "bureau.private")["read"],  # type: ignore[index]
         "concern.anything_else",
