@@ -47,7 +47,7 @@ class Result:
     reason: str
     concern_id: str | None = None
     tracking_number: str | None = None
-    refused_attachments: list[tuple[str, str]] = field(default_factory=list)
+    refused_attachments: list[replies.Refusal] = field(default_factory=list)
 
 
 class MessageTooLarge(Exception):
@@ -154,7 +154,11 @@ class MailDesk:
         }
         if mail.from_name:
             requester["name"] = mail.from_name[:200]
-        body = {"channel": "email", "description": description(mail), "requester": requester}
+        body: dict[str, Any] = {
+            "channel": "email",
+            "description": description(mail),
+            "requester": requester,
+        }
         key = "email-" + hashlib.sha256((mail.message_id or "").encode() or raw).hexdigest()[:48]
         try:
             receipt = await self._intake.create_concern(body, idempotency_key=key)
@@ -174,7 +178,7 @@ class MailDesk:
         return Result(Outcome.CREATED, "new concern", receipt.id, receipt.tracking_number, refused)
 
     async def _tell_refused(
-        self, mail: InboundMail, refused: list[tuple[str, str]], tracking_number: str | None
+        self, mail: InboundMail, refused: list[replies.Refusal], tracking_number: str | None
     ) -> None:
         if refused:
             await replies.send(
@@ -187,8 +191,8 @@ class MailDesk:
                 self._settings,
             )
 
-    async def _attach(self, concern_id: str, mail: InboundMail) -> list[tuple[str, str]]:
-        refused: list[tuple[str, str]] = []
+    async def _attach(self, concern_id: str, mail: InboundMail) -> list[replies.Refusal]:
+        refused: list[replies.Refusal] = []
         for attachment in mail.attachments:
             try:
                 await self._intake.attach(
@@ -198,7 +202,9 @@ class MailDesk:
                 if exc.status >= 500:
                     raise
                 ATTACHMENTS.labels("refused").inc()
-                refused.append((attachment.filename, exc.detail or exc.title))
+                refused.append(
+                    replies.Refusal(attachment.filename, exc.status, exc.detail or exc.title)
+                )
             else:
                 ATTACHMENTS.labels("stored").inc()
         return refused
