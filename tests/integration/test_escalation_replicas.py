@@ -19,7 +19,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.escalation import domain
-from services.escalation.handlers import EscalationContext
+from services.escalation.context import EscalationContext
 from services.escalation.main import create_app
 from services.escalation.repository import CLOCKS
 from services.escalation.settings import EscalationSettings
@@ -147,11 +147,17 @@ async def test_two_instances_fire_each_step_of_each_concern_exactly_once(
         total = sum(sum(c.values()) for c in expected.values())
 
         received: list[aio_pika.abc.AbstractIncomingMessage] = []
+        distinct: set[str] = set()
 
         async def every_step_received() -> bool:
+            # Counted by event id: with the fake time jumping hours at once, a writer's fresh
+            # outbox entries turn stale under its relay and the other replica's sweep may
+            # publish them too. Counting those copies let the wait end while the schedulers
+            # were still catching up with the last jumps, and their last steps were missing.
             while (message := await probe.get(no_ack=True, fail=False)) is not None:
                 received.append(message)
-            return len(received) >= total
+                distinct.add(decode(message.body).id)
+            return len(distinct) >= total
 
         await eventually(every_step_received, timeout_s=15, what="every step's event")
         clocks = mongo[isolation.db("escalation")][CLOCKS]
