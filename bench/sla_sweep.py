@@ -30,7 +30,8 @@ from pymongo import AsyncMongoClient
 
 from devtools.launcher import store_url
 from services.escalation import domain
-from services.escalation.handlers import EscalationContext, fire_due
+from services.escalation.context import EscalationContext
+from services.escalation.handlers import fire_due
 from services.escalation.policies import (
     EscalationConfig,
     PolicySettings,

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ValidationError
 
 from services.escalation import board_store, reports
+from services.escalation.context import EscalationContext
 from services.escalation.domain import ClockStatus, Entry, SlaClock
-from services.escalation.handlers import EscalationContext
 from services.escalation.policies import Policy, PolicyFields, reference_problems
 from services.escalation.reports import GroupBy
 from services.escalation.repository import PolicyChangeBusy, from_document

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.escalation import domain
-from services.escalation.calendar import Calendar
+from services.escalation.context import EscalationContext
 from services.escalation.domain import Change, Rules, SlaClock
-from services.escalation.policies import EscalationConfig
-from services.escalation.repository import Claimed, ClockRepository, PolicyRepository
-from shared.clock import Clock
-from shared.district import DistrictConfig
+from services.escalation.repository import Claimed
 from shared.events import (
     CloudEvent,
     ConcernCallbackCompleted,
@@ -48,40 +45,6 @@ class ClockNotFound(LookupError):
 
 class ConcurrentChange(Exception):
     """The clock kept changing under this handler; the consumer retries the event."""
-
-
-@dataclass(frozen=True)
-class EscalationContext:
-    """Everything escalation's handlers need, wired once at startup."""
-
-    repo: ClockRepository
-    policies: PolicyRepository
-    clock: Clock
-    district: DistrictConfig
-    config: EscalationConfig
-    calendars: Mapping[str, Calendar]
-    source: str
-    published: Callable[[], None]
-    lease: timedelta
-
-    async def rules(self) -> Rules:
-        """The rules with the policies as stored now (the admin API may have changed them)."""
-        return Rules(
-            policies=await self.policies.all(),
-            calendars=self.calendars,
-            district=self.district,
-            supervisors=self.config.department_supervisors,
-        )
-
-    @property
-    def step_rules(self) -> Rules:
-        """Rules for firing steps: a clock carries its own policy, so none is looked up."""
-        return Rules(
-            policies=(),
-            calendars=self.calendars,
-            district=self.district,
-            supervisors=self.config.department_supervisors,
-        )
 
 
 async def on_submitted(

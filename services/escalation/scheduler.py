@@ -7,7 +7,8 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from services.escalation.handlers import EscalationContext, Swept, sweep
+from services.escalation.context import EscalationContext
+from services.escalation.handlers import Swept, sweep
 
 log = logging.getLogger(__name__)
 

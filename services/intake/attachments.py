@@ -21,7 +21,7 @@ from gridfs import AsyncGridFSBucket, NoFile
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.intake.handlers import IntakeContext
+from services.intake.context import IntakeContext
 from services.intake.web import Ctx, Reader, Submitter, check_scope
 from shared.http import Problem
 from shared.store import Document

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from pymongo import DESCENDING
 
 from services.intake import handlers
+from services.intake.context import IntakeContext
 from services.intake.domain import OPEN_STATUSES, Status
 from services.intake.lifecycle import Action, ActionNotAllowed, Command
 from services.intake.schemas import LongText, _Strict
@@ -113,7 +114,7 @@ def _same_sender(channel: str, doc: Document, sender: str) -> bool:
 
 async def _find_concern(
     body: InboundMessageCreate,
-    ctx: handlers.IntakeContext,
+    ctx: IntakeContext,
 ) -> Document | None:
     if body.tracking_number:
         tracking = body.tracking_number.upper()
@@ -188,7 +189,7 @@ async def receive_message(
 
 
 async def _take(
-    doc: Document, body: InboundMessageCreate, *, ctx: handlers.IntakeContext, actor: str
+    doc: Document, body: InboundMessageCreate, *, ctx: IntakeContext, actor: str
 ) -> InboundMessageRead:
     status = Status(doc["status"])
     reason = "from the requester's own address"

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from services.intake import api, calls, handlers
 from services.intake.attachments import router as attachments_router
 from services.intake.config import IntakeConfig
-from services.intake.handlers import IntakeContext
+from services.intake.context import IntakeContext
 from services.intake.idempotency import IdempotencyKeys
 from services.intake.inbound import router as inbound_router
 from services.intake.promise import Promise
@@ -27,7 +27,7 @@ from shared.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-async def _sweeping(ctx: handlers.IntakeContext) -> None:
+async def _sweeping(ctx: IntakeContext) -> None:
     """Remind, then close, concerns long waiting on the requester (see `sweep_awaiting`)."""
     while True:
         try:

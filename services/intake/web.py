@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Response
 
-from services.intake.handlers import IntakeContext
+from services.intake.context import IntakeContext
 from shared.authz import Access, Permission
 from shared.http import Problem, authorize, out_of_scope, service_context
 from shared.store import Document

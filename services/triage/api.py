@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.triage import handlers
 from services.triage.assignment import Absence
-from services.triage.handlers import Refused, Retriage, TriageContext
+from services.triage.context import TriageContext
+from services.triage.handlers import Refused, Retriage
 from shared.authz import Access, Permission, access
 from shared.clock import as_utc
 from shared.events import Priority

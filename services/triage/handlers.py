@@ -8,19 +8,16 @@ assign inside the owning team, and store the decision with `concern.triaged` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.triage import assignment, duplicates
 from services.triage.assignment import Seat, Strategy
-from services.triage.config import TriageConfig
+from services.triage.context import TriageContext
 from services.triage.domain import PRIORITY_RANK, Routing, category_route, public_route, route
-from services.triage.repository import DecisionRepository, MemberRepository, RuleRepository
 from services.triage.rules import Facts
-from shared.clock import Clock, as_utc
-from shared.district import DistrictConfig
+from shared.clock import as_utc
 from shared.events import (
     CloudEvent,
     ConcernAssigned,
@@ -41,18 +38,6 @@ log = logging.getLogger(__name__)
 
 RULES_DECIDED = "rules"
 MAX_CLAIM_ATTEMPTS = 50
-
-
-@dataclass(frozen=True)
-class TriageContext:
-    decisions: DecisionRepository
-    rules: RuleRepository
-    members: MemberRepository
-    clock: Clock
-    district: DistrictConfig
-    config: TriageConfig
-    source: str
-    published: Callable[[], None]
 
 
 class Refused(Exception):

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.triage import api, handlers, rules_api, training
 from services.triage.config import TriageConfig
-from services.triage.handlers import TriageContext
+from services.triage.context import TriageContext
 from services.triage.repository import (
     DECISIONS,
     DecisionRepository,

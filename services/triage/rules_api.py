@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.triage.context import TriageContext
 from services.triage.domain import route
-from services.triage.handlers import TriageContext, routing_view
+from services.triage.handlers import routing_view
 from services.triage.rules import Facts, Rule, RuleBody, rule_problems
 from shared.authz import Access, Permission
 from shared.events import Channel, Priority

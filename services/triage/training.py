@@ -24,7 +24,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.escalation.standards import StandardsConfig, share
-from services.triage.handlers import TriageContext
+from services.triage.context import TriageContext
 from shared.authz import Access, Permission
 from shared.district import DistrictConfig
 from shared.http import Problem, authorize, service_context

@@ -20,7 +20,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.escalation import handlers
-from services.escalation.handlers import EscalationContext
+from services.escalation.context import EscalationContext
 from services.escalation.main import create_app
 from services.escalation.settings import EscalationSettings
 from shared.clock import FakeClock

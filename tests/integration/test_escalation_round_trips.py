@@ -19,7 +19,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.escalation import handlers
-from services.escalation.handlers import EscalationContext
+from services.escalation.context import EscalationContext
 from services.escalation.main import create_app
 from services.escalation.scheduler import Scheduler
 from services.escalation.settings import EscalationSettings

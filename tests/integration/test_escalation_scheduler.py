@@ -16,7 +16,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.escalation import domain, handlers
-from services.escalation.handlers import EscalationContext
+from services.escalation.context import EscalationContext
 from services.escalation.main import create_app
 from services.escalation.policies import (
     EscalationConfig,

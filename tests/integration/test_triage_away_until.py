@@ -12,6 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.triage import handlers
+from services.triage.context import TriageContext
 from shared.clock import FakeClock
 from shared.district import DistrictConfig
 from tests.conftest import Isolation
@@ -26,7 +27,7 @@ from tests.integration.test_triage_handlers import (  # noqa: F401  (fixture)
 pytestmark = pytest.mark.integration
 
 
-async def assignees(ctx: handlers.TriageContext, concern_ids: list[str]) -> set[str]:
+async def assignees(ctx: TriageContext, concern_ids: list[str]) -> set[str]:
     return {(await ctx.decisions.get(c) or {}).get("assignee_id") or "" for c in concern_ids}
 
 

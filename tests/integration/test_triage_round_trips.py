@@ -12,7 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.triage import duplicates, handlers
-from services.triage.handlers import TriageContext
+from services.triage.context import TriageContext
 from services.triage.main import load_config
 from services.triage.repository import (
     DECISIONS,
