@@ -37,6 +37,7 @@ from services.escalation.standards import (
     facts_of,
     tally_of,
 )
+from shared.batching import GroupCommit
 from shared.clock import as_utc
 from shared.store import Document
 
@@ -114,6 +115,35 @@ def _inc(fact: Fact, label: str, counts: tuple[tuple[str, int], ...]) -> list[tu
 BREAKDOWN = ("category", "school", "team")
 
 
+def _add(kept: Document, update: Document) -> None:
+    for name, n in update["$inc"].items():
+        kept["$inc"][name] = kept["$inc"].get(name, 0) + n
+
+
+def _sums(facts: tuple[Fact, ...] | list[Fact]) -> dict[str, Document]:
+    """Summary document id -> its upsert, the facts' counts summed."""
+    sums: dict[str, Document] = {}
+    for fact in facts:
+        for label, counts in fact.months:
+            for _id, update in _inc(fact, label, counts):
+                kept = sums.setdefault(_id, update)
+                if kept is not update:
+                    _add(kept, update)
+    return sums
+
+
+def _merge(batches: list[dict[str, Document]]) -> dict[str, Document]:
+    """Several changes' upserts as one per summary document."""
+    merged: dict[str, Document] = {}
+    for sums in batches:
+        for _id, update in sums.items():
+            if _id in merged:
+                _add(merged[_id], update)
+            else:
+                merged[_id] = {**update, "$inc": dict(update["$inc"])}
+    return merged
+
+
 class BoardSummaries:
     """The monthly summaries: counted as clocks change, read by the Board report."""
 
@@ -129,22 +159,26 @@ class BoardSummaries:
         self._meta: AsyncCollection[Document] = clocks.database["board_meta"]
         self.timezone = timezone
         self.guarantee = guarantee
+        self._upserts: GroupCommit[dict[str, Document], None] = GroupCommit(self._write)
 
     async def ensure_indexes(self) -> None:
         await self._months.create_index([("month", ASCENDING)], name="month")
 
     async def _apply(self, *facts: Fact) -> None:
-        """Add facts' counts: one upsert per summary document they touch."""
-        sums: dict[str, Document] = {}
-        for fact in facts:
-            for label, counts in fact.months:
-                for _id, update in _inc(fact, label, counts):
-                    kept = sums.setdefault(_id, update)
-                    if kept is not update:
-                        for name, n in update["$inc"].items():
-                            kept["$inc"][name] = kept["$inc"].get(name, 0) + n
-        for _id, update in sums.items():
-            await self._months.update_one({"_id": _id}, update, upsert=True)
+        """Add facts' counts: one upsert per summary document they touch, written together
+        with those of the changes counted at the same time (one `bulk_write`)."""
+        if facts:
+            await self._upserts(_sums(facts))
+
+    async def _write(self, batches: list[dict[str, Document]]) -> list[None]:
+        """The summaries' increments of concurrent changes, summed per summary document: one
+        upsert each, in one round trip."""
+        sums = batches[0] if len(batches) == 1 else _merge(batches)
+        await self._months.bulk_write(
+            [UpdateOne({"_id": _id}, update, upsert=True) for _id, update in sums.items()],
+            ordered=False,
+        )
+        return [None] * len(batches)
 
     async def changed(self, concern_id: str, before: SlaClock | None, after: SlaClock) -> None:
         """Count what a stored change of a clock added (and take back what it removed): each
@@ -152,18 +186,39 @@ class BoardSummaries:
         added, removed = changed_facts(
             before, after, timezone=self.timezone, guarantee=self.guarantee
         )
-        for fact in added:
+        counted = [*await self._claim(concern_id, added), *await self._release(concern_id, removed)]
+        await self._apply(*counted)
+
+    async def _claim(self, concern_id: str, facts: list[Fact]) -> list[Fact]:
+        """The facts this writer claims (marks counted) first: all in one conditional write
+        when none is counted yet (the usual case), else one at a time."""
+        if len(facts) > 1:
+            keys = [fact.key for fact in facts]
+            claimed = await self._clocks.update_one(
+                {"_id": concern_id, COUNTED: {"$nin": keys}},
+                {"$push": {COUNTED: {"$each": keys}}},
+            )
+            if claimed.modified_count == 1:
+                return facts
+        mine = []
+        for fact in facts:
             claimed = await self._clocks.update_one(
                 {"_id": concern_id, COUNTED: {"$ne": fact.key}}, {"$push": {COUNTED: fact.key}}
             )
             if claimed.modified_count == 1:
-                await self._apply(fact)
-        for fact in removed:
+                mine.append(fact)
+        return mine
+
+    async def _release(self, concern_id: str, facts: list[Fact]) -> list[Fact]:
+        """The removed facts this writer takes back (unmarks), negated."""
+        mine = []
+        for fact in facts:
             released = await self._clocks.update_one(
                 {"_id": concern_id, COUNTED: fact.key}, {"$pull": {COUNTED: fact.key}}
             )
             if released.modified_count == 1:
-                await self._apply(fact.negated())
+                mine.append(fact.negated())
+        return mine
 
     async def backfill(self, batch: int = 200) -> int:
         """Count the clocks stored before summaries existed (those without `board_counted`),

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from prometheus_client import Counter, Histogram
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake import handlers, views
@@ -155,6 +154,17 @@ def _read(doc: Document) -> CallRead:
     )
 
 
+async def _update_and_read(calls: Any, query: Document, update: Document) -> Document | None:
+    """Apply `update` to the call `query` matches and read it back, or None if none matched.
+    Two round trips, not one `find_one_and_update`: SecantusDB writes that command through a
+    filter no index serves, a scan of every call stored."""
+    changed = await calls.update_one(query, update)
+    if not changed.matched_count:
+        return None
+    found: Document | None = await calls.find_one({"_id": query["_id"]})
+    return found
+
+
 def _unknown_call() -> Problem:
     return Problem(404, "Call not found", "No call record has this id; start it first.")
 
@@ -172,10 +182,11 @@ async def _record_outcome(
     first_answer = outcome is not CallOutcome.ABANDONED and current.get("answered_after_s") is None
     if first_answer:
         sets = {**sets, "answered_after_s": round(answered_after_s or 0.0, 3)}
-    after = await calls.find_one_and_update(
-        {"_id": call_sid, "outcomes": {"$ne": outcome.value}},
-        {"$set": sets, "$push": {"outcomes": outcome.value}},
-        return_document=ReturnDocument.AFTER,
+    update: Document = {"$push": {"outcomes": outcome.value}}
+    if sets:
+        update["$set"] = sets
+    after = await _update_and_read(
+        calls, {"_id": call_sid, "outcomes": {"$ne": outcome.value}}, update
     )
     if after is None:  # already recorded: the same answer again
         if sets:
@@ -291,9 +302,7 @@ async def add_step(call_sid: CallSid, body: CallStepCreate, ctx: Ctx, who: Submi
     update: Document = {"$push": {"path": {"$each": [body.step], "$slice": -100}}}
     if sets:
         update["$set"] = sets
-    doc = await _calls(ctx).find_one_and_update(
-        {"_id": call_sid}, update, return_document=ReturnDocument.AFTER
-    )
+    doc = await _update_and_read(_calls(ctx), {"_id": call_sid}, update)
     if doc is None:
         raise _unknown_call()
     if body.outcome is not None:
@@ -309,9 +318,7 @@ async def end_call(call_sid: CallSid, body: CallEnd, ctx: Ctx, who: Submitter) -
     sets: Document = {"ended_at": ctx.clock.now()}
     if body.duration_s is not None:
         sets["duration_s"] = body.duration_s
-    doc = await _calls(ctx).find_one_and_update(
-        {"_id": call_sid, "ended_at": None}, {"$set": sets}, return_document=ReturnDocument.AFTER
-    )
+    doc = await _update_and_read(_calls(ctx), {"_id": call_sid, "ended_at": None}, {"$set": sets})
     if doc is None:
         doc = await _calls(ctx).find_one({"_id": call_sid})
         if doc is None:

@@ -333,19 +333,18 @@ class ConcernRepository:
         self, concern_id: str, *, now: datetime, attempts: int, lockout_s: float
     ) -> bool:
         """Count a PIN try as wrong until proven right, unless the PIN is locked (False):
-        one conditional write, so tries in parallel cannot pass a lock together."""
-        open_ = {
-            "$or": [
-                {"pin_failures": {"$exists": False}},
-                {"pin_failures": {"$lt": attempts}},
-                {"pin_failed_at": {"$lt": now - timedelta(seconds=lockout_s)}},
-            ]
-        }
-        changed = await self._concerns.update_one(
-            {"_id": concern_id, **open_},
-            {"$inc": {"pin_failures": 1}, "$set": {"pin_failed_at": now}},
-        )
-        return bool(changed.matched_count)
+        conditional writes, so tries in parallel cannot pass a lock together. Two of them
+        (fewer wrong tries than allowed, else the lockout over), each beside the `_id`: an
+        `$or` of the two SecantusDB runs as a scan of the whole collection."""
+        count = {"$inc": {"pin_failures": 1}, "$set": {"pin_failed_at": now}}
+        for open_ in (
+            {"pin_failures": {"$not": {"$gte": attempts}}},  # absent, or fewer
+            {"pin_failed_at": {"$lt": now - timedelta(seconds=lockout_s)}},
+        ):
+            changed = await self._concerns.update_one({"_id": concern_id, **open_}, count)
+            if changed.matched_count:
+                return True
+        return False
 
     async def record_due(
         self,
