@@ -42,3 +42,8 @@ class FakeClock:
 def as_utc(value: datetime) -> datetime:
     """Mongo returns naive UTC datetimes; make them aware again."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def as_utc_or_none(value: datetime | None) -> datetime | None:
+    """`as_utc` for a time that may be missing."""
+    return as_utc(value) if value is not None else None

@@ -14,7 +14,7 @@ import pytest
 from services.escalation.repository import ClockRepository
 from services.intake.repository import ConcernRepository as IntakeConcerns
 from services.notify.repository import ConcernRepository as NotifyConcerns
-from services.notify.repository import DeliveryRepository
+from services.notify.repository import DeliveryRepository, SurveyRepository
 from services.triage.repository import DecisionRepository
 
 pytestmark = pytest.mark.unit
@@ -121,3 +121,24 @@ async def test_notify_takes_a_due_delivery_by_its_id() -> None:
     await deliveries.claim_due(now=NOW, lease_until=NOW + timedelta(minutes=1))
     assert_served_by_an_index(db, bounded_below=False)  # the status pins the range's start
     assert [next(iter(q)) for q in db["deliveries"].filters[1:]] == ["_id", "_id"]
+
+
+async def test_a_survey_answer_finds_its_survey_by_the_token_index_then_writes_by_id() -> None:
+    class _Surveys(_Collection):
+        async def find_one(self, query: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any]:
+            self.filters.append(query)
+            return {
+                "_id": "c-1",
+                "token_hash": "h",
+                "created_at": NOW,
+                "expires_at": NOW + timedelta(days=30),
+                "answered_at": None,
+            }
+
+    db = _Database(surveys=_Surveys())
+    surveys = SurveyRepository(db)  # type: ignore[arg-type]
+    await surveys.ensure_indexes()
+    answered = await surveys.answer(token_hash="h", score=4, comment=None, now=NOW, events=[])
+    assert answered is not None and answered.score == 4 and answered.answered_at == NOW
+    assert_served_by_an_index(db)
+    assert [next(iter(q)) for q in db["surveys"].filters] == ["token_hash", "_id"]
