@@ -33,8 +33,9 @@ from pymongo import AsyncMongoClient
 
 from devtools.launcher import store_url
 from services.escalation import board_store, domain
+from services.escalation.config import EscalationConfig
 from services.escalation.main import create_app
-from services.escalation.policies import EscalationConfig, calendars_of, seed_policies
+from services.escalation.policies import calendars_of, seed_policies
 from services.escalation.repository import CLOCKS, FREE, LEASE_UNTIL, VERSION, to_document
 from services.escalation.settings import EscalationSettings
 from services.escalation.standards import finished_cycle

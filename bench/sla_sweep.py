@@ -30,14 +30,10 @@ from pymongo import AsyncMongoClient
 
 from devtools.launcher import store_url
 from services.escalation import domain
+from services.escalation.config import EscalationConfig
 from services.escalation.context import EscalationContext
 from services.escalation.handlers import fire_due
-from services.escalation.policies import (
-    EscalationConfig,
-    PolicySettings,
-    calendars_of,
-    seed_policies,
-)
+from services.escalation.policies import PolicySettings, calendars_of, seed_policies
 from services.escalation.repository import (
     CLOCKS,
     VERSION,

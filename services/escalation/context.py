@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.escalation.calendar import Calendar
+from services.escalation.config import EscalationConfig
 from services.escalation.domain import Rules
-from services.escalation.policies import EscalationConfig
 from services.escalation.repository import ClockRepository, PolicyRepository
 from shared.clock import Clock
 from shared.district import DistrictConfig

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from services.escalation.policies import CalendarConfig
+from services.escalation.config import CalendarConfig
 from shared.clock import Clock
 from shared.holidays import dates
 from shared.metrics import CALENDAR_HOLIDAYS_AHEAD

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
 from services.escalation import api, board, board_store, handlers
-from services.escalation.handlers import EscalationContext
-from services.escalation.policies import EscalationConfig, calendars_of, seed_policies
+from services.escalation.config import EscalationConfig
+from services.escalation.context import EscalationContext
+from services.escalation.policies import calendars_of, seed_policies
 from services.escalation.repository import CLOCKS, ClockRepository, PolicyRepository
 from services.escalation.scheduler import Scheduler
 from services.escalation.settings import EscalationSettings
 from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfigError, load_district
 from shared.http import create_service_app, runtime_lifespan
-from shared.messaging.consumer import Handler, idempotent
+from shared.messaging.consumer import Handler
 from shared.metrics import OPEN_CLOCKS
 from shared.runtime import Runtime
 
@@ -78,24 +78,7 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         runtime.sample_on_scrape(sample_open_clocks)
         # The scheduler stops (cancelled between passes) when the runtime closes.
         runtime.spawn(Scheduler(ctx=ctx, tick_s=settings.scheduler_tick_s).run(), "sla-scheduler")
-        by_event: dict[str, Callable[..., Awaitable[None]]] = {
-            "concern.submitted": handlers.on_submitted,
-            "concern.triaged": handlers.on_triaged,
-            "concern.status_changed": handlers.on_status_changed,
-            "concern.message_added": handlers.on_message_added,
-            "concern.resolved": handlers.on_resolved,
-            "concern.reopened": handlers.on_reopened,
-            "survey.answered": handlers.on_survey_answered,
-            "concern.callback_scheduled": handlers.on_callback_scheduled,
-            "concern.callback_completed": handlers.on_callback_completed,
-        }
-        # A clock is started by an insert keyed by the concern, and changed by updates that
-        # record the event id and only match a clock that has not applied it: idempotent by
-        # nature, so the consumer skips its inbox (two store round trips per event).
-        return ctx, {
-            name: idempotent(functools.partial(handler, ctx=ctx))
-            for name, handler in by_event.items()
-        }
+        return ctx, handlers.HANDLERS.bind(ctx)
 
     app = create_service_app(
         title="Bureau escalation",

@@ -13,12 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.escalation import domain as clock_rules
-from services.escalation.policies import (
-    EscalationConfig,
-    NoPolicyApplies,
-    calendars_of,
-    seed_policies,
-)
+from services.escalation.config import EscalationConfig
+from services.escalation.policies import NoPolicyApplies, calendars_of, seed_policies
 from shared.district import DistrictConfig
 from shared.events import Priority
 

@@ -16,14 +16,10 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.escalation import domain, handlers
+from services.escalation.config import EscalationConfig
 from services.escalation.context import EscalationContext
 from services.escalation.main import create_app
-from services.escalation.policies import (
-    EscalationConfig,
-    PolicySettings,
-    calendars_of,
-    seed_policies,
-)
+from services.escalation.policies import PolicySettings, calendars_of, seed_policies
 from services.escalation.repository import CLOCKS, ClockRepository, PolicyRepository
 from services.escalation.scheduler import Scheduler
 from services.escalation.settings import EscalationSettings

@@ -16,7 +16,8 @@ import yaml
 from pymongo import AsyncMongoClient
 
 from services.escalation import domain as clock_rules
-from services.escalation.policies import EscalationConfig, calendars_of, seed_policies
+from services.escalation.config import EscalationConfig
+from services.escalation.policies import calendars_of, seed_policies
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from shared.clock import FakeClock

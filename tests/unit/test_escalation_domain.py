@@ -10,9 +10,9 @@ import pytest
 
 from services.escalation import domain
 from services.escalation.calendar import BusinessHours, parse_hours
+from services.escalation.config import EscalationConfig
 from services.escalation.domain import ClockStatus, Rules, SlaClock
 from services.escalation.policies import (
-    EscalationConfig,
     NoPolicyApplies,
     Policy,
     PolicySettings,

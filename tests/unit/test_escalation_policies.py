@@ -7,13 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.escalation.policies import (
-    EscalationConfig,
-    Policy,
-    calendars_of,
-    reference_problems,
-    seed_policies,
-)
+from services.escalation.config import EscalationConfig
+from services.escalation.policies import Policy, calendars_of, reference_problems, seed_policies
 from shared.district import DistrictConfig, load_district
 from shared.settings import DEFAULT_DISTRICT_CONFIG
 from tests.unit.test_escalation_domain import DISTRICT, RAW

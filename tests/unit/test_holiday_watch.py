@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import REGISTRY
 
+from services.escalation.config import CalendarConfig, EscalationConfig
 from services.escalation.holiday_watch import holiday_sampler
-from services.escalation.policies import CalendarConfig, EscalationConfig
 from shared.clock import FakeClock
 from shared.district import load_district
 from shared.settings import DEFAULT_DISTRICT_CONFIG

@@ -14,7 +14,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from devtools import cli
-from services.escalation.policies import CalendarConfig, EscalationConfig
+from services.escalation.config import CalendarConfig, EscalationConfig
 from shared.district import load_district
 from shared.holidays import Holiday, dates
 from shared.settings import DEFAULT_DISTRICT_CONFIG
