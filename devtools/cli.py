@@ -66,7 +66,7 @@ def check_config(path: Path | None) -> int:
 def holiday_warnings(district: Any, today: date | None = None) -> list[str]:
     """Calendars naming no holiday in the coming 12 months: every holiday would silently count
     as a working day (a list written for one year, never extended)."""
-    from services.escalation.config import EscalationConfig
+    from services.escalation.policies import EscalationConfig
 
     today = today or datetime.now(ZoneInfo(district.district.timezone)).date()
     return [
@@ -94,6 +94,9 @@ def section_checks() -> dict[str, Any]:
     from services.escalation.standards import StandardsConfig  # the Board's standards
 
     checks["standards"] = lambda district: district.section("standards", StandardsConfig)
+    from shared.board import BoardConfig  # who gets the Board's packet
+
+    checks["board"] = lambda district: district.section("board", BoardConfig)
     from frontends.phone.config import phone_config  # the phone front door's, as at its start
 
     checks["phone"] = phone_config

@@ -91,7 +91,17 @@ class SlaConfig(_Config):
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
 SERVICE_SECTIONS = frozenset(
-    {"intake", "triage", "escalation", "notify", "phone", "staff_sign_in", "standards", "web"}
+    {
+        "intake",
+        "triage",
+        "escalation",
+        "notify",
+        "phone",
+        "staff_sign_in",
+        "standards",
+        "web",
+        "board",
+    }
 )
 
 

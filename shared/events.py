@@ -284,6 +284,72 @@ class SurveyAnswered(EventData):
     has_comment: bool = False
 
 
+class BoardFigures(BaseModel):
+    """One period's figures for the Board, measured on SLA clocks (counted time)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    received: int = Field(ge=0)
+    resolved: int = Field(ge=0)
+    resolved_within_guarantee: float | None = None
+    resolved_within_target: float | None = None
+    first_response_within_target: float | None = None
+    median_hours_to_resolve: float | None = None
+    p90_hours_to_resolve: float | None = None
+    breaches: dict[str, int] = Field(default_factory=dict, description="by target")
+    escalations: dict[str, int] = Field(default_factory=dict, description="by level")
+    satisfaction_responses: int = Field(default=0, ge=0)
+    satisfaction_mean: float | None = None
+    backlog: dict[str, int] = Field(
+        default_factory=dict, description="concerns open at the period's end, by age"
+    )
+
+
+class BoardStandardResult(BaseModel):
+    """One standard's value against its target; `met` is null without data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    standard: str
+    name: str
+    measure: str
+    target: float
+    value: float | None = None
+    met: bool | None = None
+
+
+class BoardShortfall(BaseModel):
+    """A category, school or team where a standard was not kept in the period."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Literal["category", "school", "team"]
+    key: str = Field(description="the category, school or team id (`none`: not set)")
+    standard: str
+    value: float
+    target: float
+
+
+class BoardPacketReady(EventData):
+    """The Board's packet of a month that has closed, prepared once by escalation from its
+    monthly summaries: the month's figures, each clock standard's compliance, where a
+    standard was not kept, and the same figures as CSV. Aggregates only: never a case, a
+    name or a student."""
+
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="e.g. 2026-03")
+    period_start: datetime
+    period_end: datetime
+    prepared_at: datetime
+    guarantee_hours: int = Field(ge=1)
+    figures: BoardFigures
+    standards: list[BoardStandardResult] = Field(default_factory=list)
+    shortfalls: list[BoardShortfall] = Field(default_factory=list)
+    csv: str = Field(
+        description="the month's figures as CSV: the month, each category, school and "
+        "team, and the total (as `GET /v1/board/report?format=csv`)"
+    )
+
+
 # --- private events (bureau.private) -----------------------------------------------------
 
 
@@ -409,6 +475,7 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(name="notification.sent", data_model=NotificationSent, producer="notify"),
         EventSpec(name="notification.failed", data_model=NotificationFailed, producer="notify"),
         EventSpec(name="survey.answered", data_model=SurveyAnswered, producer="notify"),
+        EventSpec(name="board.packet_ready", data_model=BoardPacketReady, producer="escalation"),
         EventSpec(
             name="concern.contact_shared",
             data_model=ConcernContactShared,

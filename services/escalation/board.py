@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.escalation import board_store, reports
-from services.escalation.handlers import EscalationContext
+from services.escalation.context import EscalationContext
 from services.escalation.standards import (
     CLOCK_MEASURES,
     Figures,
@@ -146,6 +146,12 @@ def board_csv(report: dict[str, Any], standard_ids: list[str]) -> str:
     return reports.to_csv(rows, columns)
 
 
+def report_csv(report: dict[str, Any]) -> str:
+    """A report of `board_figures` as CSV, with a column per clock standard."""
+    ids = [s["id"] for s in report["standards"] if s["measure"] in CLOCK_MEASURES]
+    return board_csv(report, ids)
+
+
 def _as_figures(row: dict[str, Any]) -> reports.Figures:
     names = reports.Figures.__dataclass_fields__
     return reports.Figures(**{k: row[k] for k in names})
@@ -181,9 +187,8 @@ async def board_report(
         )
     report = await board_figures(ctx, first, last)
     if format == "csv":
-        ids = [s["id"] for s in report["standards"] if s["measure"] in CLOCK_MEASURES]
         return Response(
-            board_csv(report, ids),
+            report_csv(report),
             media_type=CSV_MEDIA,
             headers={"content-disposition": f'attachment; filename="board-{start}-{end}.csv"'},
         )

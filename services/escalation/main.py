@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
-from services.escalation import api, board, board_store, handlers
+from services.escalation import api, board, board_mail, board_store, handlers
 from services.escalation.config import EscalationConfig
 from services.escalation.context import EscalationContext
 from services.escalation.policies import calendars_of, seed_policies
@@ -78,13 +78,18 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         runtime.sample_on_scrape(sample_open_clocks)
         # The scheduler stops (cancelled between passes) when the runtime closes.
         runtime.spawn(Scheduler(ctx=ctx, tick_s=settings.scheduler_tick_s).run(), "sla-scheduler")
+        # Each closed month's Board packet, prepared once whatever the replicas (see board_mail).
+        job = board_mail.BoardPacketJob(ctx=ctx, tick_s=settings.scheduler_tick_s)
+        runtime.spawn(job.run(), "board-packet")
         return ctx, handlers.HANDLERS.bind(ctx)
 
     app = create_service_app(
         title="Bureau escalation",
         service="escalation",
         cors_origins=settings.cors_origins,
-        lifespan=runtime_lifespan(settings, clock=clock, outbox_collections=[CLOCKS], wire=wire),
+        lifespan=runtime_lifespan(
+            settings, clock=clock, outbox_collections=[CLOCKS, board_mail.PACKETS], wire=wire
+        ),
     )
     app.include_router(api.router)
     app.include_router(board.router)

@@ -17,6 +17,7 @@ from services.notify.repository import (
     SurveyRepository,
     TemplateRepository,
 )
+from shared.board import BoardConfig
 from shared.clock import Clock
 from shared.district import DistrictConfig
 
@@ -40,6 +41,7 @@ class NotifyContext:
     backoff_s: tuple[float, ...]
     dispatch_batch: int
     survey_key: str
+    board: BoardConfig  # the `board:` section: who gets the monthly packet
 
     @property
     def available(self) -> frozenset[ChannelName]:

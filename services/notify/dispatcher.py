@@ -213,6 +213,8 @@ async def _send(delivery: Delivery, ctx: NotifyContext) -> DeliveryResult:
         language=delivery.language,
         created_at=delivery.created_at,
         secret=secret,
+        html=delivery.html,
+        attachments=delivery.attachments,
     )
     try:
         return await channel.send(message)

@@ -39,6 +39,8 @@ class Kind(StrEnum):
     CRITICAL_CONCERN = "critical_concern"
     # to a subscribed district system
     WEBHOOK = "webhook"
+    # to the Board's list: the monthly packet (services/notify/board_packet.py)
+    BOARD_PACKET = "board_packet"
 
 
 REQUESTER_KINDS = frozenset(

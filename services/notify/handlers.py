@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from services.notify import audience, sms, surveys
+from services.notify import audience, board_packet, sms, surveys
 from services.notify.audience import ContactUnknown, Planned
 from services.notify.context import NotifyContext
 from services.notify.dispatcher import hold_for_quiet_hours, send_soon
@@ -28,6 +28,7 @@ from services.notify.templates import render
 from shared.events import (
     CATALOGUE,
     DUAL_EVENTS,
+    BoardPacketReady,
     CloudEvent,
     ConcernResolutionShared,
     EventData,
@@ -73,6 +74,8 @@ async def _messages(
     event: CloudEvent, data: EventData, concern_id: str, ctx: NotifyContext, now: datetime
 ) -> list[NewDelivery]:
     """The messages to people the event causes, after remembering what it teaches."""
+    if isinstance(data, BoardPacketReady):  # the Board's monthly packet, to its list
+        return board_packet.deliveries(event, data, config=ctx.board, district=ctx.district)
     facts = await ctx.concerns.remember(data, now)
     if not audience.may_notify(data):
         return []

@@ -30,6 +30,7 @@ from services.notify.repository import (
 )
 from services.notify.settings import NotifySettings
 from services.notify.templates import load_seed
+from shared.board import BoardConfig
 from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfig, load_district
 from shared.http import create_service_app, runtime_lifespan
@@ -112,6 +113,7 @@ async def build_context(
         backoff_s=tuple(settings.delivery_backoff_s),
         dispatch_batch=settings.dispatch_batch,
         survey_key=settings.survey_token_key,
+        board=district.section("board", BoardConfig).at(settings.public_base_url),
     )
 
 
@@ -129,6 +131,7 @@ def create_app(
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
     district.section("notify", NotifyConfig)  # fail fast on a bad section
+    district.section("board", BoardConfig)
     overrides = dict(channels or {})
     if email is not None:
         overrides[ChannelName.EMAIL] = email

@@ -14,6 +14,15 @@ MAX_ANSWER_CHARS = 500
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A text file sent with a mail (e.g. the Board packet's CSV)."""
+
+    filename: str
+    content_type: str  # text/<subtype>, e.g. text/csv
+    content: str
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One attempt of one delivery, addressed to one person or one subscribed system."""
 
@@ -26,6 +35,9 @@ class OutgoingMessage:
     created_at: datetime
     # webhooks only: the subscription's secret that signs the body
     secret: str | None = None
+    # email only: an HTML alternative of `text`, and files attached
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,11 @@ class SmtpEmailChannel:
         mail = EmailMessage()
         # Content first: set_content drops every Content-* header set before it.
         mail.set_content(message.text)
+        if message.html:
+            mail.add_alternative(message.html, subtype="html")
+        for attachment in message.attachments:  # text files (the Board packet's CSV), UTF-8
+            subtype = attachment.content_type.removeprefix("text/")
+            mail.add_attachment(attachment.content, subtype=subtype, filename=attachment.filename)
         mail["From"] = self._mail_from
         # One line, and nothing address-like: a name can neither forge headers nor make the
         # mail client show another address.
