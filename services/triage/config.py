@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.triage.assignment import Strategy
-from services.triage.rules import Rule
+from services.triage.rules import Rule, rule_problems
+from shared.district import DistrictConfig, DistrictConfigError
 
 DEFAULT_SAFETY_WORDS = [
     # English
@@ -66,3 +67,18 @@ class TriageConfig(BaseModel):
         "(school_contacted false) and no rule matched",
     )
     rules: list[Rule] = Field(default_factory=list)
+
+
+def load_config(district: DistrictConfig) -> TriageConfig:
+    """Triage's section of the district file, with its seed rules checked against it."""
+    config = district.section("triage", TriageConfig)
+    problems = [
+        f"triage.rules[{rule.id}].{field}: {message}"
+        for rule in config.rules
+        for field, message in rule_problems(rule, district)
+    ]
+    ids = [r.id for r in config.rules]
+    problems += [f"triage.rules: duplicate id {i}" for i in sorted(set(ids)) if ids.count(i) > 1]
+    if problems:
+        raise DistrictConfigError("invalid `triage` section: " + "; ".join(problems))
+    return config

@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from services.triage import api, handlers, rules_api, training
-from services.triage.config import TriageConfig
+from services.triage.config import load_config
 from services.triage.context import TriageContext
 from services.triage.repository import (
     DECISIONS,
@@ -17,30 +17,14 @@ from services.triage.repository import (
     MemberRepository,
     RuleRepository,
 )
-from services.triage.rules import rule_problems
 from services.triage.settings import TriageSettings
 from shared.clock import Clock, SystemClock
-from shared.district import DistrictConfig, DistrictConfigError, load_district
+from shared.district import load_district
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-def load_config(district: DistrictConfig) -> TriageConfig:
-    """Triage's section of the district file, with its seed rules checked against it."""
-    config = district.section("triage", TriageConfig)
-    problems = [
-        f"triage.rules[{rule.id}].{field}: {message}"
-        for rule in config.rules
-        for field, message in rule_problems(rule, district)
-    ]
-    ids = [r.id for r in config.rules]
-    problems += [f"triage.rules: duplicate id {i}" for i in sorted(set(ids)) if ids.count(i) > 1]
-    if problems:
-        raise DistrictConfigError("invalid `triage` section: " + "; ".join(problems))
-    return config
 
 
 def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastAPI:

@@ -18,9 +18,9 @@ from pymongo import AsyncMongoClient
 
 from services.triage import handlers
 from services.triage.assignment import Strategy
+from services.triage.config import load_config
 from services.triage.context import TriageContext
 from services.triage.handlers import Conflict, Invalid, Retriage
-from services.triage.main import load_config
 from services.triage.repository import (
     DECISIONS,
     DecisionRepository,

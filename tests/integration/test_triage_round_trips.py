@@ -12,8 +12,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.triage import duplicates, handlers
+from services.triage.config import load_config
 from services.triage.context import TriageContext
-from services.triage.main import load_config
 from services.triage.repository import (
     DECISIONS,
     DecisionRepository,

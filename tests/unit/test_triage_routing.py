@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from services.triage.config import load_config
 from services.triage.domain import category_route, route
-from services.triage.main import load_config
 from services.triage.rules import Facts, Rule
 from shared.district import DistrictConfig, load_district
 from shared.events import Channel, Priority

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.triage.main import load_config
+from services.triage.config import load_config
 from services.triage.rules import Facts, Rule, match, rule_problems
 from shared.district import DistrictConfig, DistrictConfigError, load_district
 from shared.events import Channel
