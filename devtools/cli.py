@@ -66,7 +66,7 @@ def check_config(path: Path | None) -> int:
 def holiday_warnings(district: Any, today: date | None = None) -> list[str]:
     """Calendars naming no holiday in the coming 12 months: every holiday would silently count
     as a working day (a list written for one year, never extended)."""
-    from services.escalation.policies import EscalationConfig
+    from services.escalation.config import EscalationConfig
 
     today = today or datetime.now(ZoneInfo(district.district.timezone)).date()
     return [
