@@ -190,6 +190,19 @@ class StaffClient:
         receipt: ConcernReceipt = self._parse(ConcernReceipt, response)
         return receipt
 
+    async def requester_search(self, token: str, requester: str, reason: str) -> ConcernPage:
+        """A family's concerns within this person's reach, by their email or phone (posted,
+        never in a URL); intake records the search on each concern found."""
+        response = await self._call(
+            "intake",
+            "POST",
+            "/v1/concerns/requester-search",
+            token,
+            json={"requester": requester, "reason": reason},
+        )
+        page: ConcernPage = self._parse(ConcernPage, response)
+        return page
+
     async def reveal_student(self, token: str, concern_id: str, reason: str) -> StudentRevealRead:
         """The student's information in full; intake records who, when and why."""
         response = await self._call(
@@ -268,6 +281,21 @@ class StaffClient:
             TypeAdapter(list[RuleRead]), await self._call("triage", "GET", "/v1/rules", token)
         )
         return rules
+
+    async def save_rule(
+        self, token: str, rule_id: str, body: Mapping[str, Any], *, new: bool
+    ) -> RuleRead:
+        """Add a rule (tried last) or replace one's conditions and actions (its place stays)."""
+        if new:
+            response = await self._call(
+                "triage", "POST", "/v1/rules", token, json={"id": rule_id, **body}
+            )
+        else:
+            response = await self._call(
+                "triage", "PUT", f"/v1/rules/{_id(rule_id)}", token, json=dict(body)
+            )
+        rule: RuleRead = self._parse(RuleRead, response)
+        return rule
 
     async def dry_run(self, token: str, body: Mapping[str, Any]) -> DryRunRead:
         """Which rule would route such a concern, and why; changes nothing."""

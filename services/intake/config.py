@@ -80,7 +80,28 @@ class AwaitingRequester(_Config):
         return self.close_notice.get(language.split("-")[0]) or self.close_notice["en"]
 
 
+class CannedReply(_Config):
+    """A reply staff often send, offered in the console's reply form in the family's language."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    title: str = Field(min_length=1, max_length=100, description="what staff see in the list")
+    text: dict[str, str] = Field(description="the reply per language (en at least)")
+
+    @model_validator(mode="after")
+    def _english(self) -> CannedReply:
+        if not self.text.get("en"):
+            raise ValueError(f"canned reply {self.id!r} needs an English (en) text")
+        return self
+
+    def in_language(self, language: str) -> str:
+        """The text in the family's language (English when none is written)."""
+        return self.text.get(language.split("-")[0]) or self.text["en"]
+
+
 class IntakeConfig(_Config):
+    canned_replies: list[CannedReply] = Field(
+        default_factory=list, description="replies the staff console offers, per language"
+    )
     awaiting_requester: AwaitingRequester = Field(default_factory=AwaitingRequester)
     public_staff_names: bool = Field(
         default=False,

@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from devtools.screenshots import web_district
 from frontends.web.main import create_app
 from frontends.web.settings import WebSettings
 from tests.browser.conftest import ARTIFACTS
-from tests.conftest import Isolation, bearer
+from tests.conftest import Isolation, bearer, eventually
 
 pytestmark = pytest.mark.browser
 
@@ -53,6 +54,7 @@ SIGN_IN = {
             "bureau-principals": ["principal"],
             "bureau-call-center": ["intake_agent"],
             "bureau-ombudsperson": ["ombudsperson"],
+            "bureau-admins": ["admin"],
         },
     },
 }
@@ -66,7 +68,22 @@ PEOPLE: dict[str, dict[str, Any]] = {
     },
     "cc-1": {"name": "Ines Call", "groups": ["bureau-call-center"]},
     "ombuds": {"name": "Grace Liu", "groups": ["bureau-ombudsperson"]},
+    "admin-1": {"name": "Pat Admin", "groups": ["bureau-admins"]},
 }
+# Pre-K concerns run out of time in seconds and climb the ladder to the Ombudsperson at once,
+# so that the Ombudsperson's view shows a concern really escalated to them.
+OVERSIGHT_CATEGORY = "pre-k"
+OVERSIGHT_POLICY = {
+    "id": "oversight-drill",
+    "category": OVERSIGHT_CATEGORY,
+    "first_response_s": 1,
+    "resolution_s": 2,
+}
+OVERSIGHT_LADDER = [
+    {"level": 1, "role": "principal", "after_s": 0},
+    {"level": 2, "role": "assistant_superintendent", "after_s": 1},
+    {"level": 3, "role": "ombudsperson", "after_s": 2},
+]
 
 
 @dataclass
@@ -94,6 +111,10 @@ def console(
         district_file = web_district(tmp / "district.yaml", base_url)
         district = yaml.safe_load(district_file.read_text())
         district["staff_sign_in"] = SIGN_IN
+        district["sla"]["policies"].insert(0, OVERSIGHT_POLICY)
+        district["escalation"].setdefault("policies", {})[OVERSIGHT_POLICY["id"]] = {
+            "ladder": OVERSIGHT_LADDER
+        }
         district_file.write_text(yaml.safe_dump(district, allow_unicode=True))
         env = {
             "MONGO_URL": mongo_url,
@@ -231,6 +252,8 @@ async def test_specialist_finds_new_concern_first_replies_schedules_callback_and
     await page.get_by_label("Description").fill("A student brought a weapon to school.")
     await page.get_by_role("button", name="Try it").click()
     await expect(page.get_by_role("status")).to_contain_text("priority critical")
+    await expect(page.get_by_role("heading", name="Add a rule")).to_have_count(0)
+    await expect(page.get_by_role("link", name=re.compile("^Edit rule"))).to_have_count(0)
     await check(page, console, "admin-dry-run")
 
     family = await context.new_page()
@@ -346,19 +369,213 @@ async def test_call_center_agent_takes_a_phone_concern_and_reads_back_number_and
     await expect(page.get_by_role("link", name="Ombudsperson")).to_have_count(0)
 
 
-async def test_ombudsperson_has_their_view_and_signs_out(
+async def test_ombudsperson_sees_a_concern_escalated_to_them_with_its_history_and_signs_out(
     console: Console, context: BrowserContext
 ) -> None:
+    receipt = submit(
+        console,
+        category=OVERSIGHT_CATEGORY,
+        school_id="lincoln-es",
+        description="Nobody has answered about my daughter's Pre-K place for weeks.",
+    )
     page = await context.new_page()
     await sign_in(page, console, "ombuds", start="/staff/ombudsperson")
     await expect(
         page.get_by_role("heading", name="Escalated and long-overdue concerns")
     ).to_be_visible()
+    case = page.locator(f"li.ombuds-case:has(a[href='/staff/concerns/{receipt['id']}'])")
+
+    async def escalated_to_the_ombudsperson() -> bool | None:
+        await page.reload()
+        return await case.count() == 1 or None
+
+    await eventually(
+        escalated_to_the_ombudsperson, timeout_s=30, interval_s=0.5, what="level 3 in the view"
+    )
+    await expect(case).to_contain_text("Escalated to the Ombudsperson")
+    await expect(case).to_contain_text("level 3")
+    await case.get_by_text(re.compile(r"^History")).click()
+    history = case.locator("details ol")
+    for step in ("breached", "escalated, level 1", "escalated, level 3"):
+        await expect(history).to_contain_text(step)
     await check(page, console, "ombudsperson")
+
+    await case.get_by_role("link").click()
+    await expect(page.get_by_text("Nobody has answered about my daughter")).to_be_visible()
+    await expect(page.locator(".case-side")).to_contain_text(re.compile(r"Escalation level\s*3"))
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("status")).to_have_text("You have signed out.")
     await page.goto(console.web + "/staff/ombudsperson")
     await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+
+
+async def test_staff_find_a_familys_earlier_concerns_by_phone_within_their_reach(
+    console: Console, context: BrowserContext, browser: Browser
+) -> None:
+    family = {"phone": "+15551230077", "email": "ana.family@example.org", "language": "en"}
+    lincoln = submit(
+        console,
+        school_id="lincoln-es",
+        category="school-climate",
+        description="The Lincoln crossing guard was missing again today.",
+        requester=family,
+    )
+    jefferson = submit(
+        console,
+        school_id="jefferson-hs",
+        category="school-climate",
+        description="My son's Jefferson locker was broken into.",
+        requester={**family, "phone": None, "email": "Ana.Family@example.org"},
+    )
+    stranger = submit(console, requester={"phone": "+15551230078", "language": "en"})
+    page = await context.new_page()
+    await sign_in(page, console, "sd-1")
+    await page.get_by_text("Find a family's earlier concerns by phone or email").click()
+    await page.get_by_label("Family's phone or email").fill("(555) 123-0077")
+    await page.get_by_role("button", name="Find").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Say why you look")
+    await check(page, console, "queue-family-errors")
+    await page.get_by_label(re.compile("^Why you look")).fill("The mother is on the phone.")
+    await page.get_by_role("button", name="Find").click()
+    found = page.get_by_role("heading", name=re.compile("This family's concerns"))
+    await expect(found).to_be_visible()
+    await expect(page.get_by_role("link", name=lincoln["tracking_number"])).to_be_visible()
+    await expect(page.get_by_role("link", name=jefferson["tracking_number"])).to_have_count(0)
+    await expect(page.get_by_role("link", name=stranger["tracking_number"])).to_have_count(0)
+    assert "555" not in page.url and "0077" not in page.url
+    await check(page, console, "queue-family")
+    await page.get_by_label("Family's phone or email").fill("ana.family@EXAMPLE.org")
+    await page.get_by_role("button", name="Find").click()
+    for receipt in (jefferson, lincoln):  # newest first
+        await expect(page.get_by_role("link", name=receipt["tracking_number"])).to_be_visible()
+
+    principal = await browser.new_context()
+    try:
+        other = await principal.new_page()
+        await sign_in(other, console, "p-lincoln")
+        await other.get_by_text("Find a family's earlier concerns by phone or email").click()
+        await other.get_by_label("Family's phone or email").fill("ana.family@example.org")
+        await other.get_by_label(re.compile("^Why you look")).fill("Following up the crossing.")
+        await other.get_by_role("button", name="Find").click()
+        await expect(other.get_by_role("link", name=lincoln["tracking_number"])).to_be_visible()
+        await expect(other.get_by_role("link", name=jefferson["tracking_number"])).to_have_count(0)
+    finally:
+        await principal.close()
+    async with httpx.AsyncClient(base_url=console.intake) as http:
+        accesses = await http.get(
+            f"/v1/concerns/{lincoln['id']}/requester/accesses", headers=bearer("auditor")
+        )
+    assert [(a["kind"], a["actor"]) for a in accesses.json()] == [
+        ("requester_searched", "sd-1"),
+        ("requester_searched", "sd-1"),
+        ("requester_searched", "p-lincoln"),
+    ]
+
+
+async def test_reply_from_a_canned_reply_in_the_familys_language_and_callback_for_a_colleague(
+    console: Console, context: BrowserContext, browser: Browser
+) -> None:
+    receipt = submit(
+        console,
+        description="El autobús no pasó por nuestra parada esta mañana.",
+        requester={"email": "familia@example.org", "language": "es"},
+    )
+    page = await context.new_page()
+    await sign_in(page, console, "sd-1", start=f"/staff/concerns/{receipt['id']}")
+    reply = page.get_by_role("textbox", name=re.compile("^Reply"))
+    await reply.fill("Hola.")
+    await page.get_by_label("Canned reply (in Spanish)").select_option(label="Bus route checked")
+    await expect(reply).to_have_value(re.compile(r"^Hola\.\n\nRevisamos la ruta del autobús"))
+    await check(page, console, "case-canned")
+    await page.get_by_role("button", name="Send reply").click()
+    await expect(page.get_by_role("status")).to_have_text("Reply sent to the family.")
+    await expect(page.locator(".messages")).to_contain_text("Revisamos la ruta del autobús")
+
+    await page.get_by_label(re.compile("^Call back by")).fill("2026-12-30T10:30")
+    await page.get_by_label("Who calls").select_option(label="Kevin Nguyen")
+    await page.get_by_label("Remind them before").select_option(label="1 hour")
+    await page.get_by_role("button", name="Schedule callback").click()
+    await expect(page.get_by_role("status")).to_have_text("Callback scheduled.")
+    await expect(page.locator(".callbacks")).to_contain_text("Kevin Nguyen calls")
+    await expect(page.locator(".callbacks")).to_contain_text("reminder")
+    async with httpx.AsyncClient(base_url=console.intake) as http:
+        case = (
+            await http.get(f"/v1/concerns/{receipt['id']}", headers=bearer("specialist"))
+        ).json()
+    callback = case["callbacks"][0]
+    assert callback["assignee_id"] == "sd-2"
+    assert callback["due_at"][:16] != callback["remind_at"][:16]
+    due, remind = (datetime.fromisoformat(callback[k]) for k in ("due_at", "remind_at"))
+    assert due - remind == timedelta(hours=1)
+
+    # without JavaScript, the Insert button asks the server to add the canned reply
+    plain = await browser.new_context(java_script_enabled=False)
+    try:
+        other = await plain.new_page()
+        await sign_in(other, console, "sd-2", start=f"/staff/concerns/{receipt['id']}")
+        await other.get_by_label("Canned reply (in Spanish)").select_option(
+            label="We contacted the school"
+        )
+        await other.get_by_role("button", name="Insert").click()
+        await expect(other.get_by_role("textbox", name=re.compile("^Reply"))).to_have_value(
+            re.compile("^Nos comunicamos con la oficina de la escuela")
+        )
+    finally:
+        await plain.close()
+
+
+async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_follows(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await sign_in(page, console, "admin-1", start="/staff/admin")
+    await expect(page.get_by_role("heading", name="Add a rule")).to_be_visible()
+    form = page.get_by_role("form", name="Add a rule")
+    await form.get_by_label("Rule name").fill("Field Trip")  # not a valid name
+    await form.get_by_label("Transportation").check()
+    await form.get_by_label(re.compile("^And the description has")).fill("field trip*")
+    await form.get_by_label("Then send it to").select_option(label="Service Desk")
+    await form.get_by_label("With priority").select_option("high")
+    await form.get_by_role("button", name="Save the rule").click()
+    await expect(page.get_by_role("alert")).to_contain_text("The rule was not saved")
+    await expect(form.get_by_label("Transportation")).to_be_checked()
+    await check(page, console, "admin-rule-errors")
+    await form.get_by_label("Rule name").fill("field-trip-bus")
+    await form.get_by_role("button", name="Save the rule").click()
+    await expect(page.get_by_role("status")).to_contain_text("Routing rule saved")
+    await expect(page.locator("#rule-field-trip-bus")).to_contain_text("field trip*")
+
+    async def dry_run() -> None:
+        trial = page.get_by_role("form", name="Try the routing")
+        await trial.get_by_label("Category").select_option("transportation")
+        await trial.get_by_label("Description").fill("The field trip bus never came for us.")
+        await trial.get_by_role("button", name="Try it").click()
+
+    await dry_run()
+    await expect(page.get_by_role("status")).to_contain_text("rule field-trip-bus matched")
+    await expect(page.get_by_role("status")).to_contain_text("priority high")
+    await check(page, console, "admin-rule")
+
+    await page.get_by_role("link", name="Edit rule field-trip-bus").click()
+    edit = page.get_by_role("form", name=re.compile("Change rule"))
+    await expect(edit.get_by_label("With priority")).to_have_value("high")
+    await edit.get_by_label("Enabled").uncheck()
+    await edit.get_by_role("button", name="Save the rule").click()
+    await expect(page.get_by_role("status")).to_contain_text("Routing rule saved")
+    await expect(page.locator("#rule-field-trip-bus")).to_contain_text("No")
+    await dry_run()
+    await expect(page.get_by_role("status")).to_contain_text("Routed to Transportation")
+    await expect(page.get_by_role("status")).not_to_contain_text("rule:field-trip-bus")
+    await expect(page.get_by_role("link", name="Work queue")).to_have_count(0)
+
+    # a specialist reads the rules but has no form; triage refuses them anyway
+    async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
+        refused = await http.put(
+            "/v1/rules/field-trip-bus",
+            json={"enabled": True},
+            headers=bearer("specialist", sub="sd-1"),
+        )
+    assert refused.status_code == 403
 
 
 def test_local_sign_in_is_refused_outside_development() -> None:

@@ -34,6 +34,7 @@ from frontends.web.staff.signin import (
     SignInNeeded,
 )
 from frontends.web.staff.views import Pages, StaffUser
+from services.intake.config import IntakeConfig
 from shared.auth import Role
 from shared.authz import Permission
 from shared.district import DistrictConfig
@@ -248,11 +249,16 @@ def _router() -> APIRouter:
 
     # --- work queue ----------------------------------------------------------------------
 
-    @router.get("/queue", response_class=HTMLResponse)
-    async def queue(request: Request) -> Response:
-        user = signed_in(request)
-        if not Pages.of(user).queue:
-            return page(request, "staff/nothing.html", user, status=403)
+    async def queue_page(
+        request: Request,
+        user: StaffUser,
+        *,
+        family: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        """The queue in the chosen view, or (after a search by the family's contact, posted)
+        that family's concerns."""
         district = _web(request).district
         member_of = tuple(t.id for t in district.teams if user.sub in (*t.members, t.lead))
         available = views.queue_views(user, member_of)
@@ -260,20 +266,51 @@ def _router() -> APIRouter:
         chosen = next((v for v in available if v.key == shown["view"]), None)
         chosen = chosen or views.default_view(user, available)
         shown["view"] = chosen.key
-        result = await _client(request).concerns(
-            token(request, user), {**filters, **chosen.filters}
-        )
+        client, bearer = _client(request), token(request, user)
+        found = None
+        if family is not None and not errors:
+            try:
+                found = await client.requester_search(bearer, family["requester"], family["reason"])
+            except IntakeInvalid as exc:
+                message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+                errors, status = {"requester": message}, 400
+        result = found or await client.concerns(bearer, {**filters, **chosen.filters})
         fragment = request.query_params.get("fragment") == "1"
         return page(
             request,
             "staff/queue_rows.html" if fragment else "staff/queue.html",
             user,
+            status=status,
             items=result.items,
             views=available,
             chosen=chosen,
             shown=shown,
+            family=family or {},
+            found=found is not None,
+            errors=errors or {},
+            may_search_family=Pages.of(user).act,
             priorities=views.PRIORITIES,
             refreshed=datetime.now(ZoneInfo(district.district.timezone)),
+        )
+
+    @router.get("/queue", response_class=HTMLResponse)
+    async def queue(request: Request) -> Response:
+        user = signed_in(request)
+        if not Pages.of(user).queue:
+            return page(request, "staff/nothing.html", user, status=403)
+        return await queue_page(request, user)
+
+    @router.post("/queue/family", response_class=HTMLResponse)
+    async def family_concerns(request: Request) -> Response:
+        """A family's concerns by their email or phone: posted, so the contact stays out of
+        the address bar, history and logs; intake records each search."""
+        user = signed_in(request)
+        if not Pages.of(user).act:
+            return page(request, "staff/nothing.html", user, status=403)
+        values = await _posted_values(request)
+        family, errors = views.family_search(values)
+        return await queue_page(
+            request, user, family=family, errors=errors, status=400 if errors else 200
         )
 
     # --- the case ------------------------------------------------------------------------
@@ -327,6 +364,8 @@ def _router() -> APIRouter:
             categories=district.categories,
             teams=district.teams,
             members=district.staff,
+            reminders=views.REMINDERS,
+            canned=canned_replies(district, case.requester_language),
             timezone=district.district.timezone,
         )
 
@@ -441,6 +480,24 @@ def _router() -> APIRouter:
                 request, user, concern_id, status=403, problem="You may not do this on this case."
             )
         return RedirectResponse(f"/staff/concerns/{quote(concern_id)}?done={action}", 303)
+
+    @router.post("/concerns/{concern_id}/canned", response_class=HTMLResponse)
+    async def insert_canned(request: Request, concern_id: str) -> Response:
+        """The reply form again with the chosen canned reply added to its text (what the
+        select does at once with JavaScript), in the family's language; nothing is sent."""
+        user = signed_in(request)
+        values = await _posted_values(request)
+        case = await _client(request).concern(token(request, user), concern_id)
+        texts = {
+            r["id"]: r["text"]
+            for r in canned_replies(_web(request).district, case.requester_language)
+        }
+        typed = values.get("message", "")
+        chosen = texts.get(values.get("canned", ""), "")
+        message = "\n\n".join(t for t in (typed, chosen) if t)
+        return await case_page(
+            request, user, concern_id, values={"message": message, "action": "replies"}
+        )
 
     @router.post("/concerns/{concern_id}/retriage", response_class=HTMLResponse)
     async def retriage(request: Request, concern_id: str) -> Response:
@@ -572,28 +629,69 @@ def _router() -> APIRouter:
         values: dict[str, str] | None = None,
         problem: str | None = None,
         status: int = 200,
+        editing: str | None = None,
+        rule: dict[str, Any] | None = None,
     ) -> Response:
         if not Pages.of(user).admin:
             return page(request, "staff/nothing.html", user, status=403)
         bearer = token(request, user)
         client = _client(request)
+        rules = await client.rules(bearer)
+        if rule is None and Pages.of(user).configure:
+            current = next((r for r in rules if r.id == editing), None)
+            editing = current.id if current else None
+            rule = views.rule_form(current)
         return page(
             request,
             "staff/admin.html",
             user,
             status=status,
-            rules=await client.rules(bearer),
+            rules=rules,
             policies=await client.policies(bearer),
             trial=trial,
             values=values or {},
             problem=problem,
             duration=views.duration,
+            editing=editing,
+            rule=rule,
+            done=views.DONE.get(request.query_params.get("done", "")),
+            priorities=views.PRIORITIES,
+            teams=_web(request).district.teams,
             **_choices(request),
         )
 
     @router.get("/admin", response_class=HTMLResponse)
-    async def admin(request: Request) -> Response:
-        return await admin_page(request, signed_in(request))
+    async def admin(request: Request, rule: str | None = None) -> Response:
+        return await admin_page(request, signed_in(request), editing=rule)
+
+    @router.post("/admin/rules", response_class=HTMLResponse)
+    async def save_rule(request: Request) -> Response:
+        """Add a routing rule (tried last), or change one (`editing` names it): the form's
+        fields over the rule as it was. Triage checks it against the district."""
+        user = signed_in(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        form = await _web(request).posted(request)
+        values = {k: str(v).strip()[:TEXT_MAX] for k, v in form.items() if isinstance(v, str)}
+        categories = [str(c) for c in form.getlist("categories")][:50]
+        editing = values.get("editing") or None
+        client, bearer = _client(request), token(request, user)
+        existing = next((r for r in await client.rules(bearer) if r.id == editing), None)
+        body, shown = views.rule_body(values, categories, existing)
+        rule_id = editing or shown["id"]
+        try:
+            await client.save_rule(bearer, rule_id, body, new=editing is None)
+        except (IntakeInvalid, IntakeConflict, IntakeNotFound) as exc:
+            message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+            return await admin_page(
+                request,
+                user,
+                status=400,
+                editing=editing,
+                rule=shown,
+                problem=f"The rule was not saved: {message}",
+            )
+        return RedirectResponse(f"/staff/admin?done=rule#rule-{quote(rule_id)}", 303)
 
     @router.post("/admin/dry-run", response_class=HTMLResponse)
     async def dry_run(request: Request) -> Response:
@@ -747,6 +845,12 @@ def _router() -> APIRouter:
         )
 
     return router
+
+
+def canned_replies(district: DistrictConfig, language: str) -> list[dict[str, str]]:
+    """The district's canned replies (intake's section) in the family's language."""
+    replies = district.section("intake", IntakeConfig).canned_replies
+    return [{"id": r.id, "title": r.title, "text": r.in_language(language)} for r in replies]
 
 
 def _local_time(value: str, district: DistrictConfig) -> datetime | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from frontends.web.forms import normalize_phone
 from shared.auth import Principal, Role
 from shared.authz import Permission, access
 
@@ -26,6 +27,15 @@ PRIORITIES = ("critical", "high", "normal", "low")
 CHANNELS = {"phone": "Phone call", "walk_in": "Front desk (walk-in)", "email": "Email"}
 LANGUAGES = {"en": "English", "es": "Spanish"}
 CONTACTS = {"phone": "Phone call", "sms": "Text message", "email": "Email"}
+# How long before a callback its caller is reminded (intake's default is 15 minutes).
+REMINDERS = {
+    "15": "15 minutes",
+    "30": "30 minutes",
+    "60": "1 hour",
+    "120": "2 hours",
+    "1440": "1 day",
+    "0": "No reminder",
+}
 RELATIONSHIPS = {
     "parent_guardian": "Parent or guardian",
     "student": "Student",
@@ -66,6 +76,7 @@ DONE = {
     "away": "Marked away; new concerns go to the backup.",
     "back": "Marked back.",
     "handover": "Open concerns handed over.",
+    "rule": "Routing rule saved; new concerns are routed by it now.",
 }
 
 
@@ -132,6 +143,7 @@ class Pages:
     reveal: bool
     admin: bool
     board: bool = False  # the Board's figures (/staff/board): aggregates only
+    configure: bool = False  # change routing rules (the admin page's forms)
 
     @classmethod
     def of(cls, user: StaffUser) -> Pages:
@@ -145,6 +157,7 @@ class Pages:
             reveal=user.may(Permission.STUDENT_REVEAL),
             admin=user.may(Permission.CONFIG_READ),
             board=user.may(Permission.REPORTS_READ),
+            configure=user.may(Permission.CONFIG_WRITE),
         )
 
     def home(self) -> str:
@@ -217,6 +230,72 @@ def queue_filters(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, s
     return filters, shown
 
 
+def family_search(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The family's email or phone (a US number as typed is made E.164) and the reason, from
+    the search form; and what to correct, by field."""
+    raw = form.get("requester", "").strip()[:200]
+    reason = form.get("reason", "").strip()[:1000]
+    contact = raw.lower() if "@" in raw else normalize_phone(raw) or raw
+    errors = {}
+    if not raw or ("@" not in raw and normalize_phone(raw) is None):
+        errors["requester"] = "Enter the family's email address or phone number."
+    if len(reason) < 10:
+        errors["reason"] = "Say why you look (at least 10 characters); it is recorded."
+    return {"requester": contact, "reason": reason}, errors
+
+
+def _listed(raw: str) -> list[str]:
+    """A comma-separated field as a list (blank items dropped)."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def rule_form(rule: Any) -> dict[str, Any]:
+    """The rule form's values for a rule as triage serves it (None: a new rule)."""
+    if rule is None:
+        return {"id": "", "enabled": True, "categories": [], "keywords": "", "tags": ""}
+    return {
+        "id": rule.id,
+        "description": rule.description,
+        "enabled": rule.enabled,
+        "categories": list(rule.conditions.categories),
+        "keywords": ", ".join(rule.conditions.keywords),
+        "team": rule.actions.team or "",
+        "priority": rule.actions.priority.value if rule.actions.priority else "",
+        "tags": ", ".join(rule.actions.tags),
+    }
+
+
+def rule_body(
+    form: Mapping[str, str], categories: list[str], existing: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Triage's body for a rule from the console's form (what the form does not show, such as
+    schools or a pattern, is kept from the rule as it was), and the form's values shown back."""
+    base = existing.model_dump(mode="json", exclude={"id", "position"}) if existing else {}
+    conditions = {**base.get("conditions", {}), "categories": categories}
+    conditions["keywords"] = _listed(form.get("keywords", ""))
+    actions = {**base.get("actions", {}), "tags": _listed(form.get("tags", ""))}
+    actions["team"] = form.get("team") or None
+    actions["priority"] = form.get("priority") if form.get("priority") in PRIORITIES else None
+    body = {
+        **base,
+        "description": form.get("description", "").strip(),
+        "enabled": form.get("enabled") == "1",
+        "conditions": conditions,
+        "actions": actions,
+    }
+    shown = {
+        "id": form.get("id", "").strip(),
+        "description": body["description"],
+        "enabled": body["enabled"],
+        "categories": categories,
+        "keywords": form.get("keywords", ""),
+        "team": form.get("team", ""),
+        "priority": form.get("priority", ""),
+        "tags": form.get("tags", ""),
+    }
+    return body, shown
+
+
 def allowed_actions(status: str, *, act: bool) -> set[str]:
     """The case actions to offer for this status (none without the right to act)."""
     if not act:
@@ -241,10 +320,15 @@ def action_body(action: str, form: Mapping[str, str], *, callback_at: datetime |
     if action == "resolve":
         return {"summary": text["summary"]}
     if action == "callbacks":
-        return {
+        body: dict[str, Any] = {
             "due_at": callback_at.isoformat() if callback_at else "",
             "note": text["note"] or None,
         }
+        if form.get("assignee_id"):
+            body["assignee_id"] = form["assignee_id"]
+        if form.get("remind_before_minutes") in REMINDERS:
+            body["remind_before_minutes"] = int(form["remind_before_minutes"])
+        return body
     if action == "merge":
         return {"into": text["into"], "reason": text["reason"]}
     if action == "complete-callback":
@@ -278,7 +362,9 @@ def spoken(tracking_number: str) -> str:
 
 
 def duration(seconds: int) -> str:
-    """A target as people say it: `72 hours`, `2 days`, `30 minutes`."""
+    """A target as people say it: `72 hours`, `2 days`, `30 minutes`, `5 seconds`."""
+    if seconds < 60:
+        return f"{seconds} second" + ("s" if seconds != 1 else "")
     if seconds % 86400 == 0 and seconds >= 2 * 86400 and seconds != 3 * 86400:
         return f"{seconds // 86400} days"
     if seconds % 3600 == 0:
