@@ -51,6 +51,28 @@ class Channel(StrEnum):
     WALK_IN = "walk_in"
 
 
+class ConcernStatus(StrEnum):
+    """Where a concern is in its lifecycle (intake decides the transitions)."""
+
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    AWAITING_REQUESTER = "awaiting_requester"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+
+
+# The statuses of an open concern: its SLA clock runs (or waits, paused) in them.
+OPEN_STATUSES = frozenset(
+    {
+        ConcernStatus.RECEIVED,
+        ConcernStatus.ACKNOWLEDGED,
+        ConcernStatus.AWAITING_REQUESTER,
+        ConcernStatus.REOPENED,
+    }
+)
+
+
 # --- public events (bureau.events) -------------------------------------------------------
 
 
@@ -114,8 +136,8 @@ class ConcernStatusChanged(EventData):
     """A concern moved from one lifecycle status to another."""
 
     concern_id: str
-    from_status: str
-    to_status: str
+    from_status: ConcernStatus
+    to_status: ConcernStatus
     changed_at: datetime
 
 

@@ -34,6 +34,7 @@ from services.escalation.policies import OPEN_STATUSES, LadderStep, Policy, choo
 from shared.district import DistrictConfig
 from shared.events import (
     ConcernEscalated,
+    ConcernStatus,
     EventData,
     Priority,
     SlaBreached,
@@ -46,8 +47,6 @@ from shared.events import (
 TEAM_LEAD = "team_lead"
 ANY_TEAM = "*"
 ZERO = timedelta(0)
-ACKNOWLEDGED = "acknowledged"
-CLOSED = "closed"
 RESOLUTION_BREACH = "breach:resolution"
 FIRST_RESPONSE_BREACH = "breach:first_response"
 
@@ -675,18 +674,18 @@ def status_changed(clock: SlaClock, *, to_status: str, at: datetime, rules: Rule
     """
     if clock.status is ClockStatus.STOPPED or at < clock.started_at:
         return clock, []
-    if to_status == CLOSED:
+    if to_status == ConcernStatus.CLOSED:
         return close(clock, at=at, rules=rules)
     clock, events = advance(clock, now=at, rules=rules, inclusive=False)
     pauses = to_status in clock.policy.pause_statuses
-    if pauses and to_status != ACKNOWLEDGED:
+    if pauses and to_status != ConcernStatus.ACKNOWLEDGED:
         # A target reached at the very instant counting stops (due at Friday's closing,
         # paused on Saturday) is missed: fire it before the pause would freeze it unfired.
         clock, missed = advance(clock, now=at, rules=rules)
         events += missed
-    if to_status == ACKNOWLEDGED or pauses:
+    if to_status == ConcernStatus.ACKNOWLEDGED or pauses:
         clock = _acted(clock, at)
-    if to_status == ACKNOWLEDGED:
+    if to_status == ConcernStatus.ACKNOWLEDGED:
         clock, met = _first_response(clock, at, rules)
         events += met
     if pauses:

@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.escalation.calendar import AROUND_THE_CLOCK, AroundTheClock, Calendar
 from shared.district import DistrictConfig
-from shared.events import Priority
+from shared.events import OPEN_STATUSES as OPEN_CONCERN_STATUSES
+from shared.events import ConcernStatus, Priority
 
 if TYPE_CHECKING:
     from services.escalation.config import EscalationConfig
 
-# The lifecycle statuses a concern can be in while its clock runs (intake's table).
-OPEN_STATUSES = ("received", "acknowledged", "awaiting_requester", "reopened")
+# The lifecycle statuses a concern can be in while its clock runs, in lifecycle order.
+OPEN_STATUSES = tuple(s.value for s in ConcernStatus if s in OPEN_CONCERN_STATUSES)
 LadderRole = Literal["principal", "assistant_superintendent", "ombudsperson"]
 POLICY_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -55,7 +56,7 @@ class PolicySettings(_Model):
     """What a policy says besides its match and targets (the district file's extra part)."""
 
     calendar: str = AROUND_THE_CLOCK
-    pause_statuses: tuple[str, ...] = ("awaiting_requester",)
+    pause_statuses: tuple[str, ...] = (ConcernStatus.AWAITING_REQUESTER.value,)
     warnings: tuple[int, ...] = (50, 75)
     reminder_interval_s: int | None = Field(default=None, gt=0, le=MAX_DURATION_S)
     ladder: tuple[LadderStep, ...] | None = None
@@ -68,7 +69,7 @@ class PolicySettings(_Model):
             raise ValueError(
                 f"not statuses of an open concern: {unknown}; choose from {list(OPEN_STATUSES)}"
             )
-        if "received" in value or "reopened" in value:
+        if ConcernStatus.RECEIVED in value or ConcernStatus.REOPENED in value:
             raise ValueError("a new or reopened concern cannot wait with its clock paused")
         return tuple(sorted(set(value)))
 

@@ -16,27 +16,21 @@ from enum import StrEnum
 from typing import Literal
 
 from shared.events import (
+    OPEN_STATUSES as OPEN_STATUSES,  # intake's modules import it from here
+)
+from shared.events import (
     Channel,
     ConcernContactShared,
     ConcernDetailsShared,
+    ConcernStatus,
     ConcernSubmitted,
     EventData,
     RequesterContact,
 )
 
+# A concern's lifecycle status: the contract's (it travels in `concern.status_changed`).
+Status = ConcernStatus
 
-class Status(StrEnum):
-    RECEIVED = "received"
-    ACKNOWLEDGED = "acknowledged"
-    AWAITING_REQUESTER = "awaiting_requester"
-    RESOLVED = "resolved"
-    REOPENED = "reopened"
-    CLOSED = "closed"
-
-
-OPEN_STATUSES = frozenset(
-    {Status.RECEIVED, Status.ACKNOWLEDGED, Status.AWAITING_REQUESTER, Status.REOPENED}
-)
 # The category of a concern submitted without one (a mail, a call): triage routes it to the
 # district's fallback team, where staff categorise it.
 UNCATEGORIZED = "uncategorized"
