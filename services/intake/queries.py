@@ -147,3 +147,118 @@ def page_query(base: Document, order: SortOrder, cursor: str | None) -> Document
         return base
     after = after_cursor(order, cursor)
     return {"$and": [base, after]} if base else after
+
+
+# --- shapes the store serves from an index ---------------------------------------------------
+
+MAX_BRANCHES = 24  # a reach (3) x "not overdue" (3) x a cursor (2) fits
+# SecantusDB serves a query from an index only without a top-level `$and` or `$or`, through the
+# first clause (in the query's order) an index leads with; these lead, the most selective
+# first. An open status bounds a list by the open concerns, however long the history.
+_LEADING = ("_id", "tracking_number", "requester_keys", "student_key", "merged_into")
+_AFTER_STATUS = ("assignee_id", "team_id", "school_id", "submitted_at")
+_OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
+_MERGEABLE = {"$in", "$nin", "$gt", "$gte", "$lt", "$lte"}
+_SERVED = {"$eq", "$in", "$gt", "$gte", "$lt", "$lte"}
+
+
+def _conjunctions(query: Document) -> list[list[tuple[str, Any]]] | None:
+    """The query as alternatives, each a list of field conditions all of which must hold."""
+    alternatives: list[list[tuple[str, Any]]] = [[]]
+    for key, value in query.items():
+        if key in ("$and", "$or"):
+            if not isinstance(value, list) or not value:
+                return None
+            parts = [_conjunctions(q) for q in value]
+            if any(p is None for p in parts):
+                return None
+            if key == "$and":
+                for part in parts:
+                    alternatives = [a + b for a in alternatives for b in part or ()]
+            else:
+                options = [b for part in parts for b in part or ()]
+                alternatives = [a + b for a in alternatives for b in options]
+        elif key.startswith("$"):
+            return None
+        else:
+            alternatives = [[*a, (key, value)] for a in alternatives]
+        if len(alternatives) > MAX_BRANCHES:
+            return None
+    return alternatives
+
+
+def _operators(condition: Any) -> Document:
+    if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+        return dict(condition)
+    return {"$eq": condition}
+
+
+def _both(a: Any, b: Any) -> Any:
+    """One condition that holds where both do (on a field holding one value), or raises
+    ValueError when they cannot be written as one."""
+    if a == b:
+        return a
+    merged = _operators(a)
+    for op, bound in _operators(b).items():
+        if op not in merged:
+            merged[op] = bound
+        elif op not in _MERGEABLE:
+            raise ValueError(op)
+        elif op == "$in":
+            merged[op] = [v for v in merged[op] if v in bound]
+        elif op == "$nin":
+            merged[op] = [*merged[op], *(v for v in bound if v not in merged[op])]
+        else:
+            tighter = max if op in ("$gt", "$gte") else min
+            merged[op] = tighter(merged[op], bound)
+    if "$eq" in merged and "$in" in merged:  # one value, or none
+        if merged["$eq"] in merged["$in"]:
+            del merged["$in"]
+        else:
+            merged["$in"] = []
+    return merged.get("$eq") if list(merged) == ["$eq"] else merged
+
+
+def _rank(field: str, condition: Any) -> int:
+    if not _SERVED.issuperset(_operators(condition)):  # a pattern, a negation: rides no index
+        return len(_LEADING) + 2 + len(_AFTER_STATUS)
+    if field in _LEADING:
+        return _LEADING.index(field)
+    if field == "status":
+        values = _operators(condition)
+        listed = values.get("$in", [values.get("$eq")]) if len(values) == 1 else []
+        if listed and _OPEN_VALUES.issuperset(listed):
+            return len(_LEADING)
+    if field in _AFTER_STATUS:
+        return len(_LEADING) + 1 + _AFTER_STATUS.index(field)
+    return len(_LEADING) + 1 + len(_AFTER_STATUS)
+
+
+def branches(query: Document) -> list[Document]:
+    """Queries without `$and` or `$or` (each with its most selective clause first) whose
+    answers together are the query's; the query itself when it has no such form, or too many."""
+    alternatives = _conjunctions(query)
+    if alternatives is None:
+        return [query]
+    out: list[Document] = []
+    for conditions in alternatives:
+        flat: Document = {}
+        try:
+            for name, condition in conditions:
+                flat[name] = _both(flat[name], condition) if name in flat else condition
+        except ValueError:
+            return [query]
+        ordered = sorted(flat.items(), key=lambda item: _rank(*item))  # stable: else as given
+        out.append(dict(ordered))
+    return out
+
+
+def sort_documents(docs: list[Document], sort: list[tuple[str, int]]) -> list[Document]:
+    """Documents in the store's order for `sort` (a missing value or null first, ascending)."""
+    ordered = list(docs)
+    for name, direction in reversed(sort):
+        ordered.sort(
+            key=lambda d: (0, "") if d.get(name) is None else (1, d[name]),
+            reverse=direction == -1,
+        )
+    return ordered

@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.intake.domain import Concern, Status
 from services.intake.lifecycle import Action, Callback, CallbackStatus, CaseState, Outcome
+from services.intake.queries import branches, sort_documents
 from services.intake.students import StudentVault
 from shared.batching import GroupCommit
 from shared.clock import as_utc
@@ -234,6 +235,8 @@ class ConcernRepository:
         # The work queues: a team's or an assignee's open concerns by due time.
         await self._concerns.create_index([("team_id", 1), ("resolution_due_at", 1)])
         await self._concerns.create_index([("assignee_id", 1), ("resolution_due_at", 1)])
+        # a scoped caller's reach (`web.scope_query`), searched one part at a time
+        await self._concerns.create_index([("school_id", 1), ("resolution_due_at", 1)])
         await self._concerns.create_index([("submitted_at", 1)])
         await self._concerns.create_index([("merged_into", 1)], sparse=True)
         await self._concerns.create_index([("student_key", 1)], sparse=True)
@@ -451,7 +454,15 @@ class ConcernRepository:
                 "callbacks",
             )
         }
-        return await self._concerns.find(query, projection).sort(sort).limit(limit).to_list()
+        parts = branches(query)
+        answers = await asyncio.gather(
+            *(self._concerns.find(p, projection).sort(sort).limit(limit).to_list() for p in parts)
+        )
+        if len(answers) == 1:
+            return answers[0]
+        # each part's first `limit` in order: the first `limit` of their union are among them
+        found = {doc["_id"]: doc for answer in answers for doc in answer}
+        return sort_documents(list(found.values()), sort)[:limit]
 
     async def callbacks_kept(
         self, start: datetime, end: datetime, *, now: datetime
@@ -492,13 +503,30 @@ class ConcernRepository:
         )
 
     async def count_by_status(self, query: Document) -> dict[str, int]:
-        cursor = await self._concerns.aggregate(
-            [{"$match": query}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
-        )
-        return {row["_id"]: int(row["n"]) for row in await cursor.to_list()}
+        parts = branches(query)
+        if len(parts) == 1:
+            cursor = await self._concerns.aggregate(
+                [{"$match": parts[0]}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+            )
+            return {row["_id"]: int(row["n"]) for row in await cursor.to_list()}
+        counts: dict[str, int] = {}
+        for status in (await self._matching(parts, {"status": 1})).values():
+            counts[status] = counts.get(status, 0) + 1
+        return counts
 
     async def count(self, query: Document) -> int:
-        return await self._concerns.count_documents(query)
+        parts = branches(query)
+        if len(parts) == 1:
+            return await self._concerns.count_documents(parts[0])
+        return len(await self._matching(parts, {"_id": 1}))
+
+    async def _matching(self, parts: list[Document], projection: Document) -> dict[str, Any]:
+        """Id -> status of the concerns any of the queries matches, each once."""
+        found: dict[str, Any] = {}
+        for part in parts:
+            async for doc in self._concerns.find(part, projection):
+                found[doc["_id"]] = doc.get("status")
+        return found
 
     async def with_student(self, student_key: str) -> list[Document]:
         """The concerns that name one student (by the keyed hash of the id), oldest first."""
