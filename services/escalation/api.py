@@ -13,7 +13,13 @@ from pydantic import BaseModel, ValidationError
 
 from services.escalation import board_store, reports
 from services.escalation.context import EscalationContext
-from services.escalation.domain import ClockStatus, Entry, SlaClock
+from services.escalation.domain import (
+    ClockStatus,
+    Entry,
+    OmbudspersonReason,
+    SlaClock,
+    ombudsperson_reason,
+)
 from services.escalation.policies import Policy, PolicyFields, reference_problems
 from services.escalation.reports import GroupBy
 from services.escalation.repository import PolicyChangeBusy, from_document
@@ -72,7 +78,7 @@ class OmbudspersonCaseRead(BaseModel):
     merged into another concern (closed without a resolution) lately."""
 
     concern_id: str
-    reason: Literal["level_3", "long_overdue", "merged"]
+    reason: OmbudspersonReason
     category: str
     school_id: str | None
     team_id: str | None
@@ -272,19 +278,18 @@ async def ombudsperson_concerns(
     oversight sees each one), oldest first."""
     now = ctx.clock.now()
     long_overdue = timedelta(seconds=ctx.config.long_overdue_s)
+    overdue_before, merged_since = now - long_overdue, now - MERGES_SHOWN
     clocks = await ctx.repo.for_ombudsperson(
-        overdue_before=now - long_overdue, limit=limit, merged_since=now - MERGES_SHOWN
+        overdue_before=overdue_before, limit=limit, merged_since=merged_since
     )
     cases = []
     for clock in clocks:
         due = clock.resolution_due_at
-        reason: Literal["level_3", "long_overdue", "merged"] = (
-            "merged"
-            if clock.status is ClockStatus.STOPPED
-            else "level_3"
-            if clock.level >= 3
-            else "long_overdue"
+        reason = ombudsperson_reason(
+            clock, overdue_before=overdue_before, merged_since=merged_since
         )
+        if reason is None:  # the store lists only what the rule lists
+            continue
         cases.append(
             OmbudspersonCaseRead(
                 concern_id=clock.concern_id,

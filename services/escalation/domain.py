@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from services.escalation.calendar import AroundTheClock, Calendar
 from services.escalation.policies import OPEN_STATUSES, LadderStep, Policy, choose_policy
@@ -846,3 +847,47 @@ def _first_response(clock: SlaClock, at: datetime, rules: Rules) -> Change:
         policy=clock.policy.id,
     )
     return _log(clock, Entry(at, "met", clock.cycle, target=SlaTarget.FIRST_RESPONSE)), [met]
+
+
+# --- the Ombudsperson's list ------------------------------------------------------------------
+
+# The ladder's top rung: every open concern that reached it is on the Ombudsperson's list.
+OMBUDSPERSON_LEVEL = 3
+# What `ombudsperson_from` answers for a concern listed whatever the time (at the top level).
+LISTED_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+
+OmbudspersonReason = Literal["level_3", "long_overdue", "merged"]
+
+
+def ombudsperson_from(clock: SlaClock) -> datetime | None:
+    """While a concern is open: the resolution due time from which, once it is long overdue,
+    it is on the Ombudsperson's list (`LISTED_AT_ONCE` at the top level; None when only a
+    breach or a climb would list it). The store keeps and indexes it, so the list is read
+    as one range: `ombudsperson_from <= now - long overdue`."""
+    if clock.status is ClockStatus.STOPPED:
+        return None
+    if clock.level >= OMBUDSPERSON_LEVEL:
+        return LISTED_AT_ONCE
+    if clock.breached_at is not None:
+        return clock.resolution_due_at
+    return None
+
+
+def ombudsperson_reason(
+    clock: SlaClock, *, overdue_before: datetime, merged_since: datetime | None = None
+) -> OmbudspersonReason | None:
+    """Why the Ombudsperson watches this concern, or None: open at the top level, open and
+    breached with its resolution due before `overdue_before` (long overdue), or closed
+    unresolved by a merge into another since `merged_since`."""
+    if clock.status is ClockStatus.STOPPED:
+        merged = (
+            merged_since is not None
+            and clock.stopped_at is not None
+            and clock.stopped_at >= merged_since
+            and any(entry.kind == "closed" for entry in clock.history)
+        )
+        return "merged" if merged else None
+    listed_from = ombudsperson_from(clock)
+    if listed_from is None or listed_from > overdue_before:
+        return None
+    return "level_3" if clock.level >= OMBUDSPERSON_LEVEL else "long_overdue"

@@ -142,3 +142,15 @@ async def test_a_survey_answer_finds_its_survey_by_the_token_index_then_writes_b
     assert answered is not None and answered.score == 4 and answered.answered_at == NOW
     assert_served_by_an_index(db)
     assert [next(iter(q)) for q in db["surveys"].filters] == ["token_hash", "_id"]
+
+
+async def test_the_ombudsperson_view_reads_two_index_ranges_not_an_or() -> None:
+    db = _Database()
+    clocks = ClockRepository(db)  # type: ignore[arg-type]
+    await clocks.ensure_indexes()
+    db["clocks"].filters.clear()  # what startup read once (the backfill) is not the view
+    await clocks.for_ombudsperson(
+        overdue_before=NOW - timedelta(days=7), limit=200, merged_since=NOW - timedelta(days=30)
+    )
+    assert_served_by_an_index(db)
+    assert [next(iter(q)) for q in db["clocks"].filters] == ["ombudsperson_from", "stopped_at"]
