@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.escalation import api, board, board_mail, board_store, handlers
 from services.escalation.config import EscalationConfig
 from services.escalation.context import EscalationContext
+from services.escalation.holiday_watch import holiday_sampler
 from services.escalation.policies import calendars_of, seed_policies
 from services.escalation.repository import CLOCKS, ClockRepository, PolicyRepository
 from services.escalation.scheduler import Scheduler
@@ -76,6 +77,11 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
             OPEN_CLOCKS.set(await repo.count_open())
 
         runtime.sample_on_scrape(sample_open_clocks)
+        runtime.sample_on_scrape(
+            holiday_sampler(
+                config.calendars, clock=runtime.clock, timezone=ZoneInfo(district.district.timezone)
+            )
+        )
         # The scheduler stops (cancelled between passes) when the runtime closes.
         runtime.spawn(Scheduler(ctx=ctx, tick_s=settings.scheduler_tick_s).run(), "sla-scheduler")
         # Each closed month's Board packet, prepared once whatever the replicas (see board_mail).
