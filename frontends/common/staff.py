@@ -6,7 +6,8 @@ services decide what this person may see and do; the console only hides what the
 - intake: work queue, the case (with its version for `If-Match`), the case actions, a concern
   taken on the phone or at the front desk;
 - triage: teams, members, re-triage;
-- escalation: the SLA clock of a case, the Ombudsperson's view.
+- escalation: the SLA clock of a case, the Ombudsperson's view;
+- notify: the webhook subscriptions of district systems.
 
 Errors are those of `frontends.common.intake` (problem details as `IntakeError` subclasses;
 a stale `If-Match` is `StaleCase`).
@@ -26,11 +27,13 @@ from frontends.common.settings import FrontendSettings
 from services.escalation.api import ClockRead, OmbudspersonCaseRead
 from services.escalation.policies import Policy
 from services.intake.schemas import ConcernPage, ConcernRead, ConcernReceipt, StudentRevealRead
+from services.notify.api import PUBLIC_EVENTS, SubscriptionRead
 from services.triage.api import DecisionRead, HandoverRead, MemberRead, TeamRead
 from services.triage.rules_api import DryRunRead, RuleRead
 
 __all__ = [
     "ACTIONS",
+    "PUBLIC_EVENTS",
     "ClockRead",
     "ConcernPage",
     "ConcernRead",
@@ -45,6 +48,7 @@ __all__ = [
     "StaffClient",
     "StaleCase",
     "StudentRevealRead",
+    "SubscriptionRead",
     "TeamRead",
 ]
 
@@ -97,6 +101,7 @@ class StaffClient:
             "intake": settings.intake_url,
             "triage": settings.triage_url,
             "escalation": settings.escalation_url,
+            "notify": settings.notify_url,
         }
         return cls(urls, timeout_s=settings.io_timeout_s, transport=transport)
 
@@ -325,6 +330,24 @@ class StaffClient:
         response = await self._call("escalation", "GET", "/v1/policies", token)
         policies: list[Policy] = self._parse(TypeAdapter(list[Policy]), response)
         return policies
+
+    # --- notify -------------------------------------------------------------------------
+
+    async def subscriptions(self, token: str) -> list[SubscriptionRead]:
+        """The webhook subscriptions of district systems (their secrets are never shown)."""
+        response = await self._call("notify", "GET", "/v1/subscriptions", token)
+        found: list[SubscriptionRead] = self._parse(TypeAdapter(list[SubscriptionRead]), response)
+        return found
+
+    async def add_subscription(self, token: str, body: Mapping[str, Any]) -> SubscriptionRead:
+        """Send signed webhooks of these public events to a district system's URL."""
+        response = await self._call("notify", "POST", "/v1/subscriptions", token, json=dict(body))
+        created: SubscriptionRead = self._parse(SubscriptionRead, response)
+        return created
+
+    async def delete_subscription(self, token: str, subscription_id: str) -> None:
+        """Stop sending to a subscription."""
+        await self._call("notify", "DELETE", f"/v1/subscriptions/{_id(subscription_id)}", token)
 
 
 def _id(concern_id: str) -> str:

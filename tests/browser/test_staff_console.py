@@ -568,6 +568,29 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
     await expect(page.get_by_role("status")).not_to_contain_text("rule:field-trip-bus")
     await expect(page.get_by_role("link", name="Work queue")).to_have_count(0)
 
+    hooks = page.get_by_role("form", name="Add a subscription")
+    await hooks.get_by_label(re.compile("^Address")).fill("https://hooks.district.example/bureau")
+    await hooks.get_by_label(re.compile("^Signing secret")).fill("a-long-enough-shared-secret")
+    await hooks.get_by_role("button", name="Add the subscription").click()  # no event chosen
+    await expect(page.get_by_role("alert")).to_contain_text("The subscription was not added")
+    await expect(hooks.get_by_label(re.compile("^Address"))).to_have_value(
+        "https://hooks.district.example/bureau"
+    )
+    await expect(hooks.get_by_label(re.compile("^Signing secret"))).to_have_value("")
+    await hooks.get_by_label("concern.resolved").check()
+    await hooks.get_by_label("sla.breached").check()
+    await hooks.get_by_label(re.compile("^Signing secret")).fill("a-long-enough-shared-secret")
+    await hooks.get_by_role("button", name="Add the subscription").click()
+    await expect(page.get_by_role("status")).to_contain_text("Webhook subscription added")
+    listed = page.get_by_role("row", name=re.compile("hooks.district.example"))
+    await expect(listed).to_contain_text("concern.resolved, sla.breached")
+    await check(page, console, "admin-webhooks")
+    await listed.get_by_role("button", name=re.compile("^Delete")).click()
+    await expect(page.get_by_role("status")).to_have_text("Webhook subscription deleted.")
+    await expect(page.get_by_role("row", name=re.compile("hooks.district.example"))).to_have_count(
+        0
+    )
+
     # a specialist reads the rules but has no form; triage refuses them anyway
     async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
         refused = await http.put(

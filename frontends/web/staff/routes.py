@@ -21,7 +21,7 @@ from frontends.common.intake import (
     IntakeInvalid,
     IntakeNotFound,
 )
-from frontends.common.staff import CALLBACK_ACTION, StaffClient, StaleCase
+from frontends.common.staff import CALLBACK_ACTION, PUBLIC_EVENTS, StaffClient, StaleCase
 from frontends.phone.config import phone_config
 from frontends.phone.domain import DeskKind, desk_for
 from frontends.web.settings import WebSettings
@@ -631,6 +631,7 @@ def _router() -> APIRouter:
         status: int = 200,
         editing: str | None = None,
         rule: dict[str, Any] | None = None,
+        hook: dict[str, Any] | None = None,
     ) -> Response:
         if not Pages.of(user).admin:
             return page(request, "staff/nothing.html", user, status=403)
@@ -641,12 +642,19 @@ def _router() -> APIRouter:
             current = next((r for r in rules if r.id == editing), None)
             editing = current.id if current else None
             rule = views.rule_form(current)
+        try:
+            subscriptions = await client.subscriptions(bearer)
+        except IntakeError:
+            subscriptions = None  # notify is down: the rest of the page still works
         return page(
             request,
             "staff/admin.html",
             user,
             status=status,
             rules=rules,
+            subscriptions=subscriptions,
+            hook=hook or {"event_types": []},
+            public_events=sorted(PUBLIC_EVENTS),
             policies=await client.policies(bearer),
             trial=trial,
             values=values or {},
@@ -692,6 +700,43 @@ def _router() -> APIRouter:
                 problem=f"The rule was not saved: {message}",
             )
         return RedirectResponse(f"/staff/admin?done=rule#rule-{quote(rule_id)}", 303)
+
+    @router.post("/admin/subscriptions", response_class=HTMLResponse)
+    async def add_subscription(request: Request) -> Response:
+        """A district system's webhook: its URL, the public events it hears, its secret."""
+        user = signed_in(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        form = await _web(request).posted(request)
+        url = str(form.get("url") or "").strip()[:2000]
+        events = [str(e) for e in form.getlist("event_types")][:50]
+        secret = str(form.get("secret") or "")[:256]
+        try:
+            await _client(request).add_subscription(
+                token(request, user), {"url": url, "event_types": events, "secret": secret}
+            )
+        except (IntakeInvalid, IntakeConflict) as exc:
+            message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+            return await admin_page(
+                request,
+                user,
+                status=400,
+                hook={"url": url, "event_types": events},  # never the secret back
+                problem=f"The subscription was not added: {message}",
+            )
+        return RedirectResponse("/staff/admin?done=subscription#hooks-title", 303)
+
+    @router.post("/admin/subscriptions/{subscription_id}/delete", response_class=HTMLResponse)
+    async def delete_subscription(request: Request, subscription_id: str) -> Response:
+        user = signed_in(request)
+        await _web(request).posted(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        try:
+            await _client(request).delete_subscription(token(request, user), subscription_id)
+        except IntakeNotFound:
+            pass  # already gone: what was asked for
+        return RedirectResponse("/staff/admin?done=unsubscribed#hooks-title", 303)
 
     @router.post("/admin/dry-run", response_class=HTMLResponse)
     async def dry_run(request: Request) -> Response:

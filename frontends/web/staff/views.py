@@ -77,6 +77,8 @@ DONE = {
     "back": "Marked back.",
     "handover": "Open concerns handed over.",
     "rule": "Routing rule saved; new concerns are routed by it now.",
+    "subscription": "Webhook subscription added; its secret is not shown again.",
+    "unsubscribed": "Webhook subscription deleted.",
 }
 
 
