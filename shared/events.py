@@ -333,7 +333,7 @@ class BoardStandardResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     standard: str
-    name: str
+    title: str = Field(description="the standard in plain words, as the district wrote it")
     measure: str
     target: float
     value: float | None = None

@@ -73,7 +73,17 @@ def packet_of(report: dict[str, Any], *, month: str, prepared_at: datetime) -> B
         prepared_at=prepared_at,
         guarantee_hours=report["guarantee_hours"],
         figures=BoardFigures.model_validate({k: total[k] for k in BoardFigures.model_fields}),
-        standards=[BoardStandardResult.model_validate(s) for s in total["standards"]],
+        standards=[
+            BoardStandardResult(
+                standard=s["standard"],
+                title=s["name"],
+                measure=s["measure"],
+                target=s["target"],
+                value=s["value"],
+                met=s["met"],
+            )
+            for s in total["standards"]
+        ],
         shortfalls=[
             BoardShortfall.model_validate(
                 {

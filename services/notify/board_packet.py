@@ -74,7 +74,7 @@ def summary_lines(
     fig = data.figures
     measures = {s.standard: s for s in data.standards}
     standards = [
-        (s.name, f"{shown(s.value, s.measure)} (target {shown(s.target, s.measure)}): {_kept(s)}")
+        (s.title, f"{shown(s.value, s.measure)} (target {shown(s.target, s.measure)}): {_kept(s)}")
         for s in data.standards
     ]
     figures = [
@@ -107,7 +107,7 @@ def _shortfall(
 ) -> str:
     standard = standards.get(item.standard)
     measure = standard.measure if standard else "share"
-    what = standard.name if standard else item.standard
+    what = standard.title if standard else item.standard
     where = names[item.scope].get(item.key, item.key)
     return (
         f"{SCOPES[item.scope]} {where}: {what}: {shown(item.value, measure)} "
