@@ -487,7 +487,14 @@ def _router() -> APIRouter:
         select does at once with JavaScript), in the family's language; nothing is sent."""
         user = signed_in(request)
         values = await _posted_values(request)
-        case = await _client(request).concern(token(request, user), concern_id)
+        if not Pages.of(user).act:
+            return await case_page(
+                request, user, concern_id, status=403, problem="You may not do this on this case."
+            )
+        try:
+            case = await _client(request).concern(token(request, user), concern_id)
+        except IntakeError:
+            return await case_page(request, user, concern_id)  # not found, or not theirs
         texts = {
             r["id"]: r["text"]
             for r in canned_replies(_web(request).district, case.requester_language)

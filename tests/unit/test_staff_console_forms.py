@@ -1,0 +1,83 @@
+"""What the staff console makes of its forms, without I/O: a family's contact to search by,
+a routing rule edited over the rule as it was, a callback for a colleague with its reminder;
+and the keyed lookup of a requester that intake stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from frontends.web.staff import views
+from services.intake.domain import Requester, lookup_term, requester_key, requester_keys
+from services.triage.rules_api import RuleRead
+
+pytestmark = pytest.mark.unit
+
+SECRET = b"test-contact-secret"
+
+
+def test_a_family_is_searched_by_lowercased_email_or_a_us_number_in_e164() -> None:
+    reason = "The mother is on the phone."
+    by_phone, no_errors = views.family_search({"requester": "(555) 123-0077", "reason": reason})
+    by_email, _ = views.family_search({"requester": " Ana@Example.ORG ", "reason": reason})
+    _, errors = views.family_search({"requester": "ana", "reason": "short"})
+
+    assert by_phone == {"requester": "+15551230077", "reason": reason} and no_errors == {}
+    assert by_email["requester"] == "ana@example.org"
+    assert set(errors) == {"requester", "reason"}
+
+
+def test_requester_lookup_keys_match_whatever_case_or_separators_staff_type() -> None:
+    keys = requester_keys(Requester(email="Jo.Park@Example.org", phone="+15555550142"), SECRET)
+
+    typed = ("jo.park@example.org", "+1 555 555-0142", "+1 (555) 555.0142")
+    for value in typed:
+        term = lookup_term(value)
+        assert term is not None and requester_key(term, SECRET) in keys
+    assert lookup_term("jo park") is None and lookup_term("5555550142") is None
+    assert requester_keys(Requester(), SECRET) == ()
+    assert all("jo.park" not in k and "0142" not in k for k in keys)
+
+
+def test_an_edited_rule_keeps_what_the_form_does_not_show() -> None:
+    existing = RuleRead.model_validate(
+        {
+            "id": "late-bus",
+            "position": 2,
+            "sensitive": True,
+            "conditions": {"categories": ["transportation"], "schools": ["lincoln-es"]},
+            "actions": {"team": "transportation", "priority": "high", "tags": ["bus"]},
+        }
+    )
+    form = {"description": "Late buses", "keywords": "late, delay*", "priority": "critical"}
+
+    body, shown = views.rule_body(form, ["transportation", "safety"], existing)
+
+    assert body["enabled"] is False  # the box was not ticked
+    assert body["sensitive"] is True
+    assert body["conditions"]["schools"] == ["lincoln-es"]
+    assert body["conditions"]["keywords"] == ["late", "delay*"]
+    assert body["conditions"]["categories"] == ["transportation", "safety"]
+    assert body["actions"] == {"team": None, "priority": "critical", "tags": []}
+    assert "id" not in body and "position" not in body
+    assert shown["keywords"] == "late, delay*"
+    assert views.rule_form(existing)["priority"] == "high"
+
+
+def test_a_callback_for_a_colleague_carries_its_assignee_and_reminder() -> None:
+    due = datetime(2026, 12, 30, 16, 30, tzinfo=UTC)
+    body = views.action_body(
+        "callbacks",
+        {"note": "", "assignee_id": "sd-2", "remind_before_minutes": "60"},
+        callback_at=due,
+    )
+    mine = views.action_body("callbacks", {"remind_before_minutes": "7"}, callback_at=due)
+
+    assert body == {
+        "due_at": due.isoformat(),
+        "note": None,
+        "assignee_id": "sd-2",
+        "remind_before_minutes": 60,
+    }
+    assert "assignee_id" not in mine and "remind_before_minutes" not in mine
