@@ -22,6 +22,7 @@ import httpx
 import pytest
 import yaml
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.escalation.main import create_app as escalation_app
 from services.escalation.settings import EscalationSettings
@@ -162,6 +163,18 @@ class Family:
         )
 
 
+async def holidays_ahead(bureau: Bureau, calendar: str) -> float:
+    """The calendar's `bureau_calendar_holidays_ahead`, as escalation's `/metrics` tells."""
+    text = (await bureau.escalation.get("/metrics")).text
+    return next(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "bureau_calendar_holidays_ahead"
+        and sample.labels == {"calendar": calendar}
+    )
+
+
 def kinds(clock: dict[str, Any]) -> list[str]:
     return [entry["kind"] for entry in clock["history"]]
 
@@ -185,6 +198,8 @@ async def test_a_saturday_concern_is_promised_the_clocks_due_time_from_receipt_t
     assert promised == datetime(2026, 3, 25, 17, 0, tzinfo=CHICAGO)
     assert due(receipt) == promised
     assert clock["calendar"] == "business-hours"
+    # The calendar names holidays in the coming year, on the gauge an alert watches.
+    assert await holidays_ahead(bureau, "business-hours") == 12
 
     # ... and the acknowledgement the family receives says the same day and hour.
     async def acknowledged() -> str | None:
