@@ -12,15 +12,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
 
 from shared.tracing import traceparent_for
 
 SPEC_VERSION: Literal["1.0"] = "1.0"
 TYPE_PREFIX = "org.bureau."
 CONTENT_TYPE = "application/json"
+# An RFC 5322 Message-ID as it is written in a header: `<left@right>`, visible ASCII without
+# angle brackets, spaces or a second `@` (safe to put in a header as it is).
+MESSAGE_ID_PATTERN = r"^<[!-;=?A-~]{1,500}@[!-;=?A-~]{1,250}>$"
+MessageId = Annotated[str, StringConstraints(pattern=MESSAGE_ID_PATTERN)]
 
 
 class Exchange(StrEnum):
@@ -401,6 +405,23 @@ class ConcernContactShared(EventData):
         description="the requester's secret access token, for the personal "
         "status link of the acknowledgement; never stored in clear",
     )
+    reply_to_message_id: MessageId | None = Field(
+        default=None,
+        description="the Message-ID of the mail the concern came from: the acknowledgement "
+        "answers it (In-Reply-To), in the same thread of the requester's mail client",
+    )
+
+
+class ConcernDeliveryBounced(EventData):
+    """A mail of the bureau about a concern came back undelivered (an RFC 3464 report, through
+    the email front door): notify marks its delivery failed (private, as the contact is)."""
+
+    concern_id: str
+    message_ids: list[MessageId] = Field(
+        min_length=1, max_length=50, description="the Message-IDs of the bureau's mails it names"
+    )
+    status: str | None = Field(default=None, description="the RFC 3464 status, e.g. 5.1.1")
+    bounced_at: datetime
 
 
 class ConcernReplyShared(EventData):
@@ -501,6 +522,12 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(
             name="concern.contact_shared",
             data_model=ConcernContactShared,
+            producer="intake",
+            exchange=Exchange.PRIVATE,
+        ),
+        EventSpec(
+            name="concern.delivery_bounced",
+            data_model=ConcernDeliveryBounced,
             producer="intake",
             exchange=Exchange.PRIVATE,
         ),

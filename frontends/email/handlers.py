@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,6 +22,7 @@ from frontends.email import replies
 from frontends.email.client import MailIntake
 from frontends.email.domain import IGNORED, Bounce, InboundMail, Kind, description, read_mail
 from frontends.email.settings import EmailSettings
+from shared.events import MESSAGE_ID_PATTERN
 from shared.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -159,6 +161,10 @@ class MailDesk:
             "description": description(mail),
             "requester": requester,
         }
+        if mail.message_id and re.match(MESSAGE_ID_PATTERN, mail.message_id):
+            # notify's acknowledgement answers this mail, in its thread (an id intake would
+            # refuse, e.g. not ASCII, is left out rather than lose the concern)
+            body["reply_to_message_id"] = mail.message_id
         key = "email-" + hashlib.sha256((mail.message_id or "").encode() or raw).hexdigest()[:48]
         try:
             receipt = await self._intake.create_concern(body, idempotency_key=key)

@@ -57,6 +57,10 @@ class Requester:
     language: str = "en"
     relationship: str | None = None
     preferred_contact: ContactChannel | None = None
+    # the Message-ID of the mail the concern came from: the acknowledgement answers it, in
+    # the same thread of the requester's mail client (kept and shared as privately as the
+    # address)
+    reply_to_message_id: str | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -259,6 +263,7 @@ def submit(
             preferred_channel=new.requester.written_channel,
         ),
         access_token=access_token,
+        reply_to_message_id=new.requester.reply_to_message_id,
     )
     details = ConcernDetailsShared(
         concern_id=concern.id,

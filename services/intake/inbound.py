@@ -28,7 +28,9 @@ from services.intake.domain import OPEN_STATUSES, Status
 from services.intake.lifecycle import Action, ActionNotAllowed, Command
 from services.intake.schemas import LongText, _Strict
 from services.intake.web import Ctx, Submitter
+from shared.events import MESSAGE_ID_PATTERN, ConcernDeliveryBounced, envelopes
 from shared.http import Problem
+from shared.outbox import outbox_push
 from shared.store import Document
 
 log = logging.getLogger(__name__)
@@ -258,6 +260,15 @@ class BounceRead(BaseModel):
     tracking_number: str
 
 
+def _naming(concern_id: str, references: list[str]) -> list[str]:
+    """The Message-IDs among `references` of the bureau's mails about this concern."""
+    return [
+        r
+        for r in dict.fromkeys(references)
+        if concern_ids_in([r]) == [concern_id] and re.match(MESSAGE_ID_PATTERN, r)
+    ]
+
+
 @router.post(
     "/bounces",
     response_model=BounceRead,
@@ -265,32 +276,37 @@ class BounceRead(BaseModel):
 )
 async def receive_bounce(body: BounceCreate, ctx: Ctx, who: Submitter) -> BounceRead:
     """A delivery status report: the bureau's mail did not reach the requester. The case
-    shows it (staff may need to call); the address stays out of it."""
+    shows it (staff may need to call); the address stays out of it. Notify hears of it
+    (`concern.delivery_bounced`, private) and marks the delivery of that mail failed."""
     for concern_id in concern_ids_in(body.references):
         now = ctx.clock.now()
         entry_id = (
             "bounce:" + hashlib.sha256("\0".join(sorted(body.references)).encode()).hexdigest()[:32]
         )
+        push: Document = {
+            "timeline": {
+                "id": entry_id,
+                "kind": "delivery_bounced",
+                "at": now,
+                "actor": who.actor,
+                "channel": "email",
+                "status": body.status,
+            }
+        }
+        named = _naming(concern_id, body.references)
+        if named:  # with the entry, once: notify marks the delivery of that mail failed
+            bounced = ConcernDeliveryBounced(
+                concern_id=concern_id, message_ids=named, status=body.status, bounced_at=now
+            )
+            push.update(outbox_push(envelopes([bounced], source=ctx.source, time=now)))
         result = await ctx.repo.collection.update_one(
             {"_id": concern_id, "timeline.id": {"$ne": entry_id}},
-            {
-                "$push": {
-                    "timeline": {
-                        "id": entry_id,
-                        "kind": "delivery_bounced",
-                        "at": now,
-                        "actor": who.actor,
-                        "channel": "email",
-                        "status": body.status,
-                    }
-                },
-                "$inc": {"version": 1},
-                "$set": {"updated_at": now},
-            },
+            {"$push": push, "$inc": {"version": 1}, "$set": {"updated_at": now}},
         )
         doc = await ctx.repo.get_document(concern_id)
         if doc is not None:
             if result.modified_count:
+                ctx.published()
                 log.info(
                     "delivery bounced", extra={"concern_id": concern_id, "status": body.status}
                 )

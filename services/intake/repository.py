@@ -37,6 +37,7 @@ PRIVATE_FIELDS = (
     "requester.name",
     "requester.email",
     "requester.phone",
+    "requester.reply_to_message_id",
     "access_token_hash",
     "pin_hash",
     "pin_failures",

@@ -10,7 +10,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, Stri
 from services.intake.domain import ContactChannel, Status
 from services.intake.lifecycle import CallbackStatus
 from services.intake.queries import SortOrder
-from shared.events import CallbackOutcome, Channel, MessageAuthor, MessageVisibility, Priority
+from shared.events import (
+    CallbackOutcome,
+    Channel,
+    MessageAuthor,
+    MessageId,
+    MessageVisibility,
+    Priority,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"
@@ -73,6 +80,11 @@ class ConcernCreate(_Strict):
     ]
     requester: RequesterIn = Field(default_factory=RequesterIn)
     student: StudentIn | None = None
+    reply_to_message_id: MessageId | None = Field(
+        default=None,
+        description="the Message-ID of the mail the concern came from (`<left@right>`): the "
+        "acknowledgement answers it, in the same thread; kept with the requester's contact",
+    )
 
 
 class ConcernReceipt(BaseModel):

@@ -86,6 +86,8 @@ class Planned:
     occurrence: str | None
     facts: Mapping[str, Any] = field(default_factory=dict)
     note: str | None = None
+    # by email: the Message-ID of the requester's own mail this message answers
+    in_reply_to: str | None = None
 
     @property
     def urgent(self) -> bool:
@@ -141,6 +143,7 @@ def plan(
                 "due": data.resolution_due_at,
                 "status_url": config.status_link(data.tracking_number, token=data.access_token),
             },
+            in_reply_to=data.reply_to_message_id,  # the mail the concern came from
         )
     if isinstance(data, ConcernReplyShared):
         if data.information_request:  # one message: the request, with its question
@@ -264,6 +267,8 @@ def _requester(
     facts: ConcernFacts | None,
     available: frozenset[ChannelName],
     extra: Mapping[str, Any] | None = None,
+    *,
+    in_reply_to: str | None = None,
 ) -> list[Planned]:
     if facts is None or facts.contact is None:
         raise ContactUnknown(f"no contact known for concern {facts.concern_id if facts else ''}")
@@ -290,6 +295,7 @@ def _requester(
             occurrence=occurrence,
             facts=dict(extra or {}),
             note=None if channel else _unreachable(contact, available),
+            in_reply_to=in_reply_to if channel is ChannelName.EMAIL else None,
         )
     ]
 

@@ -215,6 +215,7 @@ async def _send(delivery: Delivery, ctx: NotifyContext) -> DeliveryResult:
         secret=secret,
         html=delivery.html,
         attachments=delivery.attachments,
+        in_reply_to=delivery.in_reply_to,
     )
     try:
         return await channel.send(message)

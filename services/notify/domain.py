@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -85,7 +85,8 @@ TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
     DeliveryStatus.SENDING: frozenset(
         {DeliveryStatus.SENT, DeliveryStatus.QUEUED, DeliveryStatus.FAILED, DeliveryStatus.SENDING}
     ),
-    DeliveryStatus.SENT: frozenset(),
+    # a mail the relay accepted may still come back: a bounce (RFC 3464) fails it
+    DeliveryStatus.SENT: frozenset({DeliveryStatus.FAILED}),
     DeliveryStatus.FAILED: frozenset(),
     DeliveryStatus.SKIPPED: frozenset(),
 }
@@ -136,9 +137,14 @@ def message_id(delivery: str, domain: str) -> str:
 
     It starts with the concern's id (`<concern-id.hash@domain>`), so a reply that names it in
     `In-Reply-To` finds its concern (the email front door)."""
+    return f"<{_message_id_left(delivery)}@{domain}>"
+
+
+def _message_id_left(delivery: str) -> str:
+    """A delivery's Message-ID before the `@`: its concern, then a hash of the delivery."""
     concern = delivery.partition(":")[0]
     prefix = f"{concern}." if ":" in delivery and _ID_PART.match(concern) else ""
-    return f"<{prefix}{uuid.uuid5(_MESSAGE_ID_NAMESPACE, delivery).hex}@{domain}>"
+    return f"{prefix}{uuid.uuid5(_MESSAGE_ID_NAMESPACE, delivery).hex}"
 
 
 def thread_root(delivery: str, domain: str) -> str | None:
@@ -183,11 +189,33 @@ _ERROR_CODE = re.compile(r"\bcode[\"']?\s*[=:]?\s*(\d{3,6})\b", re.IGNORECASE)
 _EXCEPTION = re.compile(r"^([A-Z][A-Za-z]+(?:Error|Exception|Timeout))\b")
 
 
+BOUNCED = "bounced"
+# An RFC 3464 status (enhanced status code, RFC 3463), e.g. 5.1.1
+_DSN_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+_BOUNCE_ANSWER = re.compile(rf"^{BOUNCED}( \(status [245]\.\d{{1,3}}\.\d{{1,3}}\))?$")
+
+
+def bounce_answer(status: str | None) -> str:
+    """What a delivery records when its mail came back undelivered: `bounced`, with the
+    report's status when it is one (nothing else of the report is kept)."""
+    status = (status or "").strip()
+    return f"{BOUNCED} (status {status})" if _DSN_STATUS.match(status) else BOUNCED
+
+
+def bounced_deliveries(message_ids: Collection[str], delivery_ids: Iterable[str]) -> list[str]:
+    """The deliveries whose mails a bounce names, by their Message-ID (compared without the
+    domain: `MAIL_FROM` may have changed since the mail went)."""
+    named = {m.strip().removeprefix("<").rpartition("@")[0] for m in message_ids}
+    return [d for d in delivery_ids if _message_id_left(d) in named]
+
+
 def provider_summary(answer: str | None, *, ok: bool, permanent: bool = False) -> str:
     """What may be shown of a provider's answer (Security #4): the outcome and its status or
     error codes, never the provider's words, which quote addresses in forms no redaction
     foresees. The words themselves stay in the delivery's stored history."""
     text = answer or ""
+    if _BOUNCE_ANSWER.match(text):  # our own words (`bounce_answer`), a code at most
+        return text
     codes = [m.group(1) for m in (_STATUS_CODE.match(text), *_ERROR_CODE.finditer(text)) if m]
     failure = _EXCEPTION.match(text)
     outcome = "accepted" if ok else ("refused" if permanent else "not accepted")

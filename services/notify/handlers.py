@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from services.notify import audience, board_packet, sms, surveys
+from services.notify import audience, board_packet, bounces, sms, surveys
 from services.notify.audience import ContactUnknown, Planned
 from services.notify.context import NotifyContext
 from services.notify.dispatcher import hold_for_quiet_hours, send_soon
@@ -214,6 +214,7 @@ async def _prepare(
         next_attempt_at=due,
         urgent=planned.urgent,
         event_id=event.id,
+        in_reply_to=planned.in_reply_to,
     )
 
 
@@ -244,12 +245,16 @@ async def _webhooks(event: CloudEvent, concern_id: str, ctx: NotifyContext) -> l
 # What notify consumes, by event type: its queue's bindings are derived from this table. The
 # private events only it reads, and every public event (forwarded to webhook subscribers). Each
 # delivery's id is derived from the fact that caused it: a duplicate event plans the same ids
-# and sends nothing new, so the consumer skips its inbox.
+# and sends nothing new, so the consumer skips its inbox. A bounce fails a delivery only while
+# it is sent: the same report again changes nothing.
 PRIVATE_EVENTS = ("concern.contact_shared", "concern.reply_shared", "concern.resolution_shared")
 HANDLERS = HandlerTable(
-    dict.fromkeys(
-        [*PRIVATE_EVENTS, *(n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC)],
-        on_event,
-    ),
+    {
+        **dict.fromkeys(
+            [*PRIVATE_EVENTS, *(n for n, s in CATALOGUE.items() if s.exchange is Exchange.PUBLIC)],
+            on_event,
+        ),
+        "concern.delivery_bounced": bounces.on_bounced,
+    },
     idempotent=True,
 )

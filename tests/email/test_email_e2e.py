@@ -96,8 +96,11 @@ async def test_mail_becomes_a_concern_acknowledged_in_its_thread_with_reply_boun
     [case] = await concerns(bureau, http)
     assert case["channel"] == "email" and case["category"] == "uncategorized"
     ack = await mail_to(bureau, maria, case["tracking_number"])
+    # it answers Maria's own mail, in its thread, and names the concern's thread too
+    parent = "<CAF7k2x9Q@mail.example.org>"
     root = f"<concern.{case['id']}@district.example>"
-    assert ack.message["In-Reply-To"] == root and ack.message["References"] == root
+    assert ack.message["In-Reply-To"] == parent
+    assert ack.message["References"].split() == [root, parent]
     assert ack.message["Reply-To"] is not None
     assert "do not reply" not in ack.text
 
@@ -147,6 +150,20 @@ async def test_mail_becomes_a_concern_acknowledged_in_its_thread_with_reply_boun
         await http.get(f"{bureau.url('intake')}/v1/concerns/{case['id']}/timeline", headers=STAFF)
     ).json()
     assert [e["status"] for e in timeline if e["kind"] == "delivery_bounced"] == ["5.1.1"]
+
+    # ... and notify's delivery of it is failed, as staff see on the case's deliveries
+    async def ack_failed() -> dict[str, Any] | None:
+        deliveries = (
+            await http.get(
+                f"{bureau.url('notify')}/v1/concerns/{case['id']}/deliveries", headers=STAFF
+            )
+        ).json()
+        [delivery] = [d for d in deliveries if d["kind"] == "acknowledgement"]
+        return delivery if delivery["status"] == "failed" else None
+
+    failed = await eventually(ack_failed, what="the bounced acknowledgement marked failed")
+    assert failed["failed_at"] and failed["sent_at"]
+    assert failed["last_error"] == "bounced (status 5.1.1)"
 
     # a second mail, with files: kept with its concern; the refused one is answered
     first = case

@@ -5,15 +5,24 @@ real store and broker."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+import aio_pika
 import httpx
 import pytest
 
 from shared.clock import FakeClock
-from tests.conftest import bearer
-from tests.integration.test_intake_api import body, clock, intake, submit  # noqa: F401
+from tests.conftest import Isolation, bearer
+from tests.integration.test_intake_api import (  # noqa: F401
+    body,
+    clock,
+    drain,
+    intake,
+    submit,
+    tap,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +49,39 @@ async def test_concern_without_category_is_accepted_as_uncategorized(
     assert answer.status_code == 201, answer.text
     case = await intake.get(f"/v1/concerns/{answer.json()['id']}", headers=STAFF)
     assert case.json()["category"] == "uncategorized"
+
+
+async def test_the_mails_message_id_goes_to_notify_privately_never_in_public_or_views(
+    intake: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
+) -> None:
+    public = await tap(amqp, isolation.events_exchange)
+    private = await tap(amqp, isolation.private_exchange)
+    parent = "<CAF7k2x9Q.1@mail.example.org>"
+    created = await submit(intake, channel="email", reply_to_message_id=parent)
+    [contact] = [
+        e
+        for e in await drain(private, until="concern.contact_shared")
+        if e["type"].endswith("concern.contact_shared.v1")
+    ]
+    assert contact["data"]["reply_to_message_id"] == parent
+    published = await drain(public, until="concern.submitted")
+    case = await intake.get(f"/v1/concerns/{created['id']}", headers=STAFF)
+    listed = await intake.get("/v1/concerns", headers=STAFF)
+    assert "CAF7k2x9Q" not in json.dumps(published) + case.text + listed.text
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    ["CAF7k2x9Q@mail.example.org", "<a b@example.org>", "<x@example.org>\r\nBcc: a@b.c", "<@x>"],
+)
+async def test_a_malformed_message_id_is_a_422_naming_the_field(
+    intake: httpx.AsyncClient, message_id: str
+) -> None:
+    answer = await intake.post(
+        "/v1/concerns", json=body(channel="email", reply_to_message_id=message_id), headers=FRONTEND
+    )
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["reply_to_message_id"]
 
 
 async def test_reply_from_the_requester_by_tracking_number_in_any_case_ends_the_wait(
@@ -192,14 +234,24 @@ async def test_refused_attachment_gets_a_clear_answer(
     assert answer.json()["detail"]
 
 
-async def test_bounce_of_the_bureaus_mail_shows_on_the_case_once(intake: httpx.AsyncClient) -> None:
+async def test_bounce_of_the_bureaus_mail_shows_on_the_case_once_and_tells_notify(
+    intake: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
+) -> None:
     created = await submit(intake)
-    report = {"references": [f"<{created['id']}.0a1b2c@district.example>"], "status": "5.1.1"}
+    private = await tap(amqp, isolation.private_exchange)
+    bounced_mail = f"<{created['id']}.0a1b2c@district.example>"
+    report = {"references": [bounced_mail, "<other@example.org>"], "status": "5.1.1"}
     for _ in range(2):
         answer = await intake.post("/v1/inbound/bounces", json=report, headers=FRONTEND)
         assert answer.status_code == 200, answer.text
     timeline = (await intake.get(f"/v1/concerns/{created['id']}/timeline", headers=STAFF)).json()
     assert [e["status"] for e in timeline if e["kind"] == "delivery_bounced"] == ["5.1.1"]
+    told = (await drain(private, until="concern.delivery_bounced"))[-1]["data"]
+    assert (told["concern_id"], told["message_ids"], told["status"]) == (
+        created["id"],
+        [bounced_mail],
+        "5.1.1",
+    )
     unknown = await intake.post(
         "/v1/inbound/bounces", json={"references": ["<x@y>"]}, headers=FRONTEND
     )

@@ -97,6 +97,21 @@ async def test_new_mail_becomes_an_uncategorized_email_concern_of_its_sender() -
     assert key.startswith("email-")
 
 
+async def test_new_concern_names_the_mail_its_acknowledgement_answers() -> None:
+    intake = FakeIntake()
+    await desk(intake).take(raw("new_plain_en.eml"))
+    [(body, _)] = intake.created
+    assert body["reply_to_message_id"] == "<CAF7k2x9Q@mail.example.org>"
+
+
+async def test_a_message_id_intake_would_refuse_is_left_out_not_the_concern() -> None:
+    intake = FakeIntake()
+    mail = raw("new_plain_en.eml").replace(b"<CAF7k2x9Q@", "<ñandú@".encode())
+    result = await desk(intake).take(mail)
+    [(body, _)] = intake.created
+    assert result.outcome is Outcome.CREATED and "reply_to_message_id" not in body
+
+
 async def test_the_same_mail_twice_is_submitted_with_the_same_idempotency_key() -> None:
     intake = FakeIntake()
     the_desk = desk(intake)

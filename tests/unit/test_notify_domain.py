@@ -179,9 +179,10 @@ def test_failure_rule_rejects_an_attempt_that_never_started() -> None:
         domain.after_failure(attempts=0, max_attempts=5, permanent=False)
 
 
-def test_only_sent_failed_and_skipped_are_final() -> None:
+def test_only_failed_and_skipped_are_final_and_a_sent_mail_fails_only_by_bouncing() -> None:
     final = {status for status, nexts in domain.TRANSITIONS.items() if not nexts}
-    assert final == {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}
+    assert final == {DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}
+    assert domain.TRANSITIONS[DeliveryStatus.SENT] == {DeliveryStatus.FAILED}
     assert DeliveryStatus.SENDING in domain.TRANSITIONS[DeliveryStatus.QUEUED]
     assert DeliveryStatus.QUEUED in domain.TRANSITIONS[DeliveryStatus.SENDING]
 

@@ -80,10 +80,14 @@ class SmtpEmailChannel:
         mail["Message-ID"] = message_id(message.delivery_id, self._domain)
         # Replies come back to the bureau (the email front door), threaded into the concern.
         mail["Reply-To"] = self._mail_from
-        root = thread_root(message.delivery_id, self._domain)
-        if root is not None:
-            mail["In-Reply-To"] = root
-            mail["References"] = root
+        # The concern's thread, and the requester's own mail when this answers it (its
+        # parent: In-Reply-To, and last in References, after the concern's root).
+        thread = [
+            i for i in (thread_root(message.delivery_id, self._domain), message.in_reply_to) if i
+        ]
+        if thread:
+            mail["In-Reply-To"] = thread[-1]
+            mail["References"] = " ".join(thread)
         mail["Content-Language"] = message.language
         # RFC 3834: out-of-office robots must not answer an automatic message.
         mail["Auto-Submitted"] = "auto-generated"

@@ -61,6 +61,8 @@ class NewDelivery:
     # email only: an HTML alternative of `text`, files attached (the Board packet's)
     html: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    # email only: the Message-ID of the requester's own mail this one answers
+    in_reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Delivery:
     history: tuple[Attempt, ...] = field(default_factory=tuple)
     html: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    in_reply_to: str | None = None
 
 
 def from_document(doc: Document) -> Delivery:
@@ -139,6 +142,7 @@ def from_document(doc: Document) -> Delivery:
         ),
         html=doc.get("html"),
         attachments=tuple(Attachment(**a) for a in doc.get("attachments") or ()),
+        in_reply_to=doc.get("in_reply_to"),
     )
 
 
@@ -170,6 +174,8 @@ def _new_document(delivery: NewDelivery, *, now: datetime, lease_until: datetime
         doc["html"] = delivery.html
     if delivery.attachments:
         doc["attachments"] = [asdict(a) for a in delivery.attachments]
+    if delivery.in_reply_to:
+        doc["in_reply_to"] = delivery.in_reply_to
     if delivery.status is not DeliveryStatus.QUEUED:
         doc.pop("next_attempt_at")
     elif due <= now:
@@ -437,6 +443,34 @@ class DeliveryRepository:
             Attempt(attempt, now, False, error),
             final=True,
         )
+
+    async def mark_bounced(
+        self,
+        delivery_id: str,
+        *,
+        now: datetime,
+        error: str,
+        attempt: int,
+        events: list[CloudEvent],
+    ) -> bool:
+        """A sent mail came back undelivered: the delivery fails, with the events that tell
+        the bureau. False when it is not (or no longer) sent: the same report again."""
+        entry = {"attempt": attempt, "at": now, "ok": False, "answer": error}
+        update: Document = {
+            "$set": {
+                "status": DeliveryStatus.FAILED.value,
+                "failed_at": now,
+                "updated_at": now,
+                "last_error": error,
+            },
+            "$push": {"history": {"$each": [entry], "$slice": -MAX_HISTORY}},
+        }
+        if events:
+            update["$push"].update(outbox_push(events))
+        result = await self._deliveries.update_one(
+            {"_id": delivery_id, "status": DeliveryStatus.SENT.value}, update
+        )
+        return result.modified_count == 1
 
     async def _finish_attempt(
         self,
