@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from services.escalation import domain
 from services.escalation.context import EscalationContext
 from services.escalation.domain import Change, Rules, SlaClock
-from services.escalation.repository import Claimed
+from services.escalation.repository import Claimed, Stored
+from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.events import (
     CloudEvent,
     ConcernCallbackCompleted,
@@ -228,12 +229,12 @@ async def _change(
     It starts from the clock as this replica last wrote it (no read) when that is recent;
     when another replica or the scheduler wrote since, the write fails and the clock is read.
     """
-    stored = await ctx.repo.current(concern_id)
-    for _ in range(SAVE_ATTEMPTS):
+
+    async def attempt(stored: Stored | None) -> Retry | None:
         if stored is None:
             raise ClockNotFound(concern_id)
         if event.id in stored.applied:
-            return  # a redelivery: applied already
+            return None  # a redelivery: applied already
         # A change that alters nothing still records the event, so that a late redelivery
         # (after later changes) cannot apply it over them.
         after, events = change(stored.clock)
@@ -241,24 +242,31 @@ async def _change(
         events = events + domain.due_changed(
             stored.clock, after, sequence=stored.version + 1, at=now
         )
-        if await ctx.repo.save(
+        if not await ctx.repo.save(
             stored, after, envelopes(events, source=ctx.source, time=now), event_id=event.id
         ):
-            log.info(
-                what,
-                extra={
-                    "concern_id": concern_id,
-                    "event_id": event.id,
-                    "policy": after.policy.id,
-                    "status": after.status.value,
-                    "cycle": after.cycle,
-                    "next_due_at": after.next_due_at,
-                },
-            )
-            _published(ctx, events)
-            return
-        stored = await ctx.repo.get(concern_id)
-    raise ConcurrentChange(concern_id)
+            return RETRY
+        log.info(
+            what,
+            extra={
+                "concern_id": concern_id,
+                "event_id": event.id,
+                "policy": after.policy.id,
+                "status": after.status.value,
+                "cycle": after.cycle,
+                "next_due_at": after.next_due_at,
+            },
+        )
+        _published(ctx, events)
+        return None
+
+    await load_decide_save(
+        lambda: ctx.repo.get(concern_id),
+        attempt,
+        first=lambda: ctx.repo.current(concern_id),
+        conflict=lambda: ConcurrentChange(concern_id),
+        attempts=SAVE_ATTEMPTS,
+    )
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.triage import duplicates
 from services.triage.assignment import Absence, away_at
 from services.triage.rules import Rule
+from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.cache import Cached
 from shared.clock import as_utc
 from shared.events import CloudEvent
@@ -35,6 +36,7 @@ MEMBERS = "members"
 META = "meta"
 SEEDED_MARKER = "rules_seeded"
 CACHE_TTL_S = 5.0
+CHANGE_ATTEMPTS = 10  # a decision changed by so many handlers in a row: the event is retried
 """How long another replica's edit of the rules or of who is away may take to be seen here."""
 COMPARED_FIELDS = {
     "category": 1,
@@ -43,6 +45,10 @@ COMPARED_FIELDS = {
     "fingerprint": 1,
     "submitted_at": 1,
 }
+
+
+class ConcurrentChange(RuntimeError):
+    """The decision kept changing under this change; the consumer retries the event."""
 
 
 class DecisionRepository:
@@ -171,20 +177,27 @@ class DecisionRepository:
         A read, then an update by `_id` guarded by the version read: not one
         `find_one_and_update`, which SecantusDB writes through a filter it serves from no
         index (a scan of every decision of the history, about 0.7 s at 20,000)."""
-        while True:
-            before = await self._decisions.find_one(
+
+        async def load() -> Document | None:
+            return await self._decisions.find_one(
                 {"_id": concern_id}, {"assignee_id": 1, "status": 1, "version": 1}
             )
+
+        async def attempt(before: Document | None) -> Document | Retry | None:
             if before is None or before.get("status") in statuses:
                 return None
             changed = await self._decisions.update_one(
                 {"_id": concern_id, "version": before.get("version"), "status": {"$nin": statuses}},
                 update,
             )
-            if changed.modified_count:
-                before.pop("version", None)
-                return before
-            # changed meanwhile by another handler: read it again
+            if not changed.modified_count:
+                return RETRY  # changed meanwhile by another handler: read it again
+            before.pop("version", None)
+            return before
+
+        return await load_decide_save(
+            load, attempt, conflict=lambda: ConcurrentChange(concern_id), attempts=CHANGE_ATTEMPTS
+        )
 
     async def within(self, ids: Sequence[str], where: Document) -> set[str]:
         """Those of `ids` whose decision matches `where` (a caller's reach)."""
