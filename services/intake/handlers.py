@@ -17,6 +17,7 @@ from services.intake.repository import (
     case_state,
     to_document,
 )
+from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.clock import as_utc
 from shared.district import DistrictConfig
 from shared.events import (
@@ -360,10 +361,8 @@ async def act(
     Raises `ActionNotAllowed` (409), `InvalidCommand` (422), `PreconditionFailed` (412)."""
     if command.action is Action.MERGE:
         command = await _checked_merge(concern_id, command, ctx=ctx)
-    for _ in range(ACTION_ATTEMPTS):
-        doc = await ctx.repo.get_document(concern_id)
-        if doc is None:
-            raise ConcernNotFound(concern_id)
+
+    async def attempt(doc: Document) -> Document | Retry:
         if if_match is not None and doc["version"] != if_match:
             raise PreconditionFailed(doc["version"])
         now = ctx.clock.now()
@@ -382,26 +381,38 @@ async def act(
                 ),
             )
         events = envelopes(list(outcome.events), source=ctx.source, time=now)
-        if await ctx.repo.apply(concern_id, doc["version"], outcome, events):
-            ctx.published()
-            log.info(
-                "concern action",
-                extra={
-                    "concern_id": concern_id,
-                    "action": command.action.value,
-                    "actor": command.actor,
-                    "from": outcome.from_status.value,
-                    "to": outcome.to_status.value,
-                },
-            )
-            after = await ctx.repo.get_document(concern_id)
-            if after is None:  # erased since
-                raise ConcernNotFound(concern_id)
-            return after
-        if if_match is not None:
-            current = await ctx.repo.get_document(concern_id)
-            raise PreconditionFailed(current["version"] if current else 0)
-    raise ConcurrentChange(concern_id)
+        if not await ctx.repo.apply(concern_id, doc["version"], outcome, events):
+            if if_match is not None:
+                current = await ctx.repo.get_document(concern_id)
+                raise PreconditionFailed(current["version"] if current else 0)
+            return RETRY
+        ctx.published()
+        log.info(
+            "concern action",
+            extra={
+                "concern_id": concern_id,
+                "action": command.action.value,
+                "actor": command.actor,
+                "from": outcome.from_status.value,
+                "to": outcome.to_status.value,
+            },
+        )
+        return await _case(concern_id, ctx=ctx)  # as changed (not found: erased since)
+
+    return await load_decide_save(
+        lambda: _case(concern_id, ctx=ctx),
+        attempt,
+        conflict=lambda: ConcurrentChange(concern_id),
+        attempts=ACTION_ATTEMPTS,
+    )
+
+
+async def _case(concern_id: str, *, ctx: IntakeContext) -> Document:
+    """The concern's stored document; `ConcernNotFound` when there is none."""
+    doc = await ctx.repo.get_document(concern_id)
+    if doc is None:
+        raise ConcernNotFound(concern_id)
+    return doc
 
 
 BUREAU = "bureau"  # the actor of what intake does by itself (reminders, closing a long wait)
@@ -693,12 +704,10 @@ async def _record_notification(
 
 async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContext) -> None:
     """Triage confirmed a duplicate: intake closes it into its original (once)."""
-    for _ in range(ACTION_ATTEMPTS):
-        doc = await ctx.repo.get_document(data.concern_id)
-        if doc is None:
-            raise ConcernNotFound(data.concern_id)
+
+    async def attempt(doc: Document) -> Retry | None:
         if doc.get("merged_into") or Status(doc["status"]) is Status.CLOSED:
-            return  # already merged, or closed before: nothing to change
+            return None  # already merged, or closed before: nothing to change
         outcome = lifecycle.decide(
             case_state(doc),
             Command(
@@ -717,10 +726,17 @@ async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContex
             source=ctx.source,
             time=ctx.clock.now(),
         )
-        if await ctx.repo.apply(data.concern_id, doc["version"], outcome, events):
-            ctx.published()
-            return
-    raise ConcurrentChange(data.concern_id)
+        if not await ctx.repo.apply(data.concern_id, doc["version"], outcome, events):
+            return RETRY
+        ctx.published()
+        return None
+
+    await load_decide_save(
+        lambda: _case(data.concern_id, ctx=ctx),
+        attempt,
+        conflict=lambda: ConcurrentChange(data.concern_id),
+        attempts=ACTION_ATTEMPTS,
+    )
 
 
 # What intake consumes, by event type: its queue's bindings are derived from this table. Every
