@@ -44,8 +44,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 IDLE_GUESS_PER_S = 20.0  # an idle bureau's polling, generously (measured: 13-15 operations/s)
 
 
-def acknowledgement_latencies(smtp: SmtpSink, run: Run, timeout_s: float) -> list[float]:
-    """Seconds from each accepted POST to its acknowledgement mail; waits for the mails."""
+def acknowledged_at(smtp: SmtpSink, run: Run, timeout_s: float) -> dict[str, float]:
+    """When each accepted concern's acknowledgement mail arrived (epoch seconds, by tracking
+    number); waits for the mails."""
     deadline = time.time() + timeout_s
     found: dict[str, float] = {}
     seen = 0
@@ -56,9 +57,15 @@ def acknowledgement_latencies(smtp: SmtpSink, run: Run, timeout_s: float) -> lis
             match = TRACKING.search(mail.text)
             key = match.group(0) if match else ""
             if key in run.sent_at and key not in found:
-                found[key] = mail.received_at - run.sent_at[key]
+                found[key] = mail.received_at
         time.sleep(0.2)
-    return list(found.values())
+    return found
+
+
+def acknowledgement_latencies(smtp: SmtpSink, run: Run, timeout_s: float) -> list[float]:
+    """Seconds from each accepted POST to its acknowledgement mail; waits for the mails."""
+    found = acknowledged_at(smtp, run, timeout_s)
+    return [at - run.sent_at[key] for key, at in found.items()]
 
 
 def ms(values: list[float], q: float) -> float:
