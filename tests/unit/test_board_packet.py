@@ -17,7 +17,7 @@ from devtools import cli
 from services.escalation.board_mail import due_month, label, packet_of
 from services.notify import board_packet
 from services.notify.channels import Attachment, OutgoingMessage, SmtpEmailChannel
-from services.notify.domain import ChannelName, Kind
+from services.notify.domain import Kind
 from shared.board import BoardConfig
 from shared.clock import FakeClock
 from shared.district import load_district
@@ -228,7 +228,7 @@ def test_the_mail_has_text_html_and_the_csv_attached() -> None:
     [attached] = list(mail.iter_attachments())
     assert attached.get_filename() == "board-packet-2026-11.csv"
     assert attached.get_content_type() == "text/csv"
-    assert ChannelName.EMAIL.value == channel.name
+    assert attached.get_content().splitlines() == ["scope,key"]
 
 
 @pytest.mark.parametrize(
