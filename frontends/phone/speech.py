@@ -7,36 +7,23 @@ file (`pybabel extract -F frontends/phone/babel.cfg` finds new messages).
 
 from __future__ import annotations
 
-import functools
-import io
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from babel.dates import format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from frontends.common.i18n import N_ as N_  # the marker the phone's modules import from here
+from frontends.common.i18n import catalog
 from frontends.phone.domain import LANGUAGES, Language, local_time
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 
 
-def N_(message: str) -> str:
-    """Marks a message for extraction where it is translated later."""
-    return message
-
-
-@functools.cache
 def translations(language: Language) -> Translations:
     """The compiled catalog of one language."""
-    with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        catalog = read_po(po, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled)
+    return catalog(LOCALES, language)
 
 
 def translator(language: Language) -> Callable[[str], str]:

@@ -6,37 +6,23 @@ from __future__ import annotations
 
 import gettext
 from contextvars import ContextVar
-from io import BytesIO
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from frontends.common.i18n import N_ as N_  # the marker the web's modules import from here
+from frontends.common.i18n import catalog, languages
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 DEFAULT_LANGUAGE = "en"
 
 
-def N_(message: str) -> str:
-    """Marks a message for extraction; it is translated where it is shown."""
-    return message
-
-
 def load_catalog(language: str) -> gettext.NullTranslations:
     """The compiled catalog of one language (English falls back to the msgids)."""
-    path = LOCALES / language / "LC_MESSAGES" / "messages.po"
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=language)
-    compiled = BytesIO()
-    write_mo(compiled, catalog, use_fuzzy=False)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return catalog(LOCALES, language)
 
 
 def available_languages() -> tuple[str, ...]:
     """Every language with a catalog, English first."""
-    found = sorted(
-        p.name for p in LOCALES.iterdir() if (p / "LC_MESSAGES" / "messages.po").exists()
-    )
+    found = languages(LOCALES)
     return (DEFAULT_LANGUAGE, *(lang for lang in found if lang != DEFAULT_LANGUAGE))
 
 
