@@ -1,28 +1,69 @@
 """Screenshots of the staff console for the README: `python -m devtools.staff_screenshots`.
 
 Starts a throwaway bureau with its web frontend (as `devtools.screenshots` does), submits a few
-concerns, signs in with the development sign-in as a specialist (queue, case, team,
-administration), a call-center agent, a principal and the Ombudsperson, and writes
-`docs/screenshots/staff-<page>.png`. Needs RabbitMQ (`AMQP_URL`, default the local one) and
-/usr/bin/chromium.
+concerns, signs in with the development sign-in as a specialist (queue, a family's concerns,
+case, a canned reply, team, administration), an administrator (a rule being edited), a
+call-center agent, a principal and the Ombudsperson (a Pre-K concern escalated to them within
+seconds by the oversight drill policy), and writes `docs/screenshots/staff-<page>.png`. Needs
+RabbitMQ (`AMQP_URL`, default the local one) and /usr/bin/chromium.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
 from devtools.screenshots import CHROMIUM, CHROMIUM_ARGS, OUT, bureau_with_web, dev_headers
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+
+# Concerns of this category run out of time in seconds and climb the ladder to the
+# Ombudsperson at once (a district file for tests and pictures only).
+OVERSIGHT_CATEGORY = "pre-k"
+
+
+def with_oversight_drill(district: dict[str, Any]) -> dict[str, Any]:
+    """The district with a first SLA policy for `OVERSIGHT_CATEGORY`: due in 2 seconds,
+    escalated to the principal at once, the assistant superintendent a second later and the
+    Ombudsperson a second after that."""
+    district["sla"]["policies"].insert(
+        0,
+        {
+            "id": "oversight-drill",
+            "category": OVERSIGHT_CATEGORY,
+            "first_response_s": 1,
+            "resolution_s": 2,
+        },
+    )
+    ladder = [
+        {"level": 1, "role": "principal", "after_s": 0},
+        {"level": 2, "role": "assistant_superintendent", "after_s": 1},
+        {"level": 3, "role": "ombudsperson", "after_s": 2},
+    ]
+    district["escalation"].setdefault("policies", {})["oversight-drill"] = {"ladder": ladder}
+    return district
+
 
 CONCERNS = (
     ("transportation", None, "The bus to Lincoln Elementary left my son behind this morning."),
     ("school-climate", "lincoln-es", "The playground gate at Lincoln is broken and swings open."),
     ("safety", "jefferson-hs", "A student was threatened after school near the parking lot."),
     ("enrollment", None, "We moved last month and cannot enroll our daughter online."),
+    (OVERSIGHT_CATEGORY, "lincoln-es", "Nobody has answered about our Pre-K place for weeks."),
 )
+
+
+def drill_district(folder: Path) -> str:
+    """The example district with the oversight drill, written in `folder`; its path."""
+    path = folder / "district.yaml"
+    district = with_oversight_drill(yaml.safe_load(DEFAULT_DISTRICT_CONFIG.read_text()))
+    path.write_text(yaml.safe_dump(district, allow_unicode=True))
+    return str(path)
 
 
 def submit(intake_url: str) -> list[str]:
@@ -54,7 +95,12 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with (
-        bureau_with_web("bureau-staff-shots-", queues="staff") as (bureau, base),
+        tempfile.TemporaryDirectory(prefix="staff-shots-") as tmp,
+        bureau_with_web(
+            "bureau-staff-shots-",
+            {"DISTRICT_CONFIG": drill_district(Path(tmp)), "SCHEDULER_TICK_S": "0.2"},
+            queues="staff",
+        ) as (bureau, base),
         sync_playwright() as driver,
     ):
         ids = submit(bureau.url("intake"))
@@ -83,11 +129,22 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
         page = signed_in("sd-1", "specialist")
         page.wait_for_selector("table.queue")
         shot(page, "queue")
+        page.click(".family-search summary")
+        page.fill("#family-requester", "family@example.org")
+        page.fill("#family-reason", "The family is on the phone about their concerns.")
+        page.click("form[action='/staff/queue/family'] button")
+        page.wait_for_selector("#family-title")
+        shot(page, "queue-family")
         page.goto(f"{base}/staff/concerns/{ids[0]}")
         page.fill("#replies-message", "We are calling the bus company now.")
-        page.click("form[action$='/act/replies'] button")
+        page.click("form[action$='/act/replies'] button:has-text('Send reply')")
         page.wait_for_selector(".notice")
         shot(page, "case")
+        page.goto(f"{base}/staff/concerns/{ids[3]}")
+        page.select_option("#replies-canned", "looking-into-it")
+        page.select_option("#callbacks-assignee", "sd-2")
+        page.select_option("#callbacks-remind", "60")
+        shot(page, "case-canned")
         page.goto(f"{base}/staff/team")
         shot(page, "team")
         page.goto(f"{base}/staff/admin")
@@ -96,6 +153,11 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
         page.click("form[action='/staff/admin/dry-run'] button")
         page.wait_for_selector(".notice")
         shot(page, "admin")
+        page.close()
+
+        page = signed_in("admin-1", "admin")
+        page.goto(f"{base}/staff/admin?rule=student-left-behind#rule-form-title")
+        shot(page, "admin-edit")
         page.close()
 
         page = signed_in("cc-1", "intake_agent")
@@ -114,7 +176,12 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
         page.close()
 
         page = signed_in("ombuds", "ombudsperson")
-        page.goto(f"{base}/staff/ombudsperson")
+        for _ in range(60):  # the drill's Pre-K concern reaches level 3 within seconds
+            page.goto(f"{base}/staff/ombudsperson")
+            if page.locator(f"a[href='/staff/concerns/{ids[4]}']").count():
+                break
+            page.wait_for_timeout(500)
+        page.click(".ombuds-case details summary")
         shot(page, "ombudsperson")
         page.close()
         browser.close()

@@ -29,6 +29,7 @@ from devtools.broker import delete_prefixed_topology
 from devtools.bureau import LocalBureau
 from devtools.launcher import SERVICES, free_port
 from devtools.screenshots import web_district
+from devtools.staff_screenshots import OVERSIGHT_CATEGORY, with_oversight_drill
 from frontends.web.main import create_app
 from frontends.web.settings import WebSettings
 from tests.browser.conftest import ARTIFACTS
@@ -70,20 +71,6 @@ PEOPLE: dict[str, dict[str, Any]] = {
     "ombuds": {"name": "Grace Liu", "groups": ["bureau-ombudsperson"]},
     "admin-1": {"name": "Pat Admin", "groups": ["bureau-admins"]},
 }
-# Pre-K concerns run out of time in seconds and climb the ladder to the Ombudsperson at once,
-# so that the Ombudsperson's view shows a concern really escalated to them.
-OVERSIGHT_CATEGORY = "pre-k"
-OVERSIGHT_POLICY = {
-    "id": "oversight-drill",
-    "category": OVERSIGHT_CATEGORY,
-    "first_response_s": 1,
-    "resolution_s": 2,
-}
-OVERSIGHT_LADDER = [
-    {"level": 1, "role": "principal", "after_s": 0},
-    {"level": 2, "role": "assistant_superintendent", "after_s": 1},
-    {"level": 3, "role": "ombudsperson", "after_s": 2},
-]
 
 
 @dataclass
@@ -111,10 +98,7 @@ def console(
         district_file = web_district(tmp / "district.yaml", base_url)
         district = yaml.safe_load(district_file.read_text())
         district["staff_sign_in"] = SIGN_IN
-        district["sla"]["policies"].insert(0, OVERSIGHT_POLICY)
-        district["escalation"].setdefault("policies", {})[OVERSIGHT_POLICY["id"]] = {
-            "ladder": OVERSIGHT_LADDER
-        }
+        with_oversight_drill(district)  # Pre-K concerns reach the Ombudsperson in seconds
         district_file.write_text(yaml.safe_dump(district, allow_unicode=True))
         env = {
             "MONGO_URL": mongo_url,
