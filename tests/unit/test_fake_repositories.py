@@ -1,0 +1,48 @@
+"""The in-memory repositories the handler tests use have the interface of the real ones:
+every public method, with the same parameters, so a handler cannot pass its unit tests on
+a fake and call something else on the store."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from services.escalation.repository import ClockRepository, PolicyRepository
+from services.escalation.repository.fakes import FakeClockRepository, FakePolicyRepository
+
+pytestmark = pytest.mark.unit
+
+PAIRS: list[tuple[type, type, set[str]]] = [
+    # (real, fake, what the fake leaves out: the Board's aggregations read the collection)
+    (ClockRepository, FakeClockRepository, {"collection"}),
+    (PolicyRepository, FakePolicyRepository, set()),
+]
+
+
+def public(cls: type) -> dict[str, object]:
+    return {
+        name: member
+        for name, member in inspect.getmembers(cls)
+        if not name.startswith("_") and (callable(member) or isinstance(member, property))
+    }
+
+
+def parameters(member: object) -> list[tuple[str, object, object]]:
+    signature = inspect.signature(member)  # type: ignore[arg-type]
+    return [(p.name, p.kind, p.default) for p in signature.parameters.values()]
+
+
+@pytest.mark.parametrize(
+    ("real", "fake", "left_out"), PAIRS, ids=lambda p: getattr(p, "__name__", "")
+)
+def test_a_fake_repository_has_every_method_of_the_real_one(
+    real: type, fake: type, left_out: set[str]
+) -> None:
+    real_methods, fake_methods = public(real), public(fake)
+    assert set(real_methods) - left_out <= set(fake_methods)
+    for name in set(real_methods) - left_out:
+        if callable(real_methods[name]):
+            assert parameters(fake_methods[name]) == parameters(real_methods[name]), name
+            is_async = inspect.iscoroutinefunction(real_methods[name])
+            assert inspect.iscoroutinefunction(fake_methods[name]) == is_async, name
