@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.auth import AuthError, Principal, TokenVerifier
 from shared.authz import Access, Permission, access, roles_for
 from shared.clock import Clock
+from shared.errors import DomainError
 from shared.messaging.consumer import Handler
 from shared.metrics import HttpMetrics, fresh_exposition
 from shared.runtime import NotReady, Runtime, wait_until_up, waiting_for
@@ -42,8 +43,9 @@ UPLOAD_PATH_SUFFIX = "/attachments"
 UPLOAD_MAX_BYTES = 64 * 1024 * 1024
 
 
-class Problem(Exception):
-    """An error answered as RFC 9457 problem details."""
+class Problem(DomainError):
+    """A refusal of the HTTP layer itself (a missing token, a route's own check), its status
+    and title given where it is raised; answered as every `DomainError` is."""
 
     def __init__(
         self,
@@ -54,13 +56,18 @@ class Problem(Exception):
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(detail or title)
-        self.headers = headers or {}
         self.status = status
         self.title = title
-        self.detail = detail
         self.type = type_
+        super().__init__(detail)
+        self.headers = headers or {}
         self.extra = extra
+
+    def problem_extra(self) -> dict[str, Any]:
+        return self.extra
+
+    def problem_headers(self) -> dict[str, str]:
+        return self.headers
 
 
 def problem_response(
@@ -116,17 +123,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=errors,
         )
 
-    @app.exception_handler(Problem)
-    async def problem(request: Request, exc: Problem) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def refused(request: Request, exc: DomainError) -> JSONResponse:
+        # the one place a refusal of any service's rules becomes problem details
         response = problem_response(
             exc.status,
             exc.title,
             exc.detail,
             type_=exc.type,
             instance=request.url.path,
-            **exc.extra,
+            **exc.problem_extra(),
         )
-        response.headers.update(exc.headers)
+        response.headers.update(exc.problem_headers())
         return response
 
     @app.exception_handler(StarletteHTTPException)

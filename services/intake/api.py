@@ -131,29 +131,14 @@ async def create_concern(
         ),
         student=Student(**body.student.model_dump()) if body.student else None,
     )
-    try:
-        submission = await handlers.submit_concern(
-            # a key is the caller's own: another caller reusing it (and the body) must not
-            # get the first requester's access token back (Security, low)
-            new,
-            ctx=ctx,
-            idempotency_key=f"{who.actor} {idempotency_key}" if idempotency_key else None,
-            body_fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
-        )
-    except handlers.InvalidReference as exc:
-        raise Problem(
-            422, "Invalid request", str(exc), errors=[{"field": exc.field, "message": str(exc)}]
-        ) from None
-    except handlers.IdempotencyKeyReused:
-        raise Problem(
-            422,
-            "Idempotency-Key reused",
-            "This Idempotency-Key was already used with a different body; use a new "
-            "key for a new concern.",
-            errors=[
-                {"field": "header.Idempotency-Key", "message": "already used with a different body"}
-            ],
-        ) from None
+    submission = await handlers.submit_concern(
+        # a key is the caller's own: another caller reusing it (and the body) must not
+        # get the first requester's access token back (Security, low)
+        new,
+        ctx=ctx,
+        idempotency_key=f"{who.actor} {idempotency_key}" if idempotency_key else None,
+        body_fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
+    )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return receipt(

@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake import handlers, views
 from services.intake.domain import OPEN_STATUSES
-from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
+from services.intake.lifecycle import Action, ActionNotAllowed, Command
 from services.intake.schemas import PHONE_PATTERN, Reason, RequesterView, _Strict
 from services.intake.web import Ctx, Submitter
 from shared.authz import Access, Permission
@@ -357,10 +357,6 @@ async def voicemail(
             raise Problem(404, "Concern not found", "No concern has this id.") from None
         except ActionNotAllowed as exc:
             raise Problem(409, "Not possible now", str(exc)) from None
-        except InvalidCommand as exc:
-            raise Problem(
-                422, "Invalid request", str(exc), errors=[{"field": exc.field, "message": str(exc)}]
-            ) from None
         except handlers.ConcurrentChange:
             raise Problem(409, "Concern changed meanwhile", "Please try again.") from None
         claimed = await _calls(ctx).update_one(

@@ -82,12 +82,9 @@ async def reveal_contact(
 ) -> ContactRevealRead:
     """The requester's name, email and phone, to reach them (a callback). Who, when and why
     are recorded before it is shown."""
-    try:
-        contact, disclosure_id = await reveal_in_scope(
-            concern_id, who, body.reason, handlers.reveal_contact, ctx=ctx, response=response
-        )
-    except handlers.NoContact:
-        raise Problem(404, "No contact", "The requester left no way to reach them.") from None
+    contact, disclosure_id = await reveal_in_scope(
+        concern_id, who, body.reason, handlers.reveal_contact, ctx=ctx, response=response
+    )
     return ContactRevealRead.model_validate(
         {"concern_id": concern_id, "disclosure_id": disclosure_id, **contact}
     )

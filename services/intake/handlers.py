@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from services.intake import access, domain, lifecycle
 from services.intake.context import IntakeContext
@@ -20,6 +21,7 @@ from services.intake.repository import (
 from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.clock import as_utc
 from shared.district import DistrictConfig
+from shared.errors import DomainError
 from shared.events import (
     CloudEvent,
     ConcernAssigned,
@@ -47,32 +49,63 @@ REQUESTER_ACTOR = "requester"
 TRIAGE_MERGE_REASON = "confirmed duplicate (triage)"
 
 
-class InvalidReference(Exception):
+class InvalidReference(DomainError):
     """A submitted field names something the district does not have."""
 
+    status, title = 422, "Invalid request"
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(DomainError):
     """The same Idempotency-Key came with a different body."""
 
+    status, title = 422, "Idempotency-Key reused"
 
-class ConcernNotFound(LookupError):
-    pass
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "This Idempotency-Key was already used with a different body; use a new "
+            "key for a new concern.",
+            field="header.Idempotency-Key",
+        )
+        self.key = key
+
+    def problem_extra(self) -> dict[str, Any]:
+        return {"errors": [{"field": self.field, "message": "already used with a different body"}]}
 
 
-class ConcurrentChange(Exception):
+class ConcernNotFound(DomainError, LookupError):
+    status, title = 404, "Concern not found"
+
+    def __init__(self, concern_id: str) -> None:
+        super().__init__(f"No concern has id {concern_id!r}.")
+        self.concern_id = concern_id
+
+
+class ConcurrentChange(DomainError):
     """Someone else kept changing the concern between read and write."""
 
+    status, title = 409, "Concern changed meanwhile"
 
-class PreconditionFailed(Exception):
+    def __init__(self, concern_id: str) -> None:
+        super().__init__("This concern is changing too often right now; try again.")
+        self.concern_id = concern_id
+
+
+class PreconditionFailed(DomainError):
     """The client's `If-Match` names a version that is no longer current."""
 
+    status, title = 412, "Concern changed meanwhile"
+
     def __init__(self, current: int) -> None:
-        super().__init__(f"the concern is at version {current}")
+        super().__init__(
+            "Someone else changed this concern since you read it; reload it and try again."
+        )
         self.current = current
+
+    def problem_extra(self) -> dict[str, Any]:
+        return {"current_version": self.current}
 
 
 @dataclass(frozen=True)
@@ -173,12 +206,20 @@ def _submission(doc: Document, claim: Claim, ctx: IntakeContext, *, replayed: bo
     return Submission(document=doc, access_token=token, replayed=replayed, pin=pin)
 
 
-class PinLocked(Exception):
+class PinLocked(DomainError):
     """Too many wrong PINs in a row: the PIN refuses every try for a while."""
 
+    status, title = 429, "Too many wrong PINs"
+
     def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"PIN locked for {retry_after_s:.0f} s")
+        super().__init__(
+            "This PIN is locked after too many wrong tries; wait, or use the access "
+            "token or the link from our message."
+        )
         self.retry_after_s = retry_after_s
+
+    def problem_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(int(self.retry_after_s))}
 
 
 async def pin_opens(doc: Document, pin: str, *, ctx: IntakeContext) -> bool:
@@ -206,8 +247,14 @@ def public_author_name(actor: str, ctx: IntakeContext) -> str | None:
     return member.name if member else None
 
 
-class NoStudentInformation(LookupError):
+class NoStudentInformation(DomainError, LookupError):
     """The concern names no student."""
+
+    status, title = 404, "No student information"
+
+    def __init__(self, concern_id: str) -> None:
+        super().__init__("This concern names no student.")
+        self.concern_id = concern_id
 
 
 async def reveal_student(
@@ -263,8 +310,14 @@ async def _record_reveal(
     return disclosure_id
 
 
-class NoContact(LookupError):
+class NoContact(DomainError, LookupError):
     """The requester left no way to reach them."""
+
+    status, title = 404, "No contact"
+
+    def __init__(self, concern_id: str) -> None:
+        super().__init__("The requester left no way to reach them.")
+        self.concern_id = concern_id
 
 
 async def reveal_contact(

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from services.intake.domain import OPEN_STATUSES, Status
+from shared.errors import DomainError
 from shared.events import (
     CallbackOutcome,
     ConcernCallbackCompleted,
@@ -106,25 +108,31 @@ _REQUESTER_TEXT = frozenset({Action.REQUESTER_MESSAGE, Action.REQUESTER_REOPEN})
 _INTERNAL_MESSAGE = frozenset({Action.NOTE})
 
 
-class ActionNotAllowed(Exception):
+class ActionNotAllowed(DomainError):
     """The table (or a rule such as the reopen window) refuses the action now: a 409."""
 
-    def __init__(self, action: Action, status: Status, reason: str | None = None) -> None:
+    status, title = 409, "Action not allowed"
+
+    def __init__(self, action: Action, current: Status, reason: str | None = None) -> None:
         allowed = ", ".join(sorted(MOVES[action])) or "none"
         super().__init__(
             reason
-            or f"{action} is not possible on a concern that is {status} (possible when: {allowed})"
+            or f"{action} is not possible on a concern that is {current} (possible when: {allowed})"
         )
         self.action = action
-        self.status = status
+        self.current = current
+
+    def problem_extra(self) -> dict[str, Any]:
+        return {"current_status": self.current.value}
 
 
-class InvalidCommand(ValueError):
+class InvalidCommand(DomainError, ValueError):
     """A command that can never succeed as written: a 422 naming the field."""
 
+    status, title = 422, "Invalid request"
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 class CallbackStatus(StrEnum):

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 
 from services.intake import access, handlers, views
-from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
+from services.intake.lifecycle import Action, ActionNotAllowed, Command
 from services.intake.schemas import RequesterMessageCreate, RequesterReopenCreate, RequesterView
 from services.intake.web import Ctx
 from shared.auth import AuthError, Role
@@ -119,17 +119,7 @@ async def _own_case(ctx: Ctx, tracking_number: str, secret: tuple[str | None, st
         if not access.token_matches(token, doc.get("access_token_hash", "")):
             raise _not_found()
         return doc
-    try:
-        opened = await handlers.pin_opens(doc, pin, ctx=ctx)
-    except handlers.PinLocked as exc:
-        raise Problem(
-            429,
-            "Too many wrong PINs",
-            "This PIN is locked after too many wrong tries; wait, or use the access "
-            "token or the link from our message.",
-            headers={"Retry-After": str(int(exc.retry_after_s))},
-        ) from None
-    if not opened:
+    if not await handlers.pin_opens(doc, pin, ctx=ctx):  # a locked PIN refuses: a 429
         raise _not_found()
     return doc
 
@@ -142,16 +132,14 @@ async def read_status(tracking_number: str, token: Token, ctx: Ctx) -> Requester
 
 
 async def _act(ctx: Ctx, doc: Document, command: Command) -> RequesterView:
+    # Refusals are answered as everywhere (shared/errors), but in the requester's words: no
+    # concern id, no internal action name, no status beside the one their view shows.
     try:
         after = await handlers.act(doc["_id"], command, ctx=ctx)
     except handlers.ConcernNotFound:
         raise _not_found() from None
     except ActionNotAllowed as exc:
         raise Problem(409, "Not possible now", str(exc).replace("requester_", "")) from None
-    except InvalidCommand as exc:
-        raise Problem(
-            422, "Invalid request", str(exc), errors=[{"field": exc.field, "message": str(exc)}]
-        ) from None
     except handlers.ConcurrentChange:
         raise Problem(409, "Concern changed meanwhile", "Please try again.") from None
     return views.requester_view(after, district=ctx.district, now=ctx.clock.now())

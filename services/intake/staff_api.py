@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 
 from services.intake import handlers, queries, views
 from services.intake.domain import Status
-from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
+from services.intake.lifecycle import Action, Command, InvalidCommand
 from services.intake.queries import ConcernFilter, SortOrder
 from services.intake.schemas import (
     CallbackCancel,
@@ -263,33 +263,14 @@ async def _run(
     *,
     text_field: str | None = None,
 ) -> ConcernRead:
-    """Run one action and answer the case with its new ETag, or the problem it met."""
+    """Run one action and answer the case with its new ETag (a refusal is answered as
+    problem details, shared/errors); `text_field` names the field a bad text is in."""
     try:
         doc = await work
-    except handlers.ConcernNotFound:
-        raise _not_found(concern_id) from None
-    except ActionNotAllowed as exc:
-        raise Problem(
-            409, "Action not allowed", str(exc), current_status=exc.status.value
-        ) from None
     except InvalidCommand as exc:
-        field = text_field or exc.field
-        raise Problem(
-            422, "Invalid request", str(exc), errors=[{"field": field, "message": str(exc)}]
-        ) from None
-    except handlers.PreconditionFailed as exc:
-        raise Problem(
-            412,
-            "Concern changed meanwhile",
-            "Someone else changed this concern since you read it; reload it and try again.",
-            current_version=exc.current,
-        ) from None
-    except handlers.ConcurrentChange:
-        raise Problem(
-            409,
-            "Concern changed meanwhile",
-            "This concern is changing too often right now; try again.",
-        ) from None
+        if text_field is None:
+            raise
+        raise InvalidCommand(text_field, str(exc)) from None
     set_etag(response, doc["version"])
     return await _staff_view(ctx, doc)
 

@@ -17,7 +17,6 @@ from services.intake.schemas import (
     StudentRevealRead,
 )
 from services.intake.web import Auditor, Ctx, Revealer, reveal_in_scope
-from shared.http import Problem
 
 router = APIRouter(prefix="/v1", tags=["student information"])
 
@@ -38,12 +37,9 @@ async def reveal_student(
     concern_id: str, body: StudentRevealCreate, ctx: Ctx, who: Revealer, response: Response
 ) -> StudentRevealRead:
     """The concern's student in full. Who, when and why are recorded before it is shown."""
-    try:
-        student, disclosure_id = await reveal_in_scope(
-            concern_id, who, body.reason, handlers.reveal_student, ctx=ctx, response=response
-        )
-    except handlers.NoStudentInformation:
-        raise Problem(404, "No student information", "This concern names no student.") from None
+    student, disclosure_id = await reveal_in_scope(
+        concern_id, who, body.reason, handlers.reveal_student, ctx=ctx, response=response
+    )
     return StudentRevealRead(
         concern_id=concern_id,
         disclosure_id=disclosure_id,

@@ -6,9 +6,8 @@ is the token's subject, kept in the decision history.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,15 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.triage import handlers
 from services.triage.assignment import Absence
 from services.triage.context import TriageContext
-from services.triage.handlers import Refused, Retriage
+from services.triage.handlers import Retriage
 from shared.authz import Access, Permission, access
 from shared.clock import as_utc
 from shared.events import Priority
 from shared.http import Problem, authorize, out_of_scope, service_context
 
 router = APIRouter(prefix="/v1", tags=["triage"])
-
-T = TypeVar("T")
 
 Ctx = Annotated[TriageContext, Depends(service_context)]
 Reader = Annotated[Access, Depends(authorize(Permission.CONCERN_READ))]
@@ -70,17 +67,6 @@ def _member_in_reach(ctx: TriageContext, member_id: str, who: Access) -> None:
         raise Problem(404, "No such staff member", f"No staff member {member_id!r}.")
     if not who.covers_member(member_id):
         raise Problem(403, "Outside your scope", "You may change only your own settings.")
-
-
-async def run(command: Awaitable[T]) -> T:
-    """Run a command, answering a refusal as problem details."""
-    try:
-        return await command
-    except Refused as exc:
-        extra: dict[str, Any] = {}
-        if exc.field:
-            extra["errors"] = [{"field": exc.field, "message": exc.detail}]
-        raise Problem(exc.status, exc.title, exc.detail, **extra) from None
 
 
 class _Body(BaseModel):
@@ -219,7 +205,7 @@ async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx, who: Triager) 
         priority=body.priority,
         assignee_id=body.assignee_id,
     )
-    return DecisionRead.of(await run(handlers.retriage(ctx, concern_id, change, actor=who.actor)))
+    return DecisionRead.of(await handlers.retriage(ctx, concern_id, change, actor=who.actor))
 
 
 @router.post("/concerns/{concern_id}/merge", response_model=DecisionRead)
@@ -237,10 +223,8 @@ async def merge(concern_id: str, body: MergeCreate, ctx: Ctx, who: Triager) -> D
             422, "Invalid request", detail, errors=[{"field": "into_concern_id", "message": detail}]
         )
     return DecisionRead.of(
-        await run(
-            handlers.merge(
-                ctx, concern_id, into=body.into_concern_id, reason=body.reason, actor=who.actor
-            )
+        await handlers.merge(
+            ctx, concern_id, into=body.into_concern_id, reason=body.reason, actor=who.actor
         )
     )
 
@@ -323,15 +307,8 @@ async def read_member(member_id: str, ctx: Ctx, who: Directory) -> MemberRead:
 async def set_away(member_id: str, body: AwayUpdate, ctx: Ctx, who: Manager) -> MemberRead:
     """Mark a member away with a backup (their new concerns go to the backup), or back."""
     _member_in_reach(ctx, member_id, who)
-    doc = await run(
-        handlers.set_away(
-            ctx,
-            member_id,
-            away=body.away,
-            backup_id=body.backup_id,
-            until=body.until,
-            actor=who.actor,
-        )
+    doc = await handlers.set_away(
+        ctx, member_id, away=body.away, backup_id=body.backup_id, until=body.until, actor=who.actor
     )
     return _member(ctx, doc, member_id)
 
@@ -340,7 +317,7 @@ async def set_away(member_id: str, body: AwayUpdate, ctx: Ctx, who: Manager) -> 
 async def handover(member_id: str, body: HandoverCreate, ctx: Ctx, who: Manager) -> HandoverRead:
     """Move every open concern of a member to their backup (or `to`) in one call."""
     _member_in_reach(ctx, member_id, who)
-    to, moved = await run(
-        handlers.handover(ctx, member_id, to=body.to, reason=body.reason, actor=who.actor)
+    to, moved = await handlers.handover(
+        ctx, member_id, to=body.to, reason=body.reason, actor=who.actor
     )
     return HandoverRead(member_id=member_id, to=to, moved=moved)

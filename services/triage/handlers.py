@@ -18,6 +18,7 @@ from services.triage.context import TriageContext
 from services.triage.domain import PRIORITY_RANK, Routing, category_route, public_route, route
 from services.triage.rules import Facts
 from shared.clock import as_utc
+from shared.errors import DomainError
 from shared.events import (
     CloudEvent,
     ConcernAssigned,
@@ -40,16 +41,8 @@ RULES_DECIDED = "rules"
 MAX_CLAIM_ATTEMPTS = 50
 
 
-class Refused(Exception):
-    """A command that cannot be done as asked; the API answers it as a problem."""
-
-    status = 400
-    title = "Refused"
-
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
+class Refused(DomainError):
+    """A command that cannot be done as asked; answered as problem details (shared/errors)."""
 
 
 class NotFound(Refused):

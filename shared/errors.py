@@ -1,0 +1,36 @@
+"""Refusals a service's rules decide, and how each is answered: one error path.
+
+A domain module raises a `DomainError` subclass; the HTTP shell every service shares
+(`shared.http.install_problem_handlers`, installed by `create_service_app`) answers every one
+as RFC 9457 problem details, in that one place. No framework import here: pure domain code
+raises these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A refusal answered as problem details: the class names the HTTP `status` and the
+    `title`; an instance gives the `detail` and, for a bad value, the `field` at fault
+    (answered as `errors`). Subclasses add members (`problem_extra`) or headers."""
+
+    status: int = 400
+    title: str = "Refused"
+    type: str = "about:blank"
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.field = field
+
+    def problem_extra(self) -> dict[str, Any]:
+        """Members of the answer besides type, title, status, detail and instance."""
+        if self.field is None:
+            return {}
+        return {"errors": [{"field": self.field, "message": self.detail or self.title}]}
+
+    def problem_headers(self) -> dict[str, str]:
+        """Response headers of the answer (e.g. `Retry-After`)."""
+        return {}
