@@ -128,6 +128,7 @@ async def create_concern(
             preferred_contact=ContactChannel(requester.preferred_contact)
             if requester.preferred_contact
             else None,
+            reply_to_message_id=body.reply_to_message_id,
         ),
         student=Student(**body.student.model_dump()) if body.student else None,
     )
