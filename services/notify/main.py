@@ -91,9 +91,38 @@ async def build_context(
     await subscriptions.ensure_indexes()
     await surveys.ensure_indexes()
     await templates.seed(load_seed(), clock.now())
-    return NotifyContext(
+    return assemble_context(
         repo=repo,
         concerns=ConcernRepository(db),
+        templates=templates,
+        subscriptions=subscriptions,
+        surveys=surveys,
+        settings=settings,
+        clock=clock,
+        district=district,
+        channels=channels,
+        published=published,
+    )
+
+
+def assemble_context(
+    *,
+    repo: DeliveryRepository,
+    concerns: ConcernRepository,
+    templates: TemplateRepository,
+    subscriptions: SubscriptionRepository,
+    surveys: SurveyRepository,
+    settings: NotifySettings,
+    clock: Clock,
+    district: DistrictConfig,
+    channels: Mapping[ChannelName, OutboundChannel],
+    published: Callable[..., None] = lambda *_: None,
+) -> NotifyContext:
+    """Notify's context over these repositories: the store's (`build_context`), or the
+    in-memory ones of `services/notify/repository/fakes.py` in handler tests."""
+    return NotifyContext(
+        repo=repo,
+        concerns=concerns,
         templates=templates,
         subscriptions=subscriptions,
         surveys=surveys,

@@ -10,6 +10,18 @@ import pytest
 
 from services.escalation.repository import ClockRepository, PolicyRepository
 from services.escalation.repository.fakes import FakeClockRepository, FakePolicyRepository
+from services.notify.repository import (
+    DeliveryRepository,
+    SubscriptionRepository,
+    SurveyRepository,
+    TemplateRepository,
+)
+from services.notify.repository.fakes import (
+    FakeDeliveryRepository,
+    FakeSubscriptionRepository,
+    FakeSurveyRepository,
+    FakeTemplateRepository,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -17,6 +29,11 @@ PAIRS: list[tuple[type, type, set[str]]] = [
     # (real, fake, what the fake leaves out: the Board's aggregations read the collection)
     (ClockRepository, FakeClockRepository, {"collection"}),
     (PolicyRepository, FakePolicyRepository, set()),
+    (DeliveryRepository, FakeDeliveryRepository, set()),
+    (TemplateRepository, FakeTemplateRepository, set()),
+    (SubscriptionRepository, FakeSubscriptionRepository, set()),
+    (SurveyRepository, FakeSurveyRepository, set()),
+    # notify's FakeConcernRepository is the real class over a dict: its rules are the real ones
 ]
 
 

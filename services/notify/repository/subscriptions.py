@@ -24,6 +24,10 @@ class Subscription:
     secret: str
     created_at: datetime
 
+    def wants(self, event_name: str) -> bool:
+        """Whether it asked for this event, or for every public event (`*`)."""
+        return event_name in self.event_types or "*" in self.event_types
+
 
 def _subscription(doc: Document) -> Subscription:
     return Subscription(
@@ -79,8 +83,4 @@ class SubscriptionRepository:
     async def matching(self, event_name: str) -> list[Subscription]:
         """Subscriptions that asked for this event (or for every public event, `*`); other
         replicas' changes show within the cache TTL."""
-        return [
-            s
-            for s in await self._cached.get()
-            if event_name in s.event_types or "*" in s.event_types
-        ]
+        return [s for s in await self._cached.get() if s.wants(event_name)]

@@ -1,0 +1,358 @@
+"""In-memory stand-ins for notify's repositories, with their interface: handler tests run in
+milliseconds without a store. They keep the rules a caller relies on (a delivery is
+recorded once by its id and, when due at once, recorded claimed; only the holder of a
+lease settles it; a later fact about a concern wins over an older one, the first contact
+stays; a survey is answered once before it expires; each write's events land in
+`outbox`); the integration tier tests the real repositories against a store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from services.notify.domain import ChannelName, DeliveryStatus, Kind
+from services.notify.repository.concerns import ConcernFacts, ConcernRepository, _facts
+from services.notify.repository.deliveries import (
+    LEASE_TOKEN,
+    LEASE_UNTIL,
+    MAX_HISTORY,
+    Delivery,
+    NewDelivery,
+    _new_document,
+    from_document,
+)
+from services.notify.repository.subscriptions import Subscription
+from services.notify.repository.surveys import Survey, _survey
+from services.notify.repository.templates import StoredTemplate
+from services.notify.templates import MessageTemplate, fallback_languages, template_key
+from shared.clock import as_utc
+from shared.events import CloudEvent
+from shared.store import Document
+
+
+class FakeDeliveryRepository:
+    """`DeliveryRepository` in memory, its documents as the real one writes them."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, Document] = {}
+        self.outbox: list[CloudEvent] = []
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def record(
+        self, deliveries: Sequence[NewDelivery], *, now: datetime, lease_until: datetime
+    ) -> list[Delivery]:
+        recorded = []
+        for delivery in deliveries:
+            if delivery.id not in self.documents:
+                doc = _new_document(delivery, now=now, lease_until=lease_until)
+                self.documents[delivery.id] = doc
+                recorded.append(from_document(doc))
+        return recorded
+
+    async def claim_due(self, *, now: datetime, lease_until: datetime) -> Delivery | None:
+        due = [
+            d
+            for d in self.documents.values()
+            if d["status"] == DeliveryStatus.QUEUED.value and as_utc(d["next_attempt_at"]) <= now
+        ]
+        if not due:
+            return None
+        first = min(due, key=lambda d: as_utc(d["next_attempt_at"]))
+        return self._claim(first, now=now, lease_until=lease_until)
+
+    async def claim_abandoned(
+        self, *, now: datetime, lease_until: datetime, silent_for: timedelta
+    ) -> list[Delivery]:
+        """The leases that ran out `silent_for` ago (the real one watches them that long)."""
+        gone = [
+            d
+            for d in self.documents.values()
+            if d["status"] == DeliveryStatus.SENDING.value
+            and as_utc(d[LEASE_UNTIL]) + silent_for <= now
+        ]
+        return [self._claim(d, now=now, lease_until=lease_until) for d in gone]
+
+    async def hand_back(self, delivery_id: str, *, token: str, now: datetime) -> bool:
+        doc = self._held(delivery_id, token)
+        if doc is None:
+            return False
+        doc.update(status=DeliveryStatus.QUEUED.value, next_attempt_at=now, updated_at=now)
+        doc["attempts"] -= 1
+        doc.pop(LEASE_TOKEN, None)
+        doc.pop(LEASE_UNTIL, None)
+        return True
+
+    async def renew(self, delivery_id: str, *, token: str, lease_until: datetime) -> bool:
+        doc = self._held(delivery_id, token)
+        if doc is not None:
+            doc[LEASE_UNTIL] = lease_until
+        return doc is not None
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        doc = self.documents.get(delivery_id)
+        return from_document(doc) if doc else None
+
+    async def get_document(self, delivery_id: str) -> Document | None:
+        return self.documents.get(delivery_id)
+
+    async def for_concern(self, concern_id: str) -> list[Delivery]:
+        docs = [d for d in self.documents.values() if d["concern_id"] == concern_id]
+        return [from_document(d) for d in sorted(docs, key=lambda d: as_utc(d["created_at"]))]
+
+    async def mark_sent(
+        self,
+        delivery_id: str,
+        *,
+        token: str,
+        now: datetime,
+        answer: str,
+        reference: str | None,
+        attempt: int,
+        events: list[CloudEvent],
+    ) -> bool:
+        fields = {
+            "status": DeliveryStatus.SENT.value,
+            "sent_at": now,
+            "provider_answer": answer,
+            "provider_reference": reference,
+            "last_error": None,
+        }
+        return self._settle(delivery_id, token, fields, (attempt, now, True, answer), events)
+
+    async def release(
+        self,
+        delivery_id: str,
+        *,
+        token: str,
+        now: datetime,
+        error: str,
+        next_attempt_at: datetime,
+        attempt: int,
+    ) -> bool:
+        fields = {
+            "status": DeliveryStatus.QUEUED.value,
+            "last_error": error,
+            "provider_answer": error,
+            "next_attempt_at": next_attempt_at,
+        }
+        return self._settle(delivery_id, token, fields, (attempt, now, False, error), [])
+
+    async def mark_failed(
+        self,
+        delivery_id: str,
+        *,
+        token: str,
+        now: datetime,
+        error: str,
+        attempt: int,
+        events: list[CloudEvent],
+    ) -> bool:
+        fields = {
+            "status": DeliveryStatus.FAILED.value,
+            "failed_at": now,
+            "last_error": error,
+            "provider_answer": error,
+        }
+        return self._settle(delivery_id, token, fields, (attempt, now, False, error), events)
+
+    async def mark_bounced(
+        self,
+        delivery_id: str,
+        *,
+        now: datetime,
+        error: str,
+        attempt: int,
+        events: list[CloudEvent],
+    ) -> bool:
+        doc = self.documents.get(delivery_id)
+        if doc is None or doc["status"] != DeliveryStatus.SENT.value:
+            return False
+        doc.update(status=DeliveryStatus.FAILED.value, failed_at=now, updated_at=now)
+        doc["last_error"] = error
+        self._log(doc, (attempt, now, False, error))
+        self.outbox.extend(events)
+        return True
+
+    def _claim(self, doc: Document, *, now: datetime, lease_until: datetime) -> Delivery:
+        doc.update(status=DeliveryStatus.SENDING.value, updated_at=now)
+        doc.update({LEASE_TOKEN: uuid.uuid4().hex, LEASE_UNTIL: lease_until})
+        doc["attempts"] = doc.get("attempts", 0) + 1
+        return from_document(doc)
+
+    def _held(self, delivery_id: str, token: str) -> Document | None:
+        doc = self.documents.get(delivery_id)
+        held = doc is not None and doc["status"] == DeliveryStatus.SENDING.value
+        return doc if held and doc is not None and doc.get(LEASE_TOKEN) == token else None
+
+    def _settle(
+        self,
+        delivery_id: str,
+        token: str,
+        fields: Document,
+        attempt: tuple[int, datetime, bool, str],
+        events: list[CloudEvent],
+    ) -> bool:
+        doc = self._held(delivery_id, token)
+        if doc is None:
+            return False
+        doc.update(fields, updated_at=attempt[1])
+        doc.pop(LEASE_TOKEN, None)
+        doc.pop(LEASE_UNTIL, None)
+        if fields["status"] != DeliveryStatus.QUEUED.value:  # settled: only the log remains
+            for name in ("text", "html", "attachments", "next_attempt_at"):
+                doc.pop(name, None)
+        self._log(doc, attempt)
+        self.outbox.extend(events)
+        return True
+
+    @staticmethod
+    def _log(doc: Document, attempt: tuple[int, datetime, bool, str]) -> None:
+        number, at, ok, answer = attempt
+        entry = {"attempt": number, "at": at, "ok": ok, "answer": answer}
+        doc["history"] = [*doc.get("history", []), entry][-MAX_HISTORY:]
+
+
+class FakeConcernRepository(ConcernRepository):
+    """`ConcernRepository` in memory: the real rules of what a fact overwrites, over a dict."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, Document] = {}
+
+    async def _upsert(
+        self, concern_id: str, unless_known: Document, fields: Document
+    ) -> ConcernFacts | None:
+        doc = self.documents.setdefault(concern_id, {"_id": concern_id})
+        for name, condition in unless_known.items():
+            known = doc.get(name)
+            if condition is None and known is not None:
+                return None  # the first one stays
+            if isinstance(condition, dict) and known is not None:
+                if as_utc(known) >= condition["$not"]["$gte"]:
+                    return None  # a newer fact is known
+        doc.update(fields)
+        return _facts(doc)
+
+    async def get(self, concern_id: str) -> ConcernFacts | None:
+        doc = self.documents.get(concern_id)
+        return _facts(doc) if doc else None
+
+
+class FakeTemplateRepository:
+    """`TemplateRepository` in memory."""
+
+    def __init__(self) -> None:
+        self.templates: dict[str, StoredTemplate] = {}
+
+    async def seed(self, templates: list[MessageTemplate], now: datetime) -> int:
+        new = [t for t in templates if t.key not in self.templates]
+        self.templates.update((t.key, StoredTemplate(t, now, "seed")) for t in new)
+        return len(new)
+
+    async def get(self, kind: Kind, channel: ChannelName, language: str) -> StoredTemplate | None:
+        return self.templates.get(template_key(kind, channel, language))
+
+    async def find(self, kind: Kind, channel: ChannelName, language: str) -> MessageTemplate | None:
+        for lang in fallback_languages(language):
+            stored = await self.get(kind, channel, lang)
+            if stored is not None:
+                return stored.template
+        return None
+
+    async def put(self, template: MessageTemplate, now: datetime) -> StoredTemplate:
+        self.templates[template.key] = StoredTemplate(template, now, "admin")
+        return self.templates[template.key]
+
+    async def all(self) -> list[StoredTemplate]:
+        return [self.templates[key] for key in sorted(self.templates)]
+
+
+class FakeSubscriptionRepository:
+    """`SubscriptionRepository` in memory."""
+
+    def __init__(self) -> None:
+        self.subscriptions: dict[str, Subscription] = {}
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def create(
+        self, *, url: str, event_types: list[str], secret: str, now: datetime
+    ) -> Subscription:
+        types = tuple(sorted(set(event_types)))
+        subscription = Subscription(str(uuid.uuid4()), url, types, secret, now)
+        self.subscriptions[subscription.id] = subscription
+        return subscription
+
+    async def get(self, subscription_id: str) -> Subscription | None:
+        return self.subscriptions.get(subscription_id)
+
+    async def all(self) -> list[Subscription]:
+        return sorted(self.subscriptions.values(), key=lambda s: s.created_at)
+
+    async def delete(self, subscription_id: str) -> bool:
+        return self.subscriptions.pop(subscription_id, None) is not None
+
+    async def matching(self, event_name: str) -> list[Subscription]:
+        return [s for s in await self.all() if s.wants(event_name)]
+
+
+class FakeSurveyRepository:
+    """`SurveyRepository` in memory; `outbox` holds the answers' events."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, Document] = {}
+        self.outbox: list[CloudEvent] = []
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def open(
+        self,
+        *,
+        concern_id: str,
+        token_hash: str,
+        language: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> None:
+        doc = self.documents.get(concern_id)
+        if doc is None:
+            self.documents[concern_id] = {
+                "_id": concern_id,
+                "token_hash": token_hash,
+                "language": language,
+                "created_at": now,
+                "expires_at": expires_at,
+                "answered_at": None,
+            }
+        elif doc["expires_at"] < expires_at:
+            doc["expires_at"] = expires_at
+
+    async def by_token_hash(self, token_hash: str) -> Survey | None:
+        doc = self._by_token(token_hash)
+        return _survey(doc) if doc else None
+
+    async def answer(
+        self,
+        *,
+        token_hash: str,
+        score: int,
+        comment: str | None,
+        now: datetime,
+        events: list[CloudEvent],
+    ) -> Survey | None:
+        doc = self._by_token(token_hash)
+        if doc is None or doc["answered_at"] is not None or doc["expires_at"] <= now:
+            return None
+        doc.update(answered_at=now, score=score, comment=comment)
+        self.outbox.extend(events)
+        return _survey(doc)
+
+    async def get_document(self, concern_id: str) -> Document | None:
+        return self.documents.get(concern_id)
+
+    def _by_token(self, token_hash: str) -> Document | None:
+        return next((d for d in self.documents.values() if d["token_hash"] == token_hash), None)
