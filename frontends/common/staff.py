@@ -7,7 +7,7 @@ services decide what this person may see and do; the console only hides what the
   taken on the phone or at the front desk;
 - triage: teams, members, re-triage;
 - escalation: the SLA clock of a case, the Ombudsperson's view;
-- notify: the webhook subscriptions of district systems.
+- notify: the message templates, the webhook subscriptions of district systems.
 
 Errors are those of `frontends.common.intake` (problem details as `IntakeError` subclasses;
 a stale `If-Match` is `StaleCase`).
@@ -27,7 +27,7 @@ from frontends.common.settings import FrontendSettings
 from services.escalation.api import ClockRead, OmbudspersonCaseRead
 from services.escalation.policies import Policy
 from services.intake.schemas import ConcernPage, ConcernRead, ConcernReceipt, StudentRevealRead
-from services.notify.api import PUBLIC_EVENTS, SubscriptionRead
+from services.notify.api import PUBLIC_EVENTS, SubscriptionRead, TemplateRead
 from services.triage.api import DecisionRead, HandoverRead, MemberRead, TeamRead
 from services.triage.rules_api import DryRunRead, RuleRead
 
@@ -50,6 +50,7 @@ __all__ = [
     "StudentRevealRead",
     "SubscriptionRead",
     "TeamRead",
+    "TemplateRead",
 ]
 
 # The case actions of intake, by the path segment under /v1/concerns/{id}/.
@@ -332,6 +333,27 @@ class StaffClient:
         return policies
 
     # --- notify -------------------------------------------------------------------------
+
+    async def templates(self, token: str) -> list[TemplateRead]:
+        """Every message template (kind, channel, language)."""
+        response = await self._call("notify", "GET", "/v1/templates", token)
+        found: list[TemplateRead] = self._parse(TypeAdapter(list[TemplateRead]), response)
+        return found
+
+    async def save_template(
+        self, token: str, key: tuple[str, str, str], *, subject: str | None, body: str
+    ) -> TemplateRead:
+        """Store a template (notify renders it with sample values first; 422 says why not)."""
+        kind, channel, language = (_id(part) for part in key)
+        response = await self._call(
+            "notify",
+            "PUT",
+            f"/v1/templates/{kind}/{channel}/{language}",
+            token,
+            json={"subject": subject, "body": body},
+        )
+        saved: TemplateRead = self._parse(TemplateRead, response)
+        return saved
 
     async def subscriptions(self, token: str) -> list[SubscriptionRead]:
         """The webhook subscriptions of district systems (their secrets are never shown)."""

@@ -552,6 +552,29 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
     await expect(page.get_by_role("status")).not_to_contain_text("rule:field-trip-bus")
     await expect(page.get_by_role("link", name="Work queue")).to_have_count(0)
 
+    await page.get_by_text(re.compile(r"^All templates")).click()
+    await page.get_by_role("link", name="Edit reopening sms Spanish").click()
+    text = page.get_by_role("textbox", name="Text of the message")
+    await text.fill("$district: reabrimos su inquietud $tracking. Saludos a $nombre.")
+    await page.get_by_role("button", name="Preview").click()
+    previews = page.get_by_role("region", name=re.compile("Spanish"))
+    await expect(previews).to_contain_text("Does not render")
+    await text.fill("$district: reabrimos su inquietud $tracking; le escribiremos pronto.")
+    await page.get_by_role("button", name="Preview").click()
+    await expect(previews).to_contain_text(
+        "Example Unified School District: reabrimos su inquietud CS-2026-000123;"
+    )
+    await expect(page.get_by_role("region", name="English")).to_contain_text("CS-2026-000123")
+    await check(page, console, "admin-template")
+    await page.get_by_role("button", name="Save the template").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Template saved; new messages use it now."
+    )
+    async with httpx.AsyncClient(base_url=console.bureau.url("notify")) as http:
+        stored = await http.get("/v1/templates/reopening/sms/es", headers=bearer("admin"))
+    assert stored.json()["body"].endswith("le escribiremos pronto.")
+    assert stored.json()["origin"] == "admin"
+
     hooks = page.get_by_role("form", name="Add a subscription")
     await hooks.get_by_label(re.compile("^Address")).fill("https://hooks.district.example/bureau")
     await hooks.get_by_label(re.compile("^Signing secret")).fill("a-long-enough-shared-secret")

@@ -1,6 +1,7 @@
 """What the staff console makes of its forms, without I/O: a family's contact to search by,
-a routing rule edited over the rule as it was, a callback for a colleague with its reminder;
-and the keyed lookup of a requester that intake stores."""
+a routing rule edited over the rule as it was, a callback for a colleague with its reminder,
+a message template previewed in each language; and the keyed lookup of a requester that
+intake stores."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from frontends.web.staff import views
 from services.intake.domain import Requester, lookup_term, requester_key, requester_keys
+from services.notify.api import TemplateRead
 from services.triage.rules_api import RuleRead
 
 pytestmark = pytest.mark.unit
@@ -81,3 +83,31 @@ def test_a_callback_for_a_colleague_carries_its_assignee_and_reminder() -> None:
         "remind_before_minutes": 60,
     }
     assert "assignee_id" not in mine and "remind_before_minutes" not in mine
+
+
+def test_a_template_is_previewed_in_each_language_with_the_edited_text_in_its_own() -> None:
+    stored = [
+        TemplateRead.model_validate(
+            {
+                "kind": "reopening",
+                "channel": "sms",
+                "language": language,
+                "subject": None,
+                "body": body,
+                "updated_at": datetime(2026, 12, 1, tzinfo=UTC),
+                "origin": "seed",
+            }
+        )
+        for language, body in (("es", "Reabierta: $tracking"), ("en", "Reopened: $tracking"))
+    ]
+    key = views.template_key("reopening.sms.es")
+    assert key is not None and views.template_key("reopening.sms") is None
+    assert views.template_key("../x.sms.es") is None
+
+    edited = views.template_previews(stored, key, {"body": "Nueva: $tracking $nombre"})
+    fine = views.template_previews(stored, key, {"body": "Nueva: $tracking"})
+
+    assert [language for language, _, _ in edited] == ["en", "es"]
+    assert edited[0][1].text == "Reopened: CS-2026-000123"
+    assert edited[1][1] is None and "$nombre" in (edited[1][2] or "")
+    assert fine[1][1].text == "Nueva: CS-2026-000123"

@@ -21,7 +21,14 @@ from frontends.common.intake import (
     IntakeInvalid,
     IntakeNotFound,
 )
-from frontends.common.staff import CALLBACK_ACTION, PUBLIC_EVENTS, StaffClient, StaleCase
+from frontends.common.staff import (
+    CALLBACK_ACTION,
+    PUBLIC_EVENTS,
+    StaffClient,
+    StaleCase,
+    SubscriptionRead,
+    TemplateRead,
+)
 from frontends.phone.config import phone_config
 from frontends.phone.domain import DeskKind, desk_for
 from frontends.web.settings import WebSettings
@@ -639,6 +646,8 @@ def _router() -> APIRouter:
         editing: str | None = None,
         rule: dict[str, Any] | None = None,
         hook: dict[str, Any] | None = None,
+        template: str | None = None,
+        wording: dict[str, str] | None = None,
     ) -> Response:
         if not Pages.of(user).admin:
             return page(request, "staff/nothing.html", user, status=403)
@@ -649,10 +658,20 @@ def _router() -> APIRouter:
             current = next((r for r in rules if r.id == editing), None)
             editing = current.id if current else None
             rule = views.rule_form(current)
+        subscriptions: list[SubscriptionRead] | None = None
+        templates: list[TemplateRead] | None = None
         try:
             subscriptions = await client.subscriptions(bearer)
+            templates = await client.templates(bearer)
         except IntakeError:
-            subscriptions = None  # notify is down: the rest of the page still works
+            pass  # notify is down: the rest of the page still works
+        key = views.template_key(template)
+        chosen = next(
+            (t for t in templates or () if (t.kind.value, t.channel.value, t.language) == key),
+            None,
+        )
+        if chosen is not None and wording is None:
+            wording = {"subject": chosen.subject or "", "body": chosen.body}
         return page(
             request,
             "staff/admin.html",
@@ -662,6 +681,13 @@ def _router() -> APIRouter:
             subscriptions=subscriptions,
             hook=hook or {"event_types": []},
             public_events=sorted(PUBLIC_EVENTS),
+            templates=templates,
+            message_template=chosen,
+            template_id=template if chosen else None,
+            wording=wording or {},
+            previews=views.template_previews(templates or [], key, wording)
+            if chosen and key
+            else [],
             policies=await client.policies(bearer),
             trial=trial,
             values=values or {},
@@ -676,8 +702,46 @@ def _router() -> APIRouter:
         )
 
     @router.get("/admin", response_class=HTMLResponse)
-    async def admin(request: Request, rule: str | None = None) -> Response:
-        return await admin_page(request, signed_in(request), editing=rule)
+    async def admin(
+        request: Request, rule: str | None = None, template: str | None = None
+    ) -> Response:
+        return await admin_page(request, signed_in(request), editing=rule, template=template)
+
+    @router.post("/admin/templates", response_class=HTMLResponse)
+    async def save_template(request: Request) -> Response:
+        """A message template's new wording: previewed in each language (nothing stored), or
+        saved (notify renders it with sample values first and says what fails)."""
+        user = signed_in(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        values = await _posted_values(request)
+        template_id = values.get("template", "")
+        key = views.template_key(template_id)
+        wording = {"subject": values.get("subject", ""), "body": values.get("body", "")}
+        if key is None:
+            return await admin_page(request, user, status=400, problem="No such template.")
+        if values.get("preview"):
+            return await admin_page(request, user, template=template_id, wording=wording)
+        try:
+            await _client(request).save_template(
+                token(request, user),
+                key,
+                subject=wording["subject"] or None,
+                body=wording["body"],
+            )
+        except (IntakeInvalid, IntakeConflict, IntakeNotFound) as exc:
+            message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+            return await admin_page(
+                request,
+                user,
+                status=400,
+                template=template_id,
+                wording=wording,
+                problem=f"The template was not saved: {message}",
+            )
+        return RedirectResponse(
+            f"/staff/admin?done=template&template={quote(template_id)}#template-form-title", 303
+        )
 
     @router.post("/admin/rules", response_class=HTMLResponse)
     async def save_rule(request: Request) -> Response:

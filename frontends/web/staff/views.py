@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from frontends.web.forms import normalize_phone
+from services.notify.templates import SAMPLE, MessageTemplate, TemplateProblem, render
 from shared.auth import Principal, Role
 from shared.authz import Permission, access
 
@@ -79,6 +80,7 @@ DONE = {
     "rule": "Routing rule saved; new concerns are routed by it now.",
     "subscription": "Webhook subscription added; its secret is not shown again.",
     "unsubscribed": "Webhook subscription deleted.",
+    "template": "Template saved; new messages use it now.",
 }
 
 
@@ -296,6 +298,38 @@ def rule_body(
         "tags": form.get("tags", ""),
     }
     return body, shown
+
+
+def template_key(raw: str | None) -> tuple[str, str, str] | None:
+    """`kind.channel.language` from a link or form (None unless it has the three parts)."""
+    parts = tuple((raw or "").split("."))
+    if len(parts) != 3 or not all(p and all(c.isalnum() or c == "_" for c in p) for p in parts):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def template_previews(
+    templates: list[Any], key: tuple[str, str, str], edited: Mapping[str, str] | None
+) -> list[tuple[str, Any, str | None]]:
+    """The message in each language of this template's kind and channel, as notify writes it
+    with its sample values (the one being edited with its edited text); a text that does not
+    render says why instead."""
+    kind, channel, language = key
+    previews: list[tuple[str, Any, str | None]] = []
+    for t in sorted(templates, key=lambda t: (t.language != "en", t.language)):
+        if (t.kind.value, t.channel.value) != (kind, channel):
+            continue
+        subject, body = t.subject, t.body
+        if edited is not None and t.language == language:
+            subject, body = edited.get("subject") or None, edited.get("body", "")
+        template = MessageTemplate(
+            kind=t.kind, channel=t.channel, language=t.language, subject=subject, body=body
+        )
+        try:
+            previews.append((t.language, render(template, SAMPLE), None))
+        except TemplateProblem as problem:
+            previews.append((t.language, None, str(problem)))
+    return previews
 
 
 def allowed_actions(status: str, *, act: bool) -> set[str]:
