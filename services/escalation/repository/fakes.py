@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from services.escalation.domain import ClockStatus, SlaClock, ombudsperson_reason
 from services.escalation.policies import Policy
-from services.escalation.repository.clocks import Candidate, Claimed, Due
+from services.escalation.repository.clocks import Candidate, Claimed, ClockRepository, Due
 from services.escalation.repository.documents import VERSION, Stored, as_written, to_document
 from shared.events import CloudEvent
 from shared.store import Document
@@ -112,12 +112,8 @@ class FakeClockRepository:
         self.leases[candidate.concern_id] = (token, now + lease)
         return Claimed(stored.clock, stored.version, token, stored.applied)
 
-    async def claim_due(self, now: datetime, lease: timedelta) -> Claimed | None:
-        for candidate in (await self.due(now)).free:
-            claimed = await self.claim(candidate, now, lease)
-            if claimed is not None:
-                return claimed
-        return None
+    # the real repository's: the first due clock it can claim, over the fake's `due`/`claim`
+    claim_due = ClockRepository.claim_due
 
     async def next_due_between(self, start: datetime, end: datetime) -> datetime | None:
         times = [

@@ -24,8 +24,8 @@ from services.notify.repository.deliveries import (
 )
 from services.notify.repository.subscriptions import Subscription
 from services.notify.repository.surveys import Survey, _survey
-from services.notify.repository.templates import StoredTemplate
-from services.notify.templates import MessageTemplate, fallback_languages, template_key
+from services.notify.repository.templates import StoredTemplate, TemplateRepository
+from services.notify.templates import MessageTemplate, template_key
 from shared.clock import as_utc
 from shared.events import CloudEvent
 from shared.store import Document
@@ -254,12 +254,7 @@ class FakeTemplateRepository:
     async def get(self, kind: Kind, channel: ChannelName, language: str) -> StoredTemplate | None:
         return self.templates.get(template_key(kind, channel, language))
 
-    async def find(self, kind: Kind, channel: ChannelName, language: str) -> MessageTemplate | None:
-        for lang in fallback_languages(language):
-            stored = await self.get(kind, channel, lang)
-            if stored is not None:
-                return stored.template
-        return None
+    find = TemplateRepository.find  # the real fallback to English, over the fake's `get`
 
     async def put(self, template: MessageTemplate, now: datetime) -> StoredTemplate:
         self.templates[template.key] = StoredTemplate(template, now, "admin")
