@@ -2,7 +2,8 @@
 
 Starts a throwaway bureau with its web frontend (as `devtools.screenshots` does), submits a few
 concerns, signs in with the development sign-in as a specialist (queue, a family's concerns,
-case, a canned reply, team, administration), an administrator (a rule being edited), a
+case, a canned reply, team, administration), an administrator (a rule being edited, a
+template previewed in each language), a
 call-center agent, a principal and the Ombudsperson (a Pre-K concern escalated to them within
 seconds by the oversight drill policy), and writes `docs/screenshots/staff-<page>.png`. Needs
 RabbitMQ (`AMQP_URL`, default the local one) and /usr/bin/chromium.
@@ -158,6 +159,10 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
         page = signed_in("admin-1", "admin")
         page.goto(f"{base}/staff/admin?rule=student-left-behind#rule-form-title")
         shot(page, "admin-edit")
+        page.goto(f"{base}/staff/admin?template=acknowledgement.sms.es#template-form-title")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.locator("#template-form-title").scroll_into_view_if_needed()
+        page.screenshot(path=str(args.out / "staff-admin-template.png"))  # the form, previews
         page.close()
 
         page = signed_in("cc-1", "intake_agent")
