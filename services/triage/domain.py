@@ -170,3 +170,82 @@ def _resolve_team(team: str, facts: Facts, district: DistrictConfig) -> str | No
         return team
     school = district.school(facts.school_id)
     return school.team if school is not None else None
+
+
+# --- a stored decision and re-triage ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A concern's triage decision as the rules of staff commands read it."""
+
+    concern_id: str
+    category: str
+    school_id: str | None
+    team_id: str
+    priority: Priority
+    status: str  # "open", "resolved" or "merged"
+    version: int
+    priority_manual: bool = False  # staff set the priority by hand
+    assignee_id: str | None = None
+    merged_into: str | None = None
+    sensitive: bool = False  # a sensitive rule chose its team
+    possible_duplicates: tuple[str, ...] = ()
+
+    @property
+    def merged(self) -> bool:
+        return self.status == "merged"
+
+    def related(self, other: Decision) -> bool:
+        """Whether two concerns share a school or a team (a merge stays among them)."""
+        return bool(self.school_id and self.school_id == other.school_id) or (
+            self.team_id == other.team_id
+        )
+
+
+@dataclass(frozen=True)
+class Rerouted:
+    """Where a re-triage puts a concern, and which of its route's fields changed."""
+
+    category: str
+    team_id: str
+    priority: Priority
+    priority_manual: bool
+    changes: dict[str, list[str]]  # field: [old, new]
+
+
+def reroute(
+    decision: Decision,
+    *,
+    category: str | None,
+    team_id: str | None,
+    priority: Priority | None,
+    district: DistrictConfig,
+) -> Rerouted:
+    """Re-triage's rules: a new category brings its own route (its team, and its priority
+    unless staff set one by hand); a team or priority staff name wins over that; a priority
+    set by hand stays until staff change it again."""
+    new_category = category or decision.category
+    new_team, new_priority = decision.team_id, decision.priority
+    if new_category != decision.category:
+        new_team, category_priority = category_route(new_category, decision.school_id, district)
+        if not decision.priority_manual:
+            new_priority = category_priority
+    new_team = team_id or new_team
+    new_priority = priority or new_priority
+    changes = {
+        name: [old, new]
+        for name, old, new in (
+            ("category", decision.category, new_category),
+            ("team_id", decision.team_id, new_team),
+            ("priority", decision.priority.value, new_priority.value),
+        )
+        if old != new
+    }
+    return Rerouted(
+        category=new_category,
+        team_id=new_team,
+        priority=new_priority,
+        priority_manual=decision.priority_manual or priority is not None,
+        changes=changes,
+    )

@@ -15,8 +15,17 @@ from typing import Any
 from services.triage import assignment, duplicates
 from services.triage.assignment import Seat, Strategy
 from services.triage.context import TriageContext
-from services.triage.domain import PRIORITY_RANK, Routing, category_route, public_route, route
+from services.triage.domain import (
+    PRIORITY_RANK,
+    Decision,
+    Routing,
+    category_route,
+    public_route,
+    reroute,
+    route,
+)
 from services.triage.rules import Facts
+from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.clock import as_utc
 from shared.errors import DomainError
 from shared.events import (
@@ -271,15 +280,21 @@ async def _assign(
         return seat
     ids = [s.assignee_id for s in candidates]
     await ctx.members.ensure(ids)
+
+    async def attempt(loads: dict[str, int]) -> Seat | Retry:
+        seat = assignment.least_loaded(candidates, loads)
+        load = loads.get(seat.assignee_id, 0)  # the claim counts it only on this load
+        return seat if await ctx.members.claim(seat.assignee_id, concern_id, load) else RETRY
+
     async with ctx.members.assigning(team_id):
-        for _ in range(MAX_CLAIM_ATTEMPTS):
-            loads = await ctx.members.loads(ids)
-            seat = assignment.least_loaded(candidates, loads)
-            if await ctx.members.claim(
-                seat.assignee_id, concern_id, loads.get(seat.assignee_id, 0)
-            ):
-                return seat
-    raise AssignmentContention(f"could not assign {concern_id} in team {team_id}")
+        return await load_decide_save(
+            lambda: ctx.members.loads(ids),
+            attempt,
+            conflict=lambda: AssignmentContention(
+                f"could not assign {concern_id} in team {team_id}"
+            ),
+            attempts=MAX_CLAIM_ATTEMPTS,
+        )
 
 
 async def _undo_claim(ctx: TriageContext, concern_id: str, seat: Seat | None) -> None:
@@ -319,13 +334,13 @@ def _routing_envelopes(
     )
 
 
-def _sensitive(ctx: TriageContext, decision: Document, team_id: str) -> bool:
+def _sensitive(ctx: TriageContext, decision: Decision, team_id: str) -> bool:
     """Whether a decision's routing stays private: its team is sensitive, or it keeps the
     team a sensitive rule chose."""
     team = ctx.district.team(team_id)
     return bool(
         (team is not None and team.sensitive)
-        or (decision.get("sensitive") and team_id == decision["team_id"])
+        or (decision.sensitive and team_id == decision.team_id)
     )
 
 
@@ -408,9 +423,9 @@ async def retriage(
 ) -> Document:
     """Change a concern's category, team, priority or assignee, keeping who and why."""
     decision = await _decision(ctx, concern_id)
-    if decision["status"] == "merged":
+    if decision.merged:
         raise Conflict(
-            f"concern {concern_id} was merged into {decision['merged_into']}; re-triage that one"
+            f"concern {concern_id} was merged into {decision.merged_into}; re-triage that one"
         )
     district = ctx.district
     if change.category is not None and district.category(change.category) is None:
@@ -419,28 +434,16 @@ async def retriage(
         raise Invalid(f"unknown team {change.team_id!r}", field="team_id")
     if change.assignee_id is not None and district.staff_member(change.assignee_id) is None:
         raise Invalid(f"unknown staff member {change.assignee_id!r}", field="assignee_id")
+    rerouted = reroute(
+        decision,
+        category=change.category,
+        team_id=change.team_id,
+        priority=change.priority,
+        district=district,
+    )
+    team_id, changes = rerouted.team_id, rerouted.changes
 
-    category = change.category or decision["category"]
-    team_id, priority = decision["team_id"], Priority(decision["priority"])
-    # a priority staff set by hand stays until staff change it again
-    manual_priority = bool(decision.get("priority_manual")) or change.priority is not None
-    if category != decision["category"]:  # a new category brings its own route
-        team_id, category_priority = category_route(category, decision.get("school_id"), district)
-        if not decision.get("priority_manual"):
-            priority = category_priority
-    team_id = change.team_id or team_id
-    priority = change.priority or priority
-    changes = {
-        field: [old, new]
-        for field, old, new in (
-            ("category", decision["category"], category),
-            ("team_id", decision["team_id"], team_id),
-            ("priority", decision["priority"], priority.value),
-        )
-        if old != new
-    }
-
-    old_assignee = decision.get("assignee_id")
+    old_assignee = decision.assignee_id
     seat: Seat | None
     if change.assignee_id is not None:
         seat = assignment.cover(
@@ -456,9 +459,10 @@ async def retriage(
         seat = Seat(old_assignee) if old_assignee else None
     new_assignee = seat.assignee_id if seat else None
     if not changes and new_assignee == old_assignee:
-        return decision  # nothing differs: no decision to record
+        return await _document(ctx, concern_id)  # nothing differs: no decision to record
 
     now = ctx.clock.now()
+    sensitive = _sensitive(ctx, decision, team_id)
     events: list[EventData] = []
     history: list[Document] = []
     set_: Document = {}
@@ -471,16 +475,16 @@ async def retriage(
         events.append(
             _triaged(
                 concern_id,
-                category,
-                decision.get("school_id"),
+                rerouted.category,
+                decision.school_id,
                 team_id,
                 team.name,
-                priority,
+                rerouted.priority,
                 "manual",
                 now,
                 actor,
-                [c["concern_id"] for c in decision["possible_duplicates"]],
-                sensitive=_sensitive(ctx, decision, team_id),
+                list(decision.possible_duplicates),
+                sensitive=sensitive,
             )
         )
         history.append(
@@ -494,16 +498,16 @@ async def retriage(
             }
         )
         set_.update(
-            category=category,
+            category=rerouted.category,
             team_id=team_id,
-            priority=priority.value,
-            priority_rank=PRIORITY_RANK[priority],
+            priority=rerouted.priority.value,
+            priority_rank=PRIORITY_RANK[rerouted.priority],
             rule="manual",
             decided_by=actor,
             decided_at=now,
-            sensitive=_sensitive(ctx, decision, team_id),
+            sensitive=sensitive,
         )
-    if manual_priority and not decision.get("priority_manual"):
+    if rerouted.priority_manual and not decision.priority_manual:
         set_["priority_manual"] = True
     if new_assignee != old_assignee:
         set_.update(assignee_id=new_assignee, covering_for=seat.covering_for if seat else None)
@@ -524,10 +528,10 @@ async def retriage(
             )
     if not await ctx.decisions.change(
         concern_id,
-        version=decision["version"],
+        version=decision.version,
         set_=set_,
         history=history,
-        events=_routing_envelopes(ctx, events, now, sensitive=_sensitive(ctx, decision, team_id)),
+        events=_routing_envelopes(ctx, events, now, sensitive=sensitive),
     ):
         if new_assignee is not None and new_assignee != old_assignee:
             await ctx.members.release(new_assignee, concern_id)
@@ -539,15 +543,7 @@ async def retriage(
         "concern re-triaged",
         extra={"concern_id": concern_id, "by": actor, "changed": sorted(changes)},
     )
-    return await _decision(ctx, concern_id)
-
-
-def related(decision: Document, target: Document) -> bool:
-    """Whether two concerns share a school or a team (a merge stays among them)."""
-    return bool(
-        (decision.get("school_id") and decision["school_id"] == target.get("school_id"))
-        or decision["team_id"] == target["team_id"]
-    )
+    return await _document(ctx, concern_id)
 
 
 async def merge(
@@ -557,21 +553,21 @@ async def merge(
     if into == concern_id:
         raise Invalid("a concern cannot be merged into itself", field="into_concern_id")
     decision = await _decision(ctx, concern_id)
-    target = await ctx.decisions.get(into)
+    target = await ctx.decisions.load(into)
     if target is None:
         raise Invalid(f"concern {into!r} has not been triaged", field="into_concern_id")
-    if decision["status"] == "merged":
-        if decision["merged_into"] == into:
-            return decision  # asked twice: already done
-        raise Conflict(f"concern {concern_id} is already merged into {decision['merged_into']}")
-    if not related(decision, target):
+    if decision.merged:
+        if decision.merged_into == into:
+            return await _document(ctx, concern_id)  # asked twice: already done
+        raise Conflict(f"concern {concern_id} is already merged into {decision.merged_into}")
+    if not decision.related(target):
         raise Invalid(
             "a concern can only be merged into one of the same school or team",
             field="into_concern_id",
         )
-    if target["status"] == "merged":
+    if target.merged:
         raise Conflict(
-            f"concern {into} is itself merged into {target['merged_into']}; merge into that one"
+            f"concern {into} is itself merged into {target.merged_into}; merge into that one"
         )
     now = ctx.clock.now()
     merged = ConcernMerged(
@@ -579,17 +575,17 @@ async def merge(
     )
     if not await ctx.decisions.change(
         concern_id,
-        version=decision["version"],
+        version=decision.version,
         set_={"status": "merged", "merged_into": into},
         history=[{"at": now, "by": actor, "action": "merged", "into": into, "reason": reason}],
         events=envelopes([merged], source=ctx.source, time=now),
     ):
         raise Conflict(f"concern {concern_id} changed meanwhile; read it again and retry")
-    if decision.get("assignee_id"):
-        await ctx.members.release(decision["assignee_id"], concern_id)
+    if decision.assignee_id:
+        await ctx.members.release(decision.assignee_id, concern_id)
     ctx.published()
     log.info("concern merged", extra={"concern_id": concern_id, "into": into, "by": actor})
-    return await _decision(ctx, concern_id)
+    return await _document(ctx, concern_id)
 
 
 async def set_away(
@@ -633,22 +629,22 @@ async def handover(
         raise Invalid("cannot hand over to the same member", field="to")
     moved: list[str] = []
     for concern_id in list(member.get("open", [])):
-        decision = await ctx.decisions.get(concern_id)
+        decision = await ctx.decisions.load(concern_id)
         if decision is None:
             continue
-        if decision.get("assignee_id") == member_id and decision["status"] == "open":
+        if decision.assignee_id == member_id and decision.status == "open":
             now = ctx.clock.now()
             seat = Seat(target, member_id)
             await ctx.members.add(target, concern_id)
             events = _routing_envelopes(
                 ctx,
-                [_assigned(ctx, concern_id, decision["team_id"], seat, now, actor)],
+                [_assigned(ctx, concern_id, decision.team_id, seat, now, actor)],
                 now,
-                sensitive=_sensitive(ctx, decision, decision["team_id"]),
+                sensitive=_sensitive(ctx, decision, decision.team_id),
             )
             if not await ctx.decisions.change(
                 concern_id,
-                version=decision["version"],
+                version=decision.version,
                 set_={"assignee_id": target, "covering_for": member_id},
                 history=[_assigned_entry(seat, now, actor, "handover", reason)],
                 events=events,
@@ -666,11 +662,19 @@ async def handover(
     return target, moved
 
 
-async def _decision(ctx: TriageContext, concern_id: str) -> Document:
-    decision = await ctx.decisions.get(concern_id)
+async def _decision(ctx: TriageContext, concern_id: str) -> Decision:
+    decision = await ctx.decisions.load(concern_id)
     if decision is None:
         raise NotFound(f"concern {concern_id!r} has not been triaged")
     return decision
+
+
+async def _document(ctx: TriageContext, concern_id: str) -> Document:
+    """The stored decision as the API shows it."""
+    doc = await ctx.decisions.get(concern_id)
+    if doc is None:
+        raise NotFound(f"concern {concern_id!r} has not been triaged")
+    return doc
 
 
 def routing_view(routing: Routing) -> dict[str, Any]:

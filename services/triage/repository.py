@@ -22,11 +22,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.triage import duplicates
 from services.triage.assignment import Absence, away_at
+from services.triage.domain import Decision
 from services.triage.rules import Rule
 from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.cache import Cached
 from shared.clock import as_utc
-from shared.events import CloudEvent
+from shared.events import CloudEvent, Priority
 from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
 
@@ -45,6 +46,23 @@ COMPARED_FIELDS = {
     "fingerprint": 1,
     "submitted_at": 1,
 }
+
+
+def decision_of(doc: Document) -> Decision:
+    return Decision(
+        concern_id=doc["_id"],
+        category=doc["category"],
+        school_id=doc.get("school_id"),
+        team_id=doc["team_id"],
+        priority=Priority(doc["priority"]),
+        status=doc["status"],
+        version=int(doc.get("version", 0)),
+        priority_manual=bool(doc.get("priority_manual")),
+        assignee_id=doc.get("assignee_id"),
+        merged_into=doc.get("merged_into"),
+        sensitive=bool(doc.get("sensitive")),
+        possible_duplicates=tuple(c["concern_id"] for c in doc.get("possible_duplicates", [])),
+    )
 
 
 class ConcurrentChange(RuntimeError):
@@ -79,6 +97,11 @@ class DecisionRepository:
 
     async def get(self, concern_id: str) -> Document | None:
         return await self._decisions.find_one({"_id": concern_id}, {"outbox": 0})
+
+    async def load(self, concern_id: str) -> Decision | None:
+        """The decision as the rules of staff commands read it."""
+        doc = await self.get(concern_id)
+        return decision_of(doc) if doc else None
 
     async def change(
         self,
