@@ -13,14 +13,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.intake import handlers, views
 from services.intake.domain import lookup_term, requester_key
 from services.intake.queries import SortOrder
 from services.intake.schemas import ConcernPage
-from services.intake.web import Auditor, Ctx, Worker, reveal_in_scope, scope_query
+from services.intake.web import Auditor, Ctx, Worker, check_scope, reveal_in_scope, scope_query
 from shared.http import Problem
+from shared.store import Document
 
 router = APIRouter(prefix="/v1", tags=["requester contact"])
 REVEALED = "contact_revealed"
@@ -48,13 +49,28 @@ class ContactRevealRead(BaseModel):
 class RequesterSearchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    requester: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)
-    ] = Field(description="the family's email, or phone number in E.164 (+15551234567)")
+    requester: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
+        | None
+    ) = Field(
+        default=None, description="the family's email, or phone number in E.164 (+15551234567)"
+    )
+    concern_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="instead of a contact: the other concerns of this concern's requester "
+        "(by its email or phone; the concern must be within your reach)",
+    )
     reason: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)
     ] = Field(description="why you look, e.g. the family on the phone (recorded)")
     limit: int = Field(default=50, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RequesterSearchCreate:
+        if (self.requester is None) == (self.concern_id is None):
+            raise ValueError("give either `requester` or `concern_id`")
+        return self
 
 
 class ContactAccessRead(BaseModel):
@@ -98,18 +114,33 @@ async def reveal_contact(
 async def requester_search(
     body: RequesterSearchCreate, ctx: Ctx, who: Worker, response: Response
 ) -> ConcernPage:
-    """A family's concerns, newest first, found by their email or phone, among those within
-    your schools and teams (or assigned to you). Posted so that the contact stays out of URLs;
-    each concern found records who looked, when and why."""
-    term = lookup_term(body.requester)
-    if term is None:
-        message = "enter an email address, or a phone number with its country code (+1...)"
-        raise Problem(
-            422, "Invalid request", message, errors=[{"field": "requester", "message": message}]
-        )
-    query = {"requester_keys": requester_key(term, ctx.contact_secret)}
-    reach = scope_query(who)
+    """A family's concerns, newest first, found by their email or phone (or those of the
+    requester of `concern_id`, that one left out), among those within your schools and teams
+    (or assigned to you). Posted so that the contact stays out of URLs; each concern found
+    records who looked, when and why."""
     now = ctx.clock.now()
+    query: Document
+    if body.concern_id is not None:
+        doc = await ctx.repo.get_document(body.concern_id)
+        if doc is None:
+            raise Problem(404, "Concern not found", f"No concern has id {body.concern_id!r}.")
+        check_scope(who, doc)
+        keys = doc.get("requester_keys") or []
+        if not keys:  # anonymous, or stored before the lookup existed
+            return ConcernPage(items=[], next_cursor=None, sort=SortOrder.SUBMITTED_DESC)
+        query = {"requester_keys": {"$in": keys}, "_id": {"$ne": doc["_id"]}}
+    else:
+        term = lookup_term(body.requester or "")
+        if term is None:
+            message = "enter an email address, or a phone number with its country code (+1...)"
+            raise Problem(
+                422,
+                "Invalid request",
+                message,
+                errors=[{"field": "requester", "message": message}],
+            )
+        query = {"requester_keys": requester_key(term, ctx.contact_secret)}
+    reach = scope_query(who)
     docs = await ctx.repo.find(
         {"$and": [query, reach]} if reach else query,
         sort=[("submitted_at", -1), ("_id", -1)],

@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 
+from shared.clock import FakeClock
 from tests.conftest import bearer
 from tests.integration.test_intake_api import clock, intake, submit  # noqa: F401
 
@@ -58,9 +61,10 @@ async def test_an_anonymous_requester_has_no_contact_to_reveal(intake: httpx.Asy
 
 
 async def test_staff_find_a_familys_earlier_concerns_by_email_or_phone_within_their_reach(
-    intake: httpx.AsyncClient,
+    intake: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     first = await submit(intake)  # Roosevelt; jo.park@example.org, +15555550142
+    clock.advance(timedelta(minutes=5))
     second = await submit(
         intake,
         school_id="lincoln-es",
@@ -98,3 +102,30 @@ async def test_staff_find_a_familys_earlier_concerns_by_email_or_phone_within_th
         ("agent-7", why),
         ("p-roosevelt", why),
     ]
+
+
+async def test_a_cases_other_concerns_from_the_same_family_are_found_without_typing_contact(
+    intake: httpx.AsyncClient,
+) -> None:
+    first = await submit(intake)  # Roosevelt; jo.park@example.org, +15555550142
+    by_phone = await submit(
+        intake, school_id="lincoln-es", requester={"phone": "+15555550142", "language": "en"}
+    )
+    anonymous = await submit(intake, requester={})
+    search = "/v1/concerns/requester-search"
+    why = "Looking at this family's other concerns"
+    others = await intake.post(search, json={"concern_id": first["id"], "reason": why})
+    principal = await intake.post(
+        search,
+        json={"concern_id": by_phone["id"], "reason": why},
+        headers=bearer("principal", sub="p-roosevelt", schools=["roosevelt-ms"]),
+    )
+    nobody = await intake.post(search, json={"concern_id": anonymous["id"], "reason": why})
+    both = await intake.post(
+        search, json={"concern_id": first["id"], "requester": "+15555550142", "reason": why}
+    )
+
+    assert [c["id"] for c in others.json()["items"]] == [by_phone["id"]]
+    assert principal.status_code == 403  # that concern is Lincoln's, not theirs
+    assert nobody.json()["items"] == []
+    assert both.status_code == 422
