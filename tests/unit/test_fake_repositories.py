@@ -22,6 +22,12 @@ from services.notify.repository.fakes import (
     FakeSurveyRepository,
     FakeTemplateRepository,
 )
+from services.triage.fakes import (
+    FakeDecisionRepository,
+    FakeMemberRepository,
+    FakeRuleRepository,
+)
+from services.triage.repository import DecisionRepository, MemberRepository, RuleRepository
 
 pytestmark = pytest.mark.unit
 
@@ -33,6 +39,9 @@ PAIRS: list[tuple[type, type, set[str]]] = [
     (TemplateRepository, FakeTemplateRepository, set()),
     (SubscriptionRepository, FakeSubscriptionRepository, set()),
     (SurveyRepository, FakeSurveyRepository, set()),
+    (DecisionRepository, FakeDecisionRepository, set()),
+    (MemberRepository, FakeMemberRepository, set()),
+    (RuleRepository, FakeRuleRepository, set()),
     # notify's FakeConcernRepository is the real class over a dict: its rules are the real ones
 ]
 
