@@ -1,7 +1,8 @@
 """Escalation's store, one module per job: the clock's stored form (`documents`), this
 replica's memory of the clocks it wrote (`recent`), the clocks' versioned changes and due
 leases (`clocks`), what oversight reads of them (`views`: the Ombudsperson's list), and the
-SLA policies (`policies`)."""
+SLA policies (`policies`); `fakes.py` holds in-memory repositories with the same interface,
+for handler tests."""
 
 from services.escalation.repository.clocks import (
     CANDIDATES,

@@ -1,6 +1,7 @@
 """Notify's store, one module per aggregate: deliveries (with their outbox), what notify
 knows of each concern, templates, webhook subscriptions and surveys. Each module holds the
-aggregate's dataclasses and its repository."""
+aggregate's dataclasses and its repository; `fakes.py` holds in-memory ones with the same
+interface, for handler tests."""
 
 from services.notify.repository.concerns import (
     CONCERNS,
