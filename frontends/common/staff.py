@@ -196,15 +196,24 @@ class StaffClient:
         receipt: ConcernReceipt = self._parse(ConcernReceipt, response)
         return receipt
 
-    async def requester_search(self, token: str, requester: str, reason: str) -> ConcernPage:
+    async def requester_search(
+        self,
+        token: str,
+        reason: str,
+        *,
+        requester: str | None = None,
+        concern_id: str | None = None,
+    ) -> ConcernPage:
         """A family's concerns within this person's reach, by their email or phone (posted,
-        never in a URL); intake records the search on each concern found."""
+        never in a URL), or the other concerns of one concern's requester; intake records the
+        search on each concern found."""
+        body = {"requester": requester} if requester else {"concern_id": _id(concern_id or "")}
         response = await self._call(
             "intake",
             "POST",
             "/v1/concerns/requester-search",
             token,
-            json={"requester": requester, "reason": reason},
+            json={**body, "reason": reason},
         )
         page: ConcernPage = self._parse(ConcernPage, response)
         return page

@@ -28,6 +28,8 @@ def test_a_family_is_searched_by_lowercased_email_or_a_us_number_in_e164() -> No
     assert by_phone == {"requester": "+15551230077", "reason": reason} and no_errors == {}
     assert by_email["requester"] == "ana@example.org"
     assert set(errors) == {"requester", "reason"}
+    of_case, none = views.family_search({"concern_id": "c-1", "tracking": "CS-1", "reason": reason})
+    assert of_case == {"concern_id": "c-1", "tracking": "CS-1", "reason": reason} and none == {}
 
 
 def test_requester_lookup_keys_match_whatever_case_or_separators_staff_type() -> None:

@@ -277,7 +277,12 @@ def _router() -> APIRouter:
         found = None
         if family is not None and not errors:
             try:
-                found = await client.requester_search(bearer, family["requester"], family["reason"])
+                found = await client.requester_search(
+                    bearer,
+                    family["reason"],
+                    requester=family.get("requester"),
+                    concern_id=family.get("concern_id"),
+                )
             except IntakeInvalid as exc:
                 message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
                 errors, status = {"requester": message}, 400
@@ -316,9 +321,23 @@ def _router() -> APIRouter:
             return page(request, "staff/nothing.html", user, status=403)
         values = await _posted_values(request)
         family, errors = views.family_search(values)
-        return await queue_page(
-            request, user, family=family, errors=errors, status=400 if errors else 200
-        )
+        if errors and family.get("concern_id"):
+            return await case_page(
+                request,
+                user,
+                family["concern_id"],
+                status=400,
+                values={"family_reason": family["reason"]},
+                errors={"family-reason": errors["reason"]},
+            )
+        try:
+            return await queue_page(
+                request, user, family=family, errors=errors, status=400 if errors else 200
+            )
+        except IntakeError as exc:  # the case is not theirs, or gone
+            if exc.status not in (403, 404):
+                raise
+            return page(request, "staff/not_found.html", user, status=404)
 
     # --- the case ------------------------------------------------------------------------
 

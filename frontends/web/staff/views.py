@@ -239,12 +239,17 @@ def family_search(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str, st
     the search form; and what to correct, by field."""
     raw = form.get("requester", "").strip()[:200]
     reason = form.get("reason", "").strip()[:1000]
-    contact = raw.lower() if "@" in raw else normalize_phone(raw) or raw
     errors = {}
-    if not raw or ("@" not in raw and normalize_phone(raw) is None):
-        errors["requester"] = "Enter the family's email address or phone number."
     if len(reason) < 10:
         errors["reason"] = "Say why you look (at least 10 characters); it is recorded."
+    like = form.get("concern_id", "").strip()[:64]
+    if like:  # the other concerns of this case's family (the case page's button)
+        return {"concern_id": like, "tracking": form.get("tracking", "")[:32], "reason": reason}, (
+            errors
+        )
+    contact = raw.lower() if "@" in raw else normalize_phone(raw) or raw
+    if not raw or ("@" not in raw and normalize_phone(raw) is None):
+        errors["requester"] = "Enter the family's email address or phone number."
     return {"requester": contact, "reason": reason}, errors
 
 
