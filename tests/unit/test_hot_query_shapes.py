@@ -154,3 +154,17 @@ async def test_the_ombudsperson_view_reads_two_index_ranges_not_an_or() -> None:
     )
     assert_served_by_an_index(db)
     assert [next(iter(q)) for q in db["clocks"].filters] == ["ombudsperson_from", "stopped_at"]
+
+
+async def test_the_open_clocks_gauge_counts_through_an_index() -> None:
+    class _Clocks(_Collection):
+        async def count_documents(self, query: dict[str, Any]) -> int:
+            self.filters.append(query)
+            return 0
+
+    db = _Database(clocks=_Clocks())
+    clocks = ClockRepository(db)  # type: ignore[arg-type]
+    await clocks.ensure_indexes()
+    db["clocks"].filters.clear()
+    await clocks.count_open()
+    assert_served_by_an_index(db)
