@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
+from services.triage.assignment import Seat
+from services.triage.duplicates import Candidate
 from services.triage.rules import SCHOOL_TEAM, Facts, Rule, match, terms_found
 from shared.district import DistrictConfig
 from shared.events import Channel, Priority
@@ -201,6 +205,27 @@ class Decision:
         return bool(self.school_id and self.school_id == other.school_id) or (
             self.team_id == other.team_id
         )
+
+
+@dataclass(frozen=True)
+class FirstDecision:
+    """A new concern's triage as the rules made it: where it goes, to whom, and which earlier
+    concerns it may duplicate; stored once, with its log."""
+
+    concern_id: str
+    category: str
+    school_id: str | None
+    channel: Channel
+    contact_key: str | None
+    fingerprint: frozenset[str]  # of the description (duplicates.fingerprint)
+    submitted_at: datetime
+    routing: Routing
+    seat: Seat | None
+    possible_duplicates: tuple[Candidate, ...]
+    decided_by: str
+    decided_at: datetime
+    history: tuple[dict[str, Any], ...]
+    source_event_id: str
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from services.triage.assignment import Absence, away_at
-from services.triage.domain import Decision
-from services.triage.repository import COMPARED_FIELDS, ConcurrentChange, decision_of
+from services.triage.domain import Decision, FirstDecision
+from services.triage.repository import (
+    COMPARED_FIELDS,
+    decision_of,
+    first_document,
+)
 from services.triage.rules import Rule
-from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.events import CloudEvent
 from shared.store import Document
 
@@ -53,10 +56,10 @@ class FakeDecisionRepository:
     async def ensure_indexes(self) -> None:
         return None
 
-    async def add_first(self, decision: Document, events: Sequence[CloudEvent]) -> bool:
-        if decision["_id"] in self.documents:
+    async def add_first(self, decision: FirstDecision, events: Sequence[CloudEvent]) -> bool:
+        if decision.concern_id in self.documents:
             return False
-        self.documents[decision["_id"]] = copy.deepcopy({**decision, "version": 1})
+        self.documents[decision.concern_id] = copy.deepcopy(first_document(decision))
         self.outbox.extend(events)
         return True
 
@@ -101,7 +104,7 @@ class FakeDecisionRepository:
 
     async def set_status(
         self, concern_id: str, status: str, *, unmerge: bool = False
-    ) -> Document | None:
+    ) -> Decision | None:
         set_: Document = {"status": status} | ({"merged_into": None} if unmerge else {})
         return await self._change_unless(
             concern_id, [status] if unmerge else ["merged", status], set_
@@ -109,7 +112,7 @@ class FakeDecisionRepository:
 
     async def mark_merged(
         self, concern_id: str, *, into: str, at: datetime, by: str
-    ) -> Document | None:
+    ) -> Decision | None:
         entry = {"at": at, "by": by, "action": "merged", "into": into}
         return await self._change_unless(
             concern_id, ["merged"], {"status": "merged", "merged_into": into}, entry
@@ -130,21 +133,13 @@ class FakeDecisionRepository:
 
     async def _change_unless(
         self, concern_id: str, statuses: list[str], set_: Document, entry: Document | None = None
-    ) -> Document | None:
-        async def load() -> Document | None:
-            return await self.get(concern_id)
-
-        async def attempt(before: Document | None) -> Document | Retry | None:
-            if before is None or before.get("status") in statuses:
-                return None
-            history = [entry] if entry else []
-            if not await self.change(
-                concern_id, version=before["version"], set_=set_, history=history, events=[]
-            ):
-                return RETRY
-            return {k: before.get(k) for k in ("_id", "assignee_id", "status")}
-
-        return await load_decide_save(load, attempt, conflict=lambda: ConcurrentChange(concern_id))
+    ) -> Decision | None:
+        before = await self.load(concern_id)
+        if before is None or before.status in statuses:
+            return None
+        history = [entry] if entry else []
+        await self.change(concern_id, version=before.version, set_=set_, history=history, events=[])
+        return before
 
 
 class FakeMemberRepository:

@@ -18,6 +18,7 @@ from services.triage.context import TriageContext
 from services.triage.domain import (
     PRIORITY_RANK,
     Decision,
+    FirstDecision,
     Routing,
     category_route,
     public_route,
@@ -161,40 +162,22 @@ async def on_details_shared(
     if seat is not None:
         events.append(_assigned(ctx, data.concern_id, routing.team_id, seat, now, RULES_DECIDED))
         history.append(_assigned_entry(seat, now, RULES_DECIDED, ctx.config.assignment.value))
-    decision = {
-        "_id": data.concern_id,
-        "category": data.category,
-        "school_id": data.school_id,
-        "channel": data.channel.value,
-        "contact_key": data.contact_key,
-        "fingerprint": sorted(text),
-        "submitted_at": submitted_at,
-        "match_keys": duplicates.match_keys(
-            contact_key=data.contact_key,
-            category=data.category,
-            school_id=data.school_id,
-            text_fingerprint=text,
-        ),
-        "team_id": routing.team_id,
-        "priority": routing.priority.value,
-        "priority_rank": PRIORITY_RANK[routing.priority],
-        "tags": list(routing.tags),
-        "rule": routing.rule,
-        "safety_words": list(routing.safety_words),
-        "sensitive": routing.sensitive,
-        "decided_by": RULES_DECIDED,
-        "decided_at": now,
-        "assignee_id": seat.assignee_id if seat else None,
-        "covering_for": seat.covering_for if seat else None,
-        "possible_duplicates": [
-            {"concern_id": c.concern_id, "reason": c.reason.value, "similarity": c.similarity}
-            for c in candidates
-        ],
-        "status": "open",
-        "merged_into": None,
-        "history": history,
-        "source_event_id": event.id,
-    }
+    decision = FirstDecision(
+        concern_id=data.concern_id,
+        category=data.category,
+        school_id=data.school_id,
+        channel=data.channel,
+        contact_key=data.contact_key,
+        fingerprint=text,
+        submitted_at=submitted_at,
+        routing=routing,
+        seat=seat,
+        possible_duplicates=tuple(candidates),
+        decided_by=RULES_DECIDED,
+        decided_at=now,
+        history=tuple(history),
+        source_event_id=event.id,
+    )
     if not await ctx.decisions.add_first(
         decision, _routing_envelopes(ctx, events, now, sensitive=routing.sensitive)
     ):
@@ -233,11 +216,11 @@ async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: TriageContex
         data.concern_id, into=data.into_concern_id, at=data.merged_at, by=data.decided_by
     )
     if decision is None:  # already merged (a redelivery, or triage's own merge)
-        decision = await ctx.decisions.get(data.concern_id)
+        decision = await ctx.decisions.load(data.concern_id)
     if decision is None:
         raise LookupError(f"concern {data.concern_id} not triaged yet")
-    if decision.get("assignee_id") is not None:
-        await ctx.members.release(decision["assignee_id"], data.concern_id)
+    if decision.assignee_id is not None:
+        await ctx.members.release(decision.assignee_id, data.concern_id)
 
 
 async def _set_open(ctx: TriageContext, concern_id: str, *, open_: bool) -> None:
@@ -245,11 +228,11 @@ async def _set_open(ctx: TriageContext, concern_id: str, *, open_: bool) -> None
     # a reopened merged concern (its requester says it is no duplicate) is open again
     decision = await ctx.decisions.set_status(concern_id, wanted, unmerge=open_)
     if decision is None:  # merged, or already so (a redelivery): read what is stored
-        decision = await ctx.decisions.get(concern_id)
+        decision = await ctx.decisions.load(concern_id)
     if decision is None:
         # Triage has not seen the concern yet (events crossed); the retry comes back later.
         raise LookupError(f"concern {concern_id} not triaged yet")
-    assignee = decision.get("assignee_id")
+    assignee = decision.assignee_id
     if assignee is not None:  # idempotent both ways: the member's set decides
         if open_:
             await ctx.members.add(assignee, concern_id)
@@ -299,8 +282,8 @@ async def _assign(
 
 async def _undo_claim(ctx: TriageContext, concern_id: str, seat: Seat | None) -> None:
     """Another replica stored the decision first: drop our claim if it chose someone else."""
-    stored = await ctx.decisions.get(concern_id)
-    if seat is not None and stored is not None and stored.get("assignee_id") != seat.assignee_id:
+    stored = await ctx.decisions.load(concern_id)
+    if seat is not None and stored is not None and stored.assignee_id != seat.assignee_id:
         await ctx.members.release(seat.assignee_id, concern_id)
 
 
