@@ -341,6 +341,15 @@ class StaffClient:
         policies: list[Policy] = self._parse(TypeAdapter(list[Policy]), response)
         return policies
 
+    async def save_policy(self, token: str, policy: Policy) -> Policy:
+        """Replace an SLA policy (running clocks keep theirs until re-triaged or reopened)."""
+        body = policy.model_dump(mode="json", exclude={"id"})
+        response = await self._call(
+            "escalation", "PUT", f"/v1/policies/{_id(policy.id)}", token, json=body
+        )
+        saved: Policy = self._parse(Policy, response)
+        return saved
+
     # --- notify -------------------------------------------------------------------------
 
     async def templates(self, token: str) -> list[TemplateRead]:

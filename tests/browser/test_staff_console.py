@@ -567,6 +567,27 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
     await expect(page.get_by_role("status")).not_to_contain_text("rule:field-trip-bus")
     await expect(page.get_by_role("link", name="Work queue")).to_have_count(0)
 
+    await page.get_by_role("link", name="Edit policy critical").click()
+    policy = page.get_by_role("form", name=re.compile("Change policy"))
+    await policy.get_by_label("First response within (hours)").fill("30")
+    await policy.get_by_label("Resolved within (hours)").fill("12")
+    await policy.get_by_role("button", name="Save the policy").click()
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "The first response target must not exceed the resolution target"
+    )
+    await check(page, console, "admin-policy-errors")
+    await policy.get_by_label("First response within (hours)").fill("0.5")
+    await policy.get_by_label(re.compile("^Level 2")).fill("6")
+    await policy.get_by_role("button", name="Save the policy").click()
+    await expect(page.get_by_role("status")).to_contain_text("Policy saved")
+    row = page.locator("#policy-critical")
+    for shown in ("30 minutes", "12 hours", "assistant superintendent (+6 hours)"):
+        await expect(row).to_contain_text(shown)
+    async with httpx.AsyncClient(base_url=console.bureau.url("escalation")) as http:
+        saved = (await http.get("/v1/policies/critical", headers=bearer("admin"))).json()
+    assert (saved["first_response_s"], saved["resolution_s"]) == (1800, 43200)
+    assert saved["priority"] == "critical" and saved["reminder_interval_s"] == 7200  # kept
+
     await page.get_by_text(re.compile(r"^All templates")).click()
     await page.get_by_role("link", name="Edit reopening sms Spanish").click()
     text = page.get_by_role("textbox", name="Text of the message")

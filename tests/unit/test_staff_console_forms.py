@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from frontends.web.staff import views
+from services.escalation.policies import Policy
 from services.intake.domain import Requester, lookup_term, requester_key, requester_keys
 from services.notify.api import TemplateRead
 from services.triage.rules_api import RuleRead
@@ -113,3 +114,35 @@ def test_a_template_is_previewed_in_each_language_with_the_edited_text_in_its_ow
     assert edited[0][1].text == "Reopened: CS-2026-000123"
     assert edited[1][1] is None and "$nombre" in (edited[1][2] or "")
     assert fine[1][1].text == "Nueva: CS-2026-000123"
+
+
+def test_a_policy_takes_the_forms_hours_and_keeps_the_rest() -> None:
+    policy = Policy.model_validate(
+        {
+            "id": "critical",
+            "priority": "critical",
+            "first_response_s": 3600,
+            "resolution_s": 86400,
+            "reminder_interval_s": 7200,
+            "ladder": [
+                {"level": 1, "role": "principal", "after_s": 0},
+                {"level": 2, "role": "assistant_superintendent", "after_s": 86400},
+            ],
+        }
+    )
+    form = views.policy_form(policy)
+    assert (form["first_response_h"], form["resolution_h"], form["after_h_2"]) == ("1", "24", "24")
+
+    changed, errors = views.policy_body(
+        {**form, "first_response_h": "0,5", "after_h_2": "6"}, policy
+    )
+    too_late, order = views.policy_body({**form, "first_response_h": "30"}, policy)
+    _, words = views.policy_body({**form, "resolution_h": "soon"}, policy)
+
+    assert errors == {} and changed is not None
+    assert (changed.first_response_s, changed.resolution_s) == (1800, 86400)
+    assert [s.after_s for s in changed.ladder] == [0, 21600]
+    assert changed.reminder_interval_s == 7200 and changed.priority == policy.priority
+    assert too_late is None
+    assert order["policy"].startswith("The first response target must not exceed")
+    assert set(words) == {"resolution_h"}

@@ -41,6 +41,8 @@ from frontends.web.staff.signin import (
     SignInNeeded,
 )
 from frontends.web.staff.views import Pages, StaffUser
+from services.escalation.calendar import AROUND_THE_CLOCK
+from services.escalation.config import EscalationConfig
 from services.intake.config import IntakeConfig
 from shared.auth import Role
 from shared.authz import Permission
@@ -667,6 +669,10 @@ def _router() -> APIRouter:
         hook: dict[str, Any] | None = None,
         template: str | None = None,
         wording: dict[str, str] | None = None,
+        policy: str | None = None,
+        policy_values: dict[str, str] | None = None,
+        policy_errors: dict[str, str] | None = None,
+        anchor: str | None = None,
     ) -> Response:
         if not Pages.of(user).admin:
             return page(request, "staff/nothing.html", user, status=403)
@@ -691,12 +697,21 @@ def _router() -> APIRouter:
         )
         if chosen is not None and wording is None:
             wording = {"subject": chosen.subject or "", "body": chosen.body}
+        policies = await client.policies(bearer)
+        tuned = next((p for p in policies if p.id == policy), None)
+        if tuned is not None and policy_values is None:
+            policy_values = views.policy_form(tuned)
         return page(
             request,
             "staff/admin.html",
             user,
             status=status,
             rules=rules,
+            anchor=anchor if problem else None,
+            tuned=tuned if Pages.of(user).configure else None,
+            policy_values=policy_values or {},
+            policy_errors=policy_errors or {},
+            calendars=_calendars(_web(request).district),
             subscriptions=subscriptions,
             hook=hook or {"event_types": []},
             public_events=sorted(PUBLIC_EVENTS),
@@ -707,7 +722,7 @@ def _router() -> APIRouter:
             previews=views.template_previews(templates or [], key, wording)
             if chosen and key
             else [],
-            policies=await client.policies(bearer),
+            policies=policies,
             trial=trial,
             values=values or {},
             problem=problem,
@@ -722,9 +737,47 @@ def _router() -> APIRouter:
 
     @router.get("/admin", response_class=HTMLResponse)
     async def admin(
-        request: Request, rule: str | None = None, template: str | None = None
+        request: Request,
+        rule: str | None = None,
+        template: str | None = None,
+        policy: str | None = None,
     ) -> Response:
-        return await admin_page(request, signed_in(request), editing=rule, template=template)
+        return await admin_page(
+            request, signed_in(request), editing=rule, template=template, policy=policy
+        )
+
+    @router.post("/admin/policies/{policy_id}", response_class=HTMLResponse)
+    async def save_policy(request: Request, policy_id: str) -> Response:
+        """An SLA policy's targets, calendar and ladder delays (in hours); all else kept."""
+        user = signed_in(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        values = await _posted_values(request)
+        client, bearer = _client(request), token(request, user)
+        current = next((p for p in await client.policies(bearer) if p.id == policy_id), None)
+        if current is None:
+            return await admin_page(request, user, status=404, problem="No such policy.")
+        changed, errors = views.policy_body(values, current)
+        if changed is not None:
+            try:
+                await client.save_policy(bearer, changed)
+            except (IntakeInvalid, IntakeConflict, IntakeNotFound) as exc:
+                message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+                errors = {"policy": message}
+        if errors:
+            return await admin_page(
+                request,
+                user,
+                status=400,
+                policy=policy_id,
+                policy_values=values,
+                policy_errors=errors,
+                problem="The policy was not saved: " + " ".join(errors.values()),
+                anchor="policy-form-title",
+            )
+        return RedirectResponse(
+            f"/staff/admin?done=policy&policy={quote(policy_id)}#policy-form-title", 303
+        )
 
     @router.post("/admin/templates", response_class=HTMLResponse)
     async def save_template(request: Request) -> Response:
@@ -757,6 +810,7 @@ def _router() -> APIRouter:
                 template=template_id,
                 wording=wording,
                 problem=f"The template was not saved: {message}",
+                anchor="template-form-title",
             )
         return RedirectResponse(
             f"/staff/admin?done=template&template={quote(template_id)}#template-form-title", 303
@@ -788,6 +842,7 @@ def _router() -> APIRouter:
                 editing=editing,
                 rule=shown,
                 problem=f"The rule was not saved: {message}",
+                anchor="rule-form-title",
             )
         return RedirectResponse(f"/staff/admin?done=rule#rule-{quote(rule_id)}", 303)
 
@@ -813,6 +868,7 @@ def _router() -> APIRouter:
                 status=400,
                 hook={"url": url, "event_types": events},  # never the secret back
                 problem=f"The subscription was not added: {message}",
+                anchor="hook-form-title",
             )
         return RedirectResponse("/staff/admin?done=subscription#hooks-title", 303)
 
@@ -980,6 +1036,12 @@ def _router() -> APIRouter:
         )
 
     return router
+
+
+def _calendars(district: DistrictConfig) -> list[str]:
+    """The calendars a policy may count time on: around the clock, or the district's own."""
+    config = district.section("escalation", EscalationConfig)
+    return [AROUND_THE_CLOCK, *(c.id for c in config.calendars)]
 
 
 def canned_replies(district: DistrictConfig, language: str) -> list[dict[str, str]]:

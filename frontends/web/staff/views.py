@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from frontends.web.forms import normalize_phone
 from services.notify.templates import SAMPLE, MessageTemplate, TemplateProblem, render
 from shared.auth import Principal, Role
@@ -81,6 +83,7 @@ DONE = {
     "subscription": "Webhook subscription added; its secret is not shown again.",
     "unsubscribed": "Webhook subscription deleted.",
     "template": "Template saved; new messages use it now.",
+    "policy": "Policy saved; new clocks (and re-triaged or reopened concerns) use it.",
 }
 
 
@@ -303,6 +306,64 @@ def rule_body(
         "tags": form.get("tags", ""),
     }
     return body, shown
+
+
+def policy_form(policy: Any) -> dict[str, Any]:
+    """The policy form's values: targets and ladder delays in hours, the calendar."""
+    return {
+        "first_response_h": _hours(policy.first_response_s),
+        "resolution_h": _hours(policy.resolution_s),
+        "calendar": policy.calendar,
+        **{f"after_h_{step.level}": _hours(step.after_s) for step in policy.ladder},
+    }
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / 3600:g}"
+
+
+_POLICY_FIELDS = {
+    "first_response_s": "the first response target",
+    "resolution_s": "the resolution target",
+    "(after_s)": "(hours after the missed target)",
+}
+
+
+def policy_body(form: Mapping[str, str], policy: Any) -> tuple[Any, dict[str, str]]:
+    """The policy with the form's targets, calendar and ladder delays (hours; all else kept),
+    or None and what to correct, by field."""
+    errors: dict[str, str] = {}
+
+    def seconds(name: str, label: str, *, zero: bool = False) -> int:
+        try:
+            hours = float(form.get(name, "").strip().replace(",", "."))
+        except ValueError:
+            hours = -1.0
+        if not (hours >= 0 if zero else hours > 0) or hours > 24 * 366:
+            errors[name] = f"Enter {label} in hours, e.g. 72 or 0.5."
+            return 0
+        return round(hours * 3600)
+
+    changes: dict[str, Any] = {
+        "first_response_s": seconds("first_response_h", "the first response target"),
+        "resolution_s": seconds("resolution_h", "the resolution target"),
+        "calendar": form.get("calendar") or policy.calendar,
+        "ladder": [
+            step.model_copy(
+                update={"after_s": seconds(f"after_h_{step.level}", "the delay", zero=True)}
+            )
+            for step in policy.ladder
+        ],
+    }
+    if errors:
+        return None, errors
+    try:
+        return type(policy).model_validate({**policy.model_dump(), **changes}), {}
+    except ValidationError as exc:  # targets or ladder delays out of order
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        for name, said in _POLICY_FIELDS.items():
+            message = message.replace(name, said)
+        return None, {"policy": message[:1].upper() + message[1:] + "."}
 
 
 def template_key(raw: str | None) -> tuple[str, str, str] | None:
