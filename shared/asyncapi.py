@@ -46,7 +46,10 @@ def _envelope_schema(spec: EventSpec) -> dict[str, Any]:
             "source": {"type": "string", "const": f"/bureau/{spec.producer}"},
             "type": {"type": "string", "const": spec.type},
             "time": {"type": "string", "format": "date-time"},
-            "subject": {"type": "string", "description": "the concern id"},
+            "subject": {
+                "type": "string",
+                "description": "the concern id (board.packet_ready: board-packet-<month>)",
+            },
             "datacontenttype": {"type": "string", "const": "application/json"},
             "traceparent": {
                 "type": "string",
