@@ -6,17 +6,18 @@ intake's answer time while the rest of the bureau is saturated against intake al
     .venv/bin/python -m bench.surge --retry-writes on     # the services' retryable writes on
 
 Starts its own SecantusDB (one server for the four databases, or one per service with
-`--store-per-service`), SMTP sink and services, with
-the local RabbitMQ (`AMQP_URL`), in this order:
+`--store-per-service`), SMTP sink and services, with the local RabbitMQ (`AMQP_URL`), in this
+order:
 
 1. the store's ceiling: single-document inserts/s, 16 at a time (before any service runs);
 2. intake alone, at a fixed rate (`--probe-rate`): its answer p50/p99 with nothing else
    running (what it posts waits in the queues);
 3. the whole bureau saturated: the rest started, the backlog drained, then a surge
-   (`--surge` concerns, 16 clients at once) and, while the bureau works through it, intake
-   again at the probe rate: intake's p99 now; the surge's concerns accepted and finished
-   (acknowledgement mail received) per second of the whole run, and the whole bureau's CPU
-   seconds per concern;
+   (`--surge` concerns, 16 clients at once) and, once intake took it, while the rest of the
+   bureau works through it, intake again at the probe rate: intake's p99 now (the probe ends
+   before the rest is done: `rest_busy_after_probe_s` says for how long it still was); the
+   surge's concerns accepted and finished (acknowledgement mail received) per second of the
+   whole run, and the whole bureau's CPU seconds per concern;
 4. half of that capacity offered at a fixed rate: acknowledgement (POST to mail) p50/p99.
 
 Prints the ceilings, the figures and their ratios (targets of issue 23 beside them) and
@@ -56,17 +57,13 @@ def _intake_figures(run: Run) -> dict[str, Any]:
     }
 
 
-async def _surge_with_probe(
+async def _surge_then_probe(
     url: str, surge: int, probe_rate: float, probe_s: float
 ) -> tuple[Run, Run]:
-    """The surge (16 clients at once) and, from a second after it starts, intake at the
-    probe rate: what a family meets while the bureau works through the surge."""
-
-    async def probe() -> Run:
-        await asyncio.sleep(1.0)
-        return await post_concerns(url, int(probe_rate * probe_s), rate=probe_rate)
-
-    burst, probed = await asyncio.gather(post_concerns(url, surge, concurrency=16), probe())
+    """The surge (16 clients at once) and, once intake has taken it, intake at the probe
+    rate while the rest of the bureau works through the surge: what a family meets then."""
+    burst = await post_concerns(url, surge, concurrency=16)
+    probed = await post_concerns(url, int(probe_rate * probe_s), rate=probe_rate)
     return burst, probed
 
 
@@ -90,6 +87,12 @@ def main() -> None:
         default=0,
         help="intake's PREFETCH (events it handles at once), instead of its default",
     )
+    parser.add_argument(
+        "--consumer-prefetch",
+        type=int,
+        default=0,
+        help="PREFETCH of triage, escalation and notify, instead of their default",
+    )
     args = parser.parse_args()
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     figures: dict[str, Any] = {
@@ -97,6 +100,7 @@ def main() -> None:
         "retry_writes": args.retry_writes,
         "stores": "one per service" if args.store_per_service else "one",
         "intake_prefetch": args.intake_prefetch or "default",
+        "consumer_prefetch": args.consumer_prefetch or "default",
     }
     with bench_bureau(amqp_url, "surge") as (bureau, tag):
         mongo_url = bureau.start_store()
@@ -112,9 +116,11 @@ def main() -> None:
             else dict.fromkeys(SERVICES, mongo_url)
         )
         stores = sorted(set(urls.values()))
-        prefetch = (
-            {"intake": {"PREFETCH": str(args.intake_prefetch)}} if args.intake_prefetch else {}
-        )
+        prefetch = {
+            name: {"PREFETCH": str(n)}
+            for name in SERVICES
+            if (n := args.intake_prefetch if name == "intake" else args.consumer_prefetch)
+        }
 
         def start(names: tuple[str, ...]) -> None:
             bureau.start_services(
@@ -156,7 +162,7 @@ def main() -> None:
         store_before = sum(cpu_seconds(pid) for pid in store_pids)
         started = time.time()
         burst, probed = asyncio.run(
-            _surge_with_probe(bureau.url("intake"), args.surge, args.probe_rate, args.probe_seconds)
+            _surge_then_probe(bureau.url("intake"), args.surge, args.probe_rate, args.probe_seconds)
         )
         both = Run(sent_at={**burst.sent_at, **probed.sent_at})
         done = acknowledged_at(smtp, both, timeout_s=600)
@@ -179,6 +185,10 @@ def main() -> None:
             "store_cpu_share": round(store_used / max(cpu_used, 1e-9), 2),
         }
         figures["intake_while_saturated"] = _intake_figures(probed)
+        probe_end = started + burst.elapsed + probed.elapsed
+        figures["intake_while_saturated"]["rest_busy_after_probe_s"] = round(
+            max((done[k] for k in burst.sent_at if k in done), default=probe_end) - probe_end, 1
+        )
 
         capacity = figures["surge"]["finished_per_s"]
         half = max(capacity / 2, 0.5)
@@ -227,7 +237,8 @@ def report(figures: dict[str, Any]) -> None:
     ratios = figures["ratios"]
     print(
         f"\nsurge headroom (SecantusDB servers: {figures['stores']}; "
-        f"retryWrites {figures['retry_writes']})"
+        f"retryWrites {figures['retry_writes']}; PREFETCH intake {figures['intake_prefetch']}, "
+        f"others {figures['consumer_prefetch']})"
     )
     print(f"  store ceiling              {figures['ceiling_store_inserts_per_s']:>9} inserts/s")
     print(
@@ -241,7 +252,8 @@ def report(figures: dict[str, Any]) -> None:
     )
     print(
         f"  intake p99 alone           {alone['p99_ms']:>9} ms; with the bureau saturated "
-        f"{busy['p99_ms']} ms (p50 {alone['p50_ms']} / {busy['p50_ms']})"
+        f"{busy['p99_ms']} ms (p50 {alone['p50_ms']} / {busy['p50_ms']}; the rest still "
+        f"busy {busy['rest_busy_after_probe_s']} s after the probe)"
     )
     print(
         f"  at half capacity           {half['offered_per_s']:>9}/s offered: acknowledgement "
