@@ -21,10 +21,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from devtools.broker import delete_prefixed_topology
 from devtools.bureau import LocalBureau
@@ -144,6 +146,9 @@ class Faults:
     sink: KillableSink
     mails: MailIndex
     prefix: str
+
+    def database(self, service: str) -> str:
+        return f"t_{self.prefix.split('.')[1]}_{service}"
 
     def store_port(self) -> int:
         return int(self.bureau.env["MONGO_URL"].rsplit(":", 1)[1].split("/")[0])
@@ -316,13 +321,27 @@ async def missing(
         await asyncio.sleep(1.0)
 
 
-def window_around(sink: SmtpSink, killed_at: float, before_s: float = 2.0) -> set[str]:
-    """Tracking numbers of the mails the relay took from notify shortly before it was killed:
-    those it may not have recorded as sent (the documented crash window)."""
+async def recorded_sends(faults: Faults) -> set[str]:
+    """The Message-IDs notify has recorded as sent; read once notify is killed, nothing records
+    until it restarts."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(faults.bureau.env["MONGO_URL"])
+    try:
+        deliveries = mongo[faults.database("notify")]["deliveries"]
+        return {
+            str(doc.get("provider_reference"))
+            async for doc in deliveries.find({"status": "sent"}, {"provider_reference": 1})
+        }
+    finally:
+        await mongo.close()
+
+
+def crash_window(sink: SmtpSink, recorded: set[str]) -> set[str]:
+    """Tracking numbers of the mails the relay took from notify before its restart that notify
+    had not recorded as sent when it was killed: the documented crash window."""
     return {
         t
         for mail in list(sink.mails)
-        if killed_at - before_s <= mail.received_at <= killed_at + 1.0
+        if mail.message["Message-ID"] not in recorded
         for t in TRACKING.findall(mail.subject) or TRACKING.findall(mail.text)
     }
 
@@ -343,13 +362,16 @@ async def test_no_concern_is_lost_or_acknowledged_twice_through_faults(faults: F
     stream = Stream(bureau.url("intake"))
     posting = asyncio.create_task(stream.run())
     await asyncio.sleep(1)
-    notify_killed_at = 0.0
+    window: set[str] = set()
+    recorded: set[str] = set()
     for victim in ("triage", "escalation", "notify", "intake"):
         step(f"kill {victim}")
-        if victim == "notify":
-            notify_killed_at = time.time()
         bureau.services[victim].kill()  # SIGKILL mid-stream
+        if victim == "notify":
+            recorded = await recorded_sends(faults)
         await asyncio.sleep(OUTAGE_S)
+        if victim == "notify":
+            window = crash_window(faults.sink, recorded)
         bureau.services[victim].start()  # its readiness is awaited below, faults go on
     step("stop the broker")
     await asyncio.to_thread(rabbitmqctl, "stop_app")
@@ -373,7 +395,7 @@ async def test_no_concern_is_lost_or_acknowledged_twice_through_faults(faults: F
 
     outcome = await drained(faults, stream.accepted, DRAIN_TIMEOUT_S)
     outcome.report("services and broker killed; store killed after a burst, away 2 leases", stream)
-    assert_nothing_lost(outcome, crash_window=window_around(faults.sink, notify_killed_at))
+    assert_nothing_lost(outcome, crash_window=window)
 
 
 async def test_notify_killed_between_the_mail_servers_accept_and_the_record_mails_once_more(
@@ -382,11 +404,9 @@ async def test_notify_killed_between_the_mail_servers_accept_and_the_record_mail
     bureau = faults.bureau
     stream = Stream(bureau.url("intake"))
     killed = threading.Event()
-    killed_at: list[float] = []
 
     def kill_notify(mail: ReceivedMail) -> None:
         if not killed.is_set() and mail.recipients[0].startswith(PARENT):
-            killed_at.append(time.time())
             bureau.services["notify"].kill()  # before the relay answers 250
             killed.set()
 
@@ -397,7 +417,8 @@ async def test_notify_killed_between_the_mail_servers_accept_and_the_record_mail
         assert await asyncio.to_thread(killed.wait, 10), "no acknowledgement went out"
     finally:
         faults.sink.on_accept = None
-    window = window_around(faults.sink, killed_at[0])
+    window = crash_window(faults.sink, await recorded_sends(faults))
+    assert window, "the mail taken as notify was killed is not recorded as sent"
     await asyncio.to_thread(bureau.restart, "notify")
     await stream.burst(10)
 

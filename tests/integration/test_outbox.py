@@ -271,7 +271,10 @@ async def test_backlog_counts_documents_with_pending_events(
 ) -> None:
     await concerns.insert_many(
         [
-            with_outbox({"_id": "c-1"}, [submitted("c-1"), status_changed("c-1", "a", "b")]),
+            with_outbox(
+                {"_id": "c-1"},
+                [submitted("c-1"), status_changed("c-1", "received", "acknowledged")],
+            ),
             with_outbox({"_id": "c-2"}, [submitted("c-2")]),
             with_outbox({"_id": "c-3"}, [submitted("c-3")]),
             {"_id": "c-4", "status": "received"},
