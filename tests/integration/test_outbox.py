@@ -17,6 +17,7 @@ from shared.events import (
     Channel,
     CloudEvent,
     ConcernContactShared,
+    ConcernStatus,
     ConcernStatusChanged,
     ConcernSubmitted,
     RequesterContact,
@@ -56,7 +57,10 @@ def submitted(concern_id: str) -> CloudEvent:
 
 def status_changed(concern_id: str, from_status: str, to_status: str) -> CloudEvent:
     data = ConcernStatusChanged(
-        concern_id=concern_id, from_status=from_status, to_status=to_status, changed_at=AT
+        concern_id=concern_id,
+        from_status=ConcernStatus(from_status),
+        to_status=ConcernStatus(to_status),
+        changed_at=AT,
     )
     return new_event(data, source="/bureau/test", subject=concern_id, time=AT)
 
