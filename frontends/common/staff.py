@@ -27,7 +27,12 @@ from frontends.common.settings import FrontendSettings
 from services.escalation.api import ClockRead, OmbudspersonCaseRead
 from services.escalation.policies import Policy
 from services.intake.schemas import ConcernPage, ConcernRead, ConcernReceipt, StudentRevealRead
-from services.notify.api import PUBLIC_EVENTS, SubscriptionRead, TemplateRead
+from services.notify.api import (
+    PUBLIC_EVENTS,
+    SubscriptionRead,
+    TemplatePreviewRead,
+    TemplateRead,
+)
 from services.triage.api import DecisionRead, HandoverRead, MemberRead, TeamRead
 from services.triage.rules_api import DryRunRead, RuleRead
 
@@ -50,6 +55,7 @@ __all__ = [
     "StudentRevealRead",
     "SubscriptionRead",
     "TeamRead",
+    "TemplatePreviewRead",
     "TemplateRead",
 ]
 
@@ -372,6 +378,28 @@ class StaffClient:
         )
         saved: TemplateRead = self._parse(TemplateRead, response)
         return saved
+
+    async def preview_template(
+        self, token: str, key: tuple[str, str, str], *, subject: str | None, body: str
+    ) -> TemplatePreviewRead:
+        """A template's text as notify writes it in its language with sample values (nothing
+        stored); 422 (`IntakeInvalid`) names what does not render."""
+        kind, channel, language = key
+        response = await self._call(
+            "notify",
+            "POST",
+            "/v1/templates/preview",
+            token,
+            json={
+                "kind": kind,
+                "channel": channel,
+                "language": language,
+                "subject": subject,
+                "body": body,
+            },
+        )
+        rendered: TemplatePreviewRead = self._parse(TemplatePreviewRead, response)
+        return rendered
 
     async def subscriptions(self, token: str) -> list[SubscriptionRead]:
         """The webhook subscriptions of district systems (their secrets are never shown)."""

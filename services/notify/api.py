@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field, field_validator
 
 from services.notify import surveys, webhook_targets
+from services.notify.audience import sample_values
 from services.notify.context import NotifyContext
 from services.notify.domain import (
     ChannelName,
@@ -23,6 +24,7 @@ from services.notify.templates import (
     TEMPLATED_CHANNELS,
     TEMPLATED_KINDS,
     MessageTemplate,
+    render,
     validate,
 )
 from shared.authz import Access, Permission
@@ -170,6 +172,53 @@ async def get_template(
     return _template_read(stored)
 
 
+class TemplatePreview(BaseModel):
+    kind: Kind
+    channel: ChannelName
+    language: str = Field(pattern=r"^[a-z]{2,3}$", description="e.g. `en`, `es`, `vi`")
+    subject: str | None = Field(
+        default=None, max_length=400, description="email only; placeholders allowed"
+    )
+    body: str = Field(max_length=20_000)
+
+
+class TemplatePreviewRead(BaseModel):
+    language: str
+    subject: str | None = Field(description="email only")
+    text: str
+
+
+def _renderable(
+    kind: Kind,
+    channel: ChannelName,
+    language: str,
+    subject: str | None,
+    body: str,
+    ctx: NotifyContext,
+) -> MessageTemplate:
+    """The template these texts make; a 422 problem naming each field that fails to render."""
+    if kind not in TEMPLATED_KINDS or channel not in TEMPLATED_CHANNELS:
+        field = "kind" if kind not in TEMPLATED_KINDS else "channel"
+        raise Problem(
+            422,
+            "No templates here",
+            f"{kind.value} messages by {channel.value} are not written from templates",
+            errors=[{"field": field, "message": "has no templates"}],
+        )
+    template = MessageTemplate(
+        kind=kind, channel=channel, language=language, subject=subject, body=body
+    )
+    problems = validate(template, sms_max_segments=ctx.config.sms_max_segments)
+    if problems:
+        raise Problem(
+            422,
+            "Template does not render",
+            "; ".join(str(p) for p in problems),
+            errors=[{"field": p.field, "message": p.message} for p in problems],
+        )
+    return template
+
+
 @router.put(
     "/templates/{kind}/{channel}/{language}", response_model=TemplateRead, tags=["templates"]
 )
@@ -182,26 +231,24 @@ async def put_template(
     who: ConfigWriter,
 ) -> TemplateRead:
     """Store a template after rendering it with sample values; 422 names what fails."""
-    if kind not in TEMPLATED_KINDS or channel not in TEMPLATED_CHANNELS:
-        field = "kind" if kind not in TEMPLATED_KINDS else "channel"
-        raise Problem(
-            422,
-            "No templates here",
-            f"{kind.value} messages by {channel.value} are not written from templates",
-            errors=[{"field": field, "message": "has no templates"}],
-        )
-    template = MessageTemplate(
-        kind=kind, channel=channel, language=language, subject=body.subject, body=body.body
-    )
-    problems = validate(template, sms_max_segments=ctx.config.sms_max_segments)
-    if problems:
-        raise Problem(
-            422,
-            "Template does not render",
-            "; ".join(str(p) for p in problems),
-            errors=[{"field": p.field, "message": p.message} for p in problems],
-        )
+    template = _renderable(kind, channel, language, body.subject, body.body, ctx)
     return _template_read(await ctx.templates.put(template, ctx.clock.now()))
+
+
+@router.post("/templates/preview", response_model=TemplatePreviewRead, tags=["templates"])
+async def preview_template(
+    body: TemplatePreview, ctx: Ctx, who: ConfigWriter
+) -> TemplatePreviewRead:
+    """A template's text as a message in its language with sample values (dates, roles and
+    targets in that language's words); nothing is stored. 422 names what fails, as saving
+    would."""
+    template = _renderable(body.kind, body.channel, body.language, body.subject, body.body, ctx)
+    rendered = render(template, sample_values(body.language, ctx.district))
+    return TemplatePreviewRead(
+        language=rendered.language,
+        subject=rendered.subject if body.channel is ChannelName.EMAIL else None,
+        text=rendered.text,
+    )
 
 
 # --- subscriptions ------------------------------------------------------------------------

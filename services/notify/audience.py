@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.notify.config import NotifyConfig
@@ -24,6 +24,7 @@ from services.notify.domain import (
     primary_language,
 )
 from services.notify.repository import ConcernFacts
+from services.notify.templates import SAMPLE
 from shared.district import DistrictConfig, LocalizedName
 from shared.events import (
     ConcernAssigned,
@@ -399,3 +400,16 @@ def _text(value: Any, key: str, language: str, timezone: str) -> str:
     if key == "target":
         return _TARGET_WORDS.get(language, _TARGET_WORDS["en"]).get(str(value), str(value))
     return str(value)
+
+
+# The moment the sample `due` stands for: Thursday, March 5, 2026, 9:30 AM in Chicago.
+SAMPLE_DUE = datetime(2026, 3, 5, 15, 30, tzinfo=UTC)
+
+
+def sample_values(language: str, district: DistrictConfig) -> dict[str, str]:
+    """The sample values a template preview renders with, written as a message in `language`
+    would be: the date in the district's time zone, the role and the target in its words."""
+    raw: dict[str, Any] = {**SAMPLE, "due": SAMPLE_DUE, "role": Role(SAMPLE["role"])}
+    return {
+        key: _text(value, key, language, district.district.timezone) for key, value in raw.items()
+    }

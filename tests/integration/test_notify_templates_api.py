@@ -178,3 +178,59 @@ async def test_a_new_language_is_used_where_it_has_templates_and_english_elsewhe
     acknowledgement, reply = outbox.sent[-2:]
     assert acknowledgement.language == "en"
     assert (reply.language, reply.subject) == ("vi", "Trả lời về CS-2026-000042")
+
+
+async def test_a_preview_renders_in_its_language_with_sample_values_and_stores_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    before = (await client.get("/v1/templates/acknowledgement/email/es")).json()
+    wording = {
+        "subject": "Recibimos $tracking",
+        "body": "Hola[[ $name]]: respuesta antes del $due.",
+    }
+
+    spanish = await client.post(
+        "/v1/templates/preview",
+        json={"kind": "acknowledgement", "channel": "email", "language": "es", **wording},
+    )
+    english = await client.post(
+        "/v1/templates/preview",
+        json={"kind": "acknowledgement", "channel": "sms", "language": "en", "body": "By $due"},
+    )
+
+    assert spanish.status_code == 200 and english.status_code == 200
+    assert spanish.json() == {
+        "language": "es",
+        "subject": "Recibimos CS-2026-000123",
+        "text": "Hola Ana Pérez: respuesta antes del jueves 5 de marzo de 2026 a las 09:30 (CST).",
+    }
+    assert english.json() == {
+        "language": "en",
+        "subject": None,
+        "text": "By Thursday, March 5, 2026 at 9:30 AM CST",
+    }
+    assert (await client.get("/v1/templates/acknowledgement/email/es")).json() == before
+
+
+async def test_a_preview_that_does_not_render_names_the_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.post(
+        "/v1/templates/preview",
+        json={"kind": "reopening", "channel": "sms", "language": "es", "body": "Hola $nombre"},
+    )
+
+    assert answer.status_code == 422
+    assert answer.json()["title"] == "Template does not render"
+    [error] = answer.json()["errors"]
+    assert error["field"] == "body" and "$nombre" in error["message"]
+
+
+async def test_only_those_who_edit_templates_may_preview_them(ctx: NotifyContext) -> None:
+    async with api_client(ctx, "specialist") as http:
+        answer = await http.post(
+            "/v1/templates/preview",
+            json={"kind": "reopening", "channel": "sms", "language": "en", "body": "$tracking"},
+        )
+
+    assert answer.status_code == 403

@@ -107,13 +107,15 @@ def test_a_template_is_previewed_in_each_language_with_the_edited_text_in_its_ow
     assert key is not None and views.template_key("reopening.sms") is None
     assert views.template_key("../x.sms.es") is None
 
-    edited = views.template_previews(stored, key, {"body": "Nueva: $tracking $nombre"})
-    fine = views.template_previews(stored, key, {"body": "Nueva: $tracking"})
+    texts = views.template_texts(stored, key, {"body": "Nueva: $tracking"})
+    untouched = views.template_texts(stored, key, None)
 
-    assert [language for language, _, _ in edited] == ["en", "es"]
-    assert edited[0][1].text == "Reopened: CS-2026-000123"
-    assert edited[1][1] is None and "$nombre" in (edited[1][2] or "")
-    assert fine[1][1].text == "Nueva: CS-2026-000123"
+    assert [(t.language, t.body) for t in texts] == [
+        ("en", "Reopened: $tracking"),
+        ("es", "Nueva: $tracking"),
+    ]
+    assert [t.body for t in untouched] == ["Reopened: $tracking", "Reabierta: $tracking"]
+    assert views.template_texts(stored, ("reopening", "email", "es"), None) == []
 
 
 def test_a_policy_takes_the_forms_hours_and_keeps_the_rest() -> None:

@@ -3,6 +3,7 @@ render a page (or redirect after a post)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from frontends.common.staff import (
     StaffClient,
     StaleCase,
     SubscriptionRead,
+    TemplatePreviewRead,
     TemplateRead,
 )
 from frontends.phone.config import phone_config
@@ -81,6 +83,24 @@ def install(app: FastAPI, settings: WebSettings, district: DistrictConfig) -> No
 def _signin(request: Request) -> SignIn:
     signin: SignIn = request.app.state.staff_signin
     return signin
+
+
+async def _previews(
+    client: StaffClient, bearer: str, key: tuple[str, str, str], texts: list[views.TemplateText]
+) -> list[tuple[str, TemplatePreviewRead | None, str | None]]:
+    """Each language's wording as notify writes it with sample values, or why it does not
+    render (or why notify could not say)."""
+
+    async def one(text: views.TemplateText) -> tuple[str, TemplatePreviewRead | None, str | None]:
+        try:
+            rendered = await client.preview_template(
+                bearer, (key[0], key[1], text.language), subject=text.subject, body=text.body
+            )
+        except IntakeError as exc:
+            return text.language, None, exc.detail or exc.title
+        return text.language, rendered, None
+
+    return list(await asyncio.gather(*(one(t) for t in texts)))
 
 
 def _client(request: Request) -> StaffClient:
@@ -697,6 +717,8 @@ def _router() -> APIRouter:
         )
         if chosen is not None and wording is None:
             wording = {"subject": chosen.subject or "", "body": chosen.body}
+        texts = views.template_texts(templates or [], key, wording) if chosen and key else []
+        previews = await _previews(client, bearer, key, texts) if key and texts else []
         policies = await client.policies(bearer)
         tuned = next((p for p in policies if p.id == policy), None)
         if tuned is not None and policy_values is None:
@@ -719,9 +741,7 @@ def _router() -> APIRouter:
             message_template=chosen,
             template_id=template if chosen else None,
             wording=wording or {},
-            previews=views.template_previews(templates or [], key, wording)
-            if chosen and key
-            else [],
+            previews=previews,
             policies=policies,
             trial=trial,
             values=values or {},

@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from frontends.web.forms import normalize_phone
-from services.notify.templates import SAMPLE, MessageTemplate, TemplateProblem, render
 from shared.auth import Principal, Role
 from shared.authz import Permission, access
 
@@ -374,28 +373,30 @@ def template_key(raw: str | None) -> tuple[str, str, str] | None:
     return parts[0], parts[1], parts[2]
 
 
-def template_previews(
+@dataclass(frozen=True)
+class TemplateText:
+    """One language's wording of a template, to preview."""
+
+    language: str
+    subject: str | None
+    body: str
+
+
+def template_texts(
     templates: list[Any], key: tuple[str, str, str], edited: Mapping[str, str] | None
-) -> list[tuple[str, Any, str | None]]:
-    """The message in each language of this template's kind and channel, as notify writes it
-    with its sample values (the one being edited with its edited text); a text that does not
-    render says why instead."""
+) -> list[TemplateText]:
+    """The wording in each language of this template's kind and channel, English first (the
+    one being edited with its edited text): what the preview asks notify to render."""
     kind, channel, language = key
-    previews: list[tuple[str, Any, str | None]] = []
+    texts: list[TemplateText] = []
     for t in sorted(templates, key=lambda t: (t.language != "en", t.language)):
         if (t.kind.value, t.channel.value) != (kind, channel):
             continue
         subject, body = t.subject, t.body
         if edited is not None and t.language == language:
             subject, body = edited.get("subject") or None, edited.get("body", "")
-        template = MessageTemplate(
-            kind=t.kind, channel=t.channel, language=t.language, subject=subject, body=body
-        )
-        try:
-            previews.append((t.language, render(template, SAMPLE), None))
-        except TemplateProblem as problem:
-            previews.append((t.language, None, str(problem)))
-    return previews
+        texts.append(TemplateText(language=t.language, subject=subject, body=body))
+    return texts
 
 
 def allowed_actions(status: str, *, act: bool) -> set[str]:
