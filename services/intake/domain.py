@@ -125,7 +125,12 @@ def requester_key(term: str, secret: bytes) -> str:
 def requester_keys(requester: Requester, secret: bytes) -> tuple[str, ...]:
     """The keyed hashes of a requester's email and phone, stored with the concern so staff
     can find a family's earlier concerns by either without contact in any query or index."""
-    terms = (lookup_term(v) for v in (requester.email, requester.phone) if v)
+    return contact_keys(requester.email, requester.phone, secret=secret)
+
+
+def contact_keys(*contacts: str | None, secret: bytes) -> tuple[str, ...]:
+    """The keyed hashes of these emails and phone numbers (blanks and others left out)."""
+    terms = (lookup_term(v) for v in contacts if v)
     return tuple(requester_key(t, secret) for t in terms if t)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI
 
-from services.intake import api, calls, handlers
+from services.intake import api, backfills, calls, handlers
 from services.intake.attachments import router as attachments_router
 from services.intake.config import IntakeConfig
 from services.intake.context import IntakeContext
@@ -21,6 +21,7 @@ from shared.clock import Clock, SystemClock
 from shared.district import load_district
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
+from shared.migrations import MIGRATIONS, once
 from shared.ratelimit import RateLimiter
 from shared.runtime import Runtime
 
@@ -63,6 +64,13 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
                 "student information re-sealed",
                 extra={"concerns": resealed, "key_id": vault.current},
             )
+        contact_secret = settings.contact_hash_key.get_secret_value().encode()
+        # concerns from before the lookup by a family's phone or email: their keys, once
+        await once(
+            runtime.db[MIGRATIONS],
+            backfills.REQUESTER_KEYS,
+            lambda: backfills.requester_keys(repo.collection, contact_secret),
+        )
         disclosures = DisclosureRepository(runtime.db)
         await disclosures.ensure_indexes()
         await calls.ensure_indexes(runtime.db)
@@ -76,7 +84,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             config=config,
             source=settings.source,
             published=runtime.wake_relay,
-            contact_secret=settings.contact_hash_key.get_secret_value().encode(),
+            contact_secret=contact_secret,
             access_key=settings.access_token_key.get_secret_value().encode(),
             disclosures=disclosures,
             sms_updates=settings.sms_updates,

@@ -42,13 +42,13 @@ from services.escalation.repository.recent import RecentClocks
 from services.escalation.standards import finished_cycle
 from shared.clock import as_utc
 from shared.events import CloudEvent
+from shared.migrations import MIGRATIONS
 from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
 
 # How many of the most overdue clocks one look at the index lists (others may be held by other
 # replicas); a sweep claims them one by one before it looks again.
 CANDIDATES = 64
-MIGRATIONS = "migrations"  # what was done once per store (views.py)
 
 log = logging.getLogger(__name__)
 

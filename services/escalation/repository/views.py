@@ -21,6 +21,7 @@ from services.escalation.domain import (
     ombudsperson_reason,
 )
 from services.escalation.repository.documents import NOT_READ, OMBUDSPERSON_FROM, readable
+from shared.migrations import once
 from shared.store import Document
 
 OLDEST_FIRST = [("submitted_at", ASCENDING), ("_id", ASCENDING)]
@@ -33,9 +34,7 @@ async def ensure_indexes(
     await clocks.create_index([("stopped_at", ASCENDING)], name="stopped_at")
     # the open-clocks gauge counts on every scrape: what is open, not the history
     await clocks.create_index([("status", ASCENDING)], name="status")
-    if await migrations.find_one({"_id": OMBUDSPERSON_FROM}) is None:
-        await _backfill(clocks)
-        await migrations.update_one({"_id": OMBUDSPERSON_FROM}, {"$set": {}}, upsert=True)
+    await once(migrations, OMBUDSPERSON_FROM, lambda: _backfill(clocks))
 
 
 async def _backfill(clocks: AsyncCollection[Document]) -> None:
