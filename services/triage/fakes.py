@@ -18,6 +18,7 @@ from services.triage.assignment import Absence, away_at
 from services.triage.domain import Decision, FirstDecision
 from services.triage.repository import (
     COMPARED_FIELDS,
+    SafetyWords,
     decision_of,
     first_document,
 )
@@ -236,9 +237,19 @@ class FakeRuleRepository:
 
     def __init__(self, rules: Sequence[Rule] = ()) -> None:
         self.rules: list[Rule] = list(rules)
+        self.stored_safety_words: SafetyWords | None = None
 
     async def current(self) -> list[Rule]:
         return list(self.rules)
+
+    async def safety_words(self, configured: Sequence[str]) -> SafetyWords:
+        return self.stored_safety_words or SafetyWords(words=tuple(configured))
+
+    async def set_safety_words(
+        self, words: Sequence[str], *, now: datetime, actor: str
+    ) -> SafetyWords:
+        self.stored_safety_words = SafetyWords(tuple(words), updated_at=now, updated_by=actor)
+        return self.stored_safety_words
 
     async def seed(self, rules: Sequence[Rule]) -> bool:
         if self.rules:

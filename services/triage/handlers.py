@@ -95,7 +95,7 @@ async def on_details_shared(
         facts,
         await ctx.rules.current(),
         ctx.district,
-        ctx.config.safety_words,
+        (await ctx.rules.safety_words(ctx.config.safety_words)).words,
         ctx.config.school_first,
     )
     submitted_at = as_utc(data.submitted_at)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.triage import api, handlers, rules_api, training
+from services.triage import api, handlers, rules_api, safety_api, training
 from services.triage.config import load_config
 from services.triage.context import TriageContext
 from services.triage.repository import (
@@ -63,5 +63,6 @@ def create_app(settings: TriageSettings, *, clock: Clock | None = None) -> FastA
     )
     app.include_router(api.router)
     app.include_router(rules_api.router)
+    app.include_router(safety_api.router)
     app.include_router(training.router)
     return app

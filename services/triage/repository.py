@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ RULES = "rules"
 MEMBERS = "members"
 META = "meta"
 SEEDED_MARKER = "rules_seeded"
+SAFETY_WORDS = "safety_words"  # an administrator's, in `meta`; the district file's otherwise
 CACHE_TTL_S = 5.0
 CHANGE_ATTEMPTS = 10  # a decision changed by so many handlers in a row: the event is retried
 """How long another replica's edit of the rules or of who is away may take to be seen here."""
@@ -287,8 +289,18 @@ class DecisionRepository:
         )
 
 
+@dataclass(frozen=True)
+class SafetyWords:
+    """The words that make a concern critical, and who last set them (None: the district
+    file's, never changed through the API)."""
+
+    words: tuple[str, ...]
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
 class RuleRepository:
-    """The ordered routing rules; `position` orders them."""
+    """The ordered routing rules (`position` orders them), and the safety words."""
 
     def __init__(
         self,
@@ -302,6 +314,10 @@ class RuleRepository:
         self._ttl_s = ttl_s
         self._monotonic = monotonic
         self._cache = self._new_cache()
+        self._safety = self._new_safety_cache()
+
+    def _new_safety_cache(self) -> Cached[list[SafetyWords]]:
+        return Cached(self._stored_safety_words, self._ttl_s, now=self._monotonic)
 
     def _new_cache(self) -> Cached[list[Rule]]:
         return Cached(self.ordered, self._ttl_s, now=self._monotonic)
@@ -315,6 +331,37 @@ class RuleRepository:
         """The rules routing uses: as stored at most `ttl_s` ago, or since this process's
         last change of them."""
         return await self._cache.get()
+
+    async def safety_words(self, configured: Sequence[str]) -> SafetyWords:
+        """The safety words routing uses: an administrator's as stored at most `ttl_s` ago (or
+        since this process's last change of them), else `configured` (the district file's)."""
+        stored = await self._safety.get()
+        return stored[0] if stored else SafetyWords(words=tuple(configured))
+
+    async def set_safety_words(
+        self, words: Sequence[str], *, now: datetime, actor: str
+    ) -> SafetyWords:
+        """Store an administrator's safety words; they replace the district file's."""
+        saved = SafetyWords(words=tuple(words), updated_at=now, updated_by=actor)
+        await self._meta.update_one(
+            {"_id": SAFETY_WORDS},
+            {"$set": {"words": list(saved.words), "updated_at": now, "updated_by": actor}},
+            upsert=True,
+        )
+        self._safety = self._new_safety_cache()  # as `_changed`: a load under way is dropped
+        return saved
+
+    async def _stored_safety_words(self) -> list[SafetyWords]:
+        doc = await self._meta.find_one({"_id": SAFETY_WORDS})
+        if doc is None:
+            return []
+        return [
+            SafetyWords(
+                words=tuple(doc["words"]),
+                updated_at=as_utc(doc["updated_at"]),
+                updated_by=doc.get("updated_by"),
+            )
+        ]
 
     async def seed(self, rules: Sequence[Rule]) -> bool:
         """Store the configured rules at the very first start only; True when this call did.

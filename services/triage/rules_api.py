@@ -122,7 +122,7 @@ async def dry_run(body: DryRunCreate, ctx: Ctx, who: ConfigReader) -> dict[str, 
             facts,
             await ctx.rules.ordered(),
             ctx.district,
-            ctx.config.safety_words,
+            (await ctx.rules.safety_words(ctx.config.safety_words)).words,
             ctx.config.school_first,
         )
     )

@@ -1,0 +1,92 @@
+"""Admin API of the safety words: the words and phrases that make a concern critical, whatever
+rule routes it. The district file's (`triage.safety_words`) apply until an administrator sets
+them here; then the stored ones do, on every replica within the rules' cache time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.triage.context import TriageContext
+from services.triage.repository import SafetyWords
+from services.triage.rules import normalise
+from shared.authz import Access, Permission
+from shared.http import Problem, authorize, service_context
+
+router = APIRouter(prefix="/v1/safety-words", tags=["safety words"])
+
+Ctx = Annotated[TriageContext, Depends(service_context)]
+ConfigReader = Annotated[Access, Depends(authorize(Permission.CONFIG_READ))]
+ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
+MAX_WORDS = 300
+Term = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)]
+
+
+class SafetyWordsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    words: list[Term] = Field(
+        min_length=1,
+        max_length=MAX_WORDS,
+        description="words or phrases, case and accents ignored; a trailing `*` allows any "
+        "ending (`amenaz*`); repeats are dropped",
+    )
+
+
+class SafetyWordsRead(BaseModel):
+    words: list[str]
+    origin: Literal["district", "admin"] = Field(
+        description="`district`: the district file's, never changed here"
+    )
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+def _read(found: SafetyWords) -> SafetyWordsRead:
+    return SafetyWordsRead(
+        words=list(found.words),
+        origin="admin" if found.updated_at else "district",
+        updated_at=found.updated_at,
+        updated_by=found.updated_by,
+    )
+
+
+def term_problem(term: str) -> str | None:
+    """Why a safety word cannot match anything, if it cannot."""
+    if not normalise(term).strip("* "):
+        return "needs a letter or a digit"
+    if "*" in term.rstrip("*"):
+        return "`*` only at the end of a word (any ending)"
+    return None
+
+
+@router.get("", response_model=SafetyWordsRead)
+async def get_safety_words(ctx: Ctx, who: ConfigReader) -> SafetyWordsRead:
+    """The safety words triage uses now, and whether an administrator set them."""
+    return _read(await ctx.rules.safety_words(ctx.config.safety_words))
+
+
+@router.put("", response_model=SafetyWordsRead)
+async def put_safety_words(body: SafetyWordsUpdate, ctx: Ctx, who: ConfigWriter) -> SafetyWordsRead:
+    """Replace the safety words (the district file's no longer apply); new concerns are routed
+    with them at once on this replica, on the others within the cache time."""
+    problems = [
+        (f"words.{i}", f"{term!r} {problem}")
+        for i, term in enumerate(body.words)
+        if (problem := term_problem(term))
+    ]
+    if problems:
+        raise Problem(
+            422,
+            "Invalid safety words",
+            "; ".join(message for _, message in problems),
+            errors=[{"field": f, "message": m} for f, m in problems],
+        )
+    kept: dict[str, str] = {}  # in order; a repeat (case and accents aside) dropped
+    for term in body.words:
+        kept.setdefault(normalise(term), term)
+    words = list(kept.values())
+    return _read(await ctx.rules.set_safety_words(words, now=ctx.clock.now(), actor=who.actor))
