@@ -5,7 +5,7 @@ services decide what this person may see and do; the console only hides what the
 
 - intake: work queue, the case (with its version for `If-Match`), the case actions, a concern
   taken on the phone or at the front desk;
-- triage: teams, members, re-triage;
+- triage: teams, members, re-triage, routing rules and safety words;
 - escalation: the SLA clock of a case, the Ombudsperson's view;
 - notify: the message templates, the webhook subscriptions of district systems.
 
@@ -35,6 +35,7 @@ from services.notify.api import (
 )
 from services.triage.api import DecisionRead, HandoverRead, MemberRead, TeamRead
 from services.triage.rules_api import DryRunRead, RuleRead
+from services.triage.safety_api import SafetyWordsRead
 
 __all__ = [
     "ACTIONS",
@@ -50,6 +51,7 @@ __all__ = [
     "OmbudspersonCaseRead",
     "Policy",
     "RuleRead",
+    "SafetyWordsRead",
     "StaffClient",
     "StaleCase",
     "StudentRevealRead",
@@ -323,6 +325,20 @@ class StaffClient:
         response = await self._call("triage", "POST", "/v1/rules/dry-run", token, json=dict(body))
         result: DryRunRead = self._parse(DryRunRead, response)
         return result
+
+    async def safety_words(self, token: str) -> SafetyWordsRead:
+        """The words that make a concern critical, and whether an administrator set them."""
+        response = await self._call("triage", "GET", "/v1/safety-words", token)
+        found: SafetyWordsRead = self._parse(SafetyWordsRead, response)
+        return found
+
+    async def save_safety_words(self, token: str, words: list[str]) -> SafetyWordsRead:
+        """Replace the safety words (422, `IntakeInvalid`, names a word that cannot match)."""
+        response = await self._call(
+            "triage", "PUT", "/v1/safety-words", token, json={"words": words}
+        )
+        saved: SafetyWordsRead = self._parse(SafetyWordsRead, response)
+        return saved
 
     # --- escalation -----------------------------------------------------------------------
 

@@ -22,14 +22,14 @@ Ctx = Annotated[TriageContext, Depends(service_context)]
 ConfigReader = Annotated[Access, Depends(authorize(Permission.CONFIG_READ))]
 ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
 MAX_WORDS = 300
-Term = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)]
+MAX_TERM_CHARS = 60
+Term = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 
 
 class SafetyWordsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     words: list[Term] = Field(
-        min_length=1,
         max_length=MAX_WORDS,
         description="words or phrases, case and accents ignored; a trailing `*` allows any "
         "ending (`amenaz*`); repeats are dropped",
@@ -58,6 +58,8 @@ def term_problem(term: str) -> str | None:
     """Why a safety word cannot match anything, if it cannot."""
     if not normalise(term).strip("* "):
         return "needs a letter or a digit"
+    if len(term) > MAX_TERM_CHARS:
+        return f"is longer than {MAX_TERM_CHARS} characters"
     if "*" in term.rstrip("*"):
         return "`*` only at the end of a word (any ending)"
     return None
@@ -78,6 +80,8 @@ async def put_safety_words(body: SafetyWordsUpdate, ctx: Ctx, who: ConfigWriter)
         for i, term in enumerate(body.words)
         if (problem := term_problem(term))
     ]
+    if not body.words:
+        problems.append(("words", "at least one word (without any, none makes a concern critical)"))
     if problems:
         raise Problem(
             422,

@@ -34,6 +34,7 @@ async def test_an_administrator_sets_the_safety_words_and_new_concerns_are_route
             "/v1/safety-words", json={"words": ["vape*"]}, headers=bearer("specialist")
         )
         invalid = await triage.put("/v1/safety-words", json={"words": ["ok", " * ", "va*pe"]})
+        empty = await triage.put("/v1/safety-words", json={"words": []})
         saved = await triage.put(
             "/v1/safety-words", json={"words": ["Vap*", "vap*", "pelea", "peléa"]}
         )
@@ -53,6 +54,7 @@ async def test_an_administrator_sets_the_safety_words_and_new_concerns_are_route
     assert refused.status_code == 403
     assert invalid.status_code == 422
     assert [e["field"] for e in invalid.json()["errors"]] == ["words.1", "words.2"]
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "words"
     assert saved.status_code == 200, saved.text
     assert saved.json()["words"] == ["Vap*", "pelea"]  # repeats, case and accents aside
     assert saved.json()["origin"] == "admin" and saved.json()["updated_by"]

@@ -1,7 +1,7 @@
 """What the staff console makes of its forms, without I/O: a family's contact to search by,
 a routing rule edited over the rule as it was, a callback for a colleague with its reminder,
-a message template previewed in each language; and the keyed lookup of a requester that
-intake stores."""
+a message template previewed in each language, the safety words; and the keyed lookup of a
+requester that intake stores."""
 
 from __future__ import annotations
 
@@ -116,6 +116,13 @@ def test_a_template_is_previewed_in_each_language_with_the_edited_text_in_its_ow
     ]
     assert [t.body for t in untouched] == ["Reopened: $tracking", "Reabierta: $tracking"]
     assert views.template_texts(stored, ("reopening", "email", "es"), None) == []
+
+
+def test_safety_words_are_read_one_per_line_or_separated_by_commas() -> None:
+    text = "weapon*\n\n  kill myself \r\namenaz*, acoso,\n,"
+
+    assert views.safety_words(text) == ["weapon*", "kill myself", "amenaz*", "acoso"]
+    assert views.safety_words(" \n ") == []
 
 
 def test_a_policy_takes_the_forms_hours_and_keeps_the_rest() -> None:

@@ -25,6 +25,7 @@ from frontends.common.intake import (
 from frontends.common.staff import (
     CALLBACK_ACTION,
     PUBLIC_EVENTS,
+    SafetyWordsRead,
     StaffClient,
     StaleCase,
     SubscriptionRead,
@@ -52,6 +53,7 @@ from shared.district import DistrictConfig
 
 log = logging.getLogger(__name__)
 TEXT_MAX = 5000
+SAFETY_TEXT_MAX = 20_000  # triage takes 300 words of 60 characters at most
 
 
 def install(app: FastAPI, settings: WebSettings, district: DistrictConfig) -> None:
@@ -692,6 +694,7 @@ def _router() -> APIRouter:
         policy: str | None = None,
         policy_values: dict[str, str] | None = None,
         policy_errors: dict[str, str] | None = None,
+        safety_text: str | None = None,
         anchor: str | None = None,
     ) -> Response:
         if not Pages.of(user).admin:
@@ -719,6 +722,7 @@ def _router() -> APIRouter:
             wording = {"subject": chosen.subject or "", "body": chosen.body}
         texts = views.template_texts(templates or [], key, wording) if chosen and key else []
         previews = await _previews(client, bearer, key, texts) if key and texts else []
+        safety: SafetyWordsRead = await client.safety_words(bearer)
         policies = await client.policies(bearer)
         tuned = next((p for p in policies if p.id == policy), None)
         if tuned is not None and policy_values is None:
@@ -729,6 +733,8 @@ def _router() -> APIRouter:
             user,
             status=status,
             rules=rules,
+            safety=safety,
+            safety_text="\n".join(safety.words) if safety_text is None else safety_text,
             anchor=anchor if problem else None,
             tuned=tuned if Pages.of(user).configure else None,
             policy_values=policy_values or {},
@@ -835,6 +841,28 @@ def _router() -> APIRouter:
         return RedirectResponse(
             f"/staff/admin?done=template&template={quote(template_id)}#template-form-title", 303
         )
+
+    @router.post("/admin/safety-words", response_class=HTMLResponse)
+    async def save_safety_words(request: Request) -> Response:
+        """The words that make a concern critical, one per line; triage checks each."""
+        user = signed_in(request)
+        form = await _web(request).posted(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        text = str(form.get("words") or "")[:SAFETY_TEXT_MAX]
+        try:
+            await _client(request).save_safety_words(token(request, user), views.safety_words(text))
+        except (IntakeInvalid, IntakeConflict) as exc:
+            message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+            return await admin_page(
+                request,
+                user,
+                status=400,
+                safety_text=text,
+                problem=f"The safety words were not saved: {message}",
+                anchor="safety-title",
+            )
+        return RedirectResponse("/staff/admin?done=safety-words#safety-title", 303)
 
     @router.post("/admin/rules", response_class=HTMLResponse)
     async def save_rule(request: Request) -> Response:

@@ -83,6 +83,7 @@ DONE = {
     "unsubscribed": "Webhook subscription deleted.",
     "template": "Template saved; new messages use it now.",
     "policy": "Policy saved; new clocks (and re-triaged or reopened concerns) use it.",
+    "safety-words": "Safety words saved; new concerns are routed with them now.",
 }
 
 
@@ -397,6 +398,12 @@ def template_texts(
             subject, body = edited.get("subject") or None, edited.get("body", "")
         texts.append(TemplateText(language=t.language, subject=subject, body=body))
     return texts
+
+
+def safety_words(text: str) -> list[str]:
+    """The safety words of the form's text: one per line or separated by commas, blanks
+    left out (triage checks each and drops repeats)."""
+    return [w.strip() for line in text.splitlines() for w in line.split(",") if w.strip()]
 
 
 def allowed_actions(status: str, *, act: bool) -> set[str]:
