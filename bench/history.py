@@ -91,16 +91,20 @@ CLOSED = {  # how a concern closed long ago reads in each collection
 
 
 def clones(
-    groups: list[list[tuple[str, str, Doc]]], first: int, count: int, rng: random.Random
+    groups: list[list[tuple[str, str, Doc]]],
+    first: int,
+    count: int,
+    rng: random.Random,
+    open_count: int | None = None,
 ) -> Iterator[tuple[str, str, Doc]]:
     """`count` more stored concerns, numbered from `first`, each a copy of a posted one with
-    ids of its own; closed 30 days to 3 years ago, or (one in fifty) open, submitted 15 to 45
-    days ago, its next timer ahead."""
+    ids of its own; closed 30 days to 3 years ago, or (one in fifty, or the first `open_count`)
+    open, submitted 15 to 45 days ago, its next timer ahead."""
     for k in range(first, first + count):
         group = groups[k % len(groups)]
         old = (group[0][2]["__id"], group[0][2]["__tn"])
         new = (str(uuid.UUID(int=rng.getrandbits(128), version=4)), f"CS-2025-{k + 1:07d}")
-        still_open = rng.random() < OPEN_SHARE
+        still_open = rng.random() < OPEN_SHARE if open_count is None else k < open_count
         # the open ones were submitted over the last weeks, before the duplicate window
         shift = timedelta(
             days=15 + rng.random() * 30 if still_open else 30 + rng.random() * 3 * 365
@@ -133,6 +137,7 @@ def seed(
     count: int,
     rng: random.Random,
     batch: int = 2000,
+    open_count: int | None = None,
 ) -> int:
     """Bulk-insert `count` stored concerns; answers the documents written."""
     pending: dict[tuple[str, str], list[Doc]] = collections.defaultdict(list)
@@ -145,7 +150,7 @@ def seed(
         pending[key] = []
 
     assigned: dict[str, list[str]] = collections.defaultdict(list)
-    for service, name, doc in clones(groups, first, count, rng):
+    for service, name, doc in clones(groups, first, count, rng, open_count):
         pending[(service, name)].append(doc)
         if (
             (service, name) == ("triage", "decisions")
@@ -320,6 +325,14 @@ def main() -> None:
         "--slow-ms", type=int, default=5, help="the profiler records operations at least this slow"
     )
     parser.add_argument(
+        "--open",
+        type=int,
+        default=None,
+        metavar="N",
+        help="of the seeded concerns, the first N open (the open backlog the same at every "
+        "size), instead of one in fifty",
+    )
+    parser.add_argument(
         "--retry-writes",
         choices=("on", "off"),
         default="on",
@@ -352,7 +365,9 @@ def main() -> None:
         for size in sizes:
             if size > stored:
                 started = time.time()
-                written = seed(client, tag, groups, stored, size - stored, rng)
+                written = seed(
+                    client, tag, groups, stored, size - stored, rng, open_count=args.open
+                )
                 print(
                     f"seeded {size - stored} concerns ({written} documents) in "
                     f"{time.time() - started:.0f} s"
