@@ -10,14 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 from services.intake import access, domain, lifecycle
+from services.intake.aggregate import Case
 from services.intake.context import IntakeContext
 from services.intake.domain import NewConcern, Status, Student
 from services.intake.idempotency import Claim
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
-from services.intake.repository import (
-    case_state,
-    to_document,
-)
+from services.intake.repository import to_document
 from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.clock import as_utc
 from shared.district import DistrictConfig
@@ -30,7 +28,6 @@ from shared.events import (
     ConcernTriaged,
     NotificationFailed,
     NotificationSent,
-    Priority,
     SlaBreached,
     SlaDueChanged,
     SlaWarning,
@@ -415,29 +412,29 @@ async def act(
     if command.action is Action.MERGE:
         command = await _checked_merge(concern_id, command, ctx=ctx)
 
-    async def attempt(doc: Document) -> Document | Retry:
-        if if_match is not None and doc["version"] != if_match:
-            raise PreconditionFailed(doc["version"])
+    async def attempt(case: Case) -> Document | Retry:
+        if if_match is not None and case.version != if_match:
+            raise PreconditionFailed(case.version)
         now = ctx.clock.now()
         outcome = lifecycle.decide(
-            case_state(doc), command, now=now, entry_id=str(uuid.uuid4()), guarantee=ctx.guarantee
+            case, command, now=now, entry_id=str(uuid.uuid4()), guarantee=ctx.guarantee
         )
         if outcome.resolution_due_at is not None:  # a new cycle: the clock's new due time
             outcome = replace(
                 outcome,
                 resolution_due_at=ctx.resolution_due(
                     concern_id=concern_id,
-                    category=doc["category"],
-                    school_id=doc.get("school_id"),
-                    priority=Priority(doc["priority"]) if doc.get("priority") else None,
+                    category=case.category,
+                    school_id=case.school_id,
+                    priority=case.priority,
                     at=now,
                 ),
             )
         events = envelopes(list(outcome.events), source=ctx.source, time=now)
-        if not await ctx.repo.apply(concern_id, doc["version"], outcome, events):
+        if not await ctx.repo.apply(concern_id, case.version, outcome, events):
             if if_match is not None:
-                current = await ctx.repo.get_document(concern_id)
-                raise PreconditionFailed(current["version"] if current else 0)
+                current = await ctx.repo.load(concern_id)
+                raise PreconditionFailed(current.version if current else 0)
             return RETRY
         ctx.published()
         log.info(
@@ -453,11 +450,19 @@ async def act(
         return await _case(concern_id, ctx=ctx)  # as changed (not found: erased since)
 
     return await load_decide_save(
-        lambda: _case(concern_id, ctx=ctx),
+        lambda: _loaded(concern_id, ctx=ctx),
         attempt,
         conflict=lambda: ConcurrentChange(concern_id),
         attempts=ACTION_ATTEMPTS,
     )
+
+
+async def _loaded(concern_id: str, *, ctx: IntakeContext) -> Case:
+    """The concern as decisions read it; `ConcernNotFound` when there is none."""
+    case = await ctx.repo.load(concern_id)
+    if case is None:
+        raise ConcernNotFound(concern_id)
+    return case
 
 
 async def _case(concern_id: str, *, ctx: IntakeContext) -> Document:
@@ -558,10 +563,7 @@ async def change_status(
     if_match: int | None = None,
 ) -> Document:
     """The legacy status endpoint: the action of the state machine that reaches `to`."""
-    doc = await ctx.repo.get_document(concern_id)
-    if doc is None:
-        raise ConcernNotFound(concern_id)
-    current = Status(doc["status"])
+    current = (await _loaded(concern_id, ctx=ctx)).status
     action = lifecycle.action_reaching(current, to)
     if action is None:
         allowed = ", ".join(sorted(lifecycle.reachable(current))) or "none"
@@ -758,11 +760,11 @@ async def _record_notification(
 async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContext) -> None:
     """Triage confirmed a duplicate: intake closes it into its original (once)."""
 
-    async def attempt(doc: Document) -> Retry | None:
-        if doc.get("merged_into") or Status(doc["status"]) is Status.CLOSED:
+    async def attempt(case: Case) -> Retry | None:
+        if case.merged or case.status is Status.CLOSED:
             return None  # already merged, or closed before: nothing to change
         outcome = lifecycle.decide(
-            case_state(doc),
+            case,
             Command(
                 action=Action.MERGE,
                 actor=data.decided_by,
@@ -779,13 +781,13 @@ async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContex
             source=ctx.source,
             time=ctx.clock.now(),
         )
-        if not await ctx.repo.apply(data.concern_id, doc["version"], outcome, events):
+        if not await ctx.repo.apply(data.concern_id, case.version, outcome, events):
             return RETRY
         ctx.published()
         return None
 
     await load_decide_save(
-        lambda: _case(data.concern_id, ctx=ctx),
+        lambda: _loaded(data.concern_id, ctx=ctx),
         attempt,
         conflict=lambda: ConcurrentChange(data.concern_id),
         attempts=ACTION_ATTEMPTS,

@@ -17,13 +17,14 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.intake.aggregate import Case
 from services.intake.domain import Concern, Status
-from services.intake.lifecycle import Action, Callback, CallbackStatus, CaseState, Outcome
+from services.intake.lifecycle import Action, Callback, CallbackStatus, Outcome
 from services.intake.queries import branches, sort_documents
 from services.intake.students import StudentVault
 from shared.batching import GroupCommit
 from shared.clock import as_utc
-from shared.events import CallbackOutcome, CloudEvent
+from shared.events import CallbackOutcome, CloudEvent, Priority
 from shared.outbox import outbox_push, with_outbox
 from shared.store import Document
 
@@ -106,16 +107,38 @@ def to_document(concern: Concern, vault: StudentVault) -> Document:
     }
 
 
-def case_state(doc: Document) -> CaseState:
-    """What the state machine needs from a stored concern."""
+# What `case_of` reads of a stored concern (a decision loads only these).
+CASE_FIELDS = {
+    key: 1
+    for key in (
+        "status",
+        "version",
+        "category",
+        "school_id",
+        "priority",
+        "resolution",
+        "merged_into",
+        "merged_at",
+        "callbacks",
+    )
+}
+
+
+def case_of(doc: Document) -> Case:
+    """The aggregate the handlers decide on, from a stored concern."""
     resolution = doc.get("resolution")
     merged = doc.get("merged_into") and doc.get("merged_at")
-    return CaseState(
+    return Case(
         id=doc["_id"],
         status=Status(doc["status"]),
         resolved_at=as_utc(resolution["at"]) if resolution else None,
         merged_at=as_utc(doc["merged_at"]) if merged else None,
         callbacks=tuple(callback_of(c) for c in doc.get("callbacks") or ()),
+        version=int(doc["version"]),
+        category=doc["category"],
+        school_id=doc.get("school_id"),
+        priority=Priority(doc["priority"]) if doc.get("priority") else None,
+        merged_into=doc.get("merged_into") or None,
     )
 
 
@@ -326,6 +349,11 @@ class ConcernRepository:
 
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._concerns.find_one({"_id": concern_id}, {"outbox": 0})
+
+    async def load(self, concern_id: str) -> Case | None:
+        """The concern as decisions read it (not its messages, timeline or outbox)."""
+        doc = await self._concerns.find_one({"_id": concern_id}, CASE_FIELDS)
+        return case_of(doc) if doc else None
 
     async def by_tracking_number(self, tracking: str) -> Document | None:
         """The concern with this tracking number, however the requester typed its case."""
