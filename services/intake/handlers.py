@@ -542,13 +542,13 @@ async def _checked_merge(concern_id: str, command: Command, *, ctx: IntakeContex
     target_id = await resolve_concern_id(command.into or "", ctx=ctx) if command.into else None
     if target_id is None:
         raise InvalidCommand("into", f"no concern has id or tracking number {command.into!r}")
-    target = await ctx.repo.get_document(target_id)
-    if target is not None and Status(target["status"]) is Status.CLOSED:
+    target = await ctx.repo.load(target_id)
+    if target is not None and target.status is Status.CLOSED:
         raise ActionNotAllowed(
             Action.MERGE,
-            Status(target["status"]),
+            target.status,
             "cannot merge into a closed concern; merge into the concern "
-            f"it was merged into ({target.get('merged_into') or 'none'})",
+            f"it was merged into ({target.merged_into or 'none'})",
         )
     return Command(action=Action.MERGE, actor=command.actor, text=command.text, into=target_id)
 
