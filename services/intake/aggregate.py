@@ -5,6 +5,7 @@ document; views and API answers keep reading documents."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.intake.lifecycle import CaseState
 from shared.events import Priority
@@ -22,6 +23,8 @@ class Case(CaseState):
     school_id: str | None = None
     priority: Priority | None = None  # none until triage decided it
     merged_into: str | None = None
+    # when it was last merged, kept after a reopen undid that merge
+    last_merged_at: datetime | None = None
 
     @property
     def merged(self) -> bool:

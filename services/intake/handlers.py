@@ -763,6 +763,11 @@ async def on_merged(event: CloudEvent, data: ConcernMerged, *, ctx: IntakeContex
     async def attempt(case: Case) -> Retry | None:
         if case.merged or case.status is Status.CLOSED:
             return None  # already merged, or closed before: nothing to change
+        # this merge was applied, then undone by a reopen: not again (the store keeps times
+        # to the millisecond)
+        merged_at = data.merged_at.replace(microsecond=data.merged_at.microsecond // 1000 * 1000)
+        if case.last_merged_at is not None and case.last_merged_at >= merged_at:
+            return None
         outcome = lifecycle.decide(
             case,
             Command(

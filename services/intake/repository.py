@@ -139,6 +139,7 @@ def case_of(doc: Document) -> Case:
         school_id=doc.get("school_id"),
         priority=Priority(doc["priority"]) if doc.get("priority") else None,
         merged_into=doc.get("merged_into") or None,
+        last_merged_at=as_utc(doc["merged_at"]) if doc.get("merged_at") else None,
     )
 
 
