@@ -36,6 +36,40 @@ MAX_HISTORY = 20
 DUPLICATE_KEY = 11000
 
 
+def sent_fields(now: datetime, answer: str, reference: str | None) -> Document:
+    """What a delivery records when the provider accepted it."""
+    return {
+        "status": DeliveryStatus.SENT.value,
+        "sent_at": now,
+        "updated_at": now,
+        "provider_answer": answer,
+        "provider_reference": reference,
+        "last_error": None,
+    }
+
+
+def released_fields(now: datetime, error: str, next_attempt_at: datetime) -> Document:
+    """What a delivery records when its attempt failed and it waits for another."""
+    return {
+        "status": DeliveryStatus.QUEUED.value,
+        "updated_at": now,
+        "last_error": error,
+        "provider_answer": error,
+        "next_attempt_at": next_attempt_at,
+    }
+
+
+def failed_fields(now: datetime, error: str) -> Document:
+    """What a delivery records when the bureau gives up on it."""
+    return {
+        "status": DeliveryStatus.FAILED.value,
+        "failed_at": now,
+        "updated_at": now,
+        "last_error": error,
+        "provider_answer": error,
+    }
+
+
 @dataclass(frozen=True)
 class NewDelivery:
     """A delivery about to be recorded, its message already rendered."""
@@ -380,14 +414,7 @@ class DeliveryRepository:
             delivery_id,
             token,
             events,
-            {
-                "status": DeliveryStatus.SENT.value,
-                "sent_at": now,
-                "updated_at": now,
-                "provider_answer": answer,
-                "provider_reference": reference,
-                "last_error": None,
-            },
+            sent_fields(now, answer, reference),
             Attempt(attempt, now, True, answer),
             final=True,
         )
@@ -407,13 +434,7 @@ class DeliveryRepository:
             delivery_id,
             token,
             [],
-            {
-                "status": DeliveryStatus.QUEUED.value,
-                "updated_at": now,
-                "last_error": error,
-                "provider_answer": error,
-                "next_attempt_at": next_attempt_at,
-            },
+            released_fields(now, error, next_attempt_at),
             Attempt(attempt, now, False, error),
             final=False,
         )
@@ -433,13 +454,7 @@ class DeliveryRepository:
             delivery_id,
             token,
             events,
-            {
-                "status": DeliveryStatus.FAILED.value,
-                "failed_at": now,
-                "updated_at": now,
-                "last_error": error,
-                "provider_answer": error,
-            },
+            failed_fields(now, error),
             Attempt(attempt, now, False, error),
             final=True,
         )

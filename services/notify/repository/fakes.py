@@ -20,7 +20,10 @@ from services.notify.repository.deliveries import (
     Delivery,
     NewDelivery,
     _new_document,
+    failed_fields,
     from_document,
+    released_fields,
+    sent_fields,
 )
 from services.notify.repository.subscriptions import Subscription
 from services.notify.repository.surveys import Survey, _survey
@@ -113,13 +116,7 @@ class FakeDeliveryRepository:
         attempt: int,
         events: list[CloudEvent],
     ) -> bool:
-        fields = {
-            "status": DeliveryStatus.SENT.value,
-            "sent_at": now,
-            "provider_answer": answer,
-            "provider_reference": reference,
-            "last_error": None,
-        }
+        fields = sent_fields(now, answer, reference)
         return self._settle(delivery_id, token, fields, (attempt, now, True, answer), events)
 
     async def release(
@@ -132,12 +129,7 @@ class FakeDeliveryRepository:
         next_attempt_at: datetime,
         attempt: int,
     ) -> bool:
-        fields = {
-            "status": DeliveryStatus.QUEUED.value,
-            "last_error": error,
-            "provider_answer": error,
-            "next_attempt_at": next_attempt_at,
-        }
+        fields = released_fields(now, error, next_attempt_at)
         return self._settle(delivery_id, token, fields, (attempt, now, False, error), [])
 
     async def mark_failed(
@@ -150,12 +142,7 @@ class FakeDeliveryRepository:
         attempt: int,
         events: list[CloudEvent],
     ) -> bool:
-        fields = {
-            "status": DeliveryStatus.FAILED.value,
-            "failed_at": now,
-            "last_error": error,
-            "provider_answer": error,
-        }
+        fields = failed_fields(now, error)
         return self._settle(delivery_id, token, fields, (attempt, now, False, error), events)
 
     async def mark_bounced(
