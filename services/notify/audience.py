@@ -42,7 +42,6 @@ from shared.events import (
 )
 from shared.messaging.transient import TransientError
 
-AWAITING_REQUESTER = "awaiting_requester"
 STAFF_LANGUAGE = "en"
 _TARGET_WORDS = {
     "en": {"first_response": "first response", "resolution": "resolution"},
@@ -87,7 +86,8 @@ class Planned:
     occurrence: str | None
     facts: Mapping[str, Any] = field(default_factory=dict)
     note: str | None = None
-    # by email: the Message-ID of the requester's own mail this message answers
+    # by email: the Message-ID of the requester's mail the concern came from, which every
+    # mail to them about it answers (one conversation in their mail client)
     in_reply_to: str | None = None
 
     @property
@@ -296,7 +296,11 @@ def _requester(
             occurrence=occurrence,
             facts=dict(extra or {}),
             note=None if channel else _unreachable(contact, available),
-            in_reply_to=in_reply_to if channel is ChannelName.EMAIL else None,
+            # every mail of the concern answers the requester's first mail, as notify stored
+            # it with their contact (the acknowledgement also has it from its own event)
+            in_reply_to=(in_reply_to or contact.reply_to_message_id)
+            if channel is ChannelName.EMAIL
+            else None,
         )
     ]
 

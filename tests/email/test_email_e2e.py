@@ -136,6 +136,35 @@ async def test_mail_becomes_a_concern_acknowledged_in_its_thread_with_reply_boun
     assert await metric(bureau, http, "bureau_email_created_total") == 1
     assert await metric(bureau, http, 'bureau_email_threaded_total{outcome="threaded"}') == 1
 
+    # staff ask a question: the request lands in Maria's thread too, and her answer to it
+    # lands in the concern and ends the wait
+    asked = await http.post(
+        f"{bureau.url('intake')}/v1/concerns/{case['id']}/request-information",
+        headers=STAFF,
+        json={"message": "Which stop does your child take?"},
+    )
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["status"] == "awaiting_requester"
+    request = await mail_to(bureau, maria, "more information")
+    assert case["tracking_number"] in request.subject
+    assert request.message["In-Reply-To"] == parent
+    assert request.message["References"].split() == [root, parent]
+    assert request.message["Message-ID"] != ack.message["Message-ID"]
+    assert "Which stop does your child take?" in request.text
+    assert "You can reply to this message" in request.text
+
+    her_answer = reply_to(request, "The stop at Oak and 5th.", sender=maria)
+    await asyncio.to_thread(lmtp_send, port, her_answer, maria)
+    full = (
+        await http.get(f"{bureau.url('intake')}/v1/concerns/{case['id']}", headers=STAFF)
+    ).json()
+    assert [(m["author"], m["text"]) for m in full["messages"]][-2:] == [
+        ("staff", "Which stop does your child take?"),
+        ("requester", "The stop at Oak and 5th."),
+    ]
+    assert full["status"] == "acknowledged"  # no longer waiting on Maria
+    assert await metric(bureau, http, 'bureau_email_threaded_total{outcome="threaded"}') == 2
+
     # the acknowledgement bounced: the case shows it, without the address
     bounce = (
         (CORPUS / "bounce_dsn.eml")

@@ -38,8 +38,8 @@ class OutgoingMessage:
     # email only: an HTML alternative of `text`, and files attached
     html: str | None = None
     attachments: tuple[Attachment, ...] = ()
-    # email only: the Message-ID of the requester's own mail this one answers (the
-    # acknowledgement of a mail), so it lands in that mail's thread
+    # email only: the Message-ID of the requester's mail the concern came from, which every
+    # mail to them about it answers, so it lands in that mail's thread
     in_reply_to: str | None = None
 
 

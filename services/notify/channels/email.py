@@ -80,8 +80,8 @@ class SmtpEmailChannel:
         mail["Message-ID"] = message_id(message.delivery_id, self._domain)
         # Replies come back to the bureau (the email front door), threaded into the concern.
         mail["Reply-To"] = self._mail_from
-        # The concern's thread, and the requester's own mail when this answers it (its
-        # parent: In-Reply-To, and last in References, after the concern's root).
+        # The concern's thread, and the requester's mail the concern came from, which every
+        # mail of that concern answers (In-Reply-To, and last in References, after the root).
         thread = [
             i for i in (thread_root(message.delivery_id, self._domain), message.in_reply_to) if i
         ]

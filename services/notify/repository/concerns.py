@@ -25,6 +25,9 @@ class Contact:
     phone: str | None
     language: str
     preferred_channel: str | None = None
+    # the Message-ID of the mail the concern came from: every mail to the requester about the
+    # concern answers it, so their mail client keeps one conversation
+    reply_to_message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class ConcernRepository:
             "language": requester.language,
             # not in the contract yet: read it when intake starts sharing it
             "preferred_channel": getattr(requester, "preferred_channel", None),
+            "reply_to_message_id": data.reply_to_message_id,
         }
         return await self._upsert(
             data.concern_id,
@@ -155,6 +159,7 @@ def _facts(doc: Document) -> ConcernFacts:
             phone=raw.get("phone"),
             language=raw.get("language") or "en",
             preferred_channel=raw.get("preferred_channel"),
+            reply_to_message_id=raw.get("reply_to_message_id"),
         )
         if raw
         else None

@@ -95,7 +95,7 @@ class NewDelivery:
     # email only: an HTML alternative of `text`, files attached (the Board packet's)
     html: str | None = None
     attachments: tuple[Attachment, ...] = ()
-    # email only: the Message-ID of the requester's own mail this one answers
+    # email only: the Message-ID of the requester's mail the concern came from (answered)
     in_reply_to: str | None = None
 
 
