@@ -5,8 +5,10 @@ answered). A report reads at most months x groups of them, however many years of
 the store holds; only the open clocks are read for the backlog.
 
 Counting is idempotent per clock and fact (`standards.facts_of` names each fact): a fact is
-claimed by adding its key to the clock's `board_counted` (a conditional update, so one writer
-wins, and a redelivered change finds it taken) before its counters are incremented. Clocks
+claimed by adding its key to the clock's `board_counted` before its counters are incremented,
+in the clock's own versioned write of the change (services/escalation/repository/clocks.py;
+one writer wins it, a redelivered change changes nothing), or, for a change that both adds
+and takes back facts, by a conditional update per fact after it (`changed`). Clocks
 stored before summaries existed are counted once at start (`backfill`).
 
 The older reports (`/v1/reports/board`, any period, grouped also by channel or priority) read
@@ -16,7 +18,7 @@ only the clocks of their period (`clocks_of_period`), through index ranges.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -179,6 +181,17 @@ class BoardSummaries:
             ordered=False,
         )
         return [None] * len(batches)
+
+    def facts(self, before: SlaClock | None, after: SlaClock) -> tuple[list[Fact], list[Fact]]:
+        """What a change of a clock adds to the summaries and what it takes back."""
+        return changed_facts(before, after, timezone=self.timezone, guarantee=self.guarantee)
+
+    async def counted(
+        self, concern_id: str, added: Sequence[Fact], removed: Sequence[Fact]
+    ) -> None:
+        """Count the facts a change's own write marked counted (`added`) and unmarked
+        (`removed`, taken back): the clock's versioned write made its writer the only one."""
+        await self._apply(*added, *(fact.negated() for fact in removed))
 
     async def changed(self, concern_id: str, before: SlaClock | None, after: SlaClock) -> None:
         """Count what a stored change of a clock added (and take back what it removed): each

@@ -48,7 +48,7 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
             guarantee=timedelta(hours=district.district.guarantee_hours),
         )
         await summaries.ensure_indexes()
-        repo.on_change = summaries.changed
+        repo.board = summaries
         if backfilled := await summaries.backfill():
             log.info("board summaries counted from older clocks", extra={"clocks": backfilled})
         policies = PolicyRepository(runtime.db)

@@ -137,15 +137,28 @@ async def test_summed_figures_equal_the_definition_read_clock_by_clock(service: 
 
 
 async def test_a_cycle_end_seen_twice_is_counted_once(service: Service) -> None:
+    counting = service.ctx.repo.board
+    assert isinstance(counting, board_store.BoardSummaries)
+    summaries: board_store.BoardSummaries = counting
     changes: list[tuple[str, SlaClock | None, SlaClock]] = []
-    counted = service.ctx.repo.on_change
-    assert counted is not None
+    asked: dict[str, tuple[SlaClock | None, SlaClock]] = {}
 
-    async def recording(concern_id: str, before: SlaClock | None, after: SlaClock) -> None:
-        changes.append((concern_id, before, after))
-        await counted(concern_id, before, after)
+    class Recording:
+        """The summaries, remembering every stored change (each one counted)."""
 
-    service.ctx.repo.on_change = recording
+        def facts(self, before: SlaClock | None, after: SlaClock) -> Any:
+            asked[after.concern_id] = (before, after)
+            return summaries.facts(before, after)
+
+        async def counted(self, concern_id: str, added: Any, removed: Any) -> None:
+            changes.append((concern_id, *asked[concern_id]))
+            await summaries.counted(concern_id, added, removed)
+
+        async def changed(self, concern_id: str, before: Any, after: SlaClock) -> None:
+            changes.append((concern_id, before, after))
+            await summaries.changed(concern_id, before, after)
+
+    service.ctx.repo.board = Recording()
     await march(service)
     once = await march_report(service)
     # the resolution event redelivered: the clock has applied it, nothing changes
@@ -154,8 +167,9 @@ async def test_a_cycle_end_seen_twice_is_counted_once(service: Service) -> None:
     await handlers.on_resolved(event, resolved, ctx=service.ctx)
     await handlers.on_resolved(event, resolved, ctx=service.ctx)
     # and every stored change counted again (a follow-up run twice)
+    assert changes
     for change in changes:
-        await counted(*change)
+        await summaries.changed(*change)
     assert await march_report(service) == once
     assert once["total"]["resolved"] == 2
 

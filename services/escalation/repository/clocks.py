@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -39,7 +39,7 @@ from services.escalation.repository.documents import (
     to_document,
 )
 from services.escalation.repository.recent import RecentClocks
-from services.escalation.standards import finished_cycle
+from services.escalation.standards import Fact, finished_cycle
 from shared.clock import as_utc
 from shared.events import CloudEvent
 from shared.migrations import MIGRATIONS
@@ -83,6 +83,28 @@ class Due:
     complete: bool = True  # False when the look hit its limit: more may be due, `later` unknown
 
 
+class BoardCounting(Protocol):
+    """The Board's monthly summaries (services/escalation/board_store.py), told of every
+    stored change of a clock."""
+
+    def facts(self, before: SlaClock | None, after: SlaClock) -> tuple[list[Fact], list[Fact]]:
+        """What a change adds to the summaries and what it takes back."""
+        ...
+
+    async def counted(
+        self, concern_id: str, added: Sequence[Fact], removed: Sequence[Fact]
+    ) -> None:
+        """Count facts the change's own write marked (added) and unmarked (removed)."""
+        ...
+
+    async def changed(self, concern_id: str, before: SlaClock | None, after: SlaClock) -> None:
+        """Mark, then count, what a stored change added and removed."""
+        ...
+
+
+Marks = tuple[list[Fact], list[Fact]]
+
+
 def _free(doc: Document, now: datetime) -> Document:
     """The filter that a clock read as `doc` is still held by nobody: a lapsed lease, or
     (a clock from before leases) none at all."""
@@ -94,15 +116,28 @@ class ClockRepository:
         self._clocks = db[CLOCKS]
         self._migrations = db[MIGRATIONS]
         self._recent = recent if recent is not None else RecentClocks()
-        # Told of every stored change (the clock before, None for a new one, and after): the
-        # Board's summaries count what it added (services/escalation/board_store.py).
-        self.on_change: Callable[[str, SlaClock | None, SlaClock], Awaitable[None]] | None = None
+        # Told of every stored change: the Board's summaries count what it added. The facts a
+        # change adds are marked counted in the change's own write (one writer wins it: the
+        # write checks the version), so counting costs no write of the clock of its own.
+        self.board: BoardCounting | None = None
 
-    async def _changed(self, before: SlaClock | None, after: SlaClock) -> None:
-        if self.on_change is None:
+    def _marks(self, before: SlaClock | None, after: SlaClock) -> Marks | None:
+        """The Board facts a change adds and takes back, to mark in its own write; None when
+        there is no board, or the change does both (one update cannot `$push` and `$pull`
+        the same field): those are marked after the write, one conditional update each."""
+        if self.board is None:
+            return None
+        added, removed = self.board.facts(before, after)
+        return None if added and removed else (added, removed)
+
+    async def _changed(self, before: SlaClock | None, after: SlaClock, marks: Marks | None) -> None:
+        if self.board is None:
             return
         try:
-            await self.on_change(after.concern_id, before, after)
+            if marks is None:
+                await self.board.changed(after.concern_id, before, after)
+            elif marks[0] or marks[1]:
+                await self.board.counted(after.concern_id, *marks)
         except Exception:  # the change is stored: a summary missed is logged, not retried
             log.error(
                 "board summary not counted", extra={"concern_id": after.concern_id}, exc_info=True
@@ -128,6 +163,8 @@ class ClockRepository:
     ) -> bool:
         """Insert a new clock; False when this concern's clock was started already."""
         applied = [event_id] if event_id is not None else []
+        stored = as_written(clock)
+        marks = self._marks(None, stored)  # a new clock takes nothing back
         try:
             await self._clocks.insert_one(
                 with_outbox(
@@ -136,16 +173,15 @@ class ClockRepository:
                         VERSION: 1,
                         LEASE_UNTIL: FREE,
                         APPLIED: applied,
-                        BOARD_COUNTED: [],
+                        BOARD_COUNTED: [fact.key for fact in marks[0]] if marks else [],
                     },
                     events or [],
                 )
             )
         except DuplicateKeyError:
             return False
-        stored = as_written(clock)
         self._recent.put(Stored(stored, 1, frozenset(applied)))
-        await self._changed(None, stored)
+        await self._changed(None, stored, marks)
         return True
 
     async def get_document(self, concern_id: str) -> Document | None:
@@ -202,8 +238,19 @@ class ClockRepository:
     async def _write(
         self, query: Document, update: Document, written: Stored, before: SlaClock
     ) -> bool:
-        """One guarded update; remembers the clock it wrote, forgets it when it did not."""
+        """One guarded update, marking in it the Board facts the change adds or takes back;
+        remembers the clock it wrote, forgets it when it did not."""
         concern_id = written.clock.concern_id
+        stored = as_written(written.clock)
+        marks = self._marks(before, stored)
+        if marks is not None:
+            added, removed = marks
+            if added:
+                update.setdefault("$push", {})[BOARD_COUNTED] = {
+                    "$each": [fact.key for fact in added]
+                }
+            if removed:
+                update["$pull"] = {BOARD_COUNTED: {"$in": [fact.key for fact in removed]}}
         try:
             result = await self._clocks.update_one(query, update)
         except BaseException:
@@ -212,9 +259,8 @@ class ClockRepository:
         if result.modified_count != 1:
             self._recent.forget(concern_id)
             return False
-        stored = as_written(written.clock)
         self._recent.put(replace(written, clock=stored))
-        await self._changed(before, stored)
+        await self._changed(before, stored, marks)
         return True
 
     async def due(self, now: datetime, horizon: timedelta = timedelta(0)) -> Due:

@@ -13,7 +13,13 @@ from datetime import datetime, timedelta
 
 from services.escalation.domain import ClockStatus, SlaClock, ombudsperson_reason
 from services.escalation.policies import Policy
-from services.escalation.repository.clocks import Candidate, Claimed, ClockRepository, Due
+from services.escalation.repository.clocks import (
+    BoardCounting,
+    Candidate,
+    Claimed,
+    ClockRepository,
+    Due,
+)
 from services.escalation.repository.documents import VERSION, Stored, as_written, to_document
 from shared.events import CloudEvent
 from shared.store import Document
@@ -28,7 +34,7 @@ class FakeClockRepository:
         self.leases: dict[str, tuple[str, datetime]] = {}  # concern -> (token, until)
         self.outbox: list[CloudEvent] = []
         self.before_write: Callable[[str], Awaitable[None]] | None = None
-        self.on_change: Callable[[str, SlaClock | None, SlaClock], Awaitable[None]] | None = None
+        self.board: BoardCounting | None = None
 
     async def ensure_indexes(self) -> None:
         return None
@@ -167,8 +173,8 @@ class FakeClockRepository:
     ) -> None:
         self.clocks[stored.clock.concern_id] = stored
         self.outbox.extend(events)
-        if self.on_change is not None:
-            await self.on_change(stored.clock.concern_id, before, stored.clock)
+        if self.board is not None:
+            await self.board.changed(stored.clock.concern_id, before, stored.clock)
 
 
 class FakePolicyRepository:
