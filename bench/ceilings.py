@@ -10,16 +10,22 @@ import time
 from typing import Any
 
 import aio_pika
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, WriteConcern
 
 from bench.load import post_concerns
 from devtools.launcher import REPO_ROOT, free_port, stop_process, wait_for_port
 
 
-async def store_inserts_per_s(mongo_url: str, n: int = 2000, concurrency: int = 16) -> float:
-    """Single-document inserts per second, `concurrency` at a time, into the same store."""
+async def store_inserts_per_s(
+    mongo_url: str, n: int = 2000, concurrency: int = 16, *, journal: bool = False
+) -> float:
+    """Single-document inserts per second, `concurrency` at a time, into the same store;
+    with `journal`, each acknowledged once in the journal (`j: true`), as the bureau writes
+    (`STORE_WRITE_CONCERN=journal`)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    collection = client["bench_ceiling"]["docs"]
+    collection = client["bench_ceiling"].get_collection(
+        "docs", write_concern=WriteConcern(j=True) if journal else WriteConcern()
+    )
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)

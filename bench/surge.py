@@ -41,6 +41,7 @@ from bench.run_all import IDLE_GUESS_PER_S, acknowledged_at, acknowledgement_lat
 from bench.store_ops import idle_rates, settle
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CEILING_INSERTS = 2000
 TARGETS = {
     "finished_per_store_insert": (">=", 0.08),
     "ack_p99_s_at_half_capacity": ("<", 1.0),
@@ -105,8 +106,15 @@ def main() -> None:
     with bench_bureau(amqp_url, "surge") as (bureau, tag):
         mongo_url = bureau.start_store()
         print("store ceiling ...", flush=True)
+        store_pid = bureau.store.pid  # type: ignore[union-attr]
+        cpu_at = cpu_seconds(store_pid)
         figures["ceiling_store_inserts_per_s"] = round(
-            asyncio.run(store_inserts_per_s(mongo_url)), 1
+            asyncio.run(store_inserts_per_s(mongo_url, n=CEILING_INSERTS)), 1
+        )
+        # the store's CPU per insert at its ceiling: what "insert-equivalents" weigh
+        store_cpu_per_insert = (cpu_seconds(store_pid) - cpu_at) / CEILING_INSERTS
+        figures["ceiling_store_journaled_inserts_per_s"] = round(
+            asyncio.run(store_inserts_per_s(mongo_url, n=CEILING_INSERTS, journal=True)), 1
         )
         smtp = bureau.start_smtp()
         suffix = "&retryWrites=false" if args.retry_writes == "off" else ""
@@ -183,6 +191,8 @@ def main() -> None:
             "ack_p99_ms": ms(acks, 0.99),
             "bureau_cpu_s_per_concern": round(cpu_used / max(finished, 1), 3),
             "store_cpu_share": round(store_used / max(cpu_used, 1e-9), 2),
+            "store_cpu_ms_per_concern": round(store_used / max(finished, 1) * 1000, 1),
+            "services_cpu_s_per_concern": round((cpu_used - store_used) / max(finished, 1), 3),
         }
         figures["intake_while_saturated"] = _intake_figures(probed)
         probe_end = started + burst.elapsed + probed.elapsed
@@ -209,12 +219,37 @@ def main() -> None:
             "ack_p99_ms": ms(steady_acks, 0.99),
         }
 
+    cores = os.cpu_count() or 1
+    services_cpu = figures["surge"]["services_cpu_s_per_concern"]
+    figures["bounds"] = {
+        # what the machine's cores allow with the store's work taken away entirely: no
+        # change of the store's work per concern lifts the capacity past this
+        "services_only_concerns_per_s": round(cores / services_cpu, 1) if services_cpu else None,
+        "store_cpu_ms_per_ceiling_insert": round(store_cpu_per_insert * 1000, 3),
+    }
     figures["ratios"] = {
         "finished_per_store_insert": round(capacity / figures["ceiling_store_inserts_per_s"], 4),
         "store_inserts_per_finished_concern": round(
             figures["ceiling_store_inserts_per_s"] / capacity, 1
         )
         if capacity
+        else None,
+        "finished_per_journaled_insert": round(
+            capacity / figures["ceiling_store_journaled_inserts_per_s"], 4
+        ),
+        # the store's CPU per concern in ceiling inserts' CPU: its work per concern, whatever
+        # else shares the cores
+        "store_cpu_in_inserts_per_concern": round(
+            figures["surge"]["store_cpu_ms_per_concern"] / 1000 / store_cpu_per_insert, 1
+        )
+        if store_cpu_per_insert
+        else None,
+        "services_only_bound_per_store_insert": round(
+            figures["bounds"]["services_only_concerns_per_s"]
+            / figures["ceiling_store_inserts_per_s"],
+            4,
+        )
+        if figures["bounds"]["services_only_concerns_per_s"]
         else None,
         "ack_p99_s_at_half_capacity": round(figures["half_capacity"]["ack_p99_ms"] / 1000, 2),
         "intake_p99_saturated_over_alone": round(
@@ -240,7 +275,12 @@ def report(figures: dict[str, Any]) -> None:
         f"retryWrites {figures['retry_writes']}; PREFETCH intake {figures['intake_prefetch']}, "
         f"others {figures['consumer_prefetch']})"
     )
-    print(f"  store ceiling              {figures['ceiling_store_inserts_per_s']:>9} inserts/s")
+    bounds = figures["bounds"]
+    print(
+        f"  store ceiling              {figures['ceiling_store_inserts_per_s']:>9} inserts/s "
+        f"({figures['ceiling_store_journaled_inserts_per_s']}/s each in the journal, as the "
+        f"bureau writes; {bounds['store_cpu_ms_per_ceiling_insert']} ms of store CPU each)"
+    )
     print(
         f"  bureau capacity            {surge['finished_per_s']:>9} concerns/s accepted and "
         f"finished ({surge['acknowledged']}/{surge['posted']} in {surge['seconds']} s; intake "
@@ -248,7 +288,13 @@ def report(figures: dict[str, Any]) -> None:
     )
     print(
         f"  whole bureau               {surge['bureau_cpu_s_per_concern']:>9} CPU s per concern "
-        f"(store {surge['store_cpu_share']:.0%} of it)"
+        f"(store {surge['store_cpu_share']:.0%} of it: {surge['store_cpu_ms_per_concern']} ms; "
+        f"the services {surge['services_cpu_s_per_concern']} s)"
+    )
+    print(
+        f"  services-only bound        {bounds['services_only_concerns_per_s']!s:>9} concerns/s "
+        f"(the machine's {figures['machine_cores']} cores over the services' CPU per concern: "
+        "the capacity if the store cost nothing)"
     )
     print(
         f"  intake p99 alone           {alone['p99_ms']:>9} ms; with the bureau saturated "
