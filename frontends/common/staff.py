@@ -372,6 +372,17 @@ class StaffClient:
         saved: Policy = self._parse(Policy, response)
         return saved
 
+    async def add_policy(self, token: str, policy: Policy) -> Policy:
+        """Add an SLA policy (409 if its id exists; 422 naming an unknown category or calendar)."""
+        body = policy.model_dump(mode="json")
+        response = await self._call("escalation", "POST", "/v1/policies", token, json=body)
+        added: Policy = self._parse(Policy, response)
+        return added
+
+    async def delete_policy(self, token: str, policy_id: str) -> None:
+        """Remove an SLA policy (409 if it is the last catch-all one)."""
+        await self._call("escalation", "DELETE", f"/v1/policies/{_id(policy_id)}", token)
+
     # --- notify -------------------------------------------------------------------------
 
     async def templates(self, token: str) -> list[TemplateRead]:

@@ -3,7 +3,8 @@ provider (oidc-provider-mock): a specialist finds a new concern at the top of th
 schedules and completes a callback and resolves it (the family's status page shows the
 summary); two staff on one case get the stale-page message; a principal sees only their
 school; a call-center agent takes a phone concern and reads back the number and PIN; the
-Ombudsperson has their view. axe-core finds no WCAG 2.1 AA violation on any staff page."""
+Ombudsperson has their view; an administrator adds and deletes an SLA policy, and is told
+what is refused. axe-core finds no WCAG 2.1 AA violation on any staff page."""
 
 from __future__ import annotations
 
@@ -661,6 +662,86 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
             headers=bearer("specialist", sub="sd-1"),
         )
     assert refused.status_code == 403
+
+
+async def test_administrator_adds_an_sla_policy_sees_it_in_the_list_and_deletes_it(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await sign_in(page, console, "admin-1", start="/staff/admin")
+    await page.get_by_role("link", name="Add a policy").click()
+    form = page.get_by_role("form", name="Add a service level policy")
+    await expect(form.get_by_label("Order")).to_have_value("25")  # before `standard` (30)
+    await expect(form.get_by_label("Time counts")).to_have_value("around-the-clock")
+    await expect(form.get_by_label(re.compile("^Level 2"))).to_have_value("24")
+    await check(page, console, "admin-policy-new")
+    await form.get_by_label("Policy name").fill("enrollment-slow")
+    await form.get_by_label("Category").select_option(label="Enrollment")
+    await form.get_by_label("First response within (hours)").fill("48")
+    await form.get_by_label("Resolved within (hours)").fill("120")
+    await form.get_by_role("button", name="Add the policy").click()
+
+    await expect(page.get_by_role("status")).to_contain_text("Policy added")
+    row = page.locator("#policy-enrollment-slow")
+    for shown in ("Enrollment, any priority", "2 days", "5 days", "principal (at the breach)"):
+        await expect(row).to_contain_text(shown)
+    async with httpx.AsyncClient(base_url=console.bureau.url("escalation")) as http:
+        added = (await http.get("/v1/policies/enrollment-slow", headers=bearer("admin"))).json()
+        assert (added["rank"], added["category"], added["priority"]) == (25, "enrollment", None)
+        assert added["reminder_interval_s"] == 28800  # the district's defaults
+
+        await row.get_by_role("link", name="Delete policy enrollment-slow").click()
+        await expect(
+            page.get_by_role("heading", name="Delete policy enrollment-slow?")
+        ).to_be_visible()
+        await check(page, console, "admin-policy-delete")
+        await page.get_by_role("button", name="Yes, delete the policy").click()
+        await expect(page.get_by_role("status")).to_contain_text("Policy deleted")
+        await expect(page.locator("#policy-enrollment-slow")).to_have_count(0)
+        gone = await http.get("/v1/policies/enrollment-slow", headers=bearer("admin"))
+        assert gone.status_code == 404
+
+
+async def test_refused_policy_changes_show_the_error_summary_in_plain_words(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await sign_in(page, console, "admin-1", start="/staff/admin/policies/new")
+    form = page.get_by_role("form", name="Add a service level policy")
+    await form.get_by_label("Policy name").fill("Late Buses")
+    await form.get_by_label("Category").select_option(label="Transportation")
+    await form.get_by_label("First response within (hours)").fill("4")
+    await form.get_by_label("Resolved within (hours)").fill("soon")
+    await form.get_by_role("button", name="Add the policy").click()
+
+    summary = page.get_by_role("alert")
+    await expect(summary).to_contain_text("The policy was not added")
+    await expect(summary.get_by_role("link")).to_have_count(2)
+    await expect(form.get_by_label("Policy name")).to_have_value("Late Buses")  # kept
+    await expect(form.get_by_label("Category")).to_have_value("transportation")
+    await check(page, console, "admin-policy-new-errors")
+    await summary.get_by_role("link", name=re.compile("^Enter the resolution target")).click()
+    await expect(form.get_by_label("Resolved within (hours)")).to_be_focused()
+    await form.get_by_label("Policy name").fill("late-buses")
+    await form.get_by_label("Resolved within (hours)").fill("48")
+    await form.get_by_label("Order").fill("31")  # after the catch-all `standard`
+    await form.get_by_role("button", name="Add the policy").click()
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "Policy standard (order 30) is tried first"
+    )
+
+    await page.goto(console.web + "/staff/admin")
+    await page.get_by_role("link", name="Delete policy standard").click()
+    await page.get_by_role("button", name="Yes, delete the policy").click()
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "The policy was not deleted. It is the only catch-all policy"
+    )
+    await expect(page.get_by_role("button", name="Yes, delete the policy")).to_have_count(0)
+    await check(page, console, "admin-policy-delete-refused")
+    async with httpx.AsyncClient(base_url=console.bureau.url("escalation")) as http:
+        kept = await http.get("/v1/policies", headers=bearer("admin"))
+    assert {"standard"} <= {p["id"] for p in kept.json()}
+    assert "late-buses" not in {p["id"] for p in kept.json()}
 
 
 def test_local_sign_in_is_refused_outside_development() -> None:

@@ -1,7 +1,8 @@
 """What the staff console makes of its forms, without I/O: a family's contact to search by,
 a routing rule edited over the rule as it was, a callback for a colleague with its reminder,
-a message template previewed in each language, the safety words; and the keyed lookup of a
-requester that intake stores."""
+a message template previewed in each language, the safety words, an SLA policy changed or
+added (and escalation's refusals in plain words); and the keyed lookup of a requester that
+intake stores."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from frontends.common.intake import FieldError, IntakeConflict, IntakeInvalid
 from frontends.web.staff import views
-from services.escalation.policies import Policy
+from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.domain import Requester, lookup_term, requester_key, requester_keys
 from services.notify.api import TemplateRead
 from services.triage.rules_api import RuleRead
@@ -155,3 +157,103 @@ def test_a_policy_takes_the_forms_hours_and_keeps_the_rest() -> None:
     assert too_late is None
     assert order["policy"].startswith("The first response target must not exceed")
     assert set(words) == {"resolution_h"}
+
+
+def _policies() -> list[Policy]:
+    ladder = [{"level": 1, "role": "principal", "after_s": 0}]
+    return [
+        Policy.model_validate(
+            {"id": "critical", "rank": 20, "priority": "critical", "first_response_s": 3600}
+            | {"resolution_s": 86400, "ladder": ladder}
+        ),
+        Policy.model_validate(
+            {"id": "standard", "rank": 30, "first_response_s": 86400, "resolution_s": 259200}
+            | {"ladder": ladder}
+        ),
+    ]
+
+
+DEFAULTS = PolicySettings(
+    calendar="around-the-clock",
+    reminder_interval_s=28800,
+    ladder=(
+        LadderStep(level=1, role="principal", after_s=0),
+        LadderStep(level=2, role="assistant_superintendent", after_s=86400),
+    ),
+)
+
+
+def new_policy(**fields: str) -> tuple[Policy | None, dict[str, str]]:
+    form = {**views.new_policy_form(DEFAULTS, _policies()), **fields}
+    return views.new_policy_body(
+        form, defaults=DEFAULTS, policies=_policies(), categories={"enrollment", "safety"}
+    )
+
+
+def test_a_new_policy_takes_the_forms_match_order_and_hours_and_the_districts_defaults() -> None:
+    form = views.new_policy_form(DEFAULTS, _policies())
+    assert (form["rank"], form["calendar"], form["after_h_2"]) == ("25", "around-the-clock", "24")
+    assert views.suggested_rank(_policies()[1:]) == 20  # room before a lone catch-all
+
+    policy, errors = new_policy(
+        id="enrollment-slow", category="enrollment", first_response_h="48", resolution_h="120"
+    )
+
+    assert errors == {} and policy is not None
+    assert (policy.id, policy.rank, policy.category, policy.priority) == (
+        "enrollment-slow",
+        25,
+        "enrollment",
+        None,
+    )
+    assert (policy.first_response_s, policy.resolution_s) == (48 * 3600, 120 * 3600)
+    assert [(s.role, s.after_s) for s in policy.ladder] == [
+        ("principal", 0),
+        ("assistant_superintendent", 86400),
+    ]
+    assert policy.reminder_interval_s == 28800 and policy.pause_statuses == ("awaiting_requester",)
+
+
+def test_a_new_policy_is_refused_field_by_field_before_escalation_is_asked() -> None:
+    _, names = new_policy(id="Enrollment Slow", category="lunch", priority="soon", rank="x")
+    _, taken = new_policy(id="standard", first_response_h="1", resolution_h="2")
+    _, order = new_policy(id="e", category="enrollment", first_response_h="9", resolution_h="3")
+    _, ladder = new_policy(id="e", first_response_h="1", resolution_h="2", after_h_1="30")
+    _, never = new_policy(
+        id="tie", category="safety", rank="30", first_response_h="1", resolution_h="2"
+    )
+
+    assert list(names) == ["id", "category", "priority", "rank", "first_response_h", "resolution_h"]
+    assert taken == {
+        "id": "A policy named standard exists already: choose another name, "
+        "or change that one from the list."
+    }
+    assert order == {"policy": "The first response target must not exceed the resolution target."}
+    assert set(ladder) == {"ladder"} and "must not decrease" in ladder["ladder"]
+    # tried after the catch-all policy (same order, its name sorts first), it never applies
+    assert set(never) == {"rank"} and "Policy standard (order 30)" in never["rank"]
+    assert new_policy(
+        id="tie", category="safety", rank="29", first_response_h="1", resolution_h="2"
+    )[0]
+
+
+def test_escalations_refusals_of_a_policy_are_said_in_plain_words() -> None:
+    last = IntakeConflict(409, "Catch-all policy required", "This is the last policy ...")
+    unknown = IntakeInvalid(
+        422,
+        "Invalid request",
+        "Check these fields: category, calendar.",
+        errors=[
+            FieldError("category", "unknown category 'pre-k'"),
+            FieldError("calendar", "unknown calendar 'summer'; known: ['around-the-clock']"),
+        ],
+    )
+
+    deleting = views.policy_refusal(last, deleting=True)
+    assert set(deleting) == {"policy"} and "only catch-all policy" in deleting["policy"]
+    assert views.policy_refusal(unknown) == {
+        "category": "The district has no such category any more; choose one from the list.",
+        "calendar": "The district has no such calendar any more; choose one from the list.",
+    }
+    exists = views.policy_refusal(IntakeConflict(409, "Policy exists", "... PUT replaces it."))
+    assert exists == {"id": "A policy with this name exists already: choose another name."}

@@ -46,6 +46,7 @@ from frontends.web.staff.signin import (
 from frontends.web.staff.views import Pages, StaffUser
 from services.escalation.calendar import AROUND_THE_CLOCK
 from services.escalation.config import EscalationConfig
+from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.config import IntakeConfig
 from shared.auth import Role
 from shared.authz import Permission
@@ -805,6 +806,116 @@ def _router() -> APIRouter:
             f"/staff/admin?done=policy&policy={quote(policy_id)}#policy-form-title", 303
         )
 
+    def new_policy_page(
+        request: Request,
+        user: StaffUser,
+        *,
+        policies: list[Policy],
+        values: dict[str, str],
+        errors: dict[str, str],
+        status: int = 200,
+    ) -> Response:
+        district = _web(request).district
+        ladder = _policy_defaults(district).ladder or ()
+        return page(
+            request,
+            "staff/policy_new.html",
+            user,
+            status=status,
+            policies=policies,
+            values=values,
+            errors=errors,
+            # where the summary's link of an error about more than one field leads
+            anchors={
+                "policy": "policy-first_response_h",
+                "ladder": f"policy-after_h_{ladder[0].level}" if ladder else "policy-calendar",
+            },
+            calendars=_calendars(district),
+            ladder=ladder,
+            categories=district.categories,
+            priorities=views.PRIORITIES,
+            duration=views.duration,
+        )
+
+    @router.get("/admin/policies/new", response_class=HTMLResponse)
+    async def new_policy(request: Request) -> Response:
+        """The form of a new SLA policy, with the district's defaults and a suggested place."""
+        user = signed_in(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        policies = await _client(request).policies(token(request, user))
+        defaults = _policy_defaults(_web(request).district)
+        values = views.new_policy_form(defaults, policies)
+        return new_policy_page(request, user, policies=policies, values=values, errors={})
+
+    @router.post("/admin/policies", response_class=HTMLResponse)
+    async def add_policy(request: Request) -> Response:
+        """Add an SLA policy: checked here first (names, hours, order), then by escalation
+        (the district's categories and calendars); what is refused is said by field."""
+        user = signed_in(request)
+        values = await _posted_values(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        district = _web(request).district
+        client, bearer = _client(request), token(request, user)
+        policies = await client.policies(bearer)
+        policy, errors = views.new_policy_body(
+            values,
+            defaults=_policy_defaults(district),
+            policies=policies,
+            categories={c.id for c in district.categories},
+        )
+        if policy is not None:
+            try:
+                await client.add_policy(bearer, policy)
+            except (IntakeInvalid, IntakeConflict, IntakeNotFound) as exc:
+                errors = views.policy_refusal(exc)
+        if errors or policy is None:
+            return new_policy_page(
+                request, user, policies=policies, values=values, errors=errors, status=400
+            )
+        return RedirectResponse(f"/staff/admin?done=policy-added#policy-{quote(policy.id)}", 303)
+
+    @router.get("/admin/policies/{policy_id}/delete", response_class=HTMLResponse)
+    async def confirm_delete_policy(request: Request, policy_id: str) -> Response:
+        """What deleting a policy means, before it is deleted."""
+        user = signed_in(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        policies = await _client(request).policies(token(request, user))
+        policy = next((p for p in policies if p.id == policy_id), None)
+        if policy is None:
+            return await admin_page(request, user, status=404, problem="No such policy.")
+        return page(
+            request, "staff/policy_delete.html", user, policy=policy, duration=views.duration
+        )
+
+    @router.post("/admin/policies/{policy_id}/delete", response_class=HTMLResponse)
+    async def delete_policy(request: Request, policy_id: str) -> Response:
+        """Delete a policy; escalation refuses the last catch-all one, and the page says why."""
+        user = signed_in(request)
+        await _web(request).posted(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        client, bearer = _client(request), token(request, user)
+        try:
+            await client.delete_policy(bearer, policy_id)
+        except IntakeNotFound:
+            pass  # already gone: what was asked for
+        except IntakeConflict as exc:
+            policy = next((p for p in await client.policies(bearer) if p.id == policy_id), None)
+            if policy is not None:
+                return page(
+                    request,
+                    "staff/policy_delete.html",
+                    user,
+                    status=409,
+                    policy=policy,
+                    duration=views.duration,
+                    refused=views.policy_refusal(exc, deleting=True).get("policy", exc.title),
+                )
+        return RedirectResponse("/staff/admin?done=policy-deleted#policies-title", 303)
+
     @router.post("/admin/templates", response_class=HTMLResponse)
     async def save_template(request: Request) -> Response:
         """A message template's new wording: previewed in each language (nothing stored), or
@@ -1090,6 +1201,19 @@ def _calendars(district: DistrictConfig) -> list[str]:
     """The calendars a policy may count time on: around the clock, or the district's own."""
     config = district.section("escalation", EscalationConfig)
     return [AROUND_THE_CLOCK, *(c.id for c in config.calendars)]
+
+
+def _policy_defaults(district: DistrictConfig) -> PolicySettings:
+    """What a new policy starts from, as a district-file policy would: escalation's defaults,
+    with the district's escalation ladder unless the defaults name their own."""
+    defaults = district.section("escalation", EscalationConfig).defaults
+    if defaults.ladder:
+        return defaults
+    ladder = tuple(
+        LadderStep(level=s.level, role=s.role, after_s=s.after_s)
+        for s in sorted(district.sla.ladder, key=lambda s: s.level)
+    )
+    return defaults.model_copy(update={"ladder": ladder})
 
 
 def canned_replies(district: DistrictConfig, language: str) -> list[dict[str, str]]:

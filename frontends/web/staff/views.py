@@ -5,14 +5,17 @@ status allows."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from frontends.common.intake import IntakeError
 from frontends.web.forms import normalize_phone
+from services.escalation.policies import POLICY_ID, Policy, PolicySettings
 from shared.auth import Principal, Role
 from shared.authz import Permission, access
 
@@ -83,6 +86,10 @@ DONE = {
     "unsubscribed": "Webhook subscription deleted.",
     "template": "Template saved; new messages use it now.",
     "policy": "Policy saved; new clocks (and re-triaged or reopened concerns) use it.",
+    "policy-added": "Policy added; new concerns it matches (and re-triaged or reopened ones) "
+    "use it now.",
+    "policy-deleted": "Policy deleted; new concerns it matched get the next policy that "
+    "matches them.",
     "safety-words": "Safety words saved; new concerns are routed with them now.",
 }
 
@@ -329,28 +336,47 @@ _POLICY_FIELDS = {
 }
 
 
+def _policy_seconds(
+    form: Mapping[str, str], name: str, label: str, errors: dict[str, str], *, zero: bool = False
+) -> int:
+    """A duration field in hours (a comma is a decimal point) as seconds; 0 and the field's
+    error in `errors` when it is not a positive (or, with `zero`, non-negative) number."""
+    try:
+        hours = float(form.get(name, "").strip().replace(",", "."))
+    except ValueError:
+        hours = -1.0
+    if not (hours >= 0 if zero else hours > 0) or hours > 24 * 366:
+        errors[name] = f"Enter {label} in hours, e.g. 72 or 0.5."
+        return 0
+    return round(hours * 3600)
+
+
+def _policy_invalid(exc: ValidationError) -> dict[str, str]:
+    """The policy's own rule that failed (targets or ladder delays out of order), in words."""
+    message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+    field = "ladder" if message.startswith("ladder") else "policy"
+    for name, said in _POLICY_FIELDS.items():
+        message = message.replace(name, said)
+    return {field: message[:1].upper() + message[1:] + "."}
+
+
 def policy_body(form: Mapping[str, str], policy: Any) -> tuple[Any, dict[str, str]]:
     """The policy with the form's targets, calendar and ladder delays (hours; all else kept),
     or None and what to correct, by field."""
     errors: dict[str, str] = {}
-
-    def seconds(name: str, label: str, *, zero: bool = False) -> int:
-        try:
-            hours = float(form.get(name, "").strip().replace(",", "."))
-        except ValueError:
-            hours = -1.0
-        if not (hours >= 0 if zero else hours > 0) or hours > 24 * 366:
-            errors[name] = f"Enter {label} in hours, e.g. 72 or 0.5."
-            return 0
-        return round(hours * 3600)
-
     changes: dict[str, Any] = {
-        "first_response_s": seconds("first_response_h", "the first response target"),
-        "resolution_s": seconds("resolution_h", "the resolution target"),
+        "first_response_s": _policy_seconds(
+            form, "first_response_h", "the first response target", errors
+        ),
+        "resolution_s": _policy_seconds(form, "resolution_h", "the resolution target", errors),
         "calendar": form.get("calendar") or policy.calendar,
         "ladder": [
             step.model_copy(
-                update={"after_s": seconds(f"after_h_{step.level}", "the delay", zero=True)}
+                update={
+                    "after_s": _policy_seconds(
+                        form, f"after_h_{step.level}", "the delay", errors, zero=True
+                    )
+                }
             )
             for step in policy.ladder
         ],
@@ -360,10 +386,157 @@ def policy_body(form: Mapping[str, str], policy: Any) -> tuple[Any, dict[str, st
     try:
         return type(policy).model_validate({**policy.model_dump(), **changes}), {}
     except ValidationError as exc:  # targets or ladder delays out of order
-        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        for name, said in _POLICY_FIELDS.items():
-            message = message.replace(name, said)
-        return None, {"policy": message[:1].upper() + message[1:] + "."}
+        return None, _policy_invalid(exc)
+
+
+def _tried_first(policies: Sequence[Policy]) -> list[Policy]:
+    return sorted(policies, key=lambda p: (p.rank, p.id))
+
+
+def _covers(earlier: Policy, later: Policy) -> bool:
+    """Whether every concern `later` matches is matched by `earlier` too."""
+    return (earlier.category is None or earlier.category == later.category) and (
+        earlier.priority is None or earlier.priority == later.priority
+    )
+
+
+def suggested_rank(policies: Sequence[Policy]) -> int:
+    """A new policy's place: between the first catch-all policy and the one tried before it
+    (so that the new one applies, and there is room around it)."""
+    ordered = _tried_first(policies)
+    catch_all = next((p for p in ordered if p.catch_all), None)
+    if catch_all is None:
+        return (ordered[-1].rank + 10) if ordered else 100
+    before = [p.rank for p in ordered if p.rank < catch_all.rank]
+    low = max(before) if before else catch_all.rank - 20
+    return max(0, (low + catch_all.rank) // 2)
+
+
+def new_policy_form(defaults: PolicySettings, policies: Sequence[Policy]) -> dict[str, str]:
+    """The new policy form's first values: the district's defaults (calendar, ladder delays
+    in hours) and a place before the catch-all policy; targets and match left to choose."""
+    return {
+        "id": "",
+        "category": "",
+        "priority": "",
+        "rank": str(suggested_rank(policies)),
+        "first_response_h": "",
+        "resolution_h": "",
+        "calendar": defaults.calendar,
+        **{f"after_h_{step.level}": _hours(step.after_s) for step in defaults.ladder or ()},
+    }
+
+
+def new_policy_body(
+    form: Mapping[str, str],
+    *,
+    defaults: PolicySettings,
+    policies: Sequence[Policy],
+    categories: Collection[str],
+) -> tuple[Policy | None, dict[str, str]]:
+    """A new policy from the form (pauses, warnings and reminders from the district's
+    defaults), or None and what to correct, by field, in the form's order."""
+    errors: dict[str, str] = {}
+    policy_id = form.get("id", "").strip()
+    if not re.fullmatch(POLICY_ID, policy_id):
+        errors["id"] = (
+            "Enter a name of lower-case letters, digits, - and _ that starts with a "
+            "letter or digit, e.g. enrollment-slow."
+        )
+    elif any(p.id == policy_id for p in policies):
+        errors["id"] = (
+            f"A policy named {policy_id} exists already: choose another name, "
+            "or change that one from the list."
+        )
+    category = form.get("category", "") or None
+    if category is not None and category not in categories:
+        errors["category"] = "Choose a category from the list, or any category."
+    priority = form.get("priority", "") or None
+    if priority is not None and priority not in PRIORITIES:
+        errors["priority"] = "Choose a priority from the list, or any priority."
+    raw_rank = form.get("rank", "").strip()
+    rank = int(raw_rank) if raw_rank.isdigit() and len(raw_rank) <= 6 else -1
+    if rank < 0:
+        errors["rank"] = "Enter the order as a whole number, e.g. 25."
+    first = _policy_seconds(form, "first_response_h", "the first response target", errors)
+    resolution = _policy_seconds(form, "resolution_h", "the resolution target", errors)
+    ladder = [
+        step.model_copy(
+            update={
+                "after_s": _policy_seconds(
+                    form, f"after_h_{step.level}", "the delay", errors, zero=True
+                )
+            }
+        )
+        for step in defaults.ladder or ()
+    ]
+    if errors:
+        return None, errors
+    try:
+        policy = Policy.model_validate(
+            {
+                **defaults.model_dump(),
+                "id": policy_id,
+                "rank": rank,
+                "category": category,
+                "priority": priority,
+                "first_response_s": first,
+                "resolution_s": resolution,
+                "calendar": form.get("calendar") or defaults.calendar,
+                "ladder": ladder,
+            }
+        )
+    except ValidationError as exc:  # targets or ladder delays out of order
+        return None, _policy_invalid(exc)
+    ordered = _tried_first([*policies, policy])
+    shadow = next((p for p in ordered[: ordered.index(policy)] if _covers(p, policy)), None)
+    if shadow is not None:
+        return None, {
+            "rank": f"Policy {shadow.id} (order {shadow.rank}) is tried first and applies to "
+            f"every concern this one would, so this one would never apply: give it a number "
+            f"below {shadow.rank}."
+        }
+    return policy, {}
+
+
+# How the console's policy fields are named in escalation's problem details.
+_POLICY_API_FIELDS = {
+    "id": "id",
+    "rank": "rank",
+    "category": "category",
+    "priority": "priority",
+    "calendar": "calendar",
+    "first_response_s": "first_response_h",
+    "resolution_s": "resolution_h",
+}
+
+
+def policy_refusal(error: IntakeError, *, deleting: bool = False) -> dict[str, str]:
+    """What escalation refused of a new policy or a deletion, in plain words, by form field
+    (`policy` when it is about the policies as a whole)."""
+    if error.title == "Catch-all policy required":
+        if deleting:
+            return {
+                "policy": "It is the only catch-all policy (any category, any priority), and "
+                "one must remain so that every concern gets a clock. Add another catch-all "
+                "policy first, or change this one instead."
+            }
+        return {"policy": "At least one catch-all policy (any category, any priority) must remain."}
+    if error.title == "Policy exists":
+        return {"id": "A policy with this name exists already: choose another name."}
+    if error.title == "Policy not found":
+        return {"policy": "This policy no longer exists; someone may have deleted it."}
+    errors: dict[str, str] = {}
+    for found in error.errors:
+        name = _POLICY_API_FIELDS.get(found.field, "policy")
+        if found.field == "category":
+            said = "The district has no such category any more; choose one from the list."
+        elif found.field == "calendar":
+            said = "The district has no such calendar any more; choose one from the list."
+        else:
+            said = found.message[:1].upper() + found.message[1:]
+        errors[name] = f"{errors[name]} {said}" if name in errors else said
+    return errors or {"policy": error.detail or error.title}
 
 
 def template_key(raw: str | None) -> tuple[str, str, str] | None:
