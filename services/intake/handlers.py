@@ -482,29 +482,29 @@ async def sweep_awaiting(*, ctx: IntakeContext, limit: int = 200) -> int:
     on every replica at once: each move is made on the version it read (one wins)."""
     settings = ctx.config.awaiting_requester
     now = ctx.clock.now()
+    remind_before = now - timedelta(days=settings.remind_after_days)
     close_before = now - timedelta(days=settings.close_after_days)
     moved = 0
-    for found in await ctx.repo.awaiting_since_before(
-        now - timedelta(days=settings.remind_after_days), limit
-    ):
-        doc = await ctx.repo.get_document(found["_id"])
+    for case in await ctx.repo.awaiting_since_before(remind_before, limit):
+        action = case.long_wait(remind_before=remind_before, close_before=close_before)
+        if action is None:
+            continue
+        doc = await ctx.repo.get_document(case.id)  # what to say: the family's words
         if doc is None:
             continue
-        if as_utc(found["awaiting_since"]) <= close_before:
+        if action is Action.CLOSE_UNANSWERED:
             language = (doc.get("requester") or {}).get("language") or "en"
-            command = Command(Action.CLOSE_UNANSWERED, BUREAU, text=settings.notice(language))
-        elif found.get("requester_reminded_at") is None:
-            command = Command(Action.REMIND_REQUESTER, BUREAU, text=_last_question(doc))
+            command = Command(action, BUREAU, text=settings.notice(language))
         else:
-            continue
+            command = Command(action, BUREAU, text=_last_question(doc))
         try:
-            await act(found["_id"], command, ctx=ctx, if_match=found["version"])
+            await act(case.id, command, ctx=ctx, if_match=case.version)
         except (PreconditionFailed, ActionNotAllowed, InvalidCommand, ConcernNotFound):
             continue  # another replica (or the family) moved it first
         moved += 1
         log.info(
             "long wait on the requester",
-            extra={"concern_id": found["_id"], "action": command.action.value},
+            extra={"concern_id": case.id, "action": command.action.value},
         )
     return moved
 
@@ -518,23 +518,23 @@ def _last_question(doc: Document) -> str:
 
 
 async def merge_target(
-    source: Document, into: str, *, ctx: IntakeContext, covers: Callable[[Document], bool]
+    source: Case, into: str, *, ctx: IntakeContext, covers: Callable[[Case], bool]
 ) -> str:
     """The concern a merge keeps: one the caller may act on (else it is answered as unknown,
     revealing nothing of it), of the same school or team as the duplicate."""
     target_id = await resolve_concern_id(into, ctx=ctx)
-    target = await ctx.repo.get_document(target_id) if target_id else None
+    target = await ctx.repo.load(target_id) if target_id else None
     if target is None or not covers(target):
         raise InvalidCommand(
             "into", f"no concern you may act on has id or tracking number {into!r}"
         )
-    same_school = source.get("school_id") and source.get("school_id") == target.get("school_id")
-    same_team = source.get("team_id") and source.get("team_id") == target.get("team_id")
+    same_school = source.school_id and source.school_id == target.school_id
+    same_team = source.team_id and source.team_id == target.team_id
     if not (same_school or same_team):
         raise InvalidCommand(
             "into", "a concern can only be merged into one of the same school or team"
         )
-    return str(target["_id"])
+    return target.id
 
 
 async def _checked_merge(concern_id: str, command: Command, *, ctx: IntakeContext) -> Command:

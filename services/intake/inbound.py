@@ -26,6 +26,7 @@ from services.intake import handlers
 from services.intake.context import IntakeContext
 from services.intake.domain import OPEN_STATUSES, Status
 from services.intake.lifecycle import Action, ActionNotAllowed, Command
+from services.intake.repository import case_of
 from services.intake.schemas import LongText, _Strict
 from services.intake.web import Ctx, Submitter
 from shared.events import MESSAGE_ID_PATTERN, ConcernDeliveryBounced, envelopes
@@ -193,7 +194,7 @@ async def receive_message(
 async def _take(
     doc: Document, body: InboundMessageCreate, *, ctx: IntakeContext, actor: str
 ) -> InboundMessageRead:
-    status = Status(doc["status"])
+    status = case_of(doc).status
     reason = "from the requester's own address"
     if not body.sender_verified:
         reason = "the sender could not be verified"

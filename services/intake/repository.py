@@ -115,11 +115,14 @@ CASE_FIELDS = {
         "version",
         "category",
         "school_id",
+        "team_id",
         "priority",
         "resolution",
         "merged_into",
         "merged_at",
         "callbacks",
+        "awaiting_since",
+        "requester_reminded_at",
     )
 }
 
@@ -128,6 +131,10 @@ def case_of(doc: Document) -> Case:
     """The aggregate the handlers decide on, from a stored concern."""
     resolution = doc.get("resolution")
     merged = doc.get("merged_into") and doc.get("merged_at")
+
+    def at(key: str) -> datetime | None:
+        return as_utc(doc[key]) if doc.get(key) else None
+
     return Case(
         id=doc["_id"],
         status=Status(doc["status"]),
@@ -137,9 +144,12 @@ def case_of(doc: Document) -> Case:
         version=int(doc["version"]),
         category=doc["category"],
         school_id=doc.get("school_id"),
+        team_id=doc.get("team_id"),
         priority=Priority(doc["priority"]) if doc.get("priority") else None,
         merged_into=doc.get("merged_into") or None,
-        last_merged_at=as_utc(doc["merged_at"]) if doc.get("merged_at") else None,
+        last_merged_at=at("merged_at"),
+        awaiting_since=at("awaiting_since"),
+        requester_reminded_at=at("requester_reminded_at"),
     )
 
 
@@ -517,20 +527,21 @@ class ConcernRepository:
                     due += 1
         return due, on_time
 
-    async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Document]:
+    async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Case]:
         """Concerns waiting on the requester since `moment` or earlier, longest first."""
-        return (
+        docs = (
             await self._concerns.find(
                 {
                     "status": Status.AWAITING_REQUESTER.value,
                     "awaiting_since": {"$gte": datetime(1970, 1, 1, tzinfo=UTC), "$lte": moment},
                 },
-                {"_id": 1, "version": 1, "awaiting_since": 1, "requester_reminded_at": 1},
+                CASE_FIELDS,
             )
             .sort([("awaiting_since", 1)])
             .limit(limit)
             .to_list()
         )
+        return [case_of(doc) for doc in docs]
 
     async def count_by_status(self, query: Document) -> dict[str, int]:
         parts = branches(query)

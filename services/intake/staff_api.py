@@ -10,9 +10,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
 from services.intake import handlers, queries, views
+from services.intake.aggregate import Case
 from services.intake.domain import Status
 from services.intake.lifecycle import Action, Command, InvalidCommand
 from services.intake.queries import ConcernFilter, SortOrder
+from services.intake.repository import case_of
 from services.intake.schemas import (
     CallbackCancel,
     CallbackCreate,
@@ -467,11 +469,11 @@ async def merge(
     source = await _case(ctx, concern_id)
     check_scope(who, source)
 
-    def covers(doc: Document) -> bool:
-        return who.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id"))
+    def covers(case: Case) -> bool:
+        return who.covers(school_id=case.school_id, team_id=case.team_id)
 
     async def work() -> Document:
-        into = await handlers.merge_target(source, body.into, ctx=ctx, covers=covers)
+        into = await handlers.merge_target(case_of(source), body.into, ctx=ctx, covers=covers)
         command = Command(Action.MERGE, who.actor, text=body.reason, into=into)
         return await handlers.act(concern_id, command, ctx=ctx, if_match=if_match)
 

@@ -10,6 +10,13 @@ import pytest
 
 from services.escalation.repository import ClockRepository, PolicyRepository
 from services.escalation.repository.fakes import FakeClockRepository, FakePolicyRepository
+from services.intake.fakes import (
+    FakeConcernRepository,
+    FakeDisclosureRepository,
+    FakeIdempotencyKeys,
+)
+from services.intake.idempotency import IdempotencyKeys
+from services.intake.repository import ConcernRepository, DisclosureRepository
 from services.notify.repository import (
     DeliveryRepository,
     SubscriptionRepository,
@@ -42,6 +49,14 @@ PAIRS: list[tuple[type, type, set[str]]] = [
     (DecisionRepository, FakeDecisionRepository, set()),
     (MemberRepository, FakeMemberRepository, set()),
     (RuleRepository, FakeRuleRepository, set()),
+    # the staff lists, counts and the Board's callbacks speak the store's query language
+    (
+        ConcernRepository,
+        FakeConcernRepository,
+        {"collection", "find", "count", "count_by_status", "callbacks_kept"},
+    ),
+    (DisclosureRepository, FakeDisclosureRepository, set()),
+    (IdempotencyKeys, FakeIdempotencyKeys, set()),
     # notify's FakeConcernRepository is the real class over a dict: its rules are the real ones
 ]
 

@@ -71,3 +71,35 @@ def test_the_lifecycle_decides_on_the_case() -> None:
         guarantee=timedelta(hours=72),
     )
     assert outcome.from_status is Status.RESOLVED and outcome.to_status is Status.REOPENED
+
+
+def test_a_long_wait_is_closed_after_the_close_delay_and_asked_again_once_before() -> None:
+    since = NOW - timedelta(days=6)
+    waiting = case_of(stored(status="awaiting_requester", resolution=None, awaiting_since=since))
+    remind_before, close_before = NOW - timedelta(days=5), NOW - timedelta(days=10)
+    assert waiting.awaiting_since == since
+    assert waiting.long_wait(remind_before=remind_before, close_before=close_before) is (
+        Action.REMIND_REQUESTER
+    )
+    reminded = case_of(
+        stored(
+            status="awaiting_requester",
+            awaiting_since=since,
+            requester_reminded_at=NOW - timedelta(days=1),
+        )
+    )
+    assert reminded.long_wait(remind_before=remind_before, close_before=close_before) is None
+    assert reminded.long_wait(remind_before=remind_before, close_before=since) is (
+        Action.CLOSE_UNANSWERED
+    )
+    assert (
+        waiting.long_wait(remind_before=since - timedelta(days=1), close_before=close_before)
+        is None
+    )
+    answered = case_of(stored(status="acknowledged", awaiting_since=since))
+    assert answered.long_wait(remind_before=NOW, close_before=NOW) is None
+
+
+def test_a_case_knows_its_owning_team_once_triaged() -> None:
+    assert case_of(stored(team_id="transportation")).team_id == "transportation"
+    assert case_of(stored()).team_id is None
