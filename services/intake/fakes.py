@@ -19,7 +19,7 @@ from services.intake.aggregate import Case
 from services.intake.domain import Concern, Status
 from services.intake.idempotency import Claim
 from services.intake.lifecycle import Outcome
-from services.intake.repository import _outcome_update, case_of, to_document
+from services.intake.repository import _outcome_update, case_of, due_fields, to_document
 from services.intake.students import StudentVault
 from shared.clock import as_utc
 from shared.events import CloudEvent
@@ -115,13 +115,12 @@ class FakeConcernRepository:
         if doc is None:
             return False
         if doc.get("due_sequence") is None or doc["due_sequence"] < sequence:
-            fields: Document = {
-                "due_sequence": sequence,
-                "sla_paused": paused,
-                "first_response_due_at": first_response_due_at,
-            }
-            if resolution_due_at is not None:
-                fields["resolution_due_at"] = resolution_due_at
+            fields = due_fields(
+                sequence=sequence,
+                resolution_due_at=resolution_due_at,
+                first_response_due_at=first_response_due_at,
+                paused=paused,
+            )
             apply_update(doc, {"$set": fields})
         return True
 

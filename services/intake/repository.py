@@ -245,6 +245,24 @@ def _outcome_update(outcome: Outcome) -> Document:
     return {"$set": sets, "$push": pushes}
 
 
+def due_fields(
+    *,
+    sequence: int,
+    resolution_due_at: datetime | None,
+    first_response_due_at: datetime | None,
+    paused: bool,
+) -> Document:
+    """What a concern keeps of an SLA clock's report of its due times (`record_due`)."""
+    fields: Document = {
+        "due_sequence": sequence,
+        "sla_paused": paused,
+        "first_response_due_at": first_response_due_at,
+    }
+    if resolution_due_at is not None:
+        fields["resolution_due_at"] = resolution_due_at
+    return fields
+
+
 class ConcernRepository:
     def __init__(
         self, db: AsyncDatabase[Document], vault: StudentVault, *, tracking_block: int = 1
@@ -400,13 +418,12 @@ class ConcernRepository:
     ) -> bool:
         """Keep the due times the SLA clock reported, unless a later report is kept already;
         answers whether the concern exists."""
-        fields: Document = {
-            "due_sequence": sequence,
-            "sla_paused": paused,
-            "first_response_due_at": first_response_due_at,
-        }
-        if resolution_due_at is not None:
-            fields["resolution_due_at"] = resolution_due_at
+        fields = due_fields(
+            sequence=sequence,
+            resolution_due_at=resolution_due_at,
+            first_response_due_at=first_response_due_at,
+            paused=paused,
+        )
         changed = await self._concerns.update_one(
             # absent or older; `$not` rather than an `$or`, which SecantusDB runs as a scan of
             # the whole collection even beside an `_id`
