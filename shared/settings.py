@@ -34,7 +34,11 @@ class ServiceSettings(BaseSettings):
     private_exchange: str = "bureau.private"
     queue_prefix: str = Field(default="", description="prefix of this service's queue names")
     quorum_queues: bool = True
-    prefetch: int = Field(default=32, ge=1)
+    # Events a consumer handles at once, a few: they all wait on the store, and a backlog
+    # taken many at a time fills the store's queue ahead of the families' submissions
+    # (bench.surge, one store: intake's p99 with the rest of the bureau saturated 8-10x its p99
+    # alone with the others at 32, 5.5-7x at 8, the bureau's throughput the same; 4 halved it).
+    prefetch: int = Field(default=8, ge=1)
     retry_delays_ms: list[int] = Field(default=[1_000, 10_000, 60_000])
     handler_timeout_s: float = Field(default=30.0, gt=0)
     message_delivery_limit: int = Field(

@@ -21,11 +21,6 @@ DEVELOPMENT_STUDENT_KEYS = f'{{"dev": "{DEVELOPMENT_STUDENT_KEY}"}}'
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     port: int = 8001
-    # The front door and the consumer share one process: the facts other services report
-    # (team, priority, due times, mails sent) are taken a few at a time, so that a backlog of
-    # them leaves families' submissions their share (bench.surge: intake's p99 with the rest
-    # of the bureau saturated 15-17x its p99 alone at 32, 8-9x at 8, no lower throughput).
-    prefetch: int = Field(default=8, ge=1)
     contact_hash_key: SecretStr = SecretStr(DEVELOPMENT_CONTACT_KEY)
     access_token_key: SecretStr = SecretStr(DEVELOPMENT_ACCESS_KEY)
     tracking_lookups_per_minute: int = Field(
