@@ -381,7 +381,11 @@ async def test_ombudsperson_sees_a_concern_escalated_to_them_with_its_history_an
     await expect(case).to_contain_text("level 3")
     await case.get_by_text(re.compile(r"^History")).click()
     history = case.locator("details ol")
-    for step in ("breached", "escalated, level 1", "escalated, level 3"):
+    for step in (
+        "resolution target missed",
+        "escalated to the principal (level 1)",
+        "escalated to the Ombudsperson (level 3)",
+    ):
         await expect(history).to_contain_text(step)
     await check(page, console, "ombudsperson")
 

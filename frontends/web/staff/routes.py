@@ -1187,6 +1187,7 @@ def _router() -> APIRouter:
             "staff/ombudsperson.html",
             user,
             cases=cases,
+            clock_line=views.clock_line,
             reasons={
                 "level_3": "Escalated to the Ombudsperson",
                 "long_overdue": "Long overdue",

@@ -654,3 +654,48 @@ def duration(seconds: int) -> str:
         hours = seconds // 3600
         return f"{hours} hour" + ("s" if hours != 1 else "")
     return f"{seconds // 60} minutes"
+
+
+TARGETS = {
+    "first_response": "first response",
+    "resolution": "resolution",
+    "callback": "callback",
+}
+LEVELS = {1: "the principal", 2: "the assistant superintendent", 3: "the Ombudsperson"}
+
+
+def clock_line(entry: Any) -> str:
+    """One line of an SLA clock's history in plain words (the Ombudsperson's page):
+    `warning: 75% of the resolution time used`, `escalated to the principal (level 1)`."""
+    target = TARGETS.get(entry.target or "", entry.target or "")
+    level = entry.level
+    kind = entry.kind
+    if kind == "warning":
+        used = f"{entry.percent}% of the " if entry.percent is not None else "most of the "
+        return f"warning: {used}{target} time used" if target else "warning"
+    if kind == "breached":
+        return f"{target} target missed" if target else "target missed"
+    if kind == "met":
+        return f"{target} target met" if target else "target met"
+    if kind == "escalated" and level is not None:
+        return f"escalated to {LEVELS.get(level, 'level ' + str(level))} (level {level})"
+    if kind == "reminded" and level is not None:
+        nth = f" {entry.reminder}" if entry.reminder else ""
+        return f"reminder{nth} to {LEVELS.get(level, 'level ' + str(level))} (level {level})"
+    detail = entry.detail or ""
+    if kind == "started":
+        return f"clock started ({detail} policy)" if detail else "clock started"
+    if kind == "policy":
+        return f"policy changed to {detail}" if detail else "policy changed"
+    if kind == "surveyed":
+        return f"survey answered: {detail} of 5" if detail else "survey answered"
+    return {
+        "first_response": "first response given",
+        "paused": "clock paused",
+        "resumed": "clock resumed",
+        "resolved": "resolved",
+        "reopened": "reopened",
+        "callback_scheduled": "callback scheduled",
+        "callback_reminded": "callback reminder",
+        "callback_missed": "callback missed",
+    }.get(kind, kind.replace("_", " "))
