@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from frontends.web.staff.views import clock_line
 from services.escalation.api import _history
 from services.escalation.domain import Entry
 from shared.events import SlaTarget
+
+pytestmark = pytest.mark.unit
 
 AT = datetime(2026, 11, 25, 18, 13, tzinfo=UTC)
 
