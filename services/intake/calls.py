@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake import handlers, views
 from services.intake.domain import OPEN_STATUSES
-from services.intake.lifecycle import Action, ActionNotAllowed, Command
+from services.intake.lifecycle import Action, Command
 from services.intake.schemas import PHONE_PATTERN, Reason, RequesterView, _Strict
 from services.intake.web import Ctx, Submitter
 from shared.authz import Access, Permission
@@ -351,14 +351,9 @@ async def voicemail(
         command = Command(
             Action.SCHEDULE_CALLBACK, who.actor, text=note, due_at=body.callback_due_at
         )
-        try:
-            await handlers.act(body.concern_id, command, ctx=ctx)
-        except handlers.ConcernNotFound:
-            raise Problem(404, "Concern not found", "No concern has this id.") from None
-        except ActionNotAllowed as exc:
-            raise Problem(409, "Not possible now", str(exc)) from None
-        except handlers.ConcurrentChange:
-            raise Problem(409, "Concern changed meanwhile", "Please try again.") from None
+        # an unknown concern, a refused action or a concurrent change is answered as
+        # everywhere (shared/errors.py: 404, 409)
+        await handlers.act(body.concern_id, command, ctx=ctx)
         claimed = await _calls(ctx).update_one(
             {"_id": call_sid, "callback": {"$ne": body.concern_id}},
             {"$set": {"callback": body.concern_id, "concern_id": body.concern_id}},

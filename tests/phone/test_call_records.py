@@ -91,3 +91,34 @@ async def test_the_recent_concern_of_a_number_is_its_latest_open_one_without_pri
         "/v1/calls/recent-concern", params={"phone": "+15555550999"}, headers=PHONE
     )
     assert none.status_code == 404
+
+
+async def test_a_voicemail_for_an_unknown_or_closed_concern_is_refused_as_problem_details(
+    intake: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await intake.post("/v1/calls", json={"call_sid": SID}, headers=PHONE)
+    due = (clock.now() + timedelta(hours=24)).isoformat()
+    unknown = await intake.post(
+        f"/v1/calls/{SID}/voicemail",
+        headers=PHONE,
+        json={"concern_id": "no-such-concern", "callback_due_at": due},
+    )
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    assert unknown.json()["title"] == "Concern not found"
+
+    created = await submit(intake, channel="phone")
+    resolved = await intake.post(
+        f"/v1/concerns/{created['id']}/resolve", json={"summary": "Bus stop moved."}
+    )
+    assert resolved.status_code == 200, resolved.text
+    refused = await intake.post(
+        f"/v1/calls/{SID}/voicemail",
+        headers=PHONE,
+        json={"concern_id": created["id"], "callback_due_at": due},
+    )
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["title"] == "Action not allowed"
+    ended = await intake.post(f"/v1/calls/{SID}/end", json={"duration_s": 60}, headers=PHONE)
+    assert "voicemail_left" not in ended.json()["outcomes"]  # nothing recorded for a refusal
