@@ -876,6 +876,20 @@ def _router() -> APIRouter:
             )
         return RedirectResponse(f"/staff/admin?done=policy-added#policy-{quote(policy.id)}", 303)
 
+    def delete_policy_page(
+        request: Request, user: StaffUser, policy: Policy, *, refused: str | None = None
+    ) -> Response:
+        """What deleting a policy means, and, after escalation refused it, why."""
+        return page(
+            request,
+            "staff/policy_delete.html",
+            user,
+            status=409 if refused else 200,
+            policy=policy,
+            duration=views.duration,
+            refused=refused,
+        )
+
     @router.get("/admin/policies/{policy_id}/delete", response_class=HTMLResponse)
     async def confirm_delete_policy(request: Request, policy_id: str) -> Response:
         """What deleting a policy means, before it is deleted."""
@@ -886,9 +900,7 @@ def _router() -> APIRouter:
         policy = next((p for p in policies if p.id == policy_id), None)
         if policy is None:
             return await admin_page(request, user, status=404, problem="No such policy.")
-        return page(
-            request, "staff/policy_delete.html", user, policy=policy, duration=views.duration
-        )
+        return delete_policy_page(request, user, policy)
 
     @router.post("/admin/policies/{policy_id}/delete", response_class=HTMLResponse)
     async def delete_policy(request: Request, policy_id: str) -> Response:
@@ -905,15 +917,8 @@ def _router() -> APIRouter:
         except IntakeConflict as exc:
             policy = next((p for p in await client.policies(bearer) if p.id == policy_id), None)
             if policy is not None:
-                return page(
-                    request,
-                    "staff/policy_delete.html",
-                    user,
-                    status=409,
-                    policy=policy,
-                    duration=views.duration,
-                    refused=views.policy_refusal(exc, deleting=True).get("policy", exc.title),
-                )
+                refused = views.policy_refusal(exc, deleting=True).get("policy", exc.title)
+                return delete_policy_page(request, user, policy, refused=refused)
         return RedirectResponse("/staff/admin?done=policy-deleted#policies-title", 303)
 
     @router.post("/admin/templates", response_class=HTMLResponse)

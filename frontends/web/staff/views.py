@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from frontends.common.intake import IntakeError
 from frontends.web.forms import normalize_phone
-from services.escalation.policies import POLICY_ID, Policy, PolicySettings
+from services.escalation.policies import POLICY_ID, LadderStep, Policy, PolicySettings
 from shared.auth import Principal, Role
 from shared.authz import Permission, access
 
@@ -351,6 +351,29 @@ def _policy_seconds(
     return round(hours * 3600)
 
 
+def _policy_targets(
+    form: Mapping[str, str], ladder: Sequence[LadderStep], errors: dict[str, str]
+) -> dict[str, Any]:
+    """The form's targets and ladder delays (hours) as a policy's seconds; what is not a
+    number goes into `errors`, by field, in the form's order."""
+    return {
+        "first_response_s": _policy_seconds(
+            form, "first_response_h", "the first response target", errors
+        ),
+        "resolution_s": _policy_seconds(form, "resolution_h", "the resolution target", errors),
+        "ladder": [
+            step.model_copy(
+                update={
+                    "after_s": _policy_seconds(
+                        form, f"after_h_{step.level}", "the delay", errors, zero=True
+                    )
+                }
+            )
+            for step in ladder
+        ],
+    }
+
+
 def _policy_invalid(exc: ValidationError) -> dict[str, str]:
     """The policy's own rule that failed (targets or ladder delays out of order), in words."""
     message = exc.errors()[0]["msg"].removeprefix("Value error, ")
@@ -365,21 +388,8 @@ def policy_body(form: Mapping[str, str], policy: Any) -> tuple[Any, dict[str, st
     or None and what to correct, by field."""
     errors: dict[str, str] = {}
     changes: dict[str, Any] = {
-        "first_response_s": _policy_seconds(
-            form, "first_response_h", "the first response target", errors
-        ),
-        "resolution_s": _policy_seconds(form, "resolution_h", "the resolution target", errors),
+        **_policy_targets(form, policy.ladder, errors),
         "calendar": form.get("calendar") or policy.calendar,
-        "ladder": [
-            step.model_copy(
-                update={
-                    "after_s": _policy_seconds(
-                        form, f"after_h_{step.level}", "the delay", errors, zero=True
-                    )
-                }
-            )
-            for step in policy.ladder
-        ],
     }
     if errors:
         return None, errors
@@ -458,18 +468,7 @@ def new_policy_body(
     rank = int(raw_rank) if raw_rank.isdigit() and len(raw_rank) <= 6 else -1
     if rank < 0:
         errors["rank"] = "Enter the order as a whole number, e.g. 25."
-    first = _policy_seconds(form, "first_response_h", "the first response target", errors)
-    resolution = _policy_seconds(form, "resolution_h", "the resolution target", errors)
-    ladder = [
-        step.model_copy(
-            update={
-                "after_s": _policy_seconds(
-                    form, f"after_h_{step.level}", "the delay", errors, zero=True
-                )
-            }
-        )
-        for step in defaults.ladder or ()
-    ]
+    targets = _policy_targets(form, defaults.ladder or (), errors)
     if errors:
         return None, errors
     try:
@@ -480,10 +479,8 @@ def new_policy_body(
                 "rank": rank,
                 "category": category,
                 "priority": priority,
-                "first_response_s": first,
-                "resolution_s": resolution,
+                **targets,
                 "calendar": form.get("calendar") or defaults.calendar,
-                "ladder": ladder,
             }
         )
     except ValidationError as exc:  # targets or ladder delays out of order
