@@ -76,8 +76,9 @@ async def _messages(
     """The messages to people the event causes, after remembering what it teaches."""
     if isinstance(data, BoardPacketReady):  # the Board's monthly packet, to its list
         return board_packet.deliveries(event, data, config=ctx.board, district=ctx.district)
-    facts = await ctx.concerns.remember(data, now)
-    if not audience.may_notify(data):
+    notifying = audience.may_notify(data)
+    facts = await ctx.concerns.remember(data, now, read=notifying)
+    if not notifying:
         return []
     if facts is None:
         facts = await ctx.concerns.get(concern_id)

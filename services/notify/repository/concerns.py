@@ -55,21 +55,24 @@ class ConcernRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._concerns = db[CONCERNS]
 
-    async def remember(self, data: EventData, now: datetime) -> ConcernFacts | None:
+    async def remember(
+        self, data: EventData, now: datetime, *, read: bool = True
+    ) -> ConcernFacts | None:
         """Keep what `data` teaches of its concern; returns the facts after the write, or None
-        when the event teaches nothing (or nothing newer than what is known)."""
+        when the event teaches nothing (or nothing newer than what is known), or when they
+        are not wanted (`read` false: an event that notifies no one reads nothing back)."""
         if isinstance(data, ConcernContactShared):
-            return await self.remember_contact(data, now)
+            return await self.remember_contact(data, now, read=read)
         if isinstance(data, ConcernTriaged):
-            return await self.remember_triage(data)
+            return await self.remember_triage(data, read=read)
         if isinstance(data, ConcernAssigned):
             return await self.remember_assignment(
-                data.concern_id, data.assignee_id, data.assigned_at
+                data.concern_id, data.assignee_id, data.assigned_at, read=read
             )
         return None
 
     async def remember_contact(
-        self, data: ConcernContactShared, now: datetime
+        self, data: ConcernContactShared, now: datetime, *, read: bool = True
     ) -> ConcernFacts | None:
         """Keep the requester's contact; the first one shared for a concern stays."""
         requester = data.requester
@@ -92,9 +95,12 @@ class ConcernRepository:
                 "resolution_due_at": data.resolution_due_at,
                 "contact_at": now,
             },
+            read=read,
         )
 
-    async def remember_triage(self, data: ConcernTriaged) -> ConcernFacts | None:
+    async def remember_triage(
+        self, data: ConcernTriaged, *, read: bool = True
+    ) -> ConcernFacts | None:
         """The owning team and priority; a later decision (re-triage) wins over an older one."""
         return await self._upsert(
             data.concern_id,
@@ -106,23 +112,25 @@ class ConcernRepository:
                 "triage_category": data.category,
                 "triaged_at": data.triaged_at,
             },
+            read=read,
         )
 
     async def remember_assignment(
-        self, concern_id: str, assignee_id: str, assigned_at: datetime
+        self, concern_id: str, assignee_id: str, assigned_at: datetime, *, read: bool = True
     ) -> ConcernFacts | None:
         """Who works the concern; a later assignment wins."""
         return await self._upsert(
             concern_id,
             _older("assigned_at", assigned_at),
             {"assignee_id": assignee_id, "assigned_at": assigned_at},
+            read=read,
         )
 
     async def _upsert(
-        self, concern_id: str, unless_known: Document, fields: Document
+        self, concern_id: str, unless_known: Document, fields: Document, *, read: bool = True
     ) -> ConcernFacts | None:
         """Set `fields` where `unless_known` holds (or on a new document), then read the
-        facts; None when the document already knows better.
+        facts (when `read`); None when the document already knows better.
 
         Two round trips, not one `find_one_and_update`: SecantusDB answers that command by
         scanning the collection when it matches an existing document (about 150 ms at
@@ -134,7 +142,7 @@ class ConcernRepository:
             # The document exists and knows better, or a peer created it a moment ago for
             # another fact (the condition may then hold): try again on what is there now.
             changed = await self._concerns.update_one(query, {"$set": fields})
-        if not changed.matched_count and changed.upserted_id is None:
+        if not read or (not changed.matched_count and changed.upserted_id is None):
             return None
         doc = await self._concerns.find_one({"_id": concern_id})
         return _facts(doc) if doc else None

@@ -209,7 +209,7 @@ class FakeConcernRepository(ConcernRepository):
         self.documents: dict[str, Document] = {}
 
     async def _upsert(
-        self, concern_id: str, unless_known: Document, fields: Document
+        self, concern_id: str, unless_known: Document, fields: Document, *, read: bool = True
     ) -> ConcernFacts | None:
         doc = self.documents.setdefault(concern_id, {"_id": concern_id})
         for name, condition in unless_known.items():
@@ -220,7 +220,7 @@ class FakeConcernRepository(ConcernRepository):
                 if as_utc(known) >= condition["$not"]["$gte"]:
                     return None  # a newer fact is known
         doc.update(fields)
-        return _facts(doc)
+        return _facts(doc) if read else None
 
     async def get(self, concern_id: str) -> ConcernFacts | None:
         doc = self.documents.get(concern_id)
