@@ -547,7 +547,7 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
     await form.get_by_label("Rule name").fill("field-trip-bus")
     await form.get_by_role("button", name="Save the rule").click()
     await expect(page.get_by_role("status")).to_contain_text("Routing rule saved")
-    await expect(page.locator("#rule-field-trip-bus")).to_contain_text("field trip*")
+    await expect(page.locator("#rule-row-field-trip-bus")).to_contain_text("field trip*")
 
     async def dry_run() -> None:
         trial = page.get_by_role("form", name="Try the routing")
@@ -566,7 +566,7 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
     await edit.get_by_label("Enabled").uncheck()
     await edit.get_by_role("button", name="Save the rule").click()
     await expect(page.get_by_role("status")).to_contain_text("Routing rule saved")
-    await expect(page.locator("#rule-field-trip-bus")).to_contain_text("No")
+    await expect(page.locator("#rule-row-field-trip-bus")).to_contain_text("No")
     await dry_run()
     await expect(page.get_by_role("status")).to_contain_text("Routed to Transportation")
     await expect(page.get_by_role("status")).not_to_contain_text("rule:field-trip-bus")
@@ -604,7 +604,7 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
     await policy.get_by_label(re.compile("^Level 2")).fill("6")
     await policy.get_by_role("button", name="Save the policy").click()
     await expect(page.get_by_role("status")).to_contain_text("Policy saved")
-    row = page.locator("#policy-critical")
+    row = page.locator("#policy-row-critical")
     for shown in ("30 minutes", "12 hours", "assistant superintendent (+6 hours)"):
         await expect(row).to_contain_text(shown)
     async with httpx.AsyncClient(base_url=console.bureau.url("escalation")) as http:
@@ -686,7 +686,7 @@ async def test_administrator_adds_an_sla_policy_sees_it_in_the_list_and_deletes_
     await form.get_by_role("button", name="Add the policy").click()
 
     await expect(page.get_by_role("status")).to_contain_text("Policy added")
-    row = page.locator("#policy-enrollment-slow")
+    row = page.locator("#policy-row-enrollment-slow")
     for shown in ("Enrollment, any priority", "2 days", "5 days", "principal (at the breach)"):
         await expect(row).to_contain_text(shown)
     async with httpx.AsyncClient(base_url=console.bureau.url("escalation")) as http:
@@ -701,7 +701,7 @@ async def test_administrator_adds_an_sla_policy_sees_it_in_the_list_and_deletes_
         await check(page, console, "admin-policy-delete")
         await page.get_by_role("button", name="Yes, delete the policy").click()
         await expect(page.get_by_role("status")).to_contain_text("Policy deleted")
-        await expect(page.locator("#policy-enrollment-slow")).to_have_count(0)
+        await expect(page.locator("#policy-row-enrollment-slow")).to_have_count(0)
         gone = await http.get("/v1/policies/enrollment-slow", headers=bearer("admin"))
         assert gone.status_code == 404
 

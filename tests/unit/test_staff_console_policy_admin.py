@@ -113,7 +113,7 @@ def test_an_administrator_adds_a_policy_with_the_districts_defaults(
     added = add(browser)
 
     assert added.status_code == 303
-    assert added.headers["location"] == "/staff/admin?done=policy-added#policy-enrollment-slow"
+    assert added.headers["location"] == "/staff/admin?done=policy-added#policy-row-enrollment-slow"
     [(method, path, body)] = escalation.sent
     assert (method, path) == ("POST", "/v1/policies")
     assert (body["id"], body["category"], body["priority"], body["rank"]) == (

@@ -48,6 +48,7 @@ from services.escalation.calendar import AROUND_THE_CLOCK
 from services.escalation.config import EscalationConfig
 from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.config import IntakeConfig
+from services.intake.contact_api import ContactRevealRead
 from shared.auth import Role
 from shared.authz import Permission
 from shared.district import DistrictConfig
@@ -109,6 +110,23 @@ async def _previews(
 def _client(request: Request) -> StaffClient:
     client: StaffClient = request.app.state.staff
     return client
+
+
+async def _reveal_contact(
+    client: StaffClient, bearer: str, concern_id: str, reason: str
+) -> ContactRevealRead:
+    """The requester's name, email and phone, to call them back; intake records who, when
+    and why before it answers. (Belongs in `StaffClient` beside `reveal_student`; written
+    here on its `_call` until frontends/common takes it.)"""
+    response = await client._call(
+        "intake",
+        "POST",
+        f"/v1/concerns/{quote(concern_id, safe='')}/requester/reveal",
+        bearer,
+        json={"reason": reason},
+    )
+    contact: ContactRevealRead = client._parse(ContactRevealRead, response)
+    return contact
 
 
 def _web(request: Request) -> Any:
@@ -376,6 +394,7 @@ def _router() -> APIRouter:
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         revealed: Any = None,
+        contact: ContactRevealRead | None = None,
     ) -> Response:
         client = _client(request)
         bearer = token(request, user)
@@ -404,6 +423,8 @@ def _router() -> APIRouter:
             seen=views.fingerprint(case),
             revealed=revealed,
             reveal=pages.reveal and case.has_student_information,
+            contact=contact,
+            reveal_contact=pages.act and not case.anonymous,
             clock=clock,
             actions=views.allowed_actions(case.status.value, act=pages.act),
             retriage=pages.triage and case.status.value not in ("closed",),
@@ -465,7 +486,7 @@ def _router() -> APIRouter:
                 status=400,
                 problem="This page is out of date. Reload and try again.",
             )
-        if action == "complete-callback" and not CALLBACK_ACTION.fullmatch(
+        if action in ("complete-callback", "cancel-callback") and not CALLBACK_ACTION.fullmatch(
             views.service_action(action, values)
         ):
             return await case_page(
@@ -626,11 +647,62 @@ def _router() -> APIRouter:
         )
         return await case_page(request, user, concern_id, revealed=revealed.student)
 
+    @router.post("/concerns/{concern_id}/contact", response_class=HTMLResponse)
+    async def contact(request: Request, concern_id: str) -> Response:
+        """The family's name, phone and email, to call them back: shown on this answer only
+        (never kept in a URL or cookie); intake records the access with its reason."""
+        user = signed_in(request)
+        values = await _posted_values(request)
+        reason = values.get("reason", "")[:1000]
+        if not Pages.of(user).act:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=403,
+                problem="You may not see this family's contact.",
+            )
+        if len(reason) < 10:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=400,
+                values={"contact_reason": reason},
+                errors={"contact-reason": "Say why you need it (at least 10 characters)."},
+            )
+        try:
+            found = await _reveal_contact(
+                _client(request), token(request, user), concern_id, reason
+            )
+        except IntakeNotFound:  # the family left no contact (an unknown case: the 404 page)
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=404,
+                values={"contact_reason": reason},
+                errors={"contact-reason": "The family left no name, phone or email."},
+            )
+        except IntakeError as exc:
+            if exc.status not in (400, 403, 409, 422):
+                raise
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=403 if exc.status == 403 else 400,
+                values={"contact_reason": reason},
+                errors={"contact-reason": exc.detail or exc.title},
+            )
+        log.info("requester contact revealed", extra={"staff": user.sub, "concern_id": concern_id})
+        return await case_page(request, user, concern_id, contact=found)
+
     # --- team lead: members, away with backup, handover ---------------------------------
 
-    @router.get("/team", response_class=HTMLResponse)
-    async def team(request: Request) -> Response:
-        user = signed_in(request)
+    async def team_page(
+        request: Request, user: StaffUser, *, problem: str | None = None, status: int = 200
+    ) -> Response:
         if not Pages.of(user).team:
             return page(request, "staff/nothing.html", user, status=403)
         bearer = token(request, user)
@@ -648,33 +720,61 @@ def _router() -> APIRouter:
             teams=mine,
             members=by_id,
             may_manage=lambda member_id: everything or member_id == user.sub,
-            done=views.DONE.get(request.query_params.get("done", "")),
+            done=None if problem else views.DONE.get(request.query_params.get("done", "")),
+            problem=problem,
+            status=status,
             timezone=_web(request).district.district.timezone,
         )
+
+    @router.get("/team", response_class=HTMLResponse)
+    async def team(request: Request) -> Response:
+        return await team_page(request, signed_in(request))
+
+    async def refused_on_team(
+        request: Request, user: StaffUser, exc: IntakeError, what: str
+    ) -> Response:
+        """Triage's refusal of a change on the team page (no backup to hand over to, one's
+        own backup, someone else's settings), in its words; an outage stays an outage."""
+        if exc.status not in (400, 403, 404, 409, 422):
+            raise exc
+        message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+        status = 403 if exc.status == 403 else 400
+        return await team_page(request, user, problem=f"{what}: {message}", status=status)
 
     @router.post("/team/{member_id}/away", response_class=HTMLResponse)
     async def away(request: Request, member_id: str) -> Response:
         user = signed_in(request)
         form = await _web(request).posted(request)
+        if not Pages.of(user).team:
+            return page(request, "staff/nothing.html", user, status=403)
         going = form.get("away") == "1"
         until = _local_time(f"{form.get('until') or ''}T23:59", _web(request).district)
         backup = str(form.get("backup_id") or "") or None
-        await _client(request).set_away(
-            token(request, user),
-            member_id,
-            away=going,
-            backup_id=backup if going else None,
-            until=until.isoformat() if going and until else None,
-        )
+        try:
+            await _client(request).set_away(
+                token(request, user),
+                member_id,
+                away=going,
+                backup_id=backup if going else None,
+                until=until.isoformat() if going and until else None,
+            )
+        except IntakeError as exc:
+            said = "Not marked away" if going else "Not marked back"
+            return await refused_on_team(request, user, exc, said)
         return RedirectResponse(f"/staff/team?done={'away' if going else 'back'}", 303)
 
     @router.post("/team/{member_id}/handover", response_class=HTMLResponse)
     async def handover(request: Request, member_id: str) -> Response:
         user = signed_in(request)
         form = await _web(request).posted(request)
+        if not Pages.of(user).team:
+            return page(request, "staff/nothing.html", user, status=403)
         to = str(form.get("to") or "") or None
         reason = str(form.get("reason") or "").strip()[:1000] or None
-        await _client(request).handover(token(request, user), member_id, to=to, reason=reason)
+        try:
+            await _client(request).handover(token(request, user), member_id, to=to, reason=reason)
+        except IntakeError as exc:
+            return await refused_on_team(request, user, exc, "Nothing was handed over")
         return RedirectResponse("/staff/team?done=handover", 303)
 
     # --- administration: routing rules with dry-run, SLA policies ------------------------
@@ -874,7 +974,9 @@ def _router() -> APIRouter:
             return new_policy_page(
                 request, user, policies=policies, values=values, errors=errors, status=400
             )
-        return RedirectResponse(f"/staff/admin?done=policy-added#policy-{quote(policy.id)}", 303)
+        return RedirectResponse(
+            f"/staff/admin?done=policy-added#policy-row-{quote(policy.id)}", 303
+        )
 
     def delete_policy_page(
         request: Request, user: StaffUser, policy: Policy, *, refused: str | None = None
@@ -1008,7 +1110,7 @@ def _router() -> APIRouter:
                 problem=f"The rule was not saved: {message}",
                 anchor="rule-form-title",
             )
-        return RedirectResponse(f"/staff/admin?done=rule#rule-{quote(rule_id)}", 303)
+        return RedirectResponse(f"/staff/admin?done=rule#rule-row-{quote(rule_id)}", 303)
 
     @router.post("/admin/subscriptions", response_class=HTMLResponse)
     async def add_subscription(request: Request) -> Response:

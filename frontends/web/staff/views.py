@@ -60,6 +60,7 @@ ACTION_STATUSES: Mapping[str, tuple[str, ...]] = {
     "callbacks": OPEN,
     # a promised call is made whatever the case became meanwhile
     "complete-callback": (*OPEN, "resolved", "closed"),
+    "cancel-callback": (*OPEN, "resolved", "closed"),
     "resolve": OPEN,
     "reopen": ("resolved",),
     "close": ("resolved",),
@@ -73,6 +74,7 @@ DONE = {
     "notes": "Internal note added.",
     "callbacks": "Callback scheduled.",
     "complete-callback": "Callback recorded.",
+    "cancel-callback": "Callback called off.",
     "resolve": "Resolved; the family sees the summary.",
     "reopen": "Reopened.",
     "close": "Closed.",
@@ -584,9 +586,9 @@ def allowed_actions(status: str, *, act: bool) -> set[str]:
 
 
 def service_action(action: str, form: Mapping[str, str]) -> str:
-    """The intake path of a console action (completing names its callback)."""
-    if action == "complete-callback":
-        return f"callbacks/{form.get('callback_id', '')}/complete"
+    """The intake path of a console action (completing or calling off names its callback)."""
+    if action in ("complete-callback", "cancel-callback"):
+        return f"callbacks/{form.get('callback_id', '')}/{action.removesuffix('-callback')}"
     return action
 
 
@@ -613,6 +615,8 @@ def action_body(action: str, form: Mapping[str, str], *, callback_at: datetime |
         return {"into": text["into"], "reason": text["reason"]}
     if action == "complete-callback":
         return {"outcome": form.get("outcome", ""), "note": text["note"] or None}
+    if action == "cancel-callback":
+        return {"reason": text["reason"] or None}
     return {"reason": text["reason"]} if text["reason"] else None
 
 

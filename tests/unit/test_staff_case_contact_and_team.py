@@ -1,0 +1,283 @@
+"""A working day in the staff console, through the web's routes with the services answered by
+a recording stand-in: the family's contact is shown on purpose, with a recorded reason, to call
+them back; a promised callback no longer needed is called off; and a refused out-of-office or
+hand-over is said on the team page, in words, instead of an error page."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from frontends.web.main import create_app
+from frontends.web.settings import WebSettings
+
+pytestmark = pytest.mark.unit
+
+INTAKE, TRIAGE, ESCALATION = 8001, 8002, 8003
+CASE: dict[str, Any] = {
+    "id": "c-1",
+    "tracking_number": "CS-2026-000042",
+    "version": 3,
+    "status": "acknowledged",
+    "channel": "web",
+    "category": "transportation",
+    "school_id": None,
+    "description": "The bus left my son behind this morning.",
+    "requester_language": "en",
+    "anonymous": False,
+    "has_student_information": False,
+    "submitted_at": "2026-12-01T10:00:00Z",
+    "resolution_due_at": "2026-12-04T10:00:00Z",
+    "overdue": False,
+    "callbacks": [
+        {
+            "id": "cb-7",
+            "due_at": "2026-12-02T15:00:00Z",
+            "actor": "sd-1",
+            "scheduled_at": "2026-12-01T11:00:00Z",
+            "status": "scheduled",
+        }
+    ],
+}
+CONTACT = {
+    "concern_id": "c-1",
+    "disclosure_id": "d-1",
+    "name": "Maria Lopez",
+    "email": "maria@example.org",
+    "phone": "+15551230001",
+    "language": "en",
+    "preferred_contact": "phone",
+}
+TEAMS = [{"id": "service-desk", "name": "Service Desk", "lead": "sd-lead", "members": ["sd-1"]}]
+MEMBERS = [
+    {
+        "id": "sd-1",
+        "name": "Rosa Jiménez",
+        "teams": ["service-desk"],
+        "load": 2,
+        "open": ["c-1", "c-2"],
+        "away": False,
+        "backup_id": None,
+    }
+]
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> httpx.Response:
+    body = {"title": title, "status": status, "detail": detail, **extra}
+    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
+
+
+@dataclass
+class Services:
+    """Intake and triage as the console calls them: what they were sent, what they say."""
+
+    sent: list[tuple[str, str, Any]] = field(default_factory=list)
+    answers: dict[str, httpx.Response] = field(default_factory=dict)
+    lists: dict[tuple[int, str], Any] = field(default_factory=dict)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET":
+            if (request.url.port, path) == (INTAKE, "/v1/concerns/c-1"):
+                return httpx.Response(200, json=CASE)
+            if (request.url.port, path) == (TRIAGE, "/v1/teams"):
+                return httpx.Response(200, json=TEAMS)
+            if (request.url.port, path) == (TRIAGE, "/v1/members"):
+                return httpx.Response(200, json=MEMBERS)
+            if (request.url.port, path) in self.lists:
+                return httpx.Response(200, json=self.lists[(request.url.port, path)])
+            return problem(404, "Not found", "Nothing here.")
+        body = json.loads(request.content) if request.content else None
+        self.sent.append((request.method, path, body))
+        if path in self.answers:
+            return self.answers[path]
+        if path == "/v1/concerns/c-1/requester/reveal":
+            return httpx.Response(200, json=CONTACT)
+        if path.startswith("/v1/concerns/c-1/"):
+            return httpx.Response(200, json=CASE)
+        return problem(404, "Not found", "Nothing here.")
+
+
+@pytest.fixture
+def services() -> Services:
+    return Services()
+
+
+@pytest.fixture
+def browser(services: Services) -> Iterator[TestClient]:
+    app = create_app(
+        WebSettings(environment="development"), transport=httpx.MockTransport(services)
+    )
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+def csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def sign_in(browser: TestClient, role: str, sub: str = "sd-1") -> None:
+    page = browser.get("/staff/sign-in")
+    answer = browser.post(
+        "/staff/sign-in/development",
+        data={"csrf_token": csrf(page), "role": role, "sub": sub},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+
+
+def post(browser: TestClient, page: str, action: str, **fields: str) -> httpx.Response:
+    """Post a form of `page` as a person would (its CSRF token with it)."""
+    shown = browser.get(page)
+    assert shown.status_code == 200, shown.text
+    assert f'action="{action}"' in shown.text, f"no form posting to {action} on {page}"
+    return browser.post(action, data={"csrf_token": csrf(shown), **fields})
+
+
+def test_a_specialist_sees_the_familys_phone_to_call_back_and_the_reason_is_sent(
+    browser: TestClient, services: Services
+) -> None:
+    sign_in(browser, "specialist")
+    case = browser.get("/staff/concerns/c-1")
+    assert "+15551230001" not in case.text and "maria@example.org" not in case.text
+
+    shown = post(
+        browser,
+        "/staff/concerns/c-1",
+        "/staff/concerns/c-1/contact",
+        reason="Calling back about the bus stop, as promised.",
+    )
+
+    assert shown.status_code == 200
+    assert 'href="tel:+15551230001"' in shown.text
+    assert "maria@example.org" in shown.text and "Maria Lopez" in shown.text
+    assert "+15551230001" not in str(shown.url)
+    assert services.sent == [
+        (
+            "POST",
+            "/v1/concerns/c-1/requester/reveal",
+            {"reason": "Calling back about the bus stop, as promised."},
+        )
+    ]
+    again = browser.get("/staff/concerns/c-1")  # shown on that answer only
+    assert "+15551230001" not in again.text
+
+
+def test_the_contact_needs_a_reason_and_a_case_without_one_says_so(
+    browser: TestClient, services: Services
+) -> None:
+    sign_in(browser, "specialist")
+    short = post(browser, "/staff/concerns/c-1", "/staff/concerns/c-1/contact", reason="call")
+    assert short.status_code == 400
+    assert "Say why you need it" in short.text and services.sent == []
+
+    services.answers["/v1/concerns/c-1/requester/reveal"] = problem(
+        404, "No contact", "The requester of this concern left no contact."
+    )
+    none = post(
+        browser, "/staff/concerns/c-1", "/staff/concerns/c-1/contact", reason="Returning her call."
+    )
+    assert none.status_code == 404
+    assert "The family left no name, phone or email." in none.text
+    assert "Case CS-2026-000042" in none.text  # the case, not an error page
+
+
+def test_those_who_may_not_act_on_cases_have_no_contact_form(browser: TestClient) -> None:
+    sign_in(browser, "auditor", sub="aud-1")
+    case = browser.get("/staff/concerns/c-1")
+    assert case.status_code == 200
+    assert "/staff/concerns/c-1/contact" not in case.text
+
+
+def test_a_callback_no_longer_needed_is_called_off_on_the_version_shown(
+    browser: TestClient, services: Services
+) -> None:
+    sign_in(browser, "specialist")
+    page = browser.get("/staff/concerns/c-1")
+    assert "Call off this callback" in page.text
+
+    done = post(
+        browser,
+        "/staff/concerns/c-1",
+        "/staff/concerns/c-1/act/cancel-callback",
+        version="3",
+        callback_id="cb-7",
+        reason="The mother wrote back; no call needed.",
+    )
+
+    assert done.status_code == 200 and "Callback called off." in done.text
+    assert services.sent == [
+        (
+            "POST",
+            "/v1/concerns/c-1/callbacks/cb-7/cancel",
+            {"reason": "The mother wrote back; no call needed."},
+        )
+    ]
+
+
+def test_a_hand_over_triage_refuses_is_said_on_the_team_page_not_an_error_page(
+    browser: TestClient, services: Services
+) -> None:
+    services.answers["/v1/members/sd-1/handover"] = problem(
+        422,
+        "Invalid request",
+        "sd-1 has no backup; say whom to hand over to",
+        errors=[{"field": "to", "message": "sd-1 has no backup; say whom to hand over to"}],
+    )
+    sign_in(browser, "specialist")
+
+    refused = post(browser, "/staff/team", "/staff/team/sd-1/handover", to="")
+
+    assert refused.status_code == 400
+    assert "Nothing was handed over: sd-1 has no backup; say whom to hand over to" in refused.text
+    assert 'role="alert"' in refused.text and "Rosa Jiménez" in refused.text  # the team page
+    assert services.sent == [("POST", "/v1/members/sd-1/handover", {"to": None, "reason": None})]
+
+
+def test_marking_someone_else_away_out_of_reach_is_refused_in_words(
+    browser: TestClient, services: Services
+) -> None:
+    services.answers["/v1/members/sd-1/away"] = problem(
+        403, "Outside your scope", "You may change only your own settings."
+    )
+    sign_in(browser, "specialist", sub="sd-2")
+
+    refused = post(browser, "/staff/team", "/staff/team/sd-1/away", away="1", backup_id="")
+
+    assert refused.status_code == 403
+    assert "Not marked away: You may change only your own settings." in refused.text
+
+
+def test_the_administration_page_has_unique_ids_whatever_rules_and_policies_are_named(
+    browser: TestClient, services: Services
+) -> None:
+    """A rule or policy named like a form field (`description`, `calendar`) would give its
+    row the field's id: the field's label and the link to its error would lead to the row."""
+    ladder = [{"level": 1, "role": "principal", "after_s": 0}]
+    services.lists[(ESCALATION, "/v1/policies")] = [
+        {"id": name, "rank": rank, "first_response_s": 3600, "resolution_s": 7200}
+        | {"ladder": ladder}
+        for rank, name in enumerate(("calendar", "first_response_h", "after_h_1", "form-title"))
+    ]
+    services.lists[(TRIAGE, "/v1/rules")] = [
+        {"id": name, "position": i, "conditions": {}, "actions": {"team": "service-desk"}}
+        for i, name in enumerate(("description", "keywords", "form-title", "id-hint"))
+    ]
+    services.lists[(TRIAGE, "/v1/safety-words")] = {"words": ["weapon*"], "origin": "district"}
+    sign_in(browser, "admin", sub="admin-1")
+
+    page = browser.get("/staff/admin?policy=calendar&rule=description")
+
+    assert page.status_code == 200, page.text
+    assert 'id="policy-calendar"' in page.text and 'id="rule-description"' in page.text
+    ids = re.findall(r'\sid="([^"]+)"', page.text)
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
