@@ -392,6 +392,16 @@ async def call_status(form: Form, phone: Ctx) -> Response:
 # --- SMS ----------------------------------------------------------------------------------
 
 
+async def _opted_out(phone: Phone, number: str) -> bool:
+    """Whether the number said STOP; when notify cannot tell, as if it had (an opt-in
+    keyword then subscribes it again, as carriers require)."""
+    try:
+        return await phone.bureau.sms_opted_out(number)
+    except IntakeError as exc:
+        log.warning("opt-out not known", extra={"error": str(exc)})
+        return True
+
+
 async def sms_incoming(form: Form, phone: Ctx) -> Response:
     """A text: STOP/START/HELP as carriers require, STATUS, or a message for the concern."""
     sender = caller_number(form.get("From"))
@@ -403,6 +413,8 @@ async def sms_incoming(form: Form, phone: Ctx) -> Response:
     )
     if sender is None:
         return twiml(sms.reply(None))
+    if text.also_an_answer and not await _opted_out(phone, sender):
+        text = domain.Text(domain.Keyword.MESSAGE, text.language)  # "Sí": an answer
     if text.keyword in (domain.Keyword.STOP, domain.Keyword.START):
         opted_out = text.keyword is domain.Keyword.STOP
         try:

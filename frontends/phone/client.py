@@ -76,6 +76,10 @@ class Bureau(Protocol):
 
     async def sms_opt_out(self, phone: str, opted_out: bool) -> None: ...
 
+    async def sms_opted_out(self, phone: str) -> bool:
+        """Whether notify holds this number's STOP."""
+        ...
+
 
 class HttpBureau(IntakeClient):
     """The services over HTTP: intake's client with the phone's calls, and notify for
@@ -151,15 +155,19 @@ class HttpBureau(IntakeClient):
 
     async def sms_opt_out(self, phone: str, opted_out: bool) -> None:
         """Tell notify that this number said STOP (or START again)."""
+        await self._opt_outs("PUT" if opted_out else "DELETE", phone)
+
+    async def sms_opted_out(self, phone: str) -> bool:
+        return (await self._opt_outs("GET", phone)).status_code == 204
+
+    async def _opt_outs(self, method: str, phone: str) -> httpx.Response:
+        """notify's `/v1/sms-opt-outs/{phone}`; 404 (not opted out) is an answer, not an error."""
         path = f"/v1/sms-opt-outs/{quote(phone, safe='')}"
         headers = {"Authorization": f"Bearer {self._token()}"}
         try:
-            response = await (
-                self._notify.put(path, headers=headers)
-                if opted_out
-                else self._notify.delete(path, headers=headers)
-            )
+            response = await self._notify.request(method, path, headers=headers)
         except httpx.HTTPError as exc:
             raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
         if response.status_code >= 400 and response.status_code != 404:
             raise error_from(response)
+        return response

@@ -167,11 +167,17 @@ KEYWORDS: dict[str, tuple[Keyword, Language]] = {
 }
 
 
+# Opt-in keywords that are also a plain answer to a question of the bureau ("Sí", "Yes"):
+# they subscribe a number again only when it had said STOP; otherwise they are a message.
+ALSO_AN_ANSWER = frozenset({"YES", "SI", "SÍ"})
+
+
 @dataclass(frozen=True)
 class Text:
     keyword: Keyword
     language: Language | None  # the keyword's language; None for a free message
     tracking_number: str | None = None
+    also_an_answer: bool = False  # an opt-in keyword that may answer the bureau instead
 
 
 def classify_text(body: str | None) -> Text:
@@ -186,7 +192,7 @@ def classify_text(body: str | None) -> Text:
             if not rest or number:
                 return Text(keyword, lang, number)
         elif not rest:
-            return Text(keyword, lang)
+            return Text(keyword, lang, also_an_answer=words[0] in ALSO_AN_ANSWER)
     return Text(Keyword.MESSAGE, None)
 
 

@@ -18,7 +18,7 @@ from frontends.phone.client import (
     InboundMessageCreate,
     RecentConcern,
 )
-from services.intake.domain import Status
+from services.intake.domain import OPEN_STATUSES, Status
 from shared.clock import Clock
 from shared.district import DistrictConfig
 
@@ -108,10 +108,7 @@ class FakeBureau:
 
     async def recent_concern(self, phone: str) -> RecentConcern | None:
         for number, concern in reversed(self.concerns.items()):
-            if concern["phone"] == phone and concern["status"] in (
-                Status.RECEIVED,
-                Status.ACKNOWLEDGED,
-            ):
+            if concern["phone"] == phone and concern["status"] in OPEN_STATUSES:
                 return RecentConcern(language=concern["language"], view=self.view(number))
         return None
 
@@ -132,3 +129,6 @@ class FakeBureau:
 
     async def sms_opt_out(self, phone: str, opted_out: bool) -> None:
         (self.opted_out.add if opted_out else self.opted_out.discard)(phone)
+
+    async def sms_opted_out(self, phone: str) -> bool:
+        return phone in self.opted_out

@@ -330,3 +330,25 @@ async def test_other_texts_are_threaded_into_the_senders_open_concern(phone: Pho
         answer = await text(caller, "The bus came late again today.")
     assert bureau.texts == [(CALLER, "The bus came late again today.", "CS-2026-000042")]
     assert "added to concern CS-2026-000042" in answer
+
+
+async def test_yes_or_si_answering_the_bureau_is_threaded_unless_the_number_opted_out(
+    phone: Phone,
+) -> None:
+    # "Sí" and "YES" are opt-in keywords too: they answer a question of the bureau unless the
+    # number said STOP, and only then subscribe it again
+    async with phone() as (caller, bureau):
+        bureau.add(
+            tracking_number="CS-2026-000042",
+            pin="271828",
+            phone=CALLER,
+            language="es",
+            status=Status.AWAITING_REQUESTER,
+        )
+        answered = await text(caller, "Sí")
+        assert bureau.texts == [(CALLER, "Sí", "CS-2026-000042")]
+        assert "se añadió al caso CS-2026-000042" in answered
+        await text(caller, "STOP")
+        started = await text(caller, "yes")
+        assert bureau.opted_out == set() and "STOP" in started
+    assert len(bureau.texts) == 1

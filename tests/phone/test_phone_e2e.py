@@ -53,10 +53,19 @@ async def test_voicemail_text_threading_and_stop_start_against_the_real_services
 
         notify = f"{bureau.url('notify')}/v1/sms-opt-outs/%2B15555550142"
         assert (await http.get(notify, headers=PHONE)).status_code == 404
+        # "Sí" is an opt-in keyword too, but from a number that never said STOP it answers
+        si = await caller.post("sms", {"Body": "Sí", "MessageSid": "SM" + "7" * 32})
+        assert f"added to concern {concern['tracking_number']}" in si.text
+        timeline = (await http.get(f"{intake}/v1/concerns/{concern['id']}", headers=STAFF)).json()
+        assert [m["text"] for m in timeline["messages"]][-1] == "Sí"
         stopped = await caller.post("sms", {"Body": "STOP", "MessageSid": "SM" + "5" * 32})
         assert "unsubscribed" in stopped.text
         assert (await http.get(notify, headers=PHONE)).status_code == 204
         await caller.post("sms", {"Body": "START", "MessageSid": "SM" + "6" * 32})
+        assert (await http.get(notify, headers=PHONE)).status_code == 404
+        await caller.post("sms", {"Body": "STOP", "MessageSid": "SM" + "8" * 32})
+        yes = await caller.post("sms", {"Body": "yes", "MessageSid": "SM" + "9" * 32})
+        assert "subscribed again" in yes.text  # after STOP, YES opts in
         assert (await http.get(notify, headers=PHONE)).status_code == 404
 
         report = (await http.get(f"{intake}/v1/calls/report", headers=STAFF)).json()
