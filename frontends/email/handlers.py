@@ -144,6 +144,15 @@ class MailDesk:
             "mail threaded",
             extra={"concern_id": answer.concern_id, "outcome": answer.outcome.value},
         )
+        if outcome is Outcome.UNVERIFIED:
+            # not the requester's: its files are not slipped in among the family's own
+            if mail.attachments:
+                ATTACHMENTS.labels("not_kept_unverified").inc(len(mail.attachments))
+                log.info(
+                    "attachments of an unverified mail not kept",
+                    extra={"concern_id": answer.concern_id, "files": len(mail.attachments)},
+                )
+            return Result(outcome, answer.reason, answer.concern_id, answer.tracking_number)
         refused = await self._attach(answer.concern_id, mail)  # intake keeps a file once
         await self._tell_refused(mail, refused, answer.tracking_number)
         return Result(outcome, answer.reason, answer.concern_id, answer.tracking_number, refused)

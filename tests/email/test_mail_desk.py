@@ -23,8 +23,13 @@ CORPUS = Path(__file__).parent / "corpus"
 class FakeIntake:
     """Records what the desk asks of intake; knows the concerns in `known`."""
 
-    def __init__(self, known: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        known: tuple[str, ...] = (),
+        outcome: inbound.Outcome = inbound.Outcome.REQUESTER_MESSAGE,
+    ) -> None:
         self.known = known
+        self.outcome = outcome
         self.created: list[tuple[dict[str, Any], str]] = []
         self.messages: list[dict[str, Any]] = []
         self.files: list[tuple[str, str]] = []
@@ -54,7 +59,7 @@ class FakeIntake:
         if message["tracking_number"] not in self.known:
             raise IntakeNotFound(404, "Concern not found")
         return InboundMessageRead(
-            outcome=inbound.Outcome.REQUESTER_MESSAGE,
+            outcome=self.outcome,
             reason="own address",
             concern_id="c-0",
             tracking_number=message["tracking_number"],
@@ -179,3 +184,25 @@ async def test_attachments_go_to_the_new_concern() -> None:
     intake = FakeIntake()
     await desk(intake).take(raw("new_with_attachments.eml"))
     assert intake.files == [("c-1", "letter.pdf"), ("c-1", "notice.png"), ("c-1", "run.exe")]
+
+
+def reply_with_files() -> bytes:
+    return raw("new_with_attachments.eml").replace(
+        b"Subject: Letter from", b"Subject: Re: CS-2026-000001 Letter from"
+    )
+
+
+async def test_files_of_the_requesters_reply_go_to_its_concern() -> None:
+    intake = FakeIntake(known=("CS-2026-000001",))
+    result = await desk(intake).take(reply_with_files())
+    assert result.outcome is Outcome.THREADED
+    assert [name for _, name in intake.files] == ["letter.pdf", "notice.png", "run.exe"]
+
+
+async def test_files_of_a_reply_kept_for_staff_are_not_attached_to_the_family_concern() -> None:
+    # from another address (or a forged one): the message waits for staff to decide, and
+    # its files are not slipped in among the family's own
+    intake = FakeIntake(known=("CS-2026-000001",), outcome=inbound.Outcome.UNVERIFIED)
+    result = await desk(intake).take(reply_with_files())
+    assert result.outcome is Outcome.UNVERIFIED
+    assert intake.files == [] and result.refused_attachments == []
