@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -37,6 +38,8 @@ from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
 from shared.store import Document
+
+log = logging.getLogger(__name__)
 
 
 def build_channels(
@@ -90,7 +93,9 @@ async def build_context(
     await repo.ensure_indexes()
     await subscriptions.ensure_indexes()
     await surveys.ensure_indexes()
-    await templates.seed(load_seed(), clock.now())
+    seeded = await templates.seed(load_seed(), clock.now())
+    if seeded:
+        log.info("shipped templates stored or reworded", extra={"templates": seeded})
     return assemble_context(
         repo=repo,
         concerns=ConcernRepository(db),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,9 +17,10 @@ from services.notify import handlers
 from services.notify.channels import RecordingChannel
 from services.notify.context import NotifyContext
 from services.notify.dispatcher import dispatch_due
-from services.notify.domain import ChannelName
+from services.notify.domain import ChannelName, Kind
 from services.notify.main import build_context
 from services.notify.settings import NotifySettings
+from services.notify.templates import load_seed
 from shared.clock import FakeClock
 from shared.district import load_district
 from shared.events import (
@@ -234,3 +236,32 @@ async def test_only_those_who_edit_templates_may_preview_them(ctx: NotifyContext
         )
 
     assert answer.status_code == 403
+
+
+async def test_a_release_that_rewords_a_template_reaches_districts_that_kept_the_shipped_text(
+    ctx: NotifyContext, client: httpx.AsyncClient
+) -> None:
+    edited = {"subject": "Novedades de $tracking", "body": "Hola:\n\n$reply_text\n\n$district\n"}
+    assert (await client.put("/v1/templates/reply/email/es", json=edited)).status_code == 200
+    shipped = load_seed()
+    reworded = [
+        replace(t, body=t.body + "\nReworded in the next release.\n")
+        if t.kind in (Kind.REPLY, Kind.ACKNOWLEDGEMENT)
+        else t
+        for t in shipped
+    ]
+
+    changed = await ctx.templates.seed(reworded, NOW + timedelta(days=30))
+    again = await ctx.templates.seed(reworded, NOW + timedelta(days=31))
+
+    # the acknowledgement and the reply in both channels and languages, less the edited one
+    assert (changed, again) == (7, 0)
+    acknowledgement = (await client.get("/v1/templates/acknowledgement/email/es")).json()
+    assert acknowledgement["body"].endswith("Reworded in the next release.\n")
+    assert acknowledgement["origin"] == "seed"
+    kept = (await client.get("/v1/templates/reply/email/es")).json()
+    assert (kept["subject"], kept["body"], kept["origin"]) == (
+        edited["subject"],
+        edited["body"],
+        "admin",
+    )

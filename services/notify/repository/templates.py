@@ -49,32 +49,37 @@ class TemplateRepository:
         return {t.template.key: t for t in await self.all()}
 
     async def seed(self, templates: list[MessageTemplate], now: datetime) -> int:
-        """Insert the shipped templates that are missing, in one write; edited ones are kept."""
+        """Insert the shipped templates that are missing and bring those nobody edited
+        (`origin` seed) to the shipped wording, in one write; edited ones are kept. Returns
+        how many were inserted or reworded."""
         if not templates:
             return 0
-        result = await self._templates.bulk_write(
-            [
+        writes: list[UpdateOne] = []
+        for t in templates:
+            fields = {
+                "kind": t.kind.value,
+                "channel": t.channel.value,
+                "language": t.language,
+                "subject": t.subject,
+                "body": t.body,
+                "updated_at": now,
+                "origin": "seed",
+            }
+            writes.append(UpdateOne({"_id": t.key}, {"$setOnInsert": fields}, upsert=True))
+            # a release that rewords a message reaches districts that kept the shipped text
+            writes.append(
                 UpdateOne(
-                    {"_id": t.key},
                     {
-                        "$setOnInsert": {
-                            "kind": t.kind.value,
-                            "channel": t.channel.value,
-                            "language": t.language,
-                            "subject": t.subject,
-                            "body": t.body,
-                            "updated_at": now,
-                            "origin": "seed",
-                        }
+                        "_id": t.key,
+                        "origin": "seed",
+                        "$nor": [{"subject": t.subject, "body": t.body}],
                     },
-                    upsert=True,
+                    {"$set": fields},
                 )
-                for t in templates
-            ],
-            ordered=False,
-        )
+            )
+        result = await self._templates.bulk_write(writes, ordered=False)
         self._cached.invalidate()
-        return result.upserted_count
+        return result.upserted_count + result.modified_count
 
     async def get(self, kind: Kind, channel: ChannelName, language: str) -> StoredTemplate | None:
         return (await self._cached.get()).get(template_key(kind, channel, language))
