@@ -310,7 +310,7 @@ async def set_away(member_id: str, body: AwayUpdate, ctx: Ctx, who: Manager) -> 
     doc = await handlers.set_away(
         ctx, member_id, away=body.away, backup_id=body.backup_id, until=body.until, actor=who.actor
     )
-    return _member(ctx, doc, member_id)
+    return _member(ctx, doc, member_id, await _shown(ctx, who, list(doc.get("open", []))))
 
 
 @router.post("/members/{member_id}/handover", response_model=HandoverRead)

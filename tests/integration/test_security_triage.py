@@ -1,0 +1,58 @@
+"""Issue 15 probes of triage's HTTP routes that the first fixes left open: the member view
+an away change answers with, and extreme dates in it."""
+
+# ruff: noqa: F811  (pytest fixtures imported from test_triage_api are parameters here)
+
+from __future__ import annotations
+
+import aio_pika
+import httpx
+import pytest
+
+from tests.conftest import Isolation, bearer
+from tests.integration.test_triage_api import (  # noqa: F401
+    decided,
+    details,
+    publish,
+    running,
+    settings,
+    triage,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def test_marking_a_member_away_shows_only_the_concerns_the_caller_may_read(
+    triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
+) -> None:
+    """Security #8: the member list hid other schools' concerns, but the answer to marking
+    that member away listed every one of their open concerns to an administrator, who reads
+    no case."""
+    concern = details(school_id="jefferson-hs")
+    await publish(amqp, isolation, concern)
+    assignee = (await decided(triage, concern.concern_id))["assignee_id"]
+    assert assignee is not None
+    admin = bearer("admin", sub="it-admin")
+    away = await triage.put(
+        f"/v1/members/{assignee}/away", json={"away": True, "backup_id": "cover"}, headers=admin
+    )
+    assert away.status_code == 200, away.text
+    assert (away.json()["away"], away.json()["open"]) == (True, [])
+    listed = await triage.get(f"/v1/members/{assignee}", headers=admin)
+    assert listed.json()["open"] == []
+    # the lead who reads every case still sees it
+    lead = await triage.put(f"/v1/members/{assignee}/away", json={"away": False})
+    assert concern.concern_id in lead.json()["open"]
+
+
+@pytest.mark.parametrize("until", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+async def test_an_away_until_outside_the_storable_range_is_a_422_never_a_500(
+    triage: httpx.AsyncClient, until: str
+) -> None:
+    """Security (low): extreme away-until values answered 500s."""
+    answer = await triage.put(
+        "/v1/members/sd-1/away", json={"away": True, "backup_id": "cover", "until": until}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["title"] == "Value out of range"
+    assert answer.headers["x-content-type-options"] == "nosniff"
