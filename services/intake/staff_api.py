@@ -201,10 +201,27 @@ async def count_concerns(
     return ConcernCounts(by_status=counts, total=sum(counts.values()), overdue=overdue)
 
 
-async def _staff_view(ctx: Ctx, doc: Document) -> ConcernRead:
+async def _staff_view(ctx: Ctx, doc: Document, who: Access) -> ConcernRead:
+    """The case as `who` may see it: its links to other concerns (merged into it, possible
+    duplicates from the same family) only to those within their reach (Security #8)."""
+    merged_from = await ctx.repo.merged_from(doc["_id"])
+    shown = await _readable(ctx, who, [*merged_from, *views.linked_concerns(doc)])
     return views.staff_view(
-        doc, now=ctx.clock.now(), merged_from=await ctx.repo.merged_from(doc["_id"])
+        views.links_within(doc, shown),
+        now=ctx.clock.now(),
+        merged_from=[i for i in merged_from if shown is None or i in shown],
     )
+
+
+async def _readable(ctx: Ctx, who: Access, ids: list[str]) -> set[str] | None:
+    """Those of `ids` the caller may read (None: all of them, whatever they are)."""
+    if who.everything:
+        return None
+    if not ids:
+        return set()
+    unique = sorted(set(ids))
+    query = _within({"_id": {"$in": unique}}, scope_query(who))
+    return {d["_id"] for d in await ctx.repo.find(query, sort=[("_id", 1)], limit=len(unique))}
 
 
 def _within(query: Document, reach: Document) -> Document:
@@ -228,7 +245,7 @@ async def read_concern(concern_id: str, ctx: Ctx, who: Reader, response: Respons
     doc = await _case(ctx, concern_id)
     check_scope(who, doc)
     set_etag(response, doc["version"])
-    return await _staff_view(ctx, doc)
+    return await _staff_view(ctx, doc, who)
 
 
 @router.get(
@@ -240,7 +257,9 @@ async def read_timeline(concern_id: str, ctx: Ctx, who: Reader) -> list[Timeline
     """Everything that happened to the case, oldest first, with who did it."""
     doc = await _case(ctx, concern_id)
     check_scope(who, doc)
-    return views.timeline(doc)
+    return views.timeline(
+        views.links_within(doc, await _readable(ctx, who, views.linked_concerns(doc)))
+    )
 
 
 async def _act(
@@ -253,7 +272,11 @@ async def _act(
 ) -> ConcernRead:
     check_scope(who, await _case(ctx, concern_id))
     return await _run(
-        ctx, concern_id, response, handlers.act(concern_id, command, ctx=ctx, if_match=if_match)
+        ctx,
+        concern_id,
+        response,
+        handlers.act(concern_id, command, ctx=ctx, if_match=if_match),
+        who=who,
     )
 
 
@@ -263,10 +286,12 @@ async def _run(
     response: Response,
     work: Awaitable[Document],
     *,
+    who: Access,
     text_field: str | None = None,
 ) -> ConcernRead:
-    """Run one action and answer the case with its new ETag (a refusal is answered as
-    problem details, shared/errors); `text_field` names the field a bad text is in."""
+    """Run one action and answer the case (as `who` may see it) with its new ETag (a refusal
+    is answered as problem details, shared/errors); `text_field` names the field a bad text
+    is in."""
     try:
         doc = await work
     except InvalidCommand as exc:
@@ -274,7 +299,7 @@ async def _run(
             raise
         raise InvalidCommand(text_field, str(exc)) from None
     set_etag(response, doc["version"])
-    return await _staff_view(ctx, doc)
+    return await _staff_view(ctx, doc, who)
 
 
 def _reason_action(path: str, action: Action, name: str, doc: str) -> None:
@@ -477,7 +502,7 @@ async def merge(
         command = Command(Action.MERGE, who.actor, text=body.reason, into=into)
         return await handlers.act(concern_id, command, ctx=ctx, if_match=if_match)
 
-    return await _run(ctx, concern_id, response, work())
+    return await _run(ctx, concern_id, response, work(), who=who)
 
 
 @router.post("/{concern_id}/status", response_model=ConcernRead, responses=_ACTION_ERRORS)
@@ -496,4 +521,4 @@ async def change_status(
         concern_id, body.status, body.reason, actor=who.actor, ctx=ctx, if_match=if_match
     )
     # The reason is what the target needs as text (a resolution summary, a question).
-    return await _run(ctx, concern_id, response, work, text_field="reason")
+    return await _run(ctx, concern_id, response, work, who=who, text_field="reason")

@@ -26,6 +26,7 @@ from shared.events import MessageVisibility
 from shared.store import Document
 
 _TIMELINE_HIDDEN = ("event_id",)
+_LINKS = "possible_duplicate_of"  # a triaged entry's same-family links
 
 
 def is_overdue(doc: Document, now: datetime) -> bool:
@@ -45,6 +46,23 @@ def _assignee(doc: Document) -> AssigneeRead | None:
     if not doc.get("assignee_id"):
         return None
     return AssigneeRead(id=doc["assignee_id"], name=doc.get("assignee_name") or "")
+
+
+def linked_concerns(doc: Document) -> list[str]:
+    """The other concerns a case's timeline names (possible duplicates triage saw)."""
+    return [i for e in doc.get("timeline", []) for i in e.get(_LINKS) or ()]
+
+
+def links_within(doc: Document, shown: set[str] | None) -> Document:
+    """The case with its timeline's links to other concerns cut to `shown` (None: all): a
+    same-family link to a concern out of the reader's reach tells of that concern."""
+    if shown is None:
+        return doc
+    entries = [
+        {**e, _LINKS: [i for i in e[_LINKS] if i in shown]} if e.get(_LINKS) else e
+        for e in doc.get("timeline", [])
+    ]
+    return {**doc, "timeline": entries}
 
 
 def timeline(doc: Document) -> list[TimelineEntryRead]:
