@@ -4,10 +4,11 @@ messages a parent understands (translated where they are shown). Pure: no I/O.""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from frontends.common.intake import FieldError
 from frontends.web.i18n import N_
 
 CONTACTS = ("email", "phone", "sms", "none")
@@ -155,6 +156,26 @@ def error_field_of(intake_field: str) -> str:
         if name in FIELDS
         else "description"
     )
+
+
+IDEMPOTENCY_FIELD = "header.Idempotency-Key"
+
+
+def refused_answers(refused: Iterable[FieldError]) -> dict[str, str]:
+    """What the form says when intake refuses answers this form accepted. A key already used
+    with other answers means this form was sent before (a retry after the answers changed):
+    the family is told so, and a new send makes a new concern."""
+    fields = [e.field for e in refused]
+    if IDEMPOTENCY_FIELD in fields:
+        return {
+            "description": N_(
+                "You already sent a concern from this form, with other answers. If you want to "
+                "send these answers as a new concern, continue and send them again."
+            )
+        }
+    return {error_field_of(f): N_("Check this answer.") for f in fields} or {
+        "description": N_("Check this answer.")
+    }
 
 
 def read_message(data: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -413,9 +413,7 @@ def _routes(app: FastAPI) -> None:
                 forms.concern_body(form), idempotency_key=key, client_address=address
             )
         except IntakeInvalid as exc:
-            form.errors = {
-                forms.error_field_of(e.field): forms.N_("Check this answer.") for e in exc.errors
-            } or {"description": forms.N_("Check this answer.")}
+            form.errors = forms.refused_answers(exc.errors)
             return await form_page(request, form, str(uuid.uuid4()), status=400)
         log.info("concern submitted", extra={"concern_id": receipt.id})
         response = RedirectResponse("/concern/sent", 303)
@@ -545,7 +543,9 @@ def _routes(app: FastAPI) -> None:
             view=view,
             category_name=dict(categories).get(view.category, view.category_name),
             is_open=pages.is_open(view),
+            is_late=pages.is_late(view, now),
             can_reopen=pages.can_reopen(view, now),
+            switch_path=f"/status/{view.tracking_number}",
             done=done if done in ("message", "reopened") else None,
             errors=errors or {},
             message=message,

@@ -62,3 +62,9 @@ def is_open(view: RequesterView) -> bool:
 
 def can_reopen(view: RequesterView, now: datetime) -> bool:
     return view.can_reopen_until is not None and now < view.can_reopen_until
+
+
+def is_late(view: RequesterView, now: datetime) -> bool:
+    """Past the promised time while the bureau has the next step (a concern waiting for the
+    family's answer has its clock paused)."""
+    return view.status in ("received", "acknowledged", "reopened") and now >= view.resolution_due_at

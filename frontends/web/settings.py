@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -44,12 +45,26 @@ class WebSettings(FrontendSettings):
 
 
 class LocalizedText(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """A text in English and Spanish, and in each language a district adds (`hmn: ...`,
+    beside its catalog under frontends/web/locales); English where a language lacks it."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
     en: str
     es: str
 
+    @model_validator(mode="after")
+    def _texts(self) -> LocalizedText:
+        for language, text in (self.model_extra or {}).items():
+            if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", language) or not isinstance(
+                text, str
+            ):
+                raise ValueError(f"{language}: a language code and its text")
+        return self
+
     def get(self, language: str) -> str:
-        return self.es if language == "es" else self.en
+        if language in ("en", "es"):
+            return str(getattr(self, language))
+        return str((self.model_extra or {}).get(language) or self.en)
 
 
 class WebConfig(BaseModel):

@@ -1,0 +1,189 @@
+"""What a family reads on the family web when things are not the simple case: a district whose
+promise is not 72 hours, a concern past its due time or merged into another, a language
+switched after an error, a form sent twice with changed answers, too many submissions, a
+district that adds a language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from frontends.web.main import create_app
+from frontends.web.settings import LocalizedText, WebConfig, WebSettings
+from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.unit.test_web_pages import ANSWERS, RECEIPT, VIEW, Services, form_fields, new_form
+
+pytestmark = pytest.mark.unit
+
+TRACKING = str(RECEIPT["tracking_number"])
+PERSONAL_LINK = f"/status/{TRACKING}?token={RECEIPT['access_token']}"
+
+
+class Intake(Services):
+    """The stand-in services, with the concern the family sees and intake's answer to a
+    submission chosen by the test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: dict[str, Any] = dict(VIEW)
+        self.submission: httpx.Response | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/concerns" and self.submission is not None:
+            self.requests.append(request)
+            return self.submission
+        if path.startswith("/v1/tracking/") and not self.down:
+            self.requests.append(request)
+            if request.headers.get("X-Access-Token") != RECEIPT["access_token"]:
+                return httpx.Response(404, json={"title": "Concern not found", "status": 404})
+            return httpx.Response(200, json=self.view)
+        return super().__call__(request)
+
+
+def district_file(tmp_path: Path, **district: Any) -> Path:
+    config = yaml.safe_load(DEFAULT_DISTRICT_CONFIG.read_text())
+    config["district"].update(district)
+    path = tmp_path / "district.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+@pytest.fixture
+def intake() -> Intake:
+    return Intake()
+
+
+@pytest.fixture
+def browser(intake: Intake) -> Iterator[TestClient]:
+    app = create_app(WebSettings(), transport=httpx.MockTransport(intake))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+def at(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(("hours", "days"), [(72, "That is 3 days."), (48, "That is 2 days.")])
+def test_the_start_page_promises_the_districts_own_hours_in_days(
+    tmp_path: Path, hours: int, days: str
+) -> None:
+    settings = WebSettings(district_config=district_file(tmp_path, guarantee_hours=hours))
+    app = create_app(settings, transport=httpx.MockTransport(Services()))
+    with TestClient(app) as client:
+        page = client.get("/").text
+    assert f"within {hours} hours" in page
+    assert days in page
+    assert ("3 days" in page) == (hours == 72)
+
+
+def test_a_concern_past_its_due_time_says_we_are_late_not_a_promise_in_the_past(
+    browser: TestClient, intake: Intake
+) -> None:
+    intake.view["resolution_due_at"] = at(datetime.now(UTC) - timedelta(hours=5))
+    page = browser.get(PERSONAL_LINK).text
+    assert "we did not resolve your concern by the time we promised" in page
+    assert "We promised to resolve it by" in page
+    assert "We will resolve it by" not in page
+    # waiting for the family's answer, the clock is paused: nobody is late
+    intake.view["status"] = "awaiting_requester"
+    waiting = browser.get(f"/status/{TRACKING}").text
+    assert "by the time we promised" not in waiting
+    assert "Please answer below." in waiting
+    # on time
+    intake.view.update(
+        status="acknowledged", resolution_due_at=at(datetime.now(UTC) + timedelta(hours=5))
+    )
+    on_time = browser.get(f"/status/{TRACKING}").text
+    assert "We will resolve it by" in on_time and "by the time we promised" not in on_time
+
+
+def test_a_merged_concern_says_it_is_handled_with_the_other_one(
+    browser: TestClient, intake: Intake
+) -> None:
+    intake.view.update(status="closed", merged=True)
+    page = browser.get(PERSONAL_LINK).text
+    assert "same matter as another concern" in page
+    assert "This concern is closed." not in page
+
+
+def test_switching_language_after_an_error_on_the_status_page_stays_on_the_concern(
+    browser: TestClient,
+) -> None:
+    browser.get(PERSONAL_LINK)
+    csrf = form_fields(browser.get(f"/status/{TRACKING}").text, f"/status/{TRACKING}/message")
+    page = browser.post(f"/status/{TRACKING}/message", data={**csrf, "message": ""})
+    assert page.status_code == 400
+    assert f'href="/status/{TRACKING}?lang=es"' in page.text
+    switched = browser.get(f"/status/{TRACKING}?lang=es")
+    assert switched.url.path == f"/status/{TRACKING}"
+    assert '<html lang="es"' in switched.text
+
+
+def test_a_form_sent_again_with_changed_answers_says_so_and_can_be_sent_as_a_new_concern(
+    browser: TestClient, intake: Intake
+) -> None:
+    intake.submission = httpx.Response(
+        422,
+        json={
+            "title": "Idempotency-Key reused",
+            "status": 422,
+            "errors": [{"field": "header.Idempotency-Key", "message": "already used"}],
+        },
+    )
+    fields = new_form(browser)
+    page = browser.post("/concern/send", data={**fields, **ANSWERS})
+    assert page.status_code == 400
+    assert "You already sent a concern from this form, with other answers." in page.text
+    assert 'href="#description"' in page.text
+    assert "Check this answer." not in page.text
+    again = form_fields(page.text, "/concern/check")
+    assert again["idempotency_key"] != fields["idempotency_key"]  # a new send: a new concern
+    assert "The bus skipped our stop three times." in page.text  # nothing typed is lost
+
+
+def test_too_many_submissions_from_one_address_get_a_plain_page_and_reach_no_service(
+    intake: Intake,
+) -> None:
+    app = create_app(WebSettings(submissions_per_hour=2), transport=httpx.MockTransport(intake))
+    with TestClient(app) as browser:
+        answers = {**new_form(browser), **ANSWERS}
+        sent = [
+            browser.post("/concern/send", data={**answers, "idempotency_key": key})
+            for key in (
+                "11111111-1111-1111-1111-111111111111",
+                "22222222-2222-2222-2222-222222222222",
+                "33333333-3333-3333-3333-333333333333",
+            )
+        ]
+    assert [r.status_code for r in sent] == [200, 200, 429]
+    assert "Too many requests" in sent[2].text and "Traceback" not in sent[2].text
+    assert len(intake.submissions()) == 2
+
+
+def test_a_district_that_adds_a_language_gives_its_contact_line_in_it() -> None:
+    config = WebConfig.model_validate(
+        {
+            "contact_line": {
+                "en": "Call 555-0100.",
+                "es": "Llame al 555-0100.",
+                "hmn": "Hu 555-0100.",
+            }
+        }
+    )
+    assert config.contact_line.get("hmn") == "Hu 555-0100."
+    assert config.contact_line.get("es") == "Llame al 555-0100."
+    assert config.contact_line.get("so") == "Call 555-0100."  # not given: English
+    with pytest.raises(ValidationError):
+        LocalizedText.model_validate({"en": "a", "es": "b", "hmn": 3})
+    with pytest.raises(ValidationError):
+        LocalizedText.model_validate({"en": "a", "es": "b", "not a language": "c"})
