@@ -2,7 +2,8 @@
 itself (the keyword `$BureauTaken`, or a move to IMAP_DONE_FOLDER), after it is taken, so a
 restart takes nothing twice: a mail taken but not yet marked when the process died is taken
 again, and intake answers the concern or message it already made (the same Idempotency-Key,
-the same Message-ID).
+the same Message-ID). A mail that cannot be taken (a 5xx of intake for it alone, a bug) stays
+unmarked and is tried after the others at each poll: it never holds up the mail behind it.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class MailboxPoller:
         self._wake = asyncio.Event()
         self.polls = 0
         self.last_error: str | None = None
+        self._failing: set[str] = set()  # UIDs whose taking failed: tried after the others
 
     def poke(self) -> None:
         self._wake.set()
@@ -92,15 +94,26 @@ class MailboxPoller:
         try:
             criteria = "ALL" if self._settings.imap_done_folder else AND(no_keyword=TAKEN)
             uids = await asyncio.to_thread(box.uids, criteria)
-            for uid in uids:
+            self._failing &= set(uids)
+            # a mail that failed before goes last: it never holds up the mail behind it
+            for uid in sorted(uids, key=lambda u: u in self._failing):
                 raw = await asyncio.to_thread(_fetch_raw, box, uid)
                 if raw is None:
                     continue
                 try:
                     await self._desk.take(raw)
                 except IntakeUnavailable:
+                    self._failing.add(uid)
                     log.warning("intake unavailable; the mail stays for the next poll")
                     break
+                except Exception as exc:  # this mail only: the others are taken
+                    self._failing.add(uid)
+                    log.error(
+                        "mail not taken; it stays for the next poll",
+                        extra={"error": type(exc).__name__},
+                    )
+                    continue
+                self._failing.discard(uid)
                 await asyncio.to_thread(_mark, box, uid, self._settings)
                 taken += 1
         finally:

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import smtplib
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -19,13 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-from imap_tools import AND, MailBoxUnencrypted
+from imap_tools import MailBoxUnencrypted
 
 from devtools.bureau import LocalBureau
-from devtools.launcher import free_port, wait_for_port
+from devtools.launcher import free_port
 from devtools.smtp_sink import ReceivedMail
 from frontends.email.mailbox import TAKEN
 from tests.e2e.conftest import STAFF, bureau, eventually, http  # noqa: F401
+from tests.email.conftest import deliver, untaken
 
 pytestmark = pytest.mark.e2e
 
@@ -221,74 +218,10 @@ async def test_mail_becomes_a_concern_acknowledged_in_its_thread_with_reply_boun
     assert answer.message["Auto-Submitted"] == "auto-replied"
 
 
-@pytest.fixture
-def dovecot() -> Iterator[tuple[int, Path]]:
-    """A throwaway Dovecot IMAP server: one user `bureau` (password `secret`), a maildir in a
-    temporary directory, a free port. Answers the port and the maildir."""
-    root = Path(tempfile.mkdtemp(prefix="bureau-dovecot-"))
-    root.chmod(0o755)  # the mail processes run as the `dovecot` user
-    port = free_port()
-    maildir = root / "home" / "bureau" / "Maildir"
-    for sub in ("new", "cur", "tmp"):
-        (maildir / sub).mkdir(parents=True)
-    (root / "passwd").write_text("bureau:{PLAIN}secret\n")
-    (root / "dovecot.conf").write_text(f"""
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=dovecot gid=dovecot home={root}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-""")
-    shutil.chown(root / "home", "dovecot", "dovecot")
-    for path in (root / "home").rglob("*"):
-        shutil.chown(path, "dovecot", "dovecot")
-    subprocess.run(["dovecot", "-c", str(root / "dovecot.conf")], check=True)
-    try:
-        wait_for_port(port, what="dovecot")
-        yield port, maildir
-    finally:
-        subprocess.run(["dovecot", "-c", str(root / "dovecot.conf"), "stop"], check=False)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def deliver(maildir: Path, name: str, raw: bytes) -> None:
-    """A mail arriving in the mailbox, as the district's mail server delivers it."""
-    (maildir / "tmp" / name).write_bytes(raw)
-    shutil.chown(maildir / "tmp" / name, "dovecot", "dovecot")
-    (maildir / "tmp" / name).rename(maildir / "new" / name)
-
-
 def parent_mail(n: int) -> bytes:
     raw = (CORPUS / "new_plain_en.eml").read_bytes()
     raw = raw.replace(b"Maria.Gonzalez@example.org", f"parent{n}@example.org".encode())
     return raw.replace(b"<CAF7k2x9Q@mail.example.org>", f"<parent-{n}@example.org>".encode())
-
-
-def untaken(port: int) -> list[str]:
-    with MailBoxUnencrypted("127.0.0.1", port).login("bureau", "secret") as box:
-        return list(box.uids(AND(no_keyword=TAKEN)))
 
 
 async def test_mailbox_polling_takes_each_mail_once_across_a_restart_mid_poll(

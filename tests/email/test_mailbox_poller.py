@@ -1,0 +1,76 @@
+"""The mailbox poller against a real Dovecot IMAP server, intake replaced by a recording fake:
+one mail that cannot be taken does not hold up the family mail behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frontends.common.intake import ConcernReceipt, IntakeUnavailable
+from frontends.email.handlers import MailDesk
+from frontends.email.mailbox import MailboxPoller
+from frontends.email.settings import EmailSettings
+from tests.email.conftest import IMAP_PASSWORD, IMAP_USER, deliver, untaken
+from tests.email.test_mail_desk import FakeIntake
+
+pytestmark = pytest.mark.integration
+
+CORPUS = Path(__file__).parent / "corpus"
+POISON = "poison@example.org"
+
+
+class FailingFor(FakeIntake):
+    """Intake that fails, every time, on the mail of one sender."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def create_concern(
+        self, body: Mapping[str, Any], *, idempotency_key: str, client_address: str | None = None
+    ) -> ConcernReceipt:
+        if body["requester"]["email"] == POISON:
+            raise self.error
+        return await super().create_concern(body, idempotency_key=idempotency_key)
+
+
+def parent_mail(sender: str) -> bytes:
+    raw = (CORPUS / "new_plain_en.eml").read_bytes()
+    raw = raw.replace(b"Maria.Gonzalez@example.org", sender.encode())
+    return raw.replace(b"<CAF7k2x9Q@mail.example.org>", f"<{sender}>".encode())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [RuntimeError("a bug on one mail"), IntakeUnavailable(500, "Internal Server Error")],
+    ids=["bug", "intake-500"],
+)
+async def test_a_mail_that_cannot_be_taken_does_not_hold_up_the_others(
+    dovecot: tuple[int, Path], error: Exception
+) -> None:
+    port, maildir = dovecot
+    deliver(maildir, "0.eml", parent_mail(POISON))  # first in the mailbox
+    for n in (1, 2):
+        deliver(maildir, f"{n}.eml", parent_mail(f"parent{n}@example.org"))
+    intake = FailingFor(error)
+    settings = EmailSettings(
+        bureau_address="Bureau <bureau@district.example>",
+        imap_host="127.0.0.1",
+        imap_port=port,
+        imap_ssl=False,
+        imap_user=IMAP_USER,
+        imap_password=IMAP_PASSWORD,
+        smtp_port=9,
+    )
+    poller = MailboxPoller(MailDesk(intake=intake, settings=settings), settings)
+    for _poll in range(2):
+        try:
+            await poller.poll_once()
+        except Exception as exc:  # as the poller's loop does: logged, polled again later
+            assert exc is error
+    senders = [body["requester"]["email"] for body, _ in intake.created]
+    assert sorted(senders) == ["parent1@example.org", "parent2@example.org"]
+    assert len(untaken(port)) == 1  # the one that failed waits for the next poll
