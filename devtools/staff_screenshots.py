@@ -2,8 +2,9 @@
 
 Starts a throwaway bureau with its web frontend (as `devtools.screenshots` does), submits a few
 concerns, signs in with the development sign-in as a specialist (queue, a family's concerns,
-case, a canned reply, team, administration), an administrator (a rule being edited, a
-template previewed in each language, a new SLA policy and its error summary), a
+case, the family's contact shown to call back, a canned reply, team, administration), an
+administrator (a rule being edited, a template previewed in each language, a new SLA policy
+and its error summary, the confirmation before deleting one), a
 call-center agent, a principal and the Ombudsperson, and writes
 `docs/screenshots/staff-<page>.png`. Needs RabbitMQ (`AMQP_URL`, default the local one) and
 /usr/bin/chromium.
@@ -218,6 +219,11 @@ def take_all(  # pragma: no cover - run by `main`
     page.click("form[action$='/act/replies'] button:has-text('Send reply')")
     page.wait_for_selector(".notice")
     shot(page, "case")
+    page.fill("#contact-reason", "Calling the family back about the bus stop.")
+    page.click("form[action$='/contact'] button")
+    page.wait_for_selector("#contact")
+    page.locator("#contact").scroll_into_view_if_needed()
+    page.screenshot(path=str(out / "staff-case-contact.png"))  # the contact, on purpose
     page.goto(f"{base}/staff/concerns/{ids[3]}")
     page.select_option("#replies-canned", "looking-into-it")
     page.select_option("#callbacks-assignee", "sd-2")
@@ -255,6 +261,8 @@ def take_all(  # pragma: no cover - run by `main`
     page.click("form[action='/staff/admin/policies'] button[type=submit]")
     page.wait_for_selector(".error-summary")
     shot(page, "policy-new-errors")
+    page.goto(f"{base}/staff/admin/policies/critical/delete")  # what deleting one means
+    shot(page, "policy-delete")
     page.close()
 
     page = signed_in("cc-1", "intake_agent")

@@ -219,6 +219,11 @@ async def test_specialist_finds_new_concern_first_replies_schedules_callback_and
     await page.get_by_role("button", name="Schedule callback").click()
     await expect(page.get_by_role("status")).to_have_text("Callback scheduled.")
     await check(page, console, "case-callback")  # the callback to make, with its form
+    await expect(page.get_by_text("maria@example.org")).to_have_count(0)
+    await page.get_by_label("Why you need it", exact=True).fill("Calling back about the bus.")
+    await page.get_by_role("button", name="Show the contact").click()
+    await expect(page.get_by_role("link", name="maria@example.org")).to_be_visible()
+    await check(page, console, "case-contact")
     await page.get_by_label("Left a voicemail").check()
     await page.get_by_role("button", name="Complete callback").click()
     await expect(page.get_by_role("status")).to_have_text("Callback recorded.")
@@ -240,6 +245,14 @@ async def test_specialist_finds_new_concern_first_replies_schedules_callback_and
     await expect(page.get_by_role("heading", name="Add a rule")).to_have_count(0)
     await expect(page.get_by_role("link", name=re.compile("^Edit rule"))).to_have_count(0)
     await check(page, console, "admin-dry-run")
+
+    async with httpx.AsyncClient(base_url=console.intake) as http:
+        accesses = await http.get(
+            f"/v1/concerns/{receipt['id']}/requester/accesses", headers=bearer("auditor")
+        )
+    assert [(a["kind"], a["actor"], a["reason"]) for a in accesses.json()] == [
+        ("contact_revealed", "sd-1", "Calling back about the bus.")
+    ]
 
     family = await context.new_page()
     await family.goto(f"{console.web}/status/{tracking}?token={receipt['access_token']}")

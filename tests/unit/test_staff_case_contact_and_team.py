@@ -85,14 +85,14 @@ class Services:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if request.method == "GET":
+            if (request.url.port, path) in self.lists:
+                return httpx.Response(200, json=self.lists[(request.url.port, path)])
             if (request.url.port, path) == (INTAKE, "/v1/concerns/c-1"):
                 return httpx.Response(200, json=CASE)
             if (request.url.port, path) == (TRIAGE, "/v1/teams"):
                 return httpx.Response(200, json=TEAMS)
             if (request.url.port, path) == (TRIAGE, "/v1/members"):
                 return httpx.Response(200, json=MEMBERS)
-            if (request.url.port, path) in self.lists:
-                return httpx.Response(200, json=self.lists[(request.url.port, path)])
             return problem(404, "Not found", "Nothing here.")
         body = json.loads(request.content) if request.content else None
         self.sent.append((request.method, path, body))
@@ -281,3 +281,76 @@ def test_the_administration_page_has_unique_ids_whatever_rules_and_policies_are_
     assert 'id="policy-calendar"' in page.text and 'id="rule-description"' in page.text
     ids = re.findall(r'\sid="([^"]+)"', page.text)
     assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+
+
+def decision(*duplicates: dict[str, Any]) -> dict[str, Any]:
+    """Triage's decision on c-1, with these possible duplicates."""
+    return {
+        "concern_id": "c-1",
+        "category": "transportation",
+        "school_id": None,
+        "team_id": "transportation",
+        "priority": "normal",
+        "tags": [],
+        "rule": "category",
+        "decided_by": "triage",
+        "decided_at": "2026-12-01T10:00:01Z",
+        "assignee_id": "tr-1",
+        "status": "routed",
+        "possible_duplicates": list(duplicates),
+        "submitted_at": "2026-12-01T10:00:00Z",
+        "history": [],
+    }
+
+
+def test_the_case_lists_its_possible_duplicates_with_tracking_number_and_why(
+    browser: TestClient, services: Services
+) -> None:
+    services.lists[(TRIAGE, "/v1/concerns/c-1/triage")] = decision(
+        {"concern_id": "c-2", "reason": "same_requester", "similarity": 1.0},
+        {"concern_id": "c-gone", "reason": "similar_text", "similarity": 0.8},  # not readable
+    )
+    services.lists[(INTAKE, "/v1/concerns/c-2")] = {
+        **CASE,
+        "id": "c-2",
+        "tracking_number": "CS-2026-000040",
+        "status": "received",
+    }
+    sign_in(browser, "specialist")
+
+    case = browser.get("/staff/concerns/c-1")
+
+    assert case.status_code == 200
+    listed = case.text.split('id="duplicates-title"')[1].split("</section>")[0]
+    assert '<a href="/staff/concerns/c-2">CS-2026-000040</a>' in listed
+    assert "same family, category and school within 14 days" in listed
+    assert "c-gone" not in listed
+    assert 'href="#h-merge"' in listed  # where to merge it
+
+
+def test_a_case_without_duplicates_or_triage_has_no_duplicates_section(
+    browser: TestClient,
+) -> None:
+    sign_in(browser, "specialist")
+    case = browser.get("/staff/concerns/c-1")  # triage answers 404: not triaged yet
+    assert case.status_code == 200 and "Possible duplicates" not in case.text
+
+
+def test_the_timeline_says_which_message_reached_the_family_and_which_did_not(
+    browser: TestClient, services: Services
+) -> None:
+    timeline = [
+        {"kind": "submitted", "at": "2026-12-01T10:00:00Z", "actor": "requester"},
+        {"kind": "notification_sent", "at": "2026-12-01T10:00:05Z", "actor": "notify"}
+        | {"notification": "acknowledgement", "channel": "email", "delivery_id": "d-1"},
+        {"kind": "notification_failed", "at": "2026-12-01T11:00:05Z", "actor": "notify"}
+        | {"notification": "public_reply", "channel": "sms", "delivery_id": "d-2"},
+    ]
+    services.lists[(INTAKE, "/v1/concerns/c-1")] = {**CASE, "timeline": timeline}
+    sign_in(browser, "specialist")
+
+    case = browser.get("/staff/concerns/c-1")
+
+    happened = case.text.split('class="timeline"')[1]
+    assert "notification sent: acknowledgement by email" in happened
+    assert "<strong>notification failed: public reply by sms</strong>" in happened

@@ -25,6 +25,8 @@ from frontends.common.intake import (
 from frontends.common.staff import (
     CALLBACK_ACTION,
     PUBLIC_EVENTS,
+    ClockRead,
+    ConcernRead,
     SafetyWordsRead,
     StaffClient,
     StaleCase,
@@ -49,6 +51,7 @@ from services.escalation.config import EscalationConfig
 from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.config import IntakeConfig
 from services.intake.contact_api import ContactRevealRead
+from services.triage.api import DuplicateRead
 from shared.auth import Role
 from shared.authz import Permission
 from shared.district import DistrictConfig
@@ -110,6 +113,35 @@ async def _previews(
 def _client(request: Request) -> StaffClient:
     client: StaffClient = request.app.state.staff
     return client
+
+
+async def _clock(client: StaffClient, bearer: str, concern_id: str) -> ClockRead | None:
+    """The case's SLA clock (None before it starts, or while escalation is down: the page
+    shows intake's due time then)."""
+    try:
+        return await client.clock(bearer, concern_id)
+    except IntakeError:
+        return None
+
+
+async def _duplicates(
+    client: StaffClient, bearer: str, concern_id: str, *, limit: int = 5
+) -> list[tuple[ConcernRead, str]]:
+    """The concerns triage flagged as possible duplicates of this one (only those the person
+    may read, as triage and intake decide), each with why: what the merge form asks for."""
+    try:
+        decision = await client.decision(bearer, concern_id)
+    except IntakeError:
+        return []  # not triaged yet, not theirs to read, or triage is down
+
+    async def one(flagged: DuplicateRead) -> tuple[ConcernRead, str] | None:
+        try:
+            return await client.concern(bearer, flagged.concern_id), flagged.reason
+        except IntakeError:
+            return None
+
+    found = await asyncio.gather(*(one(d) for d in decision.possible_duplicates[:limit]))
+    return [f for f in found if f is not None]
 
 
 async def _reveal_contact(
@@ -406,11 +438,9 @@ def _router() -> APIRouter:
             if exc.status == 403:
                 return page(request, "staff/not_found.html", user, status=404)
             raise
-        clock = None
-        try:
-            clock = await client.clock(bearer, case.id)
-        except IntakeError:
-            clock = None  # no clock yet, or escalation is down: the page shows intake's due time
+        clock, duplicates = await asyncio.gather(
+            _clock(client, bearer, case.id), _duplicates(client, bearer, case.id)
+        )
         pages = Pages.of(user)
         done = request.query_params.get("done", "")
         district = _web(request).district
@@ -425,6 +455,8 @@ def _router() -> APIRouter:
             reveal=pages.reveal and case.has_student_information,
             contact=contact,
             reveal_contact=pages.act and not case.anonymous,
+            duplicates=duplicates,
+            duplicate_reasons=views.DUPLICATE_REASONS,
             clock=clock,
             actions=views.allowed_actions(case.status.value, act=pages.act),
             retriage=pages.triage and case.status.value not in ("closed",),

@@ -48,6 +48,11 @@ RELATIONSHIPS = {
     "community": "Community member",
     "alumni": "Alumni",
 }
+# Why triage flagged a concern as a possible duplicate of another.
+DUPLICATE_REASONS = {
+    "same_requester": "same family, category and school within 14 days",
+    "similar_text": "similar words",
+}
 
 # Each action: the statuses that allow it (the services' lifecycle decides; this only keeps
 # buttons off a page where they could never work).
