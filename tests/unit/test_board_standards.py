@@ -12,7 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from services.escalation import domain
+from services.escalation.calendar import AROUND_THE_CLOCK
+from services.escalation.config import EscalationConfig
 from services.escalation.domain import Rules, SlaClock
+from services.escalation.policies import seed_policies
 from services.escalation.standards import (
     Measure,
     Milestone,
@@ -204,6 +207,25 @@ def test_the_shipped_district_file_has_valid_standards() -> None:
     config = district.section("standards", StandardsConfig)
     measures = {s.measure for s in config.standards}
     assert Measure.RESOLVED_WITHIN_GUARANTEE in measures and config.required_course
+
+
+def test_the_shipped_first_response_standard_says_the_hours_it_measures() -> None:
+    """The Board read "within one business day" while the standard measured each policy's
+    first-response target: 24 wall-clock hours (one when critical), around the clock. A
+    concern of Friday 17:00 answered Monday 09:00 was within one business day and missed
+    the standard."""
+    district = load_district(Path(__file__).parents[2] / "deploy" / "district.yaml")
+    config = district.section("standards", StandardsConfig)
+    policies = seed_policies(district, district.section("escalation", EscalationConfig))
+    [catch_all] = [p for p in policies if p.category is None and p.priority is None]
+    [standard] = [s for s in config.standards if s.measure is Measure.FIRST_RESPONSE_WITHIN_TARGET]
+    if catch_all.calendar == AROUND_THE_CLOCK:
+        assert "business" not in standard.name
+    assert f"{catch_all.first_response_s // 3600} hours" in standard.name
+    for policy in policies:
+        if policy.first_response_s != catch_all.first_response_s:
+            hours = policy.first_response_s // 3600
+            assert f"{'an' if hours == 1 else hours} hour" in standard.name, policy.id
 
 
 def summed(*clocks: SlaClock, end_label: str) -> Tally:
