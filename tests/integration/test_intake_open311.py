@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree
 
+import aio_pika
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
@@ -18,7 +19,7 @@ from services.intake.open311 import REQUEST_FIELDS
 from services.intake.settings import IntakeSettings
 from shared.events import ConcernTriaged, Priority
 from tests.conftest import Isolation
-from tests.integration.test_intake_api import clock, intake, submit  # noqa: F401
+from tests.integration.test_intake_api import clock, drain, intake, submit, tap  # noqa: F401
 from tests.integration.test_intake_events import Publish, case_when, publish  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -299,6 +300,34 @@ async def test_unlisted_category_answers_a_token_never_a_dead_id(
     [row] = rows_of(answer, fmt)
     assert row["token"] == token and not row["service_request_id"]
     assert (await intake.get(f"{BASE}/tokens/not-a-token.{fmt}")).status_code == 404
+
+
+@pytest.mark.parametrize("code", ["transportation", "special-education"])
+async def test_an_open311_filer_is_sent_the_personal_status_link(
+    intake: httpx.AsyncClient,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+    isolation: Isolation,
+    code: str,
+) -> None:
+    """Issue 22: the acknowledgement told Open311 filers they could follow their request and
+    add information, but never gave them the access token. The private handover to notify
+    carries it (the mail's personal status link), listed category or not, and it opens the
+    requester's view; the Open311 answer itself never shows it."""
+    private = await tap(amqp, isolation.private_exchange)
+    filed = await file_request(intake, service_code=code)
+    assert filed.status_code == 201, filed.text
+    [contact] = [
+        e["data"]
+        for e in await drain(private, until="concern.contact_shared")
+        if e["type"] == "org.bureau.concern.contact_shared.v1"
+    ]
+    assert contact["requester"]["email"] == FORM["email"]
+    token = contact["access_token"]
+    assert token and token not in filed.text
+    view = await intake.get(
+        f"/v1/tracking/{contact['tracking_number']}", headers={"X-Access-Token": token}
+    )
+    assert view.status_code == 200, view.text
 
 
 async def test_token_of_a_listed_request_gives_its_id(intake: httpx.AsyncClient) -> None:
