@@ -108,8 +108,29 @@ class Web:
     # --- per request ----------------------------------------------------------------------
 
     def language(self, request: Request) -> str:
-        return self.i18n.negotiate(
+        """The language switched to in this request, else the family's choice, else the
+        browser's."""
+        switched: str | None = getattr(request.state, "language", None)
+        return switched or self.i18n.negotiate(
             request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language")
+        )
+
+    def switch_language(self, request: Request, data: FormData) -> str | None:
+        """The language a posted switch chose (the form's `lang` button), for this page and
+        kept with `keep_language`; None when the post chose none."""
+        chosen = data.get("lang")
+        if not isinstance(chosen, str) or chosen not in self.i18n.languages:
+            return None
+        request.state.language = chosen
+        return chosen
+
+    def keep_language(self, response: Response, language: str) -> None:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="lax",
+            secure=self.settings.secure_cookies,
         )
 
     def render(
@@ -271,13 +292,7 @@ def _install_language_switch(app: FastAPI) -> None:
         rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
         response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), 303)
         if chosen in web.i18n.languages:
-            response.set_cookie(
-                LANGUAGE_COOKIE,
-                chosen,
-                max_age=365 * 24 * 3600,
-                samesite="lax",
-                secure=web.settings.secure_cookies,
-            )
+            web.keep_language(response, chosen)
         return response
 
 
@@ -339,7 +354,7 @@ def _routes(app: FastAPI) -> None:
         categories, schools = await web.catalog(language)
         if not form.get("language"):
             form.values["language"] = language
-        return web.render(
+        page = web.render(
             request,
             "concern_form.html",
             status=status,
@@ -350,7 +365,16 @@ def _routes(app: FastAPI) -> None:
             contacts=forms.CONTACTS,
             relationships=forms.RELATIONSHIPS,
             switch_path="/concern/new",
+            switch_form=("concern-form", "/concern/new"),
         )
+        return kept_language(request, page)
+
+    def kept_language(request: Request, page: Response) -> Response:
+        """`page`, keeping the language a posted switch chose."""
+        switched = getattr(request.state, "language", None)
+        if switched:
+            web_of(request).keep_language(page, switched)
+        return page
 
     async def read_concern(request: Request, data: FormData) -> forms.ConcernForm:
         web = web_of(request)
@@ -370,6 +394,16 @@ def _routes(app: FastAPI) -> None:
     async def new_concern(request: Request) -> Response:
         return await form_page(request, forms.ConcernForm(), str(uuid.uuid4()))
 
+    @app.post("/concern/new", response_class=HTMLResponse)
+    async def switch_form_language(request: Request) -> Response:
+        """The language switch of the form: the same answers, unchecked, in that language."""
+        web = web_of(request)
+        data = await web.posted(request)
+        web.switch_language(request, data)
+        form = await read_concern(request, data)
+        form.errors = {}
+        return await form_page(request, form, key_of(data))
+
     @app.get("/concern/check")
     @app.get("/concern/send")
     async def not_a_page(request: Request) -> Response:
@@ -379,6 +413,7 @@ def _routes(app: FastAPI) -> None:
     async def check_answers(request: Request) -> Response:
         web = web_of(request)
         data = await web.posted(request)
+        web.switch_language(request, data)
         form = await read_concern(request, data)
         key = key_of(data)
         if form.errors or data.get("action") == "change":
@@ -387,7 +422,7 @@ def _routes(app: FastAPI) -> None:
             return await form_page(request, form, key, status=200 if not form.errors else 400)
         language = web.language(request)
         categories, schools = await web.catalog(language)
-        return web.render(
+        page = web.render(
             request,
             "check.html",
             form=form,
@@ -395,7 +430,9 @@ def _routes(app: FastAPI) -> None:
             category_name=dict(categories).get(form.get("category"), ""),
             school_name=dict(schools).get(form.get("school_id"), ""),
             switch_path="/concern/new",
+            switch_form=("send-form", "/concern/check"),
         )
+        return kept_language(request, page)
 
     @app.post("/concern/send")
     async def send(request: Request) -> Response:

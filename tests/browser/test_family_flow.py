@@ -260,4 +260,21 @@ async def test_parent_in_spanish_goes_from_start_page_to_survey_with_keyboard_on
     await page.goto(f"{web}/status/{tracking}")
     await page.click("form[action$='/message'] button")
     await pages.check("status-errors")
+
+    # The language switch of the form and of the check page keeps what was typed.
+    await page.goto(f"{web}/concern/new")
+    await page.check("#category-other")
+    await page.fill("#description", "Una pregunta sobre el calendario escolar.")
+    await press_on(page, "button[name=lang][value=es]")
+    await expect(page.locator("h1")).to_have_text("Enviar una inquietud")
+    await expect(page.locator("#description")).to_have_value(
+        "Una pregunta sobre el calendario escolar."
+    )
+    await expect(page.locator("#category-other")).to_be_checked()
+    await page.check("#contact-none")
+    await page.click("form button[type=submit]")
+    await press_on(page, "button[name=lang][value=en]")
+    await expect(page.locator("h1")).to_contain_text("Check your answers")
+    await expect(page.locator(".summary-list")).to_contain_text("el calendario escolar")
+    await pages.check("check-switched")
     await context.close()

@@ -4,6 +4,8 @@
 document.addEventListener("submit", function (event) {
   var form = event.target;
   if (!form.hasAttribute("data-once")) { return; }
+  // the language switch re-shows the answers; it does not send them
+  if (event.submitter && event.submitter.name === "lang") { return; }
   if (form.dataset.sent) { event.preventDefault(); return; }
   form.dataset.sent = "1";
   var button = form.querySelector("button[type=submit]");

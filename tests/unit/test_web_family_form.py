@@ -1,0 +1,81 @@
+"""The concern form's language switch: a family who switches language while filling in the
+form, or on the check-your-answers page, keeps what it typed (a link would have lost it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from frontends.web.main import create_app
+from frontends.web.security import LANGUAGE_COOKIE
+from frontends.web.settings import WebSettings
+from tests.unit.test_web_pages import ANSWERS, Services, form_fields, new_form
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def services() -> Services:
+    return Services()
+
+
+@pytest.fixture
+def browser(services: Services) -> Iterator[TestClient]:
+    app = create_app(WebSettings(), transport=httpx.MockTransport(services))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+def test_switching_language_on_the_form_keeps_what_was_typed_and_the_choice(
+    browser: TestClient, services: Services
+) -> None:
+    form = browser.get("/concern/new").text
+    assert (
+        'form="concern-form" formaction="/concern/new" formnovalidate name="lang" value="es"'
+        in (form)
+    )
+    fields = new_form(browser)
+    half_done = {
+        **fields,
+        "category": "transportation",
+        "description": "El autobús no pasó por la parada.",
+        "lang": "es",
+    }
+    page = browser.post("/concern/new", data=half_done)
+    assert page.status_code == 200
+    assert '<html lang="es"' in page.text
+    assert "El autobús no pasó por la parada." in page.text
+    assert 'value="transportation" checked' in page.text
+    assert "Hay un problema" not in page.text  # not checked yet: the family is still typing
+    assert form_fields(page.text, "/concern/check")["idempotency_key"] == fields["idempotency_key"]
+    assert page.cookies.get(LANGUAGE_COOKIE) == "es"
+    assert '<html lang="es"' in browser.get("/").text  # chosen once, kept
+    assert services.submissions() == []
+
+
+def test_switching_language_on_check_your_answers_shows_them_again_in_that_language(
+    browser: TestClient, services: Services
+) -> None:
+    check = browser.post("/concern/check", data={**new_form(browser), **ANSWERS})
+    assert "Check your answers" in check.text
+    assert 'form="send-form" formaction="/concern/check"' in check.text
+    answers = form_fields(check.text, "/concern/send")
+    again = browser.post("/concern/check", data={**answers, "website": "", "lang": "es"})
+    assert again.status_code == 200
+    assert "Revise sus respuestas" in again.text
+    assert (
+        "Primaria Lincoln" in again.text and "The bus skipped our stop three times." in again.text
+    )
+    assert form_fields(again.text, "/concern/send") == answers
+    assert services.submissions() == []
+
+
+def test_a_language_the_site_does_not_offer_changes_nothing(browser: TestClient) -> None:
+    page = browser.post("/concern/new", data={**new_form(browser), "lang": "xx"})
+    assert page.status_code == 200 and page.url.path == "/concern/new"
+    assert "How should we contact you?" in page.text
+    assert '<html lang="en"' in page.text
+    assert LANGUAGE_COOKIE not in page.cookies
