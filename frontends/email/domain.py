@@ -238,6 +238,10 @@ _ATTRIBUTION = re.compile(
     re.MULTILINE | re.IGNORECASE,
 )
 
+# A line that is the rule a mail client draws above the quoted mail (Outlook's <hr>, which
+# html2text writes "* * *", "____"): left at the end once the history below it is cut.
+_RULE = re.compile(r"[*_=-](\s?[*_=-]){2,}")
+
 
 def html_to_text(html: str) -> str:
     """Readable text from an HTML body: links kept, images dropped."""
@@ -286,6 +290,8 @@ def written_text(text: str) -> str:
     latest = latest.strip()
     # lines quoted with ">" that the parser did not cut (quoted inline, no attribution)
     lines = [line for line in latest.splitlines() if not line.lstrip().startswith(">")]
+    while len(lines) > 1 and (not lines[-1].strip() or _RULE.fullmatch(lines[-1].strip())):
+        lines.pop()
     kept = "\n".join(lines).strip()
     return re.sub(r"\n{3,}", "\n\n", kept) or text.strip()
 

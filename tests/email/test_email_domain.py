@@ -44,6 +44,7 @@ def mail(name: str, **options: Any) -> InboundMail:
         ("reply_outlook.eml", Kind.REPLY),
         ("reply_apple_mail.eml", Kind.REPLY),
         ("reply_spanish_gmail.eml", Kind.REPLY),
+        ("reply_outlook_html_only.eml", Kind.REPLY),
         ("forged_from.eml", Kind.REPLY),
         ("auto_reply_rfc3834.eml", Kind.AUTO_REPLY),
         ("out_of_office_outlook.eml", Kind.AUTO_REPLY),
@@ -72,6 +73,7 @@ def test_an_auto_reply_quoting_a_tracking_number_is_still_ignored() -> None:
             "The stop is on the corner of Oak Street and 5th Avenue, in "
             "front of the library. Pick up time is 7:10.",
         ),
+        ("reply_outlook_html_only.eml", "Yes, the stop at Oak Street and 5th Avenue."),
         (
             "reply_spanish_gmail.eml",
             "Muchas gracias. Ya pude subir los documentos, pero todavía "
