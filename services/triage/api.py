@@ -34,9 +34,18 @@ async def _decision_in_reach(ctx: TriageContext, concern_id: str, who: Access) -
     doc = await ctx.decisions.get(concern_id)
     if doc is None:
         raise Problem(404, "No triage decision", f"Concern {concern_id!r} has not been triaged.")
-    if not who.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")):
+    if not (
+        who.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id"))
+        or _assigned_to(who, doc)
+    ):
         raise out_of_scope()
     return doc
+
+
+def _assigned_to(who: Access, doc: dict[str, Any]) -> bool:
+    """A concern assigned to the caller is theirs whatever its team (a backup from another
+    team covering for an away member, a hand-over), as in intake."""
+    return bool(doc.get("assignee_id")) and doc.get("assignee_id") == who.actor
 
 
 def _cases_within(who: Access) -> dict[str, Any] | None:
@@ -50,6 +59,8 @@ def _cases_within(who: Access) -> dict[str, Any] | None:
         clauses.append({"school_id": {"$in": sorted(reach.schools)}})
     if reach is not None and reach.teams:
         clauses.append({"team_id": {"$in": sorted(reach.teams)}})
+    if reach is not None:  # handed to them, whatever its team
+        clauses.append({"assignee_id": who.actor})
     return {"$or": clauses} if clauses else {"_id": {"$in": []}}
 
 

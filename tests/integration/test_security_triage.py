@@ -56,3 +56,35 @@ async def test_an_away_until_outside_the_storable_range_is_a_422_never_a_500(
     assert answer.status_code == 422, answer.text
     assert answer.json()["title"] == "Value out of range"
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_backup_from_another_team_reads_and_retriages_the_concerns_handed_to_them(
+    triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
+) -> None:
+    """Issue 16: a backup limited to their own team got 403 on the cases just handed to them
+    (intake lets them work it; triage refused its decision, their own open list hid it)."""
+    handed, other = details(school_id=None), details(school_id=None)
+    for data in (handed, other):
+        await publish(amqp, isolation, data)
+    first = (await decided(triage, handed.concern_id))["assignee_id"]
+    assert first is not None and first != (await decided(triage, other.concern_id))["assignee_id"]
+    moved = await triage.post(f"/v1/members/{first}/handover", json={"to": "tr-1"})
+    assert moved.json()["moved"] == [handed.concern_id]
+    backup = bearer("team_member", sub="tr-1", teams=["transportation"])
+
+    decision = await triage.get(f"/v1/concerns/{handed.concern_id}/triage", headers=backup)
+    assert decision.status_code == 200, decision.text
+    assert decision.json()["assignee_id"] == "tr-1"
+    mine = (await triage.get("/v1/members/tr-1", headers=backup)).json()
+    assert mine["open"] == [handed.concern_id]
+    raised = await triage.patch(
+        f"/v1/concerns/{handed.concern_id}/triage",
+        json={"priority": "high", "reason": "the family called again"},
+        headers=backup,
+    )
+    assert raised.status_code == 200, raised.text
+    # the rest of the desk's work stays out of reach
+    refused = await triage.get(f"/v1/concerns/{other.concern_id}/triage", headers=backup)
+    assert refused.status_code == 403
+    queue = (await triage.get("/v1/teams/service-desk/queue", headers=backup)).json()
+    assert [i["concern_id"] for i in queue] == [handed.concern_id]
