@@ -57,11 +57,15 @@ def free_port() -> int:
 
 
 class PortTaken(RuntimeError):
-    """A port the bureau needs is held by another process."""
+    """A port the bureau needs is held by another process (`pid`, where /proc tells)."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
-def port_holder(port: int) -> str | None:
-    """`pid N (command line)` of the process listening on TCP `port`, where /proc tells."""
+def port_holder_pid(port: int) -> int | None:
+    """The process listening on TCP `port`, where /proc tells."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -79,14 +83,35 @@ def port_holder(port: int) -> str | None:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             descriptors = os.listdir(f"/proc/{pid}/fd")
-            if not any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in descriptors):
-                continue
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in descriptors):
+                return int(pid)
         except OSError:
             continue
-        return f"pid {pid} ({command[:200]})"
     return None
+
+
+def command_line(pid: int) -> str | None:
+    """The command line of a process, or None when it is gone or hidden."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return None
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def port_holder(port: int) -> str | None:
+    """`pid N (command line)` of the process listening on TCP `port`, where /proc tells."""
+    pid = port_holder_pid(port)
+    command = command_line(pid) if pid is not None else None
+    return None if pid is None or command is None else f"pid {pid} ({command[:200]})"
 
 
 def ensure_port_free(port: int, what: str) -> None:
@@ -99,11 +124,14 @@ def ensure_port_free(port: int, what: str) -> None:
             return
         except OSError:
             pass
-    holder = port_holder(port)
-    advice = f"stop it (kill {holder.split()[1]})" if holder else "stop it"
+    pid = port_holder_pid(port)
+    command = command_line(pid) if pid is not None else None
+    holder = f"pid {pid} ({command[:200]})" if command is not None else None
+    advice = f"stop it (kill {pid})" if holder else "stop it"
     raise PortTaken(
         f"port {port} for {what} is already in use by "
-        f"{holder or 'another process'}; {advice} or free the port, then retry"
+        f"{holder or 'another process'}; {advice} or free the port, then retry",
+        pid=pid if holder else None,
     )
 
 

@@ -29,7 +29,9 @@ from devtools.launcher import (
     SERVICES,
     PortTaken,
     available_frontends,
+    command_line,
     ensure_port_free,
+    parent_pid,
 )
 
 VAR = Path(os.environ.get("LOCAL_VAR_DIR") or REPO_ROOT / "var")
@@ -50,19 +52,44 @@ def say(text: str, *, error: bool = False) -> None:
 
 def ports_taken(store_port: int | None, smtp_port: int | None) -> list[str]:
     """Every port the bureau would listen on that another process holds, before starting
-    anything (a half-started bureau helps nobody)."""
+    anything (a half-started bureau helps nobody). Ports held by another `./dev run` (the
+    launcher or its children) are one line naming that launcher, not one line per port
+    telling to kill each of its children."""
     wanted = {name: DEFAULT_PORTS[name] + OFFSET for name in (*SERVICES, *available_frontends())}
     if store_port:
         wanted["the store (SecantusDB)"] = store_port
     if smtp_port:
         wanted["the SMTP sink"] = smtp_port
     problems = []
+    bureaus: dict[int, list[int]] = {}  # another launcher's pid -> the ports it holds
     for what, port in wanted.items():
         try:
             ensure_port_free(port, what)
         except PortTaken as exc:
-            problems.append(str(exc))
+            other = running_bureau(exc.pid)
+            if other is None:
+                problems.append(str(exc))
+            else:
+                bureaus.setdefault(other, []).append(port)
+    for pid, ports in bureaus.items():
+        held = ", ".join(str(p) for p in sorted(ports))
+        problems.insert(
+            0,
+            f"another bureau started by ./dev run is already running here (pid {pid}, "
+            f"ports {held}): stop it with Ctrl-C in its terminal (or kill {pid}), or run "
+            "this one beside it with LOCAL_PORT_OFFSET=100 ./dev run",
+        )
     return problems
+
+
+def running_bureau(pid: int | None) -> int | None:
+    """The pid of the `./dev run` launcher that is `pid` or its parent, if either is one."""
+    for candidate in (pid, parent_pid(pid) if pid is not None else None):
+        if candidate is None or candidate == os.getpid():
+            continue
+        if "devtools.run_local" in (command_line(candidate) or ""):
+            return candidate
+    return None
 
 
 class Stopped(Exception):

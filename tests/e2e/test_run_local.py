@@ -1,6 +1,7 @@
 """`./dev run` (devtools.run_local) as a newcomer meets it: closing the terminal or killing
 the launcher stops everything it started, a port already taken is a clear error naming the
-process that holds it, and "running" is printed only when it is true.
+process that holds it (or the other `./dev run` holding them, once), and "running" is printed
+only when it is true.
 
 Each bureau here runs beside any other on the machine: its ports moved by an offset, its
 files in a temporary folder, its queues and exchanges under a prefix of its own.
@@ -217,6 +218,26 @@ def test_closing_the_terminal_stops_the_bureau_and_the_next_run_works(
     try:
         first.wait_for(RUNNING)
         assert not any(port_is_free(p) for p in ports), first.output()
+
+        # `./dev run` again in another terminal: one line naming the running bureau (was
+        # one line per port, each telling to kill one of its children)
+        again = subprocess.run(
+            [sys.executable, "-m", "devtools.run_local"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 1 and RUNNING not in again.stdout
+        [refusal] = [line for line in again.stderr.splitlines() if "cannot start" in line]
+        assert (
+            f"another bureau started by ./dev run is already running here (pid {first.process.pid}"
+            in refusal
+        )
+        assert f"kill {first.process.pid}" in refusal and "LOCAL_PORT_OFFSET" in refusal
+        assert first.process.poll() is None and not any(port_is_free(p) for p in ports)
+
         first.process.send_signal(signal.SIGHUP)  # what closing its terminal sends
         assert first.process.wait(timeout=60) == 0, first.output()
         assert all(port_is_free(p) for p in ports), first.output()
