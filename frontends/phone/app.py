@@ -455,7 +455,7 @@ async def sms_incoming(form: Form, phone: Ctx) -> Response:
             InboundMessageCreate(
                 channel="sms",
                 from_address=sender,
-                body=(form.get("Body") or "").strip(),
+                body=sms.message_text(form),
                 tracking_number=recent.view.tracking_number,
                 external_id=form.get("MessageSid"),
             )

@@ -1,7 +1,9 @@
-"""Replies to texts, in the sender's language, as carriers require for STOP, START and HELP."""
+"""Replies to texts, in the sender's language, as carriers require for STOP, START and HELP; and
+what a text adds to its concern."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,6 +11,21 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from frontends.phone.domain import Language
 from frontends.phone.speech import spoken_time, status_words, translator
+
+MAX_MEDIA = 10  # what a provider sends with one MMS
+
+
+def message_text(form: Mapping[str, str]) -> str:
+    """What a text adds to its concern: its words, and a link to each photo or file sent
+    with it (MMS: `NumMedia`, `MediaUrl0`...), as a voicemail's recording is linked."""
+    count = form.get("NumMedia", "0")
+    links = [
+        form[f"MediaUrl{i}"]
+        for i in range(min(int(count) if count.isdigit() else 0, MAX_MEDIA))
+        if form.get(f"MediaUrl{i}")
+    ]
+    words = (form.get("Body") or "").strip()
+    return "\n".join([words, *(f"Sent with this text: {link}" for link in links)]).strip()
 
 
 def reply(text: str | None) -> MessagingResponse:

@@ -352,3 +352,22 @@ async def test_yes_or_si_answering_the_bureau_is_threaded_unless_the_number_opte
         started = await text(caller, "yes")
         assert bureau.opted_out == set() and "STOP" in started
     assert len(bureau.texts) == 1
+
+
+async def test_a_photo_sent_by_text_reaches_the_concern_as_a_link(phone: Phone) -> None:
+    photo = "https://api.twilio.example/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1"
+    async with phone() as (caller, bureau):
+        bureau.add(tracking_number="CS-2026-000042", pin="271828", phone=CALLER)
+        answer = await caller.post(
+            "sms",
+            {
+                "Body": "",
+                "NumMedia": "1",
+                "MediaUrl0": photo,
+                "MediaContentType0": "image/jpeg",
+                "MessageSid": "MM" + "3" * 32,
+            },
+        )
+    [(_, body, tracking)] = bureau.texts
+    assert photo in body and tracking == "CS-2026-000042"
+    assert "added to concern CS-2026-000042" in answer.text
