@@ -330,6 +330,10 @@ async def test_principal_sees_only_their_school_and_cannot_retriage(
 
     await page.goto(f"{console.web}/staff/concerns/{other['id']}")
     await expect(page.get_by_role("heading", name="Case not found")).to_be_visible()
+    await check(page, console, "case-not-found")
+    await page.goto(console.web + "/staff/call")  # not a principal's page: refused in words
+    await expect(page.get_by_role("heading", name="Nothing here for your role")).to_be_visible()
+    await check(page, console, "nothing-for-role")
     await page.goto(f"{console.web}/staff/concerns/{own['id']}")
     await expect(page.get_by_role("button", name="Send reply")).to_be_visible()
     await expect(page.get_by_role("heading", name="Re-triage")).to_have_count(0)

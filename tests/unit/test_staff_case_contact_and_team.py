@@ -354,3 +354,64 @@ def test_the_timeline_says_which_message_reached_the_family_and_which_did_not(
     happened = case.text.split('class="timeline"')[1]
     assert "notification sent: acknowledgement by email" in happened
     assert "<strong>notification failed: public reply by sms</strong>" in happened
+
+
+def textarea(page: str, field_id: str) -> str:
+    found = re.search(rf'<textarea id="{field_id}"[^>]*>([^<]*)</textarea>', page)
+    assert found is not None, field_id
+    return found.group(1)
+
+
+def test_a_refused_re_triage_keeps_its_choices_and_reason_in_its_own_form_only(
+    browser: TestClient, services: Services
+) -> None:
+    services.answers["/v1/concerns/c-1/triage"] = problem(
+        422,
+        "Invalid request",
+        "no team 'transportation' member 'sd-1'",
+        errors=[{"field": "assignee_id", "message": "sd-1 is not a member of that team"}],
+    )
+    sign_in(browser, "specialist")
+
+    refused = post(
+        browser,
+        "/staff/concerns/c-1",
+        "/staff/concerns/c-1/retriage",
+        team_id="transportation",
+        assignee_id="sd-1",
+        reason="The bus depot handles this, not the desk.",
+    )
+
+    assert refused.status_code == 400
+    assert "<h2>There is a problem</h2>" in refused.text  # not "This case has changed"
+    assert 'value="The bus depot handles this, not the desk." required aria-invalid="true"' in (
+        refused.text
+    )
+    assert '<option value="transportation" selected>Transportation Department</option>' in (
+        refused.text
+    )
+    assert textarea(refused.text, "merge-reason") == ""  # not copied into Merge
+
+
+def test_a_refused_reply_is_kept_in_the_reply_form_not_in_the_question_form(
+    browser: TestClient, services: Services
+) -> None:
+    services.answers["/v1/concerns/c-1/replies"] = problem(
+        422,
+        "Invalid request",
+        "message too short",
+        errors=[{"field": "message", "message": "at least 2 characters"}],
+    )
+    sign_in(browser, "specialist")
+
+    refused = post(
+        browser,
+        "/staff/concerns/c-1",
+        "/staff/concerns/c-1/act/replies",
+        version="3",
+        message="k",
+    )
+
+    assert refused.status_code == 400
+    assert textarea(refused.text, "replies-message") == "k"
+    assert textarea(refused.text, "request-information-message") == ""

@@ -427,6 +427,7 @@ def _router() -> APIRouter:
         errors: dict[str, str] | None = None,
         revealed: Any = None,
         contact: ContactRevealRead | None = None,
+        stale: bool = False,
     ) -> Response:
         client = _client(request)
         bearer = token(request, user)
@@ -462,6 +463,7 @@ def _router() -> APIRouter:
             retriage=pages.triage and case.status.value not in ("closed",),
             done=views.DONE.get(done),
             problem=problem,
+            stale=stale,
             values=values or {},
             errors=errors or {},
             priorities=views.PRIORITIES,
@@ -533,7 +535,7 @@ def _router() -> APIRouter:
                     user,
                     concern_id,
                     status=400,
-                    values=values,
+                    values={**values, "action": action},
                     errors={"callbacks-due_at": "Enter when to call back."},
                 )
         body = views.action_body(action, values, callback_at=callback_at)
@@ -554,6 +556,7 @@ def _router() -> APIRouter:
                 concern_id,
                 status=409,
                 values={**values, "action": action},
+                stale=True,
                 problem="Someone else changed this case while you had it open. Your text is "
                 "kept below: read the case again, then send it if it still fits.",
             )
@@ -563,7 +566,7 @@ def _router() -> APIRouter:
                 user,
                 concern_id,
                 status=409,
-                values=values,
+                values={**values, "action": action},  # the text back in its own form only
                 problem=f"Not possible now: {exc.detail or exc.title}",
             )
         except IntakeInvalid as exc:
@@ -573,7 +576,7 @@ def _router() -> APIRouter:
                 user,
                 concern_id,
                 status=400,
-                values=values,
+                values={**values, "action": action},
                 errors={f"{action}-text": message},
                 problem=f"Please check what you entered: {message}",
             )
@@ -632,7 +635,7 @@ def _router() -> APIRouter:
                 user,
                 concern_id,
                 status=400,
-                values=values,
+                values={**values, "action": "retriage"},  # kept in the re-triage form only
                 errors={"retriage-reason": message},
                 problem=f"Re-triage refused: {message}",
             )
