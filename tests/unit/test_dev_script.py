@@ -83,3 +83,42 @@ def test_pyproject_keeps_test_and_lint_tools_out_of_what_running_needs() -> None
     assert extras["local"] == ["SecantusDB==0.7.0b3"]
     assert "district-customer-service-bureau[local]" in extras["test"]
     assert "district-customer-service-bureau[test]" in extras["dev"]
+
+
+def test_a_user_who_is_not_root_is_told_how_to_get_rabbitmq_not_failed_in_apt(
+    checkout: Path,
+) -> None:
+    """A newcomer on their own machine is not root: `./dev run` went to `apt-get install`
+    or `rabbitmq-server -detached` and ended in apt's "Permission denied" (or a minute of
+    waiting). Now it says what to run, and runs neither."""
+    shims = checkout / "shims"
+    shims.mkdir()
+    for tool, script in {
+        "id": 'if [ "$1" = -u ]; then echo 1000; else exec /usr/bin/id "$@"; fi',
+        "apt-get": 'echo "apt-get $*" >> "$(dirname "$0")/../.venv/calls.log"; exit 100',
+        "rabbitmq-server": 'echo "rabbitmq-server $*" >> "$(dirname "$0")/../.venv/calls.log"',
+    }.items():
+        (shims / tool).write_text(f"#!/bin/sh\n{script}\n")
+        (shims / tool).chmod(0o755)
+    # the broker check (`python - URL`) finds nothing listening
+    python = checkout / ".venv" / "bin" / "python"
+    python.write_text(RECORDER + '[ "$1" = - ] && exit 1\nexit 0\n')
+    (checkout / ".venv" / ".installed-local").touch()
+    done = subprocess.run(
+        ["bash", str(checkout / "dev"), "run"],
+        cwd=checkout,
+        env={
+            **os.environ,
+            "PATH": f"{shims}:{os.environ['PATH']}",
+            "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "needs root" in done.stderr and "sudo " in done.stderr, done.stderr
+    assert "AMQP_URL" in done.stderr
+    calls = (checkout / ".venv" / "calls.log").read_text().splitlines()
+    assert not [c for c in calls if c.startswith(("apt-get", "rabbitmq-server"))], calls
+    assert not [c for c in calls if "devtools.run_local" in c], "the bureau was not started"
