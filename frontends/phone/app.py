@@ -310,7 +310,8 @@ async def report_category(request: Request, form: Form, phone: Ctx) -> Response:
     if category is None:
         return twiml(speaker.again("/voice/report/category", prompt, via=via))
     await record(phone, form, "report:category")
-    return twiml(speaker.record(category, via))
+    withheld = caller_number(form.get("From")) is None
+    return twiml(speaker.record(category, via, withheld=withheld))
 
 
 async def report_recorded(request: Request, form: Form, phone: Ctx) -> Response:
@@ -355,7 +356,11 @@ async def report_recorded(request: Request, form: Form, phone: Ctx) -> Response:
             await phone.bureau.voicemail_callback(sid, receipt.id, due)
         except IntakeError as exc:
             log.error("callback not scheduled", extra={"concern_id": receipt.id, "error": str(exc)})
-    return twiml(speaker.received(receipt.tracking_number, getattr(receipt, "pin", None), due))
+    return twiml(
+        speaker.received(
+            receipt.tracking_number, getattr(receipt, "pin", None), due, withheld=caller is None
+        )
+    )
 
 
 async def dial_done(request: Request, form: Form, phone: Ctx) -> Response:

@@ -216,16 +216,22 @@ class Speaker:
         response.append(gather)
         return response
 
-    def record(self, category: str, via: str) -> VoiceResponse:
+    def record(self, category: str, via: str, *, withheld: bool = False) -> VoiceResponse:
+        """The prompt and the recording; a caller whose number we cannot see is asked for one."""
         response = VoiceResponse()
-        self.say(
-            response,
-            self._(
+        if withheld:
+            prompt = self._(
+                "After the tone, please describe your concern, say a phone number where we "
+                "can call you back, and the best time to call. Press the pound key when you "
+                "are done."
+            )
+        else:
+            prompt = self._(
                 "After the tone, please describe your concern, and say the "
                 "best time to call you back. Press the pound key when you "
                 "are done."
-            ),
-        )
+            )
+        self.say(response, prompt)
         response.record(
             action=url("/voice/report/recorded", lang=self.language, category=category, via=via),
             method="POST",
@@ -242,9 +248,15 @@ class Speaker:
         return response
 
     def received(
-        self, tracking_number: str, pin: str | None, callback_by: datetime
+        self,
+        tracking_number: str,
+        pin: str | None,
+        callback_by: datetime,
+        *,
+        withheld: bool = False,
     ) -> VoiceResponse:
-        """The tracking number and PIN, twice, and when we call back."""
+        """The tracking number and PIN, twice, and when we call back (at the number the caller
+        said, when we cannot see theirs)."""
         _ = self._
         response = VoiceResponse()
         facts = {"digits": spoken_digits(tracking_number), "pin": " ".join(pin) if pin else ""}
@@ -253,7 +265,12 @@ class Speaker:
             self.say(response, _("Your tracking number is %(digits)s.") % facts)
             if pin:
                 self.say(response, _("Your PIN is %(pin)s.") % facts)
-        self.say(response, _("We will call you back by %(due)s.") % {"due": self.when(callback_by)})
+        callback = (
+            _("We will call you back by %(due)s at the number you gave in your message.")
+            if withheld
+            else _("We will call you back by %(due)s.")
+        )
+        self.say(response, callback % {"due": self.when(callback_by)})
         self.say(response, _("Thank you for calling. Goodbye."))
         response.hangup()
         return response

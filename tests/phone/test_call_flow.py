@@ -74,6 +74,8 @@ SAID = {
         "nobody": "Nobody could answer",
         "closed": "The Service Desk is closed",
         "callback": "We will call you back by Wednesday, December 2",
+        "say_number": "say a phone number where we can call you back",
+        "callback_said": "at the number you gave in your message",
     },
     "es": {
         "emergency": "cuelgue y marque el 9 1 1",
@@ -88,6 +90,8 @@ SAID = {
         "nobody": "Nadie pudo contestar",
         "closed": "El Centro de Servicio está cerrado",
         "callback": "Le llamaremos a más tardar el miércoles 2 de diciembre",
+        "say_number": "diga un número de teléfono donde podamos llamarle",
+        "callback_said": "al número que nos dejó en su mensaje",
     },
 }
 BOTH = pytest.mark.parametrize("lang", ["en", "es"])
@@ -185,10 +189,28 @@ async def test_a_voicemail_becomes_a_phone_concern_with_a_callback_and_the_calle
     assert call.hung_up
 
 
-async def test_a_withheld_number_leaves_an_anonymous_voicemail(phone: Phone) -> None:
+@BOTH
+async def test_a_withheld_number_is_asked_for_a_number_to_call_back(
+    phone: Phone, lang: str
+) -> None:
     async with phone(caller="+266696687") as (caller, bureau):
-        await caller.call(["1", "2", "3", Recording()])
+        call = await caller.call([LANGUAGE_KEY[lang], "2", "3", Recording()])
     assert bureau.concerns["CS-2026-000001"]["body"]["requester"]["phone"] is None
+    # we cannot see the number: the caller is asked to say one, and the callback promised
+    # is to the number they said
+    said = SAID[lang]
+    assert said["say_number"] in call.text
+    assert said["callback_said"] in call.text and said["tracking"] in call.text
+
+
+@BOTH
+async def test_a_shown_number_is_called_back_without_being_asked_for(
+    phone: Phone, lang: str
+) -> None:
+    async with phone() as (caller, _bureau):
+        call = await caller.call([LANGUAGE_KEY[lang], "2", "3", Recording()])
+    said = SAID[lang]
+    assert said["say_number"] not in call.text and said["callback_said"] not in call.text
 
 
 @BOTH
