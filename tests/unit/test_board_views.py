@@ -1,0 +1,113 @@
+"""The Board's standards that are not measured on SLA clocks, as the dashboard computes them
+from intake's call report and triage's training coverage: calls answered, time to answer,
+callbacks on time, staff trained and the pledge signed; each kept, missed or without data."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from frontends.web.board import views
+from services.escalation.standards import Measure, Milestone, Standard
+
+pytestmark = pytest.mark.unit
+
+
+def standard(measure: Measure, target: float) -> Standard:
+    return Standard(id=measure.value, name=measure.value, measure=measure, target=target)
+
+
+STANDARDS = [
+    standard(Measure.CALLS_ANSWERED, 0.9),
+    standard(Measure.CALL_ANSWER_P90_S, 30),
+    standard(Measure.CALLBACKS_ON_TIME, 0.9),
+    standard(Measure.STAFF_TRAINED, 0.9),
+    standard(Measure.PLEDGE_SIGNED, 1.0),
+    standard(Measure.RESOLVED_WITHIN_GUARANTEE, 0.9),
+]
+
+
+def calls(**changes: Any) -> dict[str, Any]:
+    """A month of intake's call report: 20 calls, 18 answered."""
+    return {
+        "calls": 20,
+        "answered": 18,
+        "p90_answer_s": 30.0,
+        "callbacks_due": 4,
+        "callbacks_on_time": 0.75,
+        **changes,
+    }
+
+
+def coverage(trained: float | None, pledged: float | None) -> dict[str, Any]:
+    return {"total": {"staff": 10, "trained_share": trained, "pledged_share": pledged}}
+
+
+def kept(
+    calls_report: dict[str, Any] | None, training: dict[str, Any] | None
+) -> dict[str, bool | None]:
+    clock_rows = [
+        {
+            "standard": Measure.RESOLVED_WITHIN_GUARANTEE.value,
+            "name": "resolve",
+            "measure": Measure.RESOLVED_WITHIN_GUARANTEE.value,
+            "target": 0.9,
+            "value": 0.95,
+            "met": True,
+        }
+    ]
+    items = views.all_compliance(STANDARDS, clock_rows, views.other_values(calls_report, training))
+    return {item.standard: item.met for item in items}
+
+
+def test_calls_answered_is_the_share_of_calls_served_and_time_to_answer_is_at_most() -> None:
+    met = kept(calls(), coverage(0.9, 1.0))
+    assert met["calls_answered"] is True  # 18 of 20: exactly the target
+    assert met["call_answer_p90_s"] is True  # 30 s: at most the target
+    assert met["callbacks_on_time"] is False  # 3 of 4
+    assert met["resolved_within_guarantee"] is True  # as escalation computed it
+
+    slower = kept(calls(answered=17, p90_answer_s=31.0), coverage(0.9, 1.0))
+    assert slower["calls_answered"] is False and slower["call_answer_p90_s"] is False
+
+
+def test_no_calls_and_no_callbacks_due_are_no_data_not_a_missed_standard() -> None:
+    met = kept(
+        calls(calls=0, answered=0, p90_answer_s=None, callbacks_due=0, callbacks_on_time=None),
+        coverage(0.5, 0.5),
+    )
+    assert met["calls_answered"] is None
+    assert met["call_answer_p90_s"] is None
+    assert met["callbacks_on_time"] is None
+
+
+def test_training_and_pledge_are_the_shares_of_staff_and_unknown_without_coverage() -> None:
+    met = kept(calls(), coverage(0.95, 0.8))
+    assert met["staff_trained"] is True and met["pledge_signed"] is False
+    unknown = kept(None, None)  # the services did not answer: nothing is claimed
+    assert {k: v for k, v in unknown.items() if k != "resolved_within_guarantee"} == {
+        "calls_answered": None,
+        "call_answer_p90_s": None,
+        "callbacks_on_time": None,
+        "staff_trained": None,
+        "pledge_signed": None,
+    }
+
+
+def test_a_training_milestone_is_met_when_the_share_of_staff_trained_reaches_it() -> None:
+    milestone = Milestone(
+        name="90% of staff trained",
+        due=date(2026, 12, 31),
+        measure=Measure.STAFF_TRAINED,
+        target=0.9,
+    )
+    [before] = views.milestones(
+        [milestone], views.other_values(None, coverage(0.5, 0.5)), date(2027, 1, 5)
+    )
+    [after] = views.milestones(
+        [milestone], views.other_values(None, coverage(0.9, 0.5)), date(2027, 1, 5)
+    )
+    assert (before.met, before.late) == (False, True)
+    assert (after.met, after.late) == (True, False)
