@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.triage import handlers
 from services.triage.assignment import Absence
@@ -84,6 +84,10 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# why staff re-triage or merge, kept in the decision history: spaces alone are no reason
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
+
+
 class DuplicateRead(BaseModel):
     concern_id: str
     reason: str
@@ -124,7 +128,7 @@ class DecisionRead(BaseModel):
 class TriageUpdate(_Body):
     """A manual re-triage: change any of category, team, priority, assignee, with a reason."""
 
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Reason
     category: str | None = None
     team_id: str | None = None
     priority: Priority | None = None
@@ -133,7 +137,7 @@ class TriageUpdate(_Body):
 
 class MergeCreate(_Body):
     into_concern_id: str = Field(min_length=1, max_length=100)
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Reason
 
 
 class TeamRead(BaseModel):

@@ -88,3 +88,28 @@ async def test_a_backup_from_another_team_reads_and_retriages_the_concerns_hande
     assert refused.status_code == 403
     queue = (await triage.get("/v1/teams/service-desk/queue", headers=backup)).json()
     assert [i["concern_id"] for i in queue] == [handed.concern_id]
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("merge", {"into_concern_id": "x", "reason": "    "}),
+        ("triage", {"priority": "high", "reason": " \n\t "}),
+    ],
+)
+async def test_a_merge_or_retriage_with_a_blank_reason_is_refused(
+    triage: httpx.AsyncClient,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+    isolation: Isolation,
+    path: str,
+    payload: dict[str, str],
+) -> None:
+    """Security #1: a merge needs a reason (intake refuses a blank one; triage took spaces)."""
+    concern = details()
+    await publish(amqp, isolation, concern)
+    await decided(triage, concern.concern_id)
+    url = f"/v1/concerns/{concern.concern_id}/{path}"
+    answer = await (triage.post if path == "merge" else triage.patch)(url, json=payload)
+    assert answer.status_code == 422, answer.text
+    assert "reason" in str(answer.json()["errors"])
+    assert (await decided(triage, concern.concern_id))["status"] == "open"
