@@ -111,3 +111,35 @@ def test_a_training_milestone_is_met_when_the_share_of_staff_trained_reaches_it(
     )
     assert (before.met, before.late) == (False, True)
     assert (after.met, after.late) == (True, False)
+
+
+def group(key: str, **figures: Any) -> dict[str, Any]:
+    return {
+        "key": key,
+        "received": 0,
+        "resolved": 0,
+        "backlog": {"under_24h": 0, "24h_to_72h": 0, "72h_to_7d": 0, "over_7d": 0},
+        "resolved_within_guarantee": None,
+        "first_response_within_target": None,
+        "satisfaction_mean": None,
+        **figures,
+    }
+
+
+def test_a_group_left_with_only_zeros_is_not_a_row_of_the_board() -> None:
+    """Every concern is counted under "Not yet routed" when it arrives and moved to its team
+    when routed: the dashboard showed a "Not yet routed" row of zeros and "no data" beside
+    the teams, every month."""
+    chart = views.group_chart(
+        "team",
+        [
+            group("none"),
+            group("transportation", received=2, backlog={"under_24h": 2}),
+            group("enrollment", satisfaction_mean=4.5),  # a survey of an earlier concern
+        ],
+        {"none": "Not yet routed", "transportation": "Transport", "enrollment": "Enrollment"},
+        72,
+        0.9,
+    )
+    assert [row[0] for row in chart.rows] == ["Transport", "Enrollment"]
+    assert [bar.label for bar in chart.bars] == ["Transport", "Enrollment"]

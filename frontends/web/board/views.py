@@ -203,6 +203,22 @@ def trend_chart(
     )
 
 
+def _has_figures(group: Mapping[str, Any]) -> bool:
+    return bool(
+        group["received"]
+        or group["resolved"]
+        or sum(group["backlog"].values())
+        or any(
+            group[name] is not None
+            for name in (
+                "resolved_within_guarantee",
+                "first_response_within_target",
+                "satisfaction_mean",
+            )
+        )
+    )
+
+
 def group_chart(
     kind: str,
     groups: Sequence[Mapping[str, Any]],
@@ -210,10 +226,12 @@ def group_chart(
     guarantee_hours: int,
     target: float | None,
 ) -> Chart:
-    """Where the guarantee is kept and where not: one bar per school, team or category."""
+    """Where the guarantee is kept and where not: one bar per school, team or category that
+    has a figure in the period (a group whose only concern moved to another, such as "Not yet
+    routed" once triage routed it, keeps a summary of zeros: no row of zeros is shown)."""
     label = {"category": "category", "school": "school", "team": "team"}[kind]
     ordered = sorted(
-        groups,
+        (g for g in groups if _has_figures(g)),
         key=lambda g: (g["resolved_within_guarantee"] is None, g["resolved_within_guarantee"] or 0),
     )
     shortfalls = [
