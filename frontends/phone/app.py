@@ -444,17 +444,12 @@ async def sms_incoming(form: Form, phone: Ctx) -> Response:
         return twiml(sms.reply(words.no_concern(lang)))
     if text.keyword is domain.Keyword.STATUS:
         view = recent.view
-        return twiml(
-            sms.reply(
-                words.status(
-                    lang,
-                    view.tracking_number,
-                    view.status.value,
-                    view.team_name,
-                    view.resolution_due_at,
-                )
-            )
+        status = words.status(
+            lang, view.tracking_number, view.status.value, view.team_name, view.resolution_due_at
         )
+        if text.tracking_number and text.tracking_number != view.tracking_number:
+            status = f"{words.other_concern(lang, text.tracking_number)} {status}"
+        return twiml(sms.reply(status))
     try:
         await phone.bureau.inbound_text(
             InboundMessageCreate(

@@ -78,6 +78,15 @@ class Words:
             text += " " + _("Due by %(due)s.") % {"due": spoken_time(due, self.timezone, lang)}
         return text
 
+    def other_concern(self, lang: Language, tracking_number: str) -> str:
+        """A concern named by text that is not the number's latest open one: by text we cannot
+        tell whose it is."""
+        _ = translator(lang)
+        return _(
+            "For the status of %(tracking)s, call %(number)s with its PIN. By text we give "
+            "the status of the latest open concern from this number:"
+        ) % {"tracking": tracking_number, "number": self.desk_number}
+
     def no_concern(self, lang: Language) -> str:
         _ = translator(lang)
         return _("We found no open concern from this number. To raise one, call %(number)s.") % {

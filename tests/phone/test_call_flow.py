@@ -76,6 +76,7 @@ SAID = {
         "callback": "We will call you back by Wednesday, December 2",
         "say_number": "say a phone number where we can call you back",
         "callback_said": "at the number you gave in your message",
+        "sms_pin": "with its PIN",
     },
     "es": {
         "emergency": "cuelgue y marque el 9 1 1",
@@ -92,6 +93,7 @@ SAID = {
         "callback": "Le llamaremos a más tardar el miércoles 2 de diciembre",
         "say_number": "diga un número de teléfono donde podamos llamarle",
         "callback_said": "al número que nos dejó en su mensaje",
+        "sms_pin": "con su PIN",
     },
 }
 BOTH = pytest.mark.parametrize("lang", ["en", "es"])
@@ -342,6 +344,20 @@ async def test_status_by_text_answers_the_senders_open_concern_in_its_language(
     assert "no open concern" in nothing
     assert "Caso CS-2026-000042: en trámite." in found
     assert "Plazo: viernes 4 de diciembre, a las 15:00." in found
+
+
+@BOTH
+async def test_status_of_another_concern_by_text_is_not_answered_with_the_latest(
+    phone: Phone, lang: str
+) -> None:
+    async with phone() as (caller, bureau):
+        for number in ("CS-2026-000041", "CS-2026-000042"):
+            bureau.add(tracking_number=number, pin="271828", phone=CALLER, language=lang)
+        found = await text(caller, f"{'STATUS' if lang == 'en' else 'ESTADO'} CS-2026-000041")
+    # the latest open concern is 000042: its status is not passed off as 000041's, and the
+    # way to hear 000041's (a call, with its PIN) is said
+    assert "CS-2026-000041" in found and "+15555550100" in found
+    assert SAID[lang]["sms_pin"] in found
 
 
 async def test_other_texts_are_threaded_into_the_senders_open_concern(phone: Phone) -> None:
