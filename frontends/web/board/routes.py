@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from frontends.common.intake import IntakeError
+from frontends.common.intake import IntakeError, IntakeUnavailable
 from frontends.web.board import views
 from frontends.web.board.client import BoardClient
 from frontends.web.staff.signin import SignIn
@@ -273,18 +273,22 @@ def _router() -> APIRouter:
         token = staff_token(request, user)
         try:
             result = await _client(request).import_training(token, text)
-        except IntakeError:
-            return RedirectResponse("/staff/board/training?done=refused", 303)
+        except IntakeUnavailable:
+            raise
+        except IntakeError as exc:  # the file itself: too large, not UTF-8 (triage says)
+            result = {"refused": [], "file_refused": exc.detail or exc.title}
         district = request.app.state.web.district
         needed = await _client(request).training_needed(token)
         return page(
             request,
             "board/training.html",
             user,
+            status=422 if "file_refused" in result else 200,
             needed=needed,
             config=district.section("standards", StandardsConfig),
             may_import=True,
-            done=f"imported {result['imported']}",
+            done=None if "file_refused" in result else f"imported {result['imported']}",
+            file_refused=result.get("file_refused"),
             refused=result["refused"],
             page_kind="training",
             month=None,
