@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from devtools.bureau import LocalBureau
 from devtools.screenshots import SURVEY_LINK
@@ -278,3 +278,69 @@ async def test_parent_in_spanish_goes_from_start_page_to_survey_with_keyboard_on
     await expect(page.locator(".summary-list")).to_contain_text("el calendario escolar")
     await pages.check("check-switched")
     await context.close()
+
+
+async def without_site_script(browser: Browser) -> BrowserContext:
+    """A browser that refuses the site's script (site.js; CSP forbids any other)."""
+    context = await browser.new_context(locale="en-US")
+    await context.route("**/*.js", lambda route: route.abort())
+    return context
+
+
+async def test_anonymous_family_without_javascript_checks_by_number_and_code_and_reopens(
+    bureau: LocalBureau, browser: Browser, artifacts: Path
+) -> None:
+    """Without the site's JavaScript (its one script refused: axe still runs in the page);
+    another device opens the concern with the tracking number and access code typed in; after
+    the resolution the family reopens it; a stale form and a wrong survey link are plain
+    pages."""
+    web = bureau.url("web")
+    sender = await without_site_script(browser)
+    page = await sender.new_page()
+    page.set_default_timeout(10_000)
+    pages = Pages(page, artifacts)
+    await page.goto(f"{web}/concern/new")
+    await page.check("#category-other")
+    await page.fill("#description", "Nobody answers the phone at the front office.")
+    await page.check("#contact-none")
+    await page.click("form button[type=submit]")
+    await page.click("form[action='/concern/send'] button")
+    tracking = (await page.locator(".reference").inner_text()).strip()
+    code = (await page.locator("code.token").inner_text()).strip()
+    await expect(page.locator("main")).to_contain_text("You chose not to be contacted")
+    await pages.check("confirmation-anonymous")
+    await sender.close()
+
+    other = await without_site_script(browser)
+    page = await other.new_page()
+    page.set_default_timeout(10_000)
+    pages = Pages(page, artifacts)
+    await page.goto(f"{web}/status")
+    await page.fill("#tracking_number", tracking.lower())
+    await page.fill("#access_token", code[:-1])
+    await page.click("form button[type=submit]")
+    await expect(page.locator(".error-summary")).to_contain_text("No concern matches")
+    await page.fill("#access_token", code)
+    await page.click("form button[type=submit]")
+    await expect(page).to_have_url(f"{web}/status/{tracking}")
+    await expect(page.locator("h1")).to_have_text("Your concern")
+
+    await asyncio.to_thread(staff_resolves, bureau.url("intake"), tracking)
+    await page.reload()
+    await expect(page.locator(".resolution")).to_contain_text("La hoja de ruta")
+    await page.fill("#reason", "The office still does not answer.")
+    await page.click("form[action$='/reopen'] button")
+    await expect(page.locator(".notice")).to_contain_text("Your concern is reopened")
+    await expect(page.locator(".tag")).to_have_text("Reopened")
+    await pages.check("status-reopened")
+
+    # a form kept open past its cookie, and a survey link cut short
+    await other.clear_cookies()
+    await page.fill("#message", "Still nothing.")
+    await page.click("form[action$='/message'] button")
+    await expect(page.locator("h1")).to_have_text("This form has expired")
+    await pages.check("form-expired")
+    await page.goto(f"{web}/survey/{'x' * 43}")
+    await expect(page.locator("h1")).to_have_text("This survey link does not work")
+    await pages.check("survey-unknown")
+    await other.close()
