@@ -33,10 +33,9 @@ def _connect(settings: EmailSettings) -> BaseMailBox:
     else:
         box = MailBoxUnencrypted(host, port, timeout=timeout)
     user = settings.imap_user or ""
-    if settings.imap_oauth2_token is not None:
-        return box.xoauth2(
-            user, settings.imap_oauth2_token.get_secret_value(), initial_folder=settings.imap_folder
-        )
+    token = settings.oauth2_token()  # read at each poll: a refreshed token is used at once
+    if token is not None:
+        return box.xoauth2(user, token, initial_folder=settings.imap_folder)
     password = settings.imap_password.get_secret_value() if settings.imap_password else ""
     return box.login(user, password, initial_folder=settings.imap_folder)
 

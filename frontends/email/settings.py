@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -44,6 +45,11 @@ class EmailSettings(FrontendSettings):
         description="an OAuth2 access token (XOAUTH2: Google Workspace, "
         "Microsoft 365) instead of the password",
     )
+    imap_oauth2_token_file: Path | None = Field(
+        default=None,
+        description="a file holding the current OAuth2 access token, read at each poll: "
+        "a job or sidecar that refreshes it needs no restart",
+    )
     imap_folder: str = "INBOX"
     imap_done_folder: str | None = Field(
         default=None, description="move taken mail here; unset: flag it `$BureauTaken`"
@@ -68,7 +74,17 @@ class EmailSettings(FrontendSettings):
             raise ValueError("BUREAU_ADDRESS needs an address with a domain")
         if self.imap_host and not self.imap_user:
             raise ValueError("IMAP_USER is needed with IMAP_HOST")
+        if self.imap_oauth2_token is not None and self.imap_oauth2_token_file is not None:
+            raise ValueError("set IMAP_OAUTH2_TOKEN or IMAP_OAUTH2_TOKEN_FILE, not both")
         return self
+
+    def oauth2_token(self) -> str | None:
+        """The OAuth2 access token to log in with now (the file's, as refreshed), if any."""
+        if self.imap_oauth2_token_file is not None:
+            return self.imap_oauth2_token_file.read_text(encoding="utf-8").strip()
+        if self.imap_oauth2_token is not None:
+            return self.imap_oauth2_token.get_secret_value()
+        return None
 
     @property
     def own_addresses(self) -> frozenset[str]:

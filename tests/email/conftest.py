@@ -3,11 +3,17 @@ configuration, and mail delivered into its mailbox as the district's mail server
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from imap_tools import AND, MailBoxUnencrypted
@@ -18,10 +24,49 @@ from frontends.email.mailbox import TAKEN
 IMAP_USER, IMAP_PASSWORD = "bureau", "secret"
 
 
+@dataclass
+class Introspection:
+    """An OAuth2 token introspection endpoint (RFC 7662), as Google's or Microsoft's would
+    answer Dovecot: the tokens in `valid` are active, for the mailbox `bureau`."""
+
+    url: str
+    valid: set[str] = field(default_factory=set)
+
+
 @pytest.fixture
-def dovecot() -> Iterator[tuple[int, Path]]:
-    """A throwaway Dovecot IMAP server: one user `bureau` (password `secret`), a maildir in a
-    temporary directory, a free port. Answers the port and the maildir."""
+def introspection() -> Iterator[Introspection]:
+    endpoint = Introspection("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"] or 0)).decode())
+            active = form.get("token", [""])[0] in endpoint.valid
+            body = json.dumps({"active": active, "username": IMAP_USER}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}/introspect"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield endpoint
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def dovecot(introspection: Introspection) -> Iterator[tuple[int, Path]]:
+    """A throwaway Dovecot IMAP server: one user `bureau` (password `secret`, or XOAUTH2 with a
+    token `introspection` finds active), a maildir in a temporary directory, a free port.
+    Answers the port and the maildir."""
     root = Path(tempfile.mkdtemp(prefix="bureau-dovecot-"))
     root.chmod(0o755)  # the mail processes run as the `dovecot` user
     port = free_port()
@@ -29,6 +74,10 @@ def dovecot() -> Iterator[tuple[int, Path]]:
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True)
     (root / "passwd").write_text("bureau:{PLAIN}secret\n")
+    (root / "oauth2.conf").write_text(
+        f"introspection_mode = post\nintrospection_url = {introspection.url}\n"
+        "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+    )
     (root / "dovecot.conf").write_text(f"""
 base_dir = {root}/run
 state_dir = {root}/state
@@ -37,12 +86,18 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain
+auth_mechanisms = plain xoauth2
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
+  mechanisms = plain
+}}
+passdb {{
+  driver = oauth2
+  args = {root}/oauth2.conf
+  mechanisms = xoauth2
 }}
 userdb {{
   driver = static

@@ -1,5 +1,6 @@
 """The mailbox poller against a real Dovecot IMAP server, intake replaced by a recording fake:
-one mail that cannot be taken does not hold up the family mail behind it."""
+one mail that cannot be taken does not hold up the family mail behind it; an OAuth2 mailbox
+keeps being read as its access token is refreshed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from frontends.common.intake import ConcernReceipt, IntakeUnavailable
 from frontends.email.handlers import MailDesk
 from frontends.email.mailbox import MailboxPoller
 from frontends.email.settings import EmailSettings
-from tests.email.conftest import IMAP_PASSWORD, IMAP_USER, deliver, untaken
+from tests.email.conftest import IMAP_PASSWORD, IMAP_USER, Introspection, deliver, untaken
 from tests.email.test_mail_desk import FakeIntake
 
 pytestmark = pytest.mark.integration
@@ -74,3 +75,33 @@ async def test_a_mail_that_cannot_be_taken_does_not_hold_up_the_others(
     senders = [body["requester"]["email"] for body, _ in intake.created]
     assert sorted(senders) == ["parent1@example.org", "parent2@example.org"]
     assert len(untaken(port)) == 1  # the one that failed waits for the next poll
+
+
+async def test_an_oauth2_mailbox_is_read_with_the_token_refreshed_in_its_file(
+    dovecot: tuple[int, Path], introspection: Introspection, tmp_path: Path
+) -> None:
+    # Google Workspace and Microsoft 365 tokens expire within the hour: a job rewrites the
+    # file, and the next poll logs in with the new token, without a restart
+    port, maildir = dovecot
+    token_file = tmp_path / "imap-token"
+    token_file.write_text("token-of-9am\n")
+    introspection.valid = {"token-of-9am"}
+    intake = FakeIntake()
+    settings = EmailSettings(
+        bureau_address="Bureau <bureau@district.example>",
+        imap_host="127.0.0.1",
+        imap_port=port,
+        imap_ssl=False,
+        imap_user=IMAP_USER,
+        imap_oauth2_token_file=token_file,
+        smtp_port=9,
+    )
+    poller = MailboxPoller(MailDesk(intake=intake, settings=settings), settings)
+    deliver(maildir, "1.eml", parent_mail("parent1@example.org"))
+    assert await poller.poll_once() == 1
+
+    introspection.valid = {"token-of-10am"}  # the 9 o'clock token has expired
+    token_file.write_text("token-of-10am\n")
+    deliver(maildir, "2.eml", parent_mail("parent2@example.org"))
+    assert await poller.poll_once() == 1
+    assert len(intake.created) == 2 and untaken(port) == []
