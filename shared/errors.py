@@ -34,3 +34,20 @@ class DomainError(Exception):
     def problem_headers(self) -> dict[str, str]:
         """Response headers of the answer (e.g. `Retry-After`)."""
         return {}
+
+
+class TransientError(RuntimeError):
+    """A failure that passes by itself (a peer not ready, contention): the consumer retries
+    the event for as long as it lasts and never parks it (shared/messaging/transient.py)."""
+
+
+class ChangedMeanwhile(DomainError, TransientError):
+    """The record kept changing under this writer through every attempt of
+    `shared.aggregates.load_decide_save`: contention passes by itself. A route answers 409
+    (try again); a consumer retries the event as transient, never parks it."""
+
+    status, title = 409, "Changed meanwhile"
+
+    def __init__(self, record_id: str, detail: str | None = None) -> None:
+        super().__init__(detail or "This record is changing too often right now; try again.")
+        self.record_id = record_id

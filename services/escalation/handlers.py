@@ -12,6 +12,7 @@ from services.escalation.context import EscalationContext
 from services.escalation.domain import Change, Rules, SlaClock
 from services.escalation.repository import Claimed, Stored
 from shared.aggregates import RETRY, Retry, load_decide_save
+from shared.errors import ChangedMeanwhile
 from shared.events import (
     CloudEvent,
     ConcernCallbackCompleted,
@@ -44,8 +45,9 @@ class ClockNotFound(LookupError):
     """An event about a concern whose clock has not started (yet): retried later."""
 
 
-class ConcurrentChange(Exception):
-    """The clock kept changing under this handler; the consumer retries the event."""
+class ConcurrentChange(ChangedMeanwhile):
+    """The clock kept changing under this handler; the consumer retries the event (as
+    transient: contention passes by itself, so the event is never parked for it)."""
 
 
 async def on_submitted(

@@ -19,7 +19,7 @@ from services.intake.repository import to_document
 from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.clock import as_utc
 from shared.district import DistrictConfig
-from shared.errors import DomainError
+from shared.errors import ChangedMeanwhile, DomainError
 from shared.events import (
     CloudEvent,
     ConcernAssigned,
@@ -80,13 +80,14 @@ class ConcernNotFound(DomainError, LookupError):
         self.concern_id = concern_id
 
 
-class ConcurrentChange(DomainError):
-    """Someone else kept changing the concern between read and write."""
+class ConcurrentChange(ChangedMeanwhile):
+    """Someone else kept changing the concern between read and write: a route answers 409,
+    a consumer retries the event (as transient, never parked for it)."""
 
-    status, title = 409, "Concern changed meanwhile"
+    title = "Concern changed meanwhile"
 
     def __init__(self, concern_id: str) -> None:
-        super().__init__("This concern is changing too often right now; try again.")
+        super().__init__(concern_id, "This concern is changing too often right now; try again.")
         self.concern_id = concern_id
 
 

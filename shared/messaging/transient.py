@@ -21,16 +21,16 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
+from shared.errors import TransientError
+
+__all__ = ["TransientError", "is_transient"]
+
 PEER_UNAVAILABLE = frozenset({429, 502, 503, 504})
 DETERMINISTIC_REFUSALS = (
     aiormq.exceptions.ChannelNotFoundEntity,
     aiormq.exceptions.ChannelPreconditionFailed,
     aiormq.exceptions.ChannelAccessRefused,
 )
-
-
-class TransientError(RuntimeError):
-    """Raised by a handler for a failure that passes by itself (e.g. a peer not ready)."""
 
 
 def is_transient(exc: BaseException) -> bool:
