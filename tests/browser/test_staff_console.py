@@ -565,6 +565,11 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
     await form.get_by_role("button", name="Save the rule").click()
     await expect(page.get_by_role("status")).to_contain_text("Routing rule saved")
     await expect(page.locator("#rule-row-field-trip-bus")).to_contain_text("field trip*")
+    place = page.locator("#rule-row-field-trip-bus td").first
+    last = int(await place.inner_text())  # a new rule is tried last
+    await page.get_by_role("button", name="Earlier in the order: rule field-trip-bus").click()
+    await expect(page.get_by_role("status")).to_contain_text("Order saved")
+    await expect(place).to_have_text(str(last - 1))
 
     async def dry_run() -> None:
         trial = page.get_by_role("form", name="Try the routing")

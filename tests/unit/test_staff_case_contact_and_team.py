@@ -100,6 +100,8 @@ class Services:
             return self.answers[path]
         if path == "/v1/concerns/c-1/requester/reveal":
             return httpx.Response(200, json=CONTACT)
+        if path == "/v1/rules/reorder":
+            return httpx.Response(200, json=[])
         if path.startswith("/v1/concerns/c-1/"):
             return httpx.Response(200, json=CASE)
         return problem(404, "Not found", "Nothing here.")
@@ -415,3 +417,58 @@ def test_a_refused_reply_is_kept_in_the_reply_form_not_in_the_question_form(
     assert refused.status_code == 400
     assert textarea(refused.text, "replies-message") == "k"
     assert textarea(refused.text, "request-information-message") == ""
+
+
+def admin_lists(services: Services, *rule_ids: str) -> None:
+    """What the administration page reads: these rules in this order, one policy, words."""
+    ladder = [{"level": 1, "role": "principal", "after_s": 0}]
+    services.lists[(ESCALATION, "/v1/policies")] = [
+        {"id": "standard", "rank": 10, "first_response_s": 3600, "resolution_s": 7200}
+        | {"ladder": ladder}
+    ]
+    services.lists[(TRIAGE, "/v1/rules")] = [
+        {"id": name, "position": i, "conditions": {}, "actions": {"team": "service-desk"}}
+        for i, name in enumerate(rule_ids)
+    ]
+    services.lists[(TRIAGE, "/v1/safety-words")] = {"words": ["weapon*"], "origin": "district"}
+
+
+def test_an_administrator_tries_a_rule_one_place_earlier(
+    browser: TestClient, services: Services
+) -> None:
+    admin_lists(services, "late-bus", "bullying", "field-trip")
+    sign_in(browser, "admin", sub="admin-1")
+    page = browser.get("/staff/admin")
+    first = page.text.split('id="rule-row-late-bus"')[1].split("</tr>")[0]
+    last = page.text.split('id="rule-row-field-trip"')[1].split("</tr>")[0]
+    assert 'value="up"' not in first and 'value="down"' in first
+    assert 'value="up"' in last and 'value="down"' not in last
+
+    moved = post(browser, "/staff/admin", "/staff/admin/rules/field-trip/move", direction="up")
+
+    assert moved.status_code == 200 and "Order saved" in moved.text
+    assert services.sent == [
+        ("POST", "/v1/rules/reorder", {"rule_ids": ["late-bus", "field-trip", "bullying"]})
+    ]
+
+
+def test_a_reorder_triage_refuses_is_said_and_the_first_rule_cannot_move_up(
+    browser: TestClient, services: Services
+) -> None:
+    admin_lists(services, "late-bus", "bullying")
+    services.answers["/v1/rules/reorder"] = problem(
+        422,
+        "Invalid order",
+        "Name every rule once (missing: ['new-one'], unknown: []).",
+        errors=[{"field": "rule_ids", "message": "must name every rule once"}],
+    )
+    sign_in(browser, "admin", sub="admin-1")
+
+    refused = post(browser, "/staff/admin", "/staff/admin/rules/bullying/move", direction="up")
+    assert refused.status_code == 400
+    assert "The order was not saved: must name every rule once" in refused.text
+
+    sent = len(services.sent)
+    stuck = post(browser, "/staff/admin", "/staff/admin/rules/late-bus/move", direction="up")
+    assert stuck.status_code == 400 and "cannot move that way" in stuck.text
+    assert len(services.sent) == sent  # nothing sent to triage

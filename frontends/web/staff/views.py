@@ -89,6 +89,7 @@ DONE = {
     "back": "Marked back.",
     "handover": "Open concerns handed over.",
     "rule": "Routing rule saved; new concerns are routed by it now.",
+    "rule-moved": "Order saved; new concerns are routed by the rules in this order now.",
     "subscription": "Webhook subscription added; its secret is not shown again.",
     "unsubscribed": "Webhook subscription deleted.",
     "template": "Template saved; new messages use it now.",
@@ -541,6 +542,20 @@ def policy_refusal(error: IntakeError, *, deleting: bool = False) -> dict[str, s
             said = found.message[:1].upper() + found.message[1:]
         errors[name] = f"{errors[name]} {said}" if name in errors else said
     return errors or {"policy": error.detail or error.title}
+
+
+def moved(order: Sequence[str], rule_id: str, direction: str) -> list[str] | None:
+    """The rules' order with `rule_id` one place earlier (`up`) or later (`down`); None
+    when it is not there or cannot move that way."""
+    ids = list(order)
+    if rule_id not in ids or direction not in ("up", "down"):
+        return None
+    at = ids.index(rule_id)
+    to = at - 1 if direction == "up" else at + 1
+    if not 0 <= to < len(ids):
+        return None
+    ids[at], ids[to] = ids[to], ids[at]
+    return ids
 
 
 def template_key(raw: str | None) -> tuple[str, str, str] | None:
