@@ -195,10 +195,23 @@ class Decision:
     merged_into: str | None = None
     sensitive: bool = False  # a sensitive rule chose its team
     possible_duplicates: tuple[str, ...] = ()
+    # the category public events last showed, when a re-triage moved the concern into one
+    # whose route is sensitive (None: its category)
+    public_category: str | None = None
 
     @property
     def merged(self) -> bool:
         return self.status == "merged"
+
+    def shown_category(self, category: str, district: DistrictConfig) -> str:
+        """The category public events show once the concern is of `category`: one whose own
+        route is to a sensitive team (special education) tells the student's status, so a
+        concern moved into it keeps the category shown before (Security #2)."""
+        shown = self.public_category or self.category
+        if category == self.category:
+            return shown
+        team = district.team(category_route(category, self.school_id, district)[0])
+        return shown if team is not None and team.sensitive else category
 
     def related(self, other: Decision) -> bool:
         """Whether two concerns share a school or a team (a merge stays among them)."""

@@ -288,17 +288,28 @@ async def _undo_claim(ctx: TriageContext, concern_id: str, seat: Seat | None) ->
 
 
 def _routing_envelopes(
-    ctx: TriageContext, events: list[EventData], now: datetime, *, sensitive: bool
+    ctx: TriageContext,
+    events: list[EventData],
+    now: datetime,
+    *,
+    sensitive: bool,
+    public_category: str | None = None,
 ) -> list[CloudEvent]:
     """Routing events in full for bureau services (the private exchange), each with its
-    public copy: no duplicate links, and a sensitive routing shown as its category's route
-    (its assignment not at all)."""
+    public copy: no duplicate links, and a sensitive routing shown as the route of its
+    category (or of `public_category`, the one public events showed before a re-triage into
+    a category that itself tells; its assignment not at all)."""
     public: list[EventData] = []
     for data in events:
         if isinstance(data, ConcernTriaged):
-            shown: dict[str, Any] = {"possible_duplicate_of": [], "sensitive": False}
+            category = public_category or data.category
+            shown: dict[str, Any] = {
+                "category": category,
+                "possible_duplicate_of": [],
+                "sensitive": False,
+            }
             if sensitive:
-                team_id, team_name, rule = public_route(data.category, data.school_id, ctx.district)
+                team_id, team_name, rule = public_route(category, data.school_id, ctx.district)
                 shown |= {
                     "team_id": team_id,
                     "team_name": team_name,
@@ -306,9 +317,7 @@ def _routing_envelopes(
                     "decided_by": RULES_DECIDED,
                 }
                 if data.priority is not Priority.CRITICAL:
-                    shown["priority"] = category_route(data.category, data.school_id, ctx.district)[
-                        1
-                    ]
+                    shown["priority"] = category_route(category, data.school_id, ctx.district)[1]
             public.append(data.model_copy(update=shown))
         elif isinstance(data, ConcernAssigned) and not sensitive:
             public.append(data)
@@ -446,6 +455,7 @@ async def retriage(
 
     now = ctx.clock.now()
     sensitive = _sensitive(ctx, decision, team_id)
+    public_category = decision.shown_category(rerouted.category, district)
     events: list[EventData] = []
     history: list[Document] = []
     set_: Document = {}
@@ -489,6 +499,7 @@ async def retriage(
             decided_by=actor,
             decided_at=now,
             sensitive=sensitive,
+            public_category=public_category if public_category != rerouted.category else None,
         )
     if rerouted.priority_manual and not decision.priority_manual:
         set_["priority_manual"] = True
@@ -514,7 +525,9 @@ async def retriage(
         version=decision.version,
         set_=set_,
         history=history,
-        events=_routing_envelopes(ctx, events, now, sensitive=sensitive),
+        events=_routing_envelopes(
+            ctx, events, now, sensitive=sensitive, public_category=public_category
+        ),
     ):
         if new_assignee is not None and new_assignee != old_assignee:
             await ctx.members.release(new_assignee, concern_id)

@@ -106,6 +106,7 @@ def decision_of(doc: Document) -> Decision:
         merged_into=doc.get("merged_into"),
         sensitive=bool(doc.get("sensitive")),
         possible_duplicates=tuple(c["concern_id"] for c in doc.get("possible_duplicates", [])),
+        public_category=doc.get("public_category"),
     )
 
 
