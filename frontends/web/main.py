@@ -29,6 +29,7 @@ from frontends.common.intake import (
     IntakeInvalid,
     IntakeNotFound,
     IntakeRateLimited,
+    IntakeUnavailable,
     RequesterView,
 )
 from frontends.common.staff import StaffClient
@@ -420,13 +421,26 @@ def _routes(app: FastAPI) -> None:
             if data.get("action") == "change":
                 form.errors = {}
             return await form_page(request, form, key, status=200 if not form.errors else 400)
-        language = web.language(request)
-        categories, schools = await web.catalog(language)
+        return await check_page(request, form, key)
+
+    async def check_page(
+        request: Request,
+        form: forms.ConcernForm,
+        key: str,
+        *,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+    ) -> Response:
+        """Check your answers, with the form's idempotency key (sending again is safe)."""
+        web = web_of(request)
+        categories, schools = await web.catalog(web.language(request))
         page = web.render(
             request,
             "check.html",
+            status=status,
             form=form,
             idempotency_key=key,
+            errors=errors or {},
             category_name=dict(categories).get(form.get("category"), ""),
             school_name=dict(schools).get(form.get("school_id"), ""),
             switch_path="/concern/new",
@@ -452,6 +466,15 @@ def _routes(app: FastAPI) -> None:
         except IntakeInvalid as exc:
             form.errors = forms.refused_answers(exc.errors)
             return await form_page(request, form, str(uuid.uuid4()), status=400)
+        except IntakeUnavailable as exc:  # the answers stay, and so does the key: a retry is safe
+            log.warning("concern not sent", extra={"status": exc.status, "title": exc.title})
+            return await check_page(
+                request,
+                form,
+                key,
+                status=503,
+                errors={"send": forms.N_("We could not send your concern just now.")},
+            )
         log.info("concern submitted", extra={"concern_id": receipt.id})
         response = RedirectResponse("/concern/sent", 303)
         web._cookie(

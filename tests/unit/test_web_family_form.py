@@ -79,3 +79,22 @@ def test_a_language_the_site_does_not_offer_changes_nothing(browser: TestClient)
     assert "How should we contact you?" in page.text
     assert '<html lang="en"' in page.text
     assert LANGUAGE_COOKIE not in page.cookies
+
+
+def test_when_intake_does_not_answer_the_send_the_answers_stay_ready_to_send_again(
+    browser: TestClient, services: Services
+) -> None:
+    check = browser.post("/concern/check", data={**new_form(browser), **ANSWERS})
+    answers = form_fields(check.text, "/concern/send")
+    services.down = True
+    page = browser.post("/concern/send", data=answers)
+    assert page.status_code == 503
+    assert "We could not send your concern just now." in page.text
+    assert "<title>Error:" in page.text and "Traceback" not in page.text
+    assert form_fields(page.text, "/concern/send") == answers  # the same key: a retry is safe
+    services.down = False
+    sent = browser.post("/concern/send", data=answers)
+    assert sent.status_code == 200 and "CS-2026-000007" in sent.text
+    assert {r.headers["Idempotency-Key"] for r in services.submissions()} == {
+        answers["idempotency_key"]
+    }
