@@ -13,6 +13,7 @@ import logging
 import ssl
 
 from imap_tools import AND, BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
+from prometheus_client import Counter, Gauge
 
 from frontends.common.intake import IntakeUnavailable
 from frontends.email.handlers import MailDesk
@@ -21,6 +22,16 @@ from frontends.email.settings import EmailSettings
 log = logging.getLogger(__name__)
 
 TAKEN = "$BureauTaken"
+
+POLLS = Counter(
+    "bureau_email_mailbox_polls_total",
+    "Polls of the mailbox; failed: the server away, a login or token refused",
+    ["result"],
+)
+LAST_READ = Gauge(
+    "bureau_email_mailbox_last_read_timestamp_seconds",
+    "When the mailbox was last read to the end (alert when it falls behind)",
+)
 
 
 def _connect(settings: EmailSettings) -> BaseMailBox:
@@ -74,10 +85,12 @@ class MailboxPoller:
             try:
                 await self.poll_once()
                 self.last_error = None
+                POLLS.labels("ok").inc()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the server away, a login refused: try again later
                 self.last_error = type(exc).__name__
+                POLLS.labels("failed").inc()
                 log.warning("mailbox poll failed", extra={"error": type(exc).__name__})
             self.polls += 1
             try:
@@ -117,6 +130,8 @@ class MailboxPoller:
                 taken += 1
         finally:
             await asyncio.to_thread(_logout, box)
+        if not self._failing:
+            LAST_READ.set_to_current_time()
         return taken
 
 

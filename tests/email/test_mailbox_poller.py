@@ -4,16 +4,22 @@ keeps being read as its access token is refreshed."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
 
 from frontends.common.intake import ConcernReceipt, IntakeUnavailable
 from frontends.email.handlers import MailDesk
 from frontends.email.mailbox import MailboxPoller
 from frontends.email.settings import EmailSettings
+from tests.conftest import eventually
 from tests.email.conftest import IMAP_PASSWORD, IMAP_USER, Introspection, deliver, untaken
 from tests.email.test_mail_desk import FakeIntake
 
@@ -105,3 +111,48 @@ async def test_an_oauth2_mailbox_is_read_with_the_token_refreshed_in_its_file(
     deliver(maildir, "2.eml", parent_mail("parent2@example.org"))
     assert await poller.poll_once() == 1
     assert len(intake.created) == 2 and untaken(port) == []
+
+
+def polls(result: str) -> float:
+    return REGISTRY.get_sample_value("bureau_email_mailbox_polls_total", {"result": result}) or 0.0
+
+
+async def test_a_mailbox_the_front_door_cannot_read_shows_in_its_metrics(
+    dovecot: tuple[int, Path],
+) -> None:
+    # a password changed, a token expired: no mail is read, and the operator's alert on
+    # these metrics is the only one to notice
+    port, _maildir = dovecot
+    settings = EmailSettings(
+        bureau_address="Bureau <bureau@district.example>",
+        imap_host="127.0.0.1",
+        imap_port=port,
+        imap_ssl=False,
+        imap_user=IMAP_USER,
+        imap_password="changed-last-night",
+        imap_poll_s=0.05,
+        smtp_port=9,
+    )
+    failed, ok = polls("failed"), polls("ok")
+    poller = MailboxPoller(MailDesk(intake=FakeIntake(), settings=settings), settings)
+    task = asyncio.create_task(poller.run())
+    try:
+        await eventually(lambda: polls("failed") > failed, what="a failed poll counted")
+        assert polls("ok") == ok
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    read_ok = settings.model_copy(update={"imap_password": SecretStr(IMAP_PASSWORD)})
+    before = time.time()
+    poller = MailboxPoller(MailDesk(intake=FakeIntake(), settings=read_ok), read_ok)
+    task = asyncio.create_task(poller.run())
+    try:
+        await eventually(lambda: polls("ok") > ok, what="a successful poll counted")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    last = REGISTRY.get_sample_value("bureau_email_mailbox_last_read_timestamp_seconds")
+    assert last is not None and last >= before
