@@ -547,7 +547,7 @@ def _routes(app: FastAPI) -> None:
                 "lookup.html",
                 status=400,
                 errors=errors,
-                values={"tracking_number": tracking},
+                values={"tracking_number": tracking, "access_token": token[:TOKEN_MAX]},
             )
         response = RedirectResponse(f"/status/{tracking}", 303)
         web.remember(request, response, tracking, token)

@@ -98,3 +98,32 @@ def test_when_intake_does_not_answer_the_send_the_answers_stay_ready_to_send_aga
     assert {r.headers["Idempotency-Key"] for r in services.submissions()} == {
         answers["idempotency_key"]
     }
+
+
+def test_check_your_answers_names_the_grade_as_the_form_did(browser: TestClient) -> None:
+    check = browser.post(
+        "/concern/check",
+        data={**new_form(browser), **ANSWERS, "student_name": "Lucia", "grade": "K"},
+    )
+    assert "Lucia" in check.text and "grade Kindergarten" in check.text
+
+
+def test_a_mistyped_access_code_is_shown_back_in_clear_to_be_corrected(
+    browser: TestClient,
+) -> None:
+    page = browser.get("/status")
+    assert 'type="password"' not in page.text  # a 43-character code typed blind
+    assert 'autocapitalize="none"' in page.text  # a phone keyboard would capitalize it
+    csrf = form_fields(page.text, "/status")
+    wrong = browser.post(
+        "/status",
+        data={
+            **csrf,
+            "tracking_number": "cs-2026-000007",
+            "access_token": "secret-token-123456789O",
+        },
+    )
+    assert wrong.status_code == 400
+    assert "No concern matches this tracking number and access code." in wrong.text
+    assert 'value="secret-token-123456789O"' in wrong.text
+    assert 'value="CS-2026-000007"' in wrong.text
