@@ -30,8 +30,10 @@ from devtools.launcher import (
     REPO_ROOT,
     PortTaken,
     available_frontends,
+    command_line,
     dying_with_launcher,
     ensure_port_free,
+    parent_pid,
 )
 from tests.conftest import AMQP_URL, Isolation
 
@@ -252,3 +254,27 @@ def test_closing_the_terminal_stops_the_bureau_and_the_next_run_works(
             second.process.kill()
     finally:
         first.process.kill()
+
+
+def test_a_process_that_dies_later_stops_the_bureau_naming_its_log(
+    env: dict[str, str], offset: int
+) -> None:
+    """Its own processes died and the launcher still said "running" (errors only in
+    var/*.log): now a death stops everything and names the log to read."""
+    ports = bureau_ports(offset)
+    launcher = Launcher(env)
+    try:
+        launcher.wait_for(RUNNING)
+        intake = next(
+            int(pid)
+            for pid in filter(str.isdigit, os.listdir("/proc"))
+            if parent_pid(int(pid)) == launcher.process.pid
+            and "-m services.intake" in (command_line(int(pid)) or "")
+        )
+        os.kill(intake, signal.SIGKILL)
+        assert launcher.process.wait(timeout=90) == 1, launcher.output()
+        log = Path(env["LOCAL_VAR_DIR"]) / "logs" / "intake.log"
+        assert f"the bureau stopped: intake (exit code -9, log {log})" in launcher.output()
+        wait_until(lambda: all(port_is_free(p) for p in ports), "every port freed", 60)
+    finally:
+        launcher.process.kill()
