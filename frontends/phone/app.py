@@ -36,7 +36,7 @@ from frontends.phone.client import (
 )
 from frontends.phone.config import PhoneConfig, phone_config
 from frontends.phone.settings import PhoneSettings
-from frontends.phone.voice import Speaker, choose_language
+from frontends.phone.voice import MAX_PROMPTS, Speaker, choose_language
 from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfig, load_district
 
@@ -251,7 +251,9 @@ async def status_recent(request: Request, form: Form, phone: Ctx) -> Response:
         return twiml(speaker.ask_pin(tracking, 0))
     if digits == "2" or not tracking:
         return twiml(speaker.ask_tracking(0))
-    return twiml(speaker.offer_recent(tracking) if prompt < 3 else speaker.goodbye())
+    if prompt >= MAX_PROMPTS:
+        return twiml(speaker.goodbye(speaker._("Sorry, I did not get that.")))
+    return twiml(speaker.offer_recent(tracking, prompt + 1))
 
 
 async def status_number(request: Request, form: Form, phone: Ctx) -> Response:
@@ -305,7 +307,7 @@ async def report_category(request: Request, form: Form, phone: Ctx) -> Response:
     via = request.query_params.get("via", "menu")
     categories = await phone.bureau.category_names(lang)
     if ask:
-        return twiml(speaker.ask_category([n for _, n in categories], via=via))
+        return twiml(speaker.ask_category([n for _, n in categories], via=via, prompt=prompt))
     category = domain.category_choice(form.get("Digits"), [c for c, _ in categories][:9])
     if category is None:
         return twiml(speaker.again("/voice/report/category", prompt, via=via))

@@ -130,10 +130,11 @@ class Speaker:
 
     # --- status -------------------------------------------------------------------------
 
-    def offer_recent(self, tracking_number: str) -> VoiceResponse:
+    def offer_recent(self, tracking_number: str, prompt: int = 1) -> VoiceResponse:
         response = VoiceResponse()
         gather = self._gather(
-            url("/voice/status/recent", lang=self.language, tn=tracking_number), digits=1
+            url("/voice/status/recent", lang=self.language, tn=tracking_number, prompt=prompt),
+            digits=1,
         )
         self.say(
             gather,
@@ -201,13 +202,15 @@ class Speaker:
     # --- report -------------------------------------------------------------------------
 
     def ask_category(
-        self, names: list[str], *, via: str = "menu", before: str | None = None
+        self, names: list[str], *, via: str = "menu", before: str | None = None, prompt: int = 1
     ) -> VoiceResponse:
         """Up to nine categories, one key each."""
         response = VoiceResponse()
         if before:
             self.say(response, before)
-        gather = self._gather(url("/voice/report/category", lang=self.language, via=via), digits=1)
+        gather = self._gather(
+            url("/voice/report/category", lang=self.language, via=via, prompt=prompt), digits=1
+        )
         self.say(gather, self._("Please choose the kind of concern."))
         for key, name in enumerate(names[:9], start=1):
             self.say(

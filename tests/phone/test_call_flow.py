@@ -253,6 +253,27 @@ async def test_when_nobody_answers_the_caller_leaves_a_voicemail(phone: Phone, l
     assert len(bureau.callbacks) == 1
 
 
+@pytest.mark.parametrize(
+    ("script", "known"),
+    [
+        (["1", "1"], True),  # offered their concern, says nothing
+        (["1", "2"], False),  # asked for a category, says nothing
+        (["1", "2", "9", "9", "9"], False),  # keys a category that is not on the list
+    ],
+    ids=["recent-concern", "category", "no-such-category"],
+)
+async def test_a_caller_who_does_not_answer_a_prompt_is_asked_at_most_three_times(
+    phone: Phone, script: list[str | None], known: bool
+) -> None:
+    async with phone() as (caller, bureau):
+        if known:
+            bureau.add(tracking_number="CS-2026-000042", pin="271828", phone=CALLER)
+        call = await caller.call(script)
+    assert call.hung_up and "Goodbye" in call.text
+    asked = [r for r in call.requests if r.startswith(("/voice/status/recent", "/voice/report"))]
+    assert len(asked) <= 6  # each prompt and the answer to it, three times at most
+
+
 async def test_silence_at_the_recording_files_nothing(phone: Phone) -> None:
     async with phone() as (caller, bureau):
         call = await caller.call(["1", "2", "1", None])
