@@ -10,10 +10,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from shared.batching import GroupCommit
-from shared.store import Document
+from shared.store import Document, duplicates_only
 
 KEEP_HANDLED_FOR_S = 30 * 24 * 3600
-DUPLICATE_KEY = 11000
 
 
 class Inbox:
@@ -46,7 +45,5 @@ class Inbox:
         except BulkWriteError as exc:
             # another replica (or a duplicate delivery) handled some first: those writes were
             # idempotent, so only other errors count
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors) or not errors:
-                raise
+            duplicates_only(exc, len(entries))
         return [None] * len(entries)

@@ -26,7 +26,7 @@ from shared.batching import GroupCommit
 from shared.clock import as_utc
 from shared.events import CallbackOutcome, CloudEvent, Priority
 from shared.outbox import outbox_push, with_outbox
-from shared.store import Document
+from shared.store import Document, bulk_errors
 
 CONCERNS = "concerns"
 
@@ -46,7 +46,6 @@ PRIVATE_FIELDS = (
     "requester_keys",
 )
 DISCLOSURES = "disclosures"
-DUPLICATE_KEY = 11000
 
 
 def to_document(concern: Concern, vault: StudentVault) -> Document:
@@ -123,6 +122,7 @@ CASE_FIELDS = {
         "callbacks",
         "awaiting_since",
         "requester_reminded_at",
+        "routing_sensitive",
     )
 }
 
@@ -150,6 +150,7 @@ def case_of(doc: Document) -> Case:
         last_merged_at=at("merged_at"),
         awaiting_since=at("awaiting_since"),
         requester_reminded_at=at("requester_reminded_at"),
+        routing_sensitive=bool(doc.get("routing_sensitive")),
     )
 
 
@@ -369,11 +370,9 @@ class ConcernRepository:
         try:
             await self._concerns.insert_many(documents, ordered=False)
         except BulkWriteError as exc:
-            errors: list[BaseException | None] = [None] * len(documents)
-            for error in exc.details.get("writeErrors", []):
-                kind = DuplicateKeyError if error.get("code") == DUPLICATE_KEY else RuntimeError
-                errors[error["index"]] = kind(error.get("errmsg", "insert refused"))
-            return errors
+            # a write concern the store could not confirm fails every concern not refused on
+            # its own: a 503, and the family's retry (same Idempotency-Key) finds or makes it
+            return list(bulk_errors(exc, len(documents)))
         return [None] * len(documents)
 
     async def get_document(self, concern_id: str) -> Document | None:

@@ -18,6 +18,7 @@ from pymongo.errors import (
     ExecutionTimeout,
     PyMongoError,
     WaitQueueTimeoutError,
+    WriteConcernError,
     WTimeoutError,
 )
 
@@ -38,8 +39,13 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TransientError | TimeoutError | asyncio.TimeoutError | ConnectionError):
         return True
     if isinstance(
-        exc, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError | WTimeoutError
-    ):  # AutoReconnect, NetworkTimeout, server selection, ...
+        exc,
+        ConnectionFailure
+        | ExecutionTimeout
+        | WaitQueueTimeoutError
+        | WTimeoutError
+        | WriteConcernError,
+    ):  # AutoReconnect, NetworkTimeout, server selection, a write not confirmed durable, ...
         return True
     if isinstance(exc, PyMongoError) and (
         exc.timeout

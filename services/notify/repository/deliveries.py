@@ -27,13 +27,12 @@ from services.notify.domain import REQUESTER, ChannelName, DeliveryStatus, Kind
 from shared.clock import as_utc, as_utc_or_none
 from shared.events import CloudEvent
 from shared.outbox import outbox_push
-from shared.store import Document
+from shared.store import Document, duplicates_only
 
 DELIVERIES = "deliveries"
 LEASE_TOKEN = "lease_token"
 LEASE_UNTIL = "lease_until"
 MAX_HISTORY = 20
-DUPLICATE_KEY = 11000
 
 
 def sent_fields(now: datetime, answer: str, reference: str | None) -> Document:
@@ -264,10 +263,7 @@ class DeliveryRepository:
         try:
             await self._deliveries.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            failed = {int(e["index"]) for e in errors}
+            failed = duplicates_only(exc, len(docs))  # recorded before: by a redelivery
         return [from_document(doc) for n, doc in enumerate(docs) if n not in failed]
 
     async def claim_due(self, *, now: datetime, lease_until: datetime) -> Delivery | None:

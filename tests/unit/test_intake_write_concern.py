@@ -1,4 +1,4 @@
-"""Audit of issue 14 ("a 201 means durable"): intake inserts concurrent submissions with one
+"""A 201 means durable (issue 14): intake inserts concurrent submissions with one
 `insert_many` (services/intake/repository.py `_insert_many`). pymongo raises `BulkWriteError`
 when the store applied the inserts but could not satisfy the write concern (`w: "majority",
 j: true`: replication timed out, the primary stepped down) with `writeConcernErrors` and no
@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from services.intake import domain
 from services.intake.domain import NewConcern, Requester
 from services.intake.repository import ConcernRepository
 from services.intake.students import StudentVault
 from shared.events import Channel, envelopes
+from shared.messaging.transient import is_transient
 
 pytestmark = pytest.mark.unit
 
@@ -90,11 +91,6 @@ async def test_an_id_already_stored_is_answered_as_a_replay() -> None:
     assert await repo.add(*a_concern()) is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit gap: services/intake/repository.py _insert_many reads only writeErrors, so a "
-    "write concern the store could not satisfy is answered as a stored concern (201)",
-)
 async def test_a_concern_whose_write_concern_failed_is_not_answered_as_stored() -> None:
     timed_out = {
         "code": 64,
@@ -106,5 +102,7 @@ async def test_a_concern_whose_write_concern_failed_is_not_answered_as_stored() 
         BulkWriteError(bulk_result(write_errors=[], write_concern_errors=[timed_out]))
     )
 
-    with pytest.raises(Exception):  # noqa: B017 (any error: the route answers 503)
+    with pytest.raises(PyMongoError) as raised:  # a store error: the route answers 503
         await repo.add(*a_concern())
+    # and a consumer retries the event that caused such a write, never parks it
+    assert is_transient(raised.value)
