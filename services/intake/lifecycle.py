@@ -172,6 +172,9 @@ class CaseState:
     resolved_at: datetime | None = None
     merged_at: datetime | None = None
     callbacks: tuple[Callback, ...] = ()
+    # triage's routing tells something about the student (special education): who works
+    # the concern stays off the public exchange too
+    routing_sensitive: bool = False
 
 
 @dataclass(frozen=True)
@@ -371,7 +374,7 @@ def _callbacks(
                     callback_id=callback.id,
                     due_at=callback.due_at,
                     remind_at=remind_at,
-                    assignee_id=callback.assignee_id,
+                    assignee_id=None if state.routing_sensitive else callback.assignee_id,
                     scheduled_at=now,
                 )
             ],

@@ -1,17 +1,21 @@
-"""Issue 15 probes of intake's staff case that the first fixes left open: links from a case to
-a family's other concerns shown to staff who may not read those concerns."""
+"""Issue 15 probes of intake that the first fixes left open: links from a case to a family's
+other concerns shown to staff who may not read those concerns, and a sensitive routing told
+on the public exchange by a callback's assignee."""
 
 # ruff: noqa: F811  (pytest fixtures imported from test_intake_api are parameters here)
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import aio_pika
 import httpx
 import pytest
 
 from shared.clock import FakeClock
-from shared.events import ConcernTriaged, Priority
-from tests.conftest import bearer
-from tests.integration.test_intake_api import clock, intake, submit  # noqa: F401
+from shared.events import ConcernAssigned, ConcernTriaged, Priority
+from tests.conftest import Isolation, bearer
+from tests.integration.test_intake_api import clock, drain, intake, submit, tap  # noqa: F401
 from tests.integration.test_intake_events import Publish, case_when, publish  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -89,3 +93,50 @@ def _to_transportation(concern_id: str, school_id: str, clock: FakeClock) -> Con
         triaged_at=clock.now(),
         decided_by="rules",
     )
+
+
+async def test_a_callback_on_a_sensitively_routed_concern_names_no_assignee_publicly(
+    intake: httpx.AsyncClient,
+    publish: Publish,
+    clock: FakeClock,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+    isolation: Isolation,
+) -> None:
+    """Security #2: triage keeps the assignment of a special-education routing off the
+    public exchange, but intake's public `concern.callback_scheduled` named the assignee
+    (`sped-1`, of the Special Education Department) beside the concern id."""
+    cid = (await submit(intake, category="transportation", school_id="lincoln-es"))["id"]
+    now = clock.now()
+    await publish(
+        ConcernTriaged(
+            concern_id=cid,
+            category="transportation",
+            school_id="lincoln-es",
+            team_id="special-education",
+            team_name="Special Education Department",
+            priority=Priority.HIGH,
+            rule="special-education-students",
+            triaged_at=now,
+            sensitive=True,
+        )
+    )
+    await publish(
+        ConcernAssigned(
+            concern_id=cid,
+            team_id="special-education",
+            assignee_id="sped-1",
+            assignee_name="Beth Carter",
+            assigned_at=now,
+        )
+    )
+    await case_when(intake, cid, lambda c: c["assignee"] is not None)
+    public = await tap(amqp, isolation.events_exchange)
+    due = (clock.now() + timedelta(hours=4)).isoformat()
+    sped = bearer("specialist", sub="sped-1", teams=["special-education"])
+    answer = await intake.post(f"/v1/concerns/{cid}/callbacks", json={"due_at": due}, headers=sped)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["callbacks"][0]["assignee_id"] == "sped-1"  # the case knows
+    scheduled = (await drain(public, until="concern.callback_scheduled"))[-1]
+    assert scheduled["data"]["concern_id"] == cid
+    assert scheduled["data"]["assignee_id"] is None
+    assert "sped" not in str(scheduled)
