@@ -219,7 +219,8 @@ def start_secantus(*, port: int, storage_path: str, log_path: str) -> subprocess
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    wait_for_port(port, timeout_s=60, process=process, what="SecantusDB")
+    # the reason of a failed start is only in its log: name it
+    wait_for_port(port, timeout_s=60, process=process, what=f"SecantusDB (log {log_path})")
     return process
 
 

@@ -33,7 +33,9 @@ from devtools.launcher import (
     command_line,
     dying_with_launcher,
     ensure_port_free,
+    free_port,
     parent_pid,
+    start_secantus,
 )
 from tests.conftest import AMQP_URL, Isolation
 
@@ -278,3 +280,15 @@ def test_a_process_that_dies_later_stops_the_bureau_naming_its_log(
         wait_until(lambda: all(port_is_free(p) for p in ports), "every port freed", 60)
     finally:
         launcher.process.kill()
+
+
+def test_a_store_that_cannot_start_names_its_log(tmp_path: Path) -> None:
+    """ "could not start the bureau: SecantusDB exited with code 1", the reason only in a log
+    nobody was told of."""
+    storage = tmp_path / "store"
+    storage.write_text("a file where the store's folder should be")
+    log = tmp_path / "store.log"
+    with pytest.raises(RuntimeError, match="exited") as refused:
+        start_secantus(port=free_port(), storage_path=str(storage), log_path=str(log))
+    assert str(log) in str(refused.value)
+    assert "File exists" in log.read_text()
