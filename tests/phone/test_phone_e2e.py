@@ -5,10 +5,13 @@ concern with a callback, a text lands in it, STOP and START reach notify."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
 from devtools.bureau import LocalBureau
+from frontends.phone.domain import spoken_digits
 from tests.conftest import bearer
 from tests.e2e.conftest import bureau  # noqa: F401
 from tests.phone.simulator import Caller, Recording
@@ -42,6 +45,18 @@ async def test_voicemail_text_threading_and_stop_start_against_the_real_services
         assert Recording().url in concern["description"]
         assert len(concern["callbacks"]) == 1
         assert concern["tracking_number"].replace("-", "")[-6:] in call.text.replace(" ", "")
+
+        # calling again, in Spanish, the caller is offered that concern and, with the PIN
+        # they heard, hears its status from intake
+        [pin] = re.findall(r"Your PIN is ([\d ]+)\.", call.text)[:1]
+        pin = pin.replace(" ", "")
+        again = Caller(
+            http, base_url=base, auth_token=TOKEN, from_number=CALLER, call_sid="CA" + "7" * 32
+        )
+        status = await again.call(["2", "1", "1", pin])
+        said = spoken_digits(concern["tracking_number"])
+        assert f"Su caso {said} está" in status.text, status.text
+        assert "Gracias por llamar" in status.text and status.hung_up
 
         answer = await caller.post(
             "sms", {"Body": "The bus was late again this morning.", "MessageSid": "SM" + "4" * 32}
