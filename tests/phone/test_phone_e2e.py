@@ -58,6 +58,14 @@ async def test_voicemail_text_threading_and_stop_start_against_the_real_services
         assert f"Su caso {said} está" in status.text, status.text
         assert "Gracias por llamar" in status.text and status.hung_up
 
+        # staff ask a question; the text that answers it lands in the concern and ends the wait
+        asked = await http.post(
+            f"{intake}/v1/concerns/{concern['id']}/request-information",
+            headers=STAFF,
+            json={"message": "Which bus and which stop?"},
+        )
+        assert asked.status_code == 200, asked.text
+        assert asked.json()["status"] == "awaiting_requester"
         answer = await caller.post(
             "sms", {"Body": "The bus was late again this morning.", "MessageSid": "SM" + "4" * 32}
         )
@@ -65,6 +73,7 @@ async def test_voicemail_text_threading_and_stop_start_against_the_real_services
         assert f"added to concern {concern['tracking_number']}" in answer.text
         timeline = (await http.get(f"{intake}/v1/concerns/{concern['id']}", headers=STAFF)).json()
         assert "The bus was late again this morning." in [m["text"] for m in timeline["messages"]]
+        assert timeline["status"] == "acknowledged"  # no longer waiting on the family
 
         notify = f"{bureau.url('notify')}/v1/sms-opt-outs/%2B15555550142"
         assert (await http.get(notify, headers=PHONE)).status_code == 404
