@@ -409,6 +409,9 @@ async def test_ombudsperson_sees_a_concern_escalated_to_them_with_its_history_an
     await case.get_by_role("link").click()
     await expect(page.get_by_text("Nobody has answered about my daughter")).to_be_visible()
     await expect(page.locator(".case-side")).to_contain_text(re.compile(r"Escalation level\s*3"))
+    await page.get_by_text("Who saw the family's contact (0)").click()  # the audit of it
+    await expect(page.get_by_text("Nobody has looked at it or searched by it.")).to_be_visible()
+    await check(page, console, "case-ombudsperson")
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("status")).to_have_text("You have signed out.")
     await page.goto(console.web + "/staff/ombudsperson")

@@ -472,3 +472,33 @@ def test_a_reorder_triage_refuses_is_said_and_the_first_rule_cannot_move_up(
     stuck = post(browser, "/staff/admin", "/staff/admin/rules/late-bus/move", direction="up")
     assert stuck.status_code == 400 and "cannot move that way" in stuck.text
     assert len(services.sent) == sent  # nothing sent to triage
+
+
+def test_an_auditor_reads_on_the_case_who_saw_the_familys_contact_and_why(
+    browser: TestClient, services: Services
+) -> None:
+    services.lists[(INTAKE, "/v1/concerns/c-1/requester/accesses")] = [
+        {"id": "a-1", "kind": "contact_revealed", "actor": "sd-1", "roles": ["specialist"]}
+        | {"reason": "Calling back about the bus stop.", "at": "2026-12-01T12:00:00Z"},
+        {"id": "a-2", "kind": "requester_searched", "actor": "p-lincoln", "roles": ["principal"]}
+        | {"reason": "The mother is on the phone.", "at": "2026-12-01T13:00:00Z"},
+    ]
+    sign_in(browser, "auditor", sub="aud-1")
+
+    case = browser.get("/staff/concerns/c-1")
+
+    accesses = case.text.split('id="accesses"')[1].split("</details>")[0]
+    assert "Who saw the family's contact (2)" in accesses
+    assert "Rosa Jiménez (specialist) saw the contact: Calling back about the bus stop." in (
+        accesses
+    )
+    assert "found this case by the family&#39;s contact: The mother is on the phone." in accesses
+
+
+def test_staff_who_work_the_case_do_not_get_the_record_of_accesses(
+    browser: TestClient, services: Services
+) -> None:
+    services.lists[(INTAKE, "/v1/concerns/c-1/requester/accesses")] = []
+    sign_in(browser, "specialist")
+    case = browser.get("/staff/concerns/c-1")
+    assert case.status_code == 200 and 'id="accesses"' not in case.text

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from authlib.integrations.starlette_client import OAuthError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import TypeAdapter
 from starlette.middleware.sessions import SessionMiddleware
 
 from frontends.common.intake import (
@@ -50,7 +51,7 @@ from services.escalation.calendar import AROUND_THE_CLOCK
 from services.escalation.config import EscalationConfig
 from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.config import IntakeConfig
-from services.intake.contact_api import ContactRevealRead
+from services.intake.contact_api import ContactAccessRead, ContactRevealRead
 from services.triage.api import DuplicateRead
 from shared.auth import Role
 from shared.authz import Permission
@@ -142,6 +143,24 @@ async def _duplicates(
 
     found = await asyncio.gather(*(one(d) for d in decision.possible_duplicates[:limit]))
     return [f for f in found if f is not None]
+
+
+async def _contact_accesses(
+    client: StaffClient, bearer: str, concern_id: str
+) -> list[ContactAccessRead] | None:
+    """Every look at the family's contact and every search that found the case by it, oldest
+    first (who, when, why), for auditors and the Ombudsperson; None if intake could not say.
+    (Belongs in `StaffClient`; written here on its `_call` until frontends/common takes it.)"""
+    try:
+        response = await client._call(
+            "intake", "GET", f"/v1/concerns/{quote(concern_id, safe='')}/requester/accesses", bearer
+        )
+        accesses: list[ContactAccessRead] = client._parse(
+            TypeAdapter(list[ContactAccessRead]), response
+        )
+    except IntakeError:
+        return None
+    return accesses
 
 
 async def _reorder_rules(client: StaffClient, bearer: str, order: list[str]) -> None:
@@ -445,8 +464,11 @@ def _router() -> APIRouter:
             if exc.status == 403:
                 return page(request, "staff/not_found.html", user, status=404)
             raise
-        clock, duplicates = await asyncio.gather(
-            _clock(client, bearer, case.id), _duplicates(client, bearer, case.id)
+        audit = user.may(Permission.AUDIT_READ)
+        clock, duplicates, accesses = await asyncio.gather(
+            _clock(client, bearer, case.id),
+            _duplicates(client, bearer, case.id),
+            _contact_accesses(client, bearer, case.id) if audit else asyncio.sleep(0),
         )
         pages = Pages.of(user)
         done = request.query_params.get("done", "")
@@ -464,6 +486,8 @@ def _router() -> APIRouter:
             reveal_contact=pages.act and not case.anonymous,
             duplicates=duplicates,
             duplicate_reasons=views.DUPLICATE_REASONS,
+            audit=audit,
+            accesses=accesses,
             clock=clock,
             actions=views.allowed_actions(case.status.value, act=pages.act),
             retriage=pages.triage and case.status.value not in ("closed",),
