@@ -69,6 +69,11 @@ def ports_taken(store_port: int | None, smtp_port: int | None) -> list[str]:
             other = running_bureau(exc.pid)
             if other is None:
                 problems.append(str(exc))
+                if port == store_port:  # a MongoDB of the developer's own, most likely
+                    problems.append(
+                        f"  (a MongoDB of your own there? use it: "
+                        f"MONGO_URL='mongodb://127.0.0.1:{port}/?directConnection=true' ./dev run)"
+                    )
             else:
                 bureaus.setdefault(other, []).append(port)
     for pid, ports in bureaus.items():
@@ -78,6 +83,10 @@ def ports_taken(store_port: int | None, smtp_port: int | None) -> list[str]:
             f"another bureau started by ./dev run is already running here (pid {pid}, "
             f"ports {held}): stop it with Ctrl-C in its terminal (or kill {pid}), or run "
             "this one beside it with LOCAL_PORT_OFFSET=100 ./dev run",
+        )
+    if len(problems) > len(bureaus):  # another program holds a port
+        problems.append(
+            f"  (or move every port of this bureau: LOCAL_PORT_OFFSET={OFFSET + 100} ./dev run)"
         )
     return problems
 
@@ -117,8 +126,11 @@ def main() -> int:
     smtp_port = None if os.environ.get("SMTP_HOST") else SMTP_PORT
     taken = ports_taken(store_port, smtp_port)
     if taken:
-        for problem in taken:
-            say(f"cannot start the bureau: {problem}", error=True)
+        for problem in taken:  # a hint, indented, follows the problem it helps with
+            say(
+                problem if problem.startswith(" ") else f"cannot start the bureau: {problem}",
+                error=True,
+            )
         return 1
     status = 0
     try:

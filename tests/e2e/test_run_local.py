@@ -14,6 +14,7 @@ import os
 import queue
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -175,6 +176,7 @@ def test_a_port_already_taken_is_a_clear_error_naming_its_process(
     assert run.returncode == 1
     assert f"port {port} for intake is already in use by pid {holder.pid}" in run.stderr
     assert f"kill {holder.pid}" in run.stderr
+    assert f"LOCAL_PORT_OFFSET={offset + 100} ./dev run" in run.stderr  # or beside it
     assert RUNNING not in run.stdout
     others = [p for p in bureau_ports(offset) if p != port]
     assert all(port_is_free(p) for p in others), "nothing was started"
@@ -283,8 +285,8 @@ def test_a_process_that_dies_later_stops_the_bureau_naming_its_log(
 
 
 def test_a_store_that_cannot_start_names_its_log(tmp_path: Path) -> None:
-    """ "could not start the bureau: SecantusDB exited with code 1", the reason only in a log
-    nobody was told of."""
+    """The launcher said "could not start the bureau: SecantusDB exited with code 1", the
+    reason only in a log nobody was told of."""
     storage = tmp_path / "store"
     storage.write_text("a file where the store's folder should be")
     log = tmp_path / "store.log"
@@ -292,3 +294,24 @@ def test_a_store_that_cannot_start_names_its_log(tmp_path: Path) -> None:
         start_secantus(port=free_port(), storage_path=str(storage), log_path=str(log))
     assert str(log) in str(refused.value)
     assert "File exists" in log.read_text()
+
+
+def test_a_mongodb_of_ones_own_on_the_store_port_is_offered_as_mongo_url(
+    env: dict[str, str], offset: int
+) -> None:
+    """A developer with MongoDB installed was told to kill it."""
+    port = 27017 + offset
+    with socket.socket() as mongod:
+        mongod.bind(("127.0.0.1", port))
+        mongod.listen()
+        run = subprocess.run(
+            [sys.executable, "-m", "devtools.run_local"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 1 and RUNNING not in run.stdout
+    assert f"port {port} for the store (SecantusDB) is already in use" in run.stderr
+    assert f"MONGO_URL='mongodb://127.0.0.1:{port}/?directConnection=true' ./dev run" in run.stderr
