@@ -82,7 +82,7 @@ def ports_taken(store_port: int | None, smtp_port: int | None) -> list[str]:
             0,
             f"another bureau started by ./dev run is already running here (pid {pid}, "
             f"ports {held}): stop it with Ctrl-C in its terminal (or kill {pid}), or run "
-            "this one beside it with LOCAL_PORT_OFFSET=100 ./dev run",
+            f"this one beside it with LOCAL_PORT_OFFSET={OFFSET + 100} ./dev run",
         )
     if len(problems) > len(bureaus):  # another program holds a port
         problems.append(
@@ -96,7 +96,7 @@ def running_bureau(pid: int | None) -> int | None:
     for candidate in (pid, parent_pid(pid) if pid is not None else None):
         if candidate is None or candidate == os.getpid():
             continue
-        if "devtools.run_local" in (command_line(candidate) or ""):
+        if "-m devtools.run_local" in (command_line(candidate) or ""):
             return candidate
     return None
 
