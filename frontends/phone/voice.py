@@ -197,6 +197,10 @@ class Speaker:
             text += " " + _("The %(team)s team is handling it.") % {"team": team}
         if status not in ("resolved", "closed"):
             text += " " + _("It is due to be resolved by %(due)s.") % {"due": self.when(due)}
+        if status == "awaiting_requester":
+            text += " " + _(
+                "To give us what we asked for, answer our message, or press 3 to speak to someone."
+            )
         return self.menu(greet=False, before=text)
 
     # --- report -------------------------------------------------------------------------

@@ -77,6 +77,7 @@ SAID = {
         "say_number": "say a phone number where we can call you back",
         "callback_said": "at the number you gave in your message",
         "sms_pin": "with its PIN",
+        "how_to_answer": "answer our message, or press 3 to speak to someone",
     },
     "es": {
         "emergency": "cuelgue y marque el 9 1 1",
@@ -94,6 +95,7 @@ SAID = {
         "say_number": "diga un número de teléfono donde podamos llamarle",
         "callback_said": "al número que nos dejó en su mensaje",
         "sms_pin": "con su PIN",
+        "how_to_answer": "responda a nuestro mensaje u oprima 3 para hablar con una persona",
     },
 }
 BOTH = pytest.mark.parametrize("lang", ["en", "es"])
@@ -125,6 +127,21 @@ async def test_a_known_caller_is_offered_their_concern_and_hears_status_team_and
     assert said["status"] in call.heard[-2] or said["status"] in call.text
     assert said["team"] in call.text and said["due"] in call.text
     assert bureau.outcomes == [CallOutcome.STATUS_HEARD]
+
+
+@BOTH
+async def test_a_caller_whose_concern_waits_on_them_hears_how_to_answer(
+    phone: Phone, lang: str
+) -> None:
+    async with phone() as (caller, bureau):
+        bureau.add(
+            tracking_number="CS-2026-000042",
+            pin="271828",
+            phone=CALLER,
+            status=Status.AWAITING_REQUESTER,
+        )
+        call = await caller.call([LANGUAGE_KEY[lang], "1", "1", "271828"])
+    assert SAID[lang]["how_to_answer"] in call.text
 
 
 @BOTH
