@@ -116,6 +116,10 @@ def _get(url: str, timeout_s: float = 3.0) -> tuple[int, str]:
         return 0, str(exc)
 
 
+HEALTH_QUEUES = {"events": "queue_depth", "retry": "retrying", "dlq": "dead_letters"}
+"""`bureau_queue_messages` by its queue label, as `bureau health` names the column."""
+
+
 def service_health(name: str) -> dict[str, Any]:
     """Readiness and the gauges the service exposes on /metrics."""
     base = service_url(name)
@@ -136,8 +140,9 @@ def service_health(name: str) -> dict[str, Any]:
                 continue
             metric, labels, value = match.groups()
             if metric == "bureau_queue_messages":
-                queue = "dead_letters" if 'queue="dlq"' in labels else "queue_depth"
-                health[queue] = int(float(value))
+                queue = re.search(r'queue="([^"]+)"', labels)
+                column = HEALTH_QUEUES.get(queue.group(1) if queue else "", "queue_depth")
+                health[column] = int(float(value))
             elif metric == "bureau_outbox_backlog":
                 health["outbox_backlog"] = int(float(value))
     return health
@@ -150,11 +155,15 @@ def health(as_json: bool) -> int:
 
         print(json.dumps(rows, indent=2))
     else:
-        print(f"{'service':<11} {'ready':<6} {'queue':>6} {'dlq':>5} {'outbox':>7}  detail")
+        print(
+            f"{'service':<11} {'ready':<6} {'queue':>6} {'retry':>6} {'dlq':>5} {'outbox':>7}"
+            "  detail"
+        )
         for row in rows:
             print(
                 f"{row['service']:<11} {('yes' if row['ready'] else 'NO'):<6} "
-                f"{row.get('queue_depth', '-'):>6} {row.get('dead_letters', '-'):>5} "
+                f"{row.get('queue_depth', '-'):>6} {row.get('retrying', '-'):>6} "
+                f"{row.get('dead_letters', '-'):>5} "
                 f"{row.get('outbox_backlog', '-'):>7}  {row['detail']}"
             )
     unhealthy = [r for r in rows if not r["ready"] or r.get("dead_letters")]

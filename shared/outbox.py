@@ -5,7 +5,10 @@ encoded events (`outbox_push`) into the document's `outbox` array in the same up
 changes its state.
 Each entry names the process that wrote it (`by`) and when (`at`). The relay of that process
 publishes its own fresh entries at once, without a claim: it finds them, publishes them with
-confirms and pulls what the broker confirmed, two store round trips for a whole batch. Entries
+confirms and pulls what the broker confirmed, two store round trips for a whole batch. Of a
+document it publishes only the leading run of its own fresh entries: an entry another
+process wrote before them is that process's to publish (its relay may be publishing it at
+this moment), and theirs go first, so this relay looks again shortly after. Entries
 no live writer took care of (its process died, or they predate `by`) become sweepable once
 older than `fresh_s`: any replica's relay then claims such documents (a lease, so replicas do
 not publish the same events at once) and publishes them, three round trips per batch.
@@ -20,12 +23,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Collection, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.clock import Clock
+from shared.clock import Clock, as_utc
 from shared.events import CloudEvent, encode
 from shared.metrics import EVENTS_PUBLISHED
 from shared.store import Document
@@ -36,6 +39,8 @@ FIELD = "outbox"
 CLAIM_BY = "outbox_claim_by"
 CLAIM_UNTIL = "outbox_claim_until"
 BATCH = 200
+DEFERRED_S = 0.1
+"""How soon a relay looks again at its entries queued behind another writer's."""
 WRITER = uuid.uuid4().hex
 """This process, as the writer of outbox entries: its relay publishes them without a claim."""
 
@@ -104,6 +109,7 @@ class OutboxRelay:
         self._poll_s = poll_s
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()  # collections written since the last own pass
+        self._deferred: set[str] = set()  # own entries queued behind another writer's
         self._passing = asyncio.Lock()  # one pass at a time: `stop` may race the loop
         self._swept_at = float("-inf")
         self._stopping = False
@@ -147,6 +153,10 @@ class OutboxRelay:
                 if failures
                 else max(0.0, self._swept_at + self._poll_s - loop.time())
             )
+            if self._deferred and not failures:
+                self._dirty |= self._deferred
+                self._deferred.clear()
+                delay = min(delay, DEFERRED_S)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except TimeoutError:
@@ -209,8 +219,33 @@ class OutboxRelay:
         )
         if not docs:
             return 0, False
-        results = await asyncio.gather(*(self._publish_doc(d) for d in docs))
-        return await self._pull(collection, docs, results, {}), len(docs) == BATCH
+        fresh_from = now - self._fresh / 2
+        mine = [{**d, FIELD: self._leading_own(d.get(FIELD, []), fresh_from)} for d in docs]
+        behind = sum(self._own_fresh(d.get(FIELD, []), fresh_from) for d in docs) - sum(
+            len(m[FIELD]) for m in mine
+        )
+        if behind:  # queued behind another writer's: theirs first, ours in a moment
+            self._deferred.add(collection.name)
+        mine = [m for m in mine if m[FIELD]]
+        results = await asyncio.gather(*(self._publish_doc(d) for d in mine))
+        return await self._pull(collection, mine, results, {}), len(docs) == BATCH
+
+    def _mine_and_fresh(self, entry: Document, fresh_from: datetime) -> bool:
+        at = entry.get("at")
+        return entry.get("by") == self._writer and at is not None and as_utc(at) >= fresh_from
+
+    def _own_fresh(self, entries: list[Document], fresh_from: datetime) -> int:
+        return sum(self._mine_and_fresh(entry, fresh_from) for entry in entries)
+
+    def _leading_own(self, entries: list[Document], fresh_from: datetime) -> list[Document]:
+        """The entries this process wrote and may still publish unclaimed, up to the first
+        that is not one of them: the order of a document's events is kept."""
+        run: list[Document] = []
+        for entry in entries:
+            if not self._mine_and_fresh(entry, fresh_from):
+                break
+            run.append(entry)
+        return run
 
     async def _claimed_batch(self, collection: AsyncCollection[Document]) -> tuple[int, bool]:
         """Stale entries, whoever wrote them: claimed first, so that one relay publishes them."""

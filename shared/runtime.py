@@ -29,6 +29,7 @@ from shared.messaging.topology import (
     declare_bureau_queues,
     declare_exchanges,
     declare_service_queues,
+    retry_queue_names,
 )
 from shared.messaging.transient import is_transient
 from shared.metrics import OUTBOX_BACKLOG, QUEUE_MESSAGES, refresh_on_scrape, unregister_refresh
@@ -119,7 +120,8 @@ class Runtime:
         )
         # kept apart from other background work: it must outlive it, for a last pass
         runtime._relay_task = asyncio.create_task(runtime.relay.run(), name="outbox-relay")
-        refresh_on_scrape(runtime.sample_gauges)
+        refresh_on_scrape(runtime.sample_queues)
+        refresh_on_scrape(runtime.sample_backlog)
         log.info(
             "runtime open", extra={"database": settings.database, "queue": settings.queue("events")}
         )
@@ -183,28 +185,39 @@ class Runtime:
 
     def sample_on_scrape(self, sample: Callable[[], Awaitable[None]]) -> None:
         """Have `sample` set the service's own gauges on every scrape while the runtime is
-        open (read at their source, as `sample_gauges` reads the runtime's)."""
+        open (read at their source, each apart, as the runtime's own are)."""
         self._samplers.append(sample)
+        refresh_on_scrape(sample)
 
-    async def sample_gauges(self) -> None:
-        """Outbox backlog, queue depth (consumer lag) and dead letters, as they are now (on
-        every scrape), and the service's own gauges. Queues are asked on a channel of their
-        own: a robust channel answers a passive declare from its cache, with the count of the
-        first one."""
-        for sample in self._samplers:
-            await sample()
-        service = self.settings.service_name
+    def _gauge_refreshers(self) -> list[Callable[[], Awaitable[None]]]:
+        return [self.sample_queues, self.sample_backlog, *self._samplers]
+
+    async def sample_backlog(self) -> None:
+        """The outbox backlog, as the store has it now."""
         if self.relay is not None:
-            OUTBOX_BACKLOG.labels(service).set(await self.relay.backlog())
-        if self.connection is not None and self.consumer is not None:
-            channel = await self.connection.channel(publisher_confirms=False)
-            try:
-                raw = await channel.get_underlay_channel()
-                for suffix in ("events", "dlq"):
-                    declared = await raw.queue_declare(self.settings.queue(suffix), passive=True)
-                    QUEUE_MESSAGES.labels(service, suffix).set(declared.message_count or 0)
-            finally:
-                await channel.close()
+            OUTBOX_BACKLOG.labels(self.settings.service_name).set(await self.relay.backlog())
+
+    async def sample_queues(self) -> None:
+        """Queue depth (consumer lag), the events waiting to be retried and the dead letters,
+        as the broker has them now: asked apart from the store, so that a store away or slow
+        never freezes them. On a channel of their own: a robust channel answers a passive
+        declare from its cache, with the count of the first one."""
+        if self.connection is None or self.consumer is None:
+            return
+        settings, service = self.settings, self.settings.service_name
+        channel = await self.connection.channel(publisher_confirms=False)
+        try:
+            raw = await channel.get_underlay_channel()
+
+            async def waiting(queue: str) -> int:
+                return (await raw.queue_declare(queue, passive=True)).message_count or 0
+
+            QUEUE_MESSAGES.labels(service, "events").set(await waiting(settings.queue("events")))
+            retrying = [await waiting(queue) for queue in retry_queue_names(settings)]
+            QUEUE_MESSAGES.labels(service, "retry").set(sum(retrying))
+            QUEUE_MESSAGES.labels(service, "dlq").set(await waiting(settings.queue("dlq")))
+        finally:
+            await channel.close()
 
     def wake_relay(self, collection: str | None = None) -> None:
         """After a write that added outbox events: to `collection`, or any."""
@@ -233,7 +246,8 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        unregister_refresh(self.sample_gauges)
+        for refresh in self._gauge_refreshers():
+            unregister_refresh(refresh)
         grace = self.settings.shutdown_grace_s
         try:
             await asyncio.wait_for(self._drain(grace), timeout=grace)
