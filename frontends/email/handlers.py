@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -52,6 +53,9 @@ class Result:
     refused_attachments: list[replies.Refusal] = field(default_factory=list)
 
 
+COUNTED_MAILS = 10_000  # mails remembered as counted against the rate limit
+
+
 class MessageTooLarge(Exception):
     """A mail over the size limit (the listener answers 552)."""
 
@@ -69,6 +73,9 @@ class MailDesk:
         self._intake = intake
         self._settings = settings
         self._limiter = limiter or RateLimiter(settings.mails_per_sender_per_hour, 3600.0)
+        # mails already counted against their sender's limit: one delivered again (a retry
+        # while intake was down, a poll after a restart) is not counted twice
+        self._counted: OrderedDict[str, None] = OrderedDict()
 
     async def take(self, raw: bytes, *, envelope_sender: str | None = None) -> Result:
         """Turn one mail into a concern or a message; raises `IntakeUnavailable` when intake
@@ -90,7 +97,7 @@ class MailDesk:
             return self._ignored(mail.kind.value)
         if mail.from_address is None:
             return self._ignored("no_sender")
-        if not self._limiter.allow(mail.from_address):
+        if not self._within_limit(mail, raw):
             return self._ignored("rate_limited")
         if mail.kind is Kind.REPLY:
             threaded = await self._thread(mail)
@@ -99,6 +106,20 @@ class MailDesk:
         if not mail.sender_authenticated:
             return self._ignored("sender_not_authenticated")
         return await self._create(mail, raw)
+
+    def _within_limit(self, mail: InboundMail, raw: bytes) -> bool:
+        """Whether the sender may send this mail; each mail counts once, however often it is
+        delivered."""
+        identity = mail.message_id or hashlib.sha256(raw).hexdigest()
+        if identity in self._counted:
+            self._counted.move_to_end(identity)
+            return True
+        if not self._limiter.allow(mail.from_address or ""):
+            return False
+        self._counted[identity] = None
+        while len(self._counted) > COUNTED_MAILS:
+            self._counted.popitem(last=False)
+        return True
 
     async def _bounced(self, bounce: Bounce) -> None:
         """The case shows that the bureau's mail did not arrive (the address stays out)."""

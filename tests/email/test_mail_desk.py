@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from frontends.common.intake import ConcernReceipt, IntakeNotFound
+from frontends.common.intake import ConcernReceipt, IntakeNotFound, IntakeUnavailable
 from frontends.email.handlers import MailDesk, Outcome
 from frontends.email.settings import EmailSettings
 from services.intake import inbound
@@ -166,12 +166,45 @@ async def test_forged_new_mail_creates_no_concern() -> None:
     assert result.reason == "sender_not_authenticated" and intake.created == []
 
 
+def numbered(n: int) -> bytes:
+    """The same parent's n-th mail (its own Message-ID)."""
+    return raw("new_plain_en.eml").replace(b"<CAF7k2x9Q@", f"<CAF7k2x9Q-{n}@".encode())
+
+
 async def test_a_sender_past_the_hourly_limit_is_ignored() -> None:
     intake = FakeIntake()
     the_desk = desk(intake, mails_per_sender_per_hour=2)
-    results = [await the_desk.take(raw("new_plain_en.eml")) for _ in range(3)]
+    results = [await the_desk.take(numbered(n)) for n in range(3)]
     assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.CREATED, Outcome.IGNORED]
     assert results[2].reason == "rate_limited"
+
+
+class DownFor(FakeIntake):
+    """Intake that cannot take a concern for its first `failures` calls."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def create_concern(
+        self, body: Mapping[str, Any], *, idempotency_key: str, client_address: str | None = None
+    ) -> ConcernReceipt:
+        if self.failures > 0:
+            self.failures -= 1
+            raise IntakeUnavailable(503, "Unreachable", "ConnectError")
+        return await super().create_concern(body, idempotency_key=idempotency_key)
+
+
+async def test_a_mail_retried_while_intake_is_down_is_not_lost_to_the_rate_limit() -> None:
+    # the mail server (or the poller) delivers it again and again during an outage: it is
+    # still one mail of its sender, taken when intake is back
+    intake = DownFor(failures=5)
+    the_desk = desk(intake, mails_per_sender_per_hour=2)
+    for _retry in range(5):
+        with pytest.raises(IntakeUnavailable):
+            await the_desk.take(numbered(1))
+    result = await the_desk.take(numbered(1))
+    assert result.outcome is Outcome.CREATED and len(intake.created) == 1
 
 
 async def test_mail_over_the_size_limit_is_ignored() -> None:
