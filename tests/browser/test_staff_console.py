@@ -683,6 +683,14 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
         0
     )
 
+    await page.get_by_role("link", name="Edit rule field-trip-bus").click()
+    await page.get_by_role("link", name="Delete rule field-trip-bus").click()
+    await expect(page.get_by_role("heading", name="Delete rule field-trip-bus?")).to_be_visible()
+    await check(page, console, "admin-rule-delete")
+    await page.get_by_role("button", name="Yes, delete the rule").click()
+    await expect(page.get_by_role("status")).to_contain_text("Routing rule deleted")
+    await expect(page.locator("#rule-row-field-trip-bus")).to_have_count(0)
+
     # a specialist reads the rules but has no form; triage refuses them anyway
     async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
         refused = await http.put(

@@ -502,3 +502,30 @@ def test_staff_who_work_the_case_do_not_get_the_record_of_accesses(
     sign_in(browser, "specialist")
     case = browser.get("/staff/concerns/c-1")
     assert case.status_code == 200 and 'id="accesses"' not in case.text
+
+
+def test_an_administrator_deletes_a_rule_after_a_confirmation(
+    browser: TestClient, services: Services
+) -> None:
+    admin_lists(services, "late-bus", "bullying")
+    services.answers["/v1/rules/late-bus"] = httpx.Response(204)
+    sign_in(browser, "admin", sub="admin-1")
+    editing = browser.get("/staff/admin?rule=late-bus")
+    assert 'href="/staff/admin/rules/late-bus/delete"' in editing.text
+    assert services.sent == []  # asking is not deleting
+
+    deleted = post(
+        browser, "/staff/admin/rules/late-bus/delete", "/staff/admin/rules/late-bus/delete"
+    )
+
+    assert deleted.status_code == 200 and "Routing rule deleted" in deleted.text
+    assert services.sent == [("DELETE", "/v1/rules/late-bus", None)]
+
+
+def test_only_administrators_may_delete_a_rule(browser: TestClient, services: Services) -> None:
+    admin_lists(services, "late-bus")
+    sign_in(browser, "specialist")
+    assert browser.get("/staff/admin/rules/late-bus/delete").status_code == 403
+    page = browser.get("/staff/admin")
+    refused = browser.post("/staff/admin/rules/late-bus/delete", data={"csrf_token": csrf(page)})
+    assert refused.status_code == 403 and services.sent == []

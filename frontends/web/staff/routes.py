@@ -163,6 +163,12 @@ async def _contact_accesses(
     return accesses
 
 
+async def _delete_rule(client: StaffClient, bearer: str, rule_id: str) -> None:
+    """Remove one of triage's routing rules. (Belongs in `StaffClient` beside `save_rule`;
+    written here on its `_call` until frontends/common takes it.)"""
+    await client._call("triage", "DELETE", f"/v1/rules/{quote(rule_id, safe='')}", bearer)
+
+
 async def _reorder_rules(client: StaffClient, bearer: str, order: list[str]) -> None:
     """Triage's routing rules in this order (every rule once). (Belongs in `StaffClient`
     beside `rules`; written here on its `_call` until frontends/common takes it.)"""
@@ -1176,6 +1182,31 @@ def _router() -> APIRouter:
                 anchor="rule-form-title",
             )
         return RedirectResponse(f"/staff/admin?done=rule#rule-row-{quote(rule_id)}", 303)
+
+    @router.get("/admin/rules/{rule_id}/delete", response_class=HTMLResponse)
+    async def confirm_delete_rule(request: Request, rule_id: str) -> Response:
+        """What deleting a routing rule means, before it is deleted."""
+        user = signed_in(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        rules = await _client(request).rules(token(request, user))
+        found = next((r for r in rules if r.id == rule_id), None)
+        if found is None:
+            return await admin_page(request, user, status=404, problem="No such rule.")
+        return page(request, "staff/rule_delete.html", user, rule=found)
+
+    @router.post("/admin/rules/{rule_id}/delete", response_class=HTMLResponse)
+    async def delete_rule(request: Request, rule_id: str) -> Response:
+        """Delete a routing rule; the concerns it routed keep their decisions."""
+        user = signed_in(request)
+        await _web(request).posted(request)
+        if not Pages.of(user).configure:
+            return page(request, "staff/nothing.html", user, status=403)
+        try:
+            await _delete_rule(_client(request), token(request, user), rule_id)
+        except IntakeNotFound:
+            pass  # already gone: what was asked for
+        return RedirectResponse("/staff/admin?done=rule-deleted#rules-title", 303)
 
     @router.post("/admin/rules/{rule_id}/move", response_class=HTMLResponse)
     async def move_rule(request: Request, rule_id: str) -> Response:

@@ -89,6 +89,7 @@ DONE = {
     "back": "Marked back.",
     "handover": "Open concerns handed over.",
     "rule": "Routing rule saved; new concerns are routed by it now.",
+    "rule-deleted": "Routing rule deleted; concerns it routed keep their team.",
     "rule-moved": "Order saved; new concerns are routed by the rules in this order now.",
     "subscription": "Webhook subscription added; its secret is not shown again.",
     "unsubscribed": "Webhook subscription deleted.",
