@@ -335,4 +335,7 @@ async def handover(member_id: str, body: HandoverCreate, ctx: Ctx, who: Manager)
     to, moved = await handlers.handover(
         ctx, member_id, to=body.to, reason=body.reason, actor=who.actor
     )
-    return HandoverRead(member_id=member_id, to=to, moved=moved)
+    shown = await _shown(ctx, who, moved)  # of the concerns moved, those the caller may read
+    return HandoverRead(
+        member_id=member_id, to=to, moved=[c for c in moved if shown is None or c in shown]
+    )

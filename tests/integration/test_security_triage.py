@@ -113,3 +113,19 @@ async def test_a_merge_or_retriage_with_a_blank_reason_is_refused(
     assert answer.status_code == 422, answer.text
     assert "reason" in str(answer.json()["errors"])
     assert (await decided(triage, concern.concern_id))["status"] == "open"
+
+
+async def test_a_hand_over_answers_only_the_moved_concerns_the_caller_may_read(
+    triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
+) -> None:
+    """Security #8: an administrator (who reads no case) handing over a member's work got
+    the ids of every concern moved."""
+    concern = details(school_id="jefferson-hs")
+    await publish(amqp, isolation, concern)
+    holder = (await decided(triage, concern.concern_id))["assignee_id"]
+    admin = bearer("admin", sub="it-admin")
+    moved = await triage.post(f"/v1/members/{holder}/handover", json={"to": "cover"}, headers=admin)
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["to"], moved.json()["moved"]) == ("cover", [])
+    # it was handed over all the same
+    assert (await decided(triage, concern.concern_id))["assignee_id"] == "cover"
