@@ -13,12 +13,15 @@ the Kubernetes schemas.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "deploy" / "kubernetes"
@@ -88,6 +91,10 @@ MAX_REPLICAS.update({name: frontend.max_replicas for name, frontend in FRONTENDS
 LABELS = {"app.kubernetes.io/part-of": "district-bureau"}
 SECRET = "bureau-secrets"
 DISTRICT_CONFIG_MAP = "bureau-district"
+
+
+TERMINATION_GRACE_S = math.ceil(ServiceSettings.model_construct().shutdown_bound_s) + 5
+"""Seconds Kubernetes waits after SIGTERM: the default settings' longest stop, and a margin."""
 
 
 def _meta(name: str, component: str) -> dict[str, Any]:
@@ -198,8 +205,8 @@ def deployment(service: str) -> dict[str, Any]:
                     },
                 },
                 "spec": {
-                    # longer than SHUTDOWN_GRACE_S: in-flight events drain before SIGKILL
-                    "terminationGracePeriodSeconds": 30,
+                    # longer than a stop can take: in-flight events drain before SIGKILL
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
                     "containers": [
                         {

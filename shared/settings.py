@@ -60,6 +60,14 @@ class ServiceSettings(BaseSettings):
     reconnect_interval_s: float = Field(default=2.0, gt=0, description="broker reconnect pause")
     shutdown_grace_s: float = Field(default=10.0, gt=0)
 
+    @property
+    def shutdown_bound_s(self) -> float:
+        """The longest a stop takes, whatever the store does: the web server's graceful end of
+        open requests and then the runtime's drain (each `SHUTDOWN_GRACE_S`), a second for
+        background work, and the broker's and the store's disconnects (each `IO_TIMEOUT_S`).
+        A container platform must wait at least this long before it kills the process."""
+        return int(self.shutdown_grace_s) + self.shutdown_grace_s + 1 + 2 * self.io_timeout_s
+
     district_config: Path = DEFAULT_DISTRICT_CONFIG
 
     cors_origins: list[str] = Field(default=[], description="browser frontends' origins")

@@ -378,3 +378,21 @@ def _district_copy(dockerfile: str) -> tuple[str, str]:
         elif line.startswith("COPY deploy/district.yaml"):
             return workdir, line.split()[-1]
     pytest.fail("the Dockerfile does not copy deploy/district.yaml")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_a_stop_is_given_the_time_the_service_may_need_before_it_is_killed(
+    services: dict[str, Any], name: str
+) -> None:
+    settings = ServiceSettings.model_construct(
+        **{
+            key.lower(): float(value)
+            for key, value in environment(services[name]).items()
+            if key in ("SHUTDOWN_GRACE_S", "IO_TIMEOUT_S")
+        }
+    )
+    grace = services[name]["stop_grace_period"]
+    assert grace.endswith("s")
+
+    # drained in-flight events and a last outbox pass, not a SIGKILL half way
+    assert float(grace[:-1]) >= settings.shutdown_bound_s
