@@ -851,22 +851,29 @@ def _first_response(clock: SlaClock, at: datetime, rules: Rules) -> Change:
 
 # --- the Ombudsperson's list ------------------------------------------------------------------
 
-# The ladder's top rung: every open concern that reached it is on the Ombudsperson's list.
-OMBUDSPERSON_LEVEL = 3
+OMBUDSPERSON = "ombudsperson"
 # What `ombudsperson_from` answers for a concern listed whatever the time (at the top level).
 LISTED_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 
 OmbudspersonReason = Literal["level_3", "long_overdue", "merged"]
 
 
+def at_ombudsperson_rung(clock: SlaClock) -> bool:
+    """Whether the concern climbed to the Ombudsperson's rung of its policy's ladder (the
+    district file's `sla.ladder`, or the policy's own): every open concern there is on the
+    Ombudsperson's list. A ladder without that rung lists only long-overdue concerns."""
+    levels = [step.level for step in clock.policy.ladder or () if step.role == OMBUDSPERSON]
+    return bool(levels) and clock.level >= min(levels)
+
+
 def ombudsperson_from(clock: SlaClock) -> datetime | None:
     """While a concern is open: the resolution due time from which, once it is long overdue,
-    it is on the Ombudsperson's list (`LISTED_AT_ONCE` at the top level; None when only a
+    it is on the Ombudsperson's list (`LISTED_AT_ONCE` at their rung; None when only a
     breach or a climb would list it). The store keeps and indexes it, so the list is read
     as one range: `ombudsperson_from <= now - long overdue`."""
     if clock.status is ClockStatus.STOPPED:
         return None
-    if clock.level >= OMBUDSPERSON_LEVEL:
+    if at_ombudsperson_rung(clock):
         return LISTED_AT_ONCE
     if clock.breached_at is not None:
         return clock.resolution_due_at
@@ -890,4 +897,4 @@ def ombudsperson_reason(
     listed_from = ombudsperson_from(clock)
     if listed_from is None or listed_from > overdue_before:
         return None
-    return "level_3" if clock.level >= OMBUDSPERSON_LEVEL else "long_overdue"
+    return "level_3" if at_ombudsperson_rung(clock) else "long_overdue"

@@ -31,7 +31,11 @@ POLICY = Policy(
     id="standard",
     first_response_s=3600,
     resolution_s=86400,
-    ladder=(LadderStep(level=1, role="principal", after_s=0),),
+    ladder=(
+        LadderStep(level=1, role="principal", after_s=0),
+        LadderStep(level=2, role="assistant_superintendent", after_s=86400),
+        LadderStep(level=3, role="ombudsperson", after_s=172800),
+    ),
 )
 OPEN = SlaClock(
     concern_id="c-1",
@@ -106,3 +110,34 @@ def test_the_stored_field_lists_exactly_the_open_concerns_the_rule_lists(
     listed_from = ombudsperson_from(clock)
     by_store = listed_from is not None and LISTED_AT_ONCE <= listed_from <= overdue_before
     assert by_store == (by_rule in ("level_3", "long_overdue"))
+
+
+def test_the_ombudsperson_rung_is_where_the_policys_ladder_puts_the_ombudsperson() -> None:
+    two_rungs = POLICY.model_copy(
+        update={
+            "ladder": (
+                LadderStep(level=1, role="principal", after_s=0),
+                LadderStep(level=2, role="ombudsperson", after_s=86400),
+            )
+        }
+    )
+    at_level_two = replace(BREACHED, policy=two_rungs, level=2, resolution_due_at=NOW - DAY)
+
+    assert reason(at_level_two) == "level_3"  # on the list at once, as at the top rung
+    assert ombudsperson_from(at_level_two) == LISTED_AT_ONCE
+    assert reason(replace(at_level_two, level=1)) is None  # with the principal, a day late
+
+
+def test_a_ladder_without_an_ombudsperson_lists_only_long_overdue_concerns() -> None:
+    no_ombudsperson = POLICY.model_copy(
+        update={
+            "ladder": (
+                LadderStep(level=1, role="principal", after_s=0),
+                LadderStep(level=2, role="assistant_superintendent", after_s=86400),
+            )
+        }
+    )
+    at_the_top = replace(BREACHED, policy=no_ombudsperson, level=2)
+
+    assert reason(at_the_top) == "long_overdue"
+    assert reason(replace(at_the_top, resolution_due_at=NOW - DAY)) is None
