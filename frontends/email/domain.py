@@ -17,7 +17,7 @@ from email.utils import getaddresses, parseaddr
 from enum import StrEnum
 
 import html2text
-from mailparser_reply import EmailReplyParser
+from mailparser_reply.parser import EmailMessage as ReplyParse
 
 # The bureau's tracking numbers, as intake issues them (`CS-2026-000123`), in any case.
 TRACKING_PATTERN = re.compile(r"\bCS-(\d{4})-(\d{6})\b", re.IGNORECASE)
@@ -230,7 +230,7 @@ def _original_header(part: Message, name: str) -> str:
 
 # --- the text a person wrote -----------------------------------------------------------------
 
-_REPLY_PARSER = EmailReplyParser(languages=["en", "es"])
+REPLY_LANGUAGES = ("en", "es")  # the reply parser's headers and sign-offs
 # "On Tue, 1 Dec 2026 at 09:12, Bureau <x@y> wrote:" (may wrap over two lines in Gmail), and
 # the Spanish "El mar, 1 dic 2026 a las 9:20, Oficina (<x@y>) escribió:": where history starts.
 _ATTRIBUTION = re.compile(
@@ -243,13 +243,27 @@ _ATTRIBUTION = re.compile(
 _RULE = re.compile(r"[*_=-](\s?[*_=-]){2,}")
 
 
+# html2text writes Markdown: it escapes what a person wrote that Markdown would read as a list
+# ("1\\.", "\\-", "\\+" at the start of a line) and a backslash before such a character.
+_MD_ESCAPES = (
+    (re.compile(r"^(\s*\d+)\\(\.)(?=\s)", re.MULTILINE), r"\1\2"),
+    (re.compile(r"^(\s*)\\([-+])", re.MULTILINE), r"\1\2"),
+    (re.compile(r"\\(\\)(?=[\\`*_{}\[\]()#+\-.!])"), r"\1"),
+)
+
+
 def html_to_text(html: str) -> str:
-    """Readable text from an HTML body: links kept, images dropped."""
+    """Readable text from an HTML body, as the person wrote it: links kept, images dropped,
+    accents kept (an entity such as `&iacute;` is "í", never "i"), no Markdown escapes."""
     converter = html2text.HTML2Text()
     converter.body_width = 0
     converter.ignore_images = True
     converter.ignore_emphasis = True
-    return converter.handle(html).strip()
+    converter.unicode_snob = True
+    text = converter.handle(html)
+    for escaped, written in _MD_ESCAPES:
+        text = escaped.sub(written, text)
+    return text.strip()
 
 
 def _decoded(part: Message) -> str:
@@ -283,7 +297,10 @@ def written_text(text: str) -> str:
     if not text.strip():
         return ""
     try:
-        parsed = _REPLY_PARSER.read(text)
+        # a list a parent writes with dashes is what they wrote, not a signature
+        parsed = ReplyParse(
+            text=text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True
+        ).read()
         latest = parsed.replies[0].body if parsed.replies else text
     except Exception:  # the parser is heuristic: never lose a mail because of it
         latest = text

@@ -39,6 +39,7 @@ def mail(name: str, **options: Any) -> InboundMail:
         ("new_plain_en.eml", Kind.NEW),
         ("new_spanish_latin1.eml", Kind.NEW),
         ("new_html_only.eml", Kind.NEW),
+        ("new_html_only_spanish_entities.eml", Kind.NEW),
         ("new_with_attachments.eml", Kind.NEW),
         ("reply_gmail.eml", Kind.REPLY),
         ("reply_outlook.eml", Kind.REPLY),
@@ -100,6 +101,31 @@ def test_signature_and_sign_off_are_stripped_from_a_new_mail() -> None:
 def test_html_only_mail_becomes_text_in_its_charset() -> None:
     body = mail("new_html_only.eml").body
     assert "<p>" not in body and "It\u2019s been like that for two weeks." in body
+
+
+def test_a_list_written_with_dashes_is_kept_and_the_signature_is_not() -> None:
+    text = (
+        "Hello,\n\nTwo problems with the bus:\n- it is late every day\n"
+        "- the driver skips our stop\n\n-- \nMaria Gonzalez\n555-0123"
+    )
+    assert written_text(text) == (
+        "Hello,\n\nTwo problems with the bus:\n- it is late every day\n- the driver skips our stop"
+    )
+
+
+def test_html_mail_keeps_accents_and_lists_as_written() -> None:
+    # accents written as HTML entities stay accents ("Sí" is not "Si", "él" not "el"), a
+    # numbered or dashed list is not escaped for Markdown, and the signature goes
+    found = mail("new_html_only_spanish_entities.eml")
+    assert found.language == "es"
+    assert found.body == (
+        "Buenos días,\n\n"
+        "Les escribo porque el autobús de mi hija tiene dos problemas:\n\n"
+        "1. Llega tarde casi todos los días.\n\n"
+        "2. El conductor no para en nuestra esquina — la de Oak y la 5.\n\n"
+        "- Ya hablé con la escuela y no me dieron información.\n\n"
+        "¿Quién me puede ayudar?"
+    )
 
 
 def test_latin1_spanish_mail_is_decoded_and_detected_spanish() -> None:
