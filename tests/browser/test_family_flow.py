@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from devtools.bureau import LocalBureau
+from devtools.launcher import free_port
 from devtools.screenshots import SURVEY_LINK
+from frontends.web.main import create_app
+from frontends.web.security import LANGUAGE_COOKIE
+from frontends.web.settings import WebSettings
 from tests.conftest import bearer
+from tests.unit.test_web_family_status import PERSONAL_LINK, VIEW, Intake
 
 pytestmark = pytest.mark.browser
 
@@ -344,3 +354,98 @@ async def test_anonymous_family_without_javascript_checks_by_number_and_code_and
     await expect(page.locator("h1")).to_have_text("This survey link does not work")
     await pages.check("survey-unknown")
     await other.close()
+
+
+class RefusingIntake(Intake):
+    """The stand-in intake, which can also refuse a family's look-up as too many (429)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.too_many = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.too_many and request.url.path.startswith("/v1/tracking/"):
+            return httpx.Response(429, json={"title": "Too many requests", "status": 429})
+        return super().__call__(request)
+
+
+@pytest.fixture
+def web_on_stand_in() -> Iterator[tuple[str, RefusingIntake]]:
+    """The family web served on a port, its services a stand-in the test sets: the states the
+    real bureau reaches only in days (late) or by failing (a send intake did not answer)."""
+    intake = RefusingIntake()
+    app = create_app(WebSettings(), transport=httpx.MockTransport(intake))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the web did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", intake
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_the_rarer_pages_have_no_violation_either(
+    web_on_stand_in: tuple[str, RefusingIntake], browser: Browser, artifacts: Path, lang: str
+) -> None:
+    """A late concern, a merged one, a send intake did not answer, too many look-ups, a
+    service down and a form expired: axe in both languages."""
+    web, intake = web_on_stand_in
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    pages = Pages(page, artifacts)
+    await page.goto(f"{web}/?lang={lang}")
+
+    intake.view = {
+        **VIEW,
+        "resolution_due_at": f"{datetime.now(UTC) - timedelta(hours=3):%Y-%m-%dT%H:%M:%SZ}",
+    }
+    await page.goto(f"{web}{PERSONAL_LINK}")
+    await expect(page.locator(".notice-late")).to_be_visible()
+    await pages.check("status-late")
+    intake.view = {
+        **VIEW,
+        "status": "closed",
+        "merged": True,
+        "can_reopen_until": f"{datetime.now(UTC) + timedelta(days=14):%Y-%m-%dT%H:%M:%SZ}",
+    }
+    await page.reload()
+    await expect(page.locator("#reopen-title")).to_be_visible()
+    await pages.check("status-merged")
+
+    await page.goto(f"{web}/concern/new")
+    await page.check("#category-transportation")
+    await page.fill("#description", "The bus skipped our stop three times.")
+    await page.check("#contact-none")
+    await page.click("form button[type=submit]")
+    intake.submission = httpx.Response(503, json={"title": "Unavailable", "status": 503})
+    await page.click("form[action='/concern/send'] button")
+    await expect(page.locator(".error-summary")).to_be_visible()
+    await expect(page).to_have_title(re.compile("^Error:"))
+    await pages.check("check-unsent")
+
+    intake.too_many = True
+    limited = await page.goto(f"{web}/status/{VIEW['tracking_number']}")
+    assert limited is not None and limited.status == 429
+    await pages.check("too-many")
+    intake.too_many = False
+    intake.down = True
+    down = await page.goto(f"{web}/status/{VIEW['tracking_number']}")
+    assert down is not None and down.status == 503
+    await pages.check("unavailable")
+    intake.down = False
+    await page.goto(f"{web}/status")
+    await context.clear_cookies()
+    await context.add_cookies([{"name": LANGUAGE_COOKIE, "value": lang, "url": web}])
+    await page.fill("#tracking_number", str(VIEW["tracking_number"]))
+    async with page.expect_response(f"{web}/status") as posted:
+        await page.click("form button[type=submit]")
+    assert (await posted.value).status == 400
+    await expect(page.locator("html")).to_have_attribute("lang", lang)
+    await pages.check("form-expired")
+    await context.close()
