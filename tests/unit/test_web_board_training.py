@@ -1,6 +1,7 @@
-"""HR's CSV imported from the staff console (`/staff/board/training`), through the web's
-routes with triage answered by a stand-in: what reaches triage, and what the administrator
-is told (lines imported, lines refused and why, or why triage refused the file)."""
+"""The Board's pages through the web's routes, the services answered by a stand-in: HR's CSV
+imported from the staff console (`/staff/board/training`): what reaches triage, and what the
+administrator is told (lines imported, lines refused and why, or why triage refused the
+file); and figures the services refuse, the same answer on every Board page."""
 
 from __future__ import annotations
 
@@ -109,3 +110,34 @@ def test_a_file_triage_refuses_is_answered_with_triages_reason_not_a_date_hint(
     shown = text_of(page)
     assert "The CSV must be UTF-8 text." in shown
     assert "check the date" not in shown
+
+
+@pytest.mark.parametrize("path", ["/staff/board", "/staff/board/packet", "/staff/board/packet.csv"])
+def test_figures_the_services_refuse_are_nothing_for_the_role_on_every_board_page(
+    path: str,
+) -> None:
+    """The packet's CSV answered a refused report as "Sorry, there is a problem" (503)
+    where the dashboard and the printable packet say there is nothing for the role."""
+
+    def refusing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            403,
+            json={"title": "Forbidden", "status": 403, "detail": "missing reports:read"},
+            headers={"content-type": "application/problem+json"},
+        )
+
+    app = create_app(
+        WebSettings(environment="development"), transport=httpx.MockTransport(refusing)
+    )
+    with TestClient(app, base_url="http://127.0.0.1:8000") as board:
+        page = board.get("/staff/sign-in")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        board.post(
+            "/staff/sign-in/development",
+            data={"csrf_token": token.group(1), "role": "board", "sub": "board-chair"},
+            follow_redirects=False,
+        )
+        answer = board.get(path)
+    assert answer.status_code == 403
+    assert "Nothing here for your role" in answer.text

@@ -152,23 +152,32 @@ def _router() -> APIRouter:
             "following": _shift(last, 1).strftime("%Y-%m") if _shift(last, 1) <= today else None,
         }
 
+    async def allowed_figures(
+        request: Request, user: StaffUser, month: str | None, months: int
+    ) -> dict[str, Any] | None:
+        """The figures of `months` months to `month`, or None when the services refuse the
+        person (the page then says there is nothing for their role, as without the right)."""
+        timezone = ZoneInfo(request.app.state.web.district.district.timezone)
+        last = _month(month, datetime.now(timezone).date())
+        try:
+            return await figures(request, user, _shift(last, 1 - months), last)
+        except IntakeError as exc:
+            if exc.status in (401, 403):
+                log.warning(
+                    "board figures refused", extra={"status": exc.status, "title": exc.title}
+                )
+                return None
+            raise
+
     async def board_page(
         request: Request, template: str, month: str | None, months: int
     ) -> Response:
         user = signed_in(request)
         if not user.may(Permission.REPORTS_READ):
             return page(request, "staff/nothing.html", user, status=403)
-        timezone = ZoneInfo(request.app.state.web.district.district.timezone)
-        last = _month(month, datetime.now(timezone).date())
-        try:
-            found = await figures(request, user, _shift(last, 1 - months), last)
-        except IntakeError as exc:
-            if exc.status in (401, 403):
-                log.warning(
-                    "board figures refused", extra={"status": exc.status, "title": exc.title}
-                )
-                return page(request, "staff/nothing.html", user, status=403)
-            raise
+        found = await allowed_figures(request, user, month, months)
+        if found is None:
+            return page(request, "staff/nothing.html", user, status=403)
         return page(request, template, user, **found)
 
     @router.get("/board")
@@ -191,9 +200,9 @@ def _router() -> APIRouter:
         user = signed_in(request)
         if not user.may(Permission.REPORTS_READ):
             return page(request, "staff/nothing.html", user, status=403)
-        timezone = ZoneInfo(request.app.state.web.district.district.timezone)
-        last = _month(month, datetime.now(timezone).date())
-        found = await figures(request, user, last, last)
+        found = await allowed_figures(request, user, month, 1)
+        if found is None:
+            return page(request, "staff/nothing.html", user, status=403)
         charts = [
             found["standards_chart"],
             found["trend"],
