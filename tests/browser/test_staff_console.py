@@ -234,6 +234,18 @@ async def test_specialist_finds_new_concern_first_replies_schedules_callback_and
     await expect(page.get_by_role("status")).to_have_text("Resolved; the family sees the summary.")
     await expect(page.locator("h1 .tag")).to_have_text("Resolved")
     await check(page, console, "case-resolved")
+    sent = page.get_by_text(re.compile("^Messages sent about this case"))
+
+    async def deliveries_listed() -> bool | None:
+        await page.reload()
+        return await sent.count() == 1 or None
+
+    await eventually(deliveries_listed, timeout_s=20, interval_s=0.5, what="deliveries listed")
+    await sent.click()
+    await expect(page.locator("#deliveries")).to_contain_text(
+        "acknowledgement by email to the family (m"
+    )
+    await check(page, console, "case-deliveries")
 
     await page.get_by_role("link", name="Administration").click()
     await expect(page.get_by_role("heading", name="Routing rules")).to_be_visible()

@@ -346,7 +346,7 @@ def test_the_timeline_says_which_message_reached_the_family_and_which_did_not(
         {"kind": "notification_sent", "at": "2026-12-01T10:00:05Z", "actor": "notify"}
         | {"notification": "acknowledgement", "channel": "email", "delivery_id": "d-1"},
         {"kind": "notification_failed", "at": "2026-12-01T11:00:05Z", "actor": "notify"}
-        | {"notification": "public_reply", "channel": "sms", "delivery_id": "d-2"},
+        | {"notification": "reply", "channel": "sms", "delivery_id": "d-2"},
     ]
     services.lists[(INTAKE, "/v1/concerns/c-1")] = {**CASE, "timeline": timeline}
     sign_in(browser, "specialist")
@@ -355,7 +355,7 @@ def test_the_timeline_says_which_message_reached_the_family_and_which_did_not(
 
     happened = case.text.split('class="timeline"')[1]
     assert "notification sent: acknowledgement by email" in happened
-    assert "<strong>notification failed: public reply by sms</strong>" in happened
+    assert "<strong>notification failed: reply by sms</strong>" in happened
 
 
 def textarea(page: str, field_id: str) -> str:
@@ -529,3 +529,31 @@ def test_only_administrators_may_delete_a_rule(browser: TestClient, services: Se
     page = browser.get("/staff/admin")
     refused = browser.post("/staff/admin/rules/late-bus/delete", data={"csrf_token": csrf(page)})
     assert refused.status_code == 403 and services.sent == []
+
+
+def test_the_case_says_which_messages_reached_the_family_and_why_one_did_not(
+    browser: TestClient, services: Services
+) -> None:
+    sent = {"recipient": "requester", "language": "en", "attempts": 1, "status": "sent"}
+    services.lists[(8004, "/v1/concerns/c-1/deliveries")] = [
+        sent
+        | {"id": "d-1", "kind": "acknowledgement", "channel": "email"}
+        | {"address": "m***@example.org", "created_at": "2026-12-01T10:00:01Z"}
+        | {"updated_at": "2026-12-01T10:00:02Z", "sent_at": "2026-12-01T10:00:02Z"},
+        sent
+        | {"id": "d-2", "kind": "reply", "channel": "sms", "status": "failed"}
+        | {"attempts": 3, "address": "+1******0001", "created_at": "2026-12-01T11:00:00Z"}
+        | {"updated_at": "2026-12-01T11:20:00Z", "failed_at": "2026-12-01T11:20:00Z"}
+        | {"last_error": "provider 30003 unreachable"},
+    ]
+    sign_in(browser, "specialist")
+
+    case = browser.get("/staff/concerns/c-1")
+
+    listed = case.text.split('id="deliveries"')[1].split("</details>")[0]
+    assert "(2, <strong>1 failed</strong>)" in listed
+    assert "acknowledgement by email to the family (m***@example.org): sent" in listed
+    assert (
+        "reply by sms to the family (+1******0001): <strong>failed</strong> after 3 "
+        "attempts (provider 30003 unreachable)"
+    ) in listed

@@ -52,6 +52,7 @@ from services.escalation.config import EscalationConfig
 from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.config import IntakeConfig
 from services.intake.contact_api import ContactAccessRead, ContactRevealRead
+from services.notify.api import DeliveryRead
 from services.triage.api import DuplicateRead
 from shared.auth import Role
 from shared.authz import Permission
@@ -161,6 +162,21 @@ async def _contact_accesses(
     except IntakeError:
         return None
     return accesses
+
+
+async def _deliveries(client: StaffClient, bearer: str, concern_id: str) -> list[DeliveryRead]:
+    """Every message notify sent (or is still trying to send) about the case, oldest first:
+    to whom, how, whether it arrived and why not (addresses masked); empty when notify cannot
+    say. (Belongs in `StaffClient`; written here on its `_call` until frontends/common
+    takes it.)"""
+    try:
+        response = await client._call(
+            "notify", "GET", f"/v1/concerns/{quote(concern_id, safe='')}/deliveries", bearer
+        )
+        found: list[DeliveryRead] = client._parse(TypeAdapter(list[DeliveryRead]), response)
+    except IntakeError:
+        return []
+    return found
 
 
 async def _delete_rule(client: StaffClient, bearer: str, rule_id: str) -> None:
@@ -471,9 +487,10 @@ def _router() -> APIRouter:
                 return page(request, "staff/not_found.html", user, status=404)
             raise
         audit = user.may(Permission.AUDIT_READ)
-        clock, duplicates, accesses = await asyncio.gather(
+        clock, duplicates, deliveries, accesses = await asyncio.gather(
             _clock(client, bearer, case.id),
             _duplicates(client, bearer, case.id),
+            _deliveries(client, bearer, case.id),
             _contact_accesses(client, bearer, case.id) if audit else asyncio.sleep(0),
         )
         pages = Pages.of(user)
@@ -494,6 +511,7 @@ def _router() -> APIRouter:
             duplicate_reasons=views.DUPLICATE_REASONS,
             audit=audit,
             accesses=accesses,
+            deliveries=deliveries,
             clock=clock,
             actions=views.allowed_actions(case.status.value, act=pages.act),
             retriage=pages.triage and case.status.value not in ("closed",),
