@@ -79,6 +79,10 @@ class FakeConcernRepository:
         doc = self.documents.get(concern_id)
         return copy.deepcopy(doc) if doc else None
 
+    async def submitted_at(self, concern_id: str) -> datetime | None:
+        doc = self.documents.get(concern_id)
+        return as_utc(doc["submitted_at"]) if doc else None
+
     async def load(self, concern_id: str) -> Case | None:
         doc = self.documents.get(concern_id)
         return case_of(doc) if doc else None

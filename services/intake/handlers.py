@@ -721,10 +721,10 @@ async def on_notification_sent(
     """The case shows what the requester was sent (never the address)."""
     await _record_notification("notification_sent", event, data, ctx=ctx)
     if data.kind == ACKNOWLEDGEMENT:
-        doc = await ctx.repo.get_document(data.concern_id)
-        if doc is not None:  # the whole path, submission to the requester's mailbox
+        submitted_at = await ctx.repo.submitted_at(data.concern_id)
+        if submitted_at is not None:  # the whole path, submission to the requester's mailbox
             CONCERN_STAGE_SECONDS.labels("acknowledged").observe(
-                max(0.0, (data.sent_at - as_utc(doc["submitted_at"])).total_seconds())
+                max(0.0, (data.sent_at - submitted_at).total_seconds())
             )
 
 

@@ -378,6 +378,11 @@ class ConcernRepository:
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._concerns.find_one({"_id": concern_id}, {"outbox": 0})
 
+    async def submitted_at(self, concern_id: str) -> datetime | None:
+        """When the concern was submitted (its submission time alone, not the whole case)."""
+        doc = await self._concerns.find_one({"_id": concern_id}, {"submitted_at": 1})
+        return as_utc(doc["submitted_at"]) if doc else None
+
     async def load(self, concern_id: str) -> Case | None:
         """The concern as decisions read it (not its messages, timeline or outbox)."""
         doc = await self._concerns.find_one({"_id": concern_id}, CASE_FIELDS)
