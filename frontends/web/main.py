@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontends.common.app import health_router
 from frontends.common.intake import (
@@ -59,6 +60,26 @@ HERE = Path(__file__).resolve().parent
 HONEYPOT = "website"  # hidden from people; a bot that fills it is refused
 TRACKING_MAX = 32
 TOKEN_MAX = 128
+
+
+class HeadAsGet:
+    """A HEAD request (a monitor's, a link checker's) answered as its GET, without the body:
+    FastAPI's routes answer GET alone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
 class FormRefused(Exception):
@@ -265,6 +286,7 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(ContentSecurityPolicy)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
+    app.add_middleware(HeadAsGet)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health_router())
     _install_language_switch(app)
@@ -317,9 +339,14 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        kind = "not_found" if exc.status_code == 404 else "unavailable"
-        if exc.status_code == 405:
-            return RedirectResponse("/", 303)
+        kind = "not_found" if exc.status_code in (404, 405) else "unavailable"
+        if exc.status_code == 405 and request.method == "GET":
+            # the address of a form's post, opened: the status page the form is on, or the
+            # start page. Another method (a monitor's HEAD) gets its answer: a redirect would
+            # send it round in a loop
+            path = request.url.path
+            on_status = path.startswith("/status/") and path.count("/") == 3
+            return RedirectResponse(path.rsplit("/", 1)[0] if on_status else "/", 303)
         return web_of(request).render(request, "error.html", status=exc.status_code, kind=kind)
 
     @app.exception_handler(Exception)

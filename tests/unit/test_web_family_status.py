@@ -187,3 +187,18 @@ def test_a_district_that_adds_a_language_gives_its_contact_line_in_it() -> None:
         LocalizedText.model_validate({"en": "a", "es": "b", "hmn": 3})
     with pytest.raises(ValidationError):
         LocalizedText.model_validate({"en": "a", "es": "b", "not a language": "c"})
+
+
+def test_a_form_address_opened_leads_to_its_page_and_a_head_request_is_answered(
+    browser: TestClient,
+) -> None:
+    opened = browser.get(f"/status/{TRACKING}/message", follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"] == f"/status/{TRACKING}"
+    assert browser.get("/status/x/y/z", follow_redirects=False).status_code == 404
+    # a monitor's HEAD: the GET's answer without its body (was a redirect to itself, forever)
+    head = browser.head("/", follow_redirects=False)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("text/html")
+    assert browser.head(f"/status/{TRACKING}/message").status_code == 200  # its status page
+    put = browser.put("/concern/new", follow_redirects=False)
+    assert put.status_code == 405 and "Page not found" in put.text
