@@ -17,6 +17,11 @@ from email.utils import getaddresses, parseaddr
 from enum import StrEnum
 
 import html2text
+from mailparser_reply.constants import (
+    NOLIST_SIGNATURE_REGEX,
+    OUTLOOK_MAIL_SEPARATOR,
+    QUOTED_MATCH_INCLUDE,
+)
 from mailparser_reply.parser import EmailMessage as ReplyParse
 
 # The bureau's tracking numbers, as intake issues them (`CS-2026-000123`), in any case.
@@ -231,6 +236,39 @@ def _original_header(part: Message, name: str) -> str:
 # --- the text a person wrote -----------------------------------------------------------------
 
 REPLY_LANGUAGES = ("en", "es")  # the reply parser's headers and sign-offs
+
+
+class _ReplyParse(ReplyParse):
+    """mail-parser-reply, but a sign-off ("Thanks,", "Gracias,", "Best regards,") ends what
+    the person wrote only as a line of its own (a name may follow on it) with at most a short
+    signature block after it: "Thanks, but the bus still did not come" is what they wrote.
+    A list written with dashes is never a signature. The rest is the library's own
+    signature expression (its `SIGNATURE_REGEX`, version 1.x)."""
+
+    @property
+    def SIGNATURE_REGEX(self) -> re.Pattern[str]:
+        cached: re.Pattern[str] | None = getattr(self, "_signature_regex", None)
+        if cached is not None:
+            return cached
+        sent_from = "|".join(
+            r for r in (self._get_language_regex(lang, "sent_from") for lang in self.languages) if r
+        )
+        sign_offs = "|".join(
+            r
+            for r in (self._get_language_regex(lang, "signatures") for lang in self.languages)
+            if r
+        )
+        pattern = re.compile(
+            rf"(({NOLIST_SIGNATURE_REGEX}|{OUTLOOK_MAIL_SEPARATOR}|"
+            rf"\s*^{QUOTED_MATCH_INCLUDE}(?:{sent_from}) ?(?:(?:[\w.<>:// ]+)|(?:\w+ ){{1,3}})$|"
+            rf"(?<!\A)^{QUOTED_MATCH_INCLUDE}(?:{sign_offs})[^\n.?!]{{0,40}}$"
+            rf"(?=(?:\n[^\n]*){{0,8}}\Z))(.|\s)*)",
+            flags=re.MULTILINE | re.IGNORECASE,
+        )
+        self._signature_regex = pattern  # the library's cache
+        return pattern
+
+
 # "On Tue, 1 Dec 2026 at 09:12, Bureau <x@y> wrote:" (may wrap over two lines in Gmail), and
 # the Spanish "El mar, 1 dic 2026 a las 9:20, Oficina (<x@y>) escribió:": where history starts.
 _ATTRIBUTION = re.compile(
@@ -297,10 +335,7 @@ def written_text(text: str) -> str:
     if not text.strip():
         return ""
     try:
-        # a list a parent writes with dashes is what they wrote, not a signature
-        parsed = ReplyParse(
-            text=text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True
-        ).read()
+        parsed = _ReplyParse(text=text, languages=list(REPLY_LANGUAGES)).read()
         latest = parsed.replies[0].body if parsed.replies else text
     except Exception:  # the parser is heuristic: never lose a mail because of it
         latest = text

@@ -103,6 +103,32 @@ def test_html_only_mail_becomes_text_in_its_charset() -> None:
     assert "<p>" not in body and "It\u2019s been like that for two weeks." in body
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Hello,\n\nThanks, but the bus still did not come today.\nMy son waited 40 "
+            "minutes.\n\nThanks,\nMaria\n555-0123",
+            "Hello,\n\nThanks, but the bus still did not come today.\nMy son waited 40 "
+            "minutes.",
+        ),
+        (
+            "Hola,\n\nGracias, pero el autobús no vino hoy. Mi hijo esperó 40 minutos.\n\n"
+            "Saludos,\nLucía",
+            "Hola,\n\nGracias, pero el autobús no vino hoy. Mi hijo esperó 40 minutos.",
+        ),
+        (
+            "Hi,\nBest, the bus was late again on Monday and Tuesday.\n\nBest regards, Maria",
+            "Hi,\nBest, the bus was late again on Monday and Tuesday.",
+        ),
+    ],
+    ids=["thanks-but", "gracias-pero", "best-the-bus"],
+)
+def test_a_sentence_starting_like_a_sign_off_is_kept(text: str, expected: str) -> None:
+    # "Thanks, but ..." is what the parent wrote; "Thanks," on its own line signs it off
+    assert written_text(text) == expected
+
+
 def test_a_list_written_with_dashes_is_kept_and_the_signature_is_not() -> None:
     text = (
         "Hello,\n\nTwo problems with the bus:\n- it is late every day\n"
