@@ -109,8 +109,7 @@ def test_html_only_mail_becomes_text_in_its_charset() -> None:
         (
             "Hello,\n\nThanks, but the bus still did not come today.\nMy son waited 40 "
             "minutes.\n\nThanks,\nMaria\n555-0123",
-            "Hello,\n\nThanks, but the bus still did not come today.\nMy son waited 40 "
-            "minutes.",
+            "Hello,\n\nThanks, but the bus still did not come today.\nMy son waited 40 minutes.",
         ),
         (
             "Hola,\n\nGracias, pero el autobús no vino hoy. Mi hijo esperó 40 minutos.\n\n"
