@@ -28,7 +28,7 @@ from services.triage.domain import (
 from services.triage.rules import Facts
 from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.clock import as_utc
-from shared.errors import DomainError
+from shared.errors import ChangedMeanwhile, DomainError
 from shared.events import (
     CloudEvent,
     ConcernAssigned,
@@ -67,8 +67,9 @@ class Invalid(Refused):
     status, title = 422, "Invalid request"
 
 
-class AssignmentContention(RuntimeError):
-    """Too many replicas changed the same loads at once; the event is retried."""
+class AssignmentContention(ChangedMeanwhile):
+    """Too many replicas changed the same loads at once; the event is retried (as transient:
+    contention passes by itself, so it is never parked for it)."""
 
 
 # --- automatic triage ---------------------------------------------------------------------
@@ -274,7 +275,7 @@ async def _assign(
             lambda: ctx.members.loads(ids),
             attempt,
             conflict=lambda: AssignmentContention(
-                f"could not assign {concern_id} in team {team_id}"
+                concern_id, f"could not assign {concern_id} in team {team_id}; try again"
             ),
             attempts=MAX_CLAIM_ATTEMPTS,
         )

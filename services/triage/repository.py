@@ -28,9 +28,10 @@ from services.triage.rules import Rule
 from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.cache import Cached
 from shared.clock import as_utc
+from shared.errors import ChangedMeanwhile
 from shared.events import CloudEvent, Priority
 from shared.outbox import outbox_push, with_outbox
-from shared.store import Document
+from shared.store import Document, duplicates_only
 
 DECISIONS = "decisions"
 RULES = "rules"
@@ -110,8 +111,9 @@ def decision_of(doc: Document) -> Decision:
     )
 
 
-class ConcurrentChange(RuntimeError):
-    """The decision kept changing under this change; the consumer retries the event."""
+class ConcurrentChange(ChangedMeanwhile):
+    """The decision kept changing under this change: a route answers 409, a consumer
+    retries the event (as transient, never parked for it)."""
 
 
 class DecisionRepository:
@@ -489,9 +491,8 @@ class MemberRepository:
         ]
         try:
             await self._members.bulk_write(writes, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise  # anything but "another replica created it at the same moment"
+        except BulkWriteError as exc:  # another replica created some at the same moment
+            duplicates_only(exc, len(writes))
         self._known.update(member_ids)
 
     async def get(self, member_id: str) -> Document | None:

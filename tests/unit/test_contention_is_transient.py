@@ -27,13 +27,7 @@ CONTENTIONS = {
 }
 
 
-TRIAGE_PENDING = pytest.mark.xfail(strict=True, reason="triage's contention errors: next commit")
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=TRIAGE_PENDING) if n.startswith("triage") else n for n in CONTENTIONS],
-)
+@pytest.mark.parametrize("name", list(CONTENTIONS))
 async def test_a_change_that_kept_losing_to_other_writers_is_retried_not_parked(
     name: str,
 ) -> None:
