@@ -174,9 +174,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": _route_of(request)})
-        return problem_response(
+        answer = problem_response(
             500, "Internal error", "The bureau could not complete this request; try again."
         )
+        # Starlette answers this outside every middleware: the headers come with it here
+        answer.headers.update({name.decode(): value.decode() for name, value in SECURITY_HEADERS})
+        return answer
 
 
 class BodyLimit:

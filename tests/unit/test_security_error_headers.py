@@ -30,11 +30,6 @@ def failing_app() -> FastAPI:
     return app
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs shared/http.py `unexpected` (the Exception handler) to add SECURITY_HEADERS "
-    "to its 500 (owned by the lead; see the issue 15/16 audit report)",
-)
 async def test_an_unexpected_error_is_a_500_problem_with_the_security_headers() -> None:
     transport = httpx.ASGITransport(app=failing_app(), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
