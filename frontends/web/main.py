@@ -37,7 +37,7 @@ from frontends.common.staff import StaffClient
 from frontends.web import board, forms, pages, staff
 from frontends.web.board.client import BoardClient
 from frontends.web.client import IntakeClient, NotifyClient
-from frontends.web.i18n import NATIVE_NAMES, RIGHT_TO_LEFT, Translations
+from frontends.web.i18n import N_, NATIVE_NAMES, RIGHT_TO_LEFT, Translations
 from frontends.web.security import (
     ACCESS_COOKIE,
     ACCESS_MAX_AGE_S,
@@ -60,6 +60,7 @@ HERE = Path(__file__).resolve().parent
 HONEYPOT = "website"  # hidden from people; a bot that fills it is refused
 TRACKING_MAX = 32
 TOKEN_MAX = 128
+MESSAGE_REFUSED = N_("Your message could not be added to this concern now. Please call us.")
 
 
 class HeadAsGet:
@@ -559,24 +560,44 @@ def _routes(app: FastAPI) -> None:
         data = await web.posted(request)
         tracking = str(data.get("tracking_number") or "").strip().upper()
         token = str(data.get("access_token") or "").strip()
+        # a message written while this browser's access ran out, sent once the code is given
+        pending = str(data.get("pending_message") or "").strip()[: forms.MESSAGE_MAX]
         errors: dict[str, str] = {}
         if not tracking:
             errors["tracking_number"] = forms.N_("Enter your tracking number.")
         if not token:
             errors["access_token"] = forms.N_("Enter your access code.")
-        if not errors and await open_case(request, tracking, token) is None:
+        view = None if errors else await open_case(request, tracking, token)
+        if not errors and view is None:
             errors["tracking_number"] = forms.N_(
                 "No concern matches this tracking number and access code. Check both and try again."
             )
-        if errors:
+        if errors or view is None:
             return web.render(
                 request,
                 "lookup.html",
                 status=400,
                 errors=errors,
-                values={"tracking_number": tracking, "access_token": token[:TOKEN_MAX]},
+                values={
+                    "tracking_number": tracking,
+                    "access_token": token[:TOKEN_MAX],
+                    "pending_message": pending,
+                },
             )
-        response = RedirectResponse(f"/status/{tracking}", 303)
+        response = (
+            await change_case(
+                request,
+                view,
+                web.intake.add_message(
+                    tracking, token, pending, client_address=web.family_address(request)
+                ),
+                done=f"/status/{tracking}?done=message#messages",
+                refusal=MESSAGE_REFUSED,
+                message=pending,
+            )
+            if pending
+            else RedirectResponse(f"/status/{tracking}", 303)
+        )
         web.remember(request, response, tracking, token)
         return response
 
@@ -649,7 +670,24 @@ def _routes(app: FastAPI) -> None:
         view = await open_case(request, tracking, token) if token else None
         if token and view:
             return data, token, view
-        return RedirectResponse(f"/status/{tracking}", 303)
+        # this browser's access ran out (a day) while the page was open: the code again, and
+        # what the family wrote is kept and sent with it
+        pending = ""
+        if request.url.path.endswith("/message"):
+            pending = str(data.get("message") or "").strip()[: forms.MESSAGE_MAX]
+        return web.render(
+            request,
+            "lookup.html",
+            status=403,
+            values={"tracking_number": tracking[:TRACKING_MAX], "pending_message": pending},
+            errors={
+                "access_token": forms.N_(
+                    "Enter your access code again to send your message. Your message is kept below."
+                )
+                if pending
+                else forms.N_("For your security, enter your access code again.")
+            },
+        )
 
     async def change_case(
         request: Request,
@@ -689,9 +727,7 @@ def _routes(app: FastAPI) -> None:
                 tracking, token, text, client_address=web.family_address(request)
             ),
             done=f"/status/{tracking}?done=message#messages",
-            refusal=forms.N_(
-                "Your message could not be added to this concern now. Please call us."
-            ),
+            refusal=MESSAGE_REFUSED,
             message=text,
         )
 

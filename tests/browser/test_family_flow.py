@@ -22,7 +22,7 @@ from devtools.bureau import LocalBureau
 from devtools.launcher import free_port
 from devtools.screenshots import SURVEY_LINK
 from frontends.web.main import create_app
-from frontends.web.security import LANGUAGE_COOKIE
+from frontends.web.security import ACCESS_COOKIE, LANGUAGE_COOKIE
 from frontends.web.settings import WebSettings
 from tests.conftest import bearer
 from tests.unit.test_web_family_status import PERSONAL_LINK, VIEW, Intake
@@ -439,6 +439,15 @@ async def test_the_rarer_pages_have_no_violation_either(
     assert down is not None and down.status == 503
     await pages.check("unavailable")
     intake.down = False
+    # the browser's access to the concern runs out while the family writes
+    intake.view = dict(VIEW)
+    await page.goto(f"{web}/status/{VIEW['tracking_number']}")
+    await context.clear_cookies(name=ACCESS_COOKIE)
+    await page.fill("#message", "The bus came late again.")
+    await page.click("form[action$='/message'] button")
+    await expect(page.locator(".inset")).to_contain_text("The bus came late again.")
+    await pages.check("lookup-message-kept")
+
     await page.goto(f"{web}/status")
     await context.clear_cookies()
     await context.add_cookies([{"name": LANGUAGE_COOKIE, "value": lang, "url": web}])

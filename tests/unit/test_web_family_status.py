@@ -202,3 +202,28 @@ def test_a_form_address_opened_leads_to_its_page_and_a_head_request_is_answered(
     assert browser.head(f"/status/{TRACKING}/message").status_code == 200  # its status page
     put = browser.put("/concern/new", follow_redirects=False)
     assert put.status_code == 405 and "Page not found" in put.text
+
+
+def test_a_message_written_after_the_browsers_access_ran_out_is_kept_and_sent_with_the_code(
+    browser: TestClient, intake: Intake
+) -> None:
+    lookup = browser.get("/status")  # this browser never opened the concern (or its day ran out)
+    csrf = form_fields(lookup.text, "/status")
+    text = "The bus came late again.\nTwice this week."
+    page = browser.post(f"/status/{TRACKING}/message", data={**csrf, "message": text})
+    assert page.status_code == 403
+    assert "Enter your access code again to send your message." in page.text
+    assert 'href="#access_token"' in page.text
+    assert text in page.text  # shown, and kept in the form
+    kept = form_fields(page.text, "/status")
+    assert kept["pending_message"] == text
+    sent = browser.post(
+        "/status",
+        data={**kept, "tracking_number": TRACKING, "access_token": str(RECEIPT["access_token"])},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"/status/{TRACKING}?done=message#messages"
+    posted = [r for r in intake.requests if r.url.path.endswith("/messages")]
+    assert len(posted) == 1 and b"Twice this week." in posted[0].content
+    assert "We are on it." in browser.get(f"/status/{TRACKING}").text  # the access kept again
