@@ -18,6 +18,7 @@ from enum import StrEnum
 
 import html2text
 from mailparser_reply.constants import (
+    GENERIC_MAIL_SEPARATOR,
     NOLIST_SIGNATURE_REGEX,
     OUTLOOK_MAIL_SEPARATOR,
     QUOTED_MATCH_INCLUDE,
@@ -239,11 +240,27 @@ REPLY_LANGUAGES = ("en", "es")  # the reply parser's headers and sign-offs
 
 
 class _ReplyParse(ReplyParse):
-    """mail-parser-reply, but a sign-off ("Thanks,", "Gracias,", "Best regards,") ends what
+    """mail-parser-reply, but a parent's "the teacher wrote:" is no mail client's attribution
+    (`HEADER_REGEX`), and a sign-off ("Thanks,", "Gracias,", "Best regards,") ends what
     the person wrote only as a line of its own (a name may follow on it) with at most a short
     signature block after it: "Thanks, but the bus still did not come" is what they wrote.
     A list written with dashes is never a signature. The rest is the library's own
     signature expression (its `SIGNATURE_REGEX`, version 1.x)."""
+
+    @property
+    def HEADER_REGEX(self) -> re.Pattern[str]:
+        """The library's, without its "On ... wrote:" lines (`_history_starts` finds those
+        that a mail client wrote): the "From:/Sent:" blocks and "Original Message"."""
+        cached: re.Pattern[str] | None = getattr(self, "_header_regex", None)
+        if cached is not None:
+            return cached
+        headers = [self._get_language_regex(lang, "from_header") for lang in self.languages]
+        pattern = re.compile(
+            "|".join([*(h for h in headers if h), f"({GENERIC_MAIL_SEPARATOR})"]),
+            flags=re.MULTILINE | re.IGNORECASE,
+        )
+        self._header_regex = pattern  # the library's cache
+        return pattern
 
     @property
     def SIGNATURE_REGEX(self) -> re.Pattern[str]:
@@ -275,6 +292,18 @@ _ATTRIBUTION = re.compile(
     r"^>?\s*(On|El)\s[^\n]{0,300}(\n[^\n]{0,200})?\s(wrote|escribió):\s*$",
     re.MULTILINE | re.IGNORECASE,
 )
+# What a mail client's attribution has and a parent's "the teacher wrote:" has not: a time
+# or an address.
+_CLIENT_MADE = re.compile(r"\d{1,2}:\d{2}|@")
+
+
+def _history_starts(text: str) -> int | None:
+    """Where the quoted history starts, by a mail client's attribution line."""
+    for found in _ATTRIBUTION.finditer(text):
+        if found.start() > 0 and _CLIENT_MADE.search(found.group()):
+            return found.start()
+    return None
+
 
 # A line that is the rule a mail client draws above the quoted mail (Outlook's <hr>, which
 # html2text writes "* * *", "____"): left at the end once the history below it is cut.
@@ -329,9 +358,9 @@ def full_text(message: EmailMessage) -> str:
 
 def written_text(text: str) -> str:
     """What the person wrote this time: quoted history and signature removed."""
-    cut = _ATTRIBUTION.search(text)
-    if cut is not None and cut.start() > 0:
-        text = text[: cut.start()]
+    cut = _history_starts(text)
+    if cut is not None:
+        text = text[:cut]
     if not text.strip():
         return ""
     try:

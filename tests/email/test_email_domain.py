@@ -128,6 +128,24 @@ def test_a_sentence_starting_like_a_sign_off_is_kept(text: str, expected: str) -
     assert written_text(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Hello,\n\nOn Monday the teacher wrote:\n"Your son was absent without excuse."\n'
+        "But he was on the bus, which was 40 minutes late.",
+        'Hola,\n\nEl maestro de mi hijo escribió:\n"Su hijo faltó sin excusa."\n'
+        "Pero él estaba en el autobús, que llegó 40 minutos tarde.",
+        'Hola,\n\nEl lunes 30 de noviembre de 2026 la maestra escribió:\n"Su hijo faltó."\n'
+        "Pero estaba en el autobús.",
+    ],
+    ids=["on-monday-wrote", "el-maestro-escribio", "el-lunes-escribio"],
+)
+def test_a_parent_quoting_what_someone_wrote_keeps_it(text: str) -> None:
+    # a mail client's attribution has a time or an address ("On Tue, Dec 1, 2026 at 8:03 AM
+    # Bureau <...> wrote:"); a parent's "the teacher wrote:" is what they wrote
+    assert written_text(text) == text
+
+
 def test_a_list_written_with_dashes_is_kept_and_the_signature_is_not() -> None:
     text = (
         "Hello,\n\nTwo problems with the bus:\n- it is late every day\n"
