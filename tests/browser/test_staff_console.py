@@ -424,6 +424,13 @@ async def test_ombudsperson_sees_a_concern_escalated_to_them_with_its_history_an
     await page.get_by_text("Who saw the family's contact (0)").click()  # the audit of it
     await expect(page.get_by_text("Nobody has looked at it or searched by it.")).to_be_visible()
     await check(page, console, "case-ombudsperson")
+    await page.get_by_role("link", name="Student records").click()
+    await page.get_by_label("Student's district id").fill("S-000000")
+    await page.get_by_role("button", name="Show the record").click()
+    await expect(
+        page.get_by_text("No concern has collected this student's information.")
+    ).to_be_visible()
+    await check(page, console, "student-record")
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("status")).to_have_text("You have signed out.")
     await page.goto(console.web + "/staff/ombudsperson")

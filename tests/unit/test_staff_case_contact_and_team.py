@@ -557,3 +557,38 @@ def test_the_case_says_which_messages_reached_the_family_and_why_one_did_not(
         "reply by sms to the family (+1******0001): <strong>failed</strong> after 3 "
         "attempts (provider 30003 unreachable)"
     ) in listed
+
+
+def test_an_auditor_reads_a_students_record_of_disclosures_by_a_posted_id(
+    browser: TestClient, services: Services
+) -> None:
+    services.lists[(INTAKE, "/v1/students/S-204518/disclosures")] = {
+        "entries": [
+            {"kind": "collected", "at": "2026-12-01T10:00:00Z", "concern_id": "c-1"}
+            | {"tracking_number": "CS-2026-000042", "actor": "web-frontend"},
+            {"kind": "shared", "at": "2026-12-01T10:00:01Z", "concern_id": "c-1"}
+            | {"tracking_number": "CS-2026-000042", "actor": "intake", "recipient": "triage"}
+            | {"reason": "special-education flag, to route the concern"},
+            {"kind": "revealed", "at": "2026-12-01T12:00:00Z", "concern_id": "c-1"}
+            | {"tracking_number": "CS-2026-000042", "actor": "sd-1"}
+            | {"reason": "Calling the family about the bus stop."},
+        ]
+    }
+    sign_in(browser, "auditor", sub="aud-1")
+    assert 'href="/staff/students"' in browser.get("/staff/concerns/c-1").text  # navigation
+
+    record = post(browser, "/staff/students", "/staff/students", student_id="S-204518")
+
+    assert record.status_code == 200 and "S-204518" not in str(record.url)
+    rows = record.text.split("<tbody>")[1]
+    assert rows.count("<tr>") == 3
+    assert "shared with triage" in rows and "Rosa Jiménez" in rows
+    assert "Calling the family about the bus stop." in rows
+    wrong = post(browser, "/staff/students", "/staff/students", student_id="S 2045/18")
+    assert wrong.status_code == 400 and "Enter the student&#39;s district id" in wrong.text
+
+
+def test_staff_who_work_cases_have_no_student_records_page(browser: TestClient) -> None:
+    sign_in(browser, "specialist")
+    assert 'href="/staff/students"' not in browser.get("/staff/concerns/c-1").text
+    assert browser.get("/staff/students").status_code == 403

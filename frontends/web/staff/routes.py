@@ -52,6 +52,7 @@ from services.escalation.config import EscalationConfig
 from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.config import IntakeConfig
 from services.intake.contact_api import ContactAccessRead, ContactRevealRead
+from services.intake.schemas import DisclosureRecord
 from services.notify.api import DeliveryRead
 from services.triage.api import DuplicateRead
 from shared.auth import Role
@@ -177,6 +178,16 @@ async def _deliveries(client: StaffClient, bearer: str, concern_id: str) -> list
     except IntakeError:
         return []
     return found
+
+
+async def _student_record(client: StaffClient, bearer: str, student_id: str) -> DisclosureRecord:
+    """A student's record of access and disclosures, oldest first (intake's, for auditors).
+    (Belongs in `StaffClient`; written here on its `_call` until frontends/common takes it.)"""
+    response = await client._call(
+        "intake", "GET", f"/v1/students/{quote(student_id, safe='')}/disclosures", bearer
+    )
+    record: DisclosureRecord = client._parse(DisclosureRecord, response)
+    return record
 
 
 async def _delete_rule(client: StaffClient, bearer: str, rule_id: str) -> None:
@@ -1423,6 +1434,55 @@ def _router() -> APIRouter:
             pin=" ".join(receipt.pin) if receipt.pin else None,
             tracking_spoken=views.spoken(receipt.tracking_number),
         )
+
+    # --- a student's record of access and disclosures (FERPA) ------------------------------
+
+    def students_page(
+        request: Request,
+        user: StaffUser,
+        *,
+        student_id: str = "",
+        record: DisclosureRecord | None = None,
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        return page(
+            request,
+            "staff/students.html",
+            user,
+            status=status,
+            student_id=student_id,
+            record=record,
+            error=error,
+            kinds=views.DISCLOSURES,
+        )
+
+    @router.get("/students", response_class=HTMLResponse)
+    async def students(request: Request) -> Response:
+        user = signed_in(request)
+        if not Pages.of(user).audit:
+            return page(request, "staff/nothing.html", user, status=403)
+        return students_page(request, user)
+
+    @router.post("/students", response_class=HTMLResponse)
+    async def student_record(request: Request) -> Response:
+        """One student's record, asked by their district id: posted, so the id stays out of
+        the address bar, history and logs."""
+        user = signed_in(request)
+        values = await _posted_values(request)
+        if not Pages.of(user).audit:
+            return page(request, "staff/nothing.html", user, status=403)
+        student_id = values.get("student_id", "")[:64]
+        if not views.STUDENT_ID.fullmatch(student_id):
+            return students_page(
+                request,
+                user,
+                student_id=student_id,
+                error="Enter the student's district id: letters, digits and -, e.g. S-204518.",
+                status=400,
+            )
+        record = await _student_record(_client(request), token(request, user), student_id)
+        return students_page(request, user, student_id=student_id, record=record)
 
     # --- Ombudsperson ------------------------------------------------------------------------
 

@@ -167,6 +167,7 @@ class Pages:
     admin: bool
     board: bool = False  # the Board's figures (/staff/board): aggregates only
     configure: bool = False  # change routing rules (the admin page's forms)
+    audit: bool = False  # a student's record of access and disclosures (auditors, Ombudsperson)
 
     @classmethod
     def of(cls, user: StaffUser) -> Pages:
@@ -181,6 +182,7 @@ class Pages:
             admin=user.may(Permission.CONFIG_READ),
             board=user.may(Permission.REPORTS_READ),
             configure=user.may(Permission.CONFIG_WRITE),
+            audit=user.may(Permission.AUDIT_READ),
         )
 
     def home(self) -> str:
@@ -557,6 +559,14 @@ def moved(order: Sequence[str], rule_id: str, direction: str) -> list[str] | Non
         return None
     ids[at], ids[to] = ids[to], ids[at]
     return ids
+
+
+STUDENT_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
+DISCLOSURES = {
+    "collected": "collected with the concern",
+    "shared": "shared",
+    "revealed": "revealed",
+}
 
 
 def template_key(raw: str | None) -> tuple[str, str, str] | None:
