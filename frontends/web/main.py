@@ -61,6 +61,21 @@ HONEYPOT = "website"  # hidden from people; a bot that fills it is refused
 TRACKING_MAX = 32
 TOKEN_MAX = 128
 MESSAGE_REFUSED = N_("Your message could not be added to this concern now. Please call us.")
+# Why check-your-answers came back instead of the confirmation, and what to do.
+UNSENT_UNAVAILABLE = {
+    "send": N_("We could not send your concern just now."),
+    "send_hint": N_(
+        "Your answers are kept below. Wait a minute, then send your concern again: if it did "
+        "reach us, sending it again does not make a second one."
+    ),
+}
+UNSENT_LIMITED = {
+    "send": N_("We received many concerns from your connection in the last hour."),
+    "send_hint": N_(
+        "Your answers are kept below. Send your concern again later, or call us: the number is "
+        "at the bottom of this page."
+    ),
+}
 
 
 class HeadAsGet:
@@ -485,23 +500,25 @@ def _routes(app: FastAPI) -> None:
         if form.errors:
             return await form_page(request, form, key, status=400)
         address = web.family_address(request)
-        if not web.submissions.allow(address):
-            raise IntakeRateLimited(429, "Too many submissions")
         try:
+            if not web.submissions.allow(address):
+                raise IntakeRateLimited(429, "Too many submissions")
             receipt = await web.intake.create_concern(
                 forms.concern_body(form), idempotency_key=key, client_address=address
             )
         except IntakeInvalid as exc:
             form.errors = forms.refused_answers(exc.errors)
             return await form_page(request, form, str(uuid.uuid4()), status=400)
-        except IntakeUnavailable as exc:  # the answers stay, and so does the key: a retry is safe
+        except (IntakeUnavailable, IntakeRateLimited) as exc:
+            # the answers stay, and so does the key: sending again later is safe
             log.warning("concern not sent", extra={"status": exc.status, "title": exc.title})
+            limited = isinstance(exc, IntakeRateLimited)
             return await check_page(
                 request,
                 form,
                 key,
-                status=503,
-                errors={"send": forms.N_("We could not send your concern just now.")},
+                status=429 if limited else 503,
+                errors=UNSENT_LIMITED if limited else UNSENT_UNAVAILABLE,
             )
         log.info("concern submitted", extra={"concern_id": receipt.id})
         response = RedirectResponse("/concern/sent", 303)

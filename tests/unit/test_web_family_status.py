@@ -166,7 +166,13 @@ def test_too_many_submissions_from_one_address_get_a_plain_page_and_reach_no_ser
             )
         ]
     assert [r.status_code for r in sent] == [200, 200, 429]
-    assert "Too many requests" in sent[2].text and "Traceback" not in sent[2].text
+    assert "We received many concerns from your connection in the last hour." in sent[2].text
+    assert "Traceback" not in sent[2].text
+    # the answers stay, ready to send later (a school's shared connection is not a bot)
+    assert "The bus skipped our stop three times." in sent[2].text
+    assert form_fields(sent[2].text, "/concern/send")["idempotency_key"] == (
+        "33333333-3333-3333-3333-333333333333"
+    )
     assert len(intake.submissions()) == 2
 
 
