@@ -9,6 +9,7 @@ import logging
 
 from services.notify import domain
 from services.notify.context import NotifyContext
+from services.notify.dispatcher import published_id
 from services.notify.domain import ChannelName, DeliveryStatus
 from services.notify.repository import DELIVERIES
 from shared.events import CloudEvent, ConcernDeliveryBounced, NotificationFailed, envelopes
@@ -32,7 +33,7 @@ async def on_bounced(
         delivery = sent[delivery_id]
         failed = NotificationFailed(
             concern_id=delivery.concern_id,
-            delivery_id=delivery.id,
+            delivery_id=published_id(delivery, ctx),
             kind=delivery.kind.value,
             channel=delivery.channel.value,
             failed_at=now,

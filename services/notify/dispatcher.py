@@ -36,6 +36,11 @@ RECORD_FIRST_PAUSE_S = 0.1
 RECORD_MAX_PAUSE_S = 2.0
 
 
+def published_id(delivery: Delivery, ctx: NotifyContext) -> str:
+    """The delivery's id in its `notification.*` event (a staff recipient made opaque)."""
+    return domain.public_delivery_id(delivery.id, delivery.recipient, ctx.survey_key)
+
+
 async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus | None:
     """One attempt of a claimed delivery; returns its new status (None when the lease was lost)."""
     token = delivery.lease_token or ""
@@ -59,7 +64,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
             ctx,
             NotificationSent(
                 concern_id=delivery.concern_id,
-                delivery_id=delivery.id,
+                delivery_id=published_id(delivery, ctx),
                 kind=delivery.kind.value,
                 channel=delivery.channel.value,
                 sent_at=done,
@@ -92,7 +97,7 @@ async def attempt(delivery: Delivery, *, ctx: NotifyContext) -> DeliveryStatus |
             ctx,
             NotificationFailed(
                 concern_id=delivery.concern_id,
-                delivery_id=delivery.id,
+                delivery_id=published_id(delivery, ctx),
                 kind=delivery.kind.value,
                 channel=delivery.channel.value,
                 failed_at=done,

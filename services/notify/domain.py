@@ -6,6 +6,8 @@ carry a delivery id, provider answers pass through `redact`, the API shows `mask
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import uuid
 from collections.abc import Collection, Iterable, Sequence
@@ -130,6 +132,17 @@ def delivery_id(
     if recipient and recipient != REQUESTER:
         parts.append(recipient)
     return ":".join(parts)
+
+
+def public_delivery_id(delivery: str, recipient: str, key: str) -> str:
+    """A delivery's id as `notification.*` events publish it: a staff recipient's id becomes
+    an opaque keyed token (the same for every event of that delivery), since who was told
+    may tell how a concern was routed (a special education lead: Security #2); a requester's
+    delivery keeps its id, which names no one."""
+    if recipient == REQUESTER or not delivery.endswith(f":{recipient}"):
+        return delivery
+    token = hmac.new(key.encode(), delivery.encode(), hashlib.sha256).hexdigest()[:16]
+    return f"{delivery[: -len(recipient)]}staff-{token}"
 
 
 def message_id(delivery: str, domain: str) -> str:

@@ -49,7 +49,8 @@ class NotifySettings(ServiceSettings):
     survey_token_key: str = Field(
         default=DEVELOPMENT_SURVEY_KEY,
         min_length=16,
-        description="keys the survey links; keep it secret",
+        description="keys the survey links and the published ids of staff deliveries; "
+        "keep it secret",
     )
 
     @model_validator(mode="after")

@@ -376,3 +376,25 @@ def test_redact_removes_a_phone_number_with_or_without_its_plus() -> None:
     answer = "21211 The 'To' number 15125550123 is not valid (+15125550123)"
 
     assert "5550123" not in domain.redact(answer, "+15125550123")
+
+
+def test_a_staff_deliverys_published_id_names_no_one_and_stays_the_same() -> None:
+    # Security #2: who was told may tell how a concern was routed (a special education lead)
+    staff = domain.delivery_id(
+        "c-1", Kind.ASSIGNMENT, ChannelName.EMAIL, occurrence="t1", recipient="sped-lead"
+    )
+    published = domain.public_delivery_id(staff, "sped-lead", "a-key-of-sixteen-chars")
+
+    assert "sped" not in published and published.startswith("c-1:assignment:t1:email:staff-")
+    assert published == domain.public_delivery_id(staff, "sped-lead", "a-key-of-sixteen-chars")
+    other_staff = domain.delivery_id(
+        "c-1", Kind.ASSIGNMENT, ChannelName.EMAIL, occurrence="t1", recipient="tr-lead"
+    )
+    assert domain.public_delivery_id(other_staff, "tr-lead", "a-key-of-sixteen-chars") != published
+    # without the key, the token cannot be matched against a list of staff ids
+    assert domain.public_delivery_id(staff, "sped-lead", "another-key-sixteen") != published
+
+
+def test_a_requesters_delivery_is_published_with_its_own_id() -> None:
+    family = domain.delivery_id("c-1", Kind.ACKNOWLEDGEMENT, ChannelName.EMAIL)
+    assert domain.public_delivery_id(family, "requester", "a-key-of-sixteen-chars") == family
