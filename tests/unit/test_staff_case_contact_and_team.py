@@ -592,3 +592,17 @@ def test_staff_who_work_cases_have_no_student_records_page(browser: TestClient) 
     sign_in(browser, "specialist")
     assert 'href="/staff/students"' not in browser.get("/staff/concerns/c-1").text
     assert browser.get("/staff/students").status_code == 403
+
+
+def test_a_hand_over_says_how_many_concerns_went_to_whom(
+    browser: TestClient, services: Services
+) -> None:
+    services.answers["/v1/members/sd-1/handover"] = httpx.Response(
+        200, json={"member_id": "sd-1", "to": "sd-2", "moved": ["c-1", "c-2"]}
+    )
+    sign_in(browser, "specialist")
+
+    done = post(browser, "/staff/team", "/staff/team/sd-1/handover", to="")
+
+    assert done.status_code == 200
+    assert "Handed over 2 open concerns to Kevin Nguyen." in done.text

@@ -820,7 +820,12 @@ def _router() -> APIRouter:
             teams=mine,
             members=by_id,
             may_manage=lambda member_id: everything or member_id == user.sub,
-            done=None if problem else views.DONE.get(request.query_params.get("done", "")),
+            done=None
+            if problem
+            else views.team_done(
+                dict(request.query_params),
+                {s.id: s.name for s in _web(request).district.staff},
+            ),
             problem=problem,
             status=status,
             timezone=_web(request).district.district.timezone,
@@ -872,10 +877,13 @@ def _router() -> APIRouter:
         to = str(form.get("to") or "") or None
         reason = str(form.get("reason") or "").strip()[:1000] or None
         try:
-            await _client(request).handover(token(request, user), member_id, to=to, reason=reason)
+            handed = await _client(request).handover(
+                token(request, user), member_id, to=to, reason=reason
+            )
         except IntakeError as exc:
             return await refused_on_team(request, user, exc, "Nothing was handed over")
-        return RedirectResponse("/staff/team?done=handover", 303)
+        said = urlencode({"done": "handover", "moved": len(handed.moved), "to": handed.to})
+        return RedirectResponse(f"/staff/team?{said}", 303)
 
     # --- administration: routing rules with dry-run, SLA policies ------------------------
 

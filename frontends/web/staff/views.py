@@ -210,6 +210,21 @@ class QueueView:
     filters: dict[str, str] = field(default_factory=dict)
 
 
+def team_done(query: Mapping[str, str], names: Mapping[str, str]) -> str | None:
+    """The team page's notice after a change: a hand-over says how many concerns went to
+    whom (triage's answer, passed on in the redirect)."""
+    done = query.get("done", "")
+    moved = query.get("moved", "")
+    if done != "handover" or not moved.isdigit():
+        return DONE.get(done)
+    count = int(moved)
+    if count == 0:
+        return "Nothing to hand over: they have no open concerns now."
+    to = query.get("to", "")
+    whom = names.get(to, to) or "their backup"
+    return f"Handed over {count} open {'concern' if count == 1 else 'concerns'} to {whom}."
+
+
 def queue_views(user: StaffUser, member_of: tuple[str, ...]) -> list[QueueView]:
     """The views this person has: mine, each of their teams, each of their schools, all."""
     views = [QueueView("mine", "Assigned to me", {"assignee_id": user.sub})]
