@@ -237,6 +237,10 @@ def _original_header(part: Message, name: str) -> str:
 # --- the text a person wrote -----------------------------------------------------------------
 
 REPLY_LANGUAGES = ("en", "es")  # the reply parser's headers and sign-offs
+# What an employer's legal notice at the foot of a mail says about the mail itself.
+_LEGAL_NOTICE = re.compile(
+    r"\bintended\b|\brecipient|\bin error\b|\bdestinatario|\bpor error\b", re.IGNORECASE
+)
 
 
 class _ReplyParse(ReplyParse):
@@ -246,6 +250,13 @@ class _ReplyParse(ReplyParse):
     signature block after it: "Thanks, but the bus still did not come" is what they wrote.
     A list written with dashes is never a signature. The rest is the library's own
     signature expression (its `SIGNATURE_REGEX`, version 1.x)."""
+
+    def _process_signatures_disclaimers(self, text: str) -> tuple[list[str], str]:
+        """The library's, keeping only disclaimers that read as an employer's legal notice
+        about the mail itself; "Warning: the driver was texting" is what the parent wrote."""
+        disclaimers, signature = super()._process_signatures_disclaimers(text)
+        legal = [d for d in disclaimers if _LEGAL_NOTICE.search(d)]
+        return legal, signature
 
     @property
     def HEADER_REGEX(self) -> re.Pattern[str]:

@@ -146,6 +146,31 @@ def test_a_parent_quoting_what_someone_wrote_keeps_it(text: str) -> None:
     assert written_text(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello,\n\nWarning: the driver was texting while driving. I will also email the "
+        "principal.\nPlease act.",
+        "Hello,\n\nConfidential: my daughter told me about bullying; please reply by email "
+        "only.\nThank you for your help with this.",
+        "Hola,\n\nAviso: el conductor usa el teléfono mientras maneja. También mandaré un "
+        "email a la directora.",
+    ],
+    ids=["warning", "confidential", "aviso"],
+)
+def test_a_sentence_of_the_parent_that_starts_like_a_disclaimer_is_kept(text: str) -> None:
+    assert written_text(text) == text
+
+
+def test_an_employers_legal_disclaimer_is_dropped() -> None:
+    text = (
+        "Hello,\n\nThe bus was late again today.\n\nCONFIDENTIALITY: This e-mail and any "
+        "attachments are intended only for the named recipient. If you received this e-mail "
+        "in error, please delete it."
+    )
+    assert written_text(text) == "Hello,\n\nThe bus was late again today."
+
+
 def test_a_list_written_with_dashes_is_kept_and_the_signature_is_not() -> None:
     text = (
         "Hello,\n\nTwo problems with the bus:\n- it is late every day\n"
