@@ -54,6 +54,7 @@ class Result:
 
 
 COUNTED_MAILS = 10_000  # mails remembered as counted against the rate limit
+MAX_REFERENCES = 50  # intake's limit on the Message-IDs of one inbound message
 
 
 class MessageTooLarge(Exception):
@@ -148,7 +149,8 @@ class MailDesk:
             "from_address": mail.from_address,
             "sender_verified": mail.sender_authenticated,
             "tracking_number": mail.tracking_number,
-            "references": list(mail.references),
+            # In-Reply-To first, then the thread from its root: as many as intake takes
+            "references": list(mail.references)[:MAX_REFERENCES],
             "external_id": mail.message_id,
             "body": mail.body or mail.subject or "(empty message)",
         }

@@ -55,6 +55,7 @@ class FakeIntake:
         )
 
     async def inbound_message(self, message: dict[str, Any]) -> InboundMessageRead:
+        inbound.InboundMessageCreate.model_validate(message)  # what intake would refuse
         self.messages.append(message)
         if message["tracking_number"] not in self.known:
             raise IntakeNotFound(404, "Concern not found")
@@ -239,3 +240,14 @@ async def test_files_of_a_reply_kept_for_staff_are_not_attached_to_the_family_co
     result = await desk(intake).take(reply_with_files())
     assert result.outcome is Outcome.UNVERIFIED
     assert intake.files == [] and result.refused_attachments == []
+
+
+async def test_a_reply_deep_in_a_long_thread_is_still_threaded() -> None:
+    # a long case: the parent's mail client lists every mail of the bureau in References
+    intake = FakeIntake(known=("CS-2026-000001",))
+    ids = " ".join(
+        f"<c0ffee00-0000-4000-8000-000000000001.{n}@district.example>" for n in range(60)
+    )
+    mail = raw("reply_gmail.eml").replace(b"References: ", f"References: {ids} ".encode(), 1)
+    result = await desk(intake).take(mail)
+    assert result.outcome is Outcome.THREADED
