@@ -406,7 +406,7 @@ async def test_the_rarer_pages_have_no_violation_either(
         "resolution_due_at": f"{datetime.now(UTC) - timedelta(hours=3):%Y-%m-%dT%H:%M:%SZ}",
     }
     await page.goto(f"{web}{PERSONAL_LINK}")
-    await expect(page.locator(".notice-late")).to_be_visible()
+    await expect(page.locator(".notice-warning")).to_be_visible()
     await pages.check("status-late")
     intake.view = {
         **VIEW,

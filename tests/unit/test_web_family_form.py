@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from frontends.web.main import create_app
 from frontends.web.security import LANGUAGE_COOKIE
 from frontends.web.settings import WebSettings
-from tests.unit.test_web_pages import ANSWERS, Services, form_fields, new_form
+from tests.unit.test_web_family_status import Intake
+from tests.unit.test_web_pages import ANSWERS, RECEIPT, Services, form_fields, new_form
 
 pytestmark = pytest.mark.unit
 
@@ -127,3 +128,19 @@ def test_a_mistyped_access_code_is_shown_back_in_clear_to_be_corrected(
     assert "No concern matches this tracking number and access code." in wrong.text
     assert 'value="secret-token-123456789O"' in wrong.text
     assert 'value="CS-2026-000007"' in wrong.text
+
+
+@pytest.mark.parametrize("promised", [False, True])
+def test_an_anonymous_family_is_told_to_keep_its_codes_now_and_what_the_pin_is_for(
+    promised: bool,
+) -> None:
+    intake = Intake()
+    intake.submission = httpx.Response(201, json={**RECEIPT, "updates_promised": promised})
+    app = create_app(WebSettings(), transport=httpx.MockTransport(intake))
+    with TestClient(app) as browser:
+        answers = {**ANSWERS, "contact": "none", "email": ""} if not promised else ANSWERS
+        check = browser.post("/concern/check", data={**new_form(browser), **answers})
+        browser.post("/concern/send", data=form_fields(check.text, "/concern/send"))
+        page = browser.get("/concern/sent").text
+    assert "If you call us about your concern, we ask for this number." in page
+    assert ("Write these down or save this page now." in page) is not promised
