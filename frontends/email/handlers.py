@@ -17,12 +17,14 @@ from enum import StrEnum
 from typing import Any
 
 from prometheus_client import Counter
+from pydantic import ValidationError
 
 from frontends.common.intake import IntakeError, IntakeInvalid, IntakeNotFound
 from frontends.email import replies
 from frontends.email.client import MailIntake
 from frontends.email.domain import IGNORED, Bounce, InboundMail, Kind, description, read_mail
 from frontends.email.settings import EmailSettings
+from services.intake.schemas import RequesterIn
 from shared.events import MESSAGE_ID_PATTERN
 from shared.ratelimit import RateLimiter
 
@@ -35,6 +37,16 @@ THREADED = Counter(
 )
 IGNORED_MAILS = Counter("bureau_email_ignored_total", "Mails neither answered nor kept", ["reason"])
 ATTACHMENTS = Counter("bureau_email_attachments_total", "Attachments of mails", ["result"])
+
+
+def _writable(address: str | None) -> bool:
+    """Whether intake keeps this address as the requester's (its own check: a reserved
+    domain such as `.local`, two dots in a row, an IP address are refused)."""
+    try:
+        RequesterIn.model_validate({"email": address})
+    except ValidationError:
+        return False
+    return address is not None
 
 
 class Outcome(StrEnum):
@@ -181,11 +193,12 @@ class MailDesk:
         return Result(outcome, answer.reason, answer.concern_id, answer.tracking_number, refused)
 
     async def _create(self, mail: InboundMail, raw: bytes) -> Result:
-        requester: dict[str, Any] = {
-            "email": mail.from_address,
-            "language": mail.language,
-            "preferred_contact": "email",
-        }
+        requester: dict[str, Any] = {"language": mail.language}
+        writable = _writable(mail.from_address)
+        if writable:
+            requester |= {"email": mail.from_address, "preferred_contact": "email"}
+        else:  # what they wrote is kept, though the bureau cannot write back to that address
+            log.warning("sender's address not one intake keeps: concern filed without it")
         if mail.from_name:
             requester["name"] = mail.from_name[:200]
         body: dict[str, Any] = {
@@ -193,7 +206,7 @@ class MailDesk:
             "description": description(mail),
             "requester": requester,
         }
-        if mail.message_id and re.match(MESSAGE_ID_PATTERN, mail.message_id):
+        if writable and mail.message_id and re.match(MESSAGE_ID_PATTERN, mail.message_id):
             # notify's acknowledgement answers this mail, in its thread (an id intake would
             # refuse, e.g. not ASCII, is left out rather than lose the concern)
             body["reply_to_message_id"] = mail.message_id

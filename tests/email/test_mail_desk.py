@@ -14,6 +14,7 @@ from frontends.email.settings import EmailSettings
 from services.intake import inbound
 from services.intake.domain import Status
 from services.intake.inbound import InboundMessageRead
+from services.intake.schemas import ConcernCreate
 
 pytestmark = pytest.mark.unit
 
@@ -38,6 +39,7 @@ class FakeIntake:
     async def create_concern(
         self, body: Mapping[str, Any], *, idempotency_key: str, client_address: str | None = None
     ) -> ConcernReceipt:
+        ConcernCreate.model_validate(body)  # what intake would refuse
         self.created.append((dict(body), idempotency_key))
         return ConcernReceipt.model_validate(
             {
@@ -251,3 +253,20 @@ async def test_a_reply_deep_in_a_long_thread_is_still_threaded() -> None:
     mail = raw("reply_gmail.eml").replace(b"References: ", f"References: {ids} ".encode(), 1)
     result = await desk(intake).take(mail)
     assert result.outcome is Outcome.THREADED
+
+
+@pytest.mark.parametrize(
+    "sender", ["maria@school.local", "maria..gonzalez@example.org", "maria@[192.0.2.1]"]
+)
+async def test_a_mail_from_an_address_intake_cannot_keep_still_becomes_a_concern(
+    sender: str,
+) -> None:
+    # what the parent wrote is not lost: the concern is filed without an address to write to
+    intake = FakeIntake()
+    mail = raw("new_plain_en.eml").replace(b"Maria.Gonzalez@example.org", sender.encode())
+    result = await desk(intake).take(mail)
+    assert result.outcome is Outcome.CREATED
+    [(body, _)] = intake.created
+    assert "email" not in body["requester"] and "preferred_contact" not in body["requester"]
+    assert "reply_to_message_id" not in body
+    assert "skipped our stop" in body["description"]
