@@ -183,12 +183,17 @@ def take_all(
     )
     page.click("form[action$='/message'] button")
     shot("status")
-    resolve(
+    resolve(  # a specialist writes in the family's language
         intake_url,
         tracking,
-        reply="We spoke with the driver; the stop is back on the route.",
+        reply="We spoke with the driver; the stop is back on the route."
+        if lang == "en"
+        else "Hablamos con el conductor; la parada vuelve a estar en la ruta.",
         summary="The route sheet had dropped your stop. It is restored from Monday, "
-        "and the driver confirmed it.",
+        "and the driver confirmed it."
+        if lang == "en"
+        else "La hoja de ruta había omitido su parada. Se restableció desde el lunes "
+        "y el conductor lo confirmó.",
     )
     page.reload()
     shot("status-resolved")
