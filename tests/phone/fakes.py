@@ -19,6 +19,7 @@ from frontends.phone.client import (
     RecentConcern,
 )
 from services.intake.domain import OPEN_STATUSES, Status
+from services.intake.schemas import ConcernCreate
 from shared.clock import Clock
 from shared.district import DistrictConfig
 
@@ -78,6 +79,7 @@ class FakeBureau:
         return [(c.id, c.name.get(language)) for c in self.district.categories]
 
     async def create_concern(self, body: dict[str, Any], *, idempotency_key: str) -> ConcernReceipt:
+        ConcernCreate.model_validate(body)  # what intake would refuse
         number = f"CS-2026-{len(self.concerns) + 1:06d}"
         self.concerns[number] = {
             "pin": "314159",
