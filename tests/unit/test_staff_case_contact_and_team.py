@@ -606,3 +606,40 @@ def test_a_hand_over_says_how_many_concerns_went_to_whom(
 
     assert done.status_code == 200
     assert "Handed over 2 open concerns to Kevin Nguyen." in done.text
+
+
+def hidden(page: httpx.Response, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page.text)
+    assert found is not None, name
+    return found.group(1)
+
+
+def test_a_re_triage_from_a_page_older_than_another_re_triage_is_stopped_and_kept(
+    browser: TestClient, services: Services
+) -> None:
+    services.answers["/v1/concerns/c-1/triage"] = httpx.Response(200, json=decision())
+    sign_in(browser, "specialist")
+    shown = browser.get("/staff/concerns/c-1")
+    choices = {"team_id": "service-desk", "reason": "The desk can answer this one today."}
+    services.lists[(INTAKE, "/v1/concerns/c-1")] = {  # a colleague re-routed it meanwhile
+        **CASE,
+        "team": {"id": "transportation", "name": "Transportation Department"},
+        "assignee": {"id": "tr-1", "name": "Ana Kowalski"},
+    }
+
+    stale = browser.post(
+        "/staff/concerns/c-1/retriage",
+        data={"csrf_token": csrf(shown), "seen_routing": hidden(shown, "seen_routing"), **choices},
+    )
+
+    assert stale.status_code == 409
+    assert "<h2>This case has changed</h2>" in stale.text
+    assert '<option value="service-desk" selected>Service Desk</option>' in stale.text
+    assert services.sent == []  # nothing overwritten
+    again = browser.post(
+        "/staff/concerns/c-1/retriage",
+        data={"csrf_token": csrf(stale), "seen_routing": hidden(stale, "seen_routing"), **choices},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    assert [(m, p) for m, p, _ in services.sent] == [("PATCH", "/v1/concerns/c-1/triage")]

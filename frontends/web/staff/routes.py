@@ -514,6 +514,7 @@ def _router() -> APIRouter:
             status=status,
             case=case,
             seen=views.fingerprint(case),
+            seen_routing=views.routing_fingerprint(case),
             revealed=revealed,
             reveal=pages.reveal and case.has_student_information,
             contact=contact,
@@ -691,8 +692,28 @@ def _router() -> APIRouter:
         for key in ("category", "team_id", "priority", "assignee_id"):
             if values.get(key):
                 body[key] = values[key]
+        client, bearer = _client(request), token(request, user)
+        # Triage takes no If-Match: a page that showed another routing than the case has now
+        # is stopped here, as a stale action is by intake, instead of overwriting it.
+        seen = values.get("seen_routing", "")
         try:
-            await _client(request).retriage(token(request, user), concern_id, body)
+            current = await client.concern(bearer, concern_id)
+        except IntakeError:
+            current = None  # not found or not theirs: the case page says so below
+        if current is not None and seen and views.routing_fingerprint(current) != seen:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=409,
+                values={**values, "action": "retriage"},
+                stale=True,
+                problem="Someone else changed this case's category, team, priority or assignee "
+                "while you had it open. Your choices are kept below: read the case again, then "
+                "re-triage if it still fits.",
+            )
+        try:
+            await client.retriage(bearer, concern_id, body)
         except (IntakeInvalid, IntakeConflict) as exc:
             message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
             return await case_page(
