@@ -42,6 +42,7 @@ from frontends.web.security import (
     ACCESS_COOKIE,
     ACCESS_MAX_AGE_S,
     CSRF_COOKIE,
+    DONE_COOKIE,
     LANGUAGE_COOKIE,
     RECEIPT_COOKIE,
     RECEIPT_MAX_AGE_S,
@@ -608,7 +609,7 @@ def _routes(app: FastAPI) -> None:
                 web.intake.add_message(
                     tracking, token, pending, client_address=web.family_address(request)
                 ),
-                done=f"/status/{tracking}?done=message#messages",
+                done="message",
                 refusal=MESSAGE_REFUSED,
                 message=pending,
             )
@@ -619,9 +620,7 @@ def _routes(app: FastAPI) -> None:
         return response
 
     @app.get("/status/{tracking}", response_class=HTMLResponse)
-    async def status(
-        request: Request, tracking: str, token: str | None = None, done: str | None = None
-    ) -> Response:
+    async def status(request: Request, tracking: str, token: str | None = None) -> Response:
         web = web_of(request)
         if token is not None:  # the personal link: keep the token in a cookie, drop it
             view = await open_case(request, tracking, token)
@@ -647,7 +646,12 @@ def _routes(app: FastAPI) -> None:
             return web.render(
                 request, "lookup.html", values={"tracking_number": tracking}, errors={}
             )
-        return await status_page(request, view, done=done)
+        # what the family just did, said once (a reload or a visit the next day does not)
+        done = request.cookies.get(DONE_COOKIE)
+        page = await status_page(request, view, done=done)
+        if done:
+            page.delete_cookie(DONE_COOKIE, path=f"/status/{tracking}")
+        return page
 
     async def status_page(
         request: Request,
@@ -715,15 +719,27 @@ def _routes(app: FastAPI) -> None:
         refusal: str,
         message: str = "",
     ) -> Response:
-        """Sends the family's change and goes to `done`; a refusal by intake shows the status
-        page again (409) with `refusal` and what they wrote."""
+        """Sends the family's change and goes back to the status page, which says it is `done`
+        (message, reopened) once; a refusal by intake shows the status page again (409) with
+        `refusal` and what they wrote."""
         try:
             await change
         except (IntakeConflict, IntakeInvalid):
             return await status_page(
                 request, view, message=message, status_code=409, errors={"message": refusal}
             )
-        return RedirectResponse(done, 303)
+        page = f"/status/{view.tracking_number}"
+        response = RedirectResponse(page + ("#messages" if done == "message" else ""), 303)
+        response.set_cookie(
+            DONE_COOKIE,
+            done,
+            max_age=300,
+            path=page,
+            httponly=True,
+            samesite="lax",
+            secure=web_of(request).settings.secure_cookies,
+        )
+        return response
 
     @app.post("/status/{tracking}/message", response_class=HTMLResponse)
     async def add_message(request: Request, tracking: str) -> Response:
@@ -743,7 +759,7 @@ def _routes(app: FastAPI) -> None:
             web.intake.add_message(
                 tracking, token, text, client_address=web.family_address(request)
             ),
-            done=f"/status/{tracking}?done=message#messages",
+            done="message",
             refusal=MESSAGE_REFUSED,
             message=text,
         )
@@ -760,7 +776,7 @@ def _routes(app: FastAPI) -> None:
             request,
             view,
             web.intake.reopen(tracking, token, reason, client_address=web.family_address(request)),
-            done=f"/status/{tracking}?done=reopened",
+            done="reopened",
             refusal=forms.N_(
                 "This concern can no longer be reopened. Please submit a new concern."
             ),

@@ -16,6 +16,7 @@ CSRF_COOKIE = "bureau_csrf"
 ACCESS_COOKIE = "bureau_access"
 RECEIPT_COOKIE = "bureau_receipt"
 LANGUAGE_COOKIE = "bureau_lang"
+DONE_COOKIE = "bureau_done"  # what the family just did on a status page, said there once
 ACCESS_MAX_AGE_S = 24 * 3600
 RECEIPT_MAX_AGE_S = 3600
 MAX_CASES_REMEMBERED = 5

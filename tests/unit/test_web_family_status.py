@@ -229,7 +229,18 @@ def test_a_message_written_after_the_browsers_access_ran_out_is_kept_and_sent_wi
         follow_redirects=False,
     )
     assert sent.status_code == 303
-    assert sent.headers["location"] == f"/status/{TRACKING}?done=message#messages"
+    assert sent.headers["location"] == f"/status/{TRACKING}#messages"
     posted = [r for r in intake.requests if r.url.path.endswith("/messages")]
     assert len(posted) == 1 and b"Twice this week." in posted[0].content
-    assert "We are on it." in browser.get(f"/status/{TRACKING}").text  # the access kept again
+    again = browser.get(f"/status/{TRACKING}").text  # the access kept again
+    assert "We are on it." in again and "Your message was sent." in again
+
+
+def test_what_the_family_just_did_is_said_once_not_on_every_reload(browser: TestClient) -> None:
+    browser.get(PERSONAL_LINK)
+    csrf = form_fields(browser.get(f"/status/{TRACKING}").text, f"/status/{TRACKING}/message")
+    sent = browser.post(f"/status/{TRACKING}/message", data={**csrf, "message": "Hello again."})
+    assert sent.url.path == f"/status/{TRACKING}"
+    assert "Your message was sent." in sent.text
+    reloaded = browser.get(str(sent.url))  # the address the family's browser shows
+    assert "Your message was sent." not in reloaded.text
