@@ -359,8 +359,8 @@ def _install_error_pages(app: FastAPI) -> None:
         kind = "not_found" if exc.status_code in (404, 405) else "unavailable"
         if exc.status_code == 405 and request.method == "GET":
             # the address of a form's post, opened: the status page the form is on, or the
-            # start page. Another method (a monitor's HEAD) gets its answer: a redirect would
-            # send it round in a loop
+            # start page. Another method gets its answer, not a redirect (HEAD, answered as
+            # GET by HeadAsGet, was redirected to itself in a loop)
             path = request.url.path
             on_status = path.startswith("/status/") and path.count("/") == 3
             return RedirectResponse(path.rsplit("/", 1)[0] if on_status else "/", 303)
