@@ -555,8 +555,12 @@ CATALOGUE: dict[str, EventSpec] = {
 # services (the envelope says `restricted`), and as a public copy that never shows a sensitive
 # routing (a team or rule whose very name tells something about the student, e.g. special
 # education) nor links between one family's concerns (possible duplicates).
-DUAL_EVENTS = frozenset({"concern.triaged", "concern.assigned"})
+DUAL_EVENTS = frozenset(
+    {"concern.triaged", "concern.assigned", "concern.escalated", "concern.merged"}
+)
 RESTRICTED = "restricted"
+# What a public copy shows instead of a staff member who would tell a sensitive routing.
+STAFF = "staff"
 
 _BY_TYPE = {spec.type: spec for spec in CATALOGUE.values()}
 _BY_MODEL = {spec.data_model: spec for spec in CATALOGUE.values()}
@@ -665,6 +669,35 @@ def decode(body: bytes) -> CloudEvent:
 def encode(event: CloudEvent) -> bytes:
     """Serialise an envelope for the wire."""
     return event.model_dump_json(exclude_none=True).encode()
+
+
+def public_copy(data: EventData, *, sensitive: bool) -> EventData:
+    """The public copy of an escalation or a merge (DUAL_EVENTS; triage words its own routing
+    events, which need the district's routes). Of a sensitive routing (a team whose very name
+    tells something about the student) it names no staff member: an escalation names the
+    role it reached, a merge says staff decided it."""
+    if not sensitive:
+        return data
+    if isinstance(data, ConcernEscalated):
+        return data.model_copy(update={"escalated_to": data.role, "escalated_to_name": data.role})
+    if isinstance(data, ConcernMerged):
+        return data.model_copy(update={"decided_by": STAFF})
+    return data
+
+
+def routed_envelopes(
+    items: list[EventData], *, source: str, time: datetime, sensitive: bool
+) -> list[CloudEvent]:
+    """Envelopes of `items`, and of each escalation or merge among them its public copy
+    (`public_copy`) beside the full one, which only bureau services read."""
+    public = [
+        public_copy(d, sensitive=sensitive)
+        for d in items
+        if isinstance(d, ConcernEscalated | ConcernMerged)
+    ]
+    return envelopes(items, source=source, time=time) + envelopes(
+        public, source=source, time=time, restricted=False
+    )
 
 
 def envelopes(

@@ -30,6 +30,7 @@ from shared.events import (
     SlaBreached,
     SurveyAnswered,
     envelopes,
+    routed_envelopes,
 )
 from shared.messaging.handler_table import HandlerTable
 
@@ -48,6 +49,16 @@ class ClockNotFound(LookupError):
 class ConcurrentChange(ChangedMeanwhile):
     """The clock kept changing under this handler; the consumer retries the event (as
     transient: contention passes by itself, so the event is never parked for it)."""
+
+
+def _envelopes(
+    clock: SlaClock, events: list[EventData], *, ctx: EscalationContext, now: datetime
+) -> list[CloudEvent]:
+    """The envelopes of a clock's events; an escalation's public copy names no one when the
+    owning team's very name tells something about the student (Security #2)."""
+    team = ctx.district.team(clock.team_id or "")
+    sensitive = team is not None and team.sensitive
+    return routed_envelopes(events, source=ctx.source, time=now, sensitive=sensitive)
 
 
 async def on_submitted(
@@ -245,7 +256,7 @@ async def _change(
             stored.clock, after, sequence=stored.version + 1, at=now
         )
         if not await ctx.repo.save(
-            stored, after, envelopes(events, source=ctx.source, time=now), event_id=event.id
+            stored, after, _envelopes(after, events, ctx=ctx, now=now), event_id=event.id
         ):
             return RETRY
         log.info(
@@ -313,7 +324,7 @@ async def _fire(claimed: Claimed, *, now: datetime, rules: Rules, ctx: Escalatio
     if not events and after.next_due_at is not None and after.next_due_at <= now:
         after = replace(after, next_due_at=now + RECHECK)
     events += domain.due_changed(claimed.clock, after, sequence=claimed.version + 1, at=now)
-    if not await ctx.repo.save_step(claimed, after, envelopes(events, source=ctx.source, time=now)):
+    if not await ctx.repo.save_step(claimed, after, _envelopes(after, events, ctx=ctx, now=now)):
         # A handler changed the clock meanwhile (or the lease ran out): give it up, so that
         # the next look fires it from its fresh state.
         await ctx.repo.release(claimed)

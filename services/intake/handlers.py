@@ -32,6 +32,7 @@ from shared.events import (
     SlaDueChanged,
     SlaWarning,
     envelopes,
+    routed_envelopes,
 )
 from shared.messaging.handler_table import HandlerTable
 from shared.metrics import CONCERN_STAGE_SECONDS, CONCERNS_RECEIVED
@@ -431,7 +432,13 @@ async def act(
                     at=now,
                 ),
             )
-        events = envelopes(list(outcome.events), source=ctx.source, time=now)
+        team = ctx.district.team(case.team_id or "")
+        events = routed_envelopes(
+            list(outcome.events),
+            source=ctx.source,
+            time=now,
+            sensitive=case.routing_sensitive or (team is not None and team.sensitive),
+        )
         if not await ctx.repo.apply(concern_id, case.version, outcome, events):
             if if_match is not None:
                 current = await ctx.repo.load(concern_id)

@@ -40,6 +40,7 @@ from shared.events import (
     EventData,
     Priority,
     envelopes,
+    routed_envelopes,
 )
 from shared.messaging.handler_table import HandlerTable
 from shared.metrics import CONCERN_STAGE_SECONDS
@@ -575,7 +576,12 @@ async def merge(
         version=decision.version,
         set_={"status": "merged", "merged_into": into},
         history=[{"at": now, "by": actor, "action": "merged", "into": into, "reason": reason}],
-        events=envelopes([merged], source=ctx.source, time=now),
+        events=routed_envelopes(
+            [merged],
+            source=ctx.source,
+            time=now,
+            sensitive=_sensitive(ctx, decision, decision.team_id),
+        ),
     ):
         raise Conflict(f"concern {concern_id} changed meanwhile; read it again and retry")
     if decision.assignee_id:

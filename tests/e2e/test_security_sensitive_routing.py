@@ -30,14 +30,6 @@ async def _routed(http: httpx.AsyncClient, triage: str, concern_id: str) -> dict
     return await eventually(decided, what=f"triage of {concern_id}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="three public events still tell the routing: concern.escalated names the Special "
-    "Education team lead (services/escalation/domain.py ladder: level 1 of a concern without "
-    "a school), notification.sent's delivery_id ends with the staff recipient's id "
-    "(services/notify), concern.merged names the staff member who merged (shared/events.py "
-    "publishes it publicly); see the issue 15/16 audit report",
-)
 async def test_a_special_education_routing_is_told_by_no_public_event(
     bureau: LocalBureau, public_events: EventTap, http: httpx.AsyncClient
 ) -> None:

@@ -26,6 +26,7 @@ from services.escalation.settings import EscalationSettings
 from shared.clock import Clock, FakeClock, SystemClock
 from shared.district import load_district
 from shared.events import (
+    DUAL_EVENTS,
     Channel,
     CloudEvent,
     ConcernReopened,
@@ -112,11 +113,12 @@ async def outboxes(client: AsyncMongoClient, db_name: str) -> dict[str, list[Clo
 
 def fired(events: list[CloudEvent]) -> list[tuple[str, str | int | None]]:
     """`(name, target or level)` of each event the clock fired (the due times it reports,
-    `sla.due_changed`, are checked on their own)."""
+    `sla.due_changed`, are checked on their own; an escalation's public copy, beside its
+    full one, too)."""
     return [
         (e.name, e.data.get("target") or e.data.get("level"))
         for e in events
-        if e.name != "sla.due_changed"
+        if e.name != "sla.due_changed" and (e.name not in DUAL_EVENTS or e.restricted)
     ]
 
 
