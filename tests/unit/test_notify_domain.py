@@ -398,3 +398,20 @@ def test_a_staff_deliverys_published_id_names_no_one_and_stays_the_same() -> Non
 def test_a_requesters_delivery_is_published_with_its_own_id() -> None:
     family = domain.delivery_id("c-1", Kind.ACKNOWLEDGEMENT, ChannelName.EMAIL)
     assert domain.public_delivery_id(family, "requester", "a-key-of-sixteen-chars") == family
+
+
+@pytest.mark.parametrize(
+    ("language", "reply_by_text"),
+    [("en", "Reply to this text with your answer"), ("es", "Responda a este mensaje de texto")],
+)
+def test_an_information_request_by_text_says_a_text_back_answers_it(
+    language: str, reply_by_text: str
+) -> None:
+    # a parent who has only a phone answers by texting back (the phone front door adds it)
+    template = SEEDS[f"information_request:sms:{language}"]
+    values = {"district": "Springfield Public Schools", "tracking": "CS-2026-000123"}
+
+    text = templates.render(template, {**values, "question": "Which bus stop?"}).text
+
+    assert reply_by_text in text and "Which bus stop?" in text
+    assert not templates.validate(template, sms_max_segments=3)
