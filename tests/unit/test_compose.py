@@ -396,3 +396,13 @@ def test_a_stop_is_given_the_time_the_service_may_need_before_it_is_killed(
 
     # drained in-flight events and a last outbox pass, not a SIGKILL half way
     assert float(grace[:-1]) >= settings.shutdown_bound_s
+
+
+def test_the_email_front_door_answers_through_the_compose_mail_relay(
+    services: dict[str, Any],
+) -> None:
+    # its own answers (an attachment refused) went to 127.0.0.1 inside its container
+    env = environment(services["email"])
+
+    assert (env["SMTP_HOST"], env["SMTP_PORT"]) == ("mailpit", "1025")
+    assert "mailpit" in services["email"]["depends_on"]

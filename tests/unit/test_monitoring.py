@@ -11,6 +11,7 @@ import yaml
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
+import frontends.email.mailbox  # noqa: F401 (registers the email front door's metrics)
 import shared.metrics  # registers the bureau's metrics
 
 pytestmark = pytest.mark.unit
