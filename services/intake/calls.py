@@ -19,8 +19,8 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake import handlers, views
-from services.intake.domain import OPEN_STATUSES
 from services.intake.lifecycle import Action, Command
+from services.intake.repository import open_concern_of_phone
 from services.intake.schemas import PHONE_PATTERN, Reason, RequesterView, _Strict
 from services.intake.web import Ctx, Submitter
 from shared.authz import Access, Permission
@@ -99,7 +99,8 @@ class CallRead(BaseModel):
 
 
 class RecentConcern(BaseModel):
-    """The most recent open concern of a phone number, as its requester may see it."""
+    """The open concern of a phone number (waiting on the requester first), as its requester
+    may see it."""
 
     language: str
     view: RequesterView
@@ -212,12 +213,9 @@ ReportReader = Annotated[Access, Depends(authorize(Permission.REPORTS_READ))]
 async def recent_concern(
     ctx: Ctx, who: Submitter, phone: Annotated[str, Query(pattern=PHONE_PATTERN)]
 ) -> RecentConcern:
-    """The most recent open concern whose requester gave this phone number (for a frontend
-    that knows the number is the caller's: an incoming call or text)."""
-    doc = await ctx.repo.collection.find_one(
-        {"requester.phone": phone, "status": {"$in": sorted(s.value for s in OPEN_STATUSES)}},
-        sort=[("submitted_at", -1)],
-    )
+    """The open concern of this phone number, one waiting on the requester first, else the
+    most recent (for a frontend that knows the number is the caller's: a call or text)."""
+    doc = await open_concern_of_phone(ctx.repo.collection, phone)
     if doc is None:
         raise Problem(404, "No open concern", "No open concern from this number.")
     return RecentConcern(

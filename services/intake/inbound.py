@@ -20,13 +20,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
-from pymongo import DESCENDING
 
 from services.intake import handlers
 from services.intake.context import IntakeContext
 from services.intake.domain import OPEN_STATUSES, Status
 from services.intake.lifecycle import Action, ActionNotAllowed, Command
-from services.intake.repository import case_of
+from services.intake.repository import case_of, open_concern_of_phone
 from services.intake.schemas import LongText, _Strict
 from services.intake.web import Ctx, Submitter
 from shared.events import MESSAGE_ID_PATTERN, ConcernDeliveryBounced, envelopes
@@ -46,7 +45,6 @@ _CONCERN_IN_MESSAGE_ID = re.compile(
 )
 _TRACKING = re.compile(r"^CS-\d{4}-\d{6}$")
 INBOUND = "inbound_messages"
-OPEN = [s.value for s in OPEN_STATUSES]
 
 
 class Outcome(StrEnum):
@@ -130,17 +128,8 @@ async def _find_concern(
         if doc is not None:
             return doc
     if body.channel == "sms" and not body.tracking_number:
-        # by SMS, no subject: the sender's most recent open concern (the index on
-        # requester.phone and submitted_at is created with the call records, calls.py)
-        found = (
-            await ctx.repo.collection.find(
-                {"requester.phone": body.from_address, "status": {"$in": OPEN}}, {"outbox": 0}
-            )
-            .sort([("submitted_at", DESCENDING)])
-            .limit(1)
-            .to_list()
-        )
-        return found[0] if found else None
+        # by SMS, no subject: the sender's concern waiting on them, else their latest open one
+        return await open_concern_of_phone(ctx.repo.collection, body.from_address)
     return None
 
 

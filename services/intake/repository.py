@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.intake.aggregate import Case
-from services.intake.domain import Concern, Status
+from services.intake.domain import OPEN_STATUSES, Concern, Status
 from services.intake.lifecycle import Action, Callback, CallbackStatus, Outcome
 from services.intake.queries import branches, sort_documents
 from services.intake.students import StudentVault
@@ -125,6 +125,22 @@ CASE_FIELDS = {
         "routing_sensitive",
     )
 }
+
+
+async def open_concern_of_phone(concerns: Any, phone: str) -> Document | None:
+    """The open concern a text or call from this number most likely answers: the most recent
+    one waiting on the requester (an information request is open), else the most recent open
+    one. Read by requester.phone and submitted_at (the index is made with the call records).
+    A function of the collection, as the Board's reads are, not a method the fakes mirror."""
+    for statuses in ([Status.AWAITING_REQUESTER.value], sorted(s.value for s in OPEN_STATUSES)):
+        found = await concerns.find_one(
+            {"requester.phone": phone, "status": {"$in": statuses}},
+            {"outbox": 0},
+            sort=[("submitted_at", -1)],
+        )
+        if found is not None:
+            return dict(found)
+    return None
 
 
 def case_of(doc: Document) -> Case:
