@@ -21,6 +21,7 @@ class Permission(StrEnum):
     CATALOG = "catalog:read"
     CONCERN_READ = "concern:read"
     CONCERN_ACT = "concern:act"
+    REQUESTER_SEARCH = "requester:search"
     STUDENT_REVEAL = "student:reveal"
     TRIAGE_ACT = "triage:act"
     DIRECTORY_READ = "directory:read"
@@ -46,6 +47,8 @@ WHAT: Mapping[Permission, str] = {
     "triage decision (triage); its SLA clock (escalation); its "
     "deliveries (notify)",
     Permission.CONCERN_ACT: "work a concern: acknowledge, reply, note, resolve, ... (intake)",
+    Permission.REQUESTER_SEARCH: "find a family's concerns by their phone or email, with a "
+    "reason (intake; every search is recorded on each concern found)",
     Permission.STUDENT_REVEAL: "reveal a concern's student information, with a reason "
     "(intake; every reveal is recorded)",
     Permission.TRIAGE_ACT: "re-triage or merge a concern (triage)",
@@ -75,6 +78,8 @@ TABLE: Mapping[Permission, Mapping[Role, Scope]] = {
         Role.AUDITOR: Scope.ALL,
     },
     Permission.CONCERN_ACT: _STAFF_ON_CASES,
+    # Call-center agents find the caller's concerns while on the phone; they do not work them.
+    Permission.REQUESTER_SEARCH: {**_STAFF_ON_CASES, Role.INTAKE_AGENT: Scope.ALL},
     Permission.STUDENT_REVEAL: _STAFF_ON_CASES,
     Permission.TRIAGE_ACT: {
         Role.SPECIALIST: Scope.ALL,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.intake import handlers, views
@@ -20,12 +20,16 @@ from services.intake.domain import lookup_term, requester_key
 from services.intake.queries import SortOrder
 from services.intake.schemas import ConcernPage
 from services.intake.web import Auditor, Ctx, Worker, check_scope, reveal_in_scope, scope_query
-from shared.http import Problem
+from shared.authz import Access, Permission
+from shared.http import Problem, authorize
 from shared.store import Document
 
 router = APIRouter(prefix="/v1", tags=["requester contact"])
 REVEALED = "contact_revealed"
 SEARCHED = "requester_searched"
+# Who may look a family up: staff on their cases, and call-center agents with a caller on
+# the phone (who may read every concern but work none).
+Searcher = Annotated[Access, Depends(authorize(Permission.REQUESTER_SEARCH))]
 
 
 class ContactRevealCreate(BaseModel):
@@ -112,7 +116,7 @@ async def reveal_contact(
     responses={422: {"description": "neither an email nor an E.164 phone number"}},
 )
 async def requester_search(
-    body: RequesterSearchCreate, ctx: Ctx, who: Worker, response: Response
+    body: RequesterSearchCreate, ctx: Ctx, who: Searcher, response: Response
 ) -> ConcernPage:
     """A family's concerns, newest first, found by their email or phone (or those of the
     requester of `concern_id`, that one left out), among those within your schools and teams

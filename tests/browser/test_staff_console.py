@@ -383,6 +383,36 @@ async def test_call_center_agent_takes_a_phone_concern_and_reads_back_number_and
     await expect(page.get_by_role("link", name="Ombudsperson")).to_have_count(0)
 
 
+async def test_call_center_agent_finds_the_callers_concerns_by_phone(
+    console: Console, context: BrowserContext
+) -> None:
+    caller = {"phone": "+15551230091", "language": "en"}
+    earlier = submit(console, school_id="lincoln-es", requester=caller)
+    stranger = submit(console, requester={"phone": "+15551230092", "language": "en"})
+    page = await context.new_page()
+    await sign_in(page, console, "cc-1", start="/staff/call")
+    lookup = page.get_by_role("search", name="Find the caller's concerns")
+    await lookup.get_by_label("Caller's phone or email").fill("(555) 12")
+    await lookup.get_by_role("button", name="Find their concerns").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Enter the family's email address")
+    await check(page, console, "call-lookup-errors")
+
+    await lookup.get_by_label("Caller's phone or email").fill("(555) 123-0091")
+    await lookup.get_by_role("button", name="Find their concerns").click()
+    row = page.get_by_role("row", name=re.compile(earlier["tracking_number"]))
+    await expect(row).to_contain_text("Transportation")
+    await expect(page.get_by_text(stranger["tracking_number"])).to_have_count(0)
+    assert "555" not in page.url and "0091" not in page.url
+    await expect(page.get_by_label(re.compile(r"^Phone \(optional"))).to_have_value("+15551230091")
+    await check(page, console, "call-lookup")
+
+    async with httpx.AsyncClient(base_url=console.intake) as http:
+        accesses = await http.get(
+            f"/v1/concerns/{earlier['id']}/requester/accesses", headers=bearer("auditor")
+        )
+    assert [(a["kind"], a["actor"]) for a in accesses.json()] == [("requester_searched", "cc-1")]
+
+
 async def test_ombudsperson_sees_a_concern_escalated_to_them_with_its_history_and_signs_out(
     console: Console, context: BrowserContext
 ) -> None:

@@ -129,3 +129,31 @@ async def test_a_cases_other_concerns_from_the_same_family_are_found_without_typ
     assert principal.status_code == 403  # that concern is Lincoln's, not theirs
     assert nobody.json()["items"] == []
     assert both.status_code == 422
+
+
+async def test_a_call_center_agent_finds_the_callers_concerns_and_the_search_is_recorded(
+    intake: httpx.AsyncClient,
+) -> None:
+    first = await submit(intake)  # Roosevelt; jo.park@example.org, +15555550142
+    second = await submit(intake, school_id="lincoln-es")
+    agent = bearer("intake_agent", sub="cc-9")
+    why = "The caller on the phone asks about her concerns"
+    found = await intake.post(
+        "/v1/concerns/requester-search",
+        json={"requester": "+15555550142", "reason": why},
+        headers=agent,
+    )
+    reveal = await intake.post(
+        f"/v1/concerns/{first['id']}/requester/reveal", json=REASON, headers=agent
+    )
+    accesses = await intake.get(
+        f"/v1/concerns/{second['id']}/requester/accesses", headers=bearer("auditor")
+    )
+
+    assert found.status_code == 200, found.text
+    assert {c["id"] for c in found.json()["items"]} == {first["id"], second["id"]}
+    assert found.headers["cache-control"] == "no-store"
+    assert reveal.status_code == 403  # finding a caller's concerns is not working them
+    assert [(a["kind"], a["actor"], a["reason"]) for a in accesses.json()] == [
+        ("requester_searched", "cc-9", why)
+    ]

@@ -27,6 +27,7 @@ from frontends.common.staff import (
     CALLBACK_ACTION,
     PUBLIC_EVENTS,
     ClockRead,
+    ConcernPage,
     ConcernRead,
     SafetyWordsRead,
     StaffClient,
@@ -62,6 +63,8 @@ from shared.district import DistrictConfig
 log = logging.getLogger(__name__)
 TEXT_MAX = 5000
 SAFETY_TEXT_MAX = 20_000  # triage takes 300 words of 60 characters at most
+# The reason a call-center agent's lookup records unless they write another.
+CALLER_LOOKUP_REASON = "The caller on the phone asks about their concerns."
 
 
 def install(app: FastAPI, settings: WebSettings, district: DistrictConfig) -> None:
@@ -433,7 +436,7 @@ def _router() -> APIRouter:
             family=family or {},
             found=found is not None,
             errors=errors or {},
-            may_search_family=Pages.of(user).act,
+            may_search_family=Pages.of(user).find_family,
             priorities=views.PRIORITIES,
             refreshed=datetime.now(ZoneInfo(district.district.timezone)),
         )
@@ -450,7 +453,7 @@ def _router() -> APIRouter:
         """A family's concerns by their email or phone: posted, so the contact stays out of
         the address bar, history and logs; intake records each search."""
         user = signed_in(request)
-        if not Pages.of(user).act:
+        if not Pages.of(user).find_family:
             return page(request, "staff/nothing.html", user, status=403)
         values = await _posted_values(request)
         family, errors = views.family_search(values)
@@ -1374,6 +1377,9 @@ def _router() -> APIRouter:
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
+        lookup: dict[str, str] | None = None,
+        lookup_errors: dict[str, str] | None = None,
+        callers: ConcernPage | None = None,
     ) -> Response:
         return page(
             request,
@@ -1383,6 +1389,9 @@ def _router() -> APIRouter:
             status=status,
             values=values,
             errors=errors,
+            lookup=lookup or {"reason": CALLER_LOOKUP_REASON},
+            lookup_errors=lookup_errors or {},
+            callers=callers,
             key=values.get("idempotency_key") or str(uuid.uuid4()),
             reply_languages=views.LANGUAGES,
             contacts=views.CONTACTS,
@@ -1396,6 +1405,42 @@ def _router() -> APIRouter:
         if not Pages.of(user).call:
             return page(request, "staff/nothing.html", user, status=403)
         return call_form(request, user, values={"channel": "phone", "language": "en"}, errors={})
+
+    @router.post("/call/find", response_class=HTMLResponse)
+    async def find_caller(request: Request) -> Response:
+        """The caller's concerns by the phone or email they give: posted, so the contact
+        stays out of the address bar and logs; intake records the search on each concern
+        found. The contact is carried into the form below, for a new concern."""
+        user = signed_in(request)
+        pages = Pages.of(user)
+        if not (pages.call and pages.find_family):
+            return page(request, "staff/nothing.html", user, status=403)
+        posted = await _posted_values(request)
+        posted.pop("concern_id", None)  # only by contact here
+        lookup, errors = views.family_search(posted)
+        values = {"channel": "phone", "language": "en"}
+        if not errors.get("requester"):
+            values["email" if "@" in lookup["requester"] else "phone"] = lookup["requester"]
+        callers = None
+        if not errors:
+            try:
+                callers = await _client(request).requester_search(
+                    token(request, user), lookup["reason"], requester=lookup["requester"]
+                )
+            except IntakeInvalid as exc:
+                message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
+                errors = {"requester": message}
+        lookup["requester"] = posted.get("requester", "")[:200]  # as typed, to correct it
+        return call_form(
+            request,
+            user,
+            values=values,
+            errors={},
+            status=400 if errors else 200,
+            lookup=lookup,
+            lookup_errors=errors,
+            callers=callers,
+        )
 
     @router.post("/call", response_class=HTMLResponse)
     async def take_call(request: Request) -> Response:

@@ -168,6 +168,7 @@ class Pages:
     board: bool = False  # the Board's figures (/staff/board): aggregates only
     configure: bool = False  # change routing rules (the admin page's forms)
     audit: bool = False  # a student's record of access and disclosures (auditors, Ombudsperson)
+    find_family: bool = False  # a family's concerns by their phone or email (recorded)
 
     @classmethod
     def of(cls, user: StaffUser) -> Pages:
@@ -183,6 +184,7 @@ class Pages:
             board=user.may(Permission.REPORTS_READ),
             configure=user.may(Permission.CONFIG_WRITE),
             audit=user.may(Permission.AUDIT_READ),
+            find_family=user.may(Permission.REQUESTER_SEARCH),
         )
 
     def home(self) -> str:
