@@ -386,6 +386,8 @@ def template_values(
         "due": facts.resolution_due_at if facts else None,
         **planned.facts,
     }
+    if raw.get("status_url"):  # the family's page, in the language of their message
+        raw["status_url"] = config.in_language(str(raw["status_url"]), language)
     return {
         key: _text(value, key, language, district.district.timezone) for key, value in raw.items()
     }

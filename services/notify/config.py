@@ -117,6 +117,14 @@ class NotifyConfig(_Config):
             link += ("&" if "?" in link else "?") + urlencode({"token": token})
         return link
 
+    @staticmethod
+    def in_language(link: str, language: str) -> str:
+        """A status link that opens the page in the language its message is written in (the
+        family's), whatever the browser's; unchanged when empty or already chosen."""
+        if not link or "lang=" in link:
+            return link
+        return link + ("&" if "?" in link else "?") + urlencode({"lang": language})
+
     def case_link(self, concern_id: str) -> str:
         """The staff view of a case."""
         return self.case_url.replace("{concern_id}", concern_id)

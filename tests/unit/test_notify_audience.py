@@ -386,15 +386,18 @@ def test_acknowledgement_carries_the_personal_status_link_with_the_token() -> No
             district=DISTRICT,
             config=config,
         )
+        # the page opens in the language of the message, whatever the browser's
         assert values["status_url"] == (
-            "https://families.district.example/status/CS-2026-000123?token=t0k-en_1"
+            "https://families.district.example/status/CS-2026-000123?token=t0k-en_1&lang=en"
         )
     # later messages link the page without the token (it is not kept by notify)
     [info] = plan(asked())
     later = audience.template_values(
-        info, language="en", concern_id="c-1", facts=facts(), district=DISTRICT, config=config
+        info, language="es", concern_id="c-1", facts=facts(), district=DISTRICT, config=config
     )
-    assert later["status_url"] == "https://families.district.example/status/CS-2026-000123"
+    assert later["status_url"] == (
+        "https://families.district.example/status/CS-2026-000123?lang=es"
+    )
 
 
 def test_a_phone_only_requester_without_sms_is_skipped_with_the_true_reason() -> None:
