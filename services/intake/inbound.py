@@ -6,7 +6,8 @@ A message from the requester's own address (or number) is the requester's messag
 same effect as writing through the status page: it ends a wait for information. Anything else
 (another address, a sender the mail server found forged, a concern no longer open) is kept on
 the staff timeline as an unverified message for staff to decide; it is never attached as the
-requester's, never published, never logged with its text or address.
+requester's, never published, never logged with its text or address. A message to a concern
+merged into another goes to the concern it was merged into, and is judged there.
 """
 
 from __future__ import annotations
@@ -133,6 +134,15 @@ async def _find_concern(
     return None
 
 
+async def _merged_target(doc: Document, ctx: IntakeContext) -> Document:
+    """A reply to a concern merged into another goes to that one, where staff work it: followed
+    once, never further; the requester checks are then made on the concern it reaches."""
+    into = doc.get("merged_into")
+    if not into or Status(doc["status"]) in OPEN_STATUSES:
+        return doc
+    return await ctx.repo.get_document(into) or doc
+
+
 def _external_key(channel: str, external_id: str) -> str:
     return hashlib.sha256(f"{channel}\0{external_id}".encode()).hexdigest()
 
@@ -162,7 +172,7 @@ async def receive_message(
             "Concern not found",
             "No concern matches this tracking number, these references or this number.",
         )
-    answer = await _take(doc, body, ctx=ctx, actor=who.actor)
+    answer = await _take(await _merged_target(doc, ctx), body, ctx=ctx, actor=who.actor)
     if key is not None:
         await inbound.update_one(
             {"_id": key},

@@ -6,6 +6,7 @@ store, in-process."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -80,3 +81,79 @@ async def test_a_caller_is_offered_the_concern_waiting_on_them_first(
     found = await intake.get("/v1/calls/recent-concern", params={"phone": NUMBER}, headers=FRONTEND)
     assert found.status_code == 200, found.text
     assert found.json()["view"]["tracking_number"] == waiting["tracking_number"]
+
+
+async def merge(intake: httpx.AsyncClient, concern_id: str, into: str) -> None:
+    merged = await intake.post(
+        f"/v1/concerns/{concern_id}/merge",
+        json={"into": into, "reason": "the same bus"},
+        headers=STAFF,
+    )
+    assert merged.status_code == 200, merged.text
+
+
+async def mail(intake: httpx.AsyncClient, **fields: Any) -> httpx.Response:
+    message = {
+        "channel": "email",
+        "from_address": "jo.park@example.org",
+        "body": "The bus was late again.",
+    } | fields
+    return await intake.post("/v1/inbound/messages", json=message, headers=FRONTEND)
+
+
+async def timeline(intake: httpx.AsyncClient, concern_id: str) -> list[dict[str, Any]]:
+    answer = await intake.get(f"/v1/concerns/{concern_id}/timeline", headers=STAFF)
+    return [e for e in answer.json() if e["kind"] == "unverified_message"]
+
+
+@pytest.mark.parametrize("by", ["tracking_number", "references"])
+async def test_a_reply_to_a_merged_concern_reaches_the_one_it_was_merged_into(
+    intake: httpx.AsyncClient, by: str
+) -> None:
+    kept = await submit(intake)
+    merged = await submit(intake)
+    await merge(intake, merged["id"], kept["id"])
+    about = (
+        {"tracking_number": merged["tracking_number"]}
+        if by == "tracking_number"
+        else {"references": [f"<{merged['id']}.0a1b2c@district.example>"]}
+    )
+    answer = await mail(intake, **about)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["concern_id"] == kept["id"]
+    assert answer.json()["tracking_number"] == kept["tracking_number"]
+    assert answer.json()["outcome"] == "requester_message"
+    case = (await intake.get(f"/v1/concerns/{kept['id']}", headers=STAFF)).json()
+    assert case["messages"][-1]["text"] == "The bus was late again."
+    assert await timeline(intake, merged["id"]) == []
+
+
+async def test_a_reply_to_a_merged_concern_from_another_family_is_kept_for_staff_there(
+    intake: httpx.AsyncClient,
+) -> None:
+    kept = await submit(intake)
+    other = {"name": "Ana Ruiz", "email": "ana.ruiz@example.org", "language": "es"}
+    merged = await submit(intake, requester=other)
+    await merge(intake, merged["id"], kept["id"])
+    answer = await mail(
+        intake, tracking_number=merged["tracking_number"], from_address="ana.ruiz@example.org"
+    )
+    assert answer.json()["outcome"] == "unverified"
+    assert answer.json()["concern_id"] == kept["id"]
+    case = (await intake.get(f"/v1/concerns/{kept['id']}", headers=STAFF)).json()
+    assert case["messages"] == []
+    assert [e["sender"] for e in await timeline(intake, kept["id"])] == ["ana.ruiz@example.org"]
+
+
+async def test_a_merge_is_followed_once_not_along_a_chain(intake: httpx.AsyncClient) -> None:
+    last = await submit(intake)
+    middle = await submit(intake)
+    first = await submit(intake)
+    await merge(intake, first["id"], middle["id"])
+    await merge(intake, middle["id"], last["id"])
+    answer = await mail(intake, tracking_number=first["tracking_number"])
+    assert answer.json()["concern_id"] == middle["id"]
+    assert answer.json()["outcome"] == "unverified"
+    assert answer.json()["reason"] == "the concern is closed"
+    case = (await intake.get(f"/v1/concerns/{last['id']}", headers=STAFF)).json()
+    assert case["messages"] == []
