@@ -19,7 +19,13 @@ from services.intake.aggregate import Case
 from services.intake.domain import Concern, Status
 from services.intake.idempotency import Claim
 from services.intake.lifecycle import Outcome
-from services.intake.repository import _outcome_update, case_of, due_fields, to_document
+from services.intake.repository import (
+    _outcome_update,
+    case_of,
+    due_fields,
+    event_facts_update,
+    to_document,
+)
 from services.intake.students import StudentVault
 from shared.clock import as_utc
 from shared.events import CloudEvent
@@ -38,7 +44,8 @@ def stored(value: Any) -> Any:
 
 
 def apply_update(doc: Document, update: Document) -> None:
-    """Apply a store update of top-level `$set`, `$push` (one value or `$each`) and `$inc`."""
+    """Apply a store update of top-level `$set`, `$push` (one value or `$each`), `$inc` and
+    `$max`."""
     for name, value in update.get("$set", {}).items():
         doc[name] = stored(value)
     for name, value in update.get("$push", {}).items():
@@ -46,6 +53,9 @@ def apply_update(doc: Document, update: Document) -> None:
         doc.setdefault(name, []).extend(stored(list(pushed)))
     for name, by in update.get("$inc", {}).items():
         doc[name] = doc.get(name, 0) + by
+    for name, value in update.get("$max", {}).items():
+        if doc.get(name) is None or as_utc(doc[name]) < as_utc(value):
+            doc[name] = stored(value)
 
 
 class FakeConcernRepository:
@@ -163,13 +173,7 @@ class FakeConcernRepository:
             return False
         if any(e.get("event_id") == event_id for e in doc.get("timeline") or ()):
             return True  # applied before: changes nothing
-        update: Document = {
-            "$push": {"timeline": {**entry, "event_id": event_id, "at": at}},
-            "$inc": {"version": 1},
-        }
-        if facts:
-            update["$set"] = facts
-        apply_update(doc, update)
+        apply_update(doc, event_facts_update(event_id, facts=facts, entry=entry, at=at))
         return True
 
     async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Case]:

@@ -280,6 +280,22 @@ def due_fields(
     return fields
 
 
+def event_facts_update(
+    event_id: str, *, facts: dict[str, Any], entry: Document, at: datetime
+) -> Document:
+    """The update that applies another service's facts and timeline entry: facts that change
+    the case (a team, an assignee, an escalation) also move when it was last updated (what
+    Open311's `updated_datetime` and the work queue show); a timeline line alone does not."""
+    update: Document = {
+        "$push": {"timeline": {**entry, "event_id": event_id, "at": at}},
+        "$inc": {"version": 1},
+    }
+    if facts:
+        update["$set"] = facts
+        update["$max"] = {"updated_at": at}
+    return update
+
+
 class ConcernRepository:
     def __init__(
         self, db: AsyncDatabase[Document], vault: StudentVault, *, tracking_block: int = 1
@@ -490,13 +506,9 @@ class ConcernRepository:
         """Apply facts another service decided (team, priority, escalation), once per event.
 
         Answers whether the concern exists; an already applied event changes nothing."""
-        update: Document = {
-            "$push": {"timeline": {**entry, "event_id": event_id, "at": at}},
-            "$inc": {"version": 1},
-        }
-        if facts:
-            update["$set"] = facts
-        return await self._facts((concern_id, event_id, update))
+        return await self._facts(
+            (concern_id, event_id, event_facts_update(event_id, facts=facts, entry=entry, at=at))
+        )
 
     async def _record_facts_many(self, items: list[tuple[str, str, Document]]) -> list[bool]:
         """One `bulk_write` for concurrently handled events; each update names its event, so

@@ -5,6 +5,7 @@ requests; no personal data in any answer, errors in the spec's format."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree
 
@@ -355,6 +356,7 @@ async def test_status_notes_follow_routing(
     before = (await intake.get(f"{BASE}/requests/{number}.json")).json()[0]
     assert "being routed" in before["status_notes"]
     cid = (await intake.get("/v1/concerns", params={"q": number})).json()["items"][0]["id"]
+    clock.advance(timedelta(minutes=20))  # routed a while after it was filed
     await publish(
         ConcernTriaged(
             concern_id=cid,
@@ -371,6 +373,9 @@ async def test_status_notes_follow_routing(
     after = (await intake.get(f"{BASE}/requests/{number}.json")).json()[0]
     assert "being routed" not in after["status_notes"]
     assert "Routed" in after["status_notes"]
+    # a client polling for changes sees that the request moved
+    moved = datetime.fromisoformat(after["updated_datetime"])
+    assert moved - datetime.fromisoformat(before["updated_datetime"]) >= timedelta(minutes=19)
 
 
 async def test_a_routing_that_tells_special_education_never_shows_publicly(
