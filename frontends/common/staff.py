@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -26,9 +27,17 @@ from frontends.common.intake import IntakeError, IntakeNotFound, parse, send
 from frontends.common.settings import FrontendSettings
 from services.escalation.api import ClockRead, OmbudspersonCaseRead
 from services.escalation.policies import Policy
-from services.intake.schemas import ConcernPage, ConcernRead, ConcernReceipt, StudentRevealRead
+from services.intake.contact_api import ContactAccessRead, ContactRevealRead
+from services.intake.schemas import (
+    ConcernPage,
+    ConcernRead,
+    ConcernReceipt,
+    DisclosureRecord,
+    StudentRevealRead,
+)
 from services.notify.api import (
     PUBLIC_EVENTS,
+    DeliveryRead,
     SubscriptionRead,
     TemplatePreviewRead,
     TemplateRead,
@@ -44,7 +53,11 @@ __all__ = [
     "ConcernPage",
     "ConcernRead",
     "ConcernReceipt",
+    "ContactAccessRead",
+    "ContactRevealRead",
     "DecisionRead",
+    "DeliveryRead",
+    "DisclosureRecord",
     "DryRunRead",
     "HandoverRead",
     "MemberRead",
@@ -238,6 +251,38 @@ class StaffClient:
         revealed: StudentRevealRead = self._parse(StudentRevealRead, response)
         return revealed
 
+    async def reveal_contact(self, token: str, concern_id: str, reason: str) -> ContactRevealRead:
+        """The requester's name, email and phone, to call them back; intake records who, when
+        and why before it answers."""
+        response = await self._call(
+            "intake",
+            "POST",
+            f"/v1/concerns/{_id(concern_id)}/requester/reveal",
+            token,
+            json={"reason": reason},
+        )
+        contact: ContactRevealRead = self._parse(ContactRevealRead, response)
+        return contact
+
+    async def contact_accesses(self, token: str, concern_id: str) -> list[ContactAccessRead]:
+        """Every look at the family's contact and every search that found the case by it,
+        oldest first (who, when, why), for auditors and the Ombudsperson."""
+        response = await self._call(
+            "intake", "GET", f"/v1/concerns/{_id(concern_id)}/requester/accesses", token
+        )
+        accesses: list[ContactAccessRead] = self._parse(
+            TypeAdapter(list[ContactAccessRead]), response
+        )
+        return accesses
+
+    async def student_record(self, token: str, student_id: str) -> DisclosureRecord:
+        """A student's record of access and disclosures, oldest first (for auditors)."""
+        response = await self._call(
+            "intake", "GET", f"/v1/students/{quote(student_id, safe='')}/disclosures", token
+        )
+        record: DisclosureRecord = self._parse(DisclosureRecord, response)
+        return record
+
     # --- triage ---------------------------------------------------------------------------
 
     async def decision(self, token: str, concern_id: str) -> DecisionRead:
@@ -304,6 +349,14 @@ class StaffClient:
             TypeAdapter(list[RuleRead]), await self._call("triage", "GET", "/v1/rules", token)
         )
         return rules
+
+    async def reorder_rules(self, token: str, order: list[str]) -> None:
+        """The routing rules in this order (every rule once)."""
+        await self._call("triage", "POST", "/v1/rules/reorder", token, json={"rule_ids": order})
+
+    async def delete_rule(self, token: str, rule_id: str) -> None:
+        """Remove one routing rule."""
+        await self._call("triage", "DELETE", f"/v1/rules/{quote(rule_id, safe='')}", token)
 
     async def save_rule(
         self, token: str, rule_id: str, body: Mapping[str, Any], *, new: bool
@@ -427,6 +480,15 @@ class StaffClient:
         )
         rendered: TemplatePreviewRead = self._parse(TemplatePreviewRead, response)
         return rendered
+
+    async def deliveries(self, token: str, concern_id: str) -> list[DeliveryRead]:
+        """Every message notify sent (or is still trying to send) about the case, oldest
+        first: to whom, how, whether it arrived and why not (addresses masked)."""
+        response = await self._call(
+            "notify", "GET", f"/v1/concerns/{_id(concern_id)}/deliveries", token
+        )
+        found: list[DeliveryRead] = self._parse(TypeAdapter(list[DeliveryRead]), response)
+        return found
 
     async def subscriptions(self, token: str) -> list[SubscriptionRead]:
         """The webhook subscriptions of district systems (their secrets are never shown)."""

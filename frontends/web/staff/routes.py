@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from authlib.integrations.starlette_client import OAuthError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import TypeAdapter
 from starlette.middleware.sessions import SessionMiddleware
 
 from frontends.common.intake import (
@@ -29,6 +29,8 @@ from frontends.common.staff import (
     ClockRead,
     ConcernPage,
     ConcernRead,
+    ContactRevealRead,
+    DisclosureRecord,
     SafetyWordsRead,
     StaffClient,
     StaleCase,
@@ -52,15 +54,13 @@ from services.escalation.calendar import AROUND_THE_CLOCK
 from services.escalation.config import EscalationConfig
 from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.config import IntakeConfig
-from services.intake.contact_api import ContactAccessRead, ContactRevealRead
-from services.intake.schemas import DisclosureRecord
-from services.notify.api import DeliveryRead
 from services.triage.api import DuplicateRead
 from shared.auth import Role
 from shared.authz import Permission
 from shared.district import DistrictConfig
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 TEXT_MAX = 5000
 SAFETY_TEXT_MAX = 20_000  # triage takes 300 words of 60 characters at most
 # The reason a call-center agent's lookup records unless they write another.
@@ -150,76 +150,12 @@ async def _duplicates(
     return [f for f in found if f is not None]
 
 
-async def _contact_accesses(
-    client: StaffClient, bearer: str, concern_id: str
-) -> list[ContactAccessRead] | None:
-    """Every look at the family's contact and every search that found the case by it, oldest
-    first (who, when, why), for auditors and the Ombudsperson; None if intake could not say.
-    (Belongs in `StaffClient`; written here on its `_call` until frontends/common takes it.)"""
+async def _unless_down(call: Awaitable[T], default: T) -> T:
+    """A service's answer, or `default` when it cannot say (the page is shown without)."""
     try:
-        response = await client._call(
-            "intake", "GET", f"/v1/concerns/{quote(concern_id, safe='')}/requester/accesses", bearer
-        )
-        accesses: list[ContactAccessRead] = client._parse(
-            TypeAdapter(list[ContactAccessRead]), response
-        )
+        return await call
     except IntakeError:
-        return None
-    return accesses
-
-
-async def _deliveries(client: StaffClient, bearer: str, concern_id: str) -> list[DeliveryRead]:
-    """Every message notify sent (or is still trying to send) about the case, oldest first:
-    to whom, how, whether it arrived and why not (addresses masked); empty when notify cannot
-    say. (Belongs in `StaffClient`; written here on its `_call` until frontends/common
-    takes it.)"""
-    try:
-        response = await client._call(
-            "notify", "GET", f"/v1/concerns/{quote(concern_id, safe='')}/deliveries", bearer
-        )
-        found: list[DeliveryRead] = client._parse(TypeAdapter(list[DeliveryRead]), response)
-    except IntakeError:
-        return []
-    return found
-
-
-async def _student_record(client: StaffClient, bearer: str, student_id: str) -> DisclosureRecord:
-    """A student's record of access and disclosures, oldest first (intake's, for auditors).
-    (Belongs in `StaffClient`; written here on its `_call` until frontends/common takes it.)"""
-    response = await client._call(
-        "intake", "GET", f"/v1/students/{quote(student_id, safe='')}/disclosures", bearer
-    )
-    record: DisclosureRecord = client._parse(DisclosureRecord, response)
-    return record
-
-
-async def _delete_rule(client: StaffClient, bearer: str, rule_id: str) -> None:
-    """Remove one of triage's routing rules. (Belongs in `StaffClient` beside `save_rule`;
-    written here on its `_call` until frontends/common takes it.)"""
-    await client._call("triage", "DELETE", f"/v1/rules/{quote(rule_id, safe='')}", bearer)
-
-
-async def _reorder_rules(client: StaffClient, bearer: str, order: list[str]) -> None:
-    """Triage's routing rules in this order (every rule once). (Belongs in `StaffClient`
-    beside `rules`; written here on its `_call` until frontends/common takes it.)"""
-    await client._call("triage", "POST", "/v1/rules/reorder", bearer, json={"rule_ids": order})
-
-
-async def _reveal_contact(
-    client: StaffClient, bearer: str, concern_id: str, reason: str
-) -> ContactRevealRead:
-    """The requester's name, email and phone, to call them back; intake records who, when
-    and why before it answers. (Belongs in `StaffClient` beside `reveal_student`; written
-    here on its `_call` until frontends/common takes it.)"""
-    response = await client._call(
-        "intake",
-        "POST",
-        f"/v1/concerns/{quote(concern_id, safe='')}/requester/reveal",
-        bearer,
-        json={"reason": reason},
-    )
-    contact: ContactRevealRead = client._parse(ContactRevealRead, response)
-    return contact
+        return default
 
 
 def _web(request: Request) -> Any:
@@ -504,8 +440,10 @@ def _router() -> APIRouter:
         clock, duplicates, deliveries, accesses = await asyncio.gather(
             _clock(client, bearer, case.id),
             _duplicates(client, bearer, case.id),
-            _deliveries(client, bearer, case.id),
-            _contact_accesses(client, bearer, case.id) if audit else asyncio.sleep(0),
+            _unless_down(client.deliveries(bearer, case.id), []),
+            _unless_down(client.contact_accesses(bearer, case.id), None)
+            if audit
+            else asyncio.sleep(0),
         )
         pages = Pages.of(user)
         done = request.query_params.get("done", "")
@@ -796,9 +734,7 @@ def _router() -> APIRouter:
                 errors={"contact-reason": "Say why you need it (at least 10 characters)."},
             )
         try:
-            found = await _reveal_contact(
-                _client(request), token(request, user), concern_id, reason
-            )
+            found = await _client(request).reveal_contact(token(request, user), concern_id, reason)
         except IntakeNotFound:  # the family left no contact (an unknown case: the 404 page)
             return await case_page(
                 request,
@@ -1264,7 +1200,7 @@ def _router() -> APIRouter:
         if not Pages.of(user).configure:
             return page(request, "staff/nothing.html", user, status=403)
         try:
-            await _delete_rule(_client(request), token(request, user), rule_id)
+            await _client(request).delete_rule(token(request, user), rule_id)
         except IntakeNotFound:
             pass  # already gone: what was asked for
         return RedirectResponse("/staff/admin?done=rule-deleted#rules-title", 303)
@@ -1287,7 +1223,7 @@ def _router() -> APIRouter:
                 problem="The rule cannot move that way; the order is unchanged.",
             )
         try:
-            await _reorder_rules(client, bearer, order)
+            await client.reorder_rules(bearer, order)
         except (IntakeInvalid, IntakeConflict) as exc:  # a rule added or deleted meanwhile
             message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
             return await admin_page(
@@ -1555,7 +1491,7 @@ def _router() -> APIRouter:
                 error="Enter the student's district id: letters, digits and -, e.g. S-204518.",
                 status=400,
             )
-        record = await _student_record(_client(request), token(request, user), student_id)
+        record = await _client(request).student_record(token(request, user), student_id)
         return students_page(request, user, student_id=student_id, record=record)
 
     # --- Ombudsperson ------------------------------------------------------------------------
