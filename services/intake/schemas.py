@@ -22,7 +22,7 @@ from shared.events import (
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"
 Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN)]
-Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
@@ -44,7 +44,7 @@ class RequesterIn(_Strict):
     name: Text | None = None
     email: EmailStr | None = None
     phone: Phone | None = Field(default=None, description="E.164, e.g. +15551234567")
-    language: Language = Field(default="en", description="for replies, e.g. `en`, `es`")
+    language: Language = Field(default="en", description="for replies, e.g. `en`, `es`, `hmn`")
     relationship: Relationship | None = None
     preferred_contact: ContactChannel | None = Field(
         default=None, description="how the requester wants to hear back; needs that address"

@@ -478,3 +478,17 @@ async def test_openapi_document_describes_every_endpoint_a_frontend_needs(
     assert "Idempotency-Key" in {p["name"] for p in create["parameters"]}
     form = document["paths"]["/open311/v2/requests.{fmt}"]["post"]["requestBody"]
     assert "application/x-www-form-urlencoded" in form["content"]
+
+
+@pytest.mark.parametrize(("language", "status"), [("hmn", 201), ("so", 201), ("english", 422)])
+async def test_a_reply_language_is_a_code_of_two_or_three_letters(
+    intake: httpx.AsyncClient, language: str, status: int
+) -> None:
+    # Hmong (`hmn`) has no two-letter code: a district that serves Hmong families adds it
+    requester = {"name": "Pa Vang", "email": "pa.vang@example.org", "language": language}
+    answer = await intake.post("/v1/concerns", json=body(requester=requester))
+
+    assert answer.status_code == status, answer.text
+    if status == 201:
+        case = (await intake.get(f"/v1/concerns/{answer.json()['id']}")).json()
+        assert case["requester_language"] == language
