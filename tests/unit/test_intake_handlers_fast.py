@@ -48,6 +48,18 @@ DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 CONFIG = DISTRICT.section("intake", IntakeConfig)
 
 
+def enrollment_concern(*, school_id: str | None = "lincoln-es", language: str = "en") -> NewConcern:
+    """Ana's concern about the enrollment form, as the web submits it."""
+    return NewConcern(
+        channel=Channel.WEB,
+        category="enrollment",
+        school_id=school_id,
+        description="The online enrollment form will not take our new address",
+        requester=Requester(name="Ana", email="ana@example.org", language=language),
+        student=None,
+    )
+
+
 class Intake:
     """Intake's context over fakes, on a fake clock."""
 
@@ -70,14 +82,7 @@ class Intake:
         )
 
     async def submit(self, *, school_id: str | None = "lincoln-es", language: str = "en") -> str:
-        new = NewConcern(
-            channel=Channel.WEB,
-            category="enrollment",
-            school_id=school_id,
-            description="The online enrollment form will not take our new address",
-            requester=Requester(name="Ana", email="ana@example.org", language=language),
-            student=None,
-        )
+        new = enrollment_concern(school_id=school_id, language=language)
         return str((await handlers.submit_concern(new, ctx=self.ctx)).document["_id"])
 
     async def on(self, data: EventData, event: CloudEvent | None = None) -> CloudEvent:
@@ -336,14 +341,7 @@ async def test_a_change_at_a_version_no_longer_current_is_refused_with_the_curre
 
 async def test_a_retried_submission_answers_the_first_concern_and_a_reused_key_is_refused() -> None:
     intake = Intake()
-    new = NewConcern(
-        channel=Channel.WEB,
-        category="enrollment",
-        school_id="lincoln-es",
-        description="The online enrollment form will not take our new address",
-        requester=Requester(name="Ana", email="ana@example.org"),
-        student=None,
-    )
+    new = enrollment_concern()
     first = await handlers.submit_concern(
         new, ctx=intake.ctx, idempotency_key="k-1", body_fingerprint="f1"
     )

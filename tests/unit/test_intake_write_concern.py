@@ -15,11 +15,11 @@ import pytest
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from services.intake import domain
-from services.intake.domain import NewConcern, Requester
 from services.intake.repository import ConcernRepository
 from services.intake.students import StudentVault
-from shared.events import Channel, envelopes
+from shared.events import envelopes
 from shared.messaging.transient import is_transient
+from tests.unit.test_intake_handlers_fast import enrollment_concern
 
 pytestmark = pytest.mark.unit
 
@@ -57,14 +57,7 @@ class Database(dict[str, Any]):
 
 
 def a_concern() -> tuple[domain.Concern, list[Any]]:
-    new = NewConcern(
-        channel=Channel.WEB,
-        category="enrollment",
-        school_id="lincoln-es",
-        description="The online enrollment form will not take our new address",
-        requester=Requester(name="Ana", email="ana@example.org"),
-        student=None,
-    )
+    new = enrollment_concern()
     concern, events = domain.submit(
         new,
         concern_id="c-1",
