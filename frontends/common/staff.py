@@ -27,6 +27,7 @@ from frontends.common.intake import IntakeError, IntakeNotFound, parse, send
 from frontends.common.settings import FrontendSettings
 from services.escalation.api import ClockRead, OmbudspersonCaseRead
 from services.escalation.policies import Policy
+from services.intake.attachments import AttachmentRead
 from services.intake.contact_api import ContactAccessRead, ContactRevealRead
 from services.intake.schemas import (
     ConcernPage,
@@ -49,6 +50,7 @@ from services.triage.safety_api import SafetyWordsRead
 __all__ = [
     "ACTIONS",
     "PUBLIC_EVENTS",
+    "AttachmentRead",
     "ClockRead",
     "ConcernPage",
     "ConcernRead",
@@ -274,6 +276,31 @@ class StaffClient:
             TypeAdapter(list[ContactAccessRead]), response
         )
         return accesses
+
+    async def attachments(self, token: str, concern_id: str) -> list[AttachmentRead]:
+        """The files the family sent with the concern, oldest first."""
+        response = await self._call(
+            "intake", "GET", f"/v1/concerns/{_id(concern_id)}/attachments", token
+        )
+        found: list[AttachmentRead] = self._parse(TypeAdapter(list[AttachmentRead]), response)
+        return found
+
+    async def attachment(
+        self, token: str, concern_id: str, attachment_id: str
+    ) -> tuple[bytes, str, str]:
+        """One attached file as intake serves it: its bytes, content type and
+        Content-Disposition (a download, under its stored name)."""
+        response = await self._call(
+            "intake",
+            "GET",
+            f"/v1/concerns/{_id(concern_id)}/attachments/{_id(attachment_id)}",
+            token,
+        )
+        return (
+            response.content,
+            response.headers.get("content-type", "application/octet-stream"),
+            response.headers.get("content-disposition", "attachment"),
+        )
 
     async def student_record(self, token: str, student_id: str) -> DisclosureRecord:
         """A student's record of access and disclosures, oldest first (for auditors)."""

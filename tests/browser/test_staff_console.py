@@ -844,3 +844,39 @@ def test_local_sign_in_is_refused_outside_development() -> None:
         )
         assert answer.status_code == 403
         assert client.get("/staff/queue", follow_redirects=False).status_code == 303
+
+
+async def test_a_specialist_reads_a_reply_kept_aside_and_downloads_the_familys_file(
+    console: Console, context: BrowserContext
+) -> None:
+    receipt = submit(console)
+    async with httpx.AsyncClient(base_url=console.intake, headers=FAMILY) as http:
+        uploaded = await http.post(
+            f"/v1/concerns/{receipt['id']}/attachments",
+            params={"filename": "bus-stop.txt"},
+            content=b"Stop 14, Elm Road, 7:40 am",
+            headers={"Content-Type": "text/plain"},
+        )
+        kept = await http.post(
+            "/v1/inbound/messages",
+            json={
+                "channel": "email",
+                "from_address": "neighbour@example.net",
+                "tracking_number": receipt["tracking_number"],
+                "body": "I saw the bus drive past the stop without stopping.",
+            },
+        )
+    assert uploaded.status_code == 201, uploaded.text
+    assert kept.json()["outcome"] == "unverified", kept.text
+    page = await context.new_page()
+    await sign_in(page, console, "sd-1", start=f"/staff/concerns/{receipt['id']}")
+
+    aside = page.locator("section.kept-aside")
+    await expect(aside).to_contain_text("By email from neighbour@example.net")
+    await expect(aside).to_contain_text("not from the requester's address")
+    await expect(aside).to_contain_text("I saw the bus drive past the stop without stopping.")
+    await check(page, console, "case-kept-aside-and-files")
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="bus-stop.txt").click()
+    saved = await (await download.value).path()
+    assert await asyncio.to_thread(Path(saved).read_bytes) == b"Stop 14, Elm Road, 7:40 am"

@@ -81,10 +81,14 @@ class Services:
     sent: list[tuple[str, str, Any]] = field(default_factory=list)
     answers: dict[str, httpx.Response] = field(default_factory=dict)
     lists: dict[tuple[int, str], Any] = field(default_factory=dict)
+    files: dict[tuple[int, str], httpx.Response] = field(default_factory=dict)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if request.method == "GET":
+            if (request.url.port, path) in self.files:
+                self.sent.append(("GET", path, request.headers.get("authorization")))
+                return self.files[(request.url.port, path)]
             if (request.url.port, path) in self.lists:
                 return httpx.Response(200, json=self.lists[(request.url.port, path)])
             if (request.url.port, path) == (INTAKE, "/v1/concerns/c-1"):
@@ -643,3 +647,72 @@ def test_a_re_triage_from_a_page_older_than_another_re_triage_is_stopped_and_kep
     )
     assert again.status_code == 303
     assert [(m, p) for m, p, _ in services.sent] == [("PATCH", "/v1/concerns/c-1/triage")]
+
+
+def test_a_reply_kept_aside_shows_its_channel_sender_reason_and_text(
+    browser: TestClient, services: Services
+) -> None:
+    kept = {
+        "id": "e-9",
+        "kind": "unverified_message",
+        "at": "2026-12-01T12:00:00Z",
+        "actor": "email-frontend",
+        "channel": "email",
+        "sender": "grandma@example.net",
+        "reason": "not from the requester's address",
+        "text": "He was left behind again <b>today</b>.",
+    }
+    services.lists[(INTAKE, "/v1/concerns/c-1")] = {**CASE, "timeline": [kept]}
+    sign_in(browser, "specialist")
+
+    case = browser.get("/staff/concerns/c-1")
+
+    aside = case.text.split('id="kept-aside-title"', 1)[1].split("</section>", 1)[0]
+    assert "Kept aside, not added to the conversation (1)" in case.text
+    assert "By email from grandma@example.net" in aside
+    assert "kept aside: not from the requester&#39;s address" in aside
+    assert "He was left behind again &lt;b&gt;today&lt;/b&gt;." in aside  # escaped, as written
+
+
+def test_the_familys_files_are_listed_and_downloaded_with_the_staff_members_token(
+    browser: TestClient, services: Services
+) -> None:
+    services.lists[(INTAKE, "/v1/concerns/c-1/attachments")] = [
+        {
+            "id": "a-1",
+            "filename": "bus note.pdf",
+            "content_type": "application/pdf",
+            "size": 2048,
+            "sha256": "0" * 64,
+            "uploaded_at": "2026-12-01T10:01:00Z",
+            "uploaded_by": "requester",
+        }
+    ]
+    services.files[(INTAKE, "/v1/concerns/c-1/attachments/a-1")] = httpx.Response(
+        200,
+        content=b"%PDF-1.4 note",
+        headers={
+            "content-type": "application/pdf",
+            "content-disposition": 'attachment; filename="bus note.pdf"',
+        },
+    )
+    sign_in(browser, "specialist")
+
+    case = browser.get("/staff/concerns/c-1")
+    link = re.search(
+        r'<a href="(/staff/concerns/c-1/attachments/a-1)" download>bus note.pdf', case.text
+    )
+    assert link is not None, case.text
+    assert "Files the family sent (1)" in case.text and "2 KB" in case.text
+    downloaded = browser.get(link.group(1))
+    missing = browser.get("/staff/concerns/c-1/attachments/a-2")
+
+    assert downloaded.status_code == 200
+    assert downloaded.content == b"%PDF-1.4 note"
+    assert downloaded.headers["content-type"] == "application/pdf"
+    assert downloaded.headers["content-disposition"] == 'attachment; filename="bus note.pdf"'
+    assert downloaded.headers["cache-control"] == "no-store"
+    method, path, authorization = services.sent[-1]
+    assert (method, path) == ("GET", "/v1/concerns/c-1/attachments/a-1")
+    assert authorization is not None and authorization.startswith("Bearer ")
+    assert missing.status_code == 404 and "Case not found" in missing.text

@@ -437,10 +437,11 @@ def _router() -> APIRouter:
                 return page(request, "staff/not_found.html", user, status=404)
             raise
         audit = user.may(Permission.AUDIT_READ)
-        clock, duplicates, deliveries, accesses = await asyncio.gather(
+        clock, duplicates, deliveries, attachments, accesses = await asyncio.gather(
             _clock(client, bearer, case.id),
             _duplicates(client, bearer, case.id),
             _unless_down(client.deliveries(bearer, case.id), []),
+            _unless_down(client.attachments(bearer, case.id), None),
             _unless_down(client.contact_accesses(bearer, case.id), None)
             if audit
             else asyncio.sleep(0),
@@ -465,6 +466,8 @@ def _router() -> APIRouter:
             audit=audit,
             accesses=accesses,
             deliveries=deliveries,
+            attachments=attachments,
+            kept_aside=[e for e in case.timeline if e.kind == "unverified_message"],
             clock=clock,
             actions=views.allowed_actions(case.status.value, act=pages.act),
             retriage=pages.triage and case.status.value not in ("closed",),
@@ -486,6 +489,29 @@ def _router() -> APIRouter:
     async def case(request: Request, concern_id: str) -> Response:
         user = signed_in(request)
         return await case_page(request, user, concern_id)
+
+    @router.get("/concerns/{concern_id}/attachments/{attachment_id}")
+    async def attachment(request: Request, concern_id: str, attachment_id: str) -> Response:
+        """A file the family sent, downloaded with the staff member's own token (intake
+        decides whether the case is within their reach)."""
+        user = signed_in(request)
+        try:
+            data, content_type, disposition = await _client(request).attachment(
+                token(request, user), concern_id, attachment_id
+            )
+        except IntakeError as exc:
+            if exc.status not in (403, 404):
+                raise
+            return page(request, "staff/not_found.html", user, status=404)
+        return Response(
+            data,
+            media_type=content_type,
+            headers={
+                "Content-Disposition": disposition,
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     async def act_unless_changed(
         request: Request,
