@@ -2,8 +2,9 @@
 
 - submission: `create_concern` with an `Idempotency-Key` (a retry answers the same receipt);
 - the catalog a form is built from: `categories`, `schools` (kept for a minute);
-- the requester's side with the access token (`X-Access-Token`): `tracking`, `add_message`,
-  `reopen`;
+- the requester's side with the secret they were given: the access token (`X-Access-Token`)
+  or the 6-digit PIN (`X-Access-Pin`), whichever the family typed: `tracking`,
+  `add_message`, `reopen`;
 - the family's address, when given, travels in `FORWARDED_FOR_HEADER`: intake counts its
   per-address limits on it, and trusts it only from a caller with the `frontend` role.
 
@@ -23,6 +24,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from frontends.common.settings import FrontendSettings
+from services.intake.access import PIN_PATTERN
 from services.intake.schemas import CategoryRead, ConcernReceipt, RequesterView, SchoolRead
 from shared.ratelimit import FORWARDED_FOR_HEADER
 
@@ -36,6 +38,7 @@ __all__ = [
     "IntakeError",
     "IntakeInvalid",
     "IntakeNotFound",
+    "IntakePinLocked",
     "IntakeRateLimited",
     "IntakeUnavailable",
     "RequesterView",
@@ -84,6 +87,21 @@ class IntakeRateLimited(IntakeError):
     """429: too many requests from this family's address; `retry_after_s` says how long."""
 
 
+class IntakePinLocked(IntakeRateLimited):
+    """429: the concern's PIN is locked after too many wrong tries (the token still opens it)."""
+
+
+# the title of intake's answer to a locked PIN (services/intake/handlers.py, `PinLocked`)
+PIN_LOCKED_TITLE = "Too many wrong PINs"
+
+
+def requester_secret(secret: str) -> dict[str, str]:
+    """The header that carries what the family typed: a 6-digit PIN, else the access token."""
+    if secret.isascii() and PIN_PATTERN.fullmatch(secret):
+        return {"X-Access-Pin": secret}
+    return {"X-Access-Token": secret}
+
+
 class IntakeUnavailable(IntakeError):
     """Intake did not answer in time, refused the connection, or answered 5xx."""
 
@@ -116,6 +134,8 @@ def error_from(response: httpx.Response) -> IntakeError:
         if response.status_code >= 500
         else _BY_STATUS.get(response.status_code, IntakeError)
     )
+    if kind is IntakeRateLimited and body.get("title") == PIN_LOCKED_TITLE:
+        kind = IntakePinLocked
     return kind(
         status=response.status_code,
         title=str(body.get("title") or response.reason_phrase or "Error"),
@@ -260,12 +280,12 @@ class IntakeClient(ServiceClient):
         client_address: str | None,
         json: Any = None,
     ) -> RequesterView:
-        """A call on the requester's side (`/v1/tracking/...` with their access token)."""
+        """A call on the requester's side (`/v1/tracking/...` with their access token or PIN)."""
         response = await self._call(
             method,
             self._tracking_path(tracking_number, action),
             json=json,
-            headers={"X-Access-Token": access_token, FORWARDED_FOR_HEADER: client_address},
+            headers={**requester_secret(access_token), FORWARDED_FOR_HEADER: client_address},
         )
         view: RequesterView = self._parse(RequesterView, response)
         return view
@@ -273,7 +293,9 @@ class IntakeClient(ServiceClient):
     async def tracking(
         self, tracking_number: str, access_token: str, *, client_address: str | None = None
     ) -> RequesterView:
-        """The requester's view of their concern; `IntakeNotFound` for a wrong number or token."""
+        """The requester's view of their concern (`access_token`: the token or the 6-digit PIN);
+        `IntakeNotFound` for a wrong number, token or PIN, `IntakePinLocked` for a PIN locked
+        after too many wrong tries."""
         return await self._as_requester("GET", tracking_number, "", access_token, client_address)
 
     async def add_message(

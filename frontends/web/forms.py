@@ -186,3 +186,10 @@ def read_message(data: Mapping[str, Any]) -> tuple[str, str | None]:
     if len(text) > MESSAGE_MAX:
         return text, N_("Your message must be 5,000 characters or fewer.")
     return text, None
+
+
+def read_secret(typed: str) -> str:
+    """What the family typed to open its concern: a PIN keyed in groups ("123 456",
+    "123-456") is taken as its six digits; the long access code exactly as typed."""
+    digits = typed.strip().replace(" ", "").replace("-", "")
+    return digits if len(digits) == 6 and digits.isascii() and digits.isdigit() else typed.strip()

@@ -29,6 +29,7 @@ from frontends.common.intake import (
     IntakeError,
     IntakeInvalid,
     IntakeNotFound,
+    IntakePinLocked,
     IntakeRateLimited,
     IntakeUnavailable,
     RequesterView,
@@ -62,6 +63,10 @@ HONEYPOT = "website"  # hidden from people; a bot that fills it is refused
 TRACKING_MAX = 32
 TOKEN_MAX = 128
 MESSAGE_REFUSED = N_("Your message could not be added to this concern now. Please call us.")
+PIN_LOCKED = N_(
+    "This PIN is locked after too many wrong tries. Try it again later, or use your access code "
+    "or the personal link in our email or text message."
+)
 # Why check-your-answers came back instead of the confirmation, and what to do.
 UNSENT_UNAVAILABLE = {
     "send": N_("We could not send your concern just now."),
@@ -577,28 +582,35 @@ def _routes(app: FastAPI) -> None:
         web = web_of(request)
         data = await web.posted(request)
         tracking = str(data.get("tracking_number") or "").strip().upper()
-        token = str(data.get("access_token") or "").strip()
+        typed = str(data.get("access_token") or "").strip()
+        token = forms.read_secret(typed)  # the long access code or the 6-digit PIN
         # a message written while this browser's access ran out, sent once the code is given
         pending = str(data.get("pending_message") or "").strip()[: forms.MESSAGE_MAX]
         errors: dict[str, str] = {}
         if not tracking:
             errors["tracking_number"] = forms.N_("Enter your tracking number.")
         if not token:
-            errors["access_token"] = forms.N_("Enter your access code.")
-        view = None if errors else await open_case(request, tracking, token)
+            errors["access_token"] = forms.N_("Enter your access code or PIN.")
+        locked = False
+        try:
+            view = None if errors else await open_case(request, tracking, token)
+        except IntakePinLocked:  # the address's own limit stays the plain "too many" page
+            view, locked = None, True
+            errors["access_token"] = PIN_LOCKED
         if not errors and view is None:
             errors["tracking_number"] = forms.N_(
-                "No concern matches this tracking number and access code. Check both and try again."
+                "No concern matches this tracking number and access code or PIN. Check both and "
+                "try again."
             )
         if errors or view is None:
             return web.render(
                 request,
                 "lookup.html",
-                status=400,
+                status=429 if locked else 400,
                 errors=errors,
                 values={
                     "tracking_number": tracking,
-                    "access_token": token[:TOKEN_MAX],
+                    "access_token": typed[:TOKEN_MAX],
                     "pending_message": pending,
                 },
             )
@@ -633,7 +645,7 @@ def _routes(app: FastAPI) -> None:
                     errors={
                         "tracking_number": forms.N_(
                             "This link does not open a concern. Enter your tracking number and "
-                            "access code."
+                            "access code or PIN."
                         )
                     },
                 )
@@ -703,10 +715,11 @@ def _routes(app: FastAPI) -> None:
             values={"tracking_number": tracking[:TRACKING_MAX], "pending_message": pending},
             errors={
                 "access_token": forms.N_(
-                    "Enter your access code again to send your message. Your message is kept below."
+                    "Enter your access code or PIN again to send your message. Your message is "
+                    "kept below."
                 )
                 if pending
-                else forms.N_("For your security, enter your access code again.")
+                else forms.N_("For your security, enter your access code or PIN again.")
             },
         )
 

@@ -301,7 +301,8 @@ async def test_anonymous_family_without_javascript_checks_by_number_and_code_and
     bureau: LocalBureau, browser: Browser, artifacts: Path
 ) -> None:
     """Without the site's JavaScript (its one script refused: axe still runs in the page);
-    another device opens the concern with the tracking number and access code typed in; after
+    another device opens the concern with the tracking number and access code typed in (a third
+    with the PIN); after
     the resolution the family reopens it; a stale form and a wrong survey link are plain
     pages."""
     web = bureau.url("web")
@@ -317,6 +318,7 @@ async def test_anonymous_family_without_javascript_checks_by_number_and_code_and
     await page.click("form[action='/concern/send'] button")
     tracking = (await page.locator(".reference").inner_text()).strip()
     code = (await page.locator("code.token").inner_text()).strip()
+    pin = (await page.locator(".row", has_text="PIN").locator("code").inner_text()).strip()
     await expect(page.locator("main")).to_contain_text("You chose not to be contacted")
     await pages.check("confirmation-anonymous")
     await sender.close()
@@ -334,6 +336,19 @@ async def test_anonymous_family_without_javascript_checks_by_number_and_code_and
     await page.click("form button[type=submit]")
     await expect(page).to_have_url(f"{web}/status/{tracking}")
     await expect(page.locator("h1")).to_have_text("Your concern")
+
+    # a third device, with the 6-digit PIN keyed in two groups instead of the long code
+    by_pin = await without_site_script(browser)
+    pin_page = await by_pin.new_page()
+    pin_page.set_default_timeout(10_000)
+    await pin_page.goto(f"{web}/status")
+    await expect(pin_page.locator("label[for=access_token]")).to_have_text("Access code or PIN")
+    await pin_page.fill("#tracking_number", tracking)
+    await pin_page.fill("#access_token", f"{pin[:3]} {pin[3:]}")
+    await pin_page.click("form button[type=submit]")
+    await expect(pin_page).to_have_url(f"{web}/status/{tracking}")
+    await expect(pin_page.locator("h1")).to_have_text("Your concern")
+    await by_pin.close()
 
     await asyncio.to_thread(staff_resolves, bureau.url("intake"), tracking)
     await page.reload()

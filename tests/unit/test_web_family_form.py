@@ -125,7 +125,7 @@ def test_a_mistyped_access_code_is_shown_back_in_clear_to_be_corrected(
         },
     )
     assert wrong.status_code == 400
-    assert "No concern matches this tracking number and access code." in wrong.text
+    assert "No concern matches this tracking number and access code or PIN." in wrong.text
     assert 'value="secret-token-123456789O"' in wrong.text
     assert 'value="CS-2026-000007"' in wrong.text
 

@@ -35,6 +35,7 @@ class Intake(Services):
         super().__init__()
         self.view: dict[str, Any] = dict(VIEW)
         self.submission: httpx.Response | None = None
+        self.lookup_refusal: httpx.Response | None = None  # e.g. intake's 429
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -43,7 +44,10 @@ class Intake(Services):
             return self.submission
         if path.startswith("/v1/tracking/") and not self.down:
             self.requests.append(request)
-            if request.headers.get("X-Access-Token") != RECEIPT["access_token"]:
+            if self.lookup_refusal is not None:
+                return self.lookup_refusal
+            token, pin = request.headers.get("X-Access-Token"), request.headers.get("X-Access-Pin")
+            if token != RECEIPT["access_token"] and pin != RECEIPT["pin"]:
                 return httpx.Response(404, json={"title": "Concern not found", "status": 404})
             return httpx.Response(200, json=self.view)
         return super().__call__(request)
@@ -218,7 +222,7 @@ def test_a_message_written_after_the_browsers_access_ran_out_is_kept_and_sent_wi
     text = "The bus came late again.\nTwice this week."
     page = browser.post(f"/status/{TRACKING}/message", data={**csrf, "message": text})
     assert page.status_code == 403
-    assert "Enter your access code again to send your message." in page.text
+    assert "Enter your access code or PIN again to send your message." in page.text
     assert 'href="#access_token"' in page.text
     assert text in page.text  # shown, and kept in the form
     kept = form_fields(page.text, "/status")
@@ -244,3 +248,85 @@ def test_what_the_family_just_did_is_said_once_not_on_every_reload(browser: Test
     assert "Your message was sent." in sent.text
     reloaded = browser.get(str(sent.url))  # the address the family's browser shows
     assert "Your message was sent." not in reloaded.text
+
+
+def look_up(browser: TestClient, secret: str, **follow: Any) -> httpx.Response:
+    csrf = form_fields(browser.get("/status").text, "/status")
+    return browser.post(
+        "/status",
+        data={**csrf, "tracking_number": TRACKING.lower(), "access_token": secret},
+        **follow,
+    )
+
+
+def tracking_requests(intake: Intake) -> list[httpx.Request]:
+    return [r for r in intake.requests if r.url.path.startswith("/v1/tracking/")]
+
+
+@pytest.mark.parametrize("typed", [str(RECEIPT["pin"]), "482 913", "482-913"])
+def test_a_family_opens_its_concern_with_the_tracking_number_and_the_6_digit_pin(
+    browser: TestClient, intake: Intake, typed: str
+) -> None:
+    opened = look_up(browser, typed, follow_redirects=False)
+    assert opened.status_code == 303, opened.text
+    assert opened.headers["location"] == f"/status/{TRACKING}"
+    [asked] = tracking_requests(intake)
+    assert asked.headers["X-Access-Pin"] == RECEIPT["pin"]
+    assert "X-Access-Token" not in asked.headers
+    # the PIN is kept for this browser like the access code: the page opens, a message is sent
+    page = browser.get(f"/status/{TRACKING}")
+    assert "We are on it." in page.text
+    csrf = form_fields(page.text, f"/status/{TRACKING}/message")
+    browser.post(f"/status/{TRACKING}/message", data={**csrf, "message": "Thank you."})
+    [posted] = [r for r in intake.requests if r.url.path.endswith("/messages")]
+    assert posted.headers["X-Access-Pin"] == RECEIPT["pin"]
+
+
+def test_the_long_access_code_still_opens_the_concern_as_the_token(
+    browser: TestClient, intake: Intake
+) -> None:
+    assert look_up(browser, str(RECEIPT["access_token"]), follow_redirects=False).status_code == 303
+    [asked] = tracking_requests(intake)
+    assert asked.headers["X-Access-Token"] == RECEIPT["access_token"]
+    assert "X-Access-Pin" not in asked.headers
+
+
+def test_a_wrong_pin_is_answered_like_a_wrong_code_and_shown_back(
+    browser: TestClient, intake: Intake
+) -> None:
+    wrong = look_up(browser, "482 914")
+    assert wrong.status_code == 400
+    assert "No concern matches this tracking number and access code or PIN." in wrong.text
+    assert 'value="482 914"' in wrong.text
+    assert tracking_requests(intake)[0].headers["X-Access-Pin"] == "482914"
+
+
+def test_a_locked_pin_says_so_and_how_to_get_in_while_the_address_limit_keeps_its_page(
+    browser: TestClient, intake: Intake
+) -> None:
+    intake.lookup_refusal = httpx.Response(
+        429, json={"title": "Too many wrong PINs", "status": 429}, headers={"Retry-After": "900"}
+    )
+    locked = look_up(browser, str(RECEIPT["pin"]))
+    assert locked.status_code == 429
+    assert "This PIN is locked after too many wrong tries." in locked.text
+    assert 'href="#access_token"' in locked.text
+    assert f'value="{RECEIPT["pin"]}"' in locked.text
+    intake.lookup_refusal = httpx.Response(
+        429, json={"title": "Too many requests", "status": 429}, headers={"Retry-After": "60"}
+    )
+    limited = look_up(browser, str(RECEIPT["pin"]))
+    assert limited.status_code == 429
+    assert "We received many requests from your connection." in limited.text
+    assert "This PIN is locked" not in limited.text
+
+
+def test_the_look_up_form_asks_for_the_access_code_or_the_pin_in_english_and_spanish(
+    browser: TestClient,
+) -> None:
+    english = browser.get("/status").text
+    assert "Access code or PIN" in english and "6-digit PIN" in english
+    spanish = browser.get("/status?lang=es", follow_redirects=True).text
+    assert "Código de acceso o PIN" in spanish and "PIN de 6 cifras" in spanish
+    wrong = look_up(browser, "000000")
+    assert "código de acceso o PIN. Revise ambos" in wrong.text
