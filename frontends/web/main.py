@@ -570,6 +570,8 @@ def _routes(app: FastAPI) -> None:
         web = web_of(request)
         if not tracking or len(tracking) > TRACKING_MAX or not token or len(token) > TOKEN_MAX:
             return None
+        if not token.isascii():  # no code or PIN has an accent; a header could not carry it
+            return None
         try:
             return await web.intake.tracking(
                 tracking, token, client_address=web.family_address(request)

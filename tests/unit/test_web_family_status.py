@@ -330,3 +330,12 @@ def test_the_look_up_form_asks_for_the_access_code_or_the_pin_in_english_and_spa
     assert "Código de acceso o PIN" in spanish and "PIN de 6 cifras" in spanish
     wrong = look_up(browser, "000000")
     assert "código de acceso o PIN. Revise ambos" in wrong.text
+
+
+def test_a_code_typed_with_an_accent_is_a_wrong_code_not_a_broken_page(
+    browser: TestClient, intake: Intake
+) -> None:
+    wrong = look_up(browser, "código-ñ")
+    assert wrong.status_code == 400
+    assert "No concern matches this tracking number and access code or PIN." in wrong.text
+    assert tracking_requests(intake) == []
