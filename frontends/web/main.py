@@ -655,10 +655,19 @@ def _routes(app: FastAPI) -> None:
             web.remember(request, response, view.tracking_number, token)
             return response
         saved = web.access(request).get(tracking)
-        view = await open_case(request, tracking, saved) if saved else None
+        try:
+            view = await open_case(request, tracking, saved) if saved else None
+        except IntakePinLocked:  # the PIN this browser kept, locked by wrong tries meanwhile
+            view, locked = None, {"access_token": PIN_LOCKED}
+        else:
+            locked = {}
         if view is None:
             return web.render(
-                request, "lookup.html", values={"tracking_number": tracking}, errors={}
+                request,
+                "lookup.html",
+                status=429 if locked else 200,
+                values={"tracking_number": tracking},
+                errors=locked,
             )
         # what the family just did, said once (a reload or a visit the next day does not)
         done = request.cookies.get(DONE_COOKIE)
@@ -702,7 +711,11 @@ def _routes(app: FastAPI) -> None:
         web = web_of(request)
         data = await web.posted(request)
         token = web.access(request).get(tracking)
-        view = await open_case(request, tracking, token) if token else None
+        locked = False
+        try:
+            view = await open_case(request, tracking, token) if token else None
+        except IntakePinLocked:  # the PIN this browser kept, locked by wrong tries meanwhile
+            view, locked = None, True
         if token and view:
             return data, token, view
         # this browser's access ran out (a day) while the page was open: the code again, and
@@ -710,19 +723,20 @@ def _routes(app: FastAPI) -> None:
         pending = ""
         if request.url.path.endswith("/message"):
             pending = str(data.get("message") or "").strip()[: forms.MESSAGE_MAX]
+        again = (
+            forms.N_(
+                "Enter your access code or PIN again to send your message. Your message is "
+                "kept below."
+            )
+            if pending
+            else forms.N_("For your security, enter your access code or PIN again.")
+        )
         return web.render(
             request,
             "lookup.html",
-            status=403,
+            status=429 if locked else 403,
             values={"tracking_number": tracking[:TRACKING_MAX], "pending_message": pending},
-            errors={
-                "access_token": forms.N_(
-                    "Enter your access code or PIN again to send your message. Your message is "
-                    "kept below."
-                )
-                if pending
-                else forms.N_("For your security, enter your access code or PIN again.")
-            },
+            errors={"access_token": PIN_LOCKED if locked else again},
         )
 
     async def change_case(

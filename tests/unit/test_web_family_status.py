@@ -339,3 +339,21 @@ def test_a_code_typed_with_an_accent_is_a_wrong_code_not_a_broken_page(
     assert wrong.status_code == 400
     assert "No concern matches this tracking number and access code or PIN." in wrong.text
     assert tracking_requests(intake) == []
+
+
+def test_a_pin_kept_by_this_browser_and_locked_meanwhile_says_so_and_keeps_the_message(
+    browser: TestClient, intake: Intake
+) -> None:
+    look_up(browser, str(RECEIPT["pin"]))
+    csrf = form_fields(browser.get(f"/status/{TRACKING}").text, f"/status/{TRACKING}/message")
+    intake.lookup_refusal = httpx.Response(
+        429, json={"title": "Too many wrong PINs", "status": 429}, headers={"Retry-After": "900"}
+    )
+    page = browser.get(f"/status/{TRACKING}")
+    assert page.status_code == 429
+    assert "This PIN is locked after too many wrong tries." in page.text
+    written = browser.post(f"/status/{TRACKING}/message", data={**csrf, "message": "Still late."})
+    assert written.status_code == 429
+    assert "This PIN is locked after too many wrong tries." in written.text
+    assert form_fields(written.text, "/status")["pending_message"] == "Still late."
+    assert not [r for r in intake.requests if r.url.path.endswith("/messages")]
