@@ -5,7 +5,8 @@ services decide what this person may see and do; the console only hides what the
 
 - intake: work queue, the case (with its version for `If-Match`), the case actions, a concern
   taken on the phone or at the front desk;
-- triage: teams, members, re-triage, routing rules and safety words;
+- triage: teams, members, re-triage (with the decision's version for `If-Match`), routing
+  rules and safety words;
 - escalation: the SLA clock of a case, the Ombudsperson's view;
 - notify: the message templates, the webhook subscriptions of district systems.
 
@@ -319,10 +320,19 @@ class StaffClient:
         decision: DecisionRead = self._parse(DecisionRead, response)
         return decision
 
-    async def retriage(self, token: str, concern_id: str, body: Mapping[str, Any]) -> DecisionRead:
-        """Change category, team, priority or assignee, with a reason."""
+    async def retriage(
+        self, token: str, concern_id: str, body: Mapping[str, Any], *, version: int | None
+    ) -> DecisionRead:
+        """Change category, team, priority or assignee, with a reason; with the decision's
+        `version` as read, refused with `StaleCase` if someone changed it since (None: change
+        whatever is current, when the page had no decision to read)."""
         response = await self._call(
-            "triage", "PATCH", f"/v1/concerns/{_id(concern_id)}/triage", token, json=dict(body)
+            "triage",
+            "PATCH",
+            f"/v1/concerns/{_id(concern_id)}/triage",
+            token,
+            json=dict(body),
+            headers={"If-Match": f'"{version}"'} if version is not None else None,
         )
         decision: DecisionRead = self._parse(DecisionRead, response)
         return decision

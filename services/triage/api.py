@@ -6,10 +6,11 @@ is the token's subject, kept in the decision history.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.triage import handlers
@@ -28,6 +29,33 @@ Reader = Annotated[Access, Depends(authorize(Permission.CONCERN_READ))]
 Triager = Annotated[Access, Depends(authorize(Permission.TRIAGE_ACT))]
 Directory = Annotated[Access, Depends(authorize(Permission.DIRECTORY_READ))]
 Manager = Annotated[Access, Depends(authorize(Permission.MEMBERS_MANAGE))]
+
+
+def _if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="the decision's ETag last read; a stale one is refused with 412",
+        ),
+    ] = None,
+) -> int | None:
+    """The decision's version the client last saw, or None to change whatever is current.
+    (Intake parses its own the same way, in services/intake/web.py: one helper in
+    shared/http.py for both is the next step.)"""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = re.fullmatch(r'\s*(?:W/)?"(\d{1,12})"\s*', if_match)
+    return int(found.group(1)) if found else -1  # malformed: never matches
+
+
+IfMatch = Annotated[int | None, Depends(_if_match)]
+
+
+def _with_etag(response: Response, decision: DecisionRead) -> DecisionRead:
+    """The decision, its version as the answer's ETag (for `If-Match` on a re-triage)."""
+    response.headers["ETag"] = f'"{decision.version}"'
+    return decision
 
 
 async def _decision_in_reach(ctx: TriageContext, concern_id: str, who: Access) -> dict[str, Any]:
@@ -119,6 +147,9 @@ class DecisionRead(BaseModel):
     possible_duplicates: list[DuplicateRead]
     submitted_at: datetime
     history: list[HistoryRead]
+    version: int = Field(
+        default=0, description="goes back in `If-Match` with a re-triage (also the ETag)"
+    )
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> DecisionRead:
@@ -187,24 +218,40 @@ class HandoverRead(BaseModel):
 
 
 @router.get("/concerns/{concern_id}/triage", response_model=DecisionRead)
-async def read_decision(concern_id: str, ctx: Ctx, who: Reader) -> DecisionRead:
+async def read_decision(concern_id: str, ctx: Ctx, who: Reader, response: Response) -> DecisionRead:
     """How a concern was routed and assigned, by which rule or person, and its history;
-    possible duplicates only among the concerns the caller may read."""
+    possible duplicates only among the concerns the caller may read. Its version is the
+    ETag, for `If-Match` on a re-triage."""
     doc = await _decision_in_reach(ctx, concern_id, who)
     shown = set(await _visible(ctx, who, [d["concern_id"] for d in doc["possible_duplicates"]]))
-    return DecisionRead.of(
-        {
-            **doc,
-            "possible_duplicates": [
-                d for d in doc["possible_duplicates"] if d["concern_id"] in shown
-            ],
-        }
+    return _with_etag(
+        response,
+        DecisionRead.of(
+            {
+                **doc,
+                "possible_duplicates": [
+                    d for d in doc["possible_duplicates"] if d["concern_id"] in shown
+                ],
+            }
+        ),
     )
 
 
-@router.patch("/concerns/{concern_id}/triage", response_model=DecisionRead)
-async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx, who: Triager) -> DecisionRead:
-    """Re-triage by hand; publishes `concern.triaged` and/or `concern.assigned`."""
+@router.patch(
+    "/concerns/{concern_id}/triage",
+    response_model=DecisionRead,
+    responses={412: {"description": "If-Match names a version that is no longer current"}},
+)
+async def retriage(
+    concern_id: str,
+    body: TriageUpdate,
+    ctx: Ctx,
+    who: Triager,
+    if_match: IfMatch,
+    response: Response,
+) -> DecisionRead:
+    """Re-triage by hand; publishes `concern.triaged` and/or `concern.assigned`. With
+    `If-Match` (the ETag read), refused with 412 if someone changed the decision since."""
     if not (body.category or body.team_id or body.priority or body.assignee_id):
         raise Problem(
             422,
@@ -212,7 +259,14 @@ async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx, who: Triager) 
             "Give at least one of category, team_id, priority, assignee_id.",
             errors=[{"field": "body", "message": "nothing to change"}],
         )
-    await _decision_in_reach(ctx, concern_id, who)
+    doc = await _decision_in_reach(ctx, concern_id, who)
+    if if_match is not None and int(doc.get("version", 0)) != if_match:
+        raise Problem(
+            412,
+            "Decision changed meanwhile",
+            "Someone else changed how this concern is routed since you read it; "
+            "reload it and try again.",
+        )
     change = Retriage(
         reason=body.reason,
         category=body.category,
@@ -220,7 +274,10 @@ async def retriage(concern_id: str, body: TriageUpdate, ctx: Ctx, who: Triager) 
         priority=body.priority,
         assignee_id=body.assignee_id,
     )
-    return DecisionRead.of(await handlers.retriage(ctx, concern_id, change, actor=who.actor))
+    return _with_etag(
+        response,
+        DecisionRead.of(await handlers.retriage(ctx, concern_id, change, actor=who.actor)),
+    )
 
 
 @router.post("/concerns/{concern_id}/merge", response_model=DecisionRead)

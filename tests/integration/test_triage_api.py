@@ -355,6 +355,49 @@ async def test_retriage_over_http_records_the_actor_and_refuses_bad_input(
     ).status_code == 404
 
 
+async def test_a_retriage_on_a_stale_etag_is_refused_and_the_colleagues_routing_kept(
+    triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
+) -> None:
+    data = details()
+    await publish(amqp, isolation, data)
+    await decided(triage, data.concern_id)
+    url = f"/v1/concerns/{data.concern_id}/triage"
+    read = await triage.get(url)
+    etag = read.headers["etag"]
+    assert etag == f'"{read.json()["version"]}"'
+
+    first = await triage.patch(
+        url,
+        json={"priority": "high", "reason": "family waiting"},
+        headers={**bearer("specialist", sub="sd-1"), "If-Match": etag},
+    )
+    second = await triage.patch(  # a colleague, on the page read before the first change
+        url,
+        json={"priority": "low", "reason": "can wait a day"},
+        headers={**bearer("specialist", sub="sd-2"), "If-Match": etag},
+    )
+    malformed = await triage.patch(
+        url,
+        json={"priority": "low", "reason": "can wait a day"},
+        headers={"If-Match": "version one"},
+    )
+    fresh = await triage.patch(
+        url,
+        json={"priority": "critical", "reason": "safety after all"},
+        headers={"If-Match": first.headers["etag"]},
+    )
+
+    assert first.status_code == 200, first.text
+    assert first.headers["etag"] != etag
+    assert (second.status_code, malformed.status_code) == (412, 412)
+    assert second.json()["title"] == "Decision changed meanwhile"
+    assert fresh.status_code == 200, fresh.text
+    assert [h.get("reason") for h in fresh.json()["history"] if h["action"] == "retriaged"] == [
+        "family waiting",
+        "safety after all",
+    ]
+
+
 async def test_merge_over_http(
     triage: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
 ) -> None:

@@ -82,6 +82,7 @@ class Services:
     answers: dict[str, httpx.Response] = field(default_factory=dict)
     lists: dict[tuple[int, str], Any] = field(default_factory=dict)
     files: dict[tuple[int, str], httpx.Response] = field(default_factory=dict)
+    headers: list[httpx.Headers] = field(default_factory=list)  # of each change sent
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -100,6 +101,7 @@ class Services:
             return problem(404, "Not found", "Nothing here.")
         body = json.loads(request.content) if request.content else None
         self.sent.append((request.method, path, body))
+        self.headers.append(request.headers)
         if path in self.answers:
             return self.answers[path]
         if path == "/v1/concerns/c-1/requester/reveal":
@@ -621,32 +623,44 @@ def hidden(page: httpx.Response, name: str) -> str:
 def test_a_re_triage_from_a_page_older_than_another_re_triage_is_stopped_and_kept(
     browser: TestClient, services: Services
 ) -> None:
-    services.answers["/v1/concerns/c-1/triage"] = httpx.Response(200, json=decision())
+    services.lists[(TRIAGE, "/v1/concerns/c-1/triage")] = {**decision(), "version": 4}
+    services.answers["/v1/concerns/c-1/triage"] = problem(  # a colleague re-routed it
+        412, "Decision changed meanwhile", "Someone else changed how this concern is routed."
+    )
     sign_in(browser, "specialist")
     shown = browser.get("/staff/concerns/c-1")
     choices = {"team_id": "service-desk", "reason": "The desk can answer this one today."}
-    services.lists[(INTAKE, "/v1/concerns/c-1")] = {  # a colleague re-routed it meanwhile
-        **CASE,
-        "team": {"id": "transportation", "name": "Transportation Department"},
-        "assignee": {"id": "tr-1", "name": "Ana Kowalski"},
-    }
+    services.lists[(TRIAGE, "/v1/concerns/c-1/triage")] = {**decision(), "version": 5}
 
     stale = browser.post(
         "/staff/concerns/c-1/retriage",
-        data={"csrf_token": csrf(shown), "seen_routing": hidden(shown, "seen_routing"), **choices},
+        data={
+            "csrf_token": csrf(shown),
+            "triage_version": hidden(shown, "triage_version"),
+            **choices,
+        },
     )
 
     assert stale.status_code == 409
     assert "<h2>This case has changed</h2>" in stale.text
     assert '<option value="service-desk" selected>Service Desk</option>' in stale.text
-    assert services.sent == []  # nothing overwritten
+    [(method, path, sent)] = services.sent
+    assert (method, path, sent) == ("PATCH", "/v1/concerns/c-1/triage", choices)
+    assert services.headers[-1]["if-match"] == '"4"'  # the version the page showed
+    services.answers["/v1/concerns/c-1/triage"] = httpx.Response(
+        200, json={**decision(), "version": 6}
+    )
     again = browser.post(
         "/staff/concerns/c-1/retriage",
-        data={"csrf_token": csrf(stale), "seen_routing": hidden(stale, "seen_routing"), **choices},
+        data={
+            "csrf_token": csrf(stale),
+            "triage_version": hidden(stale, "triage_version"),
+            **choices,
+        },
         follow_redirects=False,
     )
     assert again.status_code == 303
-    assert [(m, p) for m, p, _ in services.sent] == [("PATCH", "/v1/concerns/c-1/triage")]
+    assert services.headers[-1]["if-match"] == '"5"'
 
 
 def test_a_reply_kept_aside_shows_its_channel_sender_reason_and_text(

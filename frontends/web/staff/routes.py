@@ -130,15 +130,17 @@ async def _clock(client: StaffClient, bearer: str, concern_id: str) -> ClockRead
         return None
 
 
-async def _duplicates(
+async def _routing(
     client: StaffClient, bearer: str, concern_id: str, *, limit: int = 5
-) -> list[tuple[ConcernRead, str]]:
-    """The concerns triage flagged as possible duplicates of this one (only those the person
-    may read, as triage and intake decide), each with why: what the merge form asks for."""
+) -> tuple[int | None, list[tuple[ConcernRead, str]]]:
+    """Triage's decision's version (for `If-Match` on a re-triage; None when there is none
+    to read), and the concerns triage flagged as possible duplicates of this one (only those
+    the person may read, as triage and intake decide), each with why: what the merge form
+    asks for."""
     try:
         decision = await client.decision(bearer, concern_id)
     except IntakeError:
-        return []  # not triaged yet, not theirs to read, or triage is down
+        return None, []  # not triaged yet, not theirs to read, or triage is down
 
     async def one(flagged: DuplicateRead) -> tuple[ConcernRead, str] | None:
         try:
@@ -147,7 +149,7 @@ async def _duplicates(
             return None
 
     found = await asyncio.gather(*(one(d) for d in decision.possible_duplicates[:limit]))
-    return [f for f in found if f is not None]
+    return decision.version, [f for f in found if f is not None]
 
 
 async def _unless_down(call: Awaitable[T], default: T) -> T:
@@ -437,15 +439,16 @@ def _router() -> APIRouter:
                 return page(request, "staff/not_found.html", user, status=404)
             raise
         audit = user.may(Permission.AUDIT_READ)
-        clock, duplicates, deliveries, attachments, accesses = await asyncio.gather(
+        clock, routing, deliveries, attachments, accesses = await asyncio.gather(
             _clock(client, bearer, case.id),
-            _duplicates(client, bearer, case.id),
+            _routing(client, bearer, case.id),
             _unless_down(client.deliveries(bearer, case.id), []),
             _unless_down(client.attachments(bearer, case.id), None),
             _unless_down(client.contact_accesses(bearer, case.id), None)
             if audit
             else asyncio.sleep(0),
         )
+        triage_version, duplicates = routing
         pages = Pages.of(user)
         done = request.query_params.get("done", "")
         district = _web(request).district
@@ -456,7 +459,7 @@ def _router() -> APIRouter:
             status=status,
             case=case,
             seen=views.fingerprint(case),
-            seen_routing=views.routing_fingerprint(case),
+            triage_version=triage_version,
             revealed=revealed,
             reveal=pages.reveal and case.has_student_information,
             contact=contact,
@@ -660,14 +663,12 @@ def _router() -> APIRouter:
             if values.get(key):
                 body[key] = values[key]
         client, bearer = _client(request), token(request, user)
-        # Triage takes no If-Match: a page that showed another routing than the case has now
-        # is stopped here, as a stale action is by intake, instead of overwriting it.
-        seen = values.get("seen_routing", "")
+        seen = values.get("triage_version", "")
         try:
-            current = await client.concern(bearer, concern_id)
-        except IntakeError:
-            current = None  # not found or not theirs: the case page says so below
-        if current is not None and seen and views.routing_fingerprint(current) != seen:
+            await client.retriage(
+                bearer, concern_id, body, version=int(seen) if seen.isdigit() else None
+            )
+        except StaleCase:  # a colleague re-routed it since the page was shown: theirs stays
             return await case_page(
                 request,
                 user,
@@ -675,12 +676,10 @@ def _router() -> APIRouter:
                 status=409,
                 values={**values, "action": "retriage"},
                 stale=True,
-                problem="Someone else changed this case's category, team, priority or assignee "
-                "while you had it open. Your choices are kept below: read the case again, then "
-                "re-triage if it still fits.",
+                problem="Someone else changed how this case is routed (category, team, "
+                "priority, assignee), or resolved or merged it, while you had it open. Your "
+                "choices are kept below: read the case again, then re-triage if it still fits.",
             )
-        try:
-            await client.retriage(bearer, concern_id, body)
         except (IntakeInvalid, IntakeConflict) as exc:
             message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
             return await case_page(

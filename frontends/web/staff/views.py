@@ -685,18 +685,6 @@ def fingerprint(case: Any) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def routing_fingerprint(case: Any) -> str:
-    """What a re-triage changes: category, team, priority, assignee. A re-triage form whose
-    fingerprint no longer matches was filled in on a stale page."""
-    parts = [
-        case.category,
-        case.team.id if case.team else "",
-        case.priority.value if case.priority else "",
-        case.assignee.id if case.assignee else "",
-    ]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
 def spoken(tracking_number: str) -> str:
     """A tracking number as an agent reads it out: `CS-2026-000123` -> `CS, 2026, 0 0 0 1 2 3`."""
     parts = tracking_number.split("-")
