@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -481,3 +482,32 @@ def authorize(permission: Permission) -> Authorize:
 def out_of_scope(what: str = "concern") -> Problem:
     """A 403 for a caller whose role allows the action but not on this resource."""
     return Problem(403, "Outside your scope", f"This {what} is not within your schools or teams.")
+
+
+# --- optimistic concurrency over HTTP: a record's version as its ETag, If-Match on changes ---
+
+NEVER_MATCHES = -1  # a malformed If-Match: refused as stale, never applied to whatever is current
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def if_match(
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description="the ETag last read; a stale one is refused with 412"),
+    ] = None,
+) -> int | None:
+    """The version the client last saw, or None to apply to whatever is current."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = re.fullmatch(r'\s*(?:W/)?"(\d{1,12})"\s*', if_match)
+    return int(found.group(1)) if found else NEVER_MATCHES
+
+
+IfMatch = Annotated[int | None, Depends(if_match)]

@@ -30,10 +30,10 @@ from services.intake.schemas import (
     StatusChangeCreate,
     TimelineEntryRead,
 )
-from services.intake.web import Ctx, IfMatch, Reader, Worker, check_scope, scope_query, set_etag
+from services.intake.web import Ctx, Reader, Worker, check_scope, scope_query
 from shared.authz import Access
 from shared.events import Channel, Priority
-from shared.http import Problem
+from shared.http import IfMatch, Problem, set_etag
 from shared.store import Document
 
 router = APIRouter(prefix="/v1/concerns", tags=["staff"])

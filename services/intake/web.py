@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, Response
+from fastapi import Depends, Response
 
 from services.intake.context import IntakeContext
 from shared.authz import Access, Permission
 from shared.http import Problem, authorize, out_of_scope, service_context
 from shared.store import Document
-
-NEVER_MATCHES = -1
 
 Ctx = Annotated[IntakeContext, Depends(service_context)]
 
@@ -76,27 +73,3 @@ def scope_query(access: Access) -> Document:
         reach.append({"team_id": {"$in": sorted(access.teams)}})
     reach.append({"assignee_id": access.actor})  # handed to them, whatever its team
     return {"$or": reach}
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def set_etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = etag(version)
-
-
-def if_match(
-    if_match: Annotated[
-        str | None,
-        Header(alias="If-Match", description="the ETag last read; a stale one is refused with 412"),
-    ] = None,
-) -> int | None:
-    """The version the client last saw, or None to apply to whatever is current."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    found = re.fullmatch(r'\s*(?:W/)?"(\d{1,12})"\s*', if_match)
-    return int(found.group(1)) if found else NEVER_MATCHES
-
-
-IfMatch = Annotated[int | None, Depends(if_match)]

@@ -6,11 +6,10 @@ is the token's subject, kept in the decision history.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.triage import handlers
@@ -20,7 +19,7 @@ from services.triage.handlers import Retriage
 from shared.authz import Access, Permission, access
 from shared.clock import as_utc
 from shared.events import Priority
-from shared.http import Problem, authorize, out_of_scope, service_context
+from shared.http import IfMatch, Problem, authorize, out_of_scope, service_context, set_etag
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 
@@ -31,30 +30,9 @@ Directory = Annotated[Access, Depends(authorize(Permission.DIRECTORY_READ))]
 Manager = Annotated[Access, Depends(authorize(Permission.MEMBERS_MANAGE))]
 
 
-def _if_match(
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias="If-Match",
-            description="the decision's ETag last read; a stale one is refused with 412",
-        ),
-    ] = None,
-) -> int | None:
-    """The decision's version the client last saw, or None to change whatever is current.
-    (Intake parses its own the same way, in services/intake/web.py: one helper in
-    shared/http.py for both is the next step.)"""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    found = re.fullmatch(r'\s*(?:W/)?"(\d{1,12})"\s*', if_match)
-    return int(found.group(1)) if found else -1  # malformed: never matches
-
-
-IfMatch = Annotated[int | None, Depends(_if_match)]
-
-
 def _with_etag(response: Response, decision: DecisionRead) -> DecisionRead:
     """The decision, its version as the answer's ETag (for `If-Match` on a re-triage)."""
-    response.headers["ETag"] = f'"{decision.version}"'
+    set_etag(response, decision.version)
     return decision
 
 
@@ -259,20 +237,14 @@ async def retriage(
             "Give at least one of category, team_id, priority, assignee_id.",
             errors=[{"field": "body", "message": "nothing to change"}],
         )
-    doc = await _decision_in_reach(ctx, concern_id, who)
-    if if_match is not None and int(doc.get("version", 0)) != if_match:
-        raise Problem(
-            412,
-            "Decision changed meanwhile",
-            "Someone else changed how this concern is routed since you read it; "
-            "reload it and try again.",
-        )
+    await _decision_in_reach(ctx, concern_id, who)
     change = Retriage(
         reason=body.reason,
         category=body.category,
         team_id=body.team_id,
         priority=body.priority,
         assignee_id=body.assignee_id,
+        expected_version=if_match,
     )
     return _with_etag(
         response,

@@ -68,6 +68,10 @@ class Invalid(Refused):
     status, title = 422, "Invalid request"
 
 
+class Stale(Refused):
+    status, title = 412, "Decision changed meanwhile"
+
+
 class AssignmentContention(ChangedMeanwhile):
     """Too many replicas changed the same loads at once; the event is retried (as transient:
     contention passes by itself, so it is never parked for it)."""
@@ -410,6 +414,7 @@ class Retriage:
     team_id: str | None = None
     priority: Priority | None = None
     assignee_id: str | None = None
+    expected_version: int | None = None  # the version the specialist read (If-Match)
 
 
 async def retriage(
@@ -417,6 +422,12 @@ async def retriage(
 ) -> Document:
     """Change a concern's category, team, priority or assignee, keeping who and why."""
     decision = await _decision(ctx, concern_id)
+    if change.expected_version is not None and decision.version != change.expected_version:
+        # read and then written against this version: nothing changed in between unseen
+        raise Stale(
+            "Someone else changed how this concern is routed since you read it; "
+            "reload it and try again."
+        )
     if decision.merged:
         raise Conflict(
             f"concern {concern_id} was merged into {decision.merged_into}; re-triage that one"

@@ -693,6 +693,31 @@ def _router() -> APIRouter:
             )
         return RedirectResponse(f"/staff/concerns/{quote(concern_id)}?done=retriage", 303)
 
+    async def refused_reveal(
+        request: Request,
+        user: StaffUser,
+        concern_id: str,
+        *,
+        allowed: bool,
+        forbidden: str,
+        field: str,
+        reason: str,
+    ) -> Response | None:
+        """The case page refusing to show what intake keeps apart (the student's record, the
+        family's contact): not the caller's to see, or no reason given (intake records it)."""
+        if not allowed:
+            return await case_page(request, user, concern_id, status=403, problem=forbidden)
+        if len(reason) < 10:
+            return await case_page(
+                request,
+                user,
+                concern_id,
+                status=400,
+                values={f"{field}_reason": reason},
+                errors={f"{field}-reason": "Say why you need it (at least 10 characters)."},
+            )
+        return None
+
     @router.post("/concerns/{concern_id}/reveal", response_class=HTMLResponse)
     async def reveal(request: Request, concern_id: str) -> Response:
         """The student's information, shown on this answer only (never kept in a URL or
@@ -700,23 +725,17 @@ def _router() -> APIRouter:
         user = signed_in(request)
         form = await _web(request).posted(request)
         reason = str(form.get("reason") or "").strip()[:1000]
-        if not Pages.of(user).reveal:
-            return await case_page(
-                request,
-                user,
-                concern_id,
-                status=403,
-                problem="You may not see this student's information.",
-            )
-        if len(reason) < 10:
-            return await case_page(
-                request,
-                user,
-                concern_id,
-                status=400,
-                values={"reveal_reason": reason},
-                errors={"reveal-reason": "Say why you need it (at least 10 characters)."},
-            )
+        refused = await refused_reveal(
+            request,
+            user,
+            concern_id,
+            allowed=Pages.of(user).reveal,
+            forbidden="You may not see this student's information.",
+            field="reveal",
+            reason=reason,
+        )
+        if refused is not None:
+            return refused
         try:
             revealed = await _client(request).reveal_student(
                 token(request, user), concern_id, reason
@@ -741,23 +760,17 @@ def _router() -> APIRouter:
         user = signed_in(request)
         values = await _posted_values(request)
         reason = values.get("reason", "")[:1000]
-        if not Pages.of(user).act:
-            return await case_page(
-                request,
-                user,
-                concern_id,
-                status=403,
-                problem="You may not see this family's contact.",
-            )
-        if len(reason) < 10:
-            return await case_page(
-                request,
-                user,
-                concern_id,
-                status=400,
-                values={"contact_reason": reason},
-                errors={"contact-reason": "Say why you need it (at least 10 characters)."},
-            )
+        refused = await refused_reveal(
+            request,
+            user,
+            concern_id,
+            allowed=Pages.of(user).act,
+            forbidden="You may not see this family's contact.",
+            field="contact",
+            reason=reason,
+        )
+        if refused is not None:
+            return refused
         try:
             found = await _client(request).reveal_contact(token(request, user), concern_id, reason)
         except IntakeNotFound:  # the family left no contact (an unknown case: the 404 page)
