@@ -91,8 +91,8 @@ class IntakePinLocked(IntakeRateLimited):
     """429: the concern's PIN is locked after too many wrong tries (the token still opens it)."""
 
 
-# the title of intake's answer to a locked PIN (services/intake/handlers.py, `PinLocked`)
-PIN_LOCKED_TITLE = "Too many wrong PINs"
+# the problem type of intake's answer to a locked PIN (services/intake/handlers.py, `PinLocked`)
+PIN_LOCKED_TYPE = "urn:bureau:problem:pin-locked"
 
 
 def requester_secret(secret: str) -> dict[str, str]:
@@ -134,7 +134,7 @@ def error_from(response: httpx.Response) -> IntakeError:
         if response.status_code >= 500
         else _BY_STATUS.get(response.status_code, IntakeError)
     )
-    if kind is IntakeRateLimited and body.get("title") == PIN_LOCKED_TITLE:
+    if kind is IntakeRateLimited and body.get("type") == PIN_LOCKED_TYPE:
         kind = IntakePinLocked
     return kind(
         status=response.status_code,

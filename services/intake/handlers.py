@@ -205,10 +205,14 @@ def _submission(doc: Document, claim: Claim, ctx: IntakeContext, *, replayed: bo
     return Submission(document=doc, access_token=token, replayed=replayed, pin=pin)
 
 
+PIN_LOCKED = "urn:bureau:problem:pin-locked"
+
+
 class PinLocked(DomainError):
     """Too many wrong PINs in a row: the PIN refuses every try for a while."""
 
     status, title = 429, "Too many wrong PINs"
+    type = PIN_LOCKED  # what a client tells apart from any other 429
 
     def __init__(self, retry_after_s: float) -> None:
         super().__init__(

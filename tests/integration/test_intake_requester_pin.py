@@ -17,6 +17,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from frontends.common.intake import PIN_LOCKED_TYPE
 from services.intake import access
 from services.intake.api import receipt
 from shared.clock import FakeClock
@@ -126,6 +127,8 @@ async def test_pin_locks_after_five_wrong_tries_even_for_the_right_one_until_the
     after_lockout = await status_with_pin(intake, tracking, pin)
 
     assert locked.status_code == 429
+    # its own problem type: the family web says "PIN locked", not "too many requests"
+    assert locked.json()["type"] == PIN_LOCKED_TYPE
     assert 0 < int(locked.headers["Retry-After"]) <= access.PIN_LOCKOUT_S
     assert token_still_works.status_code == 200
     assert after_lockout.status_code == 200

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from frontends.web.main import create_app
 from frontends.web.settings import LocalizedText, WebConfig, WebSettings
+from services.intake.handlers import PIN_LOCKED
 from shared.settings import DEFAULT_DISTRICT_CONFIG
 from tests.unit.test_web_pages import ANSWERS, RECEIPT, VIEW, Services, form_fields, new_form
 
@@ -305,7 +306,9 @@ def test_a_locked_pin_says_so_and_how_to_get_in_while_the_address_limit_keeps_it
     browser: TestClient, intake: Intake
 ) -> None:
     intake.lookup_refusal = httpx.Response(
-        429, json={"title": "Too many wrong PINs", "status": 429}, headers={"Retry-After": "900"}
+        429,
+        json={"type": PIN_LOCKED, "title": "Too many wrong PINs", "status": 429},
+        headers={"Retry-After": "900"},
     )
     locked = look_up(browser, str(RECEIPT["pin"]))
     assert locked.status_code == 429
@@ -347,7 +350,9 @@ def test_a_pin_kept_by_this_browser_and_locked_meanwhile_says_so_and_keeps_the_m
     look_up(browser, str(RECEIPT["pin"]))
     csrf = form_fields(browser.get(f"/status/{TRACKING}").text, f"/status/{TRACKING}/message")
     intake.lookup_refusal = httpx.Response(
-        429, json={"title": "Too many wrong PINs", "status": 429}, headers={"Retry-After": "900"}
+        429,
+        json={"type": PIN_LOCKED, "title": "Too many wrong PINs", "status": 429},
+        headers={"Retry-After": "900"},
     )
     page = browser.get(f"/status/{TRACKING}")
     assert page.status_code == 429
