@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.escalation.calendar import parse_hours
 from shared.district import DistrictConfig
@@ -76,6 +76,10 @@ class SecurityDeskConfig(_Config):
     roster: list[Shift] = Field(default_factory=list)
 
 
+# What Twilio's basic voices (man, woman) speak; any other locale needs a Polly or Google voice.
+BASIC_VOICE_LOCALES = frozenset({"en", "en-US", "en-GB", "es", "fr", "de"})
+
+
 class PhoneConfig(_Config):
     """What the phone front door needs from the district."""
 
@@ -95,6 +99,28 @@ class PhoneConfig(_Config):
     voices: dict[Literal["en", "es"], str] = Field(
         default={"en": "en-US", "es": "es-MX"}, description="the `language` of spoken text"
     )
+    speakers: dict[Literal["en", "es"], str] = Field(
+        # Twilio's default voice speaks `es` but not `es-MX`: an invalid pair fails the <Say>
+        default={"en": "Polly.Joanna", "es": "Polly.Mia"},
+        description="the `voice` of spoken text, one that speaks its `voices` language "
+        "(Twilio's Polly or Google voices, or man/woman for en-US, en-GB, es, fr, de)",
+    )
+
+    @model_validator(mode="after")
+    def _voices_speak_their_language(self) -> PhoneConfig:
+        for language, voice in self.speakers.items():
+            locale = self.voices.get(language, "")
+            if voice in ("man", "woman") and locale not in BASIC_VOICE_LOCALES:
+                raise ValueError(
+                    f"speakers.{language}: Twilio's {voice!r} voice does not speak {locale!r} "
+                    f"(only {', '.join(sorted(BASIC_VOICE_LOCALES))}); name a Polly or Google "
+                    "voice that does"
+                )
+        return self
+
+    def say(self, language: Literal["en", "es"]) -> dict[str, str]:
+        """The `<Say>` attributes of one language: its locale and a voice that speaks it."""
+        return {"language": self.voices[language], "voice": self.speakers[language]}
 
 
 def phone_config(district: DistrictConfig) -> PhoneConfig:

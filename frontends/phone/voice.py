@@ -32,7 +32,7 @@ def choose_language(config: PhoneConfig) -> VoiceResponse:
         ("es", N_("For Spanish, press 2.")),
     )
     for language, offer in offers:
-        gather.say(translator(language)(offer), language=config.voices[language])
+        gather.say(translator(language)(offer), **config.say(language))
     response.append(gather)
     response.redirect("/voice/language", method="POST")  # no key: English
     return response
@@ -50,12 +50,8 @@ class Speaker:
     def _(self, message: str) -> str:
         return translator(self.language)(message)
 
-    @property
-    def voice(self) -> str:
-        return self.config.voices[self.language]
-
     def say(self, response: VoiceResponse | Gather, text: str) -> None:
-        response.say(text, language=self.voice)
+        response.say(text, **self.config.say(self.language))
 
     def when(self, moment: datetime) -> str:
         return spoken_time(moment, self.timezone, self.language)

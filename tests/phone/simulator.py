@@ -48,6 +48,7 @@ class Call:
 
     heard: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
+    voices: list[str] = field(default_factory=list)
     dialled: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     hung_up: bool = False
@@ -106,6 +107,7 @@ class Caller:
     def _say(self, element: ET.Element, call: Call) -> None:
         call.heard.append((element.text or "").strip())
         call.languages.append(element.get("language", ""))
+        call.voices.append(element.get("voice", ""))
 
     def _follow(
         self, response: ET.Element, call: Call, inputs: Iterator[Input]

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from frontends.phone.app import create_app
 from frontends.phone.client import CallOutcome
+from frontends.phone.config import PhoneConfig, phone_config
 from frontends.phone.settings import PhoneSettings
 from services.intake.domain import Status
 from shared.clock import FakeClock
@@ -112,6 +113,9 @@ async def test_the_caller_chooses_a_language_and_hears_the_emergency_notice_befo
     text = call.text
     assert text.index(SAID[lang]["emergency"]) < text.index(SAID[lang]["menu"])
     assert set(call.languages[2:]) == {"en-US" if lang == "en" else "es-MX"}
+    # each in a voice that speaks it (Twilio's default voice fails a <Say> in es-MX)
+    assert call.voices[:2] == ["Polly.Joanna", "Polly.Mia"]
+    assert set(call.voices[2:]) == {"Polly.Joanna" if lang == "en" else "Polly.Mia"}
     assert call.hung_up  # after three silent prompts: goodbye
     assert bureau.ended == {caller.params["CallSid"]: 90}
 
@@ -447,3 +451,15 @@ async def test_a_photo_sent_by_text_reaches_the_concern_as_a_link(phone: Phone) 
     [(_, body, tracking)] = bureau.texts
     assert photo in body and tracking == "CS-2026-000042"
     assert "added to concern CS-2026-000042" in answer.text
+
+
+def test_a_voice_that_does_not_speak_its_language_is_refused_by_the_config_check() -> None:
+    shipped = phone_config(load_district(DEFAULT_DISTRICT_CONFIG)).model_dump()
+    with pytest.raises(ValidationError, match="does not speak 'es-MX'"):
+        PhoneConfig.model_validate({**shipped, "speakers": {"en": "Polly.Joanna", "es": "woman"}})
+    # the basic voices speak plain Spanish
+    plain = {"voices": {"en": "en-US", "es": "es"}, "speakers": {"en": "man", "es": "woman"}}
+    assert PhoneConfig.model_validate({**shipped, **plain}).say("es") == {
+        "language": "es",
+        "voice": "woman",
+    }
