@@ -405,6 +405,11 @@ class ConcernContactShared(EventData):
         description="the requester's secret access token, for the personal "
         "status link of the acknowledgement; never stored in clear",
     )
+    pin: str | None = Field(
+        default=None,
+        description="the requester's 6-digit PIN, told in the acknowledgement: with the "
+        "tracking number it opens the concern by phone or on the website; never stored by notify",
+    )
     reply_to_message_id: MessageId | None = Field(
         default=None,
         description="the Message-ID of the mail the concern came from: the acknowledgement "

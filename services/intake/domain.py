@@ -215,13 +215,15 @@ def submit(
     access_token_hash: str,
     pin_hash: str = "",
     access_token: str | None = None,
+    pin: str | None = None,
     resolution_due_at: datetime | None = None,
 ) -> tuple[Concern, list[EventData]]:
     """A received concern, its promised resolution time, and what it tells the bureau.
 
-    The requester's token itself (never stored here) goes only to notify, on the private
-    exchange, for the personal status link of the acknowledgement. `resolution_due_at` is the
-    SLA clock's (see `promise.py`); without it, `guarantee` after submission."""
+    The requester's token and PIN themselves (never stored here) go only to notify, on the
+    private exchange, for the personal status link and the PIN of the acknowledgement.
+    `resolution_due_at` is the SLA clock's (see `promise.py`); without it, `guarantee` after
+    submission."""
     concern = Concern(
         id=concern_id,
         tracking_number=tracking,
@@ -268,6 +270,7 @@ def submit(
             preferred_channel=new.requester.written_channel,
         ),
         access_token=access_token,
+        pin=pin,
         reply_to_message_id=new.requester.reply_to_message_id,
     )
     details = ConcernDetailsShared(

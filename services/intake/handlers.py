@@ -169,6 +169,7 @@ async def submit_concern(
         access_token_hash=access.token_hash(token),
         pin_hash=access.pin_hash(ctx.access_key, claim.concern_id, pin),
         access_token=token,
+        pin=pin,
         resolution_due_at=ctx.resolution_due(
             concern_id=claim.concern_id,
             category=new.category,

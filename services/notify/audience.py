@@ -134,7 +134,8 @@ def plan(
     if not may_notify(data):
         return []
     if isinstance(data, ConcernContactShared):
-        # the personal link (token inside) only here: the token is never stored by notify
+        # the personal link (token inside) and the PIN only here: notify keeps neither, but
+        # in the text of a delivery that waits to be sent (dropped once it is settled)
         return _requester(
             Kind.ACKNOWLEDGEMENT,
             None,
@@ -143,6 +144,7 @@ def plan(
             {
                 "due": data.resolution_due_at,
                 "status_url": config.status_link(data.tracking_number, token=data.access_token),
+                "pin": data.pin,
             },
             in_reply_to=data.reply_to_message_id,  # the mail the concern came from
         )

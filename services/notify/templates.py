@@ -28,7 +28,7 @@ COMMON_VARIABLES = frozenset(
 )
 # What each kind may say, beyond the common variables. Nothing here can carry student data.
 KIND_VARIABLES: Mapping[Kind, frozenset[str]] = {
-    Kind.ACKNOWLEDGEMENT: frozenset({"due"}),
+    Kind.ACKNOWLEDGEMENT: frozenset({"due", "pin"}),
     Kind.INFORMATION_REQUEST: frozenset({"question"}),
     Kind.REPLY: frozenset({"reply_text", "author"}),
     Kind.RESOLUTION: frozenset({"survey_url", "summary"}),
@@ -52,6 +52,7 @@ SAMPLE: Mapping[str, str] = {
     "status_url": "https://bureau.example/status/CS-2026-000123",
     "case_url": "https://bureau.example/staff/concerns/0b9f6f0e-7d1c-4c39-9a51-2f3f0c4d5e6f",
     "due": "Thursday, March 5, 2026 at 9:30 AM CST",
+    "pin": "123456",
     "reply_text": "The bus route now stops at your corner again from Monday.",
     "question": "Which stop does your child wait at?",
     "author": "Ana Kowalski",

@@ -43,10 +43,16 @@ MAIL_FROM = "Customer Service Bureau <bureau@district.example>"
 NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 TOKEN = "tok3n-Of-43-url-safe-characters_0123456789A"
+PIN = "482913"
 
 
 def contact_event(
-    *, email: str | None = ADDRESS, tracking: str = "CS-2026-000123", concern_id: str | None = None
+    *,
+    email: str | None = ADDRESS,
+    tracking: str = "CS-2026-000123",
+    concern_id: str | None = None,
+    pin: str | None = None,
+    reply_to: str | None = None,
 ) -> tuple[CloudEvent, ConcernContactShared]:
     data = ConcernContactShared(
         concern_id=concern_id or str(uuid.uuid4()),
@@ -56,6 +62,8 @@ def contact_event(
         resolution_due_at=NOW + timedelta(hours=72),
         requester=RequesterContact(name="Ana Pérez", email=email, language="en"),
         access_token=TOKEN,
+        pin=pin,
+        reply_to_message_id=reply_to,
     )
     return envelopes([data], source="/bureau/intake", time=NOW)[0], data
 
@@ -99,6 +107,17 @@ def outbox_events(doc: dict[str, Any]) -> list[CloudEvent]:
     return [decode(bytes(entry["body"])) for entry in doc.get("outbox", [])]
 
 
+async def everything_stored(client: AsyncMongoClient[Any], db_name: str) -> str:
+    """Every document of notify's store, outboxes included, as one text to search."""
+    db = client[db_name]
+    texts: list[str] = []
+    for name in await db.list_collection_names():
+        async for doc in db[name].find({}):
+            texts.append(repr(doc))
+            texts.extend(bytes(e["body"]).decode() for e in doc.get("outbox") or [])
+    return "\n".join(texts)
+
+
 async def test_sends_one_acknowledgement_with_tracking_number_to_the_requester(
     mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
 ) -> None:
@@ -127,6 +146,27 @@ async def test_sends_one_acknowledgement_with_tracking_number_to_the_requester(
     assert sent.data["delivery_id"] == f"{data.concern_id}:acknowledgement:email"
     body = bytes(doc["outbox"][0]["body"]).decode()
     assert "@" not in body and "ana" not in body.lower()
+
+
+async def test_a_family_who_wrote_by_email_is_told_their_pin_and_notify_keeps_it_nowhere(
+    mongo: AsyncMongoClient[Any], isolation: Any, sink: SmtpSink
+) -> None:
+    ctx = await notify_context(mongo, isolation.db("notify"), sink.port)
+    event, data = contact_event(pin=PIN, reply_to="<note-1@family.example>")
+
+    await handle(ctx, event, data)
+
+    [mail] = sink.mails
+    assert mail.message["In-Reply-To"] == "<note-1@family.example>"  # the family's own mail
+    said = " ".join(mail.text.split())
+    assert "Your tracking number is CS-2026-000123." in said
+    assert f"Your PIN is {PIN}. With your tracking number, it lets you check your concern" in said
+    assert "by phone or on our website" in said
+    assert (await delivery_document(ctx, data.concern_id))["status"] == "sent"
+    # once the mail is settled, neither the PIN nor the token is left in notify's store
+    stored = await everything_stored(mongo, isolation.db("notify"))
+    assert "CS-2026-000123" in stored  # the search does see what notify keeps
+    assert PIN not in stored and TOKEN not in stored
 
 
 async def test_redelivered_event_sends_no_second_mail(
@@ -242,7 +282,7 @@ async def test_delivery_fails_for_good_after_the_last_attempt_and_says_so(
     mongo: AsyncMongoClient[Any], isolation: Any
 ) -> None:
     ctx = await notify_context(mongo, isolation.db("notify"), free_port(), attempts=2)
-    event, data = contact_event()
+    event, data = contact_event(pin=PIN)
 
     await handle(ctx, event, data)
     advance(ctx, 5)
@@ -257,6 +297,9 @@ async def test_delivery_fails_for_good_after_the_last_attempt_and_says_so(
     assert failed.name == "notification.failed"
     assert failed.data["error"]
     assert ADDRESS not in bytes(doc["outbox"][0]["body"]).decode()
+    # a mail that was never sent leaves its PIN and token nowhere either
+    stored = await everything_stored(mongo, isolation.db("notify"))
+    assert PIN not in stored and TOKEN not in stored
 
 
 async def test_requester_without_email_is_recorded_as_skipped_without_an_event(

@@ -355,3 +355,16 @@ async def test_a_retried_submission_answers_the_first_concern_and_a_reused_key_i
         await handlers.submit_concern(
             new, ctx=intake.ctx, idempotency_key="k-1", body_fingerprint="f2"
         )
+
+
+async def test_the_acknowledgement_event_carries_the_pin_the_family_was_given() -> None:
+    intake = Intake()
+    submission = await handlers.submit_concern(enrollment_concern(), ctx=intake.ctx)
+    concern_id = str(submission.document["_id"])
+
+    [shared] = [e for e in intake.repo.outbox if e.name == "concern.contact_shared"]
+    # notify tells the family by email or SMS the same PIN the web form shows
+    assert shared.data["pin"] == submission.pin
+    assert shared.data["access_token"] == submission.access_token
+    assert await handlers.pin_opens(intake.case(concern_id), shared.data["pin"], ctx=intake.ctx)
+    assert submission.pin not in str(intake.case(concern_id))  # kept only as its hash

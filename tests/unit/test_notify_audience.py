@@ -367,6 +367,7 @@ def test_acknowledgement_carries_the_personal_status_link_with_the_token() -> No
         resolution_due_at=NOW + timedelta(hours=72),
         requester=RequesterContact(email="ana@example.org"),
         access_token="t0k-en_1",
+        pin="482913",
     )
 
     for channels in (frozenset({ChannelName.EMAIL}), frozenset({ChannelName.SMS})):
@@ -390,6 +391,7 @@ def test_acknowledgement_carries_the_personal_status_link_with_the_token() -> No
         assert values["status_url"] == (
             "https://families.district.example/status/CS-2026-000123?token=t0k-en_1&lang=en"
         )
+        assert values["pin"] == "482913"  # to check the concern by phone or on the website
     # later messages link the page without the token (it is not kept by notify)
     [info] = plan(asked())
     later = audience.template_values(
@@ -398,6 +400,7 @@ def test_acknowledgement_carries_the_personal_status_link_with_the_token() -> No
     assert later["status_url"] == (
         "https://families.district.example/status/CS-2026-000123?lang=es"
     )
+    assert "pin" not in later
 
 
 def test_a_phone_only_requester_without_sms_is_skipped_with_the_true_reason() -> None:

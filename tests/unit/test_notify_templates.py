@@ -133,6 +133,48 @@ def test_spanish_sms_seeds_fit_the_default_limit_with_long_values() -> None:
             assert sms.segments(text) <= 3, template.key
 
 
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        (
+            "en",
+            "Your PIN is 482913. With your tracking number, it lets you check your concern "
+            "by phone or on our website.",
+        ),
+        (
+            "es",
+            "Su PIN es 482913. Con su número de seguimiento, le permite consultar su "
+            "inquietud por teléfono o en nuestro sitio web.",
+        ),
+    ],
+)
+def test_acknowledgement_tells_the_pin_to_check_by_phone_or_web(language: str, said: str) -> None:
+    seeds = {(t.channel, t.language): t for t in SEEDS if t.kind is Kind.ACKNOWLEDGEMENT}
+    values = dict(templates.SAMPLE, pin="482913")
+    mail = templates.render(seeds[(ChannelName.EMAIL, language)], values).text
+    text = templates.render(seeds[(ChannelName.SMS, language)], values).text
+
+    assert said in " ".join(mail.split())
+    assert "PIN 482913:" in text
+    for channel in templates.TEMPLATED_CHANNELS:
+        assert problems(seeds[(channel, language)]) == []
+    # a concern told without a PIN (an older event) says nothing of one
+    without = {k: v for k, v in values.items() if k != "pin"}
+    for channel in templates.TEMPLATED_CHANNELS:
+        rendered = templates.render(seeds[(channel, language)], without).text
+        assert "PIN" not in rendered and "\n\n\n" not in rendered
+
+
+def test_acknowledgement_sms_with_the_pin_and_a_personal_link_fits_the_limit() -> None:
+    link = "https://families.district.example/status/CS-2026-000123?token=" + "x" * 43
+    for template in SEEDS:
+        if template.kind is Kind.ACKNOWLEDGEMENT and template.channel is ChannelName.SMS:
+            values = dict(templates.SAMPLE, status_url=f"{link}&lang={template.language}")
+            text = " ".join(templates.render(template, values).text.split())
+            assert sms.segments(text) <= 3, template.key
+            assert sms.fit(text, 3) == text  # nothing cut: neither the PIN nor the link
+
+
 def test_other_languages_fall_back_to_english() -> None:
     assert templates.fallback_languages("vi") == ["vi", "en"]
     assert templates.fallback_languages("en") == ["en"]
