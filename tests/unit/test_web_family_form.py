@@ -142,5 +142,6 @@ def test_an_anonymous_family_is_told_to_keep_its_codes_now_and_what_the_pin_is_f
         check = browser.post("/concern/check", data={**new_form(browser), **answers})
         browser.post("/concern/send", data=form_fields(check.text, "/concern/send"))
         page = browser.get("/concern/sent").text
-    assert "If you call us about your concern, we ask for this number." in page
+    # the PIN opens the concern by phone and on this website
+    assert "it opens your concern when you call us or here on this website" in page
     assert ("Write these down or save this page now." in page) is not promised

@@ -125,7 +125,7 @@ def test_check_your_answers_then_send_submits_once_per_form_even_when_sent_twice
     assert b'"preferred_contact":"email"' in sent.content
     confirmation = browser.get("/concern/sent")
     assert "CS-2026-000007" in confirmation.text
-    assert "482913" in confirmation.text  # the PIN for the phone, when intake gives one
+    assert "482913" in confirmation.text  # the PIN (phone and website), when intake gives one
     assert "/status/CS-2026-000007?token=secret-token-1234567890" in confirmation.text
 
 
