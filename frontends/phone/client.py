@@ -110,11 +110,8 @@ class HttpBureau(IntakeClient):
         ]
 
     async def status_by_pin(self, tracking_number: str, pin: str) -> RequesterView:
-        response = await self._call(
-            "GET", self._tracking_path(tracking_number), headers={"X-Access-Pin": pin}
-        )
-        view: RequesterView = self._parse(RequesterView, response)
-        return view
+        # the family's own lookup: a 6-digit secret goes as `X-Access-Pin`
+        return await self.tracking(tracking_number, pin)
 
     async def recent_concern(self, phone: str) -> RecentConcern | None:
         try:
