@@ -19,8 +19,7 @@ from services.escalation.standards import (
     CLOCK_MEASURES,
     Figures,
     StandardsConfig,
-    clock_values,
-    compliance,
+    clock_compliance,
     figures,
 )
 from shared.authz import Access, Permission
@@ -57,11 +56,12 @@ def _month(field: str, value: str) -> date:
 
 
 def _row(fig: Figures, config: StandardsConfig) -> dict[str, Any]:
-    values = clock_values(fig)
     return {
         **asdict(fig),
         "standards": [
-            asdict(compliance(s, values)) for s in config.standards if s.measure in CLOCK_MEASURES
+            asdict(clock_compliance(s, fig))
+            for s in config.standards
+            if s.measure in CLOCK_MEASURES
         ],
     }
 

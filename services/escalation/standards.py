@@ -13,6 +13,15 @@ reopening to its resolution):
 - resolved within target: the clock met the resolution target of its policy (no breach);
 - first response within target: the clock met the first-response target;
 - satisfaction: the mean of survey scores given in the period;
+- information requests answered within N days: of the requests for information made in the
+  period (each pause of the clock: the district pauses it only while the concern awaits the
+  requester's answer), the share whose wait ended with the clock resuming within N calendar
+  days (wall-clock time, not counted time). A wait ended by the resolution or by closing
+  (intake closes long silences) counts as not answered; one that resumed after N days as not
+  answered in time. A wait still open is counted once it ends (a request is counted in the
+  month it was made, when its outcome is known). The clock's history does not say what
+  resumed it: the family's answer, or staff taking the concern back without one (the staff
+  console's "resume"); both count as answered;
 - backlog: cycles open at the end of the period (or now), by age since the cycle started.
 """
 
@@ -53,6 +62,8 @@ class Measure(StrEnum):
     CALLBACKS_ON_TIME = "callbacks_on_time"  # callbacks made by their due time (intake)
     STAFF_TRAINED = "staff_trained"  # staff with the required course (triage's directory)
     PLEDGE_SIGNED = "pledge_signed"  # staff who signed the current pledge (triage)
+    # requests for information answered within the standard's `within_days` (escalation)
+    INFORMATION_ANSWERED = "information_answered_within_days"
 
 
 # Measures computed from SLA clocks (escalation); the others come from intake or triage.
@@ -62,6 +73,7 @@ CLOCK_MEASURES = frozenset(
         Measure.RESOLVED_WITHIN_GUARANTEE,
         Measure.RESOLVED_WITHIN_TARGET,
         Measure.SATISFACTION_MEAN,
+        Measure.INFORMATION_ANSWERED,
     }
 )
 AT_MOST = frozenset({Measure.CALL_ANSWER_P90_S})  # lower is better
@@ -78,9 +90,20 @@ class Standard(_Strict):
     name: str = Field(min_length=3, description="the standard as families read it")
     measure: Measure
     target: float = Field(ge=0, description="a share 0..1, a score 1..5, or seconds")
+    within_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=365,
+        description="information_answered_within_days: the days a family has to answer",
+    )
 
     @model_validator(mode="after")
     def _target_fits(self) -> Standard:
+        if (self.measure is Measure.INFORMATION_ANSWERED) != (self.within_days is not None):
+            raise ValueError(
+                f"standard {self.id}: within_days is given with the measure "
+                f"{Measure.INFORMATION_ANSWERED.value}, and only with it"
+            )
         if self.measure is Measure.SATISFACTION_MEAN and not 1 <= self.target <= 5:
             raise ValueError(f"standard {self.id}: a satisfaction target is a score 1..5")
         if (
@@ -182,6 +205,15 @@ class Tally:
     backlog: dict[str, int] = field(
         default_factory=lambda: {name: 0 for name, _ in BACKLOG_BUCKETS}
     )
+    information_requests: int = 0
+    answered_days: dict[int, int] = field(default_factory=dict)  # days to answer -> requests
+
+    def add_request(self, answered_after: timedelta | None, n: int = 1) -> None:
+        """A request for information whose wait has ended: answered after a time, or not."""
+        self.information_requests += n
+        if answered_after is not None:
+            days = answer_days(answered_after)
+            self.answered_days[days] = self.answered_days.get(days, 0) + n
 
     def add_resolved(
         self,
@@ -217,6 +249,9 @@ class Tally:
                 mine[key] = mine.get(key, 0) + n
         self.surveys += other.surveys
         self.score_total += other.score_total
+        self.information_requests += other.information_requests
+        for days, n in other.answered_days.items():
+            self.answered_days[days] = self.answered_days.get(days, 0) + n
 
 
 @dataclass(frozen=True)
@@ -235,6 +270,8 @@ class Figures:
     satisfaction_responses: int
     satisfaction_mean: float | None
     backlog: dict[str, int]
+    information_requests: int = 0  # requests for information whose wait ended
+    answered_days: dict[int, int] = field(default_factory=dict)  # days to answer -> requests
 
 
 def figures(tally: Tally) -> Figures:
@@ -252,7 +289,41 @@ def figures(tally: Tally) -> Figures:
         satisfaction_responses=tally.surveys,
         satisfaction_mean=round(tally.score_total / tally.surveys, 2) if tally.surveys else None,
         backlog=dict(tally.backlog),
+        information_requests=tally.information_requests,
+        answered_days=dict(sorted(tally.answered_days.items())),
     )
+
+
+def answer_days(after: timedelta) -> int:
+    """The days a family took to answer, counted up: within N days when at most N."""
+    return math.ceil(max(after, timedelta(0)) / timedelta(days=1))
+
+
+def answered_within(fig: Figures, days: int) -> float | None:
+    """The share of the requests for information answered within `days`."""
+    answered = sum(n for d, n in fig.answered_days.items() if int(d) <= days)
+    return share(answered, fig.information_requests)
+
+
+def information_requests(clock: SlaClock) -> list[tuple[int, datetime, timedelta | None]]:
+    """Each request for information of a clock whose wait has ended: the history index of
+    its pause, when it was asked, and how long the answer took (None: the wait ended by the
+    resolution or by closing). A wait still open is left out until it ends."""
+    out: list[tuple[int, datetime, timedelta | None]] = []
+    for n, entry in enumerate(clock.history):
+        if entry.kind != "paused":
+            continue
+        end = next(
+            (
+                e
+                for e in clock.history[n + 1 :]
+                if e.cycle == entry.cycle and e.kind in ("resumed", "resolved", "closed")
+            ),
+            None,
+        )
+        if end is not None:
+            out.append((n, entry.at, end.at - entry.at if end.kind == "resumed" else None))
+    return out
 
 
 def backlog_bucket(age: timedelta) -> str:
@@ -316,6 +387,9 @@ def tally_clocks(
         if clock.satisfaction is not None and within(clock.surveyed_at):
             tally.surveys += 1
             tally.score_total += clock.satisfaction
+        for _, asked_at, answered_after in information_requests(clock):
+            if within(asked_at):
+                tally.add_request(answered_after)
     return tally
 
 
@@ -412,7 +486,9 @@ def facts_of(
 ) -> dict[str, Fact]:
     """Every fact of a whole clock, by key, as `tally_clocks` counts it: its submission, each
     ended cycle (resolved: counted time and targets met; and the month ends it stayed open
-    across, for the backlog), its breach and escalation lines, its survey answer. A cycle's
+    across, for the backlog), its breach and escalation lines, its survey answer, each request
+    for information once its wait ended (keyed by its pause's history line, in the month it
+    was asked, with the days the answer took). A cycle's
     summary stored when it ended (`summaries`) is preferred to one rebuilt from the history.
     The submission's key names the groups, so a re-triaged concern moves between them; the
     other facts stay in the groups of the moment they happened."""
@@ -463,6 +539,11 @@ def facts_of(
         else:
             continue
         add(f"h{n}", [(month_label(entry.at, timezone), {counter: 1})])
+    for n, asked_at, answered_after in information_requests(clock):
+        counts = {"information_requests": 1}
+        if answered_after is not None:
+            counts[f"answered_days.{answer_days(answered_after)}"] = 1
+        add(f"i{n}", [(month_label(asked_at, timezone), counts)])
     if clock.satisfaction is not None and clock.surveyed_at is not None:
         add(
             f"s{clock.surveyed_at.isoformat(timespec='milliseconds')}",
@@ -501,6 +582,8 @@ def tally_of(doc: Mapping[str, Any]) -> Tally:
         minutes={int(m): int(n) for m, n in (doc.get("minutes") or {}).items() if n},
         surveys=int(doc.get("surveys", 0)),
         score_total=int(doc.get("score_total", 0)),
+        information_requests=int(doc.get("information_requests", 0)),
+        answered_days={int(d): int(n) for d, n in (doc.get("answered_days") or {}).items() if n},
     )
     for mine, name in (
         (tally.breaches, "breaches"),
@@ -544,6 +627,14 @@ def compliance(standard: Standard, values: Mapping[str, float | None]) -> Compli
         value=value,
         met=met,
     )
+
+
+def clock_compliance(standard: Standard, fig: Figures) -> Compliance:
+    """A clock standard's compliance in a group's figures."""
+    values = clock_values(fig)
+    if standard.within_days is not None:
+        values[standard.measure.value] = answered_within(fig, standard.within_days)
+    return compliance(standard, values)
 
 
 def clock_values(fig: Figures) -> dict[str, float | None]:

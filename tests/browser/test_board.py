@@ -112,6 +112,10 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
         .first
     )
     await expect(verdict).to_contain_text("Kept")  # the one resolved concern: within 72 h
+    information = standards.get_by_role("listitem").filter(
+        has_text="Our requests for information are answered within 5 days"
+    )
+    await expect(information).to_contain_text("Not measured yet")  # nobody was asked yet
     trend = page.get_by_role("figure", name="Resolved within 72 hours, by month")
     await expect(trend).to_be_visible()
     await expect(page.get_by_role("figure", name="By school", exact=True)).to_contain_text(
@@ -139,6 +143,8 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
     download = await download_info.value
     csv_text = await asyncio.to_thread(Path(await download.path()).read_text)
     assert "standards,We resolve concerns within 72 hours,target,0.9" in csv_text
+    information_target = "standards,Our requests for information are answered within 5 days,target"
+    assert f"{information_target},0.8" in csv_text
 
     for text in (dashboard, packet, csv_text):
         for secret in (
