@@ -150,7 +150,7 @@ async def test_missing_token_and_pin_is_a_422_naming_the_header(intake: httpx.As
     assert answer.json()["errors"][0]["field"] == "header.X-Access-Token"
 
 
-async def test_the_token_travels_to_notify_on_the_private_exchange_only(
+async def test_the_token_and_the_pin_travel_to_notify_on_the_private_exchange_only(
     intake: httpx.AsyncClient, amqp: aio_pika.abc.AbstractRobustConnection, isolation: Isolation
 ) -> None:
     private = await tap(amqp, isolation.private_exchange)
@@ -165,8 +165,10 @@ async def test_the_token_travels_to_notify_on_the_private_exchange_only(
     published = await drain(public, until="concern.submitted")
 
     assert shared[-1]["data"]["access_token"] == created["access_token"]
+    # the acknowledgement tells a family who wrote by email or text the PIN it was given
+    assert shared[-1]["data"]["pin"] == created["pin"]
     assert created["access_token"] not in json.dumps(published)
-    assert created["pin"] not in json.dumps(shared)
+    assert created["pin"] not in json.dumps([e["data"] for e in published])
 
 
 def stored(requester: dict[str, object]) -> dict[str, object]:
