@@ -95,6 +95,9 @@ def total(groups: Mapping[Any, Tally]) -> Tally:
 MONTHS = "board_months"
 COUNTED = "board_counted"
 BACKFILLED = "board_backfilled"
+# Facts that clocks counted before they existed gain once, by their key's prefix: the waits
+# for information (`i<n>`) ended before the standard was measured.
+LATER_FACTS = (("board_backfilled_information", "i"),)
 BACKFILL_TOKEN = "board_backfill"
 # How many marked clocks' counts the backfill sums before writing them (a crash in between
 # loses at most these; counting twice is never possible).
@@ -235,7 +238,47 @@ class BoardSummaries:
 
     async def backfill(self, batch: int = 200) -> int:
         """Count the clocks stored before summaries existed (those without `board_counted`),
-        once; later starts find the backfill done and read no clock."""
+        once; later starts find the backfill done and read no clock. Then, once each, the
+        kinds of facts added since the clocks were counted (`LATER_FACTS`)."""
+        done = await self._backfill_clocks(batch)
+        for marker, prefix in LATER_FACTS:
+            await self.backfill_later_facts(marker, prefix)
+        return done
+
+    async def backfill_later_facts(self, marker: str, prefix: str) -> int:
+        """Once per store: the facts whose key starts with `prefix` that clocks already
+        counted (those with `board_counted`) lack, each claimed as a change claims it (one
+        writer counts it, whoever else runs this or changes the clock meanwhile); answers how
+        many it counted. Only the clocks with a pause in their history are read."""
+        if await self._meta.find_one({"_id": marker}):
+            return 0
+        counted = 0
+        with pymongo.timeout(REPORT_TIMEOUT_S * 10):
+            cursor = self._clocks.find(
+                {COUNTED: {"$exists": True}, "history.kind": "paused"},
+                {"outbox": 0, "applied_events": 0},
+            )
+            async for doc in cursor:
+                read = _readable([doc])  # an unreadable clock is left out, as at start
+                if not read:
+                    continue
+                clock = read[0]
+                known = set(doc.get(COUNTED) or ())
+                missing = [
+                    fact
+                    for key, fact in facts_of(
+                        clock, timezone=self.timezone, guarantee=self.guarantee
+                    ).items()
+                    if key.startswith(prefix) and key not in known
+                ]
+                if missing:
+                    mine = await self._claim(clock.concern_id, missing)
+                    await self._apply(*mine)
+                    counted += len(mine)
+        await self._meta.update_one({"_id": marker}, {"$set": {"done": True}}, upsert=True)
+        return counted
+
+    async def _backfill_clocks(self, batch: int) -> int:
         if await self._meta.find_one({"_id": BACKFILLED}):
             return 0
         done, flushed = 0, 0

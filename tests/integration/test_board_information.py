@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.escalation import handlers
+from services.escalation import board_store, handlers
+from services.escalation.repository import BOARD_COUNTED
 from shared.events import ConcernMessageAdded, MessageAuthor, MessageVisibility, new_event
 from tests.integration import test_escalation_api
 from tests.integration.test_board_api import BOARD, MARCH, status
@@ -80,3 +82,44 @@ async def test_board_member_reads_information_requests_answered_within_their_day
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     month_row = next(r for r in rows if r["scope"] == "month")
     assert (month_row[STANDARD], month_row[f"{STANDARD}_met"]) == ("0.5", "no")
+
+
+async def test_waits_ended_before_the_standard_existed_are_counted_once_at_start(
+    service: Service,
+) -> None:
+    """A store whose clocks were counted before this standard: their ended waits are counted
+    by the next start, once, and not again by a start after it or a second replica."""
+    await service.submit("a", T0)
+    await service.submit("b", T0)
+    await service.run_until(T0 + HOUR)
+    for concern_id in "ab":
+        await status(service, concern_id, "awaiting_requester", "received")
+    await service.run_until(T0 + HOUR + DAY)
+    await family_answers(service, "a")
+    await status(service, "b", "closed", "awaiting_requester")
+    counted = (await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)).json()
+    assert counted["months"][0]["information_requests"] == 2
+    # as the store was before: no wait's fact marked counted, no counter of them, no mark
+    # of their backfill
+    clocks = service.ctx.repo.collection
+    [(marker, prefix)] = board_store.LATER_FACTS
+    await clocks.database["board_meta"].delete_one({"_id": marker})
+    await clocks.update_many({}, {"$pull": {BOARD_COUNTED: {"$regex": "^i"}}})
+    await clocks.database[board_store.MONTHS].update_many(
+        {}, {"$unset": {"information_requests": "", "answered_days": ""}}
+    )
+    before = (await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)).json()
+    assert before["months"][0]["information_requests"] == 0
+
+    summaries = board_store.BoardSummaries(
+        clocks, timezone=ZoneInfo("America/Chicago"), guarantee=72 * HOUR
+    )
+    assert await summaries.backfill() == 0  # every clock was counted already
+    after = (await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)).json()
+    assert after == counted
+    assert await summaries.backfill_later_facts(marker, prefix) == 0  # once per store
+    await clocks.database["board_meta"].delete_one({"_id": marker})  # another replica's run
+    assert await summaries.backfill_later_facts(marker, prefix) == 0  # each fact once
+    assert (
+        await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)
+    ).json() == counted
