@@ -143,3 +143,40 @@ def test_a_group_left_with_only_zeros_is_not_a_row_of_the_board() -> None:
     )
     assert [row[0] for row in chart.rows] == ["Transport", "Enrollment"]
     assert [bar.label for bar in chart.bars] == ["Transport", "Enrollment"]
+
+
+def test_each_school_shows_its_share_of_information_requests_answered_in_time() -> None:
+    """The standard "information requests answered within N days" by school: a column of each
+    group's share, and a group whose only figure is a request for information (asked about a
+    concern received in an earlier month) is a row."""
+    information = Standard(
+        id="information-answered",
+        name="Our requests for information are answered within 5 days",
+        measure=Measure.INFORMATION_ANSWERED,
+        within_days=5,
+        target=0.8,
+    )
+
+    def answered(value: float | None) -> list[dict[str, Any]]:
+        return [{"standard": "information-answered", "value": value}]
+
+    chart = views.group_chart(
+        "school",
+        [
+            group("lincoln-es", received=3, standards=answered(0.5), information_requests=2),
+            group("roosevelt-ms", standards=answered(1.0), information_requests=1),
+            group("jefferson-hs", received=1, standards=answered(None)),
+        ],
+        {"lincoln-es": "Lincoln", "roosevelt-ms": "Roosevelt", "jefferson-hs": "Jefferson"},
+        72,
+        0.9,
+        information,
+    )
+    column = chart.columns.index("Information answered within 5 days")
+    assert {row[0]: row[column] for row in chart.rows} == {
+        "Lincoln": "50%",
+        "Roosevelt": "100%",
+        "Jefferson": "no data",
+    }
+    without = views.group_chart("school", [group("lincoln-es", received=1)], {}, 72, 0.9)
+    assert not any("Information" in c for c in without.columns)

@@ -102,11 +102,16 @@ def _router() -> APIRouter:
         resolve = next(
             (s.target for s in standards if s.measure is Measure.RESOLVED_WITHIN_GUARANTEE), None
         )
+        information = next(
+            (s for s in standards if s.measure is Measure.INFORMATION_ANSWERED), None
+        )
         hours = report["guarantee_hours"]
         label = views.month_label(latest["month"])
         all_names = names(request)
         groups = [
-            views.group_chart(kind, report["breakdown"][kind], all_names[kind], hours, resolve)
+            views.group_chart(
+                kind, report["breakdown"][kind], all_names[kind], hours, resolve, information
+            )
             for kind in ("school", "team", "category")
         ]
         total = report["total"]

@@ -207,6 +207,7 @@ def _has_figures(group: Mapping[str, Any]) -> bool:
     return bool(
         group["received"]
         or group["resolved"]
+        or group.get("information_requests")
         or sum(group["backlog"].values())
         or any(
             group[name] is not None
@@ -225,10 +226,12 @@ def group_chart(
     names: Mapping[str, str],
     guarantee_hours: int,
     target: float | None,
+    information: Standard | None = None,
 ) -> Chart:
     """Where the guarantee is kept and where not: one bar per school, team or category that
     has a figure in the period (a group whose only concern moved to another, such as "Not yet
-    routed" once triage routed it, keeps a summary of zeros: no row of zeros is shown)."""
+    routed" once triage routed it, keeps a summary of zeros: no row of zeros is shown). With
+    the district's standard of information requests answered, a column of its share."""
     label = {"category": "category", "school": "school", "team": "team"}[kind]
     ordered = sorted(
         (g for g in groups if _has_figures(g)),
@@ -265,6 +268,11 @@ def group_chart(
             label.capitalize(),
             f"Within {guarantee_hours} h",
             "First response in time",
+            *(
+                [f"Information answered within {information.within_days} days"]
+                if information
+                else []
+            ),
             "Satisfaction",
             "Received",
             "Resolved",
@@ -275,6 +283,7 @@ def group_chart(
                 names.get(g["key"], g["key"]),
                 shown(g["resolved_within_guarantee"], "share"),
                 shown(g["first_response_within_target"], "share"),
+                *([shown(_value_of(g, information.id), "share")] if information else []),
                 shown(g["satisfaction_mean"], Measure.SATISFACTION_MEAN.value),
                 str(g["received"]),
                 str(g["resolved"]),
@@ -282,6 +291,13 @@ def group_chart(
             )
             for g in ordered
         ],
+    )
+
+
+def _value_of(group: Mapping[str, Any], standard_id: str) -> float | None:
+    """A clock standard's value in a group's figures (None when the report lacks it)."""
+    return next(
+        (s["value"] for s in group.get("standards", ()) if s["standard"] == standard_id), None
     )
 
 
