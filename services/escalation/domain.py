@@ -699,16 +699,31 @@ def status_changed(clock: SlaClock, *, to_status: str, at: datetime, rules: Rule
 def message_added(
     clock: SlaClock, *, by_staff: bool, public: bool, at: datetime, rules: Rules
 ) -> Change:
-    """A public staff reply is a first response (and an act); the requester's answer resumes."""
+    """A public staff reply is a first response (and an act); the requester's answer resumes,
+    and is logged as an answer (`answered`) when it ends a wait for the requester: whether it
+    resumes the clock itself or its status change (the same moment) came first. The Board
+    tells a family's answer from staff resuming without one by it."""
     if clock.status is ClockStatus.STOPPED or at < clock.started_at:
         return clock, []
     clock, events = advance(clock, now=at, rules=rules, inclusive=False)
     if by_staff and public:
         clock, met = _first_response(_acted(clock, at), at, rules)
         events += met
-    elif not by_staff and clock.status is ClockStatus.PAUSED:
-        clock = resume(clock, at=at, rules=rules)
+    elif not by_staff:
+        if clock.status is ClockStatus.PAUSED:
+            clock = resume(clock, at=at, rules=rules)
+        if _ends_a_wait(clock, at):
+            clock = _log(clock, Entry(at, ANSWERED, clock.cycle))
     return _scheduled(clock, rules, at), events
+
+
+ANSWERED = "answered"  # the requester's answer ended a wait for them (a history entry)
+
+
+def _ends_a_wait(clock: SlaClock, at: datetime) -> bool:
+    """Whether the clock of this cycle resumed at `at` and no answer is logged for it yet."""
+    here = [e for e in clock.history if e.cycle == clock.cycle and e.at == at]
+    return any(e.kind == "resumed" for e in here) and not any(e.kind == ANSWERED for e in here)
 
 
 def pause(clock: SlaClock, *, at: datetime, rules: Rules) -> SlaClock:

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.escalation.domain import ClockStatus, SlaClock
+from services.escalation.domain import ANSWERED, ClockStatus, SlaClock
 from shared.events import SlaTarget
 
 MINUTE_S = 60
@@ -307,8 +307,9 @@ def answered_within(fig: Figures, days: int) -> float | None:
 
 def information_requests(clock: SlaClock) -> list[tuple[int, datetime, timedelta | None]]:
     """Each request for information of a clock whose wait has ended: the history index of
-    its pause, when it was asked, and how long the answer took (None: the wait ended by the
-    resolution or by closing). A wait still open is left out until it ends."""
+    its pause, when it was asked, and how long the family's answer took (None: no answer
+    ended the wait: the resolution, closing, or staff resuming without one). A wait still
+    open is left out until it ends."""
     out: list[tuple[int, datetime, timedelta | None]] = []
     for n, entry in enumerate(clock.history):
         if entry.kind != "paused":
@@ -321,8 +322,12 @@ def information_requests(clock: SlaClock) -> list[tuple[int, datetime, timedelta
             ),
             None,
         )
-        if end is not None:
-            out.append((n, entry.at, end.at - entry.at if end.kind == "resumed" else None))
+        if end is None:
+            continue
+        answered = end.kind == "resumed" and any(
+            e.kind == ANSWERED and e.cycle == end.cycle and e.at == end.at for e in clock.history
+        )
+        out.append((n, entry.at, end.at - entry.at if answered else None))
     return out
 
 
@@ -543,7 +548,9 @@ def facts_of(
         counts = {"information_requests": 1}
         if answered_after is not None:
             counts[f"answered_days.{answer_days(answered_after)}"] = 1
-        add(f"i{n}", [(month_label(asked_at, timezone), counts)])
+        # keyed by its outcome: an answer logged after the wait's end replaces the count
+        key = f"i{n}" if answered_after is None else f"i{n}a"
+        add(key, [(month_label(asked_at, timezone), counts)])
     if clock.satisfaction is not None and clock.surveyed_at is not None:
         add(
             f"s{clock.surveyed_at.isoformat(timespec='milliseconds')}",

@@ -830,6 +830,7 @@ def test_clock_history_records_every_step_in_order() -> None:
         ("met", "first_response", None),
         ("paused", None, None),
         ("resumed", None, None),
+        ("answered", None, None),  # the requester's message ended the wait
         ("warning", "resolution", None),
         ("breached", "resolution", None),
         ("escalated", None, 1),

@@ -109,7 +109,27 @@ def test_a_second_request_of_the_same_concern_is_a_fact_of_its_own() -> None:
     clock = answered(asked(new(), T0 + HOUR), T0 + DAY)
     clock = moved(asked(clock, T0 + 2 * DAY), "acknowledged", T0 + 9 * DAY)  # staff resumed
     fig = figures(tally(clock))
-    assert (fig.information_requests, fig.answered_days) == (2, {1: 1, 7: 1})
+    # the second wait ended without the family's answer: a request, not answered
+    assert (fig.information_requests, fig.answered_days) == (2, {1: 1})
+
+
+def test_an_answer_whose_status_change_came_first_is_an_answer_counted_once() -> None:
+    """Intake publishes the family's message and the status change it causes at one moment;
+    the clock may hear the status change first (resumed, not yet answered), then the answer."""
+    waiting = asked(new(), T0 + HOUR)
+    resumed = moved(waiting, "in_progress", T0 + DAY)
+    with_answer = answered(resumed, T0 + DAY)
+    again = answered(with_answer, T0 + DAY)  # the same message redelivered: nothing more
+
+    net: Counter[str] = Counter()
+    for before, after in pairwise([waiting, resumed, with_answer, again]):
+        added, removed = changed_facts(before, after, timezone=UTC_ZONE, guarantee=GUARANTEE)
+        for fact in [*added, *(f.negated() for f in removed)]:
+            if fact.key.startswith("i"):
+                for _, counts in fact.months:
+                    net.update(dict(counts))
+    assert +net == Counter({"information_requests": 1, "answered_days.1": 1})
+    assert figures(tally(again)).answered_days == {1: 1}
 
 
 def test_a_requests_fact_is_counted_once_over_the_changes_that_follow() -> None:

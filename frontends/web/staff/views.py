@@ -742,6 +742,7 @@ def clock_line(entry: Any) -> str:
         "first_response": "first response given",
         "paused": "clock paused",
         "resumed": "clock resumed",
+        "answered": "the family answered",
         "resolved": "resolved",
         "reopened": "reopened",
         "callback_scheduled": "callback scheduled",
