@@ -36,6 +36,8 @@ from shared.events import (
     ConcernMerged,
     ConcernReopened,
     ConcernResolved,
+    ConcernStatus,
+    ConcernStatusChanged,
     ConcernTriaged,
     EventData,
     Priority,
@@ -208,6 +210,16 @@ async def on_details_shared(
 async def on_resolved(event: CloudEvent, data: ConcernResolved, *, ctx: TriageContext) -> None:
     """A resolved concern leaves its team's queue and its assignee's load."""
     await _set_open(ctx, data.concern_id, open_=False)
+
+
+async def on_status_changed(
+    event: CloudEvent, data: ConcernStatusChanged, *, ctx: TriageContext
+) -> None:
+    """A concern intake closed without a resolution (the family never answered a request for
+    information) leaves its team's queue and its assignee's load, as a resolved one does;
+    reopening it is `concern.reopened`. Other moves change nothing here."""
+    if data.to_status is ConcernStatus.CLOSED and data.from_status is not ConcernStatus.RESOLVED:
+        await _set_open(ctx, data.concern_id, open_=False)
 
 
 async def on_reopened(event: CloudEvent, data: ConcernReopened, *, ctx: TriageContext) -> None:
@@ -578,6 +590,8 @@ async def merge(
         raise Conflict(
             f"concern {into} is itself merged into {target.merged_into}; merge into that one"
         )
+    if target.status != "open":  # as intake refuses: the family's duplicate would be lost
+        raise Conflict(f"concern {into} is resolved or closed; merge into an open concern")
     now = ctx.clock.now()
     merged = ConcernMerged(
         concern_id=concern_id, into_concern_id=into, merged_at=now, decided_by=actor
@@ -717,6 +731,7 @@ HANDLERS = HandlerTable(
         "concern.resolved": on_resolved,
         "concern.reopened": on_reopened,
         "concern.merged": on_merged,
+        "concern.status_changed": on_status_changed,
     },
     idempotent=True,
 )

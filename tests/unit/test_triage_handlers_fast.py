@@ -14,7 +14,7 @@ from services.triage import handlers
 from services.triage.config import load_config
 from services.triage.context import TriageContext
 from services.triage.fakes import FakeDecisionRepository, FakeMemberRepository, FakeRuleRepository
-from services.triage.handlers import Invalid, Retriage
+from services.triage.handlers import Conflict, Invalid, Retriage
 from shared.clock import FakeClock
 from shared.district import DistrictConfig
 from shared.events import (
@@ -23,6 +23,8 @@ from shared.events import (
     ConcernDetailsShared,
     ConcernReopened,
     ConcernResolved,
+    ConcernStatus,
+    ConcernStatusChanged,
     EventData,
     Exchange,
     new_event,
@@ -136,6 +138,54 @@ async def test_a_retriage_to_another_category_reassigns_inside_its_team() -> Non
     assert after["history"][-2]["changes"]["team_id"] == ["service-desk", "transportation"]
     assert await triage.loads(["sd-1", "tr-1"]) == {"sd-1": 0, "tr-1": 1}
     assert [e.name for e in triage.told()][-2:] == ["concern.triaged", "concern.assigned"]
+
+
+async def test_a_concern_closed_unanswered_leaves_the_queue_and_the_load_until_reopened() -> None:
+    # the family never answered the request for information: intake closed it after a notice
+    triage = Triage()
+    await triage.on(details("c-1"))
+    closed = ConcernStatusChanged(
+        concern_id="c-1",
+        from_status=ConcernStatus.AWAITING_REQUESTER,
+        to_status=ConcernStatus.CLOSED,
+        changed_at=T0,
+    )
+    await triage.on(closed)
+    await triage.on(closed)  # redelivered
+    decision = await triage.decisions.load("c-1")
+    assert decision is not None and decision.status == "resolved"
+    assert (await triage.loads(["sd-1"]))["sd-1"] == 0
+    assert await triage.decisions.queue("service-desk", 50) == []
+    # nothing else moves it: an acknowledgement is no close
+    await triage.on(details("c-2"))
+    await triage.on(
+        ConcernStatusChanged(
+            concern_id="c-2",
+            from_status=ConcernStatus.RECEIVED,
+            to_status=ConcernStatus.ACKNOWLEDGED,
+            changed_at=T0,
+        )
+    )
+    assert [d["_id"] for d in await triage.decisions.queue("service-desk", 50)] == ["c-2"]
+    # the family reopens it within the window: back in the queue and on the load
+    await triage.on(ConcernReopened(concern_id="c-1", reopened_at=T0))
+    assert sorted(d["_id"] for d in await triage.decisions.queue("service-desk", 50)) == [
+        "c-1",
+        "c-2",
+    ]
+    assert (await triage.loads(["sd-1"]))["sd-1"] == 2  # c-2 went to sd-1 meanwhile
+
+
+async def test_a_concern_is_not_merged_into_one_resolved_or_closed() -> None:
+    triage = Triage()
+    await triage.on(details("c-1"))
+    await triage.on(details("c-2"))
+    await triage.on(ConcernResolved(concern_id="c-1", resolved_at=T0))
+
+    with pytest.raises(Conflict, match="resolved or closed"):
+        await handlers.merge(triage.ctx, "c-2", into="c-1", reason="same bus", actor="sd-lead")
+    decision = await triage.decisions.load("c-2")
+    assert decision is not None and decision.status == "open"
 
 
 async def test_a_merge_stays_among_concerns_of_one_school_or_team() -> None:
