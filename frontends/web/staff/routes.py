@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -1233,15 +1233,11 @@ def _router() -> APIRouter:
     @router.post("/admin/rules/{rule_id}/delete", response_class=HTMLResponse)
     async def delete_rule(request: Request, rule_id: str) -> Response:
         """Delete a routing rule; the concerns it routed keep their decisions."""
-        user = signed_in(request)
-        await _web(request).posted(request)
-        if not Pages.of(user).configure:
-            return page(request, "staff/nothing.html", user, status=403)
-        try:
-            await _client(request).delete_rule(token(request, user), rule_id)
-        except IntakeNotFound:
-            pass  # already gone: what was asked for
-        return RedirectResponse("/staff/admin?done=rule-deleted#rules-title", 303)
+        return await admin_delete(
+            request,
+            lambda client, bearer: client.delete_rule(bearer, rule_id),
+            done="rule-deleted#rules-title",
+        )
 
     @router.post("/admin/rules/{rule_id}/move", response_class=HTMLResponse)
     async def move_rule(request: Request, rule_id: str) -> Response:
@@ -1300,15 +1296,29 @@ def _router() -> APIRouter:
 
     @router.post("/admin/subscriptions/{subscription_id}/delete", response_class=HTMLResponse)
     async def delete_subscription(request: Request, subscription_id: str) -> Response:
+        return await admin_delete(
+            request,
+            lambda client, bearer: client.delete_subscription(bearer, subscription_id),
+            done="unsubscribed#hooks-title",
+        )
+
+    async def admin_delete(
+        request: Request,
+        remove: Callable[[StaffClient, str], Awaitable[None]],
+        *,
+        done: str,
+    ) -> Response:
+        """Delete something an administrator configured (after the form's check); one
+        already gone is what was asked for."""
         user = signed_in(request)
         await _web(request).posted(request)
         if not Pages.of(user).configure:
             return page(request, "staff/nothing.html", user, status=403)
         try:
-            await _client(request).delete_subscription(token(request, user), subscription_id)
+            await remove(_client(request), token(request, user))
         except IntakeNotFound:
-            pass  # already gone: what was asked for
-        return RedirectResponse("/staff/admin?done=unsubscribed#hooks-title", 303)
+            pass
+        return RedirectResponse(f"/staff/admin?done={done}", 303)
 
     @router.post("/admin/dry-run", response_class=HTMLResponse)
     async def dry_run(request: Request) -> Response:
