@@ -20,7 +20,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake import handlers, views
 from services.intake.lifecycle import Action, Command
-from services.intake.repository import open_concern_of_phone
 from services.intake.schemas import PHONE_PATTERN, Reason, RequesterView, _Strict
 from services.intake.web import Ctx, Submitter
 from shared.authz import Access, Permission
@@ -215,7 +214,7 @@ async def recent_concern(
 ) -> RecentConcern:
     """The open concern of this phone number, one waiting on the requester first, else the
     most recent (for a frontend that knows the number is the caller's: a call or text)."""
-    doc = await open_concern_of_phone(ctx.repo.collection, phone)
+    doc = await ctx.repo.open_concern_of_phone(phone)
     if doc is None:
         raise Problem(404, "No open concern", "No open concern from this number.")
     return RecentConcern(

@@ -20,6 +20,7 @@ from services.intake.domain import Concern, Status
 from services.intake.idempotency import Claim
 from services.intake.lifecycle import Outcome
 from services.intake.repository import (
+    PHONE_ANSWERS,
     _outcome_update,
     case_of,
     due_fields,
@@ -88,6 +89,17 @@ class FakeConcernRepository:
     async def get_document(self, concern_id: str) -> Document | None:
         doc = self.documents.get(concern_id)
         return copy.deepcopy(doc) if doc else None
+
+    async def open_concern_of_phone(self, phone: str) -> Document | None:
+        for statuses in PHONE_ANSWERS:
+            found = [
+                d
+                for d in self.documents.values()
+                if (d.get("requester") or {}).get("phone") == phone and d["status"] in statuses
+            ]
+            if found:
+                return copy.deepcopy(max(found, key=lambda d: as_utc(d["submitted_at"])))
+        return None
 
     async def submitted_at(self, concern_id: str) -> datetime | None:
         doc = self.documents.get(concern_id)

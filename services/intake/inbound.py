@@ -26,7 +26,7 @@ from services.intake import handlers
 from services.intake.context import IntakeContext
 from services.intake.domain import OPEN_STATUSES, Status
 from services.intake.lifecycle import Action, ActionNotAllowed, Command
-from services.intake.repository import case_of, open_concern_of_phone
+from services.intake.repository import case_of
 from services.intake.schemas import LongText, _Strict
 from services.intake.web import Ctx, Submitter
 from shared.events import MESSAGE_ID_PATTERN, ConcernDeliveryBounced, envelopes
@@ -130,7 +130,7 @@ async def _find_concern(
             return doc
     if body.channel == "sms" and not body.tracking_number:
         # by SMS, no subject: the sender's concern waiting on them, else their latest open one
-        return await open_concern_of_phone(ctx.repo.collection, body.from_address)
+        return await ctx.repo.open_concern_of_phone(body.from_address)
     return None
 
 

@@ -127,20 +127,11 @@ CASE_FIELDS = {
 }
 
 
-async def open_concern_of_phone(concerns: Any, phone: str) -> Document | None:
-    """The open concern a text or call from this number most likely answers: the most recent
-    one waiting on the requester (an information request is open), else the most recent open
-    one. Read by requester.phone and submitted_at (the index is made with the call records).
-    A function of the collection, as the Board's reads are, not a method the fakes mirror."""
-    for statuses in ([Status.AWAITING_REQUESTER.value], sorted(s.value for s in OPEN_STATUSES)):
-        found = await concerns.find_one(
-            {"requester.phone": phone, "status": {"$in": statuses}},
-            {"outbox": 0},
-            sort=[("submitted_at", -1)],
-        )
-        if found is not None:
-            return dict(found)
-    return None
+# What a requester's text or call answers, in turn: a concern waiting on them, any open one.
+PHONE_ANSWERS = (
+    (Status.AWAITING_REQUESTER.value,),
+    tuple(sorted(s.value for s in OPEN_STATUSES)),
+)
 
 
 def case_of(doc: Document) -> Case:
@@ -409,6 +400,21 @@ class ConcernRepository:
 
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._concerns.find_one({"_id": concern_id}, {"outbox": 0})
+
+    async def open_concern_of_phone(self, phone: str) -> Document | None:
+        """The open concern a text or call from this number most likely answers: the most
+        recent one waiting on the requester (an information request is open), else the most
+        recent open one. Read by requester.phone and submitted_at (the index is made with the
+        call records)."""
+        for statuses in PHONE_ANSWERS:
+            found = await self._concerns.find_one(
+                {"requester.phone": phone, "status": {"$in": list(statuses)}},
+                {"outbox": 0},
+                sort=[("submitted_at", -1)],
+            )
+            if found is not None:
+                return found
+        return None
 
     async def submitted_at(self, concern_id: str) -> datetime | None:
         """When the concern was submitted (its submission time alone, not the whole case)."""
