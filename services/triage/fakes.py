@@ -149,6 +149,7 @@ class FakeMemberRepository:
     def __init__(self) -> None:
         self.members: dict[str, Document] = {}
         self.turns: dict[str, int] = {}
+        self.holders: dict[str, str] = {}  # concern -> the member it was last noted on
         self._assigning: dict[str, asyncio.Lock] = {}
 
     async def ensure_indexes(self) -> None:
@@ -183,6 +184,7 @@ class FakeMemberRepository:
         return {m: self.members[m]["load"] for m in member_ids if m in self.members}
 
     async def claim(self, member_id: str, concern_id: str, expected_load: int) -> bool:
+        self.holders[concern_id] = member_id
         member = self.members.get(member_id)
         if member is None or member["load"] != expected_load or concern_id in member["open"]:
             return False
@@ -192,6 +194,7 @@ class FakeMemberRepository:
 
     async def add(self, member_id: str, concern_id: str) -> None:
         await self.ensure([member_id])
+        self.holders[concern_id] = member_id
         member = self.members[member_id]
         if concern_id not in member["open"]:
             member["load"] += 1
@@ -204,7 +207,9 @@ class FakeMemberRepository:
             member["open"].remove(concern_id)
 
     async def holder(self, concern_id: str) -> str | None:
-        return next((m for m, d in self.members.items() if concern_id in d["open"]), None)
+        member_id = self.holders.get(concern_id)
+        counted = member_id is not None and concern_id in self.members[member_id]["open"]
+        return member_id if counted else None
 
     async def ticket(self, team_id: str) -> int:
         turn = self.turns.get(team_id, 0)

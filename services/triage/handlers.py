@@ -303,6 +303,8 @@ async def _undo_claim(ctx: TriageContext, concern_id: str, seat: Seat | None) ->
     stored = await ctx.decisions.load(concern_id)
     if seat is not None and stored is not None and stored.assignee_id != seat.assignee_id:
         await ctx.members.release(seat.assignee_id, concern_id)
+        if stored.assignee_id is not None:  # counted by the other replica; noted as theirs
+            await ctx.members.add(stored.assignee_id, concern_id)
 
 
 def _routing_envelopes(

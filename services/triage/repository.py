@@ -3,9 +3,11 @@
 Every change of a decision is one conditional write (its `version`), with its events in the
 same write. A member's document holds their open concerns and load counter; a concern is
 counted on a member by one conditional update, so replicas never double-count or
-over-assign. Rules and out-of-office state, read for every concern and rarely
-changed, are kept in memory for a few seconds (shared/cache.py); this process's own edits
-are seen at once.
+over-assign. Which member a concern was last counted on is kept apart, one small document
+per concern (`holders`) written before the count, and found by id: an index over every
+member's open list made each assignment rewrite that list's index entries. Rules and
+out-of-office state, read for every concern and rarely changed, are kept in memory for a
+few seconds (shared/cache.py); this process's own edits are seen at once.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from shared.store import Document, duplicates_only
 DECISIONS = "decisions"
 RULES = "rules"
 MEMBERS = "members"
+HOLDERS = "holders"
 META = "meta"
 SEEDED_MARKER = "rules_seeded"
 SAFETY_WORDS = "safety_words"  # an administrator's, in `meta`; the district file's otherwise
@@ -455,6 +458,7 @@ class MemberRepository:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._members = db[MEMBERS]
+        self._holders = db[HOLDERS]
         self._meta = db[META]
         self._ttl_s = ttl_s
         self._monotonic = monotonic
@@ -466,7 +470,10 @@ class MemberRepository:
         return Cached(self._read_away, self._ttl_s, now=self._monotonic)
 
     async def ensure_indexes(self) -> None:
-        await self._members.create_index([("open", ASCENDING)])
+        # Before holders were kept apart, an index over the open lists found a concern's
+        # member; every assignment paid for it. Dropped where an earlier version made it.
+        if "open_1" in await self._members.index_information():
+            await self._members.drop_index("open_1")
 
     async def ensure(self, member_ids: Sequence[str]) -> None:
         """Create the documents of members seen for the first time (idempotent)."""
@@ -521,6 +528,7 @@ class MemberRepository:
 
     async def claim(self, member_id: str, concern_id: str, expected_load: int) -> bool:
         """Count a concern on a member if their load is still what the choice was made on."""
+        await self._point(concern_id, member_id)
         result = await self._members.update_one(
             {"_id": member_id, "load": expected_load, "open": {"$ne": concern_id}},
             {"$inc": {"load": 1}, "$push": {"open": concern_id}},
@@ -530,6 +538,7 @@ class MemberRepository:
     async def add(self, member_id: str, concern_id: str) -> None:
         """Count a concern on a member whatever their load (idempotent)."""
         await self.ensure([member_id])
+        await self._point(concern_id, member_id)
         await self._members.update_one(
             {"_id": member_id, "open": {"$ne": concern_id}},
             {"$inc": {"load": 1}, "$push": {"open": concern_id}},
@@ -542,10 +551,24 @@ class MemberRepository:
             {"$inc": {"load": -1}, "$pull": {"open": concern_id}},
         )
 
+    async def _point(self, concern_id: str, member_id: str) -> None:
+        """Note the member a concern is about to be counted on (before the count: a crash
+        between the two leaves a note `holder` sees through, never a count it cannot find)."""
+        change = {"$set": {"member_id": member_id}}
+        try:
+            await self._holders.update_one({"_id": concern_id}, change, upsert=True)
+        except DuplicateKeyError:  # another replica's upsert of the same concern came first
+            await self._holders.update_one({"_id": concern_id}, change)
+
     async def holder(self, concern_id: str) -> str | None:
-        """The member a concern is counted on, if any."""
-        doc = await self._members.find_one({"open": concern_id}, {"_id": 1})
-        return doc["_id"] if doc else None
+        """The member a concern is counted on, if any: the last one noted, if it counts it."""
+        note = await self._holders.find_one({"_id": concern_id})
+        if note is None:
+            return None
+        counted = await self._members.find_one(
+            {"_id": note["member_id"], "open": concern_id}, {"_id": 1}
+        )
+        return note["member_id"] if counted else None
 
     async def ticket(self, team_id: str) -> int:
         """The team's next round-robin turn; each call gets a different one, on any replica."""

@@ -225,6 +225,31 @@ async def test_redelivery_after_a_crash_between_claim_and_decision_keeps_the_fir
     ]
 
 
+async def test_a_crash_between_noting_a_member_and_counting_the_concern_lets_redelivery_choose(
+    mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig
+) -> None:
+    db = isolation.db("triage")
+    ctx = replica(mongo, db, district)
+    await ctx.members.ensure(DESK)
+    # the first attempt noted sd-2 and died before counting: sd-2 does not hold it
+    await mongo[db]["holders"].insert_one({"_id": "c-1", "member_id": "sd-2"})
+    assert await ctx.members.holder("c-1") is None
+    await triage(ctx, details("c-1"))
+    decision = await ctx.decisions.get("c-1")
+    assert decision is not None
+    assert await ctx.members.holder("c-1") == decision["assignee_id"]
+    assert sum((await ctx.members.loads(DESK)).values()) == 1
+
+
+async def test_the_index_over_open_lists_an_earlier_version_made_is_dropped_at_startup(
+    mongo: AsyncMongoClient, isolation: Isolation, district: DistrictConfig
+) -> None:
+    db = isolation.db("triage")
+    await mongo[db]["members"].create_index("open")
+    await replica(mongo, db, district).members.ensure_indexes()
+    assert "open_1" not in await mongo[db]["members"].index_information()
+
+
 async def test_one_concern_delivered_to_two_replicas_at_once_is_counted_once(
     mongo: AsyncMongoClient,
     second_client: AsyncMongoClient,

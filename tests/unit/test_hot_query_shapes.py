@@ -15,7 +15,7 @@ from services.escalation.repository import ClockRepository
 from services.intake.repository import ConcernRepository as IntakeConcerns
 from services.notify.repository import ConcernRepository as NotifyConcerns
 from services.notify.repository import DeliveryRepository, SurveyRepository
-from services.triage.repository import DecisionRepository
+from services.triage.repository import DecisionRepository, MemberRepository
 
 pytestmark = pytest.mark.unit
 
@@ -59,6 +59,12 @@ class _Collection:
     async def update_one(self, query: dict[str, Any], *_: Any, **__: Any) -> _Result:
         self.filters.append(query)
         return _Result()
+
+    async def bulk_write(self, *_: Any, **__: Any) -> None:
+        return None
+
+    async def index_information(self) -> dict[str, Any]:
+        return {"_id_": {}}
 
 
 class _Database(dict[str, _Collection]):
@@ -168,3 +174,19 @@ async def test_the_open_clocks_gauge_counts_through_an_index() -> None:
     db["clocks"].filters.clear()
     await clocks.count_open()
     assert_served_by_an_index(db)
+
+
+async def test_assignment_counts_a_concern_by_id_without_an_index_over_open_lists() -> None:
+    class _Members(_Collection):
+        def create_index(self, *_: Any, **__: Any) -> Any:
+            raise AssertionError("an index over members' open lists costs every assignment")
+
+    db = _Database(members=_Members())
+    members = MemberRepository(db)  # type: ignore[arg-type]
+    await members.ensure_indexes()
+    await members.claim("sd-1", "c-1", 0)
+    await members.add("sd-2", "c-2")
+    await members.release("sd-2", "c-2")
+    await members.holder("c-1")
+    assert_served_by_an_index(db)
+    assert {next(iter(q)) for c in db.values() for q in c.filters} == {"_id"}
