@@ -158,6 +158,15 @@ class Access:
             or (team_id is not None and team_id in self.teams)
         )
 
+    def covers_concern(
+        self, *, school_id: str | None, team_id: str | None, assignee_id: str | None
+    ) -> bool:
+        """Whether a concern is within reach: its school or team, or it is assigned to the
+        caller (a backup from another team covering for an away member, a hand-over)."""
+        return self.covers(school_id=school_id, team_id=team_id) or (
+            assignee_id is not None and assignee_id == self.actor
+        )
+
     def covers_member(self, member_id: str) -> bool:
         """Whether a staff member's own settings are within reach."""
         return self.everything or (self.itself and member_id == self.principal.subject)

@@ -22,7 +22,7 @@ from services.escalation.domain import (
 )
 from services.escalation.policies import Policy, PolicyFields, reference_problems
 from services.escalation.reports import GroupBy
-from services.escalation.repository import PolicyChangeBusy, from_document
+from services.escalation.repository import ASSIGNEE, PolicyChangeBusy, from_document
 from shared.authz import Access, Permission
 from shared.events import Priority
 from shared.http import Problem, authorize, out_of_scope, service_context
@@ -136,11 +136,16 @@ def _clock_read(clock: SlaClock) -> ClockRead:
 
 @router.get("/clocks/{concern_id}", response_model=ClockRead, tags=["clocks"])
 async def read_clock(concern_id: str, ctx: Ctx, who: Reader) -> ClockRead:
-    """The SLA clock of a concern: policy, due times, pauses, breach, level, history."""
+    """The SLA clock of a concern: policy, due times, pauses, breach, level, history. Staff of
+    its school or team read it, and its assignee (a backup from another team)."""
     doc = await ctx.repo.get_document(concern_id)
     if doc is None:
         raise Problem(404, "Clock not found", f"No SLA clock for concern {concern_id!r}.")
-    if not who.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")):
+    if not who.covers_concern(
+        school_id=doc.get("school_id"),
+        team_id=doc.get("team_id"),
+        assignee_id=doc.get(ASSIGNEE),
+    ):
         raise out_of_scope()
     try:
         clock = from_document(doc)

@@ -15,6 +15,7 @@ from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.errors import ChangedMeanwhile
 from shared.events import (
     CloudEvent,
+    ConcernAssigned,
     ConcernCallbackCompleted,
     ConcernCallbackScheduled,
     ConcernEscalated,
@@ -114,6 +115,12 @@ async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: Escalation
     )
 
 
+async def on_assigned(event: CloudEvent, data: ConcernAssigned, *, ctx: EscalationContext) -> None:
+    """Note the assignee beside the clock: they read it even from another team (a backup)."""
+    if not await ctx.repo.remember_assignee(data.concern_id, data.assignee_id, data.assigned_at):
+        raise ClockNotFound(f"no clock for concern {data.concern_id} yet")
+
+
 async def on_status_changed(
     event: CloudEvent, data: ConcernStatusChanged, *, ctx: EscalationContext
 ) -> None:
@@ -209,6 +216,7 @@ async def on_callback_completed(
             on_time=data.on_time,
             at=data.completed_at,
             rules=rules,
+            due_at=data.due_at,
         ),
         event=event,
         ctx=ctx,
@@ -373,6 +381,7 @@ HANDLERS = HandlerTable(
     {
         "concern.submitted": on_submitted,
         "concern.triaged": on_triaged,
+        "concern.assigned": on_assigned,
         "concern.status_changed": on_status_changed,
         "concern.message_added": on_message_added,
         "concern.resolved": on_resolved,

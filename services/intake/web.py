@@ -30,8 +30,10 @@ def check_scope(access: Access, doc: Document) -> None:
     """403 unless the concern's school or team is within the caller's reach, or the concern is
     assigned to the caller (a backup from another team covering for an away member, a
     hand-over)."""
-    if not access.covers(school_id=doc.get("school_id"), team_id=doc.get("team_id")) and not (
-        doc.get("assignee_id") and doc.get("assignee_id") == access.actor
+    if not access.covers_concern(
+        school_id=doc.get("school_id"),
+        team_id=doc.get("team_id"),
+        assignee_id=doc.get("assignee_id"),
     ):
         raise out_of_scope()
 

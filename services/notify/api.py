@@ -105,11 +105,14 @@ def _read(delivery: Delivery) -> DeliveryRead:
 async def list_deliveries(concern_id: str, ctx: Ctx, who: Reader) -> list[DeliveryRead]:
     """Every notification of a concern, oldest first (empty until notify has heard of it).
     A principal, assistant superintendent or team member sees those of its schools or teams
-    (known once triage has routed the concern)."""
+    (known once triage has routed the concern), and its assignee those of the concerns
+    assigned to them (a backup from another team)."""
     deliveries = await ctx.repo.for_concern(concern_id)
     if deliveries and not who.everything:
         facts = await ctx.concerns.get(concern_id)
-        if facts is None or not who.covers(school_id=facts.school_id, team_id=facts.team_id):
+        if facts is None or not who.covers_concern(
+            school_id=facts.school_id, team_id=facts.team_id, assignee_id=facts.assignee_id
+        ):
             raise out_of_scope()
     return [_read(d) for d in deliveries]
 

@@ -24,6 +24,8 @@ from services.escalation.domain import SlaClock
 from services.escalation.repository import views
 from services.escalation.repository.documents import (
     APPLIED,
+    ASSIGNED_AT,
+    ASSIGNEE,
     BOARD_COUNTED,
     CLOCKS,
     FREE,
@@ -183,6 +185,17 @@ class ClockRepository:
         self._recent.put(Stored(stored, 1, frozenset(applied)))
         await self._changed(None, stored, marks)
         return True
+
+    async def remember_assignee(self, concern_id: str, assignee_id: str, at: datetime) -> bool:
+        """Note who the concern is assigned to; an earlier assignment arriving late never
+        overwrites a later one. False when the concern has no clock (yet)."""
+        result = await self._clocks.update_one(
+            {"_id": concern_id, ASSIGNED_AT: {"$not": {"$gte": at}}},
+            {"$set": {ASSIGNEE: assignee_id, ASSIGNED_AT: at}},
+        )
+        if result.matched_count:
+            return True
+        return await self._clocks.find_one({"_id": concern_id}, {"_id": 1}) is not None
 
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._clocks.find_one({"_id": concern_id}, NOT_READ)

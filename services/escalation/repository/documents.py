@@ -35,6 +35,10 @@ REPORT_CYCLES = "report_cycles"  # one summary per ended cycle (services/escalat
 BOARD_COUNTED = "board_counted"  # the facts counted in the Board's summaries (board_store.py)
 # When the concern is on the Ombudsperson's list (services/escalation/domain.py), indexed.
 OMBUDSPERSON_FROM = "ombudsperson_from"
+# Who the concern is assigned to, and since when: beside the clock, never part of it (who may
+# read the clock besides its school and team; written without the clock's version).
+ASSIGNEE = "assignee_id"
+ASSIGNED_AT = "assigned_at"
 # A clock nobody holds has its lease ending at the epoch: "free" is then a plain range test.
 FREE = datetime(1970, 1, 1, tzinfo=UTC)
 # What a read leaves out: the pending events are the relay's, the applied event ids only the
@@ -60,7 +64,7 @@ def _seconds(value: timedelta | None) -> float | None:
 
 def _entry_doc(entry: Entry) -> Document:
     doc: Document = {"at": entry.at, "kind": entry.kind, "cycle": entry.cycle}
-    for name in ("target", "level", "reminder", "percent", "detail"):
+    for name in ("target", "level", "reminder", "percent", "detail", "due_at"):
         value = getattr(entry, name)
         if value is not None:
             doc[name] = str(value) if name == "target" else value
@@ -77,6 +81,7 @@ def _entry(doc: Document) -> Entry:
         reminder=doc.get("reminder"),
         percent=doc.get("percent"),
         detail=doc.get("detail"),
+        due_at=as_utc(doc["due_at"]) if doc.get("due_at") else None,
     )
 
 

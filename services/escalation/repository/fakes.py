@@ -20,7 +20,13 @@ from services.escalation.repository.clocks import (
     ClockRepository,
     Due,
 )
-from services.escalation.repository.documents import VERSION, Stored, as_written, to_document
+from services.escalation.repository.documents import (
+    ASSIGNEE,
+    VERSION,
+    Stored,
+    as_written,
+    to_document,
+)
 from shared.events import CloudEvent
 from shared.store import Document
 
@@ -35,9 +41,18 @@ class FakeClockRepository:
         self.outbox: list[CloudEvent] = []
         self.before_write: Callable[[str], Awaitable[None]] | None = None
         self.board: BoardCounting | None = None
+        self.assignees: dict[str, tuple[str, datetime]] = {}  # concern -> (assignee, since)
 
     async def ensure_indexes(self) -> None:
         return None
+
+    async def remember_assignee(self, concern_id: str, assignee_id: str, at: datetime) -> bool:
+        if concern_id not in self.clocks:
+            return False
+        known = self.assignees.get(concern_id)
+        if known is None or known[1] < at:
+            self.assignees[concern_id] = (assignee_id, at)
+        return True
 
     async def start(
         self,
@@ -54,7 +69,14 @@ class FakeClockRepository:
 
     async def get_document(self, concern_id: str) -> Document | None:
         stored = self.clocks.get(concern_id)
-        return {**to_document(stored.clock), VERSION: stored.version} if stored else None
+        if stored is None:
+            return None
+        assignee = self.assignees.get(concern_id)
+        return {
+            **to_document(stored.clock),
+            VERSION: stored.version,
+            **({ASSIGNEE: assignee[0]} if assignee else {}),
+        }
 
     async def get(self, concern_id: str) -> Stored | None:
         return self.clocks.get(concern_id)
