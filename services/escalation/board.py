@@ -118,7 +118,14 @@ async def board_figures(ctx: EscalationContext, first: date, last: date) -> dict
     }
 
 
-CSV_COLUMNS = ("scope", "key", *reports.CSV_COLUMNS[1:], "resolved_within_target")
+CSV_COLUMNS = (
+    "scope",
+    "key",
+    *reports.CSV_COLUMNS[1:],
+    "resolved_within_target",
+    "information_requests",
+    "callbacks_due",
+)
 
 
 def board_csv(report: dict[str, Any], standard_ids: list[str]) -> str:
@@ -129,7 +136,12 @@ def board_csv(report: dict[str, Any], standard_ids: list[str]) -> str:
 
     def add(scope: str, key: str, row: dict[str, Any]) -> None:
         flat = reports.flat(key, _as_figures(row), label="key")
-        flat.update(scope=scope, resolved_within_target=row["resolved_within_target"])
+        flat.update(
+            scope=scope,
+            resolved_within_target=row["resolved_within_target"],
+            information_requests=row.get("information_requests", 0),
+            callbacks_due=row.get("callbacks_due", 0),
+        )
         for item in row["standards"]:
             flat[item["standard"]] = item["value"]
             flat[f"{item['standard']}_met"] = (

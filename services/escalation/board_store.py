@@ -31,6 +31,7 @@ from services.escalation.domain import SlaClock
 from services.escalation.repository import NOT_READ, REPORT_CYCLES, _readable
 from services.escalation.standards import (
     BACKLOG_BUCKETS,
+    CALLBACK_OUTCOMES,
     NONE_KEY,
     Fact,
     Tally,
@@ -96,8 +97,21 @@ MONTHS = "board_months"
 COUNTED = "board_counted"
 BACKFILLED = "board_backfilled"
 # Facts that clocks counted before they existed gain once, by their key's prefix: the waits
-# for information (`i<n>`) ended before the standard was measured.
-LATER_FACTS = (("board_backfilled_information", "i"),)
+# for information (`i<n>`) ended before the standard was measured; the callbacks made or
+# missed (`k…`) before they were counted; and, once more, the waits for information, now that
+# those resumed before the clock logged the family's answer count as answered (see
+# `ANSWERED_SINCE`). Each pass also takes back what the clock counted under a key of its
+# prefix that it no longer has.
+LATER_FACTS = (
+    ("board_backfilled_information", "i"),
+    ("board_backfilled_callbacks", "k"),
+    ("board_recounted_information_answered", "i"),
+)
+# The history lines a clock needs for facts of a prefix: only those clocks are read.
+LATER_KINDS = {"i": ("paused",), "k": CALLBACK_OUTCOMES}
+# When this store first ran with the clock logging the family's answer (`answered`): a wait
+# for information resumed before it counts as answered (its history cannot say by whom).
+ANSWERED_SINCE = "board_answered_since"
 BACKFILL_TOKEN = "board_backfill"
 # How many marked clocks' counts the backfill sums before writing them (a crash in between
 # loses at most these; counting twice is never possible).
@@ -164,6 +178,9 @@ class BoardSummaries:
         self._meta: AsyncCollection[Document] = clocks.database["board_meta"]
         self.timezone = timezone
         self.guarantee = guarantee
+        # the store's `ANSWERED_SINCE`, read at start (`backfill`); None: every wait resumed
+        # without an `answered` line is unanswered
+        self.answered_since: datetime | None = None
         self._upserts: GroupCommit[dict[str, Document], None] = GroupCommit(self._write)
 
     async def ensure_indexes(self) -> None:
@@ -187,7 +204,13 @@ class BoardSummaries:
 
     def facts(self, before: SlaClock | None, after: SlaClock) -> tuple[list[Fact], list[Fact]]:
         """What a change of a clock adds to the summaries and what it takes back."""
-        return changed_facts(before, after, timezone=self.timezone, guarantee=self.guarantee)
+        return changed_facts(
+            before,
+            after,
+            timezone=self.timezone,
+            guarantee=self.guarantee,
+            answered_since=self.answered_since,
+        )
 
     async def counted(
         self, concern_id: str, added: Sequence[Fact], removed: Sequence[Fact]
@@ -199,9 +222,7 @@ class BoardSummaries:
     async def changed(self, concern_id: str, before: SlaClock | None, after: SlaClock) -> None:
         """Count what a stored change of a clock added (and take back what it removed): each
         fact once, however often the change is seen (a redelivered event, a replayed write)."""
-        added, removed = changed_facts(
-            before, after, timezone=self.timezone, guarantee=self.guarantee
-        )
+        added, removed = self.facts(before, after)
         counted = [*await self._claim(concern_id, added), *await self._release(concern_id, removed)]
         await self._apply(*counted)
 
@@ -236,10 +257,26 @@ class BoardSummaries:
                 mine.append(fact.negated())
         return mine
 
-    async def backfill(self, batch: int = 200) -> int:
+    async def load_answered_since(self, now: datetime) -> datetime:
+        """The instant this store first ran with the clock logging the family's answer: set
+        by the first start (`now`), read by every later one and every replica."""
+        await self._meta.update_one(
+            {"_id": ANSWERED_SINCE}, {"$setOnInsert": {"at": now}}, upsert=True
+        )
+        found = await self._meta.find_one({"_id": ANSWERED_SINCE})
+        self.answered_since = as_utc(found["at"]) if found else now
+        return self.answered_since
+
+    async def backfill(self, batch: int = 200, *, now: datetime | None = None) -> int:
         """Count the clocks stored before summaries existed (those without `board_counted`),
         once; later starts find the backfill done and read no clock. Then, once each, the
-        kinds of facts added since the clocks were counted (`LATER_FACTS`)."""
+        kinds of facts added since the clocks were counted (`LATER_FACTS`). `now` (the
+        service's clock) marks when the store began logging the family's answer, on its
+        first start; without it, the mark a start left is read, or none is used."""
+        if now is not None:
+            await self.load_answered_since(now)
+        elif found := await self._meta.find_one({"_id": ANSWERED_SINCE}):
+            self.answered_since = as_utc(found["at"])
         done = await self._backfill_clocks(batch)
         for marker, prefix in LATER_FACTS:
             await self.backfill_later_facts(marker, prefix)
@@ -248,14 +285,16 @@ class BoardSummaries:
     async def backfill_later_facts(self, marker: str, prefix: str) -> int:
         """Once per store: the facts whose key starts with `prefix` that clocks already
         counted (those with `board_counted`) lack, each claimed as a change claims it (one
-        writer counts it, whoever else runs this or changes the clock meanwhile); answers how
-        many it counted. Only the clocks with a pause in their history are read."""
+        writer counts it, whoever else runs this or changes the clock meanwhile), and those
+        of the prefix they counted but no longer have, taken back as a change takes them
+        back; answers how many it counted or took back. Only the clocks with a history line
+        the prefix needs are read (`LATER_KINDS`)."""
         if await self._meta.find_one({"_id": marker}):
             return 0
         counted = 0
         with pymongo.timeout(REPORT_TIMEOUT_S * 10):
             cursor = self._clocks.find(
-                {COUNTED: {"$exists": True}, "history.kind": "paused"},
+                {COUNTED: {"$exists": True}, "history.kind": {"$in": list(LATER_KINDS[prefix])}},
                 {"outbox": 0, "applied_events": 0},
             )
             async for doc in cursor:
@@ -264,17 +303,31 @@ class BoardSummaries:
                     continue
                 clock = read[0]
                 known = set(doc.get(COUNTED) or ())
-                missing = [
-                    fact
+                found = {
+                    key: fact
                     for key, fact in facts_of(
-                        clock, timezone=self.timezone, guarantee=self.guarantee
+                        clock,
+                        timezone=self.timezone,
+                        guarantee=self.guarantee,
+                        answered_since=self.answered_since,
                     ).items()
-                    if key.startswith(prefix) and key not in known
-                ]
-                if missing:
-                    mine = await self._claim(clock.concern_id, missing)
-                    await self._apply(*mine)
-                    counted += len(mine)
+                    if key.startswith(prefix)
+                }
+                missing = [fact for key, fact in found.items() if key not in known]
+                # counted under an outcome the clock no longer gives (a wait counted
+                # unanswered before `answered_since` was known): taken back under its groups
+                # now, as a change takes a replaced fact back
+                gone = [key for key in known if key.startswith(prefix) and key not in found]
+                earlier = (
+                    facts_of(clock, timezone=self.timezone, guarantee=self.guarantee)
+                    if gone
+                    else {}
+                )
+                stale = [earlier[key] for key in gone if key in earlier]
+                mine = await self._claim(clock.concern_id, missing) if missing else []
+                mine += await self._release(clock.concern_id, stale) if stale else []
+                await self._apply(*mine)
+                counted += len(mine)
         await self._meta.update_one({"_id": marker}, {"$set": {"done": True}}, upsert=True)
         return counted
 

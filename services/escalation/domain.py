@@ -88,6 +88,8 @@ class Entry:
     reminder: int | None = None
     percent: int | None = None
     detail: str | None = None
+    # a callback's line: when it was due (the Board counts each callback in its due month)
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -431,6 +433,7 @@ def _callbacks_due(clock: SlaClock, *, now: datetime, rules: Rules, inclusive: b
                 target=SlaTarget.CALLBACK,
                 level=rung.level if rung else None,
                 detail=callback.id,
+                due_at=callback.due_at,
             ),
         )
         if rung is not None:
@@ -461,19 +464,36 @@ def callback_scheduled(
         return clock, []
     clock = _log(
         replace(clock, callbacks=(*clock.callbacks, callback)),
-        Entry(at, "callback_scheduled", clock.cycle, target=SlaTarget.CALLBACK, detail=callback.id),
+        Entry(
+            at,
+            "callback_scheduled",
+            clock.cycle,
+            target=SlaTarget.CALLBACK,
+            detail=callback.id,
+            due_at=callback.due_at,
+        ),
     )
     return advance(clock, now=at, rules=rules, inclusive=False)
 
 
 def callback_completed(
-    clock: SlaClock, callback_id: str, *, made: bool, on_time: bool, at: datetime, rules: Rules
+    clock: SlaClock,
+    callback_id: str,
+    *,
+    made: bool,
+    on_time: bool,
+    at: datetime,
+    rules: Rules,
+    due_at: datetime | None = None,
 ) -> Change:
-    """A callback made (on time or late, for the Board) or cancelled: no longer watched."""
+    """A callback made (on time or late, for the Board) or cancelled: no longer watched. Its
+    line keeps when it was due (the event's, else the watched callback's)."""
     kind = ("callback_on_time" if on_time else "callback_late") if made else "callback_cancelled"
+    if due_at is None:
+        due_at = next((c.due_at for c in clock.callbacks if c.id == callback_id), None)
     clock = _log(
         replace(clock, callbacks=tuple(c for c in clock.callbacks if c.id != callback_id)),
-        Entry(at, kind, clock.cycle, target=SlaTarget.CALLBACK, detail=callback_id),
+        Entry(at, kind, clock.cycle, target=SlaTarget.CALLBACK, detail=callback_id, due_at=due_at),
     )
     return advance(clock, now=at, rules=rules, inclusive=False)
 

@@ -49,7 +49,8 @@ def create_app(settings: EscalationSettings, *, clock: Clock | None = None) -> F
         )
         await summaries.ensure_indexes()
         repo.board = summaries
-        if backfilled := await summaries.backfill():
+        # `now`: on a store's first start, when the clock began logging the family's answer
+        if backfilled := await summaries.backfill(now=runtime.clock.now()):
             log.info("board summaries counted from older clocks", extra={"clocks": backfilled})
         policies = PolicyRepository(runtime.db)
         if added := await policies.seed(seeds):

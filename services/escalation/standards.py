@@ -19,9 +19,15 @@ reopening to its resolution):
   days (wall-clock time, not counted time). A wait ended by the resolution or by closing
   (intake closes long silences) counts as not answered; one that resumed after N days as not
   answered in time. A wait still open is counted once it ends (a request is counted in the
-  month it was made, when its outcome is known). The clock's history does not say what
-  resumed it: the family's answer, or staff taking the concern back without one (the staff
-  console's "resume"); both count as answered;
+  month it was made, when its outcome is known). Only the family's answer counts: the clock
+  logs `answered` when their message ends the wait; staff taking the concern back without one
+  (the staff console's "resume") ends it unanswered. Clocks logged that entry only from
+  `answered_since` (the store's first start with it): a wait resumed before then cannot tell
+  the two apart and counts as answered, as the standard counted it then;
+- callbacks on time: of the callbacks promised to requesters that came due in the period
+  (counted in the month of their due time) and were made or missed, the share made by their
+  due time. A cancelled callback is not counted (even once missed); one not yet due and not
+  made is not counted yet;
 - backlog: cycles open at the end of the period (or now), by age since the cycle started.
 """
 
@@ -59,14 +65,15 @@ class Measure(StrEnum):
     SATISFACTION_MEAN = "satisfaction_mean"  # a score of 1..5
     CALLS_ANSWERED = "calls_answered"  # answered calls / calls (intake's call records)
     CALL_ANSWER_P90_S = "call_answer_p90_s"  # seconds: at most the target
-    CALLBACKS_ON_TIME = "callbacks_on_time"  # callbacks made by their due time (intake)
+    CALLBACKS_ON_TIME = "callbacks_on_time"  # callbacks made by their due time (escalation)
     STAFF_TRAINED = "staff_trained"  # staff with the required course (triage's directory)
     PLEDGE_SIGNED = "pledge_signed"  # staff who signed the current pledge (triage)
     # requests for information answered within the standard's `within_days` (escalation)
     INFORMATION_ANSWERED = "information_answered_within_days"
 
 
-# Measures computed from SLA clocks (escalation); the others come from intake or triage.
+# Measures computed from SLA clocks (escalation; callbacks are watched by the clock); the
+# others come from intake (calls) or triage (training).
 CLOCK_MEASURES = frozenset(
     {
         Measure.FIRST_RESPONSE_WITHIN_TARGET,
@@ -74,6 +81,7 @@ CLOCK_MEASURES = frozenset(
         Measure.RESOLVED_WITHIN_TARGET,
         Measure.SATISFACTION_MEAN,
         Measure.INFORMATION_ANSWERED,
+        Measure.CALLBACKS_ON_TIME,
     }
 )
 AT_MOST = frozenset({Measure.CALL_ANSWER_P90_S})  # lower is better
@@ -207,6 +215,13 @@ class Tally:
     )
     information_requests: int = 0
     answered_days: dict[int, int] = field(default_factory=dict)  # days to answer -> requests
+    callbacks_due: int = 0  # callbacks due in the period, made or missed
+    callbacks_on_time: int = 0  # of them, made by their due time
+
+    def add_callback(self, on_time: bool, n: int = 1) -> None:
+        """A callback that came due (made or missed): on time or not."""
+        self.callbacks_due += n
+        self.callbacks_on_time += n if on_time else 0
 
     def add_request(self, answered_after: timedelta | None, n: int = 1) -> None:
         """A request for information whose wait has ended: answered after a time, or not."""
@@ -252,6 +267,8 @@ class Tally:
         self.information_requests += other.information_requests
         for days, n in other.answered_days.items():
             self.answered_days[days] = self.answered_days.get(days, 0) + n
+        self.callbacks_due += other.callbacks_due
+        self.callbacks_on_time += other.callbacks_on_time
 
 
 @dataclass(frozen=True)
@@ -272,6 +289,8 @@ class Figures:
     backlog: dict[str, int]
     information_requests: int = 0  # requests for information whose wait ended
     answered_days: dict[int, int] = field(default_factory=dict)  # days to answer -> requests
+    callbacks_due: int = 0  # callbacks due in the period and made or missed
+    callbacks_on_time: float | None = None  # the share of them made by their due time
 
 
 def figures(tally: Tally) -> Figures:
@@ -291,6 +310,8 @@ def figures(tally: Tally) -> Figures:
         backlog=dict(tally.backlog),
         information_requests=tally.information_requests,
         answered_days=dict(sorted(tally.answered_days.items())),
+        callbacks_due=tally.callbacks_due,
+        callbacks_on_time=share(tally.callbacks_on_time, tally.callbacks_due),
     )
 
 
@@ -305,11 +326,14 @@ def answered_within(fig: Figures, days: int) -> float | None:
     return share(answered, fig.information_requests)
 
 
-def information_requests(clock: SlaClock) -> list[tuple[int, datetime, timedelta | None]]:
+def information_requests(
+    clock: SlaClock, *, answered_since: datetime | None = None
+) -> list[tuple[int, datetime, timedelta | None]]:
     """Each request for information of a clock whose wait has ended: the history index of
     its pause, when it was asked, and how long the family's answer took (None: no answer
     ended the wait: the resolution, closing, or staff resuming without one). A wait still
-    open is left out until it ends."""
+    open is left out until it ends. A wait resumed before `answered_since` (when the store
+    began logging `answered`) counts as answered: its history cannot say by whom."""
     out: list[tuple[int, datetime, timedelta | None]] = []
     for n, entry in enumerate(clock.history):
         if entry.kind != "paused":
@@ -324,10 +348,46 @@ def information_requests(clock: SlaClock) -> list[tuple[int, datetime, timedelta
         )
         if end is None:
             continue
-        answered = end.kind == "resumed" and any(
-            e.kind == ANSWERED and e.cycle == end.cycle and e.at == end.at for e in clock.history
+        answered = end.kind == "resumed" and (
+            (answered_since is not None and end.at < answered_since)
+            or any(
+                e.kind == ANSWERED and e.cycle == end.cycle and e.at == end.at
+                for e in clock.history
+            )
         )
         out.append((n, entry.at, end.at - entry.at if answered else None))
+    return out
+
+
+CALLBACK_ON_TIME = "callback_on_time"
+CALLBACK_LATE = "callback_late"
+CALLBACK_MISSED = "callback_missed"
+CALLBACK_CANCELLED = "callback_cancelled"
+# the history lines that settle whether a callback was kept (what the backfill reads)
+CALLBACK_OUTCOMES = (CALLBACK_ON_TIME, CALLBACK_LATE, CALLBACK_MISSED)
+
+
+def callbacks_kept(clock: SlaClock) -> list[tuple[str, datetime, bool]]:
+    """Each callback of a clock that came due and was made or missed: its id, when it was due,
+    and whether it was made by then. Made on time wins (intake knows when it was made, the
+    clock's miss may be a late-heard news); a cancelled one is left out, even once missed;
+    one not yet due and not made is left out until it is. Lines logged before they kept the
+    due time give it by their own time (a miss is logged when the callback came due)."""
+    lines: dict[str, list[Any]] = {}
+    for entry in clock.history:
+        if entry.kind.startswith("callback_") and entry.detail:
+            lines.setdefault(entry.detail, []).append(entry)
+    out: list[tuple[str, datetime, bool]] = []
+    for callback_id, entries in lines.items():
+        kinds = {e.kind for e in entries}
+        if CALLBACK_CANCELLED in kinds or not kinds & set(CALLBACK_OUTCOMES):
+            continue
+        on_time = CALLBACK_ON_TIME in kinds
+        due = next((e.due_at for e in entries if e.due_at is not None), None)
+        if due is None:
+            settled = next(e for e in entries if e.kind in CALLBACK_OUTCOMES)
+            due = settled.at
+        out.append((callback_id, due, on_time))
     return out
 
 
@@ -360,6 +420,7 @@ def tally_clocks(
     end: datetime,
     as_of: datetime,
     guarantee: timedelta,
+    answered_since: datetime | None = None,
 ) -> Tally:
     """The tally of whole clocks, read one by one: the definition the store's sums follow
     (tests compare them; the service never loads every clock)."""
@@ -392,9 +453,14 @@ def tally_clocks(
         if clock.satisfaction is not None and within(clock.surveyed_at):
             tally.surveys += 1
             tally.score_total += clock.satisfaction
-        for _, asked_at, answered_after in information_requests(clock):
+        for _, asked_at, answered_after in information_requests(
+            clock, answered_since=answered_since
+        ):
             if within(asked_at):
                 tally.add_request(answered_after)
+        for _, due_at, on_time in callbacks_kept(clock):
+            if within(due_at):
+                tally.add_callback(on_time)
     return tally
 
 
@@ -488,12 +554,14 @@ def facts_of(
     timezone: ZoneInfo,
     guarantee: timedelta,
     summaries: Sequence[Mapping[str, Any]] = (),
+    answered_since: datetime | None = None,
 ) -> dict[str, Fact]:
     """Every fact of a whole clock, by key, as `tally_clocks` counts it: its submission, each
     ended cycle (resolved: counted time and targets met; and the month ends it stayed open
     across, for the backlog), its breach and escalation lines, its survey answer, each request
     for information once its wait ended (keyed by its pause's history line, in the month it
-    was asked, with the days the answer took). A cycle's
+    was asked, with the days the answer took), each callback made or missed (keyed by its id
+    and whether it was on time, in the month it was due). A cycle's
     summary stored when it ended (`summaries`) is preferred to one rebuilt from the history.
     The submission's key names the groups, so a re-triaged concern moves between them; the
     other facts stay in the groups of the moment they happened."""
@@ -544,13 +612,24 @@ def facts_of(
         else:
             continue
         add(f"h{n}", [(month_label(entry.at, timezone), {counter: 1})])
-    for n, asked_at, answered_after in information_requests(clock):
+    for n, asked_at, answered_after in information_requests(clock, answered_since=answered_since):
         counts = {"information_requests": 1}
         if answered_after is not None:
             counts[f"answered_days.{answer_days(answered_after)}"] = 1
         # keyed by its outcome: an answer logged after the wait's end replaces the count
         key = f"i{n}" if answered_after is None else f"i{n}a"
         add(key, [(month_label(asked_at, timezone), counts)])
+    for callback_id, due_at, on_time in callbacks_kept(clock):
+        # keyed by its outcome: made on time after a miss was logged replaces the count
+        add(
+            f"k{'y' if on_time else 'n'}|{callback_id}",
+            [
+                (
+                    month_label(due_at, timezone),
+                    {"callbacks_due": 1, "callbacks_on_time": int(on_time)},
+                )
+            ],
+        )
     if clock.satisfaction is not None and clock.surveyed_at is not None:
         add(
             f"s{clock.surveyed_at.isoformat(timespec='milliseconds')}",
@@ -565,12 +644,21 @@ def facts_of(
 
 
 def changed_facts(
-    before: SlaClock | None, after: SlaClock, *, timezone: ZoneInfo, guarantee: timedelta
+    before: SlaClock | None,
+    after: SlaClock,
+    *,
+    timezone: ZoneInfo,
+    guarantee: timedelta,
+    answered_since: datetime | None = None,
 ) -> tuple[list[Fact], list[Fact]]:
     """What a change of a clock adds to the summaries and what it takes back (a survey
     answer replaced, a concern moved to another group): facts by key."""
-    old = facts_of(before, timezone=timezone, guarantee=guarantee) if before else {}
-    new = facts_of(after, timezone=timezone, guarantee=guarantee)
+    old = (
+        facts_of(before, timezone=timezone, guarantee=guarantee, answered_since=answered_since)
+        if before
+        else {}
+    )
+    new = facts_of(after, timezone=timezone, guarantee=guarantee, answered_since=answered_since)
     return (
         [f for k, f in new.items() if k not in old],
         [f for k, f in old.items() if k not in new],
@@ -591,6 +679,8 @@ def tally_of(doc: Mapping[str, Any]) -> Tally:
         score_total=int(doc.get("score_total", 0)),
         information_requests=int(doc.get("information_requests", 0)),
         answered_days={int(d): int(n) for d, n in (doc.get("answered_days") or {}).items() if n},
+        callbacks_due=int(doc.get("callbacks_due", 0)),
+        callbacks_on_time=int(doc.get("callbacks_on_time", 0)),
     )
     for mine, name in (
         (tally.breaches, "breaches"),
@@ -651,6 +741,7 @@ def clock_values(fig: Figures) -> dict[str, float | None]:
         Measure.RESOLVED_WITHIN_GUARANTEE.value: fig.resolved_within_guarantee,
         Measure.RESOLVED_WITHIN_TARGET.value: fig.resolved_within_target,
         Measure.SATISFACTION_MEAN.value: fig.satisfaction_mean,
+        Measure.CALLBACKS_ON_TIME.value: fig.callbacks_on_time,
     }
 
 

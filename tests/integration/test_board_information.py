@@ -102,7 +102,7 @@ async def test_waits_ended_before_the_standard_existed_are_counted_once_at_start
     # as the store was before: no wait's fact marked counted, no counter of them, no mark
     # of their backfill
     clocks = service.ctx.repo.collection
-    [(marker, prefix)] = board_store.LATER_FACTS
+    marker, prefix = board_store.LATER_FACTS[0]  # the waits for information
     await clocks.database["board_meta"].delete_one({"_id": marker})
     await clocks.update_many({}, {"$pull": {BOARD_COUNTED: {"$regex": "^i"}}})
     await clocks.database[board_store.MONTHS].update_many(
