@@ -291,8 +291,13 @@ async def status_pin(request: Request, form: Form, phone: Ctx) -> Response:
     except IntakeError:  # locked out (too many wrong PINs) or rate limited
         await record(phone, form, "status:locked")
         return twiml(speaker.locked())
-    await record(
-        phone, form, "status:heard", outcome=CallOutcome.STATUS_HEARD, served_at=phone.clock.now()
+    await record(  # tied to the concern heard: the call counts in its school on the Board
+        phone,
+        form,
+        "status:heard",
+        outcome=CallOutcome.STATUS_HEARD,
+        served_at=phone.clock.now(),
+        tracking_number=view.tracking_number,
     )
     return twiml(
         speaker.status(

@@ -3,12 +3,14 @@
 The phone frontend reports what happens on a call as it happens; intake keeps the record
 beside the concerns it is about, schedules the callback a voicemail promises (the concern's
 own `schedule_callback` action), counts calls in metrics and answers the Board's call report.
-A record holds no phone number: only the path, the outcomes and the concern it produced.
+A record holds no phone number: only the path, the outcomes, the concern it is about and its
+school (the caller's choice in the phone menu, where it offers one, else the concern's).
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -29,6 +31,10 @@ from shared.metrics import LAG_BUCKETS
 from shared.store import Document
 
 CALLS = "calls"
+UNKNOWN = "unknown"  # a call's group nobody can tell: no concern, no school chosen
+NO_GROUP = "none"  # the concern has none: district-wide (no school), not yet routed (no team)
+MENU = "menu"  # `school_from`: the caller chose the school in the phone menu
+CONCERN = "concern"  # `school_from`: the concern the call is about gave it
 
 
 class CallOutcome(StrEnum):
@@ -73,6 +79,18 @@ class CallStepCreate(_Strict):
         "recorded, a desk picked up); default: now",
     )
     concern_id: str | None = Field(default=None, max_length=64)
+    tracking_number: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]{4,32}$",
+        description="the concern the caller heard (status by tracking number and PIN): the call "
+        "is tied to it, as by `concern_id`",
+    )
+    school_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="the school the caller chose in the phone menu (where it offers one); it "
+        "wins over the school of the concern the call is about",
+    )
 
 
 class CallEnd(_Strict):
@@ -94,6 +112,7 @@ class CallRead(BaseModel):
     outcomes: list[CallOutcome] = Field(default_factory=list)
     answered_after_s: float | None = None
     concern_id: str | None = None
+    school_id: str | None = None
     duration_s: int | None = None
 
 
@@ -103,6 +122,20 @@ class RecentConcern(BaseModel):
 
     language: str
     view: RequesterView
+
+
+class CallGroup(BaseModel):
+    """The calls of one school, category or team (aggregates only)."""
+
+    key: str = Field(
+        description=f"the group's id; `{NO_GROUP}`: the concern has none (no school: "
+        f"district-wide; no team: not yet routed); `{UNKNOWN}`: the call is tied to no concern "
+        "and the caller chose no school"
+    )
+    calls: int
+    answered: int
+    answered_share: float | None = None
+    p90_answer_s: float | None = None
 
 
 class CallReport(BaseModel):
@@ -125,6 +158,62 @@ class CallReport(BaseModel):
         default=None,
         description=("share of those made by their due time (the Board's `callbacks_on_time`)"),
     )
+    by_school: list[CallGroup] = Field(default_factory=list)
+    by_category: list[CallGroup] = Field(default_factory=list)
+    by_team: list[CallGroup] = Field(default_factory=list)
+
+
+def _p90(waits: list[float]) -> float | None:
+    waits = sorted(waits)
+    return waits[min(len(waits) - 1, int(len(waits) * 0.9))] if waits else None
+
+
+def call_groups(
+    records: Iterable[Mapping[str, Any]], concerns: Mapping[str, Mapping[str, Any]]
+) -> dict[str, list[CallGroup]]:
+    """Calls by school, category and team: a call counts in the school the caller chose in
+    the menu, else in its concern's groups (as the concern is now: `concerns` by id), else in
+    the school stored when it was tied to a concern; a call tied to no concern has no
+    category or team, and without a chosen school no school either (`unknown`)."""
+    found: dict[str, dict[str, tuple[int, list[float]]]] = {
+        "school": {},
+        "category": {},
+        "team": {},
+    }
+    for record in records:
+        concern = concerns.get(record.get("concern_id") or "")
+        if record.get("school_from") == MENU:
+            school = record.get("school_id") or UNKNOWN
+        elif concern is not None:
+            school = concern.get("school_id") or NO_GROUP
+        elif record.get("school_from") == CONCERN:
+            school = record.get("school_id") or NO_GROUP
+        else:
+            school = UNKNOWN
+        keys = {
+            "school": school,
+            "category": (concern.get("category") or NO_GROUP) if concern else UNKNOWN,
+            "team": (concern.get("team_id") or NO_GROUP) if concern else UNKNOWN,
+        }
+        wait = record.get("answered_after_s")
+        for dim, key in keys.items():
+            calls, waits = found[dim].get(key, (0, []))
+            if wait is not None:
+                waits.append(float(wait))
+            found[dim][key] = (calls + 1, waits)
+    return {
+        dim: [
+            CallGroup(
+                key=key,
+                calls=calls,
+                answered=len(waits),
+                answered_share=round(len(waits) / calls, 4) if calls else None,
+                p90_answer_s=_p90(waits),
+            )
+            for key, (calls, waits) in sorted(groups.items())
+        ]
+        for dim, groups in found.items()
+    }
 
 
 # --- store --------------------------------------------------------------------------------
@@ -150,6 +239,7 @@ def _read(doc: Document) -> CallRead:
         outcomes=doc.get("outcomes", []),
         answered_after_s=doc.get("answered_after_s"),
         concern_id=doc.get("concern_id"),
+        school_id=doc.get("school_id"),
         duration_s=doc.get("duration_s"),
     )
 
@@ -163,6 +253,15 @@ async def _update_and_read(calls: Any, query: Document, update: Document) -> Doc
         return None
     found: Document | None = await calls.find_one({"_id": query["_id"]})
     return found
+
+
+async def _tie_school(ctx: Any, call_sid: str, concern_id: str, school_id: str | None) -> None:
+    """The call is about this concern: it takes the concern's school, unless the caller chose
+    one in the menu."""
+    await _calls(ctx).update_one(
+        {"_id": call_sid, "school_from": {"$ne": MENU}},
+        {"$set": {"school_id": school_id, "school_from": CONCERN}},
+    )
 
 
 def _unknown_call() -> Problem:
@@ -236,10 +335,19 @@ async def report(
     by_outcome: dict[str, int] = {o.value: 0 for o in CallOutcome}
     waits: list[float] = []
     calls = callbacks = 0
+    records: list[Document] = []
     async for doc in _calls(ctx).find(
         {"started_at": {"$gte": start, "$lt": end}},
-        {"outcomes": 1, "answered_after_s": 1, "callback": 1},
+        {
+            "outcomes": 1,
+            "answered_after_s": 1,
+            "callback": 1,
+            "concern_id": 1,
+            "school_id": 1,
+            "school_from": 1,
+        },
     ):
+        records.append(doc)
         calls += 1
         for outcome in doc.get("outcomes", []):
             by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
@@ -248,7 +356,19 @@ async def report(
         callbacks += 1 if doc.get("callback") else 0
     waits.sort()
     due, on_time = await ctx.repo.callbacks_kept(start, end, now=ctx.clock.now())
+    # the groups of the concerns the period's calls are about, as they are now (one read)
+    ids = sorted({r["concern_id"] for r in records if r.get("concern_id")})
+    concerns: dict[str, Document] = {}
+    if ids:
+        async for doc in ctx.repo.collection.find(
+            {"_id": {"$in": ids}}, {"school_id": 1, "category": 1, "team_id": 1}
+        ):
+            concerns[doc["_id"]] = doc
+    groups = call_groups(records, concerns)
     return CallReport(
+        by_school=groups["school"],
+        by_category=groups["category"],
+        by_team=groups["team"],
         callbacks_due=due,
         callbacks_on_time=round(on_time / due, 4) if due else None,
         start=start,
@@ -290,18 +410,33 @@ async def start_call(body: CallStart, ctx: Ctx, who: Submitter, response: Respon
     "/{call_sid}/steps", response_model=CallRead, responses={404: {"description": "unknown call"}}
 )
 async def add_step(call_sid: CallSid, body: CallStepCreate, ctx: Ctx, who: Submitter) -> CallRead:
-    """One step of the caller's path, with the outcome it reached, if any."""
+    """One step of the caller's path, with the outcome it reached, if any; the concern it is
+    about (by id or by the tracking number the caller gave) and the school the caller chose
+    tie the call to a school."""
     sets: Document = {}
     if body.language:
         sets["language"] = body.language
-    if body.concern_id:
-        sets["concern_id"] = body.concern_id
+    concern_id, school_of_concern = body.concern_id, None
+    if concern_id:
+        case = await ctx.repo.load(concern_id)
+        school_of_concern = case.school_id if case else None
+    elif body.tracking_number:
+        found = await ctx.repo.by_tracking_number(body.tracking_number)
+        if found is not None:
+            concern_id, school_of_concern = found["_id"], found.get("school_id")
+    if concern_id:
+        sets["concern_id"] = concern_id
+    if body.school_id:
+        sets |= {"school_id": body.school_id, "school_from": MENU}
     update: Document = {"$push": {"path": {"$each": [body.step], "$slice": -100}}}
     if sets:
         update["$set"] = sets
     doc = await _update_and_read(_calls(ctx), {"_id": call_sid}, update)
     if doc is None:
         raise _unknown_call()
+    if concern_id and doc.get("school_from") != MENU:
+        await _tie_school(ctx, call_sid, concern_id, school_of_concern)
+        doc = await _calls(ctx).find_one({"_id": call_sid}) or doc
     if body.outcome is not None:
         doc = await _record_outcome(ctx, call_sid, body.outcome, served_at=body.served_at, sets={})
     return _read(doc)
@@ -357,6 +492,8 @@ async def voicemail(
         )
         if claimed.modified_count:
             CALLBACKS_SCHEDULED.inc()
+        case = await ctx.repo.load(body.concern_id)
+        await _tie_school(ctx, call_sid, body.concern_id, case.school_id if case else None)
     doc = await _record_outcome(
         ctx,
         call_sid,
