@@ -76,10 +76,19 @@ def _router() -> APIRouter:
         return {
             "school": {
                 "none": "No school (district-wide)",
+                "unknown": "Unknown school (a call about no concern)",
                 **{s.id: s.name.en for s in district.schools},
             },
-            "team": {"none": "Not yet routed", **{t.id: t.name for t in district.teams}},
-            "category": {"none": "No category", **{c.id: c.name.en for c in district.categories}},
+            "team": {
+                "none": "Not yet routed",
+                "unknown": "No team (a call about no concern)",
+                **{t.id: t.name for t in district.teams},
+            },
+            "category": {
+                "none": "No category",
+                "unknown": "No category (a call about no concern)",
+                **{c.id: c.name.en for c in district.categories},
+            },
             "department": {t.id: t.name for t in district.teams},
         }
 
@@ -105,15 +114,37 @@ def _router() -> APIRouter:
         information = next(
             (s for s in standards if s.measure is Measure.INFORMATION_ANSWERED), None
         )
+        callbacks = next((s for s in standards if s.measure is Measure.CALLBACKS_ON_TIME), None)
+        answered = next((s for s in standards if s.measure is Measure.CALLS_ANSWERED), None)
         hours = report["guarantee_hours"]
         label = views.month_label(latest["month"])
         all_names = names(request)
         groups = [
             views.group_chart(
-                kind, report["breakdown"][kind], all_names[kind], hours, resolve, information
+                kind,
+                report["breakdown"][kind],
+                all_names[kind],
+                hours,
+                resolve,
+                information,
+                callbacks,
             )
             for kind in ("school", "team", "category")
         ]
+        call_groups = (
+            [
+                views.call_chart(
+                    kind,
+                    calls.get(f"by_{kind}") or [],
+                    all_names[kind],
+                    label,
+                    answered.target if answered else None,
+                )
+                for kind in ("school", "team", "category")
+            ]
+            if calls
+            else []
+        )
         total = report["total"]
         counts = [
             views.count_chart("backlog", "Open concerns by age", total["backlog"], views.BACKLOG),
@@ -141,6 +172,7 @@ def _router() -> APIRouter:
             "standards_chart": views.compliance_chart(items, label),
             "trend": views.trend_chart(report["months"], hours, resolve),
             "groups": groups,
+            "call_groups": call_groups,
             "counts": counts,
             "training": training,
             "coverage": coverage,
@@ -212,6 +244,7 @@ def _router() -> APIRouter:
             found["standards_chart"],
             found["trend"],
             *found["groups"],
+            *found["call_groups"],
             *found["counts"],
             *found["training"],
         ]

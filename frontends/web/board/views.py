@@ -208,6 +208,7 @@ def _has_figures(group: Mapping[str, Any]) -> bool:
         group["received"]
         or group["resolved"]
         or group.get("information_requests")
+        or group.get("callbacks_due")
         or sum(group["backlog"].values())
         or any(
             group[name] is not None
@@ -227,11 +228,14 @@ def group_chart(
     guarantee_hours: int,
     target: float | None,
     information: Standard | None = None,
+    callbacks: Standard | None = None,
 ) -> Chart:
     """Where the guarantee is kept and where not: one bar per school, team or category that
     has a figure in the period (a group whose only concern moved to another, such as "Not yet
     routed" once triage routed it, keeps a summary of zeros: no row of zeros is shown). With
-    the district's standard of information requests answered, a column of its share."""
+    the district's standard of information requests answered, a column of its share; with
+    that of callbacks on time, a column of the share of callbacks made by their due time (and
+    the groups below its target named in the summary)."""
     label = {"category": "category", "school": "school", "team": "team"}[kind]
     ordered = sorted(
         (g for g in groups if _has_figures(g)),
@@ -247,6 +251,15 @@ def group_chart(
     summary = f"Resolved within {guarantee_hours} hours by {label}. " + (
         f"Below target: {', '.join(shortfalls)}." if shortfalls else "No group is below target."
     )
+    if callbacks is not None:
+        late = [
+            names.get(g["key"], g["key"])
+            for g in ordered
+            if g.get("callbacks_on_time") is not None and g["callbacks_on_time"] < callbacks.target
+        ]
+        summary += f" {callbacks.name}: " + (
+            f"below target in {', '.join(late)}." if late else "no group is below target."
+        )
     return Chart(
         id=f"by-{kind}",
         title=f"By {label}",
@@ -273,6 +286,7 @@ def group_chart(
                 if information
                 else []
             ),
+            *(["Callbacks on time", "Callbacks due"] if callbacks else []),
             "Satisfaction",
             "Received",
             "Resolved",
@@ -284,10 +298,71 @@ def group_chart(
                 shown(g["resolved_within_guarantee"], "share"),
                 shown(g["first_response_within_target"], "share"),
                 *([shown(_value_of(g, information.id), "share")] if information else []),
+                *(
+                    [shown(g.get("callbacks_on_time"), "share"), str(g.get("callbacks_due", 0))]
+                    if callbacks
+                    else []
+                ),
                 shown(g["satisfaction_mean"], Measure.SATISFACTION_MEAN.value),
                 str(g["received"]),
                 str(g["resolved"]),
                 str(sum(g["backlog"].values())),
+            )
+            for g in ordered
+        ],
+    )
+
+
+def call_chart(
+    kind: str,
+    groups: Sequence[Mapping[str, Any]],
+    names: Mapping[str, str],
+    period: str,
+    target: float | None,
+) -> Chart:
+    """Calls answered by school, team or category in the month (intake's call report): one
+    bar per group with a call. A call tied to no concern has no category or team, and no
+    school unless the caller chose one: it is counted as unknown, never dropped."""
+    label = {"category": "category", "school": "school", "team": "team"}[kind]
+    ordered = sorted(groups, key=lambda g: (g["answered_share"] is None, g["answered_share"] or 0))
+    short = [
+        names.get(g["key"], g["key"])
+        for g in ordered
+        if target is not None and g["answered_share"] is not None and g["answered_share"] < target
+    ]
+    title = f"Calls answered by {label}, {period}"
+    summary = f"{title}. " + (
+        f"Below target: {', '.join(short)}."
+        if short
+        else ("No group is below target." if target is not None else "")
+    )
+    if not ordered:
+        summary = f"{title}: no calls."
+    return Chart(
+        id=f"calls-by-{kind}",
+        title=title,
+        summary=summary.strip(),
+        bars=[
+            Bar(
+                names.get(g["key"], g["key"]),
+                shown(g["answered_share"], "share"),
+                scale(g["answered_share"], "share"),
+                None
+                if g["answered_share"] is None or target is None
+                else g["answered_share"] >= target,
+            )
+            for g in ordered
+        ],
+        target=None if target is None else target * 100,
+        target_label=f"target {shown(target, 'share')}" if target is not None else "",
+        columns=(label.capitalize(), "Calls answered", "Calls", "Answered", "90% answered within"),
+        rows=[
+            (
+                names.get(g["key"], g["key"]),
+                shown(g["answered_share"], "share"),
+                str(g["calls"]),
+                str(g["answered"]),
+                shown(g.get("p90_answer_s"), Measure.CALL_ANSWER_P90_S.value),
             )
             for g in ordered
         ],
