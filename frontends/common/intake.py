@@ -4,7 +4,8 @@
 - the catalog a form is built from: `categories`, `schools` (kept for a minute);
 - the requester's side with the secret they were given: the access token (`X-Access-Token`)
   or the 6-digit PIN (`X-Access-Pin`), whichever the family typed: `tracking`,
-  `add_message`, `reopen`;
+  `add_message`, `reopen`, `attach_as_requester`;
+- files: `attachment_limits` (kept for a minute), `attach` to a concern by its id;
 - the family's address, when given, travels in `FORWARDED_FOR_HEADER`: intake counts its
   per-address limits on it, and trusts it only from a caller with the `frontend` role.
 
@@ -25,6 +26,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from frontends.common.settings import FrontendSettings
 from services.intake.access import PIN_PATTERN
+from services.intake.attachments import AttachmentLimits, AttachmentRead
 from services.intake.schemas import CategoryRead, ConcernReceipt, RequesterView, SchoolRead
 from shared.ratelimit import FORWARDED_FOR_HEADER
 
@@ -215,11 +217,12 @@ class IntakeClient(ServiceClient):
         json: Any = None,
         headers: Mapping[str, str | None] | None = None,
         authenticated: bool = True,
+        **more: Any,
     ) -> httpx.Response:
         sent = {k: v for k, v in (headers or {}).items() if v is not None}
         if authenticated:
             sent["Authorization"] = f"Bearer {self._token()}"
-        return await send(self._http, method, path, json=json, headers=sent)
+        return await send(self._http, method, path, json=json, headers=sent, **more)
 
     _parse = staticmethod(parse)
 
@@ -324,3 +327,52 @@ class IntakeClient(ServiceClient):
         return await self._as_requester(
             "POST", tracking_number, "/reopen", access_token, client_address, body
         )
+
+    # --- files ----------------------------------------------------------------------------
+
+    async def attachment_limits(self) -> AttachmentLimits:
+        """The files a concern takes: types, size and count (kept for a minute)."""
+        limits: AttachmentLimits = await self._cached(
+            "attachment_limits", "/v1/attachments/limits", TypeAdapter(AttachmentLimits)
+        )
+        return limits
+
+    async def attach(
+        self, concern_id: str, filename: str, content_type: str, data: bytes
+    ) -> AttachmentRead:
+        """Store one file with a concern (the same file again is kept once); an `IntakeError`
+        says why it was refused (415 type, 413 size, 409 too many)."""
+        response = await self._call(
+            "POST",
+            f"/v1/concerns/{quote(concern_id, safe='')}/attachments",
+            params={"filename": filename},
+            content=data,
+            headers={"Content-Type": content_type},
+        )
+        stored: AttachmentRead = self._parse(AttachmentRead, response)
+        return stored
+
+    async def attach_as_requester(
+        self,
+        tracking_number: str,
+        access_token: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        *,
+        client_address: str | None = None,
+    ) -> AttachmentRead:
+        """The requester's file to their own concern, with their access token or PIN."""
+        response = await self._call(
+            "POST",
+            self._tracking_path(tracking_number, "/attachments"),
+            params={"filename": filename},
+            content=data,
+            headers={
+                **requester_secret(access_token),
+                "Content-Type": content_type,
+                FORWARDED_FOR_HEADER: client_address,
+            },
+        )
+        stored: AttachmentRead = self._parse(AttachmentRead, response)
+        return stored

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
-from urllib.parse import quote
 
-import httpx
-
-from frontends.common.intake import ConcernReceipt, IntakeClient, IntakeUnavailable, error_from
+from frontends.common.intake import ConcernReceipt, IntakeClient
 from services.intake.inbound import InboundMessageRead
 
 
@@ -26,7 +23,7 @@ class MailIntake(Protocol):
 
     async def attach(
         self, concern_id: str, filename: str, content_type: str, data: bytes
-    ) -> None: ...
+    ) -> object: ...
 
 
 class EmailIntakeClient(IntakeClient):
@@ -42,17 +39,3 @@ class EmailIntakeClient(IntakeClient):
         await self._call(
             "POST", "/v1/inbound/bounces", json={"references": references, "status": status}
         )
-
-    async def attach(self, concern_id: str, filename: str, content_type: str, data: bytes) -> None:
-        """Store one file with a concern; an `IntakeError` says why it was refused."""
-        try:
-            response = await self._http.post(
-                f"/v1/concerns/{quote(concern_id, safe='')}/attachments",
-                params={"filename": filename},
-                content=data,
-                headers={"Authorization": f"Bearer {self._token()}", "Content-Type": content_type},
-            )
-        except httpx.HTTPError as exc:
-            raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
-        if response.status_code >= 400:
-            raise error_from(response)

@@ -10,6 +10,7 @@ from typing import Any
 
 from frontends.common.intake import FieldError
 from frontends.web.i18n import N_
+from services.intake.attachments import AttachmentLimits, refusal, safe_filename
 
 CONTACTS = ("email", "phone", "sms", "none")
 RELATIONSHIPS = ("parent_guardian", "student", "staff", "community", "alumni")
@@ -23,6 +24,7 @@ FIELDS = (
     "category",
     "school_id",
     "description",
+    "files",
     "contact",
     "name",
     "email",
@@ -36,16 +38,28 @@ FIELDS = (
 )
 
 
+# A message with its values (`%(name)s`), translated where it is shown: (msgid, values).
+Said = tuple[str, dict[str, str]]
+
+
 @dataclass
 class ConcernForm:
     """The answers, as typed (strings), and what is wrong with them."""
 
     values: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    # each file refused, said in the summary and under the file field (a message with names)
+    file_errors: list[Said] = field(default_factory=list)
 
     @property
-    def ordered_errors(self) -> list[tuple[str, str]]:
-        return [(name, self.errors[name]) for name in FIELDS if name in self.errors]
+    def ordered_errors(self) -> list[tuple[str, str | Said]]:
+        ordered: list[tuple[str, str | Said]] = []
+        for name in FIELDS:
+            if name == "files":
+                ordered += [("files", said) for said in self.file_errors]
+            elif name in self.errors:
+                ordered.append((name, self.errors[name]))
+        return ordered
 
     def get(self, name: str) -> str:
         return self.values.get(name, "")
@@ -72,7 +86,7 @@ def read_form(
     data: Mapping[str, Any], *, categories: set[str], schools: set[str], languages: tuple[str, ...]
 ) -> ConcernForm:
     """Check the answers; `errors` is empty when intake will accept them."""
-    values = {name: str(data.get(name, "") or "").strip() for name in FIELDS}
+    values = {name: str(data.get(name, "") or "").strip() for name in FIELDS if name != "files"}
     values["description"] = str(data.get("description", "") or "").strip()
     errors: dict[str, str] = {}
     if values["category"] not in categories:
@@ -193,3 +207,65 @@ def read_secret(typed: str) -> str:
     "123-456") is taken as its six digits; the long access code exactly as typed."""
     digits = typed.strip().replace(" ", "").replace("-", "")
     return digits if len(digits) == 6 and digits.isascii() and digits.isdigit() else typed.strip()
+
+
+# --- files ------------------------------------------------------------------------------------
+
+FILE_TYPE_REFUSED = N_(
+    "“%(name)s” is a type of file we cannot take. Choose a file of a type listed under "
+    "“Add files”."
+)
+FILE_TOO_LARGE = N_("“%(name)s” is larger than %(size)s. Choose a smaller file.")
+FILE_EMPTY = N_("“%(name)s” is empty. Choose the file again.")
+FILES_TOO_MANY = N_(
+    "You can add up to %(count)s files. “%(name)s” was not added: remove a file first."
+)
+FILES_NOT_KEPT = N_(
+    "We cannot keep “%(name)s” just now. Send your concern without it, then add it in a "
+    "message on your concern's status page."
+)
+# intake's refusal, by its status, in the family's words
+REFUSED = {415: FILE_TYPE_REFUSED, 413: FILE_TOO_LARGE, 422: FILE_EMPTY, 409: FILES_TOO_MANY}
+
+
+@dataclass(frozen=True)
+class ChosenFile:
+    """A file as the family chose it: its safe name, the type intake will be told, its bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def file_type(filename: str, declared: str, data: bytes, limits: AttachmentLimits) -> str:
+    """The type to send a file as: what the browser declared, when intake takes it; else the
+    type its name ends with (a phone's HEIC photo often comes as application/octet-stream).
+    Intake checks the file's first bytes against it."""
+    declared = declared.split(";")[0].strip().lower()
+    accepted = {t.content_type for t in limits.types}
+    if declared in accepted:
+        return declared
+    ending = "." + filename.rpartition(".")[2].lower() if "." in filename else ""
+    for kind in limits.types:
+        if ending and ending in kind.extensions:
+            return kind.content_type
+    return declared or "application/octet-stream"
+
+
+def check_file(
+    filename: str, declared: str, data: bytes, limits: AttachmentLimits, *, size_text: str
+) -> tuple[ChosenFile | None, Said | None]:
+    """A chosen file, checked as intake will check it (intake's own `refusal`): the file to
+    keep, or why it is refused (a message and its values)."""
+    name = safe_filename(filename)
+    kind = file_type(name, declared, data, limits)
+    problem = refusal(kind, data, settings=limits.settings())
+    if problem is None:
+        return ChosenFile(name, kind, data), None
+    return None, refused_file(name, problem.status, size_text=size_text)
+
+
+def refused_file(name: str, status: int, *, size_text: str, count: int = 0) -> Said:
+    """Why intake refused (or would refuse) a file, by its status, in the family's words."""
+    message = REFUSED.get(status, FILE_TYPE_REFUSED)
+    return message, {"name": name, "size": size_text, "count": str(count)}

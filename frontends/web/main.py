@@ -3,6 +3,7 @@ render a template or redirect (Post/Redirect/Get)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,6 +53,8 @@ from frontends.web.security import (
     SignedCookies,
 )
 from frontends.web.settings import WebConfig, WebSettings
+from frontends.web.uploads import Stash, StashedFile, StashFull
+from services.intake.attachments import AttachmentLimits, AttachmentSettings, limits_of
 from shared.district import DistrictConfig, load_district
 from shared.http import SecurityHeaders
 from shared.logs import configure_logging
@@ -67,6 +70,8 @@ PIN_LOCKED = N_(
     "This PIN is locked after too many wrong tries. Try it again later, or use your access code "
     "or the personal link in our email or text message."
 )
+# What a change did in place of the one asked (the status page says it once).
+DONE_INSTEAD = ("message_files",)
 # Why check-your-answers came back instead of the confirmation, and what to do.
 UNSENT_UNAVAILABLE = {
     "send": N_("We could not send your concern just now."),
@@ -129,6 +134,12 @@ class Web:
         self.csrf = Csrf(secret)
         self.cookies = SignedCookies(secret)
         self.submissions = RateLimiter(settings.submissions_per_hour, 3600.0)
+        self.stash = Stash(
+            settings.upload_dir,
+            secret=secret,
+            ttl_s=settings.upload_ttl_s,
+            max_bytes=settings.upload_stash_max_bytes,
+        )
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(),
@@ -262,6 +273,62 @@ class Web:
             return str(getattr(n, language, None) or n.en)
 
         return ([(c.id, name(c.name)) for c in categories], [(s.id, name(s.name)) for s in schools])
+
+    async def limits(self) -> AttachmentLimits:
+        """The files a concern takes, as intake says (kept for a minute); intake's defaults
+        while it does not say (it checks each file again when it is sent)."""
+        try:
+            return await self.intake.attachment_limits()
+        except IntakeError:
+            return limits_of(AttachmentSettings())
+
+    async def chosen_files(
+        self, request: Request, data: FormData, *, already: int = 0
+    ) -> tuple[list[forms.ChosenFile], list[forms.Said]]:
+        """The files posted in the form's `files` input, checked as intake will check them:
+        those to keep and why the others are refused (`already`: files the form holds)."""
+        limits = await self.limits()
+        size_text = pages.file_size(limits.max_bytes, language=self.language(request))
+        chosen: list[forms.ChosenFile] = []
+        refused: list[forms.Said] = []
+        for upload in data.getlist("files"):
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                continue  # the input left empty
+            content = await upload.read(limits.max_bytes + 1)
+            name = upload.filename
+            if already + len(chosen) >= limits.per_concern:
+                refused.append(
+                    forms.refused_file(name, 409, size_text=size_text, count=limits.per_concern)
+                )
+                continue
+            kept, why = forms.check_file(
+                name, upload.content_type or "", content, limits, size_text=size_text
+            )
+            if kept is not None:
+                chosen.append(kept)
+            elif why is not None:
+                refused.append(why)
+        return chosen, refused
+
+    async def keep_files(
+        self, request: Request, data: FormData, key: str
+    ) -> tuple[list[StashedFile], list[forms.Said]]:
+        """The files of the form with idempotency key `key`: those posted now are kept with
+        the ones kept before (bound to this browser); why a file was not kept."""
+        owner = request.cookies.get(CSRF_COOKIE, "")
+        kept = self.stash.files(key, owner)
+        chosen, refused = await self.chosen_files(request, data, already=len(kept))
+        for file in chosen:
+            try:
+                kept.append(
+                    await asyncio.to_thread(
+                        self.stash.add, key, owner, file.filename, file.content_type, file.data
+                    )
+                )
+            except StashFull:
+                log.warning("files of forms not sent fill the stash")
+                refused.append((forms.FILES_NOT_KEPT, {"name": file.filename}))
+        return kept, refused
 
     def status_link(self, tracking: str, token: str) -> str:
         return f"{self.settings.public_base_url.rstrip('/')}/status/{tracking}?" + urlencode(
@@ -397,11 +464,17 @@ def _routes(app: FastAPI) -> None:
     # --- submit: form -> check your answers -> send -> confirmation ------------------------
 
     async def form_page(
-        request: Request, form: forms.ConcernForm, key: str, status: int = 200
+        request: Request,
+        form: forms.ConcernForm,
+        key: str,
+        status: int = 200,
+        files: list[StashedFile] | None = None,
     ) -> Response:
         web = web_of(request)
         language = web.language(request)
         categories, schools = await web.catalog(language)
+        if files is None:
+            files = web.stash.files(key, request.cookies.get(CSRF_COOKIE, ""))
         if not form.get("language"):
             form.values["language"] = language
         page = web.render(
@@ -414,10 +487,26 @@ def _routes(app: FastAPI) -> None:
             schools=schools,
             contacts=forms.CONTACTS,
             relationships=forms.RELATIONSHIPS,
+            files=files,
+            file_size=lambda size: pages.file_size(size, language=language),
             switch_path="/concern/new",
             switch_form=("concern-form", "/concern/new"),
+            **(await files_input(request)),
         )
         return kept_language(request, page)
+
+    async def files_input(request: Request) -> dict[str, Any]:
+        """What a file input says and accepts: intake's limits in the family's words."""
+        web = web_of(request)
+        limits = await web.limits()
+        return {
+            "files_hint": {
+                "count": limits.per_concern,
+                "size": pages.file_size(limits.max_bytes, language=web.language(request)),
+                "types": pages.file_types(limits),
+            },
+            "files_accept": pages.file_accept(limits),
+        }
 
     def kept_language(request: Request, page: Response) -> Response:
         """`page`, keeping the language a posted switch chose."""
@@ -452,7 +541,9 @@ def _routes(app: FastAPI) -> None:
         web.switch_language(request, data)
         form = await read_concern(request, data)
         form.errors = {}
-        return await form_page(request, form, key_of(data))
+        key = key_of(data)
+        files, form.file_errors = await web.keep_files(request, data, key)
+        return await form_page(request, form, key, files=files)
 
     @app.get("/concern/check")
     @app.get("/concern/send")
@@ -466,11 +557,16 @@ def _routes(app: FastAPI) -> None:
         web.switch_language(request, data)
         form = await read_concern(request, data)
         key = key_of(data)
-        if form.errors or data.get("action") == "change":
+        removed = data.get("remove_file")
+        if isinstance(removed, str) and removed:
+            web.stash.remove(key, request.cookies.get(CSRF_COOKIE, ""), removed)
+        files, form.file_errors = await web.keep_files(request, data, key)
+        if form.errors or form.file_errors or data.get("action") == "change":
             if data.get("action") == "change":
                 form.errors = {}
-            return await form_page(request, form, key, status=200 if not form.errors else 400)
-        return await check_page(request, form, key)
+            failed = bool(form.errors or form.file_errors)
+            return await form_page(request, form, key, status=400 if failed else 200, files=files)
+        return await check_page(request, form, key, files=files)
 
     async def check_page(
         request: Request,
@@ -479,10 +575,14 @@ def _routes(app: FastAPI) -> None:
         *,
         status: int = 200,
         errors: dict[str, str] | None = None,
+        files: list[StashedFile] | None = None,
     ) -> Response:
         """Check your answers, with the form's idempotency key (sending again is safe)."""
         web = web_of(request)
-        categories, schools = await web.catalog(web.language(request))
+        language = web.language(request)
+        categories, schools = await web.catalog(language)
+        if files is None:
+            files = web.stash.files(key, request.cookies.get(CSRF_COOKIE, ""))
         page = web.render(
             request,
             "check.html",
@@ -492,6 +592,8 @@ def _routes(app: FastAPI) -> None:
             errors=errors or {},
             category_name=dict(categories).get(form.get("category"), ""),
             school_name=dict(schools).get(form.get("school_id"), ""),
+            files=files,
+            file_size=lambda size: pages.file_size(size, language=language),
             switch_path="/concern/new",
             switch_form=("send-form", "/concern/check"),
         )
@@ -527,6 +629,7 @@ def _routes(app: FastAPI) -> None:
                 errors=UNSENT_LIMITED if limited else UNSENT_UNAVAILABLE,
             )
         log.info("concern submitted", extra={"concern_id": receipt.id})
+        attached = await attach_kept(request, key, receipt.id)
         response = RedirectResponse("/concern/sent", 303)
         web._cookie(
             response,
@@ -539,12 +642,38 @@ def _routes(app: FastAPI) -> None:
                     "updates_promised": receipt.updates_promised,
                     "contact": form.get("contact"),
                     "pin": getattr(receipt, "pin", None),
+                    "files": attached,
                 }
             ),
             max_age=RECEIPT_MAX_AGE_S,
         )
         web.remember(request, response, receipt.tracking_number, receipt.access_token)
         return response
+
+    async def attach_kept(request: Request, key: str, concern_id: str) -> list[list[Any]]:
+        """Attach the form's kept files to the concern just created: [name, added] each. A
+        file intake could not take now stays kept: sending the form again (the same concern,
+        by its idempotency key) adds it; intake keeps a file sent twice once."""
+        web = web_of(request)
+        owner = request.cookies.get(CSRF_COOKIE, "")
+        results: list[list[Any]] = []
+        unsent = False
+        for file in web.stash.files(key, owner):
+            try:
+                data = await asyncio.to_thread(web.stash.read, key, owner, file.id)
+                await web.intake.attach(concern_id, file.filename, file.content_type, data)
+            except (IntakeError, OSError) as exc:
+                unsent = unsent or not isinstance(exc, IntakeError) or exc.status >= 500
+                log.warning(
+                    "file not attached",
+                    extra={"concern_id": concern_id, "status": getattr(exc, "status", None)},
+                )
+                results.append([file.filename[:60], False])
+            else:
+                results.append([file.filename[:60], True])
+        if not unsent:
+            web.stash.drop(key, owner)
+        return results
 
     @app.get("/concern/sent", response_class=HTMLResponse)
     async def confirmation(request: Request) -> Response:
@@ -698,9 +827,10 @@ def _routes(app: FastAPI) -> None:
             is_late=pages.is_late(view, now),
             can_reopen=pages.can_reopen(view, now),
             switch_path=f"/status/{view.tracking_number}",
-            done=done if done in ("message", "reopened") else None,
+            done=done if done in ("message", "reopened", *DONE_INSTEAD) else None,
             errors=errors or {},
             message=message,
+            **(await files_input(request)),
         )
 
     async def own_case(
@@ -749,16 +879,18 @@ def _routes(app: FastAPI) -> None:
         message: str = "",
     ) -> Response:
         """Sends the family's change and goes back to the status page, which says it is `done`
-        (message, reopened) once; a refusal by intake shows the status page again (409) with
+        (message, reopened) once, or what `change` answers it did instead (a message whose
+        files were not all added); a refusal by intake shows the status page again (409) with
         `refusal` and what they wrote."""
         try:
-            await change
+            outcome = await change
         except (IntakeConflict, IntakeInvalid):
             return await status_page(
                 request, view, message=message, status_code=409, errors={"message": refusal}
             )
         page = f"/status/{view.tracking_number}"
-        response = RedirectResponse(page + ("#messages" if done == "message" else ""), 303)
+        done = outcome if outcome in DONE_INSTEAD else done
+        response = RedirectResponse(page + ("#messages" if done != "reopened" else ""), 303)
         response.set_cookie(
             DONE_COOKIE,
             done,
@@ -778,16 +910,36 @@ def _routes(app: FastAPI) -> None:
         data, token, view = found
         web = web_of(request)
         text, error = forms.read_message(data)
-        if error:
-            return await status_page(
-                request, view, errors={"message": error}, message=text, status_code=400
-            )
+        chosen, refused = await web.chosen_files(request, data)
+        if error or refused:
+            errors: dict[str, Any] = {"message": error} if error else {}
+            if refused:
+                errors["files"] = refused[0]
+            return await status_page(request, view, errors=errors, message=text, status_code=400)
+        address = web.family_address(request)
+
+        async def message_then_files() -> str:
+            await web.intake.add_message(tracking, token, text, client_address=address)
+            added = True
+            for file in chosen:
+                try:
+                    await web.intake.attach_as_requester(
+                        tracking,
+                        token,
+                        file.filename,
+                        file.content_type,
+                        file.data,
+                        client_address=address,
+                    )
+                except IntakeError as exc:
+                    log.warning("file not attached", extra={"status": exc.status})
+                    added = False
+            return "message" if added else "message_files"
+
         return await change_case(
             request,
             view,
-            web.intake.add_message(
-                tracking, token, text, client_address=web.family_address(request)
-            ),
+            message_then_files(),
             done="message",
             refusal=MESSAGE_REFUSED,
             message=text,

@@ -6,9 +6,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
 
 from frontends.common.intake import RequesterView
 from frontends.web.i18n import N_
+from services.intake.attachments import AttachmentLimits
 
 STATUS_LABELS = {
     "received": N_("Received"),
@@ -68,3 +70,26 @@ def is_late(view: RequesterView, now: datetime) -> bool:
     """Past the promised time while the bureau has the next step (a concern waiting for the
     family's answer has its clock paused)."""
     return view.status in ("received", "acknowledged", "reopened") and now >= view.resolution_due_at
+
+
+# --- submission: files --------------------------------------------------------------------
+
+
+def file_size(size: int, *, language: str) -> str:
+    """A file's size as a parent reads it: 850 KB, 2.5 MB (1,5 MB in Spanish)."""
+    if size < 1024 * 1024:
+        return f"{format_decimal(max(1, round(size / 1024)), locale=language)} KB"
+    megabytes = round(size / (1024 * 1024), 1)
+    shown = int(megabytes) if megabytes.is_integer() else megabytes
+    return f"{format_decimal(shown, locale=language)} MB"
+
+
+def file_types(limits: AttachmentLimits) -> str:
+    """The types intake takes, by the names families know (PDF, JPEG, PNG, ..., Word)."""
+    return ", ".join(dict.fromkeys(t.name for t in limits.types))
+
+
+def file_accept(limits: AttachmentLimits) -> str:
+    """The file input's `accept`: the endings and types intake takes."""
+    endings = [e for t in limits.types for e in t.extensions]
+    return ",".join(dict.fromkeys([*endings, *(t.content_type for t in limits.types)]))

@@ -3,7 +3,8 @@ own database, within size and type limits, listed and downloaded by staff.
 
 A file never travels in an event, and neither its name nor its content is logged. A refused
 file gets a problem answer saying why (415 type, 413 size, 409 too many), which a frontend
-passes on to the family in plain words.
+passes on to the family in plain words. The limits are published (`GET /v1/attachments/limits`)
+so a frontend states them and checks a file before it is sent, with `refusal` itself.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import logging
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from gridfs import AsyncGridFSBucket, NoFile
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.intake.context import IntakeContext
-from services.intake.web import Ctx, Reader, Submitter, check_scope
+from services.intake.requester_api import Token, limit_lookups
+from services.intake.requester_api import _own_case as own_case
+from services.intake.web import CatalogReader, Ctx, Reader, Submitter, check_scope
 from shared.http import Problem
 from shared.store import Document
 
@@ -43,6 +46,22 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK\x03\x04",),
     "application/vnd.oasis.opendocument.text": (b"PK\x03\x04",),
 }
+# How a family knows each type: its common name and the endings of its files.
+KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "application/pdf": ("PDF", (".pdf",)),
+    "image/jpeg": ("JPEG", (".jpg", ".jpeg")),
+    "image/png": ("PNG", (".png",)),
+    "image/gif": ("GIF", (".gif",)),
+    "image/webp": ("WebP", (".webp",)),
+    "image/heic": ("HEIC", (".heic",)),
+    "text/plain": ("TXT", (".txt",)),
+    "application/msword": ("Word", (".doc",)),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        "Word",
+        (".docx",),
+    ),
+    "application/vnd.oasis.opendocument.text": ("OpenDocument", (".odt",)),
+}
 
 
 class AttachmentSettings(BaseSettings):
@@ -55,6 +74,50 @@ class AttachmentSettings(BaseSettings):
     attachments_per_concern: int = Field(default=20, gt=0)
     attachment_types: list[str] = Field(default=sorted(SIGNATURES))
 
+    def accepted(self) -> list[str]:
+        """The types this bureau takes (configured and known), sorted."""
+        return sorted(set(self.attachment_types) & set(SIGNATURES))
+
+
+class AttachmentKind(BaseModel):
+    content_type: str
+    name: str
+    extensions: list[str]
+
+
+class AttachmentLimits(BaseModel):
+    """What a frontend tells a family before it sends files, and checks them against."""
+
+    max_bytes: int
+    per_concern: int
+    types: list[AttachmentKind]
+
+    def settings(self) -> AttachmentSettings:
+        """These limits as the settings `refusal` checks a file against."""
+        return AttachmentSettings(
+            attachment_max_bytes=self.max_bytes,
+            attachments_per_concern=self.per_concern,
+            attachment_types=[t.content_type for t in self.types],
+        )
+
+
+_KIND_ORDER = {kind: n for n, kind in enumerate(SIGNATURES)}
+
+
+def limits_of(settings: AttachmentSettings) -> AttachmentLimits:
+    return AttachmentLimits(
+        max_bytes=settings.attachment_max_bytes,
+        per_concern=settings.attachments_per_concern,
+        types=[
+            AttachmentKind(
+                content_type=kind,
+                name=KINDS.get(kind, (kind, ()))[0],
+                extensions=list(KINDS.get(kind, (kind, ()))[1]),
+            )
+            for kind in sorted(settings.accepted(), key=lambda k: _KIND_ORDER.get(k, 99))
+        ],
+    )
+
 
 class AttachmentRead(BaseModel):
     id: str
@@ -66,7 +129,7 @@ class AttachmentRead(BaseModel):
     uploaded_by: str
 
 
-router = APIRouter(prefix="/v1/concerns", tags=["attachments"])
+router = APIRouter(tags=["attachments"])
 _FILENAME = re.compile(r"[^\w .()\-]+", re.UNICODE)
 
 
@@ -80,7 +143,7 @@ def safe_filename(name: str) -> str:
 def refusal(content_type: str, data: bytes, *, settings: AttachmentSettings) -> Problem | None:
     """Why a file is refused, or None: its type, its size, or content unlike its type."""
     if content_type not in settings.attachment_types or content_type not in SIGNATURES:
-        allowed = ", ".join(sorted(set(settings.attachment_types) & set(SIGNATURES)))
+        allowed = ", ".join(settings.accepted())
         return Problem(
             415,
             "File type not accepted",
@@ -123,16 +186,24 @@ def _read(doc: Document) -> AttachmentRead:
     )
 
 
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the concern has as many files as allowed"},
+    413: {"description": "the file is too large"},
+    415: {"description": "a file type the bureau does not accept"},
+}
+
+
+@router.get("/v1/attachments/limits", response_model=AttachmentLimits)
+async def limits(request: Request, who: CatalogReader) -> AttachmentLimits:
+    """The files a concern takes: types (with their names and file endings), size, count."""
+    return limits_of(_settings(request))
+
+
 @router.post(
-    "/{concern_id}/attachments",
+    "/v1/concerns/{concern_id}/attachments",
     status_code=201,
     response_model=AttachmentRead,
-    responses={
-        404: {"description": "unknown concern"},
-        409: {"description": "the concern has as many files as allowed"},
-        413: {"description": "the file is too large"},
-        415: {"description": "a file type the bureau does not accept"},
-    },
+    responses={404: {"description": "unknown concern"}, **_REFUSALS},
 )
 async def upload(
     concern_id: str,
@@ -143,8 +214,39 @@ async def upload(
     content_type: Annotated[str, Header(alias="Content-Type")] = "",
 ) -> AttachmentRead:
     """Attach one file (the request body, its type in Content-Type) to a concern."""
+    return await _store(concern_id, request, ctx, who.actor, filename, content_type)
+
+
+@router.post(
+    "/v1/tracking/{tracking_number}/attachments",
+    status_code=201,
+    response_model=AttachmentRead,
+    dependencies=[Depends(limit_lookups)],
+    responses={
+        404: {"description": "unknown tracking number, or a secret that does not match"},
+        **_REFUSALS,
+    },
+)
+async def upload_as_requester(
+    tracking_number: str,
+    request: Request,
+    ctx: Ctx,
+    who: Submitter,
+    token: Token,
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+    content_type: Annotated[str, Header(alias="Content-Type")] = "",
+) -> AttachmentRead:
+    """The requester attaches one file to their own concern (with its access token or PIN),
+    through a frontend."""
+    doc = await own_case(ctx, tracking_number, token)
+    return await _store(doc["_id"], request, ctx, who.actor, filename, content_type)
+
+
+async def _store(
+    concern_id: str, request: Request, ctx: IntakeContext, actor: str, filename: str, content: str
+) -> AttachmentRead:
     settings = _settings(request)
-    kind = content_type.split(";")[0].strip().lower()
+    kind = content.split(";")[0].strip().lower()
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.attachment_max_bytes:
         raise Problem(
@@ -189,7 +291,7 @@ async def upload(
             "concern_id": concern_id,
             "content_type": kind,
             "sha256": digest,
-            "uploaded_by": who.actor,
+            "uploaded_by": actor,
         },
     )
     now = ctx.clock.now()
@@ -201,7 +303,7 @@ async def upload(
                     "id": attachment_id,
                     "kind": "attachment_added",
                     "at": now,
-                    "actor": who.actor,
+                    "actor": actor,
                     "attachment_id": attachment_id,
                     "filename": name,
                     "content_type": kind,
@@ -222,7 +324,7 @@ async def upload(
     return _read(stored)
 
 
-@router.get("/{concern_id}/attachments", response_model=list[AttachmentRead])
+@router.get("/v1/concerns/{concern_id}/attachments", response_model=list[AttachmentRead])
 async def list_attachments(concern_id: str, ctx: Ctx, who: Reader) -> list[AttachmentRead]:
     """The files attached to a concern, oldest first."""
     doc = await ctx.repo.get_document(concern_id)
@@ -237,7 +339,7 @@ async def list_attachments(concern_id: str, ctx: Ctx, who: Reader) -> list[Attac
 
 
 @router.get(
-    "/{concern_id}/attachments/{attachment_id}",
+    "/v1/concerns/{concern_id}/attachments/{attachment_id}",
     response_class=Response,
     responses={
         200: {"content": {"application/octet-stream": {}}},
