@@ -31,6 +31,7 @@ class Permission(StrEnum):
     OVERSIGHT_READ = "oversight:read"
     REPORTS_READ = "reports:read"
     AUDIT_READ = "audit:read"
+    REQUESTER_RELAY = "requester:relay"
 
 
 class Scope(StrEnum):
@@ -59,6 +60,9 @@ WHAT: Mapping[Permission, str] = {
     Permission.OVERSIGHT_READ: "the Ombudsperson's view of escalated concerns (escalation)",
     Permission.REPORTS_READ: "Board reports: aggregates, no case content (escalation)",
     Permission.AUDIT_READ: "export a student's record of access and disclosures (intake)",
+    Permission.REQUESTER_RELAY: "act for a family who opened its concern on a front door with "
+    "the tracking number and its access code or PIN (checked by intake): read and answer the "
+    "concern's survey (notify)",
 }
 
 _STAFF_ON_CASES: Mapping[Role, Scope] = {
@@ -111,6 +115,8 @@ TABLE: Mapping[Permission, Mapping[Role, Scope]] = {
         Role.BOARD: Scope.ALL,
     },
     Permission.AUDIT_READ: {Role.AUDITOR: Scope.ALL, Role.OMBUDSPERSON: Scope.ALL},
+    # only the family front doors: staff never answer a family's survey for them
+    Permission.REQUESTER_RELAY: {Role.FRONTEND: Scope.ALL},
 }
 
 # Routes open without a bearer token, and what protects them instead. The role-matrix test

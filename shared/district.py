@@ -5,6 +5,7 @@ Only the file's shape lives here; what each part means is decided by the service
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -12,6 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
 from shared.events import Priority
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 
 class _Config(BaseModel):
@@ -53,7 +56,12 @@ class School(_Config):
 
 class Team(_Config):
     id: str
-    name: str
+    name: str = Field(description="in English, and wherever `names` has no entry")
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="the name families read in other languages, e.g. `{es: Departamento de "
+        "Transporte}`; English (`name`) where a language has none",
+    )
     lead: str
     members: list[str] = Field(default_factory=list, description="staff ids")
     sensitive: bool = Field(
@@ -61,6 +69,22 @@ class Team(_Config):
         description="routing here tells something about "
         "the student (e.g. special education): never shown publicly",
     )
+
+    @model_validator(mode="after")
+    def _names_are_languages(self) -> Team:
+        problems = [
+            f"names.{code}: "
+            + ("not a language code like es or hmn" if not _LANGUAGE.fullmatch(code) else "empty")
+            for code, text in self.names.items()
+            if not _LANGUAGE.fullmatch(code) or not text.strip()
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def name_in(self, language: str) -> str:
+        """The team's name in `language`, else in English."""
+        return self.names.get(language) or self.name
 
 
 class Category(_Config):
@@ -184,6 +208,12 @@ class DistrictConfig(BaseModel):
 
     def team(self, team_id: str) -> Team | None:
         return next((t for t in self.teams if t.id == team_id), None)
+
+    def team_name_in(self, shown: str | None, language: str) -> str | None:
+        """A team name as a family's view of its concern gives it (the English `name`), in
+        `language`; a name this file does not know is given back as it is."""
+        team = next((t for t in self.teams if t.name == shown), None) if shown else None
+        return team.name_in(language) if team else shown
 
     def staff_member(self, staff_id: str) -> StaffMember | None:
         return next((s for s in self.staff if s.id == staff_id), None)

@@ -301,7 +301,10 @@ async def status_pin(request: Request, form: Form, phone: Ctx) -> Response:
     )
     return twiml(
         speaker.status(
-            view.tracking_number, view.status.value, view.team_name, view.resolution_due_at
+            view.tracking_number,
+            view.status.value,
+            phone.district.team_name_in(view.team_name, speaker.language),
+            view.resolution_due_at,
         )
     )
 
@@ -452,7 +455,11 @@ async def sms_incoming(form: Form, phone: Ctx) -> Response:
     if text.keyword is domain.Keyword.STATUS:
         view = recent.view
         status = words.status(
-            lang, view.tracking_number, view.status.value, view.team_name, view.resolution_due_at
+            lang,
+            view.tracking_number,
+            view.status.value,
+            phone.district.team_name_in(view.team_name, lang),
+            view.resolution_due_at,
         )
         if text.tracking_number and text.tracking_number != view.tracking_number:
             status = f"{words.other_concern(lang, text.tracking_number)} {status}"

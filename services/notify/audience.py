@@ -25,7 +25,7 @@ from services.notify.domain import (
 )
 from services.notify.repository import ConcernFacts
 from services.notify.templates import SAMPLE
-from shared.district import DistrictConfig, LocalizedName
+from shared.district import DistrictConfig, LocalizedName, Team
 from shared.events import (
     ConcernAssigned,
     ConcernContactShared,
@@ -180,7 +180,7 @@ def plan(
             [data.assignee_id],
             district,
             available,
-            {"team": team.name if team else data.team_id},
+            {"team": team or data.team_id},
         )
     if isinstance(data, SlaWarning):
         whom = _warned(facts, district)
@@ -212,7 +212,7 @@ def plan(
         team = district.team(data.team_id)
         school = district.school(data.school_id)
         channels = available if config.critical_sms else available - {ChannelName.SMS}
-        extra = {"team": data.team_name, "school": school.name if school else None}
+        extra = {"team": team or data.team_name, "school": school.name if school else None}
         whom = [team.lead] if team else []
         if school is not None:
             whom.append(school.principal)
@@ -377,12 +377,16 @@ def template_values(
     """The text each placeholder gets, in the language of the template found."""
     tracking = facts.tracking_number if facts and facts.tracking_number else None
     category = district.category(facts.category) if facts and facts.category else None
+    team = district.team(facts.team_id) if facts and facts.team_id else None
+    if team is not None and team.sensitive and planned.recipient == REQUESTER:
+        team = None  # its name tells the student's status to whoever reads the message
     raw: dict[str, Any] = {
         "district": district.district.name,
         "name": planned.name,
         "tracking": tracking or concern_id[:8],
         "concern_id": concern_id,
         "category": category.name if category else None,
+        "team": team,
         "status_url": config.status_link(tracking),
         "case_url": config.case_link(concern_id),
         "due": facts.resolution_due_at if facts else None,
@@ -402,6 +406,8 @@ def _text(value: Any, key: str, language: str, timezone: str) -> str:
         return format_local_time(value, timezone, language)
     if isinstance(value, LocalizedName):
         return value.get(language)
+    if isinstance(value, Team):
+        return value.name_in(language)
     if isinstance(value, Role):
         words = _ROLE_WORDS.get(language, _ROLE_WORDS["en"])
         return words.get(value.id, value.id.replace("_", " "))
@@ -417,7 +423,13 @@ SAMPLE_DUE = datetime(2026, 3, 5, 15, 30, tzinfo=UTC)
 def sample_values(language: str, district: DistrictConfig) -> dict[str, str]:
     """The sample values a template preview renders with, written as a message in `language`
     would be: the date in the district's time zone, the role and the target in its words."""
-    raw: dict[str, Any] = {**SAMPLE, "due": SAMPLE_DUE, "role": Role(SAMPLE["role"])}
+    team = next((t for t in district.teams if t.name == SAMPLE["team"]), SAMPLE["team"])
+    raw: dict[str, Any] = {
+        **SAMPLE,
+        "due": SAMPLE_DUE,
+        "role": Role(SAMPLE["role"]),
+        "team": team,  # in the language's name where the district gives one
+    }
     return {
         key: _text(value, key, language, district.district.timezone) for key, value in raw.items()
     }

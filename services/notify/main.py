@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notify import api, handlers, opt_outs
+from services.notify import api, handlers, opt_outs, surveys_api
 from services.notify.channels import (
     HttpSmsChannel,
     OutboundChannel,
@@ -90,7 +90,9 @@ async def build_context(
     dispatch loop sends what handlers record (`run` it for retries and crash recovery)."""
     repo, templates = DeliveryRepository(db), TemplateRepository(db)
     subscriptions, surveys = SubscriptionRepository(db), SurveyRepository(db)
+    concerns = ConcernRepository(db)
     await repo.ensure_indexes()
+    await concerns.ensure_indexes()
     await subscriptions.ensure_indexes()
     await surveys.ensure_indexes()
     seeded = await templates.seed(load_seed(), clock.now())
@@ -98,7 +100,7 @@ async def build_context(
         log.info("shipped templates stored or reworded", extra={"templates": seeded})
     return assemble_context(
         repo=repo,
-        concerns=ConcernRepository(db),
+        concerns=concerns,
         templates=templates,
         subscriptions=subscriptions,
         surveys=surveys,
@@ -195,6 +197,7 @@ def create_app(
         ),
     )
     app.include_router(api.router)
+    app.include_router(surveys_api.router)
     app.include_router(opt_outs.router)
     return app
 

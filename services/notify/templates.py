@@ -8,6 +8,7 @@ requester with `Hello,`. `$$` writes a dollar sign.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Mapping
@@ -23,8 +24,10 @@ SEED_DIRECTORY = Path(__file__).resolve().parent / "templates"
 _OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 MAX_SUBJECT_CHARS = 200
 
+# `team`: the owning team in the message's language (empty until triage named it; a
+# sensitive team is never named to a requester).
 COMMON_VARIABLES = frozenset(
-    {"district", "name", "tracking", "concern_id", "category", "status_url", "case_url"}
+    {"district", "name", "tracking", "concern_id", "category", "team", "status_url", "case_url"}
 )
 # What each kind may say, beyond the common variables. Nothing here can carry student data.
 KIND_VARIABLES: Mapping[Kind, frozenset[str]] = {
@@ -34,10 +37,10 @@ KIND_VARIABLES: Mapping[Kind, frozenset[str]] = {
     Kind.RESOLUTION: frozenset({"survey_url", "summary"}),
     Kind.REOPENING: frozenset(),
     Kind.MERGED: frozenset(),
-    Kind.ASSIGNMENT: frozenset({"team"}),
+    Kind.ASSIGNMENT: frozenset(),
     Kind.SLA_WARNING: frozenset({"percent", "target", "due"}),
     Kind.ESCALATION: frozenset({"level", "role", "school"}),
-    Kind.CRITICAL_CONCERN: frozenset({"team", "school"}),
+    Kind.CRITICAL_CONCERN: frozenset({"school"}),
 }
 TEMPLATED_KINDS = tuple(KIND_VARIABLES)
 TEMPLATED_CHANNELS = (ChannelName.EMAIL, ChannelName.SMS)
@@ -152,15 +155,49 @@ def render_text(text: str, values: Mapping[str, str], field: str = "body") -> st
 
 
 def render(template: MessageTemplate, values: Mapping[str, str]) -> Rendered:
-    """A message from a template; missing optional values render as empty text."""
+    """A message from a template; missing optional values render as empty text. An
+    acknowledgement whose text has no `$pin` (an administrator's own wording) still tells the
+    family their PIN: the PIN line of its language is added at the end."""
     allowed = COMMON_VARIABLES | KIND_VARIABLES.get(template.kind, frozenset())
     filled = {name: values.get(name) or "" for name in allowed}
     subject = render_text(template.subject or "", filled, "subject")
-    return Rendered(
-        language=template.language,
-        subject=" ".join(subject.split()),
-        text=render_text(template.body, filled, "body"),
-    )
+    text = render_text(template.body, filled, "body")
+    if lacks_pin(template) and filled.get("pin"):
+        line = render_text(pin_line(template.language, template.channel), filled)
+        text = (
+            f"{text.rstrip()} {line}"
+            if template.channel is ChannelName.SMS
+            else f"{text.rstrip()}\n\n{line}\n"
+        )
+    return Rendered(language=template.language, subject=" ".join(subject.split()), text=text)
+
+
+def lacks_pin(template: MessageTemplate) -> bool:
+    """Whether an acknowledgement's text leaves out the PIN (which `render` then adds)."""
+    if template.kind is not Kind.ACKNOWLEDGEMENT:
+        return False
+    try:
+        return "pin" not in placeholders(template.body)
+    except TemplateProblem:
+        return False  # a text that does not render is refused before any PIN matters
+
+
+def pin_line(language: str, channel: ChannelName) -> str:
+    """The PIN line added to an acknowledgement without `$pin`: the `pin_line` of the
+    language's seed file (`acknowledgement: {email|sms: {pin_line: ...}}`), else English's."""
+    lines = _pin_lines()
+    return lines.get((language, channel)) or lines[(DEFAULT_LANGUAGE, channel)]
+
+
+@functools.cache
+def _pin_lines(directory: Path = SEED_DIRECTORY) -> dict[tuple[str, ChannelName], str]:
+    found: dict[tuple[str, ChannelName], str] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for channel_name, fields in (raw.get(Kind.ACKNOWLEDGEMENT.value) or {}).items():
+            if fields.get("pin_line"):
+                found[(path.stem, ChannelName(channel_name))] = fields["pin_line"].strip()
+    return found
 
 
 def validate(template: MessageTemplate, *, sms_max_segments: int) -> list[TemplateProblem]:

@@ -204,12 +204,16 @@ async def test_a_preview_renders_in_its_language_with_sample_values_and_stores_n
     assert spanish.json() == {
         "language": "es",
         "subject": "Recibimos CS-2026-000123",
-        "text": "Hola Ana Pérez: respuesta antes del jueves 5 de marzo de 2026 a las 09:30 (CST).",
+        # an acknowledgement without $pin gets the PIN line of its language at the end
+        "text": "Hola Ana Pérez: respuesta antes del jueves 5 de marzo de 2026 a las 09:30 (CST)."
+        "\n\nSu PIN es 123456. Con su número de seguimiento, le permite consultar su inquietud "
+        "por teléfono o en nuestro sitio web. No lo comparta.\n",
     }
     assert english.json() == {
         "language": "en",
         "subject": None,
-        "text": "By Thursday, March 5, 2026 at 9:30 AM CST",
+        "text": "By Thursday, March 5, 2026 at 9:30 AM CST PIN 123456: with the tracking number, "
+        "check your concern by phone or on our website.",
     }
     assert (await client.get("/v1/templates/acknowledgement/email/es")).json() == before
 

@@ -62,7 +62,7 @@ class FakeBureau:
             status=concern["status"],
             category="transportation",
             category_name="Transportation",
-            team_name="Transportation",
+            team_name="Transportation Department",
             submitted_at=self.clock.now(),
             resolution_due_at=datetime.fromisoformat("2026-12-04T21:00:00+00:00"),
             messages=[],

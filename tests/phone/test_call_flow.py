@@ -66,7 +66,7 @@ SAID = {
         "emergency": "hang up and dial 9 1 1",
         "menu": "To speak to someone, press 3",
         "status": "Your concern 2 0 2 6, 0 0 0 0 4 2 is being worked on.",
-        "team": "The Transportation team is handling it.",
+        "team": "The Transportation Department team is handling it.",
         "due": "It is due to be resolved by Friday, December 4, at 3:00 PM.",
         "tracking": "Your tracking number is 2 0 2 6, 0 0 0 0 0 1.",
         "pin": "Your PIN is 3 1 4 1 5 9.",
@@ -84,7 +84,7 @@ SAID = {
         "emergency": "cuelgue y marque el 9 1 1",
         "menu": "Para hablar con una persona",
         "status": "Su caso 2 0 2 6, 0 0 0 0 4 2 está en trámite.",
-        "team": "Lo atiende el equipo de Transportation.",
+        "team": "A cargo de: Departamento de Transporte.",  # the name in the family's language
         "due": "Debe resolverse a más tardar el viernes 4 de diciembre, a las 15:00.",
         "tracking": "Su número de seguimiento es 2 0 2 6, 0 0 0 0 0 1.",
         "pin": "Su PIN es 3 1 4 1 5 9.",

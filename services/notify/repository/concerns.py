@@ -147,8 +147,17 @@ class ConcernRepository:
         doc = await self._concerns.find_one({"_id": concern_id})
         return _facts(doc) if doc else None
 
+    async def ensure_indexes(self) -> None:
+        # a family front door asks for a concern's survey by its tracking number
+        await self._concerns.create_index("tracking_number")
+
     async def get(self, concern_id: str) -> ConcernFacts | None:
         doc = await self._concerns.find_one({"_id": concern_id})
+        return _facts(doc) if doc else None
+
+    async def by_tracking_number(self, tracking_number: str) -> ConcernFacts | None:
+        """The concern of a tracking number, once its contact was shared with notify."""
+        doc = await self._concerns.find_one({"tracking_number": tracking_number})
         return _facts(doc) if doc else None
 
 

@@ -222,8 +222,18 @@ class FakeConcernRepository(ConcernRepository):
         doc.update(fields)
         return _facts(doc) if read else None
 
+    async def ensure_indexes(self) -> None:
+        return None
+
     async def get(self, concern_id: str) -> ConcernFacts | None:
         doc = self.documents.get(concern_id)
+        return _facts(doc) if doc else None
+
+    async def by_tracking_number(self, tracking_number: str) -> ConcernFacts | None:
+        doc = next(
+            (d for d in self.documents.values() if d.get("tracking_number") == tracking_number),
+            None,
+        )
         return _facts(doc) if doc else None
 
 
