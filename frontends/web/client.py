@@ -49,3 +49,27 @@ class NotifyClient(ServiceClient):
             f"/v1/surveys/{quote(token, safe='')}",
             json={"score": score, "comment": comment or None},
         )
+
+    async def concern_survey(self, tracking_number: str) -> Survey:
+        """The survey of a concern whose family this frontend let in (tracking number and
+        access code or PIN, checked by intake); 404 until resolved, 410 expired."""
+        response = await self._call("GET", self._by_tracking(tracking_number))
+        try:
+            return Survey.model_validate_json(response.content)
+        except ValidationError:
+            raise IntakeUnavailable(502, "Unexpected answer") from None
+
+    async def answer_concern_survey(
+        self, tracking_number: str, score: int, comment: str | None
+    ) -> None:
+        """The family's one answer to their concern's survey (409 when already answered, by
+        the link or here)."""
+        await self._call(
+            "POST",
+            self._by_tracking(tracking_number),
+            json={"score": score, "comment": comment or None},
+        )
+
+    @staticmethod
+    def _by_tracking(tracking_number: str) -> str:
+        return f"/v1/concerns/by-tracking/{quote(tracking_number, safe='')}/survey"

@@ -812,26 +812,48 @@ def _routes(app: FastAPI) -> None:
         done: str | None = None,
         errors: dict[str, str] | None = None,
         message: str = "",
+        survey_values: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Response:
         web = web_of(request)
         now = datetime.now(UTC)
-        categories, _ = await web.catalog(web.language(request))
+        language = web.language(request)
+        categories, _ = await web.catalog(language)
         return web.render(
             request,
             "status.html",
             status=status_code,
             view=view,
             category_name=dict(categories).get(view.category, view.category_name),
+            team_name=web.district.team_name_in(view.team_name, language),
             is_open=pages.is_open(view),
             is_late=pages.is_late(view, now),
             can_reopen=pages.can_reopen(view, now),
+            survey=await case_survey(request, view),
+            survey_values=survey_values or {},
             switch_path=f"/status/{view.tracking_number}",
-            done=done if done in ("message", "reopened", *DONE_INSTEAD) else None,
+            done=done if done in ("message", "reopened", "survey", *DONE_INSTEAD) else None,
             errors=errors or {},
             message=message,
             **(await files_input(request)),
         )
+
+    async def case_survey(request: Request, view: RequesterView) -> str | None:
+        """The resolved concern's survey as its status page offers it (`open`, `answered`),
+        whatever channel the family gave; None when there is none to offer now (not resolved
+        yet, expired, or notify not answering: the page still shows the concern)."""
+        if view.resolution is None:
+            return None
+        try:
+            found = await web_of(request).notify.concern_survey(view.tracking_number)
+        except IntakeError as exc:
+            if exc.status not in (404, 410):
+                log.warning(
+                    "survey state unavailable",
+                    extra={"tracking_number": view.tracking_number, "status": exc.status},
+                )
+            return None
+        return found.status if found.status in ("open", "answered") else None
 
     async def own_case(
         request: Request, tracking: str
@@ -963,10 +985,60 @@ def _routes(app: FastAPI) -> None:
             ),
         )
 
+    @app.post("/status/{tracking}/survey", response_class=HTMLResponse)
+    async def answer_survey_on_status(request: Request, tracking: str) -> Response:
+        """The survey answered on the status page: the family proved its access as for a
+        message; notify keeps one answer per concern, whichever door it came through."""
+        found = await own_case(request, tracking)
+        if isinstance(found, Response):
+            return found
+        data, _, view = found
+        score, comment, errors = survey_answer_of(data)
+        if errors:
+            return await status_page(
+                request,
+                view,
+                errors=errors,
+                survey_values={"score": score, "comment": comment},
+                status_code=400,
+            )
+        page = f"/status/{view.tracking_number}"
+        try:
+            await web_of(request).notify.answer_concern_survey(
+                view.tracking_number, int(score), comment
+            )
+        except IntakeError as exc:
+            if exc.status not in (404, 409, 410):
+                raise
+            # answered by the link meanwhile, or closed: the page says where it stands
+            return RedirectResponse(page, 303)
+        response = RedirectResponse(page, 303)
+        response.set_cookie(
+            DONE_COOKIE,
+            "survey",
+            max_age=300,
+            path=page,
+            httponly=True,
+            samesite="lax",
+            secure=web_of(request).settings.secure_cookies,
+        )
+        return response
+
     # --- survey ----------------------------------------------------------------------------
 
     def survey_token_ok(token: str) -> bool:
         return 20 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
+
+    def survey_answer_of(data: FormData) -> tuple[str, str, dict[str, str]]:
+        """The posted score and comment, and what is wrong with them."""
+        score = str(data.get("score") or "")
+        comment = str(data.get("comment") or "").strip()
+        errors: dict[str, str] = {}
+        if score not in {"1", "2", "3", "4", "5"}:
+            errors["score"] = forms.N_("Choose how satisfied you are.")
+        if len(comment) > 2000:
+            errors["comment"] = forms.N_("Your comment must be 2,000 characters or fewer.")
+        return score, comment, errors
 
     @app.get("/survey/{token}", response_class=HTMLResponse)
     async def survey(request: Request, token: str) -> Response:
@@ -1005,13 +1077,7 @@ def _routes(app: FastAPI) -> None:
         data = await web.posted(request)
         if not survey_token_ok(token):
             return web.render(request, "survey_done.html", state="unknown", status=404)
-        score = str(data.get("score") or "")
-        comment = str(data.get("comment") or "").strip()
-        errors: dict[str, str] = {}
-        if score not in {"1", "2", "3", "4", "5"}:
-            errors["score"] = forms.N_("Choose how satisfied you are.")
-        if len(comment) > 2000:
-            errors["comment"] = forms.N_("Your comment must be 2,000 characters or fewer.")
+        score, comment, errors = survey_answer_of(data)
         if errors:
             return web.render(
                 request,
