@@ -63,6 +63,7 @@ from shared.ratelimit import RateLimiter
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 HONEYPOT = "website"  # hidden from people; a bot that fills it is refused
+FORM_FIELDS_BYTES = 1024 * 1024  # a form's answers beside its files, at most
 TRACKING_MAX = 32
 TOKEN_MAX = 128
 MESSAGE_REFUSED = N_("Your message could not be added to this concern now. Please call us.")
@@ -238,7 +239,15 @@ class Web:
         )
 
     async def posted(self, request: Request) -> FormData:
-        """The form of a POST, after its CSRF token and honeypot are checked."""
+        """The form of a POST, after its CSRF token and honeypot are checked. A form with
+        files is read only up to what a concern takes (intake's limits) and a little more."""
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            limits = await self.limits()
+            length = request.headers.get("content-length", "")
+            if not length.isdigit() or int(length) > (
+                limits.per_concern * limits.max_bytes + FORM_FIELDS_BYTES
+            ):
+                raise StarletteHTTPException(413)
         form = await request.form()
         token = form.get("csrf_token")
         if not self.csrf.valid(

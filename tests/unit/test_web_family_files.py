@@ -12,7 +12,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from frontends.web.forms import FILE_TOO_LARGE, FILE_TYPE_REFUSED, check_file, file_type
+from frontends.web.forms import (
+    FILE_TOO_LARGE,
+    FILE_TYPE_REFUSED,
+    ChosenFile,
+    Said,
+    check_file,
+    file_type,
+)
 from frontends.web.main import create_app
 from frontends.web.settings import WebSettings
 from frontends.web.uploads import Stash, StashFull
@@ -94,7 +101,9 @@ def test_a_photo_is_taken_by_its_declared_type_and_a_phone_photo_by_its_name() -
     assert file_type("IMG_0042.HEIC", "application/octet-stream", heic, LIMITS) == "image/heic"
 
 
-def check_with_limits(name: str, declared: str, data: bytes):  # type: ignore[no-untyped-def]
+def check_with_limits(
+    name: str, declared: str, data: bytes
+) -> tuple[ChosenFile | None, Said | None]:
     return check_file(name, declared, data, LIMITS, size_text="4 KB")
 
 
@@ -206,6 +215,16 @@ def test_more_files_than_a_concern_takes_are_refused_before_sending(
     page = check_with(browser, [(f"p{n}.png", PNG, "image/png") for n in range(3)])
     assert page.status_code == 400
     assert "You can add up to 2 files. “p2.png” was not added: remove a file first." in page.text
+
+
+def test_a_post_larger_than_a_concern_takes_is_not_read(
+    browser: TestClient, services: Intake
+) -> None:
+    page = check_with(
+        browser, [("huge.pdf", PDF + b"x" * (1024 * 1024 + 10_000), "application/pdf")]
+    )
+    assert page.status_code == 413 and "Traceback" not in page.text
+    assert services.submissions() == [] and services.attached() == []
 
 
 def test_a_file_intake_cannot_take_now_keeps_the_concern_and_sending_again_adds_it(
