@@ -31,6 +31,7 @@ from services.escalation.policies import Policy
 from services.intake.attachments import AttachmentRead
 from services.intake.contact_api import ContactAccessRead, ContactRevealRead
 from services.intake.schemas import (
+    ConcernCounts,
     ConcernPage,
     ConcernRead,
     ConcernReceipt,
@@ -53,6 +54,7 @@ __all__ = [
     "PUBLIC_EVENTS",
     "AttachmentRead",
     "ClockRead",
+    "ConcernCounts",
     "ConcernPage",
     "ConcernRead",
     "ConcernReceipt",
@@ -174,6 +176,14 @@ class StaffClient:
             ConcernPage, await self._call("intake", "GET", "/v1/concerns", token, params=params)
         )
         return page
+
+    async def counts(self, token: str, filters: Mapping[str, Any]) -> ConcernCounts:
+        """How many concerns within reach match (intake's counts' filters), by status, and
+        how many are overdue."""
+        params = {k: v for k, v in filters.items() if v not in (None, "", [])}
+        response = await self._call("intake", "GET", "/v1/concerns/counts", token, params=params)
+        counts: ConcernCounts = self._parse(ConcernCounts, response)
+        return counts
 
     async def concern(self, token: str, concern_id: str) -> ConcernRead:
         """The case; its `version` goes back in `If-Match` with the next action."""

@@ -30,6 +30,7 @@ from frontends.common.staff import (
     ConcernPage,
     ConcernRead,
     ContactRevealRead,
+    DecisionRead,
     DisclosureRecord,
     SafetyWordsRead,
     StaffClient,
@@ -132,11 +133,11 @@ async def _clock(client: StaffClient, bearer: str, concern_id: str) -> ClockRead
 
 async def _routing(
     client: StaffClient, bearer: str, concern_id: str, *, limit: int = 5
-) -> tuple[int | None, list[tuple[ConcernRead, str]]]:
-    """Triage's decision's version (for `If-Match` on a re-triage; None when there is none
-    to read), and the concerns triage flagged as possible duplicates of this one (only those
-    the person may read, as triage and intake decide), each with why: what the merge form
-    asks for."""
+) -> tuple[DecisionRead | None, list[tuple[ConcernRead, str]]]:
+    """Triage's decision (its version for `If-Match` on a re-triage, its history for *How
+    it was routed*; None when there is none to read), and the concerns triage flagged as
+    possible duplicates of this one (only those the person may read, as triage and intake
+    decide), each with why: what the merge form asks for."""
     try:
         decision = await client.decision(bearer, concern_id)
     except IntakeError:
@@ -149,7 +150,7 @@ async def _routing(
             return None
 
     found = await asyncio.gather(*(one(d) for d in decision.possible_duplicates[:limit]))
-    return decision.version, [f for f in found if f is not None]
+    return decision, [f for f in found if f is not None]
 
 
 async def _unless_down(call: Awaitable[T], default: T) -> T:
@@ -360,8 +361,17 @@ def _router() -> APIRouter:
             except IntakeInvalid as exc:
                 message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
                 errors, status = {"requester": message}, 400
-        result = found or await client.concerns(bearer, {**filters, **chosen.filters})
+        asked = {**filters, **chosen.filters}
+        counts = None
+        if found is None:
+            result, counts = await asyncio.gather(
+                client.concerns(bearer, asked),
+                _unless_down(client.counts(bearer, views.count_filters(asked)), None),
+            )
+        else:
+            result = found
         fragment = request.query_params.get("fragment") == "1"
+        people = {s.id: s.name for s in district.staff}
         return page(
             request,
             "staff/queue_rows.html" if fragment else "staff/queue.html",
@@ -376,6 +386,15 @@ def _router() -> APIRouter:
             errors=errors or {},
             may_search_family=Pages.of(user).find_family,
             priorities=views.PRIORITIES,
+            queue_channels=views.QUEUE_CHANNELS,
+            sorts=views.SORTS,
+            assignees=sorted(people.items(), key=lambda p: p[1]),
+            counts=views.queue_counts(counts) if counts is not None else None,
+            later=views.queue_link(shown, cursor=result.next_cursor or "")
+            if found is None and result.next_cursor
+            else None,
+            paged=found is None and "cursor" in filters,
+            first_page=views.queue_link(shown),
             refreshed=datetime.now(ZoneInfo(district.district.timezone)),
         )
 
@@ -448,10 +467,15 @@ def _router() -> APIRouter:
             if audit
             else asyncio.sleep(0),
         )
-        triage_version, duplicates = routing
+        decision, duplicates = routing
         pages = Pages.of(user)
         done = request.query_params.get("done", "")
         district = _web(request).district
+        names = {
+            "staff": {s.id: s.name for s in district.staff},
+            "teams": {t.id: t.name for t in district.teams},
+            "categories": {c.id: c.name.en for c in district.categories},
+        }
         return page(
             request,
             "staff/case.html",
@@ -459,7 +483,12 @@ def _router() -> APIRouter:
             status=status,
             case=case,
             seen=views.fingerprint(case),
-            triage_version=triage_version,
+            triage_version=decision.version if decision else None,
+            routed=[
+                (entry.at, views.routing_line(entry, **names))
+                for entry in (decision.history if decision else [])
+            ],
+            clock_line=views.clock_line,
             revealed=revealed,
             reveal=pages.reveal and case.has_student_information,
             contact=contact,
@@ -965,6 +994,8 @@ def _router() -> APIRouter:
             done=views.DONE.get(request.query_params.get("done", "")),
             priorities=views.PRIORITIES,
             teams=_web(request).district.teams,
+            rule_channels=views.QUEUE_CHANNELS,
+            relationships=views.RELATIONSHIPS,
             **_choices(request),
         )
 
@@ -1198,10 +1229,11 @@ def _router() -> APIRouter:
         form = await _web(request).posted(request)
         values = {k: str(v).strip()[:TEXT_MAX] for k, v in form.items() if isinstance(v, str)}
         categories = [str(c) for c in form.getlist("categories")][:50]
+        lists = {name: [str(v)[:64] for v in form.getlist(name)][:200] for name in views.RULE_LISTS}
         editing = values.get("editing") or None
         client, bearer = _client(request), token(request, user)
         existing = next((r for r in await client.rules(bearer) if r.id == editing), None)
-        body, shown = views.rule_body(values, categories, existing)
+        body, shown = views.rule_body(values, categories, existing, lists)
         rule_id = editing or shown["id"]
         try:
             await client.save_rule(bearer, rule_id, body, new=editing is None)

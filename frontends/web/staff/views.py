@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
@@ -30,6 +31,24 @@ STATUS_LABELS = {
 OPEN = ("received", "acknowledged", "awaiting_requester", "reopened")
 PRIORITIES = ("critical", "high", "normal", "low")
 CHANNELS = {"phone": "Phone call", "walk_in": "Front desk (walk-in)", "email": "Email"}
+# How a concern reached the bureau (the work queue's filter).
+QUEUE_CHANNELS = {
+    "web": "Website",
+    "phone": "Phone",
+    "email": "Email",
+    "sms": "Text message",
+    "walk_in": "Front desk",
+}
+# The work queue's orders (intake's `sort`).
+SORTS = {
+    "due": "Due soonest first",
+    "-submitted": "Newest first",
+    "submitted": "Oldest first",
+    "-updated": "Changed most recently first",
+}
+QUEUE_PAGE = 50
+# The queue's filters intake's counts take as well.
+COUNTED = ("category", "school_id", "team_id", "assignee_id", "priority", "channel")
 LANGUAGES = {"en": "English", "es": "Spanish"}
 CONTACTS = {"phone": "Phone call", "sms": "Text message", "email": "Email"}
 # How long before a callback its caller is reminded (intake's default is 15 minutes).
@@ -249,12 +268,33 @@ def default_view(user: StaffUser, views: list[QueueView]) -> QueueView:
 
 
 def queue_filters(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Intake's filters from the queue form, and the form's values to show back."""
+    """Intake's filters from the queue form, and the form's values to show back (a page
+    after the first carries intake's opaque `cursor`)."""
     shown = {
         k: query.get(k, "").strip()[:200]
-        for k in ("status", "priority", "category", "overdue", "q", "view")
+        for k in (
+            "status",
+            "priority",
+            "category",
+            "overdue",
+            "q",
+            "view",
+            "channel",
+            "assignee",
+            "sort",
+        )
     }
-    filters: dict[str, Any] = {"sort": "due", "limit": 50}
+    shown["sort"] = shown["sort"] if shown["sort"] in SORTS else "due"
+    filters: dict[str, Any] = {"sort": shown["sort"], "limit": QUEUE_PAGE}
+    cursor = query.get("cursor", "").strip()
+    if cursor and len(cursor) <= 512:
+        filters["cursor"] = cursor
+    if shown["channel"] in QUEUE_CHANNELS:
+        filters["channel"] = shown["channel"]
+    else:
+        shown["channel"] = ""
+    if shown["assignee"]:
+        filters["assignee_id"] = shown["assignee"][:64]
     status = shown["status"] or "open"
     shown["status"] = status
     if status == "open":
@@ -270,6 +310,29 @@ def queue_filters(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, s
     if len(shown["q"]) >= 2:
         filters["q"] = shown["q"]
     return filters, shown
+
+
+def count_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of the queue's filters intake's counts take (not status, words, due or a
+    page): how many concerns the chosen view holds, by status, and how many are overdue."""
+    return {k: v for k, v in filters.items() if k in COUNTED}
+
+
+def queue_link(shown: Mapping[str, str], **changes: str) -> str:
+    """The queue's address with the form's values (and `changes`; an empty value drops the
+    parameter): the next page, or the same filters from the first page again."""
+    params = {k: v for k, v in {**shown, **changes}.items() if v}
+    return "/staff/queue" + ("?" + urlencode(params) if params else "")
+
+
+def queue_counts(counts: Any) -> dict[str, int]:
+    """The view's open concerns, those overdue and the total (intake's counts)."""
+    by_status = {str(getattr(k, "value", k)): v for k, v in counts.by_status.items()}
+    return {
+        "open": sum(by_status.get(s, 0) for s in OPEN),
+        "overdue": counts.overdue,
+        "total": counts.total,
+    }
 
 
 def family_search(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -296,27 +359,60 @@ def _listed(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+# The student flag a rule's form offers (others a rule may hold are kept as they are).
+SPECIAL_EDUCATION = "special_education"
+# A rule's "school contacted first" condition as the form's radio says it.
+CONTACTED = {"": None, "yes": True, "no": False}
+# The rule conditions the form picks from lists (several ticked: any of them).
+RULE_LISTS = ("schools", "channels", "relationships")
+
+
 def rule_form(rule: Any) -> dict[str, Any]:
     """The rule form's values for a rule as triage serves it (None: a new rule)."""
     if rule is None:
-        return {"id": "", "enabled": True, "categories": [], "keywords": "", "tags": ""}
+        return {
+            "id": "",
+            "enabled": True,
+            "categories": [],
+            "keywords": "",
+            "tags": "",
+            **{name: [] for name in RULE_LISTS},
+            "school_contacted": "",
+            "special_education": False,
+            "pattern": "",
+            "sensitive": False,
+        }
+    c = rule.conditions
     return {
         "id": rule.id,
         "description": rule.description,
         "enabled": rule.enabled,
-        "categories": list(rule.conditions.categories),
-        "keywords": ", ".join(rule.conditions.keywords),
+        "categories": list(c.categories),
+        "keywords": ", ".join(c.keywords),
         "team": rule.actions.team or "",
         "priority": rule.actions.priority.value if rule.actions.priority else "",
         "tags": ", ".join(rule.actions.tags),
+        "schools": list(c.schools),
+        "channels": [str(getattr(ch, "value", ch)) for ch in c.channels],
+        "relationships": list(c.relationships),
+        "school_contacted": {None: "", True: "yes", False: "no"}[c.school_contacted],
+        "special_education": SPECIAL_EDUCATION in c.student_flags,
+        "pattern": c.pattern or "",
+        "sensitive": rule.sensitive,
     }
 
 
 def rule_body(
-    form: Mapping[str, str], categories: list[str], existing: Any
+    form: Mapping[str, str],
+    categories: list[str],
+    existing: Any,
+    lists: Mapping[str, list[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Triage's body for a rule from the console's form (what the form does not show, such as
-    schools or a pattern, is kept from the rule as it was), and the form's values shown back."""
+    """Triage's body for a rule from the console's form, and the form's values shown back.
+    With `lists` (the ticked schools, channels and relationships: the form shows every
+    condition) the form's school-first answer, special-education flag, pattern and
+    `sensitive` replace the rule's; without, those are kept from the rule as it was. Student
+    flags the form does not offer are always kept."""
     base = existing.model_dump(mode="json", exclude={"id", "position"}) if existing else {}
     conditions = {**base.get("conditions", {}), "categories": categories}
     conditions["keywords"] = _listed(form.get("keywords", ""))
@@ -330,7 +426,7 @@ def rule_body(
         "conditions": conditions,
         "actions": actions,
     }
-    shown = {
+    shown: dict[str, Any] = {
         "id": form.get("id", "").strip(),
         "description": body["description"],
         "enabled": body["enabled"],
@@ -340,6 +436,24 @@ def rule_body(
         "priority": form.get("priority", ""),
         "tags": form.get("tags", ""),
     }
+    if lists is None:
+        return body, {**rule_form(existing), **shown}
+    for name in RULE_LISTS:
+        conditions[name] = list(dict.fromkeys(lists.get(name, [])))
+    contacted = form.get("school_contacted", "")
+    conditions["school_contacted"] = CONTACTED.get(contacted)
+    others = [f for f in conditions.get("student_flags", []) if f != SPECIAL_EDUCATION]
+    special = form.get("special_education") == "1"
+    conditions["student_flags"] = [*others, SPECIAL_EDUCATION] if special else others
+    conditions["pattern"] = form.get("pattern", "").strip() or None
+    body["sensitive"] = form.get("sensitive") == "1"
+    shown.update(
+        {name: conditions[name] for name in RULE_LISTS},
+        school_contacted=contacted if contacted in CONTACTED else "",
+        special_education=special,
+        pattern=form.get("pattern", "").strip(),
+        sensitive=body["sensitive"],
+    )
     return body, shown
 
 
@@ -749,3 +863,59 @@ def clock_line(entry: Any) -> str:
         "callback_reminded": "callback reminder",
         "callback_missed": "callback missed",
     }.get(kind, kind.replace("_", " "))
+
+
+# How triage chose the assignee (its `how`).
+HOW_ASSIGNED = {
+    "least_loaded": "the least-loaded member",
+    "round_robin": "in turn (round robin)",
+    "manual": "chosen by hand",
+    "handover": "handed over",
+}
+# The fields a re-triage changes, as people say them.
+ROUTED_FIELDS = {"category": "category", "team_id": "team", "priority": "priority"}
+
+
+def routing_line(
+    entry: Any, *, staff: Mapping[str, str], teams: Mapping[str, str], categories: Mapping[str, str]
+) -> str:
+    """One step of triage's history of a case in plain words: how the rules routed it and
+    why, who re-triaged or assigned it, and why (the case page's *How it was routed*)."""
+    extra = entry.model_extra or {}
+    by = "the routing rules" if entry.by == "rules" else staff.get(entry.by, entry.by)
+    reason = f": {extra['reason']}" if extra.get("reason") else ""
+    action = entry.action
+    if action == "routed":
+        team = teams.get(extra.get("team_id", ""), extra.get("team_id") or "a team")
+        said = f"routed to {team}"
+        if extra.get("priority"):
+            said += f", priority {extra['priority']}"
+        reasons = [str(r) for r in extra.get("reasons") or []]
+        return said + (f" ({'; '.join(reasons)})" if reasons else "")
+    if action == "retriaged":
+        names = {"category": categories, "team_id": teams}
+        changed = []
+        for name, change in (extra.get("changes") or {}).items():
+            if not isinstance(change, list) or len(change) != 2:
+                continue
+            old, new = (names.get(name, {}).get(str(v), str(v)) for v in change)
+            changed.append(f"{ROUTED_FIELDS.get(name, name)} {old} → {new}")
+        what = f" ({', '.join(changed)})" if changed else ""
+        return f"re-triaged by {by}{what}{reason}"
+    if action == "assigned":
+        who = staff.get(extra.get("assignee_id", ""), extra.get("assignee_id") or "someone")
+        said = f"assigned to {who}"
+        if extra.get("covering_for"):
+            covered = staff.get(extra["covering_for"], extra["covering_for"])
+            said += f", covering for {covered}"
+        how = HOW_ASSIGNED.get(extra.get("how", ""))
+        if how:
+            said += f" ({how})"
+        if entry.by != "rules":
+            said += f" by {by}"
+        return said + reason
+    if action == "unassigned":
+        return f"unassigned by {by}{reason}"
+    if action == "merged":
+        return f"merged into another concern by {by}{reason}"
+    return f"{action.replace('_', ' ')} by {by}{reason}"

@@ -1,0 +1,214 @@
+"""The API's staff jobs the console gained for issue 18's "every job from a browser", in a real
+Chromium signed in with a real OpenID Connect provider (the staff console module's fixtures):
+the whole work queue (every page of it, with the view's counts, by channel and order), a team
+lead's view of one member's concerns, a case's routing and clock history, and the way to the
+training records and the Board. axe-core finds no WCAG 2.1 AA violation on these pages."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.async_api import BrowserContext, expect
+
+from tests.browser.test_staff_console import (
+    Console,
+    check,
+    console,
+    context,
+    sign_in,
+    submit,
+)
+from tests.conftest import bearer, eventually
+
+pytestmark = pytest.mark.browser
+__all__ = ["console", "context"]  # the staff console module's fixtures, used here
+
+SPECIALIST = bearer("specialist", sub="sd-1")
+
+
+async def test_a_specialist_pages_through_a_long_queue_with_its_counts_by_channel_and_order(
+    console: Console, context: BrowserContext
+) -> None:
+    receipts = [
+        submit(
+            console,
+            category="enrollment",
+            description=f"Question number {n} about enrolling my daughter in kindergarten.",
+        )
+        for n in range(51)
+    ]
+    by_phone = submit(
+        console,
+        category="enrollment",
+        channel="phone",
+        description="Called about the enrollment papers for my son in second grade.",
+    )
+    page = await context.new_page()
+    await sign_in(page, console, "sd-1", start="/staff/queue?view=all&category=enrollment")
+    status = page.locator("#queue .caption")
+    await expect(status).to_contain_text("This queue holds 52 open concerns")
+    rows = page.locator("table.queue tbody tr")
+    await expect(rows).to_have_count(50)
+    await check(page, console, "queue-first-page")
+
+    await page.get_by_role("link", name="Next 50 cases").click()
+    await expect(rows).to_have_count(2)
+    await expect(status).to_contain_text("after the first page")
+    await check(page, console, "queue-next-page")
+    await page.get_by_role("link", name="Back to the first page").click()
+    await expect(rows).to_have_count(50)
+
+    await page.get_by_label("Came by").select_option("phone")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first.locator("th a")).to_have_text(by_phone["tracking_number"])
+    await expect(page.get_by_role("link", name=re.compile("^Next"))).to_have_count(0)
+
+    await page.get_by_label("Came by").select_option("")
+    await page.get_by_label("Order").select_option("-submitted")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(rows.first.locator("th a")).to_have_text(by_phone["tracking_number"])
+    await expect(rows.nth(1).locator("th a")).to_have_text(receipts[-1]["tracking_number"])
+    await page.get_by_label("Order").select_option("submitted")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(rows.first.locator("th a")).to_have_text(receipts[0]["tracking_number"])
+
+
+async def test_a_team_lead_opens_one_members_concerns_from_the_team_page(
+    console: Console, context: BrowserContext
+) -> None:
+    mine = submit(console, category="other", description="Where do I send a compliment?")
+    async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
+
+        async def routed() -> bool:
+            found = await http.get(f"/v1/concerns/{mine['id']}/triage", headers=SPECIALIST)
+            return found.status_code == 200
+
+        await eventually(routed, timeout_s=20, interval_s=0.2, what="triage routed it")
+        moved = await http.patch(
+            f"/v1/concerns/{mine['id']}/triage",
+            json={"assignee_id": "sd-2", "reason": "Kevin knows this family."},
+            headers=SPECIALIST,
+        )
+        moved.raise_for_status()
+    page = await context.new_page()
+    await sign_in(page, console, "sd-1", start="/staff/team")
+    await expect(page.get_by_role("heading", name="Service Desk")).to_be_visible()
+    link = page.get_by_role("link", name=re.compile("open concerns? of Kevin Nguyen$"))
+    await expect(link).to_be_visible()
+    await check(page, console, "team-loads")
+    await link.click()
+    await expect(page.get_by_role("heading", name="Work queue", exact=True)).to_be_visible()
+    await expect(page.get_by_label("Assigned to")).to_have_value("sd-2")
+    theirs = page.get_by_role("link", name=mine["tracking_number"])
+
+    async def listed() -> bool:  # intake hears of the assignment from triage's event
+        await page.reload()
+        return await theirs.count() == 1
+
+    await eventually(listed, timeout_s=20, interval_s=0.5, what="the concern under Kevin")
+    assignees = page.locator("table.queue tbody tr td:last-child")
+    for text in await assignees.all_inner_texts():
+        assert text == "Kevin Nguyen"
+
+
+async def test_a_specialist_reads_how_a_case_was_routed_and_its_clock_after_a_retriage(
+    console: Console, context: BrowserContext
+) -> None:
+    receipt = submit(console, description="The bus driver was rude to my son at the stop.")
+    page = await context.new_page()
+    await sign_in(page, console, "sd-1", start=f"/staff/concerns/{receipt['id']}")
+    routing = page.get_by_text(re.compile(r"^How it was routed \("))
+
+    async def routed_and_clocked() -> bool:
+        await page.reload()
+        return await routing.count() == 1 and await page.locator("#clock-history").count() == 1
+
+    await eventually(
+        routed_and_clocked, timeout_s=20, interval_s=0.5, what="the decision and the clock"
+    )
+    await page.get_by_label("Priority", exact=True).select_option("high")
+    await page.get_by_label("Reason", exact=True).fill("The family says it happens every day.")
+    await page.get_by_role("button", name="Re-triage").click()
+    await expect(page.get_by_role("status")).to_have_text("Re-triaged.")
+    await routing.click()
+    history = page.locator("#routing")
+    await expect(history).to_contain_text("routed to Transportation Department, priority normal")
+    await expect(history).to_contain_text(
+        "re-triaged by Rosa Jiménez (priority normal → high): The family says it happens every day."
+    )
+    await page.get_by_text(re.compile(r"^The clock's history \(")).click()
+    await expect(page.locator("#clock-history")).to_contain_text("clock started")
+    await expect(page.locator(".case-side")).to_contain_text("counts around the clock")
+    await check(page, console, "case-routing-history")
+
+    await page.get_by_role("link", name="Training records").click()
+    await expect(page.get_by_role("heading", name="Training and pledge records")).to_be_visible()
+    await page.goto(f"{console.web}/staff/queue")
+    await expect(page.get_by_role("link", name="Board", exact=True)).to_be_visible()
+
+
+async def test_an_agent_has_no_team_training_or_board_links_they_could_not_use(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await sign_in(page, console, "cc-1", start="/staff/queue")
+    await expect(page.get_by_role("heading", name="Work queue", exact=True)).to_be_visible()
+    for name in ("Team", "Training records", "Board", "Administration"):
+        await expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+    await expect(page.get_by_label("Assigned to")).to_be_visible()
+
+
+async def test_an_administrator_routes_one_schools_phone_concerns_by_a_rule_and_widens_it(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await sign_in(page, console, "admin-1", start="/staff/admin")
+    form = page.get_by_role("form", name="Add a rule")
+    await form.get_by_label("Rule name").fill("jefferson-calls")
+    await form.get_by_label("Jefferson High School").check()
+    await form.get_by_label("Phone", exact=True).check()
+    await form.get_by_label("Parent or guardian").check()
+    await form.get_by_label("Then send it to").select_option(label="Enrollment Center")
+    await form.get_by_label("With priority").select_option("high")
+    await form.get_by_label("And the description matches this pattern").fill("(transcript")
+    await form.get_by_role("button", name="Save the rule").click()
+    await expect(page.get_by_role("alert")).to_contain_text("The rule was not saved")
+    await expect(form.get_by_label("Jefferson High School")).to_be_checked()  # kept to correct
+    await expect(form.get_by_label("Phone", exact=True)).to_be_checked()
+    await form.get_by_label("And the description matches this pattern").fill("")
+    await form.get_by_label("Parent or guardian").uncheck()
+    await form.get_by_role("button", name="Save the rule").click()
+    await expect(page.get_by_role("status")).to_contain_text("Routing rule saved")
+    row = page.locator("#rule-row-jefferson-calls")
+    await expect(row).to_contain_text("school jefferson-hs")
+    await expect(row).to_contain_text("channel phone")
+
+    trial = page.get_by_role("form", name="Try the routing")
+
+    async def dry_run(channel: str) -> None:
+        await trial.get_by_label("Category").select_option("other")
+        await trial.get_by_label("School").select_option("jefferson-hs")
+        await trial.get_by_label("Channel").select_option(channel)
+        await trial.get_by_label("Description").fill("I need a copy of my transcript.")
+        await trial.get_by_role("button", name="Try it").click()
+
+    await dry_run("phone")
+    await expect(page.get_by_role("status")).to_contain_text("rule jefferson-calls matched")
+    await expect(page.get_by_role("status")).to_contain_text("Routed to Enrollment Center")
+    await dry_run("web")
+    await expect(page.get_by_role("status")).not_to_contain_text("jefferson-calls matched")
+
+    await page.get_by_role("link", name="Edit rule jefferson-calls").click()
+    edit = page.get_by_role("form", name=re.compile("Change rule"))
+    await expect(edit.get_by_label("Jefferson High School")).to_be_checked()
+    await expect(edit.get_by_label("Phone", exact=True)).to_be_checked()
+    await check(page, console, "admin-rule-conditions")
+    await edit.get_by_label("Phone", exact=True).uncheck()
+    await edit.get_by_role("button", name="Save the rule").click()
+    await expect(page.get_by_role("status")).to_contain_text("Routing rule saved")
+    await expect(row).not_to_contain_text("channel phone")
+    await dry_run("web")
+    await expect(page.get_by_role("status")).to_contain_text("rule jefferson-calls matched")

@@ -1,0 +1,218 @@
+"""The staff console's pure helpers for the whole work queue (every page of it, by channel,
+assignee and order, with the view's counts) and for a case's *How it was routed*."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from frontends.web.staff import views
+from services.intake.domain import Status as ConcernStatus
+from services.intake.schemas import ConcernCounts
+from services.triage.api import HistoryRead
+from services.triage.rules_api import RuleRead
+
+pytestmark = pytest.mark.unit
+
+AT = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+NAMES = {
+    "staff": {"sd-1": "Rosa Jiménez", "sd-2": "Kevin Nguyen"},
+    "teams": {"service-desk": "Service Desk", "transportation": "Transportation Department"},
+    "categories": {"transportation": "Transportation", "safety": "Safety"},
+}
+
+
+def test_the_queue_asks_intake_for_the_chosen_channel_assignee_order_and_page() -> None:
+    filters, shown = views.queue_filters(
+        {"channel": "phone", "assignee": "sd-2", "sort": "-submitted", "cursor": "abc123"}
+    )
+    assert filters["channel"] == "phone"
+    assert filters["assignee_id"] == "sd-2"
+    assert filters["sort"] == "-submitted"
+    assert filters["cursor"] == "abc123"
+    assert filters["limit"] == views.QUEUE_PAGE
+    assert "cursor" not in shown  # the form and the first page never carry it
+
+
+def test_the_queue_ignores_an_unknown_channel_order_or_an_overlong_cursor() -> None:
+    filters, shown = views.queue_filters({"channel": "fax", "sort": "$where", "cursor": "x" * 600})
+    assert "channel" not in filters and shown["channel"] == ""
+    assert filters["sort"] == "due" and shown["sort"] == "due"
+    assert "cursor" not in filters
+
+
+def test_the_next_page_keeps_every_filter_and_the_first_page_drops_the_cursor() -> None:
+    _, shown = views.queue_filters({"view": "team:service-desk", "priority": "high", "q": "bus"})
+    later = views.queue_link(shown, cursor="c2")
+    query = parse_qs(urlsplit(later).query)
+    assert query["view"] == ["team:service-desk"]
+    assert query["priority"] == ["high"] and query["q"] == ["bus"]
+    assert query["cursor"] == ["c2"] and query["status"] == ["open"]
+    assert "cursor" not in parse_qs(urlsplit(views.queue_link(shown)).query)
+    assert "channel" not in query  # an empty field is left out
+
+
+def test_the_views_counts_take_only_what_intakes_counts_filter_by() -> None:
+    filters, _ = views.queue_filters(
+        {"status": "acknowledged", "q": "bus", "category": "transportation", "cursor": "c"}
+    )
+    asked = {**filters, "team_id": "service-desk"}
+    assert views.count_filters(asked) == {
+        "category": "transportation",
+        "team_id": "service-desk",
+    }
+
+
+def test_the_views_open_concerns_add_every_open_status() -> None:
+    counts = ConcernCounts(
+        by_status={
+            ConcernStatus.RECEIVED: 3,
+            ConcernStatus.ACKNOWLEDGED: 40,
+            ConcernStatus.AWAITING_REQUESTER: 5,
+            ConcernStatus.REOPENED: 2,
+            ConcernStatus.RESOLVED: 100,
+            ConcernStatus.CLOSED: 7,
+        },
+        total=157,
+        overdue=4,
+    )
+    assert views.queue_counts(counts) == {"open": 50, "overdue": 4, "total": 157}
+
+
+def _entry(by: str, action: str, **extra: object) -> HistoryRead:
+    return HistoryRead.model_validate({"at": AT, "by": by, "action": action, **extra})
+
+
+def test_routing_by_the_rules_says_where_and_why() -> None:
+    entry = _entry(
+        "rules",
+        "routed",
+        rule="rule:late-bus",
+        reasons=["rule late-bus matched: category is transportation", "no school given"],
+        team_id="transportation",
+        priority="high",
+    )
+    assert views.routing_line(entry, **NAMES) == (
+        "routed to Transportation Department, priority high (rule late-bus matched: "
+        "category is transportation; no school given)"
+    )
+
+
+def test_a_retriage_names_who_what_changed_and_why() -> None:
+    entry = _entry(
+        "sd-1",
+        "retriaged",
+        rule="manual",
+        reason="It is about the bus stop, not safety.",
+        changes={"category": ["safety", "transportation"], "priority": ["critical", "normal"]},
+    )
+    assert views.routing_line(entry, **NAMES) == (
+        "re-triaged by Rosa Jiménez (category Safety → Transportation, priority critical → "
+        "normal): It is about the bus stop, not safety."
+    )
+
+
+def test_an_assignment_says_to_whom_how_and_whom_they_cover_for() -> None:
+    automatic = _entry(
+        "rules", "assigned", assignee_id="sd-2", how="least_loaded", covering_for="sd-1"
+    )
+    assert views.routing_line(automatic, **NAMES) == (
+        "assigned to Kevin Nguyen, covering for Rosa Jiménez (the least-loaded member)"
+    )
+    handed = _entry(
+        "sd-1", "assigned", assignee_id="sd-2", how="handover", reason="Rosa is on leave."
+    )
+    assert views.routing_line(handed, **NAMES) == (
+        "assigned to Kevin Nguyen (handed over) by Rosa Jiménez: Rosa is on leave."
+    )
+
+
+def test_unassigned_merged_and_unknown_steps_still_read_as_words() -> None:
+    assert (
+        views.routing_line(_entry("sd-1", "merged", into="c-9"), **NAMES)
+        == "merged into another concern by Rosa Jiménez"
+    )
+    assert views.routing_line(_entry("x-9", "something_new"), **NAMES) == "something new by x-9"
+
+
+def _rule(**conditions: object) -> RuleRead:
+    return RuleRead.model_validate(
+        {
+            "id": "late-bus",
+            "position": 0,
+            "sensitive": False,
+            "conditions": {"categories": ["transportation"], **conditions},
+            "actions": {"team": "transportation"},
+        }
+    )
+
+
+def test_a_rule_takes_every_condition_the_form_shows() -> None:
+    existing = _rule(student_flags=["english_learner"], pattern="old")
+    form = {
+        "description": "Late buses at Lincoln, by phone",
+        "school_contacted": "no",
+        "special_education": "1",
+        "pattern": r"\blate\b",
+        "sensitive": "1",
+        "enabled": "1",
+    }
+    lists = {
+        "schools": ["lincoln-es", "lincoln-es"],
+        "channels": ["phone", "walk_in"],
+        "relationships": ["parent_guardian"],
+    }
+
+    body, shown = views.rule_body(form, ["transportation"], existing, lists)
+
+    conditions = body["conditions"]
+    assert conditions["schools"] == ["lincoln-es"]
+    assert conditions["channels"] == ["phone", "walk_in"]
+    assert conditions["relationships"] == ["parent_guardian"]
+    assert conditions["school_contacted"] is False
+    assert conditions["student_flags"] == ["english_learner", "special_education"]
+    assert conditions["pattern"] == r"\blate\b"
+    assert body["sensitive"] is True
+    assert shown["school_contacted"] == "no" and shown["special_education"] is True
+    assert shown["schools"] == ["lincoln-es"]
+
+
+def test_unticking_a_rules_conditions_clears_them_and_keeps_flags_the_form_does_not_offer() -> None:
+    existing = _rule(
+        schools=["lincoln-es"],
+        channels=["phone"],
+        school_contacted=True,
+        student_flags=["special_education", "english_learner"],
+        pattern="bus",
+    )
+    empty = {"schools": [], "channels": [], "relationships": []}
+
+    body, shown = views.rule_body({"school_contacted": ""}, [], existing, empty)
+
+    conditions = body["conditions"]
+    assert conditions["schools"] == [] and conditions["channels"] == []
+    assert conditions["school_contacted"] is None
+    assert conditions["student_flags"] == ["english_learner"]
+    assert conditions["pattern"] is None
+    assert body["sensitive"] is False
+    assert shown["pattern"] == ""
+
+
+def test_the_rule_form_shows_a_rules_conditions_as_its_fields() -> None:
+    existing = _rule(
+        schools=["lincoln-es"],
+        channels=["sms"],
+        relationships=["student"],
+        school_contacted=False,
+        student_flags=["special_education"],
+        pattern="late",
+    )
+    form = views.rule_form(existing)
+    assert form["schools"] == ["lincoln-es"] and form["channels"] == ["sms"]
+    assert form["relationships"] == ["student"]
+    assert form["school_contacted"] == "no" and form["special_education"] is True
+    assert form["pattern"] == "late" and form["sensitive"] is False
+    fresh = views.rule_form(None)
+    assert fresh["school_contacted"] == "" and fresh["schools"] == []
