@@ -111,6 +111,23 @@ class LocalBureau:
             per_service_env={name: {**urls, **(env or {})} for name in names},
         )
 
+    def start_replica(self, name: str) -> str:
+        """Another process of a started service (its settings, a port of its own), ready; its
+        key in `services` is `name#2`, `name#3`, ... (`restart` and `kill` take that key)."""
+        first = self.services[name]
+        n = 2
+        while f"{name}#{n}" in self.services:
+            n += 1
+        key = f"{name}#{n}"
+        log = first.log_path.with_name(f"{name}-{n}.log")
+        self.services[key] = ServiceProcess(name, free_port(), dict(first.env), log).start()
+        self.services[key].wait_ready()
+        return key
+
+    def replicas(self, name: str) -> list[str]:
+        """The keys of a service's processes: `name` and its replicas."""
+        return [key for key in self.services if key == name or key.startswith(f"{name}#")]
+
     def restart(self, name: str) -> None:
         service = self.services[name]
         service.start()
