@@ -625,7 +625,9 @@ def _routes(app: FastAPI) -> None:
             )
         except IntakeInvalid as exc:
             form.errors = forms.refused_answers(exc.errors)
-            return await form_page(request, form, str(uuid.uuid4()), status=400)
+            fresh = str(uuid.uuid4())  # the files chosen stay with the answers
+            web.stash.move(key, fresh, request.cookies.get(CSRF_COOKIE, ""))
+            return await form_page(request, form, fresh, status=400)
         except (IntakeUnavailable, IntakeRateLimited) as exc:
             # the answers stay, and so does the key: sending again later is safe
             log.warning("concern not sent", extra={"status": exc.status, "title": exc.title})

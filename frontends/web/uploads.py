@@ -118,6 +118,12 @@ class Stash:
         self._save(folder, [f for f in files if f.id != file_id])
         (folder / file_id).unlink(missing_ok=True)
 
+    def move(self, key: str, new_key: str, owner: str) -> None:
+        """The files of a form, now under the form's new idempotency key."""
+        folder = self._folder(key, owner)
+        if folder.is_dir():
+            os.replace(folder, self._folder(new_key, owner))
+
     def drop(self, key: str, owner: str) -> None:
         """Forget every file of this form (it was sent)."""
         shutil.rmtree(self._folder(key, owner), ignore_errors=True)

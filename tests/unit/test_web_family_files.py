@@ -40,9 +40,20 @@ class Intake(Services):
     def __init__(self) -> None:
         super().__init__()
         self.attachments_down = False
+        self.refuse_answers = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path == "/v1/concerns" and self.refuse_answers:
+            self.requests.append(request)
+            return httpx.Response(
+                422,
+                json={
+                    "title": "Invalid",
+                    "status": 422,
+                    "errors": [{"field": "requester.email", "message": "not deliverable"}],
+                },
+            )
         if path == "/v1/attachments/limits":
             self.requests.append(request)
             return httpx.Response(200, json=LIMITS.model_dump())
@@ -243,6 +254,23 @@ def test_a_file_intake_cannot_take_now_keeps_the_concern_and_sending_again_adds_
         answers["idempotency_key"]
     }  # one concern
     assert [r.url.params["filename"] for r in services.attached()] == ["bus-stop.png"] * 2
+
+
+def test_files_stay_with_the_answers_when_intake_refuses_an_answer(
+    browser: TestClient, services: Intake
+) -> None:
+    check = check_with(browser, [("bus-stop.png", PNG, "image/png")])
+    answers = form_fields(check.text, "/concern/send")
+    services.refuse_answers = True
+    page = browser.post("/concern/send", data=answers)
+    assert page.status_code == 400 and "bus-stop.png (2 KB)" in page.text
+    fresh = form_fields(page.text, "/concern/check")["idempotency_key"]
+    assert fresh != answers["idempotency_key"]
+    services.refuse_answers = False
+    again = browser.post(
+        "/concern/check", data={**form_fields(page.text, "/concern/check"), **ANSWERS}
+    )
+    assert "bus-stop.png (2 KB)" in again.text and services.attached() == []
 
 
 # --- a message on the status page ------------------------------------------------------------
