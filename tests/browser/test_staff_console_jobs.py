@@ -212,3 +212,37 @@ async def test_an_administrator_routes_one_schools_phone_concerns_by_a_rule_and_
     await expect(row).not_to_contain_text("channel phone")
     await dry_run("web")
     await expect(page.get_by_role("status")).to_contain_text("rule jefferson-calls matched")
+
+
+async def test_an_administrator_changes_a_policys_warnings_reminders_and_pause(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await sign_in(page, console, "admin-1", start="/staff/admin")
+    await page.get_by_role("link", name="Edit policy standard").click()
+    policy = page.get_by_role("form", name=re.compile("Change policy"))
+    warnings = policy.get_by_label(re.compile("^Warn the assignee"))
+    await expect(warnings).to_have_value("50, 75")
+    await warnings.fill("90, 60")
+    await policy.get_by_role("button", name="Save the policy").click()
+    await expect(page.get_by_role("alert")).to_contain_text("smallest first")
+    await expect(warnings).to_have_value("90, 60")  # kept to correct
+    await check(page, console, "admin-policy-options-errors")
+    await warnings.fill("60, 90")
+    await policy.get_by_label(re.compile("^Remind the current level")).fill("")
+    await policy.get_by_label(re.compile("^Pause the clock")).uncheck()
+    await policy.get_by_role("button", name="Save the policy").click()
+    await expect(page.get_by_role("status")).to_contain_text("Policy saved")
+    row = page.locator("#policy-row-standard")
+    for shown in ("warns at 60%, 90%", "no reminders", "never paused"):
+        await expect(row).to_contain_text(shown)
+    async with httpx.AsyncClient(base_url=console.bureau.url("escalation")) as http:
+        saved = (await http.get("/v1/policies/standard", headers=bearer("admin"))).json()
+    assert saved["warnings"] == [60, 90]
+    assert saved["reminder_interval_s"] is None
+    assert "awaiting_requester" not in saved["pause_statuses"]
+    assert saved["resolution_s"] == 72 * 3600  # the rest as it was
+
+    await page.get_by_role("link", name="Add a policy").click()
+    await expect(page.get_by_label(re.compile("^Pause the clock"))).to_be_checked()
+    await check(page, console, "policy-new-options")

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from frontends.web.staff import views
+from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.domain import Status as ConcernStatus
 from services.intake.schemas import ConcernCounts
 from services.triage.api import HistoryRead
@@ -216,3 +217,67 @@ def test_the_rule_form_shows_a_rules_conditions_as_its_fields() -> None:
     assert form["pattern"] == "late" and form["sensitive"] is False
     fresh = views.rule_form(None)
     assert fresh["school_contacted"] == "" and fresh["schools"] == []
+
+
+POLICY = Policy.model_validate(
+    {
+        "id": "standard",
+        "first_response_s": 86400,
+        "resolution_s": 259200,
+        "reminder_interval_s": 28800,
+        "pause_statuses": ["acknowledged", "awaiting_requester"],
+        "ladder": [{"level": 1, "role": "principal", "after_s": 0}],
+    }
+)
+
+
+def test_a_policys_warnings_reminders_and_pause_are_changed_from_its_form() -> None:
+    form = views.policy_form(POLICY)
+    assert (form["warnings"], form["reminder_h"], form["pause_awaiting"]) == ("50, 75", "8", "1")
+
+    changed, errors = views.policy_body(
+        {**form, "warnings": "25 50 90", "reminder_h": "", "pause_awaiting": ""}, POLICY
+    )
+
+    assert errors == {} and changed is not None
+    assert changed.warnings == (25, 50, 90)
+    assert changed.reminder_interval_s is None
+    assert changed.pause_statuses == ("acknowledged",)  # the one the form does not offer stays
+    none, _ = views.policy_body({**form, "warnings": ""}, POLICY)
+    assert none is not None and none.warnings == ()
+
+
+def test_a_policys_warnings_and_reminders_are_refused_by_field_in_words() -> None:
+    form = views.policy_form(POLICY)
+    _, errors = views.policy_body({**form, "warnings": "75, 50", "reminder_h": "-1"}, POLICY)
+    assert set(errors) == {"warnings", "reminder_h"}
+    assert errors["warnings"].startswith("Enter each percentage once, smallest first")
+    _, errors = views.policy_body({**form, "warnings": "50, 120"}, POLICY)
+    assert errors["warnings"].startswith("Enter percentages from 1 to 99")
+
+
+def test_a_new_policy_starts_from_the_districts_warnings_reminders_and_pause() -> None:
+    defaults = PolicySettings(
+        reminder_interval_s=7200,
+        warnings=(60,),
+        ladder=(LadderStep(level=1, role="principal", after_s=0),),
+    )
+    form = views.new_policy_form(defaults, [POLICY])
+    assert (form["warnings"], form["reminder_h"], form["pause_awaiting"]) == ("60", "2", "1")
+    policy, errors = views.new_policy_body(
+        {
+            **form,
+            "id": "slow",
+            "category": "enrollment",
+            "rank": "5",
+            "first_response_h": "24",
+            "resolution_h": "120",
+            "pause_awaiting": "",
+        },
+        defaults=defaults,
+        policies=[POLICY],
+        categories={"enrollment"},
+    )
+    assert errors == {} and policy is not None
+    assert policy.warnings == (60,) and policy.reminder_interval_s == 7200
+    assert policy.pause_statuses == ()

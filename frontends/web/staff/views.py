@@ -458,13 +458,51 @@ def rule_body(
 
 
 def policy_form(policy: Any) -> dict[str, Any]:
-    """The policy form's values: targets and ladder delays in hours, the calendar."""
+    """The policy form's values: targets and ladder delays in hours, the calendar, the
+    warnings, reminders and whether the clock waits for the family."""
     return {
         "first_response_h": _hours(policy.first_response_s),
         "resolution_h": _hours(policy.resolution_s),
         "calendar": policy.calendar,
         **{f"after_h_{step.level}": _hours(step.after_s) for step in policy.ladder},
+        **_options_form(policy),
     }
+
+
+# The status in which a clock waits for the family (the form's one pause checkbox).
+AWAITING = "awaiting_requester"
+
+
+def _options_form(settings: Any) -> dict[str, str]:
+    """A policy's (or the defaults') warnings, reminder interval and pause, as form values."""
+    return {
+        "warnings": ", ".join(str(p) for p in settings.warnings),
+        "reminder_h": _hours(settings.reminder_interval_s) if settings.reminder_interval_s else "",
+        "pause_awaiting": "1" if AWAITING in settings.pause_statuses else "",
+        "options_shown": "1",
+    }
+
+
+def _policy_options(
+    form: Mapping[str, str], current: Any, errors: dict[str, str]
+) -> dict[str, Any]:
+    """The form's warnings (percent), reminder interval (hours; empty: none) and pause while
+    awaiting the family, over `current`'s; nothing when the form did not show them."""
+    if form.get("options_shown") != "1":
+        return {}
+    raw = form.get("warnings", "").replace(";", ",").replace(" ", ",")
+    parts = [p for p in raw.split(",") if p]
+    warnings = [int(p) for p in parts if p.isdigit() and len(p) <= 2]
+    if len(warnings) != len(parts) or not all(1 <= p <= 99 for p in warnings):
+        errors["warnings"] = "Enter percentages from 1 to 99 separated by commas, e.g. 50, 75."
+    elif warnings != sorted(set(warnings)):
+        errors["warnings"] = "Enter each percentage once, smallest first, e.g. 50, 75."
+    reminder = None
+    if form.get("reminder_h", "").strip():
+        reminder = _policy_seconds(form, "reminder_h", "how often to remind", errors)
+    others = [s for s in current.pause_statuses if s != AWAITING]
+    pauses = [*others, AWAITING] if form.get("pause_awaiting") == "1" else others
+    return {"warnings": warnings, "reminder_interval_s": reminder, "pause_statuses": pauses}
 
 
 def _hours(seconds: int) -> str:
@@ -532,6 +570,7 @@ def policy_body(form: Mapping[str, str], policy: Any) -> tuple[Any, dict[str, st
     changes: dict[str, Any] = {
         **_policy_targets(form, policy.ladder, errors),
         "calendar": form.get("calendar") or policy.calendar,
+        **_policy_options(form, policy, errors),
     }
     if errors:
         return None, errors
@@ -576,6 +615,7 @@ def new_policy_form(defaults: PolicySettings, policies: Sequence[Policy]) -> dic
         "resolution_h": "",
         "calendar": defaults.calendar,
         **{f"after_h_{step.level}": _hours(step.after_s) for step in defaults.ladder or ()},
+        **_options_form(defaults),
     }
 
 
@@ -611,6 +651,7 @@ def new_policy_body(
     if rank < 0:
         errors["rank"] = "Enter the order as a whole number, e.g. 25."
     targets = _policy_targets(form, defaults.ladder or (), errors)
+    options = _policy_options(form, defaults, errors)
     if errors:
         return None, errors
     try:
@@ -623,6 +664,7 @@ def new_policy_body(
                 "priority": priority,
                 **targets,
                 "calendar": form.get("calendar") or defaults.calendar,
+                **options,
             }
         )
     except ValidationError as exc:  # targets or ladder delays out of order
