@@ -28,7 +28,7 @@ __all__ = ["console", "context"]  # the staff console module's fixtures, used he
 SPECIALIST = bearer("specialist", sub="sd-1")
 
 
-async def test_a_specialist_pages_through_a_long_queue_with_its_counts_by_channel_and_order(
+async def test_a_specialist_pages_through_a_long_queue_with_its_counts_by_channel_order_and_date(
     console: Console, context: BrowserContext
 ) -> None:
     receipts = [
@@ -74,6 +74,13 @@ async def test_a_specialist_pages_through_a_long_queue_with_its_counts_by_channe
     await page.get_by_label("Order").select_option("submitted")
     await page.get_by_role("button", name="Filter").click()
     await expect(rows.first.locator("th a")).to_have_text(receipts[0]["tracking_number"])
+
+    await page.get_by_label("Sent from").fill("2099-01-01")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_text("No cases match.")).to_be_visible()
+    await expect(status).to_contain_text("This queue holds 0 open concerns")
+    await expect(page.get_by_label("Sent from")).to_have_value("2099-01-01")
+    await check(page, console, "queue-sent-from")
 
 
 async def test_a_team_lead_opens_one_members_concerns_from_the_team_page(

@@ -281,3 +281,16 @@ def test_a_new_policy_starts_from_the_districts_warnings_reminders_and_pause() -
     assert errors == {} and policy is not None
     assert policy.warnings == (60,) and policy.reminder_interval_s == 7200
     assert policy.pause_statuses == ()
+
+
+def test_the_queue_asks_for_whole_days_sent_in_the_districts_time_zone() -> None:
+    filters, shown = views.queue_filters(
+        {"submitted_from": "2026-11-30", "submitted_to": "2026-12-01"},
+        timezone="America/Chicago",
+    )
+    assert filters["submitted_from"] == "2026-11-30T00:00:00-06:00"
+    assert filters["submitted_to"] == "2026-12-02T00:00:00-06:00"  # the last day included
+    assert (shown["submitted_from"], shown["submitted_to"]) == ("2026-11-30", "2026-12-01")
+    assert views.count_filters(filters)["submitted_to"] == filters["submitted_to"]
+    odd, shown = views.queue_filters({"submitted_from": "yesterday"})
+    assert "submitted_from" not in odd and shown["submitted_from"] == ""

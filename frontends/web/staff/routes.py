@@ -344,7 +344,9 @@ def _router() -> APIRouter:
         district = _web(request).district
         member_of = tuple(t.id for t in district.teams if user.sub in (*t.members, t.lead))
         available = views.queue_views(user, member_of)
-        filters, shown = views.queue_filters(dict(request.query_params))
+        filters, shown = views.queue_filters(
+            dict(request.query_params), timezone=district.district.timezone
+        )
         chosen = next((v for v in available if v.key == shown["view"]), None)
         chosen = chosen or views.default_view(user, available)
         shown["view"] = chosen.key

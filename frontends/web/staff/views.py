@@ -8,9 +8,10 @@ import hashlib
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -48,7 +49,16 @@ SORTS = {
 }
 QUEUE_PAGE = 50
 # The queue's filters intake's counts take as well.
-COUNTED = ("category", "school_id", "team_id", "assignee_id", "priority", "channel")
+COUNTED = (
+    "category",
+    "school_id",
+    "team_id",
+    "assignee_id",
+    "priority",
+    "channel",
+    "submitted_from",
+    "submitted_to",
+)
 LANGUAGES = {"en": "English", "es": "Spanish"}
 CONTACTS = {"phone": "Phone call", "sms": "Text message", "email": "Email"}
 # How long before a callback its caller is reminded (intake's default is 15 minutes).
@@ -267,9 +277,12 @@ def default_view(user: StaffUser, views: list[QueueView]) -> QueueView:
     return next((v for v in views if v.key == "all"), views[0])
 
 
-def queue_filters(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def queue_filters(
+    query: Mapping[str, str], *, timezone: str = "UTC"
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Intake's filters from the queue form, and the form's values to show back (a page
-    after the first carries intake's opaque `cursor`)."""
+    after the first carries intake's opaque `cursor`; the submission dates are whole days in
+    the district's `timezone`, the last one included)."""
     shown = {
         k: query.get(k, "").strip()[:200]
         for k in (
@@ -282,6 +295,8 @@ def queue_filters(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, s
             "channel",
             "assignee",
             "sort",
+            "submitted_from",
+            "submitted_to",
         )
     }
     shown["sort"] = shown["sort"] if shown["sort"] in SORTS else "due"
@@ -295,6 +310,15 @@ def queue_filters(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, s
         shown["channel"] = ""
     if shown["assignee"]:
         filters["assignee_id"] = shown["assignee"][:64]
+    zone = ZoneInfo(timezone)
+    for name, days in (("submitted_from", 0), ("submitted_to", 1)):  # "to": until its end
+        try:
+            day = date.fromisoformat(shown[name])
+        except ValueError:
+            shown[name] = ""
+            continue
+        midnight = datetime.combine(day + timedelta(days=days), time(), tzinfo=zone)
+        filters[name] = midnight.isoformat()
     status = shown["status"] or "open"
     shown["status"] = status
     if status == "open":
