@@ -32,6 +32,7 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     AUDIT_READ = "audit:read"
     REQUESTER_RELAY = "requester:relay"
+    FORM_FILES = "form:files"
 
 
 class Scope(StrEnum):
@@ -63,6 +64,8 @@ WHAT: Mapping[Permission, str] = {
     Permission.REQUESTER_RELAY: "act for a family who opened its concern on a front door with "
     "the tracking number and its access code or PIN (checked by intake): read and answer the "
     "concern's survey (notify)",
+    Permission.FORM_FILES: "keep the files a family chose on a concern form until it is sent, "
+    "then attach them to the concern it created (intake)",
 }
 
 _STAFF_ON_CASES: Mapping[Role, Scope] = {
@@ -117,6 +120,8 @@ TABLE: Mapping[Permission, Mapping[Role, Scope]] = {
     Permission.AUDIT_READ: {Role.AUDITOR: Scope.ALL, Role.OMBUDSPERSON: Scope.ALL},
     # only the family front doors: staff never answer a family's survey for them
     Permission.REQUESTER_RELAY: {Role.FRONTEND: Scope.ALL},
+    # only the family front doors: a form's files before its concern exists
+    Permission.FORM_FILES: {Role.FRONTEND: Scope.ALL},
 }
 
 # Routes open without a bearer token, and what protects them instead. The role-matrix test

@@ -21,6 +21,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from gridfs import AsyncGridFSBucket, NoFile
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from services.intake.context import IntakeContext
 from services.intake.requester_api import Token, limit_lookups
@@ -166,7 +168,8 @@ def _bucket(ctx: IntakeContext) -> AsyncGridFSBucket:
     return AsyncGridFSBucket(ctx.repo.collection.database, bucket_name=BUCKET)
 
 
-def _settings(request: Request) -> AttachmentSettings:
+def settings_of(request: Request) -> AttachmentSettings:
+    """The attachment limits of this app (from the environment, read once)."""
     settings = getattr(request.app.state, "attachment_settings", None)
     if settings is None:
         settings = request.app.state.attachment_settings = AttachmentSettings()
@@ -196,7 +199,7 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 @router.get("/v1/attachments/limits", response_model=AttachmentLimits)
 async def limits(request: Request, who: CatalogReader) -> AttachmentLimits:
     """The files a concern takes: types (with their names and file endings), size, count."""
-    return limits_of(_settings(request))
+    return limits_of(settings_of(request))
 
 
 @router.post(
@@ -245,8 +248,23 @@ async def upload_as_requester(
 async def _store(
     concern_id: str, request: Request, ctx: IntakeContext, actor: str, filename: str, content: str
 ) -> AttachmentRead:
-    settings = _settings(request)
-    kind = content.split(";")[0].strip().lower()
+    settings = settings_of(request)
+    kind = content_kind(content)
+    data = await read_file(request, settings)
+    problem = refusal(kind, data, settings=settings)
+    if problem is not None:
+        raise problem
+    return await store(ctx, settings, concern_id, actor, filename, kind, data)
+
+
+def content_kind(content_type: str) -> str:
+    """The media type of a Content-Type header, without its parameters."""
+    return content_type.split(";")[0].strip().lower()
+
+
+async def read_file(request: Request, settings: AttachmentSettings) -> bytes:
+    """The request body, read no further than one byte past the size a file may have (a body
+    declared larger is refused at once, 413)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.attachment_max_bytes:
         raise Problem(
@@ -259,19 +277,44 @@ async def _store(
         data += chunk
         if len(data) > settings.attachment_max_bytes:
             break
-    problem = refusal(kind, bytes(data), settings=settings)
-    if problem is not None:
-        raise problem
+    return bytes(data)
+
+
+def attachment_files(ctx: IntakeContext) -> AsyncCollection[Document]:
+    """The GridFS files collection of the concerns' attachments."""
+    return ctx.repo.collection.database[f"{BUCKET}.files"]
+
+
+async def store(
+    ctx: IntakeContext,
+    settings: AttachmentSettings,
+    concern_id: str,
+    actor: str,
+    filename: str,
+    kind: str,
+    data: bytes,
+    *,
+    attachment_id: str | None = None,
+) -> AttachmentRead:
+    """Attach one file, already checked with `refusal`, to a concern: 404 for an unknown
+    concern, 409 past the count a concern takes. The same file again (by name and content, or
+    by `attachment_id`) is kept once and answered as stored the first time."""
     doc = await ctx.repo.get_document(concern_id)
     if doc is None:
         raise Problem(404, "Concern not found", "No concern has this id.")
-    files = ctx.repo.collection.database[f"{BUCKET}.files"]
+    files = attachment_files(ctx)
     name = safe_filename(filename)
     digest = hashlib.sha256(data).hexdigest()
     same = await files.find_one(
-        {"metadata.concern_id": concern_id, "filename": name, "metadata.sha256": digest}
+        {"_id": attachment_id}
+        if attachment_id is not None
+        else {"metadata.concern_id": concern_id, "filename": name, "metadata.sha256": digest}
     )
-    if same is not None:  # a retry (a mail taken again): the file is kept once
+    if same is None and attachment_id is not None:
+        same = await files.find_one(
+            {"metadata.concern_id": concern_id, "filename": name, "metadata.sha256": digest}
+        )
+    if same is not None:  # a retry (a mail taken again, a form sent twice): kept once
         return _read(same)
     if (
         await files.count_documents({"metadata.concern_id": concern_id})
@@ -282,18 +325,26 @@ async def _store(
             "Too many files",
             f"A concern takes at most {settings.attachments_per_concern} files.",
         )
-    attachment_id = str(uuid.uuid4())
-    await _bucket(ctx).upload_from_stream_with_id(
-        attachment_id,
-        name,
-        bytes(data),
-        metadata={
-            "concern_id": concern_id,
-            "content_type": kind,
-            "sha256": digest,
-            "uploaded_by": actor,
-        },
-    )
+    attachment_id = attachment_id or str(uuid.uuid4())
+    try:
+        await _bucket(ctx).upload_from_stream_with_id(
+            attachment_id,
+            name,
+            data,
+            metadata={
+                "concern_id": concern_id,
+                "content_type": kind,
+                "sha256": digest,
+                "uploaded_by": actor,
+            },
+        )
+    except DuplicateKeyError:  # another replica attaches the same file at this moment
+        raced = await files.find_one({"_id": attachment_id})
+        if raced is None:
+            raise Problem(
+                409, "File being attached", "This file is being attached; try again."
+            ) from None
+        return _read(raced)
     now = ctx.clock.now()
     await ctx.repo.collection.update_one(
         {"_id": concern_id},

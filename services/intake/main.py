@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI
 
-from services.intake import api, backfills, calls, handlers
+from services.intake import api, backfills, calls, handlers, pending
 from services.intake.attachments import router as attachments_router
 from services.intake.config import IntakeConfig
 from services.intake.context import IntakeContext
@@ -53,6 +53,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         config = config.model_copy(update={"open311": open311})
     vault = settings.student_vault()
     promise = Promise.of(district)  # fails fast on a bad escalation section
+    pending_settings = pending.PendingSettings()
 
     async def wire(runtime: Runtime) -> tuple[IntakeContext, Mapping[str, Handler]]:
         repo = ConcernRepository(runtime.db, vault, tracking_block=settings.tracking_block)
@@ -91,6 +92,8 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             promise=promise,
         )
         runtime.spawn(_sweeping(ctx), "awaiting-requester-sweep")
+        await pending.ensure_indexes(runtime.db)
+        runtime.spawn(pending.sweeping(ctx, pending_settings), "pending-files-sweep")
         return ctx, handlers.HANDLERS.bind(ctx)
 
     app = create_service_app(
@@ -105,4 +108,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     # mail and SMS to a concern, and the files sent with it (the email and phone frontends)
     app.include_router(inbound_router)
     app.include_router(attachments_router)
+    # files of a family's form not sent yet (the family web, whichever replica answers)
+    app.state.pending_settings = pending_settings
+    app.include_router(pending.router)
     return app
