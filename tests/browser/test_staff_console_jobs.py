@@ -221,7 +221,7 @@ async def test_an_administrator_routes_one_schools_phone_concerns_by_a_rule_and_
     await expect(page.get_by_role("status")).to_contain_text("rule jefferson-calls matched")
 
 
-async def test_an_administrator_changes_a_policys_warnings_reminders_and_pause(
+async def test_an_administrator_changes_a_policys_match_order_warnings_reminders_and_pause(
     console: Console, context: BrowserContext
 ) -> None:
     page = await context.new_page()
@@ -249,6 +249,25 @@ async def test_an_administrator_changes_a_policys_warnings_reminders_and_pause(
     assert saved["reminder_interval_s"] is None
     assert "awaiting_requester" not in saved["pause_statuses"]
     assert saved["resolution_s"] == 72 * 3600  # the rest as it was
+
+    await page.get_by_role("link", name="Edit policy standard").click()
+    await policy.get_by_label("Category").select_option("enrollment")
+    await policy.get_by_role("button", name="Save the policy").click()
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "At least one catch-all policy (any category, any priority) must remain."
+    )
+    await page.get_by_role("link", name="Edit policy critical").click()
+    order = policy.get_by_label("Order")
+    await order.fill("999")
+    await policy.get_by_role("button", name="Save the policy").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Policy standard (order")
+    await expect(policy.locator("#policy-rank-error")).to_contain_text("is tried first")
+    await expect(order).to_have_attribute("aria-invalid", "true")
+    await check(page, console, "admin-policy-order-errors")
+    await order.fill("5")
+    await policy.get_by_role("button", name="Save the policy").click()
+    await expect(page.get_by_role("status")).to_contain_text("Policy saved")
+    await expect(page.locator("#policy-row-critical")).to_contain_text("critical (order 5)")
 
     await page.get_by_role("link", name="Add a policy").click()
     await expect(page.get_by_label(re.compile("^Pause the clock"))).to_be_checked()

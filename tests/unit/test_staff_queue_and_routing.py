@@ -294,3 +294,59 @@ def test_the_queue_asks_for_whole_days_sent_in_the_districts_time_zone() -> None
     assert views.count_filters(filters)["submitted_to"] == filters["submitted_to"]
     odd, shown = views.queue_filters({"submitted_from": "yesterday"})
     assert "submitted_from" not in odd and shown["submitted_from"] == ""
+
+
+def _ladder() -> list[dict[str, object]]:
+    return [{"level": 1, "role": "principal", "after_s": 0}]
+
+
+CRITICAL = Policy.model_validate(
+    {"id": "critical", "rank": 10, "priority": "critical", "first_response_s": 3600}
+    | {"resolution_s": 86400, "ladder": _ladder()}
+)
+ENROLLMENT = Policy.model_validate(
+    {"id": "enrollment-slow", "rank": 15, "category": "enrollment", "first_response_s": 86400}
+    | {"resolution_s": 432000, "ladder": _ladder()}
+)
+STANDARD = Policy.model_validate(
+    {"id": "standard", "rank": 20, "first_response_s": 86400, "resolution_s": 259200}
+    | {"ladder": _ladder()}
+)
+
+
+def test_a_policy_is_moved_to_another_match_and_place_from_its_form() -> None:
+    policies = [CRITICAL, ENROLLMENT, STANDARD]
+    form = views.policy_form(ENROLLMENT)
+    assert (form["category"], form["priority"], form["rank"]) == ("enrollment", "", "15")
+
+    changed, errors = views.policy_body(
+        {**form, "category": "transportation", "priority": "high", "rank": "5"},
+        ENROLLMENT,
+        policies=policies,
+        categories={"enrollment", "transportation"},
+    )
+
+    assert errors == {} and changed is not None
+    assert (changed.category, changed.priority, changed.rank) == ("transportation", "high", 5)
+    assert changed.resolution_s == ENROLLMENT.resolution_s  # the rest as it was
+
+
+def test_a_policy_moved_behind_one_that_covers_it_or_to_an_unknown_category_is_refused() -> None:
+    policies = [CRITICAL, ENROLLMENT, STANDARD]
+    form = views.policy_form(ENROLLMENT)
+    shadowed, errors = views.policy_body(
+        {**form, "rank": "30"}, ENROLLMENT, policies=policies, categories={"enrollment"}
+    )
+    assert shadowed is None
+    assert errors["rank"].startswith("Policy standard (order 20) is tried first")
+    _, errors = views.policy_body(
+        {**form, "category": "lunch", "rank": "x"},
+        ENROLLMENT,
+        policies=policies,
+        categories={"enrollment"},
+    )
+    assert set(errors) == {"category", "rank"}
+    itself, errors = views.policy_body(
+        views.policy_form(STANDARD), STANDARD, policies=policies, categories={"enrollment"}
+    )
+    assert errors == {} and itself is not None  # not shadowed by itself

@@ -1020,16 +1020,22 @@ def _router() -> APIRouter:
             return page(request, "staff/nothing.html", user, status=403)
         values = await _posted_values(request)
         client, bearer = _client(request), token(request, user)
-        current = next((p for p in await client.policies(bearer) if p.id == policy_id), None)
+        policies = await client.policies(bearer)
+        current = next((p for p in policies if p.id == policy_id), None)
         if current is None:
             return await admin_page(request, user, status=404, problem="No such policy.")
-        changed, errors = views.policy_body(values, current)
+        district = _web(request).district
+        changed, errors = views.policy_body(
+            values,
+            current,
+            policies=policies,
+            categories={c.id for c in district.categories},
+        )
         if changed is not None:
             try:
                 await client.save_policy(bearer, changed)
             except (IntakeInvalid, IntakeConflict, IntakeNotFound) as exc:
-                message = "; ".join(e.message for e in exc.errors) or exc.detail or exc.title
-                errors = {"policy": message}
+                errors = views.policy_refusal(exc)
         if errors:
             return await admin_page(
                 request,

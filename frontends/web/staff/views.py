@@ -482,9 +482,14 @@ def rule_body(
 
 
 def policy_form(policy: Any) -> dict[str, Any]:
-    """The policy form's values: targets and ladder delays in hours, the calendar, the
-    warnings, reminders and whether the clock waits for the family."""
+    """The policy form's values: what it applies to and its order, targets and ladder
+    delays in hours, the calendar, the warnings, reminders and whether the clock waits for
+    the family."""
     return {
+        "category": policy.category or "",
+        "priority": policy.priority.value if policy.priority else "",
+        "rank": str(policy.rank),
+        "match_shown": "1",
         "first_response_h": _hours(policy.first_response_s),
         "resolution_h": _hours(policy.resolution_s),
         "calendar": policy.calendar,
@@ -587,11 +592,21 @@ def _policy_invalid(exc: ValidationError) -> dict[str, str]:
     return {field: message[:1].upper() + message[1:] + "."}
 
 
-def policy_body(form: Mapping[str, str], policy: Any) -> tuple[Any, dict[str, str]]:
-    """The policy with the form's targets, calendar and ladder delays (hours; all else kept),
-    or None and what to correct, by field."""
+def policy_body(
+    form: Mapping[str, str],
+    policy: Any,
+    *,
+    policies: Sequence[Policy] = (),
+    categories: Collection[str] | None = None,
+) -> tuple[Any, dict[str, str]]:
+    """The policy with the form's targets, calendar, ladder delays (hours), warnings,
+    reminders and pause, and (when the form shows them) what it applies to and its order,
+    checked against the other `policies`; all else kept. Or None and what to correct, by
+    field."""
     errors: dict[str, str] = {}
+    match = _policy_match(form, categories, errors) if form.get("match_shown") == "1" else {}
     changes: dict[str, Any] = {
+        **match,
         **_policy_targets(form, policy.ladder, errors),
         "calendar": form.get("calendar") or policy.calendar,
         **_policy_options(form, policy, errors),
@@ -599,9 +614,11 @@ def policy_body(form: Mapping[str, str], policy: Any) -> tuple[Any, dict[str, st
     if errors:
         return None, errors
     try:
-        return type(policy).model_validate({**policy.model_dump(), **changes}), {}
+        changed = type(policy).model_validate({**policy.model_dump(), **changes})
     except ValidationError as exc:  # targets or ladder delays out of order
         return None, _policy_invalid(exc)
+    shadowed = _shadowed(changed, policies) if match else {}
+    return (None, shadowed) if shadowed else (changed, {})
 
 
 def _tried_first(policies: Sequence[Policy]) -> list[Policy]:
@@ -664,16 +681,7 @@ def new_policy_body(
             f"A policy named {policy_id} exists already: choose another name, "
             "or change that one from the list."
         )
-    category = form.get("category", "") or None
-    if category is not None and category not in categories:
-        errors["category"] = "Choose a category from the list, or any category."
-    priority = form.get("priority", "") or None
-    if priority is not None and priority not in PRIORITIES:
-        errors["priority"] = "Choose a priority from the list, or any priority."
-    raw_rank = form.get("rank", "").strip()
-    rank = int(raw_rank) if raw_rank.isdigit() and len(raw_rank) <= 6 else -1
-    if rank < 0:
-        errors["rank"] = "Enter the order as a whole number, e.g. 25."
+    match = _policy_match(form, categories, errors)
     targets = _policy_targets(form, defaults.ladder or (), errors)
     options = _policy_options(form, defaults, errors)
     if errors:
@@ -683,9 +691,7 @@ def new_policy_body(
             {
                 **defaults.model_dump(),
                 "id": policy_id,
-                "rank": rank,
-                "category": category,
-                "priority": priority,
+                **match,
                 **targets,
                 "calendar": form.get("calendar") or defaults.calendar,
                 **options,
@@ -693,15 +699,39 @@ def new_policy_body(
         )
     except ValidationError as exc:  # targets or ladder delays out of order
         return None, _policy_invalid(exc)
-    ordered = _tried_first([*policies, policy])
+    shadowed = _shadowed(policy, policies)
+    return (None, shadowed) if shadowed else (policy, {})
+
+
+def _policy_match(
+    form: Mapping[str, str], categories: Collection[str] | None, errors: dict[str, str]
+) -> dict[str, Any]:
+    """The form's category and priority the policy applies to (empty: any), and its order;
+    what is not one of the district's goes into `errors` (categories None: not checked)."""
+    category = form.get("category", "") or None
+    if category is not None and categories is not None and category not in categories:
+        errors["category"] = "Choose a category from the list, or any category."
+    priority = form.get("priority", "") or None
+    if priority is not None and priority not in PRIORITIES:
+        errors["priority"] = "Choose a priority from the list, or any priority."
+    raw_rank = form.get("rank", "").strip()
+    rank = int(raw_rank) if raw_rank.isdigit() and len(raw_rank) <= 6 else -1
+    if rank < 0:
+        errors["rank"] = "Enter the order as a whole number, e.g. 25."
+    return {"rank": rank, "category": category, "priority": priority}
+
+
+def _shadowed(policy: Policy, policies: Sequence[Policy]) -> dict[str, str]:
+    """Why `policy` would never apply among the others (one tried before it covers it)."""
+    ordered = _tried_first([*(p for p in policies if p.id != policy.id), policy])
     shadow = next((p for p in ordered[: ordered.index(policy)] if _covers(p, policy)), None)
-    if shadow is not None:
-        return None, {
-            "rank": f"Policy {shadow.id} (order {shadow.rank}) is tried first and applies to "
-            f"every concern this one would, so this one would never apply: give it a number "
-            f"below {shadow.rank}."
-        }
-    return policy, {}
+    if shadow is None:
+        return {}
+    return {
+        "rank": f"Policy {shadow.id} (order {shadow.rank}) is tried first and applies to "
+        f"every concern this one would, so this one would never apply: give it a number "
+        f"below {shadow.rank}."
+    }
 
 
 # How the console's policy fields are named in escalation's problem details.
