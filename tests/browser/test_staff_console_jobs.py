@@ -47,6 +47,7 @@ async def test_a_specialist_pages_through_a_long_queue_with_its_counts_by_channe
     )
     page = await context.new_page()
     await sign_in(page, console, "sd-1", start="/staff/queue?view=all&category=enrollment")
+    await expect(page.get_by_label("Category")).to_have_value("enrollment")  # kept on sign-in
     status = page.locator("#queue .caption")
     await expect(status).to_contain_text("This queue holds 52 open concerns")
     rows = page.locator("table.queue tbody tr")

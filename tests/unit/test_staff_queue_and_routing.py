@@ -350,3 +350,14 @@ def test_a_policy_moved_behind_one_that_covers_it_or_to_an_unknown_category_is_r
         views.policy_form(STANDARD), STANDARD, policies=policies, categories={"enrollment"}
     )
     assert errors == {} and itself is not None  # not shadowed by itself
+
+
+def test_sign_in_returns_to_a_console_page_with_its_filters_and_nowhere_else() -> None:
+    from frontends.web.staff.routes import _safe_next
+
+    assert _safe_next("/staff/queue?view=all&category=enrollment") == (
+        "/staff/queue?view=all&category=enrollment"
+    )
+    assert _safe_next("//evil.example/staff") == ""
+    assert _safe_next("/staff/queue?next=//evil.example") == ""
+    assert _safe_next("https://evil.example/staff") == ""

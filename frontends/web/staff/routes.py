@@ -88,7 +88,10 @@ def install(app: FastAPI, settings: WebSettings, district: DistrictConfig) -> No
 
     @app.exception_handler(SignInNeeded)
     async def sign_in_needed(request: Request, exc: SignInNeeded) -> Response:
-        target = request.url.path if request.method == "GET" else "/staff"
+        target = "/staff"
+        if request.method == "GET":  # back to the same page, its filters included
+            query = request.url.query
+            target = request.url.path + (f"?{query}" if query else "")
         return RedirectResponse("/staff/sign-in?" + urlencode({"next": target}), 303)
 
     app.include_router(_router())
