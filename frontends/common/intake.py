@@ -6,6 +6,8 @@
   or the 6-digit PIN (`X-Access-Pin`), whichever the family typed: `tracking`,
   `add_message`, `reopen`, `attach_as_requester`;
 - files: `attachment_limits` (kept for a minute), `attach` to a concern by its id;
+- a form's files before its concern exists, kept by intake under a key the frontend derives:
+  `pend_file`, `pending_files`, `unpend_file`, `move_pending`, `send_pending`;
 - the family's address, when given, travels in `FORWARDED_FOR_HEADER`: intake counts its
   per-address limits on it, and trusts it only from a caller with the `frontend` role.
 
@@ -27,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from frontends.common.settings import FrontendSettings
 from services.intake.access import PIN_PATTERN
 from services.intake.attachments import AttachmentLimits, AttachmentRead
+from services.intake.pending import PendingFileRead, PendingOutcome
 from services.intake.schemas import CategoryRead, ConcernReceipt, RequesterView, SchoolRead
 from shared.ratelimit import FORWARDED_FOR_HEADER
 
@@ -43,6 +46,8 @@ __all__ = [
     "IntakePinLocked",
     "IntakeRateLimited",
     "IntakeUnavailable",
+    "PendingFileRead",
+    "PendingOutcome",
     "RequesterView",
     "SchoolRead",
 ]
@@ -376,3 +381,48 @@ class IntakeClient(ServiceClient):
         )
         stored: AttachmentRead = self._parse(AttachmentRead, response)
         return stored
+
+    # --- a form's files, kept by intake until the family sends the form --------------------
+
+    def _form_path(self, form_key: str, action: str = "/attachments") -> str:
+        return f"/v1/forms/{quote(form_key, safe='')}{action}"
+
+    async def pend_file(
+        self, form_key: str, filename: str, content_type: str, data: bytes
+    ) -> PendingFileRead:
+        """Keep one file for the form until it is sent; an `IntakeError` says why not (415
+        type, 413 size or the form's files together, 409 too many, 429 intake holds enough)."""
+        response = await self._call(
+            "POST",
+            self._form_path(form_key),
+            params={"filename": filename},
+            content=data,
+            headers={"Content-Type": content_type},
+        )
+        kept: PendingFileRead = self._parse(PendingFileRead, response)
+        return kept
+
+    async def pending_files(self, form_key: str) -> list[PendingFileRead]:
+        """The form's files waiting to be sent, in the order they were chosen."""
+        response = await self._call("GET", self._form_path(form_key))
+        files: list[PendingFileRead] = self._parse(TypeAdapter(list[PendingFileRead]), response)
+        return files
+
+    async def unpend_file(self, form_key: str, file_id: str) -> None:
+        """Forget one file of the form (an unknown one changes nothing)."""
+        await self._call("DELETE", self._form_path(form_key, f"/attachments/{quote(file_id)}"))
+
+    async def move_pending(self, form_key: str, to: str) -> list[PendingFileRead]:
+        """The form's files, now under the form key `to`."""
+        response = await self._call("POST", self._form_path(form_key, "/move"), json={"to": to})
+        files: list[PendingFileRead] = self._parse(TypeAdapter(list[PendingFileRead]), response)
+        return files
+
+    async def send_pending(self, form_key: str, concern_id: str) -> list[PendingOutcome]:
+        """Attach the form's files to the concern it created (a retry attaches nothing twice):
+        what became of each."""
+        response = await self._call(
+            "POST", self._form_path(form_key, "/send"), json={"concern_id": concern_id}
+        )
+        outcomes: list[PendingOutcome] = self._parse(TypeAdapter(list[PendingOutcome]), response)
+        return outcomes

@@ -3,7 +3,6 @@ render a template or redirect (Post/Redirect/Get)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,7 +52,7 @@ from frontends.web.security import (
     SignedCookies,
 )
 from frontends.web.settings import WebConfig, WebSettings
-from frontends.web.uploads import Stash, StashedFile, StashFull
+from frontends.web.uploads import PendingFile, PendingFiles
 from services.intake.attachments import AttachmentLimits, AttachmentSettings, limits_of
 from shared.district import DistrictConfig, load_district
 from shared.http import SecurityHeaders
@@ -135,12 +134,7 @@ class Web:
         self.csrf = Csrf(secret)
         self.cookies = SignedCookies(secret)
         self.submissions = RateLimiter(settings.submissions_per_hour, 3600.0)
-        self.stash = Stash(
-            settings.upload_dir,
-            secret=secret,
-            ttl_s=settings.upload_ttl_s,
-            max_bytes=settings.upload_stash_max_bytes,
-        )
+        self.pending = PendingFiles(intake, secret=secret)
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(),
@@ -321,23 +315,30 @@ class Web:
 
     async def keep_files(
         self, request: Request, data: FormData, key: str
-    ) -> tuple[list[StashedFile], list[forms.Said]]:
-        """The files of the form with idempotency key `key`: those posted now are kept with
-        the ones kept before (bound to this browser); why a file was not kept."""
+    ) -> tuple[list[PendingFile], list[forms.Said]]:
+        """The files of the form with idempotency key `key`: those posted now are kept by
+        intake with the ones kept before (bound to this browser); why a file was not kept."""
         owner = request.cookies.get(CSRF_COOKIE, "")
-        kept = self.stash.files(key, owner)
+        kept = await self.pending.files(key, owner)
         chosen, refused = await self.chosen_files(request, data, already=len(kept))
         for file in chosen:
             try:
                 kept.append(
-                    await asyncio.to_thread(
-                        self.stash.add, key, owner, file.filename, file.content_type, file.data
-                    )
+                    await self.pending.add(key, owner, file.filename, file.content_type, file.data)
                 )
-            except StashFull:
-                log.warning("files of forms not sent fill the stash")
-                refused.append((forms.FILES_NOT_KEPT, {"name": file.filename}))
+            except IntakeError as exc:
+                refused.append(await self.not_kept(request, file.filename, exc))
         return kept, refused
+
+    async def not_kept(self, request: Request, name: str, exc: IntakeError) -> forms.Said:
+        """Why intake did not keep a file, in the family's words: its own refusal of the
+        file, else (intake holds enough for now, or does not answer) to add it later."""
+        if exc.status not in (409, 415, 422):
+            log.warning("file not kept", extra={"status": exc.status})
+            return forms.FILES_NOT_KEPT, {"name": name}
+        limits = await self.limits()
+        size_text = pages.file_size(limits.max_bytes, language=self.language(request))
+        return forms.refused_file(name, exc.status, size_text=size_text, count=limits.per_concern)
 
     def status_link(self, tracking: str, token: str) -> str:
         return f"{self.settings.public_base_url.rstrip('/')}/status/{tracking}?" + urlencode(
@@ -477,13 +478,13 @@ def _routes(app: FastAPI) -> None:
         form: forms.ConcernForm,
         key: str,
         status: int = 200,
-        files: list[StashedFile] | None = None,
+        files: list[PendingFile] | None = None,
     ) -> Response:
         web = web_of(request)
         language = web.language(request)
         categories, schools = await web.catalog(language)
         if files is None:
-            files = web.stash.files(key, request.cookies.get(CSRF_COOKIE, ""))
+            files = await web.pending.files(key, request.cookies.get(CSRF_COOKIE, ""))
         if not form.get("language"):
             form.values["language"] = language
         page = web.render(
@@ -568,7 +569,7 @@ def _routes(app: FastAPI) -> None:
         key = key_of(data)
         removed = data.get("remove_file")
         if isinstance(removed, str) and removed:
-            web.stash.remove(key, request.cookies.get(CSRF_COOKIE, ""), removed)
+            await web.pending.remove(key, request.cookies.get(CSRF_COOKIE, ""), removed)
         files, form.file_errors = await web.keep_files(request, data, key)
         if form.errors or form.file_errors or data.get("action") == "change":
             if data.get("action") == "change":
@@ -584,14 +585,14 @@ def _routes(app: FastAPI) -> None:
         *,
         status: int = 200,
         errors: dict[str, str] | None = None,
-        files: list[StashedFile] | None = None,
+        files: list[PendingFile] | None = None,
     ) -> Response:
         """Check your answers, with the form's idempotency key (sending again is safe)."""
         web = web_of(request)
         language = web.language(request)
         categories, schools = await web.catalog(language)
         if files is None:
-            files = web.stash.files(key, request.cookies.get(CSRF_COOKIE, ""))
+            files = await web.pending.files(key, request.cookies.get(CSRF_COOKIE, ""))
         page = web.render(
             request,
             "check.html",
@@ -626,7 +627,7 @@ def _routes(app: FastAPI) -> None:
         except IntakeInvalid as exc:
             form.errors = forms.refused_answers(exc.errors)
             fresh = str(uuid.uuid4())  # the files chosen stay with the answers
-            web.stash.move(key, fresh, request.cookies.get(CSRF_COOKIE, ""))
+            await web.pending.move(key, fresh, request.cookies.get(CSRF_COOKIE, ""))
             return await form_page(request, form, fresh, status=400)
         except (IntakeUnavailable, IntakeRateLimited) as exc:
             # the answers stay, and so does the key: sending again later is safe
@@ -664,27 +665,16 @@ def _routes(app: FastAPI) -> None:
     async def attach_kept(request: Request, key: str, concern_id: str) -> list[list[Any]]:
         """Attach the form's kept files to the concern just created: [name, added] each. A
         file intake could not take now stays kept: sending the form again (the same concern,
-        by its idempotency key) adds it; intake keeps a file sent twice once."""
+        by its idempotency key) adds it; intake attaches a file sent twice once."""
         web = web_of(request)
         owner = request.cookies.get(CSRF_COOKIE, "")
-        results: list[list[Any]] = []
-        unsent = False
-        for file in web.stash.files(key, owner):
-            try:
-                data = await asyncio.to_thread(web.stash.read, key, owner, file.id)
-                await web.intake.attach(concern_id, file.filename, file.content_type, data)
-            except (IntakeError, OSError) as exc:
-                unsent = unsent or not isinstance(exc, IntakeError) or exc.status >= 500
+        sent = await web.pending.send(key, owner, concern_id)
+        for outcome in sent:
+            if not outcome.attached:
                 log.warning(
-                    "file not attached",
-                    extra={"concern_id": concern_id, "status": getattr(exc, "status", None)},
+                    "file not attached", extra={"concern_id": concern_id, "status": outcome.status}
                 )
-                results.append([file.filename[:60], False])
-            else:
-                results.append([file.filename[:60], True])
-        if not unsent:
-            web.stash.drop(key, owner)
-        return results
+        return [[outcome.filename[:60], outcome.attached] for outcome in sent]
 
     @app.get("/concern/sent", response_class=HTMLResponse)
     async def confirmation(request: Request) -> Response:

@@ -24,17 +24,6 @@ class WebSettings(FrontendSettings):
     submissions_per_hour: int = Field(
         default=10, ge=1, description="concerns one family address may submit"
     )
-    upload_dir: Path | None = Field(
-        default=None,
-        description="where files chosen on the concern form wait until it is sent (a folder "
-        "of its own; shared by the web's replicas); unset: a private temporary folder",
-    )
-    upload_ttl_s: float = Field(
-        default=3600.0, gt=0, description="how long a form's files wait to be sent"
-    )
-    upload_stash_max_bytes: int = Field(
-        default=500 * 1024 * 1024, gt=0, description="all waiting files together, at most"
-    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="proxies whose X-Forwarded-For gives the family's "

@@ -1,152 +1,87 @@
-"""Files a family chose on the concern form, kept by the web between the form and "Send my
-concern": intake gets nothing before the family confirms.
+"""Files a family chose on the concern form, between the form, "check your answers" and "Send
+my concern": kept by intake (its pending files), never by the web, so that whichever web
+replica answers the next request continues the form.
 
-Each form's files sit in a folder of their own, named by a keyed hash of the form's
-idempotency key and the browser's CSRF cookie (another browser holding the key finds
-nothing), under `UPLOAD_DIR`, never served on any address. A form's files are dropped once
-sent, or `UPLOAD_TTL_S` after they were last changed; all forms together hold at most
-`UPLOAD_STASH_MAX_BYTES` (past it a file is not kept, and the family is told to add it later).
-Several web replicas share the folder (a shared volume) or route a family to one replica.
+Each form's files are kept under a form key: a keyed hash (`FORM_SECRET`) of the form's
+idempotency key and the browser's CSRF cookie. Intake never learns the idempotency key, and
+another browser holding it finds nothing. Intake checks each file as an attachment, bounds
+what a form and all forms hold, forgets a form's files an hour after it last changed, and
+attaches them to the concern only once the family sent it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
-import shutil
-import tempfile
-import time
-import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+import logging
 
-MANIFEST = "files.json"
+from frontends.common.intake import (
+    IntakeClient,
+    IntakeError,
+    PendingFileRead,
+    PendingOutcome,
+)
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class StashedFile:
-    """One kept file: its id (to remove it), its name, type and size."""
-
-    id: str
-    filename: str
-    content_type: str
-    size: int
+# One kept file: its id (to remove it), its name, type and size.
+PendingFile = PendingFileRead
 
 
-class StashFull(Exception):
-    """The web holds as many files as it may for now."""
+class PendingFiles:
+    """The files of forms not sent yet, kept by intake under each form's key."""
 
-
-class Stash:
-    """The files of forms not sent yet, on the web's own disk, bounded in size and time."""
-
-    def __init__(
-        self,
-        directory: Path | None,
-        *,
-        secret: str,
-        ttl_s: float,
-        max_bytes: int,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        if directory is None:
-            directory = Path(tempfile.mkdtemp(prefix="bureau-web-uploads-"))
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.directory = directory
+    def __init__(self, intake: IntakeClient, *, secret: str) -> None:
+        self._intake = intake
         self._secret = secret.encode()
-        self.ttl_s = ttl_s
-        self.max_bytes = max_bytes
-        self._clock = clock
 
-    def _folder(self, key: str, owner: str) -> Path:
-        name = hmac.new(self._secret, f"{owner}\n{key}".encode(), hashlib.sha256).hexdigest()
-        return self.directory / name[:40]
+    def form_key(self, key: str, owner: str) -> str:
+        """The name intake knows the form by: the idempotency key `key` bound to the browser
+        `owner` (its CSRF cookie), through the web's secret."""
+        return hmac.new(self._secret, f"{owner}\n{key}".encode(), hashlib.sha256).hexdigest()[:40]
 
-    def _manifest(self, folder: Path) -> tuple[float, list[StashedFile]] | None:
+    async def files(self, key: str, owner: str) -> list[PendingFile]:
+        """The files kept for this form, in the order they were chosen; none while intake does
+        not answer (they stay kept)."""
         try:
-            raw = json.loads((folder / MANIFEST).read_text())
-            return float(raw["changed"]), [StashedFile(**f) for f in raw["files"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def _save(self, folder: Path, files: list[StashedFile]) -> None:
-        temporary = folder / f".{MANIFEST}.{uuid.uuid4().hex}"
-        temporary.write_text(
-            json.dumps({"changed": self._clock(), "files": [asdict(f) for f in files]})
-        )
-        os.replace(temporary, folder / MANIFEST)
-
-    def files(self, key: str, owner: str) -> list[StashedFile]:
-        """The files kept for this form, in the order they were chosen (none once expired)."""
-        folder = self._folder(key, owner)
-        found = self._manifest(folder)
-        if found is None:
+            return await self._intake.pending_files(self.form_key(key, owner))
+        except IntakeError as exc:
+            log.warning("pending files not listed", extra={"status": exc.status})
             return []
-        changed, files = found
-        if self._clock() - changed > self.ttl_s:
-            shutil.rmtree(folder, ignore_errors=True)
-            return []
-        return files
 
-    def add(
+    async def add(
         self, key: str, owner: str, filename: str, content_type: str, data: bytes
-    ) -> StashedFile:
-        """Keep one file for this form; `StashFull` when all forms hold too much already."""
-        self.sweep()
-        if self.used_bytes() + len(data) > self.max_bytes:
-            raise StashFull
-        folder = self._folder(key, owner)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        files = self.files(key, owner)
-        kept = StashedFile(uuid.uuid4().hex[:12], filename, content_type, len(data))
-        (folder / kept.id).write_bytes(data)
-        self._save(folder, [*files, kept])
-        return kept
+    ) -> PendingFile:
+        """Keep one file for this form; an `IntakeError` says why intake would not."""
+        return await self._intake.pend_file(self.form_key(key, owner), filename, content_type, data)
 
-    def read(self, key: str, owner: str, file_id: str) -> bytes:
-        return (self._folder(key, owner) / file_id).read_bytes()
-
-    def remove(self, key: str, owner: str, file_id: str) -> None:
+    async def remove(self, key: str, owner: str, file_id: str) -> None:
         """Forget one file of this form (an unknown id changes nothing)."""
-        folder = self._folder(key, owner)
-        files = self.files(key, owner)
-        if not any(f.id == file_id for f in files):
-            return
-        self._save(folder, [f for f in files if f.id != file_id])
-        (folder / file_id).unlink(missing_ok=True)
+        try:
+            await self._intake.unpend_file(self.form_key(key, owner), file_id)
+        except IntakeError as exc:
+            log.warning("pending file not removed", extra={"status": exc.status})
 
-    def move(self, key: str, new_key: str, owner: str) -> None:
+    async def move(self, key: str, new_key: str, owner: str) -> None:
         """The files of a form, now under the form's new idempotency key."""
-        folder = self._folder(key, owner)
-        if folder.is_dir():
-            os.replace(folder, self._folder(new_key, owner))
+        try:
+            await self._intake.move_pending(
+                self.form_key(key, owner), self.form_key(new_key, owner)
+            )
+        except IntakeError as exc:
+            log.warning("pending files not moved", extra={"status": exc.status})
 
-    def drop(self, key: str, owner: str) -> None:
-        """Forget every file of this form (it was sent)."""
-        shutil.rmtree(self._folder(key, owner), ignore_errors=True)
-
-    def sweep(self) -> None:
-        """Drop the forms whose files were last changed longer ago than the time they keep."""
-        now = self._clock()
-        for folder in self.directory.iterdir():
-            found = self._manifest(folder) if folder.is_dir() else None
-            changed = found[0] if found else _modified(folder)
-            if now - changed > self.ttl_s:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    def used_bytes(self) -> int:
-        return sum(
-            sum(f.size for f in found[1])
-            for folder in self.directory.iterdir()
-            if folder.is_dir() and (found := self._manifest(folder)) is not None
-        )
-
-
-def _modified(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
+    async def send(self, key: str, owner: str, concern_id: str) -> list[PendingOutcome]:
+        """Attach the form's files to the concern it created; what became of each. A file
+        intake could not take just then stays kept: sending the form again adds it."""
+        form_key = self.form_key(key, owner)
+        try:
+            return await self._intake.send_pending(form_key, concern_id)
+        except IntakeError as exc:
+            log.warning(
+                "pending files not attached", extra={"concern_id": concern_id, "status": exc.status}
+            )
+            return [
+                PendingOutcome(id=f.id, filename=f.filename, attached=False)
+                for f in await self.files(key, owner)
+            ]

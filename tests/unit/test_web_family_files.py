@@ -1,12 +1,14 @@
 """Files a family sends with a concern or a message on the family web: checked as intake
-checks them before anything is sent, kept by the web between the form and "Send my concern",
-attached once the concern exists, and a failure to attach never loses the concern."""
+checks them before anything is sent, kept by intake (its pending files, under a key bound to
+the browser) between the form and "Send my concern", attached once the concern exists, and a
+failure to attach never loses the concern. The web keeps no file itself."""
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +24,6 @@ from frontends.web.forms import (
 )
 from frontends.web.main import create_app
 from frontends.web.settings import WebSettings
-from frontends.web.uploads import Stash, StashFull
 from services.intake.attachments import AttachmentSettings, limits_of
 from tests.unit.test_web_family_status import PERSONAL_LINK
 from tests.unit.test_web_pages import ANSWERS, RECEIPT, Services, form_fields, new_form
@@ -35,15 +36,59 @@ LIMITS = limits_of(AttachmentSettings(attachment_max_bytes=4096, attachments_per
 
 
 class Intake(Services):
-    """The stand-in services, with intake's limits, and attachments that work unless `down`."""
+    """The stand-in services, with intake's limits, its pending files (kept by form key until
+    sent to a concern, once) and attachments; `attachments_down` makes sending the files fail,
+    `full` makes intake refuse to keep more."""
 
     def __init__(self) -> None:
         super().__init__()
         self.attachments_down = False
         self.refuse_answers = False
+        self.full = False
+        self.pending: dict[str, list[dict[str, object]]] = {}
+        self.contents: dict[str, bytes] = {}
+        self.sent: list[tuple[str, dict[str, object]]] = []  # (concern id, file) attached
+
+    def forms(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        parts = request.url.path.split("/")  # /v1/forms/{key}/{action}[/{id}]
+        key, action = parts[3], parts[4]
+        files = self.pending.get(key, [])
+        if action == "attachments" and request.method == "POST":
+            if self.full:
+                return httpx.Response(429, json={"title": "Too many pending files", "status": 429})
+            kept: dict[str, object] = {
+                "id": uuid.uuid4().hex,
+                "filename": request.url.params["filename"],
+                "content_type": request.headers["content-type"],
+                "size": len(request.content),
+            }
+            self.contents[str(kept["id"])] = request.content
+            self.pending.setdefault(key, []).append(kept)
+            return httpx.Response(201, json=kept)
+        if action == "attachments" and request.method == "GET":
+            return httpx.Response(200, json=files)
+        if action == "attachments" and request.method == "DELETE":
+            files[:] = [f for f in files if f["id"] != parts[5]]
+            return httpx.Response(204)
+        if action == "move":
+            to = json.loads(request.content)["to"]
+            self.pending[to] = self.pending.pop(key, [])
+            return httpx.Response(200, json=self.pending[to])
+        if action == "send":
+            if self.attachments_down:
+                return httpx.Response(503, json={"title": "Unavailable", "status": 503})
+            concern_id = json.loads(request.content)["concern_id"]
+            self.sent += [(concern_id, f) for f in files]
+            outcomes = [{**f, "attached": True, "attachment_id": f["id"]} for f in files]
+            files.clear()
+            return httpx.Response(200, json=outcomes)
+        return httpx.Response(404, json={"title": "Not found", "status": 404})
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path.startswith("/v1/forms/"):
+            return self.forms(request)
         if path == "/v1/concerns" and self.refuse_answers:
             self.requests.append(request)
             return httpx.Response(
@@ -75,8 +120,19 @@ class Intake(Services):
             )
         return super().__call__(request)
 
-    def attached(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.url.path.endswith("/attachments")]
+    def attached(self) -> list[tuple[str, dict[str, object]]]:
+        """The files attached to concerns: (concern id, file) each."""
+        return self.sent
+
+    def requester_attached(self) -> list[httpx.Request]:
+        return [
+            r
+            for r in self.requests
+            if r.url.path.startswith("/v1/tracking/") and r.url.path.endswith("/attachments")
+        ]
+
+    def pending_count(self) -> int:
+        return sum(len(files) for files in self.pending.values())
 
 
 @pytest.fixture
@@ -85,8 +141,8 @@ def services() -> Intake:
 
 
 @pytest.fixture
-def browser(services: Intake, tmp_path: Path) -> Iterator[TestClient]:
-    settings = WebSettings(upload_dir=tmp_path / "uploads")
+def browser(services: Intake) -> Iterator[TestClient]:
+    settings = WebSettings()
     app = create_app(settings, transport=httpx.MockTransport(services))
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         yield client
@@ -142,28 +198,39 @@ def test_a_path_in_the_name_is_dropped() -> None:
     assert kept is not None and kept.filename == "carta.pdf"
 
 
-# --- the web's stash -------------------------------------------------------------------------
+# --- the form's files, kept by intake ---------------------------------------------------------
 
 
-def test_kept_files_belong_to_one_browser_and_expire(tmp_path: Path) -> None:
-    now = [1000.0]
-    stash = Stash(tmp_path, secret="s", ttl_s=60, max_bytes=10_000, clock=lambda: now[0])
-    kept = stash.add("key", "browser-1", "a.png", "image/png", PNG)
-    assert stash.files("key", "browser-1") == [kept]
-    assert stash.read("key", "browser-1", kept.id) == PNG
-    assert stash.files("key", "browser-2") == []  # the key alone opens nothing
-    now[0] += 61
-    assert stash.files("key", "browser-1") == []
-    assert list(tmp_path.iterdir()) == []
+def test_the_web_keeps_no_file_and_intake_knows_a_form_only_by_a_key_bound_to_the_browser(
+    browser: TestClient, services: Intake
+) -> None:
+    form = new_form(browser)
+    browser.post(
+        "/concern/check",
+        data={**form, **ANSWERS},
+        files=[("files", ("bus-stop.png", PNG, "image/png"))],
+    )
+    [put] = [r for r in services.requests if r.method == "POST" and "/v1/forms/" in r.url.path]
+    form_key = put.url.path.split("/")[3]
+    assert re.fullmatch(r"[0-9a-f]{40}", form_key)
+    assert form["idempotency_key"] not in str(put.url)  # intake never learns the key
+    assert services.pending == {form_key: services.pending[form_key]}
+    other = TestClient(browser.app, base_url="http://127.0.0.1:8000")  # another browser
+    stolen = other.post(
+        "/concern/check",
+        data={**new_form(other), **ANSWERS, "idempotency_key": form["idempotency_key"]},
+    )
+    assert "bus-stop.png" not in stolen.text
 
 
-def test_the_stash_holds_a_bounded_number_of_bytes(tmp_path: Path) -> None:
-    stash = Stash(tmp_path, secret="s", ttl_s=60, max_bytes=3000)
-    stash.add("k1", "b", "a.png", "image/png", PNG)
-    with pytest.raises(StashFull):
-        stash.add("k2", "b", "b.png", "image/png", PNG)
-    stash.drop("k1", "b")
-    stash.add("k2", "b", "b.png", "image/png", PNG)
+def test_a_file_intake_cannot_keep_now_is_named_and_the_family_told_to_add_it_later(
+    browser: TestClient, services: Intake
+) -> None:
+    services.full = True
+    page = check_with(browser, [("bus-stop.png", PNG, "image/png")])
+    assert page.status_code == 400
+    assert "We cannot keep “bus-stop.png” just now." in page.text
+    assert "The bus skipped our stop three times." in page.text
 
 
 # --- the concern form ------------------------------------------------------------------------
@@ -185,7 +252,7 @@ def test_checked_files_are_listed_and_reach_intake_only_once_the_family_sends(
     )
     assert check.status_code == 200, check.text
     assert "bus-stop.png (2 KB)" in check.text and "letter.pdf (1 KB)" in check.text
-    assert services.attached() == []  # nothing sent before the family confirms
+    assert services.attached() == []  # nothing attached before the family confirms
     removed = re.search(r'name="remove_file" value="([0-9a-f]+)"', check.text)
     assert removed
     answers = form_fields(check.text, "/concern/send")
@@ -196,10 +263,11 @@ def test_checked_files_are_listed_and_reach_intake_only_once_the_family_sends(
     sent = browser.post("/concern/send", data=answers)
     assert sent.status_code == 200 and "CS-2026-000007" in sent.text
     assert "Files added to your concern:" in sent.text and "letter.pdf" in sent.text
-    [attached] = services.attached()
-    assert attached.url.path == f"/v1/concerns/{RECEIPT['id']}/attachments"
-    assert attached.url.params["filename"] == "letter.pdf"
-    assert attached.headers["content-type"] == "application/pdf" and attached.content == PDF
+    [(concern_id, attached)] = services.attached()
+    assert concern_id == RECEIPT["id"] and attached["filename"] == "letter.pdf"
+    assert attached["content_type"] == "application/pdf"
+    assert services.contents[str(attached["id"])] == PDF
+    assert services.pending_count() == 0
 
 
 def test_a_refused_file_is_named_in_the_error_summary_in_spanish_and_the_answers_stay(
@@ -218,6 +286,7 @@ def test_a_refused_file_is_named_in_the_error_summary_in_spanish_and_the_answers
     assert "foto.png (2 KB)" in page.text  # the good file is kept, not chosen again
     assert "The bus skipped our stop three times." in page.text
     assert services.submissions() == [] and services.attached() == []
+    assert [f["filename"] for f in services.pending.popitem()[1]] == ["foto.png"]
 
 
 def test_more_files_than_a_concern_takes_are_refused_before_sending(
@@ -235,7 +304,7 @@ def test_a_post_larger_than_a_concern_takes_is_not_read(
         browser, [("huge.pdf", PDF + b"x" * (1024 * 1024 + 10_000), "application/pdf")]
     )
     assert page.status_code == 413 and "Traceback" not in page.text
-    assert services.submissions() == [] and services.attached() == []
+    assert services.submissions() == [] and services.pending_count() == 0
 
 
 def test_a_file_intake_cannot_take_now_keeps_the_concern_and_sending_again_adds_it(
@@ -253,7 +322,7 @@ def test_a_file_intake_cannot_take_now_keeps_the_concern_and_sending_again_adds_
     assert {r.headers["Idempotency-Key"] for r in services.submissions()} == {
         answers["idempotency_key"]
     }  # one concern
-    assert [r.url.params["filename"] for r in services.attached()] == ["bus-stop.png"] * 2
+    assert [f["filename"] for _, f in services.attached()] == ["bus-stop.png"]
 
 
 def test_files_stay_with_the_answers_when_intake_refuses_an_answer(
@@ -292,8 +361,9 @@ def test_a_message_takes_files_sent_after_it_with_the_familys_secret(
     paths = [r.url.path for r in services.requests if r.method == "POST"]
     tracking = f"/v1/tracking/{RECEIPT['tracking_number']}"
     assert paths[-2:] == [f"{tracking}/messages", f"{tracking}/attachments"]
-    [attached] = services.attached()
+    [attached] = services.requester_attached()
     assert attached.headers["X-Access-Token"] == RECEIPT["access_token"]
+    assert services.pending == {}  # a message's files go straight to the concern
 
 
 def test_a_refused_file_keeps_the_message_unsent_and_says_why(
