@@ -273,3 +273,86 @@ async def test_an_administrator_changes_a_policys_match_order_warnings_reminders
     await page.get_by_role("link", name="Add a policy").click()
     await expect(page.get_by_label(re.compile("^Pause the clock"))).to_be_checked()
     await check(page, console, "policy-new-options")
+
+
+async def test_a_specialist_works_a_case_through_every_other_action_and_hands_over(
+    console: Console, context: BrowserContext
+) -> None:
+    kept = submit(console, category="other", description="The school website has no bus map.")
+    duplicate = submit(
+        console, category="other", description="There is no bus map on the school website."
+    )
+    page = await context.new_page()
+    await sign_in(page, console, "sd-1", start=f"/staff/concerns/{kept['id']}")
+    notice, tag = page.get_by_role("status"), page.locator("h1 .tag")
+
+    async def act(form_name: str, button: str, done: str, text: str | None = None) -> None:
+        form = page.get_by_role("form", name=form_name, exact=True)
+        if text is not None:
+            await form.get_by_role("textbox").first.fill(text)
+        await form.get_by_role("button", name=button).click()
+        await expect(notice).to_have_text(done)
+
+    await act("Acknowledge", "Acknowledge", "Acknowledged.")
+    await expect(tag).to_have_text("Acknowledged")
+    await act(
+        "Request information",
+        "Ask the family",
+        "Question sent; the clock is paused until the family answers.",
+        "Which school's website did you look at?",
+    )
+    await expect(tag).to_have_text("Awaiting requester")
+    await act("Resume work", "Resume", "Work resumed.", "The office told us which school.")
+    await expect(tag).to_have_text("Acknowledged")
+
+    await page.get_by_label(re.compile("^Call back by")).fill("2026-12-30T09:00")
+    await page.get_by_role("button", name="Schedule callback").click()
+    await expect(notice).to_have_text("Callback scheduled.")
+    await page.get_by_label("Why it is no longer needed (optional)").fill("They wrote back.")
+    await page.get_by_role("button", name="Call off this callback").click()
+    await expect(notice).to_have_text("Callback called off.")
+    await expect(page.locator(".callbacks")).to_contain_text("Cancelled")
+
+    other = await context.new_page()
+    await other.goto(f"{console.web}/staff/concerns/{duplicate['id']}")
+    merge = other.get_by_role("form", name="Merge into another concern")
+    await merge.get_by_label("Tracking number of the concern to keep").fill(kept["tracking_number"])
+    await merge.get_by_label(re.compile("^Why it is a duplicate")).fill("Same bus map, twice.")
+    await merge.get_by_role("button", name="Merge").click()
+    await expect(other.get_by_role("status")).to_have_text("Merged into the other concern.")
+    await expect(other.get_by_role("link", name="the other concern")).to_be_visible()
+    await check(other, console, "case-merged")
+
+    await act("Resolve", "Resolve", "Resolved; the family sees the summary.", "Map added.")
+    await act("Reopen", "Reopen", "Reopened.", "The map link is broken.")
+    await expect(tag).to_have_text("Reopened")
+    await act("Resolve", "Resolve", "Resolved; the family sees the summary.", "Link fixed.")
+    await act("Close for good", "Close", "Closed.", "Nothing more to do.")
+    await expect(tag).to_have_text("Closed")
+    await expect(page.get_by_role("form", name="Reopen")).to_have_count(0)
+    await check(page, console, "case-closed")
+
+    theirs = submit(console, category="other", description="Who prints the school calendar?")
+    async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
+
+        async def routed() -> bool:
+            found = await http.get(f"/v1/concerns/{theirs['id']}/triage", headers=SPECIALIST)
+            return found.status_code == 200
+
+        await eventually(routed, timeout_s=20, interval_s=0.2, what="triage routed it")
+        moved = await http.patch(
+            f"/v1/concerns/{theirs['id']}/triage",
+            json={"assignee_id": "sd-2", "reason": "Kevin prints the calendars."},
+            headers=SPECIALIST,
+        )
+        moved.raise_for_status()
+    await page.get_by_role("link", name="Team", exact=True).click()
+    handover = page.get_by_role("form", name="Hand over the concerns of Kevin Nguyen")
+    await handover.get_by_label("To").select_option("sd-1")
+    await handover.get_by_role("button", name="Hand over").click()
+    await expect(notice).to_have_text(
+        re.compile(r"^Handed over \d+ open concerns? to Rosa Jiménez\.$")
+    )
+    async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
+        decision = await http.get(f"/v1/concerns/{theirs['id']}/triage", headers=SPECIALIST)
+    assert decision.json()["assignee_id"] == "sd-1"
