@@ -314,7 +314,13 @@ async def test_a_specialist_works_a_case_through_every_other_action_and_hands_ov
     await expect(page.locator(".callbacks")).to_contain_text("Cancelled")
 
     other = await context.new_page()
-    await other.goto(f"{console.web}/staff/concerns/{duplicate['id']}")
+    flagged = other.locator(".duplicates").get_by_role("link", name=kept["tracking_number"])
+
+    async def flagged_as_duplicate() -> bool:  # triage flags it (same family, similar words)
+        await other.goto(f"{console.web}/staff/concerns/{duplicate['id']}")
+        return await flagged.count() == 1
+
+    await eventually(flagged_as_duplicate, timeout_s=20, interval_s=0.5, what="the duplicate")
     merge = other.get_by_role("form", name="Merge into another concern")
     await merge.get_by_label("Tracking number of the concern to keep").fill(kept["tracking_number"])
     await merge.get_by_label(re.compile("^Why it is a duplicate")).fill("Same bus map, twice.")
