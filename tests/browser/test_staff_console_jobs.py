@@ -1,8 +1,11 @@
 """The API's staff jobs the console gained for issue 18's "every job from a browser", in a real
 Chromium signed in with a real OpenID Connect provider (the staff console module's fixtures):
-the whole work queue (every page of it, with the view's counts, by channel and order), a team
-lead's view of one member's concerns, a case's routing and clock history, and the way to the
-training records and the Board. axe-core finds no WCAG 2.1 AA violation on these pages."""
+the whole work queue (every page of it, with the view's counts, by channel, order and days
+sent), a team lead's view of one member's concerns, a case's routing and clock history, the
+case actions the first module does not walk through (acknowledge, ask the family, resume,
+call off a callback, merge, reopen, close) and a hand-over, routing rules on every condition,
+an SLA policy's match, order, warnings, reminders and pause, and the way to the training
+records and the Board. axe-core finds no WCAG 2.1 AA violation on these pages."""
 
 from __future__ import annotations
 
@@ -60,6 +63,9 @@ async def test_a_specialist_pages_through_a_long_queue_with_its_counts_by_channe
     await check(page, console, "queue-next-page")
     await page.get_by_role("link", name="Back to the first page").click()
     await expect(rows).to_have_count(50)
+    await page.goto(f"{console.web}/staff/queue?view=all&category=enrollment&cursor=not-ours")
+    await expect(rows).to_have_count(50)  # a page address intake does not take: the first page
+    await expect(status).not_to_contain_text("after the first page")
 
     await page.get_by_label("Came by").select_option("phone")
     await page.get_by_role("button", name="Filter").click()

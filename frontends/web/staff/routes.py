@@ -27,6 +27,7 @@ from frontends.common.staff import (
     CALLBACK_ACTION,
     PUBLIC_EVENTS,
     ClockRead,
+    ConcernCounts,
     ConcernPage,
     ConcernRead,
     ContactRevealRead,
@@ -368,11 +369,23 @@ def _router() -> APIRouter:
                 errors, status = {"requester": message}, 400
         asked = {**filters, **chosen.filters}
         counts = None
-        if found is None:
-            result, counts = await asyncio.gather(
+
+        async def read(asked: dict[str, Any]) -> tuple[ConcernPage, ConcernCounts | None]:
+            """The page of the queue asked for, and the view's counts (None: not now)."""
+            return await asyncio.gather(
                 client.concerns(bearer, asked),
                 _unless_down(client.counts(bearer, views.count_filters(asked)), None),
             )
+
+        if found is None:
+            try:
+                result, counts = await read(asked)
+            except IntakeInvalid:  # a page address intake does not take: the first page
+                if "cursor" not in asked:
+                    raise
+                filters.pop("cursor", None)
+                asked.pop("cursor")
+                result, counts = await read(asked)
         else:
             result = found
         fragment = request.query_params.get("fragment") == "1"
