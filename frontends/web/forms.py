@@ -212,8 +212,7 @@ def read_secret(typed: str) -> str:
 # --- files ------------------------------------------------------------------------------------
 
 FILE_TYPE_REFUSED = N_(
-    "“%(name)s” is a type of file we cannot take. Choose a file of a type listed under "
-    "“Add files”."
+    "“%(name)s” is a type of file we cannot take. Choose a file of a type listed under “Add files”."
 )
 FILE_TOO_LARGE = N_("“%(name)s” is larger than %(size)s. Choose a smaller file.")
 FILE_EMPTY = N_("“%(name)s” is empty. Choose the file again.")
