@@ -221,6 +221,36 @@ def _has_figures(group: Mapping[str, Any]) -> bool:
     )
 
 
+def _below(
+    ordered: Sequence[Mapping[str, Any]], field: str, names: Mapping[str, str], target: float | None
+) -> list[str]:
+    """The names of the groups whose share `field` is under `target`."""
+    return [
+        names.get(g["key"], g["key"])
+        for g in ordered
+        if target is not None and g.get(field) is not None and g[field] < target
+    ]
+
+
+def _share_bars(
+    ordered: Sequence[Mapping[str, Any]], field: str, names: Mapping[str, str], target: float | None
+) -> dict[str, Any]:
+    """One bar per group of its share `field`, marked met or not against `target`."""
+    return {
+        "bars": [
+            Bar(
+                names.get(g["key"], g["key"]),
+                shown(g[field], "share"),
+                scale(g[field], "share"),
+                None if g[field] is None or target is None else g[field] >= target,
+            )
+            for g in ordered
+        ],
+        "target": None if target is None else target * 100,
+        "target_label": f"target {shown(target, 'share')}" if target is not None else "",
+    }
+
+
 def group_chart(
     kind: str,
     groups: Sequence[Mapping[str, Any]],
@@ -241,22 +271,12 @@ def group_chart(
         (g for g in groups if _has_figures(g)),
         key=lambda g: (g["resolved_within_guarantee"] is None, g["resolved_within_guarantee"] or 0),
     )
-    shortfalls = [
-        names.get(g["key"], g["key"])
-        for g in ordered
-        if target is not None
-        and g["resolved_within_guarantee"] is not None
-        and g["resolved_within_guarantee"] < target
-    ]
+    shortfalls = _below(ordered, "resolved_within_guarantee", names, target)
     summary = f"Resolved within {guarantee_hours} hours by {label}. " + (
         f"Below target: {', '.join(shortfalls)}." if shortfalls else "No group is below target."
     )
     if callbacks is not None:
-        late = [
-            names.get(g["key"], g["key"])
-            for g in ordered
-            if g.get("callbacks_on_time") is not None and g["callbacks_on_time"] < callbacks.target
-        ]
+        late = _below(ordered, "callbacks_on_time", names, callbacks.target)
         summary += f" {callbacks.name}: " + (
             f"below target in {', '.join(late)}." if late else "no group is below target."
         )
@@ -264,19 +284,7 @@ def group_chart(
         id=f"by-{kind}",
         title=f"By {label}",
         summary=summary,
-        bars=[
-            Bar(
-                names.get(g["key"], g["key"]),
-                shown(g["resolved_within_guarantee"], "share"),
-                scale(g["resolved_within_guarantee"], "share"),
-                None
-                if g["resolved_within_guarantee"] is None or target is None
-                else g["resolved_within_guarantee"] >= target,
-            )
-            for g in ordered
-        ],
-        target=None if target is None else target * 100,
-        target_label=f"target {shown(target, 'share')}" if target is not None else "",
+        **_share_bars(ordered, "resolved_within_guarantee", names, target),
         columns=(
             label.capitalize(),
             f"Within {guarantee_hours} h",
@@ -325,11 +333,7 @@ def call_chart(
     school unless the caller chose one: it is counted as unknown, never dropped."""
     label = {"category": "category", "school": "school", "team": "team"}[kind]
     ordered = sorted(groups, key=lambda g: (g["answered_share"] is None, g["answered_share"] or 0))
-    short = [
-        names.get(g["key"], g["key"])
-        for g in ordered
-        if target is not None and g["answered_share"] is not None and g["answered_share"] < target
-    ]
+    short = _below(ordered, "answered_share", names, target)
     title = f"Calls answered by {label}, {period}"
     summary = f"{title}. " + (
         f"Below target: {', '.join(short)}."
@@ -342,19 +346,7 @@ def call_chart(
         id=f"calls-by-{kind}",
         title=title,
         summary=summary.strip(),
-        bars=[
-            Bar(
-                names.get(g["key"], g["key"]),
-                shown(g["answered_share"], "share"),
-                scale(g["answered_share"], "share"),
-                None
-                if g["answered_share"] is None or target is None
-                else g["answered_share"] >= target,
-            )
-            for g in ordered
-        ],
-        target=None if target is None else target * 100,
-        target_label=f"target {shown(target, 'share')}" if target is not None else "",
+        **_share_bars(ordered, "answered_share", names, target),
         columns=(label.capitalize(), "Calls answered", "Calls", "Answered", "90% answered within"),
         rows=[
             (
