@@ -121,11 +121,27 @@ def limits_of(settings: AttachmentSettings) -> AttachmentLimits:
     )
 
 
-class AttachmentRead(BaseModel):
+class FileRead(BaseModel):
+    """A stored file as listed: its id, name, type and size."""
+
     id: str
     filename: str
     content_type: str
     size: int
+
+    @staticmethod
+    def fields_of(doc: Document) -> dict[str, Any]:
+        """These fields of a GridFS file document."""
+        meta = doc.get("metadata") or {}
+        return {
+            "id": str(doc["_id"]),
+            "filename": doc.get("filename") or "attachment",
+            "content_type": meta.get("content_type", "application/octet-stream"),
+            "size": int(doc.get("length", 0)),
+        }
+
+
+class AttachmentRead(FileRead):
     sha256: str
     uploaded_at: datetime
     uploaded_by: str
@@ -179,10 +195,7 @@ def settings_of(request: Request) -> AttachmentSettings:
 def _read(doc: Document) -> AttachmentRead:
     meta = doc.get("metadata") or {}
     return AttachmentRead(
-        id=str(doc["_id"]),
-        filename=doc.get("filename") or "attachment",
-        content_type=meta.get("content_type", "application/octet-stream"),
-        size=int(doc.get("length", 0)),
+        **FileRead.fields_of(doc),
         sha256=meta.get("sha256", ""),
         uploaded_at=doc["uploadDate"],
         uploaded_by=meta.get("uploaded_by", ""),

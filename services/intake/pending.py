@@ -28,6 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake.attachments import (
     AttachmentSettings,
+    FileRead,
     content_kind,
     read_file,
     refusal,
@@ -63,13 +64,8 @@ class PendingSettings(BaseSettings):
     pending_files_sweep_s: float = Field(default=60.0, gt=0)
 
 
-class PendingFileRead(BaseModel):
+class PendingFileRead(FileRead):
     """A file waiting for the family's confirmation: its id (to remove it), name, type, size."""
-
-    id: str
-    filename: str
-    content_type: str
-    size: int
 
 
 class PendingMove(BaseModel):
@@ -122,13 +118,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
 
 
 def _read(doc: Document) -> PendingFileRead:
-    meta = doc.get("metadata") or {}
-    return PendingFileRead(
-        id=str(doc["_id"]),
-        filename=doc.get("filename") or "attachment",
-        content_type=meta.get("content_type", "application/octet-stream"),
-        size=int(doc.get("length", 0)),
-    )
+    return PendingFileRead(**FileRead.fields_of(doc))
 
 
 async def _of_form(db: AsyncDatabase[Document], form_key: str, now: datetime) -> list[Document]:
