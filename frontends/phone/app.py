@@ -10,6 +10,7 @@ the call's state is in the URL, the decisions in `domain`, the words and TwiML i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -36,7 +37,7 @@ from frontends.phone.client import (
 )
 from frontends.phone.config import PhoneConfig, phone_config
 from frontends.phone.settings import PhoneSettings
-from frontends.phone.voice import MAX_PROMPTS, Speaker, choose_language
+from frontends.phone.voice import MAX_PROMPTS, SURVEY_PROMPTS, Speaker, choose_language
 from shared.clock import Clock, SystemClock
 from shared.district import DistrictConfig, load_district
 
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 # Numbers a provider sends for a caller who withheld theirs (Twilio's markers).
 WITHHELD = frozenset({"+266696687", "+7378742833", "+2562533", "+86282452253", "+8656696"})
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# How long a caller who heard a resolved concern's status waits on notify for its survey,
+# at most: a survey notify cannot tell of in that time is not asked.
+SURVEY_CHECK_S = 3.0
 
 
 @dataclass
@@ -144,6 +148,7 @@ def create_app(
     app.add_api_route("/voice/status/recent", status_recent, methods=["POST"])
     app.add_api_route("/voice/status/number", status_number, methods=["POST"])
     app.add_api_route("/voice/status/pin", status_pin, methods=["POST"])
+    app.add_api_route("/voice/survey", survey, methods=["POST"])
     app.add_api_route("/voice/report/category", report_category, methods=["POST"])
     app.add_api_route("/voice/report/recorded", report_recorded, methods=["POST"])
     app.add_api_route("/voice/dial/done", dial_done, methods=["POST"])
@@ -305,8 +310,56 @@ async def status_pin(request: Request, form: Form, phone: Ctx) -> Response:
             view.status.value,
             phone.district.team_name_in(view.team_name, speaker.language),
             view.resolution_due_at,
+            survey=await _survey_open(phone, view.tracking_number, view.status.value),
         )
     )
+
+
+async def _survey_open(phone: Phone, tracking_number: str, status: str) -> bool:
+    """Whether to ask the satisfaction survey of the concern the caller just heard: resolved,
+    and notify holds its survey open. Not yet open, answered by any door, expired, or notify
+    slow or away: not asked, and nothing said about it."""
+    if not domain.surveyed(status):
+        return False
+    try:
+        async with asyncio.timeout(SURVEY_CHECK_S):
+            found = await phone.bureau.concern_survey(tracking_number)
+    except (IntakeError, TimeoutError) as exc:
+        if not isinstance(exc, IntakeError) or exc.status not in (404, 410):
+            log.warning(
+                "survey state unavailable",
+                extra={"tracking_number": tracking_number, "error": str(exc) or "timeout"},
+            )
+        return False
+    return found.status == "open"
+
+
+async def survey(request: Request, form: Form, phone: Ctx) -> Response:
+    """The caller's key for the survey question: a score 1-5 goes to notify, and the caller
+    hears thanks; another key or silence asks once more, then goodbye."""
+    lang, prompt, _ask = state(request)
+    speaker = phone.speaker(lang)
+    tracking = domain.valid_tracking(request.query_params.get("tn"))
+    if tracking is None:
+        return twiml(speaker.goodbye())
+    score = domain.survey_score(form.get("Digits"))
+    if score is None:
+        if prompt >= SURVEY_PROMPTS:
+            return twiml(speaker.goodbye())
+        return twiml(speaker.ask_survey(tracking, prompt=prompt + 1))
+    try:
+        await phone.bureau.answer_concern_survey(tracking, score)
+    except IntakeError as exc:
+        # answered meanwhile (another door, or the provider's retry), expired, or notify
+        # away: not the caller's to hear about
+        (log.info if exc.status in (409, 410) else log.warning)(
+            "survey answer not taken", extra={"tracking_number": tracking, "status": exc.status}
+        )
+        return twiml(speaker.goodbye())
+    # a step on the call's path, no outcome: the call still counts once (status heard) and
+    # the answer once, as notify's `survey.answered`
+    await record(phone, form, "survey:answered")
+    return twiml(speaker.survey_thanks())
 
 
 async def report_category(request: Request, form: Form, phone: Ctx) -> Response:

@@ -1,8 +1,9 @@
 """The services as the phone front door calls them: one typed client, one `Bureau` protocol.
 
 `Bureau` is what the routes need; `HttpBureau` is intake's client with the phone's calls
-(the PIN, call records, inbound texts) and speaks to notify for SMS opt-outs; tests pass a
-fake of the same shape.
+(the PIN, call records, inbound texts) and speaks to notify for SMS opt-outs and a resolved
+concern's survey (the family front doors' `frontends.common.notify`); tests pass a fake of the
+same shape.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from frontends.common.intake import (
     ConcernReceipt,
     IntakeClient,
     IntakeNotFound,
-    IntakeUnavailable,
     RequesterView,
-    error_from,
 )
+from frontends.common.notify import NotifyClient, Survey
 from frontends.common.settings import FrontendSettings
 from services.intake.calls import CallOutcome, CallStepCreate, RecentConcern
 from services.intake.inbound import InboundMessageCreate
@@ -33,6 +33,7 @@ __all__ = [
     "HttpBureau",
     "InboundMessageCreate",
     "RecentConcern",
+    "Survey",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,29 @@ class Bureau(Protocol):
         """Whether notify holds this number's STOP."""
         ...
 
+    async def concern_survey(self, tracking_number: str) -> Survey:
+        """The survey of a concern the caller opened with its PIN: `open` or `answered`;
+        `IntakeError` 404 until resolved, 410 expired."""
+        ...
+
+    async def answer_concern_survey(self, tracking_number: str, score: int) -> None:
+        """The caller's one answer (score 1-5); `IntakeError` 409 when already answered by any
+        door, 410 expired."""
+        ...
+
+
+class PhoneNotify(NotifyClient):
+    """Notify as the phone calls it: the family front doors' survey, and SMS opt-outs."""
+
+    async def opt_outs(self, method: str, phone: str) -> bool:
+        """notify's `/v1/sms-opt-outs/{phone}`; False for its 404 (not opted out): an answer,
+        not an error."""
+        try:
+            await self._call(method, f"/v1/sms-opt-outs/{quote(phone, safe='')}")
+        except IntakeNotFound:
+            return False
+        return True
+
 
 class HttpBureau(IntakeClient):
     """The services over HTTP: intake's client with the phone's calls, and notify for
@@ -94,9 +118,10 @@ class HttpBureau(IntakeClient):
             timeout_s=settings.io_timeout_s,
             transport=transport,
         )
-        self._notify = httpx.AsyncClient(
-            base_url=settings.notify_url.rstrip("/"),
-            timeout=settings.io_timeout_s,
+        self._notify = PhoneNotify(
+            settings.notify_url,
+            self._token,
+            timeout_s=settings.io_timeout_s,
             transport=transport,
         )
 
@@ -152,19 +177,13 @@ class HttpBureau(IntakeClient):
 
     async def sms_opt_out(self, phone: str, opted_out: bool) -> None:
         """Tell notify that this number said STOP (or START again)."""
-        await self._opt_outs("PUT" if opted_out else "DELETE", phone)
+        await self._notify.opt_outs("PUT" if opted_out else "DELETE", phone)
 
     async def sms_opted_out(self, phone: str) -> bool:
-        return (await self._opt_outs("GET", phone)).status_code == 204
+        return await self._notify.opt_outs("GET", phone)
 
-    async def _opt_outs(self, method: str, phone: str) -> httpx.Response:
-        """notify's `/v1/sms-opt-outs/{phone}`; 404 (not opted out) is an answer, not an error."""
-        path = f"/v1/sms-opt-outs/{quote(phone, safe='')}"
-        headers = {"Authorization": f"Bearer {self._token()}"}
-        try:
-            response = await self._notify.request(method, path, headers=headers)
-        except httpx.HTTPError as exc:
-            raise IntakeUnavailable(503, "Unreachable", type(exc).__name__) from None
-        if response.status_code >= 400 and response.status_code != 404:
-            raise error_from(response)
-        return response
+    async def concern_survey(self, tracking_number: str) -> Survey:
+        return await self._notify.concern_survey(tracking_number)
+
+    async def answer_concern_survey(self, tracking_number: str, score: int) -> None:
+        await self._notify.answer_concern_survey(tracking_number, score)

@@ -73,6 +73,21 @@ def spoken_digits(value: str) -> str:
     return ", ".join(" ".join(group) for group in groups)
 
 
+SURVEY_SCORES = range(1, 6)
+SURVEYED_STATUSES = frozenset({"resolved", "closed"})
+
+
+def surveyed(status: str) -> bool:
+    """Whether a concern in `status` may have its satisfaction survey open (notify decides:
+    it opens one at each resolution, once per concern)."""
+    return status in SURVEYED_STATUSES
+
+
+def survey_score(digits: str | None) -> int | None:
+    """The keyed satisfaction score, 1 (very dissatisfied) to 5 (very satisfied)."""
+    return int(digits) if digits and digits.isdigit() and int(digits) in SURVEY_SCORES else None
+
+
 def category_choice(digits: str | None, category_ids: list[str]) -> str | None:
     """The category at the keyed position (1-based) of the menu."""
     if digits and digits.isdigit() and 1 <= int(digits) <= len(category_ids):

@@ -2,7 +2,8 @@
 
 The catalogs are `locales/<language>/LC_MESSAGES/messages.po` (English message ids); they are
 compiled in memory at start, so a district adds or corrects a language by editing a `.po`
-file (`pybabel extract -F frontends/phone/babel.cfg` finds new messages).
+file (`pybabel extract -F babel.cfg -k N_ -o locales/messages.pot .` from `frontends/phone/`
+finds new messages).
 """
 
 from __future__ import annotations

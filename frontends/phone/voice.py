@@ -15,6 +15,7 @@ from frontends.phone.speech import N_, spoken_time, status_words, translator
 
 GATHER_TIMEOUT_S = 6
 MAX_PROMPTS = 3
+SURVEY_PROMPTS = 2  # the survey question is asked once and repeated once, never more
 
 
 def url(path: str, **params: str | int | None) -> str:
@@ -181,9 +182,16 @@ class Speaker:
         )
 
     def status(
-        self, tracking_number: str, status: str, team: str | None, due: datetime
+        self,
+        tracking_number: str,
+        status: str,
+        team: str | None,
+        due: datetime,
+        *,
+        survey: bool = False,
     ) -> VoiceResponse:
-        """The status, owning team and due time; never a name or a student detail."""
+        """The status, owning team and due time; never a name or a student detail. Then the
+        menu, or the satisfaction question when the resolved concern's survey is open."""
         _ = self._
         text = _("Your concern %(digits)s is %(status)s.") % {
             "digits": spoken_digits(tracking_number),
@@ -197,7 +205,36 @@ class Speaker:
             text += " " + _(
                 "To give us what we asked for, answer our message, or press 3 to speak to someone."
             )
+        if survey:
+            return self.ask_survey(tracking_number, before=text)
         return self.menu(greet=False, before=text)
+
+    # --- the satisfaction survey of a resolved concern -----------------------------------
+
+    def ask_survey(
+        self, tracking_number: str, *, prompt: int = 1, before: str | None = None
+    ) -> VoiceResponse:
+        """The survey's one question, a key per score; silence or another key asks it once
+        more (`prompt` 2), then the call ends with a goodbye."""
+        response = VoiceResponse()
+        if before:
+            self.say(response, before)
+        gather = self._gather(
+            url("/voice/survey", lang=self.language, tn=tracking_number, prompt=prompt), digits=1
+        )
+        self.say(
+            gather,
+            self._(
+                "One question about this concern: how satisfied are you with how we handled "
+                "it? Press 1 for very dissatisfied, 2 for dissatisfied, 3 for neutral, 4 for "
+                "satisfied, or 5 for very satisfied."
+            ),
+        )
+        response.append(gather)
+        return response
+
+    def survey_thanks(self) -> VoiceResponse:
+        return self.goodbye(self._("Thank you for your answer."))
 
     # --- report -------------------------------------------------------------------------
 

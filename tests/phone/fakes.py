@@ -8,8 +8,11 @@ from typing import Any
 
 from frontends.common.intake import (
     ConcernReceipt,
+    IntakeConflict,
+    IntakeError,
     IntakeNotFound,
     IntakeRateLimited,
+    IntakeUnavailable,
     RequesterView,
 )
 from frontends.phone.client import (
@@ -17,6 +20,7 @@ from frontends.phone.client import (
     CallStepCreate,
     InboundMessageCreate,
     RecentConcern,
+    Survey,
 )
 from services.intake.domain import OPEN_STATUSES, Status
 from services.intake.schemas import ConcernCreate
@@ -37,6 +41,10 @@ class FakeBureau:
     texts: list[tuple[str, str, str | None]] = field(default_factory=list)
     opted_out: set[str] = field(default_factory=set)
     wrong_pins: int = 0
+    # a resolved concern's survey in notify, by tracking number: open, answered, expired,
+    # or unreachable (notify does not answer); none until notify heard of the resolution
+    surveys: dict[str, str] = field(default_factory=dict)
+    survey_answers: list[tuple[str, int]] = field(default_factory=list)
 
     def add(
         self,
@@ -134,3 +142,26 @@ class FakeBureau:
 
     async def sms_opted_out(self, phone: str) -> bool:
         return phone in self.opted_out
+
+    def _survey(self, tracking_number: str) -> str:
+        state = self.surveys.get(tracking_number)
+        if state is None:
+            raise IntakeNotFound(404, "Survey not found")
+        if state == "expired":
+            raise IntakeError(410, "Survey expired")
+        if state == "unreachable":
+            raise IntakeUnavailable(503, "Unreachable")
+        return state
+
+    async def concern_survey(self, tracking_number: str) -> Survey:
+        return Survey(
+            language="en",
+            status=self._survey(tracking_number),
+            expires_at=self.clock.now() + timedelta(days=30),
+        )
+
+    async def answer_concern_survey(self, tracking_number: str, score: int) -> None:
+        if self._survey(tracking_number) == "answered":
+            raise IntakeConflict(409, "Survey already answered")
+        self.surveys[tracking_number] = "answered"
+        self.survey_answers.append((tracking_number, score))

@@ -3,6 +3,7 @@ in and after Service Desk hours (a fake clock), with signed webhooks; services a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from frontends.phone.app import create_app
-from frontends.phone.client import CallOutcome
+from frontends.phone.client import CallOutcome, Survey
 from frontends.phone.config import PhoneConfig, phone_config
 from frontends.phone.settings import PhoneSettings
 from services.intake.domain import Status
@@ -463,3 +464,146 @@ def test_a_voice_that_does_not_speak_its_language_is_refused_by_the_config_check
         "language": "es",
         "voice": "woman",
     }
+
+
+# --- the satisfaction survey of a resolved concern -----------------------------------------
+
+SURVEY = {
+    "en": {
+        "question": "how satisfied are you with how we handled it? Press 1 for very dissatisfied",
+        "five": "or 5 for very satisfied",
+        "thanks": "Thank you for your answer.",
+        "goodbye": "Thank you for calling. Goodbye.",
+        "resolved": "Your concern 2 0 2 6, 0 0 0 0 4 2 is resolved.",
+    },
+    "es": {
+        "question": "¿qué tan satisfecho está con la forma en que lo atendimos? Oprima 1 si está "
+        "muy insatisfecho",
+        "five": "o 5 si está muy satisfecho",
+        "thanks": "Gracias por su respuesta.",
+        "goodbye": "Gracias por llamar. Adiós.",
+        "resolved": "Su caso 2 0 2 6, 0 0 0 0 4 2 está resuelto.",
+    },
+}
+RESOLVED = "CS-2026-000042"
+
+
+def resolved_concern(bureau: FakeBureau, survey: str | None = "open") -> None:
+    bureau.add(tracking_number=RESOLVED, pin="271828", status=Status.RESOLVED)
+    if survey is not None:
+        bureau.surveys[RESOLVED] = survey
+
+
+def survey_steps(bureau: FakeBureau) -> list[str]:
+    return [step for _, step, _ in bureau.steps if step.startswith("survey")]
+
+
+@BOTH
+async def test_after_a_resolved_concerns_status_the_caller_answers_the_survey_and_hears_thanks(
+    phone: Phone, lang: str
+) -> None:
+    async with phone() as (caller, bureau):
+        resolved_concern(bureau)
+        call = await caller.call([LANGUAGE_KEY[lang], "1", "000042", "271828", "4"])
+        said = SURVEY[lang]
+        text = call.text
+        assert text.index(said["resolved"]) < text.index(said["question"])
+        assert said["five"] in text and said["thanks"] in text and call.hung_up
+        assert bureau.survey_answers == [(RESOLVED, 4)]
+        # the answer is a step on the call's path, not a second outcome: the call counts once
+        assert survey_steps(bureau) == ["survey:answered"]
+        assert bureau.outcomes == [CallOutcome.STATUS_HEARD]
+
+        # the next call about the same concern is not asked again
+        again = await caller.call([LANGUAGE_KEY[lang], "1", "000042", "271828", None, None, None])
+    assert said["resolved"] in again.text
+    assert said["question"] not in again.text
+    assert bureau.survey_answers == [(RESOLVED, 4)]
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("keys", "score"),
+    [([None, None], None), (["9", None], None), (["0", "2"], 2), ([None, "5"], 5)],
+    ids=["silence", "wrong-key-then-silence", "wrong-key-then-score", "silence-then-score"],
+)
+async def test_the_survey_question_is_repeated_once_then_the_call_ends_politely(
+    phone: Phone, lang: str, keys: list[str | None], score: int | None
+) -> None:
+    async with phone() as (caller, bureau):
+        resolved_concern(bureau)
+        call = await caller.call([LANGUAGE_KEY[lang], "1", "000042", "271828", *keys, "1"])
+    said = SURVEY[lang]
+    assert call.text.count(said["question"]) == 2  # asked, and repeated once
+    assert [r for r in call.requests if r.startswith("/voice/survey")] == [
+        f"/voice/survey?lang={lang}&tn={RESOLVED}&prompt={n}" for n in (1, 2)
+    ]
+    assert call.hung_up and call.heard[-1] == said["goodbye"]
+    if score is None:  # the extra "1" in the script is never asked for
+        assert bureau.survey_answers == [] and said["thanks"] not in call.text
+        assert survey_steps(bureau) == []
+    else:
+        assert bureau.survey_answers == [(RESOLVED, score)] and said["thanks"] in call.text
+
+
+@BOTH
+@pytest.mark.parametrize("survey", ["answered", "expired", "unreachable", None])
+async def test_a_survey_answered_expired_not_open_or_unreachable_is_skipped_without_a_word(
+    phone: Phone, lang: str, survey: str | None
+) -> None:
+    async with phone() as (caller, bureau):
+        resolved_concern(bureau, survey)
+        call = await caller.call([LANGUAGE_KEY[lang], "1", "000042", "271828", None, None, None])
+    said = SURVEY[lang]
+    assert said["resolved"] in call.text and SAID[lang]["menu"] in call.text  # as before
+    assert said["question"] not in call.text
+    for error in ("Sorry", "sorry", "Perdone", "Lo sentimos"):
+        assert error not in call.text.split(said["resolved"])[1].split(SAID[lang]["menu"])[0]
+    assert bureau.survey_answers == []
+
+
+async def test_a_survey_notify_is_slow_to_tell_of_is_skipped(
+    phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("frontends.phone.app.SURVEY_CHECK_S", 0.05)
+    async with phone() as (caller, bureau):
+        resolved_concern(bureau)
+        never = asyncio.Event()
+
+        async def hangs(tracking_number: str) -> Survey:
+            await never.wait()
+            raise AssertionError("notify never answers")
+
+        bureau.concern_survey = hangs  # type: ignore[method-assign]
+        call = await caller.call(["1", "1", "000042", "271828", None, None, None])
+    assert SURVEY["en"]["resolved"] in call.text and SAID["en"]["menu"] in call.text
+    assert SURVEY["en"]["question"] not in call.text
+
+
+@BOTH
+async def test_a_survey_answered_meanwhile_by_another_door_ends_the_call_without_an_error(
+    phone: Phone, lang: str
+) -> None:
+    async with phone() as (caller, bureau):
+        resolved_concern(bureau)
+        answer = bureau.answer_concern_survey
+
+        async def web_first(tracking_number: str, score: int) -> None:
+            bureau.surveys[tracking_number] = "answered"  # the status page was quicker
+            await answer(tracking_number, score)
+
+        bureau.answer_concern_survey = web_first  # type: ignore[method-assign]
+        call = await caller.call([LANGUAGE_KEY[lang], "1", "000042", "271828", "3"])
+    said = SURVEY[lang]
+    assert said["question"] in call.text and said["thanks"] not in call.text
+    assert call.hung_up and call.heard[-1] == said["goodbye"]
+    assert bureau.survey_answers == [] and survey_steps(bureau) == []
+
+
+async def test_a_concern_not_resolved_is_not_surveyed(phone: Phone) -> None:
+    async with phone() as (caller, bureau):
+        bureau.add(tracking_number=RESOLVED, pin="271828", status=Status.REOPENED)
+        bureau.surveys[RESOLVED] = "open"  # the survey of its first resolution, still open
+        call = await caller.call(["1", "1", "000042", "271828", None, None, None])
+    assert SURVEY["en"]["question"] not in call.text
+    assert bureau.survey_answers == []
