@@ -1,18 +1,20 @@
 """The phone front door as a process against the four services: a voicemail becomes a
-concern with a callback, a text lands in it, STOP and START reach notify."""
+concern with a callback, a text lands in it, STOP and START reach notify; the survey of a
+resolved concern answered by phone reaches notify and the Board, once."""
 
 # ruff: noqa: F811  (the e2e fixtures imported below are parameters here)
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from devtools.bureau import LocalBureau
 from frontends.phone.domain import spoken_digits
-from tests.conftest import bearer
+from tests.conftest import bearer, eventually
 from tests.e2e.conftest import bureau  # noqa: F401
 from tests.phone.simulator import Caller, Recording
 
@@ -22,6 +24,7 @@ TOKEN = "twilio-e2e-auth-token"
 CALLER = "+15555550142"
 STAFF = bearer("specialist", sub="e2e-desk")
 PHONE = bearer("frontend", sub="phone-frontend")
+BOARD = bearer("board", sub="board-member")
 
 
 async def test_voicemail_text_threading_and_stop_start_against_the_real_services(
@@ -95,3 +98,74 @@ async def test_voicemail_text_threading_and_stop_start_against_the_real_services
         report = (await http.get(f"{intake}/v1/calls/report", headers=STAFF)).json()
         assert report["by_outcome"]["voicemail_left"] == 1
         assert report["callbacks_scheduled"] == 1
+
+
+async def test_a_caller_answers_the_survey_of_a_resolved_concern_and_notify_and_the_board_count_it_once(  # noqa: E501
+    bureau: LocalBureau,
+) -> None:
+    bureau.start_frontends(("phone",), env={"TWILIO_AUTH_TOKEN": TOKEN})
+    base, intake = bureau.url("phone"), bureau.url("intake")
+    async with httpx.AsyncClient(timeout=20) as http:
+        # a family without email or SMS leaves a voicemail and writes down number and PIN
+        caller = Caller(http, base_url=base, auth_token=TOKEN, from_number=CALLER)
+        filed = await caller.call(["2", "2", "1", Recording(seconds=20)])
+        [pin] = re.findall(r"Su PIN es ([\d ]+)\.", filed.text)[:1]
+        found = (
+            await http.get(f"{intake}/v1/concerns", params={"channel": "phone"}, headers=STAFF)
+        ).json()
+        [concern] = found["items"]
+        tracking = concern["tracking_number"]
+        resolved = await http.post(
+            f"{intake}/v1/concerns/{concern['id']}/resolve",
+            headers=STAFF,
+            json={"summary": "Llamamos a la familia; la parada vuelve a la ruta."},
+        )
+        assert resolved.status_code == 200, resolved.text
+        survey_url = f"{bureau.url('notify')}/v1/concerns/by-tracking/{tracking}/survey"
+
+        async def survey_state() -> str | None:
+            answer = await http.get(survey_url, headers=PHONE)
+            return answer.json()["status"] if answer.status_code == 200 else None
+
+        assert await eventually(survey_state, what="notify opens the survey") == "open"
+
+        # the family calls back in Spanish, keys the tracking digits and the PIN, hears the
+        # concern resolved and answers the one question with a 4
+        sid = "CA" + "8" * 32
+        keys = [tracking.replace("-", "")[2:], pin.replace(" ", "")]
+        call = Caller(http, base_url=base, auth_token=TOKEN, from_number=CALLER, call_sid=sid)
+        heard = await call.call(["2", "1", *keys, "4"])
+        assert f"Su caso {spoken_digits(tracking)} está resuelto." in heard.text
+        assert "¿qué tan satisfecho está" in heard.text
+        assert "Gracias por su respuesta." in heard.text and heard.hung_up
+        assert await survey_state() == "answered"
+
+        # the Board counts the answer once, and the call once, as a status heard
+        async def board_answers() -> int | None:
+            today = datetime.now(UTC).date()
+            report = await http.get(
+                f"{bureau.url('escalation')}/v1/reports/board",
+                headers=BOARD,
+                params={
+                    "from": str(today - timedelta(days=1)),
+                    "to": str(today + timedelta(days=2)),
+                },
+            )
+            answers = int(report.json()["total"]["satisfaction_responses"])
+            return answers or None
+
+        assert await eventually(board_answers, what="the Board counts the answer") == 1
+        record = await http.post(f"{intake}/v1/calls/{sid}/end", json={}, headers=PHONE)
+        assert record.json()["outcomes"] == ["status_heard"], record.text
+        assert record.json()["path"][-1] == "survey:answered"
+        report = (await http.get(f"{intake}/v1/calls/report", headers=STAFF)).json()
+        assert report["by_outcome"]["status_heard"] == 1, report
+
+        # calling again, the caller hears the status and the menu, and is not asked again
+        again = Caller(
+            http, base_url=base, auth_token=TOKEN, from_number=CALLER, call_sid="CA" + "9" * 32
+        )
+        second = await again.call(["1", "1", *keys, None, None, None])
+        assert f"Your concern {spoken_digits(tracking)} is resolved." in second.text
+        assert "how satisfied" not in second.text and "To speak to someone" in second.text
+        assert await board_answers() == 1
