@@ -51,6 +51,7 @@ class Call:
     voices: list[str] = field(default_factory=list)
     dialled: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    gathers: list[dict[str, str]] = field(default_factory=list)  # each Gather's attributes
     hung_up: bool = False
 
     @property
@@ -116,6 +117,7 @@ class Caller:
             if verb.tag == "Say":
                 self._say(verb, call)
             elif verb.tag == "Gather":
+                call.gathers.append(dict(verb.attrib))
                 for inner in verb:
                     if inner.tag == "Say":
                         self._say(inner, call)

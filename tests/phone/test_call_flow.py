@@ -509,6 +509,8 @@ async def test_after_a_resolved_concerns_status_the_caller_answers_the_survey_an
         text = call.text
         assert text.index(said["resolved"]) < text.index(said["question"])
         assert said["five"] in text and said["thanks"] in text and call.hung_up
+        [asked] = [g for g in call.gathers if g["action"].startswith("/voice/survey")]
+        assert asked["numDigits"] == "1" and asked["timeout"] == "6"  # one key, not forever
         assert bureau.survey_answers == [(RESOLVED, 4)]
         # the answer is a step on the call's path, not a second outcome: the call counts once
         assert survey_steps(bureau) == ["survey:answered"]
