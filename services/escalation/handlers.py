@@ -117,8 +117,7 @@ async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: Escalation
 
 async def on_assigned(event: CloudEvent, data: ConcernAssigned, *, ctx: EscalationContext) -> None:
     """Note the assignee beside the clock: they read it even from another team (a backup)."""
-    if not await ctx.repo.remember_assignee(data.concern_id, data.assignee_id, data.assigned_at):
-        raise ClockNotFound(f"no clock for concern {data.concern_id} yet")
+    await ctx.repo.remember_assignee(data.concern_id, data.assignee_id, data.assigned_at)
 
 
 async def on_status_changed(

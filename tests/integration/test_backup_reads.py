@@ -58,11 +58,15 @@ async def test_the_backup_reads_the_clock_of_a_concern_handed_to_them(service: S
     assert (await service.http.get("/v1/clocks/c-1", headers=COLLEAGUE)).status_code == 403
 
 
-async def test_an_assignment_before_the_clock_started_is_retried(service: Service) -> None:
-    data = handed_over("not-started", T0)
-    event = new_event(data, source="/bureau/triage", subject="not-started", time=T0)
-    with pytest.raises(LookupError):
-        await escalation_handlers.on_assigned(event, data, ctx=service.ctx)
+async def test_an_assignment_noted_before_the_clock_started_counts_once_it_runs(
+    service: Service,
+) -> None:
+    data = handed_over("early", T0)
+    event = new_event(data, source="/bureau/triage", subject="early", time=T0)
+    await escalation_handlers.on_assigned(event, data, ctx=service.ctx)
+    assert (await service.http.get("/v1/clocks/early", headers=BACKUP)).status_code == 404
+    await service.submit("early", T0, category="enrollment", school_id="lincoln-es")
+    assert (await service.http.get("/v1/clocks/early", headers=BACKUP)).status_code == 200
 
 
 async def test_the_backup_reads_the_notifications_of_a_concern_handed_to_them(

@@ -13,7 +13,6 @@ from services.escalation.repository.clocks import (
 )
 from services.escalation.repository.documents import (
     APPLIED,
-    ASSIGNEE,
     BOARD_COUNTED,
     CLOCKS,
     FREE,
@@ -39,7 +38,6 @@ _readable = readable  # the name services/escalation/board_store.py imports
 
 __all__ = [
     "APPLIED",
-    "ASSIGNEE",
     "BOARD_COUNTED",
     "CANDIDATES",
     "CLOCKS",

@@ -24,8 +24,7 @@ from services.escalation.domain import SlaClock
 from services.escalation.repository import views
 from services.escalation.repository.documents import (
     APPLIED,
-    ASSIGNED_AT,
-    ASSIGNEE,
+    ASSIGNEES,
     BOARD_COUNTED,
     CLOCKS,
     FREE,
@@ -116,6 +115,7 @@ def _free(doc: Document, now: datetime) -> Document:
 class ClockRepository:
     def __init__(self, db: AsyncDatabase[Document], recent: RecentClocks | None = None) -> None:
         self._clocks = db[CLOCKS]
+        self._assignees = db[ASSIGNEES]
         self._migrations = db[MIGRATIONS]
         self._recent = recent if recent is not None else RecentClocks()
         # Told of every stored change: the Board's summaries count what it added. The facts a
@@ -186,16 +186,22 @@ class ClockRepository:
         await self._changed(None, stored, marks)
         return True
 
-    async def remember_assignee(self, concern_id: str, assignee_id: str, at: datetime) -> bool:
-        """Note who the concern is assigned to; an earlier assignment arriving late never
-        overwrites a later one. False when the concern has no clock (yet)."""
-        result = await self._clocks.update_one(
-            {"_id": concern_id, ASSIGNED_AT: {"$not": {"$gte": at}}},
-            {"$set": {ASSIGNEE: assignee_id, ASSIGNED_AT: at}},
-        )
-        if result.matched_count:
-            return True
-        return await self._clocks.find_one({"_id": concern_id}, {"_id": 1}) is not None
+    async def remember_assignee(self, concern_id: str, assignee_id: str, at: datetime) -> None:
+        """Note who the concern is assigned to (before or after its clock starts); an earlier
+        assignment arriving late never overwrites a later one."""
+        try:
+            await self._assignees.update_one(
+                {"_id": concern_id, "assigned_at": {"$not": {"$gte": at}}},
+                {"$set": {"assignee_id": assignee_id, "assigned_at": at}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # a later assignment is stored, or this one by a replica
+            pass
+
+    async def assignee(self, concern_id: str) -> str | None:
+        """Who the concern is assigned to, as last noted."""
+        doc = await self._assignees.find_one({"_id": concern_id})
+        return str(doc["assignee_id"]) if doc else None
 
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._clocks.find_one({"_id": concern_id}, NOT_READ)

@@ -35,10 +35,10 @@ REPORT_CYCLES = "report_cycles"  # one summary per ended cycle (services/escalat
 BOARD_COUNTED = "board_counted"  # the facts counted in the Board's summaries (board_store.py)
 # When the concern is on the Ombudsperson's list (services/escalation/domain.py), indexed.
 OMBUDSPERSON_FROM = "ombudsperson_from"
-# Who the concern is assigned to, and since when: beside the clock, never part of it (who may
-# read the clock besides its school and team; written without the clock's version).
-ASSIGNEE = "assignee_id"
-ASSIGNED_AT = "assigned_at"
+# Who each concern is assigned to, and since when: a small document per concern beside the
+# clocks (who may read a clock besides its school and team), so that an assignment never
+# rewrites the clock.
+ASSIGNEES = "assignees"
 # A clock nobody holds has its lease ending at the epoch: "free" is then a plain range test.
 FREE = datetime(1970, 1, 1, tzinfo=UTC)
 # What a read leaves out: the pending events are the relay's, the applied event ids only the

@@ -21,7 +21,6 @@ from services.escalation.repository.clocks import (
     Due,
 )
 from services.escalation.repository.documents import (
-    ASSIGNEE,
     VERSION,
     Stored,
     as_written,
@@ -46,13 +45,14 @@ class FakeClockRepository:
     async def ensure_indexes(self) -> None:
         return None
 
-    async def remember_assignee(self, concern_id: str, assignee_id: str, at: datetime) -> bool:
-        if concern_id not in self.clocks:
-            return False
+    async def remember_assignee(self, concern_id: str, assignee_id: str, at: datetime) -> None:
         known = self.assignees.get(concern_id)
         if known is None or known[1] < at:
             self.assignees[concern_id] = (assignee_id, at)
-        return True
+
+    async def assignee(self, concern_id: str) -> str | None:
+        known = self.assignees.get(concern_id)
+        return known[0] if known else None
 
     async def start(
         self,
@@ -69,14 +69,7 @@ class FakeClockRepository:
 
     async def get_document(self, concern_id: str) -> Document | None:
         stored = self.clocks.get(concern_id)
-        if stored is None:
-            return None
-        assignee = self.assignees.get(concern_id)
-        return {
-            **to_document(stored.clock),
-            VERSION: stored.version,
-            **({ASSIGNEE: assignee[0]} if assignee else {}),
-        }
+        return {**to_document(stored.clock), VERSION: stored.version} if stored else None
 
     async def get(self, concern_id: str) -> Stored | None:
         return self.clocks.get(concern_id)
