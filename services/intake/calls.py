@@ -14,13 +14,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
 from prometheus_client import Counter, Histogram
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.intake import handlers, views
+from services.intake import call_months, handlers, views
+from services.intake.call_months import CALLS, CONCERN, MENU, NO_GROUP, UNKNOWN, groups_of
 from services.intake.lifecycle import Action, Command
 from services.intake.schemas import PHONE_PATTERN, Reason, RequesterView, _Strict
 from services.intake.web import Ctx, Submitter
@@ -29,12 +31,6 @@ from shared.clock import as_utc
 from shared.http import Problem, authorize
 from shared.metrics import LAG_BUCKETS
 from shared.store import Document
-
-CALLS = "calls"
-UNKNOWN = "unknown"  # a call's group nobody can tell: no concern, no school chosen
-NO_GROUP = "none"  # the concern has none: district-wide (no school), not yet routed (no team)
-MENU = "menu"  # `school_from`: the caller chose the school in the phone menu
-CONCERN = "concern"  # `school_from`: the concern the call is about gave it
 
 
 class CallOutcome(StrEnum):
@@ -181,20 +177,7 @@ def call_groups(
         "team": {},
     }
     for record in records:
-        concern = concerns.get(record.get("concern_id") or "")
-        if record.get("school_from") == MENU:
-            school = record.get("school_id") or UNKNOWN
-        elif concern is not None:
-            school = concern.get("school_id") or NO_GROUP
-        elif record.get("school_from") == CONCERN:
-            school = record.get("school_id") or NO_GROUP
-        else:
-            school = UNKNOWN
-        keys = {
-            "school": school,
-            "category": (concern.get("category") or NO_GROUP) if concern else UNKNOWN,
-            "team": (concern.get("team_id") or NO_GROUP) if concern else UNKNOWN,
-        }
+        keys = groups_of(record, concerns.get(record.get("concern_id") or ""))
         wait = record.get("answered_after_s")
         for dim, key in keys.items():
             calls, waits = found[dim].get(key, (0, []))
@@ -264,6 +247,12 @@ async def _tie_school(ctx: Any, call_sid: str, concern_id: str, school_id: str |
     )
 
 
+async def _count(ctx: Any, call_sid: str) -> None:
+    """The Board's monthly summaries count what the record has not yet counted (once)."""
+    timezone = ZoneInfo(ctx.district.district.timezone)
+    await call_months.count(ctx.repo.collection.database, call_sid, timezone)
+
+
 def _unknown_call() -> Problem:
     return Problem(404, "Call not found", "No call record has this id; start it first.")
 
@@ -290,10 +279,12 @@ async def _record_outcome(
     if after is None:  # already recorded: the same answer again
         if sets:
             await calls.update_one({"_id": call_sid}, {"$set": sets})
+        await _count(ctx, call_sid)  # what an interrupted first attempt left uncounted
         return await calls.find_one({"_id": call_sid}) or current
     CALLS_TOTAL.labels(outcome.value).inc()
     if first_answer:
         CALL_ANSWER_SECONDS.observe(answered_after_s or 0.0)
+    await _count(ctx, call_sid)
     return after
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
-from services.intake import api, backfills, calls, handlers, pending
+from services.intake import api, backfills, call_months, calls, handlers, pending
 from services.intake.attachments import router as attachments_router
 from services.intake.config import IntakeConfig
 from services.intake.context import IntakeContext
@@ -75,6 +76,10 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         disclosures = DisclosureRepository(runtime.db)
         await disclosures.ensure_indexes()
         await calls.ensure_indexes(runtime.db)
+        await call_months.ensure_indexes(runtime.db)
+        # call records from before the Board's monthly summaries: counted once (time-bounded)
+        timezone = ZoneInfo(district.district.timezone)
+        await call_months.backfill(runtime.db, timezone)
         keys = IdempotencyKeys(runtime.db, ttl_s=settings.idempotency_ttl_s)
         await keys.ensure_indexes()
         ctx = IntakeContext(
@@ -94,7 +99,10 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         runtime.spawn(_sweeping(ctx), "awaiting-requester-sweep")
         await pending.ensure_indexes(runtime.db)
         runtime.spawn(pending.sweeping(ctx, pending_settings), "pending-files-sweep")
-        return ctx, handlers.HANDLERS.bind(ctx)
+        bound = handlers.HANDLERS.bind(ctx)
+        for routed in ("concern.triaged", "concern.assigned"):  # the Board's calls follow
+            bound[routed] = call_months.regrouping(bound[routed], runtime.db, timezone)
+        return ctx, bound
 
     app = create_service_app(
         title="Bureau intake",
@@ -103,7 +111,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         lifespan=runtime_lifespan(settings, clock=clock, outbox_collections=[CONCERNS], wire=wire),
     )
     app.state.tracking_limiter = RateLimiter(settings.tracking_lookups_per_minute, 60.0)
-    for router in [*api.routers, calls.router]:
+    for router in [*api.routers, calls.router, call_months.router]:
         app.include_router(router)
     # mail and SMS to a concern, and the files sent with it (the email and phone frontends)
     app.include_router(inbound_router)
