@@ -61,6 +61,18 @@ def seed(bureau: LocalBureau) -> list[str]:
             )
             assert answer.status_code == 201, answer.text
             tracking.append(answer.json()["tracking_number"])
+        # two calls: one hears the first concern's status, one hangs up in the menu
+        phone = bearer("frontend", sub="phone-frontend")
+        for sid, step in (
+            ("CB00000000000001", {"step": "status:heard", "outcome": "status_heard"}),
+            ("CB00000000000002", None),
+        ):
+            assert http.post("/v1/calls", json={"call_sid": sid}, headers=phone).is_success
+            if step is not None:
+                step["tracking_number"] = tracking[0]
+                answer = http.post(f"/v1/calls/{sid}/steps", json=step, headers=phone)
+                assert answer.status_code == 200, answer.text
+            assert http.post(f"/v1/calls/{sid}/end", json={}, headers=phone).is_success
     resolve(
         bureau.url("intake"),
         tracking[0],
@@ -118,6 +130,18 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
     await expect(information).to_contain_text("Not measured yet")  # nobody was asked yet
     trend = page.get_by_role("figure", name="Resolved within 72 hours, by month")
     await expect(trend).to_be_visible()
+    calls_trend = page.get_by_role("figure", name="Calls answered, by month")
+    month_now = datetime.now(UTC).strftime("%B %Y")  # the calls were made this month
+    await expect(calls_trend).to_contain_text("latest 50%")
+    await calls_trend.get_by_text("Data table: Calls answered, by month").click()
+    await expect(calls_trend.get_by_role("row").filter(has_text=month_now)).to_contain_text("50%")
+    calls_by_school = page.get_by_role("figure", name="Calls answered by school")
+    await expect(calls_by_school).to_contain_text("Lincoln Elementary")
+    # a Board member's navigation: the Board's pages only, none of the staff console's
+    console = page.get_by_role("navigation", name="Staff console")
+    await expect(console.get_by_role("link")).to_have_text(["Board"])
+    board_nav = page.get_by_role("navigation", name="Board pages")
+    await expect(board_nav.get_by_role("link")).to_have_text(["Board dashboard", "Monthly report"])
     by_school = page.get_by_role("figure", name="By school", exact=True)
     await expect(by_school).to_contain_text("Lincoln Elementary")
     await expect(by_school).to_contain_text("Information answered within 5 days")
@@ -193,4 +217,27 @@ async def test_a_specialist_records_training_and_the_pledge_in_the_console(
     row = page.get_by_role("row").filter(has_text="Rosa Jiménez")
     await expect(row).to_contain_text("done")
     await no_violations(page, "training records")
+    await context.close()
+
+
+async def test_a_specialist_on_the_board_keeps_the_staff_console_navigation(
+    bureau: LocalBureau, browser: Browser
+) -> None:
+    """A specialist also reads the Board: from it, the work queue, the team and the
+    administration are one link away, as on every console page."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{bureau.url('web')}/staff/board")
+    await page.get_by_label("Staff id").fill("sd-lead")
+    await page.get_by_label("Role").select_option("specialist")
+    await page.get_by_role("button", name="Sign in for development").click()
+    await page.wait_for_url("**/staff/board")
+    console = page.get_by_role("navigation", name="Staff console")
+    for name in ("Work queue", "Team", "Administration", "Training records", "Board"):
+        await expect(console.get_by_role("link", name=name, exact=True)).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Board pages")).to_be_visible()
+    await no_violations(page, "dashboard of a specialist")
+    await console.get_by_role("link", name="Work queue").click()
+    await page.wait_for_url("**/staff/queue**")
+    await expect(page.get_by_role("navigation", name="Staff console")).to_be_visible()
     await context.close()

@@ -4,7 +4,6 @@ triage's training coverage. Errors are those of `frontends.common.intake`."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -70,14 +69,12 @@ class BoardClient:
         )
         return result
 
-    async def calls(self, token: str, start: datetime, end: datetime) -> dict[str, Any] | None:
-        """Intake's call report for `[start, end)`; None where intake has none."""
+    async def call_months(self, token: str, first: str, last: str) -> dict[str, Any] | None:
+        """Intake's calls month by month, and by school, category and team, for months
+        `first`..`last` (YYYY-MM; from its monthly summaries); None where intake has none."""
         try:
             result: dict[str, Any] = await self._get(
-                "intake",
-                "/v1/calls/report",
-                token,
-                {"from": start.isoformat(), "to": end.isoformat()},
+                "intake", "/v1/calls/months", token, {"from": first, "to": last}
             )
         except IntakeUnavailable:
             raise

@@ -17,7 +17,6 @@ from frontends.web.board import views
 from frontends.web.board.client import BoardClient
 from frontends.web.staff.signin import SignIn
 from frontends.web.staff.views import Pages, StaffUser
-from services.escalation import reports
 from services.escalation.standards import Measure, Milestone, Standard, StandardsConfig
 from shared.authz import Permission
 
@@ -66,7 +65,7 @@ def _router() -> APIRouter:
             user=user,
             pages=Pages.of(user),
             may_manage=user.may(Permission.MEMBERS_MANAGE),
-            nav="board",
+            nav="training" if ctx.get("page_kind") == "training" else "board",
             **ctx,
         )
         return response
@@ -100,9 +99,17 @@ def _router() -> APIRouter:
         token = signin.token(user)
         client = _client(request)
         report = await client.report(token, first.strftime("%Y-%m"), last.strftime("%Y-%m"))
-        since, _ = reports.month_bounds(last, timezone)
-        _, until = reports.month_bounds(last, timezone)
-        calls = await client.calls(token, since, until)
+        # calls month by month for the trend (twelve months whatever the page), and by group
+        # over the page's months, from intake's monthly summaries (never a call record)
+        trend_first = _shift(last, 1 - TREND_MONTHS).strftime("%Y-%m")
+        last_label, first_label = last.strftime("%Y-%m"), first.strftime("%Y-%m")
+        call_trend = await client.call_months(token, trend_first, last_label)
+        call_span = (
+            call_trend
+            if first_label == trend_first
+            else await client.call_months(token, first_label, last_label)
+        )
+        calls = call_trend["months"][-1] if call_trend else None
         coverage = await client.coverage(token)
         standards = [Standard.model_validate(s) for s in report["standards"]]
         latest = report["months"][-1]
@@ -131,19 +138,25 @@ def _router() -> APIRouter:
             )
             for kind in ("school", "team", "category")
         ]
+        span = views.span_label(first_label, last_label)
         call_groups = (
             [
                 views.call_chart(
                     kind,
-                    calls.get(f"by_{kind}") or [],
+                    call_span.get(f"by_{kind}") or [],
                     all_names[kind],
-                    label,
+                    span,
                     answered.target if answered else None,
                 )
                 for kind in ("school", "team", "category")
             ]
-            if calls
+            if call_span
             else []
+        )
+        calls_trend = (
+            views.calls_trend_chart(call_trend["months"], answered.target if answered else None)
+            if call_trend
+            else None
         )
         total = report["total"]
         counts = [
@@ -171,6 +184,8 @@ def _router() -> APIRouter:
             "items": items,
             "standards_chart": views.compliance_chart(items, label),
             "trend": views.trend_chart(report["months"], hours, resolve),
+            "calls_trend": calls_trend,
+            "span": span,
             "groups": groups,
             "call_groups": call_groups,
             "counts": counts,
@@ -243,6 +258,7 @@ def _router() -> APIRouter:
         charts = [
             found["standards_chart"],
             found["trend"],
+            *([found["calls_trend"]] if found["calls_trend"] else []),
             *found["groups"],
             *found["call_groups"],
             *found["counts"],

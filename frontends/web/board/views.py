@@ -203,6 +203,60 @@ def trend_chart(
     )
 
 
+def span_label(first: str, last: str) -> str:
+    """Months `first`..`last` (YYYY-MM) as people read them."""
+    if first == last:
+        return month_label(last)
+    return f"{month_label(first)} to {month_label(last)}"
+
+
+def calls_trend_chart(months: Sequence[Mapping[str, Any]], target: float | None) -> Chart:
+    """The share of calls answered, month by month (intake's monthly call summaries)."""
+    name = "Calls answered"
+    known = [(m["month"], m["answered_share"]) for m in months if m["answered_share"] is not None]
+    if known:
+        best = max(known, key=lambda k: k[1])
+        worst = min(known, key=lambda k: k[1])
+        summary = (
+            f"{name}, by month: from {shown(worst[1], 'share')} in "
+            f"{month_label(worst[0])} to {shown(best[1], 'share')} in "
+            f"{month_label(best[0])}; latest {shown(known[-1][1], 'share')}."
+        )
+    else:
+        summary = f"{name}, by month: no calls in these months."
+    if target is not None:
+        summary += f" The target is {shown(target, 'share')}."
+    return Chart(
+        id="calls-trend",
+        title=f"{name}, by month",
+        summary=summary,
+        bars=[
+            Bar(
+                month_label(m["month"]),
+                shown(m["answered_share"], "share"),
+                scale(m["answered_share"], "share"),
+                None
+                if m["answered_share"] is None or target is None
+                else m["answered_share"] >= target,
+            )
+            for m in months
+        ],
+        target=None if target is None else target * 100,
+        target_label=f"target {shown(target, 'share')}" if target is not None else "",
+        columns=("Month", name, "Calls", "Answered", "90% answered within"),
+        rows=[
+            (
+                month_label(m["month"]),
+                shown(m["answered_share"], "share"),
+                str(m["calls"]),
+                str(m["answered"]),
+                shown(m.get("p90_answer_s"), Measure.CALL_ANSWER_P90_S.value),
+            )
+            for m in months
+        ],
+    )
+
+
 def _has_figures(group: Mapping[str, Any]) -> bool:
     return bool(
         group["received"]
@@ -328,9 +382,10 @@ def call_chart(
     period: str,
     target: float | None,
 ) -> Chart:
-    """Calls answered by school, team or category in the month (intake's call report): one
-    bar per group with a call. A call tied to no concern has no category or team, and no
-    school unless the caller chose one: it is counted as unknown, never dropped."""
+    """Calls answered by school, team or category over `period` (the months of the other
+    group tables, from intake's monthly call summaries): one bar per group with a call. A
+    call tied to no concern has no category or team, and no school unless the caller chose
+    one: it is counted as unknown, never dropped."""
     label = {"category": "category", "school": "school", "team": "team"}[kind]
     ordered = sorted(groups, key=lambda g: (g["answered_share"] is None, g["answered_share"] or 0))
     short = _below(ordered, "answered_share", names, target)
