@@ -158,6 +158,16 @@ def safe_filename(name: str) -> str:
     return name[:120]
 
 
+def named_for(name: str, kind: str) -> str:
+    """`name` ending as files of type `kind` do: a computer opens a downloaded file by its
+    ending, so a family's `letter.html` taken as plain text is kept as `letter.html.txt`
+    (plain text and HEIC have no first bytes to check the content against)."""
+    endings = KINDS.get(kind, (kind, ()))[1]
+    if not endings or name.lower().endswith(endings):
+        return name
+    return name[: 120 - len(endings[0])] + endings[0]
+
+
 def refusal(content_type: str, data: bytes, *, settings: AttachmentSettings) -> Problem | None:
     """Why a file is refused, or None: its type, its size, or content unlike its type."""
     if content_type not in settings.attachment_types or content_type not in SIGNATURES:
@@ -316,7 +326,7 @@ async def store(
     if doc is None:
         raise Problem(404, "Concern not found", "No concern has this id.")
     files = attachment_files(ctx)
-    name = safe_filename(filename)
+    name = named_for(safe_filename(filename), kind)
     digest = hashlib.sha256(data).hexdigest()
     same = await files.find_one(
         {"_id": attachment_id}
@@ -426,13 +436,14 @@ async def download(concern_id: str, attachment_id: str, ctx: Ctx, who: Reader) -
     except NoFile:
         raise Problem(404, "File not found", "This concern has no such file.") from None
     meta = _read(stored)
-    fallback = meta.filename.encode("ascii", "replace").decode().replace("?", "_")
+    name = named_for(meta.filename, meta.content_type)  # files kept before this rule too
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_")
     return Response(
         data,
         media_type=meta.content_type,
         headers={
             "Content-Disposition": f'attachment; filename="{fallback}"; '
-            f"filename*=UTF-8''{quote(meta.filename)}",
+            f"filename*=UTF-8''{quote(name)}",
             "Cache-Control": "no-store",
         },
     )

@@ -143,6 +143,16 @@ def summary(doc: Document, *, now: datetime) -> ConcernSummary:
     )
 
 
+def _team_shown(doc: Document, district: DistrictConfig) -> str | None:
+    """The owning team's name as the family reads it: none for a sensitive routing (a
+    special-education team tells the student's status to whoever holds the tracking number,
+    on the status page, by phone and SMS), as notify's mail and Open311 keep it too."""
+    team = district.team(doc["team_id"]) if doc.get("team_id") else None
+    if doc.get("routing_sensitive") or (team is not None and team.sensitive):
+        return None
+    return doc.get("team_name")
+
+
 def requester_view(doc: Document, *, district: DistrictConfig, now: datetime) -> RequesterView:
     """The requester's status page: public messages only, nothing about the student."""
     language = doc["requester"].get("language", "en")
@@ -176,7 +186,7 @@ def requester_view(doc: Document, *, district: DistrictConfig, now: datetime) ->
         status=status,
         category=doc["category"],
         category_name=category.name.get(language) if category else doc["category"],
-        team_name=doc.get("team_name"),
+        team_name=_team_shown(doc, district),
         submitted_at=doc["submitted_at"],
         resolution_due_at=doc["resolution_due_at"],
         messages=messages,
