@@ -44,5 +44,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiormq", "aio_pika", "pymongo", "uvicorn.access"):
+    # httpx writes each call's full address at INFO: a survey token in a path, a family's
+    # file name in a query; its warnings and errors still come through
+    for noisy in ("aiormq", "aio_pika", "pymongo", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
