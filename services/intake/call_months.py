@@ -9,9 +9,11 @@ the callbacks its voicemails promised. A record's facts (`call`: it reached an o
 record (`board.<fact>`, a write guarded by the claim's absence) before the counters move, so
 a provider's retry, a redelivery or a replica doing the same counts nothing twice (a crash
 between claim and count loses that fact rather than counting it twice). The groups are fixed
-when the call is first counted: the school the caller chose, else the concern's groups then.
-Records stored before the summaries are counted once at start (`backfill`), by the same
-claims. The Board reads at most months x groups documents, never a call.
+when the call is first counted (the school the caller chose, else the concern's groups then)
+and follow the concern when triage routes it again (`regroup`).
+Records stored before the summaries are counted once at start (`backfill`), a batch
+claimed together, within a time budget a start. The Board reads at most months x groups
+documents, never a call.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import logging
 import math
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
@@ -399,15 +402,73 @@ def regrouping(handler: Handler, db: AsyncDatabase[Document], timezone: ZoneInfo
     return handle
 
 
+async def _count_batch(
+    db: AsyncDatabase[Document], batch: list[Document], timezone: ZoneInfo
+) -> int:
+    """Count a batch of records at once: the never-counted ones are claimed together (each
+    write still guarded by its record's lack of any claim, so a live count or another replica
+    wins where it came first), their counters summed and written in one bulk write; a record
+    partly counted (a live count interrupted) goes through the one-record path."""
+    counted = 0
+    fresh: dict[str, tuple[Document, dict[str, str], list[str]]] = {}
+    for record in batch:
+        facts = facts_of(record)
+        if record.get("board"):
+            if set(facts) - set(record["board"]):
+                counted += await _count_record(db, record, timezone)
+        elif facts:
+            fresh[record["_id"]] = (record, {}, facts)
+    if not fresh:
+        return counted
+    ids = sorted({r["concern_id"] for r, _, _ in fresh.values() if r.get("concern_id")})
+    concerns = {
+        c["_id"]: c
+        for c in await db["concerns"]
+        .find({"_id": {"$in": ids}}, {"school_id": 1, "category": 1, "team_id": 1})
+        .to_list()
+    }
+    token = uuid.uuid4().hex
+    claims = []
+    for sid, (record, _, facts) in list(fresh.items()):
+        groups = groups_of(record, concerns.get(record.get("concern_id") or ""))
+        fresh[sid] = (record, groups, facts)
+        claim = {**dict.fromkeys(facts, True), "groups": groups, "by": token}
+        claims.append(
+            UpdateOne({"_id": sid, "board": {"$exists": False}}, {"$set": {"board": claim}})
+        )
+    await db[CALLS].bulk_write(claims, ordered=False)
+    ours = {"_id": {"$in": list(fresh)}, "board.by": token}
+    won = await db[CALLS].find(ours, {"_id": 1}).to_list()
+    sums: dict[str, dict[str, int]] = {}
+    for doc in won:
+        record, groups, facts = fresh[doc["_id"]]
+        for fact in facts:
+            for key, inc in increments(record, fact, groups, timezone):
+                into = sums.setdefault(key, {})
+                for name, n in inc.items():
+                    into[name] = into.get(name, 0) + n
+        counted += len(facts)
+    if sums:
+        await db[CALL_MONTHS].bulk_write(
+            [
+                UpdateOne({"_id": key}, {"$inc": inc, "$setOnInsert": _identity(key)}, upsert=True)
+                for key, inc in sums.items()
+            ],
+            ordered=False,
+        )
+    return counted
+
+
 async def backfill(
-    db: AsyncDatabase[Document], timezone: ZoneInfo, *, budget_s: float = BACKFILL_BUDGET_S
+    db: AsyncDatabase[Document], timezone: ZoneInfo, *, budget_s: float | None = None
 ) -> bool:
     """Count the records stored before the summaries, once per store: `BATCH` at a time in
     `_id` order, within `budget_s` seconds of this start (the next start goes on where the
     claims say); answers whether every record is counted (then the mark is written)."""
     if await db["migrations"].find_one({"_id": BACKFILL}) is not None:
         return True
-    deadline, after, counted = time.monotonic() + budget_s, None, 0
+    budget = BACKFILL_BUDGET_S if budget_s is None else budget_s
+    deadline, after, counted = time.monotonic() + budget, None, 0
     while True:
         query: Document = {"outcomes.0": {"$exists": True}}
         if after is not None:
@@ -415,8 +476,7 @@ async def backfill(
         batch = await db[CALLS].find(query, sort=[("_id", 1)], limit=BATCH).to_list()
         if not batch:
             break
-        for record in batch:
-            counted += await _count_record(db, record, timezone)
+        counted += await _count_batch(db, batch, timezone)
         after = batch[-1]["_id"]
         if time.monotonic() > deadline:
             log.warning(

@@ -165,7 +165,10 @@ async def test_calls_answered_by_month_are_the_recount_of_the_records_counted_on
 
 
 async def test_records_stored_before_the_summaries_are_counted_once_at_start(
-    running: Running, mongo: AsyncMongoClient[Any], isolation: Isolation
+    running: Running,
+    mongo: AsyncMongoClient[Any],
+    isolation: Isolation,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db = mongo[isolation.db("intake")]
     staff = bearer(*STAFF_ROLES, sub="agent-7")
@@ -178,6 +181,14 @@ async def test_records_stored_before_the_summaries_are_counted_once_at_start(
     await db["call_months"].delete_many({})
     await db[MIGRATIONS].delete_many({"_id": call_months.BACKFILL})
 
+    monkeypatch.setattr(call_months, "BATCH", 3)  # four records: two batches
+    monkeypatch.setattr(call_months, "BACKFILL_BUDGET_S", 0.0)  # a start out of time...
+    async with running():
+        pass
+    assert await db[MIGRATIONS].find_one({"_id": call_months.BACKFILL}) is None
+    paused = await db["calls"].count_documents({"board": {"$exists": True}})
+    assert paused == 3  # ...counted one batch, and the next start goes on
+    monkeypatch.setattr(call_months, "BACKFILL_BUDGET_S", 60.0)
     async with running():
         pass
     assert await stored(db) == counted == await recounted(db)
