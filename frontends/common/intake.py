@@ -388,16 +388,23 @@ class IntakeClient(ServiceClient):
         return f"/v1/forms/{quote(form_key, safe='')}{action}"
 
     async def pend_file(
-        self, form_key: str, filename: str, content_type: str, data: bytes
+        self,
+        form_key: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        *,
+        client_address: str | None = None,
     ) -> PendingFileRead:
         """Keep one file for the form until it is sent; an `IntakeError` says why not (415
-        type, 413 size or the form's files together, 409 too many, 429 intake holds enough)."""
+        type, 413 size or the form's files together, 409 too many, 429 intake or the family's
+        address holds enough)."""
         response = await self._call(
             "POST",
             self._form_path(form_key),
             params={"filename": filename},
             content=data,
-            headers={"Content-Type": content_type},
+            headers={"Content-Type": content_type, FORWARDED_FOR_HEADER: client_address},
         )
         kept: PendingFileRead = self._parse(PendingFileRead, response)
         return kept

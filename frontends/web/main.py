@@ -324,7 +324,14 @@ class Web:
         for file in chosen:
             try:
                 kept.append(
-                    await self.pending.add(key, owner, file.filename, file.content_type, file.data)
+                    await self.pending.add(
+                        key,
+                        owner,
+                        file.filename,
+                        file.content_type,
+                        file.data,
+                        client_address=self.family_address(request),
+                    )
                 )
             except IntakeError as exc:
                 refused.append(await self.not_kept(request, file.filename, exc))

@@ -50,10 +50,20 @@ class PendingFiles:
             return []
 
     async def add(
-        self, key: str, owner: str, filename: str, content_type: str, data: bytes
+        self,
+        key: str,
+        owner: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        *,
+        client_address: str | None = None,
     ) -> PendingFile:
-        """Keep one file for this form; an `IntakeError` says why intake would not."""
-        return await self._intake.pend_file(self.form_key(key, owner), filename, content_type, data)
+        """Keep one file for this form; an `IntakeError` says why intake would not (counted
+        against the family's address)."""
+        return await self._intake.pend_file(
+            self.form_key(key, owner), filename, content_type, data, client_address=client_address
+        )
 
     async def remove(self, key: str, owner: str, file_id: str) -> None:
         """Forget one file of this form (an unknown id changes nothing)."""

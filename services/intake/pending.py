@@ -14,6 +14,7 @@ log line. Only the family front doors (role `frontend`) call these routes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from services.intake.attachments import (
     store,
 )
 from services.intake.context import IntakeContext
+from services.intake.requester_api import client_address
 from services.intake.web import Ctx
 from shared.authz import Access, Permission
 from shared.http import Problem, authorize
@@ -54,12 +56,16 @@ FormKey = Annotated[str, Path(pattern=FORM_KEY, description="the frontend's key 
 
 class PendingSettings(BaseSettings):
     """Limits of files waiting for a family's confirmation (environment: PENDING_FILES_TTL_S,
-    PENDING_FILES_FORM_MAX_BYTES, PENDING_FILES_MAX_BYTES, PENDING_FILES_SWEEP_S)."""
+    PENDING_FILES_FORM_MAX_BYTES, PENDING_FILES_CLIENT_MAX_BYTES, PENDING_FILES_MAX_BYTES,
+    PENDING_FILES_SWEEP_S)."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     pending_files_ttl_s: float = Field(default=3600.0, gt=0)
     pending_files_form_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    # the forms of one family address together (a new cookie is a new form): no address
+    # fills the room every family shares
+    pending_files_client_max_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     pending_files_max_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     pending_files_sweep_s: float = Field(default=60.0, gt=0)
 
@@ -92,6 +98,12 @@ class PendingOutcome(BaseModel):
     title: str | None = None
 
 
+def _client_of(request: Request) -> str:
+    """Whom a pending file is counted against: the family's address as its front door
+    forwards it, hashed (kept no longer than the file)."""
+    return hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
+
+
 def _pending_settings(request: Request) -> PendingSettings:
     settings = getattr(request.app.state, "pending_settings", None)
     if settings is None:
@@ -115,6 +127,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     """A form's files by its key; the expired ones by their expiry (for the sweep)."""
     await _files(db).create_index([("metadata.form_key", 1), ("uploadDate", 1)])
     await _files(db).create_index("metadata.expires_at")
+    await _files(db).create_index("metadata.client")
 
 
 def _read(doc: Document) -> PendingFileRead:
@@ -134,10 +147,14 @@ async def _touch(db: AsyncDatabase[Document], form_key: str, expires_at: datetim
     )
 
 
-async def _used_bytes(db: AsyncDatabase[Document]) -> int:
-    """What all pending files hold together (only the pending bucket is read)."""
+async def _used_bytes(db: AsyncDatabase[Document], client: str | None = None) -> int:
+    """What all pending files hold together, or those of one `client` (only the pending
+    bucket is read)."""
+    match = [{"$match": {"metadata.client": client}}] if client is not None else []
     found = await (
-        await _files(db).aggregate([{"$group": {"_id": None, "total": {"$sum": "$length"}}}])
+        await _files(db).aggregate(
+            [*match, {"$group": {"_id": None, "total": {"$sum": "$length"}}}]
+        )
     ).to_list()
     return int(found[0]["total"]) if found else 0
 
@@ -224,6 +241,15 @@ async def put(
             "The files of one form are limited to "
             f"{pending.pending_files_form_max_bytes // (1024 * 1024)} MB together.",
         )
+    client = _client_of(request)
+    if await _used_bytes(db, client) + len(data) > pending.pending_files_client_max_bytes:
+        raise Problem(
+            429,
+            "Too many pending files",
+            "This address has as many files waiting as it may for now; send the concern "
+            "without this file and add it later.",
+            headers={"Retry-After": "600"},
+        )
     if await _used_bytes(db) + len(data) > pending.pending_files_max_bytes:
         log.warning("pending files fill their room")
         raise Problem(
@@ -239,7 +265,12 @@ async def put(
         file_id,
         safe_filename(filename),
         data,
-        metadata={"form_key": form_key, "content_type": kind, "expires_at": expires_at},
+        metadata={
+            "form_key": form_key,
+            "content_type": kind,
+            "expires_at": expires_at,
+            "client": client,
+        },
     )
     await _touch(db, form_key, expires_at)
     stored = await _files(db).find_one({"_id": file_id})
