@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from services.intake import handlers
 from services.intake.domain import Location, NewConcern, Requester, Status
 from services.intake.schemas import PHONE_PATTERN
+from services.intake.views import public_team_name
 from services.intake.web import Ctx
 from shared.clock import as_utc
 from shared.events import Channel
@@ -409,10 +410,7 @@ def _status_notes(doc: Document, status: Status) -> str:
 def _agency(doc: Document, ctx: Ctx) -> str:
     """The owning team, unless its routing tells something about the student (Security #2):
     then, as before routing, the district."""
-    team = ctx.district.team(doc["team_id"]) if doc.get("team_id") else None
-    if doc.get("routing_sensitive") or (team is not None and team.sensitive):
-        return ctx.district.district.name
-    return str(doc.get("team_name") or ctx.district.district.name)
+    return public_team_name(doc, ctx.district) or ctx.district.district.name
 
 
 def _request_row(doc: Document, ctx: Ctx) -> dict[str, Any]:

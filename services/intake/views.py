@@ -143,14 +143,17 @@ def summary(doc: Document, *, now: datetime) -> ConcernSummary:
     )
 
 
-def _team_shown(doc: Document, district: DistrictConfig) -> str | None:
-    """The owning team's name as the family reads it: none for a sensitive routing (a
-    special-education team tells the student's status to whoever holds the tracking number,
-    on the status page, by phone and SMS), as notify's mail and Open311 keep it too."""
-    team = district.team(doc["team_id"]) if doc.get("team_id") else None
-    if doc.get("routing_sensitive") or (team is not None and team.sensitive):
+def public_team_name(doc: Document, district: DistrictConfig) -> str | None:
+    """The owning team's name as the public reads it (the family's status page, phone, SMS,
+    Open311): none before routing; the district's own name for a sensitive routing (a
+    special-education team tells the student's status to whoever holds the tracking number),
+    as notify's mail keeps it too (Security #2)."""
+    if not doc.get("team_id"):
         return None
-    return doc.get("team_name")
+    team = district.team(doc["team_id"])
+    if doc.get("routing_sensitive") or (team is not None and team.sensitive):
+        return district.district.name
+    return str(doc.get("team_name") or district.district.name)
 
 
 def requester_view(doc: Document, *, district: DistrictConfig, now: datetime) -> RequesterView:
@@ -186,7 +189,7 @@ def requester_view(doc: Document, *, district: DistrictConfig, now: datetime) ->
         status=status,
         category=doc["category"],
         category_name=category.name.get(language) if category else doc["category"],
-        team_name=_team_shown(doc, district),
+        team_name=public_team_name(doc, district),
         submitted_at=doc["submitted_at"],
         resolution_due_at=doc["resolution_due_at"],
         messages=messages,
