@@ -56,7 +56,7 @@ MAX_WAIT_S = 3600  # an answer after an hour or more counts in the last bucket
 MAX_MONTHS = 24
 BACKFILL = "call_months_backfilled"  # the mark in intake's `migrations` once all are counted
 BACKFILL_BUDGET_S = 60.0  # a start spends at most this long; the next start goes on
-BATCH = 500
+BATCH = 1000
 
 # --- pure: what one record adds ---------------------------------------------------------
 
@@ -470,9 +470,9 @@ async def backfill(
     budget = BACKFILL_BUDGET_S if budget_s is None else budget_s
     deadline, after, counted = time.monotonic() + budget, None, 0
     while True:
-        query: Document = {"outcomes.0": {"$exists": True}}
-        if after is not None:
-            query["_id"] = {"$gt": after}
+        # by `_id` alone (its index), records without an outcome skipped here: a filter on
+        # another field would have the store scan every record for each batch
+        query: Document = {} if after is None else {"_id": {"$gt": after}}
         batch = await db[CALLS].find(query, sort=[("_id", 1)], limit=BATCH).to_list()
         if not batch:
             break
