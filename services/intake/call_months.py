@@ -355,7 +355,10 @@ async def regroup(db: AsyncDatabase[Document], concern_id: str, timezone: ZoneIn
     if concern is None:
         return 0
     moved = 0
-    async for record in db[CALLS].find({"concern_id": concern_id, "board.call": True}):
+    # by `concern_id` alone (its index); calls not yet counted are skipped here
+    async for record in db[CALLS].find({"concern_id": concern_id}):
+        if not (record.get("board") or {}).get("call"):
+            continue
         old = record["board"].get("groups") or {}
         new = groups_of(record, concern)
         if old == new:
