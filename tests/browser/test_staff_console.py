@@ -716,9 +716,7 @@ async def test_administrator_adds_then_disables_a_routing_rule_and_the_dry_run_f
     await expect(text).to_have_accessible_description(re.compile("gets the PIN line"))
     await text.fill("$district: we have your concern $tracking.")
     await page.get_by_role("button", name="Preview").click()
-    await expect(page.get_by_role("region", name="English")).to_contain_text(
-        "CS-2026-000123. PIN"
-    )
+    await expect(page.get_by_role("region", name="English")).to_contain_text("CS-2026-000123. PIN")
 
     hooks = page.get_by_role("form", name="Add a subscription")
     await hooks.get_by_label(re.compile("^Address")).fill("https://hooks.district.example/bureau")
