@@ -5,7 +5,8 @@ concerns, signs in with the development sign-in as a specialist (queue, a family
 case, the family's contact shown to call back, a canned reply, team, administration), an
 administrator (a rule being edited, a template previewed in each language, a new SLA policy
 and its error summary, the confirmation before deleting one), a
-call-center agent, a principal and the Ombudsperson, and writes
+call-center agent, a principal, the Ombudsperson and a Board member (the dashboard and the
+monthly packet; the training records as an administrator), and writes
 `docs/screenshots/staff-<page>.png`. Needs RabbitMQ (`AMQP_URL`, default the local one) and
 /usr/bin/chromium.
 
@@ -174,13 +175,25 @@ def main() -> int:  # pragma: no cover - a developer tool, run by hand
         )
         asyncio.run(backdate(escalation, ids[4], BACKDATED))  # before Playwright's own loop
         with sync_playwright() as driver:
-            take_all(driver, base, ids, args.out)
+            take_all(driver, base, ids, args.out, intake_url=bureau.url("intake"))
     print(f"staff screenshots in {args.out}")
     return 0
 
 
+def resolve_for_the_board(intake_url: str, concern_ids: list[str]) -> None:
+    """A specialist acknowledges, answers and resolves concerns: the Board then has figures."""
+    with httpx.Client(base_url=intake_url, headers=dev_headers(), timeout=10) as http:
+        for concern_id in concern_ids:
+            for action, body in (
+                ("acknowledge", {}),
+                ("replies", {"message": "We have fixed it; thank you for telling us."}),
+                ("resolve", {"summary": "Fixed the same day."}),
+            ):
+                http.post(f"/v1/concerns/{concern_id}/{action}", json=body).raise_for_status()
+
+
 def take_all(  # pragma: no cover - run by `main`
-    driver: Playwright, base: str, ids: list[str], out: Path
+    driver: Playwright, base: str, ids: list[str], out: Path, *, intake_url: str
 ) -> None:
     """Every page's screenshot, in `out`: `ids` are the concerns `submit` answered."""
     browser = driver.chromium.launch(
@@ -285,6 +298,23 @@ def take_all(  # pragma: no cover - run by `main`
     page.wait_for_selector(f"a[href='/staff/concerns/{ids[4]}']")
     page.click(".ombuds-case details summary")
     shot(page, "ombudsperson")
+    page.close()
+
+    resolve_for_the_board(intake_url, ids[1:3])  # after the queue's pictures
+    page = signed_in("board-1", "board")  # figures only: never a case, a name or a student
+    for _ in range(40):  # escalation counts each resolution as its event arrives
+        page.goto(f"{base}/staff/board")
+        if page.locator("text=Not measured yet").count() < 7:
+            break
+        page.wait_for_timeout(500)
+    shot(page, "board")
+    page.goto(f"{base}/staff/board/packet")
+    shot(page, "board-packet")
+    page.close()
+
+    page = signed_in("admin-1", "admin")
+    page.goto(f"{base}/staff/board/training")
+    shot(page, "board-training")
     page.close()
     browser.close()
 
