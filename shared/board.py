@@ -26,6 +26,13 @@ class BoardConfig(BaseModel):
         f"`{PUBLIC_BASE_URL}` by notify's PUBLIC_BASE_URL setting",
     )
 
+    suppress_below: int = Field(
+        default=5,
+        ge=0,
+        description="the Board's group figures (by school, team, category, month) show no "
+        "count under this number and no share or mean from fewer cases (0: off)",
+    )
+
     @field_validator("packet_recipients")
     @classmethod
     def _unique(cls, addresses: tuple[str, ...]) -> tuple[str, ...]:

@@ -22,7 +22,9 @@ from services.escalation.standards import (
     clock_compliance,
     figures,
 )
-from shared.authz import Access, Permission
+from shared import disclosure
+from shared.authz import TABLE, Access, Permission
+from shared.board import BoardConfig
 from shared.http import Problem, authorize, service_context
 
 router = APIRouter(prefix="/v1/board", tags=["board"])
@@ -118,6 +120,87 @@ async def board_figures(ctx: EscalationContext, first: date, last: date) -> dict
     }
 
 
+# Counts of a group row, and each share or mean with the count it is computed from.
+COUNTS = (
+    "received",
+    "resolved",
+    "satisfaction_responses",
+    "information_requests",
+    "callbacks_due",
+)
+NESTED = ("backlog", "breaches", "escalations", "answered_days")
+SHARES = {
+    "resolved_within_guarantee": "resolved",
+    "resolved_within_target": "resolved",
+    "first_response_within_target": "resolved",
+    "median_hours_to_resolve": "resolved",
+    "p90_hours_to_resolve": "resolved",
+    "satisfaction_mean": "satisfaction_responses",
+    "callbacks_on_time": "callbacks_due",
+}
+MEASURE_COUNTS = {
+    "first_response_within_target": "resolved",
+    "resolved_within_guarantee": "resolved",
+    "resolved_within_target": "resolved",
+    "satisfaction_mean": "satisfaction_responses",
+    "information_answered_within_days": "information_requests",
+    "callbacks_on_time": "callbacks_due",
+}
+
+
+def suppress_below(ctx: EscalationContext) -> int:
+    """The district's threshold of small counts (`board.suppress_below`; 0: off)."""
+    return ctx.district.section("board", BoardConfig).suppress_below
+
+
+def _standards_suppressed(row: dict[str, Any], source: dict[str, Any], below: int) -> None:
+    """A standard's value computed from fewer than `below` cases is not shown (nor met)."""
+    items = []
+    for item in row.get("standards", ()):
+        whole = source.get(MEASURE_COUNTS.get(item["measure"], ""))
+        if disclosure.hidden(whole, below):
+            item = {**item, "value": None, "met": None}
+            row[disclosure.SUPPRESSED] = [
+                *row[disclosure.SUPPRESSED],
+                f"standards.{item['standard']}",
+            ]
+        items.append(item)
+    row["standards"] = items
+
+
+def suppressed(report: dict[str, Any], below: int) -> dict[str, Any]:
+    """A Board report with its small cells suppressed (`shared.disclosure`): each month, each
+    group of a breakdown (with the next-smallest count of a column where only one would be
+    hidden) and the total, whose counts stay exact at or above the threshold."""
+
+    def one(row: dict[str, Any]) -> dict[str, Any]:
+        out = disclosure.suppress_row(row, below, counts=COUNTS, shares=SHARES, nested=NESTED)
+        _standards_suppressed(out, row, below)
+        return out
+
+    breakdown = {}
+    for group_by, groups in report["breakdown"].items():
+        table = disclosure.suppress_table(
+            groups, below, counts=COUNTS, shares=SHARES, nested=NESTED
+        )
+        for out, row in zip(table, groups, strict=True):
+            _standards_suppressed(out, row, below)
+        breakdown[group_by] = table
+    return {
+        **report,
+        "months": [one(m) for m in report["months"]],
+        "total": one(report["total"]),
+        "breakdown": breakdown,
+        "suppression": {"below": below, "note": disclosure.note(below)},
+    }
+
+
+def exact_for(who: Access) -> bool:
+    """Staff who hold `reports:read` through a staff role read exact figures; a caller who
+    holds it only as a Board member reads them suppressed."""
+    return disclosure.sees_exact(who.principal, TABLE[Permission.REPORTS_READ])
+
+
 CSV_COLUMNS = (
     "scope",
     "key",
@@ -125,6 +208,7 @@ CSV_COLUMNS = (
     "resolved_within_target",
     "information_requests",
     "callbacks_due",
+    "suppressed",
 )
 
 
@@ -141,6 +225,7 @@ def board_csv(report: dict[str, Any], standard_ids: list[str]) -> str:
             resolved_within_target=row["resolved_within_target"],
             information_requests=row.get("information_requests", 0),
             callbacks_due=row.get("callbacks_due", 0),
+            suppressed=";".join(row.get(disclosure.SUPPRESSED, ())),
         )
         for item in row["standards"]:
             flat[item["standard"]] = item["value"]
@@ -176,10 +261,15 @@ async def board_report(
     start: Annotated[str, Query(alias="from", description="first month, e.g. 2026-01")],
     end: Annotated[str, Query(alias="to", description="last month (included), e.g. 2026-06")],
     format: Literal["json", "csv"] = "json",
+    public: Annotated[
+        bool, Query(description="suppress small counts whoever asks (the printed packet)")
+    ] = False,
 ) -> Any:
     """The Board's figures: month by month, and by category, school and team for the whole
     period, each with the compliance of every standard measured on SLA clocks. Aggregates
-    only. Resolution times are counted time (paused time excluded), as the clock counts."""
+    only. Resolution times are counted time (paused time excluded), as the clock counts.
+    A caller who reads as a Board member only (or `public=true`) gets small counts
+    suppressed (`board.suppress_below`): null, named in each row's `suppressed`."""
     first, last = _month("from", start), _month("to", end)
     if last < first:
         raise Problem(
@@ -198,6 +288,9 @@ async def board_report(
             ],
         )
     report = await board_figures(ctx, first, last)
+    below = suppress_below(ctx)
+    if public or not exact_for(who):
+        report = suppressed(report, below)
     if format == "csv":
         return Response(
             report_csv(report),

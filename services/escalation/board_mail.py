@@ -61,11 +61,17 @@ def label(month: date) -> str:
     return month.strftime("%Y-%m")
 
 
-def packet_of(report: dict[str, Any], *, month: str, prepared_at: datetime) -> BoardPacketReady:
+def packet_of(
+    report: dict[str, Any], *, month: str, prepared_at: datetime, suppress_below: int = 0
+) -> BoardPacketReady:
     """The event of one month's Board report (`board.board_figures` over that month alone):
     its figures with the backlog at the month's end, each clock standard's compliance, the
-    groups that fell short of a standard, and the same figures as CSV."""
+    groups that fell short of a standard, and the same figures as CSV. The packet is mailed
+    and printed for a public meeting: its groups and CSV are suppressed (`suppress_below`;
+    a group whose figure is suppressed is not named as falling short), the district's
+    figures stay exact."""
     total = report["total"]
+    public = board.suppressed(report, suppress_below)
     return BoardPacketReady(
         month=month,
         period_start=report["period_start"],
@@ -95,11 +101,11 @@ def packet_of(report: dict[str, Any], *, month: str, prepared_at: datetime) -> B
                 }
             )
             for scope in board.BREAKDOWNS
-            for group in report["breakdown"][scope]
+            for group in public["breakdown"][scope]
             for item in group["standards"]
             if item["met"] is False
         ],
-        csv=board.report_csv(report),
+        csv=board.report_csv(public),
     )
 
 
@@ -137,7 +143,9 @@ class BoardPacketJob:
             self._done = key
             return None
         report = await board.board_figures(self._ctx, month, month)
-        data = packet_of(report, month=key, prepared_at=now)
+        data = packet_of(
+            report, month=key, prepared_at=now, suppress_below=board.suppress_below(self._ctx)
+        )
         event = new_event(data, source=self._ctx.source, subject=f"board-packet-{key}", time=now)
         document = {"_id": key, "prepared_at": now, "event_id": event.id}
         try:

@@ -34,7 +34,9 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake.web import Ctx
-from shared.authz import Access, Permission
+from shared import disclosure
+from shared.authz import TABLE, Access, Permission
+from shared.board import BoardConfig
 from shared.clock import as_utc
 from shared.events import CloudEvent
 from shared.http import Problem, authorize
@@ -160,14 +162,19 @@ class CallFigures(BaseModel):
         f"district-wide; no team: not yet routed); `{UNKNOWN}`: the call is tied to no concern "
         "and the caller chose no school; `all` for the district"
     )
-    calls: int = 0
-    answered: int = 0
+    calls: int | None = Field(default=0, description="null: suppressed (see `suppressed`)")
+    answered: int | None = 0
     answered_share: float | None = None
     median_answer_s: float | None = None
     p90_answer_s: float | None = Field(
         default=None, description="the time nine in ten answers took, in whole seconds"
     )
-    callbacks_scheduled: int = 0
+    callbacks_scheduled: int | None = 0
+    suppressed: list[str] = Field(
+        default_factory=list,
+        description="figures not shown to a Board member: a count under the district's "
+        "`board.suppress_below`, or a share or time from fewer calls",
+    )
 
 
 class CallMonth(CallFigures):
@@ -267,6 +274,47 @@ def call_months(docs: Iterable[Mapping[str, Any]], labels: list[str]) -> CallMon
         by_category=groups["category"],
         by_team=groups["team"],
     )
+
+
+CALL_COUNTS = ("calls", "answered", "callbacks_scheduled")
+CALL_SHARES = {"answered_share": "calls", "median_answer_s": "answered", "p90_answer_s": "answered"}
+
+
+def suppressed(report: CallMonths, below: int) -> CallMonths:
+    """The figures with small counts suppressed (`shared.disclosure`): each month and the
+    total row by row, each table of groups with the next-smallest count of a column where
+    only one would be hidden."""
+
+    def rows(items: list[Any]) -> list[dict[str, Any]]:
+        return disclosure.suppress_table(
+            [i.model_dump() for i in items], below, counts=CALL_COUNTS, shares=CALL_SHARES
+        )
+
+    def one(item: BaseModel) -> dict[str, Any]:
+        return disclosure.suppress_row(
+            item.model_dump(), below, counts=CALL_COUNTS, shares=CALL_SHARES
+        )
+
+    return CallMonths(
+        first=report.first,
+        last=report.last,
+        months=[CallMonth.model_validate(one(m)) for m in report.months],
+        total=CallFigures.model_validate(one(report.total)),
+        by_school=[CallFigures.model_validate(g) for g in rows(report.by_school)],
+        by_category=[CallFigures.model_validate(g) for g in rows(report.by_category)],
+        by_team=[CallFigures.model_validate(g) for g in rows(report.by_team)],
+    )
+
+
+def exact_for(who: Access) -> bool:
+    """Staff read exact figures; a caller who reads reports only as a Board member does not."""
+    return disclosure.sees_exact(who.principal, TABLE[Permission.REPORTS_READ])
+
+
+def suppress_below(ctx: Any) -> int:
+    """The district's threshold of small counts (`board.suppress_below`; 0: off)."""
+    below: int = ctx.district.section("board", BoardConfig).suppress_below
+    return below
 
 
 def month_labels(first: str, last: str) -> list[str]:
@@ -513,9 +561,13 @@ async def months(
     who: ReportReader,
     first: Annotated[str, Query(alias="from", pattern=MONTH)],
     last: Annotated[str, Query(alias="to", pattern=MONTH)],
+    public: Annotated[
+        bool, Query(description="suppress small counts whoever asks (the printed packet)")
+    ] = False,
 ) -> CallMonths:
     """Calls answered month by month, and by school, category and team over the months
-    (from the maintained monthly summaries: aggregates only, never a call)."""
+    (from the maintained monthly summaries: aggregates only, never a call). A Board member
+    (or `public=true`) reads small counts suppressed (`board.suppress_below`)."""
     labels = month_labels(first, last)
     if not labels or len(labels) > MAX_MONTHS:
         raise Problem(
@@ -523,4 +575,7 @@ async def months(
             "Invalid months",
             f"`from` must not follow `to`, and a report covers at most {MAX_MONTHS} months",
         )
-    return await read(ctx.repo.collection.database, labels)
+    found = await read(ctx.repo.collection.database, labels)
+    if public or not exact_for(who):
+        return suppressed(found, suppress_below(ctx))
+    return found

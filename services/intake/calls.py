@@ -26,6 +26,7 @@ from services.intake.call_months import CALLS, CONCERN, MENU, NO_GROUP, UNKNOWN,
 from services.intake.lifecycle import Action, Command
 from services.intake.schemas import PHONE_PATTERN, Reason, RequesterView, _Strict
 from services.intake.web import Ctx, Submitter
+from shared import disclosure
 from shared.authz import Access, Permission
 from shared.clock import as_utc
 from shared.http import Problem, authorize
@@ -128,10 +129,14 @@ class CallGroup(BaseModel):
         f"district-wide; no team: not yet routed); `{UNKNOWN}`: the call is tied to no concern "
         "and the caller chose no school"
     )
-    calls: int
-    answered: int
+    calls: int | None = Field(description="null: suppressed (see `suppressed`)")
+    answered: int | None
     answered_share: float | None = None
     p90_answer_s: float | None = None
+    suppressed: list[str] = Field(
+        default_factory=list,
+        description="figures not shown to a Board member (under `board.suppress_below`)",
+    )
 
 
 class CallReport(BaseModel):
@@ -320,7 +325,8 @@ async def report(
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> CallReport:
-    """Calls answered, their outcomes and time to answer, callbacks promised: aggregates."""
+    """Calls answered, their outcomes and time to answer, callbacks promised: aggregates. A
+    Board member reads the groups' small counts suppressed (`board.suppress_below`)."""
     end = as_utc(end) if end else ctx.clock.now()
     start = as_utc(start) if start else end - timedelta(days=30)
     by_outcome: dict[str, int] = {o.value: 0 for o in CallOutcome}
@@ -356,6 +362,20 @@ async def report(
         ):
             concerns[doc["_id"]] = doc
     groups = call_groups(records, concerns)
+    if not call_months.exact_for(who):
+        below = call_months.suppress_below(ctx)
+        groups = {
+            dim: [
+                CallGroup.model_validate(g)
+                for g in disclosure.suppress_table(
+                    [r.model_dump() for r in rows],
+                    below,
+                    counts=("calls", "answered"),
+                    shares={"answered_share": "calls", "p90_answer_s": "answered"},
+                )
+            ]
+            for dim, rows in groups.items()
+        }
     return CallReport(
         by_school=groups["school"],
         by_category=groups["category"],

@@ -26,7 +26,7 @@ from shared.events import (
 )
 from tests.conftest import bearer
 from tests.integration import test_escalation_api
-from tests.integration.test_board_api import BOARD, MARCH, status
+from tests.integration.test_board_api import EXACT, MARCH, status
 from tests.integration.test_escalation_api import HOUR, T0, Service
 from tests.integration.test_intake_api import clock, intake, submit  # noqa: F401
 
@@ -65,7 +65,7 @@ async def made(service: Service, concern_id: str, due: datetime) -> None:
 
 
 async def report(service: Service) -> dict:  # type: ignore[type-arg]
-    answer = await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)
+    answer = await service.http.get("/v1/board/report", params=MARCH, headers=EXACT)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -110,11 +110,11 @@ async def test_board_member_reads_callbacks_on_time_by_school_team_and_category(
     [category] = [g for g in board["breakdown"]["category"] if g["callbacks_due"]]
     assert (category["key"], category["callbacks_on_time"]) == ("enrollment", 0.5)
     assert sum(g["callbacks_due"] for g in board["breakdown"]["team"]) == 4
-    answer = await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)
+    answer = await service.http.get("/v1/board/report", params=MARCH, headers=EXACT)
     assert "cb-" not in answer.text  # aggregates: no callback, no case
 
     exported = await service.http.get(
-        "/v1/board/report", params={**MARCH, "format": "csv"}, headers=BOARD
+        "/v1/board/report", params={**MARCH, "format": "csv"}, headers=EXACT
     )
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     lincoln = next(r for r in rows if (r["scope"], r["key"]) == ("school", "lincoln-es"))
@@ -232,7 +232,7 @@ async def test_calls_answered_by_school_category_and_team_from_the_phone_records
     )
     await intake.post(f"/v1/calls/{sids[3]}/end", json={}, headers=PHONE)  # abandoned
 
-    answer = await intake.get("/v1/calls/report", headers=bearer("board", sub="board-member-1"))
+    answer = await intake.get("/v1/calls/report", headers=EXACT)
     assert answer.status_code == 200, answer.text
     calls = answer.json()
     by_school = {g["key"]: (g["calls"], g["answered"]) for g in calls["by_school"]}

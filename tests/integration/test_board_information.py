@@ -14,7 +14,7 @@ from services.escalation import board_store, handlers
 from services.escalation.repository import BOARD_COUNTED
 from shared.events import ConcernMessageAdded, MessageAuthor, MessageVisibility, new_event
 from tests.integration import test_escalation_api
-from tests.integration.test_board_api import BOARD, MARCH, status
+from tests.integration.test_board_api import EXACT, MARCH, status
 from tests.integration.test_escalation_api import HOUR, T0, Service
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ async def test_board_member_reads_information_requests_answered_within_their_day
     await service.run_until(T0 + HOUR + 6 * DAY)
     await family_answers(service, "b")
 
-    answer = await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)
+    answer = await service.http.get("/v1/board/report", params=MARCH, headers=EXACT)
     assert answer.status_code == 200, answer.text
     report = answer.json()
     [shipped] = [s for s in report["standards"] if s["id"] == STANDARD]
@@ -77,7 +77,7 @@ async def test_board_member_reads_information_requests_answered_within_their_day
     assert (by_school["roosevelt-ms"]["value"], by_school["roosevelt-ms"]["met"]) == (1.0, True)
 
     exported = await service.http.get(
-        "/v1/board/report", params={**MARCH, "format": "csv"}, headers=BOARD
+        "/v1/board/report", params={**MARCH, "format": "csv"}, headers=EXACT
     )
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     month_row = next(r for r in rows if r["scope"] == "month")
@@ -97,7 +97,7 @@ async def test_waits_ended_before_the_standard_existed_are_counted_once_at_start
     await service.run_until(T0 + HOUR + DAY)
     await family_answers(service, "a")
     await status(service, "b", "closed", "awaiting_requester")
-    counted = (await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)).json()
+    counted = (await service.http.get("/v1/board/report", params=MARCH, headers=EXACT)).json()
     assert counted["months"][0]["information_requests"] == 2
     # as the store was before: no wait's fact marked counted, no counter of them, no mark
     # of their backfill
@@ -108,18 +108,18 @@ async def test_waits_ended_before_the_standard_existed_are_counted_once_at_start
     await clocks.database[board_store.MONTHS].update_many(
         {}, {"$unset": {"information_requests": "", "answered_days": ""}}
     )
-    before = (await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)).json()
+    before = (await service.http.get("/v1/board/report", params=MARCH, headers=EXACT)).json()
     assert before["months"][0]["information_requests"] == 0
 
     summaries = board_store.BoardSummaries(
         clocks, timezone=ZoneInfo("America/Chicago"), guarantee=72 * HOUR
     )
     assert await summaries.backfill() == 0  # every clock was counted already
-    after = (await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)).json()
+    after = (await service.http.get("/v1/board/report", params=MARCH, headers=EXACT)).json()
     assert after == counted
     assert await summaries.backfill_later_facts(marker, prefix) == 0  # once per store
     await clocks.database["board_meta"].delete_one({"_id": marker})  # another replica's run
     assert await summaries.backfill_later_facts(marker, prefix) == 0  # each fact once
     assert (
-        await service.http.get("/v1/board/report", params=MARCH, headers=BOARD)
+        await service.http.get("/v1/board/report", params=MARCH, headers=EXACT)
     ).json() == counted
