@@ -127,6 +127,25 @@ class ConcernAssigned(EventData):
     decided_by: str = "rules"
 
 
+class UnassignedCause(StrEnum):
+    """Why triage left a concern without an assignee (a code: never a staff member's words)."""
+
+    NO_MEMBER_AVAILABLE = "no_member_available"
+
+
+class ConcernUnassigned(EventData):
+    """A concern no longer has an assignee: triage moved it to a team where no member can
+    take it (everyone away without a backup, or nobody in the team). Whoever was assigned
+    before no longer works it; a consumer clears the assignee it holds unless that
+    assignment is newer than `unassigned_at`."""
+
+    concern_id: str
+    team_id: str
+    unassigned_at: datetime
+    decided_by: str = "rules"
+    cause: UnassignedCause = UnassignedCause.NO_MEMBER_AVAILABLE
+
+
 class ConcernMerged(EventData):
     """A specialist confirmed that a concern duplicates another; nothing is deleted."""
 
@@ -498,6 +517,7 @@ CATALOGUE: dict[str, EventSpec] = {
         EventSpec(name="concern.submitted", data_model=ConcernSubmitted, producer="intake"),
         EventSpec(name="concern.triaged", data_model=ConcernTriaged, producer="triage"),
         EventSpec(name="concern.assigned", data_model=ConcernAssigned, producer="triage"),
+        EventSpec(name="concern.unassigned", data_model=ConcernUnassigned, producer="triage"),
         EventSpec(name="concern.merged", data_model=ConcernMerged, producer="triage"),
         EventSpec(
             name="concern.status_changed", data_model=ConcernStatusChanged, producer="intake"
@@ -561,7 +581,13 @@ CATALOGUE: dict[str, EventSpec] = {
 # routing (a team or rule whose very name tells something about the student, e.g. special
 # education) nor links between one family's concerns (possible duplicates).
 DUAL_EVENTS = frozenset(
-    {"concern.triaged", "concern.assigned", "concern.escalated", "concern.merged"}
+    {
+        "concern.triaged",
+        "concern.assigned",
+        "concern.unassigned",
+        "concern.escalated",
+        "concern.merged",
+    }
 )
 RESTRICTED = "restricted"
 # What a public copy shows instead of a staff member who would tell a sensitive routing.

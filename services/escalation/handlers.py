@@ -25,6 +25,7 @@ from shared.events import (
     ConcernStatusChanged,
     ConcernSubmitted,
     ConcernTriaged,
+    ConcernUnassigned,
     EventData,
     MessageAuthor,
     MessageVisibility,
@@ -118,6 +119,14 @@ async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: Escalation
 async def on_assigned(event: CloudEvent, data: ConcernAssigned, *, ctx: EscalationContext) -> None:
     """Note the assignee beside the clock: they read it even from another team (a backup)."""
     await ctx.repo.remember_assignee(data.concern_id, data.assignee_id, data.assigned_at)
+
+
+async def on_unassigned(
+    event: CloudEvent, data: ConcernUnassigned, *, ctx: EscalationContext
+) -> None:
+    """Nobody is assigned any more: the former assignee reads the clock no longer (unless
+    their team covers it), an assignment noted later than this stays."""
+    await ctx.repo.remember_assignee(data.concern_id, None, data.unassigned_at)
 
 
 async def on_status_changed(
@@ -381,6 +390,7 @@ HANDLERS = HandlerTable(
         "concern.submitted": on_submitted,
         "concern.triaged": on_triaged,
         "concern.assigned": on_assigned,
+        "concern.unassigned": on_unassigned,
         "concern.status_changed": on_status_changed,
         "concern.message_added": on_message_added,
         "concern.resolved": on_resolved,

@@ -20,6 +20,7 @@ from services.intake.domain import Concern, Status
 from services.intake.idempotency import Claim
 from services.intake.lifecycle import Outcome
 from services.intake.repository import (
+    ASSIGNEE_AT,
     PHONE_ANSWERS,
     _outcome_update,
     case_of,
@@ -187,6 +188,29 @@ class FakeConcernRepository:
             return True  # applied before: changes nothing
         apply_update(doc, event_facts_update(event_id, facts=facts, entry=entry, at=at))
         return True
+
+    async def record_assignee(
+        self,
+        concern_id: str,
+        event_id: str,
+        *,
+        facts: dict[str, Any],
+        entry: Document,
+        at: datetime,
+        decided_at: datetime,
+        unassigned: bool = False,
+    ) -> bool:
+        doc = self.documents.get(concern_id)
+        if doc is None:
+            return False
+        known = doc.get(ASSIGNEE_AT)
+        if known is not None and (
+            as_utc(known) > decided_at or (not unassigned and as_utc(known) == decided_at)
+        ):
+            return True  # a later decision about the assignee is applied
+        return await self.record_event_facts(
+            concern_id, event_id, facts={**facts, ASSIGNEE_AT: decided_at}, entry=entry, at=at
+        )
 
     async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Case]:
         waiting = [

@@ -26,6 +26,7 @@ from shared.events import (
     ConcernEscalated,
     ConcernMerged,
     ConcernTriaged,
+    ConcernUnassigned,
     NotificationFailed,
     NotificationSent,
     SlaBreached,
@@ -635,11 +636,10 @@ async def on_triaged(event: CloudEvent, data: ConcernTriaged, *, ctx: IntakeCont
 
 
 async def on_assigned(event: CloudEvent, data: ConcernAssigned, *, ctx: IntakeContext) -> None:
-    """The case shows who works it."""
-    await _record(
+    """The case shows who works it (unless a later decision about its assignee is known)."""
+    if not await ctx.repo.record_assignee(
         data.concern_id,
-        event,
-        ctx=ctx,
+        event.id,
         facts={
             "assignee_id": data.assignee_id,
             "assignee_name": data.assignee_name,
@@ -652,7 +652,30 @@ async def on_assigned(event: CloudEvent, data: ConcernAssigned, *, ctx: IntakeCo
             "assignee_name": data.assignee_name,
             "actor": data.decided_by,
         },
-    )
+        at=event.time,
+        decided_at=data.assigned_at,
+    ):
+        raise ConcernNotFound(data.concern_id)
+
+
+async def on_unassigned(event: CloudEvent, data: ConcernUnassigned, *, ctx: IntakeContext) -> None:
+    """Nobody works the case any more (re-triaged to a team with no one to take it): its
+    former assignee no longer reaches it as theirs. An assignment later than this stays."""
+    if not await ctx.repo.record_assignee(
+        data.concern_id,
+        event.id,
+        facts={"assignee_id": None, "assignee_name": None},
+        entry={
+            "kind": "unassigned",
+            "team_id": data.team_id,
+            "cause": data.cause.value,
+            "actor": data.decided_by,
+        },
+        at=event.time,
+        decided_at=data.unassigned_at,
+        unassigned=True,
+    ):
+        raise ConcernNotFound(data.concern_id)
 
 
 async def on_escalated(event: CloudEvent, data: ConcernEscalated, *, ctx: IntakeContext) -> None:
@@ -819,6 +842,7 @@ HANDLERS = HandlerTable(
     {
         "concern.triaged": on_triaged,
         "concern.assigned": on_assigned,
+        "concern.unassigned": on_unassigned,
         "concern.merged": on_merged,
         "concern.escalated": on_escalated,
         "sla.warning": on_sla_warning,

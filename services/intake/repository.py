@@ -271,6 +271,11 @@ def due_fields(
     return fields
 
 
+# When the concern's assignee was last decided (an assignment or an unassignment, triage's
+# time): a decision older than it changes nothing.
+ASSIGNEE_AT = "assignee_at"
+
+
 def event_facts_update(
     event_id: str, *, facts: dict[str, Any], entry: Document, at: datetime
 ) -> Document:
@@ -298,7 +303,7 @@ class ConcernRepository:
         self._reserved: dict[int, tuple[int, int]] = {}  # year -> (next, end) of this replica
         self._reserving = asyncio.Lock()
         self._inserts: GroupCommit[Document, BaseException | None] = GroupCommit(self._insert_many)
-        self._facts: GroupCommit[tuple[str, str, Document], bool] = GroupCommit(
+        self._facts: GroupCommit[tuple[str, str, Document, Document], bool] = GroupCommit(
             self._record_facts_many
         )
 
@@ -513,27 +518,62 @@ class ConcernRepository:
 
         Answers whether the concern exists; an already applied event changes nothing."""
         return await self._facts(
-            (concern_id, event_id, event_facts_update(event_id, facts=facts, entry=entry, at=at))
+            (
+                concern_id,
+                event_id,
+                event_facts_update(event_id, facts=facts, entry=entry, at=at),
+                {},
+            )
         )
 
-    async def _record_facts_many(self, items: list[tuple[str, str, Document]]) -> list[bool]:
+    async def record_assignee(
+        self,
+        concern_id: str,
+        event_id: str,
+        *,
+        facts: dict[str, Any],
+        entry: Document,
+        at: datetime,
+        decided_at: datetime,
+        unassigned: bool = False,
+    ) -> bool:
+        """Apply who works the concern (`facts`), or that nobody does (`unassigned`), once per
+        event and only when no later decision about its assignee is applied: a late earlier
+        assignment (or unassignment) changes nothing. An unassignment clears an assignment
+        of the same moment (who may work the case errs on the side of nobody).
+
+        Answers whether the concern exists."""
+        newer = {"$gt": decided_at} if unassigned else {"$gte": decided_at}
+        update = event_facts_update(
+            event_id, facts={**facts, ASSIGNEE_AT: decided_at}, entry=entry, at=at
+        )
+        # `$not` rather than an `$or` with a missing stamp: SecantusDB scans for an `$or`
+        return await self._facts((concern_id, event_id, update, {ASSIGNEE_AT: {"$not": newer}}))
+
+    async def _record_facts_many(
+        self, items: list[tuple[str, str, Document, Document]]
+    ) -> list[bool]:
         """One `bulk_write` for concurrently handled events; each update names its event, so
-        applying it again changes nothing."""
+        applying it again changes nothing (nor does one whose condition no longer holds)."""
         result = await self._concerns.bulk_write(
             [
-                UpdateOne({"_id": concern_id, "timeline.event_id": {"$ne": event_id}}, update)
-                for concern_id, event_id, update in items
+                UpdateOne(
+                    {"_id": concern_id, "timeline.event_id": {"$ne": event_id}, **condition},
+                    update,
+                )
+                for concern_id, event_id, update, condition in items
             ],
             ordered=False,
         )
         if result.matched_count == len(items):
             return [True] * len(items)
-        # some events were applied before, or name a concern not stored (yet)
-        ids = list({concern_id for concern_id, _, _ in items})
+        # some events were applied before, are older than what is applied, or name a concern
+        # not stored (yet)
+        ids = list({item[0] for item in items})
         found = {
             d["_id"] for d in await self._concerns.find({"_id": {"$in": ids}}, {"_id": 1}).to_list()
         }
-        return [concern_id in found for concern_id, _, _ in items]
+        return [item[0] in found for item in items]
 
     async def find(
         self, query: Document, *, sort: list[tuple[str, int]], limit: int

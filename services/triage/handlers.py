@@ -39,8 +39,10 @@ from shared.events import (
     ConcernStatus,
     ConcernStatusChanged,
     ConcernTriaged,
+    ConcernUnassigned,
     EventData,
     Priority,
+    UnassignedCause,
     envelopes,
     routed_envelopes,
 )
@@ -339,7 +341,7 @@ def _routing_envelopes(
                 if data.priority is not Priority.CRITICAL:
                     shown["priority"] = category_route(category, data.school_id, ctx.district)[1]
             public.append(data.model_copy(update=shown))
-        elif isinstance(data, ConcernAssigned) and not sensitive:
+        elif isinstance(data, ConcernAssigned | ConcernUnassigned) and not sensitive:
             public.append(data)
     return envelopes(events, source=ctx.source, time=now) + envelopes(
         public, source=ctx.source, time=now, restricted=False
@@ -544,8 +546,26 @@ async def retriage(
                 )
             )
         else:
+            # nobody in the new team can take it: the former assignee no longer works it,
+            # and intake, escalation and notify must hear so (their access follows it)
+            events.append(
+                ConcernUnassigned(
+                    concern_id=concern_id,
+                    team_id=team_id,
+                    unassigned_at=now,
+                    decided_by=actor,
+                    cause=UnassignedCause.NO_MEMBER_AVAILABLE,
+                )
+            )
             history.append(
-                {"at": now, "by": actor, "action": "unassigned", "reason": change.reason}
+                {
+                    "at": now,
+                    "by": actor,
+                    "action": "unassigned",
+                    "reason": change.reason,
+                    "why": UnassignedCause.NO_MEMBER_AVAILABLE.value,
+                    "former_assignee_id": old_assignee,
+                }
             )
     if not await ctx.decisions.change(
         concern_id,

@@ -186,12 +186,17 @@ class ClockRepository:
         await self._changed(None, stored, marks)
         return True
 
-    async def remember_assignee(self, concern_id: str, assignee_id: str, at: datetime) -> None:
-        """Note who the concern is assigned to (before or after its clock starts); an earlier
-        assignment arriving late never overwrites a later one."""
+    async def remember_assignee(
+        self, concern_id: str, assignee_id: str | None, at: datetime
+    ) -> None:
+        """Note who the concern is assigned to (before or after its clock starts), or that
+        nobody is (`None`: triage unassigned it at `at`); an earlier decision arriving late
+        never overwrites a later one, and an unassignment clears an assignment of the same
+        moment (who may read the clock errs on the side of nobody)."""
+        newer = {"$gt": at} if assignee_id is None else {"$gte": at}
         try:
             await self._assignees.update_one(
-                {"_id": concern_id, "assigned_at": {"$not": {"$gte": at}}},
+                {"_id": concern_id, "assigned_at": {"$not": newer}},
                 {"$set": {"assignee_id": assignee_id, "assigned_at": at}},
                 upsert=True,
             )
@@ -199,9 +204,10 @@ class ClockRepository:
             pass
 
     async def assignee(self, concern_id: str) -> str | None:
-        """Who the concern is assigned to, as last noted."""
+        """Who the concern is assigned to, as last noted (None: nobody, or not known)."""
         doc = await self._assignees.find_one({"_id": concern_id})
-        return str(doc["assignee_id"]) if doc else None
+        found = doc.get("assignee_id") if doc else None
+        return str(found) if found else None
 
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._clocks.find_one({"_id": concern_id}, NOT_READ)

@@ -40,14 +40,17 @@ class FakeClockRepository:
         self.outbox: list[CloudEvent] = []
         self.before_write: Callable[[str], Awaitable[None]] | None = None
         self.board: BoardCounting | None = None
-        self.assignees: dict[str, tuple[str, datetime]] = {}  # concern -> (assignee, since)
+        # concern -> (assignee, or None once unassigned; since)
+        self.assignees: dict[str, tuple[str | None, datetime]] = {}
 
     async def ensure_indexes(self) -> None:
         return None
 
-    async def remember_assignee(self, concern_id: str, assignee_id: str, at: datetime) -> None:
+    async def remember_assignee(
+        self, concern_id: str, assignee_id: str | None, at: datetime
+    ) -> None:
         known = self.assignees.get(concern_id)
-        if known is None or known[1] < at:
+        if known is None or known[1] < at or (assignee_id is None and known[1] == at):
             self.assignees[concern_id] = (assignee_id, at)
 
     async def assignee(self, concern_id: str) -> str | None:

@@ -12,7 +12,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.clock import as_utc_or_none
-from shared.events import ConcernAssigned, ConcernContactShared, ConcernTriaged, EventData
+from shared.events import (
+    ConcernAssigned,
+    ConcernContactShared,
+    ConcernTriaged,
+    ConcernUnassigned,
+    EventData,
+)
 from shared.store import Document
 
 CONCERNS = "concerns"
@@ -69,6 +75,8 @@ class ConcernRepository:
             return await self.remember_assignment(
                 data.concern_id, data.assignee_id, data.assigned_at, read=read
             )
+        if isinstance(data, ConcernUnassigned):
+            return await self.remember_unassignment(data.concern_id, data.unassigned_at, read=read)
         return None
 
     async def remember_contact(
@@ -123,6 +131,19 @@ class ConcernRepository:
             concern_id,
             _older("assigned_at", assigned_at),
             {"assignee_id": assignee_id, "assigned_at": assigned_at},
+            read=read,
+        )
+
+    async def remember_unassignment(
+        self, concern_id: str, unassigned_at: datetime, *, read: bool = True
+    ) -> ConcernFacts | None:
+        """Nobody works the concern any more: its former assignee hears its warnings and reads
+        its deliveries no longer. An assignment later than `unassigned_at` stays; one of the
+        same moment is cleared (who may read errs on the side of nobody)."""
+        return await self._upsert(
+            concern_id,
+            {"assigned_at": {"$not": {"$gt": unassigned_at}}},
+            {"assignee_id": None, "assigned_at": unassigned_at},
             read=read,
         )
 

@@ -217,7 +217,10 @@ class FakeConcernRepository(ConcernRepository):
             if condition is None and known is not None:
                 return None  # the first one stays
             if isinstance(condition, dict) and known is not None:
-                if as_utc(known) >= condition["$not"]["$gte"]:
+                newer = condition["$not"]
+                if "$gt" in newer and as_utc(known) > newer["$gt"]:
+                    return None  # a later fact is known
+                if "$gte" in newer and as_utc(known) >= newer["$gte"]:
                     return None  # a newer fact is known
         doc.update(fields)
         return _facts(doc) if read else None
