@@ -122,6 +122,7 @@ async def board_figures(ctx: EscalationContext, first: date, last: date) -> dict
 
 # Counts of a group row, and each share or mean with the count it is computed from.
 COUNTS = (
+    "open",  # the backlog's buckets summed (added where suppressed: one cell of the tables)
     "received",
     "resolved",
     "satisfaction_responses",
@@ -173,13 +174,18 @@ def suppressed(report: dict[str, Any], below: int) -> dict[str, Any]:
     group of a breakdown (with the next-smallest count of a column where only one would be
     hidden) and the total, whose counts stay exact at or above the threshold."""
 
+    def opened(row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "open": sum(row.get("backlog", {}).values())}
+
     def one(row: dict[str, Any]) -> dict[str, Any]:
+        row = opened(row)
         out = disclosure.suppress_row(row, below, counts=COUNTS, shares=SHARES, nested=NESTED)
         _standards_suppressed(out, row, below)
         return out
 
     breakdown = {}
-    for group_by, groups in report["breakdown"].items():
+    for group_by, found in report["breakdown"].items():
+        groups = [opened(g) for g in found]
         table = disclosure.suppress_table(
             groups, below, counts=COUNTS, shares=SHARES, nested=NESTED
         )

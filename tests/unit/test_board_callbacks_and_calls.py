@@ -288,6 +288,7 @@ def test_the_call_tables_name_unknown_groups_and_those_below_the_standard() -> N
         "Unknown school (a call about no concern)",
         "Calls",
         "4",
+        "",  # no note: shown
     ] in rows
 
 

@@ -62,20 +62,23 @@ class BoardClient:
             raise error_from(answer)
         return answer.json()
 
-    async def report(self, token: str, first: str, last: str) -> dict[str, Any]:
-        """Escalation's Board report: months `first`..`last` (YYYY-MM)."""
-        result: dict[str, Any] = await self._get(
-            "escalation", "/v1/board/report", token, {"from": first, "to": last}
-        )
+    async def report(
+        self, token: str, first: str, last: str, *, public: bool = False
+    ) -> dict[str, Any]:
+        """Escalation's Board report: months `first`..`last` (YYYY-MM); `public`: small
+        counts suppressed whoever reads (the printed packet)."""
+        params = {"from": first, "to": last, **({"public": "true"} if public else {})}
+        result: dict[str, Any] = await self._get("escalation", "/v1/board/report", token, params)
         return result
 
-    async def call_months(self, token: str, first: str, last: str) -> dict[str, Any] | None:
+    async def call_months(
+        self, token: str, first: str, last: str, *, public: bool = False
+    ) -> dict[str, Any] | None:
         """Intake's calls month by month, and by school, category and team, for months
         `first`..`last` (YYYY-MM; from its monthly summaries); None where intake has none."""
         try:
-            result: dict[str, Any] = await self._get(
-                "intake", "/v1/calls/months", token, {"from": first, "to": last}
-            )
+            params = {"from": first, "to": last, **({"public": "true"} if public else {})}
+            result: dict[str, Any] = await self._get("intake", "/v1/calls/months", token, params)
         except IntakeUnavailable:
             raise
         except Exception:

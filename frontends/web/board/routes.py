@@ -18,7 +18,9 @@ from frontends.web.board.client import BoardClient
 from frontends.web.staff.signin import SignIn
 from frontends.web.staff.views import Pages, StaffUser
 from services.escalation.standards import Measure, Milestone, Standard, StandardsConfig
-from shared.authz import Permission
+from shared import disclosure
+from shared.authz import TABLE, Permission
+from shared.board import BoardConfig
 
 TREND_MONTHS = 12
 log = logging.getLogger(__name__)
@@ -91,26 +93,52 @@ def _router() -> APIRouter:
             "department": {t.id: t.name for t in district.teams},
         }
 
-    async def figures(request: Request, user: StaffUser, first: date, last: date) -> dict[str, Any]:
-        """Everything one page shows, from the three services' aggregates."""
+    async def figures(
+        request: Request, user: StaffUser, first: date, last: date, *, public: bool = False
+    ) -> dict[str, Any]:
+        """Everything one page shows, from the three services' aggregates. Small counts are
+        suppressed (`board.suppress_below`) for a Board member, and in the packet (`public`:
+        printed and mailed for a public meeting) whoever reads it."""
         web = request.app.state.web
+        exact = not public and disclosure.sees_exact(
+            user.principal(), TABLE[Permission.REPORTS_READ]
+        )
+        below = 0 if exact else web.district.section("board", BoardConfig).suppress_below
         timezone = ZoneInfo(web.district.district.timezone)
         signin: SignIn = request.app.state.staff_signin
         token = signin.token(user)
         client = _client(request)
-        report = await client.report(token, first.strftime("%Y-%m"), last.strftime("%Y-%m"))
+        report = await client.report(
+            token, first.strftime("%Y-%m"), last.strftime("%Y-%m"), public=public
+        )
         # calls month by month for the trend (twelve months whatever the page), and by group
         # over the page's months, from intake's monthly summaries (never a call record)
         trend_first = _shift(last, 1 - TREND_MONTHS).strftime("%Y-%m")
         last_label, first_label = last.strftime("%Y-%m"), first.strftime("%Y-%m")
-        call_trend = await client.call_months(token, trend_first, last_label)
+        call_trend = await client.call_months(token, trend_first, last_label, public=public)
         call_span = (
             call_trend
             if first_label == trend_first
-            else await client.call_months(token, first_label, last_label)
+            else await client.call_months(token, first_label, last_label, public=public)
         )
         calls = call_trend["months"][-1] if call_trend else None
+        if "suppression" in report:  # as the service applied it
+            below = report["suppression"]["below"]
         coverage = await client.coverage(token)
+        if coverage and below:  # staff counts of a small department, as the other tables
+            coverage = {
+                **coverage,
+                **{
+                    kind: disclosure.suppress_table(
+                        coverage[kind],
+                        below,
+                        counts=("staff", "trained", "pledged"),
+                        shares={"trained_share": "staff", "pledged_share": "staff"},
+                    )
+                    for kind in ("school", "department")
+                    if kind in coverage
+                },
+            }
         standards = [Standard.model_validate(s) for s in report["standards"]]
         latest = report["months"][-1]
         others = views.other_values(calls, coverage)
@@ -135,6 +163,7 @@ def _router() -> APIRouter:
                 resolve,
                 information,
                 callbacks,
+                below,
             )
             for kind in ("school", "team", "category")
         ]
@@ -147,6 +176,7 @@ def _router() -> APIRouter:
                     all_names[kind],
                     span,
                     answered.target if answered else None,
+                    below,
                 )
                 for kind in ("school", "team", "category")
             ]
@@ -154,20 +184,24 @@ def _router() -> APIRouter:
             else []
         )
         calls_trend = (
-            views.calls_trend_chart(call_trend["months"], answered.target if answered else None)
+            views.calls_trend_chart(
+                call_trend["months"], answered.target if answered else None, below
+            )
             if call_trend
             else None
         )
         total = report["total"]
         counts = [
-            views.count_chart("backlog", "Open concerns by age", total["backlog"], views.BACKLOG),
             views.count_chart(
-                "escalations", "Escalations by level", total["escalations"], views.LEVELS
+                "backlog", "Open concerns by age", total["backlog"], views.BACKLOG, below
+            ),
+            views.count_chart(
+                "escalations", "Escalations by level", total["escalations"], views.LEVELS, below
             ),
         ]
         training = (
             [
-                views.coverage_chart(kind, coverage[kind], all_names[kind])
+                views.coverage_chart(kind, coverage[kind], all_names[kind], below)
                 for kind in ("school", "department")
             ]
             if coverage
@@ -182,8 +216,27 @@ def _router() -> APIRouter:
             "first": first.strftime("%Y-%m"),
             "last": last.strftime("%Y-%m"),
             "items": items,
-            "standards_chart": views.compliance_chart(items, label),
-            "trend": views.trend_chart(report["months"], hours, resolve),
+            "standards_chart": views.compliance_chart(
+                items,
+                label,
+                [
+                    name.removeprefix("standards.")
+                    for name in latest.get(disclosure.SUPPRESSED, ())
+                    if name.startswith("standards.")
+                ],
+                below,
+            ),
+            "trend": views.trend_chart(report["months"], hours, resolve, below),
+            "below": below,
+            "suppression_note": (
+                f'Counts under {below} read "fewer than {below}", and shares or means from '
+                f"fewer than {below} cases are not shown, so that no figure points at one "
+                "family or student."
+                if below
+                else ""
+            ),
+            "count": lambda row, name: views.count(row, name, below),
+            "figure": lambda row, name, measure: views.figure(row, name, measure, below),
             "calls_trend": calls_trend,
             "span": span,
             "groups": groups,
@@ -205,14 +258,14 @@ def _router() -> APIRouter:
         }
 
     async def allowed_figures(
-        request: Request, user: StaffUser, month: str | None, months: int
+        request: Request, user: StaffUser, month: str | None, months: int, public: bool = False
     ) -> dict[str, Any] | None:
         """The figures of `months` months to `month`, or None when the services refuse the
         person (the page then says there is nothing for their role, as without the right)."""
         timezone = ZoneInfo(request.app.state.web.district.district.timezone)
         last = _month(month, datetime.now(timezone).date())
         try:
-            return await figures(request, user, _shift(last, 1 - months), last)
+            return await figures(request, user, _shift(last, 1 - months), last, public=public)
         except IntakeError as exc:
             if exc.status in (401, 403):
                 log.warning(
@@ -222,12 +275,12 @@ def _router() -> APIRouter:
             raise
 
     async def board_page(
-        request: Request, template: str, month: str | None, months: int
+        request: Request, template: str, month: str | None, months: int, public: bool = False
     ) -> Response:
         user = signed_in(request)
         if not user.may(Permission.REPORTS_READ):
             return page(request, "staff/nothing.html", user, status=403)
-        found = await allowed_figures(request, user, month, months)
+        found = await allowed_figures(request, user, month, months, public)
         if found is None:
             return page(request, "staff/nothing.html", user, status=403)
         return page(request, template, user, **found)
@@ -244,7 +297,7 @@ def _router() -> APIRouter:
     @router.get("/staff/board/packet", response_class=HTMLResponse)
     async def packet(request: Request, month: str | None = None) -> Response:
         """The monthly report for the Board's packet, laid out for print."""
-        return await board_page(request, "board/packet.html", month, 1)
+        return await board_page(request, "board/packet.html", month, 1, public=True)
 
     @router.get("/staff/board/packet.csv")
     async def packet_csv(request: Request, month: str | None = None) -> Response:
@@ -252,7 +305,7 @@ def _router() -> APIRouter:
         user = signed_in(request)
         if not user.may(Permission.REPORTS_READ):
             return page(request, "staff/nothing.html", user, status=403)
-        found = await allowed_figures(request, user, month, 1)
+        found = await allowed_figures(request, user, month, 1, public=True)
         if found is None:
             return page(request, "staff/nothing.html", user, status=403)
         charts = [
@@ -264,7 +317,9 @@ def _router() -> APIRouter:
             *found["counts"],
             *found["training"],
         ]
-        text = views.packet_csv(found["period"], found["items"], charts, found["calls"])
+        text = views.packet_csv(
+            found["period"], found["items"], charts, found["calls"], found["below"]
+        )
         return Response(
             text,
             media_type="text/csv; charset=utf-8",

@@ -23,8 +23,11 @@ from services.escalation.standards import (
     compliance,
     milestone_state,
 )
+from shared.disclosure import SUPPRESSED, fewer_than
 
 NO_DATA = "no data"
+NOT_SHOWN = "not shown: fewer than {below} cases"
+CALL_COUNTS = ("calls", "answered", "callbacks_scheduled")
 SHARE_MEASURES = frozenset(
     m for m in Measure if m not in (Measure.SATISFACTION_MEAN, Measure.CALL_ANSWER_P90_S)
 )
@@ -61,6 +64,38 @@ class Chart:
     rows: Sequence[Sequence[str]] = field(default_factory=tuple)
 
 
+def hidden(row: Mapping[str, Any], name: str) -> bool:
+    """Whether a figure of a row was suppressed (a small count, or a share from one)."""
+    return name in (row.get(SUPPRESSED) or ())
+
+
+def count(row: Mapping[str, Any], name: str, below: int) -> str:
+    """A count as people read it: "fewer than 5" where it was suppressed."""
+    if hidden(row, name) or row.get(name) is None:
+        return fewer_than(below) if hidden(row, name) else "0"
+    return str(row[name])
+
+
+def figure(row: Mapping[str, Any], name: str, measure: str, below: int) -> str:
+    """A share or mean of a row as people read it, or why it is not shown."""
+    if hidden(row, name):
+        return NOT_SHOWN.format(below=below)
+    return shown(row.get(name), measure)
+
+
+def open_count(row: Mapping[str, Any], below: int) -> str:
+    """A group's open concerns: exact, or "fewer than 5" where suppressed."""
+    if "open" in row:
+        return count(row, "open", below)
+    return str(sum(v or 0 for v in row["backlog"].values()))
+
+
+def _hidden_note(names: Sequence[str], below: int) -> str:
+    if not names:
+        return ""
+    return f" Not shown for {', '.join(names)}: fewer than {below} cases."
+
+
 def shown(value: float | None, measure: str) -> str:
     """A measure's value as people read it."""
     if value is None:
@@ -95,7 +130,9 @@ def other_values(
     if calls:
         total = calls.get("calls") or 0
         values[Measure.CALLS_ANSWERED.value] = (
-            round(calls["answered"] / total, 4) if total else None
+            round(calls["answered"] / total, 4)
+            if total and calls.get("answered") is not None
+            else None
         )
         values[Measure.CALL_ANSWER_P90_S.value] = calls.get("p90_answer_s")
         values[Measure.CALLBACKS_ON_TIME.value] = calls.get("callbacks_on_time")
@@ -123,26 +160,31 @@ def all_compliance(
     return out
 
 
-def compliance_chart(items: Sequence[Compliance], period: str) -> Chart:
+def compliance_chart(
+    items: Sequence[Compliance], period: str, hidden_ids: Sequence[str] = (), below: int = 0
+) -> Chart:
+    """Each standard against its target; one computed from fewer than `below` cases
+    (`hidden_ids`) is not shown, and its text says why."""
     kept = sum(1 for c in items if c.met)
     measured = sum(1 for c in items if c.met is not None)
+
+    def value(c: Compliance) -> str:
+        if c.standard in hidden_ids:
+            return NOT_SHOWN.format(below=below)
+        return shown(c.value, c.measure)
+
     return Chart(
         id="standards",
         title=f"Standards kept in {period}",
         summary=f"{kept} of {measured} measured standards were kept in {period}."
         + "".join(
-            f" {c.name}: {shown(c.value, c.measure)} against a target of "
+            f" {c.name}: {value(c)} against a target of "
             f"{shown(c.target, c.measure)}, {met_word(c.met)}."
             for c in items
         ),
-        bars=[
-            Bar(c.name, shown(c.value, c.measure), scale(c.value, c.measure), c.met) for c in items
-        ],
+        bars=[Bar(c.name, value(c), scale(c.value, c.measure), c.met) for c in items],
         columns=("Standard", "Result", "Target", "Kept"),
-        rows=[
-            (c.name, shown(c.value, c.measure), shown(c.target, c.measure), met_word(c.met))
-            for c in items
-        ],
+        rows=[(c.name, value(c), shown(c.target, c.measure), met_word(c.met)) for c in items],
     )
 
 
@@ -151,14 +193,19 @@ def month_label(month: str) -> str:
 
 
 def trend_chart(
-    months: Sequence[Mapping[str, Any]], guarantee_hours: int, target: float | None
+    months: Sequence[Mapping[str, Any]],
+    guarantee_hours: int,
+    target: float | None,
+    below: int = 0,
 ) -> Chart:
-    """The share resolved within the guarantee, month by month."""
+    """The share resolved within the guarantee, month by month (a month with fewer than
+    `below` resolved shows no share, and the text says so)."""
     name = f"Resolved within {guarantee_hours} hours"
+    field_ = "resolved_within_guarantee"
     bars = [
         Bar(
             month_label(m["month"]),
-            shown(m["resolved_within_guarantee"], "share"),
+            figure(m, field_, "share", below),
             scale(m["resolved_within_guarantee"], "share"),
             None
             if m["resolved_within_guarantee"] is None or target is None
@@ -181,6 +228,7 @@ def trend_chart(
         )
     else:
         summary = f"{name}, by month: no concern was resolved in these months."
+    summary += _hidden_note([month_label(m["month"]) for m in months if hidden(m, field_)], below)
     if target is not None:
         summary += f" The target is {shown(target, 'share')}."
     return Chart(
@@ -194,9 +242,9 @@ def trend_chart(
         rows=[
             (
                 month_label(m["month"]),
-                shown(m["resolved_within_guarantee"], "share"),
-                str(m["resolved"]),
-                str(m["received"]),
+                figure(m, field_, "share", below),
+                count(m, "resolved", below),
+                count(m, "received", below),
             )
             for m in months
         ],
@@ -210,7 +258,9 @@ def span_label(first: str, last: str) -> str:
     return f"{month_label(first)} to {month_label(last)}"
 
 
-def calls_trend_chart(months: Sequence[Mapping[str, Any]], target: float | None) -> Chart:
+def calls_trend_chart(
+    months: Sequence[Mapping[str, Any]], target: float | None, below: int = 0
+) -> Chart:
     """The share of calls answered, month by month (intake's monthly call summaries)."""
     name = "Calls answered"
     known = [(m["month"], m["answered_share"]) for m in months if m["answered_share"] is not None]
@@ -224,6 +274,9 @@ def calls_trend_chart(months: Sequence[Mapping[str, Any]], target: float | None)
         )
     else:
         summary = f"{name}, by month: no calls in these months."
+    summary += _hidden_note(
+        [month_label(m["month"]) for m in months if hidden(m, "answered_share")], below
+    )
     if target is not None:
         summary += f" The target is {shown(target, 'share')}."
     return Chart(
@@ -233,7 +286,7 @@ def calls_trend_chart(months: Sequence[Mapping[str, Any]], target: float | None)
         bars=[
             Bar(
                 month_label(m["month"]),
-                shown(m["answered_share"], "share"),
+                figure(m, "answered_share", "share", below),
                 scale(m["answered_share"], "share"),
                 None
                 if m["answered_share"] is None or target is None
@@ -247,10 +300,10 @@ def calls_trend_chart(months: Sequence[Mapping[str, Any]], target: float | None)
         rows=[
             (
                 month_label(m["month"]),
-                shown(m["answered_share"], "share"),
-                str(m["calls"]),
-                str(m["answered"]),
-                shown(m.get("p90_answer_s"), Measure.CALL_ANSWER_P90_S.value),
+                figure(m, "answered_share", "share", below),
+                count(m, "calls", below),
+                count(m, "answered", below),
+                figure(m, "p90_answer_s", Measure.CALL_ANSWER_P90_S.value, below),
             )
             for m in months
         ],
@@ -259,11 +312,12 @@ def calls_trend_chart(months: Sequence[Mapping[str, Any]], target: float | None)
 
 def _has_figures(group: Mapping[str, Any]) -> bool:
     return bool(
-        group["received"]
+        group.get(SUPPRESSED)
+        or group["received"]
         or group["resolved"]
         or group.get("information_requests")
         or group.get("callbacks_due")
-        or sum(group["backlog"].values())
+        or sum(v or 0 for v in group["backlog"].values())
         or any(
             group[name] is not None
             for name in (
@@ -287,14 +341,19 @@ def _below(
 
 
 def _share_bars(
-    ordered: Sequence[Mapping[str, Any]], field: str, names: Mapping[str, str], target: float | None
+    ordered: Sequence[Mapping[str, Any]],
+    field: str,
+    names: Mapping[str, str],
+    target: float | None,
+    below: int = 0,
 ) -> dict[str, Any]:
-    """One bar per group of its share `field`, marked met or not against `target`."""
+    """One bar per group of its share `field`, marked met or not against `target` (a share
+    suppressed shows no value: the bar is empty and reads why)."""
     return {
         "bars": [
             Bar(
                 names.get(g["key"], g["key"]),
-                shown(g[field], "share"),
+                figure(g, field, "share", below),
                 scale(g[field], "share"),
                 None if g[field] is None or target is None else g[field] >= target,
             )
@@ -313,6 +372,7 @@ def group_chart(
     target: float | None,
     information: Standard | None = None,
     callbacks: Standard | None = None,
+    below: int = 0,
 ) -> Chart:
     """Where the guarantee is kept and where not: one bar per school, team or category that
     has a figure in the period (a group whose only concern moved to another, such as "Not yet
@@ -334,11 +394,15 @@ def group_chart(
         summary += f" {callbacks.name}: " + (
             f"below target in {', '.join(late)}." if late else "no group is below target."
         )
+    summary += _hidden_note(
+        [names.get(g["key"], g["key"]) for g in ordered if hidden(g, "resolved_within_guarantee")],
+        below,
+    )
     return Chart(
         id=f"by-{kind}",
         title=f"By {label}",
         summary=summary,
-        **_share_bars(ordered, "resolved_within_guarantee", names, target),
+        **_share_bars(ordered, "resolved_within_guarantee", names, target, below),
         columns=(
             label.capitalize(),
             f"Within {guarantee_hours} h",
@@ -357,18 +421,29 @@ def group_chart(
         rows=[
             (
                 names.get(g["key"], g["key"]),
-                shown(g["resolved_within_guarantee"], "share"),
-                shown(g["first_response_within_target"], "share"),
-                *([shown(_value_of(g, information.id), "share")] if information else []),
+                figure(g, "resolved_within_guarantee", "share", below),
+                figure(g, "first_response_within_target", "share", below),
                 *(
-                    [shown(g.get("callbacks_on_time"), "share"), str(g.get("callbacks_due", 0))]
+                    [
+                        NOT_SHOWN.format(below=below)
+                        if hidden(g, f"standards.{information.id}")
+                        else shown(_value_of(g, information.id), "share")
+                    ]
+                    if information
+                    else []
+                ),
+                *(
+                    [
+                        figure(g, "callbacks_on_time", "share", below),
+                        count(g, "callbacks_due", below),
+                    ]
                     if callbacks
                     else []
                 ),
-                shown(g["satisfaction_mean"], Measure.SATISFACTION_MEAN.value),
-                str(g["received"]),
-                str(g["resolved"]),
-                str(sum(g["backlog"].values())),
+                figure(g, "satisfaction_mean", Measure.SATISFACTION_MEAN.value, below),
+                count(g, "received", below),
+                count(g, "resolved", below),
+                open_count(g, below),
             )
             for g in ordered
         ],
@@ -381,6 +456,7 @@ def call_chart(
     names: Mapping[str, str],
     period: str,
     target: float | None,
+    below: int = 0,
 ) -> Chart:
     """Calls answered by school, team or category over `period` (the months of the other
     group tables, from intake's monthly call summaries): one bar per group with a call. A
@@ -395,21 +471,24 @@ def call_chart(
         if short
         else ("No group is below target." if target is not None else "")
     )
+    summary += _hidden_note(
+        [names.get(g["key"], g["key"]) for g in ordered if hidden(g, "answered_share")], below
+    )
     if not ordered:
         summary = f"{title}: no calls."
     return Chart(
         id=f"calls-by-{kind}",
         title=title,
         summary=summary.strip(),
-        **_share_bars(ordered, "answered_share", names, target),
+        **_share_bars(ordered, "answered_share", names, target, below),
         columns=(label.capitalize(), "Calls answered", "Calls", "Answered", "90% answered within"),
         rows=[
             (
                 names.get(g["key"], g["key"]),
-                shown(g["answered_share"], "share"),
-                str(g["calls"]),
-                str(g["answered"]),
-                shown(g.get("p90_answer_s"), Measure.CALL_ANSWER_P90_S.value),
+                figure(g, "answered_share", "share", below),
+                count(g, "calls", below),
+                count(g, "answered", below),
+                figure(g, "p90_answer_s", Measure.CALL_ANSWER_P90_S.value, below),
             )
             for g in ordered
         ],
@@ -424,38 +503,53 @@ def _value_of(group: Mapping[str, Any], standard_id: str) -> float | None:
 
 
 def count_chart(
-    chart_id: str, title: str, counts: Mapping[str, int], labels: Mapping[str, str]
+    chart_id: str,
+    title: str,
+    counts: Mapping[str, int | None],
+    labels: Mapping[str, str],
+    below: int = 0,
 ) -> Chart:
-    top = max(counts.values(), default=0) or 1
-    parts = [f"{labels.get(k, k)}: {n}" for k, n in counts.items()]
+    """Counts as bars; a suppressed count (None) has no bar and reads "fewer than 5"."""
+    top = max((n for n in counts.values() if n is not None), default=0) or 1
+
+    def text(n: int | None) -> str:
+        return fewer_than(below) if n is None else str(n)
+
+    parts = [f"{labels.get(k, k)}: {text(n)}" for k, n in counts.items()]
     return Chart(
         id=chart_id,
         title=title,
         summary=f"{title}. " + "; ".join(parts) + ".",
-        bars=[Bar(labels.get(k, k), str(n), n / top * 100) for k, n in counts.items()],
+        bars=[
+            Bar(labels.get(k, k), text(n), 0.0 if n is None else n / top * 100)
+            for k, n in counts.items()
+        ],
         columns=("", "Number"),
-        rows=[(labels.get(k, k), str(n)) for k, n in counts.items()],
+        rows=[(labels.get(k, k), text(n)) for k, n in counts.items()],
     )
 
 
 def coverage_chart(
-    kind: str, groups: Sequence[Mapping[str, Any]], names: Mapping[str, str]
+    kind: str, groups: Sequence[Mapping[str, Any]], names: Mapping[str, str], below: int = 0
 ) -> Chart:
+    """Training and pledge coverage by school or department (a small department's counts
+    and shares suppressed when the page is)."""
     title = f"Training and pledge by {kind}"
     return Chart(
         id=f"training-{kind}",
         title=title,
         summary=f"{title}: "
         + "; ".join(
-            f"{names.get(g['key'], g['key'])} {shown(g['trained_share'], 'share')} trained, "
-            f"{shown(g['pledged_share'], 'share')} signed the pledge"
+            f"{names.get(g['key'], g['key'])} "
+            f"{figure(g, 'trained_share', 'share', below)} trained, "
+            f"{figure(g, 'pledged_share', 'share', below)} signed the pledge"
             for g in groups
         )
         + ".",
         bars=[
             Bar(
                 names.get(g["key"], g["key"]),
-                shown(g["trained_share"], "share"),
+                figure(g, "trained_share", "share", below),
                 scale(g["trained_share"], "share"),
             )
             for g in groups
@@ -464,9 +558,9 @@ def coverage_chart(
         rows=[
             (
                 names.get(g["key"], g["key"]),
-                str(g["staff"]),
-                shown(g["trained_share"], "share"),
-                shown(g["pledged_share"], "share"),
+                count(g, "staff", below),
+                figure(g, "trained_share", "share", below),
+                figure(g, "pledged_share", "share", below),
             )
             for g in groups
         ],
@@ -484,11 +578,25 @@ def packet_csv(
     items: Sequence[Compliance],
     charts: Sequence[Chart],
     calls: Mapping[str, Any] | None,
+    below: int = 0,
 ) -> str:
-    """The printed figures as CSV: one row per figure (section, item, column, value)."""
+    """The printed figures as CSV: one row per figure (section, item, column, value, note); a
+    figure not shown (a small count, or a share from one) is an empty value with its note."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(("section", "item", "figure", "value"))
+    raw = csv.writer(out, lineterminator="\r\n")
+    raw.writerow(("section", "item", "figure", "value", "note"))
+
+    class _Writer:
+        def writerow(self, row: Sequence[object]) -> None:
+            value = row[3]
+            if isinstance(value, str) and (
+                value.startswith("fewer than ") or value.startswith("not shown")
+            ):
+                raw.writerow((*row[:3], "", f"suppressed: {value}"))
+            else:
+                raw.writerow((*row, ""))
+
+    writer = _Writer()
     for c in items:
         writer.writerow(("standards", c.name, "value", "" if c.value is None else c.value))
         writer.writerow(("standards", c.name, "target", c.target))
@@ -499,5 +607,8 @@ def packet_csv(
                 writer.writerow((chart.title, row[0], column, value))
     if calls:
         for name in ("calls", "answered", "median_answer_s", "p90_answer_s", "callbacks_scheduled"):
-            writer.writerow(("calls", period, name, "" if calls.get(name) is None else calls[name]))
+            cell = calls.get(name)
+            if name in (calls.get(SUPPRESSED) or ()):
+                cell = fewer_than(below) if name in CALL_COUNTS else NOT_SHOWN.format(below=below)
+            writer.writerow(("calls", period, name, "" if cell is None else cell))
     return out.getvalue()
