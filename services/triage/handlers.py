@@ -482,6 +482,15 @@ async def retriage(
     if not changes and new_assignee == old_assignee:
         return await _document(ctx, concern_id)  # nothing differs: no decision to record
 
+    async def give_back() -> None:
+        """The decision was not stored: loads count the concern on whom it still names."""
+        if new_assignee is not None and new_assignee != old_assignee:
+            await ctx.members.release(new_assignee, concern_id)
+        moved_off = change.assignee_id is None and "team_id" in changes
+        if moved_off and old_assignee is not None and new_assignee != old_assignee:
+            if decision.status == "open":  # released above to choose in the new team
+                await ctx.members.add(old_assignee, concern_id)
+
     now = ctx.clock.now()
     sensitive = _sensitive(ctx, decision, team_id)
     public_category = decision.shown_category(rerouted.category, district)
@@ -491,6 +500,7 @@ async def retriage(
     if changes:
         team = district.team(team_id)
         if team is None:  # a stored decision's team that the district file no longer has
+            await give_back()
             raise Conflict(
                 f"team {team_id!r} no longer exists; re-triage to another team", field="team_id"
             )
@@ -576,8 +586,7 @@ async def retriage(
             ctx, events, now, sensitive=sensitive, public_category=public_category
         ),
     ):
-        if new_assignee is not None and new_assignee != old_assignee:
-            await ctx.members.release(new_assignee, concern_id)
+        await give_back()
         raise Conflict(f"concern {concern_id} changed meanwhile; read it again and retry")
     if old_assignee is not None and new_assignee != old_assignee:
         await ctx.members.release(old_assignee, concern_id)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from services.triage import handlers
-from services.triage.handlers import Retriage
+from services.triage.handlers import Conflict, Retriage
 from shared.clock import FakeClock
 from shared.events import ConcernUnassigned, Exchange, UnassignedCause
 from tests.unit.test_triage_handlers_fast import T0, Triage, details
@@ -91,3 +91,18 @@ async def test_no_unassignment_is_told_when_someone_in_the_new_team_takes_it_or_
         triage.ctx, "c-2", Retriage(reason="enrolment", team_id="enrollment"), actor="sd-2"
     )
     assert "concern.unassigned" not in [e.name for e in triage.told()]
+
+
+async def test_a_retriage_that_loses_a_race_leaves_the_loads_as_the_stored_decision_says() -> None:
+    triage = Triage()
+    await triage.on(details("c-1"))
+
+    async def changed_meanwhile(*args: object, **kwargs: object) -> bool:
+        return False  # another specialist's change was stored first
+
+    triage.decisions.change = changed_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(Conflict):
+        await handlers.retriage(
+            triage.ctx, "c-1", Retriage(reason="the bus", team_id="transportation"), actor="sd-2"
+        )
+    assert await triage.loads(["sd-1", "tr-1", "tr-2"]) == {"sd-1": 1, "tr-1": 0, "tr-2": 0}
