@@ -228,8 +228,9 @@ async def retriage(
     if_match: IfMatch,
     response: Response,
 ) -> DecisionRead:
-    """Re-triage by hand; publishes `concern.triaged` and/or `concern.assigned`. With
-    `If-Match` (the ETag read), refused with 412 if someone changed the decision since."""
+    """Re-triage by hand; publishes `concern.triaged` and/or `concern.assigned` (or
+    `concern.unassigned` when nobody in the new team can take it). With `If-Match` (the ETag
+    read), refused with 412 if someone changed the decision since."""
     if not (body.category or body.team_id or body.priority or body.assignee_id):
         raise Problem(
             422,
