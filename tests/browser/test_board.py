@@ -85,8 +85,8 @@ def seed(bureau: LocalBureau) -> list[str]:
 async def wait_resolved_in_report(bureau: LocalBureau) -> None:
     """Escalation has the resolution (its clock stopped) before the page is read."""
     async with httpx.AsyncClient(
-        base_url=bureau.url("escalation"), headers=bearer("board", sub="b-1")
-    ) as http:
+        base_url=bureau.url("escalation"), headers=bearer("auditor", sub="a-1")
+    ) as http:  # staff read the exact figures (a Board member's are suppressed)
         for _ in range(200):
             month = datetime.now(UTC).strftime("%Y-%m")
             report = (
@@ -123,7 +123,11 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
         .filter(has_text="We resolve concerns within 72 hours")
         .first
     )
-    await expect(verdict).to_contain_text("Kept")  # the one resolved concern: within 72 h
+    # the month's one resolved concern is fewer than the district's 5: its share is not
+    # shown to a Board member (public meetings), and the page says why
+    await expect(verdict).to_contain_text("Not shown")
+    await expect(verdict).to_contain_text("not shown: fewer than 5 cases")
+    await expect(page.get_by_text('Counts under 5 read "fewer than 5"')).to_be_visible()
     information = standards.get_by_role("listitem").filter(
         has_text="Our requests for information are answered within 5 days"
     )
@@ -132,9 +136,11 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
     await expect(trend).to_be_visible()
     calls_trend = page.get_by_role("figure", name="Calls answered, by month")
     month_now = datetime.now(UTC).strftime("%B %Y")  # the calls were made this month
-    await expect(calls_trend).to_contain_text("latest 50%")
+    await expect(calls_trend).to_contain_text(f"Not shown for {month_now}: fewer than 5 cases")
     await calls_trend.get_by_text("Data table: Calls answered, by month").click()
-    await expect(calls_trend.get_by_role("row").filter(has_text=month_now)).to_contain_text("50%")
+    await expect(calls_trend.get_by_role("row").filter(has_text=month_now)).to_contain_text(
+        "fewer than 5"
+    )
     calls_by_school = page.get_by_role("figure", name="Calls answered by school")
     await expect(calls_by_school).to_contain_text("Lincoln Elementary")
     # a Board member's navigation: the Board's pages only, none of the staff console's
@@ -145,6 +151,10 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
     by_school = page.get_by_role("figure", name="By school", exact=True)
     await expect(by_school).to_contain_text("Lincoln Elementary")
     await expect(by_school).to_contain_text("Information answered within 5 days")
+    await by_school.get_by_text("Data table: By school").click()
+    lincoln = by_school.get_by_role("row").filter(has_text="Lincoln Elementary")
+    await expect(lincoln).to_contain_text("fewer than 5")  # its few concerns: no count
+    await expect(by_school).to_contain_text("Not shown for Lincoln Elementary")
     await expect(page.get_by_role("heading", name="Implementation timeline")).to_be_visible()
     await page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
     await no_violations(page, "dashboard")
@@ -167,6 +177,7 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
     download = await download_info.value
     csv_text = await asyncio.to_thread(Path(await download.path()).read_text)
     assert "standards,We resolve concerns within 72 hours,target,0.9" in csv_text
+    assert ",Lincoln Elementary,Received,,suppressed: fewer than 5" in csv_text
     information_target = "standards,Our requests for information are answered within 5 days,target"
     assert f"{information_target},0.8" in csv_text
 

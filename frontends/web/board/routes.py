@@ -208,6 +208,20 @@ def _router() -> APIRouter:
             else []
         )
         values = {**others, **{c.measure: c.value for c in items}}
+        # the standards computed from fewer than `below` cases: not shown, and said why
+        hidden_standards = [
+            name.removeprefix("standards.")
+            for name in latest.get(disclosure.SUPPRESSED, ())
+            if name.startswith("standards.")
+        ] + [
+            s.id
+            for s in standards
+            if calls
+            and (
+                (s.measure is Measure.CALLS_ANSWERED and views.hidden(calls, "answered_share"))
+                or (s.measure is Measure.CALL_ANSWER_P90_S and views.hidden(calls, "p90_answer_s"))
+            )
+        ]
         today = datetime.now(timezone).date()
         return {
             "report": report,
@@ -216,16 +230,8 @@ def _router() -> APIRouter:
             "first": first.strftime("%Y-%m"),
             "last": last.strftime("%Y-%m"),
             "items": items,
-            "standards_chart": views.compliance_chart(
-                items,
-                label,
-                [
-                    name.removeprefix("standards.")
-                    for name in latest.get(disclosure.SUPPRESSED, ())
-                    if name.startswith("standards.")
-                ],
-                below,
-            ),
+            "standards_chart": views.compliance_chart(items, label, hidden_standards, below),
+            "hidden_standards": hidden_standards,
             "trend": views.trend_chart(report["months"], hours, resolve, below),
             "below": below,
             "suppression_note": (

@@ -228,7 +228,10 @@ def trend_chart(
         )
     else:
         summary = f"{name}, by month: no concern was resolved in these months."
-    summary += _hidden_note([month_label(m["month"]) for m in months if hidden(m, field_)], below)
+    late = [month_label(m["month"]) for m in months if hidden(m, field_)]
+    if not known and late:
+        summary = f"{name}, by month: no share is shown."
+    summary += _hidden_note(late, below)
     if target is not None:
         summary += f" The target is {shown(target, 'share')}."
     return Chart(
@@ -274,9 +277,10 @@ def calls_trend_chart(
         )
     else:
         summary = f"{name}, by month: no calls in these months."
-    summary += _hidden_note(
-        [month_label(m["month"]) for m in months if hidden(m, "answered_share")], below
-    )
+    late = [month_label(m["month"]) for m in months if hidden(m, "answered_share")]
+    if not known and late:
+        summary = f"{name}, by month: no share is shown."
+    summary += _hidden_note(late, below)
     if target is not None:
         summary += f" The target is {shown(target, 'share')}."
     return Chart(
