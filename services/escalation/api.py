@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ValidationError
 
-from services.escalation import board_store, reports
+from services.escalation import board, board_store, reports
 from services.escalation.context import EscalationContext
 from services.escalation.domain import (
     ClockStatus,
@@ -376,6 +376,35 @@ async def board_report(
     groups, total = reports.board_report(
         facts, start=since, end=until, as_of=min(until, now), guarantee=guarantee, group_by=group_by
     )
+    # a Board member reads no count under the district's threshold (board.suppressed)
+    below = 0 if board.exact_for(who) else board.suppress_below(ctx)
+    if below and format == "csv":
+        table = board.suppressed_rows(
+            [{"group": g.key, **_figures_json(g.figures)} for g in groups], below, table=True
+        )
+        totals = board.suppressed_rows(
+            [{"group": "total", **_figures_json(total)}], below, table=False
+        )
+        return Response(
+            reports.to_csv(
+                board.flat_rows(table + totals, "group"),
+                (*reports.CSV_COLUMNS, "suppressed"),
+            ),
+            media_type=CSV_MEDIA,
+            headers={"content-disposition": f'attachment; filename="board-{group_by}.csv"'},
+        )
+    if below:
+        return {
+            "from": since,
+            "to": until,
+            "as_of": min(until, now),
+            "group_by": group_by,
+            "guarantee_hours": ctx.district.district.guarantee_hours,
+            "groups": board.suppressed_rows(
+                [{"key": g.key, **_figures_json(g.figures)} for g in groups], below, table=True
+            ),
+            "total": board.suppressed_rows([_figures_json(total)], below, table=False)[0],
+        }
     if format == "csv":
         rows = [reports.flat(g.key, g.figures) for g in groups]
         rows.append(reports.flat("total", total))
@@ -427,6 +456,21 @@ async def board_trend(
             facts, start=since, end=month_end, as_of=min(month_end, now), guarantee=guarantee
         )
         rows.append((month.strftime("%Y-%m"), fig))
+    below = 0 if board.exact_for(who) else board.suppress_below(ctx)
+    if below:  # a Board member: each month's small counts suppressed (board.suppressed)
+        hidden = board.suppressed_rows(
+            [{"month": m, **_figures_json(f)} for m, f in rows], below, table=False
+        )
+        if format == "csv":
+            return Response(
+                reports.to_csv(
+                    board.flat_rows(hidden, "month"),
+                    ("month", *reports.CSV_COLUMNS[1:], "suppressed"),
+                ),
+                media_type=CSV_MEDIA,
+                headers={"content-disposition": 'attachment; filename="board-trend.csv"'},
+            )
+        return {"from": start, "to": end, "months": hidden}
     if format == "csv":
         return Response(
             reports.to_csv(

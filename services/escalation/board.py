@@ -201,6 +201,27 @@ def suppressed(report: dict[str, Any], below: int) -> dict[str, Any]:
     }
 
 
+def suppressed_rows(rows: list[dict[str, Any]], below: int, *, table: bool) -> list[dict[str, Any]]:
+    """Rows of the older reports (`/v1/reports/board`'s groups with `table`, its total or
+    trend's months one by one) with their small cells suppressed, as `suppressed` does."""
+    if table:
+        return disclosure.suppress_table(rows, below, counts=COUNTS, shares=SHARES, nested=NESTED)
+    return [
+        disclosure.suppress_row(r, below, counts=COUNTS, shares=SHARES, nested=NESTED) for r in rows
+    ]
+
+
+def flat_rows(rows: list[dict[str, Any]], label: str) -> list[dict[str, object]]:
+    """Rows of `suppressed_rows` as the older reports' CSV rows, with their `suppressed`."""
+    return [
+        {
+            **reports.flat(r[label], _as_figures(r), label=label),
+            disclosure.SUPPRESSED: ";".join(r.get(disclosure.SUPPRESSED, ())),
+        }
+        for r in rows
+    ]
+
+
 def exact_for(who: Access) -> bool:
     """Staff who hold `reports:read` through a staff role read exact figures; a caller who
     holds it only as a Board member reads them suppressed."""

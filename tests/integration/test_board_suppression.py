@@ -74,6 +74,36 @@ async def test_a_board_member_reads_no_small_count_where_an_administrator_reads_
     assert lincoln["received"] is None  # the packet: suppressed whoever prints it
 
 
+async def test_the_older_report_and_its_trend_are_suppressed_for_a_board_member(
+    service: Service,
+) -> None:
+    await march(service)
+    params = {"from": "2026-03-01", "to": "2026-04-01", "group_by": "school"}
+    exact = await service.http.get("/v1/reports/board", params=params, headers=ADMIN)
+    assert {g["key"]: g["received"] for g in exact.json()["groups"]} == {
+        "lincoln-es": 2,
+        "none": 1,
+    }
+    answer = await service.http.get("/v1/reports/board", params=params, headers=BOARD)
+    assert answer.status_code == 200, answer.text
+    assert [g["received"] for g in answer.json()["groups"]] == [None, None]
+    assert answer.json()["total"]["received"] is None  # three in the district: fewer than 5
+    as_csv = await service.http.get(
+        "/v1/reports/board", params={**params, "format": "csv"}, headers=BOARD
+    )
+    rows = {r["group"]: r for r in csv.DictReader(io.StringIO(as_csv.text))}
+    assert rows["lincoln-es"]["received"] == "" and "received" in rows["lincoln-es"]["suppressed"]
+
+    months = {"from": "2026-02", "to": "2026-03"}
+    trend = await service.http.get("/v1/reports/board/trend", params=months, headers=BOARD)
+    february, march_row = trend.json()["months"]
+    assert (february["received"], march_row["received"]) == (0, None)  # zero is shown
+    trend_csv = await service.http.get(
+        "/v1/reports/board/trend", params={**months, "format": "csv"}, headers=BOARD
+    )
+    assert "received" in list(csv.DictReader(io.StringIO(trend_csv.text)))[-1]["suppressed"]
+
+
 async def test_intake_call_figures_are_suppressed_for_a_board_member_only(
     intake: httpx.AsyncClient, clock: FakeClock
 ) -> None:
