@@ -170,9 +170,10 @@ def _standards_suppressed(row: dict[str, Any], source: dict[str, Any], below: in
 
 
 def suppressed(report: dict[str, Any], below: int) -> dict[str, Any]:
-    """A Board report with its small cells suppressed (`shared.disclosure`): each month, each
-    group of a breakdown (with the next-smallest count of a column where only one would be
-    hidden) and the total, whose counts stay exact at or above the threshold."""
+    """A Board report with its small cells suppressed (`shared.disclosure`): the months and
+    each breakdown's groups as tables (with the next-smallest count of a column where only one
+    would be hidden: they add up to the total) and the total, exact at or above the
+    threshold."""
 
     def opened(row: dict[str, Any]) -> dict[str, Any]:
         return {**row, "open": sum(row.get("backlog", {}).values())}
@@ -183,18 +184,20 @@ def suppressed(report: dict[str, Any], below: int) -> dict[str, Any]:
         _standards_suppressed(out, row, below)
         return out
 
-    breakdown = {}
-    for group_by, found in report["breakdown"].items():
-        groups = [opened(g) for g in found]
-        table = disclosure.suppress_table(
-            groups, below, counts=COUNTS, shares=SHARES, nested=NESTED
+    def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        opened_rows = [opened(r) for r in rows]
+        out = disclosure.suppress_table(
+            opened_rows, below, counts=COUNTS, shares=SHARES, nested=NESTED
         )
-        for out, row in zip(table, groups, strict=True):
-            _standards_suppressed(out, row, below)
-        breakdown[group_by] = table
+        for done, row in zip(out, opened_rows, strict=True):
+            _standards_suppressed(done, row, below)
+        return out
+
+    breakdown = {group_by: table(found) for group_by, found in report["breakdown"].items()}
     return {
         **report,
-        "months": [one(m) for m in report["months"]],
+        # the months add up to the total shown: one hidden month takes the next with it
+        "months": table(report["months"]),
         "total": one(report["total"]),
         "breakdown": breakdown,
         "suppression": {"below": below, "note": disclosure.note(below)},

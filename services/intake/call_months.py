@@ -298,7 +298,7 @@ def suppressed(report: CallMonths, below: int) -> CallMonths:
     return CallMonths(
         first=report.first,
         last=report.last,
-        months=[CallMonth.model_validate(one(m)) for m in report.months],
+        months=[CallMonth.model_validate(m) for m in rows(report.months)],  # add up to total
         total=CallFigures.model_validate(one(report.total)),
         by_school=[CallFigures.model_validate(g) for g in rows(report.by_school)],
         by_category=[CallFigures.model_validate(g) for g in rows(report.by_category)],

@@ -239,3 +239,15 @@ def test_call_figures_of_a_small_school_are_suppressed() -> None:
     assert (a.calls, a.answered, a.answered_share) == (None, None, None)
     assert b.calls is None and b.answered_share == 0.7368  # complement; its share is shown
     assert out.total.calls == 40 and out.months[0].calls == 40
+
+
+def test_a_lone_small_month_takes_another_with_it_as_the_months_add_up_to_the_total() -> None:
+    report = hand_report()
+    report["months"] = [
+        {"month": "2026-02", **group("all", 30, 20)},
+        {"month": "2026-03", **group("all", 2, 1)},
+        {"month": "2026-04", **group("all", 0, 0)},
+    ]
+    february, march, april = board.suppressed(report, 5)["months"]
+    assert (february["received"], march["received"], april["received"]) == (None, None, 0)
+    assert february["resolved_within_guarantee"] == 1.0  # from 20 resolved: shown
