@@ -20,6 +20,7 @@ from services.notify.channels import Attachment
 from services.notify.domain import ChannelName, DeliveryStatus, Kind, delivery_id
 from services.notify.repository import NewDelivery
 from shared.board import BoardConfig
+from shared.disclosure import fewer_than, hidden
 from shared.district import DistrictConfig
 from shared.events import BoardPacketReady, BoardShortfall, BoardStandardResult, CloudEvent
 
@@ -62,34 +63,54 @@ def _names(district: DistrictConfig) -> dict[str, dict[str, str]]:
     }
 
 
-def _counts(counts: Mapping[str, int], words: Mapping[str, str]) -> str:
-    return ", ".join(f"{words.get(k, k)}: {counts.get(k, 0)}" for k in words)
+def _counts(counts: Mapping[str, int], words: Mapping[str, str], below: int) -> str:
+    return ", ".join(f"{words.get(k, k)}: {_count(counts.get(k, 0), below)}" for k in words)
+
+
+def _count(value: int, below: int) -> str:
+    """A count as the mail says it: "fewer than N" for a small one (shared/disclosure.py)."""
+    return fewer_than(below) if hidden(value, below) else str(value)
 
 
 def summary_lines(
-    data: BoardPacketReady, district: DistrictConfig
+    data: BoardPacketReady, district: DistrictConfig, *, below: int = 0
 ) -> tuple[list[tuple[str, str]], list[str], list[str]]:
     """What the mail says, as (label, value) rows: the standards, then the figures; and the
-    groups where a standard was not kept, in plain words."""
+    groups where a standard was not kept, in plain words. With `below` (the district's
+    `board.suppress_below`), a count under it reads "fewer than N", and a share, mean or time
+    from fewer cases is not shown, as on the Board's pages: the mail goes out of the bureau."""
     fig = data.figures
+    few = f"not shown: {fewer_than(below)} cases"
+    few_resolved, few_received = hidden(fig.resolved, below), hidden(fig.received, below)
     measures = {s.standard: s for s in data.standards}
     standards = [
-        (s.title, f"{shown(s.value, s.measure)} (target {shown(s.target, s.measure)}): {_kept(s)}")
+        (
+            s.title,
+            f"{few if few_received else shown(s.value, s.measure)} "
+            f"(target {shown(s.target, s.measure)}): {'not shown' if few_received else _kept(s)}",
+        )
         for s in data.standards
     ]
     figures = [
-        f"Concerns received: {fig.received}; resolved: {fig.resolved}",
+        f"Concerns received: {_count(fig.received, below)}; "
+        f"resolved: {_count(fig.resolved, below)}",
         f"Resolved within the {data.guarantee_hours}-hour guarantee: "
-        f"{shown(fig.resolved_within_guarantee, 'share')}",
-        f"Median time to resolve: {_hours(fig.median_hours_to_resolve)}; "
-        f"nine in ten within {_hours(fig.p90_hours_to_resolve)}",
-        f"Targets missed: first response {fig.breaches.get('first_response', 0)}, "
-        f"resolution {fig.breaches.get('resolution', 0)}",
+        f"{few if few_resolved else shown(fig.resolved_within_guarantee, 'share')}",
+        f"Median time to resolve: {few if few_resolved else _hours(fig.median_hours_to_resolve)}"
+        f"; nine in ten within {few if few_resolved else _hours(fig.p90_hours_to_resolve)}",
+        "Targets missed: first response "
+        f"{_count(fig.breaches.get('first_response', 0), below)}, "
+        f"resolution {_count(fig.breaches.get('resolution', 0), below)}",
         "Escalations: "
-        + _counts(fig.escalations, {"1": "level 1", "2": "level 2", "3": "level 3"}),
-        f"Satisfaction: {shown(fig.satisfaction_mean, SATISFACTION)} "
-        f"({fig.satisfaction_responses} answers)",
-        "Open at the month's end: " + _counts(fig.backlog, BACKLOG),
+        + _counts(fig.escalations, {"1": "level 1", "2": "level 2", "3": "level 3"}, below),
+        "Satisfaction: "
+        + (
+            few
+            if hidden(fig.satisfaction_responses, below)
+            else shown(fig.satisfaction_mean, SATISFACTION)
+        )
+        + f" ({_count(fig.satisfaction_responses, below)} answers)",
+        "Open at the month's end: " + _counts(fig.backlog, BACKLOG, below),
     ]
     names = _names(district)
     short = [_shortfall(s, names, measures) for s in data.shortfalls]
@@ -115,11 +136,13 @@ def _shortfall(
     )
 
 
-def render(data: BoardPacketReady, district: DistrictConfig, link: str) -> tuple[str, str, str]:
-    """The mail's subject, plain text and HTML."""
+def render(
+    data: BoardPacketReady, district: DistrictConfig, link: str, *, below: int = 0
+) -> tuple[str, str, str]:
+    """The mail's subject, plain text and HTML (small counts suppressed under `below`)."""
     period = month_name(data.month)
     subject = f"{district.district.name}: the Board's customer-service packet for {period}"
-    standards, figures, short = summary_lines(data, district)
+    standards, figures, short = summary_lines(data, district, below=below)
     csv_name = attachment_name(data.month)
     note = (
         "Resolution times are counted time: on the policy's calendar, with time waiting for "
@@ -176,7 +199,9 @@ def deliveries(
     event: CloudEvent, data: BoardPacketReady, *, config: BoardConfig, district: DistrictConfig
 ) -> list[NewDelivery]:
     """One mail per configured recipient (none when the list is empty)."""
-    subject, text, html = render(data, district, config.link(data.month))
+    subject, text, html = render(
+        data, district, config.link(data.month), below=config.suppress_below
+    )
     about = f"board-packet-{data.month}"
     attachment = Attachment(
         filename=attachment_name(data.month), content_type="text/csv", content=data.csv

@@ -198,6 +198,28 @@ def test_each_recipient_gets_one_mail_with_the_summary_the_csv_and_the_packet_li
     assert [m.id for m in again] == [m.id for m in mails]
 
 
+def test_the_mail_says_no_small_count_nor_a_share_of_fewer_cases() -> None:
+    packet = packet_of(a_report(), month="2026-11", prepared_at=local(2026, 12, 1, 6))
+    small = packet.model_copy(
+        update={
+            "figures": packet.figures.model_copy(
+                update={"resolved": 4, "satisfaction_responses": 2, "satisfaction_mean": 5.0}
+            )
+        }
+    )
+    event = new_event(small, source="/bureau/escalation", subject="board-packet-2026-11")
+
+    [mail, _] = board_packet.deliveries(event, small, config=RECIPIENTS, district=DISTRICT)
+
+    assert "Concerns received: 41; resolved: fewer than 5" in mail.text
+    assert "guarantee: not shown: fewer than 5 cases" in mail.text
+    assert "Satisfaction: not shown: fewer than 5 cases (fewer than 5 answers)" in mail.text
+    assert "5.0 of 5" not in mail.text
+    exact = RECIPIENTS.model_copy(update={"suppress_below": 0})  # the district turned it off
+    [mail, _] = board_packet.deliveries(event, small, config=exact, district=DISTRICT)
+    assert "resolved: 4" in mail.text and "5.0 of 5 (2 answers)" in mail.text
+
+
 def test_nobody_is_mailed_when_the_list_is_empty() -> None:
     packet = packet_of(a_report(), month="2026-11", prepared_at=local(2026, 12, 1, 6))
     event = new_event(packet, source="/bureau/escalation", subject="board-packet-2026-11")
