@@ -93,6 +93,27 @@ def suppress_table(
     return out
 
 
+def suppress_coverage(coverage: Mapping[str, Any], below: int) -> dict[str, Any]:
+    """Training and pledge coverage (triage's `/v1/training/coverage`) with the staff counts
+    of a small school or department suppressed, as the Board's other tables (the district's
+    total stays as it is: the whole staff is never a small count)."""
+    if below <= 0:
+        return dict(coverage)
+    return {
+        **coverage,
+        **{
+            kind: suppress_table(
+                coverage[kind],
+                below,
+                counts=("staff", "trained", "pledged"),
+                shares={"trained_share": "staff", "pledged_share": "staff"},
+            )
+            for kind in ("school", "department")
+            if kind in coverage
+        },
+    }
+
+
 def sees_exact(principal: Principal, readers: Mapping[Role, object]) -> bool:
     """Whether a caller reads exact group figures: it holds the reading permission (whose
     roles are `readers`) through a staff role, not only as a Board member, whose figures go

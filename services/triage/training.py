@@ -25,7 +25,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.escalation.standards import StandardsConfig, share
 from services.triage.context import TriageContext
-from shared.authz import Access, Permission
+from shared import disclosure
+from shared.authz import TABLE, Access, Permission
+from shared.board import BoardConfig
 from shared.district import DistrictConfig
 from shared.http import Problem, authorize, service_context
 from shared.store import Document
@@ -281,8 +283,13 @@ def _read(ctx: TriageContext, staff_id: str, record: Record | None) -> TrainingR
 @router.get("/coverage")
 async def read_coverage(ctx: Ctx, store: Store, who: ReportReader) -> dict[str, Any]:
     """Shares of staff trained and pledged, district-wide, by school and by department:
-    counts only (the Board reads this)."""
-    return coverage(ctx.district, await _records(store), _config(ctx))
+    counts only. A Board member (whose figures go to public meetings) reads no count of a
+    small school or department (`board.suppress_below`, as the Board's other figures)."""
+    found = coverage(ctx.district, await _records(store), _config(ctx))
+    if disclosure.sees_exact(who.principal, TABLE[Permission.REPORTS_READ]):
+        return found
+    below = ctx.district.section("board", BoardConfig).suppress_below
+    return disclosure.suppress_coverage(found, below)
 
 
 @router.get("/needed", response_model=list[TrainingRead])

@@ -126,19 +126,7 @@ def _router() -> APIRouter:
             below = report["suppression"]["below"]
         coverage = await client.coverage(token)
         if coverage and below:  # staff counts of a small department, as the other tables
-            coverage = {
-                **coverage,
-                **{
-                    kind: disclosure.suppress_table(
-                        coverage[kind],
-                        below,
-                        counts=("staff", "trained", "pledged"),
-                        shares={"trained_share": "staff", "pledged_share": "staff"},
-                    )
-                    for kind in ("school", "department")
-                    if kind in coverage
-                },
-            }
+            coverage = disclosure.suppress_coverage(coverage, below)
         standards = [Standard.model_validate(s) for s in report["standards"]]
         latest = report["months"][-1]
         others = views.other_values(calls, coverage)
