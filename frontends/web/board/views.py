@@ -192,6 +192,51 @@ def month_label(month: str) -> str:
     return date.fromisoformat(f"{month}-01").strftime("%B %Y")
 
 
+def _month_bars(
+    months: Sequence[Mapping[str, Any]], field: str, target: float | None, below: int
+) -> list[Bar]:
+    """One bar per month of its share `field`, marked met or not against `target`."""
+    return [
+        Bar(
+            month_label(m["month"]),
+            figure(m, field, "share", below),
+            scale(m[field], "share"),
+            None if m[field] is None or target is None else m[field] >= target,
+        )
+        for m in months
+    ]
+
+
+def _trend_summary(
+    name: str,
+    months: Sequence[Mapping[str, Any]],
+    field: str,
+    empty: str,
+    target: float | None,
+    below: int,
+) -> str:
+    """A month-by-month chart's text alternative: its lowest, highest and latest share, the
+    months not shown (too few cases) and the target."""
+    known = [(m["month"], m[field]) for m in months if m[field] is not None]
+    if known:
+        best = max(known, key=lambda k: k[1])
+        worst = min(known, key=lambda k: k[1])
+        summary = (
+            f"{name}, by month: from {shown(worst[1], 'share')} in "
+            f"{month_label(worst[0])} to {shown(best[1], 'share')} in "
+            f"{month_label(best[0])}; latest {shown(known[-1][1], 'share')}."
+        )
+    else:
+        summary = f"{name}, by month: {empty}."
+    late = [month_label(m["month"]) for m in months if hidden(m, field)]
+    if not known and late:
+        summary = f"{name}, by month: no share is shown."
+    summary += _hidden_note(late, below)
+    if target is not None:
+        summary += f" The target is {shown(target, 'share')}."
+    return summary
+
+
 def trend_chart(
     months: Sequence[Mapping[str, Any]],
     guarantee_hours: int,
@@ -202,43 +247,13 @@ def trend_chart(
     `below` resolved shows no share, and the text says so)."""
     name = f"Resolved within {guarantee_hours} hours"
     field_ = "resolved_within_guarantee"
-    bars = [
-        Bar(
-            month_label(m["month"]),
-            figure(m, field_, "share", below),
-            scale(m["resolved_within_guarantee"], "share"),
-            None
-            if m["resolved_within_guarantee"] is None or target is None
-            else m["resolved_within_guarantee"] >= target,
-        )
-        for m in months
-    ]
-    known = [
-        (m["month"], m["resolved_within_guarantee"])
-        for m in months
-        if m["resolved_within_guarantee"] is not None
-    ]
-    if known:
-        best = max(known, key=lambda k: k[1])
-        worst = min(known, key=lambda k: k[1])
-        summary = (
-            f"{name}, by month: from {shown(worst[1], 'share')} in "
-            f"{month_label(worst[0])} to {shown(best[1], 'share')} in "
-            f"{month_label(best[0])}; latest {shown(known[-1][1], 'share')}."
-        )
-    else:
-        summary = f"{name}, by month: no concern was resolved in these months."
-    late = [month_label(m["month"]) for m in months if hidden(m, field_)]
-    if not known and late:
-        summary = f"{name}, by month: no share is shown."
-    summary += _hidden_note(late, below)
-    if target is not None:
-        summary += f" The target is {shown(target, 'share')}."
     return Chart(
         id="trend",
         title=f"{name}, by month",
-        summary=summary,
-        bars=bars,
+        summary=_trend_summary(
+            name, months, field_, "no concern was resolved in these months", target, below
+        ),
+        bars=_month_bars(months, field_, target, below),
         target=None if target is None else target * 100,
         target_label=f"target {shown(target, 'share')}" if target is not None else "",
         columns=("Month", name, "Resolved", "Received"),
@@ -266,38 +281,13 @@ def calls_trend_chart(
 ) -> Chart:
     """The share of calls answered, month by month (intake's monthly call summaries)."""
     name = "Calls answered"
-    known = [(m["month"], m["answered_share"]) for m in months if m["answered_share"] is not None]
-    if known:
-        best = max(known, key=lambda k: k[1])
-        worst = min(known, key=lambda k: k[1])
-        summary = (
-            f"{name}, by month: from {shown(worst[1], 'share')} in "
-            f"{month_label(worst[0])} to {shown(best[1], 'share')} in "
-            f"{month_label(best[0])}; latest {shown(known[-1][1], 'share')}."
-        )
-    else:
-        summary = f"{name}, by month: no calls in these months."
-    late = [month_label(m["month"]) for m in months if hidden(m, "answered_share")]
-    if not known and late:
-        summary = f"{name}, by month: no share is shown."
-    summary += _hidden_note(late, below)
-    if target is not None:
-        summary += f" The target is {shown(target, 'share')}."
     return Chart(
         id="calls-trend",
         title=f"{name}, by month",
-        summary=summary,
-        bars=[
-            Bar(
-                month_label(m["month"]),
-                figure(m, "answered_share", "share", below),
-                scale(m["answered_share"], "share"),
-                None
-                if m["answered_share"] is None or target is None
-                else m["answered_share"] >= target,
-            )
-            for m in months
-        ],
+        summary=_trend_summary(
+            name, months, "answered_share", "no calls in these months", target, below
+        ),
+        bars=_month_bars(months, "answered_share", target, below),
         target=None if target is None else target * 100,
         target_label=f"target {shown(target, 'share')}" if target is not None else "",
         columns=("Month", name, "Calls", "Answered", "90% answered within"),
