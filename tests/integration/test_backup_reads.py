@@ -44,6 +44,26 @@ def handed_over(concern_id: str, at: datetime, assignee_id: str = "tr-backup") -
     )
 
 
+async def acknowledged_and_routed(ctx: NotifyContext) -> str:
+    """A concern notify acknowledged and heard routed to Lincoln's enrollment team; its id."""
+    concern = str(uuid.uuid4())
+    await deliver(ctx, contact(concern, "en"))
+    await deliver(
+        ctx,
+        ConcernTriaged(
+            concern_id=concern,
+            category="enrollment",
+            school_id="lincoln-es",
+            team_id="enrollment",
+            team_name="Enrollment Center",
+            priority=Priority.NORMAL,
+            rule="category",
+            triaged_at=DAY,
+        ),
+    )
+    return concern
+
+
 async def test_the_backup_reads_the_clock_of_a_concern_handed_to_them(service: Service) -> None:
     await service.submit("c-1", T0, category="enrollment", school_id="lincoln-es")
     earlier = T0 - timedelta(days=1)
@@ -72,21 +92,7 @@ async def test_an_assignment_noted_before_the_clock_started_counts_once_it_runs(
 async def test_the_backup_reads_the_notifications_of_a_concern_handed_to_them(
     ctx: NotifyContext,
 ) -> None:
-    concern = str(uuid.uuid4())
-    await deliver(ctx, contact(concern, "en"))
-    await deliver(
-        ctx,
-        ConcernTriaged(
-            concern_id=concern,
-            category="enrollment",
-            school_id="lincoln-es",
-            team_id="enrollment",
-            team_name="Enrollment Center",
-            priority=Priority.NORMAL,
-            rule="category",
-            triaged_at=DAY,
-        ),
-    )
+    concern = await acknowledged_and_routed(ctx)
     async with api_client(ctx, "team_member") as http:
         path = f"/v1/concerns/{concern}/deliveries"
         assert (await http.get(path, headers=BACKUP)).status_code == 403  # not handed yet

@@ -9,7 +9,6 @@ former assignee back."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -26,15 +25,13 @@ from services.notify.context import NotifyContext
 from shared.clock import FakeClock
 from shared.events import (
     ConcernAssigned,
-    ConcernTriaged,
     ConcernUnassigned,
     EventData,
-    Priority,
     new_event,
 )
 from tests.conftest import Isolation
 from tests.integration.notify_api import api_client
-from tests.integration.test_backup_reads import BACKUP, handed_over
+from tests.integration.test_backup_reads import BACKUP, acknowledged_and_routed, handed_over
 from tests.integration.test_escalation_api import T0, Service, service  # noqa: F401
 from tests.integration.test_intake_api import clock, intake  # noqa: F401
 from tests.integration.test_intake_cover import routed
@@ -151,21 +148,7 @@ async def test_escalation_refuses_the_former_assignee_the_clock_once_unassigned(
 async def test_notify_refuses_the_former_assignee_the_deliveries_once_unassigned(
     ctx: NotifyContext,
 ) -> None:
-    concern = str(uuid.uuid4())
-    await deliver(ctx, contact(concern, "en"))
-    await deliver(
-        ctx,
-        ConcernTriaged(
-            concern_id=concern,
-            category="enrollment",
-            school_id="lincoln-es",
-            team_id="enrollment",
-            team_name="Enrollment Center",
-            priority=Priority.NORMAL,
-            rule="category",
-            triaged_at=DAY,
-        ),
-    )
+    concern = await acknowledged_and_routed(ctx)
     await deliver(ctx, handed_over(concern, DAY))
     async with api_client(ctx, "team_member") as http:
         path = f"/v1/concerns/{concern}/deliveries"
