@@ -39,6 +39,21 @@ def body(**overrides: Any) -> dict[str, Any]:
     return base
 
 
+def intake_settings(
+    mongo_url: str, amqp_url: str, isolation: Isolation, **more: Any
+) -> IntakeSettings:
+    """Intake's settings on the test's own database, queues and exchanges."""
+    return IntakeSettings(
+        mongo_url=mongo_url,
+        mongo_db=isolation.db("intake"),
+        amqp_url=amqp_url,
+        queue_prefix=isolation.queue_prefix,
+        events_exchange=isolation.events_exchange,
+        private_exchange=isolation.private_exchange,
+        **more,
+    )
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """Today, to the millisecond, moved only by the test."""
@@ -56,15 +71,8 @@ async def intake(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Intake in-process on the real store and broker; calls carry a token of `agent-7`, a
     phone agent who is also a specialist (submits and works every concern)."""
-    settings = IntakeSettings(
-        mongo_url=mongo_url,
-        mongo_db=isolation.db("intake"),
-        amqp_url=amqp_url,
-        queue_prefix=isolation.queue_prefix,
-        events_exchange=isolation.events_exchange,
-        private_exchange=isolation.private_exchange,
-        outbox_poll_s=0.1,
-        retry_delays_ms=[200],
+    settings = intake_settings(
+        mongo_url, amqp_url, isolation, outbox_poll_s=0.1, retry_delays_ms=[200]
     )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):

@@ -21,11 +21,10 @@ from pymongo import AsyncMongoClient
 from services.intake.attachments import AttachmentSettings
 from services.intake.main import create_app
 from services.intake.pending import PendingSettings, sweep
-from services.intake.settings import IntakeSettings
 from shared.auth import Role
 from shared.clock import FakeClock
 from tests.conftest import Isolation, bearer
-from tests.integration.test_intake_api import body, clock  # noqa: F401
+from tests.integration.test_intake_api import body, clock, intake_settings  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +46,7 @@ async def app(
     amqp: aio_pika.abc.AbstractRobustConnection,
 ) -> AsyncIterator[FastAPI]:
     """Intake in-process, with small limits: 3 files a concern, 2500 bytes a form, 4000 in all."""
-    settings = IntakeSettings(
-        mongo_url=mongo_url,
-        mongo_db=isolation.db("intake"),
-        amqp_url=amqp_url,
-        queue_prefix=isolation.queue_prefix,
-        events_exchange=isolation.events_exchange,
-        private_exchange=isolation.private_exchange,
-    )
+    settings = intake_settings(mongo_url, amqp_url, isolation)
     app = create_app(settings, clock=clock)
     app.state.attachment_settings = AttachmentSettings(
         attachment_max_bytes=2048, attachments_per_concern=3

@@ -7,6 +7,8 @@ file's name cannot make a staff computer open it as something other than its che
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -19,6 +21,37 @@ from tests.integration.test_intake_events import Publish, case_when, publish  # 
 pytestmark = pytest.mark.integration
 
 
+async def family_view_once_routed(
+    intake: httpx.AsyncClient,
+    publish: Publish,
+    clock: FakeClock,
+    team_id: str,
+    team_name: str,
+    *,
+    sensitive: bool = False,
+) -> tuple[dict[str, Any], httpx.Response]:
+    """A transportation concern routed to a team (by the special-education rule when
+    `sensitive`), and what its family's tracking lookup answers then."""
+    created = await submit(intake, category="transportation", school_id="lincoln-es")
+    await publish(
+        ConcernTriaged(
+            concern_id=created["id"],
+            category="transportation",
+            school_id="lincoln-es",
+            team_id=team_id,
+            team_name=team_name,
+            priority=Priority.HIGH if sensitive else Priority.NORMAL,
+            rule="special-education-students" if sensitive else "category",
+            triaged_at=clock.now(),
+            sensitive=sensitive,
+        )
+    )
+    await case_when(intake, created["id"], lambda c: c["team"] is not None)
+    family = {"X-Access-Token": created["access_token"]}
+    view = await intake.get(f"/v1/tracking/{created['tracking_number']}", headers=family)
+    return created, view
+
+
 async def test_the_familys_status_never_names_a_sensitive_team(
     intake: httpx.AsyncClient, publish: Publish, clock: FakeClock
 ) -> None:
@@ -26,23 +59,9 @@ async def test_the_familys_status_never_names_a_sensitive_team(
     Education Department: the family's status (web page, phone, SMS all read this view) named
     that team, though the requester may be a neighbour or a bus driver and notify's mail
     never names it."""
-    created = await submit(intake, category="transportation", school_id="lincoln-es")
-    await publish(
-        ConcernTriaged(
-            concern_id=created["id"],
-            category="transportation",
-            school_id="lincoln-es",
-            team_id="special-education",
-            team_name="Special Education Department",
-            priority=Priority.HIGH,
-            rule="special-education-students",
-            triaged_at=clock.now(),
-            sensitive=True,
-        )
+    created, view = await family_view_once_routed(
+        intake, publish, clock, "special-education", "Special Education Department", sensitive=True
     )
-    await case_when(intake, created["id"], lambda c: c["team"] is not None)
-    family = {"X-Access-Token": created["access_token"]}
-    view = await intake.get(f"/v1/tracking/{created['tracking_number']}", headers=family)
     assert view.status_code == 200, view.text
     assert view.json()["team_name"] == "Example Unified School District"  # as Open311 says
     assert "Special Education" not in view.text and "special-education" not in view.text
@@ -55,22 +74,9 @@ async def test_the_familys_status_never_names_a_sensitive_team(
 async def test_a_routed_concern_still_names_its_team_to_the_family(
     intake: httpx.AsyncClient, publish: Publish, clock: FakeClock
 ) -> None:
-    created = await submit(intake, category="transportation", school_id="lincoln-es")
-    await publish(
-        ConcernTriaged(
-            concern_id=created["id"],
-            category="transportation",
-            school_id="lincoln-es",
-            team_id="transportation",
-            team_name="Transportation Department",
-            priority=Priority.NORMAL,
-            rule="category",
-            triaged_at=clock.now(),
-        )
+    _, view = await family_view_once_routed(
+        intake, publish, clock, "transportation", "Transportation Department"
     )
-    await case_when(intake, created["id"], lambda c: c["team"] is not None)
-    family = {"X-Access-Token": created["access_token"]}
-    view = await intake.get(f"/v1/tracking/{created['tracking_number']}", headers=family)
     assert view.json()["team_name"] == "Transportation Department"
 
 

@@ -19,10 +19,9 @@ from pymongo import AsyncMongoClient
 from frontends.web.main import create_app as web_app
 from frontends.web.settings import WebSettings
 from services.intake.main import create_app as intake_app
-from services.intake.settings import IntakeSettings
 from shared.clock import FakeClock
 from tests.conftest import Isolation, bearer
-from tests.integration.test_intake_api import clock  # noqa: F401
+from tests.integration.test_intake_api import clock, intake_settings  # noqa: F401
 from tests.unit.test_web_pages import ANSWERS, form_fields
 
 pytestmark = pytest.mark.integration
@@ -54,14 +53,7 @@ async def intake(
     mongo: AsyncMongoClient,
     amqp: aio_pika.abc.AbstractRobustConnection,
 ) -> AsyncIterator[FastAPI]:
-    settings = IntakeSettings(
-        mongo_url=mongo_url,
-        mongo_db=isolation.db("intake"),
-        amqp_url=amqp_url,
-        queue_prefix=isolation.queue_prefix,
-        events_exchange=isolation.events_exchange,
-        private_exchange=isolation.private_exchange,
-    )
+    settings = intake_settings(mongo_url, amqp_url, isolation)
     app = intake_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         yield app
