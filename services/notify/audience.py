@@ -424,11 +424,16 @@ def sample_values(language: str, district: DistrictConfig) -> dict[str, str]:
     """The sample values a template preview renders with, written as a message in `language`
     would be: the date in the district's time zone, the role and the target in its words."""
     team = next((t for t in district.teams if t.name == SAMPLE["team"]), SAMPLE["team"])
+    category = next(
+        (c.name for c in district.categories if c.name.en == SAMPLE["category"]),
+        SAMPLE["category"],
+    )
     raw: dict[str, Any] = {
         **SAMPLE,
         "due": SAMPLE_DUE,
         "role": Role(SAMPLE["role"]),
         "team": team,  # in the language's name where the district gives one
+        "category": category,  # as a real message names it, in its language
     }
     return {
         key: _text(value, key, language, district.district.timezone) for key, value in raw.items()

@@ -247,3 +247,8 @@ def test_a_template_preview_names_the_sample_team_in_the_templates_language() ->
     assert sample_values("es", DISTRICT)["team"] == "Departamento de Transporte"
     assert sample_values("en", DISTRICT)["team"] == "Transportation Department"
     assert sample_values("vi", DISTRICT)["team"] == "Transportation Department"  # English then
+
+
+def test_a_template_preview_names_the_sample_category_as_a_real_message_does() -> None:
+    assert sample_values("es", DISTRICT)["category"] == "Transporte"
+    assert sample_values("en", DISTRICT)["category"] == "Transportation"
