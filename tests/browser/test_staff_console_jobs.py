@@ -285,6 +285,13 @@ async def test_a_specialist_works_a_case_through_every_other_action_and_hands_ov
     console: Console, context: BrowserContext
 ) -> None:
     kept = submit(console, category="other", description="The school website has no bus map.")
+
+    async def kept_triaged() -> bool:  # before the second: triage compares it with those stored
+        async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
+            answer = await http.get(f"/v1/concerns/{kept['id']}/triage", headers=SPECIALIST)
+        return answer.status_code == 200
+
+    await eventually(kept_triaged, timeout_s=20, interval_s=0.2, what="the first triaged")
     duplicate = submit(
         console, category="other", description="There is no bus map on the school website."
     )
