@@ -50,6 +50,19 @@ def parent_mail(sender: str) -> bytes:
     return raw.replace(b"<CAF7k2x9Q@mail.example.org>", f"<{sender}>".encode())
 
 
+def mailbox_settings(port: int, **login: Any) -> EmailSettings:
+    """The front door polling the test's Dovecot on `port`, logging in with `login`."""
+    return EmailSettings(
+        bureau_address="Bureau <bureau@district.example>",
+        imap_host="127.0.0.1",
+        imap_port=port,
+        imap_ssl=False,
+        imap_user=IMAP_USER,
+        smtp_port=9,
+        **login,
+    )
+
+
 @pytest.mark.parametrize(
     "error",
     [RuntimeError("a bug on one mail"), IntakeUnavailable(500, "Internal Server Error")],
@@ -63,15 +76,7 @@ async def test_a_mail_that_cannot_be_taken_does_not_hold_up_the_others(
     for n in (1, 2):
         deliver(maildir, f"{n}.eml", parent_mail(f"parent{n}@example.org"))
     intake = FailingFor(error)
-    settings = EmailSettings(
-        bureau_address="Bureau <bureau@district.example>",
-        imap_host="127.0.0.1",
-        imap_port=port,
-        imap_ssl=False,
-        imap_user=IMAP_USER,
-        imap_password=IMAP_PASSWORD,
-        smtp_port=9,
-    )
+    settings = mailbox_settings(port, imap_password=IMAP_PASSWORD)
     poller = MailboxPoller(MailDesk(intake=intake, settings=settings), settings)
     for _poll in range(2):
         try:
@@ -93,15 +98,7 @@ async def test_an_oauth2_mailbox_is_read_with_the_token_refreshed_in_its_file(
     token_file.write_text("token-of-9am\n")
     introspection.valid = {"token-of-9am"}
     intake = FakeIntake()
-    settings = EmailSettings(
-        bureau_address="Bureau <bureau@district.example>",
-        imap_host="127.0.0.1",
-        imap_port=port,
-        imap_ssl=False,
-        imap_user=IMAP_USER,
-        imap_oauth2_token_file=token_file,
-        smtp_port=9,
-    )
+    settings = mailbox_settings(port, imap_oauth2_token_file=token_file)
     poller = MailboxPoller(MailDesk(intake=intake, settings=settings), settings)
     deliver(maildir, "1.eml", parent_mail("parent1@example.org"))
     assert await poller.poll_once() == 1
@@ -123,16 +120,7 @@ async def test_a_mailbox_the_front_door_cannot_read_shows_in_its_metrics(
     # a password changed, a token expired: no mail is read, and the operator's alert on
     # these metrics is the only one to notice
     port, _maildir = dovecot
-    settings = EmailSettings(
-        bureau_address="Bureau <bureau@district.example>",
-        imap_host="127.0.0.1",
-        imap_port=port,
-        imap_ssl=False,
-        imap_user=IMAP_USER,
-        imap_password="changed-last-night",
-        imap_poll_s=0.05,
-        smtp_port=9,
-    )
+    settings = mailbox_settings(port, imap_password="changed-last-night", imap_poll_s=0.05)
     failed, ok = polls("failed"), polls("ok")
     poller = MailboxPoller(MailDesk(intake=FakeIntake(), settings=settings), settings)
     task = asyncio.create_task(poller.run())

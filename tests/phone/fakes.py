@@ -28,6 +28,8 @@ from shared.clock import Clock
 from shared.district import DistrictConfig
 
 WRONG_PINS_BEFORE_LOCK = 5
+# The concern a test's caller has, unless the test names another.
+TRACKING, PIN = "CS-2026-000042", "271828"
 
 
 @dataclass
@@ -49,8 +51,8 @@ class FakeBureau:
     def add(
         self,
         *,
-        tracking_number: str,
-        pin: str,
+        tracking_number: str = TRACKING,
+        pin: str = PIN,
         phone: str | None = None,
         language: str = "en",
         status: Status = Status.ACKNOWLEDGED,

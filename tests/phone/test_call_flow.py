@@ -126,7 +126,7 @@ async def test_a_known_caller_is_offered_their_concern_and_hears_status_team_and
     phone: Phone, lang: str
 ) -> None:
     async with phone() as (caller, bureau):
-        bureau.add(tracking_number="CS-2026-000042", pin="271828", phone=CALLER)
+        bureau.add(phone=CALLER)
         call = await caller.call([LANGUAGE_KEY[lang], "1", "1", "271828"])
     said = SAID[lang]
     assert said["status"] in call.heard[-2] or said["status"] in call.text
@@ -139,12 +139,7 @@ async def test_a_caller_whose_concern_waits_on_them_hears_how_to_answer(
     phone: Phone, lang: str
 ) -> None:
     async with phone() as (caller, bureau):
-        bureau.add(
-            tracking_number="CS-2026-000042",
-            pin="271828",
-            phone=CALLER,
-            status=Status.AWAITING_REQUESTER,
-        )
+        bureau.add(phone=CALLER, status=Status.AWAITING_REQUESTER)
         call = await caller.call([LANGUAGE_KEY[lang], "1", "1", "271828"])
     assert SAID[lang]["how_to_answer"] in call.text
 
@@ -154,7 +149,7 @@ async def test_a_caller_keys_the_tracking_digits_and_pin_for_another_concern(
     phone: Phone, lang: str
 ) -> None:
     async with phone(caller="+15555550777") as (caller, bureau):
-        bureau.add(tracking_number="CS-2026-000042", pin="271828")
+        bureau.add()
         call = await caller.call([LANGUAGE_KEY[lang], "1", "000042", "271828"])
     assert SAID[lang]["status"] in call.text
     assert "Jo" not in call.text and "@" not in call.text
@@ -166,7 +161,7 @@ async def test_wrong_pins_are_limited_per_call_then_locked_out_by_intake(
     phone: Phone, lang: str
 ) -> None:
     async with phone(caller="+15555550777") as (caller, bureau):
-        bureau.add(tracking_number="CS-2026-000042", pin="271828")
+        bureau.add()
         call = await caller.call(
             [
                 LANGUAGE_KEY[lang],
@@ -289,7 +284,7 @@ async def test_a_caller_who_does_not_answer_a_prompt_is_asked_at_most_three_time
 ) -> None:
     async with phone() as (caller, bureau):
         if known:
-            bureau.add(tracking_number="CS-2026-000042", pin="271828", phone=CALLER)
+            bureau.add(phone=CALLER)
         call = await caller.call(script)
     assert call.hung_up and "Goodbye" in call.text
     asked = [r for r in call.requests if r.startswith(("/voice/status/recent", "/voice/report"))]
@@ -382,7 +377,7 @@ async def test_status_by_text_answers_the_senders_open_concern_in_its_language(
 ) -> None:
     async with phone() as (caller, bureau):
         nothing = await text(caller, "STATUS")
-        bureau.add(tracking_number="CS-2026-000042", pin="271828", phone=CALLER, language="es")
+        bureau.add(phone=CALLER, language="es")
         found = await text(caller, "status")
     assert "no open concern" in nothing
     assert "Caso CS-2026-000042: en trámite." in found
@@ -405,9 +400,7 @@ async def test_status_of_another_concern_by_text_is_not_answered_with_the_latest
 
 async def test_other_texts_are_threaded_into_the_senders_open_concern(phone: Phone) -> None:
     async with phone() as (caller, bureau):
-        bureau.add(
-            tracking_number="CS-2026-000042", pin="271828", phone=CALLER, status=Status.ACKNOWLEDGED
-        )
+        bureau.add(phone=CALLER, status=Status.ACKNOWLEDGED)
         answer = await text(caller, "The bus came late again today.")
     assert bureau.texts == [(CALLER, "The bus came late again today.", "CS-2026-000042")]
     assert "added to concern CS-2026-000042" in answer
@@ -419,13 +412,7 @@ async def test_yes_or_si_answering_the_bureau_is_threaded_unless_the_number_opte
     # "Sí" and "YES" are opt-in keywords too: they answer a question of the bureau unless the
     # number said STOP, and only then subscribe it again
     async with phone() as (caller, bureau):
-        bureau.add(
-            tracking_number="CS-2026-000042",
-            pin="271828",
-            phone=CALLER,
-            language="es",
-            status=Status.AWAITING_REQUESTER,
-        )
+        bureau.add(phone=CALLER, language="es", status=Status.AWAITING_REQUESTER)
         answered = await text(caller, "Sí")
         assert bureau.texts == [(CALLER, "Sí", "CS-2026-000042")]
         assert "se añadió al caso CS-2026-000042" in answered
@@ -438,7 +425,7 @@ async def test_yes_or_si_answering_the_bureau_is_threaded_unless_the_number_opte
 async def test_a_photo_sent_by_text_reaches_the_concern_as_a_link(phone: Phone) -> None:
     photo = "https://api.twilio.example/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1"
     async with phone() as (caller, bureau):
-        bureau.add(tracking_number="CS-2026-000042", pin="271828", phone=CALLER)
+        bureau.add(phone=CALLER)
         answer = await caller.post(
             "sms",
             {
@@ -489,7 +476,7 @@ RESOLVED = "CS-2026-000042"
 
 
 def resolved_concern(bureau: FakeBureau, survey: str | None = "open") -> None:
-    bureau.add(tracking_number=RESOLVED, pin="271828", status=Status.RESOLVED)
+    bureau.add(tracking_number=RESOLVED, status=Status.RESOLVED)
     if survey is not None:
         bureau.surveys[RESOLVED] = survey
 
@@ -604,7 +591,7 @@ async def test_a_survey_answered_meanwhile_by_another_door_ends_the_call_without
 
 async def test_a_concern_not_resolved_is_not_surveyed(phone: Phone) -> None:
     async with phone() as (caller, bureau):
-        bureau.add(tracking_number=RESOLVED, pin="271828", status=Status.REOPENED)
+        bureau.add(tracking_number=RESOLVED, status=Status.REOPENED)
         bureau.surveys[RESOLVED] = "open"  # the survey of its first resolution, still open
         call = await caller.call(["1", "1", "000042", "271828", None, None, None])
     assert SURVEY["en"]["question"] not in call.text
