@@ -142,13 +142,13 @@ class CallGroup(BaseModel):
 class CallReport(BaseModel):
     start: datetime
     end: datetime
-    calls: int
-    by_outcome: dict[str, int]
-    answered: int = Field(description="calls where the caller was served")
+    calls: int | None = Field(description="null: suppressed (see `suppressed`)")
+    by_outcome: dict[str, int | None]
+    answered: int | None = Field(description="calls where the caller was served")
     median_answer_s: float | None = None
     p90_answer_s: float | None = None
-    callbacks_scheduled: int
-    callbacks_due: int = Field(
+    callbacks_scheduled: int | None
+    callbacks_due: int | None = Field(
         default=0,
         description=(
             "callbacks of any concern due in the period and made or missed by now (cancelled "
@@ -162,6 +162,41 @@ class CallReport(BaseModel):
     by_school: list[CallGroup] = Field(default_factory=list)
     by_category: list[CallGroup] = Field(default_factory=list)
     by_team: list[CallGroup] = Field(default_factory=list)
+    suppressed: list[str] = Field(
+        default_factory=list,
+        description="district-wide figures not shown to a Board member (a count under "
+        "`board.suppress_below`, or a time or share from fewer calls or callbacks)",
+    )
+
+
+# The district-wide counts of the report, and each time or share with the count it is from.
+REPORT_COUNTS = ("calls", "answered", "callbacks_scheduled", "callbacks_due")
+REPORT_SHARES = {
+    "median_answer_s": "answered",
+    "p90_answer_s": "answered",
+    "callbacks_on_time": "callbacks_due",
+}
+GROUP_COUNTS = ("calls", "answered")
+GROUP_SHARES = {"answered_share": "calls", "p90_answer_s": "answered"}
+
+
+def suppressed_report(report: CallReport, below: int) -> CallReport:
+    """The report as a Board member reads it (`shared.disclosure`): its district-wide counts
+    (each outcome's too) under `below` and the times and shares from fewer cases left out, as
+    the Board's other totals; each table of groups with the next-smallest count of a column
+    where only one would be hidden."""
+    row = disclosure.suppress_row(
+        report.model_dump(),
+        below,
+        counts=REPORT_COUNTS,
+        shares=REPORT_SHARES,
+        nested=("by_outcome",),
+    )
+    for dim in ("by_school", "by_category", "by_team"):
+        row[dim] = disclosure.suppress_table(
+            row[dim], below, counts=GROUP_COUNTS, shares=GROUP_SHARES
+        )
+    return CallReport.model_validate(row)
 
 
 def _p90(waits: list[float]) -> float | None:
@@ -326,7 +361,8 @@ async def report(
     end: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> CallReport:
     """Calls answered, their outcomes and time to answer, callbacks promised: aggregates. A
-    Board member reads the groups' small counts suppressed (`board.suppress_below`)."""
+    Board member reads small counts suppressed (`board.suppress_below`): the district's
+    totals as the groups'."""
     end = as_utc(end) if end else ctx.clock.now()
     start = as_utc(start) if start else end - timedelta(days=30)
     by_outcome: dict[str, int] = {o.value: 0 for o in CallOutcome}
@@ -362,21 +398,7 @@ async def report(
         ):
             concerns[doc["_id"]] = doc
     groups = call_groups(records, concerns)
-    if not call_months.exact_for(who):
-        below = call_months.suppress_below(ctx)
-        groups = {
-            dim: [
-                CallGroup.model_validate(g)
-                for g in disclosure.suppress_table(
-                    [r.model_dump() for r in rows],
-                    below,
-                    counts=("calls", "answered"),
-                    shares={"answered_share": "calls", "p90_answer_s": "answered"},
-                )
-            ]
-            for dim, rows in groups.items()
-        }
-    return CallReport(
+    found = CallReport(
         by_school=groups["school"],
         by_category=groups["category"],
         by_team=groups["team"],
@@ -385,12 +407,15 @@ async def report(
         start=start,
         end=end,
         calls=calls,
-        by_outcome=by_outcome,
+        by_outcome={outcome: n for outcome, n in by_outcome.items()},
         answered=len(waits),
         median_answer_s=statistics.median(waits) if waits else None,
         p90_answer_s=waits[min(len(waits) - 1, int(len(waits) * 0.9))] if waits else None,
         callbacks_scheduled=callbacks,
     )
+    if call_months.exact_for(who):
+        return found
+    return suppressed_report(found, call_months.suppress_below(ctx))
 
 
 @router.post(

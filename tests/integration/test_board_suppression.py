@@ -125,5 +125,11 @@ async def test_intake_call_figures_are_suppressed_for_a_board_member_only(
     report = await intake.get("/v1/calls/report", headers=BOARD)
     assert report.status_code == 200, report.text
     assert all(g["calls"] is None for g in report.json()["by_school"])
+    # the district's four calls are under 5 too: no total, outcome or time to answer
+    district = report.json()
+    assert (district["calls"], district["answered"], district["median_answer_s"]) == (None,) * 3
+    assert {"calls", "answered"} <= set(district["suppressed"])
+    assert all(n in (None, 0) for n in district["by_outcome"].values())
     exact_report = await intake.get("/v1/calls/report", headers=ADMIN)
     assert {g["key"]: g["calls"] for g in exact_report.json()["by_school"]}["unknown"] == 2
+    assert (exact_report.json()["calls"], exact_report.json()["suppressed"]) == (4, [])

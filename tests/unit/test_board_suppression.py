@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from frontends.web.board import views
 from services.escalation import board
 from services.intake import call_months
+from services.intake import calls as calls_api
 from shared import disclosure
 from shared.auth import Principal, Role
 from shared.authz import TABLE, Permission
@@ -239,6 +241,40 @@ def test_call_figures_of_a_small_school_are_suppressed() -> None:
     assert (a.calls, a.answered, a.answered_share) == (None, None, None)
     assert b.calls is None and b.answered_share == 0.7368  # complement; its share is shown
     assert out.total.calls == 40 and out.months[0].calls == 40
+
+
+def call_report(calls: int, answered: int, voicemails: int, due: int) -> calls_api.CallReport:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    return calls_api.CallReport(
+        start=start,
+        end=start + timedelta(days=30),
+        calls=calls,
+        by_outcome={"status_heard": answered - voicemails, "voicemail_left": voicemails},
+        answered=answered,
+        median_answer_s=12.0,
+        p90_answer_s=30.0,
+        callbacks_scheduled=voicemails,
+        callbacks_due=due,
+        callbacks_on_time=1.0 if due else None,
+        by_school=[calls_api.CallGroup(key="a", calls=calls, answered=answered)],
+    )
+
+
+def test_the_call_reports_district_totals_under_the_threshold_are_not_shown() -> None:
+    out = calls_api.suppressed_report(call_report(calls=4, answered=3, voicemails=1, due=1), 5)
+    assert (out.calls, out.answered, out.callbacks_scheduled, out.callbacks_due) == (None,) * 4
+    assert out.by_outcome == {"status_heard": None, "voicemail_left": None}
+    assert (out.median_answer_s, out.p90_answer_s, out.callbacks_on_time) == (None, None, None)
+    assert {"calls", "answered", "by_outcome.voicemail_left", "p90_answer_s"} <= set(out.suppressed)
+    assert out.by_school[0].calls is None  # its one group, as before
+
+
+def test_the_call_reports_district_totals_at_the_threshold_are_exact() -> None:
+    out = calls_api.suppressed_report(call_report(calls=40, answered=30, voicemails=2, due=0), 5)
+    assert (out.calls, out.answered, out.median_answer_s, out.p90_answer_s) == (40, 30, 12.0, 30.0)
+    assert out.by_outcome == {"status_heard": 28, "voicemail_left": None}
+    assert (out.callbacks_scheduled, out.callbacks_due) == (None, 0)  # zero is shown
+    assert out.suppressed == ["callbacks_scheduled", "by_outcome.voicemail_left"]
 
 
 def test_a_lone_small_month_takes_another_with_it_as_the_months_add_up_to_the_total() -> None:
