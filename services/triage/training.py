@@ -23,13 +23,13 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.escalation.standards import StandardsConfig, share
 from services.triage.context import TriageContext
 from shared import disclosure
 from shared.authz import TABLE, Access, Permission
 from shared.board import BoardConfig
 from shared.district import DistrictConfig
 from shared.http import Problem, authorize, service_context
+from shared.standards import StandardsConfig, share
 from shared.store import Document
 
 TRAINING = "training"
