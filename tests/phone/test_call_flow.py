@@ -7,21 +7,24 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from frontends.common.intake import IntakeUnavailable
 from frontends.phone.app import create_app
 from frontends.phone.client import CallOutcome, Survey
 from frontends.phone.config import PhoneConfig, phone_config
+from frontends.phone.domain import language
 from frontends.phone.settings import PhoneSettings
 from services.intake.domain import Status
 from shared.clock import FakeClock
 from shared.district import load_district
 from shared.settings import DEFAULT_DISTRICT_CONFIG
 from tests.phone.fakes import FakeBureau
-from tests.phone.simulator import Answer, Caller, Recording, sign
+from tests.phone.simulator import Answer, Caller, Input, Recording, sign
 
 pytestmark = pytest.mark.unit
 
@@ -596,3 +599,68 @@ async def test_a_concern_not_resolved_is_not_surveyed(phone: Phone) -> None:
         call = await caller.call(["1", "1", "000042", "271828", None, None, None])
     assert SURVEY["en"]["question"] not in call.text
     assert bureau.survey_answers == []
+
+
+# --- every spoken line in the caller's language and a voice that speaks it --------------
+
+PATHS: dict[str, tuple[datetime, str, list[Input], str | None]] = {
+    # name: (when, caller's number, script after the language key, what the bureau holds)
+    "status-offered": (IN_HOURS, CALLER, ["1", "1", "271828", None, None, None], "mine"),
+    "status-wrong-then-locked": (
+        IN_HOURS,
+        CALLER,
+        ["1", "2", "000042", "111111", "000042", "111111", "000042", "111111", None, None, None],
+        "theirs",
+    ),
+    "status-awaiting-me": (IN_HOURS, CALLER, ["1", "1", "271828", None, None, None], "waiting"),
+    "survey-answered": (IN_HOURS, CALLER, ["1", "000042", "271828", "4"], "resolved"),
+    "survey-ignored": (IN_HOURS, CALLER, ["1", "000042", "271828", "9", None], "resolved"),
+    "voicemail": (IN_HOURS, CALLER, ["2", "1", Recording()], None),
+    "voicemail-withheld": (IN_HOURS, "+266696687", ["2", "2", Recording()], None),
+    "voicemail-silent": (IN_HOURS, CALLER, ["2", "1", None], None),
+    "category-never-chosen": (IN_HOURS, CALLER, ["2", "0", None, None], None),
+    "service-desk": (IN_HOURS, CALLER, ["3", Answer()], None),
+    "security-desk": (WEEKNIGHT, CALLER, ["3", Answer()], None),
+    "nobody-answers": (WEEKEND, CALLER, ["3", Answer("no-answer"), "1", Recording()], None),
+    "silence": (IN_HOURS, CALLER, [None, None, None], None),
+    "bureau-away": (IN_HOURS, CALLER, ["2", "1", Recording()], "away"),
+}
+
+
+def holding(bureau: FakeBureau, what: str | None) -> None:
+    """What the bureau holds before the call, for one path."""
+    if what == "mine":
+        bureau.add(phone=CALLER)
+    elif what == "theirs":
+        bureau.add(phone=CALLER)
+        bureau.wrong_pins = 2  # intake locks the PIN on the fifth wrong one
+    elif what == "waiting":
+        bureau.add(phone=CALLER, status=Status.AWAITING_REQUESTER)
+    elif what == "resolved":
+        resolved_concern(bureau)
+    elif what == "away":
+
+        async def unavailable(body: dict[str, Any], *, idempotency_key: str) -> Any:
+            raise IntakeUnavailable(503, "Service Unavailable")
+
+        bureau.create_concern = unavailable  # type: ignore[method-assign]
+
+
+@BOTH
+@pytest.mark.parametrize("path", list(PATHS))
+async def test_every_line_of_every_path_is_said_in_the_callers_language_by_a_voice_that_speaks_it(
+    phone: Phone, lang: str, path: str
+) -> None:
+    # Twilio fails a <Say> whose voice does not speak its language (its default voice speaks
+    # no es-MX): a Spanish caller must hear every line in es-MX by Polly.Mia, on every path
+    at, number, script, what = PATHS[path]
+    async with phone(at, caller=number) as (caller, bureau):
+        holding(bureau, what)
+        call = await caller.call([LANGUAGE_KEY[lang], *script])
+    said_as = phone_config(load_district(DEFAULT_DISTRICT_CONFIG)).say(language(lang))
+    expected = (said_as["language"], said_as["voice"])
+    assert expected == (("en-US", "Polly.Joanna") if lang == "en" else ("es-MX", "Polly.Mia"))
+    spoken = list(zip(call.heard[2:], call.languages[2:], call.voices[2:], strict=True))
+    assert len(spoken) >= 2, spoken  # more than the offer of each language
+    assert [line for line in spoken if line[1:] != expected] == []
+    assert call.hung_up or call.dialled
