@@ -9,7 +9,7 @@ out), a `Recording` for a `Record`, an `Answer` for a `Dial`.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -88,7 +88,7 @@ class Caller:
             full, data=params, headers={"X-Twilio-Signature": sign(self.auth_token, full, params)}
         )
 
-    async def call(self, script: list[Input], *, max_steps: int = 40) -> Call:
+    async def call(self, script: Sequence[Input], *, max_steps: int = 40) -> Call:
         """Dial in and follow the TwiML with `script` until the call ends."""
         call = Call()
         inputs: Iterator[Input] = iter(script)
