@@ -9,10 +9,8 @@ import csv
 import io
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,11 +18,10 @@ from frontends.web.board import views
 from services.escalation import domain
 from services.escalation.domain import SlaClock
 from services.escalation.standards import (
-    Fact,
     Measure,
     Standard,
+    Tally,
     callbacks_kept,
-    changed_facts,
     clock_compliance,
     facts_of,
     figures,
@@ -32,12 +29,22 @@ from services.escalation.standards import (
     tally_of,
 )
 from services.intake.calls import CONCERN, MENU, call_groups
-from tests.unit.test_board_standards import GUARANTEE, HOUR, RULES, T0, moved, new, tally
+from tests.unit.test_board_standards import (
+    DAY,
+    GUARANTEE,
+    HOUR,
+    RULES,
+    T0,
+    UTC_ZONE,
+    facts_with,
+    moved,
+    net_counts,
+    new,
+    tally,
+)
 
 pytestmark = pytest.mark.unit
 
-DAY = timedelta(days=1)
-UTC_ZONE = ZoneInfo("UTC")
 CALLBACKS = Standard(
     id="callbacks",
     name="We return calls within a day",
@@ -78,11 +85,6 @@ def at_school(clock: SlaClock, school: str, team: str = "t") -> SlaClock:
     return replace(clock, school_id=school, team_id=team)
 
 
-def callback_facts(clock: SlaClock) -> dict[str, Fact]:
-    found = facts_of(clock, timezone=UTC_ZONE, guarantee=GUARANTEE)
-    return {k: f for k, f in found.items() if k.startswith("k")}
-
-
 def test_callbacks_made_by_their_due_time_keep_the_standard_and_late_or_missed_ones_do_not() -> (
     None
 ):
@@ -121,7 +123,7 @@ def test_each_callback_is_counted_in_the_month_it_was_due_whatever_its_line_says
     clock = made(clock, "cb", at=due + DAY, on_time=False)
     [line] = [e for e in clock.history if e.kind == "callback_late"]
     assert line.due_at == due
-    [fact] = callback_facts(clock).values()
+    [fact] = facts_with(clock, "k").values()
     assert [label for label, _ in fact.months] == ["2026-03"]
     assert dict(fact.months[0][1]) == {"callbacks_due": 1, "callbacks_on_time": 0}
 
@@ -141,13 +143,7 @@ def test_made_on_time_after_a_late_heard_miss_replaces_the_count_once() -> None:
     states.append(passed(states[-1], T0 + DAY + HOUR))
     states.append(made(states[-1], "cb", at=T0 + DAY - HOUR, on_time=True, due=T0 + DAY))
     states.append(made(states[-1], "cb", at=T0 + DAY - HOUR, on_time=True, due=T0 + DAY))
-    net: Counter[str] = Counter()
-    for before, after in pairwise(states):
-        added, removed = changed_facts(before, after, timezone=UTC_ZONE, guarantee=GUARANTEE)
-        for fact in [*added, *(f.negated() for f in removed)]:
-            if fact.key.startswith("k"):
-                for _, counts in fact.months:
-                    net.update(dict(counts))
+    net = net_counts(states, "k")
     assert +net == Counter({"callbacks_due": 1, "callbacks_on_time": 1})
 
 
@@ -195,24 +191,21 @@ def test_a_wait_resumed_before_the_clock_logged_answers_counts_as_answered() -> 
     answer from staff resuming: it is not counted as a failure."""
     clock = staff_resumed(new())
     since = T0 + 2 * DAY  # the store's first start with the `answered` line
-    older = tally_clocks(
-        [clock],
-        start=T0 - DAY,
-        end=T0 + 30 * DAY,
-        as_of=T0 + 30 * DAY,
-        guarantee=GUARANTEE,
-        answered_since=since,
-    )
+
+    def tally_since(answered_since: datetime) -> Tally:
+        return tally_clocks(
+            [clock],
+            start=T0 - DAY,
+            end=T0 + 30 * DAY,
+            as_of=T0 + 30 * DAY,
+            guarantee=GUARANTEE,
+            answered_since=answered_since,
+        )
+
+    older = tally_since(since)
     assert (older.information_requests, older.answered_days) == (1, {1: 1})
     # resumed after the mark: staff without an answer, a request not answered
-    newer = tally_clocks(
-        [clock],
-        start=T0 - DAY,
-        end=T0 + 30 * DAY,
-        as_of=T0 + 30 * DAY,
-        guarantee=GUARANTEE,
-        answered_since=T0,
-    )
+    newer = tally_since(T0)
     assert (newer.information_requests, newer.answered_days) == (1, {})
     keys = set(facts_of(clock, timezone=UTC_ZONE, guarantee=GUARANTEE, answered_since=since))
     assert any(k.startswith("i") and k.endswith("a") for k in keys)

@@ -3,7 +3,10 @@ domain at explicit instants (the fake clock), then summed as the store sums it."
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +20,7 @@ from services.escalation.config import EscalationConfig
 from services.escalation.domain import Rules, SlaClock
 from services.escalation.policies import seed_policies
 from services.escalation.standards import (
+    Fact,
     Measure,
     Milestone,
     Standard,
@@ -37,6 +41,8 @@ from tests.unit.test_escalation_domain import RULES, rules_with
 pytestmark = pytest.mark.unit
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+UTC_ZONE = ZoneInfo("UTC")
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)  # a Monday
 GUARANTEE = timedelta(hours=72)
 MARCH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
@@ -66,6 +72,26 @@ def resolved(clock: SlaClock, at: datetime, rules: Rules = RULES) -> SlaClock:
 
 def tally(*clocks: SlaClock, as_of: datetime = MARCH[1]) -> Tally:
     return tally_clocks(clocks, start=MARCH[0], end=MARCH[1], as_of=as_of, guarantee=GUARANTEE)
+
+
+def facts_with(clock: SlaClock, prefix: str) -> dict[str, Fact]:
+    """A clock's facts of one kind (their keys start with `prefix`: `k` callbacks, `i`
+    information requests)."""
+    found = facts_of(clock, timezone=UTC_ZONE, guarantee=GUARANTEE)
+    return {k: f for k, f in found.items() if k.startswith(prefix)}
+
+
+def net_counts(states: Sequence[SlaClock], prefix: str) -> Counter[str]:
+    """What the facts of one kind add to the summaries over a clock's successive states, as
+    the store sums each change: the facts it adds, less those it takes back."""
+    net: Counter[str] = Counter()
+    for before, after in pairwise(states):
+        added, removed = changed_facts(before, after, timezone=UTC_ZONE, guarantee=GUARANTEE)
+        for fact in [*added, *(f.negated() for f in removed)]:
+            if fact.key.startswith(prefix):
+                for _, counts in fact.months:
+                    net.update(dict(counts))
+    return net
 
 
 def test_paused_time_is_left_out_of_resolved_within_72_hours() -> None:

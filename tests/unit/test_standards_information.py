@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -16,23 +14,22 @@ from pydantic import ValidationError
 from services.escalation import domain
 from services.escalation.domain import SlaClock
 from services.escalation.standards import (
-    Fact,
     Measure,
     Standard,
     StandardsConfig,
-    changed_facts,
     clock_compliance,
-    facts_of,
     figures,
 )
 from shared.district import load_district
 from shared.events import Priority
 from tests.unit.test_board_standards import (
-    GUARANTEE,
+    DAY,
     HOUR,
     RULES,
     T0,
+    facts_with,
     moved,
+    net_counts,
     new,
     resolved,
     summed,
@@ -41,8 +38,6 @@ from tests.unit.test_board_standards import (
 
 pytestmark = pytest.mark.unit
 
-DAY = timedelta(days=1)
-UTC_ZONE = ZoneInfo("UTC")
 FIVE_DAYS = Standard(
     id="info",
     name="Our requests for information are answered within 5 days",
@@ -60,11 +55,6 @@ def answered(clock: SlaClock, at: datetime) -> SlaClock:
     """The family's answer: a requester's message."""
     after, _ = domain.message_added(clock, by_staff=False, public=True, at=at, rules=RULES)
     return after
-
-
-def info_facts(clock: SlaClock) -> dict[str, Fact]:
-    found = facts_of(clock, timezone=UTC_ZONE, guarantee=GUARANTEE)
-    return {k: f for k, f in found.items() if k.startswith("i")}
 
 
 def test_a_request_answered_within_its_days_keeps_the_standard_and_a_late_one_does_not() -> None:
@@ -89,10 +79,10 @@ def test_a_wait_ended_by_closing_or_resolution_is_not_answered() -> None:
 
 def test_a_wait_still_open_is_not_counted_until_it_ends() -> None:
     waiting = asked(new(), T0 + HOUR)
-    assert info_facts(waiting) == {}
+    assert facts_with(waiting, "i") == {}
     assert clock_compliance(FIVE_DAYS, figures(tally(waiting))).met is None  # no data
     later = answered(waiting, T0 + 20 * DAY)
-    assert [dict(f.months[0][1]) for f in info_facts(later).values()] == [
+    assert [dict(f.months[0][1]) for f in facts_with(later, "i").values()] == [
         {"information_requests": 1, "answered_days.20": 1}
     ]
 
@@ -101,7 +91,7 @@ def test_each_request_is_counted_in_the_month_it_was_asked() -> None:
     clock = new(at=datetime(2026, 3, 30, 9, tzinfo=UTC))
     clock = asked(clock, datetime(2026, 3, 31, 9, tzinfo=UTC))
     clock = answered(clock, datetime(2026, 4, 2, 9, tzinfo=UTC))
-    [fact] = info_facts(clock).values()
+    [fact] = facts_with(clock, "i").values()
     assert [label for label, _ in fact.months] == ["2026-03"]
 
 
@@ -121,13 +111,7 @@ def test_an_answer_whose_status_change_came_first_is_an_answer_counted_once() ->
     with_answer = answered(resumed, T0 + DAY)
     again = answered(with_answer, T0 + DAY)  # the same message redelivered: nothing more
 
-    net: Counter[str] = Counter()
-    for before, after in pairwise([waiting, resumed, with_answer, again]):
-        added, removed = changed_facts(before, after, timezone=UTC_ZONE, guarantee=GUARANTEE)
-        for fact in [*added, *(f.negated() for f in removed)]:
-            if fact.key.startswith("i"):
-                for _, counts in fact.months:
-                    net.update(dict(counts))
+    net = net_counts([waiting, resumed, with_answer, again], "i")
     assert +net == Counter({"information_requests": 1, "answered_days.1": 1})
     assert figures(tally(again)).answered_days == {1: 1}
 
@@ -150,13 +134,7 @@ def test_a_requests_fact_is_counted_once_over_the_changes_that_follow() -> None:
     )
     states.append(retriaged)
     states.append(resolved(states[-1], T0 + 3 * DAY))
-    net: Counter[str] = Counter()
-    for before, after in pairwise(states):
-        added, removed = changed_facts(before, after, timezone=UTC_ZONE, guarantee=GUARANTEE)
-        for fact in [*added, *(f.negated() for f in removed)]:
-            if fact.key.startswith("i"):
-                for _, counts in fact.months:
-                    net.update(dict(counts))
+    net = net_counts(states, "i")
     assert +net == Counter({"information_requests": 1, "answered_days.1": 1})
 
 
