@@ -86,8 +86,23 @@ async def test_a_family_in_spanish_sends_a_photo_that_staff_then_find(
     )
     await pages.check("form-file-refused")
 
-    # The photo instead: listed on check-your-answers with its size, not sent yet.
-    await page.set_input_files("#files", [str(photo)])
+    # The photo instead, chosen with the field's button, which speaks Spanish (the browser's
+    # own says "Choose Files" in its language); the field stays named and opens with the
+    # keyboard too; the chosen file is named under the button.
+    picker = page.get_by_label("Agregar archivos (opcional)")
+    await expect(picker).to_have_attribute("type", "file")
+    await picker.focus()
+    async with page.expect_file_chooser() as by_keyboard:
+        await page.keyboard.press("Space")
+    await (await by_keyboard.value).set_files([])
+    async with page.expect_file_chooser() as chooser:
+        await page.get_by_text("Elegir archivos", exact=True).click()
+    await (await chooser.value).set_files([str(photo)])
+    await expect(page.locator("#files-chosen")).to_have_text(
+        "Archivos elegidos: parada del autobús.png"
+    )
+    await pages.check("form-file-chosen")
+    # Listed on check-your-answers with its size, not sent yet.
     await page.click("#concern-form button[type=submit]")
     await expect(page.locator("h1")).to_contain_text("Revise sus respuestas")
     files_row = page.locator(".summary-list .file-list")

@@ -244,6 +244,22 @@ def test_the_form_states_intakes_limits_and_posts_files(browser: TestClient) -> 
     assert "PDF, JPEG, PNG" in page and ".png" in page
 
 
+@pytest.mark.parametrize("where", ["/concern/new", PERSONAL_LINK])
+def test_the_file_button_speaks_the_pages_language_not_the_browsers(
+    browser: TestClient, where: str
+) -> None:
+    browser.get("/concern/new?lang=es")
+    page = browser.get(where).text
+    field = page[page.index('<input type="file"') :]
+    field = field[: field.index("</div>")]
+    # the input keeps its question and the button's words as its name; the button people see
+    # is a label in Spanish that opens it (the browser's own would say "Choose Files")
+    assert 'aria-labelledby="files-label files-choose"' in field
+    assert '<label for="files" id="files-choose"' in field and ">Elegir archivos</label>" in field
+    assert 'data-label="Archivos elegidos:"' in field
+    assert 'id="files-label">' in page and "Agregar archivos (opcional)" in page
+
+
 def test_checked_files_are_listed_and_reach_intake_only_once_the_family_sends(
     browser: TestClient, services: Intake
 ) -> None:

@@ -11,3 +11,12 @@ document.addEventListener("submit", function (event) {
   var button = form.querySelector("button[type=submit]");
   if (button) { window.setTimeout(function () { button.disabled = true; }, 0); }
 });
+// The chosen files are named in the page's language under the file field's own button.
+Array.prototype.forEach.call(document.querySelectorAll("input[type=file][data-chosen]"), function (input) {
+  var said = document.getElementById(input.getAttribute("data-chosen"));
+  if (!said) { return; }
+  input.addEventListener("change", function () {
+    var names = Array.prototype.map.call(input.files || [], function (file) { return file.name; });
+    said.textContent = names.length ? said.getAttribute("data-label") + " " + names.join(", ") : "";
+  });
+});
