@@ -337,14 +337,21 @@ ReportReader = Annotated[Access, Depends(authorize(Permission.REPORTS_READ))]
 @router.get(
     "/recent-concern",
     response_model=RecentConcern,
-    responses={404: {"description": "no open concern from this number"}},
+    responses={404: {"description": "no open concern from this number (nor a done one)"}},
 )
 async def recent_concern(
-    ctx: Ctx, who: Submitter, phone: Annotated[str, Query(pattern=PHONE_PATTERN)]
+    ctx: Ctx,
+    who: Submitter,
+    phone: Annotated[str, Query(pattern=PHONE_PATTERN)],
+    done: Annotated[
+        bool,
+        Query(description="when none is open, the latest resolved or closed one (its survey)"),
+    ] = False,
 ) -> RecentConcern:
     """The open concern of this phone number, one waiting on the requester first, else the
-    most recent (for a frontend that knows the number is the caller's: a call or text)."""
-    doc = await ctx.repo.open_concern_of_phone(phone)
+    most recent (for a frontend that knows the number is the caller's: a call or text); with
+    `done`, else its latest resolved or closed one (a text answering its survey)."""
+    doc = await ctx.repo.open_concern_of_phone(phone, done=done)
     if doc is None:
         raise Problem(404, "No open concern", "No open concern from this number.")
     return RecentConcern(

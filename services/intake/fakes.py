@@ -22,6 +22,7 @@ from services.intake.lifecycle import Outcome
 from services.intake.repository import (
     ASSIGNEE_AT,
     PHONE_ANSWERS,
+    PHONE_ANSWERS_THEN_DONE,
     _outcome_update,
     case_of,
     due_fields,
@@ -91,8 +92,8 @@ class FakeConcernRepository:
         doc = self.documents.get(concern_id)
         return copy.deepcopy(doc) if doc else None
 
-    async def open_concern_of_phone(self, phone: str) -> Document | None:
-        for statuses in PHONE_ANSWERS:
+    async def open_concern_of_phone(self, phone: str, *, done: bool = False) -> Document | None:
+        for statuses in PHONE_ANSWERS_THEN_DONE if done else PHONE_ANSWERS:
             found = [
                 d
                 for d in self.documents.values()

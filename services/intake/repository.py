@@ -132,6 +132,9 @@ PHONE_ANSWERS = (
     (Status.AWAITING_REQUESTER.value,),
     tuple(sorted(s.value for s in OPEN_STATUSES)),
 )
+# Then, for a front door asking whether a family's concern is done (its survey): the latest
+# resolved or closed one.
+PHONE_ANSWERS_THEN_DONE = (*PHONE_ANSWERS, (Status.CLOSED.value, Status.RESOLVED.value))
 
 
 def case_of(doc: Document) -> Case:
@@ -406,12 +409,12 @@ class ConcernRepository:
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._concerns.find_one({"_id": concern_id}, {"outbox": 0})
 
-    async def open_concern_of_phone(self, phone: str) -> Document | None:
+    async def open_concern_of_phone(self, phone: str, *, done: bool = False) -> Document | None:
         """The open concern a text or call from this number most likely answers: the most
         recent one waiting on the requester (an information request is open), else the most
-        recent open one. Read by requester.phone and submitted_at (the index is made with the
-        call records)."""
-        for statuses in PHONE_ANSWERS:
+        recent open one; with `done`, else the most recent resolved or closed one. Read by
+        requester.phone and submitted_at (the index is made with the call records)."""
+        for statuses in PHONE_ANSWERS_THEN_DONE if done else PHONE_ANSWERS:
             found = await self._concerns.find_one(
                 {"requester.phone": phone, "status": {"$in": list(statuses)}},
                 {"outbox": 0},

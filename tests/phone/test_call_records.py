@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 PHONE = bearer("frontend", sub="phone-frontend")
 BOARD = bearer("assistant_superintendent", sub="as-north")
+STAFF = bearer("specialist", sub="sd-lead")
 SID = "CA" + "0" * 31 + "1"
 
 
@@ -91,6 +92,39 @@ async def test_the_recent_concern_of_a_number_is_its_latest_open_one_without_pri
         "/v1/calls/recent-concern", params={"phone": "+15555550999"}, headers=PHONE
     )
     assert none.status_code == 404
+
+
+async def test_a_number_whose_concerns_are_all_done_is_told_its_latest_resolved_one_when_asked(
+    intake: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    # a text answering the survey of a resolved concern: the phone asks for done ones too
+    number = "+15555550143"
+    first = await submit(intake, requester={"phone": number, "language": "es"})
+    clock.advance(timedelta(minutes=5))
+    latest = await submit(intake, requester={"phone": number, "language": "es"})
+    for concern in (first, latest):
+        resolved = await intake.post(
+            f"/v1/concerns/{concern['id']}/status",
+            json={"status": "resolved", "reason": "route fixed"},
+            headers=STAFF,
+        )
+        assert resolved.status_code == 200, resolved.text
+    asked = {"phone": number}
+    assert (
+        await intake.get("/v1/calls/recent-concern", params=asked, headers=PHONE)
+    ).status_code == 404
+    found = await intake.get(
+        "/v1/calls/recent-concern", params={**asked, "done": "true"}, headers=PHONE
+    )
+    assert found.status_code == 200, found.text
+    assert found.json()["view"]["tracking_number"] == latest["tracking_number"]
+    assert found.json()["view"]["status"] == "resolved" and found.json()["language"] == "es"
+    # an open one still comes first
+    reopened = await submit(intake, requester={"phone": number})
+    found = await intake.get(
+        "/v1/calls/recent-concern", params={**asked, "done": "true"}, headers=PHONE
+    )
+    assert found.json()["view"]["tracking_number"] == reopened["tracking_number"]
 
 
 async def test_a_voicemail_for_an_unknown_or_closed_concern_is_refused_as_problem_details(
