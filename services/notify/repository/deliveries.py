@@ -105,6 +105,10 @@ class Attempt:
     ok: bool
     answer: str
 
+    def entry(self) -> Document:
+        """The line of the delivery's history that records this attempt."""
+        return {"attempt": self.number, "at": self.at, "ok": self.ok, "answer": self.answer}
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -466,7 +470,7 @@ class DeliveryRepository:
     ) -> bool:
         """A sent mail came back undelivered: the delivery fails, with the events that tell
         the bureau. False when it is not (or no longer) sent: the same report again."""
-        entry = {"attempt": attempt, "at": now, "ok": False, "answer": error}
+        entry = Attempt(attempt, now, False, error).entry()
         update: Document = {
             "$set": {
                 "status": DeliveryStatus.FAILED.value,
@@ -497,16 +501,10 @@ class DeliveryRepository:
         if final:
             # The text may hold a reply or a survey link: once settled, only the log remains.
             unset.update({"text": "", "html": "", "attachments": "", "next_attempt_at": ""})
-        entry = {
-            "attempt": attempt.number,
-            "at": attempt.at,
-            "ok": attempt.ok,
-            "answer": attempt.answer,
-        }
         update: Document = {
             "$set": fields,
             "$unset": unset,
-            "$push": {"history": {"$each": [entry], "$slice": -MAX_HISTORY}},
+            "$push": {"history": {"$each": [attempt.entry()], "$slice": -MAX_HISTORY}},
         }
         if events:
             update["$push"].update(outbox_push(events))

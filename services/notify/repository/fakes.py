@@ -17,13 +17,12 @@ from services.notify.repository.deliveries import (
     LEASE_TOKEN,
     LEASE_UNTIL,
     MAX_HISTORY,
+    Attempt,
     Delivery,
+    DeliveryRepository,
     NewDelivery,
     _new_document,
-    failed_fields,
     from_document,
-    released_fields,
-    sent_fields,
 )
 from services.notify.repository.subscriptions import Subscription
 from services.notify.repository.surveys import Survey, _survey
@@ -34,10 +33,12 @@ from shared.events import CloudEvent
 from shared.store import Document
 
 
-class FakeDeliveryRepository:
-    """`DeliveryRepository` in memory, its documents as the real one writes them."""
+class FakeDeliveryRepository(DeliveryRepository):
+    """`DeliveryRepository` in memory, its documents as the real one writes them; how an
+    attempt is settled (sent, released, failed) is the real repository's own methods over
+    `_finish_attempt`."""
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # no store: every method that would reach one is overridden
         self.documents: dict[str, Document] = {}
         self.outbox: list[CloudEvent] = []
 
@@ -64,7 +65,7 @@ class FakeDeliveryRepository:
         if not due:
             return None
         first = min(due, key=lambda d: as_utc(d["next_attempt_at"]))
-        return self._claim(first, now=now, lease_until=lease_until)
+        return self._take(first, now=now, lease_until=lease_until)
 
     async def claim_abandoned(
         self, *, now: datetime, lease_until: datetime, silent_for: timedelta
@@ -76,7 +77,7 @@ class FakeDeliveryRepository:
             if d["status"] == DeliveryStatus.SENDING.value
             and as_utc(d[LEASE_UNTIL]) + silent_for <= now
         ]
-        return [self._claim(d, now=now, lease_until=lease_until) for d in gone]
+        return [self._take(d, now=now, lease_until=lease_until) for d in gone]
 
     async def hand_back(self, delivery_id: str, *, token: str, now: datetime) -> bool:
         doc = self._held(delivery_id, token)
@@ -105,46 +106,6 @@ class FakeDeliveryRepository:
         docs = [d for d in self.documents.values() if d["concern_id"] == concern_id]
         return [from_document(d) for d in sorted(docs, key=lambda d: as_utc(d["created_at"]))]
 
-    async def mark_sent(
-        self,
-        delivery_id: str,
-        *,
-        token: str,
-        now: datetime,
-        answer: str,
-        reference: str | None,
-        attempt: int,
-        events: list[CloudEvent],
-    ) -> bool:
-        fields = sent_fields(now, answer, reference)
-        return self._settle(delivery_id, token, fields, (attempt, now, True, answer), events)
-
-    async def release(
-        self,
-        delivery_id: str,
-        *,
-        token: str,
-        now: datetime,
-        error: str,
-        next_attempt_at: datetime,
-        attempt: int,
-    ) -> bool:
-        fields = released_fields(now, error, next_attempt_at)
-        return self._settle(delivery_id, token, fields, (attempt, now, False, error), [])
-
-    async def mark_failed(
-        self,
-        delivery_id: str,
-        *,
-        token: str,
-        now: datetime,
-        error: str,
-        attempt: int,
-        events: list[CloudEvent],
-    ) -> bool:
-        fields = failed_fields(now, error)
-        return self._settle(delivery_id, token, fields, (attempt, now, False, error), events)
-
     async def mark_bounced(
         self,
         delivery_id: str,
@@ -159,11 +120,11 @@ class FakeDeliveryRepository:
             return False
         doc.update(status=DeliveryStatus.FAILED.value, failed_at=now, updated_at=now)
         doc["last_error"] = error
-        self._log(doc, (attempt, now, False, error))
+        self._log(doc, Attempt(attempt, now, False, error))
         self.outbox.extend(events)
         return True
 
-    def _claim(self, doc: Document, *, now: datetime, lease_until: datetime) -> Delivery:
+    def _take(self, doc: Document, *, now: datetime, lease_until: datetime) -> Delivery:
         doc.update(status=DeliveryStatus.SENDING.value, updated_at=now)
         doc.update({LEASE_TOKEN: uuid.uuid4().hex, LEASE_UNTIL: lease_until})
         doc["attempts"] = doc.get("attempts", 0) + 1
@@ -174,21 +135,23 @@ class FakeDeliveryRepository:
         held = doc is not None and doc["status"] == DeliveryStatus.SENDING.value
         return doc if held and doc is not None and doc.get(LEASE_TOKEN) == token else None
 
-    def _settle(
+    async def _finish_attempt(
         self,
         delivery_id: str,
         token: str,
-        fields: Document,
-        attempt: tuple[int, datetime, bool, str],
         events: list[CloudEvent],
+        fields: Document,
+        attempt: Attempt,
+        *,
+        final: bool,
     ) -> bool:
         doc = self._held(delivery_id, token)
         if doc is None:
             return False
-        doc.update(fields, updated_at=attempt[1])
+        doc.update(fields, updated_at=attempt.at)
         doc.pop(LEASE_TOKEN, None)
         doc.pop(LEASE_UNTIL, None)
-        if fields["status"] != DeliveryStatus.QUEUED.value:  # settled: only the log remains
+        if final:  # settled: only the log remains
             for name in ("text", "html", "attachments", "next_attempt_at"):
                 doc.pop(name, None)
         self._log(doc, attempt)
@@ -196,10 +159,8 @@ class FakeDeliveryRepository:
         return True
 
     @staticmethod
-    def _log(doc: Document, attempt: tuple[int, datetime, bool, str]) -> None:
-        number, at, ok, answer = attempt
-        entry = {"attempt": number, "at": at, "ok": ok, "answer": answer}
-        doc["history"] = [*doc.get("history", []), entry][-MAX_HISTORY:]
+    def _log(doc: Document, attempt: Attempt) -> None:
+        doc["history"] = [*doc.get("history", []), attempt.entry()][-MAX_HISTORY:]
 
 
 class FakeConcernRepository(ConcernRepository):
