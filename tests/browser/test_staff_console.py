@@ -21,18 +21,14 @@ import httpx
 import pytest
 import yaml
 from axe_playwright_python.async_playwright import Axe
-from fastapi.testclient import TestClient
 from oidc_provider_mock import run_server_in_thread
 from playwright.async_api import Browser, BrowserContext, Page, expect
-from pydantic import SecretStr
 
 from devtools.broker import delete_prefixed_topology
 from devtools.bureau import LocalBureau
 from devtools.launcher import SERVICES, free_port
 from devtools.screenshots import web_district
 from devtools.staff_screenshots import OVERSIGHT_CATEGORY, with_oversight_drill
-from frontends.web.main import create_app
-from frontends.web.settings import WebSettings
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import Isolation, bearer, eventually
 
@@ -837,22 +833,6 @@ async def test_refused_policy_changes_show_the_error_summary_in_plain_words(
         kept = await http.get("/v1/policies", headers=bearer("admin"))
     assert {"standard"} <= {p["id"] for p in kept.json()}
     assert "late-buses" not in {p["id"] for p in kept.json()}
-
-
-def test_local_sign_in_is_refused_outside_development() -> None:
-    settings = WebSettings(
-        environment="production",
-        form_secret=SecretStr("a-real-secret-of-the-district-0123456789"),
-        bureau_client_token=SecretStr("token-from-the-provider"),
-    )
-    with TestClient(create_app(settings)) as client:
-        page = client.get("/staff/sign-in")
-        assert "Development sign-in" not in page.text
-        answer = client.post(
-            "/staff/sign-in/development", data={"role": "admin", "sub": "intruder"}
-        )
-        assert answer.status_code == 403
-        assert client.get("/staff/queue", follow_redirects=False).status_code == 303
 
 
 async def test_a_specialist_reads_a_reply_kept_aside_and_downloads_the_familys_file(
