@@ -22,9 +22,9 @@ from gridfs import AsyncGridFSBucket, NoFile
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from services.intake.context import IntakeContext
+from services.intake.files import put_file
 from services.intake.requester_api import Token, limit_lookups
 from services.intake.requester_api import _own_case as own_case
 from services.intake.web import CatalogReader, Ctx, Reader, Submitter, check_scope
@@ -349,26 +349,21 @@ async def store(
             f"A concern takes at most {settings.attachments_per_concern} files.",
         )
     attachment_id = attachment_id or str(uuid.uuid4())
-    try:
-        await _bucket(ctx).upload_from_stream_with_id(
-            attachment_id,
-            name,
-            data,
-            metadata={
-                "concern_id": concern_id,
-                "content_type": kind,
-                "sha256": digest,
-                "uploaded_by": actor,
-            },
-        )
-    except DuplicateKeyError:  # another replica attaches the same file at this moment
+    now = ctx.clock.now()
+    metadata = {"concern_id": concern_id, "content_type": kind, "sha256": digest}
+    if not await put_file(
+        ctx.repo.collection.database,
+        BUCKET,
+        attachment_id,
+        name,
+        data,
+        metadata={**metadata, "uploaded_by": actor},
+        now=now,
+    ):  # another replica attaches the same file at this moment
         raced = await files.find_one({"_id": attachment_id})
         if raced is None:
-            raise Problem(
-                409, "File being attached", "This file is being attached; try again."
-            ) from None
+            raise Problem(409, "File being attached", "This file is being attached; try again.")
         return _read(raced)
-    now = ctx.clock.now()
     await ctx.repo.collection.update_one(
         {"_id": concern_id},
         {

@@ -38,6 +38,8 @@ from services.intake.attachments import (
     store,
 )
 from services.intake.context import IntakeContext
+from services.intake.files import ensure_indexes as ensure_upload_indexes
+from services.intake.files import put_file, sweep_uploads
 from services.intake.requester_api import client_address
 from services.intake.web import Ctx
 from shared.authz import Access, Permission
@@ -124,7 +126,9 @@ def _bucket(db: AsyncDatabase[Document]) -> AsyncGridFSBucket:
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    """A form's files by its key; the expired ones by their expiry (for the sweep)."""
+    """A form's files by its key; the expired ones by their expiry (for the sweep); the
+    uploads under way (see `services.intake.files`)."""
+    await ensure_upload_indexes(db)
     await _files(db).create_index([("metadata.form_key", 1), ("uploadDate", 1)])
     await _files(db).create_index("metadata.expires_at")
     await _files(db).create_index("metadata.client")
@@ -180,10 +184,12 @@ async def sweep(db: AsyncDatabase[Document], now: datetime, *, batch: int = SWEE
 
 
 async def sweeping(ctx: IntakeContext, settings: PendingSettings) -> None:
-    """Delete expired pending files, a batch at a time, for as long as intake runs."""
+    """Delete expired pending files, and the chunks failed uploads left in any of intake's
+    buckets, a batch at a time, for as long as intake runs."""
     while True:
         try:
-            swept = await sweep(_db(ctx), ctx.clock.now())
+            now = ctx.clock.now()
+            swept = max(await sweep(_db(ctx), now), await sweep_uploads(_db(ctx), now))
         except Exception:
             log.warning("pending files sweep failed; will retry", exc_info=True)
             swept = 0
@@ -261,7 +267,9 @@ async def put(
         )
     expires_at = now + timedelta(seconds=pending.pending_files_ttl_s)
     file_id = str(uuid.uuid4())
-    await _bucket(db).upload_from_stream_with_id(
+    await put_file(
+        db,
+        BUCKET,
         file_id,
         safe_filename(filename),
         data,
@@ -271,6 +279,7 @@ async def put(
             "expires_at": expires_at,
             "client": client,
         },
+        now=now,
     )
     await _touch(db, form_key, expires_at)
     stored = await _files(db).find_one({"_id": file_id})
