@@ -1,7 +1,7 @@
 """What a family reads on the family web when things are not the simple case: a district whose
 promise is not 72 hours, a concern past its due time or merged into another, a language
 switched after an error, a form sent twice with changed answers, too many submissions, a
-district that adds a language."""
+district that adds a language, a district's own name, logo and contact line."""
 
 from __future__ import annotations
 
@@ -362,3 +362,29 @@ def test_a_pin_kept_by_this_browser_and_locked_meanwhile_says_so_and_keeps_the_m
     assert "This PIN is locked after too many wrong tries." in written.text
     assert form_fields(written.text, "/status")["pending_message"] == "Still late."
     assert not [r for r in intake.requests if r.url.path.endswith("/messages")]
+
+
+@pytest.mark.parametrize(
+    ("lang", "contact"),
+    [("en", "Springfield bureau: call 555-0199."), ("es", "Oficina de Springfield: 555-0199.")],
+)
+def test_the_district_names_itself_with_its_logo_and_contact_line_from_its_file(
+    tmp_path: Path, intake: Intake, lang: str, contact: str
+) -> None:
+    path = district_file(tmp_path, name="Springfield Public Schools")
+    config = yaml.safe_load(path.read_text())
+    config["web"] = {
+        "logo": "favicon.svg",
+        "contact_line": {
+            "en": "Springfield bureau: call 555-0199.",
+            "es": "Oficina de Springfield: 555-0199.",
+        },
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    app = create_app(WebSettings(district_config=path), transport=httpx.MockTransport(intake))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        page = client.get("/", headers={"Accept-Language": lang}).text
+    assert f'<html lang="{lang}"' in page
+    assert '<span class="brand-district">Springfield Public Schools</span>' in page
+    assert '<img src="/static/favicon.svg" alt="" class="logo">' in page
+    assert contact in page and "Example Unified" not in page
