@@ -12,6 +12,7 @@ from services.triage.assignment import Seat
 from services.triage.duplicates import Candidate
 from services.triage.rules import SCHOOL_TEAM, Facts, Rule, match, terms_found
 from shared.district import DistrictConfig
+from shared.errors import ChangedMeanwhile
 from shared.events import Channel, Priority
 
 PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
@@ -220,6 +221,11 @@ class Decision:
         )
 
 
+class RequesterSlotTaken(ChangedMeanwhile):
+    """Another concern of the same requester key was stored with the number this one read:
+    read the family's concerns again (it is among them now) and decide once more."""
+
+
 @dataclass(frozen=True)
 class FirstDecision:
     """A new concern's triage as the rules made it: where it goes, to whom, and which earlier
@@ -239,6 +245,10 @@ class FirstDecision:
     decided_at: datetime
     history: tuple[dict[str, Any], ...]
     source_event_id: str
+    # the n-th concern of its requester key (duplicates.requester_key) that triage stores; unique
+    # per key, so of two concerns of one family triaged at once only one is stored with the
+    # number both read, and the other reads again and sees it (None: an anonymous requester)
+    requester_seq: int | None = None
 
 
 @dataclass(frozen=True)

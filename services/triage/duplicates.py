@@ -83,16 +83,17 @@ def find_duplicates(
     threshold: float,
     limit: int = 5,
 ) -> list[Candidate]:
-    """Earlier concerns this one may duplicate, most similar first.
+    """Concerns triaged before this one that it may duplicate, most similar first.
 
-    Same requester (contact key) with the same category and school within the window, or a
-    text at least `threshold` similar (short texts are never compared: too little to go on).
+    Same requester (contact key) with the same category and school submitted within the
+    window of this one, or a text at least `threshold` similar (short texts are never
+    compared: too little to go on). One submitted a moment later counts too: two concerns
+    triaged at once by two consumers may be stored in either order, and the one stored second
+    names the first (services/triage/handlers.py).
     """
     found: list[Candidate] = []
     for e in earlier:
-        if e.concern_id == concern_id or not (
-            submitted_at - window <= e.submitted_at <= submitted_at
-        ):
+        if e.concern_id == concern_id or abs(e.submitted_at - submitted_at) > window:
             continue
         similarity = jaccard(text_fingerprint, e.fingerprint)
         if (

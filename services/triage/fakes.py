@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from services.triage.assignment import Absence, away_at
-from services.triage.domain import Decision, FirstDecision
+from services.triage.domain import Decision, FirstDecision, RequesterSlotTaken
 from services.triage.repository import (
     COMPARED_FIELDS,
     SafetyWords,
@@ -60,9 +60,23 @@ class FakeDecisionRepository:
     async def add_first(self, decision: FirstDecision, events: Sequence[CloudEvent]) -> bool:
         if decision.concern_id in self.documents:
             return False
-        self.documents[decision.concern_id] = copy.deepcopy(first_document(decision))
+        doc = first_document(decision)
+        slot = doc.get("requester_slot")
+        if slot is not None and any(
+            d.get("requester_slot") == slot for d in self.documents.values()
+        ):
+            raise RequesterSlotTaken(decision.concern_id)
+        self.documents[decision.concern_id] = copy.deepcopy(doc)
         self.outbox.extend(events)
         return True
+
+    async def next_requester_seq(self, requester_key: str) -> int:
+        seqs = [
+            d["requester_seq"]
+            for d in self.documents.values()
+            if "requester_seq" in d and requester_key in d.get("match_keys", [])
+        ]
+        return max(seqs, default=0) + 1
 
     async def get(self, concern_id: str) -> Document | None:
         doc = self.documents.get(concern_id)

@@ -19,6 +19,7 @@ from services.triage.domain import (
     PRIORITY_RANK,
     Decision,
     FirstDecision,
+    RequesterSlotTaken,
     Routing,
     category_route,
     public_route,
@@ -110,6 +111,55 @@ async def on_details_shared(
     )
     submitted_at = as_utc(data.submitted_at)
     text = duplicates.fingerprint(data.description)
+    seat = await _assign(ctx, data.concern_id, routing.team_id, reuse_holder=True)
+    now = ctx.clock.now()
+    for attempt in range(1, DUPLICATE_ATTEMPTS + 1):
+        seq, candidates = await _possible_duplicates(ctx, data, text, submitted_at)
+        decision, envelopes = _first_decision(
+            ctx, event, data, routing, seat, candidates, text, now, requester_seq=seq
+        )
+        try:
+            stored = await ctx.decisions.add_first(decision, envelopes)
+        except RequesterSlotTaken:
+            # the same family's other concern was stored meanwhile: read again, it is there
+            # now (the seat stays ours: _assign keeps the holder); the last time, the event
+            # is retried as transient
+            if attempt == DUPLICATE_ATTEMPTS:
+                raise
+            continue
+        break
+    if not stored:
+        # a redelivery (or another replica was first): the stored decision stands
+        await _undo_claim(ctx, data.concern_id, seat)
+        return
+    ctx.published()
+    CONCERN_STAGE_SECONDS.labels("triaged").observe(max(0.0, (now - submitted_at).total_seconds()))
+    log.info(
+        "concern triaged",
+        extra={
+            "concern_id": data.concern_id,
+            "team_id": routing.team_id,
+            "priority": routing.priority.value,
+            "rule": routing.rule,
+            "assignee_id": seat.assignee_id if seat else None,
+            "possible_duplicates": len(candidates),
+        },
+    )
+
+
+DUPLICATE_ATTEMPTS = 5
+"""Reads of a family's concerns before a concern's triage gives way (and is retried)."""
+
+
+async def _possible_duplicates(
+    ctx: TriageContext, data: ConcernDetailsShared, text: frozenset[str], submitted_at: datetime
+) -> tuple[int | None, list[duplicates.Candidate]]:
+    """The concern's number among its requester key's concerns, and the concerns stored so
+    far that it may duplicate. The number is read before the concerns: whichever of two
+    concerns of one family triaged at once is stored second read the other's number first,
+    so it fails to store, reads again and finds the other."""
+    key = duplicates.requester_key(data.contact_key, data.category, data.school_id)
+    seq = await ctx.decisions.next_requester_seq(key) if key else None
     window = timedelta(days=ctx.config.duplicates.window_days)
     probe = duplicates.probe_keys(
         contact_key=data.contact_key,
@@ -127,8 +177,9 @@ async def on_details_shared(
             fingerprint=frozenset(d.get("fingerprint", [])),
             submitted_at=as_utc(d["submitted_at"]),
         )
+        # submitted up to a window later too: stored first by a consumer that got it first
         for d in await ctx.decisions.earlier(
-            probe, submitted_at - window, submitted_at, duplicates.MAX_COMPARED
+            probe, submitted_at - window, submitted_at + window, duplicates.MAX_COMPARED
         )
     ]
     candidates = duplicates.find_duplicates(
@@ -142,8 +193,22 @@ async def on_details_shared(
         window=window,
         threshold=ctx.config.duplicates.similarity,
     )
-    seat = await _assign(ctx, data.concern_id, routing.team_id, reuse_holder=True)
-    now = ctx.clock.now()
+    return seq, candidates
+
+
+def _first_decision(
+    ctx: TriageContext,
+    event: CloudEvent,
+    data: ConcernDetailsShared,
+    routing: Routing,
+    seat: Seat | None,
+    candidates: list[duplicates.Candidate],
+    text: frozenset[str],
+    now: datetime,
+    *,
+    requester_seq: int | None,
+) -> tuple[FirstDecision, list[CloudEvent]]:
+    """A new concern's decision and the events it publishes (stored in one write)."""
     triaged = _triaged(
         data.concern_id,
         data.category,
@@ -179,7 +244,7 @@ async def on_details_shared(
         channel=data.channel,
         contact_key=data.contact_key,
         fingerprint=text,
-        submitted_at=submitted_at,
+        submitted_at=as_utc(data.submitted_at),
         routing=routing,
         seat=seat,
         possible_duplicates=tuple(candidates),
@@ -187,26 +252,9 @@ async def on_details_shared(
         decided_at=now,
         history=tuple(history),
         source_event_id=event.id,
+        requester_seq=requester_seq,
     )
-    if not await ctx.decisions.add_first(
-        decision, _routing_envelopes(ctx, events, now, sensitive=routing.sensitive)
-    ):
-        # a redelivery (or another replica was first): the stored decision stands
-        await _undo_claim(ctx, data.concern_id, seat)
-        return
-    ctx.published()
-    CONCERN_STAGE_SECONDS.labels("triaged").observe(max(0.0, (now - submitted_at).total_seconds()))
-    log.info(
-        "concern triaged",
-        extra={
-            "concern_id": data.concern_id,
-            "team_id": routing.team_id,
-            "priority": routing.priority.value,
-            "rule": routing.rule,
-            "assignee_id": seat.assignee_id if seat else None,
-            "possible_duplicates": len(candidates),
-        },
-    )
+    return decision, _routing_envelopes(ctx, events, now, sensitive=routing.sensitive)
 
 
 async def on_resolved(event: CloudEvent, data: ConcernResolved, *, ctx: TriageContext) -> None:

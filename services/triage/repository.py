@@ -25,7 +25,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.triage import duplicates
 from services.triage.assignment import Absence, away_at
-from services.triage.domain import PRIORITY_RANK, Decision, FirstDecision
+from services.triage.domain import PRIORITY_RANK, Decision, FirstDecision, RequesterSlotTaken
 from services.triage.rules import Rule
 from shared.aggregates import RETRY, Retry, load_decide_save
 from shared.cache import Cached
@@ -93,6 +93,18 @@ def first_document(decision: FirstDecision) -> Document:
         "history": list(decision.history),
         "source_event_id": decision.source_event_id,
         "version": 1,
+        **_requester_slot(decision),
+    }
+
+
+def _requester_slot(decision: FirstDecision) -> Document:
+    """The decision's place among its requester key's concerns (unique: see `add_first`)."""
+    key = duplicates.requester_key(decision.contact_key, decision.category, decision.school_id)
+    if key is None or decision.requester_seq is None:
+        return {}
+    return {
+        "requester_seq": decision.requester_seq,
+        "requester_slot": f"{key}#{decision.requester_seq}",
     }
 
 
@@ -136,14 +148,29 @@ class DecisionRepository:
                 ("submitted_at", ASCENDING),
             ]
         )
+        # one concern per number per requester key: of two concerns of one family triaged at
+        # once, the second to be stored must have read the first (duplicate detection)
+        await self._decisions.create_index("requester_slot", unique=True, sparse=True)
 
     async def add_first(self, decision: FirstDecision, events: Sequence[CloudEvent]) -> bool:
-        """Store the first decision of a concern; False when one exists (a redelivery)."""
+        """Store the first decision of a concern; False when one exists (a redelivery).
+        Raises RequesterSlotTaken when another concern took its requester number meanwhile."""
         try:
             await self._decisions.insert_one(with_outbox(first_document(decision), events))
         except DuplicateKeyError:
-            return False
+            if await self._decisions.find_one({"_id": decision.concern_id}, {"_id": 1}):
+                return False
+            raise RequesterSlotTaken(decision.concern_id) from None
         return True
+
+    async def next_requester_seq(self, requester_key: str) -> int:
+        """The number the next concern of a requester key is stored with (1 for the first)."""
+        latest = await self._decisions.find_one(
+            {"match_keys": requester_key, "requester_seq": {"$exists": True}},
+            {"requester_seq": 1},
+            sort=[("requester_seq", DESCENDING)],
+        )
+        return int(latest["requester_seq"]) + 1 if latest else 1
 
     async def get(self, concern_id: str) -> Document | None:
         return await self._decisions.find_one({"_id": concern_id}, {"outbox": 0})

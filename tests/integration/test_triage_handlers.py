@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -599,3 +600,52 @@ async def test_a_manual_priority_survives_a_later_category_change(
         "transportation",
         "high",
     )
+
+
+class StoresOnceBothHaveRead(DecisionRepository):
+    """The real repository, whose first store waits until the other consumer got there too:
+    two concerns triaged at the same moment, each read before the other is stored."""
+
+    def __init__(self, db: Any, both_read: asyncio.Barrier) -> None:
+        super().__init__(db)
+        self._both_read: asyncio.Barrier | None = both_read
+
+    async def add_first(self, decision: Any, events: Any) -> bool:
+        if self._both_read is not None:
+            both_read, self._both_read = self._both_read, None
+            await both_read.wait()
+        return await super().add_first(decision, events)
+
+
+async def test_two_concerns_of_one_family_triaged_at_once_are_flagged_as_duplicates(
+    mongo: AsyncMongoClient,
+    second_client: AsyncMongoClient,
+    isolation: Isolation,
+    district: DistrictConfig,
+) -> None:
+    db = isolation.db("triage")
+    clock = FakeClock(T0)
+    both_read = asyncio.Barrier(2)
+    consumers = []
+    for client in (mongo, second_client):
+        decisions = StoresOnceBothHaveRead(client[db], both_read)
+        await decisions.ensure_indexes()  # as each replica does at start
+        consumers.append(replace(context(client, db, district, clock), decisions=decisions))
+    await asyncio.gather(
+        triage(consumers[0], details("bus-1", category="transportation", contact_key="k1")),
+        triage(
+            consumers[1],
+            details(
+                "bus-2", category="transportation", contact_key="k1", at=T0 + timedelta(minutes=1)
+            ),
+        ),
+    )
+
+    flagged = {
+        c: (await outbox(mongo, db, c))[0].data["possible_duplicate_of"] for c in ("bus-1", "bus-2")
+    }
+    # whichever was stored second names the first (before: neither saw the other)
+    assert flagged in ({"bus-1": [], "bus-2": ["bus-1"]}, {"bus-1": ["bus-2"], "bus-2": []})
+    # and a concern of another family triaged at the same moment is not held up or flagged
+    await triage(consumers[0], details("other", category="transportation", contact_key="k2"))
+    assert (await outbox(mongo, db, "other"))[0].data["possible_duplicate_of"] == []

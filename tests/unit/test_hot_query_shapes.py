@@ -119,6 +119,15 @@ async def test_duplicate_detection_reads_the_window_not_the_history() -> None:
     assert next(iter(db["decisions"].filters[0])) == "submitted_at"
 
 
+async def test_a_familys_next_concern_number_is_read_by_its_key() -> None:
+    db = _Database()
+    decisions = DecisionRepository(db)  # type: ignore[arg-type]
+    await decisions.ensure_indexes()
+    await decisions.next_requester_seq("r:family")
+    assert_served_by_an_index(db)
+    assert next(iter(db["decisions"].filters[0])) == "match_keys"
+
+
 async def test_notify_takes_a_due_delivery_by_its_id() -> None:
     db = _Database()
     deliveries = DeliveryRepository(db)  # type: ignore[arg-type]

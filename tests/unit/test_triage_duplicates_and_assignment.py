@@ -172,3 +172,10 @@ def test_an_absence_ends_at_its_date_and_without_a_date_lasts_until_marked_back(
     absences = {"a": Absence("b", until=T0 + timedelta(days=1)), "c": Absence(None)}
     assert away_at(absences, T0) == {"a": "b", "c": None}
     assert away_at(absences, T0 + timedelta(days=1)) == {"c": None}
+
+
+def test_a_concern_of_the_family_stored_first_though_submitted_later_is_flagged() -> None:
+    # two consumers triaging at once store in either order: the second stored names the first
+    stored_first = earlier("c-2", age=-timedelta(minutes=1))
+    assert [c.concern_id for c in duplicates_of([stored_first])] == ["c-2"]
+    assert duplicates_of([earlier("c-3", age=-timedelta(days=15))]) == []
