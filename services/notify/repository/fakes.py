@@ -25,7 +25,7 @@ from services.notify.repository.deliveries import (
     from_document,
 )
 from services.notify.repository.subscriptions import Subscription
-from services.notify.repository.surveys import Survey, _survey
+from services.notify.repository.surveys import SurveyRepository
 from services.notify.repository.templates import StoredTemplate, TemplateRepository
 from services.notify.templates import MessageTemplate, template_key
 from shared.clock import as_utc
@@ -255,60 +255,39 @@ class FakeSubscriptionRepository:
         return [s for s in await self.all() if s.wants(event_name)]
 
 
-class FakeSurveyRepository:
-    """`SurveyRepository` in memory; `outbox` holds the answers' events."""
+class FakeSurveyRepository(SurveyRepository):
+    """`SurveyRepository` in memory: its rules over primitives on a dict; `outbox` holds the
+    answers' events."""
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # no store: the primitives are overridden
         self.documents: dict[str, Document] = {}
         self.outbox: list[CloudEvent] = []
 
     async def ensure_indexes(self) -> None:
         return None
 
-    async def open(
-        self,
-        *,
-        concern_id: str,
-        token_hash: str,
-        language: str,
-        expires_at: datetime,
-        now: datetime,
-    ) -> None:
-        doc = self.documents.get(concern_id)
-        if doc is None:
-            self.documents[concern_id] = {
-                "_id": concern_id,
-                "token_hash": token_hash,
-                "language": language,
-                "created_at": now,
-                "expires_at": expires_at,
-                "answered_at": None,
-            }
-        elif doc["expires_at"] < expires_at:
-            doc["expires_at"] = expires_at
-
-    async def by_token_hash(self, token_hash: str) -> Survey | None:
-        doc = self._by_token(token_hash)
-        return _survey(doc) if doc else None
-
-    async def answer(
-        self,
-        *,
-        token_hash: str,
-        score: int,
-        comment: str | None,
-        now: datetime,
-        events: list[CloudEvent],
-    ) -> Survey | None:
-        doc = self._by_token(token_hash)
-        if doc is None or doc["answered_at"] is not None or doc["expires_at"] <= now:
-            return None
-        doc.update(answered_at=now, score=score, comment=comment)
-        self.outbox.extend(events)
-        return _survey(doc)
-
     async def get_document(self, concern_id: str) -> Document | None:
         return self.documents.get(concern_id)
 
-    def _by_token(self, token_hash: str) -> Document | None:
+    async def _insert(self, survey: Document) -> bool:
+        if survey["_id"] in self.documents:
+            return False
+        self.documents[survey["_id"]] = dict(survey)
+        return True
+
+    async def _extend(self, concern_id: str, expires_at: datetime) -> None:
+        doc = self.documents[concern_id]
+        doc["expires_at"] = max(doc["expires_at"], expires_at)
+
+    async def _find(self, token_hash: str) -> Document | None:
         return next((d for d in self.documents.values() if d["token_hash"] == token_hash), None)
+
+    async def _answer(
+        self, concern_id: str, answer: Document, *, now: datetime, events: list[CloudEvent]
+    ) -> bool:
+        doc = self.documents[concern_id]
+        if doc["answered_at"] is not None or as_utc(doc["expires_at"]) <= now:
+            return False
+        doc.update(answer)
+        self.outbox.extend(events)
+        return True

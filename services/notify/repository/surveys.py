@@ -38,7 +38,11 @@ def _survey(doc: Document) -> Survey:
 
 
 class SurveyRepository:
-    """One survey per concern, found by the hash of its token; answers carry their outbox."""
+    """One survey per concern, found by the hash of its token; answers carry their outbox.
+
+    The rules (a survey opened once, its expiry only moved later; one answer before it
+    expires) are written once here over four store primitives, which the in-memory fake
+    (`repository/fakes.py`) replaces."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._surveys = db[SURVEYS]
@@ -56,25 +60,19 @@ class SurveyRepository:
         now: datetime,
     ) -> None:
         """Open the concern's survey, or move its expiry to a later resolution's."""
-        try:
-            await self._surveys.insert_one(
-                {
-                    "_id": concern_id,
-                    "token_hash": token_hash,
-                    "language": language,
-                    "created_at": now,
-                    "expires_at": expires_at,
-                    "answered_at": None,
-                }
-            )
-        except DuplicateKeyError:
-            await self._surveys.update_one(
-                {"_id": concern_id, "expires_at": {"$lt": expires_at}},
-                {"$set": {"expires_at": expires_at}},
-            )
+        survey = {
+            "_id": concern_id,
+            "token_hash": token_hash,
+            "language": language,
+            "created_at": now,
+            "expires_at": expires_at,
+            "answered_at": None,
+        }
+        if not await self._insert(survey):
+            await self._extend(concern_id, expires_at)
 
     async def by_token_hash(self, token_hash: str) -> Survey | None:
-        doc = await self._surveys.find_one({"token_hash": token_hash}, {"outbox": 0})
+        doc = await self._find(token_hash)
         return _survey(doc) if doc else None
 
     async def answer(
@@ -92,17 +90,44 @@ class SurveyRepository:
         with the conditions re-asserted (so one answer wins): not one
         `find_one_and_update`, which SecantusDB writes through a filter it cannot serve
         from an index (a scan of every survey of the history)."""
-        doc = await self._surveys.find_one({"token_hash": token_hash}, {"outbox": 0})
+        doc = await self._find(token_hash)
         if doc is None or doc.get("answered_at") is not None:
             return None
         if as_utc(doc["expires_at"]) <= now:
             return None
         answer = {"answered_at": now, "score": score, "comment": comment}
-        answered = await self._surveys.update_one(
-            {"_id": doc["_id"], "answered_at": None, "expires_at": {"$gt": now}},
-            {"$set": answer, "$push": outbox_push(events)},
-        )
-        return _survey({**doc, **answer}) if answered.modified_count else None
+        answered = await self._answer(doc["_id"], answer, now=now, events=events)
+        return _survey({**doc, **answer}) if answered else None
 
     async def get_document(self, concern_id: str) -> Document | None:
         return await self._surveys.find_one({"_id": concern_id})
+
+    # --- the store primitives ----------------------------------------------------------------
+
+    async def _insert(self, survey: Document) -> bool:
+        """Store a new survey; False when the concern has one already."""
+        try:
+            await self._surveys.insert_one(survey)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def _extend(self, concern_id: str, expires_at: datetime) -> None:
+        """Move a survey's expiry to `expires_at` if that is later."""
+        await self._surveys.update_one(
+            {"_id": concern_id, "expires_at": {"$lt": expires_at}},
+            {"$set": {"expires_at": expires_at}},
+        )
+
+    async def _find(self, token_hash: str) -> Document | None:
+        return await self._surveys.find_one({"token_hash": token_hash}, {"outbox": 0})
+
+    async def _answer(
+        self, concern_id: str, answer: Document, *, now: datetime, events: list[CloudEvent]
+    ) -> bool:
+        """Write the answer if the survey is still unanswered and open at `now`."""
+        answered = await self._surveys.update_one(
+            {"_id": concern_id, "answered_at": None, "expires_at": {"$gt": now}},
+            {"$set": answer, "$push": outbox_push(events)},
+        )
+        return answered.modified_count == 1
