@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ from fastapi.testclient import TestClient
 
 from frontends.web.main import create_app
 from frontends.web.settings import WebSettings
+from frontends.web.staff.config import StaffSignInConfig
+from shared.district import load_district
 
 pytestmark = pytest.mark.unit
 
@@ -141,3 +144,12 @@ def test_figures_the_services_refuse_are_nothing_for_the_role_on_every_board_pag
         answer = board.get(path)
     assert answer.status_code == 403
     assert "Nothing here for your role" in answer.text
+
+
+def test_the_example_district_maps_a_provider_group_to_the_board_role() -> None:
+    """A Board member signs in with the district's provider like staff: without a group
+    that gives the `board` role, the example district let no Board member in but by the
+    development sign-in."""
+    district = load_district(Path(__file__).parents[2] / "deploy" / "district.yaml")
+    sign_in = district.section("staff_sign_in", StaffSignInConfig)
+    assert sign_in.roles_for(["bureau-board"]) == ["board"]
