@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml import TwiML
 
 from frontends.common.app import health_router
-from frontends.common.intake import IntakeError, IntakeNotFound, IntakeUnavailable
+from frontends.common.intake import IntakeError, IntakeNotFound, IntakeUnavailable, RequesterView
 from frontends.phone import domain, sms
 from frontends.phone.client import (
     Bureau,
@@ -470,6 +470,30 @@ async def _opted_out(phone: Phone, number: str) -> bool:
         return True
 
 
+async def _texted_survey(
+    phone: Phone, words: sms.Words, lang: domain.Language, view: RequesterView, score: int | None
+) -> str:
+    """The answer to a texted score (`SURVEY 4`, or `4` alone once the number's concerns are
+    all done) or to `SURVEY` alone (the question) for the number's latest concern: one answer
+    per concern, whichever door, kept by notify."""
+    tracking = view.tracking_number
+    if score is None:
+        open_ = await _survey_open(phone, tracking, view.status.value)
+        return words.survey_question(lang) if open_ else words.no_survey(lang, tracking)
+    if not domain.surveyed(view.status.value):
+        return words.no_survey(lang, tracking)
+    try:
+        await phone.bureau.answer_concern_survey(tracking, score)
+    except IntakeError as exc:
+        if exc.status == 409:  # answered by another door, or the provider's retry
+            return words.survey_already(lang, tracking)
+        if exc.status in (404, 410):  # not open yet, or expired
+            return words.no_survey(lang, tracking)
+        log.warning("texted survey answer not taken", extra={"status": exc.status})
+        return words.unavailable(lang)
+    return words.survey_thanks(lang, tracking)
+
+
 async def sms_incoming(form: Form, phone: Ctx) -> Response:
     """A text: STOP/START/HELP as carriers require, STATUS, or a message for the concern."""
     sender = caller_number(form.get("From"))
@@ -498,15 +522,20 @@ async def sms_incoming(form: Form, phone: Ctx) -> Response:
         )
     if text.keyword is domain.Keyword.HELP:
         return twiml(sms.reply(words.help(text.language or "en")))
+    # STATUS and a survey's answer may be about a concern already resolved (when none is open)
+    done = text.keyword in (domain.Keyword.STATUS, domain.Keyword.SURVEY) or text.score is not None
     try:
-        recent = await phone.bureau.recent_concern(sender)
+        recent = await phone.bureau.recent_concern(sender, done=done)
     except IntakeError:
         return twiml(sms.reply(words.unavailable(text.language or "en")))
     lang = domain.language(recent.language if recent else text.language)
     if recent is None:
         return twiml(sms.reply(words.no_concern(lang)))
+    view = recent.view
+    resolved = domain.surveyed(view.status.value)
+    if text.keyword is domain.Keyword.SURVEY or (text.score is not None and resolved):
+        return twiml(sms.reply(await _texted_survey(phone, words, lang, view, text.score)))
     if text.keyword is domain.Keyword.STATUS:
-        view = recent.view
         status = words.status(
             lang,
             view.tracking_number,
@@ -516,6 +545,8 @@ async def sms_incoming(form: Form, phone: Ctx) -> Response:
         )
         if text.tracking_number and text.tracking_number != view.tracking_number:
             status = f"{words.other_concern(lang, text.tracking_number)} {status}"
+        if await _survey_open(phone, view.tracking_number, view.status.value):
+            status = f"{status} {words.survey_question(lang)}"  # asked: the family texted
         return twiml(sms.reply(status))
     try:
         await phone.bureau.inbound_text(

@@ -57,7 +57,10 @@ class Bureau(Protocol):
         `IntakeRateLimited` (or another `IntakeError`) when locked out."""
         ...
 
-    async def recent_concern(self, phone: str) -> RecentConcern | None: ...
+    async def recent_concern(self, phone: str, *, done: bool = False) -> RecentConcern | None:
+        """The number's open concern (waiting on the family first); with `done`, when none is
+        open, its latest resolved or closed one."""
+        ...
 
     async def start_call(self, call_sid: str) -> None: ...
 
@@ -138,9 +141,10 @@ class HttpBureau(IntakeClient):
         # the family's own lookup: a 6-digit secret goes as `X-Access-Pin`
         return await self.tracking(tracking_number, pin)
 
-    async def recent_concern(self, phone: str) -> RecentConcern | None:
+    async def recent_concern(self, phone: str, *, done: bool = False) -> RecentConcern | None:
+        query = f"phone={quote(phone)}" + ("&done=true" if done else "")
         try:
-            response = await self._call("GET", f"/v1/calls/recent-concern?phone={quote(phone)}")
+            response = await self._call("GET", f"/v1/calls/recent-concern?{query}")
         except IntakeNotFound:
             return None
         found: RecentConcern = self._parse(RecentConcern, response)

@@ -163,6 +163,7 @@ class Keyword(StrEnum):
     START = "start"
     HELP = "help"
     STATUS = "status"
+    SURVEY = "survey"
     MESSAGE = "message"
 
 
@@ -179,6 +180,8 @@ KEYWORDS: dict[str, tuple[Keyword, Language]] = {
     **{w: (Keyword.HELP, "es") for w in ("AYUDA",)},
     **{w: (Keyword.STATUS, "en") for w in ("STATUS",)},
     **{w: (Keyword.STATUS, "es") for w in ("ESTADO",)},
+    **{w: (Keyword.SURVEY, "en") for w in ("SURVEY",)},
+    **{w: (Keyword.SURVEY, "es") for w in ("ENCUESTA",)},
 }
 
 
@@ -193,11 +196,15 @@ class Text:
     language: Language | None  # the keyword's language; None for a free message
     tracking_number: str | None = None
     also_an_answer: bool = False  # an opt-in keyword that may answer the bureau instead
+    # a satisfaction score: `SURVEY 4`, or a message of one digit 1-5 (a score only for a
+    # number whose concerns are all done; else a message like any other)
+    score: int | None = None
 
 
 def classify_text(body: str | None) -> Text:
     """What an incoming SMS asks: a keyword alone (any case, surrounding spaces and
-    punctuation ignored; STATUS may name a tracking number) or a message to thread."""
+    punctuation ignored; STATUS may name a tracking number, SURVEY a score) or a message to
+    thread (which may be a bare score)."""
     words = re.sub(r"[^\w\s-]", " ", body or "").upper().split()
     if words and words[0] in KEYWORDS:
         keyword, lang = KEYWORDS[words[0]]
@@ -206,8 +213,14 @@ def classify_text(body: str | None) -> Text:
             number = rest[0] if rest and TRACKING.match(rest[0]) else None
             if not rest or number:
                 return Text(keyword, lang, number)
+        elif keyword is Keyword.SURVEY and len(rest) <= 1:
+            score = survey_score(rest[0]) if rest else None
+            if not rest or score:
+                return Text(keyword, lang, score=score)
         elif not rest:
             return Text(keyword, lang, also_an_answer=words[0] in ALSO_AN_ANSWER)
+    if len(words) == 1 and survey_score(words[0]):
+        return Text(Keyword.MESSAGE, None, score=survey_score(words[0]))
     return Text(Keyword.MESSAGE, None)
 
 

@@ -99,6 +99,32 @@ class Words:
             "tracking": tracking_number
         }
 
+    # --- the satisfaction survey of a resolved concern, by text ----------------------
+
+    def survey_question(self, lang: Language) -> str:
+        _ = translator(lang)
+        return _(
+            "How did we do? Reply with a number from 1 (very dissatisfied) to 5 (very satisfied)."
+        )
+
+    def survey_thanks(self, lang: Language, tracking_number: str) -> str:
+        _ = translator(lang)
+        return _("Thank you: your answer about concern %(tracking)s was recorded.") % {
+            "tracking": tracking_number
+        }
+
+    def survey_already(self, lang: Language, tracking_number: str) -> str:
+        _ = translator(lang)
+        return _("We already have your answer about concern %(tracking)s. Thank you.") % {
+            "tracking": tracking_number
+        }
+
+    def no_survey(self, lang: Language, tracking_number: str) -> str:
+        _ = translator(lang)
+        return _("There is no survey open for concern %(tracking)s.") % {
+            "tracking": tracking_number
+        }
+
     def unavailable(self, lang: Language) -> str:
         _ = translator(lang)
         return _("We could not take your message right now. Please try again later.")

@@ -30,6 +30,7 @@ from shared.district import DistrictConfig
 WRONG_PINS_BEFORE_LOCK = 5
 # The concern a test's caller has, unless the test names another.
 TRACKING, PIN = "CS-2026-000042", "271828"
+DONE = frozenset({Status.RESOLVED, Status.CLOSED})
 
 
 @dataclass
@@ -118,10 +119,11 @@ class FakeBureau:
             raise IntakeNotFound(404, "Concern not found")
         return self.view(tracking_number)
 
-    async def recent_concern(self, phone: str) -> RecentConcern | None:
-        for number, concern in reversed(self.concerns.items()):
-            if concern["phone"] == phone and concern["status"] in OPEN_STATUSES:
-                return RecentConcern(language=concern["language"], view=self.view(number))
+    async def recent_concern(self, phone: str, *, done: bool = False) -> RecentConcern | None:
+        for statuses in (OPEN_STATUSES, DONE) if done else (OPEN_STATUSES,):
+            for number, concern in reversed(self.concerns.items()):
+                if concern["phone"] == phone and concern["status"] in statuses:
+                    return RecentConcern(language=concern["language"], view=self.view(number))
         return None
 
     async def start_call(self, call_sid: str) -> None:

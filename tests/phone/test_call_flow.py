@@ -17,7 +17,7 @@ from frontends.common.intake import IntakeUnavailable
 from frontends.phone.app import create_app
 from frontends.phone.client import CallOutcome, Survey
 from frontends.phone.config import PhoneConfig, phone_config
-from frontends.phone.domain import language
+from frontends.phone.domain import Keyword, classify_text, language
 from frontends.phone.settings import PhoneSettings
 from services.intake.domain import Status
 from shared.clock import FakeClock
@@ -664,3 +664,114 @@ async def test_every_line_of_every_path_is_said_in_the_callers_language_by_a_voi
     assert len(spoken) >= 2, spoken  # more than the offer of each language
     assert [line for line in spoken if line[1:] != expected] == []
     assert call.hung_up or call.dialled
+
+
+# --- the survey of a resolved concern, by text -----------------------------------------------
+
+TEXTED = {
+    "en": {
+        "status": "STATUS",
+        "survey": "SURVEY",
+        "resolved": "Concern CS-2026-000042: resolved.",
+        "question": "How did we do? Reply with a number from 1 (very dissatisfied) to 5",
+        "thanks": "Thank you: your answer about concern CS-2026-000042 was recorded.",
+        "already": "We already have your answer about concern CS-2026-000042.",
+        "none": "There is no survey open for concern CS-2026-000042.",
+    },
+    "es": {
+        "status": "ESTADO",
+        "survey": "ENCUESTA",
+        "resolved": "Caso CS-2026-000042: resuelto.",
+        "question": "¿Cómo lo hicimos? Responda con un número del 1 (muy insatisfecho) al 5",
+        "thanks": "Gracias: registramos su respuesta sobre el caso CS-2026-000042.",
+        "already": "Ya tenemos su respuesta sobre el caso CS-2026-000042.",
+        "none": "No hay ninguna encuesta abierta para el caso CS-2026-000042.",
+    },
+}
+
+
+def texting_family_resolved(bureau: FakeBureau, lang: str, survey: str | None = "open") -> None:
+    bureau.add(phone=CALLER, language=lang, status=Status.RESOLVED)
+    if survey is not None:
+        bureau.surveys[RESOLVED] = survey
+
+
+@BOTH
+async def test_a_family_who_only_texts_hears_its_concern_resolved_and_answers_the_survey_by_text(
+    phone: Phone, lang: str
+) -> None:
+    said = TEXTED[lang]
+    async with phone() as (caller, bureau):
+        texting_family_resolved(bureau, lang)
+        status = await text(caller, said["status"])
+        thanked = await text(caller, "4")
+        again = await text(caller, "5")  # a second answer (or the provider's retry)
+    assert said["resolved"] in status and said["question"] in status
+    assert said["thanks"] in thanked
+    assert said["already"] in again
+    assert bureau.survey_answers == [(RESOLVED, 4)]  # one answer per concern, whichever door
+    assert bureau.texts == []  # a score is not a message on the resolved concern
+
+
+@BOTH
+async def test_survey_keyword_asks_the_question_or_takes_its_score(phone: Phone, lang: str) -> None:
+    said = TEXTED[lang]
+    async with phone() as (caller, bureau):
+        texting_family_resolved(bureau, lang)
+        asked = await text(caller, said["survey"])
+        answered = await text(caller, f"{said['survey'].lower()} 2")
+    assert said["question"] in asked
+    assert said["thanks"] in answered and bureau.survey_answers == [(RESOLVED, 2)]
+
+
+@pytest.mark.parametrize("survey", [None, "answered", "expired"], ids=str)
+async def test_status_of_a_resolved_concern_whose_survey_is_not_open_asks_nothing(
+    phone: Phone, survey: str | None
+) -> None:
+    async with phone() as (caller, bureau):
+        texting_family_resolved(bureau, "en", survey)
+        status = await text(caller, "STATUS")
+        score = await text(caller, "3")
+    assert TEXTED["en"]["resolved"] in status and "How did we do" not in status
+    assert ("already have" if survey == "answered" else "no survey open") in score
+    assert bureau.survey_answers == []
+
+
+async def test_a_digit_texted_while_a_concern_is_open_is_a_message_for_it(phone: Phone) -> None:
+    # "2" may answer the bureau's question ("how many children ride the bus?"): while a
+    # concern is open, a digit is a message like any other, never a score of an older one
+    async with phone() as (caller, bureau):
+        texting_family_resolved(bureau, "en")
+        bureau.add(tracking_number="CS-2026-000043", phone=CALLER)
+        answer = await text(caller, "2")
+        survey = await text(caller, "SURVEY 5")
+    assert bureau.texts == [(CALLER, "2", "CS-2026-000043")]
+    assert "added to concern CS-2026-000043" in answer
+    assert "There is no survey open for concern CS-2026-000043." in survey
+    assert bureau.survey_answers == []
+
+
+async def test_a_texted_score_notify_cannot_take_now_is_answered_try_later(phone: Phone) -> None:
+    async with phone() as (caller, bureau):
+        texting_family_resolved(bureau, "en", "unreachable")
+        answer = await text(caller, "5")
+    assert "try again later" in answer and bureau.survey_answers == []
+
+
+@pytest.mark.parametrize(
+    ("body", "keyword", "score"),
+    [
+        ("5", Keyword.MESSAGE, 5),
+        (" 1. ", Keyword.MESSAGE, 1),
+        ("6", Keyword.MESSAGE, None),
+        ("5 kids", Keyword.MESSAGE, None),
+        ("Survey", Keyword.SURVEY, None),
+        ("encuesta 3", Keyword.SURVEY, 3),
+        ("SURVEY 9", Keyword.MESSAGE, None),
+    ],
+)
+def test_a_texted_score_is_one_digit_from_1_to_5_alone_or_after_survey(
+    body: str, keyword: Keyword, score: int | None
+) -> None:
+    text = classify_text(body)
+    assert (text.keyword, text.score) == (keyword, score)
