@@ -53,8 +53,10 @@ FRONTENDS = {
     "web": Frontend(
         8000,
         6,
-        # the district's ingress (load balancer) gives the family's address
-        env={"FORWARDED_ALLOW_IPS": "*"},
+        # the ingress appends the family's address to X-Forwarded-For: believe the cluster's
+        # own (private) addresses only, never "*", which believes what a family writes there;
+        # narrow it to the ingress controller's pods where they are known
+        env={"FORWARDED_ALLOW_IPS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"},
         secrets={"FORM_SECRET": "web-form-secret"},
     ),
     # An LMTP listener for the district's mail server (no IMAP polling: two replicas polling

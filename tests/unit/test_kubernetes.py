@@ -3,12 +3,14 @@ schemas, and consistent with the code (commands, settings, probes, ports)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from devtools.render_k8s import FRONTEND_PORTS, OUT, PORTS, render, secrets_example
 from tests.unit.test_compose import frontend_settings_class, settings_class
@@ -173,3 +175,33 @@ def test_kustomization_lists_every_manifest_and_the_district_config() -> None:
     }
     assert kustomization["configMapGenerator"][0]["files"] == ["district.yaml"]
     assert render()["district.yaml"] == (Path(OUT).parent / "district.yaml").read_text()
+
+
+def family_address_seen(trusted: str, peer: str, forwarded: str) -> str:
+    """The family address uvicorn hands the web, trusting `trusted` as the cluster does."""
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["client"][0])
+
+    middleware = ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type]
+    scope = {
+        "type": "http",
+        "client": (peer, 40000),
+        "headers": [(b"x-forwarded-for", forwarded.encode())],
+    }
+    asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
+    return seen[0]
+
+
+def test_the_web_believes_the_ingress_not_an_address_the_family_made_up() -> None:
+    """Security (low), issue 15: with FORWARDED_ALLOW_IPS '*' uvicorn took the left-most
+    X-Forwarded-For, which the family writes: rotating it passed every per-family limit. The
+    ingress appends the address it saw; that one is the family's."""
+    (trusted,) = [
+        e["value"] for e in frontend_container("web")["env"] if e["name"] == "FORWARDED_ALLOW_IPS"
+    ]
+    ingress, family = "10.42.0.7", "203.0.113.9"
+    made_up = f"198.51.100.1, {family}"
+    assert family_address_seen(trusted, peer=ingress, forwarded=made_up) == family
+    assert family_address_seen(trusted, peer=family, forwarded="198.51.100.1") == family
