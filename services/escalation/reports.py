@@ -30,6 +30,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from services.escalation.domain import SlaClock
+from services.escalation.standards import ClockFigures as Figures
 from services.escalation.standards import cycles_of
 from shared.events import SlaTarget
 
@@ -87,21 +88,6 @@ class ConcernFacts:
             GroupBy.PRIORITY: self.priority,
         }[group_by]
         return value or NONE_KEY
-
-
-@dataclass(frozen=True)
-class Figures:
-    received: int
-    resolved: int
-    resolved_within_guarantee: float | None
-    first_response_within_target: float | None
-    median_hours_to_resolve: float | None
-    p90_hours_to_resolve: float | None
-    breaches: dict[str, int]
-    escalations: dict[str, int]
-    satisfaction_responses: int
-    satisfaction_mean: float | None
-    backlog: dict[str, int]
 
 
 @dataclass(frozen=True)

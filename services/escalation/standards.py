@@ -166,13 +166,13 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class Figures:
-    """What the Board reads of one group in one period."""
+class ClockFigures:
+    """What a report of SLA clocks reads of one group in one period (the older
+    `/v1/reports/board` reads these; the Board's report adds its standards' own)."""
 
     received: int
     resolved: int
     resolved_within_guarantee: float | None
-    resolved_within_target: float | None
     first_response_within_target: float | None
     median_hours_to_resolve: float | None
     p90_hours_to_resolve: float | None
@@ -181,6 +181,13 @@ class Figures:
     satisfaction_responses: int
     satisfaction_mean: float | None
     backlog: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Figures(ClockFigures):
+    """What the Board reads of one group in one period."""
+
+    resolved_within_target: float | None
     information_requests: int = 0  # requests for information whose wait ended
     answered_days: dict[int, int] = field(default_factory=dict)  # days to answer -> requests
     callbacks_due: int = 0  # callbacks due in the period and made or missed
