@@ -7,6 +7,7 @@ resolved concern answered by phone reaches notify and the Board, once."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -170,3 +171,49 @@ async def test_a_caller_answers_the_survey_of_a_resolved_concern_and_notify_and_
         assert f"Your concern {spoken_digits(tracking)} is resolved." in second.text
         assert "how satisfied" not in second.text and "To speak to someone" in second.text
         assert await board_answers() == 1
+
+        # a family who only texts: STATUS of its resolved concern asks the question, and the
+        # score it texts back reaches notify and the Board as the caller's did
+        texter = Caller(
+            http,
+            base_url=base,
+            auth_token=TOKEN,
+            from_number="+15555550143",
+            call_sid="CA" + "6" * 32,
+        )
+        await texter.call(["1", "2", "1", Recording(seconds=15)])
+        [texted] = [
+            c
+            for c in (
+                await http.get(f"{intake}/v1/concerns", params={"channel": "phone"}, headers=STAFF)
+            ).json()["items"]
+            if c["tracking_number"] != tracking
+        ]
+        done = await http.post(
+            f"{intake}/v1/concerns/{texted['id']}/resolve",
+            headers=STAFF,
+            json={"summary": "The stop is back on the route."},
+        )
+        assert done.status_code == 200, done.text
+        texted_url = (
+            f"{bureau.url('notify')}/v1/concerns/by-tracking/{texted['tracking_number']}/survey"
+        )
+
+        async def texted_survey() -> str | None:
+            answer = await http.get(texted_url, headers=PHONE)
+            return answer.json()["status"] if answer.status_code == 200 else None
+
+        assert await eventually(texted_survey, what="notify opens the survey") == "open"
+        status = await texter.post("sms", {"Body": "STATUS", "MessageSid": "SM" + "a" * 32})
+        assert f"Concern {texted['tracking_number']}: resolved." in status.text
+        assert "How did we do? Reply with a number from 1" in status.text
+        score = await texter.post("sms", {"Body": "5", "MessageSid": "SM" + "b" * 32})
+        assert "your answer about concern" in score.text, score.text
+        assert await texted_survey() == "answered"
+        assert await eventually(lambda: _at_least(board_answers, 2), what="the Board") == 2
+
+
+async def _at_least(count: Callable[[], Awaitable[int | None]], wanted: int) -> int | None:
+    """`count()` once it has reached `wanted` (None before, for `eventually`)."""
+    found = await count()
+    return found if found is not None and found >= wanted else None
