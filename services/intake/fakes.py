@@ -23,10 +23,9 @@ from services.intake.repository import (
     ASSIGNEE_AT,
     PHONE_ANSWERS,
     PHONE_ANSWERS_THEN_DONE,
+    ConcernRepository,
     _outcome_update,
     case_of,
-    due_fields,
-    event_facts_update,
     to_document,
 )
 from services.intake.students import StudentVault
@@ -61,11 +60,13 @@ def apply_update(doc: Document, update: Document) -> None:
             doc[name] = stored(value)
 
 
-class FakeConcernRepository:
+class FakeConcernRepository(ConcernRepository):
     """`ConcernRepository` in memory. `documents` are the stored concerns (without their
-    outbox); `outbox` holds every event written, in order."""
+    outbox); `outbox` holds every event written, in order. What a due-time report and another
+    service's facts change is the real repository's own methods over `_keep_due` and
+    `_apply_facts`."""
 
-    def __init__(self, vault: StudentVault) -> None:
+    def __init__(self, vault: StudentVault) -> None:  # no store: what reaches one is overridden
         self.vault = vault
         self.documents: dict[str, Document] = {}
         self.outbox: list[CloudEvent] = []
@@ -130,25 +131,11 @@ class FakeConcernRepository:
             return True
         return False
 
-    async def record_due(
-        self,
-        concern_id: str,
-        *,
-        sequence: int,
-        resolution_due_at: datetime | None,
-        first_response_due_at: datetime | None,
-        paused: bool,
-    ) -> bool:
+    async def _keep_due(self, concern_id: str, sequence: int, fields: Document) -> bool:
         doc = self.documents.get(concern_id)
         if doc is None:
             return False
         if doc.get("due_sequence") is None or doc["due_sequence"] < sequence:
-            fields = due_fields(
-                sequence=sequence,
-                resolution_due_at=resolution_due_at,
-                first_response_due_at=first_response_due_at,
-                paused=paused,
-            )
             apply_update(doc, {"$set": fields})
         return True
 
@@ -173,45 +160,29 @@ class FakeConcernRepository:
         self.outbox.extend(events)
         return True
 
-    async def record_event_facts(
+    async def _apply_facts(
         self,
         concern_id: str,
         event_id: str,
+        update: Document,
         *,
-        facts: dict[str, Any],
-        entry: Document,
-        at: datetime,
+        decided_at: datetime | None = None,
+        unassigned: bool = False,
     ) -> bool:
         doc = self.documents.get(concern_id)
         if doc is None:
             return False
         if any(e.get("event_id") == event_id for e in doc.get("timeline") or ()):
             return True  # applied before: changes nothing
-        apply_update(doc, event_facts_update(event_id, facts=facts, entry=entry, at=at))
-        return True
-
-    async def record_assignee(
-        self,
-        concern_id: str,
-        event_id: str,
-        *,
-        facts: dict[str, Any],
-        entry: Document,
-        at: datetime,
-        decided_at: datetime,
-        unassigned: bool = False,
-    ) -> bool:
-        doc = self.documents.get(concern_id)
-        if doc is None:
-            return False
         known = doc.get(ASSIGNEE_AT)
-        if known is not None and (
-            as_utc(known) > decided_at or (not unassigned and as_utc(known) == decided_at)
+        if (
+            decided_at is not None
+            and known is not None
+            and (as_utc(known) > decided_at or (not unassigned and as_utc(known) == decided_at))
         ):
             return True  # a later decision about the assignee is applied
-        return await self.record_event_facts(
-            concern_id, event_id, facts={**facts, ASSIGNEE_AT: decided_at}, entry=entry, at=at
-        )
+        apply_update(doc, update)
+        return True
 
     async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Case]:
         waiting = [

@@ -474,6 +474,10 @@ class ConcernRepository:
             first_response_due_at=first_response_due_at,
             paused=paused,
         )
+        return await self._keep_due(concern_id, sequence, fields)
+
+    async def _keep_due(self, concern_id: str, sequence: int, fields: Document) -> bool:
+        """Write a due-time report's `fields` unless one of `sequence` or later is kept."""
         changed = await self._concerns.update_one(
             # absent or older; `$not` rather than an `$or`, which SecantusDB runs as a scan of
             # the whole collection even beside an `_id`
@@ -520,14 +524,8 @@ class ConcernRepository:
         """Apply facts another service decided (team, priority, escalation), once per event.
 
         Answers whether the concern exists; an already applied event changes nothing."""
-        return await self._facts(
-            (
-                concern_id,
-                event_id,
-                event_facts_update(event_id, facts=facts, entry=entry, at=at),
-                {},
-            )
-        )
+        update = event_facts_update(event_id, facts=facts, entry=entry, at=at)
+        return await self._apply_facts(concern_id, event_id, update)
 
     async def record_assignee(
         self,
@@ -546,12 +544,30 @@ class ConcernRepository:
         of the same moment (who may work the case errs on the side of nobody).
 
         Answers whether the concern exists."""
-        newer = {"$gt": decided_at} if unassigned else {"$gte": decided_at}
         update = event_facts_update(
             event_id, facts={**facts, ASSIGNEE_AT: decided_at}, entry=entry, at=at
         )
-        # `$not` rather than an `$or` with a missing stamp: SecantusDB scans for an `$or`
-        return await self._facts((concern_id, event_id, update, {ASSIGNEE_AT: {"$not": newer}}))
+        return await self._apply_facts(
+            concern_id, event_id, update, decided_at=decided_at, unassigned=unassigned
+        )
+
+    async def _apply_facts(
+        self,
+        concern_id: str,
+        event_id: str,
+        update: Document,
+        *,
+        decided_at: datetime | None = None,
+        unassigned: bool = False,
+    ) -> bool:
+        """Apply `update` once per event; with `decided_at`, only when no later decision about
+        the assignee is applied (nor one of the same moment, unless this one `unassigned`)."""
+        condition: Document = {}
+        if decided_at is not None:
+            newer = {"$gt": decided_at} if unassigned else {"$gte": decided_at}
+            # `$not` rather than an `$or` with a missing stamp: SecantusDB scans for an `$or`
+            condition = {ASSIGNEE_AT: {"$not": newer}}
+        return await self._facts((concern_id, event_id, update, condition))
 
     async def _record_facts_many(
         self, items: list[tuple[str, str, Document, Document]]

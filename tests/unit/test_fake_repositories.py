@@ -5,6 +5,7 @@ a fake and call something else on the store."""
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 
@@ -87,3 +88,48 @@ def test_a_fake_repository_has_every_method_of_the_real_one(
             assert parameters(fake_methods[name]) == parameters(real_methods[name]), name
             is_async = inspect.iscoroutinefunction(real_methods[name])
             assert inspect.iscoroutinefunction(fake_methods[name]) == is_async, name
+
+
+SELF_ATTRIBUTE = re.compile(r"\bself\.(\w+)")
+ASSIGNED = re.compile(r"\bself\.(\w+)\s*(?::[^=\n]+)?=")
+
+
+def inherited_reach(real: type, fake: type, left_out: set[str]) -> dict[str, set[str]]:
+    """For a fake that is its real repository over in-memory primitives: what the public
+    methods it inherits unchanged (and what they call on `self`, followed) read on `self`
+    that the fake has neither set nor defined (a store collection, a batching writer): a
+    handler calling them would reach for a store."""
+    own = set(ASSIGNED.findall(inspect.getsource(fake.__init__)))  # type: ignore[misc]
+
+    def inherited(name: str) -> object | None:
+        member = vars(real).get(name)
+        if member is None or name in vars(fake) or name in left_out:
+            return None
+        function = member.fget if isinstance(member, property) else member
+        return function if inspect.isfunction(function) else None
+
+    missing: dict[str, set[str]] = {}
+    todo = [n for n in vars(real) if not n.startswith("_") and inherited(n) is not None]
+    seen = set(todo)
+    while todo:
+        name = todo.pop()
+        used = set(SELF_ATTRIBUTE.findall(inspect.getsource(inherited(name))))  # type: ignore[arg-type]
+        for attribute in used - seen:
+            if inherited(attribute) is not None:
+                seen.add(attribute)
+                todo.append(attribute)
+        lacking = {a for a in used if a not in own and not hasattr(fake, a)}
+        if lacking:
+            missing[name] = lacking
+    return missing
+
+
+@pytest.mark.parametrize(
+    ("real", "fake", "left_out"),
+    [pair for pair in PAIRS if issubclass(pair[1], pair[0])],
+    ids=lambda p: getattr(p, "__name__", ""),
+)
+def test_a_fake_built_on_its_real_repository_inherits_nothing_that_reaches_the_store(
+    real: type, fake: type, left_out: set[str]
+) -> None:
+    assert inherited_reach(real, fake, left_out) == {}
