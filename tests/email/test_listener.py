@@ -10,9 +10,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from devtools.launcher import free_port
 from frontends.common.intake import IntakeUnavailable
+from frontends.email.app import create_app
 from frontends.email.handlers import MailDesk
 from frontends.email.listener import start_listener
 from frontends.email.settings import EmailSettings
@@ -97,3 +100,19 @@ async def test_a_recipient_that_is_not_the_bureaus_is_refused(listener: Listener
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             await asyncio.to_thread(send, port, raw, lmtp=False, recipients=("x@elsewhere.org",))
     assert intake.created == []
+
+
+async def test_the_front_door_is_alive_but_not_ready_while_intake_is_away() -> None:
+    # an orchestrator sends no mail server's delivery to a front door that cannot file it
+    settings = EmailSettings(
+        bureau_address=f"Bureau <{BUREAU}>", intake_url=f"http://127.0.0.1:{free_port()}"
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        assert (await http.get("/healthz")).status_code == 200
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["intake"] == "unreachable"
+        assert "bureau_email_received_total" in (await http.get("/metrics")).text

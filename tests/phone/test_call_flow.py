@@ -294,6 +294,18 @@ async def test_a_caller_who_does_not_answer_a_prompt_is_asked_at_most_three_time
     assert len(asked) <= 6  # each prompt and the answer to it, three times at most
 
 
+async def test_the_phone_is_alive_but_not_ready_while_intake_is_away(phone: Phone) -> None:
+    async with phone() as (caller, bureau):
+        assert (await caller.http.get("/readyz")).status_code == 200
+
+        async def away() -> bool:
+            return False
+
+        bureau.ready = away  # type: ignore[method-assign]
+        assert (await caller.http.get("/healthz")).status_code == 200
+        assert (await caller.http.get("/readyz")).status_code == 503
+
+
 async def test_silence_at_the_recording_files_nothing(phone: Phone) -> None:
     async with phone() as (caller, bureau):
         call = await caller.call(["1", "2", "1", None])
