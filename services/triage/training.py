@@ -187,6 +187,17 @@ async def _records(store: AsyncCollection[Document]) -> dict[str, Record]:
     return {str(d["_id"]): _record(d) async for d in store.find({})}
 
 
+async def _recorded(
+    store: AsyncCollection[Document], staff_id: str, fields: Document, by: str, now: datetime
+) -> None:
+    """Set `fields` on a staff member's record (made on first use), with who and when."""
+    await store.update_one(
+        {"_id": staff_id},
+        {"$set": {**fields, "updated_by": by, "updated_at": now}},
+        upsert=True,
+    )
+
+
 async def _add_course(
     store: AsyncCollection[Document],
     staff_id: str,
@@ -195,17 +206,7 @@ async def _add_course(
     by: str,
     now: datetime,
 ) -> None:
-    await store.update_one(
-        {"_id": staff_id},
-        {
-            "$set": {
-                f"courses.{course}": completed_on.isoformat(),
-                "updated_by": by,
-                "updated_at": now,
-            }
-        },
-        upsert=True,
-    )
+    await _recorded(store, staff_id, {f"courses.{course}": completed_on.isoformat()}, by, now)
 
 
 async def _sign(
@@ -216,17 +217,8 @@ async def _sign(
     by: str,
     now: datetime,
 ) -> None:
-    await store.update_one(
-        {"_id": staff_id},
-        {
-            "$set": {
-                "pledge": {"version": version, "signed_on": signed_on.isoformat()},
-                "updated_by": by,
-                "updated_at": now,
-            }
-        },
-        upsert=True,
-    )
+    pledge = {"version": version, "signed_on": signed_on.isoformat()}
+    await _recorded(store, staff_id, {"pledge": pledge}, by, now)
 
 
 # --- routes ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from frontends.web.board import views
 from services.escalation.standards import Measure, Milestone, Standard
+from tests.unit.test_standards_information import FIVE_DAYS
 
 pytestmark = pytest.mark.unit
 
@@ -149,16 +150,9 @@ def test_each_school_shows_its_share_of_information_requests_answered_in_time() 
     """The standard "information requests answered within N days" by school: a column of each
     group's share, and a group whose only figure is a request for information (asked about a
     concern received in an earlier month) is a row."""
-    information = Standard(
-        id="information-answered",
-        name="Our requests for information are answered within 5 days",
-        measure=Measure.INFORMATION_ANSWERED,
-        within_days=5,
-        target=0.8,
-    )
 
     def answered(value: float | None) -> list[dict[str, Any]]:
-        return [{"standard": "information-answered", "value": value}]
+        return [{"standard": FIVE_DAYS.id, "value": value}]
 
     chart = views.group_chart(
         "school",
@@ -170,7 +164,7 @@ def test_each_school_shows_its_share_of_information_requests_answered_in_time() 
         {"lincoln-es": "Lincoln", "roosevelt-ms": "Roosevelt", "jefferson-hs": "Jefferson"},
         72,
         0.9,
-        information,
+        FIVE_DAYS,
     )
     column = chart.columns.index("Information answered within 5 days")
     assert {row[0]: row[column] for row in chart.rows} == {
