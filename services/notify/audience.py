@@ -2,8 +2,8 @@
 
 Pure: no I/O. Requesters hear of their concern's acknowledgement, requests for information,
 public replies, resolution (with a survey link) and reopening, by their preferred channel in
-their language. Staff hear of assignments, SLA warnings, escalations (with a link to the case)
-and critical concerns (the owning team's lead, at once).
+their language. Staff hear of assignments (and of a concern taken from them), SLA warnings,
+escalations (with a link to the case) and critical concerns (the owning team's lead, at once).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from shared.events import (
     ConcernResolutionShared,
     ConcernStatusChanged,
     ConcernTriaged,
+    ConcernUnassigned,
     EventData,
     Priority,
     SlaWarning,
@@ -229,6 +230,32 @@ def plan(
             *_safety_desk(data.triaged_at, district, config, available, extra),
         ]
     return []
+
+
+def assignment_ended(
+    data: EventData,
+    *,
+    facts: ConcernFacts | None,
+    district: DistrictConfig,
+    available: frozenset[ChannelName],
+) -> list[Planned]:
+    """The message to the member a concern is taken from (re-assigned to someone else, or
+    to nobody), decided from what notify knew before it learns the event: nothing when the
+    concern had no assignee, keeps the same one, or a later assignment is known already."""
+    if isinstance(data, ConcernAssigned):
+        at, assignee = data.assigned_at, data.assignee_id
+        known_later = (
+            facts is not None and facts.assigned_at is not None and facts.assigned_at >= at
+        )
+    elif isinstance(data, ConcernUnassigned):
+        at, assignee = data.unassigned_at, None
+        known_later = facts is not None and facts.assigned_at is not None and facts.assigned_at > at
+    else:
+        return []
+    if facts is None or facts.assignee_id in (None, assignee) or known_later:
+        return []
+    # the new assignee and team are not named: the former one need not learn where it went
+    return _staff(Kind.ASSIGNMENT_ENDED, _stamp(at), [facts.assignee_id], district, available, {})
 
 
 def _safety_desk(

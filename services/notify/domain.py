@@ -36,6 +36,7 @@ class Kind(StrEnum):
     MERGED = "merged"
     # to staff
     ASSIGNMENT = "assignment"
+    ASSIGNMENT_ENDED = "assignment_ended"  # to the former assignee of a concern
     SLA_WARNING = "sla_warning"
     ESCALATION = "escalation"
     CRITICAL_CONCERN = "critical_concern"

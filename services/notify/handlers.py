@@ -30,7 +30,9 @@ from shared.events import (
     DUAL_EVENTS,
     BoardPacketReady,
     CloudEvent,
+    ConcernAssigned,
     ConcernResolutionShared,
+    ConcernUnassigned,
     EventData,
     Exchange,
     encode,
@@ -76,6 +78,7 @@ async def _messages(
     """The messages to people the event causes, after remembering what it teaches."""
     if isinstance(data, BoardPacketReady):  # the Board's monthly packet, to its list
         return board_packet.deliveries(event, data, config=ctx.board, district=ctx.district)
+    await _tell_former_assignee(event, data, concern_id, ctx, now)
     notifying = audience.may_notify(data)
     facts = await ctx.concerns.remember(data, now, read=notifying)
     if not notifying:
@@ -110,6 +113,25 @@ async def _messages(
         await _prepare(p, concern_id=concern_id, facts=facts, event=event, ctx=ctx, now=now)
         for p in planned
     ]
+
+
+async def _tell_former_assignee(
+    event: CloudEvent, data: EventData, concern_id: str, ctx: NotifyContext, now: datetime
+) -> None:
+    """A concern re-assigned (or left unassigned) away from its member: tell them, recorded
+    before the new assignee is remembered, so that a redelivery after a crash between the
+    two still finds them (and plans the same delivery ids: nothing twice)."""
+    if not isinstance(data, (ConcernAssigned, ConcernUnassigned)):
+        return
+    before = await ctx.concerns.get(concern_id)
+    planned = audience.assignment_ended(
+        data, facts=before, district=ctx.district, available=ctx.available
+    )
+    deliveries = [
+        await _prepare(p, concern_id=concern_id, facts=before, event=event, ctx=ctx, now=now)
+        for p in planned
+    ]
+    await _record(deliveries, event, concern_id, ctx, now)
 
 
 async def _record(

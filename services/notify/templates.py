@@ -38,6 +38,7 @@ KIND_VARIABLES: Mapping[Kind, frozenset[str]] = {
     Kind.REOPENING: frozenset(),
     Kind.MERGED: frozenset(),
     Kind.ASSIGNMENT: frozenset(),
+    Kind.ASSIGNMENT_ENDED: frozenset(),
     Kind.SLA_WARNING: frozenset({"percent", "target", "due"}),
     Kind.ESCALATION: frozenset({"level", "role", "school"}),
     Kind.CRITICAL_CONCERN: frozenset({"school"}),

@@ -29,9 +29,11 @@ from shared.district import load_district
 from shared.events import (
     Channel,
     CloudEvent,
+    ConcernAssigned,
     ConcernContactShared,
     ConcernReplyShared,
     ConcernSubmitted,
+    ConcernUnassigned,
     EventData,
     RequesterContact,
     new_event,
@@ -163,3 +165,50 @@ async def test_a_survey_is_answered_once_before_it_expires() -> None:
         concern_id="c-2", token_hash="h2", language="en", expires_at=T0, now=T0 - timedelta(days=30)
     )
     assert await surveys.answer(token_hash="h2", score=5, comment=None, now=T0, events=[]) is None
+
+
+def assigned(assignee_id: str, minutes: int) -> CloudEvent:
+    """The full (restricted) copy of an assignment, as bureau services get it."""
+    return event(
+        ConcernAssigned(
+            concern_id="c-1",
+            team_id="transportation",
+            assignee_id=assignee_id,
+            assignee_name=assignee_id,
+            assigned_at=T0 + timedelta(minutes=minutes),
+        )
+    )
+
+
+async def test_a_member_a_concern_is_taken_from_is_told_once() -> None:
+    notify = Notify()
+    await notify.on(event(CONTACT))
+    await notify.on(assigned("tr-lead", 1))
+    moved = assigned("tr-1", 2)
+    await notify.on(moved)
+    await notify.on(moved)  # redelivered
+    await notify.on(assigned("tr-lead", 1))  # an older assignment arriving late tells no one
+    ended = [
+        d for d in await notify.deliveries.for_concern("c-1") if d.kind is Kind.ASSIGNMENT_ENDED
+    ]
+    assert [(d.recipient, d.status) for d in ended] == [("tr-lead", DeliveryStatus.SENT)]
+    [mail] = [m for m in notify.email.sent if "no longer assigned" in m.subject.lower()]
+    assert "CSB-2026-000001" in mail.subject and "tr-1" not in mail.text
+
+
+async def test_a_concern_left_without_an_assignee_tells_its_former_one() -> None:
+    notify = Notify()
+    await notify.on(event(CONTACT))
+    await notify.on(assigned("tr-1", 1))
+    await notify.on(
+        event(
+            ConcernUnassigned(
+                concern_id="c-1", team_id="special-education", unassigned_at=T0 + timedelta(hours=1)
+            )
+        )
+    )
+    ended = [
+        d for d in await notify.deliveries.for_concern("c-1") if d.kind is Kind.ASSIGNMENT_ENDED
+    ]
+    assert [d.recipient for d in ended] == ["tr-1"]
+    assert not any("Special Education" in m.text for m in notify.email.sent)

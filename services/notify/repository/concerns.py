@@ -49,6 +49,7 @@ class ConcernFacts:
     team_id: str | None = None
     priority: str | None = None
     assignee_id: str | None = None
+    assigned_at: datetime | None = None  # of the assignment (or unassignment) known last
 
 
 class ConcernRepository:
@@ -212,4 +213,5 @@ def _facts(doc: Document) -> ConcernFacts:
         team_id=doc.get("team_id"),
         priority=doc.get("priority"),
         assignee_id=doc.get("assignee_id"),
+        assigned_at=as_utc_or_none(doc.get("assigned_at")),
     )
