@@ -12,8 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
+from devtools import cli
 from services.escalation import domain
 from services.escalation.calendar import AROUND_THE_CLOCK
 from services.escalation.config import EscalationConfig
@@ -36,6 +38,7 @@ from services.escalation.standards import (
     tally_of,
 )
 from shared.district import load_district
+from shared.settings import DEFAULT_DISTRICT_CONFIG
 from tests.unit.test_escalation_domain import RULES, rules_with
 
 pytestmark = pytest.mark.unit
@@ -226,6 +229,28 @@ def test_standards_section_refuses_targets_it_cannot_measure() -> None:
         StandardsConfig(courses=[], required_course="cs-101")
     with pytest.raises(ValidationError, match="both measure and target"):
         Milestone(name="Trained", due=date(2026, 1, 1), measure=Measure.STAFF_TRAINED)
+
+
+@pytest.mark.parametrize(
+    "standard",
+    [
+        {"id": "resolve", "name": "Resolve", "measure": "resolved_within_guarantee", "target": 90},
+        {"id": "guess", "name": "Guess", "measure": "mood_of_the_day", "target": 0.5},
+    ],
+)
+def test_config_check_refuses_a_standard_it_cannot_measure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], standard: dict[str, Any]
+) -> None:
+    """`bureau config check` reads the standards section as the services do: a share target
+    of 90 (not 0.9) or a measure the bureau has no data for is refused, by its section."""
+    raw = yaml.safe_load(DEFAULT_DISTRICT_CONFIG.read_text())
+    raw["standards"]["standards"] = [standard]
+    broken = tmp_path / "district.yaml"
+    broken.write_text(yaml.safe_dump(raw))
+
+    assert cli.main(["config", "check", str(broken)]) == 1
+    assert "standards" in capsys.readouterr().err
+    assert cli.main(["config", "check", str(DEFAULT_DISTRICT_CONFIG)]) == 0
 
 
 def test_the_shipped_district_file_has_valid_standards() -> None:
