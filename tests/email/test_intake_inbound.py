@@ -256,3 +256,37 @@ async def test_bounce_of_the_bureaus_mail_shows_on_the_case_once_and_tells_notif
         "/v1/inbound/bounces", json={"references": ["<x@y>"]}, headers=FRONTEND
     )
     assert unknown.status_code == 404
+
+
+async def test_a_file_travels_in_no_event_and_no_log_line(
+    intake: httpx.AsyncClient,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+    isolation: Isolation,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    created = await submit(intake, requester={"email": "jo.park@example.org"})
+    public = await tap(amqp, isolation.events_exchange)
+    private = await tap(amqp, isolation.private_exchange)
+    secret = b"%PDF-1.4\n(Report card of Ana Lopez, grade 4)\n%%EOF\n"
+    with caplog.at_level("INFO"):
+        stored = await intake.post(
+            f"/v1/concerns/{created['id']}/attachments",
+            params={"filename": "ana-lopez-report-card.pdf"},
+            content=secret,
+            headers=FRONTEND | {"content-type": "application/pdf"},
+        )
+        assert stored.status_code == 201, stored.text
+        # then something that is published, to know the broker has had its chance
+        answer = await inbound(intake, tracking_number=created["tracking_number"])
+        assert answer.status_code == 200, answer.text
+        seen = await drain(public, until="concern.message_added")
+    while (message := await private.get(fail=False, no_ack=True)) is not None:
+        seen.append(json.loads(message.body))
+    published = json.dumps(seen)
+    assert "ana-lopez" not in published and "Ana Lopez" not in published
+    assert "Report card" not in published and "JVBERi" not in published  # nor as base64
+    # what intake logs (httpx's own request lines are the test client's: shared/logs.py
+    # quiets httpx in every process of the bureau)
+    logged = " ".join(r.getMessage() + str(r.__dict__) for r in caplog.records if r.name != "httpx")
+    assert "ana-lopez" not in logged and "Ana Lopez" not in logged
+    assert any(r.name.startswith("services.intake") for r in caplog.records)  # it was heard
