@@ -11,23 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from devtools.bureau import LocalBureau
 from devtools.screenshots import resolve
+from tests.browser.test_staff_console import AXE, WCAG_AA
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.browser
 
-AXE = Axe()
-WCAG_AA = {
-    "runOnly": {
-        "type": "tag",
-        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
-    },
-    "resultTypes": ["violations"],
-}
 DESCRIPTION = "Board-secret-marker: the bus skipped our stop three mornings this week."
 REQUESTER = "Mariela Quintanilla"
 STUDENT = "Teodoro Quintanilla"
@@ -39,6 +31,21 @@ async def no_violations(page: Page, what: str) -> None:
     assert not violations, f"{what}: " + "; ".join(
         f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in violations
     )
+
+
+async def signed_in(
+    bureau: LocalBureau, browser: Browser, path: str, staff_id: str, role: str
+) -> tuple[BrowserContext, Page]:
+    """A new browser that asked for `path`, signed in by the development sign-in as
+    `staff_id` with `role`, and landed on it."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{bureau.url('web')}{path}")
+    await page.get_by_label("Staff id").fill(staff_id)
+    await page.get_by_label("Role").select_option(role)
+    await page.get_by_role("button", name="Sign in for development").click()
+    await page.wait_for_url(f"**{path}")
+    return context, page
 
 
 def seed(bureau: LocalBureau) -> list[str]:
@@ -197,13 +204,7 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
 async def test_a_role_without_reports_is_not_shown_the_board(
     bureau: LocalBureau, browser: Browser
 ) -> None:
-    context = await browser.new_context()
-    page = await context.new_page()
-    await page.goto(f"{bureau.url('web')}/staff/board")
-    await page.get_by_label("Staff id").fill("cc-1")
-    await page.get_by_label("Role").select_option("intake_agent")
-    await page.get_by_role("button", name="Sign in for development").click()
-    await page.wait_for_url("**/staff/board")
+    context, page = await signed_in(bureau, browser, "/staff/board", "cc-1", "intake_agent")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Nothing here for your role")
     await context.close()
 
@@ -211,14 +212,9 @@ async def test_a_role_without_reports_is_not_shown_the_board(
 async def test_a_specialist_records_training_and_the_pledge_in_the_console(
     bureau: LocalBureau, browser: Browser
 ) -> None:
-    context = await browser.new_context()
-    page = await context.new_page()
-    web = bureau.url("web")
-    await page.goto(f"{web}/staff/board/training")
-    await page.get_by_label("Staff id").fill("sd-lead")
-    await page.get_by_label("Role").select_option("specialist")
-    await page.get_by_role("button", name="Sign in for development").click()
-    await page.wait_for_url("**/staff/board/training")
+    context, page = await signed_in(
+        bureau, browser, "/staff/board/training", "sd-lead", "specialist"
+    )
     await expect(page.get_by_role("heading", level=1)).to_have_text("Training and pledge records")
     row = page.get_by_role("row").filter(has_text="Rosa Jiménez")
     await row.get_by_label("What").select_option(label="Course: Customer service foundations")
@@ -236,13 +232,7 @@ async def test_a_specialist_on_the_board_keeps_the_staff_console_navigation(
 ) -> None:
     """A specialist also reads the Board: from it, the work queue, the team and the
     administration are one link away, as on every console page."""
-    context = await browser.new_context()
-    page = await context.new_page()
-    await page.goto(f"{bureau.url('web')}/staff/board")
-    await page.get_by_label("Staff id").fill("sd-lead")
-    await page.get_by_label("Role").select_option("specialist")
-    await page.get_by_role("button", name="Sign in for development").click()
-    await page.wait_for_url("**/staff/board")
+    context, page = await signed_in(bureau, browser, "/staff/board", "sd-lead", "specialist")
     console = page.get_by_role("navigation", name="Staff console")
     for name in ("Work queue", "Team", "Administration", "Training records", "Board"):
         await expect(console.get_by_role("link", name=name, exact=True)).to_be_visible()
