@@ -437,18 +437,24 @@ def _callbacks_due(clock: SlaClock, *, now: datetime, rules: Rules, inclusive: b
             ),
         )
         if rung is not None:
-            events.append(
-                ConcernEscalated(
-                    concern_id=clock.concern_id,
-                    level=rung.level,
-                    role=rung.role,
-                    escalated_to=rung.staff_id,
-                    escalated_to_name=rung.name,
-                    escalated_at=now,
-                    school_id=clock.school_id,
-                )
-            )
+            events.append(_escalated(clock, rung, now))
     return replace(clock, callbacks=tuple(kept)), events
+
+
+def _escalated(
+    clock: SlaClock, rung: Rung, now: datetime, *, reminder: int = 0
+) -> ConcernEscalated:
+    """The concern escalated (or its rung reminded) to a rung's person, now."""
+    return ConcernEscalated(
+        concern_id=clock.concern_id,
+        level=rung.level,
+        role=rung.role,
+        escalated_to=rung.staff_id,
+        escalated_to_name=rung.name,
+        escalated_at=now,
+        school_id=clock.school_id,
+        reminder=reminder,
+    )
 
 
 def _reached(moment: datetime, now: datetime, inclusive: bool) -> bool:
@@ -552,16 +558,7 @@ def _fire(clock: SlaClock, step: Step, now: datetime, rules: Rules) -> tuple[Sla
             reminder=step.reminder,
             detail=rung.staff_id,
         )
-    return _log(after, entry), ConcernEscalated(
-        concern_id=clock.concern_id,
-        level=rung.level,
-        role=rung.role,
-        escalated_to=rung.staff_id,
-        escalated_to_name=rung.name,
-        escalated_at=now,
-        school_id=clock.school_id,
-        reminder=step.reminder,
-    )
+    return _log(after, entry), _escalated(clock, rung, now, reminder=step.reminder)
 
 
 def _scheduled(clock: SlaClock, rules: Rules, at: datetime | None = None) -> SlaClock:
