@@ -344,13 +344,27 @@ def html_to_text(html: str) -> str:
     return text.strip()
 
 
+# A charset that says nothing of 8-bit text: ASCII is what a mail without one is said to be.
+_UNTOLD = frozenset({"us-ascii", "ascii", "unknown-8bit", "x-unknown", "unknown"})
+
+
 def _decoded(part: Message) -> str:
+    """A text part's words in its declared charset; when it declares none Python knows (none,
+    `unknown-8bit`, a misspelt name, ASCII around 8-bit bytes), UTF-8, else Windows-1252: what
+    such mail most often is, so "autobús" is not read as "autob?s"."""
+    raw = part.get_payload(decode=True)
+    if not isinstance(raw, bytes):
+        return ""
+    declared = (part.get_content_charset() or "").strip()
+    if declared and (declared not in _UNTOLD or raw.isascii()):
+        try:
+            return raw.decode(declared, errors="replace")
+        except LookupError:  # not a charset Python knows: read as undeclared
+            pass
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
-    except (LookupError, UnicodeError, AssertionError, ValueError):
-        raw = part.get_payload(decode=True)
-        content = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else ""
-    return content if isinstance(content, str) else ""
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
 
 
 def full_text(message: EmailMessage) -> str:

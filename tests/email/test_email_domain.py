@@ -204,6 +204,45 @@ def test_latin1_spanish_mail_is_decoded_and_detected_spanish() -> None:
     assert found.language == "es"
 
 
+WRITTEN = "El autobús no llegó otra vez; mi niña esperó en la mañana fría."
+
+
+def mail_in(charset: str | None, body: bytes) -> InboundMail:
+    """A parent's mail of `body` declaring `charset` (or none), sent as 8-bit."""
+    declared = f"; charset={charset}" if charset else ""
+    head = (
+        "From: Ana <ana@example.org>\r\nTo: bureau@district.example\r\nSubject: Bus\r\n"
+        "Message-ID: <a1@example.org>\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain{declared}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    return read_mail(head.encode() + body, bureau_domain="district.example", own_addresses=BUREAU)
+
+
+@pytest.mark.parametrize(
+    ("charset", "encoding"),
+    [
+        ("windows-1252", "cp1252"),
+        ("iso-8859-15", "iso-8859-15"),
+        ("unknown-8bit", "cp1252"),  # RFC 1428: the relay could not tell
+        ("unknown-8bit", "utf-8"),
+        (None, "utf-8"),
+        (None, "cp1252"),
+        ("us-ascii", "cp1252"),  # a mailer that declares ASCII and writes 8-bit
+        ("utf8x", "utf-8"),  # a charset Python does not know
+    ],
+)
+def test_a_mail_in_any_charset_or_none_keeps_its_accents(
+    charset: str | None, encoding: str
+) -> None:
+    found = mail_in(charset, WRITTEN.encode(encoding))
+    assert found.body == WRITTEN and found.language == "es"
+
+
+def test_a_few_broken_bytes_do_not_change_how_the_rest_is_read() -> None:
+    found = mail_in("utf-8", WRITTEN.encode() + b" \xff")
+    assert found.body.startswith(WRITTEN)
+
+
 def test_sender_is_taken_from_from_in_lower_case() -> None:
     found = mail("new_plain_en.eml")
     assert (found.from_name, found.from_address) == ("Maria Gonzalez", "maria.gonzalez@example.org")
