@@ -36,6 +36,7 @@ from shared.events import (
     ConcernResolutionShared,
     ConcernStatusChanged,
     ConcernTriaged,
+    ConcernUnassigned,
     EventData,
     Priority,
     RequesterContact,
@@ -550,3 +551,40 @@ async def test_each_message_is_recorded_once_per_event_fact_across_redeliveries(
 
     assert len(sink.mails) == 2
     assert len(await ctx.repo.for_concern(concern)) == 2
+
+
+async def test_a_member_a_concern_is_taken_from_hears_it_once_and_not_where_it_went(
+    ctx: NotifyContext, sink: SmtpSink
+) -> None:
+    concern = str(uuid.uuid4())
+    await deliver(ctx, contact(concern, "es"))
+
+    def assigned(assignee_id: str, minutes: int) -> ConcernAssigned:
+        return ConcernAssigned(
+            concern_id=concern,
+            team_id="transportation",
+            assignee_id=assignee_id,
+            assignee_name=assignee_id,
+            assigned_at=DAY + timedelta(minutes=minutes),
+        )
+
+    await deliver(ctx, assigned("tr-lead", 1))
+    moved = await deliver(ctx, assigned("tr-1", 2))
+    await handlers.on_event(moved, moved.parsed(), ctx=ctx)  # redelivered
+    await deliver(ctx, assigned("tr-lead", 1))  # an older assignment arriving late
+    await deliver(
+        ctx,
+        ConcernUnassigned(
+            concern_id=concern, team_id="special-education", unassigned_at=DAY + timedelta(hours=1)
+        ),
+    )
+    await ctx.dispatch.settle()
+    await dispatch_due(ctx=ctx)
+
+    ended = [m for m in sink.mails if m.subject.startswith("No longer assigned to you")]
+    assert [m.recipients for m in ended] == [
+        ("tr-lead@district.example",),
+        ("tr-1@district.example",),
+    ]
+    assert all("CS-2026-000777" in m.subject for m in ended)
+    assert not any("Special Education" in m.text or "tr-1" in m.text for m in ended)
