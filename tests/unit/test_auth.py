@@ -59,8 +59,14 @@ def test_valid_token_names_the_caller_and_roles() -> None:
             key="",
             algorithm="none",
         ),
+        # Security (low), issue 15: a token that never expires
+        jwt.encode(
+            {"sub": "x", "roles": ["admin"], "iss": "bureau-test", "aud": "bureau"},
+            key=KEY,
+            algorithm="HS256",
+        ),
     ],
-    ids=["expired", "forged", "wrong-audience", "wrong-issuer", "garbage", "unsigned"],
+    ids=["expired", "forged", "wrong-audience", "wrong-issuer", "garbage", "unsigned", "no-exp"],
 )
 def test_bad_tokens_are_refused(bad: str) -> None:
     with pytest.raises(AuthError):
