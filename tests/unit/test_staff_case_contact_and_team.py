@@ -1,7 +1,9 @@
 """A working day in the staff console, through the web's routes with the services answered by
 a recording stand-in: the family's contact is shown on purpose, with a recorded reason, to call
 them back; a promised callback no longer needed is called off; and a refused out-of-office or
-hand-over is said on the team page, in words, instead of an error page."""
+hand-over is said on the team page, in words, instead of an error page; staff pages load
+nothing from outside under the strict policy, and an action without the page's CSRF token
+reaches no service."""
 
 from __future__ import annotations
 
@@ -730,3 +732,34 @@ def test_the_familys_files_are_listed_and_downloaded_with_the_staff_members_toke
     assert (method, path) == ("GET", "/v1/concerns/c-1/attachments/a-1")
     assert authorization is not None and authorization.startswith("Bearer ")
     assert missing.status_code == 404 and "Case not found" in missing.text
+
+
+def test_staff_pages_load_nothing_from_outside_under_the_strict_policy(
+    browser: TestClient,
+) -> None:
+    sign_in(browser, "specialist")
+    for path in ("/staff/sign-in", "/staff/team", "/staff/concerns/c-1"):
+        page = browser.get(path, headers={"Accept-Encoding": "gzip"})
+        assert page.status_code == 200, path
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "script-src 'self'" in policy, path
+        assert "unsafe-inline" not in policy and "<script>" not in page.text, path
+        sources = re.findall(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(s.startswith("/static/") for s in sources), (path, sources)
+
+
+def test_a_staff_action_without_the_pages_csrf_token_reaches_no_service(
+    browser: TestClient, services: Services
+) -> None:
+    sign_in(browser, "specialist")
+    reason = "Calling the family back about the bus stop."
+    refused = browser.post("/staff/concerns/c-1/contact", data={"reason": reason})
+    assert refused.status_code == 400
+    forged = browser.post(
+        "/staff/concerns/c-1/contact", data={"csrf_token": "forged", "reason": reason}
+    )
+    assert forged.status_code == 400
+    assert not [sent for sent in services.sent if sent[0] == "POST"]
+    # the same post with the page's token is sent
+    post(browser, "/staff/concerns/c-1", "/staff/concerns/c-1/contact", reason=reason)
+    assert ("POST", "/v1/concerns/c-1/requester/reveal") in [s[:2] for s in services.sent]

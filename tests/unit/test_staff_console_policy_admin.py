@@ -6,7 +6,6 @@ refusal is shown on the confirmation page, and only administrators have these pa
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from frontends.web.main import create_app
 from frontends.web.settings import WebSettings
+from tests.unit.test_staff_case_contact_and_team import csrf, problem, sign_in
 
 pytestmark = pytest.mark.unit
 
@@ -27,11 +27,6 @@ POLICIES = [
     {"id": "standard", "rank": 20, "first_response_s": 86400, "resolution_s": 259200}
     | {"ladder": LADDER},
 ]
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> httpx.Response:
-    body = {"title": title, "status": status, "detail": detail, **extra}
-    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
 
 
 @dataclass
@@ -67,22 +62,6 @@ def browser(escalation: Escalation) -> Iterator[TestClient]:
         yield client
 
 
-def csrf(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found is not None, page.text
-    return found.group(1)
-
-
-def sign_in(browser: TestClient, role: str) -> None:
-    page = browser.get("/staff/sign-in")
-    answer = browser.post(
-        "/staff/sign-in/development",
-        data={"csrf_token": csrf(page), "role": role, "sub": f"{role}-1"},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303
-
-
 def add(browser: TestClient, **fields: str) -> httpx.Response:
     form = browser.get("/staff/admin/policies/new")
     assert form.status_code == 200
@@ -106,7 +85,7 @@ def add(browser: TestClient, **fields: str) -> httpx.Response:
 def test_an_administrator_adds_a_policy_with_the_districts_defaults(
     browser: TestClient, escalation: Escalation
 ) -> None:
-    sign_in(browser, "admin")
+    sign_in(browser, "admin", sub="admin-1")
     form = browser.get("/staff/admin/policies/new")
     assert 'name="rank" value="15"' in form.text  # between critical (10) and standard (20)
 
@@ -134,7 +113,7 @@ def test_an_administrator_adds_a_policy_with_the_districts_defaults(
 def test_what_the_form_refuses_is_summarised_with_links_and_never_sent(
     browser: TestClient, escalation: Escalation
 ) -> None:
-    sign_in(browser, "admin")
+    sign_in(browser, "admin", sub="admin-1")
 
     refused = add(browser, id="Enrollment Slow", resolution_h="soon", rank="25")
 
@@ -154,7 +133,7 @@ def test_what_the_form_refuses_is_summarised_with_links_and_never_sent(
 def test_escalations_refusal_of_a_new_policy_is_shown_on_its_field(
     browser: TestClient, escalation: Escalation
 ) -> None:
-    sign_in(browser, "admin")
+    sign_in(browser, "admin", sub="admin-1")
     escalation.answer = problem(
         422,
         "Invalid request",
@@ -172,7 +151,7 @@ def test_escalations_refusal_of_a_new_policy_is_shown_on_its_field(
 def test_the_last_catch_all_policy_is_not_deleted_and_the_page_says_why(
     browser: TestClient, escalation: Escalation
 ) -> None:
-    sign_in(browser, "admin")
+    sign_in(browser, "admin", sub="admin-1")
     confirm = browser.get("/staff/admin/policies/standard/delete")
     assert confirm.status_code == 200
     assert "Yes, delete the policy" in confirm.text and escalation.sent == []
@@ -203,7 +182,7 @@ def test_the_last_catch_all_policy_is_not_deleted_and_the_page_says_why(
 def test_only_administrators_may_add_or_delete_policies(
     browser: TestClient, escalation: Escalation, role: str
 ) -> None:
-    sign_in(browser, role)
+    sign_in(browser, role, sub=f"{role}-1")
     token = csrf(browser.get("/staff/sign-in"))
 
     assert browser.get("/staff/admin/policies/new").status_code == 403
