@@ -241,7 +241,8 @@ def assignment_ended(
 ) -> list[Planned]:
     """The message to the member a concern is taken from (re-assigned to someone else, or
     to nobody), decided from what notify knew before it learns the event: nothing when the
-    concern had no assignee, keeps the same one, or a later assignment is known already."""
+    concern had no assignee, keeps the same one, or a later assignment is known already, nor
+    when they made the change themselves (handed their own concerns over, re-triaged one)."""
     if isinstance(data, ConcernAssigned):
         at, assignee = data.assigned_at, data.assignee_id
         known_later = (
@@ -252,7 +253,7 @@ def assignment_ended(
         known_later = facts is not None and facts.assigned_at is not None and facts.assigned_at > at
     else:
         return []
-    if facts is None or facts.assignee_id in (None, assignee) or known_later:
+    if facts is None or facts.assignee_id in (None, assignee, data.decided_by) or known_later:
         return []
     # the new assignee and team are not named: the former one need not learn where it went
     return _staff(Kind.ASSIGNMENT_ENDED, _stamp(at), [facts.assignee_id], district, available, {})

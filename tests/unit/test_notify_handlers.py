@@ -167,7 +167,7 @@ async def test_a_survey_is_answered_once_before_it_expires() -> None:
     assert await surveys.answer(token_hash="h2", score=5, comment=None, now=T0, events=[]) is None
 
 
-def assigned(assignee_id: str, minutes: int) -> CloudEvent:
+def assigned(assignee_id: str, minutes: int, *, by: str = "rules") -> CloudEvent:
     """The full (restricted) copy of an assignment, as bureau services get it."""
     return event(
         ConcernAssigned(
@@ -176,6 +176,7 @@ def assigned(assignee_id: str, minutes: int) -> CloudEvent:
             assignee_id=assignee_id,
             assignee_name=assignee_id,
             assigned_at=T0 + timedelta(minutes=minutes),
+            decided_by=by,
         )
     )
 
@@ -212,3 +213,12 @@ async def test_a_concern_left_without_an_assignee_tells_its_former_one() -> None
     ]
     assert [d.recipient for d in ended] == ["tr-1"]
     assert not any("Special Education" in m.text for m in notify.email.sent)
+
+
+async def test_a_member_who_hands_their_own_concern_over_is_not_told_of_it() -> None:
+    notify = Notify()
+    await notify.on(event(CONTACT))
+    await notify.on(assigned("tr-lead", 1))
+    await notify.on(assigned("tr-1", 2, by="tr-lead"))  # their own hand-over
+    kinds = [d.kind for d in await notify.deliveries.for_concern("c-1")]
+    assert Kind.ASSIGNMENT_ENDED not in kinds and Kind.ASSIGNMENT in kinds
