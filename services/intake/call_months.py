@@ -416,26 +416,24 @@ async def regroup(db: AsyncDatabase[Document], concern_id: str, timezone: ZoneIn
         )
         if not won.modified_count:
             continue  # another replica moved it
-        writes = []
-        for fact in (f for f in FACTS if record["board"].get(f)):
-            for sign, groups in ((-1, old), (1, new)):
+        # one write per summary (each group's figures move together: a reader never sees
+        # a group with the call but not yet its answer), the old groups' first
+        moves: dict[str, dict[str, int]] = {}
+        for sign, groups in ((-1, old), (1, new)):
+            for fact in (f for f in FACTS if record["board"].get(f)):
                 for key, inc in increments(record, fact, groups, timezone):
-                    if key.split("|")[1] == TOTAL or old.get(key.split("|")[1]) == new.get(
-                        key.split("|")[1]
-                    ):
+                    dim = key.split("|")[1]
+                    if dim == TOTAL or old.get(dim) == new.get(dim):
                         continue  # the district's total and an unchanged group stay
-                    writes.append(
-                        UpdateOne(
-                            {"_id": key},
-                            {
-                                "$inc": {name: sign * n for name, n in inc.items()},
-                                "$setOnInsert": _identity(key),
-                            },
-                            upsert=True,
-                        )
-                    )
+                    into = moves.setdefault(key, {})
+                    for name, n in inc.items():
+                        into[name] = into.get(name, 0) + sign * n
+        writes = [
+            UpdateOne({"_id": key}, {"$inc": inc, "$setOnInsert": _identity(key)}, upsert=True)
+            for key, inc in moves.items()
+        ]
         if writes:
-            await db[CALL_MONTHS].bulk_write(writes, ordered=False)
+            await db[CALL_MONTHS].bulk_write(writes, ordered=True)
         moved += 1
     return moved
 
