@@ -763,3 +763,23 @@ def test_a_staff_action_without_the_pages_csrf_token_reaches_no_service(
     # the same post with the page's token is sent
     post(browser, "/staff/concerns/c-1", "/staff/concerns/c-1/contact", reason=reason)
     assert ("POST", "/v1/concerns/c-1/requester/reveal") in [s[:2] for s in services.sent]
+
+
+def test_a_students_information_needs_a_reason_and_a_role_that_may_see_it(
+    browser: TestClient, services: Services
+) -> None:
+    services.lists[(INTAKE, "/v1/concerns/c-1")] = {**CASE, "has_student_information": True}
+    sign_in(browser, "specialist")
+    short = post(browser, "/staff/concerns/c-1", "/staff/concerns/c-1/reveal", reason="see")
+    assert short.status_code == 400
+    assert "Say why you need it" in short.text and services.sent == []
+    sign_in(browser, "auditor", sub="aud-1")
+    case = browser.get("/staff/concerns/c-1")
+    assert "/staff/concerns/c-1/reveal" not in case.text
+    refused = browser.post(
+        "/staff/concerns/c-1/reveal",
+        data={"csrf_token": csrf(case), "reason": "Reading the record for the audit."},
+    )
+    assert refused.status_code == 403
+    assert "You may not see this student&#39;s information." in refused.text
+    assert services.sent == []

@@ -740,19 +740,20 @@ def _router() -> APIRouter:
             )
         return RedirectResponse(f"/staff/concerns/{quote(concern_id)}?done=retriage", 303)
 
-    async def refused_reveal(
+    async def reason_to_reveal(
         request: Request,
-        user: StaffUser,
         concern_id: str,
         *,
-        allowed: bool,
+        allowed: Callable[[Pages], bool],
         forbidden: str,
         field: str,
-        reason: str,
-    ) -> Response | None:
-        """The case page refusing to show what intake keeps apart (the student's record, the
-        family's contact): not the caller's to see, or no reason given (intake records it)."""
-        if not allowed:
+    ) -> tuple[StaffUser, str] | Response:
+        """Who asks to see what intake keeps apart (the student's record, the family's
+        contact) and their posted reason; or the case page refusing it: not theirs to see, or
+        no reason given (intake records it)."""
+        user = signed_in(request)
+        reason = (await _posted_values(request)).get("reason", "")[:1000]
+        if not allowed(Pages.of(user)):
             return await case_page(request, user, concern_id, status=403, problem=forbidden)
         if len(reason) < 10:
             return await case_page(
@@ -763,26 +764,22 @@ def _router() -> APIRouter:
                 values={f"{field}_reason": reason},
                 errors={f"{field}-reason": "Say why you need it (at least 10 characters)."},
             )
-        return None
+        return user, reason
 
     @router.post("/concerns/{concern_id}/reveal", response_class=HTMLResponse)
     async def reveal(request: Request, concern_id: str) -> Response:
         """The student's information, shown on this answer only (never kept in a URL or
         cookie); intake records the reveal with its reason."""
-        user = signed_in(request)
-        form = await _web(request).posted(request)
-        reason = str(form.get("reason") or "").strip()[:1000]
-        refused = await refused_reveal(
+        asked = await reason_to_reveal(
             request,
-            user,
             concern_id,
-            allowed=Pages.of(user).reveal,
+            allowed=lambda pages: pages.reveal,
             forbidden="You may not see this student's information.",
             field="reveal",
-            reason=reason,
         )
-        if refused is not None:
-            return refused
+        if isinstance(asked, Response):
+            return asked
+        user, reason = asked
         try:
             revealed = await _client(request).reveal_student(
                 token(request, user), concern_id, reason
@@ -804,20 +801,16 @@ def _router() -> APIRouter:
     async def contact(request: Request, concern_id: str) -> Response:
         """The family's name, phone and email, to call them back: shown on this answer only
         (never kept in a URL or cookie); intake records the access with its reason."""
-        user = signed_in(request)
-        values = await _posted_values(request)
-        reason = values.get("reason", "")[:1000]
-        refused = await refused_reveal(
+        asked = await reason_to_reveal(
             request,
-            user,
             concern_id,
-            allowed=Pages.of(user).act,
+            allowed=lambda pages: pages.act,
             forbidden="You may not see this family's contact.",
             field="contact",
-            reason=reason,
         )
-        if refused is not None:
-            return refused
+        if isinstance(asked, Response):
+            return asked
+        user, reason = asked
         try:
             found = await _client(request).reveal_contact(token(request, user), concern_id, reason)
         except IntakeNotFound:  # the family left no contact (an unknown case: the 404 page)
