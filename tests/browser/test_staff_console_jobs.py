@@ -5,16 +5,20 @@ sent), a team lead's view of one member's concerns, a case's routing and clock h
 case actions the first module does not walk through (acknowledge, ask the family, resume,
 call off a callback, merge, reopen, close) and a hand-over, routing rules on every condition,
 an SLA policy's match, order, warnings, reminders and pause, and the way to the training
-records and the Board. axe-core finds no WCAG 2.1 AA violation on these pages."""
+records and the Board; an agent works the queue with the keyboard alone and its shortcuts
+(which can be turned off), the queue refreshing itself, the pages reflowing at 320 px.
+axe-core finds no WCAG 2.1 AA violation on these pages."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import BrowserContext, Page, expect
 
+from tests.browser.test_family_flow import tab_to
 from tests.browser.test_staff_console import (
     Console,
     check,
@@ -29,6 +33,23 @@ pytestmark = pytest.mark.browser
 __all__ = ["console", "context"]  # the staff console module's fixtures, used here
 
 SPECIALIST = bearer("specialist", sub="sd-1")
+
+
+async def assign_to_kevin(console: Console, concern: dict[str, Any], reason: str) -> None:
+    """Once triage has routed the concern, a specialist's re-triage assigns it to Kevin."""
+    async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
+
+        async def routed() -> bool:
+            found = await http.get(f"/v1/concerns/{concern['id']}/triage", headers=SPECIALIST)
+            return found.status_code == 200
+
+        await eventually(routed, timeout_s=20, interval_s=0.2, what="triage routed it")
+        moved = await http.patch(
+            f"/v1/concerns/{concern['id']}/triage",
+            json={"assignee_id": "sd-2", "reason": reason},
+            headers=SPECIALIST,
+        )
+        moved.raise_for_status()
 
 
 async def test_a_specialist_pages_through_a_long_queue_with_its_counts_by_channel_order_and_date(
@@ -94,19 +115,7 @@ async def test_a_team_lead_opens_one_members_concerns_from_the_team_page(
     console: Console, context: BrowserContext
 ) -> None:
     mine = submit(console, category="other", description="Where do I send a compliment?")
-    async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
-
-        async def routed() -> bool:
-            found = await http.get(f"/v1/concerns/{mine['id']}/triage", headers=SPECIALIST)
-            return found.status_code == 200
-
-        await eventually(routed, timeout_s=20, interval_s=0.2, what="triage routed it")
-        moved = await http.patch(
-            f"/v1/concerns/{mine['id']}/triage",
-            json={"assignee_id": "sd-2", "reason": "Kevin knows this family."},
-            headers=SPECIALIST,
-        )
-        moved.raise_for_status()
+    await assign_to_kevin(console, mine, "Kevin knows this family.")
     page = await context.new_page()
     await sign_in(page, console, "sd-1", start="/staff/team")
     await expect(page.get_by_role("heading", name="Service Desk")).to_be_visible()
@@ -352,19 +361,7 @@ async def test_a_specialist_works_a_case_through_every_other_action_and_hands_ov
     await check(page, console, "case-closed")
 
     theirs = submit(console, category="other", description="Who prints the school calendar?")
-    async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
-
-        async def routed() -> bool:
-            found = await http.get(f"/v1/concerns/{theirs['id']}/triage", headers=SPECIALIST)
-            return found.status_code == 200
-
-        await eventually(routed, timeout_s=20, interval_s=0.2, what="triage routed it")
-        moved = await http.patch(
-            f"/v1/concerns/{theirs['id']}/triage",
-            json={"assignee_id": "sd-2", "reason": "Kevin prints the calendars."},
-            headers=SPECIALIST,
-        )
-        moved.raise_for_status()
+    await assign_to_kevin(console, theirs, "Kevin prints the calendars.")
     await page.get_by_role("link", name="Team", exact=True).click()
     handover = page.get_by_role("form", name="Hand over the concerns of Kevin Nguyen")
     await handover.get_by_label("To").select_option("sd-1")
@@ -375,3 +372,79 @@ async def test_a_specialist_works_a_case_through_every_other_action_and_hands_ov
     async with httpx.AsyncClient(base_url=console.bureau.url("triage")) as http:
         decision = await http.get(f"/v1/concerns/{theirs['id']}/triage", headers=SPECIALIST)
     assert decision.json()["assignee_id"] == "sd-1"
+
+
+async def no_sideways_scroll(page: Page, what: str) -> None:
+    """Reflow (WCAG 1.4.10): at 320 CSS px (1280 px at 400 %) the page does not scroll
+    sideways (a wide table scrolls in its own box)."""
+    size = page.viewport_size
+    await page.set_viewport_size({"width": 320, "height": 640})
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 320, f"{what} is {width} px wide at a 320 px viewport"
+    if size:
+        await page.set_viewport_size(size)
+
+
+async def test_an_agent_works_the_queue_with_the_keyboard_and_its_shortcuts_and_it_refreshes(
+    console: Console, context: BrowserContext
+) -> None:
+    word = "zebracrossing"
+    first = submit(console, category="safety", description=f"The {word} by the gym has no guard.")
+    page = await context.new_page()
+    await page.clock.install()  # the queue's minute passes when the test says so
+    await sign_in(page, console, "sd-1", start=f"/staff/queue?view=all&q={word}")
+    cases = page.locator("#queue tbody th a")
+    await expect(cases).to_have_text([first["tracking_number"]])
+    await no_sideways_scroll(page, "the work queue")
+
+    # "/" goes to the search; out of it (Shift+Tab: a queue's link), j goes to the first case,
+    # Enter opens it: no mouse.
+    await page.keyboard.press("/")
+    await expect(page.get_by_label(re.compile("^Search"))).to_be_focused()
+    await page.keyboard.press("Shift+Tab")
+    await page.keyboard.press("j")
+    await expect(cases.first).to_be_focused()
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    case_title = re.compile(f"Case {first['tracking_number']}")
+    await expect(page.get_by_role("heading", name=case_title)).to_be_visible()
+    await no_sideways_scroll(page, "the case page")
+    reply = page.get_by_role("textbox", name=re.compile("^Reply"))
+    await tab_to(page, f"#{await reply.get_attribute('id')}", presses=200)
+    await page.keyboard.type("A guard stands at the crossing from tomorrow.")
+    await tab_to(page, 'role=button[name="Send reply"]')
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Reply sent to the family.")
+
+    # A concern sent meanwhile appears once the queue's minute has passed, without a reload.
+    await page.goto(f"{console.web}/staff/queue?view=all&q={word}")
+    second = submit(console, category="safety", description=f"A second {word} is unsafe too.")
+    async with httpx.AsyncClient(base_url=console.intake) as http:
+
+        async def listed() -> bool:
+            found = await http.get("/v1/concerns", params={"q": word}, headers=SPECIALIST)
+            return len(found.json()["items"]) == 2
+
+        await eventually(listed, timeout_s=20, interval_s=0.2, what="intake lists both")
+    await expect(cases).to_have_count(1)
+    await page.clock.run_for(61_000)
+    await expect(cases).to_have_text([first["tracking_number"], second["tracking_number"]])
+
+    # The single-key shortcuts can be turned off (WCAG 2.1.4), and on again.
+    await page.get_by_text("Keyboard shortcuts", exact=True).click()
+    toggle = page.get_by_role("button", name="Turn off single-key shortcuts")
+    await check(page, console, "queue-shortcuts")
+    await toggle.click()
+    await expect(page.get_by_role("button", name="Turn on single-key shortcuts")).to_be_visible()
+    await page.reload()
+    await page.locator("h1").click()
+    await page.keyboard.press("/")
+    await page.keyboard.press("j")
+    await expect(page.get_by_label(re.compile("^Search"))).not_to_be_focused()
+    await expect(cases.first).not_to_be_focused()
+    await page.get_by_text("Keyboard shortcuts", exact=True).click()
+    await page.get_by_role("button", name="Turn on single-key shortcuts").click()
+    await page.locator("h1").click()
+    await page.keyboard.press("/")
+    await expect(page.get_by_label(re.compile("^Search"))).to_be_focused()

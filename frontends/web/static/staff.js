@@ -1,6 +1,7 @@
 // The staff console's small enhancements; every page works without this file.
 // - the work queue refreshes itself every minute (unless the agent is typing in it);
-// - "/" jumps to the queue's search box;
+// - single-key shortcuts, which the agent may turn off (WCAG 2.1.4; kept in this browser):
+//   "/" jumps to the queue's search box, "j"/"k" to the next/previous case of the list;
 // - a canned reply chosen in the reply form fills its text.
 (function () {
   var queue = document.getElementById("queue");
@@ -27,12 +28,37 @@
       area.focus();
     });
   });
+  var OFF = "bureau-staff-shortcuts-off";
+  function shortcutsOn() {
+    try { return window.localStorage.getItem(OFF) !== "1"; } catch (e) { return true; }
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-shortcuts-toggle]"), function (button) {
+    function show() {
+      button.textContent = button.getAttribute(shortcutsOn() ? "data-off" : "data-on");
+    }
+    button.hidden = false;
+    show();
+    button.addEventListener("click", function () {
+      try {
+        if (shortcutsOn()) { window.localStorage.setItem(OFF, "1"); } else { window.localStorage.removeItem(OFF); }
+      } catch (e) { return; }
+      show();
+    });
+  });
   document.addEventListener("keydown", function (event) {
     var target = event.target;
-    var typing = target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
-    if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    var typing = target && (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) || target.isContentEditable);
+    if (typing || event.ctrlKey || event.metaKey || event.altKey || !shortcutsOn()) { return; }
+    if (event.key === "/") {
       var search = document.querySelector("[data-shortcut='/']");
       if (search) { event.preventDefault(); search.focus(); }
+    } else if (event.key === "j" || event.key === "k") {
+      var cases = Array.prototype.slice.call(document.querySelectorAll("#queue tbody th a"));
+      if (!cases.length) { return; }
+      var at = cases.indexOf(document.activeElement);
+      var next = at < 0 ? 0 : Math.max(0, Math.min(cases.length - 1, at + (event.key === "j" ? 1 : -1)));
+      event.preventDefault();
+      cases[next].focus();
     }
   });
 })();
