@@ -13,6 +13,7 @@ import hashlib
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -231,16 +232,9 @@ async def limits(request: Request, who: CatalogReader) -> AttachmentLimits:
     response_model=AttachmentRead,
     responses={404: {"description": "unknown concern"}, **_REFUSALS},
 )
-async def upload(
-    concern_id: str,
-    request: Request,
-    ctx: Ctx,
-    who: Submitter,
-    filename: Annotated[str, Query(min_length=1, max_length=255)],
-    content_type: Annotated[str, Header(alias="Content-Type")] = "",
-) -> AttachmentRead:
+async def upload(concern_id: str, ctx: Ctx, who: Submitter, file: Sent) -> AttachmentRead:
     """Attach one file (the request body, its type in Content-Type) to a concern."""
-    return await _store(concern_id, request, ctx, who.actor, filename, content_type)
+    return await store(ctx, file.settings, concern_id, who.actor, file.name, file.kind, file.data)
 
 
 @router.post(
@@ -254,30 +248,12 @@ async def upload(
     },
 )
 async def upload_as_requester(
-    tracking_number: str,
-    request: Request,
-    ctx: Ctx,
-    who: Submitter,
-    token: Token,
-    filename: Annotated[str, Query(min_length=1, max_length=255)],
-    content_type: Annotated[str, Header(alias="Content-Type")] = "",
+    tracking_number: str, ctx: Ctx, who: Submitter, token: Token, file: Sent
 ) -> AttachmentRead:
     """The requester attaches one file to their own concern (with its access token or PIN),
     through a frontend."""
     doc = await own_case(ctx, tracking_number, token)
-    return await _store(doc["_id"], request, ctx, who.actor, filename, content_type)
-
-
-async def _store(
-    concern_id: str, request: Request, ctx: IntakeContext, actor: str, filename: str, content: str
-) -> AttachmentRead:
-    settings = settings_of(request)
-    kind = content_kind(content)
-    data = await read_file(request, settings)
-    problem = refusal(kind, data, settings=settings)
-    if problem is not None:
-        raise problem
-    return await store(ctx, settings, concern_id, actor, filename, kind, data)
+    return await store(ctx, file.settings, doc["_id"], who.actor, file.name, file.kind, file.data)
 
 
 def content_kind(content_type: str) -> str:
@@ -301,6 +277,35 @@ async def read_file(request: Request, settings: AttachmentSettings) -> bytes:
         if len(data) > settings.attachment_max_bytes:
             break
     return bytes(data)
+
+
+@dataclass(frozen=True)
+class SentFile:
+    """A file in a request's body, checked with `refusal` (its name as sent)."""
+
+    name: str
+    kind: str
+    data: bytes
+    settings: AttachmentSettings
+
+
+async def sent_file(
+    request: Request,
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+    content_type: Annotated[str, Header(alias="Content-Type")] = "",
+) -> SentFile:
+    """The request's body as a file (its type in Content-Type, its name in `filename`), refused
+    as `refusal` says (415 type, 413 size)."""
+    settings = settings_of(request)
+    kind = content_kind(content_type)
+    data = await read_file(request, settings)
+    problem = refusal(kind, data, settings=settings)
+    if problem is not None:
+        raise problem
+    return SentFile(filename, kind, data, settings)
+
+
+Sent = Annotated[SentFile, Depends(sent_file)]
 
 
 def attachment_files(ctx: IntakeContext) -> AsyncCollection[Document]:

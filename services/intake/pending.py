@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from gridfs import AsyncGridFSBucket, NoFile
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,10 +28,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake.attachments import (
-    AttachmentSettings,
     FileRead,
-    content_kind,
-    read_file,
+    Sent,
     refusal,
     safe_filename,
     settings_of,
@@ -213,22 +211,11 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     responses=_REFUSALS,
 )
 async def put(
-    form_key: FormKey,
-    request: Request,
-    ctx: Ctx,
-    who: FormFiles,
-    filename: Annotated[str, Query(min_length=1, max_length=255)],
-    content_type: Annotated[str, Header(alias="Content-Type")] = "",
+    form_key: FormKey, request: Request, ctx: Ctx, who: FormFiles, file: Sent
 ) -> PendingFileRead:
     """Keep one file (the request body, its type in Content-Type) for the form until the family
     sends it; refused as an attachment would be, or when the form or intake holds too much."""
-    limits: AttachmentSettings = settings_of(request)
-    pending = _pending_settings(request)
-    kind = content_kind(content_type)
-    data = await read_file(request, limits)
-    problem = refusal(kind, data, settings=limits)
-    if problem is not None:
-        raise problem
+    limits, pending, data = file.settings, _pending_settings(request), file.data
     db = _db(ctx)
     now = ctx.clock.now()
     held = await _of_form(db, form_key, now)
@@ -271,11 +258,11 @@ async def put(
         db,
         BUCKET,
         file_id,
-        safe_filename(filename),
+        safe_filename(file.name),
         data,
         metadata={
             "form_key": form_key,
-            "content_type": kind,
+            "content_type": file.kind,
             "expires_at": expires_at,
             "client": client,
         },
