@@ -31,6 +31,18 @@ STAFF = bearer("specialist", sub="tr-lead")
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
+async def attach(
+    intake: httpx.AsyncClient, concern_id: str, filename: str, content: bytes, content_type: str
+) -> httpx.Response:
+    """A front door posting one file to a concern, as the email door does."""
+    return await intake.post(
+        f"/v1/concerns/{concern_id}/attachments",
+        params={"filename": filename},
+        content=content,
+        headers=FRONTEND | {"content-type": content_type},
+    )
+
+
 async def inbound(intake: httpx.AsyncClient, **fields: Any) -> httpx.Response:
     message = {
         "channel": "email",
@@ -172,22 +184,14 @@ async def test_unknown_tracking_number_is_a_404(intake: httpx.AsyncClient) -> No
 
 async def test_staff_list_and_download_an_attachment(intake: httpx.AsyncClient) -> None:
     created = await submit(intake)
-    url = f"/v1/concerns/{created['id']}/attachments"
-    stored = await intake.post(
-        url,
-        params={"filename": "../letter from school.pdf"},
-        content=PDF,
-        headers=FRONTEND | {"content-type": "application/pdf"},
+    stored = await attach(
+        intake, created["id"], "../letter from school.pdf", PDF, "application/pdf"
     )
     assert stored.status_code == 201, stored.text
     assert stored.json()["filename"] == "letter from school.pdf"
-    again = await intake.post(
-        url,
-        params={"filename": "../letter from school.pdf"},
-        content=PDF,
-        headers=FRONTEND | {"content-type": "application/pdf"},
-    )
+    again = await attach(intake, created["id"], "../letter from school.pdf", PDF, "application/pdf")
     assert again.json()["id"] == stored.json()["id"]  # a retry keeps the file once
+    url = f"/v1/concerns/{created['id']}/attachments"
     listed = (await intake.get(url, headers=STAFF)).json()
     assert [a["filename"] for a in listed] == ["letter from school.pdf"]
     download = await intake.get(f"{url}/{listed[0]['id']}", headers=STAFF)
@@ -202,12 +206,7 @@ async def test_a_photo_larger_than_a_json_body_may_be_is_stored(
     """A phone photo is megabytes: the 64 KiB limit of API bodies does not apply to files."""
     created = await submit(intake)
     photo = b"\xff\xd8\xff\xe0" + b"\x00" * (3 * 1024 * 1024)
-    stored = await intake.post(
-        f"/v1/concerns/{created['id']}/attachments",
-        params={"filename": "bus-stop.jpg"},
-        content=photo,
-        headers=FRONTEND | {"content-type": "image/jpeg"},
-    )
+    stored = await attach(intake, created["id"], "bus-stop.jpg", photo, "image/jpeg")
     assert stored.status_code == 201, stored.text
     assert stored.json()["size"] == len(photo)
 
@@ -224,12 +223,7 @@ async def test_refused_attachment_gets_a_clear_answer(
     intake: httpx.AsyncClient, content_type: str, content: bytes, status: int
 ) -> None:
     created = await submit(intake)
-    answer = await intake.post(
-        f"/v1/concerns/{created['id']}/attachments",
-        params={"filename": "file"},
-        content=content,
-        headers=FRONTEND | {"content-type": content_type},
-    )
+    answer = await attach(intake, created["id"], "file", content, content_type)
     assert answer.status_code == status
     assert answer.json()["detail"]
 
@@ -269,11 +263,8 @@ async def test_a_file_travels_in_no_event_and_no_log_line(
     private = await tap(amqp, isolation.private_exchange)
     secret = b"%PDF-1.4\n(Report card of Ana Lopez, grade 4)\n%%EOF\n"
     with caplog.at_level("INFO"):
-        stored = await intake.post(
-            f"/v1/concerns/{created['id']}/attachments",
-            params={"filename": "ana-lopez-report-card.pdf"},
-            content=secret,
-            headers=FRONTEND | {"content-type": "application/pdf"},
+        stored = await attach(
+            intake, created["id"], "ana-lopez-report-card.pdf", secret, "application/pdf"
         )
         assert stored.status_code == 201, stored.text
         # then something that is published, to know the broker has had its chance
