@@ -103,6 +103,28 @@ def frontend_settings_class(name: str) -> type[FrontendSettings]:
     return found
 
 
+# every process compose runs from the bureau's image: (package, name)
+PROCESSES = [("services", name) for name in SERVICES] + [("frontends", name) for name in FRONTENDS]
+
+
+def process_settings_class(package: str, name: str) -> type[Any]:
+    """The settings class of `<package>.<name>`."""
+    return settings_class(name) if package == "services" else frontend_settings_class(name)
+
+
+def settings_from_compose(
+    service: dict[str, Any],
+    settings: type[Any],
+    dot_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """The settings a process validates at startup (types, cross-field rules, the production
+    refusals of development secrets) from exactly compose's values and the generated `.env`."""
+    for key, value in environment(service, dot_env).items():
+        monkeypatch.setenv(key, value)
+    return settings()
+
+
 def host_ports(service: dict[str, Any]) -> list[str]:
     """Host ports a service publishes (short or long syntax)."""
     published = []
@@ -123,19 +145,21 @@ def test_compose_runs_rabbitmq_mongo_a_mail_sink_and_the_four_services(
     assert str(services["mongo"]["image"]).startswith("mongo:")
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_service_runs_its_own_module(services: dict[str, Any], name: str) -> None:
-    assert services[name]["command"] == ["python", "-m", f"services.{name}"]
-    assert importlib.util.find_spec(f"services.{name}.__main__") is not None, (
-        f"services/{name}/__main__.py is missing: the compose command would fail"
+@pytest.mark.parametrize(("package", "name"), PROCESSES)
+def test_each_process_runs_its_own_module(
+    services: dict[str, Any], package: str, name: str
+) -> None:
+    assert services[name]["command"] == ["python", "-m", f"{package}.{name}"]
+    assert importlib.util.find_spec(f"{package}.{name}.__main__") is not None, (
+        f"{package}/{name}/__main__.py is missing: the compose command would fail"
     )
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_every_environment_variable_is_a_setting_of_the_service(
-    services: dict[str, Any], name: str
+@pytest.mark.parametrize(("package", "name"), PROCESSES)
+def test_every_environment_variable_is_a_setting_of_its_process(
+    services: dict[str, Any], package: str, name: str
 ) -> None:
-    fields = {field.upper() for field in settings_class(name).model_fields}
+    fields = {field.upper() for field in process_settings_class(package, name).model_fields}
 
     unknown = set(environment(services[name])) - fields
 
@@ -146,12 +170,7 @@ def test_every_environment_variable_is_a_setting_of_the_service(
 def test_compose_environment_is_accepted_by_the_settings_class(
     services: dict[str, Any], name: str, dot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Validation at startup (types, cross-field rules, the production refusals of development
-    # secrets) must pass with exactly these values and the generated `.env`.
-    for key, value in environment(services[name], dot_env).items():
-        monkeypatch.setenv(key, value)
-
-    settings = settings_class(name)()
+    settings = settings_from_compose(services[name], settings_class(name), dot_env, monkeypatch)
 
     assert settings.database == name
     assert settings.host == "0.0.0.0"
@@ -278,32 +297,12 @@ def test_compose_runs_the_three_front_doors(services: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", FRONTENDS)
-def test_frontend_runs_its_own_module(services: dict[str, Any], name: str) -> None:
-    assert services[name]["command"] == ["python", "-m", f"frontends.{name}"]
-    assert importlib.util.find_spec(f"frontends.{name}.__main__") is not None, (
-        f"frontends/{name}/__main__.py is missing: the compose command would fail"
-    )
-
-
-@pytest.mark.parametrize("name", FRONTENDS)
-def test_every_environment_variable_is_a_setting_of_the_frontend(
-    services: dict[str, Any], name: str
-) -> None:
-    fields = {field.upper() for field in frontend_settings_class(name).model_fields}
-
-    unknown = set(environment(services[name])) - fields
-
-    assert not unknown, f"{name}: {sorted(unknown)} are not fields of its settings class"
-
-
-@pytest.mark.parametrize("name", FRONTENDS)
 def test_compose_environment_is_accepted_by_the_frontend_settings(
     services: dict[str, Any], name: str, dot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in environment(services[name], dot_env).items():
-        monkeypatch.setenv(key, value)
-
-    settings = frontend_settings_class(name)()
+    settings = settings_from_compose(
+        services[name], frontend_settings_class(name), dot_env, monkeypatch
+    )
 
     assert settings.environment == "production"
     assert settings.host == "0.0.0.0"
@@ -384,13 +383,12 @@ def _district_copy(dockerfile: str) -> tuple[str, str]:
 def test_a_stop_is_given_the_time_the_service_may_need_before_it_is_killed(
     services: dict[str, Any], name: str
 ) -> None:
-    settings = ServiceSettings.model_construct(
-        **{
-            key.lower(): float(value)
-            for key, value in environment(services[name]).items()
-            if key in ("SHUTDOWN_GRACE_S", "IO_TIMEOUT_S")
-        }
-    )
+    given: dict[str, Any] = {
+        key.lower(): float(value)
+        for key, value in environment(services[name]).items()
+        if key in ("SHUTDOWN_GRACE_S", "IO_TIMEOUT_S")
+    }
+    settings = ServiceSettings.model_construct(**given)
     grace = services[name]["stop_grace_period"]
     assert grace.endswith("s")
 
