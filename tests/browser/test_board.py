@@ -148,6 +148,13 @@ async def test_board_member_sees_standards_prints_the_report_and_no_case_content
     await expect(calls_trend.get_by_role("row").filter(has_text=month_now)).to_contain_text(
         "fewer than 5"
     )
+    # each standard month by month: this month's from too few cases reads why it is not shown
+    by_month = page.get_by_role("figure", name="Each standard, month by month")
+    header = by_month.get_by_role("columnheader", name="We resolve concerns within 72 hours")
+    await expect(header).to_be_visible()
+    await expect(by_month.get_by_role("row").filter(has_text=month_now)).to_contain_text(
+        "not shown: fewer than 5 cases"
+    )
     calls_by_school = page.get_by_role("figure", name="Calls answered by school")
     await expect(calls_by_school).to_contain_text("Lincoln Elementary")
     # a Board member's navigation: the Board's pages only, none of the staff console's

@@ -174,3 +174,55 @@ def test_each_school_shows_its_share_of_information_requests_answered_in_time() 
     }
     without = views.group_chart("school", [group("lincoln-es", received=1)], {}, 72, 0.9)
     assert not any("Information" in c for c in without.columns)
+
+
+def test_each_standard_is_kept_or_not_month_by_month() -> None:
+    """The dashboard's table of the months: a clock standard as escalation computed it each
+    month, calls answered from intake's month, a standard from too few cases not shown, and
+    training and the pledge (counted as they are today) not a column."""
+
+    def resolve(value: float | None, met: bool | None) -> dict[str, Any]:
+        return {
+            "standard": Measure.RESOLVED_WITHIN_GUARANTEE.value,
+            "name": "resolve",
+            "measure": Measure.RESOLVED_WITHIN_GUARANTEE.value,
+            "target": 0.9,
+            "value": value,
+            "met": met,
+        }
+
+    months = [
+        {"month": "2026-02", "standards": [resolve(0.95, True)]},
+        {"month": "2026-03", "standards": [resolve(0.5, False)]},
+        {
+            "month": "2026-04",
+            "standards": [resolve(None, None)],
+            "suppressed": ["standards.resolved_within_guarantee"],
+        },
+    ]
+    call_months = [
+        {"month": "2026-02", "answered_share": 0.8, "p90_answer_s": 20.0},
+        {"month": "2026-03", "answered_share": None, "p90_answer_s": None},
+        {
+            "month": "2026-04",
+            "answered_share": None,
+            "p90_answer_s": None,
+            "suppressed": ["answered_share", "p90_answer_s"],
+        },
+    ]
+    table = views.standards_by_month(STANDARDS, months, call_months, below=5)
+    not_shown = "not shown: fewer than 5 cases"
+    assert table.columns == (
+        "Month",
+        "calls_answered",
+        "call_answer_p90_s",
+        "callbacks_on_time",
+        "resolved_within_guarantee",
+    )
+    assert [list(row) for row in table.rows] == [
+        ["February 2026", "80%, not met", "20 seconds, met", "no data", "95%, met"],
+        ["March 2026", "no data", "no data", "no data", "50%, not met"],
+        ["April 2026", not_shown, not_shown, "no data", not_shown],
+    ]
+    assert "resolved_within_guarantee: kept in 1 of 2 months measured" in table.summary
+    assert "calls_answered: kept in 0 of 1 months measured" in table.summary

@@ -221,6 +221,9 @@ def _router() -> APIRouter:
             "standards_chart": views.compliance_chart(items, label, hidden_standards, below),
             "hidden_standards": hidden_standards,
             "trend": views.trend_chart(report["months"], hours, resolve, below),
+            "standards_months": views.standards_by_month(
+                standards, report["months"], call_trend["months"] if call_trend else (), below
+            ),
             "below": below,
             "suppression_note": (
                 f'Counts under {below} read "fewer than {below}", and shares or means from '

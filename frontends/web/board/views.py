@@ -188,6 +188,69 @@ def compliance_chart(
     )
 
 
+# Standards measured month by month: those of SLA clocks (escalation's months) and of calls
+# (intake's monthly summaries: the share answered, and its time to answer).
+CALL_MEASURE_FIELDS = {
+    Measure.CALLS_ANSWERED: "answered_share",
+    Measure.CALL_ANSWER_P90_S: "p90_answer_s",
+}
+
+
+def standards_by_month(
+    standards: Sequence[Standard],
+    months: Sequence[Mapping[str, Any]],
+    call_months: Sequence[Mapping[str, Any]] = (),
+    below: int = 0,
+) -> Chart:
+    """Each standard measured month by month (a table: a row per month, a cell per standard
+    with its value and whether it was kept); one from fewer than `below` cases is not shown.
+    Training and the pledge are counted as they are today, not by month: not a column."""
+    monthly = [
+        s for s in standards if s.measure in CLOCK_MEASURES or s.measure in CALL_MEASURE_FIELDS
+    ]
+    calls = {m["month"]: m for m in call_months}
+
+    def result(standard: Standard, month: Mapping[str, Any]) -> Compliance:
+        field_ = CALL_MEASURE_FIELDS.get(standard.measure)
+        if field_ is None:
+            found = next(
+                (c for c in month.get("standards", ()) if c["standard"] == standard.id), None
+            )
+            return Compliance(**found) if found else compliance(standard, {})
+        call = calls.get(month["month"], {})
+        return compliance(standard, {standard.measure.value: call.get(field_)})
+
+    def not_shown(standard: Standard, month: Mapping[str, Any]) -> bool:
+        field_ = CALL_MEASURE_FIELDS.get(standard.measure)
+        if field_ is None:
+            return hidden(month, f"standards.{standard.id}")
+        return hidden(calls.get(month["month"], {}), field_)
+
+    def cell(standard: Standard, month: Mapping[str, Any]) -> str:
+        if not_shown(standard, month):
+            return NOT_SHOWN.format(below=below)
+        found = result(standard, month)
+        if found.value is None:
+            return NO_DATA
+        return f"{shown(found.value, found.measure)}, {met_word(found.met)}"
+
+    tallies = []
+    for standard in monthly:
+        results = [result(standard, m) for m in months if not not_shown(standard, m)]
+        kept = sum(1 for r in results if r.met)
+        measured = sum(1 for r in results if r.met is not None)
+        tallies.append(f"{standard.name}: kept in {kept} of {measured} months measured")
+    title = "Each standard, month by month"
+    return Chart(
+        id="standards-by-month",
+        title=title,
+        summary=f"{title}. " + "; ".join(tallies) + ".",
+        bars=(),
+        columns=("Month", *(s.name for s in monthly)),
+        rows=[(month_label(m["month"]), *(cell(s, m) for s in monthly)) for m in months],
+    )
+
+
 def month_label(month: str) -> str:
     return date.fromisoformat(f"{month}-01").strftime("%B %Y")
 
