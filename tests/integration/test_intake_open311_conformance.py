@@ -33,8 +33,8 @@ from devtools.broker import delete_prefixed_topology
 from devtools.launcher import free_port
 from services.intake.main import create_app
 from services.intake.open311 import REQUEST_FIELDS, SERVICE_FIELDS
-from services.intake.settings import IntakeSettings
 from tests.conftest import STAFF_ROLES, Isolation, bearer
+from tests.integration.test_intake_api import intake_settings
 
 pytestmark = pytest.mark.integration
 
@@ -51,15 +51,7 @@ def endpoint(mongo_url: str, amqp_url: str) -> Iterator[str]:
     """Intake served over HTTP by uvicorn (in a thread with its own event loop): the
     Open311 root a client is configured with."""
     isolation = Isolation(uuid.uuid4().hex[:10])
-    settings = IntakeSettings(
-        mongo_url=mongo_url,
-        mongo_db=isolation.db("intake"),
-        amqp_url=amqp_url,
-        queue_prefix=isolation.queue_prefix,
-        events_exchange=isolation.events_exchange,
-        private_exchange=isolation.private_exchange,
-        outbox_poll_s=0.1,
-    )
+    settings = intake_settings(mongo_url, amqp_url, isolation, outbox_poll_s=0.1)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

@@ -16,10 +16,10 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.intake.main import create_app
-from services.intake.settings import IntakeSettings
 from shared.events import ConcernTriaged, Priority, encode, new_event
 from shared.messaging.publisher import event_message
 from tests.conftest import Isolation, bearer, eventually
+from tests.integration.test_intake_api import intake_settings
 
 pytestmark = pytest.mark.integration
 
@@ -40,15 +40,7 @@ def running(
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        settings = IntakeSettings(
-            mongo_url=mongo_url,
-            mongo_db=isolation.db("intake"),
-            amqp_url=amqp_url,
-            queue_prefix=isolation.queue_prefix,
-            events_exchange=isolation.events_exchange,
-            private_exchange=isolation.private_exchange,
-            **overrides,
-        )
+        settings = intake_settings(mongo_url, amqp_url, isolation, **overrides)
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(
