@@ -1,12 +1,13 @@
-"""Notify's router in-process over a context a test built, with a token of `roles`."""
+"""Notify's router (or `routers`) in-process over a context a test built, with a token of
+`roles`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.notify import api
 from services.notify.context import NotifyContext
@@ -16,10 +17,13 @@ from tests.conftest import bearer
 
 
 @asynccontextmanager
-async def api_client(ctx: NotifyContext, *roles: str) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(
+    ctx: NotifyContext, *roles: str, routers: Sequence[APIRouter] = (api.router,)
+) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     install_problem_handlers(app)
-    app.include_router(api.router)
+    for router in routers:
+        app.include_router(router)
     app.state.ctx = ctx
     app.state.verifier = ServiceSettings().token_verifier()
     async with httpx.AsyncClient(

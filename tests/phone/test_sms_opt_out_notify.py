@@ -12,14 +12,11 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from services.notify import opt_outs
 from services.notify.context import NotifyContext
 from services.notify.testing import SmsProviderStandIn
-from shared.http import install_problem_handlers
-from shared.settings import ServiceSettings
-from tests.conftest import bearer
+from tests.integration.notify_api import api_client
 from tests.integration.test_notify_messages import (  # noqa: F401
     PHONE,
     contact,
@@ -35,16 +32,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def phone_door(ctx: NotifyContext) -> AsyncIterator[httpx.AsyncClient]:
     """notify's opt-out routes, called with the phone front door's token."""
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(opt_outs.router)
-    app.state.ctx = ctx
-    app.state.verifier = ServiceSettings().token_verifier()
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://notify",
-        headers=bearer("frontend", sub="phone-frontend"),
-    ) as http:
+    async with api_client(ctx, "frontend", routers=(opt_outs.router,)) as http:
         yield http
 
 
