@@ -74,6 +74,18 @@ def gone(pid: int) -> bool:
         return True
 
 
+def run_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`./dev run` that is expected to refuse at once (its output captured)."""
+    return subprocess.run(
+        [sys.executable, "-m", "devtools.run_local"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 class Launcher:
     """`python -m devtools.run_local` in a session of its own, as a terminal runs it."""
 
@@ -162,14 +174,7 @@ def test_a_port_already_taken_is_a_clear_error_naming_its_process(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "listening"
-        run = subprocess.run(
-            [sys.executable, "-m", "devtools.run_local"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run = run_once(env)
     finally:
         holder.kill()
         holder.wait()
@@ -227,14 +232,7 @@ def test_closing_the_terminal_stops_the_bureau_and_the_next_run_works(
 
         # `./dev run` again in another terminal: one line naming the running bureau (was
         # one line per port, each telling to kill one of its children)
-        again = subprocess.run(
-            [sys.executable, "-m", "devtools.run_local"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        again = run_once(env)
         assert again.returncode == 1 and RUNNING not in again.stdout
         [refusal] = [line for line in again.stderr.splitlines() if "cannot start" in line]
         assert (
@@ -304,14 +302,7 @@ def test_a_mongodb_of_ones_own_on_the_store_port_is_offered_as_mongo_url(
     with socket.socket() as mongod:
         mongod.bind(("127.0.0.1", port))
         mongod.listen()
-        run = subprocess.run(
-            [sys.executable, "-m", "devtools.run_local"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run = run_once(env)
     assert run.returncode == 1 and RUNNING not in run.stdout
     assert f"port {port} for the store (SecantusDB) is already in use" in run.stderr
     assert f"MONGO_URL='mongodb://127.0.0.1:{port}/?directConnection=true' ./dev run" in run.stderr
