@@ -154,7 +154,8 @@ async def test_replicas_reserving_tracking_numbers_in_blocks_never_hand_out_one_
 
     assert len(set(numbers)) == 36 and min(numbers) == 101
     # each replica counts up inside its own blocks; the year's counter moved once a block
-    assert (await db["counters"].find_one({"_id": "tracking-2026"}))["seq"] == 100 + 3 * 15
+    counter = await db["counters"].find_one({"_id": "tracking-2026"})
+    assert counter is not None and counter["seq"] == 100 + 3 * 15
     assert await replicas[0].next_tracking_sequence(2027) == 1  # a new year starts again
 
 

@@ -95,7 +95,7 @@ async def test_seeded_templates_are_stored_and_listed(client: httpx.AsyncClient)
     assert one.status_code == 200
     assert one.json()["origin"] == "seed"
     assert "$tracking" in one.json()["subject"]
-    assert len(every.json()) == 40  # 10 kinds x 2 channels x 2 languages
+    assert len(every.json()) == 44  # 11 kinds x 2 channels x 2 languages
 
 
 async def test_edited_template_is_used_for_the_next_message(
