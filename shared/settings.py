@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -13,6 +14,25 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DISTRICT_CONFIG = REPO_ROOT / "deploy" / "district.yaml"
 WRITE_CONCERNS = ("majority+journal", "journal", "default")
 MIN_SIGNING_KEY_BYTES = 32
+# what the shipped examples hold where a secret goes (deploy/kubernetes/secrets.example.yaml:
+# `<random 32 bytes, base64>`, `amqp://intake:<password>@…`): known to everyone
+EXAMPLE_PLACEHOLDER = re.compile(r"<[^<>@\s][^<>@]{0,78}>")
+# settings that hold a secret by their name, besides every SecretStr
+SECRET_NAMES = re.compile(r"(_key|_keys|_token|_password|_secret|_url)$")
+
+
+def example_placeholders(settings: BaseSettings) -> list[str]:
+    """The environment variables of `settings` that still hold an example's placeholder where
+    a secret goes (a key, a token, a password, a URL's credentials)."""
+    found = []
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif not (isinstance(value, str) and SECRET_NAMES.search(name)):
+            continue
+        if EXAMPLE_PLACEHOLDER.search(value):
+            found.append(name.upper())
+    return found
 
 
 class ServiceSettings(BaseSettings):
@@ -93,6 +113,11 @@ class ServiceSettings(BaseSettings):
     def _no_development_secrets_in_production(self) -> ServiceSettings:
         if self.environment == "development":
             return self
+        if placeholders := example_placeholders(self):
+            raise ValueError(
+                f"{', '.join(placeholders)} still hold the example's placeholder (<...>): "
+                "set real values (`python -m devtools.secrets` makes random keys)"
+            )
         key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
         if self.jwt_jwks_url and key in (None, DEVELOPMENT_SIGNING_KEY):
             return self  # the provider's keys only

@@ -122,6 +122,25 @@ def test_a_weak_signing_key_is_refused_outside_development() -> None:
     assert ServiceSettings(environment="production", jwt_signing_key=SecretStr("k" * 32))
 
 
+def test_an_examples_placeholder_where_a_secret_goes_is_refused_outside_development() -> None:
+    """Issue 15: the shipped examples' `<...>` placeholders are known to everyone."""
+    key = SecretStr("a-production-signing-key-of-32-bytes!")
+    with pytest.raises(ValueError, match="JWT_SIGNING_KEY still hold"):
+        ServiceSettings(
+            environment="production", jwt_signing_key=SecretStr("<random 32 bytes, base64>" * 2)
+        )
+    with pytest.raises(ValueError, match="AMQP_URL still hold"):
+        ServiceSettings(
+            environment="production",
+            jwt_signing_key=key,
+            amqp_url="amqp://intake:<password>@rabbitmq:5672/",
+        )
+    assert ServiceSettings(
+        environment="production", jwt_signing_key=key, amqp_url="amqp://intake:s3cr<t@rabbitmq/"
+    )
+    assert ServiceSettings(amqp_url="amqp://intake:<password>@rabbitmq:5672/")  # development
+
+
 def test_a_token_living_longer_than_the_maximum_is_refused_outside_development() -> None:
     """Security (low): tokens that (practically) never expire were accepted in production."""
     key = "a-production-signing-key-of-32-bytes!"

@@ -205,3 +205,24 @@ def test_the_web_believes_the_ingress_not_an_address_the_family_made_up() -> Non
     made_up = f"198.51.100.1, {family}"
     assert family_address_seen(trusted, peer=ingress, forwarded=made_up) == family
     assert family_address_seen(trusted, peer=family, forwarded="198.51.100.1") == family
+
+
+@pytest.mark.parametrize("name", PORTS)
+def test_a_service_refuses_to_start_with_the_example_secrets_as_shipped(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 (as finding 6, the example Open311 key): secrets.example.yaml applied as it is
+    gave notify a survey key everyone knows (anyone could sign a survey link) and passwords
+    '<password>'; a placeholder left where a secret goes is refused in production."""
+    example = secrets_example()["stringData"]
+    for env in frontend_container(name)["env"]:
+        monkeypatch.setenv(
+            env["name"], env.get("value") or example[env["valueFrom"]["secretKeyRef"]["key"]]
+        )
+
+    with pytest.raises(ValueError, match="still hold the example's placeholder") as refused:
+        settings_class(name)()
+
+    assert "AMQP_URL" in str(refused.value) and "MONGO_URL" in str(refused.value)
+    if name == "notify":
+        assert "SURVEY_TOKEN_KEY" in str(refused.value)
