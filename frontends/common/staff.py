@@ -254,28 +254,33 @@ class StaffClient:
 
     async def reveal_student(self, token: str, concern_id: str, reason: str) -> StudentRevealRead:
         """The student's information in full; intake records who, when and why."""
-        response = await self._call(
-            "intake",
-            "POST",
-            f"/v1/concerns/{_id(concern_id)}/student/reveal",
-            token,
-            json={"reason": reason},
+        revealed: StudentRevealRead = await self._reveal(
+            token, concern_id, "student", reason, StudentRevealRead
         )
-        revealed: StudentRevealRead = self._parse(StudentRevealRead, response)
         return revealed
 
     async def reveal_contact(self, token: str, concern_id: str, reason: str) -> ContactRevealRead:
         """The requester's name, email and phone, to call them back; intake records who, when
         and why before it answers."""
+        contact: ContactRevealRead = await self._reveal(
+            token, concern_id, "requester", reason, ContactRevealRead
+        )
+        return contact
+
+    async def _reveal(
+        self, token: str, concern_id: str, what: str, reason: str, model: type[M]
+    ) -> M:
+        """What intake keeps apart on a concern (`student`, `requester`), shown with a reason
+        it records first."""
         response = await self._call(
             "intake",
             "POST",
-            f"/v1/concerns/{_id(concern_id)}/requester/reveal",
+            f"/v1/concerns/{_id(concern_id)}/{what}/reveal",
             token,
             json={"reason": reason},
         )
-        contact: ContactRevealRead = self._parse(ContactRevealRead, response)
-        return contact
+        revealed: M = self._parse(model, response)
+        return revealed
 
     async def contact_accesses(self, token: str, concern_id: str) -> list[ContactAccessRead]:
         """Every look at the family's contact and every search that found the case by it,

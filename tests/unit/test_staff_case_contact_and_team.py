@@ -773,6 +773,16 @@ def test_a_students_information_needs_a_reason_and_a_role_that_may_see_it(
     short = post(browser, "/staff/concerns/c-1", "/staff/concerns/c-1/reveal", reason="see")
     assert short.status_code == 400
     assert "Say why you need it" in short.text and services.sent == []
+    services.answers["/v1/concerns/c-1/student/reveal"] = httpx.Response(
+        200,
+        json={"concern_id": "c-1", "disclosure_id": "d-1"}
+        | {"student": {"name": "Lucia Gonzalez", "student_id": "S-204518", "grade": "4"}},
+    )
+    why = "Calling the family about the bus stop for this student."
+    shown = post(browser, "/staff/concerns/c-1", "/staff/concerns/c-1/reveal", reason=why)
+    assert shown.status_code == 200 and "Lucia Gonzalez" in shown.text
+    assert services.sent == [("POST", "/v1/concerns/c-1/student/reveal", {"reason": why})]
+    services.sent.clear()
     sign_in(browser, "auditor", sub="aud-1")
     case = browser.get("/staff/concerns/c-1")
     assert "/staff/concerns/c-1/reveal" not in case.text
