@@ -111,6 +111,17 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Settlement:
+    """How a leased attempt ends: the fields it sets, its line in the history, the events it
+    publishes; `final` when the delivery is settled (sent, failed), not put back for later."""
+
+    fields: Document
+    attempt: Attempt
+    events: list[CloudEvent]
+    final: bool = True
+
+
+@dataclass(frozen=True)
 class Delivery:
     id: str
     concern_id: str
@@ -410,13 +421,9 @@ class DeliveryRepository:
         events: list[CloudEvent],
     ) -> bool:
         """Record the provider's acceptance with its events, if we still hold the lease."""
+        fields = sent_fields(now, answer, reference)
         return await self._finish_attempt(
-            delivery_id,
-            token,
-            events,
-            sent_fields(now, answer, reference),
-            Attempt(attempt, now, True, answer),
-            final=True,
+            delivery_id, token, Settlement(fields, Attempt(attempt, now, True, answer), events)
         )
 
     async def release(
@@ -430,13 +437,10 @@ class DeliveryRepository:
         attempt: int,
     ) -> bool:
         """Put a delivery whose attempt failed back in the queue for a later try."""
+        fields = released_fields(now, error, next_attempt_at)
+        tried = Attempt(attempt, now, False, error)
         return await self._finish_attempt(
-            delivery_id,
-            token,
-            [],
-            released_fields(now, error, next_attempt_at),
-            Attempt(attempt, now, False, error),
-            final=False,
+            delivery_id, token, Settlement(fields, tried, [], final=False)
         )
 
     async def mark_failed(
@@ -450,13 +454,9 @@ class DeliveryRepository:
         events: list[CloudEvent],
     ) -> bool:
         """Give up on a delivery, with the events that tell the bureau."""
+        fields = failed_fields(now, error)
         return await self._finish_attempt(
-            delivery_id,
-            token,
-            events,
-            failed_fields(now, error),
-            Attempt(attempt, now, False, error),
-            final=True,
+            delivery_id, token, Settlement(fields, Attempt(attempt, now, False, error), events)
         )
 
     async def mark_bounced(
@@ -487,27 +487,19 @@ class DeliveryRepository:
         )
         return result.modified_count == 1
 
-    async def _finish_attempt(
-        self,
-        delivery_id: str,
-        token: str,
-        events: list[CloudEvent],
-        fields: Document,
-        attempt: Attempt,
-        *,
-        final: bool,
-    ) -> bool:
+    async def _finish_attempt(self, delivery_id: str, token: str, settled: Settlement) -> bool:
+        """Write how the attempt ended, if this process still holds the delivery's lease."""
         unset: Document = {LEASE_TOKEN: "", LEASE_UNTIL: ""}
-        if final:
+        if settled.final:
             # The text may hold a reply or a survey link: once settled, only the log remains.
             unset.update({"text": "", "html": "", "attachments": "", "next_attempt_at": ""})
         update: Document = {
-            "$set": fields,
+            "$set": settled.fields,
             "$unset": unset,
-            "$push": {"history": {"$each": [attempt.entry()], "$slice": -MAX_HISTORY}},
+            "$push": {"history": {"$each": [settled.attempt.entry()], "$slice": -MAX_HISTORY}},
         }
-        if events:
-            update["$push"].update(outbox_push(events))
+        if settled.events:
+            update["$push"].update(outbox_push(settled.events))
         result = await self._deliveries.update_one(
             {"_id": delivery_id, "status": DeliveryStatus.SENDING.value, LEASE_TOKEN: token},
             update,

@@ -21,6 +21,7 @@ from services.notify.repository.deliveries import (
     Delivery,
     DeliveryRepository,
     NewDelivery,
+    Settlement,
     _new_document,
     from_document,
 )
@@ -135,27 +136,18 @@ class FakeDeliveryRepository(DeliveryRepository):
         held = doc is not None and doc["status"] == DeliveryStatus.SENDING.value
         return doc if held and doc is not None and doc.get(LEASE_TOKEN) == token else None
 
-    async def _finish_attempt(
-        self,
-        delivery_id: str,
-        token: str,
-        events: list[CloudEvent],
-        fields: Document,
-        attempt: Attempt,
-        *,
-        final: bool,
-    ) -> bool:
+    async def _finish_attempt(self, delivery_id: str, token: str, settled: Settlement) -> bool:
         doc = self._held(delivery_id, token)
         if doc is None:
             return False
-        doc.update(fields, updated_at=attempt.at)
+        doc.update(settled.fields, updated_at=settled.attempt.at)
         doc.pop(LEASE_TOKEN, None)
         doc.pop(LEASE_UNTIL, None)
-        if final:  # settled: only the log remains
+        if settled.final:  # settled: only the log remains
             for name in ("text", "html", "attachments", "next_attempt_at"):
                 doc.pop(name, None)
-        self._log(doc, attempt)
-        self.outbox.extend(events)
+        self._log(doc, settled.attempt)
+        self.outbox.extend(settled.events)
         return True
 
     @staticmethod
