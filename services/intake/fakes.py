@@ -12,6 +12,7 @@ callbacks on time and the raw `collection`, which speak the store's query langua
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from services.intake.repository import (
     ASSIGNEE_AT,
     PHONE_ANSWERS,
     PHONE_ANSWERS_THEN_DONE,
+    AssigneeGuard,
     ConcernRepository,
     _outcome_update,
     case_of,
@@ -161,27 +163,17 @@ class FakeConcernRepository(ConcernRepository):
         return True
 
     async def _apply_facts(
-        self,
-        concern_id: str,
-        event_id: str,
-        update: Document,
-        *,
-        decided_at: datetime | None = None,
-        unassigned: bool = False,
+        self, concern_id: str, event_id: str, update: Document, guard: AssigneeGuard | None = None
     ) -> bool:
         doc = self.documents.get(concern_id)
         if doc is None:
             return False
-        if any(e.get("event_id") == event_id for e in doc.get("timeline") or ()):
-            return True  # applied before: changes nothing
+        applied = any(e.get("event_id") == event_id for e in doc.get("timeline") or ())
+        if guard is not None:  # compared as the store compares: to the millisecond
+            guard = replace(guard, decided_at=stored(guard.decided_at))
         known = doc.get(ASSIGNEE_AT)
-        if (
-            decided_at is not None
-            and known is not None
-            and (as_utc(known) > decided_at or (not unassigned and as_utc(known) == decided_at))
-        ):
-            return True  # a later decision about the assignee is applied
-        apply_update(doc, update)
+        if not applied and (guard is None or guard.allows(as_utc(known) if known else None)):
+            apply_update(doc, update)
         return True
 
     async def awaiting_since_before(self, moment: datetime, limit: int) -> list[Case]:

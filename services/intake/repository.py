@@ -9,7 +9,7 @@ store round trips (group commit: one `insert_many`, one `bulk_write`).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -295,6 +295,21 @@ def event_facts_update(
     return update
 
 
+@dataclass(frozen=True)
+class AssigneeGuard:
+    """Who works a concern changes only by a decision later than the one applied (or one of
+    the same moment that leaves nobody: who may work the case errs on the side of nobody)."""
+
+    decided_at: datetime
+    unassigned: bool = False
+
+    def allows(self, applied_at: datetime | None) -> bool:
+        """Whether this decision changes a concern whose assignee was decided `applied_at`."""
+        if applied_at is None:
+            return True
+        return applied_at < self.decided_at or (self.unassigned and applied_at == self.decided_at)
+
+
 class ConcernRepository:
     def __init__(
         self, db: AsyncDatabase[Document], vault: StudentVault, *, tracking_block: int = 1
@@ -547,24 +562,18 @@ class ConcernRepository:
         update = event_facts_update(
             event_id, facts={**facts, ASSIGNEE_AT: decided_at}, entry=entry, at=at
         )
-        return await self._apply_facts(
-            concern_id, event_id, update, decided_at=decided_at, unassigned=unassigned
-        )
+        guard = AssigneeGuard(decided_at, unassigned)
+        return await self._apply_facts(concern_id, event_id, update, guard)
 
     async def _apply_facts(
-        self,
-        concern_id: str,
-        event_id: str,
-        update: Document,
-        *,
-        decided_at: datetime | None = None,
-        unassigned: bool = False,
+        self, concern_id: str, event_id: str, update: Document, guard: AssigneeGuard | None = None
     ) -> bool:
-        """Apply `update` once per event; with `decided_at`, only when no later decision about
-        the assignee is applied (nor one of the same moment, unless this one `unassigned`)."""
+        """Apply `update` once per event (and as `guard` allows); answers whether the concern
+        exists."""
         condition: Document = {}
-        if decided_at is not None:
-            newer = {"$gt": decided_at} if unassigned else {"$gte": decided_at}
+        if guard is not None:
+            at = guard.decided_at
+            newer = {"$gt": at} if guard.unassigned else {"$gte": at}
             # `$not` rather than an `$or` with a missing stamp: SecantusDB scans for an `$or`
             condition = {ASSIGNEE_AT: {"$not": newer}}
         return await self._facts((concern_id, event_id, update, condition))

@@ -1,7 +1,8 @@
 """Intake's fake repository, which its fast handler tests run on, against the real one on the
 test store: the same calls answer the same and leave the same stored concern (a fact applied
 once per event, the later clock report kept, a change refused at a stale version, a PIN
-locked after its wrong tries, the long waits found by how long)."""
+locked after its wrong tries, who works the case decided by the latest decision, the long
+waits found by how long)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,30 @@ async def scenario(repo: Any) -> list[object]:
         await repo.claim_pin_try("c-1", now=asked + timedelta(minutes=2), attempts=3, lockout_s=60)
     )
     await repo.pin_succeeded("c-1")
+    # who works the case: only a later decision changes it; one of the same moment only when
+    # it leaves nobody; a redelivered event changes nothing
+    t1, t2 = T0 + timedelta(hours=2), T0 + timedelta(hours=3)
+    for event_id, member, decided_at, unassigned in [
+        ("a-1", "sd-2", t1, False),
+        ("a-1", "sd-2", t1, False),  # the same event again
+        ("a-0", "sd-9", T0, False),  # an earlier decision, late
+        ("a-2", "sd-3", t1, False),  # another of the same moment
+        ("a-3", None, t1, True),  # nobody, at the same moment
+        ("a-4", "sd-4", t2, False),
+        ("a-5", "sd-5", t2 - timedelta(seconds=1), True),  # an earlier unassignment, late
+    ]:
+        seen.append(
+            await repo.record_assignee(
+                "c-1",
+                event_id,
+                facts={"assignee_id": member},
+                entry={"kind": "assigned" if member else "unassigned"},
+                at=decided_at,
+                decided_at=decided_at,
+                unassigned=unassigned,
+            )
+        )
+    seen.append((await repo.get_document("c-1") or {}).get("assignee_id"))
     found = await repo.by_tracking_number(" cs-2026-000001 ")
     seen += [
         found and found["_id"],
