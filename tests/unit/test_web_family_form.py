@@ -3,8 +3,6 @@ form, or on the check-your-answers page, keeps what it typed (a link would have 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -13,21 +11,18 @@ from frontends.web.main import create_app
 from frontends.web.security import LANGUAGE_COOKIE
 from frontends.web.settings import WebSettings
 from tests.unit.test_web_family_status import Intake
-from tests.unit.test_web_pages import ANSWERS, RECEIPT, Services, form_fields, new_form
+from tests.unit.test_web_pages import (
+    ANSWERS,
+    RECEIPT,
+    Services,
+    browser,
+    form_fields,
+    new_form,
+    services,
+)
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def services() -> Services:
-    return Services()
-
-
-@pytest.fixture
-def browser(services: Services) -> Iterator[TestClient]:
-    app = create_app(WebSettings(), transport=httpx.MockTransport(services))
-    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        yield client
+__all__ = ["browser", "services"]  # the family pages' fixtures, shared
 
 
 def test_switching_language_on_the_form_keeps_what_was_typed_and_the_choice(

@@ -5,36 +5,19 @@ never reaches notify (which answers any tracking number a front door asks for)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from frontends.web.main import create_app
 from frontends.web.security import ACCESS_COOKIE
-from frontends.web.settings import WebSettings
 from tests.unit.test_web_family_status import PERSONAL_LINK, TRACKING
 from tests.unit.test_web_pages import RECEIPT, form_fields
-from tests.unit.test_web_status_survey_and_team import RESOLVED, Services
+from tests.unit.test_web_status_survey_and_team import Services, browser, services
 
 pytestmark = pytest.mark.unit
+__all__ = ["browser", "services"]  # a resolved concern's fixtures, shared
 
 OTHER = "CS-2026-000008"  # another family's concern, its number seen on a letter or a screen
-
-
-@pytest.fixture
-def services() -> Services:
-    resolved = Services()
-    resolved.view.update(RESOLVED)
-    return resolved
-
-
-@pytest.fixture
-def browser(services: Services) -> Iterator[TestClient]:
-    app = create_app(WebSettings(), transport=httpx.MockTransport(services))
-    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        yield client
 
 
 def survey_posts(services: Services) -> list[httpx.Request]:
