@@ -15,7 +15,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from devtools.bureau import LocalBureau
 from devtools.screenshots import resolve
-from tests.browser.test_staff_console import AXE, WCAG_AA
+from tests.browser.test_family_flow import AXE, WCAG_AA
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.browser
