@@ -21,9 +21,9 @@ EXAMPLE_PLACEHOLDER = re.compile(r"<[^<>@\s][^<>@]{0,78}>")
 SECRET_NAMES = re.compile(r"(_key|_keys|_token|_password|_secret|_url)$")
 
 
-def example_placeholders(settings: BaseSettings) -> list[str]:
-    """The environment variables of `settings` that still hold an example's placeholder where
-    a secret goes (a key, a token, a password, a URL's credentials)."""
+def refuse_example_placeholders(settings: BaseSettings) -> None:
+    """Refuses (ValueError) settings that still hold an example's placeholder where a secret
+    goes (a key, a token, a password, a URL's credentials), naming their variables."""
     found = []
     for name, value in settings:
         if isinstance(value, SecretStr):
@@ -32,7 +32,11 @@ def example_placeholders(settings: BaseSettings) -> list[str]:
             continue
         if EXAMPLE_PLACEHOLDER.search(value):
             found.append(name.upper())
-    return found
+    if found:
+        raise ValueError(
+            f"{', '.join(found)} still hold the example's placeholder (<...>): set real "
+            "values (`python -m devtools.secrets` makes random keys)"
+        )
 
 
 class ServiceSettings(BaseSettings):
@@ -113,11 +117,7 @@ class ServiceSettings(BaseSettings):
     def _no_development_secrets_in_production(self) -> ServiceSettings:
         if self.environment == "development":
             return self
-        if placeholders := example_placeholders(self):
-            raise ValueError(
-                f"{', '.join(placeholders)} still hold the example's placeholder (<...>): "
-                "set real values (`python -m devtools.secrets` makes random keys)"
-            )
+        refuse_example_placeholders(self)
         key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
         if self.jwt_jwks_url and key in (None, DEVELOPMENT_SIGNING_KEY):
             return self  # the provider's keys only

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import DEVELOPMENT_SIGNING_KEY, Role, mint_token
+from shared.settings import refuse_example_placeholders
 
 MINTED_TTL_S = 3600
 RENEW_BEFORE_S = 300
@@ -55,6 +56,8 @@ class FrontendSettings(BaseSettings):
             raise ValueError(
                 "set BUREAU_CLIENT_TOKEN (a token with the `frontend` role) outside development"
             )
+        if self.environment != "development":
+            refuse_example_placeholders(self)
         return self
 
     def token_source(self) -> TokenSource:

@@ -4,6 +4,8 @@ schemas, and consistent with the code (commands, settings, probes, ports)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+from os import urandom
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import yaml
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from devtools.render_k8s import FRONTEND_PORTS, OUT, PORTS, render, secrets_example
+from shared.settings import EXAMPLE_PLACEHOLDER
 from tests.unit.test_compose import frontend_settings_class, settings_class
 
 pytestmark = pytest.mark.unit
@@ -113,11 +116,8 @@ def test_frontend_settings_accept_the_environment_the_cluster_gives(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Production (ENVIRONMENT=production): every secret the settings refuse to start without
-    # must be among the secrets the Deployment references (filled in as in the example).
-    example = secrets_example()["stringData"]
-    for env in frontend_container(name)["env"]:
-        value = env.get("value") or example[env["valueFrom"]["secretKeyRef"]["key"]]
-        monkeypatch.setenv(env["name"], value)
+    # must be among the secrets the Deployment references (filled in as the example says).
+    set_cluster_environment(name, monkeypatch, filled=True)
 
     settings = frontend_settings_class(name)()
 
@@ -207,22 +207,33 @@ def test_the_web_believes_the_ingress_not_an_address_the_family_made_up() -> Non
     assert family_address_seen(trusted, peer=family, forwarded="198.51.100.1") == family
 
 
-@pytest.mark.parametrize("name", PORTS)
-def test_a_service_refuses_to_start_with_the_example_secrets_as_shipped(
+def set_cluster_environment(name: str, monkeypatch: pytest.MonkeyPatch, *, filled: bool) -> None:
+    """The environment the Deployment `name` gives its container, with the secrets of
+    secrets.example.yaml as shipped, or `filled` in by an operator (each `<...>` replaced)."""
+    example = secrets_example()["stringData"]
+    for env in frontend_container(name)["env"]:
+        value = env.get("value") or example[env["valueFrom"]["secretKeyRef"]["key"]]
+        if filled:
+            value = EXAMPLE_PLACEHOLDER.sub(lambda _: base64.b64encode(urandom(32)).decode(), value)
+        monkeypatch.setenv(env["name"], value)
+
+
+@pytest.mark.parametrize("name", [*PORTS, *FRONTEND_PORTS])
+def test_a_process_refuses_to_start_with_the_example_secrets_as_shipped(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 15 (as finding 6, the example Open311 key): secrets.example.yaml applied as it is
-    gave notify a survey key everyone knows (anyone could sign a survey link) and passwords
-    '<password>'; a placeholder left where a secret goes is refused in production."""
-    example = secrets_example()["stringData"]
-    for env in frontend_container(name)["env"]:
-        monkeypatch.setenv(
-            env["name"], env.get("value") or example[env["valueFrom"]["secretKeyRef"]["key"]]
-        )
+    gave notify a survey key and the web a form secret everyone knows (anyone could sign a
+    survey link or a family's cookie) and passwords '<password>'; a placeholder left where a
+    secret goes is refused in production."""
+    set_cluster_environment(name, monkeypatch, filled=False)
 
     with pytest.raises(ValueError, match="still hold the example's placeholder") as refused:
-        settings_class(name)()
+        (settings_class(name) if name in PORTS else frontend_settings_class(name))()
 
-    assert "AMQP_URL" in str(refused.value) and "MONGO_URL" in str(refused.value)
+    if name in PORTS:
+        assert "AMQP_URL" in str(refused.value) and "MONGO_URL" in str(refused.value)
     if name == "notify":
         assert "SURVEY_TOKEN_KEY" in str(refused.value)
+    if name == "web":
+        assert "FORM_SECRET" in str(refused.value)
