@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,8 +19,10 @@ from services.intake.fakes import (
 )
 from services.intake.idempotency import IdempotencyKeys
 from services.intake.repository import ConcernRepository, DisclosureRepository
+from services.notify.domain import ChannelName, DeliveryStatus, Kind
 from services.notify.repository import (
     DeliveryRepository,
+    NewDelivery,
     SubscriptionRepository,
     SurveyRepository,
     TemplateRepository,
@@ -36,6 +39,7 @@ from services.triage.fakes import (
     FakeRuleRepository,
 )
 from services.triage.repository import DecisionRepository, MemberRepository, RuleRepository
+from shared.events import NotificationFailed, new_event
 
 pytestmark = pytest.mark.unit
 
@@ -133,3 +137,51 @@ def test_a_fake_built_on_its_real_repository_inherits_nothing_that_reaches_the_s
     real: type, fake: type, left_out: set[str]
 ) -> None:
     assert inherited_reach(real, fake, left_out) == {}
+
+
+async def test_a_sent_delivery_bounces_once_keeping_what_the_mail_server_answered() -> None:
+    """`mark_bounced` is the real repository's rule over the fake's `_bounce` primitive."""
+    repo = FakeDeliveryRepository()
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    new = NewDelivery(
+        id="d-1",
+        concern_id="c-1",
+        kind=Kind.ACKNOWLEDGEMENT,
+        channel=ChannelName.EMAIL,
+        address="ana@example.org",
+        language="en",
+        next_attempt_at=t0,
+    )
+    (recorded,) = await repo.record([new], now=t0, lease_until=t0 + timedelta(minutes=1))
+    assert recorded.lease_token is not None
+    assert not await repo.mark_bounced("d-1", now=t0, error="550", attempt=1, events=[])
+    assert await repo.mark_sent(
+        "d-1",
+        token=recorded.lease_token,
+        now=t0,
+        answer="250 OK",
+        reference=None,
+        attempt=1,
+        events=[],
+    )
+    later = t0 + timedelta(hours=1)
+    failed = NotificationFailed(
+        concern_id="c-1",
+        delivery_id="d-1",
+        kind="acknowledgement",
+        channel="email",
+        failed_at=later,
+        error="550 no such user",
+    )
+    event = new_event(failed, source="/bureau/notify", subject="c-1", time=later)
+    bounce = {"now": later, "error": "550 no such user", "attempt": 1, "events": [event]}
+    assert await repo.mark_bounced("d-1", **bounce)  # type: ignore[arg-type]
+    assert not await repo.mark_bounced("d-1", **bounce)  # type: ignore[arg-type]
+    doc = await repo.get_document("d-1") or {}
+    assert (doc["status"], doc["last_error"], doc["provider_answer"]) == (
+        DeliveryStatus.FAILED.value,
+        "550 no such user",
+        "250 OK",
+    )
+    assert [h["answer"] for h in doc["history"]] == ["250 OK", "550 no such user"]
+    assert repo.outbox == [event]

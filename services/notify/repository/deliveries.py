@@ -470,18 +470,19 @@ class DeliveryRepository:
     ) -> bool:
         """A sent mail came back undelivered: the delivery fails, with the events that tell
         the bureau. False when it is not (or no longer) sent: the same report again."""
-        entry = Attempt(attempt, now, False, error).entry()
+        fields = failed_fields(now, error)
+        del fields["provider_answer"]  # what the mail server answered when it took the mail stays
+        tried = Attempt(attempt, now, False, error)
+        return await self._bounce(delivery_id, Settlement(fields, tried, events))
+
+    async def _bounce(self, delivery_id: str, bounced: Settlement) -> bool:
+        """Write a bounce, if the delivery is (still) sent."""
         update: Document = {
-            "$set": {
-                "status": DeliveryStatus.FAILED.value,
-                "failed_at": now,
-                "updated_at": now,
-                "last_error": error,
-            },
-            "$push": {"history": {"$each": [entry], "$slice": -MAX_HISTORY}},
+            "$set": bounced.fields,
+            "$push": {"history": {"$each": [bounced.attempt.entry()], "$slice": -MAX_HISTORY}},
         }
-        if events:
-            update["$push"].update(outbox_push(events))
+        if bounced.events:
+            update["$push"].update(outbox_push(bounced.events))
         result = await self._deliveries.update_one(
             {"_id": delivery_id, "status": DeliveryStatus.SENT.value}, update
         )

@@ -107,22 +107,13 @@ class FakeDeliveryRepository(DeliveryRepository):
         docs = [d for d in self.documents.values() if d["concern_id"] == concern_id]
         return [from_document(d) for d in sorted(docs, key=lambda d: as_utc(d["created_at"]))]
 
-    async def mark_bounced(
-        self,
-        delivery_id: str,
-        *,
-        now: datetime,
-        error: str,
-        attempt: int,
-        events: list[CloudEvent],
-    ) -> bool:
+    async def _bounce(self, delivery_id: str, bounced: Settlement) -> bool:
         doc = self.documents.get(delivery_id)
         if doc is None or doc["status"] != DeliveryStatus.SENT.value:
             return False
-        doc.update(status=DeliveryStatus.FAILED.value, failed_at=now, updated_at=now)
-        doc["last_error"] = error
-        self._log(doc, Attempt(attempt, now, False, error))
-        self.outbox.extend(events)
+        doc.update(bounced.fields)
+        self._log(doc, bounced.attempt)
+        self.outbox.extend(bounced.events)
         return True
 
     def _take(self, doc: Document, *, now: datetime, lease_until: datetime) -> Delivery:
