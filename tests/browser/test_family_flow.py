@@ -114,6 +114,20 @@ async def press_on(page: Page, selector: str) -> None:
         await page.keyboard.press("Enter")
 
 
+async def send_anonymously(page: Page, form: str, description: str) -> tuple[str, str]:
+    """An anonymous concern ("other") sent from the form at `form`, clicked through without
+    the keyboard test's care; its tracking number and PIN from the confirmation shown."""
+    await page.goto(form)
+    await page.check("#category-other")
+    await page.fill("#description", description)
+    await page.check("#contact-none")
+    await page.click("form button[type=submit]")
+    await page.click("form[action='/concern/send'] button")
+    tracking = (await page.locator(".reference").inner_text()).strip()
+    pin = (await page.locator(".row", has_text="PIN").locator("code").inner_text()).strip()
+    return tracking, pin
+
+
 def staff_resolves(intake: str, tracking: str) -> None:
     with httpx.Client(base_url=intake, headers=STAFF, timeout=10) as http:
         items = http.get("/v1/concerns", params={"q": tracking}).json()["items"]
@@ -312,15 +326,9 @@ async def test_anonymous_family_without_javascript_checks_by_number_and_code_and
     page = await sender.new_page()
     page.set_default_timeout(10_000)
     pages = Pages(page, artifacts)
-    await page.goto(f"{web}/concern/new")
-    await page.check("#category-other")
-    await page.fill("#description", "Nobody answers the phone at the front office.")
-    await page.check("#contact-none")
-    await page.click("form button[type=submit]")
-    await page.click("form[action='/concern/send'] button")
-    tracking = (await page.locator(".reference").inner_text()).strip()
+    description = "Nobody answers the phone at the front office."
+    tracking, pin = await send_anonymously(page, f"{web}/concern/new", description)
     code = (await page.locator("code.token").inner_text()).strip()
-    pin = (await page.locator(".row", has_text="PIN").locator("code").inner_text()).strip()
     await expect(page.locator("main")).to_contain_text("You chose not to be contacted")
     await pages.check("confirmation-anonymous")
     await sender.close()

@@ -14,7 +14,12 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from devtools.bureau import LocalBureau
-from tests.browser.test_family_flow import Pages, staff_resolves, without_site_script
+from tests.browser.test_family_flow import (
+    Pages,
+    send_anonymously,
+    staff_resolves,
+    without_site_script,
+)
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.browser
@@ -46,14 +51,8 @@ async def test_a_family_without_email_or_sms_answers_the_survey_on_its_status_pa
     page = await context.new_page()
     page.set_default_timeout(10_000)
     pages = Pages(page, artifacts)
-    await page.goto(f"{web}/concern/new?lang=es")
-    await page.check("#category-other")
-    await page.fill("#description", "Nadie contesta el teléfono de la oficina.")
-    await page.check("#contact-none")
-    await page.click("form button[type=submit]")
-    await page.click("form[action='/concern/send'] button")
-    tracking = (await page.locator(".reference").inner_text()).strip()
-    pin = (await page.locator(".row", has_text="PIN").locator("code").inner_text()).strip()
+    description = "Nadie contesta el teléfono de la oficina."
+    tracking, pin = await send_anonymously(page, f"{web}/concern/new?lang=es", description)
     await context.close()
 
     await asyncio.to_thread(staff_resolves, bureau.url("intake"), tracking)
