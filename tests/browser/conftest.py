@@ -18,6 +18,26 @@ from tests.conftest import Isolation
 ARTIFACTS = REPO_ROOT / "var" / "test-artifacts" / "browser"
 
 
+def bureau_env(
+    isolation: Isolation, mongo_url: str, amqp_url: str, district: Path, base_url: str
+) -> dict[str, str]:
+    """A test bureau's environment: its own queues, exchanges and district file, the web at
+    `base_url` (the mails' links), quick retries and ticks."""
+    return {
+        "MONGO_URL": mongo_url,
+        "AMQP_URL": amqp_url,
+        "QUEUE_PREFIX": isolation.queue_prefix,
+        "EVENTS_EXCHANGE": isolation.events_exchange,
+        "PRIVATE_EXCHANGE": isolation.private_exchange,
+        "DISTRICT_CONFIG": str(district),
+        "PUBLIC_BASE_URL": base_url,
+        "RETRY_DELAYS_MS": "[200, 500, 1000]",
+        "OUTBOX_POLL_S": "0.2",
+        "SCHEDULER_TICK_S": "0.2",
+        "DISPATCH_TICK_S": "0.2",
+    }
+
+
 @pytest.fixture
 def bureau(
     tmp_path: Path,
@@ -30,20 +50,8 @@ def bureau(
     mails' links point to the web frontend."""
     web_port = free_port()
     base_url = f"http://127.0.0.1:{web_port}"
-    env = {
-        "MONGO_URL": mongo_url,
-        "AMQP_URL": amqp_url,
-        "QUEUE_PREFIX": isolation.queue_prefix,
-        "EVENTS_EXCHANGE": isolation.events_exchange,
-        "PRIVATE_EXCHANGE": isolation.private_exchange,
-        "DISTRICT_CONFIG": str(web_district(tmp_path / "district.yaml", base_url)),
-        "PUBLIC_BASE_URL": base_url,
-        "RETRY_DELAYS_MS": "[200, 500, 1000]",
-        "OUTBOX_POLL_S": "0.2",
-        "SCHEDULER_TICK_S": "0.2",
-        "DISPATCH_TICK_S": "0.2",
-        "LOG_LEVEL": "INFO",
-    }
+    district = web_district(tmp_path / "district.yaml", base_url)
+    env = {**bureau_env(isolation, mongo_url, amqp_url, district, base_url), "LOG_LEVEL": "INFO"}
     local = LocalBureau(workdir=tmp_path, env=env)
     local.ports["web"] = web_port
     local.start_smtp()

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from axe_playwright_python.async_playwright import Axe
 from oidc_provider_mock import run_server_in_thread
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
@@ -29,19 +28,12 @@ from devtools.bureau import LocalBureau
 from devtools.launcher import SERVICES, free_port
 from devtools.screenshots import web_district
 from devtools.staff_screenshots import OVERSIGHT_CATEGORY, with_oversight_drill
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, bureau_env
+from tests.browser.test_family_flow import AXE, WCAG_AA
 from tests.conftest import Isolation, bearer, eventually
 
 pytestmark = pytest.mark.browser
 
-AXE = Axe()
-WCAG_AA = {
-    "runOnly": {
-        "type": "tag",
-        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
-    },
-    "resultTypes": ["violations"],
-}
 FAMILY = bearer("frontend", sub="web-frontend")
 SIGN_IN = {
     "idle_timeout_minutes": 30,
@@ -97,19 +89,7 @@ def console(
         district["staff_sign_in"] = SIGN_IN
         with_oversight_drill(district)  # Pre-K concerns reach the Ombudsperson in seconds
         district_file.write_text(yaml.safe_dump(district, allow_unicode=True))
-        env = {
-            "MONGO_URL": mongo_url,
-            "AMQP_URL": amqp_url,
-            "QUEUE_PREFIX": isolation.queue_prefix,
-            "EVENTS_EXCHANGE": isolation.events_exchange,
-            "PRIVATE_EXCHANGE": isolation.private_exchange,
-            "DISTRICT_CONFIG": str(district_file),
-            "PUBLIC_BASE_URL": base_url,
-            "RETRY_DELAYS_MS": "[200, 500, 1000]",
-            "OUTBOX_POLL_S": "0.2",
-            "SCHEDULER_TICK_S": "0.2",
-            "DISPATCH_TICK_S": "0.2",
-        }
+        env = bureau_env(isolation, mongo_url, amqp_url, district_file, base_url)
         local = LocalBureau(workdir=tmp, env=env)
         local.ports["web"] = web_port
         local.start_smtp()
