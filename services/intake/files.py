@@ -5,7 +5,8 @@ GridFS writes a file's chunks first and its files document last: an upload that 
 the two (the store gone, a timeout, intake stopped) leaves chunks no file names, which no list
 shows and no delete finds. Each upload therefore records itself first (`file_uploads`, by
 bucket and file id) and forgets that record once the file is whole; a sweep deletes the chunks
-of every upload recorded longer than `UPLOAD_STALE` ago whose file never appeared. A failed
+of every upload recorded longer than `UPLOAD_STALE` ago whose file never appeared. A deletion
+(files document first, then chunks) is recorded the same way. A failed
 upload is not cleaned at once: another replica may be writing a file of the same id (a form
 sent twice at once), and only time tells the two apart.
 """
@@ -16,7 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from gridfs import AsyncGridFSBucket
+from gridfs import AsyncGridFSBucket, NoFile
 from gridfs.errors import FileExists
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -67,6 +68,25 @@ async def put_file(
         return False
     await _uploads(db).delete_one({"_id": record})  # whole: another upload of it finds it
     return True
+
+
+async def delete_file(
+    db: AsyncDatabase[Document], bucket: str, file_id: str, now: datetime
+) -> None:
+    """Delete the file `file_id` of `bucket` (none: nothing changes). GridFS deletes the files
+    document, then the chunks: should the store fail in between, the record written first
+    (already stale) lets the next `sweep_uploads` delete the chunks left."""
+    record = f"{bucket}:{file_id}"
+    await _uploads(db).update_one(
+        {"_id": record},
+        {"$set": {"bucket": bucket, "file_id": file_id, "started_at": now - UPLOAD_STALE}},
+        upsert=True,
+    )
+    try:
+        await AsyncGridFSBucket(db, bucket_name=bucket).delete(file_id)
+    except NoFile:  # deleted by another replica meanwhile
+        pass
+    await _uploads(db).delete_one({"_id": record})
 
 
 async def sweep_uploads(

@@ -36,8 +36,8 @@ from services.intake.attachments import (
     store,
 )
 from services.intake.context import IntakeContext
+from services.intake.files import delete_file, put_file, sweep_uploads
 from services.intake.files import ensure_indexes as ensure_upload_indexes
-from services.intake.files import put_file, sweep_uploads
 from services.intake.requester_api import client_address
 from services.intake.web import Ctx
 from shared.authz import Access, Permission
@@ -171,11 +171,8 @@ async def sweep(db: AsyncDatabase[Document], now: datetime, *, batch: int = SWEE
         .limit(batch)
         .to_list()
     )
-    for doc in expired:
-        try:
-            await _bucket(db).delete(doc["_id"])
-        except NoFile:  # sent or swept by another replica meanwhile
-            pass
+    for doc in expired:  # sent or swept by another replica meanwhile: nothing changes
+        await delete_file(db, BUCKET, doc["_id"], now)
     if expired:
         log.info("expired pending files deleted", extra={"count": len(expired)})
     return len(expired)
@@ -294,10 +291,7 @@ async def remove(
     db = _db(ctx)
     found = await _files(db).find_one({"_id": file_id, "metadata.form_key": form_key}, {"_id": 1})
     if found is not None:
-        try:
-            await _bucket(db).delete(file_id)
-        except NoFile:
-            pass
+        await delete_file(db, BUCKET, file_id, ctx.clock.now())
     return Response(status_code=204)
 
 
@@ -371,8 +365,5 @@ async def send(
                     id=found.id, filename=found.filename, attached=True, attachment_id=stored.id
                 )
             )
-        try:
-            await _bucket(db).delete(doc["_id"])
-        except NoFile:
-            pass
+        await delete_file(db, BUCKET, doc["_id"], ctx.clock.now())
     return outcomes

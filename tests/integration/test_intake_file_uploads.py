@@ -111,3 +111,30 @@ async def test_a_form_sent_by_two_replicas_at_once_attaches_its_file_once(
     await sweep_uploads(mongo[isolation.db("intake")], clock.now())
     db = mongo[isolation.db("intake")]
     assert await db["attachments.chunks"].count_documents({}) == 5  # each file's one chunk
+
+
+async def test_a_deletion_that_fails_half_way_leaves_no_chunks_once_swept(
+    intake: httpx.AsyncClient,
+    clock: FakeClock,
+    mongo: AsyncMongoClient,
+    isolation: Isolation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GridFS deletes a file's files document, then its chunks: the store failing in between
+    left the chunks of a file nobody could name any more."""
+    kept = await put(intake, "carta.pdf", PDF, "application/pdf")
+    original = AsyncCollection.delete_many
+
+    async def failing(self: AsyncCollection[Any], query: Any, *args: Any, **kw: Any) -> Any:
+        if self.name.endswith(".chunks"):
+            raise AutoReconnect("the store went away")
+        return await original(self, query, *args, **kw)
+
+    monkeypatch.setattr(AsyncCollection, "delete_many", failing)
+    removed = await intake.delete(f"/v1/forms/{FORM}/attachments/{kept.json()['id']}")
+    assert removed.status_code == 503
+    monkeypatch.undo()
+    assert await pending(intake) == [] and await chunks_of(mongo, isolation, "pending") == 1
+
+    assert await sweep_uploads(mongo[isolation.db("intake")], clock.now()) == 1  # at once
+    assert await chunks_of(mongo, isolation, "pending") == 0
