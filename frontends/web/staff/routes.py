@@ -7,6 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -67,6 +68,20 @@ TEXT_MAX = 5000
 SAFETY_TEXT_MAX = 20_000  # triage takes 300 words of 60 characters at most
 # The reason a call-center agent's lookup records unless they write another.
 CALLER_LOOKUP_REASON = "The caller on the phone asks about their concerns."
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What intake keeps apart on a case and shows only with a reason: who may ask (by the
+    pages their roles give), what others are told, the form's field."""
+
+    allowed: Callable[[Pages], bool]
+    forbidden: str
+    field: str
+
+
+STUDENT = Kept(lambda pages: pages.reveal, "You may not see this student's information.", "reveal")
+CONTACT = Kept(lambda pages: pages.act, "You may not see this family's contact.", "contact")
 
 
 def install(app: FastAPI, settings: WebSettings, district: DistrictConfig) -> None:
@@ -741,28 +756,23 @@ def _router() -> APIRouter:
         return RedirectResponse(f"/staff/concerns/{quote(concern_id)}?done=retriage", 303)
 
     async def reason_to_reveal(
-        request: Request,
-        concern_id: str,
-        *,
-        allowed: Callable[[Pages], bool],
-        forbidden: str,
-        field: str,
+        request: Request, concern_id: str, kept: Kept
     ) -> tuple[StaffUser, str] | Response:
         """Who asks to see what intake keeps apart (the student's record, the family's
         contact) and their posted reason; or the case page refusing it: not theirs to see, or
         no reason given (intake records it)."""
         user = signed_in(request)
         reason = (await _posted_values(request)).get("reason", "")[:1000]
-        if not allowed(Pages.of(user)):
-            return await case_page(request, user, concern_id, status=403, problem=forbidden)
+        if not kept.allowed(Pages.of(user)):
+            return await case_page(request, user, concern_id, status=403, problem=kept.forbidden)
         if len(reason) < 10:
             return await case_page(
                 request,
                 user,
                 concern_id,
                 status=400,
-                values={f"{field}_reason": reason},
-                errors={f"{field}-reason": "Say why you need it (at least 10 characters)."},
+                values={f"{kept.field}_reason": reason},
+                errors={f"{kept.field}-reason": "Say why you need it (at least 10 characters)."},
             )
         return user, reason
 
@@ -770,13 +780,7 @@ def _router() -> APIRouter:
     async def reveal(request: Request, concern_id: str) -> Response:
         """The student's information, shown on this answer only (never kept in a URL or
         cookie); intake records the reveal with its reason."""
-        asked = await reason_to_reveal(
-            request,
-            concern_id,
-            allowed=lambda pages: pages.reveal,
-            forbidden="You may not see this student's information.",
-            field="reveal",
-        )
+        asked = await reason_to_reveal(request, concern_id, STUDENT)
         if isinstance(asked, Response):
             return asked
         user, reason = asked
@@ -801,13 +805,7 @@ def _router() -> APIRouter:
     async def contact(request: Request, concern_id: str) -> Response:
         """The family's name, phone and email, to call them back: shown on this answer only
         (never kept in a URL or cookie); intake records the access with its reason."""
-        asked = await reason_to_reveal(
-            request,
-            concern_id,
-            allowed=lambda pages: pages.act,
-            forbidden="You may not see this family's contact.",
-            field="contact",
-        )
+        asked = await reason_to_reveal(request, concern_id, CONTACT)
         if isinstance(asked, Response):
             return asked
         user, reason = asked
