@@ -97,6 +97,9 @@ def section_checks() -> dict[str, Any]:
     from shared.board import BoardConfig  # who gets the Board's packet
 
     checks["board"] = lambda district: district.section("board", BoardConfig)
+    from shared.safety_desk import safety_desk  # read by notify and the phone front door
+
+    checks["safety_desk"] = safety_desk
     from frontends.phone.config import phone_config  # the phone front door's, as at its start
 
     checks["phone"] = phone_config

@@ -121,6 +121,7 @@ SERVICE_SECTIONS = frozenset(
         "escalation",
         "notify",
         "phone",
+        "safety_desk",  # shared by notify and the phone front door (shared/safety_desk.py)
         "staff_sign_in",
         "standards",
         "web",

@@ -1,22 +1,21 @@
 """The `phone:` section of `deploy/district.yaml`: who answers when, and the callback standard.
 
-Service Desk hours are a calendar in the district's time zone (the same shape as escalation's
-calendars); after hours a call to "speak to someone" goes to the on-duty security desk named by
-the roster (the first shift that covers the moment), else to the security desk's own line.
+Service Desk hours are opening hours in the district's time zone (`shared/opening_hours.py`, the
+shape of escalation's calendars); after hours a call to "speak to someone" goes to the safety
+desk shift on duty: the district's `safety_desk:` roster (`shared/safety_desk.py`), the one
+notify tells of every critical concern.
 """
 
 from __future__ import annotations
 
-from datetime import date, time
-from typing import Literal
+from datetime import date
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.escalation.calendar import parse_hours
-from shared.district import DistrictConfig
-
-E164 = r"^\+[1-9]\d{6,14}$"
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday"]
+from shared.district import DistrictConfig, DistrictConfigError
+from shared.opening_hours import parse_hours
+from shared.safety_desk import E164, MOVED, SafetyDesk, safety_desk
 
 
 class _Config(BaseModel):
@@ -38,44 +37,6 @@ class ServiceDeskConfig(_Config):
         return hours
 
 
-class Shift(_Config):
-    """One line of the on-duty roster: a desk (or officer) and the hours it covers."""
-
-    name: str
-    number: str = Field(pattern=E164)
-    days: list[Day] = Field(
-        min_length=1,
-        description="weekdays the shift starts on; `holiday` for Service Desk holidays",
-    )
-    hours: str = Field(
-        default="00:00-00:00",
-        description='"17:00-08:00" runs past midnight; "00:00-00:00" is the whole day',
-    )
-
-    @field_validator("hours")
-    @classmethod
-    def _span(cls, spec: str) -> str:
-        span(spec)
-        return spec
-
-
-def span(spec: str) -> tuple[time, time]:
-    """`"17:00-08:00"` as start and end times (an end at or before the start is the next day)."""
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in spec.split("-", 1))
-    except ValueError as exc:
-        raise ValueError(f"shift hours {spec!r} are not like 17:00-08:00") from exc
-    return start, end
-
-
-class SecurityDeskConfig(_Config):
-    number: str = Field(
-        pattern=E164,
-        description="the security desk's line when no shift of the roster covers the moment",
-    )
-    roster: list[Shift] = Field(default_factory=list)
-
-
 # What Twilio's basic voices (man, woman) speak; any other locale needs a Polly or Google voice.
 BASIC_VOICE_LOCALES = frozenset({"en", "en-US", "en-GB", "es", "fr", "de"})
 
@@ -84,7 +45,8 @@ class PhoneConfig(_Config):
     """What the phone front door needs from the district."""
 
     service_desk: ServiceDeskConfig
-    security_desk: SecurityDeskConfig
+    # the district's `safety_desk:` section, set by `phone_config` (never written under `phone:`)
+    safety_desk: SafetyDesk | None = Field(default=None, exclude=True)
     callback_within_s: int = Field(
         default=86_400,
         gt=0,
@@ -106,6 +68,14 @@ class PhoneConfig(_Config):
         "(Twilio's Polly or Google voices, or man/woman for en-US, en-GB, es, fr, de)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _desk_roster_moved(cls, data: Any) -> Any:
+        for old in ("security_desk", "safety_desk"):
+            if isinstance(data, dict) and old in data:
+                raise ValueError(MOVED.format(old=f"phone.{old}"))
+        return data
+
     @model_validator(mode="after")
     def _voices_speak_their_language(self) -> PhoneConfig:
         for language, voice in self.speakers.items():
@@ -124,6 +94,14 @@ class PhoneConfig(_Config):
 
 
 def phone_config(district: DistrictConfig) -> PhoneConfig:
-    """The district's `phone:` section, validated: the phone front door at start and
-    `bureau config check` both call it (`DistrictConfigError` names what is wrong)."""
-    return district.section("phone", PhoneConfig)
+    """The district's `phone:` section with its safety desk roster, validated: the phone front
+    door at start and `bureau config check` both call it (`DistrictConfigError` names what is
+    wrong)."""
+    config = district.section("phone", PhoneConfig)
+    desk = safety_desk(district)
+    if desk is None:
+        raise DistrictConfigError(
+            "phone: after hours, calls go to the safety desk on duty, and this district file "
+            "has no `safety_desk:` roster"
+        )
+    return config.model_copy(update={"safety_desk": desk})

@@ -15,8 +15,9 @@ from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from frontends.phone.config import PhoneConfig, span
-from services.escalation.calendar import WEEKDAYS, BusinessHours, parse_hours
+from frontends.phone.config import PhoneConfig
+from shared.district import DistrictConfigError
+from shared.opening_hours import OpeningHours, weekly_hours
 
 Language = Literal["en", "es"]
 LANGUAGES: tuple[Language, ...] = ("en", "es")
@@ -110,39 +111,21 @@ class Desk:
     number: str
 
 
-def service_desk_hours(config: PhoneConfig, timezone: str) -> BusinessHours:
-    """The Service Desk's opening hours as a calendar in the district's zone."""
+def service_desk_hours(config: PhoneConfig, timezone: str) -> OpeningHours:
+    """The Service Desk's opening hours in the district's zone."""
     desk = config.service_desk
-    return BusinessHours(
-        id="service-desk",
-        timezone=ZoneInfo(timezone),
-        hours={WEEKDAYS.index(day): parse_hours(spec) for day, spec in desk.hours.items()},
-        holidays=frozenset(desk.holidays),
-    )
+    return weekly_hours("service-desk", timezone, desk.hours, frozenset(desk.holidays))
 
 
 def desk_for(now: datetime, config: PhoneConfig, timezone: str) -> Desk:
-    """Who answers "speak to someone" at `now`: the Service Desk in its hours, else the
-    on-duty security desk of the roster (the first shift covering `now`), else the security
-    desk's own line."""
+    """Who answers "speak to someone" at `now`: the Service Desk in its hours, else the safety
+    desk shift on duty (the district's roster, which notify tells of critical concerns)."""
     if service_desk_hours(config, timezone).is_open(now):
         return Desk(DeskKind.SERVICE_DESK, "Service Desk", config.service_desk.number)
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    holidays = set(config.service_desk.holidays)
-    for shift in config.security_desk.roster:
-        start, end = span(shift.hours)
-        for day in (local.date(), local.date() - timedelta(days=1)):
-            names = {WEEKDAYS[day.weekday()]} | ({"holiday"} if day in holidays else set())
-            if not names & set(shift.days):
-                continue
-            begins = datetime.combine(day, start, tzinfo=zone)
-            ends = datetime.combine(
-                day if end > start else day + timedelta(days=1), end, tzinfo=zone
-            )
-            if begins <= local < ends:
-                return Desk(DeskKind.SECURITY_DESK, shift.name, shift.number)
-    return Desk(DeskKind.SECURITY_DESK, "Security desk", config.security_desk.number)
+    shift = config.safety_desk.on_duty(now) if config.safety_desk else None
+    if shift is None:  # `phone_config` refuses a district without a roster covering the week
+        raise DistrictConfigError("no safety desk shift is on duty: check `safety_desk:`")
+    return Desk(DeskKind.SECURITY_DESK, shift.name, shift.phone)
 
 
 def callback_due(now: datetime, config: PhoneConfig) -> datetime:

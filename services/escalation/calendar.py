@@ -8,21 +8,33 @@ right local hour on either side of it.
 
 All arithmetic is done on UTC instants: Python subtracts two datetimes of the same zone by
 their wall-clock readings, which would be an hour off across a daylight-saving change.
+
+The opening hours themselves (parsing, the open check) are `shared/opening_hours.py`, which the
+phone front door reads too; they are imported here under their old names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
+
+from shared.opening_hours import WEEKDAYS, OpeningHours, parse_hours
+
+__all__ = [
+    "AROUND_THE_CLOCK",
+    "WEEKDAYS",
+    "AroundTheClock",
+    "BusinessHours",
+    "Calendar",
+    "parse_hours",
+]
 
 AROUND_THE_CLOCK = "around-the-clock"
 ZERO = timedelta(0)
 # Ten years of days: a calendar with opening hours always finds an open day long before this.
 MAX_DAYS = 3660
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Calendar(Protocol):
@@ -66,22 +78,8 @@ class AroundTheClock:
 
 
 @dataclass(frozen=True)
-class BusinessHours:
-    """Opening hours per weekday (Monday = 0) in a time zone, minus holidays."""
-
-    id: str
-    timezone: ZoneInfo
-    hours: Mapping[int, tuple[time, time]]
-    holidays: frozenset[date] = field(default_factory=frozenset)
-
-    def __post_init__(self) -> None:
-        if not self.hours:
-            raise ValueError(f"calendar {self.id}: no opening hours on any weekday")
-        for weekday, (opens, closes) in self.hours.items():
-            if not 0 <= weekday <= 6 or opens >= closes:
-                raise ValueError(
-                    f"calendar {self.id}: weekday {weekday} opens {opens} and closes {closes}"
-                )
+class BusinessHours(OpeningHours):
+    """Opening hours per weekday (Monday = 0) in a time zone, minus holidays: counted time."""
 
     def add(self, start: datetime, work: timedelta) -> datetime:
         """The instant at which `work` of opening hours has passed since `start`."""
@@ -122,22 +120,6 @@ class BusinessHours:
                 return max(opens, at)
         raise ValueError(f"calendar {self.id}: no opening in {MAX_DAYS} days")
 
-    def is_open(self, at: datetime) -> bool:
-        """Whether `at` falls within opening hours."""
-        local_day = at.astimezone(self.timezone).date()
-        window = self._window(local_day)
-        return window is not None and window[0] <= at < window[1]
-
-    def _window(self, day: date) -> tuple[datetime, datetime] | None:
-        if day in self.holidays:
-            return None
-        hours = self.hours.get(day.weekday())
-        if hours is None:
-            return None
-        opens = datetime.combine(day, hours[0], tzinfo=self.timezone).astimezone(UTC)
-        closes = datetime.combine(day, hours[1], tzinfo=self.timezone).astimezone(UTC)
-        return opens, closes
-
     def _windows(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Opening windows (as UTC instants) from the local day of `start` onwards."""
         day = start.astimezone(self.timezone).date()
@@ -145,14 +127,3 @@ class BusinessHours:
             window = self._window(day + timedelta(days=offset))
             if window is not None:
                 yield window
-
-
-def parse_hours(spec: str) -> tuple[time, time]:
-    """`"08:00-17:00"` as opening and closing times."""
-    try:
-        opens, closes = (time.fromisoformat(part.strip()) for part in spec.split("-", 1))
-    except ValueError as exc:
-        raise ValueError(f"opening hours {spec!r} are not like 08:00-17:00") from exc
-    if opens >= closes:
-        raise ValueError(f"opening hours {spec!r} close before they open")
-    return opens, closes

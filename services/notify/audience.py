@@ -42,6 +42,7 @@ from shared.events import (
     SlaWarning,
 )
 from shared.messaging.transient import TransientError
+from shared.safety_desk import safety_desk
 
 STAFF_LANGUAGE = "en"
 _TARGET_WORDS = {
@@ -227,7 +228,7 @@ def plan(
                 extra,
                 every_channel=True,
             ),
-            *_safety_desk(data.triaged_at, district, config, available, extra),
+            *_safety_desk(data.triaged_at, district, available, extra),
         ]
     return []
 
@@ -262,29 +263,29 @@ def assignment_ended(
 def _safety_desk(
     at: datetime,
     district: DistrictConfig,
-    config: NotifyConfig,
     available: frozenset[ChannelName],
     extra: Mapping[str, Any],
 ) -> list[Planned]:
-    """The on-duty safety desk, by email and SMS (each it has), for a critical concern."""
-    planned: list[Planned] = []
-    for shift in config.safety_desk_on_duty(at, district.district.timezone):
-        recipient = f"safety-desk:{shift.name}"
-        for channel, address in ((ChannelName.EMAIL, shift.email), (ChannelName.SMS, shift.phone)):
-            if address and channel in available:
-                planned.append(
-                    Planned(
-                        kind=Kind.CRITICAL_CONCERN,
-                        recipient=recipient,
-                        name=shift.name,
-                        channel=channel,
-                        address=str(address),
-                        language=STAFF_LANGUAGE,
-                        occurrence=_stamp(at),
-                        facts=dict(extra),
-                    )
-                )
-    return planned
+    """The safety desk shift on duty (the district's roster, the one the phone rings after
+    hours), by email and SMS (each it has), for a critical concern."""
+    desk = safety_desk(district)
+    shift = desk.on_duty(at) if desk else None
+    if shift is None:
+        return []
+    return [
+        Planned(
+            kind=Kind.CRITICAL_CONCERN,
+            recipient=f"safety-desk:{shift.name}",
+            name=shift.name,
+            channel=channel,
+            address=str(address),
+            language=STAFF_LANGUAGE,
+            occurrence=_stamp(at),
+            facts=dict(extra),
+        )
+        for channel, address in ((ChannelName.EMAIL, shift.email), (ChannelName.SMS, shift.phone))
+        if address and channel in available
+    ]
 
 
 def _stamp(moment: datetime) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from typing import Literal
+from datetime import time
+from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.safety_desk import MOVED
 
 PUBLIC_BASE_URL = "{public_base_url}"
 """In a link of the district file: the web frontend's address (setting PUBLIC_BASE_URL)."""
@@ -24,47 +25,8 @@ class QuietHours(_Config):
     end: time = time(8, 0)
 
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class SafetyDeskShift(_Config):
-    """Who answers for safety at a time of the week: told of every critical concern at once.
-    `start` after `end` runs past midnight (the shift belongs to the day it starts)."""
-
-    name: str = Field(min_length=1)
-    email: EmailStr | None = None
-    phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
-    days: tuple[Weekday, ...] = WEEKDAYS
-    start: time = time(0, 0)
-    end: time = time(0, 0)  # with start 00:00: the whole day
-
-    @model_validator(mode="after")
-    def _reachable(self) -> SafetyDeskShift:
-        if self.email is None and self.phone is None:
-            raise ValueError(f"safety desk {self.name!r} needs an email or a phone")
-        return self
-
-    def on_duty(self, local: datetime) -> bool:
-        """Whether this shift covers a local wall-clock moment."""
-        day, now = WEEKDAYS[local.weekday()], local.time()
-        if self.start < self.end:
-            return day in self.days and self.start <= now < self.end
-        if self.start == self.end:
-            return day in self.days
-        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
-        return (day in self.days and now >= self.start) or (
-            yesterday in self.days and now < self.end
-        )
-
-
 class NotifyConfig(_Config):
     quiet_hours: QuietHours = QuietHours()
-    safety_desk: tuple[SafetyDeskShift, ...] = Field(
-        default=(),
-        description="the on-duty safety desk, by shift: every shift covering the "
-        "moment a concern is triaged critical hears of it at once",
-    )
     sms_max_segments: int = Field(default=3, ge=1, le=10)
     status_url: str | None = Field(
         default=f"{PUBLIC_BASE_URL}/status/{{tracking}}",
@@ -82,6 +44,14 @@ class NotifyConfig(_Config):
     critical_sms: bool = Field(
         default=True, description="also text a team lead (who has a phone) about a critical concern"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _safety_desk_moved(cls, data: Any) -> Any:
+        # the on-duty safety desk is district data shared with the phone (shared/safety_desk.py)
+        if isinstance(data, dict) and "safety_desk" in data:
+            raise ValueError(MOVED.format(old="notify.safety_desk"))
+        return data
 
     @model_validator(mode="after")
     def _urls(self) -> NotifyConfig:
@@ -101,11 +71,6 @@ class NotifyConfig(_Config):
                 if getattr(self, name) is not None
             }
         )
-
-    def safety_desk_on_duty(self, moment: datetime, timezone: str) -> list[SafetyDeskShift]:
-        """The safety desk shifts covering `moment`, in the district's time zone."""
-        local = moment.astimezone(ZoneInfo(timezone))
-        return [shift for shift in self.safety_desk if shift.on_duty(local)]
 
     def status_link(self, tracking: str | None, *, token: str | None = None) -> str:
         """The requester's status page, or empty when the district has none; with the

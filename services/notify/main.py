@@ -37,6 +37,7 @@ from shared.district import DistrictConfig, load_district
 from shared.http import create_service_app, runtime_lifespan
 from shared.messaging.consumer import Handler
 from shared.runtime import Runtime
+from shared.safety_desk import safety_desk
 from shared.store import Document
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def create_app(
     clock = clock or SystemClock()
     district = load_district(settings.district_config)
     district.section("notify", NotifyConfig)  # fail fast on a bad section
+    safety_desk(district)  # and on a bad safety desk roster (critical concerns read it)
     district.section("board", BoardConfig)
     overrides = dict(channels or {})
     if email is not None:
