@@ -206,8 +206,9 @@ def test_development_keys_are_refused_by_the_production_settings(
 
 def test_admin_ports_listen_on_this_host_only(services: dict[str, Any]) -> None:
     """Security #3: intake, RabbitMQ's management (guest/guest) and the mail viewer were
-    published on every interface."""
-    for name in ("intake", "rabbitmq", "mailpit"):
+    published on every interface; so was the email front door's LMTP, which takes any sender
+    it is given (a parent's address included) without the district's mail server's checks."""
+    for name in ("intake", "rabbitmq", "mailpit", "email"):
         for port in services[name]["ports"]:
             assert str(port).startswith("127.0.0.1:"), (name, port)
     rabbit = services["rabbitmq"]["environment"]
