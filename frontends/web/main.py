@@ -487,28 +487,56 @@ def _routes(app: FastAPI) -> None:
         status: int = 200,
         files: list[PendingFile] | None = None,
     ) -> Response:
+        if not form.get("language"):
+            form.values["language"] = web_of(request).language(request)
+        file_field = await files_input(request)
+        return await concern_page(
+            request,
+            "concern_form.html",
+            form,
+            key,
+            status=status,
+            files=files,
+            switch_form=("concern-form", "/concern/new"),
+            shown=lambda categories, schools: {
+                "categories": categories,
+                "schools": schools,
+                "contacts": forms.CONTACTS,
+                "relationships": forms.RELATIONSHIPS,
+                **file_field,
+            },
+        )
+
+    async def concern_page(
+        request: Request,
+        template: str,
+        form: forms.ConcernForm,
+        key: str,
+        *,
+        status: int,
+        files: list[PendingFile] | None,
+        switch_form: tuple[str, str],
+        shown: Callable[[list[tuple[str, str]], list[tuple[str, str]]], dict[str, Any]],
+    ) -> Response:
+        """A page of the concern's form (the form, check your answers) in the family's
+        language: its answers, idempotency key and kept files, and what `shown` adds from the
+        catalog's categories and schools."""
         web = web_of(request)
         language = web.language(request)
         categories, schools = await web.catalog(language)
         if files is None:
             files = await web.pending.files(key, request.cookies.get(CSRF_COOKIE, ""))
-        if not form.get("language"):
-            form.values["language"] = language
         page = web.render(
             request,
-            "concern_form.html",
+            template,
             status=status,
             form=form,
             idempotency_key=key,
-            categories=categories,
-            schools=schools,
-            contacts=forms.CONTACTS,
-            relationships=forms.RELATIONSHIPS,
             files=files,
             file_size=lambda size: pages.file_size(size, language=language),
             switch_path="/concern/new",
-            switch_form=("concern-form", "/concern/new"),
-            **(await files_input(request)),
+            switch_form=switch_form,
+            **shown(categories, schools),
         )
         return kept_language(request, page)
 
@@ -595,26 +623,20 @@ def _routes(app: FastAPI) -> None:
         files: list[PendingFile] | None = None,
     ) -> Response:
         """Check your answers, with the form's idempotency key (sending again is safe)."""
-        web = web_of(request)
-        language = web.language(request)
-        categories, schools = await web.catalog(language)
-        if files is None:
-            files = await web.pending.files(key, request.cookies.get(CSRF_COOKIE, ""))
-        page = web.render(
+        return await concern_page(
             request,
             "check.html",
+            form,
+            key,
             status=status,
-            form=form,
-            idempotency_key=key,
-            errors=errors or {},
-            category_name=dict(categories).get(form.get("category"), ""),
-            school_name=dict(schools).get(form.get("school_id"), ""),
             files=files,
-            file_size=lambda size: pages.file_size(size, language=language),
-            switch_path="/concern/new",
             switch_form=("send-form", "/concern/check"),
+            shown=lambda categories, schools: {
+                "errors": errors or {},
+                "category_name": dict(categories).get(form.get("category"), ""),
+                "school_name": dict(schools).get(form.get("school_id"), ""),
+            },
         )
-        return kept_language(request, page)
 
     @app.post("/concern/send")
     async def send(request: Request) -> Response:
