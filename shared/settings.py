@@ -39,16 +39,29 @@ def refuse_example_placeholders(settings: BaseSettings) -> None:
         )
 
 
-class ServiceSettings(BaseSettings):
-    """Plumbing settings shared by the four services; each service extends it."""
+class ProcessSettings(BaseSettings):
+    """What every process of the bureau (a service, a front door) reads first: its mode, where
+    it listens, how much it logs. Outside development an example's placeholder left where a
+    secret goes is refused."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
-    service_name: str = "bureau"
     environment: str = Field(default="development", description="development or production")
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_example_placeholders_in_production(self) -> ProcessSettings:
+        if self.environment != "development":
+            refuse_example_placeholders(self)
+        return self
+
+
+class ServiceSettings(ProcessSettings):
+    """Plumbing settings shared by the four services; each service extends it."""
+
+    service_name: str = "bureau"
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
@@ -117,7 +130,6 @@ class ServiceSettings(BaseSettings):
     def _no_development_secrets_in_production(self) -> ServiceSettings:
         if self.environment == "development":
             return self
-        refuse_example_placeholders(self)
         key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
         if self.jwt_jwks_url and key in (None, DEVELOPMENT_SIGNING_KEY):
             return self  # the provider's keys only

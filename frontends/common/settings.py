@@ -6,28 +6,21 @@ import time
 from threading import Lock
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import DEVELOPMENT_SIGNING_KEY, Role, mint_token
-from shared.settings import refuse_example_placeholders
+from shared.settings import ProcessSettings
 
 MINTED_TTL_S = 3600
 RENEW_BEFORE_S = 300
 
 
-class FrontendSettings(BaseSettings):
+class FrontendSettings(ProcessSettings):
     """The services' URLs, the frontend's own client token, its public address.
 
     Each frontend extends it (its name, its port, its own settings).
     """
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
-
     frontend_name: str = Field(default="frontend", description="the token's subject in development")
-    environment: str = Field(default="development", description="development or production")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "INFO"
 
     intake_url: str = "http://127.0.0.1:8001"
     triage_url: str = "http://127.0.0.1:8002"
@@ -56,8 +49,6 @@ class FrontendSettings(BaseSettings):
             raise ValueError(
                 "set BUREAU_CLIENT_TOKEN (a token with the `frontend` role) outside development"
             )
-        if self.environment != "development":
-            refuse_example_placeholders(self)
         return self
 
     def token_source(self) -> TokenSource:
