@@ -3,6 +3,8 @@
 What more than one part of the bureau reads: escalation counts SLA time in them (its
 `BusinessHours` adds the arithmetic), the phone front door asks whether the Service Desk is open,
 and the safety desk roster (`shared/safety_desk.py`) writes its shifts as `"HH:MM-HH:MM"`.
+The district's holidays are written once, in an escalation calendar (`escalation.calendars`);
+the Service Desk and the safety desk roster name that calendar (`calendar_holidays`).
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.holidays import Holiday
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -83,3 +89,31 @@ def weekly_hours(
         hours={WEEKDAYS.index(day): parse_hours(spec) for day, spec in hours.items()},
         holidays=holidays,
     )
+
+
+class _CalendarHolidays(BaseModel):
+    """What others read of an escalation calendar: its id and its holidays."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    holidays: list[Holiday] = Field(default_factory=list)
+
+
+def calendar_holidays(district: Any, calendar_id: str, *, named_by: str) -> tuple[Holiday, ...]:
+    """The holiday rules of the escalation calendar `calendar_id` of a `DistrictConfig`;
+    `DistrictConfigError` naming the setting (`named_by`) when there is no such calendar."""
+    from shared.district import DistrictConfigError
+
+    raw = ((district.model_extra or {}).get("escalation") or {}).get("calendars") or []
+    try:
+        calendars = [_CalendarHolidays.model_validate(c) for c in raw]
+    except ValidationError as exc:
+        raise DistrictConfigError(f"escalation.calendars: {exc}") from exc
+    found = next((c for c in calendars if c.id == calendar_id), None)
+    if found is None:
+        raise DistrictConfigError(
+            f"{named_by}: no escalation calendar {calendar_id!r}"
+            f" (calendars: {', '.join(c.id for c in calendars) or 'none'})"
+        )
+    return tuple(found.holidays)

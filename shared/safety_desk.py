@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 
 from shared.holidays import Holiday
 from shared.holidays import dates as holiday_dates
-from shared.opening_hours import WEEKDAYS, parse_span
+from shared.opening_hours import WEEKDAYS, calendar_holidays, parse_span
 
 SECTION = "safety_desk"
 MOVED = (
@@ -121,15 +121,6 @@ class SafetyDeskConfig(_Config):
         return self
 
 
-class _CalendarHolidays(BaseModel):
-    """What the roster reads of an escalation calendar: its id and its holidays."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    id: str
-    holidays: list[Holiday] = Field(default_factory=list)
-
-
 class SafetyDesk(_Config):
     """The roster with the district's time zone and holidays: who is on duty when."""
 
@@ -147,25 +138,15 @@ class SafetyDesk(_Config):
 def safety_desk(district: Any) -> SafetyDesk | None:
     """The district's safety desk (`DistrictConfig`), None without a `safety_desk:` section.
     Raises `DistrictConfigError` naming what is wrong (`bureau config check` calls it)."""
-    from shared.district import DistrictConfigError
-
     extra = district.model_extra or {}
     if not extra.get(SECTION):
         return None
     config = district.section(SECTION, SafetyDeskConfig)
-    calendars = ((extra.get("escalation") or {}).get("calendars")) or []
-    try:
-        found = [_CalendarHolidays.model_validate(c) for c in calendars]
-    except ValueError as exc:
-        raise DistrictConfigError(f"escalation.calendars: {exc}") from exc
-    calendar = next((c for c in found if c.id == config.holidays_calendar), None)
-    if calendar is None:
-        raise DistrictConfigError(
-            f"safety_desk.holidays_calendar: no escalation calendar {config.holidays_calendar!r}"
-            f" (calendars: {', '.join(c.id for c in found) or 'none'})"
-        )
+    holidays = calendar_holidays(
+        district, config.holidays_calendar, named_by="safety_desk.holidays_calendar"
+    )
     return SafetyDesk(
         roster=config.roster,
         timezone=district.district.timezone,
-        holidays=tuple(calendar.holidays),
+        holidays=holidays,
     )

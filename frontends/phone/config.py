@@ -1,20 +1,20 @@
 """The `phone:` section of `deploy/district.yaml`: who answers when, and the callback standard.
 
 Service Desk hours are opening hours in the district's time zone (`shared/opening_hours.py`, the
-shape of escalation's calendars); after hours a call to "speak to someone" goes to the safety
-desk shift on duty: the district's `safety_desk:` roster (`shared/safety_desk.py`), the one
-notify tells of every critical concern.
+shape of escalation's calendars), closed on the holidays of the escalation calendar it names;
+after hours a call to "speak to someone" goes to the safety desk shift on duty: the district's
+`safety_desk:` roster (`shared/safety_desk.py`), the one notify tells of every critical concern.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.district import DistrictConfig, DistrictConfigError
-from shared.opening_hours import parse_hours
+from shared.holidays import Holiday
+from shared.opening_hours import calendar_holidays, parse_hours
 from shared.safety_desk import E164, MOVED, SafetyDesk, safety_desk
 
 
@@ -27,7 +27,20 @@ class ServiceDeskConfig(_Config):
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(
         min_length=1, description='opening hours per weekday, "08:00-17:00", district time'
     )
-    holidays: list[date] = Field(default_factory=list, description="days the desk is closed")
+    holidays_calendar: str = Field(
+        description="the escalation calendar (`escalation.calendars[].id`) whose holidays "
+        "the desk is closed on"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_holiday_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "holidays" in data:
+            raise ValueError(
+                "holidays: the Service Desk is closed on the holidays of an escalation calendar "
+                "(the district's one list): name it in `holidays_calendar` instead"
+            )
+        return data
 
     @field_validator("hours")
     @classmethod
@@ -45,8 +58,10 @@ class PhoneConfig(_Config):
     """What the phone front door needs from the district."""
 
     service_desk: ServiceDeskConfig
-    # the district's `safety_desk:` section, set by `phone_config` (never written under `phone:`)
+    # set by `phone_config` from the district file, never written under `phone:`: the
+    # `safety_desk:` section, and the holidays of the Service Desk's calendar
     safety_desk: SafetyDesk | None = Field(default=None, exclude=True)
+    service_desk_holidays: tuple[Holiday, ...] = Field(default=(), exclude=True)
     callback_within_s: int = Field(
         default=86_400,
         gt=0,
@@ -74,6 +89,8 @@ class PhoneConfig(_Config):
         for old in ("security_desk", "safety_desk"):
             if isinstance(data, dict) and old in data:
                 raise ValueError(MOVED.format(old=f"phone.{old}"))
+        if isinstance(data, dict) and "service_desk_holidays" in data:
+            raise ValueError("service_desk_holidays: name `service_desk.holidays_calendar`")
         return data
 
     @model_validator(mode="after")
@@ -98,10 +115,15 @@ def phone_config(district: DistrictConfig) -> PhoneConfig:
     door at start and `bureau config check` both call it (`DistrictConfigError` names what is
     wrong)."""
     config = district.section("phone", PhoneConfig)
+    holidays = calendar_holidays(
+        district,
+        config.service_desk.holidays_calendar,
+        named_by="phone.service_desk.holidays_calendar",
+    )
     desk = safety_desk(district)
     if desk is None:
         raise DistrictConfigError(
             "phone: after hours, calls go to the safety desk on duty, and this district file "
             "has no `safety_desk:` roster"
         )
-    return config.model_copy(update={"safety_desk": desk})
+    return config.model_copy(update={"safety_desk": desk, "service_desk_holidays": holidays})

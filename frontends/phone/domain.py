@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from frontends.phone.config import PhoneConfig
 from shared.district import DistrictConfigError
+from shared.holidays import dates as holiday_dates
 from shared.opening_hours import OpeningHours, weekly_hours
 
 Language = Literal["en", "es"]
@@ -111,16 +112,18 @@ class Desk:
     number: str
 
 
-def service_desk_hours(config: PhoneConfig, timezone: str) -> OpeningHours:
-    """The Service Desk's opening hours in the district's zone."""
-    desk = config.service_desk
-    return weekly_hours("service-desk", timezone, desk.hours, frozenset(desk.holidays))
+def service_desk_hours(config: PhoneConfig, timezone: str, around: datetime) -> OpeningHours:
+    """The Service Desk's opening hours in the district's zone, with its holidays near
+    `around` (the days its opening check reads)."""
+    day = around.astimezone(ZoneInfo(timezone)).date()
+    holidays = holiday_dates(config.service_desk_holidays, day - timedelta(days=1), day)
+    return weekly_hours("service-desk", timezone, config.service_desk.hours, holidays)
 
 
 def desk_for(now: datetime, config: PhoneConfig, timezone: str) -> Desk:
     """Who answers "speak to someone" at `now`: the Service Desk in its hours, else the safety
     desk shift on duty (the district's roster, which notify tells of critical concerns)."""
-    if service_desk_hours(config, timezone).is_open(now):
+    if service_desk_hours(config, timezone, now).is_open(now):
         return Desk(DeskKind.SERVICE_DESK, "Service Desk", config.service_desk.number)
     shift = config.safety_desk.on_duty(now) if config.safety_desk else None
     if shift is None:  # `phone_config` refuses a district without a roster covering the week

@@ -143,6 +143,19 @@ def test_notify_tells_the_shift_on_duty_and_the_phone_rings_the_same_one(
         assert expected == DAY
 
 
+def test_the_service_desk_closes_on_the_calendars_holidays_of_any_year() -> None:
+    district = shipped()
+    config = phone_config(district)
+    mlk_day_2027_10am = datetime(2027, 1, 18, 16, 0, tzinfo=UTC)  # a rule, not a listed date
+    a_monday_later_10am = datetime(2027, 1, 25, 16, 0, tzinfo=UTC)
+
+    on_holiday = desk_for(mlk_day_2027_10am, config, district.district.timezone)
+    assert (on_holiday.kind, on_holiday.name) == (DeskKind.SECURITY_DESK, WEEKEND)
+    assert {name for name, _ in told(district, mlk_day_2027_10am)} == {WEEKEND}
+    open_again = desk_for(a_monday_later_10am, config, district.district.timezone)
+    assert open_again.kind is DeskKind.SERVICE_DESK
+
+
 def test_the_safety_desk_is_told_by_email_and_sms() -> None:
     tuesday_10am = MOMENTS["weekday day shift (Tuesday 10:00)"][0]
 
@@ -202,6 +215,17 @@ def test_config_check_says_where_the_old_phone_security_desk_went(
     code, err = checked(tmp_path, old_key, capsys)
 
     assert code == 1 and "move `phone.security_desk` there" in err
+
+
+def test_config_check_says_where_the_service_desks_holidays_are_now(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def own_list(raw: dict[str, Any]) -> None:
+        raw["phone"]["service_desk"]["holidays"] = ["2026-12-25"]
+
+    code, err = checked(tmp_path, own_list, capsys)
+
+    assert code == 1 and "name it in `holidays_calendar` instead" in err
 
 
 def test_config_check_refuses_a_roster_that_leaves_a_moment_uncovered(
