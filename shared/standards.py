@@ -6,6 +6,8 @@ pledge. A contract of the district file, read by escalation (the Board's figures
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
@@ -129,3 +131,60 @@ class StandardsConfig(_Strict):
 def share(part: int, whole: int) -> float | None:
     """`part` of `whole` as a share rounded to four places; None of nothing."""
     return round(part / whole, 4) if whole else None
+
+
+# --- compliance ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """One standard's value against its target; `met` is None without data."""
+
+    standard: str
+    name: str
+    measure: str
+    target: float
+    value: float | None
+    met: bool | None
+
+
+def compliance(standard: Standard, values: Mapping[str, float | None]) -> Compliance:
+    """Whether the measured value keeps the standard (at least the target; at most for
+    times)."""
+    value = values.get(standard.measure.value)
+    met = (
+        None
+        if value is None
+        else (value <= standard.target if standard.measure in AT_MOST else value >= standard.target)
+    )
+    return Compliance(
+        standard=standard.id,
+        name=standard.name,
+        measure=standard.measure.value,
+        target=standard.target,
+        value=value,
+        met=met,
+    )
+
+
+@dataclass(frozen=True)
+class MilestoneState:
+    name: str
+    due: date
+    met: bool
+    late: bool  # past its date and not met
+
+
+def milestone_state(
+    milestone: Milestone, values: Mapping[str, float | None], today: date
+) -> MilestoneState:
+    """Met when marked done or when its measure reached its target."""
+    met = milestone.done
+    if not met and milestone.measure is not None and milestone.target is not None:
+        value = values.get(milestone.measure.value)
+        met = value is not None and (
+            value <= milestone.target if milestone.measure in AT_MOST else value >= milestone.target
+        )
+    return MilestoneState(
+        name=milestone.name, due=milestone.due, met=met, late=not met and today > milestone.due
+    )

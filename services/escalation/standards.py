@@ -47,11 +47,15 @@ from shared.events import SlaTarget
 # it too); its models live in shared/, named here as well for escalation's readers.
 from shared.standards import AT_MOST as AT_MOST
 from shared.standards import CLOCK_MEASURES as CLOCK_MEASURES
+from shared.standards import Compliance as Compliance
 from shared.standards import Course as Course
 from shared.standards import Measure as Measure
 from shared.standards import Milestone as Milestone
+from shared.standards import MilestoneState as MilestoneState
 from shared.standards import Standard as Standard
 from shared.standards import StandardsConfig as StandardsConfig
+from shared.standards import compliance as compliance
+from shared.standards import milestone_state as milestone_state
 from shared.standards import share as share
 
 MINUTE_S = 60
@@ -592,37 +596,6 @@ def tally_of(doc: Mapping[str, Any]) -> Tally:
 # --- compliance ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Compliance:
-    """One standard's value against its target; `met` is None without data."""
-
-    standard: str
-    name: str
-    measure: str
-    target: float
-    value: float | None
-    met: bool | None
-
-
-def compliance(standard: Standard, values: Mapping[str, float | None]) -> Compliance:
-    """Whether the measured value keeps the standard (at least the target; at most for
-    times)."""
-    value = values.get(standard.measure.value)
-    met = (
-        None
-        if value is None
-        else (value <= standard.target if standard.measure in AT_MOST else value >= standard.target)
-    )
-    return Compliance(
-        standard=standard.id,
-        name=standard.name,
-        measure=standard.measure.value,
-        target=standard.target,
-        value=value,
-        met=met,
-    )
-
-
 def clock_compliance(standard: Standard, fig: Figures) -> Compliance:
     """A clock standard's compliance in a group's figures."""
     values = clock_values(fig)
@@ -640,26 +613,3 @@ def clock_values(fig: Figures) -> dict[str, float | None]:
         Measure.SATISFACTION_MEAN.value: fig.satisfaction_mean,
         Measure.CALLBACKS_ON_TIME.value: fig.callbacks_on_time,
     }
-
-
-@dataclass(frozen=True)
-class MilestoneState:
-    name: str
-    due: date
-    met: bool
-    late: bool  # past its date and not met
-
-
-def milestone_state(
-    milestone: Milestone, values: Mapping[str, float | None], today: date
-) -> MilestoneState:
-    """Met when marked done or when its measure reached its target."""
-    met = milestone.done
-    if not met and milestone.measure is not None and milestone.target is not None:
-        value = values.get(milestone.measure.value)
-        met = value is not None and (
-            value <= milestone.target if milestone.measure in AT_MOST else value >= milestone.target
-        )
-    return MilestoneState(
-        name=milestone.name, due=milestone.due, met=met, late=not met and today > milestone.due
-    )

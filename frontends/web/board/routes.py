@@ -17,10 +17,10 @@ from frontends.web.board import views
 from frontends.web.board.client import BoardClient
 from frontends.web.staff.signin import SignIn
 from frontends.web.staff.views import Pages, StaffUser
-from services.escalation.standards import Measure, Milestone, Standard, StandardsConfig
 from shared import disclosure
 from shared.authz import TABLE, Permission
 from shared.board import BoardConfig
+from shared.standards import Measure, Milestone, Standard, StandardsConfig
 
 TREND_MONTHS = 12
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from services.escalation.standards import (
+from shared.disclosure import SUPPRESSED, fewer_than
+from shared.standards import (
     CLOCK_MEASURES,
     Compliance,
     Measure,
@@ -23,7 +24,6 @@ from services.escalation.standards import (
     compliance,
     milestone_state,
 )
-from shared.disclosure import SUPPRESSED, fewer_than
 
 NO_DATA = "no data"
 NOT_SHOWN = "not shown: fewer than {below} cases"
