@@ -51,3 +51,30 @@ class ChangedMeanwhile(DomainError, TransientError):
     def __init__(self, record_id: str, detail: str | None = None) -> None:
         super().__init__(detail or "This record is changing too often right now; try again.")
         self.record_id = record_id
+
+
+class Problem(DomainError):
+    """A refusal of the HTTP layer itself (a missing token, a route's own check), its status
+    and title given where it is raised; answered as every `DomainError` is."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.status = status
+        self.title = title
+        self.type = type_
+        super().__init__(detail)
+        self.headers = headers or {}
+        self.extra = extra
+
+    def problem_extra(self) -> dict[str, Any]:
+        return self.extra
+
+    def problem_headers(self) -> dict[str, str]:
+        return self.headers

@@ -30,9 +30,12 @@ from shared.auth import AuthError, Principal, TokenVerifier
 from shared.authz import Access, Permission, access, roles_for
 from shared.clock import Clock
 from shared.errors import DomainError
+from shared.errors import Problem as Problem
 from shared.messaging.consumer import Handler
 from shared.metrics import HttpMetrics, fresh_exposition
 from shared.runtime import NotReady, Runtime, wait_until_up, waiting_for
+from shared.security_headers import SECURITY_HEADERS as SECURITY_HEADERS
+from shared.security_headers import SecurityHeaders as SecurityHeaders
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -42,33 +45,6 @@ MAX_BODY_BYTES = 64 * 1024
 # File uploads (`POST .../attachments`) have their own limit, which their route enforces.
 UPLOAD_PATH_SUFFIX = "/attachments"
 UPLOAD_MAX_BYTES = 64 * 1024 * 1024
-
-
-class Problem(DomainError):
-    """A refusal of the HTTP layer itself (a missing token, a route's own check), its status
-    and title given where it is raised; answered as every `DomainError` is."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str | None = None,
-        type_: str = "about:blank",
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        self.status = status
-        self.title = title
-        self.type = type_
-        super().__init__(detail)
-        self.headers = headers or {}
-        self.extra = extra
-
-    def problem_extra(self) -> dict[str, Any]:
-        return self.extra
-
-    def problem_headers(self) -> dict[str, str]:
-        return self.headers
 
 
 def problem_response(
@@ -301,40 +277,7 @@ def service_context(request: Request) -> Any:
     return ctx
 
 
-SECURITY_HEADERS = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
-)
-# the interactive API docs load their own scripts and styles
-DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
 DOCS_ASSETS = "/docs-assets"
-
-
-class SecurityHeaders:
-    """Adds the headers browsers need to keep an API's answers from being sniffed, framed or
-    leaked through referrers (OWASP secure headers for APIs)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in DOCS_PATHS:
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *(h for h in SECURITY_HEADERS if h[0] not in present),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def create_service_app(

@@ -9,11 +9,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.intake.domain import OPEN_STATUSES, Status
 from shared.clock import as_utc
-from shared.store import Document
+
+if TYPE_CHECKING:  # the alias only: a pure module loads no database driver
+    from shared.store import Document
 
 
 class SortOrder(StrEnum):
