@@ -4,26 +4,33 @@ own database, within size and type limits, listed and downloaded by staff.
 A file never travels in an event, and neither its name nor its content is logged. A refused
 file gets a problem answer saying why (415 type, 413 size, 409 too many), which a frontend
 passes on to the family in plain words. The limits are published (`GET /v1/attachments/limits`)
-so a frontend states them and checks a file before it is sent, with `refusal` itself.
+so a frontend states them and checks a file before it is sent, with `refusal` itself (both in
+`services.intake.attachment_schemas`, which a frontend imports without intake's store).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from gridfs import AsyncGridFSBucket, NoFile
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.intake.attachment_schemas import (
+    AttachmentLimits,
+    AttachmentRead,
+    AttachmentSettings,
+    FileRead,
+    limits_of,
+    named_for,
+    refusal,
+    safe_filename,
+)
 from services.intake.context import IntakeContext
 from services.intake.files import put_file
 from services.intake.requester_api import Token, limit_lookups
@@ -35,160 +42,7 @@ from shared.store import Document
 log = logging.getLogger(__name__)
 
 BUCKET = "attachments"
-# What a family sends: photos, scanned letters, documents. Each type with the bytes its
-# files start with, so a file cannot pretend to be what it is not.
-SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "application/pdf": (b"%PDF-",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "image/webp": (b"RIFF",),
-    "image/heic": (b"",),
-    "text/plain": (b"",),
-    "application/msword": (b"\xd0\xcf\x11\xe0",),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK\x03\x04",),
-    "application/vnd.oasis.opendocument.text": (b"PK\x03\x04",),
-}
-# How a family knows each type: its common name and the endings of its files.
-KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "application/pdf": ("PDF", (".pdf",)),
-    "image/jpeg": ("JPEG", (".jpg", ".jpeg")),
-    "image/png": ("PNG", (".png",)),
-    "image/gif": ("GIF", (".gif",)),
-    "image/webp": ("WebP", (".webp",)),
-    "image/heic": ("HEIC", (".heic",)),
-    "text/plain": ("TXT", (".txt",)),
-    "application/msword": ("Word", (".doc",)),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
-        "Word",
-        (".docx",),
-    ),
-    "application/vnd.oasis.opendocument.text": ("OpenDocument", (".odt",)),
-}
-
-
-class AttachmentSettings(BaseSettings):
-    """Limits of attachments (environment: ATTACHMENT_MAX_BYTES, ATTACHMENTS_PER_CONCERN,
-    ATTACHMENT_TYPES)."""
-
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
-
-    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    attachments_per_concern: int = Field(default=20, gt=0)
-    attachment_types: list[str] = Field(default=sorted(SIGNATURES))
-
-    def accepted(self) -> list[str]:
-        """The types this bureau takes (configured and known), sorted."""
-        return sorted(set(self.attachment_types) & set(SIGNATURES))
-
-
-class AttachmentKind(BaseModel):
-    content_type: str
-    name: str
-    extensions: list[str]
-
-
-class AttachmentLimits(BaseModel):
-    """What a frontend tells a family before it sends files, and checks them against."""
-
-    max_bytes: int
-    per_concern: int
-    types: list[AttachmentKind]
-
-    def settings(self) -> AttachmentSettings:
-        """These limits as the settings `refusal` checks a file against."""
-        return AttachmentSettings(
-            attachment_max_bytes=self.max_bytes,
-            attachments_per_concern=self.per_concern,
-            attachment_types=[t.content_type for t in self.types],
-        )
-
-
-_KIND_ORDER = {kind: n for n, kind in enumerate(SIGNATURES)}
-
-
-def limits_of(settings: AttachmentSettings) -> AttachmentLimits:
-    return AttachmentLimits(
-        max_bytes=settings.attachment_max_bytes,
-        per_concern=settings.attachments_per_concern,
-        types=[
-            AttachmentKind(
-                content_type=kind,
-                name=KINDS.get(kind, (kind, ()))[0],
-                extensions=list(KINDS.get(kind, (kind, ()))[1]),
-            )
-            for kind in sorted(settings.accepted(), key=lambda k: _KIND_ORDER.get(k, 99))
-        ],
-    )
-
-
-class FileRead(BaseModel):
-    """A stored file as listed: its id, name, type and size."""
-
-    id: str
-    filename: str
-    content_type: str
-    size: int
-
-    @staticmethod
-    def fields_of(doc: Document) -> dict[str, Any]:
-        """These fields of a GridFS file document."""
-        meta = doc.get("metadata") or {}
-        return {
-            "id": str(doc["_id"]),
-            "filename": doc.get("filename") or "attachment",
-            "content_type": meta.get("content_type", "application/octet-stream"),
-            "size": int(doc.get("length", 0)),
-        }
-
-
-class AttachmentRead(FileRead):
-    sha256: str
-    uploaded_at: datetime
-    uploaded_by: str
-
-
 router = APIRouter(tags=["attachments"])
-_FILENAME = re.compile(r"[^\w .()\-]+", re.UNICODE)
-
-
-def safe_filename(name: str) -> str:
-    """A file name that is safe in a header and on a disk: no path, no control characters."""
-    name = name.replace("\\", "/").rpartition("/")[2]
-    name = _FILENAME.sub("_", name).strip(" .") or "attachment"
-    return name[:120]
-
-
-def named_for(name: str, kind: str) -> str:
-    """`name` ending as files of type `kind` do: a computer opens a downloaded file by its
-    ending, so a family's `letter.html` taken as plain text is kept as `letter.html.txt`
-    (plain text and HEIC have no first bytes to check the content against)."""
-    endings = KINDS.get(kind, (kind, ()))[1]
-    if not endings or name.lower().endswith(endings):
-        return name
-    return name[: 120 - len(endings[0])] + endings[0]
-
-
-def refusal(content_type: str, data: bytes, *, settings: AttachmentSettings) -> Problem | None:
-    """Why a file is refused, or None: its type, its size, or content unlike its type."""
-    if content_type not in settings.attachment_types or content_type not in SIGNATURES:
-        allowed = ", ".join(settings.accepted())
-        return Problem(
-            415,
-            "File type not accepted",
-            f"Files of type {content_type} are not accepted; send one of: {allowed}.",
-        )
-    if len(data) > settings.attachment_max_bytes:
-        return Problem(
-            413,
-            "File too large",
-            f"Files are limited to {settings.attachment_max_bytes // (1024 * 1024)} MB.",
-        )
-    if not data:
-        return Problem(422, "Empty file", "The file is empty.")
-    if not any(data.startswith(magic) for magic in SIGNATURES[content_type]):
-        return Problem(415, "File type not accepted", f"The file's content is not {content_type}.")
-    return None
 
 
 def _bucket(ctx: IntakeContext) -> AsyncGridFSBucket:

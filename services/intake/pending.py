@@ -22,19 +22,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from gridfs import AsyncGridFSBucket, NoFile
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.intake.attachments import (
+from services.intake.attachment_schemas import (
+    FORM_KEY,
     FileRead,
-    Sent,
+    PendingFileRead,
+    PendingMove,
+    PendingOutcome,
+    PendingSend,
     refusal,
     safe_filename,
-    settings_of,
-    store,
 )
+from services.intake.attachments import Sent, settings_of, store
 from services.intake.context import IntakeContext
 from services.intake.files import delete_file, put_file, sweep_uploads
 from services.intake.files import ensure_indexes as ensure_upload_indexes
@@ -47,7 +50,6 @@ from shared.store import Document
 log = logging.getLogger(__name__)
 
 BUCKET = "pending"
-FORM_KEY = r"^[0-9a-f]{32,128}$"
 SWEEP_BATCH = 100
 
 FormFiles = Annotated[Access, Depends(authorize(Permission.FORM_FILES))]
@@ -68,34 +70,6 @@ class PendingSettings(BaseSettings):
     pending_files_client_max_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     pending_files_max_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     pending_files_sweep_s: float = Field(default=60.0, gt=0)
-
-
-class PendingFileRead(FileRead):
-    """A file waiting for the family's confirmation: its id (to remove it), name, type, size."""
-
-
-class PendingMove(BaseModel):
-    """The form's files, now under another key (the form got a new idempotency key)."""
-
-    to: str = Field(pattern=FORM_KEY)
-
-
-class PendingSend(BaseModel):
-    """The concern the form created, to which its files go."""
-
-    concern_id: str = Field(min_length=1, max_length=64)
-
-
-class PendingOutcome(BaseModel):
-    """What became of one pending file on `send`: attached (with the attachment's id), or
-    refused by the concern (`status` and `title` say why; the file is dropped)."""
-
-    id: str
-    filename: str
-    attached: bool
-    attachment_id: str | None = None
-    status: int | None = None
-    title: str | None = None
 
 
 def _client_of(request: Request) -> str:
