@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.intake.call_schemas import NO_GROUP, UNKNOWN
 from services.intake.web import Ctx
 from shared import disclosure
 from shared.authz import TABLE, Access, Permission
@@ -47,8 +48,6 @@ log = logging.getLogger(__name__)
 
 CALL_MONTHS = "call_months"
 CALLS = "calls"  # intake's call records (services/intake/calls.py)
-UNKNOWN = "unknown"  # a call's group nobody can tell: no concern, no school chosen
-NO_GROUP = "none"  # the concern has none: district-wide (no school), not yet routed (no team)
 MENU = "menu"  # `school_from`: the caller chose the school in the phone menu
 CONCERN = "concern"  # `school_from`: the concern the call is about gave it
 TOTAL = "total"  # the dimension of the district's whole figure (key `all`)

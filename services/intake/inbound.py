@@ -16,18 +16,21 @@ import hashlib
 import logging
 import re
 import uuid
-from enum import StrEnum
-from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StringConstraints
 
 from services.intake import handlers
 from services.intake.context import IntakeContext
 from services.intake.domain import OPEN_STATUSES, Status
+from services.intake.inbound_schemas import (
+    BounceCreate,
+    BounceRead,
+    InboundMessageCreate,
+    InboundMessageRead,
+    Outcome,
+)
 from services.intake.lifecycle import Action, ActionNotAllowed, Command
 from services.intake.repository import case_of
-from services.intake.schemas import LongText, _Strict
 from services.intake.web import Ctx, Submitter
 from shared.events import MESSAGE_ID_PATTERN, ConcernDeliveryBounced, envelopes
 from shared.http import Problem
@@ -46,56 +49,6 @@ _CONCERN_IN_MESSAGE_ID = re.compile(
 )
 _TRACKING = re.compile(r"^CS-\d{4}-\d{6}$")
 INBOUND = "inbound_messages"
-
-
-class Outcome(StrEnum):
-    REQUESTER_MESSAGE = "requester_message"
-    UNVERIFIED = "unverified"
-
-
-MessageIdRef = Annotated[str, StringConstraints(strip_whitespace=True, max_length=998)]
-
-
-class InboundMessageCreate(_Strict):
-    channel: Literal["email", "sms"]
-    from_address: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)
-    ] = Field(description="the sender's address (email) or number in E.164 (sms)")
-    sender_verified: bool = Field(
-        default=True,
-        description="false when the mail server found the sender forged "
-        "(SPF/DMARC failed): the message is then never the "
-        "requester's",
-    )
-    tracking_number: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None
-    ) = None
-    references: list[MessageIdRef] = Field(
-        default=[],
-        max_length=50,
-        description="Message-IDs the mail answers (In-Reply-To, References)",
-    )
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=998)] | None = (
-        Field(
-            default=None,
-            description="the message's own id (a Message-ID, an SMS sid): the same "
-            "id is taken once",
-        )
-    )
-    body: LongText
-
-
-class InboundMessageRead(BaseModel):
-    outcome: Outcome = Field(
-        description="`requester_message`: added as the requester's "
-        "message; `unverified`: kept for staff to decide"
-    )
-    reason: str
-    concern_id: str
-    tracking_number: str
-    status: Status
-    message_id: str
-    replayed: bool = False
 
 
 def concern_ids_in(references: list[str]) -> list[str]:
@@ -242,22 +195,6 @@ async def _take(
         status=status,
         message_id=entry_id,
     )
-
-
-class BounceCreate(_Strict):
-    references: list[MessageIdRef] = Field(
-        min_length=1,
-        max_length=50,
-        description="Message-IDs of the bureau's mails the report is about",
-    )
-    status: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = Field(
-        default=None, description="the RFC 3464 status, e.g. 5.1.1"
-    )
-
-
-class BounceRead(BaseModel):
-    concern_id: str
-    tracking_number: str
 
 
 def _naming(concern_id: str, references: list[str]) -> list[str]:
