@@ -68,6 +68,9 @@ FRONTENDS = {
         ports={"lmtp": 2525},
         env={
             "BUREAU_ADDRESS": "Customer Service Bureau <bureau@district.example>",
+            # the district's mail server (its authserv-id): only its Authentication-Results
+            # say whether a sender is forged or vouched for
+            "EMAIL_AUTHSERV_ID": "mx.district.example",
             "EMAIL_LISTEN_HOST": "0.0.0.0",
             "EMAIL_LISTEN_PORT": "2525",
             "SMTP_STARTTLS": "true",

@@ -45,6 +45,14 @@ class Kind(StrEnum):
 IGNORED = frozenset({Kind.AUTO_REPLY, Kind.MAILING_LIST, Kind.SPAM, Kind.BOUNCE})
 
 
+class SenderCheck(StrEnum):
+    """What the district's mail server found of the sender (its `Authentication-Results`)."""
+
+    PASSED = "passed"  # the From domain authenticated (DMARC, or aligned DKIM or SPF)
+    FAILED = "failed"  # forged: DMARC or SPF failed
+    UNCHECKED = "unchecked"  # no verdict of a trusted server: a parent's first mail, never a reply
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str
@@ -79,7 +87,13 @@ class InboundMail:
     language: str
     attachments: tuple[Attachment, ...] = ()
     bounce: Bounce | None = None
-    sender_authenticated: bool = True
+    sender_check: SenderCheck = SenderCheck.PASSED
+
+    @property
+    def sender_authenticated(self) -> bool:
+        """Whether a trusted mail server vouched for the sender: only then is a reply the
+        requester's own."""
+        return self.sender_check is SenderCheck.PASSED
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -459,8 +473,10 @@ def read_mail(
     own_addresses: frozenset[str] = frozenset(),
     envelope_sender: str | None = None,
     default_language: str = "en",
+    trusted_authserv_ids: frozenset[str] | None = None,
 ) -> InboundMail:
-    """Everything the front door needs to know of one mail."""
+    """Everything the front door needs to know of one mail; `trusted_authserv_ids`: whose
+    `Authentication-Results` to believe (None: any, and none at all passes; development)."""
     message = parse(raw)
     subject = _header(message, "Subject")
     name, address = _sender(message)
@@ -492,18 +508,86 @@ def read_mail(
         language=language,
         attachments=attachments_of(message) if noise is None else (),
         bounce=bounce_details(message) if kind is Kind.BOUNCE else None,
-        sender_authenticated=sender_authenticated(message),
+        sender_check=sender_check(message, address, trusted_authserv_ids),
     )
 
 
-_AUTH_FAILED = re.compile(r"\b(dmarc|spf)=fail\b", re.IGNORECASE)
+# --- whether the sender is who From says (RFC 8601 Authentication-Results) -------------------
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_RESULT = re.compile(r"^\s*([a-z][a-z0-9_-]*)(?:\s*/\s*\d+)?\s*=\s*([a-z]+)", re.IGNORECASE)
+_PROPERTY = re.compile(r"\b([a-z]+\.[a-z0-9_-]+)\s*=\s*\"?([^\s;\"]+)", re.IGNORECASE)
 
 
-def sender_authenticated(message: Message) -> bool:
-    """False when the receiving server found the sender forged (SPF, DKIM or DMARC failed);
-    such a mail is never taken as the requester's own."""
-    results = message.get_all("Authentication-Results") or []
-    return not any(_AUTH_FAILED.search(str(r)) for r in results)
+@dataclass(frozen=True)
+class _Results:
+    authserv_id: str
+    methods: tuple[tuple[str, str, dict[str, str]], ...]  # (method, result, properties)
+
+
+def _results(value: str) -> _Results:
+    """One Authentication-Results header: who wrote it, and each method's result."""
+    text = " ".join(value.split())
+    while _COMMENT.search(text):  # comments may nest
+        text = _COMMENT.sub(" ", text)
+    head, *infos = text.split(";")
+    words = head.split()
+    authserv_id = words[0].strip('"').lower() if words else ""
+    methods = []
+    for info in infos:
+        found = _RESULT.match(info)
+        if found:
+            props = {k.lower(): v.lower() for k, v in _PROPERTY.findall(info[found.end() :])}
+            methods.append((found.group(1).lower(), found.group(2).lower(), props))
+    return _Results(authserv_id, tuple(methods))
+
+
+def _aligned(domain: str, from_domain: str) -> bool:
+    """Relaxed alignment: the authenticated domain is the From domain, a parent or a child."""
+    domain = domain.rpartition("@")[2].strip(".")
+    return bool(domain) and (
+        domain == from_domain
+        or from_domain.endswith("." + domain)
+        or domain.endswith("." + from_domain)
+    )
+
+
+def _verdict(results: _Results, from_domain: str) -> SenderCheck:
+    found = {(method, result) for method, result, _ in results.methods}
+    if ("dmarc", "pass") in found:
+        return SenderCheck.PASSED
+    if ("dmarc", "fail") in found:
+        return SenderCheck.FAILED
+    identity = {"dkim": ("header.d", "header.i"), "spf": ("smtp.mailfrom",)}
+    for method, result, props in results.methods:
+        names = identity.get(method, ())
+        if result == "pass" and any(_aligned(props.get(n, ""), from_domain) for n in names):
+            return SenderCheck.PASSED
+    return SenderCheck.FAILED if ("spf", "fail") in found else SenderCheck.UNCHECKED
+
+
+def sender_check(
+    message: Message, from_address: str | None, trusted_authserv_ids: frozenset[str] | None
+) -> SenderCheck:
+    """What the district's mail server found of the sender. Only the topmost
+    Authentication-Results written under a trusted authserv-id counts (the server adds its
+    own on top; any other was written before it, by anyone); none is UNCHECKED. With
+    `trusted_authserv_ids` None (development, a local sink) every header counts and a mail
+    without one passes."""
+    try:
+        values = [str(v) for v in message.get_all("Authentication-Results") or []]
+    except (ValueError, IndexError, TypeError):  # a malformed header: as if absent
+        values = []
+    from_domain = (from_address or "").rpartition("@")[2].lower()
+    if trusted_authserv_ids is None:
+        verdicts = {_verdict(_results(v), from_domain) for v in values}
+        return SenderCheck.FAILED if SenderCheck.FAILED in verdicts else SenderCheck.PASSED
+    trusted = {i.lower() for i in trusted_authserv_ids}
+    for value in values:  # top first: the order of the headers in the mail
+        results = _results(value)
+        if results.authserv_id in trusted:
+            return _verdict(results, from_domain)
+    return SenderCheck.UNCHECKED
 
 
 def _sender(message: Message) -> tuple[str | None, str | None]:

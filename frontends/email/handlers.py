@@ -22,7 +22,15 @@ from pydantic import ValidationError
 from frontends.common.intake import IntakeError, IntakeInvalid, IntakeNotFound
 from frontends.email import replies
 from frontends.email.client import MailIntake
-from frontends.email.domain import IGNORED, Bounce, InboundMail, Kind, description, read_mail
+from frontends.email.domain import (
+    IGNORED,
+    Bounce,
+    InboundMail,
+    Kind,
+    SenderCheck,
+    description,
+    read_mail,
+)
 from frontends.email.settings import EmailSettings
 from services.intake.schemas import RequesterIn
 from shared.events import MESSAGE_ID_PATTERN
@@ -103,6 +111,7 @@ class MailDesk:
             own_addresses=s.own_addresses,
             envelope_sender=envelope_sender,
             default_language=s.default_language,
+            trusted_authserv_ids=s.trusted_authserv_ids,
         )
         if mail.kind in IGNORED:
             if mail.kind is Kind.BOUNCE and mail.bounce is not None:
@@ -116,7 +125,9 @@ class MailDesk:
             threaded = await self._thread(mail)
             if threaded is not None:
                 return threaded
-        if not mail.sender_authenticated:
+        # a parent's first mail needs no verdict (the acknowledgement goes to From, as the
+        # web's goes to the address typed in); one the mail server found forged is dropped
+        if mail.sender_check is SenderCheck.FAILED:
             return self._ignored("sender_not_authenticated")
         return await self._create(mail, raw)
 

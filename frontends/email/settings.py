@@ -32,6 +32,13 @@ class EmailSettings(FrontendSettings):
     )
     email_listen_protocol: Literal["lmtp", "smtp"] = "lmtp"
 
+    email_authserv_id: str = Field(
+        default="",
+        description="the authserv-id(s) of the district's mail server, comma-separated (e.g. "
+        "mx1.district.example,mx2.district.example): only its Authentication-Results are "
+        "believed; unset in development: every one, and a mail without one passes",
+    )
+
     imap_host: str | None = Field(
         default=None, description="poll this IMAP server; unset: no polling"
     )
@@ -74,6 +81,12 @@ class EmailSettings(FrontendSettings):
             raise ValueError("BUREAU_ADDRESS needs an address with a domain")
         if self.imap_host and not self.imap_user:
             raise ValueError("IMAP_USER is needed with IMAP_HOST")
+        reads_mail = bool(self.email_listen_port or self.imap_host)
+        if reads_mail and self.environment != "development" and not self.trusted_authserv_ids:
+            raise ValueError(
+                "set EMAIL_AUTHSERV_ID outside development: the authserv-id of the district's "
+                "mail server, whose Authentication-Results say whether a sender is forged"
+            )
         if self.imap_oauth2_token is not None and self.imap_oauth2_token_file is not None:
             raise ValueError("set IMAP_OAUTH2_TOKEN or IMAP_OAUTH2_TOKEN_FILE, not both")
         return self
@@ -85,6 +98,12 @@ class EmailSettings(FrontendSettings):
         if self.imap_oauth2_token is not None:
             return self.imap_oauth2_token.get_secret_value()
         return None
+
+    @property
+    def trusted_authserv_ids(self) -> frozenset[str] | None:
+        """Whose Authentication-Results to believe; None (development, none set): any."""
+        ids = frozenset(i.strip().lower() for i in self.email_authserv_id.split(",") if i.strip())
+        return None if not ids and self.environment == "development" else ids
 
     @property
     def own_addresses(self) -> frozenset[str]:

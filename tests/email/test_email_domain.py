@@ -11,6 +11,7 @@ from frontends.email.domain import (
     IGNORED,
     InboundMail,
     Kind,
+    SenderCheck,
     description,
     detect_language,
     read_mail,
@@ -47,6 +48,8 @@ def mail(name: str, **options: Any) -> InboundMail:
         ("reply_spanish_gmail.eml", Kind.REPLY),
         ("reply_outlook_html_only.eml", Kind.REPLY),
         ("forged_from.eml", Kind.REPLY),
+        ("reply_authenticated.eml", Kind.REPLY),
+        ("reply_spoofed_authentication.eml", Kind.REPLY),
         ("auto_reply_rfc3834.eml", Kind.AUTO_REPLY),
         ("out_of_office_outlook.eml", Kind.AUTO_REPLY),
         ("vacation_xautoreply.eml", Kind.AUTO_REPLY),
@@ -283,6 +286,79 @@ def test_bounce_names_the_failed_address_and_the_bureaus_mail() -> None:
 def test_forged_sender_is_not_authenticated() -> None:
     assert mail("forged_from.eml").sender_authenticated is False
     assert mail("new_plain_en.eml").sender_authenticated is True
+
+
+DISTRICT_MX = frozenset({"mx.district.example"})
+
+
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        ("reply_authenticated.eml", SenderCheck.PASSED),  # the district's server: dmarc=pass
+        ("reply_spoofed_authentication.eml", SenderCheck.UNCHECKED),  # another server's "pass"
+        ("reply_gmail.eml", SenderCheck.UNCHECKED),  # no verdict at all (LMTP reached directly)
+        ("forged_from.eml", SenderCheck.FAILED),  # the district's server: dmarc=fail
+    ],
+)
+def test_only_the_district_mail_servers_verdict_vouches_for_a_sender(
+    name: str, check: SenderCheck
+) -> None:
+    found = mail(name, trusted_authserv_ids=DISTRICT_MX)
+    assert found.sender_check is check
+    assert found.sender_authenticated is (check is SenderCheck.PASSED)
+
+
+def with_results(name: str, *headers: str) -> bytes:
+    """A corpus mail with Authentication-Results on top, in the order given (top first)."""
+    lines = "".join(f"Authentication-Results: {h}\n" for h in headers)
+    return lines.encode() + (CORPUS / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("headers", "check"),
+    [
+        # the server's own verdict is the topmost; one below it was in the mail it received
+        (("mx.district.example; none", "mx.district.example; dmarc=pass"), SenderCheck.UNCHECKED),
+        (
+            ("mx.district.example; dmarc=fail", "mx.district.example; dmarc=pass"),
+            SenderCheck.FAILED,
+        ),
+        # several servers of the district (one authserv-id each), in any case, with a version
+        (("MX2.District.Example 1; dmarc=pass header.from=example.org",), SenderCheck.PASSED),
+        # DKIM or SPF of the From domain (aligned) without DMARC
+        (("mx.district.example; dkim=pass header.d=example.org",), SenderCheck.PASSED),
+        (
+            ("mx.district.example; spf=pass smtp.mailfrom=bulk@mail.example.org",),
+            SenderCheck.PASSED,
+        ),
+        # a pass for another domain says nothing of the From address
+        (
+            (
+                "mx.district.example; dkim=pass header.d=attacker.example; spf=pass "
+                "smtp.mailfrom=bulk@attacker.example",
+            ),
+            SenderCheck.UNCHECKED,
+        ),
+        (("mx.district.example; spf=fail smtp.mailfrom=example.org",), SenderCheck.FAILED),
+        (
+            ("mx.district.example; dkim=pass (good (really)) header.d=example.org; dmarc=none",),
+            SenderCheck.PASSED,
+        ),
+    ],
+)
+def test_the_topmost_verdict_of_a_trusted_server_decides(
+    headers: tuple[str, ...], check: SenderCheck
+) -> None:
+    raw = with_results("reply_gmail.eml", *headers)
+    trusted = DISTRICT_MX | {"mx2.district.example"}
+    found = read_mail(raw, bureau_domain="district.example", trusted_authserv_ids=trusted)
+    assert found.sender_check is check
+
+
+def test_in_development_without_an_authserv_id_the_local_sink_is_trusted() -> None:
+    # mails written by hand into a local listener carry no verdict: replies still thread
+    assert mail("reply_gmail.eml").sender_check is SenderCheck.PASSED
+    assert mail("forged_from.eml").sender_check is SenderCheck.FAILED
 
 
 def test_null_envelope_sender_is_an_automatic_mail() -> None:

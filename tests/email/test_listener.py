@@ -102,6 +102,18 @@ async def test_a_recipient_that_is_not_the_bureaus_is_refused(listener: Listener
     assert intake.created == []
 
 
+async def test_a_reply_written_straight_into_the_listener_is_not_taken_as_the_parents(
+    listener: Listener,
+) -> None:
+    # whoever reaches the LMTP port can write "from" the parent: without the district
+    # server's verdict (here another server's "pass") the reply waits for staff
+    intake = FakeIntake(known=("CS-2026-000001",))
+    async with listener(intake, email_authserv_id="mx.district.example") as port:
+        for name in ("reply_spoofed_authentication.eml", "reply_authenticated.eml"):
+            await asyncio.to_thread(send, port, (CORPUS / name).read_bytes(), lmtp=True)
+    assert [m["sender_verified"] for m in intake.messages] == [False, True]
+
+
 async def test_the_front_door_is_alive_but_not_ready_while_intake_is_away() -> None:
     # an orchestrator sends no mail server's delivery to a front door that cannot file it
     settings = EmailSettings(

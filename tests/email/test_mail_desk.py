@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from frontends.common.intake import ConcernReceipt, IntakeNotFound, IntakeUnavailable
 from frontends.email.handlers import MailDesk, Outcome
@@ -61,8 +62,10 @@ class FakeIntake:
         self.messages.append(message)
         if message["tracking_number"] not in self.known:
             raise IntakeNotFound(404, "Concern not found")
+        # as intake: a sender not verified is never the requester
+        verified = message.get("sender_verified", True)
         return InboundMessageRead(
-            outcome=self.outcome,
+            outcome=self.outcome if verified else inbound.Outcome.UNVERIFIED,
             reason="own address",
             concern_id="c-0",
             tracking_number=message["tracking_number"],
@@ -167,6 +170,58 @@ async def test_forged_new_mail_creates_no_concern() -> None:
     intake = FakeIntake()  # its tracking number is unknown: it would be a new concern
     result = await desk(intake).take(raw("forged_from.eml"))
     assert result.reason == "sender_not_authenticated" and intake.created == []
+
+
+# the district's mail server, whose Authentication-Results alone are believed
+DISTRICT_MX = {"email_authserv_id": "mx.district.example"}
+
+
+@pytest.mark.parametrize(
+    "name", ["reply_spoofed_authentication.eml", "reply_gmail.eml", "forged_from.eml"]
+)
+async def test_a_reply_without_the_district_servers_pass_is_kept_for_staff(name: str) -> None:
+    # From the requester's address, but another server's "pass", no verdict at all (a
+    # mail written straight into the listener), or a forged one: never the requester's own
+    intake = FakeIntake(known=("CS-2026-000001",))
+    result = await desk(intake, **DISTRICT_MX).take(raw(name))
+    assert result.outcome is Outcome.UNVERIFIED
+    assert intake.messages[0]["sender_verified"] is False
+
+
+async def test_a_reply_the_district_server_vouches_for_is_the_requesters() -> None:
+    intake = FakeIntake(known=("CS-2026-000001",))
+    result = await desk(intake, **DISTRICT_MX).take(raw("reply_authenticated.eml"))
+    assert result.outcome is Outcome.THREADED
+    assert intake.messages[0]["sender_verified"] is True
+
+
+async def test_files_of_a_reply_without_a_trusted_pass_are_not_attached() -> None:
+    intake = FakeIntake(known=("CS-2026-000001",))
+    spoofed = b"Authentication-Results: mx.attacker.example; dmarc=pass\n" + reply_with_files()
+    result = await desk(intake, **DISTRICT_MX).take(spoofed)
+    assert result.outcome is Outcome.UNVERIFIED and intake.files == []
+
+
+async def test_a_parents_first_mail_without_a_verdict_still_becomes_a_concern() -> None:
+    intake = FakeIntake()
+    result = await desk(intake, **DISTRICT_MX).take(raw("new_spanish_latin1.eml"))
+    assert result.outcome is Outcome.CREATED and len(intake.created) == 1
+
+
+@pytest.mark.parametrize("reading", [{"email_listen_port": 2525}, {"imap_host": "imap.example"}])
+def test_outside_development_a_front_door_reading_mail_needs_the_authserv_id(
+    reading: dict[str, Any],
+) -> None:
+    production = {
+        "environment": "production",
+        "bureau_client_token": SecretStr("a-token-from-the-idp"),
+        "imap_user": "bureau",
+        **reading,
+    }
+    with pytest.raises(ValidationError, match="EMAIL_AUTHSERV_ID"):
+        EmailSettings(**production)
+    configured = EmailSettings(**production, email_authserv_id="mx1.example, MX2.example")
+    assert configured.trusted_authserv_ids == {"mx1.example", "mx2.example"}
 
 
 def numbered(n: int) -> bytes:
