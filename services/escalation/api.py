@@ -9,22 +9,20 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from services.escalation import board, board_store, reports
 from services.escalation.context import EscalationContext
 from services.escalation.domain import (
-    ClockStatus,
     Entry,
-    OmbudspersonReason,
     SlaClock,
     ombudsperson_reason,
 )
 from services.escalation.policies import Policy, PolicyFields, reference_problems
 from services.escalation.reports import GroupBy
 from services.escalation.repository import PolicyChangeBusy, from_document
+from services.escalation.schemas import ClockRead, HistoryRead, OmbudspersonCaseRead
 from shared.authz import Access, Permission
-from shared.events import Priority
 from shared.http import Problem, authorize, out_of_scope, service_context
 
 router = APIRouter(prefix="/v1")
@@ -38,59 +36,6 @@ ReportReader = Annotated[Access, Depends(authorize(Permission.REPORTS_READ))]
 Format = Literal["json", "csv"]
 CSV_MEDIA = "text/csv; charset=utf-8"
 MAX_TREND_MONTHS = 120
-
-
-class HistoryRead(BaseModel):
-    at: datetime
-    kind: str
-    cycle: int
-    target: str | None = None
-    level: int | None = None
-    reminder: int | None = None
-    percent: int | None = None
-    detail: str | None = None
-
-
-class ClockRead(BaseModel):
-    """A concern's SLA clock in its current cycle."""
-
-    concern_id: str
-    policy: str
-    calendar: str
-    status: ClockStatus
-    priority: Priority | None
-    cycle: int
-    started_at: datetime
-    first_response_at: datetime | None
-    first_response_due_at: datetime | None
-    resolution_due_at: datetime | None
-    elapsed_s: float
-    level: int
-    reminders: int
-    next_due_at: datetime | None
-    breached_at: datetime | None
-    stopped_at: datetime | None
-    history: list[HistoryRead]
-
-
-class OmbudspersonCaseRead(BaseModel):
-    """A concern the Ombudsperson watches: at level 3, long past its resolution target, or
-    merged into another concern (closed without a resolution) lately."""
-
-    concern_id: str
-    reason: OmbudspersonReason
-    category: str
-    school_id: str | None
-    team_id: str | None
-    priority: Priority | None
-    submitted_at: datetime
-    status: ClockStatus
-    cycle: int
-    level: int
-    resolution_due_at: datetime | None
-    breached_at: datetime | None
-    overdue_hours: float | None
-    history: list[HistoryRead]
 
 
 def _history(entries: tuple[Entry, ...]) -> list[HistoryRead]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
-from pydantic import BaseModel, Field, field_validator
 
 from services.notify import surveys, webhook_targets
 from services.notify.audience import sample_values
@@ -20,6 +17,19 @@ from services.notify.domain import (
     provider_summary,
 )
 from services.notify.repository import SURVEYS, Delivery, StoredTemplate, Subscription
+from services.notify.schemas import (
+    AttemptRead,
+    DeliveryRead,
+    SubscriptionCreate,
+    SubscriptionRead,
+    SurveyAnswer,
+    SurveyAnswerRead,
+    SurveyRead,
+    TemplatePreview,
+    TemplatePreviewRead,
+    TemplateRead,
+    TemplateUpdate,
+)
 from services.notify.templates import (
     TEMPLATED_CHANNELS,
     TEMPLATED_KINDS,
@@ -28,7 +38,7 @@ from services.notify.templates import (
     validate,
 )
 from shared.authz import Access, Permission
-from shared.events import CATALOGUE, Exchange, SurveyAnswered, envelopes
+from shared.events import SurveyAnswered, envelopes
 from shared.http import Problem, authorize, out_of_scope, service_context
 
 router = APIRouter(prefix="/v1")
@@ -36,39 +46,9 @@ Ctx = Annotated[NotifyContext, Depends(service_context)]
 Reader = Annotated[Access, Depends(authorize(Permission.CONCERN_READ))]
 ConfigReader = Annotated[Access, Depends(authorize(Permission.CONFIG_READ))]
 ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
-PUBLIC_EVENTS = frozenset(n for n, spec in CATALOGUE.items() if spec.exchange is Exchange.PUBLIC)
 
 
 # --- deliveries ---------------------------------------------------------------------------
-
-
-class AttemptRead(BaseModel):
-    attempt: int
-    at: datetime
-    ok: bool
-    answer: str = Field(
-        description="the outcome and the provider's status or error codes (never its words)"
-    )
-
-
-class DeliveryRead(BaseModel):
-    """One notification of a concern, as staff may see it: the address is masked."""
-
-    id: str
-    kind: Kind
-    channel: ChannelName
-    recipient: str = Field(description="`requester`, a staff id, or a subscription id")
-    status: DeliveryStatus
-    attempts: int
-    address: str | None = Field(description="masked, e.g. a***@example.org")
-    language: str
-    created_at: datetime
-    updated_at: datetime
-    next_attempt_at: datetime | None = None
-    sent_at: datetime | None = None
-    failed_at: datetime | None = None
-    last_error: str | None = None
-    history: list[AttemptRead] = Field(default_factory=list)
 
 
 def _read(delivery: Delivery) -> DeliveryRead:
@@ -122,23 +102,6 @@ async def list_deliveries(concern_id: str, ctx: Ctx, who: Reader) -> list[Delive
 Language = Annotated[str, Path(pattern=r"^[a-z]{2,3}$", description="e.g. `en`, `es`, `vi`")]
 
 
-class TemplateRead(BaseModel):
-    kind: Kind
-    channel: ChannelName
-    language: str
-    subject: str | None
-    body: str
-    updated_at: datetime
-    origin: Literal["seed", "admin"]
-
-
-class TemplateUpdate(BaseModel):
-    subject: str | None = Field(
-        default=None, max_length=400, description="email only; placeholders allowed"
-    )
-    body: str = Field(min_length=1, max_length=20_000)
-
-
 def _template_read(stored: StoredTemplate) -> TemplateRead:
     t = stored.template
     return TemplateRead(
@@ -173,22 +136,6 @@ async def get_template(
             f"No {kind.value} template for {channel.value} in {language}; English is used then.",
         )
     return _template_read(stored)
-
-
-class TemplatePreview(BaseModel):
-    kind: Kind
-    channel: ChannelName
-    language: str = Field(pattern=r"^[a-z]{2,3}$", description="e.g. `en`, `es`, `vi`")
-    subject: str | None = Field(
-        default=None, max_length=400, description="email only; placeholders allowed"
-    )
-    body: str = Field(max_length=20_000)
-
-
-class TemplatePreviewRead(BaseModel):
-    language: str
-    subject: str | None = Field(description="email only")
-    text: str
 
 
 def _renderable(
@@ -257,40 +204,6 @@ async def preview_template(
 # --- subscriptions ------------------------------------------------------------------------
 
 
-class SubscriptionCreate(BaseModel):
-    url: str = Field(max_length=2000, description="http(s) URL that receives the webhooks")
-    event_types: list[str] = Field(
-        min_length=1, max_length=50, description="public event names, or `*` for all of them"
-    )
-    secret: str = Field(
-        min_length=16,
-        max_length=256,
-        description="signs every webhook (HMAC-SHA256); never shown again",
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", url):
-            raise ValueError("must be an http:// or https:// URL")
-        return url
-
-    @field_validator("event_types")
-    @classmethod
-    def _public_events(cls, names: list[str]) -> list[str]:
-        unknown = sorted({n for n in names if n != "*" and n not in PUBLIC_EVENTS})
-        if unknown:
-            raise ValueError(f"not public events of the bureau: {', '.join(unknown)}")
-        return names
-
-
-class SubscriptionRead(BaseModel):
-    id: str
-    url: str
-    event_types: list[str]
-    created_at: datetime
-
-
 def _subscription_read(s: Subscription) -> SubscriptionRead:
     return SubscriptionRead(
         id=s.id,
@@ -352,24 +265,6 @@ async def delete_subscription(subscription_id: str, ctx: Ctx, who: ConfigWriter)
 # --- survey -------------------------------------------------------------------------------
 
 Token = Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-class SurveyRead(BaseModel):
-    question: str
-    scale: dict[int, str]
-    language: str
-    status: surveys.SurveyState
-    expires_at: datetime
-
-
-class SurveyAnswer(BaseModel):
-    score: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=surveys.MAX_COMMENT_CHARS)
-
-
-class SurveyAnswerRead(BaseModel):
-    status: surveys.SurveyState
-    answered_at: datetime
 
 
 async def _survey_or_problem(token: str, ctx: NotifyContext) -> surveys.SurveyState:

@@ -6,19 +6,27 @@ is the token's subject, kept in the decision history.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.triage import handlers
 from services.triage.assignment import Absence
 from services.triage.context import TriageContext
 from services.triage.handlers import Retriage
+from services.triage.schemas import (
+    AwayUpdate,
+    DecisionRead,
+    HandoverCreate,
+    HandoverRead,
+    MemberRead,
+    MergeCreate,
+    QueueItemRead,
+    TeamRead,
+    TriageUpdate,
+)
 from shared.authz import Access, Permission, access
 from shared.clock import as_utc
-from shared.events import Priority
 from shared.http import IfMatch, Problem, authorize, out_of_scope, service_context, set_etag
 
 router = APIRouter(prefix="/v1", tags=["triage"])
@@ -84,115 +92,6 @@ def _member_in_reach(ctx: TriageContext, member_id: str, who: Access) -> None:
         raise Problem(404, "No such staff member", f"No staff member {member_id!r}.")
     if not who.covers_member(member_id):
         raise Problem(403, "Outside your scope", "You may change only your own settings.")
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# why staff re-triage or merge, kept in the decision history: spaces alone are no reason
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
-
-
-class DuplicateRead(BaseModel):
-    concern_id: str
-    reason: str
-    similarity: float
-
-
-class HistoryRead(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    at: datetime
-    by: str
-    action: str
-
-
-class DecisionRead(BaseModel):
-    concern_id: str
-    category: str
-    school_id: str | None
-    team_id: str
-    priority: Priority
-    tags: list[str]
-    rule: str
-    decided_by: str
-    decided_at: datetime
-    assignee_id: str | None
-    covering_for: str | None = None
-    status: str
-    merged_into: str | None = None
-    possible_duplicates: list[DuplicateRead]
-    submitted_at: datetime
-    history: list[HistoryRead]
-    version: int = Field(
-        default=0, description="goes back in `If-Match` with a re-triage (also the ETag)"
-    )
-
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> DecisionRead:
-        return cls(concern_id=doc["_id"], **{k: v for k, v in doc.items() if k in cls.model_fields})
-
-
-class TriageUpdate(_Body):
-    """A manual re-triage: change any of category, team, priority, assignee, with a reason."""
-
-    reason: Reason
-    category: str | None = None
-    team_id: str | None = None
-    priority: Priority | None = None
-    assignee_id: str | None = None
-
-
-class MergeCreate(_Body):
-    into_concern_id: str = Field(min_length=1, max_length=100)
-    reason: Reason
-
-
-class TeamRead(BaseModel):
-    id: str
-    name: str
-    lead: str
-    members: list[str]
-
-
-class QueueItemRead(BaseModel):
-    concern_id: str
-    category: str
-    school_id: str | None
-    priority: Priority
-    tags: list[str]
-    assignee_id: str | None
-    submitted_at: datetime
-    possible_duplicates: list[DuplicateRead]
-
-
-class MemberRead(BaseModel):
-    id: str
-    name: str
-    teams: list[str]
-    load: int
-    open: list[str]
-    away: bool
-    backup_id: str | None
-    away_until: datetime | None = None
-
-
-class AwayUpdate(_Body):
-    away: bool
-    backup_id: str | None = Field(default=None, description="who takes new concerns meanwhile")
-    until: datetime | None = None
-
-
-class HandoverCreate(_Body):
-    to: str | None = Field(default=None, description="defaults to the member's backup")
-    reason: str | None = Field(default=None, max_length=1000)
-
-
-class HandoverRead(BaseModel):
-    member_id: str
-    to: str
-    moved: list[str]
 
 
 @router.get("/concerns/{concern_id}/triage", response_model=DecisionRead)

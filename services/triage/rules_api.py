@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from services.triage.context import TriageContext
 from services.triage.domain import route
 from services.triage.handlers import routing_view
 from services.triage.rules import Facts, Rule, RuleBody, rule_problems
+from services.triage.schemas import DryRunCreate, DryRunRead, RuleCreate, RuleOrder, RuleRead
 from shared.authz import Access, Permission
-from shared.events import Channel, Priority
 from shared.http import Problem, authorize, service_context
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
@@ -20,53 +19,6 @@ router = APIRouter(prefix="/v1/rules", tags=["rules"])
 Ctx = Annotated[TriageContext, Depends(service_context)]
 ConfigReader = Annotated[Access, Depends(authorize(Permission.CONFIG_READ))]
 ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
-
-
-class RuleCreate(Rule):
-    position: int | None = Field(
-        default=None, ge=0, description="0 = tried first; default: tried last"
-    )
-
-
-class RuleRead(Rule):
-    position: int
-
-
-class RuleOrder(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rule_ids: list[str] = Field(description="every rule id, in the order they are tried")
-
-
-class DryRunCreate(BaseModel):
-    """A concern as triage would see it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    category: str
-    school_id: str | None = None
-    channel: Channel = Channel.WEB
-    description: str = Field(default="", max_length=5000)
-    requester_relationship: str | None = None
-    student_flags: list[str] = Field(default_factory=list)
-    school_contacted: bool | None = None
-
-
-class ConsideredRead(BaseModel):
-    rule_id: str
-    matched: bool
-    why: list[str]
-
-
-class DryRunRead(BaseModel):
-    team_id: str
-    team_name: str
-    priority: Priority
-    rule: str
-    tags: list[str]
-    reasons: list[str]
-    safety_words: list[str]
-    considered: list[ConsideredRead]
 
 
 def _validated(rule: Rule, ctx: TriageContext) -> Rule:

@@ -4,15 +4,14 @@ them here; then the stored ones do, on every replica within the rules' cache tim
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.triage.context import TriageContext
 from services.triage.repository import SafetyWords
 from services.triage.rules import normalise
+from services.triage.schemas import SafetyWordsRead, SafetyWordsUpdate
 from shared.authz import Access, Permission
 from shared.http import Problem, authorize, service_context
 
@@ -21,28 +20,7 @@ router = APIRouter(prefix="/v1/safety-words", tags=["safety words"])
 Ctx = Annotated[TriageContext, Depends(service_context)]
 ConfigReader = Annotated[Access, Depends(authorize(Permission.CONFIG_READ))]
 ConfigWriter = Annotated[Access, Depends(authorize(Permission.CONFIG_WRITE))]
-MAX_WORDS = 300
 MAX_TERM_CHARS = 60
-Term = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
-
-
-class SafetyWordsUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    words: list[Term] = Field(
-        max_length=MAX_WORDS,
-        description="words or phrases, case and accents ignored; a trailing `*` allows any "
-        "ending (`amenaz*`); repeats are dropped",
-    )
-
-
-class SafetyWordsRead(BaseModel):
-    words: list[str]
-    origin: Literal["district", "admin"] = Field(
-        description="`district`: the district file's, never changed here"
-    )
-    updated_at: datetime | None = None
-    updated_by: str | None = None
 
 
 def _read(found: SafetyWords) -> SafetyWordsRead:

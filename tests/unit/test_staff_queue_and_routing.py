@@ -12,8 +12,7 @@ from frontends.web.staff import views
 from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.domain import Status as ConcernStatus
 from services.intake.schemas import ConcernCounts
-from services.triage.api import HistoryRead
-from services.triage.rules_api import RuleRead
+from services.triage.schemas import HistoryRead, RuleRead
 
 pytestmark = pytest.mark.unit
 
