@@ -28,8 +28,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from frontends.common.settings import FrontendSettings
 from services.intake.access import PIN_PATTERN
-from services.intake.attachments import AttachmentLimits, AttachmentRead
-from services.intake.pending import PendingFileRead, PendingOutcome
+from services.intake.attachment_schemas import (
+    AttachmentLimits,
+    AttachmentRead,
+    PendingFileRead,
+    PendingOutcome,
+)
 from services.intake.schemas import CategoryRead, ConcernReceipt, RequesterView, SchoolRead
 from shared.ratelimit import FORWARDED_FOR_HEADER
 

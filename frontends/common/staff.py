@@ -26,10 +26,10 @@ from pydantic import BaseModel, TypeAdapter
 
 from frontends.common.intake import IntakeError, IntakeNotFound, parse, send
 from frontends.common.settings import FrontendSettings
-from services.escalation.api import ClockRead, OmbudspersonCaseRead
 from services.escalation.policies import Policy
-from services.intake.attachments import AttachmentRead
-from services.intake.contact_api import ContactAccessRead, ContactRevealRead
+from services.escalation.schemas import ClockRead, OmbudspersonCaseRead
+from services.intake.attachment_schemas import AttachmentRead
+from services.intake.contact_schemas import ContactAccessRead, ContactRevealRead
 from services.intake.schemas import (
     ConcernCounts,
     ConcernPage,
@@ -38,16 +38,22 @@ from services.intake.schemas import (
     DisclosureRecord,
     StudentRevealRead,
 )
-from services.notify.api import (
+from services.notify.schemas import (
     PUBLIC_EVENTS,
     DeliveryRead,
     SubscriptionRead,
     TemplatePreviewRead,
     TemplateRead,
 )
-from services.triage.api import DecisionRead, HandoverRead, MemberRead, TeamRead
-from services.triage.rules_api import DryRunRead, RuleRead
-from services.triage.safety_api import SafetyWordsRead
+from services.triage.schemas import (
+    DecisionRead,
+    DryRunRead,
+    HandoverRead,
+    MemberRead,
+    RuleRead,
+    SafetyWordsRead,
+    TeamRead,
+)
 
 __all__ = [
     "ACTIONS",

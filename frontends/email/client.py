@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from frontends.common.intake import ConcernReceipt, IntakeClient
-from services.intake.inbound import InboundMessageRead
+from services.intake.inbound_schemas import InboundMessageRead
 
 
 class MailIntake(Protocol):

@@ -23,8 +23,8 @@ from frontends.common.intake import (
 )
 from frontends.common.notify import NotifyClient, Survey
 from frontends.common.settings import FrontendSettings
-from services.intake.calls import CallOutcome, CallStepCreate, RecentConcern
-from services.intake.inbound import InboundMessageCreate
+from services.intake.call_schemas import CallOutcome, CallStepCreate, RecentConcern
+from services.intake.inbound_schemas import InboundMessageCreate
 
 __all__ = [
     "Bureau",

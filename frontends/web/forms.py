@@ -10,7 +10,7 @@ from typing import Any
 
 from frontends.common.intake import FieldError
 from frontends.web.i18n import N_
-from services.intake.attachments import AttachmentLimits, refusal, safe_filename
+from services.intake.attachment_schemas import AttachmentLimits, refusal, safe_filename
 
 CONTACTS = ("email", "phone", "sms", "none")
 RELATIONSHIPS = ("parent_guardian", "student", "staff", "community", "alumni")

@@ -53,11 +53,11 @@ from frontends.web.security import (
 )
 from frontends.web.settings import WebConfig, WebSettings
 from frontends.web.uploads import PendingFile, PendingFiles
-from services.intake.attachments import AttachmentLimits, AttachmentSettings, limits_of
+from services.intake.attachment_schemas import AttachmentLimits, AttachmentSettings, limits_of
 from shared.district import DistrictConfig, load_district
-from shared.http import SecurityHeaders
 from shared.logs import configure_logging
 from shared.ratelimit import RateLimiter
+from shared.security_headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent

@@ -10,7 +10,7 @@ from babel.numbers import format_decimal
 
 from frontends.common.intake import RequesterView
 from frontends.web.i18n import N_
-from services.intake.attachments import AttachmentLimits
+from services.intake.attachment_schemas import AttachmentLimits
 
 STATUS_LABELS = {
     "received": N_("Received"),

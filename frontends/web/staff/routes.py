@@ -57,7 +57,7 @@ from services.escalation.calendar import AROUND_THE_CLOCK
 from services.escalation.config import EscalationConfig
 from services.escalation.policies import LadderStep, Policy, PolicySettings
 from services.intake.config import IntakeConfig
-from services.triage.api import DuplicateRead
+from services.triage.schemas import DuplicateRead
 from shared.auth import Role
 from shared.authz import Permission
 from shared.district import DistrictConfig
