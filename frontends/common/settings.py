@@ -42,6 +42,11 @@ class FrontendSettings(ProcessSettings):
     jwt_signing_key: SecretStr = SecretStr(DEVELOPMENT_SIGNING_KEY)
 
     io_timeout_s: float = Field(default=10.0, gt=0, description="each call to a service")
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; none by default",
+    )
 
     @model_validator(mode="after")
     def _token_outside_development(self) -> FrontendSettings:
