@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import datetime, timedelta
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -74,3 +75,18 @@ def pin_locked(failures: int, last_failure_s_ago: float | None) -> float:
     if failures < PIN_ATTEMPTS or last_failure_s_ago is None:
         return 0.0
     return max(0.0, PIN_LOCKOUT_S - last_failure_s_ago)
+
+
+def pin_try_open(
+    failures: int,
+    last_failure_at: datetime | None,
+    *,
+    now: datetime,
+    attempts: int = PIN_ATTEMPTS,
+    lockout_s: float = PIN_LOCKOUT_S,
+) -> bool:
+    """Whether another PIN try may be made after `failures` wrong ones in a row, the last at
+    `last_failure_at`: fewer than `attempts`, or the lockout since the last one over."""
+    if failures < attempts:
+        return True
+    return last_failure_at is not None and last_failure_at < now - timedelta(seconds=lockout_s)

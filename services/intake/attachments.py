@@ -106,8 +106,8 @@ async def upload_as_requester(
 ) -> AttachmentRead:
     """The requester attaches one file to their own concern (with its access token or PIN),
     through a frontend."""
-    doc = await own_case(ctx, tracking_number, token)
-    return await store(ctx, file.settings, doc["_id"], who.actor, file.name, file.kind, file.data)
+    door, _ = await own_case(ctx, tracking_number, token)
+    return await store(ctx, file.settings, door.id, who.actor, file.name, file.kind, file.data)
 
 
 def content_kind(content_type: str) -> str:

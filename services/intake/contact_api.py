@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from services.intake import handlers, views
+from services.intake.aggregate import DisclosureKind
 from services.intake.contact_schemas import (
     ContactAccessRead,
     ContactRevealCreate,
@@ -22,8 +23,16 @@ from services.intake.contact_schemas import (
 )
 from services.intake.domain import lookup_term, requester_key
 from services.intake.queries import SortOrder
+from services.intake.repository import disclosable_of
 from services.intake.schemas import ConcernPage
-from services.intake.web import Auditor, Ctx, Worker, check_scope, reveal_in_scope, scope_query
+from services.intake.web import (
+    Auditor,
+    Ctx,
+    Worker,
+    disclosable_in_scope,
+    reveal_in_scope,
+    scope_query,
+)
 from shared.authz import Access, Permission
 from shared.http import Problem, authorize
 from shared.store import Document
@@ -52,8 +61,14 @@ async def reveal_contact(
     contact, disclosure_id = await reveal_in_scope(
         concern_id, who, body.reason, handlers.reveal_contact, ctx=ctx, response=response
     )
-    return ContactRevealRead.model_validate(
-        {"concern_id": concern_id, "disclosure_id": disclosure_id, **contact}
+    return ContactRevealRead(
+        concern_id=concern_id,
+        disclosure_id=disclosure_id,
+        name=contact.name,
+        email=contact.email,
+        phone=contact.phone,
+        language=contact.language,
+        preferred_contact=contact.preferred_contact.value if contact.preferred_contact else None,
     )
 
 
@@ -72,14 +87,11 @@ async def requester_search(
     now = ctx.clock.now()
     query: Document
     if body.concern_id is not None:
-        doc = await ctx.repo.get_document(body.concern_id)
-        if doc is None:
-            raise Problem(404, "Concern not found", f"No concern has id {body.concern_id!r}.")
-        check_scope(who, doc)
-        keys = doc.get("requester_keys") or []
-        if not keys:  # anonymous, or stored before the lookup existed
+        concern = await disclosable_in_scope(body.concern_id, who, ctx=ctx)
+        if not concern.requester_keys:  # anonymous, or stored before the lookup existed
             return ConcernPage(items=[], next_cursor=None, sort=SortOrder.SUBMITTED_DESC)
-        query = {"requester_keys": {"$in": keys}, "_id": {"$ne": doc["_id"]}}
+        keys = list(concern.requester_keys)
+        query = {"requester_keys": {"$in": keys}, "_id": {"$ne": concern.id}}
     else:
         term = lookup_term(body.requester or "")
         if term is None:
@@ -98,9 +110,14 @@ async def requester_search(
         limit=body.limit,
     )
     roles = sorted(r.value for r in who.principal.roles)
-    for doc in docs:
-        await handlers._record_reveal(  # the same record as a reveal, of another kind
-            doc, SEARCHED, {}, actor=who.actor, roles=roles, reason=body.reason, ctx=ctx
+    for doc in docs:  # recorded as a reveal is, of another kind
+        await handlers.record_disclosure(
+            disclosable_of(doc),
+            DisclosureKind.REQUESTER_SEARCHED,
+            actor=who.actor,
+            roles=roles,
+            reason=body.reason,
+            ctx=ctx,
         )
     response.headers["Cache-Control"] = "no-store"
     return ConcernPage(

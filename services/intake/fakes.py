@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from services.intake.aggregate import Case
+from services.intake.aggregate import Case, Disclosable, Disclosure
 from services.intake.domain import Concern, Status
 from services.intake.idempotency import Claim
 from services.intake.lifecycle import Outcome
@@ -28,6 +28,9 @@ from services.intake.repository import (
     ConcernRepository,
     _outcome_update,
     case_of,
+    disclosable_of,
+    disclosure_document,
+    requester_access_of,
     to_document,
 )
 from services.intake.students import StudentVault
@@ -114,6 +117,10 @@ class FakeConcernRepository(ConcernRepository):
         doc = self.documents.get(concern_id)
         return case_of(doc) if doc else None
 
+    async def disclosable(self, concern_id: str) -> Disclosable | None:
+        doc = self.documents.get(concern_id)
+        return disclosable_of(doc) if doc else None
+
     async def by_tracking_number(self, tracking: str) -> Document | None:
         wanted = tracking.strip().upper()
         found = next((d for d in self.documents.values() if d["tracking_number"] == wanted), None)
@@ -125,10 +132,7 @@ class FakeConcernRepository(ConcernRepository):
         doc = self.documents.get(concern_id)
         if doc is None:
             return False
-        failed_at = doc.get("pin_failed_at")
-        if doc.get("pin_failures", 0) < attempts or (
-            failed_at is not None and as_utc(failed_at) < now - timedelta(seconds=lockout_s)
-        ):
+        if requester_access_of(doc).pin_try_counts(now, attempts=attempts, lockout_s=lockout_s):
             apply_update(doc, {"$inc": {"pin_failures": 1}, "$set": {"pin_failed_at": now}})
             return True
         return False
@@ -201,8 +205,8 @@ class FakeDisclosureRepository:
     async def ensure_indexes(self) -> None:
         return None
 
-    async def record(self, entry: Document) -> None:
-        self.entries.append(stored(dict(entry)))
+    async def record(self, disclosure: Disclosure) -> None:
+        self.entries.append(stored(disclosure_document(disclosure)))
 
     async def for_concern(self, concern_id: str, *, kind: str) -> list[Document]:
         found = [e for e in self.entries if e["concern_id"] == concern_id and e["kind"] == kind]

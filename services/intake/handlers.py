@@ -10,9 +10,14 @@ from datetime import timedelta
 from typing import Any
 
 from services.intake import access, domain, lifecycle
-from services.intake.aggregate import Case
+from services.intake.aggregate import (
+    Case,
+    Disclosable,
+    DisclosureKind,
+    RequesterAccess,
+)
 from services.intake.context import IntakeContext
-from services.intake.domain import NewConcern, Status, Student
+from services.intake.domain import NewConcern, Requester, Status, Student
 from services.intake.idempotency import Claim
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
 from services.intake.repository import to_document
@@ -227,20 +232,18 @@ class PinLocked(DomainError):
         return {"Retry-After": str(int(self.retry_after_s))}
 
 
-async def pin_opens(doc: Document, pin: str, *, ctx: IntakeContext) -> bool:
+async def pin_opens(door: RequesterAccess, pin: str, *, ctx: IntakeContext) -> bool:
     """Whether `pin` opens the concern. Every try counts as wrong until it proves right;
     after `access.PIN_ATTEMPTS` wrong ones in a row, raises `PinLocked`."""
     now = ctx.clock.now()
     if not await ctx.repo.claim_pin_try(
-        doc["_id"], now=now, attempts=access.PIN_ATTEMPTS, lockout_s=access.PIN_LOCKOUT_S
+        door.id, now=now, attempts=access.PIN_ATTEMPTS, lockout_s=access.PIN_LOCKOUT_S
     ):
-        failed_at = doc.get("pin_failed_at")
-        ago = (now - as_utc(failed_at)).total_seconds() if failed_at else 0.0
-        raise PinLocked(max(1.0, access.pin_locked(access.PIN_ATTEMPTS, ago)))
-    if not access.pin_matches(ctx.access_key, doc["_id"], pin, doc.get("pin_hash") or ""):
-        log.info("wrong requester PIN", extra={"concern_id": doc["_id"]})
+        raise PinLocked(door.pin_retry_after(now))
+    if not door.pin_opens(pin, key=ctx.access_key):
+        log.info("wrong requester PIN", extra={"concern_id": door.id})
         return False
-    await ctx.repo.pin_succeeded(doc["_id"])
+    await ctx.repo.pin_succeeded(door.id)
     return True
 
 
@@ -252,101 +255,66 @@ def public_author_name(actor: str, ctx: IntakeContext) -> str | None:
     return member.name if member else None
 
 
-class NoStudentInformation(DomainError, LookupError):
-    """The concern names no student."""
-
-    status, title = 404, "No student information"
-
-    def __init__(self, concern_id: str) -> None:
-        super().__init__("This concern names no student.")
-        self.concern_id = concern_id
-
-
 async def reveal_student(
-    doc: Document, *, actor: str, roles: list[str], reason: str, ctx: IntakeContext
+    concern: Disclosable, *, actor: str, roles: list[str], reason: str, ctx: IntakeContext
 ) -> tuple[Student, str]:
     """The concern's student in clear, after recording who asked, when and why (the record
     is written first: a reveal is never shown unrecorded). Answers the disclosure id too."""
-    stored = doc.get("student")
-    if not stored:
-        raise NoStudentInformation(doc["_id"])
-    student = ctx.repo.vault.open(stored, doc["_id"])
-    disclosure_id = await _record_reveal(
-        doc,
-        "revealed",
-        {"student_key": doc.get("student_key") or ctx.repo.vault.lookup_key(student.student_id)},
+    student = ctx.repo.vault.open(concern.student(), concern.id)
+    disclosure_id = await record_disclosure(
+        concern,
+        DisclosureKind.STUDENT_REVEALED,
         actor=actor,
         roles=roles,
         reason=reason,
         ctx=ctx,
+        student_key=ctx.repo.vault.lookup_key(student.student_id),
     )
     log.info(
         "student information revealed",
-        extra={"concern_id": doc["_id"], "actor": actor, "disclosure_id": disclosure_id},
+        extra={"concern_id": concern.id, "actor": actor, "disclosure_id": disclosure_id},
     )
     return student, disclosure_id
 
 
-async def _record_reveal(
-    doc: Document,
-    kind: str,
-    about: Document,
+async def record_disclosure(
+    concern: Disclosable,
+    kind: DisclosureKind,
     *,
     actor: str,
     roles: list[str],
     reason: str,
     ctx: IntakeContext,
+    student_key: str | None = None,
 ) -> str:
-    """Record who revealed what of the concern, when and why; answers the record's id."""
-    disclosure_id = str(uuid.uuid4())
-    await ctx.disclosures.record(
-        {
-            "_id": disclosure_id,
-            "kind": kind,
-            "concern_id": doc["_id"],
-            "tracking_number": doc["tracking_number"],
-            **about,
-            "actor": actor,
-            "roles": roles,
-            "reason": reason,
-            "at": ctx.clock.now(),
-        }
+    """Record who accessed what of the concern, when and why; answers the record's id."""
+    disclosure = concern.disclosure(
+        kind,
+        record_id=str(uuid.uuid4()),
+        actor=actor,
+        roles=roles,
+        reason=reason,
+        at=ctx.clock.now(),
+        student_key=student_key,
     )
-    return disclosure_id
-
-
-class NoContact(DomainError, LookupError):
-    """The requester left no way to reach them."""
-
-    status, title = 404, "No contact"
-
-    def __init__(self, concern_id: str) -> None:
-        super().__init__("The requester left no way to reach them.")
-        self.concern_id = concern_id
+    await ctx.disclosures.record(disclosure)
+    return disclosure.id
 
 
 async def reveal_contact(
-    doc: Document, *, actor: str, roles: list[str], reason: str, ctx: IntakeContext
-) -> tuple[dict[str, str | None], str]:
+    concern: Disclosable, *, actor: str, roles: list[str], reason: str, ctx: IntakeContext
+) -> tuple[Requester, str]:
     """The requester's contact, after recording who asked, when and why (the record is
     written first). Answers the contact and the record's id."""
-    requester = doc.get("requester") or {}
-    if not (requester.get("email") or requester.get("phone") or requester.get("name")):
-        raise NoContact(doc["_id"])
-    disclosure_id = await _record_reveal(
-        doc, "contact_revealed", {}, actor=actor, roles=roles, reason=reason, ctx=ctx
+    contact = concern.contact()
+    disclosure_id = await record_disclosure(
+        concern, DisclosureKind.CONTACT_REVEALED, actor=actor, roles=roles, reason=reason, ctx=ctx
     )
     log.info(
         "requester contact revealed",
-        extra={"concern_id": doc["_id"], "actor": actor, "disclosure_id": disclosure_id},
+        extra={"concern_id": concern.id, "actor": actor, "disclosure_id": disclosure_id},
     )
-    return {
-        "name": requester.get("name"),
-        "email": requester.get("email"),
-        "phone": requester.get("phone"),
-        "language": requester.get("language") or "en",
-        "preferred_contact": requester.get("preferred_contact"),
-    }, disclosure_id
+    return contact, disclosure_id
 
 
 async def student_record(student_id: str, *, ctx: IntakeContext) -> list[Document]:

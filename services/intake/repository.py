@@ -17,8 +17,14 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.intake.aggregate import Case
-from services.intake.domain import OPEN_STATUSES, Concern, Status
+from services.intake.aggregate import (
+    Case,
+    Disclosable,
+    Disclosure,
+    DisclosureKind,
+    RequesterAccess,
+)
+from services.intake.domain import OPEN_STATUSES, Concern, ContactChannel, Requester, Status
 from services.intake.lifecycle import Action, Callback, CallbackStatus, Outcome
 from services.intake.queries import branches, sort_documents
 from services.intake.students import StudentVault
@@ -162,6 +168,82 @@ def case_of(doc: Document) -> Case:
         requester_reminded_at=at("requester_reminded_at"),
         routing_sensitive=bool(doc.get("routing_sensitive")),
     )
+
+
+def requester_access_of(doc: Document) -> RequesterAccess:
+    """What opens a stored concern to its requester (their token's and PIN's hashes, the
+    wrong PINs in a row)."""
+    failed_at = doc.get("pin_failed_at")
+    return RequesterAccess(
+        id=doc["_id"],
+        access_token_hash=doc.get("access_token_hash") or "",
+        pin_hash=doc.get("pin_hash") or "",
+        pin_failures=int(doc.get("pin_failures") or 0),
+        pin_failed_at=as_utc(failed_at) if failed_at else None,
+    )
+
+
+# What `disclosable_of` reads of a stored concern (a reveal loads only these).
+DISCLOSABLE_FIELDS = {
+    key: 1
+    for key in (
+        "tracking_number",
+        "school_id",
+        "team_id",
+        "assignee_id",
+        "requester",
+        "student",
+        "student_key",
+        "requester_keys",
+    )
+}
+
+
+def disclosable_of(doc: Document) -> Disclosable:
+    """A stored concern as a reveal reads it (what a list leaves out is left empty)."""
+    return Disclosable(
+        id=doc["_id"],
+        tracking_number=doc["tracking_number"],
+        school_id=doc.get("school_id"),
+        team_id=doc.get("team_id"),
+        assignee_id=doc.get("assignee_id"),
+        requester=requester_of(doc.get("requester") or {}),
+        sealed_student=doc.get("student") or None,
+        student_key=doc.get("student_key") or None,
+        requester_keys=tuple(doc.get("requester_keys") or ()),
+    )
+
+
+def requester_of(stored: Document) -> Requester:
+    """A stored requester (a preferred channel the bureau no longer offers is none)."""
+    preferred = stored.get("preferred_contact")
+    offered = {c.value for c in ContactChannel}
+    return Requester(
+        name=stored.get("name"),
+        email=stored.get("email"),
+        phone=stored.get("phone"),
+        language=stored.get("language") or "en",
+        relationship=stored.get("relationship"),
+        preferred_contact=ContactChannel(preferred) if preferred in offered else None,
+        reply_to_message_id=stored.get("reply_to_message_id"),
+    )
+
+
+def disclosure_document(disclosure: Disclosure) -> Document:
+    """A record of access as stored (a student reveal's with the student's key)."""
+    revealed = disclosure.kind is DisclosureKind.STUDENT_REVEALED
+    student: Document = {"student_key": disclosure.student_key} if revealed else {}
+    return {
+        "_id": disclosure.id,
+        "kind": disclosure.kind.value,
+        "concern_id": disclosure.concern_id,
+        "tracking_number": disclosure.tracking_number,
+        **student,
+        "actor": disclosure.actor,
+        "roles": list(disclosure.roles),
+        "reason": disclosure.reason,
+        "at": disclosure.at,
+    }
 
 
 def callback_of(stored: Document) -> Callback:
@@ -449,6 +531,11 @@ class ConcernRepository:
         doc = await self._concerns.find_one({"_id": concern_id}, CASE_FIELDS)
         return case_of(doc) if doc else None
 
+    async def disclosable(self, concern_id: str) -> Disclosable | None:
+        """The concern as a reveal reads it (not its case, messages or outbox)."""
+        doc = await self._concerns.find_one({"_id": concern_id}, DISCLOSABLE_FIELDS)
+        return disclosable_of(doc) if doc else None
+
     async def by_tracking_number(self, tracking: str) -> Document | None:
         """The concern with this tracking number, however the requester typed its case."""
         return await self._concerns.find_one(
@@ -725,8 +812,8 @@ class DisclosureRepository:
         await self._disclosures.create_index([("student_key", 1), ("at", 1)])
         await self._disclosures.create_index([("concern_id", 1), ("at", 1)])
 
-    async def record(self, entry: Document) -> None:
-        await self._disclosures.insert_one(dict(entry))
+    async def record(self, disclosure: Disclosure) -> None:
+        await self._disclosures.insert_one(disclosure_document(disclosure))
 
     async def for_concern(self, concern_id: str, *, kind: str) -> list[Document]:
         """One concern's records of a kind, oldest first."""

@@ -10,8 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from services.intake import access, handlers, views
+from services.intake import handlers, views
+from services.intake.aggregate import RequesterAccess
 from services.intake.lifecycle import Action, ActionNotAllowed, Command
+from services.intake.repository import requester_access_of
 from services.intake.schemas import RequesterMessageCreate, RequesterReopenCreate, RequesterView
 from services.intake.web import Ctx
 from shared.auth import AuthError, Role
@@ -110,32 +112,37 @@ def _not_found() -> Problem:
     )
 
 
-async def _own_case(ctx: Ctx, tracking_number: str, secret: tuple[str | None, str]) -> Document:
+async def _own_case(
+    ctx: Ctx, tracking_number: str, secret: tuple[str | None, str]
+) -> tuple[RequesterAccess, Document]:
+    """The concern the requester's token or PIN opens: what opened it, and the document
+    their view shows; `_not_found` for anything else."""
     doc = await ctx.repo.by_tracking_number(tracking_number) if len(tracking_number) <= 32 else None
-    token, pin = secret
     if doc is None:
         raise _not_found()
+    door = requester_access_of(doc)
+    token, pin = secret
     if token is not None:
-        if not access.token_matches(token, doc.get("access_token_hash", "")):
-            raise _not_found()
-        return doc
-    if not await handlers.pin_opens(doc, pin, ctx=ctx):  # a locked PIN refuses: a 429
+        opened = door.token_opens(token)
+    else:
+        opened = await handlers.pin_opens(door, pin, ctx=ctx)  # a locked PIN refuses: a 429
+    if not opened:
         raise _not_found()
-    return doc
+    return door, doc
 
 
 @router.get("/{tracking_number}", response_model=RequesterView, responses=_NOT_FOUND)
 async def read_status(tracking_number: str, token: Token, ctx: Ctx) -> RequesterView:
     """The public status of one's own concern: status, team, due time, replies, resolution."""
-    doc = await _own_case(ctx, tracking_number, token)
+    _, doc = await _own_case(ctx, tracking_number, token)
     return views.requester_view(doc, district=ctx.district, now=ctx.clock.now())
 
 
-async def _act(ctx: Ctx, doc: Document, command: Command) -> RequesterView:
+async def _act(ctx: Ctx, door: RequesterAccess, command: Command) -> RequesterView:
     # Refusals are answered as everywhere (shared/errors), but in the requester's words: no
     # concern id, no internal action name, no status beside the one their view shows.
     try:
-        after = await handlers.act(doc["_id"], command, ctx=ctx)
+        after = await handlers.act(door.id, command, ctx=ctx)
     except handlers.ConcernNotFound:
         raise _not_found() from None
     except ActionNotAllowed as exc:
@@ -150,9 +157,9 @@ async def add_message(
     tracking_number: str, body: RequesterMessageCreate, token: Token, ctx: Ctx
 ) -> RequesterView:
     """Write to the bureau: more information, or the answer to its question."""
-    doc = await _own_case(ctx, tracking_number, token)
+    door, _ = await _own_case(ctx, tracking_number, token)
     command = Command(Action.REQUESTER_MESSAGE, handlers.REQUESTER_ACTOR, text=body.message)
-    return await _act(ctx, doc, command)
+    return await _act(ctx, door, command)
 
 
 @router.post("/{tracking_number}/reopen", response_model=RequesterView, responses=_ERRORS)
@@ -160,8 +167,8 @@ async def reopen(
     tracking_number: str, token: Token, ctx: Ctx, body: RequesterReopenCreate | None = None
 ) -> RequesterView:
     """Reopen a resolved concern within 14 days of its resolution."""
-    doc = await _own_case(ctx, tracking_number, token)
+    door, _ = await _own_case(ctx, tracking_number, token)
     command = Command(
         Action.REQUESTER_REOPEN, handlers.REQUESTER_ACTOR, text=body.reason if body else None
     )
-    return await _act(ctx, doc, command)
+    return await _act(ctx, door, command)

@@ -7,6 +7,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Response
 
+from services.intake.aggregate import Disclosable
 from services.intake.context import IntakeContext
 from shared.authz import Access, Permission
 from shared.http import Problem, authorize, out_of_scope, service_context
@@ -38,6 +39,17 @@ def check_scope(access: Access, doc: Document) -> None:
         raise out_of_scope()
 
 
+async def disclosable_in_scope(concern_id: str, who: Access, *, ctx: IntakeContext) -> Disclosable:
+    """The concern as a reveal reads it: 404 when there is none, 403 unless it is within the
+    caller's reach (as `check_scope`)."""
+    concern = await ctx.repo.disclosable(concern_id)
+    if concern is None:
+        raise Problem(404, "Concern not found", f"No concern has id {concern_id!r}.")
+    if not concern.within(who):
+        raise out_of_scope()
+    return concern
+
+
 async def reveal_in_scope(
     concern_id: str,
     who: Access,
@@ -49,12 +61,8 @@ async def reveal_in_scope(
 ) -> T:
     """A reveal with a reason: the concern within the caller's reach, `reveal` (which records
     who asked, when and why before anything is shown) run for it, the answer never cached."""
-    doc = await ctx.repo.get_document(concern_id)
-    if doc is None:
-        raise Problem(404, "Concern not found", f"No concern has id {concern_id!r}.")
-    check_scope(who, doc)
     revealed = await reveal(
-        doc,
+        await disclosable_in_scope(concern_id, who, ctx=ctx),
         actor=who.actor,
         roles=sorted(r.value for r in who.principal.roles),
         reason=reason,

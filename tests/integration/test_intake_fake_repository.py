@@ -2,7 +2,7 @@
 test store: the same calls answer the same and leave the same stored concern (a fact applied
 once per event, the later clock report kept, a change refused at a stale version, a PIN
 locked after its wrong tries, who works the case decided by the latest decision, the long
-waits found by how long)."""
+waits found by how long, the concern as a reveal reads it)."""
 
 from __future__ import annotations
 
@@ -121,6 +121,8 @@ async def scenario(repo: Any) -> list[object]:
         await repo.merged_from("c-1"),
         await repo.get_document("c-1"),
         await repo.load("c-1"),
+        await repo.disclosable("c-1"),
+        await repo.disclosable("c-2"),
     ]
     return seen
 

@@ -22,6 +22,7 @@ from services.intake.fakes import (
     FakeIdempotencyKeys,
 )
 from services.intake.lifecycle import Action, ActionNotAllowed, Command, InvalidCommand
+from services.intake.repository import requester_access_of
 from services.intake.students import StudentVault
 from shared.clock import FakeClock
 from shared.district import load_district
@@ -366,5 +367,6 @@ async def test_the_acknowledgement_event_carries_the_pin_the_family_was_given() 
     # notify tells the family by email or SMS the same PIN the web form shows
     assert shared.data["pin"] == submission.pin
     assert shared.data["access_token"] == submission.access_token
-    assert await handlers.pin_opens(intake.case(concern_id), shared.data["pin"], ctx=intake.ctx)
+    door = requester_access_of(intake.case(concern_id))
+    assert await handlers.pin_opens(door, shared.data["pin"], ctx=intake.ctx)
     assert submission.pin not in str(intake.case(concern_id))  # kept only as its hash
