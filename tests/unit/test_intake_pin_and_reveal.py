@@ -7,7 +7,9 @@ is assigned), refuses a concern with nothing to show, and is recorded before it 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
+from typing import cast
 
 import pytest
 
@@ -20,29 +22,18 @@ from services.intake.aggregate import (
     NoStudentInformation,
     RequesterAccess,
 )
-from services.intake.config import IntakeConfig
-from services.intake.context import IntakeContext
-from services.intake.domain import ContactChannel, NewConcern, Requester, Student
-from services.intake.fakes import (
-    FakeConcernRepository,
-    FakeDisclosureRepository,
-    FakeIdempotencyKeys,
-)
+from services.intake.domain import ContactChannel, Requester, Student
+from services.intake.fakes import FakeDisclosureRepository
 from services.intake.repository import disclosable_of, requester_access_of
-from services.intake.students import StudentVault
 from shared.auth import Principal, Role
 from shared.authz import Access, Permission
-from shared.clock import FakeClock
-from shared.district import load_district
-from shared.events import Channel
-from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.unit.test_intake_handlers_fast import T0, enrollment_concern
+from tests.unit.test_intake_handlers_fast import Intake as FakeIntake
 
 pytestmark = pytest.mark.unit
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-DISTRICT = load_district(DEFAULT_DISTRICT_CONFIG)
 LOCKOUT = timedelta(seconds=access.PIN_LOCKOUT_S)
-REASON = "calling the family back about the bus stop"
+REASON = "calling the family back about the enrollment form"
 LUCIA = Student(name="Lucia Gonzalez", student_id="S-778812", grade="3")
 
 
@@ -51,42 +42,26 @@ def wrong(pin: str) -> str:
     return "000000" if pin != "000000" else "111111"
 
 
-class Intake:
-    """Intake's context over fakes, on a fake clock."""
+class Intake(FakeIntake):
+    """Intake's context over fakes, on a fake clock (the handler tests'), with the doors and
+    reveals these tests read."""
 
-    def __init__(self) -> None:
-        self.clock = FakeClock(T0)
-        vault = StudentVault(keys={"k1": bytes(32)}, current="k1", hash_key=b"student-hash")
-        self.repo = FakeConcernRepository(vault)
-        self.disclosures = FakeDisclosureRepository()
-        self.ctx = IntakeContext(
-            repo=self.repo,  # type: ignore[arg-type]  # the fakes have the interface
-            keys=FakeIdempotencyKeys(),  # type: ignore[arg-type]
-            clock=self.clock,
-            district=DISTRICT,
-            config=DISTRICT.section("intake", IntakeConfig),
-            source="/bureau/intake",
-            published=lambda: None,
-            contact_secret=b"contact-secret",
-            access_key=b"access-key",
-            disclosures=self.disclosures,  # type: ignore[arg-type]
-        )
+    @property
+    def disclosures(self) -> FakeDisclosureRepository:
+        return cast(FakeDisclosureRepository, self.ctx.disclosures)
 
-    async def submit(
+    async def file(
         self, requester: Requester | None = None, student: Student | None = None
     ) -> handlers.Submission:
-        new = NewConcern(
-            channel=Channel.WEB,
-            category="transportation",
-            school_id="lincoln-es",
-            description="The bus has not stopped at our corner for a week",
+        new = replace(
+            enrollment_concern(),
             requester=requester or Requester(name="Ana", phone="+15551234567"),
             student=student,
         )
         return await handlers.submit_concern(new, ctx=self.ctx)
 
     def door(self, concern_id: str) -> RequesterAccess:
-        return requester_access_of(self.repo.documents[concern_id])
+        return requester_access_of(self.case(concern_id))
 
     async def concern(self, concern_id: str) -> Disclosable:
         found = await self.repo.disclosable(concern_id)
@@ -140,7 +115,7 @@ async def test_the_token_and_the_pin_given_at_submission_open_the_concern_and_ot
     None
 ):
     intake = Intake()
-    submission = await intake.submit()
+    submission = await intake.file()
     concern_id = str(submission.document["_id"])
     door = intake.door(concern_id)
 
@@ -153,7 +128,7 @@ async def test_the_token_and_the_pin_given_at_submission_open_the_concern_and_ot
 
 async def test_five_wrong_pins_lock_even_the_right_one_until_the_lockout_is_over() -> None:
     intake = Intake()
-    submission = await intake.submit()
+    submission = await intake.file()
     concern_id = str(submission.document["_id"])
     for _ in range(access.PIN_ATTEMPTS):
         assert not await intake.try_pin(concern_id, wrong(submission.pin))
@@ -168,7 +143,7 @@ async def test_five_wrong_pins_lock_even_the_right_one_until_the_lockout_is_over
 
 async def test_a_wrong_pin_after_the_lockout_locks_the_pin_again_at_once() -> None:
     intake = Intake()
-    submission = await intake.submit()
+    submission = await intake.file()
     concern_id = str(submission.document["_id"])
     for _ in range(access.PIN_ATTEMPTS):
         await intake.try_pin(concern_id, wrong(submission.pin))
@@ -256,7 +231,7 @@ async def test_a_contact_reveal_is_recorded_before_the_contact_is_answered() -> 
     requester = Requester(
         name="Ana", phone="+15551234567", language="es", preferred_contact=ContactChannel.SMS
     )
-    concern_id = str((await intake.submit(requester=requester)).document["_id"])
+    concern_id = str((await intake.file(requester=requester)).document["_id"])
     concern = await intake.concern(concern_id)
 
     contact, disclosure_id = await handlers.reveal_contact(
@@ -281,7 +256,7 @@ async def test_a_contact_reveal_is_recorded_before_the_contact_is_answered() -> 
 
 async def test_an_anonymous_requesters_contact_is_refused_and_nothing_is_recorded() -> None:
     intake = Intake()
-    concern_id = str((await intake.submit(requester=Requester())).document["_id"])
+    concern_id = str((await intake.file(requester=Requester())).document["_id"])
 
     with pytest.raises(NoContact):
         await handlers.reveal_contact(
@@ -298,7 +273,7 @@ async def test_a_student_reveal_answers_the_student_and_is_recorded_under_the_st
     None
 ):
     intake = Intake()
-    concern_id = str((await intake.submit(student=LUCIA)).document["_id"])
+    concern_id = str((await intake.file(student=LUCIA)).document["_id"])
 
     student, disclosure_id = await handlers.reveal_student(
         await intake.concern(concern_id),
@@ -319,7 +294,7 @@ async def test_a_student_reveal_answers_the_student_and_is_recorded_under_the_st
 
 async def test_a_concern_naming_no_student_has_nothing_to_reveal_and_records_nothing() -> None:
     intake = Intake()
-    concern_id = str((await intake.submit()).document["_id"])
+    concern_id = str((await intake.file()).document["_id"])
 
     with pytest.raises(NoStudentInformation):
         await handlers.reveal_student(
