@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
+from functools import cache
 from os import urandom
 from pathlib import Path
 from typing import Any
@@ -23,13 +25,25 @@ pytestmark = pytest.mark.unit
 KUBERNETES_VERSION = "1.31.0"
 
 
-def resources() -> list[dict[str, Any]]:
+@cache
+def rendered() -> dict[str, str]:
+    """What the generator renders (it reads only committed files): once for the module."""
+    return render()
+
+
+@cache
+def _resources() -> tuple[dict[str, Any], ...]:
     found = []
-    for name, text in render().items():
+    for name, text in rendered().items():
         if name in ("district.yaml", "kustomization.yaml"):
             continue
         found += [doc for doc in yaml.safe_load_all(text) if doc]
-    return found
+    return tuple(found)
+
+
+def resources() -> list[dict[str, Any]]:
+    """The rendered manifests' documents, a copy of its own for each caller."""
+    return copy.deepcopy(list(_resources()))
 
 
 def of_kind(kind: str) -> list[dict[str, Any]]:
@@ -37,7 +51,7 @@ def of_kind(kind: str) -> list[dict[str, Any]]:
 
 
 def test_committed_manifests_are_what_the_generator_renders() -> None:
-    for name, text in render().items():
+    for name, text in rendered().items():
         committed = OUT / name
         assert committed.exists(), f"{committed} missing: run python -m devtools.render_k8s"
         assert committed.read_text() == text, (
@@ -167,14 +181,14 @@ def test_rabbitmq_is_a_cluster_with_quorum_queues_and_mongodb_a_replica_set() ->
 
 
 def test_kustomization_lists_every_manifest_and_the_district_config() -> None:
-    kustomization = yaml.safe_load(render()["kustomization.yaml"].split("\n", 1)[1])
+    kustomization = yaml.safe_load(rendered()["kustomization.yaml"].split("\n", 1)[1])
     assert set(kustomization["resources"]) == {
         n
-        for n in render()
+        for n in rendered()
         if n not in ("kustomization.yaml", "district.yaml", "secrets.example.yaml")
     }
     assert kustomization["configMapGenerator"][0]["files"] == ["district.yaml"]
-    assert render()["district.yaml"] == (Path(OUT).parent / "district.yaml").read_text()
+    assert rendered()["district.yaml"] == (Path(OUT).parent / "district.yaml").read_text()
 
 
 def family_address_seen(trusted: str, peer: str, forwarded: str) -> str:
