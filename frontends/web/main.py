@@ -17,7 +17,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import BytecodeCache, Environment, FileSystemLoader, select_autoescape
+from jinja2.bccache import Bucket
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
@@ -113,6 +114,26 @@ class FormRefused(Exception):
     """A post without a valid CSRF token, or with the honeypot filled."""
 
 
+class CompiledTemplates(BytecodeCache):
+    """The templates compiled once per process, kept in memory whichever `Web` renders them
+    (the unit tests start one app per test); a template whose source changed is compiled
+    again (Jinja checks each one's checksum)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 class Web:
     """What the routes share: settings, district, clients, catalogs, templates."""
 
@@ -137,6 +158,7 @@ class Web:
         self.pending = PendingFiles(intake, secret=secret)
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
+            bytecode_cache=COMPILED_TEMPLATES,
             autoescape=select_autoescape(),
             extensions=["jinja2.ext.i18n"],
             trim_blocks=True,
