@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from frontends.phone.domain import Keyword, classify_text, language
 from frontends.phone.settings import PhoneSettings
 from services.intake.domain import Status
 from shared.clock import FakeClock
-from shared.district import load_district
+from shared.district import DistrictConfig, load_district
 from shared.settings import DEFAULT_DISTRICT_CONFIG
 from tests.phone.fakes import FakeBureau
 from tests.phone.simulator import Answer, Caller, Input, Recording, sign
@@ -41,6 +42,12 @@ SERVICE_DESK, NIGHT_DESK, WEEKEND_DESK = "+15555550100", "+15555550191", "+15555
 Phone = Callable[..., AbstractAsyncContextManager[tuple[Caller, FakeBureau]]]
 
 
+@cache
+def shipped_district() -> DistrictConfig:
+    """The shipped district file, read once for the module (the model is frozen)."""
+    return load_district(DEFAULT_DISTRICT_CONFIG)
+
+
 @pytest.fixture
 def phone() -> Phone:
     """The phone front door in-process at a moment, with a fake bureau, and a caller."""
@@ -50,7 +57,7 @@ def phone() -> Phone:
         at: datetime = IN_HOURS, *, caller: str = CALLER, settings: PhoneSettings | None = None
     ) -> AsyncIterator[tuple[Caller, FakeBureau]]:
         clock = FakeClock(at)
-        bureau = FakeBureau(load_district(DEFAULT_DISTRICT_CONFIG), clock)
+        bureau = FakeBureau(shipped_district(), clock)
         settings = settings or PhoneSettings(
             twilio_auth_token=SecretStr(TOKEN), phone_public_url=BASE
         )
@@ -669,7 +676,7 @@ async def test_every_line_of_every_path_is_said_in_the_callers_language_by_a_voi
     async with phone(at, caller=number) as (caller, bureau):
         holding(bureau, what)
         call = await caller.call([LANGUAGE_KEY[lang], *script])
-    said_as = phone_config(load_district(DEFAULT_DISTRICT_CONFIG)).say(language(lang))
+    said_as = phone_config(shipped_district()).say(language(lang))
     expected = (said_as["language"], said_as["voice"])
     assert expected == (("en-US", "Polly.Joanna") if lang == "en" else ("es-MX", "Polly.Mia"))
     spoken = list(zip(call.heard[2:], call.languages[2:], call.voices[2:], strict=True))
