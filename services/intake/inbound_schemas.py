@@ -29,9 +29,9 @@ class InboundMessageCreate(_Strict):
     ] = Field(description="the sender's address (email) or number in E.164 (sms)")
     sender_verified: bool = Field(
         default=True,
-        description="false when the mail server found the sender forged "
-        "(SPF/DMARC failed): the message is then never the "
-        "requester's",
+        description="false unless the district's mail server vouched for the sender "
+        "(its Authentication-Results passed; forged or unchecked senders are false): "
+        "the message is then never the requester's",
     )
     tracking_number: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None
