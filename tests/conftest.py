@@ -26,10 +26,19 @@ from devtools.broker import delete_prefixed_topology
 from devtools.launcher import store_url
 from devtools.smtp_sink import SmtpSink
 from shared.auth import DEVELOPMENT_SIGNING_KEY, mint_token
-from tests.tiers import deselected
+from tests.tiers import deselected, tier_selected
 
 T = TypeVar("T")
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load schemathesis's pytest plugin (left out by `addopts`) when `-m` can select the e2e
+    tier, whose fuzz tests use it; the other tiers start without importing it."""
+    markexpr = config.option.markexpr
+    wanted = not markexpr or tier_selected(markexpr, "e2e")
+    if wanted and not config.pluginmanager.hasplugin("schemathesis"):
+        config.pluginmanager.import_plugin("schemathesis.pytest.plugin")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
