@@ -122,3 +122,43 @@ def test_a_user_who_is_not_root_is_told_how_to_get_rabbitmq_not_failed_in_apt(
     calls = (checkout / ".venv" / "calls.log").read_text().splitlines()
     assert not [c for c in calls if c.startswith(("apt-get", "rabbitmq-server"))], calls
     assert not [c for c in calls if "devtools.run_local" in c], "the bureau was not started"
+
+
+def test_the_unit_tier_needs_no_broker_browser_or_mail_server(checkout: Path) -> None:
+    """`./dev test -m unit` runs pure tests only: it neither installs Chromium or Dovecot nor
+    starts RabbitMQ (here nothing answers and the user is not root, which would stop it)."""
+    shims = checkout / "shims"
+    shims.mkdir()
+    for tool, script in {
+        "id": 'if [ "$1" = -u ]; then echo 1000; else exec /usr/bin/id "$@"; fi',
+        "apt-get": 'echo "apt-get $*" >> "$(dirname "$0")/../.venv/calls.log"; exit 100',
+        "rabbitmq-server": 'echo "rabbitmq-server $*" >> "$(dirname "$0")/../.venv/calls.log"',
+    }.items():
+        (shims / tool).write_text(f"#!/bin/sh\n{script}\n")
+        (shims / tool).chmod(0o755)
+    python = checkout / ".venv" / "bin" / "python"
+    python.write_text(RECORDER + '[ "$1" = - ] && exit 1\nexit 0\n')  # no broker answers
+    (checkout / ".venv" / ".installed-test").touch()
+
+    def dev_test(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(checkout / "dev"), "test", *arguments],
+            cwd=checkout,
+            env={
+                **os.environ,
+                "PATH": f"{shims}:{os.environ['PATH']}",
+                "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = dev_test("-q", "-m", "unit")
+    assert done.returncode == 0, done.stderr
+    calls = (checkout / ".venv" / "calls.log").read_text().splitlines()
+    assert "pytest -q -m unit" in calls
+    assert not [c for c in calls if c.startswith(("apt-get", "rabbitmq-server"))], calls
+
+    # any other selection still needs the broker, and says how to get one
+    assert dev_test("-m", "integration").returncode == 1
