@@ -6,6 +6,7 @@ kept among related concerns, a hand-over to the backup."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 import pytest
 import yaml
@@ -37,8 +38,10 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DESK = ["sd-1", "sd-2", "sd-3"]
 
 
+@cache
 def district() -> DistrictConfig:
-    """The example district with members in the Service Desk and Transportation teams."""
+    """The example district with members in the Service Desk and Transportation teams (read
+    once for the module: the model is frozen)."""
     raw = yaml.safe_load(DEFAULT_DISTRICT_CONFIG.read_text())
     for staff_id in [*DESK, "tr-1", "tr-2"]:
         raw["staff"].append({"id": staff_id, "name": f"Staff {staff_id}", "role": "specialist"})
