@@ -32,13 +32,23 @@ T = TypeVar("T")
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
+# The pytest plugins of the e2e tier's fuzzing (entry point name: module), which `addopts`
+# leaves out; Hypothesis's imports all of Hypothesis at the end of any run
+FUZZ_PLUGINS = {
+    "hypothesispytest": "_hypothesis_pytestplugin",
+    "schemathesis": "schemathesis.pytest.plugin",
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Load schemathesis's pytest plugin (left out by `addopts`) when `-m` can select the e2e
-    tier, whose fuzz tests use it; the other tiers start without importing it."""
+    """Load the fuzzing plugins when `-m` can select the e2e tier, whose fuzz tests use them;
+    the other tiers start and end without importing schemathesis or Hypothesis."""
     markexpr = config.option.markexpr
-    wanted = not markexpr or tier_selected(markexpr, "e2e")
-    if wanted and not config.pluginmanager.hasplugin("schemathesis"):
-        config.pluginmanager.import_plugin("schemathesis.pytest.plugin")
+    if markexpr and not tier_selected(markexpr, "e2e"):
+        return
+    for name, module in FUZZ_PLUGINS.items():
+        if not config.pluginmanager.hasplugin(name):
+            config.pluginmanager.import_plugin(module)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
