@@ -126,6 +126,14 @@ def clones(
             doc.pop("outbox_claim_until", None)
             if "outbox" in doc:
                 doc["outbox"] = []
+            if "requester_slot" in doc:  # each stored concern a family of its own (unique slot)
+                family = f"r:{rng.getrandbits(64):016x}"
+                doc["requester_slot"] = f"{family}#1"
+                doc["requester_seq"] = 1
+                if "match_keys" in doc:
+                    doc["match_keys"] = [
+                        family if key.startswith("r:") else key for key in doc["match_keys"]
+                    ]
             if still_open and "match_keys" in doc:  # another family's words
                 doc["match_keys"] = [f"{rng.getrandbits(48):012x}" for _ in doc["match_keys"]]
                 doc["fingerprint"] = doc["match_keys"][:]
