@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
@@ -241,10 +241,15 @@ class DistrictConfigError(ValueError):
     """The district configuration file is missing or invalid."""
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's document, read safely (with libyaml's parser when PyYAML has it)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+
+
 def load_district(path: Path) -> DistrictConfig:
     """Read and validate the district configuration; fail fast with a readable message."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        raw = read_yaml(path)
         return DistrictConfig.model_validate(raw)
     except FileNotFoundError as exc:
         raise DistrictConfigError(f"district configuration not found: {path}") from exc

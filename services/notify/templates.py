@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from services.notify import sms
 from services.notify.domain import DEFAULT_LANGUAGE, ChannelName, Kind
+from shared.district import read_yaml
 
 SEED_DIRECTORY = Path(__file__).resolve().parent / "templates"
 _OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
@@ -194,7 +193,7 @@ def pin_line(language: str, channel: ChannelName) -> str:
 def _pin_lines(directory: Path = SEED_DIRECTORY) -> dict[tuple[str, ChannelName], str]:
     found: dict[tuple[str, ChannelName], str] = {}
     for path in sorted(directory.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = read_yaml(path) or {}
         for channel_name, fields in (raw.get(Kind.ACKNOWLEDGEMENT.value) or {}).items():
             if fields.get("pin_line"):
                 found[(path.stem, ChannelName(channel_name))] = fields["pin_line"].strip()
@@ -256,7 +255,7 @@ def load_seed(directory: Path = SEED_DIRECTORY) -> list[MessageTemplate]:
     found: list[MessageTemplate] = []
     for path in sorted(directory.glob("*.yaml")):
         language = path.stem
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = read_yaml(path) or {}
         for kind_name, channels in raw.items():
             for channel_name, fields in channels.items():
                 found.append(
