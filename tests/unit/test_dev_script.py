@@ -32,6 +32,24 @@ def checkout(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def not_root_and_no_broker(checkout: Path) -> Path:
+    """A machine where the user is not root (`id -u` says 1000), apt-get and
+    rabbitmq-server only record their calls, and the broker check (`python - URL`) finds
+    nothing listening; answers the folder of those commands, to put first on PATH."""
+    shims = checkout / "shims"
+    shims.mkdir()
+    for tool, script in {
+        "id": 'if [ "$1" = -u ]; then echo 1000; else exec /usr/bin/id "$@"; fi',
+        "apt-get": 'echo "apt-get $*" >> "$(dirname "$0")/../.venv/calls.log"; exit 100',
+        "rabbitmq-server": 'echo "rabbitmq-server $*" >> "$(dirname "$0")/../.venv/calls.log"',
+    }.items():
+        (shims / tool).write_text(f"#!/bin/sh\n{script}\n")
+        (shims / tool).chmod(0o755)
+    python = checkout / ".venv" / "bin" / "python"
+    python.write_text(RECORDER + '[ "$1" = - ] && exit 1\nexit 0\n')
+    return shims
+
+
 def dev(checkout: Path, command: str) -> tuple[list[str], str]:
     """Run `./dev COMMAND`; answers the pip installs it made and what it told the user."""
     log = checkout / ".venv" / "calls.log"
@@ -91,18 +109,7 @@ def test_a_user_who_is_not_root_is_told_how_to_get_rabbitmq_not_failed_in_apt(
     """A newcomer on their own machine is not root: `./dev run` went to `apt-get install`
     or `rabbitmq-server -detached` and ended in apt's "Permission denied" (or a minute of
     waiting). Now it says what to run, and runs neither."""
-    shims = checkout / "shims"
-    shims.mkdir()
-    for tool, script in {
-        "id": 'if [ "$1" = -u ]; then echo 1000; else exec /usr/bin/id "$@"; fi',
-        "apt-get": 'echo "apt-get $*" >> "$(dirname "$0")/../.venv/calls.log"; exit 100',
-        "rabbitmq-server": 'echo "rabbitmq-server $*" >> "$(dirname "$0")/../.venv/calls.log"',
-    }.items():
-        (shims / tool).write_text(f"#!/bin/sh\n{script}\n")
-        (shims / tool).chmod(0o755)
-    # the broker check (`python - URL`) finds nothing listening
-    python = checkout / ".venv" / "bin" / "python"
-    python.write_text(RECORDER + '[ "$1" = - ] && exit 1\nexit 0\n')
+    shims = not_root_and_no_broker(checkout)
     (checkout / ".venv" / ".installed-local").touch()
     done = subprocess.run(
         ["bash", str(checkout / "dev"), "run"],
@@ -127,17 +134,7 @@ def test_a_user_who_is_not_root_is_told_how_to_get_rabbitmq_not_failed_in_apt(
 def test_the_unit_tier_needs_no_broker_browser_or_mail_server(checkout: Path) -> None:
     """`./dev test -m unit` runs pure tests only: it neither installs Chromium or Dovecot nor
     starts RabbitMQ (here nothing answers and the user is not root, which would stop it)."""
-    shims = checkout / "shims"
-    shims.mkdir()
-    for tool, script in {
-        "id": 'if [ "$1" = -u ]; then echo 1000; else exec /usr/bin/id "$@"; fi',
-        "apt-get": 'echo "apt-get $*" >> "$(dirname "$0")/../.venv/calls.log"; exit 100',
-        "rabbitmq-server": 'echo "rabbitmq-server $*" >> "$(dirname "$0")/../.venv/calls.log"',
-    }.items():
-        (shims / tool).write_text(f"#!/bin/sh\n{script}\n")
-        (shims / tool).chmod(0o755)
-    python = checkout / ".venv" / "bin" / "python"
-    python.write_text(RECORDER + '[ "$1" = - ] && exit 1\nexit 0\n')  # no broker answers
+    shims = not_root_and_no_broker(checkout)
     (checkout / ".venv" / ".installed-test").touch()
 
     def dev_test(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -18,9 +18,9 @@ from services.notify import audience
 from services.notify.config import NotifyConfig
 from services.notify.domain import ChannelName
 from shared.district import DistrictConfig, DistrictConfigError, load_district
-from shared.events import ConcernTriaged, Priority
 from shared.safety_desk import Shift, on_duty, safety_desk, uncovered
 from shared.settings import DEFAULT_DISTRICT_CONFIG
+from tests.unit.test_notify_audience import knife_at_recess
 
 pytestmark = pytest.mark.unit
 
@@ -101,24 +101,11 @@ def shipped() -> DistrictConfig:
     return load_district(DEFAULT_DISTRICT_CONFIG)
 
 
-def critical(at: datetime) -> ConcernTriaged:
-    return ConcernTriaged(
-        concern_id="c-1",
-        category="other",
-        school_id="lincoln-es",
-        team_id="service-desk",
-        team_name="Service Desk",
-        priority=Priority.CRITICAL,
-        rule="category:other+safety-words",
-        triaged_at=at,
-    )
-
-
 def told(district: DistrictConfig, at: datetime) -> set[tuple[str | None, str | None]]:
     """The safety desk shifts notify tells of a critical concern at `at`: (name, address)."""
     planned = audience.plan(
         "x",
-        critical(at),
+        knife_at_recess(at),
         facts=None,
         district=district,
         config=NotifyConfig(),
