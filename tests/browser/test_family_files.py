@@ -92,8 +92,9 @@ async def test_a_family_in_spanish_sends_a_photo_that_staff_then_find(
     picker = page.get_by_label("Agregar archivos (opcional)")
     await expect(picker).to_have_attribute("type", "file")
     await picker.focus()
+    await expect(picker).to_be_focused()
     async with page.expect_file_chooser() as by_keyboard:
-        await page.keyboard.press("Space")
+        await picker.press("Space")  # on the field itself, wherever a script put the focus
     await (await by_keyboard.value).set_files([])
     async with page.expect_file_chooser() as chooser:
         await page.get_by_text("Elegir archivos", exact=True).click()
